@@ -1,0 +1,20 @@
+#!/usr/bin/env node
+// signerd: the one entry point. A subcommand per daemon and per admin task; nothing is composed here.
+import { Command } from 'commander';
+import { command as signRsa } from '../daemons/sign-rsa/main.js';
+import { command as verifyRsa } from '../daemons/verify-rsa/main.js';
+import { command as signEcdsa } from '../daemons/sign-ecdsa/main.js';
+import { command as verifyEcdsa } from '../daemons/verify-ecdsa/main.js';
+import { keygenCommand } from '../lib/admin/keygen-command.js';
+import { recordCommands } from '../lib/admin/record-commands.js';
+
+const program = new Command('signerd')
+  .description('Small line-protocol signing daemons and their admin commands. `signerd <command> --help` documents each.')
+  .showHelpAfterError()
+  .enablePositionalOptions();
+
+for (const make of [signRsa, verifyRsa, signEcdsa, verifyEcdsa]) program.addCommand(make());
+program.addCommand(keygenCommand());
+for (const cmd of recordCommands()) program.addCommand(cmd);
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,52 @@
+// `signerd keygen`: creates a key pair for the sign/verify daemons, private half mode 0600,
+// public half 0644, never overwriting an existing file.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { DaemonError, EXIT_CONFIG, isDaemonError } from '../errors.js';
+import { keyIdOf } from '../keys/key-file.js';
+import { parseCount } from '../config/numbers.js';
+
+export interface GeneratedKeyFiles {
+  privateKeyFile: string;
+  publicKeyFile: string;
+  keyId: string;
+}
+
+export function generateKeyFiles(type: 'rsa' | 'ecdsa', outDir: string, name: string, rsaBits = 4096): GeneratedKeyFiles {
+  const pair =
+    type === 'rsa'
+      ? crypto.generateKeyPairSync('rsa', { modulusLength: rsaBits, publicExponent: 0x10001 })
+      : crypto.generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
+  fs.mkdirSync(outDir, { recursive: true, mode: 0o700 });
+  const privateKeyFile = path.join(outDir, `${name}-key.pem`);
+  const publicKeyFile = path.join(outDir, `${name}-pub.pem`);
+  for (const file of [privateKeyFile, publicKeyFile]) {
+    if (fs.existsSync(file)) throw new DaemonError('CONFIG_INVALID', `${file} exists; refusing to overwrite a key`);
+  }
+  // 'wx' fails if the file appeared meanwhile; the mode applies at creation, never loosened later.
+  fs.writeFileSync(privateKeyFile, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+  fs.writeFileSync(publicKeyFile, pair.publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644, flag: 'wx' });
+  fs.chmodSync(publicKeyFile, 0o644);
+  return { privateKeyFile, publicKeyFile, keyId: keyIdOf(pair.publicKey) };
+}
+
+export function keygenCommand(): Command {
+  const cmd = new Command('keygen')
+    .description('create a key pair for sign-rsa (RSA-4096) or sign-ecdsa (P-384): <name>-key.pem (0600) and <name>-pub.pem')
+    .addOption(new Option('--type <type>', 'key type').choices(['rsa', 'ecdsa']).makeOptionMandatory())
+    .option('--out <dir>', 'directory to write into', '.')
+    .option('--name <name>', 'file name stem (default: the type)')
+    .option('--bits <bits>', 'RSA modulus size', parseCount('--bits', 2048), 4096)
+    .action((opts: { type: 'rsa' | 'ecdsa'; out: string; name?: string; bits: number }) => {
+      try {
+        const made = generateKeyFiles(opts.type, opts.out, opts.name ?? opts.type, opts.bits);
+        process.stdout.write(`private key ${made.privateKeyFile}\npublic key  ${made.publicKeyFile}\nkey id      ${made.keyId}\n`);
+      } catch (err) {
+        process.stderr.write(`signerd keygen: ${isDaemonError(err) ? `${err.code}: ${err.message}` : (err as Error).message}\n`);
+        process.exitCode = EXIT_CONFIG;
+      }
+    });
+  return cmd;
+}

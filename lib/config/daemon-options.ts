@@ -1,0 +1,55 @@
+// Command-line options every line-protocol daemon shares (listen address, limits, reply form,
+// logging), and their translation into typed settings. Defaults live in lib/limits.ts.
+import { Command, Option } from 'commander';
+import { DaemonError } from '../errors.js';
+import { DEFAULT_LIMITS, type Limits } from '../limits.js';
+import type { ConnectionMode } from '../server/serve-tcp.js';
+import type { ReplyMode } from '../protocol/reply-format.js';
+import { LOG_LEVELS } from '../log/logger.js';
+import { parseCount, parsePort } from './numbers.js';
+
+export interface ListenSettings {
+  host: string;
+  port: number;
+  mode: ConnectionMode;
+  reply: ReplyMode;
+  limits: Limits;
+  logLevel: string;
+}
+
+export function addListenOptions(cmd: Command, defaultPort: number): Command {
+  return cmd
+    .option('--config <file>', 'JSON file of options (camelCase long names); command-line options win')
+    .option('--host <address>', 'address to listen on; keep loopback unless a TLS proxy fronts it', '127.0.0.1')
+    .option('--port <port>', 'TCP port of the line protocol', parsePort('--port'), defaultPort)
+    .option('--keep-open', 'keep connections open for request after request, until the client closes or idles out (default: close after the answered lines, like the seed)')
+    .addOption(new Option('--reply <form>', 'reply form: seed text (compatible with the original clients) or one JSON object per line').choices(['seed', 'json']).default('seed'))
+    .option('--line-bytes-max <bytes>', 'longest request line; longer gets ERR LINE_TOO_LONG and a close', parseCount('--line-bytes-max', 1), DEFAULT_LIMITS.lineBytesMax)
+    .option('--connections-max <n>', 'open connections; one more gets ERR BUSY', parseCount('--connections-max', 1), DEFAULT_LIMITS.connectionsMax)
+    .option('--in-flight-max <n>', 'requests processed at once across connections; others wait', parseCount('--in-flight-max', 1), DEFAULT_LIMITS.inFlightMax)
+    .option('--idle-timeout-ms <ms>', 'close a connection idle this long', parseCount('--idle-timeout-ms', 1), DEFAULT_LIMITS.idleTimeoutMs)
+    .option('--linger-ms <ms>', 'without --keep-open: wait this long for another line after a reply, then close', parseCount('--linger-ms', 0), DEFAULT_LIMITS.lingerMs)
+    .option('--drain-ms-max <ms>', 'on SIGTERM, time allowed for in-flight requests before exit', parseCount('--drain-ms-max', 0), DEFAULT_LIMITS.drainMsMax)
+    .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS as string[]).default('info'));
+}
+
+export function listenSettings(opts: Record<string, unknown>): ListenSettings {
+  const host = String(opts['host']);
+  if (host.length === 0) throw new DaemonError('CONFIG_INVALID', '--host: empty');
+  return {
+    host,
+    port: opts['port'] as number,
+    mode: opts['keepOpen'] ? 'keep-open' : 'one-shot',
+    reply: opts['reply'] as ReplyMode,
+    logLevel: String(opts['logLevel']),
+    limits: {
+      ...DEFAULT_LIMITS,
+      lineBytesMax: opts['lineBytesMax'] as number,
+      connectionsMax: opts['connectionsMax'] as number,
+      inFlightMax: opts['inFlightMax'] as number,
+      idleTimeoutMs: opts['idleTimeoutMs'] as number,
+      lingerMs: opts['lingerMs'] as number,
+      drainMsMax: opts['drainMsMax'] as number,
+    },
+  };
+}

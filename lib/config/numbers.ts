@@ -1,0 +1,20 @@
+// Parsers for numeric command-line and config-file values: a bad number is CONFIG_INVALID
+// naming the option, not a NaN that silently disables a limit.
+import { DaemonError } from '../errors.js';
+
+export function parseCount(option: string, min = 0): (value: string | number) => number {
+  return (value) => {
+    const n = typeof value === 'number' ? value : /^\d+$/.test(value.trim()) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(n) || n < min) throw new DaemonError('CONFIG_INVALID', `${option}: expected a whole number >= ${min}, got "${value}"`);
+    return n;
+  };
+}
+
+export function parsePort(option: string): (value: string | number) => number {
+  const count = parseCount(option, 0);
+  return (value) => {
+    const n = count(value);
+    if (n > 65535) throw new DaemonError('CONFIG_INVALID', `${option}: ${n} is not a TCP port`);
+    return n;
+  };
+}

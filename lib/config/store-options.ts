@@ -1,0 +1,70 @@
+// Command-line options that choose and reach the validity store, shared by the sign and verify
+// daemons and the admin commands, and the one exhaustive switch that opens the chosen store.
+import { Command, Option } from 'commander';
+import { DEFAULT_LIMITS } from '../limits.js';
+import { connectRedis } from '../store/redis-connection.js';
+import { createRedisValidityStore } from '../store/redis-validity-store.js';
+import { openSqliteValidityStore } from '../store/sqlite-validity-store.js';
+import type { ValidityAdmin, ValidityStore } from '../store/validity-store.js';
+import { parseCount } from './numbers.js';
+
+export type StoreSettings =
+  | { kind: 'sqlite'; stateDir: string; timeoutMs: number }
+  | {
+      kind: 'redis';
+      url?: string;
+      sentinels?: string[];
+      sentinelName?: string;
+      clusterNodes?: string[];
+      passwordFile?: string;
+      tlsCaFile?: string;
+      prefix: string;
+      waitReplicas: number;
+      timeoutMs: number;
+    };
+
+const list = (value: string): string[] => value.split(',').map((s) => s.trim()).filter(Boolean);
+
+export function addStoreOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--store <kind>', 'validity store: embedded SQLite, or Redis (standalone, Sentinel or Cluster)').choices(['sqlite', 'redis']).default('sqlite'))
+    .option('--state-dir <dir>', 'sqlite: directory of the embedded database (shared by sign and verify daemons)', process.env['STATE_DIRECTORY'] ?? '/var/lib/signerd')
+    .option('--redis-url <url>', 'redis: redis://host:port/db, or rediss:// for TLS (no password here)', 'redis://127.0.0.1:6379')
+    .option('--redis-sentinels <list>', 'redis: comma-separated sentinel host:port list (Sentinel mode)', list)
+    .option('--redis-sentinel-name <name>', 'redis: the Sentinel master name')
+    .option('--redis-cluster <list>', 'redis: comma-separated cluster seed host:port list (Cluster mode)', list)
+    .option('--redis-password-file <file>', 'redis: file holding the password (mode 0600; e.g. a systemd credential)')
+    .option('--redis-tls-ca <file>', 'redis: CA certificate for rediss:// or TLS Sentinel/Cluster')
+    .option('--redis-prefix <prefix>', 'redis: key namespace; records are <prefix>sig:{<hex>}', 'signerd:')
+    .option('--redis-wait-replicas <n>', 'redis: revoke/reinstate waits for this many replica acks (0: none)', parseCount('--redis-wait-replicas'), 0)
+    .option('--store-timeout-ms <ms>', 'deadline of one store command', parseCount('--store-timeout-ms', 1), DEFAULT_LIMITS.storeCommandMsMax);
+}
+
+export function storeSettings(opts: Record<string, unknown>): StoreSettings {
+  const timeoutMs = opts['storeTimeoutMs'] as number;
+  if (opts['store'] === 'sqlite') return { kind: 'sqlite', stateDir: String(opts['stateDir']), timeoutMs };
+  return {
+    kind: 'redis',
+    url: opts['redisUrl'] as string,
+    sentinels: opts['redisSentinels'] as string[] | undefined,
+    sentinelName: opts['redisSentinelName'] as string | undefined,
+    clusterNodes: opts['redisCluster'] as string[] | undefined,
+    passwordFile: opts['redisPasswordFile'] as string | undefined,
+    tlsCaFile: opts['redisTlsCa'] as string | undefined,
+    prefix: String(opts['redisPrefix']),
+    waitReplicas: opts['redisWaitReplicas'] as number,
+    timeoutMs,
+  };
+}
+
+/** `durable` is for admin commands: a revocation must survive power loss. */
+export function openValidityStore(settings: StoreSettings, durable = false, onError?: (err: Error) => void): ValidityStore & ValidityAdmin {
+  switch (settings.kind) {
+    case 'sqlite':
+      return openSqliteValidityStore({ stateDir: settings.stateDir, busyTimeoutMs: settings.timeoutMs, synchronous: durable ? 'FULL' : 'NORMAL' });
+    case 'redis': {
+      const client = connectRedis({ ...settings, commandTimeoutMs: settings.timeoutMs, connectTimeoutMs: Math.max(settings.timeoutMs, 2_000), ...(onError ? { onError } : {}) });
+      return createRedisValidityStore(client, { prefix: settings.prefix, waitReplicas: settings.waitReplicas, waitTimeoutMs: Math.max(settings.timeoutMs, 1_000) });
+    }
+  }
+}

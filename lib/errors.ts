@@ -1,0 +1,52 @@
+// The one error type every daemon throws, with its code taken from one closed list.
+// Transports (line protocol, HTTP) map codes to wire forms; core code never sees statuses.
+
+/** Request-time and start-up error codes. Documented one per row in docs/errors.md (a test keeps them in step). */
+export const ERROR_CODES = {
+  BAD_REQUEST: 'the request is malformed (not hex, wrong field, wrong length)',
+  LINE_TOO_LONG: 'the request line is longer than the configured maximum; the connection is closed',
+  UNKNOWN_VERB: 'the request names a verb this daemon does not have',
+  UNKNOWN_KEY: 'no key with that name or id is configured',
+  UNAUTHORIZED: 'the request lacks valid client authentication',
+  NOT_ALLOWED: 'policy refuses this request for this key',
+  WATERMARK_REJECTED: 'signing would go at or below the stored watermark (double-sign protection)',
+  PAYLOAD_TOO_LARGE: 'the payload or body is larger than the configured maximum',
+  BUSY: 'too many connections or too much work in flight; try again',
+  SHUTTING_DOWN: 'the daemon is draining and takes no new work',
+  STORE_UNAVAILABLE: 'the validity or watermark store did not answer in time or refused; no verdict given',
+  BACKEND_UNAVAILABLE: 'the key backend (HSM, secret files) is unavailable; it is reopened automatically',
+  BACKEND_TIMEOUT: 'the key backend did not answer within its deadline',
+  SIGNATURE_CHECK_FAILED: 'a freshly made signature did not verify with the public key, so it was withheld',
+  NOT_IMPLEMENTED: 'the request needs a tool or feature this installation does not have',
+  INTERNAL: 'an unexpected fault; details are in the log, never in the reply',
+  CONFIG_INVALID: 'start-up: the configuration is invalid (exit 78)',
+  KEY_LOAD_FAILED: 'start-up: a key or secret could not be read or parsed (exit 78)',
+  KEY_FILE_INSECURE: 'start-up: a private key or secret file is readable by group or others (exit 78)',
+  HSM_LOGIN_FAILED: 'start-up: the PKCS#11 token refused the login (exit 78)',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** Exit status for start-up failures: sysexits EX_CONFIG, paired with systemd RestartPreventExitStatus=78. */
+export const EXIT_CONFIG = 78;
+
+export class DaemonError extends Error {
+  readonly code: ErrorCode;
+
+  /** `message` must be safe to send to a client: no secrets, no payloads. */
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = 'DaemonError';
+  }
+}
+
+export function isDaemonError(err: unknown): err is DaemonError {
+  return err instanceof DaemonError;
+}
+
+/** Wraps anything thrown into a DaemonError, keeping DaemonErrors as they are. */
+export function toDaemonError(err: unknown, fallback: ErrorCode = 'INTERNAL'): DaemonError {
+  if (err instanceof DaemonError) return err;
+  return new DaemonError(fallback, fallback === 'INTERNAL' ? 'internal error' : String((err as Error)?.message ?? err), { cause: err });
+}

@@ -1,0 +1,61 @@
+// Reading key and secret files safely: refuse files group/others can read, never echo contents,
+// and parse PEM private keys of every common shape (PKCS#8, PKCS#1, SEC1) and public keys.
+import crypto, { type KeyObject } from 'node:crypto';
+import fs from 'node:fs';
+import { DaemonError } from '../errors.js';
+
+/** Reads a secret-bearing file, refusing loose permissions with an operator-readable message. */
+export function readSecretFile(path: string, what: string): Buffer {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(path);
+  } catch (err) {
+    throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
+  }
+  if (!stat.isFile()) throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: not a regular file`);
+  if ((stat.mode & 0o077) !== 0) {
+    const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
+    throw new DaemonError('KEY_FILE_INSECURE', `${what} ${path} has mode ${mode}; it must not be readable by group or others (chmod 600 ${path})`);
+  }
+  try {
+    return fs.readFileSync(path);
+  } catch (err) {
+    throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
+  }
+}
+
+export function loadPrivateKeyFile(path: string): KeyObject {
+  const pem = readSecretFile(path, 'private key');
+  try {
+    return crypto.createPrivateKey({ key: pem });
+  } catch (err) {
+    // OpenSSL's message names the decoder, not the key material, so it is safe to pass on.
+    throw new DaemonError('KEY_LOAD_FAILED', `private key ${path}: not a readable PEM/DER private key (${(err as Error).message})`, { cause: err });
+  } finally {
+    pem.fill(0);
+  }
+}
+
+/** Public keys only: a private key in a verifier's keyring is refused rather than silently used. */
+export function loadPublicKeyFile(path: string): KeyObject {
+  let text: string;
+  try {
+    text = fs.readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new DaemonError('KEY_LOAD_FAILED', `public key ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
+  }
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text)) {
+    throw new DaemonError('KEY_LOAD_FAILED', `public key ${path} holds a private key; give verifiers public keys only (signerd keygen writes both)`);
+  }
+  try {
+    return crypto.createPublicKey({ key: text });
+  } catch (err) {
+    throw new DaemonError('KEY_LOAD_FAILED', `public key ${path}: not a readable PEM public key or certificate (${(err as Error).message})`, { cause: err });
+  }
+}
+
+/** A stable key id: the first 16 hex digits of SHA-256 over the SubjectPublicKeyInfo DER. */
+export function keyIdOf(publicKey: KeyObject): string {
+  const spki = publicKey.export({ type: 'spki', format: 'der' });
+  return crypto.createHash('sha256').update(spki).digest('hex').slice(0, 16);
+}

@@ -1,0 +1,18 @@
+// The process logger: pino JSON on stdout (journald captures it), one base line shape for all daemons.
+// Redaction is a safety net only; secrets are never put into log objects in the first place.
+import { pino, type Logger, type Level } from 'pino';
+
+export const LOG_LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+
+export function createLogger(daemon: string, level: string, destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { daemon, pid: process.pid },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: { paths: ['*.pin', '*.password', '*.secret', '*.key', '*.passphrase', 'pin', 'password', 'secret'], censor: '[redacted]' },
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    destination ?? pino.destination({ dest: 1, sync: false }),
+  );
+}

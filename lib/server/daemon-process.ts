@@ -1,0 +1,40 @@
+// Process-level wrapper for every daemon: tight umask, a logger, start-up failures reported as
+// one clear line and exit 78 (EX_CONFIG, so systemd does not restart-loop), signals handled.
+import type { Command } from 'commander';
+import type { Logger } from 'pino';
+import { EXIT_CONFIG, isDaemonError, DaemonError } from '../errors.js';
+import { applyConfigFile } from '../config/config-file.js';
+import { createLogger } from '../log/logger.js';
+import { onShutdownSignal } from './shutdown.js';
+
+/** Starts the daemon; resolves to the function that stops it. */
+export type DaemonStart = (log: Logger) => Promise<() => Promise<void>>;
+
+export async function runDaemonProcess(name: string, cmd: Command, start: (opts: Record<string, unknown>, log: Logger) => Promise<() => Promise<void>>): Promise<void> {
+  // Files we create (databases, keys, exported records) are private to the service user.
+  process.umask(0o077);
+  let log: Logger | undefined;
+  try {
+    const configFile = cmd.opts()['config'] as string | undefined;
+    if (configFile) applyConfigFile(cmd, configFile);
+    const opts = cmd.opts();
+    log = createLogger(name, String(opts['logLevel'] ?? 'info'));
+    const stop = await start(opts, log);
+    onShutdownSignal(log, stop);
+  } catch (thrown) {
+    const err = startupError(thrown);
+    log?.fatal({ outcome: err.code, err: err.message }, 'start-up failed');
+    process.stderr.write(`signerd ${name}: ${err.code}: ${err.message}\n`);
+    if (log) log.flush(() => process.exit(EXIT_CONFIG));
+    else process.exit(EXIT_CONFIG);
+  }
+}
+
+function startupError(thrown: unknown): DaemonError {
+  if (isDaemonError(thrown)) return thrown;
+  const code = (thrown as NodeJS.ErrnoException)?.code;
+  if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES') {
+    return new DaemonError('CONFIG_INVALID', `cannot listen: ${code} (${(thrown as Error).message})`, { cause: thrown });
+  }
+  return new DaemonError('CONFIG_INVALID', (thrown as Error)?.message ?? String(thrown), { cause: thrown });
+}

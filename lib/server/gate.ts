@@ -1,0 +1,30 @@
+// A counting gate: at most `max` holders at once, the rest wait in arrival order.
+// Bounds work in flight across all connections without refusing anyone outright.
+
+export interface Gate {
+  acquire(): Promise<void>;
+  release(): void;
+  readonly inFlight: number;
+}
+
+export function createGate(max: number): Gate {
+  let inFlight = 0;
+  const waiting: Array<() => void> = [];
+  return {
+    acquire() {
+      if (inFlight < max) {
+        inFlight++;
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve) => waiting.push(resolve));
+    },
+    release() {
+      const next = waiting.shift();
+      if (next) next();
+      else inFlight--;
+    },
+    get inFlight() {
+      return inFlight;
+    },
+  };
+}

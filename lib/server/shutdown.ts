@@ -1,0 +1,28 @@
+// SIGTERM/SIGINT handling shared by every daemon: stop accepting, drain in-flight requests
+// (each server bounds its own drain), close backends, flush the log, exit 0. A second signal
+// exits at once.
+import type { Logger } from 'pino';
+
+export function onShutdownSignal(log: Logger, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal, exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'draining');
+    stop().then(
+      () => {
+        log.info('stopped');
+        log.flush(() => process.exit(0));
+      },
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        log.flush(() => process.exit(1));
+      },
+    );
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+}

@@ -1,0 +1,57 @@
+// Composition of a sign daemon (sign-rsa, sign-ecdsa): options → key → store → line server.
+// The daemons' main.ts files pick a profile; everything they share is composed here once.
+import { Command } from 'commander';
+import { DEFAULT_LIMITS } from '../limits.js';
+import { addListenOptions, listenSettings } from '../config/daemon-options.js';
+import { addStoreOptions, openValidityStore, storeSettings } from '../config/store-options.js';
+import { parseCount } from '../config/numbers.js';
+import { loadFileSigningKey } from '../keys/signing-key.js';
+import { runDaemonProcess } from '../server/daemon-process.js';
+import { startTcpServer } from '../server/serve-tcp.js';
+import { createSignService } from './sign-service.js';
+import type { SignatureProfile } from './profiles.js';
+
+/** Expired SQLite rows are deleted this often; Redis expires its own keys. */
+const PURGE_INTERVAL_MS = 60_000;
+
+export function signDaemonCommand(profile: SignatureProfile): Command {
+  const name = `sign-${profile.family}`;
+  const cmd = new Command(name).description(`${profile.description} signing daemon (line protocol, default port ${profile.signPort})`);
+  addListenOptions(cmd, profile.signPort);
+  addStoreOptions(cmd);
+  cmd
+    .requiredOption('--key <file>', `private key PEM (PKCS#8, PKCS#1 or SEC1), mode 0600; e.g. \${CREDENTIALS_DIRECTORY}/${profile.family}-key.pem`)
+    .option('--ttl <seconds>', 'validity records expire after this many seconds (default: never)', parseCount('--ttl', 1))
+    .option('--chunk-bytes <bytes>', 'content longer than this is signed in chunks of this size', parseCount('--chunk-bytes', 1), DEFAULT_LIMITS.chunkBytes)
+    .action(() =>
+      runDaemonProcess(name, cmd, async (opts, log) => {
+        const listen = listenSettings(opts);
+        const key = loadFileSigningKey(String(opts['key']), profile.algorithm);
+        const store = openValidityStore(storeSettings(opts), false, (err) => log.warn({ err: err.message }, 'store connection error'));
+        const service = createSignService({
+          key,
+          store,
+          ttlSeconds: (opts['ttl'] as number | undefined) ?? null,
+          chunkBytes: opts['chunkBytes'] as number,
+          reply: listen.reply,
+        });
+        const server = await startTcpServer({ host: listen.host, port: listen.port, mode: listen.mode, limits: listen.limits, log, service });
+        const purge = setInterval(() => {
+          if ('purgeExpired' in store) {
+            try {
+              (store as { purgeExpired(): number }).purgeExpired();
+            } catch (err) {
+              log.warn({ err: (err as Error).message }, 'purging expired records failed');
+            }
+          }
+        }, PURGE_INTERVAL_MS).unref();
+        log.info({ host: listen.host, port: server.address.port, keyId: key.keyId, algorithm: key.algorithm, store: opts['store'] }, 'listening');
+        return async () => {
+          clearInterval(purge);
+          await server.close();
+          await store.close();
+        };
+      }),
+    );
+  return cmd;
+}

@@ -1,0 +1,43 @@
+// The sign daemons' request handler: trim the line as the seed did, cut it into 2048-byte
+// chunks, sign each, record each in the validity store, and only then reply. A signature whose
+// record could not be written is never returned: it could never verify.
+import { DaemonError } from '../errors.js';
+import type { SigningKey } from '../keys/signing-key.js';
+import { chunk, trimAsciiWhitespace } from '../protocol/line-reader.js';
+import { pythonBytesRepr } from '../protocol/python-repr.js';
+import { formatErrorLine, type ReplyMode } from '../protocol/reply-format.js';
+import type { LineService } from '../server/serve-tcp.js';
+import type { ValidityStore } from '../store/validity-store.js';
+
+export interface SignServiceDeps {
+  key: SigningKey;
+  store: ValidityStore;
+  /** Records expire after this many seconds; null keeps them until revoked. */
+  ttlSeconds: number | null;
+  chunkBytes: number;
+  reply: ReplyMode;
+}
+
+export function createSignService(deps: SignServiceDeps): LineService {
+  const { key, store } = deps;
+  return {
+    async handle(line, ctx) {
+      const content = trimAsciiWhitespace(line);
+      const chunks = chunk(content, deps.chunkBytes);
+      ctx.fields['keyId'] = key.keyId;
+      ctx.fields['bytes'] = content.length;
+      ctx.fields['chunks'] = chunks.length;
+      // Chunks are signed concurrently: node:crypto runs them on the thread pool.
+      const signatures = await Promise.all(chunks.map((part) => key.sign(part)));
+      const createdMs = Date.now();
+      const expiresMs = deps.ttlSeconds === null ? null : createdMs + deps.ttlSeconds * 1000;
+      const hex = signatures.map((sig) => sig.toString('hex'));
+      for (let i = 0; i < chunks.length; i++) {
+        await store.put({ signature: hex[i]!, message: Buffer.from(chunks[i]!), keyId: key.keyId, algorithm: key.algorithm, createdMs, expiresMs });
+      }
+      if (deps.reply === 'json') return JSON.stringify({ algorithm: key.algorithm, keyId: key.keyId, signatures: hex });
+      return chunks.map((part, i) => `(${pythonBytesRepr(part)}, b'${hex[i]}')`).join(' ');
+    },
+    formatError: (err: DaemonError) => formatErrorLine(err, deps.reply),
+  };
+}

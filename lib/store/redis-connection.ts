@@ -1,0 +1,92 @@
+// One place that turns store options into an ioredis client (standalone, TLS, Sentinel, Cluster)
+// with every safety-relevant option set explicitly: an outage must give a prompt error, never a
+// queued or hung command, and reconnection must happen by itself.
+import fs from 'node:fs';
+import { Redis, Cluster, type RedisOptions, type ClusterOptions } from 'ioredis';
+import { DaemonError } from '../errors.js';
+import { readSecretFile } from '../keys/key-file.js';
+
+export interface RedisConnectionOptions {
+  /** redis://host:port/db or rediss://… for TLS. Must not carry a password: use passwordFile. */
+  url?: string;
+  /** host:port list; with sentinelName selects Sentinel mode. */
+  sentinels?: string[];
+  sentinelName?: string;
+  /** host:port list; selects Cluster mode. */
+  clusterNodes?: string[];
+  passwordFile?: string;
+  tlsCaFile?: string;
+  commandTimeoutMs: number;
+  connectTimeoutMs: number;
+  /** Connection errors arrive here (reconnects are automatic); without a listener ioredis prints to stderr. */
+  onError?: (err: Error) => void;
+}
+
+export type RedisClient = Redis | Cluster;
+
+/** Reconnect forever with a capped backoff: service resumes by itself when Redis returns. */
+const retryStrategy = (times: number): number => Math.min(50 * 2 ** Math.min(times, 6), 2_000);
+
+export function connectRedis(opts: RedisConnectionOptions): RedisClient {
+  const client = createClient(opts);
+  client.on('error', opts.onError ?? (() => {}));
+  return client;
+}
+
+function createClient(opts: RedisConnectionOptions): RedisClient {
+  const password = opts.passwordFile ? readSecretFile(opts.passwordFile, 'redis password file').toString('utf8').trim() : undefined;
+  const tlsCa = opts.tlsCaFile ? fs.readFileSync(opts.tlsCaFile) : undefined;
+  const base: RedisOptions = {
+    // Fail fast while disconnected instead of queueing commands until Redis returns.
+    enableOfflineQueue: false,
+    // A command in flight when the connection drops fails at once; we never replay writes blindly.
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    commandTimeout: opts.commandTimeoutMs,
+    connectTimeout: opts.connectTimeoutMs,
+    retryStrategy,
+    enableReadyCheck: true,
+    lazyConnect: false,
+    ...(password !== undefined ? { password } : {}),
+  };
+  if (opts.clusterNodes && opts.clusterNodes.length > 0) {
+    const clusterOptions: ClusterOptions = {
+      enableOfflineQueue: false,
+      // Verify must read from the primary: a replica may still hold a revoked record.
+      scaleReads: 'master',
+      maxRedirections: 16,
+      clusterRetryStrategy: retryStrategy,
+      redisOptions: { ...base, ...(tlsCa || opts.url?.startsWith('rediss:') ? { tls: { ca: tlsCa } } : {}) },
+    };
+    return new Cluster(opts.clusterNodes.map(parseHostPort), clusterOptions);
+  }
+  if (opts.sentinels && opts.sentinels.length > 0) {
+    if (!opts.sentinelName) throw new DaemonError('CONFIG_INVALID', 'redis sentinel mode needs a master name (--redis-sentinel-name)');
+    return new Redis({
+      ...base,
+      sentinels: opts.sentinels.map(parseHostPort),
+      name: opts.sentinelName,
+      role: 'master',
+      sentinelRetryStrategy: retryStrategy,
+      ...(password !== undefined ? { sentinelPassword: password } : {}),
+      ...(tlsCa ? { tls: { ca: tlsCa }, enableTLSForSentinelMode: true } : {}),
+    });
+  }
+  const url = opts.url ?? 'redis://127.0.0.1:6379';
+  if (/^rediss?:\/\/[^/]*:[^/@]*@/.test(url)) {
+    throw new DaemonError('CONFIG_INVALID', 'the redis URL must not carry a password (it would show in argv and logs); use --redis-password-file');
+  }
+  return new Redis(url, { ...base, ...(url.startsWith('rediss:') || tlsCa ? { tls: { ca: tlsCa } } : {}) });
+}
+
+function parseHostPort(entry: string): { host: string; port: number } {
+  const match = /^(.+):(\d+)$/.exec(entry.trim());
+  if (!match) throw new DaemonError('CONFIG_INVALID', `redis node "${entry}": expected host:port`);
+  return { host: match[1]!.replace(/^\[|\]$/g, ''), port: Number(match[2]) };
+}
+
+/** Any Redis failure becomes STORE_UNAVAILABLE with a short, secret-free reason. */
+export function storeUnavailable(what: string, err: unknown): DaemonError {
+  const reason = (err as Error)?.message?.split('\n')[0]?.slice(0, 120) ?? 'error';
+  return new DaemonError('STORE_UNAVAILABLE', `redis ${what} failed (${reason})`, { cause: err });
+}

@@ -1,0 +1,35 @@
+// The validity store seam: a signature verifies only while its record is here and live.
+// Implementations: sqlite-validity-store (embedded default) and redis-validity-store.
+
+export interface SignatureRecord {
+  /** Lowercase hex of the signature; the store's key. */
+  signature: string;
+  /** Exactly the bytes that were signed. */
+  message: Buffer;
+  keyId: string;
+  algorithm: string;
+  createdMs: number;
+  /** Absolute expiry, or null for none. */
+  expiresMs: number | null;
+}
+
+export type RecordStatus = 'valid' | 'revoked' | 'expired' | 'unknown';
+
+/** What the daemons need: write on sign, read a live record on verify. */
+export interface ValidityStore {
+  put(record: SignatureRecord): Promise<void>;
+  /** The record if it is live now (present, not revoked, not expired); null otherwise. */
+  getLive(signature: string): Promise<SignatureRecord | null>;
+  close(): Promise<void>;
+}
+
+/** What the operator's admin commands need on top. */
+export interface ValidityAdmin {
+  inspect(signature: string): Promise<{ status: RecordStatus; record: SignatureRecord | null }>;
+  /** Returns false when there was no live record to revoke. */
+  revoke(signature: string): Promise<boolean>;
+  /** Returns false when there was no revoked record to bring back. ttlSeconds resets the expiry. */
+  reinstate(signature: string, ttlSeconds: number | null): Promise<boolean>;
+  /** Writes a record exported earlier (e.g. after a `redis-cli DEL`). */
+  restore(record: SignatureRecord): Promise<void>;
+}

@@ -7,6 +7,8 @@ export const ERROR_CODES = {
   LINE_TOO_LONG: 'the request line is longer than the configured maximum; the connection is closed',
   UNKNOWN_VERB: 'the request names a verb this daemon does not have',
   UNKNOWN_KEY: 'no key with that name or id is configured',
+  NOT_FOUND: 'HTTP: no such path',
+  METHOD_NOT_ALLOWED: 'HTTP: the path exists but not for this method',
   UNAUTHORIZED: 'the request lacks valid client authentication',
   NOT_ALLOWED: 'policy refuses this request for this key',
   WATERMARK_REJECTED: 'signing would go at or below the stored watermark (double-sign protection)',

@@ -1,0 +1,101 @@
+// Measurement helpers for `npm run bench`: drive a daemon over loopback with many pipelined
+// keep-open connections, time each request, and time the raw primitive in the same run.
+import net from 'node:net';
+
+export interface BenchRow {
+  daemon: string;
+  operation: string;
+  /** Requests (or signatures) per second through the daemon. */
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  primitive: string;
+  /** The raw primitive's rate measured in this run, single-threaded unless the name says otherwise. */
+  primitivePerSecond: number;
+}
+
+export interface LoadOptions {
+  port: number;
+  connections: number;
+  durationMs: number;
+  /** Returns the next request line (without LF) for connection `conn`. */
+  line(conn: number, seq: number): string;
+  /** Checks a reply; a bad reply aborts the run so a broken daemon never posts a good number. */
+  check?(reply: string): boolean;
+}
+
+export async function loadLines(opts: LoadOptions): Promise<{ perSecond: number; p50Ms: number; p99Ms: number; count: number }> {
+  const latencies: number[] = [];
+  const deadline = Date.now() + opts.durationMs;
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: opts.connections }, (_, conn) =>
+      new Promise<void>((resolve, reject) => {
+        const socket = net.connect(opts.port, '127.0.0.1');
+        let buffered = '';
+        let seq = 0;
+        let sentAt = 0n;
+        const send = (): void => {
+          if (Date.now() >= deadline) {
+            socket.end();
+            resolve();
+            return;
+          }
+          sentAt = process.hrtime.bigint();
+          socket.write(opts.line(conn, seq++) + '\n');
+        };
+        socket.setNoDelay(true);
+        socket.on('connect', send);
+        socket.on('data', (d) => {
+          buffered += d.toString('latin1');
+          let nl: number;
+          while ((nl = buffered.indexOf('\n')) !== -1) {
+            const reply = buffered.slice(0, nl);
+            buffered = buffered.slice(nl + 1);
+            latencies.push(Number(process.hrtime.bigint() - sentAt) / 1e6);
+            if (opts.check && !opts.check(reply)) {
+              socket.destroy();
+              reject(new Error(`bad reply: ${reply.slice(0, 120)}`));
+              return;
+            }
+            send();
+          }
+        });
+        socket.on('error', reject);
+      }),
+    ),
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  latencies.sort((a, b) => a - b);
+  const pick = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  return { perSecond: latencies.length / seconds, p50Ms: pick(0.5), p99Ms: pick(0.99), count: latencies.length };
+}
+
+/** Rate of a synchronous primitive on this thread, in operations per second. */
+export function primitiveRate(durationMs: number, op: () => void): number {
+  for (let i = 0; i < 5; i++) op();
+  const started = process.hrtime.bigint();
+  const deadline = Date.now() + durationMs;
+  let count = 0;
+  while (Date.now() < deadline) {
+    op();
+    count++;
+  }
+  return count / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
+export function formatRows(rows: BenchRow[]): string {
+  const header = ['daemon', 'operation', 'per s', 'p50 ms', 'p99 ms', 'raw primitive', 'raw per s', 'ratio'];
+  const body = rows.map((r) => [
+    r.daemon,
+    r.operation,
+    r.perSecond.toFixed(0),
+    r.p50Ms.toFixed(2),
+    r.p99Ms.toFixed(2),
+    r.primitive,
+    r.primitivePerSecond.toFixed(0),
+    (r.perSecond / r.primitivePerSecond).toFixed(2) + 'x',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
+  return [header, ...body].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')).join('\n');
+}

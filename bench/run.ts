@@ -1,0 +1,16 @@
+// `npm run bench`: every daemon's throughput and p50/p99 beside its raw primitive, measured in
+// this run, printed as a ratio. Targets live in the issues; nothing here asserts a number.
+import { formatRows, type BenchRow } from './harness.js';
+import { bench as signatureBench } from './signature.bench.js';
+
+/** Each entry benchmarks one daemon family; explicit, so nothing is loaded by side effect. */
+const BENCHES: Array<[string, () => Promise<BenchRow[]>]> = [['sign/verify rsa+ecdsa', signatureBench]];
+
+const only = process.argv[2];
+const rows: BenchRow[] = [];
+for (const [name, run] of BENCHES) {
+  if (only && !name.includes(only)) continue;
+  process.stderr.write(`bench: ${name} ...\n`);
+  rows.push(...(await run()));
+}
+process.stdout.write(formatRows(rows) + '\n');

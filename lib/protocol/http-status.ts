@@ -1,0 +1,28 @@
+// HTTP status for each error code. A Record over the closed list, so adding a code without
+// deciding its status is a compile error. Daemons with their own error body shapes reuse this.
+import type { ErrorCode } from '../errors.js';
+
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  BAD_REQUEST: 400,
+  LINE_TOO_LONG: 413,
+  UNKNOWN_VERB: 404,
+  UNKNOWN_KEY: 404,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  UNAUTHORIZED: 401,
+  NOT_ALLOWED: 403,
+  WATERMARK_REJECTED: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  BUSY: 503,
+  SHUTTING_DOWN: 503,
+  STORE_UNAVAILABLE: 503,
+  BACKEND_UNAVAILABLE: 503,
+  BACKEND_TIMEOUT: 504,
+  SIGNATURE_CHECK_FAILED: 500,
+  NOT_IMPLEMENTED: 501,
+  INTERNAL: 500,
+  CONFIG_INVALID: 500,
+  KEY_LOAD_FAILED: 500,
+  KEY_FILE_INSECURE: 500,
+  HSM_LOGIN_FAILED: 500,
+};

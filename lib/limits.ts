@@ -39,3 +39,6 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   httpBodyBytesMax: 1024 * 1024,
   httpRequestMsMax: 30_000,
 });
+
+/** At start-up, how long a daemon waits for its store before it starts serving anyway. */
+export const STORE_READY_MS_MAX = 5_000;

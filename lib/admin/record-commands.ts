@@ -28,7 +28,9 @@ function adminCommand(name: string, description: string, run: (store: Admin, arg
     try {
       const configFile = cmd.opts()['config'] as string | undefined;
       if (configFile) applyConfigFile(cmd, configFile);
-      store = openValidityStore(storeSettings(cmd.opts()), true);
+      const settings = storeSettings(cmd.opts());
+      store = openValidityStore(settings, true);
+      if (!(await store.ready(settings.timeoutMs + 2_000))) throw new DaemonError('STORE_UNAVAILABLE', `the ${settings.kind} store did not answer`);
       process.exitCode = await run(store, cmd.args, cmd.opts());
     } catch (err) {
       process.stderr.write(`signerd ${name}: ${isDaemonError(err) ? `${err.code}: ${err.message}` : (err as Error).message}\n`);

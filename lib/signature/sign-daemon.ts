@@ -8,6 +8,7 @@ import { parseCount } from '../config/numbers.js';
 import { loadFileSigningKey } from '../keys/signing-key.js';
 import { runDaemonProcess } from '../server/daemon-process.js';
 import { startTcpServer } from '../server/serve-tcp.js';
+import { STORE_READY_MS_MAX } from '../limits.js';
 import { createSignService } from './sign-service.js';
 import type { SignatureProfile } from './profiles.js';
 
@@ -35,6 +36,7 @@ export function signDaemonCommand(profile: SignatureProfile): Command {
           chunkBytes: opts['chunkBytes'] as number,
           reply: listen.reply,
         });
+        if (!(await store.ready(STORE_READY_MS_MAX))) log.warn({ store: opts['store'] }, 'store not reachable yet; answering STORE_UNAVAILABLE until it is');
         const server = await startTcpServer({ host: listen.host, port: listen.port, mode: listen.mode, limits: listen.limits, log, service });
         const purge = setInterval(() => {
           if ('purgeExpired' in store) {

@@ -6,6 +6,7 @@ import { addStoreOptions, openValidityStore, storeSettings } from '../config/sto
 import { loadKeyring } from '../keys/public-keyring.js';
 import { runDaemonProcess } from '../server/daemon-process.js';
 import { startTcpServer } from '../server/serve-tcp.js';
+import { STORE_READY_MS_MAX } from '../limits.js';
 import { createVerifyService } from './verify-service.js';
 import type { SignatureProfile } from './profiles.js';
 
@@ -24,6 +25,7 @@ export function verifyDaemonCommand(profile: SignatureProfile): Command {
         const keyring = loadKeyring(opts['keyring'] as string[], profile.algorithm);
         const store = openValidityStore(storeSettings(opts), false, (err) => log.warn({ err: err.message }, 'store connection error'));
         const service = createVerifyService({ algorithm: profile.algorithm, keyring, store, reply: listen.reply, verifiedReply: profile.verifiedReply });
+        if (!(await store.ready(STORE_READY_MS_MAX))) log.warn({ store: opts['store'] }, 'store not reachable yet; answering STORE_UNAVAILABLE until it is');
         const server = await startTcpServer({ host: listen.host, port: listen.port, mode: listen.mode, limits: listen.limits, log, service });
         log.info({ host: listen.host, port: server.address.port, keyIds: keyring.keyIds, store: opts['store'] }, 'listening');
         return async () => {

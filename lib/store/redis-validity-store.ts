@@ -28,6 +28,20 @@ export function revokedKey(prefix: string, signature: string): string {
   return `${prefix}revoked:{${signature}}`;
 }
 
+function waitUntilReady(client: RedisClient, msMax: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      resolve(ok);
+    };
+    const onReady = (): void => done(true);
+    const timer = setTimeout(() => done(false), msMax);
+    client.once('ready', onReady);
+  });
+}
+
 export function createRedisValidityStore(client: RedisClient, opts: RedisStoreOptions): ValidityStore & ValidityAdmin {
   async function read(key: string): Promise<SignatureRecord | null> {
     const [fields, pttl] = await Promise.all([client.hgetallBuffer(key), client.pttl(key)]);
@@ -78,6 +92,7 @@ export function createRedisValidityStore(client: RedisClient, opts: RedisStoreOp
   };
 
   return {
+    ready: (msMax) => waitUntilReady(client, msMax),
     put: (record) => guard('write', () => write(record)),
     getLive: (signature) => guard('read', () => read(liveKey(opts.prefix, signature))),
     inspect: (signature) =>

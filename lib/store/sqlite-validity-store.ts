@@ -80,6 +80,7 @@ export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore
   }
 
   return {
+    ready: async () => true,
     put: (r) => run('write', () => void insert.run(r.signature, r.message, r.keyId, r.algorithm, r.createdMs, r.expiresMs)),
     getLive: (signature) =>
       run('read', () => {

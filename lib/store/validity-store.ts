@@ -17,6 +17,8 @@ export type RecordStatus = 'valid' | 'revoked' | 'expired' | 'unknown';
 
 /** What the daemons need: write on sign, read a live record on verify. */
 export interface ValidityStore {
+  /** Resolves once the store answers, or after msMax: daemons start serving either way (fail closed). */
+  ready(msMax: number): Promise<boolean>;
   put(record: SignatureRecord): Promise<void>;
   /** The record if it is live now (present, not revoked, not expired); null otherwise. */
   getLive(signature: string): Promise<SignatureRecord | null>;

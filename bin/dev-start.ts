@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+// `npm start`: a development stack on one machine with no Redis. Creates development keys if
+// none exist, starts every daemon on loopback with the embedded store, prints the ports and one
+// working nc example each, and stops them all cleanly on Ctrl-C.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEV_DAEMONS, type DevDaemon } from './dev-daemons.js';
+
+const SIGNERD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'signerd.js');
+const devDir = path.resolve(process.env['SIGNERD_DEV_DIR'] ?? '.dev-state');
+const logDir = path.join(devDir, 'logs');
+
+interface Started {
+  daemon: DevDaemon;
+  child: ChildProcess;
+  ports: number[];
+}
+
+function start(daemon: DevDaemon): Promise<Started> {
+  const args = [SIGNERD, daemon.name, ...daemon.args(devDir)];
+  const log = fs.createWriteStream(path.join(logDir, `${daemon.name}.log`), { flags: 'a', mode: 0o600 });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const ports: number[] = [];
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    log.write(d);
+  });
+  return new Promise((resolve, reject) => {
+    let buffered = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      log.write(d);
+      buffered += d.toString();
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) !== -1) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        if (!line.includes('"listening"')) continue;
+        const port = (JSON.parse(line) as { port?: number }).port;
+        if (typeof port === 'number') ports.push(port);
+        if (ports.length === daemon.listeners) resolve({ daemon, child, ports });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${daemon.name} exited ${code}: ${stderr.trim()}`)));
+  });
+}
+
+async function main(): Promise<void> {
+  fs.mkdirSync(logDir, { recursive: true, mode: 0o700 });
+  for (const daemon of DEV_DAEMONS) daemon.prepare(devDir);
+  const results = await Promise.allSettled(DEV_DAEMONS.map(start));
+  const started = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = results.flatMap((r) => (r.status === 'rejected' ? [String((r.reason as Error).message)] : []));
+
+  let stopping = false;
+  const stopAll = async (code: number): Promise<never> => {
+    stopping = true;
+    await Promise.all(
+      started.map(
+        ({ child }) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
+    process.exit(code);
+  };
+  if (failed.length > 0) {
+    process.stderr.write(`could not start:\n  ${failed.join('\n  ')}\n`);
+    await stopAll(1);
+  }
+
+  process.stdout.write(`signerd development stack (state and logs in ${devDir})\n\n`);
+  for (const { daemon, ports } of started) {
+    process.stdout.write(`  ${daemon.name.padEnd(13)} ${daemon.portLabels.map((label, i) => `${label} 127.0.0.1:${ports[i]}`).join(', ')}\n`);
+  }
+  process.stdout.write('\nTry:\n');
+  for (const { daemon } of started) for (const example of daemon.examples) process.stdout.write(`  ${example}\n`);
+  process.stdout.write('\nCtrl-C stops everything.\n');
+
+  for (const { daemon, child } of started) {
+    child.once('exit', (code, signal) => {
+      if (!stopping) process.stderr.write(`${daemon.name} exited (${code ?? signal}); see ${path.join(logDir, daemon.name + '.log')}\n`);
+    });
+  }
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+}
+
+await main();

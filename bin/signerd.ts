@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // signerd: the one entry point. A subcommand per daemon and per admin task; nothing is composed here.
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
+import { EXIT_CONFIG, isDaemonError } from '../lib/errors.js';
 import { command as signRsa } from '../daemons/sign-rsa/main.js';
 import { command as verifyRsa } from '../daemons/verify-rsa/main.js';
 import { command as signEcdsa } from '../daemons/sign-ecdsa/main.js';
@@ -17,4 +18,16 @@ for (const make of [signRsa, verifyRsa, signEcdsa, verifyEcdsa]) program.addComm
 program.addCommand(keygenCommand());
 for (const cmd of recordCommands()) program.addCommand(cmd);
 
-await program.parseAsync(process.argv);
+// A usage error must not restart-loop under systemd: it exits 78 like any other bad configuration.
+const overrideExits = (cmd: Command): void => {
+  cmd.exitOverride();
+  cmd.commands.forEach(overrideExits);
+};
+overrideExits(program);
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : EXIT_CONFIG);
+  process.stderr.write(`signerd: ${isDaemonError(err) ? `${err.code}: ` : ''}${(err as Error).message}\n`);
+  process.exit(EXIT_CONFIG);
+}

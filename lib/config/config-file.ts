@@ -20,6 +20,10 @@ export function applyConfigFile(cmd: Command, file: string): void {
     if (!option || name === 'config') throw new DaemonError('CONFIG_INVALID', `config file ${file}: unknown option "${name}"`);
     const source = cmd.getOptionValueSource(name);
     if (source === 'cli' || source === 'env') continue;
+    const choices = option.argChoices;
+    if (choices && !choices.includes(String(value))) {
+      throw new DaemonError('CONFIG_INVALID', `config file ${file}: "${name}" must be one of ${choices.join(', ')}`);
+    }
     const parse = option.parseArg as ((v: unknown, prev: unknown) => unknown) | undefined;
     const coerce = (v: unknown): unknown => (parse && typeof v !== 'boolean' ? parse(typeof v === 'number' ? v : String(v), undefined) : v);
     cmd.setOptionValueWithSource(name, Array.isArray(value) ? value.map(String) : coerce(value), 'config');

@@ -53,3 +53,12 @@ export function listenSettings(opts: Record<string, unknown>): ListenSettings {
     },
   };
 }
+
+/** Required options are checked after the config file is merged, so they may come from either. */
+export function requireOption(opts: Record<string, unknown>, name: string): void {
+  const value = opts[name];
+  if (value === undefined || (Array.isArray(value) && value.length === 0)) {
+    const flag = '--' + name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+    throw new DaemonError('CONFIG_INVALID', `${flag} is required (on the command line or in --config)`);
+  }
+}

@@ -1,14 +1,13 @@
 // Composition of a sign daemon (sign-rsa, sign-ecdsa): options → key → store → line server.
 // The daemons' main.ts files pick a profile; everything they share is composed here once.
 import { Command } from 'commander';
-import { DEFAULT_LIMITS } from '../limits.js';
-import { addListenOptions, listenSettings } from '../config/daemon-options.js';
+import { DEFAULT_LIMITS, STORE_READY_MS_MAX } from '../limits.js';
+import { addListenOptions, listenSettings, requireOption } from '../config/daemon-options.js';
 import { addStoreOptions, openValidityStore, storeSettings } from '../config/store-options.js';
 import { parseCount } from '../config/numbers.js';
 import { loadFileSigningKey } from '../keys/signing-key.js';
 import { runDaemonProcess } from '../server/daemon-process.js';
 import { startTcpServer } from '../server/serve-tcp.js';
-import { STORE_READY_MS_MAX } from '../limits.js';
 import { createSignService } from './sign-service.js';
 import type { SignatureProfile } from './profiles.js';
 
@@ -21,12 +20,13 @@ export function signDaemonCommand(profile: SignatureProfile): Command {
   addListenOptions(cmd, profile.signPort);
   addStoreOptions(cmd);
   cmd
-    .requiredOption('--key <file>', `private key PEM (PKCS#8, PKCS#1 or SEC1), mode 0600; e.g. \${CREDENTIALS_DIRECTORY}/${profile.family}-key.pem`)
+    .option('--key <file>', `private key PEM (PKCS#8, PKCS#1 or SEC1), mode 0600; e.g. \${CREDENTIALS_DIRECTORY}/${profile.family}-key.pem`)
     .option('--ttl <seconds>', 'validity records expire after this many seconds (default: never)', parseCount('--ttl', 1))
     .option('--chunk-bytes <bytes>', 'content longer than this is signed in chunks of this size', parseCount('--chunk-bytes', 1), DEFAULT_LIMITS.chunkBytes)
     .action(() =>
       runDaemonProcess(name, cmd, async (opts, log) => {
         const listen = listenSettings(opts);
+        requireOption(opts, 'key');
         const key = loadFileSigningKey(String(opts['key']), profile.algorithm);
         const store = openValidityStore(storeSettings(opts), false, (err) => log.warn({ err: err.message }, 'store connection error'));
         const service = createSignService({

@@ -1,7 +1,7 @@
 // Composition of a verify daemon (verify-rsa, verify-ecdsa): options → keyring → store → line server.
 // Verifiers hold public keys only.
 import { Command } from 'commander';
-import { addListenOptions, listenSettings } from '../config/daemon-options.js';
+import { addListenOptions, listenSettings, requireOption } from '../config/daemon-options.js';
 import { addStoreOptions, openValidityStore, storeSettings } from '../config/store-options.js';
 import { loadKeyring } from '../keys/public-keyring.js';
 import { runDaemonProcess } from '../server/daemon-process.js';
@@ -18,10 +18,11 @@ export function verifyDaemonCommand(profile: SignatureProfile): Command {
   addListenOptions(cmd, profile.verifyPort);
   addStoreOptions(cmd);
   cmd
-    .requiredOption('--keyring <path>', 'public key file, or directory of *.pem/*.pub; repeat for several (key rotation)', collect)
+    .option('--keyring <path>', 'public key file, or directory of *.pem/*.pub; repeat for several (key rotation)', collect)
     .action(() =>
       runDaemonProcess(name, cmd, async (opts, log) => {
         const listen = listenSettings(opts);
+        requireOption(opts, 'keyring');
         const keyring = loadKeyring(opts['keyring'] as string[], profile.algorithm);
         const store = openValidityStore(storeSettings(opts), false, (err) => log.warn({ err: err.message }, 'store connection error'));
         const service = createVerifyService({ algorithm: profile.algorithm, keyring, store, reply: listen.reply, verifiedReply: profile.verifiedReply });

@@ -1,0 +1,106 @@
+// Hostile and careless clients: binary garbage, a 10 MB line without a newline, thousands of
+// idle connections, abrupt resets. Each gets a deliberate answer; the daemon keeps serving with
+// bounded memory.
+import t from 'tap';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { startDaemon } from '../../helpers/daemon.js';
+import { request } from '../../helpers/line-client.js';
+import { VALID, makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
+
+const dir = t.testdir();
+
+function rssKb(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+}
+
+/** Sends bytes, reads until the server closes; resolves with what came back. */
+function sendRaw(port: number, data: Buffer, end = true): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let out = '';
+    socket.on('connect', () => (end ? socket.end(data) : socket.write(data)));
+    socket.on('data', (d) => (out += d.toString('latin1')));
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(out));
+  });
+}
+
+t.test('bad input never stops the daemon', async (t) => {
+  const keys = makeKeys(dir, 'ecdsa', 'abuse');
+  const state = ['--state-dir', path.join(dir, 'state')];
+  const signer = await startDaemon(['sign-ecdsa', '--key', keys.privateKeyFile, '--port', '0', '--connections-max', '300', '--idle-timeout-ms', '2000', ...state]);
+  const verifier = await startDaemon(['verify-ecdsa', '--keyring', keys.publicKeyFile, '--port', '0', ...state]);
+  t.teardown(async () => {
+    await signer.stop();
+    await verifier.stop();
+  });
+  const pid = signer.proc.pid!;
+  const rssBefore = rssKb(pid);
+
+  await t.test('binary garbage is signed as bytes, or refused as non-hex by verify', async (t) => {
+    const garbage = crypto.randomBytes(1500).map((b) => (b === 0x0a ? 0x00 : b));
+    const reply = await sendRaw(signer.port, Buffer.concat([garbage, Buffer.from('\n')]));
+    t.match(reply, /^\(b['"].*', b'[0-9a-f]{192}'\)\n$/s);
+    t.match(await sendRaw(verifier.port, Buffer.concat([garbage, Buffer.from('\n')])), /^ERR BAD_REQUEST [^\n]*\n$/);
+  });
+
+  await t.test('a 10 MB line without newline gets ERR LINE_TOO_LONG and a close', async (t) => {
+    const reply = await sendRaw(signer.port, Buffer.alloc(10 * 1024 * 1024, 0x61), false);
+    t.match(reply, /^ERR LINE_TOO_LONG [^\n]*\n$/);
+    t.match(await request(signer.port, 'still-serving'), /^\(b'still-serving'/);
+  });
+
+  await t.test('connections past the cap get ERR BUSY; idle ones are closed; service continues', async (t) => {
+    const idle: net.Socket[] = [];
+    await Promise.all(
+      Array.from({ length: 300 }, () =>
+        new Promise<void>((resolve) => {
+          const s = net.connect(signer.port, '127.0.0.1', () => resolve());
+          s.on('error', () => {});
+          idle.push(s);
+        }),
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    t.match(await request(signer.port, 'one too many'), /^ERR BUSY /);
+    const closed = Promise.all(idle.map((s) => new Promise((resolve) => s.once('close', resolve))));
+    await closed;
+    t.pass('idle connections were closed by the idle timeout');
+    t.match(await request(signer.port, 'after the flood'), /^\(b'after the flood'/);
+  });
+
+  await t.test('thousands of idle connections opened and dropped', async (t) => {
+    for (let round = 0; round < 5; round++) {
+      const sockets = await Promise.all(
+        Array.from({ length: 250 }, () => new Promise<net.Socket>((resolve) => {
+          const s = net.connect(signer.port, '127.0.0.1', () => resolve(s));
+          s.on('error', () => {});
+        })),
+      );
+      for (const s of sockets) s.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    t.match(await request(signer.port, 'after 1250'), /^\(b'after 1250'/);
+  });
+
+  await t.test('abrupt resets mid-request leave nothing half-done', async (t) => {
+    for (let i = 0; i < 50; i++) {
+      const s = net.connect(signer.port, '127.0.0.1', () => {
+        s.write(i % 2 ? `half a line ${i}` : `full line ${i}\n`);
+        s.resetAndDestroy();
+      });
+      s.on('error', () => {});
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    const reply = await request(signer.port, 'after resets');
+    const sig = signaturesOf(reply)[0]!;
+    t.equal(await request(verifier.port, sig), VALID.ecdsa);
+  });
+
+  const rssAfter = rssKb(pid);
+  t.ok(rssAfter - rssBefore < 150 * 1024, `memory stays bounded (RSS ${rssBefore} kB → ${rssAfter} kB)`);
+});

@@ -1,0 +1,75 @@
+// The daemon as a process: clear start-up failures with exit 78 (so systemd does not restart-loop),
+// refusal of loosely-permissioned keys, --help documenting every option, and SIGTERM draining.
+import t from 'tap';
+import fs from 'node:fs';
+import path from 'node:path';
+import { runSignerd, startDaemon } from '../../helpers/daemon.js';
+import { request } from '../../helpers/line-client.js';
+import { makeKeys } from '../../helpers/signature-fixtures.js';
+
+const dir = t.testdir();
+
+t.test('start-up failures exit 78 with one clear line', async (t) => {
+  const keys = makeKeys(dir, 'ecdsa', 'proc');
+  const state = ['--state-dir', path.join(dir, 'state'), '--port', '0'];
+
+  const missing = await runSignerd(['sign-ecdsa', '--key', path.join(dir, 'nope.pem'), ...state]);
+  t.equal(missing.code, 78);
+  t.match(missing.stderr, /KEY_LOAD_FAILED: private key .*nope\.pem: ENOENT/);
+
+  fs.chmodSync(keys.privateKeyFile, 0o640);
+  const loose = await runSignerd(['sign-ecdsa', '--key', keys.privateKeyFile, ...state]);
+  t.equal(loose.code, 78);
+  t.match(loose.stderr, /KEY_FILE_INSECURE: private key .* has mode 0640; .*chmod 600/);
+  t.notMatch(loose.stderr + loose.stdout, /BEGIN|PRIVATE KEY-----/, 'no key material in the error');
+  fs.chmodSync(keys.privateKeyFile, 0o600);
+
+  const wrongType = await runSignerd(['sign-rsa', '--key', keys.privateKeyFile, ...state]);
+  t.equal(wrongType.code, 78);
+  t.match(wrongType.stderr, /KEY_LOAD_FAILED: .*expected an RSA key/);
+
+  const privateInKeyring = await runSignerd(['verify-ecdsa', '--keyring', keys.privateKeyFile, ...state]);
+  t.equal(privateInKeyring.code, 78);
+  t.match(privateInKeyring.stderr, /holds a private key/);
+
+  const badNumber = await runSignerd(['sign-ecdsa', '--key', keys.privateKeyFile, ...state, '--line-bytes-max', 'lots']);
+  t.not(badNumber.code, 0);
+  t.match(badNumber.stderr, /--line-bytes-max/);
+
+  const configFile = path.join(dir, 'bad.json');
+  fs.writeFileSync(configFile, JSON.stringify({ key: keys.privateKeyFile, typo: 1 }));
+  const badConfig = await runSignerd(['sign-ecdsa', '--config', configFile, ...state]);
+  t.equal(badConfig.code, 78);
+  t.match(badConfig.stderr, /CONFIG_INVALID: config file .*unknown option "typo"/);
+
+  const goodConfig = path.join(dir, 'good.json');
+  fs.writeFileSync(goodConfig, JSON.stringify({ key: keys.privateKeyFile, reply: 'json', ttl: 60 }));
+  const fromConfig = await startDaemon(['sign-ecdsa', '--config', goodConfig, ...state]);
+  t.match(JSON.parse(await request(fromConfig.port, 'cfg')), { algorithm: 'ecdsa-p384-sha384' }, 'options come from the config file');
+  t.equal(await fromConfig.stop(), 0);
+});
+
+t.test('--help documents the options', async (t) => {
+  for (const daemon of ['sign-rsa', 'verify-rsa', 'sign-ecdsa', 'verify-ecdsa']) {
+    const help = await runSignerd([daemon, '--help']);
+    t.equal(help.code, 0);
+    for (const option of ['--port', '--host', '--store', '--redis-url', '--keep-open', '--reply', '--line-bytes-max', '--idle-timeout-ms', '--config']) {
+      t.ok(help.stdout.includes(option), `${daemon} --help mentions ${option}`);
+    }
+  }
+  const top = await runSignerd(['--help']);
+  for (const command of ['keygen', 'revoke', 'reinstate', 'show', 'export', 'import']) t.ok(top.stdout.includes(command), `signerd --help lists ${command}`);
+});
+
+t.test('SIGTERM drains in-flight requests and exits 0', async (t) => {
+  const keys = makeKeys(dir, 'rsa', 'drain', 4096);
+  const signer = await startDaemon(['sign-rsa', '--key', keys.privateKeyFile, '--port', '0', '--state-dir', path.join(dir, 'state')]);
+  const inFlight = Promise.all(Array.from({ length: 8 }, (_, i) => request(signer.port, 'x'.repeat(20_000) + i)));
+  await new Promise((r) => setTimeout(r, 20));
+  const code = await signer.stop('SIGTERM');
+  const replies = await inFlight;
+  t.equal(code, 0);
+  for (const reply of replies) t.ok(reply === '' || reply.startsWith("(b'x") || reply.startsWith('ERR SHUTTING_DOWN'), 'each request was answered or refused, never cut mid-line');
+  t.ok(replies.some((r) => r.startsWith("(b'x")), 'requests accepted before SIGTERM were completed');
+  t.ok(signer.logs.some((l) => l['msg'] === 'stopped'), 'logged its stop');
+});

@@ -5,12 +5,12 @@ import type { Logger } from 'pino';
 import { EXIT_CONFIG, isDaemonError, DaemonError } from '../errors.js';
 import { applyConfigFile } from '../config/config-file.js';
 import { createLogger } from '../log/logger.js';
-import { onShutdownSignal } from './shutdown.js';
+import { onReloadSignal, onShutdownSignal } from './shutdown.js';
 
-/** Starts the daemon; resolves to the function that stops it. */
-export type DaemonStart = (log: Logger) => Promise<() => Promise<void>>;
+/** What a started daemon hands back: how to stop it, and optionally how to reload on SIGHUP. */
+export type DaemonHandle = (() => Promise<void>) | { stop(): Promise<void>; reload?(): Promise<void> };
 
-export async function runDaemonProcess(name: string, cmd: Command, start: (opts: Record<string, unknown>, log: Logger) => Promise<() => Promise<void>>): Promise<void> {
+export async function runDaemonProcess(name: string, cmd: Command, start: (opts: Record<string, unknown>, log: Logger) => Promise<DaemonHandle>): Promise<void> {
   // Files we create (databases, keys, exported records) are private to the service user.
   process.umask(0o077);
   let log: Logger | undefined;
@@ -19,8 +19,10 @@ export async function runDaemonProcess(name: string, cmd: Command, start: (opts:
     if (configFile) applyConfigFile(cmd, configFile);
     const opts = cmd.opts();
     log = createLogger(name, String(opts['logLevel'] ?? 'info'));
-    const stop = await start(opts, log);
+    const handle = await start(opts, log);
+    const { stop, reload } = typeof handle === 'function' ? { stop: handle, reload: undefined } : handle;
     onShutdownSignal(log, stop);
+    onReloadSignal(log, reload);
   } catch (thrown) {
     const err = startupError(thrown);
     log?.fatal({ outcome: err.code, err: err.message }, 'start-up failed');

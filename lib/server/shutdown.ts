@@ -26,3 +26,20 @@ export function onShutdownSignal(log: Logger, stop: () => Promise<void>): void {
   process.on('SIGTERM', handler);
   process.on('SIGINT', handler);
 }
+
+/**
+ * SIGHUP (systemctl reload): runs the daemon's reload if it has one; otherwise it is logged and
+ * ignored, because Node's default for SIGHUP is to exit, and a reload must never stop a signer.
+ */
+export function onReloadSignal(log: Logger, reload: (() => Promise<void>) | undefined): void {
+  process.on('SIGHUP', () => {
+    if (!reload) {
+      log.info('SIGHUP: nothing to reload in this daemon; ignored');
+      return;
+    }
+    reload().then(
+      () => log.info('reloaded'),
+      (err: unknown) => log.error({ err: (err as Error).message }, 'reload failed; keeping the previous configuration'),
+    );
+  });
+}

@@ -1,0 +1,22 @@
+// The error catalogue cannot drift from the operator docs: every code in lib/errors.ts has a row
+// in docs/errors.md with its HTTP status, and the table names no code that does not exist.
+import t from 'tap';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ERROR_CODES } from '../../../lib/errors.js';
+import { HTTP_STATUS } from '../../../lib/protocol/http-status.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
+const doc = fs.readFileSync(path.join(root, 'docs/errors.md'), 'utf8');
+const rows = new Map([...doc.matchAll(/^\| `([A-Z_]+)` \| (\d+) \|/gm)].map((m) => [m[1]!, Number(m[2])]));
+
+t.test('every code is documented with its HTTP status', async (t) => {
+  for (const code of Object.keys(ERROR_CODES) as Array<keyof typeof ERROR_CODES>) {
+    t.equal(rows.get(code), HTTP_STATUS[code], `${code} row`);
+  }
+});
+
+t.test('the doc lists no unknown code', async (t) => {
+  for (const code of rows.keys()) t.ok(code in ERROR_CODES, `${code} exists`);
+});

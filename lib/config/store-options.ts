@@ -2,7 +2,7 @@
 // daemons and the admin commands, and the one exhaustive switch that opens the chosen store.
 import { Command, Option } from 'commander';
 import { DEFAULT_LIMITS } from '../limits.js';
-import { connectRedis } from '../store/redis-connection.js';
+import { connectRedis, type RedisConnectionOptions } from '../store/redis-connection.js';
 import { createRedisValidityStore } from '../store/redis-validity-store.js';
 import { openSqliteValidityStore } from '../store/sqlite-validity-store.js';
 import type { ValidityAdmin, ValidityStore } from '../store/validity-store.js';
@@ -10,18 +10,10 @@ import { parseCount } from './numbers.js';
 
 export type StoreSettings =
   | { kind: 'sqlite'; stateDir: string; timeoutMs: number }
-  | {
-      kind: 'redis';
-      url?: string;
-      sentinels?: string[];
-      sentinelName?: string;
-      clusterNodes?: string[];
-      passwordFile?: string;
-      tlsCaFile?: string;
-      prefix: string;
-      waitReplicas: number;
-      timeoutMs: number;
-    };
+  | ({ kind: 'redis'; prefix: string; waitReplicas: number; timeoutMs: number } & RedisAddress);
+
+/** Where Redis is and how to authenticate; the deadlines are derived from --store-timeout-ms. */
+export type RedisAddress = Omit<RedisConnectionOptions, 'commandTimeoutMs' | 'connectTimeoutMs' | 'onError'>;
 
 const list = (value: string): string[] => value.split(',').map((s) => s.trim()).filter(Boolean);
 

@@ -2,9 +2,10 @@
 // this run, printed as a ratio. Targets live in the issues; nothing here asserts a number.
 import { formatRows, type BenchRow } from './harness.js';
 import { bench as signatureBench } from './signature.bench.js';
+import { bench as pkcs11Bench } from './pkcs11.bench.js';
 
 /** Each entry benchmarks one daemon family; explicit, so nothing is loaded by side effect. */
-const BENCHES: Array<[string, () => Promise<BenchRow[]>]> = [['sign/verify rsa+ecdsa', signatureBench]];
+const BENCHES: Array<[string, () => Promise<BenchRow[]>]> = [['sign/verify rsa+ecdsa', signatureBench], ['pkcs11 hsm', pkcs11Bench]];
 
 const only = process.argv[2];
 const rows: BenchRow[] = [];

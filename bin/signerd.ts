@@ -8,6 +8,7 @@ import { command as signEcdsa } from '../daemons/sign-ecdsa/main.js';
 import { command as verifyEcdsa } from '../daemons/verify-ecdsa/main.js';
 import { keygenCommand } from '../lib/admin/keygen-command.js';
 import { recordCommands } from '../lib/admin/record-commands.js';
+import { hsmCommand } from '../lib/admin/hsm-command.js';
 
 const program = new Command('signerd')
   .description('Small line-protocol signing daemons and their admin commands. `signerd <command> --help` documents each.')
@@ -16,6 +17,7 @@ const program = new Command('signerd')
 
 for (const make of [signRsa, verifyRsa, signEcdsa, verifyEcdsa]) program.addCommand(make());
 program.addCommand(keygenCommand());
+program.addCommand(hsmCommand());
 for (const cmd of recordCommands()) program.addCommand(cmd);
 
 // A usage error must not restart-loop under systemd: it exits 78 like any other bad configuration.

@@ -10,6 +10,8 @@ export interface SigningKey<A extends string = SignatureAlgorithm> {
   readonly algorithm: A;
   readonly publicKey: KeyObject;
   sign(data: Buffer): Promise<Buffer>;
+  /** Backends holding resources (HSM sessions) release them here; called when the daemon stops. */
+  close?(): Promise<void>;
 }
 
 export function loadFileSigningKey(path: string, algorithm: SignatureAlgorithm): SigningKey {

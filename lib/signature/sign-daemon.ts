@@ -5,7 +5,7 @@ import { DEFAULT_LIMITS, STORE_READY_MS_MAX } from '../limits.js';
 import { addListenOptions, listenSettings, requireOption } from '../config/daemon-options.js';
 import { addStoreOptions, openValidityStore, storeSettings } from '../config/store-options.js';
 import { parseCount } from '../config/numbers.js';
-import { loadFileSigningKey } from '../keys/signing-key.js';
+import { openSigningKey } from '../keys/open-signing-key.js';
 import { runDaemonProcess } from '../server/daemon-process.js';
 import { startTcpServer } from '../server/serve-tcp.js';
 import { createSignService } from './sign-service.js';
@@ -20,14 +20,14 @@ export function signDaemonCommand(profile: SignatureProfile): Command {
   addListenOptions(cmd, profile.signPort);
   addStoreOptions(cmd);
   cmd
-    .option('--key <file>', `private key PEM (PKCS#8, PKCS#1 or SEC1), mode 0600; e.g. \${CREDENTIALS_DIRECTORY}/${profile.family}-key.pem`)
+    .option('--key <file or pkcs11: URI>', `private key PEM (PKCS#8, PKCS#1 or SEC1, mode 0600, e.g. \${CREDENTIALS_DIRECTORY}/${profile.family}-key.pem), or an HSM key as a pkcs11: URI (docs/pkcs11.md)`)
     .option('--ttl <seconds>', 'validity records expire after this many seconds (default: never)', parseCount('--ttl', 1))
     .option('--chunk-bytes <bytes>', 'content longer than this is signed in chunks of this size', parseCount('--chunk-bytes', 1), DEFAULT_LIMITS.chunkBytes)
     .action(() =>
       runDaemonProcess(name, cmd, async (opts, log) => {
         const listen = listenSettings(opts);
         requireOption(opts, 'key');
-        const key = loadFileSigningKey(String(opts['key']), profile.algorithm);
+        const key = await openSigningKey(String(opts['key']), profile.algorithm, { callMsMax: listen.limits.backendCallMsMax, log });
         const store = openValidityStore(storeSettings(opts), false, (err) => log.warn({ err: err.message }, 'store connection error'));
         const service = createSignService({
           key,
@@ -52,6 +52,7 @@ export function signDaemonCommand(profile: SignatureProfile): Command {
           clearInterval(purge);
           await server.close();
           await store.close();
+          await key.close?.();
         };
       }),
     );

@@ -1,0 +1,168 @@
+// `signerd hsm list|generate|import|public-key`: the keys a PKCS#11 token holds, and putting a key
+// for each daemon into it. The token and PIN come from a pkcs11: URI (pin-source=file:...), never argv.
+import crypto, { type KeyObject } from 'node:crypto';
+import fs from 'node:fs';
+import { Command, Option } from 'commander';
+import { DaemonError, EXIT_CONFIG, isDaemonError } from '../errors.js';
+import { DEFAULT_LIMITS } from '../limits.js';
+import { keyIdOf, readSecretFile } from '../keys/key-file.js';
+import { DAEMON_KEY_SPECS, generateKey, importPrivateKey, importSecret, type KeyName, type KeySpec } from '../keys/pkcs11-key-templates.js';
+import { acquireModule, pkcs11js, releaseModule } from '../keys/pkcs11-module.js';
+import { listTokens } from '../keys/pkcs11-slots.js';
+import { findKeyObject, findObjects, readPublicKey, type ObjectRef } from '../keys/pkcs11-objects.js';
+import { listObjects } from '../keys/pkcs11-listing.js';
+import { openToken } from '../keys/pkcs11-signing-key.js';
+import type { Pkcs11Token, SessionContext } from '../keys/pkcs11-token.js';
+import { describePkcs11Uri, parsePkcs11Uri, percentBytes, type Pkcs11Uri } from '../keys/pkcs11-uri.js';
+
+const URI_HELP = 'pkcs11:token=<label>;object=<label>?module-path=/path/module.so&pin-source=file:/path/pin';
+
+export function hsmCommand(): Command {
+  const hsm = new Command('hsm').description('PKCS#11 tokens: list keys, generate or import a key for a daemon, print a public key');
+  hsm
+    .command('list')
+    .description('list the key objects a token holds, each with the pkcs11: URI a daemon takes (no token= in the URI: list the tokens)')
+    .requiredOption('--token <uri>', `token URI: ${URI_HELP}`)
+    .action((opts: { token: string }) => run('list', () => listAction(opts.token)));
+  hsm
+    .command('generate')
+    .description('generate a key inside the token for a daemon (private half sensitive, never extractable)')
+    .requiredOption('--key <uri>', `key URI, object= names the new key: ${URI_HELP}`)
+    .addOption(new Option('--for <daemon>', 'the daemon that will use the key').choices(Object.keys(DAEMON_KEY_SPECS)).makeOptionMandatory())
+    .option('--bits <bits>', 'RSA modulus size (default: 2048 for sign-rsa, 3072 for firmware)')
+    .option('--public-out <file>', 'also write the public key PEM here (for verify daemons\' --keyring)')
+    .action((opts: { key: string; for: string; bits?: string; publicOut?: string }) => run('generate', () => generateAction(opts)));
+  hsm
+    .command('import')
+    .description('import a PEM private key (or, for hmac, a raw secret file) into the token')
+    .requiredOption('--key <uri>', `key URI, object= names the new key: ${URI_HELP}`)
+    .addOption(new Option('--for <daemon>', 'the daemon that will use the key').choices(Object.keys(DAEMON_KEY_SPECS)).makeOptionMandatory())
+    .requiredOption('--from <file>', 'PEM private key, or the raw HMAC secret; mode 0600')
+    .option('--public-out <file>', 'also write the public key PEM here')
+    .action((opts: { key: string; for: string; from: string; publicOut?: string }) => run('import', () => importAction(opts)));
+  hsm
+    .command('public-key')
+    .description('print the public key PEM of an HSM key (for verify daemons\' --keyring)')
+    .requiredOption('--key <uri>', `key URI: ${URI_HELP}`)
+    .action((opts: { key: string }) => run('public-key', () => publicKeyAction(opts.key)));
+  return hsm;
+}
+
+async function run(name: string, action: () => Promise<void>): Promise<void> {
+  try {
+    await action();
+  } catch (err) {
+    process.stderr.write(`signerd hsm ${name}: ${isDaemonError(err) ? `${err.code}: ${err.message}` : (err as Error).message}\n`);
+    process.exitCode = EXIT_CONFIG;
+  }
+}
+
+async function withToken<T>(uri: Pkcs11Uri, readWrite: boolean, fn: (token: Pkcs11Token) => T): Promise<T> {
+  const token = openToken(uri, { callMsMax: DEFAULT_LIMITS.backendCallMsMax, sessionsMax: 1 }, readWrite);
+  try {
+    return fn(token);
+  } finally {
+    await token.close();
+  }
+}
+
+async function listAction(uriText: string): Promise<void> {
+  const uri = parsePkcs11Uri(uriText);
+  if (uri.token === undefined && uri.serial === undefined && uri.slotId === undefined) return listTokensAction(uri);
+  const lines = await withToken(uri, false, (token) => token.withSessionSync((ctx) => listObjects(ctx)));
+  const base = describePkcs11Uri({ modulePath: uri.modulePath, token: uri.token, serial: uri.serial, slotId: uri.slotId });
+  for (const o of lines) {
+    const id = o.id.length ? `;id=${percentBytes(o.id)}` : '';
+    process.stdout.write(`${o.objectClass}\t${o.keyType}\tlabel=${o.label}\tid=${o.id.toString('hex')}\t${base};object=${encodeURIComponent(o.label)}${id};type=${o.uriType}\n`);
+  }
+  if (lines.length === 0) process.stdout.write('no key objects on this token\n');
+}
+
+/** No token named: show the tokens the module sees, so an operator can write the URI. */
+function listTokensAction(uri: Pkcs11Uri): void {
+  const module = acquireModule(uri.modulePath);
+  try {
+    for (const t of listTokens(module.api)) process.stdout.write(`token\tslot-id=${t.slotId}\tserial=${t.serial}\tpkcs11:token=${encodeURIComponent(t.label)}\n`);
+  } finally {
+    releaseModule(module);
+  }
+}
+
+function specFor(daemon: string, bits?: string): KeySpec {
+  const spec = DAEMON_KEY_SPECS[daemon];
+  if (!spec) throw new DaemonError('CONFIG_INVALID', `--for: unknown daemon ${daemon}`);
+  if (bits === undefined) return spec;
+  if (spec.kind !== 'rsa' || !/^[0-9]{4,5}$/.test(bits)) throw new DaemonError('CONFIG_INVALID', '--bits applies to RSA keys only (2048..16384)');
+  return { kind: 'rsa', bits: Number(bits) };
+}
+
+function newKeyName(uri: Pkcs11Uri): KeyName {
+  if (uri.object === undefined) throw new DaemonError('CONFIG_INVALID', 'the key URI needs object=<label> for the new key');
+  return { label: uri.object, id: uri.id ?? crypto.randomBytes(8) };
+}
+
+function refuseExisting(token: Pkcs11Token, name: KeyName): void {
+  const P = pkcs11js();
+  const existing = token.withSessionSync((ctx) => findObjects(ctx, [{ type: P.CKA_LABEL, value: name.label }], 1));
+  if (existing.length > 0) throw new DaemonError('CONFIG_INVALID', `the token already holds an object labelled ${name.label}; refusing to add a second`);
+}
+
+async function generateAction(opts: { key: string; for: string; bits?: string; publicOut?: string }): Promise<void> {
+  const uri = parsePkcs11Uri(opts.key);
+  const spec = specFor(opts.for, opts.bits);
+  const name = newKeyName(uri);
+  const publicKey = await withToken(uri, true, (token) => {
+    refuseExisting(token, name);
+    return token.withSessionSync((ctx) => {
+      generateKey(ctx, spec, name);
+      return spec.kind === 'hmac' ? null : readBack(ctx, name);
+    });
+  });
+  report(uri, name, publicKey, opts.publicOut);
+}
+
+async function importAction(opts: { key: string; for: string; from: string; publicOut?: string }): Promise<void> {
+  const uri = parsePkcs11Uri(opts.key);
+  const spec = specFor(opts.for);
+  const name = newKeyName(uri);
+  const material = readSecretFile(opts.from, spec.kind === 'hmac' ? 'HMAC secret' : 'private key');
+  try {
+    const publicKey = await withToken(uri, true, (token) => {
+      refuseExisting(token, name);
+      return token.withSessionSync((ctx) => {
+        if (spec.kind !== 'hmac') return importPrivateKey(ctx, spec, material, name);
+        importSecret(ctx, material, name);
+        return null;
+      });
+    });
+    report(uri, name, publicKey, opts.publicOut);
+  } finally {
+    material.fill(0);
+  }
+}
+
+async function publicKeyAction(uriText: string): Promise<void> {
+  const uri = parsePkcs11Uri(uriText);
+  const ref: ObjectRef = { object: uri.object, id: uri.id };
+  const publicKey = await withToken(uri, false, (token) =>
+    token.withSessionSync((ctx) => readPublicKey(ctx, findKeyObject(ctx, ref, pkcs11js().CKO_PRIVATE_KEY, 'KEY_LOAD_FAILED'), ref, 'KEY_LOAD_FAILED')),
+  );
+  process.stdout.write(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+}
+
+function readBack(ctx: SessionContext, name: KeyName): KeyObject {
+  const ref: ObjectRef = { object: name.label, id: name.id };
+  return readPublicKey(ctx, findKeyObject(ctx, ref, pkcs11js().CKO_PRIVATE_KEY, 'KEY_LOAD_FAILED'), ref, 'KEY_LOAD_FAILED');
+}
+
+function report(uri: Pkcs11Uri, name: KeyName, publicKey: KeyObject | null, publicOut: string | undefined): void {
+  const keyUri = describePkcs11Uri({ ...uri, object: name.label, id: name.id });
+  process.stdout.write(`key uri     ${keyUri}?module-path=${uri.modulePath}${uri.pinSource ? `&pin-source=${uri.pinSource}` : ''}\n`);
+  if (publicKey === null) return;
+  process.stdout.write(`key id      ${keyIdOf(publicKey)}\n`);
+  if (publicOut === undefined) return;
+  // 'wx': never overwrite; public halves are world-readable on purpose.
+  fs.writeFileSync(publicOut, publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644, flag: 'wx' });
+  fs.chmodSync(publicOut, 0o644);
+  process.stdout.write(`public key  ${publicOut}\n`);
+}

@@ -1,0 +1,63 @@
+// An HMAC-SHA256 secret held in an HSM (CKM_SHA256_HMAC on a generic secret): for the hmac daemon.
+// Every tag is checked by the token (C_Verify) before release; verification compares in constant time.
+import { timingSafeEqual } from 'node:crypto';
+import { DaemonError } from '../errors.js';
+import { findKeyObject, keyTypeOf, type ObjectRef } from './pkcs11-objects.js';
+import { pkcs11js, type Pkcs11Handle } from './pkcs11-module.js';
+import { openToken, type HsmKeyOptions } from './pkcs11-signing-key.js';
+import type { SessionContext } from './pkcs11-token.js';
+import { describePkcs11Uri, parsePkcs11Uri } from './pkcs11-uri.js';
+
+export interface HsmMacKey {
+  /** CKA_ID in hex when the object has one in the URI, else its label: a secret has no public id. */
+  readonly keyId: string;
+  readonly algorithm: 'hmac-sha256';
+  mac(data: Buffer): Promise<Buffer>;
+  /** A wrong tag is an answer (false), never an error. */
+  verify(data: Buffer, tag: Buffer): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+const TAG_BYTES = 32;
+
+export async function openPkcs11MacKey(uriText: string, opts: HsmKeyOptions): Promise<HsmMacKey> {
+  const uri = parsePkcs11Uri(uriText);
+  const ref: ObjectRef = { object: uri.object, id: uri.id };
+  const token = openToken(uri, opts);
+  try {
+    token.withSessionSync((ctx) => {
+      const P = pkcs11js();
+      const type = keyTypeOf(ctx, findKeyObject(ctx, ref, P.CKO_SECRET_KEY, 'KEY_LOAD_FAILED'));
+      if (type !== P.CKK_GENERIC_SECRET && type !== P.CKK_SHA256_HMAC) throw new DaemonError('KEY_LOAD_FAILED', `${describePkcs11Uri(uri)}: not a generic secret or HMAC key`);
+    });
+  } catch (err) {
+    await token.close();
+    throw err;
+  }
+  let cached: { generation: number; handle: Pkcs11Handle } | null = null;
+  const handleFor = (ctx: SessionContext): Pkcs11Handle => {
+    if (cached?.generation !== ctx.generation) cached = { generation: ctx.generation, handle: findKeyObject(ctx, ref, pkcs11js().CKO_SECRET_KEY, 'BACKEND_UNAVAILABLE') };
+    return cached.handle;
+  };
+  const mac = (data: Buffer): Promise<Buffer> =>
+    token.withSession('hmac', async (ctx) => {
+      const mechanism = { mechanism: pkcs11js().CKM_SHA256_HMAC };
+      const key = handleFor(ctx);
+      ctx.api.C_SignInit(ctx.session, mechanism, key);
+      const tag = Buffer.from(await ctx.api.C_SignAsync(ctx.session, data, Buffer.alloc(TAG_BYTES)));
+      ctx.api.C_VerifyInit(ctx.session, mechanism, key);
+      const ok = await ctx.api.C_VerifyAsync(ctx.session, data, tag);
+      if (!ok) throw new DaemonError('SIGNATURE_CHECK_FAILED', 'the HSM HMAC tag did not verify; withheld');
+      return tag;
+    });
+  return {
+    keyId: uri.id ? uri.id.toString('hex') : (uri.object ?? ''),
+    algorithm: 'hmac-sha256',
+    mac,
+    verify: async (data, tag) => {
+      const expected = await mac(data);
+      return tag.length === expected.length && timingSafeEqual(tag, expected);
+    },
+    close: () => token.close(),
+  };
+}

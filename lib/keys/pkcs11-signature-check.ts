@@ -1,0 +1,78 @@
+// Fail closed: every signature an HSM returns is verified with the key's public half before it is
+// released (a faulty token, a swapped object or a glitch yields SIGNATURE_CHECK_FAILED, never a bad signature).
+import crypto, { type KeyObject } from 'node:crypto';
+import forge from 'node-forge';
+import { p256, p384 } from '@noble/curves/nist.js';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { HSM_SCHEMES, type HsmAlgorithm } from './pkcs11-mechanisms.js';
+
+const NOBLE = { p256, p384, secp256k1 } as const;
+
+/** The hash node:crypto applies for a whole-message check, per scheme. */
+const NODE_DIGEST: Record<HsmAlgorithm, string | null> = {
+  'rsa-pss-sha256': 'sha256',
+  'rsa-pkcs1-sha256': 'sha256',
+  'rsa-pkcs1-sha384': 'sha384',
+  'rsa-pkcs1-sha512': 'sha512',
+  'ecdsa-p256-sha256': 'sha256',
+  'ecdsa-p384-sha384': 'sha384',
+  'ecdsa-secp256k1-sha256': 'sha256',
+  ed25519: null,
+};
+
+/**
+ * With the whole message, node:crypto checks on the libuv thread pool (fast, off the event loop);
+ * with only a digest (signDigest), noble or forge check the digest directly on this thread.
+ * `digest` is what was signed for prehashed schemes, or the whole message for EdDSA.
+ */
+export async function checkHsmSignature(algorithm: HsmAlgorithm, publicKey: KeyObject, input: { message?: Buffer; digest: Buffer }, signature: Buffer): Promise<boolean> {
+  if (input.message !== undefined) return checkMessage(algorithm, publicKey, input.message, signature);
+  try {
+    return check(algorithm, publicKey, input.digest, signature);
+  } catch {
+    return false;
+  }
+}
+
+function checkMessage(algorithm: HsmAlgorithm, publicKey: KeyObject, message: Buffer, signature: Buffer): Promise<boolean> {
+  const key =
+    algorithm === 'ed25519'
+      ? publicKey
+      : algorithm === 'rsa-pss-sha256'
+      ? { key: publicKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }
+      : HSM_SCHEMES[algorithm].key.type === 'ec'
+        ? { key: publicKey, dsaEncoding: 'ieee-p1363' as const }
+        : { key: publicKey, padding: crypto.constants.RSA_PKCS1_PADDING };
+  return new Promise((resolve) => {
+    try {
+      crypto.verify(NODE_DIGEST[algorithm], message, key, signature, (err, ok) => resolve(!err && ok));
+    } catch {
+      resolve(false);
+    }
+  });
+}
+
+function check(algorithm: HsmAlgorithm, publicKey: KeyObject, input: Buffer, signature: Buffer): boolean {
+  const scheme = HSM_SCHEMES[algorithm];
+  if (algorithm === 'ed25519') return crypto.verify(null, input, publicKey, signature);
+  if (scheme.key.type === 'ec') {
+    const curve = scheme.key.curve as keyof typeof NOBLE;
+    const jwk = publicKey.export({ format: 'jwk' });
+    const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
+    return NOBLE[curve].verify(signature, input, point, { prehash: false, lowS: scheme.lowS, format: 'compact' });
+  }
+  if (algorithm === 'rsa-pss-sha256') return checkPss(publicKey, input, signature);
+  // PKCS#1 v1.5: recover the encoded DigestInfo and compare it whole.
+  const recovered = crypto.publicDecrypt({ key: publicKey, padding: crypto.constants.RSA_PKCS1_PADDING }, signature);
+  return recovered.equals(scheme.tokenInput(input));
+}
+
+/** EMSA-PSS verify over a digest (node:crypto only verifies whole messages); forge does the encoding check. */
+function checkPss(publicKey: KeyObject, digest: Buffer, signature: Buffer): boolean {
+  const jwk = publicKey.export({ format: 'jwk' });
+  const n = new forge.jsbn.BigInteger(Buffer.from(jwk.n!, 'base64url').toString('hex'), 16);
+  const e = new forge.jsbn.BigInteger(Buffer.from(jwk.e!, 'base64url').toString('hex'), 16);
+  const key = forge.pki.setRsaPublicKey(n, e);
+  const pss = forge.pss.create({ md: forge.md.sha256.create(), mgf: forge.mgf.mgf1.create(forge.md.sha256.create()), saltLength: 32 });
+  return key.verify(digest.toString('binary'), signature.toString('binary'), pss);
+}

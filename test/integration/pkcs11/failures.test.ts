@@ -1,0 +1,95 @@
+// HSM failures at the wire: a wrong PIN and a missing object stop start-up with one clear line and
+// exit 78; a token removed mid-run gives ERR BACKEND_UNAVAILABLE, and signing resumes by itself when it returns.
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { runSignerd, startDaemon } from '../../helpers/daemon.js';
+import { request } from '../../helpers/line-client.js';
+import { createToken, needSoftHsm } from '../../helpers/softhsm.js';
+import { opensslVerifies, signaturesOf } from '../../helpers/signature-fixtures.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+t.test('HSM failure modes', needSoftHsm(), async (t) => {
+  const token = createToken('fail-test');
+  const stateDir = path.join(token.dir, 'state');
+  t.teardown(() => token.cleanup());
+  const publicKeyFile = path.join(token.dir, 'ec-pub.pem');
+  const made = await runSignerd(['hsm', 'generate', '--key', token.uri('ec'), '--for', 'sign-ecdsa', '--public-out', publicKeyFile], '', token.env);
+  t.equal(made.code, 0, made.stderr);
+  const startFails = async (uri: string): Promise<string> => {
+    const err = await startDaemon(['sign-ecdsa', '--key', uri, '--state-dir', stateDir, '--port', '0'], { env: token.env }).then(
+      async (d) => {
+        await d.stop();
+        return 'started';
+      },
+      (e: Error) => e.message,
+    );
+    return err;
+  };
+
+  t.test('wrong PIN: exit 78 with HSM_LOGIN_FAILED, PIN not echoed', async (t) => {
+    const wrongPin = path.join(token.dir, 'wrong-pin');
+    fs.writeFileSync(wrongPin, 'not-the-pin-9876\n', { mode: 0o600 });
+    const uri = token.uri('ec').replace(token.pinFile, wrongPin);
+    const message = await startFails(uri);
+    t.match(message, /exited 78/);
+    t.match(message, /HSM_LOGIN_FAILED: PKCS#11 token fail-test refused the login \(CKR_PIN_INCORRECT\)/);
+    t.notMatch(message, 'not-the-pin-9876');
+  });
+
+  t.test('PIN file readable by others: exit 78 with KEY_FILE_INSECURE', async (t) => {
+    const loose = path.join(token.dir, 'loose-pin');
+    fs.writeFileSync(loose, token.pin, { mode: 0o644 });
+    fs.chmodSync(loose, 0o644);
+    const message = await startFails(token.uri('ec').replace(token.pinFile, loose));
+    t.match(message, /exited 78/);
+    t.match(message, /KEY_FILE_INSECURE/);
+  });
+
+  t.test('a PIN in the URI is refused', async (t) => {
+    const message = await startFails(`${token.uri('ec')}&pin-value=${token.pin}`);
+    t.match(message, /exited 78/);
+    t.match(message, /CONFIG_INVALID: pkcs11 URI: pin-value= is refused/);
+  });
+
+  t.test('missing object: exit 78 with KEY_LOAD_FAILED naming it', async (t) => {
+    const message = await startFails(token.uri('no-such-key'));
+    t.match(message, /exited 78/);
+    t.match(message, /KEY_LOAD_FAILED: no private key object=no-such-key on the token/);
+  });
+
+  t.test('missing token: exit 78 naming the tokens present', async (t) => {
+    const message = await startFails(token.uri('ec').replace('token=fail-test', 'token=elsewhere'));
+    t.match(message, /exited 78/);
+    t.match(message, /KEY_LOAD_FAILED: .*no token matches the URI \(tokens present: "fail-test"/);
+  });
+
+  t.test('token removed mid-run, then returned: error lines, then signing resumes without restart', async (t) => {
+    const signer = await startDaemon(['sign-ecdsa', '--key', token.uri('ec'), '--state-dir', stateDir, '--port', '0', '--keep-open'], { env: token.env });
+    t.teardown(() => signer.stop());
+    t.ok(signaturesOf(await request(signer.port, 'before')).length === 1, 'signs while the token is present');
+
+    token.remove();
+    try {
+      for (let i = 0; i < 3; i++) {
+        const reply = await request(signer.port, `while away ${i}`);
+        t.match(reply, /^ERR BACKEND_UNAVAILABLE /, `away ${i}: ${reply}`);
+        t.equal(signaturesOf(reply).length, 0, 'no signature while the token is gone');
+      }
+    } finally {
+      token.restore();
+    }
+    // The pool reopens at most once a second; poll (bounded) rather than assume a timing.
+    let reply = '';
+    for (let i = 0; i < 60 && signaturesOf(reply).length === 0; i++) {
+      await sleep(250);
+      reply = await request(signer.port, 'after');
+    }
+    const [sig] = signaturesOf(reply);
+    t.ok(sig, `signing resumed: ${reply.slice(0, 80)}`);
+    t.ok(opensslVerifies(token.dir, 'ecdsa', publicKeyFile, Buffer.from('after'), sig ?? ''), 'the resumed signature verifies');
+    t.equal(signer.proc.exitCode, null, 'the same process kept serving');
+    t.ok(signer.logs.some((l) => l['msg'] === 'HSM token reopened'), 'the reopen is logged');
+  });
+});

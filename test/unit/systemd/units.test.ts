@@ -1,0 +1,42 @@
+// The systemd units as systemd itself reads them: `systemd-analyze verify` finds no error in the
+// template and drop-ins for any daemon, and `systemd-analyze security` rates the exposure low.
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { needTools } from '../../helpers/tools.js';
+
+const systemdDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../systemd');
+const DAEMONS = ['sign-rsa', 'verify-rsa', 'sign-ecdsa', 'verify-ecdsa'];
+
+function analyze(args: string[], cwd: string): string {
+  try {
+    return execFileSync('systemd-analyze', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string };
+    return `${e.stdout ?? ''}${e.stderr ?? ''}`;
+  }
+}
+
+t.test('units verify and are hardened', needTools('systemd-analyze'), async (t) => {
+  const template = fs.readFileSync(path.join(systemdDir, 'signerd@.service'), 'utf8');
+  for (const directive of ['RestartPreventExitStatus=78', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'PrivateTmp=yes', 'IPAddressDeny=any', 'IPAddressAllow=localhost', 'User=signerd']) {
+    t.ok(template.includes(directive), directive);
+  }
+  t.notOk(/^MemoryDenyWriteExecute=yes/m.test(template), 'no MemoryDenyWriteExecute=yes: Node cannot run under it');
+
+  for (const daemon of DAEMONS) {
+    const dir = t.testdir();
+    fs.copyFileSync(path.join(systemdDir, 'signerd@.service'), path.join(dir, 'signerd@.service'));
+    fs.symlinkSync('signerd@.service', path.join(dir, `signerd@${daemon}.service`));
+    const dropIns = path.join(systemdDir, `signerd@${daemon}.service.d`);
+    if (fs.existsSync(dropIns)) fs.cpSync(dropIns, path.join(dir, `signerd@${daemon}.service.d`), { recursive: true });
+    const problems = analyze(['verify', '--man=no', `./signerd@${daemon}.service`], dir)
+      .split('\n')
+      .filter((line) => line.trim() && !line.includes('/usr/bin/signerd is not executable'));
+    t.same(problems, [], `${daemon}: systemd-analyze verify reports nothing but the uninstalled binary`);
+    const exposure = /Overall exposure level for .*: ([0-9.]+)/.exec(analyze(['security', '--offline=yes', `./signerd@${daemon}.service`], dir));
+    t.ok(exposure && Number(exposure[1]) <= 2.0, `${daemon}: exposure ${exposure?.[1]} is at most 2.0`);
+  }
+});

@@ -1,0 +1,83 @@
+// Turns a policy object from keys.json into a KeyPolicy: the seed's vocabulary (`baking`, `voting` with
+// `aye` = `yay`, `allow_all`) and signerd's (`allow`, `generic`, `chains`, `michelson`). Unknown names fail.
+import { DaemonError } from '../../lib/errors.js';
+import { b58checkDecode } from './base58check.js';
+import type { KeyPolicy } from './policy.js';
+import type { RequestKind } from './sign-request.js';
+
+const CONSENSUS_KINDS: readonly RequestKind[] = ['block', 'preattestation', 'attestation'];
+/** Request kind names in `allow`, with the pre-Lima names bakers' configs still carry. */
+const KIND_NAMES: Readonly<Record<string, RequestKind>> = {
+  block: 'block', preattestation: 'preattestation', attestation: 'attestation', generic: 'generic', michelson: 'michelson',
+  preendorsement: 'preattestation', endorsement: 'attestation',
+};
+export const OPERATION_NAMES: ReadonlySet<string> = new Set([
+  'reveal', 'transaction', 'origination', 'delegation', 'register_global_constant', 'set_deposits_limit',
+  'update_consensus_key', 'update_companion_key', 'stake', 'unstake', 'finalize_unstake', 'set_delegate_parameters',
+  'ballot', 'ballot:yay', 'ballot:nay', 'ballot:pass', 'proposals', 'drain_delegate', 'failing_noop',
+]);
+const VOTES: Readonly<Record<string, string>> = { aye: 'yay', yay: 'yay', nay: 'nay', pass: 'pass' };
+const POLICY_FIELDS = new Set(['baking', 'voting', 'allow_all', 'allow', 'generic', 'chains', 'allowed_chains', 'michelson']);
+
+/** The policy that allows nothing: what a key without any policy gets. */
+export function denyAllPolicy(blsKey: boolean): KeyPolicy {
+  return { kinds: new Set(), operations: new Set(), anyOperation: false, chainIds: new Set(), blsKey };
+}
+
+export function parsePolicy(value: unknown, where: string, blsKey: boolean): KeyPolicy {
+  if (value === undefined || value === null) return denyAllPolicy(blsKey);
+  const obj = asObject(value, where);
+  for (const field of Object.keys(obj)) {
+    if (!POLICY_FIELDS.has(field)) throw invalid(`${where}.${field}`, `unknown policy field (known: ${[...POLICY_FIELDS].join(', ')})`);
+  }
+  const kinds = new Set<RequestKind>();
+  const operations = new Set<string>();
+  const allowAll = truthy(obj['allow_all'], `${where}.allow_all`);
+  if (truthy(obj['baking'], `${where}.baking`) || allowAll) CONSENSUS_KINDS.forEach((k) => kinds.add(k));
+  for (const vote of stringList(obj['voting'], `${where}.voting`)) {
+    const name = VOTES[vote.toLowerCase()];
+    if (name === undefined) throw invalid(`${where}.voting`, `"${vote}" is not aye, yay, nay or pass`);
+    operations.add(`ballot:${name}`);
+  }
+  for (const name of stringList(obj['allow'], `${where}.allow`)) {
+    const kind = KIND_NAMES[name];
+    if (kind === undefined) throw invalid(`${where}.allow`, `"${name}" is not one of ${Object.keys(KIND_NAMES).join(', ')}`);
+    kinds.add(kind);
+  }
+  for (const name of stringList(obj['generic'], `${where}.generic`)) {
+    const canonical = name.replace(/^ballot:aye$/, 'ballot:yay');
+    if (!OPERATION_NAMES.has(canonical)) throw invalid(`${where}.generic`, `"${name}" is not a known operation (${[...OPERATION_NAMES].join(', ')})`);
+    operations.add(canonical);
+  }
+  if (operations.size > 0 || allowAll) kinds.add('generic');
+  // 0x05 Michelson data can authorize contract actions, so only an explicit `michelson: true` allows it (never allow_all).
+  if (truthy(obj['michelson'], `${where}.michelson`)) kinds.add('michelson');
+  const chainIds = new Set([...stringList(obj['chains'], `${where}.chains`), ...stringList(obj['allowed_chains'], `${where}.allowed_chains`)]);
+  for (const chain of chainIds) {
+    if (b58checkDecode('Net', chain) === null) throw invalid(`${where}.chains`, `"${chain}" is not a chain id (Net…)`);
+  }
+  return { kinds, operations, anyOperation: allowAll, chainIds, blsKey };
+}
+
+export function invalid(where: string, text: string): DaemonError {
+  return new DaemonError('CONFIG_INVALID', `${where}: ${text}`);
+}
+
+export function asObject(value: unknown, where: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(where, 'expected an object');
+  return value as Record<string, unknown>;
+}
+
+/** The seed writes flags as 0/1 (Python truthiness); booleans work too. */
+function truthy(value: unknown, where: string): boolean {
+  if (value === undefined || value === null) return false;
+  if (typeof value === 'boolean') return value;
+  if (value === 0 || value === 1) return value === 1;
+  throw invalid(where, 'expected true/false or 0/1');
+}
+
+export function stringList(value: unknown, where: string): string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw invalid(where, 'expected a list of strings');
+  return value as string[];
+}

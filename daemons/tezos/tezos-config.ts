@@ -1,0 +1,160 @@
+// Reads keys.json: the seed's format (keys as dict or list, global `policy`, bind_addr/bind_port) and
+// signerd's additions (per-key `policy`, `secret_key_file`, `authorized_keys`). Secrets never reach messages.
+import fs from 'node:fs';
+import path from 'node:path';
+import { DaemonError } from '../../lib/errors.js';
+import { readSecretFile } from '../../lib/keys/key-file.js';
+import { decodePublicKey, publicKeyHashOf } from './key-encoding.js';
+import type { KeyPolicy, TezosKeyConfig } from './policy.js';
+import { asObject, invalid, parsePolicy, stringList } from './policy-parse.js';
+import { loadTezosKey } from './tezos-key.js';
+
+export interface TezosConfig {
+  keys: Map<string, TezosKeyConfig>;
+  bindAddr?: string;
+  bindPort?: number;
+  /** Public keys (edpk…/sppk…/p2pk…/BLpk…) of clients allowed to authenticate; empty: not required. */
+  authorizedKeys: string[];
+}
+
+const SECRET_TEXT = /^(edsk|spsk|p2sk|BLsk|edesk|spesk|p2esk|BLesk)/;
+/** Anything in the file that looks like an inline b58 secret key. */
+const INLINE_SECRET = /(edsk|spsk|p2sk|BLsk|edesk|spesk|p2esk|BLesk)[1-9A-HJ-NP-Za-km-z]{40,}/;
+/** Seed fields for its HSM, AWS and ratchet back ends: accepted and ignored (signerd has its own). */
+const IGNORED_FIELDS = new Set(['chain_ratchet', 'ratchet', 'hsm_username', 'hsm_slot', 'hsm_lib', 'aws_region', 'ddb_table']);
+const TOP_FIELDS = new Set(['keys', 'policy', 'authorized_keys', 'bind_addr', 'bind_port', ...IGNORED_FIELDS]);
+const ENTRY_FIELDS = new Set(['signer', 'signer_args', 'public_key', 'secret_key', 'private_key', 'secret_key_file', 'policy', 'authorized_keys', 'pkh']);
+
+interface KeyContext {
+  file: string;
+  passphrase: Buffer | undefined;
+  globalPolicy: unknown;
+}
+
+export function loadTezosConfig(file: string, opts: { passphraseFile?: string }): TezosConfig {
+  const text = readConfigText(file);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new DaemonError('CONFIG_INVALID', `keys file ${file}: not valid JSON (${(err as Error).message.replace(/ in JSON.*$/, '')})`);
+  }
+  const top = asObject(parsed, `keys file ${file}`);
+  for (const field of Object.keys(top)) if (!TOP_FIELDS.has(field)) throw invalid(`${file}: ${field}`, 'unknown field');
+  // A file holding secret keys must be as private as a key file.
+  if (INLINE_SECRET.test(text) || /"(secret_key|private_key)"/.test(text)) readSecretFile(file, 'keys file');
+  const passphrase = opts.passphraseFile ? readPassphrase(opts.passphraseFile) : undefined;
+  try {
+    const ctx: KeyContext = { file, passphrase, globalPolicy: top['policy'] };
+    const keys = loadKeys(top['keys'], ctx);
+    return { keys, ...bindSettings(top, file), authorizedKeys: publicKeys(top['authorized_keys'], `${file}: authorized_keys`) };
+  } finally {
+    passphrase?.fill(0);
+  }
+}
+
+function readConfigText(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new DaemonError('CONFIG_INVALID', `keys file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+  }
+}
+
+function readPassphrase(file: string): Buffer {
+  const raw = readSecretFile(file, 'passphrase file');
+  let end = raw.length;
+  while (end > 0 && (raw[end - 1] === 0x0a || raw[end - 1] === 0x0d)) end--;
+  const passphrase = Buffer.from(raw.subarray(0, end));
+  raw.fill(0);
+  return passphrase;
+}
+
+function bindSettings(top: Record<string, unknown>, file: string): { bindAddr?: string; bindPort?: number } {
+  const out: { bindAddr?: string; bindPort?: number } = {};
+  const addr = top['bind_addr'];
+  if (addr !== undefined) {
+    if (typeof addr !== 'string' || addr.length === 0) throw invalid(`${file}: bind_addr`, 'expected an address');
+    out.bindAddr = addr;
+  }
+  // The seed's own default is the string "5000", so numeric strings are accepted.
+  const rawPort = top['bind_port'];
+  const port = typeof rawPort === 'string' && /^[0-9]{1,5}$/.test(rawPort) ? Number(rawPort) : rawPort;
+  if (port !== undefined) {
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) throw invalid(`${file}: bind_port`, 'expected a port number');
+    out.bindPort = port;
+  }
+  return out;
+}
+
+function publicKeys(value: unknown, where: string): string[] {
+  const list = stringList(value, where);
+  for (const pk of list) {
+    if (decodePublicKey(pk) === null) throw invalid(where, `"${pk.slice(0, 60)}" is not a public key (edpk…/sppk…/p2pk…/BLpk…; key hashes cannot verify signatures)`);
+  }
+  return list;
+}
+
+function loadKeys(value: unknown, ctx: KeyContext): Map<string, TezosKeyConfig> {
+  const entries: Array<[string, Record<string, unknown>, string]> = [];
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => {
+      if (typeof item !== 'string') throw invalid(`${ctx.file}: keys[${i}]`, 'expected "key[:signer[:args]]"');
+      entries.push([item, {}, `keys[${i}]`]);
+    });
+  } else {
+    Object.entries(asObject(value ?? {}, `${ctx.file}: keys`)).forEach(([name, entry], i) => {
+      entries.push([name, asObject(entry ?? {}, `${ctx.file}: keys[${i}]`), SECRET_TEXT.test(name) ? `keys[${i}]` : `keys.${name}`]);
+    });
+  }
+  const keys = new Map<string, TezosKeyConfig>();
+  for (const [name, entry, label] of entries) {
+    const config = loadEntry(name, entry, `${ctx.file}: ${label}`, ctx);
+    if (keys.has(config.pkh)) throw invalid(`${ctx.file}: ${label}`, `${config.pkh} is configured twice`);
+    keys.set(config.pkh, config);
+  }
+  return keys;
+}
+
+function loadEntry(name: string, entry: Record<string, unknown>, where: string, ctx: KeyContext): TezosKeyConfig {
+  const [keyText = '', signer = entry['signer'] ?? 'local'] = name.split(':');
+  if (signer !== 'local') throw invalid(where, `signer "${String(signer).slice(0, 20)}" is not supported; give a local secret key (secret_key or secret_key_file)`);
+  for (const field of Object.keys(entry)) if (!ENTRY_FIELDS.has(field)) throw invalid(`${where}.${field}`, 'unknown field');
+  const secret = secretOf(keyText, entry, where, ctx);
+  if (secret === null) throw invalid(where, 'no secret key (secret_key, private_key or secret_key_file)');
+  let key;
+  try {
+    key = loadTezosKey(secret, ctx.passphrase);
+  } catch (err) {
+    const code = err instanceof DaemonError ? err.code : 'KEY_LOAD_FAILED';
+    throw new DaemonError(code, `${where}: ${(err as Error).message}`);
+  }
+  const claimed = [keyText, entry['public_key'], entry['pkh']].filter((v): v is string => typeof v === 'string' && v !== '' && !SECRET_TEXT.test(v));
+  for (const c of claimed) {
+    if (c !== key.pkh && c !== key.publicKey && publicKeyHashOf(c) !== key.pkh) throw invalid(where, `${c.slice(0, 60)} does not match the secret key (${key.pkh})`);
+  }
+  const policyValue = entry['policy'] !== undefined ? entry['policy'] : ctx.globalPolicy;
+  const policy: KeyPolicy = parsePolicy(policyValue, `${where}.policy`, key.curve === 'bls12-381');
+  const config: TezosKeyConfig = { pkh: key.pkh, key, policy };
+  if (entry['authorized_keys'] !== undefined) config.authorized = publicKeys(entry['authorized_keys'], `${where}.authorized_keys`);
+  return config;
+}
+
+function secretOf(keyText: string, entry: Record<string, unknown>, where: string, ctx: KeyContext): string | null {
+  for (const field of ['secret_key', 'private_key'] as const) {
+    const v = entry[field];
+    if (v === undefined) continue;
+    if (typeof v !== 'string') throw invalid(`${where}.${field}`, 'expected a b58 secret key');
+    return v;
+  }
+  const fileField = entry['secret_key_file'];
+  if (fileField !== undefined) {
+    if (typeof fileField !== 'string') throw invalid(`${where}.secret_key_file`, 'expected a path');
+    const keyFile = path.resolve(path.dirname(ctx.file), fileField);
+    const raw = readSecretFile(keyFile, 'Tezos secret key file');
+    const text = raw.toString('utf8').trim().replace(/^unencrypted:/, '').replace(/^encrypted:/, '');
+    raw.fill(0);
+    return text;
+  }
+  return SECRET_TEXT.test(keyText) ? keyText : null;
+}

@@ -3,12 +3,12 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from '../../helpers/repo-root.js';
 import { startDaemon } from '../../helpers/daemon.js';
 import { needTools } from '../../helpers/tools.js';
 import { VALID, makeKeys } from '../../helpers/signature-fixtures.js';
 
-const script = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../scripts/request_client.sh');
+const script = path.join(REPO_ROOT, 'scripts/request_client.sh');
 const dir = t.testdir();
 
 function client(args: string[], env: NodeJS.ProcessEnv, input = ''): Promise<{ code: number; out: string }> {

@@ -3,12 +3,11 @@
 import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from '../../helpers/repo-root.js';
 import { ERROR_CODES } from '../../../lib/errors.js';
 import { HTTP_STATUS } from '../../../lib/protocol/http-status.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-const doc = fs.readFileSync(path.join(root, 'docs/errors.md'), 'utf8');
+const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs/errors.md'), 'utf8');
 const rows = new Map([...doc.matchAll(/^\| `([A-Z_]+)` \| (\d+) \|/gm)].map((m) => [m[1]!, Number(m[2])]));
 
 t.test('every code is documented with its HTTP status', async (t) => {

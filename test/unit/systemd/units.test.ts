@@ -4,10 +4,10 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { REPO_ROOT } from '../../helpers/repo-root.js';
 import { needTools } from '../../helpers/tools.js';
 
-const systemdDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../systemd');
+const systemdDir = path.join(REPO_ROOT, 'systemd');
 const DAEMONS = ['sign-rsa', 'verify-rsa', 'sign-ecdsa', 'verify-ecdsa'];
 
 function analyze(args: string[], cwd: string): string {

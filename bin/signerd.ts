@@ -6,6 +6,8 @@ import { command as signRsa } from '../daemons/sign-rsa/main.js';
 import { command as verifyRsa } from '../daemons/verify-rsa/main.js';
 import { command as signEcdsa } from '../daemons/sign-ecdsa/main.js';
 import { command as verifyEcdsa } from '../daemons/verify-ecdsa/main.js';
+import { command as hmac } from '../daemons/hmac/main.js';
+import { command as firmware } from '../daemons/firmware/main.js';
 import { keygenCommand } from '../lib/admin/keygen-command.js';
 import { recordCommands } from '../lib/admin/record-commands.js';
 import { hsmCommand } from '../lib/admin/hsm-command.js';
@@ -16,6 +18,8 @@ const program = new Command('signerd')
   .enablePositionalOptions();
 
 for (const make of [signRsa, verifyRsa, signEcdsa, verifyEcdsa]) program.addCommand(make());
+program.addCommand(firmware());
+program.addCommand(hmac());
 program.addCommand(keygenCommand());
 program.addCommand(hsmCommand());
 for (const cmd of recordCommands()) program.addCommand(cmd);

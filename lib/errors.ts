@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   STORE_UNAVAILABLE: 'the validity or watermark store did not answer in time or refused; no verdict given',
   BACKEND_UNAVAILABLE: 'the key backend (HSM, secret files) is unavailable; it is reopened automatically',
   BACKEND_TIMEOUT: 'the key backend did not answer within its deadline',
+  REQUEST_TIMEOUT: 'HTTP: the whole request (upload included) did not arrive within its deadline',
   SIGNATURE_CHECK_FAILED: 'a freshly made signature did not verify with the public key, so it was withheld',
   NOT_IMPLEMENTED: 'the request needs a tool or feature this installation does not have',
   INTERNAL: 'an unexpected fault; details are in the log, never in the reply',

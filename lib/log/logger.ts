@@ -10,7 +10,8 @@ export function createLogger(daemon: string, level: string, destination?: pino.D
       level,
       base: { daemon, pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
-      redact: { paths: ['*.pin', '*.password', '*.secret', '*.key', '*.passphrase', 'pin', 'password', 'secret'], censor: '[redacted]' },
+      // Exact paths only: wildcard redaction runs on every request line and costs real throughput.
+      redact: { paths: ['pin', 'password', 'secret', 'passphrase', 'err.pin', 'err.password', 'err.secret'], censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },
     },
     destination ?? pino.destination({ dest: 1, sync: false }),

@@ -56,7 +56,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         if (draining) throw new DaemonError('SHUTTING_DOWN', 'daemon is shutting down');
         const body = await readBody(req, limits.httpBodyBytesMax);
         const url = new URL(req.url ?? '/', 'http://localhost');
-        reply = await service.handle({ method: req.method ?? 'GET', path: decodeURIComponent(url.pathname), query: url.searchParams, headers: req.headers, body }, ctx);
+        reply = await service.handle({ method: req.method ?? 'GET', path: decodePath(url.pathname), query: url.searchParams, headers: req.headers, body }, ctx);
       } catch (thrown) {
         const err = toDaemonError(thrown);
         outcome = err.code;
@@ -71,8 +71,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     })();
   });
   server.maxConnections = limits.connectionsMax;
-  server.on('clientError', (err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // Node reports a request that ran past requestTimeout here too: that one is a 408, not a 400.
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     else socket.destroy();
     log.debug({ err: err.message }, 'http client error');
   });
@@ -120,6 +122,15 @@ export function readBody(req: http.IncomingMessage, bytesMax: number): Promise<B
     req.on('end', () => resolve(Buffer.concat(parts)));
     req.on('error', (err) => reject(new DaemonError('BAD_REQUEST', `request body: ${err.message}`)));
   });
+}
+
+/** A malformed %-escape is the client's error (400), not ours. */
+function decodePath(pathname: string): string {
+  try {
+    return decodeURIComponent(pathname);
+  } catch {
+    throw new DaemonError('BAD_REQUEST', 'malformed percent-escape in the path');
+  }
 }
 
 function logPath(url: string | undefined): string {

@@ -79,6 +79,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
     let stopping = false;
     let nextReq = 0;
     let lingerTimer: NodeJS.Timeout | undefined;
+    let corked = false;
     const connLog = log.child({ conn });
 
     socket.setNoDelay(true);
@@ -166,6 +167,16 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
       const reply = await runRequest(item, conn, ++nextReq, connLog);
       busy = false;
       if (closed) return;
+      // Replies finished in the same tick leave in one write (one syscall) for pipelining clients;
+      // the cork is lifted on the next turn of the event loop, so a lone reply is not delayed.
+      if (!corked) {
+        corked = true;
+        socket.cork();
+        setImmediate(() => {
+          corked = false;
+          socket.uncork();
+        });
+      }
       const flushed = socket.write(reply + '\n');
       if (!flushed) await new Promise<void>((resolve) => socket.once('drain', resolve).once('close', resolve));
       void pump();

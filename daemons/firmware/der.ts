@@ -1,0 +1,46 @@
+// DER building blocks for the PKCS#7 / CMS writers, on node-forge's asn1 (binary strings in,
+// Buffers out), so those writers read like the ASN.1 they produce.
+import forge from 'node-forge';
+
+type Node = forge.asn1.Asn1;
+const { asn1 } = forge;
+const U = asn1.Class.UNIVERSAL;
+const T = asn1.Type;
+
+export const OID = {
+  data: '1.2.840.113549.1.7.1',
+  signedData: '1.2.840.113549.1.7.2',
+  rsaEncryption: '1.2.840.113549.1.1.1',
+  ecdsaWithSha256: '1.2.840.10045.4.3.2',
+  contentType: '1.2.840.113549.1.9.3',
+  messageDigest: '1.2.840.113549.1.9.4',
+  signingTime: '1.2.840.113549.1.9.5',
+  sha256: '2.16.840.1.101.3.4.2.1',
+  sha384: '2.16.840.1.101.3.4.2.2',
+  sha512: '2.16.840.1.101.3.4.2.3',
+} as const;
+
+export const oid = (dotted: string): Node => asn1.create(U, T.OID, false, asn1.oidToDer(dotted).getBytes());
+export const int = (n: number): Node => asn1.create(U, T.INTEGER, false, asn1.integerToDer(n).getBytes());
+export const nul = (): Node => asn1.create(U, T.NULL, false, '');
+export const seq = (...items: Node[]): Node => asn1.create(U, T.SEQUENCE, true, items);
+export const set = (...items: Node[]): Node => asn1.create(U, T.SET, true, items);
+export const octets = (data: Buffer): Node => asn1.create(U, T.OCTETSTRING, false, data.toString('binary'));
+export const utcTime = (date: Date): Node => asn1.create(U, T.UTCTIME, false, asn1.dateToUtcTime(date));
+/** [n] EXPLICIT or, for an IMPLICIT SET/SEQUENCE OF, [n] constructed holding the items directly. */
+export const context = (n: number, ...items: Node[]): Node => asn1.create(asn1.Class.CONTEXT_SPECIFIC, n, true, items);
+
+/** A DER value kept verbatim (certificate, issuer Name, serial INTEGER). */
+export function raw(der: Buffer): Node {
+  return asn1.fromDer(der.toString('binary'), true);
+}
+
+export function toDer(node: Node): Buffer {
+  return Buffer.from(asn1.toDer(node).getBytes(), 'binary');
+}
+
+/** DER SET OF: elements sorted by their encodings (X.690 §11.6). */
+export function setOfDer(items: Node[]): Buffer {
+  const encoded = items.map(toDer).sort(Buffer.compare);
+  return toDer(set(...encoded.map(raw)));
+}

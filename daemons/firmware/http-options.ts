@@ -1,0 +1,93 @@
+// Command-line options of the firmware daemon's digsigserver-compatible HTTP front end, and
+// their bounds. On by default on 127.0.0.1:9999 (digsigserver's port); --no-http turns it off.
+import type { Command } from 'commander';
+import { DaemonError } from '../../lib/errors.js';
+import { parseCount, parsePort } from '../../lib/config/numbers.js';
+
+export const FIRMWARE_HTTP_PORT = 9999;
+
+export interface FirmwareHttpLimits {
+  /** Largest request body (the whole multipart form). */
+  uploadBytesMax: number;
+  /** Largest inflated tarball (modules, OP-TEE) and largest Mender artifact behind artifact-uri. */
+  inflatedBytesMax: number;
+  /** Largest single module or TA image signed in memory. */
+  signedFileBytesMax: number;
+  /** Largest sw-description. */
+  swDescriptionBytesMax: number;
+  /** Entries per tarball. */
+  tarEntriesMax: number;
+  /** Time to receive a whole request, upload included (answered 408 by node:http). */
+  requestMsMax: number;
+  /** Time to sign and build the reply once the upload is in. */
+  processingMsMax: number;
+  /** Requests doing work at once; more get 503 BUSY. */
+  jobsMax: number;
+  /** Open connections. */
+  connectionsMax: number;
+  /** On SIGTERM, time allowed for requests in flight. */
+  drainMsMax: number;
+}
+
+export const DEFAULT_FIRMWARE_HTTP_LIMITS: Readonly<FirmwareHttpLimits> = Object.freeze({
+  uploadBytesMax: 600 * 1024 * 1024,
+  inflatedBytesMax: 2 * 1024 * 1024 * 1024,
+  signedFileBytesMax: 64 * 1024 * 1024,
+  swDescriptionBytesMax: 1024 * 1024,
+  tarEntriesMax: 100_000,
+  requestMsMax: 30 * 60_000,
+  processingMsMax: 10 * 60_000,
+  jobsMax: 4,
+  connectionsMax: 64,
+  drainMsMax: 10_000,
+});
+
+export interface FirmwareHttpSettings {
+  host: string;
+  port: number;
+  /** Parent of the daemon's private temporary directory. */
+  tempDir: string;
+  /** `artifact-uri=file://...` must resolve inside this directory; null refuses such requests. */
+  menderArtifactRoot: string | null;
+  limits: FirmwareHttpLimits;
+}
+
+export function addFirmwareHttpOptions(cmd: Command): Command {
+  const d = DEFAULT_FIRMWARE_HTTP_LIMITS;
+  return cmd
+    .option('--http-port <port>', 'port of the digsigserver-compatible HTTP API', parsePort('--http-port'), FIRMWARE_HTTP_PORT)
+    .option('--no-http', 'do not serve the HTTP API')
+    .option('--http-host <address>', 'address of the HTTP API; keep loopback unless a TLS proxy fronts it', '127.0.0.1')
+    .option('--http-upload-bytes-max <bytes>', 'largest HTTP request body', parseCount('--http-upload-bytes-max', 1), d.uploadBytesMax)
+    .option('--http-inflated-bytes-max <bytes>', 'largest uploaded tarball once inflated, and largest artifact behind artifact-uri', parseCount('--http-inflated-bytes-max', 1), d.inflatedBytesMax)
+    .option('--http-file-bytes-max <bytes>', 'largest single kernel module or TA image', parseCount('--http-file-bytes-max', 1), d.signedFileBytesMax)
+    .option('--http-request-ms-max <ms>', 'time allowed to receive a whole HTTP request', parseCount('--http-request-ms-max', 1000), d.requestMsMax)
+    .option('--http-processing-ms-max <ms>', 'time allowed to sign and pack one upload', parseCount('--http-processing-ms-max', 100), d.processingMsMax)
+    .option('--http-jobs-max <n>', 'HTTP signing requests processed at once; more get 503', parseCount('--http-jobs-max', 1), d.jobsMax)
+    .option('--http-temp-dir <dir>', 'parent of the private directory for uploads (default: the system temp dir)')
+    .option('--mender-artifact-root <dir>', '/sign/mender artifact-uri=file:// paths must lie under this directory (off when not given)');
+}
+
+/** Null when the HTTP front end is turned off (--no-http). */
+export function firmwareHttpSettings(opts: Record<string, unknown>): FirmwareHttpSettings | null {
+  if (opts['http'] === false || opts['httpPort'] === undefined) return null;
+  const host = String(opts['httpHost'] ?? '127.0.0.1');
+  if (host.length === 0) throw new DaemonError('CONFIG_INVALID', '--http-host: empty');
+  const root = opts['menderArtifactRoot'];
+  return {
+    host,
+    port: opts['httpPort'] as number,
+    tempDir: typeof opts['httpTempDir'] === 'string' ? opts['httpTempDir'] : '',
+    menderArtifactRoot: typeof root === 'string' && root.length > 0 ? root : null,
+    limits: {
+      ...DEFAULT_FIRMWARE_HTTP_LIMITS,
+      uploadBytesMax: (opts['httpUploadBytesMax'] as number | undefined) ?? DEFAULT_FIRMWARE_HTTP_LIMITS.uploadBytesMax,
+      inflatedBytesMax: (opts['httpInflatedBytesMax'] as number | undefined) ?? DEFAULT_FIRMWARE_HTTP_LIMITS.inflatedBytesMax,
+      signedFileBytesMax: (opts['httpFileBytesMax'] as number | undefined) ?? DEFAULT_FIRMWARE_HTTP_LIMITS.signedFileBytesMax,
+      requestMsMax: (opts['httpRequestMsMax'] as number | undefined) ?? DEFAULT_FIRMWARE_HTTP_LIMITS.requestMsMax,
+      processingMsMax: (opts['httpProcessingMsMax'] as number | undefined) ?? DEFAULT_FIRMWARE_HTTP_LIMITS.processingMsMax,
+      jobsMax: (opts['httpJobsMax'] as number | undefined) ?? DEFAULT_FIRMWARE_HTTP_LIMITS.jobsMax,
+      drainMsMax: (opts['drainMsMax'] as number | undefined) ?? DEFAULT_FIRMWARE_HTTP_LIMITS.drainMsMax,
+    },
+  };
+}

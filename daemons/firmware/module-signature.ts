@@ -1,0 +1,66 @@
+// Kernel module signatures exactly as linux scripts/sign-file writes them (RSA keys): a detached
+// PKCS#7 SignedData with no signed attributes, signer named by issuer+serial, no certificates;
+// then the module_signature trailer and the magic string. Byte-identical to sign-file's output.
+import crypto from 'node:crypto';
+import { DaemonError } from '../../lib/errors.js';
+import { context, int, nul, oid, OID, raw, seq, set, octets, toDer } from './der.js';
+import type { CertifiedKey } from './key-root.js';
+import { signPkcs1Digest, verifyPkcs1Digest, type DigestName } from './rsa-prehashed.js';
+
+export type ModuleHash = DigestName;
+export const MODULE_HASHES: readonly ModuleHash[] = ['sha256', 'sha384', 'sha512'];
+
+/** "~Module signature appended~\n" (include/linux/module_signature.h). */
+export const MODULE_SIG_MAGIC = Buffer.from('~Module signature appended~\n', 'latin1');
+/** PKEY_ID_PKCS7 in struct module_signature. */
+const PKEY_ID_PKCS7 = 2;
+
+/** The PKCS#7 blob (what `sign-file -d` writes to <module>.p7s) for a module digest. */
+export function signModuleDigest(keys: CertifiedKey, hash: ModuleHash, digest: Buffer): Buffer {
+  const signature = signPkcs1Digest(keys.key.privateKey, hash, digest);
+  if (!verifyPkcs1Digest(keys.key.publicKey, hash, digest, signature)) {
+    throw new DaemonError('SIGNATURE_CHECK_FAILED', 'module signature did not verify; withheld');
+  }
+  return pkcs7Blob(keys, hash, signature);
+}
+
+/** The whole signed module: module ‖ PKCS#7 ‖ struct module_signature ‖ magic. */
+export async function signModuleFile(keys: CertifiedKey, hash: ModuleHash, module: Buffer): Promise<Buffer> {
+  const { privateKey, publicKey } = keys.key;
+  const rsa = { padding: crypto.constants.RSA_PKCS1_PADDING };
+  const signature = await new Promise<Buffer>((resolve, reject) =>
+    crypto.sign(hash, module, { key: privateKey, ...rsa }, (err, sig) => (err ? reject(err) : resolve(sig))),
+  );
+  const ok = await new Promise<boolean>((resolve) => crypto.verify(hash, module, { key: publicKey, ...rsa }, signature, (err, v) => resolve(!err && v)));
+  if (!ok) throw new DaemonError('SIGNATURE_CHECK_FAILED', 'module signature did not verify; withheld');
+  const blob = pkcs7Blob(keys, hash, signature);
+  return Buffer.concat([module, blob, moduleSignatureTrailer(blob.length), MODULE_SIG_MAGIC]);
+}
+
+/** struct module_signature: algo, hash, id_type, signer_len, key_id_len, pad[3], __be32 sig_len. */
+export function moduleSignatureTrailer(blobBytes: number): Buffer {
+  const trailer = Buffer.alloc(12);
+  trailer[2] = PKEY_ID_PKCS7;
+  trailer.writeUInt32BE(blobBytes, 8);
+  return trailer;
+}
+
+/** True when the data already ends with a module signature (sign-file would append a second one). */
+export function isSignedModule(module: Buffer): boolean {
+  return module.length >= MODULE_SIG_MAGIC.length && module.subarray(module.length - MODULE_SIG_MAGIC.length).equals(MODULE_SIG_MAGIC);
+}
+
+function pkcs7Blob(keys: CertifiedKey, hash: ModuleHash, signature: Buffer): Buffer {
+  // sign-file (OpenSSL PKCS7 with PKCS7_NOATTR) writes hash AlgorithmIdentifiers WITHOUT a NULL
+  // parameter but rsaEncryption WITH one; both matter for byte identity.
+  const hashAlg = seq(oid(OID[hash]));
+  const signerInfo = seq(
+    int(1),
+    seq(raw(keys.certificate.issuerDer), raw(keys.certificate.serialDer)),
+    hashAlg,
+    seq(oid(OID.rsaEncryption), nul()),
+    octets(signature),
+  );
+  const signedData = seq(int(1), set(seq(oid(OID[hash]))), seq(oid(OID.data)), set(signerInfo));
+  return toDer(seq(oid(OID.signedData), context(0, signedData)));
+}

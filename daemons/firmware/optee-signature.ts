@@ -1,0 +1,63 @@
+// OP-TEE trusted application signing (optee_os scripts/sign_encrypt.py, img_type 1 "bootstrap TA"):
+// signatures over the SHA-256 of shdr ‖ uuid ‖ ta_version ‖ ELF, PKCS#1 v1.5 or PSS with salt 32
+// (OP-TEE verifies with salt = hash length), and the whole .ta assembly for the HTTP front end.
+import crypto from 'node:crypto';
+import { DaemonError } from '../../lib/errors.js';
+import type { FirmwareKey } from './key-root.js';
+import { signPkcs1Digest, signPssDigest, verifyPkcs1Digest, verifyPssDigest } from './rsa-prehashed.js';
+
+export type OpteeAlgorithm = 'PKCS1' | 'PSS';
+
+/** TEE_ALG_* values written in shdr.algo. */
+export const OPTEE_ALGO_VALUE: Record<OpteeAlgorithm, number> = {
+  PKCS1: 0x70004830, // TEE_ALG_RSASSA_PKCS1_V1_5_SHA256
+  PSS: 0x70414930, // TEE_ALG_RSASSA_PKCS1_PSS_MGF1_SHA256
+};
+const SHDR_MAGIC = 0x4f545348;
+const SHDR_BOOTSTRAP_TA = 1;
+const HASH_BYTES = 32;
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+export function signOpteeDigest(key: FirmwareKey, algo: OpteeAlgorithm, digest: Buffer): Buffer {
+  if (digest.length !== HASH_BYTES) throw new DaemonError('BAD_REQUEST', 'TA digest must be 32 bytes (SHA-256)');
+  const signature = algo === 'PKCS1' ? signPkcs1Digest(key.privateKey, 'sha256', digest) : signPssDigest(key.privateKey, digest, HASH_BYTES);
+  const ok = algo === 'PKCS1' ? verifyPkcs1Digest(key.publicKey, 'sha256', digest, signature) : verifyPssDigest(key.publicKey, digest, signature, HASH_BYTES);
+  if (!ok) throw new DaemonError('SIGNATURE_CHECK_FAILED', 'TA signature did not verify; withheld');
+  return signature;
+}
+
+export interface OpteeTaInput {
+  /** Dashed RFC 4122 text, e.g. 8aaaf200-2450-11e4-abe2-0002a5d5c51b. */
+  uuid: string;
+  /** ta_version, a u32. */
+  version: number;
+  /** The <uuid>.stripped.elf bytes. */
+  elf: Buffer;
+  algo: OpteeAlgorithm;
+}
+
+/** The signed header fields before the hash: magic, img_type, img_size, algo, hash_size, sig_size. */
+export function opteeShdr(key: FirmwareKey, algo: OpteeAlgorithm, imageBytes: number): Buffer {
+  const shdr = Buffer.alloc(20);
+  shdr.writeUInt32LE(SHDR_MAGIC, 0);
+  shdr.writeUInt32LE(SHDR_BOOTSTRAP_TA, 4);
+  shdr.writeUInt32LE(imageBytes, 8);
+  shdr.writeUInt32LE(OPTEE_ALGO_VALUE[algo], 12);
+  shdr.writeUInt16LE(HASH_BYTES, 16);
+  shdr.writeUInt16LE(key.sigBytes, 18);
+  return shdr;
+}
+
+/** The complete <uuid>.ta: shdr ‖ hash ‖ signature ‖ uuid ‖ ta_version ‖ ELF. */
+export function buildOpteeTa(key: FirmwareKey, input: OpteeTaInput): Buffer {
+  if (!UUID.test(input.uuid)) throw new DaemonError('BAD_REQUEST', 'TA uuid must be 8-4-4-4-12 hex digits');
+  if (!Number.isInteger(input.version) || input.version < 0 || input.version > 0xffffffff) throw new DaemonError('BAD_REQUEST', 'ta_version must be a u32');
+  if (input.elf.length > 0xffffffff) throw new DaemonError('PAYLOAD_TOO_LARGE', 'TA image larger than 4 GiB');
+  const shdr = opteeShdr(key, input.algo, input.elf.length);
+  const uuid = Buffer.from(input.uuid.replace(/-/g, ''), 'hex');
+  const version = Buffer.alloc(4);
+  version.writeUInt32LE(input.version);
+  const digest = crypto.createHash('sha256').update(shdr).update(uuid).update(version).update(input.elf).digest();
+  const signature = signOpteeDigest(key, input.algo, digest);
+  return Buffer.concat([shdr, digest, signature, uuid, version, input.elf]);
+}

@@ -1,0 +1,112 @@
+// `derived` mode: per-message keys from one 32-byte master secret per key version, with
+// HKDF-SHA256 (RFC 5869) over the same public index the seed modes use. 32 bytes on disk give
+// 2^32 keys per version; a version number makes rotation possible.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DaemonError } from '../../lib/errors.js';
+import { readSizedSecret, replacedError } from './memory-secrets.js';
+import { KEY_BYTES, type SecretSet } from './secret-set.js';
+
+/** HKDF salt: fixed and public; it separates these keys from any other use of the master secret. */
+export const DERIVED_SALT = Buffer.from('signerd/hmac/derived-key/salt', 'ascii');
+/** HKDF info prefix; version (u32 BE) and index (u32 BE) follow it. */
+export const DERIVED_INFO_PREFIX = Buffer.from('signerd/hmac/derived-key/v1\0', 'ascii');
+
+/** HKDF-Extract: PRK = HMAC-SHA256(salt, ikm). */
+export function hkdfExtract(salt: Buffer, ikm: Buffer): Buffer {
+  return crypto.createHmac('sha256', salt).update(ikm).digest();
+}
+
+/** HKDF-Expand (RFC 5869 §2.3) for any length up to 255 × 32 bytes. */
+export function hkdfExpand(prk: Buffer, info: Buffer, length: number): Buffer {
+  if (length < 1 || length > 255 * 32) throw new DaemonError('INTERNAL', 'HKDF length out of range');
+  const out = Buffer.alloc(Math.ceil(length / 32) * 32);
+  let previous = Buffer.alloc(0);
+  for (let i = 0; i * 32 < length; i++) {
+    previous = crypto.createHmac('sha256', prk).update(previous).update(info).update(Buffer.of(i + 1)).digest();
+    previous.copy(out, i * 32);
+  }
+  return out.subarray(0, length);
+}
+
+/** The info string for one message key: prefix ‖ u32be(version) ‖ u32be(index). */
+export function derivedInfo(version: number, index: number): Buffer {
+  const info = Buffer.alloc(DERIVED_INFO_PREFIX.length + 8);
+  DERIVED_INFO_PREFIX.copy(info);
+  info.writeUInt32BE(version, DERIVED_INFO_PREFIX.length);
+  info.writeUInt32BE(index >>> 0, DERIVED_INFO_PREFIX.length + 4);
+  return info;
+}
+
+/** `<dir>/master-v<version>`: the 32-byte master secret of one key version. */
+export function masterFileName(version: number): string {
+  return `master-v${version}`;
+}
+
+const MASTER_NAME = /^master-v([1-9][0-9]{0,8})$/;
+/** Verify computes one tag per loaded version, so the number of loaded versions is bounded. */
+export const LOADED_VERSIONS_MAX = 8;
+
+/** Versions whose master file is in `dir`, ascending. */
+export function presentVersions(dir: string): number[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (err) {
+    throw new DaemonError('KEY_LOAD_FAILED', `secret directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
+  }
+  const versions = names.map((name) => MASTER_NAME.exec(name)?.[1]).filter((v): v is string => v !== undefined);
+  return versions.map(Number).sort((a, b) => a - b);
+}
+
+/**
+ * Which versions to load: the current one (pinned, or the highest present) first, then the
+ * retired ones still accepted by verify (pinned, or every other master file present).
+ */
+export function chooseVersions(present: readonly number[], current: number | null, accepted: readonly number[] | null): number[] {
+  const now = current ?? present[present.length - 1];
+  if (now === undefined) throw new DaemonError('KEY_LOAD_FAILED', 'derived mode: no master secret file (master-v1, master-v2, …) in the secret directory');
+  const versions = [now, ...new Set((accepted ?? present).filter((v) => v !== now))];
+  if (versions.length > LOADED_VERSIONS_MAX) {
+    throw new DaemonError('KEY_LOAD_FAILED', `derived mode: ${versions.length} key versions would be accepted (max ${LOADED_VERSIONS_MAX}); remove retired master-v<N> files or pass --accept-versions`);
+  }
+  return versions;
+}
+
+/**
+ * Loads the master secret of the current version and of every retired version still accepted
+ * for verification. Only the HKDF PRKs are kept; the masters are zeroed once extracted.
+ */
+export function loadDerivedSecrets(dir: string, current: number | null, accepted: readonly number[] | null): SecretSet {
+  const versions = chooseVersions(presentVersions(dir), current, accepted);
+  const currentVersion = versions[0]!;
+  const prks = new Map<number, Buffer>();
+  for (const version of versions) {
+    const master = readSizedSecret(path.join(dir, masterFileName(version)), KEY_BYTES, `master secret v${version}`);
+    prks.set(version, hkdfExtract(DERIVED_SALT, master));
+    master.fill(0);
+  }
+  let disposed = false;
+  return {
+    mode: 'derived',
+    versions,
+    summary: { secretDir: dir, keyVersion: currentVersion, acceptedVersions: versions.slice(1) },
+    mac(data, index, version) {
+      if (disposed) throw replacedError();
+      const prk = prks.get(version);
+      if (!prk) throw new DaemonError('INTERNAL', `key version ${version} is not loaded`);
+      const key = hkdfExpand(prk, derivedInfo(version, index), KEY_BYTES);
+      try {
+        return crypto.createHmac('sha256', key).update(data).digest();
+      } finally {
+        key.fill(0);
+      }
+    },
+    dispose() {
+      disposed = true;
+      for (const prk of prks.values()) prk.fill(0);
+      prks.clear();
+    },
+  };
+}

@@ -1,0 +1,69 @@
+// The hmac daemon's own command-line options (secret mode and files, key versions, second and
+// HTTP listeners) and their translation into typed settings; shared listen options come from lib.
+import { Command, Option } from 'commander';
+import { DaemonError } from '../../lib/errors.js';
+import { DEFAULT_LIMITS } from '../../lib/limits.js';
+import { parseCount, parsePort } from '../../lib/config/numbers.js';
+import type { SecretSettings } from './open-secret-set.js';
+import type { Mode32Files } from './mode32-files.js';
+import { parseMode } from './secret-set.js';
+
+export const MAC_PORT = 9850;
+export const VERIFY_PORT = 9851;
+/** The seed's port; HTTP is off unless --http-port is given. */
+export const SEED_HTTP_PORT = 8080;
+
+export interface HmacSettings {
+  secrets: SecretSettings;
+  verifyPort: number;
+  http: { host: string; port: number } | null;
+  httpBodyBytesMax: number;
+  chunkBytes: number;
+}
+
+const parseVersion = parseCount('--key-version', 1);
+
+/** `1,3` or `none` (from the command line), or an array (from a --config file). */
+export function parseVersionList(value: unknown): number[] {
+  if (value === 'none') return [];
+  const items = Array.isArray(value) ? value : String(value).split(',');
+  return items.map((v) => String(v).trim()).filter((v) => v.length > 0).map((v) => parseCount('--accept-versions', 1)(v));
+}
+
+export function addHmacOptions(cmd: Command): Command {
+  return cmd
+    .option('--verify-port <port>', 'TCP port of the verify line protocol', parsePort('--verify-port'), VERIFY_PORT)
+    .option('--http-port <port>', `serve cryptoserver's POST /hmac on this port (the seed used ${SEED_HTTP_PORT}); off when not given`, parsePort('--http-port'))
+    .option('--http-host <address>', 'address of the HTTP listener (default: --host)')
+    .option('--http-body-bytes-max <bytes>', 'largest HTTP body; larger gets 413', parseCount('--http-body-bytes-max', 1), DEFAULT_LIMITS.httpBodyBytesMax)
+    .option('--mode <mode>', "secret mode: single, mode16, mode32 or derived (the seed's MODE0/MODE16/MODE32 are accepted in any case)", parseMode, 'single')
+    .option('--secret-dir <dir>', "directory of the secret files (secret, 0000, 0000…ffff, master-v<N>); each mode 0600", '/secrets')
+    .addOption(new Option('--mode32-files <which>', 'mode32: all = every one of the 65,536 files must exist; present = serve the files that exist, other indexes get BACKEND_UNAVAILABLE').choices(['all', 'present']).default('all'))
+    .option('--key-version <n>', 'derived: key version of new tags, master secret <secret-dir>/master-v<n> (default: the highest present; re-read on SIGHUP)', parseVersion)
+    .option('--accept-versions <list>', 'derived: retired versions whose tags still verify, e.g. 1,2 or none (default: every other master-v<n> present; re-read on SIGHUP)', parseVersionList)
+    .option('--chunk-bytes <bytes>', 'line protocol: data longer than this gets one tag per chunk of this size', parseCount('--chunk-bytes', 1), DEFAULT_LIMITS.chunkBytes)
+    .option('--secret-read-ms-max <ms>', 'mode32: deadline for reading one key from its file', parseCount('--secret-read-ms-max', 1), DEFAULT_LIMITS.backendCallMsMax);
+}
+
+export function hmacSettings(opts: Record<string, unknown>): HmacSettings {
+  const mode = typeof opts['mode'] === 'string' ? parseMode(opts['mode']) : (opts['mode'] as SecretSettings['mode']);
+  const acceptVersions = opts['acceptVersions'] === undefined ? null : parseVersionList(opts['acceptVersions']);
+  if (mode !== 'derived' && (opts['keyVersion'] !== undefined || acceptVersions !== null)) {
+    throw new DaemonError('CONFIG_INVALID', '--key-version and --accept-versions apply to --mode derived only (the seed modes have no key versions)');
+  }
+  const httpPort = opts['httpPort'] as number | undefined;
+  return {
+    secrets: {
+      mode,
+      dir: String(opts['secretDir']),
+      mode32Files: opts['mode32Files'] as Mode32Files,
+      keyVersion: (opts['keyVersion'] as number | undefined) ?? null,
+      acceptVersions,
+      readMsMax: opts['secretReadMsMax'] as number,
+    },
+    verifyPort: opts['verifyPort'] as number,
+    http: httpPort === undefined ? null : { host: String(opts['httpHost'] ?? opts['host']), port: httpPort },
+    httpBodyBytesMax: opts['httpBodyBytesMax'] as number,
+    chunkBytes: opts['chunkBytes'] as number,
+  };
+}

@@ -1,0 +1,58 @@
+// signerd hmac: cryptoserver's HMAC-SHA256 service. Composition root: options → secret set →
+// MAC listener (9850), verify listener (9851), optional HTTP POST /hmac; SIGHUP reloads secrets.
+import { Command } from 'commander';
+import type { Logger } from 'pino';
+import { addListenOptions, listenSettings } from '../../lib/config/daemon-options.js';
+import { runDaemonProcess, type DaemonHandle } from '../../lib/server/daemon-process.js';
+import { startHttpServer } from '../../lib/server/serve-http.js';
+import { startTcpServer } from '../../lib/server/serve-tcp.js';
+import { addHmacOptions, hmacSettings, MAC_PORT, VERIFY_PORT } from './hmac-options.js';
+import { createHmacHttpService } from './http-api.js';
+import { createMacService } from './mac-service.js';
+import { openSecretSet } from './open-secret-set.js';
+import { createSecretHolder } from './secret-holder.js';
+import { createVerifyService } from './verify-service.js';
+
+export function command(): Command {
+  const cmd = new Command('hmac').description(`HMAC-SHA256 daemon compatible with cryptoserver: MAC (line protocol, default port ${MAC_PORT}), verify (${VERIFY_PORT}), optional HTTP POST /hmac`);
+  addListenOptions(cmd, MAC_PORT);
+  addHmacOptions(cmd);
+  cmd.action(() => runDaemonProcess('hmac', cmd, (opts, log) => serve(opts, log)));
+  return cmd;
+}
+
+async function serve(opts: Record<string, unknown>, log: Logger): Promise<DaemonHandle> {
+  const listen = listenSettings(opts);
+  const settings = hmacSettings(opts);
+  const limits = { ...listen.limits, chunkBytes: settings.chunkBytes, httpBodyBytesMax: settings.httpBodyBytesMax };
+  const secrets = createSecretHolder(() => openSecretSet(settings.secrets));
+  const first = secrets.current();
+  log.info({ mode: first.mode, ...first.summary }, 'secrets loaded');
+
+  const stops: Array<() => Promise<void>> = [];
+  const lineDeps = { secrets, chunkBytes: settings.chunkBytes, reply: listen.reply };
+  const servers = [
+    { protocol: 'mac', port: listen.port, service: createMacService(lineDeps) },
+    { protocol: 'verify', port: settings.verifyPort, service: createVerifyService({ ...lineDeps, lineBytesMax: limits.lineBytesMax }) },
+  ];
+  for (const { protocol, port, service } of servers) {
+    const server = await startTcpServer({ host: listen.host, port, mode: listen.mode, limits, log, service });
+    stops.push(() => server.close());
+    log.info({ protocol, host: listen.host, port: server.address.port, mode: first.mode }, 'listening');
+  }
+  if (settings.http) {
+    const http = await startHttpServer({ host: settings.http.host, port: settings.http.port, limits, log, service: createHmacHttpService(secrets) });
+    stops.push(() => http.close());
+    log.info({ protocol: 'http', host: settings.http.host, port: http.address.port, mode: first.mode }, 'listening');
+  }
+  return {
+    async stop() {
+      await Promise.all(stops.map((stop) => stop()));
+      secrets.dispose();
+    },
+    async reload() {
+      const set = secrets.reload();
+      log.info({ mode: set.mode, ...set.summary }, 'secrets reloaded');
+    },
+  };
+}

@@ -1,0 +1,31 @@
+// Opens the secret set the settings name: one exhaustive switch over the modes, so a new mode
+// without a loader is a compile error.
+import { loadDerivedSecrets } from './derived-secrets.js';
+import { loadMode16Table, loadSingleSecret } from './memory-secrets.js';
+import { openMode32Files, type Mode32Files } from './mode32-files.js';
+import type { SecretMode, SecretSet } from './secret-set.js';
+
+export interface SecretSettings {
+  mode: SecretMode;
+  dir: string;
+  mode32Files: Mode32Files;
+  /** derived: the version new tags use (null: the highest master file present). */
+  keyVersion: number | null;
+  /** derived: retired versions still accepted by verify (null: every other master file present). */
+  acceptVersions: readonly number[] | null;
+  /** mode32: deadline for reading one key from disk. */
+  readMsMax: number;
+}
+
+export function openSecretSet(settings: SecretSettings): SecretSet {
+  switch (settings.mode) {
+    case 'single':
+      return loadSingleSecret(settings.dir);
+    case 'mode16':
+      return loadMode16Table(settings.dir);
+    case 'mode32':
+      return openMode32Files(settings.dir, settings.mode32Files, settings.readMsMax);
+    case 'derived':
+      return loadDerivedSecrets(settings.dir, settings.keyVersion, settings.acceptVersions);
+  }
+}

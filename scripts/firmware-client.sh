@@ -1,0 +1,47 @@
+# Sourced by the scripts/firmware-*.sh helpers: one request line to the signerd firmware daemon's
+# line protocol over nc, and the byte helpers they share. Needs only bash, nc, openssl, coreutils.
+# Environment: FIRMWARE_HOST (127.0.0.1), FIRMWARE_PORT (9998), FIRMWARE_TIMEOUT seconds (30).
+
+FIRMWARE_HOST=${FIRMWARE_HOST:-127.0.0.1}
+FIRMWARE_PORT=${FIRMWARE_PORT:-9998}
+FIRMWARE_TIMEOUT=${FIRMWARE_TIMEOUT:-30}
+# OpenBSD nc (Debian's netcat-openbsd) needs -N to half-close after the request, so a daemon run
+# with --keep-open still ends the exchange; without --keep-open the daemon closes by itself.
+FW_NC_SHUTDOWN=()
+fw_nc_help=$(nc -h 2>&1 || true)
+if [[ $fw_nc_help == *"-N"*"hutdown"* ]]; then FW_NC_SHUTDOWN=(-N); fi
+
+# fw_request "<VERB args...>": prints the value after "OK " (no newline); an ERR line goes to
+# stderr and the function fails, so `set -e` callers stop before touching any file.
+fw_request() {
+  local reply
+  if ! reply=$(printf '%s\n' "$1" | nc "${FW_NC_SHUTDOWN[@]}" -w "$FIRMWARE_TIMEOUT" "$FIRMWARE_HOST" "$FIRMWARE_PORT"); then
+    echo "${0##*/}: no answer from $FIRMWARE_HOST:$FIRMWARE_PORT" >&2
+    return 1
+  fi
+  case "$reply" in
+    "OK "*) printf '%s' "${reply#OK }" ;;
+    "") echo "${0##*/}: empty answer from $FIRMWARE_HOST:$FIRMWARE_PORT" >&2; return 1 ;;
+    *) echo "${0##*/}: ${reply:0:300}" >&2; return 1 ;;
+  esac
+}
+
+# hex_of FILE-OR-STDIN: lowercase hex, no separators.
+hex_of() { od -An -v -tx1 "$@" | tr -d ' \n'; }
+
+# bin_of HEX: the bytes (pure bash printf, no xxd).
+bin_of() {
+  local hex=$1 out='' i
+  for ((i = 0; i < ${#hex}; i += 2)); do out+="\\x${hex:i:2}"; done
+  printf "$out"
+}
+
+# be32 / le32 / le16 N: N as fixed-width binary integers.
+be32() { bin_of "$(printf '%02x%02x%02x%02x' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)))"; }
+le32() { bin_of "$(printf '%02x%02x%02x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255)))"; }
+le16() { bin_of "$(printf '%02x%02x' $(($1 & 255)) $(($1 >> 8 & 255)))"; }
+
+# fw_check_selector NAME: the daemon refuses bad names too; checking here gives a clearer message.
+fw_check_selector() {
+  [[ $1 =~ ^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$ ]] || { echo "${0##*/}: bad machine/distro name: $1" >&2; return 1; }
+}

@@ -1,0 +1,153 @@
+// Hostile and careless clients of the firmware HTTP front end: vendor endpoints, wrong methods,
+// corrupt and traversing tarballs, wrong field types, oversize uploads, gzip bombs, a full house.
+// Each gets its status; the daemon keeps serving and its temp dir stays empty.
+import t from 'tap';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { needTools } from '../../helpers/tools.js';
+import { MACHINE, curlPost, leftovers, run, startFirmwareDaemon } from './http-fixtures.js';
+
+function curlStatus(args: string[]): { status: number; body: string } {
+  const r = run('curl', ['--silent', '-w', '\n%{http_code}', ...args]);
+  const text = r.stdout.toString();
+  const nl = text.lastIndexOf('\n');
+  return { status: Number(text.slice(nl + 1)), body: text.slice(0, nl) };
+}
+
+/** Sends headers and the start of a body, then nothing; resolves with whatever comes back before the close. */
+function stalledUpload(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let reply = '';
+    socket.on('error', () => {});
+    socket.on('data', (d: Buffer) => {
+      reply += d.toString('latin1');
+      if (reply.startsWith('HTTP/1.1 503')) socket.destroy();
+    });
+    socket.once('close', () => resolve(reply));
+    socket.write(`POST /sign/modules HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: 60000\r\n\r\n--XX\r\n`);
+  });
+}
+
+t.test('bad input gets its status; nothing is left behind', needTools('curl', 'tar'), async (t) => {
+  const http = await startFirmwareDaemon(t, ['--http-upload-bytes-max', '65536', '--http-inflated-bytes-max', '1048576', '--http-jobs-max', '1', '--http-request-ms-max', '3000']);
+  const work = path.join(http.base, 'bad');
+  fs.mkdirSync(path.join(work, 'tree/lib/modules/x'), { recursive: true });
+  fs.writeFileSync(path.join(work, 'tree/lib/modules/x/a.ko'), Buffer.alloc(1000, 1));
+  run('tar', ['-C', path.join(work, 'tree'), '-c', '-z', '-f', path.join(work, 'good.tar.gz'), 'lib/modules']);
+  const modules = (file: string, extra: string[] = []) => curlPost(`${http.url}/sign/modules`, ['-F', `machine=${MACHINE}`, '-F', `artifact=@${file}`, ...extra], { cwd: work }).status;
+  t.equal(modules('good.tar.gz'), 200, 'the good tarball signs');
+
+  await t.test('endpoints and methods', async (t) => {
+    for (const [endpoint, names] of [
+      ['/sign/tegra', /NVIDIA/],
+      ['/sign/tegra/uefi', /UEFI/],
+      ['/sign/tegra/ueficapsule', /GenerateCapsule/],
+      ['/sign/tegra/ekb', /EKB/],
+      ['/sign/imx', /cst/],
+      ['/sign/fitimage', /mkimage/],
+      ['/sign/rk', /Rockchip/],
+    ] as const) {
+      const r = curlStatus(['-X', 'POST', '-F', `machine=${MACHINE}`, `${http.url}${endpoint}`]);
+      t.equal(r.status, 501, `${endpoint} is 501`);
+      t.match(r.body, names, `${endpoint} names what is missing`);
+    }
+    t.same(curlStatus([`${http.url}/health`]), { status: 200, body: 'OK' });
+    t.equal(curlStatus(['-X', 'POST', `${http.url}/sign/nothing`]).status, 404);
+    t.equal(curlStatus([`${http.url}/sign/modules`]).status, 405, 'GET on a signing endpoint');
+    t.equal(curlStatus(['-X', 'POST', '-d', `machine=${MACHINE}`, `${http.url}/sign/modules`]).status, 400, 'urlencoded, not multipart');
+  });
+
+  await t.test('corrupt and traversing tarballs', async (t) => {
+    fs.writeFileSync(path.join(work, 'random.tar.gz'), Buffer.alloc(3000, 0x42));
+    fs.writeFileSync(path.join(work, 'truncated.tar.gz'), fs.readFileSync(path.join(work, 'good.tar.gz')).subarray(0, 100));
+    fs.writeFileSync(path.join(work, 'gzipped-junk.tar.gz'), zlib.gzipSync(Buffer.alloc(2048, 0x41)));
+    fs.writeFileSync(path.join(work, 'outside.ko'), 'x');
+    run('tar', ['-C', path.join(work, 'tree'), '-c', '-z', '-P', '-f', path.join(work, 'dotdot.tar.gz'), '../outside.ko']);
+    run('tar', ['-c', '-z', '-P', '-f', path.join(work, 'absolute.tar.gz'), path.join(work, 'outside.ko')]);
+    run('tar', ['-c', '-z', '-P', '-f', path.join(work, 'device.tar.gz'), '/dev/null']);
+    for (const file of ['random.tar.gz', 'truncated.tar.gz', 'gzipped-junk.tar.gz', 'dotdot.tar.gz', 'absolute.tar.gz', 'device.tar.gz']) {
+      t.equal(modules(file), 400, file);
+    }
+    t.ok(run('tar', ['-t', '-z', '-f', path.join(work, 'dotdot.tar.gz')]).stdout.toString().startsWith('../'), 'the traversal fixture really holds ../');
+  });
+
+  await t.test('wrong field types', async (t) => {
+    const cases: Array<[string, string[]]> = [
+      ['artifact as text', ['-F', `machine=${MACHINE}`, '-F', 'artifact=good.tar.gz']],
+      ['artifact as text/plain file', ['-F', `machine=${MACHINE}`, '-F', 'artifact=@good.tar.gz;type=text/plain']],
+      ['machine as a file', ['-F', 'machine=@good.tar.gz', '-F', 'artifact=@good.tar.gz']],
+      ['machine twice', ['-F', `machine=${MACHINE}`, '-F', `machine=${MACHINE}`, '-F', 'artifact=@good.tar.gz']],
+      ['unknown field', ['-F', `machine=${MACHINE}`, '-F', 'extra=1', '-F', 'artifact=@good.tar.gz']],
+      ['machine traversal', ['-F', 'machine=../../etc', '-F', 'artifact=@good.tar.gz']],
+      ['machine with a slash', ['-F', 'machine=a/b', '-F', 'artifact=@good.tar.gz']],
+      ['hashalg md5', ['-F', `machine=${MACHINE}`, '-F', 'hashalg=md5', '-F', 'artifact=@good.tar.gz']],
+    ];
+    for (const [name, args] of cases) t.equal(curlPost(`${http.url}/sign/modules`, args, { cwd: work }).status, 400, name);
+  });
+
+  await t.test('oversize uploads and gzip bombs', async (t) => {
+    fs.writeFileSync(path.join(work, 'big.bin'), Buffer.alloc(2 * 1024 * 1024, 7));
+    t.equal(modules('big.bin'), 413, 'Content-Length over the limit (curl sends Expect: 100-continue)');
+    t.equal(modules('big.bin', ['-H', 'Expect:']), 413, 'body streamed past the limit');
+    t.equal(modules('big.bin', ['-H', 'Transfer-Encoding: chunked']), 413, 'chunked body past the limit');
+    fs.mkdirSync(path.join(work, 'bomb/lib/modules'), { recursive: true });
+    fs.writeFileSync(path.join(work, 'bomb/lib/modules/zeros.bin'), Buffer.alloc(8 * 1024 * 1024));
+    run('tar', ['-C', path.join(work, 'bomb'), '-c', '-z', '-f', path.join(work, 'bomb.tar.gz'), 'lib/modules']);
+    t.ok(fs.statSync(path.join(work, 'bomb.tar.gz')).size < 65536, 'the bomb itself is small');
+    t.equal(modules('bomb.tar.gz'), 413, 'inflates past --http-inflated-bytes-max');
+  });
+
+  await t.test('a request over --http-jobs-max gets 503 while another is in progress', async (t) => {
+    const slow = net.connect(Number(new URL(http.url).port), '127.0.0.1');
+    await new Promise((resolve) => slow.once('connect', resolve));
+    slow.on('error', () => {});
+    // Half an upload: the request holds the only job slot until it is finished or dropped.
+    slow.write(`POST /sign/modules HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: 60000\r\n\r\n--XX\r\nContent-Disposition: form-data; name="machine"\r\n\r\n${MACHINE}\r\n`);
+    let status = 0;
+    for (let i = 0; i < 100 && status !== 503; i++) {
+      status = modules('good.tar.gz');
+      if (status !== 503) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    t.equal(status, 503);
+    slow.destroy();
+    for (let i = 0; i < 100 && status !== 200; i++) {
+      status = modules('good.tar.gz');
+      if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    t.equal(status, 200, 'served again once the slot is free');
+  });
+
+  await t.test('an upload that stalls past --http-request-ms-max gets 408 and frees its slot', async (t) => {
+    // The previous request's slot is released just after its reply, so a 503 here means "try again".
+    let reply = '';
+    for (let i = 0; i < 50 && !reply.startsWith('HTTP/1.1 408'); i++) reply = await stalledUpload(Number(new URL(http.url).port));
+    t.match(reply, /^HTTP\/1\.1 408 /, 'node:http answers 408 Request Timeout');
+    t.equal(modules('good.tar.gz'), 200, 'the slot is free again');
+  });
+
+  await t.test('the daemon still serves and left nothing behind', async (t) => {
+    t.equal(curlStatus([`${http.url}/health`]).status, 200);
+    t.same(await leftovers(http), []);
+    t.same(fs.readdirSync(http.tempParent).length, 1, 'only the daemon’s own private dir');
+  });
+
+  await t.test('SIGTERM: clean exit, private temp dir removed', async (t) => {
+    t.equal(await http.daemon.stop('SIGTERM'), 0);
+    t.same(fs.readdirSync(http.tempParent), []);
+  });
+});
+
+t.test('signing past --http-processing-ms-max gets 504; the job still cleans up', needTools('curl', 'tar'), async (t) => {
+  // 400 modules need at least 400 RSA-2048 signatures plus their checks: far more CPU than 100 ms.
+  const http = await startFirmwareDaemon(t, ['--http-processing-ms-max', '100']);
+  const tree = path.join(http.base, 'many/lib/modules/x');
+  fs.mkdirSync(tree, { recursive: true });
+  for (let i = 0; i < 400; i++) fs.writeFileSync(path.join(tree, `m${i}.ko`), Buffer.alloc(2000, i & 0xff));
+  run('tar', ['-C', path.join(http.base, 'many'), '-c', '-z', '-f', path.join(http.base, 'many.tar.gz'), 'lib/modules']);
+  t.equal(curlPost(`${http.url}/sign/modules`, ['-F', `machine=${MACHINE}`, '-F', 'artifact=@many.tar.gz'], { cwd: http.base }).status, 504);
+  t.same(await leftovers(http), [], 'the abandoned job removed its directory when it finished');
+  t.equal(curlStatus([`${http.url}/health`]).status, 200);
+});

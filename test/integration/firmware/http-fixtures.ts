@@ -1,0 +1,126 @@
+// Fixtures for the firmware HTTP tests: a digsigserver-layout key root made with the real openssl
+// (RSA-2048 and P-256), and small wrappers to run the outside tools (curl, tar, ...) the way the
+// Yocto classes do. Everything lives under one test directory that tap removes.
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
+
+export interface KeyRootFixture {
+  keyRoot: string;
+  /** PEM public keys and certificates for the verifying tools. */
+  pub: { kmodCert: string; swupdateRsa: string; cmsCert: string; menderRsa: string; menderEc: string; optee: string };
+  /** Private keys, only for building references with the real tools (sign-file). */
+  priv: { kmod: string };
+}
+
+export const MACHINE = 'testmachine';
+export const DISTRO = 'testdistro';
+export const EC_DISTRO = 'ecdistro';
+
+function openssl(args: string[], cwd: string): void {
+  execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** `<root>/<machine|distro>/<signtype>/...` exactly as digsigserver lays keys out. */
+export function makeKeyRoot(base: string): KeyRootFixture {
+  const keyRoot = path.join(base, 'keys');
+  const pubDir = path.join(base, 'pub');
+  const dir = (...p: string[]) => {
+    const d = path.join(keyRoot, ...p);
+    fs.mkdirSync(d, { recursive: true });
+    return d;
+  };
+  fs.mkdirSync(pubDir, { recursive: true });
+  const kmod = dir(MACHINE, 'kmodsign');
+  openssl(['req', '-new', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'kernel-signkey.priv', '-out', 'kernel-signkey.x509', '-days', '3650', '-subj', '/CN=Test module signing key/O=Test', '-addext', 'extendedKeyUsage=codeSigning'], kmod);
+  const swu = dir(DISTRO, 'swupdate');
+  openssl(['genrsa', '-out', 'rsa-private.key', '2048'], swu);
+  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'cms-private.key', '-out', 'cms.cert', '-days', '3650', '-subj', '/O=SWUpdate/CN=target'], swu);
+  const mender = dir(DISTRO, 'mender');
+  openssl(['genrsa', '-out', 'private.key', '2048'], mender);
+  const menderEc = dir(EC_DISTRO, 'mender');
+  openssl(['ecparam', '-genkey', '-name', 'prime256v1', '-noout', '-out', 'private.key'], menderEc);
+  const optee = dir(MACHINE, 'opteesign');
+  openssl(['genrsa', '-out', 'optee-signing-key.pem', '2048'], optee);
+  const pub = {
+    kmodCert: path.join(kmod, 'kernel-signkey.x509'),
+    swupdateRsa: path.join(pubDir, 'swupdate-rsa.pub'),
+    cmsCert: path.join(swu, 'cms.cert'),
+    menderRsa: path.join(pubDir, 'mender-rsa.pub'),
+    menderEc: path.join(pubDir, 'mender-ec.pub'),
+    optee: path.join(pubDir, 'optee.pub'),
+  };
+  openssl(['pkey', '-in', path.join(swu, 'rsa-private.key'), '-pubout', '-out', pub.swupdateRsa], base);
+  openssl(['pkey', '-in', path.join(mender, 'private.key'), '-pubout', '-out', pub.menderRsa], base);
+  openssl(['pkey', '-in', path.join(menderEc, 'private.key'), '-pubout', '-out', pub.menderEc], base);
+  openssl(['pkey', '-in', path.join(optee, 'optee-signing-key.pem'), '-pubout', '-out', pub.optee], base);
+  for (const key of [path.join(kmod, 'kernel-signkey.priv'), path.join(swu, 'rsa-private.key'), path.join(swu, 'cms-private.key'), path.join(mender, 'private.key'), path.join(menderEc, 'private.key'), path.join(optee, 'optee-signing-key.pem')]) {
+    fs.chmodSync(key, 0o600);
+  }
+  return { keyRoot, pub, priv: { kmod: path.join(kmod, 'kernel-signkey.priv') } };
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Runs a tool to completion (argv only, never a shell string) and returns everything it said. */
+export function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: Buffer } = {}): RunResult {
+  const r = spawnSync(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, input: opts.input, maxBuffer: 64 * 1024 * 1024, timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout ?? Buffer.alloc(0), stderr: (r.stderr ?? Buffer.alloc(0)).toString() };
+}
+
+/** curl as the Yocto classes call it (`--silent --fail -X POST`), plus `-w %{http_code}` so tests see the status. */
+export function curlPost(url: string, formArgs: string[], opts: { cwd?: string; output?: string; extra?: string[] } = {}): { code: number | null; status: number; stderr: string } {
+  const args = ['--silent', '--show-error', '--fail', '-X', 'POST', ...formArgs, '--output', opts.output ?? '/dev/null', '-w', '%{http_code}', ...(opts.extra ?? []), url];
+  const r = run('curl', args, opts.cwd ? { cwd: opts.cwd } : {});
+  return { code: r.code, status: Number(r.stdout.toString().trim() || 0), stderr: r.stderr };
+}
+
+/** Every file and directory under `dir`, relative; used to prove a request left nothing behind. */
+export function listTree(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort();
+}
+
+export interface FirmwareHttp {
+  /** http://127.0.0.1:<port> of the HTTP front end. */
+  url: string;
+  keys: KeyRootFixture;
+  /** The test's own directory (scratch files live here). */
+  base: string;
+  /** Parent given as --http-temp-dir; after each request only the daemon's empty private dir remains. */
+  tempParent: string;
+  /** --mender-artifact-root. */
+  artifactRoot: string;
+  daemon: RunningDaemon;
+}
+
+/** Starts `signerd firmware` (line port 0, HTTP port 0) on a fresh key root; stopped at teardown. */
+export async function startFirmwareDaemon(t: { testdir(): string; teardown(fn: () => unknown): void }, extraArgs: string[] = []): Promise<FirmwareHttp> {
+  const base = t.testdir();
+  const keys = makeKeyRoot(base);
+  const tempParent = path.join(base, 'tmp');
+  const artifactRoot = path.join(base, 'artifacts');
+  fs.mkdirSync(tempParent);
+  fs.mkdirSync(artifactRoot);
+  const daemon = await startDaemon(
+    ['firmware', '--key-root', keys.keyRoot, '--port', '0', '--http-port', '0', '--http-temp-dir', tempParent, '--mender-artifact-root', artifactRoot, ...extraArgs],
+    { listeners: 2 },
+  );
+  t.teardown(() => daemon.stop());
+  return { url: `http://127.0.0.1:${daemon.ports[1]}`, keys, base, tempParent, artifactRoot, daemon };
+}
+
+/**
+ * What the daemon's private temp dir holds: [] when every request cleaned up. A file reply's directory
+ * is removed just after the last byte is sent, so this waits (up to 5 s) for it to become empty.
+ */
+export async function leftovers(http: FirmwareHttp): Promise<string[]> {
+  const list = () => fs.readdirSync(http.tempParent).flatMap((d) => listTree(path.join(http.tempParent, d)).map((f) => `${d}/${f}`));
+  for (let i = 0; i < 100 && list().length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  return list();
+}

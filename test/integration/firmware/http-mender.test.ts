@@ -1,0 +1,83 @@
+// /sign/mender: digsigserver's artifact-uri=file:// form as mendersign.bbclass uses it with a local
+// server, and the upload form; every result checked with `mender-artifact validate -k` (RSA, P-256).
+import t from 'tap';
+import fs from 'node:fs';
+import path from 'node:path';
+import { needTools } from '../../helpers/tools.js';
+import { DISTRO, EC_DISTRO, curlPost, leftovers, run, startFirmwareDaemon } from './http-fixtures.js';
+
+function validate(artifact: string, pub: string): { ok: boolean; out: string } {
+  const r = run('mender-artifact', ['validate', artifact, '-k', pub]);
+  return { ok: r.code === 0, out: r.stdout.toString() + r.stderr };
+}
+
+t.test('/sign/mender', needTools('curl', 'tar', 'mender-artifact'), async (t) => {
+  const http = await startFirmwareDaemon(t);
+  const work = path.join(http.base, 'mender');
+  fs.mkdirSync(work);
+  fs.writeFileSync(path.join(work, 'rootfs.ext4'), Buffer.alloc(200_000, 0x5a));
+  const write = run('mender-artifact', ['write', 'rootfs-image', '-n', 'release-1', '-t', 'qemux86-64', '-f', 'rootfs.ext4', '-o', 'unsigned.mender', '--no-progress'], { cwd: work });
+  t.equal(write.code, 0, write.stderr);
+  const unsigned = path.join(work, 'unsigned.mender');
+
+  for (const [distro, pub, other] of [
+    [DISTRO, http.keys.pub.menderRsa, http.keys.pub.menderEc],
+    [EC_DISTRO, http.keys.pub.menderEc, http.keys.pub.menderRsa],
+  ] as const) {
+    await t.test(`upload form, ${distro === DISTRO ? 'RSA' : 'ECDSA P-256'}`, async (t) => {
+      const out = `signed-${distro}.mender`;
+      const post = curlPost(`${http.url}/sign/mender`, ['-F', `distro=${distro}`, '-F', 'artifact=@unsigned.mender'], { cwd: work, output: out });
+      t.equal(post.status, 200, post.stderr);
+      const good = validate(path.join(work, out), pub);
+      t.ok(good.ok, `mender-artifact validate -k accepts it: ${good.out}`);
+      t.notOk(validate(path.join(work, out), other).ok, 'and refuses it with the other key');
+      t.notOk(validate(unsigned, pub).ok, 'the unsigned input does not validate');
+    });
+  }
+
+  await t.test('artifact-uri=file:// under the artifact root is signed in place', async (t) => {
+    const target = path.join(http.artifactRoot, 'deploy', 'image.mender');
+    fs.mkdirSync(path.dirname(target));
+    fs.copyFileSync(unsigned, target);
+    fs.chmodSync(target, 0o644);
+    const post = curlPost(`${http.url}/sign/mender`, ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${target}`], { output: path.join(work, 'reply.txt') });
+    t.equal(post.status, 200, post.stderr);
+    t.equal(fs.readFileSync(path.join(work, 'reply.txt'), 'utf8'), 'Signing successful');
+    t.ok(validate(target, http.keys.pub.menderRsa).ok, 'the artifact at the URI validates');
+    t.equal(fs.statSync(target).mode & 0o777, 0o644, 'its mode is kept');
+    t.same(fs.readdirSync(path.dirname(target)), ['image.mender'], 'no temporary file left beside it');
+    t.equal(curlPost(`${http.url}/sign/mender`, ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${target}`]).status, 400, 'signing it again is refused (already signed)');
+  });
+
+  await t.test('artifact-uri outside the root, s3, or missing', async (t) => {
+    fs.symlinkSync(unsigned, path.join(http.artifactRoot, 'escape.mender'));
+    const cases: Array<[string, string[], number]> = [
+      ['.. out of the root', ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${http.artifactRoot}/../mender/unsigned.mender`], 403],
+      ['symlink out of the root', ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${http.artifactRoot}/escape.mender`], 403],
+      ['a key file', ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${http.keys.keyRoot}/${DISTRO}/mender/private.key`], 403],
+      ['no such file', ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${http.artifactRoot}/nope.mender`], 400],
+      ['s3', ['-F', `distro=${DISTRO}`, '-F', 'artifact-uri=s3://bucket/testdistro/x'], 501],
+      ['http', ['-F', `distro=${DISTRO}`, '-F', 'artifact-uri=http://example.invalid/x'], 400],
+      ['neither uri nor upload', ['-F', `distro=${DISTRO}`], 400],
+      ['both uri and upload', ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${unsigned}`, '-F', `artifact=@${unsigned}`], 400],
+      ['distro missing', ['-F', `artifact=@${unsigned}`], 400],
+      ['unknown distro', ['-F', 'distro=nodistro', '-F', `artifact=@${unsigned}`], 404],
+    ];
+    for (const [name, args, status] of cases) t.equal(curlPost(`${http.url}/sign/mender`, args).status, status, name);
+    t.ok(validate(unsigned, http.keys.pub.menderRsa).ok === false && fs.existsSync(unsigned), 'the file outside the root was not touched');
+  });
+
+  await t.test('corrupt or inconsistent artifacts are refused', async (t) => {
+    const bad = path.join(work, 'bad');
+    fs.mkdirSync(bad);
+    t.equal(run('tar', ['-C', bad, '-xf', unsigned]).code, 0);
+    fs.writeFileSync(path.join(bad, 'version'), '{"format":"mender","version":3} ');
+    run('tar', ['-C', bad, '-cf', path.join(work, 'mismatch.mender'), 'version', 'manifest', 'header.tar.gz', 'data/0000.tar.gz']);
+    fs.writeFileSync(path.join(work, 'truncated.mender'), fs.readFileSync(unsigned).subarray(0, 3000));
+    fs.writeFileSync(path.join(work, 'garbage.mender'), Buffer.alloc(4096, 0x41));
+    for (const name of ['mismatch.mender', 'truncated.mender', 'garbage.mender']) {
+      t.equal(curlPost(`${http.url}/sign/mender`, ['-F', `distro=${DISTRO}`, '-F', `artifact=@${name}`], { cwd: work }).status, 400, name);
+    }
+    t.same(await leftovers(http), [], 'nothing left in the temp dir');
+  });
+});

@@ -1,0 +1,106 @@
+// /sign/modules driven exactly as tegra-test-distro's kernel-module-signing.bbclass does (tar, curl,
+// `tar -x ./lib/modules`), checked against the real sign-file (byte for byte), openssl cms and modinfo.
+import t from 'tap';
+import fs from 'node:fs';
+import path from 'node:path';
+import { needTools } from '../../helpers/tools.js';
+import { MACHINE, curlPost, leftovers, run, startFirmwareDaemon } from './http-fixtures.js';
+
+const SIGN_FILE = '/usr/lib/linux-kbuild-6.1/scripts/sign-file';
+const VERSION_DIR = 'lib/modules/6.1.0-test';
+const LONG_DIR = 'kernel/drivers/a/rather/long/directory/path/so/that/the/member/names/need/gnu/long/name/records/in/tar';
+
+/** A tiny relocatable ELF with a .modinfo section, enough for modinfo to parse a signature. */
+function buildElfModule(dir: string): string {
+  const src = path.join(dir, 'dummy.c');
+  fs.writeFileSync(src, ['license=GPL', 'name=dummy', 'vermagic=6.1.0 SMP mod_unload'].map((s, i) => `__attribute__((section(".modinfo"), used)) static const char m${i}[] = "${s}";`).join('\n') + '\n');
+  const out = path.join(dir, 'dummy.ko');
+  const r = run('gcc', ['-c', '-o', out, src]);
+  if (r.code !== 0) throw new Error(`gcc: ${r.stderr}`);
+  return out;
+}
+
+/** The PKGD tree the class tars up: modules at several depths, a symlink, a .debug dir it excludes. */
+function buildTree(pkgd: string, elf: string): string[] {
+  const root = path.join(pkgd, VERSION_DIR);
+  fs.mkdirSync(path.join(root, LONG_DIR), { recursive: true });
+  fs.mkdirSync(path.join(root, 'kernel/fs/.debug'), { recursive: true });
+  const modules = ['kernel/fs/small.ko', `${LONG_DIR}/long_module_name_for_gnu_tar.ko`, 'kernel/dummy.ko'];
+  fs.writeFileSync(path.join(root, modules[0]!), Buffer.alloc(4000, 7));
+  fs.writeFileSync(path.join(root, modules[1]!), Buffer.from(Array.from({ length: 9000 }, (_, i) => (i * 31) & 0xff)));
+  fs.copyFileSync(elf, path.join(root, modules[2]!));
+  fs.writeFileSync(path.join(root, 'kernel/fs/.debug/small.ko'), 'debug info, excluded by the class');
+  fs.writeFileSync(path.join(root, 'modules.dep'), 'kernel/fs/small.ko:\n');
+  fs.writeFileSync(path.join(root, 'kernel/fs/notes.ko.xz'), 'not a module sign-file would touch');
+  fs.symlinkSync('kernel/fs/small.ko', path.join(root, 'small-link.ko'));
+  fs.linkSync(path.join(root, modules[0]!), path.join(root, 'kernel/fs/small-hardlink.ko'));
+  return modules;
+}
+
+t.test('/sign/modules as kernel-module-signing.bbclass calls it', needTools('curl', 'tar', 'openssl', 'modinfo', 'gcc', SIGN_FILE), async (t) => {
+  const http = await startFirmwareDaemon(t);
+  const elf = buildElfModule(http.base);
+  const kmod = path.join(http.keys.keyRoot, MACHINE, 'kmodsign');
+
+  for (const [hashalg, format] of [['sha512', 'gnu'], ['sha256', 'pax']] as const) {
+    await t.test(`${hashalg}, input tar in ${format} format`, async (t) => {
+      const work = fs.mkdtempSync(path.join(http.base, `${hashalg}-`));
+      const pkgd = path.join(work, 'pkgd');
+      const modules = buildTree(pkgd, elf);
+      const pristine = path.join(work, 'pristine');
+      fs.cpSync(pkgd, pristine, { recursive: true, verbatimSymlinks: true });
+      t.equal(run('tar', ['-C', pkgd, `--format=${format}`, '--exclude=*/.debug/*', '-c', '-z', '-f', path.join(work, 'modules-in.tar.gz'), 'lib/modules']).code, 0);
+
+      const post = curlPost(`${http.url}/sign/modules`, ['-F', `machine=${MACHINE}`, '-F', `hashalg=${hashalg}`, '-F', 'artifact=@modules-in.tar.gz'], { cwd: work, output: 'modules-out.tar.gz' });
+      t.equal(post.status, 200, post.stderr);
+      const listing = run('tar', ['-t', '-z', '-f', path.join(work, 'modules-out.tar.gz')]).stdout.toString().split('\n').filter(Boolean);
+      t.ok(listing.every((name) => name.startsWith('./')), 'every member name starts with ./');
+      t.notOk(listing.some((name) => name.includes('.debug/small.ko')), 'the excluded .debug file is not there');
+
+      const extract = run('tar', ['-C', pkgd, '-x', '--no-same-owner', '-f', path.join(work, 'modules-out.tar.gz'), './lib/modules']);
+      t.equal(extract.code, 0, `tar -x ./lib/modules: ${extract.stderr}`);
+      for (const module of modules) {
+        const ref = path.join(work, 'ref.ko');
+        t.equal(run(SIGN_FILE, [hashalg, path.join(kmod, 'kernel-signkey.priv'), path.join(kmod, 'kernel-signkey.x509'), path.join(pristine, VERSION_DIR, module), ref]).code, 0);
+        t.ok(fs.readFileSync(ref).equals(fs.readFileSync(path.join(pkgd, VERSION_DIR, module))), `${path.basename(module)} is byte-identical to sign-file's output`);
+      }
+      t.equal(fs.readlinkSync(path.join(pkgd, VERSION_DIR, 'small-link.ko')), 'kernel/fs/small.ko', 'symlink kept');
+      const hard = fs.statSync(path.join(pkgd, VERSION_DIR, 'kernel/fs/small-hardlink.ko'));
+      t.equal(hard.ino, fs.statSync(path.join(pkgd, VERSION_DIR, modules[0]!)).ino, 'hard link kept (and so signed once)');
+      t.equal(fs.readFileSync(path.join(pkgd, VERSION_DIR, 'kernel/fs/notes.ko.xz'), 'utf8'), 'not a module sign-file would touch', '.ko.xz left alone');
+      t.same(await leftovers(http), [], 'nothing left in the temp dir');
+    });
+  }
+
+  await t.test('openssl cms verifies the appended blob; modinfo names the signer', async (t) => {
+    const work = fs.mkdtempSync(path.join(http.base, 'verify-'));
+    fs.mkdirSync(path.join(work, 'pkgd/lib/modules/6.1.0-test'), { recursive: true });
+    fs.copyFileSync(elf, path.join(work, 'pkgd/lib/modules/6.1.0-test/dummy.ko'));
+    run('tar', ['-C', path.join(work, 'pkgd'), '-c', '-z', '-f', path.join(work, 'in.tar.gz'), 'lib/modules']);
+    t.equal(curlPost(`${http.url}/sign/modules`, ['-F', `machine=${MACHINE}`, '-F', 'artifact=@in.tar.gz'], { cwd: work, output: 'out.tar.gz' }).status, 200);
+    run('tar', ['-C', work, '-x', '-f', path.join(work, 'out.tar.gz'), './lib/modules']);
+    const signed = fs.readFileSync(path.join(work, 'lib/modules/6.1.0-test/dummy.ko'));
+    const sigLen = signed.readUInt32BE(signed.length - 28 - 4);
+    const content = signed.subarray(0, signed.length - 40 - sigLen);
+    fs.writeFileSync(path.join(work, 'sig.p7'), signed.subarray(content.length, content.length + sigLen));
+    fs.writeFileSync(path.join(work, 'content.bin'), content);
+    const cert = path.join(kmod, 'kernel-signkey.x509');
+    const cms = run('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', 'sig.p7', '-content', 'content.bin', '-certfile', cert, '-CAfile', cert, '-purpose', 'any', '-out', '/dev/null'], { cwd: work });
+    t.match(cms.stderr, /Verification successful/, 'openssl cms -verify');
+    t.ok(content.equals(fs.readFileSync(elf)), 'the module bytes are unchanged before the signature');
+    const modinfo = (field: string) => run('modinfo', ['-F', field, path.join(work, 'lib/modules/6.1.0-test/dummy.ko')]).stdout.toString().trim();
+    t.equal(modinfo('sig_id'), 'PKCS#7');
+    t.equal(modinfo('signer'), 'Test module signing key');
+    t.equal(modinfo('sig_hashalgo'), 'sha512', 'hashalg defaults to sha512, as digsigserver');
+  });
+
+  await t.test('an already signed module is refused, not signed twice', async (t) => {
+    const work = fs.mkdtempSync(path.join(http.base, 'twice-'));
+    fs.mkdirSync(path.join(work, 'pkgd/lib/modules/x'), { recursive: true });
+    const ref = path.join(work, 'pkgd/lib/modules/x/signed.ko');
+    run(SIGN_FILE, ['sha512', path.join(kmod, 'kernel-signkey.priv'), path.join(kmod, 'kernel-signkey.x509'), elf, ref]);
+    run('tar', ['-C', path.join(work, 'pkgd'), '-c', '-z', '-f', path.join(work, 'in.tar.gz'), 'lib/modules']);
+    t.equal(curlPost(`${http.url}/sign/modules`, ['-F', `machine=${MACHINE}`, '-F', 'artifact=@in.tar.gz'], { cwd: work }).status, 400);
+    t.same(await leftovers(http), []);
+  });
+});

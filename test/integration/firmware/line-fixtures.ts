@@ -1,0 +1,70 @@
+// Fixtures for the firmware line-protocol tests: the committed test key root (test/vectors/firmware,
+// copied so keys can be 0600), a daemon on port 0 without HTTP, and runners for the real tools.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** Vectors and scripts are read from the source tree, wherever the compiled tests live (dist/, .build/x/). */
+export const REPO = findRepo(HERE);
+export const VECTORS = path.join(REPO, 'test/vectors/firmware');
+export const SCRIPTS = path.join(REPO, 'scripts');
+export const SIGN_FILE = '/usr/lib/linux-kbuild-6.1/scripts/sign-file';
+export const MACHINE = 'qemux86-64';
+export const DISTRO = 'poky';
+export const RSA_MENDER_DISTRO = 'poky-rsa';
+
+function findRepo(from: string): string {
+  for (let dir = from; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'test/vectors/firmware/README.md')) && fs.existsSync(path.join(dir, 'scripts'))) return dir;
+  }
+  throw new Error(`no source tree above ${from}`);
+}
+
+export function vector(...parts: string[]): string {
+  return path.join(VECTORS, ...parts);
+}
+
+export function readVector(...parts: string[]): Buffer {
+  return fs.readFileSync(vector(...parts));
+}
+
+/** Copies the committed key root into `dir` with private keys 0600 (git does not keep modes). */
+export function copyKeyRoot(dir: string): string {
+  const root = path.join(dir, 'keyroot');
+  fs.cpSync(vector('keyroot'), root, { recursive: true });
+  for (const file of fs.readdirSync(root, { recursive: true, withFileTypes: true })) {
+    if (file.isFile()) fs.chmodSync(path.join(file.parentPath, file.name), /\.(x509|cert)$/.test(file.name) ? 0o644 : 0o600);
+  }
+  return root;
+}
+
+export async function startFirmware(keyRoot: string, extra: string[] = []): Promise<RunningDaemon> {
+  return startDaemon(['firmware', '--key-root', keyRoot, '--port', '0', '--no-http', ...extra]);
+}
+
+export interface ToolResult {
+  code: number | null;
+  stdout: Buffer;
+  out: string;
+}
+
+/** Runs a tool (argv, never a shell string) to completion; `out` is stdout+stderr as text. */
+export function tool(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: Buffer } = {}): ToolResult {
+  const r = spawnSync(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, input: opts.input, maxBuffer: 64 * 1024 * 1024, timeout: 60_000 });
+  const stderr = (r.stderr ?? Buffer.alloc(0)).toString();
+  return { code: r.status, stdout: r.stdout ?? Buffer.alloc(0), out: (r.stdout ?? Buffer.alloc(0)).toString() + stderr };
+}
+
+/** Runs one of scripts/firmware-*.sh against the daemon on `port`. */
+export function script(name: string, args: string[], port: number, cwd?: string): ToolResult {
+  return tool('bash', [path.join(SCRIPTS, name), ...args], { cwd, env: { FIRMWARE_PORT: String(port), FIRMWARE_HOST: '127.0.0.1' } });
+}
+
+/** `OK <value>` → value; anything else fails loudly with the line. */
+export function okValue(reply: string): string {
+  if (!reply.startsWith('OK ')) throw new Error(`expected OK, got: ${reply.slice(0, 200)}`);
+  return reply.slice(3);
+}

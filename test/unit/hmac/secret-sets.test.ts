@@ -1,0 +1,110 @@
+// Loading the secret modes: size, permission and name checks at load time (never per request),
+// the seed's key offsets, mode32's padded/unpadded names, and the atomic SIGHUP swap.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { openSecretSet, type SecretSettings } from '../../../daemons/hmac/open-secret-set.js';
+import { scanTableNames } from '../../../daemons/hmac/mode32-files.js';
+import { murmur3x86_32 } from '../../../daemons/hmac/murmur3.js';
+import { createSecretHolder } from '../../../daemons/hmac/secret-holder.js';
+import { parseMode } from '../../../daemons/hmac/secret-set.js';
+import { derivedDir, mode16Dir, mode32Dir, singleDir, tableKey, writeSecret } from './secret-fixtures.js';
+
+const base = t.testdir();
+let n = 0;
+const fresh = (): string => path.join(base, `d${++n}`);
+const settings = (mode: SecretSettings['mode'], dir: string, extra: Partial<SecretSettings> = {}): SecretSettings => ({ mode, dir, mode32Files: 'all', keyVersion: null, acceptVersions: null, readMsMax: 1000, ...extra });
+const hmac = (key: Buffer, data: Buffer): Buffer => crypto.createHmac('sha256', key).update(data).digest();
+
+t.test('mode names', async (t) => {
+  t.equal(parseMode('MODE0'), 'single');
+  t.equal(parseMode('Mode32'), 'mode32', "the seed README's spelling works (the seed silently ran Mode0)");
+  t.equal(parseMode('derived'), 'derived');
+  t.throws(() => parseMode('mode64'), { code: 'CONFIG_INVALID' });
+});
+
+t.test('single and mode16 use the seed keys', async (t) => {
+  const data = Buffer.from('hello world');
+  const single = singleDir(fresh());
+  const set1 = openSecretSet(settings('single', single));
+  t.same(await set1.mac(data, murmur3x86_32(data), 0), hmac(fs.readFileSync(path.join(single, 'secret')), data));
+  const m16 = mode16Dir(fresh());
+  const set16 = openSecretSet(settings('mode16', m16));
+  t.same(await set16.mac(data, 0xbd3364dc, 0), hmac(tableKey(path.join(m16, '0000'), 25820), data), 'offset 826240 of 0000');
+});
+
+t.test('load-time refusals', async (t) => {
+  const short = fresh();
+  writeSecret(path.join(short, 'secret'), crypto.randomBytes(31));
+  t.throws(() => openSecretSet(settings('single', short)), { code: 'KEY_LOAD_FAILED', message: /exactly 32 bytes, found 31/ });
+  const zero = fresh();
+  writeSecret(path.join(zero, 'secret'), Buffer.alloc(32));
+  t.throws(() => openSecretSet(settings('single', zero)), { code: 'KEY_LOAD_FAILED', message: /all bytes are zero/ });
+  const loose = singleDir(fresh());
+  fs.chmodSync(path.join(loose, 'secret'), 0o640);
+  t.throws(() => openSecretSet(settings('single', loose)), { code: 'KEY_FILE_INSECURE' });
+  t.throws(() => openSecretSet(settings('single', fresh())), { code: 'KEY_LOAD_FAILED', message: /ENOENT/ });
+  const table = fresh();
+  writeSecret(path.join(table, '0000'), crypto.randomBytes(1000));
+  t.throws(() => openSecretSet(settings('mode16', table)), { code: 'KEY_LOAD_FAILED', message: /2097152/ });
+  const m32 = mode32Dir(fresh(), ['bd33']);
+  fs.chmodSync(path.join(m32, 'bd33'), 0o604);
+  t.throws(() => openSecretSet(settings('mode32', m32, { mode32Files: 'present' })), { code: 'KEY_FILE_INSECURE' });
+  const m32short = fresh();
+  writeSecret(path.join(m32short, 'bd33'), crypto.randomBytes(64));
+  t.throws(() => openSecretSet(settings('mode32', m32short, { mode32Files: 'present' })), { code: 'KEY_LOAD_FAILED', message: /expected exactly 2097152/ });
+  t.throws(() => openSecretSet(settings('derived', fresh())), { code: 'KEY_LOAD_FAILED' });
+});
+
+t.test('mode32 names: padded and unpadded, conflicts, others ignored', async (t) => {
+  const files = scanTableNames(['0000', 'a3f', 'bd33', 'secret', 'master-v1', 'ABCD', '00a3', '12345', '0x12']);
+  t.same([...files.entries()].sort((a, b) => a[0] - b[0]), [[0, '0000'], [0xa3, '00a3'], [0xa3f, 'a3f'], [0xbd33, 'bd33']]);
+  t.throws(() => scanTableNames(['0a3f', 'a3f']), { code: 'CONFIG_INVALID', message: /both/ });
+  t.throws(() => scanTableNames(['0000', '0']), { code: 'CONFIG_INVALID', message: /both/ });
+});
+
+t.test('mode32: all files required by default; present serves a subset', async (t) => {
+  const dir = mode32Dir(fresh(), ['bd33', 'a3f', '0a40']);
+  t.throws(() => openSecretSet(settings('mode32', dir)), { code: 'KEY_LOAD_FAILED', message: /65533 of 65536 secret files are missing .*first: 0000, 0001/ });
+  const set = openSecretSet(settings('mode32', dir, { mode32Files: 'present' }));
+  t.teardown(() => set.dispose());
+  const data = Buffer.from('hello world');
+  t.same(await set.mac(data, 0xbd3364dc, 0), hmac(tableKey(path.join(dir, 'bd33'), 25820), data));
+  t.same(await set.mac(data, 0x0a3f0001, 0), hmac(tableKey(path.join(dir, 'a3f'), 1), data), 'unpadded name (the seed)');
+  t.same(await set.mac(data, 0x0a40ffff, 0), hmac(tableKey(path.join(dir, '0a40'), 0xffff), data), 'padded name (the README), last key');
+  await t.rejects(Promise.resolve().then(() => set.mac(data, 0x12340000, 0)), { code: 'BACKEND_UNAVAILABLE', message: /1234 is not installed/ });
+  // A file truncated after start-up fails closed (503), it never yields a tag from a short key.
+  fs.truncateSync(path.join(dir, 'bd33'), 100);
+  await t.rejects(Promise.resolve().then(() => set.mac(data, 0xbd3364dc, 0)), { code: 'BACKEND_UNAVAILABLE' });
+});
+
+t.test('derived: versions, and keys differ per index and version', async (t) => {
+  const dir = derivedDir(fresh(), [1, 2]);
+  const set = openSecretSet(settings('derived', dir));
+  t.same(set.versions, [2, 1]);
+  const data = Buffer.from('x');
+  const a = await set.mac(data, 1, 1);
+  t.not((await set.mac(data, 2, 1)).toString('hex'), a.toString('hex'));
+  t.not((await set.mac(data, 1, 2)).toString('hex'), a.toString('hex'));
+  t.same(openSecretSet(settings('derived', dir, { keyVersion: 1, acceptVersions: [] })).versions, [1]);
+  t.throws(() => openSecretSet(settings('derived', dir, { keyVersion: 3 })), { code: 'KEY_LOAD_FAILED', message: /master-v3/ });
+});
+
+t.test('holder: a failed reload keeps the old set; a good one swaps atomically', async (t) => {
+  const dir = singleDir(fresh());
+  const file = path.join(dir, 'secret');
+  const holder = createSecretHolder(() => openSecretSet(settings('single', dir)));
+  const data = Buffer.from('m');
+  const before = await holder.current().mac(data, 0, 0);
+  fs.writeFileSync(file, crypto.randomBytes(16));
+  t.throws(() => holder.reload(), { code: 'KEY_LOAD_FAILED' });
+  t.same(await holder.current().mac(data, 0, 0), before, 'old secret still serves');
+  const next = crypto.randomBytes(32);
+  fs.writeFileSync(file, next);
+  const old = holder.current();
+  holder.reload();
+  t.same(await holder.current().mac(data, 0, 0), hmac(next, data));
+  t.throws(() => old.mac(data, 0, 0), { code: 'BACKEND_UNAVAILABLE' }, 'a replaced set refuses work');
+  holder.dispose();
+});

@@ -3,11 +3,12 @@
 import { formatRows, type BenchRow } from './harness.js';
 import { bench as signatureBench } from './signature.bench.js';
 import { bench as pkcs11Bench } from './pkcs11.bench.js';
+import { bench as tezosBench } from './tezos.bench.js';
 import { bench as hmacBench } from './hmac.bench.js';
 import { bench as firmwareBench } from './firmware.bench.js';
 
 /** Each entry benchmarks one daemon family; explicit, so nothing is loaded by side effect. */
-const BENCHES: Array<[string, () => Promise<BenchRow[]>]> = [['sign/verify rsa+ecdsa', signatureBench], ['pkcs11 hsm', pkcs11Bench], ['hmac', hmacBench], ['firmware digest flows', firmwareBench]];
+const BENCHES: Array<[string, () => Promise<BenchRow[]>]> = [['sign/verify rsa+ecdsa', signatureBench], ['pkcs11 hsm', pkcs11Bench], ['tezos', tezosBench], ['hmac', hmacBench], ['firmware digest flows', firmwareBench]];
 
 const only = process.argv[2];
 const rows: BenchRow[] = [];

@@ -8,6 +8,7 @@ import { command as signEcdsa } from '../daemons/sign-ecdsa/main.js';
 import { command as verifyEcdsa } from '../daemons/verify-ecdsa/main.js';
 import { command as hmac } from '../daemons/hmac/main.js';
 import { command as firmware } from '../daemons/firmware/main.js';
+import { command as tezos } from '../daemons/tezos/main.js';
 import { keygenCommand } from '../lib/admin/keygen-command.js';
 import { recordCommands } from '../lib/admin/record-commands.js';
 import { hsmCommand } from '../lib/admin/hsm-command.js';
@@ -20,6 +21,7 @@ const program = new Command('signerd')
 for (const make of [signRsa, verifyRsa, signEcdsa, verifyEcdsa]) program.addCommand(make());
 program.addCommand(firmware());
 program.addCommand(hmac());
+program.addCommand(tezos());
 program.addCommand(keygenCommand());
 program.addCommand(hsmCommand());
 for (const cmd of recordCommands()) program.addCommand(cmd);

@@ -1,0 +1,88 @@
+// Bench for the tezos daemon: attestation and block sign latency (p50/p99) through the line
+// protocol with a durable watermark, per store (SQLite FULL sync, Redis), beside the in-process
+// cost of the same tz1 signature (blake2b + Ed25519 + the verify every signature gets).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadTezosKey } from '../daemons/tezos/tezos-key.js';
+import { startDaemon } from '../test/helpers/daemon.js';
+import { startRedis, type TestRedis } from '../test/helpers/redis-server.js';
+import { whichTool } from '../test/helpers/tools.js';
+import { loadLines, primitiveRate, type BenchRow } from './harness.js';
+
+const DURATION_MS = Number(process.env['BENCH_MS'] ?? 4_000);
+/** One connection: the latency a baker sees; eight: the same under contention. */
+const CONNECTION_COUNTS = [1, 8];
+const TZ1 = { pkh: 'tz1b9kV41KV9N3sp69ycLdSoZ2Ak8jXwtNPv', sk: 'edsk4TjJWEszkHKono7XMnepVqwi37FrpbVt1KCsifJeAGimxheShG' };
+
+function int32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(n);
+  return b;
+}
+
+/** Each connection signs for its own chain id, so connections never compete for a slot. */
+function attestation(conn: number, level: number): Buffer {
+  return Buffer.concat([Buffer.from([0x13]), int32(conn + 1), Buffer.alloc(32, 7), Buffer.from([21, 0, 0]), int32(level), int32(0), Buffer.alloc(32, 9)]);
+}
+
+function block(conn: number, level: number): Buffer {
+  const fitness = Buffer.concat([int32(1), Buffer.from([2]), int32(4), int32(level), int32(0), int32(4), int32(-1), int32(4), int32(0)]);
+  return Buffer.concat([
+    Buffer.from([0x11]), int32(conn + 1), int32(level), Buffer.from([1]), Buffer.alloc(32, 1), Buffer.alloc(8, 0), Buffer.from([4]), Buffer.alloc(32, 2),
+    int32(fitness.length), fitness, Buffer.alloc(32, 3), Buffer.alloc(32, 4), int32(0), Buffer.alloc(8, 5), Buffer.from([0, 0]),
+  ]);
+}
+
+function measure(port: number, connections: number, next: (conn: number) => Buffer): ReturnType<typeof loadLines> {
+  return loadLines({
+    port,
+    connections,
+    durationMs: DURATION_MS,
+    line: (conn) => `sign ${TZ1.pkh} ${next(conn).toString('hex')}`,
+    check: (reply) => reply.startsWith('edsig'),
+  });
+}
+
+export async function bench(): Promise<BenchRow[]> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-bench-tezos-'));
+  const keysFile = path.join(dir, 'keys.json');
+  fs.writeFileSync(keysFile, JSON.stringify({ keys: { [TZ1.pkh]: { secret_key: TZ1.sk } }, policy: { baking: 1 } }), { mode: 0o600 });
+  const key = loadTezosKey(TZ1.sk);
+  const sample = attestation(0, 1);
+  const raw = primitiveRate(2_000, () => void key.sign(sample));
+  const rows: BenchRow[] = [];
+  let redis: TestRedis | undefined;
+  const stores: Array<[string, () => Promise<string[]>]> = [['sqlite', async () => ['--store', 'sqlite', '--state-dir', path.join(dir, 'state')]]];
+  if (whichTool('redis-server')) {
+    stores.push(['redis AOF always', async () => {
+      // A durable watermark needs Redis to fsync every write, as SQLite FULL does.
+      redis = await startRedis(['--appendonly', 'yes', '--appendfsync', 'always']);
+      return ['--store', 'redis', '--redis-url', redis.url];
+    }]);
+  }
+  try {
+    for (const [store, args] of stores) {
+      const daemon = await startDaemon(['tezos', '--keys', keysFile, '--no-http', '--port', '0', '--keep-open', ...(await args())]);
+      // Redis connects asynchronously: give it a moment before timing.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      for (const [kind, make] of [['attestation', attestation], ['block', block]] as const) {
+        // Levels carry on across runs: every request is a new, higher slot.
+        const levels = new Map<number, number>();
+        for (const connections of CONNECTION_COUNTS) {
+          const result = await measure(daemon.port, connections, (conn) => {
+            const level = (levels.get(conn) ?? 0) + 1;
+            levels.set(conn, level);
+            return make(conn, level);
+          });
+          rows.push({ daemon: `tezos (${store})`, operation: `sign ${kind}, ${connections} conn`, ...result, primitive: 'tz1 sign+verify in-process (1 thread)', primitivePerSecond: raw });
+        }
+      }
+      await daemon.stop();
+    }
+  } finally {
+    await redis?.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}

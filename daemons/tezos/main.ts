@@ -1,0 +1,108 @@
+// signerd tezos: the octez remote signer (HTTP, 6732) and its line protocol (9732) over one core
+// path, plus `keygen` and `watermark …`. Composition root: options → keys → watermark store → servers.
+import { Command } from 'commander';
+import type { Logger } from 'pino';
+import { DaemonError } from '../../lib/errors.js';
+import { addListenOptions, listenSettings } from '../../lib/config/daemon-options.js';
+import { addStoreOptions, storeSettings, type StoreSettings } from '../../lib/config/store-options.js';
+import { parseCount, parsePort } from '../../lib/config/numbers.js';
+import { runDaemonProcess } from '../../lib/server/daemon-process.js';
+import { startHttpServer } from '../../lib/server/serve-http.js';
+import { startTcpServer } from '../../lib/server/serve-tcp.js';
+import { createTezosHttpService } from './http-api.js';
+import { keygenCommand } from './keygen-command.js';
+import { createTezosLineService } from './line-api.js';
+import { loadTezosConfig } from './policy.js';
+import { createTezosService } from './sign-service.js';
+import type { WatermarkStore } from './watermark.js';
+import { watermarkCommand } from './watermark-command.js';
+import { withMemoryFloor } from './watermark-floor.js';
+import { withHostFloor } from './watermark-host-floor.js';
+import { openWatermarks } from './watermark-open.js';
+import { openSqliteWatermarks } from './watermark-sqlite.js';
+
+const LINE_PORT = 9732;
+const HTTP_PORT = 6732;
+/** Octez caps an operation at 32 KiB; consensus payloads are under 300 bytes. */
+const PAYLOAD_BYTES_MAX = 32 * 1024;
+/** A request line must hold `sign <pkh> <hex of the largest payload> <options>`. */
+const lineBytesFor = (payloadBytes: number): number => 2 * payloadBytes + 1024;
+/** How long an identical request waits for a concurrent signer's signature before 409. */
+const PENDING_WAIT_MS = 2_000;
+
+export function command(): Command {
+  const tezos = new Command('tezos').description('Tezos remote signer: octez HTTP API and line protocol, policy, durable high watermarks');
+  tezos.addCommand(serveCommand(), { isDefault: true });
+  tezos.addCommand(keygenCommand());
+  tezos.addCommand(watermarkCommand());
+  return tezos;
+}
+
+function serveCommand(): Command {
+  const cmd = new Command('serve').description(`serve the line protocol (default port ${LINE_PORT}) and the octez HTTP API (default port ${HTTP_PORT}); the default subcommand`);
+  addListenOptions(cmd, LINE_PORT);
+  addStoreOptions(cmd);
+  cmd
+    .requiredOption('--keys <file>', "keys and policy: the seed's keys.json or the signerd format (docs/tezos.md); secret keys in it make it a secret file (mode 0600)")
+    .option('--passphrase-file <file>', 'passphrase for encrypted secret keys (edesk…/spesk…/p2esk…/BLesk…), mode 0600')
+    .option('--http-host <address>', 'address of the HTTP API (default: --host, or bind_addr from keys.json)')
+    .option('--http-port <port>', `port of the HTTP API (default: ${HTTP_PORT}, or bind_port from keys.json)`, parsePort('--http-port'))
+    .option('--no-http', 'do not serve the HTTP API')
+    .option('--no-line', 'do not serve the line protocol')
+    .option('--allow-list-known-keys', 'answer GET /known_keys and the `keys` line request')
+    .option('--allow-to-prove-possession', 'answer GET /bls_prove_possession/<pkh> and `pop` for tz4 keys')
+    .option('--redis-local-floor', 'redis: also reserve every mark in the local SQLite file in --state-dir (fsynced) before signing, so a Redis that loses marks cannot make this host sign again')
+    .option('--payload-bytes-max <bytes>', 'largest payload to sign; larger gets PAYLOAD_TOO_LARGE', parseCount('--payload-bytes-max', 1), PAYLOAD_BYTES_MAX)
+    .action(() => runDaemonProcess('tezos', cmd, (opts, log) => serve(cmd, opts, log)));
+  // The shared default line limit (64 KiB) is too short for a 32 KiB payload in hex.
+  cmd.options.find((o) => o.attributeName() === 'lineBytesMax')?.default(lineBytesFor(PAYLOAD_BYTES_MAX));
+  cmd.setOptionValueWithSource('lineBytesMax', lineBytesFor(PAYLOAD_BYTES_MAX), 'default');
+  return cmd;
+}
+
+function openMarks(opts: Record<string, unknown>, settings: StoreSettings, log: Logger): WatermarkStore {
+  const shared = openWatermarks(settings, (err) => log.warn({ err: err.message }, 'store connection error'));
+  if (!opts['redisLocalFloor']) return shared;
+  if (settings.kind !== 'redis') throw new DaemonError('CONFIG_INVALID', '--redis-local-floor needs --store redis');
+  const local = openSqliteWatermarks({ stateDir: String(opts['stateDir']), busyTimeoutMs: settings.timeoutMs });
+  return withHostFloor(shared, local);
+}
+
+async function serve(cmd: Command, opts: Record<string, unknown>, log: Logger): Promise<() => Promise<void>> {
+  const listen = listenSettings(opts);
+  const payloadBytesMax = opts['payloadBytesMax'] as number;
+  if (cmd.getOptionValueSource('lineBytesMax') === 'default') listen.limits.lineBytesMax = lineBytesFor(payloadBytesMax);
+  listen.limits.httpBodyBytesMax = 2 * payloadBytesMax + 64;
+  const passphraseFile = opts['passphraseFile'] as string | undefined;
+  const config = loadTezosConfig(String(opts['keys']), passphraseFile ? { passphraseFile } : {});
+  if (opts['http'] === false && opts['line'] === false) throw new DaemonError('CONFIG_INVALID', '--no-http and --no-line leave nothing to serve');
+  const settings = storeSettings(opts);
+  const marks = withMemoryFloor(openMarks(opts, settings, log));
+  const core = createTezosService({
+    keys: config.keys,
+    authorizedKeys: config.authorizedKeys,
+    marks,
+    payloadBytesMax,
+    allowListKnownKeys: Boolean(opts['allowListKnownKeys']),
+    allowProvePossession: Boolean(opts['allowToProvePossession']),
+    pendingWaitMs: PENDING_WAIT_MS,
+  });
+  const stops: Array<() => Promise<void>> = [];
+  const common = { keys: config.keys.size, store: settings.kind, authentication: config.authorizedKeys.length > 0 };
+  if (opts['line'] !== false) {
+    const line = await startTcpServer({ host: listen.host, port: listen.port, mode: listen.mode, limits: listen.limits, log, service: createTezosLineService(core, listen.reply) });
+    stops.push(() => line.close());
+    log.info({ protocol: 'line', host: listen.host, port: line.address.port, ...common }, 'listening');
+  }
+  if (opts['http'] !== false) {
+    const host = (opts['httpHost'] as string | undefined) ?? (cmd.getOptionValueSource('host') === 'default' ? config.bindAddr : undefined) ?? listen.host;
+    const port = (opts['httpPort'] as number | undefined) ?? config.bindPort ?? HTTP_PORT;
+    const http = await startHttpServer({ host, port, limits: listen.limits, log, service: createTezosHttpService(core) });
+    stops.push(() => http.close());
+    log.info({ protocol: 'http', host, port: http.address.port, ...common }, 'listening');
+  }
+  return async () => {
+    await Promise.all(stops.map((stop) => stop()));
+    await marks.close();
+  };
+}

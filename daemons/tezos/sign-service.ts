@@ -1,0 +1,151 @@
+// The one core path both front ends (octez HTTP API, line protocol) call: resolve the key, check
+// size, authentication, payload and policy, reserve the watermark durably, sign (the key verifies
+// its own signature), record the signature for identical retries, and only then return it.
+import { DaemonError } from '../../lib/errors.js';
+import { checkAuthentication } from './authentication.js';
+import { checkPolicy, type TezosKeyConfig } from './policy.js';
+import { parseSignRequest, type SignRequest } from './sign-request.js';
+import { publicKeyHashOf } from './key-encoding.js';
+import { verifyTezosSignature } from './tezos-key.js';
+import { MARKED_KINDS, payloadDigest, rejectionMessage, type Mark, type MarkedKind, type Slot, type WatermarkStore } from './watermark.js';
+
+export interface TezosServiceDeps {
+  keys: ReadonlyMap<string, TezosKeyConfig>;
+  /** Public keys of clients allowed to authenticate requests; empty: not required (unless a key has its own list). */
+  authorizedKeys: readonly string[];
+  marks: WatermarkStore;
+  payloadBytesMax: number;
+  allowListKnownKeys: boolean;
+  allowProvePossession: boolean;
+  /** How long an identical request waits for a concurrent signer to record its signature. */
+  pendingWaitMs: number;
+}
+
+export interface SignOptions {
+  version?: number;
+  authentication: string | null;
+}
+
+export interface TezosService {
+  publicKey(pkh: string): string;
+  sign(pkh: string, payload: Buffer, opts: SignOptions, fields: Record<string, unknown>): Promise<string>;
+  /** null when authentication is not required (octez replies `{}`). */
+  authorizedKeys(): readonly string[] | null;
+  knownKeys(): string[];
+  provePossession(pkh: string, overridePublicKey: string | null): Promise<string>;
+}
+
+const PENDING_POLL_MS = 10;
+
+export function createTezosService(deps: TezosServiceDeps): TezosService {
+  let refusedPayloads = 0;
+  // octez lists key hashes; clients pick the first local key whose hash is listed.
+  const authorizedHashes = [...new Set([...deps.authorizedKeys, ...[...deps.keys.values()].flatMap((k) => k.authorized ?? [])])]
+    .map((pk) => publicKeyHashOf(pk))
+    .filter((pkh): pkh is string => pkh !== null);
+
+  function keyOf(pkh: string): TezosKeyConfig {
+    const entry = deps.keys.get(pkh);
+    if (!entry) throw new DaemonError('UNKNOWN_KEY', `no key ${clip(pkh)} is configured`);
+    return entry;
+  }
+
+  function parse(payload: Buffer, fields: Record<string, unknown>): SignRequest {
+    try {
+      return parseSignRequest(payload);
+    } catch (err) {
+      // Unknown magic bytes and consensus tags are counted, so an operator sees a misbehaving client.
+      if (err instanceof DaemonError && err.code === 'NOT_ALLOWED') fields['refusedPayloads'] = ++refusedPayloads;
+      throw err;
+    }
+  }
+
+  async function sign(pkh: string, payload: Buffer, opts: SignOptions, fields: Record<string, unknown>): Promise<string> {
+    fields['pkh'] = clip(pkh);
+    const entry = keyOf(pkh);
+    fields['bytes'] = payload.length;
+    if (payload.length > deps.payloadBytesMax) throw new DaemonError('PAYLOAD_TOO_LARGE', `payload of ${payload.length} bytes is over the maximum of ${deps.payloadBytesMax}`);
+    if (payload.length === 0) throw new DaemonError('BAD_REQUEST', 'empty payload');
+    const authorized = entry.authorized ?? deps.authorizedKeys;
+    if (authorized.length > 0) checkAuthentication([...authorized], pkh, payload, opts.authentication);
+    const request = parse(payload, fields);
+    Object.assign(fields, { kind: request.kind, ...(request.level !== null ? { level: request.level, round: request.round } : {}) });
+    // 0x04 is the authentication envelope: a managed key must never sign one, whatever the policy says.
+    if (request.kind === 'authenticated') throw new DaemonError('NOT_ALLOWED', 'refusing to sign an authentication request (magic byte 0x04) with a managed key');
+    checkPolicy(entry.policy, request);
+    const signOpts = opts.version === undefined ? {} : { version: opts.version };
+    if (!isMarked(request.kind)) {
+      fields['watermark'] = 'none';
+      return entry.key.sign(payload, signOpts);
+    }
+    return signMarked(entry, request, payload, signOpts, fields);
+  }
+
+  async function signMarked(entry: TezosKeyConfig, request: SignRequest, payload: Buffer, signOpts: { version?: number }, fields: Record<string, unknown>): Promise<string> {
+    if (request.chainId === null || request.level === null) throw new DaemonError('BAD_REQUEST', `${request.kind} without chain id or level`);
+    const slot: Slot = { chainId: request.chainId, pkh: entry.pkh, kind: request.kind as MarkedKind };
+    const mark = { level: request.level, round: request.round ?? 0, digest: payloadDigest(payload) };
+    fields['chainId'] = slot.chainId;
+    const outcome = await deps.marks.reserve(slot, mark);
+    if (outcome.kind === 'rejected') throw new DaemonError('WATERMARK_REJECTED', rejectionMessage(slot, mark, outcome.stored));
+    if (outcome.kind === 'same') {
+      fields['watermark'] = 'replay';
+      const stored = outcome.signature ?? (await awaitRecorded(slot, mark));
+      // The stored signature is returned only if it is right for these bytes and this version.
+      if (!verifyTezosSignature(entry.key.publicKey, payload, stored, signOpts)) {
+        throw new DaemonError('WATERMARK_REJECTED', `${slot.kind} ${mark.level}/${mark.round}: already signed these bytes with another signature version; not signing twice`);
+      }
+      return stored;
+    }
+    fields['watermark'] = 'advanced';
+    // A failure from here on loses this slot, which is the safe direction.
+    const signature = await entry.key.sign(payload, signOpts);
+    try {
+      await deps.marks.recordSignature(slot, mark, signature);
+    } catch (err) {
+      // The mark is already durable, so returning is safe: a retry gets 409, never a second signature.
+      fields['recordFailed'] = (err as Error).message;
+    }
+    return signature;
+  }
+
+  /** Another request (maybe another process) reserved these exact bytes and is signing: wait for its signature. */
+  async function awaitRecorded(slot: Slot, mark: Omit<Mark, 'signature'>): Promise<string> {
+    const deadline = Date.now() + deps.pendingWaitMs;
+    for (;;) {
+      const stored = await deps.marks.read(slot);
+      if (stored === null || stored.level !== mark.level || stored.round !== mark.round || stored.digest !== mark.digest) {
+        throw new DaemonError('WATERMARK_REJECTED', `${slot.kind} ${mark.level}/${mark.round}: the high watermark moved on while waiting`);
+      }
+      if (stored.signature !== null) return stored.signature;
+      if (Date.now() >= deadline) {
+        throw new DaemonError('WATERMARK_REJECTED', `${slot.kind} ${mark.level}/${mark.round} for ${slot.pkh} is reserved but no signature was recorded (signing in progress or interrupted); not signing twice`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, PENDING_POLL_MS));
+    }
+  }
+
+  return {
+    publicKey: (pkh) => keyOf(pkh).key.publicKey,
+    sign,
+    authorizedKeys: () => (authorizedHashes.length > 0 ? authorizedHashes : null),
+    knownKeys() {
+      if (!deps.allowListKnownKeys) throw new DaemonError('NOT_ALLOWED', 'listing known keys is not enabled (--allow-list-known-keys)');
+      return [...deps.keys.keys()];
+    },
+    async provePossession(pkh, overridePublicKey) {
+      if (!deps.allowProvePossession) throw new DaemonError('NOT_ALLOWED', 'proof of possession is not enabled (--allow-to-prove-possession)');
+      const key = keyOf(pkh).key;
+      if (!key.provePossession) throw new DaemonError('BAD_REQUEST', `${clip(pkh)} is not a BLS (tz4) key`);
+      return overridePublicKey === null ? key.provePossession() : key.provePossession(overridePublicKey);
+    },
+  };
+}
+
+function isMarked(kind: SignRequest['kind']): kind is MarkedKind {
+  return (MARKED_KINDS as readonly string[]).includes(kind);
+}
+
+function clip(text: string): string {
+  return text.length > 40 ? text.slice(0, 40) + '…' : text.replace(/[^\x20-\x7e]/g, '?');
+}

@@ -1,0 +1,62 @@
+// @taquito/remote-signer 21 (a real octez-API client, which verifies every returned signature
+// against the public key it fetches) against the running daemon, for tz1, tz2 and tz3.
+import { RemoteSigner } from '@taquito/remote-signer';
+import { InMemorySigner } from '@taquito/signer';
+import t from 'tap';
+import { http, seedKeys, startTezos, tempDir, TZ1, TZ2, TZ3, writeKeys } from './fixtures.js';
+import { ballot, block, consensus } from './payloads.js';
+
+const hexWithoutMagic = (payload: Buffer): string => payload.subarray(1).toString('hex');
+const magic = (payload: Buffer): Uint8Array => new Uint8Array([payload[0]!]);
+
+t.test('taquito RemoteSigner against the daemon', async (t) => {
+  const dir = tempDir(t);
+  const keysFile = writeKeys(dir, seedKeys([TZ1, TZ2, TZ3], { baking: 1, voting: ['aye', 'pass'] }));
+  const { httpPort } = await startTezos(t, keysFile, ['--state-dir', `${dir}/state`]);
+  const root = `http://127.0.0.1:${httpPort}`;
+
+  for (const key of [TZ1, TZ2, TZ3]) {
+    const signer = new RemoteSigner(key.pkh, root);
+    t.equal(await signer.publicKey(), key.pk, `${key.pkh.slice(0, 3)}: GET /keys/<pkh> gives the public key`);
+    t.equal(await signer.publicKeyHash(), key.pkh);
+    const local = await InMemorySigner.fromSecretKey(key.sk);
+    let level = 1;
+    for (const payload of [block({ level, round: 0 }), consensus('preattestation', { level, round: 0 }), consensus('attestation', { level: ++level, round: 1 }), ballot(0)]) {
+      const signed = await signer.sign(hexWithoutMagic(payload), magic(payload));
+      t.match(signed.prefixSig, /^(edsig|spsig1|p2sig)/, `${key.pkh.slice(0, 3)} magic 0x${payload[0]!.toString(16)}: signed and verified by RemoteSigner`);
+      if (key !== TZ3) {
+        // Ed25519 and RFC 6979 secp256k1 are deterministic: Taquito's own signer gives the same bytes.
+        const reference = await local.sign(hexWithoutMagic(payload), magic(payload));
+        t.equal(signed.prefixSig, reference.prefixSig, `${key.pkh.slice(0, 3)}: identical to @taquito/signer's signature`);
+      }
+    }
+    // "aye" in the seed's policy is octez's "yay"; "nay" is not listed.
+    await t.rejects(signer.sign(hexWithoutMagic(ballot(1)), new Uint8Array([3])), { name: 'OperationNotAuthorized' }, 'a nay ballot is refused with 403');
+  }
+
+  const unknown = new RemoteSigner('tz1RvhdZ5pcjD19vCCK9PgZpnmErTba3dsBs', root);
+  await t.rejects(unknown.publicKey(), { name: 'PublicKeyNotFoundError' }, 'unknown key: 404');
+  const tz1 = new RemoteSigner(TZ1.pkh, root);
+  await t.rejects(tz1.sign('00', new Uint8Array([0x13])), { name: 'BadSigningData' }, 'malformed attestation: 400');
+
+  const prefixed = new RemoteSigner(TZ1.pkh, `${root}/some/base/path/`);
+  const att = consensus('attestation', { level: 50, round: 0 });
+  t.ok((await prefixed.sign(hexWithoutMagic(att), magic(att))).prefixSig, 'a path prefix in front of /keys works');
+
+  t.same((await http(httpPort, 'GET', '/authorized_keys')).body, {}, 'GET /authorized_keys: {} when authentication is off');
+  const known = await http(httpPort, 'GET', '/known_keys');
+  t.equal(known.status, 403, '/known_keys is off unless --allow-list-known-keys');
+  t.match(known.body, [{ kind: 'permanent', id: 'failure', msg: /allow-list-known-keys/ }], 'octez error array');
+  t.equal((await http(httpPort, 'GET', '/nothing/here')).status, 404);
+  t.equal((await http(httpPort, 'POST', '/authorized_keys', 'x')).status, 405);
+  t.equal((await http(httpPort, 'POST', `/keys/${TZ1.pkh}`, 'RAW:not json')).status, 400, 'body that is not JSON: 400');
+  t.equal((await http(httpPort, 'POST', `/keys/${TZ1.pkh}`, 'zz')).status, 400, 'not hex: 400');
+  t.equal((await http(httpPort, 'POST', `/keys/${TZ1.pkh}?version=7`, att.toString('hex'))).status, 400, 'bad version: 400');
+  t.equal((await http(httpPort, 'POST', `/keys/${TZ1.pkh}`, att.toString('hex'))).status, 200, 'identical bytes again: the stored signature');
+  const other = consensus('attestation', { level: 50, round: 0, variant: 'x' });
+  const conflict = await http(httpPort, 'POST', `/keys/${TZ1.pkh}`, other.toString('hex'));
+  t.equal(conflict.status, 409, 'other bytes for the same slot: 409');
+  t.match(conflict.body, [{ msg: /50\/0.*50\/0/ }], 'the message names both marks');
+  const big = Buffer.alloc(40 * 1024, 3);
+  t.equal((await http(httpPort, 'POST', `/keys/${TZ1.pkh}`, big.toString('hex'))).status, 413, 'payload over the maximum: 413');
+});

@@ -1,0 +1,58 @@
+// Store outages: signing is refused (HTTP 503, ERR STORE_UNAVAILABLE) while a real redis-server
+// is down or the SQLite file is locked, public keys still answer, and signing resumes by itself.
+import Database from 'better-sqlite3';
+import path from 'node:path';
+import t from 'tap';
+import { WATERMARK_SQLITE_FILE } from '../../../daemons/tezos/watermark-sqlite.js';
+import { request } from '../../helpers/line-client.js';
+import { startRedis } from '../../helpers/redis-server.js';
+import { needTools } from '../../helpers/tools.js';
+import { http, httpSign, seedKeys, startTezos, tempDir, TZ1, writeKeys } from './fixtures.js';
+import { consensus } from './payloads.js';
+
+t.test('redis outage: fail closed, then recover by itself', needTools('redis-server'), async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const dir = tempDir(t);
+  const { daemon, linePort, httpPort } = await startTezos(t, writeKeys(dir, seedKeys([TZ1])), ['--store', 'redis', '--redis-url', redis.url, '--store-timeout-ms', '300']);
+
+  let first = { status: 0, signature: null as string | null };
+  for (let i = 0; i < 100 && first.status !== 200; i++) {
+    first = await httpSign(httpPort, TZ1.pkh, consensus('attestation', { level: 100, round: 0 }));
+    if (first.status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  t.equal(first.status, 200, 'signs while redis is up');
+
+  await redis.stop();
+  const down = await httpSign(httpPort, TZ1.pkh, consensus('attestation', { level: 101, round: 0 }));
+  t.equal(down.status, 503, 'HTTP 503 while the store is down');
+  t.match(down.body, [{ id: 'failure', code: 'STORE_UNAVAILABLE' }], 'octez-style error array');
+  const line = await request(linePort, `sign ${TZ1.pkh} ${consensus('attestation', { level: 101, round: 1 }).toString('hex')}`);
+  t.match(line, /^ERR STORE_UNAVAILABLE /, 'line protocol: ERR STORE_UNAVAILABLE');
+  t.equal((await http(httpPort, 'GET', `/keys/${TZ1.pkh}`)).status, 200, 'public keys still answer');
+
+  await redis.start();
+  let back = { status: 0 };
+  for (let i = 0; i < 200 && back.status !== 200; i++) {
+    back = await httpSign(httpPort, TZ1.pkh, consensus('attestation', { level: 102, round: 0 }));
+    if (back.status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  t.equal(back.status, 200, 'signs again after redis returns, without a daemon restart');
+  // This test redis keeps no data, so it forgot level 100; the daemon's in-process floor did not.
+  const replay = await httpSign(httpPort, TZ1.pkh, consensus('attestation', { level: 100, round: 0, variant: 'other' }));
+  t.equal(replay.status, 409, 'a mark the store lost is still refused by the running daemon');
+  t.equal(daemon.proc.exitCode, null, 'the daemon never exited');
+});
+
+t.test('sqlite lock held by another process: fail closed, then recover', async (t) => {
+  const dir = tempDir(t);
+  const { httpPort } = await startTezos(t, writeKeys(dir, seedKeys([TZ1])), ['--state-dir', `${dir}/state`, '--store-timeout-ms', '200']);
+  t.equal((await httpSign(httpPort, TZ1.pkh, consensus('attestation', { level: 1, round: 0 }))).status, 200, 'signs');
+  // Another writer (an admin tool, a stuck process) holds the database's write lock.
+  const db = new Database(path.join(dir, 'state', WATERMARK_SQLITE_FILE));
+  db.exec('BEGIN IMMEDIATE');
+  t.equal((await httpSign(httpPort, TZ1.pkh, consensus('attestation', { level: 2, round: 0 }))).status, 503, 'busy past --store-timeout-ms: 503, nothing signed');
+  db.exec('COMMIT');
+  db.close();
+  t.equal((await httpSign(httpPort, TZ1.pkh, consensus('attestation', { level: 2, round: 0 }))).status, 200, 'serves again once the lock is released');
+});

@@ -1,0 +1,61 @@
+// The tezos process as an operator meets it: keygen for every curve feeding a secret_key_file
+// config, an encrypted key with a passphrase file, the seed's bind_addr/bind_port, and start-up
+// refusals (exit 78) for loose file modes and bad configuration.
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { runSignerd, startDaemon } from '../../helpers/daemon.js';
+import { request } from '../../helpers/line-client.js';
+import { seedKeys, tempDir, TZ1, writeKeys } from './fixtures.js';
+
+t.test('keygen → keys.json with secret_key_file → daemon', async (t) => {
+  const dir = tempDir(t);
+  const made: Array<{ pkh: string; public_key: string; file: string }> = [];
+  for (const curve of ['ed25519', 'secp256k1', 'p256', 'bls12-381']) {
+    const file = path.join(dir, `${curve}.key`);
+    const out = await runSignerd(['tezos', 'keygen', '--curve', curve, '--out', file, '--json']);
+    t.equal(out.code, 0, `keygen ${curve}: ${out.stderr}`);
+    const printed = JSON.parse(out.stdout) as { pkh: string; public_key: string };
+    t.equal(fs.statSync(file).mode & 0o777, 0o600, `${curve}: secret key file is 0600`);
+    t.notMatch(out.stdout, /sk[1-9A-Za-z]{20}/, 'the secret key is not printed');
+    made.push({ ...printed, file });
+  }
+  t.same(made.map((m) => m.pkh.slice(0, 3)), ['tz1', 'tz2', 'tz3', 'tz4']);
+  t.equal((await runSignerd(['tezos', 'keygen', '--out', made[0]!.file])).code, 78, 'keygen never overwrites a file');
+
+  const keysFile = writeKeys(dir, { keys: Object.fromEntries(made.map((m) => [m.pkh, { secret_key_file: m.file }])), policy: { baking: 1 } });
+  const d = await startDaemon(['tezos', '--keys', keysFile, '--port', '0', '--no-http', '--state-dir', path.join(dir, 'state')]);
+  t.teardown(() => d.stop('SIGKILL'));
+  for (const m of made) t.equal(await request(d.port, `pubkey ${m.pkh}`), m.public_key, `${m.pkh.slice(0, 3)} served from its key file`);
+  t.equal(await d.stop('SIGTERM'), 0, 'SIGTERM: clean exit');
+});
+
+t.test('encrypted key with a passphrase file; seed bind_port', async (t) => {
+  const dir = tempDir(t);
+  const passFile = path.join(dir, 'pass');
+  fs.writeFileSync(passFile, 'test1234\n', { mode: 0o600 });
+  // The reference notes' encrypted tz3 vector (password test1234).
+  const keysFile = writeKeys(dir, { keys: ['p2esk2TFqgNcoT4u99ut5doGTUFNwo9x4nNvkpM6YMLqXrt4SbFdQnqLM3hoAXLMB2uZYazj6LZGvcoYzk16H6Et'], policy: { baking: 1 }, bind_addr: '127.0.0.1', bind_port: 0 });
+  const d = await startDaemon(['tezos', '--keys', keysFile, '--passphrase-file', passFile, '--port', '0', '--state-dir', path.join(dir, 'state')], { listeners: 2 });
+  t.teardown(() => d.stop('SIGKILL'));
+  const res = await fetch(`http://127.0.0.1:${d.ports[1]}/keys/tz3hFR7NZtjT2QtzgMQnWb4xMuD6yt2YzXUt`);
+  t.same(await res.json(), { public_key: 'p2pk65zwHGP9MdvANKkp267F4VzoKqL8DMNpPfTHUNKbm8S9DUqqdpw' }, 'decrypted key served on the seed-configured HTTP listener');
+  const noPass = await runSignerd(['tezos', '--keys', keysFile, '--port', '0', '--state-dir', path.join(dir, 'state')]);
+  t.equal(noPass.code, 78, 'without the passphrase file: exit 78');
+  t.match(noPass.stderr, /KEY_LOAD_FAILED/);
+  t.notMatch(noPass.stderr, /test1234/, 'the passphrase never appears');
+});
+
+t.test('start-up refusals exit 78', async (t) => {
+  const dir = tempDir(t);
+  const loose = writeKeys(dir, seedKeys([TZ1]), 'loose.json');
+  fs.chmodSync(loose, 0o644);
+  const insecure = await runSignerd(['tezos', '--keys', loose, '--port', '0', '--state-dir', path.join(dir, 'state')]);
+  t.equal(insecure.code, 78, 'group/other-readable keys.json with secrets: exit 78');
+  t.match(insecure.stderr, /KEY_FILE_INSECURE/);
+  t.notMatch(insecure.stderr, new RegExp(TZ1.sk), 'the secret is not echoed');
+  const bad = writeKeys(dir, { keys: { [TZ1.pkh]: { secret_key: TZ1.sk } }, policy: { baking: 'yes' } }, 'bad.json');
+  t.match((await runSignerd(['tezos', '--keys', bad, '--port', '0', '--state-dir', path.join(dir, 'state')])).stderr, /CONFIG_INVALID/, 'bad policy: CONFIG_INVALID');
+  const ok = writeKeys(dir, seedKeys([TZ1]), 'ok.json');
+  t.equal((await runSignerd(['tezos', '--keys', ok, '--no-http', '--no-line'])).code, 78, 'nothing to serve: exit 78');
+});

@@ -1,0 +1,86 @@
+// Two daemon processes on one watermark store, many concurrent requests for the same slot:
+// exactly one signature per slot, identical bytes get that same signature, the rest get 409.
+// Run on the embedded SQLite store and on a real redis-server.
+import t, { type Test } from 'tap';
+import { request } from '../../helpers/line-client.js';
+import { startRedis } from '../../helpers/redis-server.js';
+import { needTools } from '../../helpers/tools.js';
+import { httpSign, seedKeys, startTezos, tempDir, TZ1, TZ2, writeKeys, type TezosDaemon } from './fixtures.js';
+import { block, consensus } from './payloads.js';
+
+const LEVELS = 8;
+const VARIANTS = 5;
+const COPIES = 2;
+
+/** Sends one request alternately over HTTP and the line protocol of either daemon. */
+async function send(daemons: TezosDaemon[], i: number, pkh: string, payload: Buffer): Promise<{ status: number; signature: string | null }> {
+  const d = daemons[i % daemons.length]!;
+  if (i % 3 === 2) {
+    const reply = await request(d.linePort, `sign ${pkh} ${payload.toString('hex')}`);
+    if (reply.startsWith('ERR ')) return { status: reply.startsWith('ERR WATERMARK_REJECTED') ? 409 : 500, signature: null };
+    return { status: 200, signature: reply };
+  }
+  const r = await httpSign(d.httpPort, pkh, payload);
+  return { status: r.status, signature: r.signature };
+}
+
+async function race(t: Test, daemons: TezosDaemon[]): Promise<void> {
+  for (const [pkh, kinds] of [[TZ1.pkh, ['attestation', 'block']], [TZ2.pkh, ['preattestation']]] as const) {
+    for (const kind of kinds) {
+      for (let level = 1; level <= LEVELS; level++) {
+        const jobs: Array<Promise<{ variant: number; status: number; signature: string | null }>> = [];
+        let i = 0;
+        for (let variant = 0; variant < VARIANTS; variant++) {
+          const o = { level, round: level % 2, variant: `${variant}` };
+          const payload = kind === 'block' ? block(o) : consensus(kind, o);
+          for (let copy = 0; copy < COPIES; copy++) {
+            const n = i++;
+            jobs.push(send(daemons, n, pkh, payload).then((r) => ({ variant, ...r })));
+          }
+        }
+        const results = await Promise.all(jobs);
+        const signed = results.filter((r) => r.status === 200);
+        const distinct = new Set(signed.map((r) => r.signature));
+        const winners = new Set(signed.map((r) => r.variant));
+        const others = results.filter((r) => r.status !== 200).map((r) => r.status);
+        if (distinct.size !== 1 || winners.size !== 1 || others.some((s) => s !== 409)) {
+          t.fail(`${pkh} ${kind} level ${level}: ${distinct.size} signatures, ${winners.size} winning payloads, statuses ${JSON.stringify(results.map((r) => r.status))}`);
+          return;
+        }
+      }
+      t.pass(`${pkh.slice(0, 3)} ${kind}: ${LEVELS} levels, ${VARIANTS * COPIES} concurrent requests each over two processes: exactly one signature per slot`);
+    }
+  }
+}
+
+const keys = [TZ1, TZ2];
+
+t.test('two processes on one SQLite store', async (t) => {
+  const dir = tempDir(t);
+  const keysFile = writeKeys(dir, seedKeys(keys));
+  const args = ['--store', 'sqlite', '--state-dir', `${dir}/state`];
+  const daemons = await Promise.all([startTezos(t, keysFile, args), startTezos(t, keysFile, args)]);
+  await race(t, daemons);
+});
+
+t.test('two processes on one redis-server', needTools('redis-server'), async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const dir = tempDir(t);
+  const keysFile = writeKeys(dir, seedKeys(keys));
+  const args = ['--store', 'redis', '--redis-url', redis.url, '--redis-prefix', 'race:'];
+  const daemons = await Promise.all([startTezos(t, keysFile, args), startTezos(t, keysFile, args)]);
+  // ioredis connects asynchronously; wait until a sign goes through before racing.
+  await waitForStore(daemons);
+  await race(t, daemons);
+});
+
+async function waitForStore(daemons: TezosDaemon[]): Promise<void> {
+  for (const d of daemons) {
+    for (let i = 0; i < 100; i++) {
+      const r = await httpSign(d.httpPort, TZ1.pkh, consensus('attestation', { level: 0, round: 0, variant: 'warm-up' }));
+      if (r.status !== 503) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}

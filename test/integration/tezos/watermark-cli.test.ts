@@ -1,0 +1,61 @@
+// `signerd tezos watermark show|set|export|import` on real stores: set raises only, the daemon
+// honours a set mark, and export → import moves marks (with their signatures) from a SQLite
+// host to a Redis-backed one, where an identical request gets the very same signature back.
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { runSignerd } from '../../helpers/daemon.js';
+import { startRedis } from '../../helpers/redis-server.js';
+import { needTools } from '../../helpers/tools.js';
+import { httpSign, seedKeys, startTezos, tempDir, TZ1, writeKeys } from './fixtures.js';
+import { consensus, MAINNET_ID } from './payloads.js';
+
+t.test('watermark admin commands', needTools('redis-server'), async (t) => {
+  const dir = tempDir(t);
+  const sqlite = ['--state-dir', path.join(dir, 'state')];
+  const keysFile = writeKeys(dir, seedKeys([TZ1]));
+  const set = (level: string, ...extra: string[]) =>
+    runSignerd(['tezos', 'watermark', 'set', ...sqlite, '--chain', MAINNET_ID, '--pkh', TZ1.pkh, '--kind', 'attestation', '--level', level, ...extra]);
+
+  t.equal((await set('100')).code, 0, 'set a mark');
+  const lower = await set('90');
+  t.equal(lower.code, 1, 'set refuses to lower a mark');
+  t.match(lower.stdout, /--force/);
+  t.equal((await runSignerd(['tezos', 'watermark', 'set', ...sqlite, '--chain', 'nope', '--pkh', TZ1.pkh, '--kind', 'attestation', '--level', '1'])).code, 78, 'bad chain id: exit 78');
+  const shown = await runSignerd(['tezos', 'watermark', 'show', ...sqlite]);
+  t.match(shown.stdout, new RegExp(`${MAINNET_ID} ${TZ1.pkh} attestation +100/0 unsigned`), 'show lists the mark');
+
+  const d = await startTezos(t, keysFile, sqlite);
+  t.equal((await httpSign(d.httpPort, TZ1.pkh, consensus('attestation', { level: 100, round: 0 }))).status, 409, 'the daemon honours the set mark');
+  const signed = await httpSign(d.httpPort, TZ1.pkh, consensus('attestation', { level: 101, round: 0 }));
+  t.equal(signed.status, 200, 'and signs above it');
+  t.equal(await d.daemon.stop('SIGTERM'), 0, 'SIGTERM: clean exit');
+
+  const exportFile = path.join(dir, 'marks.json');
+  t.equal((await runSignerd(['tezos', 'watermark', 'export', ...sqlite, '--out', exportFile])).code, 0, 'export');
+  const doc = JSON.parse(fs.readFileSync(exportFile, 'utf8')) as { format: string; marks: Array<Record<string, unknown>> };
+  t.equal(doc.format, 'signerd-tezos-watermarks');
+  t.match(doc.marks, [{ chainId: MAINNET_ID, pkh: TZ1.pkh, kind: 'attestation', level: 101, round: 0, signature: signed.signature }], 'the export carries level, round, digest and signature');
+
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const onRedis = ['--store', 'redis', '--redis-url', redis.url];
+  const imported = await runSignerd(['tezos', 'watermark', 'import', ...onRedis, exportFile]);
+  t.equal(imported.code, 0, imported.stderr);
+  t.match(imported.stdout, /imported 1, kept 0/);
+  const again = await runSignerd(['tezos', 'watermark', 'import', ...onRedis, exportFile]);
+  t.match(again.stdout, /imported 1, kept 0/, 're-import of equal marks is harmless');
+  t.equal((await runSignerd(['tezos', 'watermark', 'set', ...onRedis, '--chain', MAINNET_ID, '--pkh', TZ1.pkh, '--kind', 'attestation', '--level', '5'])).code, 1, 'redis: set refuses to lower');
+
+  const moved = await startTezos(t, keysFile, onRedis);
+  let replay = { status: 503, signature: null as string | null };
+  for (let i = 0; i < 100 && replay.status === 503; i++) {
+    replay = await httpSign(moved.httpPort, TZ1.pkh, consensus('attestation', { level: 101, round: 0 }));
+    if (replay.status === 503) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  t.equal(replay.signature, signed.signature, 'on the new host, identical bytes return the moved signature');
+  t.equal((await httpSign(moved.httpPort, TZ1.pkh, consensus('attestation', { level: 101, round: 0, variant: 'z' }))).status, 409, 'and other bytes at the moved mark are refused');
+
+  fs.writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ marks: [{ chainId: MAINNET_ID, pkh: TZ1.pkh, kind: 'block', level: -1, round: 0 }] }));
+  t.equal((await runSignerd(['tezos', 'watermark', 'import', ...onRedis, path.join(dir, 'bad.json')])).code, 78, 'an invalid import is refused whole');
+});

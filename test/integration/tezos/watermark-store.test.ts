@@ -1,0 +1,89 @@
+// Both watermark backends against the real thing (a SQLite file, a real redis-server): the same
+// rule table, signature recording, raise-only admin writes, and fail-closed on a Redis outage.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t, { type Test } from 'tap';
+import { connectRedis } from '../../../lib/store/redis-connection.js';
+import { startRedis } from '../../helpers/redis-server.js';
+import { needTools } from '../../helpers/tools.js';
+import type { Slot, WatermarkAdmin, WatermarkStore } from '../../../daemons/tezos/watermark.js';
+import { createRedisWatermarks } from '../../../daemons/tezos/watermark-redis.js';
+import { openSqliteWatermarks } from '../../../daemons/tezos/watermark-sqlite.js';
+
+type Store = WatermarkStore & WatermarkAdmin;
+const slot: Slot = { chainId: 'NetXdQprcVkpaWU', pkh: 'tz1b9kV41KV9N3sp69ycLdSoZ2Ak8jXwtNPv', kind: 'attestation' };
+const D1 = '11'.repeat(32);
+const D2 = '22'.repeat(32);
+
+async function ruleTable(t: Test, store: Store): Promise<void> {
+  t.same(await store.read(slot), null, 'no mark yet');
+  t.same(await store.reserve(slot, { level: 10, round: 1, digest: D1 }), { kind: 'reserved' }, 'first mark reserved');
+  t.same(await store.reserve(slot, { level: 10, round: 1, digest: D1 }), { kind: 'same', signature: null }, 'same bytes before the signature is recorded');
+  await store.recordSignature(slot, { level: 10, round: 1, digest: D1 }, 'sigA');
+  await store.recordSignature(slot, { level: 10, round: 1, digest: D1 }, 'sigB');
+  t.same(await store.reserve(slot, { level: 10, round: 1, digest: D1 }), { kind: 'same', signature: 'sigA' }, 'same bytes return the first recorded signature only');
+  const rejectedSame = await store.reserve(slot, { level: 10, round: 1, digest: D2 });
+  t.equal(rejectedSame.kind, 'rejected', 'same slot, other bytes: rejected');
+  t.equal((await store.reserve(slot, { level: 10, round: 0, digest: D2 })).kind, 'rejected', 'lower round: rejected');
+  t.equal((await store.reserve(slot, { level: 9, round: 5, digest: D2 })).kind, 'rejected', 'lower level: rejected');
+  t.same(await store.reserve(slot, { level: 10, round: 2, digest: D2 }), { kind: 'reserved' }, 'higher round: reserved');
+  t.same(await store.reserve(slot, { level: 11, round: 0, digest: D1 }), { kind: 'reserved' }, 'higher level, round 0: reserved');
+  await store.recordSignature(slot, { level: 10, round: 2, digest: D2 }, 'stale');
+  t.same((await store.read(slot))?.signature, null, 'a stale record does not attach to the newer mark');
+  const other: Slot = { ...slot, kind: 'preattestation' };
+  t.same(await store.reserve(other, { level: 5, round: 0, digest: D1 }), { kind: 'reserved' }, 'kinds have separate marks');
+
+  t.equal(await store.put({ ...slot, level: 3, round: 0, digest: '', signature: null }, false), false, 'admin put does not lower without force');
+  t.equal(await store.put({ ...slot, level: 20, round: 0, digest: '', signature: null }, false), true, 'admin put raises');
+  t.equal((await store.reserve(slot, { level: 20, round: 0, digest: D1 })).kind, 'rejected', 'a set mark without digest rejects its own level');
+  t.equal(await store.put({ ...slot, level: 3, round: 0, digest: '', signature: null }, true), true, 'force lowers');
+  // Concurrent reserves on one handle (SQLite batches them into one transaction): one winner.
+  const burst = await Promise.all(Array.from({ length: 20 }, (_, i) => store.reserve(other, { level: 6, round: 0, digest: (i % 4).toString(16).repeat(64) })));
+  t.equal(burst.filter((o) => o.kind === 'reserved').length, 1, 'a burst for one slot reserves exactly once');
+  t.equal(burst.filter((o) => o.kind === 'same').length, 4, 'the winner\'s identical copies see "same"');
+  await store.put({ ...other, level: 5, round: 0, digest: D1, signature: null }, true);
+  const listed = await store.list();
+  t.same(listed.map((e) => `${e.kind}:${e.level}/${e.round}`).sort(), ['attestation:3/0', 'preattestation:5/0'], 'list shows every slot');
+}
+
+t.test('sqlite watermark store', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-tezos-wm-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const store = openSqliteWatermarks({ stateDir: dir, busyTimeoutMs: 1_000 });
+  t.teardown(() => store.close());
+  await ruleTable(t, store);
+  // A second handle on the same file (as a second daemon process would have) sees the marks.
+  const second = openSqliteWatermarks({ stateDir: dir, busyTimeoutMs: 1_000 });
+  t.teardown(() => second.close());
+  t.equal((await second.reserve(slot, { level: 3, round: 0, digest: D1 })).kind, 'rejected', 'the other handle sees the committed mark');
+});
+
+t.test('redis watermark store', needTools('redis-server', 'redis-cli'), async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const client = connectRedis({ url: redis.url, commandTimeoutMs: 500, connectTimeoutMs: 2_000 });
+  const store = createRedisWatermarks(client, { prefix: 'test:', waitReplicas: 0, waitTimeoutMs: 500 });
+  t.teardown(() => store.close());
+  t.ok(await store.ready(5_000), 'connected');
+  await ruleTable(t, store);
+  t.match(await redis.cli('HGET', `test:tezos:wm:{${slot.chainId}:${slot.pkh}}:attestation`, 'l'), '3', 'plain hash per slot, readable with redis-cli');
+
+  await redis.stop();
+  await t.rejects(store.reserve(slot, { level: 30, round: 0, digest: D1 }), { code: 'STORE_UNAVAILABLE' }, 'outage: reserve fails closed');
+  await redis.start();
+  t.ok(await store.ready(10_000), 'reconnects by itself');
+  // The test redis keeps no data across restarts, so the mark starts afresh here.
+  t.same(await store.reserve(slot, { level: 30, round: 0, digest: D1 }), { kind: 'reserved' }, 'serves again after the restart');
+});
+
+t.test('redis WAIT for replicas fails closed without replicas', needTools('redis-server'), async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const client = connectRedis({ url: redis.url, commandTimeoutMs: 1_000, connectTimeoutMs: 2_000 });
+  const store = createRedisWatermarks(client, { prefix: 'w:', waitReplicas: 1, waitTimeoutMs: 100 });
+  t.teardown(() => store.close());
+  t.ok(await store.ready(5_000));
+  await t.rejects(store.reserve(slot, { level: 1, round: 0, digest: D1 }), { code: 'STORE_UNAVAILABLE' }, 'no replica acknowledged: no signature may follow');
+  t.equal((await store.reserve(slot, { level: 1, round: 0, digest: D1 })).kind, 'same', 'the mark stays reserved (that slot is given up, the safe direction)');
+});

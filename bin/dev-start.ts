@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     process.stdout.write(`  ${daemon.name.padEnd(13)} ${daemon.portLabels.map((label, i) => `${label} 127.0.0.1:${ports[i]}`).join(', ')}\n`);
   }
   process.stdout.write('\nTry:\n');
-  for (const { daemon } of started) for (const example of daemon.examples) process.stdout.write(`  ${example}\n`);
+  for (const { daemon } of started) for (const example of daemon.examples(devDir)) process.stdout.write(`  ${example}\n`);
   process.stdout.write('\nCtrl-C stops everything.\n');
 
   for (const { daemon, child } of started) {

@@ -21,6 +21,14 @@ export const OID = {
 } as const;
 
 export const oid = (dotted: string): Node => asn1.create(U, T.OID, false, asn1.oidToDer(dotted).getBytes());
+/** A non-negative INTEGER from big-endian magnitude bytes (ECDSA r and s), minimally encoded. */
+export function uint(bytes: Buffer): Node {
+  let at = 0;
+  while (at < bytes.length - 1 && bytes[at] === 0) at++;
+  const magnitude = bytes.subarray(at);
+  const content = magnitude[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), magnitude]) : magnitude;
+  return asn1.create(U, T.INTEGER, false, content.toString('binary'));
+}
 export const int = (n: number): Node => asn1.create(U, T.INTEGER, false, asn1.integerToDer(n).getBytes());
 export const nul = (): Node => asn1.create(U, T.NULL, false, '');
 export const seq = (...items: Node[]): Node => asn1.create(U, T.SEQUENCE, true, items);

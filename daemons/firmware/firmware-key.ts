@@ -22,18 +22,22 @@ export interface FirmwareKey {
 const CURVE_BITS: Record<string, number> = { prime256v1: 256, secp384r1: 384, secp521r1: 521 };
 
 export function describeKey(privateKey: KeyObject): FirmwareKey {
-  const publicKey = createPublicKey(privateKey);
-  const details = privateKey.asymmetricKeyDetails ?? {};
+  return { privateKey, ...describePublicKey(createPublicKey(privateKey)) };
+}
+
+/** The same facts from the public half alone (a key whose private half is in an HSM). */
+export function describePublicKey(publicKey: KeyObject): Omit<FirmwareKey, 'privateKey'> {
+  const details = publicKey.asymmetricKeyDetails ?? {};
   const keyId = keyIdOf(publicKey);
-  if (privateKey.asymmetricKeyType === 'rsa') {
+  if (publicKey.asymmetricKeyType === 'rsa') {
     const bits = details.modulusLength ?? 0;
-    return { privateKey, publicKey, type: 'rsa', bits, curve: null, sigBytes: Math.ceil(bits / 8), keyId, description: `rsa-${bits}` };
+    return { publicKey, type: 'rsa', bits, curve: null, sigBytes: Math.ceil(bits / 8), keyId, description: `rsa-${bits}` };
   }
-  if (privateKey.asymmetricKeyType === 'ec') {
+  if (publicKey.asymmetricKeyType === 'ec') {
     const curve = details.namedCurve ?? 'unknown';
     const bits = CURVE_BITS[curve] ?? 0;
-    return { privateKey, publicKey, type: 'ec', bits, curve, sigBytes: 2 * Math.ceil(bits / 8), keyId, description: `ec-${curve}` };
+    return { publicKey, type: 'ec', bits, curve, sigBytes: 2 * Math.ceil(bits / 8), keyId, description: `ec-${curve}` };
   }
   // ed25519, rsa-pss-restricted keys, ...: described so the loader can name them, then refused.
-  return { privateKey, publicKey, type: 'other', bits: 0, curve: null, sigBytes: 0, keyId, description: String(privateKey.asymmetricKeyType) };
+  return { publicKey, type: 'other', bits: 0, curve: null, sigBytes: 0, keyId, description: String(publicKey.asymmetricKeyType) };
 }

@@ -1,18 +1,21 @@
 // The firmware signing core both front ends (line protocol, digsigserver HTTP) call: key lookup by
 // validated machine/distro name, one function per format, every signature verified before it is
 // returned. Stable API: F2's HTTP adapter codes against these exports (see NOTES.md).
+import crypto from 'node:crypto';
 import { DaemonError } from '../../lib/errors.js';
-import type { CertifiedKey, FirmwareKey, KeyRoot } from './key-root.js';
+import { hsmCmsDigest, hsmMenderDigest, hsmMenderManifest, hsmModuleDigest, hsmOpteeDigest, hsmOpteeTa, hsmSignedModule, hsmSwupdateRsa } from './hsm-firmware-signing.js';
+import { isHsmHeld, type FirmwareCertificate, type FirmwareKey, type HeldSlotKey, type KeyRoot } from './key-root.js';
 import { signMenderDigest, signMenderManifest } from './mender-signature.js';
 import { signModuleDigest, signModuleFile, type ModuleHash } from './module-signature.js';
 import { buildOpteeTa, signOpteeDigest, type OpteeAlgorithm, type OpteeTaInput } from './optee-signature.js';
-import { signSwupdate, signSwupdateDigest, type SwupdateMethod } from './swupdate-signature.js';
+import { signSwupdateDigest, type SwupdateMethod } from './swupdate-signature.js';
 
 export { MODULE_HASHES, isSignedModule, moduleSignatureTrailer, MODULE_SIG_MAGIC, type ModuleHash } from './module-signature.js';
 export { SWUPDATE_METHODS, isSwupdateMethod, type SwupdateMethod } from './swupdate-signature.js';
 export { OPTEE_ALGO_VALUE, opteeShdr, type OpteeAlgorithm, type OpteeTaInput } from './optee-signature.js';
 export { checkMenderManifest } from './mender-signature.js';
 export { loadKeyRoot, validateSelector, SIGN_TYPES, type CertifiedKey, type FirmwareKey, type KeyRoot, type SignType, type SwupdateKeys } from './key-root.js';
+export { openKeyRoot, isHsmHeld, type HeldKey, type HeldSlotKey, type HsmFirmwareKey } from './key-root.js';
 
 /** Which key an info request is about: swupdate has two (rsa-private.key, cms.cert + cms-private.key). */
 export const KEY_SLOTS = ['kmodsign', 'swupdate-rsa', 'swupdate-cms', 'mender', 'opteesign'] as const;
@@ -51,16 +54,50 @@ export interface FirmwareSigner {
 }
 
 export function createFirmwareSigner(root: KeyRoot): FirmwareSigner {
+  // Each format goes to the in-memory signer or, for a key held in an HSM, to its asynchronous twin.
+  const certifiedOf = (selector: string, slot: 'kmodsign' | 'swupdate-cms'): { held: HeldSlotKey; certificate: FirmwareCertificate } => {
+    const held = root.held(selector, slot);
+    if (!held.certificate) throw new DaemonError('INTERNAL', `${slot} key without a certificate`);
+    return { held, certificate: held.certificate };
+  };
+  const swupdate = (distro: string, method: SwupdateMethod, sha256: Buffer): Promise<Buffer> => {
+    const held = root.held(distro, method === 'CMS' ? 'swupdate-cms' : 'swupdate-rsa');
+    if (!isHsmHeld(held.key)) return signSwupdateDigest(root.swupdate(distro), method, sha256);
+    if (method === 'CMS') return hsmCmsDigest(held.key, certifiedOf(distro, 'swupdate-cms').certificate, sha256);
+    return hsmSwupdateRsa(held.key, method, sha256);
+  };
   return {
-    moduleSignature: async (machine, hash, digest) => signModuleDigest(root.modules(machine), hash, checkedLength(digest, hash)),
-    signedModule: (machine, hash, module) => signModuleFile(root.modules(machine), hash, module),
-    swupdateSignature: (distro, method, swDescription) => signSwupdate(root.swupdate(distro), method, swDescription),
-    swupdateSignatureOfDigest: (distro, method, sha256) => signSwupdateDigest(root.swupdate(distro), method, sha256),
-    menderSignature: (distro, manifest) => signMenderManifest(root.mender(distro), manifest),
-    menderSignatureOfDigest: async (distro, sha256) => signMenderDigest(root.mender(distro), sha256),
-    opteeSignature: async (machine, algo, digest) => signOpteeDigest(root.optee(machine), algo, digest),
-    opteeTa: async (machine, input) => buildOpteeTa(root.optee(machine), input),
-    keyInfo: (selector, slot) => describe(slotKey(root, selector, slot)),
+    moduleSignature: async (machine, hash, digest) => {
+      const { held, certificate } = certifiedOf(machine, 'kmodsign');
+      const checked = checkedLength(digest, hash);
+      return isHsmHeld(held.key) ? hsmModuleDigest(held.key, certificate, hash, checked) : signModuleDigest(root.modules(machine), hash, checked);
+    },
+    signedModule: async (machine, hash, module) => {
+      const { held, certificate } = certifiedOf(machine, 'kmodsign');
+      return isHsmHeld(held.key) ? hsmSignedModule(held.key, certificate, hash, module) : signModuleFile(root.modules(machine), hash, module);
+    },
+    swupdateSignature: async (distro, method, swDescription) => swupdate(distro, method, crypto.createHash('sha256').update(swDescription).digest()),
+    swupdateSignatureOfDigest: async (distro, method, sha256) => {
+      if (sha256.length !== 32) throw new DaemonError('BAD_REQUEST', 'sw-description digest must be 32 bytes (SHA-256)');
+      return swupdate(distro, method, sha256);
+    },
+    menderSignature: async (distro, manifest) => {
+      const key = root.held(distro, 'mender').key;
+      return isHsmHeld(key) ? hsmMenderManifest(key, manifest) : signMenderManifest(key, manifest);
+    },
+    menderSignatureOfDigest: async (distro, sha256) => {
+      const key = root.held(distro, 'mender').key;
+      return isHsmHeld(key) ? hsmMenderDigest(key, sha256) : signMenderDigest(key, sha256);
+    },
+    opteeSignature: async (machine, algo, digest) => {
+      const key = root.held(machine, 'opteesign').key;
+      return isHsmHeld(key) ? hsmOpteeDigest(key, algo, digest) : signOpteeDigest(key, algo, digest);
+    },
+    opteeTa: async (machine, input) => {
+      const key = root.held(machine, 'opteesign').key;
+      return isHsmHeld(key) ? hsmOpteeTa(key, input) : buildOpteeTa(key, input);
+    },
+    keyInfo: (selector, slot) => describe(root.held(selector, slot)),
   };
 }
 
@@ -71,37 +108,14 @@ function checkedLength(digest: Buffer, hash: ModuleHash): Buffer {
   return digest;
 }
 
-function slotKey(root: KeyRoot, selector: string, slot: KeySlot): { key: FirmwareKey; cert: CertifiedKey['certificate'] | null } {
-  switch (slot) {
-    case 'kmodsign': {
-      const certified = root.modules(selector);
-      return { key: certified.key, cert: certified.certificate };
-    }
-    case 'swupdate-rsa': {
-      const rsa = root.swupdate(selector).rsa;
-      if (!rsa) throw new DaemonError('UNKNOWN_KEY', `no swupdate RSA key for ${selector}`);
-      return { key: rsa, cert: null };
-    }
-    case 'swupdate-cms': {
-      const cms = root.swupdate(selector).cms;
-      if (!cms) throw new DaemonError('UNKNOWN_KEY', `no swupdate CMS key for ${selector}`);
-      return { key: cms.key, cert: cms.certificate };
-    }
-    case 'mender':
-      return { key: root.mender(selector), cert: null };
-    case 'opteesign':
-      return { key: root.optee(selector), cert: null };
-  }
-}
-
-function describe({ key, cert }: { key: FirmwareKey; cert: CertifiedKey['certificate'] | null }): KeyInfo {
+function describe({ key, certificate }: HeldSlotKey): KeyInfo {
   return {
     type: key.type,
     bits: key.bits,
     curve: key.curve,
     sigBytes: key.sigBytes,
     keyId: key.keyId,
-    certificateDer: cert ? cert.der : null,
+    certificateDer: certificate ? certificate.der : null,
     publicKeyDer: key.publicKey.export({ type: 'spki', format: 'der' }),
   };
 }

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { addListenOptions, listenSettings } from '../../lib/config/daemon-options.js';
 import { runDaemonProcess } from '../../lib/server/daemon-process.js';
 import { startTcpServer } from '../../lib/server/serve-tcp.js';
-import { createFirmwareSigner, loadKeyRoot } from './firmware-signer.js';
+import { createFirmwareSigner, openKeyRoot } from './firmware-signer.js';
 import { startFirmwareHttp } from './http-api.js';
 import { firmwareHttpCore } from './http-core.js';
 import { addFirmwareHttpOptions, firmwareHttpSettings } from './http-options.js';
@@ -18,17 +18,24 @@ export function command(): Command {
   );
   addListenOptions(cmd, FIRMWARE_LINE_PORT);
   addFirmwareHttpOptions(cmd);
-  cmd.requiredOption('--key-root <dir>', 'digsigserver key layout: <dir>/<machine or distro>/<kmodsign|swupdate|mender|opteesign>/<key files>; private keys mode 0600');
+  cmd.requiredOption('--key-root <dir>', 'digsigserver key layout: <dir>/<machine or distro>/<kmodsign|swupdate|mender|opteesign>/<key files>; private keys mode 0600, or <key file>.pkcs11 holding a pkcs11: URI (HSM)');
   cmd.action(() =>
     runDaemonProcess('firmware', cmd, async (opts, log) => {
       const listen = listenSettings(opts);
-      const keyRoot = loadKeyRoot(String(opts['keyRoot']), log);
+      // PEM keys are read here; `<key file>.pkcs11` references open their HSM keys (login, verified test signatures).
+      const keyRoot = await openKeyRoot(String(opts['keyRoot']), { callMsMax: listen.limits.backendCallMsMax, log });
       const entries = keyRoot.entries();
       log.info({ keyRoot: String(opts['keyRoot']), keys: entries.map((e) => `${e.signType}:${e.selector}`) }, 'key root loaded');
       const signer = createFirmwareSigner(keyRoot);
       // Decoded objects are at most 3/4 of a line; the line limit is the real bound.
       const service = createFirmwareLineService({ signer, keyRoot, reply: listen.reply, objectBytesMax: listen.limits.lineBytesMax });
-      const line = await startTcpServer({ host: listen.host, port: listen.port, mode: listen.mode, limits: listen.limits, log, service });
+      let line: Awaited<ReturnType<typeof startTcpServer>>;
+      try {
+        line = await startTcpServer({ host: listen.host, port: listen.port, mode: listen.mode, limits: listen.limits, log, service });
+      } catch (err) {
+        await keyRoot.close();
+        throw err;
+      }
       log.info({ host: listen.host, port: line.address.port, protocol: 'line' }, 'listening');
       const httpSettings = opts['http'] === false ? null : firmwareHttpSettings(opts);
       let http: { close(): Promise<void> } | null = null;
@@ -36,10 +43,12 @@ export function command(): Command {
         if (httpSettings) http = await startFirmwareHttp({ settings: httpSettings, log, core: firmwareHttpCore(signer) });
       } catch (err) {
         await line.close();
+        await keyRoot.close();
         throw err;
       }
       return async () => {
         await Promise.all([line.close(), http?.close()]);
+        await keyRoot.close();
       };
     }),
   );

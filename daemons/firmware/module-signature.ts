@@ -4,7 +4,7 @@
 import crypto from 'node:crypto';
 import { DaemonError } from '../../lib/errors.js';
 import { context, int, nul, oid, OID, raw, seq, set, octets, toDer } from './der.js';
-import type { CertifiedKey } from './key-root.js';
+import type { CertifiedKey, FirmwareCertificate } from './key-root.js';
 import { signPkcs1Digest, verifyPkcs1Digest, type DigestName } from './rsa-prehashed.js';
 
 export type ModuleHash = DigestName;
@@ -21,7 +21,7 @@ export function signModuleDigest(keys: CertifiedKey, hash: ModuleHash, digest: B
   if (!verifyPkcs1Digest(keys.key.publicKey, hash, digest, signature)) {
     throw new DaemonError('SIGNATURE_CHECK_FAILED', 'module signature did not verify; withheld');
   }
-  return pkcs7Blob(keys, hash, signature);
+  return modulePkcs7Blob(keys.certificate, hash, signature);
 }
 
 /** The whole signed module: module ‖ PKCS#7 ‖ struct module_signature ‖ magic. */
@@ -33,7 +33,7 @@ export async function signModuleFile(keys: CertifiedKey, hash: ModuleHash, modul
   );
   const ok = await new Promise<boolean>((resolve) => crypto.verify(hash, module, { key: publicKey, ...rsa }, signature, (err, v) => resolve(!err && v)));
   if (!ok) throw new DaemonError('SIGNATURE_CHECK_FAILED', 'module signature did not verify; withheld');
-  const blob = pkcs7Blob(keys, hash, signature);
+  const blob = modulePkcs7Blob(keys.certificate, hash, signature);
   return Buffer.concat([module, blob, moduleSignatureTrailer(blob.length), MODULE_SIG_MAGIC]);
 }
 
@@ -50,13 +50,14 @@ export function isSignedModule(module: Buffer): boolean {
   return module.length >= MODULE_SIG_MAGIC.length && module.subarray(module.length - MODULE_SIG_MAGIC.length).equals(MODULE_SIG_MAGIC);
 }
 
-function pkcs7Blob(keys: CertifiedKey, hash: ModuleHash, signature: Buffer): Buffer {
+/** The PKCS#7 blob around a PKCS#1 v1.5 signature over DigestInfo(hash) (any signer: memory or HSM). */
+export function modulePkcs7Blob(certificate: FirmwareCertificate, hash: ModuleHash, signature: Buffer): Buffer {
   // sign-file (OpenSSL PKCS7 with PKCS7_NOATTR) writes hash AlgorithmIdentifiers WITHOUT a NULL
   // parameter but rsaEncryption WITH one; both matter for byte identity.
   const hashAlg = seq(oid(OID[hash]));
   const signerInfo = seq(
     int(1),
-    seq(raw(keys.certificate.issuerDer), raw(keys.certificate.serialDer)),
+    seq(raw(certificate.issuerDer), raw(certificate.serialDer)),
     hashAlg,
     seq(oid(OID.rsaEncryption), nul()),
     octets(signature),

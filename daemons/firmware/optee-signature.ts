@@ -37,7 +37,7 @@ export interface OpteeTaInput {
 }
 
 /** The signed header fields before the hash: magic, img_type, img_size, algo, hash_size, sig_size. */
-export function opteeShdr(key: FirmwareKey, algo: OpteeAlgorithm, imageBytes: number): Buffer {
+export function opteeShdr(key: Pick<FirmwareKey, 'sigBytes'>, algo: OpteeAlgorithm, imageBytes: number): Buffer {
   const shdr = Buffer.alloc(20);
   shdr.writeUInt32LE(SHDR_MAGIC, 0);
   shdr.writeUInt32LE(SHDR_BOOTSTRAP_TA, 4);
@@ -50,6 +50,19 @@ export function opteeShdr(key: FirmwareKey, algo: OpteeAlgorithm, imageBytes: nu
 
 /** The complete <uuid>.ta: shdr ‖ hash ‖ signature ‖ uuid ‖ ta_version ‖ ELF. */
 export function buildOpteeTa(key: FirmwareKey, input: OpteeTaInput): Buffer {
+  const ta = prepareOpteeTa(key, input);
+  return assembleOpteeTa(ta, signOpteeDigest(key, input.algo, ta.digest));
+}
+
+/** A checked TA input split for signing: the digest to sign and the parts around the signature. */
+export interface PreparedOpteeTa {
+  readonly shdr: Buffer;
+  readonly digest: Buffer;
+  /** uuid ‖ ta_version ‖ ELF */
+  readonly tail: Buffer;
+}
+
+export function prepareOpteeTa(key: Pick<FirmwareKey, 'sigBytes'>, input: OpteeTaInput): PreparedOpteeTa {
   if (!UUID.test(input.uuid)) throw new DaemonError('BAD_REQUEST', 'TA uuid must be 8-4-4-4-12 hex digits');
   if (!Number.isInteger(input.version) || input.version < 0 || input.version > 0xffffffff) throw new DaemonError('BAD_REQUEST', 'ta_version must be a u32');
   if (input.elf.length > 0xffffffff) throw new DaemonError('PAYLOAD_TOO_LARGE', 'TA image larger than 4 GiB');
@@ -58,6 +71,9 @@ export function buildOpteeTa(key: FirmwareKey, input: OpteeTaInput): Buffer {
   const version = Buffer.alloc(4);
   version.writeUInt32LE(input.version);
   const digest = crypto.createHash('sha256').update(shdr).update(uuid).update(version).update(input.elf).digest();
-  const signature = signOpteeDigest(key, input.algo, digest);
-  return Buffer.concat([shdr, digest, signature, uuid, version, input.elf]);
+  return { shdr, digest, tail: Buffer.concat([uuid, version, input.elf]) };
+}
+
+export function assembleOpteeTa(ta: PreparedOpteeTa, signature: Buffer): Buffer {
+  return Buffer.concat([ta.shdr, ta.digest, signature, ta.tail]);
 }

@@ -1,12 +1,13 @@
 // The signature schemes signerd runs inside an HSM: which key each needs, what is hashed locally,
 // which CKM_* mechanism signs, and how the token's output is shaped into the daemons' wire encodings.
-import { createHash } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import type { Mechanism } from 'pkcs11js';
 import { pkcs11js } from './pkcs11-module.js';
 import type { CurveName } from './pkcs11-curves.js';
 
 export type HsmAlgorithm =
   | 'rsa-pss-sha256'
+  | 'rsa-pss-sha256-max-salt'
   | 'rsa-pkcs1-sha256'
   | 'rsa-pkcs1-sha384'
   | 'rsa-pkcs1-sha512'
@@ -25,11 +26,14 @@ export interface HsmScheme {
   key: { type: 'rsa' } | { type: 'ec'; curve: CurveName };
   /** Hash applied locally before the token signs; null: the token gets the whole message (EdDSA). */
   digest: DigestName | null;
-  mechanism(): Mechanism;
+  /** The key's public half sizes parameters that depend on it (the maximum PSS salt). */
+  mechanism(publicKey: KeyObject): Mechanism;
   /** What the token signs, from the digest (DigestInfo for PKCS#1 v1.5, the digest itself otherwise). */
   tokenInput(digest: Buffer): Buffer;
   /** Low-S normalisation (BIP-62 / Tezos); r‖s layout is what CKM_ECDSA gives already. */
   lowS: boolean;
+  /** RSA-PSS only: the salt length the token uses and the check demands. */
+  pssSaltBytes?(publicKey: KeyObject): number;
 }
 
 const DIGEST_INFO: Record<DigestName, Buffer> = {
@@ -52,22 +56,35 @@ function pkcs1(digest: DigestName): HsmScheme {
   };
 }
 
+/** RSASSA-PSS over a SHA-256 digest, MGF1-SHA-256, salt length from `saltBytes`. */
+function pss(saltBytes: (publicKey: KeyObject) => number): HsmScheme {
+  return {
+    key: { type: 'rsa' },
+    digest: 'sha256',
+    mechanism: (publicKey) => {
+      const P = pkcs11js();
+      return { mechanism: P.CKM_RSA_PKCS_PSS, parameter: { type: P.CK_PARAMS_RSA_PSS, hashAlg: P.CKM_SHA256, mgf: P.CKG_MGF1_SHA256, saltLen: saltBytes(publicKey) } as never };
+    },
+    tokenInput: identity,
+    lowS: false,
+    pssSaltBytes: saltBytes,
+  };
+}
+
+function rsaModulusBits(publicKey: KeyObject): number {
+  return publicKey.asymmetricKeyDetails?.modulusLength ?? 0;
+}
+
 function ecdsa(curve: CurveName, digest: DigestName, lowS: boolean): HsmScheme {
   return { key: { type: 'ec', curve }, digest, mechanism: () => ({ mechanism: pkcs11js().CKM_ECDSA }), tokenInput: identity, lowS };
 }
 
 export const HSM_SCHEMES: Readonly<Record<HsmAlgorithm, HsmScheme>> = {
   // RSASSA-PSS, SHA-256, MGF1-SHA-256, salt 32: the same as the file backend (crypto/signature-algorithms.ts).
-  'rsa-pss-sha256': {
-    key: { type: 'rsa' },
-    digest: 'sha256',
-    mechanism: () => {
-      const P = pkcs11js();
-      return { mechanism: P.CKM_RSA_PKCS_PSS, parameter: { type: P.CK_PARAMS_RSA_PSS, hashAlg: P.CKM_SHA256, mgf: P.CKG_MGF1_SHA256, saltLen: 32 } as never };
-    },
-    tokenInput: identity,
-    lowS: false,
-  },
+  'rsa-pss-sha256': pss(() => 32),
+  // The same with the largest salt the modulus allows (emLen - hLen - 2), as OpenSSL's
+  // rsa_pss_saltlen:-2 / "max" signs: swupdate's RSA-PSS (meta-swupdate signs this way).
+  'rsa-pss-sha256-max-salt': pss((publicKey) => Math.ceil((rsaModulusBits(publicKey) - 1) / 8) - 32 - 2),
   'rsa-pkcs1-sha256': pkcs1('sha256'),
   'rsa-pkcs1-sha384': pkcs1('sha384'),
   'rsa-pkcs1-sha512': pkcs1('sha512'),

@@ -11,6 +11,7 @@ const NOBLE = { p256, p384, secp256k1 } as const;
 /** The hash node:crypto applies for a whole-message check, per scheme. */
 const NODE_DIGEST: Record<HsmAlgorithm, string | null> = {
   'rsa-pss-sha256': 'sha256',
+  'rsa-pss-sha256-max-salt': 'sha256',
   'rsa-pkcs1-sha256': 'sha256',
   'rsa-pkcs1-sha384': 'sha384',
   'rsa-pkcs1-sha512': 'sha512',
@@ -35,11 +36,12 @@ export async function checkHsmSignature(algorithm: HsmAlgorithm, publicKey: KeyO
 }
 
 function checkMessage(algorithm: HsmAlgorithm, publicKey: KeyObject, message: Buffer, signature: Buffer): Promise<boolean> {
+  const saltLength = HSM_SCHEMES[algorithm].pssSaltBytes?.(publicKey);
   const key =
     algorithm === 'ed25519'
       ? publicKey
-      : algorithm === 'rsa-pss-sha256'
-      ? { key: publicKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }
+      : saltLength !== undefined
+      ? { key: publicKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength }
       : HSM_SCHEMES[algorithm].key.type === 'ec'
         ? { key: publicKey, dsaEncoding: 'ieee-p1363' as const }
         : { key: publicKey, padding: crypto.constants.RSA_PKCS1_PADDING };
@@ -61,18 +63,19 @@ function check(algorithm: HsmAlgorithm, publicKey: KeyObject, input: Buffer, sig
     const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
     return NOBLE[curve].verify(signature, input, point, { prehash: false, lowS: scheme.lowS, format: 'compact' });
   }
-  if (algorithm === 'rsa-pss-sha256') return checkPss(publicKey, input, signature);
+  const saltLength = scheme.pssSaltBytes?.(publicKey);
+  if (saltLength !== undefined) return checkPss(publicKey, input, signature, saltLength);
   // PKCS#1 v1.5: recover the encoded DigestInfo and compare it whole.
   const recovered = crypto.publicDecrypt({ key: publicKey, padding: crypto.constants.RSA_PKCS1_PADDING }, signature);
   return recovered.equals(scheme.tokenInput(input));
 }
 
 /** EMSA-PSS verify over a digest (node:crypto only verifies whole messages); forge does the encoding check. */
-function checkPss(publicKey: KeyObject, digest: Buffer, signature: Buffer): boolean {
+function checkPss(publicKey: KeyObject, digest: Buffer, signature: Buffer, saltLength: number): boolean {
   const jwk = publicKey.export({ format: 'jwk' });
   const n = new forge.jsbn.BigInteger(Buffer.from(jwk.n!, 'base64url').toString('hex'), 16);
   const e = new forge.jsbn.BigInteger(Buffer.from(jwk.e!, 'base64url').toString('hex'), 16);
   const key = forge.pki.setRsaPublicKey(n, e);
-  const pss = forge.pss.create({ md: forge.md.sha256.create(), mgf: forge.mgf.mgf1.create(forge.md.sha256.create()), saltLength: 32 });
+  const pss = forge.pss.create({ md: forge.md.sha256.create(), mgf: forge.mgf.mgf1.create(forge.md.sha256.create()), saltLength });
   return key.verify(digest.toString('binary'), signature.toString('binary'), pss);
 }

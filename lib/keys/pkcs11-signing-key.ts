@@ -81,7 +81,7 @@ function hsmSigningKey<A extends HsmAlgorithm>(algorithm: A, token: Pkcs11Token,
   };
   async function signInput(checkInput: { message?: Buffer; digest: Buffer }, tokenInput: Buffer): Promise<Buffer> {
     const raw = await token.withSession('sign', async (ctx) => {
-      ctx.api.C_SignInit(ctx.session, scheme.mechanism(), handleFor(ctx));
+      ctx.api.C_SignInit(ctx.session, scheme.mechanism(publicKey), handleFor(ctx));
       return ctx.api.C_SignAsync(ctx.session, tokenInput, Buffer.alloc(SIGNATURE_BYTES_MAX));
     });
     const signature = Buffer.from(scheme.lowS && scheme.key.type === 'ec' ? normaliseLowS(scheme.key.curve, raw) : raw);

@@ -1,0 +1,106 @@
+// HSM trouble for the firmware daemon: a token removed mid-run gives ERR BACKEND_UNAVAILABLE (HTTP 503)
+// while the daemon keeps serving, and signing resumes by itself when it returns; bad `.pkcs11`
+// references stop start-up with one clear line and exit 78.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { request } from '../../helpers/line-client.js';
+import { createToken, needSoftHsm } from '../../helpers/softhsm.js';
+import { needTools } from '../../helpers/tools.js';
+import { curlPost } from './http-fixtures.js';
+import { importKeyRoot, startFailure, startHsmFirmware } from './hsm-fixtures.js';
+import { DISTRO, MACHINE, okValue, readVector, RSA_MENDER_DISTRO } from './line-fixtures.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const skip = needSoftHsm().skip ?? needTools('openssl', 'curl').skip;
+
+t.test('firmware daemon and HSM failures', skip ? { skip } : {}, async (t) => {
+  const dir = t.testdir({});
+  const token = createToken('fw-fail');
+  t.teardown(() => token.cleanup());
+  const { hsmRoot } = await importKeyRoot(dir, token);
+  const dummy = readVector('module/dummy.ko');
+  const moduleLine = `MODULE ${MACHINE} sha512 ${crypto.createHash('sha512').update(dummy).digest('hex')}`;
+
+  t.test('token removed mid-run: ERR lines and HTTP 503, the daemon keeps serving; then signing resumes without restart', async (t) => {
+    const daemon = await startHsmFirmware(hsmRoot, token, [], 2);
+    t.teardown(() => daemon.stop());
+    const httpUrl = `http://127.0.0.1:${daemon.ports[1]}`;
+    fs.writeFileSync(path.join(dir, 'sw-description'), readVector('swupdate/sw-description'));
+    const postSwupdate = () => curlPost(`${httpUrl}/sign/swupdate`, ['-F', 'sw-description=@sw-description', '-F', `distro=${DISTRO}`, '-F', 'method=RSA'], { cwd: dir });
+    t.equal(okValue(await request(daemon.port, moduleLine)), readVector('module/dummy.ko.sha512.p7s').toString('base64'), 'signs while the token is there');
+    t.equal(postSwupdate().status, 200, 'HTTP signs too');
+
+    token.remove();
+    try {
+      for (const line of [moduleLine, `MENDER-DIGEST ${RSA_MENDER_DISTRO} ${'ab'.repeat(32)}`, `OPTEE ${MACHINE} PSS ${'cd'.repeat(32)}`, `SWUPDATE-DIGEST ${DISTRO} CMS ${'ef'.repeat(32)}`]) {
+        t.match(await request(daemon.port, line), /^ERR BACKEND_UNAVAILABLE /, `${line.split(' ')[0]} while the token is away`);
+      }
+      t.equal(postSwupdate().status, 503, 'HTTP answers 503 while the token is away');
+      t.equal(await request(daemon.port, 'PING'), 'OK PONG', 'the daemon keeps serving');
+      t.match(await request(daemon.port, `KEYINFO ${MACHINE} kmodsign`), /^OK type=rsa bits=2048 /, 'key facts need no HSM call');
+    } finally {
+      token.restore();
+    }
+    // Each token connection reopens at most once a second; poll (bounded) rather than assume a timing.
+    let reply = '';
+    for (let i = 0; i < 80 && !reply.startsWith('OK '); i++) {
+      await sleep(250);
+      reply = await request(daemon.port, moduleLine);
+    }
+    t.equal(reply, `OK ${readVector('module/dummy.ko.sha512.p7s').toString('base64')}`, 'signing resumed: the blob equals sign-file again');
+    let status = 0;
+    for (let i = 0; i < 40 && status !== 200; i++) {
+      status = postSwupdate().status;
+      if (status !== 200) await sleep(250);
+    }
+    t.equal(status, 200, 'HTTP signs again');
+    t.equal(daemon.proc.exitCode, null, 'the same process kept serving');
+    t.ok(daemon.logs.some((l) => l['msg'] === 'HSM token reopened'), 'the reopen is logged');
+    t.notMatch(JSON.stringify(daemon.logs) + daemon.stderr(), token.pin, 'the PIN never reaches the logs');
+    t.equal(await daemon.stop(), 0, 'SIGTERM closes the HSM sessions and exits 0');
+  });
+
+  t.test('bad references stop start-up with exit 78 and one clear line', async (t) => {
+    const optee = path.join(hsmRoot, MACHINE, 'opteesign/optee-signing-key.pem.pkcs11');
+    const kmod = path.join(hsmRoot, MACHINE, 'kmodsign/kernel-signkey.priv.pkcs11');
+    const original = { optee: fs.readFileSync(optee, 'utf8'), kmod: fs.readFileSync(kmod, 'utf8') };
+    const restore = () => {
+      fs.writeFileSync(optee, original.optee);
+      fs.writeFileSync(kmod, original.kmod);
+      fs.rmSync(path.join(hsmRoot, MACHINE, 'opteesign/optee-signing-key.pem'), { force: true });
+    };
+    t.teardown(restore);
+
+    fs.writeFileSync(path.join(hsmRoot, MACHINE, 'opteesign/optee-signing-key.pem'), 'x', { mode: 0o600 });
+    t.match(await startFailure(hsmRoot, token), /^exit 78: signerd firmware: CONFIG_INVALID: .*optee-signing-key\.pem: both the key file and optee-signing-key\.pem\.pkcs11 exist/);
+    restore();
+
+    fs.writeFileSync(optee, `${token.uri('optee-qemux86-64')}\n${token.uri('kmod-qemux86-64')}\n`);
+    t.match(await startFailure(hsmRoot, token), /^exit 78: signerd firmware: CONFIG_INVALID: HSM reference .* must hold exactly one pkcs11: URI line/);
+    fs.writeFileSync(optee, `${token.uri('mender-poky')}\n`);
+    t.match(await startFailure(hsmRoot, token), /^exit 78: signerd firmware: KEY_LOAD_FAILED: .*a ec-prime256v1 key does not fit here \(expected rsa\)/);
+    fs.writeFileSync(optee, `${token.uri('no-such-key')}\n`);
+    t.match(await startFailure(hsmRoot, token), /^exit 78: signerd firmware: KEY_LOAD_FAILED: no private key object=no-such-key/);
+    fs.writeFileSync(optee, `${token.uri('optee-qemux86-64')}&pin-value=${token.pin}\n`);
+    const pinInUri = await startFailure(hsmRoot, token);
+    t.match(pinInUri, /^exit 78: signerd firmware: CONFIG_INVALID: pkcs11 URI: pin-value= is refused/);
+    t.notMatch(pinInUri, token.pin, 'the PIN is not echoed');
+    restore();
+
+    fs.writeFileSync(kmod, `${token.uri('optee-qemux86-64')}\n`);
+    t.match(await startFailure(hsmRoot, token), /^exit 78: signerd firmware: KEY_LOAD_FAILED: .*kernel-signkey\.priv\.pkcs11: the HSM key does not match certificate kernel-signkey\.x509/);
+    restore();
+
+    // Login state is per application and token, so the wrong PIN goes into a root with this key alone.
+    const wrongPin = path.join(token.dir, 'wrong-pin');
+    fs.writeFileSync(wrongPin, 'not-the-pin-9876\n', { mode: 0o600 });
+    const lone = path.join(dir, 'lone', MACHINE, 'opteesign');
+    fs.mkdirSync(lone, { recursive: true });
+    fs.writeFileSync(path.join(lone, 'optee-signing-key.pem.pkcs11'), `${token.uri('optee-qemux86-64').replace(token.pinFile, wrongPin)}\n`);
+    const login = await startFailure(path.join(dir, 'lone'), token);
+    t.match(login, /^exit 78: signerd firmware: HSM_LOGIN_FAILED: .*CKR_PIN_INCORRECT/);
+    t.notMatch(login, 'not-the-pin-9876');
+  });
+});

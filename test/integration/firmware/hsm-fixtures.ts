@@ -1,0 +1,91 @@
+// Fixtures for the HSM-backed firmware tests: a throwaway SoftHSM2 token holding the committed
+// test keys (imported with `signerd hsm import`), and a key root naming them by `.pkcs11` references.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runSignerd, startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
+import type { TestToken } from '../../helpers/softhsm.js';
+import { copyKeyRoot, tool, vector } from './line-fixtures.js';
+
+/** The committed key root's private keys: where each lives, its token label, and `hsm import --for`. */
+export const HSM_KEYS = [
+  { file: 'qemux86-64/kmodsign/kernel-signkey.priv', label: 'kmod-qemux86-64', for: 'firmware' },
+  { file: 'qemux86-64/opteesign/optee-signing-key.pem', label: 'optee-qemux86-64', for: 'firmware' },
+  { file: 'poky/swupdate/rsa-private.key', label: 'swu-rsa-poky', for: 'firmware' },
+  { file: 'poky/swupdate/cms-private.key', label: 'swu-cms-poky', for: 'firmware' },
+  { file: 'poky/mender/private.key', label: 'mender-poky', for: 'mender' },
+  { file: 'poky-rsa/mender/private.key', label: 'mender-poky-rsa', for: 'firmware' },
+] as const;
+
+/** A distro whose swupdate CMS signer is ECDSA P-256 (made per run; the committed CMS key is RSA). */
+export const EC_CMS_DISTRO = 'poky-ec';
+
+export interface HsmKeyRoots {
+  /** The committed key root as PEM files (what the reference tools use). */
+  fileRoot: string;
+  /** The same keys, each PEM replaced by `<file>.pkcs11` naming the imported HSM key. */
+  hsmRoot: string;
+}
+
+/** Imports every committed private key into the token and builds both key roots under `dir`. */
+export async function importKeyRoot(dir: string, token: TestToken): Promise<HsmKeyRoots> {
+  for (const sub of ['files', 'hsm']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
+  const fileRoot = copyKeyRoot(path.join(dir, 'files'));
+  const hsmRoot = copyKeyRoot(path.join(dir, 'hsm'));
+  for (const key of HSM_KEYS) {
+    const r = await runSignerd(['hsm', 'import', '--key', token.uri(key.label), '--for', key.for, '--from', path.join(fileRoot, key.file)], '', token.env);
+    if (r.code !== 0) throw new Error(`hsm import ${key.label}: ${r.stderr}`);
+    fs.rmSync(path.join(hsmRoot, key.file));
+    fs.writeFileSync(path.join(hsmRoot, `${key.file}.pkcs11`), `# ${key.label}, imported by signerd hsm import\n${token.uri(key.label)}\n`);
+  }
+  const ecFiles = path.join(fileRoot, EC_CMS_DISTRO, 'swupdate');
+  const ecHsm = path.join(hsmRoot, EC_CMS_DISTRO, 'swupdate');
+  for (const d of [ecFiles, ecHsm]) fs.mkdirSync(d, { recursive: true });
+  const keyFile = path.join(ecFiles, 'cms-private.key');
+  const made = tool('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '3650', '-subj', '/O=SWUpdate/CN=target-ec', '-keyout', keyFile, '-out', path.join(ecFiles, 'cms.cert')]);
+  if (made.code !== 0) throw new Error(`openssl req: ${made.out}`);
+  fs.chmodSync(keyFile, 0o600);
+  fs.copyFileSync(path.join(ecFiles, 'cms.cert'), path.join(ecHsm, 'cms.cert'));
+  const r = await runSignerd(['hsm', 'import', '--key', token.uri('swu-cms-poky-ec'), '--for', 'mender', '--from', keyFile], '', token.env);
+  if (r.code !== 0) throw new Error(`hsm import swu-cms-poky-ec: ${r.stderr}`);
+  fs.writeFileSync(path.join(ecHsm, 'cms-private.key.pkcs11'), `${token.uri('swu-cms-poky-ec')}\n`);
+  return { fileRoot, hsmRoot };
+}
+
+/** The firmware daemon on port 0 over a key root, with the token's SOFTHSM2_CONF. */
+export function startHsmFirmware(keyRoot: string, token: TestToken, extra: string[] = [], listeners = 1): Promise<RunningDaemon> {
+  const http = listeners > 1 ? ['--http-port', '0'] : ['--no-http'];
+  return startDaemon(['firmware', '--key-root', keyRoot, '--port', '0', ...http, ...extra], { env: token.env, listeners, timeoutMs: 30_000 });
+}
+
+/** Start-up that must fail: the daemon's one stderr line (exit code included in the message). */
+export async function startFailure(keyRoot: string, token: TestToken): Promise<string> {
+  const r = await runSignerd(['firmware', '--key-root', keyRoot, '--port', '0', '--no-http'], '', token.env);
+  return `exit ${r.code}: ${r.stderr.trim()}`;
+}
+
+/** Builds the .swu as meta-swupdate does (cpio -H crc, sw-description first, its .sig second); as line-swupdate.test.ts. */
+export function buildSwu(dir: string, name: string, description: Buffer, sig: Buffer): string {
+  const work = path.join(dir, `${name}.d`);
+  fs.mkdirSync(work);
+  fs.writeFileSync(path.join(work, 'sw-description'), description);
+  fs.writeFileSync(path.join(work, 'sw-description.sig'), sig);
+  fs.copyFileSync(vector('swupdate/rootfs.img'), path.join(work, 'rootfs.img'));
+  const swu = path.join(dir, `${name}.swu`);
+  const r = tool('cpio', ['-o', '-H', 'crc', '--reproducible', '-O', swu], { cwd: work, input: Buffer.from('sw-description\nsw-description.sig\nrootfs.img\n') });
+  if (r.code !== 0) throw new Error(`cpio: ${r.out}`);
+  return swu;
+}
+
+/** `swupdate -c`, judged by its output (its exit status is unreliable on success), in a private TMPDIR. */
+export function swupdateCheck(swu: string, cert: string): { accepted: boolean; out: string } {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'swu-'));
+  let r;
+  try {
+    r = tool('swupdate', ['-c', '-v', '-i', swu, '-k', cert, '-H', 'testboard:1.0'], { env: { TMPDIR: tmp } });
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  const accepted = /Verified OK/.test(r.out) && /SWUPDATE successful/.test(r.out) && !/Signature verification failed|SWUpdate \*failed\*/.test(r.out);
+  return { accepted, out: r.out.split('\n').filter((l) => /Verified|SWUPDATE successful|ERROR|fail/i.test(l)).join('\n') };
+}

@@ -27,7 +27,7 @@ function adminCommand(name: string, description: string, run: (store: Admin, arg
     let store: Admin | undefined;
     try {
       const configFile = cmd.opts()['config'] as string | undefined;
-      if (configFile) applyConfigFile(cmd, configFile);
+      if (configFile) applyConfigFile(cmd, configFile, { ignoreUnknown: true });
       const settings = storeSettings(cmd.opts());
       store = openValidityStore(settings, true);
       if (!(await store.ready(settings.timeoutMs + 2_000))) throw new DaemonError('STORE_UNAVAILABLE', `the ${settings.kind} store did not answer`);

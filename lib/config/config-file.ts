@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { DaemonError } from '../errors.js';
 
-export function applyConfigFile(cmd: Command, file: string): void {
+/** `ignoreUnknown` lets admin commands read a daemon's config file for the options they share with it. */
+export function applyConfigFile(cmd: Command, file: string, opts: { ignoreUnknown?: boolean } = {}): void {
   let parsed: unknown;
   try {
     parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -17,7 +18,10 @@ export function applyConfigFile(cmd: Command, file: string): void {
   const known = new Map(cmd.options.map((o) => [o.attributeName(), o]));
   for (const [name, value] of Object.entries(parsed)) {
     const option = known.get(name);
-    if (!option || name === 'config') throw new DaemonError('CONFIG_INVALID', `config file ${file}: unknown option "${name}"`);
+    if (!option || name === 'config') {
+      if (opts.ignoreUnknown && name !== 'config') continue;
+      throw new DaemonError('CONFIG_INVALID', `config file ${file}: unknown option "${name}"`);
+    }
     const source = cmd.getOptionValueSource(name);
     if (source === 'cli' || source === 'env') continue;
     const choices = option.argChoices;

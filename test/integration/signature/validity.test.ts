@@ -1,6 +1,7 @@
 // The validity model on both stores: a signature verifies only while its record is live.
 // Revocation, expiry, reinstatement and key rotation, all while the daemons keep running.
 import t from 'tap';
+import fs from 'node:fs';
 import path from 'node:path';
 import { runSignerd, startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
@@ -78,6 +79,9 @@ for (const store of stores) {
       await sleep(400);
       t.equal(await request(verifier.port, sig), INVALID.ecdsa, 'redis-cli EXPIRE expires');
     } else {
+      const daemonConfig = path.join(dir, 'sign-ecdsa.json');
+      fs.writeFileSync(daemonConfig, JSON.stringify({ key: oldKey.privateKeyFile, stateDir: path.join(dir, 'state'), ttl: 60 }));
+      t.match(JSON.parse((await runSignerd(['show', sig, '--json', '--config', daemonConfig])).stdout), { status: 'valid' }, 'admin commands read the daemon\'s own config file');
       t.equal((await admin('revoke', sig)).code, 0);
       t.equal((await runSignerd(['import', ...env.args], exported.stdout)).code, 0);
       t.equal(await request(verifier.port, sig), VALID.ecdsa, 'importing an exported record makes it live');

@@ -6,18 +6,8 @@ import type { Writable } from 'node:stream';
 import { DaemonError } from '../../lib/errors.js';
 import type { TarEntry, TarEntryType } from './tar-reader.js';
 
-export interface TarHeaderFields {
-  name: string;
-  type: TarEntryType;
-  mode: number;
-  uid: number;
-  gid: number;
-  uname: string;
-  gname: string;
-  mtime: number;
-  linkname: string;
-  size: number;
-}
+/** What a header records: an entry as the reader lists it, without where its bytes were. */
+export type TarHeaderFields = Omit<TarEntry, 'dataOffset'>;
 
 const BLOCK = 512;
 const TYPEFLAG: Record<TarEntryType, string> = { file: '0', directory: '5', symlink: '2', hardlink: '1' };

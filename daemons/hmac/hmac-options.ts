@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { DaemonError } from '../../lib/errors.js';
 import { DEFAULT_LIMITS } from '../../lib/limits.js';
 import { parseCount, parsePort } from '../../lib/config/numbers.js';
+import { isPkcs11Uri } from '../../lib/keys/pkcs11-uri.js';
 import type { SecretSettings } from './open-secret-set.js';
 import type { Mode32Files } from './mode32-files.js';
 import { parseMode } from './secret-set.js';
@@ -38,11 +39,12 @@ export function addHmacOptions(cmd: Command): Command {
     .option('--http-body-bytes-max <bytes>', 'largest HTTP body; larger gets 413', parseCount('--http-body-bytes-max', 1), DEFAULT_LIMITS.httpBodyBytesMax)
     .option('--mode <mode>', "secret mode: single, mode16, mode32 or derived (the seed's MODE0/MODE16/MODE32 are accepted in any case)", parseMode, 'single')
     .option('--secret-dir <dir>', "directory of the secret files (secret, 0000, 0000…ffff, master-v<N>); each mode 0600", '/secrets')
+    .option('--secret <pkcs11-uri>', 'single/derived: the secret is held in an HSM, named by a pkcs11: URI (derived: object=<prefix>, the token holds <prefix>-v<N>); --secret-dir is then unused')
     .addOption(new Option('--mode32-files <which>', 'mode32: all = every one of the 65,536 files must exist; present = serve the files that exist, other indexes get BACKEND_UNAVAILABLE').choices(['all', 'present']).default('all'))
     .option('--key-version <n>', 'derived: key version of new tags, master secret <secret-dir>/master-v<n> (default: the highest present; re-read on SIGHUP)', parseVersion)
     .option('--accept-versions <list>', 'derived: retired versions whose tags still verify, e.g. 1,2 or none (default: every other master-v<n> present; re-read on SIGHUP)', parseVersionList)
     .option('--chunk-bytes <bytes>', 'line protocol: data longer than this gets one tag per chunk of this size', parseCount('--chunk-bytes', 1), DEFAULT_LIMITS.chunkBytes)
-    .option('--secret-read-ms-max <ms>', 'mode32: deadline for reading one key from its file', parseCount('--secret-read-ms-max', 1), DEFAULT_LIMITS.backendCallMsMax);
+    .option('--secret-read-ms-max <ms>', 'mode32: deadline for reading one key from its file; --secret: deadline of one HSM call', parseCount('--secret-read-ms-max', 1), DEFAULT_LIMITS.backendCallMsMax);
 }
 
 export function hmacSettings(opts: Record<string, unknown>): HmacSettings {
@@ -50,6 +52,11 @@ export function hmacSettings(opts: Record<string, unknown>): HmacSettings {
   const acceptVersions = opts['acceptVersions'] === undefined ? null : parseVersionList(opts['acceptVersions']);
   if (mode !== 'derived' && (opts['keyVersion'] !== undefined || acceptVersions !== null)) {
     throw new DaemonError('CONFIG_INVALID', '--key-version and --accept-versions apply to --mode derived only (the seed modes have no key versions)');
+  }
+  const hsmUri = opts['secret'] === undefined ? null : String(opts['secret']);
+  if (hsmUri !== null && !isPkcs11Uri(hsmUri)) throw new DaemonError('CONFIG_INVALID', '--secret takes a pkcs11: URI (HSM-held secret); secret files go in --secret-dir');
+  if (hsmUri !== null && (mode === 'mode16' || mode === 'mode32')) {
+    throw new DaemonError('CONFIG_INVALID', `--secret with --mode ${mode}: the seed's key tables stay in files (--secret-dir); an HSM holds the single or derived secret only`);
   }
   const httpPort = opts['httpPort'] as number | undefined;
   return {
@@ -60,6 +67,7 @@ export function hmacSettings(opts: Record<string, unknown>): HmacSettings {
       keyVersion: (opts['keyVersion'] as number | undefined) ?? null,
       acceptVersions,
       readMsMax: opts['secretReadMsMax'] as number,
+      hsmUri,
     },
     verifyPort: opts['verifyPort'] as number,
     http: httpPort === undefined ? null : { host: String(opts['httpHost'] ?? opts['host']), port: httpPort },

@@ -4,12 +4,12 @@
 import { DaemonError } from '../../lib/errors.js';
 import { HTTP_STATUS } from '../../lib/protocol/http-status.js';
 import type { HttpService } from '../../lib/server/serve-http.js';
-import type { SecretHolder } from './secret-holder.js';
+import type { LiveSecrets } from './secret-holder.js';
 import { tagChunks } from './tags.js';
 
 export const HMAC_PATH = '/hmac';
 
-export function createHmacHttpService(secrets: SecretHolder): HttpService {
+export function createHmacHttpService(secrets: LiveSecrets): HttpService {
   return {
     async handle(req, ctx) {
       if (req.path !== HMAC_PATH) throw new DaemonError('NOT_FOUND', `no such path; POST the message to ${HMAC_PATH}`);

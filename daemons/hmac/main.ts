@@ -9,8 +9,8 @@ import { startTcpServer } from '../../lib/server/serve-tcp.js';
 import { addHmacOptions, hmacSettings, MAC_PORT, VERIFY_PORT } from './hmac-options.js';
 import { createHmacHttpService } from './http-api.js';
 import { createMacService } from './mac-service.js';
-import { openSecretSet } from './open-secret-set.js';
-import { createSecretHolder } from './secret-holder.js';
+import { loadSecretSet } from './hsm-secret-set.js';
+import { openSecretHolder } from './secret-holder.js';
 import { createVerifyService } from './verify-service.js';
 
 export function command(): Command {
@@ -25,7 +25,7 @@ async function serve(opts: Record<string, unknown>, log: Logger): Promise<Daemon
   const listen = listenSettings(opts);
   const settings = hmacSettings(opts);
   const limits = { ...listen.limits, chunkBytes: settings.chunkBytes, httpBodyBytesMax: settings.httpBodyBytesMax };
-  const secrets = createSecretHolder(() => openSecretSet(settings.secrets));
+  const secrets = await openSecretHolder(() => loadSecretSet(settings.secrets, log));
   const first = secrets.current();
   log.info({ mode: first.mode, ...first.summary }, 'secrets loaded');
 
@@ -48,10 +48,10 @@ async function serve(opts: Record<string, unknown>, log: Logger): Promise<Daemon
   return {
     async stop() {
       await Promise.all(stops.map((stop) => stop()));
-      secrets.dispose();
+      await secrets.close();
     },
     async reload() {
-      const set = secrets.reload();
+      const set = await secrets.reload();
       log.info({ mode: set.mode, ...set.summary }, 'secrets reloaded');
     },
   };

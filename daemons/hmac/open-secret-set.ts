@@ -13,8 +13,10 @@ export interface SecretSettings {
   keyVersion: number | null;
   /** derived: retired versions still accepted by verify (null: every other master file present). */
   acceptVersions: readonly number[] | null;
-  /** mode32: deadline for reading one key from disk. */
+  /** mode32: deadline for reading one key from disk; with hsmUri, deadline of one HSM call. */
   readMsMax: number;
+  /** single/derived: a pkcs11: URI of the token-held secret (hsm-secret-set.ts) instead of files in `dir`. */
+  hsmUri?: string | null;
 }
 
 export function openSecretSet(settings: SecretSettings): SecretSet {

@@ -26,6 +26,8 @@ export interface SecretSet {
   mac(data: Buffer, index: number, version: number): Buffer | Promise<Buffer>;
   /** Zeroes held secrets and closes files once nothing uses them; the set is unusable afterwards. */
   dispose(): void;
+  /** Token-held sets: dispose() and wait until the token connections are closed (on stop). */
+  close?(): Promise<void>;
 }
 
 /**

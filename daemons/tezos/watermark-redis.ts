@@ -3,7 +3,7 @@
 // What this can and cannot promise after a failover is in docs/tezos.md.
 import { Cluster, type Redis } from 'ioredis';
 import { DaemonError } from '../../lib/errors.js';
-import { storeUnavailable, type RedisClient } from '../../lib/store/redis-connection.js';
+import { storeUnavailable, waitForReady, type RedisClient } from '../../lib/store/redis-connection.js';
 import { type Mark, type MarkEntry, type ReserveOutcome, type Slot, type WatermarkAdmin, type WatermarkStore } from './watermark.js';
 
 export interface RedisWatermarkOptions {
@@ -135,7 +135,7 @@ export function createRedisWatermarks(client: RedisClient, opts: RedisWatermarkO
         if (done === 1) await waitForReplicas();
         return done === 1;
       }),
-    ready: (msMax) => waitUntilReady(client, msMax),
+    ready: (msMax) => waitForReady(client, msMax),
     close: async () => {
       client.disconnect();
     },
@@ -146,16 +146,3 @@ function toMark(fields: Record<string, string>): Mark {
   return { level: Number(fields['l']), round: Number(fields['r']), digest: fields['h'] ?? '', signature: fields['s'] ? fields['s'] : null };
 }
 
-function waitUntilReady(client: RedisClient, msMax: number): Promise<boolean> {
-  if (client.status === 'ready') return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const done = (ok: boolean): void => {
-      clearTimeout(timer);
-      client.off('ready', onReady);
-      resolve(ok);
-    };
-    const onReady = (): void => done(true);
-    const timer = setTimeout(() => done(false), msMax);
-    client.once('ready', onReady);
-  });
-}

@@ -167,7 +167,10 @@ export class Pkcs11Token {
 
   private reopen(): void {
     if (this.loginRefused) throw new DaemonError('BACKEND_UNAVAILABLE', 'HSM token refused the PIN after a reopen; fix the PIN file and restart');
-    if (this.module.inFlight > 0) throw new DaemonError('BACKEND_UNAVAILABLE', 'HSM token lost; it is reopened once calls in flight end');
+    // A sibling connection on this module may already have reinitialised it: then only this
+    // connection's session and login are missing, and calls in flight elsewhere are no obstacle.
+    const moduleReset = this.module.generation !== this.generation;
+    if (!moduleReset && this.module.inFlight > 0) throw new DaemonError('BACKEND_UNAVAILABLE', 'HSM token lost; it is reopened once calls in flight end');
     const now = Date.now();
     if (now - this.lastReopenMs < this.opts.reopenIntervalMs) throw new DaemonError('BACKEND_UNAVAILABLE', 'HSM token unavailable; reopening shortly');
     this.lastReopenMs = now;

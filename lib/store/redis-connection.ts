@@ -90,3 +90,18 @@ export function storeUnavailable(what: string, err: unknown): DaemonError {
   const reason = (err as Error)?.message?.split('\n')[0]?.slice(0, 120) ?? 'error';
   return new DaemonError('STORE_UNAVAILABLE', `redis ${what} failed (${reason})`, { cause: err });
 }
+
+/** Resolves true once the client is ready, or false after msMax: callers decide whether to serve anyway. */
+export function waitForReady(client: RedisClient, msMax: number): Promise<boolean> {
+  if (client.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ok: boolean): void => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      resolve(ok);
+    };
+    const onReady = (): void => done(true);
+    const timer = setTimeout(() => done(false), msMax);
+    client.once('ready', onReady);
+  });
+}

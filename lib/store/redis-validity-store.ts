@@ -1,8 +1,7 @@
 // The Redis validity store. One hash per signature under `<prefix>sig:{<hex>}`, so
 // `redis-cli DEL` revokes and `EXPIRE` expires, exactly as operators of the seed expect.
 // Admin revocation renames the hash to `<prefix>revoked:{<hex>}` (same Cluster slot) so it can be reinstated.
-import type { RedisClient } from './redis-connection.js';
-import { storeUnavailable } from './redis-connection.js';
+import { storeUnavailable, waitForReady, type RedisClient } from './redis-connection.js';
 import type { RecordStatus, SignatureRecord, ValidityAdmin, ValidityStore } from './validity-store.js';
 
 export interface RedisStoreOptions {
@@ -28,19 +27,6 @@ export function revokedKey(prefix: string, signature: string): string {
   return `${prefix}revoked:{${signature}}`;
 }
 
-function waitUntilReady(client: RedisClient, msMax: number): Promise<boolean> {
-  if (client.status === 'ready') return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const done = (ok: boolean): void => {
-      clearTimeout(timer);
-      client.off('ready', onReady);
-      resolve(ok);
-    };
-    const onReady = (): void => done(true);
-    const timer = setTimeout(() => done(false), msMax);
-    client.once('ready', onReady);
-  });
-}
 
 export function createRedisValidityStore(client: RedisClient, opts: RedisStoreOptions): ValidityStore & ValidityAdmin {
   async function read(key: string): Promise<SignatureRecord | null> {
@@ -92,7 +78,7 @@ export function createRedisValidityStore(client: RedisClient, opts: RedisStoreOp
   };
 
   return {
-    ready: (msMax) => waitUntilReady(client, msMax),
+    ready: (msMax) => waitForReady(client, msMax),
     put: (record) => guard('write', () => write(record)),
     getLive: (signature) => guard('read', () => read(liveKey(opts.prefix, signature))),
     inspect: (signature) =>

@@ -1,11 +1,11 @@
 // Fixtures for the HSM-backed firmware tests: a throwaway SoftHSM2 token holding the committed
 // test keys (imported with `signerd hsm import`), and a key root naming them by `.pkcs11` references.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { runSignerd, startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
 import type { TestToken } from '../../helpers/softhsm.js';
-import { copyKeyRoot, tool, vector } from './line-fixtures.js';
+import { copyKeyRoot, tool } from './line-fixtures.js';
+export { buildSwu, swupdateCheck } from './swupdate-fixtures.js';
 
 /** The committed key root's private keys: where each lives, its token label, and `hsm import --for`. */
 export const HSM_KEYS = [
@@ -64,28 +64,3 @@ export async function startFailure(keyRoot: string, token: TestToken): Promise<s
   return `exit ${r.code}: ${r.stderr.trim()}`;
 }
 
-/** Builds the .swu as meta-swupdate does (cpio -H crc, sw-description first, its .sig second); as line-swupdate.test.ts. */
-export function buildSwu(dir: string, name: string, description: Buffer, sig: Buffer): string {
-  const work = path.join(dir, `${name}.d`);
-  fs.mkdirSync(work);
-  fs.writeFileSync(path.join(work, 'sw-description'), description);
-  fs.writeFileSync(path.join(work, 'sw-description.sig'), sig);
-  fs.copyFileSync(vector('swupdate/rootfs.img'), path.join(work, 'rootfs.img'));
-  const swu = path.join(dir, `${name}.swu`);
-  const r = tool('cpio', ['-o', '-H', 'crc', '--reproducible', '-O', swu], { cwd: work, input: Buffer.from('sw-description\nsw-description.sig\nrootfs.img\n') });
-  if (r.code !== 0) throw new Error(`cpio: ${r.out}`);
-  return swu;
-}
-
-/** `swupdate -c`, judged by its output (its exit status is unreliable on success), in a private TMPDIR. */
-export function swupdateCheck(swu: string, cert: string): { accepted: boolean; out: string } {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'swu-'));
-  let r;
-  try {
-    r = tool('swupdate', ['-c', '-v', '-i', swu, '-k', cert, '-H', 'testboard:1.0'], { env: { TMPDIR: tmp } });
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
-  const accepted = /Verified OK/.test(r.out) && /SWUPDATE successful/.test(r.out) && !/Signature verification failed|SWUpdate \*failed\*/.test(r.out);
-  return { accepted, out: r.out.split('\n').filter((l) => /Verified|SWUPDATE successful|ERROR|fail/i.test(l)).join('\n') };
-}

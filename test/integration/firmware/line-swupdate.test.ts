@@ -2,43 +2,14 @@
 // `openssl dgst -verify`, CMS accepted by the real Debian `swupdate -c` inside a cpio .swu.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { request } from '../../helpers/line-client.js';
 import { needTools } from '../../helpers/tools.js';
-import { copyKeyRoot, DISTRO, okValue, readVector, script, startFirmware, tool, vector } from './line-fixtures.js';
+import { copyKeyRoot, DISTRO, okValue, readVector, script, startFirmware, tool } from './line-fixtures.js';
+import { buildSwu, swupdateCheck } from './swupdate-fixtures.js';
 
 const tools = needTools('openssl', 'nc', 'swupdate', 'cpio');
-
-/** Builds the .swu as meta-swupdate does (cpio -H crc, sw-description first, its .sig second). */
-function buildSwu(dir: string, name: string, description: Buffer, sig: Buffer): string {
-  const work = path.join(dir, `${name}.d`);
-  fs.mkdirSync(work);
-  fs.writeFileSync(path.join(work, 'sw-description'), description);
-  fs.writeFileSync(path.join(work, 'sw-description.sig'), sig);
-  fs.copyFileSync(vector('swupdate/rootfs.img'), path.join(work, 'rootfs.img'));
-  const swu = path.join(dir, `${name}.swu`);
-  const r = tool('cpio', ['-o', '-H', 'crc', '--reproducible', '-O', swu], { cwd: work, input: Buffer.from('sw-description\nsw-description.sig\nrootfs.img\n') });
-  if (r.code !== 0) throw new Error(`cpio: ${r.out}`);
-  return swu;
-}
-
-/**
- * swupdate -c's exit status is unreliable on success; judge by its output, in a private TMPDIR
- * (its IPC sockets live there; short path under the system temp dir, as unix socket paths are short).
- */
-function swupdateCheck(swu: string, cert: string): { accepted: boolean; out: string } {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'swu-'));
-  let r;
-  try {
-    r = tool('swupdate', ['-c', '-v', '-i', swu, '-k', cert, '-H', 'testboard:1.0'], { env: { TMPDIR: tmp } });
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
-  const accepted = /Verified OK/.test(r.out) && /SWUPDATE successful/.test(r.out) && !/Signature verification failed|SWUpdate \*failed\*/.test(r.out);
-  return { accepted, out: r.out.split('\n').filter((l) => /Verified|SWUPDATE successful|ERROR|fail/i.test(l)).join('\n') };
-}
 
 t.test('swupdate through the line protocol', tools, async (t) => {
   const dir = t.testdir({});

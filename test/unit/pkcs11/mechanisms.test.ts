@@ -6,7 +6,7 @@ import path from 'node:path';
 import t from 'tap';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { p256 } from '@noble/curves/nist.js';
-import { createToken, needSoftHsm, type TestToken } from '../../helpers/softhsm.js';
+import { createToken, needSoftHsm } from '../../helpers/softhsm.js';
 import { runSignerd } from '../../helpers/daemon.js';
 import { openPkcs11SigningKey, type HsmSigningKey } from '../../../lib/keys/pkcs11-signing-key.js';
 import { openPkcs11MacKey } from '../../../lib/keys/pkcs11-mac-key.js';

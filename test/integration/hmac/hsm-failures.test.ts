@@ -1,0 +1,102 @@
+// HSM-backed hmac under failure: wrong PIN, missing object, all-zero secret and refused
+// configurations exit 78 with one clear line; a token removed mid-run gives ERR BACKEND_UNAVAILABLE
+// and HTTP 503, and tags come back without a restart when the token returns.
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { runSignerd } from '../../helpers/daemon.js';
+import { request } from '../../helpers/line-client.js';
+import { createToken, needSoftHsm } from '../../helpers/softhsm.js';
+import { needTools } from '../../helpers/tools.js';
+import { singleDir, writeSecret } from '../../unit/hmac/secret-fixtures.js';
+import { referenceTags } from './hmac-fixtures.js';
+import { curlPost, importSecret, sleep, startFails, startHsmHmac } from './hsm-fixtures.js';
+
+const base = t.testdir();
+
+t.test('HSM-backed hmac failure modes', { ...needSoftHsm(), ...needTools('python3', 'curl') }, async (t) => {
+  const token = createToken('hmac-fail');
+  t.teardown(() => token.cleanup());
+  const dir = singleDir(path.join(base, 'single'));
+  await importSecret(token, 'hmac-secret', path.join(dir, 'secret'));
+
+  t.test('start-up refusals: exit 78, one clear line, no PIN', async (t) => {
+    const wrongPin = path.join(base, 'wrong-pin');
+    fs.writeFileSync(wrongPin, 'not-the-pin-5150\n', { mode: 0o600 });
+    const wrong = await startFails(token, ['--secret', token.uri('hmac-secret').replace(token.pinFile, wrongPin)]);
+    t.match(wrong, /exited 78/);
+    t.match(wrong, /signerd hmac: HSM_LOGIN_FAILED: PKCS#11 token hmac-fail refused the login \(CKR_PIN_INCORRECT\); check the PIN file/);
+    t.notMatch(wrong, 'not-the-pin-5150');
+
+    const missing = await startFails(token, ['--secret', token.uri('no-such-secret')]);
+    t.match(missing, /exited 78/);
+    t.match(missing, /KEY_LOAD_FAILED: no secret key object=no-such-secret on the token/);
+
+    writeSecret(path.join(base, 'zero', 'secret'), Buffer.alloc(32));
+    await importSecret(token, 'zero-secret', path.join(base, 'zero', 'secret'));
+    t.match(await startFails(token, ['--secret', token.uri('zero-secret')]), /KEY_LOAD_FAILED: pkcs11:token=hmac-fail;object=zero-secret: the secret is all zero bytes/);
+
+    t.match(await startFails(token, ['--mode', 'mode16', '--secret', token.uri('hmac-secret')]), /CONFIG_INVALID: --secret with --mode mode16: the seed's key tables stay in files/);
+    t.match(await startFails(token, ['--secret', path.join(dir, 'secret')]), /CONFIG_INVALID: --secret takes a pkcs11: URI/);
+    t.match(await startFails(token, ['--secret', `${token.uri('hmac-secret')}&pin-value=${token.pin}`]), /CONFIG_INVALID: pkcs11 URI: pin-value= is refused/);
+  });
+
+  t.test('--help documents --secret', async (t) => {
+    const help = await runSignerd(['hmac', '--help']);
+    t.match(help.stdout, /--secret <pkcs11-uri>/);
+  });
+
+  t.test('token removed mid-run: BACKEND_UNAVAILABLE and 503, then tags resume without restart', async (t) => {
+    const daemon = await startHsmHmac(token, ['--secret', token.uri('hmac-secret')], true);
+    t.teardown(() => daemon.stop());
+    const expected = referenceTags('single', dir, [Buffer.from('hello world')])[0]!.tag;
+    const bodyFile = path.join(base, 'hello.txt');
+    fs.writeFileSync(bodyFile, 'hello world');
+    const url = `http://127.0.0.1:${daemon.ports[2]}/hmac`;
+    t.equal(await request(daemon.port, 'hello world'), expected, 'tags while the token is present');
+
+    token.remove();
+    try {
+      for (let i = 0; i < 3; i++) t.match(await request(daemon.port, `while away ${i}`), /^ERR BACKEND_UNAVAILABLE /, `MAC ${i}`);
+      t.match(await request(daemon.ports[1]!, `${expected} hello world`), /^ERR BACKEND_UNAVAILABLE /, 'verify: an error, never Invalid.');
+      const posted = curlPost(url, bodyFile);
+      t.equal(posted.status, 503, 'HTTP 503');
+      t.match(Buffer.from(posted.bodyHex, 'hex').toString(), /^ERR BACKEND_UNAVAILABLE /);
+    } finally {
+      token.restore();
+    }
+    // Reopens happen at most once a second: poll (bounded) rather than assume a timing.
+    let reply = '';
+    for (let i = 0; i < 60 && reply !== expected; i++) {
+      await sleep(250);
+      reply = await request(daemon.port, 'hello world');
+    }
+    t.equal(reply, expected, 'MAC resumed with the same tag');
+    t.equal(await request(daemon.ports[1]!, `${expected} hello world`), 'Valid.', 'verify resumed');
+    t.equal(curlPost(url, bodyFile).bodyHex, expected, 'HTTP resumed');
+    t.equal(daemon.proc.exitCode, null, 'the same process kept serving');
+    t.ok(daemon.logs.some((l) => l['msg'] === 'HSM token reopened'), 'the reopen is logged');
+    t.notOk(JSON.stringify(daemon.logs).includes(token.pin), 'no PIN in logs');
+  });
+
+  t.test('SIGHUP while the token is away fails and keeps the old set', async (t) => {
+    const daemon = await startHsmHmac(token, ['--secret', token.uri('hmac-secret')]);
+    t.teardown(() => daemon.stop());
+    const expected = referenceTags('single', dir, [Buffer.from('x')])[0]!.tag;
+    token.remove();
+    try {
+      const from = daemon.logs.length;
+      daemon.proc.kill('SIGHUP');
+      for (let i = 0; i < 100 && !daemon.logs.slice(from).some((l) => l['msg'] === 'reload failed; keeping the previous configuration'); i++) await sleep(50);
+      t.ok(daemon.logs.slice(from).some((l) => l['msg'] === 'reload failed; keeping the previous configuration'), 'reload failed is logged');
+    } finally {
+      token.restore();
+    }
+    let reply = '';
+    for (let i = 0; i < 60 && reply !== expected; i++) {
+      reply = await request(daemon.port, 'x');
+      if (reply !== expected) await sleep(250);
+    }
+    t.equal(reply, expected, 'the old set serves again once the token is back');
+  });
+});

@@ -43,7 +43,7 @@ export function createTezosHttpService(core: TezosService): HttpService {
     },
     formatError(err) {
       // octez's error trace shape; octez clients look only at the status, Taquito maps 400/403/404.
-      const body = [{ kind: err.code.endsWith('UNAVAILABLE') || err.code === 'BUSY' ? 'temporary' : 'permanent', id: 'failure', msg: err.message, code: err.code }];
+      const body = [{ kind: err.code.endsWith('UNAVAILABLE') || err.code === 'BUSY' || err.code === 'BACKEND_TIMEOUT' ? 'temporary' : 'permanent', id: 'failure', msg: err.message, code: err.code }];
       return { status: HTTP_STATUS[err.code], headers: JSON_HEADERS, body: JSON.stringify(body) };
     },
   };

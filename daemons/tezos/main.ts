@@ -10,9 +10,10 @@ import { runDaemonProcess } from '../../lib/server/daemon-process.js';
 import { startHttpServer } from '../../lib/server/serve-http.js';
 import { startTcpServer } from '../../lib/server/serve-tcp.js';
 import { createTezosHttpService } from './http-api.js';
+import { hsmKeyCommand } from './hsm-key-command.js';
 import { keygenCommand } from './keygen-command.js';
 import { createTezosLineService } from './line-api.js';
-import { loadTezosConfig } from './policy.js';
+import { openTezosConfig, type OpenTezosConfig } from './tezos-config.js';
 import { createTezosService } from './sign-service.js';
 import type { WatermarkStore } from './watermark.js';
 import { watermarkCommand } from './watermark-command.js';
@@ -34,6 +35,7 @@ export function command(): Command {
   const tezos = new Command('tezos').description('Tezos remote signer: octez HTTP API and line protocol, policy, durable high watermarks');
   tezos.addCommand(serveCommand(), { isDefault: true });
   tezos.addCommand(keygenCommand());
+  tezos.addCommand(hsmKeyCommand());
   tezos.addCommand(watermarkCommand());
   return tezos;
 }
@@ -43,7 +45,7 @@ function serveCommand(): Command {
   addListenOptions(cmd, LINE_PORT);
   addStoreOptions(cmd);
   cmd
-    .requiredOption('--keys <file>', "keys and policy: the seed's keys.json or the signerd format (docs/tezos.md); secret keys in it make it a secret file (mode 0600)")
+    .requiredOption('--keys <file>', "keys and policy: the seed's keys.json or the signerd format (docs/tezos.md); secret keys in it make it a secret file (mode 0600); HSM keys by pkcs11: URI")
     .option('--passphrase-file <file>', 'passphrase for encrypted secret keys (edesk…/spesk…/p2esk…/BLesk…), mode 0600')
     .option('--http-host <address>', 'address of the HTTP API (default: --host, or bind_addr from keys.json)')
     .option('--http-port <port>', `port of the HTTP API (default: ${HTTP_PORT}, or bind_port from keys.json)`, parsePort('--http-port'))
@@ -74,8 +76,25 @@ async function serve(cmd: Command, opts: Record<string, unknown>, log: Logger): 
   if (cmd.getOptionValueSource('lineBytesMax') === 'default') listen.limits.lineBytesMax = lineBytesFor(payloadBytesMax);
   listen.limits.httpBodyBytesMax = 2 * payloadBytesMax + 64;
   const passphraseFile = opts['passphraseFile'] as string | undefined;
-  const config = loadTezosConfig(String(opts['keys']), passphraseFile ? { passphraseFile } : {});
   if (opts['http'] === false && opts['line'] === false) throw new DaemonError('CONFIG_INVALID', '--no-http and --no-line leave nothing to serve');
+  // HSM keys are opened here (login, test signature); every later start-up failure closes them.
+  const config = await openTezosConfig(String(opts['keys']), passphraseFile ? { passphraseFile } : {}, { callMsMax: listen.limits.backendCallMsMax, log });
+  try {
+    return await serveWith(cmd, opts, log, listen, payloadBytesMax, config);
+  } catch (err) {
+    await config.close();
+    throw err;
+  }
+}
+
+async function serveWith(
+  cmd: Command,
+  opts: Record<string, unknown>,
+  log: Logger,
+  listen: ReturnType<typeof listenSettings>,
+  payloadBytesMax: number,
+  config: OpenTezosConfig,
+): Promise<() => Promise<void>> {
   const settings = storeSettings(opts);
   const marks = withMemoryFloor(openMarks(opts, settings, log));
   const core = createTezosService({
@@ -104,5 +123,6 @@ async function serve(cmd: Command, opts: Record<string, unknown>, log: Logger): 
   return async () => {
     await Promise.all(stops.map((stop) => stop()));
     await marks.close();
+    await config.close();
   };
 }

@@ -12,6 +12,7 @@ import { command as tezos } from '../daemons/tezos/main.js';
 import { keygenCommand } from '../lib/admin/keygen-command.js';
 import { recordCommands } from '../lib/admin/record-commands.js';
 import { hsmCommand } from '../lib/admin/hsm-command.js';
+import { TEZOS_KEY_FORMAT } from '../daemons/tezos/tezos-key-import.js';
 
 const program = new Command('signerd')
   .description('Small line-protocol signing daemons and their admin commands. `signerd <command> --help` documents each.')
@@ -23,7 +24,7 @@ program.addCommand(firmware());
 program.addCommand(hmac());
 program.addCommand(tezos());
 program.addCommand(keygenCommand());
-program.addCommand(hsmCommand());
+program.addCommand(hsmCommand([TEZOS_KEY_FORMAT]));
 for (const cmd of recordCommands()) program.addCommand(cmd);
 
 // A usage error must not restart-loop under systemd: it exits 78 like any other bad configuration.

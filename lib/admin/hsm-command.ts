@@ -1,5 +1,6 @@
 // `signerd hsm list|generate|import|public-key`: the keys a PKCS#11 token holds, and putting a key
 // for each daemon into it. The token and PIN come from a pkcs11: URI (pin-source=file:...), never argv.
+// `import --for tezos-*` also takes an octez secret key (edsk/spsk/p2sk, encrypted with --passphrase-file).
 import crypto, { type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
@@ -17,7 +18,21 @@ import { describePkcs11Uri, parsePkcs11Uri, percentBytes, type Pkcs11Uri } from 
 
 const URI_HELP = 'pkcs11:token=<label>;object=<label>?module-path=/path/module.so&pin-source=file:/path/pin';
 
-export function hsmCommand(): Command {
+/**
+ * A key format a daemon knows and this generic command does not (Tezos b58 secret keys, key hashes).
+ * The daemon that owns the format supplies it; bin/signerd.ts passes it in.
+ */
+export interface DaemonKeyFormat {
+  /** The `--for` values it serves. */
+  readonly daemons: readonly string[];
+  /** A private key from a file that is not PEM, with the identity (e.g. pkh) the token's copy must show. */
+  readPrivateKey(material: Buffer, opts: ImportOptions): { privateKey: KeyObject; identity: string };
+  /** The identity of a public key, and extra lines to print after generate/import. */
+  describe(publicKey: KeyObject, keyUri: string): { identity: string; lines: string[] };
+}
+
+export function hsmCommand(formats: readonly DaemonKeyFormat[] = []): Command {
+  const formatFor = (daemon: string): DaemonKeyFormat | undefined => formats.find((f) => f.daemons.includes(daemon));
   const hsm = new Command('hsm').description('PKCS#11 tokens: list keys, generate or import a key for a daemon, print a public key');
   hsm
     .command('list')
@@ -31,15 +46,16 @@ export function hsmCommand(): Command {
     .addOption(new Option('--for <daemon>', 'the daemon that will use the key').choices(Object.keys(DAEMON_KEY_SPECS)).makeOptionMandatory())
     .option('--bits <bits>', 'RSA modulus size (default: 2048 for sign-rsa, 3072 for firmware)')
     .option('--public-out <file>', 'also write the public key PEM here (for verify daemons\' --keyring)')
-    .action((opts: { key: string; for: string; bits?: string; publicOut?: string }) => run('generate', () => generateAction(opts)));
+    .action((opts: { key: string; for: string; bits?: string; publicOut?: string }) => run('generate', () => generateAction(opts, formatFor(opts.for))));
   hsm
     .command('import')
-    .description('import a PEM private key (or, for hmac, a raw secret file) into the token')
+    .description('import a PEM private key (for tezos-*, also an edsk/spsk/p2sk secret key; for hmac, a raw secret file) into the token')
     .requiredOption('--key <uri>', `key URI, object= names the new key: ${URI_HELP}`)
     .addOption(new Option('--for <daemon>', 'the daemon that will use the key').choices(Object.keys(DAEMON_KEY_SPECS)).makeOptionMandatory())
-    .requiredOption('--from <file>', 'PEM private key, or the raw HMAC secret; mode 0600')
+    .requiredOption('--from <file>', 'PEM private key, a Tezos secret key (edsk/spsk/p2sk/edesk/spesk/p2esk), or the raw HMAC secret; mode 0600')
+    .option('--passphrase-file <file>', 'passphrase of an encrypted Tezos key (edesk/spesk/p2esk); mode 0600')
     .option('--public-out <file>', 'also write the public key PEM here')
-    .action((opts: { key: string; for: string; from: string; publicOut?: string }) => run('import', () => importAction(opts)));
+    .action((opts: ImportOptions) => run('import', () => importAction(opts, formatFor(opts.for))));
   hsm
     .command('public-key')
     .description('print the public key PEM of an HSM key (for verify daemons\' --keyring)')
@@ -107,7 +123,7 @@ function refuseExisting(token: Pkcs11Token, name: KeyName): void {
   if (existing.length > 0) throw new DaemonError('CONFIG_INVALID', `the token already holds an object labelled ${name.label}; refusing to add a second`);
 }
 
-async function generateAction(opts: { key: string; for: string; bits?: string; publicOut?: string }): Promise<void> {
+async function generateAction(opts: { key: string; for: string; bits?: string; publicOut?: string }, format: DaemonKeyFormat | undefined): Promise<void> {
   const uri = parsePkcs11Uri(opts.key);
   const spec = specFor(opts.for, opts.bits);
   const name = newKeyName(uri);
@@ -118,24 +134,45 @@ async function generateAction(opts: { key: string; for: string; bits?: string; p
       return spec.kind === 'hmac' ? null : readBack(ctx, name);
     });
   });
-  report(uri, name, publicKey, opts.publicOut);
+  report(uri, name, publicKey, opts.publicOut, format);
 }
 
-async function importAction(opts: { key: string; for: string; from: string; publicOut?: string }): Promise<void> {
+export interface ImportOptions {
+  key: string;
+  for: string;
+  from: string;
+  passphraseFile?: string;
+  publicOut?: string;
+}
+
+async function importAction(opts: ImportOptions, format: DaemonKeyFormat | undefined): Promise<void> {
   const uri = parsePkcs11Uri(opts.key);
   const spec = specFor(opts.for);
   const name = newKeyName(uri);
+  if (opts.passphraseFile !== undefined && format === undefined) {
+    throw new DaemonError('CONFIG_INVALID', '--passphrase-file applies to encrypted Tezos keys (--for tezos-tz1|tezos-tz2|tezos-tz3) only');
+  }
   const material = readSecretFile(opts.from, spec.kind === 'hmac' ? 'HMAC secret' : 'private key');
   try {
+    // A file that is not PEM, for a daemon with its own key format, is read by that format, in memory.
+    const foreign = format !== undefined && !material.includes('-----BEGIN') ? format.readPrivateKey(material, opts) : null;
     const publicKey = await withToken(uri, true, (token) => {
       refuseExisting(token, name);
       return token.withSessionSync((ctx) => {
-        if (spec.kind !== 'hmac') return importPrivateKey(ctx, spec, material, name);
-        importSecret(ctx, material, name);
-        return null;
+        if (spec.kind === 'hmac') {
+          importSecret(ctx, material, name);
+          return null;
+        }
+        const imported = importPrivateKey(ctx, spec, foreign?.privateKey ?? material, name);
+        // A daemon format's identity is checked on the key the token now holds.
+        return format === undefined ? imported : readBack(ctx, name);
       });
     });
-    report(uri, name, publicKey, opts.publicOut);
+    if (foreign !== null && publicKey !== null && format !== undefined) {
+      const held = format.describe(publicKey, '').identity;
+      if (held !== foreign.identity) throw new DaemonError('KEY_LOAD_FAILED', `the token's key ${name.label} is ${held}, not ${foreign.identity}; remove it`);
+    }
+    report(uri, name, publicKey, opts.publicOut, format);
   } finally {
     material.fill(0);
   }
@@ -155,11 +192,12 @@ function readBack(ctx: SessionContext, name: KeyName): KeyObject {
   return readPublicKey(ctx, findKeyObject(ctx, ref, pkcs11js().CKO_PRIVATE_KEY, 'KEY_LOAD_FAILED'), ref, 'KEY_LOAD_FAILED');
 }
 
-function report(uri: Pkcs11Uri, name: KeyName, publicKey: KeyObject | null, publicOut: string | undefined): void {
-  const keyUri = describePkcs11Uri({ ...uri, object: name.label, id: name.id });
-  process.stdout.write(`key uri     ${keyUri}?module-path=${uri.modulePath}${uri.pinSource ? `&pin-source=${uri.pinSource}` : ''}\n`);
+function report(uri: Pkcs11Uri, name: KeyName, publicKey: KeyObject | null, publicOut: string | undefined, format: DaemonKeyFormat | undefined): void {
+  const keyUri = `${describePkcs11Uri({ ...uri, object: name.label, id: name.id })}?module-path=${uri.modulePath}${uri.pinSource ? `&pin-source=${uri.pinSource}` : ''}`;
+  process.stdout.write(`key uri     ${keyUri}\n`);
   if (publicKey === null) return;
   process.stdout.write(`key id      ${keyIdOf(publicKey)}\n`);
+  for (const line of format?.describe(publicKey, keyUri).lines ?? []) process.stdout.write(line + '\n');
   if (publicOut === undefined) return;
   // 'wx': never overwrite; public halves are world-readable on purpose.
   fs.writeFileSync(publicOut, publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644, flag: 'wx' });

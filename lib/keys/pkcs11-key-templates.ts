@@ -77,12 +77,12 @@ export function generateKey(ctx: SessionContext, spec: KeySpec, name: KeyName): 
   return null; // The caller reads the public key back the way daemons do (pkcs11-objects.ts).
 }
 
-/** Imports a PEM private key (RSA, EC, Ed25519) as a sensitive private object plus its public object. */
-export function importPrivateKey(ctx: SessionContext, spec: KeySpec, pem: Buffer, name: KeyName): KeyObject {
+/** Imports a PEM (or already parsed) private key (RSA, EC, Ed25519) as a sensitive private object plus its public object. */
+export function importPrivateKey(ctx: SessionContext, spec: KeySpec, pem: Buffer | KeyObject, name: KeyName): KeyObject {
   const P = pkcs11js();
   let privateKey: KeyObject;
   try {
-    privateKey = createPrivateKey({ key: pem });
+    privateKey = Buffer.isBuffer(pem) ? createPrivateKey({ key: pem }) : pem;
   } catch (err) {
     throw new DaemonError('KEY_LOAD_FAILED', `not a readable PEM private key (${(err as Error).message})`, { cause: err });
   }

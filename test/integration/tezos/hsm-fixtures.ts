@@ -1,12 +1,9 @@
 // Set-up for the tezos HSM tests: a throwaway SoftHSM2 token holding the known tz1/tz2/tz3 test keys
-// (imported with `signerd hsm import`, so their pkh is predictable) and a keys.json naming them by URI.
-import crypto from 'node:crypto';
+// (imported as PKCS#8 PEM with `signerd hsm import`, so their pkh is predictable) and a keys.json naming them by URI.
 import fs from 'node:fs';
 import path from 'node:path';
-import { p256 } from '@noble/curves/nist.js';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import type { Test } from 'tap';
-import { b58checkDecode } from '../../../daemons/tezos/base58check.js';
+import { tezosSecretPem } from '../../../daemons/tezos/tezos-key-pem.js';
 import { runSignerd } from '../../helpers/daemon.js';
 import { createToken, type TestToken } from '../../helpers/softhsm.js';
 import { TZ1, TZ2, TZ3 } from './fixtures.js';
@@ -17,19 +14,9 @@ export const HSM_KEYS = [
   { ...TZ3, label: 'baker-tz3', for: 'tezos-tz3' },
 ] as const;
 
-/** A Tezos edsk/spsk/p2sk secret key as a PKCS#8 PEM, the form `signerd hsm import` takes. */
+/** A Tezos edsk/spsk/p2sk secret key as a PKCS#8 PEM, the form `signerd hsm import` has always taken. */
 export function pemOf(sk: string): string {
-  const seed = b58checkDecode('edsk', sk);
-  if (seed !== null) {
-    const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]);
-    return crypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ format: 'pem', type: 'pkcs8' }).toString();
-  }
-  const k1 = b58checkDecode('spsk', sk);
-  const scalar = k1 ?? b58checkDecode('p2sk', sk);
-  if (scalar === null) throw new Error('not an edsk/spsk/p2sk key');
-  const point = Buffer.from((k1 !== null ? secp256k1 : p256).getPublicKey(scalar, false));
-  const jwk = { kty: 'EC', crv: k1 !== null ? 'secp256k1' : 'P-256', d: scalar.toString('base64url'), x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33).toString('base64url') };
-  return crypto.createPrivateKey({ key: jwk, format: 'jwk' }).export({ format: 'pem', type: 'pkcs8' }).toString();
+  return tezosSecretPem(sk);
 }
 
 /** A token with the three known keys imported under HSM_KEYS' labels; removed at teardown. */

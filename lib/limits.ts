@@ -1,5 +1,5 @@
 // Every bound a daemon enforces, in one place, with units last in the names.
-// Each is overridable by a command-line option; these are the defaults.
+// The Limits fields are overridable by command-line options; the rest are fixed bounds and option defaults.
 
 export interface Limits {
   /** Longest request line accepted, newline excluded. */
@@ -42,3 +42,104 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
 
 /** At start-up, how long a daemon waits for its store before it starts serving anyway. */
 export const STORE_READY_MS_MAX = 5_000;
+
+// Bounds with no command-line option, and the defaults of daemon-specific options. Each is
+// imported by the one place that enforces it.
+
+/** Writes queued per socket before we stop reading from it: bounds memory for pipelining clients. */
+export const QUEUED_LINES_MAX = 64;
+/** After a fatal framing error we read and discard for this long so the client sees our reply. */
+export const FRAMING_ERROR_DISCARD_MS = 2_000;
+/** HTTP front ends: time allowed to receive the request headers (capped by httpRequestMsMax). */
+export const HTTP_HEADERS_MS_MAX = 10_000;
+/** HTTP front ends: how long an idle keep-alive connection stays open. */
+export const HTTP_KEEP_ALIVE_MS = 5_000;
+/** Expired SQLite validity rows are deleted this often; Redis expires its own keys. */
+export const PURGE_INTERVAL_MS = 60_000;
+/** Longest signature made or accepted: RSA-16384 is 2048 bytes; anything longer cannot be ours. */
+export const SIGNATURE_BYTES_MAX = 2048;
+
+/** Sessions per HSM key: SoftHSM signs on libuv's 4 worker threads, a network HSM on its own cores. */
+export const PKCS11_SESSIONS_MAX = 4;
+/** A lost token is reopened at most this often (each attempt is a synchronous C_Initialize). */
+export const PKCS11_REOPEN_INTERVAL_MS = 1_000;
+
+/** hmac derived mode: verify computes one tag per loaded key version, so their number is bounded. */
+export const HMAC_LOADED_VERSIONS_MAX = 8;
+
+/** tezos: default --payload-bytes-max; octez caps an operation at 32 KiB, consensus payloads are under 300 bytes. */
+export const TEZOS_PAYLOAD_BYTES_MAX = 32 * 1024;
+/** tezos: how long an identical request waits for a concurrent signer's signature before 409. */
+export const TEZOS_PENDING_WAIT_MS = 2_000;
+/** tezos: how often that waiting request looks for the signature. */
+export const TEZOS_PENDING_POLL_MS = 10;
+/** tezos: slots the in-process watermark floor remembers; beyond this the oldest are dropped. */
+export const TEZOS_FLOOR_SLOTS_MAX = 10_000;
+/** tezos: longest b58 text ever decoded (encrypted secret keys are 88, BLS signatures 142). */
+export const BASE58_TEXT_CHARS_MAX = 200;
+/** tezos: longest Zarith number accepted (70 bits of value is already above any Tezos amount or counter). */
+export const ZARITH_BYTES_MAX = 10;
+
+/** Bounds of the firmware daemon's HTTP front end; the ones with options are --http-…-max. */
+export interface FirmwareHttpLimits {
+  /** Largest request body (the whole multipart form). */
+  uploadBytesMax: number;
+  /** Largest inflated tarball (modules, OP-TEE) and largest Mender artifact behind artifact-uri. */
+  inflatedBytesMax: number;
+  /** Largest single module or TA image signed in memory. */
+  signedFileBytesMax: number;
+  /** Largest sw-description. */
+  swDescriptionBytesMax: number;
+  /** Entries per tarball. */
+  tarEntriesMax: number;
+  /** Time to receive a whole request, upload included (answered 408 by node:http). */
+  requestMsMax: number;
+  /** Time to sign and build the reply once the upload is in. */
+  processingMsMax: number;
+  /** Requests doing work at once; more get 503 BUSY. */
+  jobsMax: number;
+  /** Open connections. */
+  connectionsMax: number;
+  /** On SIGTERM, time allowed for requests in flight. */
+  drainMsMax: number;
+}
+
+export const DEFAULT_FIRMWARE_HTTP_LIMITS: Readonly<FirmwareHttpLimits> = Object.freeze({
+  uploadBytesMax: 600 * 1024 * 1024,
+  inflatedBytesMax: 2 * 1024 * 1024 * 1024,
+  signedFileBytesMax: 64 * 1024 * 1024,
+  swDescriptionBytesMax: 1024 * 1024,
+  tarEntriesMax: 100_000,
+  requestMsMax: 30 * 60_000,
+  processingMsMax: 10 * 60_000,
+  jobsMax: 4,
+  connectionsMax: 64,
+  drainMsMax: 10_000,
+});
+
+/** firmware HTTP: time allowed to receive the request headers (capped by requestMsMax). */
+export const FIRMWARE_HTTP_HEADERS_MS_MAX = 30_000;
+/** firmware HTTP: how often node:http checks request deadlines, so how late a 408 can come. */
+export const FIRMWARE_HTTP_CHECK_INTERVAL_MS = 1_000;
+/** firmware HTTP: how long the rest of a refused upload is read and dropped before the connection is cut. */
+export const REFUSED_UPLOAD_DISCARD_MS_MAX = 5_000;
+/** firmware HTTP: headers of one multipart part. */
+export const MULTIPART_HEADER_BYTES_MAX = 8 * 1024;
+/** firmware HTTP: parts in one multipart form. */
+export const MULTIPART_PARTS_MAX = 16;
+/** firmware HTTP: text before the first delimiter (allowed by RFC 2046; curl sends none). */
+export const MULTIPART_PREAMBLE_BYTES_MAX = 1024;
+/** firmware HTTP: a short text form field (machine, hashalg, algo, distro). */
+export const FORM_SHORT_FIELD_BYTES_MAX = 256;
+/** firmware HTTP: a URI form field (key-uri, artifact-uri). */
+export const FORM_URI_FIELD_BYTES_MAX = 4096;
+/** firmware: one tar extended (pax) header. */
+export const TAR_META_BYTES_MAX = 64 * 1024;
+/** firmware: entries in one Mender artifact. */
+export const MENDER_ENTRIES_MAX = 1024;
+/** firmware: a Mender artifact's manifest. */
+export const MENDER_MANIFEST_BYTES_MAX = 1024 * 1024;
+/** firmware: a small text file in an OP-TEE upload, read whole. */
+export const OPTEE_SMALL_FILE_BYTES_MAX = 256;
+/** firmware: an HSM reference file is one URI and perhaps comments; anything bigger is not one. */
+export const HSM_REFERENCE_BYTES_MAX = 4096;

@@ -10,12 +10,11 @@ import type { HsmAlgorithm } from '../../lib/keys/pkcs11-mechanisms.js';
 import { openPkcs11SigningKey, openToken, type HsmSigningKey } from '../../lib/keys/pkcs11-signing-key.js';
 import { pkcs11js } from '../../lib/keys/pkcs11-module.js';
 import { describePkcs11Uri, isPkcs11Uri, parsePkcs11Uri } from '../../lib/keys/pkcs11-uri.js';
+import { HSM_REFERENCE_BYTES_MAX } from '../../lib/limits.js';
 import { describePublicKey, type FirmwareKey } from './firmware-key.js';
 
 /** What the key root appends to a private key's file name to put an HSM reference in its place. */
 export const HSM_REFERENCE_SUFFIX = '.pkcs11';
-/** A reference file is one URI and perhaps comments; anything bigger is not one. */
-const REFERENCE_BYTES_MAX = 4096;
 
 /** The schemes a firmware key may be asked for; each is opened only when its signtype needs it. */
 export type FirmwareHsmScheme = Extract<
@@ -44,7 +43,7 @@ export function readHsmReference(file: string): string {
   let text: string;
   try {
     const stat = fs.statSync(file);
-    if (!stat.isFile() || stat.size > REFERENCE_BYTES_MAX) throw new DaemonError('CONFIG_INVALID', `HSM reference ${file}: not a regular file of at most ${REFERENCE_BYTES_MAX} bytes`);
+    if (!stat.isFile() || stat.size > HSM_REFERENCE_BYTES_MAX) throw new DaemonError('CONFIG_INVALID', `HSM reference ${file}: not a regular file of at most ${HSM_REFERENCE_BYTES_MAX} bytes`);
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     if (err instanceof DaemonError) throw err;

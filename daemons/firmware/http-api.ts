@@ -11,8 +11,17 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { DaemonError, toDaemonError } from '../../lib/errors.js';
 import { HTTP_STATUS } from '../../lib/protocol/http-status.js';
+import {
+  FIRMWARE_HTTP_CHECK_INTERVAL_MS,
+  FIRMWARE_HTTP_HEADERS_MS_MAX,
+  HTTP_KEEP_ALIVE_MS,
+  MULTIPART_HEADER_BYTES_MAX,
+  MULTIPART_PARTS_MAX,
+  REFUSED_UPLOAD_DISCARD_MS_MAX,
+  type FirmwareHttpLimits,
+} from '../../lib/limits.js';
 import { multipartBoundary, readMultipart } from './http-multipart.js';
-import type { FirmwareHttpLimits, FirmwareHttpSettings } from './http-options.js';
+import type { FirmwareHttpSettings } from './http-options.js';
 import type { FirmwareHttpCore, Reply, Route } from './http-route.js';
 import { ROUTES, VENDOR_ROUTES } from './http-routes.js';
 
@@ -30,9 +39,7 @@ export interface RunningFirmwareHttp {
   close(): Promise<void>;
 }
 
-const MULTIPART_LIMITS = { headerBytesMax: 8 * 1024, partsMax: 16 };
-/** How long the rest of a refused upload is read and dropped before the connection is cut. */
-const DISCARD_MS_MAX = 5_000;
+const MULTIPART_LIMITS = { headerBytesMax: MULTIPART_HEADER_BYTES_MAX, partsMax: MULTIPART_PARTS_MAX };
 /** Seconds a client told 503 BUSY should wait before retrying. */
 const BUSY_RETRY_AFTER_S = 5;
 
@@ -46,9 +53,9 @@ export async function startFirmwareHttp(deps: FirmwareHttpDeps): Promise<Running
   // connectionsCheckingInterval, so that interval bounds how late the deadline can bite.
   const server = http.createServer({
     requestTimeout: limits.requestMsMax,
-    headersTimeout: Math.min(limits.requestMsMax, 30_000),
-    keepAliveTimeout: 5_000,
-    connectionsCheckingInterval: Math.min(1_000, limits.requestMsMax),
+    headersTimeout: Math.min(limits.requestMsMax, FIRMWARE_HTTP_HEADERS_MS_MAX),
+    keepAliveTimeout: HTTP_KEEP_ALIVE_MS,
+    connectionsCheckingInterval: Math.min(FIRMWARE_HTTP_CHECK_INTERVAL_MS, limits.requestMsMax),
   });
   server.on('request', (req, res) => serve(env, req, res, false));
   server.on('checkContinue', (req, res) => serve(env, req, res, true));
@@ -209,7 +216,7 @@ async function send(res: http.ServerResponse, reply: Reply): Promise<void> {
 
 /** Reads and drops what is left of a refused upload for a short while, then hangs up. */
 function discardRest(req: http.IncomingMessage): void {
-  const timer = setTimeout(() => req.socket.destroy(), DISCARD_MS_MAX);
+  const timer = setTimeout(() => req.socket.destroy(), REFUSED_UPLOAD_DISCARD_MS_MAX);
   req.once('end', () => clearTimeout(timer));
   req.once('close', () => clearTimeout(timer));
   req.resume();

@@ -6,17 +6,18 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DaemonError } from '../../lib/errors.js';
+import { FORM_SHORT_FIELD_BYTES_MAX, FORM_URI_FIELD_BYTES_MAX, MENDER_ENTRIES_MAX, MENDER_MANIFEST_BYTES_MAX, TAR_META_BYTES_MAX } from '../../lib/limits.js';
 import { signMenderArtifact, type ArtifactLimits } from './http-mender-artifact.js';
 import { attachment, selectorField, type Reply, type Route, type RouteContext } from './http-route.js';
 
 function artifactLimits(): ArtifactLimits {
-  return { entriesMax: 1024, metaBytesMax: 64 * 1024, manifestBytesMax: 1024 * 1024 };
+  return { entriesMax: MENDER_ENTRIES_MAX, metaBytesMax: TAR_META_BYTES_MAX, manifestBytesMax: MENDER_MANIFEST_BYTES_MAX };
 }
 
 export const menderRoute: Route = {
   fields: (limits) => ({
-    distro: { kind: 'text', bytesMax: 256 },
-    'artifact-uri': { kind: 'text', bytesMax: 4096 },
+    distro: { kind: 'text', bytesMax: FORM_SHORT_FIELD_BYTES_MAX },
+    'artifact-uri': { kind: 'text', bytesMax: FORM_URI_FIELD_BYTES_MAX },
     artifact: { kind: 'file', bytesMax: limits.uploadBytesMax, types: ['application/octet-stream'] },
   }),
   async run(form, ctx) {

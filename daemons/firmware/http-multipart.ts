@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { DaemonError } from '../../lib/errors.js';
+import { MULTIPART_PREAMBLE_BYTES_MAX } from '../../lib/limits.js';
 import { writeChunk } from './tar-writer.js';
 
 export type FieldSpec = { kind: 'text'; bytesMax: number } | { kind: 'file'; bytesMax: number; types: readonly string[] };
@@ -27,8 +28,6 @@ export interface MultipartLimits {
 
 const CRLF = Buffer.from('\r\n');
 const HEADER_END = Buffer.from('\r\n\r\n');
-/** Text before the first delimiter is allowed (RFC 2046) but curl sends none. */
-const PREAMBLE_BYTES_MAX = 1024;
 
 function bad(message: string): DaemonError {
   return new DaemonError('BAD_REQUEST', message);
@@ -89,7 +88,7 @@ async function step(p: Parse): Promise<boolean> {
     // Without a delimiter, keep the tail that could be the start of one.
     const usable = at === -1 ? Math.max(0, p.buf.length - p.delimiter.length + 1) : at;
     if (p.state === 'body') await p.writer.data(p.buf.subarray(0, usable));
-    else if ((p.preamble += usable) > PREAMBLE_BYTES_MAX) throw bad('multipart preamble too long');
+    else if ((p.preamble += usable) > MULTIPART_PREAMBLE_BYTES_MAX) throw bad('multipart preamble too long');
     if (at === -1) {
       p.buf = p.buf.subarray(usable);
       return false;

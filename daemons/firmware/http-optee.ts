@@ -3,6 +3,7 @@
 // does. UUID from a `*.uuid` file or the image's base name; version from `*.ta-version` (default 0).
 import path from 'node:path';
 import { DaemonError } from '../../lib/errors.js';
+import { OPTEE_SMALL_FILE_BYTES_MAX } from '../../lib/limits.js';
 import type { TarEntry } from './tar-reader.js';
 import { repackTarball, type Repacker, type RepackLimits } from './tar-repack.js';
 
@@ -21,8 +22,6 @@ interface TaInputs {
   uuid?: TarEntry;
   version?: TarEntry;
 }
-
-const SMALL_FILE_BYTES_MAX = 256;
 
 export function signTaTree(upload: string, workDir: string, outPath: string, sign: TaSigner, limits: RepackLimits): Promise<number> {
   return repackTarball(upload, workDir, outPath, limits, async (tar) => {
@@ -67,7 +66,7 @@ function taDirectories(entries: TarEntry[]): Map<string, TaInputs> {
 }
 
 async function smallContent(tar: Repacker, entry: TarEntry): Promise<string> {
-  if (entry.size > SMALL_FILE_BYTES_MAX) throw new DaemonError('BAD_REQUEST', `${entry.name} is too long`);
+  if (entry.size > OPTEE_SMALL_FILE_BYTES_MAX) throw new DaemonError('BAD_REQUEST', `${entry.name} is too long`);
   return (await tar.content(entry)).toString('utf8');
 }
 

@@ -3,44 +3,9 @@
 import type { Command } from 'commander';
 import { DaemonError } from '../../lib/errors.js';
 import { parseCount, parsePort } from '../../lib/config/numbers.js';
+import { DEFAULT_FIRMWARE_HTTP_LIMITS, type FirmwareHttpLimits } from '../../lib/limits.js';
 
 export const FIRMWARE_HTTP_PORT = 9999;
-
-export interface FirmwareHttpLimits {
-  /** Largest request body (the whole multipart form). */
-  uploadBytesMax: number;
-  /** Largest inflated tarball (modules, OP-TEE) and largest Mender artifact behind artifact-uri. */
-  inflatedBytesMax: number;
-  /** Largest single module or TA image signed in memory. */
-  signedFileBytesMax: number;
-  /** Largest sw-description. */
-  swDescriptionBytesMax: number;
-  /** Entries per tarball. */
-  tarEntriesMax: number;
-  /** Time to receive a whole request, upload included (answered 408 by node:http). */
-  requestMsMax: number;
-  /** Time to sign and build the reply once the upload is in. */
-  processingMsMax: number;
-  /** Requests doing work at once; more get 503 BUSY. */
-  jobsMax: number;
-  /** Open connections. */
-  connectionsMax: number;
-  /** On SIGTERM, time allowed for requests in flight. */
-  drainMsMax: number;
-}
-
-export const DEFAULT_FIRMWARE_HTTP_LIMITS: Readonly<FirmwareHttpLimits> = Object.freeze({
-  uploadBytesMax: 600 * 1024 * 1024,
-  inflatedBytesMax: 2 * 1024 * 1024 * 1024,
-  signedFileBytesMax: 64 * 1024 * 1024,
-  swDescriptionBytesMax: 1024 * 1024,
-  tarEntriesMax: 100_000,
-  requestMsMax: 30 * 60_000,
-  processingMsMax: 10 * 60_000,
-  jobsMax: 4,
-  connectionsMax: 64,
-  drainMsMax: 10_000,
-});
 
 export interface FirmwareHttpSettings {
   host: string;

@@ -2,7 +2,7 @@
 // core, limits, a private directory), and the small form helpers every route shares.
 import { DaemonError } from '../../lib/errors.js';
 import type { FieldSpec, Form } from './http-multipart.js';
-import type { FirmwareHttpLimits } from './http-options.js';
+import type { FirmwareHttpLimits } from '../../lib/limits.js';
 import type { TrustedApp } from './http-optee.js';
 import { validateSelector } from './key-root.js';
 import type { KeySlot } from './firmware-signer.js';

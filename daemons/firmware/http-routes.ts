@@ -4,7 +4,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DaemonError } from '../../lib/errors.js';
-import type { FirmwareHttpLimits } from './http-options.js';
+import { FORM_SHORT_FIELD_BYTES_MAX, FORM_URI_FIELD_BYTES_MAX, TAR_META_BYTES_MAX, type FirmwareHttpLimits } from '../../lib/limits.js';
 import { signModuleTree } from './http-modules.js';
 import { signTaTree } from './http-optee.js';
 import type { RepackLimits } from './tar-repack.js';
@@ -12,7 +12,7 @@ import { menderRoute } from './http-mender.js';
 import { attachment, selectorField, uploadedFile, type Route, type SwupdateMethod, type TaAlgorithm } from './http-route.js';
 
 const OCTET = ['application/octet-stream'] as const;
-const SHORT = { kind: 'text', bytesMax: 256 } as const;
+const SHORT = { kind: 'text', bytesMax: FORM_SHORT_FIELD_BYTES_MAX } as const;
 
 /** A table lookup that never reaches Object.prototype ('constructor', '__proto__'). */
 function own<T>(table: Record<string, T>, key: string): T | undefined {
@@ -20,7 +20,7 @@ function own<T>(table: Record<string, T>, key: string): T | undefined {
 }
 
 function treeLimits(limits: FirmwareHttpLimits): RepackLimits {
-  return { inflatedBytesMax: limits.inflatedBytesMax, signedFileBytesMax: limits.signedFileBytesMax, entriesMax: limits.tarEntriesMax, metaBytesMax: 64 * 1024 };
+  return { inflatedBytesMax: limits.inflatedBytesMax, signedFileBytesMax: limits.signedFileBytesMax, entriesMax: limits.tarEntriesMax, metaBytesMax: TAR_META_BYTES_MAX };
 }
 
 const modules: Route = {
@@ -46,7 +46,7 @@ const swupdate: Route = {
     distro: SHORT,
     method: SHORT,
     backend: SHORT,
-    'key-uri': { kind: 'text', bytesMax: 4096 },
+    'key-uri': { kind: 'text', bytesMax: FORM_URI_FIELD_BYTES_MAX },
     'sw-description': { kind: 'file', bytesMax: limits.swDescriptionBytesMax, types: OCTET },
   }),
   async run(form, ctx) {

@@ -5,7 +5,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DaemonError } from '../../lib/errors.js';
-import { readSizedSecret, replacedError } from './memory-secrets.js';
+import { HMAC_LOADED_VERSIONS_MAX } from '../../lib/limits.js';
+import { hmacWithTransientKey, readSizedSecret, replacedError } from './memory-secrets.js';
 import { KEY_BYTES, type SecretSet } from './secret-set.js';
 
 /** HKDF salt: fixed and public; it separates these keys from any other use of the master secret. */
@@ -45,8 +46,6 @@ export function masterFileName(version: number): string {
 }
 
 const MASTER_NAME = /^master-v([1-9][0-9]{0,8})$/;
-/** Verify computes one tag per loaded version, so the number of loaded versions is bounded. */
-export const LOADED_VERSIONS_MAX = 8;
 
 /** Versions whose master file is in `dir`, ascending. */
 export function presentVersions(dir: string): number[] {
@@ -68,8 +67,8 @@ export function chooseVersions(present: readonly number[], current: number | nul
   const now = current ?? present[present.length - 1];
   if (now === undefined) throw new DaemonError('KEY_LOAD_FAILED', 'derived mode: no master secret file (master-v1, master-v2, …) in the secret directory');
   const versions = [now, ...new Set((accepted ?? present).filter((v) => v !== now))];
-  if (versions.length > LOADED_VERSIONS_MAX) {
-    throw new DaemonError('KEY_LOAD_FAILED', `derived mode: ${versions.length} key versions would be accepted (max ${LOADED_VERSIONS_MAX}); remove retired master-v<N> files or pass --accept-versions`);
+  if (versions.length > HMAC_LOADED_VERSIONS_MAX) {
+    throw new DaemonError('KEY_LOAD_FAILED', `derived mode: ${versions.length} key versions would be accepted (max ${HMAC_LOADED_VERSIONS_MAX}); remove retired master-v<N> files or pass --accept-versions`);
   }
   return versions;
 }
@@ -96,12 +95,7 @@ export function loadDerivedSecrets(dir: string, current: number | null, accepted
       if (disposed) throw replacedError();
       const prk = prks.get(version);
       if (!prk) throw new DaemonError('INTERNAL', `key version ${version} is not loaded`);
-      const key = hkdfExpand(prk, derivedInfo(version, index), KEY_BYTES);
-      try {
-        return crypto.createHmac('sha256', key).update(data).digest();
-      } finally {
-        key.fill(0);
-      }
+      return hmacWithTransientKey(hkdfExpand(prk, derivedInfo(version, index), KEY_BYTES), data);
     },
     dispose() {
       disposed = true;

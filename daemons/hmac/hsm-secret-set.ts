@@ -5,13 +5,13 @@ import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import { DaemonError } from '../../lib/errors.js';
 import { listObjects } from '../../lib/keys/pkcs11-listing.js';
-import { pkcs11js, type Pkcs11Handle } from '../../lib/keys/pkcs11-module.js';
-import { findKeyObject, keyTypeOf, type ObjectRef } from '../../lib/keys/pkcs11-objects.js';
+import { checkHmacKeyObject, tokenHmac } from '../../lib/keys/pkcs11-mac-key.js';
+import type { ObjectRef } from '../../lib/keys/pkcs11-objects.js';
 import { openToken } from '../../lib/keys/pkcs11-signing-key.js';
-import type { Pkcs11Token, SessionContext } from '../../lib/keys/pkcs11-token.js';
+import type { Pkcs11Token } from '../../lib/keys/pkcs11-token.js';
 import { describePkcs11Uri, parsePkcs11Uri, type Pkcs11Uri } from '../../lib/keys/pkcs11-uri.js';
 import { chooseVersions, derivedInfo } from './derived-secrets.js';
-import { replacedError } from './memory-secrets.js';
+import { hmacWithTransientKey, replacedError } from './memory-secrets.js';
 import { openSecretSet, type SecretSettings } from './open-secret-set.js';
 import { KEY_BYTES, TAG_BYTES, UNVERSIONED, type SecretSet } from './secret-set.js';
 
@@ -70,14 +70,9 @@ async function openHsmDerived(settings: SecretSettings, uriText: string, log: Lo
     const macs = new Map<number, TokenMac>();
     for (const version of versions) macs.set(version, await openTokenMac(token, { ...uri, object: `${prefix}-v${version}` }, { object: `${prefix}-v${version}` }, log));
     const summary = { hsmKey: describePkcs11Uri(uri), backend: 'pkcs11', keyVersion: versions[0], acceptedVersions: versions.slice(1) };
-    return hsmSet('derived', token, macs, summary, async (prkMac, data, index, version) => {
-      const key = await prkMac(Buffer.concat([derivedInfo(version, index), FIRST_BLOCK]));
-      try {
-        return crypto.createHmac('sha256', key).update(data).digest();
-      } finally {
-        key.fill(0);
-      }
-    });
+    return hsmSet('derived', token, macs, summary, async (prkMac, data, index, version) =>
+      hmacWithTransientKey(await prkMac(Buffer.concat([derivedInfo(version, index), FIRST_BLOCK])), data),
+    );
   } catch (err) {
     await token.close();
     throw err;
@@ -87,31 +82,12 @@ async function openHsmDerived(settings: SecretSettings, uriText: string, log: Lo
 /**
  * HMAC-SHA256 with one secret-key object of an open token: checks its type, proves it with a test
  * MAC, and refuses an all-zero secret (as file mode does). Every tag is checked by the token
- * (C_Verify) before release, as lib/keys/pkcs11-mac-key.ts does.
+ * (C_Verify) before release (lib/keys/pkcs11-mac-key.ts tokenHmac).
  */
 async function openTokenMac(token: Pkcs11Token, uri: Pkcs11Uri, ref: ObjectRef, log: Logger): Promise<TokenMac> {
   const name = describePkcs11Uri(uri);
-  token.withSessionSync((ctx) => {
-    const P = pkcs11js();
-    const type = keyTypeOf(ctx, findKeyObject(ctx, ref, P.CKO_SECRET_KEY, 'KEY_LOAD_FAILED'));
-    if (type !== P.CKK_GENERIC_SECRET && type !== P.CKK_SHA256_HMAC) throw new DaemonError('KEY_LOAD_FAILED', `${name}: not a generic secret or HMAC key`);
-  });
-  let cached: { generation: number; handle: Pkcs11Handle } | null = null;
-  // Object handles die with a reinitialisation; look the key up again under the new generation.
-  const handleFor = (ctx: SessionContext): Pkcs11Handle => {
-    if (cached?.generation !== ctx.generation) cached = { generation: ctx.generation, handle: findKeyObject(ctx, ref, pkcs11js().CKO_SECRET_KEY, 'BACKEND_UNAVAILABLE') };
-    return cached.handle;
-  };
-  const mac: TokenMac = (data) =>
-    token.withSession('hmac', async (ctx) => {
-      const mechanism = { mechanism: pkcs11js().CKM_SHA256_HMAC };
-      const key = handleFor(ctx);
-      ctx.api.C_SignInit(ctx.session, mechanism, key);
-      const tag = Buffer.from(await ctx.api.C_SignAsync(ctx.session, data, Buffer.alloc(TAG_BYTES)));
-      ctx.api.C_VerifyInit(ctx.session, mechanism, key);
-      if (!(await ctx.api.C_VerifyAsync(ctx.session, data, tag))) throw new DaemonError('SIGNATURE_CHECK_FAILED', 'the HSM HMAC tag did not verify; withheld');
-      return tag;
-    });
+  checkHmacKeyObject(token, ref, name);
+  const mac: TokenMac = tokenHmac(token, ref);
   const tag = await mac(SELF_TEST_DATA).catch((err: unknown) => {
     const e = err as DaemonError;
     throw new DaemonError('KEY_LOAD_FAILED', `${name}: start-up test MAC failed (${e.code ?? 'INTERNAL'}: ${e.message})`, { cause: err });

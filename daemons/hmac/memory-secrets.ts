@@ -59,6 +59,15 @@ export function loadMode16Table(dir: string): SecretSet {
   };
 }
 
+/** HMAC-SHA256 under a per-message key that lives for this one call: the key is zeroed afterwards. */
+export function hmacWithTransientKey(key: Buffer, data: Buffer): Buffer {
+  try {
+    return crypto.createHmac('sha256', key).update(data).digest();
+  } finally {
+    key.fill(0);
+  }
+}
+
 /**
  * Requests take the live set once and start all their MACs in the same tick, so a replaced set
  * should never be asked for a tag; if it is, the request fails closed rather than use freed keys.

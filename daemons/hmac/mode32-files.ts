@@ -1,11 +1,10 @@
 // The seed's mode32: 65,536 table files of 2 MiB (128 GiB in all), too large to hold in memory.
 // Every file is opened and checked (regular file, mode, size) at start-up and on SIGHUP; a
 // request then reads its 32-byte key from the already-open descriptor at index × 32.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DaemonError } from '../../lib/errors.js';
-import { replacedError } from './memory-secrets.js';
+import { hmacWithTransientKey, replacedError } from './memory-secrets.js';
 import { KEY_BYTES, TABLE_BYTES, TABLE_KEYS, UNVERSIONED, tableFileName, type SecretSet } from './secret-set.js';
 
 /** all: every one of the 65,536 files must exist (the operator's full set); present: serve the files that exist. */
@@ -85,12 +84,7 @@ function tableFileSet(dir: string, fds: Int32Array, count: number, require: Mode
       const file = index >>> 16;
       const fd = fds[file]!;
       if (fd < 0) throw new DaemonError('BACKEND_UNAVAILABLE', `secret file ${tableFileName(file)} is not installed`);
-      const key = await readKey(fd, (index & 0xffff) * KEY_BYTES);
-      try {
-        return crypto.createHmac('sha256', key).update(data).digest();
-      } finally {
-        key.fill(0);
-      }
+      return hmacWithTransientKey(await readKey(fd, (index & 0xffff) * KEY_BYTES), data);
     },
     dispose() {
       disposed = true;

@@ -1,12 +1,10 @@
 // Tezos base58check: base58(prefix ‖ payload ‖ sha256d checksum[0..4]) with the octez prefix table
 // (octez base58.ml). Decoding checks the checksum, the prefix and the payload length.
 import crypto from 'node:crypto';
+import { BASE58_TEXT_CHARS_MAX } from '../../lib/limits.js';
 
 const ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
 const INDEX = new Map([...ALPHABET].map((c, i) => [c, i]));
-
-/** Longest b58 text we ever decode (encrypted secret keys are 88, BLS signatures 142). */
-const TEXT_CHARS_MAX = 200;
 
 export const PREFIXES = {
   tz1: { bytes: [0x06, 0xa1, 0x9f], length: 20 },
@@ -82,7 +80,7 @@ export function b58checkEncode(prefix: PrefixName, payload: Uint8Array): string 
 
 /** The payload if `text` is valid base58check with this prefix and length, else null. */
 export function b58checkDecode(prefix: PrefixName, text: string): Buffer | null {
-  if (text.length === 0 || text.length > TEXT_CHARS_MAX) return null;
+  if (text.length === 0 || text.length > BASE58_TEXT_CHARS_MAX) return null;
   const raw = base58Decode(text);
   if (raw === null || raw.length < 4) return null;
   const body = raw.subarray(0, raw.length - 4);

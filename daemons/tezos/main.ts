@@ -9,6 +9,7 @@ import { parseCount, parsePort } from '../../lib/config/numbers.js';
 import { runDaemonProcess } from '../../lib/server/daemon-process.js';
 import { startHttpServer } from '../../lib/server/serve-http.js';
 import { startTcpServer } from '../../lib/server/serve-tcp.js';
+import { TEZOS_PAYLOAD_BYTES_MAX, TEZOS_PENDING_WAIT_MS } from '../../lib/limits.js';
 import { createTezosHttpService } from './http-api.js';
 import { hsmKeyCommand } from './hsm-key-command.js';
 import { keygenCommand } from './keygen-command.js';
@@ -24,12 +25,8 @@ import { openSqliteWatermarks } from './watermark-sqlite.js';
 
 const LINE_PORT = 9732;
 const HTTP_PORT = 6732;
-/** Octez caps an operation at 32 KiB; consensus payloads are under 300 bytes. */
-const PAYLOAD_BYTES_MAX = 32 * 1024;
 /** A request line must hold `sign <pkh> <hex of the largest payload> <options>`. */
 const lineBytesFor = (payloadBytes: number): number => 2 * payloadBytes + 1024;
-/** How long an identical request waits for a concurrent signer's signature before 409. */
-const PENDING_WAIT_MS = 2_000;
 
 export function command(): Command {
   const tezos = new Command('tezos').description('Tezos remote signer: octez HTTP API and line protocol, policy, durable high watermarks');
@@ -54,11 +51,11 @@ function serveCommand(): Command {
     .option('--allow-list-known-keys', 'answer GET /known_keys and the `keys` line request')
     .option('--allow-to-prove-possession', 'answer GET /bls_prove_possession/<pkh> and `pop` for tz4 keys')
     .option('--redis-local-floor', 'redis: also reserve every mark in the local SQLite file in --state-dir (fsynced) before signing, so a Redis that loses marks cannot make this host sign again')
-    .option('--payload-bytes-max <bytes>', 'largest payload to sign; larger gets PAYLOAD_TOO_LARGE', parseCount('--payload-bytes-max', 1), PAYLOAD_BYTES_MAX)
+    .option('--payload-bytes-max <bytes>', 'largest payload to sign; larger gets PAYLOAD_TOO_LARGE', parseCount('--payload-bytes-max', 1), TEZOS_PAYLOAD_BYTES_MAX)
     .action(() => runDaemonProcess('tezos', cmd, (opts, log) => serve(cmd, opts, log)));
   // The shared default line limit (64 KiB) is too short for a 32 KiB payload in hex.
-  cmd.options.find((o) => o.attributeName() === 'lineBytesMax')?.default(lineBytesFor(PAYLOAD_BYTES_MAX));
-  cmd.setOptionValueWithSource('lineBytesMax', lineBytesFor(PAYLOAD_BYTES_MAX), 'default');
+  cmd.options.find((o) => o.attributeName() === 'lineBytesMax')?.default(lineBytesFor(TEZOS_PAYLOAD_BYTES_MAX));
+  cmd.setOptionValueWithSource('lineBytesMax', lineBytesFor(TEZOS_PAYLOAD_BYTES_MAX), 'default');
   return cmd;
 }
 
@@ -104,7 +101,7 @@ async function serveWith(
     payloadBytesMax,
     allowListKnownKeys: Boolean(opts['allowListKnownKeys']),
     allowProvePossession: Boolean(opts['allowToProvePossession']),
-    pendingWaitMs: PENDING_WAIT_MS,
+    pendingWaitMs: TEZOS_PENDING_WAIT_MS,
   });
   const stops: Array<() => Promise<void>> = [];
   const common = { keys: config.keys.size, store: settings.kind, authentication: config.authorizedKeys.length > 0 };

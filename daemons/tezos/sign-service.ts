@@ -2,6 +2,7 @@
 // size, authentication, payload and policy, reserve the watermark durably, sign (the key verifies
 // its own signature), record the signature for identical retries, and only then return it.
 import { DaemonError } from '../../lib/errors.js';
+import { TEZOS_PENDING_POLL_MS } from '../../lib/limits.js';
 import { checkAuthentication } from './authentication.js';
 import { checkPolicy, type TezosKeyConfig } from './policy.js';
 import { parseSignRequest, type SignRequest } from './sign-request.js';
@@ -34,8 +35,6 @@ export interface TezosService {
   knownKeys(): string[];
   provePossession(pkh: string, overridePublicKey: string | null): Promise<string>;
 }
-
-const PENDING_POLL_MS = 10;
 
 export function createTezosService(deps: TezosServiceDeps): TezosService {
   let refusedPayloads = 0;
@@ -121,7 +120,7 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
       if (Date.now() >= deadline) {
         throw new DaemonError('WATERMARK_REJECTED', `${slot.kind} ${mark.level}/${mark.round} for ${slot.pkh} is reserved but no signature was recorded (signing in progress or interrupted); not signing twice`);
       }
-      await new Promise((resolve) => setTimeout(resolve, PENDING_POLL_MS));
+      await new Promise((resolve) => setTimeout(resolve, TEZOS_PENDING_POLL_MS));
     }
   }
 

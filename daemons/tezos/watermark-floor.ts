@@ -1,10 +1,8 @@
 // An in-process floor in front of the shared store: the highest mark this process reserved per
 // slot. If the store forgets marks while we run (a Redis restart without persistence, a failover
 // to a replica that missed writes), we still never sign at or below what this process signed.
+import { TEZOS_FLOOR_SLOTS_MAX } from '../../lib/limits.js';
 import { decide, type Mark, type ReserveOutcome, type Slot, type WatermarkStore } from './watermark.js';
-
-/** Slots remembered; beyond this the oldest are dropped (protection falls back to the store alone). */
-const FLOOR_SLOTS_MAX = 10_000;
 
 export function withMemoryFloor(store: WatermarkStore): WatermarkStore {
   const floor = new Map<string, Mark>();
@@ -13,7 +11,7 @@ export function withMemoryFloor(store: WatermarkStore): WatermarkStore {
   function remember(key: string, mark: Mark): void {
     floor.delete(key);
     floor.set(key, mark);
-    if (floor.size > FLOOR_SLOTS_MAX) floor.delete(floor.keys().next().value as string);
+    if (floor.size > TEZOS_FLOOR_SLOTS_MAX) floor.delete(floor.keys().next().value as string);
   }
 
   return {

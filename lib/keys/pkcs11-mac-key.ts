@@ -5,7 +5,7 @@ import { DaemonError } from '../errors.js';
 import { findKeyObject, keyTypeOf, type ObjectRef } from './pkcs11-objects.js';
 import { pkcs11js, type Pkcs11Handle } from './pkcs11-module.js';
 import { openToken, type HsmKeyOptions } from './pkcs11-signing-key.js';
-import type { SessionContext } from './pkcs11-token.js';
+import type { Pkcs11Token, SessionContext } from './pkcs11-token.js';
 import { describePkcs11Uri, parsePkcs11Uri } from './pkcs11-uri.js';
 
 export interface HsmMacKey {
@@ -25,31 +25,12 @@ export async function openPkcs11MacKey(uriText: string, opts: HsmKeyOptions): Pr
   const ref: ObjectRef = { object: uri.object, id: uri.id };
   const token = openToken(uri, opts);
   try {
-    token.withSessionSync((ctx) => {
-      const P = pkcs11js();
-      const type = keyTypeOf(ctx, findKeyObject(ctx, ref, P.CKO_SECRET_KEY, 'KEY_LOAD_FAILED'));
-      if (type !== P.CKK_GENERIC_SECRET && type !== P.CKK_SHA256_HMAC) throw new DaemonError('KEY_LOAD_FAILED', `${describePkcs11Uri(uri)}: not a generic secret or HMAC key`);
-    });
+    checkHmacKeyObject(token, ref, describePkcs11Uri(uri));
   } catch (err) {
     await token.close();
     throw err;
   }
-  let cached: { generation: number; handle: Pkcs11Handle } | null = null;
-  const handleFor = (ctx: SessionContext): Pkcs11Handle => {
-    if (cached?.generation !== ctx.generation) cached = { generation: ctx.generation, handle: findKeyObject(ctx, ref, pkcs11js().CKO_SECRET_KEY, 'BACKEND_UNAVAILABLE') };
-    return cached.handle;
-  };
-  const mac = (data: Buffer): Promise<Buffer> =>
-    token.withSession('hmac', async (ctx) => {
-      const mechanism = { mechanism: pkcs11js().CKM_SHA256_HMAC };
-      const key = handleFor(ctx);
-      ctx.api.C_SignInit(ctx.session, mechanism, key);
-      const tag = Buffer.from(await ctx.api.C_SignAsync(ctx.session, data, Buffer.alloc(TAG_BYTES)));
-      ctx.api.C_VerifyInit(ctx.session, mechanism, key);
-      const ok = await ctx.api.C_VerifyAsync(ctx.session, data, tag);
-      if (!ok) throw new DaemonError('SIGNATURE_CHECK_FAILED', 'the HSM HMAC tag did not verify; withheld');
-      return tag;
-    });
+  const mac = tokenHmac(token, ref);
   return {
     keyId: uri.id ? uri.id.toString('hex') : (uri.object ?? ''),
     algorithm: 'hmac-sha256',
@@ -60,4 +41,34 @@ export async function openPkcs11MacKey(uriText: string, opts: HsmKeyOptions): Pr
     },
     close: () => token.close(),
   };
+}
+
+/** Refuses (KEY_LOAD_FAILED) unless `ref` names a generic secret or HMAC key on the token; `name` is for the message. */
+export function checkHmacKeyObject(token: Pkcs11Token, ref: ObjectRef, name: string): void {
+  token.withSessionSync((ctx) => {
+    const P = pkcs11js();
+    const type = keyTypeOf(ctx, findKeyObject(ctx, ref, P.CKO_SECRET_KEY, 'KEY_LOAD_FAILED'));
+    if (type !== P.CKK_GENERIC_SECRET && type !== P.CKK_SHA256_HMAC) throw new DaemonError('KEY_LOAD_FAILED', `${name}: not a generic secret or HMAC key`);
+  });
+}
+
+/** HMAC-SHA256 in the token with one secret-key object; every tag is checked by the token (C_Verify) before release. */
+export function tokenHmac(token: Pkcs11Token, ref: ObjectRef): (data: Buffer) => Promise<Buffer> {
+  let cached: { generation: number; handle: Pkcs11Handle } | null = null;
+  // Object handles die with a reinitialisation; look the key up again under the new generation.
+  const handleFor = (ctx: SessionContext): Pkcs11Handle => {
+    if (cached?.generation !== ctx.generation) cached = { generation: ctx.generation, handle: findKeyObject(ctx, ref, pkcs11js().CKO_SECRET_KEY, 'BACKEND_UNAVAILABLE') };
+    return cached.handle;
+  };
+  return (data) =>
+    token.withSession('hmac', async (ctx) => {
+      const mechanism = { mechanism: pkcs11js().CKM_SHA256_HMAC };
+      const key = handleFor(ctx);
+      ctx.api.C_SignInit(ctx.session, mechanism, key);
+      const tag = Buffer.from(await ctx.api.C_SignAsync(ctx.session, data, Buffer.alloc(TAG_BYTES)));
+      ctx.api.C_VerifyInit(ctx.session, mechanism, key);
+      const ok = await ctx.api.C_VerifyAsync(ctx.session, data, tag);
+      if (!ok) throw new DaemonError('SIGNATURE_CHECK_FAILED', 'the HSM HMAC tag did not verify; withheld');
+      return tag;
+    });
 }

@@ -3,6 +3,7 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import { DaemonError } from '../errors.js';
+import { PKCS11_REOPEN_INTERVAL_MS, PKCS11_SESSIONS_MAX, SIGNATURE_BYTES_MAX } from '../limits.js';
 import type { SigningKey } from './signing-key.js';
 import { keyIdOf } from './key-file.js';
 import { CURVES } from './pkcs11-curves.js';
@@ -21,13 +22,6 @@ export interface HsmKeyOptions {
   sessionsMax?: number;
   reopenIntervalMs?: number;
 }
-
-/** Sessions per key: SoftHSM signs on libuv's 4 worker threads, a network HSM on its own cores. */
-export const PKCS11_SESSIONS_MAX = 4;
-/** A lost token is reopened at most this often (each attempt is a synchronous C_Initialize). */
-export const PKCS11_REOPEN_INTERVAL_MS = 1_000;
-/** Output buffer for one signature: RSA-16384 is 2048 bytes. */
-const SIGNATURE_BYTES_MAX = 2048;
 
 export interface HsmSigningKey<A extends HsmAlgorithm = HsmAlgorithm> extends SigningKey<A> {
   /** Signs a digest the caller made (Tezos' BLAKE2b, firmware image hashes); not for ed25519. */

@@ -5,7 +5,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import { DaemonError, toDaemonError } from '../errors.js';
-import type { Limits } from '../limits.js';
+import { HTTP_HEADERS_MS_MAX, HTTP_KEEP_ALIVE_MS, type Limits } from '../limits.js';
 import type { RequestContext } from './serve-tcp.js';
 
 export interface HttpRequest {
@@ -46,7 +46,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   let nextReq = 0;
   let draining = false;
 
-  const server = http.createServer({ requestTimeout: limits.httpRequestMsMax, headersTimeout: Math.min(limits.httpRequestMsMax, 10_000), keepAliveTimeout: 5_000 }, (req, res) => {
+  const server = http.createServer({ requestTimeout: limits.httpRequestMsMax, headersTimeout: Math.min(limits.httpRequestMsMax, HTTP_HEADERS_MS_MAX), keepAliveTimeout: HTTP_KEEP_ALIVE_MS }, (req, res) => {
     const ctx: RequestContext = { conn: 0, req: ++nextReq, fields: {} };
     const started = process.hrtime.bigint();
     void (async () => {

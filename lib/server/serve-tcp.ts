@@ -4,7 +4,7 @@
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { DaemonError, toDaemonError } from '../errors.js';
-import type { Limits } from '../limits.js';
+import { FRAMING_ERROR_DISCARD_MS, QUEUED_LINES_MAX, type Limits } from '../limits.js';
 import { createLineReader } from '../protocol/line-reader.js';
 import { createGate, type Gate } from './gate.js';
 
@@ -43,11 +43,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Writes queued per socket before we stop reading from it: bounds memory for pipelining clients. */
-const QUEUED_LINES_MAX = 64;
-/** After a fatal framing error we read and discard for this long so the client sees our reply. */
-const DISCARD_MS = 2_000;
-
 export async function startTcpServer(opts: TcpServerOptions): Promise<RunningServer> {
   const { limits, log, service } = opts;
   const gate = createGate(limits.inFlightMax);
@@ -64,7 +59,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
       log.warn({ conn, outcome: err.code }, 'connection refused');
       socket.on('error', () => {});
       socket.end(service.formatError(err) + '\n');
-      setTimeout(() => socket.destroy(), DISCARD_MS).unref();
+      setTimeout(() => socket.destroy(), FRAMING_ERROR_DISCARD_MS).unref();
       return;
     }
     handleConnection(socket, conn);
@@ -98,7 +93,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
       clearTimeout(lingerTimer);
       socket.end();
       // A client that never reads or closes must not pin the socket.
-      setTimeout(() => socket.destroy(), DISCARD_MS).unref();
+      setTimeout(() => socket.destroy(), FRAMING_ERROR_DISCARD_MS).unref();
     }
 
     function discardAndClose(): void {
@@ -109,7 +104,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
       socket.on('data', () => {});
       socket.resume();
       socket.end();
-      setTimeout(() => socket.destroy(), DISCARD_MS).unref();
+      setTimeout(() => socket.destroy(), FRAMING_ERROR_DISCARD_MS).unref();
     }
 
     socket.on('data', (chunk: Buffer) => {

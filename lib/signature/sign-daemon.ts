@@ -1,7 +1,7 @@
 // Composition of a sign daemon (sign-rsa, sign-ecdsa): options → key → store → line server.
 // The daemons' main.ts files pick a profile; everything they share is composed here once.
 import { Command } from 'commander';
-import { DEFAULT_LIMITS, STORE_READY_MS_MAX } from '../limits.js';
+import { DEFAULT_LIMITS, PURGE_INTERVAL_MS, STORE_READY_MS_MAX } from '../limits.js';
 import { addListenOptions, listenSettings, requireOption } from '../config/daemon-options.js';
 import { addStoreOptions, openValidityStore, storeSettings } from '../config/store-options.js';
 import { parseCount } from '../config/numbers.js';
@@ -10,9 +10,6 @@ import { runDaemonProcess } from '../server/daemon-process.js';
 import { startTcpServer } from '../server/serve-tcp.js';
 import { createSignService } from './sign-service.js';
 import type { SignatureProfile } from './profiles.js';
-
-/** Expired SQLite rows are deleted this often; Redis expires its own keys. */
-const PURGE_INTERVAL_MS = 60_000;
 
 export function signDaemonCommand(profile: SignatureProfile): Command {
   const name = `sign-${profile.family}`;

@@ -9,6 +9,7 @@ import { trimAsciiWhitespace } from '../protocol/line-reader.js';
 import { formatErrorLine, type ReplyMode } from '../protocol/reply-format.js';
 import type { LineService } from '../server/serve-tcp.js';
 import type { ValidityStore } from '../store/validity-store.js';
+import { SIGNATURE_BYTES_MAX } from '../limits.js';
 
 export interface VerifyServiceDeps {
   algorithm: SignatureAlgorithm;
@@ -17,9 +18,6 @@ export interface VerifyServiceDeps {
   reply: ReplyMode;
   verifiedReply(valid: boolean): string;
 }
-
-/** Longest signature accepted: RSA-16384 is 2048 bytes; anything longer cannot be ours. */
-const SIGNATURE_BYTES_MAX = 2048;
 
 export type Verdict = { valid: true; keyId: string } | { valid: false; reason: 'no-live-record' | 'other-algorithm' | 'key-not-in-keyring' | 'signature-mismatch' };
 

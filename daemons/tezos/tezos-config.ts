@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DaemonError } from '../../lib/errors.js';
-import { readSecretFile } from '../../lib/keys/key-file.js';
+import { readPassphraseFile, readSecretFile } from '../../lib/keys/key-file.js';
 import type { HsmKeyOptions } from '../../lib/keys/pkcs11-signing-key.js';
 import { HSM_TOP_FIELDS, hsmEntryOf, openHsmEntry, type HsmKeyEntry } from './hsm-key-config.js';
 import type { HsmTezosKey } from './hsm-tezos-key.js';
@@ -98,7 +98,7 @@ function parseTezosConfig(file: string, opts: { passphraseFile?: string }): { co
   for (const field of Object.keys(top)) if (!TOP_FIELDS.has(field)) throw invalid(`${file}: ${field}`, 'unknown field');
   // A file holding secret keys must be as private as a key file.
   if (INLINE_SECRET.test(text) || /"(secret_key|private_key)"/.test(text)) readSecretFile(file, 'keys file');
-  const passphrase = opts.passphraseFile ? readPassphrase(opts.passphraseFile) : undefined;
+  const passphrase = opts.passphraseFile ? readPassphraseFile(opts.passphraseFile) : undefined;
   try {
     const ctx: KeyContext = { file, top, passphrase, globalPolicy: top['policy'] };
     const entries = loadKeys(top['keys'], ctx);
@@ -115,15 +115,6 @@ function readConfigText(file: string): string {
   } catch (err) {
     throw new DaemonError('CONFIG_INVALID', `keys file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
   }
-}
-
-function readPassphrase(file: string): Buffer {
-  const raw = readSecretFile(file, 'passphrase file');
-  let end = raw.length;
-  while (end > 0 && (raw[end - 1] === 0x0a || raw[end - 1] === 0x0d)) end--;
-  const passphrase = Buffer.from(raw.subarray(0, end));
-  raw.fill(0);
-  return passphrase;
 }
 
 function bindSettings(top: Record<string, unknown>, file: string): { bindAddr?: string; bindPort?: number } {

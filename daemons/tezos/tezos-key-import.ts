@@ -5,7 +5,8 @@ import { DaemonError } from '../../lib/errors.js';
 import type { DaemonKeyFormat, ImportOptions } from '../../lib/admin/hsm-command.js';
 import type { TezosCurve } from './curve-signature.js';
 import { CURVE_NAMES } from './key-encoding.js';
-import { formName, readPassphraseFile, refuseBls, secretKeyText, tezosKeyNames, tezosPrivateKey, tezosSecretForm } from './tezos-key-pem.js';
+import { readPassphraseFile } from '../../lib/keys/key-file.js';
+import { formName, refuseBls, secretKeyText, tezosKeyNames, tezosPrivateKey, tezosSecretForm } from './tezos-key-pem.js';
 
 /** The Tezos curve each `--for tezos-*` key is on. */
 const TEZOS_CURVES: Readonly<Record<string, Exclude<TezosCurve, 'bls12-381'>>> = { 'tezos-tz1': 'ed25519', 'tezos-tz2': 'secp256k1', 'tezos-tz3': 'p256' };

@@ -3,7 +3,6 @@
 // tz4 (BLS12-381) has no PKCS#8 form and no token mechanism: refused. Secret buffers are zeroed after use.
 import crypto, { type KeyObject } from 'node:crypto';
 import { DaemonError } from '../../lib/errors.js';
-import { readSecretFile } from '../../lib/keys/key-file.js';
 import { b58checkDecode, type PrefixName } from './base58check.js';
 import { rawSigner, type TezosCurve } from './curve-signature.js';
 import { tezosPublicKey } from './hsm-tezos-key.js';
@@ -126,16 +125,6 @@ export function tezosSecretPem(text: string, passphrase?: Buffer): string {
 export function tezosKeyNames(publicKey: KeyObject): { pkh: string; publicKey: string } {
   const { curve, bytes } = tezosPublicKey(publicKey);
   return { pkh: publicKeyHash(curve, bytes), publicKey: encodePublicKey(curve, bytes) };
-}
-
-/** A passphrase file (mode 0600, as the daemon's --passphrase-file): its bytes without trailing newlines. */
-export function readPassphraseFile(file: string): Buffer {
-  const raw = readSecretFile(file, 'passphrase file');
-  let end = raw.length;
-  while (end > 0 && (raw[end - 1] === 0x0a || raw[end - 1] === 0x0d)) end--;
-  const passphrase = Buffer.from(raw.subarray(0, end));
-  raw.fill(0);
-  return passphrase;
 }
 
 /** How a secret key form is named to an operator (the 64-byte edsk is still an edsk). */

@@ -24,6 +24,16 @@ export function readSecretFile(path: string, what: string): Buffer {
   }
 }
 
+/** A passphrase file (mode 0600 like any secret): its bytes without trailing newlines; the caller zeroes it. */
+export function readPassphraseFile(file: string): Buffer {
+  const raw = readSecretFile(file, 'passphrase file');
+  let end = raw.length;
+  while (end > 0 && (raw[end - 1] === 0x0a || raw[end - 1] === 0x0d)) end--;
+  const passphrase = Buffer.from(raw.subarray(0, end));
+  raw.fill(0);
+  return passphrase;
+}
+
 export function loadPrivateKeyFile(path: string): KeyObject {
   const pem = readSecretFile(path, 'private key');
   try {

@@ -1,5 +1,6 @@
 // Shared set-up for the tezos integration tests: the known test keys from the reference notes
 // (Taquito's vectors), a keys.json writer, a daemon starter and a small HTTP client.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -70,4 +71,16 @@ export async function httpSign(port: number, pkh: string, payload: Buffer, query
   const r = await http(port, 'POST', `/keys/${pkh}${query}`, payload.toString('hex'));
   const signature = r.status === 200 ? ((r.body as { signature?: string }).signature ?? null) : null;
   return { status: r.status, signature, body: r.body };
+}
+
+/** Sends input through the real `nc -N` and resolves with the reply lines. */
+export function nc(port: number, input: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('nc', ['-N', '127.0.0.1', String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('exit', () => resolve(out.split('\n').filter(Boolean)));
+    child.stdin.end(input);
+  });
 }

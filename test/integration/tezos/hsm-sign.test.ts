@@ -1,6 +1,5 @@
 // tz1/tz2/tz3 keys held in a SoftHSM2 token: @taquito/remote-signer (which verifies every signature)
 // over HTTP with signerd's pkcs11_uri entries, and the line protocol through nc with the seed's pkcs11_hsm shape.
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { RemoteSigner } from '@taquito/remote-signer';
 import { InMemorySigner } from '@taquito/signer';
@@ -10,7 +9,7 @@ import { decodeSignature } from '../../../daemons/tezos/key-encoding.js';
 import { runSignerd } from '../../helpers/daemon.js';
 import { SOFTHSM_MODULE, needSoftHsm } from '../../helpers/softhsm.js';
 import { needTools } from '../../helpers/tools.js';
-import { http, httpSign, startTezos, tempDir, TZ1, TZ2, TZ3, writeKeys } from './fixtures.js';
+import { http, httpSign, nc, startTezos, tempDir, TZ1, TZ2, TZ3, writeKeys } from './fixtures.js';
 import { hsmKeysConfig, tezosToken } from './hsm-fixtures.js';
 import { ballot, block, consensus } from './payloads.js';
 
@@ -26,16 +25,6 @@ function lowS(pkh: string, signature: string): boolean {
   return BigInt('0x' + raw.subarray(32).toString('hex')) <= ORDER[curve === 'secp256k1' ? 'tz2' : 'tz3'] >> 1n;
 }
 
-function nc(port: number, input: string): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('nc', ['-N', '127.0.0.1', String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('exit', () => resolve(out.split('\n').filter(Boolean)));
-    child.stdin.end(input);
-  });
-}
 
 t.test('HSM keys through the octez HTTP API (taquito RemoteSigner)', needSoftHsm(), async (t) => {
   const token = await tezosToken(t, 'tezos-http');

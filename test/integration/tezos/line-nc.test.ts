@@ -1,10 +1,9 @@
 // The line protocol with the real `nc` (netcat-openbsd), as an operator or shell script uses it:
 // one request line, one reply line; bad input gets one ERR line and the daemon keeps serving.
-import { spawn } from 'node:child_process';
 import t from 'tap';
 import { needTools } from '../../helpers/tools.js';
 import { exchange } from '../../helpers/line-client.js';
-import { seedKeys, startTezos, tempDir, TZ1, TZ4, writeKeys } from './fixtures.js';
+import { nc, seedKeys, startTezos, tempDir, TZ1, TZ4, writeKeys } from './fixtures.js';
 import { blsAttestation, consensus, michelson } from './payloads.js';
 import { verifySignature } from '@taquito/utils';
 import { verifyTezosSignature } from '../../../daemons/tezos/tezos-key.js';
@@ -12,16 +11,6 @@ import { verifyTezosSignature } from '../../../daemons/tezos/tezos-key.js';
 /** Taquito's proof-of-possession vector for TZ4 (tezos.md 5.1). */
 const TZ4_POP = 'BLsigAp94rBWCJU7yM7X5F4zSw15AKkW1JZ5dwkqa2Xjdo1y4jhcQKVf6Sh7GFV261MUEx3WbfStUkP83tmKRpAucD4NEo1bLCB3s1TM4ByDUYZ1vUV5qsAWFLagvbnHfn61DnouoxmTij';
 
-function nc(port: number, input: string): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('nc', ['-N', '127.0.0.1', String(port)], { stdio: ['pipe', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('exit', () => resolve(out.split('\n').filter(Boolean)));
-    child.stdin.end(input);
-  });
-}
 
 t.test('line protocol through nc', needTools('nc'), async (t) => {
   const dir = tempDir(t);

@@ -49,6 +49,8 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
   const closers = new Set<(graceful: boolean) => void>();
   let draining = false;
   let nextConn = 0;
+  // A flood of refused connections must not become a flood of log lines: one line per second at most.
+  const refusals = createRefusalLog(log);
 
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => {
     const conn = ++nextConn;
@@ -56,7 +58,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
       const err = draining
         ? new DaemonError('SHUTTING_DOWN', 'daemon is shutting down')
         : new DaemonError('BUSY', `too many connections (max ${limits.connectionsMax})`);
-      log.warn({ conn, outcome: err.code }, 'connection refused');
+      refusals.note(err.code);
       socket.on('error', () => {});
       socket.end(service.formatError(err) + '\n');
       setTimeout(() => socket.destroy(), FRAMING_ERROR_DISCARD_MS).unref();
@@ -217,6 +219,30 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
       }, limits.drainMsMax);
       await closedServer;
       clearTimeout(deadline);
+    },
+  };
+}
+
+/** Logs the first refusal at once, then at most one summary line (with a count) per interval. */
+function createRefusalLog(log: Logger, intervalMs = 1_000): { note(outcome: string): void } {
+  let pending = 0;
+  let lastOutcome = '';
+  let timer: NodeJS.Timeout | undefined;
+  const flush = (): void => {
+    timer = undefined;
+    if (pending > 0) log.warn({ outcome: lastOutcome, refused: pending }, 'connections refused');
+    pending = 0;
+  };
+  return {
+    note(outcome) {
+      lastOutcome = outcome;
+      if (timer === undefined) {
+        log.warn({ outcome, refused: 1 }, 'connection refused');
+        timer = setTimeout(flush, intervalMs);
+        timer.unref();
+        return;
+      }
+      pending++;
     },
   };
 }

@@ -1,7 +1,7 @@
 // signerd firmware: kernel module, swupdate, Mender and OP-TEE signing from a digsigserver key root;
 // the line protocol (127.0.0.1:9998) and the digsigserver-compatible HTTP API (127.0.0.1:9999).
 import { Command } from 'commander';
-import { addListenOptions, listenSettings } from '../../lib/config/daemon-options.js';
+import { addListenOptions, listenSettings, requireOption } from '../../lib/config/daemon-options.js';
 import { runDaemonProcess } from '../../lib/server/daemon-process.js';
 import { startTcpServer } from '../../lib/server/serve-tcp.js';
 import { createFirmwareSigner, openKeyRoot } from './firmware-signer.js';
@@ -18,10 +18,11 @@ export function command(): Command {
   );
   addListenOptions(cmd, FIRMWARE_LINE_PORT);
   addFirmwareHttpOptions(cmd);
-  cmd.requiredOption('--key-root <dir>', 'digsigserver key layout: <dir>/<machine or distro>/<kmodsign|swupdate|mender|opteesign>/<key files>; private keys mode 0600, or <key file>.pkcs11 holding a pkcs11: URI (HSM)');
+  cmd.option('--key-root <dir>', 'digsigserver key layout: <dir>/<machine or distro>/<kmodsign|swupdate|mender|opteesign>/<key files>; private keys mode 0600, or <key file>.pkcs11 holding a pkcs11: URI (HSM)');
   cmd.action(() =>
     runDaemonProcess('firmware', cmd, async (opts, log) => {
       const listen = listenSettings(opts);
+      requireOption(opts, 'keyRoot');
       // PEM keys are read here; `<key file>.pkcs11` references open their HSM keys (login, verified test signatures).
       const keyRoot = await openKeyRoot(String(opts['keyRoot']), { callMsMax: listen.limits.backendCallMsMax, log });
       const entries = keyRoot.entries();

@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import type { Logger } from 'pino';
 import { DaemonError } from '../../lib/errors.js';
-import { addListenOptions, listenSettings } from '../../lib/config/daemon-options.js';
+import { addListenOptions, listenSettings, requireOption } from '../../lib/config/daemon-options.js';
 import { addStoreOptions, storeSettings, type StoreSettings } from '../../lib/config/store-options.js';
 import { parseCount, parsePort } from '../../lib/config/numbers.js';
 import { runDaemonProcess } from '../../lib/server/daemon-process.js';
@@ -42,7 +42,7 @@ function serveCommand(): Command {
   addListenOptions(cmd, LINE_PORT);
   addStoreOptions(cmd);
   cmd
-    .requiredOption('--keys <file>', "keys and policy: the seed's keys.json or the signerd format (docs/tezos.md); secret keys in it make it a secret file (mode 0600); HSM keys by pkcs11: URI")
+    .option('--keys <file>', "keys and policy: the seed's keys.json or the signerd format (docs/tezos.md); secret keys in it make it a secret file (mode 0600); HSM keys by pkcs11: URI")
     .option('--passphrase-file <file>', 'passphrase for encrypted secret keys (edesk…/spesk…/p2esk…/BLesk…), mode 0600')
     .option('--http-host <address>', 'address of the HTTP API (default: --host, or bind_addr from keys.json)')
     .option('--http-port <port>', `port of the HTTP API (default: ${HTTP_PORT}, or bind_port from keys.json)`, parsePort('--http-port'))
@@ -69,6 +69,7 @@ function openMarks(opts: Record<string, unknown>, settings: StoreSettings, log: 
 
 async function serve(cmd: Command, opts: Record<string, unknown>, log: Logger): Promise<() => Promise<void>> {
   const listen = listenSettings(opts);
+  requireOption(opts, 'keys');
   const payloadBytesMax = opts['payloadBytesMax'] as number;
   if (cmd.getOptionValueSource('lineBytesMax') === 'default') listen.limits.lineBytesMax = lineBytesFor(payloadBytesMax);
   listen.limits.httpBodyBytesMax = 2 * payloadBytesMax + 64;

@@ -8,7 +8,7 @@ import { REPO_ROOT } from '../../helpers/repo-root.js';
 import { needTools } from '../../helpers/tools.js';
 
 const systemdDir = path.join(REPO_ROOT, 'systemd');
-const DAEMONS = ['sign-rsa', 'verify-rsa', 'sign-ecdsa', 'verify-ecdsa'];
+const DAEMONS = ['sign-rsa', 'verify-rsa', 'sign-ecdsa', 'verify-ecdsa', 'hmac', 'tezos', 'firmware'];
 
 function analyze(args: string[], cwd: string): string {
   try {

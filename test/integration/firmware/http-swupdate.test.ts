@@ -24,13 +24,20 @@ function swupdateCheck(dir: string, cert: string): string {
   const list = Buffer.from('sw-description\nsw-description.sig\nrootfs.img\n');
   const cpio = run('cpio', ['-o', '-H', 'crc', '--reproducible'], { cwd: dir, input: list });
   fs.writeFileSync(path.join(dir, 'update.swu'), cpio.stdout);
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'swupdate-check-'));
-  try {
-    const r = run('swupdate', ['-c', '-v', '-i', path.join(dir, 'update.swu'), '-k', cert, '-H', 'testboard:1.0'], { env: { TMPDIR: tmp } });
-    return r.stdout.toString() + r.stderr;
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
+  // As in swupdate-fixtures.ts: swupdate under load sometimes cannot open a file it has just
+  // extracted, before any signature check; only that case is run again, never a refused signature.
+  let out = '';
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'swupdate-check-'));
+    try {
+      const r = run('swupdate', ['-c', '-v', '-i', path.join(dir, 'update.swu'), '-k', cert, '-H', 'testboard:1.0'], { env: { TMPDIR: tmp } });
+      out = r.stdout.toString() + r.stderr;
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+    if (!/cannot be opened/.test(out) || /verification failed/i.test(out)) break;
   }
+  return out;
 }
 
 const signTool = (method?: string) => ['-F', 'sw-description=@sw-description', '-F', `distro=${DISTRO}`, ...(method ? ['-F', `method=${method}`] : [])];

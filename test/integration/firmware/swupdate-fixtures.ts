@@ -20,6 +20,17 @@ export function buildSwu(dir: string, name: string, description: Buffer, sig: Bu
 
 /** `swupdate -c`, judged by its output (its exit status is unreliable on success), in a private TMPDIR. */
 export function swupdateCheck(swu: string, cert: string): { accepted: boolean; out: string } {
+  // Debian's swupdate 2022.12 sometimes fails to open a file it has just extracted when the machine is
+  // loaded ("… cannot be opened"), before any signature check. Only that case is run again; a refused
+  // signature is never retried.
+  let result = swupdateOnce(swu, cert);
+  for (let attempt = 1; attempt < 3 && !result.accepted && /cannot be opened/.test(result.out) && !/verification failed/i.test(result.out); attempt++) {
+    result = swupdateOnce(swu, cert);
+  }
+  return result;
+}
+
+function swupdateOnce(swu: string, cert: string): { accepted: boolean; out: string } {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'swu-'));
   let r;
   try {
@@ -28,5 +39,5 @@ export function swupdateCheck(swu: string, cert: string): { accepted: boolean; o
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   const accepted = /Verified OK/.test(r.out) && /SWUPDATE successful/.test(r.out) && !/Signature verification failed|SWUpdate \*failed\*/.test(r.out);
-  return { accepted, out: r.out.split('\n').filter((l) => /Verified|SWUPDATE successful|ERROR|fail/i.test(l)).join('\n') };
+  return { accepted, out: r.out.split('\n').filter((l) => /Verified|SWUPDATE successful|ERROR|fail|cannot/i.test(l)).join('\n') };
 }

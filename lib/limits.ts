@@ -143,3 +143,9 @@ export const MENDER_MANIFEST_BYTES_MAX = 1024 * 1024;
 export const OPTEE_SMALL_FILE_BYTES_MAX = 256;
 /** firmware: an HSM reference file is one URI and perhaps comments; anything bigger is not one. */
 export const HSM_REFERENCE_BYTES_MAX = 4096;
+
+/** After SIGTERM, the process exits by this time even if a drain or a backend close hangs (systemd's TimeoutStopSec is 20 s). */
+export const SHUTDOWN_MS_MAX = 15_000;
+
+/** How long the exit waits for the log to flush; a dead stdout pipe never flushes. */
+export const LOG_FLUSH_MS_MAX = 500;

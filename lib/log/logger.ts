@@ -14,6 +14,8 @@ export function createLogger(daemon: string, level: string, destination?: pino.D
       redact: { paths: ['pin', 'password', 'secret', 'passphrase', 'err.pin', 'err.password', 'err.secret'], censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination ?? pino.destination({ dest: 1, sync: false }),
+    // minLength 1 still writes every line at once, but makes flush(cb) wait until the bytes are
+    // written (or failed), which the shutdown path relies on (lib/server/shutdown.ts).
+    destination ?? pino.destination({ dest: 1, sync: false, minLength: 1 }),
   );
 }

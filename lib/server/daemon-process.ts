@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { EXIT_CONFIG, isDaemonError, DaemonError } from '../errors.js';
 import { applyConfigFile } from '../config/config-file.js';
 import { createLogger } from '../log/logger.js';
-import { onReloadSignal, onShutdownSignal } from './shutdown.js';
+import { exitAfterFlush, onReloadSignal, onShutdownSignal } from './shutdown.js';
 
 /** What a started daemon hands back: how to stop it, and optionally how to reload on SIGHUP. */
 export type DaemonHandle = (() => Promise<void>) | { stop(): Promise<void>; reload?(): Promise<void> };
@@ -27,7 +27,7 @@ export async function runDaemonProcess(name: string, cmd: Command, start: (opts:
     const err = startupError(thrown);
     log?.fatal({ outcome: err.code, err: err.message }, 'start-up failed');
     process.stderr.write(`signerd ${name}: ${err.code}: ${err.message}\n`);
-    if (log) log.flush(() => process.exit(EXIT_CONFIG));
+    if (log) exitAfterFlush(log, EXIT_CONFIG);
     else process.exit(EXIT_CONFIG);
   }
 }

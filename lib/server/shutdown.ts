@@ -1,7 +1,32 @@
 // SIGTERM/SIGINT handling shared by every daemon: stop accepting, drain in-flight requests
 // (each server bounds its own drain), close backends, flush the log, exit 0. A second signal
 // exits at once.
-import type { Logger } from 'pino';
+import { pino, type Logger } from 'pino';
+import { LOG_FLUSH_MS_MAX, SHUTDOWN_MS_MAX } from '../limits.js';
+
+/**
+ * Flushes the log and exits. The stream is destroyed before exiting because pino's exit hook would
+ * otherwise retry a broken write for ever when stdout's reader is gone (sonic-boom's flushSync loops
+ * on EPIPE). The flush waits for the bytes to be written (logger.ts sets minLength), so nothing is
+ * lost when stdout works; with a dead stdout nothing could be written anyway.
+ */
+export function exitAfterFlush(log: Logger, code: number): void {
+  const exit = (): void => {
+    const stream = (log as unknown as Record<symbol, { destroy?: () => void; destroyed?: boolean } | undefined>)[pino.symbols.streamSym];
+    try {
+      if (stream && !stream.destroyed) stream.destroy?.();
+    } catch {
+      // Exiting anyway.
+    }
+    process.exit(code);
+  };
+  setTimeout(exit, LOG_FLUSH_MS_MAX);
+  try {
+    log.flush(() => exit());
+  } catch {
+    exit();
+  }
+}
 
 export function onShutdownSignal(log: Logger, stop: () => Promise<void>): void {
   let stopping = false;
@@ -12,14 +37,19 @@ export function onShutdownSignal(log: Logger, stop: () => Promise<void>): void {
     }
     stopping = true;
     log.info({ signal }, 'draining');
+    // A backstop past every drain deadline: a stop that hangs must still end the process.
+    setTimeout(() => {
+      log.error('shutdown did not finish in time; exiting');
+      exitAfterFlush(log, 1);
+    }, SHUTDOWN_MS_MAX).unref();
     stop().then(
       () => {
         log.info('stopped');
-        log.flush(() => process.exit(0));
+        exitAfterFlush(log, 0);
       },
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');
-        log.flush(() => process.exit(1));
+        exitAfterFlush(log, 1);
       },
     );
   };

@@ -4,7 +4,8 @@ import t from 'tap';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { runSignerd, startDaemon } from '../../helpers/daemon.js';
+import { spawn } from 'node:child_process';
+import { runSignerd, SIGNERD, startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
 import { makeKeys } from '../../helpers/signature-fixtures.js';
 
@@ -87,4 +88,25 @@ t.test('SIGTERM drains in-flight requests and exits 0', async (t) => {
   t.equal(code, 0, 'exit 0');
   for (const reply of await Promise.all(replies)) t.match(reply, /^(\(b'x+\d?', b'[0-9a-f]+'\) ?){10}\n$/, 'accepted request completed, whole line');
   t.ok(signer.logs.some((l) => l['msg'] === 'stopped'), 'logged its stop');
+});
+
+// Regression: with its stdout reader gone, a daemon hung on SIGTERM, because the log stream's
+// exit-time flush retried a broken write for ever.
+t.test('SIGTERM still exits 0 when stdout has no reader', async (t) => {
+  const keys = makeKeys(dir, 'ecdsa', 'dead-stdout');
+  const proc = spawn(process.execPath, [SIGNERD, 'sign-ecdsa', '--key', keys.privateKeyFile, '--port', '0', '--state-dir', path.join(dir, 'state')], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const port = await new Promise<number>((resolve) => {
+    let buffered = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      const m = /"port":(\d+),.*"msg":"listening"/.exec(buffered);
+      if (m) resolve(Number(m[1]));
+    });
+  });
+  proc.stdout!.destroy();
+  // Log lines now have nowhere to go.
+  for (let i = 0; i < 20; i++) await request(port, `line ${i}`);
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  proc.kill('SIGTERM');
+  t.equal(await exited, 0);
 });

@@ -2,18 +2,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { DaemonError } from '../../../lib/errors.js';
 import { loadKeyRoot, validateSelector } from '../../../daemons/firmware/key-root.js';
 import { copyKeyRoot, DISTRO, MACHINE } from '../../integration/firmware/line-fixtures.js';
-
-const codeOf = (fn: () => unknown): string | undefined => {
-  try {
-    fn();
-  } catch (err) {
-    return (err as DaemonError).code;
-  }
-  return undefined;
-};
+import { codeOf } from '../../helpers/error-codes.js';
 
 t.test('validateSelector', async (t) => {
   for (const good of ['qemux86-64', 'poky', 'jetson-agx-orin-devkit', 'a', 'x.y_z', 'A1']) t.equal(validateSelector(good, 'machine'), good);

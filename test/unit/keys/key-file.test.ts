@@ -4,19 +4,10 @@ import t from 'tap';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { isDaemonError } from '../../../lib/errors.js';
 import { keyIdOf } from '../../../lib/keys/key-file.js';
 import { loadFileSigningKey } from '../../../lib/keys/signing-key.js';
 import { loadKeyring } from '../../../lib/keys/public-keyring.js';
-
-const codeOf = (fn: () => unknown): string | undefined => {
-  try {
-    fn();
-  } catch (err) {
-    return isDaemonError(err) ? err.code : 'not a DaemonError';
-  }
-  return undefined;
-};
+import { codeOf } from '../../helpers/error-codes.js';
 
 t.test('PKCS#8, PKCS#1 and SEC1 PEM load as the same signing key', async (t) => {
   const dir = t.testdir();

@@ -1,13 +1,13 @@
 // keys.json HSM entries without a token: signerd's pkcs11_uri and the seed's pkcs11_hsm shape map to
 // the expected URI and curve; tz4, secrets beside an HSM key, unnamed keys and PINs in URIs are refused.
 import t from 'tap';
-import { isDaemonError } from '../../../lib/errors.js';
 import { parsePkcs11Uri } from '../../../lib/keys/pkcs11-uri.js';
 import { hsmEntryOf } from '../../../daemons/tezos/hsm-key-config.js';
 import { loadTezosConfig } from '../../../daemons/tezos/policy.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { failureOf as failure } from '../../helpers/error-codes.js';
 
 const TZ1 = { pkh: 'tz1b9kV41KV9N3sp69ycLdSoZ2Ak8jXwtNPv', pk: 'edpkuhmrbunxumoiVdQuxBZUPMmwkPt7yLtY5Qnua3VJVTLWr3vXXa', sk: 'edsk4TjJWEszkHKono7XMnepVqwi37FrpbVt1KCsifJeAGimxheShG' };
 const TZ2 = { pkh: 'tz2Ch1abG7FNiibmV26Uzgdsnfni9XGrk5wD', pk: 'sppk7aqSksZan1AGXuKtCz9UBLZZ77e3ZWGpFxR7ig1Z17GneEhSSbH' };
@@ -15,15 +15,6 @@ const TZ3 = { pkh: 'tz3Lfm6CyfSTZ7EgMckptZZGiPxzs9GK59At', pk: 'p2pk66tTYL5EvahK
 const TZ4 = 'tz4JmbuiJGyC2thisABCS59PnGr749dsP4WY';
 const URI = 'pkcs11:token=baker;object=consensus?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/signerd/hsm.pin';
 const SEED_TOP = { hsm_lib: '/opt/vendor/lib pkcs11.so', hsm_slot: 3, hsm_pin_file: 'hsm.pin' };
-
-function failure(fn: () => unknown): { code: string; message: string } {
-  try {
-    fn();
-  } catch (err) {
-    return { code: isDaemonError(err) ? err.code : 'not a DaemonError', message: (err as Error).message };
-  }
-  return { code: 'none', message: '' };
-}
 
 t.test('entries map to a URI and a curve', async (t) => {
   const defaults = { file: '/etc/signerd/keys.json', top: SEED_TOP };

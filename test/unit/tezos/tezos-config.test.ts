@@ -4,9 +4,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { isDaemonError } from '../../../lib/errors.js';
 import { loadTezosConfig } from '../../../daemons/tezos/policy.js';
 import { loadTezosVectors, type SignerVectors } from './tezos-vectors.js';
+import { failureOf as failure } from '../../helpers/error-codes.js';
 
 const vectors = loadTezosVectors<SignerVectors>('taquito-signer.json');
 const tz1 = vectors.keys[0]!;
@@ -26,15 +26,6 @@ function write(dir: string, name: string, content: unknown, mode = 0o600): strin
   fs.writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content), { mode });
   fs.chmodSync(file, mode);
   return file;
-}
-
-function failure(fn: () => unknown): { code: string; message: string } {
-  try {
-    fn();
-  } catch (err) {
-    return { code: isDaemonError(err) ? err.code : 'not a DaemonError', message: (err as Error).message };
-  }
-  return { code: 'none', message: '' };
 }
 
 t.test("the seed's dict form keyed by pkh, with the global policy", async (t) => {

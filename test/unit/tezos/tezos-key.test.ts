@@ -9,6 +9,7 @@ import { b58checkDecode, b58checkEncode } from '../../../daemons/tezos/base58che
 import { encryptSecretKey } from '../../../daemons/tezos/secret-key-encryption.js';
 import { generateTezosKey, loadTezosKey, verifyProofOfPossession, verifyTezosSignature, type TezosCurve } from '../../../daemons/tezos/tezos-key.js';
 import { hex, loadTezosVectors, type SignerVectors, type VerifyVectors } from './tezos-vectors.js';
+import { codeOf } from '../../helpers/error-codes.js';
 
 const signerVectors = loadTezosVectors<SignerVectors>('taquito-signer.json');
 const verifyVectors = loadTezosVectors<VerifyVectors>('taquito-verify.json');
@@ -22,15 +23,6 @@ function generic(signature: string): string {
     if (raw) return b58checkEncode('sig', raw);
   }
   return signature;
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return isDaemonError(err) ? err.code : 'not a DaemonError';
-  }
-  return undefined;
 }
 
 t.test('Taquito InMemorySigner vectors: keys, hashes and deterministic signatures', async (t) => {

@@ -2,9 +2,8 @@
 // without knowing the store's layout. Writes only ever raise a mark unless --force is given.
 import fs from 'node:fs';
 import { Command, Option } from 'commander';
-import { DaemonError, EXIT_CONFIG, isDaemonError } from '../../lib/errors.js';
-import { addStoreOptions, storeSettings } from '../../lib/config/store-options.js';
-import { applyConfigFile } from '../../lib/config/config-file.js';
+import { DaemonError } from '../../lib/errors.js';
+import { storeAdminCommand } from '../../lib/admin/store-admin-command.js';
 import { parseCount } from '../../lib/config/numbers.js';
 import { invalidEntryReason, MARKED_KINDS, type MarkEntry, type WatermarkAdmin, type WatermarkStore } from './watermark.js';
 import { openWatermarks } from './watermark-open.js';
@@ -14,28 +13,17 @@ type Store = WatermarkStore & WatermarkAdmin;
 export const EXPORT_FORMAT = 'signerd-tezos-watermarks';
 /** Exit status of `set`/`import` when a mark would have been lowered (without --force). */
 const EXIT_NOT_RAISED = 1;
-const EXIT_STORE_UNAVAILABLE = 69;
 
 function adminCommand(name: string, description: string, run: (store: Store, args: string[], opts: Record<string, unknown>) => Promise<number>): Command {
-  const cmd = new Command(name).description(description).option('--config <file>', 'JSON file of store options only (camelCase names: store, stateDir, redisUrl, ...)');
-  addStoreOptions(cmd);
-  cmd.action(async () => {
-    let store: Store | undefined;
-    try {
-      const configFile = cmd.opts()['config'] as string | undefined;
-      if (configFile) applyConfigFile(cmd, configFile);
-      const settings = storeSettings(cmd.opts());
-      store = openWatermarks(settings);
-      if (!(await store.ready(settings.timeoutMs + 2_000))) throw new DaemonError('STORE_UNAVAILABLE', `the ${settings.kind} store did not answer`);
-      process.exitCode = await run(store, cmd.args, cmd.opts());
-    } catch (err) {
-      process.stderr.write(`signerd tezos watermark ${name}: ${isDaemonError(err) ? `${err.code}: ${err.message}` : (err as Error).message}\n`);
-      process.exitCode = isDaemonError(err) && err.code === 'STORE_UNAVAILABLE' ? EXIT_STORE_UNAVAILABLE : EXIT_CONFIG;
-    } finally {
-      await store?.close();
-    }
+  return storeAdminCommand<Store>({
+    name,
+    description,
+    label: `signerd tezos watermark ${name}`,
+    configHelp: 'JSON file of store options only (camelCase names: store, stateDir, redisUrl, ...)',
+    configIgnoresUnknown: false,
+    open: openWatermarks,
+    run,
   });
-  return cmd;
 }
 
 function formatEntry(e: MarkEntry): string {

@@ -2,9 +2,9 @@
 // show, revoke, reinstate, export (JSON) and import (restore an exported record).
 import fs from 'node:fs';
 import { Command } from 'commander';
-import { DaemonError, EXIT_CONFIG, isDaemonError } from '../errors.js';
-import { addStoreOptions, openValidityStore, storeSettings } from '../config/store-options.js';
-import { applyConfigFile } from '../config/config-file.js';
+import { DaemonError } from '../errors.js';
+import { openValidityStore } from '../config/store-options.js';
+import { storeAdminCommand } from './store-admin-command.js';
 import { parseCount } from '../config/numbers.js';
 import { decodeHex } from '../protocol/encoding.js';
 import { pythonBytesRepr } from '../protocol/python-repr.js';
@@ -21,25 +21,15 @@ function signatureArg(text: string): string {
 }
 
 function adminCommand(name: string, description: string, run: (store: Admin, args: string[], opts: Record<string, unknown>) => Promise<number>): Command {
-  const cmd = new Command(name).description(description).option('--config <file>', 'JSON file of store options, e.g. the daemon\'s own config file');
-  addStoreOptions(cmd);
-  cmd.action(async () => {
-    let store: Admin | undefined;
-    try {
-      const configFile = cmd.opts()['config'] as string | undefined;
-      if (configFile) applyConfigFile(cmd, configFile, { ignoreUnknown: true });
-      const settings = storeSettings(cmd.opts());
-      store = openValidityStore(settings, true);
-      if (!(await store.ready(settings.timeoutMs + 2_000))) throw new DaemonError('STORE_UNAVAILABLE', `the ${settings.kind} store did not answer`);
-      process.exitCode = await run(store, cmd.args, cmd.opts());
-    } catch (err) {
-      process.stderr.write(`signerd ${name}: ${isDaemonError(err) ? `${err.code}: ${err.message}` : (err as Error).message}\n`);
-      process.exitCode = isDaemonError(err) && err.code === 'STORE_UNAVAILABLE' ? 69 : EXIT_CONFIG;
-    } finally {
-      await store?.close();
-    }
+  return storeAdminCommand<Admin>({
+    name,
+    description,
+    label: `signerd ${name}`,
+    configHelp: 'JSON file of store options, e.g. the daemon\'s own config file',
+    configIgnoresUnknown: true,
+    open: (settings) => openValidityStore(settings, true),
+    run,
   });
-  return cmd;
 }
 
 export function recordToJson(r: SignatureRecord): object {

@@ -14,7 +14,7 @@ import { DISTRO, MACHINE, okValue, readVector, RSA_MENDER_DISTRO, script, SIGN_F
 
 const P256_HALF_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n >> 1n;
 const UUID = '8aaaf200-2450-11e4-abe2-0002a5d5c51b';
-const skip = needSoftHsm().skip ?? needTools('openssl', 'nc', 'tar', 'cpio', 'swupdate', 'mender-artifact', SIGN_FILE).skip;
+const skip = needSoftHsm().skip ?? needTools('openssl', 'nc', 'tar', 'cpio', 'swupdate', 'flock', 'mender-artifact', SIGN_FILE).skip;
 
 t.test('firmware signing with HSM-held keys', skip ? { skip } : {}, async (t) => {
   const dir = t.testdir({});

@@ -4,10 +4,10 @@
 import t from 'tap';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { needTools } from '../../helpers/tools.js';
 import { DISTRO, curlPost, leftovers, run, startFirmwareDaemon } from './http-fixtures.js';
+import { swupdateCheck } from './swupdate-fixtures.js';
 
 function writeSwDescription(dir: string): void {
   const image = crypto.randomBytes(4096);
@@ -20,29 +20,16 @@ function writeSwDescription(dir: string): void {
 }
 
 /** swupdate -c on a .swu built as meta-swupdate does (cpio -H crc, sw-description then its .sig). */
-function swupdateCheck(dir: string, cert: string): string {
+function swupdateOnDir(dir: string, cert: string): { accepted: boolean; out: string } {
   const list = Buffer.from('sw-description\nsw-description.sig\nrootfs.img\n');
   const cpio = run('cpio', ['-o', '-H', 'crc', '--reproducible'], { cwd: dir, input: list });
   fs.writeFileSync(path.join(dir, 'update.swu'), cpio.stdout);
-  // As in swupdate-fixtures.ts: swupdate under load sometimes cannot open a file it has just
-  // extracted, before any signature check; only that case is run again, never a refused signature.
-  let out = '';
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'swupdate-check-'));
-    try {
-      const r = run('swupdate', ['-c', '-v', '-i', path.join(dir, 'update.swu'), '-k', cert, '-H', 'testboard:1.0'], { env: { TMPDIR: tmp } });
-      out = r.stdout.toString() + r.stderr;
-    } finally {
-      fs.rmSync(tmp, { recursive: true, force: true });
-    }
-    if (!/cannot be opened/.test(out) || /verification failed/i.test(out)) break;
-  }
-  return out;
+  return swupdateCheck(path.join(dir, 'update.swu'), cert);
 }
 
 const signTool = (method?: string) => ['-F', 'sw-description=@sw-description', '-F', `distro=${DISTRO}`, ...(method ? ['-F', `method=${method}`] : [])];
 
-t.test('/sign/swupdate as swupdatesign.bbclass calls it', needTools('curl', 'openssl', 'swupdate', 'cpio'), async (t) => {
+t.test('/sign/swupdate as swupdatesign.bbclass calls it', needTools('curl', 'openssl', 'swupdate', 'cpio', 'flock'), async (t) => {
   const http = await startFirmwareDaemon(t);
   const work = path.join(http.base, 'swu');
   fs.mkdirSync(work);
@@ -51,17 +38,15 @@ t.test('/sign/swupdate as swupdatesign.bbclass calls it', needTools('curl', 'ope
   await t.test('CMS: the Debian swupdate accepts the .swu', async (t) => {
     const post = curlPost(`${http.url}/sign/swupdate`, signTool('CMS'), { cwd: work, output: 'sw-description.sig' });
     t.equal(post.status, 200, post.stderr);
-    const out = swupdateCheck(work, http.keys.pub.cmsCert);
-    t.match(out, /Verified OK/, 'signature verified');
-    t.match(out, /SWUPDATE successful/, 'swupdate -c succeeds');
-    t.notMatch(out, /Signature verification failed/);
+    const check = swupdateOnDir(work, http.keys.pub.cmsCert);
+    t.ok(check.accepted, `swupdate -c verified the signature and succeeded:\n${check.out}`);
   });
 
   await t.test('CMS: a tampered sw-description is rejected by swupdate', async (t) => {
     const tampered = path.join(http.base, 'swu-tampered');
     fs.cpSync(work, tampered, { recursive: true });
     fs.appendFileSync(path.join(tampered, 'sw-description'), '# changed after signing\n');
-    t.notMatch(swupdateCheck(tampered, http.keys.pub.cmsCert), /SWUPDATE successful/);
+    t.notOk(swupdateOnDir(tampered, http.keys.pub.cmsCert).accepted, 'swupdate -c refuses it');
   });
 
   for (const [method, sigopts] of [

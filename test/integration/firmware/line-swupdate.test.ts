@@ -9,7 +9,7 @@ import { needTools } from '../../helpers/tools.js';
 import { copyKeyRoot, DISTRO, okValue, readVector, script, startFirmware, tool } from './line-fixtures.js';
 import { buildSwu, swupdateCheck } from './swupdate-fixtures.js';
 
-const tools = needTools('openssl', 'nc', 'swupdate', 'cpio');
+const tools = needTools('openssl', 'nc', 'swupdate', 'cpio', 'flock');
 
 t.test('swupdate through the line protocol', tools, async (t) => {
   const dir = t.testdir({});

@@ -18,26 +18,36 @@ export function buildSwu(dir: string, name: string, description: Buffer, sig: Bu
   return swu;
 }
 
-/** `swupdate -c`, judged by its output (its exit status is unreliable on success), in a private TMPDIR. */
+/**
+ * `swupdate -c`, judged by its output (its exit status is unreliable on success), in a private TMPDIR.
+ *
+ * Debian's swupdate 2022.12 is not safe to run twice at once: its notifier binds one fixed abstract
+ * socket, so a second run exits ("Error binding notifier socket") or crashes, and runs can talk to
+ * each other's notifier. Test files run in parallel, so every run takes one machine-wide lock
+ * (`flock`). Alone, it still fails about one run in fifty before any signature check: it cannot open
+ * or parse a file it has just extracted, or it crashes. Such runs are made again; a run that reaches
+ * the signature check and refuses it is final, so a retry can never turn a refusal into acceptance.
+ */
 export function swupdateCheck(swu: string, cert: string): { accepted: boolean; out: string } {
-  // Debian's swupdate 2022.12 sometimes fails to open a file it has just extracted when the machine is
-  // loaded ("… cannot be opened"), before any signature check. Only that case is run again; a refused
-  // signature is never retried.
   let result = swupdateOnce(swu, cert);
-  for (let attempt = 1; attempt < 3 && !result.accepted && /cannot be opened/.test(result.out) && !/verification failed/i.test(result.out); attempt++) {
+  for (let attempt = 1; attempt < 5 && !result.accepted && !result.refused; attempt++) {
     result = swupdateOnce(swu, cert);
   }
-  return result;
+  return { accepted: result.accepted, out: result.out };
 }
 
-function swupdateOnce(swu: string, cert: string): { accepted: boolean; out: string } {
+const SWUPDATE_LOCK = path.join(os.tmpdir(), 'signerd-test-swupdate.lock');
+
+function swupdateOnce(swu: string, cert: string): { accepted: boolean; refused: boolean; out: string } {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'swu-'));
   let r;
   try {
-    r = tool('swupdate', ['-c', '-v', '-i', swu, '-k', cert, '-H', 'testboard:1.0'], { env: { TMPDIR: tmp } });
+    r = tool('flock', ['-w', '50', SWUPDATE_LOCK, 'swupdate', '-c', '-v', '-i', swu, '-k', cert, '-H', 'testboard:1.0'], { env: { TMPDIR: tmp } });
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
-  const accepted = /Verified OK/.test(r.out) && /SWUPDATE successful/.test(r.out) && !/Signature verification failed|SWUpdate \*failed\*/.test(r.out);
-  return { accepted, out: r.out.split('\n').filter((l) => /Verified|SWUPDATE successful|ERROR|fail|cannot/i.test(l)).join('\n') };
+  const refused = /Signature verification failed|verification failure/i.test(r.out);
+  const accepted = !refused && /Verified OK/.test(r.out) && /SWUPDATE successful/.test(r.out) && !/SWUpdate \*failed\*/.test(r.out);
+  const summary = r.out.split('\n').filter((l) => /Verified|SWUPDATE successful|ERROR|fail|cannot/i.test(l));
+  return { accepted, refused, out: [`exit ${r.code ?? 'signal'}`, ...summary].join('\n') };
 }

@@ -10,6 +10,7 @@ import { addHmacOptions, hmacSettings, MAC_PORT, VERIFY_PORT } from './hmac-opti
 import { createHmacHttpService } from './http-api.js';
 import { createMacService } from './mac-service.js';
 import { loadSecretSet } from './hsm-secret-set.js';
+import { TAG_BYTES } from './secret-set.js';
 import { openSecretHolder } from './secret-holder.js';
 import { createVerifyService } from './verify-service.js';
 
@@ -31,11 +32,14 @@ async function serve(opts: Record<string, unknown>, log: Logger): Promise<Daemon
 
   const stops: Array<() => Promise<void>> = [];
   const lineDeps = { secrets, chunkBytes: settings.chunkBytes, reply: listen.reply };
+  // A verify line carries the data plus its tags, so it may be longer than the longest MAC line by
+  // the tag field for that line: whatever the MAC listener tags, the verify listener can check.
+  const verifyLimits = { ...limits, lineBytesMax: verifyLineBytesMax(limits.lineBytesMax, settings.chunkBytes) };
   const servers = [
-    { protocol: 'mac', port: listen.port, service: createMacService(lineDeps) },
-    { protocol: 'verify', port: settings.verifyPort, service: createVerifyService({ ...lineDeps, lineBytesMax: limits.lineBytesMax }) },
+    { protocol: 'mac', port: listen.port, limits, service: createMacService(lineDeps) },
+    { protocol: 'verify', port: settings.verifyPort, limits: verifyLimits, service: createVerifyService({ ...lineDeps, lineBytesMax: verifyLimits.lineBytesMax }) },
   ];
-  for (const { protocol, port, service } of servers) {
+  for (const { protocol, port, limits, service } of servers) {
     const server = await startTcpServer({ host: listen.host, port, mode: listen.mode, limits, log, service });
     stops.push(() => server.close());
     log.info({ protocol, host: listen.host, port: server.address.port, mode: first.mode }, 'listening');
@@ -55,4 +59,9 @@ async function serve(opts: Record<string, unknown>, log: Logger): Promise<Daemon
       log.info({ mode: set.mode, ...set.summary }, 'secrets reloaded');
     },
   };
+}
+
+/** The longest verify line: the longest MAC line, a separator, and 2 hex digits per tag byte per chunk. */
+export function verifyLineBytesMax(macLineBytesMax: number, chunkBytes: number): number {
+  return macLineBytesMax + 1 + Math.ceil(macLineBytesMax / chunkBytes) * TAG_BYTES * 2;
 }

@@ -42,6 +42,13 @@ t.test('bad input gets one ERR line and the daemon keeps serving', needTools('py
   const tags = await request(mac, Buffer.concat([Buffer.from([0x00, 0xff]), garbage, Buffer.from('\r\n')]));
   t.match(tags, /^[0-9a-f]{64} [0-9a-f]{64}$/, 'binary data is MACed as bytes; CRLF accepted');
 
+  // The longest line the MAC listener takes can still be verified: the verify limit adds its tags.
+  const longest = Buffer.from('v'.repeat(4096));
+  const longestTags = (await request(mac, longest)).replaceAll(' ', '');
+  t.match(longestTags, /^[0-9a-f]{128}$/, 'a line at the limit is MACed');
+  t.equal(await request(verify, `${longestTags} ${longest}`), 'Valid.', 'and verifies (4,225-byte verify line)');
+  t.match(await request(verify, `${longestTags}  ${longest}`), /^ERR LINE_TOO_LONG line longer than 4225 bytes/, 'one byte more is too long');
+
   const connect = (): Promise<net.Socket> =>
     new Promise((resolve) => {
       const socket = net.connect(mac, '127.0.0.1', () => resolve(socket));

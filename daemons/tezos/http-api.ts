@@ -37,7 +37,7 @@ export function createTezosHttpService(core: TezosService): HttpService {
       }
       if (KNOWN_PATH.test(req.path)) {
         onlyGet(req);
-        return ok({ known_keys: core.knownKeys() });
+        return ok({ known_keys: core.knownKeys('http') });
       }
       throw new DaemonError('NOT_FOUND', 'no such path');
     },

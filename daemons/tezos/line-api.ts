@@ -38,7 +38,7 @@ async function dispatch(core: TezosService, verb: string, args: string[], ctx: R
     }
     case 'keys': {
       none(args, 'keys');
-      const keys = core.knownKeys();
+      const keys = core.knownKeys('line');
       return { text: keys.join(' '), json: { known_keys: keys } };
     }
     case 'authorized_keys': {

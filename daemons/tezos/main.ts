@@ -48,7 +48,7 @@ function serveCommand(): Command {
     .option('--http-port <port>', `port of the HTTP API (default: ${HTTP_PORT}, or bind_port from keys.json)`, parsePort('--http-port'))
     .option('--no-http', 'do not serve the HTTP API')
     .option('--no-line', 'do not serve the line protocol')
-    .option('--allow-list-known-keys', 'answer GET /known_keys and the `keys` line request')
+    .option('--allow-list-known-keys', 'answer GET /known_keys (off, as in octez; the local line request `keys` always answers)')
     .option('--allow-to-prove-possession', 'answer GET /bls_prove_possession/<pkh> and `pop` for tz4 keys')
     .option('--redis-local-floor', 'redis: also reserve every mark in the local SQLite file in --state-dir (fsynced) before signing, so a Redis that loses marks cannot make this host sign again')
     .option('--payload-bytes-max <bytes>', 'largest payload to sign; larger gets PAYLOAD_TOO_LARGE', parseCount('--payload-bytes-max', 1), TEZOS_PAYLOAD_BYTES_MAX)

@@ -28,7 +28,10 @@ const REFUSED_TAGS: Readonly<Record<number, string>> = {
   1: 'seed_nonce_revelation', 2: 'double_consensus_operation_evidence', 3: 'double_baking_evidence', 4: 'activate_account',
   7: 'double_preattestation_evidence', 8: 'vdf_revelation', 20: 'preattestation', 21: 'attestation', 23: 'attestation_with_dal',
   24: 'dal_entrapment_evidence', 30: 'preattestations_aggregate', 31: 'attestations_aggregate', 40: 'preattestation', 41: 'attestation',
-  113: 'increase_paid_storage', 158: 'transfer_ticket', 230: 'dal_publish_commitment', 255: 'signature_prefix',
+  113: 'increase_paid_storage', 158: 'transfer_ticket', 200: 'smart_rollup_originate', 201: 'smart_rollup_add_messages',
+  202: 'smart_rollup_cement', 203: 'smart_rollup_publish', 204: 'smart_rollup_refute', 205: 'smart_rollup_timeout',
+  206: 'smart_rollup_execute_outbox_message', 207: 'smart_rollup_recover_bond', 230: 'dal_publish_commitment',
+  250: 'zk_rollup_origination', 251: 'zk_rollup_publish', 252: 'zk_rollup_update', 255: 'signature_prefix',
 };
 
 /** `body` is everything after the 32-byte branch. */

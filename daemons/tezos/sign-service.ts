@@ -6,7 +6,7 @@ import { TEZOS_PENDING_POLL_MS } from '../../lib/limits.js';
 import { checkAuthentication } from './authentication.js';
 import { checkPolicy, type TezosKeyConfig } from './policy.js';
 import { parseSignRequest, type SignRequest } from './sign-request.js';
-import { publicKeyHashOf } from './key-encoding.js';
+import { curveOfPublicKeyHash, publicKeyHashOf } from './key-encoding.js';
 import { verifyTezosSignature } from './tezos-key.js';
 import { MARKED_KINDS, payloadDigest, rejectionMessage, type Mark, type MarkedKind, type Slot, type WatermarkStore } from './watermark.js';
 
@@ -32,7 +32,8 @@ export interface TezosService {
   sign(pkh: string, payload: Buffer, opts: SignOptions, fields: Record<string, unknown>): Promise<string>;
   /** null when authentication is not required (octez replies `{}`). */
   authorizedKeys(): readonly string[] | null;
-  knownKeys(): string[];
+  /** The configured key hashes; `via: 'http'` is gated by --allow-list-known-keys as octez gates /known_keys. */
+  knownKeys(via: 'http' | 'line'): string[];
   provePossession(pkh: string, overridePublicKey: string | null): Promise<string>;
 }
 
@@ -45,8 +46,10 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
 
   function keyOf(pkh: string): TezosKeyConfig {
     const entry = deps.keys.get(pkh);
-    if (!entry) throw new DaemonError('UNKNOWN_KEY', `no key ${clip(pkh)} is configured`);
-    return entry;
+    if (entry) return entry;
+    // octez answers a key hash that does not parse with 400 and a well-formed unknown one with 404.
+    if (curveOfPublicKeyHash(pkh) === null) throw new DaemonError('BAD_REQUEST', `${clip(pkh)} is not a tz1/tz2/tz3/tz4 key hash`);
+    throw new DaemonError('UNKNOWN_KEY', `no key ${clip(pkh)} is configured`);
   }
 
   function parse(payload: Buffer, fields: Record<string, unknown>): SignRequest {
@@ -128,8 +131,8 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
     publicKey: (pkh) => keyOf(pkh).key.publicKey,
     sign,
     authorizedKeys: () => (authorizedHashes.length > 0 ? authorizedHashes : null),
-    knownKeys() {
-      if (!deps.allowListKnownKeys) throw new DaemonError('NOT_ALLOWED', 'listing known keys is not enabled (--allow-list-known-keys)');
+    knownKeys(via) {
+      if (via === 'http' && !deps.allowListKnownKeys) throw new DaemonError('NOT_ALLOWED', 'GET /known_keys is not enabled (--allow-list-known-keys)');
       return [...deps.keys.keys()];
     },
     async provePossession(pkh, overridePublicKey) {

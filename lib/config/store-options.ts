@@ -28,7 +28,7 @@ export function addStoreOptions(cmd: Command): Command {
     .option('--redis-password-file <file>', 'redis: file holding the password (mode 0600; e.g. a systemd credential)')
     .option('--redis-tls-ca <file>', 'redis: CA certificate for rediss:// or TLS Sentinel/Cluster')
     .option('--redis-prefix <prefix>', 'redis: key namespace; records are <prefix>sig:{<hex>}', 'signerd:')
-    .option('--redis-wait-replicas <n>', 'redis: revoke/reinstate waits for this many replica acks (0: none)', parseCount('--redis-wait-replicas'), 0)
+    .option('--redis-wait-replicas <n>', 'redis: durable writes (revoke/reinstate; every tezos watermark reserve) wait for this many replica acks (0: none)', parseCount('--redis-wait-replicas'), 0)
     .option('--store-timeout-ms <ms>', 'deadline of one store command', parseCount('--store-timeout-ms', 1), DEFAULT_LIMITS.storeCommandMsMax);
 }
 

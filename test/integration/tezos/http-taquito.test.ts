@@ -3,6 +3,7 @@
 import { RemoteSigner } from '@taquito/remote-signer';
 import { InMemorySigner } from '@taquito/signer';
 import t from 'tap';
+import { exchange } from '../../helpers/line-client.js';
 import { http, seedKeys, startTezos, tempDir, TZ1, TZ2, TZ3, writeKeys } from './fixtures.js';
 import { ballot, block, consensus } from './payloads.js';
 
@@ -12,7 +13,7 @@ const magic = (payload: Buffer): Uint8Array => new Uint8Array([payload[0]!]);
 t.test('taquito RemoteSigner against the daemon', async (t) => {
   const dir = tempDir(t);
   const keysFile = writeKeys(dir, seedKeys([TZ1, TZ2, TZ3], { baking: 1, voting: ['aye', 'pass'] }));
-  const { httpPort } = await startTezos(t, keysFile, ['--state-dir', `${dir}/state`]);
+  const { httpPort, linePort } = await startTezos(t, keysFile, ['--state-dir', `${dir}/state`]);
   const root = `http://127.0.0.1:${httpPort}`;
 
   for (const key of [TZ1, TZ2, TZ3]) {
@@ -36,6 +37,10 @@ t.test('taquito RemoteSigner against the daemon', async (t) => {
 
   const unknown = new RemoteSigner('tz1RvhdZ5pcjD19vCCK9PgZpnmErTba3dsBs', root);
   await t.rejects(unknown.publicKey(), { name: 'PublicKeyNotFoundError' }, 'unknown key: 404');
+  const garbage = await http(httpPort, 'GET', '/keys/garbage');
+  t.equal(garbage.status, 400, 'a key hash that does not parse: 400, as octez');
+  t.match(garbage.body, [{ kind: 'permanent', msg: /not a tz1\/tz2\/tz3\/tz4 key hash/ }]);
+  t.equal((await http(httpPort, 'POST', `/keys/${TZ1.pkh.slice(0, -1)}x`, '00')).status, 400, 'a bad checksum: 400');
   const tz1 = new RemoteSigner(TZ1.pkh, root);
   await t.rejects(tz1.sign('00', new Uint8Array([0x13])), { name: 'BadSigningData' }, 'malformed attestation: 400');
 
@@ -46,6 +51,7 @@ t.test('taquito RemoteSigner against the daemon', async (t) => {
   t.same((await http(httpPort, 'GET', '/authorized_keys')).body, {}, 'GET /authorized_keys: {} when authentication is off');
   const known = await http(httpPort, 'GET', '/known_keys');
   t.equal(known.status, 403, '/known_keys is off unless --allow-list-known-keys');
+  t.same(await exchange(linePort, ['keys']), [`${TZ1.pkh} ${TZ2.pkh} ${TZ3.pkh}`], 'the local line request `keys` always answers');
   t.match(known.body, [{ kind: 'permanent', id: 'failure', msg: /allow-list-known-keys/ }], 'octez error array');
   t.equal((await http(httpPort, 'GET', '/nothing/here')).status, 404);
   t.equal((await http(httpPort, 'POST', '/authorized_keys', 'x')).status, 405);

@@ -3,9 +3,10 @@
 import t from 'tap';
 import { needTools } from '../../helpers/tools.js';
 import { exchange } from '../../helpers/line-client.js';
-import { nc, seedKeys, startTezos, tempDir, TZ1, TZ4, writeKeys } from './fixtures.js';
+import { http, httpSign, nc, seedKeys, startTezos, tempDir, TZ1, TZ4, writeKeys } from './fixtures.js';
 import { blsAttestation, consensus, michelson } from './payloads.js';
-import { verifySignature } from '@taquito/utils';
+import { b58DecodeAndCheckPrefix, b58Encode, PrefixV2, verifySignature } from '@taquito/utils';
+import { bls12_381 } from '@noble/curves/bls12-381.js';
 import { verifyTezosSignature } from '../../../daemons/tezos/tezos-key.js';
 
 /** Taquito's proof-of-possession vector for TZ4 (tezos.md 5.1). */
@@ -74,4 +75,37 @@ t.test('line protocol through nc', needTools('nc'), async (t) => {
   const [still] = await nc(linePort, 'ping\n');
   t.equal(still, 'pong', 'the daemon keeps serving');
   t.ok(daemon.logs.some((l) => l['msg'] === 'request' && typeof l['refusedPayloads'] === 'number'), 'refused unknown payloads are counted in the log');
+});
+
+t.test('tz4 over HTTP: version picks POP or AUG, /known_keys and bls_pk when enabled', async (t) => {
+  const dir = tempDir(t);
+  const keysFile = writeKeys(dir, seedKeys([TZ1, TZ4]));
+  const { httpPort } = await startTezos(t, keysFile, ['--state-dir', `${dir}/state`, '--allow-list-known-keys', '--allow-to-prove-possession']);
+  const [pk] = b58DecodeAndCheckPrefix(TZ4.pk, [PrefixV2.BLS12_381PublicKey]);
+  const sigBytes = (sig: string): Uint8Array => b58DecodeAndCheckPrefix(sig, [PrefixV2.BLS12_381Signature])[0];
+  // Independent of the daemon's code: noble's BLS with the ciphersuites' domain tags, as octez signs.
+  const verifies = (sig: string, msg: Uint8Array, dst: string): boolean =>
+    bls12_381.longSignatures.verify(sigBytes(sig), bls12_381.longSignatures.hash(msg, dst), pk);
+
+  t.same((await http(httpPort, 'GET', '/known_keys')).body, { known_keys: [TZ1.pkh, TZ4.pkh] }, 'GET /known_keys when enabled');
+
+  const pop = blsAttestation({ level: 20, round: 0 });
+  const popSig = await httpSign(httpPort, TZ4.pkh, pop, '?version=2');
+  t.equal(popSig.status, 200);
+  t.ok(verifies(popSig.signature!, pop, 'BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_'), 'version=2: POP ciphersuite over the bytes');
+  t.ok(verifySignature(pop.toString('hex'), TZ4.pk, popSig.signature!), 'and @taquito/utils agrees');
+
+  const aug = blsAttestation({ level: 21, round: 0 });
+  const augSig = await httpSign(httpPort, TZ4.pkh, aug, '?version=1');
+  t.equal(augSig.status, 200);
+  t.ok(verifies(augSig.signature!, Buffer.concat([pk, aug]), 'BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_AUG_'), 'version=1: AUG ciphersuite over pk ‖ bytes');
+  t.notOk(verifies(augSig.signature!, aug, 'BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_'), 'and not a POP signature');
+
+  const otherPk = bls12_381.longSignatures.getPublicKey(bls12_381.utils.randomSecretKey()).toBytes(true);
+  const OTHER_BLPK = b58Encode(otherPk, PrefixV2.BLS12_381PublicKey);
+  const proof = await http(httpPort, 'GET', `/bls_prove_possession/${TZ4.pkh}?bls_pk=${OTHER_BLPK}`);
+  t.equal(proof.status, 200, 'bls_pk override over HTTP');
+  const proofSig = sigBytes((proof.body as { bls_prove_possession: string }).bls_prove_possession);
+  t.ok(bls12_381.longSignatures.verify(proofSig, bls12_381.longSignatures.hash(otherPk, 'BLS_POP_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_'), pk), 'the proof is by our key over the given key');
+  t.equal((await http(httpPort, 'GET', `/bls_prove_possession/${TZ4.pkh}?bls_pk=BLpkjunk`)).status, 400, 'a malformed bls_pk: 400');
 });

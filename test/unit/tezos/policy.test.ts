@@ -106,6 +106,8 @@ t.test('invalid policies are CONFIG_INVALID naming the field', async (t) => {
     [{ voting: 'aye' }, /policy\.voting/],
     [{ allow: ['transfer'] }, /policy\.allow/],
     [{ generic: ['teleport'] }, /policy\.generic/],
+    [{ generic: ['transfer_ticket'] }, /policy\.generic.*never signed by this signer/],
+    [{ generic: ['smart_rollup_publish'] }, /policy\.generic.*never signed by this signer/],
     [{ chains: ['mainnet'] }, /policy\.chains/],
     [{ bakin: 1 }, /policy\.bakin/],
     [[], /policy/],

@@ -14,7 +14,13 @@ usage() {
 }
 
 # A long message is signed in 2048-byte chunks; the reply holds one (b'...', b'<hex>') per chunk.
-signatures_of() { grep -oE ", b'[0-9a-f]+'\)" | sed -E "s/^, b'([0-9a-f]+)'\)$/\1/"; }
+# The message is matched as a whole Python bytes literal ('…' with \' escapes, or "…"), so text
+# inside a message that looks like ", b'ab')" is never taken for a signature.
+signatures_of() {
+  local q="'"
+  local literal="b${q}([^${q}\\\\]|\\\\.)*${q}|b\"([^\"\\\\]|\\\\.)*\""
+  grep -oE "\\((${literal}), b${q}[0-9a-f]+${q}\\)" | sed -E "s/^.*, b${q}([0-9a-f]+)${q}\\)\$/\\1/"
+}
 
 action=${1:-}
 alg=${SIGNERD_ALG:-rsa}

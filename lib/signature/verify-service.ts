@@ -19,7 +19,8 @@ export interface VerifyServiceDeps {
   verifiedReply(valid: boolean): string;
 }
 
-export type Verdict = { valid: true; keyId: string } | { valid: false; reason: 'no-live-record' | 'other-algorithm' | 'key-not-in-keyring' | 'signature-mismatch' };
+/** keyId is the record's when there is one (a refusal of a known record still names its key). */
+export type Verdict = { valid: true; keyId: string } | { valid: false; keyId?: string; reason: 'no-live-record' | 'other-algorithm' | 'key-not-in-keyring' | 'signature-mismatch' };
 
 export function createVerifyService(deps: VerifyServiceDeps): LineService {
   async function judge(signatureHex: string): Promise<Verdict> {
@@ -27,11 +28,12 @@ export function createVerifyService(deps: VerifyServiceDeps): LineService {
     if (signature.length === 0) throw new DaemonError('BAD_REQUEST', 'empty request: send one hex signature per line');
     const record = await deps.store.getLive(signatureHex.toLowerCase());
     if (!record) return { valid: false, reason: 'no-live-record' };
-    if (record.algorithm !== deps.algorithm) return { valid: false, reason: 'other-algorithm' };
-    const publicKey = deps.keyring.get(record.keyId);
-    if (!publicKey) return { valid: false, reason: 'key-not-in-keyring' };
+    const keyId = record.keyId;
+    if (record.algorithm !== deps.algorithm) return { valid: false, keyId, reason: 'other-algorithm' };
+    const publicKey = deps.keyring.get(keyId);
+    if (!publicKey) return { valid: false, keyId, reason: 'key-not-in-keyring' };
     const ok = await verifyAsync(deps.algorithm, publicKey, record.message, signature);
-    return ok ? { valid: true, keyId: record.keyId } : { valid: false, reason: 'signature-mismatch' };
+    return ok ? { valid: true, keyId } : { valid: false, keyId, reason: 'signature-mismatch' };
   }
 
   return {
@@ -39,9 +41,10 @@ export function createVerifyService(deps: VerifyServiceDeps): LineService {
       const text = trimAsciiWhitespace(line).toString('latin1');
       const verdict = await judge(text);
       ctx.fields['valid'] = verdict.valid;
-      if (verdict.valid) ctx.fields['keyId'] = verdict.keyId;
-      else ctx.fields['reason'] = verdict.reason;
-      if (deps.reply === 'json') return JSON.stringify(verdict.valid ? { valid: true, keyId: verdict.keyId, algorithm: deps.algorithm } : verdict);
+      if (verdict.keyId !== undefined) ctx.fields['keyId'] = verdict.keyId;
+      if (!verdict.valid) ctx.fields['reason'] = verdict.reason;
+      // The signature as it is stored (lowercase), the verifier's algorithm, and the key id when known.
+      if (deps.reply === 'json') return JSON.stringify({ ...verdict, signature: text.toLowerCase(), algorithm: deps.algorithm });
       return deps.verifiedReply(verdict.valid);
     },
     formatError: (err: DaemonError) => formatErrorLine(err, deps.reply),

@@ -16,7 +16,8 @@ export function makeKeys(dir: string, family: Family, name: string = family, rsa
 
 /** Splits a sign reply `(b'..', b'hex') (b'..', b'hex')` into its signatures, in order. */
 export function signaturesOf(reply: string): string[] {
-  return [...reply.matchAll(/, b'([0-9a-f]+)'\)/g)].map((m) => m[1]!);
+  // The message is matched as a whole Python bytes literal, so its text can never pass for a signature.
+  return [...reply.matchAll(/\((?:b'(?:[^'\\]|\\.)*'|b"(?:[^"\\]|\\.)*"), b'([0-9a-f]+)'\)/g)].map((m) => m[1]!);
 }
 
 /** DER-encodes a raw r||s ECDSA signature, for openssl (which wants DER). Written here, not taken from lib. */

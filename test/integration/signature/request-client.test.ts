@@ -46,6 +46,15 @@ t.test('request_client.sh', needTools('bash', 'nc'), async (t) => {
   const verdicts = await client(['verify-ecdsa', 'localhost', '-'], ecdsaEnv, chunked.out);
   t.equal(verdicts.out, `${VALID.ecdsa}\n`.repeat(3), 'one verdict per chunk of a multi-chunk reply');
 
+  // A message that holds what looks like a signature: only the real one is taken (Python repr quoting).
+  for (const tricky of ["x', b'ab')", `q\\', b'ab') "`, `both ' and " , b'cd')`]) {
+    const reply = (await client(['sign-ecdsa', 'localhost', tricky], ecdsaEnv)).out;
+    const found = (await client(['sigs'], {}, reply)).out.trim().split('\n');
+    t.equal(found.length, 1, `one signature in the reply for ${JSON.stringify(tricky)}`);
+    t.match(found[0], /^[0-9a-f]{192}$/);
+    t.equal((await client(['verify-ecdsa', 'localhost', '-'], ecdsaEnv, reply)).out, `${VALID.ecdsa}\n`, 'and it verifies');
+  }
+
   t.match((await client(['sign', 'localhost', '-n', 'not', 'an', 'option'], rsaEnv)).out, /^\(b'-n not an option', /, 'a leading -n is sent as text');
   const usage = await client(['frobnicate'], {});
   t.equal(usage.code, 1, 'unknown action: usage and exit 1, as the seed');

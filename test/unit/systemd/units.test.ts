@@ -40,3 +40,29 @@ t.test('units verify and are hardened', needTools('systemd-analyze'), async (t) 
     t.ok(exposure && Number(exposure[1]) <= 2.0, `${daemon}: exposure ${exposure?.[1]} is at most 2.0`);
   }
 });
+
+t.test('example drop-ins verify on the daemon they are for', needTools('systemd-analyze'), async (t) => {
+  // An HSM-backed signer uses the example instead of key.conf, as the examples tell the operator.
+  const uses: Array<[string, string, boolean]> = [
+    ['softhsm.conf', 'sign-rsa', false],
+    ['hardware-hsm.conf', 'sign-ecdsa', false],
+    ['softhsm.conf', 'tezos', true],
+    ['firmware-mender-artifacts.conf', 'firmware', true],
+    ['hmac-mode32.conf', 'hmac', true],
+  ];
+  t.same(fs.readdirSync(path.join(systemdDir, 'examples')).sort(), [...new Set(uses.map(([example]) => example))].sort(), 'every example is checked');
+  for (const [example, daemon, keepShipped] of uses) {
+    const dir = t.testdir();
+    fs.copyFileSync(path.join(systemdDir, 'signerd@.service'), path.join(dir, 'signerd@.service'));
+    fs.symlinkSync('signerd@.service', path.join(dir, `signerd@${daemon}.service`));
+    const dropIns = path.join(dir, `signerd@${daemon}.service.d`);
+    const shipped = path.join(systemdDir, `signerd@${daemon}.service.d`);
+    if (keepShipped && fs.existsSync(shipped)) fs.cpSync(shipped, dropIns, { recursive: true });
+    fs.mkdirSync(dropIns, { recursive: true });
+    fs.copyFileSync(path.join(systemdDir, 'examples', example), path.join(dropIns, example));
+    const problems = analyze(['verify', '--man=no', `./signerd@${daemon}.service`], dir)
+      .split('\n')
+      .filter((line) => line.trim() && !line.includes('/usr/bin/signerd is not executable'));
+    t.same(problems, [], `${example} on ${daemon}: systemd-analyze verify reports nothing but the uninstalled binary`);
+  }
+});

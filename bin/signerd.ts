@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // signerd: the one entry point. A subcommand per daemon and per admin task; nothing is composed here.
+import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT_CONFIG, isDaemonError } from '../lib/errors.js';
 import { command as signRsa } from '../daemons/sign-rsa/main.js';
@@ -11,10 +12,15 @@ import { command as firmware } from '../daemons/firmware/main.js';
 import { command as tezos } from '../daemons/tezos/main.js';
 import { keygenCommand } from '../lib/admin/keygen-command.js';
 import { recordCommands } from '../lib/admin/record-commands.js';
+import { seedMigrationCommand } from '../lib/admin/seed-migration-command.js';
 import { hsmCommand } from '../lib/admin/hsm-command.js';
 import { TEZOS_KEY_FORMAT } from '../daemons/tezos/tezos-key-import.js';
 
+// The version an operator reports is the package's: read from the package.json next to dist/.
+const { version } = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
 const program = new Command('signerd')
+  .version(version, '-V, --version')
   .description('Small line-protocol signing daemons and their admin commands. `signerd <command> --help` documents each.')
   .showHelpAfterError()
   .enablePositionalOptions();
@@ -26,6 +32,7 @@ program.addCommand(tezos());
 program.addCommand(keygenCommand());
 program.addCommand(hsmCommand([TEZOS_KEY_FORMAT]));
 for (const cmd of recordCommands()) program.addCommand(cmd);
+program.addCommand(seedMigrationCommand());
 
 // A usage error must not restart-loop under systemd: it exits 78 like any other bad configuration.
 const overrideExits = (cmd: Command): void => {

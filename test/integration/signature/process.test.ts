@@ -1,6 +1,7 @@
 // The daemon as a process: clear start-up failures with exit 78 (so systemd does not restart-loop),
 // refusal of loosely-permissioned keys, --help documenting every option, and SIGTERM draining.
 import t from 'tap';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -61,6 +62,30 @@ t.test('--help documents the options', async (t) => {
   }
   const top = await runSignerd(['--help']);
   for (const command of ['keygen', 'revoke', 'reinstate', 'show', 'export', 'import']) t.ok(top.stdout.includes(command), `signerd --help lists ${command}`);
+});
+
+t.test('the built CLI runs as installed: executable, --version, keygen', async (t) => {
+  // systemd's ExecStart and the README run dist/bin/signerd.js through a symlink, not through node.
+  t.ok(fs.statSync(SIGNERD).mode & 0o111, 'dist/bin/signerd.js is executable');
+  const pkg = JSON.parse(fs.readFileSync(path.join(path.dirname(SIGNERD), '../../package.json'), 'utf8')) as { version: string };
+  const version = await runSignerd(['--version']);
+  t.same([version.code, version.stdout.trim()], [0, pkg.version], 'signerd --version');
+
+  const out = path.join(dir, 'keygen');
+  fs.mkdirSync(out);
+  const made = await runSignerd(['keygen', '--type', 'ecdsa', '--out', out]);
+  t.equal(made.code, 0, made.stderr);
+  t.equal(fs.statSync(path.join(out, 'ecdsa-key.pem')).mode & 0o777, 0o600, 'private key 0600');
+  const signer = await startDaemon(['sign-ecdsa', '--key', path.join(out, 'ecdsa-key.pem'), '--state-dir', path.join(dir, 'keygen-state'), '--port', '0']);
+  t.teardown(() => signer.stop());
+  t.match(await request(signer.port, 'made by keygen'), /^\(b'made by keygen', b'[0-9a-f]{192}'\)$/, 'sign-ecdsa signs with it');
+  const again = await runSignerd(['keygen', '--type', 'ecdsa', '--out', out]);
+  t.equal(again.code, 78, 'an existing key is never overwritten');
+  t.match(again.stderr, /exists/);
+  const rsa = await runSignerd(['keygen', '--type', 'rsa', '--out', out]);
+  t.equal(rsa.code, 0, rsa.stderr);
+  t.match(fs.readFileSync(path.join(out, 'rsa-pub.pem'), 'utf8'), /BEGIN PUBLIC KEY/);
+  t.equal(crypto.createPublicKey(fs.readFileSync(path.join(out, 'rsa-pub.pem'))).asymmetricKeyDetails?.modulusLength, 4096, 'RSA-4096 by default');
 });
 
 t.test('SIGTERM drains in-flight requests and exits 0', async (t) => {

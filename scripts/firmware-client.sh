@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the scripts/firmware-*.sh helpers: one request line to the signerd firmware daemon's
 # line protocol over nc, and the byte helpers they share. Needs only bash, nc, openssl, coreutils.
 # Environment: FIRMWARE_HOST (127.0.0.1), FIRMWARE_PORT (9998), FIRMWARE_TIMEOUT seconds (30).
@@ -33,13 +34,44 @@ hex_of() { od -An -v -tx1 "$@" | tr -d ' \n'; }
 bin_of() {
   local hex=$1 out='' i
   for ((i = 0; i < ${#hex}; i += 2)); do out+="\\x${hex:i:2}"; done
+  # shellcheck disable=SC2059 # the format is only \xHH escapes built just above
   printf "$out"
 }
 
-# be32 / le32 / le16 N: N as fixed-width binary integers.
-be32() { bin_of "$(printf '%02x%02x%02x%02x' $(($1 >> 24 & 255)) $(($1 >> 16 & 255)) $(($1 >> 8 & 255)) $(($1 & 255)))"; }
-le32() { bin_of "$(printf '%02x%02x%02x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24 & 255)))"; }
-le16() { bin_of "$(printf '%02x%02x' $(($1 & 255)) $(($1 >> 8 & 255)))"; }
+# fw_uint NAME VALUE MAX: prints VALUE as a plain decimal number if it is all digits and at most
+# MAX; otherwise says so on stderr and fails. Leading zeros are read as decimal ("010" is 10):
+# never hand user input to $(( )) directly, which reads "010" as octal 8 and refuses "08".
+fw_uint() {
+  local name=$1 value=$2 max=$3 digits
+  if [[ $value =~ ^[0-9]+$ ]]; then
+    digits=${value#"${value%%[!0]*}"}
+    digits=${digits:-0}
+    # The length check first: more digits than MAX could overflow bash's 64-bit arithmetic.
+    if [ "${#digits}" -le "${#max}" ] && [ "$((10#$digits))" -le "$max" ]; then
+      printf '%s' "$((10#$digits))"
+      return 0
+    fi
+  fi
+  echo "${0##*/}: $name must be a decimal number from 0 to $max, not '${value:0:40}'" >&2
+  return 1
+}
+
+# be32 / le32 / le16 N: N (decimal, checked by fw_uint) as fixed-width binary integers.
+be32() {
+  local n
+  n=$(fw_uint "a 32-bit field" "$1" 4294967295) || return 1
+  bin_of "$(printf '%02x%02x%02x%02x' $((n >> 24 & 255)) $((n >> 16 & 255)) $((n >> 8 & 255)) $((n & 255)))"
+}
+le32() {
+  local n
+  n=$(fw_uint "a 32-bit field" "$1" 4294967295) || return 1
+  bin_of "$(printf '%02x%02x%02x%02x' $((n & 255)) $((n >> 8 & 255)) $((n >> 16 & 255)) $((n >> 24 & 255)))"
+}
+le16() {
+  local n
+  n=$(fw_uint "a 16-bit field" "$1" 65535) || return 1
+  bin_of "$(printf '%02x%02x' $((n & 255)) $((n >> 8 & 255)))"
+}
 
 # fw_check_selector NAME: the daemon refuses bad names too; checking here gives a clearer message.
 fw_check_selector() {

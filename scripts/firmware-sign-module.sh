@@ -3,16 +3,18 @@
 # module's digest crosses the wire; the daemon returns the PKCS#7 blob; this appends blob, trailer, magic.
 # Usage: firmware-sign-module.sh <machine> <sha256|sha384|sha512> <module.ko> [<dest.ko>]
 set -euo pipefail
+# shellcheck source=firmware-client.sh source-path=SCRIPTDIR
 . "$(dirname "${BASH_SOURCE[0]}")/firmware-client.sh"
 
-[ $# -ge 3 ] && [ $# -le 4 ] || { echo "usage: ${0##*/} <machine> <sha256|sha384|sha512> <module.ko> [<dest.ko>]" >&2; exit 2; }
+if [ $# -lt 3 ] || [ $# -gt 4 ]; then echo "usage: ${0##*/} <machine> <sha256|sha384|sha512> <module.ko> [<dest.ko>]" >&2; exit 2; fi
 machine=$1 hash=$2 module=$3 dest=${4:-$3}
 fw_check_selector "$machine"
 case "$hash" in sha256 | sha384 | sha512) ;; *) echo "${0##*/}: hash must be sha256, sha384 or sha512" >&2; exit 2 ;; esac
 [ -f "$module" ] || { echo "${0##*/}: $module: no such file" >&2; exit 1; }
 
 magic='~Module signature appended~'
-if tail -c 28 "$module" | cmp -s - <(printf '%s\n' "$magic"); then
+# Compared as hex (od, coreutils) rather than with cmp, which is diffutils.
+if [ "$(tail -c 28 "$module" | hex_of)" = "$(printf '%s\n' "$magic" | hex_of)" ]; then
   echo "${0##*/}: $module is already signed" >&2
   exit 1
 fi

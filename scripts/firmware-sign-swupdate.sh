@@ -4,9 +4,10 @@
 # Usage: firmware-sign-swupdate.sh <distro> <RSA|RSA-PSS|CMS> <sw-description> [<out.sig>]
 # Then: printf '%s\n' sw-description sw-description.sig <images...> | cpio -o -H crc > image.swu
 set -euo pipefail
+# shellcheck source=firmware-client.sh source-path=SCRIPTDIR
 . "$(dirname "${BASH_SOURCE[0]}")/firmware-client.sh"
 
-[ $# -ge 3 ] && [ $# -le 4 ] || { echo "usage: ${0##*/} <distro> <RSA|RSA-PSS|CMS> <sw-description> [<out.sig>]" >&2; exit 2; }
+if [ $# -lt 3 ] || [ $# -gt 4 ]; then echo "usage: ${0##*/} <distro> <RSA|RSA-PSS|CMS> <sw-description> [<out.sig>]" >&2; exit 2; fi
 distro=$1 method=$2 description=$3
 out=${4:-$(dirname "$description")/sw-description.sig}
 fw_check_selector "$distro"

@@ -51,7 +51,7 @@ const swupdate: Route = {
   }),
   async run(form, ctx) {
     const backend = form.text.get('backend') || 'ssl';
-    if (backend === 'pkcs11') throw new DaemonError('NOT_IMPLEMENTED', 'backend=pkcs11 is not supported: signerd signs with the keys under its --key-root');
+    if (backend === 'pkcs11') throw new DaemonError('NOT_IMPLEMENTED', 'backend=pkcs11 is not supported: signerd picks the key by distro from its key root (which may hold HSM keys); send backend=ssl');
     if (backend !== 'ssl') throw new DaemonError('BAD_REQUEST', 'backend must be ssl');
     const distro = selectorField(form, 'distro');
     const method = own(METHODS, form.text.get('method') || 'RSA');

@@ -1,5 +1,5 @@
 // Hostile and careless clients of the firmware HTTP front end: vendor endpoints, wrong methods,
-// corrupt and traversing tarballs, wrong field types, oversize uploads, gzip bombs, a full house.
+// corrupt and traversing tarballs, wrong field types, oversize uploads and files, gzip bombs, a full house.
 // Each gets its status; the daemon keeps serving and its temp dir stays empty.
 import t from 'tap';
 import fs from 'node:fs';
@@ -156,4 +156,39 @@ t.test('signing past --http-processing-ms-max gets 504; the job still cleans up'
   t.equal(curlPost(`${http.url}/sign/modules`, ['-F', `machine=${MACHINE}`, '-F', 'artifact=@many.tar.gz'], { cwd: http.base }).status, 504);
   t.same(await leftovers(http), [], 'the abandoned job removed its directory when it finished');
   t.equal(curlStatus([`${http.url}/health`]).status, 200);
+});
+
+t.test('one file over --http-file-bytes-max gets 413 (/sign/modules, /sign/optee); at the limit it signs', needTools('curl', 'tar'), async (t) => {
+  const limit = 4096;
+  const http = await startFirmwareDaemon(t, ['--http-file-bytes-max', String(limit)]);
+  const work = path.join(http.base, 'files');
+  const pack = (name: string, files: Record<string, Buffer>): string => {
+    const dir = path.join(work, name);
+    for (const [file, content] of Object.entries(files)) {
+      fs.mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+      fs.writeFileSync(path.join(dir, file), content);
+    }
+    t.equal(run('tar', ['-C', dir, '-c', '-z', '-f', path.join(work, `${name}.tar.gz`), '.']).code, 0);
+    return `${name}.tar.gz`;
+  };
+  const post = (endpoint: string, file: string) => curlStatus(['-X', 'POST', '-F', `machine=${MACHINE}`, '-F', `artifact=@${path.join(work, file)}`, `${http.url}${endpoint}`]);
+  const uuid = '8aaaf200-2450-11e4-abe2-0002a5d5c51b';
+  const elf = `${uuid}.stripped.elf`;
+  // [endpoint, name, tarball content, the file over the limit (null: none, it signs)]
+  const cases: Array<[string, string, Record<string, Buffer>, string | null]> = [
+    ['/sign/modules', 'modules-at-limit', { 'lib/modules/x/a.ko': Buffer.alloc(limit, 1) }, null],
+    ['/sign/modules', 'modules-over', { 'lib/modules/x/a.ko': Buffer.alloc(1000, 1), 'lib/modules/x/b.ko': Buffer.alloc(limit + 1, 2) }, 'lib/modules/x/b.ko'],
+    ['/sign/optee', 'optee-at-limit', { [elf]: Buffer.alloc(limit, 3) }, null],
+    ['/sign/optee', 'optee-over', { [elf]: Buffer.alloc(limit + 1, 3), [`${uuid}.ta-version`]: Buffer.from('1\n') }, elf],
+  ];
+  for (const [endpoint, name, files, over] of cases) {
+    const r = post(endpoint, pack(name, files));
+    if (over === null) t.equal(r.status, 200, `${endpoint} ${name}: signed`);
+    else {
+      t.equal(r.status, 413, `${endpoint} ${name}: 413`);
+      t.equal(r.body, `${over} larger than ${limit} bytes\n`, `${endpoint} ${name}: names the file and the limit`);
+    }
+    t.same(await leftovers(http), [], `${endpoint} ${name}: nothing left in the temp dir`);
+  }
+  t.equal(curlStatus([`${http.url}/health`]).status, 200, 'still serving');
 });

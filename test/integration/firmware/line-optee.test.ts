@@ -68,6 +68,24 @@ t.test('OP-TEE through the line protocol', tools, async (t) => {
     t.notMatch(verify('222').out, /Signature Verified Successfully/, 'not a max-length salt (OP-TEE would refuse it)');
   });
 
+  t.test('ta_version is always decimal, leading zeros included (they were read as octal: "010" gave 8, "08" failed)', async (t) => {
+    for (const [text, value] of [['010', 10], ['08', 8], ['0', 0], ['0004294967295', 0xffffffff]] as const) {
+      const out = path.join(dir, `version-${text}.ta`);
+      const r = script('firmware-sign-optee.sh', [MACHINE, 'PKCS1', UUID, text, ELF, out], daemon.port);
+      t.equal(r.code, 0, r.out);
+      const ta = fs.readFileSync(out);
+      t.equal(ta.readUInt32LE(20 + 32 + 256 + 16), value, `'${text}' is ${value} in the TA`);
+      t.ok(ta.equals(opensslReference(dir, key, value)), `'${text}': identical to the openssl reference for ${value}`);
+    }
+    for (const text of ['4294967296', '00000000000000000000004294967296', '99999999999999999999999', '0x10', '-1', '1e3', ' 7', '']) {
+      const out = path.join(dir, 'refused-version.ta');
+      const r = script('firmware-sign-optee.sh', [MACHINE, 'PKCS1', UUID, text, ELF, out], daemon.port);
+      t.equal(r.code, 2, `'${text}' refused`);
+      t.match(r.out, /^firmware-sign-optee\.sh: ta_version must be a decimal number from 0 to 4294967295, not '[^\n]*'\n$/, `'${text}': one clear line`);
+      t.notOk(fs.existsSync(out));
+    }
+  });
+
   t.test('bad OP-TEE requests', async (t) => {
     t.match(await request(daemon.port, `OPTEE ${MACHINE} PSS2 ${'00'.repeat(32)}`), /^ERR BAD_REQUEST algo must be/);
     t.match(await request(daemon.port, `OPTEE ${MACHINE} PSS ${'00'.repeat(33)}`), /^ERR BAD_REQUEST/);

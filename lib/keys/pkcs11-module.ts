@@ -22,6 +22,12 @@ export interface Pkcs11Module {
   readonly generation: number;
   /** Calls in flight on any token of this module: C_Finalize must wait until this is 0. */
   inFlight: number;
+  /**
+   * Digests of (token, PIN) pairs a token refused since start. Every connection to a token logs in
+   * again after a reopen, and each failed C_Login counts towards the token's PIN lock: one refusal
+   * must stop them all. Never cleared: the operator fixes the PIN file and restarts.
+   */
+  readonly refusedLogins: Set<string>;
 }
 
 interface Entry extends Pkcs11Module {
@@ -45,7 +51,7 @@ export function acquireModule(modulePath: string): Pkcs11Module {
     throw new DaemonError('KEY_LOAD_FAILED', `PKCS#11 module ${modulePath} could not be loaded (${(err as Error).message})`, { cause: err });
   }
   initialize(api, modulePath);
-  const entry: Entry = { path: modulePath, api, generation: 1, inFlight: 0, users: 1 };
+  const entry: Entry = { path: modulePath, api, generation: 1, inFlight: 0, users: 1, refusedLogins: new Set() };
   loaded.set(modulePath, entry);
   return entry;
 }

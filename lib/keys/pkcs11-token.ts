@@ -1,11 +1,14 @@
 // One logged-in PKCS#11 token with a bounded session pool: a call borrows a session, runs under a
 // deadline, and gives it back. Loss of session, token or device marks the token broken; the next call
 // (at most once per reopenIntervalMs, and only when no call is in flight) reinitialises and logs in again.
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { DaemonError } from '../errors.js';
 import { classifyPkcs11Error, ckrName, type Pkcs11Recovery } from './pkcs11-errors.js';
 import { acquireModule, pkcs11js, reinitializeModule, releaseModule, type Pkcs11Api, type Pkcs11Handle, type Pkcs11Module } from './pkcs11-module.js';
 import { findSlot, type TokenSelector } from './pkcs11-slots.js';
+
+const LOGIN_REFUSED = 'HSM token refused the PIN after a reopen; fix the PIN file and restart';
 
 export interface Pkcs11TokenOptions {
   modulePath: string;
@@ -166,7 +169,7 @@ export class Pkcs11Token {
   }
 
   private reopen(): void {
-    if (this.loginRefused) throw new DaemonError('BACKEND_UNAVAILABLE', 'HSM token refused the PIN after a reopen; fix the PIN file and restart');
+    if (this.loginRefused) throw new DaemonError('BACKEND_UNAVAILABLE', LOGIN_REFUSED);
     // A sibling connection on this module may already have reinitialised it: then only this
     // connection's session and login are missing, and calls in flight elsewhere are no obstacle.
     const moduleReset = this.module.generation !== this.generation;
@@ -182,11 +185,12 @@ export class Pkcs11Token {
       const classified = classifyPkcs11Error(err, 'reopen');
       if (classified.error.code === 'HSM_LOGIN_FAILED') {
         // Retrying a wrong PIN would lock the token; stop until an operator restarts the daemon.
+        // ckr is null when C_Login was not called because another connection was refused this PIN.
         this.loginRefused = true;
-        this.opts.log?.error({ ckr: ckrName(err) }, 'HSM token refused the PIN on reopen; not retrying');
-      } else {
-        this.opts.log?.warn({ err: classified.error.message }, 'HSM token reopen failed; will retry');
+        this.opts.log?.error({ ckr: ckrName(err), err: classified.error.message }, 'HSM token refused the PIN on reopen; not retrying');
+        throw new DaemonError('BACKEND_UNAVAILABLE', LOGIN_REFUSED, { cause: err });
       }
+      this.opts.log?.warn({ err: classified.error.message }, 'HSM token reopen failed; will retry');
       throw new DaemonError('BACKEND_UNAVAILABLE', `HSM token unavailable (${classified.error.message})`, { cause: err });
     }
     this.opts.log?.warn({ generation: this.generation }, 'HSM token reopened');
@@ -199,7 +203,7 @@ export class Pkcs11Token {
     this.slot = slot;
     const session = this.openSession();
     try {
-      if (this.opts.pin !== null) login(api, session, this.opts.pin);
+      if (this.opts.pin !== null) login(this.module, slot, session, this.opts.pin);
     } catch (err) {
       closeQuietly(api, session);
       throw err;
@@ -217,12 +221,17 @@ export class Pkcs11Token {
   }
 }
 
-function login(api: Pkcs11Api, session: Pkcs11Handle, pin: string): void {
+function login(module: Pkcs11Module, slot: Pkcs11Handle, session: Pkcs11Handle, pin: string): void {
+  const info = module.api.C_GetTokenInfo(slot);
+  const attempt = createHash('sha256').update(`${info.label}\0${info.serialNumber}\0${pin}`).digest('hex');
+  if (module.refusedLogins.has(attempt)) throw new DaemonError('HSM_LOGIN_FAILED', 'the token refused this PIN before; not trying it again');
   try {
-    api.C_Login(session, pkcs11js().CKU_USER, pin);
+    module.api.C_Login(session, pkcs11js().CKU_USER, pin);
   } catch (err) {
     // Login state is per application and token: another session may have logged in already.
-    if (ckrName(err) !== 'CKR_USER_ALREADY_LOGGED_IN') throw err;
+    if (ckrName(err) === 'CKR_USER_ALREADY_LOGGED_IN') return;
+    if (classifyPkcs11Error(err, 'login').error.code === 'HSM_LOGIN_FAILED') module.refusedLogins.add(attempt);
+    throw err;
   }
 }
 

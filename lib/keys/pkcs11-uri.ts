@@ -1,5 +1,5 @@
-// RFC 7512 `pkcs11:` URIs naming an HSM key: token, object, id, type, slot in the path; module-path
-// and pin-source in the query. A PIN never travels in the URI (pin-value is refused: argv is public).
+// RFC 7512 `pkcs11:` URIs naming an HSM key: token, object, id, type, slot and library attributes in
+// the path; module-path and pin-source in the query. A PIN never travels in the URI (pin-value is refused: argv is public).
 import path from 'node:path';
 import { DaemonError } from '../errors.js';
 
@@ -11,6 +11,16 @@ export interface Pkcs11Uri {
   token?: string;
   serial?: string;
   slotId?: number;
+  /** Token manufacturerID and model (C_GetTokenInfo), matched without their space padding. */
+  manufacturer?: string;
+  model?: string;
+  /** Slot description and manufacturerID (C_GetSlotInfo). */
+  slotDescription?: string;
+  slotManufacturer?: string;
+  /** The module's manufacturerID, libraryDescription and libraryVersion (C_GetInfo). */
+  libraryManufacturer?: string;
+  libraryDescription?: string;
+  libraryVersion?: LibraryVersion;
   /** CKA_LABEL of the key object. */
   object?: string;
   /** CKA_ID of the key object, as bytes. */
@@ -19,6 +29,23 @@ export interface Pkcs11Uri {
   /** Where the user PIN is: `file:/abs/path`, `/abs/path`, or `credential:<name>` ($CREDENTIALS_DIRECTORY). */
   pinSource?: string;
 }
+
+export interface LibraryVersion {
+  major: number;
+  minor: number;
+}
+
+/** Path attributes matched as text against the module, slot or token information, by field name. */
+const TEXT_SELECTORS = {
+  token: 'token',
+  serial: 'serial',
+  manufacturer: 'manufacturer',
+  model: 'model',
+  'slot-description': 'slotDescription',
+  'slot-manufacturer': 'slotManufacturer',
+  'library-manufacturer': 'libraryManufacturer',
+  'library-description': 'libraryDescription',
+} as const;
 
 const PATH_ATTRIBUTES = new Set(['token', 'serial', 'slot-id', 'object', 'id', 'type', 'manufacturer', 'model', 'library-manufacturer', 'library-description', 'library-version', 'slot-description', 'slot-manufacturer']);
 const QUERY_ATTRIBUTES = new Set(['module-path', 'module-name', 'pin-source', 'pin-value']);
@@ -44,8 +71,7 @@ export function parsePkcs11Uri(text: string): Pkcs11Uri {
   if (!modulePath) throw invalid('module-path= is required (e.g. module-path=/usr/lib/softhsm/libsofthsm2.so)');
   if (!path.isAbsolute(modulePath)) throw invalid('module-path= must be an absolute path');
   const uri: Pkcs11Uri = { modulePath };
-  assign(uri, 'token', text1(attrs, 'token'));
-  assign(uri, 'serial', text1(attrs, 'serial'));
+  for (const [name, key] of Object.entries(TEXT_SELECTORS)) assign(uri, key, text1(attrs, name));
   assign(uri, 'object', text1(attrs, 'object'));
   assign(uri, 'pinSource', text1(attrs, 'pin-source'));
   if (attrs.has('id')) uri.id = attrs.get('id')!;
@@ -54,6 +80,8 @@ export function parsePkcs11Uri(text: string): Pkcs11Uri {
     if (!/^[0-9]{1,20}$/.test(slot)) throw invalid('slot-id= must be a decimal number');
     uri.slotId = Number(slot);
   }
+  const version = text1(attrs, 'library-version');
+  if (version !== undefined) uri.libraryVersion = parseLibraryVersion(version);
   const type = text1(attrs, 'type');
   if (type !== undefined) {
     if (!OBJECT_TYPES.includes(type as Pkcs11ObjectType)) throw invalid(`type= must be one of ${OBJECT_TYPES.join(', ')}`);
@@ -62,11 +90,14 @@ export function parsePkcs11Uri(text: string): Pkcs11Uri {
   return uri;
 }
 
-/** The URI without its query: safe to log (names token and object only). */
+/** The URI without its query: safe to log (names token, library and object only). */
 export function describePkcs11Uri(uri: Pkcs11Uri): string {
   const parts: string[] = [];
-  if (uri.token !== undefined) parts.push(`token=${encodeURIComponent(uri.token)}`);
-  if (uri.serial !== undefined) parts.push(`serial=${encodeURIComponent(uri.serial)}`);
+  for (const [name, key] of Object.entries(TEXT_SELECTORS)) {
+    const value = uri[key];
+    if (value !== undefined) parts.push(`${name}=${encodeURIComponent(value)}`);
+  }
+  if (uri.libraryVersion !== undefined) parts.push(`library-version=${uri.libraryVersion.major}.${uri.libraryVersion.minor}`);
   if (uri.slotId !== undefined) parts.push(`slot-id=${uri.slotId}`);
   if (uri.object !== undefined) parts.push(`object=${encodeURIComponent(uri.object)}`);
   if (uri.id !== undefined) parts.push(`id=${percentBytes(uri.id)}`);
@@ -76,6 +107,15 @@ export function describePkcs11Uri(uri: Pkcs11Uri): string {
 
 export function percentBytes(bytes: Buffer): string {
   return [...bytes].map((b) => '%' + b.toString(16).padStart(2, '0')).join('');
+}
+
+/** RFC 7512 `1*DIGIT [ "." 1*DIGIT ]`: the minor defaults to 0; both are CK_BYTEs. */
+function parseLibraryVersion(text: string): LibraryVersion {
+  const match = /^([0-9]{1,3})(?:\.([0-9]{1,3}))?$/.exec(text);
+  const major = Number(match?.[1]);
+  const minor = Number(match?.[2] ?? '0');
+  if (!match || major > 255 || minor > 255) throw invalid('library-version= must be M or M.N (decimal, 0..255 each)');
+  return { major, minor };
 }
 
 function collect(part: string, separator: string, known: Set<string>, into: Map<string, Buffer>): void {
@@ -113,7 +153,9 @@ function text1(attrs: Map<string, Buffer>, name: string): string | undefined {
   return value === undefined ? undefined : value.toString('utf8');
 }
 
-function assign<K extends 'token' | 'serial' | 'object' | 'pinSource'>(uri: Pkcs11Uri, key: K, value: string | undefined): void {
+type TextKey = (typeof TEXT_SELECTORS)[keyof typeof TEXT_SELECTORS] | 'object' | 'pinSource';
+
+function assign<K extends TextKey>(uri: Pkcs11Uri, key: K, value: string | undefined): void {
   if (value !== undefined) uri[key] = value;
 }
 

@@ -35,6 +35,10 @@ export interface TestToken {
   remove(): void;
   restore(): void;
   pkcs11Tool(args: string[]): string;
+  /** Changes the token's user PIN with pkcs11-tool (the PIN file stays as it is). */
+  changePin(newPin: string, oldPin?: string): void;
+  /** Deletes the key labelled `label` with pkcs11-tool: its private and its public object. */
+  deleteKeyPair(label: string): void;
   cleanup(): void;
 }
 
@@ -50,6 +54,8 @@ export function createToken(label = 'signerd-test'): TestToken {
   const env = { SOFTHSM2_CONF: conf };
   execFileSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--so-pin', 'so-12345678', '--pin', pin], { env: { ...process.env, ...env }, stdio: 'pipe' });
   const query = `module-path=${SOFTHSM_MODULE}&pin-source=file:${pinFile}`;
+  const tool = (userPin: string, args: string[]): string =>
+    execFileSync('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', label, '--login', '--pin', userPin, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   return {
     dir,
     label,
@@ -62,6 +68,10 @@ export function createToken(label = 'signerd-test'): TestToken {
     restore: () => fs.renameSync(tokens + '.away', tokens),
     pkcs11Tool: (args) =>
       execFileSync('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', label, '--login', '--pin', pin, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
+    changePin: (newPin, oldPin = pin) => void tool(oldPin, ['--change-pin', '--new-pin', newPin]),
+    deleteKeyPair: (object) => {
+      for (const type of ['privkey', 'pubkey']) tool(pin, ['--delete-object', '--type', type, '--label', object]);
+    },
     cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -1,5 +1,6 @@
-// HSM failures at the wire: a wrong PIN and a missing object stop start-up with one clear line and
-// exit 78; a token removed mid-run gives ERR BACKEND_UNAVAILABLE, and signing resumes by itself when it returns.
+// HSM failures at the wire: a wrong PIN, a missing object and token attributes that do not match stop
+// start-up with one clear line and exit 78; a token removed mid-run gives ERR BACKEND_UNAVAILABLE, and
+// signing resumes by itself when it returns; a PIN refused on that reopen is tried once, never again.
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
@@ -65,6 +66,19 @@ t.test('HSM failure modes', needSoftHsm(), async (t) => {
     t.match(message, /KEY_LOAD_FAILED: .*no token matches the URI \(tokens present: "fail-test"/);
   });
 
+  t.test('token attributes and library attributes in the URI must match (RFC 7512)', async (t) => {
+    const model = await startFails(token.uri('ec', ';model=Nonexistent'));
+    t.match(model, /exited 78/);
+    t.match(model, /KEY_LOAD_FAILED: .*no token matches the URI \(tokens present: "fail-test" model="SoftHSM v2"[,)]/);
+    const maker = await startFails(token.uri('ec', ';manufacturer=Someone%20Else'));
+    t.match(maker, /KEY_LOAD_FAILED: .*no token matches the URI \(tokens present: "fail-test" manufacturer="SoftHSM project"[,)]/);
+    const library = await startFails(token.uri('ec', ';library-manufacturer=Nobody'));
+    t.match(library, /exited 78/);
+    t.match(library, /KEY_LOAD_FAILED: .*the module does not match the URI \(it has library-manufacturer "SoftHSM"\)/);
+    const matching = ';manufacturer=SoftHSM%20project;model=SoftHSM%20v2;library-manufacturer=SoftHSM;library-description=Implementation%20of%20PKCS11';
+    t.equal(await startFails(token.uri('ec', matching)), 'started', 'matching attributes open the key');
+  });
+
   t.test('token removed mid-run, then returned: error lines, then signing resumes without restart', async (t) => {
     const signer = await startDaemon(['sign-ecdsa', '--key', token.uri('ec'), '--state-dir', stateDir, '--port', '0', '--keep-open'], { env: token.env });
     t.teardown(() => signer.stop());
@@ -91,5 +105,42 @@ t.test('HSM failure modes', needSoftHsm(), async (t) => {
     t.ok(opensslVerifies(token.dir, 'ecdsa', publicKeyFile, Buffer.from('after'), sig ?? ''), 'the resumed signature verifies');
     t.equal(signer.proc.exitCode, null, 'the same process kept serving');
     t.ok(signer.logs.some((l) => l['msg'] === 'HSM token reopened'), 'the reopen is logged');
+  });
+  t.test('PIN changed while running, then a reopen: refused once, no further logins, still answering', async (t) => {
+    const pinToken = createToken('pin-test');
+    t.teardown(() => pinToken.cleanup());
+    const made = await runSignerd(['hsm', 'generate', '--key', pinToken.uri('ec'), '--for', 'sign-ecdsa'], '', pinToken.env);
+    t.equal(made.code, 0, made.stderr);
+    const args = ['sign-ecdsa', '--key', pinToken.uri('ec'), '--state-dir', path.join(pinToken.dir, 'state'), '--port', '0', '--keep-open'];
+    const signer = await startDaemon(args, { env: pinToken.env });
+    t.teardown(() => signer.stop());
+    t.equal(signaturesOf(await request(signer.port, 'before')).length, 1, 'signs');
+
+    pinToken.changePin('changed-0815');
+    t.equal(signaturesOf(await request(signer.port, 'logged in')).length, 1, 'a PIN change alone leaves the login in place');
+    // Losing the token forces a reopen, and with it a new login with the (now wrong) PIN file.
+    pinToken.remove();
+    t.match(await request(signer.port, 'away'), /^ERR BACKEND_UNAVAILABLE [^\n]+$/);
+    pinToken.restore();
+    const refused = /^ERR BACKEND_UNAVAILABLE HSM token refused the PIN after a reopen; fix the PIN file and restart$/;
+    let reply = '';
+    for (let i = 0; i < 40 && !refused.test(reply); i++) {
+      await sleep(250);
+      reply = await request(signer.port, `back ${i}`);
+      t.match(reply, /^ERR BACKEND_UNAVAILABLE [^\n]+$/, `one error line: ${reply}`);
+    }
+    t.match(reply, refused, 'the refusal names the fix');
+    await sleep(1_200); // past the reopen interval: a retrying pool would log in again now
+    for (let i = 0; i < 3; i++) t.match(await request(signer.port, `later ${i}`), refused, `later ${i}: refused without a login`);
+    pinToken.changePin(pinToken.pin, 'changed-0815');
+    t.match(await request(signer.port, 'pin back'), refused, 'no retry even once the PIN is right again: an operator restarts');
+    const logins = signer.logs.filter((l) => l['msg'] === 'HSM token refused the PIN on reopen; not retrying');
+    t.same(logins.map((l) => l['ckr']), ['CKR_PIN_INCORRECT'], 'exactly one login was refused');
+    t.equal(signer.proc.exitCode, null, 'the process kept serving');
+    t.equal(await signer.stop(), 0, 'SIGTERM still drains and exits 0');
+
+    const restarted = await startDaemon(args, { env: pinToken.env });
+    t.teardown(() => restarted.stop());
+    t.equal(signaturesOf(await request(restarted.port, 'after restart')).length, 1, 'a restart with the right PIN signs');
   });
 });

@@ -1,5 +1,6 @@
 // The session pool on a real SoftHSM2 token: the per-call deadline (a timed-out session stays leased
-// until its call returns), and session loss (BACKEND_UNAVAILABLE once, then an automatic reopen).
+// until its call returns), session loss (BACKEND_UNAVAILABLE once, then an automatic reopen), and a
+// PIN refused on reopen (tried once per token however many connections it has, then never again).
 import t from 'tap';
 import { createToken, needSoftHsm, SOFTHSM_MODULE } from '../../helpers/softhsm.js';
 import { Pkcs11Token } from '../../../lib/keys/pkcs11-token.js';
@@ -42,5 +43,33 @@ t.test('session pool', needSoftHsm(), async (t) => {
     releaseModule(module);
     await t.rejects(key.sign(Buffer.from('during')), { code: 'BACKEND_UNAVAILABLE' });
     t.equal((await key.sign(Buffer.from('after'))).length, 96, 'reopened and logged in again');
+  });
+  t.test('a PIN refused on reopen: one C_Login for all connections to the token, then none', async (t) => {
+    const open = (): Pkcs11Token => Pkcs11Token.open({ modulePath: SOFTHSM_MODULE, selector: { token: token.label }, pin: token.pin, sessionsMax: 1, callMsMax: 5_000, reopenIntervalMs: 0 });
+    const pools = [open(), open(), open()];
+    const module = acquireModule(SOFTHSM_MODULE);
+    const api = module.api;
+    const realLogin = api.C_Login.bind(api);
+    let logins = 0;
+    api.C_Login = (...args: Parameters<typeof realLogin>) => {
+      logins++;
+      return realLogin(...args);
+    };
+    t.teardown(async () => {
+      api.C_Login = realLogin;
+      for (const pool of pools) await pool.close();
+      releaseModule(module);
+      token.changePin(token.pin, 'changed-0815');
+    });
+    const probe = (pool: Pkcs11Token): Promise<unknown> => pool.withSession('probe', async (ctx) => ctx.api.C_GetSessionInfo(ctx.session));
+    for (const pool of pools) await probe(pool);
+
+    token.changePin('changed-0815');
+    api.C_CloseAllSessions(listTokens(api).find((s) => s.label === token.label)!.slot);
+    for (const pool of pools) await t.rejects(probe(pool), { code: 'BACKEND_UNAVAILABLE' }, 'the lost session');
+    for (let round = 0; round < 3; round++) {
+      for (const pool of pools) await t.rejects(probe(pool), { code: 'BACKEND_UNAVAILABLE', message: /refused the PIN after a reopen/ }, `round ${round}`);
+    }
+    t.equal(logins, 1, 'the token saw one login with the wrong PIN');
   });
 });

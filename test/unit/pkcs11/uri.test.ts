@@ -6,6 +6,7 @@ import { describePkcs11Uri, parsePkcs11Uri } from '../../../lib/keys/pkcs11-uri.
 import { pinFilePath, readPin } from '../../../lib/keys/pkcs11-pin.js';
 import { CKR_TABLE, classifyPkcs11Error } from '../../../lib/keys/pkcs11-errors.js';
 import { normaliseLowS } from '../../../lib/keys/pkcs11-mechanisms.js';
+import { codeOf } from '../../helpers/error-codes.js';
 
 const MODULE = 'module-path=/usr/lib/softhsm/libsofthsm2.so';
 
@@ -16,6 +17,31 @@ t.test('parses the RFC 7512 attributes signerd uses', async (t) => {
     { modulePath: '/usr/lib/softhsm/libsofthsm2.so', token: 'My Token', object: 'sign-rsa', id: '01ff', type: 'private', slotId: 7, pinSource: 'file:/run/pin' },
   );
   t.equal(describePkcs11Uri(uri), 'pkcs11:token=My%20Token;slot-id=7;object=sign-rsa;id=%01%ff;type=private', 'the loggable form drops the query');
+});
+
+t.test('token, slot and library attributes (RFC 7512 section 2.3)', async (t) => {
+  const uri = parsePkcs11Uri(
+    `pkcs11:token=a;manufacturer=SoftHSM%20project;model=SoftHSM%20v2;slot-description=Slot%201;slot-manufacturer=Acme;library-manufacturer=SoftHSM;library-description=Implementation%20of%20PKCS11;library-version=2.6?${MODULE}`,
+  );
+  t.match(uri, {
+    token: 'a',
+    manufacturer: 'SoftHSM project',
+    model: 'SoftHSM v2',
+    slotDescription: 'Slot 1',
+    slotManufacturer: 'Acme',
+    libraryManufacturer: 'SoftHSM',
+    libraryDescription: 'Implementation of PKCS11',
+    libraryVersion: { major: 2, minor: 6 },
+  });
+  t.equal(
+    describePkcs11Uri(uri),
+    'pkcs11:token=a;manufacturer=SoftHSM%20project;model=SoftHSM%20v2;slot-description=Slot%201;slot-manufacturer=Acme;library-manufacturer=SoftHSM;library-description=Implementation%20of%20PKCS11;library-version=2.6',
+    'the loggable form keeps them',
+  );
+  t.same(parsePkcs11Uri(`pkcs11:token=a;library-version=3?${MODULE}`).libraryVersion, { major: 3, minor: 0 }, 'a missing minor is 0');
+  for (const bad of ['2.', '.6', '2.6.1', 'v2', '256', '2.256', '']) {
+    t.equal(codeOf(() => parsePkcs11Uri(`pkcs11:token=a;library-version=${bad}?${MODULE}`)), 'CONFIG_INVALID', `library-version=${bad} refused`);
+  }
 });
 
 t.test('refuses what would leak a PIN or be ambiguous', async (t) => {

@@ -3,20 +3,9 @@
 // these strings with blanks to a fixed width; they are compared without the padding.
 import { DaemonError } from '../errors.js';
 import type { Pkcs11Api, Pkcs11Handle } from './pkcs11-module.js';
-import type { LibraryVersion } from './pkcs11-uri.js';
+import type { TokenSelector } from './pkcs11-uri.js';
 
-export interface TokenSelector {
-  token?: string;
-  serial?: string;
-  slotId?: number;
-  manufacturer?: string;
-  model?: string;
-  slotDescription?: string;
-  slotManufacturer?: string;
-  libraryManufacturer?: string;
-  libraryDescription?: string;
-  libraryVersion?: LibraryVersion;
-}
+export type { TokenSelector };
 
 export interface SlotToken {
   slot: Pkcs11Handle;

@@ -5,9 +5,8 @@ import { DaemonError } from '../errors.js';
 
 export type Pkcs11ObjectType = 'private' | 'secret-key' | 'public' | 'cert';
 
-export interface Pkcs11Uri {
-  /** Absolute path of the vendor's PKCS#11 module (.so), from module-path=. */
-  modulePath: string;
+/** The token, slot and library a URI names; a missing attribute matches anything. */
+export interface TokenSelector {
   token?: string;
   serial?: string;
   slotId?: number;
@@ -21,6 +20,11 @@ export interface Pkcs11Uri {
   libraryManufacturer?: string;
   libraryDescription?: string;
   libraryVersion?: LibraryVersion;
+}
+
+export interface Pkcs11Uri extends TokenSelector {
+  /** Absolute path of the vendor's PKCS#11 module (.so), from module-path=. */
+  modulePath: string;
   /** CKA_LABEL of the key object. */
   object?: string;
   /** CKA_ID of the key object, as bytes. */

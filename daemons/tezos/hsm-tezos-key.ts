@@ -4,7 +4,7 @@ import type { KeyObject } from 'node:crypto';
 import { DaemonError } from '../../lib/errors.js';
 import { openPkcs11SigningKey, type HsmKeyOptions, type HsmSigningKey } from '../../lib/keys/pkcs11-signing-key.js';
 import type { HsmAlgorithm } from '../../lib/keys/pkcs11-mechanisms.js';
-import { blake2b256, rawVerify, type TezosCurve } from './curve-signature.js';
+import { blake2b256, type TezosCurve } from './curve-signature.js';
 import { encodePublicKey, encodeSignature, publicKeyHash } from './key-encoding.js';
 import type { TezosKey } from './tezos-key.js';
 
@@ -50,11 +50,11 @@ function hsmTezosKey(curve: TezosCurve, hsm: HsmSigningKey, publicKey: Buffer): 
     async sign(payload) {
       const digest = blake2b256(payload);
       // Ed25519 signs the digest as its message (as octez does); ECDSA signs it as the hash, low-S.
+      // The backend has verified these exact bytes over this digest with this public key (low-S
+      // where the scheme demands it) before returning them, and withholds them otherwise. A second,
+      // Tezos-side check would repeat the same arithmetic: for tz2/tz3 a pure-JS verify that halved
+      // HSM throughput (bench: 105 signs/s with both).
       const signature = curve === 'ed25519' ? await hsm.sign(digest) : await hsm.signDigest(digest);
-      // The backend verified it already; this is the check a file key makes, in Tezos' own terms.
-      if (!rawVerify(curve, publicKey, payload, signature, undefined)) {
-        throw new DaemonError('SIGNATURE_CHECK_FAILED', `the HSM ${curve} signature did not verify with ${pkh}; withheld`);
-      }
       return encodeSignature(curve, signature);
     },
     close: () => hsm.close(),

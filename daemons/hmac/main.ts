@@ -62,6 +62,6 @@ async function serve(opts: Record<string, unknown>, log: Logger): Promise<Daemon
 }
 
 /** The longest verify line: the longest MAC line, a separator, and 2 hex digits per tag byte per chunk. */
-export function verifyLineBytesMax(macLineBytesMax: number, chunkBytes: number): number {
+function verifyLineBytesMax(macLineBytesMax: number, chunkBytes: number): number {
   return macLineBytesMax + 1 + Math.ceil(macLineBytesMax / chunkBytes) * TAG_BYTES * 2;
 }

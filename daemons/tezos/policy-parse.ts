@@ -2,6 +2,7 @@
 // `aye` = `yay`, `allow_all`) and signerd's (`allow`, `generic`, `chains`, `michelson`). Unknown names fail.
 import { DaemonError } from '../../lib/errors.js';
 import { b58checkDecode } from './base58check.js';
+import { UNPARSED_OPERATION_NAMES } from './operation-contents.js';
 import type { KeyPolicy } from './policy.js';
 import type { RequestKind } from './sign-request.js';
 
@@ -15,12 +16,6 @@ export const OPERATION_NAMES: ReadonlySet<string> = new Set([
   'reveal', 'transaction', 'origination', 'delegation', 'register_global_constant', 'set_deposits_limit',
   'update_consensus_key', 'update_companion_key', 'stake', 'unstake', 'finalize_unstake', 'set_delegate_parameters',
   'ballot', 'ballot:yay', 'ballot:nay', 'ballot:pass', 'proposals', 'drain_delegate', 'failing_noop',
-]);
-/** Real operation kinds refused whatever the policy (see operation-contents.ts); named so the error says why. */
-const NEVER_SIGNED: ReadonlySet<string> = new Set([
-  'increase_paid_storage', 'transfer_ticket', 'dal_publish_commitment', 'smart_rollup_originate', 'smart_rollup_add_messages',
-  'smart_rollup_cement', 'smart_rollup_publish', 'smart_rollup_refute', 'smart_rollup_timeout',
-  'smart_rollup_execute_outbox_message', 'smart_rollup_recover_bond', 'zk_rollup_origination', 'zk_rollup_publish', 'zk_rollup_update',
 ]);
 const VOTES: Readonly<Record<string, string>> = { aye: 'yay', yay: 'yay', nay: 'nay', pass: 'pass' };
 const POLICY_FIELDS = new Set(['baking', 'voting', 'allow_all', 'allow', 'generic', 'chains', 'allowed_chains', 'michelson']);
@@ -52,7 +47,7 @@ export function parsePolicy(value: unknown, where: string, blsKey: boolean): Key
   }
   for (const name of stringList(obj['generic'], `${where}.generic`)) {
     const canonical = name.replace(/^ballot:aye$/, 'ballot:yay');
-    if (NEVER_SIGNED.has(canonical)) throw invalid(`${where}.generic`, `"${name}" is never signed by this signer: its layout is not parsed, so it could hide other operations in a batch (docs/tezos.md)`);
+    if (UNPARSED_OPERATION_NAMES.has(canonical)) throw invalid(`${where}.generic`, `"${name}" is never signed by this signer: its layout is not parsed, so it could hide other operations in a batch (docs/tezos.md)`);
     if (!OPERATION_NAMES.has(canonical)) throw invalid(`${where}.generic`, `"${name}" is not a known operation (${[...OPERATION_NAMES].join(', ')})`);
     operations.add(canonical);
   }

@@ -12,7 +12,6 @@ import { pkcs11js, type Pkcs11Handle } from './pkcs11-module.js';
 import { findKeyObject, readPublicKey, type ObjectRef } from './pkcs11-objects.js';
 import { readPin } from './pkcs11-pin.js';
 import { checkHsmSignature } from './pkcs11-signature-check.js';
-import type { TokenSelector } from './pkcs11-slots.js';
 import { Pkcs11Token, type SessionContext } from './pkcs11-token.js';
 import { describePkcs11Uri, parsePkcs11Uri, type Pkcs11Uri } from './pkcs11-uri.js';
 
@@ -56,7 +55,8 @@ export async function openPkcs11SigningKey<A extends HsmAlgorithm>(uriText: stri
 export function openToken(uri: Pkcs11Uri, opts: HsmKeyOptions, readWrite = false): Pkcs11Token {
   return Pkcs11Token.open({
     modulePath: uri.modulePath,
-    selector: tokenSelector(uri),
+    // The URI is the selector: its token, slot and library attributes name the token.
+    selector: uri,
     pin: readPin(uri.pinSource),
     sessionsMax: opts.sessionsMax ?? PKCS11_SESSIONS_MAX,
     callMsMax: opts.callMsMax,
@@ -64,12 +64,6 @@ export function openToken(uri: Pkcs11Uri, opts: HsmKeyOptions, readWrite = false
     readWrite,
     log: opts.log,
   });
-}
-
-/** Everything in the URI that names the module, slot or token (not the key object). */
-function tokenSelector(uri: Pkcs11Uri): TokenSelector {
-  const { token, serial, slotId, manufacturer, model, slotDescription, slotManufacturer, libraryManufacturer, libraryDescription, libraryVersion } = uri;
-  return { token, serial, slotId, manufacturer, model, slotDescription, slotManufacturer, libraryManufacturer, libraryDescription, libraryVersion };
 }
 
 function hsmSigningKey<A extends HsmAlgorithm>(algorithm: A, token: Pkcs11Token, ref: ObjectRef, publicKey: KeyObject, log: Logger | undefined): HsmSigningKey<A> {

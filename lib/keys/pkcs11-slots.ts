@@ -18,16 +18,14 @@ export interface SlotToken {
   slotManufacturer: string;
 }
 
-const URI_NAMES = { token: 'token', serial: 'serial', manufacturer: 'manufacturer', model: 'model', slotDescription: 'slot-description', slotManufacturer: 'slot-manufacturer' } as const;
-
-/** Which selector field is compared with which token field (slot-id is compared as a number). */
-const MATCHED_FIELDS: ReadonlyArray<[keyof TokenSelector & keyof typeof URI_NAMES, keyof SlotToken]> = [
-  ['token', 'label'],
-  ['serial', 'serial'],
-  ['manufacturer', 'manufacturer'],
-  ['model', 'model'],
-  ['slotDescription', 'slotDescription'],
-  ['slotManufacturer', 'slotManufacturer'],
+/** Which selector field is compared with which token field, and its RFC 7512 name (slot-id is compared as a number). */
+const MATCHED_FIELDS: ReadonlyArray<[keyof TokenSelector, keyof SlotToken, string]> = [
+  ['token', 'label', 'token'],
+  ['serial', 'serial', 'serial'],
+  ['manufacturer', 'manufacturer', 'manufacturer'],
+  ['model', 'model', 'model'],
+  ['slotDescription', 'slotDescription', 'slot-description'],
+  ['slotManufacturer', 'slotManufacturer', 'slot-manufacturer'],
 ];
 
 export function listTokens(api: Pkcs11Api): SlotToken[] {
@@ -78,7 +76,7 @@ function checkLibrary(api: Pkcs11Api, selector: TokenSelector): void {
 /** A token as the "no match" error shows it: its label, plus the attributes the URI asked about. */
 function describeToken(t: SlotToken, selector: TokenSelector): string {
   const asked = MATCHED_FIELDS.filter(([wanted]) => wanted !== 'token' && selector[wanted] !== undefined);
-  return [`"${t.label}"`, ...asked.map(([wanted, actual]) => `${URI_NAMES[wanted]}="${t[actual] as string}"`)].join(' ');
+  return [`"${t.label}"`, ...asked.map(([, actual, uriName]) => `${uriName}="${t[actual] as string}"`)].join(' ');
 }
 
 /** PKCS#11 strings are padded with blanks (some modules use NULs) to a fixed width. */

@@ -1,7 +1,7 @@
 // `signerd migrate-seed` against a real redis-server filled the way the Python original filled it
 // (MSET <lowercase hex signature> <message>, no TTL, Celery keys beside them), then the migrated
 // signatures are checked through real verify daemons on the destination store.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import crypto, { type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -21,6 +21,14 @@ function seedSign(family: Family, privateKey: KeyObject, message: string): strin
       ? crypto.sign('sha256', Buffer.from(message), { key: privateKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32, mgf1HashAlgorithm: 'sha256' } as crypto.SignKeyObjectInput)
       : crypto.sign('sha384', Buffer.from(message), { key: privateKey, dsaEncoding: 'ieee-p1363' });
   return sig.toString('hex');
+}
+
+/** A fresh source redis-server (stopped at teardown) and a key pair the "original" signs with. */
+async function seedSource(t: Test, family: Family, name: string): Promise<{ redis: TestRedis; keys: ReturnType<typeof makeKeys>; privateKey: KeyObject }> {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const keys = makeKeys(dir, family, name);
+  return { redis, keys, privateKey: crypto.createPrivateKey(fs.readFileSync(keys.privateKeyFile)) };
 }
 
 interface Seeded {
@@ -62,10 +70,7 @@ const cases: DestCase[] = [
 
 for (const c of cases) {
   t.test(`${c.family} → ${c.store}: migrated signatures verify, the rest do not`, needTools('redis-server', 'redis-cli'), async (t) => {
-    const redis = await startRedis();
-    t.teardown(() => redis.stop());
-    const keys = makeKeys(dir, c.family, `seed-${c.family}`);
-    const privateKey = crypto.createPrivateKey(fs.readFileSync(keys.privateKeyFile));
+    const { redis, keys, privateKey } = await seedSource(t, c.family, `seed-${c.family}`);
     const signatureBytes = c.family === 'rsa' ? 256 : 96;
     const seeded = await fillLikeTheOriginal(redis, c.family, privateKey, signatureBytes);
     const dest = c.args(redis);
@@ -107,10 +112,7 @@ for (const c of cases) {
 }
 
 t.test('a source key with a TTL keeps its expiry; only verifying records give exit 0', needTools('redis-server', 'redis-cli'), async (t) => {
-  const redis = await startRedis();
-  t.teardown(() => redis.stop());
-  const keys = makeKeys(dir, 'ecdsa', 'seed-ttl');
-  const privateKey = crypto.createPrivateKey(fs.readFileSync(keys.privateKeyFile));
+  const { redis, keys, privateKey } = await seedSource(t, 'ecdsa', 'seed-ttl');
   const sig = seedSign('ecdsa', privateKey, 'expiring');
   await redis.cli('MSET', sig, 'expiring');
   await redis.cli('EXPIRE', sig, '3600');
@@ -123,10 +125,7 @@ t.test('a source key with a TTL keeps its expiry; only verifying records give ex
 });
 
 t.test('a password-protected source: the password comes from a file', needTools('redis-server', 'redis-cli'), async (t) => {
-  const redis = await startRedis();
-  t.teardown(() => redis.stop());
-  const keys = makeKeys(dir, 'rsa', 'seed-auth');
-  const privateKey = crypto.createPrivateKey(fs.readFileSync(keys.privateKeyFile));
+  const { redis, keys, privateKey } = await seedSource(t, 'rsa', 'seed-auth');
   const sig = seedSign('rsa', privateKey, 'behind a password');
   await redis.cli('MSET', sig, 'behind a password');
   // Set after start-up: the helper's readiness PING is unauthenticated.

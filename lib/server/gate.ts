@@ -2,6 +2,8 @@
 // Bounds work in flight across all connections without refusing anyone outright.
 
 export interface Gate {
+  /** Takes a place if one is free now; the caller then skips a promise turn per request. */
+  tryAcquire(): boolean;
   acquire(): Promise<void>;
   release(): void;
   readonly inFlight: number;
@@ -11,6 +13,11 @@ export function createGate(max: number): Gate {
   let inFlight = 0;
   const waiting: Array<() => void> = [];
   return {
+    tryAcquire() {
+      if (inFlight >= max) return false;
+      inFlight++;
+      return true;
+    },
     acquire() {
       if (inFlight < max) {
         inFlight++;

@@ -166,7 +166,8 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
       if (closed) return;
       // Replies finished in the same tick leave in one write (one syscall) for pipelining clients;
       // the cork is lifted on the next turn of the event loop, so a lone reply is not delayed.
-      if (!corked) {
+      // With no line waiting no second reply can join this one: it is written at once.
+      if (!corked && queue.length > 0) {
         corked = true;
         socket.cork();
         setImmediate(() => {
@@ -181,17 +182,25 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
   }
 
   async function runRequest(line: Buffer, conn: number, req: number, connLog: Logger): Promise<string> {
-    const ctx: RequestContext = { conn, req, fields: {} };
+    // The outcome line is this object: req first, then the handler's fields, then outcome and ms
+    // (built in place, not spread, because this runs on every request).
+    const fields: Record<string, unknown> = { req };
+    const ctx: RequestContext = { conn, req, fields };
     const started = process.hrtime.bigint();
-    await gate.acquire();
+    if (!gate.tryAcquire()) await gate.acquire();
     try {
       const reply = await service.handle(line, ctx);
-      connLog.info({ req, ...ctx.fields, outcome: 'ok', ms: msSince(started) }, 'request');
+      fields['outcome'] = 'ok';
+      fields['ms'] = msSince(started);
+      connLog.info(fields, 'request');
       return reply;
     } catch (thrown) {
       const err = toDaemonError(thrown);
       const level = err.code === 'INTERNAL' ? 'error' : err.code.endsWith('UNAVAILABLE') || err.code.endsWith('TIMEOUT') ? 'warn' : 'info';
-      connLog[level]({ req, ...ctx.fields, outcome: err.code, ms: msSince(started), ...(level === 'info' ? {} : { err: thrown }) }, 'request');
+      fields['outcome'] = err.code;
+      fields['ms'] = msSince(started);
+      if (level !== 'info') fields['err'] = thrown;
+      connLog[level](fields, 'request');
       return service.formatError(err);
     } finally {
       gate.release();

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEV_DAEMONS, type DevDaemon } from './dev-daemons.js';
 
-const SIGNERD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'signerd.js');
+const SIGNERD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'signerd.cjs');
 const devDir = path.resolve(process.env['SIGNERD_DEV_DIR'] ?? '.dev-state');
 const logDir = path.join(devDir, 'logs');
 

@@ -20,7 +20,7 @@ const URI_HELP = 'pkcs11:token=<label>;object=<label>?module-path=/path/module.s
 
 /**
  * A key format a daemon knows and this generic command does not (Tezos b58 secret keys, key hashes).
- * The daemon that owns the format supplies it; bin/signerd.ts passes it in.
+ * The daemon that owns the format supplies it; bin/cli.ts passes it in.
  */
 export interface DaemonKeyFormat {
   /** The `--for` values it serves. */

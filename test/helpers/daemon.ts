@@ -1,10 +1,10 @@
-// Starts a real daemon process (`node dist/bin/signerd.js <subcommand> ...`) on port 0 and learns
+// Starts a real daemon process (`node dist/bin/signerd.cjs <subcommand> ...`) on port 0 and learns
 // its port from the `listening` log line; keeps its log lines for assertions.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const SIGNERD = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/signerd.js');
+export const SIGNERD = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/signerd.cjs');
 
 export interface RunningDaemon {
   readonly port: number;
@@ -22,6 +22,11 @@ export interface SpawnOptions {
   /** How many `listening` lines to wait for (daemons with an HTTP front end log two). */
   listeners?: number;
   timeoutMs?: number;
+  /**
+   * Stop parsing log lines once the daemon listens (benchmarks: the load generator shares the
+   * machine and must not spend its CPU on the daemon's log; the lines are still read and dropped).
+   */
+  dropLogsAfterStart?: boolean;
 }
 
 export function startDaemon(args: string[], opts: SpawnOptions = {}): Promise<RunningDaemon> {
@@ -50,6 +55,10 @@ export function startDaemon(args: string[], opts: SpawnOptions = {}): Promise<Ru
             ports.push(entry['port']);
             if (ports.length === (opts.listeners ?? 1)) {
               clearTimeout(timer);
+              if (opts.dropLogsAfterStart) {
+                proc.stdout!.removeAllListeners('data');
+                proc.stdout!.resume();
+              }
               resolve({
                 port: ports[0]!,
                 ports,

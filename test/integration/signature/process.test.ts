@@ -4,6 +4,7 @@ import t from 'tap';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { runSignerd, SIGNERD, startDaemon } from '../../helpers/daemon.js';
@@ -65,8 +66,8 @@ t.test('--help documents the options', async (t) => {
 });
 
 t.test('the built CLI runs as installed: executable, --version, keygen', async (t) => {
-  // systemd's ExecStart and the README run dist/bin/signerd.js through a symlink, not through node.
-  t.ok(fs.statSync(SIGNERD).mode & 0o111, 'dist/bin/signerd.js is executable');
+  // systemd's ExecStart and the README run dist/bin/signerd.cjs through a symlink, not through node.
+  t.ok(fs.statSync(SIGNERD).mode & 0o111, 'dist/bin/signerd.cjs is executable');
   const pkg = JSON.parse(fs.readFileSync(path.join(path.dirname(SIGNERD), '../../package.json'), 'utf8')) as { version: string };
   const version = await runSignerd(['--version']);
   t.same([version.code, version.stdout.trim()], [0, pkg.version], 'signerd --version');
@@ -86,6 +87,34 @@ t.test('the built CLI runs as installed: executable, --version, keygen', async (
   t.equal(rsa.code, 0, rsa.stderr);
   t.match(fs.readFileSync(path.join(out, 'rsa-pub.pem'), 'utf8'), /BEGIN PUBLIC KEY/);
   t.equal(crypto.createPublicKey(fs.readFileSync(path.join(out, 'rsa-pub.pem'))).asymmetricKeyDetails?.modulusLength, 4096, 'RSA-4096 by default');
+});
+
+t.test('verify-rsa sizes its thread pool to the cores less one; UV_THREADPOOL_SIZE wins', async (t) => {
+  const keys = makeKeys(dir, 'rsa', 'pool');
+  const threadsOf = async (pool: string | undefined): Promise<number> => {
+    // Through env(1), as systemd would start it: tap's process hooks put --import in NODE_OPTIONS
+    // (on every spawn), and an ES module loaded that way starts the pool before signerd runs.
+    const unset = ['-u', 'NODE_OPTIONS', ...(pool === undefined ? ['-u', 'UV_THREADPOOL_SIZE'] : [`UV_THREADPOOL_SIZE=${pool}`])];
+    const child = spawn('env', [...unset, process.execPath, SIGNERD, 'verify-rsa', '--keyring', keys.publicKeyFile, '--state-dir', path.join(dir, 'pool-state'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.teardown(() => child.kill('SIGKILL'));
+    const port = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const listening = /"port":(\d+).*"msg":"listening"|"msg":"listening".*"port":(\d+)/.exec(out);
+        if (listening) resolve(Number(listening[1] ?? listening[2]));
+      });
+      child.once('exit', (code) => reject(new Error(`verify-rsa exited ${code}`)));
+    });
+    t.equal(await request(port, 'ab'.repeat(512)), "('Validated as:', False)", 'serving (no record: not valid)');
+    const threads = fs.readdirSync(`/proc/${child.pid}/task`).length;
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+    return threads;
+  };
+  const byDefault = await threadsOf(undefined);
+  const bySetting = await threadsOf('9');
+  t.equal(bySetting - byDefault, 9 - Math.max(1, os.availableParallelism() - 1), `pool threads: cores - 1 by default, 9 when the operator says so (${byDefault} → ${bySetting} threads)`);
 });
 
 t.test('SIGTERM drains in-flight requests and exits 0', async (t) => {

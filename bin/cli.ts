@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// signerd: the one entry point. A subcommand per daemon and per admin task; nothing is composed here.
+// The signerd command line: a subcommand per daemon and per admin task; nothing is composed here.
+// Started through bin/signerd.cts, which sizes the thread pool first.
 import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT_CONFIG, isDaemonError } from '../lib/errors.js';

@@ -47,7 +47,7 @@ async function run(keyRoot: string): Promise<BenchRow[]> {
     rsa: primitiveRate(2_000, () => crypto.sign('sha256', message, { key: rsaKey, padding: crypto.constants.RSA_PKCS1_PADDING })),
     ec: primitiveRate(2_000, () => crypto.sign('sha256', message, { key: ecKey, dsaEncoding: 'ieee-p1363' })),
   };
-  const daemon = await startDaemon(['firmware', '--key-root', keyRoot, '--port', '0', '--no-http', '--keep-open']);
+  const daemon = await startDaemon(['firmware', '--key-root', keyRoot, '--port', '0', '--no-http', '--keep-open'], { dropLogsAfterStart: true });
   const rows: BenchRow[] = [];
   try {
     for (const flow of FLOWS) {

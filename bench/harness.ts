@@ -24,7 +24,37 @@ export interface LoadOptions {
   check?(reply: string): boolean;
 }
 
-export async function loadLines(opts: LoadOptions): Promise<{ perSecond: number; p50Ms: number; p99Ms: number; count: number }> {
+export interface LoadResult {
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  count: number;
+}
+
+export async function loadLines(opts: LoadOptions): Promise<LoadResult> {
+  const run = await drive(opts);
+  return summarize(run.latencies, run.seconds);
+}
+
+/**
+ * The daemon's load and the raw primitive, alternating in slices (primitive, load, primitive,
+ * load, ...). This VM's single-thread rate drifts by ±15% within a minute (neighbours, clock);
+ * measured back to back over the same minutes, the ratio reflects the daemon, not the drift.
+ */
+export async function loadBesidePrimitive(opts: LoadOptions, primitive: () => void, slices = 8): Promise<LoadResult & { primitivePerSecond: number }> {
+  const latencies: number[] = [];
+  let seconds = 0;
+  let primitiveSum = 0;
+  for (let i = 0; i < slices; i++) {
+    primitiveSum += primitiveRate(Math.max(200, opts.durationMs / slices / 2), primitive);
+    const run = await drive({ ...opts, durationMs: opts.durationMs / slices });
+    for (const ms of run.latencies) latencies.push(ms);
+    seconds += run.seconds;
+  }
+  return { ...summarize(latencies, seconds), primitivePerSecond: primitiveSum / slices };
+}
+
+async function drive(opts: LoadOptions): Promise<{ latencies: number[]; seconds: number }> {
   const latencies: number[] = [];
   const deadline = Date.now() + opts.durationMs;
   const started = process.hrtime.bigint();
@@ -65,7 +95,10 @@ export async function loadLines(opts: LoadOptions): Promise<{ perSecond: number;
       }),
     ),
   );
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return { latencies, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+}
+
+function summarize(latencies: number[], seconds: number): LoadResult {
   latencies.sort((a, b) => a - b);
   const pick = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
   return { perSecond: latencies.length / seconds, p50Ms: pick(0.5), p99Ms: pick(0.99), count: latencies.length };

@@ -33,7 +33,7 @@ export async function bench(): Promise<BenchRow[]> {
     await generate(token, 'tz3', 'tezos-tz3');
     await generate(token, 'hmac-secret', 'hmac');
     for (const family of ['ecdsa', 'rsa'] as const) {
-      const signer = await startDaemon([`sign-${family}`, '--key', token.uri(family), '--port', '0', '--keep-open', '--state-dir', `${token.dir}/state`], { env: token.env });
+      const signer = await startDaemon([`sign-${family}`, '--key', token.uri(family), '--port', '0', '--keep-open', '--state-dir', `${token.dir}/state`], { env: token.env, dropLogsAfterStart: true });
       const sign = await loadLines({
         port: signer.port,
         connections: CONNECTIONS,
@@ -68,7 +68,7 @@ async function tezosRow(token: TestToken): Promise<BenchRow> {
   const { pkh } = JSON.parse(shown.stdout) as { pkh: string };
   const keysFile = `${token.dir}/keys.json`;
   fs.writeFileSync(keysFile, JSON.stringify({ keys: { [pkh]: { pkcs11_uri: token.uri('tz3') } }, policy: { baking: 1 } }), { mode: 0o600 });
-  const daemon = await startDaemon(['tezos', '--keys', keysFile, '--no-http', '--port', '0', '--keep-open', '--store', 'sqlite', '--state-dir', `${token.dir}/tezos-state`], { env: token.env });
+  const daemon = await startDaemon(['tezos', '--keys', keysFile, '--no-http', '--port', '0', '--keep-open', '--store', 'sqlite', '--state-dir', `${token.dir}/tezos-state`], { env: token.env, dropLogsAfterStart: true });
   const levels = new Map<number, number>();
   const result = await loadLines({
     port: daemon.port,

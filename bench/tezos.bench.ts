@@ -63,7 +63,7 @@ export async function bench(): Promise<BenchRow[]> {
   }
   try {
     for (const [store, args] of stores) {
-      const daemon = await startDaemon(['tezos', '--keys', keysFile, '--no-http', '--port', '0', '--keep-open', ...(await args())]);
+      const daemon = await startDaemon(['tezos', '--keys', keysFile, '--no-http', '--port', '0', '--keep-open', ...(await args())], { dropLogsAfterStart: true });
       // Redis connects asynchronously: give it a moment before timing.
       await new Promise((resolve) => setTimeout(resolve, 300));
       for (const [kind, make] of [['attestation', attestation], ['block', block]] as const) {

@@ -20,6 +20,13 @@ import { TEZOS_KEY_FORMAT } from '../daemons/tezos/tezos-key-import.js';
 // The version an operator reports is the package's: read from the package.json next to dist/.
 const { version } = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
+// `signerd show <sig> | head -1`: a reader that stops early is normal for a command-line tool, not
+// a crash with a stack trace. Daemons log through their own file descriptor writer, not this stream.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const program = new Command('signerd')
   .version(version, '-V, --version')
   .description('Small line-protocol signing daemons and their admin commands. `signerd <command> --help` documents each.')

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { runSignerd, SIGNERD, startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
 import { makeKeys } from '../../helpers/signature-fixtures.js';
+import { openSqliteValidityStore } from '../../../lib/store/sqlite-validity-store.js';
 
 const dir = t.testdir();
 
@@ -87,6 +88,22 @@ t.test('the built CLI runs as installed: executable, --version, keygen', async (
   t.equal(rsa.code, 0, rsa.stderr);
   t.match(fs.readFileSync(path.join(out, 'rsa-pub.pem'), 'utf8'), /BEGIN PUBLIC KEY/);
   t.equal(crypto.createPublicKey(fs.readFileSync(path.join(out, 'rsa-pub.pem'))).asymmetricKeyDetails?.modulusLength, 4096, 'RSA-4096 by default');
+});
+
+t.test('an admin command whose reader stops early exits 0, without a stack trace', async (t) => {
+  const stateDir = path.join(dir, 'epipe-state');
+  const store = openSqliteValidityStore({ stateDir, busyTimeoutMs: 1_000, synchronous: 'FULL' });
+  const signature = 'ab'.repeat(96);
+  await store.put({ signature, message: Buffer.from('m'), keyId: 'k', algorithm: 'ecdsa-p384-sha384', createdMs: Date.now(), expiresMs: null });
+  await store.close();
+  // `signerd show <sig> | head -1`: here the read end is gone before signerd writes at all.
+  const child = spawn(process.execPath, [SIGNERD, 'show', signature, '--state-dir', stateDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.destroy();
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  t.equal(code, 0);
+  t.equal(stderr, '', 'nothing on stderr');
 });
 
 t.test('verify-rsa sizes its thread pool to the cores less one; UV_THREADPOOL_SIZE wins', async (t) => {

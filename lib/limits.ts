@@ -144,6 +144,9 @@ export const OPTEE_SMALL_FILE_BYTES_MAX = 256;
 /** firmware: an HSM reference file is one URI and perhaps comments; anything bigger is not one. */
 export const HSM_REFERENCE_BYTES_MAX = 4096;
 
+/** How long a process opening the validity store waits for another one that is migrating its schema. */
+export const SQLITE_MIGRATION_WAIT_MS_MAX = 10 * 60_000;
+
 /** After SIGTERM, the process exits by this time even if a drain or a backend close hangs (systemd's TimeoutStopSec is 20 s). */
 export const SHUTDOWN_MS_MAX = 15_000;
 

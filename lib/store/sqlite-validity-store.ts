@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DaemonError } from '../errors.js';
+import { SQLITE_MIGRATION_WAIT_MS_MAX } from '../limits.js';
 import type { RecordStatus, SignatureRecord, ValidityAdmin, ValidityStore } from './validity-store.js';
 
 export interface SqliteStoreOptions {
@@ -44,7 +45,7 @@ export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore
     db = new Database(path.join(opts.stateDir, SQLITE_FILE), { timeout: opts.busyTimeoutMs });
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${opts.synchronous}`);
-    migrate(db);
+    migrate(db, opts.busyTimeoutMs);
   } catch (err) {
     throw new DaemonError('CONFIG_INVALID', `state directory ${opts.stateDir}: cannot open the validity database (${(err as Error).message})`, { cause: err });
   }
@@ -122,30 +123,44 @@ function toRecord(row: Row): SignatureRecord {
 }
 
 /**
- * Brings the file to SCHEMA_VERSION. The sign and verify processes may open it at once: the
- * immediate transaction lets exactly one of them migrate, the other then finds the new version.
- * Copies in one transaction, so a crash leaves either the old table or the new one.
+ * Brings the file to SCHEMA_VERSION. The common case (already there) reads one pragma and takes no
+ * lock. Otherwise the sign and verify processes may open it at once: the immediate transaction
+ * lets exactly one of them migrate, and the other waits for it (up to SQLITE_MIGRATION_WAIT_MS_MAX,
+ * not the store's one-second deadline: a large store takes a while) and then finds the new
+ * version. One transaction, so a crash leaves either the old table or the new one.
  */
-function migrate(db: Database.Database): void {
-  db.transaction(() => {
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version > SCHEMA_VERSION) throw new Error(`schema version ${version} is newer than this signerd (${SCHEMA_VERSION}); upgrade signerd`);
-    if (version === SCHEMA_VERSION) return;
-    db.exec(`CREATE TABLE IF NOT EXISTS records (
-      signature  BLOB PRIMARY KEY,
-      message    BLOB NOT NULL,
-      key_id     TEXT NOT NULL,
-      algorithm  TEXT NOT NULL,
-      created_ms INTEGER NOT NULL,
-      expires_ms INTEGER,
-      revoked_ms INTEGER
-    ) WITHOUT ROWID`);
-    const old = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'signatures'").get();
-    if (old) {
-      // unhex() is in the SQLite better-sqlite3 bundles (3.41+); every stored key was validated hex.
-      db.exec('INSERT OR IGNORE INTO records SELECT unhex(signature), message, key_id, algorithm, created_ms, expires_ms, revoked_ms FROM signatures');
-      db.exec('DROP TABLE signatures');
-    }
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
-  }).immediate();
+function migrate(db: Database.Database, busyTimeoutMs: number): void {
+  const version = (): number => db.pragma('user_version', { simple: true }) as number;
+  const refuseNewer = (found: number): void => {
+    if (found > SCHEMA_VERSION) throw new Error(`schema version ${found} is newer than this signerd (${SCHEMA_VERSION}); upgrade signerd`);
+  };
+  const found = version();
+  refuseNewer(found);
+  if (found === SCHEMA_VERSION) return;
+  db.pragma(`busy_timeout = ${SQLITE_MIGRATION_WAIT_MS_MAX}`);
+  try {
+    db.transaction(() => {
+      const current = version();
+      refuseNewer(current);
+      if (current === SCHEMA_VERSION) return;
+      db.exec(`CREATE TABLE IF NOT EXISTS records (
+        signature  BLOB PRIMARY KEY,
+        message    BLOB NOT NULL,
+        key_id     TEXT NOT NULL,
+        algorithm  TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        expires_ms INTEGER,
+        revoked_ms INTEGER
+      ) WITHOUT ROWID`);
+      const old = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'signatures'").get();
+      if (old) {
+        // unhex() is in the SQLite better-sqlite3 bundles (3.41+); every stored key was validated hex.
+        db.exec('INSERT OR IGNORE INTO records SELECT unhex(signature), message, key_id, algorithm, created_ms, expires_ms, revoked_ms FROM signatures');
+        db.exec('DROP TABLE signatures');
+      }
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }).immediate();
+  } finally {
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  }
 }

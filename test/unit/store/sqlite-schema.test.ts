@@ -3,6 +3,7 @@
 // signerd is refused rather than misread.
 import t, { type Test } from 'tap';
 import Database from 'better-sqlite3';
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -59,6 +60,29 @@ t.test('a version-0 file is migrated on open with every status kept', async (t) 
   t.equal(db.pragma('user_version', { simple: true }), 1);
   t.same(db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all(), [{ name: 'records' }], 'the old table is gone');
   t.equal((db.prepare('SELECT count(*) AS n FROM records').get() as { n: number }).n, 3);
+});
+
+t.test('a process that opens the store while another holds it for a migration waits, not fails', async (t) => {
+  const dir = stateDir(t);
+  const live = crypto.randomBytes(512).toString('hex');
+  writeVersion0(dir, [[live, Buffer.from('waited for'), null, null]]);
+  // Another process takes the write lock (as a migrating one does) and keeps it for 1.5 s.
+  const holder = spawn(process.execPath, ['-e', `
+    const Database = require('better-sqlite3');
+    const db = new Database(${JSON.stringify(path.join(dir, SQLITE_FILE))});
+    db.exec('BEGIN IMMEDIATE');
+    process.stdout.write('locked\\n');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
+    db.exec('COMMIT');
+  `], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => holder.kill());
+  await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+  // The store's own deadline is 100 ms here; the migration waits past it for the holder.
+  const started = Date.now();
+  const store = openSqliteValidityStore({ stateDir: dir, busyTimeoutMs: 100, synchronous: 'FULL' });
+  t.teardown(() => store.close());
+  t.ok(Date.now() - started >= 1_000, `waited ${Date.now() - started} ms for the other process`);
+  t.equal((await store.getLive(live))?.message.toString(), 'waited for');
 });
 
 t.test('an RSA-4096 record fits its B-tree cell (no overflow pages)', async (t) => {

@@ -12,17 +12,16 @@ export interface Gate {
 export function createGate(max: number): Gate {
   let inFlight = 0;
   const waiting: Array<() => void> = [];
+  // A free place exists only when nobody waits: release() hands a place straight to a waiter.
+  const tryAcquire = (): boolean => {
+    if (inFlight >= max) return false;
+    inFlight++;
+    return true;
+  };
   return {
-    tryAcquire() {
-      if (inFlight >= max) return false;
-      inFlight++;
-      return true;
-    },
+    tryAcquire,
     acquire() {
-      if (inFlight < max) {
-        inFlight++;
-        return Promise.resolve();
-      }
+      if (tryAcquire()) return Promise.resolve();
       return new Promise<void>((resolve) => waiting.push(resolve));
     },
     release() {

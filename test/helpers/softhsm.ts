@@ -66,8 +66,7 @@ export function createToken(label = 'signerd-test'): TestToken {
     tokenUri: () => `pkcs11:token=${encodeURIComponent(label)}?${query}`,
     remove: () => fs.renameSync(tokens, tokens + '.away'),
     restore: () => fs.renameSync(tokens + '.away', tokens),
-    pkcs11Tool: (args) =>
-      execFileSync('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', label, '--login', '--pin', pin, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
+    pkcs11Tool: (args) => tool(pin, args),
     changePin: (newPin, oldPin = pin) => void tool(oldPin, ['--change-pin', '--new-pin', newPin]),
     deleteKeyPair: (object) => {
       for (const type of ['privkey', 'pubkey']) tool(pin, ['--delete-object', '--type', type, '--label', object]);

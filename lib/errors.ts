@@ -38,10 +38,20 @@ export class DaemonError extends Error {
 
   /** `message` must be safe to send to a client: no secrets, no payloads. */
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    // Expected refusals (a malformed line, a policy no) come at flood rates and are logged without
+    // a stack; capturing one would cost more than the rest of the request. Faults keep theirs.
+    const stackTraceLimit = Error.stackTraceLimit;
+    if (!hasUsefulStack(code)) Error.stackTraceLimit = 0;
     super(message, options);
+    Error.stackTraceLimit = stackTraceLimit;
     this.code = code;
     this.name = 'DaemonError';
   }
+}
+
+/** The codes logged with their error object (INTERNAL, and backends failing or timing out). */
+export function hasUsefulStack(code: ErrorCode): boolean {
+  return code === 'INTERNAL' || code.endsWith('UNAVAILABLE') || code.endsWith('TIMEOUT');
 }
 
 export function isDaemonError(err: unknown): err is DaemonError {

@@ -12,7 +12,9 @@ export interface Limits {
   inFlightMax: number;
   /** A connection with no request in progress and no bytes for this long is closed. */
   idleTimeoutMs: number;
-  /** In one-shot mode, how long to wait for another line after a reply before closing. */
+  /** A request line must be complete within this long of its first byte, however slowly it trickles. */
+  lineMsMax: number;
+  /** In one-shot mode, how long to wait for another line after the last reply before closing (0: close at once). */
   lingerMs: number;
   /** Deadline for one store command (Redis, SQLite busy wait). */
   storeCommandMsMax: number;
@@ -30,9 +32,10 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   lineBytesMax: 64 * 1024,
   chunkBytes: 2048,
   connectionsMax: 1024,
-  inFlightMax: 256,
+  inFlightMax: 64,
   idleTimeoutMs: 30_000,
-  lingerMs: 100,
+  lineMsMax: 10_000,
+  lingerMs: 0,
   storeCommandMsMax: 1_000,
   backendCallMsMax: 5_000,
   drainMsMax: 10_000,
@@ -46,8 +49,14 @@ export const STORE_READY_MS_MAX = 5_000;
 // Bounds with no command-line option, and the defaults of daemon-specific options. Each is
 // imported by the one place that enforces it.
 
-/** Writes queued per socket before we stop reading from it: bounds memory for pipelining clients. */
-export const QUEUED_LINES_MAX = 64;
+/** Requests one connection runs back to back before it yields the event loop to the others. */
+export const REQUESTS_PER_TURN_MAX = 16;
+/** Bulk requests (from connections with more lines waiting) one server starts per event-loop turn. */
+export const TURN_REQUESTS_MAX = 64;
+/** A connection's first requests wait in the gate's fresh queue, ahead of connections that have had more. */
+export const FRESH_REQUESTS_MAX = 4;
+/** One-shot mode: an unterminated request with no new byte for this long is taken as it is (answered within 50 ms). */
+export const ONE_SHOT_QUIET_MS = 20;
 /** After a fatal framing error we read and discard for this long so the client sees our reply. */
 export const FRAMING_ERROR_DISCARD_MS = 2_000;
 /** HTTP front ends: time allowed to receive the request headers (capped by httpRequestMsMax). */
@@ -149,6 +158,11 @@ export const SQLITE_MIGRATION_WAIT_MS_MAX = 10 * 60_000;
 
 /** After SIGTERM, the process exits by this time even if a drain or a backend close hangs (systemd's TimeoutStopSec is 20 s). */
 export const SHUTDOWN_MS_MAX = 15_000;
+
+/** Log bytes waiting for stdout; past this, lines are dropped and counted rather than held. */
+export const LOG_BUFFER_BYTES_MAX = 16 * 1024 * 1024;
+/** How often dropped log lines are reported. */
+export const LOG_DROP_REPORT_MS = 1_000;
 
 /** How long the exit waits for the log to flush; a dead stdout pipe never flushes. */
 export const LOG_FLUSH_MS_MAX = 500;

@@ -28,7 +28,8 @@ export function addListenOptions(cmd: Command, defaultPort: number): Command {
     .option('--connections-max <n>', 'open connections; one more gets ERR BUSY', parseCount('--connections-max', 1), DEFAULT_LIMITS.connectionsMax)
     .option('--in-flight-max <n>', 'requests processed at once across connections; others wait', parseCount('--in-flight-max', 1), DEFAULT_LIMITS.inFlightMax)
     .option('--idle-timeout-ms <ms>', 'close a connection idle this long', parseCount('--idle-timeout-ms', 1), DEFAULT_LIMITS.idleTimeoutMs)
-    .option('--linger-ms <ms>', 'without --keep-open: wait this long for another line after a reply, then close', parseCount('--linger-ms', 0), DEFAULT_LIMITS.lingerMs)
+    .option('--line-ms-max <ms>', 'a request line must be complete this long after its first byte; later gets ERR BAD_REQUEST and a close', parseCount('--line-ms-max', 1), DEFAULT_LIMITS.lineMsMax)
+    .option('--linger-ms <ms>', 'without --keep-open: wait this long for another line after the last reply before closing (default 0: close as soon as every line is answered)', parseCount('--linger-ms', 0), DEFAULT_LIMITS.lingerMs)
     .option('--drain-ms-max <ms>', 'on SIGTERM, time allowed for in-flight requests before exit', parseCount('--drain-ms-max', 0), DEFAULT_LIMITS.drainMsMax)
     .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS as string[]).default('info'));
 }
@@ -48,6 +49,7 @@ export function listenSettings(opts: Record<string, unknown>): ListenSettings {
       connectionsMax: opts['connectionsMax'] as number,
       inFlightMax: opts['inFlightMax'] as number,
       idleTimeoutMs: opts['idleTimeoutMs'] as number,
+      lineMsMax: opts['lineMsMax'] as number,
       lingerMs: opts['lingerMs'] as number,
       drainMsMax: opts['drainMsMax'] as number,
     },

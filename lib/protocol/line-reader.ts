@@ -1,70 +1,105 @@
-// Bounded framing for the line protocol: bytes in, complete lines out, never more than
-// lineBytesMax buffered. LF ends a line; a CR before it is dropped (CRLF clients work).
+// Bounded framing for the line protocol: bytes in, complete lines out one at a time, never more than
+// lineBytesMax of a partial line buffered. LF ends a line; a CR before it is dropped (CRLF clients work).
+// Lines are cut lazily (next()), so a read of 64 KiB of newlines is one buffer, not 65,536 of them.
 
 export interface LineReader {
-  /** Adds bytes; returns the lines they completed. Throws nothing: check `overflowed`. */
-  push(chunk: Buffer): Buffer[];
-  /** The unterminated tail, for a client that closed without a final LF. */
+  /** Adds bytes. The caller stops reading its socket until next() has returned null again. */
+  push(chunk: Buffer): void;
+  /** The next complete line, or null when none is complete. Check `overflowed` after a null. */
+  next(): Buffer | null;
+  /** The unterminated tail, for a client that closed (or went quiet) without a final LF. */
   takeRest(): Buffer | null;
-  /** True once a line grew past the limit; the reader then ignores further input. */
+  /** True once a line grew past the limit; the reader then yields nothing more. */
   readonly overflowed: boolean;
-  /** Bytes held that do not yet form a line. */
+  /** Bytes held that next() has not returned yet (a partial line once next() gave null). */
   readonly pendingBytes: number;
+  /** Lines returned so far (by next() or takeRest()): tells one partial line from the next. */
+  readonly linesTaken: number;
 }
 
 export function createLineReader(lineBytesMax: number): LineReader {
+  // Unscanned input: the chunks given to push(), the first one consumed from `offset`.
+  const chunks: Buffer[] = [];
+  let offset = 0;
+  let unscannedBytes = 0;
+  // A line begun in an earlier chunk (copied: we hold it across reads).
   let parts: Buffer[] = [];
   let partBytes = 0;
   let overflowed = false;
+  let linesTaken = 0;
 
   function finish(tail: Buffer): Buffer {
     const line = parts.length === 0 ? tail : Buffer.concat([...parts, tail]);
     parts = [];
     partBytes = 0;
+    linesTaken++;
     const end = line.length > 0 && line[line.length - 1] === 0x0d ? line.length - 1 : line.length;
     return line.subarray(0, end);
   }
 
+  function overflow(): null {
+    overflowed = true;
+    chunks.length = 0;
+    unscannedBytes = 0;
+    parts = [];
+    partBytes = 0;
+    return null;
+  }
+
   return {
     push(chunk) {
-      const lines: Buffer[] = [];
-      if (overflowed) return lines;
-      let start = 0;
-      for (;;) {
-        const nl = chunk.indexOf(0x0a, start);
-        if (nl === -1) break;
-        const line = finish(chunk.subarray(start, nl));
-        if (line.length > lineBytesMax) {
-          overflowed = true;
-          return lines;
+      if (overflowed || chunk.length === 0) return;
+      chunks.push(chunk);
+      unscannedBytes += chunk.length;
+    },
+    next() {
+      while (!overflowed && chunks.length > 0) {
+        const chunk = chunks[0]!;
+        const nl = chunk.indexOf(0x0a, offset);
+        if (nl !== -1) {
+          const piece = chunk.subarray(offset, nl);
+          unscannedBytes -= nl + 1 - offset;
+          offset = nl + 1;
+          if (offset === chunk.length) {
+            chunks.shift();
+            offset = 0;
+          }
+          if (partBytes + piece.length > lineBytesMax + 1) return overflow();
+          const line = finish(piece);
+          if (line.length > lineBytesMax) return overflow();
+          return line;
         }
-        lines.push(line);
-        start = nl + 1;
-      }
-      const rest = chunk.length - start;
-      if (rest > 0) {
+        // No LF in the rest of this chunk: it joins the partial line.
+        const rest = chunk.length - offset;
         // +1 leaves room for the CR of a CRLF ending on a line of exactly lineBytesMax.
-        if (partBytes + rest > lineBytesMax + 1) {
-          overflowed = true;
-          parts = [];
-          partBytes = 0;
-          return lines;
-        }
-        // Copy: the socket's buffer may be reused and we hold this across reads.
-        parts.push(Buffer.from(chunk.subarray(start)));
+        if (partBytes + rest > lineBytesMax + 1) return overflow();
+        parts.push(Buffer.from(chunk.subarray(offset)));
         partBytes += rest;
+        unscannedBytes -= rest;
+        chunks.shift();
+        offset = 0;
       }
-      return lines;
+      return null;
     },
     takeRest() {
-      if (partBytes === 0 || overflowed) return null;
+      if (overflowed || partBytes + unscannedBytes === 0) return null;
+      // Only called once next() gave null, so everything left is one unterminated line.
+      chunks.forEach((chunk, i) => parts.push(i === 0 ? chunk.subarray(offset) : chunk));
+      chunks.length = 0;
+      offset = 0;
+      partBytes += unscannedBytes;
+      unscannedBytes = 0;
+      if (partBytes > lineBytesMax + 1) return overflow();
       return finish(Buffer.alloc(0));
     },
     get overflowed() {
       return overflowed;
     },
     get pendingBytes() {
-      return partBytes;
+      return partBytes + unscannedBytes;
+    },
+    get linesTaken() {
+      return linesTaken;
     },
   };
 }

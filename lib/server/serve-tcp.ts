@@ -1,12 +1,13 @@
 // The line-protocol server every daemon shares: bounded framing, a connection cap, idle and
-// linger timers, one request at a time per socket (ordered replies, natural back-pressure),
-// a global in-flight cap, and a drain on shutdown. Daemons supply only `handle` and `formatError`.
+// line deadlines, one request at a time per socket (ordered replies, natural back-pressure), a
+// global in-flight cap shared fairly, and a drain on shutdown. Daemons supply `handle` and `formatError`.
 import net from 'node:net';
 import type { Logger } from 'pino';
-import { DaemonError, toDaemonError } from '../errors.js';
-import { FRAMING_ERROR_DISCARD_MS, QUEUED_LINES_MAX, type Limits } from '../limits.js';
+import { DaemonError, hasUsefulStack, toDaemonError } from '../errors.js';
+import { FRAMING_ERROR_DISCARD_MS, FRESH_REQUESTS_MAX, ONE_SHOT_QUIET_MS, REQUESTS_PER_TURN_MAX, TURN_REQUESTS_MAX, type Limits } from '../limits.js';
 import { createLineReader } from '../protocol/line-reader.js';
 import { createGate, type Gate } from './gate.js';
+import { createTurnBudget } from './turn-budget.js';
 
 /** Per-request context: handlers add fields for the one outcome log line. */
 export interface RequestContext {
@@ -22,9 +23,10 @@ export interface LineService {
 }
 
 /**
- * one-shot: like the seed daemons, a connection closes once its lines are answered and no new
- * line arrives within lingerMs (so `echo x | nc host port` exits). keep-open: the connection
- * stays until the client closes it or it is idle for idleTimeoutMs.
+ * one-shot: like the seed daemons, a connection closes as soon as its lines are answered and no
+ * more bytes are waiting (or after lingerMs, when set), so `echo x | nc host port` exits at once; an
+ * unterminated request that goes quiet is answered as it is. keep-open: the connection stays until
+ * the client closes it or it is idle for idleTimeoutMs; every request needs its LF.
  */
 export type ConnectionMode = 'one-shot' | 'keep-open';
 
@@ -46,6 +48,7 @@ export interface RunningServer {
 export async function startTcpServer(opts: TcpServerOptions): Promise<RunningServer> {
   const { limits, log, service } = opts;
   const gate = createGate(limits.inFlightMax);
+  const turn = createTurnBudget(TURN_REQUESTS_MAX);
   const closers = new Set<(graceful: boolean) => void>();
   let draining = false;
   let nextConn = 0;
@@ -69,15 +72,26 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
 
   function handleConnection(socket: net.Socket, conn: number): void {
     const reader = createLineReader(limits.lineBytesMax);
-    const queue: Array<Buffer | 'overflow'> = [];
-    let busy = false;
+    const connLog = log.child({ conn });
+    // busy = running || awaitingDrain || yielding: no new request starts while any holds.
+    let running = false;
+    let awaitingDrain = false;
+    let yielding = false;
     let clientEnded = false;
     let closed = false;
     let stopping = false;
     let nextReq = 0;
-    let lingerTimer: NodeJS.Timeout | undefined;
+    // Requests run back to back since this connection last yielded the event loop.
+    let burst = 0;
     let corked = false;
-    const connLog = log.child({ conn });
+    let quietTimer: NodeJS.Timeout | undefined;
+    let lineTimer: NodeJS.Timeout | undefined;
+    let lineTimerFor = -1;
+    let idleClose: NodeJS.Timeout | NodeJS.Immediate | undefined;
+    let lastRequest = false;
+    // A line taken from the reader that waits for a place in a later turn.
+    let held: Buffer | null = null;
+    const busy = (): boolean => running || awaitingDrain || yielding;
 
     socket.setNoDelay(true);
     socket.setTimeout(limits.idleTimeoutMs);
@@ -85,89 +99,107 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
     const closeFn = (graceful: boolean): void => {
       stopping = true;
       if (!graceful) socket.destroy();
-      else if (!busy && queue.length === 0) finish();
+      else if (!busy()) pump();
     };
     closers.add(closeFn);
 
+    /** Ends our side once; whatever the client still sends is read and dropped, so closing does not
+     * turn into an RST that could destroy our last line before the client reads it. */
     function finish(): void {
       if (closed) return;
       closed = true;
-      clearTimeout(lingerTimer);
+      clearTimers();
+      socket.resume();
       socket.end();
       // A client that never reads or closes must not pin the socket.
       setTimeout(() => socket.destroy(), FRAMING_ERROR_DISCARD_MS).unref();
     }
 
-    function discardAndClose(): void {
-      // Read and drop whatever the client is still sending, so closing does not turn into an
-      // RST that could destroy our error line before the client reads it.
-      closed = true;
-      socket.removeAllListeners('data');
-      socket.on('data', () => {});
-      socket.resume();
-      socket.end();
-      setTimeout(() => socket.destroy(), FRAMING_ERROR_DISCARD_MS).unref();
+    function refuse(err: DaemonError): void {
+      connLog.info({ req: ++nextReq, outcome: err.code }, 'request');
+      socket.write(service.formatError(err) + '\n');
+      finish();
     }
 
     socket.on('data', (chunk: Buffer) => {
-      clearTimeout(lingerTimer);
       if (closed || stopping) return;
-      for (const line of reader.push(chunk)) queue.push(line);
-      if (reader.overflowed) {
-        queue.push('overflow');
-        socket.pause();
-      } else if (queue.length >= QUEUED_LINES_MAX) {
-        socket.pause();
-      }
-      void pump();
+      // Nothing more is read until these bytes are consumed: memory per connection stays at one
+      // read plus one partial line, and a client that outpaces us waits in its own socket buffer.
+      socket.pause();
+      reader.push(chunk);
+      clearTimeout(quietTimer);
+      cancelIdleClose();
+      if (!busy()) pump();
     });
     socket.on('end', () => {
       clientEnded = true;
-      const rest = reader.takeRest();
-      if (rest !== null && rest.length > 0) queue.push(rest);
-      void pump();
+      cancelIdleClose();
+      if (!busy()) pump();
+    });
+    socket.on('drain', () => {
+      if (!awaitingDrain) return;
+      awaitingDrain = false;
+      if (lastRequest) finish();
+      else pump();
     });
     socket.on('timeout', () => {
-      if (busy) return;
-      if (reader.pendingBytes > 0 && !closed) {
-        socket.write(service.formatError(new DaemonError('BAD_REQUEST', `line not terminated within ${limits.idleTimeoutMs} ms`)) + '\n');
+      // A request still running (a slow HSM) or waiting for its turn is not the client's idleness;
+      // a reply the client does not read is.
+      if (running || yielding || closed) return;
+      if (awaitingDrain) {
+        connLog.debug({ outcome: 'slow-reader' }, 'connection closed: replies not read');
+        socket.destroy();
+        return;
       }
+      if (reader.pendingBytes > 0) return refuse(notTerminated(limits.idleTimeoutMs));
       connLog.debug({ outcome: 'idle-timeout' }, 'connection idle');
       finish();
     });
     socket.on('error', (err) => connLog.debug({ err: err.message }, 'socket error'));
     socket.on('close', () => {
       closed = true;
-      clearTimeout(lingerTimer);
+      clearTimers();
       closers.delete(closeFn);
     });
 
-    async function pump(): Promise<void> {
-      if (busy || closed) return;
-      const item = queue.shift();
-      if (item === undefined) {
-        if (clientEnded || stopping) finish();
-        else if (opts.mode === 'one-shot' && nextReq > 0 && reader.pendingBytes === 0) {
-          lingerTimer = setTimeout(finish, limits.lingerMs);
+    /**
+     * Runs the lines that are complete, one at a time. A connection runs at most a quantum of
+     * requests per event-loop turn, and bulk requests (see start) also need a place in the turn's
+     * shared budget; otherwise the connection waits its turn, round robin.
+     */
+    function pump(): void {
+      while (!busy() && !closed) {
+        let line = held ?? reader.next();
+        held = null;
+        if (line === null && clientEnded) line = reader.takeRest();
+        if (reader.overflowed) return refuse(new DaemonError('LINE_TOO_LONG', `line longer than ${limits.lineBytesMax} bytes`));
+        if (line === null) return caughtUp();
+        // Fresh: one of a connection's first requests with nothing queued behind it (a one-shot
+        // client, a newcomer): it goes ahead. A flood or a pipeline has bytes waiting: bulk.
+        const fresh = nextReq < FRESH_REQUESTS_MAX && reader.pendingBytes === 0;
+        if (burst >= REQUESTS_PER_TURN_MAX || (!fresh && !turn.take())) {
+          held = line;
+          return yieldTurn();
         }
-        if (socket.isPaused() && !reader.overflowed && !stopping) socket.resume();
-        return;
+        start(line, fresh);
       }
-      if (item === 'overflow') {
-        const err = new DaemonError('LINE_TOO_LONG', `line longer than ${limits.lineBytesMax} bytes`);
-        connLog.info({ req: ++nextReq, outcome: err.code }, 'request');
-        socket.write(service.formatError(err) + '\n');
-        discardAndClose();
-        return;
-      }
-      busy = true;
-      const reply = await runRequest(item, conn, ++nextReq, connLog);
-      busy = false;
+    }
+
+    function start(line: Buffer, fresh: boolean): void {
+      running = true;
+      burst++;
+      clearTimeout(lineTimer);
+      lineTimer = undefined;
+      const req = ++nextReq;
+      void runRequest({ line, conn, req, log: connLog, fresh, abandoned: () => closed }).then(deliver);
+    }
+
+    function deliver(reply: string): void {
+      running = false;
       if (closed) return;
-      // Replies finished in the same tick leave in one write (one syscall) for pipelining clients;
-      // the cork is lifted on the next turn of the event loop, so a lone reply is not delayed.
-      // With no line waiting no second reply can join this one: it is written at once.
-      if (!corked && queue.length > 0) {
+      // Replies finished in the same turn leave in one write (one syscall) for pipelining clients;
+      // the cork is lifted on the next turn, so a lone reply is not delayed.
+      if (!corked && reader.pendingBytes > 0) {
         corked = true;
         socket.cork();
         setImmediate(() => {
@@ -175,19 +207,99 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
           socket.uncork();
         });
       }
-      const flushed = socket.write(reply + '\n');
-      if (!flushed) await new Promise<void>((resolve) => socket.once('drain', resolve).once('close', resolve));
-      void pump();
+      // A reader slower than our replies: stop here (reading included) until its socket drains.
+      if (!socket.write(reply + '\n')) awaitingDrain = true;
+      else if (lastRequest) finish();
+      else pump();
+    }
+
+    function yieldTurn(): void {
+      yielding = true;
+      turn.defer(() => {
+        yielding = false;
+        burst = 0;
+        pump();
+      });
+    }
+
+    /** Every complete line is answered: read again, and decide how this connection goes on. */
+    function caughtUp(): void {
+      if (clientEnded || stopping) return finish();
+      socket.resume();
+      if (reader.pendingBytes > 0) {
+        // A line has begun: it must be complete within lineMsMax of its first byte, however slowly it trickles.
+        if (lineTimer === undefined || lineTimerFor !== reader.linesTaken) {
+          clearTimeout(lineTimer);
+          lineTimerFor = reader.linesTaken;
+          lineTimer = setTimeout(() => refuse(notTerminated(limits.lineMsMax)), limits.lineMsMax);
+        }
+        // One-shot clients (the seed's `send(b"tok"); recv()`) may never send the LF: once they go
+        // quiet, what they sent is the request, as the original's single recv() took it.
+        if (opts.mode === 'one-shot') quietTimer = setTimeout(takeQuietLine, ONE_SHOT_QUIET_MS);
+        return;
+      }
+      clearTimeout(lineTimer);
+      lineTimer = undefined;
+      if (opts.mode === 'one-shot' && nextReq > 0) armIdleClose();
+    }
+
+    function takeQuietLine(): void {
+      if (busy() || closed || reader.pendingBytes === 0) return;
+      const line = reader.takeRest();
+      if (reader.overflowed) return refuse(new DaemonError('LINE_TOO_LONG', `line longer than ${limits.lineBytesMax} bytes`));
+      if (line === null) return;
+      // A client that does not end its lines is not speaking the line protocol: like the seed's
+      // single recv(), this is its one request, and the connection closes after the reply. So a
+      // trickler gets one answer, not one per byte.
+      lastRequest = true;
+      // ...and it waits as bulk, behind requests that ended properly.
+      start(line, false);
+    }
+
+    /**
+     * One-shot: every line is answered and nothing is pending, so the connection closes, without
+     * a fixed wait. Bytes already on their way are read first: two event-loop turns let the
+     * socket be polled once more (a line arriving then is served, and the check runs again).
+     */
+    function armIdleClose(): void {
+      const check = (): void => {
+        idleClose = undefined;
+        if (!busy() && !closed && reader.pendingBytes === 0) finish();
+      };
+      if (limits.lingerMs > 0) idleClose = setTimeout(check, limits.lingerMs);
+      else idleClose = setImmediate(() => (idleClose = setImmediate(check)));
+    }
+
+    function cancelIdleClose(): void {
+      if (idleClose === undefined) return;
+      clearTimeout(idleClose as NodeJS.Timeout);
+      clearImmediate(idleClose as NodeJS.Immediate);
+      idleClose = undefined;
+    }
+
+    function clearTimers(): void {
+      clearTimeout(quietTimer);
+      clearTimeout(lineTimer);
+      cancelIdleClose();
     }
   }
 
-  async function runRequest(line: Buffer, conn: number, req: number, connLog: Logger): Promise<string> {
+  async function runRequest(request: PendingRequest): Promise<string> {
+    const { line, conn, req, log: connLog } = request;
     // The outcome line is this object: req first, then the handler's fields, then outcome and ms
     // (built in place, not spread, because this runs on every request).
     const fields: Record<string, unknown> = { req };
     const ctx: RequestContext = { conn, req, fields };
     const started = process.hrtime.bigint();
-    if (!gate.tryAcquire()) await gate.acquire();
+    if (!gate.tryAcquire()) {
+      await gate.acquire(request.fresh);
+      // Its client left while it waited: doing the work now would only delay everyone else.
+      if (request.abandoned()) {
+        gate.release();
+        connLog.debug({ req, outcome: 'abandoned' }, 'request');
+        return '';
+      }
+    }
     try {
       const reply = await service.handle(line, ctx);
       fields['outcome'] = 'ok';
@@ -196,7 +308,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
       return reply;
     } catch (thrown) {
       const err = toDaemonError(thrown);
-      const level = err.code === 'INTERNAL' ? 'error' : err.code.endsWith('UNAVAILABLE') || err.code.endsWith('TIMEOUT') ? 'warn' : 'info';
+      const level = err.code === 'INTERNAL' ? 'error' : hasUsefulStack(err.code) ? 'warn' : 'info';
       fields['outcome'] = err.code;
       fields['ms'] = msSince(started);
       if (level !== 'info') fields['err'] = thrown;
@@ -232,6 +344,16 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
   };
 }
 
+/** A request line on its way through the gate, and how to tell its connection is gone. */
+interface PendingRequest {
+  line: Buffer;
+  conn: number;
+  req: number;
+  log: Logger;
+  fresh: boolean;
+  abandoned(): boolean;
+}
+
 /** Logs the first refusal at once, then at most one summary line (with a count) per interval. */
 function createRefusalLog(log: Logger, intervalMs = 1_000): { note(outcome: string): void } {
   let pending = 0;
@@ -254,6 +376,10 @@ function createRefusalLog(log: Logger, intervalMs = 1_000): { note(outcome: stri
       pending++;
     },
   };
+}
+
+function notTerminated(ms: number): DaemonError {
+  return new DaemonError('BAD_REQUEST', `line not terminated within ${ms} ms`);
 }
 
 function msSince(started: bigint): number {

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startDaemon } from '../test/helpers/daemon.js';
 import { copyKeyRoot } from '../test/integration/firmware/line-fixtures.js';
-import { loadLines, primitiveRate, type BenchRow } from './harness.js';
+import { loadLines, loadOneShot, primitiveRate, type BenchRow } from './harness.js';
 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 3_000);
 const CONNECTIONS = 16;
@@ -61,6 +61,24 @@ async function run(keyRoot: string): Promise<BenchRow[]> {
       });
       const primitive = flow.primitive === 'rsa' ? 'rsa-2048 pkcs1 sign (node:crypto, 1 thread)' : 'ecdsa p-256 sign (node:crypto, 1 thread)';
       rows.push({ daemon: 'firmware', operation: flow.operation, ...result, primitive, primitivePerSecond: raw[flow.primitive] });
+    }
+  } finally {
+    await daemon.stop();
+  }
+  rows.push(...(await oneShotRows(keyRoot, raw.rsa)));
+  return rows;
+}
+
+/** The client scripts' path: one digest per connection, the daemon in its default (one-shot) mode. */
+async function oneShotRows(keyRoot: string, rawRsa: number): Promise<BenchRow[]> {
+  const daemon = await startDaemon(['firmware', '--key-root', keyRoot, '--port', '0', '--no-http'], { dropLogsAfterStart: true });
+  const digests = Array.from({ length: 64 }, () => crypto.randomBytes(32).toString('hex'));
+  const rows: BenchRow[] = [];
+  try {
+    for (const halfClose of [false, true]) {
+      const result = await loadOneShot({ port: daemon.port, clients: 8, durationMs: DURATION_MS / 2, line: (c, s) => `SWUPDATE-DIGEST poky RSA-PSS ${digests[(c + s) % 64]}`, check: (r) => r.startsWith('OK '), halfClose });
+      const how = halfClose ? 'nc -N (half-close)' : 'echo | nc (no half-close)';
+      rows.push({ daemon: 'firmware', operation: `SWUPDATE-DIGEST RSA-PSS, one conn per request, ${how}, 8 clients`, ...result, primitive: 'rsa-2048 pkcs1 sign (node:crypto, 1 thread)', primitivePerSecond: rawRsa });
     }
   } finally {
     await daemon.stop();

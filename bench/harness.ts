@@ -1,5 +1,6 @@
 // Measurement helpers for `npm run bench`: drive a daemon over loopback with many pipelined
-// keep-open connections, time each request, and time the raw primitive in the same run.
+// keep-open connections, or with one connection per request as `echo x | nc` does, time each
+// request, and time the raw primitive in the same run.
 import net from 'node:net';
 
 export interface BenchRow {
@@ -96,6 +97,55 @@ async function drive(opts: LoadOptions): Promise<{ latencies: number[]; seconds:
     ),
   );
   return { latencies, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+}
+
+export interface OneShotOptions {
+  port: number;
+  /** Clients running at once, each one connection after another. */
+  clients: number;
+  durationMs: number;
+  line(client: number, seq: number): string;
+  check?(reply: string): boolean;
+  /**
+   * false: the client writes its line and waits for the daemon to close, as netcat-openbsd does
+   * without -N (`echo x | nc host port`); true: it half-closes after the line (`nc -N`).
+   */
+  halfClose: boolean;
+}
+
+/** One connection per request, timed from connect to the daemon's close (the whole `nc` exchange). */
+export async function loadOneShot(opts: OneShotOptions): Promise<LoadResult> {
+  const latencies: number[] = [];
+  const deadline = Date.now() + opts.durationMs;
+  const started = process.hrtime.bigint();
+  const once = (client: number, seq: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const sentAt = process.hrtime.bigint();
+      const socket = net.connect(opts.port, '127.0.0.1');
+      let reply = '';
+      socket.setNoDelay(true);
+      socket.on('connect', () => {
+        const line = opts.line(client, seq) + '\n';
+        if (opts.halfClose) socket.end(line);
+        else socket.write(line);
+      });
+      socket.on('data', (d) => (reply += d.toString('latin1')));
+      // The daemon closes first; like nc, end our side then.
+      socket.on('end', () => socket.end());
+      socket.on('close', () => {
+        latencies.push(Number(process.hrtime.bigint() - sentAt) / 1e6);
+        const first = reply.split('\n')[0] ?? '';
+        if (opts.check && !opts.check(first)) reject(new Error(`bad reply: ${first.slice(0, 120)}`));
+        else resolve();
+      });
+      socket.on('error', reject);
+    });
+  await Promise.all(
+    Array.from({ length: opts.clients }, async (_, client) => {
+      for (let seq = 0; Date.now() < deadline; seq++) await once(client, seq);
+    }),
+  );
+  return summarize(latencies, Number(process.hrtime.bigint() - started) / 1e9);
 }
 
 function summarize(latencies: number[], seconds: number): LoadResult {

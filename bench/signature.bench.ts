@@ -1,16 +1,19 @@
 // Bench for sign-rsa, verify-rsa, sign-ecdsa, verify-ecdsa on the embedded store: daemon
 // throughput over 16 keep-open loopback connections beside node:crypto's single-thread rate,
-// the two measured in alternating slices over the same seconds.
+// the two measured in alternating slices over the same seconds; then one connection per request,
+// as `echo x | nc` (no half-close) and `nc -N` (half-close) make them.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generateKeyFiles } from '../lib/admin/keygen-command.js';
 import { startDaemon } from '../test/helpers/daemon.js';
-import { loadBesidePrimitive, type BenchRow } from './harness.js';
+import { loadBesidePrimitive, loadOneShot, primitiveRate, type BenchRow } from './harness.js';
 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 4_000);
 const CONNECTIONS = 16;
+/** One-shot clients at once, each one connection after another (a build farm's shell loops). */
+const ONE_SHOT_CLIENTS = 8;
 
 export async function bench(): Promise<BenchRow[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-bench-'));
@@ -54,7 +57,29 @@ export async function bench(): Promise<BenchRow[]> {
     }, rawVerify);
     await verifier.stop();
     rows.push({ daemon: `verify-${family}`, operation: 'verify', ...verify, primitive: `${family} verify (node:crypto, 1 thread)` });
+    rows.push(...(await oneShotRows(family, keys, path.join(dir, 'state'), signed, rawSign, rawVerify)));
   }
   fs.rmSync(dir, { recursive: true, force: true });
+  return rows;
+}
+
+/** The users' main path: one request per connection, in the daemons' default (one-shot) mode. */
+async function oneShotRows(family: 'rsa' | 'ecdsa', keys: { privateKeyFile: string; publicKeyFile: string }, stateDir: string, signed: string[], rawSign: () => void, rawVerify: () => void): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const common = ['--port', '0', '--state-dir', stateDir];
+  const valid = family === 'rsa' ? "('Validated as:', True)" : 'Valid entry found.';
+  const runs = [
+    { daemon: `sign-${family}`, args: [`sign-${family}`, '--key', keys.privateKeyFile], line: (c: number, s: number) => `one-shot ${c} ${s}`, check: (r: string) => /b'[0-9a-f]+'\)$/.test(r), raw: rawSign, primitive: `${family} sign (node:crypto, 1 thread)` },
+    { daemon: `verify-${family}`, args: [`verify-${family}`, '--keyring', keys.publicKeyFile], line: (c: number, s: number) => signed[(c * 7919 + s) % signed.length]!, check: (r: string) => r === valid, raw: rawVerify, primitive: `${family} verify (node:crypto, 1 thread)` },
+  ];
+  for (const run of runs) {
+    const daemon = await startDaemon([...run.args, ...common], { dropLogsAfterStart: true });
+    for (const halfClose of [false, true]) {
+      const result = await loadOneShot({ port: daemon.port, clients: ONE_SHOT_CLIENTS, durationMs: DURATION_MS / 2, line: run.line, check: run.check, halfClose });
+      const how = halfClose ? 'nc -N (half-close)' : 'echo | nc (no half-close)';
+      rows.push({ daemon: run.daemon, operation: `one conn per request, ${how}, ${ONE_SHOT_CLIENTS} clients`, ...result, primitive: run.primitive, primitivePerSecond: primitiveRate(1_000, run.raw) });
+    }
+    await daemon.stop();
+  }
   return rows;
 }

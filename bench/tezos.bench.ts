@@ -8,7 +8,7 @@ import { loadTezosKey } from '../daemons/tezos/tezos-key.js';
 import { startDaemon } from '../test/helpers/daemon.js';
 import { startRedis, type TestRedis } from '../test/helpers/redis-server.js';
 import { whichTool } from '../test/helpers/tools.js';
-import { loadLines, primitiveRate, type BenchRow } from './harness.js';
+import { loadLines, loadOneShot, primitiveRate, type BenchRow } from './harness.js';
 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 4_000);
 /** One connection: the latency a baker sees; eight: the same under contention. */
@@ -80,9 +80,35 @@ export async function bench(): Promise<BenchRow[]> {
       }
       await daemon.stop();
     }
+    rows.push(...(await oneShotRows(keysFile, path.join(dir, 'state-one-shot'), raw)));
   } finally {
     await redis?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+/** One signature per connection on the line protocol, the daemon in its default (one-shot) mode. */
+async function oneShotRows(keysFile: string, stateDir: string, raw: number): Promise<BenchRow[]> {
+  const daemon = await startDaemon(['tezos', '--keys', keysFile, '--no-http', '--port', '0', '--store', 'sqlite', '--state-dir', stateDir], { dropLogsAfterStart: true });
+  const rows: BenchRow[] = [];
+  let level = 0;
+  try {
+    for (const halfClose of [false, true]) {
+      const result = await loadOneShot({
+        port: daemon.port,
+        clients: 8,
+        durationMs: DURATION_MS / 2,
+        // Every request a new, higher slot on its client's own chain.
+        line: (client) => `sign ${TZ1.pkh} ${attestation(client, ++level).toString('hex')}`,
+        check: (reply) => reply.startsWith('edsig'),
+        halfClose,
+      });
+      const how = halfClose ? 'nc -N (half-close)' : 'echo | nc (no half-close)';
+      rows.push({ daemon: 'tezos (sqlite)', operation: `sign attestation, one conn per request, ${how}, 8 clients`, ...result, primitive: 'tz1 sign+verify in-process (1 thread)', primitivePerSecond: raw });
+    }
+  } finally {
+    await daemon.stop();
   }
   return rows;
 }

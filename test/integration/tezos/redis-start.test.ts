@@ -1,6 +1,7 @@
 // Start-up on Redis: the daemon waits (bounded) for its store before it listens, so a baker's first
 // request after a signer restart is served; a Redis that can lose marks stops start-up (exit 78)
 // unless --redis-wait-replicas or --redis-allow-volatile, and so do the watermark admin commands.
+import net from 'node:net';
 import t from 'tap';
 import { runSignerd, startDaemon } from '../../helpers/daemon.js';
 import { startRedis } from '../../helpers/redis-server.js';
@@ -14,16 +15,26 @@ t.test('the first request after start is served: the daemon listens only once it
   await redis.stop();
   const dir = tempDir(t);
   const keysFile = writeKeys(dir, seedKeys([TZ1]));
-  // Redis comes up after the daemon started: the daemon must not listen before it can reserve marks.
-  const starting = startTezos(t, keysFile, ['--store', 'redis', '--redis-url', redis.url, '--state-dir', `${dir}/state`]);
-  await new Promise((resolve) => setTimeout(resolve, 700));
-  const redisUpMs = Date.now();
-  await redis.start();
-  const d = await starting;
+  // Redis comes up half a second after the daemon first tries to reach it (that attempt is caught
+  // on Redis's port and dropped): the daemon must not listen before it can reserve marks.
+  let redisSpawnedMs = Number.POSITIVE_INFINITY;
+  const redisUp = new Promise<void>((resolve, reject) => {
+    const catcher = net.createServer((socket) => {
+      socket.destroy();
+      catcher.close();
+      setTimeout(() => {
+        redisSpawnedMs = Date.now();
+        redis.start().then(resolve, reject);
+      }, 500);
+    });
+    catcher.listen(redis.port, '127.0.0.1');
+  });
+  const d = await startTezos(t, keysFile, ['--store', 'redis', '--redis-url', redis.url, '--state-dir', `${dir}/state`]);
+  await redisUp;
   const first = await httpSign(d.httpPort, TZ1.pkh, consensus('attestation', { level: 1, round: 0 }));
   t.equal(first.status, 200, `the very first request is signed (${first.code ?? 'ok'})`);
   const listening = d.daemon.logs.find((l) => l['msg'] === 'listening');
-  t.ok(Date.parse(String(listening?.['time'])) >= redisUpMs, 'listening was logged after Redis came up');
+  t.ok(Date.parse(String(listening?.['time'])) >= redisSpawnedMs, 'listening was logged after Redis came up');
 });
 
 t.test('a Redis that can lose marks: exit 78 naming the setting; --redis-allow-volatile warns', needTools('redis-server'), async (t) => {

@@ -1,5 +1,5 @@
 // The octez remote-signer HTTP API (default port 6732), exactly as octez bakers and
-// @taquito/remote-signer call it, over the shared core path. Errors are octez's JSON error array.
+// @taquito/remote-signer call it, over the shared core path. Errors are octez's JSON error trace.
 import { DaemonError } from '../../lib/errors.js';
 import { decodeHex } from '../../lib/protocol/encoding.js';
 import { HTTP_STATUS } from '../../lib/protocol/http-status.js';
@@ -7,6 +7,8 @@ import type { HttpReply, HttpRequest, HttpService } from '../../lib/server/serve
 import type { TezosService } from './sign-service.js';
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
+/** The machine-readable signerd error code of a refusal (docs/errors.md); octez clients and Taquito ignore it. */
+export const ERROR_CODE_HEADER = 'x-signerd-error-code';
 
 // Any path prefix in front of the octez paths is accepted (octez clients allow a base path).
 const KEYS_PATH = /^(?:\/.*)?\/keys\/([^/]+)\/?$/;
@@ -42,9 +44,12 @@ export function createTezosHttpService(core: TezosService): HttpService {
       throw new DaemonError('NOT_FOUND', 'no such path');
     },
     formatError(err) {
-      // octez's error trace shape; octez clients look only at the status, Taquito maps 400/403/404.
-      const body = [{ kind: err.code.endsWith('UNAVAILABLE') || err.code === 'BUSY' || err.code === 'BACKEND_TIMEOUT' ? 'temporary' : 'permanent', id: 'failure', msg: err.message, code: err.code }];
-      return { status: HTTP_STATUS[err.code], headers: JSON_HEADERS, body: JSON.stringify(body) };
+      // An octez error trace holding octez's generic `failure` error, exactly as octez-signer's own
+      // failwith sends it. The octez client decodes an error only if kind, id and fields all match a
+      // registered error (`failure` is registered `temporary`, with `msg` alone): any other kind or
+      // one more field and it prints "Unregistered error: {…}". Our code goes in a header instead.
+      const body = [{ kind: 'temporary', id: 'failure', msg: err.message }];
+      return { status: HTTP_STATUS[err.code], headers: { ...JSON_HEADERS, [ERROR_CODE_HEADER]: err.code }, body: JSON.stringify(body) };
     },
   };
 }

@@ -9,7 +9,7 @@ import { parseCount, parsePort } from '../../lib/config/numbers.js';
 import { runDaemonProcess } from '../../lib/server/daemon-process.js';
 import { startHttpServer } from '../../lib/server/serve-http.js';
 import { startTcpServer } from '../../lib/server/serve-tcp.js';
-import { TEZOS_PAYLOAD_BYTES_MAX, TEZOS_PENDING_WAIT_MS } from '../../lib/limits.js';
+import { STORE_READY_MS_MAX, TEZOS_PAYLOAD_BYTES_MAX, TEZOS_PENDING_WAIT_MS } from '../../lib/limits.js';
 import { createTezosHttpService } from './http-api.js';
 import { hsmKeyCommand } from './hsm-key-command.js';
 import { keygenCommand } from './keygen-command.js';
@@ -50,7 +50,8 @@ function serveCommand(): Command {
     .option('--no-line', 'do not serve the line protocol')
     .option('--allow-list-known-keys', 'answer GET /known_keys (off, as in octez; the local line request `keys` always answers)')
     .option('--allow-to-prove-possession', 'answer GET /bls_prove_possession/<pkh> and `pop` for tz4 keys')
-    .option('--redis-local-floor', 'redis: also reserve every mark in the local SQLite file in --state-dir (fsynced) before signing, so a Redis that loses marks cannot make this host sign again')
+    .option('--redis-local-floor', 'redis (the default): also reserve every mark in the local SQLite file in --state-dir (fsynced) before signing, so a Redis that loses marks cannot make this host sign again')
+    .option('--no-redis-local-floor', 'redis: trust Redis alone with the marks (a Redis that loses them lets this host double-sign after a restart); warned at every start')
     .option('--payload-bytes-max <bytes>', 'largest payload to sign; larger gets PAYLOAD_TOO_LARGE', parseCount('--payload-bytes-max', 1), TEZOS_PAYLOAD_BYTES_MAX)
     .action(() => runDaemonProcess('tezos', cmd, (opts, log) => serve(cmd, opts, log)));
   // The shared default line limit (64 KiB) is too short for a 32 KiB payload in hex.
@@ -59,11 +60,22 @@ function serveCommand(): Command {
   return cmd;
 }
 
-function openMarks(opts: Record<string, unknown>, settings: StoreSettings, log: Logger): WatermarkStore {
-  const shared = openWatermarks(settings, (err) => log.warn({ err: err.message }, 'store connection error'));
-  if (!opts['redisLocalFloor']) return shared;
-  if (settings.kind !== 'redis') throw new DaemonError('CONFIG_INVALID', '--redis-local-floor needs --store redis');
-  const local = openSqliteWatermarks({ stateDir: String(opts['stateDir']), busyTimeoutMs: settings.timeoutMs });
+function openMarks(cmd: Command, opts: Record<string, unknown>, settings: StoreSettings, log: Logger): WatermarkStore {
+  const explicit = cmd.getOptionValueSource('redisLocalFloor') !== undefined && cmd.getOptionValueSource('redisLocalFloor') !== 'default';
+  if (settings.kind !== 'redis') {
+    if (explicit) throw new DaemonError('CONFIG_INVALID', '--redis-local-floor / --no-redis-local-floor apply to --store redis only');
+    return openWatermarks(settings, { create: true, log, logConnectionErrors: true });
+  }
+  // Opened first: a state directory that cannot hold the floor stops start-up before Redis is reached.
+  const local = opts['redisLocalFloor'] === false ? null : openSqliteWatermarks({ stateDir: String(opts['stateDir']), busyTimeoutMs: settings.timeoutMs, create: true });
+  const shared = openWatermarks(settings, { create: true, log, logConnectionErrors: true });
+  if (local === null) {
+    log.warn(
+      { redisLocalFloor: false },
+      '--no-redis-local-floor: marks live in Redis alone; if Redis loses them (restart without persistence, failover to a lagging replica) this host can sign a slot twice after a restart',
+    );
+    return shared;
+  }
   return withHostFloor(shared, local);
 }
 
@@ -94,7 +106,15 @@ async function serveWith(
   config: OpenTezosConfig,
 ): Promise<() => Promise<void>> {
   const settings = storeSettings(opts);
-  const marks = withMemoryFloor(openMarks(opts, settings, log));
+  const marks = withMemoryFloor(openMarks(cmd, opts, settings, log));
+  try {
+    // A baker's first request after a restart must not meet a store still connecting (bounded wait,
+    // as the sign daemons do); a Redis that can lose marks stops start-up here (exit 78).
+    if (!(await marks.ready(STORE_READY_MS_MAX))) log.warn({ store: settings.kind }, 'store not reachable yet; answering STORE_UNAVAILABLE until it is');
+  } catch (err) {
+    await marks.close();
+    throw err;
+  }
   const core = createTezosService({
     keys: config.keys,
     authorizedKeys: config.authorizedKeys,

@@ -65,6 +65,11 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
   async function sign(pkh: string, payload: Buffer, opts: SignOptions, fields: Record<string, unknown>): Promise<string> {
     fields['pkh'] = clip(pkh);
     const entry = keyOf(pkh);
+    // Signature version 0 predates BLS: octez fails with these words and Signatory refuses too. Refused
+    // before anything else, so that a request no signer would serve never reserves a watermark.
+    if (opts.version === 0 && curveOfPublicKeyHash(entry.pkh) === 'bls12-381') {
+      throw new DaemonError('BAD_REQUEST', 'Failed to handle secret key in Signature version 0 (tz4 keys sign with version 1, 2 or 3)');
+    }
     fields['bytes'] = payload.length;
     if (payload.length > deps.payloadBytesMax) throw new DaemonError('PAYLOAD_TOO_LARGE', `payload of ${payload.length} bytes is over the maximum of ${deps.payloadBytesMax}`);
     if (payload.length === 0) throw new DaemonError('BAD_REQUEST', 'empty payload');
@@ -95,7 +100,7 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
       const stored = outcome.signature ?? (await awaitRecorded(slot, mark));
       // The stored signature is returned only if it is right for these bytes and this version.
       if (!verifyTezosSignature(entry.key.publicKey, payload, stored, signOpts)) {
-        throw new DaemonError('WATERMARK_REJECTED', `${slot.kind} ${mark.level}/${mark.round}: already signed these bytes with another signature version; not signing twice`);
+        throw new DaemonError('WATERMARK_REJECTED', `${slot.kind} level ${mark.level} and round ${mark.round} already signed these bytes with another signature version; not signing twice`);
       }
       return stored;
     }
@@ -117,11 +122,11 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
     for (;;) {
       const stored = await deps.marks.read(slot);
       if (stored === null || stored.level !== mark.level || stored.round !== mark.round || stored.digest !== mark.digest) {
-        throw new DaemonError('WATERMARK_REJECTED', `${slot.kind} ${mark.level}/${mark.round}: the high watermark moved on while waiting`);
+        throw new DaemonError('WATERMARK_REJECTED', `${slot.kind} level ${mark.level} and round ${mark.round}: the high watermark moved on while waiting`);
       }
       if (stored.signature !== null) return stored.signature;
       if (Date.now() >= deadline) {
-        throw new DaemonError('WATERMARK_REJECTED', `${slot.kind} ${mark.level}/${mark.round} for ${slot.pkh} is reserved but no signature was recorded (signing in progress or interrupted); not signing twice`);
+        throw new DaemonError('WATERMARK_REJECTED', `${slot.kind} level ${mark.level} and round ${mark.round} for ${slot.pkh} is reserved but no signature was recorded (signing in progress or interrupted); not signing twice`);
       }
       await new Promise((resolve) => setTimeout(resolve, TEZOS_PENDING_POLL_MS));
     }
@@ -132,11 +137,11 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
     sign,
     authorizedKeys: () => (authorizedHashes.length > 0 ? authorizedHashes : null),
     knownKeys(via) {
-      if (via === 'http' && !deps.allowListKnownKeys) throw new DaemonError('NOT_ALLOWED', 'GET /known_keys is not enabled (--allow-list-known-keys)');
+      if (via === 'http' && !deps.allowListKnownKeys) throw new DaemonError('NOT_ALLOWED', 'List known keys request not allowed. (GET /known_keys needs --allow-list-known-keys)');
       return [...deps.keys.keys()];
     },
     async provePossession(pkh, overridePublicKey) {
-      if (!deps.allowProvePossession) throw new DaemonError('NOT_ALLOWED', 'proof of possession is not enabled (--allow-to-prove-possession)');
+      if (!deps.allowProvePossession) throw new DaemonError('NOT_ALLOWED', 'Request to prove possession is not allowed. (needs --allow-to-prove-possession)');
       const key = keyOf(pkh).key;
       if (!key.provePossession) throw new DaemonError('BAD_REQUEST', `${clip(pkh)} is not a BLS (tz4) key`);
       return overridePublicKey === null ? key.provePossession() : key.provePossession(overridePublicKey);

@@ -14,14 +14,15 @@ export const EXPORT_FORMAT = 'signerd-tezos-watermarks';
 /** Exit status of `set`/`import` when a mark would have been lowered (without --force). */
 const EXIT_NOT_RAISED = 1;
 
-function adminCommand(name: string, description: string, run: (store: Store, args: string[], opts: Record<string, unknown>) => Promise<number>): Command {
+/** `create`: set and import may start a store (a new host); show and export refuse a directory without one. */
+function adminCommand(name: string, description: string, create: boolean, run: (store: Store, args: string[], opts: Record<string, unknown>) => Promise<number>): Command {
   return storeAdminCommand<Store>({
     name,
     description,
     label: `signerd tezos watermark ${name}`,
     configHelp: 'JSON file of store options only (camelCase names: store, stateDir, redisUrl, ...)',
     configIgnoresUnknown: false,
-    open: openWatermarks,
+    open: (settings, log) => openWatermarks(settings, { create, log, logConnectionErrors: false }),
     run,
   });
 }
@@ -55,14 +56,14 @@ function readExport(file: string): MarkEntry[] {
 export function watermarkCommand(): Command {
   const cmd = new Command('watermark').description('inspect and move tezos high watermarks (show, set, export, import)');
 
-  const show = adminCommand('show', 'print stored marks: chain, pkh, kind, level/round, signed or not, payload digest', async (store, _args, opts) => {
+  const show = adminCommand('show', 'print stored marks: chain, pkh, kind, level/round, signed or not, payload digest', false, async (store, _args, opts) => {
     const marks = (await store.list()).filter((e) => (!opts['pkh'] || e.pkh === opts['pkh']) && (!opts['chain'] || e.chainId === opts['chain']));
     for (const e of marks) process.stdout.write((opts['json'] ? JSON.stringify(e) : formatEntry(e)) + '\n');
     return 0;
   });
   show.option('--pkh <pkh>', 'only this key').option('--chain <chainId>', 'only this chain').option('--json', 'one JSON object per line');
 
-  const set = adminCommand('set', 'set one mark (e.g. a new host starts above what the old host signed); raises only, unless --force', async (store, _args, opts) => {
+  const set = adminCommand('set', 'set one mark (e.g. a new host starts above what the old host signed); raises only, unless --force', true, async (store, _args, opts) => {
     const entry = checkedEntry({ chainId: opts['chain'], pkh: opts['pkh'], kind: opts['kind'], level: opts['level'], round: opts['round'], digest: '', signature: null }, 'set');
     const done = await store.put(entry, Boolean(opts['force']));
     process.stdout.write(done ? `set ${formatEntry(entry)}\n` : 'not set: the stored mark is higher (use --force to lower it)\n');
@@ -76,7 +77,7 @@ export function watermarkCommand(): Command {
     .option('--round <round>', 'round', parseCount('--round'), 0)
     .option('--force', 'also lower a mark (dangerous: allows signing again at or below what was signed)');
 
-  const exportCmd = adminCommand('export', 'write every mark as one JSON document (to move marks to another host or store)', async (store, _args, opts) => {
+  const exportCmd = adminCommand('export', 'write every mark as one JSON document (to move marks to another host or store)', false, async (store, _args, opts) => {
     const doc = { format: EXPORT_FORMAT, version: 1, exportedAt: new Date().toISOString(), marks: await store.list() };
     const text = JSON.stringify(doc, null, 2) + '\n';
     if (opts['out']) fs.writeFileSync(String(opts['out']), text, { mode: 0o600, flag: 'wx' });
@@ -85,7 +86,7 @@ export function watermarkCommand(): Command {
   });
   exportCmd.option('--out <file>', 'write to this new file instead of stdout');
 
-  const importCmd = adminCommand('import', 'merge exported marks into this store: each slot keeps the higher mark, unless --force', async (store, [file], opts) => {
+  const importCmd = adminCommand('import', 'merge exported marks into this store: each slot keeps the higher mark, unless --force', true, async (store, [file], opts) => {
     const entries = readExport(file ?? '-');
     let raised = 0;
     let kept = 0;

@@ -1,17 +1,23 @@
 // Opens the watermark store the shared store options chose (--store sqlite|redis): one exhaustive switch.
-import type { StoreSettings } from '../../lib/config/store-options.js';
-import { connectRedis } from '../../lib/store/redis-connection.js';
+import { connectStoreRedis, type StoreOpenOptions, type StoreSettings } from '../../lib/config/store-options.js';
+import { durabilityGate } from '../../lib/store/redis-durability.js';
 import type { WatermarkAdmin, WatermarkStore } from './watermark.js';
 import { createRedisWatermarks } from './watermark-redis.js';
 import { openSqliteWatermarks } from './watermark-sqlite.js';
 
-export function openWatermarks(settings: StoreSettings, onError?: (err: Error) => void): WatermarkStore & WatermarkAdmin {
+/** Watermarks are always durable writes; `durable` in the options is for the validity store only. */
+export function openWatermarks(settings: StoreSettings, opts: Omit<StoreOpenOptions, 'durable'>): WatermarkStore & WatermarkAdmin {
   switch (settings.kind) {
     case 'sqlite':
-      return openSqliteWatermarks({ stateDir: settings.stateDir, busyTimeoutMs: settings.timeoutMs });
+      return openSqliteWatermarks({ stateDir: settings.stateDir, busyTimeoutMs: settings.timeoutMs, create: opts.create });
     case 'redis': {
-      const client = connectRedis({ ...settings, commandTimeoutMs: settings.timeoutMs, connectTimeoutMs: Math.max(settings.timeoutMs, 2_000), ...(onError ? { onError } : {}) });
-      return createRedisWatermarks(client, { prefix: settings.prefix, waitReplicas: settings.waitReplicas, waitTimeoutMs: Math.max(settings.timeoutMs, 1_000) });
+      const client = connectStoreRedis(settings, opts);
+      return createRedisWatermarks(client, {
+        prefix: settings.prefix,
+        waitReplicas: settings.waitReplicas,
+        waitTimeoutMs: Math.max(settings.timeoutMs, 1_000),
+        durability: durabilityGate(client, settings, opts.log),
+      });
     }
   }
 }

@@ -3,7 +3,8 @@
 // What this can and cannot promise after a failover is in docs/tezos.md.
 import { Cluster, type Redis } from 'ioredis';
 import { DaemonError } from '../../lib/errors.js';
-import { storeUnavailable, waitForReady, type RedisClient } from '../../lib/store/redis-connection.js';
+import { storeUnavailable, type RedisClient } from '../../lib/store/redis-connection.js';
+import { readyAndDurable, type DurabilityGate } from '../../lib/store/redis-durability.js';
 import { type Mark, type MarkEntry, type ReserveOutcome, type Slot, type WatermarkAdmin, type WatermarkStore } from './watermark.js';
 
 export interface RedisWatermarkOptions {
@@ -11,6 +12,8 @@ export interface RedisWatermarkOptions {
   /** After each reserve, require this many replica acknowledgements (0: do not wait). */
   waitReplicas: number;
   waitTimeoutMs: number;
+  /** No mark is read or reserved before the server's persistence passed (fail closed). */
+  durability: DurabilityGate;
 }
 
 // KEYS[1] slot hash; ARGV level, round, digest. Same order and rule as decide() in watermark.ts.
@@ -117,6 +120,7 @@ export function createRedisWatermarks(client: RedisClient, opts: RedisWatermarkO
 
   const guard = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     try {
+      if (!opts.durability.passed) await opts.durability.checkForRequest();
       return await fn();
     } catch (err) {
       throw storeUnavailable(`watermark ${what}`, err);
@@ -135,7 +139,7 @@ export function createRedisWatermarks(client: RedisClient, opts: RedisWatermarkO
         if (done === 1) await waitForReplicas();
         return done === 1;
       }),
-    ready: (msMax) => waitForReady(client, msMax),
+    ready: (msMax) => readyAndDurable(client, opts.durability, msMax),
     close: async () => {
       client.disconnect();
     },

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DaemonError } from '../../lib/errors.js';
+import { refuseMissingStore } from '../../lib/store/sqlite-validity-store.js';
 import { decide, type Mark, type MarkEntry, type ReserveOutcome, type Slot, type WatermarkAdmin, type WatermarkStore } from './watermark.js';
 
 export const WATERMARK_SQLITE_FILE = 'tezos-watermarks.sqlite';
@@ -13,6 +14,8 @@ export interface SqliteWatermarkOptions {
   stateDir: string;
   /** How long a writer waits for another process's lock before giving up (STORE_UNAVAILABLE). */
   busyTimeoutMs: number;
+  /** False for commands that only read marks: a state directory without the file is refused, not filled. */
+  create: boolean;
 }
 
 interface Row {
@@ -96,9 +99,11 @@ export function openSqliteWatermarks(opts: SqliteWatermarkOptions): WatermarkSto
 }
 
 function openDatabase(opts: SqliteWatermarkOptions): Database.Database {
+  const file = path.join(opts.stateDir, WATERMARK_SQLITE_FILE);
+  if (!opts.create) refuseMissingStore(file, 'watermark store', 'signerd tezos creates it on its first start');
   try {
-    fs.mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
-    const db = new Database(path.join(opts.stateDir, WATERMARK_SQLITE_FILE), { timeout: opts.busyTimeoutMs });
+    if (opts.create) fs.mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+    const db = new Database(file, { timeout: opts.busyTimeoutMs, fileMustExist: !opts.create });
     db.pragma('journal_mode = WAL');
     // FULL: a committed reserve is on disk (WAL fsync) before we sign; NORMAL could lose it on power loss.
     db.pragma('synchronous = FULL');

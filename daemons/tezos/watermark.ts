@@ -70,12 +70,17 @@ export function decide(stored: Mark | null, request: Omit<Mark, 'signature'>): R
   return { kind: 'rejected', stored };
 }
 
-/** Names both marks, as the issue asks, for the 409 / ERR WATERMARK_REJECTED text. */
+/**
+ * The 409 / ERR WATERMARK_REJECTED text: octez's own words (so a baker's operator reads what
+ * octez-signer would have said), then both marks and the slot, which octez leaves out.
+ */
 export function rejectionMessage(slot: Slot, request: Omit<Mark, 'signature'>, stored: Mark): string {
-  const what = `${slot.kind} ${request.level}/${request.round} for ${slot.pkh} on ${slot.chainId}`;
-  const mark = `${stored.level}/${stored.round}`;
-  if (compareMarks(request, stored) === 0) return `${what}: already signed different data at high watermark ${mark}`;
-  return `${what} is not above high watermark ${mark}`;
+  const where = ` (requested ${request.level}/${request.round}, high watermark ${stored.level}/${stored.round}, ${slot.pkh} on ${slot.chainId})`;
+  if (request.level < stored.level) return `${slot.kind} level ${request.level} below high watermark ${stored.level}${where}`;
+  if (compareMarks(request, stored) < 0) {
+    return `${slot.kind} level ${request.level} and round ${request.round} not above high watermark (${stored.level},${stored.round})${where}`;
+  }
+  return `${slot.kind} level ${request.level} and round ${request.round} already signed with different data${where}`;
 }
 
 /** Validates one exported/imported entry; returns a reason or null. */

@@ -20,14 +20,15 @@ function signatureArg(text: string): string {
   return text.toLowerCase();
 }
 
-function adminCommand(name: string, description: string, run: (store: Admin, args: string[], opts: Record<string, unknown>) => Promise<number>): Command {
+/** `create`: only import may start a store; the others look records up and refuse a directory without one. */
+function adminCommand(name: string, description: string, create: boolean, run: (store: Admin, args: string[], opts: Record<string, unknown>) => Promise<number>): Command {
   return storeAdminCommand<Admin>({
     name,
     description,
     label: `signerd ${name}`,
     configHelp: 'JSON file of store options, e.g. the daemon\'s own config file',
     configIgnoresUnknown: true,
-    open: (settings) => openValidityStore(settings, true),
+    open: (settings, log) => openValidityStore(settings, { durable: true, create, log, logConnectionErrors: false }),
     run,
   });
 }
@@ -52,7 +53,7 @@ function recordFromJson(value: unknown): SignatureRecord {
 }
 
 export function recordCommands(): Command[] {
-  const show = adminCommand('show', 'print a signature\'s record and whether it is valid, revoked, expired or unknown', async (store, [sig], opts) => {
+  const show = adminCommand('show', 'print a signature\'s record and whether it is valid, revoked, expired or unknown', false, async (store, [sig], opts) => {
     const { status, record } = await store.inspect(signatureArg(sig!));
     if (opts['json']) process.stdout.write(JSON.stringify({ status, record: record && recordToJson(record) }) + '\n');
     else {
@@ -66,28 +67,28 @@ export function recordCommands(): Command[] {
   });
   show.argument('<signature>', 'hex signature').option('--json', 'print one JSON object');
 
-  const revoke = adminCommand('revoke', 'revoke a signature now (verify answers not valid); the record is kept for reinstate', async (store, [sig]) => {
+  const revoke = adminCommand('revoke', 'revoke a signature now (verify answers not valid); the record is kept for reinstate', false, async (store, [sig]) => {
     const done = await store.revoke(signatureArg(sig!));
     process.stdout.write(done ? 'revoked\n' : 'no live record for that signature\n');
     return done ? 0 : EXIT_NO_RECORD;
   });
   revoke.argument('<signature>', 'hex signature');
 
-  const reinstate = adminCommand('reinstate', 'make a revoked signature valid again', async (store, [sig], opts) => {
+  const reinstate = adminCommand('reinstate', 'make a revoked signature valid again', false, async (store, [sig], opts) => {
     const done = await store.reinstate(signatureArg(sig!), (opts['ttl'] as number | undefined) ?? null);
     process.stdout.write(done ? 'reinstated\n' : 'no revoked record for that signature\n');
     return done ? 0 : EXIT_NO_RECORD;
   });
   reinstate.argument('<signature>', 'hex signature').option('--ttl <seconds>', 'give the record a new expiry, counted from now', parseCount('--ttl', 1));
 
-  const exportCmd = adminCommand('export', 'print a signature\'s record as JSON (for backup, or to restore after a redis-cli DEL)', async (store, [sig]) => {
+  const exportCmd = adminCommand('export', 'print a signature\'s record as JSON (for backup, or to restore after a redis-cli DEL)', false, async (store, [sig]) => {
     const { record } = await store.inspect(signatureArg(sig!));
     if (record) process.stdout.write(JSON.stringify(recordToJson(record)) + '\n');
     return record ? 0 : EXIT_NO_RECORD;
   });
   exportCmd.argument('<signature>', 'hex signature');
 
-  const importCmd = adminCommand('import', 'write records exported earlier (JSON lines from a file or stdin) back as live records', async (store, [file]) => {
+  const importCmd = adminCommand('import', 'write records exported earlier (JSON lines from a file or stdin) back as live records', true, async (store, [file]) => {
     const text = fs.readFileSync(file === undefined || file === '-' ? 0 : file, 'utf8');
     let count = 0;
     for (const line of text.split('\n').filter((l) => l.trim())) {

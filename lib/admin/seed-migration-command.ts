@@ -52,7 +52,7 @@ export function seedMigrationCommand(): Command {
     label: 'signerd migrate-seed',
     configHelp: 'JSON file of store options, e.g. the daemon\'s own config file',
     configIgnoresUnknown: true,
-    open: (settings) => openValidityStore(settings, true),
+    open: (settings, log) => openValidityStore(settings, { durable: true, create: true, log, logConnectionErrors: false }),
     run: async (store, _args, opts) => {
       const migration = migrationOf(opts);
       const source = openSource(opts);

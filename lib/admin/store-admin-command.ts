@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { DaemonError, EXIT_CONFIG, isDaemonError } from '../errors.js';
 import { applyConfigFile } from '../config/config-file.js';
 import { addStoreOptions, storeSettings, type StoreSettings } from '../config/store-options.js';
+import type { DurabilityLog } from '../store/redis-durability.js';
 
 /** Exit status when the store did not answer (sysexits EX_UNAVAILABLE): scripts can retry on it. */
 export const EXIT_STORE_UNAVAILABLE = 69;
@@ -16,7 +17,8 @@ export interface StoreAdminSpec<S extends { ready(msMax: number): Promise<boolea
   configHelp: string;
   /** Admin commands of the sign/verify stores read the daemon's own config file, ignoring its other options. */
   configIgnoresUnknown: boolean;
-  open(settings: StoreSettings): S;
+  /** `log` takes warnings the operator must see (e.g. --redis-allow-volatile); it writes to stderr. */
+  open(settings: StoreSettings, log: DurabilityLog): S;
   run(store: S, args: string[], opts: Record<string, unknown>): Promise<number>;
 }
 
@@ -29,7 +31,7 @@ export function storeAdminCommand<S extends { ready(msMax: number): Promise<bool
       const configFile = cmd.opts()['config'] as string | undefined;
       if (configFile) applyConfigFile(cmd, configFile, { ignoreUnknown: spec.configIgnoresUnknown });
       const settings = storeSettings(cmd.opts());
-      store = spec.open(settings);
+      store = spec.open(settings, stderrLog(spec.label));
       if (!(await store.ready(settings.timeoutMs + 2_000))) throw new DaemonError('STORE_UNAVAILABLE', `the ${settings.kind} store did not answer`);
       process.exitCode = await spec.run(store, cmd.args, cmd.opts());
     } catch (err) {
@@ -40,4 +42,12 @@ export function storeAdminCommand<S extends { ready(msMax: number): Promise<bool
     }
   });
   return cmd;
+}
+
+function stderrLog(label: string): DurabilityLog {
+  return {
+    warn(fields, msg) {
+      process.stderr.write(`${label}: warning: ${msg} ${JSON.stringify(fields)}\n`);
+    },
+  };
 }

@@ -2,7 +2,8 @@
 // daemons and the admin commands, and the one exhaustive switch that opens the chosen store.
 import { Command, Option } from 'commander';
 import { DEFAULT_LIMITS } from '../limits.js';
-import { connectRedis, type RedisConnectionOptions } from '../store/redis-connection.js';
+import { connectRedis, type RedisClient, type RedisConnectionOptions } from '../store/redis-connection.js';
+import { durabilityGate, type DurabilityLog } from '../store/redis-durability.js';
 import { createRedisValidityStore } from '../store/redis-validity-store.js';
 import { openSqliteValidityStore } from '../store/sqlite-validity-store.js';
 import type { ValidityAdmin, ValidityStore } from '../store/validity-store.js';
@@ -10,7 +11,7 @@ import { parseCount } from './numbers.js';
 
 export type StoreSettings =
   | { kind: 'sqlite'; stateDir: string; timeoutMs: number }
-  | ({ kind: 'redis'; prefix: string; waitReplicas: number; timeoutMs: number } & RedisAddress);
+  | ({ kind: 'redis'; prefix: string; waitReplicas: number; allowVolatile: boolean; timeoutMs: number } & RedisAddress);
 
 /** Where Redis is and how to authenticate; the deadlines are derived from --store-timeout-ms. */
 export type RedisAddress = Omit<RedisConnectionOptions, 'commandTimeoutMs' | 'connectTimeoutMs' | 'onError'>;
@@ -28,7 +29,8 @@ export function addStoreOptions(cmd: Command): Command {
     .option('--redis-password-file <file>', 'redis: file holding the password (mode 0600; e.g. a systemd credential)')
     .option('--redis-tls-ca <file>', 'redis: CA certificate for rediss:// or TLS Sentinel/Cluster')
     .option('--redis-prefix <prefix>', 'redis: key namespace; records are <prefix>sig:{<hex>}', 'signerd:')
-    .option('--redis-wait-replicas <n>', 'redis: durable writes (revoke/reinstate; every tezos watermark reserve) wait for this many replica acks (0: none)', parseCount('--redis-wait-replicas'), 0)
+    .option('--redis-wait-replicas <n>', 'redis: durable writes (revoke/reinstate; every tezos watermark reserve) wait for this many replica acks (0: none); satisfies the persistence check', parseCount('--redis-wait-replicas'), 0)
+    .option('--redis-allow-volatile', 'redis: run even though Redis can lose a write it acknowledged (no AOF, appendfsync not always, or CONFIG refused); warned at every start')
     .option('--store-timeout-ms <ms>', 'deadline of one store command', parseCount('--store-timeout-ms', 1), DEFAULT_LIMITS.storeCommandMsMax);
 }
 
@@ -45,18 +47,40 @@ export function storeSettings(opts: Record<string, unknown>): StoreSettings {
     tlsCaFile: opts['redisTlsCa'] as string | undefined,
     prefix: String(opts['redisPrefix']),
     waitReplicas: opts['redisWaitReplicas'] as number,
+    allowVolatile: opts['redisAllowVolatile'] === true,
     timeoutMs,
   };
 }
 
-/** `durable` is for admin commands: a revocation must survive power loss. */
-export function openValidityStore(settings: StoreSettings, durable = false, onError?: (err: Error) => void): ValidityStore & ValidityAdmin {
+export interface StoreOpenOptions {
+  /** For admin commands: a revocation must survive power loss (SQLite synchronous=FULL). */
+  durable: boolean;
+  /** SQLite: create the database if the state directory has none (daemons); false refuses instead (lookups). */
+  create: boolean;
+  /** Start-up warnings (--redis-allow-volatile) and, when `logConnectionErrors`, Redis reconnect errors. */
+  log: DurabilityLog;
+  /** Daemons log reconnect errors; admin commands, which give up after one deadline, stay quiet. */
+  logConnectionErrors: boolean;
+}
+
+/** One Redis client for one store, with the deadlines derived from --store-timeout-ms. */
+export function connectStoreRedis(settings: Extract<StoreSettings, { kind: 'redis' }>, opts: Pick<StoreOpenOptions, 'log' | 'logConnectionErrors'>): RedisClient {
+  const onError = opts.logConnectionErrors ? (err: Error) => opts.log.warn({ err: err.message }, 'store connection error') : undefined;
+  return connectRedis({ ...settings, commandTimeoutMs: settings.timeoutMs, connectTimeoutMs: Math.max(settings.timeoutMs, 2_000), ...(onError ? { onError } : {}) });
+}
+
+export function openValidityStore(settings: StoreSettings, opts: StoreOpenOptions): ValidityStore & ValidityAdmin {
   switch (settings.kind) {
     case 'sqlite':
-      return openSqliteValidityStore({ stateDir: settings.stateDir, busyTimeoutMs: settings.timeoutMs, synchronous: durable ? 'FULL' : 'NORMAL' });
+      return openSqliteValidityStore({ stateDir: settings.stateDir, busyTimeoutMs: settings.timeoutMs, synchronous: opts.durable ? 'FULL' : 'NORMAL', create: opts.create });
     case 'redis': {
-      const client = connectRedis({ ...settings, commandTimeoutMs: settings.timeoutMs, connectTimeoutMs: Math.max(settings.timeoutMs, 2_000), ...(onError ? { onError } : {}) });
-      return createRedisValidityStore(client, { prefix: settings.prefix, waitReplicas: settings.waitReplicas, waitTimeoutMs: Math.max(settings.timeoutMs, 1_000) });
+      const client = connectStoreRedis(settings, opts);
+      return createRedisValidityStore(client, {
+        prefix: settings.prefix,
+        waitReplicas: settings.waitReplicas,
+        waitTimeoutMs: Math.max(settings.timeoutMs, 1_000),
+        durability: durabilityGate(client, settings, opts.log),
+      });
     }
   }
 }

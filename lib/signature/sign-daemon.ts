@@ -25,7 +25,7 @@ export function signDaemonCommand(profile: SignatureProfile): Command {
         const listen = listenSettings(opts);
         requireOption(opts, 'key');
         const key = await openSigningKey(String(opts['key']), profile.algorithm, { callMsMax: listen.limits.backendCallMsMax, log });
-        const store = openValidityStore(storeSettings(opts), false, (err) => log.warn({ err: err.message }, 'store connection error'));
+        const store = openValidityStore(storeSettings(opts), { durable: false, create: true, log, logConnectionErrors: true });
         const service = createSignService({
           key,
           store,

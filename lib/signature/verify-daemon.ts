@@ -24,7 +24,7 @@ export function verifyDaemonCommand(profile: SignatureProfile): Command {
         const listen = listenSettings(opts);
         requireOption(opts, 'keyring');
         const keyring = loadKeyring(opts['keyring'] as string[], profile.algorithm);
-        const store = openValidityStore(storeSettings(opts), false, (err) => log.warn({ err: err.message }, 'store connection error'));
+        const store = openValidityStore(storeSettings(opts), { durable: false, create: true, log, logConnectionErrors: true });
         const service = createVerifyService({ algorithm: profile.algorithm, keyring, store, reply: listen.reply, verifiedReply: profile.verifiedReply });
         if (!(await store.ready(STORE_READY_MS_MAX))) log.warn({ store: opts['store'] }, 'store not reachable yet; answering STORE_UNAVAILABLE until it is');
         const server = await startTcpServer({ host: listen.host, port: listen.port, mode: listen.mode, limits: listen.limits, log, service });

@@ -1,7 +1,8 @@
 // The Redis validity store. One hash per signature under `<prefix>sig:{<hex>}`, so
 // `redis-cli DEL` revokes and `EXPIRE` expires, exactly as operators of the seed expect.
 // Admin revocation renames the hash to `<prefix>revoked:{<hex>}` (same Cluster slot) so it can be reinstated.
-import { storeUnavailable, waitForReady, type RedisClient } from './redis-connection.js';
+import { storeUnavailable, type RedisClient } from './redis-connection.js';
+import { readyAndDurable, type DurabilityGate } from './redis-durability.js';
 import type { RecordStatus, SignatureRecord, ValidityAdmin, ValidityStore } from './validity-store.js';
 
 export interface RedisStoreOptions {
@@ -9,6 +10,8 @@ export interface RedisStoreOptions {
   /** After a revoke or reinstate, wait for this many replicas to acknowledge (0: do not wait). */
   waitReplicas: number;
   waitTimeoutMs: number;
+  /** Nothing is read or written before the server's persistence passed (fail closed). */
+  durability: DurabilityGate;
 }
 
 const MOVE_SCRIPT = `
@@ -71,6 +74,7 @@ export function createRedisValidityStore(client: RedisClient, opts: RedisStoreOp
 
   const guard = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     try {
+      if (!opts.durability.passed) await opts.durability.checkForRequest();
       return await fn();
     } catch (err) {
       throw storeUnavailable(what, err);
@@ -78,7 +82,7 @@ export function createRedisValidityStore(client: RedisClient, opts: RedisStoreOp
   };
 
   return {
-    ready: (msMax) => waitForReady(client, msMax),
+    ready: (msMax) => readyAndDurable(client, opts.durability, msMax),
     put: (record) => guard('write', () => write(record)),
     getLive: (signature) => guard('read', () => read(liveKey(opts.prefix, signature))),
     inspect: (signature) =>

@@ -16,6 +16,11 @@ export interface SqliteStoreOptions {
    * FULL for admin commands: a revocation must survive power loss.
    */
   synchronous: 'NORMAL' | 'FULL';
+  /**
+   * Daemons (and import, migrate-seed) create the database on first use. Commands that only look
+   * up records refuse a directory without one: a wrong --state-dir must not pass for an empty store.
+   */
+  create: boolean;
 }
 
 export const SQLITE_FILE = 'validity.sqlite';
@@ -43,9 +48,11 @@ interface Row {
 
 export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore & ValidityAdmin & { purgeExpired(): number } {
   let db: Database.Database;
+  const file = path.join(opts.stateDir, SQLITE_FILE);
+  if (!opts.create) refuseMissingStore(file, 'validity store', 'the sign daemons create it on their first start');
   try {
-    fs.mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
-    db = new Database(path.join(opts.stateDir, SQLITE_FILE), { timeout: opts.busyTimeoutMs });
+    if (opts.create) fs.mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+    db = new Database(file, { timeout: opts.busyTimeoutMs, fileMustExist: !opts.create });
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${opts.synchronous}`);
     migrate(db, opts.busyTimeoutMs);
@@ -110,6 +117,12 @@ export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore
       db.close();
     },
   };
+}
+
+/** CONFIG_INVALID naming the path when `file` is not there; nothing is created. */
+export function refuseMissingStore(file: string, what: string, createdBy: string): void {
+  if (fs.existsSync(file)) return;
+  throw new DaemonError('CONFIG_INVALID', `no ${what} at ${file} (${createdBy}); check --state-dir. Nothing was created`);
 }
 
 function toRecord(row: Row): SignatureRecord {

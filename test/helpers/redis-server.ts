@@ -1,5 +1,6 @@
-// A real redis-server for tests, on a free loopback port, with no persistence, stopped and
-// restarted on demand (outage tests). The harness owns its lifecycle; nothing is shared.
+// A real redis-server for tests, on a free loopback port, configured as signerd requires (AOF with
+// appendfsync always, so a write it acknowledged survives a kill), stopped and restarted on demand
+// (outage tests). `extraArgs` override the defaults (e.g. `--appendonly no` for the refusal tests).
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,13 +17,16 @@ export interface TestRedis {
   cli(...args: string[]): Promise<string>;
 }
 
+/** The persistence signerd's start-up check accepts without --redis-wait-replicas or --redis-allow-volatile. */
+export const DURABLE_ARGS = ['--appendonly', 'yes', '--appendfsync', 'always'];
+
 export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-redis-'));
   let proc: ChildProcess | undefined;
 
   async function start(): Promise<void> {
-    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs], { stdio: 'ignore' });
+    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...DURABLE_ARGS, '--dir', dir, ...extraArgs], { stdio: 'ignore' });
     await waitForPing(port, 5_000);
   }
   async function stop(): Promise<void> {

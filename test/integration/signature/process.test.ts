@@ -92,7 +92,7 @@ t.test('the built CLI runs as installed: executable, --version, keygen', async (
 
 t.test('an admin command whose reader stops early exits 0, without a stack trace', async (t) => {
   const stateDir = path.join(dir, 'epipe-state');
-  const store = openSqliteValidityStore({ stateDir, busyTimeoutMs: 1_000, synchronous: 'FULL' });
+  const store = openSqliteValidityStore({ stateDir, busyTimeoutMs: 1_000, synchronous: 'FULL', create: true });
   const signature = 'ab'.repeat(96);
   await store.put({ signature, message: Buffer.from('m'), keyId: 'k', algorithm: 'ecdsa-p384-sha384', createdMs: Date.now(), expiresMs: null });
   await store.close();

@@ -7,14 +7,17 @@ import path from 'node:path';
 import { runSignerd, startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
 import { freePort } from '../../helpers/ports.js';
+import { DURABLE_ARGS } from '../../helpers/redis-server.js';
 import { needTools } from '../../helpers/tools.js';
 import { INVALID, VALID, makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
 
 const dir = t.testdir();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Each server keeps its AOF (appendfsync always, as signerd requires) in a directory of its own. */
 function spawnRedis(t: Test, args: string[]): ChildProcess {
-  const proc = spawn('redis-server', ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], { stdio: 'ignore' });
+  const own = fs.mkdtempSync(path.join(dir, 'redis-'));
+  const proc = spawn('redis-server', ['--bind', '127.0.0.1', '--save', '', ...DURABLE_ARGS, '--dir', own, ...args], { stdio: 'ignore' });
   t.teardown(() => void proc.kill('SIGKILL'));
   return proc;
 }
@@ -95,7 +98,7 @@ t.test('Sentinel', needTools('redis-server', 'redis-cli'), async (t) => {
 t.test('Cluster', needTools('redis-server', 'redis-cli'), async (t) => {
   const ports = [await freePort(), await freePort(), await freePort()];
   for (const port of ports) {
-    spawnRedis(t, ['--port', String(port), '--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${port}.conf`), '--dir', dir]);
+    spawnRedis(t, ['--port', String(port), '--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${port}.conf`)]);
   }
   for (const port of ports) await until(`node ${port}`, () => cli('-p', String(port), 'PING').trim() === 'PONG');
   execFileSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'], { stdio: 'ignore' });

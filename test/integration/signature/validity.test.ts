@@ -90,9 +90,10 @@ for (const store of stores) {
 }
 
 t.test('redis stopped mid-run: errors, never a verdict, then recovery without restart', needTools('redis-server', 'redis-cli'), async (t) => {
-  const redis = await startRedis();
+  // A Redis without persistence, accepted explicitly: what it loses on a restart is lost for good.
+  const redis = await startRedis(['--appendonly', 'no']);
   const keys = makeKeys(dir, 'ecdsa', 'outage');
-  const base = ['--port', '0', '--store', 'redis', '--redis-url', redis.url, '--store-timeout-ms', '300'];
+  const base = ['--port', '0', '--store', 'redis', '--redis-url', redis.url, '--redis-allow-volatile', '--store-timeout-ms', '300'];
   const signer = await startDaemon(['sign-ecdsa', '--key', keys.privateKeyFile, ...base]);
   const verifier = await startDaemon(['verify-ecdsa', '--keyring', keys.publicKeyFile, ...base]);
   t.teardown(async () => {
@@ -107,7 +108,7 @@ t.test('redis stopped mid-run: errors, never a verdict, then recovery without re
   t.match(await request(signer.port, 'during'), /^ERR STORE_UNAVAILABLE /, 'sign refuses: an unrecorded signature could never verify');
   t.match(await request(verifier.port, sig), /^ERR STORE_UNAVAILABLE /, 'verify gives no verdict');
 
-  // Redis comes back empty (no persistence here): service resumes, and the old record is gone.
+  // Redis comes back empty (no persistence): service resumes, and the old record is gone (fail closed).
   await redis.start();
   let reply = '';
   for (let i = 0; i < 50 && !reply.startsWith('(b'); i++) {

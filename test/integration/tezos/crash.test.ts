@@ -76,12 +76,12 @@ t.test('SIGKILL under load on the SQLite store', async (t) => {
   await killAndRestart(t, keysFile, ['--store', 'sqlite', '--state-dir', `${dir}/state`]);
 });
 
-t.test('SIGKILL under load on redis', needTools('redis-server'), async (t) => {
+t.test('SIGKILL under load on redis alone (--no-redis-local-floor)', needTools('redis-server'), async (t) => {
   const redis = await startRedis();
   t.teardown(() => redis.stop());
   const dir = tempDir(t);
   const keysFile = writeKeys(dir, seedKeys([TZ3]));
-  await killAndRestart(t, keysFile, ['--store', 'redis', '--redis-url', redis.url]);
+  await killAndRestart(t, keysFile, ['--store', 'redis', '--redis-url', redis.url, '--no-redis-local-floor']);
 });
 
 t.test('SIGKILL under load on redis with --redis-local-floor', needTools('redis-server'), async (t) => {
@@ -96,7 +96,7 @@ t.test('killed between reserve and record: an identical retry gets 409, never a 
   const dir = tempDir(t);
   const payload = consensus('attestation', { level: 77, round: 2 });
   // The state a SIGKILL right after the durable reserve leaves behind: the mark, no signature.
-  const store = openSqliteWatermarks({ stateDir: `${dir}/state`, busyTimeoutMs: 1_000 });
+  const store = openSqliteWatermarks({ stateDir: `${dir}/state`, busyTimeoutMs: 1_000, create: true });
   await store.reserve({ chainId: MAINNET_ID, pkh: TZ3.pkh, kind: 'attestation' }, { level: 77, round: 2, digest: payloadDigest(payload) });
   await store.close();
   const d = await startTezos(t, writeKeys(dir, seedKeys([TZ3])), ['--state-dir', `${dir}/state`, '--reply', 'json']);

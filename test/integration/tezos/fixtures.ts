@@ -48,6 +48,8 @@ export async function startTezos(t: Test, keysFile: string, args: string[], env?
 export interface HttpResult {
   status: number;
   body: unknown;
+  /** The signerd error code of a refusal (header x-signerd-error-code), or null. */
+  code: string | null;
 }
 
 export async function http(port: number, method: 'GET' | 'POST', urlPath: string, body?: unknown): Promise<HttpResult> {
@@ -63,14 +65,31 @@ export async function http(port: number, method: 'GET' | 'POST', urlPath: string
   } catch {
     // keep the text
   }
-  return { status: res.status, body: parsed };
+  return { status: res.status, body: parsed, code: res.headers.get('x-signerd-error-code') };
 }
 
 /** POST /keys/<pkh> with the hex of `payload`; resolves with status and the signature or error. */
-export async function httpSign(port: number, pkh: string, payload: Buffer, query = ''): Promise<{ status: number; signature: string | null; body: unknown }> {
+export async function httpSign(port: number, pkh: string, payload: Buffer, query = ''): Promise<{ status: number; signature: string | null; body: unknown; code: string | null }> {
   const r = await http(port, 'POST', `/keys/${pkh}${query}`, payload.toString('hex'));
   const signature = r.status === 200 ? ((r.body as { signature?: string }).signature ?? null) : null;
-  return { status: r.status, signature, body: r.body };
+  return { status: r.status, signature, body: r.body, code: r.code };
+}
+
+/**
+ * The check an octez client makes on an error body (data-encoding destructs it against the
+ * registered `failure` error: kind "temporary", id "failure", a string `msg`, no other field);
+ * anything else it prints as "Unregistered error: {…}". Returns the messages, or null.
+ */
+export function octezErrorMessages(body: unknown): string[] | null {
+  if (!Array.isArray(body) || body.length === 0) return null;
+  const messages: string[] = [];
+  for (const error of body as unknown[]) {
+    if (typeof error !== 'object' || error === null) return null;
+    const e = error as Record<string, unknown>;
+    if (Object.keys(e).sort().join(',') !== 'id,kind,msg' || e['kind'] !== 'temporary' || e['id'] !== 'failure' || typeof e['msg'] !== 'string') return null;
+    messages.push(e['msg']);
+  }
+  return messages;
 }
 
 /** Sends input through the real `nc -N` and resolves with the reply lines. */

@@ -4,7 +4,7 @@ import { RemoteSigner } from '@taquito/remote-signer';
 import { InMemorySigner } from '@taquito/signer';
 import t from 'tap';
 import { exchange } from '../../helpers/line-client.js';
-import { http, seedKeys, startTezos, tempDir, TZ1, TZ2, TZ3, writeKeys } from './fixtures.js';
+import { http, octezErrorMessages, seedKeys, startTezos, tempDir, TZ1, TZ2, TZ3, writeKeys } from './fixtures.js';
 import { ballot, block, consensus } from './payloads.js';
 
 const hexWithoutMagic = (payload: Buffer): string => payload.subarray(1).toString('hex');
@@ -39,7 +39,8 @@ t.test('taquito RemoteSigner against the daemon', async (t) => {
   await t.rejects(unknown.publicKey(), { name: 'PublicKeyNotFoundError' }, 'unknown key: 404');
   const garbage = await http(httpPort, 'GET', '/keys/garbage');
   t.equal(garbage.status, 400, 'a key hash that does not parse: 400, as octez');
-  t.match(garbage.body, [{ kind: 'permanent', msg: /not a tz1\/tz2\/tz3\/tz4 key hash/ }]);
+  t.match(garbage.body, [{ kind: 'temporary', msg: /not a tz1\/tz2\/tz3\/tz4 key hash/ }]);
+  t.equal(garbage.code, 'BAD_REQUEST', 'the signerd code rides in a header');
   t.equal((await http(httpPort, 'POST', `/keys/${TZ1.pkh.slice(0, -1)}x`, '00')).status, 400, 'a bad checksum: 400');
   const tz1 = new RemoteSigner(TZ1.pkh, root);
   await t.rejects(tz1.sign('00', new Uint8Array([0x13])), { name: 'BadSigningData' }, 'malformed attestation: 400');
@@ -52,7 +53,9 @@ t.test('taquito RemoteSigner against the daemon', async (t) => {
   const known = await http(httpPort, 'GET', '/known_keys');
   t.equal(known.status, 403, '/known_keys is off unless --allow-list-known-keys');
   t.same(await exchange(linePort, ['keys']), [`${TZ1.pkh} ${TZ2.pkh} ${TZ3.pkh}`], 'the local line request `keys` always answers');
-  t.match(known.body, [{ kind: 'permanent', id: 'failure', msg: /allow-list-known-keys/ }], 'octez error array');
+  t.match(known.body, [{ kind: 'temporary', id: 'failure', msg: /allow-list-known-keys/ }], 'octez error array');
+  t.match(octezErrorMessages(known.body), [/^List known keys request not allowed\./], "an octez client decodes it (octez's own words)");
+  t.equal(known.code, 'NOT_ALLOWED');
   t.equal((await http(httpPort, 'GET', '/nothing/here')).status, 404);
   t.equal((await http(httpPort, 'POST', '/authorized_keys', 'x')).status, 405);
   t.equal((await http(httpPort, 'POST', `/keys/${TZ1.pkh}`, 'RAW:not json')).status, 400, 'body that is not JSON: 400');
@@ -63,6 +66,18 @@ t.test('taquito RemoteSigner against the daemon', async (t) => {
   const conflict = await http(httpPort, 'POST', `/keys/${TZ1.pkh}`, other.toString('hex'));
   t.equal(conflict.status, 409, 'other bytes for the same slot: 409');
   t.match(conflict.body, [{ msg: /50\/0.*50\/0/ }], 'the message names both marks');
+  t.match(octezErrorMessages(conflict.body), [/^attestation level 50 and round 0 already signed with different data \(requested 50\/0, high watermark 50\/0, tz1\w+ on NetXdQprcVkpaWU\)$/], "octez's words, then the marks and the slot; decodable by an octez client");
+  t.equal(conflict.code, 'WATERMARK_REJECTED');
+  // The other octez refusals, word for word (octez-signer's check_mark), for each kind.
+  const refusal = async (first: Buffer, second: Buffer): Promise<string[] | null> => {
+    t.equal((await http(httpPort, 'POST', `/keys/${TZ1.pkh}`, first.toString('hex'))).status, 200);
+    const refused = await http(httpPort, 'POST', `/keys/${TZ1.pkh}`, second.toString('hex'));
+    t.equal(refused.status, 409);
+    return octezErrorMessages(refused.body);
+  };
+  t.match(await refusal(consensus('preattestation', { level: 60, round: 0 }), consensus('preattestation', { level: 59, round: 4 })), [/^preattestation level 59 below high watermark 60 \(/]);
+  t.match(await refusal(consensus('attestation', { level: 70, round: 3 }), consensus('attestation', { level: 70, round: 1 })), [/^attestation level 70 and round 1 not above high watermark \(70,3\) \(/]);
+  t.match(await refusal(block({ level: 80, round: 0 }), block({ level: 79, round: 0 })), [/^block level 79 below high watermark 80 \(/]);
   const big = Buffer.alloc(40 * 1024, 3);
   t.equal((await http(httpPort, 'POST', `/keys/${TZ1.pkh}`, big.toString('hex'))).status, 413, 'payload over the maximum: 413');
 });

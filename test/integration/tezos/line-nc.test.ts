@@ -69,6 +69,8 @@ t.test('line protocol through nc', needTools('nc'), async (t) => {
   t.ok(verifySignature(bls.toString('hex'), TZ4.pk, blsSig!), 'POP-scheme signature verifies with @taquito/utils');
   const [again] = await nc(linePort, `sign ${TZ4.pkh} ${bls.toString('hex')} version=1\n`);
   t.match(again, /^ERR WATERMARK_REJECTED /, 'the same bytes under another scheme version are not signed twice');
+  const [v0] = await nc(linePort, `sign ${TZ4.pkh} ${blsAttestation({ level: 10, round: 0 }).toString('hex')} version=0\n`);
+  t.match(v0, /^ERR BAD_REQUEST Failed to handle secret key in Signature version 0/, 'tz4 with version=0 is refused, as octez does');
 
   const long = await exchange(linePort, ['x'.repeat(200_000)]);
   t.match(long[0], /^ERR LINE_TOO_LONG /, 'overlong line: ERR LINE_TOO_LONG');
@@ -100,6 +102,14 @@ t.test('tz4 over HTTP: version picks POP or AUG, /known_keys and bls_pk when ena
   t.equal(augSig.status, 200);
   t.ok(verifies(augSig.signature!, Buffer.concat([pk, aug]), 'BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_AUG_'), 'version=1: AUG ciphersuite over pk ‖ bytes');
   t.notOk(verifies(augSig.signature!, aug, 'BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_'), 'and not a POP signature');
+
+  // Signature version 0 has no BLS: octez and Signatory refuse it, and so do we, before any mark is taken.
+  const v0 = blsAttestation({ level: 22, round: 0 });
+  const refusedV0 = await httpSign(httpPort, TZ4.pkh, v0, '?version=0');
+  t.equal(refusedV0.status, 400, 'tz4 with version=0: 400');
+  t.equal(refusedV0.code, 'BAD_REQUEST');
+  t.match(refusedV0.body, [{ kind: 'temporary', id: 'failure', msg: /^Failed to handle secret key in Signature version 0/ }], "octez's words");
+  t.equal((await httpSign(httpPort, TZ4.pkh, v0, '?version=2')).status, 200, 'the refused request reserved no watermark: the same bytes sign with version=2');
 
   const otherPk = bls12_381.longSignatures.getPublicKey(bls12_381.utils.randomSecretKey()).toBytes(true);
   const OTHER_BLPK = b58Encode(otherPk, PrefixV2.BLS12_381PublicKey);

@@ -68,8 +68,9 @@ t.test('two processes on one redis-server', needTools('redis-server'), async (t)
   t.teardown(() => redis.stop());
   const dir = tempDir(t);
   const keysFile = writeKeys(dir, seedKeys(keys));
-  const args = ['--store', 'redis', '--redis-url', redis.url, '--redis-prefix', 'race:'];
-  const daemons = await Promise.all([startTezos(t, keysFile, args), startTezos(t, keysFile, args)]);
+  // Two hosts: each has its own state directory (its own local floor); only Redis is shared.
+  const args = (host: string): string[] => ['--store', 'redis', '--redis-url', redis.url, '--redis-prefix', 'race:', '--state-dir', `${dir}/${host}`];
+  const daemons = await Promise.all([startTezos(t, keysFile, args('a')), startTezos(t, keysFile, args('b'))]);
   // ioredis connects asynchronously; wait until a sign goes through before racing.
   await waitForStore(daemons);
   await race(t, daemons);

@@ -1,6 +1,8 @@
-// `--redis-local-floor`: Redis loses every mark (FLUSHALL stands in for a failover to a replica
-// that missed the writes) while the daemon is down; after a restart the host's fsynced SQLite
-// floor still refuses other bytes for the old slots and replays the stored signature.
+// The local floor (the default on Redis; `--redis-local-floor` says so explicitly): Redis loses every
+// mark (FLUSHALL stands in for a failover to a replica that missed the writes) while the daemon is
+// down; after a restart the host's fsynced SQLite floor still refuses other bytes for the old slots
+// and replays the stored signature. `--no-redis-local-floor` turns it off, with a warning each start.
+import fs from 'node:fs';
 import t from 'tap';
 import { runSignerd } from '../../helpers/daemon.js';
 import { startRedis } from '../../helpers/redis-server.js';
@@ -8,8 +10,8 @@ import { needTools } from '../../helpers/tools.js';
 import { httpSign, seedKeys, startTezos, tempDir, TZ2, writeKeys, type TezosDaemon } from './fixtures.js';
 import { block } from './payloads.js';
 
-async function signWhenReady(d: TezosDaemon, payload: Buffer): Promise<{ status: number; signature: string | null }> {
-  let r = { status: 503, signature: null as string | null };
+async function signWhenReady(d: TezosDaemon, payload: Buffer): Promise<Awaited<ReturnType<typeof httpSign>>> {
+  let r: Awaited<ReturnType<typeof httpSign>> = { status: 503, signature: null, body: null, code: null };
   for (let i = 0; i < 100 && r.status === 503; i++) {
     r = await httpSign(d.httpPort, TZ2.pkh, payload);
     if (r.status === 503) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -37,4 +39,45 @@ t.test('redis loses its marks; the host floor does not', needTools('redis-server
   t.equal((await httpSign(second.httpPort, TZ2.pkh, block({ level: 501, round: 0 }))).status, 200, 'higher levels are signed');
   const floor = await runSignerd(['tezos', 'watermark', 'show', '--state-dir', `${dir}/state`]);
   t.match(floor.stdout, new RegExp(`${TZ2.pkh} block +501/0 signed`), 'the host floor is an ordinary SQLite watermark file (show, export, import work on it)');
+});
+
+t.test('by default (no floor option) the FLUSHALL + restart double sign is refused', needTools('redis-server', 'redis-cli'), async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const dir = tempDir(t);
+  const keysFile = writeKeys(dir, seedKeys([TZ2]));
+  const args = ['--store', 'redis', '--redis-url', redis.url, '--state-dir', `${dir}/state`];
+
+  const first = await startTezos(t, keysFile, args);
+  t.equal((await signWhenReady(first, block({ level: 600, round: 2 }))).status, 200, 'block 600/2 signed');
+  t.notOk(first.daemon.logs.some((l) => l['level'] === 'warn' && /local-floor/.test(String(l['msg']))), 'no floor warning: the floor is on');
+  await first.daemon.stop('SIGKILL');
+  t.equal(await redis.cli('FLUSHALL'), 'OK', 'redis loses its data');
+
+  const second = await startTezos(t, keysFile, args);
+  const other = await signWhenReady(second, block({ level: 600, round: 2, variant: 'other' }));
+  t.equal(other.status, 409, 'a different block at the signed level and round is refused after the restart');
+  t.equal(other.code, 'WATERMARK_REJECTED');
+});
+
+t.test('--no-redis-local-floor: warned at every start, and Redis alone decides', needTools('redis-server', 'redis-cli'), async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const dir = tempDir(t);
+  const keysFile = writeKeys(dir, seedKeys([TZ2]));
+  const args = ['--store', 'redis', '--redis-url', redis.url, '--no-redis-local-floor', '--state-dir', `${dir}/state`];
+  const warned = (d: TezosDaemon): boolean => d.daemon.logs.some((l) => l['level'] === 'warn' && /--no-redis-local-floor/.test(String(l['msg'])));
+
+  const first = await startTezos(t, keysFile, args);
+  t.ok(warned(first), 'first start: warning');
+  t.equal((await signWhenReady(first, block({ level: 700, round: 0 }))).status, 200);
+  await first.daemon.stop('SIGKILL');
+  await redis.cli('FLUSHALL');
+  const second = await startTezos(t, keysFile, args);
+  t.ok(warned(second), 'second start: warning again');
+  // What the warning says would happen: with the marks gone from Redis, nothing else remembers them.
+  t.equal((await signWhenReady(second, block({ level: 700, round: 0, variant: 'other' }))).status, 200, 'the opt-out is real: Redis alone decides');
+  t.notOk(fs.existsSync(`${dir}/state`), 'and no local floor file was created');
+  const sqlite = await runSignerd(['tezos', '--keys', keysFile, '--no-redis-local-floor', '--no-http', '--port', '0']);
+  t.equal(sqlite.code, 78, 'the floor options apply to --store redis only');
 });

@@ -47,7 +47,7 @@ t.test('watermark admin commands', needTools('redis-server'), async (t) => {
   t.match(again.stdout, /imported 1, kept 0/, 're-import of equal marks is harmless');
   t.equal((await runSignerd(['tezos', 'watermark', 'set', ...onRedis, '--chain', MAINNET_ID, '--pkh', TZ1.pkh, '--kind', 'attestation', '--level', '5'])).code, 1, 'redis: set refuses to lower');
 
-  const moved = await startTezos(t, keysFile, onRedis);
+  const moved = await startTezos(t, keysFile, [...onRedis, '--state-dir', path.join(dir, 'moved-state')]);
   let replay = { status: 503, signature: null as string | null };
   for (let i = 0; i < 100 && replay.status === 503; i++) {
     replay = await httpSign(moved.httpPort, TZ1.pkh, consensus('attestation', { level: 101, round: 0 }));
@@ -58,4 +58,18 @@ t.test('watermark admin commands', needTools('redis-server'), async (t) => {
 
   fs.writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ marks: [{ chainId: MAINNET_ID, pkh: TZ1.pkh, kind: 'block', level: -1, round: 0 }] }));
   t.equal((await runSignerd(['tezos', 'watermark', 'import', ...onRedis, path.join(dir, 'bad.json')])).code, 78, 'an invalid import is refused whole');
+});
+
+t.test('show and export against a state directory with no watermark store: refused, path named, nothing created', async (t) => {
+  const dir = tempDir(t);
+  const missing = path.join(dir, 'no-such-state');
+  for (const sub of ['show', 'export']) {
+    const run = await runSignerd(['tezos', 'watermark', sub, '--state-dir', missing]);
+    t.equal(run.code, 78, `${sub}: exit 78`);
+    t.match(run.stderr, `CONFIG_INVALID: no watermark store at ${path.join(missing, 'tezos-watermarks.sqlite')}`, `${sub}: names the path`);
+    t.notOk(fs.existsSync(missing), `${sub}: created nothing`);
+  }
+  const set = await runSignerd(['tezos', 'watermark', 'set', '--state-dir', missing, '--chain', MAINNET_ID, '--pkh', TZ1.pkh, '--kind', 'block', '--level', '7']);
+  t.equal(set.code, 0, 'set may start a store (a new host begins above the old one)');
+  t.match((await runSignerd(['tezos', 'watermark', 'show', '--state-dir', missing])).stdout, / block +7\/0 unsigned/);
 });

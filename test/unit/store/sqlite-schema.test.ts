@@ -11,7 +11,7 @@ import path from 'node:path';
 import { DaemonError } from '../../../lib/errors.js';
 import { SQLITE_FILE, openSqliteValidityStore } from '../../../lib/store/sqlite-validity-store.js';
 
-const OPTS = { busyTimeoutMs: 2_000, synchronous: 'FULL' } as const;
+const OPTS = { busyTimeoutMs: 2_000, synchronous: 'FULL', create: true } as const;
 
 function stateDir(t: Test): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-sqlite-schema-'));
@@ -79,7 +79,7 @@ t.test('a process that opens the store while another holds it for a migration wa
   await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
   // The store's own deadline is 100 ms here; the migration waits past it for the holder.
   const started = Date.now();
-  const store = openSqliteValidityStore({ stateDir: dir, busyTimeoutMs: 100, synchronous: 'FULL' });
+  const store = openSqliteValidityStore({ stateDir: dir, busyTimeoutMs: 100, synchronous: 'FULL', create: true });
   t.teardown(() => store.close());
   t.ok(Date.now() - started >= 1_000, `waited ${Date.now() - started} ms for the other process`);
   t.equal((await store.getLive(live))?.message.toString(), 'waited for');

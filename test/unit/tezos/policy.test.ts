@@ -1,11 +1,14 @@
 // The policy matrix: the seed's vocabulary (baking, voting with aye, allow_all) and signerd's (allow,
 // generic, chains, michelson) against real and Taquito-forged requests. Deny by default.
 import t from 'tap';
+import fs from 'node:fs';
+import path from 'node:path';
 import { LocalForger } from '@taquito/local-forging';
 import { isDaemonError } from '../../../lib/errors.js';
 import { checkPolicy, type KeyPolicy } from '../../../daemons/tezos/policy.js';
 import { parsePolicy } from '../../../daemons/tezos/policy-parse.js';
 import { parseSignRequest, type SignRequest } from '../../../daemons/tezos/sign-request.js';
+import { REPO_ROOT } from '../../helpers/repo-root.js';
 import { hex, loadTezosVectors, type PayloadVectors } from './tezos-vectors.js';
 
 const payloads = loadTezosVectors<PayloadVectors>('payloads.json');
@@ -113,4 +116,13 @@ t.test('invalid policies are CONFIG_INVALID naming the field', async (t) => {
     [[], /policy/],
   ];
   for (const [value, where] of bad) t.throws(() => parsePolicy(value, 'policy', false), { code: 'CONFIG_INVALID', message: where }, JSON.stringify(value));
+});
+
+t.test('docs/tezos.md and the parser agree on what allows Michelson data (0x05)', async (t) => {
+  const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs/tezos.md'), 'utf8').replace(/\s+/g, ' ');
+  t.match(doc, /only when the policy names it: `"michelson": true` or `"allow": \[\.\.\., "michelson"\]`, the two are the same; nothing else allows it, not even `allow_all`/, 'the doc names both forms');
+  const michelson = parseSignRequest(hex('05010000000568656c6c6f'));
+  t.equal(verdict(parsePolicy({ michelson: true }, 'p', false), michelson), 'allow', '"michelson": true');
+  t.equal(verdict(parsePolicy({ allow: ['michelson'] }, 'p', false), michelson), 'allow', '"allow": ["michelson"]');
+  t.equal(verdict(parsePolicy({ allow_all: 1, baking: 1, generic: ['transaction'] }, 'p', false), michelson), 'NOT_ALLOWED', 'nothing else');
 });

@@ -44,14 +44,17 @@ interface CheckedFile {
 }
 
 export function openMode32Files(dir: string, require: Mode32Files, readMsMax: number): SecretSet {
-  const files = scanTableNames(listDir(dir));
+  // Requests open files under the directory as resolved now: pointing a symlinked --secret-dir at
+  // a new set changes nothing until SIGHUP checks and loads that set.
+  const { resolved, names } = readSecretDir(dir);
+  const files = scanTableNames(names);
   if (files.size === 0) throw new DaemonError('KEY_LOAD_FAILED', `mode32: no secret files (0000 … ffff) in ${dir}`);
   if (require === 'all' && files.size < TABLE_KEYS) {
     const missing: string[] = [];
     for (let f = 0; f < TABLE_KEYS && missing.length < 5; f++) if (!files.has(f)) missing.push(tableFileName(f));
     throw new DaemonError('KEY_LOAD_FAILED', `mode32: ${TABLE_KEYS - files.size} of ${TABLE_KEYS} secret files are missing in ${dir} (first: ${missing.join(', ')}); create them or pass --mode32-files present`);
   }
-  return tableFileSet(dir, checkTableFiles(dir, files), files.size, require, readMsMax);
+  return tableFileSet(dir, checkTableFiles(resolved, files), files.size, require, readMsMax);
 }
 
 /**
@@ -219,9 +222,11 @@ function readOneKey(file: number, checked: CheckedFile, offset: number, closed: 
   });
 }
 
-function listDir(dir: string): string[] {
+/** The directory as resolved now, and the names in it. */
+function readSecretDir(dir: string): { resolved: string; names: string[] } {
   try {
-    return fs.readdirSync(dir);
+    const resolved = fs.realpathSync(dir);
+    return { resolved, names: fs.readdirSync(resolved) };
   } catch (err) {
     throw new DaemonError('KEY_LOAD_FAILED', `mode32 secret directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
   }

@@ -94,6 +94,19 @@ t.test('mode32: a file replaced or removed after loading fails closed until the 
   const reloaded = openSecretSet(settings('mode32', dir, { mode32Files: 'present' }));
   t.teardown(() => reloaded.dispose());
   t.same(await reloaded.mac(data, 0xbd3364dc, 0), hmac(tableKey(path.join(dir, 'bd33'), 25820), data), 'the new file serves once loaded (SIGHUP)');
+
+  // A whole new set behind a symlinked --secret-dir: the old set serves until it is loaded.
+  const [v1, v2, link] = [mode32Dir(fresh(), ['bd33']), mode32Dir(fresh(), ['bd33']), path.join(fresh(), 'current')];
+  fs.mkdirSync(path.dirname(link), { mode: 0o700 });
+  fs.symlinkSync(v1, link);
+  const before = openSecretSet(settings('mode32', link, { mode32Files: 'present' }));
+  t.teardown(() => before.dispose());
+  fs.symlinkSync(v2, `${link}.next`);
+  fs.renameSync(`${link}.next`, link);
+  t.same(await before.mac(data, 0xbd3364dc, 0), hmac(tableKey(path.join(v1, 'bd33'), 25820), data), 'the loaded set, after the symlink moved');
+  const after = openSecretSet(settings('mode32', link, { mode32Files: 'present' }));
+  t.teardown(() => after.dispose());
+  t.same(await after.mac(data, 0xbd3364dc, 0), hmac(tableKey(path.join(v2, 'bd33'), 25820), data), 'the new set once loaded');
 });
 
 t.test('mode32: reads beyond the open-file bound wait their turn; a missed deadline gives its turn back', async (t) => {

@@ -98,15 +98,19 @@ t.test('the full set serves under the template descriptor limit (4,096)', opts, 
 });
 
 t.test('too few file descriptors: exit 78 naming the limit', opts, async (t) => {
-  // Node's module loader alone needs ~70 descriptors, about what mode32's start-up check needs
-  // beyond it. So signerd starts with a normal limit, and the limit is lowered to 32 above what it
-  // holds once it has loaded: it then waits reading its --config from a FIFO.
+  // While signerd loads, Node's module loader holds ~70 descriptors at once: more than a limit
+  // below mode32's need (what signerd holds afterwards, ~20, plus 64) leaves room for. So signerd
+  // starts under the normal limit and waits, reading its --config from a FIFO; the limit is then
+  // lowered to 32 above what it holds, and the config written.
   const fifo = path.join(base, 'config.fifo');
   execFileSync('mkfifo', ['-m', '600', fifo]);
   const proc = spawn(process.execPath, [SIGNERD, 'hmac', '--config', fifo, '--mode', 'mode32', '--secret-dir', dir, '--port', '0', '--verify-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve));
+  t.teardown(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  });
   let writer = -1;
   await waitFor(() => {
     try {
@@ -115,7 +119,7 @@ t.test('too few file descriptors: exit 78 naming the limit', opts, async (t) => 
     } catch {
       return false; // ENXIO: signerd has not opened its config yet
     }
-  }, 'signerd reads its --config');
+  }, 'signerd reads its --config', 15_000);
   const lowered = openFds(proc.pid!) + MODE32_FILES_OPEN_MAX / 2;
   execFileSync('prlimit', ['--pid', String(proc.pid), `--nofile=${lowered}:${lowered}`]);
   fs.writeSync(writer, '{}');

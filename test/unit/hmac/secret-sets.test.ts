@@ -5,10 +5,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { openSecretSet, type SecretSettings } from '../../../daemons/hmac/open-secret-set.js';
-import { scanTableNames } from '../../../daemons/hmac/mode32-files.js';
+import { MODE32_FILES_OPEN_MAX, scanTableNames } from '../../../daemons/hmac/mode32-files.js';
 import { murmur3x86_32 } from '../../../daemons/hmac/murmur3.js';
 import { createSecretHolder } from '../../../daemons/hmac/secret-holder.js';
-import { parseMode } from '../../../daemons/hmac/secret-set.js';
+import { parseMode, tableFileName } from '../../../daemons/hmac/secret-set.js';
 import { derivedDir, mode16Dir, mode32Dir, singleDir, tableKey, writeSecret } from './secret-fixtures.js';
 
 const base = t.testdir();
@@ -16,6 +16,7 @@ let n = 0;
 const fresh = (): string => path.join(base, `d${++n}`);
 const settings = (mode: SecretSettings['mode'], dir: string, extra: Partial<SecretSettings> = {}): SecretSettings => ({ mode, dir, mode32Files: 'all', keyVersion: null, acceptVersions: null, readMsMax: 1000, ...extra });
 const hmac = (key: Buffer, data: Buffer): Buffer => crypto.createHmac('sha256', key).update(data).digest();
+const tableName = (index: number): string => tableFileName(index >>> 16);
 
 t.test('mode names', async (t) => {
   t.equal(parseMode('MODE0'), 'single');
@@ -77,6 +78,71 @@ t.test('mode32: all files required by default; present serves a subset', async (
   // A file truncated after start-up fails closed (503), it never yields a tag from a short key.
   fs.truncateSync(path.join(dir, 'bd33'), 100);
   await t.rejects(Promise.resolve().then(() => set.mac(data, 0xbd3364dc, 0)), { code: 'BACKEND_UNAVAILABLE' });
+});
+
+t.test('mode32: a file replaced or removed after loading fails closed until the set is loaded again', async (t) => {
+  const dir = mode32Dir(fresh(), ['bd33', 'bfa8']);
+  const set = openSecretSet(settings('mode32', dir, { mode32Files: 'present' }));
+  const data = Buffer.from('hello world');
+  const replacement = path.join(dir, 'bd33.new');
+  writeSecret(replacement, crypto.randomBytes(32 * 65_536));
+  fs.renameSync(replacement, path.join(dir, 'bd33'));
+  await t.rejects(Promise.resolve().then(() => set.mac(data, 0xbd3364dc, 0)), { code: 'BACKEND_UNAVAILABLE', message: /bd33 changed since it was checked/ }, 'replaced by rename: not the file that was checked');
+  fs.unlinkSync(path.join(dir, 'bfa8'));
+  await t.rejects(Promise.resolve().then(() => set.mac(data, 0xbfa80ff6, 0)), { code: 'BACKEND_UNAVAILABLE', message: /bfa8 cannot be opened \(ENOENT\)/ }, 'removed');
+  set.dispose();
+  const reloaded = openSecretSet(settings('mode32', dir, { mode32Files: 'present' }));
+  t.teardown(() => reloaded.dispose());
+  t.same(await reloaded.mac(data, 0xbd3364dc, 0), hmac(tableKey(path.join(dir, 'bd33'), 25820), data), 'the new file serves once loaded (SIGHUP)');
+
+  // A whole new set behind a symlinked --secret-dir: the old set serves until it is loaded.
+  const [v1, v2, link] = [mode32Dir(fresh(), ['bd33']), mode32Dir(fresh(), ['bd33']), path.join(fresh(), 'current')];
+  fs.mkdirSync(path.dirname(link), { mode: 0o700 });
+  fs.symlinkSync(v1, link);
+  const before = openSecretSet(settings('mode32', link, { mode32Files: 'present' }));
+  t.teardown(() => before.dispose());
+  fs.symlinkSync(v2, `${link}.next`);
+  fs.renameSync(`${link}.next`, link);
+  t.same(await before.mac(data, 0xbd3364dc, 0), hmac(tableKey(path.join(v1, 'bd33'), 25820), data), 'the loaded set, after the symlink moved');
+  const after = openSecretSet(settings('mode32', link, { mode32Files: 'present' }));
+  t.teardown(() => after.dispose());
+  t.same(await after.mac(data, 0xbd3364dc, 0), hmac(tableKey(path.join(v2, 'bd33'), 25820), data), 'the new set once loaded');
+});
+
+t.test('mode32: reads beyond the open-file bound wait their turn; a missed deadline gives its turn back', async (t) => {
+  const names = ['0000', '7fff', 'ffff'];
+  const dir = mode32Dir(fresh(), names);
+  const keys = names.map((name) => fs.readFileSync(path.join(dir, name)));
+  const data = Buffer.from('m');
+  const indexes = Array.from({ length: 2000 }, (_, i) => (parseInt(names[i % 3]!, 16) << 16) | ((i * 7919) & 0xffff));
+  const expected = (index: number): Buffer => {
+    const offset = (index & 0xffff) * 32;
+    return hmac(keys[names.indexOf(tableName(index))]!.subarray(offset, offset + 32), data);
+  };
+  const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
+  const idle = openFds();
+
+  const set = openSecretSet(settings('mode32', dir, { mode32Files: 'present', readMsMax: 10_000 }));
+  t.teardown(() => set.dispose());
+  let peak = idle;
+  const sampler = setInterval(() => (peak = Math.max(peak, openFds())), 1);
+  const tags = await Promise.all(indexes.map((index) => set.mac(data, index, 0)));
+  clearInterval(sampler);
+  t.ok(tags.every((tag, i) => tag.equals(expected(indexes[i]!))), '2000 reads at once, every tag right');
+  t.ok(peak <= idle + MODE32_FILES_OPEN_MAX, `at most ${MODE32_FILES_OPEN_MAX} files open (sampled peak ${peak - idle} above idle)`);
+
+  const hurried = openSecretSet(settings('mode32', dir, { mode32Files: 'present', readMsMax: 20 }));
+  t.teardown(() => hurried.dispose());
+  const outcomes = await Promise.allSettled(indexes.map((index) => Promise.resolve().then(() => hurried.mac(data, index, 0))));
+  const timedOut = outcomes.filter((o) => o.status === 'rejected' && (o.reason as { code?: string }).code === 'BACKEND_TIMEOUT').length;
+  t.ok(timedOut > 0, `${timedOut} of 2000 missed the 20 ms deadline`);
+  t.ok(outcomes.every((o, i) => (o.status === 'fulfilled' ? o.value.equals(expected(indexes[i]!)) : (o.reason as { code?: string }).code === 'BACKEND_TIMEOUT')), 'every other outcome is the right tag');
+  for (let waited = 0; openFds() > idle && waited < 5000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+  t.equal(openFds(), idle, 'late reads close their files when they return');
+  // Every turn came back: a lone read gets its file at once (a few tries, for a loaded machine).
+  let served: Buffer | null = null;
+  for (let i = 0; i < 20 && !served; i++) served = await Promise.resolve(hurried.mac(data, indexes[0]!, 0)).catch(() => null);
+  t.same(served, expected(indexes[0]!), 'and the set still serves');
 });
 
 t.test('derived: versions, and keys differ per index and version', async (t) => {

@@ -48,7 +48,6 @@ t.test('example drop-ins verify on the daemon they are for', needTools('systemd-
     ['hardware-hsm.conf', 'sign-ecdsa', false],
     ['softhsm.conf', 'tezos', true],
     ['firmware-mender-artifacts.conf', 'firmware', true],
-    ['hmac-mode32.conf', 'hmac', true],
   ];
   t.same(fs.readdirSync(path.join(systemdDir, 'examples')).sort(), [...new Set(uses.map(([example]) => example))].sort(), 'every example is checked');
   for (const [example, daemon, keepShipped] of uses) {

@@ -1,0 +1,64 @@
+// Writing the log's public files so that a crash leaves either the old file or the whole new one:
+// a temporary file beside the target, fsync, rename, then fsync of every directory that changed.
+// Files are 0644 and directories 0755 whatever the umask: access is governed by the log directory.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export const PUBLIC_FILE_MODE = 0o644;
+export const PUBLIC_DIR_MODE = 0o755;
+
+/** Collects the directories a batch of writes changed, so each is fsynced once at the end. */
+export class DirectorySync {
+  private readonly dirs = new Set<string>();
+
+  /** Creates `dir` and its missing parents (0755), remembering every directory whose entries changed. */
+  ensure(dir: string): void {
+    if (fs.existsSync(dir)) return;
+    const first = fs.mkdirSync(dir, { recursive: true, mode: PUBLIC_DIR_MODE });
+    if (first === undefined) return;
+    for (let d = dir; ; d = path.dirname(d)) {
+      fs.chmodSync(d, PUBLIC_DIR_MODE);
+      this.dirs.add(d);
+      if (d === first) break;
+    }
+    this.dirs.add(path.dirname(first));
+  }
+
+  changed(dir: string): void {
+    this.dirs.add(dir);
+  }
+
+  /** fsyncs every changed directory; after this the renames are durable. */
+  flush(): void {
+    for (const dir of this.dirs) {
+      const fd = fs.openSync(dir, 'r');
+      try {
+        fs.fsyncSync(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    this.dirs.clear();
+  }
+}
+
+/** Writes `data` to `file` atomically and durably (once `dirs.flush()` has run). */
+export function writeFileAtomically(file: string, data: Uint8Array, dirs: DirectorySync): void {
+  const dir = path.dirname(file);
+  dirs.ensure(dir);
+  const temp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  const fd = fs.openSync(temp, 'wx', PUBLIC_FILE_MODE);
+  try {
+    fs.fchmodSync(fd, PUBLIC_FILE_MODE);
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(temp, { force: true });
+    throw err;
+  }
+  fs.closeSync(fd);
+  fs.renameSync(temp, file);
+  dirs.changed(dir);
+}

@@ -1,0 +1,136 @@
+// Derives the public C2SP layout from the sequencer: tiles and entry bundles for a tree size, and
+// the checkpoint file. Tiles are immutable by content (a path names level, index and width), so
+// writing one twice, from two processes, writes the same bytes; only the checkpoint moves.
+import fs from 'node:fs';
+import path from 'node:path';
+import { DaemonError } from '../errors.js';
+import { encodeEntryBundle } from './entry-bundle.js';
+import { HASH_BYTES } from './merkle-hash.js';
+import { rootHash } from './merkle-tree.js';
+import { parseCheckpointText, type Checkpoint } from './checkpoint.js';
+import { parseSignedNote } from './signed-note.js';
+import { DirectorySync, writeFileAtomically } from './durable-file.js';
+import { CHECKPOINT_PATH, TILE_HEIGHT, TILE_WIDTH, entryBundlePath, tilePath, tilesAdded, type TileRef } from './tile-layout.js';
+import type { Sequencer } from './sequencer-db.js';
+
+/** The hashes of one tile, read from the sequencer's node table. */
+function tileBytes(seq: Sequencer, tile: TileRef): Buffer {
+  const data = Buffer.alloc(tile.width * HASH_BYTES);
+  for (let i = 0; i < tile.width; i++) seq.node(TILE_HEIGHT * tile.level, tile.index * TILE_WIDTH + i).copy(data, i * HASH_BYTES);
+  return data;
+}
+
+/**
+ * Writes every tile and entry bundle of the tree at `toSize` that the tree at `fromSize` lacks,
+ * skipping files already there (complete by construction: they were renamed into place), and
+ * makes them durable. Returns the tiles it considered.
+ */
+export function writeTiles(dir: string, seq: Sequencer, fromSize: number, toSize: number): TileRef[] {
+  const dirs = new DirectorySync();
+  const tiles = tilesAdded(fromSize, toSize);
+  for (const tile of tiles) {
+    const file = path.join(dir, tilePath(tile));
+    if (!fs.existsSync(file)) writeFileAtomically(file, tileBytes(seq, tile), dirs);
+    if (tile.level === 0) {
+      const bundle = path.join(dir, entryBundlePath(tile));
+      const from = tile.index * TILE_WIDTH;
+      if (!fs.existsSync(bundle)) writeFileAtomically(bundle, encodeEntryBundle(seq.entries(from, from + tile.width)), dirs);
+    }
+  }
+  dirs.flush();
+  return tiles;
+}
+
+export function writeCheckpointFile(dir: string, note: string): void {
+  const dirs = new DirectorySync();
+  writeFileAtomically(path.join(dir, CHECKPOINT_PATH), Buffer.from(note, 'utf8'), dirs);
+  dirs.flush();
+}
+
+/**
+ * Partial tiles may go once the full tile exists (tlog-tiles); clients fall back to the full one.
+ * Removes the `.p` directories of the given tiles that are now full.
+ */
+export function removeCoveredPartials(dir: string, tiles: readonly TileRef[]): void {
+  for (const tile of tiles) {
+    if (tile.width !== TILE_WIDTH) continue;
+    const full = { ...tile, width: TILE_WIDTH };
+    for (const p of tile.level === 0 ? [tilePath(full), entryBundlePath(full)] : [tilePath(full)]) {
+      fs.rmSync(path.join(dir, `${p}.p`), { recursive: true, force: true });
+    }
+  }
+}
+
+export function readCheckpointFile(dir: string): { note: string; checkpoint: Checkpoint } | null {
+  let note: string;
+  try {
+    note = fs.readFileSync(path.join(dir, CHECKPOINT_PATH), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  const parsed = parseSignedNote(note);
+  const checkpoint = parsed && parseCheckpointText(parsed.text);
+  if (!checkpoint) throw new DaemonError('CONFIG_INVALID', `${path.join(dir, CHECKPOINT_PATH)} is not a checkpoint`);
+  return { note, checkpoint };
+}
+
+/**
+ * Publishes a signed checkpoint for `size` unless another process already published as far:
+ * tiles first (outside the lock: they are idempotent), then, under the write lock, the checkpoint
+ * file and its record, so two processes never move the checkpoint backwards. True if it moved.
+ */
+export function publishCheckpoint(dir: string, seq: Sequencer, size: number, note: string): boolean {
+  const before = seq.published()?.size ?? 0;
+  if (size <= before) return false;
+  const tiles = writeTiles(dir, seq, before, size);
+  const moved = seq.withWriteLock(() => {
+    if (size <= (seq.published()?.size ?? 0)) return false;
+    writeCheckpointFile(dir, note);
+    seq.setPublished({ size, note });
+    return true;
+  });
+  removeCoveredPartials(dir, tiles);
+  return moved;
+}
+
+/**
+ * At open: the published checkpoint (file or database record) must describe a prefix of what the
+ * database holds. If it does not, the database lost entries or was replaced, and appending would
+ * fork the log: refuse. Then bring the tiles, the file and the record level.
+ */
+export function reconcile(dir: string, seq: Sequencer): void {
+  const size = seq.size();
+  const check = (what: string, cp: Checkpoint | null | undefined): void => {
+    if (!cp) return;
+    if (cp.origin !== seq.origin) throw new DaemonError('CONFIG_INVALID', `the ${what} is for log ${cp.origin}, not ${seq.origin}`);
+    if (cp.size > size) {
+      throw new DaemonError('CONFIG_INVALID', `the ${what} has ${cp.size} entries but the log database only ${size}: the database lost entries; restore it from backup (starting afresh would fork the log)`);
+    }
+    if (cp.size > 0 && !rootHash(seq, cp.size).equals(cp.root)) {
+      throw new DaemonError('CONFIG_INVALID', `the ${what} at size ${cp.size} does not match the log database: the log would fork; restore the matching database`);
+    }
+  };
+  const recordedCheckpoint = (): Checkpoint | null => {
+    const record = seq.published();
+    return record && parseCheckpointText(parseSignedNote(record.note)?.text ?? '');
+  };
+  const file = readCheckpointFile(dir);
+  check('checkpoint file', file?.checkpoint);
+  check('published checkpoint', recordedCheckpoint());
+  // Tiles are written before a checkpoint names them; rewrite any that went missing.
+  const publishedSize = Math.max(file?.checkpoint.size ?? 0, recordedCheckpoint()?.size ?? 0);
+  if (publishedSize > 0) writeTiles(dir, seq, 0, publishedSize);
+  seq.withWriteLock(() => {
+    const nowFile = readCheckpointFile(dir);
+    const record = seq.published();
+    // A crash between the checkpoint's rename and its record leaves the file ahead; a restored
+    // file may be behind. Either way the larger one (checked above or just now) wins.
+    if (nowFile && nowFile.checkpoint.size > (record?.size ?? 0)) {
+      check('checkpoint file', nowFile.checkpoint);
+      seq.setPublished({ size: nowFile.checkpoint.size, note: nowFile.note });
+    } else if (record && (!nowFile || nowFile.checkpoint.size < record.size)) {
+      writeCheckpointFile(dir, record.note);
+    }
+  });
+}

@@ -45,7 +45,8 @@ function partialWidths(dir: string, fullPath: string): number[] {
   }
 }
 
-export function auditLog(dir: string, key: NoteVerifierKey | null): AuditReport {
+/** `previous`: a checkpoint seen earlier, whose tree must be a prefix of this one (same root at its size). */
+export function auditLog(dir: string, key: NoteVerifierKey | null, previous: Checkpoint | null = null): AuditReport {
   const report: AuditReport = { checkpoint: null, signature: 'not checked', entries: 0, files: 0, foreignEntries: 0, problems: [] };
   const note = read(dir, CHECKPOINT_PATH)?.toString('utf8');
   if (note === undefined) {
@@ -124,7 +125,12 @@ export function auditLog(dir: string, key: NoteVerifierKey | null): AuditReport 
     levels.push(next);
   }
 
-  const root = rootHash({ node: nodeFromTiles((l, i) => Buffer.concat(levels[l]!.slice(i * TILE_WIDTH, (i + 1) * TILE_WIDTH))) }, size);
-  if (!root.equals(checkpoint.root)) report.problems.push(`the checkpoint's root hash at size ${size} is not the root of the entries`);
+  const recomputed = { node: nodeFromTiles((l, i) => Buffer.concat(levels[l]!.slice(i * TILE_WIDTH, (i + 1) * TILE_WIDTH))) };
+  if (size > 0 && !rootHash(recomputed, size).equals(checkpoint.root)) report.problems.push(`the checkpoint's root hash at size ${size} is not the root of the entries`);
+  if (previous) {
+    if (previous.origin !== checkpoint.origin) report.problems.push(`previous checkpoint is for log ${previous.origin}, not ${checkpoint.origin}`);
+    else if (previous.size > size) report.problems.push(`previous checkpoint has ${previous.size} entries, this log only ${size}: the log shrank`);
+    else if (previous.size > 0 && !rootHash(recomputed, previous.size).equals(previous.root)) report.problems.push(`previous checkpoint's root at size ${previous.size} is not this log's: the log forked`);
+  }
   return report;
 }

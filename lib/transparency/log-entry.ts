@@ -3,7 +3,7 @@
 // Signed content never enters the log, only its SHA-256.
 import { DaemonError } from '../errors.js';
 import { LOG_ENTRY_BYTES_MAX, LOG_FIELD_CHARS_MAX, PUBLIC_KEY_BYTES_MAX, SIGNATURE_BYTES_MAX } from '../limits.js';
-import { canonicalJson, type CanonicalObject } from './canonical-json.js';
+import { canonicalObject, jsonInteger, jsonString, type JsonField } from './canonical-json.js';
 
 export const LOG_ENTRY_VERSION = 1;
 
@@ -68,15 +68,17 @@ export interface EncodedEntry {
 
 const bad = (why: string): DaemonError => new DaemonError('BAD_REQUEST', `log entry: ${why}`);
 
+function text(value: unknown, field: string): string;
+function text(value: unknown, field: string, optional: true): string | undefined;
 function text(value: unknown, field: string, optional = false): string | undefined {
   if (value === undefined && optional) return undefined;
   if (typeof value !== 'string' || value.length === 0 || value.length > LOG_FIELD_CHARS_MAX) throw bad(`${field} must be a string of 1..${LOG_FIELD_CHARS_MAX} characters`);
-  return value;
+  return jsonString(value);
 }
 
-function count(value: unknown, field: string): number {
+function count(value: unknown, field: string): string {
   if (!Number.isSafeInteger(value) || (value as number) < 0) throw bad(`${field} must be a non-negative integer`);
-  return value as number;
+  return jsonInteger(value as number);
 }
 
 function bytes(value: unknown, field: string, sizes: { exact?: number; max?: number }, encoding: 'hex' | 'base64' = 'hex'): string {
@@ -84,36 +86,56 @@ function bytes(value: unknown, field: string, sizes: { exact?: number; max?: num
   if (!Buffer.isBuffer(value) || value.length === 0 || value.length > max || (sizes.exact !== undefined && value.length !== sizes.exact)) {
     throw bad(`${field} must be ${sizes.exact ?? `1..${max}`} bytes`);
   }
-  return value.toString(encoding);
+  // Hex and base64 need no JSON escaping.
+  return `"${value.toString(encoding)}"`;
 }
 
-function body(e: LogEvent): CanonicalObject {
+function fields(e: LogEvent): JsonField[] {
   switch (e.kind) {
     case 'sign':
-      return {
-        keyId: text(e.keyId, 'keyId'),
-        algorithm: text(e.algorithm, 'algorithm'),
-        messageSha256: bytes(e.messageSha256, 'messageSha256', { exact: 32 }),
-        signature: bytes(e.signature, 'signature', {}),
-        tezos: e.tezos && {
-          chainId: text(e.tezos.chainId, 'tezos.chainId', true),
-          requestKind: text(e.tezos.requestKind, 'tezos.requestKind'),
-          level: count(e.tezos.level, 'tezos.level'),
-          round: count(e.tezos.round, 'tezos.round'),
-        },
-        firmware: e.firmware && { format: text(e.firmware.format, 'firmware.format'), artifact: text(e.firmware.artifact, 'firmware.artifact') },
-      };
+      return [
+        ['keyId', text(e.keyId, 'keyId')],
+        ['algorithm', text(e.algorithm, 'algorithm')],
+        ['messageSha256', bytes(e.messageSha256, 'messageSha256', { exact: 32 })],
+        ['signature', bytes(e.signature, 'signature', {})],
+        [
+          'tezos',
+          e.tezos &&
+            canonicalObject([
+              ['chainId', text(e.tezos.chainId, 'tezos.chainId', true)],
+              ['requestKind', text(e.tezos.requestKind, 'tezos.requestKind')],
+              ['level', count(e.tezos.level, 'tezos.level')],
+              ['round', count(e.tezos.round, 'tezos.round')],
+            ]),
+        ],
+        ['firmware', e.firmware && canonicalObject([['format', text(e.firmware.format, 'firmware.format')], ['artifact', text(e.firmware.artifact, 'firmware.artifact')]])],
+      ];
     case 'revoke':
     case 'reinstate':
     case 'expire':
-      return { signature: bytes(e.signature, 'signature', {}), expiresMs: e.expiresMs === undefined || e.expiresMs === null ? e.expiresMs : count(e.expiresMs, 'expiresMs') };
+      return [
+        ['signature', bytes(e.signature, 'signature', {})],
+        ['expiresMs', e.expiresMs === undefined ? undefined : e.expiresMs === null ? 'null' : count(e.expiresMs, 'expiresMs')],
+      ];
     case 'watermark-set':
     case 'watermark-import':
       if (typeof e.forced !== 'boolean') throw bad('forced must be a boolean');
-      return { chainId: text(e.chainId, 'chainId'), pkh: text(e.pkh, 'pkh'), requestKind: text(e.requestKind, 'requestKind'), level: count(e.level, 'level'), round: count(e.round, 'round'), forced: e.forced };
+      return [
+        ['chainId', text(e.chainId, 'chainId')],
+        ['pkh', text(e.pkh, 'pkh')],
+        ['requestKind', text(e.requestKind, 'requestKind')],
+        ['level', count(e.level, 'level')],
+        ['round', count(e.round, 'round')],
+        ['forced', String(e.forced)],
+      ];
     case 'key-loaded':
       if (e.backend !== 'file' && e.backend !== 'pkcs11') throw bad('backend must be file or pkcs11');
-      return { keyId: text(e.keyId, 'keyId'), algorithm: text(e.algorithm, 'algorithm'), backend: e.backend, publicKey: e.publicKey === undefined ? undefined : bytes(e.publicKey, 'publicKey', { max: PUBLIC_KEY_BYTES_MAX }, 'base64') };
+      return [
+        ['keyId', text(e.keyId, 'keyId')],
+        ['algorithm', text(e.algorithm, 'algorithm')],
+        ['backend', jsonString(e.backend)],
+        ['publicKey', e.publicKey === undefined ? undefined : bytes(e.publicKey, 'publicKey', { max: PUBLIC_KEY_BYTES_MAX }, 'base64')],
+      ];
     default:
       throw bad(`unknown kind ${JSON.stringify((e as { kind: unknown }).kind)}`);
   }
@@ -121,15 +143,15 @@ function body(e: LogEvent): CanonicalObject {
 
 /** The entry's canonical bytes; BAD_REQUEST when a field is missing, malformed or too long. */
 export function encodeLogEntry(e: LogEvent, nowMs: number): EncodedEntry {
-  const object: CanonicalObject = {
-    ...body(e),
-    v: LOG_ENTRY_VERSION,
-    kind: e.kind,
-    timeMs: count(e.timeMs ?? nowMs, 'timeMs'),
-    source: text(e.source, 'source'),
-    client: text(e.client, 'client', true),
-  };
-  const encoded = Buffer.from(canonicalJson(object), 'utf8');
+  const json = canonicalObject([
+    ...fields(e),
+    ['v', jsonInteger(LOG_ENTRY_VERSION)],
+    ['kind', jsonString(e.kind)],
+    ['timeMs', count(e.timeMs ?? nowMs, 'timeMs')],
+    ['source', text(e.source, 'source')],
+    ['client', text(e.client, 'client', true)],
+  ]);
+  const encoded = Buffer.from(json, 'utf8');
   if (encoded.length > LOG_ENTRY_BYTES_MAX) throw bad(`${encoded.length} bytes is over ${LOG_ENTRY_BYTES_MAX}`);
   return { bytes: encoded, signature: 'signature' in e ? Buffer.from(e.signature) : null };
 }

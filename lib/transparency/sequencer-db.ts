@@ -30,6 +30,8 @@ export interface PublishedState {
 
 export interface Sequencer extends NodeSource {
   readonly origin: string;
+  /** The `count` stored hashes at `level` from index `from` on (a tile's contents). */
+  nodes(level: number, from: number, count: number): Buffer[];
   size(): number;
   append(entries: readonly SequencedEntry[]): AppendResult;
   entries(from: number, to: number): Buffer[];
@@ -88,6 +90,7 @@ export function openSequencer(dir: string, opts: SequencerOptions): Sequencer {
 
   const selectSize = db.prepare('SELECT coalesce(max(idx) + 1, 0) FROM entries').pluck();
   const selectNode = db.prepare('SELECT hash FROM nodes WHERE level = ? AND idx = ?').pluck();
+  const selectNodes = db.prepare('SELECT hash FROM nodes WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx').pluck();
   const selectEntries = db.prepare('SELECT data FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx').pluck();
   const selectMeta = db.prepare('SELECT value FROM meta WHERE key = ?').pluck();
   const selectBySignature = db.prepare('SELECT idx FROM entries WHERE signature = ? ORDER BY idx').pluck();
@@ -134,6 +137,11 @@ export function openSequencer(dir: string, opts: SequencerOptions): Sequencer {
   return {
     origin,
     node,
+    nodes: (level, from, count) => {
+      const hashes = selectNodes.all(level, from, from + count) as Buffer[];
+      if (hashes.length !== count) throw new DaemonError('INTERNAL', `log nodes ${level}/${from}+${count} are missing`);
+      return hashes;
+    },
     size: () => selectSize.get() as number,
     append: (entries) => locked(() => appendTx.immediate(entries)),
     entries: (from, to) => selectEntries.all(from, to) as Buffer[],

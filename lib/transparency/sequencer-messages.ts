@@ -7,6 +7,45 @@ export interface SequencerWorkerData {
   lockWaitMsMax: number;
 }
 
+/**
+ * A batch of entries in one buffer, transferred rather than copied: posting many small Buffers
+ * would clone each one's whole 8 KiB pool slab.
+ */
+export interface PackedBatch {
+  data: Uint8Array;
+  /** Per entry: its length, then its signature's length (0: none); entry then signature in `data`. */
+  lengths: number[];
+}
+
+export function packBatch(entries: ReadonlyArray<{ bytes: Uint8Array; signature: Uint8Array | null }>): PackedBatch {
+  let total = 0;
+  for (const e of entries) total += e.bytes.length + (e.signature?.length ?? 0);
+  const data = Buffer.allocUnsafeSlow(total);
+  const lengths: number[] = [];
+  let at = 0;
+  for (const e of entries) {
+    data.set(e.bytes, at);
+    at += e.bytes.length;
+    if (e.signature) data.set(e.signature, at);
+    at += e.signature?.length ?? 0;
+    lengths.push(e.bytes.length, e.signature?.length ?? 0);
+  }
+  return { data, lengths };
+}
+
+export function unpackBatch(batch: PackedBatch): Array<{ bytes: Buffer; signature: Buffer | null }> {
+  const data = Buffer.from(batch.data.buffer, batch.data.byteOffset, batch.data.byteLength);
+  const entries: Array<{ bytes: Buffer; signature: Buffer | null }> = [];
+  let at = 0;
+  for (let i = 0; i < batch.lengths.length; i += 2) {
+    const entryLength = batch.lengths[i]!;
+    const signatureLength = batch.lengths[i + 1]!;
+    entries.push({ bytes: data.subarray(at, at + entryLength), signature: signatureLength > 0 ? data.subarray(at + entryLength, at + entryLength + signatureLength) : null });
+    at += entryLength + signatureLength;
+  }
+  return entries;
+}
+
 export interface HeadState {
   size: number;
   /** Root hash of the tree at `size` (empty when size is 0). */
@@ -16,7 +55,7 @@ export interface HeadState {
 }
 
 export type SequencerRequest =
-  | { id: number; op: 'append'; entries: Array<{ bytes: Uint8Array; signature: Uint8Array | null }> }
+  | { id: number; op: 'append'; batch: PackedBatch }
   | { id: number; op: 'head' }
   | { id: number; op: 'publish'; size: number; note: string }
   | { id: number; op: 'close' };

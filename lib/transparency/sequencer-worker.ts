@@ -6,7 +6,7 @@ import { isDaemonError, type ErrorCode } from '../errors.js';
 import { rootHash } from './merkle-tree.js';
 import { openSequencer, type AppendResult, type Sequencer } from './sequencer-db.js';
 import { publishCheckpoint, reconcile } from './tile-publisher.js';
-import type { HeadState, SequencerReady, SequencerReply, SequencerRequest, SequencerWorkerData } from './sequencer-messages.js';
+import { unpackBatch, type HeadState, type SequencerReady, type SequencerReply, type SequencerRequest, type SequencerWorkerData } from './sequencer-messages.js';
 
 const data = workerData as SequencerWorkerData;
 const port = parentPort!;
@@ -21,7 +21,7 @@ function failure(err: unknown): { code: ErrorCode; message: string } {
 function handle(seq: Sequencer, req: SequencerRequest): unknown {
   switch (req.op) {
     case 'append': {
-      const result: AppendResult = seq.append(req.entries.map((e) => ({ bytes: Buffer.from(e.bytes), signature: e.signature && Buffer.from(e.signature) })));
+      const result: AppendResult = seq.append(unpackBatch(req.batch));
       return result;
     }
     case 'head': {

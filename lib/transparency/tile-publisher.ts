@@ -5,7 +5,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DaemonError } from '../errors.js';
 import { encodeEntryBundle } from './entry-bundle.js';
-import { HASH_BYTES } from './merkle-hash.js';
 import { rootHash } from './merkle-tree.js';
 import { parseCheckpointText, type Checkpoint } from './checkpoint.js';
 import { parseSignedNote } from './signed-note.js';
@@ -15,9 +14,7 @@ import type { Sequencer } from './sequencer-db.js';
 
 /** The hashes of one tile, read from the sequencer's node table. */
 function tileBytes(seq: Sequencer, tile: TileRef): Buffer {
-  const data = Buffer.alloc(tile.width * HASH_BYTES);
-  for (let i = 0; i < tile.width; i++) seq.node(TILE_HEIGHT * tile.level, tile.index * TILE_WIDTH + i).copy(data, i * HASH_BYTES);
-  return data;
+  return Buffer.concat(seq.nodes(TILE_HEIGHT * tile.level, tile.index * TILE_WIDTH, tile.width));
 }
 
 /**

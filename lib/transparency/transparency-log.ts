@@ -9,7 +9,7 @@ import { LOG_APPEND_MS_MAX, LOG_BATCH_ENTRIES_MAX, LOG_CHECKPOINT_INTERVAL_MS, L
 import { PUBLIC_DIR_MODE } from './durable-file.js';
 import { encodeLogEntry, type EncodedEntry, type LogEvent } from './log-entry.js';
 import { signCheckpoint, verifierKeyOf, type CheckpointSigner } from './checkpoint-signer.js';
-import type { HeadState, SequencerCall, SequencerReady, SequencerReply, SequencerWorkerData } from './sequencer-messages.js';
+import { packBatch, type HeadState, type SequencerCall, type SequencerReady, type SequencerReply, type SequencerWorkerData } from './sequencer-messages.js';
 import type { PublishedState } from './sequencer-db.js';
 
 export interface TransparencyLogOptions {
@@ -131,7 +131,8 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
         reject(new DaemonError('LOG_UNAVAILABLE', `the transparency log did not answer within ${deadlineMs} ms`));
       }, deadlineMs);
       calls.set(id, { resolve: resolve as (r: unknown) => void, reject, timer });
-      w.postMessage({ ...request, id });
+      // An append's packed buffer is moved to the worker, not copied.
+      w.postMessage({ ...request, id }, request.op === 'append' ? [request.batch.data.buffer as ArrayBuffer] : []);
     });
   }
 
@@ -148,7 +149,7 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
     }
     inFlight = true;
     const batch = pending.splice(0, LOG_BATCH_ENTRIES_MAX);
-    call<{ first: number }>({ op: 'append', entries: batch.map((p) => ({ bytes: p.entry.bytes, signature: p.entry.signature })) })
+    call<{ first: number }>({ op: 'append', batch: packBatch(batch.map((p) => p.entry)) })
       .then(
         ({ first }) => {
           batch.forEach((p, i) => p.resolve(first + i));

@@ -3,18 +3,29 @@
 import t from 'tap';
 import crypto from 'node:crypto';
 import { codeOf } from '../../helpers/error-codes.js';
-import { canonicalJson } from '../../../lib/transparency/canonical-json.js';
+import { canonicalObject, jsonInteger, jsonString } from '../../../lib/transparency/canonical-json.js';
 import { decodeLogEntry, encodeLogEntry, type LogEvent } from '../../../lib/transparency/log-entry.js';
 
 const message = Buffer.from('the firmware image bytes');
 const digest = crypto.createHash('sha256').update(message).digest();
 const signature = Buffer.from('30440220' + 'ab'.repeat(32) + '0220' + 'cd'.repeat(32), 'hex');
 
+/** RFC 8785 for what JSON.parse gives back (objects, strings, integers, booleans, null): the reference. */
+function reference(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  const object = value as Record<string, unknown>;
+  return `{${Object.keys(object)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${reference(object[k])}`)
+    .join(',')}}`;
+}
+
 t.test('canonical JSON', async (t) => {
-  t.equal(canonicalJson({ b: 1, a: { d: 'x', c: null }, e: undefined, f: true }), '{"a":{"c":null,"d":"x"},"b":1,"f":true}');
-  t.equal(canonicalJson({ '\u00e9': 1, z: 2, Z: 3 }), '{"Z":3,"z":2,"\u00e9":1}', 'keys sorted by UTF-16 code units');
-  t.equal(canonicalJson({ s: 'line\n"quoted"' }), '{"s":"line\\n\\"quoted\\""}');
-  t.throws(() => canonicalJson({ x: 1.5 }), RangeError, 'no fractions');
+  t.equal(canonicalObject([['b', '1'], ['a', canonicalObject([['d', jsonString('x')], ['c', 'null']])], ['e', undefined], ['f', 'true']]), '{"a":{"c":null,"d":"x"},"b":1,"f":true}');
+  t.equal(canonicalObject([['\u00e9', '1'], ['z', '2'], ['Z', '3'], ['\ud83d\ude00', '4'], ['\uffff', '5']]), '{"Z":3,"z":2,"\u00e9":1,"\ud83d\ude00":4,"\uffff":5}', 'keys sorted by UTF-16 code units');
+  t.equal(jsonString('line\n"quoted"'), '"line\\n\\"quoted\\""');
+  t.throws(() => jsonInteger(1.5), RangeError, 'no fractions');
+  t.throws(() => jsonInteger(2 ** 53), RangeError, 'no unsafe integers');
 });
 
 t.test('a sign entry', async (t) => {
@@ -52,8 +63,10 @@ t.test('every kind encodes', async (t) => {
     { kind: 'key-loaded', source: 'sign-ecdsa', keyId: 'a1b2c3d4e5f60718', algorithm: 'ecdsa-p384', backend: 'pkcs11', publicKey: Buffer.from('3076301006072a8648ce3d020106052b81040022', 'hex') },
   ];
   for (const e of events) {
-    const decoded = decodeLogEntry(encodeLogEntry(e, 1).bytes);
+    const bytes = encodeLogEntry({ ...e, client: 'client-\u00e9' }, 1).bytes;
+    const decoded = decodeLogEntry(bytes);
     t.equal(decoded?.['kind'], e.kind, e.kind);
+    t.equal(bytes.toString('utf8'), reference(decoded), `${e.kind}: the RFC 8785 form`);
   }
 });
 

@@ -43,6 +43,35 @@ export class DirectorySync {
   }
 }
 
+const TEMPORARY = /\.tmp-(\d+)-[0-9a-f]{8}$/;
+
+/**
+ * Removes the temporary files a killed writer left in `dir` (named after its pid). Another live
+ * process's temporary files are left alone: it is about to rename them.
+ */
+export function removeStaleTemporaries(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = TEMPORARY.exec(name)?.[1];
+    if (pid === undefined || isAlive(Number(pid))) continue;
+    fs.rmSync(path.join(dir, name), { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Writes `data` to `file` atomically and durably (once `dirs.flush()` has run). */
 export function writeFileAtomically(file: string, data: Uint8Array, dirs: DirectorySync): void {
   const dir = path.dirname(file);

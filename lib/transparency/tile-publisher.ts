@@ -8,8 +8,8 @@ import { encodeEntryBundle } from './entry-bundle.js';
 import { rootHash } from './merkle-tree.js';
 import { parseCheckpointText, type Checkpoint } from './checkpoint.js';
 import { parseSignedNote } from './signed-note.js';
-import { DirectorySync, writeFileAtomically } from './durable-file.js';
-import { CHECKPOINT_PATH, TILE_HEIGHT, TILE_WIDTH, entryBundlePath, tilePath, tilesAdded, type TileRef } from './tile-layout.js';
+import { DirectorySync, removeStaleTemporaries, writeFileAtomically } from './durable-file.js';
+import { CHECKPOINT_PATH, TILE_HEIGHT, TILE_WIDTH, entryBundlePath, hashesAtLevel, tilePath, tilesAdded, type TileRef } from './tile-layout.js';
 import type { Sequencer } from './sequencer-db.js';
 
 /** The hashes of one tile, read from the sequencer's node table. */
@@ -91,6 +91,21 @@ export function publishCheckpoint(dir: string, seq: Sequencer, size: number, not
   return moved;
 }
 
+/** Writers only ever write at the right edge of the tree and the checkpoint: look for leftovers there. */
+function removeEdgeTemporaries(dir: string, size: number): void {
+  removeStaleTemporaries(dir);
+  for (let level = 0; level === 0 || hashesAtLevel(size, level) > 0; level++) {
+    const index = Math.floor(hashesAtLevel(size, level) / TILE_WIDTH);
+    for (const i of index > 0 ? [index - 1, index] : [index]) {
+      const full = { level, index: i, width: TILE_WIDTH };
+      for (const p of level === 0 ? [tilePath(full), entryBundlePath(full)] : [tilePath(full)]) {
+        removeStaleTemporaries(path.dirname(path.join(dir, p)));
+        removeStaleTemporaries(path.join(dir, `${p}.p`));
+      }
+    }
+  }
+}
+
 /**
  * At open: the published checkpoint (file or database record) must describe a prefix of what the
  * database holds. If it does not, the database lost entries or was replaced, and appending would
@@ -112,6 +127,7 @@ export function reconcile(dir: string, seq: Sequencer): void {
     const record = seq.published();
     return record && parseCheckpointText(parseSignedNote(record.note)?.text ?? '');
   };
+  removeEdgeTemporaries(dir, size);
   const file = readCheckpointFile(dir);
   check('checkpoint file', file?.checkpoint);
   check('published checkpoint', recordedCheckpoint());

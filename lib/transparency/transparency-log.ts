@@ -85,7 +85,9 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
   /** Starts the writer thread (again, after it died): it opens the database and reconciles the files. */
   function startWorker(): Promise<Worker> {
     starting ??= new Promise<Worker>((resolve, reject) => {
-      const w = new Worker(new URL('./sequencer-worker.js', import.meta.url), { workerData });
+      // No inherited --import/--require hooks: they are for the main thread (a test runner's
+      // TypeScript loader, an APM agent) and would load into every writer thread at its start.
+      const w = new Worker(new URL('./sequencer-worker.js', import.meta.url), { workerData, execArgv: [] });
       const timer = setTimeout(() => {
         void w.terminate();
         reject(new DaemonError('LOG_UNAVAILABLE', `the transparency log did not open within ${LOG_OPEN_MS_MAX} ms`));
@@ -168,7 +170,6 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
   }
 
   let publishTimer: NodeJS.Timeout | null = null;
-  let publishing: Promise<PublishedState | null> | null = null;
 
   function schedulePublish(): void {
     if (publishTimer || closed) return;
@@ -183,8 +184,12 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
     publishTimer.unref();
   }
 
+  // Publishes run one after another: one already running may have read the head before entries
+  // that are durable now, so a new request waits for it and then looks again.
+  let publishChain: Promise<unknown> = Promise.resolve();
+
   function publish(): Promise<PublishedState | null> {
-    publishing ??= (async () => {
+    const run = async (): Promise<PublishedState | null> => {
       const head = await call<HeadState>({ op: 'head' });
       if (head.size === 0) return null;
       if (head.size <= head.publishedSize) return { size: head.publishedSize, note: head.publishedNote! };
@@ -192,10 +197,10 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
       const published = await call<PublishedState>({ op: 'publish', size: head.size, note }, Math.max(appendMsMax, LOG_OPEN_MS_MAX));
       opts.log?.debug({ size: published.size }, 'transparency log checkpoint published');
       return published;
-    })().finally(() => {
-      publishing = null;
-    });
-    return publishing;
+    };
+    const next = publishChain.then(run, run);
+    publishChain = next.catch(() => undefined);
+    return next;
   }
 
   await startWorker();

@@ -1,23 +1,33 @@
 // Shared by the transparency log tests: a key made by `signerd log keygen`, a log filled through
 // the library, the Go verifier, and byte flips in files and in note signatures.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { runSignerd } from '../../helpers/daemon.js';
 import { goTool } from '../../helpers/go-tools.js';
 import { loadCheckpointSignerFile } from '../../../lib/transparency/checkpoint-signer.js';
+import { generateNoteKey } from '../../../lib/transparency/note-key.js';
 import { openTransparencyLog, type TransparencyLog } from '../../../lib/transparency/transparency-log.js';
 import type { LogEvent } from '../../../lib/transparency/log-entry.js';
 
 export const ORIGIN = 'signerd.test/log';
 
 /** `signerd log keygen`: the key file and the verifier key (its last line). */
-export async function makeKey(dir: string, origin = ORIGIN): Promise<{ keyFile: string; vkey: string }> {
+export async function keygenCommand(dir: string, origin = ORIGIN): Promise<{ keyFile: string; vkey: string }> {
   const keyFile = path.join(dir, `${origin.replace(/\W/g, '-')}.key`);
   const r = await runSignerd(['log', 'keygen', '--origin', origin, '--out', keyFile]);
   if (r.code !== 0) throw new Error(`keygen failed: ${r.stderr}`);
   return { keyFile, vkey: r.stdout.trim().split('\n').pop()! };
+}
+
+/** The same key files as keygenCommand, made in-process (no process start on a busy machine). */
+export async function makeKey(dir: string, origin = ORIGIN): Promise<{ keyFile: string; vkey: string }> {
+  const keyFile = path.join(dir, `${origin.replace(/\W/g, '-')}.key`);
+  const { privateKeyText, verifierKey } = generateNoteKey(origin);
+  fs.writeFileSync(keyFile, `${privateKeyText}\n`, { mode: 0o600, flag: 'wx' });
+  return { keyFile, vkey: verifierKey };
 }
 
 export function openLog(logDir: string, keyFile: string, checkpointIntervalMs = 60_000): Promise<TransparencyLog> {
@@ -73,4 +83,53 @@ export function flipNoteSignature(note: string): string {
 export function copyDir(from: string, to: string): string {
   fs.cpSync(from, to, { recursive: true });
   return to;
+}
+
+export interface Ack {
+  index: number;
+  signature: string;
+}
+
+export interface Appender {
+  readonly proc: ChildProcess;
+  readonly acks: Ack[];
+  /** Resolves when the process has opened the log. */
+  readonly opened: Promise<void>;
+  /** Resolves with the exit code (null after a signal). */
+  readonly exited: Promise<number | null>;
+  stderr(): string;
+}
+
+const APPENDER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../helpers/log-appender-process.js');
+
+/** A separate process appending `count` entries (0: until killed), `concurrency` at a time. */
+export function spawnAppender(logDir: string, keyFile: string, tag: string, count: number, concurrency: number): Appender {
+  const proc = spawn(process.execPath, [APPENDER, logDir, keyFile, tag, String(count), String(concurrency)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const acks: Ack[] = [];
+  let stderr = '';
+  let buffered = '';
+  let markOpen: () => void = () => undefined;
+  const opened = new Promise<void>((resolve) => (markOpen = resolve));
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  proc.stdout!.on('data', (d: Buffer) => {
+    buffered += d.toString();
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = JSON.parse(buffered.slice(0, nl)) as { open?: boolean; index?: number; signature?: string };
+      buffered = buffered.slice(nl + 1);
+      if (line.open) markOpen();
+      if (line.index !== undefined) acks.push({ index: line.index, signature: line.signature! });
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return { proc, acks, opened, exited, stderr: () => stderr };
+}
+
+/** Polls until `done()` holds (every 10 ms), failing after `ms`. */
+export async function until(done: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }

@@ -13,7 +13,7 @@ import { openPublishedTree } from '../../../lib/transparency/tile-reader.js';
 import { consistencyProof, inclusionProof, rootHash } from '../../../lib/transparency/merkle-tree.js';
 import { formatConsistencyProof, formatInclusionProof } from '../../../lib/transparency/proof-text.js';
 import { formatProofBundle, parseProofBundle, verifyProofBundle } from '../../../lib/transparency/proof-bundle.js';
-import { appendRange, copyDir, flipFileByte, flipNoteSignature, makeKey, openLog, runGo, signatureOf } from './fixtures.js';
+import { appendRange, copyDir, flipFileByte, flipNoteSignature, keygenCommand, openLog, runGo, signatureOf } from './fixtures.js';
 
 // 700 entries: two full level-0 tiles and a partial one of 188, and a partial level-1 tile of 2.
 const SIZES = [5, 300, 700];
@@ -21,7 +21,7 @@ const SIZES = [5, 300, 700];
 t.test('the Go verifier accepts what signerd writes and rejects every flipped byte', needGo(), async (t) => {
   const dir = t.testdir();
   const logDir = path.join(dir, 'log');
-  const { keyFile, vkey } = await makeKey(dir);
+  const { keyFile, vkey } = await keygenCommand(dir);
   t.equal(fs.statSync(keyFile).mode & 0o777, 0o600, 'keygen writes the key 0600');
   const key = parseVerifierKey(vkey);
 

@@ -29,6 +29,22 @@ export class DirectorySync {
     this.dirs.add(dir);
   }
 
+  /** fsyncs every changed directory on libuv's pool, so the writer thread keeps committing meanwhile. */
+  async flushAsync(): Promise<void> {
+    const dirs = [...this.dirs];
+    this.dirs.clear();
+    await Promise.all(
+      dirs.map(async (dir) => {
+        const handle = await fs.promises.open(dir, 'r');
+        try {
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      }),
+    );
+  }
+
   /** fsyncs every changed directory; after this the renames are durable. */
   flush(): void {
     for (const dir of this.dirs) {
@@ -72,11 +88,40 @@ function isAlive(pid: number): boolean {
   }
 }
 
+function temporaryName(file: string): string {
+  return `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+}
+
+/** Writes and fsyncs `data` beside `file` under a temporary name, off the calling thread; returns that name. */
+export async function writeTemporary(file: string, data: Uint8Array, dirs: DirectorySync): Promise<string> {
+  dirs.ensure(path.dirname(file));
+  const temp = temporaryName(file);
+  const handle = await fs.promises.open(temp, 'wx', PUBLIC_FILE_MODE);
+  try {
+    await handle.chmod(PUBLIC_FILE_MODE);
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (err) {
+    await handle.close();
+    await fs.promises.rm(temp, { force: true });
+    throw err;
+  }
+  await handle.close();
+  return temp;
+}
+
+/** writeFileAtomically off the calling thread: the write and fsync run on libuv's pool. */
+export async function writeFileAtomicallyAsync(file: string, data: Uint8Array, dirs: DirectorySync): Promise<void> {
+  const temp = await writeTemporary(file, data, dirs);
+  await fs.promises.rename(temp, file);
+  dirs.changed(path.dirname(file));
+}
+
 /** Writes `data` to `file` atomically and durably (once `dirs.flush()` has run). */
 export function writeFileAtomically(file: string, data: Uint8Array, dirs: DirectorySync): void {
   const dir = path.dirname(file);
   dirs.ensure(dir);
-  const temp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  const temp = temporaryName(file);
   const fd = fs.openSync(temp, 'wx', PUBLIC_FILE_MODE);
   try {
     fs.fchmodSync(fd, PUBLIC_FILE_MODE);

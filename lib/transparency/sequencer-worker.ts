@@ -18,7 +18,10 @@ function failure(err: unknown): { code: ErrorCode; message: string } {
   return { code: 'LOG_UNAVAILABLE', message: `the transparency log failed (${code})` };
 }
 
-function handle(seq: Sequencer, req: SequencerRequest): unknown {
+const publishes = new Set<Promise<boolean>>();
+
+/** Requests run in arrival order; a publish awaits its file writes, and appends go on meanwhile. */
+async function handle(seq: Sequencer, req: SequencerRequest): Promise<unknown> {
   switch (req.op) {
     case 'append': {
       const result: AppendResult = seq.append(unpackBatch(req.batch));
@@ -30,10 +33,19 @@ function handle(seq: Sequencer, req: SequencerRequest): unknown {
       const head: HeadState = { size, root: size > 0 ? rootHash(seq, size) : new Uint8Array(), publishedSize: published?.size ?? 0, publishedNote: published?.note ?? null };
       return head;
     }
-    case 'publish':
-      publishCheckpoint(data.dir, seq, req.size, req.note);
+    case 'publish': {
+      const publishing = publishCheckpoint(data.dir, seq, req.size, req.note);
+      publishes.add(publishing);
+      try {
+        await publishing;
+      } finally {
+        publishes.delete(publishing);
+      }
       return seq.published();
+    }
     case 'close':
+      // A publish whose caller gave up may still be writing; the database stays open for it.
+      await Promise.allSettled([...publishes]);
       seq.close();
       return null;
     default:
@@ -52,11 +64,8 @@ try {
 }
 
 port.on('message', (req: SequencerRequest) => {
-  let reply: SequencerReply;
-  try {
-    reply = { id: req.id, ok: true, result: handle(seq, req) };
-  } catch (err) {
-    reply = { id: req.id, ok: false, ...failure(err) };
-  }
-  port.postMessage(reply);
+  handle(seq, req).then(
+    (result) => port.postMessage({ id: req.id, ok: true, result } satisfies SequencerReply),
+    (err: unknown) => port.postMessage({ id: req.id, ok: false, ...failure(err) } satisfies SequencerReply),
+  );
 });

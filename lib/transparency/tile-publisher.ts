@@ -8,7 +8,7 @@ import { encodeEntryBundle } from './entry-bundle.js';
 import { rootHash } from './merkle-tree.js';
 import { parseCheckpointText, type Checkpoint } from './checkpoint.js';
 import { parseSignedNote } from './signed-note.js';
-import { DirectorySync, removeStaleTemporaries, writeFileAtomically } from './durable-file.js';
+import { DirectorySync, removeStaleTemporaries, writeFileAtomically, writeFileAtomicallyAsync, writeTemporary } from './durable-file.js';
 import { CHECKPOINT_PATH, TILE_HEIGHT, TILE_WIDTH, entryBundlePath, hashesAtLevel, tilePath, tilesAdded, type TileRef } from './tile-layout.js';
 import type { Sequencer } from './sequencer-db.js';
 
@@ -17,23 +17,26 @@ function tileBytes(seq: Sequencer, tile: TileRef): Buffer {
   return Buffer.concat(seq.nodes(TILE_HEIGHT * tile.level, tile.index * TILE_WIDTH, tile.width));
 }
 
-/**
- * Writes every tile and entry bundle of the tree at `toSize` that the tree at `fromSize` lacks,
- * skipping files already there (complete by construction: they were renamed into place), and
- * makes them durable. Returns the tiles it considered.
- */
-export function writeTiles(dir: string, seq: Sequencer, fromSize: number, toSize: number): TileRef[] {
-  const dirs = new DirectorySync();
+/** The tile and bundle files the tree at `toSize` has and the tree at `fromSize` lacks, with their bytes. */
+function tileFiles(dir: string, seq: Sequencer, fromSize: number, toSize: number): { tiles: TileRef[]; files: Array<{ file: string; data: () => Buffer }> } {
   const tiles = tilesAdded(fromSize, toSize);
+  const files: Array<{ file: string; data: () => Buffer }> = [];
   for (const tile of tiles) {
-    const file = path.join(dir, tilePath(tile));
-    if (!fs.existsSync(file)) writeFileAtomically(file, tileBytes(seq, tile), dirs);
+    files.push({ file: path.join(dir, tilePath(tile)), data: () => tileBytes(seq, tile) });
     if (tile.level === 0) {
-      const bundle = path.join(dir, entryBundlePath(tile));
       const from = tile.index * TILE_WIDTH;
-      if (!fs.existsSync(bundle)) writeFileAtomically(bundle, encodeEntryBundle(seq.entries(from, from + tile.width)), dirs);
+      files.push({ file: path.join(dir, entryBundlePath(tile)), data: () => encodeEntryBundle(seq.entries(from, from + tile.width)) });
     }
   }
+  // A file already there is complete (renamed into place) and, by its path, has these very bytes.
+  return { tiles, files: files.filter((f) => !fs.existsSync(f.file)) };
+}
+
+/** Writes the files of tileFiles and makes them durable (at open, before anything else runs). */
+export function writeTiles(dir: string, seq: Sequencer, fromSize: number, toSize: number): TileRef[] {
+  const dirs = new DirectorySync();
+  const { tiles, files } = tileFiles(dir, seq, fromSize, toSize);
+  for (const f of files) writeFileAtomically(f.file, f.data(), dirs);
   dirs.flush();
   return tiles;
 }
@@ -73,20 +76,34 @@ export function readCheckpointFile(dir: string): { note: string; checkpoint: Che
 }
 
 /**
- * Publishes a signed checkpoint for `size` unless another process already published as far:
- * tiles first (outside the lock: they are idempotent), then, under the write lock, the checkpoint
- * file and its record, so two processes never move the checkpoint backwards. True if it moved.
+ * Publishes a signed checkpoint for `size` unless another process already published as far. The
+ * tiles and the new checkpoint's bytes are written and fsynced first, on libuv's pool (appends go
+ * on meanwhile); then, under the write lock, only the rename and its record, so two processes never
+ * move the checkpoint backwards. True if it moved.
  */
-export function publishCheckpoint(dir: string, seq: Sequencer, size: number, note: string): boolean {
+export async function publishCheckpoint(dir: string, seq: Sequencer, size: number, note: string): Promise<boolean> {
   const before = seq.published()?.size ?? 0;
   if (size <= before) return false;
-  const tiles = writeTiles(dir, seq, before, size);
+  const dirs = new DirectorySync();
+  const { tiles, files } = tileFiles(dir, seq, before, size);
+  // Bytes are read from the database now, in this turn; the writes overlap.
+  await Promise.all(files.map((f) => writeFileAtomicallyAsync(f.file, f.data(), dirs)));
+  await dirs.flushAsync();
+  const checkpointFile = path.join(dir, CHECKPOINT_PATH);
+  const temp = await writeTemporary(checkpointFile, Buffer.from(note, 'utf8'), dirs);
   const moved = seq.withWriteLock(() => {
     if (size <= (seq.published()?.size ?? 0)) return false;
-    writeCheckpointFile(dir, note);
+    fs.renameSync(temp, checkpointFile);
     seq.setPublished({ size, note });
     return true;
   });
+  if (moved) {
+    // Should a crash lose the rename, the record (committed) brings the file back at open.
+    dirs.changed(dir);
+    await dirs.flushAsync();
+  } else {
+    await fs.promises.rm(temp, { force: true });
+  }
   removeCoveredPartials(dir, tiles);
   return moved;
 }

@@ -90,8 +90,10 @@ function verifierKeyArg(value: string): NoteVerifierKey {
 function readBounded(file: string, bytesMax: number): Buffer {
   let data: Buffer;
   try {
+    if (file !== '-' && fs.statSync(file).size > bytesMax) throw new DaemonError('BAD_REQUEST', `${file} is larger than ${bytesMax} bytes`);
     data = fs.readFileSync(file === '-' ? 0 : file);
   } catch (err) {
+    if (err instanceof DaemonError) throw err;
     throw new DaemonError('NOT_FOUND', `${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
   }
   if (data.length > bytesMax) throw new DaemonError('BAD_REQUEST', `${file} is larger than ${bytesMax} bytes`);

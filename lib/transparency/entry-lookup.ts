@@ -20,20 +20,30 @@ export interface LookupResult {
   unpublished: number[];
 }
 
-export function findEntriesBySignature(dir: string, tree: PublishedTree, signature: Buffer): LookupResult {
-  const hex = signature.toString('hex');
-  let indexes: number[];
-  if (fs.existsSync(path.join(dir, SEQUENCER_FILE))) {
+/** The sequencer's index, or null when there is none this user may read (a mirror, another owner). */
+function lookupInDatabase(dir: string, signature: Buffer): number[] | null {
+  if (!fs.existsSync(path.join(dir, SEQUENCER_FILE))) return null;
+  try {
     const seq = openSequencer(dir, { lockWaitMsMax: LOG_LOCK_WAIT_MS_MAX, readonly: true });
     try {
-      indexes = seq.findBySignature(signature);
+      return seq.findBySignature(signature);
     } finally {
       seq.close();
     }
-  } else {
-    indexes = [];
-    for (let i = 0; i < tree.size; i++) if (decodeLogEntry(tree.entry(i))?.['signature'] === hex) indexes.push(i);
+  } catch {
+    return null;
   }
+}
+
+function scan(tree: PublishedTree, hex: string): number[] {
+  const indexes: number[] = [];
+  for (let i = 0; i < tree.size; i++) if (decodeLogEntry(tree.entry(i))?.['signature'] === hex) indexes.push(i);
+  return indexes;
+}
+
+export function findEntriesBySignature(dir: string, tree: PublishedTree, signature: Buffer): LookupResult {
+  const hex = signature.toString('hex');
+  const indexes = lookupInDatabase(dir, signature) ?? scan(tree, hex);
   const published = indexes
     .filter((i) => i < tree.size)
     .map((index) => {

@@ -9,54 +9,59 @@ export const PUBLIC_FILE_MODE = 0o644;
 export const PUBLIC_DIR_MODE = 0o755;
 
 /** Collects the directories a batch of writes changed, so each is fsynced once at the end. */
-export class DirectorySync {
-  private readonly dirs = new Set<string>();
-
+export interface DirectorySync {
   /** Creates `dir` and its missing parents (0755), remembering every directory whose entries changed. */
-  ensure(dir: string): void {
-    if (fs.existsSync(dir)) return;
-    const first = fs.mkdirSync(dir, { recursive: true, mode: PUBLIC_DIR_MODE });
-    if (first === undefined) return;
-    for (let d = dir; ; d = path.dirname(d)) {
-      fs.chmodSync(d, PUBLIC_DIR_MODE);
-      this.dirs.add(d);
-      if (d === first) break;
-    }
-    this.dirs.add(path.dirname(first));
-  }
-
-  changed(dir: string): void {
-    this.dirs.add(dir);
-  }
-
-  /** fsyncs every changed directory on libuv's pool, so the writer thread keeps committing meanwhile. */
-  async flushAsync(): Promise<void> {
-    const dirs = [...this.dirs];
-    this.dirs.clear();
-    await Promise.all(
-      dirs.map(async (dir) => {
-        const handle = await fs.promises.open(dir, 'r');
-        try {
-          await handle.sync();
-        } finally {
-          await handle.close();
-        }
-      }),
-    );
-  }
-
+  ensure(dir: string): void;
+  changed(dir: string): void;
   /** fsyncs every changed directory; after this the renames are durable. */
-  flush(): void {
-    for (const dir of this.dirs) {
-      const fd = fs.openSync(dir, 'r');
-      try {
-        fs.fsyncSync(fd);
-      } finally {
-        fs.closeSync(fd);
+  flush(): void;
+  /** The same on libuv's pool, so the writer thread keeps committing meanwhile. */
+  flushAsync(): Promise<void>;
+}
+
+export function directorySync(): DirectorySync {
+  const dirs = new Set<string>();
+  const take = (): string[] => {
+    const list = [...dirs];
+    dirs.clear();
+    return list;
+  };
+  return {
+    ensure(dir) {
+      if (fs.existsSync(dir)) return;
+      const first = fs.mkdirSync(dir, { recursive: true, mode: PUBLIC_DIR_MODE });
+      if (first === undefined) return;
+      for (let d = dir; ; d = path.dirname(d)) {
+        fs.chmodSync(d, PUBLIC_DIR_MODE);
+        dirs.add(d);
+        if (d === first) break;
       }
-    }
-    this.dirs.clear();
-  }
+      dirs.add(path.dirname(first));
+    },
+    changed: (dir) => void dirs.add(dir),
+    flush() {
+      for (const dir of take()) {
+        const fd = fs.openSync(dir, 'r');
+        try {
+          fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+    },
+    async flushAsync() {
+      await Promise.all(
+        take().map(async (dir) => {
+          const handle = await fs.promises.open(dir, 'r');
+          try {
+            await handle.sync();
+          } finally {
+            await handle.close();
+          }
+        }),
+      );
+    },
+  };
 }
 
 const TEMPORARY = /\.tmp-(\d+)-[0-9a-f]{8}$/;

@@ -8,7 +8,7 @@ import { encodeEntryBundle } from './entry-bundle.js';
 import { rootHash } from './merkle-tree.js';
 import { parseCheckpointText, type Checkpoint } from './checkpoint.js';
 import { parseSignedNote } from './signed-note.js';
-import { DirectorySync, removeStaleTemporaries, writeFileAtomically, writeFileAtomicallyAsync, writeTemporary } from './durable-file.js';
+import { directorySync, removeStaleTemporaries, writeFileAtomically, writeFileAtomicallyAsync, writeTemporary } from './durable-file.js';
 import { CHECKPOINT_PATH, TILE_HEIGHT, TILE_WIDTH, entryBundlePath, hashesAtLevel, tilePath, tilesAdded, type TileRef } from './tile-layout.js';
 import type { Sequencer } from './sequencer-db.js';
 
@@ -34,7 +34,7 @@ function tileFiles(dir: string, seq: Sequencer, fromSize: number, toSize: number
 
 /** Writes the files of tileFiles and makes them durable (at open, before anything else runs). */
 export function writeTiles(dir: string, seq: Sequencer, fromSize: number, toSize: number): TileRef[] {
-  const dirs = new DirectorySync();
+  const dirs = directorySync();
   const { tiles, files } = tileFiles(dir, seq, fromSize, toSize);
   for (const f of files) writeFileAtomically(f.file, f.data(), dirs);
   dirs.flush();
@@ -42,7 +42,7 @@ export function writeTiles(dir: string, seq: Sequencer, fromSize: number, toSize
 }
 
 export function writeCheckpointFile(dir: string, note: string): void {
-  const dirs = new DirectorySync();
+  const dirs = directorySync();
   writeFileAtomically(path.join(dir, CHECKPOINT_PATH), Buffer.from(note, 'utf8'), dirs);
   dirs.flush();
 }
@@ -84,7 +84,7 @@ export function readCheckpointFile(dir: string): { note: string; checkpoint: Che
 export async function publishCheckpoint(dir: string, seq: Sequencer, size: number, note: string): Promise<boolean> {
   const before = seq.published()?.size ?? 0;
   if (size <= before) return false;
-  const dirs = new DirectorySync();
+  const dirs = directorySync();
   const { tiles, files } = tileFiles(dir, seq, before, size);
   // Bytes are read from the database now, in this turn; the writes overlap.
   await Promise.all(files.map((f) => writeFileAtomicallyAsync(f.file, f.data(), dirs)));

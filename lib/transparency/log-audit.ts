@@ -10,7 +10,7 @@ import { foldHashes, nodeFromTiles } from './tile-reader.js';
 import { decodeLogEntry } from './log-entry.js';
 import { parseCheckpointText, verifyCheckpoint, type Checkpoint } from './checkpoint.js';
 import { parseSignedNote } from './signed-note.js';
-import { CHECKPOINT_PATH, TILE_WIDTH, entryBundlePath, hashesAtLevel, tilePath, type TileRef } from './tile-layout.js';
+import { CHECKPOINT_PATH, TILE_WIDTH, entryBundlePath, hashesAtLevel, tilePath } from './tile-layout.js';
 import type { NoteVerifierKey } from './note-key.js';
 
 export interface AuditReport {
@@ -70,16 +70,31 @@ export function auditLog(dir: string, key: NoteVerifierKey | null, previous: Che
   const size = checkpoint.size;
   report.entries = size;
 
-  // levels[L] holds the recomputed hashes of tile level L: hashesAtLevel(size, L) of them.
-  const levels: Buffer[][] = [[]];
   const compare = (relative: string, expected: Buffer): void => {
     const found = read(dir, relative);
     report.files++;
     if (!found) report.problems.push(`${relative}: missing`);
     else if (!found.equals(expected)) report.problems.push(`${relative}: differs from the recomputation`);
   };
+  /** The tile file at the checkpoint's width, and every older partial of it, against the hashes. */
+  const compareTile = (level: number, index: number, hashes: Buffer[]): void => {
+    compare(tilePath({ level, index, width: hashes.length }), Buffer.concat(hashes));
+    for (const w of partialWidths(dir, tilePath({ level, index, width: TILE_WIDTH })).filter((w) => w !== hashes.length)) {
+      if (w > hashes.length) {
+        report.files++;
+        report.problems.push(`${tilePath({ level, index, width: w })}: beyond the checkpoint`);
+      } else {
+        compare(tilePath({ level, index, width: w }), Buffer.concat(hashes.slice(0, w)));
+      }
+    }
+  };
 
-  // Level 0, a bundle at a time: entries → leaf hashes, checked against the bundle's tile.
+  // Level 0, a bundle at a time (memory stays bounded): entries → leaf hashes → the level-0 tile.
+  // Only the level-0 tiles that roots are computed in are kept (the checkpoint's, --previous's).
+  const kept = new Map<number, Buffer>();
+  const keep = new Set([Math.floor(size / TILE_WIDTH), ...(previous ? [Math.floor(previous.size / TILE_WIDTH)] : [])]);
+  // levels[L] (L ≥ 1): the recomputed hashes of tile level L, each the root of a full tile below.
+  const levels: Buffer[][] = [[], []];
   for (let index = 0; index * TILE_WIDTH < size; index++) {
     const width = Math.min(TILE_WIDTH, size - index * TILE_WIDTH);
     const bundlePath = entryBundlePath({ index, width });
@@ -92,40 +107,32 @@ export function auditLog(dir: string, key: NoteVerifierKey | null, previous: Che
     }
     const hashes = entries.map((e) => leafHash(e));
     report.foreignEntries += entries.filter((e) => decodeLogEntry(e) === null).length;
-    levels[0]!.push(...hashes);
     // Older partial bundles must hold the same first entries.
-    const full = { level: 0, index, width: TILE_WIDTH };
-    for (const w of partialWidths(dir, entryBundlePath(full)).filter((w) => w !== width)) {
+    for (const w of partialWidths(dir, entryBundlePath({ index, width: TILE_WIDTH })).filter((w) => w !== width)) {
       const older = read(dir, entryBundlePath({ index, width: w }));
       report.files++;
       const olderEntries = older && decodeEntryBundle(older, w);
       if (w > width) report.problems.push(`${entryBundlePath({ index, width: w })}: beyond the checkpoint`);
       else if (!olderEntries || olderEntries.some((e, i) => !e.equals(entries[i]!))) report.problems.push(`${entryBundlePath({ index, width: w })}: differs from the entries`);
     }
+    compareTile(0, index, hashes);
+    if (width === TILE_WIDTH) levels[1]!.push(foldHashes(hashes));
+    if (keep.has(index)) kept.set(index, Buffer.concat(hashes));
   }
 
-  // Every level: compare each tile file with the recomputed hashes, and feed full tiles upwards.
-  for (let level = 0; hashesAtLevel(size, level) > 0; level++) {
+  // The levels above: each tile file against the recomputed hashes; full tiles feed the next level.
+  for (let level = 1; hashesAtLevel(size, level) > 0; level++) {
     const hashes = levels[level]!;
     const next: Buffer[] = [];
     for (let index = 0; index * TILE_WIDTH < hashes.length; index++) {
       const slice = hashes.slice(index * TILE_WIDTH, (index + 1) * TILE_WIDTH);
-      const tile: TileRef = { level, index, width: slice.length };
-      compare(tilePath(tile), Buffer.concat(slice));
-      for (const w of partialWidths(dir, tilePath({ ...tile, width: TILE_WIDTH })).filter((w) => w !== slice.length)) {
-        if (w > slice.length) {
-          report.files++;
-          report.problems.push(`${tilePath({ ...tile, width: w })}: beyond the checkpoint`);
-        } else {
-          compare(tilePath({ ...tile, width: w }), Buffer.concat(slice.slice(0, w)));
-        }
-      }
+      compareTile(level, index, slice);
       if (slice.length === TILE_WIDTH) next.push(foldHashes(slice));
     }
     levels.push(next);
   }
 
-  const recomputed = { node: nodeFromTiles((l, i) => Buffer.concat(levels[l]!.slice(i * TILE_WIDTH, (i + 1) * TILE_WIDTH))) };
+  const recomputed = { node: nodeFromTiles((l, i) => (l === 0 ? kept.get(i)! : Buffer.concat(levels[l]!.slice(i * TILE_WIDTH, (i + 1) * TILE_WIDTH)))) };
   if (size > 0 && !rootHash(recomputed, size).equals(checkpoint.root)) report.problems.push(`the checkpoint's root hash at size ${size} is not the root of the entries`);
   if (previous) {
     if (previous.origin !== checkpoint.origin) report.problems.push(`previous checkpoint is for log ${previous.origin}, not ${checkpoint.origin}`);

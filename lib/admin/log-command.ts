@@ -2,6 +2,7 @@
 // checkpoint, entry, prove, consistency and bundle read a log directory; verify and audit are what
 // an auditor runs offline with nothing but the log's verifier key.
 import fs from 'node:fs';
+import path from 'node:path';
 import { Command } from 'commander';
 import { DaemonError, EXIT_CONFIG, isDaemonError } from '../errors.js';
 import { DEFAULT_LIMITS, LOG_PROOF_FILE_BYTES_MAX, SIGNATURE_BYTES_MAX } from '../limits.js';
@@ -21,6 +22,7 @@ import { formatConsistencyProof, formatInclusionProof } from '../transparency/pr
 import { formatProofBundle, verifyProofBundle } from '../transparency/proof-bundle.js';
 import { findEntriesBySignature } from '../transparency/entry-lookup.js';
 import { auditLog } from '../transparency/log-audit.js';
+import { SEQUENCER_FILE } from '../transparency/sequencer-db.js';
 import { decodeLogEntry } from '../transparency/log-entry.js';
 import { parseCheckpointText, verifyCheckpoint, type Checkpoint } from '../transparency/checkpoint.js';
 import { parseSignedNote } from '../transparency/signed-note.js';
@@ -140,6 +142,8 @@ function checkpoint(): Command {
     const dir = logDir(opts);
     const keys = (opts['transparencyLogKey'] as string[] | undefined) ?? [];
     if (keys.length > 0) {
+      // Publishing is for an existing log: a mistyped directory must not become a new, empty one.
+      if (!fs.existsSync(path.join(dir, SEQUENCER_FILE))) throw new DaemonError('NOT_FOUND', `${dir} is not a transparency log (no ${SEQUENCER_FILE})`);
       const log = await openConfiguredTransparencyLog(transparencyLogSettings(opts)!, { callMsMax: DEFAULT_LIMITS.backendCallMsMax });
       try {
         await log.publish();

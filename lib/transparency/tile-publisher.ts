@@ -129,9 +129,11 @@ function removeEdgeTemporaries(dir: string, size: number): void {
  * fork the log: refuse. Then bring the tiles, the file and the record level.
  */
 export function reconcile(dir: string, seq: Sequencer): void {
-  const size = seq.size();
+  // Other processes may append and publish meanwhile: the database's size is read after the
+  // checkpoint it is compared with, never before (it only grows, and covers every checkpoint).
   const check = (what: string, cp: Checkpoint | null | undefined): void => {
     if (!cp) return;
+    const size = seq.size();
     if (cp.origin !== seq.origin) throw new DaemonError('CONFIG_INVALID', `the ${what} is for log ${cp.origin}, not ${seq.origin}`);
     if (cp.size > size) {
       throw new DaemonError('CONFIG_INVALID', `the ${what} has ${cp.size} entries but the log database only ${size}: the database lost entries; restore it from backup (starting afresh would fork the log)`);
@@ -144,12 +146,13 @@ export function reconcile(dir: string, seq: Sequencer): void {
     const record = seq.published();
     return record && parseCheckpointText(parseSignedNote(record.note)?.text ?? '');
   };
-  removeEdgeTemporaries(dir, size);
   const file = readCheckpointFile(dir);
   check('checkpoint file', file?.checkpoint);
-  check('published checkpoint', recordedCheckpoint());
+  const recorded = recordedCheckpoint();
+  check('published checkpoint', recorded);
+  removeEdgeTemporaries(dir, seq.size());
   // Tiles are written before a checkpoint names them; rewrite any that went missing.
-  const publishedSize = Math.max(file?.checkpoint.size ?? 0, recordedCheckpoint()?.size ?? 0);
+  const publishedSize = Math.max(file?.checkpoint.size ?? 0, recorded?.size ?? 0);
   if (publishedSize > 0) writeTiles(dir, seq, 0, publishedSize);
   seq.withWriteLock(() => {
     const nowFile = readCheckpointFile(dir);

@@ -133,6 +133,39 @@ t.test('a publish asked for while another runs covers what became durable meanwh
   t.equal(second!.size, 5, 'the second covers them (it is not the first one handed back)');
 });
 
+t.test('a process opening the log while another appends and publishes starts fine', async (t) => {
+  const dir = t.testdir();
+  const { keyFile } = await makeKey(dir);
+  const logDir = path.join(dir, 'log');
+  const busy = await openLog(logDir, keyFile);
+  let running = true;
+  let appended = 0;
+  // Another daemon at full speed: appends, each followed by a checkpoint.
+  const load = (async () => {
+    while (running) {
+      await appendRange(busy, appended, appended + 4);
+      appended += 4;
+      await busy.publish();
+    }
+  })();
+  const opened: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const other = await openLog(logDir, keyFile).then(
+      (l) => l,
+      (e: { code?: string }) => e.code ?? 'error',
+    );
+    if (typeof other === 'string') opened.push(other);
+    else {
+      opened.push('ok');
+      await other.close();
+    }
+  }
+  running = false;
+  await load;
+  await busy.close();
+  t.same(opened, opened.map(() => 'ok'), `8 opens during ${appended} appends and as many checkpoints`);
+});
+
 t.test('malformed events and appends after close', async (t) => {
   const dir = t.testdir();
   const { keyFile } = await makeKey(dir);

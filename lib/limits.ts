@@ -162,6 +162,8 @@ export const LOG_FIELD_CHARS_MAX = 1024;
 export const PUBLIC_KEY_BYTES_MAX = 4096;
 /** Entries made durable by one commit (one fsync); more wait for the next commit. */
 export const LOG_BATCH_ENTRIES_MAX = 1024;
+/** Appends waiting for a commit in one process; more are refused BUSY (daemons' inFlightMax keeps far below). */
+export const LOG_PENDING_ENTRIES_MAX = 8 * LOG_BATCH_ENTRIES_MAX;
 /** Deadline of one append: waiting for the commit in progress, the cross-process lock and our commit. */
 export const LOG_APPEND_MS_MAX = 5_000;
 /** How long the log writer waits for another process's commit (the SQLite write lock) before failing. */

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { DaemonError, toDaemonError } from '../errors.js';
-import { LOG_APPEND_MS_MAX, LOG_BATCH_ENTRIES_MAX, LOG_CHECKPOINT_INTERVAL_MS, LOG_LOCK_WAIT_MS_MAX, LOG_OPEN_MS_MAX } from '../limits.js';
+import { LOG_APPEND_MS_MAX, LOG_BATCH_ENTRIES_MAX, LOG_CHECKPOINT_INTERVAL_MS, LOG_LOCK_WAIT_MS_MAX, LOG_OPEN_MS_MAX, LOG_PENDING_ENTRIES_MAX } from '../limits.js';
 import { PUBLIC_DIR_MODE } from './durable-file.js';
 import { encodeLogEntry, type EncodedEntry, type LogEvent } from './log-entry.js';
 import { signCheckpoint, verifierKeyOf, type CheckpointSigner } from './checkpoint-signer.js';
@@ -45,6 +45,8 @@ export interface TransparencyLog {
 
 interface Pending {
   entry: EncodedEntry;
+  /** When the append came in: past its deadline it is refused rather than sent. */
+  enqueuedMs: number;
   resolve(index: number): void;
   reject(err: unknown): void;
 }
@@ -149,9 +151,17 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
       if (!inFlight && pending.length === 0) idle?.();
       return;
     }
+    // Each append's deadline counts from its arrival: one that waited out the commits ahead of it
+    // is refused now, not committed late (its result would be withheld anyway).
+    const now = Date.now();
+    while (pending.length > 0 && now - pending[0]!.enqueuedMs > appendMsMax) {
+      pending.shift()!.reject(new DaemonError('LOG_UNAVAILABLE', `the transparency log did not commit within ${appendMsMax} ms`));
+    }
+    if (pending.length === 0) return flush();
     inFlight = true;
     const batch = pending.splice(0, LOG_BATCH_ENTRIES_MAX);
-    call<{ first: number }>({ op: 'append', batch: packBatch(batch.map((p) => p.entry)) })
+    // The oldest entry's deadline bounds the batch's: no append waits longer than appendMsMax.
+    call<{ first: number }>({ op: 'append', batch: packBatch(batch.map((p) => p.entry)) }, Math.max(1, appendMsMax - (now - batch[0]!.enqueuedMs)))
       .then(
         ({ first }) => {
           batch.forEach((p, i) => p.resolve(first + i));
@@ -219,8 +229,9 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
       } catch (err) {
         return Promise.reject(err);
       }
+      if (pending.length >= LOG_PENDING_ENTRIES_MAX) return Promise.reject(new DaemonError('BUSY', 'too many appends waiting for the transparency log'));
       return new Promise<number>((resolve, reject) => {
-        pending.push({ entry, resolve, reject });
+        pending.push({ entry, enqueuedMs: Date.now(), resolve, reject });
         if (pending.length === 1) queueMicrotask(flush);
       });
     },

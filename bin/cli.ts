@@ -15,6 +15,7 @@ import { keygenCommand } from '../lib/admin/keygen-command.js';
 import { recordCommands } from '../lib/admin/record-commands.js';
 import { seedMigrationCommand } from '../lib/admin/seed-migration-command.js';
 import { hsmCommand } from '../lib/admin/hsm-command.js';
+import { logCommand } from '../lib/admin/log-command.js';
 import { TEZOS_KEY_FORMAT } from '../daemons/tezos/tezos-key-import.js';
 
 // The version an operator reports is the package's: read from the package.json next to dist/.
@@ -41,6 +42,7 @@ program.addCommand(keygenCommand());
 program.addCommand(hsmCommand([TEZOS_KEY_FORMAT]));
 for (const cmd of recordCommands()) program.addCommand(cmd);
 program.addCommand(seedMigrationCommand());
+program.addCommand(logCommand());
 
 // A usage error must not restart-loop under systemd: it exits 78 like any other bad configuration.
 const overrideExits = (cmd: Command): void => {

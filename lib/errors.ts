@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   BUSY: 'too many connections or too much work in flight; try again',
   SHUTTING_DOWN: 'the daemon is draining and takes no new work',
   STORE_UNAVAILABLE: 'the validity or watermark store did not answer in time or refused; no verdict given',
+  LOG_UNAVAILABLE: 'the transparency log did not make the entry durable in time; the result was withheld',
   BACKEND_UNAVAILABLE: 'the key backend (HSM, secret files) is unavailable; it is reopened automatically',
   BACKEND_TIMEOUT: 'the key backend did not answer within its deadline',
   REQUEST_TIMEOUT: 'HTTP: the whole request (upload included) did not arrive within its deadline',

@@ -166,3 +166,31 @@ export const LOG_DROP_REPORT_MS = 1_000;
 
 /** How long the exit waits for the log to flush; a dead stdout pipe never flushes. */
 export const LOG_FLUSH_MS_MAX = 500;
+
+// Transparency log (lib/transparency/).
+/** One log entry: entry bundles prefix each entry with a uint16 length (C2SP tlog-tiles). */
+export const LOG_ENTRY_BYTES_MAX = 65_535;
+/** One text field of a log entry (key id, algorithm, artifact name, ...). */
+export const LOG_FIELD_CHARS_MAX = 1024;
+/** A public key logged when a key is loaded (SubjectPublicKeyInfo DER; RSA-16384 is about 2.1 KB). */
+export const PUBLIC_KEY_BYTES_MAX = 4096;
+/** Entries made durable by one commit (one fsync); more wait for the next commit. */
+export const LOG_BATCH_ENTRIES_MAX = 1024;
+/** Appends waiting for a commit in one process; more are refused BUSY (daemons' inFlightMax keeps far below). */
+export const LOG_PENDING_ENTRIES_MAX = 8 * LOG_BATCH_ENTRIES_MAX;
+/** Deadline of one append: waiting for the commit in progress, the cross-process lock and our commit. */
+export const LOG_APPEND_MS_MAX = 5_000;
+/** How long the log writer waits for another process's commit (the SQLite write lock) before failing. */
+export const LOG_LOCK_WAIT_MS_MAX = 4_000;
+/** A new checkpoint is signed and published at most this long after an append. */
+export const LOG_CHECKPOINT_INTERVAL_MS = 1_000;
+/** A log's (and its key's) name: the checkpoint origin line. */
+export const NOTE_KEY_NAME_CHARS_MAX = 256;
+/** A signed note read from a file: a checkpoint with room for many cosignatures. */
+export const NOTE_BYTES_MAX = 64 * 1024;
+/** Signatures read from one note (the signed-note spec asks verifiers to accept at least 16). */
+export const NOTE_SIGNATURES_MAX = 100;
+/** A proof bundle or proof file read back: one entry, at most 63 proof hashes and a checkpoint. */
+export const LOG_PROOF_FILE_BYTES_MAX = 256 * 1024;
+/** Opening a log: the writer thread reconciles the checkpoint with the database and rewrites missing tiles. */
+export const LOG_OPEN_MS_MAX = 60_000;

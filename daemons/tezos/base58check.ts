@@ -1,10 +1,6 @@
 // Tezos base58check: base58(prefix ‖ payload ‖ sha256d checksum[0..4]) with the octez prefix table
 // (octez base58.ml). Decoding checks the checksum, the prefix and the payload length.
-import crypto from 'node:crypto';
-import { BASE58_TEXT_CHARS_MAX } from '../../lib/limits.js';
-
-const ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
-const INDEX = new Map([...ALPHABET].map((c, i) => [c, i]));
+import { base58CheckBody, base58Checksum, base58Encode } from '../../lib/protocol/base58.js';
 
 export const PREFIXES = {
   tz1: { bytes: [0x06, 0xa1, 0x9f], length: 20 },
@@ -37,54 +33,17 @@ export const PREFIXES = {
 
 export type PrefixName = keyof typeof PREFIXES;
 
-export function base58Encode(bytes: Uint8Array): string {
-  let n = BigInt('0x' + (Buffer.from(bytes).toString('hex') || '0'));
-  let out = '';
-  while (n > 0n) {
-    out = ALPHABET[Number(n % 58n)] + out;
-    n /= 58n;
-  }
-  for (const b of bytes) {
-    if (b !== 0) break;
-    out = '1' + out;
-  }
-  return out;
-}
-
-/** Returns null for any character outside the alphabet. */
-export function base58Decode(text: string): Buffer | null {
-  let n = 0n;
-  for (const c of text) {
-    const digit = INDEX.get(c);
-    if (digit === undefined) return null;
-    n = n * 58n + BigInt(digit);
-  }
-  let hex = n === 0n ? '' : n.toString(16);
-  if (hex.length % 2) hex = '0' + hex;
-  let zeros = 0;
-  while (zeros < text.length && text[zeros] === '1') zeros++;
-  return Buffer.concat([Buffer.alloc(zeros), Buffer.from(hex, 'hex')]);
-}
-
-function checksum(bytes: Uint8Array): Buffer {
-  const once = crypto.createHash('sha256').update(bytes).digest();
-  return crypto.createHash('sha256').update(once).digest().subarray(0, 4);
-}
-
 export function b58checkEncode(prefix: PrefixName, payload: Uint8Array): string {
   const p = PREFIXES[prefix];
   if (payload.length !== p.length) throw new Error(`${prefix} payload must be ${p.length} bytes, not ${payload.length}`);
   const body = Buffer.concat([Buffer.from(p.bytes), payload]);
-  return base58Encode(Buffer.concat([body, checksum(body)]));
+  return base58Encode(Buffer.concat([body, base58Checksum(body)]));
 }
 
 /** The payload if `text` is valid base58check with this prefix and length, else null. */
 export function b58checkDecode(prefix: PrefixName, text: string): Buffer | null {
-  if (text.length === 0 || text.length > BASE58_TEXT_CHARS_MAX) return null;
-  const raw = base58Decode(text);
-  if (raw === null || raw.length < 4) return null;
-  const body = raw.subarray(0, raw.length - 4);
-  if (!checksum(body).equals(raw.subarray(raw.length - 4))) return null;
+  const body = base58CheckBody(text);
+  if (body === null) return null;
   const p = PREFIXES[prefix];
   if (body.length !== p.bytes.length + p.length) return null;
   if (!body.subarray(0, p.bytes.length).equals(Buffer.from(p.bytes))) return null;

@@ -23,6 +23,7 @@ export const DAEMON_KEY_SPECS: Readonly<Record<string, KeySpec>> = {
   'tezos-tz2': { kind: 'ec', curve: 'secp256k1' },
   'tezos-tz3': { kind: 'ec', curve: 'p256' },
   hmac: { kind: 'hmac', bytes: 32 },
+  'transparency-log': { kind: 'ec', curve: 'ed25519' },
 };
 
 export interface KeyName {

@@ -1,0 +1,287 @@
+// `signerd log …`: the transparency log's admin commands. keygen and vkey for the checkpoint key;
+// checkpoint, entry, prove, consistency and bundle read a log directory; verify and audit are what
+// an auditor runs offline with nothing but the log's verifier key.
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command } from 'commander';
+import { DaemonError, EXIT_CONFIG, isDaemonError } from '../errors.js';
+import { DEFAULT_LIMITS, LOG_PROOF_FILE_BYTES_MAX, SIGNATURE_BYTES_MAX } from '../limits.js';
+import { applyConfigFile } from '../config/config-file.js';
+import { parseCount } from '../config/numbers.js';
+import { addTransparencyLogDirOption, addTransparencyLogKeyOptions, openConfiguredTransparencyLog, openLogKeys, transparencyLogSettings } from '../config/transparency-log-options.js';
+import { decodeHex } from '../protocol/encoding.js';
+import { base58CheckBody } from '../protocol/base58.js';
+import { generateNoteKey, parseVerifierKey, type NoteVerifierKey } from '../transparency/note-key.js';
+import { verifierKeyOf } from '../transparency/checkpoint-signer.js';
+import { readCheckpointFile } from '../transparency/tile-publisher.js';
+import { openPublishedTree, type PublishedTree } from '../transparency/tile-reader.js';
+import { consistencyProof, inclusionProof, rootHash } from '../transparency/merkle-tree.js';
+import { verifyConsistency, verifyInclusion } from '../transparency/merkle-proof-check.js';
+import { leafHash } from '../transparency/merkle-hash.js';
+import { formatConsistencyProof, formatInclusionProof } from '../transparency/proof-text.js';
+import { formatProofBundle, verifyProofBundle } from '../transparency/proof-bundle.js';
+import { findEntriesBySignature } from '../transparency/entry-lookup.js';
+import { auditLog } from '../transparency/log-audit.js';
+import { SEQUENCER_FILE } from '../transparency/sequencer-db.js';
+import { decodeLogEntry } from '../transparency/log-entry.js';
+import { parseCheckpointText, verifyCheckpoint, type Checkpoint } from '../transparency/checkpoint.js';
+import { parseSignedNote } from '../transparency/signed-note.js';
+
+/** Exit status when the answer is "no" (not found, not verified, audit problems): scripts branch on it. */
+const EXIT_NO = 1;
+/** Exit status when the log did not answer (sysexits EX_UNAVAILABLE), as for the stores. */
+const EXIT_UNAVAILABLE = 69;
+
+type Action = (args: string[], opts: Record<string, unknown>) => Promise<number> | number;
+
+function subcommand(name: string, description: string, action: Action): Command {
+  const cmd = new Command(name).description(description);
+  cmd.action(async () => {
+    try {
+      const configFile = cmd.opts()['config'] as string | undefined;
+      if (configFile) applyConfigFile(cmd, configFile, { ignoreUnknown: true });
+      process.exitCode = await action(cmd.args, cmd.opts());
+    } catch (err) {
+      process.stderr.write(`signerd log ${name}: ${isDaemonError(err) ? `${err.code}: ${err.message}` : (err as Error).message}\n`);
+      const code = isDaemonError(err) ? err.code : 'INTERNAL';
+      process.exitCode = code === 'NOT_FOUND' ? EXIT_NO : code === 'LOG_UNAVAILABLE' || code === 'BACKEND_UNAVAILABLE' ? EXIT_UNAVAILABLE : EXIT_CONFIG;
+    }
+  });
+  return cmd;
+}
+
+/** A command reading a log directory: --transparency-log, or a daemon's --config file naming it. */
+function readingCommand(name: string, description: string, action: Action): Command {
+  const cmd = subcommand(name, description, action).option('--config <file>', 'a daemon\'s JSON config file: its transparencyLog option names the log');
+  return addTransparencyLogDirOption(cmd);
+}
+
+function logDir(opts: Record<string, unknown>): string {
+  const dir = opts['transparencyLog'] as string | undefined;
+  if (!dir) throw new DaemonError('CONFIG_INVALID', 'name the log: --transparency-log <dir> (or --config with transparencyLog)');
+  return dir;
+}
+
+/** The log's published checkpoint (read, not verified: verify and audit check signatures). */
+function published(dir: string): { note: string; checkpoint: Checkpoint; tree: PublishedTree } {
+  const file = readCheckpointFile(dir);
+  if (!file) throw new DaemonError('NOT_FOUND', `${dir} has no checkpoint yet (an empty log, or not a log directory)`);
+  return { ...file, tree: openPublishedTree(dir, file.checkpoint.size) };
+}
+
+function index(text: string, what: string): number {
+  return parseCount(what)(text);
+}
+
+/** A signature as hex, or as Tezos base58check (edsig…, spsig1…, p2sig…, sig…, BLsig…). */
+export function signatureArg(text: string): Buffer {
+  if (/^([0-9a-fA-F]{2})+$/.test(text)) return decodeHex(text, 'signature', SIGNATURE_BYTES_MAX);
+  const body = base58CheckBody(text);
+  // Tezos prefixes are 3 to 5 bytes; the signature is what follows (64 bytes, or 96 for BLS).
+  const length = body === null ? undefined : [64, 96].find((n) => body.length - n >= 3 && body.length - n <= 5);
+  if (body === null || length === undefined) throw new DaemonError('BAD_REQUEST', 'the signature must be hex or a Tezos base58check signature');
+  return Buffer.from(body.subarray(body.length - length));
+}
+
+/** --log-key: the verifier key itself, or a file whose first line is one. */
+function verifierKeyArg(value: string): NoteVerifierKey {
+  const text = /^[^\s+]+\+[0-9a-f]{8}\+/.test(value) ? value : readBounded(value, 4096).toString('utf8').split('\n')[0]!;
+  return parseVerifierKey(text);
+}
+
+function readBounded(file: string, bytesMax: number): Buffer {
+  let data: Buffer;
+  try {
+    if (file !== '-' && fs.statSync(file).size > bytesMax) throw new DaemonError('BAD_REQUEST', `${file} is larger than ${bytesMax} bytes`);
+    data = fs.readFileSync(file === '-' ? 0 : file);
+  } catch (err) {
+    if (err instanceof DaemonError) throw err;
+    throw new DaemonError('NOT_FOUND', `${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
+  }
+  if (data.length > bytesMax) throw new DaemonError('BAD_REQUEST', `${file} is larger than ${bytesMax} bytes`);
+  return data;
+}
+
+function keygen(): Command {
+  return subcommand('keygen', 'create an Ed25519 checkpoint key: a note key file (mode 0600); prints the verifier key last', (_args, opts) => {
+    const origin = opts['origin'] as string;
+    const out = opts['out'] as string;
+    const { privateKeyText, verifierKey } = generateNoteKey(origin);
+    try {
+      // 'wx': never overwrite a key; the mode applies at creation.
+      fs.writeFileSync(out, privateKeyText + '\n', { mode: 0o600, flag: 'wx' });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new DaemonError('CONFIG_INVALID', code === 'EEXIST' ? `${out} exists; refusing to overwrite a key` : `${out}: ${code ?? 'cannot write'}`);
+    }
+    process.stdout.write(`key file  ${out} (secret: back it up offline; never give it out)\norigin    ${origin}\nverifier key (give this to auditors; \`signerd log verify --log-key\` takes it):\n${verifierKey}\n`);
+    return 0;
+  })
+    .requiredOption('--origin <name>', 'the log\'s name, e.g. signer.example.com/log: the checkpoints\' origin line and the key\'s name (no spaces or +)')
+    .requiredOption('--out <file>', 'where to write the key (must not exist)');
+}
+
+function vkey(): Command {
+  const cmd = subcommand('vkey', 'print the verifier key of a checkpoint key (a key file or a pkcs11: URI)', async (_args, opts) => {
+    const keys = (opts['transparencyLogKey'] as string[] | undefined) ?? [];
+    if (keys.length === 0) throw new DaemonError('CONFIG_INVALID', 'name the key: --transparency-log-key <file|uri>');
+    const origin = opts['transparencyLogOrigin'] as string | undefined;
+    const signers = await openLogKeys({ dir: (opts['transparencyLog'] as string | undefined) ?? '', keys, ...(origin === undefined ? {} : { origin }) }, { callMsMax: DEFAULT_LIMITS.backendCallMsMax });
+    try {
+      for (const s of signers) process.stdout.write(`${verifierKeyOf(s)}\n`);
+    } finally {
+      await Promise.all(signers.map((s) => s.close?.()));
+    }
+    return 0;
+  });
+  return addTransparencyLogKeyOptions(addTransparencyLogDirOption(cmd));
+}
+
+function checkpoint(): Command {
+  const cmd = readingCommand('checkpoint', 'print the latest signed checkpoint; with --transparency-log-key, first publish one covering every durable entry', async (_args, opts) => {
+    const dir = logDir(opts);
+    const keys = (opts['transparencyLogKey'] as string[] | undefined) ?? [];
+    if (keys.length > 0) {
+      // Publishing is for an existing log: a mistyped directory must not become a new, empty one.
+      if (!fs.existsSync(path.join(dir, SEQUENCER_FILE))) throw new DaemonError('NOT_FOUND', `${dir} is not a transparency log (no ${SEQUENCER_FILE})`);
+      const log = await openConfiguredTransparencyLog(transparencyLogSettings(opts)!, { callMsMax: DEFAULT_LIMITS.backendCallMsMax });
+      try {
+        await log.publish();
+      } finally {
+        await log.close();
+      }
+    }
+    process.stdout.write(published(dir).note);
+    return 0;
+  });
+  return addTransparencyLogKeyOptions(cmd);
+}
+
+function entry(): Command {
+  return readingCommand('entry', 'print entry <index> (canonical JSON) from the published log', (args, opts) => {
+    const { tree } = published(logDir(opts));
+    process.stdout.write(`${tree.entry(index(args[0]!, '<index>')).toString('utf8')}\n`);
+    return 0;
+  }).argument('<index>', 'entry index, from 0');
+}
+
+function prove(): Command {
+  return readingCommand('prove', 'print the inclusion proof of entry <index> in the tree of --size entries (default: the checkpoint\'s)', (args, opts) => {
+    const { checkpoint, tree } = published(logDir(opts));
+    const size = (opts['size'] as number | undefined) ?? checkpoint.size;
+    const at = index(args[0]!, '<index>');
+    if (size > checkpoint.size || at >= size) throw new DaemonError('NOT_FOUND', `entry ${at} is not in a published tree of ${size} (the checkpoint has ${checkpoint.size})`);
+    const root = rootHash(tree, size);
+    if (size === checkpoint.size && !root.equals(checkpoint.root)) throw new DaemonError('NOT_FOUND', 'the tiles do not match the checkpoint; run signerd log audit');
+    const proof = inclusionProof(tree, at, size);
+    if (!verifyInclusion(at, size, leafHash(tree.entry(at)), proof, root)) throw new DaemonError('NOT_FOUND', 'the tiles give a proof that does not verify; run signerd log audit');
+    process.stdout.write(formatInclusionProof({ index: at, size, root, proof }));
+    return 0;
+  })
+    .argument('<index>', 'entry index, from 0')
+    .option('--size <n>', 'tree size to prove against (at most the checkpoint\'s)', parseCount('--size', 1));
+}
+
+function consistency(): Command {
+  return readingCommand('consistency', 'print the proof that the tree of <m> entries is a prefix of the tree of <n> entries', (args, opts) => {
+    const { checkpoint, tree } = published(logDir(opts));
+    const m = index(args[0]!, '<m>');
+    const n = index(args[1]!, '<n>');
+    if (m < 1 || m > n || n > checkpoint.size) throw new DaemonError('NOT_FOUND', `need 1 <= m <= n <= ${checkpoint.size} (the checkpoint's size)`);
+    const oldRoot = rootHash(tree, m);
+    const newRoot = rootHash(tree, n);
+    const proof = consistencyProof(tree, m, n);
+    if (!verifyConsistency(m, n, oldRoot, newRoot, proof)) throw new DaemonError('NOT_FOUND', 'the tiles give a proof that does not verify; run signerd log audit');
+    process.stdout.write(formatConsistencyProof({ oldSize: m, newSize: n, oldRoot, newRoot, proof }));
+    return 0;
+  })
+    .argument('<m>', 'the smaller tree size')
+    .argument('<n>', 'the larger tree size');
+}
+
+function bundle(): Command {
+  return readingCommand('bundle', 'write the offline bundle of a signature\'s sign entry: the entry, its inclusion proof and the checkpoint (c2sp.org/tlog-proof)', (args, opts) => {
+    const dir = logDir(opts);
+    const { note, checkpoint, tree } = published(dir);
+    const signature = signatureArg(args[0]!);
+    const found = findEntriesBySignature(dir, tree, signature);
+    const signed = found.published.find((f) => f.decoded?.['kind'] === 'sign');
+    if (!signed) {
+      const later = found.unpublished.length > 0 ? `; entry ${found.unpublished[0]} is durable but not yet checkpointed (one follows within seconds)` : '';
+      throw new DaemonError('NOT_FOUND', `no sign entry for that signature in the published log of ${checkpoint.size}${later}`);
+    }
+    const proof = inclusionProof(tree, signed.index, checkpoint.size);
+    if (!verifyInclusion(signed.index, checkpoint.size, leafHash(signed.entry), proof, checkpoint.root)) {
+      throw new DaemonError('NOT_FOUND', 'the tiles do not lead to the checkpoint\'s root; run signerd log audit');
+    }
+    const text = formatProofBundle({ entry: signed.entry, index: signed.index, proof, checkpointNote: note });
+    const out = opts['out'] as string | undefined;
+    if (out) fs.writeFileSync(out, text, { mode: 0o644 });
+    else process.stdout.write(text);
+    for (const other of found.published.filter((f) => f !== signed)) {
+      process.stderr.write(`note: entry ${other.index} (${String(other.decoded?.['kind'])}) also names this signature\n`);
+    }
+    return 0;
+  })
+    .argument('<signature>', 'the signature, hex or Tezos base58check')
+    .option('--out <file>', 'write the bundle here instead of stdout');
+}
+
+function verify(): Command {
+  return subcommand('verify', 'verify a bundle offline: the checkpoint\'s signature by --log-key and the entry\'s inclusion; prints the entry', (args, opts) => {
+    const key = verifierKeyArg(opts['logKey'] as string);
+    const verdict = verifyProofBundle(readBounded(args[0]!, LOG_PROOF_FILE_BYTES_MAX).toString('utf8'), key);
+    if (!verdict.ok) {
+      process.stderr.write(`signerd log verify: NOT VERIFIED: ${verdict.reason}\n`);
+      return EXIT_NO;
+    }
+    const wanted = opts['signature'] as string | undefined;
+    const decoded = decodeLogEntry(verdict.bundle.entry);
+    if (wanted !== undefined && (decoded?.['kind'] !== 'sign' || decoded['signature'] !== signatureArg(wanted).toString('hex'))) {
+      process.stderr.write('signerd log verify: NOT VERIFIED: the bundle\'s entry is not the sign entry of that signature\n');
+      return EXIT_NO;
+    }
+    process.stdout.write(`verified: entry ${verdict.bundle.index} of ${verdict.checkpoint.origin}, tree size ${verdict.checkpoint.size}\n${verdict.bundle.entry.toString('utf8')}\n`);
+    return 0;
+  })
+    .argument('<bundle>', 'bundle file (from signerd log bundle), or - for stdin')
+    .requiredOption('--log-key <vkey>', 'the log\'s verifier key <name>+<hash>+<base64>, or a file holding it')
+    .option('--signature <sig>', 'also require the entry to be the sign entry of this signature (hex or base58check)');
+}
+
+function audit(): Command {
+  return subcommand('audit', 'recompute every tile of a log directory (or mirror) from its entries and check the checkpoint', (args, opts) => {
+    const key = opts['logKey'] === undefined ? null : verifierKeyArg(opts['logKey'] as string);
+    const previousFile = opts['previous'] as string | undefined;
+    const previous = previousFile === undefined ? null : previousCheckpoint(previousFile, key);
+    const report = auditLog(args[0]!, key, previous);
+    const cp = report.checkpoint;
+    process.stdout.write(`checkpoint ${cp ? `${cp.origin} size ${cp.size} root ${cp.root.toString('base64')}` : 'none'}\n`);
+    process.stdout.write(`signature  ${report.signature}\nentries    ${report.entries}${report.foreignEntries ? ` (${report.foreignEntries} not signerd entries)` : ''}\nfiles      ${report.files} checked\n`);
+    if (previous) process.stdout.write(`previous   size ${previous.size}: ${report.problems.some((p) => p.startsWith('previous')) ? 'NOT consistent' : 'consistent (a prefix of this log)'}\n`);
+    for (const problem of report.problems) process.stderr.write(`problem: ${problem}\n`);
+    process.stdout.write(report.problems.length === 0 ? 'audit passed\n' : `audit FAILED: ${report.problems.length} problem(s)\n`);
+    return report.problems.length === 0 ? 0 : EXIT_NO;
+  })
+    .argument('<dir>', 'the log directory or a mirror of it')
+    .option('--log-key <vkey>', 'the log\'s verifier key (or a file holding it): also verify the checkpoint\'s signature')
+    .option('--previous <checkpoint>', 'a checkpoint seen earlier: the log must still contain that tree (it never shrinks or forks)');
+}
+
+function previousCheckpoint(file: string, key: NoteVerifierKey | null): Checkpoint {
+  const note = readBounded(file, LOG_PROOF_FILE_BYTES_MAX).toString('utf8');
+  if (key) {
+    const verdict = verifyCheckpoint(note, key);
+    if (!verdict.ok) throw new DaemonError('BAD_REQUEST', `--previous ${file}: ${verdict.reason}`);
+    return verdict.checkpoint;
+  }
+  const cp = parseCheckpointText(parseSignedNote(note)?.text ?? '');
+  if (!cp) throw new DaemonError('BAD_REQUEST', `--previous ${file}: not a checkpoint`);
+  return cp;
+}
+
+export function logCommand(): Command {
+  const log = new Command('log').description('the transparency log of what signerd signed and revoked: keys, checkpoints, entries, proofs, bundles, offline verification and audit');
+  for (const make of [keygen, vkey, checkpoint, entry, prove, consistency, bundle, verify, audit]) log.addCommand(make());
+  return log;
+}

@@ -1,0 +1,92 @@
+// The options that name a transparency log and its checkpoint key, shared by the daemons (once they
+// log) and `signerd log`, and the one place that turns them into an open TransparencyLog.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import type { Logger } from 'pino';
+import { DaemonError } from '../errors.js';
+import { LOG_LOCK_WAIT_MS_MAX } from '../limits.js';
+import { openLogKey } from '../transparency/open-log-key.js';
+import { openSequencer, SEQUENCER_FILE } from '../transparency/sequencer-db.js';
+import { openTransparencyLog, type TransparencyLog } from '../transparency/transparency-log.js';
+import type { CheckpointSigner } from '../transparency/checkpoint-signer.js';
+
+export interface TransparencyLogSettings {
+  dir: string;
+  /** Checkpoint keys: note key files or pkcs11: URIs; two while rotating. */
+  keys: string[];
+  /** The log's name; needed for an HSM key when the log does not exist yet. */
+  origin?: string;
+}
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export function addTransparencyLogDirOption(cmd: Command): Command {
+  return cmd.option('--transparency-log <dir>', 'transparency log directory (C2SP tlog-tiles layout, checkpoint, sequencer database)');
+}
+
+export function addTransparencyLogKeyOptions(cmd: Command): Command {
+  return cmd
+    .option('--transparency-log-key <file|uri>', 'checkpoint key: a note key file (mode 0600, from `signerd log keygen`) or a pkcs11: URI of an Ed25519 key; repeat to sign with two keys during a rotation', collect)
+    .option('--transparency-log-origin <name>', 'the log\'s name (its checkpoints\' origin line); needed with an HSM key for a new log');
+}
+
+/** null when no log is configured; CONFIG_INVALID when a log is named without a key. */
+export function transparencyLogSettings(opts: Record<string, unknown>): TransparencyLogSettings | null {
+  const dir = opts['transparencyLog'] as string | undefined;
+  const keys = (opts['transparencyLogKey'] as string[] | undefined) ?? [];
+  if (dir === undefined) {
+    if (keys.length > 0) throw new DaemonError('CONFIG_INVALID', '--transparency-log-key needs --transparency-log <dir>');
+    return null;
+  }
+  if (keys.length === 0) throw new DaemonError('CONFIG_INVALID', '--transparency-log needs --transparency-log-key (the checkpoint key)');
+  const origin = opts['transparencyLogOrigin'] as string | undefined;
+  return { dir, keys, ...(origin === undefined ? {} : { origin }) };
+}
+
+/** The name recorded in an existing log directory, or undefined. */
+export function storedLogOrigin(dir: string): string | undefined {
+  if (!fs.existsSync(path.join(dir, SEQUENCER_FILE))) return undefined;
+  const seq = openSequencer(dir, { lockWaitMsMax: LOG_LOCK_WAIT_MS_MAX, readonly: true });
+  try {
+    return seq.origin;
+  } finally {
+    seq.close();
+  }
+}
+
+export async function openLogKeys(settings: TransparencyLogSettings, deps: { callMsMax: number; log?: Logger }): Promise<CheckpointSigner[]> {
+  const name = settings.origin ?? storedLogOrigin(settings.dir);
+  const signers: CheckpointSigner[] = [];
+  try {
+    for (const ref of settings.keys) signers.push(await openLogKey(ref, { ...(name === undefined ? {} : { name }), callMsMax: deps.callMsMax, log: deps.log }));
+  } catch (err) {
+    await Promise.all(signers.map((s) => s.close?.()));
+    throw err;
+  }
+  return signers;
+}
+
+/** Opens the keys, then the log; the returned close() also closes the keys. */
+export async function openConfiguredTransparencyLog(settings: TransparencyLogSettings, deps: { callMsMax: number; log?: Logger }): Promise<TransparencyLog> {
+  const signers = await openLogKeys(settings, deps);
+  try {
+    const log = await openTransparencyLog({ dir: settings.dir, signers, log: deps.log });
+    return {
+      origin: log.origin,
+      verifierKeys: log.verifierKeys,
+      append: (event) => log.append(event),
+      publish: () => log.publish(),
+      close: async () => {
+        try {
+          await log.close();
+        } finally {
+          await Promise.all(signers.map((s) => s.close?.()));
+        }
+      },
+    };
+  } catch (err) {
+    await Promise.all(signers.map((s) => s.close?.()));
+    throw err;
+  }
+}

@@ -1,0 +1,143 @@
+// Writing the log's public files so that a crash leaves either the old file or the whole new one:
+// a temporary file beside the target, fsync, rename, then fsync of every directory that changed.
+// Files are 0644 and directories 0755 whatever the umask: access is governed by the log directory.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+export const PUBLIC_FILE_MODE = 0o644;
+export const PUBLIC_DIR_MODE = 0o755;
+
+/** Collects the directories a batch of writes changed, so each is fsynced once at the end. */
+export interface DirectorySync {
+  /** Creates `dir` and its missing parents (0755), remembering every directory whose entries changed. */
+  ensure(dir: string): void;
+  changed(dir: string): void;
+  /** fsyncs every changed directory; after this the renames are durable. */
+  flush(): void;
+  /** The same on libuv's pool, so the writer thread keeps committing meanwhile. */
+  flushAsync(): Promise<void>;
+}
+
+export function directorySync(): DirectorySync {
+  const dirs = new Set<string>();
+  const take = (): string[] => {
+    const list = [...dirs];
+    dirs.clear();
+    return list;
+  };
+  return {
+    ensure(dir) {
+      if (fs.existsSync(dir)) return;
+      const first = fs.mkdirSync(dir, { recursive: true, mode: PUBLIC_DIR_MODE });
+      if (first === undefined) return;
+      for (let d = dir; ; d = path.dirname(d)) {
+        fs.chmodSync(d, PUBLIC_DIR_MODE);
+        dirs.add(d);
+        if (d === first) break;
+      }
+      dirs.add(path.dirname(first));
+    },
+    changed: (dir) => void dirs.add(dir),
+    flush() {
+      for (const dir of take()) {
+        const fd = fs.openSync(dir, 'r');
+        try {
+          fs.fsyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+    },
+    async flushAsync() {
+      await Promise.all(
+        take().map(async (dir) => {
+          const handle = await fs.promises.open(dir, 'r');
+          try {
+            await handle.sync();
+          } finally {
+            await handle.close();
+          }
+        }),
+      );
+    },
+  };
+}
+
+const TEMPORARY = /\.tmp-(\d+)-[0-9a-f]{8}$/;
+
+/**
+ * Removes the temporary files a killed writer left in `dir` (named after its pid). Another live
+ * process's temporary files are left alone: it is about to rename them.
+ */
+export function removeStaleTemporaries(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = TEMPORARY.exec(name)?.[1];
+    if (pid === undefined || isAlive(Number(pid))) continue;
+    fs.rmSync(path.join(dir, name), { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function temporaryName(file: string): string {
+  return `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+}
+
+/** Writes and fsyncs `data` beside `file` under a temporary name, off the calling thread; returns that name. */
+export async function writeTemporary(file: string, data: Uint8Array, dirs: DirectorySync): Promise<string> {
+  dirs.ensure(path.dirname(file));
+  const temp = temporaryName(file);
+  const handle = await fs.promises.open(temp, 'wx', PUBLIC_FILE_MODE);
+  try {
+    await handle.chmod(PUBLIC_FILE_MODE);
+    await handle.writeFile(data);
+    await handle.sync();
+  } catch (err) {
+    await handle.close();
+    await fs.promises.rm(temp, { force: true });
+    throw err;
+  }
+  await handle.close();
+  return temp;
+}
+
+/** writeFileAtomically off the calling thread: the write and fsync run on libuv's pool. */
+export async function writeFileAtomicallyAsync(file: string, data: Uint8Array, dirs: DirectorySync): Promise<void> {
+  const temp = await writeTemporary(file, data, dirs);
+  await fs.promises.rename(temp, file);
+  dirs.changed(path.dirname(file));
+}
+
+/** Writes `data` to `file` atomically and durably (once `dirs.flush()` has run). */
+export function writeFileAtomically(file: string, data: Uint8Array, dirs: DirectorySync): void {
+  const dir = path.dirname(file);
+  dirs.ensure(dir);
+  const temp = temporaryName(file);
+  const fd = fs.openSync(temp, 'wx', PUBLIC_FILE_MODE);
+  try {
+    fs.fchmodSync(fd, PUBLIC_FILE_MODE);
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(temp, { force: true });
+    throw err;
+  }
+  fs.closeSync(fd);
+  fs.renameSync(temp, file);
+  dirs.changed(dir);
+}

@@ -1,0 +1,143 @@
+// `signerd log audit`: recomputes a published log from its entries alone. Every entry bundle is
+// hashed into level-0 tiles, every full tile into the level above, every tile file present (full
+// or partial) is compared, and the root at the checkpoint's size must be the checkpoint's.
+import fs from 'node:fs';
+import path from 'node:path';
+import { decodeEntryBundle } from './entry-bundle.js';
+import { leafHash } from './merkle-hash.js';
+import { rootHash } from './merkle-tree.js';
+import { foldHashes, nodeFromTiles } from './tile-reader.js';
+import { decodeLogEntry } from './log-entry.js';
+import { parseCheckpointText, verifyCheckpoint, type Checkpoint } from './checkpoint.js';
+import { parseSignedNote } from './signed-note.js';
+import { CHECKPOINT_PATH, TILE_WIDTH, entryBundlePath, hashesAtLevel, tilePath } from './tile-layout.js';
+import type { NoteVerifierKey } from './note-key.js';
+
+export interface AuditReport {
+  checkpoint: Checkpoint | null;
+  signature: 'verified' | 'not checked' | 'invalid';
+  entries: number;
+  /** Tile and bundle files compared with the recomputation. */
+  files: number;
+  /** Entries that are not signerd version-1 entries (reported, not fatal: the log proves bytes). */
+  foreignEntries: number;
+  problems: string[];
+}
+
+function read(dir: string, relative: string): Buffer | null {
+  try {
+    return fs.readFileSync(path.join(dir, relative));
+  } catch {
+    return null;
+  }
+}
+
+/** Widths of the partial files present for a tile (or bundle) path. */
+function partialWidths(dir: string, fullPath: string): number[] {
+  try {
+    return fs
+      .readdirSync(path.join(dir, `${fullPath}.p`))
+      .filter((n) => /^[1-9][0-9]*$/.test(n))
+      .map(Number)
+      .filter((w) => w < TILE_WIDTH);
+  } catch {
+    return [];
+  }
+}
+
+/** `previous`: a checkpoint seen earlier, whose tree must be a prefix of this one (same root at its size). */
+export function auditLog(dir: string, key: NoteVerifierKey | null, previous: Checkpoint | null = null): AuditReport {
+  const report: AuditReport = { checkpoint: null, signature: 'not checked', entries: 0, files: 0, foreignEntries: 0, problems: [] };
+  const note = read(dir, CHECKPOINT_PATH)?.toString('utf8');
+  if (note === undefined) {
+    report.problems.push('no checkpoint file');
+    return report;
+  }
+  let checkpoint: Checkpoint | null;
+  if (key) {
+    const verdict = verifyCheckpoint(note, key);
+    report.signature = verdict.ok ? 'verified' : 'invalid';
+    if (!verdict.ok) report.problems.push(`checkpoint: ${verdict.reason}`);
+    checkpoint = verdict.ok ? verdict.checkpoint : parseCheckpointText(parseSignedNote(note)?.text ?? '');
+  } else {
+    checkpoint = parseCheckpointText(parseSignedNote(note)?.text ?? '');
+  }
+  if (!checkpoint) {
+    report.problems.push('the checkpoint file is not a checkpoint');
+    return report;
+  }
+  report.checkpoint = checkpoint;
+  const size = checkpoint.size;
+  report.entries = size;
+
+  const compare = (relative: string, expected: Buffer): void => {
+    const found = read(dir, relative);
+    report.files++;
+    if (!found) report.problems.push(`${relative}: missing`);
+    else if (!found.equals(expected)) report.problems.push(`${relative}: differs from the recomputation`);
+  };
+  /** The tile file at the checkpoint's width, and every older partial of it, against the hashes. */
+  const compareTile = (level: number, index: number, hashes: Buffer[]): void => {
+    compare(tilePath({ level, index, width: hashes.length }), Buffer.concat(hashes));
+    for (const w of partialWidths(dir, tilePath({ level, index, width: TILE_WIDTH })).filter((w) => w !== hashes.length)) {
+      if (w > hashes.length) {
+        report.files++;
+        report.problems.push(`${tilePath({ level, index, width: w })}: beyond the checkpoint`);
+      } else {
+        compare(tilePath({ level, index, width: w }), Buffer.concat(hashes.slice(0, w)));
+      }
+    }
+  };
+
+  // Level 0, a bundle at a time (memory stays bounded): entries → leaf hashes → the level-0 tile.
+  // Only the level-0 tiles that roots are computed in are kept (the checkpoint's, --previous's).
+  const kept = new Map<number, Buffer>();
+  const keep = new Set([Math.floor(size / TILE_WIDTH), ...(previous ? [Math.floor(previous.size / TILE_WIDTH)] : [])]);
+  // levels[L] (L ≥ 1): the recomputed hashes of tile level L, each the root of a full tile below.
+  const levels: Buffer[][] = [[], []];
+  for (let index = 0; index * TILE_WIDTH < size; index++) {
+    const width = Math.min(TILE_WIDTH, size - index * TILE_WIDTH);
+    const bundlePath = entryBundlePath({ index, width });
+    const bundle = read(dir, bundlePath);
+    report.files++;
+    const entries = bundle && decodeEntryBundle(bundle, width);
+    if (!entries) {
+      report.problems.push(`${bundlePath}: ${bundle ? 'not a bundle of ' + width + ' entries' : 'missing'}`);
+      return report;
+    }
+    const hashes = entries.map((e) => leafHash(e));
+    report.foreignEntries += entries.filter((e) => decodeLogEntry(e) === null).length;
+    // Older partial bundles must hold the same first entries.
+    for (const w of partialWidths(dir, entryBundlePath({ index, width: TILE_WIDTH })).filter((w) => w !== width)) {
+      const older = read(dir, entryBundlePath({ index, width: w }));
+      report.files++;
+      const olderEntries = older && decodeEntryBundle(older, w);
+      if (w > width) report.problems.push(`${entryBundlePath({ index, width: w })}: beyond the checkpoint`);
+      else if (!olderEntries || olderEntries.some((e, i) => !e.equals(entries[i]!))) report.problems.push(`${entryBundlePath({ index, width: w })}: differs from the entries`);
+    }
+    compareTile(0, index, hashes);
+    if (width === TILE_WIDTH) levels[1]!.push(foldHashes(hashes));
+    if (keep.has(index)) kept.set(index, Buffer.concat(hashes));
+  }
+
+  // The levels above: each tile file against the recomputed hashes; full tiles feed the next level.
+  for (let level = 1; hashesAtLevel(size, level) > 0; level++) {
+    const hashes = levels[level]!;
+    const next: Buffer[] = [];
+    for (let index = 0; index * TILE_WIDTH < hashes.length; index++) {
+      const slice = hashes.slice(index * TILE_WIDTH, (index + 1) * TILE_WIDTH);
+      compareTile(level, index, slice);
+      if (slice.length === TILE_WIDTH) next.push(foldHashes(slice));
+    }
+    levels.push(next);
+  }
+
+  const recomputed = { node: nodeFromTiles((l, i) => (l === 0 ? kept.get(i)! : Buffer.concat(levels[l]!.slice(i * TILE_WIDTH, (i + 1) * TILE_WIDTH)))) };
+  if (size > 0 && !rootHash(recomputed, size).equals(checkpoint.root)) report.problems.push(`the checkpoint's root hash at size ${size} is not the root of the entries`);
+  if (previous) {
+    if (previous.origin !== checkpoint.origin) report.problems.push(`previous checkpoint is for log ${previous.origin}, not ${checkpoint.origin}`);
+    else if (previous.size > size) report.problems.push(`previous checkpoint has ${previous.size} entries, this log only ${size}: the log shrank`);
+    else if (previous.size > 0 && !rootHash(recomputed, previous.size).equals(previous.root)) report.problems.push(`previous checkpoint's root at size ${previous.size} is not this log's: the log forked`);
+  }
+  return report;
+}

@@ -1,0 +1,71 @@
+// The log writer's thread: it owns the sequencer database, so that waiting for another process's
+// commit and for fsync never blocks a daemon's event loop. It handles one request at a time, in
+// the order they arrive; the daemon thread batches appends while a commit is in progress.
+import { parentPort, workerData } from 'node:worker_threads';
+import { isDaemonError, type ErrorCode } from '../errors.js';
+import { rootHash } from './merkle-tree.js';
+import { openSequencer, type AppendResult, type Sequencer } from './sequencer-db.js';
+import { publishCheckpoint, reconcile } from './tile-publisher.js';
+import { unpackBatch, type HeadState, type SequencerReady, type SequencerReply, type SequencerRequest, type SequencerWorkerData } from './sequencer-messages.js';
+
+const data = workerData as SequencerWorkerData;
+const port = parentPort!;
+
+function failure(err: unknown): { code: ErrorCode; message: string } {
+  if (isDaemonError(err)) return { code: err.code, message: err.message };
+  // SQLite and file errors: the code names the cause (SQLITE_BUSY, SQLITE_FULL, ENOSPC), never a payload.
+  const code = (err as { code?: string }).code ?? 'error';
+  return { code: 'LOG_UNAVAILABLE', message: `the transparency log failed (${code})` };
+}
+
+const publishes = new Set<Promise<boolean>>();
+
+/** Requests run in arrival order; a publish awaits its file writes, and appends go on meanwhile. */
+async function handle(seq: Sequencer, req: SequencerRequest): Promise<unknown> {
+  switch (req.op) {
+    case 'append': {
+      const result: AppendResult = seq.append(unpackBatch(req.batch));
+      return result;
+    }
+    case 'head': {
+      const size = seq.size();
+      const published = seq.published();
+      const head: HeadState = { size, root: size > 0 ? rootHash(seq, size) : new Uint8Array(), publishedSize: published?.size ?? 0, publishedNote: published?.note ?? null };
+      return head;
+    }
+    case 'publish': {
+      const publishing = publishCheckpoint(data.dir, seq, req.size, req.note);
+      publishes.add(publishing);
+      try {
+        await publishing;
+      } finally {
+        publishes.delete(publishing);
+      }
+      return seq.published();
+    }
+    case 'close':
+      // A publish whose caller gave up may still be writing; the database stays open for it.
+      await Promise.allSettled([...publishes]);
+      seq.close();
+      return null;
+    default:
+      throw new Error(`unknown request ${JSON.stringify(req)}`);
+  }
+}
+
+let seq: Sequencer;
+try {
+  seq = openSequencer(data.dir, { origin: data.origin, lockWaitMsMax: data.lockWaitMsMax });
+  reconcile(data.dir, seq);
+  port.postMessage({ ready: true, size: seq.size() } satisfies SequencerReady);
+} catch (err) {
+  port.postMessage({ ready: false, ...failure(err) } satisfies SequencerReady);
+  process.exit(0);
+}
+
+port.on('message', (req: SequencerRequest) => {
+  handle(seq, req).then(
+    (result) => port.postMessage({ id: req.id, ok: true, result } satisfies SequencerReply),
+    (err: unknown) => port.postMessage({ id: req.id, ok: false, ...failure(err) } satisfies SequencerReply),
+  );
+});

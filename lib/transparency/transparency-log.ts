@@ -1,0 +1,257 @@
+// The appender the daemons call: `append(event)` resolves with the entry's index once the entry is
+// durable (group commit: entries that arrive while a commit is running share the next one, so one
+// fsync serves many requests), and a signed checkpoint follows within checkpointIntervalMs.
+import fs from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import { DaemonError, toDaemonError } from '../errors.js';
+import { LOG_APPEND_MS_MAX, LOG_BATCH_ENTRIES_MAX, LOG_CHECKPOINT_INTERVAL_MS, LOG_LOCK_WAIT_MS_MAX, LOG_OPEN_MS_MAX, LOG_PENDING_ENTRIES_MAX } from '../limits.js';
+import { PUBLIC_DIR_MODE } from './durable-file.js';
+import { encodeLogEntry, type EncodedEntry, type LogEvent } from './log-entry.js';
+import { signCheckpoint, verifierKeyOf, type CheckpointSigner } from './checkpoint-signer.js';
+import { packBatch, type HeadState, type SequencerCall, type SequencerReady, type SequencerReply, type SequencerWorkerData } from './sequencer-messages.js';
+import type { PublishedState } from './sequencer-db.js';
+
+export interface TransparencyLogOptions {
+  /** The log directory: C2SP tiles and checkpoint, and the sequencer database. */
+  dir: string;
+  /** Checkpoint keys, all named after the log (two during a key rotation). */
+  signers: readonly CheckpointSigner[];
+  log?: Logger;
+  /** Deadline of one append (default LOG_APPEND_MS_MAX). */
+  appendMsMax?: number;
+  /** Longest wait for another process's commit (default LOG_LOCK_WAIT_MS_MAX). */
+  lockWaitMsMax?: number;
+  /** A checkpoint is published at most this long after an append (default LOG_CHECKPOINT_INTERVAL_MS). */
+  checkpointIntervalMs?: number;
+}
+
+export interface TransparencyLog {
+  /** The log's name: the checkpoints' origin line. */
+  readonly origin: string;
+  /** The note verifier keys of the checkpoint signers (`<name>+<hash>+<base64>`). */
+  readonly verifierKeys: readonly string[];
+  /**
+   * Appends one event; resolves with its index once it is durable. Rejects with BAD_REQUEST (the
+   * event is malformed), LOG_UNAVAILABLE (not durable within the deadline: withhold the result) or
+   * SHUTTING_DOWN (after close). A rejected entry may still be in the log; a resolved one always is.
+   */
+  append(event: LogEvent): Promise<number>;
+  /** Signs and publishes a checkpoint covering every durable entry now; null while the log is empty. */
+  publish(): Promise<PublishedState | null>;
+  /** Commits what is pending, publishes a last checkpoint and stops the writer thread. */
+  close(): Promise<void>;
+}
+
+interface Pending {
+  entry: EncodedEntry;
+  /** When the append came in: past its deadline it is refused rather than sent. */
+  enqueuedMs: number;
+  resolve(index: number): void;
+  reject(err: unknown): void;
+}
+
+interface Call {
+  resolve(result: unknown): void;
+  reject(err: unknown): void;
+  timer: NodeJS.Timeout;
+}
+
+export async function openTransparencyLog(opts: TransparencyLogOptions): Promise<TransparencyLog> {
+  const signers = opts.signers;
+  if (signers.length === 0) throw new DaemonError('CONFIG_INVALID', 'the transparency log needs a key');
+  const origin = signers[0]!.name;
+  if (signers.some((s) => s.name !== origin)) throw new DaemonError('CONFIG_INVALID', 'every transparency log key must carry the log\'s name');
+  const appendMsMax = opts.appendMsMax ?? LOG_APPEND_MS_MAX;
+  const intervalMs = opts.checkpointIntervalMs ?? LOG_CHECKPOINT_INTERVAL_MS;
+  try {
+    fs.mkdirSync(opts.dir, { recursive: true, mode: PUBLIC_DIR_MODE });
+  } catch (err) {
+    throw new DaemonError('CONFIG_INVALID', `transparency log directory ${opts.dir}: ${(err as NodeJS.ErrnoException).code ?? 'unusable'}`);
+  }
+  const workerData: SequencerWorkerData = { dir: opts.dir, origin, lockWaitMsMax: opts.lockWaitMsMax ?? LOG_LOCK_WAIT_MS_MAX };
+
+  let worker: Worker | null = null;
+  let starting: Promise<Worker> | null = null;
+  let nextId = 1;
+  const calls = new Map<number, Call>();
+
+  const failCalls = (err: DaemonError): void => {
+    for (const [id, call] of calls) {
+      clearTimeout(call.timer);
+      calls.delete(id);
+      call.reject(err);
+    }
+  };
+
+  /** Starts the writer thread (again, after it died): it opens the database and reconciles the files. */
+  function startWorker(): Promise<Worker> {
+    starting ??= new Promise<Worker>((resolve, reject) => {
+      // No inherited --import/--require hooks: they are for the main thread (a test runner's
+      // TypeScript loader, an APM agent) and would load into every writer thread at its start.
+      const w = new Worker(new URL('./sequencer-worker.js', import.meta.url), { workerData, execArgv: [] });
+      const timer = setTimeout(() => {
+        void w.terminate();
+        reject(new DaemonError('LOG_UNAVAILABLE', `the transparency log did not open within ${LOG_OPEN_MS_MAX} ms`));
+      }, LOG_OPEN_MS_MAX);
+      w.once('message', (ready: SequencerReady) => {
+        clearTimeout(timer);
+        if (!ready.ready) {
+          reject(new DaemonError(ready.code, ready.message));
+          return;
+        }
+        w.on('message', (reply: SequencerReply) => {
+          const call = calls.get(reply.id);
+          if (!call) return; // timed out meanwhile
+          calls.delete(reply.id);
+          clearTimeout(call.timer);
+          if (reply.ok) call.resolve(reply.result);
+          else call.reject(new DaemonError(reply.code, reply.message));
+        });
+        worker = w;
+        resolve(w);
+      });
+      w.once('error', (err) => {
+        opts.log?.error({ err }, 'transparency log writer failed');
+      });
+      w.once('exit', () => {
+        clearTimeout(timer);
+        if (worker === w) worker = null;
+        failCalls(new DaemonError('LOG_UNAVAILABLE', 'the transparency log writer stopped'));
+        reject(new DaemonError('LOG_UNAVAILABLE', 'the transparency log writer stopped while opening'));
+      });
+    }).finally(() => {
+      starting = null;
+    });
+    return starting;
+  }
+
+  async function call<T>(request: SequencerCall, deadlineMs = appendMsMax): Promise<T> {
+    const w = worker ?? (await startWorker());
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        calls.delete(id);
+        reject(new DaemonError('LOG_UNAVAILABLE', `the transparency log did not answer within ${deadlineMs} ms`));
+      }, deadlineMs);
+      calls.set(id, { resolve: resolve as (r: unknown) => void, reject, timer });
+      // An append's packed buffer is moved to the worker, not copied.
+      w.postMessage({ ...request, id }, request.op === 'append' ? [request.batch.data.buffer as ArrayBuffer] : []);
+    });
+  }
+
+  // Group commit: one batch in flight; what arrives meanwhile goes out as the next batch.
+  const pending: Pending[] = [];
+  let inFlight = false;
+  let closed = false;
+  let idle: (() => void) | null = null;
+
+  function flush(): void {
+    if (inFlight || pending.length === 0) {
+      if (!inFlight && pending.length === 0) idle?.();
+      return;
+    }
+    // Each append's deadline counts from its arrival: one that waited out the commits ahead of it
+    // is refused now, not committed late (its result would be withheld anyway).
+    const now = Date.now();
+    while (pending.length > 0 && now - pending[0]!.enqueuedMs > appendMsMax) {
+      pending.shift()!.reject(new DaemonError('LOG_UNAVAILABLE', `the transparency log did not commit within ${appendMsMax} ms`));
+    }
+    if (pending.length === 0) return flush();
+    inFlight = true;
+    const batch = pending.splice(0, LOG_BATCH_ENTRIES_MAX);
+    // The oldest entry's deadline bounds the batch's: no append waits longer than appendMsMax.
+    call<{ first: number }>({ op: 'append', batch: packBatch(batch.map((p) => p.entry)) }, Math.max(1, appendMsMax - (now - batch[0]!.enqueuedMs)))
+      .then(
+        ({ first }) => {
+          batch.forEach((p, i) => p.resolve(first + i));
+          schedulePublish();
+        },
+        (err: unknown) => {
+          const e = toDaemonError(err, 'LOG_UNAVAILABLE');
+          opts.log?.error({ code: e.code, err: e.message, entries: batch.length }, 'transparency log append failed');
+          for (const p of batch) p.reject(e);
+        },
+      )
+      .finally(() => {
+        inFlight = false;
+        flush();
+      });
+  }
+
+  let publishTimer: NodeJS.Timeout | null = null;
+
+  function schedulePublish(): void {
+    if (publishTimer || closed) return;
+    publishTimer = setTimeout(() => {
+      publishTimer = null;
+      publish().catch((err: unknown) => {
+        const e = toDaemonError(err, 'LOG_UNAVAILABLE');
+        opts.log?.error({ code: e.code, err: e.message }, 'transparency log checkpoint failed; retrying');
+        schedulePublish();
+      });
+    }, intervalMs);
+    publishTimer.unref();
+  }
+
+  // Publishes run one after another: one already running may have read the head before entries
+  // that are durable now, so a new request waits for it and then looks again.
+  let publishChain: Promise<unknown> = Promise.resolve();
+
+  function publish(): Promise<PublishedState | null> {
+    const run = async (): Promise<PublishedState | null> => {
+      const head = await call<HeadState>({ op: 'head' });
+      if (head.size === 0) return null;
+      if (head.size <= head.publishedSize) return { size: head.publishedSize, note: head.publishedNote! };
+      const note = await signCheckpoint({ origin, size: head.size, root: Buffer.from(head.root) }, signers);
+      const published = await call<PublishedState>({ op: 'publish', size: head.size, note }, Math.max(appendMsMax, LOG_OPEN_MS_MAX));
+      opts.log?.debug({ size: published.size }, 'transparency log checkpoint published');
+      return published;
+    };
+    const next = publishChain.then(run, run);
+    publishChain = next.catch(() => undefined);
+    return next;
+  }
+
+  await startWorker();
+  opts.log?.info({ dir: opts.dir, origin }, 'transparency log open');
+  // Entries a crashed process made durable but never checkpointed get their checkpoint now.
+  await publish();
+
+  return {
+    origin,
+    verifierKeys: signers.map(verifierKeyOf),
+    append(event) {
+      if (closed) return Promise.reject(new DaemonError('SHUTTING_DOWN', 'the transparency log is closed'));
+      let entry: EncodedEntry;
+      try {
+        entry = encodeLogEntry(event, Date.now());
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      if (pending.length >= LOG_PENDING_ENTRIES_MAX) return Promise.reject(new DaemonError('BUSY', 'too many appends waiting for the transparency log'));
+      return new Promise<number>((resolve, reject) => {
+        pending.push({ entry, enqueuedMs: Date.now(), resolve, reject });
+        if (pending.length === 1) queueMicrotask(flush);
+      });
+    },
+    publish,
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (publishTimer) clearTimeout(publishTimer);
+      publishTimer = null;
+      if (inFlight || pending.length > 0) await new Promise<void>((resolve) => (idle = resolve));
+      try {
+        await publish();
+      } catch (err) {
+        opts.log?.error({ code: toDaemonError(err).code }, 'transparency log: last checkpoint failed; the next open publishes it');
+      }
+      const w = worker as Worker | null;
+      if (w) {
+        await call({ op: 'close' }).catch(() => undefined);
+        await w.terminate();
+      }
+    },
+  };
+}

@@ -1,0 +1,135 @@
+// Shared by the transparency log tests: a key made by `signerd log keygen`, a log filled through
+// the library, the Go verifier, and byte flips in files and in note signatures.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runSignerd } from '../../helpers/daemon.js';
+import { goTool } from '../../helpers/go-tools.js';
+import { loadCheckpointSignerFile } from '../../../lib/transparency/checkpoint-signer.js';
+import { generateNoteKey } from '../../../lib/transparency/note-key.js';
+import { openTransparencyLog, type TransparencyLog } from '../../../lib/transparency/transparency-log.js';
+import type { LogEvent } from '../../../lib/transparency/log-entry.js';
+
+export const ORIGIN = 'signerd.test/log';
+
+/** `signerd log keygen`: the key file and the verifier key (its last line). */
+export async function keygenCommand(dir: string, origin = ORIGIN): Promise<{ keyFile: string; vkey: string }> {
+  const keyFile = path.join(dir, `${origin.replace(/\W/g, '-')}.key`);
+  const r = await runSignerd(['log', 'keygen', '--origin', origin, '--out', keyFile]);
+  if (r.code !== 0) throw new Error(`keygen failed: ${r.stderr}`);
+  return { keyFile, vkey: r.stdout.trim().split('\n').pop()! };
+}
+
+/** The same key files as keygenCommand, made in-process (no process start on a busy machine). */
+export async function makeKey(dir: string, origin = ORIGIN): Promise<{ keyFile: string; vkey: string }> {
+  const keyFile = path.join(dir, `${origin.replace(/\W/g, '-')}.key`);
+  const { privateKeyText, verifierKey } = generateNoteKey(origin);
+  fs.writeFileSync(keyFile, `${privateKeyText}\n`, { mode: 0o600, flag: 'wx' });
+  return { keyFile, vkey: verifierKey };
+}
+
+export function openLog(logDir: string, keyFile: string, checkpointIntervalMs = 60_000): Promise<TransparencyLog> {
+  return openTransparencyLog({ dir: logDir, signers: [loadCheckpointSignerFile(keyFile)], checkpointIntervalMs });
+}
+
+/** The stand-in signature of event i: 32 bytes, unique per label. */
+export function signatureOf(label: string, i: number): Buffer {
+  return crypto.createHash('sha256').update(`${label}/${i}`).digest();
+}
+
+/** A mix of the kinds daemons and admin commands will log. */
+export function eventFor(i: number): LogEvent {
+  const signature = signatureOf('sig', i);
+  if (i % 50 === 7) return { kind: 'revoke', source: 'admin', signature: signatureOf('sig', i - 1) };
+  if (i % 100 === 3) return { kind: 'key-loaded', source: 'sign-ecdsa', keyId: 'a1b2c3d4e5f60718', algorithm: 'ecdsa-p384', backend: 'file' };
+  return { kind: 'sign', source: 'sign-ecdsa', keyId: 'a1b2c3d4e5f60718', algorithm: 'ecdsa-p384', messageSha256: crypto.createHash('sha256').update(`message ${i}`).digest(), signature };
+}
+
+export async function appendRange(log: TransparencyLog, from: number, to: number): Promise<number[]> {
+  return Promise.all(Array.from({ length: to - from }, (_, k) => log.append(eventFor(from + k))));
+}
+
+export interface GoResult {
+  code: number | null;
+  out: string;
+}
+
+export function runGo(...args: string[]): GoResult {
+  const r = spawnSync(goTool('tlog-verify'), args, { encoding: 'utf8', timeout: 30_000 });
+  return { code: r.status, out: `${r.stdout}${r.stderr}`.trim() };
+}
+
+/** Flips one bit of the byte at `offset` (negative: from the end) of a file. */
+export function flipFileByte(file: string, offset: number): void {
+  const data = fs.readFileSync(file);
+  const at = offset < 0 ? data.length + offset : offset;
+  data[at] = data[at]! ^ 0x01;
+  fs.writeFileSync(file, data);
+}
+
+/** Flips one byte of the Ed25519 signature inside a note's last signature line (not its key id). */
+export function flipNoteSignature(note: string): string {
+  const lines = note.split('\n');
+  const i = lines.length - 2;
+  const [dash, name, b64] = lines[i]!.split(' ') as [string, string, string];
+  const raw = Buffer.from(b64, 'base64');
+  raw[10] = raw[10]! ^ 0x01;
+  lines[i] = `${dash} ${name} ${raw.toString('base64')}`;
+  return lines.join('\n');
+}
+
+export function copyDir(from: string, to: string): string {
+  fs.cpSync(from, to, { recursive: true });
+  return to;
+}
+
+export interface Ack {
+  index: number;
+  signature: string;
+}
+
+export interface Appender {
+  readonly proc: ChildProcess;
+  readonly acks: Ack[];
+  /** Resolves when the process has opened the log. */
+  readonly opened: Promise<void>;
+  /** Resolves with the exit code (null after a signal). */
+  readonly exited: Promise<number | null>;
+  stderr(): string;
+}
+
+const APPENDER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../helpers/log-appender-process.js');
+
+/** A separate process appending `count` entries (0: until killed), `concurrency` at a time. */
+export function spawnAppender(logDir: string, keyFile: string, tag: string, count: number, concurrency: number): Appender {
+  const proc = spawn(process.execPath, [APPENDER, logDir, keyFile, tag, String(count), String(concurrency)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const acks: Ack[] = [];
+  let stderr = '';
+  let buffered = '';
+  let markOpen: () => void = () => undefined;
+  const opened = new Promise<void>((resolve) => (markOpen = resolve));
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  proc.stdout!.on('data', (d: Buffer) => {
+    buffered += d.toString();
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = JSON.parse(buffered.slice(0, nl)) as { open?: boolean; index?: number; signature?: string };
+      buffered = buffered.slice(nl + 1);
+      if (line.open) markOpen();
+      if (line.index !== undefined) acks.push({ index: line.index, signature: line.signature! });
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return { proc, acks, opened, exited, stderr: () => stderr };
+}
+
+/** Polls until `done()` holds (every 10 ms), failing after `ms`. */
+export async function until(done: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

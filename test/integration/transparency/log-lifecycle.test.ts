@@ -1,0 +1,177 @@
+// Opening, failing and reopening a log through the library: a database that lost entries or
+// belongs to another tree is refused (appending would fork), the checkpoint file and its record
+// are brought level after a crash between them, missing tiles and stale temporary files are
+// repaired, and a lock held too long fails the append closed and recovers by itself.
+import t from 'tap';
+import Database from 'better-sqlite3';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { auditLog } from '../../../lib/transparency/log-audit.js';
+import { parseVerifierKey } from '../../../lib/transparency/note-key.js';
+import { loadCheckpointSignerFile } from '../../../lib/transparency/checkpoint-signer.js';
+import { openTransparencyLog } from '../../../lib/transparency/transparency-log.js';
+import { readCheckpointFile } from '../../../lib/transparency/tile-publisher.js';
+import { SEQUENCER_FILE } from '../../../lib/transparency/sequencer-db.js';
+import type { LogEvent } from '../../../lib/transparency/log-entry.js';
+import { appendRange, makeKey, openLog } from './fixtures.js';
+
+async function failure(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'none';
+  } catch (err) {
+    return (err as { code?: string }).code ?? 'not a DaemonError';
+  }
+}
+
+t.test('a database that lost entries, or holds another tree, is refused', async (t) => {
+  const dir = t.testdir();
+  const { keyFile } = await makeKey(dir);
+  const a = path.join(dir, 'a');
+  const b = path.join(dir, 'b');
+  const logA = await openLog(a, keyFile);
+  await appendRange(logA, 0, 10);
+  await logA.close();
+  const logB = await openLog(b, keyFile);
+  await appendRange(logB, 100, 112);
+  await logB.close();
+
+  fs.copyFileSync(path.join(a, 'checkpoint'), path.join(b, 'checkpoint'));
+  t.equal(await failure(openLog(b, keyFile)), 'CONFIG_INVALID', 'another tree\'s checkpoint: reopening would fork');
+
+  fs.rmSync(path.join(a, SEQUENCER_FILE));
+  t.equal(await failure(openLog(a, keyFile)), 'CONFIG_INVALID', 'the database is gone but the checkpoint says 10: starting afresh would fork');
+
+  const { keyFile: otherKey } = await makeKey(dir, 'another.test/log');
+  fs.rmSync(b, { recursive: true });
+  const logC = await openLog(b, keyFile);
+  await logC.close();
+  t.equal(await failure(openLog(b, otherKey)), 'CONFIG_INVALID', 'a key named for another log');
+});
+
+t.test('the checkpoint file and its record are brought level after a crash between them', async (t) => {
+  const dir = t.testdir();
+  const { keyFile, vkey } = await makeKey(dir);
+  const logDir = path.join(dir, 'log');
+  const log = await openLog(logDir, keyFile);
+  await appendRange(log, 0, 10);
+  const note10 = (await log.publish())!.note;
+  await appendRange(log, 10, 15);
+  const note15 = (await log.publish())!.note;
+  await log.close();
+
+  // Crash after the rename, before the record's commit: the file is ahead of the record.
+  const db = new Database(path.join(logDir, SEQUENCER_FILE));
+  db.prepare("UPDATE meta SET value = ? WHERE key = 'published_note'").run(note10);
+  db.prepare("UPDATE meta SET value = '10' WHERE key = 'published_size'").run();
+  db.close();
+  let reopened = await openLog(logDir, keyFile);
+  t.equal((await reopened.publish())!.size, 15, 'the file ahead of its record is taken (its tree is in the database)');
+  await reopened.close();
+
+  // A checkpoint file put back from an old backup: behind the record, rewritten.
+  fs.writeFileSync(path.join(logDir, 'checkpoint'), note10);
+  reopened = await openLog(logDir, keyFile);
+  await reopened.close();
+  t.equal(fs.readFileSync(path.join(logDir, 'checkpoint'), 'utf8'), note15, 'the older file is replaced by the recorded checkpoint');
+  t.same(auditLog(logDir, parseVerifierKey(vkey)).problems, [], 'audit passes');
+});
+
+t.test('missing tiles and stale temporary files are repaired at open', async (t) => {
+  const dir = t.testdir();
+  const { keyFile, vkey } = await makeKey(dir);
+  const logDir = path.join(dir, 'log');
+  const log = await openLog(logDir, keyFile);
+  await appendRange(log, 0, 300);
+  await log.close();
+  fs.rmSync(path.join(logDir, 'tile/0/000'));
+  fs.rmSync(path.join(logDir, 'tile/entries/001.p'), { recursive: true });
+  t.not(auditLog(logDir, parseVerifierKey(vkey)).problems.length, 0, 'the damage shows in the audit');
+
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+  const stale = [path.join(logDir, `checkpoint.tmp-${dead}-0badc0de`), path.join(logDir, `tile/0/001.p/44.tmp-${dead}-0badc0de`)];
+  const live = path.join(logDir, `checkpoint.tmp-${process.pid}-0badc0de`);
+  for (const file of [...stale, live]) fs.writeFileSync(file, 'half a file');
+
+  const reopened = await openLog(logDir, keyFile);
+  await reopened.close();
+  t.same(auditLog(logDir, parseVerifierKey(vkey)).problems, [], 'the tiles are back and the audit passes');
+  t.same(stale.filter((f) => fs.existsSync(f)), [], 'a dead writer\'s temporary files are removed');
+  t.ok(fs.existsSync(live), 'a live process\'s temporary file is left alone');
+});
+
+t.test('a write lock held too long fails appends closed, and the log recovers by itself', async (t) => {
+  const dir = t.testdir();
+  const { keyFile } = await makeKey(dir);
+  const logDir = path.join(dir, 'log');
+  const log = await openTransparencyLog({ dir: logDir, signers: [loadCheckpointSignerFile(keyFile)], lockWaitMsMax: 200, appendMsMax: 2_000, checkpointIntervalMs: 60_000 });
+  t.teardown(() => log.close());
+  await appendRange(log, 0, 3);
+
+  // Another process (here: another connection) holding the write lock, e.g. a stopped daemon mid-commit.
+  const holder = new Database(path.join(logDir, SEQUENCER_FILE));
+  holder.exec('BEGIN IMMEDIATE');
+  const started = Date.now();
+  t.equal(await failure(appendRange(log, 3, 4)), 'LOG_UNAVAILABLE', 'the append is refused, not acknowledged');
+  t.ok(Date.now() - started < 1_500, `within the lock wait bound (${Date.now() - started} ms)`);
+  holder.exec('ROLLBACK');
+  holder.close();
+  t.same(await appendRange(log, 4, 6), [3, 4], 'appends resume once the lock is free; no index was used up');
+});
+
+t.test('a publish asked for while another runs covers what became durable meanwhile', async (t) => {
+  const dir = t.testdir();
+  const { keyFile } = await makeKey(dir);
+  const log = await openLog(path.join(dir, 'log'), keyFile);
+  t.teardown(() => log.close());
+  await appendRange(log, 0, 3);
+  const first = log.publish();
+  await appendRange(log, 3, 5);
+  const second = await log.publish();
+  t.equal((await first)!.size, 3, 'the first publish read the head before the appends');
+  t.equal(second!.size, 5, 'the second covers them (it is not the first one handed back)');
+});
+
+t.test('a process opening the log while another appends and publishes starts fine', async (t) => {
+  const dir = t.testdir();
+  const { keyFile } = await makeKey(dir);
+  const logDir = path.join(dir, 'log');
+  const busy = await openLog(logDir, keyFile);
+  let running = true;
+  let appended = 0;
+  // Another daemon at full speed: appends, each followed by a checkpoint.
+  const load = (async () => {
+    while (running) {
+      await appendRange(busy, appended, appended + 4);
+      appended += 4;
+      await busy.publish();
+    }
+  })();
+  const opened: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const other = await openLog(logDir, keyFile).then(
+      (l) => l,
+      (e: { code?: string }) => e.code ?? 'error',
+    );
+    if (typeof other === 'string') opened.push(other);
+    else {
+      opened.push('ok');
+      await other.close();
+    }
+  }
+  running = false;
+  await load;
+  await busy.close();
+  t.same(opened, opened.map(() => 'ok'), `8 opens during ${appended} appends and as many checkpoints`);
+});
+
+t.test('malformed events and appends after close', async (t) => {
+  const dir = t.testdir();
+  const { keyFile } = await makeKey(dir);
+  const log = await openLog(path.join(dir, 'log'), keyFile);
+  t.equal(await failure(log.append({ kind: 'sign', source: 'x' } as unknown as LogEvent)), 'BAD_REQUEST', 'a sign event without its fields');
+  await log.close();
+  t.equal(await failure(log.append({ kind: 'revoke', source: 'admin', signature: Buffer.from('ab', 'hex') })), 'SHUTTING_DOWN', 'after close');
+  t.equal(readCheckpointFile(path.join(dir, 'log')), null, 'an empty log publishes no checkpoint');
+});

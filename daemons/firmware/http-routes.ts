@@ -33,8 +33,7 @@ const modules: Route = {
     Object.assign(ctx.fields, { machine, hashalg });
     ctx.core.requireKey('kmodsign', machine);
     const out = path.join(ctx.dir, 'signed-artifact.tar.gz');
-    const count = await signModuleTree(upload, ctx.dir, out, (module) => ctx.core.signModule(machine, hashalg, module), treeLimits(ctx.limits));
-    ctx.fields['signed'] = count;
+    Object.assign(ctx.fields, await signModuleTree(upload, ctx.dir, out, (module) => ctx.core.signModule(machine, hashalg, module), treeLimits(ctx.limits)));
     return attachment(out, 'signed-artifact.tar.gz');
   },
 };

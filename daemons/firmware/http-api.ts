@@ -70,7 +70,7 @@ export async function startFirmwareHttp(deps: FirmwareHttpDeps): Promise<Running
     const code = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST';
     const status = HTTP_STATUS[code];
     // node:http lets sockets stay half-open: end() alone would keep this one (and its place under the
-    // connection cap) for as long as the client keeps its end open. Say why, then let go of it.
+    // connection cap) for as long as the client keeps its end open. Send the status, then let go of it.
     hangUp(socket, `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     log.info({ http: true, status, outcome: code, err: err.message }, 'request');
   });
@@ -165,7 +165,7 @@ async function dispatch(env: Env, req: http.IncomingMessage, res: http.ServerRes
   if (declared !== null && declared > limits.uploadBytesMax) throw new DaemonError('PAYLOAD_TOO_LARGE', `body larger than ${limits.uploadBytesMax} bytes`);
   // The upload's room on disk is reserved before a byte of it is read (a chunked upload reserves the
   // most it may send); until then the body waits in the socket, costing no disk and little memory.
-  await job.admission.reserveBytes(declared ?? limits.uploadBytesMax);
+  await whileConnected(res, job.admission.reserveBytes(declared ?? limits.uploadBytesMax));
   // Only now is curl's `Expect: 100-continue` answered, so a refused upload is never sent at all.
   if (expectsContinue) res.writeContinue();
   job.dir = await fs.mkdtemp(path.join(env.tempDir, 'req-'));
@@ -178,7 +178,7 @@ async function dispatch(env: Env, req: http.IncomingMessage, res: http.ServerRes
   } finally {
     stopWatching();
   }
-  await job.admission.startSigning();
+  await whileConnected(res, job.admission.startSigning());
   job.work = route.run(form, { core: env.core, limits, menderArtifactRoot: env.artifactRoot, dir: job.dir, fields });
   return withDeadline(job.work, limits.processingMsMax);
 }
@@ -188,6 +188,28 @@ interface Job {
   admission: Admission | null;
   dir: string | null;
   work: Promise<Reply> | null;
+}
+
+/**
+ * Waits for a turn in the queue, or fails as an aborted upload as soon as the client hangs up, so a
+ * client that gave up does not keep its place (the caller's leave() then withdraws the turn). A
+ * hang-up is seen at once unless the socket was paused with its body waiting; then when it is read.
+ */
+function whileConnected(res: http.ServerResponse, turn: Promise<void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const gone = () => reject(new DaemonError('BAD_REQUEST', 'upload aborted by the client'));
+    res.once('close', gone);
+    turn.then(
+      () => {
+        res.off('close', gone);
+        resolve();
+      },
+      (err: unknown) => {
+        res.off('close', gone);
+        reject(err);
+      },
+    );
+  });
 }
 
 /**

@@ -71,6 +71,16 @@ t.test('past --http-queue-max: 503 at once, Retry-After spread out; past --http-
     const ms = Date.now() - started;
     t.equal(waited.status, 503, 'refused once the wait bound is reached');
     t.ok(ms >= 900 && ms < 8000, `after waiting about --http-queue-ms-max (${ms} ms)`);
+    // A client that hangs up while it waits for room gives its place back at once, not after the wait bound.
+    const quitter = await stalledUpload(http, 20_000);
+    held.push(quitter);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const quit = Date.now();
+    const seen = http.daemon.logs.length;
+    quitter.destroy();
+    const aborted = () => http.daemon.logs.slice(seen).some((l) => l['msg'] === 'request' && l['path'] === '/sign/modules' && l['outcome'] === 'BAD_REQUEST');
+    while (!aborted() && Date.now() - quit < 3000) await new Promise((resolve) => setTimeout(resolve, 20));
+    t.ok(aborted() && Date.now() - quit < 900, `the request that waited for room ended when its client left (${Date.now() - quit} ms), before the wait bound`);
     held.forEach((s) => s.destroy());
     let ok = await signModules(http, tarball, 'after.tar.gz', noRetry);
     for (let i = 0; i < 50 && ok.status === 503; i++) ok = await signModules(http, tarball, 'after.tar.gz', noRetry);

@@ -5,7 +5,7 @@ import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import { needTools } from '../../helpers/tools.js';
-import { moduleTarball, signModules, stalledUpload } from './build-clients.js';
+import { DIGSIG_POST_ARGS, moduleTarball, signModules, signModulesAtOnce, stalledUpload } from './build-clients.js';
 import { leftovers, listTree, startFirmwareDaemon, type FirmwareHttp } from './http-fixtures.js';
 
 /** Bytes of uploads the daemon holds in its private directory right now. */
@@ -31,9 +31,10 @@ t.test('uploads wait for disk room: the bytes held never pass --http-queue-bytes
   const tarball = moduleTarball(http, 'big', 1, 100_000);
   let peak = 0;
   const sampler = setInterval(() => (peak = Math.max(peak, uploadBytes(http))), 5);
-  const results = await Promise.all(Array.from({ length: 8 }, (_, i) => signModules(http, tarball, `big-${i}.tar.gz`)));
+  const outputs = Array.from({ length: 8 }, (_, i) => `big-${i}.tar.gz`);
+  const results = await signModulesAtOnce(http, tarball, outputs, DIGSIG_POST_ARGS);
   clearInterval(sampler);
-  t.same(results.filter((r) => r.code !== 0 || r.status !== 200).map((r) => `${r.status}/${r.code}`), [], 'every upload is signed');
+  t.same(outputs.filter((o) => results.get(o) !== '200 0'), [], 'every upload is signed');
   t.ok(peak > 0, `uploads were seen on disk (peak ${peak} bytes)`);
   t.ok(peak <= budget, `peak upload bytes on disk ${peak} <= ${budget}`);
   const waited = http.daemon.logs.filter((l) => l['msg'] === 'request' && Number(l['waitedMs']) > 0).length;

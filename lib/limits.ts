@@ -130,11 +130,14 @@ export const DEFAULT_FIRMWARE_HTTP_LIMITS: Readonly<FirmwareHttpLimits> = Object
   queueBytesMax: 4 * 1024 * 1024 * 1024,
   // The classes' curl gives up after --max-time 1800; this leaves half of it for uploading and signing.
   queueMsMax: 15 * 60_000,
-  // jobsMax + queueMax requests, plus room for /health, keep-alive clients and refusals.
+  // jobsMax + queueMax requests, plus room for /health, keep-alive clients and refusals; raised
+  // to jobsMax + queueMax + FIRMWARE_HTTP_SPARE_CONNECTIONS when those options ask for more.
   connectionsMax: 256,
   drainMsMax: 10_000,
 });
 
+/** firmware HTTP: connections kept beyond --http-jobs-max + --http-queue-max, so /health and refusals still get through. */
+export const FIRMWARE_HTTP_SPARE_CONNECTIONS = 64;
 /** firmware HTTP: an upload slower than this per idle window (--http-idle-ms-max) is cut with 408. */
 export const FIRMWARE_UPLOAD_PROGRESS_BYTES_MIN = 64 * 1024;
 /** firmware HTTP: how often node:http checks request deadlines, so how late a 408 can come. */

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { DaemonError } from '../../lib/errors.js';
 import { parseCount, parsePort } from '../../lib/config/numbers.js';
-import { DEFAULT_FIRMWARE_HTTP_LIMITS, type FirmwareHttpLimits } from '../../lib/limits.js';
+import { DEFAULT_FIRMWARE_HTTP_LIMITS, FIRMWARE_HTTP_SPARE_CONNECTIONS, type FirmwareHttpLimits } from '../../lib/limits.js';
 
 export const FIRMWARE_HTTP_PORT = 9999;
 
@@ -58,6 +58,8 @@ export function firmwareHttpSettings(opts: Record<string, unknown>): FirmwareHtt
     queueMsMax: limit('queueMsMax', 'httpQueueMsMax'),
     drainMsMax: limit('drainMsMax', 'drainMsMax'),
   };
+  // Requests let in each hold a connection: the cap must not bite before the queue does.
+  limits.connectionsMax = Math.max(limits.connectionsMax, limits.jobsMax + limits.queueMax + FIRMWARE_HTTP_SPARE_CONNECTIONS);
   // Each request reserves its upload's size before it is read: a budget below one upload would refuse it for good.
   if (limits.queueBytesMax < limits.uploadBytesMax) {
     throw new DaemonError('CONFIG_INVALID', `--http-queue-bytes-max (${limits.queueBytesMax}) must be at least --http-upload-bytes-max (${limits.uploadBytesMax})`);

@@ -198,7 +198,7 @@ interface Job {
 function whileConnected(res: http.ServerResponse, turn: Promise<void>): Promise<void> {
   return new Promise((resolve, reject) => {
     const gone = () => reject(new DaemonError('BAD_REQUEST', 'upload aborted by the client'));
-    res.once('close', gone);
+    // Handled even after a hang-up: leave() will refuse the turn, and nobody else waits for it.
     turn.then(
       () => {
         res.off('close', gone);
@@ -209,6 +209,8 @@ function whileConnected(res: http.ServerResponse, turn: Promise<void>): Promise<
         reject(err);
       },
     );
+    if (res.destroyed) gone();
+    else res.once('close', gone);
   });
 }
 

@@ -103,10 +103,21 @@ export interface FirmwareHttpLimits {
   tarEntriesMax: number;
   /** Time to receive a whole request, upload included (answered 408 by node:http). */
   requestMsMax: number;
+  /**
+   * Time a connection may take to send its request headers, and the window in which an upload
+   * must bring FIRMWARE_UPLOAD_PROGRESS_BYTES_MIN (or its end); either miss is a 408 and a close.
+   */
+  idleMsMax: number;
   /** Time to sign and build the reply once the upload is in. */
   processingMsMax: number;
-  /** Requests doing work at once; more get 503 BUSY. */
+  /** Requests signing at once. */
   jobsMax: number;
+  /** Signing requests let in beyond jobsMax (uploading or waiting their turn); more get 503 BUSY. */
+  queueMax: number;
+  /** Upload bytes the requests let in may hold on disk together (each reserves its Content-Length). */
+  queueBytesMax: number;
+  /** Longest a request waits for upload room and a signing slot, in all; then 503 BUSY. */
+  queueMsMax: number;
   /** Open connections. */
   connectionsMax: number;
   /** On SIGTERM, time allowed for requests in flight. */
@@ -120,16 +131,32 @@ export const DEFAULT_FIRMWARE_HTTP_LIMITS: Readonly<FirmwareHttpLimits> = Object
   swDescriptionBytesMax: 1024 * 1024,
   tarEntriesMax: 100_000,
   requestMsMax: 30 * 60_000,
+  idleMsMax: 30_000,
   processingMsMax: 10 * 60_000,
   jobsMax: 4,
-  connectionsMax: 64,
+  // 100 builds posting at once (a CI farm rebuilding one kernel) fit, with room to spare.
+  queueMax: 128,
+  queueBytesMax: 4 * 1024 * 1024 * 1024,
+  // The classes' curl gives up after --max-time 1800; this leaves half of it for uploading and signing.
+  queueMsMax: 15 * 60_000,
+  // jobsMax + queueMax requests, plus room for /health, keep-alive clients and refusals; raised
+  // to jobsMax + queueMax + FIRMWARE_HTTP_SPARE_CONNECTIONS when those options ask for more.
+  connectionsMax: 256,
   drainMsMax: 10_000,
 });
 
-/** firmware HTTP: time allowed to receive the request headers (capped by requestMsMax). */
-export const FIRMWARE_HTTP_HEADERS_MS_MAX = 30_000;
+/** firmware HTTP: connections kept beyond --http-jobs-max + --http-queue-max, so /health and refusals still get through. */
+export const FIRMWARE_HTTP_SPARE_CONNECTIONS = 64;
+/** firmware HTTP: an upload slower than this per idle window (--http-idle-ms-max) is cut with 408. */
+export const FIRMWARE_UPLOAD_PROGRESS_BYTES_MIN = 64 * 1024;
 /** firmware HTTP: how often node:http checks request deadlines, so how late a 408 can come. */
 export const FIRMWARE_HTTP_CHECK_INTERVAL_MS = 1_000;
+/** firmware HTTP: a connection given its last reply is destroyed after this, whatever the client does. */
+export const FIRMWARE_HTTP_CLOSE_GRACE_MS = 1_000;
+/** firmware HTTP: shortest Retry-After of a 503 BUSY; each refusal draws from MIN..MAX so refused builds do not return together. */
+export const FIRMWARE_BUSY_RETRY_AFTER_S_MIN = 5;
+/** firmware HTTP: longest Retry-After of a 503 BUSY (the classes' curl --retry 4 then gives up after at most 2 minutes). */
+export const FIRMWARE_BUSY_RETRY_AFTER_S_MAX = 30;
 /** firmware HTTP: how long the rest of a refused upload is read and dropped before the connection is cut. */
 export const REFUSED_UPLOAD_DISCARD_MS_MAX = 5_000;
 /** firmware HTTP: headers of one multipart part. */

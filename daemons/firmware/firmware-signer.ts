@@ -8,7 +8,7 @@ import { isHsmHeld, type FirmwareCertificate, type FirmwareKey, type HeldSlotKey
 import { signMenderDigest, signMenderManifest } from './mender-signature.js';
 import { signModuleDigest, signModuleFile, type ModuleHash } from './module-signature.js';
 import { buildOpteeTa, signOpteeDigest, type OpteeAlgorithm, type OpteeTaInput } from './optee-signature.js';
-import { signSwupdateDigest, type SwupdateMethod } from './swupdate-signature.js';
+import { checkSwDescriptionDigest, signSwupdateDigest, type SwupdateMethod } from './swupdate-signature.js';
 
 export { MODULE_HASHES, isSignedModule, moduleSignatureTrailer, MODULE_SIG_MAGIC, type ModuleHash } from './module-signature.js';
 export { SWUPDATE_METHODS, isSwupdateMethod, type SwupdateMethod } from './swupdate-signature.js';
@@ -60,7 +60,9 @@ export function createFirmwareSigner(root: KeyRoot): FirmwareSigner {
     if (!held.certificate) throw new DaemonError('INTERNAL', `${slot} key without a certificate`);
     return { held, certificate: held.certificate };
   };
-  const swupdate = (distro: string, method: SwupdateMethod, sha256: Buffer): Promise<Buffer> => {
+  // Every swupdate signature, file or digest, PEM or HSM key, passes the same check first.
+  const swupdate = async (distro: string, method: SwupdateMethod, sha256: Buffer): Promise<Buffer> => {
+    checkSwDescriptionDigest(sha256);
     const held = root.held(distro, method === 'CMS' ? 'swupdate-cms' : 'swupdate-rsa');
     if (!isHsmHeld(held.key)) return signSwupdateDigest(root.swupdate(distro), method, sha256);
     if (method === 'CMS') return hsmCmsDigest(held.key, certifiedOf(distro, 'swupdate-cms').certificate, sha256);
@@ -77,10 +79,7 @@ export function createFirmwareSigner(root: KeyRoot): FirmwareSigner {
       return isHsmHeld(held.key) ? hsmSignedModule(held.key, certificate, hash, module) : signModuleFile(root.modules(machine), hash, module);
     },
     swupdateSignature: async (distro, method, swDescription) => swupdate(distro, method, crypto.createHash('sha256').update(swDescription).digest()),
-    swupdateSignatureOfDigest: async (distro, method, sha256) => {
-      if (sha256.length !== 32) throw new DaemonError('BAD_REQUEST', 'sw-description digest must be 32 bytes (SHA-256)');
-      return swupdate(distro, method, sha256);
-    },
+    swupdateSignatureOfDigest: async (distro, method, sha256) => swupdate(distro, method, sha256),
     menderSignature: async (distro, manifest) => {
       const key = root.held(distro, 'mender').key;
       return isHsmHeld(key) ? hsmMenderManifest(key, manifest) : signMenderManifest(key, manifest);

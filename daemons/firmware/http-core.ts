@@ -8,7 +8,8 @@ export function firmwareHttpCore(signer: FirmwareSigner): FirmwareHttpCore {
   return {
     requireKey: (slot, selector) => void signer.keyInfo(selector, slot),
     signModule(machine, hashalg, module) {
-      // sign-file would append a second signature; refuse instead so a tree is never signed twice.
+      // Callers strip old signatures first (stripModuleSignatures); a module that still carries one
+      // would get a second one appended, as sign-file does, so it is refused.
       if (isSignedModule(module)) throw new DaemonError('BAD_REQUEST', 'a module in the artifact is already signed');
       return signer.signedModule(machine, hashalg, module);
     },

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { DaemonError } from '../../lib/errors.js';
 import { parseCount, parsePort } from '../../lib/config/numbers.js';
-import { DEFAULT_FIRMWARE_HTTP_LIMITS, type FirmwareHttpLimits } from '../../lib/limits.js';
+import { DEFAULT_FIRMWARE_HTTP_LIMITS, FIRMWARE_HTTP_SPARE_CONNECTIONS, type FirmwareHttpLimits } from '../../lib/limits.js';
 
 export const FIRMWARE_HTTP_PORT = 9999;
 
@@ -27,8 +27,12 @@ export function addFirmwareHttpOptions(cmd: Command): Command {
     .option('--http-inflated-bytes-max <bytes>', 'largest uploaded tarball once inflated, and largest artifact behind artifact-uri', parseCount('--http-inflated-bytes-max', 1), d.inflatedBytesMax)
     .option('--http-file-bytes-max <bytes>', 'largest single kernel module or TA image', parseCount('--http-file-bytes-max', 1), d.signedFileBytesMax)
     .option('--http-request-ms-max <ms>', 'time allowed to receive a whole HTTP request', parseCount('--http-request-ms-max', 1000), d.requestMsMax)
+    .option('--http-idle-ms-max <ms>', 'time allowed for the request headers, and for each 64 KiB of an upload; then 408 and a close', parseCount('--http-idle-ms-max', 100), d.idleMsMax)
     .option('--http-processing-ms-max <ms>', 'time allowed to sign and pack one upload', parseCount('--http-processing-ms-max', 100), d.processingMsMax)
-    .option('--http-jobs-max <n>', 'HTTP signing requests processed at once; more get 503', parseCount('--http-jobs-max', 1), d.jobsMax)
+    .option('--http-jobs-max <n>', 'HTTP signing requests processed at once; more wait their turn', parseCount('--http-jobs-max', 1), d.jobsMax)
+    .option('--http-queue-max <n>', 'HTTP signing requests let in beyond --http-jobs-max (uploading or waiting); more get 503', parseCount('--http-queue-max', 0), d.queueMax)
+    .option('--http-queue-bytes-max <bytes>', 'upload bytes the requests let in may hold on disk together (at least --http-upload-bytes-max)', parseCount('--http-queue-bytes-max', 1), d.queueBytesMax)
+    .option('--http-queue-ms-max <ms>', 'longest a request waits for upload room and a signing slot; then 503', parseCount('--http-queue-ms-max', 0), d.queueMsMax)
     .option('--http-temp-dir <dir>', 'parent of the private directory for uploads (default: the system temp dir)')
     .option('--mender-artifact-root <dir>', '/sign/mender artifact-uri=file:// paths must lie under this directory (off when not given)');
 }
@@ -39,20 +43,32 @@ export function firmwareHttpSettings(opts: Record<string, unknown>): FirmwareHtt
   const host = String(opts['httpHost'] ?? '127.0.0.1');
   if (host.length === 0) throw new DaemonError('CONFIG_INVALID', '--http-host: empty');
   const root = opts['menderArtifactRoot'];
+  const limit = (key: keyof FirmwareHttpLimits, option: string): number => (opts[option] as number | undefined) ?? DEFAULT_FIRMWARE_HTTP_LIMITS[key];
+  const limits: FirmwareHttpLimits = {
+    ...DEFAULT_FIRMWARE_HTTP_LIMITS,
+    uploadBytesMax: limit('uploadBytesMax', 'httpUploadBytesMax'),
+    inflatedBytesMax: limit('inflatedBytesMax', 'httpInflatedBytesMax'),
+    signedFileBytesMax: limit('signedFileBytesMax', 'httpFileBytesMax'),
+    requestMsMax: limit('requestMsMax', 'httpRequestMsMax'),
+    idleMsMax: limit('idleMsMax', 'httpIdleMsMax'),
+    processingMsMax: limit('processingMsMax', 'httpProcessingMsMax'),
+    jobsMax: limit('jobsMax', 'httpJobsMax'),
+    queueMax: limit('queueMax', 'httpQueueMax'),
+    queueBytesMax: limit('queueBytesMax', 'httpQueueBytesMax'),
+    queueMsMax: limit('queueMsMax', 'httpQueueMsMax'),
+    drainMsMax: limit('drainMsMax', 'drainMsMax'),
+  };
+  // Requests let in each hold a connection: the cap must not bite before the queue does.
+  limits.connectionsMax = Math.max(limits.connectionsMax, limits.jobsMax + limits.queueMax + FIRMWARE_HTTP_SPARE_CONNECTIONS);
+  // Each request reserves its upload's size before it is read: a budget below one upload would refuse it for good.
+  if (limits.queueBytesMax < limits.uploadBytesMax) {
+    throw new DaemonError('CONFIG_INVALID', `--http-queue-bytes-max (${limits.queueBytesMax}) must be at least --http-upload-bytes-max (${limits.uploadBytesMax})`);
+  }
   return {
     host,
     port: opts['httpPort'] as number,
     tempDir: typeof opts['httpTempDir'] === 'string' ? opts['httpTempDir'] : '',
     menderArtifactRoot: typeof root === 'string' && root.length > 0 ? root : null,
-    limits: {
-      ...DEFAULT_FIRMWARE_HTTP_LIMITS,
-      uploadBytesMax: (opts['httpUploadBytesMax'] as number | undefined) ?? DEFAULT_FIRMWARE_HTTP_LIMITS.uploadBytesMax,
-      inflatedBytesMax: (opts['httpInflatedBytesMax'] as number | undefined) ?? DEFAULT_FIRMWARE_HTTP_LIMITS.inflatedBytesMax,
-      signedFileBytesMax: (opts['httpFileBytesMax'] as number | undefined) ?? DEFAULT_FIRMWARE_HTTP_LIMITS.signedFileBytesMax,
-      requestMsMax: (opts['httpRequestMsMax'] as number | undefined) ?? DEFAULT_FIRMWARE_HTTP_LIMITS.requestMsMax,
-      processingMsMax: (opts['httpProcessingMsMax'] as number | undefined) ?? DEFAULT_FIRMWARE_HTTP_LIMITS.processingMsMax,
-      jobsMax: (opts['httpJobsMax'] as number | undefined) ?? DEFAULT_FIRMWARE_HTTP_LIMITS.jobsMax,
-      drainMsMax: (opts['drainMsMax'] as number | undefined) ?? DEFAULT_FIRMWARE_HTTP_LIMITS.drainMsMax,
-    },
+    limits,
   };
 }

@@ -1,6 +1,7 @@
 // The digsigserver endpoints: for each, the form fields it takes (and their limits) and the
-// work it does once the form is in. Field names, defaults and reply shapes follow digsigserver,
-// so the meta-tegra / meta-swupdate / meta-mender classes work unchanged.
+// work it does once the form is in. Field names, defaults and reply shapes follow digsigserver, so
+// the public class calls to the endpoints signerd implements work unchanged (docs/firmware-http.md
+// lists every public call and what it gets).
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DaemonError } from '../../lib/errors.js';
@@ -33,8 +34,7 @@ const modules: Route = {
     Object.assign(ctx.fields, { machine, hashalg });
     ctx.core.requireKey('kmodsign', machine);
     const out = path.join(ctx.dir, 'signed-artifact.tar.gz');
-    const count = await signModuleTree(upload, ctx.dir, out, (module) => ctx.core.signModule(machine, hashalg, module), treeLimits(ctx.limits));
-    ctx.fields['signed'] = count;
+    Object.assign(ctx.fields, await signModuleTree(upload, ctx.dir, out, (module) => ctx.core.signModule(machine, hashalg, module), treeLimits(ctx.limits)));
     return attachment(out, 'signed-artifact.tar.gz');
   },
 };
@@ -103,6 +103,9 @@ export const VENDOR_ROUTES: Record<string, string> = {
   '/sign/tegra/uefi': 'UEFI signing for Tegra (sbsign / openssl cms) is not supported by signerd yet',
   '/sign/tegra/ueficapsule': "UEFI capsules need NVIDIA's GenerateCapsule.py from the L4T BSP, which signerd does not ship",
   '/sign/tegra/ekb': "EKB generation needs NVIDIA's L4T BSP tools, which signerd does not ship",
+  // Earlier revisions of meta-tegra-signing-server's UEFI classes post here (digsigserver: /sign/tegra/...).
+  '/sign/uefi': 'UEFI signing for Tegra (sbsign / openssl cms) is not supported by signerd yet',
+  '/sign/ueficapsule': "UEFI capsules need NVIDIA's GenerateCapsule.py from the L4T BSP, which signerd does not ship",
   '/sign/imx': "i.MX HAB/AHAB signing needs NXP's Code Signing Tool (cst), which signerd does not drive",
   '/sign/fitimage': 'FIT image signing needs U-Boot mkimage, which signerd does not drive',
   '/sign/rk': "Rockchip signing needs Rockchip's rk_sign_tool, which signerd does not ship",

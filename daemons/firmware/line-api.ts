@@ -51,7 +51,8 @@ const VERBS: Record<string, Verb> = {
     args: ['distro', 'method', 'sw-description-base64'],
     run: async ([distro, method, b64], ctx, d) => {
       const m = parseSwupdateMethod(method!, ctx);
-      const content = nonEmpty(decodeBase64(b64!, 'sw-description', d.objectBytesMax), 'sw-description');
+      // Emptiness is the signing core's rule (the same for HTTP), not this verb's.
+      const content = decodeBase64(b64!, 'sw-description', d.objectBytesMax);
       ctx.fields['bytes'] = content.length;
       return (await d.signer.swupdateSignature(distro!, m, content)).toString('base64');
     },

@@ -50,6 +50,49 @@ export function isSignedModule(module: Buffer): boolean {
   return module.length >= MODULE_SIG_MAGIC.length && module.subarray(module.length - MODULE_SIG_MAGIC.length).equals(MODULE_SIG_MAGIC);
 }
 
+/** sizeof(struct module_signature). */
+const TRAILER_BYTES = 12;
+
+/**
+ * The module without the signatures appended to it (a kernel built with CONFIG_MODULE_SIG_ALL=y
+ * signs its modules at `make modules_install`; signing twice with sign-file appends a second one):
+ * what sign-file has to be given to re-sign it. Each signature block is checked as the kernel checks
+ * it (mod_check_sig) and must hold one DER SEQUENCE of exactly sig_len bytes; a damaged block is
+ * BAD_REQUEST, since cutting at a wrong length would sign something that is not the module.
+ */
+export function stripModuleSignatures(module: Buffer): { unsigned: Buffer; stripped: number } {
+  let unsigned = module;
+  let stripped = 0;
+  while (isSignedModule(unsigned)) {
+    const withoutMagic = unsigned.length - MODULE_SIG_MAGIC.length;
+    if (withoutMagic < TRAILER_BYTES) throw damaged('too short for its signature trailer');
+    const trailer = unsigned.subarray(withoutMagic - TRAILER_BYTES, withoutMagic);
+    const sigBytes = trailer.readUInt32BE(8);
+    if (trailer[2] !== PKEY_ID_PKCS7) throw damaged('its signature is not PKCS#7');
+    if (trailer.subarray(0, 8).some((b, i) => i !== 2 && b !== 0)) throw damaged('its signature trailer has non-zero reserved fields');
+    if (sigBytes >= withoutMagic - TRAILER_BYTES) throw damaged('its signature length runs past the start of the file');
+    const start = withoutMagic - TRAILER_BYTES - sigBytes;
+    if (derSequenceBytes(unsigned.subarray(start, start + sigBytes)) !== sigBytes) throw damaged('its signature is not one DER SEQUENCE of the stated length');
+    unsigned = unsigned.subarray(0, start);
+    stripped++;
+  }
+  return { unsigned, stripped };
+}
+
+function damaged(why: string): DaemonError {
+  return new DaemonError('BAD_REQUEST', `a module in the artifact ends with a damaged module signature (${why}); it cannot be re-signed`);
+}
+
+/** Total length (header included) a DER SEQUENCE at the start of `der` claims; -1 when it is not one. */
+function derSequenceBytes(der: Buffer): number {
+  if (der.length < 2 || der[0] !== 0x30) return -1;
+  const first = der[1]!;
+  if (first < 0x80) return 2 + first;
+  const lengthBytes = first & 0x7f;
+  if (lengthBytes === 0 || lengthBytes > 4 || der.length < 2 + lengthBytes) return -1;
+  return 2 + lengthBytes + der.readUIntBE(2, lengthBytes);
+}
+
 /** The PKCS#7 blob around a PKCS#1 v1.5 signature over DigestInfo(hash) (any signer: memory or HSM). */
 export function modulePkcs7Blob(certificate: FirmwareCertificate, hash: ModuleHash, signature: Buffer): Buffer {
   // sign-file (OpenSSL PKCS7 with PKCS7_NOATTR) writes hash AlgorithmIdentifiers WITHOUT a NULL

@@ -14,12 +14,28 @@ export function isSwupdateMethod(text: string): text is SwupdateMethod {
   return (SWUPDATE_METHODS as readonly string[]).includes(text);
 }
 
+/** SHA-256 of zero bytes. */
+const EMPTY_SHA256 = crypto.createHash('sha256').digest();
+
+/**
+ * The one rule both front ends apply to what they are asked to sign: a SHA-256 digest (32 bytes) of a
+ * sw-description that is not empty. swupdate verifies a signature over an empty sw-description and
+ * then refuses the image ("no parser available to parse sw-description"), so such a signature could
+ * only carry a broken build further; the digest of zero bytes is refused too, so that the digest
+ * verb cannot sign what the whole-file verb refuses.
+ */
+export function checkSwDescriptionDigest(sha256: Buffer): Buffer {
+  if (sha256.length !== 32) throw new DaemonError('BAD_REQUEST', 'sw-description digest must be 32 bytes (SHA-256)');
+  if (sha256.equals(EMPTY_SHA256)) throw new DaemonError('BAD_REQUEST', 'sw-description is empty');
+  return sha256;
+}
+
 export function signSwupdate(keys: SwupdateKeys, method: SwupdateMethod, swDescription: Buffer): Promise<Buffer> {
   return signSwupdateDigest(keys, method, crypto.createHash('sha256').update(swDescription).digest());
 }
 
 export async function signSwupdateDigest(keys: SwupdateKeys, method: SwupdateMethod, sha256: Buffer): Promise<Buffer> {
-  if (sha256.length !== 32) throw new DaemonError('BAD_REQUEST', 'sw-description digest must be 32 bytes (SHA-256)');
+  checkSwDescriptionDigest(sha256);
   if (method === 'CMS') {
     if (!keys.cms) throw new DaemonError('UNKNOWN_KEY', 'no CMS key (cms.cert + cms-private.key) for this distro');
     return signCmsDigest(keys.cms, sha256);

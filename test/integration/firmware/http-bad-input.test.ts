@@ -32,7 +32,7 @@ function stalledUpload(port: number): Promise<string> {
 }
 
 t.test('bad input gets its status; nothing is left behind', needTools('curl', 'tar'), async (t) => {
-  const http = await startFirmwareDaemon(t, ['--http-upload-bytes-max', '65536', '--http-inflated-bytes-max', '1048576', '--http-jobs-max', '1', '--http-request-ms-max', '3000']);
+  const http = await startFirmwareDaemon(t, ['--http-upload-bytes-max', '65536', '--http-inflated-bytes-max', '1048576', '--http-jobs-max', '1', '--http-queue-max', '0', '--http-request-ms-max', '3000']);
   const work = path.join(http.base, 'bad');
   fs.mkdirSync(path.join(work, 'tree/lib/modules/x'), { recursive: true });
   fs.writeFileSync(path.join(work, 'tree/lib/modules/x/a.ko'), Buffer.alloc(1000, 1));
@@ -100,7 +100,7 @@ t.test('bad input gets its status; nothing is left behind', needTools('curl', 't
     t.equal(modules('bomb.tar.gz'), 413, 'inflates past --http-inflated-bytes-max');
   });
 
-  await t.test('a request over --http-jobs-max gets 503 while another is in progress', async (t) => {
+  await t.test('a request over --http-jobs-max + --http-queue-max gets 503 while another is in progress', async (t) => {
     const slow = net.connect(Number(new URL(http.url).port), '127.0.0.1');
     await new Promise((resolve) => slow.once('connect', resolve));
     slow.on('error', () => {});

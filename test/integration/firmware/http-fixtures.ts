@@ -3,6 +3,7 @@
 // Yocto classes do. Everything lives under one test directory that tap removes.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
 
@@ -22,8 +23,31 @@ function openssl(args: string[], cwd: string): void {
   execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-/** `<root>/<machine|distro>/<signtype>/...` exactly as digsigserver lays keys out. */
+/** Keys made once per test process: each daemon gets a copy (key generation is seconds on a loaded box). */
+let madeKeys: { base: string; fixture: KeyRootFixture } | null = null;
+
+/**
+ * `<root>/<machine|distro>/<signtype>/...` exactly as digsigserver lays keys out, under `base`
+ * (`base/keys`, `base/pub`). The keys are generated on the first call and copied, modes kept, after.
+ */
 export function makeKeyRoot(base: string): KeyRootFixture {
+  if (!madeKeys) {
+    const keysBase = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-fw-keys-'));
+    process.once('exit', () => fs.rmSync(keysBase, { recursive: true, force: true }));
+    madeKeys = { base: keysBase, fixture: generateKeyRoot(keysBase) };
+  }
+  const from = madeKeys.base;
+  for (const dir of ['keys', 'pub']) fs.cpSync(path.join(from, dir), path.join(base, dir), { recursive: true });
+  const rebase = (file: string) => path.join(base, path.relative(from, file));
+  const { pub, priv } = madeKeys.fixture;
+  return {
+    keyRoot: path.join(base, 'keys'),
+    pub: { kmodCert: rebase(pub.kmodCert), swupdateRsa: rebase(pub.swupdateRsa), cmsCert: rebase(pub.cmsCert), menderRsa: rebase(pub.menderRsa), menderEc: rebase(pub.menderEc), optee: rebase(pub.optee) },
+    priv: { kmod: rebase(priv.kmod) },
+  };
+}
+
+function generateKeyRoot(base: string): KeyRootFixture {
   const keyRoot = path.join(base, 'keys');
   const pubDir = path.join(base, 'pub');
   const dir = (...p: string[]) => {

@@ -64,7 +64,10 @@ t.test('/sign/swupdate as swupdatesign.bbclass calls it', needTools('curl', 'ope
   }
 
   await t.test('bad requests', async (t) => {
+    fs.writeFileSync(path.join(work, 'empty'), '');
     const cases: Array<[string, string[], number]> = [
+      // The same rule as the line protocol's: swupdate cannot install an image whose sw-description is empty.
+      ['empty sw-description', ['-F', 'sw-description=@empty', '-F', `distro=${DISTRO}`, '-F', 'method=CMS'], 400],
       ['unknown method', ['-F', 'sw-description=@sw-description', '-F', `distro=${DISTRO}`, '-F', 'method=ECDSA'], 400],
       ['distro missing', ['-F', 'sw-description=@sw-description'], 400],
       ['distro with a path', ['-F', 'sw-description=@sw-description', '-F', 'distro=../keys'], 400],

@@ -84,6 +84,12 @@ t.test('swupdate through the line protocol', tools, async (t) => {
     t.match(await request(daemon.port, `SWUPDATE ${DISTRO} RSA not*base64`), /^ERR BAD_REQUEST sw-description is not base64/);
     t.match(await request(daemon.port, `SWUPDATE ${DISTRO} RSA ====`), /^ERR BAD_REQUEST/);
     t.match(await request(daemon.port, `SWUPDATE-DIGEST ${DISTRO} CMS abcd`), /^ERR BAD_REQUEST .*32 bytes/);
+    // An empty sw-description: the base64 of nothing cannot be sent, and its digest is refused as HTTP refuses the file.
+    t.match(await request(daemon.port, `SWUPDATE ${DISTRO} RSA `), /^ERR BAD_REQUEST/);
+    const emptyDigest = crypto.createHash('sha256').digest('hex');
+    for (const method of ['RSA', 'RSA-PSS', 'CMS']) {
+      t.match(await request(daemon.port, `SWUPDATE-DIGEST ${DISTRO} ${method} ${emptyDigest}`), /^ERR BAD_REQUEST sw-description is empty/, `${method}: the digest of an empty sw-description`);
+    }
     t.match(await request(daemon.port, `SWUPDATE nodistro RSA ${description.toString('base64')}`), /^ERR UNKNOWN_KEY /);
     t.match(await request(daemon.port, `SWUPDATE .. RSA ${description.toString('base64')}`), /^ERR BAD_REQUEST distro must match/);
     t.equal(await request(daemon.port, 'PING'), 'OK PONG');

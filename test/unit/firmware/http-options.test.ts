@@ -1,0 +1,28 @@
+// The firmware HTTP options as the daemon reads them: defaults, the queue's byte budget checked
+// against the largest upload, and a connection cap that never bites before the queue does.
+import t from 'tap';
+import { Command } from 'commander';
+import { addFirmwareHttpOptions, firmwareHttpSettings } from '../../../daemons/firmware/http-options.js';
+import { DEFAULT_FIRMWARE_HTTP_LIMITS } from '../../../lib/limits.js';
+import { codeOf } from '../../helpers/error-codes.js';
+
+function settings(args: string[]) {
+  const cmd = addFirmwareHttpOptions(new Command('firmware')).exitOverride();
+  cmd.parse(args, { from: 'user' });
+  return firmwareHttpSettings(cmd.opts());
+}
+
+t.test('defaults', async (t) => {
+  const limits = settings([])!.limits;
+  t.same(limits, DEFAULT_FIRMWARE_HTTP_LIMITS);
+  t.ok(limits.connectionsMax > limits.jobsMax + limits.queueMax, 'room for /health beyond the requests let in');
+});
+
+t.test('queue options', async (t) => {
+  const limits = settings(['--http-jobs-max', '8', '--http-queue-max', '500', '--http-queue-bytes-max', '700000000', '--http-queue-ms-max', '0', '--http-idle-ms-max', '5000'])!.limits;
+  t.match(limits, { jobsMax: 8, queueMax: 500, queueBytesMax: 700_000_000, queueMsMax: 0, idleMsMax: 5000 });
+  t.equal(limits.connectionsMax, 8 + 500 + 64, 'the connection cap grows with the queue');
+  t.equal(codeOf(() => settings(['--http-queue-bytes-max', '1000'])), 'CONFIG_INVALID', 'a byte budget below one upload');
+  t.equal(settings(['--http-upload-bytes-max', '1000', '--http-queue-bytes-max', '1000'])!.limits.queueBytesMax, 1000);
+  t.equal(settings(['--no-http']), null);
+});

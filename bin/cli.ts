@@ -1,22 +1,10 @@
 #!/usr/bin/env node
-// The signerd command line: a subcommand per daemon and per admin task; nothing is composed here.
+// The signerd command line: one entry per daemon and admin task, each loaded only when it is the one
+// invoked (a daemon's process holds that daemon's code, not all seven); nothing is composed here.
 // Started through bin/signerd.cts, which sizes the thread pool first.
 import fs from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EXIT_CONFIG, isDaemonError } from '../lib/errors.js';
-import { command as signRsa } from '../daemons/sign-rsa/main.js';
-import { command as verifyRsa } from '../daemons/verify-rsa/main.js';
-import { command as signEcdsa } from '../daemons/sign-ecdsa/main.js';
-import { command as verifyEcdsa } from '../daemons/verify-ecdsa/main.js';
-import { command as hmac } from '../daemons/hmac/main.js';
-import { command as firmware } from '../daemons/firmware/main.js';
-import { command as tezos } from '../daemons/tezos/main.js';
-import { keygenCommand } from '../lib/admin/keygen-command.js';
-import { recordCommands } from '../lib/admin/record-commands.js';
-import { seedMigrationCommand } from '../lib/admin/seed-migration-command.js';
-import { hsmCommand } from '../lib/admin/hsm-command.js';
-import { logCommand } from '../lib/admin/log-command.js';
-import { TEZOS_KEY_FORMAT } from '../daemons/tezos/tezos-key-import.js';
 
 // The version an operator reports is the package's: read from the package.json next to dist/.
 const { version } = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -28,27 +16,74 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
+const RECORD_SUMMARIES = {
+  show: "print a signature's record and whether it is valid, revoked, expired or unknown",
+  revoke: 'revoke a signature now (verify answers not valid); the record is kept for reinstate',
+  reinstate: 'make a revoked signature valid again',
+  export: "print a signature's record as JSON (for backup, or to restore after a redis-cli DEL)",
+  import: 'write records exported earlier (JSON lines from a file or stdin) back as live records',
+} as const;
+
+/** A top-level command: its name and one-line summary for `signerd --help`, and how to load it. */
+interface CommandEntry {
+  name: string;
+  summary: string;
+  load(): Promise<Command>;
+}
+
+const COMMANDS: CommandEntry[] = [
+  { name: 'sign-rsa', summary: 'RSA-PSS signing daemon (line protocol, port 9948)', load: async () => (await import('../daemons/sign-rsa/main.js')).command() },
+  { name: 'verify-rsa', summary: 'RSA-PSS verify daemon (line protocol, port 9949)', load: async () => (await import('../daemons/verify-rsa/main.js')).command() },
+  { name: 'sign-ecdsa', summary: 'ECDSA P-384 signing daemon (line protocol, port 9848)', load: async () => (await import('../daemons/sign-ecdsa/main.js')).command() },
+  { name: 'verify-ecdsa', summary: 'ECDSA P-384 verify daemon (line protocol, port 9849)', load: async () => (await import('../daemons/verify-ecdsa/main.js')).command() },
+  { name: 'firmware', summary: 'firmware signing daemon: kernel modules, swupdate, Mender, OP-TEE (line 9998, HTTP 9999)', load: async () => (await import('../daemons/firmware/main.js')).command() },
+  { name: 'hmac', summary: 'HMAC-SHA256 daemon compatible with cryptoserver (MAC 9850, verify 9851, optional HTTP)', load: async () => (await import('../daemons/hmac/main.js')).command() },
+  { name: 'tezos', summary: 'Tezos remote signer (line 9732, octez HTTP 6732), keygen, watermarks', load: async () => (await import('../daemons/tezos/main.js')).command() },
+  { name: 'keygen', summary: 'create a key pair for sign-rsa (RSA-4096) or sign-ecdsa (P-384)', load: async () => (await import('../lib/admin/keygen-command.js')).keygenCommand() },
+  {
+    name: 'hsm',
+    summary: 'PKCS#11 tokens: list keys, generate or import a key for a daemon, print a public key',
+    load: async () => {
+      const [{ hsmCommand }, { TEZOS_KEY_FORMAT }] = await Promise.all([import('../lib/admin/hsm-command.js'), import('../daemons/tezos/tezos-key-import.js')]);
+      return hsmCommand([TEZOS_KEY_FORMAT]);
+    },
+  },
+  ...(['show', 'revoke', 'reinstate', 'export', 'import'] as const).map((name) => ({
+    name,
+    summary: RECORD_SUMMARIES[name],
+    load: async () => (await import('../lib/admin/record-commands.js')).recordCommands().find((cmd) => cmd.name() === name)!,
+  })),
+  { name: 'migrate-seed', summary: "import the Python signer-daemon's Redis records as live records, after verifying each", load: async () => (await import('../lib/admin/seed-migration-command.js')).seedMigrationCommand() },
+  { name: 'log', summary: 'the transparency log: keys, checkpoints, entries, proofs, bundles, offline verification, audit', load: async () => (await import('../lib/admin/log-command.js')).logCommand() },
+];
+
 const program = new Command('signerd')
   .version(version, '-V, --version')
   .description('Small line-protocol signing daemons and their admin commands. `signerd <command> --help` documents each.')
   .showHelpAfterError()
   .enablePositionalOptions();
 
-for (const make of [signRsa, verifyRsa, signEcdsa, verifyEcdsa]) program.addCommand(make());
-program.addCommand(firmware());
-program.addCommand(hmac());
-program.addCommand(tezos());
-program.addCommand(keygenCommand());
-program.addCommand(hsmCommand([TEZOS_KEY_FORMAT]));
-for (const cmd of recordCommands()) program.addCommand(cmd);
-program.addCommand(seedMigrationCommand());
-program.addCommand(logCommand());
+for (const entry of COMMANDS) {
+  // A stand-in that takes everything after its name and hands it to the real command once loaded.
+  program
+    .command(entry.name)
+    .description(entry.summary)
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(async () => {
+      const real = await entry.load();
+      const root = new Command('signerd').enablePositionalOptions().addCommand(real);
+      overrideExits(root);
+      await root.parseAsync([entry.name, ...process.argv.slice(process.argv.indexOf(entry.name, 2) + 1)], { from: 'user' });
+    });
+}
 
 // A usage error must not restart-loop under systemd: it exits 78 like any other bad configuration.
-const overrideExits = (cmd: Command): void => {
+function overrideExits(cmd: Command): void {
   cmd.exitOverride();
   cmd.commands.forEach(overrideExits);
-};
+}
 overrideExits(program);
 try {
   await program.parseAsync(process.argv);

@@ -9,6 +9,8 @@ export interface LineReader {
   next(): Buffer | null;
   /** The unterminated tail, for a client that closed (or went quiet) without a final LF. */
   takeRest(): Buffer | null;
+  /** Drops everything held (a connection that is closing): its memory is free at once. */
+  clear(): void;
   /** True once a line grew past the limit; the reader then yields nothing more. */
   readonly overflowed: boolean;
   /** Bytes held that next() has not returned yet (a partial line once next() gave null). */
@@ -37,12 +39,17 @@ export function createLineReader(lineBytesMax: number): LineReader {
     return line.subarray(0, end);
   }
 
-  function overflow(): null {
-    overflowed = true;
+  function clear(): void {
     chunks.length = 0;
+    offset = 0;
     unscannedBytes = 0;
     parts = [];
     partBytes = 0;
+  }
+
+  function overflow(): null {
+    overflowed = true;
+    clear();
     return null;
   }
 
@@ -81,6 +88,7 @@ export function createLineReader(lineBytesMax: number): LineReader {
       }
       return null;
     },
+    clear,
     takeRest() {
       if (overflowed || partBytes + unscannedBytes === 0) return null;
       // Only called once next() gave null, so everything left is one unterminated line.

@@ -4,7 +4,7 @@
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { DaemonError, hasUsefulStack, toDaemonError } from '../errors.js';
-import { FRAMING_ERROR_DISCARD_MS, FRESH_REQUESTS_MAX, ONE_SHOT_QUIET_MS, REQUESTS_PER_TURN_MAX, TURN_REQUESTS_MAX, type Limits } from '../limits.js';
+import { FRAMING_ERROR_DISCARD_MS, FRESH_REQUESTS_MAX, ONE_SHOT_QUIET_MS, INPUT_HELD_BYTES_MAX, REQUESTS_PER_TURN_MAX, TURN_REQUESTS_MAX, type Limits } from '../limits.js';
 import { createLineReader } from '../protocol/line-reader.js';
 import { createGate, type Gate } from './gate.js';
 import { createTurnBudget } from './turn-budget.js';
@@ -49,7 +49,9 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
   const { limits, log, service } = opts;
   const gate = createGate(limits.inFlightMax);
   const turn = createTurnBudget(TURN_REQUESTS_MAX);
-  const closers = new Set<(graceful: boolean) => void>();
+  const connections = new Set<ConnectionControl>();
+  // Input read but not yet answered, across connections (see shedLargest).
+  let heldBytes = 0;
   let draining = false;
   let nextConn = 0;
   // A flood of refused connections must not become a flood of log lines: one line per second at most.
@@ -57,7 +59,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
 
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => {
     const conn = ++nextConn;
-    if (draining || closers.size >= limits.connectionsMax) {
+    if (draining || connections.size >= limits.connectionsMax) {
       const err = draining
         ? new DaemonError('SHUTTING_DOWN', 'daemon is shutting down')
         : new DaemonError('BUSY', `too many connections (max ${limits.connectionsMax})`);
@@ -96,12 +98,27 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
     socket.setNoDelay(true);
     socket.setTimeout(limits.idleTimeoutMs);
 
-    const closeFn = (graceful: boolean): void => {
-      stopping = true;
-      if (!graceful) socket.destroy();
-      else if (!busy()) pump();
+    // Bytes of this connection counted in heldBytes.
+    let counted = 0;
+    const control: ConnectionControl = {
+      close(graceful) {
+        stopping = true;
+        if (!graceful) socket.destroy();
+        else if (!busy()) pump();
+      },
+      held: () => counted,
+      shed() {
+        refuse(new DaemonError('BUSY', 'too much unanswered input queued across connections; send fewer lines at once'));
+      },
     };
-    closers.add(closeFn);
+    connections.add(control);
+
+    /** Brings heldBytes up to date with what this connection holds now. */
+    function account(): void {
+      const now = closed ? 0 : reader.pendingBytes + (held?.length ?? 0);
+      heldBytes += now - counted;
+      counted = now;
+    }
 
     /** Ends our side once; whatever the client still sends is read and dropped, so closing does not
      * turn into an RST that could destroy our last line before the client reads it. */
@@ -109,6 +126,10 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
       if (closed) return;
       closed = true;
       clearTimers();
+      // Lines not answered by now never will be: drop them (a shed flood frees its memory here).
+      reader.clear();
+      held = null;
+      account();
       socket.resume();
       socket.end();
       // A client that never reads or closes must not pin the socket.
@@ -130,6 +151,8 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
       clearTimeout(quietTimer);
       cancelIdleClose();
       if (!busy()) pump();
+      account();
+      if (heldBytes > INPUT_HELD_BYTES_MAX) shedLargest();
     });
     socket.on('end', () => {
       clientEnded = true;
@@ -159,7 +182,8 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
     socket.on('close', () => {
       closed = true;
       clearTimers();
-      closers.delete(closeFn);
+      account();
+      connections.delete(control);
     });
 
     /**
@@ -214,6 +238,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
     }
 
     function yieldTurn(): void {
+      account();
       yielding = true;
       turn.defer(() => {
         yielding = false;
@@ -224,6 +249,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
 
     /** Every complete line is answered: read again, and decide how this connection goes on. */
     function caughtUp(): void {
+      account();
       if (clientEnded || stopping) return finish();
       socket.resume();
       if (reader.pendingBytes > 0) {
@@ -284,6 +310,19 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
     }
   }
 
+  /**
+   * Memory stays bounded however many connections flood at once: past INPUT_HELD_BYTES_MAX of
+   * input read and not yet answered, the connection holding the most is refused (ERR BUSY) and
+   * closed. That is always a flood or a deep pipeline, never a newcomer with one line.
+   */
+  function shedLargest(): void {
+    let largest: ConnectionControl | undefined;
+    for (const c of connections) if (!largest || c.held() > largest.held()) largest = c;
+    if (!largest || largest.held() === 0) return;
+    refusals.note('BUSY');
+    largest.shed();
+  }
+
   async function runRequest(request: PendingRequest): Promise<string> {
     const { line, conn, req, log: connLog } = request;
     // The outcome line is this object: req first, then the handler's fields, then outcome and ms
@@ -334,14 +373,23 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
     async close() {
       draining = true;
       const closedServer = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const close of closers) close(true);
+      for (const c of connections) c.close(true);
       const deadline = setTimeout(() => {
-        for (const close of closers) close(false);
+        for (const c of connections) c.close(false);
       }, limits.drainMsMax);
       await closedServer;
       clearTimeout(deadline);
     },
   };
+}
+
+/** What the server as a whole can ask of one of its connections. */
+interface ConnectionControl {
+  close(graceful: boolean): void;
+  /** Input bytes it holds, read and not yet answered. */
+  held(): number;
+  /** Refuses it (ERR BUSY) and closes it, dropping what it holds. */
+  shed(): void;
 }
 
 /** A request line on its way through the gate, and how to tell its connection is gone. */

@@ -129,3 +129,17 @@ export function rssMb(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
+
+/**
+ * Connections waiting in the kernel's accept queue of a loopback listener (Linux: a LISTEN socket's
+ * rx_queue in /proc/net/tcp is its accept backlog). Node accepts one connection per event-loop
+ * turn, so a burst of connections waits there; a test of the daemon's fairness starts once it is empty.
+ */
+export function acceptQueueLength(port: number): number {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const line of fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[1]?.endsWith(`:${hexPort}`) && fields[3] === '0A') return parseInt(fields[4]!.split(':')[1]!, 16);
+  }
+  return 0;
+}

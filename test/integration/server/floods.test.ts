@@ -6,7 +6,7 @@
 import t, { type Test } from 'tap';
 import path from 'node:path';
 import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
-import { connected, flooders, floodersInWaves, rssMb, timedRequest, tricklers, type ClientGang } from '../../helpers/abusive-clients.js';
+import { acceptQueueLength, connected, flooders, floodersInWaves, rssMb, timedRequest, tricklers, type ClientGang } from '../../helpers/abusive-clients.js';
 import { makeKeys } from '../../helpers/signature-fixtures.js';
 import { singleDir } from '../../unit/hmac/secret-fixtures.js';
 
@@ -93,7 +93,7 @@ for (const subject of subjects) {
       const waves = await floodersInWaves(daemon.port, 1000, 64 * 1024);
       gangs.push(...waves);
       await Promise.all(waves.map(connected));
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      t.ok(await until(() => acceptQueueLength(daemon.port) === 0, 5_000), 'the daemon accepted every connection');
       await servedWhile(t, daemon, subject, 'during 1,000 floods');
       t.ok(rssMb(pid) < RSS_MB_MAX, `RSS ${rssMb(pid).toFixed(0)} MB < ${RSS_MB_MAX} MB`);
       for (const g of waves) g.destroy();

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startDaemon } from '../test/helpers/daemon.js';
 import { copyKeyRoot } from '../test/integration/firmware/line-fixtures.js';
-import { loadLines, loadOneShot, primitiveRate, type BenchRow } from './harness.js';
+import { loadLines, loadOneShot, ONE_SHOT_CLIENTS, primitiveRate, type BenchRow } from './harness.js';
 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 3_000);
 const CONNECTIONS = 16;
@@ -76,9 +76,9 @@ async function oneShotRows(keyRoot: string, rawRsa: number): Promise<BenchRow[]>
   const rows: BenchRow[] = [];
   try {
     for (const halfClose of [false, true]) {
-      const result = await loadOneShot({ port: daemon.port, clients: 8, durationMs: DURATION_MS / 2, line: (c, s) => `SWUPDATE-DIGEST poky RSA-PSS ${digests[(c + s) % 64]}`, check: (r) => r.startsWith('OK '), halfClose });
+      const result = await loadOneShot({ port: daemon.port, clients: ONE_SHOT_CLIENTS, durationMs: DURATION_MS / 2, line: (c, s) => `SWUPDATE-DIGEST poky RSA-PSS ${digests[(c + s) % 64]}`, check: (r) => r.startsWith('OK '), halfClose });
       const how = halfClose ? 'nc -N (half-close)' : 'echo | nc (no half-close)';
-      rows.push({ daemon: 'firmware', operation: `SWUPDATE-DIGEST RSA-PSS, one conn per request, ${how}, 8 clients`, ...result, primitive: 'rsa-2048 pkcs1 sign (node:crypto, 1 thread)', primitivePerSecond: rawRsa });
+      rows.push({ daemon: 'firmware', operation: `SWUPDATE-DIGEST RSA-PSS, one conn per request, ${how}, ${ONE_SHOT_CLIENTS} client`, ...result, primitive: 'rsa-2048 pkcs1 sign (node:crypto, 1 thread)', primitivePerSecond: rawRsa });
     }
   } finally {
     await daemon.stop();

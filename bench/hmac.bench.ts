@@ -10,7 +10,7 @@ import path from 'node:path';
 import { murmur3x86_32 } from '../daemons/hmac/murmur3.js';
 import { SIGNERD } from '../test/helpers/daemon.js';
 import { freePort } from '../test/helpers/ports.js';
-import { primitiveRate, type BenchRow } from './harness.js';
+import { loadOneShot, ONE_SHOT_CLIENTS, primitiveRate, type BenchRow } from './harness.js';
 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 4_000);
 const CONNECTIONS = Number(process.env['BENCH_HMAC_CONNECTIONS'] ?? 8);
@@ -88,10 +88,10 @@ export async function loadPipelined(port: number, connections: number, depth: nu
  * Spawns the daemon with its log on /dev/null, so the load generator does not parse 50k lines/s;
  * with `nofile`, under that descriptor limit (soft and hard, as LimitNOFILE= sets them).
  */
-async function spawnHmac(args: string[], nofile?: number): Promise<{ mac: number; verify: number; proc: ChildProcess }> {
+async function spawnHmac(args: string[], nofile?: number, keepOpen = true): Promise<{ mac: number; verify: number; proc: ChildProcess }> {
   const [mac, verify] = [await freePort(), await freePort()];
   const devNull = fs.openSync('/dev/null', 'w');
-  const argv = [SIGNERD, 'hmac', '--port', String(mac), '--verify-port', String(verify), '--keep-open', ...args];
+  const argv = [SIGNERD, 'hmac', '--port', String(mac), '--verify-port', String(verify), ...(keepOpen ? ['--keep-open'] : []), ...args];
   const [command, commandArgs] = nofile === undefined ? [process.execPath, argv] : ['sh', ['-c', `ulimit -n ${nofile} && exec "$0" "$@"`, process.execPath, ...argv]];
   const proc = spawn(command, commandArgs, { stdio: ['ignore', devNull, 'inherit'] });
   fs.closeSync(devNull);
@@ -154,6 +154,14 @@ export async function bench(): Promise<BenchRow[]> {
   const mode32Mac = await loadPipelined(mode32.mac, CONNECTIONS, DEPTH, DURATION_MS, line, isTag);
   rows.push({ daemon: `hmac mode32, 65,536 files, nofile ${TEMPLATE_NOFILE}`, operation: `MAC 64 B, ${label}`, ...mode32Mac, primitive: 'HMAC-SHA256 64 B (node:crypto, 1 thread)', primitivePerSecond: rawHmac });
   await stop(mode32.proc);
+  // The seed's own usage: one MAC per connection, the daemon in its default (one-shot) mode.
+  const oneShot = await spawnHmac(['--mode', 'mode16', '--secret-dir', dir], undefined, false);
+  for (const halfClose of [false, true]) {
+    const result = await loadOneShot({ port: oneShot.mac, clients: ONE_SHOT_CLIENTS, durationMs: DURATION_MS / 2, line: (_, seq) => line(seq).toString().trimEnd(), check: isTag, halfClose });
+    const how = halfClose ? 'nc -N (half-close)' : 'echo | nc (no half-close)';
+    rows.push({ daemon: 'hmac mode16', operation: `MAC 64 B, one conn per request, ${how}, ${ONE_SHOT_CLIENTS} client`, ...result, primitive: 'HMAC-SHA256 64 B (node:crypto, 1 thread)', primitivePerSecond: rawHmac });
+  }
+  await stop(oneShot.proc);
   fs.rmSync(dir, { recursive: true, force: true });
   return rows;
 }

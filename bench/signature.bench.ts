@@ -8,12 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { generateKeyFiles } from '../lib/admin/keygen-command.js';
 import { startDaemon } from '../test/helpers/daemon.js';
-import { loadBesidePrimitive, loadOneShot, primitiveRate, type BenchRow } from './harness.js';
+import { loadBesidePrimitive, loadOneShot, ONE_SHOT_CLIENTS, primitiveRate, type BenchRow } from './harness.js';
 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 4_000);
 const CONNECTIONS = 16;
-/** One-shot clients at once, each one connection after another (a build farm's shell loops). */
-const ONE_SHOT_CLIENTS = 8;
 
 export async function bench(): Promise<BenchRow[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-bench-'));
@@ -77,7 +75,7 @@ async function oneShotRows(family: 'rsa' | 'ecdsa', keys: { privateKeyFile: stri
     for (const halfClose of [false, true]) {
       const result = await loadOneShot({ port: daemon.port, clients: ONE_SHOT_CLIENTS, durationMs: DURATION_MS / 2, line: run.line, check: run.check, halfClose });
       const how = halfClose ? 'nc -N (half-close)' : 'echo | nc (no half-close)';
-      rows.push({ daemon: run.daemon, operation: `one conn per request, ${how}, ${ONE_SHOT_CLIENTS} clients`, ...result, primitive: run.primitive, primitivePerSecond: primitiveRate(1_000, run.raw) });
+      rows.push({ daemon: run.daemon, operation: `one conn per request, ${how}, ${ONE_SHOT_CLIENTS} client`, ...result, primitive: run.primitive, primitivePerSecond: primitiveRate(1_000, run.raw) });
     }
     await daemon.stop();
   }

@@ -8,7 +8,7 @@ import { loadTezosKey } from '../daemons/tezos/tezos-key.js';
 import { startDaemon } from '../test/helpers/daemon.js';
 import { startRedis, type TestRedis } from '../test/helpers/redis-server.js';
 import { whichTool } from '../test/helpers/tools.js';
-import { loadLines, loadOneShot, primitiveRate, type BenchRow } from './harness.js';
+import { loadLines, loadOneShot, ONE_SHOT_CLIENTS, primitiveRate, type BenchRow } from './harness.js';
 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 4_000);
 /** One connection: the latency a baker sees; eight: the same under contention. */
@@ -98,7 +98,7 @@ async function oneShotRows(keysFile: string, stateDir: string, raw: number): Pro
     for (const halfClose of [false, true]) {
       const result = await loadOneShot({
         port: daemon.port,
-        clients: 8,
+        clients: ONE_SHOT_CLIENTS,
         durationMs: DURATION_MS / 2,
         // Every request a new, higher slot on its client's own chain.
         line: (client) => `sign ${TZ1.pkh} ${attestation(client, ++level).toString('hex')}`,
@@ -106,7 +106,7 @@ async function oneShotRows(keysFile: string, stateDir: string, raw: number): Pro
         halfClose,
       });
       const how = halfClose ? 'nc -N (half-close)' : 'echo | nc (no half-close)';
-      rows.push({ daemon: 'tezos (sqlite)', operation: `sign attestation, one conn per request, ${how}, 8 clients`, ...result, primitive: 'tz1 sign+verify in-process (1 thread)', primitivePerSecond: raw });
+      rows.push({ daemon: 'tezos (sqlite)', operation: `sign attestation, one conn per request, ${how}, ${ONE_SHOT_CLIENTS} client`, ...result, primitive: 'tz1 sign+verify in-process (1 thread)', primitivePerSecond: raw });
     }
   } finally {
     await daemon.stop();

@@ -24,13 +24,13 @@ function start(daemon: DevDaemon): Promise<Started> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const ports: number[] = [];
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => {
+  child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
     log.write(d);
   });
   return new Promise((resolve, reject) => {
     let buffered = '';
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       log.write(d);
       buffered += d.toString();
       let nl: number;

@@ -37,7 +37,8 @@ function issuerAndSerial(der: Buffer): { issuerDer: Buffer; serialDer: Buffer } 
   const tbs = (cert.value as forge.asn1.Asn1[])[0]!;
   const fields = tbs.value as forge.asn1.Asn1[];
   const first = fields[0]!;
-  const at = first.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC && first.type === 0 ? 1 : 0;
+  // An explicit [0] version tag: node-forge types a tag number as its universal Type enum.
+  const at = first.tagClass === forge.asn1.Class.CONTEXT_SPECIFIC && (first.type as number) === 0 ? 1 : 0;
   const serial = fields[at]!;
   const issuer = fields[at + 2]!;
   if (serial.type !== forge.asn1.Type.INTEGER || issuer.type !== forge.asn1.Type.SEQUENCE) throw new Error('unexpected TBSCertificate layout');

@@ -49,6 +49,6 @@ export function toDer(node: Node): Buffer {
 
 /** DER SET OF: elements sorted by their encodings (X.690 §11.6). */
 export function setOfDer(items: Node[]): Buffer {
-  const encoded = items.map(toDer).sort(Buffer.compare);
+  const encoded = items.map(toDer).sort((a, b) => Buffer.compare(a, b));
   return toDer(set(...encoded.map(raw)));
 }

@@ -204,7 +204,7 @@ function whileConnected(res: http.ServerResponse, turn: Promise<void>): Promise<
         res.off('close', gone);
         resolve();
       },
-      (err: unknown) => {
+      (err: Error) => {
         res.off('close', gone);
         reject(err);
       },

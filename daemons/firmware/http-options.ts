@@ -40,7 +40,7 @@ export function addFirmwareHttpOptions(cmd: Command): Command {
 /** Null when the HTTP front end is turned off (--no-http). */
 export function firmwareHttpSettings(opts: Record<string, unknown>): FirmwareHttpSettings | null {
   if (opts['http'] === false || opts['httpPort'] === undefined) return null;
-  const host = String(opts['httpHost'] ?? '127.0.0.1');
+  const host = (opts['httpHost'] as string | undefined) ?? '127.0.0.1';
   if (host.length === 0) throw new DaemonError('CONFIG_INVALID', '--http-host: empty');
   const root = opts['menderArtifactRoot'];
   const limit = (key: keyof FirmwareHttpLimits, option: string): number => (opts[option] as number | undefined) ?? DEFAULT_FIRMWARE_HTTP_LIMITS[key];

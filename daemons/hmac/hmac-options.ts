@@ -53,7 +53,7 @@ export function hmacSettings(opts: Record<string, unknown>): HmacSettings {
   if (mode !== 'derived' && (opts['keyVersion'] !== undefined || acceptVersions !== null)) {
     throw new DaemonError('CONFIG_INVALID', '--key-version and --accept-versions apply to --mode derived only (the seed modes have no key versions)');
   }
-  const hsmUri = opts['secret'] === undefined ? null : String(opts['secret']);
+  const hsmUri = (opts['secret'] as string | undefined) ?? null;
   if (hsmUri !== null && !isPkcs11Uri(hsmUri)) throw new DaemonError('CONFIG_INVALID', '--secret takes a pkcs11: URI (HSM-held secret); secret files go in --secret-dir');
   if (hsmUri !== null && (mode === 'mode16' || mode === 'mode32')) {
     throw new DaemonError('CONFIG_INVALID', `--secret with --mode ${mode}: the seed's key tables stay in files (--secret-dir); an HSM holds the single or derived secret only`);

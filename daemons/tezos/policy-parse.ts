@@ -81,5 +81,5 @@ function truthy(value: unknown, where: string): boolean {
 export function stringList(value: unknown, where: string): string[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw invalid(where, 'expected a list of strings');
-  return value as string[];
+  return value;
 }

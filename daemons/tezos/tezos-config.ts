@@ -171,7 +171,7 @@ function loadEntry(name: string, entry: Record<string, unknown>, where: string, 
   const uriField = entry['pkcs11_uri'];
   const signer = nameSigner ?? entry['signer'] ?? (uriField !== undefined ? 'pkcs11_hsm' : 'local');
   if (signer === 'pkcs11_hsm') return loadHsmEntry(keyText, nameArgs, entry, where, ctx);
-  if (signer !== 'local') throw invalid(where, `signer "${String(signer).slice(0, 20)}" is not supported; give a local secret key (secret_key or secret_key_file) or an HSM key (pkcs11_uri)`);
+  if (signer !== 'local') throw invalid(where, `signer "${JSON.stringify(signer).slice(0, 20)}" is not supported; give a local secret key (secret_key or secret_key_file) or an HSM key (pkcs11_uri)`);
   if (uriField !== undefined) throw invalid(`${where}.pkcs11_uri`, 'an HSM key needs signer "pkcs11_hsm" or no signer, not "local"');
   for (const field of Object.keys(entry)) if (!ENTRY_FIELDS.has(field)) throw invalid(`${where}.${field}`, 'unknown field');
   const secret = secretOf(keyText, entry, where, ctx);
@@ -203,7 +203,7 @@ function loadHsmEntry(keyText: string, nameArgs: string[], entry: Record<string,
   if (SECRET_TEXT.test(keyText)) throw invalid(where, 'an HSM key is named by its key hash or public key, not a secret key');
   const argsField = entry['signer_args'];
   if (argsField !== undefined && !(Array.isArray(argsField) && argsField.every((a) => typeof a === 'string'))) throw invalid(`${where}.signer_args`, 'expected a list of strings');
-  const args = nameArgs.length > 0 ? [nameArgs.join(':')] : ((argsField as string[] | undefined) ?? []);
+  const args = nameArgs.length > 0 ? [nameArgs.join(':')] : ((argsField) ?? []);
   const claims = [keyText, entry['public_key'], entry['pkh']].filter((v): v is string => typeof v === 'string' && v !== '');
   const hsm = hsmEntryOf(where, entry['pkcs11_uri'], args, claims, { file: ctx.file, top: ctx.top });
   const policyValue = entry['policy'] !== undefined ? entry['policy'] : ctx.globalPolicy;

@@ -80,7 +80,7 @@ export function watermarkCommand(): Command {
   const exportCmd = adminCommand('export', 'write every mark as one JSON document (to move marks to another host or store)', false, async (store, _args, opts) => {
     const doc = { format: EXPORT_FORMAT, version: 1, exportedAt: new Date().toISOString(), marks: await store.list() };
     const text = JSON.stringify(doc, null, 2) + '\n';
-    if (opts['out']) fs.writeFileSync(String(opts['out']), text, { mode: 0o600, flag: 'wx' });
+    if (opts['out']) fs.writeFileSync(opts['out'] as string, text, { mode: 0o600, flag: 'wx' });
     else process.stdout.write(text);
     return 0;
   });

@@ -130,7 +130,7 @@ function vkey(): Command {
     try {
       for (const s of signers) process.stdout.write(`${verifierKeyOf(s)}\n`);
     } finally {
-      await Promise.all(signers.map((s) => s.close?.()));
+      await Promise.all(signers.map(async (s) => s.close?.()));
     }
     return 0;
   });

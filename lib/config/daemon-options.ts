@@ -31,7 +31,7 @@ export function addListenOptions(cmd: Command, defaultPort: number): Command {
     .option('--line-ms-max <ms>', 'a request line must be complete this long after its first byte; later gets ERR BAD_REQUEST and a close', parseCount('--line-ms-max', 1), DEFAULT_LIMITS.lineMsMax)
     .option('--linger-ms <ms>', 'without --keep-open: wait this long for another line after the last reply before closing (default 0: close as soon as every line is answered)', parseCount('--linger-ms', 0), DEFAULT_LIMITS.lingerMs)
     .option('--drain-ms-max <ms>', 'on SIGTERM, time allowed for in-flight requests before exit', parseCount('--drain-ms-max', 0), DEFAULT_LIMITS.drainMsMax)
-    .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS as string[]).default('info'));
+    .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).default('info'));
 }
 
 export function listenSettings(opts: Record<string, unknown>): ListenSettings {

@@ -61,7 +61,7 @@ export async function openLogKeys(settings: TransparencyLogSettings, deps: { cal
   try {
     for (const ref of settings.keys) signers.push(await openLogKey(ref, { ...(name === undefined ? {} : { name }), callMsMax: deps.callMsMax, log: deps.log }));
   } catch (err) {
-    await Promise.all(signers.map((s) => s.close?.()));
+    await Promise.all(signers.map(async (s) => s.close?.()));
     throw err;
   }
   return signers;
@@ -81,12 +81,12 @@ export async function openConfiguredTransparencyLog(settings: TransparencyLogSet
         try {
           await log.close();
         } finally {
-          await Promise.all(signers.map((s) => s.close?.()));
+          await Promise.all(signers.map(async (s) => s.close?.()));
         }
       },
     };
   } catch (err) {
-    await Promise.all(signers.map((s) => s.close?.()));
+    await Promise.all(signers.map(async (s) => s.close?.()));
     throw err;
   }
 }

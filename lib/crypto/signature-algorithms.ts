@@ -37,7 +37,7 @@ export function keyMismatch(algorithm: SignatureAlgorithm, key: KeyObject): stri
 export function signAsync(algorithm: SignatureAlgorithm, privateKey: KeyObject, data: Buffer): Promise<Buffer> {
   const scheme = SCHEMES[algorithm];
   return new Promise((resolve, reject) => {
-    crypto.sign(scheme.digest, data, scheme.options(privateKey) as crypto.SignKeyObjectInput, (err, sig) => (err ? reject(err) : resolve(sig)));
+    crypto.sign(scheme.digest, data, scheme.options(privateKey), (err, sig) => (err ? reject(err) : resolve(sig)));
   });
 }
 
@@ -46,7 +46,7 @@ export function verifyAsync(algorithm: SignatureAlgorithm, publicKey: KeyObject,
   const scheme = SCHEMES[algorithm];
   return new Promise((resolve) => {
     try {
-      crypto.verify(scheme.digest, data, scheme.options(publicKey) as crypto.VerifyKeyObjectInput, signature, (err, ok) => resolve(!err && ok));
+      crypto.verify(scheme.digest, data, scheme.options(publicKey), signature, (err, ok) => resolve(!err && ok));
     } catch {
       resolve(false);
     }

@@ -70,7 +70,7 @@ export function generateKey(ctx: SessionContext, spec: KeySpec, name: KeyName): 
       privateAttrs(name),
     );
     const [n, e] = api.C_GetAttributeValue(session, pair.publicKey, [{ type: P.CKA_MODULUS }, { type: P.CKA_PUBLIC_EXPONENT }]);
-    return createPublicKey({ key: { kty: 'RSA', n: (n!.value as Buffer).toString('base64url'), e: (e!.value as Buffer).toString('base64url') }, format: 'jwk' });
+    return createPublicKey({ key: { kty: 'RSA', n: (n!.value).toString('base64url'), e: (e!.value).toString('base64url') }, format: 'jwk' });
   }
   const curve = CURVES[spec.curve];
   const mechanism = curve.edwards ? CKM_EC_EDWARDS_KEY_PAIR_GEN : P.CKM_EC_KEY_PAIR_GEN;

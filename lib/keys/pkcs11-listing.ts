@@ -52,7 +52,7 @@ function describeKeyType(ctx: SessionContext, handle: Pkcs11Handle): string {
 function attr(ctx: SessionContext, handle: Pkcs11Handle, type: number): Buffer | null {
   try {
     const [value] = ctx.api.C_GetAttributeValue(ctx.session, handle, [{ type }]);
-    return (value?.value as Buffer | undefined) ?? null;
+    return (value?.value) ?? null;
   } catch {
     return null;
   }

@@ -41,7 +41,7 @@ export function findKeyObject(ctx: SessionContext, ref: ObjectRef, objectClass: 
 export function keyTypeOf(ctx: SessionContext, handle: Pkcs11Handle): number {
   const P = pkcs11js();
   const [attr] = ctx.api.C_GetAttributeValue(ctx.session, handle, [{ type: P.CKA_KEY_TYPE }]);
-  return readUlong(attr!.value as Buffer);
+  return readUlong(attr!.value);
 }
 
 /** The public key of a private key object, for verifying every signature before it leaves. */
@@ -50,15 +50,15 @@ export function readPublicKey(ctx: SessionContext, privateKey: Pkcs11Handle, ref
   const keyType = keyTypeOf(ctx, privateKey);
   if (keyType === P.CKK_RSA) {
     const [n, e] = ctx.api.C_GetAttributeValue(ctx.session, privateKey, [{ type: P.CKA_MODULUS }, { type: P.CKA_PUBLIC_EXPONENT }]);
-    return createPublicKey({ key: { kty: 'RSA', n: b64u(n!.value as Buffer), e: b64u(e!.value as Buffer) }, format: 'jwk' });
+    return createPublicKey({ key: { kty: 'RSA', n: b64u(n!.value), e: b64u(e!.value) }, format: 'jwk' });
   }
   if (keyType !== P.CKK_EC && keyType !== CKK_EC_EDWARDS) throw new DaemonError('KEY_LOAD_FAILED', `key ${describeRef(ref)} has key type 0x${keyType.toString(16)}, not RSA, EC or EdDSA`);
   // EC private objects carry no point; the public object with the same label/id does.
   const publicKey = findKeyObject(ctx, ref, P.CKO_PUBLIC_KEY, missing);
   const [params, point] = ctx.api.C_GetAttributeValue(ctx.session, publicKey, [{ type: P.CKA_EC_PARAMS }, { type: P.CKA_EC_POINT }]);
-  const curve = curveByParams(params!.value as Buffer);
-  if (!curve) throw new DaemonError('KEY_LOAD_FAILED', `key ${describeRef(ref)}: unsupported curve (EC_PARAMS ${(params!.value as Buffer).toString('hex')})`);
-  return createPublicKey({ key: spkiOfCurvePoint(curve, point!.value as Buffer), format: 'der', type: 'spki' });
+  const curve = curveByParams(params!.value);
+  if (!curve) throw new DaemonError('KEY_LOAD_FAILED', `key ${describeRef(ref)}: unsupported curve (EC_PARAMS ${(params!.value).toString('hex')})`);
+  return createPublicKey({ key: spkiOfCurvePoint(curve, point!.value), format: 'der', type: 'spki' });
 }
 
 export function readUlong(value: Buffer): number {

@@ -73,9 +73,11 @@ function check(algorithm: HsmAlgorithm, publicKey: KeyObject, input: Buffer, sig
 /** EMSA-PSS verify over a digest (node:crypto only verifies whole messages); forge does the encoding check. */
 function checkPss(publicKey: KeyObject, digest: Buffer, signature: Buffer, saltLength: number): boolean {
   const jwk = publicKey.export({ format: 'jwk' });
-  const n = new forge.jsbn.BigInteger(Buffer.from(jwk.n!, 'base64url').toString('hex'), 16);
-  const e = new forge.jsbn.BigInteger(Buffer.from(jwk.e!, 'base64url').toString('hex'), 16);
+  const n: forge.jsbn.BigInteger = new forge.jsbn.BigInteger(Buffer.from(jwk.n!, 'base64url').toString('hex'), 16);
+  const e: forge.jsbn.BigInteger = new forge.jsbn.BigInteger(Buffer.from(jwk.e!, 'base64url').toString('hex'), 16);
   const key = forge.pki.setRsaPublicKey(n, e);
+  // node-forge's typings give mgf1.create() no type.
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment
   const pss = forge.pss.create({ md: forge.md.sha256.create(), mgf: forge.mgf.mgf1.create(forge.md.sha256.create()), saltLength });
   return key.verify(digest.toString('binary'), signature.toString('binary'), pss);
 }

@@ -260,7 +260,7 @@ function withDeadline<T>(call: Promise<T>, ms: number, what: string): Promise<T>
         clearTimeout(timer);
         resolve(value);
       },
-      (err: unknown) => {
+      (err: Error) => {
         clearTimeout(timer);
         reject(err);
       },

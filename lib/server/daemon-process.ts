@@ -20,7 +20,8 @@ export async function runDaemonProcess(name: string, cmd: Command, start: (opts:
     const opts = cmd.opts();
     log = createLogger(name, String(opts['logLevel'] ?? 'info'));
     const handle = await start(opts, log);
-    const { stop, reload } = typeof handle === 'function' ? { stop: handle, reload: undefined } : handle;
+    const stop = typeof handle === 'function' ? handle : () => handle.stop();
+    const reload = typeof handle === 'function' || !handle.reload ? undefined : () => handle.reload!();
     onShutdownSignal(log, stop);
     onReloadSignal(log, reload);
   } catch (thrown) {

@@ -10,7 +10,7 @@ export interface SignatureProfile {
   verifyPort: number;
   /** Signature length for keys keygen makes; used only for help texts and docs. */
   description: string;
-  verifiedReply(valid: boolean): string;
+  verifiedReply: (valid: boolean) => string;
 }
 
 export const RSA_PROFILE: SignatureProfile = {

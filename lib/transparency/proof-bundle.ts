@@ -38,7 +38,7 @@ export function parseProofBundle(text: string): ProofBundle | null {
   if (!/^(0|[1-9][0-9]*)$/.test(indexText) || !Number.isSafeInteger(Number(indexText))) return null;
   const proof = hashLines.map(parseHash);
   if (!proof.every((h) => h !== null)) return null;
-  return { entry, index: Number(indexText), proof: proof as Buffer[], checkpointNote: text.slice(blank + 2) };
+  return { entry, index: Number(indexText), proof: proof, checkpointNote: text.slice(blank + 2) };
 }
 
 export type BundleVerdict = { ok: true; bundle: ProofBundle; checkpoint: Checkpoint } | { ok: false; reason: string };

@@ -30,6 +30,7 @@ export function formatSignedNote(text: string, signatures: readonly NoteSignatur
 
 /** Splits a signed note; null when it is not well formed (no signature block, control characters, too big). */
 export function parseSignedNote(note: string): ParsedNote | null {
+  // eslint-disable-next-line no-control-regex -- a signed note may hold no control character but LF; this finds them.
   if (Buffer.byteLength(note, 'utf8') > NOTE_BYTES_MAX || /[\u0000-\u0009\u000b-\u001f\ufffd]/.test(note)) return null;
   const split = note.lastIndexOf('\n\n');
   if (split < 0) return null;

@@ -134,7 +134,7 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
         calls.delete(id);
         reject(new DaemonError('LOG_UNAVAILABLE', `the transparency log did not answer within ${deadlineMs} ms`));
       }, deadlineMs);
-      calls.set(id, { resolve: resolve as (r: unknown) => void, reject, timer });
+      calls.set(id, { resolve: resolve, reject, timer });
       // An append's packed buffer is moved to the worker, not copied.
       w.postMessage({ ...request, id }, request.op === 'append' ? [request.batch.data.buffer as ArrayBuffer] : []);
     });
@@ -227,7 +227,7 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
       try {
         entry = encodeLogEntry(event, Date.now());
       } catch (err) {
-        return Promise.reject(err);
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
       }
       if (pending.length >= LOG_PENDING_ENTRIES_MAX) return Promise.reject(new DaemonError('BUSY', 'too many appends waiting for the transparency log'));
       return new Promise<number>((resolve, reject) => {
@@ -247,7 +247,7 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
       } catch (err) {
         opts.log?.error({ code: toDaemonError(err).code }, 'transparency log: last checkpoint failed; the next open publishes it');
       }
-      const w = worker as Worker | null;
+      const w = worker;
       if (w) {
         await call({ op: 'close' }).catch(() => undefined);
         await w.terminate();

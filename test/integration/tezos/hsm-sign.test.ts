@@ -51,8 +51,8 @@ t.test('HSM keys through the octez HTTP API (taquito RemoteSigner)', needSoftHsm
     const signer = new RemoteSigner(key.pkh, root);
     t.equal(await signer.publicKey(), key.pk, `${tag}: the public key read from the token is the imported key's`);
     const local = await InMemorySigner.fromSecretKey(key.sk);
-    let level = 1;
-    for (const payload of [block({ level, round: 0 }), consensus('preattestation', { level, round: 0 }), consensus('attestation', { level: ++level, round: 1 }), ballot(0)]) {
+    const level = 1;
+    for (const payload of [block({ level, round: 0 }), consensus('preattestation', { level, round: 0 }), consensus('attestation', { level: level + 1, round: 1 }), ballot(0)]) {
       const signed = await signer.sign(hexWithoutMagic(payload), magic(payload));
       t.match(signed.prefixSig, /^(edsig|spsig1|p2sig)/, `${tag} magic 0x${payload[0]!.toString(16)}: signed in the HSM, verified by RemoteSigner`);
       if (key === TZ1) {

@@ -21,8 +21,8 @@ t.test('taquito RemoteSigner against the daemon', async (t) => {
     t.equal(await signer.publicKey(), key.pk, `${key.pkh.slice(0, 3)}: GET /keys/<pkh> gives the public key`);
     t.equal(await signer.publicKeyHash(), key.pkh);
     const local = await InMemorySigner.fromSecretKey(key.sk);
-    let level = 1;
-    for (const payload of [block({ level, round: 0 }), consensus('preattestation', { level, round: 0 }), consensus('attestation', { level: ++level, round: 1 }), ballot(0)]) {
+    const level = 1;
+    for (const payload of [block({ level, round: 0 }), consensus('preattestation', { level, round: 0 }), consensus('attestation', { level: level + 1, round: 1 }), ballot(0)]) {
       const signed = await signer.sign(hexWithoutMagic(payload), magic(payload));
       t.match(signed.prefixSig, /^(edsig|spsig1|p2sig)/, `${key.pkh.slice(0, 3)} magic 0x${payload[0]!.toString(16)}: signed and verified by RemoteSigner`);
       if (key !== TZ3) {

@@ -11,7 +11,9 @@ import { loadLines, loadOneShot, ONE_SHOT_CLIENTS, primitiveRate, type BenchRow 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 3_000);
 const CONNECTIONS = 16;
 /** A real mender-artifact manifest shape: three `<sha256>  <path>` lines. */
-const MANIFEST_B64 = Buffer.from(['data/0000/rootfs.ext4', 'header.tar.gz', 'version'].map((p, i) => `${String(i).repeat(64)}  ${p}\n`).join('')).toString('base64');
+const MANIFEST_B64 = Buffer.from(['data/0000/rootfs.ext4', 'header.tar.gz', 'version'].map((p, i) => `${String(i).repeat(64)}  ${p}\n`).join('')).toString(
+  'base64',
+);
 
 interface Flow {
   operation: string;
@@ -76,9 +78,22 @@ async function oneShotRows(keyRoot: string, rawRsa: number): Promise<BenchRow[]>
   const rows: BenchRow[] = [];
   try {
     for (const halfClose of [false, true]) {
-      const result = await loadOneShot({ port: daemon.port, clients: ONE_SHOT_CLIENTS, durationMs: DURATION_MS / 2, line: (c, s) => `SWUPDATE-DIGEST poky RSA-PSS ${digests[(c + s) % 64]}`, check: (r) => r.startsWith('OK '), halfClose });
+      const result = await loadOneShot({
+        port: daemon.port,
+        clients: ONE_SHOT_CLIENTS,
+        durationMs: DURATION_MS / 2,
+        line: (c, s) => `SWUPDATE-DIGEST poky RSA-PSS ${digests[(c + s) % 64]}`,
+        check: (r) => r.startsWith('OK '),
+        halfClose,
+      });
       const how = halfClose ? 'nc -N (half-close)' : 'echo | nc (no half-close)';
-      rows.push({ daemon: 'firmware', operation: `SWUPDATE-DIGEST RSA-PSS, one conn per request, ${how}, ${ONE_SHOT_CLIENTS} client`, ...result, primitive: 'rsa-2048 pkcs1 sign (node:crypto, 1 thread)', primitivePerSecond: rawRsa });
+      rows.push({
+        daemon: 'firmware',
+        operation: `SWUPDATE-DIGEST RSA-PSS, one conn per request, ${how}, ${ONE_SHOT_CLIENTS} client`,
+        ...result,
+        primitive: 'rsa-2048 pkcs1 sign (node:crypto, 1 thread)',
+        primitivePerSecond: rawRsa,
+      });
     }
   } finally {
     await daemon.stop();

@@ -60,40 +60,42 @@ async function drive(opts: LoadOptions): Promise<{ latencies: number[]; seconds:
   const deadline = Date.now() + opts.durationMs;
   const started = process.hrtime.bigint();
   await Promise.all(
-    Array.from({ length: opts.connections }, (_, conn) =>
-      new Promise<void>((resolve, reject) => {
-        const socket = net.connect(opts.port, '127.0.0.1');
-        let buffered = '';
-        let seq = 0;
-        let sentAt = 0n;
-        const send = (): void => {
-          if (Date.now() >= deadline) {
-            socket.end();
-            resolve();
-            return;
-          }
-          sentAt = process.hrtime.bigint();
-          socket.write(opts.line(conn, seq++) + '\n');
-        };
-        socket.setNoDelay(true);
-        socket.on('connect', send);
-        socket.on('data', (d) => {
-          buffered += d.toString('latin1');
-          let nl: number;
-          while ((nl = buffered.indexOf('\n')) !== -1) {
-            const reply = buffered.slice(0, nl);
-            buffered = buffered.slice(nl + 1);
-            latencies.push(Number(process.hrtime.bigint() - sentAt) / 1e6);
-            if (opts.check && !opts.check(reply)) {
-              socket.destroy();
-              reject(new Error(`bad reply: ${reply.slice(0, 120)}`));
+    Array.from(
+      { length: opts.connections },
+      (_, conn) =>
+        new Promise<void>((resolve, reject) => {
+          const socket = net.connect(opts.port, '127.0.0.1');
+          let buffered = '';
+          let seq = 0;
+          let sentAt = 0n;
+          const send = (): void => {
+            if (Date.now() >= deadline) {
+              socket.end();
+              resolve();
               return;
             }
-            send();
-          }
-        });
-        socket.on('error', reject);
-      }),
+            sentAt = process.hrtime.bigint();
+            socket.write(opts.line(conn, seq++) + '\n');
+          };
+          socket.setNoDelay(true);
+          socket.on('connect', send);
+          socket.on('data', (d) => {
+            buffered += d.toString('latin1');
+            let nl: number;
+            while ((nl = buffered.indexOf('\n')) !== -1) {
+              const reply = buffered.slice(0, nl);
+              buffered = buffered.slice(nl + 1);
+              latencies.push(Number(process.hrtime.bigint() - sentAt) / 1e6);
+              if (opts.check && !opts.check(reply)) {
+                socket.destroy();
+                reject(new Error(`bad reply: ${reply.slice(0, 120)}`));
+                return;
+              }
+              send();
+            }
+          });
+          socket.on('error', reject);
+        }),
     ),
   );
   return { latencies, seconds: Number(process.hrtime.bigint() - started) / 1e9 };

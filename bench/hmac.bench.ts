@@ -28,54 +28,63 @@ export interface PipelineResult {
 }
 
 /** Keeps `depth` lines in flight on each connection; refills in one write per batch of replies. */
-export async function loadPipelined(port: number, connections: number, depth: number, durationMs: number, line: (seq: number) => Buffer, check: (reply: string) => boolean): Promise<PipelineResult> {
+export async function loadPipelined(
+  port: number,
+  connections: number,
+  depth: number,
+  durationMs: number,
+  line: (seq: number) => Buffer,
+  check: (reply: string) => boolean,
+): Promise<PipelineResult> {
   const latencies: number[] = [];
   const deadline = Date.now() + durationMs;
   const started = process.hrtime.bigint();
   let seq = 0;
   await Promise.all(
-    Array.from({ length: connections }, () =>
-      new Promise<void>((resolve, reject) => {
-        const socket = net.connect(port, '127.0.0.1');
-        const sent: bigint[] = [];
-        let buffered = '';
-        let stopping = false;
-        const fill = (n: number): void => {
-          const now = process.hrtime.bigint();
-          const lines: Buffer[] = [];
-          for (let i = 0; i < n; i++) {
-            lines.push(line(seq++));
-            sent.push(now);
-          }
-          socket.write(Buffer.concat(lines));
-        };
-        socket.setNoDelay(true);
-        socket.on('connect', () => fill(depth));
-        socket.on('data', (d) => {
-          buffered += d.toString('latin1');
-          const now = process.hrtime.bigint();
-          let nl: number;
-          let answered = 0;
-          while ((nl = buffered.indexOf('\n')) !== -1) {
-            const reply = buffered.slice(0, nl);
-            buffered = buffered.slice(nl + 1);
-            latencies.push(Number(now - sent.shift()!) / 1e6);
-            if (!check(reply)) {
-              socket.destroy();
-              reject(new Error(`bad reply: ${reply.slice(0, 120)}`));
-              return;
+    Array.from(
+      { length: connections },
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const socket = net.connect(port, '127.0.0.1');
+          const sent: bigint[] = [];
+          let buffered = '';
+          let stopping = false;
+          const fill = (n: number): void => {
+            const now = process.hrtime.bigint();
+            const lines: Buffer[] = [];
+            for (let i = 0; i < n; i++) {
+              lines.push(line(seq++));
+              sent.push(now);
             }
-            answered++;
-          }
-          if (stopping) {
-            if (sent.length === 0) socket.end();
-          } else if (Date.now() >= deadline) stopping = true;
-          else if (answered > 0) fill(answered);
-          if (stopping && sent.length === 0) socket.end();
-        });
-        socket.on('close', () => resolve());
-        socket.on('error', reject);
-      }),
+            socket.write(Buffer.concat(lines));
+          };
+          socket.setNoDelay(true);
+          socket.on('connect', () => fill(depth));
+          socket.on('data', (d) => {
+            buffered += d.toString('latin1');
+            const now = process.hrtime.bigint();
+            let nl: number;
+            let answered = 0;
+            while ((nl = buffered.indexOf('\n')) !== -1) {
+              const reply = buffered.slice(0, nl);
+              buffered = buffered.slice(nl + 1);
+              latencies.push(Number(now - sent.shift()!) / 1e6);
+              if (!check(reply)) {
+                socket.destroy();
+                reject(new Error(`bad reply: ${reply.slice(0, 120)}`));
+                return;
+              }
+              answered++;
+            }
+            if (stopping) {
+              if (sent.length === 0) socket.end();
+            } else if (Date.now() >= deadline) stopping = true;
+            else if (answered > 0) fill(answered);
+            if (stopping && sent.length === 0) socket.end();
+          });
+          socket.on('close', () => resolve());
+          socket.on('error', reject);
+        }),
     ),
   );
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -92,7 +101,8 @@ async function spawnHmac(args: string[], nofile?: number, keepOpen = true): Prom
   const [mac, verify] = [await freePort(), await freePort()];
   const devNull = fs.openSync('/dev/null', 'w');
   const argv = [SIGNERD, 'hmac', '--port', String(mac), '--verify-port', String(verify), ...(keepOpen ? ['--keep-open'] : []), ...args];
-  const [command, commandArgs] = nofile === undefined ? [process.execPath, argv] : ['sh', ['-c', `ulimit -n ${nofile} && exec "$0" "$@"`, process.execPath, ...argv]];
+  const [command, commandArgs] =
+    nofile === undefined ? [process.execPath, argv] : ['sh', ['-c', `ulimit -n ${nofile} && exec "$0" "$@"`, process.execPath, ...argv]];
   const proc = spawn(command, commandArgs, { stdio: ['ignore', devNull, 'inherit'] });
   fs.closeSync(devNull);
   // mode32 checks all 65,536 files before it listens (about a second).
@@ -129,7 +139,10 @@ export async function bench(): Promise<BenchRow[]> {
   const rawSelect = primitiveRate(2_000, () => {
     const data = Buffer.from(message);
     const offset = (murmur3x86_32(data) & 0xffff) * 32;
-    crypto.createHmac('sha256', table.subarray(offset, offset + 32)).update(data).digest();
+    crypto
+      .createHmac('sha256', table.subarray(offset, offset + 32))
+      .update(data)
+      .digest();
   });
   // Messages are 64 bytes: a 10-digit counter and a fixed 54-byte tail, so each hits another index.
   const tail = 'x'.repeat(MESSAGE_BYTES - 10);
@@ -137,29 +150,71 @@ export async function bench(): Promise<BenchRow[]> {
   const isTag = (reply: string): boolean => reply.length === 64;
   const rows: BenchRow[] = [];
   const label = `${CONNECTIONS} conn x ${DEPTH} pipelined`;
-  for (const [mode, extra] of [['mode16', []], ['derived', []], ['mode16', ['--log-level', 'warn']]] as const) {
+  for (const [mode, extra] of [
+    ['mode16', []],
+    ['derived', []],
+    ['mode16', ['--log-level', 'warn']],
+  ] as const) {
     const daemon = await spawnHmac(['--mode', mode, '--secret-dir', dir, ...extra]);
     const quiet = extra.length > 0 ? ', log warn' : '';
     const mac = await loadPipelined(daemon.mac, CONNECTIONS, DEPTH, DURATION_MS, line, isTag);
-    rows.push({ daemon: `hmac ${mode}${quiet}`, operation: `MAC 64 B, ${label}`, ...mac, primitive: 'HMAC-SHA256 64 B (node:crypto, 1 thread)', primitivePerSecond: rawHmac });
+    rows.push({
+      daemon: `hmac ${mode}${quiet}`,
+      operation: `MAC 64 B, ${label}`,
+      ...mac,
+      primitive: 'HMAC-SHA256 64 B (node:crypto, 1 thread)',
+      primitivePerSecond: rawHmac,
+    });
     if (extra.length === 0 && mode === 'mode16') {
       const sample = Array.from({ length: 256 }, (_, i) => line(i).toString().trimEnd());
       const tags = await collect(daemon.mac, sample);
-      const verify = await loadPipelined(daemon.verify, CONNECTIONS, DEPTH, DURATION_MS, (seq) => Buffer.from(`${tags[seq % 256]} ${sample[seq % 256]}\n`), (r) => r === 'Valid.');
-      rows.push({ daemon: 'hmac mode16', operation: `verify 64 B, ${label}`, ...verify, primitive: 'MurmurHash3 + HMAC-SHA256 64 B (1 thread)', primitivePerSecond: rawSelect });
+      const verify = await loadPipelined(
+        daemon.verify,
+        CONNECTIONS,
+        DEPTH,
+        DURATION_MS,
+        (seq) => Buffer.from(`${tags[seq % 256]} ${sample[seq % 256]}\n`),
+        (r) => r === 'Valid.',
+      );
+      rows.push({
+        daemon: 'hmac mode16',
+        operation: `verify 64 B, ${label}`,
+        ...verify,
+        primitive: 'MurmurHash3 + HMAC-SHA256 64 B (1 thread)',
+        primitivePerSecond: rawSelect,
+      });
     }
     await stop(daemon.proc);
   }
   const mode32 = await spawnHmac(['--mode', 'mode32', '--secret-dir', writeMode32Set(dir)], TEMPLATE_NOFILE);
   const mode32Mac = await loadPipelined(mode32.mac, CONNECTIONS, DEPTH, DURATION_MS, line, isTag);
-  rows.push({ daemon: `hmac mode32, 65,536 files, nofile ${TEMPLATE_NOFILE}`, operation: `MAC 64 B, ${label}`, ...mode32Mac, primitive: 'HMAC-SHA256 64 B (node:crypto, 1 thread)', primitivePerSecond: rawHmac });
+  rows.push({
+    daemon: `hmac mode32, 65,536 files, nofile ${TEMPLATE_NOFILE}`,
+    operation: `MAC 64 B, ${label}`,
+    ...mode32Mac,
+    primitive: 'HMAC-SHA256 64 B (node:crypto, 1 thread)',
+    primitivePerSecond: rawHmac,
+  });
   await stop(mode32.proc);
   // The seed's own usage: one MAC per connection, the daemon in its default (one-shot) mode.
   const oneShot = await spawnHmac(['--mode', 'mode16', '--secret-dir', dir], undefined, false);
   for (const halfClose of [false, true]) {
-    const result = await loadOneShot({ port: oneShot.mac, clients: ONE_SHOT_CLIENTS, durationMs: DURATION_MS / 2, line: (_, seq) => line(seq).toString().trimEnd(), check: isTag, halfClose });
+    const result = await loadOneShot({
+      port: oneShot.mac,
+      clients: ONE_SHOT_CLIENTS,
+      durationMs: DURATION_MS / 2,
+      line: (_, seq) => line(seq).toString().trimEnd(),
+      check: isTag,
+      halfClose,
+    });
     const how = halfClose ? 'nc -N (half-close)' : 'echo | nc (no half-close)';
-    rows.push({ daemon: 'hmac mode16', operation: `MAC 64 B, one conn per request, ${how}, ${ONE_SHOT_CLIENTS} client`, ...result, primitive: 'HMAC-SHA256 64 B (node:crypto, 1 thread)', primitivePerSecond: rawHmac });
+    rows.push({
+      daemon: 'hmac mode16',
+      operation: `MAC 64 B, one conn per request, ${how}, ${ONE_SHOT_CLIENTS} client`,
+      ...result,
+      primitive: 'HMAC-SHA256 64 B (node:crypto, 1 thread)',
+      primitivePerSecond: rawHmac,
+    });
   }
   await stop(oneShot.proc);
   fs.rmSync(dir, { recursive: true, force: true });

@@ -33,7 +33,10 @@ export async function bench(): Promise<BenchRow[]> {
     await generate(token, 'tz3', 'tezos-tz3');
     await generate(token, 'hmac-secret', 'hmac');
     for (const family of ['ecdsa', 'rsa'] as const) {
-      const signer = await startDaemon([`sign-${family}`, '--key', token.uri(family), '--port', '0', '--keep-open', '--state-dir', `${token.dir}/state`], { env: token.env, dropLogsAfterStart: true });
+      const signer = await startDaemon([`sign-${family}`, '--key', token.uri(family), '--port', '0', '--keep-open', '--state-dir', `${token.dir}/state`], {
+        env: token.env,
+        dropLogsAfterStart: true,
+      });
       const sign = await loadLines({
         port: signer.port,
         connections: CONNECTIONS,
@@ -43,8 +46,14 @@ export async function bench(): Promise<BenchRow[]> {
       });
       await signer.stop();
       const direct = await directLoop(token, family, (P) => ({
-        mechanism: family === 'rsa' ? { mechanism: P.CKM_RSA_PKCS_PSS, parameter: { type: P.CK_PARAMS_RSA_PSS, hashAlg: P.CKM_SHA256, mgf: P.CKG_MGF1_SHA256, saltLen: 32 } as never } : { mechanism: P.CKM_ECDSA },
-        input: crypto.createHash(family === 'rsa' ? 'sha256' : 'sha384').update('bench message').digest(),
+        mechanism:
+          family === 'rsa'
+            ? { mechanism: P.CKM_RSA_PKCS_PSS, parameter: { type: P.CK_PARAMS_RSA_PSS, hashAlg: P.CKM_SHA256, mgf: P.CKG_MGF1_SHA256, saltLen: 32 } as never }
+            : { mechanism: P.CKM_ECDSA },
+        input: crypto
+          .createHash(family === 'rsa' ? 'sha256' : 'sha384')
+          .update('bench message')
+          .digest(),
       }));
       rows.push({ daemon: `sign-${family} (HSM)`, operation: 'sign 30 B', ...sign, primitive: PRIMITIVE, primitivePerSecond: direct });
     }
@@ -68,7 +77,10 @@ async function tezosRow(token: TestToken): Promise<BenchRow> {
   const { pkh } = JSON.parse(shown.stdout) as { pkh: string };
   const keysFile = `${token.dir}/keys.json`;
   fs.writeFileSync(keysFile, JSON.stringify({ keys: { [pkh]: { pkcs11_uri: token.uri('tz3') } }, policy: { baking: 1 } }), { mode: 0o600 });
-  const daemon = await startDaemon(['tezos', '--keys', keysFile, '--no-http', '--port', '0', '--keep-open', '--store', 'sqlite', '--state-dir', `${token.dir}/tezos-state`], { env: token.env, dropLogsAfterStart: true });
+  const daemon = await startDaemon(
+    ['tezos', '--keys', keysFile, '--no-http', '--port', '0', '--keep-open', '--store', 'sqlite', '--state-dir', `${token.dir}/tezos-state`],
+    { env: token.env, dropLogsAfterStart: true },
+  );
   const levels = new Map<number, number>();
   const result = await loadLines({
     port: daemon.port,
@@ -94,17 +106,34 @@ async function hmacRow(token: TestToken): Promise<BenchRow> {
   const [connections, depth] = [8, 32];
   const daemon = await startHsmHmac(token, ['--mode', 'single', '--secret', token.uri('hmac-secret'), '--keep-open']);
   const tail = 'x'.repeat(54);
-  const mac = await loadPipelined(daemon.port, connections, depth, DURATION_MS, (seq) => Buffer.from(`${String(seq).padStart(10, '0')}${tail}\n`), (reply) => reply.length === 64);
+  const mac = await loadPipelined(
+    daemon.port,
+    connections,
+    depth,
+    DURATION_MS,
+    (seq) => Buffer.from(`${String(seq).padStart(10, '0')}${tail}\n`),
+    (reply) => reply.length === 64,
+  );
   await daemon.stop();
   const direct = await directLoop(token, 'hmac-secret', (P) => ({ mechanism: { mechanism: P.CKM_SHA256_HMAC }, input: crypto.randomBytes(64), secret: true }));
-  return { daemon: 'hmac single (HSM)', operation: `MAC 64 B, ${connections} conn x ${depth} pipelined`, ...mac, primitive: PRIMITIVE, primitivePerSecond: direct };
+  return {
+    daemon: 'hmac single (HSM)',
+    operation: `MAC 64 B, ${connections} conn x ${depth} pipelined`,
+    ...mac,
+    primitive: PRIMITIVE,
+    primitivePerSecond: direct,
+  };
 }
 
 /**
  * The daemon's mechanism on key `label`, one call at a time on each of PKCS11_SESSIONS_MAX sessions
  * at once (one login serves them all), as the daemon's session pool runs it. Rate in calls per second.
  */
-async function directLoop(token: TestToken, label: string, how: (P: P11) => { mechanism: { mechanism: number; parameter?: never }; input: Buffer; secret?: boolean }): Promise<number> {
+async function directLoop(
+  token: TestToken,
+  label: string,
+  how: (P: P11) => { mechanism: { mechanism: number; parameter?: never }; input: Buffer; secret?: boolean },
+): Promise<number> {
   const P = pkcs11js();
   const api = new P.PKCS11();
   api.load(SOFTHSM_MODULE);
@@ -114,7 +143,10 @@ async function directLoop(token: TestToken, label: string, how: (P: P11) => { me
     const sessions = Array.from({ length: PKCS11_SESSIONS_MAX }, () => api.C_OpenSession(slot, P.CKF_SERIAL_SESSION));
     api.C_Login(sessions[0]!, P.CKU_USER, token.pin);
     const { mechanism, input, secret } = how(P);
-    api.C_FindObjectsInit(sessions[0]!, [{ type: P.CKA_CLASS, value: secret ? P.CKO_SECRET_KEY : P.CKO_PRIVATE_KEY }, { type: P.CKA_LABEL, value: label }]);
+    api.C_FindObjectsInit(sessions[0]!, [
+      { type: P.CKA_CLASS, value: secret ? P.CKO_SECRET_KEY : P.CKO_PRIVATE_KEY },
+      { type: P.CKA_LABEL, value: label },
+    ]);
     const [key] = api.C_FindObjects(sessions[0]!, 1);
     api.C_FindObjectsFinal(sessions[0]!);
     if (!key) throw new Error(`direct loop: no key ${label}`);

@@ -9,7 +9,14 @@ import { bench as firmwareBench } from './firmware.bench.js';
 import { bench as transparencyLogBench } from './transparency-log.bench.js';
 
 /** Each entry benchmarks one daemon family; explicit, so nothing is loaded by side effect. */
-const BENCHES: Array<[string, () => Promise<BenchRow[]>]> = [['sign/verify rsa+ecdsa', signatureBench], ['pkcs11 hsm', pkcs11Bench], ['tezos', tezosBench], ['hmac', hmacBench], ['firmware digest flows', firmwareBench], ['transparency log', transparencyLogBench]];
+const BENCHES: Array<[string, () => Promise<BenchRow[]>]> = [
+  ['sign/verify rsa+ecdsa', signatureBench],
+  ['pkcs11 hsm', pkcs11Bench],
+  ['tezos', tezosBench],
+  ['hmac', hmacBench],
+  ['firmware digest flows', firmwareBench],
+  ['transparency log', transparencyLogBench],
+];
 
 const only = process.argv[2];
 const rows: BenchRow[] = [];

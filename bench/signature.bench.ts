@@ -21,7 +21,10 @@ export async function bench(): Promise<BenchRow[]> {
     const privateKey = crypto.createPrivateKey(fs.readFileSync(keys.privateKeyFile));
     const publicKey = crypto.createPublicKey(privateKey);
     const message = Buffer.from('bench message 0123456789abcdef');
-    const opts = family === 'rsa' ? { key: privateKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } : { key: privateKey, dsaEncoding: 'ieee-p1363' as const };
+    const opts =
+      family === 'rsa'
+        ? { key: privateKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }
+        : { key: privateKey, dsaEncoding: 'ieee-p1363' as const };
     const hash = family === 'rsa' ? 'sha256' : 'sha384';
     const signature = crypto.sign(hash, message, opts);
     const rawSign = (): void => void crypto.sign(hash, message, opts);
@@ -30,29 +33,35 @@ export async function bench(): Promise<BenchRow[]> {
     const common = ['--port', '0', '--keep-open', '--state-dir', path.join(dir, 'state')];
     const signer = await startDaemon([`sign-${family}`, '--key', keys.privateKeyFile, ...common], { dropLogsAfterStart: true });
     const signed: string[] = [];
-    const sign = await loadBesidePrimitive({
-      port: signer.port,
-      connections: CONNECTIONS,
-      durationMs: DURATION_MS,
-      line: (conn, seq) => `message ${conn} ${seq}`,
-      check: (reply) => {
-        const sig = /b'([0-9a-f]+)'\)$/.exec(reply)?.[1];
-        if (sig && signed.length < 5000) signed.push(sig);
-        return sig !== undefined;
+    const sign = await loadBesidePrimitive(
+      {
+        port: signer.port,
+        connections: CONNECTIONS,
+        durationMs: DURATION_MS,
+        line: (conn, seq) => `message ${conn} ${seq}`,
+        check: (reply) => {
+          const sig = /b'([0-9a-f]+)'\)$/.exec(reply)?.[1];
+          if (sig && signed.length < 5000) signed.push(sig);
+          return sig !== undefined;
+        },
       },
-    }, rawSign);
+      rawSign,
+    );
     await signer.stop();
     rows.push({ daemon: `sign-${family}`, operation: 'sign 30 B', ...sign, primitive: `${family} sign (node:crypto, 1 thread)` });
 
     const verifier = await startDaemon([`verify-${family}`, '--keyring', keys.publicKeyFile, ...common], { dropLogsAfterStart: true });
     const valid = family === 'rsa' ? "('Validated as:', True)" : 'Valid entry found.';
-    const verify = await loadBesidePrimitive({
-      port: verifier.port,
-      connections: CONNECTIONS,
-      durationMs: DURATION_MS,
-      line: (conn, seq) => signed[(conn * 7919 + seq) % signed.length]!,
-      check: (reply) => reply === valid,
-    }, rawVerify);
+    const verify = await loadBesidePrimitive(
+      {
+        port: verifier.port,
+        connections: CONNECTIONS,
+        durationMs: DURATION_MS,
+        line: (conn, seq) => signed[(conn * 7919 + seq) % signed.length]!,
+        check: (reply) => reply === valid,
+      },
+      rawVerify,
+    );
     await verifier.stop();
     rows.push({ daemon: `verify-${family}`, operation: 'verify', ...verify, primitive: `${family} verify (node:crypto, 1 thread)` });
     rows.push(...(await oneShotRows(family, keys, path.join(dir, 'state'), signed, rawSign, rawVerify)));
@@ -62,20 +71,54 @@ export async function bench(): Promise<BenchRow[]> {
 }
 
 /** The users' main path: one request per connection, in the daemons' default (one-shot) mode. */
-async function oneShotRows(family: 'rsa' | 'ecdsa', keys: { privateKeyFile: string; publicKeyFile: string }, stateDir: string, signed: string[], rawSign: () => void, rawVerify: () => void): Promise<BenchRow[]> {
+async function oneShotRows(
+  family: 'rsa' | 'ecdsa',
+  keys: { privateKeyFile: string; publicKeyFile: string },
+  stateDir: string,
+  signed: string[],
+  rawSign: () => void,
+  rawVerify: () => void,
+): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   const common = ['--port', '0', '--state-dir', stateDir];
   const valid = family === 'rsa' ? "('Validated as:', True)" : 'Valid entry found.';
   const runs = [
-    { daemon: `sign-${family}`, args: [`sign-${family}`, '--key', keys.privateKeyFile], line: (c: number, s: number) => `one-shot ${c} ${s}`, check: (r: string) => /b'[0-9a-f]+'\)$/.test(r), raw: rawSign, primitive: `${family} sign (node:crypto, 1 thread)` },
-    { daemon: `verify-${family}`, args: [`verify-${family}`, '--keyring', keys.publicKeyFile], line: (c: number, s: number) => signed[(c * 7919 + s) % signed.length]!, check: (r: string) => r === valid, raw: rawVerify, primitive: `${family} verify (node:crypto, 1 thread)` },
+    {
+      daemon: `sign-${family}`,
+      args: [`sign-${family}`, '--key', keys.privateKeyFile],
+      line: (c: number, s: number) => `one-shot ${c} ${s}`,
+      check: (r: string) => /b'[0-9a-f]+'\)$/.test(r),
+      raw: rawSign,
+      primitive: `${family} sign (node:crypto, 1 thread)`,
+    },
+    {
+      daemon: `verify-${family}`,
+      args: [`verify-${family}`, '--keyring', keys.publicKeyFile],
+      line: (c: number, s: number) => signed[(c * 7919 + s) % signed.length]!,
+      check: (r: string) => r === valid,
+      raw: rawVerify,
+      primitive: `${family} verify (node:crypto, 1 thread)`,
+    },
   ];
   for (const run of runs) {
     const daemon = await startDaemon([...run.args, ...common], { dropLogsAfterStart: true });
     for (const halfClose of [false, true]) {
-      const result = await loadOneShot({ port: daemon.port, clients: ONE_SHOT_CLIENTS, durationMs: DURATION_MS / 2, line: run.line, check: run.check, halfClose });
+      const result = await loadOneShot({
+        port: daemon.port,
+        clients: ONE_SHOT_CLIENTS,
+        durationMs: DURATION_MS / 2,
+        line: run.line,
+        check: run.check,
+        halfClose,
+      });
       const how = halfClose ? 'nc -N (half-close)' : 'echo | nc (no half-close)';
-      rows.push({ daemon: run.daemon, operation: `one conn per request, ${how}, ${ONE_SHOT_CLIENTS} client`, ...result, primitive: run.primitive, primitivePerSecond: primitiveRate(1_000, run.raw) });
+      rows.push({
+        daemon: run.daemon,
+        operation: `one conn per request, ${how}, ${ONE_SHOT_CLIENTS} client`,
+        ...result,
+        primitive: run.primitive,
+        primitivePerSecond: primitiveRate(1_000, run.raw),
+      });
     }
     await daemon.stop();
   }

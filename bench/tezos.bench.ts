@@ -29,8 +29,21 @@ function attestation(conn: number, level: number): Buffer {
 function block(conn: number, level: number): Buffer {
   const fitness = Buffer.concat([int32(1), Buffer.from([2]), int32(4), int32(level), int32(0), int32(4), int32(-1), int32(4), int32(0)]);
   return Buffer.concat([
-    Buffer.from([0x11]), int32(conn + 1), int32(level), Buffer.from([1]), Buffer.alloc(32, 1), Buffer.alloc(8, 0), Buffer.from([4]), Buffer.alloc(32, 2),
-    int32(fitness.length), fitness, Buffer.alloc(32, 3), Buffer.alloc(32, 4), int32(0), Buffer.alloc(8, 5), Buffer.from([0, 0]),
+    Buffer.from([0x11]),
+    int32(conn + 1),
+    int32(level),
+    Buffer.from([1]),
+    Buffer.alloc(32, 1),
+    Buffer.alloc(8, 0),
+    Buffer.from([4]),
+    Buffer.alloc(32, 2),
+    int32(fitness.length),
+    fitness,
+    Buffer.alloc(32, 3),
+    Buffer.alloc(32, 4),
+    int32(0),
+    Buffer.alloc(8, 5),
+    Buffer.from([0, 0]),
   ]);
 }
 
@@ -55,19 +68,27 @@ export async function bench(): Promise<BenchRow[]> {
   let redis: TestRedis | undefined;
   const stores: Array<[string, () => Promise<string[]>]> = [['sqlite', async () => ['--store', 'sqlite', '--state-dir', path.join(dir, 'state')]]];
   if (whichTool('redis-server')) {
-    stores.push(['redis AOF always, local floor', async () => {
-      // A durable watermark needs Redis to fsync every write, as SQLite FULL does; the host's
-      // local floor (the default on Redis) adds one SQLite fsync per reserve.
-      redis = await startRedis(['--appendonly', 'yes', '--appendfsync', 'always']);
-      return ['--store', 'redis', '--redis-url', redis.url, '--state-dir', path.join(dir, 'floor')];
-    }]);
+    stores.push([
+      'redis AOF always, local floor',
+      async () => {
+        // A durable watermark needs Redis to fsync every write, as SQLite FULL does; the host's
+        // local floor (the default on Redis) adds one SQLite fsync per reserve.
+        redis = await startRedis(['--appendonly', 'yes', '--appendfsync', 'always']);
+        return ['--store', 'redis', '--redis-url', redis.url, '--state-dir', path.join(dir, 'floor')];
+      },
+    ]);
   }
   try {
     for (const [store, args] of stores) {
-      const daemon = await startDaemon(['tezos', '--keys', keysFile, '--no-http', '--port', '0', '--keep-open', ...(await args())], { dropLogsAfterStart: true });
+      const daemon = await startDaemon(['tezos', '--keys', keysFile, '--no-http', '--port', '0', '--keep-open', ...(await args())], {
+        dropLogsAfterStart: true,
+      });
       // Redis connects asynchronously: give it a moment before timing.
       await new Promise((resolve) => setTimeout(resolve, 300));
-      for (const [kind, make] of [['attestation', attestation], ['block', block]] as const) {
+      for (const [kind, make] of [
+        ['attestation', attestation],
+        ['block', block],
+      ] as const) {
         // Levels carry on across runs: every request is a new, higher slot.
         const levels = new Map<number, number>();
         for (const connections of CONNECTION_COUNTS) {
@@ -76,7 +97,13 @@ export async function bench(): Promise<BenchRow[]> {
             levels.set(conn, level);
             return make(conn, level);
           });
-          rows.push({ daemon: `tezos (${store})`, operation: `sign ${kind}, ${connections} conn`, ...result, primitive: 'tz1 sign+verify in-process (1 thread)', primitivePerSecond: raw });
+          rows.push({
+            daemon: `tezos (${store})`,
+            operation: `sign ${kind}, ${connections} conn`,
+            ...result,
+            primitive: 'tz1 sign+verify in-process (1 thread)',
+            primitivePerSecond: raw,
+          });
         }
       }
       await daemon.stop();
@@ -91,7 +118,9 @@ export async function bench(): Promise<BenchRow[]> {
 
 /** One signature per connection on the line protocol, the daemon in its default (one-shot) mode. */
 async function oneShotRows(keysFile: string, stateDir: string, raw: number): Promise<BenchRow[]> {
-  const daemon = await startDaemon(['tezos', '--keys', keysFile, '--no-http', '--port', '0', '--store', 'sqlite', '--state-dir', stateDir], { dropLogsAfterStart: true });
+  const daemon = await startDaemon(['tezos', '--keys', keysFile, '--no-http', '--port', '0', '--store', 'sqlite', '--state-dir', stateDir], {
+    dropLogsAfterStart: true,
+  });
   const rows: BenchRow[] = [];
   let level = 0;
   try {
@@ -106,7 +135,13 @@ async function oneShotRows(keysFile: string, stateDir: string, raw: number): Pro
         halfClose,
       });
       const how = halfClose ? 'nc -N (half-close)' : 'echo | nc (no half-close)';
-      rows.push({ daemon: 'tezos (sqlite)', operation: `sign attestation, one conn per request, ${how}, ${ONE_SHOT_CLIENTS} client`, ...result, primitive: 'tz1 sign+verify in-process (1 thread)', primitivePerSecond: raw });
+      rows.push({
+        daemon: 'tezos (sqlite)',
+        operation: `sign attestation, one conn per request, ${how}, ${ONE_SHOT_CLIENTS} client`,
+        ...result,
+        primitive: 'tz1 sign+verify in-process (1 thread)',
+        primitivePerSecond: raw,
+      });
     }
   } finally {
     await daemon.stop();

@@ -62,7 +62,13 @@ export async function bench(): Promise<BenchRow[]> {
     const rows: BenchRow[] = [];
     for (const inFlight of IN_FLIGHT) {
       const load = await appendLoad(dir, keyFile, inFlight);
-      rows.push({ daemon: 'transparency-log', operation: `append, ${inFlight} in flight`, ...load, primitive: 'fdatasync 512 B', primitivePerSecond: fsyncRate(dir) });
+      rows.push({
+        daemon: 'transparency-log',
+        operation: `append, ${inFlight} in flight`,
+        ...load,
+        primitive: 'fdatasync 512 B',
+        primitivePerSecond: fsyncRate(dir),
+      });
     }
     return rows;
   } finally {

@@ -33,13 +33,41 @@ interface CommandEntry {
 
 const COMMANDS: CommandEntry[] = [
   { name: 'sign-rsa', summary: 'RSA-PSS signing daemon (line protocol, port 9948)', load: async () => (await import('../daemons/sign-rsa/main.js')).command() },
-  { name: 'verify-rsa', summary: 'RSA-PSS verify daemon (line protocol, port 9949)', load: async () => (await import('../daemons/verify-rsa/main.js')).command() },
-  { name: 'sign-ecdsa', summary: 'ECDSA P-384 signing daemon (line protocol, port 9848)', load: async () => (await import('../daemons/sign-ecdsa/main.js')).command() },
-  { name: 'verify-ecdsa', summary: 'ECDSA P-384 verify daemon (line protocol, port 9849)', load: async () => (await import('../daemons/verify-ecdsa/main.js')).command() },
-  { name: 'firmware', summary: 'firmware signing daemon: kernel modules, swupdate, Mender, OP-TEE (line 9998, HTTP 9999)', load: async () => (await import('../daemons/firmware/main.js')).command() },
-  { name: 'hmac', summary: 'HMAC-SHA256 daemon compatible with cryptoserver (MAC 9850, verify 9851, optional HTTP)', load: async () => (await import('../daemons/hmac/main.js')).command() },
-  { name: 'tezos', summary: 'Tezos remote signer (line 9732, octez HTTP 6732), keygen, watermarks', load: async () => (await import('../daemons/tezos/main.js')).command() },
-  { name: 'keygen', summary: 'create a key pair for sign-rsa (RSA-4096) or sign-ecdsa (P-384)', load: async () => (await import('../lib/admin/keygen-command.js')).keygenCommand() },
+  {
+    name: 'verify-rsa',
+    summary: 'RSA-PSS verify daemon (line protocol, port 9949)',
+    load: async () => (await import('../daemons/verify-rsa/main.js')).command(),
+  },
+  {
+    name: 'sign-ecdsa',
+    summary: 'ECDSA P-384 signing daemon (line protocol, port 9848)',
+    load: async () => (await import('../daemons/sign-ecdsa/main.js')).command(),
+  },
+  {
+    name: 'verify-ecdsa',
+    summary: 'ECDSA P-384 verify daemon (line protocol, port 9849)',
+    load: async () => (await import('../daemons/verify-ecdsa/main.js')).command(),
+  },
+  {
+    name: 'firmware',
+    summary: 'firmware signing daemon: kernel modules, swupdate, Mender, OP-TEE (line 9998, HTTP 9999)',
+    load: async () => (await import('../daemons/firmware/main.js')).command(),
+  },
+  {
+    name: 'hmac',
+    summary: 'HMAC-SHA256 daemon compatible with cryptoserver (MAC 9850, verify 9851, optional HTTP)',
+    load: async () => (await import('../daemons/hmac/main.js')).command(),
+  },
+  {
+    name: 'tezos',
+    summary: 'Tezos remote signer (line 9732, octez HTTP 6732), keygen, watermarks',
+    load: async () => (await import('../daemons/tezos/main.js')).command(),
+  },
+  {
+    name: 'keygen',
+    summary: 'create a key pair for sign-rsa (RSA-4096) or sign-ecdsa (P-384)',
+    load: async () => (await import('../lib/admin/keygen-command.js')).keygenCommand(),
+  },
   {
     name: 'hsm',
     summary: 'PKCS#11 tokens: list keys, generate or import a key for a daemon, print a public key',
@@ -53,8 +81,16 @@ const COMMANDS: CommandEntry[] = [
     summary: RECORD_SUMMARIES[name],
     load: async () => (await import('../lib/admin/record-commands.js')).recordCommands().find((cmd) => cmd.name() === name)!,
   })),
-  { name: 'migrate-seed', summary: "import the Python signer-daemon's Redis records as live records, after verifying each", load: async () => (await import('../lib/admin/seed-migration-command.js')).seedMigrationCommand() },
-  { name: 'log', summary: 'the transparency log: keys, checkpoints, entries, proofs, bundles, offline verification, audit', load: async () => (await import('../lib/admin/log-command.js')).logCommand() },
+  {
+    name: 'migrate-seed',
+    summary: "import the Python signer-daemon's Redis records as live records, after verifying each",
+    load: async () => (await import('../lib/admin/seed-migration-command.js')).seedMigrationCommand(),
+  },
+  {
+    name: 'log',
+    summary: 'the transparency log: keys, checkpoints, entries, proofs, bundles, offline verification, audit',
+    load: async () => (await import('../lib/admin/log-command.js')).logCommand(),
+  },
 ];
 
 const program = new Command('signerd')

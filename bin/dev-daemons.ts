@@ -36,7 +36,10 @@ function ensureTezos(devDir: string): void {
   if (fs.existsSync(path.join(dir, 'keys.json'))) return;
   const { secretKey, key } = generateTezosKey('ed25519');
   ensureFile(path.join(dir, 'baker.key'), () => secretKey + '\n');
-  ensureFile(path.join(dir, 'keys.json'), () => JSON.stringify({ keys: { [key.pkh]: { secret_key_file: 'baker.key', policy: { baking: 1 } } } }, null, 2) + '\n');
+  ensureFile(
+    path.join(dir, 'keys.json'),
+    () => JSON.stringify({ keys: { [key.pkh]: { secret_key_file: 'baker.key', policy: { baking: 1 } } } }, null, 2) + '\n',
+  );
 }
 
 function tezosPkh(devDir: string): string {

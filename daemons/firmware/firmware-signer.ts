@@ -3,7 +3,16 @@
 // returned. Stable API: F2's HTTP adapter codes against these exports (see NOTES.md).
 import crypto from 'node:crypto';
 import { DaemonError } from '../../lib/errors.js';
-import { hsmCmsDigest, hsmMenderDigest, hsmMenderManifest, hsmModuleDigest, hsmOpteeDigest, hsmOpteeTa, hsmSignedModule, hsmSwupdateRsa } from './hsm-firmware-signing.js';
+import {
+  hsmCmsDigest,
+  hsmMenderDigest,
+  hsmMenderManifest,
+  hsmModuleDigest,
+  hsmOpteeDigest,
+  hsmOpteeTa,
+  hsmSignedModule,
+  hsmSwupdateRsa,
+} from './hsm-firmware-signing.js';
 import { isHsmHeld, type FirmwareCertificate, type FirmwareKey, type HeldSlotKey, type KeyRoot } from './key-root.js';
 import { signMenderDigest, signMenderManifest } from './mender-signature.js';
 import { signModuleDigest, signModuleFile, type ModuleHash } from './module-signature.js';

@@ -43,13 +43,17 @@ export function readHsmReference(file: string): string {
   let text: string;
   try {
     const stat = fs.statSync(file);
-    if (!stat.isFile() || stat.size > HSM_REFERENCE_BYTES_MAX) throw new DaemonError('CONFIG_INVALID', `HSM reference ${file}: not a regular file of at most ${HSM_REFERENCE_BYTES_MAX} bytes`);
+    if (!stat.isFile() || stat.size > HSM_REFERENCE_BYTES_MAX)
+      throw new DaemonError('CONFIG_INVALID', `HSM reference ${file}: not a regular file of at most ${HSM_REFERENCE_BYTES_MAX} bytes`);
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     if (err instanceof DaemonError) throw err;
     throw new DaemonError('KEY_LOAD_FAILED', `HSM reference ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
   }
-  const lines = text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#'));
+  const lines = text
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
   if (lines.length !== 1 || !isPkcs11Uri(lines[0]!)) throw new DaemonError('CONFIG_INVALID', `HSM reference ${file}: must hold exactly one pkcs11: URI line`);
   return lines[0]!;
 }
@@ -58,7 +62,11 @@ export function readHsmReference(file: string): string {
  * Opens the HSM key a reference names: reads its public half, lets `schemesFor` pick the schemes
  * (by key type), and opens one verified handle per scheme (each proves itself with a test signature).
  */
-export async function openHsmFirmwareKey(uriText: string, schemesFor: (publicKey: KeyObject) => FirmwareHsmScheme[], deps: HsmFirmwareDeps): Promise<HsmFirmwareKey> {
+export async function openHsmFirmwareKey(
+  uriText: string,
+  schemesFor: (publicKey: KeyObject) => FirmwareHsmScheme[],
+  deps: HsmFirmwareDeps,
+): Promise<HsmFirmwareKey> {
   const uri = parsePkcs11Uri(uriText);
   const described = describePkcs11Uri(uri);
   const publicKey = await readHsmPublicKey(uriText, deps);

@@ -36,7 +36,12 @@ export async function hsmSwupdateRsa(key: HsmFirmwareKey, method: 'RSA' | 'RSA-P
 }
 
 /** Detached CMS SignedData over a content digest; the token signs SHA-256 of the signed attributes. */
-export async function hsmCmsDigest(key: HsmFirmwareKey, certificate: FirmwareCertificate, contentSha256: Buffer, signingTime: Date = new Date()): Promise<Buffer> {
+export async function hsmCmsDigest(
+  key: HsmFirmwareKey,
+  certificate: FirmwareCertificate,
+  contentSha256: Buffer,
+  signingTime: Date = new Date(),
+): Promise<Buffer> {
   const signedSet = cmsSignedAttributes(contentSha256, signingTime);
   const digest = crypto.createHash('sha256').update(signedSet).digest();
   const keyType = key.type === 'rsa' ? 'rsa' : 'ec';
@@ -44,7 +49,9 @@ export async function hsmCmsDigest(key: HsmFirmwareKey, certificate: FirmwareCer
   // CMS carries ECDSA as a DER Ecdsa-Sig-Value; the token gives r‖s.
   const signature = keyType === 'rsa' ? raw : ecdsaDer(raw);
   const options = keyType === 'rsa' ? { padding: crypto.constants.RSA_PKCS1_PADDING } : { dsaEncoding: 'der' as const };
-  const ok = await new Promise<boolean>((resolve) => crypto.verify('sha256', signedSet, { key: key.publicKey, ...options }, signature, (err, v) => resolve(!err && v)));
+  const ok = await new Promise<boolean>((resolve) =>
+    crypto.verify('sha256', signedSet, { key: key.publicKey, ...options }, signature, (err, v) => resolve(!err && v)),
+  );
   if (!ok) throw withheld('CMS');
   return cmsSignedData(certificate, keyType, signedSet, signature);
 }

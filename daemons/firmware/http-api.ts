@@ -124,7 +124,13 @@ function serve(env: Env, req: http.IncomingMessage, res: http.ServerResponse, ex
   );
 }
 
-async function handle(env: Env, req: http.IncomingMessage, res: http.ServerResponse, expectsContinue: boolean, fields: Record<string, unknown>): Promise<string> {
+async function handle(
+  env: Env,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  expectsContinue: boolean,
+  fields: Record<string, unknown>,
+): Promise<string> {
   const job: Job = { admission: null, dir: null, work: null };
   let reply: Reply;
   let outcome = 'ok';
@@ -154,7 +160,14 @@ async function handle(env: Env, req: http.IncomingMessage, res: http.ServerRespo
   return outcome;
 }
 
-async function dispatch(env: Env, req: http.IncomingMessage, res: http.ServerResponse, expectsContinue: boolean, job: Job, fields: Record<string, unknown>): Promise<Reply> {
+async function dispatch(
+  env: Env,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  expectsContinue: boolean,
+  job: Job,
+  fields: Record<string, unknown>,
+): Promise<Reply> {
   const { limits, state } = env;
   const route = lookup(req);
   if (route === 'health') return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'OK' };

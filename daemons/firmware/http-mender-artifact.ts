@@ -78,7 +78,7 @@ export function parseManifest(bytes: Buffer): Map<string, string> {
 async function hashEntry(fh: fsp.FileHandle, entry: TarEntry): Promise<string> {
   const hash = crypto.createHash('sha256');
   const chunk = Buffer.alloc(64 * 1024);
-  for (let done = 0; done < entry.size; ) {
+  for (let done = 0; done < entry.size;) {
     const { bytesRead } = await fh.read(chunk, 0, Math.min(chunk.length, entry.size - done), entry.dataOffset + done);
     if (bytesRead === 0) throw invalid('truncated entry');
     hash.update(chunk.subarray(0, bytesRead));
@@ -87,7 +87,14 @@ async function hashEntry(fh: fsp.FileHandle, entry: TarEntry): Promise<string> {
   return hash.digest('hex');
 }
 
-async function writeSignedArtifact(fh: fsp.FileHandle, output: string, version: TarEntry, manifest: TarEntry, signature: Buffer, rest: TarEntry[]): Promise<void> {
+async function writeSignedArtifact(
+  fh: fsp.FileHandle,
+  output: string,
+  version: TarEntry,
+  manifest: TarEntry,
+  signature: Buffer,
+  rest: TarEntry[],
+): Promise<void> {
   const out = fs.createWriteStream(output, { flags: 'wx', mode: 0o600 });
   const failed = new Promise<never>((_, reject) => out.once('error', reject));
   failed.catch(() => undefined);
@@ -99,7 +106,14 @@ async function writeSignedArtifact(fh: fsp.FileHandle, output: string, version: 
   }
 }
 
-async function writeEntries(fh: fsp.FileHandle, out: fs.WriteStream, version: TarEntry, manifest: TarEntry, signature: Buffer, rest: TarEntry[]): Promise<void> {
+async function writeEntries(
+  fh: fsp.FileHandle,
+  out: fs.WriteStream,
+  version: TarEntry,
+  manifest: TarEntry,
+  signature: Buffer,
+  rest: TarEntry[],
+): Promise<void> {
   await copyVerbatim(fh, out, version);
   await copyVerbatim(fh, out, manifest);
   await writeChunk(out, tarHeader({ ...manifest, name: 'manifest.sig', size: signature.length }));

@@ -67,7 +67,11 @@ async function resolveArtifactUri(uri: string, root: string | null, bytesMax: nu
   } catch {
     throw new DaemonError('BAD_REQUEST', 'artifact-uri is not a URI');
   }
-  if (url.protocol === 's3:') throw new DaemonError('NOT_IMPLEMENTED', 'artifact-uri s3:// is not supported (it needs the aws CLI); use file:// under --mender-artifact-root or upload the artifact');
+  if (url.protocol === 's3:')
+    throw new DaemonError(
+      'NOT_IMPLEMENTED',
+      'artifact-uri s3:// is not supported (it needs the aws CLI); use file:// under --mender-artifact-root or upload the artifact',
+    );
   if (url.protocol !== 'file:' || (url.host !== '' && url.host !== 'localhost')) throw new DaemonError('BAD_REQUEST', 'artifact-uri must be a file:// URI');
   if (!root) throw new DaemonError('NOT_IMPLEMENTED', 'artifact-uri needs the daemon started with --mender-artifact-root');
   let real: string;
@@ -77,7 +81,8 @@ async function resolveArtifactUri(uri: string, root: string | null, bytesMax: nu
     throw new DaemonError('BAD_REQUEST', 'artifact-uri: no such file');
   }
   const rel = path.relative(root, real);
-  if (rel === '' || rel.split(path.sep)[0] === '..' || path.isAbsolute(rel)) throw new DaemonError('NOT_ALLOWED', 'artifact-uri is outside the configured artifact root');
+  if (rel === '' || rel.split(path.sep)[0] === '..' || path.isAbsolute(rel))
+    throw new DaemonError('NOT_ALLOWED', 'artifact-uri is outside the configured artifact root');
   const stat = await fs.stat(real);
   if (!stat.isFile()) throw new DaemonError('BAD_REQUEST', 'artifact-uri is not a regular file');
   if (stat.size > bytesMax) throw new DaemonError('PAYLOAD_TOO_LARGE', `artifact larger than ${bytesMax} bytes`);

@@ -9,7 +9,13 @@ import { repackTarball, type RepackLimits } from './tar-repack.js';
 export type ModuleSigner = (module: Buffer) => Promise<Buffer>;
 
 /** Writes the signed tarball to `outPath`; resolves to how many modules were signed, and how many of them had been signed before. */
-export function signModuleTree(upload: string, workDir: string, outPath: string, sign: ModuleSigner, limits: RepackLimits): Promise<{ signed: number; resigned: number }> {
+export function signModuleTree(
+  upload: string,
+  workDir: string,
+  outPath: string,
+  sign: ModuleSigner,
+  limits: RepackLimits,
+): Promise<{ signed: number; resigned: number }> {
   return repackTarball(upload, workDir, outPath, limits, async (tar) => {
     let signed = 0;
     let resigned = 0;

@@ -89,6 +89,7 @@ export function parseUuid(text: string): string {
 export function parseTaVersion(text: string): number {
   const match = /^(?:0[xX]([0-9a-fA-F]+)|0[oO]([0-7]+)|0[bB]([01]+)|([1-9][0-9]*|0))$/.exec(text.replace(/_/g, ''));
   const value = match ? (match[1] ? parseInt(match[1], 16) : match[2] ? parseInt(match[2], 8) : match[3] ? parseInt(match[3], 2) : Number(match[4])) : NaN;
-  if (!Number.isSafeInteger(value) || value > 0xffffffff) throw new DaemonError('BAD_REQUEST', `TA version ${JSON.stringify(text.slice(0, 20))} is not a 32-bit number`);
+  if (!Number.isSafeInteger(value) || value > 0xffffffff)
+    throw new DaemonError('BAD_REQUEST', `TA version ${JSON.stringify(text.slice(0, 20))} is not a 32-bit number`);
   return value;
 }

@@ -24,15 +24,40 @@ export function addFirmwareHttpOptions(cmd: Command): Command {
     .option('--no-http', 'do not serve the HTTP API')
     .option('--http-host <address>', 'address of the HTTP API; keep loopback unless a TLS proxy fronts it', '127.0.0.1')
     .option('--http-upload-bytes-max <bytes>', 'largest HTTP request body', parseCount('--http-upload-bytes-max', 1), d.uploadBytesMax)
-    .option('--http-inflated-bytes-max <bytes>', 'largest uploaded tarball once inflated, and largest artifact behind artifact-uri', parseCount('--http-inflated-bytes-max', 1), d.inflatedBytesMax)
+    .option(
+      '--http-inflated-bytes-max <bytes>',
+      'largest uploaded tarball once inflated, and largest artifact behind artifact-uri',
+      parseCount('--http-inflated-bytes-max', 1),
+      d.inflatedBytesMax,
+    )
     .option('--http-file-bytes-max <bytes>', 'largest single kernel module or TA image', parseCount('--http-file-bytes-max', 1), d.signedFileBytesMax)
     .option('--http-request-ms-max <ms>', 'time allowed to receive a whole HTTP request', parseCount('--http-request-ms-max', 1000), d.requestMsMax)
-    .option('--http-idle-ms-max <ms>', 'time allowed for the request headers, and for each 64 KiB of an upload; then 408 and a close', parseCount('--http-idle-ms-max', 100), d.idleMsMax)
+    .option(
+      '--http-idle-ms-max <ms>',
+      'time allowed for the request headers, and for each 64 KiB of an upload; then 408 and a close',
+      parseCount('--http-idle-ms-max', 100),
+      d.idleMsMax,
+    )
     .option('--http-processing-ms-max <ms>', 'time allowed to sign and pack one upload', parseCount('--http-processing-ms-max', 100), d.processingMsMax)
     .option('--http-jobs-max <n>', 'HTTP signing requests processed at once; more wait their turn', parseCount('--http-jobs-max', 1), d.jobsMax)
-    .option('--http-queue-max <n>', 'HTTP signing requests let in beyond --http-jobs-max (uploading or waiting); more get 503', parseCount('--http-queue-max', 0), d.queueMax)
-    .option('--http-queue-bytes-max <bytes>', 'upload bytes the requests let in may hold on disk together (at least --http-upload-bytes-max)', parseCount('--http-queue-bytes-max', 1), d.queueBytesMax)
-    .option('--http-queue-ms-max <ms>', 'longest a request waits for upload room and a signing slot; then 503', parseCount('--http-queue-ms-max', 0), d.queueMsMax)
+    .option(
+      '--http-queue-max <n>',
+      'HTTP signing requests let in beyond --http-jobs-max (uploading or waiting); more get 503',
+      parseCount('--http-queue-max', 0),
+      d.queueMax,
+    )
+    .option(
+      '--http-queue-bytes-max <bytes>',
+      'upload bytes the requests let in may hold on disk together (at least --http-upload-bytes-max)',
+      parseCount('--http-queue-bytes-max', 1),
+      d.queueBytesMax,
+    )
+    .option(
+      '--http-queue-ms-max <ms>',
+      'longest a request waits for upload room and a signing slot; then 503',
+      parseCount('--http-queue-ms-max', 0),
+      d.queueMsMax,
+    )
     .option('--http-temp-dir <dir>', 'parent of the private directory for uploads (default: the system temp dir)')
     .option('--mender-artifact-root <dir>', '/sign/mender artifact-uri=file:// paths must lie under this directory (off when not given)');
 }
@@ -62,7 +87,10 @@ export function firmwareHttpSettings(opts: Record<string, unknown>): FirmwareHtt
   limits.connectionsMax = Math.max(limits.connectionsMax, limits.jobsMax + limits.queueMax + FIRMWARE_HTTP_SPARE_CONNECTIONS);
   // Each request reserves its upload's size before it is read: a budget below one upload would refuse it for good.
   if (limits.queueBytesMax < limits.uploadBytesMax) {
-    throw new DaemonError('CONFIG_INVALID', `--http-queue-bytes-max (${limits.queueBytesMax}) must be at least --http-upload-bytes-max (${limits.uploadBytesMax})`);
+    throw new DaemonError(
+      'CONFIG_INVALID',
+      `--http-queue-bytes-max (${limits.queueBytesMax}) must be at least --http-upload-bytes-max (${limits.uploadBytesMax})`,
+    );
   }
   return {
     host,

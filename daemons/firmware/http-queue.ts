@@ -97,12 +97,15 @@ export function createSigningQueue(limits: QueueLimits): SigningQueue {
               done();
               reject(err);
             },
-            timer: setTimeout(() => {
-              line.splice(line.indexOf(waiter), 1);
-              waiter.reject(new DaemonError('BUSY', `waited ${limits.queueMsMax} ms for ${what}; try again later`));
-              // The head may have been the one that did not fit: the next ones may now.
-              serveAll();
-            }, Math.max(0, limits.queueMsMax - waited)),
+            timer: setTimeout(
+              () => {
+                line.splice(line.indexOf(waiter), 1);
+                waiter.reject(new DaemonError('BUSY', `waited ${limits.queueMsMax} ms for ${what}; try again later`));
+                // The head may have been the one that did not fit: the next ones may now.
+                serveAll();
+              },
+              Math.max(0, limits.queueMsMax - waited),
+            ),
           };
           waiting = { line, waiter };
           line.push(waiter);
@@ -112,16 +115,26 @@ export function createSigningQueue(limits: QueueLimits): SigningQueue {
       return {
         reserveBytes(n) {
           if (n > limits.queueBytesMax) return Promise.reject(new DaemonError('PAYLOAD_TOO_LARGE', `upload larger than ${limits.queueBytesMax} bytes`));
-          return wait(roomWaiters, () => bytesHeld + n <= limits.queueBytesMax, () => {
-            bytesHeld += n;
-            bytes += n;
-          }, 'upload room');
+          return wait(
+            roomWaiters,
+            () => bytesHeld + n <= limits.queueBytesMax,
+            () => {
+              bytesHeld += n;
+              bytes += n;
+            },
+            'upload room',
+          );
         },
         startSigning() {
-          return wait(slotWaiters, () => signing < limits.jobsMax, () => {
-            signing++;
-            slot = true;
-          }, 'a signing slot');
+          return wait(
+            slotWaiters,
+            () => signing < limits.jobsMax,
+            () => {
+              signing++;
+              slot = true;
+            },
+            'a signing slot',
+          );
         },
         waitedMs: () => waited,
         leave() {

@@ -21,7 +21,12 @@ function own<T>(table: Record<string, T>, key: string): T | undefined {
 }
 
 function treeLimits(limits: FirmwareHttpLimits): RepackLimits {
-  return { inflatedBytesMax: limits.inflatedBytesMax, signedFileBytesMax: limits.signedFileBytesMax, entriesMax: limits.tarEntriesMax, metaBytesMax: TAR_META_BYTES_MAX };
+  return {
+    inflatedBytesMax: limits.inflatedBytesMax,
+    signedFileBytesMax: limits.signedFileBytesMax,
+    entriesMax: limits.tarEntriesMax,
+    metaBytesMax: TAR_META_BYTES_MAX,
+  };
 }
 
 const modules: Route = {
@@ -51,7 +56,11 @@ const swupdate: Route = {
   }),
   async run(form, ctx) {
     const backend = form.text.get('backend') || 'ssl';
-    if (backend === 'pkcs11') throw new DaemonError('NOT_IMPLEMENTED', 'backend=pkcs11 is not supported: signerd picks the key by distro from its key root (which may hold HSM keys); send backend=ssl');
+    if (backend === 'pkcs11')
+      throw new DaemonError(
+        'NOT_IMPLEMENTED',
+        'backend=pkcs11 is not supported: signerd picks the key by distro from its key root (which may hold HSM keys); send backend=ssl',
+      );
     if (backend !== 'ssl') throw new DaemonError('BAD_REQUEST', 'backend must be ssl');
     const distro = selectorField(form, 'distro');
     const method = own(METHODS, form.text.get('method') || 'RSA');

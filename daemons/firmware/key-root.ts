@@ -9,7 +9,14 @@ import { loadPrivateKeyFile } from '../../lib/keys/key-file.js';
 import { describeKey, describePublicKey, type FirmwareKey } from './firmware-key.js';
 import { loadCertificate, type FirmwareCertificate } from './certificate.js';
 import type { KeySlot } from './firmware-signer.js';
-import { HSM_REFERENCE_SUFFIX, openHsmFirmwareKey, readHsmReference, type FirmwareHsmScheme, type HsmFirmwareDeps, type HsmFirmwareKey } from './hsm-firmware-key.js';
+import {
+  HSM_REFERENCE_SUFFIX,
+  openHsmFirmwareKey,
+  readHsmReference,
+  type FirmwareHsmScheme,
+  type HsmFirmwareDeps,
+  type HsmFirmwareKey,
+} from './hsm-firmware-key.js';
 
 export type { FirmwareKey } from './firmware-key.js';
 export type { FirmwareCertificate } from './certificate.js';
@@ -78,15 +85,29 @@ interface SlotPlan {
 type Loaded = Map<KeySlot, Map<string, HeldSlotKey>>;
 
 /** The slots each signtype directory fills, and the other way round. */
-const SLOTS_OF: Record<SignType, KeySlot[]> = { kmodsign: ['kmodsign'], swupdate: ['swupdate-rsa', 'swupdate-cms'], mender: ['mender'], opteesign: ['opteesign'] };
-const SIGN_TYPE_OF: Record<KeySlot, SignType> = { kmodsign: 'kmodsign', 'swupdate-rsa': 'swupdate', 'swupdate-cms': 'swupdate', mender: 'mender', opteesign: 'opteesign' };
+const SLOTS_OF: Record<SignType, KeySlot[]> = {
+  kmodsign: ['kmodsign'],
+  swupdate: ['swupdate-rsa', 'swupdate-cms'],
+  mender: ['mender'],
+  opteesign: ['opteesign'],
+};
+const SIGN_TYPE_OF: Record<KeySlot, SignType> = {
+  kmodsign: 'kmodsign',
+  'swupdate-rsa': 'swupdate',
+  'swupdate-cms': 'swupdate',
+  mender: 'mender',
+  opteesign: 'opteesign',
+};
 
 /** Loads a key root of PEM files only (synchronous); one holding `.pkcs11` references needs openKeyRoot. */
 export function loadKeyRoot(root: string, log?: Logger): KeyRoot {
   const loaded: Loaded = new Map();
   for (const plan of planKeyRoot(root, log)) {
     if (fs.existsSync(plan.keyFile + HSM_REFERENCE_SUFFIX)) {
-      throw new DaemonError('CONFIG_INVALID', `${plan.keyFile}${HSM_REFERENCE_SUFFIX}: HSM references need the daemon's openKeyRoot (this loader reads files only)`);
+      throw new DaemonError(
+        'CONFIG_INVALID',
+        `${plan.keyFile}${HSM_REFERENCE_SUFFIX}: HSM references need the daemon's openKeyRoot (this loader reads files only)`,
+      );
     }
     put(loaded, plan, loadFileSlot(plan));
   }
@@ -110,7 +131,8 @@ export async function openKeyRoot(root: string, deps: HsmFirmwareDeps): Promise<
         put(loaded, plan, loadFileSlot(plan));
         continue;
       }
-      if (fs.existsSync(plan.keyFile)) throw new DaemonError('CONFIG_INVALID', `${plan.keyFile}: both the key file and ${path.basename(reference)} exist; keep one`);
+      if (fs.existsSync(plan.keyFile))
+        throw new DaemonError('CONFIG_INVALID', `${plan.keyFile}: both the key file and ${path.basename(reference)} exist; keep one`);
       const key = await openHsmFirmwareKey(readHsmReference(reference), (publicKey) => hsmSchemes(plan, publicKey), deps);
       hsmKeys.push(key);
       const certificate = plan.certFile ? loadCertificate(plan.certFile) : null;
@@ -137,7 +159,8 @@ function keyRootOf(loaded: Loaded, close: () => Promise<void>): KeyRoot {
   const selectorsOf = (signType: SignType): Set<string> => new Set(SLOTS_OF[signType].flatMap((slot) => [...(loaded.get(slot)?.keys() ?? [])]));
   const requireSignType = (selector: string, slot: KeySlot): void => {
     const signType = SIGN_TYPE_OF[slot];
-    if (!selectorsOf(signType).has(validateSelector(selector, field(slot)))) throw new DaemonError('UNKNOWN_KEY', `no ${signType} key for ${field(slot)} ${selector}`);
+    if (!selectorsOf(signType).has(validateSelector(selector, field(slot))))
+      throw new DaemonError('UNKNOWN_KEY', `no ${signType} key for ${field(slot)} ${selector}`);
   };
   const held = (selector: string, slot: KeySlot): HeldSlotKey => {
     requireSignType(selector, slot);
@@ -195,10 +218,18 @@ function planKeyRoot(root: string, log?: Logger): SlotPlan[] {
     const dir = path.join(root, selector);
     const present = new Set(listDirs(dir));
     const at = (signType: string, file: string): string => path.join(dir, signType, file);
-    if (present.has('kmodsign')) plans.push({ slot: 'kmodsign', selector, keyFile: at('kmodsign', 'kernel-signkey.priv'), certFile: at('kmodsign', 'kernel-signkey.x509'), kinds: ['rsa'] });
+    if (present.has('kmodsign'))
+      plans.push({
+        slot: 'kmodsign',
+        selector,
+        keyFile: at('kmodsign', 'kernel-signkey.priv'),
+        certFile: at('kmodsign', 'kernel-signkey.x509'),
+        kinds: ['rsa'],
+      });
     if (present.has('swupdate')) plans.push(...planSwupdate(selector, path.join(dir, 'swupdate')));
     if (present.has('mender')) plans.push({ slot: 'mender', selector, keyFile: at('mender', 'private.key'), certFile: null, kinds: ['rsa', 'ec-p256'] });
-    if (present.has('opteesign')) plans.push({ slot: 'opteesign', selector, keyFile: at('opteesign', 'optee-signing-key.pem'), certFile: null, kinds: ['rsa'] });
+    if (present.has('opteesign'))
+      plans.push({ slot: 'opteesign', selector, keyFile: at('opteesign', 'optee-signing-key.pem'), certFile: null, kinds: ['rsa'] });
   }
   return plans;
 }
@@ -224,9 +255,11 @@ function loadFileSlot(plan: SlotPlan): HeldSlotKey {
 function hsmSchemes(plan: SlotPlan, publicKey: KeyObject): FirmwareHsmScheme[] {
   const key = describePublicKey(publicKey);
   const where = `${plan.keyFile}${HSM_REFERENCE_SUFFIX}`;
-  if (!fits(key, plan.kinds)) throw new DaemonError('KEY_LOAD_FAILED', `${where}: a ${key.description} key does not fit here (expected ${plan.kinds.join(' or ')})`);
+  if (!fits(key, plan.kinds))
+    throw new DaemonError('KEY_LOAD_FAILED', `${where}: a ${key.description} key does not fit here (expected ${plan.kinds.join(' or ')})`);
   // ECDSA through the HSM is P-256 with SHA-256 (Mender, CMS); other curves stay in files.
-  if (key.type === 'ec' && key.curve !== 'prime256v1') throw new DaemonError('KEY_LOAD_FAILED', `${where}: HSM-held EC keys must be P-256 (got ${key.description}); keep this key in a file`);
+  if (key.type === 'ec' && key.curve !== 'prime256v1')
+    throw new DaemonError('KEY_LOAD_FAILED', `${where}: HSM-held EC keys must be P-256 (got ${key.description}); keep this key in a file`);
   if (key.type === 'ec') return ['ecdsa-p256-sha256'];
   switch (plan.slot) {
     case 'kmodsign':
@@ -268,7 +301,8 @@ function fits(key: Pick<FirmwareKey, 'type' | 'bits' | 'curve'>, kinds: KeyKind[
 
 function loadKey(file: string, kinds: KeyKind[]): FirmwareKey {
   const key = describeKey(loadPrivateKeyFile(file));
-  if (!fits(key, kinds)) throw new DaemonError('KEY_LOAD_FAILED', `private key ${file}: a ${key.description} key does not fit here (expected ${kinds.join(' or ')})`);
+  if (!fits(key, kinds))
+    throw new DaemonError('KEY_LOAD_FAILED', `private key ${file}: a ${key.description} key does not fit here (expected ${kinds.join(' or ')})`);
   return key;
 }
 

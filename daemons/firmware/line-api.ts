@@ -35,7 +35,14 @@ interface Verb {
 
 const VERBS: Record<string, Verb> = {
   PING: { args: [], run: async () => 'PONG' },
-  KEYS: { args: [], run: async (_a, _c, d) => d.keyRoot.entries().map((e) => `${e.signType}:${e.selector}`).join(' ') || '-' },
+  KEYS: {
+    args: [],
+    run: async (_a, _c, d) =>
+      d.keyRoot
+        .entries()
+        .map((e) => `${e.signType}:${e.selector}`)
+        .join(' ') || '-',
+  },
   KEYINFO: { args: ['selector', 'slot'], run: async ([sel, slot], ctx, d) => keyInfoLine(d.signer.keyInfo(sel!, parseSlot(slot!)), ctx) },
   PUBKEY: { args: ['selector', 'slot'], run: async ([sel, slot], _c, d) => d.signer.keyInfo(sel!, parseSlot(slot!)).publicKeyDer.toString('base64') },
   CERT: { args: ['selector', 'slot'], run: async ([sel, slot], _c, d) => certificateOf(d, sel!, parseSlot(slot!)) },

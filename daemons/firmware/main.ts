@@ -18,7 +18,10 @@ export function command(): Command {
   );
   addListenOptions(cmd, FIRMWARE_LINE_PORT);
   addFirmwareHttpOptions(cmd);
-  cmd.option('--key-root <dir>', 'digsigserver key layout: <dir>/<machine or distro>/<kmodsign|swupdate|mender|opteesign>/<key files>; private keys mode 0600, or <key file>.pkcs11 holding a pkcs11: URI (HSM)');
+  cmd.option(
+    '--key-root <dir>',
+    'digsigserver key layout: <dir>/<machine or distro>/<kmodsign|swupdate|mender|opteesign>/<key files>; private keys mode 0600, or <key file>.pkcs11 holding a pkcs11: URI (HSM)',
+  );
   cmd.action(() =>
     runDaemonProcess('firmware', cmd, async (opts, log) => {
       const listen = listenSettings(opts);

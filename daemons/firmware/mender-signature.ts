@@ -26,7 +26,9 @@ export async function signMenderManifest(key: FirmwareKey, manifest: Buffer): Pr
   const signature = await new Promise<Buffer>((resolve, reject) =>
     crypto.sign('sha256', manifest, { key: key.privateKey, ...options }, (err, sig) => (err ? reject(err) : resolve(sig))),
   );
-  const ok = await new Promise<boolean>((resolve) => crypto.verify('sha256', manifest, { key: key.publicKey, ...options }, signature, (err, v) => resolve(!err && v)));
+  const ok = await new Promise<boolean>((resolve) =>
+    crypto.verify('sha256', manifest, { key: key.publicKey, ...options }, signature, (err, v) => resolve(!err && v)),
+  );
   if (!ok || signature.length !== 64) throw new DaemonError('SIGNATURE_CHECK_FAILED', 'manifest signature did not verify; withheld');
   return signature.toString('base64');
 }

@@ -98,13 +98,7 @@ export function modulePkcs7Blob(certificate: FirmwareCertificate, hash: ModuleHa
   // sign-file (OpenSSL PKCS7 with PKCS7_NOATTR) writes hash AlgorithmIdentifiers WITHOUT a NULL
   // parameter but rsaEncryption WITH one; both matter for byte identity.
   const hashAlg = seq(oid(OID[hash]));
-  const signerInfo = seq(
-    int(1),
-    seq(raw(certificate.issuerDer), raw(certificate.serialDer)),
-    hashAlg,
-    seq(oid(OID.rsaEncryption), nul()),
-    octets(signature),
-  );
+  const signerInfo = seq(int(1), seq(raw(certificate.issuerDer), raw(certificate.serialDer)), hashAlg, seq(oid(OID.rsaEncryption), nul()), octets(signature));
   const signedData = seq(int(1), set(seq(oid(OID[hash]))), seq(oid(OID.data)), set(signerInfo));
   return toDer(seq(oid(OID.signedData), context(0, signedData)));
 }

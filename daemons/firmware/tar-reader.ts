@@ -50,7 +50,7 @@ export async function* readTarEntries(fh: FileHandle, limits: TarReadLimits): As
     const typeflag = String.fromCharCode(block[156]!);
     const isMeta = typeflag === 'x' || typeflag === 'g' || typeflag === 'L' || typeflag === 'K';
     const headerSize = parseNumber(block, 124, 12, 'size');
-    const size = isMeta ? headerSize : pending.size ?? headerSize;
+    const size = isMeta ? headerSize : (pending.size ?? headerSize);
     const dataOffset = offset + BLOCK;
     const next = dataOffset + Math.ceil(size / BLOCK) * BLOCK;
     if (dataOffset + size > fileSize) throw bad('truncated entry');
@@ -141,7 +141,10 @@ function parseNumber(block: Buffer, start: number, length: number, what: string)
     if (!Number.isSafeInteger(value)) throw bad(`${what}: number too large`);
     return value;
   }
-  const text = raw.toString('latin1').replace(/[\0 ]+$/, '').replace(/^ +/, '');
+  const text = raw
+    .toString('latin1')
+    .replace(/[\0 ]+$/, '')
+    .replace(/^ +/, '');
   if (text === '') return 0;
   if (!/^[0-7]+$/.test(text)) throw bad(`${what}: not an octal number`);
   return parseInt(text, 8);

@@ -28,7 +28,13 @@ export interface Repacker {
 }
 
 /** Inflates `upload` into `workDir`, runs `pass`, and leaves the gzip'd result at `outPath`. */
-export async function repackTarball<T>(upload: string, workDir: string, outPath: string, limits: RepackLimits, pass: (repacker: Repacker) => Promise<T>): Promise<T> {
+export async function repackTarball<T>(
+  upload: string,
+  workDir: string,
+  outPath: string,
+  limits: RepackLimits,
+  pass: (repacker: Repacker) => Promise<T>,
+): Promise<T> {
   const tarPath = path.join(workDir, 'input.tar');
   await gunzipToFile(upload, tarPath, limits.inflatedBytesMax);
   const fh = await fs.open(tarPath, 'r');
@@ -66,7 +72,18 @@ function repacker(fh: FileHandle, sink: GzipFileSink, limits: RepackLimits): Rep
 
 /** The './' directory entry GNU tar writes first when it packs '.'. */
 function rootEntry(): Buffer {
-  return tarHeader({ name: '.', type: 'directory', mode: 0o755, uid: 0, gid: 0, uname: 'root', gname: 'root', mtime: Math.floor(Date.now() / 1000), linkname: '', size: 0 });
+  return tarHeader({
+    name: '.',
+    type: 'directory',
+    mode: 0o755,
+    uid: 0,
+    gid: 0,
+    uname: 'root',
+    gname: 'root',
+    mtime: Math.floor(Date.now() / 1000),
+    linkname: '',
+    size: 0,
+  });
 }
 
 /** Entry names as `tar -c .` writes them: './' + the normalised name (hard-link targets too). */

@@ -26,7 +26,12 @@ export function tarHeader(entry: TarHeaderFields): Buffer {
 
 function longRecord(flag: 'L' | 'K', bytes: Buffer): Buffer[] {
   const data = Buffer.concat([bytes, Buffer.alloc(1)]);
-  const header = headerBlock({ name: '././@LongLink', type: 'file', mode: 0o644, uid: 0, gid: 0, uname: 'root', gname: 'root', mtime: 0, linkname: '', size: data.length }, Buffer.from('././@LongLink'), Buffer.alloc(0), flag);
+  const header = headerBlock(
+    { name: '././@LongLink', type: 'file', mode: 0o644, uid: 0, gid: 0, uname: 'root', gname: 'root', mtime: 0, linkname: '', size: data.length },
+    Buffer.from('././@LongLink'),
+    Buffer.alloc(0),
+    flag,
+  );
   return [header, data, tarPadding(data.length)];
 }
 
@@ -81,7 +86,7 @@ export async function writeChunk(out: Writable, chunk: Buffer): Promise<void> {
 
 /** Streams a file entry's content (from the archive it was read from) plus its padding, in 64 KiB chunks. */
 export async function copyEntryContent(fh: FileHandle, entry: TarEntry, out: Writable): Promise<void> {
-  for (let done = 0; done < entry.size; ) {
+  for (let done = 0; done < entry.size;) {
     const chunk = Buffer.alloc(Math.min(64 * 1024, entry.size - done));
     const { bytesRead } = await fh.read(chunk, 0, chunk.length, entry.dataOffset + done);
     if (bytesRead === 0) throw new DaemonError('BAD_REQUEST', 'invalid tar archive: truncated entry');

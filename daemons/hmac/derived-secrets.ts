@@ -25,7 +25,12 @@ export function hkdfExpand(prk: Buffer, info: Buffer, length: number): Buffer {
   const out = Buffer.alloc(Math.ceil(length / 32) * 32);
   let previous = Buffer.alloc(0);
   for (let i = 0; i * 32 < length; i++) {
-    previous = crypto.createHmac('sha256', prk).update(previous).update(info).update(Buffer.of(i + 1)).digest();
+    previous = crypto
+      .createHmac('sha256', prk)
+      .update(previous)
+      .update(info)
+      .update(Buffer.of(i + 1))
+      .digest();
     previous.copy(out, i * 32);
   }
   return out.subarray(0, length);
@@ -68,7 +73,10 @@ export function chooseVersions(present: readonly number[], current: number | nul
   if (now === undefined) throw new DaemonError('KEY_LOAD_FAILED', 'derived mode: no master secret file (master-v1, master-v2, …) in the secret directory');
   const versions = [now, ...new Set((accepted ?? present).filter((v) => v !== now))];
   if (versions.length > HMAC_LOADED_VERSIONS_MAX) {
-    throw new DaemonError('KEY_LOAD_FAILED', `derived mode: ${versions.length} key versions would be accepted (max ${HMAC_LOADED_VERSIONS_MAX}); remove retired master-v<N> files or pass --accept-versions`);
+    throw new DaemonError(
+      'KEY_LOAD_FAILED',
+      `derived mode: ${versions.length} key versions would be accepted (max ${HMAC_LOADED_VERSIONS_MAX}); remove retired master-v<N> files or pass --accept-versions`,
+    );
   }
   return versions;
 }

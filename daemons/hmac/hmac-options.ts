@@ -28,23 +28,58 @@ const parseVersion = parseCount('--key-version', 1);
 export function parseVersionList(value: unknown): number[] {
   if (value === 'none') return [];
   const items = Array.isArray(value) ? value : String(value).split(',');
-  return items.map((v) => String(v).trim()).filter((v) => v.length > 0).map((v) => parseCount('--accept-versions', 1)(v));
+  return items
+    .map((v) => String(v).trim())
+    .filter((v) => v.length > 0)
+    .map((v) => parseCount('--accept-versions', 1)(v));
 }
 
 export function addHmacOptions(cmd: Command): Command {
   return cmd
     .option('--verify-port <port>', 'TCP port of the verify line protocol', parsePort('--verify-port'), VERIFY_PORT)
-    .option('--http-port <port>', `serve cryptoserver's POST /hmac on this port (the seed used ${SEED_HTTP_PORT}); off when not given`, parsePort('--http-port'))
+    .option(
+      '--http-port <port>',
+      `serve cryptoserver's POST /hmac on this port (the seed used ${SEED_HTTP_PORT}); off when not given`,
+      parsePort('--http-port'),
+    )
     .option('--http-host <address>', 'address of the HTTP listener (default: --host)')
     .option('--http-body-bytes-max <bytes>', 'largest HTTP body; larger gets 413', parseCount('--http-body-bytes-max', 1), DEFAULT_LIMITS.httpBodyBytesMax)
     .option('--mode <mode>', "secret mode: single, mode16, mode32 or derived (the seed's MODE0/MODE16/MODE32 are accepted in any case)", parseMode, 'single')
-    .option('--secret-dir <dir>', "directory of the secret files (secret, 0000, 0000…ffff, master-v<N>); each mode 0600", '/secrets')
-    .option('--secret <pkcs11-uri>', 'single/derived: the secret is held in an HSM, named by a pkcs11: URI (derived: object=<prefix>, the token holds <prefix>-v<N>); --secret-dir is then unused')
-    .addOption(new Option('--mode32-files <which>', 'mode32: all = every one of the 65,536 files must exist; present = serve the files that exist, other indexes get BACKEND_UNAVAILABLE').choices(['all', 'present']).default('all'))
-    .option('--key-version <n>', 'derived: key version of new tags, master secret <secret-dir>/master-v<n> (default: the highest present; re-read on SIGHUP)', parseVersion)
-    .option('--accept-versions <list>', 'derived: retired versions whose tags still verify, e.g. 1,2 or none (default: every other master-v<n> present; re-read on SIGHUP)', parseVersionList)
-    .option('--chunk-bytes <bytes>', 'line protocol: data longer than this gets one tag per chunk of this size', parseCount('--chunk-bytes', 1), DEFAULT_LIMITS.chunkBytes)
-    .option('--secret-read-ms-max <ms>', 'mode32: deadline for reading one key from its file; --secret: deadline of one HSM call', parseCount('--secret-read-ms-max', 1), DEFAULT_LIMITS.backendCallMsMax);
+    .option('--secret-dir <dir>', 'directory of the secret files (secret, 0000, 0000…ffff, master-v<N>); each mode 0600', '/secrets')
+    .option(
+      '--secret <pkcs11-uri>',
+      'single/derived: the secret is held in an HSM, named by a pkcs11: URI (derived: object=<prefix>, the token holds <prefix>-v<N>); --secret-dir is then unused',
+    )
+    .addOption(
+      new Option(
+        '--mode32-files <which>',
+        'mode32: all = every one of the 65,536 files must exist; present = serve the files that exist, other indexes get BACKEND_UNAVAILABLE',
+      )
+        .choices(['all', 'present'])
+        .default('all'),
+    )
+    .option(
+      '--key-version <n>',
+      'derived: key version of new tags, master secret <secret-dir>/master-v<n> (default: the highest present; re-read on SIGHUP)',
+      parseVersion,
+    )
+    .option(
+      '--accept-versions <list>',
+      'derived: retired versions whose tags still verify, e.g. 1,2 or none (default: every other master-v<n> present; re-read on SIGHUP)',
+      parseVersionList,
+    )
+    .option(
+      '--chunk-bytes <bytes>',
+      'line protocol: data longer than this gets one tag per chunk of this size',
+      parseCount('--chunk-bytes', 1),
+      DEFAULT_LIMITS.chunkBytes,
+    )
+    .option(
+      '--secret-read-ms-max <ms>',
+      'mode32: deadline for reading one key from its file; --secret: deadline of one HSM call',
+      parseCount('--secret-read-ms-max', 1),
+      DEFAULT_LIMITS.backendCallMsMax,
+    );
 }
 
 export function hmacSettings(opts: Record<string, unknown>): HmacSettings {
@@ -54,9 +89,13 @@ export function hmacSettings(opts: Record<string, unknown>): HmacSettings {
     throw new DaemonError('CONFIG_INVALID', '--key-version and --accept-versions apply to --mode derived only (the seed modes have no key versions)');
   }
   const hsmUri = (opts['secret'] as string | undefined) ?? null;
-  if (hsmUri !== null && !isPkcs11Uri(hsmUri)) throw new DaemonError('CONFIG_INVALID', '--secret takes a pkcs11: URI (HSM-held secret); secret files go in --secret-dir');
+  if (hsmUri !== null && !isPkcs11Uri(hsmUri))
+    throw new DaemonError('CONFIG_INVALID', '--secret takes a pkcs11: URI (HSM-held secret); secret files go in --secret-dir');
   if (hsmUri !== null && (mode === 'mode16' || mode === 'mode32')) {
-    throw new DaemonError('CONFIG_INVALID', `--secret with --mode ${mode}: the seed's key tables stay in files (--secret-dir); an HSM holds the single or derived secret only`);
+    throw new DaemonError(
+      'CONFIG_INVALID',
+      `--secret with --mode ${mode}: the seed's key tables stay in files (--secret-dir); an HSM holds the single or derived secret only`,
+    );
   }
   const httpPort = opts['httpPort'] as number | undefined;
   return {

@@ -32,7 +32,10 @@ export async function loadSecretSet(settings: SecretSettings, log: Logger): Prom
       return openHsmDerived(settings, settings.hsmUri, log);
     case 'mode16':
     case 'mode32':
-      throw new DaemonError('CONFIG_INVALID', `--secret with --mode ${settings.mode}: the seed's key tables stay in files (--secret-dir); an HSM holds single or derived secrets`);
+      throw new DaemonError(
+        'CONFIG_INVALID',
+        `--secret with --mode ${settings.mode}: the seed's key tables stay in files (--secret-dir); an HSM holds single or derived secrets`,
+      );
   }
 }
 
@@ -56,7 +59,10 @@ async function openHsmSingle(uriText: string, callMsMax: number, log: Logger): P
 async function openHsmDerived(settings: SecretSettings, uriText: string, log: Logger): Promise<SecretSet> {
   const uri = parsePkcs11Uri(uriText);
   if (uri.object === undefined || uri.id !== undefined) {
-    throw new DaemonError('CONFIG_INVALID', '--mode derived --secret: name the PRK objects by label prefix only (object=<prefix>, the token holds <prefix>-v1, <prefix>-v2, …; no id=)');
+    throw new DaemonError(
+      'CONFIG_INVALID',
+      '--mode derived --secret: name the PRK objects by label prefix only (object=<prefix>, the token holds <prefix>-v1, <prefix>-v2, …; no id=)',
+    );
   }
   const prefix = uri.object;
   // One token connection (one session pool, one login) serves every version.
@@ -64,11 +70,15 @@ async function openHsmDerived(settings: SecretSettings, uriText: string, log: Lo
   try {
     const present = presentHsmVersions(token, prefix);
     if (present.length === 0 && settings.keyVersion === null) {
-      throw new DaemonError('KEY_LOAD_FAILED', `derived mode: no secret key labelled ${prefix}-v<N> on ${describePkcs11Uri({ ...uri, object: undefined })} (signerd hsm list shows what it holds)`);
+      throw new DaemonError(
+        'KEY_LOAD_FAILED',
+        `derived mode: no secret key labelled ${prefix}-v<N> on ${describePkcs11Uri({ ...uri, object: undefined })} (signerd hsm list shows what it holds)`,
+      );
     }
     const versions = chooseVersions(present, settings.keyVersion, settings.acceptVersions);
     const macs = new Map<number, TokenMac>();
-    for (const version of versions) macs.set(version, await openTokenMac(token, { ...uri, object: `${prefix}-v${version}` }, { object: `${prefix}-v${version}` }, log));
+    for (const version of versions)
+      macs.set(version, await openTokenMac(token, { ...uri, object: `${prefix}-v${version}` }, { object: `${prefix}-v${version}` }, log));
     const summary = { hsmKey: describePkcs11Uri(uri), backend: 'pkcs11', keyVersion: versions[0], acceptedVersions: versions.slice(1) };
     return hsmSet('derived', token, macs, summary, async (prkMac, data, index, version) =>
       hmacWithTransientKey(await prkMac(Buffer.concat([derivedInfo(version, index), FIRST_BLOCK])), data),
@@ -93,7 +103,8 @@ async function openTokenMac(token: Pkcs11Token, uri: Pkcs11Uri, ref: ObjectRef, 
     throw new DaemonError('KEY_LOAD_FAILED', `${name}: start-up test MAC failed (${e.code ?? 'INTERNAL'}: ${e.message})`, { cause: err });
   });
   const zeroTag = crypto.createHmac('sha256', Buffer.alloc(KEY_BYTES)).update(SELF_TEST_DATA).digest();
-  if (tag.length !== TAG_BYTES || crypto.timingSafeEqual(tag, zeroTag)) throw new DaemonError('KEY_LOAD_FAILED', `${name}: the secret is all zero bytes; import a random secret`);
+  if (tag.length !== TAG_BYTES || crypto.timingSafeEqual(tag, zeroTag))
+    throw new DaemonError('KEY_LOAD_FAILED', `${name}: the secret is all zero bytes; import a random secret`);
   log.info({ key: name }, 'HSM HMAC key opened');
   return mac;
 }

@@ -15,7 +15,9 @@ import { openSecretHolder } from './secret-holder.js';
 import { createVerifyService } from './verify-service.js';
 
 export function command(): Command {
-  const cmd = new Command('hmac').description(`HMAC-SHA256 daemon compatible with cryptoserver: MAC (line protocol, default port ${MAC_PORT}), verify (${VERIFY_PORT}), optional HTTP POST /hmac`);
+  const cmd = new Command('hmac').description(
+    `HMAC-SHA256 daemon compatible with cryptoserver: MAC (line protocol, default port ${MAC_PORT}), verify (${VERIFY_PORT}), optional HTTP POST /hmac`,
+  );
   addListenOptions(cmd, MAC_PORT);
   addHmacOptions(cmd);
   cmd.action(() => runDaemonProcess('hmac', cmd, (opts, log) => serve(opts, log)));
@@ -37,7 +39,12 @@ async function serve(opts: Record<string, unknown>, log: Logger): Promise<Daemon
   const verifyLimits = { ...limits, lineBytesMax: verifyLineBytesMax(limits.lineBytesMax, settings.chunkBytes) };
   const servers = [
     { protocol: 'mac', port: listen.port, limits, service: createMacService(lineDeps) },
-    { protocol: 'verify', port: settings.verifyPort, limits: verifyLimits, service: createVerifyService({ ...lineDeps, lineBytesMax: verifyLimits.lineBytesMax }) },
+    {
+      protocol: 'verify',
+      port: settings.verifyPort,
+      limits: verifyLimits,
+      service: createVerifyService({ ...lineDeps, lineBytesMax: verifyLimits.lineBytesMax }),
+    },
   ];
   for (const { protocol, port, limits, service } of servers) {
     const server = await startTcpServer({ host: listen.host, port, mode: listen.mode, limits, log, service });

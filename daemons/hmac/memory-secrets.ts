@@ -50,7 +50,10 @@ export function loadMode16Table(dir: string): SecretSet {
     mac(data, index) {
       if (disposed) throw replacedError();
       const offset = (index & 0xffff) * KEY_BYTES;
-      return crypto.createHmac('sha256', table.subarray(offset, offset + KEY_BYTES)).update(data).digest();
+      return crypto
+        .createHmac('sha256', table.subarray(offset, offset + KEY_BYTES))
+        .update(data)
+        .digest();
     },
     dispose() {
       disposed = true;

@@ -52,7 +52,10 @@ export function openMode32Files(dir: string, require: Mode32Files, readMsMax: nu
   if (require === 'all' && files.size < TABLE_KEYS) {
     const missing: string[] = [];
     for (let f = 0; f < TABLE_KEYS && missing.length < 5; f++) if (!files.has(f)) missing.push(tableFileName(f));
-    throw new DaemonError('KEY_LOAD_FAILED', `mode32: ${TABLE_KEYS - files.size} of ${TABLE_KEYS} secret files are missing in ${dir} (first: ${missing.join(', ')}); create them or pass --mode32-files present`);
+    throw new DaemonError(
+      'KEY_LOAD_FAILED',
+      `mode32: ${TABLE_KEYS - files.size} of ${TABLE_KEYS} secret files are missing in ${dir} (first: ${missing.join(', ')}); create them or pass --mode32-files present`,
+    );
   }
   return tableFileSet(dir, checkTableFiles(resolved, files), files.size, require, readMsMax);
 }
@@ -88,7 +91,10 @@ function openForCheck(file: string): number {
     return fs.openSync(file, 'r');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-    const hint = code === 'EMFILE' || code === 'ENFILE' ? ` (mode32 opens up to ${MODE32_FILES_OPEN_MAX} secret files at once, beside one descriptor per connection: raise LimitNOFILE / ulimit -n; 4096 is enough for the defaults)` : '';
+    const hint =
+      code === 'EMFILE' || code === 'ENFILE'
+        ? ` (mode32 opens up to ${MODE32_FILES_OPEN_MAX} secret files at once, beside one descriptor per connection: raise LimitNOFILE / ulimit -n; 4096 is enough for the defaults)`
+        : '';
     throw new DaemonError('KEY_LOAD_FAILED', `mode32 secret file ${file}: ${code}${hint}`, { cause: err });
   }
 }

@@ -35,7 +35,9 @@ export function createVerifyService(deps: HmacLineDeps & { lineBytesMax: number 
       if (verdict.valid && verdict.version !== UNVERSIONED) ctx.fields['keyVersion'] = verdict.version;
       if (!verdict.valid) ctx.fields['reason'] = verdict.reason;
       if (deps.reply === 'json') {
-        return JSON.stringify(verdict.valid ? { valid: true, mode: set.mode, ...(verdict.version !== UNVERSIONED ? { keyVersion: verdict.version } : {}) } : verdict);
+        return JSON.stringify(
+          verdict.valid ? { valid: true, mode: set.mode, ...(verdict.version !== UNVERSIONED ? { keyVersion: verdict.version } : {}) } : verdict,
+        );
       }
       return verdict.valid ? VALID_REPLY : INVALID_REPLY;
     },

@@ -39,9 +39,7 @@ export function blsPublicKey(secretLittleEndian: Buffer): Buffer {
 }
 
 function message(publicKey: Buffer, payload: Buffer, version: number | undefined): { msg: Buffer; dst: string } {
-  return usesAugScheme(version)
-    ? { msg: Buffer.concat([publicKey, payload]), dst: DST_AUG_SIGNATURE }
-    : { msg: payload, dst: DST_POP_SIGNATURE };
+  return usesAugScheme(version) ? { msg: Buffer.concat([publicKey, payload]), dst: DST_AUG_SIGNATURE } : { msg: payload, dst: DST_POP_SIGNATURE };
 }
 
 export function blsSign(secretLittleEndian: Buffer, publicKey: Buffer, payload: Buffer, version: number | undefined): Buffer {

@@ -22,7 +22,9 @@ export function hsmKeyCommand(): Command {
         const token = openToken(uri, { callMsMax: DEFAULT_LIMITS.backendCallMsMax, sessionsMax: 1 });
         let publicKey;
         try {
-          publicKey = token.withSessionSync((ctx) => readPublicKey(ctx, findKeyObject(ctx, ref, pkcs11js().CKO_PRIVATE_KEY, 'KEY_LOAD_FAILED'), ref, 'KEY_LOAD_FAILED'));
+          publicKey = token.withSessionSync((ctx) =>
+            readPublicKey(ctx, findKeyObject(ctx, ref, pkcs11js().CKO_PRIVATE_KEY, 'KEY_LOAD_FAILED'), ref, 'KEY_LOAD_FAILED'),
+          );
         } finally {
           await token.close();
         }

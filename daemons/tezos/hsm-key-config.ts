@@ -66,14 +66,18 @@ function seedUri(args: string[], where: string, { file, top }: HsmDefaults): str
   const lib = top['hsm_lib'];
   const pinFile = top['hsm_pin_file'];
   if (label === undefined || label === '' || typeof lib !== 'string' || typeof pinFile !== 'string') {
-    throw invalid(where, 'signer "pkcs11_hsm" with a label is not supported without hsm_lib and hsm_pin_file at the top level (or give pkcs11_uri; see docs/tezos.md)');
+    throw invalid(
+      where,
+      'signer "pkcs11_hsm" with a label is not supported without hsm_lib and hsm_pin_file at the top level (or give pkcs11_uri; see docs/tezos.md)',
+    );
   }
   if (!path.isAbsolute(lib)) throw invalid(`${file}: hsm_lib`, 'expected the absolute path of the PKCS#11 module');
   const slot = top['hsm_slot'];
   const token = top['hsm_token'];
   let tokenPart: string;
   if (typeof token === 'string' && token !== '') tokenPart = `token=${encodeURIComponent(token)}`;
-  else if ((typeof slot === 'number' && Number.isInteger(slot) && slot >= 0) || (typeof slot === 'string' && /^[0-9]{1,20}$/.test(slot))) tokenPart = `slot-id=${slot}`;
+  else if ((typeof slot === 'number' && Number.isInteger(slot) && slot >= 0) || (typeof slot === 'string' && /^[0-9]{1,20}$/.test(slot)))
+    tokenPart = `slot-id=${slot}`;
   else throw invalid(file, 'pkcs11_hsm keys need hsm_slot (a slot number) or hsm_token (a token label)');
   const pin = path.resolve(path.dirname(file), pinFile);
   return `pkcs11:${tokenPart};object=${encodeURIComponent(label)}?module-path=${encodeURIComponent(lib)}&pin-source=${encodeURIComponent(pin)}`;

@@ -23,7 +23,10 @@ const HSM_ALGORITHMS: Readonly<Partial<Record<TezosCurve, HsmAlgorithm>>> = {
 /** Refuses curves an HSM cannot hold, with a message fit for start-up (CONFIG_INVALID). */
 export function checkHsmCurve(curve: TezosCurve, where: string): void {
   if (HSM_ALGORITHMS[curve] === undefined) {
-    throw new DaemonError('CONFIG_INVALID', `${where}: tz4 (BLS12-381) keys cannot be held in a PKCS#11 HSM (no token mechanism); keep them in a secret key file`);
+    throw new DaemonError(
+      'CONFIG_INVALID',
+      `${where}: tz4 (BLS12-381) keys cannot be held in a PKCS#11 HSM (no token mechanism); keep them in a secret key file`,
+    );
   }
 }
 
@@ -65,7 +68,15 @@ function hsmTezosKey(curve: TezosCurve, hsm: HsmSigningKey, publicKey: Buffer): 
 export function tezosPublicKey(key: KeyObject): { curve: TezosCurve; bytes: Buffer } {
   const namedCurve = key.asymmetricKeyDetails?.namedCurve;
   const curve: TezosCurve | null =
-    key.asymmetricKeyType === 'ed25519' ? 'ed25519' : key.asymmetricKeyType !== 'ec' ? null : namedCurve === 'secp256k1' ? 'secp256k1' : namedCurve === 'prime256v1' ? 'p256' : null;
+    key.asymmetricKeyType === 'ed25519'
+      ? 'ed25519'
+      : key.asymmetricKeyType !== 'ec'
+        ? null
+        : namedCurve === 'secp256k1'
+          ? 'secp256k1'
+          : namedCurve === 'prime256v1'
+            ? 'p256'
+            : null;
   if (curve === null) throw new DaemonError('KEY_LOAD_FAILED', `not a tz1/tz2/tz3 key (${key.asymmetricKeyType ?? 'unknown'} ${namedCurve ?? ''})`.trim());
   const jwk = key.export({ format: 'jwk' });
   const x = Buffer.from(jwk.x ?? '', 'base64url');

@@ -19,7 +19,9 @@ export function keygenCommand(): Command {
         // 'wx' fails if the file exists; the mode applies at creation.
         fs.writeFileSync(opts.out, secretKey + '\n', { mode: 0o600, flag: 'wx' });
         const out = { pkh: key.pkh, public_key: key.publicKey, curve: key.curve, secret_key_file: opts.out };
-        process.stdout.write(opts.json ? JSON.stringify(out) + '\n' : `pkh         ${out.pkh}\npublic key  ${out.public_key}\nsecret key  ${out.secret_key_file}\n`);
+        process.stdout.write(
+          opts.json ? JSON.stringify(out) + '\n' : `pkh         ${out.pkh}\npublic key  ${out.public_key}\nsecret key  ${out.secret_key_file}\n`,
+        );
       } catch (err) {
         process.stderr.write(`signerd tezos keygen: ${isDaemonError(err) ? `${err.code}: ${err.message}` : (err as Error).message}\n`);
         process.exitCode = EXIT_CONFIG;

@@ -12,7 +12,10 @@ type Reply = { text: string; json: unknown };
 export function createTezosLineService(core: TezosService, mode: ReplyMode): LineService {
   return {
     async handle(line, ctx) {
-      const words = trimAsciiWhitespace(line).toString('latin1').split(/[ \t]+/).filter(Boolean);
+      const words = trimAsciiWhitespace(line)
+        .toString('latin1')
+        .split(/[ \t]+/)
+        .filter(Boolean);
       const verb = (words[0] ?? '').toLowerCase();
       ctx.fields['verb'] = logSafe(verb, 20);
       const reply = await dispatch(core, verb, words.slice(1), ctx);

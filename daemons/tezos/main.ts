@@ -38,11 +38,16 @@ export function command(): Command {
 }
 
 function serveCommand(): Command {
-  const cmd = new Command('serve').description(`serve the line protocol (default port ${LINE_PORT}) and the octez HTTP API (default port ${HTTP_PORT}); the default subcommand`);
+  const cmd = new Command('serve').description(
+    `serve the line protocol (default port ${LINE_PORT}) and the octez HTTP API (default port ${HTTP_PORT}); the default subcommand`,
+  );
   addListenOptions(cmd, LINE_PORT);
   addStoreOptions(cmd);
   cmd
-    .option('--keys <file>', "keys and policy: the seed's keys.json or the signerd format (docs/tezos.md); secret keys in it make it a secret file (mode 0600); HSM keys by pkcs11: URI")
+    .option(
+      '--keys <file>',
+      "keys and policy: the seed's keys.json or the signerd format (docs/tezos.md); secret keys in it make it a secret file (mode 0600); HSM keys by pkcs11: URI",
+    )
     .option('--passphrase-file <file>', 'passphrase for encrypted secret keys (edesk…/spesk…/p2esk…/BLesk…), mode 0600')
     .option('--http-host <address>', 'address of the HTTP API (default: --host, or bind_addr from keys.json)')
     .option('--http-port <port>', `port of the HTTP API (default: ${HTTP_PORT}, or bind_port from keys.json)`, parsePort('--http-port'))
@@ -50,9 +55,20 @@ function serveCommand(): Command {
     .option('--no-line', 'do not serve the line protocol')
     .option('--allow-list-known-keys', 'answer GET /known_keys (off, as in octez; the local line request `keys` always answers)')
     .option('--allow-to-prove-possession', 'answer GET /bls_prove_possession/<pkh> and `pop` for tz4 keys')
-    .option('--redis-local-floor', 'redis (the default): also reserve every mark in the local SQLite file in --state-dir (fsynced) before signing, so a Redis that loses marks cannot make this host sign again')
-    .option('--no-redis-local-floor', 'redis: trust Redis alone with the marks (a Redis that loses them lets this host double-sign after a restart); warned at every start')
-    .option('--payload-bytes-max <bytes>', 'largest payload to sign; larger gets PAYLOAD_TOO_LARGE', parseCount('--payload-bytes-max', 1), TEZOS_PAYLOAD_BYTES_MAX)
+    .option(
+      '--redis-local-floor',
+      'redis (the default): also reserve every mark in the local SQLite file in --state-dir (fsynced) before signing, so a Redis that loses marks cannot make this host sign again',
+    )
+    .option(
+      '--no-redis-local-floor',
+      'redis: trust Redis alone with the marks (a Redis that loses them lets this host double-sign after a restart); warned at every start',
+    )
+    .option(
+      '--payload-bytes-max <bytes>',
+      'largest payload to sign; larger gets PAYLOAD_TOO_LARGE',
+      parseCount('--payload-bytes-max', 1),
+      TEZOS_PAYLOAD_BYTES_MAX,
+    )
     .action(() => runDaemonProcess('tezos', cmd, (opts, log) => serve(cmd, opts, log)));
   // The shared default line limit (64 KiB) is too short for a 32 KiB payload in hex.
   cmd.options.find((o) => o.attributeName() === 'lineBytesMax')?.default(lineBytesFor(TEZOS_PAYLOAD_BYTES_MAX));
@@ -67,7 +83,8 @@ function openMarks(cmd: Command, opts: Record<string, unknown>, settings: StoreS
     return openWatermarks(settings, { create: true, log, logConnectionErrors: true });
   }
   // Opened first: a state directory that cannot hold the floor stops start-up before Redis is reached.
-  const local = opts['redisLocalFloor'] === false ? null : openSqliteWatermarks({ stateDir: String(opts['stateDir']), busyTimeoutMs: settings.timeoutMs, create: true });
+  const local =
+    opts['redisLocalFloor'] === false ? null : openSqliteWatermarks({ stateDir: String(opts['stateDir']), busyTimeoutMs: settings.timeoutMs, create: true });
   const shared = openWatermarks(settings, { create: true, log, logConnectionErrors: true });
   if (local === null) {
     log.warn(
@@ -127,7 +144,14 @@ async function serveWith(
   const stops: Array<() => Promise<void>> = [];
   const common = { keys: config.keys.size, store: settings.kind, authentication: config.authorizedKeys.length > 0 };
   if (opts['line'] !== false) {
-    const line = await startTcpServer({ host: listen.host, port: listen.port, mode: listen.mode, limits: listen.limits, log, service: createTezosLineService(core, listen.reply) });
+    const line = await startTcpServer({
+      host: listen.host,
+      port: listen.port,
+      mode: listen.mode,
+      limits: listen.limits,
+      log,
+      service: createTezosLineService(core, listen.reply),
+    });
     stops.push(() => line.close());
     log.info({ protocol: 'line', host: listen.host, port: line.address.port, ...common }, 'listening');
   }

@@ -20,24 +20,52 @@ const PSEUDO_ENTRYPOINTS: Readonly<Record<number, string>> = { 6: 'stake', 7: 'u
 
 /** Operations that carry a manager header and may be batched. */
 const MANAGER_TAGS: Readonly<Record<number, string>> = {
-  107: 'reveal', 108: 'transaction', 109: 'origination', 110: 'delegation',
-  111: 'register_global_constant', 112: 'set_deposits_limit', 114: 'update_consensus_key', 115: 'update_companion_key',
+  107: 'reveal',
+  108: 'transaction',
+  109: 'origination',
+  110: 'delegation',
+  111: 'register_global_constant',
+  112: 'set_deposits_limit',
+  114: 'update_consensus_key',
+  115: 'update_companion_key',
 };
 /** Manager operations whose layout is not parsed, so they could hide other operations in a batch. */
 const UNPARSED_MANAGER_TAGS: Readonly<Record<number, string>> = {
-  113: 'increase_paid_storage', 158: 'transfer_ticket', 200: 'smart_rollup_originate', 201: 'smart_rollup_add_messages',
-  202: 'smart_rollup_cement', 203: 'smart_rollup_publish', 204: 'smart_rollup_refute', 205: 'smart_rollup_timeout',
-  206: 'smart_rollup_execute_outbox_message', 207: 'smart_rollup_recover_bond', 230: 'dal_publish_commitment',
-  250: 'zk_rollup_origination', 251: 'zk_rollup_publish', 252: 'zk_rollup_update',
+  113: 'increase_paid_storage',
+  158: 'transfer_ticket',
+  200: 'smart_rollup_originate',
+  201: 'smart_rollup_add_messages',
+  202: 'smart_rollup_cement',
+  203: 'smart_rollup_publish',
+  204: 'smart_rollup_refute',
+  205: 'smart_rollup_timeout',
+  206: 'smart_rollup_execute_outbox_message',
+  207: 'smart_rollup_recover_bond',
+  230: 'dal_publish_commitment',
+  250: 'zk_rollup_origination',
+  251: 'zk_rollup_publish',
+  252: 'zk_rollup_update',
 };
 /** Their names, which a policy may not allow (policy-parse.ts says why). */
 export const UNPARSED_OPERATION_NAMES: ReadonlySet<string> = new Set(Object.values(UNPARSED_MANAGER_TAGS));
 /** Known tags we refuse to sign: anonymous operations, consensus content, the unparsed ones, and reserved tags. */
 const REFUSED_TAGS: Readonly<Record<number, string>> = {
-  1: 'seed_nonce_revelation', 2: 'double_consensus_operation_evidence', 3: 'double_baking_evidence', 4: 'activate_account',
-  7: 'double_preattestation_evidence', 8: 'vdf_revelation', 20: 'preattestation', 21: 'attestation', 23: 'attestation_with_dal',
-  24: 'dal_entrapment_evidence', 30: 'preattestations_aggregate', 31: 'attestations_aggregate', 40: 'preattestation', 41: 'attestation',
-  ...UNPARSED_MANAGER_TAGS, 255: 'signature_prefix',
+  1: 'seed_nonce_revelation',
+  2: 'double_consensus_operation_evidence',
+  3: 'double_baking_evidence',
+  4: 'activate_account',
+  7: 'double_preattestation_evidence',
+  8: 'vdf_revelation',
+  20: 'preattestation',
+  21: 'attestation',
+  23: 'attestation_with_dal',
+  24: 'dal_entrapment_evidence',
+  30: 'preattestations_aggregate',
+  31: 'attestations_aggregate',
+  40: 'preattestation',
+  41: 'attestation',
+  ...UNPARSED_MANAGER_TAGS,
+  255: 'signature_prefix',
 };
 
 /** `body` is everything after the 32-byte branch. */
@@ -93,7 +121,10 @@ function readManager(r: ByteReader, tag: number): string {
   const name = MANAGER_TAGS[tag];
   if (name === undefined) {
     const known = REFUSED_TAGS[tag];
-    throw new DaemonError('NOT_ALLOWED', known ? `operation ${known} (tag ${tag}) is never signed by this signer` : `unknown operation tag ${tag}; refusing to sign what cannot be checked`);
+    throw new DaemonError(
+      'NOT_ALLOWED',
+      known ? `operation ${known} (tag ${tag}) is never signed by this signer` : `unknown operation tag ${tag}; refusing to sign what cannot be checked`,
+    );
   }
   const source = Buffer.from(r.bytes(21, `${name} source`));
   for (const field of ['fee', 'counter', 'gas_limit', 'storage_limit']) r.zarith(`${name} ${field}`);

@@ -9,13 +9,34 @@ import type { RequestKind } from './sign-request.js';
 const CONSENSUS_KINDS: readonly RequestKind[] = ['block', 'preattestation', 'attestation'];
 /** Request kind names in `allow`, with the pre-Lima names bakers' configs still carry. */
 const KIND_NAMES: Readonly<Record<string, RequestKind>> = {
-  block: 'block', preattestation: 'preattestation', attestation: 'attestation', generic: 'generic', michelson: 'michelson',
-  preendorsement: 'preattestation', endorsement: 'attestation',
+  block: 'block',
+  preattestation: 'preattestation',
+  attestation: 'attestation',
+  generic: 'generic',
+  michelson: 'michelson',
+  preendorsement: 'preattestation',
+  endorsement: 'attestation',
 };
 export const OPERATION_NAMES: ReadonlySet<string> = new Set([
-  'reveal', 'transaction', 'origination', 'delegation', 'register_global_constant', 'set_deposits_limit',
-  'update_consensus_key', 'update_companion_key', 'stake', 'unstake', 'finalize_unstake', 'set_delegate_parameters',
-  'ballot', 'ballot:yay', 'ballot:nay', 'ballot:pass', 'proposals', 'drain_delegate', 'failing_noop',
+  'reveal',
+  'transaction',
+  'origination',
+  'delegation',
+  'register_global_constant',
+  'set_deposits_limit',
+  'update_consensus_key',
+  'update_companion_key',
+  'stake',
+  'unstake',
+  'finalize_unstake',
+  'set_delegate_parameters',
+  'ballot',
+  'ballot:yay',
+  'ballot:nay',
+  'ballot:pass',
+  'proposals',
+  'drain_delegate',
+  'failing_noop',
 ]);
 const VOTES: Readonly<Record<string, string>> = { aye: 'yay', yay: 'yay', nay: 'nay', pass: 'pass' };
 const POLICY_FIELDS = new Set(['baking', 'voting', 'allow_all', 'allow', 'generic', 'chains', 'allowed_chains', 'michelson']);
@@ -47,7 +68,11 @@ export function parsePolicy(value: unknown, where: string, blsKey: boolean): Key
   }
   for (const name of stringList(obj['generic'], `${where}.generic`)) {
     const canonical = name.replace(/^ballot:aye$/, 'ballot:yay');
-    if (UNPARSED_OPERATION_NAMES.has(canonical)) throw invalid(`${where}.generic`, `"${name}" is never signed by this signer: its layout is not parsed, so it could hide other operations in a batch (docs/tezos.md)`);
+    if (UNPARSED_OPERATION_NAMES.has(canonical))
+      throw invalid(
+        `${where}.generic`,
+        `"${name}" is never signed by this signer: its layout is not parsed, so it could hide other operations in a batch (docs/tezos.md)`,
+      );
     if (!OPERATION_NAMES.has(canonical)) throw invalid(`${where}.generic`, `"${name}" is not a known operation (${[...OPERATION_NAMES].join(', ')})`);
     operations.add(canonical);
   }

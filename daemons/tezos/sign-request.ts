@@ -95,7 +95,8 @@ function fitnessRound(fitness: Buffer, level: number): number {
   const version = f.lengthPrefixed('fitness version');
   if (version.length !== 1 || version[0] !== 0x02) throw new DaemonError('BAD_REQUEST', 'block fitness is not a Tenderbake (version 2) fitness');
   const fitnessLevel = f.lengthPrefixed('fitness level');
-  if (fitnessLevel.length !== 4 || fitnessLevel.readInt32BE(0) !== level) throw new DaemonError('BAD_REQUEST', 'block fitness level differs from the header level');
+  if (fitnessLevel.length !== 4 || fitnessLevel.readInt32BE(0) !== level)
+    throw new DaemonError('BAD_REQUEST', 'block fitness level differs from the header level');
   const locked = f.lengthPrefixed('fitness locked round');
   if (locked.length !== 0 && locked.length !== 4) throw new DaemonError('BAD_REQUEST', 'block fitness locked round is malformed');
   if (f.lengthPrefixed('fitness predecessor round').length !== 4) throw new DaemonError('BAD_REQUEST', 'block fitness predecessor round is malformed');
@@ -114,7 +115,10 @@ function parseConsensus(bytes: Buffer, magic: 0x12 | 0x13): SignRequest {
   const layout = CONSENSUS_TAGS[magic]?.[tag];
   if (layout === undefined) {
     const aggregate = tag === 30 || tag === 31 ? ' (aggregates are built by the block producer, never signed)' : '';
-    throw new DaemonError('NOT_ALLOWED', `unknown or misplaced consensus tag ${tag} under magic byte 0x${magic.toString(16)} (${kind})${aggregate}; not signed`);
+    throw new DaemonError(
+      'NOT_ALLOWED',
+      `unknown or misplaced consensus tag ${tag} under magic byte 0x${magic.toString(16)} (${kind})${aggregate}; not signed`,
+    );
   }
   if (layout.slot) r.u16(`${kind} slot`);
   const level = r.i32(`${kind} level`);

@@ -71,14 +71,16 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
       throw new DaemonError('BAD_REQUEST', 'Failed to handle secret key in Signature version 0 (tz4 keys sign with version 1, 2 or 3)');
     }
     fields['bytes'] = payload.length;
-    if (payload.length > deps.payloadBytesMax) throw new DaemonError('PAYLOAD_TOO_LARGE', `payload of ${payload.length} bytes is over the maximum of ${deps.payloadBytesMax}`);
+    if (payload.length > deps.payloadBytesMax)
+      throw new DaemonError('PAYLOAD_TOO_LARGE', `payload of ${payload.length} bytes is over the maximum of ${deps.payloadBytesMax}`);
     if (payload.length === 0) throw new DaemonError('BAD_REQUEST', 'empty payload');
     const authorized = entry.authorized ?? deps.authorizedKeys;
     if (authorized.length > 0) checkAuthentication([...authorized], pkh, payload, opts.authentication);
     const request = parse(payload, fields);
     Object.assign(fields, { kind: request.kind, ...(request.level !== null ? { level: request.level, round: request.round } : {}) });
     // 0x04 is the authentication envelope: a managed key must never sign one, whatever the policy says.
-    if (request.kind === 'authenticated') throw new DaemonError('NOT_ALLOWED', 'refusing to sign an authentication request (magic byte 0x04) with a managed key');
+    if (request.kind === 'authenticated')
+      throw new DaemonError('NOT_ALLOWED', 'refusing to sign an authentication request (magic byte 0x04) with a managed key');
     checkPolicy(entry.policy, request);
     const signOpts = opts.version === undefined ? {} : { version: opts.version };
     if (!isMarked(request.kind)) {
@@ -88,7 +90,13 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
     return signMarked(entry, request, payload, signOpts, fields);
   }
 
-  async function signMarked(entry: TezosKeyConfig, request: SignRequest, payload: Buffer, signOpts: { version?: number }, fields: Record<string, unknown>): Promise<string> {
+  async function signMarked(
+    entry: TezosKeyConfig,
+    request: SignRequest,
+    payload: Buffer,
+    signOpts: { version?: number },
+    fields: Record<string, unknown>,
+  ): Promise<string> {
     if (request.chainId === null || request.level === null) throw new DaemonError('BAD_REQUEST', `${request.kind} without chain id or level`);
     const slot: Slot = { chainId: request.chainId, pkh: entry.pkh, kind: request.kind as MarkedKind };
     const mark = { level: request.level, round: request.round ?? 0, digest: payloadDigest(payload) };
@@ -100,7 +108,10 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
       const stored = outcome.signature ?? (await awaitRecorded(slot, mark));
       // The stored signature is returned only if it is right for these bytes and this version.
       if (!verifyTezosSignature(entry.key.publicKey, payload, stored, signOpts)) {
-        throw new DaemonError('WATERMARK_REJECTED', `${slot.kind} level ${mark.level} and round ${mark.round} already signed these bytes with another signature version; not signing twice`);
+        throw new DaemonError(
+          'WATERMARK_REJECTED',
+          `${slot.kind} level ${mark.level} and round ${mark.round} already signed these bytes with another signature version; not signing twice`,
+        );
       }
       return stored;
     }
@@ -126,7 +137,10 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
       }
       if (stored.signature !== null) return stored.signature;
       if (Date.now() >= deadline) {
-        throw new DaemonError('WATERMARK_REJECTED', `${slot.kind} level ${mark.level} and round ${mark.round} for ${slot.pkh} is reserved but no signature was recorded (signing in progress or interrupted); not signing twice`);
+        throw new DaemonError(
+          'WATERMARK_REJECTED',
+          `${slot.kind} level ${mark.level} and round ${mark.round} for ${slot.pkh} is reserved but no signature was recorded (signing in progress or interrupted); not signing twice`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, TEZOS_PENDING_POLL_MS));
     }
@@ -137,7 +151,8 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
     sign,
     authorizedKeys: () => (authorizedHashes.length > 0 ? authorizedHashes : null),
     knownKeys(via) {
-      if (via === 'http' && !deps.allowListKnownKeys) throw new DaemonError('NOT_ALLOWED', 'List known keys request not allowed. (GET /known_keys needs --allow-list-known-keys)');
+      if (via === 'http' && !deps.allowListKnownKeys)
+        throw new DaemonError('NOT_ALLOWED', 'List known keys request not allowed. (GET /known_keys needs --allow-list-known-keys)');
       return [...deps.keys.keys()];
     },
     async provePossession(pkh, overridePublicKey) {

@@ -26,7 +26,18 @@ const INLINE_SECRET = /(edsk|spsk|p2sk|BLsk|edesk|spesk|p2esk|BLesk)[1-9A-HJ-NP-
 /** Seed fields for its AWS and ratchet back ends: accepted and ignored (signerd has its own). */
 const IGNORED_FIELDS = new Set(['chain_ratchet', 'ratchet', 'aws_region', 'ddb_table']);
 const TOP_FIELDS = new Set(['keys', 'policy', 'authorized_keys', 'bind_addr', 'bind_port', ...HSM_TOP_FIELDS, ...IGNORED_FIELDS]);
-const ENTRY_FIELDS = new Set(['signer', 'signer_args', 'public_key', 'secret_key', 'private_key', 'secret_key_file', 'pkcs11_uri', 'policy', 'authorized_keys', 'pkh']);
+const ENTRY_FIELDS = new Set([
+  'signer',
+  'signer_args',
+  'public_key',
+  'secret_key',
+  'private_key',
+  'secret_key_file',
+  'pkcs11_uri',
+  'policy',
+  'authorized_keys',
+  'pkh',
+]);
 
 interface KeyContext {
   file: string;
@@ -137,7 +148,8 @@ function bindSettings(top: Record<string, unknown>, file: string): { bindAddr?: 
 function publicKeys(value: unknown, where: string): string[] {
   const list = stringList(value, where);
   for (const pk of list) {
-    if (decodePublicKey(pk) === null) throw invalid(where, `"${pk.slice(0, 60)}" is not a public key (edpk…/sppk…/p2pk…/BLpk…; key hashes cannot verify signatures)`);
+    if (decodePublicKey(pk) === null)
+      throw invalid(where, `"${pk.slice(0, 60)}" is not a public key (edpk…/sppk…/p2pk…/BLpk…; key hashes cannot verify signatures)`);
   }
   return list;
 }
@@ -171,7 +183,11 @@ function loadEntry(name: string, entry: Record<string, unknown>, where: string, 
   const uriField = entry['pkcs11_uri'];
   const signer = nameSigner ?? entry['signer'] ?? (uriField !== undefined ? 'pkcs11_hsm' : 'local');
   if (signer === 'pkcs11_hsm') return loadHsmEntry(keyText, nameArgs, entry, where, ctx);
-  if (signer !== 'local') throw invalid(where, `signer "${JSON.stringify(signer).slice(0, 20)}" is not supported; give a local secret key (secret_key or secret_key_file) or an HSM key (pkcs11_uri)`);
+  if (signer !== 'local')
+    throw invalid(
+      where,
+      `signer "${JSON.stringify(signer).slice(0, 20)}" is not supported; give a local secret key (secret_key or secret_key_file) or an HSM key (pkcs11_uri)`,
+    );
   if (uriField !== undefined) throw invalid(`${where}.pkcs11_uri`, 'an HSM key needs signer "pkcs11_hsm" or no signer, not "local"');
   for (const field of Object.keys(entry)) if (!ENTRY_FIELDS.has(field)) throw invalid(`${where}.${field}`, 'unknown field');
   const secret = secretOf(keyText, entry, where, ctx);
@@ -185,7 +201,8 @@ function loadEntry(name: string, entry: Record<string, unknown>, where: string, 
   }
   const claimed = [keyText, entry['public_key'], entry['pkh']].filter((v): v is string => typeof v === 'string' && v !== '' && !SECRET_TEXT.test(v));
   for (const c of claimed) {
-    if (c !== key.pkh && c !== key.publicKey && publicKeyHashOf(c) !== key.pkh) throw invalid(where, `${c.slice(0, 60)} does not match the secret key (${key.pkh})`);
+    if (c !== key.pkh && c !== key.publicKey && publicKeyHashOf(c) !== key.pkh)
+      throw invalid(where, `${c.slice(0, 60)} does not match the secret key (${key.pkh})`);
   }
   const policyValue = entry['policy'] !== undefined ? entry['policy'] : ctx.globalPolicy;
   const policy: KeyPolicy = parsePolicy(policyValue, `${where}.policy`, key.curve === 'bls12-381');
@@ -202,8 +219,9 @@ function loadHsmEntry(keyText: string, nameArgs: string[], entry: Record<string,
   }
   if (SECRET_TEXT.test(keyText)) throw invalid(where, 'an HSM key is named by its key hash or public key, not a secret key');
   const argsField = entry['signer_args'];
-  if (argsField !== undefined && !(Array.isArray(argsField) && argsField.every((a) => typeof a === 'string'))) throw invalid(`${where}.signer_args`, 'expected a list of strings');
-  const args = nameArgs.length > 0 ? [nameArgs.join(':')] : ((argsField) ?? []);
+  if (argsField !== undefined && !(Array.isArray(argsField) && argsField.every((a) => typeof a === 'string')))
+    throw invalid(`${where}.signer_args`, 'expected a list of strings');
+  const args = nameArgs.length > 0 ? [nameArgs.join(':')] : (argsField ?? []);
   const claims = [keyText, entry['public_key'], entry['pkh']].filter((v): v is string => typeof v === 'string' && v !== '');
   const hsm = hsmEntryOf(where, entry['pkcs11_uri'], args, claims, { file: ctx.file, top: ctx.top });
   const policyValue = entry['policy'] !== undefined ? entry['policy'] : ctx.globalPolicy;
@@ -224,7 +242,11 @@ function secretOf(keyText: string, entry: Record<string, unknown>, where: string
     if (typeof fileField !== 'string') throw invalid(`${where}.secret_key_file`, 'expected a path');
     const keyFile = path.resolve(path.dirname(ctx.file), fileField);
     const raw = readSecretFile(keyFile, 'Tezos secret key file');
-    const text = raw.toString('utf8').trim().replace(/^unencrypted:/, '').replace(/^encrypted:/, '');
+    const text = raw
+      .toString('utf8')
+      .trim()
+      .replace(/^unencrypted:/, '')
+      .replace(/^encrypted:/, '');
     raw.fill(0);
     return text;
   }

@@ -30,14 +30,19 @@ export const TEZOS_KEY_FORMAT: DaemonKeyFormat = {
 function tezosSecret(material: Buffer, opts: ImportOptions, curve: TezosCurve): { privateKey: KeyObject; pkh: string } {
   const text = secretKeyText(material);
   const form = tezosSecretForm(text);
-  if (form === null) throw new DaemonError('KEY_LOAD_FAILED', `private key ${opts.from}: neither a PEM private key nor a Tezos secret key (edsk/spsk/p2sk, edesk/spesk/p2esk)`);
+  if (form === null)
+    throw new DaemonError('KEY_LOAD_FAILED', `private key ${opts.from}: neither a PEM private key nor a Tezos secret key (edsk/spsk/p2sk, edesk/spesk/p2esk)`);
   refuseBls(form.curve);
   if (form.curve !== curve) {
     const held = CURVE_NAMES[form.curve];
     const want = CURVE_NAMES[curve];
-    throw new DaemonError('CONFIG_INVALID', `--for ${opts.for} takes a ${want.pkh} key (${want.sk}/${want.esk}), but ${opts.from} holds a ${held.pkh} key (${formName(form)}): use --for tezos-${held.pkh}`);
+    throw new DaemonError(
+      'CONFIG_INVALID',
+      `--for ${opts.for} takes a ${want.pkh} key (${want.sk}/${want.esk}), but ${opts.from} holds a ${held.pkh} key (${formName(form)}): use --for tezos-${held.pkh}`,
+    );
   }
-  if (!form.encrypted && opts.passphraseFile !== undefined) throw new DaemonError('CONFIG_INVALID', `${opts.from} holds an unencrypted ${formName(form)} key; drop --passphrase-file`);
+  if (!form.encrypted && opts.passphraseFile !== undefined)
+    throw new DaemonError('CONFIG_INVALID', `${opts.from} holds an unencrypted ${formName(form)} key; drop --passphrase-file`);
   const passphrase = form.encrypted && opts.passphraseFile !== undefined ? readPassphraseFile(opts.passphraseFile) : undefined;
   try {
     return tezosPrivateKey(text, passphrase);

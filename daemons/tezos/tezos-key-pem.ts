@@ -43,7 +43,10 @@ const PKCS8_HEADS: Readonly<Record<Exclude<TezosCurve, 'bls12-381'>, Buffer>> = 
 
 /** The text of a secret key file: one b58 key, optionally octez's `unencrypted:` / `encrypted:` tag. */
 export function secretKeyText(file: Buffer): string {
-  return file.toString('utf8').trim().replace(/^(unencrypted|encrypted):/, '');
+  return file
+    .toString('utf8')
+    .trim()
+    .replace(/^(unencrypted|encrypted):/, '');
 }
 
 /** The form of a Tezos secret key text, or null if it is not one (checksum and length checked). */
@@ -60,7 +63,10 @@ export function tezosSecretForm(text: string): TezosSecretForm | null {
 /** Refuses tz4 with the message an operator needs (CONFIG_INVALID). */
 export function refuseBls(curve: TezosCurve): asserts curve is Exclude<TezosCurve, 'bls12-381'> {
   if (curve === 'bls12-381') {
-    throw new DaemonError('CONFIG_INVALID', 'BLS keys cannot be held in a PKCS#11 HSM (tz4 has no token mechanism); keep it in a secret key file for signerd tezos');
+    throw new DaemonError(
+      'CONFIG_INVALID',
+      'BLS keys cannot be held in a PKCS#11 HSM (tz4 has no token mechanism); keep it in a secret key file for signerd tezos',
+    );
   }
 }
 
@@ -108,7 +114,8 @@ export function tezosPrivateKey(text: string, passphrase?: Buffer): TezosPrivate
     const privateKey = crypto.createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
     // The PKCS#8 key must be the very key octez would sign with: same public key.
     const actual = tezosPublicKey(crypto.createPublicKey(privateKey));
-    if (actual.curve !== curve || !actual.bytes.equals(expected)) throw new DaemonError('KEY_LOAD_FAILED', `the ${curve} key did not convert to the same public key`);
+    if (actual.curve !== curve || !actual.bytes.equals(expected))
+      throw new DaemonError('KEY_LOAD_FAILED', `the ${curve} key did not convert to the same public key`);
     return { curve, privateKey, publicKey: encodePublicKey(curve, expected), pkh: publicKeyHash(curve, expected) };
   } finally {
     secret.fill(0);

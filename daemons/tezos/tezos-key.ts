@@ -68,7 +68,8 @@ function decodeSecret(text: string, passphrase: Buffer | undefined): { curve: Te
     if (encrypted === null) continue;
     if (passphrase === undefined) throw new DaemonError('KEY_LOAD_FAILED', `an encrypted ${CURVE_NAMES[curve].esk} key needs a passphrase file`);
     const bytes = decryptSecretKey(encrypted, passphrase);
-    if (bytes === null || bytes.length !== 32) throw new DaemonError('KEY_LOAD_FAILED', `the ${CURVE_NAMES[curve].esk} key does not decrypt with this passphrase`);
+    if (bytes === null || bytes.length !== 32)
+      throw new DaemonError('KEY_LOAD_FAILED', `the ${CURVE_NAMES[curve].esk} key does not decrypt with this passphrase`);
     return { curve, bytes };
   }
   throw new DaemonError('KEY_LOAD_FAILED', 'not a Tezos secret key (expected edsk/spsk/p2sk/BLsk or an encrypted form)');

@@ -15,7 +15,12 @@ export const EXPORT_FORMAT = 'signerd-tezos-watermarks';
 const EXIT_NOT_RAISED = 1;
 
 /** `create`: set and import may start a store (a new host); show and export refuse a directory without one. */
-function adminCommand(name: string, description: string, create: boolean, run: (store: Store, args: string[], opts: Record<string, unknown>) => Promise<number>): Command {
+function adminCommand(
+  name: string,
+  description: string,
+  create: boolean,
+  run: (store: Store, args: string[], opts: Record<string, unknown>) => Promise<number>,
+): Command {
   return storeAdminCommand<Store>({
     name,
     description,
@@ -63,12 +68,20 @@ export function watermarkCommand(): Command {
   });
   show.option('--pkh <pkh>', 'only this key').option('--chain <chainId>', 'only this chain').option('--json', 'one JSON object per line');
 
-  const set = adminCommand('set', 'set one mark (e.g. a new host starts above what the old host signed); raises only, unless --force', true, async (store, _args, opts) => {
-    const entry = checkedEntry({ chainId: opts['chain'], pkh: opts['pkh'], kind: opts['kind'], level: opts['level'], round: opts['round'], digest: '', signature: null }, 'set');
-    const done = await store.put(entry, Boolean(opts['force']));
-    process.stdout.write(done ? `set ${formatEntry(entry)}\n` : 'not set: the stored mark is higher (use --force to lower it)\n');
-    return done ? 0 : EXIT_NOT_RAISED;
-  });
+  const set = adminCommand(
+    'set',
+    'set one mark (e.g. a new host starts above what the old host signed); raises only, unless --force',
+    true,
+    async (store, _args, opts) => {
+      const entry = checkedEntry(
+        { chainId: opts['chain'], pkh: opts['pkh'], kind: opts['kind'], level: opts['level'], round: opts['round'], digest: '', signature: null },
+        'set',
+      );
+      const done = await store.put(entry, Boolean(opts['force']));
+      process.stdout.write(done ? `set ${formatEntry(entry)}\n` : 'not set: the stored mark is higher (use --force to lower it)\n');
+      return done ? 0 : EXIT_NOT_RAISED;
+    },
+  );
   set
     .requiredOption('--chain <chainId>', 'chain id, e.g. NetXdQprcVkpaWU (mainnet)')
     .requiredOption('--pkh <pkh>', 'the signing key (tz1…tz4)')
@@ -77,26 +90,36 @@ export function watermarkCommand(): Command {
     .option('--round <round>', 'round', parseCount('--round'), 0)
     .option('--force', 'also lower a mark (dangerous: allows signing again at or below what was signed)');
 
-  const exportCmd = adminCommand('export', 'write every mark as one JSON document (to move marks to another host or store)', false, async (store, _args, opts) => {
-    const doc = { format: EXPORT_FORMAT, version: 1, exportedAt: new Date().toISOString(), marks: await store.list() };
-    const text = JSON.stringify(doc, null, 2) + '\n';
-    if (opts['out']) fs.writeFileSync(opts['out'] as string, text, { mode: 0o600, flag: 'wx' });
-    else process.stdout.write(text);
-    return 0;
-  });
+  const exportCmd = adminCommand(
+    'export',
+    'write every mark as one JSON document (to move marks to another host or store)',
+    false,
+    async (store, _args, opts) => {
+      const doc = { format: EXPORT_FORMAT, version: 1, exportedAt: new Date().toISOString(), marks: await store.list() };
+      const text = JSON.stringify(doc, null, 2) + '\n';
+      if (opts['out']) fs.writeFileSync(opts['out'] as string, text, { mode: 0o600, flag: 'wx' });
+      else process.stdout.write(text);
+      return 0;
+    },
+  );
   exportCmd.option('--out <file>', 'write to this new file instead of stdout');
 
-  const importCmd = adminCommand('import', 'merge exported marks into this store: each slot keeps the higher mark, unless --force', true, async (store, [file], opts) => {
-    const entries = readExport(file ?? '-');
-    let raised = 0;
-    let kept = 0;
-    for (const entry of entries) {
-      if (await store.put(entry, Boolean(opts['force']))) raised++;
-      else kept++;
-    }
-    process.stdout.write(`imported ${raised}, kept ${kept} higher stored mark(s)\n`);
-    return 0;
-  });
+  const importCmd = adminCommand(
+    'import',
+    'merge exported marks into this store: each slot keeps the higher mark, unless --force',
+    true,
+    async (store, [file], opts) => {
+      const entries = readExport(file ?? '-');
+      let raised = 0;
+      let kept = 0;
+      for (const entry of entries) {
+        if (await store.put(entry, Boolean(opts['force']))) raised++;
+        else kept++;
+      }
+      process.stdout.write(`imported ${raised}, kept ${kept} higher stored mark(s)\n`);
+      return 0;
+    },
+  );
   importCmd.argument('[file]', 'export file; - or none for stdin').option('--force', 'overwrite even higher stored marks');
 
   for (const sub of [show, set, exportCmd, importCmd]) cmd.addCommand(sub);

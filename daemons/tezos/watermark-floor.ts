@@ -31,7 +31,8 @@ export function withMemoryFloor(store: WatermarkStore): WatermarkStore {
     },
     async recordSignature(slot, mark, signature) {
       const local = floor.get(keyOf(slot));
-      if (local && local.level === mark.level && local.round === mark.round && local.digest === mark.digest && local.signature === null) local.signature = signature;
+      if (local && local.level === mark.level && local.round === mark.round && local.digest === mark.digest && local.signature === null)
+        local.signature = signature;
       await store.recordSignature(slot, mark, signature);
     },
     read: (slot) => store.read(slot),

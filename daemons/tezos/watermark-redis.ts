@@ -135,7 +135,15 @@ export function createRedisWatermarks(client: RedisClient, opts: RedisWatermarkO
     list: () => guard('list', list),
     put: (entry, force) =>
       guard('write', async () => {
-        const done = await scripts.tezosPut(slotKey(opts.prefix, entry), String(entry.level), String(entry.round), entry.digest, entry.signature ?? '', String(Date.now()), force ? '1' : '0');
+        const done = await scripts.tezosPut(
+          slotKey(opts.prefix, entry),
+          String(entry.level),
+          String(entry.round),
+          entry.digest,
+          entry.signature ?? '',
+          String(Date.now()),
+          force ? '1' : '0',
+        );
         if (done === 1) await waitForReplicas();
         return done === 1;
       }),
@@ -149,4 +157,3 @@ export function createRedisWatermarks(client: RedisClient, opts: RedisWatermarkO
 function toMark(fields: Record<string, string>): Mark {
   return { level: Number(fields['l']), round: Number(fields['r']), digest: fields['h'] ?? '', signature: fields['s'] ? fields['s'] : null };
 }
-

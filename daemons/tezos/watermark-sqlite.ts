@@ -89,7 +89,8 @@ export function openSqliteWatermarks(opts: SqliteWatermarkOptions): WatermarkSto
         }
       }),
     read: (slot) => guard('read', () => readRow(slot)),
-    list: () => guard('list', () => (all.all() as Row[]).map((row) => ({ chainId: row.chain_id, pkh: row.pkh, kind: row.kind as Slot['kind'], ...toMark(row)! }))),
+    list: () =>
+      guard('list', () => (all.all() as Row[]).map((row) => ({ chainId: row.chain_id, pkh: row.pkh, kind: row.kind as Slot['kind'], ...toMark(row)! }))),
     put: (entry, force) => guard('write', () => putTx.immediate(entry, force)),
     ready: async () => true,
     close: async () => {
@@ -140,6 +141,8 @@ function guard<T>(what: string, fn: () => T): Promise<T> {
   try {
     return Promise.resolve(fn());
   } catch (err) {
-    return Promise.reject(new DaemonError('STORE_UNAVAILABLE', `sqlite watermark ${what} failed (${(err as { code?: string }).code ?? 'error'})`, { cause: err }));
+    return Promise.reject(
+      new DaemonError('STORE_UNAVAILABLE', `sqlite watermark ${what} failed (${(err as { code?: string }).code ?? 'error'})`, { cause: err }),
+    );
   }
 }

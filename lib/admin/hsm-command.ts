@@ -45,7 +45,7 @@ export function hsmCommand(formats: readonly DaemonKeyFormat[] = []): Command {
     .requiredOption('--key <uri>', `key URI, object= names the new key: ${URI_HELP}`)
     .addOption(new Option('--for <daemon>', 'the daemon that will use the key').choices(Object.keys(DAEMON_KEY_SPECS)).makeOptionMandatory())
     .option('--bits <bits>', 'RSA modulus size (default: 2048 for sign-rsa, 3072 for firmware)')
-    .option('--public-out <file>', 'also write the public key PEM here (for verify daemons\' --keyring)')
+    .option('--public-out <file>', "also write the public key PEM here (for verify daemons' --keyring)")
     .action((opts: { key: string; for: string; bits?: string; publicOut?: string }) => run('generate', () => generateAction(opts, formatFor(opts.for))));
   hsm
     .command('import')
@@ -58,7 +58,7 @@ export function hsmCommand(formats: readonly DaemonKeyFormat[] = []): Command {
     .action((opts: ImportOptions) => run('import', () => importAction(opts, formatFor(opts.for))));
   hsm
     .command('public-key')
-    .description('print the public key PEM of an HSM key (for verify daemons\' --keyring)')
+    .description("print the public key PEM of an HSM key (for verify daemons' --keyring)")
     .requiredOption('--key <uri>', `key URI: ${URI_HELP}`)
     .action((opts: { key: string }) => run('public-key', () => publicKeyAction(opts.key)));
   return hsm;
@@ -89,7 +89,9 @@ async function listAction(uriText: string): Promise<void> {
   const base = describePkcs11Uri({ modulePath: uri.modulePath, token: uri.token, serial: uri.serial, slotId: uri.slotId });
   for (const o of lines) {
     const id = o.id.length ? `;id=${percentBytes(o.id)}` : '';
-    process.stdout.write(`${o.objectClass}\t${o.keyType}\tlabel=${o.label}\tid=${o.id.toString('hex')}\t${base};object=${encodeURIComponent(o.label)}${id};type=${o.uriType}\n`);
+    process.stdout.write(
+      `${o.objectClass}\t${o.keyType}\tlabel=${o.label}\tid=${o.id.toString('hex')}\t${base};object=${encodeURIComponent(o.label)}${id};type=${o.uriType}\n`,
+    );
   }
   if (lines.length === 0) process.stdout.write('no key objects on this token\n');
 }
@@ -98,7 +100,8 @@ async function listAction(uriText: string): Promise<void> {
 function listTokensAction(uri: Pkcs11Uri): void {
   const module = acquireModule(uri.modulePath);
   try {
-    for (const t of listTokens(module.api)) process.stdout.write(`token\tslot-id=${t.slotId}\tserial=${t.serial}\tpkcs11:token=${encodeURIComponent(t.label)}\n`);
+    for (const t of listTokens(module.api))
+      process.stdout.write(`token\tslot-id=${t.slotId}\tserial=${t.serial}\tpkcs11:token=${encodeURIComponent(t.label)}\n`);
   } finally {
     releaseModule(module);
   }

@@ -8,7 +8,13 @@ import { DaemonError, EXIT_CONFIG, isDaemonError } from '../errors.js';
 import { DEFAULT_LIMITS, LOG_PROOF_FILE_BYTES_MAX, SIGNATURE_BYTES_MAX } from '../limits.js';
 import { applyConfigFile } from '../config/config-file.js';
 import { parseCount } from '../config/numbers.js';
-import { addTransparencyLogDirOption, addTransparencyLogKeyOptions, openConfiguredTransparencyLog, openLogKeys, transparencyLogSettings } from '../config/transparency-log-options.js';
+import {
+  addTransparencyLogDirOption,
+  addTransparencyLogKeyOptions,
+  openConfiguredTransparencyLog,
+  openLogKeys,
+  transparencyLogSettings,
+} from '../config/transparency-log-options.js';
 import { decodeHex } from '../protocol/encoding.js';
 import { base58CheckBody } from '../protocol/base58.js';
 import { generateNoteKey, parseVerifierKey, type NoteVerifierKey } from '../transparency/note-key.js';
@@ -52,7 +58,7 @@ function subcommand(name: string, description: string, action: Action): Command 
 
 /** A command reading a log directory: --transparency-log, or a daemon's --config file naming it. */
 function readingCommand(name: string, description: string, action: Action): Command {
-  const cmd = subcommand(name, description, action).option('--config <file>', 'a daemon\'s JSON config file: its transparencyLog option names the log');
+  const cmd = subcommand(name, description, action).option('--config <file>', "a daemon's JSON config file: its transparencyLog option names the log");
   return addTransparencyLogDirOption(cmd);
 }
 
@@ -114,10 +120,12 @@ function keygen(): Command {
       const code = (err as NodeJS.ErrnoException).code;
       throw new DaemonError('CONFIG_INVALID', code === 'EEXIST' ? `${out} exists; refusing to overwrite a key` : `${out}: ${code ?? 'cannot write'}`);
     }
-    process.stdout.write(`key file  ${out} (secret: back it up offline; never give it out)\norigin    ${origin}\nverifier key (give this to auditors; \`signerd log verify --log-key\` takes it):\n${verifierKey}\n`);
+    process.stdout.write(
+      `key file  ${out} (secret: back it up offline; never give it out)\norigin    ${origin}\nverifier key (give this to auditors; \`signerd log verify --log-key\` takes it):\n${verifierKey}\n`,
+    );
     return 0;
   })
-    .requiredOption('--origin <name>', 'the log\'s name, e.g. signer.example.com/log: the checkpoints\' origin line and the key\'s name (no spaces or +)')
+    .requiredOption('--origin <name>', "the log's name, e.g. signer.example.com/log: the checkpoints' origin line and the key's name (no spaces or +)")
     .requiredOption('--out <file>', 'where to write the key (must not exist)');
 }
 
@@ -126,7 +134,10 @@ function vkey(): Command {
     const keys = (opts['transparencyLogKey'] as string[] | undefined) ?? [];
     if (keys.length === 0) throw new DaemonError('CONFIG_INVALID', 'name the key: --transparency-log-key <file|uri>');
     const origin = opts['transparencyLogOrigin'] as string | undefined;
-    const signers = await openLogKeys({ dir: (opts['transparencyLog'] as string | undefined) ?? '', keys, ...(origin === undefined ? {} : { origin }) }, { callMsMax: DEFAULT_LIMITS.backendCallMsMax });
+    const signers = await openLogKeys(
+      { dir: (opts['transparencyLog'] as string | undefined) ?? '', keys, ...(origin === undefined ? {} : { origin }) },
+      { callMsMax: DEFAULT_LIMITS.backendCallMsMax },
+    );
     try {
       for (const s of signers) process.stdout.write(`${verifierKeyOf(s)}\n`);
     } finally {
@@ -138,22 +149,26 @@ function vkey(): Command {
 }
 
 function checkpoint(): Command {
-  const cmd = readingCommand('checkpoint', 'print the latest signed checkpoint; with --transparency-log-key, first publish one covering every durable entry', async (_args, opts) => {
-    const dir = logDir(opts);
-    const keys = (opts['transparencyLogKey'] as string[] | undefined) ?? [];
-    if (keys.length > 0) {
-      // Publishing is for an existing log: a mistyped directory must not become a new, empty one.
-      if (!fs.existsSync(path.join(dir, SEQUENCER_FILE))) throw new DaemonError('NOT_FOUND', `${dir} is not a transparency log (no ${SEQUENCER_FILE})`);
-      const log = await openConfiguredTransparencyLog(transparencyLogSettings(opts)!, { callMsMax: DEFAULT_LIMITS.backendCallMsMax });
-      try {
-        await log.publish();
-      } finally {
-        await log.close();
+  const cmd = readingCommand(
+    'checkpoint',
+    'print the latest signed checkpoint; with --transparency-log-key, first publish one covering every durable entry',
+    async (_args, opts) => {
+      const dir = logDir(opts);
+      const keys = (opts['transparencyLogKey'] as string[] | undefined) ?? [];
+      if (keys.length > 0) {
+        // Publishing is for an existing log: a mistyped directory must not become a new, empty one.
+        if (!fs.existsSync(path.join(dir, SEQUENCER_FILE))) throw new DaemonError('NOT_FOUND', `${dir} is not a transparency log (no ${SEQUENCER_FILE})`);
+        const log = await openConfiguredTransparencyLog(transparencyLogSettings(opts)!, { callMsMax: DEFAULT_LIMITS.backendCallMsMax });
+        try {
+          await log.publish();
+        } finally {
+          await log.close();
+        }
       }
-    }
-    process.stdout.write(published(dir).note);
-    return 0;
-  });
+      process.stdout.write(published(dir).note);
+      return 0;
+    },
+  );
   return addTransparencyLogKeyOptions(cmd);
 }
 
@@ -166,20 +181,23 @@ function entry(): Command {
 }
 
 function prove(): Command {
-  return readingCommand('prove', 'print the inclusion proof of entry <index> in the tree of --size entries (default: the checkpoint\'s)', (args, opts) => {
+  return readingCommand('prove', "print the inclusion proof of entry <index> in the tree of --size entries (default: the checkpoint's)", (args, opts) => {
     const { checkpoint, tree } = published(logDir(opts));
     const size = (opts['size'] as number | undefined) ?? checkpoint.size;
     const at = index(args[0]!, '<index>');
-    if (size > checkpoint.size || at >= size) throw new DaemonError('NOT_FOUND', `entry ${at} is not in a published tree of ${size} (the checkpoint has ${checkpoint.size})`);
+    if (size > checkpoint.size || at >= size)
+      throw new DaemonError('NOT_FOUND', `entry ${at} is not in a published tree of ${size} (the checkpoint has ${checkpoint.size})`);
     const root = rootHash(tree, size);
-    if (size === checkpoint.size && !root.equals(checkpoint.root)) throw new DaemonError('NOT_FOUND', 'the tiles do not match the checkpoint; run signerd log audit');
+    if (size === checkpoint.size && !root.equals(checkpoint.root))
+      throw new DaemonError('NOT_FOUND', 'the tiles do not match the checkpoint; run signerd log audit');
     const proof = inclusionProof(tree, at, size);
-    if (!verifyInclusion(at, size, leafHash(tree.entry(at)), proof, root)) throw new DaemonError('NOT_FOUND', 'the tiles give a proof that does not verify; run signerd log audit');
+    if (!verifyInclusion(at, size, leafHash(tree.entry(at)), proof, root))
+      throw new DaemonError('NOT_FOUND', 'the tiles give a proof that does not verify; run signerd log audit');
     process.stdout.write(formatInclusionProof({ index: at, size, root, proof }));
     return 0;
   })
     .argument('<index>', 'entry index, from 0')
-    .option('--size <n>', 'tree size to prove against (at most the checkpoint\'s)', parseCount('--size', 1));
+    .option('--size <n>', "tree size to prove against (at most the checkpoint's)", parseCount('--size', 1));
 }
 
 function consistency(): Command {
@@ -191,7 +209,8 @@ function consistency(): Command {
     const oldRoot = rootHash(tree, m);
     const newRoot = rootHash(tree, n);
     const proof = consistencyProof(tree, m, n);
-    if (!verifyConsistency(m, n, oldRoot, newRoot, proof)) throw new DaemonError('NOT_FOUND', 'the tiles give a proof that does not verify; run signerd log audit');
+    if (!verifyConsistency(m, n, oldRoot, newRoot, proof))
+      throw new DaemonError('NOT_FOUND', 'the tiles give a proof that does not verify; run signerd log audit');
     process.stdout.write(formatConsistencyProof({ oldSize: m, newSize: n, oldRoot, newRoot, proof }));
     return 0;
   })
@@ -200,35 +219,39 @@ function consistency(): Command {
 }
 
 function bundle(): Command {
-  return readingCommand('bundle', 'write the offline bundle of a signature\'s sign entry: the entry, its inclusion proof and the checkpoint (c2sp.org/tlog-proof)', (args, opts) => {
-    const dir = logDir(opts);
-    const { note, checkpoint, tree } = published(dir);
-    const signature = signatureArg(args[0]!);
-    const found = findEntriesBySignature(dir, tree, signature);
-    const signed = found.published.find((f) => f.decoded?.['kind'] === 'sign');
-    if (!signed) {
-      const later = found.unpublished.length > 0 ? `; entry ${found.unpublished[0]} is durable but not yet checkpointed (one follows within seconds)` : '';
-      throw new DaemonError('NOT_FOUND', `no sign entry for that signature in the published log of ${checkpoint.size}${later}`);
-    }
-    const proof = inclusionProof(tree, signed.index, checkpoint.size);
-    if (!verifyInclusion(signed.index, checkpoint.size, leafHash(signed.entry), proof, checkpoint.root)) {
-      throw new DaemonError('NOT_FOUND', 'the tiles do not lead to the checkpoint\'s root; run signerd log audit');
-    }
-    const text = formatProofBundle({ entry: signed.entry, index: signed.index, proof, checkpointNote: note });
-    const out = opts['out'] as string | undefined;
-    if (out) fs.writeFileSync(out, text, { mode: 0o644 });
-    else process.stdout.write(text);
-    for (const other of found.published.filter((f) => f !== signed)) {
-      process.stderr.write(`note: entry ${other.index} (${String(other.decoded?.['kind'])}) also names this signature\n`);
-    }
-    return 0;
-  })
+  return readingCommand(
+    'bundle',
+    "write the offline bundle of a signature's sign entry: the entry, its inclusion proof and the checkpoint (c2sp.org/tlog-proof)",
+    (args, opts) => {
+      const dir = logDir(opts);
+      const { note, checkpoint, tree } = published(dir);
+      const signature = signatureArg(args[0]!);
+      const found = findEntriesBySignature(dir, tree, signature);
+      const signed = found.published.find((f) => f.decoded?.['kind'] === 'sign');
+      if (!signed) {
+        const later = found.unpublished.length > 0 ? `; entry ${found.unpublished[0]} is durable but not yet checkpointed (one follows within seconds)` : '';
+        throw new DaemonError('NOT_FOUND', `no sign entry for that signature in the published log of ${checkpoint.size}${later}`);
+      }
+      const proof = inclusionProof(tree, signed.index, checkpoint.size);
+      if (!verifyInclusion(signed.index, checkpoint.size, leafHash(signed.entry), proof, checkpoint.root)) {
+        throw new DaemonError('NOT_FOUND', "the tiles do not lead to the checkpoint's root; run signerd log audit");
+      }
+      const text = formatProofBundle({ entry: signed.entry, index: signed.index, proof, checkpointNote: note });
+      const out = opts['out'] as string | undefined;
+      if (out) fs.writeFileSync(out, text, { mode: 0o644 });
+      else process.stdout.write(text);
+      for (const other of found.published.filter((f) => f !== signed)) {
+        process.stderr.write(`note: entry ${other.index} (${String(other.decoded?.['kind'])}) also names this signature\n`);
+      }
+      return 0;
+    },
+  )
     .argument('<signature>', 'the signature, hex or Tezos base58check')
     .option('--out <file>', 'write the bundle here instead of stdout');
 }
 
 function verify(): Command {
-  return subcommand('verify', 'verify a bundle offline: the checkpoint\'s signature by --log-key and the entry\'s inclusion; prints the entry', (args, opts) => {
+  return subcommand('verify', "verify a bundle offline: the checkpoint's signature by --log-key and the entry's inclusion; prints the entry", (args, opts) => {
     const key = verifierKeyArg(opts['logKey'] as string);
     const verdict = verifyProofBundle(readBounded(args[0]!, LOG_PROOF_FILE_BYTES_MAX).toString('utf8'), key);
     if (!verdict.ok) {
@@ -238,14 +261,16 @@ function verify(): Command {
     const wanted = opts['signature'] as string | undefined;
     const decoded = decodeLogEntry(verdict.bundle.entry);
     if (wanted !== undefined && (decoded?.['kind'] !== 'sign' || decoded['signature'] !== signatureArg(wanted).toString('hex'))) {
-      process.stderr.write('signerd log verify: NOT VERIFIED: the bundle\'s entry is not the sign entry of that signature\n');
+      process.stderr.write("signerd log verify: NOT VERIFIED: the bundle's entry is not the sign entry of that signature\n");
       return EXIT_NO;
     }
-    process.stdout.write(`verified: entry ${verdict.bundle.index} of ${verdict.checkpoint.origin}, tree size ${verdict.checkpoint.size}\n${verdict.bundle.entry.toString('utf8')}\n`);
+    process.stdout.write(
+      `verified: entry ${verdict.bundle.index} of ${verdict.checkpoint.origin}, tree size ${verdict.checkpoint.size}\n${verdict.bundle.entry.toString('utf8')}\n`,
+    );
     return 0;
   })
     .argument('<bundle>', 'bundle file (from signerd log bundle), or - for stdin')
-    .requiredOption('--log-key <vkey>', 'the log\'s verifier key <name>+<hash>+<base64>, or a file holding it')
+    .requiredOption('--log-key <vkey>', "the log's verifier key <name>+<hash>+<base64>, or a file holding it")
     .option('--signature <sig>', 'also require the entry to be the sign entry of this signature (hex or base58check)');
 }
 
@@ -257,14 +282,19 @@ function audit(): Command {
     const report = auditLog(args[0]!, key, previous);
     const cp = report.checkpoint;
     process.stdout.write(`checkpoint ${cp ? `${cp.origin} size ${cp.size} root ${cp.root.toString('base64')}` : 'none'}\n`);
-    process.stdout.write(`signature  ${report.signature}\nentries    ${report.entries}${report.foreignEntries ? ` (${report.foreignEntries} not signerd entries)` : ''}\nfiles      ${report.files} checked\n`);
-    if (previous) process.stdout.write(`previous   size ${previous.size}: ${report.problems.some((p) => p.startsWith('previous')) ? 'NOT consistent' : 'consistent (a prefix of this log)'}\n`);
+    process.stdout.write(
+      `signature  ${report.signature}\nentries    ${report.entries}${report.foreignEntries ? ` (${report.foreignEntries} not signerd entries)` : ''}\nfiles      ${report.files} checked\n`,
+    );
+    if (previous)
+      process.stdout.write(
+        `previous   size ${previous.size}: ${report.problems.some((p) => p.startsWith('previous')) ? 'NOT consistent' : 'consistent (a prefix of this log)'}\n`,
+      );
     for (const problem of report.problems) process.stderr.write(`problem: ${problem}\n`);
     process.stdout.write(report.problems.length === 0 ? 'audit passed\n' : `audit FAILED: ${report.problems.length} problem(s)\n`);
     return report.problems.length === 0 ? 0 : EXIT_NO;
   })
     .argument('<dir>', 'the log directory or a mirror of it')
-    .option('--log-key <vkey>', 'the log\'s verifier key (or a file holding it): also verify the checkpoint\'s signature')
+    .option('--log-key <vkey>', "the log's verifier key (or a file holding it): also verify the checkpoint's signature")
     .option('--previous <checkpoint>', 'a checkpoint seen earlier: the log must still contain that tree (it never shrinks or forks)');
 }
 
@@ -281,7 +311,9 @@ function previousCheckpoint(file: string, key: NoteVerifierKey | null): Checkpoi
 }
 
 export function logCommand(): Command {
-  const log = new Command('log').description('the transparency log of what signerd signed and revoked: keys, checkpoints, entries, proofs, bundles, offline verification and audit');
+  const log = new Command('log').description(
+    'the transparency log of what signerd signed and revoked: keys, checkpoints, entries, proofs, bundles, offline verification and audit',
+  );
   for (const make of [keygen, vkey, checkpoint, entry, prove, consistency, bundle, verify, audit]) log.addCommand(make());
   return log;
 }

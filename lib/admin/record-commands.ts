@@ -21,12 +21,17 @@ function signatureArg(text: string): string {
 }
 
 /** `create`: only import may start a store; the others look records up and refuse a directory without one. */
-function adminCommand(name: string, description: string, create: boolean, run: (store: Admin, args: string[], opts: Record<string, unknown>) => Promise<number>): Command {
+function adminCommand(
+  name: string,
+  description: string,
+  create: boolean,
+  run: (store: Admin, args: string[], opts: Record<string, unknown>) => Promise<number>,
+): Command {
   return storeAdminCommand<Admin>({
     name,
     description,
     label: `signerd ${name}`,
-    configHelp: 'JSON file of store options, e.g. the daemon\'s own config file',
+    configHelp: "JSON file of store options, e.g. the daemon's own config file",
     configIgnoresUnknown: true,
     open: (settings, log) => openValidityStore(settings, { durable: true, create, log, logConnectionErrors: false }),
     run,
@@ -34,7 +39,14 @@ function adminCommand(name: string, description: string, create: boolean, run: (
 }
 
 export function recordToJson(r: SignatureRecord): object {
-  return { signature: r.signature, message: r.message.toString('base64'), keyId: r.keyId, algorithm: r.algorithm, createdMs: r.createdMs, expiresMs: r.expiresMs };
+  return {
+    signature: r.signature,
+    message: r.message.toString('base64'),
+    keyId: r.keyId,
+    algorithm: r.algorithm,
+    createdMs: r.createdMs,
+    expiresMs: r.expiresMs,
+  };
 }
 
 function recordFromJson(value: unknown): SignatureRecord {
@@ -53,14 +65,16 @@ function recordFromJson(value: unknown): SignatureRecord {
 }
 
 export function recordCommands(): Command[] {
-  const show = adminCommand('show', 'print a signature\'s record and whether it is valid, revoked, expired or unknown', false, async (store, [sig], opts) => {
+  const show = adminCommand('show', "print a signature's record and whether it is valid, revoked, expired or unknown", false, async (store, [sig], opts) => {
     const { status, record } = await store.inspect(signatureArg(sig!));
     if (opts['json']) process.stdout.write(JSON.stringify({ status, record: record && recordToJson(record) }) + '\n');
     else {
       process.stdout.write(`status     ${status}\n`);
       if (record) {
         process.stdout.write(`key id     ${record.keyId}\nalgorithm  ${record.algorithm}\ncreated    ${new Date(record.createdMs).toISOString()}\n`);
-        process.stdout.write(`expires    ${record.expiresMs === null ? 'never' : new Date(record.expiresMs).toISOString()}\nmessage    ${pythonBytesRepr(record.message)}\n`);
+        process.stdout.write(
+          `expires    ${record.expiresMs === null ? 'never' : new Date(record.expiresMs).toISOString()}\nmessage    ${pythonBytesRepr(record.message)}\n`,
+        );
       }
     }
     return status === 'valid' ? 0 : EXIT_NO_RECORD;
@@ -81,23 +95,33 @@ export function recordCommands(): Command[] {
   });
   reinstate.argument('<signature>', 'hex signature').option('--ttl <seconds>', 'give the record a new expiry, counted from now', parseCount('--ttl', 1));
 
-  const exportCmd = adminCommand('export', 'print a signature\'s record as JSON (for backup, or to restore after a redis-cli DEL)', false, async (store, [sig]) => {
-    const { record } = await store.inspect(signatureArg(sig!));
-    if (record) process.stdout.write(JSON.stringify(recordToJson(record)) + '\n');
-    return record ? 0 : EXIT_NO_RECORD;
-  });
+  const exportCmd = adminCommand(
+    'export',
+    "print a signature's record as JSON (for backup, or to restore after a redis-cli DEL)",
+    false,
+    async (store, [sig]) => {
+      const { record } = await store.inspect(signatureArg(sig!));
+      if (record) process.stdout.write(JSON.stringify(recordToJson(record)) + '\n');
+      return record ? 0 : EXIT_NO_RECORD;
+    },
+  );
   exportCmd.argument('<signature>', 'hex signature');
 
-  const importCmd = adminCommand('import', 'write records exported earlier (JSON lines from a file or stdin) back as live records', true, async (store, [file]) => {
-    const text = fs.readFileSync(file === undefined || file === '-' ? 0 : file, 'utf8');
-    let count = 0;
-    for (const line of text.split('\n').filter((l) => l.trim())) {
-      await store.restore(recordFromJson(JSON.parse(line)));
-      count++;
-    }
-    process.stdout.write(`imported ${count}\n`);
-    return 0;
-  });
+  const importCmd = adminCommand(
+    'import',
+    'write records exported earlier (JSON lines from a file or stdin) back as live records',
+    true,
+    async (store, [file]) => {
+      const text = fs.readFileSync(file === undefined || file === '-' ? 0 : file, 'utf8');
+      let count = 0;
+      for (const line of text.split('\n').filter((l) => l.trim())) {
+        await store.restore(recordFromJson(JSON.parse(line)));
+        count++;
+      }
+      process.stdout.write(`imported ${count}\n`);
+      return 0;
+    },
+  );
   importCmd.argument('[file]', 'JSON lines file; - or none for stdin');
 
   return [show, revoke, reinstate, exportCmd, importCmd];

@@ -50,7 +50,7 @@ export function seedMigrationCommand(): Command {
     name: 'migrate-seed',
     description: 'import the signatures the Python signer-daemon stored in its Redis (hex signature → message) as live records, after verifying each',
     label: 'signerd migrate-seed',
-    configHelp: 'JSON file of store options, e.g. the daemon\'s own config file',
+    configHelp: "JSON file of store options, e.g. the daemon's own config file",
     configIgnoresUnknown: true,
     open: (settings, log) => openValidityStore(settings, { durable: true, create: true, log, logConnectionErrors: false }),
     run: async (store, _args, opts) => {
@@ -64,11 +64,11 @@ export function seedMigrationCommand(): Command {
     },
   });
   return cmd
-    .requiredOption('--from-redis-url <url>', 'the original\'s Redis: redis://host:port/db (it used redis://localhost:6379/0), or rediss://; no password here')
+    .requiredOption('--from-redis-url <url>', "the original's Redis: redis://host:port/db (it used redis://localhost:6379/0), or rediss://; no password here")
     .option('--from-redis-password-file <file>', 'file holding the source Redis password (mode 0600)')
     .option('--from-redis-tls-ca <file>', 'CA certificate for a rediss:// source')
     .addOption(new Option('--type <type>', 'which daemon pair issued the signatures').choices(['rsa', 'ecdsa']).makeOptionMandatory())
-    .requiredOption('--public-key <file>', 'PEM public key of the original\'s signing key (RSA: openssl rsa -in rsa.pem -pubout; ECDSA: secp384r1.pub)')
+    .requiredOption('--public-key <file>', "PEM public key of the original's signing key (RSA: openssl rsa -in rsa.pem -pubout; ECDSA: secp384r1.pub)")
     .option('--dry-run', 'scan, read and verify, but write nothing');
 }
 
@@ -143,7 +143,14 @@ async function migrateBatch(store: Admin, source: Redis, keys: string[], migrati
       }
       if (!migration.dryRun) {
         const signature = key.toLowerCase();
-        await store.restore({ signature, message: entry.message, keyId: migration.keyId, algorithm: migration.profile.algorithm, createdMs: Date.now(), expiresMs: entry.expiresMs });
+        await store.restore({
+          signature,
+          message: entry.message,
+          keyId: migration.keyId,
+          algorithm: migration.profile.algorithm,
+          createdMs: Date.now(),
+          expiresMs: entry.expiresMs,
+        });
       }
       tally.imported++;
     }),
@@ -154,7 +161,11 @@ async function migrateBatch(store: Admin, source: Redis, keys: string[], migrati
 async function readSeedEntries(source: Redis, keys: string[]): Promise<SeedEntry[]> {
   if (keys.length === 0) return [];
   const pipeline = source.pipeline();
-  for (const key of keys) pipeline.strlen(key).getrangeBuffer(key, 0, SEED_MESSAGE_BYTES_MAX - 1).pttl(key);
+  for (const key of keys)
+    pipeline
+      .strlen(key)
+      .getrangeBuffer(key, 0, SEED_MESSAGE_BYTES_MAX - 1)
+      .pttl(key);
   const results = await sourceCall('read', () => pipeline.exec());
   if (!results) throw storeUnavailable('source read', new Error('pipeline aborted'));
   return keys.map((_, i) => {

@@ -22,14 +22,36 @@ export function addListenOptions(cmd: Command, defaultPort: number): Command {
     .option('--config <file>', 'JSON file of options (camelCase long names); command-line options win')
     .option('--host <address>', 'address to listen on; keep loopback unless a TLS proxy fronts it', '127.0.0.1')
     .option('--port <port>', 'TCP port of the line protocol', parsePort('--port'), defaultPort)
-    .option('--keep-open', 'keep connections open for request after request, until the client closes or idles out (default: close after the answered lines, like the seed)')
-    .addOption(new Option('--reply <form>', 'reply form: seed text (compatible with the original clients) or one JSON object per line').choices(['seed', 'json']).default('seed'))
-    .option('--line-bytes-max <bytes>', 'longest request line; longer gets ERR LINE_TOO_LONG and a close', parseCount('--line-bytes-max', 1), DEFAULT_LIMITS.lineBytesMax)
+    .option(
+      '--keep-open',
+      'keep connections open for request after request, until the client closes or idles out (default: close after the answered lines, like the seed)',
+    )
+    .addOption(
+      new Option('--reply <form>', 'reply form: seed text (compatible with the original clients) or one JSON object per line')
+        .choices(['seed', 'json'])
+        .default('seed'),
+    )
+    .option(
+      '--line-bytes-max <bytes>',
+      'longest request line; longer gets ERR LINE_TOO_LONG and a close',
+      parseCount('--line-bytes-max', 1),
+      DEFAULT_LIMITS.lineBytesMax,
+    )
     .option('--connections-max <n>', 'open connections; one more gets ERR BUSY', parseCount('--connections-max', 1), DEFAULT_LIMITS.connectionsMax)
     .option('--in-flight-max <n>', 'requests processed at once across connections; others wait', parseCount('--in-flight-max', 1), DEFAULT_LIMITS.inFlightMax)
     .option('--idle-timeout-ms <ms>', 'close a connection idle this long', parseCount('--idle-timeout-ms', 1), DEFAULT_LIMITS.idleTimeoutMs)
-    .option('--line-ms-max <ms>', 'a request line must be complete this long after its first byte; later gets ERR BAD_REQUEST and a close', parseCount('--line-ms-max', 1), DEFAULT_LIMITS.lineMsMax)
-    .option('--linger-ms <ms>', 'without --keep-open: wait this long for another line after the last reply before closing (default 0: close as soon as every line is answered)', parseCount('--linger-ms', 0), DEFAULT_LIMITS.lingerMs)
+    .option(
+      '--line-ms-max <ms>',
+      'a request line must be complete this long after its first byte; later gets ERR BAD_REQUEST and a close',
+      parseCount('--line-ms-max', 1),
+      DEFAULT_LIMITS.lineMsMax,
+    )
+    .option(
+      '--linger-ms <ms>',
+      'without --keep-open: wait this long for another line after the last reply before closing (default 0: close as soon as every line is answered)',
+      parseCount('--linger-ms', 0),
+      DEFAULT_LIMITS.lingerMs,
+    )
     .option('--drain-ms-max <ms>', 'on SIGTERM, time allowed for in-flight requests before exit', parseCount('--drain-ms-max', 0), DEFAULT_LIMITS.drainMsMax)
     .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).default('info'));
 }

@@ -16,12 +16,24 @@ export type StoreSettings =
 /** Where Redis is and how to authenticate; the deadlines are derived from --store-timeout-ms. */
 export type RedisAddress = Omit<RedisConnectionOptions, 'commandTimeoutMs' | 'connectTimeoutMs' | 'onError'>;
 
-const list = (value: string): string[] => value.split(',').map((s) => s.trim()).filter(Boolean);
+const list = (value: string): string[] =>
+  value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 export function addStoreOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--store <kind>', 'validity store: embedded SQLite, or Redis (standalone, Sentinel or Cluster)').choices(['sqlite', 'redis']).default('sqlite'))
-    .option('--state-dir <dir>', 'sqlite: directory of the embedded database (shared by sign and verify daemons)', process.env['STATE_DIRECTORY'] ?? '/var/lib/signerd')
+    .addOption(
+      new Option('--store <kind>', 'validity store: embedded SQLite, or Redis (standalone, Sentinel or Cluster)')
+        .choices(['sqlite', 'redis'])
+        .default('sqlite'),
+    )
+    .option(
+      '--state-dir <dir>',
+      'sqlite: directory of the embedded database (shared by sign and verify daemons)',
+      process.env['STATE_DIRECTORY'] ?? '/var/lib/signerd',
+    )
     .option('--redis-url <url>', 'redis: redis://host:port/db, or rediss:// for TLS (no password here)', 'redis://127.0.0.1:6379')
     .option('--redis-sentinels <list>', 'redis: comma-separated sentinel host:port list (Sentinel mode)', list)
     .option('--redis-sentinel-name <name>', 'redis: the Sentinel master name')
@@ -29,8 +41,16 @@ export function addStoreOptions(cmd: Command): Command {
     .option('--redis-password-file <file>', 'redis: file holding the password (mode 0600; e.g. a systemd credential)')
     .option('--redis-tls-ca <file>', 'redis: CA certificate for rediss:// or TLS Sentinel/Cluster')
     .option('--redis-prefix <prefix>', 'redis: key namespace; records are <prefix>sig:{<hex>}', 'signerd:')
-    .option('--redis-wait-replicas <n>', 'redis: durable writes (revoke/reinstate; every tezos watermark reserve) wait for this many replica acks (0: none); satisfies the persistence check', parseCount('--redis-wait-replicas'), 0)
-    .option('--redis-allow-volatile', 'redis: run even though Redis can lose a write it acknowledged (no AOF, appendfsync not always, or CONFIG refused); warned at every start')
+    .option(
+      '--redis-wait-replicas <n>',
+      'redis: durable writes (revoke/reinstate; every tezos watermark reserve) wait for this many replica acks (0: none); satisfies the persistence check',
+      parseCount('--redis-wait-replicas'),
+      0,
+    )
+    .option(
+      '--redis-allow-volatile',
+      'redis: run even though Redis can lose a write it acknowledged (no AOF, appendfsync not always, or CONFIG refused); warned at every start',
+    )
     .option('--store-timeout-ms <ms>', 'deadline of one store command', parseCount('--store-timeout-ms', 1), DEFAULT_LIMITS.storeCommandMsMax);
 }
 
@@ -64,15 +84,28 @@ export interface StoreOpenOptions {
 }
 
 /** One Redis client for one store, with the deadlines derived from --store-timeout-ms. */
-export function connectStoreRedis(settings: Extract<StoreSettings, { kind: 'redis' }>, opts: Pick<StoreOpenOptions, 'log' | 'logConnectionErrors'>): RedisClient {
+export function connectStoreRedis(
+  settings: Extract<StoreSettings, { kind: 'redis' }>,
+  opts: Pick<StoreOpenOptions, 'log' | 'logConnectionErrors'>,
+): RedisClient {
   const onError = opts.logConnectionErrors ? (err: Error) => opts.log.warn({ err: err.message }, 'store connection error') : undefined;
-  return connectRedis({ ...settings, commandTimeoutMs: settings.timeoutMs, connectTimeoutMs: Math.max(settings.timeoutMs, 2_000), ...(onError ? { onError } : {}) });
+  return connectRedis({
+    ...settings,
+    commandTimeoutMs: settings.timeoutMs,
+    connectTimeoutMs: Math.max(settings.timeoutMs, 2_000),
+    ...(onError ? { onError } : {}),
+  });
 }
 
 export function openValidityStore(settings: StoreSettings, opts: StoreOpenOptions): ValidityStore & ValidityAdmin {
   switch (settings.kind) {
     case 'sqlite':
-      return openSqliteValidityStore({ stateDir: settings.stateDir, busyTimeoutMs: settings.timeoutMs, synchronous: opts.durable ? 'FULL' : 'NORMAL', create: opts.create });
+      return openSqliteValidityStore({
+        stateDir: settings.stateDir,
+        busyTimeoutMs: settings.timeoutMs,
+        synchronous: opts.durable ? 'FULL' : 'NORMAL',
+        create: opts.create,
+      });
     case 'redis': {
       const client = connectStoreRedis(settings, opts);
       return createRedisValidityStore(client, {

@@ -27,8 +27,12 @@ export function addTransparencyLogDirOption(cmd: Command): Command {
 
 export function addTransparencyLogKeyOptions(cmd: Command): Command {
   return cmd
-    .option('--transparency-log-key <file|uri>', 'checkpoint key: a note key file (mode 0600, from `signerd log keygen`) or a pkcs11: URI of an Ed25519 key; repeat to sign with two keys during a rotation', collect)
-    .option('--transparency-log-origin <name>', 'the log\'s name (its checkpoints\' origin line); needed with an HSM key for a new log');
+    .option(
+      '--transparency-log-key <file|uri>',
+      'checkpoint key: a note key file (mode 0600, from `signerd log keygen`) or a pkcs11: URI of an Ed25519 key; repeat to sign with two keys during a rotation',
+      collect,
+    )
+    .option('--transparency-log-origin <name>', "the log's name (its checkpoints' origin line); needed with an HSM key for a new log");
 }
 
 /** null when no log is configured; CONFIG_INVALID when a log is named without a key. */

@@ -44,7 +44,13 @@ function common(name: KeyName): Attrs {
 
 function privateAttrs(name: KeyName): Attrs {
   const P = pkcs11js();
-  return [...common(name), { type: P.CKA_PRIVATE, value: true }, { type: P.CKA_SENSITIVE, value: true }, { type: P.CKA_EXTRACTABLE, value: false }, { type: P.CKA_SIGN, value: true }];
+  return [
+    ...common(name),
+    { type: P.CKA_PRIVATE, value: true },
+    { type: P.CKA_SENSITIVE, value: true },
+    { type: P.CKA_EXTRACTABLE, value: false },
+    { type: P.CKA_SIGN, value: true },
+  ];
 }
 
 /** Generates the key inside the token; returns its public half (null for HMAC secrets). */
@@ -70,7 +76,7 @@ export function generateKey(ctx: SessionContext, spec: KeySpec, name: KeyName): 
       privateAttrs(name),
     );
     const [n, e] = api.C_GetAttributeValue(session, pair.publicKey, [{ type: P.CKA_MODULUS }, { type: P.CKA_PUBLIC_EXPONENT }]);
-    return createPublicKey({ key: { kty: 'RSA', n: (n!.value).toString('base64url'), e: (e!.value).toString('base64url') }, format: 'jwk' });
+    return createPublicKey({ key: { kty: 'RSA', n: n!.value.toString('base64url'), e: e!.value.toString('base64url') }, format: 'jwk' });
   }
   const curve = CURVES[spec.curve];
   const mechanism = curve.edwards ? CKM_EC_EDWARDS_KEY_PAIR_GEN : P.CKM_EC_KEY_PAIR_GEN;
@@ -93,11 +99,28 @@ export function importPrivateKey(ctx: SessionContext, spec: KeySpec, pem: Buffer
   if (spec.kind === 'rsa') {
     if (jwk.kty !== 'RSA') throw new DaemonError('KEY_LOAD_FAILED', `expected an RSA key, got ${privateKey.asymmetricKeyType}`);
     const material = [
-      [P.CKA_MODULUS, jwk.n], [P.CKA_PUBLIC_EXPONENT, jwk.e], [P.CKA_PRIVATE_EXPONENT, jwk.d], [P.CKA_PRIME_1, jwk.p], [P.CKA_PRIME_2, jwk.q],
-      [P.CKA_EXPONENT_1, jwk.dp], [P.CKA_EXPONENT_2, jwk.dq], [P.CKA_COEFFICIENT, jwk.qi],
+      [P.CKA_MODULUS, jwk.n],
+      [P.CKA_PUBLIC_EXPONENT, jwk.e],
+      [P.CKA_PRIVATE_EXPONENT, jwk.d],
+      [P.CKA_PRIME_1, jwk.p],
+      [P.CKA_PRIME_2, jwk.q],
+      [P.CKA_EXPONENT_1, jwk.dp],
+      [P.CKA_EXPONENT_2, jwk.dq],
+      [P.CKA_COEFFICIENT, jwk.qi],
     ].map(([type, value]) => ({ type: type as number, value: b(value as string) }));
-    ctx.api.C_CreateObject(ctx.session, [{ type: P.CKA_CLASS, value: P.CKO_PRIVATE_KEY }, { type: P.CKA_KEY_TYPE, value: P.CKK_RSA }, ...privateAttrs(name), ...material]);
-    ctx.api.C_CreateObject(ctx.session, [{ type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY }, { type: P.CKA_KEY_TYPE, value: P.CKK_RSA }, ...common(name), { type: P.CKA_VERIFY, value: true }, ...material.slice(0, 2)]);
+    ctx.api.C_CreateObject(ctx.session, [
+      { type: P.CKA_CLASS, value: P.CKO_PRIVATE_KEY },
+      { type: P.CKA_KEY_TYPE, value: P.CKK_RSA },
+      ...privateAttrs(name),
+      ...material,
+    ]);
+    ctx.api.C_CreateObject(ctx.session, [
+      { type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY },
+      { type: P.CKA_KEY_TYPE, value: P.CKK_RSA },
+      ...common(name),
+      { type: P.CKA_VERIFY, value: true },
+      ...material.slice(0, 2),
+    ]);
     return publicKey;
   }
   if (spec.kind !== 'ec') throw new DaemonError('CONFIG_INVALID', 'HMAC secrets are imported with importSecret');
@@ -105,12 +128,29 @@ export function importPrivateKey(ctx: SessionContext, spec: KeySpec, pem: Buffer
   const point = curve.edwards ? b(jwk.x) : Buffer.concat([Buffer.from([4]), b(jwk.x), b(jwk.y)]);
   const expected = curve.edwards ? 'ed25519' : 'ec';
   if (privateKey.asymmetricKeyType !== expected || point.length !== (curve.edwards ? 32 : 1 + 2 * curve.fieldBytes)) {
-    throw new DaemonError('KEY_LOAD_FAILED', `expected a ${spec.curve} key, got ${privateKey.asymmetricKeyType} ${privateKey.asymmetricKeyDetails?.namedCurve ?? ''}`.trim());
+    throw new DaemonError(
+      'KEY_LOAD_FAILED',
+      `expected a ${spec.curve} key, got ${privateKey.asymmetricKeyType} ${privateKey.asymmetricKeyDetails?.namedCurve ?? ''}`.trim(),
+    );
   }
   const keyType = curve.edwards ? CKK_EC_EDWARDS : P.CKK_EC;
-  const shared = [{ type: P.CKA_KEY_TYPE, value: keyType }, { type: P.CKA_EC_PARAMS, value: curve.params }];
-  ctx.api.C_CreateObject(ctx.session, [{ type: P.CKA_CLASS, value: P.CKO_PRIVATE_KEY }, ...shared, ...privateAttrs(name), { type: P.CKA_VALUE, value: b(jwk.d) }]);
-  ctx.api.C_CreateObject(ctx.session, [{ type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY }, ...shared, ...common(name), { type: P.CKA_VERIFY, value: true }, { type: P.CKA_EC_POINT, value: wrapPoint(point) }]);
+  const shared = [
+    { type: P.CKA_KEY_TYPE, value: keyType },
+    { type: P.CKA_EC_PARAMS, value: curve.params },
+  ];
+  ctx.api.C_CreateObject(ctx.session, [
+    { type: P.CKA_CLASS, value: P.CKO_PRIVATE_KEY },
+    ...shared,
+    ...privateAttrs(name),
+    { type: P.CKA_VALUE, value: b(jwk.d) },
+  ]);
+  ctx.api.C_CreateObject(ctx.session, [
+    { type: P.CKA_CLASS, value: P.CKO_PUBLIC_KEY },
+    ...shared,
+    ...common(name),
+    { type: P.CKA_VERIFY, value: true },
+    { type: P.CKA_EC_POINT, value: wrapPoint(point) },
+  ]);
   return publicKey;
 }
 

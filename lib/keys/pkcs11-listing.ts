@@ -24,7 +24,13 @@ export function listObjects(ctx: SessionContext): ListedObject[] {
   const out: ListedObject[] = [];
   for (const [cls, objectClass, uriType] of classes) {
     for (const handle of findObjects(ctx, [{ type: P.CKA_CLASS, value: cls }], 1024)) {
-      out.push({ objectClass, uriType, keyType: describeKeyType(ctx, handle), label: attr(ctx, handle, P.CKA_LABEL)?.toString('utf8') ?? '', id: attr(ctx, handle, P.CKA_ID) ?? Buffer.alloc(0) });
+      out.push({
+        objectClass,
+        uriType,
+        keyType: describeKeyType(ctx, handle),
+        label: attr(ctx, handle, P.CKA_LABEL)?.toString('utf8') ?? '',
+        id: attr(ctx, handle, P.CKA_ID) ?? Buffer.alloc(0),
+      });
     }
   }
   return out.sort((a, b) => a.label.localeCompare(b.label) || a.objectClass.localeCompare(b.objectClass));
@@ -52,7 +58,7 @@ function describeKeyType(ctx: SessionContext, handle: Pkcs11Handle): string {
 function attr(ctx: SessionContext, handle: Pkcs11Handle, type: number): Buffer | null {
   try {
     const [value] = ctx.api.C_GetAttributeValue(ctx.session, handle, [{ type }]);
-    return (value?.value) ?? null;
+    return value?.value ?? null;
   } catch {
     return null;
   }

@@ -57,7 +57,8 @@ export function tokenHmac(token: Pkcs11Token, ref: ObjectRef): (data: Buffer) =>
   let cached: { generation: number; handle: Pkcs11Handle } | null = null;
   // Object handles die with a reinitialisation; look the key up again under the new generation.
   const handleFor = (ctx: SessionContext): Pkcs11Handle => {
-    if (cached?.generation !== ctx.generation) cached = { generation: ctx.generation, handle: findKeyObject(ctx, ref, pkcs11js().CKO_SECRET_KEY, 'BACKEND_UNAVAILABLE') };
+    if (cached?.generation !== ctx.generation)
+      cached = { generation: ctx.generation, handle: findKeyObject(ctx, ref, pkcs11js().CKO_SECRET_KEY, 'BACKEND_UNAVAILABLE') };
     return cached.handle;
   };
   return (data) =>

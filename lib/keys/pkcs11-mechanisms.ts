@@ -63,7 +63,10 @@ function pss(saltBytes: (publicKey: KeyObject) => number): HsmScheme {
     digest: 'sha256',
     mechanism: (publicKey) => {
       const P = pkcs11js();
-      return { mechanism: P.CKM_RSA_PKCS_PSS, parameter: { type: P.CK_PARAMS_RSA_PSS, hashAlg: P.CKM_SHA256, mgf: P.CKG_MGF1_SHA256, saltLen: saltBytes(publicKey) } as never };
+      return {
+        mechanism: P.CKM_RSA_PKCS_PSS,
+        parameter: { type: P.CK_PARAMS_RSA_PSS, hashAlg: P.CKM_SHA256, mgf: P.CKG_MGF1_SHA256, saltLen: saltBytes(publicKey) } as never,
+      };
     },
     tokenInput: identity,
     lowS: false,

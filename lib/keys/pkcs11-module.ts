@@ -96,6 +96,8 @@ function initialize(api: Pkcs11Api, modulePath: string): void {
     api.C_Initialize({ flags: P.CKF_OS_LOCKING_OK });
   } catch (err) {
     if (ckrName(err) === 'CKR_CRYPTOKI_ALREADY_INITIALIZED') return;
-    throw new DaemonError('BACKEND_UNAVAILABLE', `PKCS#11 module ${modulePath}: C_Initialize failed (${ckrName(err) ?? (err as Error).message})`, { cause: err });
+    throw new DaemonError('BACKEND_UNAVAILABLE', `PKCS#11 module ${modulePath}: C_Initialize failed (${ckrName(err) ?? (err as Error).message})`, {
+      cause: err,
+    });
   }
 }

@@ -27,7 +27,8 @@ export function findObjects(ctx: SessionContext, template: Array<{ type: number;
 /** Exactly one object of `objectClass` named by ref, or `missing` (start-up: KEY_LOAD_FAILED). */
 export function findKeyObject(ctx: SessionContext, ref: ObjectRef, objectClass: number, missing: ErrorCode): Pkcs11Handle {
   const P = pkcs11js();
-  if (ref.object === undefined && ref.id === undefined) throw new DaemonError('CONFIG_INVALID', 'pkcs11 URI: name the key (object=<label> and/or id=<%xx bytes>)');
+  if (ref.object === undefined && ref.id === undefined)
+    throw new DaemonError('CONFIG_INVALID', 'pkcs11 URI: name the key (object=<label> and/or id=<%xx bytes>)');
   const template: Array<{ type: number; value: number | string | Buffer }> = [{ type: P.CKA_CLASS, value: objectClass }];
   if (ref.object !== undefined) template.push({ type: P.CKA_LABEL, value: ref.object });
   if (ref.id !== undefined) template.push({ type: P.CKA_ID, value: ref.id });
@@ -52,12 +53,13 @@ export function readPublicKey(ctx: SessionContext, privateKey: Pkcs11Handle, ref
     const [n, e] = ctx.api.C_GetAttributeValue(ctx.session, privateKey, [{ type: P.CKA_MODULUS }, { type: P.CKA_PUBLIC_EXPONENT }]);
     return createPublicKey({ key: { kty: 'RSA', n: b64u(n!.value), e: b64u(e!.value) }, format: 'jwk' });
   }
-  if (keyType !== P.CKK_EC && keyType !== CKK_EC_EDWARDS) throw new DaemonError('KEY_LOAD_FAILED', `key ${describeRef(ref)} has key type 0x${keyType.toString(16)}, not RSA, EC or EdDSA`);
+  if (keyType !== P.CKK_EC && keyType !== CKK_EC_EDWARDS)
+    throw new DaemonError('KEY_LOAD_FAILED', `key ${describeRef(ref)} has key type 0x${keyType.toString(16)}, not RSA, EC or EdDSA`);
   // EC private objects carry no point; the public object with the same label/id does.
   const publicKey = findKeyObject(ctx, ref, P.CKO_PUBLIC_KEY, missing);
   const [params, point] = ctx.api.C_GetAttributeValue(ctx.session, publicKey, [{ type: P.CKA_EC_PARAMS }, { type: P.CKA_EC_POINT }]);
   const curve = curveByParams(params!.value);
-  if (!curve) throw new DaemonError('KEY_LOAD_FAILED', `key ${describeRef(ref)}: unsupported curve (EC_PARAMS ${(params!.value).toString('hex')})`);
+  if (!curve) throw new DaemonError('KEY_LOAD_FAILED', `key ${describeRef(ref)}: unsupported curve (EC_PARAMS ${params!.value.toString('hex')})`);
   return createPublicKey({ key: spkiOfCurvePoint(curve, point!.value), format: 'der', type: 'spki' });
 }
 

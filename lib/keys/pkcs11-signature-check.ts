@@ -26,7 +26,12 @@ const NODE_DIGEST: Record<HsmAlgorithm, string | null> = {
  * with only a digest (signDigest), noble or forge check the digest directly on this thread.
  * `digest` is what was signed for prehashed schemes, or the whole message for EdDSA.
  */
-export async function checkHsmSignature(algorithm: HsmAlgorithm, publicKey: KeyObject, input: { message?: Buffer; digest: Buffer }, signature: Buffer): Promise<boolean> {
+export async function checkHsmSignature(
+  algorithm: HsmAlgorithm,
+  publicKey: KeyObject,
+  input: { message?: Buffer; digest: Buffer },
+  signature: Buffer,
+): Promise<boolean> {
   if (input.message !== undefined) return checkMessage(algorithm, publicKey, input.message, signature);
   try {
     return check(algorithm, publicKey, input.digest, signature);
@@ -41,10 +46,10 @@ function checkMessage(algorithm: HsmAlgorithm, publicKey: KeyObject, message: Bu
     algorithm === 'ed25519'
       ? publicKey
       : saltLength !== undefined
-      ? { key: publicKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength }
-      : HSM_SCHEMES[algorithm].key.type === 'ec'
-        ? { key: publicKey, dsaEncoding: 'ieee-p1363' as const }
-        : { key: publicKey, padding: crypto.constants.RSA_PKCS1_PADDING };
+        ? { key: publicKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength }
+        : HSM_SCHEMES[algorithm].key.type === 'ec'
+          ? { key: publicKey, dsaEncoding: 'ieee-p1363' as const }
+          : { key: publicKey, padding: crypto.constants.RSA_PKCS1_PADDING };
   return new Promise((resolve) => {
     try {
       crypto.verify(NODE_DIGEST[algorithm], message, key, signature, (err, ok) => resolve(!err && ok));

@@ -36,13 +36,17 @@ export async function openPkcs11SigningKey<A extends HsmAlgorithm>(uriText: stri
   const token = openToken(uri, opts);
   try {
     const ref: ObjectRef = { object: uri.object, id: uri.id };
-    const publicKey = token.withSessionSync((ctx) => readPublicKey(ctx, findKeyObject(ctx, ref, pkcs11js().CKO_PRIVATE_KEY, 'KEY_LOAD_FAILED'), ref, 'KEY_LOAD_FAILED'));
+    const publicKey = token.withSessionSync((ctx) =>
+      readPublicKey(ctx, findKeyObject(ctx, ref, pkcs11js().CKO_PRIVATE_KEY, 'KEY_LOAD_FAILED'), ref, 'KEY_LOAD_FAILED'),
+    );
     const mismatch = schemeMismatch(scheme, publicKey);
     if (mismatch) throw new DaemonError('KEY_LOAD_FAILED', `${describePkcs11Uri(uri)}: ${mismatch}`);
     const key = hsmSigningKey(algorithm, token, ref, publicKey, opts.log);
     await key.sign(Buffer.from('signerd start-up self-test')).catch((err: unknown) => {
       const e = err as DaemonError;
-      throw new DaemonError('KEY_LOAD_FAILED', `${describePkcs11Uri(uri)}: start-up test signature failed (${e.code ?? 'INTERNAL'}: ${e.message})`, { cause: err });
+      throw new DaemonError('KEY_LOAD_FAILED', `${describePkcs11Uri(uri)}: start-up test signature failed (${e.code ?? 'INTERNAL'}: ${e.message})`, {
+        cause: err,
+      });
     });
     opts.log?.info({ key: describePkcs11Uri(uri), keyId: key.keyId, algorithm }, 'HSM key opened');
     return key;
@@ -66,12 +70,19 @@ export function openToken(uri: Pkcs11Uri, opts: HsmKeyOptions, readWrite = false
   });
 }
 
-function hsmSigningKey<A extends HsmAlgorithm>(algorithm: A, token: Pkcs11Token, ref: ObjectRef, publicKey: KeyObject, log: Logger | undefined): HsmSigningKey<A> {
+function hsmSigningKey<A extends HsmAlgorithm>(
+  algorithm: A,
+  token: Pkcs11Token,
+  ref: ObjectRef,
+  publicKey: KeyObject,
+  log: Logger | undefined,
+): HsmSigningKey<A> {
   const scheme = HSM_SCHEMES[algorithm];
   let cached: { generation: number; handle: Pkcs11Handle } | null = null;
   // Object handles die with a reinitialisation; look the key up again under the new generation.
   const handleFor = (ctx: SessionContext): Pkcs11Handle => {
-    if (cached?.generation !== ctx.generation) cached = { generation: ctx.generation, handle: findKeyObject(ctx, ref, pkcs11js().CKO_PRIVATE_KEY, 'BACKEND_UNAVAILABLE') };
+    if (cached?.generation !== ctx.generation)
+      cached = { generation: ctx.generation, handle: findKeyObject(ctx, ref, pkcs11js().CKO_PRIVATE_KEY, 'BACKEND_UNAVAILABLE') };
     return cached.handle;
   };
   async function signInput(checkInput: { message?: Buffer; digest: Buffer }, tokenInput: Buffer): Promise<Buffer> {
@@ -88,7 +99,8 @@ function hsmSigningKey<A extends HsmAlgorithm>(algorithm: A, token: Pkcs11Token,
   }
   const signDigest = (digest: Buffer, message?: Buffer): Promise<Buffer> => {
     if (scheme.digest === null) return Promise.reject(new DaemonError('BAD_REQUEST', `${algorithm} signs whole messages, not digests`));
-    if (digest.length !== DIGEST_BYTES[scheme.digest]) return Promise.reject(new DaemonError('BAD_REQUEST', `digest must be ${DIGEST_BYTES[scheme.digest]} bytes for ${algorithm}`));
+    if (digest.length !== DIGEST_BYTES[scheme.digest])
+      return Promise.reject(new DaemonError('BAD_REQUEST', `digest must be ${DIGEST_BYTES[scheme.digest]} bytes for ${algorithm}`));
     return signInput({ message, digest }, scheme.tokenInput(digest));
   };
   return {

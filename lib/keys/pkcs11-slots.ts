@@ -52,7 +52,9 @@ export function findSlot(api: Pkcs11Api, selector: TokenSelector): Pkcs11Handle 
   checkLibrary(api, selector);
   const tokens = listTokens(api);
   const matches = tokens.filter(
-    (t) => MATCHED_FIELDS.every(([wanted, actual]) => selector[wanted] === undefined || t[actual] === selector[wanted]) && (selector.slotId === undefined || t.slotId === BigInt(selector.slotId)),
+    (t) =>
+      MATCHED_FIELDS.every(([wanted, actual]) => selector[wanted] === undefined || t[actual] === selector[wanted]) &&
+      (selector.slotId === undefined || t.slotId === BigInt(selector.slotId)),
   );
   if (matches.length === 1) return matches[0]!.slot;
   const present = tokens.map((t) => describeToken(t, selector)).join(', ') || 'none';
@@ -65,7 +67,11 @@ function checkLibrary(api: Pkcs11Api, selector: TokenSelector): void {
   const { libraryManufacturer, libraryDescription, libraryVersion } = selector;
   if (libraryManufacturer === undefined && libraryDescription === undefined && libraryVersion === undefined) return;
   const info = api.C_GetInfo();
-  const actual = { manufacturer: unpad(info.manufacturerID), description: unpad(info.libraryDescription), version: `${info.libraryVersion.major}.${info.libraryVersion.minor}` };
+  const actual = {
+    manufacturer: unpad(info.manufacturerID),
+    description: unpad(info.libraryDescription),
+    version: `${info.libraryVersion.major}.${info.libraryVersion.minor}`,
+  };
   const differs: string[] = [];
   if (libraryManufacturer !== undefined && libraryManufacturer !== actual.manufacturer) differs.push(`library-manufacturer "${actual.manufacturer}"`);
   if (libraryDescription !== undefined && libraryDescription !== actual.description) differs.push(`library-description "${actual.description}"`);

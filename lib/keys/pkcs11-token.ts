@@ -62,7 +62,10 @@ export class Pkcs11Token {
     return token;
   }
 
-  private constructor(module: Pkcs11Module, private readonly opts: Pkcs11TokenOptions) {
+  private constructor(
+    module: Pkcs11Module,
+    private readonly opts: Pkcs11TokenOptions,
+  ) {
     this.module = module;
   }
 
@@ -245,9 +248,11 @@ function closeQuietly(api: Pkcs11Api, session: Pkcs11Handle): void {
 
 function startupError(err: unknown, opts: Pkcs11TokenOptions): DaemonError {
   const where = `PKCS#11 token ${opts.selector.token ?? opts.selector.serial ?? `slot ${opts.selector.slotId ?? '?'}`}`;
-  if (err instanceof DaemonError) return new DaemonError(err.code === 'BACKEND_UNAVAILABLE' ? 'KEY_LOAD_FAILED' : err.code, `${where}: ${err.message}`, { cause: err });
+  if (err instanceof DaemonError)
+    return new DaemonError(err.code === 'BACKEND_UNAVAILABLE' ? 'KEY_LOAD_FAILED' : err.code, `${where}: ${err.message}`, { cause: err });
   const classified = classifyPkcs11Error(err, 'open');
-  if (classified.error.code === 'HSM_LOGIN_FAILED') return new DaemonError('HSM_LOGIN_FAILED', `${where} refused the login (${ckrName(err)}); check the PIN file`, { cause: err });
+  if (classified.error.code === 'HSM_LOGIN_FAILED')
+    return new DaemonError('HSM_LOGIN_FAILED', `${where} refused the login (${ckrName(err)}); check the PIN file`, { cause: err });
   return new DaemonError('KEY_LOAD_FAILED', `${where}: ${classified.error.message}`, { cause: err });
 }
 

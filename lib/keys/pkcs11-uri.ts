@@ -51,7 +51,21 @@ const TEXT_SELECTORS = {
   'library-description': 'libraryDescription',
 } as const;
 
-const PATH_ATTRIBUTES = new Set(['token', 'serial', 'slot-id', 'object', 'id', 'type', 'manufacturer', 'model', 'library-manufacturer', 'library-description', 'library-version', 'slot-description', 'slot-manufacturer']);
+const PATH_ATTRIBUTES = new Set([
+  'token',
+  'serial',
+  'slot-id',
+  'object',
+  'id',
+  'type',
+  'manufacturer',
+  'model',
+  'library-manufacturer',
+  'library-description',
+  'library-version',
+  'slot-description',
+  'slot-manufacturer',
+]);
 const QUERY_ATTRIBUTES = new Set(['module-path', 'module-name', 'pin-source', 'pin-value']);
 const OBJECT_TYPES: readonly Pkcs11ObjectType[] = ['private', 'secret-key', 'public', 'cert'];
 

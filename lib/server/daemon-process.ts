@@ -10,7 +10,11 @@ import { exitAfterFlush, onReloadSignal, onShutdownSignal } from './shutdown.js'
 /** What a started daemon hands back: how to stop it, and optionally how to reload on SIGHUP. */
 export type DaemonHandle = (() => Promise<void>) | { stop(): Promise<void>; reload?(): Promise<void> };
 
-export async function runDaemonProcess(name: string, cmd: Command, start: (opts: Record<string, unknown>, log: Logger) => Promise<DaemonHandle>): Promise<void> {
+export async function runDaemonProcess(
+  name: string,
+  cmd: Command,
+  start: (opts: Record<string, unknown>, log: Logger) => Promise<DaemonHandle>,
+): Promise<void> {
   // Files we create (databases, keys, exported records) are private to the service user.
   process.umask(0o077);
   let log: Logger | undefined;

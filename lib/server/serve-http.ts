@@ -46,30 +46,48 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   let nextReq = 0;
   let draining = false;
 
-  const server = http.createServer({ requestTimeout: limits.httpRequestMsMax, headersTimeout: Math.min(limits.httpRequestMsMax, HTTP_HEADERS_MS_MAX), keepAliveTimeout: HTTP_KEEP_ALIVE_MS }, (req, res) => {
-    const ctx: RequestContext = { conn: 0, req: ++nextReq, fields: {} };
-    const started = process.hrtime.bigint();
-    void (async () => {
-      let reply: HttpReply;
-      let outcome = 'ok';
-      try {
-        if (draining) throw new DaemonError('SHUTTING_DOWN', 'daemon is shutting down');
-        const body = await readBody(req, limits.httpBodyBytesMax);
-        const url = new URL(req.url ?? '/', 'http://localhost');
-        reply = await service.handle({ method: req.method ?? 'GET', path: decodePath(url.pathname), query: url.searchParams, headers: req.headers, body }, ctx);
-      } catch (thrown) {
-        const err = toDaemonError(thrown);
-        outcome = err.code;
-        if (err.code === 'INTERNAL') log.error({ req: ctx.req, err: thrown }, 'internal error');
-        reply = service.formatError(err);
-      }
-      log.info({ req: ctx.req, http: true, method: req.method, path: logPath(req.url), status: reply.status, ...ctx.fields, outcome, ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000 }, 'request');
-      if (res.headersSent || res.destroyed) return;
-      const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : reply.body;
-      res.writeHead(reply.status, { 'content-length': String(body.length), ...reply.headers });
-      res.end(body);
-    })();
-  });
+  const server = http.createServer(
+    { requestTimeout: limits.httpRequestMsMax, headersTimeout: Math.min(limits.httpRequestMsMax, HTTP_HEADERS_MS_MAX), keepAliveTimeout: HTTP_KEEP_ALIVE_MS },
+    (req, res) => {
+      const ctx: RequestContext = { conn: 0, req: ++nextReq, fields: {} };
+      const started = process.hrtime.bigint();
+      void (async () => {
+        let reply: HttpReply;
+        let outcome = 'ok';
+        try {
+          if (draining) throw new DaemonError('SHUTTING_DOWN', 'daemon is shutting down');
+          const body = await readBody(req, limits.httpBodyBytesMax);
+          const url = new URL(req.url ?? '/', 'http://localhost');
+          reply = await service.handle(
+            { method: req.method ?? 'GET', path: decodePath(url.pathname), query: url.searchParams, headers: req.headers, body },
+            ctx,
+          );
+        } catch (thrown) {
+          const err = toDaemonError(thrown);
+          outcome = err.code;
+          if (err.code === 'INTERNAL') log.error({ req: ctx.req, err: thrown }, 'internal error');
+          reply = service.formatError(err);
+        }
+        log.info(
+          {
+            req: ctx.req,
+            http: true,
+            method: req.method,
+            path: logPath(req.url),
+            status: reply.status,
+            ...ctx.fields,
+            outcome,
+            ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
+          },
+          'request',
+        );
+        if (res.headersSent || res.destroyed) return;
+        const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : reply.body;
+        res.writeHead(reply.status, { 'content-length': String(body.length), ...reply.headers });
+        res.end(body);
+      })();
+    },
+  );
   server.maxConnections = limits.connectionsMax;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Node reports a request that ran past requestTimeout here too: that one is a 408, not a 400.

@@ -4,7 +4,15 @@
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { DaemonError, hasUsefulStack, toDaemonError } from '../errors.js';
-import { FRAMING_ERROR_DISCARD_MS, FRESH_REQUESTS_MAX, ONE_SHOT_QUIET_MS, INPUT_HELD_BYTES_MAX, REQUESTS_PER_TURN_MAX, TURN_REQUESTS_MAX, type Limits } from '../limits.js';
+import {
+  FRAMING_ERROR_DISCARD_MS,
+  FRESH_REQUESTS_MAX,
+  ONE_SHOT_QUIET_MS,
+  INPUT_HELD_BYTES_MAX,
+  REQUESTS_PER_TURN_MAX,
+  TURN_REQUESTS_MAX,
+  type Limits,
+} from '../limits.js';
 import { createLineReader } from '../protocol/line-reader.js';
 import { createGate, type Gate } from './gate.js';
 import { createTurnBudget } from './turn-budget.js';

@@ -17,7 +17,10 @@ export function signDaemonCommand(profile: SignatureProfile): Command {
   addListenOptions(cmd, profile.signPort);
   addStoreOptions(cmd);
   cmd
-    .option('--key <file or pkcs11: URI>', `private key PEM (PKCS#8, PKCS#1 or SEC1, mode 0600, e.g. \${CREDENTIALS_DIRECTORY}/${profile.family}-key.pem), or an HSM key as a pkcs11: URI (docs/pkcs11.md)`)
+    .option(
+      '--key <file or pkcs11: URI>',
+      `private key PEM (PKCS#8, PKCS#1 or SEC1, mode 0600, e.g. \${CREDENTIALS_DIRECTORY}/${profile.family}-key.pem), or an HSM key as a pkcs11: URI (docs/pkcs11.md)`,
+    )
     .option('--ttl <seconds>', 'validity records expire after this many seconds (default: never)', parseCount('--ttl', 1))
     .option('--chunk-bytes <bytes>', 'content longer than this is signed in chunks of this size', parseCount('--chunk-bytes', 1), DEFAULT_LIMITS.chunkBytes)
     .action(() =>

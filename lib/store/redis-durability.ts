@@ -36,7 +36,8 @@ export interface DurabilityGate {
  */
 const REFUSED_RECHECK_MS = 5_000;
 
-const FIX = 'set appendonly yes and appendfsync always (docs/signature-daemons.md), or pass --redis-wait-replicas <n> (replicas acknowledge every revocation and watermark) or --redis-allow-volatile';
+const FIX =
+  'set appendonly yes and appendfsync always (docs/signature-daemons.md), or pass --redis-wait-replicas <n> (replicas acknowledge every revocation and watermark) or --redis-allow-volatile';
 
 export function durabilityGate(client: RedisClient, policy: DurabilityPolicy, log: DurabilityLog): DurabilityGate {
   let passed = false;
@@ -63,7 +64,10 @@ export function durabilityGate(client: RedisClient, policy: DurabilityPolicy, lo
         '--redis-allow-volatile: persistence is not enforced; a revocation or watermark Redis acknowledged can be undone by a Redis restart',
       );
     } else if (problems.length > 0) {
-      log.warn({ redisPersistence: problems, waitReplicas: policy.waitReplicas }, 'redis persistence does not pass the check; revocations and watermarks rely on --redis-wait-replicas');
+      log.warn(
+        { redisPersistence: problems, waitReplicas: policy.waitReplicas },
+        'redis persistence does not pass the check; revocations and watermarks rely on --redis-wait-replicas',
+      );
     }
     refused = null;
     if (checked === generation) passed = true;
@@ -128,8 +132,10 @@ async function nodeProblems(node: Redis): Promise<string[]> {
   const appendonly = settings.get('appendonly') ?? 'missing';
   const appendfsync = settings.get('appendfsync') ?? 'missing';
   if (appendonly !== 'yes') problems.push(`appendonly is ${appendonly} (writes since the last RDB snapshot are lost when Redis restarts)`);
-  else if (aofEnabled !== undefined && aofEnabled !== '1') problems.push(`appendonly is yes but the AOF is not on (INFO persistence aof_enabled:${aofEnabled})`);
-  if (appendonly === 'yes' && appendfsync !== 'always') problems.push(`appendfsync is ${appendfsync} (the last writes before a crash of Redis or its host are lost)`);
+  else if (aofEnabled !== undefined && aofEnabled !== '1')
+    problems.push(`appendonly is yes but the AOF is not on (INFO persistence aof_enabled:${aofEnabled})`);
+  if (appendonly === 'yes' && appendfsync !== 'always')
+    problems.push(`appendfsync is ${appendfsync} (the last writes before a crash of Redis or its host are lost)`);
   if (fields?.get('aof_last_write_status') === 'err') problems.push('AOF writes are failing (INFO persistence aof_last_write_status:err)');
   return problems;
 }

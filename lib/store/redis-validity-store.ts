@@ -30,7 +30,6 @@ export function revokedKey(prefix: string, signature: string): string {
   return `${prefix}revoked:{${signature}}`;
 }
 
-
 export function createRedisValidityStore(client: RedisClient, opts: RedisStoreOptions): ValidityStore & ValidityAdmin {
   async function read(key: string): Promise<SignatureRecord | null> {
     const [fields, pttl] = await Promise.all([client.hgetallBuffer(key), client.pttl(key)]);

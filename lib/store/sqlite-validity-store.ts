@@ -60,9 +60,7 @@ export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore
     throw new DaemonError('CONFIG_INVALID', `state directory ${opts.stateDir}: cannot open the validity database (${(err as Error).message})`, { cause: err });
   }
 
-  const insert = db.prepare(
-    'INSERT INTO records (signature, message, key_id, algorithm, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?)',
-  );
+  const insert = db.prepare('INSERT INTO records (signature, message, key_id, algorithm, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?)');
   const select = db.prepare('SELECT * FROM records WHERE signature = ?');
   // The verify path: only the live row's needed columns, as an array (no object per row); about
   // 30% faster than SELECT * on every verify request.

@@ -35,6 +35,7 @@ export function verifyCheckpoint(note: string, key: NoteVerifierKey): Checkpoint
   if (!verdict.ok) return verdict;
   const checkpoint = parseCheckpointText(verdict.text);
   if (!checkpoint) return { ok: false, reason: 'the note is not a checkpoint (origin, size, root hash)' };
-  if (checkpoint.origin !== key.name) return { ok: false, reason: `the checkpoint's origin ${JSON.stringify(checkpoint.origin)} is not the key's name ${key.name}` };
+  if (checkpoint.origin !== key.name)
+    return { ok: false, reason: `the checkpoint's origin ${JSON.stringify(checkpoint.origin)} is not the key's name ${key.name}` };
   return { ok: true, checkpoint };
 }

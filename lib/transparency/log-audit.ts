@@ -113,7 +113,8 @@ export function auditLog(dir: string, key: NoteVerifierKey | null, previous: Che
       report.files++;
       const olderEntries = older && decodeEntryBundle(older, w);
       if (w > width) report.problems.push(`${entryBundlePath({ index, width: w })}: beyond the checkpoint`);
-      else if (!olderEntries || olderEntries.some((e, i) => !e.equals(entries[i]!))) report.problems.push(`${entryBundlePath({ index, width: w })}: differs from the entries`);
+      else if (!olderEntries || olderEntries.some((e, i) => !e.equals(entries[i]!)))
+        report.problems.push(`${entryBundlePath({ index, width: w })}: differs from the entries`);
     }
     compareTile(0, index, hashes);
     if (width === TILE_WIDTH) levels[1]!.push(foldHashes(hashes));
@@ -133,11 +134,13 @@ export function auditLog(dir: string, key: NoteVerifierKey | null, previous: Che
   }
 
   const recomputed = { node: nodeFromTiles((l, i) => (l === 0 ? kept.get(i)! : Buffer.concat(levels[l]!.slice(i * TILE_WIDTH, (i + 1) * TILE_WIDTH)))) };
-  if (size > 0 && !rootHash(recomputed, size).equals(checkpoint.root)) report.problems.push(`the checkpoint's root hash at size ${size} is not the root of the entries`);
+  if (size > 0 && !rootHash(recomputed, size).equals(checkpoint.root))
+    report.problems.push(`the checkpoint's root hash at size ${size} is not the root of the entries`);
   if (previous) {
     if (previous.origin !== checkpoint.origin) report.problems.push(`previous checkpoint is for log ${previous.origin}, not ${checkpoint.origin}`);
     else if (previous.size > size) report.problems.push(`previous checkpoint has ${previous.size} entries, this log only ${size}: the log shrank`);
-    else if (previous.size > 0 && !rootHash(recomputed, previous.size).equals(previous.root)) report.problems.push(`previous checkpoint's root at size ${previous.size} is not this log's: the log forked`);
+    else if (previous.size > 0 && !rootHash(recomputed, previous.size).equals(previous.root))
+      report.problems.push(`previous checkpoint's root at size ${previous.size} is not this log's: the log forked`);
   }
   return report;
 }

@@ -72,7 +72,8 @@ function text(value: unknown, field: string): string;
 function text(value: unknown, field: string, optional: true): string | undefined;
 function text(value: unknown, field: string, optional = false): string | undefined {
   if (value === undefined && optional) return undefined;
-  if (typeof value !== 'string' || value.length === 0 || value.length > LOG_FIELD_CHARS_MAX) throw bad(`${field} must be a string of 1..${LOG_FIELD_CHARS_MAX} characters`);
+  if (typeof value !== 'string' || value.length === 0 || value.length > LOG_FIELD_CHARS_MAX)
+    throw bad(`${field} must be a string of 1..${LOG_FIELD_CHARS_MAX} characters`);
   return jsonString(value);
 }
 
@@ -108,7 +109,14 @@ function fields(e: LogEvent): JsonField[] {
               ['round', count(e.tezos.round, 'tezos.round')],
             ]),
         ],
-        ['firmware', e.firmware && canonicalObject([['format', text(e.firmware.format, 'firmware.format')], ['artifact', text(e.firmware.artifact, 'firmware.artifact')]])],
+        [
+          'firmware',
+          e.firmware &&
+            canonicalObject([
+              ['format', text(e.firmware.format, 'firmware.format')],
+              ['artifact', text(e.firmware.artifact, 'firmware.artifact')],
+            ]),
+        ],
       ];
     case 'revoke':
     case 'reinstate':

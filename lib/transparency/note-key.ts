@@ -26,7 +26,13 @@ export function isValidKeyName(name: string): boolean {
 }
 
 export function noteKeyId(name: string, publicKey: Uint8Array): number {
-  return crypto.createHash('sha256').update(name, 'utf8').update(Buffer.from([0x0a, ED25519_NOTE_TYPE])).update(publicKey).digest().readUInt32BE(0);
+  return crypto
+    .createHash('sha256')
+    .update(name, 'utf8')
+    .update(Buffer.from([0x0a, ED25519_NOTE_TYPE]))
+    .update(publicKey)
+    .digest()
+    .readUInt32BE(0);
 }
 
 export function formatVerifierKey(name: string, publicKey: Uint8Array): string {
@@ -84,7 +90,11 @@ export function parsePrivateKey(text: string, where: string): NotePrivateKey {
 
 /** A fresh key: the private key file's text and the verifier key. */
 export function generateNoteKey(name: string): { privateKeyText: string; verifierKey: string } {
-  if (!isValidKeyName(name)) throw new DaemonError('CONFIG_INVALID', `log name ${JSON.stringify(name)}: must be non-empty, at most ${NOTE_KEY_NAME_CHARS_MAX} characters, without spaces or '+'`);
+  if (!isValidKeyName(name))
+    throw new DaemonError(
+      'CONFIG_INVALID',
+      `log name ${JSON.stringify(name)}: must be non-empty, at most ${NOTE_KEY_NAME_CHARS_MAX} characters, without spaces or '+'`,
+    );
   const { privateKey } = crypto.generateKeyPairSync('ed25519');
   const der = privateKey.export({ format: 'der', type: 'pkcs8' });
   const seed = der.subarray(der.length - 32);
@@ -95,7 +105,8 @@ export function generateNoteKey(name: string): { privateKeyText: string; verifie
 
 export function rawPublicKey(key: KeyObject): Buffer {
   const spki = key.export({ format: 'der', type: 'spki' });
-  if (key.asymmetricKeyType !== 'ed25519' || !spki.subarray(0, ED25519_SPKI_PREFIX.length).equals(ED25519_SPKI_PREFIX)) throw new DaemonError('KEY_LOAD_FAILED', `expected an Ed25519 key, got ${key.asymmetricKeyType}`);
+  if (key.asymmetricKeyType !== 'ed25519' || !spki.subarray(0, ED25519_SPKI_PREFIX.length).equals(ED25519_SPKI_PREFIX))
+    throw new DaemonError('KEY_LOAD_FAILED', `expected an Ed25519 key, got ${key.asymmetricKeyType}`);
   return Buffer.from(spki.subarray(ED25519_SPKI_PREFIX.length));
 }
 

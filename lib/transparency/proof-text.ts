@@ -41,7 +41,7 @@ function parseNumber(text: string | undefined): number | null {
 
 function parseHashes(rest: string[]): Buffer[] | null {
   const hashes = rest.map(parseHash);
-  return hashes.every((h) => h !== null) ? (hashes) : null;
+  return hashes.every((h) => h !== null) ? hashes : null;
 }
 
 function splitLines(text: string): string[] | null {

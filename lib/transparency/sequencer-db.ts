@@ -164,14 +164,16 @@ function prepareSchema(db: Database.Database, opts: SequencerOptions): string {
   };
   const check = (found: string): string => {
     const version = db.pragma('user_version', { simple: true }) as number;
-    if (version !== SCHEMA_VERSION) throw new DaemonError('CONFIG_INVALID', `log database schema ${version} is not ${SCHEMA_VERSION}; use the signerd that wrote it`);
-    if (opts.origin !== undefined && opts.origin !== found) throw new DaemonError('CONFIG_INVALID', `this log is named ${found}, not ${opts.origin} (the log key's name)`);
+    if (version !== SCHEMA_VERSION)
+      throw new DaemonError('CONFIG_INVALID', `log database schema ${version} is not ${SCHEMA_VERSION}; use the signerd that wrote it`);
+    if (opts.origin !== undefined && opts.origin !== found)
+      throw new DaemonError('CONFIG_INVALID', `this log is named ${found}, not ${opts.origin} (the log key's name)`);
     return found;
   };
   const existing = stored();
   if (existing !== undefined) return check(existing);
   if (opts.readonly) throw new DaemonError('CONFIG_INVALID', 'the log database is empty');
-  if (opts.origin === undefined) throw new DaemonError('CONFIG_INVALID', 'a new log needs its name (the log key\'s name)');
+  if (opts.origin === undefined) throw new DaemonError('CONFIG_INVALID', "a new log needs its name (the log key's name)");
   return db
     .transaction(() => {
       const raced = stored();

@@ -40,7 +40,10 @@ export function unpackBatch(batch: PackedBatch): Array<{ bytes: Buffer; signatur
   for (let i = 0; i < batch.lengths.length; i += 2) {
     const entryLength = batch.lengths[i]!;
     const signatureLength = batch.lengths[i + 1]!;
-    entries.push({ bytes: data.subarray(at, at + entryLength), signature: signatureLength > 0 ? data.subarray(at + entryLength, at + entryLength + signatureLength) : null });
+    entries.push({
+      bytes: data.subarray(at, at + entryLength),
+      signature: signatureLength > 0 ? data.subarray(at + entryLength, at + entryLength + signatureLength) : null,
+    });
     at += entryLength + signatureLength;
   }
   return entries;
@@ -63,9 +66,7 @@ export type SequencerRequest =
 /** A request before the log gives it its id. */
 export type SequencerCall = SequencerRequest extends infer R ? (R extends SequencerRequest ? Omit<R, 'id'> : never) : never;
 
-export type SequencerReply =
-  | { id: number; ok: true; result: unknown }
-  | { id: number; ok: false; code: ErrorCode; message: string };
+export type SequencerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; code: ErrorCode; message: string };
 
 /** The worker's first message: open and reconciled, or why not. */
 export type SequencerReady = { ready: true; size: number } | { ready: false; code: ErrorCode; message: string };

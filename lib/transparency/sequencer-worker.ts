@@ -6,7 +6,14 @@ import { isDaemonError, type ErrorCode } from '../errors.js';
 import { rootHash } from './merkle-tree.js';
 import { openSequencer, type AppendResult, type Sequencer } from './sequencer-db.js';
 import { publishCheckpoint, reconcile } from './tile-publisher.js';
-import { unpackBatch, type HeadState, type SequencerReady, type SequencerReply, type SequencerRequest, type SequencerWorkerData } from './sequencer-messages.js';
+import {
+  unpackBatch,
+  type HeadState,
+  type SequencerReady,
+  type SequencerReply,
+  type SequencerRequest,
+  type SequencerWorkerData,
+} from './sequencer-messages.js';
 
 const data = workerData as SequencerWorkerData;
 const port = parentPort!;
@@ -30,7 +37,12 @@ async function handle(seq: Sequencer, req: SequencerRequest): Promise<unknown> {
     case 'head': {
       const size = seq.size();
       const published = seq.published();
-      const head: HeadState = { size, root: size > 0 ? rootHash(seq, size) : new Uint8Array(), publishedSize: published?.size ?? 0, publishedNote: published?.note ?? null };
+      const head: HeadState = {
+        size,
+        root: size > 0 ? rootHash(seq, size) : new Uint8Array(),
+        publishedSize: published?.size ?? 0,
+        publishedNote: published?.note ?? null,
+      };
       return head;
     }
     case 'publish': {

@@ -64,7 +64,8 @@ export function verifyNote(note: string, key: NoteVerifierKey): NoteVerdict {
   if (mine.length === 0) return { ok: false, reason: `no signature by ${key.name} (key id ${key.keyId.toString(16).padStart(8, '0')})` };
   const publicKey = publicKeyObject(key.publicKey);
   for (const s of mine) {
-    if (!crypto.verify(null, Buffer.from(parsed.text, 'utf8'), publicKey, s.signature)) return { ok: false, reason: `the signature by ${key.name} does not verify` };
+    if (!crypto.verify(null, Buffer.from(parsed.text, 'utf8'), publicKey, s.signature))
+      return { ok: false, reason: `the signature by ${key.name} does not verify` };
   }
   return { ok: true, text: parsed.text };
 }

@@ -136,10 +136,16 @@ export function reconcile(dir: string, seq: Sequencer): void {
     const size = seq.size();
     if (cp.origin !== seq.origin) throw new DaemonError('CONFIG_INVALID', `the ${what} is for log ${cp.origin}, not ${seq.origin}`);
     if (cp.size > size) {
-      throw new DaemonError('CONFIG_INVALID', `the ${what} has ${cp.size} entries but the log database only ${size}: the database lost entries; restore it from backup (starting afresh would fork the log)`);
+      throw new DaemonError(
+        'CONFIG_INVALID',
+        `the ${what} has ${cp.size} entries but the log database only ${size}: the database lost entries; restore it from backup (starting afresh would fork the log)`,
+      );
     }
     if (cp.size > 0 && !rootHash(seq, cp.size).equals(cp.root)) {
-      throw new DaemonError('CONFIG_INVALID', `the ${what} at size ${cp.size} does not match the log database: the log would fork; restore the matching database`);
+      throw new DaemonError(
+        'CONFIG_INVALID',
+        `the ${what} at size ${cp.size} does not match the log database: the log would fork; restore the matching database`,
+      );
     }
   };
   const recordedCheckpoint = (): Checkpoint | null => {

@@ -37,7 +37,12 @@ function readTile(dir: string, ref: Omit<TileRef, 'width'>, size: number, minWid
   } catch {
     // No partials.
   }
-  candidates.push(...listed.filter((n) => /^[1-9][0-9]*$/.test(n)).map(Number).sort((a, b) => a - b));
+  candidates.push(
+    ...listed
+      .filter((n) => /^[1-9][0-9]*$/.test(n))
+      .map(Number)
+      .sort((a, b) => a - b),
+  );
   for (const width of candidates) {
     if (width < minWidth || width < 1 || width > TILE_WIDTH) continue;
     const file = path.join(dir, pathOf({ ...ref, width }));
@@ -85,7 +90,8 @@ export function openPublishedTree(dir: string, size: number): PublishedTree {
     const cached = tiles.get(key);
     if (cached && cached.length >= minWidth * HASH_BYTES) return cached;
     const { data, width } = readTile(dir, { level, index }, size, minWidth, tilePath);
-    if (data.length !== width * HASH_BYTES) throw new DaemonError('BAD_REQUEST', `${tilePath({ level, index, width })}: ${data.length} bytes, expected ${width * HASH_BYTES}`);
+    if (data.length !== width * HASH_BYTES)
+      throw new DaemonError('BAD_REQUEST', `${tilePath({ level, index, width })}: ${data.length} bytes, expected ${width * HASH_BYTES}`);
     tiles.set(key, data);
     return data;
   };

@@ -5,7 +5,14 @@ import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { DaemonError, toDaemonError } from '../errors.js';
-import { LOG_APPEND_MS_MAX, LOG_BATCH_ENTRIES_MAX, LOG_CHECKPOINT_INTERVAL_MS, LOG_LOCK_WAIT_MS_MAX, LOG_OPEN_MS_MAX, LOG_PENDING_ENTRIES_MAX } from '../limits.js';
+import {
+  LOG_APPEND_MS_MAX,
+  LOG_BATCH_ENTRIES_MAX,
+  LOG_CHECKPOINT_INTERVAL_MS,
+  LOG_LOCK_WAIT_MS_MAX,
+  LOG_OPEN_MS_MAX,
+  LOG_PENDING_ENTRIES_MAX,
+} from '../limits.js';
 import { PUBLIC_DIR_MODE } from './durable-file.js';
 import { encodeLogEntry, type EncodedEntry, type LogEvent } from './log-entry.js';
 import { signCheckpoint, verifierKeyOf, type CheckpointSigner } from './checkpoint-signer.js';
@@ -61,7 +68,7 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
   const signers = opts.signers;
   if (signers.length === 0) throw new DaemonError('CONFIG_INVALID', 'the transparency log needs a key');
   const origin = signers[0]!.name;
-  if (signers.some((s) => s.name !== origin)) throw new DaemonError('CONFIG_INVALID', 'every transparency log key must carry the log\'s name');
+  if (signers.some((s) => s.name !== origin)) throw new DaemonError('CONFIG_INVALID', "every transparency log key must carry the log's name");
   const appendMsMax = opts.appendMsMax ?? LOG_APPEND_MS_MAX;
   const intervalMs = opts.checkpointIntervalMs ?? LOG_CHECKPOINT_INTERVAL_MS;
   try {

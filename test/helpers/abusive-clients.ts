@@ -97,7 +97,9 @@ export async function floodersInWaves(port: number, count: number, bytes: number
 
 /** Waits until every socket has connected (or failed). */
 export async function connected(g: ClientGang): Promise<void> {
-  await Promise.all(g.sockets.map((s) => (s.connecting ? new Promise<void>((resolve) => s.once('connect', resolve).once('error', () => resolve())) : undefined)));
+  await Promise.all(
+    g.sockets.map((s) => (s.connecting ? new Promise<void>((resolve) => s.once('connect', resolve).once('error', () => resolve())) : undefined)),
+  );
 }
 
 /** Sends one request line and resolves with the reply line and how long it took (ms); rejects after timeoutMs. */

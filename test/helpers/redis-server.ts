@@ -26,7 +26,9 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
   let proc: ChildProcess | undefined;
 
   async function start(): Promise<void> {
-    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...DURABLE_ARGS, '--dir', dir, ...extraArgs], { stdio: 'ignore' });
+    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...DURABLE_ARGS, '--dir', dir, ...extraArgs], {
+      stdio: 'ignore',
+    });
     await waitForPing(port, 5_000);
   }
   async function stop(): Promise<void> {

@@ -43,7 +43,21 @@ export function opensslVerifies(dir: string, family: Family, publicKeyFile: stri
   fs.writeFileSync(sigFile, family === 'rsa' ? sig : rawToDer(sig));
   const args =
     family === 'rsa'
-      ? ['dgst', '-sha256', '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32', '-sigopt', 'rsa_mgf1_md:sha256', '-verify', publicKeyFile, '-signature', sigFile, msgFile]
+      ? [
+          'dgst',
+          '-sha256',
+          '-sigopt',
+          'rsa_padding_mode:pss',
+          '-sigopt',
+          'rsa_pss_saltlen:32',
+          '-sigopt',
+          'rsa_mgf1_md:sha256',
+          '-verify',
+          publicKeyFile,
+          '-signature',
+          sigFile,
+          msgFile,
+        ]
       : ['dgst', '-sha384', '-verify', publicKeyFile, '-signature', sigFile, msgFile];
   try {
     return execFileSync('openssl', args, { encoding: 'utf8' }).includes('Verified OK');

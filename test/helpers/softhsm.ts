@@ -6,7 +6,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { needTools } from './tools.js';
 
-const MODULE_CANDIDATES = ['/usr/lib/softhsm/libsofthsm2.so', '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so', '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so', '/usr/local/lib/softhsm/libsofthsm2.so'];
+const MODULE_CANDIDATES = [
+  '/usr/lib/softhsm/libsofthsm2.so',
+  '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so',
+  '/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so',
+  '/usr/local/lib/softhsm/libsofthsm2.so',
+];
 
 export const SOFTHSM_MODULE = MODULE_CANDIDATES.find((file) => fs.existsSync(file)) ?? MODULE_CANDIDATES[0]!;
 
@@ -52,10 +57,17 @@ export function createToken(label = 'signerd-test'): TestToken {
   const pinFile = path.join(dir, 'pin');
   fs.writeFileSync(pinFile, pin + '\n', { mode: 0o600 });
   const env = { SOFTHSM2_CONF: conf };
-  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--so-pin', 'so-12345678', '--pin', pin], { env: { ...process.env, ...env }, stdio: 'pipe' });
+  execFileSync('softhsm2-util', ['--init-token', '--free', '--label', label, '--so-pin', 'so-12345678', '--pin', pin], {
+    env: { ...process.env, ...env },
+    stdio: 'pipe',
+  });
   const query = `module-path=${SOFTHSM_MODULE}&pin-source=file:${pinFile}`;
   const tool = (userPin: string, args: string[]): string =>
-    execFileSync('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', label, '--login', '--pin', userPin, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--token-label', label, '--login', '--pin', userPin, ...args], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   return {
     dir,
     label,

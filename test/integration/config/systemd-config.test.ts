@@ -12,7 +12,8 @@ import { generateKeyFiles } from '../../../lib/admin/keygen-command.js';
 import { generateTezosKey } from '../../../daemons/tezos/tezos-key.js';
 
 const dir = t.testdir();
-const example = (daemon: string): Record<string, unknown> => JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'systemd/config', `${daemon}.json`), 'utf8')) as Record<string, unknown>;
+const example = (daemon: string): Record<string, unknown> =>
+  JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'systemd/config', `${daemon}.json`), 'utf8')) as Record<string, unknown>;
 const writePrivate = (file: string, data: string | Buffer): void => {
   fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   fs.writeFileSync(file, data, { mode: 0o600 });

@@ -21,7 +21,21 @@ const moduleForm = (tarball: string) => ['-F', `machine=${MACHINE}`, '-F', 'hash
 
 /** kernel-module-signing.bbclass's call, run asynchronously so that builds can post at the same time. */
 export function signModules(http: FirmwareHttp, tarball: string, output: string, curlArgs: string[] = DIGSIG_POST_ARGS): Promise<Posted> {
-  const args = [...curlArgs, '--silent', '--fail', '-X', 'POST', ...moduleForm(tarball), '--output', output, '-D', `${output}.headers`, '-w', '%{http_code}', `${http.url}/sign/modules`];
+  const args = [
+    ...curlArgs,
+    '--silent',
+    '--fail',
+    '-X',
+    'POST',
+    ...moduleForm(tarball),
+    '--output',
+    output,
+    '-D',
+    `${output}.headers`,
+    '-w',
+    '%{http_code}',
+    `${http.url}/sign/modules`,
+  ];
   return new Promise((resolve) => {
     // A hung transfer must fail the test, not hold it until tap's own timeout.
     const curl = spawn('curl', args, { cwd: http.base, stdio: ['ignore', 'pipe', 'ignore'], timeout: 60_000 });
@@ -45,14 +59,29 @@ export function signModulesAtOnce(http: FirmwareHttp, tarball: string, outputs: 
   const args = ['--silent', '--parallel', '--parallel-immediate', '--parallel-max', String(outputs.length)];
   outputs.forEach((output, i) => {
     if (i > 0) args.push('--next');
-    args.push(...curlArgs, '--silent', '--fail', '-X', 'POST', ...moduleForm(tarball), '--output', output, '-w', '%{filename_effective} %{http_code} %{exitcode}\\n', `${http.url}/sign/modules`);
+    args.push(
+      ...curlArgs,
+      '--silent',
+      '--fail',
+      '-X',
+      'POST',
+      ...moduleForm(tarball),
+      '--output',
+      output,
+      '-w',
+      '%{filename_effective} %{http_code} %{exitcode}\\n',
+      `${http.url}/sign/modules`,
+    );
   });
   return new Promise((resolve) => {
     const curl = spawn('curl', args, { cwd: http.base, stdio: ['ignore', 'pipe', 'ignore'], timeout: 90_000 });
     let out = '';
     curl.stdout.on('data', (d: Buffer) => (out += d.toString()));
     curl.on('close', () => {
-      const lines = out.split('\n').filter(Boolean).map((line) => line.split(' '));
+      const lines = out
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => line.split(' '));
       resolve(new Map(lines.map(([name, ...rest]) => [name!, rest.join(' ')])));
     });
   });
@@ -73,7 +102,9 @@ export function stalledUpload(http: FirmwareHttp, contentLength: number): Promis
     const socket = net.connect(Number(new URL(http.url).port), '127.0.0.1');
     socket.on('error', () => {});
     socket.once('connect', () => {
-      socket.write(`POST /sign/modules HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: ${contentLength}\r\n\r\n--XX\r\nContent-Disposition: form-data; name="machine"\r\n\r\n${MACHINE}\r\n`);
+      socket.write(
+        `POST /sign/modules HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: ${contentLength}\r\n\r\n--XX\r\nContent-Disposition: form-data; name="machine"\r\n\r\n${MACHINE}\r\n`,
+      );
       resolve(socket);
     });
   });

@@ -28,13 +28,19 @@ t.test('firmware daemon and HSM failures', skip ? { skip } : {}, async (t) => {
     t.teardown(() => daemon.stop());
     const httpUrl = `http://127.0.0.1:${daemon.ports[1]}`;
     fs.writeFileSync(path.join(dir, 'sw-description'), readVector('swupdate/sw-description'));
-    const postSwupdate = () => curlPost(`${httpUrl}/sign/swupdate`, ['-F', 'sw-description=@sw-description', '-F', `distro=${DISTRO}`, '-F', 'method=RSA'], { cwd: dir });
+    const postSwupdate = () =>
+      curlPost(`${httpUrl}/sign/swupdate`, ['-F', 'sw-description=@sw-description', '-F', `distro=${DISTRO}`, '-F', 'method=RSA'], { cwd: dir });
     t.equal(okValue(await request(daemon.port, moduleLine)), readVector('module/dummy.ko.sha512.p7s').toString('base64'), 'signs while the token is there');
     t.equal(postSwupdate().status, 200, 'HTTP signs too');
 
     token.remove();
     try {
-      for (const line of [moduleLine, `MENDER-DIGEST ${RSA_MENDER_DISTRO} ${'ab'.repeat(32)}`, `OPTEE ${MACHINE} PSS ${'cd'.repeat(32)}`, `SWUPDATE-DIGEST ${DISTRO} CMS ${'ef'.repeat(32)}`]) {
+      for (const line of [
+        moduleLine,
+        `MENDER-DIGEST ${RSA_MENDER_DISTRO} ${'ab'.repeat(32)}`,
+        `OPTEE ${MACHINE} PSS ${'cd'.repeat(32)}`,
+        `SWUPDATE-DIGEST ${DISTRO} CMS ${'ef'.repeat(32)}`,
+      ]) {
         t.match(await request(daemon.port, line), /^ERR BACKEND_UNAVAILABLE /, `${line.split(' ')[0]} while the token is away`);
       }
       t.equal(postSwupdate().status, 503, 'HTTP answers 503 while the token is away');
@@ -57,7 +63,10 @@ t.test('firmware daemon and HSM failures', skip ? { skip } : {}, async (t) => {
     }
     t.equal(status, 200, 'HTTP signs again');
     t.equal(daemon.proc.exitCode, null, 'the same process kept serving');
-    t.ok(daemon.logs.some((l) => l['msg'] === 'HSM token reopened'), 'the reopen is logged');
+    t.ok(
+      daemon.logs.some((l) => l['msg'] === 'HSM token reopened'),
+      'the reopen is logged',
+    );
     t.notMatch(JSON.stringify(daemon.logs) + daemon.stderr(), token.pin, 'the PIN never reaches the logs');
     t.equal(await daemon.stop(), 0, 'SIGTERM closes the HSM sessions and exits 0');
   });
@@ -74,7 +83,10 @@ t.test('firmware daemon and HSM failures', skip ? { skip } : {}, async (t) => {
     t.teardown(restore);
 
     fs.writeFileSync(path.join(hsmRoot, MACHINE, 'opteesign/optee-signing-key.pem'), 'x', { mode: 0o600 });
-    t.match(await startFailure(hsmRoot, token), /^exit 78: signerd firmware: CONFIG_INVALID: .*optee-signing-key\.pem: both the key file and optee-signing-key\.pem\.pkcs11 exist/);
+    t.match(
+      await startFailure(hsmRoot, token),
+      /^exit 78: signerd firmware: CONFIG_INVALID: .*optee-signing-key\.pem: both the key file and optee-signing-key\.pem\.pkcs11 exist/,
+    );
     restore();
 
     fs.writeFileSync(optee, `${token.uri('optee-qemux86-64')}\n${token.uri('kmod-qemux86-64')}\n`);
@@ -90,7 +102,10 @@ t.test('firmware daemon and HSM failures', skip ? { skip } : {}, async (t) => {
     restore();
 
     fs.writeFileSync(kmod, `${token.uri('optee-qemux86-64')}\n`);
-    t.match(await startFailure(hsmRoot, token), /^exit 78: signerd firmware: KEY_LOAD_FAILED: .*kernel-signkey\.priv\.pkcs11: the HSM key does not match certificate kernel-signkey\.x509/);
+    t.match(
+      await startFailure(hsmRoot, token),
+      /^exit 78: signerd firmware: KEY_LOAD_FAILED: .*kernel-signkey\.priv\.pkcs11: the HSM key does not match certificate kernel-signkey\.x509/,
+    );
     restore();
 
     // Login state is per application and token, so the wrong PIN goes into a root with this key alone.

@@ -42,7 +42,23 @@ export async function importKeyRoot(dir: string, token: TestToken): Promise<HsmK
   const ecHsm = path.join(hsmRoot, EC_CMS_DISTRO, 'swupdate');
   for (const d of [ecFiles, ecHsm]) fs.mkdirSync(d, { recursive: true });
   const keyFile = path.join(ecFiles, 'cms-private.key');
-  const made = tool('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '3650', '-subj', '/O=SWUpdate/CN=target-ec', '-keyout', keyFile, '-out', path.join(ecFiles, 'cms.cert')]);
+  const made = tool('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-days',
+    '3650',
+    '-subj',
+    '/O=SWUpdate/CN=target-ec',
+    '-keyout',
+    keyFile,
+    '-out',
+    path.join(ecFiles, 'cms.cert'),
+  ]);
   if (made.code !== 0) throw new Error(`openssl req: ${made.out}`);
   fs.chmodSync(keyFile, 0o600);
   fs.copyFileSync(path.join(ecFiles, 'cms.cert'), path.join(ecHsm, 'cms.cert'));
@@ -63,4 +79,3 @@ export async function startFailure(keyRoot: string, token: TestToken): Promise<s
   const r = await runSignerd(['firmware', '--key-root', keyRoot, '--port', '0', '--no-http'], '', token.env);
   return `exit ${r.code}: ${r.stderr.trim()}`;
 }
-

@@ -34,8 +34,22 @@ t.test('firmware signing with HSM-held keys', skip ? { skip } : {}, async (t) =>
   };
 
   t.test('the same keys: KEYS and KEYINFO as from the PEM files, one log line per HSM key, no PIN', async (t) => {
-    t.equal(await request(daemon.port, 'KEYS'), `OK ${loadKeyRoot(fileRoot).entries().map((e) => `${e.signType}:${e.selector}`).join(' ')}`);
-    const slots = [[MACHINE, 'kmodsign'], [DISTRO, 'swupdate-rsa'], [DISTRO, 'swupdate-cms'], [DISTRO, 'mender'], [RSA_MENDER_DISTRO, 'mender'], [MACHINE, 'opteesign'], [EC_CMS_DISTRO, 'swupdate-cms']] as const;
+    t.equal(
+      await request(daemon.port, 'KEYS'),
+      `OK ${loadKeyRoot(fileRoot)
+        .entries()
+        .map((e) => `${e.signType}:${e.selector}`)
+        .join(' ')}`,
+    );
+    const slots = [
+      [MACHINE, 'kmodsign'],
+      [DISTRO, 'swupdate-rsa'],
+      [DISTRO, 'swupdate-cms'],
+      [DISTRO, 'mender'],
+      [RSA_MENDER_DISTRO, 'mender'],
+      [MACHINE, 'opteesign'],
+      [EC_CMS_DISTRO, 'swupdate-cms'],
+    ] as const;
     for (const [selector, slot] of slots) {
       const i = fileSigner.keyInfo(selector, slot);
       const expected = `OK type=${i.type} bits=${i.bits}${i.curve ? ` curve=${i.curve}` : ''} sig-bytes=${i.sigBytes} key-id=${i.keyId} cert=${i.certificateDer ? 'yes' : 'no'}`;
@@ -52,14 +66,39 @@ t.test('firmware signing with HSM-held keys', skip ? { skip } : {}, async (t) =>
     const cert = path.join(fileRoot, MACHINE, 'kmodsign/kernel-signkey.x509');
     fs.writeFileSync(path.join(dir, 'cert.pem'), tool('openssl', ['x509', '-inform', 'DER', '-in', cert]).stdout);
     for (const hash of ['sha256', 'sha384', 'sha512']) {
-      const blob = Buffer.from(okValue(await request(daemon.port, `MODULE ${MACHINE} ${hash} ${crypto.createHash(hash).update(dummy).digest('hex')}`)), 'base64');
+      const blob = Buffer.from(
+        okValue(await request(daemon.port, `MODULE ${MACHINE} ${hash} ${crypto.createHash(hash).update(dummy).digest('hex')}`)),
+        'base64',
+      );
       const ko = path.join(dir, `m-${hash}.ko`);
       fs.writeFileSync(ko, dummy);
       const r = tool(SIGN_FILE, ['-d', hash, priv, cert, ko]);
       t.equal(r.code, 0, r.out);
       t.ok(blob.equals(fs.readFileSync(`${ko}.p7s`)), `${hash}: identical to sign-file -d`);
       fs.writeFileSync(path.join(dir, `m-${hash}.p7`), blob);
-      const v = tool('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', `m-${hash}.p7`, '-content', ko, '-certfile', 'cert.pem', '-CAfile', 'cert.pem', '-purpose', 'any', '-out', '/dev/null'], { cwd: dir });
+      const v = tool(
+        'openssl',
+        [
+          'cms',
+          '-verify',
+          '-binary',
+          '-inform',
+          'DER',
+          '-in',
+          `m-${hash}.p7`,
+          '-content',
+          ko,
+          '-certfile',
+          'cert.pem',
+          '-CAfile',
+          'cert.pem',
+          '-purpose',
+          'any',
+          '-out',
+          '/dev/null',
+        ],
+        { cwd: dir },
+      );
       t.match(v.out, /Verification successful/, `${hash}: openssl cms -verify`);
     }
     const out = path.join(dir, 'script-dummy.ko');
@@ -70,12 +109,18 @@ t.test('firmware signing with HSM-held keys', skip ? { skip } : {}, async (t) =>
   });
 
   t.test('swupdate: RSA identical to openssl dgst -sign; RSA-PSS with the maximum salt; CMS (RSA and P-256) accepted by swupdate -c', async (t) => {
-    const sign = async (distro: string, method: string): Promise<Buffer> => Buffer.from(okValue(await request(daemon.port, `SWUPDATE ${distro} ${method} ${description.toString('base64')}`)), 'base64');
+    const sign = async (distro: string, method: string): Promise<Buffer> =>
+      Buffer.from(okValue(await request(daemon.port, `SWUPDATE ${distro} ${method} ${description.toString('base64')}`)), 'base64');
     t.ok((await sign(DISTRO, 'RSA')).equals(readVector('swupdate/sw-description.rsa.sig')), 'RSA equals the openssl vector');
     const pub = pubOf(path.join(fileRoot, DISTRO, 'swupdate/rsa-private.key'));
     fs.writeFileSync(path.join(dir, 'sw-description'), description);
     fs.writeFileSync(path.join(dir, 'pss.sig'), await sign(DISTRO, 'RSA-PSS'));
-    const pss = (salt: string) => tool('openssl', ['dgst', '-sha256', '-verify', pub, '-sigopt', 'rsa_padding_mode:pss', '-sigopt', `rsa_pss_saltlen:${salt}`, '-signature', 'pss.sig', 'sw-description'], { cwd: dir });
+    const pss = (salt: string) =>
+      tool(
+        'openssl',
+        ['dgst', '-sha256', '-verify', pub, '-sigopt', 'rsa_padding_mode:pss', '-sigopt', `rsa_pss_saltlen:${salt}`, '-signature', 'pss.sig', 'sw-description'],
+        { cwd: dir },
+      );
     t.match(pss('-2').out, /Verified OK/, 'PSS verifies (auto salt, as swupdate)');
     t.match(pss('222').out, /Verified OK/, 'the salt is the maximum, 256 - 32 - 2, as meta-swupdate signs');
     for (const distro of [DISTRO, EC_CMS_DISTRO]) {
@@ -86,7 +131,27 @@ t.test('firmware signing with HSM-held keys', skip ? { skip } : {}, async (t) =>
       const changed = Buffer.from(description.toString().replace('signerd test image', 'signerd test imagX'));
       t.notOk(swupdateCheck(buildSwu(dir, `bad-${distro}`, changed, sig), cert).accepted, `${distro}: a changed sw-description is refused`);
       fs.writeFileSync(path.join(dir, `cms-${distro}.sig`), sig);
-      const v = tool('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', `cms-${distro}.sig`, '-content', 'sw-description', '-CAfile', cert, '-purpose', 'any', '-out', '/dev/null'], { cwd: dir });
+      const v = tool(
+        'openssl',
+        [
+          'cms',
+          '-verify',
+          '-binary',
+          '-inform',
+          'DER',
+          '-in',
+          `cms-${distro}.sig`,
+          '-content',
+          'sw-description',
+          '-CAfile',
+          cert,
+          '-purpose',
+          'any',
+          '-out',
+          '/dev/null',
+        ],
+        { cwd: dir },
+      );
       t.match(v.out, /Verification successful/, `${distro}: openssl cms -verify`);
     }
   });
@@ -124,15 +189,40 @@ t.test('firmware signing with HSM-held keys', skip ? { skip } : {}, async (t) =>
     t.ok(fs.readFileSync(out).equals(readVector(`optee/${UUID}.pkcs1.v7.ta`)), 'identical to the vector');
     const digest = crypto.randomBytes(32);
     fs.writeFileSync(path.join(dir, 'pss.dig'), digest);
-    fs.writeFileSync(path.join(dir, 'optee-pss.sig'), Buffer.from(okValue(await request(daemon.port, `OPTEE ${MACHINE} PSS ${digest.toString('hex')}`)), 'base64'));
+    fs.writeFileSync(
+      path.join(dir, 'optee-pss.sig'),
+      Buffer.from(okValue(await request(daemon.port, `OPTEE ${MACHINE} PSS ${digest.toString('hex')}`)), 'base64'),
+    );
     const pub = pubOf(path.join(fileRoot, MACHINE, 'opteesign/optee-signing-key.pem'));
     const verify = (salt: string) =>
-      tool('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', pub, '-pkeyopt', 'digest:sha256', '-pkeyopt', 'rsa_padding_mode:pss', '-pkeyopt', `rsa_pss_saltlen:${salt}`, '-pkeyopt', 'rsa_mgf1_md:sha256', '-in', 'pss.dig', '-sigfile', 'optee-pss.sig'], { cwd: dir });
+      tool(
+        'openssl',
+        [
+          'pkeyutl',
+          '-verify',
+          '-pubin',
+          '-inkey',
+          pub,
+          '-pkeyopt',
+          'digest:sha256',
+          '-pkeyopt',
+          'rsa_padding_mode:pss',
+          '-pkeyopt',
+          `rsa_pss_saltlen:${salt}`,
+          '-pkeyopt',
+          'rsa_mgf1_md:sha256',
+          '-in',
+          'pss.dig',
+          '-sigfile',
+          'optee-pss.sig',
+        ],
+        { cwd: dir },
+      );
     t.match(verify('32').out, /Signature Verified Successfully/, 'salt 32');
     t.notMatch(verify('222').out, /Signature Verified Successfully/, 'not the maximum salt');
   });
 
-  t.test('in process: whole-module and whole-TA flows (the HTTP front end\'s) equal the file keys\' output', async (t) => {
+  t.test("in process: whole-module and whole-TA flows (the HTTP front end's) equal the file keys' output", async (t) => {
     const saved = process.env['SOFTHSM2_CONF'];
     process.env['SOFTHSM2_CONF'] = token.env.SOFTHSM2_CONF;
     const root = await openKeyRoot(hsmRoot, { callMsMax: 10_000 });
@@ -146,8 +236,15 @@ t.test('firmware signing with HSM-held keys', skip ? { skip } : {}, async (t) =>
     const ta = { uuid: UUID, version: 7, elf: readVector(`optee/${UUID}.stripped.elf`), algo: 'PKCS1' as const };
     t.ok((await hsm.opteeTa(MACHINE, ta)).equals(readVector(`optee/${UUID}.pkcs1.v7.ta`)), 'opteeTa equals the vector');
     const d32 = crypto.randomBytes(32);
-    t.equal(await hsm.menderSignatureOfDigest(RSA_MENDER_DISTRO, d32), await fileSigner.menderSignatureOfDigest(RSA_MENDER_DISTRO, d32), 'Mender RSA digest flow: same as the file key');
-    t.ok((await hsm.opteeSignature(MACHINE, 'PKCS1', d32)).equals(await fileSigner.opteeSignature(MACHINE, 'PKCS1', d32)), 'OP-TEE PKCS#1: same as the file key');
+    t.equal(
+      await hsm.menderSignatureOfDigest(RSA_MENDER_DISTRO, d32),
+      await fileSigner.menderSignatureOfDigest(RSA_MENDER_DISTRO, d32),
+      'Mender RSA digest flow: same as the file key',
+    );
+    t.ok(
+      (await hsm.opteeSignature(MACHINE, 'PKCS1', d32)).equals(await fileSigner.opteeSignature(MACHINE, 'PKCS1', d32)),
+      'OP-TEE PKCS#1: same as the file key',
+    );
     t.throws(() => root.optee(MACHINE), { code: 'INTERNAL' }, 'the in-memory lookup refuses an HSM-held key');
   });
 });

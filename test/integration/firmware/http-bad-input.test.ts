@@ -32,12 +32,24 @@ function stalledUpload(port: number): Promise<string> {
 }
 
 t.test('bad input gets its status; nothing is left behind', needTools('curl', 'tar'), async (t) => {
-  const http = await startFirmwareDaemon(t, ['--http-upload-bytes-max', '65536', '--http-inflated-bytes-max', '1048576', '--http-jobs-max', '1', '--http-queue-max', '0', '--http-request-ms-max', '3000']);
+  const http = await startFirmwareDaemon(t, [
+    '--http-upload-bytes-max',
+    '65536',
+    '--http-inflated-bytes-max',
+    '1048576',
+    '--http-jobs-max',
+    '1',
+    '--http-queue-max',
+    '0',
+    '--http-request-ms-max',
+    '3000',
+  ]);
   const work = path.join(http.base, 'bad');
   fs.mkdirSync(path.join(work, 'tree/lib/modules/x'), { recursive: true });
   fs.writeFileSync(path.join(work, 'tree/lib/modules/x/a.ko'), Buffer.alloc(1000, 1));
   run('tar', ['-C', path.join(work, 'tree'), '-c', '-z', '-f', path.join(work, 'good.tar.gz'), 'lib/modules']);
-  const modules = (file: string, extra: string[] = []) => curlPost(`${http.url}/sign/modules`, ['-F', `machine=${MACHINE}`, '-F', `artifact=@${file}`, ...extra], { cwd: work }).status;
+  const modules = (file: string, extra: string[] = []) =>
+    curlPost(`${http.url}/sign/modules`, ['-F', `machine=${MACHINE}`, '-F', `artifact=@${file}`, ...extra], { cwd: work }).status;
   t.equal(modules('good.tar.gz'), 200, 'the good tarball signs');
 
   await t.test('endpoints and methods', async (t) => {
@@ -71,7 +83,12 @@ t.test('bad input gets its status; nothing is left behind', needTools('curl', 't
     for (const file of ['random.tar.gz', 'truncated.tar.gz', 'gzipped-junk.tar.gz', 'dotdot.tar.gz', 'absolute.tar.gz', 'device.tar.gz']) {
       t.equal(modules(file), 400, file);
     }
-    t.ok(run('tar', ['-t', '-z', '-f', path.join(work, 'dotdot.tar.gz')]).stdout.toString().startsWith('../'), 'the traversal fixture really holds ../');
+    t.ok(
+      run('tar', ['-t', '-z', '-f', path.join(work, 'dotdot.tar.gz')])
+        .stdout.toString()
+        .startsWith('../'),
+      'the traversal fixture really holds ../',
+    );
   });
 
   await t.test('wrong field types', async (t) => {
@@ -105,7 +122,9 @@ t.test('bad input gets its status; nothing is left behind', needTools('curl', 't
     await new Promise((resolve) => slow.once('connect', resolve));
     slow.on('error', () => {});
     // Half an upload: the request holds the only job slot until it is finished or dropped.
-    slow.write(`POST /sign/modules HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: 60000\r\n\r\n--XX\r\nContent-Disposition: form-data; name="machine"\r\n\r\n${MACHINE}\r\n`);
+    slow.write(
+      `POST /sign/modules HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: 60000\r\n\r\n--XX\r\nContent-Disposition: form-data; name="machine"\r\n\r\n${MACHINE}\r\n`,
+    );
     let status = 0;
     for (let i = 0; i < 100 && status !== 503; i++) {
       status = modules('good.tar.gz');
@@ -171,7 +190,8 @@ t.test('one file over --http-file-bytes-max gets 413 (/sign/modules, /sign/optee
     t.equal(run('tar', ['-C', dir, '-c', '-z', '-f', path.join(work, `${name}.tar.gz`), '.']).code, 0);
     return `${name}.tar.gz`;
   };
-  const post = (endpoint: string, file: string) => curlStatus(['-X', 'POST', '-F', `machine=${MACHINE}`, '-F', `artifact=@${path.join(work, file)}`, `${http.url}${endpoint}`]);
+  const post = (endpoint: string, file: string) =>
+    curlStatus(['-X', 'POST', '-F', `machine=${MACHINE}`, '-F', `artifact=@${path.join(work, file)}`, `${http.url}${endpoint}`]);
   const uuid = '8aaaf200-2450-11e4-abe2-0002a5d5c51b';
   const elf = `${uuid}.stripped.elf`;
   // [endpoint, name, tarball content, the file over the limit (null: none, it signs)]

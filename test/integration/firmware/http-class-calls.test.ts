@@ -49,11 +49,50 @@ const SW_DESCRIPTION = 'software =\n{\n\tversion = "1.0";\n\thardware-compatibil
 function swupdateSignTool(method: 'RSA' | 'CMS'): ClassCall['run'] {
   return (http, dir) => {
     write(dir, { 'sw-description': SW_DESCRIPTION });
-    const r = run('curl', ['--fail', '-X', 'POST', '-F', 'sw-description=@sw-description', '-F', `distro=${DISTRO}`, '-F', `method=${method}`, '--output', 'sw-description.sig', '-w', '%{http_code}', `${http.url}/sign/swupdate`], { cwd: dir });
+    const r = run(
+      'curl',
+      [
+        '--fail',
+        '-X',
+        'POST',
+        '-F',
+        'sw-description=@sw-description',
+        '-F',
+        `distro=${DISTRO}`,
+        '-F',
+        `method=${method}`,
+        '--output',
+        'sw-description.sig',
+        '-w',
+        '%{http_code}',
+        `${http.url}/sign/swupdate`,
+      ],
+      { cwd: dir },
+    );
     const verified =
       method === 'RSA'
         ? ok('openssl', ['dgst', '-sha256', '-verify', http.keys.pub.swupdateRsa, '-signature', 'sw-description.sig', 'sw-description'], dir)
-        : ok('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', 'sw-description.sig', '-content', 'sw-description', '-CAfile', http.keys.pub.cmsCert, '-purpose', 'any', '-out', '/dev/null'], dir);
+        : ok(
+            'openssl',
+            [
+              'cms',
+              '-verify',
+              '-binary',
+              '-inform',
+              'DER',
+              '-in',
+              'sw-description.sig',
+              '-content',
+              'sw-description',
+              '-CAfile',
+              http.keys.pub.cmsCert,
+              '-purpose',
+              'any',
+              '-out',
+              '/dev/null',
+            ],
+            dir,
+          );
     return { works: r.code === 0 && verified, status: Number(r.stdout.toString().trim().slice(-3)) };
   };
 }
@@ -63,7 +102,23 @@ function tegraSign(bup: boolean): ClassCall['run'] {
   return (http, dir) => {
     write(dir, { MANIFEST: `DTBFILE=x.dtb\nLNXFILE=boot.img\nBOARDID=3701\n${bup ? 'BUPGENSPECS=fab=000\n' : ''}`, 'boot.img': 'kernel', 'x.dtb': 'dtb' });
     run('tar', ['-c', '-h', '-z', '-f', 'tegrasign-in.tar.gz', 'MANIFEST', 'boot.img', 'x.dtb'], { cwd: dir });
-    const post = digsigPost(http, 'sign/tegra', ['-F', `machine=${MACHINE}`, '-F', 'soctype=tegra234', '-F', 'bspversion=35.4.1', '-F', 'artifact=@tegrasign-in.tar.gz', '--output', 'tegrasign-out.tar.gz'], dir);
+    const post = digsigPost(
+      http,
+      'sign/tegra',
+      [
+        '-F',
+        `machine=${MACHINE}`,
+        '-F',
+        'soctype=tegra234',
+        '-F',
+        'bspversion=35.4.1',
+        '-F',
+        'artifact=@tegrasign-in.tar.gz',
+        '--output',
+        'tegrasign-out.tar.gz',
+      ],
+      dir,
+    );
     return { works: post.code === 0 && ok('tar', ['-x', '-z', '-f', 'tegrasign-out.tar.gz'], dir), status: post.status };
   };
 }
@@ -72,7 +127,12 @@ function tegraSign(bup: boolean): ClassCall['run'] {
 function uefiSign(endpoint: string, signingType: string, output: string): ClassCall['run'] {
   return (http, dir) => {
     write(dir, { 'BOOTAA64.efi': Buffer.alloc(4096, 0x4d) });
-    const post = digsigPost(http, endpoint, ['-F', `machine=${MACHINE}`, '-F', `signing_type=${signingType}`, '-F', 'artifact=@BOOTAA64.efi', '--output', output], dir);
+    const post = digsigPost(
+      http,
+      endpoint,
+      ['-F', `machine=${MACHINE}`, '-F', `signing_type=${signingType}`, '-F', 'artifact=@BOOTAA64.efi', '--output', output],
+      dir,
+    );
     return { works: post.code === 0, status: post.status };
   };
 }
@@ -81,7 +141,25 @@ function uefiSign(endpoint: string, signingType: string, output: string): ClassC
 function uefiCapsule(endpoint: string): ClassCall['run'] {
   return (http, dir) => {
     write(dir, { 'x.bl_only.bup-payload': Buffer.alloc(2048, 0x42) });
-    const post = digsigPost(http, endpoint, ['-F', `machine=${MACHINE}`, '-F', 'soctype=tegra234', '-F', 'bspversion=35.4.1', '-F', 'guid=bf0d4599-20d4-414e-b2c5-3595b1cda402', '-F', 'artifact=@x.bl_only.bup-payload', '--output', './tegra-bl.cap'], dir);
+    const post = digsigPost(
+      http,
+      endpoint,
+      [
+        '-F',
+        `machine=${MACHINE}`,
+        '-F',
+        'soctype=tegra234',
+        '-F',
+        'bspversion=35.4.1',
+        '-F',
+        'guid=bf0d4599-20d4-414e-b2c5-3595b1cda402',
+        '-F',
+        'artifact=@x.bl_only.bup-payload',
+        '--output',
+        './tegra-bl.cap',
+      ],
+      dir,
+    );
     return { works: post.code === 0, status: post.status };
   };
 }
@@ -94,7 +172,12 @@ const CALLS: ClassCall[] = [
     run(http, dir) {
       write(dir, { 'pkgd/lib/modules/6.1.0/kernel/a.ko': Buffer.alloc(3000, 1), 'pkgd/lib/modules/6.1.0/kernel/.debug/a.ko': 'debug', 'signed/.keep': '' });
       run('tar', ['-C', 'pkgd', '--exclude=*/.debug/*', '-c', '-z', '-f', 'signed/modules-in.tar.gz', 'lib/modules'], { cwd: dir });
-      const post = digsigPost(http, 'sign/modules', ['-F', `machine=${MACHINE}`, '-F', 'hashalg=sha512', '-F', 'artifact=@signed/modules-in.tar.gz', '--output', 'signed/modules-out.tar.gz'], dir);
+      const post = digsigPost(
+        http,
+        'sign/modules',
+        ['-F', `machine=${MACHINE}`, '-F', 'hashalg=sha512', '-F', 'artifact=@signed/modules-in.tar.gz', '--output', 'signed/modules-out.tar.gz'],
+        dir,
+      );
       const extracted = post.code === 0 && ok('tar', ['-C', 'pkgd', '-x', '--no-same-owner', '-f', 'signed/modules-out.tar.gz', './lib/modules'], dir);
       const module = fs.readFileSync(path.join(dir, 'pkgd/lib/modules/6.1.0/kernel/a.ko'));
       return { works: extracted && module.subarray(-MODULE_MAGIC.length).equals(MODULE_MAGIC), status: post.status };
@@ -111,7 +194,9 @@ const CALLS: ClassCall[] = [
       const deploy = path.join(http.artifactRoot, 'deploy');
       fs.mkdirSync(deploy, { recursive: true });
       const artifact = path.join(deploy, 'image.mender');
-      run('mender-artifact', ['write', 'rootfs-image', '-n', 'release-1', '-t', 'qemux86-64', '-f', 'rootfs.ext4', '-o', artifact, '--no-progress'], { cwd: dir });
+      run('mender-artifact', ['write', 'rootfs-image', '-n', 'release-1', '-t', 'qemux86-64', '-f', 'rootfs.ext4', '-o', artifact, '--no-progress'], {
+        cwd: dir,
+      });
       const post = digsigPost(http, 'sign/mender', ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${artifact}`], dir);
       return { works: post.code === 0 && ok('mender-artifact', ['validate', artifact, '-k', http.keys.pub.menderRsa], dir), status: post.status };
     },
@@ -122,7 +207,12 @@ const CALLS: ClassCall[] = [
     endpoint: '/sign/mender',
     run(http, dir) {
       // The class copies the artifact to its S3 temp store with the aws CLI first; the daemon is asked to fetch it.
-      const post = digsigPost(http, 'sign/mender', ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=s3://systems.madison.tempstore/${DISTRO}/0d9c6cf4-5f0e-4f4e-9d56-1b4c3c5d1e2f`], dir);
+      const post = digsigPost(
+        http,
+        'sign/mender',
+        ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=s3://systems.madison.tempstore/${DISTRO}/0d9c6cf4-5f0e-4f4e-9d56-1b4c3c5d1e2f`],
+        dir,
+      );
       return { works: post.code === 0, status: post.status };
     },
   },
@@ -130,12 +220,42 @@ const CALLS: ClassCall[] = [
   { klass: 'tegrasign.bbclass', call: 'tegraflash_custom_sign_bup', endpoint: '/sign/tegra', run: tegraSign(true) },
   { klass: 'digsigserver-tegra-signing.bbclass', call: 'tegraflash_custom_sign_pkg', endpoint: '/sign/tegra', run: tegraSign(false) },
   { klass: 'digsigserver-tegra-signing.bbclass', call: 'tegraflash_custom_sign_bup', endpoint: '/sign/tegra', run: tegraSign(true) },
-  { klass: 'digsigserver-uefi-signing.bbclass', call: 'tegra_uefi_sbsign', endpoint: '/sign/tegra/uefi', run: uefiSign('sign/tegra/uefi', 'sbsign', 'BOOTAA64.efi') },
-  { klass: 'digsigserver-uefi-signing.bbclass', call: 'tegra_uefi_split_sign', endpoint: '/sign/tegra/uefi', run: uefiSign('sign/tegra/uefi', 'signature', 'BOOTAA64.efi.sig') },
-  { klass: 'digsigserver-uefi-signing.bbclass', call: 'tegra_uefi_attach_sign', endpoint: '/sign/tegra/uefi', run: uefiSign('sign/tegra/uefi', 'attach_signature', 'BOOTAA64.efi.signed') },
-  { klass: 'digsigserver-uefi-signing.bbclass', call: 'tegra_uefi_sbsign (earlier revisions)', endpoint: '/sign/uefi', run: uefiSign('sign/uefi', 'sbsign', 'BOOTAA64.efi') },
-  { klass: 'digsigserver-uefi-capsule-signing.bbclass', call: 'sign_uefi_capsules', endpoint: '/sign/tegra/ueficapsule', run: uefiCapsule('sign/tegra/ueficapsule') },
-  { klass: 'digsigserver-uefi-capsule-signing.bbclass', call: 'sign_uefi_capsules (earlier revisions)', endpoint: '/sign/ueficapsule', run: uefiCapsule('sign/ueficapsule') },
+  {
+    klass: 'digsigserver-uefi-signing.bbclass',
+    call: 'tegra_uefi_sbsign',
+    endpoint: '/sign/tegra/uefi',
+    run: uefiSign('sign/tegra/uefi', 'sbsign', 'BOOTAA64.efi'),
+  },
+  {
+    klass: 'digsigserver-uefi-signing.bbclass',
+    call: 'tegra_uefi_split_sign',
+    endpoint: '/sign/tegra/uefi',
+    run: uefiSign('sign/tegra/uefi', 'signature', 'BOOTAA64.efi.sig'),
+  },
+  {
+    klass: 'digsigserver-uefi-signing.bbclass',
+    call: 'tegra_uefi_attach_sign',
+    endpoint: '/sign/tegra/uefi',
+    run: uefiSign('sign/tegra/uefi', 'attach_signature', 'BOOTAA64.efi.signed'),
+  },
+  {
+    klass: 'digsigserver-uefi-signing.bbclass',
+    call: 'tegra_uefi_sbsign (earlier revisions)',
+    endpoint: '/sign/uefi',
+    run: uefiSign('sign/uefi', 'sbsign', 'BOOTAA64.efi'),
+  },
+  {
+    klass: 'digsigserver-uefi-capsule-signing.bbclass',
+    call: 'sign_uefi_capsules',
+    endpoint: '/sign/tegra/ueficapsule',
+    run: uefiCapsule('sign/tegra/ueficapsule'),
+  },
+  {
+    klass: 'digsigserver-uefi-capsule-signing.bbclass',
+    call: 'sign_uefi_capsules (earlier revisions)',
+    endpoint: '/sign/ueficapsule',
+    run: uefiCapsule('sign/ueficapsule'),
+  },
 ];
 
 const key = (klass: string, call: string, endpoint: string) => `${klass} | ${call} | ${endpoint}`;
@@ -148,7 +268,10 @@ function documentedCalls(): Map<string, boolean> {
   const section = doc.slice(start + 1, doc.indexOf('\n## ', start + 1) === -1 ? undefined : doc.indexOf('\n## ', start + 1));
   const rows = new Map<string, boolean>();
   for (const line of section.split('\n')) {
-    const cells = line.split('|').slice(1, -1).map((c) => c.replace(/`/g, '').trim());
+    const cells = line
+      .split('|')
+      .slice(1, -1)
+      .map((c) => c.replace(/`/g, '').trim());
     if (cells.length < 5 || !/^(yes|no)\b/.test(cells[4]!)) continue;
     rows.set(key(cells[0]!, cells[2]!, cells[3]!), cells[4]!.startsWith('yes'));
   }

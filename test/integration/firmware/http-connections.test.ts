@@ -80,7 +80,10 @@ t.test('connections that send nothing: 408, then closed; the cap frees up while 
   t.ok(await until(() => clients.every((c) => c.reply().startsWith('HTTP/1.1 408 ')), 8000), 'every idle connection is answered 408');
   t.ok(await until(() => clients.every((c) => c.closedByDaemon()), 2000), 'and closed by the daemon');
   t.ok(await until(() => socketsOf(pid) <= idle, 2000, 100), 'the daemon keeps none of them (no half-closed sockets counting against the cap)');
-  t.notOk(clients.some((c) => c.socket.destroyed), 'the clients still hold their ends open');
+  t.notOk(
+    clients.some((c) => c.socket.destroyed),
+    'the clients still hold their ends open',
+  );
   t.equal(health(http), 200, '/health answers');
   t.equal(curlPost(`${http.url}/sign/modules`, ['-F', `machine=${MACHINE}`, '-F', `artifact=@${tarball}`], { cwd: http.base }).status, 200, 'signing answers');
 });
@@ -110,12 +113,19 @@ t.test('slow headers and slow uploads: 408 within the idle timeout, then closed'
   const started = Date.now();
 
   // One idle window to notice, one check interval (1 s) of lateness, and slack for a loaded machine.
-  t.ok(await until(() => slowHeaders.reply().startsWith('HTTP/1.1 408 ') && slowHeaders.closedByDaemon(), 6000), 'headers trickled a byte at a time: 408 and closed');
+  t.ok(
+    await until(() => slowHeaders.reply().startsWith('HTTP/1.1 408 ') && slowHeaders.closedByDaemon(), 6000),
+    'headers trickled a byte at a time: 408 and closed',
+  );
   t.ok(await until(() => slowBody.reply().startsWith('HTTP/1.1 408 ') && slowBody.closedByDaemon(), 6000), 'an upload trickled at 10 bytes/s: 408 and closed');
   t.ok(Date.now() - started < 6000, `both cut within ${Date.now() - started} ms`);
   t.ok(await until(() => socketsOf(pid) <= idle, 2000), 'the daemon keeps neither socket');
   t.equal(health(http), 200, '/health answers');
-  t.equal(curlPost(`${http.url}/sign/modules`, ['-F', `machine=${MACHINE}`, '-F', `artifact=@${tarball}`], { cwd: http.base }).status, 200, 'a normal upload is not cut');
+  t.equal(
+    curlPost(`${http.url}/sign/modules`, ['-F', `machine=${MACHINE}`, '-F', `artifact=@${tarball}`], { cwd: http.base }).status,
+    200,
+    'a normal upload is not cut',
+  );
   const timeouts = () => http.daemon.logs.filter((l) => l['msg'] === 'request' && l['outcome'] === 'REQUEST_TIMEOUT').length;
   t.ok(await until(() => timeouts() >= 2, 2000), 'both are logged as REQUEST_TIMEOUT');
 });

@@ -42,7 +42,14 @@ export function makeKeyRoot(base: string): KeyRootFixture {
   const { pub, priv } = madeKeys.fixture;
   return {
     keyRoot: path.join(base, 'keys'),
-    pub: { kmodCert: rebase(pub.kmodCert), swupdateRsa: rebase(pub.swupdateRsa), cmsCert: rebase(pub.cmsCert), menderRsa: rebase(pub.menderRsa), menderEc: rebase(pub.menderEc), optee: rebase(pub.optee) },
+    pub: {
+      kmodCert: rebase(pub.kmodCert),
+      swupdateRsa: rebase(pub.swupdateRsa),
+      cmsCert: rebase(pub.cmsCert),
+      menderRsa: rebase(pub.menderRsa),
+      menderEc: rebase(pub.menderEc),
+      optee: rebase(pub.optee),
+    },
     priv: { kmod: rebase(priv.kmod) },
   };
 }
@@ -57,10 +64,33 @@ function generateKeyRoot(base: string): KeyRootFixture {
   };
   fs.mkdirSync(pubDir, { recursive: true });
   const kmod = dir(MACHINE, 'kmodsign');
-  openssl(['req', '-new', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'kernel-signkey.priv', '-out', 'kernel-signkey.x509', '-days', '3650', '-subj', '/CN=Test module signing key/O=Test', '-addext', 'extendedKeyUsage=codeSigning'], kmod);
+  openssl(
+    [
+      'req',
+      '-new',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'kernel-signkey.priv',
+      '-out',
+      'kernel-signkey.x509',
+      '-days',
+      '3650',
+      '-subj',
+      '/CN=Test module signing key/O=Test',
+      '-addext',
+      'extendedKeyUsage=codeSigning',
+    ],
+    kmod,
+  );
   const swu = dir(DISTRO, 'swupdate');
   openssl(['genrsa', '-out', 'rsa-private.key', '2048'], swu);
-  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'cms-private.key', '-out', 'cms.cert', '-days', '3650', '-subj', '/O=SWUpdate/CN=target'], swu);
+  openssl(
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'cms-private.key', '-out', 'cms.cert', '-days', '3650', '-subj', '/O=SWUpdate/CN=target'],
+    swu,
+  );
   const mender = dir(DISTRO, 'mender');
   openssl(['genrsa', '-out', 'private.key', '2048'], mender);
   const menderEc = dir(EC_DISTRO, 'mender');
@@ -79,7 +109,14 @@ function generateKeyRoot(base: string): KeyRootFixture {
   openssl(['pkey', '-in', path.join(mender, 'private.key'), '-pubout', '-out', pub.menderRsa], base);
   openssl(['pkey', '-in', path.join(menderEc, 'private.key'), '-pubout', '-out', pub.menderEc], base);
   openssl(['pkey', '-in', path.join(optee, 'optee-signing-key.pem'), '-pubout', '-out', pub.optee], base);
-  for (const key of [path.join(kmod, 'kernel-signkey.priv'), path.join(swu, 'rsa-private.key'), path.join(swu, 'cms-private.key'), path.join(mender, 'private.key'), path.join(menderEc, 'private.key'), path.join(optee, 'optee-signing-key.pem')]) {
+  for (const key of [
+    path.join(kmod, 'kernel-signkey.priv'),
+    path.join(swu, 'rsa-private.key'),
+    path.join(swu, 'cms-private.key'),
+    path.join(mender, 'private.key'),
+    path.join(menderEc, 'private.key'),
+    path.join(optee, 'optee-signing-key.pem'),
+  ]) {
     fs.chmodSync(key, 0o600);
   }
   return { keyRoot, pub, priv: { kmod: path.join(kmod, 'kernel-signkey.priv') } };
@@ -98,8 +135,25 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; env?: Nod
 }
 
 /** curl as the Yocto classes call it (`--silent --fail -X POST`), plus `-w %{http_code}` so tests see the status. */
-export function curlPost(url: string, formArgs: string[], opts: { cwd?: string; output?: string; extra?: string[] } = {}): { code: number | null; status: number; stderr: string } {
-  const args = ['--silent', '--show-error', '--fail', '-X', 'POST', ...formArgs, '--output', opts.output ?? '/dev/null', '-w', '%{http_code}', ...(opts.extra ?? []), url];
+export function curlPost(
+  url: string,
+  formArgs: string[],
+  opts: { cwd?: string; output?: string; extra?: string[] } = {},
+): { code: number | null; status: number; stderr: string } {
+  const args = [
+    '--silent',
+    '--show-error',
+    '--fail',
+    '-X',
+    'POST',
+    ...formArgs,
+    '--output',
+    opts.output ?? '/dev/null',
+    '-w',
+    '%{http_code}',
+    ...(opts.extra ?? []),
+    url,
+  ];
   const r = run('curl', args, opts.cwd ? { cwd: opts.cwd } : {});
   return { code: r.code, status: Number(r.stdout.toString().trim() || 0), stderr: r.stderr };
 }
@@ -132,7 +186,20 @@ export async function startFirmwareDaemon(t: { testdir(): string; teardown(fn: (
   fs.mkdirSync(tempParent);
   fs.mkdirSync(artifactRoot);
   const daemon = await startDaemon(
-    ['firmware', '--key-root', keys.keyRoot, '--port', '0', '--http-port', '0', '--http-temp-dir', tempParent, '--mender-artifact-root', artifactRoot, ...extraArgs],
+    [
+      'firmware',
+      '--key-root',
+      keys.keyRoot,
+      '--port',
+      '0',
+      '--http-port',
+      '0',
+      '--http-temp-dir',
+      tempParent,
+      '--mender-artifact-root',
+      artifactRoot,
+      ...extraArgs,
+    ],
     { listeners: 2 },
   );
   t.teardown(() => daemon.stop());

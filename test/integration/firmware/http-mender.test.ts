@@ -16,7 +16,11 @@ t.test('/sign/mender', needTools('curl', 'tar', 'mender-artifact'), async (t) =>
   const work = path.join(http.base, 'mender');
   fs.mkdirSync(work);
   fs.writeFileSync(path.join(work, 'rootfs.ext4'), Buffer.alloc(200_000, 0x5a));
-  const write = run('mender-artifact', ['write', 'rootfs-image', '-n', 'release-1', '-t', 'qemux86-64', '-f', 'rootfs.ext4', '-o', 'unsigned.mender', '--no-progress'], { cwd: work });
+  const write = run(
+    'mender-artifact',
+    ['write', 'rootfs-image', '-n', 'release-1', '-t', 'qemux86-64', '-f', 'rootfs.ext4', '-o', 'unsigned.mender', '--no-progress'],
+    { cwd: work },
+  );
   t.equal(write.code, 0, write.stderr);
   const unsigned = path.join(work, 'unsigned.mender');
 
@@ -40,13 +44,19 @@ t.test('/sign/mender', needTools('curl', 'tar', 'mender-artifact'), async (t) =>
     fs.mkdirSync(path.dirname(target));
     fs.copyFileSync(unsigned, target);
     fs.chmodSync(target, 0o644);
-    const post = curlPost(`${http.url}/sign/mender`, ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${target}`], { output: path.join(work, 'reply.txt') });
+    const post = curlPost(`${http.url}/sign/mender`, ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${target}`], {
+      output: path.join(work, 'reply.txt'),
+    });
     t.equal(post.status, 200, post.stderr);
     t.equal(fs.readFileSync(path.join(work, 'reply.txt'), 'utf8'), 'Signing successful');
     t.ok(validate(target, http.keys.pub.menderRsa).ok, 'the artifact at the URI validates');
     t.equal(fs.statSync(target).mode & 0o777, 0o644, 'its mode is kept');
     t.same(fs.readdirSync(path.dirname(target)), ['image.mender'], 'no temporary file left beside it');
-    t.equal(curlPost(`${http.url}/sign/mender`, ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${target}`]).status, 400, 'signing it again is refused (already signed)');
+    t.equal(
+      curlPost(`${http.url}/sign/mender`, ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${target}`]).status,
+      400,
+      'signing it again is refused (already signed)',
+    );
   });
 
   await t.test('artifact-uri outside the root, s3, or missing', async (t) => {

@@ -13,7 +13,12 @@ const LONG_DIR = 'kernel/drivers/a/rather/long/directory/path/so/that/the/member
 /** A tiny relocatable ELF with a .modinfo section, enough for modinfo to parse a signature. */
 function buildElfModule(dir: string): string {
   const src = path.join(dir, 'dummy.c');
-  fs.writeFileSync(src, ['license=GPL', 'name=dummy', 'vermagic=6.1.0 SMP mod_unload'].map((s, i) => `__attribute__((section(".modinfo"), used)) static const char m${i}[] = "${s}";`).join('\n') + '\n');
+  fs.writeFileSync(
+    src,
+    ['license=GPL', 'name=dummy', 'vermagic=6.1.0 SMP mod_unload']
+      .map((s, i) => `__attribute__((section(".modinfo"), used)) static const char m${i}[] = "${s}";`)
+      .join('\n') + '\n',
+  );
   const out = path.join(dir, 'dummy.ko');
   const r = run('gcc', ['-c', '-o', out, src]);
   if (r.code !== 0) throw new Error(`gcc: ${r.stderr}`);
@@ -42,27 +47,57 @@ t.test('/sign/modules as kernel-module-signing.bbclass calls it', needTools('cur
   const elf = buildElfModule(http.base);
   const kmod = path.join(http.keys.keyRoot, MACHINE, 'kmodsign');
 
-  for (const [hashalg, format] of [['sha512', 'gnu'], ['sha256', 'pax']] as const) {
+  for (const [hashalg, format] of [
+    ['sha512', 'gnu'],
+    ['sha256', 'pax'],
+  ] as const) {
     await t.test(`${hashalg}, input tar in ${format} format`, async (t) => {
       const work = fs.mkdtempSync(path.join(http.base, `${hashalg}-`));
       const pkgd = path.join(work, 'pkgd');
       const modules = buildTree(pkgd, elf);
       const pristine = path.join(work, 'pristine');
       fs.cpSync(pkgd, pristine, { recursive: true, verbatimSymlinks: true });
-      t.equal(run('tar', ['-C', pkgd, `--format=${format}`, '--exclude=*/.debug/*', '-c', '-z', '-f', path.join(work, 'modules-in.tar.gz'), 'lib/modules']).code, 0);
+      t.equal(
+        run('tar', ['-C', pkgd, `--format=${format}`, '--exclude=*/.debug/*', '-c', '-z', '-f', path.join(work, 'modules-in.tar.gz'), 'lib/modules']).code,
+        0,
+      );
 
-      const post = curlPost(`${http.url}/sign/modules`, ['-F', `machine=${MACHINE}`, '-F', `hashalg=${hashalg}`, '-F', 'artifact=@modules-in.tar.gz'], { cwd: work, output: 'modules-out.tar.gz' });
+      const post = curlPost(`${http.url}/sign/modules`, ['-F', `machine=${MACHINE}`, '-F', `hashalg=${hashalg}`, '-F', 'artifact=@modules-in.tar.gz'], {
+        cwd: work,
+        output: 'modules-out.tar.gz',
+      });
       t.equal(post.status, 200, post.stderr);
-      const listing = run('tar', ['-t', '-z', '-f', path.join(work, 'modules-out.tar.gz')]).stdout.toString().split('\n').filter(Boolean);
-      t.ok(listing.every((name) => name.startsWith('./')), 'every member name starts with ./');
-      t.notOk(listing.some((name) => name.includes('.debug/small.ko')), 'the excluded .debug file is not there');
+      const listing = run('tar', ['-t', '-z', '-f', path.join(work, 'modules-out.tar.gz')])
+        .stdout.toString()
+        .split('\n')
+        .filter(Boolean);
+      t.ok(
+        listing.every((name) => name.startsWith('./')),
+        'every member name starts with ./',
+      );
+      t.notOk(
+        listing.some((name) => name.includes('.debug/small.ko')),
+        'the excluded .debug file is not there',
+      );
 
       const extract = run('tar', ['-C', pkgd, '-x', '--no-same-owner', '-f', path.join(work, 'modules-out.tar.gz'), './lib/modules']);
       t.equal(extract.code, 0, `tar -x ./lib/modules: ${extract.stderr}`);
       for (const module of modules) {
         const ref = path.join(work, 'ref.ko');
-        t.equal(run(SIGN_FILE, [hashalg, path.join(kmod, 'kernel-signkey.priv'), path.join(kmod, 'kernel-signkey.x509'), path.join(pristine, VERSION_DIR, module), ref]).code, 0);
-        t.ok(fs.readFileSync(ref).equals(fs.readFileSync(path.join(pkgd, VERSION_DIR, module))), `${path.basename(module)} is byte-identical to sign-file's output`);
+        t.equal(
+          run(SIGN_FILE, [
+            hashalg,
+            path.join(kmod, 'kernel-signkey.priv'),
+            path.join(kmod, 'kernel-signkey.x509'),
+            path.join(pristine, VERSION_DIR, module),
+            ref,
+          ]).code,
+          0,
+        );
+        t.ok(
+          fs.readFileSync(ref).equals(fs.readFileSync(path.join(pkgd, VERSION_DIR, module))),
+          `${path.basename(module)} is byte-identical to sign-file's output`,
+        );
       }
       t.equal(fs.readlinkSync(path.join(pkgd, VERSION_DIR, 'small-link.ko')), 'kernel/fs/small.ko', 'symlink kept');
       const hard = fs.statSync(path.join(pkgd, VERSION_DIR, 'kernel/fs/small-hardlink.ko'));
@@ -85,10 +120,35 @@ t.test('/sign/modules as kernel-module-signing.bbclass calls it', needTools('cur
     fs.writeFileSync(path.join(work, 'sig.p7'), signed.subarray(content.length, content.length + sigLen));
     fs.writeFileSync(path.join(work, 'content.bin'), content);
     const cert = path.join(kmod, 'kernel-signkey.x509');
-    const cms = run('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', 'sig.p7', '-content', 'content.bin', '-certfile', cert, '-CAfile', cert, '-purpose', 'any', '-out', '/dev/null'], { cwd: work });
+    const cms = run(
+      'openssl',
+      [
+        'cms',
+        '-verify',
+        '-binary',
+        '-inform',
+        'DER',
+        '-in',
+        'sig.p7',
+        '-content',
+        'content.bin',
+        '-certfile',
+        cert,
+        '-CAfile',
+        cert,
+        '-purpose',
+        'any',
+        '-out',
+        '/dev/null',
+      ],
+      { cwd: work },
+    );
     t.match(cms.stderr, /Verification successful/, 'openssl cms -verify');
     t.ok(content.equals(fs.readFileSync(elf)), 'the module bytes are unchanged before the signature');
-    const modinfo = (field: string) => run('modinfo', ['-F', field, path.join(work, 'lib/modules/6.1.0-test/dummy.ko')]).stdout.toString().trim();
+    const modinfo = (field: string) =>
+      run('modinfo', ['-F', field, path.join(work, 'lib/modules/6.1.0-test/dummy.ko')])
+        .stdout.toString()
+        .trim();
     t.equal(modinfo('sig_id'), 'PKCS#7');
     t.equal(modinfo('signer'), 'Test module signing key');
     t.equal(modinfo('sig_hashalgo'), 'sha512', 'hashalg defaults to sha512, as digsigserver');
@@ -101,7 +161,25 @@ t.test('/sign/modules as kernel-module-signing.bbclass calls it', needTools('cur
     // The kernel build's own key (any key but the daemon's), as modules_install signs with it.
     const buildKey = path.join(work, 'build-key.pem');
     const buildCert = path.join(work, 'build-cert.pem');
-    t.equal(run('openssl', ['req', '-new', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', buildKey, '-out', buildCert, '-days', '1', '-subj', '/CN=Build time autogenerated kernel key']).code, 0);
+    t.equal(
+      run('openssl', [
+        'req',
+        '-new',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        buildKey,
+        '-out',
+        buildCert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=Build time autogenerated kernel key',
+      ]).code,
+      0,
+    );
     const random = path.join(work, 'random.ko');
     fs.writeFileSync(random, Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7) & 0xff)));
     const byBuild = (input: string, output: string) => t.equal(run(SIGN_FILE, ['sha256', buildKey, buildCert, input, output]).code, 0);
@@ -109,18 +187,37 @@ t.test('/sign/modules as kernel-module-signing.bbclass calls it', needTools('cur
     byBuild(random, path.join(dir, 'random.ko'));
     // sign-file appends rather than replaces: a module signed twice carries two signatures.
     byBuild(path.join(dir, 'random.ko'), path.join(dir, 'twice.ko'));
-    t.equal(run('modinfo', ['-F', 'signer', path.join(dir, 'elf.ko')]).stdout.toString().trim(), 'Build time autogenerated kernel key', 'the fixture carries the build key signature');
+    t.equal(
+      run('modinfo', ['-F', 'signer', path.join(dir, 'elf.ko')])
+        .stdout.toString()
+        .trim(),
+      'Build time autogenerated kernel key',
+      'the fixture carries the build key signature',
+    );
     run('tar', ['-C', path.join(work, 'pkgd'), '-c', '-z', '-f', path.join(work, 'in.tar.gz'), 'lib/modules']);
     t.equal(curlPost(`${http.url}/sign/modules`, ['-F', `machine=${MACHINE}`, '-F', 'artifact=@in.tar.gz'], { cwd: work, output: 'out.tar.gz' }).status, 200);
     const out = path.join(work, 'out');
     fs.mkdirSync(out);
     run('tar', ['-C', out, '-x', '-f', path.join(work, 'out.tar.gz'), './lib/modules']);
-    for (const [name, original] of [['elf.ko', elf], ['random.ko', random], ['twice.ko', random]] as const) {
+    for (const [name, original] of [
+      ['elf.ko', elf],
+      ['random.ko', random],
+      ['twice.ko', random],
+    ] as const) {
       const ref = path.join(work, `ref-${name}`);
       t.equal(run(SIGN_FILE, ['sha512', path.join(kmod, 'kernel-signkey.priv'), path.join(kmod, 'kernel-signkey.x509'), original, ref]).code, 0);
-      t.ok(fs.readFileSync(path.join(out, 'lib/modules/x', name)).equals(fs.readFileSync(ref)), `${name}: byte-identical to sign-file on the module without its old signature(s)`);
+      t.ok(
+        fs.readFileSync(path.join(out, 'lib/modules/x', name)).equals(fs.readFileSync(ref)),
+        `${name}: byte-identical to sign-file on the module without its old signature(s)`,
+      );
     }
-    t.equal(run('modinfo', ['-F', 'signer', path.join(out, 'lib/modules/x/elf.ko')]).stdout.toString().trim(), 'Test module signing key', 'signed by the daemon key alone');
+    t.equal(
+      run('modinfo', ['-F', 'signer', path.join(out, 'lib/modules/x/elf.ko')])
+        .stdout.toString()
+        .trim(),
+      'Test module signing key',
+      'signed by the daemon key alone',
+    );
     // The log line is written after the reply; give it a moment to reach us.
     const logged = () => http.daemon.logs.some((l) => l['msg'] === 'request' && l['resigned'] === 3 && l['signed'] === 3);
     for (let i = 0; i < 100 && !logged(); i++) await new Promise((resolve) => setTimeout(resolve, 20));

@@ -39,7 +39,10 @@ function form(boundary: string, parts: Array<{ headers: string[]; data: Buffer |
 }
 
 const distro = { headers: ['Content-Disposition: form-data; name="distro"'], data: DISTRO };
-const swd = (data: Buffer | string, extra = '') => ({ headers: [`Content-Disposition: form-data; name="sw-description"; filename="sw-description"${extra}`, 'Content-Type: application/octet-stream'], data });
+const swd = (data: Buffer | string, extra = '') => ({
+  headers: [`Content-Disposition: form-data; name="sw-description"; filename="sw-description"${extra}`, 'Content-Type: application/octet-stream'],
+  data,
+});
 
 t.test('multipart edge cases', needTools('openssl'), async (t) => {
   const h = await startFirmwareDaemon(t);
@@ -68,10 +71,22 @@ t.test('multipart edge cases', needTools('openssl'), async (t) => {
     const cases: Array<[string, string, Buffer]> = [
       ['no closing delimiter', 'multipart/form-data; boundary=B', form('B', [distro, swd(tricky)], { close: false })],
       ['no boundary parameter', 'multipart/form-data', form('B', [distro, swd(tricky)])],
-      ['part without Content-Disposition', 'multipart/form-data; boundary=B', form('B', [distro, { headers: ['Content-Type: application/octet-stream'], data: 'x' }])],
+      [
+        'part without Content-Disposition',
+        'multipart/form-data; boundary=B',
+        form('B', [distro, { headers: ['Content-Type: application/octet-stream'], data: 'x' }]),
+      ],
       ['filename* parameter', 'multipart/form-data; boundary=B', form('B', [distro, swd(tricky, "; filename*=UTF-8''x")])],
-      ['part headers too long', 'multipart/form-data; boundary=B', form('B', [distro, { headers: ['Content-Disposition: form-data; name="distro"', `X-Pad: ${'p'.repeat(9000)}`], data: 'x' }])],
-      ['garbage after the delimiter', 'multipart/form-data; boundary=B', Buffer.from('--B\r\nContent-Disposition: form-data; name="distro"\r\n\r\nx\r\n--Bjunk\r\n')],
+      [
+        'part headers too long',
+        'multipart/form-data; boundary=B',
+        form('B', [distro, { headers: ['Content-Disposition: form-data; name="distro"', `X-Pad: ${'p'.repeat(9000)}`], data: 'x' }]),
+      ],
+      [
+        'garbage after the delimiter',
+        'multipart/form-data; boundary=B',
+        Buffer.from('--B\r\nContent-Disposition: form-data; name="distro"\r\n\r\nx\r\n--Bjunk\r\n'),
+      ],
       ['empty body', 'multipart/form-data; boundary=B', Buffer.alloc(0)],
     ];
     for (const [name, type, body] of cases) t.equal((await post(url, type, body, 5)).status, 400, name);

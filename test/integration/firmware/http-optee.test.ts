@@ -42,16 +42,35 @@ t.test('/sign/optee', needTools('curl', 'tar', 'openssl'), async (t) => {
     fs.mkdirSync(out);
     t.equal(run('tar', ['-C', out, '-x', '-z', '-f', path.join(work, `${name}.tar.gz`)]).code, 0);
     t.same(fs.readdirSync(out), [`${UUID}.ta`], 'only <uuid>.ta comes back (inputs removed)');
-    t.ok(run('tar', ['-t', '-z', '-f', path.join(work, `${name}.tar.gz`)]).stdout.toString().includes(`./${UUID}.ta`), './ names');
+    t.ok(
+      run('tar', ['-t', '-z', '-f', path.join(work, `${name}.tar.gz`)])
+        .stdout.toString()
+        .includes(`./${UUID}.ta`),
+      './ names',
+    );
     return fs.readFileSync(path.join(out, `${UUID}.ta`));
   };
 
   await t.test('PKCS#1 v1.5: byte-identical to the openssl-assembled TA', async (t) => {
     const ta = await signTa('TEE_ALG_RSASSA_PKCS1_V1_5_SHA256', 'pkcs1');
     const header = shdr(ALGO.PKCS1, elf.length);
-    const digest = crypto.createHash('sha256').update(Buffer.concat([header, uuid, version, elf])).digest();
+    const digest = crypto
+      .createHash('sha256')
+      .update(Buffer.concat([header, uuid, version, elf]))
+      .digest();
     fs.writeFileSync(path.join(work, 'dig'), digest);
-    const sig = run('openssl', ['pkeyutl', '-sign', '-inkey', key, '-pkeyopt', 'digest:sha256', '-pkeyopt', 'rsa_padding_mode:pkcs1', '-in', path.join(work, 'dig')]).stdout;
+    const sig = run('openssl', [
+      'pkeyutl',
+      '-sign',
+      '-inkey',
+      key,
+      '-pkeyopt',
+      'digest:sha256',
+      '-pkeyopt',
+      'rsa_padding_mode:pkcs1',
+      '-in',
+      path.join(work, 'dig'),
+    ]).stdout;
     t.equal(sig.length, 256);
     t.ok(ta.equals(Buffer.concat([header, digest, sig, uuid, version, elf])), 'identical');
   });
@@ -60,11 +79,32 @@ t.test('/sign/optee', needTools('curl', 'tar', 'openssl'), async (t) => {
     const ta = await signTa(null, 'pss');
     const header = shdr(ALGO.PSS, elf.length);
     t.ok(ta.subarray(0, 20).equals(header), 'header names PSS');
-    const digest = crypto.createHash('sha256').update(Buffer.concat([header, uuid, version, elf])).digest();
+    const digest = crypto
+      .createHash('sha256')
+      .update(Buffer.concat([header, uuid, version, elf]))
+      .digest();
     t.ok(ta.subarray(20, 52).equals(digest), 'hash over shdr, uuid, version, image');
     fs.writeFileSync(path.join(work, 'pss.dig'), digest);
     fs.writeFileSync(path.join(work, 'pss.sig'), ta.subarray(52, 52 + 256));
-    const verify = run('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', http.keys.pub.optee, '-pkeyopt', 'digest:sha256', '-pkeyopt', 'rsa_padding_mode:pss', '-pkeyopt', 'rsa_pss_saltlen:32', '-pkeyopt', 'rsa_mgf1_md:sha256', '-in', path.join(work, 'pss.dig'), '-sigfile', path.join(work, 'pss.sig')]);
+    const verify = run('openssl', [
+      'pkeyutl',
+      '-verify',
+      '-pubin',
+      '-inkey',
+      http.keys.pub.optee,
+      '-pkeyopt',
+      'digest:sha256',
+      '-pkeyopt',
+      'rsa_padding_mode:pss',
+      '-pkeyopt',
+      'rsa_pss_saltlen:32',
+      '-pkeyopt',
+      'rsa_mgf1_md:sha256',
+      '-in',
+      path.join(work, 'pss.dig'),
+      '-sigfile',
+      path.join(work, 'pss.sig'),
+    ]);
     t.match(verify.stdout.toString(), /Signature Verified Successfully/);
     t.ok(ta.subarray(52 + 256).equals(Buffer.concat([uuid, version, elf])));
   });
@@ -83,8 +123,13 @@ t.test('/sign/optee', needTools('curl', 'tar', 'openssl'), async (t) => {
       ['bad version', make('badversion', { [`${UUID}.stripped.elf`]: elf, [`${UUID}.ta-version`]: 'three\n' }), 400],
       ['two images in one directory', make('two', { [`${UUID}.stripped.elf`]: elf, 'aaaaaaaa-2450-11e4-abe2-0002a5d5c51b.stripped.elf': elf }), 400],
     ];
-    for (const [name, file, status] of cases) t.equal(curlPost(`${http.url}/sign/optee`, ['-F', `machine=${MACHINE}`, '-F', `artifact=@${file}`], { cwd: work }).status, status, name);
-    t.equal(curlPost(`${http.url}/sign/optee`, ['-F', `machine=${MACHINE}`, '-F', 'algo=TEE_ALG_ECDSA_P256', '-F', 'artifact=@ta-in.tar.gz'], { cwd: work }).status, 400, 'unknown algo');
+    for (const [name, file, status] of cases)
+      t.equal(curlPost(`${http.url}/sign/optee`, ['-F', `machine=${MACHINE}`, '-F', `artifact=@${file}`], { cwd: work }).status, status, name);
+    t.equal(
+      curlPost(`${http.url}/sign/optee`, ['-F', `machine=${MACHINE}`, '-F', 'algo=TEE_ALG_ECDSA_P256', '-F', 'artifact=@ta-in.tar.gz'], { cwd: work }).status,
+      400,
+      'unknown algo',
+    );
     t.equal(curlPost(`${http.url}/sign/optee`, ['-F', 'machine=nomachine', '-F', 'artifact=@ta-in.tar.gz'], { cwd: work }).status, 404, 'unknown machine');
     t.same(await leftovers(http), [], 'nothing left in the temp dir');
   });

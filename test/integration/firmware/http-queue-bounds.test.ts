@@ -34,7 +34,11 @@ t.test('uploads wait for disk room: the bytes held never pass --http-queue-bytes
   const outputs = Array.from({ length: 8 }, (_, i) => `big-${i}.tar.gz`);
   const results = await signModulesAtOnce(http, tarball, outputs, DIGSIG_POST_ARGS);
   clearInterval(sampler);
-  t.same(outputs.filter((o) => results.get(o) !== '200 0'), [], 'every upload is signed');
+  t.same(
+    outputs.filter((o) => results.get(o) !== '200 0'),
+    [],
+    'every upload is signed',
+  );
   t.ok(peak > 0, `uploads were seen on disk (peak ${peak} bytes)`);
   t.ok(peak <= budget, `peak upload bytes on disk ${peak} <= ${budget}`);
   const waited = http.daemon.logs.filter((l) => l['msg'] === 'request' && Number(l['waitedMs']) > 0).length;
@@ -43,7 +47,18 @@ t.test('uploads wait for disk room: the bytes held never pass --http-queue-bytes
 });
 
 t.test('past --http-queue-max: 503 at once, Retry-After spread out; past --http-queue-ms-max: 503', needTools('curl', 'tar'), async (t) => {
-  const http = await startFirmwareDaemon(t, ['--http-jobs-max', '1', '--http-queue-max', '1', '--http-upload-bytes-max', '65536', '--http-queue-bytes-max', '65536', '--http-queue-ms-max', '1000']);
+  const http = await startFirmwareDaemon(t, [
+    '--http-jobs-max',
+    '1',
+    '--http-queue-max',
+    '1',
+    '--http-upload-bytes-max',
+    '65536',
+    '--http-queue-bytes-max',
+    '65536',
+    '--http-queue-ms-max',
+    '1000',
+  ]);
   const tarball = moduleTarball(http, 'small', 1, 2000);
   const noRetry = ['--max-time', '20'];
 
@@ -56,8 +71,14 @@ t.test('past --http-queue-max: 503 at once, Retry-After spread out; past --http-
     t.equal(first.status, 503, 'a third request is refused');
     const refusals = [first, ...(await Promise.all(Array.from({ length: 5 }, (_, i) => signModules(http, tarball, `refused-${i + 1}.tar.gz`, noRetry))))];
     const retryAfter = refusals.map((r) => Number(/^retry-after:\s*(\d+)/im.exec(r.headers)?.[1]));
-    t.same(refusals.map((r) => r.status), [503, 503, 503, 503, 503, 503]);
-    t.ok(retryAfter.every((s) => s >= 5 && s <= 30), `Retry-After within 5-30 s: ${retryAfter.join(' ')}`);
+    t.same(
+      refusals.map((r) => r.status),
+      [503, 503, 503, 503, 503, 503],
+    );
+    t.ok(
+      retryAfter.every((s) => s >= 5 && s <= 30),
+      `Retry-After within 5-30 s: ${retryAfter.join(' ')}`,
+    );
     t.ok(new Set(retryAfter).size > 1, 'not one fixed value: refused builds do not all come back at the same moment');
     held.forEach((s) => s.destroy());
     t.same(await leftovers(http), [], 'the stalled uploads are dropped when their clients go');

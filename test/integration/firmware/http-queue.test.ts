@@ -19,7 +19,15 @@ function signedOutputOk(http: FirmwareHttp, output: string, modules: number): bo
   const dir = fs.mkdtempSync(path.join(http.base, 'check-'));
   if (run('tar', ['-C', dir, '-x', '-z', '-f', path.join(http.base, output), './lib/modules']).code !== 0) return false;
   const kos = listTree(path.join(dir, 'lib/modules')).filter((f) => f.endsWith('.ko'));
-  return kos.length === modules && kos.every((f) => fs.readFileSync(path.join(dir, 'lib/modules', f)).subarray(-MODULE_MAGIC.length).equals(MODULE_MAGIC));
+  return (
+    kos.length === modules &&
+    kos.every((f) =>
+      fs
+        .readFileSync(path.join(dir, 'lib/modules', f))
+        .subarray(-MODULE_MAGIC.length)
+        .equals(MODULE_MAGIC),
+    )
+  );
 }
 
 t.test('100 builds post their modules at once, as kernel-module-signing.bbclass does: all are signed', needTools('curl', 'tar'), async (t) => {
@@ -33,9 +41,12 @@ t.test('100 builds post their modules at once, as kernel-module-signing.bbclass 
   const outputs = Array.from({ length: 100 }, (_, i) => `out-${i}.tar.gz`);
   const results = await signModulesAtOnce(http, tarball, outputs, [...DIGSIG_POST_ARGS, '--limit-rate', '50k']);
   const ms = Date.now() - started;
-  t.same(outputs.filter((o) => results.get(o) !== '200 0'), [], 'every transfer ends with 200 (curl exit status 0)');
+  t.same(
+    outputs.filter((o) => results.get(o) !== '200 0'),
+    [],
+    'every transfer ends with 200 (curl exit status 0)',
+  );
   t.ok(signedOutputOk(http, 'out-0.tar.gz', modules) && signedOutputOk(http, 'out-99.tar.gz', modules), 'the first and the last got their modules signed');
   t.same(await leftovers(http), [], 'nothing left in the temp dir');
   t.comment(`100 concurrent uploads of ${modules} modules: ${ms} ms, daemon peak RSS ${Math.round(peakRssKiB(http.daemon.proc.pid!) / 1024)} MiB`);
 });
-

@@ -26,7 +26,14 @@ function ustarHeader(name: string, size: number, type: string): Buffer {
   h.write('ustar\x0000', 257, 'latin1');
   h.write('0000000\0', 329, 'latin1');
   h.write('0000000\0', 337, 'latin1');
-  h.write(`${h.reduce((sum, b) => sum + b, 0).toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  h.write(
+    `${h
+      .reduce((sum, b) => sum + b, 0)
+      .toString(8)
+      .padStart(6, '0')}\0 `,
+    148,
+    'latin1',
+  );
   return h;
 }
 
@@ -38,9 +45,22 @@ function member(name: string, content: Buffer | string, type = '0'): Buffer {
 /** [name, header offset, size] of each member of an uncompressed tar (names from the name field only). */
 function members(tar: Buffer): Array<[string, number, number]> {
   const list: Array<[string, number, number]> = [];
-  for (let at = 0; at + 512 <= tar.length && tar[at] !== 0; ) {
-    const size = parseInt(tar.subarray(at + 124, at + 136).toString('latin1').replace(/\0.*$/, ''), 8);
-    list.push([tar.subarray(at, at + 100).toString('latin1').replace(/\0.*$/, ''), at, size]);
+  for (let at = 0; at + 512 <= tar.length && tar[at] !== 0;) {
+    const size = parseInt(
+      tar
+        .subarray(at + 124, at + 136)
+        .toString('latin1')
+        .replace(/\0.*$/, ''),
+      8,
+    );
+    list.push([
+      tar
+        .subarray(at, at + 100)
+        .toString('latin1')
+        .replace(/\0.*$/, ''),
+      at,
+      size,
+    ]);
     at += 512 + Math.ceil(size / 512) * 512;
   }
   return list;
@@ -84,7 +104,19 @@ t.test('Mender through the line protocol', tools, async (t) => {
       const unsigned = path.join(dir, `unsigned-${distro}.mender`);
       const rootfs = path.join(dir, `rootfs-${distro}.ext4`);
       fs.writeFileSync(rootfs, crypto.randomBytes(20_000));
-      const w = tool('mender-artifact', ['write', 'rootfs-image', '-n', `release-${distro}`, '-t', 'qemux86-64', '-f', rootfs, '-o', unsigned, '--no-progress']);
+      const w = tool('mender-artifact', [
+        'write',
+        'rootfs-image',
+        '-n',
+        `release-${distro}`,
+        '-t',
+        'qemux86-64',
+        '-f',
+        rootfs,
+        '-o',
+        unsigned,
+        '--no-progress',
+      ]);
       t.equal(w.code, 0, w.out);
       const signed = path.join(dir, `signed-${distro}.mender`);
       const r = script('firmware-sign-mender.sh', [distro, unsigned, signed], daemon.port);
@@ -125,14 +157,24 @@ t.test('Mender through the line protocol', tools, async (t) => {
     const manifestEnd = manifestAt + 512 + Math.ceil(manifestSize / 512) * 512;
     const sig = readVector('mender/manifest.sig.rsa');
     const sigMember = output.subarray(manifestEnd, manifestEnd + 512 + Math.ceil(sig.length / 512) * 512);
-    t.same(members(output).map(([name]) => name), ['version', 'manifest', 'manifest.sig', 'header.tar.gz', 'data/0000.tar.gz']);
+    t.same(
+      members(output).map(([name]) => name),
+      ['version', 'manifest', 'manifest.sig', 'header.tar.gz', 'data/0000.tar.gz'],
+    );
     t.ok(output.subarray(0, manifestEnd).equals(input.subarray(0, manifestEnd)), 'version and manifest unchanged');
     t.ok(output.subarray(manifestEnd + sigMember.length).equals(input.subarray(manifestEnd)), 'every later member and the two zero blocks unchanged');
-    t.ok(sigMember.subarray(0, 512).equals(ustarHeader('manifest.sig', sig.length, '0')), 'manifest.sig header: 0644, uid/gid 0, no owner names, mtime 0 as the manifest, checksum right');
+    t.ok(
+      sigMember.subarray(0, 512).equals(ustarHeader('manifest.sig', sig.length, '0')),
+      'manifest.sig header: 0644, uid/gid 0, no owner names, mtime 0 as the manifest, checksum right',
+    );
     t.ok(sigMember.subarray(512, 512 + sig.length).equals(sig), 'manifest.sig content');
     t.equal(output.length % 512, 0);
     t.match(tool('tar', ['-tvf', signed]).out, /-rw-r--r-- 0\/0 +344 1970-01-01 00:00 manifest\.sig/, 'GNU tar reads the new member');
-    t.same(fs.readdirSync(dir).filter((f) => f.startsWith('.bytes-signed')), [], 'no temporary file left');
+    t.same(
+      fs.readdirSync(dir).filter((f) => f.startsWith('.bytes-signed')),
+      [],
+      'no temporary file left',
+    );
   });
 
   t.test('a GNU-format outer tar (rewritten by GNU tar) signs and validates too', async (t) => {
@@ -156,7 +198,11 @@ t.test('Mender through the line protocol', tools, async (t) => {
     const badChecksum = Buffer.from(good);
     badChecksum[1024 + 6] = 0x41; // in the manifest's header
     const cases: Array<[string, Buffer, RegExp]> = [
-      ['pax header', Buffer.concat([version, manifestMember, member('PaxHeaders/header.tar.gz', '30 path=header.tar.gz\n', 'x'), rest, end]), /pax extended header/],
+      [
+        'pax header',
+        Buffer.concat([version, manifestMember, member('PaxHeaders/header.tar.gz', '30 path=header.tar.gz\n', 'x'), rest, end]),
+        /pax extended header/,
+      ],
       ['GNU long name', Buffer.concat([version, manifestMember, member('././@LongLink', 'data/0000.tar.gz\0', 'L'), rest, end]), /GNU long name/],
       ['symlink', Buffer.concat([version, manifestMember, member('header.tar.gz', '', '2'), rest, end]), /a link/],
       ['hard link', Buffer.concat([version, manifestMember, member('header.tar.gz', '', '1'), rest, end]), /a link/],
@@ -181,12 +227,19 @@ t.test('Mender through the line protocol', tools, async (t) => {
       t.match(r.out, /^firmware-sign-mender\.sh: [^\n]+\n$/, `${name}: one line`);
       t.notOk(fs.existsSync(path.join(dir, 'refused-out.mender')), `${name}: no output`);
     }
-    t.same(fs.readdirSync(dir).filter((f) => f.startsWith('.refused-out')), [], 'no temporary file left');
+    t.same(
+      fs.readdirSync(dir).filter((f) => f.startsWith('.refused-out')),
+      [],
+      'no temporary file left',
+    );
   });
 
   t.test('bad Mender requests', async (t) => {
     t.match(await request(daemon.port, `MENDER ${DISTRO} ${Buffer.from('not a manifest\n').toString('base64')}`), /^ERR BAD_REQUEST manifest lines/);
-    t.match(await request(daemon.port, `MENDER ${DISTRO} ${Buffer.from(manifest.toString().trimEnd()).toString('base64')}`), /^ERR BAD_REQUEST manifest must end/);
+    t.match(
+      await request(daemon.port, `MENDER ${DISTRO} ${Buffer.from(manifest.toString().trimEnd()).toString('base64')}`),
+      /^ERR BAD_REQUEST manifest must end/,
+    );
     t.match(await request(daemon.port, `MENDER-DIGEST ${DISTRO} ${'00'.repeat(31)}`), /^ERR BAD_REQUEST .*32 bytes/);
     t.match(await request(daemon.port, `MENDER qemux86-64 ${manifest.toString('base64')}`), /^ERR UNKNOWN_KEY /);
     t.equal(await request(daemon.port, 'PING'), 'OK PONG');

@@ -76,7 +76,29 @@ t.test('kernel modules through the line protocol', tools, async (t) => {
     fs.writeFileSync(path.join(dir, 'content.bin'), bytes.subarray(0, blobEnd - sigLen));
     fs.writeFileSync(path.join(dir, 'cert.pem'), tool('openssl', ['x509', '-inform', 'DER', '-in', cert]).stdout);
     const verify = (content: string) =>
-      tool('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', 'sig.p7', '-content', content, '-certfile', 'cert.pem', '-CAfile', 'cert.pem', '-purpose', 'any', '-out', '/dev/null'], { cwd: dir });
+      tool(
+        'openssl',
+        [
+          'cms',
+          '-verify',
+          '-binary',
+          '-inform',
+          'DER',
+          '-in',
+          'sig.p7',
+          '-content',
+          content,
+          '-certfile',
+          'cert.pem',
+          '-CAfile',
+          'cert.pem',
+          '-purpose',
+          'any',
+          '-out',
+          '/dev/null',
+        ],
+        { cwd: dir },
+      );
     const ok = verify('content.bin');
     t.equal(ok.code, 0, ok.out);
     t.match(ok.out, /Verification successful/);

@@ -27,7 +27,9 @@ function opensslReference(dir: string, key: string, version: number): Buffer {
   ver.writeUInt32LE(version);
   const digest = tool('openssl', ['dgst', '-sha256', '-binary'], { input: Buffer.concat([shdr, uuid, ver, elf]) }).stdout;
   fs.writeFileSync(path.join(dir, 'ref.dig'), digest);
-  const sig = tool('openssl', ['pkeyutl', '-sign', '-inkey', key, '-pkeyopt', 'digest:sha256', '-pkeyopt', 'rsa_padding_mode:pkcs1', '-in', 'ref.dig'], { cwd: dir }).stdout;
+  const sig = tool('openssl', ['pkeyutl', '-sign', '-inkey', key, '-pkeyopt', 'digest:sha256', '-pkeyopt', 'rsa_padding_mode:pkcs1', '-in', 'ref.dig'], {
+    cwd: dir,
+  }).stdout;
   return Buffer.concat([shdr, digest, sig, uuid, ver, elf]);
 }
 
@@ -58,18 +60,53 @@ t.test('OP-TEE through the line protocol', tools, async (t) => {
     const ta = fs.readFileSync(out);
     t.equal(ta.readUInt32LE(12), 0x70414930, 'algo TEE_ALG_RSASSA_PKCS1_PSS_MGF1_SHA256');
     const digest = ta.subarray(20, 52);
-    t.ok(crypto.createHash('sha256').update(ta.subarray(0, 20)).update(ta.subarray(52 + 256)).digest().equals(digest), 'hash covers shdr, uuid, version, ELF');
+    t.ok(
+      crypto
+        .createHash('sha256')
+        .update(ta.subarray(0, 20))
+        .update(ta.subarray(52 + 256))
+        .digest()
+        .equals(digest),
+      'hash covers shdr, uuid, version, ELF',
+    );
     fs.writeFileSync(path.join(dir, 'pss.dig'), digest);
     fs.writeFileSync(path.join(dir, 'pss.sig'), ta.subarray(52, 52 + 256));
     fs.writeFileSync(path.join(dir, 'optee.pub'), tool('openssl', ['pkey', '-in', key, '-pubout']).stdout);
     const verify = (salt: string) =>
-      tool('openssl', ['pkeyutl', '-verify', '-pubin', '-inkey', 'optee.pub', '-pkeyopt', 'digest:sha256', '-pkeyopt', 'rsa_padding_mode:pss', '-pkeyopt', `rsa_pss_saltlen:${salt}`, '-pkeyopt', 'rsa_mgf1_md:sha256', '-in', 'pss.dig', '-sigfile', 'pss.sig'], { cwd: dir });
+      tool(
+        'openssl',
+        [
+          'pkeyutl',
+          '-verify',
+          '-pubin',
+          '-inkey',
+          'optee.pub',
+          '-pkeyopt',
+          'digest:sha256',
+          '-pkeyopt',
+          'rsa_padding_mode:pss',
+          '-pkeyopt',
+          `rsa_pss_saltlen:${salt}`,
+          '-pkeyopt',
+          'rsa_mgf1_md:sha256',
+          '-in',
+          'pss.dig',
+          '-sigfile',
+          'pss.sig',
+        ],
+        { cwd: dir },
+      );
     t.match(verify('32').out, /Signature Verified Successfully/);
     t.notMatch(verify('222').out, /Signature Verified Successfully/, 'not a max-length salt (OP-TEE would refuse it)');
   });
 
   t.test('ta_version is always decimal, leading zeros included (they were read as octal: "010" gave 8, "08" failed)', async (t) => {
-    for (const [text, value] of [['010', 10], ['08', 8], ['0', 0], ['0004294967295', 0xffffffff]] as const) {
+    for (const [text, value] of [
+      ['010', 10],
+      ['08', 8],
+      ['0', 0],
+      ['0004294967295', 0xffffffff],
+    ] as const) {
       const out = path.join(dir, `version-${text}.ta`);
       const r = script('firmware-sign-optee.sh', [MACHINE, 'PKCS1', UUID, text, ELF, out], daemon.port);
       t.equal(r.code, 0, r.out);

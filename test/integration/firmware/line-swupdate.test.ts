@@ -21,9 +21,23 @@ t.test('swupdate through the line protocol', tools, async (t) => {
   const pub = path.join(dir, 'rsa.pub');
   fs.writeFileSync(pub, tool('openssl', ['pkey', '-in', path.join(keyRoot, DISTRO, 'swupdate/rsa-private.key'), '-pubout']).stdout);
   fs.writeFileSync(path.join(dir, 'sw-description'), description);
-  const sign = async (method: string) => Buffer.from(okValue(await request(daemon.port, `SWUPDATE ${DISTRO} ${method} ${description.toString('base64')}`)), 'base64');
+  const sign = async (method: string) =>
+    Buffer.from(okValue(await request(daemon.port, `SWUPDATE ${DISTRO} ${method} ${description.toString('base64')}`)), 'base64');
   const dgstVerify = (sigFile: string, pss: boolean) =>
-    tool('openssl', ['dgst', '-sha256', '-verify', pub, ...(pss ? ['-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:-2'] : []), '-signature', sigFile, 'sw-description'], { cwd: dir });
+    tool(
+      'openssl',
+      [
+        'dgst',
+        '-sha256',
+        '-verify',
+        pub,
+        ...(pss ? ['-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:-2'] : []),
+        '-signature',
+        sigFile,
+        'sw-description',
+      ],
+      { cwd: dir },
+    );
 
   t.test('RSA: identical to openssl dgst -sign, and verifies', async (t) => {
     const sig = await sign('RSA');
@@ -37,17 +51,26 @@ t.test('swupdate through the line protocol', tools, async (t) => {
   t.test('RSA-PSS: verifies with openssl dgst -verify (PSS, auto salt), file and digest flows', async (t) => {
     const digest = crypto.createHash('sha256').update(description).digest('hex');
     const viaDigest = Buffer.from(okValue(await request(daemon.port, `SWUPDATE-DIGEST ${DISTRO} RSA-PSS ${digest}`)), 'base64');
-    for (const [name, sig] of [['pss.sig', await sign('RSA-PSS')], ['pss-digest.sig', viaDigest]] as const) {
+    for (const [name, sig] of [
+      ['pss.sig', await sign('RSA-PSS')],
+      ['pss-digest.sig', viaDigest],
+    ] as const) {
       fs.writeFileSync(path.join(dir, name), sig);
       const r = dgstVerify(name, true);
       t.equal(r.code, 0, r.out);
       t.match(r.out, /Verified OK/, name);
     }
     // swupdate's PSS build verifies with salt auto-detection; ours uses the maximum salt like meta-swupdate.
-    const strict = tool('openssl', ['dgst', '-sha256', '-verify', pub, '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:222', '-signature', 'pss.sig', 'sw-description'], { cwd: dir });
+    const strict = tool(
+      'openssl',
+      ['dgst', '-sha256', '-verify', pub, '-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:222', '-signature', 'pss.sig', 'sw-description'],
+      { cwd: dir },
+    );
     t.match(strict.out, /Verified OK/, 'salt length is the maximum (256 - 32 - 2)');
     fs.writeFileSync(path.join(dir, 'sw-description.bad'), Buffer.concat([description, Buffer.from(' ')]));
-    const bad = tool('openssl', ['dgst', '-sha256', '-verify', pub, '-sigopt', 'rsa_padding_mode:pss', '-signature', 'pss.sig', 'sw-description.bad'], { cwd: dir });
+    const bad = tool('openssl', ['dgst', '-sha256', '-verify', pub, '-sigopt', 'rsa_padding_mode:pss', '-signature', 'pss.sig', 'sw-description.bad'], {
+      cwd: dir,
+    });
     t.match(bad.out, /Verification failure/, 'a changed sw-description fails');
   });
 
@@ -60,7 +83,11 @@ t.test('swupdate through the line protocol', tools, async (t) => {
     t.notOk(bad.accepted, 'tampered sw-description refused');
     t.match(bad.out, /Signature verification failed|failed/i);
     fs.writeFileSync(path.join(dir, 'cms.sig'), sig);
-    const r = tool('openssl', ['cms', '-verify', '-binary', '-inform', 'DER', '-in', 'cms.sig', '-content', 'sw-description', '-CAfile', cert, '-purpose', 'any', '-out', '/dev/null'], { cwd: dir });
+    const r = tool(
+      'openssl',
+      ['cms', '-verify', '-binary', '-inform', 'DER', '-in', 'cms.sig', '-content', 'sw-description', '-CAfile', cert, '-purpose', 'any', '-out', '/dev/null'],
+      { cwd: dir },
+    );
     t.match(r.out, /Verification successful/, 'openssl cms -verify agrees');
   });
 
@@ -88,7 +115,11 @@ t.test('swupdate through the line protocol', tools, async (t) => {
     t.match(await request(daemon.port, `SWUPDATE ${DISTRO} RSA `), /^ERR BAD_REQUEST/);
     const emptyDigest = crypto.createHash('sha256').digest('hex');
     for (const method of ['RSA', 'RSA-PSS', 'CMS']) {
-      t.match(await request(daemon.port, `SWUPDATE-DIGEST ${DISTRO} ${method} ${emptyDigest}`), /^ERR BAD_REQUEST sw-description is empty/, `${method}: the digest of an empty sw-description`);
+      t.match(
+        await request(daemon.port, `SWUPDATE-DIGEST ${DISTRO} ${method} ${emptyDigest}`),
+        /^ERR BAD_REQUEST sw-description is empty/,
+        `${method}: the digest of an empty sw-description`,
+      );
     }
     t.match(await request(daemon.port, `SWUPDATE nodistro RSA ${description.toString('base64')}`), /^ERR UNKNOWN_KEY /);
     t.match(await request(daemon.port, `SWUPDATE .. RSA ${description.toString('base64')}`), /^ERR BAD_REQUEST distro must match/);

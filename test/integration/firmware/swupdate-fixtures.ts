@@ -13,7 +13,10 @@ export function buildSwu(dir: string, name: string, description: Buffer, sig: Bu
   fs.writeFileSync(path.join(work, 'sw-description.sig'), sig);
   fs.copyFileSync(vector('swupdate/rootfs.img'), path.join(work, 'rootfs.img'));
   const swu = path.join(dir, `${name}.swu`);
-  const r = tool('cpio', ['-o', '-H', 'crc', '--reproducible', '-O', swu], { cwd: work, input: Buffer.from('sw-description\nsw-description.sig\nrootfs.img\n') });
+  const r = tool('cpio', ['-o', '-H', 'crc', '--reproducible', '-O', swu], {
+    cwd: work,
+    input: Buffer.from('sw-description\nsw-description.sig\nrootfs.img\n'),
+  });
   if (r.code !== 0) throw new Error(`cpio: ${r.out}`);
   return swu;
 }

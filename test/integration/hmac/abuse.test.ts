@@ -81,7 +81,10 @@ t.test('deep pipelining on one connection keeps order', needTools('python3'), as
   t.teardown(() => daemon.stop());
   const messages = Array.from({ length: 3000 }, (_, i) => Buffer.from(`message number ${i}`));
   const expected = referenceTags('single', dir, messages).map((r) => r.tag);
-  const replies = await exchange(daemon.port, messages.map((m) => Buffer.concat([m, Buffer.from('\n')])));
+  const replies = await exchange(
+    daemon.port,
+    messages.map((m) => Buffer.concat([m, Buffer.from('\n')])),
+  );
   t.equal(replies.length, 3000);
   t.same(replies, expected, 'every reply in request order');
 });

@@ -17,7 +17,8 @@ t.test('derived mode with the PRKs in an HSM', { ...needSoftHsm(), ...needTools(
   const token = createToken('hmac-derived');
   t.teardown(() => token.cleanup());
   const dir = derivedDir(path.join(base, 'masters'), [1, 2]);
-  const importVersion = async (v: number): Promise<void> => importSecret(token, `hmac-prk-v${v}`, opensslPrk(path.join(dir, `master-v${v}`), path.join(base, 'prk', `prk-v${v}`)));
+  const importVersion = async (v: number): Promise<void> =>
+    importSecret(token, `hmac-prk-v${v}`, opensslPrk(path.join(dir, `master-v${v}`), path.join(base, 'prk', `prk-v${v}`)));
   await importVersion(1);
   await importVersion(2);
 
@@ -27,7 +28,10 @@ t.test('derived mode with the PRKs in an HSM', { ...needSoftHsm(), ...needTools(
     await hsm.stop();
     await file.stop();
   });
-  t.match(hsm.logs.find((l) => l['msg'] === 'secrets loaded'), { mode: 'derived', backend: 'pkcs11', keyVersion: 2, acceptedVersions: [1] });
+  t.match(
+    hsm.logs.find((l) => l['msg'] === 'secrets loaded'),
+    { mode: 'derived', backend: 'pkcs11', keyVersion: 2, acceptedVersions: [1] },
+  );
 
   const messages = [Buffer.from('hello world'), randomMessage(300, 3), randomMessage(1000, 4)];
   for (const message of messages) {
@@ -83,8 +87,17 @@ t.test('derived mode with the PRKs in an HSM', { ...needSoftHsm(), ...needTools(
     t.teardown(() => pinned.stop());
     t.equal(await request(pinned.port, 'hello world'), v1, '--key-version 1');
     t.equal(await request(pinned.ports[1]!, `${v2} hello world`), 'Invalid.', '--accept-versions none');
-    t.match(await startFails(token, ['--mode', 'derived', '--secret', token.uri('nothing')]), /KEY_LOAD_FAILED: derived mode: no secret key labelled nothing-v<N> on pkcs11:token=hmac-derived/);
-    t.match(await startFails(token, ['--mode', 'derived', '--secret', token.uri('hmac-prk'), '--key-version', '9']), /KEY_LOAD_FAILED: no secret key object=hmac-prk-v9 on the token/);
-    t.match(await startFails(token, ['--mode', 'derived', '--secret', token.uri('hmac-prk', ';id=%01')]), /CONFIG_INVALID: --mode derived --secret: name the PRK objects by label prefix only/);
+    t.match(
+      await startFails(token, ['--mode', 'derived', '--secret', token.uri('nothing')]),
+      /KEY_LOAD_FAILED: derived mode: no secret key labelled nothing-v<N> on pkcs11:token=hmac-derived/,
+    );
+    t.match(
+      await startFails(token, ['--mode', 'derived', '--secret', token.uri('hmac-prk'), '--key-version', '9']),
+      /KEY_LOAD_FAILED: no secret key object=hmac-prk-v9 on the token/,
+    );
+    t.match(
+      await startFails(token, ['--mode', 'derived', '--secret', token.uri('hmac-prk', ';id=%01')]),
+      /CONFIG_INVALID: --mode derived --secret: name the PRK objects by label prefix only/,
+    );
   });
 });

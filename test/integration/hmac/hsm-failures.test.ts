@@ -34,9 +34,15 @@ t.test('HSM-backed hmac failure modes', { ...needSoftHsm(), ...needTools('python
 
     writeSecret(path.join(base, 'zero', 'secret'), Buffer.alloc(32));
     await importSecret(token, 'zero-secret', path.join(base, 'zero', 'secret'));
-    t.match(await startFails(token, ['--secret', token.uri('zero-secret')]), /KEY_LOAD_FAILED: pkcs11:token=hmac-fail;object=zero-secret: the secret is all zero bytes/);
+    t.match(
+      await startFails(token, ['--secret', token.uri('zero-secret')]),
+      /KEY_LOAD_FAILED: pkcs11:token=hmac-fail;object=zero-secret: the secret is all zero bytes/,
+    );
 
-    t.match(await startFails(token, ['--mode', 'mode16', '--secret', token.uri('hmac-secret')]), /CONFIG_INVALID: --secret with --mode mode16: the seed's key tables stay in files/);
+    t.match(
+      await startFails(token, ['--mode', 'mode16', '--secret', token.uri('hmac-secret')]),
+      /CONFIG_INVALID: --secret with --mode mode16: the seed's key tables stay in files/,
+    );
     t.match(await startFails(token, ['--secret', path.join(dir, 'secret')]), /CONFIG_INVALID: --secret takes a pkcs11: URI/);
     t.match(await startFails(token, ['--secret', `${token.uri('hmac-secret')}&pin-value=${token.pin}`]), /CONFIG_INVALID: pkcs11 URI: pin-value= is refused/);
   });
@@ -75,7 +81,10 @@ t.test('HSM-backed hmac failure modes', { ...needSoftHsm(), ...needTools('python
     t.equal(await request(daemon.ports[1]!, `${expected} hello world`), 'Valid.', 'verify resumed');
     t.equal(curlPost(url, bodyFile).bodyHex, expected, 'HTTP resumed');
     t.equal(daemon.proc.exitCode, null, 'the same process kept serving');
-    t.ok(daemon.logs.some((l) => l['msg'] === 'HSM token reopened'), 'the reopen is logged');
+    t.ok(
+      daemon.logs.some((l) => l['msg'] === 'HSM token reopened'),
+      'the reopen is logged',
+    );
     t.notOk(JSON.stringify(daemon.logs).includes(token.pin), 'no PIN in logs');
   });
 
@@ -88,7 +97,10 @@ t.test('HSM-backed hmac failure modes', { ...needSoftHsm(), ...needTools('python
       const from = daemon.logs.length;
       daemon.proc.kill('SIGHUP');
       for (let i = 0; i < 100 && !daemon.logs.slice(from).some((l) => l['msg'] === 'reload failed; keeping the previous configuration'); i++) await sleep(50);
-      t.ok(daemon.logs.slice(from).some((l) => l['msg'] === 'reload failed; keeping the previous configuration'), 'reload failed is logged');
+      t.ok(
+        daemon.logs.slice(from).some((l) => l['msg'] === 'reload failed; keeping the previous configuration'),
+        'reload failed is logged',
+      );
     } finally {
       token.restore();
     }

@@ -25,7 +25,10 @@ t.test('single mode with the secret in an HSM', { ...needSoftHsm(), ...needTools
     await hsm.stop();
     await file.stop();
   });
-  t.match(hsm.logs.find((l) => l['msg'] === 'secrets loaded'), { mode: 'single', backend: 'pkcs11', hsmKey: 'pkcs11:token=hmac-single;object=hmac-secret' });
+  t.match(
+    hsm.logs.find((l) => l['msg'] === 'secrets loaded'),
+    { mode: 'single', backend: 'pkcs11', hsmKey: 'pkcs11:token=hmac-single;object=hmac-secret' },
+  );
 
   const long = randomMessage(5000, 7); // three chunks of the line protocol
   const messages = [Buffer.from('hello world'), randomMessage(100, 1), long];
@@ -33,7 +36,13 @@ t.test('single mode with the secret in an HSM', { ...needSoftHsm(), ...needTools
     const reply = await request(hsm.port, message);
     t.equal(reply, await request(file.port, message), `${message.length} bytes: same reply as the file-based daemon`);
     const chunks = [message.subarray(0, 2048), message.subarray(2048, 4096), message.subarray(4096)].filter((c) => c.length > 0);
-    t.equal(reply, referenceTags('single', dir, chunks).map((r) => r.tag).join(' '), `${message.length} bytes: Python's hmac agrees`);
+    t.equal(
+      reply,
+      referenceTags('single', dir, chunks)
+        .map((r) => r.tag)
+        .join(' '),
+      `${message.length} bytes: Python's hmac agrees`,
+    );
   }
 
   const [tag] = referenceTags('single', dir, [Buffer.from('hello world')]).map((r) => r.tag);
@@ -56,7 +65,15 @@ t.test('single mode with the secret in an HSM', { ...needSoftHsm(), ...needTools
 
   const lines = Array.from({ length: 16 }, (_, i) => `concurrent request ${i}`);
   const replies = await Promise.all(lines.map((line) => request(hsm.port, line)));
-  t.same(replies, referenceTags('single', dir, lines.map((l) => Buffer.from(l))).map((r) => r.tag), '16 requests at once share the session pool');
+  t.same(
+    replies,
+    referenceTags(
+      'single',
+      dir,
+      lines.map((l) => Buffer.from(l)),
+    ).map((r) => r.tag),
+    '16 requests at once share the session pool',
+  );
 
   t.test('SIGHUP reopens the key; a failed reload keeps the old one', async (t) => {
     const hup = async (expect: string): Promise<Record<string, unknown>> => {

@@ -21,7 +21,14 @@ const TABLES = 7;
 const opts = needTools('prlimit', 'python3', 'mkfifo');
 const base = t.testdir();
 const dir = path.join(base, 'secrets');
-const messages = [Buffer.from('hello world'), Buffer.from('apples and pears'), Buffer.from('mytoken'), Buffer.alloc(32), lowFileMessage(), ...Array.from({ length: 800 }, (_, i) => randomMessage(64, i))];
+const messages = [
+  Buffer.from('hello world'),
+  Buffer.from('apples and pears'),
+  Buffer.from('mytoken'),
+  Buffer.alloc(32),
+  lowFileMessage(),
+  ...Array.from({ length: 800 }, (_, i) => randomMessage(64, i)),
+];
 
 /**
  * 65,536 names (below 0x1000, odd ones unpadded as the seed names them) as hard links to 7 random
@@ -69,7 +76,10 @@ t.test('the full set serves under the template descriptor limit (4,096)', opts, 
   t.teardown(() => daemon.stop());
   const pid = daemon.proc.pid!;
   t.equal(softNofile(pid), TEMPLATE_NOFILE, 'the daemon runs with the template limit');
-  t.match(daemon.logs.find((l) => l['msg'] === 'secrets loaded'), { mode: 'mode32', files: 65_536, mode32Files: 'all' });
+  t.match(
+    daemon.logs.find((l) => l['msg'] === 'secrets loaded'),
+    { mode: 'mode32', files: 65_536, mode32Files: 'all' },
+  );
 
   const expected = referenceTags('mode32', dir, messages).map((e) => e.tag);
   const zeroKeyTag = crypto.createHmac('sha256', Buffer.alloc(32)).update('hello world').digest('hex');
@@ -84,11 +94,25 @@ t.test('the full set serves under the template descriptor limit (4,096)', opts, 
   const groups = Array.from({ length: 8 }, (_, g) => messages.filter((_, i) => i % 8 === g));
   const replies = await Promise.all(groups.map((group) => exchange(daemon.port, group.map(line))));
   clearInterval(sampler);
-  t.same(replies, groups.map((_, g) => expected.filter((_, i) => i % 8 === g)), `${messages.length} tags equal the Python reference`);
-  t.ok(peak <= idle + 8 + MODE32_FILES_OPEN_MAX, `at most ${MODE32_FILES_OPEN_MAX} secret files open beside the connections (sampled peak ${peak}, idle ${idle})`);
+  t.same(
+    replies,
+    groups.map((_, g) => expected.filter((_, i) => i % 8 === g)),
+    `${messages.length} tags equal the Python reference`,
+  );
+  t.ok(
+    peak <= idle + 8 + MODE32_FILES_OPEN_MAX,
+    `at most ${MODE32_FILES_OPEN_MAX} secret files open beside the connections (sampled peak ${peak}, idle ${idle})`,
+  );
   await waitFor(() => openFds(pid) <= idle, 'descriptors back to idle after the burst');
-  const verdicts = await exchange(daemon.ports[1]!, messages.slice(0, 50).map((m, i) => line(Buffer.concat([Buffer.from(`${expected[i]} `), m]))));
-  t.same(verdicts, messages.slice(0, 50).map(() => 'Valid.'), 'the verify listener agrees');
+  const verdicts = await exchange(
+    daemon.ports[1]!,
+    messages.slice(0, 50).map((m, i) => line(Buffer.concat([Buffer.from(`${expected[i]} `), m]))),
+  );
+  t.same(
+    verdicts,
+    messages.slice(0, 50).map(() => 'Valid.'),
+    'the verify listener agrees',
+  );
 
   // A reload checks all 65,536 files again and needs no more descriptors than serving does.
   const from = daemon.logs.length;
@@ -104,7 +128,9 @@ t.test('too few file descriptors: exit 78 naming the limit', opts, async (t) => 
   // lowered to 32 above what it holds, and the config written.
   const fifo = path.join(base, 'config.fifo');
   execFileSync('mkfifo', ['-m', '600', fifo]);
-  const proc = spawn(process.execPath, [SIGNERD, 'hmac', '--config', fifo, '--mode', 'mode32', '--secret-dir', dir, '--port', '0', '--verify-port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [SIGNERD, 'hmac', '--config', fifo, '--mode', 'mode32', '--secret-dir', dir, '--port', '0', '--verify-port', '0'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve));
@@ -112,14 +138,18 @@ t.test('too few file descriptors: exit 78 naming the limit', opts, async (t) => 
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
   });
   let writer = -1;
-  await waitFor(() => {
-    try {
-      writer = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
-      return true;
-    } catch {
-      return false; // ENXIO: signerd has not opened its config yet
-    }
-  }, 'signerd reads its --config', 15_000);
+  await waitFor(
+    () => {
+      try {
+        writer = fs.openSync(fifo, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+        return true;
+      } catch {
+        return false; // ENXIO: signerd has not opened its config yet
+      }
+    },
+    'signerd reads its --config',
+    15_000,
+  );
   const lowered = openFds(proc.pid!) + MODE32_FILES_OPEN_MAX / 2;
   execFileSync('prlimit', ['--pid', String(proc.pid), `--nofile=${lowered}:${lowered}`]);
   fs.writeSync(writer, '{}');

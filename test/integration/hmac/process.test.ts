@@ -24,10 +24,18 @@ t.test('start-up failures exit 78 with one clear line and no secret bytes', asyn
   cases.push(['group/other-readable', ['--secret-dir', loose], /KEY_FILE_INSECURE: secret .* has mode 0644; .*chmod 600/]);
   const short = path.join(base, 'short');
   writeSecret(path.join(short, '0000'), crypto.randomBytes(2048));
-  cases.push(['mode16 table too short', ['--mode', 'MODE16', '--secret-dir', short], /KEY_LOAD_FAILED: mode16 secret table .* expected exactly 2097152 bytes, found 2048/]);
+  cases.push([
+    'mode16 table too short',
+    ['--mode', 'MODE16', '--secret-dir', short],
+    /KEY_LOAD_FAILED: mode16 secret table .* expected exactly 2097152 bytes, found 2048/,
+  ]);
   const m32 = mode32Dir(path.join(base, 'm32'), ['0000', 'ffff']);
   cases.push(['mode32 without all files', ['--mode', 'mode32', '--secret-dir', m32], /KEY_LOAD_FAILED: mode32: 65534 of 65536 secret files are missing/]);
-  cases.push(['key version in a seed mode', ['--secret-dir', single, '--key-version', '2'], /CONFIG_INVALID: --key-version and --accept-versions apply to --mode derived only/]);
+  cases.push([
+    'key version in a seed mode',
+    ['--secret-dir', single, '--key-version', '2'],
+    /CONFIG_INVALID: --key-version and --accept-versions apply to --mode derived only/,
+  ]);
   const derived = derivedDir(path.join(base, 'derived-1'), [1]);
   cases.push(['pinned version without its file', ['--mode', 'derived', '--secret-dir', derived, '--key-version', '2'], /KEY_LOAD_FAILED: .*master-v2: ENOENT/]);
   const config = path.join(base, 'typo.json');
@@ -114,7 +122,23 @@ t.test('derived: rotation by SIGHUP; retired versions verify only while configur
 t.test('--help documents the options', async (t) => {
   const help = await runSignerd(['hmac', '--help']);
   t.equal(help.code, 0);
-  for (const option of ['--port', '--verify-port', '--http-port', '--http-host', '--http-body-bytes-max', '--mode', '--secret-dir', '--mode32-files', '--key-version', '--accept-versions', '--chunk-bytes', '--keep-open', '--reply', '--line-bytes-max', '--config']) {
+  for (const option of [
+    '--port',
+    '--verify-port',
+    '--http-port',
+    '--http-host',
+    '--http-body-bytes-max',
+    '--mode',
+    '--secret-dir',
+    '--mode32-files',
+    '--key-version',
+    '--accept-versions',
+    '--chunk-bytes',
+    '--keep-open',
+    '--reply',
+    '--line-bytes-max',
+    '--config',
+  ]) {
     t.ok(help.stdout.includes(option), `hmac --help mentions ${option}`);
   }
   t.ok((await runSignerd(['--help'])).stdout.includes('hmac'), 'signerd --help lists hmac');

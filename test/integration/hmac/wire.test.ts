@@ -45,9 +45,20 @@ t.test('tags equal the Python reference in every mode', opts, async (t) => {
     t.teardown(() => daemon.stop());
     const expected = referenceTags(mode, dir, all);
     const replies = await exchange(daemon.port, all.map(line));
-    t.same(replies, expected.map((e) => e.tag), `${mode}: ${all.length} tags equal the reference`);
-    const verdicts = await exchange(daemon.ports[1]!, all.map((m, i) => line(Buffer.concat([Buffer.from(expected[i]!.tag + ' '), m]))));
-    t.same(verdicts, all.map(() => 'Valid.'), `${mode}: the verify listener accepts them`);
+    t.same(
+      replies,
+      expected.map((e) => e.tag),
+      `${mode}: ${all.length} tags equal the reference`,
+    );
+    const verdicts = await exchange(
+      daemon.ports[1]!,
+      all.map((m, i) => line(Buffer.concat([Buffer.from(expected[i]!.tag + ' '), m]))),
+    );
+    t.same(
+      verdicts,
+      all.map(() => 'Valid.'),
+      `${mode}: the verify listener accepts them`,
+    );
     t.same(
       expected.map((e) => e.hash),
       all.map((m) => murmur3x86_32(m)),
@@ -81,12 +92,23 @@ t.test('chunks, JSON replies, verify rejects', opts, async (t) => {
   t.equal(await v(expected.slice(0, 2).join(''), big), 'Invalid.', 'too few tags: wrong length');
   t.equal(await v(expected.join('') + '00', big), 'Invalid.', 'one byte too many');
   t.equal(await v(expected[0]!.slice(0, 62), parts[0]!), 'Invalid.', 'truncated tag');
-  t.equal(await v(expected.join('').replace(/^./, (c) => (c === '0' ? '1' : '0')), big), 'Invalid.', 'one flipped nibble');
+  t.equal(
+    await v(
+      expected.join('').replace(/^./, (c) => (c === '0' ? '1' : '0')),
+      big,
+    ),
+    'Invalid.',
+    'one flipped nibble',
+  );
   t.equal(await v(expected.join(''), Buffer.concat([big, Buffer.from('x')])), 'Invalid.', 'other data');
   t.equal(await v('zz', big), 'ERR BAD_REQUEST tag is not hex');
   t.equal(await v('abc', big), 'ERR BAD_REQUEST tag is not hex', 'odd length');
   t.match(await request(verify, 'deadbeef'), /^ERR BAD_REQUEST /, 'no data');
-  t.match(JSON.parse(await request(json.ports[1]!, line(Buffer.concat([Buffer.from(expected.join('') + ' '), big])))), { valid: true, mode: 'derived', keyVersion: 3 });
+  t.match(JSON.parse(await request(json.ports[1]!, line(Buffer.concat([Buffer.from(expected.join('') + ' '), big])))), {
+    valid: true,
+    mode: 'derived',
+    keyVersion: 3,
+  });
   t.same(JSON.parse(await request(json.ports[1]!, `${'00'.repeat(32)} x`)), { valid: false, reason: 'mismatch' });
 });
 

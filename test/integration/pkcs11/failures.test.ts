@@ -104,7 +104,10 @@ t.test('HSM failure modes', needSoftHsm(), async (t) => {
     t.ok(sig, `signing resumed: ${reply.slice(0, 80)}`);
     t.ok(opensslVerifies(token.dir, 'ecdsa', publicKeyFile, Buffer.from('after'), sig ?? ''), 'the resumed signature verifies');
     t.equal(signer.proc.exitCode, null, 'the same process kept serving');
-    t.ok(signer.logs.some((l) => l['msg'] === 'HSM token reopened'), 'the reopen is logged');
+    t.ok(
+      signer.logs.some((l) => l['msg'] === 'HSM token reopened'),
+      'the reopen is logged',
+    );
   });
   t.test('PIN changed while running, then a reopen: refused once, no further logins, still answering', async (t) => {
     const pinToken = createToken('pin-test');
@@ -135,7 +138,11 @@ t.test('HSM failure modes', needSoftHsm(), async (t) => {
     pinToken.changePin(pinToken.pin, 'changed-0815');
     t.match(await request(signer.port, 'pin back'), refused, 'no retry even once the PIN is right again: an operator restarts');
     const logins = signer.logs.filter((l) => l['msg'] === 'HSM token refused the PIN on reopen; not retrying');
-    t.same(logins.map((l) => l['ckr']), ['CKR_PIN_INCORRECT'], 'exactly one login was refused');
+    t.same(
+      logins.map((l) => l['ckr']),
+      ['CKR_PIN_INCORRECT'],
+      'exactly one login was refused',
+    );
     t.equal(signer.proc.exitCode, null, 'the process kept serving');
     t.equal(await signer.stop(), 0, 'SIGTERM still drains and exits 0');
 

@@ -45,19 +45,28 @@ t.test('key object deleted while sign-rsa and sign-ecdsa run', needSoftHsm(), as
       fs.chmodSync(pemFile, 0o600);
       execFileSync('openssl', ['pkey', '-in', pemFile, '-pubout', '-out', publicKeyFile]);
       await importKey(token, family, `sign-${family}`, pemFile);
-      const signer = await startDaemon([`sign-${family}`, '--key', token.uri(family), '--state-dir', path.join(token.dir, 'state'), '--port', '0', '--keep-open'], { env: token.env });
+      const signer = await startDaemon(
+        [`sign-${family}`, '--key', token.uri(family), '--state-dir', path.join(token.dir, 'state'), '--port', '0', '--keep-open'],
+        { env: token.env },
+      );
       t.teardown(() => signer.stop());
       t.equal(signaturesOf(await request(signer.port, 'before')).length, 1, 'signs');
 
       token.deleteKeyPair(family);
       const missing = new RegExp(`^ERR BACKEND_UNAVAILABLE no private key object=${family} on the token`);
-      const away = await until((i) => request(signer.port, `gone ${i}`), (r) => missing.test(r));
+      const away = await until(
+        (i) => request(signer.port, `gone ${i}`),
+        (r) => missing.test(r),
+      );
       away.forEach((reply, i) => t.match(reply, ONE_ERROR_LINE, `gone ${i}: ${reply}`));
       t.match(away.at(-1), missing, 'the error names the missing object');
       for (let i = 0; i < 3; i++) t.match(await request(signer.port, `still gone ${i}`), missing, 'every request gets its answer');
 
       await importKey(token, family, `sign-${family}`, pemFile);
-      const back = await until((i) => request(signer.port, `back ${i}`), (r) => signaturesOf(r).length === 1);
+      const back = await until(
+        (i) => request(signer.port, `back ${i}`),
+        (r) => signaturesOf(r).length === 1,
+      );
       const [sig] = signaturesOf(back.at(-1) ?? '');
       t.ok(sig, `signing resumed without a restart: ${back.at(-1)?.slice(0, 60)}`);
       t.ok(opensslVerifies(token.dir, family, publicKeyFile, Buffer.from(`back ${back.length - 1}`), sig ?? ''), 'with the same key');
@@ -81,7 +90,10 @@ t.test('tezos: one key deleted, the others keep signing; PIN refused once per to
     t.equal((await httpSign(httpPort, TZ1.pkh, attestation())).status, 200, 'tz1 signs');
     token.deleteKeyPair('baker-tz1');
     const missing = /^ERR BACKEND_UNAVAILABLE no private key object=baker-tz1 on the token/;
-    const away = await until(() => lineSign(TZ1.pkh), (r) => missing.test(r));
+    const away = await until(
+      () => lineSign(TZ1.pkh),
+      (r) => missing.test(r),
+    );
     away.forEach((reply, i) => t.match(reply, ONE_ERROR_LINE, `tz1 ${i}: ${reply}`));
     t.match(away.at(-1), missing, 'the error names the missing object');
     const httpAway = await httpSign(httpPort, TZ1.pkh, attestation());
@@ -116,7 +128,10 @@ t.test('tezos: one key deleted, the others keep signing; PIN refused once per to
     token.restore();
     const refused = /^ERR BACKEND_UNAVAILABLE HSM token refused the PIN after a reopen; fix the PIN file and restart$/;
     for (const key of HSM_KEYS) {
-      const replies = await until(() => lineSign(key.pkh), (r) => refused.test(r));
+      const replies = await until(
+        () => lineSign(key.pkh),
+        (r) => refused.test(r),
+      );
       t.match(replies.at(-1), refused, `${key.label}: refused`);
     }
     await sleep(1_200); // past the reopen interval: a retrying pool would log in again now

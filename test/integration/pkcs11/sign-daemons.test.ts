@@ -35,7 +35,11 @@ t.test('HSM-backed sign daemons over the wire', needSoftHsm(), async (t) => {
         await signer.stop();
         await verifier.stop();
       });
-      t.match(signer.logs.find((l) => l['msg'] === 'listening'), { keyId }, 'the daemon signs under the key id generate printed');
+      t.match(
+        signer.logs.find((l) => l['msg'] === 'listening'),
+        { keyId },
+        'the daemon signs under the key id generate printed',
+      );
 
       const message = Buffer.from(`hsm-held ${family} key signs this`);
       const reply = await request(signer.port, message.toString());
@@ -48,7 +52,9 @@ t.test('HSM-backed sign daemons over the wire', needSoftHsm(), async (t) => {
       // Several requests at once share the session pool; each signature still verifies.
       const lines = Array.from({ length: 8 }, (_, i) => `concurrent ${i}`);
       const replies = await Promise.all(lines.map((line) => request(signer.port, line)));
-      replies.forEach((r, i) => t.ok(opensslVerifies(token.dir, family, publicKeyFile, Buffer.from(lines[i]!), signaturesOf(r)[0] ?? ''), `concurrent ${i} verifies`));
+      replies.forEach((r, i) =>
+        t.ok(opensslVerifies(token.dir, family, publicKeyFile, Buffer.from(lines[i]!), signaturesOf(r)[0] ?? ''), `concurrent ${i} verifies`),
+      );
       t.equal(await signer.stop(), 0, 'SIGTERM drains, closes the HSM sessions and exits 0');
       const secrets = JSON.stringify(signer.logs) + signer.stderr();
       t.notMatch(secrets, token.pin, 'the PIN never reaches the logs');

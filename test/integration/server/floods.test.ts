@@ -28,11 +28,37 @@ const ecdsa = makeKeys(dir, 'ecdsa', 'floods-ecdsa');
 const quiet = { dropLogsAfterStart: true };
 const state = (name: string): string[] => ['--state-dir', path.join(dir, `state-${name}`)];
 const subjects: Subject[] = [
-  { name: 'sign-rsa', start: (extra) => startDaemon(['sign-rsa', '--key', rsa.privateKeyFile, '--port', '0', ...state('rsa'), ...extra], quiet), probe: 'normal', reply: /^\(b'normal', b'[0-9a-f]{1024}'\)$/ },
-  { name: 'verify-rsa', start: (extra) => startDaemon(['verify-rsa', '--keyring', rsa.publicKeyFile, '--port', '0', ...state('rsa'), ...extra], quiet), probe: 'ab'.repeat(512), reply: /^\('Validated as:', False\)$/ },
-  { name: 'sign-ecdsa', start: (extra) => startDaemon(['sign-ecdsa', '--key', ecdsa.privateKeyFile, '--port', '0', ...state('ecdsa'), ...extra], quiet), probe: 'normal', reply: /^\(b'normal', b'[0-9a-f]{192}'\)$/ },
-  { name: 'verify-ecdsa', start: (extra) => startDaemon(['verify-ecdsa', '--keyring', ecdsa.publicKeyFile, '--port', '0', ...state('ecdsa'), ...extra], quiet), probe: 'ab'.repeat(96), reply: /^No match for signature\.$/ },
-  { name: 'hmac', start: (extra) => startDaemon(['hmac', '--secret-dir', singleDir(path.join(dir, 'hmac')), '--port', '0', '--verify-port', '0', ...extra], { ...quiet, listeners: 2 }), probe: 'normal', reply: /^[0-9a-f]{64}$/ },
+  {
+    name: 'sign-rsa',
+    start: (extra) => startDaemon(['sign-rsa', '--key', rsa.privateKeyFile, '--port', '0', ...state('rsa'), ...extra], quiet),
+    probe: 'normal',
+    reply: /^\(b'normal', b'[0-9a-f]{1024}'\)$/,
+  },
+  {
+    name: 'verify-rsa',
+    start: (extra) => startDaemon(['verify-rsa', '--keyring', rsa.publicKeyFile, '--port', '0', ...state('rsa'), ...extra], quiet),
+    probe: 'ab'.repeat(512),
+    reply: /^\('Validated as:', False\)$/,
+  },
+  {
+    name: 'sign-ecdsa',
+    start: (extra) => startDaemon(['sign-ecdsa', '--key', ecdsa.privateKeyFile, '--port', '0', ...state('ecdsa'), ...extra], quiet),
+    probe: 'normal',
+    reply: /^\(b'normal', b'[0-9a-f]{192}'\)$/,
+  },
+  {
+    name: 'verify-ecdsa',
+    start: (extra) => startDaemon(['verify-ecdsa', '--keyring', ecdsa.publicKeyFile, '--port', '0', ...state('ecdsa'), ...extra], quiet),
+    probe: 'ab'.repeat(96),
+    reply: /^No match for signature\.$/,
+  },
+  {
+    name: 'hmac',
+    start: (extra) =>
+      startDaemon(['hmac', '--secret-dir', singleDir(path.join(dir, 'hmac')), '--port', '0', '--verify-port', '0', ...extra], { ...quiet, listeners: 2 }),
+    probe: 'normal',
+    reply: /^[0-9a-f]{64}$/,
+  },
 ];
 
 async function servedWhile(t: Test, daemon: RunningDaemon, subject: Subject, what: string): Promise<void> {
@@ -70,7 +96,10 @@ for (const subject of subjects) {
       await connected(g);
       await servedWhile(t, daemon, subject, 'during the trickle');
       t.ok(await until(() => g.closed === 500, 3_000), `every trickler closed by the daemon (${g.closed}/500) though bytes kept coming`);
-      t.ok(g.replies.every((lines) => lines <= 1), 'at most one reply line each: a byte is not a request');
+      t.ok(
+        g.replies.every((lines) => lines <= 1),
+        'at most one reply line each: a byte is not a request',
+      );
       g.destroy();
     });
 
@@ -115,6 +144,9 @@ t.test('keep-open: 500 tricklers are cut at the line deadline, however slowly th
   const started = Date.now();
   await servedWhile(t, daemon, subject, 'during the trickle');
   t.ok(await until(() => g.closed === 500, 3_000), `every trickler closed (${g.closed}/500) in ${Date.now() - started} ms`);
-  t.ok(g.replies.every((lines) => lines === 1), 'each got its one error line');
+  t.ok(
+    g.replies.every((lines) => lines === 1),
+    'each got its one error line',
+  );
   t.match(g.lastReply, /^ERR BAD_REQUEST line not terminated within 1000 ms$/);
 });

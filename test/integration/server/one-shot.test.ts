@@ -71,16 +71,25 @@ t.test('printf tok | nc (real netcat, no newline, no half-close) gets its signat
 t.test('300 lines written at once get 300 replies in order, with and without -N', needTools('nc'), async (t) => {
   const lines = Array.from({ length: 300 }, (_, i) => `line-${i}`);
   for (const args of [[], ['-N']]) {
-    const out = nc(args, lines.join('\n') + '\n').trimEnd().split('\n');
+    const out = nc(args, lines.join('\n') + '\n')
+      .trimEnd()
+      .split('\n');
     t.equal(out.length, 300, `nc ${args.join(' ')}: 300 replies`);
-    t.same(out.map((line) => /^\(b'([^']*)'/.exec(line)?.[1]), lines, 'in order');
+    t.same(
+      out.map((line) => /^\(b'([^']*)'/.exec(line)?.[1]),
+      lines,
+      'in order',
+    );
     t.equal(signaturesOf(out.join('\n')).length, 300);
   }
 });
 
 t.test('a last line without LF after others, through nc without -N, is answered too', needTools('nc'), async (t) => {
   const out = nc([], 'first\nsecond\nlast-without-lf').trimEnd().split('\n');
-  t.same(out.map((line) => /^\(b'([^']*)'/.exec(line)?.[1]), ['first', 'second', 'last-without-lf']);
+  t.same(
+    out.map((line) => /^\(b'([^']*)'/.exec(line)?.[1]),
+    ['first', 'second', 'last-without-lf'],
+  );
 });
 
 t.test('keep-open connections still take request after request', async (t) => {

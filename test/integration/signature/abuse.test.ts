@@ -32,7 +32,18 @@ function sendRaw(port: number, data: Buffer, end = true): Promise<string> {
 t.test('bad input never stops the daemon', async (t) => {
   const keys = makeKeys(dir, 'ecdsa', 'abuse');
   const state = ['--state-dir', path.join(dir, 'state')];
-  const signer = await startDaemon(['sign-ecdsa', '--key', keys.privateKeyFile, '--port', '0', '--connections-max', '1000', '--idle-timeout-ms', '2000', ...state]);
+  const signer = await startDaemon([
+    'sign-ecdsa',
+    '--key',
+    keys.privateKeyFile,
+    '--port',
+    '0',
+    '--connections-max',
+    '1000',
+    '--idle-timeout-ms',
+    '2000',
+    ...state,
+  ]);
   const verifier = await startDaemon(['verify-ecdsa', '--keyring', keys.publicKeyFile, '--port', '0', ...state]);
   t.teardown(async () => {
     await signer.stop();
@@ -64,15 +75,17 @@ t.test('bad input never stops the daemon', async (t) => {
     // idle client would then hold a connection the server never saw, which proves nothing.
     for (let batch = 0; batch < 8; batch++) {
       await Promise.all(
-        Array.from({ length: 250 }, () =>
-          new Promise<void>((resolve) => {
-            const s = net.connect(signer.port, '127.0.0.1', () => resolve());
-            s.on('error', () => {});
-            // Idle but reading: a client that never reads would never see the daemon's FIN.
-            s.resume();
-            closings.push(new Promise((r) => s.once('close', r)));
-            idle.push(s);
-          }),
+        Array.from(
+          { length: 250 },
+          () =>
+            new Promise<void>((resolve) => {
+              const s = net.connect(signer.port, '127.0.0.1', () => resolve());
+              s.on('error', () => {});
+              // Idle but reading: a client that never reads would never see the daemon's FIN.
+              s.resume();
+              closings.push(new Promise((r) => s.once('close', r)));
+              idle.push(s);
+            }),
         ),
       );
     }
@@ -88,10 +101,14 @@ t.test('bad input never stops the daemon', async (t) => {
   await t.test('thousands of idle connections opened and dropped', async (t) => {
     for (let round = 0; round < 5; round++) {
       const sockets = await Promise.all(
-        Array.from({ length: 250 }, () => new Promise<net.Socket>((resolve) => {
-          const s = net.connect(signer.port, '127.0.0.1', () => resolve(s));
-          s.on('error', () => {});
-        })),
+        Array.from(
+          { length: 250 },
+          () =>
+            new Promise<net.Socket>((resolve) => {
+              const s = net.connect(signer.port, '127.0.0.1', () => resolve(s));
+              s.on('error', () => {});
+            }),
+        ),
       );
       for (const s of sockets) s.destroy();
     }

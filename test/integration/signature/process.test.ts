@@ -112,7 +112,11 @@ t.test('verify-rsa sizes its thread pool to the cores less one; UV_THREADPOOL_SI
     // Through env(1), as systemd would start it: tap's process hooks put --import in NODE_OPTIONS
     // (on every spawn), and an ES module loaded that way starts the pool before signerd runs.
     const unset = ['-u', 'NODE_OPTIONS', ...(pool === undefined ? ['-u', 'UV_THREADPOOL_SIZE'] : [`UV_THREADPOOL_SIZE=${pool}`])];
-    const child = spawn('env', [...unset, process.execPath, SIGNERD, 'verify-rsa', '--keyring', keys.publicKeyFile, '--state-dir', path.join(dir, 'pool-state'), '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      'env',
+      [...unset, process.execPath, SIGNERD, 'verify-rsa', '--keyring', keys.publicKeyFile, '--state-dir', path.join(dir, 'pool-state'), '--port', '0'],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     t.teardown(() => child.kill('SIGKILL'));
     const port = await new Promise<number>((resolve, reject) => {
       let out = '';
@@ -131,7 +135,11 @@ t.test('verify-rsa sizes its thread pool to the cores less one; UV_THREADPOOL_SI
   };
   const byDefault = await threadsOf(undefined);
   const bySetting = await threadsOf('9');
-  t.equal(bySetting - byDefault, 9 - Math.max(1, os.availableParallelism() - 1), `pool threads: cores - 1 by default, 9 when the operator says so (${byDefault} → ${bySetting} threads)`);
+  t.equal(
+    bySetting - byDefault,
+    9 - Math.max(1, os.availableParallelism() - 1),
+    `pool threads: cores - 1 by default, 9 when the operator says so (${byDefault} → ${bySetting} threads)`,
+  );
 });
 
 t.test('SIGTERM drains in-flight requests and exits 0', async (t) => {
@@ -140,9 +148,13 @@ t.test('SIGTERM drains in-flight requests and exits 0', async (t) => {
   // Connections are accepted and their lines received before SIGTERM; each line is 10 RSA-4096
   // chunks, so they are still being signed when the signal arrives.
   const sockets = await Promise.all(
-    Array.from({ length: 8 }, () => new Promise<net.Socket>((resolve) => {
-      const s = net.connect(signer.port, '127.0.0.1', () => resolve(s));
-    })),
+    Array.from(
+      { length: 8 },
+      () =>
+        new Promise<net.Socket>((resolve) => {
+          const s = net.connect(signer.port, '127.0.0.1', () => resolve(s));
+        }),
+    ),
   );
   const replies = sockets.map(
     (s, i) =>
@@ -158,14 +170,19 @@ t.test('SIGTERM drains in-flight requests and exits 0', async (t) => {
   const code = await signer.stop('SIGTERM');
   t.equal(code, 0, 'exit 0');
   for (const reply of await Promise.all(replies)) t.match(reply, /^(\(b'x+\d?', b'[0-9a-f]+'\) ?){10}\n$/, 'accepted request completed, whole line');
-  t.ok(signer.logs.some((l) => l['msg'] === 'stopped'), 'logged its stop');
+  t.ok(
+    signer.logs.some((l) => l['msg'] === 'stopped'),
+    'logged its stop',
+  );
 });
 
 // Regression: with its stdout reader gone, a daemon hung on SIGTERM, because the log stream's
 // exit-time flush retried a broken write for ever.
 t.test('SIGTERM still exits 0 when stdout has no reader', async (t) => {
   const keys = makeKeys(dir, 'ecdsa', 'dead-stdout');
-  const proc = spawn(process.execPath, [SIGNERD, 'sign-ecdsa', '--key', keys.privateKeyFile, '--port', '0', '--state-dir', path.join(dir, 'state')], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const proc = spawn(process.execPath, [SIGNERD, 'sign-ecdsa', '--key', keys.privateKeyFile, '--port', '0', '--state-dir', path.join(dir, 'state')], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   const port = await new Promise<number>((resolve) => {
     let buffered = '';
     proc.stdout!.on('data', (d: Buffer) => {

@@ -56,7 +56,7 @@ async function refused(t: Test, redis: TestRedis, setting: RegExp, which: 'all' 
   }
 }
 
-t.test('appendonly no (Redis\'s default): refused everywhere', needTools('redis-server'), async (t) => {
+t.test("appendonly no (Redis's default): refused everywhere", needTools('redis-server'), async (t) => {
   const redis = await startRedis(['--appendonly', 'no']);
   t.teardown(() => redis.stop());
   await refused(t, redis, /CONFIG_INVALID: .*appendonly is no/, 'all');
@@ -79,7 +79,12 @@ t.test('CONFIG disabled (as on managed Redis): said so, and refused (fail closed
   t.match(show.stderr, /CONFIG GET is refused by this server/);
   const allowed = await startOutcome([...signArgs, '--redis-allow-volatile']);
   t.ok(allowed.listening, 'with --redis-allow-volatile it starts');
-  t.ok(allowed.logs.some((l) => l['level'] === 'warn' && /--redis-allow-volatile/.test(String(l['msg'])) && /CONFIG GET is refused/.test(JSON.stringify(l['redisPersistence']))), 'and its warning says CONFIG was refused');
+  t.ok(
+    allowed.logs.some(
+      (l) => l['level'] === 'warn' && /--redis-allow-volatile/.test(String(l['msg'])) && /CONFIG GET is refused/.test(JSON.stringify(l['redisPersistence'])),
+    ),
+    'and its warning says CONFIG was refused',
+  );
 });
 
 t.test('--redis-allow-volatile: runs, with a warning at every start', needTools('redis-server'), async (t) => {
@@ -107,11 +112,14 @@ t.test('--redis-wait-replicas satisfies the check', needTools('redis-server'), a
   for (const [name, args] of daemons(redis, ['--redis-wait-replicas', '1']).slice(0, 1)) {
     const outcome = await startOutcome(args);
     t.ok(outcome.listening, `${name} starts`);
-    t.ok(outcome.logs.some((l) => l['level'] === 'warn' && /rely on --redis-wait-replicas/.test(String(l['msg']))), `${name} says what it relies on`);
+    t.ok(
+      outcome.logs.some((l) => l['level'] === 'warn' && /rely on --redis-wait-replicas/.test(String(l['msg']))),
+      `${name} says what it relies on`,
+    );
   }
 });
 
-t.test('the issue\'s scenario on an accepted Redis: revocations and signatures survive a redis-server kill', needTools('redis-server'), async (t) => {
+t.test("the issue's scenario on an accepted Redis: revocations and signatures survive a redis-server kill", needTools('redis-server'), async (t) => {
   const redis = await startRedis();
   const base = ['--port', '0', '--store', 'redis', '--redis-url', redis.url, '--store-timeout-ms', '300'];
   const signer = await startDaemon(['sign-ecdsa', '--key', keys.privateKeyFile, ...base]);

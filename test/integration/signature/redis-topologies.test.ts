@@ -60,7 +60,23 @@ t.test('rediss:// with a CA file and a password file', needTools('redis-server',
   const tls = path.join(dir, 'tls');
   fs.mkdirSync(tls);
   const run = (...args: string[]): void => void execFileSync('openssl', args, { cwd: tls, stdio: 'ignore' });
-  run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=test CA');
+  run(
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=test CA',
+  );
   run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
   fs.writeFileSync(path.join(tls, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
   run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext');
@@ -68,8 +84,26 @@ t.test('rediss:// with a CA file and a password file', needTools('redis-server',
   const passwordFile = path.join(dir, 'redis-password');
   fs.writeFileSync(passwordFile, password + '\n', { mode: 0o600 });
   const port = await freePort();
-  spawnRedis(t, ['--port', '0', '--tls-port', String(port), '--tls-cert-file', path.join(tls, 'server.pem'), '--tls-key-file', path.join(tls, 'server.key'), '--tls-ca-cert-file', path.join(tls, 'ca.pem'), '--tls-auth-clients', 'no', '--requirepass', password]);
-  await until('TLS redis', () => cli('--tls', '--cacert', path.join(tls, 'ca.pem'), '-p', String(port), '--pass', password, '--no-auth-warning', 'PING').trim() === 'PONG');
+  spawnRedis(t, [
+    '--port',
+    '0',
+    '--tls-port',
+    String(port),
+    '--tls-cert-file',
+    path.join(tls, 'server.pem'),
+    '--tls-key-file',
+    path.join(tls, 'server.key'),
+    '--tls-ca-cert-file',
+    path.join(tls, 'ca.pem'),
+    '--tls-auth-clients',
+    'no',
+    '--requirepass',
+    password,
+  ]);
+  await until(
+    'TLS redis',
+    () => cli('--tls', '--cacert', path.join(tls, 'ca.pem'), '-p', String(port), '--pass', password, '--no-auth-warning', 'PING').trim() === 'PONG',
+  );
 
   fs.chmodSync(passwordFile, 0o644);
   const loose = await runSignerd(['show', 'ab', '--store', 'redis', '--redis-url', `rediss://127.0.0.1:${port}`, '--redis-password-file', passwordFile]);

@@ -18,7 +18,12 @@ const dir = t.testdir();
 function seedSign(family: Family, privateKey: KeyObject, message: string): string {
   const sig =
     family === 'rsa'
-      ? crypto.sign('sha256', Buffer.from(message), { key: privateKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32, mgf1HashAlgorithm: 'sha256' } as crypto.SignKeyObjectInput)
+      ? crypto.sign('sha256', Buffer.from(message), {
+          key: privateKey,
+          padding: crypto.constants.RSA_PKCS1_PSS_PADDING,
+          saltLength: 32,
+          mgf1HashAlgorithm: 'sha256',
+        } as crypto.SignKeyObjectInput)
       : crypto.sign('sha384', Buffer.from(message), { key: privateKey, dsaEncoding: 'ieee-p1363' });
   return sig.toString('hex');
 }
@@ -91,7 +96,12 @@ for (const c of cases) {
     const shown = await runSignerd(['show', seeded.good, '--json', ...dest]);
     t.match(JSON.parse(shown.stdout), {
       status: 'valid',
-      record: { keyId: keys.keyId, algorithm: c.family === 'rsa' ? 'rsa-pss-sha256' : 'ecdsa-p384-sha384', message: Buffer.from('seed token one').toString('base64'), expiresMs: null },
+      record: {
+        keyId: keys.keyId,
+        algorithm: c.family === 'rsa' ? 'rsa-pss-sha256' : 'ecdsa-p384-sha384',
+        message: Buffer.from('seed token one').toString('base64'),
+        expiresMs: null,
+      },
     });
 
     const verifier = await startDaemon([`verify-${c.family}`, '--port', '0', '--keyring', keys.publicKeyFile, ...dest]);
@@ -132,7 +142,17 @@ t.test('a password-protected source: the password comes from a file', needTools(
   await redis.cli('CONFIG', 'SET', 'requirepass', 'seed-secret');
   const passwordFile = path.join(dir, 'seed-redis-password');
   fs.writeFileSync(passwordFile, 'seed-secret\n', { mode: 0o600 });
-  const base = ['migrate-seed', '--from-redis-url', redis.url, '--type', 'rsa', '--public-key', keys.publicKeyFile, '--state-dir', path.join(dir, 'state-auth')];
+  const base = [
+    'migrate-seed',
+    '--from-redis-url',
+    redis.url,
+    '--type',
+    'rsa',
+    '--public-key',
+    keys.publicKeyFile,
+    '--state-dir',
+    path.join(dir, 'state-auth'),
+  ];
 
   const run = await runSignerd([...base, '--from-redis-password-file', passwordFile]);
   t.equal(run.code, 0, run.stderr);
@@ -147,12 +167,32 @@ t.test('wrong inputs: unreachable source exits 69, a key of the other type 78, o
   const keys = makeKeys(dir, 'ecdsa', 'seed-errors');
   const dest = ['--state-dir', path.join(dir, 'state-errors')];
   const port = await freePort();
-  const down = await runSignerd(['migrate-seed', '--from-redis-url', `redis://127.0.0.1:${port}/0`, '--type', 'ecdsa', '--public-key', keys.publicKeyFile, '--store-timeout-ms', '200', ...dest]);
+  const down = await runSignerd([
+    'migrate-seed',
+    '--from-redis-url',
+    `redis://127.0.0.1:${port}/0`,
+    '--type',
+    'ecdsa',
+    '--public-key',
+    keys.publicKeyFile,
+    '--store-timeout-ms',
+    '200',
+    ...dest,
+  ]);
   t.equal(down.code, 69);
   t.equal(down.stdout, '');
   t.match(down.stderr, /^signerd migrate-seed: STORE_UNAVAILABLE: [^\n]*source[^\n]*\n$/);
 
-  const wrongType = await runSignerd(['migrate-seed', '--from-redis-url', `redis://127.0.0.1:${port}/0`, '--type', 'rsa', '--public-key', keys.publicKeyFile, ...dest]);
+  const wrongType = await runSignerd([
+    'migrate-seed',
+    '--from-redis-url',
+    `redis://127.0.0.1:${port}/0`,
+    '--type',
+    'rsa',
+    '--public-key',
+    keys.publicKeyFile,
+    ...dest,
+  ]);
   t.equal(wrongType.code, 78);
   t.match(wrongType.stderr, /^signerd migrate-seed: KEY_LOAD_FAILED: [^\n]*expected an RSA key[^\n]*\n$/);
 

@@ -51,7 +51,10 @@ for (const store of stores) {
 
     const shown = await admin('show', sig, '--json');
     t.equal(shown.code, 0);
-    t.match(JSON.parse(shown.stdout), { status: 'valid', record: { keyId: oldKey.keyId, algorithm: 'ecdsa-p384-sha384', message: Buffer.from('revocable').toString('base64') } });
+    t.match(JSON.parse(shown.stdout), {
+      status: 'valid',
+      record: { keyId: oldKey.keyId, algorithm: 'ecdsa-p384-sha384', message: Buffer.from('revocable').toString('base64') },
+    });
 
     t.equal((await admin('revoke', sig)).code, 0);
     t.equal(await request(verifier.port, sig), INVALID.ecdsa, 'revoked: not valid, no restart');
@@ -81,7 +84,11 @@ for (const store of stores) {
     } else {
       const daemonConfig = path.join(dir, 'sign-ecdsa.json');
       fs.writeFileSync(daemonConfig, JSON.stringify({ key: oldKey.privateKeyFile, stateDir: path.join(dir, 'state'), ttl: 60 }));
-      t.match(JSON.parse((await runSignerd(['show', sig, '--json', '--config', daemonConfig])).stdout), { status: 'valid' }, 'admin commands read the daemon\'s own config file');
+      t.match(
+        JSON.parse((await runSignerd(['show', sig, '--json', '--config', daemonConfig])).stdout),
+        { status: 'valid' },
+        "admin commands read the daemon's own config file",
+      );
       t.equal((await admin('revoke', sig)).code, 0);
       t.equal((await runSignerd(['import', ...env.args], exported.stdout)).code, 0);
       t.equal(await request(verifier.port, sig), VALID.ecdsa, 'importing an exported record makes it live');

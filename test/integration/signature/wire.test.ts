@@ -132,9 +132,17 @@ t.test('JSON reply mode and keep-open connections', needTools('openssl'), async 
   socket.write('\n\n');
   t.equal(JSON.parse(await next()).signatures.length, 1, 'an empty line signs the empty message, as the seed did');
   socket.end();
-  t.same(JSON.parse(await request(verifier.port, lines[0]!.toUpperCase())), { valid: true, keyId: keys.keyId, signature: lines[0], algorithm: 'ecdsa-p384-sha384' }, 'valid: key id, signature (as stored) and algorithm');
+  t.same(
+    JSON.parse(await request(verifier.port, lines[0]!.toUpperCase())),
+    { valid: true, keyId: keys.keyId, signature: lines[0], algorithm: 'ecdsa-p384-sha384' },
+    'valid: key id, signature (as stored) and algorithm',
+  );
   t.same(JSON.parse(await request(verifier.port, 'zz')), { error: { code: 'BAD_REQUEST', message: 'signature is not hex' } });
-  t.same(JSON.parse(await request(verifier.port, 'aa'.repeat(96))), { valid: false, reason: 'no-live-record', signature: 'aa'.repeat(96), algorithm: 'ecdsa-p384-sha384' }, 'no record: no key id');
+  t.same(
+    JSON.parse(await request(verifier.port, 'aa'.repeat(96))),
+    { valid: false, reason: 'no-live-record', signature: 'aa'.repeat(96), algorithm: 'ecdsa-p384-sha384' },
+    'no record: no key id',
+  );
   fs.rmSync(path.join(dir, 'state-json'), { recursive: true, force: true });
 });
 

@@ -57,7 +57,11 @@ async function killAndRestart(t: Test, keysFile: string, args: string[]): Promis
   const seen: Signed[] = [];
   let d = await startTezos(t, keysFile, args);
   await waitForStore(d);
-  for (const [from, to] of [[1, 15], [10, 28], [25, LEVELS]] as const) {
+  for (const [from, to] of [
+    [1, 15],
+    [10, 28],
+    [25, LEVELS],
+  ] as const) {
     const current = d;
     // Kill mid-load, then replay overlapping levels on a fresh process: old payloads may only
     // come back with their stored signature (or 409), never with a new one.
@@ -103,7 +107,9 @@ t.test('killed between reserve and record: an identical retry gets 409, never a 
   const reply = JSON.parse(await request(d.linePort, `sign ${TZ3.pkh} ${payload.toString('hex')}`)) as { error?: { code: string; message: string } };
   t.equal(reply.error?.code, 'WATERMARK_REJECTED', 'the identical request is refused (JSON reply form)');
   t.match(reply.error?.message, /no signature was recorded/);
-  const next = JSON.parse(await request(d.linePort, `sign ${TZ3.pkh} ${consensus('attestation', { level: 77, round: 3 }).toString('hex')}`)) as { signature?: string };
+  const next = JSON.parse(await request(d.linePort, `sign ${TZ3.pkh} ${consensus('attestation', { level: 77, round: 3 }).toString('hex')}`)) as {
+    signature?: string;
+  };
   t.match(next.signature, /^p2sig/, 'the next round is signed: {"signature": …}');
 });
 

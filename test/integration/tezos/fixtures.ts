@@ -7,12 +7,31 @@ import path from 'node:path';
 import type { Test } from 'tap';
 import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
 
-export const TZ1 = { pkh: 'tz1b9kV41KV9N3sp69ycLdSoZ2Ak8jXwtNPv', sk: 'edsk4TjJWEszkHKono7XMnepVqwi37FrpbVt1KCsifJeAGimxheShG', pk: 'edpkuhmrbunxumoiVdQuxBZUPMmwkPt7yLtY5Qnua3VJVTLWr3vXXa' };
-export const TZ2 = { pkh: 'tz2Ch1abG7FNiibmV26Uzgdsnfni9XGrk5wD', sk: 'spsk2rBDDeUqakQ42nBHDGQTtP3GErb6AahHPwF9bhca3Q5KA5HESE', pk: 'sppk7aqSksZan1AGXuKtCz9UBLZZ77e3ZWGpFxR7ig1Z17GneEhSSbH' };
-export const TZ3 = { pkh: 'tz3Lfm6CyfSTZ7EgMckptZZGiPxzs9GK59At', sk: 'p2sk2obfVMEuPUnadAConLWk7Tf4Dt3n4svSgJwrgpamRqJXvaYcg1', pk: 'p2pk66tTYL5EvahKAXncbtbRPBkAnxo3CszzUho5wPCgWauBMyvybuB' };
-export const TZ4 = { pkh: 'tz4JmbuiJGyC2thisABCS59PnGr749dsP4WY', sk: 'BLsk2zk6pBGysG9BJn4u3XNtFnJQ1wpUYz6sQMTZQdfxQaiBWkqLyh', pk: 'BLpk1oWB1ZbeKePu8FiRMpktQoZw1rPs67qu6zbnYxiCcJDyZih8PXUiGnLyMWR6Fay9cDNyCzj9' };
+export const TZ1 = {
+  pkh: 'tz1b9kV41KV9N3sp69ycLdSoZ2Ak8jXwtNPv',
+  sk: 'edsk4TjJWEszkHKono7XMnepVqwi37FrpbVt1KCsifJeAGimxheShG',
+  pk: 'edpkuhmrbunxumoiVdQuxBZUPMmwkPt7yLtY5Qnua3VJVTLWr3vXXa',
+};
+export const TZ2 = {
+  pkh: 'tz2Ch1abG7FNiibmV26Uzgdsnfni9XGrk5wD',
+  sk: 'spsk2rBDDeUqakQ42nBHDGQTtP3GErb6AahHPwF9bhca3Q5KA5HESE',
+  pk: 'sppk7aqSksZan1AGXuKtCz9UBLZZ77e3ZWGpFxR7ig1Z17GneEhSSbH',
+};
+export const TZ3 = {
+  pkh: 'tz3Lfm6CyfSTZ7EgMckptZZGiPxzs9GK59At',
+  sk: 'p2sk2obfVMEuPUnadAConLWk7Tf4Dt3n4svSgJwrgpamRqJXvaYcg1',
+  pk: 'p2pk66tTYL5EvahKAXncbtbRPBkAnxo3CszzUho5wPCgWauBMyvybuB',
+};
+export const TZ4 = {
+  pkh: 'tz4JmbuiJGyC2thisABCS59PnGr749dsP4WY',
+  sk: 'BLsk2zk6pBGysG9BJn4u3XNtFnJQ1wpUYz6sQMTZQdfxQaiBWkqLyh',
+  pk: 'BLpk1oWB1ZbeKePu8FiRMpktQoZw1rPs67qu6zbnYxiCcJDyZih8PXUiGnLyMWR6Fay9cDNyCzj9',
+};
 /** A client key for authentication (Taquito's 64-byte edsk vector). */
-export const CLIENT = { pkh: 'tz1RvhdZ5pcjD19vCCK9PgZpnmErTba3dsBs', sk: 'edskS3DtVSbWbPD1yviMGebjYwWJtruMjDcfAZsH9uba22EzKeYhmQkkraFosFETmEMfFNVcDYQ5QbFerj9ozDKroXZ6mb5oxV' };
+export const CLIENT = {
+  pkh: 'tz1RvhdZ5pcjD19vCCK9PgZpnmErTba3dsBs',
+  sk: 'edskS3DtVSbWbPD1yviMGebjYwWJtruMjDcfAZsH9uba22EzKeYhmQkkraFosFETmEMfFNVcDYQ5QbFerj9ozDKroXZ6mb5oxV',
+};
 
 export function tempDir(t: Test, name = 'signerd-tezos-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), name));
@@ -40,7 +59,10 @@ export interface TezosDaemon {
 
 /** Starts `signerd tezos` with both listeners on free ports; stopped at teardown. */
 export async function startTezos(t: Test, keysFile: string, args: string[], env?: NodeJS.ProcessEnv): Promise<TezosDaemon> {
-  const daemon = await startDaemon(['tezos', '--keys', keysFile, '--port', '0', '--http-port', '0', '--keep-open', ...args], { listeners: 2, ...(env ? { env } : {}) });
+  const daemon = await startDaemon(['tezos', '--keys', keysFile, '--port', '0', '--http-port', '0', '--keep-open', ...args], {
+    listeners: 2,
+    ...(env ? { env } : {}),
+  });
   t.teardown(() => daemon.stop('SIGKILL'));
   return { daemon, linePort: daemon.ports[0]!, httpPort: daemon.ports[1]! };
 }
@@ -69,7 +91,12 @@ export async function http(port: number, method: 'GET' | 'POST', urlPath: string
 }
 
 /** POST /keys/<pkh> with the hex of `payload`; resolves with status and the signature or error. */
-export async function httpSign(port: number, pkh: string, payload: Buffer, query = ''): Promise<{ status: number; signature: string | null; body: unknown; code: string | null }> {
+export async function httpSign(
+  port: number,
+  pkh: string,
+  payload: Buffer,
+  query = '',
+): Promise<{ status: number; signature: string | null; body: unknown; code: string | null }> {
   const r = await http(port, 'POST', `/keys/${pkh}${query}`, payload.toString('hex'));
   const signature = r.status === 200 ? ((r.body as { signature?: string }).signature ?? null) : null;
   return { status: r.status, signature, body: r.body, code: r.code };

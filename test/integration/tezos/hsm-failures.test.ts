@@ -86,12 +86,18 @@ t.test('tezos with HSM keys: failure modes', needSoftHsm(), async (t) => {
       back = await httpSign(httpPort, TZ1.pkh, consensus('attestation', { level: ++level, round: 0 }));
     }
     t.equal(back.status, 200, 'signing resumed');
-    t.ok(back.signature !== null && verifyTezosSignature(TZ1.pk, consensus('attestation', { level, round: 0 }), back.signature), 'the resumed signature verifies');
+    t.ok(
+      back.signature !== null && verifyTezosSignature(TZ1.pk, consensus('attestation', { level, round: 0 }), back.signature),
+      'the resumed signature verifies',
+    );
     const tz2Back = await request(linePort, `sign ${TZ2.pkh} ${consensus('attestation', { level: 3, round: 0 }).toString('hex')}`);
     t.match(tz2Back, /^spsig1/, 'tz2 over the line protocol too');
     const retry = await httpSign(httpPort, TZ1.pkh, lost);
     t.equal(retry.status, 409, 'the slot reserved before the failed HSM call is never signed later');
     t.equal(daemon.proc.exitCode, null, 'the same process kept serving');
-    t.ok(daemon.logs.some((l) => l['msg'] === 'HSM token reopened'), 'the reopen is logged');
+    t.ok(
+      daemon.logs.some((l) => l['msg'] === 'HSM token reopened'),
+      'the reopen is logged',
+    );
   });
 });

@@ -48,7 +48,13 @@ function secretFile(dir: string, name: string, content: string, mode = 0o600): s
   return file;
 }
 
-async function hsmImport(token: TestToken, label: string, daemon: string, from: string, passphraseFile?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function hsmImport(
+  token: TestToken,
+  label: string,
+  daemon: string,
+  from: string,
+  passphraseFile?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const args = ['hsm', 'import', '--key', token.uri(label), '--for', daemon, '--from', from, ...(passphraseFile ? ['--passphrase-file', passphraseFile] : [])];
   return runSignerd(args, '', token.env);
 }
@@ -87,10 +93,17 @@ t.test('octez secret keys imported into a token, then signing through signerd te
     for (const payload of [consensus('attestation', { level: 3, round: 0 }), ballot(0)]) {
       // RemoteSigner checks the signature against the public key; verifySignature checks it again.
       const signed = await signer.sign(hexWithoutMagic(payload), magic(payload));
-      t.ok(verifySignature(payload.toString('hex'), publicKey, signed.prefixSig), `${item.label} magic 0x${payload[0]!.toString(16)}: signed in the HSM, verifies`);
+      t.ok(
+        verifySignature(payload.toString('hex'), publicKey, signed.prefixSig),
+        `${item.label} magic 0x${payload[0]!.toString(16)}: signed in the HSM, verifies`,
+      );
       if (pkh.startsWith('tz1')) {
         const local = await InMemorySigner.fromSecretKey(item.vector.secretKey);
-        t.equal(signed.prefixSig, (await local.sign(hexWithoutMagic(payload), magic(payload))).prefixSig, `${item.label}: identical to @taquito/signer (Ed25519 is deterministic)`);
+        t.equal(
+          signed.prefixSig,
+          (await local.sign(hexWithoutMagic(payload), magic(payload))).prefixSig,
+          `${item.label}: identical to @taquito/signer (Ed25519 is deterministic)`,
+        );
       }
     }
   }
@@ -108,14 +121,58 @@ t.test('refusals: exit 78, one clear line, nothing secret, nothing added to the 
 
   const cases = [
     { name: 'a tz4 BLsk key', for: 'tezos-tz3', secret: TZ4.sk, expect: /^signerd hsm import: CONFIG_INVALID: BLS keys cannot be held in a PKCS#11 HSM/ },
-    { name: 'a p2sk key for --for tezos-tz1', for: 'tezos-tz1', secret: tz3.secretKey, expect: /^signerd hsm import: CONFIG_INVALID: --for tezos-tz1 takes a tz1 key \(edsk\/edesk\), but .* holds a tz3 key \(p2sk\): use --for tezos-tz3/ },
-    { name: 'an encrypted p2esk for --for tezos-tz2 (curve told before decrypting)', for: 'tezos-tz2', secret: encrypted.secretKey, expect: /CONFIG_INVALID: --for tezos-tz2 takes a tz2 key \(spsk\/spesk\), but .* holds a tz3 key \(p2esk\): use --for tezos-tz3/ },
-    { name: 'a passphrase file readable by others', for: 'tezos-tz3', secret: encrypted.secretKey, passphrase: secretFile(dir, 'loose-passphrase', 'test1234', 0o644), expect: /^signerd hsm import: KEY_FILE_INSECURE: passphrase file .*loose-passphrase has mode 0644/ },
-    { name: 'a wrong passphrase', for: 'tezos-tz3', secret: encrypted.secretKey, passphrase: secretFile(dir, 'wrong-passphrase', 'not-it-5678'), expect: /^signerd hsm import: KEY_LOAD_FAILED: the p2esk key does not decrypt with this passphrase/ },
-    { name: 'an encrypted key without --passphrase-file', for: 'tezos-tz3', secret: encrypted.secretKey, expect: /^signerd hsm import: KEY_LOAD_FAILED: an encrypted p2esk key needs --passphrase-file/ },
-    { name: 'a --passphrase-file with a plain key', for: 'tezos-tz3', secret: tz3.secretKey, passphrase: goodPassphrase, expect: /^signerd hsm import: CONFIG_INVALID: .* holds an unencrypted p2sk key; drop --passphrase-file/ },
-    { name: 'a key file readable by others', for: 'tezos-tz3', secret: tz3.secretKey, mode: 0o644, expect: /^signerd hsm import: KEY_FILE_INSECURE: private key / },
-    { name: 'a damaged key (checksum)', for: 'tezos-tz3', secret: tz3.secretKey.slice(0, -1) + (tz3.secretKey.endsWith('1') ? '2' : '1'), expect: /^signerd hsm import: KEY_LOAD_FAILED: private key .* neither a PEM private key nor a Tezos secret key/ },
+    {
+      name: 'a p2sk key for --for tezos-tz1',
+      for: 'tezos-tz1',
+      secret: tz3.secretKey,
+      expect: /^signerd hsm import: CONFIG_INVALID: --for tezos-tz1 takes a tz1 key \(edsk\/edesk\), but .* holds a tz3 key \(p2sk\): use --for tezos-tz3/,
+    },
+    {
+      name: 'an encrypted p2esk for --for tezos-tz2 (curve told before decrypting)',
+      for: 'tezos-tz2',
+      secret: encrypted.secretKey,
+      expect: /CONFIG_INVALID: --for tezos-tz2 takes a tz2 key \(spsk\/spesk\), but .* holds a tz3 key \(p2esk\): use --for tezos-tz3/,
+    },
+    {
+      name: 'a passphrase file readable by others',
+      for: 'tezos-tz3',
+      secret: encrypted.secretKey,
+      passphrase: secretFile(dir, 'loose-passphrase', 'test1234', 0o644),
+      expect: /^signerd hsm import: KEY_FILE_INSECURE: passphrase file .*loose-passphrase has mode 0644/,
+    },
+    {
+      name: 'a wrong passphrase',
+      for: 'tezos-tz3',
+      secret: encrypted.secretKey,
+      passphrase: secretFile(dir, 'wrong-passphrase', 'not-it-5678'),
+      expect: /^signerd hsm import: KEY_LOAD_FAILED: the p2esk key does not decrypt with this passphrase/,
+    },
+    {
+      name: 'an encrypted key without --passphrase-file',
+      for: 'tezos-tz3',
+      secret: encrypted.secretKey,
+      expect: /^signerd hsm import: KEY_LOAD_FAILED: an encrypted p2esk key needs --passphrase-file/,
+    },
+    {
+      name: 'a --passphrase-file with a plain key',
+      for: 'tezos-tz3',
+      secret: tz3.secretKey,
+      passphrase: goodPassphrase,
+      expect: /^signerd hsm import: CONFIG_INVALID: .* holds an unencrypted p2sk key; drop --passphrase-file/,
+    },
+    {
+      name: 'a key file readable by others',
+      for: 'tezos-tz3',
+      secret: tz3.secretKey,
+      mode: 0o644,
+      expect: /^signerd hsm import: KEY_FILE_INSECURE: private key /,
+    },
+    {
+      name: 'a damaged key (checksum)',
+      for: 'tezos-tz3',
+      secret: tz3.secretKey.slice(0, -1) + (tz3.secretKey.endsWith('1') ? '2' : '1'),
+      expect: /^signerd hsm import: KEY_LOAD_FAILED: private key .* neither a PEM private key nor a Tezos secret key/,
+    },
   ];
   for (const [i, c] of cases.entries()) {
     const from = secretFile(dir, `refused-${i}.sk`, c.secret, c.mode ?? 0o600);

@@ -15,7 +15,10 @@ import { ballot, block, consensus } from './payloads.js';
 
 const hexWithoutMagic = (payload: Buffer): string => payload.subarray(1).toString('hex');
 const magic = (payload: Buffer): Uint8Array => new Uint8Array([payload[0]!]);
-const ORDER = { tz2: 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n, tz3: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n };
+const ORDER = {
+  tz2: 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n,
+  tz3: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
+};
 
 /** True when the ECDSA signature's s is in the lower half of the group order (what Tezos demands). */
 function lowS(pkh: string, signature: string): boolean {
@@ -24,7 +27,6 @@ function lowS(pkh: string, signature: string): boolean {
   if (raw === null) return false;
   return BigInt('0x' + raw.subarray(32).toString('hex')) <= ORDER[curve === 'secp256k1' ? 'tz2' : 'tz3'] >> 1n;
 }
-
 
 t.test('HSM keys through the octez HTTP API (taquito RemoteSigner)', needSoftHsm(), async (t) => {
   const token = await tezosToken(t, 'tezos-http');
@@ -52,7 +54,12 @@ t.test('HSM keys through the octez HTTP API (taquito RemoteSigner)', needSoftHsm
     t.equal(await signer.publicKey(), key.pk, `${tag}: the public key read from the token is the imported key's`);
     const local = await InMemorySigner.fromSecretKey(key.sk);
     const level = 1;
-    for (const payload of [block({ level, round: 0 }), consensus('preattestation', { level, round: 0 }), consensus('attestation', { level: level + 1, round: 1 }), ballot(0)]) {
+    for (const payload of [
+      block({ level, round: 0 }),
+      consensus('preattestation', { level, round: 0 }),
+      consensus('attestation', { level: level + 1, round: 1 }),
+      ballot(0),
+    ]) {
       const signed = await signer.sign(hexWithoutMagic(payload), magic(payload));
       t.match(signed.prefixSig, /^(edsig|spsig1|p2sig)/, `${tag} magic 0x${payload[0]!.toString(16)}: signed in the HSM, verified by RemoteSigner`);
       if (key === TZ1) {
@@ -62,7 +69,11 @@ t.test('HSM keys through the octez HTTP API (taquito RemoteSigner)', needSoftHsm
         t.ok(lowS(key.pkh, signed.prefixSig), `${tag}: low-S`);
       }
     }
-    await t.rejects(signer.sign(hexWithoutMagic(ballot(1)), new Uint8Array([3])), { name: 'OperationNotAuthorized' }, `${tag}: policy still applies (nay refused)`);
+    await t.rejects(
+      signer.sign(hexWithoutMagic(ballot(1)), new Uint8Array([3])),
+      { name: 'OperationNotAuthorized' },
+      `${tag}: policy still applies (nay refused)`,
+    );
   }
 
   for (const key of generated) {
@@ -75,7 +86,9 @@ t.test('HSM keys through the octez HTTP API (taquito RemoteSigner)', needSoftHsm
   // Several requests at once share the token's session pool; every signature still verifies.
   const ballots = Array.from({ length: 8 }, () => ballot(2));
   const results = await Promise.all(ballots.map((b) => httpSign(httpPort, TZ2.pkh, b)));
-  results.forEach((r, i) => t.ok(r.signature !== null && verifySignature(ballots[i]!.toString('hex'), TZ2.pk, r.signature), `concurrent tz2 ballot ${i} verifies`));
+  results.forEach((r, i) =>
+    t.ok(r.signature !== null && verifySignature(ballots[i]!.toString('hex'), TZ2.pk, r.signature), `concurrent tz2 ballot ${i} verifies`),
+  );
 
   const att = consensus('attestation', { level: 50, round: 0 });
   const first = await httpSign(httpPort, TZ3.pkh, att);
@@ -114,7 +127,12 @@ t.test("the seed's pkcs11_hsm entries, over the line protocol with nc", { ...nee
   for (const key of [TZ1, TZ2, TZ3]) {
     const att = consensus('attestation', { level: 7, round: 0 });
     const pre = consensus('preattestation', { level: 7, round: 0 });
-    const replies = await nc(linePort, [`pubkey ${key.pkh}`, `sign ${key.pkh} ${pre.toString('hex')}`, `sign ${key.pkh} ${att.toString('hex')}`, `sign ${key.pkh} ${att.toString('hex')}`].join('\n') + '\n');
+    const replies = await nc(
+      linePort,
+      [`pubkey ${key.pkh}`, `sign ${key.pkh} ${pre.toString('hex')}`, `sign ${key.pkh} ${att.toString('hex')}`, `sign ${key.pkh} ${att.toString('hex')}`].join(
+        '\n',
+      ) + '\n',
+    );
     t.equal(replies[0], key.pk, `${key.pkh.slice(0, 3)}: pubkey from the token`);
     t.ok(verifySignature(pre.toString('hex'), key.pk, replies[1]!), `${key.pkh.slice(0, 3)}: preattestation verifies (@taquito/utils)`);
     t.ok(verifySignature(att.toString('hex'), key.pk, replies[2]!), `${key.pkh.slice(0, 3)}: attestation verifies`);

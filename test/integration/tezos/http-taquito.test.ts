@@ -22,7 +22,12 @@ t.test('taquito RemoteSigner against the daemon', async (t) => {
     t.equal(await signer.publicKeyHash(), key.pkh);
     const local = await InMemorySigner.fromSecretKey(key.sk);
     const level = 1;
-    for (const payload of [block({ level, round: 0 }), consensus('preattestation', { level, round: 0 }), consensus('attestation', { level: level + 1, round: 1 }), ballot(0)]) {
+    for (const payload of [
+      block({ level, round: 0 }),
+      consensus('preattestation', { level, round: 0 }),
+      consensus('attestation', { level: level + 1, round: 1 }),
+      ballot(0),
+    ]) {
       const signed = await signer.sign(hexWithoutMagic(payload), magic(payload));
       t.match(signed.prefixSig, /^(edsig|spsig1|p2sig)/, `${key.pkh.slice(0, 3)} magic 0x${payload[0]!.toString(16)}: signed and verified by RemoteSigner`);
       if (key !== TZ3) {
@@ -66,7 +71,11 @@ t.test('taquito RemoteSigner against the daemon', async (t) => {
   const conflict = await http(httpPort, 'POST', `/keys/${TZ1.pkh}`, other.toString('hex'));
   t.equal(conflict.status, 409, 'other bytes for the same slot: 409');
   t.match(conflict.body, [{ msg: /50\/0.*50\/0/ }], 'the message names both marks');
-  t.match(octezErrorMessages(conflict.body), [/^attestation level 50 and round 0 already signed with different data \(requested 50\/0, high watermark 50\/0, tz1\w+ on NetXdQprcVkpaWU\)$/], "octez's words, then the marks and the slot; decodable by an octez client");
+  t.match(
+    octezErrorMessages(conflict.body),
+    [/^attestation level 50 and round 0 already signed with different data \(requested 50\/0, high watermark 50\/0, tz1\w+ on NetXdQprcVkpaWU\)$/],
+    "octez's words, then the marks and the slot; decodable by an octez client",
+  );
   t.equal(conflict.code, 'WATERMARK_REJECTED');
   // The other octez refusals, word for word (octez-signer's check_mark), for each kind.
   const refusal = async (first: Buffer, second: Buffer): Promise<string[] | null> => {
@@ -75,8 +84,12 @@ t.test('taquito RemoteSigner against the daemon', async (t) => {
     t.equal(refused.status, 409);
     return octezErrorMessages(refused.body);
   };
-  t.match(await refusal(consensus('preattestation', { level: 60, round: 0 }), consensus('preattestation', { level: 59, round: 4 })), [/^preattestation level 59 below high watermark 60 \(/]);
-  t.match(await refusal(consensus('attestation', { level: 70, round: 3 }), consensus('attestation', { level: 70, round: 1 })), [/^attestation level 70 and round 1 not above high watermark \(70,3\) \(/]);
+  t.match(await refusal(consensus('preattestation', { level: 60, round: 0 }), consensus('preattestation', { level: 59, round: 4 })), [
+    /^preattestation level 59 below high watermark 60 \(/,
+  ]);
+  t.match(await refusal(consensus('attestation', { level: 70, round: 3 }), consensus('attestation', { level: 70, round: 1 })), [
+    /^attestation level 70 and round 1 not above high watermark \(70,3\) \(/,
+  ]);
   t.match(await refusal(block({ level: 80, round: 0 }), block({ level: 79, round: 0 })), [/^block level 79 below high watermark 80 \(/]);
   const big = Buffer.alloc(40 * 1024, 3);
   t.equal((await http(httpPort, 'POST', `/keys/${TZ1.pkh}`, big.toString('hex'))).status, 413, 'payload over the maximum: 413');

@@ -10,37 +10,47 @@ import { bls12_381 } from '@noble/curves/bls12-381.js';
 import { verifyTezosSignature } from '../../../daemons/tezos/tezos-key.js';
 
 /** Taquito's proof-of-possession vector for TZ4 (tezos.md 5.1). */
-const TZ4_POP = 'BLsigAp94rBWCJU7yM7X5F4zSw15AKkW1JZ5dwkqa2Xjdo1y4jhcQKVf6Sh7GFV261MUEx3WbfStUkP83tmKRpAucD4NEo1bLCB3s1TM4ByDUYZ1vUV5qsAWFLagvbnHfn61DnouoxmTij';
-
+const TZ4_POP =
+  'BLsigAp94rBWCJU7yM7X5F4zSw15AKkW1JZ5dwkqa2Xjdo1y4jhcQKVf6Sh7GFV261MUEx3WbfStUkP83tmKRpAucD4NEo1bLCB3s1TM4ByDUYZ1vUV5qsAWFLagvbnHfn61DnouoxmTij';
 
 t.test('line protocol through nc', needTools('nc'), async (t) => {
   const dir = tempDir(t);
   const keysFile = writeKeys(dir, seedKeys([TZ1, TZ4]));
-  const { linePort, httpPort, daemon } = await startTezos(t, keysFile, ['--state-dir', `${dir}/state`, '--allow-list-known-keys', '--allow-to-prove-possession', '--payload-bytes-max', '1024']);
+  const { linePort, httpPort, daemon } = await startTezos(t, keysFile, [
+    '--state-dir',
+    `${dir}/state`,
+    '--allow-list-known-keys',
+    '--allow-to-prove-possession',
+    '--payload-bytes-max',
+    '1024',
+  ]);
 
   const att = consensus('attestation', { level: 7, round: 0 });
   const [sig] = await nc(linePort, `sign ${TZ1.pkh} ${att.toString('hex')}\n`);
   t.match(sig, /^edsig/, 'sign <pkh> <hex> → the b58 signature');
   t.ok(verifyTezosSignature(TZ1.pk, att, sig!), 'the signature verifies');
 
-  const replies = await nc(linePort, [
-    `pubkey ${TZ1.pkh}`,
-    'keys',
-    'authorized_keys',
-    'ping',
-    `sign ${TZ1.pkh} ${att.toString('hex')}`,
-    `sign ${TZ1.pkh} ${consensus('attestation', { level: 7, round: 0, variant: 'b' }).toString('hex')}`,
-    `sign ${TZ1.pkh} ${consensus('attestation', { level: 6, round: 3 }).toString('hex')}`,
-    `sign ${TZ1.pkh} zz`,
-    `sign ${TZ1.pkh} 13ab`,
-    `sign ${TZ1.pkh} ${michelson().toString('hex')}`,
-    `sign ${TZ1.pkh} 99${'00'.repeat(40)}`,
-    `sign tz1RvhdZ5pcjD19vCCK9PgZpnmErTba3dsBs ${att.toString('hex')}`,
-    `sign ${TZ1.pkh} ${'03'.repeat(1100)}`,
-    `sign ${TZ1.pkh} ${att.toString('hex')} version=9`,
-    'frobnicate',
-    `pop ${TZ1.pkh}`,
-  ].join('\n') + '\n');
+  const replies = await nc(
+    linePort,
+    [
+      `pubkey ${TZ1.pkh}`,
+      'keys',
+      'authorized_keys',
+      'ping',
+      `sign ${TZ1.pkh} ${att.toString('hex')}`,
+      `sign ${TZ1.pkh} ${consensus('attestation', { level: 7, round: 0, variant: 'b' }).toString('hex')}`,
+      `sign ${TZ1.pkh} ${consensus('attestation', { level: 6, round: 3 }).toString('hex')}`,
+      `sign ${TZ1.pkh} zz`,
+      `sign ${TZ1.pkh} 13ab`,
+      `sign ${TZ1.pkh} ${michelson().toString('hex')}`,
+      `sign ${TZ1.pkh} 99${'00'.repeat(40)}`,
+      `sign tz1RvhdZ5pcjD19vCCK9PgZpnmErTba3dsBs ${att.toString('hex')}`,
+      `sign ${TZ1.pkh} ${'03'.repeat(1100)}`,
+      `sign ${TZ1.pkh} ${att.toString('hex')} version=9`,
+      'frobnicate',
+      `pop ${TZ1.pkh}`,
+    ].join('\n') + '\n',
+  );
   t.equal(replies.length, 16, 'one reply line per request line');
   t.equal(replies[0], TZ1.pk, 'pubkey');
   t.equal(replies[1], `${TZ1.pkh} ${TZ4.pkh}`, 'keys (with --allow-list-known-keys)');
@@ -76,7 +86,10 @@ t.test('line protocol through nc', needTools('nc'), async (t) => {
   t.match(long[0], /^ERR LINE_TOO_LONG /, 'overlong line: ERR LINE_TOO_LONG');
   const [still] = await nc(linePort, 'ping\n');
   t.equal(still, 'pong', 'the daemon keeps serving');
-  t.ok(daemon.logs.some((l) => l['msg'] === 'request' && typeof l['refusedPayloads'] === 'number'), 'refused unknown payloads are counted in the log');
+  t.ok(
+    daemon.logs.some((l) => l['msg'] === 'request' && typeof l['refusedPayloads'] === 'number'),
+    'refused unknown payloads are counted in the log',
+  );
 });
 
 t.test('tz4 over HTTP: version picks POP or AUG, /known_keys and bls_pk when enabled', async (t) => {
@@ -116,6 +129,9 @@ t.test('tz4 over HTTP: version picks POP or AUG, /known_keys and bls_pk when ena
   const proof = await http(httpPort, 'GET', `/bls_prove_possession/${TZ4.pkh}?bls_pk=${OTHER_BLPK}`);
   t.equal(proof.status, 200, 'bls_pk override over HTTP');
   const proofSig = sigBytes((proof.body as { bls_prove_possession: string }).bls_prove_possession);
-  t.ok(bls12_381.longSignatures.verify(proofSig, bls12_381.longSignatures.hash(otherPk, 'BLS_POP_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_'), pk), 'the proof is by our key over the given key');
+  t.ok(
+    bls12_381.longSignatures.verify(proofSig, bls12_381.longSignatures.hash(otherPk, 'BLS_POP_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_'), pk),
+    'the proof is by our key over the given key',
+  );
   t.equal((await http(httpPort, 'GET', `/bls_prove_possession/${TZ4.pkh}?bls_pk=BLpkjunk`)).status, 400, 'a malformed bls_pk: 400');
 });

@@ -14,7 +14,16 @@ t.test('redis outage: fail closed, then recover by itself', needTools('redis-ser
   const redis = await startRedis();
   t.teardown(() => redis.stop());
   const dir = tempDir(t);
-  const { daemon, linePort, httpPort } = await startTezos(t, writeKeys(dir, seedKeys([TZ1])), ['--store', 'redis', '--redis-url', redis.url, '--state-dir', `${dir}/state`, '--store-timeout-ms', '300']);
+  const { daemon, linePort, httpPort } = await startTezos(t, writeKeys(dir, seedKeys([TZ1])), [
+    '--store',
+    'redis',
+    '--redis-url',
+    redis.url,
+    '--state-dir',
+    `${dir}/state`,
+    '--store-timeout-ms',
+    '300',
+  ]);
 
   let first = { status: 0, signature: null as string | null };
   for (let i = 0; i < 100 && first.status !== 200; i++) {
@@ -52,7 +61,11 @@ t.test('sqlite lock held by another process: fail closed, then recover', async (
   // Another writer (an admin tool, a stuck process) holds the database's write lock.
   const db = new Database(path.join(dir, 'state', WATERMARK_SQLITE_FILE));
   db.exec('BEGIN IMMEDIATE');
-  t.equal((await httpSign(httpPort, TZ1.pkh, consensus('attestation', { level: 2, round: 0 }))).status, 503, 'busy past --store-timeout-ms: 503, nothing signed');
+  t.equal(
+    (await httpSign(httpPort, TZ1.pkh, consensus('attestation', { level: 2, round: 0 }))).status,
+    503,
+    'busy past --store-timeout-ms: 503, nothing signed',
+  );
   db.exec('COMMIT');
   db.close();
   t.equal((await httpSign(httpPort, TZ1.pkh, consensus('attestation', { level: 2, round: 0 }))).status, 200, 'serves again once the lock is released');

@@ -12,7 +12,10 @@ import { ballot, blsAttestation, consensus, GHOSTNET, michelson, MAINNET_ID } fr
 const branch = b58Encode(new Uint8Array(32).fill(7), PrefixV2.BlockHash);
 
 async function forged(content: Record<string, unknown>): Promise<Buffer> {
-  const hex = await new LocalForger().forge({ branch, contents: [{ source: TZ2.pkh, fee: '1000', counter: '1', gas_limit: '1000', storage_limit: '0', ...content }] } as never);
+  const hex = await new LocalForger().forge({
+    branch,
+    contents: [{ source: TZ2.pkh, fee: '1000', counter: '1', gas_limit: '1000', storage_limit: '0', ...content }],
+  } as never);
   return Buffer.concat([Buffer.from([0x03]), Buffer.from(hex, 'hex')]);
 }
 

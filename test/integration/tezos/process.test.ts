@@ -22,7 +22,10 @@ t.test('keygen → keys.json with secret_key_file → daemon', async (t) => {
     t.ok(secret.length > 40 && !out.stdout.includes(secret) && !out.stderr.includes(secret), 'the secret key is not printed');
     made.push({ ...printed, file });
   }
-  t.same(made.map((m) => m.pkh.slice(0, 3)), ['tz1', 'tz2', 'tz3', 'tz4']);
+  t.same(
+    made.map((m) => m.pkh.slice(0, 3)),
+    ['tz1', 'tz2', 'tz3', 'tz4'],
+  );
   t.equal((await runSignerd(['tezos', 'keygen', '--out', made[0]!.file])).code, 78, 'keygen never overwrites a file');
 
   const keysFile = writeKeys(dir, { keys: Object.fromEntries(made.map((m) => [m.pkh, { secret_key_file: m.file }])), policy: { baking: 1 } });
@@ -37,11 +40,22 @@ t.test('encrypted key with a passphrase file; seed bind_port', async (t) => {
   const passFile = path.join(dir, 'pass');
   fs.writeFileSync(passFile, 'test1234\n', { mode: 0o600 });
   // The reference notes' encrypted tz3 vector (password test1234).
-  const keysFile = writeKeys(dir, { keys: ['p2esk2TFqgNcoT4u99ut5doGTUFNwo9x4nNvkpM6YMLqXrt4SbFdQnqLM3hoAXLMB2uZYazj6LZGvcoYzk16H6Et'], policy: { baking: 1 }, bind_addr: '127.0.0.1', bind_port: 0 });
-  const d = await startDaemon(['tezos', '--keys', keysFile, '--passphrase-file', passFile, '--port', '0', '--state-dir', path.join(dir, 'state')], { listeners: 2 });
+  const keysFile = writeKeys(dir, {
+    keys: ['p2esk2TFqgNcoT4u99ut5doGTUFNwo9x4nNvkpM6YMLqXrt4SbFdQnqLM3hoAXLMB2uZYazj6LZGvcoYzk16H6Et'],
+    policy: { baking: 1 },
+    bind_addr: '127.0.0.1',
+    bind_port: 0,
+  });
+  const d = await startDaemon(['tezos', '--keys', keysFile, '--passphrase-file', passFile, '--port', '0', '--state-dir', path.join(dir, 'state')], {
+    listeners: 2,
+  });
   t.teardown(() => d.stop('SIGKILL'));
   const res = await fetch(`http://127.0.0.1:${d.ports[1]}/keys/tz3hFR7NZtjT2QtzgMQnWb4xMuD6yt2YzXUt`);
-  t.same(await res.json(), { public_key: 'p2pk65zwHGP9MdvANKkp267F4VzoKqL8DMNpPfTHUNKbm8S9DUqqdpw' }, 'decrypted key served on the seed-configured HTTP listener');
+  t.same(
+    await res.json(),
+    { public_key: 'p2pk65zwHGP9MdvANKkp267F4VzoKqL8DMNpPfTHUNKbm8S9DUqqdpw' },
+    'decrypted key served on the seed-configured HTTP listener',
+  );
   const noPass = await runSignerd(['tezos', '--keys', keysFile, '--port', '0', '--state-dir', path.join(dir, 'state')]);
   t.equal(noPass.code, 78, 'without the passphrase file: exit 78');
   t.match(noPass.stderr, /KEY_LOAD_FAILED/);
@@ -57,7 +71,11 @@ t.test('start-up refusals exit 78', async (t) => {
   t.match(insecure.stderr, /KEY_FILE_INSECURE/);
   t.notMatch(insecure.stderr, new RegExp(TZ1.sk), 'the secret is not echoed');
   const bad = writeKeys(dir, { keys: { [TZ1.pkh]: { secret_key: TZ1.sk } }, policy: { baking: 'yes' } }, 'bad.json');
-  t.match((await runSignerd(['tezos', '--keys', bad, '--port', '0', '--state-dir', path.join(dir, 'state')])).stderr, /CONFIG_INVALID/, 'bad policy: CONFIG_INVALID');
+  t.match(
+    (await runSignerd(['tezos', '--keys', bad, '--port', '0', '--state-dir', path.join(dir, 'state')])).stderr,
+    /CONFIG_INVALID/,
+    'bad policy: CONFIG_INVALID',
+  );
   const ok = writeKeys(dir, seedKeys([TZ1]), 'ok.json');
   t.equal((await runSignerd(['tezos', '--keys', ok, '--no-http', '--no-line'])).code, 78, 'nothing to serve: exit 78');
 });

@@ -25,7 +25,10 @@ async function send(daemons: TezosDaemon[], i: number, pkh: string, payload: Buf
 }
 
 async function race(t: Test, daemons: TezosDaemon[]): Promise<void> {
-  for (const [pkh, kinds] of [[TZ1.pkh, ['attestation', 'block']], [TZ2.pkh, ['preattestation']]] as const) {
+  for (const [pkh, kinds] of [
+    [TZ1.pkh, ['attestation', 'block']],
+    [TZ2.pkh, ['preattestation']],
+  ] as const) {
     for (const kind of kinds) {
       for (let level = 1; level <= LEVELS; level++) {
         const jobs: Array<Promise<{ variant: number; status: number; signature: string | null }>> = [];
@@ -44,7 +47,9 @@ async function race(t: Test, daemons: TezosDaemon[]): Promise<void> {
         const winners = new Set(signed.map((r) => r.variant));
         const others = results.filter((r) => r.status !== 200).map((r) => r.status);
         if (distinct.size !== 1 || winners.size !== 1 || others.some((s) => s !== 409)) {
-          t.fail(`${pkh} ${kind} level ${level}: ${distinct.size} signatures, ${winners.size} winning payloads, statuses ${JSON.stringify(results.map((r) => r.status))}`);
+          t.fail(
+            `${pkh} ${kind} level ${level}: ${distinct.size} signatures, ${winners.size} winning payloads, statuses ${JSON.stringify(results.map((r) => r.status))}`,
+          );
           return;
         }
       }

@@ -34,7 +34,11 @@ t.test('redis loses its marks; the host floor does not', needTools('redis-server
   t.equal(await redis.cli('FLUSHALL'), 'OK', 'redis forgets every mark');
   const second = await startTezos(t, keysFile, args);
   t.equal((await signWhenReady(second, block({ level: 500, round: 1 }))).signature, signed.signature, 'identical bytes get the stored signature');
-  t.equal((await httpSign(second.httpPort, TZ2.pkh, block({ level: 500, round: 1, variant: 'other' }))).status, 409, 'other bytes for 500/1 are still refused after the restart');
+  t.equal(
+    (await httpSign(second.httpPort, TZ2.pkh, block({ level: 500, round: 1, variant: 'other' }))).status,
+    409,
+    'other bytes for 500/1 are still refused after the restart',
+  );
   t.equal((await httpSign(second.httpPort, TZ2.pkh, block({ level: 499, round: 3 }))).status, 409, 'lower levels are refused');
   t.equal((await httpSign(second.httpPort, TZ2.pkh, block({ level: 501, round: 0 }))).status, 200, 'higher levels are signed');
   const floor = await runSignerd(['tezos', 'watermark', 'show', '--state-dir', `${dir}/state`]);
@@ -50,7 +54,10 @@ t.test('by default (no floor option) the FLUSHALL + restart double sign is refus
 
   const first = await startTezos(t, keysFile, args);
   t.equal((await signWhenReady(first, block({ level: 600, round: 2 }))).status, 200, 'block 600/2 signed');
-  t.notOk(first.daemon.logs.some((l) => l['level'] === 'warn' && /local-floor/.test(String(l['msg']))), 'no floor warning: the floor is on');
+  t.notOk(
+    first.daemon.logs.some((l) => l['level'] === 'warn' && /local-floor/.test(String(l['msg']))),
+    'no floor warning: the floor is on',
+  );
   await first.daemon.stop('SIGKILL');
   t.equal(await redis.cli('FLUSHALL'), 'OK', 'redis loses its data');
 

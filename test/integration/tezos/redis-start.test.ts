@@ -50,7 +50,11 @@ t.test('a Redis that can lose marks: exit 78 naming the setting; --redis-allow-v
     },
     (err: Error) => err.message,
   );
-  t.match(refused, /exited 78 before listening: signerd tezos: CONFIG_INVALID: redis may lose a write it acknowledged .*appendonly is no/s, 'the daemon refuses to start');
+  t.match(
+    refused,
+    /exited 78 before listening: signerd tezos: CONFIG_INVALID: redis may lose a write it acknowledged .*appendonly is no/s,
+    'the daemon refuses to start',
+  );
 
   const show = await runSignerd(['tezos', 'watermark', 'show', '--store', 'redis', '--redis-url', redis.url]);
   t.equal(show.code, 78, 'watermark show: exit 78');
@@ -58,5 +62,8 @@ t.test('a Redis that can lose marks: exit 78 naming the setting; --redis-allow-v
 
   const allowed = await startDaemon([...args, '--redis-allow-volatile'], { listeners: 2 });
   t.teardown(() => allowed.stop('SIGKILL'));
-  t.ok(allowed.logs.some((l) => l['level'] === 'warn' && /--redis-allow-volatile/.test(String(l['msg']))), 'with --redis-allow-volatile: it starts, with a warning');
+  t.ok(
+    allowed.logs.some((l) => l['level'] === 'warn' && /--redis-allow-volatile/.test(String(l['msg']))),
+    'with --redis-allow-volatile: it starts, with a warning',
+  );
 });

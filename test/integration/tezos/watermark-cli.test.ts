@@ -21,7 +21,11 @@ t.test('watermark admin commands', needTools('redis-server'), async (t) => {
   const lower = await set('90');
   t.equal(lower.code, 1, 'set refuses to lower a mark');
   t.match(lower.stdout, /--force/);
-  t.equal((await runSignerd(['tezos', 'watermark', 'set', ...sqlite, '--chain', 'nope', '--pkh', TZ1.pkh, '--kind', 'attestation', '--level', '1'])).code, 78, 'bad chain id: exit 78');
+  t.equal(
+    (await runSignerd(['tezos', 'watermark', 'set', ...sqlite, '--chain', 'nope', '--pkh', TZ1.pkh, '--kind', 'attestation', '--level', '1'])).code,
+    78,
+    'bad chain id: exit 78',
+  );
   const shown = await runSignerd(['tezos', 'watermark', 'show', ...sqlite]);
   t.match(shown.stdout, new RegExp(`${MAINNET_ID} ${TZ1.pkh} attestation +100/0 unsigned`), 'show lists the mark');
 
@@ -35,7 +39,11 @@ t.test('watermark admin commands', needTools('redis-server'), async (t) => {
   t.equal((await runSignerd(['tezos', 'watermark', 'export', ...sqlite, '--out', exportFile])).code, 0, 'export');
   const doc = JSON.parse(fs.readFileSync(exportFile, 'utf8')) as { format: string; marks: Array<Record<string, unknown>> };
   t.equal(doc.format, 'signerd-tezos-watermarks');
-  t.match(doc.marks, [{ chainId: MAINNET_ID, pkh: TZ1.pkh, kind: 'attestation', level: 101, round: 0, signature: signed.signature }], 'the export carries level, round, digest and signature');
+  t.match(
+    doc.marks,
+    [{ chainId: MAINNET_ID, pkh: TZ1.pkh, kind: 'attestation', level: 101, round: 0, signature: signed.signature }],
+    'the export carries level, round, digest and signature',
+  );
 
   const redis = await startRedis();
   t.teardown(() => redis.stop());
@@ -45,7 +53,11 @@ t.test('watermark admin commands', needTools('redis-server'), async (t) => {
   t.match(imported.stdout, /imported 1, kept 0/);
   const again = await runSignerd(['tezos', 'watermark', 'import', ...onRedis, exportFile]);
   t.match(again.stdout, /imported 1, kept 0/, 're-import of equal marks is harmless');
-  t.equal((await runSignerd(['tezos', 'watermark', 'set', ...onRedis, '--chain', MAINNET_ID, '--pkh', TZ1.pkh, '--kind', 'attestation', '--level', '5'])).code, 1, 'redis: set refuses to lower');
+  t.equal(
+    (await runSignerd(['tezos', 'watermark', 'set', ...onRedis, '--chain', MAINNET_ID, '--pkh', TZ1.pkh, '--kind', 'attestation', '--level', '5'])).code,
+    1,
+    'redis: set refuses to lower',
+  );
 
   const moved = await startTezos(t, keysFile, [...onRedis, '--state-dir', path.join(dir, 'moved-state')]);
   let replay = { status: 503, signature: null as string | null };
@@ -54,7 +66,11 @@ t.test('watermark admin commands', needTools('redis-server'), async (t) => {
     if (replay.status === 503) await new Promise((resolve) => setTimeout(resolve, 50));
   }
   t.equal(replay.signature, signed.signature, 'on the new host, identical bytes return the moved signature');
-  t.equal((await httpSign(moved.httpPort, TZ1.pkh, consensus('attestation', { level: 101, round: 0, variant: 'z' }))).status, 409, 'and other bytes at the moved mark are refused');
+  t.equal(
+    (await httpSign(moved.httpPort, TZ1.pkh, consensus('attestation', { level: 101, round: 0, variant: 'z' }))).status,
+    409,
+    'and other bytes at the moved mark are refused',
+  );
 
   fs.writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ marks: [{ chainId: MAINNET_ID, pkh: TZ1.pkh, kind: 'block', level: -1, round: 0 }] }));
   t.equal((await runSignerd(['tezos', 'watermark', 'import', ...onRedis, path.join(dir, 'bad.json')])).code, 78, 'an invalid import is refused whole');
@@ -69,7 +85,21 @@ t.test('show and export against a state directory with no watermark store: refus
     t.match(run.stderr, `CONFIG_INVALID: no watermark store at ${path.join(missing, 'tezos-watermarks.sqlite')}`, `${sub}: names the path`);
     t.notOk(fs.existsSync(missing), `${sub}: created nothing`);
   }
-  const set = await runSignerd(['tezos', 'watermark', 'set', '--state-dir', missing, '--chain', MAINNET_ID, '--pkh', TZ1.pkh, '--kind', 'block', '--level', '7']);
+  const set = await runSignerd([
+    'tezos',
+    'watermark',
+    'set',
+    '--state-dir',
+    missing,
+    '--chain',
+    MAINNET_ID,
+    '--pkh',
+    TZ1.pkh,
+    '--kind',
+    'block',
+    '--level',
+    '7',
+  ]);
   t.equal(set.code, 0, 'set may start a store (a new host begins above the old one)');
   t.match((await runSignerd(['tezos', 'watermark', 'show', '--state-dir', missing])).stdout, / block +7\/0 unsigned/);
 });

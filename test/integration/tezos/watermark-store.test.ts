@@ -26,7 +26,11 @@ async function ruleTable(t: Test, store: Store): Promise<void> {
   t.same(await store.reserve(slot, { level: 10, round: 1, digest: D1 }), { kind: 'same', signature: null }, 'same bytes before the signature is recorded');
   await store.recordSignature(slot, { level: 10, round: 1, digest: D1 }, 'sigA');
   await store.recordSignature(slot, { level: 10, round: 1, digest: D1 }, 'sigB');
-  t.same(await store.reserve(slot, { level: 10, round: 1, digest: D1 }), { kind: 'same', signature: 'sigA' }, 'same bytes return the first recorded signature only');
+  t.same(
+    await store.reserve(slot, { level: 10, round: 1, digest: D1 }),
+    { kind: 'same', signature: 'sigA' },
+    'same bytes return the first recorded signature only',
+  );
   const rejectedSame = await store.reserve(slot, { level: 10, round: 1, digest: D2 });
   t.equal(rejectedSame.kind, 'rejected', 'same slot, other bytes: rejected');
   t.equal((await store.reserve(slot, { level: 10, round: 0, digest: D2 })).kind, 'rejected', 'lower round: rejected');
@@ -67,7 +71,12 @@ t.test('redis watermark store', needTools('redis-server', 'redis-cli'), async (t
   const redis = await startRedis();
   t.teardown(() => redis.stop());
   const client = connectRedis({ url: redis.url, commandTimeoutMs: 500, connectTimeoutMs: 2_000 });
-  const store = createRedisWatermarks(client, { prefix: 'test:', waitReplicas: 0, waitTimeoutMs: 500, durability: durabilityGate(client, { waitReplicas: 0, allowVolatile: false }, log) });
+  const store = createRedisWatermarks(client, {
+    prefix: 'test:',
+    waitReplicas: 0,
+    waitTimeoutMs: 500,
+    durability: durabilityGate(client, { waitReplicas: 0, allowVolatile: false }, log),
+  });
   t.teardown(() => store.close());
   t.ok(await store.ready(5_000), 'connected');
   await ruleTable(t, store);
@@ -85,7 +94,12 @@ t.test('redis WAIT for replicas fails closed without replicas', needTools('redis
   const redis = await startRedis();
   t.teardown(() => redis.stop());
   const client = connectRedis({ url: redis.url, commandTimeoutMs: 1_000, connectTimeoutMs: 2_000 });
-  const store = createRedisWatermarks(client, { prefix: 'w:', waitReplicas: 1, waitTimeoutMs: 100, durability: durabilityGate(client, { waitReplicas: 1, allowVolatile: false }, log) });
+  const store = createRedisWatermarks(client, {
+    prefix: 'w:',
+    waitReplicas: 1,
+    waitTimeoutMs: 100,
+    durability: durabilityGate(client, { waitReplicas: 1, allowVolatile: false }, log),
+  });
   t.teardown(() => store.close());
   t.ok(await store.ready(5_000));
   await t.rejects(store.reserve(slot, { level: 1, round: 0, digest: D1 }), { code: 'STORE_UNAVAILABLE' }, 'no replica acknowledged: no signature may follow');

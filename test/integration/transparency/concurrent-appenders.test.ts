@@ -20,12 +20,20 @@ t.test(`${PROCESSES} processes appending at once`, async (t) => {
   const { keyFile, vkey } = await makeKey(dir);
   const appenders = Array.from({ length: PROCESSES }, (_, p) => spawnAppender(logDir, keyFile, `p${p}`, PER_PROCESS, 16));
   const codes = await Promise.all(appenders.map((a) => a.exited));
-  t.same(codes, appenders.map(() => 0), `every process finished (${appenders.map((a) => a.stderr()).join('')})`);
+  t.same(
+    codes,
+    appenders.map(() => 0),
+    `every process finished (${appenders.map((a) => a.stderr()).join('')})`,
+  );
 
   const acks = appenders.flatMap((a) => a.acks);
   t.equal(acks.length, PROCESSES * PER_PROCESS, 'every append was acknowledged');
   const indexes = acks.map((a) => a.index).sort((a, b) => a - b);
-  t.same(indexes, Array.from({ length: acks.length }, (_, i) => i), 'the indexes are exactly 0..n-1: none lost, none given twice');
+  t.same(
+    indexes,
+    Array.from({ length: acks.length }, (_, i) => i),
+    'the indexes are exactly 0..n-1: none lost, none given twice',
+  );
 
   const published = readCheckpointFile(logDir)!;
   t.equal(published.checkpoint.size, acks.length, 'the last checkpoint covers every entry');

@@ -44,7 +44,14 @@ export function eventFor(i: number): LogEvent {
   const signature = signatureOf('sig', i);
   if (i % 50 === 7) return { kind: 'revoke', source: 'admin', signature: signatureOf('sig', i - 1) };
   if (i % 100 === 3) return { kind: 'key-loaded', source: 'sign-ecdsa', keyId: 'a1b2c3d4e5f60718', algorithm: 'ecdsa-p384', backend: 'file' };
-  return { kind: 'sign', source: 'sign-ecdsa', keyId: 'a1b2c3d4e5f60718', algorithm: 'ecdsa-p384', messageSha256: crypto.createHash('sha256').update(`message ${i}`).digest(), signature };
+  return {
+    kind: 'sign',
+    source: 'sign-ecdsa',
+    keyId: 'a1b2c3d4e5f60718',
+    algorithm: 'ecdsa-p384',
+    messageSha256: crypto.createHash('sha256').update(`message ${i}`).digest(),
+    signature,
+  };
 }
 
 export async function appendRange(log: TransparencyLog, from: number, to: number): Promise<number[]> {

@@ -50,8 +50,18 @@ t.test('the Go verifier accepts what signerd writes and rejects every flipped by
       fs.writeFileSync(path.join(dir, 'proof'), formatInclusionProof({ index, size: 700, root: rootHash(tree, 700), proof: inclusionProof(tree, index, 700) }));
       t.equal(runGo('inclusion', vkey, cpFiles[2]!, path.join(dir, 'entry'), path.join(dir, 'proof')).code, 0, `inclusion of ${index}`);
     }
-    for (const [a, b] of [[0, 1], [0, 2], [1, 2]] as const) {
-      const proof = formatConsistencyProof({ oldSize: SIZES[a]!, newSize: SIZES[b]!, oldRoot: rootHash(tree, SIZES[a]!), newRoot: rootHash(tree, SIZES[b]!), proof: consistencyProof(tree, SIZES[a]!, SIZES[b]!) });
+    for (const [a, b] of [
+      [0, 1],
+      [0, 2],
+      [1, 2],
+    ] as const) {
+      const proof = formatConsistencyProof({
+        oldSize: SIZES[a]!,
+        newSize: SIZES[b]!,
+        oldRoot: rootHash(tree, SIZES[a]!),
+        newRoot: rootHash(tree, SIZES[b]!),
+        proof: consistencyProof(tree, SIZES[a]!, SIZES[b]!),
+      });
       fs.writeFileSync(path.join(dir, 'consistency'), proof);
       t.equal(runGo('consistency', vkey, cpFiles[a]!, cpFiles[b]!, path.join(dir, 'consistency')).code, 0, `consistency ${SIZES[a]} → ${SIZES[b]}`);
     }
@@ -118,12 +128,21 @@ t.test('the Go verifier accepts what signerd writes and rejects every flipped by
     }
     const entryFile = path.join(dir, 'entry-42');
     fs.writeFileSync(entryFile, flipped(tree.entry(42), 5));
-    fs.writeFileSync(path.join(dir, 'proof-42'), formatInclusionProof({ index: 42, size: 700, root: rootHash(tree, 700), proof: inclusionProof(tree, 42, 700) }));
+    fs.writeFileSync(
+      path.join(dir, 'proof-42'),
+      formatInclusionProof({ index: 42, size: 700, root: rootHash(tree, 700), proof: inclusionProof(tree, 42, 700) }),
+    );
     t.equal(runGo('inclusion', vkey, cpFiles[2]!, entryFile, path.join(dir, 'proof-42')).code, 1, 'Go rejects an inclusion proof for a flipped entry');
     const consistency = consistencyProof(tree, 300, 700);
     fs.writeFileSync(
       path.join(dir, 'bad-consistency'),
-      formatConsistencyProof({ oldSize: 300, newSize: 700, oldRoot: rootHash(tree, 300), newRoot: rootHash(tree, 700), proof: consistency.map((h, i) => (i === 0 ? flipped(h, 9) : h)) }),
+      formatConsistencyProof({
+        oldSize: 300,
+        newSize: 700,
+        oldRoot: rootHash(tree, 300),
+        newRoot: rootHash(tree, 700),
+        proof: consistency.map((h, i) => (i === 0 ? flipped(h, 9) : h)),
+      }),
     );
     t.equal(runGo('consistency', vkey, cpFiles[1]!, cpFiles[2]!, path.join(dir, 'bad-consistency')).code, 1, 'Go rejects a flipped consistency proof');
   });

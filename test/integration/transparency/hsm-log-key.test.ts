@@ -29,7 +29,14 @@ t.test('an HSM-held Ed25519 log key', needSoftHsm(), async (t) => {
 
   const logDir = path.join(token.dir, 'log');
   const deps = { callMsMax: DEFAULT_LIMITS.backendCallMsMax };
-  t.equal(await openLogKeys({ dir: logDir, keys: [uri] }, deps).then(() => 'none', (e: { code: string }) => e.code), 'CONFIG_INVALID', 'a new log with an HSM key needs its name');
+  t.equal(
+    await openLogKeys({ dir: logDir, keys: [uri] }, deps).then(
+      () => 'none',
+      (e: { code: string }) => e.code,
+    ),
+    'CONFIG_INVALID',
+    'a new log with an HSM key needs its name',
+  );
 
   const log = await openConfiguredTransparencyLog({ dir: logDir, keys: [uri], origin: ORIGIN }, deps);
   await appendRange(log, 0, 10);

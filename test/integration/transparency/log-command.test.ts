@@ -29,7 +29,15 @@ t.test('signerd log', async (t) => {
   const tezosSignature = crypto.createHash('sha512').update('tezos').digest();
   const log = await openLog(logDir, keyFile);
   await appendRange(log, 0, 20);
-  await log.append({ kind: 'sign', source: 'tezos', keyId: 'tz1VSUr8wwNhLAzempoch5d6hLRiTh8Cjcjb', algorithm: 'ed25519', messageSha256: crypto.randomBytes(32), signature: tezosSignature, tezos: { requestKind: 'block', level: 7, round: 0 } });
+  await log.append({
+    kind: 'sign',
+    source: 'tezos',
+    keyId: 'tz1VSUr8wwNhLAzempoch5d6hLRiTh8Cjcjb',
+    algorithm: 'ed25519',
+    messageSha256: crypto.randomBytes(32),
+    signature: tezosSignature,
+    tezos: { requestKind: 'block', level: 7, round: 0 },
+  });
   const early = (await log.publish())!.note;
   await appendRange(log, 21, 40);
   await log.close();
@@ -76,7 +84,7 @@ t.test('signerd log', async (t) => {
   t.equal(tezosBundle.code, 0, `a Tezos base58 signature finds its entry (${tezosBundle.stderr})`);
   const proof = parseInclusionProof(prove.stdout);
   t.ok(proof && proof.size === 10 && proof.index === 5, 'prove --size proves against an older tree');
-  t.equal(config.code, 0, 'a daemon\'s config file names the log (its other options are ignored)');
+  t.equal(config.code, 0, "a daemon's config file names the log (its other options are ignored)");
   t.match(config.stdout, '"kind":"');
   t.equal(publishNow.code, 0, publishNow.stderr);
   t.match(publishNow.stdout, /^signerd\.test\/log\n41\n/, 'checkpoint with the key first publishes what a crash left durable but unpublished');
@@ -91,14 +99,14 @@ t.test('signerd log', async (t) => {
   ]);
   t.equal(verified.code, 0, 'verify: the bundle of that signature, with the log key');
   t.match(verified.stdout, '"tezos":{"level":7,"requestKind":"block","round":0}');
-  t.equal(wrongKey.code, 1, 'verify with another log\'s key: exit 1');
+  t.equal(wrongKey.code, 1, "verify with another log's key: exit 1");
   t.equal(wrongSignature.code, 1, 'verify --signature of another signature: exit 1');
   t.equal(fromKeyFile.code, 0, 'the key from a file, the bundle from stdin');
-  t.equal(forked.code, 1, 'audit --previous: a log that does not contain an earlier checkpoint\'s tree has forked');
+  t.equal(forked.code, 1, "audit --previous: a log that does not contain an earlier checkpoint's tree has forked");
   t.match(forked.stderr, 'forked');
   t.equal(previous.code, 0, `audit --previous on the same log passes (${previous.stderr})`);
   t.match(previous.stdout, 'consistent');
 
   const entry = proof && (await runSignerd(['log', 'entry', '5', '--transparency-log', logDir])).stdout.trim();
-  t.ok(proof && entry && verifyInclusion(5, 10, leafHash(Buffer.from(entry)), proof.proof, proof.root), 'the older tree\'s proof verifies');
+  t.ok(proof && entry && verifyInclusion(5, 10, leafHash(Buffer.from(entry)), proof.proof, proof.root), "the older tree's proof verifies");
 });

@@ -38,7 +38,7 @@ t.test('a database that lost entries, or holds another tree, is refused', async 
   await logB.close();
 
   fs.copyFileSync(path.join(a, 'checkpoint'), path.join(b, 'checkpoint'));
-  t.equal(await failure(openLog(b, keyFile)), 'CONFIG_INVALID', 'another tree\'s checkpoint: reopening would fork');
+  t.equal(await failure(openLog(b, keyFile)), 'CONFIG_INVALID', "another tree's checkpoint: reopening would fork");
 
   fs.rmSync(path.join(a, SEQUENCER_FILE));
   t.equal(await failure(openLog(a, keyFile)), 'CONFIG_INVALID', 'the database is gone but the checkpoint says 10: starting afresh would fork');
@@ -97,15 +97,25 @@ t.test('missing tiles and stale temporary files are repaired at open', async (t)
   const reopened = await openLog(logDir, keyFile);
   await reopened.close();
   t.same(auditLog(logDir, parseVerifierKey(vkey)).problems, [], 'the tiles are back and the audit passes');
-  t.same(stale.filter((f) => fs.existsSync(f)), [], 'a dead writer\'s temporary files are removed');
-  t.ok(fs.existsSync(live), 'a live process\'s temporary file is left alone');
+  t.same(
+    stale.filter((f) => fs.existsSync(f)),
+    [],
+    "a dead writer's temporary files are removed",
+  );
+  t.ok(fs.existsSync(live), "a live process's temporary file is left alone");
 });
 
 t.test('a write lock held too long fails appends closed, and the log recovers by itself', async (t) => {
   const dir = t.testdir();
   const { keyFile } = await makeKey(dir);
   const logDir = path.join(dir, 'log');
-  const log = await openTransparencyLog({ dir: logDir, signers: [loadCheckpointSignerFile(keyFile)], lockWaitMsMax: 200, appendMsMax: 2_000, checkpointIntervalMs: 60_000 });
+  const log = await openTransparencyLog({
+    dir: logDir,
+    signers: [loadCheckpointSignerFile(keyFile)],
+    lockWaitMsMax: 200,
+    appendMsMax: 2_000,
+    checkpointIntervalMs: 60_000,
+  });
   t.teardown(() => log.close());
   await appendRange(log, 0, 3);
 
@@ -163,7 +173,11 @@ t.test('a process opening the log while another appends and publishes starts fin
   running = false;
   await load;
   await busy.close();
-  t.same(opened, opened.map(() => 'ok'), `8 opens during ${appended} appends and as many checkpoints`);
+  t.same(
+    opened,
+    opened.map(() => 'ok'),
+    `8 opens during ${appended} appends and as many checkpoints`,
+  );
 });
 
 t.test('malformed events and appends after close', async (t) => {

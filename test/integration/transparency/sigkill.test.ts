@@ -75,7 +75,8 @@ t.test('SIGKILL under load, again and again', async (t) => {
   for (let i = 0; i < checkpoints.length; i++) {
     for (let j = i; j < checkpoints.length; j++) {
       const [a, b] = [checkpoints[i]!, checkpoints[j]!];
-      if (!verifyConsistency(a.size, b.size, a.root, b.root, consistencyProof(tree, a.size, b.size))) t.fail(`checkpoints ${a.size} and ${b.size} are not consistent`);
+      if (!verifyConsistency(a.size, b.size, a.root, b.root, consistencyProof(tree, a.size, b.size)))
+        t.fail(`checkpoints ${a.size} and ${b.size} are not consistent`);
       pairs++;
     }
   }
@@ -87,10 +88,22 @@ t.test('SIGKILL under load, again and again', async (t) => {
     const last = checkpoints[checkpoints.length - 1]!;
     const files = [first, last].map((c, i) => {
       const file = path.join(dir, `seen-${i}`);
-      fs.writeFileSync(file, [...seen].find((n) => n.includes(`\n${c.size}\n${c.root.toString('base64')}\n`))!);
+      fs.writeFileSync(
+        file,
+        [...seen].find((n) => n.includes(`\n${c.size}\n${c.root.toString('base64')}\n`))!,
+      );
       return file;
     });
-    fs.writeFileSync(path.join(dir, 'proof'), formatConsistencyProof({ oldSize: first.size, newSize: last.size, oldRoot: rootHash(tree, first.size), newRoot: last.root, proof: consistencyProof(tree, first.size, last.size) }));
+    fs.writeFileSync(
+      path.join(dir, 'proof'),
+      formatConsistencyProof({
+        oldSize: first.size,
+        newSize: last.size,
+        oldRoot: rootHash(tree, first.size),
+        newRoot: last.root,
+        proof: consistencyProof(tree, first.size, last.size),
+      }),
+    );
     const go = runGo('consistency', vkey, files[0]!, files[1]!, path.join(dir, 'proof'));
     t.equal(go.code, 0, `first and last checkpoint seen: ${go.out}`);
   });

@@ -6,7 +6,10 @@ import path from 'node:path';
 import { REPO_ROOT } from '../../helpers/repo-root.js';
 
 const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
-const ciPackages = fs.readFileSync(path.join(REPO_ROOT, '.ci/apt-packages.txt'), 'utf8').split('\n').map((l) => l.trim());
+const ciPackages = fs
+  .readFileSync(path.join(REPO_ROOT, '.ci/apt-packages.txt'), 'utf8')
+  .split('\n')
+  .map((l) => l.trim());
 
 t.test('the start section says to install netcat-openbsd beside the start command', async (t) => {
   const start = readme.slice(readme.indexOf('## Start everything'), readme.indexOf('## Test'));

@@ -19,10 +19,25 @@ t.test('defaults', async (t) => {
 });
 
 t.test('queue options', async (t) => {
-  const limits = settings(['--http-jobs-max', '8', '--http-queue-max', '500', '--http-queue-bytes-max', '700000000', '--http-queue-ms-max', '0', '--http-idle-ms-max', '5000'])!.limits;
+  const limits = settings([
+    '--http-jobs-max',
+    '8',
+    '--http-queue-max',
+    '500',
+    '--http-queue-bytes-max',
+    '700000000',
+    '--http-queue-ms-max',
+    '0',
+    '--http-idle-ms-max',
+    '5000',
+  ])!.limits;
   t.match(limits, { jobsMax: 8, queueMax: 500, queueBytesMax: 700_000_000, queueMsMax: 0, idleMsMax: 5000 });
   t.equal(limits.connectionsMax, 8 + 500 + 64, 'the connection cap grows with the queue');
-  t.equal(codeOf(() => settings(['--http-queue-bytes-max', '1000'])), 'CONFIG_INVALID', 'a byte budget below one upload');
+  t.equal(
+    codeOf(() => settings(['--http-queue-bytes-max', '1000'])),
+    'CONFIG_INVALID',
+    'a byte budget below one upload',
+  );
   t.equal(settings(['--http-upload-bytes-max', '1000', '--http-queue-bytes-max', '1000'])!.limits.queueBytesMax, 1000);
   t.equal(settings(['--no-http']), null);
 });

@@ -28,11 +28,18 @@ t.test('places: jobsMax + queueMax requests, then BUSY; a place is given back on
   const queue = createSigningQueue({ jobsMax: 1, queueMax: 1, queueBytesMax: 100, queueMsMax: 1000 });
   const a = queue.admit();
   const b = queue.admit();
-  t.equal(codeOf(() => queue.admit()), 'BUSY');
+  t.equal(
+    codeOf(() => queue.admit()),
+    'BUSY',
+  );
   a.leave();
   a.leave();
   const c = queue.admit();
-  t.equal(codeOf(() => queue.admit()), 'BUSY', 'leaving twice gives back one place');
+  t.equal(
+    codeOf(() => queue.admit()),
+    'BUSY',
+    'leaving twice gives back one place',
+  );
   b.leave();
   c.leave();
 });
@@ -60,7 +67,13 @@ t.test('upload room: first come first served; a large upload is not overtaken by
 t.test('an upload larger than the whole budget is refused at once', async (t) => {
   const queue = createSigningQueue({ jobsMax: 1, queueMax: 1, queueBytesMax: 100, queueMsMax: 10_000 });
   const a = queue.admit();
-  t.equal(await a.reserveBytes(101).then(() => 'ok', (err: { code: string }) => err.code), 'PAYLOAD_TOO_LARGE');
+  t.equal(
+    await a.reserveBytes(101).then(
+      () => 'ok',
+      (err: { code: string }) => err.code,
+    ),
+    'PAYLOAD_TOO_LARGE',
+  );
   a.leave();
 });
 
@@ -85,7 +98,13 @@ t.test('the wait is bounded in all: BUSY once queueMsMax is used up, and the nex
   await holder.startSigning();
   const late = queue.admit();
   const started = Date.now();
-  t.equal(await late.reserveBytes(50).then(() => 'ok', (err: { code: string }) => err.code), 'BUSY');
+  t.equal(
+    await late.reserveBytes(50).then(
+      () => 'ok',
+      (err: { code: string }) => err.code,
+    ),
+    'BUSY',
+  );
   t.ok(Date.now() - started >= 140, 'after about queueMsMax');
   late.leave();
   holder.leave();
@@ -104,7 +123,13 @@ t.test('waiting for room and then for a slot share one budget', async (t) => {
   await room;
   t.ok(b.waitedMs() >= 140, `waited ${b.waitedMs()} ms for room`);
   const t0 = Date.now();
-  t.equal(await b.startSigning().then(() => 'ok', (err: { code: string }) => err.code), 'BUSY');
+  t.equal(
+    await b.startSigning().then(
+      () => 'ok',
+      (err: { code: string }) => err.code,
+    ),
+    'BUSY',
+  );
   t.ok(Date.now() - t0 < 250, `then only the rest of the budget for a slot (${Date.now() - t0} ms)`);
   b.leave();
   slotHolder.leave();
@@ -119,7 +144,10 @@ t.test('close: waiters get SHUTTING_DOWN, nobody else gets in', async (t) => {
   queue.close();
   await tick();
   t.equal(bWait.value(), 'SHUTTING_DOWN');
-  t.equal(codeOf(() => queue.admit()), 'SHUTTING_DOWN');
+  t.equal(
+    codeOf(() => queue.admit()),
+    'SHUTTING_DOWN',
+  );
   a.leave();
   b.leave();
 });

@@ -9,7 +9,11 @@ import { codeOf } from '../../helpers/error-codes.js';
 t.test('validateSelector', async (t) => {
   for (const good of ['qemux86-64', 'poky', 'jetson-agx-orin-devkit', 'a', 'x.y_z', 'A1']) t.equal(validateSelector(good, 'machine'), good);
   for (const bad of ['', '.', '..', '../x', 'a/b', '.hidden', '-x', 'a b', 'a\0b', 'é', 'a'.repeat(65), '%2e%2e']) {
-    t.equal(codeOf(() => validateSelector(bad, 'machine')), 'BAD_REQUEST', JSON.stringify(bad));
+    t.equal(
+      codeOf(() => validateSelector(bad, 'machine')),
+      'BAD_REQUEST',
+      JSON.stringify(bad),
+    );
   }
 });
 
@@ -20,8 +24,14 @@ t.test('loadKeyRoot: lookups by signtype', async (t) => {
   t.ok(root.swupdate(DISTRO).rsa);
   t.ok(root.swupdate(DISTRO).cms);
   t.equal(root.optee(MACHINE).sigBytes, 256);
-  t.equal(codeOf(() => root.optee(DISTRO)), 'UNKNOWN_KEY');
-  t.equal(codeOf(() => root.mender('../poky')), 'BAD_REQUEST');
+  t.equal(
+    codeOf(() => root.optee(DISTRO)),
+    'UNKNOWN_KEY',
+  );
+  t.equal(
+    codeOf(() => root.mender('../poky')),
+    'BAD_REQUEST',
+  );
   t.equal(root.entries().length, 5);
 });
 

@@ -38,9 +38,29 @@ t.test('stripModuleSignatures gives back the module sign-file signed, and refuse
     return copy;
   };
   // Offsets from the end: magic 28 bytes, then the 12-byte trailer (sig_len in its last 4 bytes).
-  t.equal(codeOf(() => stripModuleSignatures(damage(28 + 12 - 2, 1))), 'BAD_REQUEST', 'id_type not PKCS#7');
-  t.equal(codeOf(() => stripModuleSignatures(damage(28 + 12, 1))), 'BAD_REQUEST', 'algo not zero');
-  t.equal(codeOf(() => stripModuleSignatures(damage(28 + 4, 0x7f))), 'BAD_REQUEST', 'sig_len past the start of the file');
-  t.equal(codeOf(() => stripModuleSignatures(damage(28 + 1, signed[signed.length - 29]! - 1))), 'BAD_REQUEST', 'sig_len one short of the DER blob');
-  t.equal(codeOf(() => stripModuleSignatures(Buffer.from('~Module signature appended~\n'))), 'BAD_REQUEST', 'the magic alone');
+  t.equal(
+    codeOf(() => stripModuleSignatures(damage(28 + 12 - 2, 1))),
+    'BAD_REQUEST',
+    'id_type not PKCS#7',
+  );
+  t.equal(
+    codeOf(() => stripModuleSignatures(damage(28 + 12, 1))),
+    'BAD_REQUEST',
+    'algo not zero',
+  );
+  t.equal(
+    codeOf(() => stripModuleSignatures(damage(28 + 4, 0x7f))),
+    'BAD_REQUEST',
+    'sig_len past the start of the file',
+  );
+  t.equal(
+    codeOf(() => stripModuleSignatures(damage(28 + 1, signed[signed.length - 29]! - 1))),
+    'BAD_REQUEST',
+    'sig_len one short of the DER blob',
+  );
+  t.equal(
+    codeOf(() => stripModuleSignatures(Buffer.from('~Module signature appended~\n'))),
+    'BAD_REQUEST',
+    'the magic alone',
+  );
 });

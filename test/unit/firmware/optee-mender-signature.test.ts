@@ -11,7 +11,10 @@ const UUID = '8aaaf200-2450-11e4-abe2-0002a5d5c51b';
 t.test('OP-TEE and Mender signatures', async (t) => {
   const root = loadKeyRoot(copyKeyRoot(t.testdir({})));
   const elf = readVector(`optee/${UUID}.stripped.elf`);
-  t.ok(buildOpteeTa(root.optee(MACHINE), { uuid: UUID, version: 7, elf, algo: 'PKCS1' }).equals(readVector(`optee/${UUID}.pkcs1.v7.ta`)), 'PKCS#1 TA == openssl reference');
+  t.ok(
+    buildOpteeTa(root.optee(MACHINE), { uuid: UUID, version: 7, elf, algo: 'PKCS1' }).equals(readVector(`optee/${UUID}.pkcs1.v7.ta`)),
+    'PKCS#1 TA == openssl reference',
+  );
   t.throws(() => buildOpteeTa(root.optee(MACHINE), { uuid: 'x', version: 1, elf, algo: 'PSS' }), { code: 'BAD_REQUEST' });
   t.throws(() => buildOpteeTa(root.optee(MACHINE), { uuid: UUID, version: -1, elf, algo: 'PSS' }), { code: 'BAD_REQUEST' });
 

@@ -36,7 +36,11 @@ t.test('RFC 4231 HMAC-SHA256 (hkdfExtract is HMAC(salt, ikm))', async (t) => {
 t.test('derived keys equal OpenSSL HKDF over the same salt and info', async (t) => {
   const master = crypto.randomBytes(32);
   const prk = hkdfExtract(DERIVED_SALT, master);
-  for (const [version, index] of [[1, 0], [2, 0xbd3364dc], [7, 0xffffffff]] as const) {
+  for (const [version, index] of [
+    [1, 0],
+    [2, 0xbd3364dc],
+    [7, 0xffffffff],
+  ] as const) {
     const ours = hkdfExpand(prk, derivedInfo(version, index), 32);
     const openssl = Buffer.from(crypto.hkdfSync('sha256', master, DERIVED_SALT, derivedInfo(version, index), 32));
     t.same(ours, openssl, `v${version} index ${index}`);

@@ -23,7 +23,8 @@ interface SelectionCase {
 t.test('published MurmurHash3 x86_32 values', async (t) => {
   const cases = hmacVectors<HashCase>('murmur3-x86-32.json');
   t.ok(cases.length >= 16);
-  for (const c of cases) t.equal(murmur3x86_32(hex(c.dataHex), c.seed), c.hash, `${c.source} ${JSON.stringify(hex(c.dataHex).toString('latin1'))} seed ${c.seed}`);
+  for (const c of cases)
+    t.equal(murmur3x86_32(hex(c.dataHex), c.seed), c.hash, `${c.source} ${JSON.stringify(hex(c.dataHex).toString('latin1'))} seed ${c.seed}`);
   t.equal(CRYPTOSERVER_SEED, 3242157231);
 });
 

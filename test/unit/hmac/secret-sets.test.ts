@@ -14,7 +14,15 @@ import { derivedDir, mode16Dir, mode32Dir, singleDir, tableKey, writeSecret } fr
 const base = t.testdir();
 let n = 0;
 const fresh = (): string => path.join(base, `d${++n}`);
-const settings = (mode: SecretSettings['mode'], dir: string, extra: Partial<SecretSettings> = {}): SecretSettings => ({ mode, dir, mode32Files: 'all', keyVersion: null, acceptVersions: null, readMsMax: 1000, ...extra });
+const settings = (mode: SecretSettings['mode'], dir: string, extra: Partial<SecretSettings> = {}): SecretSettings => ({
+  mode,
+  dir,
+  mode32Files: 'all',
+  keyVersion: null,
+  acceptVersions: null,
+  readMsMax: 1000,
+  ...extra,
+});
 const hmac = (key: Buffer, data: Buffer): Buffer => crypto.createHmac('sha256', key).update(data).digest();
 const tableName = (index: number): string => tableFileName(index >>> 16);
 
@@ -60,7 +68,15 @@ t.test('load-time refusals', async (t) => {
 
 t.test('mode32 names: padded and unpadded, conflicts, others ignored', async (t) => {
   const files = scanTableNames(['0000', 'a3f', 'bd33', 'secret', 'master-v1', 'ABCD', '00a3', '12345', '0x12']);
-  t.same([...files.entries()].sort((a, b) => a[0] - b[0]), [[0, '0000'], [0xa3, '00a3'], [0xa3f, 'a3f'], [0xbd33, 'bd33']]);
+  t.same(
+    [...files.entries()].sort((a, b) => a[0] - b[0]),
+    [
+      [0, '0000'],
+      [0xa3, '00a3'],
+      [0xa3f, 'a3f'],
+      [0xbd33, 'bd33'],
+    ],
+  );
   t.throws(() => scanTableNames(['0a3f', 'a3f']), { code: 'CONFIG_INVALID', message: /both/ });
   t.throws(() => scanTableNames(['0000', '0']), { code: 'CONFIG_INVALID', message: /both/ });
 });
@@ -74,10 +90,16 @@ t.test('mode32: all files required by default; present serves a subset', async (
   t.same(await set.mac(data, 0xbd3364dc, 0), hmac(tableKey(path.join(dir, 'bd33'), 25820), data));
   t.same(await set.mac(data, 0x0a3f0001, 0), hmac(tableKey(path.join(dir, 'a3f'), 1), data), 'unpadded name (the seed)');
   t.same(await set.mac(data, 0x0a40ffff, 0), hmac(tableKey(path.join(dir, '0a40'), 0xffff), data), 'padded name (the README), last key');
-  await t.rejects(Promise.resolve().then(() => set.mac(data, 0x12340000, 0)), { code: 'BACKEND_UNAVAILABLE', message: /1234 is not installed/ });
+  await t.rejects(
+    Promise.resolve().then(() => set.mac(data, 0x12340000, 0)),
+    { code: 'BACKEND_UNAVAILABLE', message: /1234 is not installed/ },
+  );
   // A file truncated after start-up fails closed (503), it never yields a tag from a short key.
   fs.truncateSync(path.join(dir, 'bd33'), 100);
-  await t.rejects(Promise.resolve().then(() => set.mac(data, 0xbd3364dc, 0)), { code: 'BACKEND_UNAVAILABLE' });
+  await t.rejects(
+    Promise.resolve().then(() => set.mac(data, 0xbd3364dc, 0)),
+    { code: 'BACKEND_UNAVAILABLE' },
+  );
 });
 
 t.test('mode32: a file replaced or removed after loading fails closed until the set is loaded again', async (t) => {
@@ -87,9 +109,17 @@ t.test('mode32: a file replaced or removed after loading fails closed until the 
   const replacement = path.join(dir, 'bd33.new');
   writeSecret(replacement, crypto.randomBytes(32 * 65_536));
   fs.renameSync(replacement, path.join(dir, 'bd33'));
-  await t.rejects(Promise.resolve().then(() => set.mac(data, 0xbd3364dc, 0)), { code: 'BACKEND_UNAVAILABLE', message: /bd33 changed since it was checked/ }, 'replaced by rename: not the file that was checked');
+  await t.rejects(
+    Promise.resolve().then(() => set.mac(data, 0xbd3364dc, 0)),
+    { code: 'BACKEND_UNAVAILABLE', message: /bd33 changed since it was checked/ },
+    'replaced by rename: not the file that was checked',
+  );
   fs.unlinkSync(path.join(dir, 'bfa8'));
-  await t.rejects(Promise.resolve().then(() => set.mac(data, 0xbfa80ff6, 0)), { code: 'BACKEND_UNAVAILABLE', message: /bfa8 cannot be opened \(ENOENT\)/ }, 'removed');
+  await t.rejects(
+    Promise.resolve().then(() => set.mac(data, 0xbfa80ff6, 0)),
+    { code: 'BACKEND_UNAVAILABLE', message: /bfa8 cannot be opened \(ENOENT\)/ },
+    'removed',
+  );
   set.dispose();
   const reloaded = openSecretSet(settings('mode32', dir, { mode32Files: 'present' }));
   t.teardown(() => reloaded.dispose());
@@ -128,7 +158,10 @@ t.test('mode32: reads beyond the open-file bound wait their turn; a missed deadl
   const sampler = setInterval(() => (peak = Math.max(peak, openFds())), 1);
   const tags = await Promise.all(indexes.map((index) => set.mac(data, index, 0)));
   clearInterval(sampler);
-  t.ok(tags.every((tag, i) => tag.equals(expected(indexes[i]!))), '2000 reads at once, every tag right');
+  t.ok(
+    tags.every((tag, i) => tag.equals(expected(indexes[i]!))),
+    '2000 reads at once, every tag right',
+  );
   t.ok(peak <= idle + MODE32_FILES_OPEN_MAX, `at most ${MODE32_FILES_OPEN_MAX} files open (sampled peak ${peak - idle} above idle)`);
 
   const hurried = openSecretSet(settings('mode32', dir, { mode32Files: 'present', readMsMax: 20 }));
@@ -136,7 +169,10 @@ t.test('mode32: reads beyond the open-file bound wait their turn; a missed deadl
   const outcomes = await Promise.allSettled(indexes.map((index) => Promise.resolve().then(() => hurried.mac(data, index, 0))));
   const timedOut = outcomes.filter((o) => o.status === 'rejected' && (o.reason as { code?: string }).code === 'BACKEND_TIMEOUT').length;
   t.ok(timedOut > 0, `${timedOut} of 2000 missed the 20 ms deadline`);
-  t.ok(outcomes.every((o, i) => (o.status === 'fulfilled' ? o.value.equals(expected(indexes[i]!)) : (o.reason as { code?: string }).code === 'BACKEND_TIMEOUT')), 'every other outcome is the right tag');
+  t.ok(
+    outcomes.every((o, i) => (o.status === 'fulfilled' ? o.value.equals(expected(indexes[i]!)) : (o.reason as { code?: string }).code === 'BACKEND_TIMEOUT')),
+    'every other outcome is the right tag',
+  );
   for (let waited = 0; openFds() > idle && waited < 5000; waited += 10) await new Promise((r) => setTimeout(r, 10));
   t.equal(openFds(), idle, 'late reads close their files when they return');
   // Every turn came back: a lone read gets its file at once (a few tries, for a loaded machine).

@@ -8,13 +8,17 @@ import { splitVerifyLine } from '../../../daemons/hmac/verify-service.js';
 import { derivedDir } from './secret-fixtures.js';
 
 const dir = derivedDir(path.join(t.testdir(), 'secrets'), [1, 2]);
-const open = (accept: number[] | null) => openSecretSet({ mode: 'derived', dir, mode32Files: 'all', keyVersion: null, acceptVersions: accept, readMsMax: 1000 });
+const open = (accept: number[] | null) =>
+  openSecretSet({ mode: 'derived', dir, mode32Files: 'all', keyVersion: null, acceptVersions: accept, readMsMax: 1000 });
 
 t.test('verify', async (t) => {
   const set = open(null);
   const chunks = [Buffer.from('a'.repeat(2048)), Buffer.from('tail')];
   const tags = await tagChunks(set, chunks);
-  t.same(tags.map((x) => x.keyId.split(':')[0]), ['v2', 'v2']);
+  t.same(
+    tags.map((x) => x.keyId.split(':')[0]),
+    ['v2', 'v2'],
+  );
   const joined = Buffer.concat(tags.map((x) => x.tag));
   t.same(await verifyChunks(set, chunks, joined), { valid: true, version: 2 });
   t.same(await verifyChunks(set, chunks, joined.subarray(0, 32)), { valid: false, reason: 'wrong-length' });

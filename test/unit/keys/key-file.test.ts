@@ -25,7 +25,11 @@ t.test('PKCS#8, PKCS#1 and SEC1 PEM load as the same signing key', async (t) => 
     ['ec sec1', ec.privateKey, 'ecdsa-p384-sha384', ec.privateKey.export({ type: 'sec1', format: 'pem' })],
   ];
   for (const [name, key, algorithm, pem] of shapes) {
-    t.match(String(pem), name.endsWith('pkcs1') ? /BEGIN RSA PRIVATE KEY/ : name.endsWith('sec1') ? /BEGIN EC PRIVATE KEY/ : /BEGIN PRIVATE KEY/, `${name} is really that PEM shape`);
+    t.match(
+      String(pem),
+      name.endsWith('pkcs1') ? /BEGIN RSA PRIVATE KEY/ : name.endsWith('sec1') ? /BEGIN EC PRIVATE KEY/ : /BEGIN PRIVATE KEY/,
+      `${name} is really that PEM shape`,
+    );
     const loaded = loadFileSigningKey(write(name.replace(' ', '-') + '.pem', pem), algorithm);
     t.equal(loaded.keyId, keyIdOf(crypto.createPublicKey(key)), `${name}: same key id`);
     const sig = await loaded.sign(Buffer.from('x'));
@@ -39,18 +43,38 @@ t.test('refusals carry their codes', async (t) => {
   const loose = path.join(dir, 'loose.pem');
   fs.writeFileSync(loose, ec.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o644 });
   fs.chmodSync(loose, 0o644);
-  t.equal(codeOf(() => loadFileSigningKey(loose, 'ecdsa-p384-sha384')), 'KEY_FILE_INSECURE');
+  t.equal(
+    codeOf(() => loadFileSigningKey(loose, 'ecdsa-p384-sha384')),
+    'KEY_FILE_INSECURE',
+  );
   fs.chmodSync(loose, 0o600);
-  t.equal(codeOf(() => loadFileSigningKey(loose, 'rsa-pss-sha256')), 'KEY_LOAD_FAILED', 'an EC key for the RSA daemon');
-  t.equal(codeOf(() => loadFileSigningKey(path.join(dir, 'missing.pem'), 'rsa-pss-sha256')), 'KEY_LOAD_FAILED');
+  t.equal(
+    codeOf(() => loadFileSigningKey(loose, 'rsa-pss-sha256')),
+    'KEY_LOAD_FAILED',
+    'an EC key for the RSA daemon',
+  );
+  t.equal(
+    codeOf(() => loadFileSigningKey(path.join(dir, 'missing.pem'), 'rsa-pss-sha256')),
+    'KEY_LOAD_FAILED',
+  );
   const garbage = path.join(dir, 'garbage.pem');
   fs.writeFileSync(garbage, 'not a key', { mode: 0o600 });
-  t.equal(codeOf(() => loadFileSigningKey(garbage, 'rsa-pss-sha256')), 'KEY_LOAD_FAILED');
-  t.equal(codeOf(() => loadKeyring([loose], 'ecdsa-p384-sha384')), 'KEY_LOAD_FAILED', 'a private key in a keyring');
+  t.equal(
+    codeOf(() => loadFileSigningKey(garbage, 'rsa-pss-sha256')),
+    'KEY_LOAD_FAILED',
+  );
+  t.equal(
+    codeOf(() => loadKeyring([loose], 'ecdsa-p384-sha384')),
+    'KEY_LOAD_FAILED',
+    'a private key in a keyring',
+  );
   const pub = path.join(dir, 'keys');
   fs.mkdirSync(pub);
   fs.writeFileSync(path.join(pub, 'a.pem'), ec.publicKey.export({ type: 'spki', format: 'pem' }));
   fs.writeFileSync(path.join(pub, 'notes.txt'), 'ignored: not a key file name');
   t.same(loadKeyring([pub], 'ecdsa-p384-sha384').keyIds, [keyIdOf(ec.publicKey)], 'a directory keyring reads *.pem only');
-  t.equal(codeOf(() => loadKeyring([path.join(dir, 'empty')], 'ecdsa-p384-sha384')), 'KEY_LOAD_FAILED');
+  t.equal(
+    codeOf(() => loadKeyring([path.join(dir, 'empty')], 'ecdsa-p384-sha384')),
+    'KEY_LOAD_FAILED',
+  );
 });

@@ -42,10 +42,16 @@ t.test('PKCS#11 mechanisms on SoftHSM2', opts, async (t) => {
     const key = await open('rsa', 'rsa-pss-sha256');
     const sig = await key.sign(data);
     t.equal(sig.length, 256);
-    t.ok(crypto.verify('sha256', data, { key: key.publicKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, sig), 'node:crypto verifies PSS salt 32');
+    t.ok(
+      crypto.verify('sha256', data, { key: key.publicKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, sig),
+      'node:crypto verifies PSS salt 32',
+    );
     t.notOk(crypto.verify('sha256', Buffer.from('other'), { key: key.publicKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, sig));
     const overDigest = await key.signDigest(crypto.createHash('sha256').update(data).digest());
-    t.ok(crypto.verify('sha256', data, { key: key.publicKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, overDigest), 'PSS over a sent digest (OP-TEE style) verifies too');
+    t.ok(
+      crypto.verify('sha256', data, { key: key.publicKey, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }, overDigest),
+      'PSS over a sent digest (OP-TEE style) verifies too',
+    );
   });
 
   t.test('RSA PKCS#1 v1.5 over a DigestInfo (firmware), whole message and digest', async (t) => {
@@ -120,7 +126,12 @@ t.test('PKCS#11 mechanisms on SoftHSM2', opts, async (t) => {
       ['imp-p384', 'ec', 'sign-ecdsa', 'ecdsa-p384-sha384', { dsaEncoding: 'ieee-p1363' }],
       ['imp-ed', 'ed25519', 'tezos-tz1', 'ed25519', {}],
     ] as const) {
-      const pair = type === 'rsa' ? crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }) : type === 'ec' ? crypto.generateKeyPairSync('ec', { namedCurve: 'secp384r1' }) : crypto.generateKeyPairSync('ed25519');
+      const pair =
+        type === 'rsa'
+          ? crypto.generateKeyPairSync('rsa', { modulusLength: 2048 })
+          : type === 'ec'
+            ? crypto.generateKeyPairSync('ec', { namedCurve: 'secp384r1' })
+            : crypto.generateKeyPairSync('ed25519');
       const file = path.join(token.dir, `${object}.pem`);
       fs.writeFileSync(file, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
       const made = await runSignerd(['hsm', 'import', '--key', token.uri(object), '--for', forDaemon, '--from', file], '', token.env);

@@ -20,7 +20,11 @@ t.test('token and library attributes select the token', needSoftHsm(), async (t)
   const api = module.api;
   const ours = listTokens(api).find((s) => s.label === token.label)!;
   const info = api.C_GetInfo();
-  const library = { libraryManufacturer: info.manufacturerID.trimEnd(), libraryDescription: info.libraryDescription.trimEnd(), libraryVersion: info.libraryVersion };
+  const library = {
+    libraryManufacturer: info.manufacturerID.trimEnd(),
+    libraryDescription: info.libraryDescription.trimEnd(),
+    libraryVersion: info.libraryVersion,
+  };
   const find = (extra: Omit<TokenSelector, 'token'>): Buffer => findSlot(api, { token: token.label, ...extra });
 
   t.equal(ours.manufacturer, 'SoftHSM project', 'listed without padding');
@@ -36,7 +40,12 @@ t.test('token and library attributes select the token', needSoftHsm(), async (t)
     ['slot-manufacturer', { slotManufacturer: 'Acme' }],
     ['slot-description', { slotDescription: 'another slot' }],
   ];
-  for (const [what, extra] of noToken) t.equal(codeOf(() => find(extra)), 'BACKEND_UNAVAILABLE', `${what} that differs: no token`);
+  for (const [what, extra] of noToken)
+    t.equal(
+      codeOf(() => find(extra)),
+      'BACKEND_UNAVAILABLE',
+      `${what} that differs: no token`,
+    );
   t.match(failureOf(() => find({ model: 'Nonexistent' })).message, `no token matches the URI (tokens present: "match-test" model="SoftHSM v2"`);
 
   const wrongLibrary: Array<Omit<TokenSelector, 'token'>> = [
@@ -49,5 +58,9 @@ t.test('token and library attributes select the token', needSoftHsm(), async (t)
     t.equal(failure.code, 'BACKEND_UNAVAILABLE', JSON.stringify(extra));
     t.match(failure.message, /^the module does not match the URI \(it has library-/);
   }
-  t.equal(codeOf(() => findSlot(api, { model: 'SoftHSM v2' })), 'CONFIG_INVALID', 'model alone does not name the token');
+  t.equal(
+    codeOf(() => findSlot(api, { model: 'SoftHSM v2' })),
+    'CONFIG_INVALID',
+    'model alone does not name the token',
+  );
 });

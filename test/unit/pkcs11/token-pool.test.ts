@@ -17,7 +17,14 @@ t.test('session pool', needSoftHsm(), async (t) => {
   token.pkcs11Tool(['--keypairgen', '--key-type', 'EC:secp384r1', '--label', 'ec', '--id', '01']);
 
   t.test('deadline: BACKEND_TIMEOUT, and the session is not reused before its call returns', async (t) => {
-    const pool = Pkcs11Token.open({ modulePath: SOFTHSM_MODULE, selector: { token: token.label }, pin: token.pin, sessionsMax: 1, callMsMax: 100, reopenIntervalMs: 0 });
+    const pool = Pkcs11Token.open({
+      modulePath: SOFTHSM_MODULE,
+      selector: { token: token.label },
+      pin: token.pin,
+      sessionsMax: 1,
+      callMsMax: 100,
+      reopenIntervalMs: 0,
+    });
     t.teardown(() => pool.close());
     let slowDone = false;
     const slow = pool.withSession('slow call', async () => {
@@ -26,7 +33,11 @@ t.test('session pool', needSoftHsm(), async (t) => {
       return 'late';
     });
     await t.rejects(slow, { code: 'BACKEND_TIMEOUT' });
-    await t.rejects(pool.withSession('second call', async () => 'never'), { code: 'BACKEND_TIMEOUT' }, 'the one session is still leased');
+    await t.rejects(
+      pool.withSession('second call', async () => 'never'),
+      { code: 'BACKEND_TIMEOUT' },
+      'the one session is still leased',
+    );
     while (!slowDone) await sleep(50);
     await sleep(10);
     t.equal(await pool.withSession('third call', async () => 'ok'), 'ok', 'the session is back once the call returned');
@@ -45,7 +56,8 @@ t.test('session pool', needSoftHsm(), async (t) => {
     t.equal((await key.sign(Buffer.from('after'))).length, 96, 'reopened and logged in again');
   });
   t.test('a PIN refused on reopen: one C_Login for all connections to the token, then none', async (t) => {
-    const open = (): Pkcs11Token => Pkcs11Token.open({ modulePath: SOFTHSM_MODULE, selector: { token: token.label }, pin: token.pin, sessionsMax: 1, callMsMax: 5_000, reopenIntervalMs: 0 });
+    const open = (): Pkcs11Token =>
+      Pkcs11Token.open({ modulePath: SOFTHSM_MODULE, selector: { token: token.label }, pin: token.pin, sessionsMax: 1, callMsMax: 5_000, reopenIntervalMs: 0 });
     const pools = [open(), open(), open()];
     const module = acquireModule(SOFTHSM_MODULE);
     const api = module.api;

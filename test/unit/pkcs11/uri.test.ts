@@ -14,7 +14,15 @@ t.test('parses the RFC 7512 attributes signerd uses', async (t) => {
   const uri = parsePkcs11Uri(`pkcs11:token=My%20Token;object=sign%2Drsa;id=%01%ff;type=private;slot-id=7;x-vendor=1?${MODULE}&pin-source=file:/run/pin`);
   t.same(
     { ...uri, id: uri.id?.toString('hex') },
-    { modulePath: '/usr/lib/softhsm/libsofthsm2.so', token: 'My Token', object: 'sign-rsa', id: '01ff', type: 'private', slotId: 7, pinSource: 'file:/run/pin' },
+    {
+      modulePath: '/usr/lib/softhsm/libsofthsm2.so',
+      token: 'My Token',
+      object: 'sign-rsa',
+      id: '01ff',
+      type: 'private',
+      slotId: 7,
+      pinSource: 'file:/run/pin',
+    },
   );
   t.equal(describePkcs11Uri(uri), 'pkcs11:token=My%20Token;slot-id=7;object=sign-rsa;id=%01%ff;type=private', 'the loggable form drops the query');
 });
@@ -40,7 +48,11 @@ t.test('token, slot and library attributes (RFC 7512 section 2.3)', async (t) =>
   );
   t.same(parsePkcs11Uri(`pkcs11:token=a;library-version=3?${MODULE}`).libraryVersion, { major: 3, minor: 0 }, 'a missing minor is 0');
   for (const bad of ['2.', '.6', '2.6.1', 'v2', '256', '2.256', '']) {
-    t.equal(codeOf(() => parsePkcs11Uri(`pkcs11:token=a;library-version=${bad}?${MODULE}`)), 'CONFIG_INVALID', `library-version=${bad} refused`);
+    t.equal(
+      codeOf(() => parsePkcs11Uri(`pkcs11:token=a;library-version=${bad}?${MODULE}`)),
+      'CONFIG_INVALID',
+      `library-version=${bad} refused`,
+    );
   }
 });
 
@@ -100,7 +112,7 @@ t.test('low-S normalisation', async (t) => {
   const high = Buffer.from((n - 5n).toString(16).padStart(64, '0'), 'hex');
   const out = normaliseLowS('p256', Buffer.concat([r, high]));
   t.same(out.subarray(0, 32), r);
-  t.equal(out.subarray(32).toString('hex'), (5n).toString(16).padStart(64, '0'));
+  t.equal(out.subarray(32).toString('hex'), 5n.toString(16).padStart(64, '0'));
   const low = Buffer.concat([r, Buffer.from('05'.padStart(64, '0'), 'hex')]);
   t.same(normaliseLowS('p256', low), low, 'a low S is left alone');
 });

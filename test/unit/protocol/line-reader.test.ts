@@ -43,9 +43,18 @@ t.test('trims ASCII whitespace like Python bytes.strip()', async (t) => {
 });
 
 t.test('chunks at the given size; empty content is one empty chunk', async (t) => {
-  t.same(chunk(Buffer.alloc(0), 2048).map((c) => c.length), [0]);
-  t.same(chunk(Buffer.alloc(2048), 2048).map((c) => c.length), [2048]);
-  t.same(chunk(Buffer.alloc(4097), 2048).map((c) => c.length), [2048, 2048, 1]);
+  t.same(
+    chunk(Buffer.alloc(0), 2048).map((c) => c.length),
+    [0],
+  );
+  t.same(
+    chunk(Buffer.alloc(2048), 2048).map((c) => c.length),
+    [2048],
+  );
+  t.same(
+    chunk(Buffer.alloc(4097), 2048).map((c) => c.length),
+    [2048, 2048, 1],
+  );
 });
 
 t.test('regression #10: a read full of newlines is cut lazily, one line per next()', async (t) => {

@@ -43,7 +43,10 @@ t.test('turn budget: at most N per turn, the rest resume in order in later turns
     await new Promise((resolve) => setImmediate(resolve));
     turns.push(ran.slice(before));
   }
-  t.ok(turns.every((turn) => turn.length <= 3), `no turn ran more than 3: ${JSON.stringify(turns)}`);
+  t.ok(
+    turns.every((turn) => turn.length <= 3),
+    `no turn ran more than 3: ${JSON.stringify(turns)}`,
+  );
   t.same(turns[0], ['a', 'b', 'c'], 'first turn: the first three');
   t.same(turns[1], ['d', 'e', 'a'], 'then round robin: those not reached go first');
   t.equal(ran.length, 10, 'everyone got all their requests');

@@ -67,14 +67,21 @@ t.test('a process that opens the store while another holds it for a migration wa
   const live = crypto.randomBytes(512).toString('hex');
   writeVersion0(dir, [[live, Buffer.from('waited for'), null, null]]);
   // Another process takes the write lock (as a migrating one does) and keeps it for 1.5 s.
-  const holder = spawn(process.execPath, ['-e', `
+  const holder = spawn(
+    process.execPath,
+    [
+      '-e',
+      `
     const Database = require('better-sqlite3');
     const db = new Database(${JSON.stringify(path.join(dir, SQLITE_FILE))});
     db.exec('BEGIN IMMEDIATE');
     process.stdout.write('locked\\n');
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
     db.exec('COMMIT');
-  `], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+  `,
+    ],
+    { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   t.teardown(() => holder.kill());
   await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
   // The store's own deadline is 100 ms here; the migration waits past it for the holder.
@@ -89,7 +96,14 @@ t.test('an RSA-4096 record fits its B-tree cell (no overflow pages)', async (t) 
   const dir = stateDir(t);
   const store = openSqliteValidityStore({ stateDir: dir, ...OPTS });
   for (let i = 0; i < 200; i++) {
-    await store.put({ signature: crypto.randomBytes(512).toString('hex'), message: Buffer.from(`m${i}`), keyId: 'k', algorithm: 'rsa-pss-sha256', createdMs: Date.now(), expiresMs: null });
+    await store.put({
+      signature: crypto.randomBytes(512).toString('hex'),
+      message: Buffer.from(`m${i}`),
+      keyId: 'k',
+      algorithm: 'rsa-pss-sha256',
+      createdMs: Date.now(),
+      expiresMs: null,
+    });
   }
   await store.close();
   const db = new Database(path.join(dir, SQLITE_FILE));

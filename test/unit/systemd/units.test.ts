@@ -21,7 +21,15 @@ function analyze(args: string[], cwd: string): string {
 
 t.test('units verify and are hardened', needTools('systemd-analyze'), async (t) => {
   const template = fs.readFileSync(path.join(systemdDir, 'signerd@.service'), 'utf8');
-  for (const directive of ['RestartPreventExitStatus=78', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'PrivateTmp=yes', 'IPAddressDeny=any', 'IPAddressAllow=localhost', 'User=signerd']) {
+  for (const directive of [
+    'RestartPreventExitStatus=78',
+    'NoNewPrivileges=yes',
+    'ProtectSystem=strict',
+    'PrivateTmp=yes',
+    'IPAddressDeny=any',
+    'IPAddressAllow=localhost',
+    'User=signerd',
+  ]) {
     t.ok(template.includes(directive), directive);
   }
   t.notOk(/^MemoryDenyWriteExecute=yes/m.test(template), 'no MemoryDenyWriteExecute=yes: Node cannot run under it');

@@ -30,8 +30,22 @@ t.test('each client curve authenticates; others and tampering do not', async (t)
     const signature = await c.sign(authenticationBytes(BAKER, payload));
     t.doesNotThrow(() => checkAuthentication(authorized, BAKER, payload, signature), `${c.publicKey.slice(0, 4)} authenticates`);
     t.doesNotThrow(() => checkAuthentication([c.publicKey], BAKER, payload, signature), 'with only its own key listed');
-    t.throws(() => checkAuthentication(authorized.filter((k) => k !== c.publicKey), BAKER, payload, signature), { code: 'UNAUTHORIZED' }, 'key not listed');
-    t.throws(() => checkAuthentication(authorized, 'tz1RvhdZ5pcjD19vCCK9PgZpnmErTba3dsBs', payload, signature), { code: 'UNAUTHORIZED' }, 'signed for another pkh');
+    t.throws(
+      () =>
+        checkAuthentication(
+          authorized.filter((k) => k !== c.publicKey),
+          BAKER,
+          payload,
+          signature,
+        ),
+      { code: 'UNAUTHORIZED' },
+      'key not listed',
+    );
+    t.throws(
+      () => checkAuthentication(authorized, 'tz1RvhdZ5pcjD19vCCK9PgZpnmErTba3dsBs', payload, signature),
+      { code: 'UNAUTHORIZED' },
+      'signed for another pkh',
+    );
     const other = Buffer.from(payload);
     other[10] = (other[10] ?? 0) ^ 1;
     t.throws(() => checkAuthentication(authorized, BAKER, other, signature), { code: 'UNAUTHORIZED' }, 'signed other data');

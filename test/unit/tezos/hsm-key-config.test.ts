@@ -9,7 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { failureOf as failure } from '../../helpers/error-codes.js';
 
-const TZ1 = { pkh: 'tz1b9kV41KV9N3sp69ycLdSoZ2Ak8jXwtNPv', pk: 'edpkuhmrbunxumoiVdQuxBZUPMmwkPt7yLtY5Qnua3VJVTLWr3vXXa', sk: 'edsk4TjJWEszkHKono7XMnepVqwi37FrpbVt1KCsifJeAGimxheShG' };
+const TZ1 = {
+  pkh: 'tz1b9kV41KV9N3sp69ycLdSoZ2Ak8jXwtNPv',
+  pk: 'edpkuhmrbunxumoiVdQuxBZUPMmwkPt7yLtY5Qnua3VJVTLWr3vXXa',
+  sk: 'edsk4TjJWEszkHKono7XMnepVqwi37FrpbVt1KCsifJeAGimxheShG',
+};
 const TZ2 = { pkh: 'tz2Ch1abG7FNiibmV26Uzgdsnfni9XGrk5wD', pk: 'sppk7aqSksZan1AGXuKtCz9UBLZZ77e3ZWGpFxR7ig1Z17GneEhSSbH' };
 const TZ3 = { pkh: 'tz3Lfm6CyfSTZ7EgMckptZZGiPxzs9GK59At', pk: 'p2pk66tTYL5EvahKAXncbtbRPBkAnxo3CszzUho5wPCgWauBMyvybuB' };
 const TZ4 = 'tz4JmbuiJGyC2thisABCS59PnGr749dsP4WY';
@@ -43,9 +47,24 @@ t.test('refusals', async (t) => {
     ['not a key', () => hsmEntryOf('keys.z', URI, [], ['baker'], defaults), 'CONFIG_INVALID', /not a key hash or public key/],
     ['pin-value', () => hsmEntryOf('keys.z', `${URI}&pin-value=1234`, [], [TZ1.pkh], defaults), 'CONFIG_INVALID', /pin-value= is refused/],
     ['not a URI', () => hsmEntryOf('keys.z', '/etc/key.pem', [], [TZ1.pkh], defaults), 'CONFIG_INVALID', /pkcs11_uri: expected a pkcs11: URI/],
-    ['seed without PIN file', () => hsmEntryOf('keys.z', undefined, ['k'], [TZ1.pkh], { ...defaults, top: { hsm_lib: '/x.so', hsm_slot: 1 } }), 'CONFIG_INVALID', /hsm_pin_file/],
-    ['seed without slot', () => hsmEntryOf('keys.z', undefined, ['k'], [TZ1.pkh], { ...defaults, top: { hsm_lib: '/x.so', hsm_pin_file: 'p' } }), 'CONFIG_INVALID', /hsm_slot .* or hsm_token/],
-    ['seed relative module', () => hsmEntryOf('keys.z', undefined, ['k'], [TZ1.pkh], { ...defaults, top: { ...SEED_TOP, hsm_lib: 'x.so' } }), 'CONFIG_INVALID', /hsm_lib/],
+    [
+      'seed without PIN file',
+      () => hsmEntryOf('keys.z', undefined, ['k'], [TZ1.pkh], { ...defaults, top: { hsm_lib: '/x.so', hsm_slot: 1 } }),
+      'CONFIG_INVALID',
+      /hsm_pin_file/,
+    ],
+    [
+      'seed without slot',
+      () => hsmEntryOf('keys.z', undefined, ['k'], [TZ1.pkh], { ...defaults, top: { hsm_lib: '/x.so', hsm_pin_file: 'p' } }),
+      'CONFIG_INVALID',
+      /hsm_slot .* or hsm_token/,
+    ],
+    [
+      'seed relative module',
+      () => hsmEntryOf('keys.z', undefined, ['k'], [TZ1.pkh], { ...defaults, top: { ...SEED_TOP, hsm_lib: 'x.so' } }),
+      'CONFIG_INVALID',
+      /hsm_lib/,
+    ],
   ];
   for (const [label, fn, code, message] of cases) {
     const got = failure(fn);
@@ -64,7 +83,18 @@ t.test('refusals', async (t) => {
   const secretBeside = failure(() => loadTezosConfig(write('a.json', { keys: { [TZ1.pkh]: { pkcs11_uri: URI, secret_key: TZ1.sk } } }), {}));
   t.match(secretBeside, { code: 'CONFIG_INVALID', message: /secret_key: an HSM key has no secret key in keys.json/ });
   t.notMatch(secretBeside.message, TZ1.sk.slice(4, 24), 'the secret is not echoed');
-  t.match(failure(() => loadTezosConfig(write('b.json', { keys: { [TZ1.pkh]: { pkcs11_uri: URI, signer: 'local' } } }), {})), { code: 'CONFIG_INVALID', message: /not "local"/ });
-  t.match(failure(() => loadTezosConfig(write('c.json', { keys: { [TZ1.pkh]: { pkcs11_uri: URI } } }), {})), { code: 'CONFIG_INVALID', message: /opened by the daemon only/ }, 'the synchronous loader takes local keys only');
-  t.match(failure(() => loadTezosConfig(write('d.json', { keys: [TZ1.sk, `${TZ1.pk}:pkcs11_hsm:k`], ...SEED_TOP }), {})), { code: 'CONFIG_INVALID', message: /twice/ }, 'an HSM key and a file key with one pkh');
+  t.match(
+    failure(() => loadTezosConfig(write('b.json', { keys: { [TZ1.pkh]: { pkcs11_uri: URI, signer: 'local' } } }), {})),
+    { code: 'CONFIG_INVALID', message: /not "local"/ },
+  );
+  t.match(
+    failure(() => loadTezosConfig(write('c.json', { keys: { [TZ1.pkh]: { pkcs11_uri: URI } } }), {})),
+    { code: 'CONFIG_INVALID', message: /opened by the daemon only/ },
+    'the synchronous loader takes local keys only',
+  );
+  t.match(
+    failure(() => loadTezosConfig(write('d.json', { keys: [TZ1.sk, `${TZ1.pk}:pkcs11_hsm:k`], ...SEED_TOP }), {})),
+    { code: 'CONFIG_INVALID', message: /twice/ },
+    'an HSM key and a file key with one pkh',
+  );
 });

@@ -91,7 +91,9 @@ t.test('the matrix', async (t) => {
 t.test('refusal messages name what was refused', async (t) => {
   const policy = parsePolicy({ baking: 1, voting: ['yay'] }, 'policy', false);
   t.throws(() => checkPolicy(policy, real('ballot nay')), { code: 'NOT_ALLOWED', message: /nay ballot/ });
-  t.throws(() => checkPolicy(parsePolicy({ allow: ['block'], chains: ['NetXnHfVqm9iesp'] }, 'p', false), real('mainnet block L12 R0')), { message: /chain NetXdQprcVkpaWU/ });
+  t.throws(() => checkPolicy(parsePolicy({ allow: ['block'], chains: ['NetXnHfVqm9iesp'] }, 'p', false), real('mainnet block L12 R0')), {
+    message: /chain NetXdQprcVkpaWU/,
+  });
   t.throws(() => checkPolicy(policy, parseSignRequest(hex('05010000000568656c6c6f'))), { message: /michelson/ });
 });
 
@@ -120,7 +122,11 @@ t.test('invalid policies are CONFIG_INVALID naming the field', async (t) => {
 
 t.test('docs/tezos.md and the parser agree on what allows Michelson data (0x05)', async (t) => {
   const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs/tezos.md'), 'utf8').replace(/\s+/g, ' ');
-  t.match(doc, /only when the policy names it: `"michelson": true` or `"allow": \[\.\.\., "michelson"\]`, the two are the same; nothing else allows it, not even `allow_all`/, 'the doc names both forms');
+  t.match(
+    doc,
+    /only when the policy names it: `"michelson": true` or `"allow": \[\.\.\., "michelson"\]`, the two are the same; nothing else allows it, not even `allow_all`/,
+    'the doc names both forms',
+  );
   const michelson = parseSignRequest(hex('05010000000568656c6c6f'));
   t.equal(verdict(parsePolicy({ michelson: true }, 'p', false), michelson), 'allow', '"michelson": true');
   t.equal(verdict(parsePolicy({ allow: ['michelson'] }, 'p', false), michelson), 'allow', '"allow": ["michelson"]');

@@ -28,7 +28,9 @@ function int32(n: number): string {
 /** A 0x12/0x13 request from the octez layout table: tag, optional slot, level, round, payload hash. */
 function consensus(magic: number, tag: number, level: number, round: number, opts: { slot?: boolean; tail?: string } = {}): Buffer {
   const slot = opts.slot === false ? '' : '0007';
-  return hex(magic.toString(16) + GHOSTNET + BRANCH_HEX + tag.toString(16).padStart(2, '0') + slot + int32(level) + int32(round) + '11'.repeat(32) + (opts.tail ?? ''));
+  return hex(
+    magic.toString(16) + GHOSTNET + BRANCH_HEX + tag.toString(16).padStart(2, '0') + slot + int32(level) + int32(round) + '11'.repeat(32) + (opts.tail ?? ''),
+  );
 }
 
 function refusal(bytes: Buffer): string | undefined {
@@ -83,7 +85,10 @@ t.test('Taquito-forged attestations parse to the levels and rounds it was given'
   const forger = new LocalForger();
   const hash = 'vh1g87ZG6scSYxKhspAUzprQVuLAyoa5qMBKcUfjgnQGnFb3dJcG';
   const plain = await forger.forge({ branch: BRANCH, contents: [{ kind: 'attestation', slot: 9, level: 4242, round: 1, block_payload_hash: hash }] } as never);
-  const dal = await forger.forge({ branch: BRANCH, contents: [{ kind: 'attestation_with_dal', slot: 9, level: 4243, round: 0, block_payload_hash: hash, dal_attestation: '300' }] } as never);
+  const dal = await forger.forge({
+    branch: BRANCH,
+    contents: [{ kind: 'attestation_with_dal', slot: 9, level: 4243, round: 0, block_payload_hash: hash, dal_attestation: '300' }],
+  } as never);
   t.match(parseSignRequest(hex('13' + GHOSTNET + plain)), { kind: 'attestation', level: 4242, round: 1, consensusTag: 21 });
   t.match(parseSignRequest(hex('13' + GHOSTNET + dal)), { kind: 'attestation', level: 4243, round: 0, consensusTag: 23 });
 });
@@ -126,13 +131,62 @@ t.test('generic operations forged by Taquito: names, pseudo-operations, batches'
   const forge = async (contents: unknown[]): Promise<Buffer> => hex('03' + (await forger.forge({ branch: BRANCH, contents } as never)));
   const cases: Array<[string, unknown[], string[]]> = [
     ['transaction', [{ kind: 'transaction', ...MANAGER, amount: '1000000', destination: 'tz1RvhdZ5pcjD19vCCK9PgZpnmErTba3dsBs' }], ['transaction']],
-    ['stake to self', [{ kind: 'transaction', ...MANAGER, amount: '1000000', destination: SOURCE, parameters: { entrypoint: 'stake', value: { prim: 'Unit' } } }], ['stake']],
-    ['unstake to self', [{ kind: 'transaction', ...MANAGER, amount: '5', destination: SOURCE, parameters: { entrypoint: 'unstake', value: { prim: 'Unit' } } }], ['unstake']],
-    ['finalize_unstake', [{ kind: 'transaction', ...MANAGER, amount: '0', destination: SOURCE, parameters: { entrypoint: 'finalize_unstake', value: { prim: 'Unit' } } }], ['finalize_unstake']],
-    ['contract call', [{ kind: 'transaction', ...MANAGER, amount: '0', destination: 'KT1PWx2mnDueood7fEmfbBDKx1D9BAnnXitn', parameters: { entrypoint: 'transfer', value: { int: '7' } } }], ['transaction']],
-    ['reveal + delegation batch', [{ kind: 'reveal', ...MANAGER, public_key: 'edpkuhmrbunxumoiVdQuxBZUPMmwkPt7yLtY5Qnua3VJVTLWr3vXXa' }, { kind: 'delegation', ...MANAGER, delegate: SOURCE }], ['reveal', 'delegation']],
+    [
+      'stake to self',
+      [{ kind: 'transaction', ...MANAGER, amount: '1000000', destination: SOURCE, parameters: { entrypoint: 'stake', value: { prim: 'Unit' } } }],
+      ['stake'],
+    ],
+    [
+      'unstake to self',
+      [{ kind: 'transaction', ...MANAGER, amount: '5', destination: SOURCE, parameters: { entrypoint: 'unstake', value: { prim: 'Unit' } } }],
+      ['unstake'],
+    ],
+    [
+      'finalize_unstake',
+      [{ kind: 'transaction', ...MANAGER, amount: '0', destination: SOURCE, parameters: { entrypoint: 'finalize_unstake', value: { prim: 'Unit' } } }],
+      ['finalize_unstake'],
+    ],
+    [
+      'contract call',
+      [
+        {
+          kind: 'transaction',
+          ...MANAGER,
+          amount: '0',
+          destination: 'KT1PWx2mnDueood7fEmfbBDKx1D9BAnnXitn',
+          parameters: { entrypoint: 'transfer', value: { int: '7' } },
+        },
+      ],
+      ['transaction'],
+    ],
+    [
+      'reveal + delegation batch',
+      [
+        { kind: 'reveal', ...MANAGER, public_key: 'edpkuhmrbunxumoiVdQuxBZUPMmwkPt7yLtY5Qnua3VJVTLWr3vXXa' },
+        { kind: 'delegation', ...MANAGER, delegate: SOURCE },
+      ],
+      ['reveal', 'delegation'],
+    ],
     ['undelegation', [{ kind: 'delegation', ...MANAGER }], ['delegation']],
-    ['origination', [{ kind: 'origination', ...MANAGER, balance: '0', script: { code: [{ prim: 'parameter', args: [{ prim: 'unit' }] }, { prim: 'storage', args: [{ prim: 'unit' }] }, { prim: 'code', args: [[{ prim: 'CDR' }, { prim: 'NIL', args: [{ prim: 'operation' }] }, { prim: 'PAIR' }]] }], storage: { prim: 'Unit' } } }], ['origination']],
+    [
+      'origination',
+      [
+        {
+          kind: 'origination',
+          ...MANAGER,
+          balance: '0',
+          script: {
+            code: [
+              { prim: 'parameter', args: [{ prim: 'unit' }] },
+              { prim: 'storage', args: [{ prim: 'unit' }] },
+              { prim: 'code', args: [[{ prim: 'CDR' }, { prim: 'NIL', args: [{ prim: 'operation' }] }, { prim: 'PAIR' }]] },
+            ],
+            storage: { prim: 'Unit' },
+          },
+        },
+      ],
+      ['origination'],
+    ],
     ['drain_delegate', [{ kind: 'drain_delegate', consensus_key: SOURCE, delegate: SOURCE, destination: SOURCE }], ['drain_delegate']],
     ['failing_noop', [{ kind: 'failing_noop', arbitrary: 'cafe' }], ['failing_noop']],
     ['proposals', [{ kind: 'proposals', source: SOURCE, period: 3, proposals: [PROTOCOL] }], ['proposals']],

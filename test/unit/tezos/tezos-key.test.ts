@@ -107,7 +107,11 @@ t.test('generated keys agree with @taquito/signer and @taquito/utils on every cu
       const ours = await key.sign(payload);
       t.ok(verifySignature(payload, key.publicKey, ours), `${curve}: Taquito verifies our signature`);
       const theirs = await taquito.sign(payload.toString('hex'));
-      t.equal(curve === 'bls12-381' ? ours : generic(ours), curve === 'bls12-381' ? theirs.prefixSig : theirs.sig, `${curve}: same deterministic signature as Taquito`);
+      t.equal(
+        curve === 'bls12-381' ? ours : generic(ours),
+        curve === 'bls12-381' ? theirs.prefixSig : theirs.sig,
+        `${curve}: same deterministic signature as Taquito`,
+      );
     }
     if (curve === 'bls12-381') {
       const proof = await key.provePossession!();
@@ -129,8 +133,16 @@ t.test('bls_pk override: the proof is over the given key', async (t) => {
 
 t.test('encrypted keys: octez format round trip, wrong or missing passphrase', async (t) => {
   const v = signerVectors.keys.find((k) => k.passphrase)!;
-  t.equal(codeOf(() => loadTezosKey(v.secretKey)), 'KEY_LOAD_FAILED', 'no passphrase');
-  t.equal(codeOf(() => loadTezosKey(v.secretKey, Buffer.from('wrong'))), 'KEY_LOAD_FAILED', 'wrong passphrase');
+  t.equal(
+    codeOf(() => loadTezosKey(v.secretKey)),
+    'KEY_LOAD_FAILED',
+    'no passphrase',
+  );
+  t.equal(
+    codeOf(() => loadTezosKey(v.secretKey, Buffer.from('wrong'))),
+    'KEY_LOAD_FAILED',
+    'wrong passphrase',
+  );
   for (const curve of CURVES) {
     const { secretKey, key } = generateTezosKey(curve);
     const names = { ed25519: ['edsk', 'edesk'], secp256k1: ['spsk', 'spesk'], p256: ['p2sk', 'p2esk'], 'bls12-381': ['BLsk', 'BLesk'] } as const;
@@ -157,12 +169,27 @@ t.test('malformed secrets are KEY_LOAD_FAILED and never echoed', async (t) => {
   // Scalars at the group order: noble would reduce them, octez refuses them.
   const blsOrder = 0x73eda753299d7d483339d80809a1d80553bda402fffe5bfeffffffff00000001n;
   const le = Buffer.from(blsOrder.toString(16).padStart(64, '0'), 'hex').reverse();
-  t.equal(codeOf(() => loadTezosKey(b58checkEncode('BLsk', le))), 'KEY_LOAD_FAILED', 'BLsk = r');
+  t.equal(
+    codeOf(() => loadTezosKey(b58checkEncode('BLsk', le))),
+    'KEY_LOAD_FAILED',
+    'BLsk = r',
+  );
   const n = Buffer.from(SECP256K1_N.toString(16), 'hex');
-  t.equal(codeOf(() => loadTezosKey(b58checkEncode('spsk', n))), 'KEY_LOAD_FAILED', 'spsk = n');
-  t.equal(codeOf(() => loadTezosKey(b58checkEncode('p2sk', Buffer.alloc(32)))), 'KEY_LOAD_FAILED', 'p2sk = 0');
+  t.equal(
+    codeOf(() => loadTezosKey(b58checkEncode('spsk', n))),
+    'KEY_LOAD_FAILED',
+    'spsk = n',
+  );
+  t.equal(
+    codeOf(() => loadTezosKey(b58checkEncode('p2sk', Buffer.alloc(32)))),
+    'KEY_LOAD_FAILED',
+    'p2sk = 0',
+  );
   // A 64-byte edsk whose public half does not belong to its seed.
   const raw = b58checkDecode('edsk64', signerVectors.keys[2]!.secretKey)!;
   raw[40] = (raw[40] ?? 0) ^ 1;
-  t.equal(codeOf(() => loadTezosKey(b58checkEncode('edsk64', raw))), 'KEY_LOAD_FAILED');
+  t.equal(
+    codeOf(() => loadTezosKey(b58checkEncode('edsk64', raw))),
+    'KEY_LOAD_FAILED',
+  );
 });

@@ -20,7 +20,16 @@ export function loadTezosVectors<T>(name: string): T & { source: string } {
 
 export interface SignerVectors {
   message: string;
-  keys: Array<{ name: string; secretKey: string; passphrase?: string; decrypted?: string; publicKey: string; pkh: string; signature: string | null; highSTwin?: string }>;
+  keys: Array<{
+    name: string;
+    secretKey: string;
+    passphrase?: string;
+    decrypted?: string;
+    publicKey: string;
+    pkh: string;
+    signature: string | null;
+    highSTwin?: string;
+  }>;
   bls: { secretKey: string; publicKey: string; pkh: string; message: string; signaturePop: string; proofOfPossession: string };
 }
 
@@ -31,8 +40,17 @@ export interface VerifyVectors {
 
 export interface PayloadVectors {
   accepted: Array<{
-    name: string; hex: string; kind: string; chainId?: string; level?: number; round?: number; consensusTag?: number;
-    operationKinds?: string[]; ballots?: string[]; publicKey?: string; signature?: string;
+    name: string;
+    hex: string;
+    kind: string;
+    chainId?: string;
+    level?: number;
+    round?: number;
+    consensusTag?: number;
+    operationKinds?: string[];
+    ballots?: string[];
+    publicKey?: string;
+    signature?: string;
   }>;
   refused: Array<{ name: string; hex: string; code?: string }>;
 }

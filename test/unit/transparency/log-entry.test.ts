@@ -21,8 +21,32 @@ function reference(value: unknown): string {
 }
 
 t.test('canonical JSON', async (t) => {
-  t.equal(canonicalObject([['b', '1'], ['a', canonicalObject([['d', jsonString('x')], ['c', 'null']])], ['e', undefined], ['f', 'true']]), '{"a":{"c":null,"d":"x"},"b":1,"f":true}');
-  t.equal(canonicalObject([['\u00e9', '1'], ['z', '2'], ['Z', '3'], ['\ud83d\ude00', '4'], ['\uffff', '5']]), '{"Z":3,"z":2,"\u00e9":1,"\ud83d\ude00":4,"\uffff":5}', 'keys sorted by UTF-16 code units');
+  t.equal(
+    canonicalObject([
+      ['b', '1'],
+      [
+        'a',
+        canonicalObject([
+          ['d', jsonString('x')],
+          ['c', 'null'],
+        ]),
+      ],
+      ['e', undefined],
+      ['f', 'true'],
+    ]),
+    '{"a":{"c":null,"d":"x"},"b":1,"f":true}',
+  );
+  t.equal(
+    canonicalObject([
+      ['\u00e9', '1'],
+      ['z', '2'],
+      ['Z', '3'],
+      ['\ud83d\ude00', '4'],
+      ['\uffff', '5'],
+    ]),
+    '{"Z":3,"z":2,"\u00e9":1,"\ud83d\ude00":4,"\uffff":5}',
+    'keys sorted by UTF-16 code units',
+  );
   t.equal(jsonString('line\n"quoted"'), '"line\\n\\"quoted\\""');
   t.throws(() => jsonInteger(1.5), RangeError, 'no fractions');
   t.throws(() => jsonInteger(2 ** 53), RangeError, 'no unsafe integers');
@@ -49,18 +73,57 @@ t.test('a sign entry', async (t) => {
   t.notOk(encoded.bytes.includes(message), 'the signed bytes are not in the entry');
   t.equal(encodeLogEntry(event, 0).bytes.toString('utf8'), text, 'reproducible');
   t.same(decodeLogEntry(encoded.bytes)?.['kind'], 'sign');
-  t.equal(encodeLogEntry({ ...event, timeMs: undefined }, 42).bytes.toString('utf8').includes('"timeMs":42'), true, 'the appender fills in the time');
+  t.equal(
+    encodeLogEntry({ ...event, timeMs: undefined }, 42)
+      .bytes.toString('utf8')
+      .includes('"timeMs":42'),
+    true,
+    'the appender fills in the time',
+  );
 });
 
 t.test('every kind encodes', async (t) => {
   const events: LogEvent[] = [
-    { kind: 'sign', source: 'tezos', keyId: 'tz1VSUr8wwNhLAzempoch5d6hLRiTh8Cjcjb', algorithm: 'ed25519', messageSha256: digest, signature, tezos: { chainId: 'NetXdQprcVkpaWU', requestKind: 'attestation', level: 5_000_000, round: 0 } },
+    {
+      kind: 'sign',
+      source: 'tezos',
+      keyId: 'tz1VSUr8wwNhLAzempoch5d6hLRiTh8Cjcjb',
+      algorithm: 'ed25519',
+      messageSha256: digest,
+      signature,
+      tezos: { chainId: 'NetXdQprcVkpaWU', requestKind: 'attestation', level: 5_000_000, round: 0 },
+    },
     { kind: 'revoke', source: 'admin', signature },
     { kind: 'reinstate', source: 'admin', signature, expiresMs: null },
     { kind: 'expire', source: 'admin', signature, expiresMs: 1_800_000_000_000 },
-    { kind: 'watermark-set', source: 'admin', chainId: 'NetXdQprcVkpaWU', pkh: 'tz1VSUr8wwNhLAzempoch5d6hLRiTh8Cjcjb', requestKind: 'block', level: 10, round: 1, forced: true },
-    { kind: 'watermark-import', source: 'admin', chainId: 'NetXdQprcVkpaWU', pkh: 'tz1VSUr8wwNhLAzempoch5d6hLRiTh8Cjcjb', requestKind: 'attestation', level: 10, round: 0, forced: false },
-    { kind: 'key-loaded', source: 'sign-ecdsa', keyId: 'a1b2c3d4e5f60718', algorithm: 'ecdsa-p384', backend: 'pkcs11', publicKey: Buffer.from('3076301006072a8648ce3d020106052b81040022', 'hex') },
+    {
+      kind: 'watermark-set',
+      source: 'admin',
+      chainId: 'NetXdQprcVkpaWU',
+      pkh: 'tz1VSUr8wwNhLAzempoch5d6hLRiTh8Cjcjb',
+      requestKind: 'block',
+      level: 10,
+      round: 1,
+      forced: true,
+    },
+    {
+      kind: 'watermark-import',
+      source: 'admin',
+      chainId: 'NetXdQprcVkpaWU',
+      pkh: 'tz1VSUr8wwNhLAzempoch5d6hLRiTh8Cjcjb',
+      requestKind: 'attestation',
+      level: 10,
+      round: 0,
+      forced: false,
+    },
+    {
+      kind: 'key-loaded',
+      source: 'sign-ecdsa',
+      keyId: 'a1b2c3d4e5f60718',
+      algorithm: 'ecdsa-p384',
+      backend: 'pkcs11',
+      publicKey: Buffer.from('3076301006072a8648ce3d020106052b81040022', 'hex'),
+    },
   ];
   for (const e of events) {
     const bytes = encodeLogEntry({ ...e, client: 'client-\u00e9' }, 1).bytes;
@@ -84,7 +147,12 @@ t.test('malformed events are refused with BAD_REQUEST', async (t) => {
     ['unknown kind', { ...sign, kind: 'delete' }],
     ['unknown backend', { kind: 'key-loaded', source: 'x', keyId: 'k', algorithm: 'a', backend: 'cloud' }],
   ];
-  for (const [what, event] of bad) t.equal(codeOf(() => encodeLogEntry(event as LogEvent, 1)), 'BAD_REQUEST', what);
+  for (const [what, event] of bad)
+    t.equal(
+      codeOf(() => encodeLogEntry(event as LogEvent, 1)),
+      'BAD_REQUEST',
+      what,
+    );
   t.equal(decodeLogEntry(Buffer.from('{"v":2,"kind":"sign"}')), null, 'another version');
   t.equal(decodeLogEntry(Buffer.from('not json')), null, 'not JSON');
 });

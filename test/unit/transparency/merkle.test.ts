@@ -44,7 +44,10 @@ t.test('consistency proofs: generated as the vectors give them, and verified', a
   for (const c of v.consistency) {
     const tree = memoryTree(leaves.slice(0, c.newSize));
     t.same(hex(consistencyProof(tree, c.oldSize, c.newSize)), c.proof, `PROOF(${c.oldSize}, D[${c.newSize}])`);
-    t.ok(verifyConsistency(c.oldSize, c.newSize, Buffer.from(v.roots[c.oldSize - 1]!, 'hex'), Buffer.from(v.roots[c.newSize - 1]!, 'hex'), unhex(c.proof)), 'verifies');
+    t.ok(
+      verifyConsistency(c.oldSize, c.newSize, Buffer.from(v.roots[c.oldSize - 1]!, 'hex'), Buffer.from(v.roots[c.newSize - 1]!, 'hex'), unhex(c.proof)),
+      'verifies',
+    );
   }
 });
 

@@ -44,20 +44,50 @@ t.test('verification: the known key must verify, unknown keys are ignored', asyn
 });
 
 t.test('verifier key parsing refuses every mangling', async (t) => {
-  t.equal(codeOf(() => parseVerifierKey(v.verifierKey.replace('c74f20a3', 'c74f20a4'))), 'BAD_REQUEST', 'wrong key id');
-  t.equal(codeOf(() => parseVerifierKey(v.verifierKey.replace('PeterNeumann', 'Peter Neumann'))), 'BAD_REQUEST', 'space in name');
-  t.equal(codeOf(() => parseVerifierKey('PeterNeumann+c74f20a3')), 'BAD_REQUEST', 'no key');
-  t.equal(codeOf(() => parseVerifierKey('PeterNeumann+173116ae+ZRpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW')), 'BAD_REQUEST', 'unknown algorithm');
-  t.equal(codeOf(() => parsePrivateKey(v.signerKey.replace('PRIVATE', 'PUBLIC'), 'x')), 'KEY_LOAD_FAILED', 'not a private key');
-  t.equal(codeOf(() => parsePrivateKey(v.signerKey.replace('c74f20a3', '00000000'), 'x')), 'KEY_LOAD_FAILED', 'private key with the wrong key id');
+  t.equal(
+    codeOf(() => parseVerifierKey(v.verifierKey.replace('c74f20a3', 'c74f20a4'))),
+    'BAD_REQUEST',
+    'wrong key id',
+  );
+  t.equal(
+    codeOf(() => parseVerifierKey(v.verifierKey.replace('PeterNeumann', 'Peter Neumann'))),
+    'BAD_REQUEST',
+    'space in name',
+  );
+  t.equal(
+    codeOf(() => parseVerifierKey('PeterNeumann+c74f20a3')),
+    'BAD_REQUEST',
+    'no key',
+  );
+  t.equal(
+    codeOf(() => parseVerifierKey('PeterNeumann+173116ae+ZRpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW')),
+    'BAD_REQUEST',
+    'unknown algorithm',
+  );
+  t.equal(
+    codeOf(() => parsePrivateKey(v.signerKey.replace('PRIVATE', 'PUBLIC'), 'x')),
+    'KEY_LOAD_FAILED',
+    'not a private key',
+  );
+  t.equal(
+    codeOf(() => parsePrivateKey(v.signerKey.replace('c74f20a3', '00000000'), 'x')),
+    'KEY_LOAD_FAILED',
+    'private key with the wrong key id',
+  );
 });
 
 t.test('generated keys round-trip through both formats', async (t) => {
   const { privateKeyText, verifierKey } = generateNoteKey('example.com/log');
   const key = parsePrivateKey(privateKeyText, 'generated');
   t.equal(formatVerifierKey(key.name, key.publicKey), verifierKey);
-  t.equal(codeOf(() => generateNoteKey('has space')), 'CONFIG_INVALID');
-  t.equal(codeOf(() => generateNoteKey('has+plus')), 'CONFIG_INVALID');
+  t.equal(
+    codeOf(() => generateNoteKey('has space')),
+    'CONFIG_INVALID',
+  );
+  t.equal(
+    codeOf(() => generateNoteKey('has+plus')),
+    'CONFIG_INVALID',
+  );
 });
 
 t.test('checkpoints', async (t) => {
@@ -74,5 +104,5 @@ t.test('checkpoints', async (t) => {
   const verdict = verifyCheckpoint(note, parseVerifierKey(verifierKey));
   t.ok(verdict.ok && verdict.checkpoint.size === 20852163, 'verifies');
   const other = generateNoteKey('example.com/other');
-  t.equal(verifyCheckpoint(note, parseVerifierKey(other.verifierKey)).ok, false, 'another log\'s key');
+  t.equal(verifyCheckpoint(note, parseVerifierKey(other.verifierKey)).ok, false, "another log's key");
 });

@@ -28,7 +28,11 @@ t.test('the tiles of a tree, as the spec counts them', async (t) => {
       const here = tiles.filter((x) => x.level === level);
       t.equal(here.filter((x) => x.width === 256).length, c.tiles[level]!.full, `size ${c.size} level ${level}: full tiles`);
       const partial = here.filter((x) => x.width < 256);
-      t.same(partial.map((x) => x.width), c.tiles[level]!.partial ? [c.tiles[level]!.partial] : [], `size ${c.size} level ${level}: partial tile`);
+      t.same(
+        partial.map((x) => x.width),
+        c.tiles[level]!.partial ? [c.tiles[level]!.partial] : [],
+        `size ${c.size} level ${level}: partial tile`,
+      );
     }
   }
 });
@@ -36,7 +40,11 @@ t.test('the tiles of a tree, as the spec counts them', async (t) => {
 t.test('growing a tree adds the tiles completed meanwhile and the new partials', async (t) => {
   const added = tilesAdded(250, 70000);
   const all = tilesOfTree(70000);
-  t.same(added.filter((x) => x.level > 0), all.filter((x) => x.level > 0), 'every upper tile is new');
+  t.same(
+    added.filter((x) => x.level > 0),
+    all.filter((x) => x.level > 0),
+    'every upper tile is new',
+  );
   t.equal(added.filter((x) => x.level === 0).length, all.filter((x) => x.level === 0).length, 'level 0: from the first tile on');
   t.same(tilesAdded(300, 300), [], 'nothing when nothing changed');
   t.same(tilesAdded(300, 301), [{ level: 0, index: 1, width: 45 }], 'one more entry: the wider partial');
@@ -50,5 +58,9 @@ t.test('entry bundles', async (t) => {
   t.equal(decodeEntryBundle(bundle, 2), null, 'wrong count');
   t.equal(decodeEntryBundle(bundle.subarray(0, bundle.length - 1), 3), null, 'truncated');
   t.equal(decodeEntryBundle(Buffer.concat([bundle, Buffer.from([0])]), 3), null, 'trailing byte');
-  t.equal(codeOf(() => encodeEntryBundle([Buffer.alloc(65_536)])), 'BAD_REQUEST', 'an entry over 65,535 bytes');
+  t.equal(
+    codeOf(() => encodeEntryBundle([Buffer.alloc(65_536)])),
+    'BAD_REQUEST',
+    'an entry over 65,535 bytes',
+  );
 });

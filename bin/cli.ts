@@ -3,7 +3,7 @@
 // invoked (a daemon's process holds that daemon's code, not all seven); nothing is composed here.
 // Started through bin/signerd.cts, which sizes the thread pool first.
 import fs from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import { EXIT_CONFIG, isDaemonError } from '../lib/errors.js';
 
 // The version an operator reports is the package's: read from the package.json next to dist/.
@@ -28,7 +28,7 @@ const RECORD_SUMMARIES = {
 interface CommandEntry {
   name: string;
   summary: string;
-  load(): Promise<Command>;
+  load(): Promise<CommandUnknownOpts>;
 }
 
 const COMMANDS: CommandEntry[] = [
@@ -116,7 +116,7 @@ for (const entry of COMMANDS) {
 }
 
 // A usage error must not restart-loop under systemd: it exits 78 like any other bad configuration.
-function overrideExits(cmd: Command): void {
+function overrideExits(cmd: CommandUnknownOpts): void {
   cmd.exitOverride();
   cmd.commands.forEach(overrideExits);
 }

@@ -19,18 +19,18 @@ import { signModuleDigest, signModuleFile, type ModuleHash } from './module-sign
 import { buildOpteeTa, signOpteeDigest, type OpteeAlgorithm, type OpteeTaInput } from './optee-signature.js';
 import { checkSwDescriptionDigest, signSwupdateDigest, type SwupdateMethod } from './swupdate-signature.js';
 
-export { MODULE_HASHES, isSignedModule, moduleSignatureTrailer, MODULE_SIG_MAGIC, type ModuleHash } from './module-signature.js';
-export { SWUPDATE_METHODS, isSwupdateMethod, type SwupdateMethod } from './swupdate-signature.js';
-export { OPTEE_ALGO_VALUE, opteeShdr, type OpteeAlgorithm, type OpteeTaInput } from './optee-signature.js';
-export { checkMenderManifest } from './mender-signature.js';
-export { loadKeyRoot, validateSelector, SIGN_TYPES, type CertifiedKey, type FirmwareKey, type KeyRoot, type SignType, type SwupdateKeys } from './key-root.js';
-export { openKeyRoot, isHsmHeld, type HeldKey, type HeldSlotKey, type HsmFirmwareKey } from './key-root.js';
+export { MODULE_HASHES, isSignedModule, type ModuleHash } from './module-signature.js';
+export { isSwupdateMethod, type SwupdateMethod } from './swupdate-signature.js';
+export { type OpteeAlgorithm } from './optee-signature.js';
+
+export { loadKeyRoot, validateSelector, type FirmwareKey, type KeyRoot } from './key-root.js';
+export { openKeyRoot } from './key-root.js';
 
 /** Which key an info request is about: swupdate has two (rsa-private.key, cms.cert + cms-private.key). */
 export const KEY_SLOTS = ['kmodsign', 'swupdate-rsa', 'swupdate-cms', 'mender', 'opteesign'] as const;
 export type KeySlot = (typeof KEY_SLOTS)[number];
 
-export interface KeyInfo {
+interface KeyInfo {
   type: FirmwareKey['type'];
   bits: number;
   curve: string | null;

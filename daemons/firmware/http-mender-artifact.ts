@@ -62,7 +62,7 @@ function checkVersion(bytes: Buffer): void {
 }
 
 /** `<sha256 hex>  <path>` lines, each path once. */
-export function parseManifest(bytes: Buffer): Map<string, string> {
+function parseManifest(bytes: Buffer): Map<string, string> {
   const text = bytes.toString('utf8');
   if (!text.endsWith('\n')) throw invalid('manifest does not end with a newline');
   const listed = new Map<string, string>();

@@ -10,7 +10,7 @@ import { writeChunk } from './tar-writer.js';
 
 export type FieldSpec = { kind: 'text'; bytesMax: number } | { kind: 'file'; bytesMax: number; types: readonly string[] };
 
-export interface UploadedFile {
+interface UploadedFile {
   path: string;
   size: number;
 }

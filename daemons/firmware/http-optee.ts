@@ -78,7 +78,7 @@ function imageBaseName(name: string): string {
   return path.posix.basename(name).replace(/\.stripped\.(elf|so)$/, '');
 }
 
-export function parseUuid(text: string): string {
+function parseUuid(text: string): string {
   if (!/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/.test(text)) {
     throw new DaemonError('BAD_REQUEST', `TA uuid ${JSON.stringify(text.slice(0, 40))} is not a UUID`);
   }
@@ -86,7 +86,7 @@ export function parseUuid(text: string): string {
 }
 
 /** Python's int(text, 0): decimal, 0x, 0o or 0b; a u32. */
-export function parseTaVersion(text: string): number {
+function parseTaVersion(text: string): number {
   const match = /^(?:0[xX]([0-9a-fA-F]+)|0[oO]([0-7]+)|0[bB]([01]+)|([1-9][0-9]*|0))$/.exec(text.replace(/_/g, ''));
   const value = match ? (match[1] ? parseInt(match[1], 16) : match[2] ? parseInt(match[2], 8) : match[3] ? parseInt(match[3], 2) : Number(match[4])) : NaN;
   if (!Number.isSafeInteger(value) || value > 0xffffffff)

@@ -1,11 +1,11 @@
 // Command-line options of the firmware daemon's digsigserver-compatible HTTP front end, and
 // their bounds. On by default on 127.0.0.1:9999 (digsigserver's port); --no-http turns it off.
-import type { Command } from 'commander';
+import type { Command, OptionValues } from '@commander-js/extra-typings';
 import { DaemonError } from '../../lib/errors.js';
 import { parseCount, parsePort } from '../../lib/config/numbers.js';
 import { DEFAULT_FIRMWARE_HTTP_LIMITS, FIRMWARE_HTTP_SPARE_CONNECTIONS, type FirmwareHttpLimits } from '../../lib/limits.js';
 
-export const FIRMWARE_HTTP_PORT = 9999;
+const FIRMWARE_HTTP_PORT = 9999;
 
 export interface FirmwareHttpSettings {
   host: string;
@@ -17,7 +17,7 @@ export interface FirmwareHttpSettings {
   limits: FirmwareHttpLimits;
 }
 
-export function addFirmwareHttpOptions(cmd: Command): Command {
+export function addFirmwareHttpOptions<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>) {
   const d = DEFAULT_FIRMWARE_HTTP_LIMITS;
   return cmd
     .option('--http-port <port>', 'port of the digsigserver-compatible HTTP API', parsePort('--http-port'), FIRMWARE_HTTP_PORT)
@@ -62,26 +62,27 @@ export function addFirmwareHttpOptions(cmd: Command): Command {
     .option('--mender-artifact-root <dir>', '/sign/mender artifact-uri=file:// paths must lie under this directory (off when not given)');
 }
 
+/** The option values addFirmwareHttpOptions declares (plus the shared drain deadline, when declared). */
+type FirmwareHttpOptionValues = ReturnType<ReturnType<typeof addFirmwareHttpOptions<[], Record<never, never>>>['opts']> & { drainMsMax?: number };
+
 /** Null when the HTTP front end is turned off (--no-http). */
-export function firmwareHttpSettings(opts: Record<string, unknown>): FirmwareHttpSettings | null {
-  if (opts['http'] === false || opts['httpPort'] === undefined) return null;
-  const host = (opts['httpHost'] as string | undefined) ?? '127.0.0.1';
+export function firmwareHttpSettings(opts: FirmwareHttpOptionValues): FirmwareHttpSettings | null {
+  if (opts.http === false || opts.httpPort === undefined) return null;
+  const host = opts.httpHost;
   if (host.length === 0) throw new DaemonError('CONFIG_INVALID', '--http-host: empty');
-  const root = opts['menderArtifactRoot'];
-  const limit = (key: keyof FirmwareHttpLimits, option: string): number => (opts[option] as number | undefined) ?? DEFAULT_FIRMWARE_HTTP_LIMITS[key];
   const limits: FirmwareHttpLimits = {
     ...DEFAULT_FIRMWARE_HTTP_LIMITS,
-    uploadBytesMax: limit('uploadBytesMax', 'httpUploadBytesMax'),
-    inflatedBytesMax: limit('inflatedBytesMax', 'httpInflatedBytesMax'),
-    signedFileBytesMax: limit('signedFileBytesMax', 'httpFileBytesMax'),
-    requestMsMax: limit('requestMsMax', 'httpRequestMsMax'),
-    idleMsMax: limit('idleMsMax', 'httpIdleMsMax'),
-    processingMsMax: limit('processingMsMax', 'httpProcessingMsMax'),
-    jobsMax: limit('jobsMax', 'httpJobsMax'),
-    queueMax: limit('queueMax', 'httpQueueMax'),
-    queueBytesMax: limit('queueBytesMax', 'httpQueueBytesMax'),
-    queueMsMax: limit('queueMsMax', 'httpQueueMsMax'),
-    drainMsMax: limit('drainMsMax', 'drainMsMax'),
+    uploadBytesMax: opts.httpUploadBytesMax,
+    inflatedBytesMax: opts.httpInflatedBytesMax,
+    signedFileBytesMax: opts.httpFileBytesMax,
+    requestMsMax: opts.httpRequestMsMax,
+    idleMsMax: opts.httpIdleMsMax,
+    processingMsMax: opts.httpProcessingMsMax,
+    jobsMax: opts.httpJobsMax,
+    queueMax: opts.httpQueueMax,
+    queueBytesMax: opts.httpQueueBytesMax,
+    queueMsMax: opts.httpQueueMsMax,
+    drainMsMax: opts.drainMsMax ?? DEFAULT_FIRMWARE_HTTP_LIMITS.drainMsMax,
   };
   // Requests let in each hold a connection: the cap must not bite before the queue does.
   limits.connectionsMax = Math.max(limits.connectionsMax, limits.jobsMax + limits.queueMax + FIRMWARE_HTTP_SPARE_CONNECTIONS);
@@ -94,9 +95,9 @@ export function firmwareHttpSettings(opts: Record<string, unknown>): FirmwareHtt
   }
   return {
     host,
-    port: opts['httpPort'] as number,
-    tempDir: typeof opts['httpTempDir'] === 'string' ? opts['httpTempDir'] : '',
-    menderArtifactRoot: typeof root === 'string' && root.length > 0 ? root : null,
+    port: opts.httpPort,
+    tempDir: opts.httpTempDir ?? '',
+    menderArtifactRoot: opts.menderArtifactRoot !== undefined && opts.menderArtifactRoot.length > 0 ? opts.menderArtifactRoot : null,
     limits,
   };
 }

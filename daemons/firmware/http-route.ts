@@ -7,9 +7,7 @@ import type { TrustedApp } from './http-optee.js';
 import { validateSelector } from './key-root.js';
 import type { KeySlot } from './firmware-signer.js';
 
-export type { KeySlot } from './firmware-signer.js';
-
-export type ModuleHashAlg = 'sha256' | 'sha384' | 'sha512';
+type ModuleHashAlg = 'sha256' | 'sha384' | 'sha512';
 export type SwupdateMethod = 'RSA' | 'RSA-PSS' | 'CMS';
 export type TaAlgorithm = 'PSS' | 'PKCS1';
 

@@ -26,8 +26,8 @@ export type { HsmFirmwareKey } from './hsm-firmware-key.js';
 export type HeldKey = FirmwareKey | HsmFirmwareKey;
 
 /** The signtypes this daemon serves; other digsigserver signtypes (tegrasign, imxsign, ...) are ignored. */
-export const SIGN_TYPES = ['kmodsign', 'swupdate', 'mender', 'opteesign'] as const;
-export type SignType = (typeof SIGN_TYPES)[number];
+const SIGN_TYPES = ['kmodsign', 'swupdate', 'mender', 'opteesign'] as const;
+type SignType = (typeof SIGN_TYPES)[number];
 
 /** A private key with the certificate that names it (kernel modules, swupdate CMS). */
 export interface CertifiedKey {

@@ -91,7 +91,7 @@ const VERBS: Record<string, Verb> = {
   },
 };
 
-export const LINE_VERBS = Object.keys(VERBS);
+const LINE_VERBS = Object.keys(VERBS);
 
 export function createFirmwareLineService(deps: FirmwareLineDeps): LineService {
   return {

@@ -9,7 +9,7 @@ import { signPkcs1Digest, signPssDigest, verifyPkcs1Digest, verifyPssDigest } fr
 export type OpteeAlgorithm = 'PKCS1' | 'PSS';
 
 /** TEE_ALG_* values written in shdr.algo. */
-export const OPTEE_ALGO_VALUE: Record<OpteeAlgorithm, number> = {
+const OPTEE_ALGO_VALUE: Record<OpteeAlgorithm, number> = {
   PKCS1: 0x70004830, // TEE_ALG_RSASSA_PKCS1_V1_5_SHA256
   PSS: 0x70414930, // TEE_ALG_RSASSA_PKCS1_PSS_MGF1_SHA256
 };
@@ -37,7 +37,7 @@ export interface OpteeTaInput {
 }
 
 /** The signed header fields before the hash: magic, img_type, img_size, algo, hash_size, sig_size. */
-export function opteeShdr(key: Pick<FirmwareKey, 'sigBytes'>, algo: OpteeAlgorithm, imageBytes: number): Buffer {
+function opteeShdr(key: Pick<FirmwareKey, 'sigBytes'>, algo: OpteeAlgorithm, imageBytes: number): Buffer {
   const shdr = Buffer.alloc(20);
   shdr.writeUInt32LE(SHDR_MAGIC, 0);
   shdr.writeUInt32LE(SHDR_BOOTSTRAP_TA, 4);

@@ -5,7 +5,7 @@ import crypto, { type KeyObject } from 'node:crypto';
 
 export type DigestName = 'sha256' | 'sha384' | 'sha512';
 
-export const DIGEST_BYTES: Record<DigestName, number> = { sha256: 32, sha384: 48, sha512: 64 };
+const DIGEST_BYTES: Record<DigestName, number> = { sha256: 32, sha384: 48, sha512: 64 };
 
 /** DER DigestInfo prefixes (RFC 8017 §9.2 note 1): AlgorithmIdentifier with NULL, then the OCTET STRING header. */
 const DIGEST_INFO_PREFIX: Record<DigestName, Buffer> = {

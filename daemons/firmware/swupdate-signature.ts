@@ -7,7 +7,7 @@ import { signCmsDigest } from './cms-signature.js';
 import type { SwupdateKeys } from './key-root.js';
 import { signPkcs1Digest, signPssDigest, verifyPkcs1Digest, verifyPssDigest } from './rsa-prehashed.js';
 
-export const SWUPDATE_METHODS = ['RSA', 'RSA-PSS', 'CMS'] as const;
+const SWUPDATE_METHODS = ['RSA', 'RSA-PSS', 'CMS'] as const;
 export type SwupdateMethod = (typeof SWUPDATE_METHODS)[number];
 
 export function isSwupdateMethod(text: string): text is SwupdateMethod {
@@ -28,10 +28,6 @@ export function checkSwDescriptionDigest(sha256: Buffer): Buffer {
   if (sha256.length !== 32) throw new DaemonError('BAD_REQUEST', 'sw-description digest must be 32 bytes (SHA-256)');
   if (sha256.equals(EMPTY_SHA256)) throw new DaemonError('BAD_REQUEST', 'sw-description is empty');
   return sha256;
-}
-
-export function signSwupdate(keys: SwupdateKeys, method: SwupdateMethod, swDescription: Buffer): Promise<Buffer> {
-  return signSwupdateDigest(keys, method, crypto.createHash('sha256').update(swDescription).digest());
 }
 
 export async function signSwupdateDigest(keys: SwupdateKeys, method: SwupdateMethod, sha256: Buffer): Promise<Buffer> {

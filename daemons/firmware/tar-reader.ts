@@ -94,7 +94,7 @@ function headerEntry(block: Buffer, type: TarEntryType, size: number, dataOffset
 }
 
 /** Relative, no '..': refuses names that could land outside the extraction directory. */
-export function normaliseName(raw: string): string {
+function normaliseName(raw: string): string {
   if (raw.includes('\0')) throw bad('NUL in a name');
   if (raw.startsWith('/')) throw bad('absolute name');
   const parts = raw.split('/').filter((p) => p !== '' && p !== '.');

@@ -12,7 +12,7 @@ import { KEY_BYTES, type SecretSet } from './secret-set.js';
 /** HKDF salt: fixed and public; it separates these keys from any other use of the master secret. */
 export const DERIVED_SALT = Buffer.from('signerd/hmac/derived-key/salt', 'ascii');
 /** HKDF info prefix; version (u32 BE) and index (u32 BE) follow it. */
-export const DERIVED_INFO_PREFIX = Buffer.from('signerd/hmac/derived-key/v1\0', 'ascii');
+const DERIVED_INFO_PREFIX = Buffer.from('signerd/hmac/derived-key/v1\0', 'ascii');
 
 /** HKDF-Extract: PRK = HMAC-SHA256(salt, ikm). */
 export function hkdfExtract(salt: Buffer, ikm: Buffer): Buffer {
@@ -46,14 +46,14 @@ export function derivedInfo(version: number, index: number): Buffer {
 }
 
 /** `<dir>/master-v<version>`: the 32-byte master secret of one key version. */
-export function masterFileName(version: number): string {
+function masterFileName(version: number): string {
   return `master-v${version}`;
 }
 
 const MASTER_NAME = /^master-v([1-9][0-9]{0,8})$/;
 
 /** Versions whose master file is in `dir`, ascending. */
-export function presentVersions(dir: string): number[] {
+function presentVersions(dir: string): number[] {
   let names: string[];
   try {
     names = fs.readdirSync(dir);

@@ -1,20 +1,22 @@
 // The hmac daemon's own command-line options (secret mode and files, key versions, second and
 // HTTP listeners) and their translation into typed settings; shared listen options come from lib.
-import { Command, Option } from 'commander';
+import { Command, Option, type OptionValues } from '@commander-js/extra-typings';
 import { DaemonError } from '../../lib/errors.js';
 import { DEFAULT_LIMITS } from '../../lib/limits.js';
 import { parseCount, parsePort } from '../../lib/config/numbers.js';
 import { isPkcs11Uri } from '../../lib/keys/pkcs11-uri.js';
 import type { SecretSettings } from './open-secret-set.js';
-import type { Mode32Files } from './mode32-files.js';
 import { parseMode } from './secret-set.js';
+import { listenSettings, type ListenOptionValues, type ListenSettings } from '../../lib/config/daemon-options.js';
 
 export const MAC_PORT = 9850;
 export const VERIFY_PORT = 9851;
 /** The seed's port; HTTP is off unless --http-port is given. */
-export const SEED_HTTP_PORT = 8080;
+const SEED_HTTP_PORT = 8080;
 
+/** Everything the hmac daemon is configured with, validated once. */
 export interface HmacSettings {
+  listen: ListenSettings;
   secrets: SecretSettings;
   verifyPort: number;
   http: { host: string; port: number } | null;
@@ -24,17 +26,17 @@ export interface HmacSettings {
 
 const parseVersion = parseCount('--key-version', 1);
 
-/** `1,3` or `none` (from the command line), or an array (from a --config file). */
-export function parseVersionList(value: unknown): number[] {
+/** `1,3` or `none` (a --config file's array arrives joined by commas). */
+function parseVersionList(value: string): number[] {
   if (value === 'none') return [];
-  const items = Array.isArray(value) ? value : String(value).split(',');
-  return items
-    .map((v) => String(v).trim())
+  return value
+    .split(',')
+    .map((v) => v.trim())
     .filter((v) => v.length > 0)
     .map((v) => parseCount('--accept-versions', 1)(v));
 }
 
-export function addHmacOptions(cmd: Command): Command {
+export function addHmacOptions<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>) {
   return cmd
     .option('--verify-port <port>', 'TCP port of the verify line protocol', parsePort('--verify-port'), VERIFY_PORT)
     .option(
@@ -55,8 +57,8 @@ export function addHmacOptions(cmd: Command): Command {
         '--mode32-files <which>',
         'mode32: all = every one of the 65,536 files must exist; present = serve the files that exist, other indexes get BACKEND_UNAVAILABLE',
       )
-        .choices(['all', 'present'])
-        .default('all'),
+        .choices(['all', 'present'] as const)
+        .default('all' as const),
     )
     .option(
       '--key-version <n>',
@@ -82,13 +84,16 @@ export function addHmacOptions(cmd: Command): Command {
     );
 }
 
-export function hmacSettings(opts: Record<string, unknown>): HmacSettings {
-  const mode = typeof opts['mode'] === 'string' ? parseMode(opts['mode']) : (opts['mode'] as SecretSettings['mode']);
-  const acceptVersions = opts['acceptVersions'] === undefined ? null : parseVersionList(opts['acceptVersions']);
-  if (mode !== 'derived' && (opts['keyVersion'] !== undefined || acceptVersions !== null)) {
+/** The option values of the hmac command: the shared listen options and addHmacOptions'. */
+export type HmacOptionValues = ListenOptionValues & ReturnType<ReturnType<typeof addHmacOptions<[], Record<never, never>>>['opts']>;
+
+export function hmacSettings(opts: HmacOptionValues): HmacSettings {
+  const mode = opts.mode;
+  const acceptVersions = opts.acceptVersions ?? null;
+  if (mode !== 'derived' && (opts.keyVersion !== undefined || acceptVersions !== null)) {
     throw new DaemonError('CONFIG_INVALID', '--key-version and --accept-versions apply to --mode derived only (the seed modes have no key versions)');
   }
-  const hsmUri = (opts['secret'] as string | undefined) ?? null;
+  const hsmUri = opts.secret ?? null;
   if (hsmUri !== null && !isPkcs11Uri(hsmUri))
     throw new DaemonError('CONFIG_INVALID', '--secret takes a pkcs11: URI (HSM-held secret); secret files go in --secret-dir');
   if (hsmUri !== null && (mode === 'mode16' || mode === 'mode32')) {
@@ -97,20 +102,21 @@ export function hmacSettings(opts: Record<string, unknown>): HmacSettings {
       `--secret with --mode ${mode}: the seed's key tables stay in files (--secret-dir); an HSM holds the single or derived secret only`,
     );
   }
-  const httpPort = opts['httpPort'] as number | undefined;
+  const listen = listenSettings(opts);
   return {
+    listen,
     secrets: {
       mode,
-      dir: String(opts['secretDir']),
-      mode32Files: opts['mode32Files'] as Mode32Files,
-      keyVersion: (opts['keyVersion'] as number | undefined) ?? null,
+      dir: opts.secretDir,
+      mode32Files: opts.mode32Files,
+      keyVersion: opts.keyVersion ?? null,
       acceptVersions,
-      readMsMax: opts['secretReadMsMax'] as number,
+      readMsMax: opts.secretReadMsMax,
       hsmUri,
     },
-    verifyPort: opts['verifyPort'] as number,
-    http: httpPort === undefined ? null : { host: String(opts['httpHost'] ?? opts['host']), port: httpPort },
-    httpBodyBytesMax: opts['httpBodyBytesMax'] as number,
-    chunkBytes: opts['chunkBytes'] as number,
+    verifyPort: opts.verifyPort,
+    http: opts.httpPort === undefined ? null : { host: opts.httpHost ?? listen.host, port: opts.httpPort },
+    httpBodyBytesMax: opts.httpBodyBytesMax,
+    chunkBytes: opts.chunkBytes,
   };
 }

@@ -7,7 +7,7 @@ import type { HttpService } from '../../lib/server/serve-http.js';
 import type { LiveSecrets } from './secret-holder.js';
 import { tagChunks } from './tags.js';
 
-export const HMAC_PATH = '/hmac';
+const HMAC_PATH = '/hmac';
 
 export function createHmacHttpService(secrets: LiveSecrets): HttpService {
   return {

@@ -1,12 +1,12 @@
 // signerd hmac: cryptoserver's HMAC-SHA256 service. Composition root: options → secret set →
 // MAC listener (9850), verify listener (9851), optional HTTP POST /hmac; SIGHUP reloads secrets.
-import { Command } from 'commander';
+import { Command } from '@commander-js/extra-typings';
 import type { Logger } from 'pino';
-import { addListenOptions, listenSettings } from '../../lib/config/daemon-options.js';
+import { addListenOptions } from '../../lib/config/daemon-options.js';
 import { runDaemonProcess, type DaemonHandle } from '../../lib/server/daemon-process.js';
 import { startHttpServer } from '../../lib/server/serve-http.js';
 import { startTcpServer } from '../../lib/server/serve-tcp.js';
-import { addHmacOptions, hmacSettings, MAC_PORT, VERIFY_PORT } from './hmac-options.js';
+import { addHmacOptions, hmacSettings, MAC_PORT, VERIFY_PORT, type HmacSettings } from './hmac-options.js';
 import { createHmacHttpService } from './http-api.js';
 import { createMacService } from './mac-service.js';
 import { loadSecretSet } from './hsm-secret-set.js';
@@ -14,19 +14,16 @@ import { TAG_BYTES } from './secret-set.js';
 import { openSecretHolder } from './secret-holder.js';
 import { createVerifyService } from './verify-service.js';
 
-export function command(): Command {
-  const cmd = new Command('hmac').description(
+export function command() {
+  const cmd = addHmacOptions(addListenOptions(new Command('hmac'), MAC_PORT)).description(
     `HMAC-SHA256 daemon compatible with cryptoserver: MAC (line protocol, default port ${MAC_PORT}), verify (${VERIFY_PORT}), optional HTTP POST /hmac`,
   );
-  addListenOptions(cmd, MAC_PORT);
-  addHmacOptions(cmd);
-  cmd.action(() => runDaemonProcess('hmac', cmd, (opts, log) => serve(opts, log)));
+  cmd.action(() => runDaemonProcess('hmac', cmd, (opts, log) => serve(hmacSettings(opts), log)));
   return cmd;
 }
 
-async function serve(opts: Record<string, unknown>, log: Logger): Promise<DaemonHandle> {
-  const listen = listenSettings(opts);
-  const settings = hmacSettings(opts);
+async function serve(settings: HmacSettings, log: Logger): Promise<DaemonHandle> {
+  const { listen } = settings;
   const limits = { ...listen.limits, chunkBytes: settings.chunkBytes, httpBodyBytesMax: settings.httpBodyBytesMax };
   const secrets = await openSecretHolder(() => loadSecretSet(settings.secrets, log));
   const first = secrets.current();

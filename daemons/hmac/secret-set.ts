@@ -4,7 +4,7 @@ import { DaemonError } from '../../lib/errors.js';
 
 export type SecretMode = 'single' | 'mode16' | 'mode32' | 'derived';
 
-export const SECRET_MODES: readonly SecretMode[] = ['single', 'mode16', 'mode32', 'derived'];
+const SECRET_MODES: readonly SecretMode[] = ['single', 'mode16', 'mode32', 'derived'];
 
 /** Bytes in one HMAC key and in one tag (HMAC-SHA256). */
 export const KEY_BYTES = 32;

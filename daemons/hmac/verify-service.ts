@@ -9,8 +9,8 @@ import type { HmacLineDeps } from './mac-service.js';
 import { UNVERSIONED } from './secret-set.js';
 import { verifyChunks } from './tags.js';
 
-export const VALID_REPLY = 'Valid.';
-export const INVALID_REPLY = 'Invalid.';
+const VALID_REPLY = 'Valid.';
+const INVALID_REPLY = 'Invalid.';
 
 /** Splits a trimmed line at its first run of ASCII whitespace: the tag field, then the data. */
 export function splitVerifyLine(content: Buffer): { tagText: string; data: Buffer } {

@@ -2,7 +2,7 @@
 // (octez base58.ml). Decoding checks the checksum, the prefix and the payload length.
 import { base58CheckBody, base58Checksum, base58Encode } from '../../lib/protocol/base58.js';
 
-export const PREFIXES = {
+const PREFIXES = {
   tz1: { bytes: [0x06, 0xa1, 0x9f], length: 20 },
   tz2: { bytes: [0x06, 0xa1, 0xa1], length: 20 },
   tz3: { bytes: [0x06, 0xa1, 0xa4], length: 20 },

@@ -6,12 +6,12 @@ import { bls12_381 } from '@noble/curves/bls12-381.js';
 const bls = bls12_381.longSignatures;
 const ORDER = bls12_381.fields.Fr.ORDER;
 
-export const DST_POP_SIGNATURE = 'BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_';
-export const DST_AUG_SIGNATURE = 'BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_AUG_';
-export const DST_PROOF_OF_POSSESSION = 'BLS_POP_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_';
+const DST_POP_SIGNATURE = 'BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_';
+const DST_AUG_SIGNATURE = 'BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_AUG_';
+const DST_PROOF_OF_POSSESSION = 'BLS_POP_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_';
 
 /** Octez signature versions 0 and 1 sign tz4 with AUG; 2, 3 and none sign with POP. */
-export function usesAugScheme(version: number | undefined): boolean {
+function usesAugScheme(version: number | undefined): boolean {
   return version === 0 || version === 1;
 }
 

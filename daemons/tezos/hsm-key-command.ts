@@ -1,6 +1,6 @@
 // `signerd tezos hsm-key`: prints the pkh and public key of a tz1/tz2/tz3 key held in a PKCS#11 token
 // (made with `signerd hsm generate|import --for tezos-tz1|tz2|tz3`), for its keys.json entry.
-import { Command } from 'commander';
+import { Command } from '@commander-js/extra-typings';
 import { EXIT_CONFIG, isDaemonError } from '../../lib/errors.js';
 import { DEFAULT_LIMITS } from '../../lib/limits.js';
 import { pkcs11js } from '../../lib/keys/pkcs11-module.js';

@@ -8,7 +8,7 @@ import type { TezosService } from './sign-service.js';
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
 /** The machine-readable signerd error code of a refusal (docs/errors.md); octez clients and Taquito ignore it. */
-export const ERROR_CODE_HEADER = 'x-signerd-error-code';
+const ERROR_CODE_HEADER = 'x-signerd-error-code';
 
 // Any path prefix in front of the octez paths is accepted (octez clients allow a base path).
 const KEYS_PATH = /^(?:\/.*)?\/keys\/([^/]+)\/?$/;

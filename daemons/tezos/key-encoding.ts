@@ -59,13 +59,6 @@ export function publicKeyHashBytes(pkh: string): Buffer | null {
   return null;
 }
 
-/** Binary key hash (21 bytes) back to b58; null for an unknown tag. */
-export function encodePublicKeyHashBytes(bytes: Buffer): string | null {
-  const curve = CURVES.find((c) => CURVE_NAMES[c].tag === bytes[0]);
-  if (curve === undefined || bytes.length !== 21) return null;
-  return b58checkEncode(CURVE_NAMES[curve].pkh, bytes.subarray(1));
-}
-
 export function curveOfPublicKeyHash(pkh: string): TezosCurve | null {
   return CURVES.find((c) => b58checkDecode(CURVE_NAMES[c].pkh, pkh) !== null) ?? null;
 }

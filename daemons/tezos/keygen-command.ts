@@ -1,7 +1,7 @@
 // `signerd tezos keygen`: creates a tz1/tz2/tz3/tz4 key, writes its b58 secret key to a new
 // file (mode 0600, never overwritten) and prints the pkh and public key for keys.json.
 import fs from 'node:fs';
-import { Command, Option } from 'commander';
+import { Command, Option } from '@commander-js/extra-typings';
 import { EXIT_CONFIG, isDaemonError } from '../../lib/errors.js';
 import { generateTezosKey, type TezosCurve } from './tezos-key.js';
 

@@ -1,9 +1,9 @@
 // signerd tezos: the octez remote signer (HTTP, 6732) and its line protocol (9732) over one core
 // path, plus `keygen` and `watermark …`. Composition root: options → keys → watermark store → servers.
-import { Command } from 'commander';
+import { Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import type { Logger } from 'pino';
 import { DaemonError } from '../../lib/errors.js';
-import { addListenOptions, listenSettings, requireOption } from '../../lib/config/daemon-options.js';
+import { addListenOptions, listenSettings, required } from '../../lib/config/daemon-options.js';
 import { addStoreOptions, storeSettings, type StoreSettings } from '../../lib/config/store-options.js';
 import { parseCount, parsePort } from '../../lib/config/numbers.js';
 import { runDaemonProcess } from '../../lib/server/daemon-process.js';
@@ -37,13 +37,9 @@ export function command(): Command {
   return tezos;
 }
 
-function serveCommand(): Command {
-  const cmd = new Command('serve').description(
-    `serve the line protocol (default port ${LINE_PORT}) and the octez HTTP API (default port ${HTTP_PORT}); the default subcommand`,
-  );
-  addListenOptions(cmd, LINE_PORT);
-  addStoreOptions(cmd);
-  cmd
+function serveCommand() {
+  const cmd = addStoreOptions(addListenOptions(new Command('serve'), LINE_PORT))
+    .description(`serve the line protocol (default port ${LINE_PORT}) and the octez HTTP API (default port ${HTTP_PORT}); the default subcommand`)
     .option(
       '--keys <file>',
       "keys and policy: the seed's keys.json or the signerd format (docs/tezos.md); secret keys in it make it a secret file (mode 0600); HSM keys by pkcs11: URI",
@@ -68,15 +64,17 @@ function serveCommand(): Command {
       'largest payload to sign; larger gets PAYLOAD_TOO_LARGE',
       parseCount('--payload-bytes-max', 1),
       TEZOS_PAYLOAD_BYTES_MAX,
-    )
-    .action(() => runDaemonProcess('tezos', cmd, (opts, log) => serve(cmd, opts, log)));
+    );
+  cmd.action(() => runDaemonProcess('tezos', cmd, (opts, log) => serve(cmd, opts, log)));
   // The shared default line limit (64 KiB) is too short for a 32 KiB payload in hex.
   cmd.options.find((o) => o.attributeName() === 'lineBytesMax')?.default(lineBytesFor(TEZOS_PAYLOAD_BYTES_MAX));
   cmd.setOptionValueWithSource('lineBytesMax', lineBytesFor(TEZOS_PAYLOAD_BYTES_MAX), 'default');
   return cmd;
 }
 
-function openMarks(cmd: Command, opts: Record<string, unknown>, settings: StoreSettings, log: Logger): WatermarkStore {
+type ServeOptionValues = ReturnType<ReturnType<typeof serveCommand>['opts']>;
+
+function openMarks(cmd: CommandUnknownOpts, opts: ServeOptionValues, settings: StoreSettings, log: Logger): WatermarkStore {
   const explicit = cmd.getOptionValueSource('redisLocalFloor') !== undefined && cmd.getOptionValueSource('redisLocalFloor') !== 'default';
   if (settings.kind !== 'redis') {
     if (explicit) throw new DaemonError('CONFIG_INVALID', '--redis-local-floor / --no-redis-local-floor apply to --store redis only');
@@ -96,16 +94,18 @@ function openMarks(cmd: Command, opts: Record<string, unknown>, settings: StoreS
   return withHostFloor(shared, local);
 }
 
-async function serve(cmd: Command, opts: Record<string, unknown>, log: Logger): Promise<() => Promise<void>> {
+async function serve(cmd: CommandUnknownOpts, opts: ServeOptionValues, log: Logger): Promise<() => Promise<void>> {
   const listen = listenSettings(opts);
-  requireOption(opts, 'keys');
-  const payloadBytesMax = opts['payloadBytesMax'] as number;
+  const payloadBytesMax = opts['payloadBytesMax'];
   if (cmd.getOptionValueSource('lineBytesMax') === 'default') listen.limits.lineBytesMax = lineBytesFor(payloadBytesMax);
   listen.limits.httpBodyBytesMax = 2 * payloadBytesMax + 64;
-  const passphraseFile = opts['passphraseFile'] as string | undefined;
+  const passphraseFile = opts['passphraseFile'];
   if (opts['http'] === false && opts['line'] === false) throw new DaemonError('CONFIG_INVALID', '--no-http and --no-line leave nothing to serve');
   // HSM keys are opened here (login, test signature); every later start-up failure closes them.
-  const config = await openTezosConfig(String(opts['keys']), passphraseFile ? { passphraseFile } : {}, { callMsMax: listen.limits.backendCallMsMax, log });
+  const config = await openTezosConfig(required(opts.keys, '--keys'), passphraseFile ? { passphraseFile } : {}, {
+    callMsMax: listen.limits.backendCallMsMax,
+    log,
+  });
   try {
     return await serveWith(cmd, opts, log, listen, payloadBytesMax, config);
   } catch (err) {
@@ -115,8 +115,8 @@ async function serve(cmd: Command, opts: Record<string, unknown>, log: Logger): 
 }
 
 async function serveWith(
-  cmd: Command,
-  opts: Record<string, unknown>,
+  cmd: CommandUnknownOpts,
+  opts: ServeOptionValues,
   log: Logger,
   listen: ReturnType<typeof listenSettings>,
   payloadBytesMax: number,
@@ -156,8 +156,8 @@ async function serveWith(
     log.info({ protocol: 'line', host: listen.host, port: line.address.port, ...common }, 'listening');
   }
   if (opts['http'] !== false) {
-    const host = (opts['httpHost'] as string | undefined) ?? (cmd.getOptionValueSource('host') === 'default' ? config.bindAddr : undefined) ?? listen.host;
-    const port = (opts['httpPort'] as number | undefined) ?? config.bindPort ?? HTTP_PORT;
+    const host = opts['httpHost'] ?? (cmd.getOptionValueSource('host') === 'default' ? config.bindAddr : undefined) ?? listen.host;
+    const port = opts['httpPort'] ?? config.bindPort ?? HTTP_PORT;
     const http = await startHttpServer({ host, port, limits: listen.limits, log, service: createTezosHttpService(core) });
     stops.push(() => http.close());
     log.info({ protocol: 'http', host, port: http.address.port, ...common }, 'listening');

@@ -17,7 +17,7 @@ const KIND_NAMES: Readonly<Record<string, RequestKind>> = {
   preendorsement: 'preattestation',
   endorsement: 'attestation',
 };
-export const OPERATION_NAMES: ReadonlySet<string> = new Set([
+const OPERATION_NAMES: ReadonlySet<string> = new Set([
   'reveal',
   'transaction',
   'origination',
@@ -42,7 +42,7 @@ const VOTES: Readonly<Record<string, string>> = { aye: 'yay', yay: 'yay', nay: '
 const POLICY_FIELDS = new Set(['baking', 'voting', 'allow_all', 'allow', 'generic', 'chains', 'allowed_chains', 'michelson']);
 
 /** The policy that allows nothing: what a key without any policy gets. */
-export function denyAllPolicy(blsKey: boolean): KeyPolicy {
+function denyAllPolicy(blsKey: boolean): KeyPolicy {
   return { kinds: new Set(), operations: new Set(), anyOperation: false, chainIds: new Set(), blsKey };
 }
 

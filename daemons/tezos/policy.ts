@@ -4,7 +4,7 @@ import { DaemonError } from '../../lib/errors.js';
 import type { RequestKind, SignRequest } from './sign-request.js';
 import type { TezosKey } from './tezos-key.js';
 
-export { loadTezosConfig, type TezosConfig } from './tezos-config.js';
+export { loadTezosConfig } from './tezos-config.js';
 
 export interface KeyPolicy {
   /** Request kinds this key signs; `authenticated` (0x04) is never among them. */

@@ -1,7 +1,7 @@
 // `signerd tezos watermark show|set|export|import`: inspect marks and move them between hosts
 // without knowing the store's layout. Writes only ever raise a mark unless --force is given.
 import fs from 'node:fs';
-import { Command, Option } from 'commander';
+import { Command, Option, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import { DaemonError } from '../../lib/errors.js';
 import { storeAdminCommand } from '../../lib/admin/store-admin-command.js';
 import { parseCount } from '../../lib/config/numbers.js';
@@ -10,7 +10,7 @@ import { openWatermarks } from './watermark-open.js';
 
 type Store = WatermarkStore & WatermarkAdmin;
 
-export const EXPORT_FORMAT = 'signerd-tezos-watermarks';
+const EXPORT_FORMAT = 'signerd-tezos-watermarks';
 /** Exit status of `set`/`import` when a mark would have been lowered (without --force). */
 const EXIT_NOT_RAISED = 1;
 
@@ -20,7 +20,7 @@ function adminCommand(
   description: string,
   create: boolean,
   run: (store: Store, args: string[], opts: Record<string, unknown>) => Promise<number>,
-): Command {
+): CommandUnknownOpts {
   return storeAdminCommand<Store>({
     name,
     description,
@@ -58,7 +58,7 @@ function readExport(file: string): MarkEntry[] {
   return list.map((item, i) => checkedEntry(item, `${file}: marks[${i}]`));
 }
 
-export function watermarkCommand(): Command {
+export function watermarkCommand(): CommandUnknownOpts {
   const cmd = new Command('watermark').description('inspect and move tezos high watermarks (show, set, export, import)');
 
   const show = adminCommand('show', 'print stored marks: chain, pkh, kind, level/round, signed or not, payload digest', false, async (store, _args, opts) => {

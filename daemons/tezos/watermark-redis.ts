@@ -59,7 +59,7 @@ type ScriptClient = RedisClient & {
   tezosPut(key: string, level: string, round: string, digest: string, signature: string, nowMs: string, force: string): Promise<number>;
 };
 
-export function slotKey(prefix: string, slot: Slot): string {
+function slotKey(prefix: string, slot: Slot): string {
   // The hash tag keeps one key's three kinds in one Cluster slot.
   return `${prefix}tezos:wm:{${slot.chainId}:${slot.pkh}}:${slot.kind}`;
 }

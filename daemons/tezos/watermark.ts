@@ -57,7 +57,7 @@ export function payloadDigest(payload: Uint8Array): string {
 }
 
 /** Lexicographic order on (level, round): negative, zero or positive. */
-export function compareMarks(a: { level: number; round: number }, b: { level: number; round: number }): number {
+function compareMarks(a: { level: number; round: number }, b: { level: number; round: number }): number {
   return a.level !== b.level ? a.level - b.level : a.round - b.round;
 }
 

@@ -3,7 +3,7 @@
 // `import --for tezos-*` also takes an octez secret key (edsk/spsk/p2sk, encrypted with --passphrase-file).
 import crypto, { type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
-import { Command, Option } from 'commander';
+import { Command, Option } from '@commander-js/extra-typings';
 import { DaemonError, EXIT_CONFIG, isDaemonError } from '../errors.js';
 import { DEFAULT_LIMITS } from '../limits.js';
 import { keyIdOf, readSecretFile } from '../keys/key-file.js';

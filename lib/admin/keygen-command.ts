@@ -3,7 +3,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, Option } from '@commander-js/extra-typings';
 import { DaemonError, EXIT_CONFIG, isDaemonError } from '../errors.js';
 import { keyIdOf } from '../keys/key-file.js';
 import { parseCount } from '../config/numbers.js';

@@ -3,7 +3,7 @@
 // an auditor runs offline with nothing but the log's verifier key.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Command } from 'commander';
+import { Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import { DaemonError, EXIT_CONFIG, isDaemonError } from '../errors.js';
 import { DEFAULT_LIMITS, LOG_PROOF_FILE_BYTES_MAX, SIGNATURE_BYTES_MAX } from '../limits.js';
 import { applyConfigFile } from '../config/config-file.js';
@@ -40,8 +40,8 @@ const EXIT_UNAVAILABLE = 69;
 
 type Action = (args: string[], opts: Record<string, unknown>) => Promise<number> | number;
 
-function subcommand(name: string, description: string, action: Action): Command {
-  const cmd = new Command(name).description(description);
+function subcommand(name: string, description: string, action: Action): CommandUnknownOpts {
+  const cmd: CommandUnknownOpts = new Command(name).description(description);
   cmd.action(async () => {
     try {
       const configFile = cmd.opts()['config'] as string | undefined;
@@ -57,7 +57,7 @@ function subcommand(name: string, description: string, action: Action): Command 
 }
 
 /** A command reading a log directory: --transparency-log, or a daemon's --config file naming it. */
-function readingCommand(name: string, description: string, action: Action): Command {
+function readingCommand(name: string, description: string, action: Action): CommandUnknownOpts {
   const cmd = subcommand(name, description, action).option('--config <file>', "a daemon's JSON config file: its transparencyLog option names the log");
   return addTransparencyLogDirOption(cmd);
 }
@@ -108,7 +108,7 @@ function readBounded(file: string, bytesMax: number): Buffer {
   return data;
 }
 
-function keygen(): Command {
+function keygen(): CommandUnknownOpts {
   return subcommand('keygen', 'create an Ed25519 checkpoint key: a note key file (mode 0600); prints the verifier key last', (_args, opts) => {
     const origin = opts['origin'] as string;
     const out = opts['out'] as string;
@@ -129,7 +129,7 @@ function keygen(): Command {
     .requiredOption('--out <file>', 'where to write the key (must not exist)');
 }
 
-function vkey(): Command {
+function vkey(): CommandUnknownOpts {
   const cmd = subcommand('vkey', 'print the verifier key of a checkpoint key (a key file or a pkcs11: URI)', async (_args, opts) => {
     const keys = (opts['transparencyLogKey'] as string[] | undefined) ?? [];
     if (keys.length === 0) throw new DaemonError('CONFIG_INVALID', 'name the key: --transparency-log-key <file|uri>');
@@ -148,7 +148,7 @@ function vkey(): Command {
   return addTransparencyLogKeyOptions(addTransparencyLogDirOption(cmd));
 }
 
-function checkpoint(): Command {
+function checkpoint(): CommandUnknownOpts {
   const cmd = readingCommand(
     'checkpoint',
     'print the latest signed checkpoint; with --transparency-log-key, first publish one covering every durable entry',
@@ -172,7 +172,7 @@ function checkpoint(): Command {
   return addTransparencyLogKeyOptions(cmd);
 }
 
-function entry(): Command {
+function entry(): CommandUnknownOpts {
   return readingCommand('entry', 'print entry <index> (canonical JSON) from the published log', (args, opts) => {
     const { tree } = published(logDir(opts));
     process.stdout.write(`${tree.entry(index(args[0]!, '<index>')).toString('utf8')}\n`);
@@ -180,7 +180,7 @@ function entry(): Command {
   }).argument('<index>', 'entry index, from 0');
 }
 
-function prove(): Command {
+function prove(): CommandUnknownOpts {
   return readingCommand('prove', "print the inclusion proof of entry <index> in the tree of --size entries (default: the checkpoint's)", (args, opts) => {
     const { checkpoint, tree } = published(logDir(opts));
     const size = (opts['size'] as number | undefined) ?? checkpoint.size;
@@ -200,7 +200,7 @@ function prove(): Command {
     .option('--size <n>', "tree size to prove against (at most the checkpoint's)", parseCount('--size', 1));
 }
 
-function consistency(): Command {
+function consistency(): CommandUnknownOpts {
   return readingCommand('consistency', 'print the proof that the tree of <m> entries is a prefix of the tree of <n> entries', (args, opts) => {
     const { checkpoint, tree } = published(logDir(opts));
     const m = index(args[0]!, '<m>');
@@ -218,7 +218,7 @@ function consistency(): Command {
     .argument('<n>', 'the larger tree size');
 }
 
-function bundle(): Command {
+function bundle(): CommandUnknownOpts {
   return readingCommand(
     'bundle',
     "write the offline bundle of a signature's sign entry: the entry, its inclusion proof and the checkpoint (c2sp.org/tlog-proof)",
@@ -250,7 +250,7 @@ function bundle(): Command {
     .option('--out <file>', 'write the bundle here instead of stdout');
 }
 
-function verify(): Command {
+function verify(): CommandUnknownOpts {
   return subcommand('verify', "verify a bundle offline: the checkpoint's signature by --log-key and the entry's inclusion; prints the entry", (args, opts) => {
     const key = verifierKeyArg(opts['logKey'] as string);
     const verdict = verifyProofBundle(readBounded(args[0]!, LOG_PROOF_FILE_BYTES_MAX).toString('utf8'), key);
@@ -274,7 +274,7 @@ function verify(): Command {
     .option('--signature <sig>', 'also require the entry to be the sign entry of this signature (hex or base58check)');
 }
 
-function audit(): Command {
+function audit(): CommandUnknownOpts {
   return subcommand('audit', 'recompute every tile of a log directory (or mirror) from its entries and check the checkpoint', (args, opts) => {
     const key = opts['logKey'] === undefined ? null : verifierKeyArg(opts['logKey'] as string);
     const previousFile = opts['previous'] as string | undefined;
@@ -310,7 +310,7 @@ function previousCheckpoint(file: string, key: NoteVerifierKey | null): Checkpoi
   return cp;
 }
 
-export function logCommand(): Command {
+export function logCommand(): CommandUnknownOpts {
   const log = new Command('log').description(
     'the transparency log of what signerd signed and revoked: keys, checkpoints, entries, proofs, bundles, offline verification and audit',
   );

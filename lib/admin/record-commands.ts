@@ -1,7 +1,7 @@
 // Operator commands over validity records, so nobody needs to know the store's layout:
 // show, revoke, reinstate, export (JSON) and import (restore an exported record).
 import fs from 'node:fs';
-import { Command } from 'commander';
+import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { DaemonError } from '../errors.js';
 import { openValidityStore } from '../config/store-options.js';
 import { storeAdminCommand } from './store-admin-command.js';
@@ -26,7 +26,7 @@ function adminCommand(
   description: string,
   create: boolean,
   run: (store: Admin, args: string[], opts: Record<string, unknown>) => Promise<number>,
-): Command {
+): CommandUnknownOpts {
   return storeAdminCommand<Admin>({
     name,
     description,
@@ -64,7 +64,7 @@ function recordFromJson(value: unknown): SignatureRecord {
   };
 }
 
-export function recordCommands(): Command[] {
+export function recordCommands(): CommandUnknownOpts[] {
   const show = adminCommand('show', "print a signature's record and whether it is valid, revoked, expired or unknown", false, async (store, [sig], opts) => {
     const { status, record } = await store.inspect(signatureArg(sig!));
     if (opts['json']) process.stdout.write(JSON.stringify({ status, record: record && recordToJson(record) }) + '\n');

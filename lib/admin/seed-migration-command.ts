@@ -2,7 +2,7 @@
 // validity store, so they keep verifying after the switch. The original kept them in its Redis db 0
 // as <lowercase hex signature> → stripped message (MSET, no TTL), beside Celery's own keys.
 import type { KeyObject } from 'node:crypto';
-import { Command, Option } from 'commander';
+import { Option, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import { Redis } from 'ioredis';
 import { DaemonError } from '../errors.js';
 import { openValidityStore } from '../config/store-options.js';
@@ -45,7 +45,7 @@ interface Tally {
 /** One seed record as read: null when the key is not a string, vanished, or is too big to be one. */
 type SeedEntry = { message: Buffer; expiresMs: number | null } | null;
 
-export function seedMigrationCommand(): Command {
+export function seedMigrationCommand(): CommandUnknownOpts {
   const cmd = storeAdminCommand<Admin>({
     name: 'migrate-seed',
     description: 'import the signatures the Python signer-daemon stored in its Redis (hex signature → message) as live records, after verifying each',

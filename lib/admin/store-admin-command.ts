@@ -1,13 +1,13 @@
 // The shape every store admin command shares (validity records, tezos watermarks): store options
 // or a --config file, open the store and wait for it, run, one clear stderr line on failure, exit status.
-import { Command } from 'commander';
+import { Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import { DaemonError, EXIT_CONFIG, isDaemonError } from '../errors.js';
 import { applyConfigFile } from '../config/config-file.js';
-import { addStoreOptions, storeSettings, type StoreSettings } from '../config/store-options.js';
+import { addStoreOptions, storeSettings, type StoreOptionValues, type StoreSettings } from '../config/store-options.js';
 import type { DurabilityLog } from '../store/redis-durability.js';
 
 /** Exit status when the store did not answer (sysexits EX_UNAVAILABLE): scripts can retry on it. */
-export const EXIT_STORE_UNAVAILABLE = 69;
+const EXIT_STORE_UNAVAILABLE = 69;
 
 export interface StoreAdminSpec<S extends { ready(msMax: number): Promise<boolean>; close(): Promise<void> }> {
   name: string;
@@ -22,15 +22,14 @@ export interface StoreAdminSpec<S extends { ready(msMax: number): Promise<boolea
   run(store: S, args: string[], opts: Record<string, unknown>): Promise<number>;
 }
 
-export function storeAdminCommand<S extends { ready(msMax: number): Promise<boolean>; close(): Promise<void> }>(spec: StoreAdminSpec<S>): Command {
-  const cmd = new Command(spec.name).description(spec.description).option('--config <file>', spec.configHelp);
-  addStoreOptions(cmd);
+export function storeAdminCommand<S extends { ready(msMax: number): Promise<boolean>; close(): Promise<void> }>(spec: StoreAdminSpec<S>): CommandUnknownOpts {
+  const cmd: CommandUnknownOpts = addStoreOptions(new Command(spec.name).description(spec.description).option('--config <file>', spec.configHelp));
   cmd.action(async () => {
     let store: S | undefined;
     try {
       const configFile = cmd.opts()['config'] as string | undefined;
       if (configFile) applyConfigFile(cmd, configFile, { ignoreUnknown: spec.configIgnoresUnknown });
-      const settings = storeSettings(cmd.opts());
+      const settings = storeSettings(cmd.opts() as StoreOptionValues);
       store = spec.open(settings, stderrLog(spec.label));
       if (!(await store.ready(settings.timeoutMs + 2_000))) throw new DaemonError('STORE_UNAVAILABLE', `the ${settings.kind} store did not answer`);
       process.exitCode = await spec.run(store, cmd.args, cmd.opts());

@@ -1,11 +1,11 @@
 // `--config <file.json>`: a JSON object whose keys are the daemon's long option names in camelCase.
 // Values given on the command line win; unknown keys are an error, so a typo cannot go unnoticed.
 import fs from 'node:fs';
-import type { Command } from 'commander';
+import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { DaemonError } from '../errors.js';
 
 /** `ignoreUnknown` lets admin commands read a daemon's config file for the options they share with it. */
-export function applyConfigFile(cmd: Command, file: string, opts: { ignoreUnknown?: boolean } = {}): void {
+export function applyConfigFile(cmd: CommandUnknownOpts, file: string, opts: { ignoreUnknown?: boolean } = {}): void {
   let parsed: unknown;
   try {
     parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -28,8 +28,22 @@ export function applyConfigFile(cmd: Command, file: string, opts: { ignoreUnknow
     if (choices && !choices.includes(String(value))) {
       throw new DaemonError('CONFIG_INVALID', `config file ${file}: "${name}" must be one of ${choices.join(', ')}`);
     }
-    const parse = option.parseArg as ((v: unknown, prev: unknown) => unknown) | undefined;
-    const coerce = (v: unknown): unknown => (parse && typeof v !== 'boolean' ? parse(typeof v === 'number' ? v : String(v), undefined) : v);
-    cmd.setOptionValueWithSource(name, Array.isArray(value) ? value.map(String) : coerce(value), 'config');
+    cmd.setOptionValueWithSource(name, configValue(option.parseArg as Parser | undefined, value), 'config');
   }
+}
+
+type Parser = (value: unknown, previous: unknown) => unknown;
+
+/**
+ * A config-file value as the command line would have given it, through the option's own parser so
+ * it is checked and typed the same way. An array is the repeated option (`--keyring a --keyring b`)
+ * for a parser that folds values (two parameters), or one comma-separated list for a parser of a
+ * whole list (`--redis-sentinels a,b`).
+ */
+function configValue(parse: Parser | undefined, value: unknown): unknown {
+  if (!parse || typeof value === 'boolean') return Array.isArray(value) ? value.map(String) : value;
+  const text = (v: unknown): unknown => (typeof v === 'number' ? v : String(v));
+  if (!Array.isArray(value)) return parse(text(value), undefined);
+  if (parse.length >= 2) return value.reduce((previous: unknown, v: unknown) => parse(text(v), previous), undefined);
+  return parse(value.map(String).join(','), undefined);
 }

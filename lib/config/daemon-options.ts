@@ -1,6 +1,8 @@
 // Command-line options every line-protocol daemon shares (listen address, limits, reply form,
 // logging), and their translation into typed settings. Defaults live in lib/limits.ts.
-import { Command, Option } from 'commander';
+// Option values are typed from the declarations (@commander-js/extra-typings): a misspelt option
+// name is a compile error, and each settings function reads only the options its group declares.
+import { Command, Option, type OptionValues } from '@commander-js/extra-typings';
 import { DaemonError } from '../errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../limits.js';
 import type { ConnectionMode } from '../server/serve-tcp.js';
@@ -17,7 +19,7 @@ export interface ListenSettings {
   logLevel: string;
 }
 
-export function addListenOptions(cmd: Command, defaultPort: number): Command {
+export function addListenOptions<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>, defaultPort: number) {
   return cmd
     .option('--config <file>', 'JSON file of options (camelCase long names); command-line options win')
     .option('--host <address>', 'address to listen on; keep loopback unless a TLS proxy fronts it', '127.0.0.1')
@@ -28,8 +30,8 @@ export function addListenOptions(cmd: Command, defaultPort: number): Command {
     )
     .addOption(
       new Option('--reply <form>', 'reply form: seed text (compatible with the original clients) or one JSON object per line')
-        .choices(['seed', 'json'])
-        .default('seed'),
+        .choices(['seed', 'json'] as const)
+        .default('seed' as const),
     )
     .option(
       '--line-bytes-max <bytes>',
@@ -56,33 +58,34 @@ export function addListenOptions(cmd: Command, defaultPort: number): Command {
     .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).default('info'));
 }
 
-export function listenSettings(opts: Record<string, unknown>): ListenSettings {
-  const host = String(opts['host']);
-  if (host.length === 0) throw new DaemonError('CONFIG_INVALID', '--host: empty');
+/** The option values addListenOptions declares. */
+export type ListenOptionValues = ReturnType<ReturnType<typeof addListenOptions<[], Record<never, never>>>['opts']>;
+
+export function listenSettings(opts: ListenOptionValues): ListenSettings {
+  if (opts.host.length === 0) throw new DaemonError('CONFIG_INVALID', '--host: empty');
   return {
-    host,
-    port: opts['port'] as number,
-    mode: opts['keepOpen'] ? 'keep-open' : 'one-shot',
-    reply: opts['reply'] as ReplyMode,
-    logLevel: String(opts['logLevel']),
+    host: opts.host,
+    port: opts.port,
+    mode: opts.keepOpen ? 'keep-open' : 'one-shot',
+    reply: opts.reply,
+    logLevel: opts.logLevel,
     limits: {
       ...DEFAULT_LIMITS,
-      lineBytesMax: opts['lineBytesMax'] as number,
-      connectionsMax: opts['connectionsMax'] as number,
-      inFlightMax: opts['inFlightMax'] as number,
-      idleTimeoutMs: opts['idleTimeoutMs'] as number,
-      lineMsMax: opts['lineMsMax'] as number,
-      lingerMs: opts['lingerMs'] as number,
-      drainMsMax: opts['drainMsMax'] as number,
+      lineBytesMax: opts.lineBytesMax,
+      connectionsMax: opts.connectionsMax,
+      inFlightMax: opts.inFlightMax,
+      idleTimeoutMs: opts.idleTimeoutMs,
+      lineMsMax: opts.lineMsMax,
+      lingerMs: opts.lingerMs,
+      drainMsMax: opts.drainMsMax,
     },
   };
 }
 
-/** Required options are checked after the config file is merged, so they may come from either. */
-export function requireOption(opts: Record<string, unknown>, name: string): void {
-  const value = opts[name];
+/** A required option's value: options are checked after the --config file is merged, so they may come from either. */
+export function required<T>(value: T | undefined, flag: string): T {
   if (value === undefined || (Array.isArray(value) && value.length === 0)) {
-    const flag = '--' + name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
     throw new DaemonError('CONFIG_INVALID', `${flag} is required (on the command line or in --config)`);
   }
+  return value;
 }

@@ -1,6 +1,6 @@
 // Command-line options that choose and reach the validity store, shared by the sign and verify
 // daemons and the admin commands, and the one exhaustive switch that opens the chosen store.
-import { Command, Option } from 'commander';
+import { Command, Option, type OptionValues } from '@commander-js/extra-typings';
 import { DEFAULT_LIMITS } from '../limits.js';
 import { connectRedis, type RedisClient, type RedisConnectionOptions } from '../store/redis-connection.js';
 import { durabilityGate, type DurabilityLog } from '../store/redis-durability.js';
@@ -14,7 +14,7 @@ export type StoreSettings =
   | ({ kind: 'redis'; prefix: string; waitReplicas: number; allowVolatile: boolean; timeoutMs: number } & RedisAddress);
 
 /** Where Redis is and how to authenticate; the deadlines are derived from --store-timeout-ms. */
-export type RedisAddress = Omit<RedisConnectionOptions, 'commandTimeoutMs' | 'connectTimeoutMs' | 'onError'>;
+type RedisAddress = Omit<RedisConnectionOptions, 'commandTimeoutMs' | 'connectTimeoutMs' | 'onError'>;
 
 const list = (value: string): string[] =>
   value
@@ -22,12 +22,12 @@ const list = (value: string): string[] =>
     .map((s) => s.trim())
     .filter(Boolean);
 
-export function addStoreOptions(cmd: Command): Command {
+export function addStoreOptions<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>) {
   return cmd
     .addOption(
       new Option('--store <kind>', 'validity store: embedded SQLite, or Redis (standalone, Sentinel or Cluster)')
-        .choices(['sqlite', 'redis'])
-        .default('sqlite'),
+        .choices(['sqlite', 'redis'] as const)
+        .default('sqlite' as const),
     )
     .option(
       '--state-dir <dir>',
@@ -54,20 +54,23 @@ export function addStoreOptions(cmd: Command): Command {
     .option('--store-timeout-ms <ms>', 'deadline of one store command', parseCount('--store-timeout-ms', 1), DEFAULT_LIMITS.storeCommandMsMax);
 }
 
-export function storeSettings(opts: Record<string, unknown>): StoreSettings {
-  const timeoutMs = opts['storeTimeoutMs'] as number;
-  if (opts['store'] === 'sqlite') return { kind: 'sqlite', stateDir: String(opts['stateDir']), timeoutMs };
+/** The option values addStoreOptions declares. */
+export type StoreOptionValues = ReturnType<ReturnType<typeof addStoreOptions<[], Record<never, never>>>['opts']>;
+
+export function storeSettings(opts: StoreOptionValues): StoreSettings {
+  const timeoutMs = opts.storeTimeoutMs;
+  if (opts.store === 'sqlite') return { kind: 'sqlite', stateDir: opts.stateDir, timeoutMs };
   return {
     kind: 'redis',
-    url: opts['redisUrl'] as string,
-    sentinels: opts['redisSentinels'] as string[] | undefined,
-    sentinelName: opts['redisSentinelName'] as string | undefined,
-    clusterNodes: opts['redisCluster'] as string[] | undefined,
-    passwordFile: opts['redisPasswordFile'] as string | undefined,
-    tlsCaFile: opts['redisTlsCa'] as string | undefined,
-    prefix: String(opts['redisPrefix']),
-    waitReplicas: opts['redisWaitReplicas'] as number,
-    allowVolatile: opts['redisAllowVolatile'] === true,
+    url: opts.redisUrl,
+    sentinels: opts.redisSentinels,
+    sentinelName: opts.redisSentinelName,
+    clusterNodes: opts.redisCluster,
+    passwordFile: opts.redisPasswordFile,
+    tlsCaFile: opts.redisTlsCa,
+    prefix: opts.redisPrefix,
+    waitReplicas: opts.redisWaitReplicas,
+    allowVolatile: opts.redisAllowVolatile === true,
     timeoutMs,
   };
 }

@@ -2,7 +2,7 @@
 // log) and `signerd log`, and the one place that turns them into an open TransparencyLog.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Command } from 'commander';
+import type { Command, OptionValues } from '@commander-js/extra-typings';
 import type { Logger } from 'pino';
 import { DaemonError } from '../errors.js';
 import { LOG_LOCK_WAIT_MS_MAX } from '../limits.js';
@@ -21,11 +21,11 @@ export interface TransparencyLogSettings {
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
-export function addTransparencyLogDirOption(cmd: Command): Command {
+export function addTransparencyLogDirOption<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>) {
   return cmd.option('--transparency-log <dir>', 'transparency log directory (C2SP tlog-tiles layout, checkpoint, sequencer database)');
 }
 
-export function addTransparencyLogKeyOptions(cmd: Command): Command {
+export function addTransparencyLogKeyOptions<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>) {
   return cmd
     .option(
       '--transparency-log-key <file|uri>',
@@ -36,20 +36,24 @@ export function addTransparencyLogKeyOptions(cmd: Command): Command {
 }
 
 /** null when no log is configured; CONFIG_INVALID when a log is named without a key. */
-export function transparencyLogSettings(opts: Record<string, unknown>): TransparencyLogSettings | null {
-  const dir = opts['transparencyLog'] as string | undefined;
-  const keys = (opts['transparencyLogKey'] as string[] | undefined) ?? [];
+/** The option values the two functions above declare. */
+type TransparencyLogOptionValues = ReturnType<ReturnType<typeof addTransparencyLogDirOption<[], Record<never, never>>>['opts']> &
+  ReturnType<ReturnType<typeof addTransparencyLogKeyOptions<[], Record<never, never>>>['opts']>;
+
+export function transparencyLogSettings(opts: TransparencyLogOptionValues): TransparencyLogSettings | null {
+  const dir = opts.transparencyLog;
+  const keys = opts.transparencyLogKey ?? [];
   if (dir === undefined) {
     if (keys.length > 0) throw new DaemonError('CONFIG_INVALID', '--transparency-log-key needs --transparency-log <dir>');
     return null;
   }
   if (keys.length === 0) throw new DaemonError('CONFIG_INVALID', '--transparency-log needs --transparency-log-key (the checkpoint key)');
-  const origin = opts['transparencyLogOrigin'] as string | undefined;
+  const origin = opts.transparencyLogOrigin;
   return { dir, keys, ...(origin === undefined ? {} : { origin }) };
 }
 
 /** The name recorded in an existing log directory, or undefined. */
-export function storedLogOrigin(dir: string): string | undefined {
+function storedLogOrigin(dir: string): string | undefined {
   if (!fs.existsSync(path.join(dir, SEQUENCER_FILE))) return undefined;
   const seq = openSequencer(dir, { lockWaitMsMax: LOG_LOCK_WAIT_MS_MAX, readonly: true });
   try {

@@ -28,7 +28,7 @@ export function curveByParams(params: Buffer): Curve | null {
 }
 
 /** The point bytes (uncompressed 04‖X‖Y, or the 32-byte Ed25519 key), unwrapping a DER OCTET STRING. */
-export function rawPoint(curve: Curve, ecPoint: Buffer): Buffer {
+function rawPoint(curve: Curve, ecPoint: Buffer): Buffer {
   const rawBytes = curve.edwards ? curve.fieldBytes : 1 + 2 * curve.fieldBytes;
   if (ecPoint.length === rawBytes) return ecPoint;
   const header = rawBytes < 128 ? 2 : 3;

@@ -4,7 +4,6 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import type { Template } from 'pkcs11js';
 import { DaemonError } from '../errors.js';
-import { keyIdOf } from './key-file.js';
 import { CURVES, wrapPoint, type CurveName } from './pkcs11-curves.js';
 import { CKM_EC_EDWARDS_KEY_PAIR_GEN } from './pkcs11-mechanisms.js';
 import { pkcs11js } from './pkcs11-module.js';
@@ -165,9 +164,4 @@ export function importSecret(ctx: SessionContext, secret: Buffer, name: KeyName)
     { type: P.CKA_VERIFY, value: true },
     { type: P.CKA_VALUE, value: secret },
   ]);
-}
-
-/** The CKA_ID signerd gives an imported asymmetric key: its key id, so `hsm list` and logs agree. */
-export function idForPublicKey(publicKey: KeyObject): Buffer {
-  return Buffer.from(keyIdOf(publicKey), 'hex');
 }

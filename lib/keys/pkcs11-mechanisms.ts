@@ -19,7 +19,7 @@ export type HsmAlgorithm =
 export type DigestName = 'sha256' | 'sha384' | 'sha512';
 
 /** CKM_EDDSA is PKCS#11 3.0; pkcs11js 2.1.7 does not export it. Without parameters it is pure Ed25519. */
-export const CKM_EDDSA = 0x1057;
+const CKM_EDDSA = 0x1057;
 export const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
 
 export interface HsmScheme {
@@ -97,10 +97,6 @@ export const HSM_SCHEMES: Readonly<Record<HsmAlgorithm, HsmScheme>> = {
   'ecdsa-secp256k1-sha256': ecdsa('secp256k1', 'sha256', true),
   ed25519: { key: { type: 'ec', curve: 'ed25519' }, digest: null, mechanism: () => ({ mechanism: CKM_EDDSA }), tokenInput: identity, lowS: false },
 };
-
-export function isHsmAlgorithm(name: string): name is HsmAlgorithm {
-  return Object.hasOwn(HSM_SCHEMES, name);
-}
 
 export function digestOf(name: DigestName, data: Buffer): Buffer {
   return createHash(name).update(data).digest();

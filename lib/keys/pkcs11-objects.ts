@@ -67,7 +67,7 @@ export function readUlong(value: Buffer): number {
   return value.length >= 8 ? Number(value.readBigUInt64LE(0)) : value.readUInt32LE(0);
 }
 
-export function describeRef(ref: ObjectRef): string {
+function describeRef(ref: ObjectRef): string {
   const parts: string[] = [];
   if (ref.object !== undefined) parts.push(`object=${ref.object}`);
   if (ref.id !== undefined) parts.push(`id=${ref.id.toString('hex')}`);

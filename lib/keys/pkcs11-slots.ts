@@ -91,6 +91,6 @@ function unpad(text: string): string {
 }
 
 /** pkcs11js gives slot ids as native-endian CK_ULONG buffers. */
-export function slotIdOf(slot: Pkcs11Handle): bigint {
+function slotIdOf(slot: Pkcs11Handle): bigint {
   return slot.length >= 8 ? slot.readBigUInt64LE(0) : BigInt(slot.readUInt32LE(0));
 }

@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { DaemonError } from '../errors.js';
 
-export type Pkcs11ObjectType = 'private' | 'secret-key' | 'public' | 'cert';
+type Pkcs11ObjectType = 'private' | 'secret-key' | 'public' | 'cert';
 
 /** The token, slot and library a URI names; a missing attribute matches anything. */
 export interface TokenSelector {
@@ -34,7 +34,7 @@ export interface Pkcs11Uri extends TokenSelector {
   pinSource?: string;
 }
 
-export interface LibraryVersion {
+interface LibraryVersion {
   major: number;
   minor: number;
 }

@@ -21,7 +21,7 @@ export function base58Encode(bytes: Uint8Array): string {
 }
 
 /** Returns null for any character outside the alphabet. */
-export function base58Decode(text: string): Buffer | null {
+function base58Decode(text: string): Buffer | null {
   let n = 0n;
   for (const c of text) {
     const digit = INDEX.get(c);

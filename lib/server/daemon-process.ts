@@ -1,6 +1,6 @@
 // Process-level wrapper for every daemon: tight umask, a logger, start-up failures reported as
 // one clear line and exit 78 (EX_CONFIG, so systemd does not restart-loop), signals handled.
-import type { Command } from 'commander';
+import type { Command, OptionValues } from '@commander-js/extra-typings';
 import type { Logger } from 'pino';
 import { EXIT_CONFIG, isDaemonError, DaemonError } from '../errors.js';
 import { applyConfigFile } from '../config/config-file.js';
@@ -10,19 +10,27 @@ import { exitAfterFlush, onReloadSignal, onShutdownSignal } from './shutdown.js'
 /** What a started daemon hands back: how to stop it, and optionally how to reload on SIGHUP. */
 export type DaemonHandle = (() => Promise<void>) | { stop(): Promise<void>; reload?(): Promise<void> };
 
-export async function runDaemonProcess(
+/** What every daemon command declares: a --config file and a log level (addListenOptions declares both). */
+interface ProcessOptionValues extends OptionValues {
+  config?: string | undefined;
+  logLevel: string;
+}
+
+export async function runDaemonProcess<Opts extends ProcessOptionValues>(
   name: string,
-  cmd: Command,
-  start: (opts: Record<string, unknown>, log: Logger) => Promise<DaemonHandle>,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any command's arguments and global options
+  cmd: Command<any[], Opts, any>,
+  start: (opts: Opts, log: Logger) => Promise<DaemonHandle>,
 ): Promise<void> {
   // Files we create (databases, keys, exported records) are private to the service user.
   process.umask(0o077);
   let log: Logger | undefined;
   try {
-    const configFile = cmd.opts()['config'] as string | undefined;
+    const configFile = cmd.opts().config;
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-argument -- the command's own arguments are not what a config file sets
     if (configFile) applyConfigFile(cmd, configFile);
     const opts = cmd.opts();
-    log = createLogger(name, String(opts['logLevel'] ?? 'info'));
+    log = createLogger(name, opts.logLevel);
     const handle = await start(opts, log);
     const stop = typeof handle === 'function' ? handle : () => handle.stop();
     const reload = typeof handle === 'function' || !handle.reload ? undefined : () => handle.reload!();

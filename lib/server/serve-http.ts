@@ -118,7 +118,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
 }
 
 /** Reads the whole body, refusing (413) as soon as it passes bytesMax rather than after. */
-export function readBody(req: http.IncomingMessage, bytesMax: number): Promise<Buffer> {
+function readBody(req: http.IncomingMessage, bytesMax: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > bytesMax) {
     req.resume();

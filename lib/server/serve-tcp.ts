@@ -14,7 +14,7 @@ import {
   type Limits,
 } from '../limits.js';
 import { createLineReader } from '../protocol/line-reader.js';
-import { createGate, type Gate } from './gate.js';
+import { createGate } from './gate.js';
 import { createTurnBudget } from './turn-budget.js';
 
 /** Per-request context: handlers add fields for the one outcome log line. */
@@ -441,5 +441,3 @@ function notTerminated(ms: number): DaemonError {
 function msSince(started: bigint): number {
   return Number((process.hrtime.bigint() - started) / 1000n) / 1000;
 }
-
-export type { Gate };

@@ -1,9 +1,10 @@
 // Composition of a sign daemon (sign-rsa, sign-ecdsa): options → key → store → line server.
 // The daemons' main.ts files pick a profile; everything they share is composed here once.
-import { Command } from 'commander';
+import { Command } from '@commander-js/extra-typings';
 import { DEFAULT_LIMITS, PURGE_INTERVAL_MS, STORE_READY_MS_MAX } from '../limits.js';
-import { addListenOptions, listenSettings, requireOption } from '../config/daemon-options.js';
-import { addStoreOptions, openValidityStore, storeSettings } from '../config/store-options.js';
+import type { Logger } from 'pino';
+import { addListenOptions, listenSettings, required, type ListenSettings } from '../config/daemon-options.js';
+import { addStoreOptions, openValidityStore, storeSettings, type StoreSettings } from '../config/store-options.js';
 import { parseCount } from '../config/numbers.js';
 import { openSigningKey } from '../keys/open-signing-key.js';
 import { runDaemonProcess } from '../server/daemon-process.js';
@@ -11,50 +12,64 @@ import { startTcpServer } from '../server/serve-tcp.js';
 import { createSignService } from './sign-service.js';
 import type { SignatureProfile } from './profiles.js';
 
-export function signDaemonCommand(profile: SignatureProfile): Command {
+/** Everything a sign daemon is configured with, validated once. */
+export interface SignDaemonSettings {
+  listen: ListenSettings;
+  store: StoreSettings;
+  /** A PEM file or a pkcs11: URI. */
+  key: string;
+  /** Records expire after this many seconds; null keeps them until revoked. */
+  ttlSeconds: number | null;
+  chunkBytes: number;
+}
+
+export function signDaemonCommand(profile: SignatureProfile) {
   const name = `sign-${profile.family}`;
-  const cmd = new Command(name).description(`${profile.description} signing daemon (line protocol, default port ${profile.signPort})`);
-  addListenOptions(cmd, profile.signPort);
-  addStoreOptions(cmd);
-  cmd
+  const cmd = addStoreOptions(addListenOptions(new Command(name), profile.signPort))
+    .description(`${profile.description} signing daemon (line protocol, default port ${profile.signPort})`)
     .option(
       '--key <file or pkcs11: URI>',
       `private key PEM (PKCS#8, PKCS#1 or SEC1, mode 0600, e.g. \${CREDENTIALS_DIRECTORY}/${profile.family}-key.pem), or an HSM key as a pkcs11: URI (docs/pkcs11.md)`,
     )
     .option('--ttl <seconds>', 'validity records expire after this many seconds (default: never)', parseCount('--ttl', 1))
-    .option('--chunk-bytes <bytes>', 'content longer than this is signed in chunks of this size', parseCount('--chunk-bytes', 1), DEFAULT_LIMITS.chunkBytes)
-    .action(() =>
-      runDaemonProcess(name, cmd, async (opts, log) => {
-        const listen = listenSettings(opts);
-        requireOption(opts, 'key');
-        const key = await openSigningKey(String(opts['key']), profile.algorithm, { callMsMax: listen.limits.backendCallMsMax, log });
-        const store = openValidityStore(storeSettings(opts), { durable: false, create: true, log, logConnectionErrors: true });
-        const service = createSignService({
-          key,
-          store,
-          ttlSeconds: (opts['ttl'] as number | undefined) ?? null,
-          chunkBytes: opts['chunkBytes'] as number,
-          reply: listen.reply,
-        });
-        if (!(await store.ready(STORE_READY_MS_MAX))) log.warn({ store: opts['store'] }, 'store not reachable yet; answering STORE_UNAVAILABLE until it is');
-        const server = await startTcpServer({ host: listen.host, port: listen.port, mode: listen.mode, limits: listen.limits, log, service });
-        const purge = setInterval(() => {
-          if ('purgeExpired' in store) {
-            try {
-              (store as { purgeExpired(): number }).purgeExpired();
-            } catch (err) {
-              log.warn({ err: (err as Error).message }, 'purging expired records failed');
-            }
-          }
-        }, PURGE_INTERVAL_MS).unref();
-        log.info({ host: listen.host, port: server.address.port, keyId: key.keyId, algorithm: key.algorithm, store: opts['store'] }, 'listening');
-        return async () => {
-          clearInterval(purge);
-          await server.close();
-          await store.close();
-          await key.close?.();
-        };
-      }),
-    );
+    .option('--chunk-bytes <bytes>', 'content longer than this is signed in chunks of this size', parseCount('--chunk-bytes', 1), DEFAULT_LIMITS.chunkBytes);
+  cmd.action(() => runDaemonProcess(name, cmd, async (opts, log) => startSignDaemon(profile, signDaemonSettings(opts), log)));
   return cmd;
+}
+
+type SignOptionValues = ReturnType<ReturnType<typeof signDaemonCommand>['opts']>;
+
+function signDaemonSettings(opts: SignOptionValues): SignDaemonSettings {
+  return {
+    listen: listenSettings(opts),
+    store: storeSettings(opts),
+    key: required(opts.key, '--key'),
+    ttlSeconds: opts.ttl ?? null,
+    chunkBytes: opts.chunkBytes,
+  };
+}
+
+async function startSignDaemon(profile: SignatureProfile, settings: SignDaemonSettings, log: Logger): Promise<() => Promise<void>> {
+  const { listen } = settings;
+  const key = await openSigningKey(settings.key, profile.algorithm, { callMsMax: listen.limits.backendCallMsMax, log });
+  const store = openValidityStore(settings.store, { durable: false, create: true, log, logConnectionErrors: true });
+  const service = createSignService({ key, store, ttlSeconds: settings.ttlSeconds, chunkBytes: settings.chunkBytes, reply: listen.reply });
+  if (!(await store.ready(STORE_READY_MS_MAX))) log.warn({ store: settings.store.kind }, 'store not reachable yet; answering STORE_UNAVAILABLE until it is');
+  const server = await startTcpServer({ host: listen.host, port: listen.port, mode: listen.mode, limits: listen.limits, log, service });
+  const purge = setInterval(() => {
+    if ('purgeExpired' in store) {
+      try {
+        (store as { purgeExpired(): number }).purgeExpired();
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'purging expired records failed');
+      }
+    }
+  }, PURGE_INTERVAL_MS).unref();
+  log.info({ host: listen.host, port: server.address.port, keyId: key.keyId, algorithm: key.algorithm, store: settings.store.kind }, 'listening');
+  return async () => {
+    clearInterval(purge);
+    await server.close();
+    await store.close();
+    await key.close?.();
+  };
 }

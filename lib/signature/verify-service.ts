@@ -20,7 +20,7 @@ export interface VerifyServiceDeps {
 }
 
 /** keyId is the record's when there is one (a refusal of a known record still names its key). */
-export type Verdict =
+type Verdict =
   { valid: true; keyId: string } | { valid: false; keyId?: string; reason: 'no-live-record' | 'other-algorithm' | 'key-not-in-keyring' | 'signature-mismatch' };
 
 export function createVerifyService(deps: VerifyServiceDeps): LineService {

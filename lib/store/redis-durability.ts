@@ -105,7 +105,7 @@ export function durabilityGate(client: RedisClient, policy: DurabilityPolicy, lo
  * What on each primary can lose an acknowledged write, each naming the setting; empty when none.
  * Connection failures are thrown (the caller retries); a refused CONFIG or INFO is a finding.
  */
-export async function persistenceProblems(client: RedisClient): Promise<string[]> {
+async function persistenceProblems(client: RedisClient): Promise<string[]> {
   const nodes: Redis[] = client instanceof Cluster ? client.nodes('master') : [client];
   if (nodes.length === 0) return ['no cluster primary is known yet'];
   const found: string[] = [];

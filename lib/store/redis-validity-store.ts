@@ -22,11 +22,11 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 return 0`;
 
-export function liveKey(prefix: string, signature: string): string {
+function liveKey(prefix: string, signature: string): string {
   return `${prefix}sig:{${signature}}`;
 }
 
-export function revokedKey(prefix: string, signature: string): string {
+function revokedKey(prefix: string, signature: string): string {
   return `${prefix}revoked:{${signature}}`;
 }
 

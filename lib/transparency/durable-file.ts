@@ -5,7 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
-export const PUBLIC_FILE_MODE = 0o644;
+const PUBLIC_FILE_MODE = 0o644;
 export const PUBLIC_DIR_MODE = 0o755;
 
 /** Collects the directories a batch of writes changed, so each is fsynced once at the end. */

@@ -7,7 +7,7 @@ import { decodeLogEntry } from './log-entry.js';
 import { openSequencer, SEQUENCER_FILE } from './sequencer-db.js';
 import type { PublishedTree } from './tile-reader.js';
 
-export interface FoundEntry {
+interface FoundEntry {
   index: number;
   entry: Buffer;
   decoded: Record<string, unknown> | null;

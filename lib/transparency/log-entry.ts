@@ -5,7 +5,7 @@ import { DaemonError } from '../errors.js';
 import { LOG_ENTRY_BYTES_MAX, LOG_FIELD_CHARS_MAX, PUBLIC_KEY_BYTES_MAX, SIGNATURE_BYTES_MAX } from '../limits.js';
 import { canonicalObject, jsonInteger, jsonString, type JsonField } from './canonical-json.js';
 
-export const LOG_ENTRY_VERSION = 1;
+const LOG_ENTRY_VERSION = 1;
 
 interface Common {
   /** When it happened (ms since the epoch); the appender fills in the time of the call if absent. */
@@ -16,7 +16,7 @@ interface Common {
   client?: string;
 }
 
-export interface SignEvent extends Common {
+interface SignEvent extends Common {
   kind: 'sign';
   keyId: string;
   algorithm: string;
@@ -28,14 +28,14 @@ export interface SignEvent extends Common {
 }
 
 /** A signature's validity changed by hand: revoked, reinstated, or given an expiry by an admin. */
-export interface SignatureStateEvent extends Common {
+interface SignatureStateEvent extends Common {
   kind: 'revoke' | 'reinstate' | 'expire';
   signature: Buffer;
   /** reinstate: the new expiry (null: never); expire: the expiry set. */
   expiresMs?: number | null;
 }
 
-export interface WatermarkEvent extends Common {
+interface WatermarkEvent extends Common {
   kind: 'watermark-set' | 'watermark-import';
   chainId: string;
   pkh: string;
@@ -46,7 +46,7 @@ export interface WatermarkEvent extends Common {
   forced: boolean;
 }
 
-export interface KeyLoadedEvent extends Common {
+interface KeyLoadedEvent extends Common {
   kind: 'key-loaded';
   keyId: string;
   algorithm: string;
@@ -56,9 +56,9 @@ export interface KeyLoadedEvent extends Common {
 }
 
 export type LogEvent = SignEvent | SignatureStateEvent | WatermarkEvent | KeyLoadedEvent;
-export type LogEventKind = LogEvent['kind'];
+type LogEventKind = LogEvent['kind'];
 
-export const LOG_EVENT_KINDS: readonly LogEventKind[] = ['sign', 'revoke', 'reinstate', 'expire', 'watermark-set', 'watermark-import', 'key-loaded'];
+const LOG_EVENT_KINDS: readonly LogEventKind[] = ['sign', 'revoke', 'reinstate', 'expire', 'watermark-set', 'watermark-import', 'key-loaded'];
 
 export interface EncodedEntry {
   bytes: Buffer;

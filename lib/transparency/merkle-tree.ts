@@ -22,7 +22,7 @@ function exactLog2(n: number): number {
 }
 
 /** MTH(D[lo:hi]) for a range the RFC 6962 recursion produces (lo aligned to the range's split). */
-export function rangeHash(src: NodeSource, lo: number, hi: number): Buffer {
+function rangeHash(src: NodeSource, lo: number, hi: number): Buffer {
   const n = hi - lo;
   if (n < 1) throw new RangeError(`empty range ${lo}..${hi}`);
   const level = exactLog2(n);

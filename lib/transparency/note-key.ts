@@ -7,7 +7,7 @@ import { decodeBase64 } from '../protocol/encoding.js';
 import { NOTE_KEY_NAME_CHARS_MAX } from '../limits.js';
 
 /** Signature type byte of Ed25519 note signatures. */
-export const ED25519_NOTE_TYPE = 0x01;
+const ED25519_NOTE_TYPE = 0x01;
 const PRIVATE_PREFIX = 'PRIVATE+KEY+';
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
@@ -59,7 +59,7 @@ export interface NotePrivateKey extends NoteVerifierKey {
   privateKey: KeyObject;
 }
 
-export function formatPrivateKey(name: string, seed: Uint8Array): string {
+function formatPrivateKey(name: string, seed: Uint8Array): string {
   const publicKey = rawPublicKey(crypto.createPublicKey(privateKeyFromSeed(seed)));
   return `${PRIVATE_PREFIX}${name}+${hex8(noteKeyId(name, publicKey))}+${Buffer.concat([Buffer.from([ED25519_NOTE_TYPE]), seed]).toString('base64')}`;
 }

@@ -9,7 +9,7 @@ import { verifyCheckpoint, type Checkpoint } from './checkpoint.js';
 import { parseHash } from './proof-text.js';
 import type { NoteVerifierKey } from './note-key.js';
 
-export const TLOG_PROOF_HEADER = 'c2sp.org/tlog-proof@v1';
+const TLOG_PROOF_HEADER = 'c2sp.org/tlog-proof@v1';
 
 export interface ProofBundle {
   entry: Buffer;

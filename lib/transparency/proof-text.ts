@@ -61,17 +61,3 @@ export function parseInclusionProof(text: string): InclusionProof | null {
   if (word !== 'inclusion' || extra !== undefined || index === null || size === null || !root || !proof) return null;
   return { index, size, root, proof };
 }
-
-export function parseConsistencyProof(text: string): ConsistencyProof | null {
-  const all = splitLines(text);
-  if (!all || all.length < 3) return null;
-  const [header, oldLine, newLine, ...rest] = all as [string, string, string, ...string[]];
-  const [word, oldText, newText, extra] = header.split(' ');
-  const oldSize = parseNumber(oldText);
-  const newSize = parseNumber(newText);
-  const oldRoot = oldLine.startsWith('old-root ') ? parseHash(oldLine.slice(9)) : null;
-  const newRoot = newLine.startsWith('new-root ') ? parseHash(newLine.slice(9)) : null;
-  const proof = parseHashes(rest);
-  if (word !== 'consistency' || extra !== undefined || oldSize === null || newSize === null || !oldRoot || !newRoot || !proof) return null;
-  return { oldSize, newSize, oldRoot, newRoot, proof };
-}

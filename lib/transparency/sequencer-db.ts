@@ -10,7 +10,7 @@ import { rootHash, type NodeSource } from './merkle-tree.js';
 export const SEQUENCER_FILE = 'sequencer.sqlite';
 const SCHEMA_VERSION = 1;
 
-export interface SequencedEntry {
+interface SequencedEntry {
   bytes: Buffer;
   /** Lookup key (the signature an entry is about), or null. */
   signature: Buffer | null;

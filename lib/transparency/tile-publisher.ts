@@ -33,7 +33,7 @@ function tileFiles(dir: string, seq: Sequencer, fromSize: number, toSize: number
 }
 
 /** Writes the files of tileFiles and makes them durable (at open, before anything else runs). */
-export function writeTiles(dir: string, seq: Sequencer, fromSize: number, toSize: number): TileRef[] {
+function writeTiles(dir: string, seq: Sequencer, fromSize: number, toSize: number): TileRef[] {
   const dirs = directorySync();
   const { tiles, files } = tileFiles(dir, seq, fromSize, toSize);
   for (const f of files) writeFileAtomically(f.file, f.data(), dirs);
@@ -41,7 +41,7 @@ export function writeTiles(dir: string, seq: Sequencer, fromSize: number, toSize
   return tiles;
 }
 
-export function writeCheckpointFile(dir: string, note: string): void {
+function writeCheckpointFile(dir: string, note: string): void {
   const dirs = directorySync();
   writeFileAtomically(path.join(dir, CHECKPOINT_PATH), Buffer.from(note, 'utf8'), dirs);
   dirs.flush();
@@ -51,7 +51,7 @@ export function writeCheckpointFile(dir: string, note: string): void {
  * Partial tiles may go once the full tile exists (tlog-tiles); clients fall back to the full one.
  * Removes the `.p` directories of the given tiles that are now full.
  */
-export function removeCoveredPartials(dir: string, tiles: readonly TileRef[]): void {
+function removeCoveredPartials(dir: string, tiles: readonly TileRef[]): void {
   for (const tile of tiles) {
     if (tile.width !== TILE_WIDTH) continue;
     const full = { ...tile, width: TILE_WIDTH };

@@ -21,7 +21,7 @@ export function signaturesOf(reply: string): string[] {
 }
 
 /** DER-encodes a raw r||s ECDSA signature, for openssl (which wants DER). Written here, not taken from lib. */
-export function rawToDer(raw: Buffer): Buffer {
+function rawToDer(raw: Buffer): Buffer {
   const half = raw.length / 2;
   const int = (b: Buffer): Buffer => {
     let i = 0;

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
 
-export interface KeyRootFixture {
+interface KeyRootFixture {
   keyRoot: string;
   /** PEM public keys and certificates for the verifying tools. */
   pub: { kmodCert: string; swupdateRsa: string; cmsCert: string; menderRsa: string; menderEc: string; optee: string };
@@ -30,7 +30,7 @@ let madeKeys: { base: string; fixture: KeyRootFixture } | null = null;
  * `<root>/<machine|distro>/<signtype>/...` exactly as digsigserver lays keys out, under `base`
  * (`base/keys`, `base/pub`). The keys are generated on the first call and copied, modes kept, after.
  */
-export function makeKeyRoot(base: string): KeyRootFixture {
+function makeKeyRoot(base: string): KeyRootFixture {
   if (!madeKeys) {
     const keysBase = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-fw-keys-'));
     process.once('exit', () => fs.rmSync(keysBase, { recursive: true, force: true }));

@@ -8,8 +8,8 @@ import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** Vectors and scripts are read from the source tree, wherever the compiled tests live (dist/, .build/x/). */
-export const REPO = findRepo(HERE);
-export const VECTORS = path.join(REPO, 'test/vectors/firmware');
+const REPO = findRepo(HERE);
+const VECTORS = path.join(REPO, 'test/vectors/firmware');
 export const SCRIPTS = path.join(REPO, 'scripts');
 export const SIGN_FILE = '/usr/lib/linux-kbuild-6.1/scripts/sign-file';
 export const MACHINE = 'qemux86-64';

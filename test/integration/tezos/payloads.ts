@@ -3,7 +3,7 @@
 import crypto from 'node:crypto';
 
 /** Mainnet NetXdQprcVkpaWU. */
-export const MAINNET = Buffer.from('7a06a770', 'hex');
+const MAINNET = Buffer.from('7a06a770', 'hex');
 export const MAINNET_ID = 'NetXdQprcVkpaWU';
 /** Ghostnet NetXnHfVqm9iesp. */
 export const GHOSTNET = Buffer.from('af1864d9', 'hex');
@@ -21,7 +21,7 @@ function u16(n: number): Buffer {
 }
 
 /** A 32-byte value derived from a seed, so that different seeds give different payloads. */
-export function hash32(seed: string): Buffer {
+function hash32(seed: string): Buffer {
   return crypto.createHash('sha256').update(seed).digest();
 }
 

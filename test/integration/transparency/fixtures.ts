@@ -12,7 +12,7 @@ import { generateNoteKey } from '../../../lib/transparency/note-key.js';
 import { openTransparencyLog, type TransparencyLog } from '../../../lib/transparency/transparency-log.js';
 import type { LogEvent } from '../../../lib/transparency/log-entry.js';
 
-export const ORIGIN = 'signerd.test/log';
+const ORIGIN = 'signerd.test/log';
 
 /** `signerd log keygen`: the key file and the verifier key (its last line). */
 export async function keygenCommand(dir: string, origin = ORIGIN): Promise<{ keyFile: string; vkey: string }> {
@@ -40,7 +40,7 @@ export function signatureOf(label: string, i: number): Buffer {
 }
 
 /** A mix of the kinds daemons and admin commands will log. */
-export function eventFor(i: number): LogEvent {
+function eventFor(i: number): LogEvent {
   const signature = signatureOf('sig', i);
   if (i % 50 === 7) return { kind: 'revoke', source: 'admin', signature: signatureOf('sig', i - 1) };
   if (i % 100 === 3) return { kind: 'key-loaded', source: 'sign-ecdsa', keyId: 'a1b2c3d4e5f60718', algorithm: 'ecdsa-p384', backend: 'file' };

@@ -1,7 +1,7 @@
 // The firmware HTTP options as the daemon reads them: defaults, the queue's byte budget checked
 // against the largest upload, and a connection cap that never bites before the queue does.
 import t from 'tap';
-import { Command } from 'commander';
+import { Command } from '@commander-js/extra-typings';
 import { addFirmwareHttpOptions, firmwareHttpSettings } from '../../../daemons/firmware/http-options.js';
 import { DEFAULT_FIRMWARE_HTTP_LIMITS } from '../../../lib/limits.js';
 import { codeOf } from '../../helpers/error-codes.js';

@@ -1,33 +1,39 @@
 // The one error type every daemon throws, with its code taken from one closed list.
 // Transports (line protocol, HTTP) map codes to wire forms; core code never sees statuses.
 
-/** Request-time and start-up error codes. Documented one per row in docs/errors.md (a test keeps them in step). */
+/**
+ * Request-time and start-up error codes, each with its meaning, whether the same request may
+ * succeed if sent again later (`retryable`: the daemon or a backend was busy or away), and whether
+ * it is a fault on the daemon's side (`fault`: logged at warn, INTERNAL at error, with the error
+ * object) rather than a refusal of the request (logged at info). Documented one per row in
+ * docs/errors.md (a test keeps them in step).
+ */
 export const ERROR_CODES = {
-  BAD_REQUEST: 'the request is malformed (not hex, wrong field, wrong length)',
-  LINE_TOO_LONG: 'the request line is longer than the configured maximum; the connection is closed',
-  UNKNOWN_VERB: 'the request names a verb this daemon does not have',
-  UNKNOWN_KEY: 'no key with that name or id is configured',
-  NOT_FOUND: 'HTTP: no such path',
-  METHOD_NOT_ALLOWED: 'HTTP: the path exists but not for this method',
-  UNAUTHORIZED: 'the request lacks valid client authentication',
-  NOT_ALLOWED: 'policy refuses this request for this key',
-  WATERMARK_REJECTED: 'signing would go at or below the stored watermark (double-sign protection)',
-  PAYLOAD_TOO_LARGE: 'the payload or body is larger than the configured maximum',
-  BUSY: 'too many connections or too much work in flight; try again',
-  SHUTTING_DOWN: 'the daemon is draining and takes no new work',
-  STORE_UNAVAILABLE: 'the validity or watermark store did not answer in time or refused; no verdict given',
-  LOG_UNAVAILABLE: 'the transparency log did not make the entry durable in time; the result was withheld',
-  BACKEND_UNAVAILABLE: 'the key backend (HSM, secret files) is unavailable; it is reopened automatically',
-  BACKEND_TIMEOUT: 'the key backend did not answer within its deadline',
-  REQUEST_TIMEOUT: 'HTTP: the whole request (upload included) did not arrive within its deadline',
-  SIGNATURE_CHECK_FAILED: 'a freshly made signature did not verify with the public key, so it was withheld',
-  NOT_IMPLEMENTED: 'the request needs a tool or feature this installation does not have',
-  INTERNAL: 'an unexpected fault; details are in the log, never in the reply',
-  CONFIG_INVALID: 'start-up: the configuration is invalid (exit 78)',
-  KEY_LOAD_FAILED: 'start-up: a key or secret could not be read or parsed (exit 78)',
-  KEY_FILE_INSECURE: 'start-up: a private key or secret file is readable by group or others (exit 78)',
-  HSM_LOGIN_FAILED: 'start-up: the PKCS#11 token refused the login (exit 78)',
-} as const;
+  BAD_REQUEST: { retryable: false, fault: false, meaning: 'the request is malformed (not hex, wrong field, wrong length)' },
+  LINE_TOO_LONG: { retryable: false, fault: false, meaning: 'the request line is longer than the configured maximum; the connection is closed' },
+  UNKNOWN_VERB: { retryable: false, fault: false, meaning: 'the request names a verb this daemon does not have' },
+  UNKNOWN_KEY: { retryable: false, fault: false, meaning: 'no key with that name or id is configured' },
+  NOT_FOUND: { retryable: false, fault: false, meaning: 'HTTP: no such path' },
+  METHOD_NOT_ALLOWED: { retryable: false, fault: false, meaning: 'HTTP: the path exists but not for this method' },
+  UNAUTHORIZED: { retryable: false, fault: false, meaning: 'the request lacks valid client authentication' },
+  NOT_ALLOWED: { retryable: false, fault: false, meaning: 'policy refuses this request for this key' },
+  WATERMARK_REJECTED: { retryable: false, fault: false, meaning: 'signing would go at or below the stored watermark (double-sign protection)' },
+  PAYLOAD_TOO_LARGE: { retryable: false, fault: false, meaning: 'the payload or body is larger than the configured maximum' },
+  BUSY: { retryable: true, fault: false, meaning: 'too many connections or too much work in flight; try again' },
+  SHUTTING_DOWN: { retryable: true, fault: false, meaning: 'the daemon is draining and takes no new work' },
+  STORE_UNAVAILABLE: { retryable: true, fault: true, meaning: 'the validity or watermark store did not answer in time or refused; no verdict given' },
+  LOG_UNAVAILABLE: { retryable: true, fault: true, meaning: 'the transparency log did not make the entry durable in time; the result was withheld' },
+  BACKEND_UNAVAILABLE: { retryable: true, fault: true, meaning: 'the key backend (HSM, secret files) is unavailable; it is reopened automatically' },
+  BACKEND_TIMEOUT: { retryable: true, fault: true, meaning: 'the key backend did not answer within its deadline' },
+  REQUEST_TIMEOUT: { retryable: true, fault: false, meaning: 'HTTP: the whole request (upload included) did not arrive within its deadline' },
+  SIGNATURE_CHECK_FAILED: { retryable: false, fault: true, meaning: 'a freshly made signature did not verify with the public key, so it was withheld' },
+  NOT_IMPLEMENTED: { retryable: false, fault: false, meaning: 'the request needs a tool or feature this installation does not have' },
+  INTERNAL: { retryable: false, fault: true, meaning: 'an unexpected fault; details are in the log, never in the reply' },
+  CONFIG_INVALID: { retryable: false, fault: false, meaning: 'start-up: the configuration is invalid (exit 78)' },
+  KEY_LOAD_FAILED: { retryable: false, fault: false, meaning: 'start-up: a key or secret could not be read or parsed (exit 78)' },
+  KEY_FILE_INSECURE: { retryable: false, fault: false, meaning: 'start-up: a private key or secret file is readable by group or others (exit 78)' },
+  HSM_LOGIN_FAILED: { retryable: false, fault: false, meaning: 'start-up: the PKCS#11 token refused the login (exit 78)' },
+} as const satisfies Record<string, { retryable: boolean; fault: boolean; meaning: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
@@ -42,7 +48,7 @@ export class DaemonError extends Error {
     // Expected refusals (a malformed line, a policy no) come at flood rates and are logged without
     // a stack; capturing one would cost more than the rest of the request. Faults keep theirs.
     const stackTraceLimit = Error.stackTraceLimit;
-    if (!hasUsefulStack(code)) Error.stackTraceLimit = 0;
+    if (!isFault(code)) Error.stackTraceLimit = 0;
     super(message, options);
     Error.stackTraceLimit = stackTraceLimit;
     this.code = code;
@@ -50,9 +56,14 @@ export class DaemonError extends Error {
   }
 }
 
-/** The codes logged with their error object (INTERNAL, and backends failing or timing out). */
-export function hasUsefulStack(code: ErrorCode): boolean {
-  return code === 'INTERNAL' || code.endsWith('UNAVAILABLE') || code.endsWith('TIMEOUT');
+/** Faults are logged with their error object (and so keep their stack); refusals are not. */
+export function isFault(code: ErrorCode): boolean {
+  return ERROR_CODES[code].fault;
+}
+
+/** The same request may succeed later (HTTP answers carry Retry-After). */
+export function isRetryable(code: ErrorCode): boolean {
+  return ERROR_CODES[code].retryable;
 }
 
 export function isDaemonError(err: unknown): err is DaemonError {

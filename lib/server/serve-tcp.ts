@@ -3,7 +3,7 @@
 // global in-flight cap shared fairly, and a drain on shutdown. Daemons supply `handle` and `formatError`.
 import net from 'node:net';
 import type { Logger } from 'pino';
-import { DaemonError, hasUsefulStack, toDaemonError } from '../errors.js';
+import { DaemonError, isFault, toDaemonError } from '../errors.js';
 import {
   FRAMING_ERROR_DISCARD_MS,
   FRESH_REQUESTS_MAX,
@@ -355,7 +355,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
       return reply;
     } catch (thrown) {
       const err = toDaemonError(thrown);
-      const level = err.code === 'INTERNAL' ? 'error' : hasUsefulStack(err.code) ? 'warn' : 'info';
+      const level = err.code === 'INTERNAL' ? 'error' : isFault(err.code) ? 'warn' : 'info';
       fields['outcome'] = err.code;
       fields['ms'] = msSince(started);
       if (level !== 'info') fields['err'] = thrown;

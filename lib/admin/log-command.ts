@@ -38,32 +38,32 @@ const EXIT_NO = 1;
 /** Exit status when the log did not answer (sysexits EX_UNAVAILABLE), as for the stores. */
 const EXIT_UNAVAILABLE = 69;
 
-type Action = (args: string[], opts: Record<string, unknown>) => Promise<number> | number;
-
-function subcommand(name: string, description: string, action: Action): CommandUnknownOpts {
-  const cmd: CommandUnknownOpts = new Command(name).description(description);
-  cmd.action(async () => {
-    try {
-      const configFile = cmd.opts()['config'] as string | undefined;
-      if (configFile) applyConfigFile(cmd, configFile, { ignoreUnknown: true });
-      process.exitCode = await action(cmd.args, cmd.opts());
-    } catch (err) {
-      process.stderr.write(`signerd log ${name}: ${isDaemonError(err) ? `${err.code}: ${err.message}` : (err as Error).message}\n`);
-      const code = isDaemonError(err) ? err.code : 'INTERNAL';
-      process.exitCode = code === 'NOT_FOUND' ? EXIT_NO : code === 'LOG_UNAVAILABLE' || code === 'BACKEND_UNAVAILABLE' ? EXIT_UNAVAILABLE : EXIT_CONFIG;
-    }
-  });
-  return cmd;
+/**
+ * Runs one subcommand's body: merges a --config file when the command has one (a daemon's config
+ * names its log), then maps the outcome to an exit status: 0, 1 for "no" (not found, not verified,
+ * audit problems), 69 when the log or its key did not answer, 78 for anything else.
+ */
+async function runLog(cmd: CommandUnknownOpts, run: () => Promise<number> | number): Promise<void> {
+  try {
+    const configFile = cmd.opts()['config'];
+    if (typeof configFile === 'string') applyConfigFile(cmd, configFile, { ignoreUnknown: true });
+    process.exitCode = await run();
+  } catch (err) {
+    process.stderr.write(`signerd log ${cmd.name()}: ${isDaemonError(err) ? `${err.code}: ${err.message}` : (err as Error).message}\n`);
+    const code = isDaemonError(err) ? err.code : 'INTERNAL';
+    process.exitCode = code === 'NOT_FOUND' ? EXIT_NO : code === 'LOG_UNAVAILABLE' || code === 'BACKEND_UNAVAILABLE' ? EXIT_UNAVAILABLE : EXIT_CONFIG;
+  }
 }
 
 /** A command reading a log directory: --transparency-log, or a daemon's --config file naming it. */
-function readingCommand(name: string, description: string, action: Action): CommandUnknownOpts {
-  const cmd = subcommand(name, description, action).option('--config <file>', "a daemon's JSON config file: its transparencyLog option names the log");
-  return addTransparencyLogDirOption(cmd);
+function readingCommand(name: string, description: string) {
+  return addTransparencyLogDirOption(
+    new Command(name).description(description).option('--config <file>', "a daemon's JSON config file: its transparencyLog option names the log"),
+  );
 }
 
-function logDir(opts: Record<string, unknown>): string {
-  const dir = opts['transparencyLog'] as string | undefined;
+function logDir(opts: { transparencyLog?: string | undefined }): string {
+  const dir = opts.transparencyLog;
   if (!dir) throw new DaemonError('CONFIG_INVALID', 'name the log: --transparency-log <dir> (or --config with transparencyLog)');
   return dir;
 }
@@ -108,54 +108,61 @@ function readBounded(file: string, bytesMax: number): Buffer {
   return data;
 }
 
-function keygen(): CommandUnknownOpts {
-  return subcommand('keygen', 'create an Ed25519 checkpoint key: a note key file (mode 0600); prints the verifier key last', (_args, opts) => {
-    const origin = opts['origin'] as string;
-    const out = opts['out'] as string;
-    const { privateKeyText, verifierKey } = generateNoteKey(origin);
-    try {
-      // 'wx': never overwrite a key; the mode applies at creation.
-      fs.writeFileSync(out, privateKeyText + '\n', { mode: 0o600, flag: 'wx' });
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new DaemonError('CONFIG_INVALID', code === 'EEXIST' ? `${out} exists; refusing to overwrite a key` : `${out}: ${code ?? 'cannot write'}`);
-    }
-    process.stdout.write(
-      `key file  ${out} (secret: back it up offline; never give it out)\norigin    ${origin}\nverifier key (give this to auditors; \`signerd log verify --log-key\` takes it):\n${verifierKey}\n`,
-    );
-    return 0;
-  })
+function keygen() {
+  const cmd = new Command('keygen')
+    .description('create an Ed25519 checkpoint key: a note key file (mode 0600); prints the verifier key last')
     .requiredOption('--origin <name>', "the log's name, e.g. signer.example.com/log: the checkpoints' origin line and the key's name (no spaces or +)")
     .requiredOption('--out <file>', 'where to write the key (must not exist)');
+  return cmd.action(({ origin, out }) =>
+    runLog(cmd, () => {
+      const { privateKeyText, verifierKey } = generateNoteKey(origin);
+      try {
+        // 'wx': never overwrite a key; the mode applies at creation.
+        fs.writeFileSync(out, privateKeyText + '\n', { mode: 0o600, flag: 'wx' });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new DaemonError('CONFIG_INVALID', code === 'EEXIST' ? `${out} exists; refusing to overwrite a key` : `${out}: ${code ?? 'cannot write'}`);
+      }
+      process.stdout.write(
+        `key file  ${out} (secret: back it up offline; never give it out)\norigin    ${origin}\nverifier key (give this to auditors; \`signerd log verify --log-key\` takes it):\n${verifierKey}\n`,
+      );
+      return 0;
+    }),
+  );
 }
 
-function vkey(): CommandUnknownOpts {
-  const cmd = subcommand('vkey', 'print the verifier key of a checkpoint key (a key file or a pkcs11: URI)', async (_args, opts) => {
-    const keys = (opts['transparencyLogKey'] as string[] | undefined) ?? [];
-    if (keys.length === 0) throw new DaemonError('CONFIG_INVALID', 'name the key: --transparency-log-key <file|uri>');
-    const origin = opts['transparencyLogOrigin'] as string | undefined;
-    const signers = await openLogKeys(
-      { dir: (opts['transparencyLog'] as string | undefined) ?? '', keys, ...(origin === undefined ? {} : { origin }) },
-      { callMsMax: DEFAULT_LIMITS.backendCallMsMax },
-    );
-    try {
-      for (const s of signers) process.stdout.write(`${verifierKeyOf(s)}\n`);
-    } finally {
-      await Promise.all(signers.map(async (s) => s.close?.()));
-    }
-    return 0;
-  });
-  return addTransparencyLogKeyOptions(addTransparencyLogDirOption(cmd));
+function vkey() {
+  const cmd = addTransparencyLogKeyOptions(
+    addTransparencyLogDirOption(new Command('vkey').description('print the verifier key of a checkpoint key (a key file or a pkcs11: URI)')),
+  );
+  return cmd.action((opts) =>
+    runLog(cmd, async () => {
+      const keys = opts.transparencyLogKey ?? [];
+      if (keys.length === 0) throw new DaemonError('CONFIG_INVALID', 'name the key: --transparency-log-key <file|uri>');
+      const origin = opts.transparencyLogOrigin;
+      const signers = await openLogKeys(
+        { dir: opts.transparencyLog ?? '', keys, ...(origin === undefined ? {} : { origin }) },
+        { callMsMax: DEFAULT_LIMITS.backendCallMsMax },
+      );
+      try {
+        for (const s of signers) process.stdout.write(`${verifierKeyOf(s)}\n`);
+      } finally {
+        await Promise.all(signers.map(async (s) => s.close?.()));
+      }
+      return 0;
+    }),
+  );
 }
 
-function checkpoint(): CommandUnknownOpts {
-  const cmd = readingCommand(
-    'checkpoint',
-    'print the latest signed checkpoint; with --transparency-log-key, first publish one covering every durable entry',
-    async (_args, opts) => {
+function checkpoint() {
+  const cmd = addTransparencyLogKeyOptions(
+    readingCommand('checkpoint', 'print the latest signed checkpoint; with --transparency-log-key, first publish one covering every durable entry'),
+  );
+  return cmd.action(() =>
+    runLog(cmd, async () => {
+      const opts = cmd.opts();
       const dir = logDir(opts);
-      const keys = (opts['transparencyLogKey'] as string[] | undefined) ?? [];
-      if (keys.length > 0) {
+      if ((opts.transparencyLogKey ?? []).length > 0) {
         // Publishing is for an existing log: a mistyped directory must not become a new, empty one.
         if (!fs.existsSync(path.join(dir, SEQUENCER_FILE))) throw new DaemonError('NOT_FOUND', `${dir} is not a transparency log (no ${SEQUENCER_FILE})`);
         const log = await openConfiguredTransparencyLog(transparencyLogSettings(opts)!, { callMsMax: DEFAULT_LIMITS.backendCallMsMax });
@@ -167,65 +174,79 @@ function checkpoint(): CommandUnknownOpts {
       }
       process.stdout.write(published(dir).note);
       return 0;
-    },
+    }),
   );
-  return addTransparencyLogKeyOptions(cmd);
 }
 
-function entry(): CommandUnknownOpts {
-  return readingCommand('entry', 'print entry <index> (canonical JSON) from the published log', (args, opts) => {
-    const { tree } = published(logDir(opts));
-    process.stdout.write(`${tree.entry(index(args[0]!, '<index>')).toString('utf8')}\n`);
-    return 0;
-  }).argument('<index>', 'entry index, from 0');
+function entry() {
+  const cmd = readingCommand('entry', 'print entry <index> (canonical JSON) from the published log').argument('<index>', 'entry index, from 0');
+  return cmd.action((at) =>
+    runLog(cmd, () => {
+      const { tree } = published(logDir(cmd.opts()));
+      process.stdout.write(`${tree.entry(index(at, '<index>')).toString('utf8')}\n`);
+      return 0;
+    }),
+  );
 }
 
-function prove(): CommandUnknownOpts {
-  return readingCommand('prove', "print the inclusion proof of entry <index> in the tree of --size entries (default: the checkpoint's)", (args, opts) => {
-    const { checkpoint, tree } = published(logDir(opts));
-    const size = (opts['size'] as number | undefined) ?? checkpoint.size;
-    const at = index(args[0]!, '<index>');
-    if (size > checkpoint.size || at >= size)
-      throw new DaemonError('NOT_FOUND', `entry ${at} is not in a published tree of ${size} (the checkpoint has ${checkpoint.size})`);
-    const root = rootHash(tree, size);
-    if (size === checkpoint.size && !root.equals(checkpoint.root))
-      throw new DaemonError('NOT_FOUND', 'the tiles do not match the checkpoint; run signerd log audit');
-    const proof = inclusionProof(tree, at, size);
-    if (!verifyInclusion(at, size, leafHash(tree.entry(at)), proof, root))
-      throw new DaemonError('NOT_FOUND', 'the tiles give a proof that does not verify; run signerd log audit');
-    process.stdout.write(formatInclusionProof({ index: at, size, root, proof }));
-    return 0;
-  })
+function prove() {
+  const cmd = readingCommand('prove', "print the inclusion proof of entry <index> in the tree of --size entries (default: the checkpoint's)")
     .argument('<index>', 'entry index, from 0')
     .option('--size <n>', "tree size to prove against (at most the checkpoint's)", parseCount('--size', 1));
+  return cmd.action((indexText) =>
+    runLog(cmd, () => {
+      const opts = cmd.opts();
+      const { checkpoint, tree } = published(logDir(opts));
+      const size = opts.size ?? checkpoint.size;
+      const at = index(indexText, '<index>');
+      if (size > checkpoint.size || at >= size)
+        throw new DaemonError('NOT_FOUND', `entry ${at} is not in a published tree of ${size} (the checkpoint has ${checkpoint.size})`);
+      const root = rootHash(tree, size);
+      if (size === checkpoint.size && !root.equals(checkpoint.root))
+        throw new DaemonError('NOT_FOUND', 'the tiles do not match the checkpoint; run signerd log audit');
+      const proof = inclusionProof(tree, at, size);
+      if (!verifyInclusion(at, size, leafHash(tree.entry(at)), proof, root))
+        throw new DaemonError('NOT_FOUND', 'the tiles give a proof that does not verify; run signerd log audit');
+      process.stdout.write(formatInclusionProof({ index: at, size, root, proof }));
+      return 0;
+    }),
+  );
 }
 
-function consistency(): CommandUnknownOpts {
-  return readingCommand('consistency', 'print the proof that the tree of <m> entries is a prefix of the tree of <n> entries', (args, opts) => {
-    const { checkpoint, tree } = published(logDir(opts));
-    const m = index(args[0]!, '<m>');
-    const n = index(args[1]!, '<n>');
-    if (m < 1 || m > n || n > checkpoint.size) throw new DaemonError('NOT_FOUND', `need 1 <= m <= n <= ${checkpoint.size} (the checkpoint's size)`);
-    const oldRoot = rootHash(tree, m);
-    const newRoot = rootHash(tree, n);
-    const proof = consistencyProof(tree, m, n);
-    if (!verifyConsistency(m, n, oldRoot, newRoot, proof))
-      throw new DaemonError('NOT_FOUND', 'the tiles give a proof that does not verify; run signerd log audit');
-    process.stdout.write(formatConsistencyProof({ oldSize: m, newSize: n, oldRoot, newRoot, proof }));
-    return 0;
-  })
+function consistency() {
+  const cmd = readingCommand('consistency', 'print the proof that the tree of <m> entries is a prefix of the tree of <n> entries')
     .argument('<m>', 'the smaller tree size')
     .argument('<n>', 'the larger tree size');
+  return cmd.action((mText, nText) =>
+    runLog(cmd, () => {
+      const { checkpoint, tree } = published(logDir(cmd.opts()));
+      const m = index(mText, '<m>');
+      const n = index(nText, '<n>');
+      if (m < 1 || m > n || n > checkpoint.size) throw new DaemonError('NOT_FOUND', `need 1 <= m <= n <= ${checkpoint.size} (the checkpoint's size)`);
+      const oldRoot = rootHash(tree, m);
+      const newRoot = rootHash(tree, n);
+      const proof = consistencyProof(tree, m, n);
+      if (!verifyConsistency(m, n, oldRoot, newRoot, proof))
+        throw new DaemonError('NOT_FOUND', 'the tiles give a proof that does not verify; run signerd log audit');
+      process.stdout.write(formatConsistencyProof({ oldSize: m, newSize: n, oldRoot, newRoot, proof }));
+      return 0;
+    }),
+  );
 }
 
-function bundle(): CommandUnknownOpts {
-  return readingCommand(
+function bundle() {
+  const cmd = readingCommand(
     'bundle',
     "write the offline bundle of a signature's sign entry: the entry, its inclusion proof and the checkpoint (c2sp.org/tlog-proof)",
-    (args, opts) => {
+  )
+    .argument('<signature>', 'the signature, hex or Tezos base58check')
+    .option('--out <file>', 'write the bundle here instead of stdout');
+  return cmd.action((signatureText) =>
+    runLog(cmd, () => {
+      const opts = cmd.opts();
       const dir = logDir(opts);
       const { note, checkpoint, tree } = published(dir);
-      const signature = signatureArg(args[0]!);
+      const signature = signatureArg(signatureText);
       const found = findEntriesBySignature(dir, tree, signature);
       const signed = found.published.find((f) => f.decoded?.['kind'] === 'sign');
       if (!signed) {
@@ -237,65 +258,68 @@ function bundle(): CommandUnknownOpts {
         throw new DaemonError('NOT_FOUND', "the tiles do not lead to the checkpoint's root; run signerd log audit");
       }
       const text = formatProofBundle({ entry: signed.entry, index: signed.index, proof, checkpointNote: note });
-      const out = opts['out'] as string | undefined;
-      if (out) fs.writeFileSync(out, text, { mode: 0o644 });
+      if (opts.out) fs.writeFileSync(opts.out, text, { mode: 0o644 });
       else process.stdout.write(text);
       for (const other of found.published.filter((f) => f !== signed)) {
         process.stderr.write(`note: entry ${other.index} (${String(other.decoded?.['kind'])}) also names this signature\n`);
       }
       return 0;
-    },
-  )
-    .argument('<signature>', 'the signature, hex or Tezos base58check')
-    .option('--out <file>', 'write the bundle here instead of stdout');
+    }),
+  );
 }
 
-function verify(): CommandUnknownOpts {
-  return subcommand('verify', "verify a bundle offline: the checkpoint's signature by --log-key and the entry's inclusion; prints the entry", (args, opts) => {
-    const key = verifierKeyArg(opts['logKey'] as string);
-    const verdict = verifyProofBundle(readBounded(args[0]!, LOG_PROOF_FILE_BYTES_MAX).toString('utf8'), key);
-    if (!verdict.ok) {
-      process.stderr.write(`signerd log verify: NOT VERIFIED: ${verdict.reason}\n`);
-      return EXIT_NO;
-    }
-    const wanted = opts['signature'] as string | undefined;
-    const decoded = decodeLogEntry(verdict.bundle.entry);
-    if (wanted !== undefined && (decoded?.['kind'] !== 'sign' || decoded['signature'] !== signatureArg(wanted).toString('hex'))) {
-      process.stderr.write("signerd log verify: NOT VERIFIED: the bundle's entry is not the sign entry of that signature\n");
-      return EXIT_NO;
-    }
-    process.stdout.write(
-      `verified: entry ${verdict.bundle.index} of ${verdict.checkpoint.origin}, tree size ${verdict.checkpoint.size}\n${verdict.bundle.entry.toString('utf8')}\n`,
-    );
-    return 0;
-  })
+function verify() {
+  const cmd = new Command('verify')
+    .description("verify a bundle offline: the checkpoint's signature by --log-key and the entry's inclusion; prints the entry")
     .argument('<bundle>', 'bundle file (from signerd log bundle), or - for stdin')
     .requiredOption('--log-key <vkey>', "the log's verifier key <name>+<hash>+<base64>, or a file holding it")
     .option('--signature <sig>', 'also require the entry to be the sign entry of this signature (hex or base58check)');
+  return cmd.action((bundleFile, opts) =>
+    runLog(cmd, () => {
+      const key = verifierKeyArg(opts.logKey);
+      const verdict = verifyProofBundle(readBounded(bundleFile, LOG_PROOF_FILE_BYTES_MAX).toString('utf8'), key);
+      if (!verdict.ok) {
+        process.stderr.write(`signerd log verify: NOT VERIFIED: ${verdict.reason}\n`);
+        return EXIT_NO;
+      }
+      const decoded = decodeLogEntry(verdict.bundle.entry);
+      if (opts.signature !== undefined && (decoded?.['kind'] !== 'sign' || decoded['signature'] !== signatureArg(opts.signature).toString('hex'))) {
+        process.stderr.write("signerd log verify: NOT VERIFIED: the bundle's entry is not the sign entry of that signature\n");
+        return EXIT_NO;
+      }
+      process.stdout.write(
+        `verified: entry ${verdict.bundle.index} of ${verdict.checkpoint.origin}, tree size ${verdict.checkpoint.size}\n${verdict.bundle.entry.toString('utf8')}\n`,
+      );
+      return 0;
+    }),
+  );
 }
 
-function audit(): CommandUnknownOpts {
-  return subcommand('audit', 'recompute every tile of a log directory (or mirror) from its entries and check the checkpoint', (args, opts) => {
-    const key = opts['logKey'] === undefined ? null : verifierKeyArg(opts['logKey'] as string);
-    const previousFile = opts['previous'] as string | undefined;
-    const previous = previousFile === undefined ? null : previousCheckpoint(previousFile, key);
-    const report = auditLog(args[0]!, key, previous);
-    const cp = report.checkpoint;
-    process.stdout.write(`checkpoint ${cp ? `${cp.origin} size ${cp.size} root ${cp.root.toString('base64')}` : 'none'}\n`);
-    process.stdout.write(
-      `signature  ${report.signature}\nentries    ${report.entries}${report.foreignEntries ? ` (${report.foreignEntries} not signerd entries)` : ''}\nfiles      ${report.files} checked\n`,
-    );
-    if (previous)
-      process.stdout.write(
-        `previous   size ${previous.size}: ${report.problems.some((p) => p.startsWith('previous')) ? 'NOT consistent' : 'consistent (a prefix of this log)'}\n`,
-      );
-    for (const problem of report.problems) process.stderr.write(`problem: ${problem}\n`);
-    process.stdout.write(report.problems.length === 0 ? 'audit passed\n' : `audit FAILED: ${report.problems.length} problem(s)\n`);
-    return report.problems.length === 0 ? 0 : EXIT_NO;
-  })
+function audit() {
+  const cmd = new Command('audit')
+    .description('recompute every tile of a log directory (or mirror) from its entries and check the checkpoint')
     .argument('<dir>', 'the log directory or a mirror of it')
     .option('--log-key <vkey>', "the log's verifier key (or a file holding it): also verify the checkpoint's signature")
     .option('--previous <checkpoint>', 'a checkpoint seen earlier: the log must still contain that tree (it never shrinks or forks)');
+  return cmd.action((dir, opts) =>
+    runLog(cmd, () => {
+      const key = opts.logKey === undefined ? null : verifierKeyArg(opts.logKey);
+      const previous = opts.previous === undefined ? null : previousCheckpoint(opts.previous, key);
+      const report = auditLog(dir, key, previous);
+      const cp = report.checkpoint;
+      process.stdout.write(`checkpoint ${cp ? `${cp.origin} size ${cp.size} root ${cp.root.toString('base64')}` : 'none'}\n`);
+      process.stdout.write(
+        `signature  ${report.signature}\nentries    ${report.entries}${report.foreignEntries ? ` (${report.foreignEntries} not signerd entries)` : ''}\nfiles      ${report.files} checked\n`,
+      );
+      if (previous)
+        process.stdout.write(
+          `previous   size ${previous.size}: ${report.problems.some((p) => p.startsWith('previous')) ? 'NOT consistent' : 'consistent (a prefix of this log)'}\n`,
+        );
+      for (const problem of report.problems) process.stderr.write(`problem: ${problem}\n`);
+      process.stdout.write(report.problems.length === 0 ? 'audit passed\n' : `audit FAILED: ${report.problems.length} problem(s)\n`);
+      return report.problems.length === 0 ? 0 : EXIT_NO;
+    }),
+  );
 }
 
 function previousCheckpoint(file: string, key: NoteVerifierKey | null): Checkpoint {
@@ -310,10 +334,10 @@ function previousCheckpoint(file: string, key: NoteVerifierKey | null): Checkpoi
   return cp;
 }
 
-export function logCommand(): CommandUnknownOpts {
+export function logCommand() {
   const log = new Command('log').description(
     'the transparency log of what signerd signed and revoked: keys, checkpoints, entries, proofs, bundles, offline verification and audit',
   );
-  for (const make of [keygen, vkey, checkpoint, entry, prove, consistency, bundle, verify, audit]) log.addCommand(make());
+  for (const make of [keygen, vkey, checkpoint, entry, prove, consistency, bundle, verify, audit]) log.addCommand(make() as CommandUnknownOpts);
   return log;
 }

@@ -2,7 +2,7 @@
 // validity store, so they keep verifying after the switch. The original kept them in its Redis db 0
 // as <lowercase hex signature> → stripped message (MSET, no TTL), beside Celery's own keys.
 import type { KeyObject } from 'node:crypto';
-import { Option, type CommandUnknownOpts } from '@commander-js/extra-typings';
+import { Option } from '@commander-js/extra-typings';
 import { Redis } from 'ioredis';
 import { DaemonError } from '../errors.js';
 import { openValidityStore } from '../config/store-options.js';
@@ -11,7 +11,7 @@ import { keyIdOf, loadPublicKeyFile } from '../keys/key-file.js';
 import { ECDSA_PROFILE, RSA_PROFILE, type SignatureProfile } from '../signature/profiles.js';
 import { connectRedis, storeUnavailable, waitForReady } from '../store/redis-connection.js';
 import type { ValidityAdmin, ValidityStore } from '../store/validity-store.js';
-import { storeAdminCommand } from './store-admin-command.js';
+import { runStoreAdmin, storeCommand } from './store-admin-command.js';
 
 type Admin = ValidityStore & ValidityAdmin;
 
@@ -45,41 +45,50 @@ interface Tally {
 /** One seed record as read: null when the key is not a string, vanished, or is too big to be one. */
 type SeedEntry = { message: Buffer; expiresMs: number | null } | null;
 
-export function seedMigrationCommand(): CommandUnknownOpts {
-  const cmd = storeAdminCommand<Admin>({
-    name: 'migrate-seed',
-    description: 'import the signatures the Python signer-daemon stored in its Redis (hex signature → message) as live records, after verifying each',
-    label: 'signerd migrate-seed',
-    configHelp: "JSON file of store options, e.g. the daemon's own config file",
-    configIgnoresUnknown: true,
-    open: (settings, log) => openValidityStore(settings, { durable: true, create: true, log, logConnectionErrors: false }),
-    run: async (store, _args, opts) => {
-      const migration = migrationOf(opts);
-      const source = openSource(opts);
-      try {
-        return await migrate(store, source, migration, opts['storeTimeoutMs'] as number);
-      } finally {
-        source.disconnect();
-      }
-    },
-  });
-  return cmd
+export function seedMigrationCommand() {
+  const cmd = storeCommand(
+    'migrate-seed',
+    'import the signatures the Python signer-daemon stored in its Redis (hex signature → message) as live records, after verifying each',
+    "JSON file of store options, e.g. the daemon's own config file",
+  )
     .requiredOption('--from-redis-url <url>', "the original's Redis: redis://host:port/db (it used redis://localhost:6379/0), or rediss://; no password here")
     .option('--from-redis-password-file <file>', 'file holding the source Redis password (mode 0600)')
     .option('--from-redis-tls-ca <file>', 'CA certificate for a rediss:// source')
-    .addOption(new Option('--type <type>', 'which daemon pair issued the signatures').choices(['rsa', 'ecdsa']).makeOptionMandatory())
+    .addOption(new Option('--type <type>', 'which daemon pair issued the signatures').choices(['rsa', 'ecdsa'] as const).makeOptionMandatory())
     .requiredOption('--public-key <file>', "PEM public key of the original's signing key (RSA: openssl rsa -in rsa.pem -pubout; ECDSA: secp384r1.pub)")
     .option('--dry-run', 'scan, read and verify, but write nothing');
+  cmd.action(() =>
+    runStoreAdmin(
+      cmd,
+      {
+        label: 'signerd migrate-seed',
+        configIgnoresUnknown: true,
+        open: (settings, log) => openValidityStore(settings, { durable: true, create: true, log, logConnectionErrors: false }),
+      },
+      async (store, opts) => {
+        const migration = migrationOf(opts);
+        const source = openSource(opts);
+        try {
+          return await migrate(store, source, migration, opts.storeTimeoutMs);
+        } finally {
+          source.disconnect();
+        }
+      },
+    ),
+  );
+  return cmd;
 }
 
-function migrationOf(opts: Record<string, unknown>): Migration {
-  const profile = opts['type'] === 'rsa' ? RSA_PROFILE : ECDSA_PROFILE;
-  const file = String(opts['publicKey']);
+type MigrationOptionValues = ReturnType<ReturnType<typeof seedMigrationCommand>['opts']>;
+
+function migrationOf(opts: MigrationOptionValues): Migration {
+  const profile = opts.type === 'rsa' ? RSA_PROFILE : ECDSA_PROFILE;
+  const file = opts.publicKey;
   const publicKey = loadPublicKeyFile(file);
   const mismatch = keyMismatch(profile.algorithm, publicKey);
   if (mismatch) throw new DaemonError('KEY_LOAD_FAILED', `public key ${file}: ${mismatch}`);
   const signatureBytes = profile.family === 'rsa' ? Math.ceil((publicKey.asymmetricKeyDetails?.modulusLength ?? 0) / 8) : ECDSA_P384_SIGNATURE_BYTES;
-  return { profile, publicKey, keyId: keyIdOf(publicKey), signatureBytes, dryRun: opts['dryRun'] === true };
+  return { profile, publicKey, keyId: keyIdOf(publicKey), signatureBytes, dryRun: opts.dryRun === true };
 }
 
 /**
@@ -87,12 +96,12 @@ function migrationOf(opts: Record<string, unknown>): Migration {
  * no offline queue, no per-command retry, command and connect deadlines. A failed command ends the
  * run (we never retry it), so reconnects cannot prolong it; disconnect() at the end stops them.
  */
-function openSource(opts: Record<string, unknown>): Redis {
-  const timeoutMs = opts['storeTimeoutMs'] as number;
+function openSource(opts: MigrationOptionValues): Redis {
+  const timeoutMs = opts.storeTimeoutMs;
   const client = connectRedis({
-    url: String(opts['fromRedisUrl']),
-    passwordFile: opts['fromRedisPasswordFile'] as string | undefined,
-    tlsCaFile: opts['fromRedisTlsCa'] as string | undefined,
+    url: opts.fromRedisUrl,
+    passwordFile: opts.fromRedisPasswordFile,
+    tlsCaFile: opts.fromRedisTlsCa,
     commandTimeoutMs: timeoutMs,
     connectTimeoutMs: Math.max(timeoutMs, 2_000),
   });

@@ -9,37 +9,67 @@ import type { DurabilityLog } from '../store/redis-durability.js';
 /** Exit status when the store did not answer (sysexits EX_UNAVAILABLE): scripts can retry on it. */
 const EXIT_STORE_UNAVAILABLE = 69;
 
-export interface StoreAdminSpec<S extends { ready(msMax: number): Promise<boolean>; close(): Promise<void> }> {
-  name: string;
-  description: string;
+/** A store the admin commands can wait for and close. */
+interface ClosableStore {
+  ready(msMax: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** How one family of admin commands opens its store and names itself in error lines. */
+export interface StoreAdminSpec<S extends ClosableStore> {
   /** How the command names itself in error lines, e.g. `signerd revoke`. */
   label: string;
-  configHelp: string;
   /** Admin commands of the sign/verify stores read the daemon's own config file, ignoring its other options. */
   configIgnoresUnknown: boolean;
   /** `log` takes warnings the operator must see (e.g. --redis-allow-volatile); it writes to stderr. */
   open(settings: StoreSettings, log: DurabilityLog): S;
+}
+
+/** A command with the store options and a --config file; the caller adds its arguments, options and action. */
+export function storeCommand(name: string, description: string, configHelp: string) {
+  return addStoreOptions(new Command(name).description(description).option('--config <file>', configHelp));
+}
+
+/**
+ * The action of a store admin command: merge the --config file, open the store and wait for it,
+ * run, then one clear stderr line on failure and the exit status (69 when the store did not
+ * answer, so scripts can retry; 78 for everything else that went wrong).
+ */
+export async function runStoreAdmin<S extends ClosableStore, Opts extends StoreOptionValues & { config?: string | undefined }>(
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any command's arguments and global options
+  cmd: Command<any[], Opts, any>,
+  spec: StoreAdminSpec<S>,
+  run: (store: S, opts: Opts) => Promise<number>,
+): Promise<void> {
+  let store: S | undefined;
+  try {
+    const configFile = cmd.opts().config;
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-argument -- the command's own arguments are not what a config file sets
+    if (configFile) applyConfigFile(cmd, configFile, { ignoreUnknown: spec.configIgnoresUnknown });
+    const opts = cmd.opts();
+    const settings = storeSettings(opts);
+    store = spec.open(settings, stderrLog(spec.label));
+    if (!(await store.ready(settings.timeoutMs + 2_000))) throw new DaemonError('STORE_UNAVAILABLE', `the ${settings.kind} store did not answer`);
+    process.exitCode = await run(store, opts);
+  } catch (err) {
+    process.stderr.write(`${spec.label}: ${isDaemonError(err) ? `${err.code}: ${err.message}` : (err as Error).message}\n`);
+    process.exitCode = isDaemonError(err) && err.code === 'STORE_UNAVAILABLE' ? EXIT_STORE_UNAVAILABLE : EXIT_CONFIG;
+  } finally {
+    await store?.close();
+  }
+}
+
+/** The older shape of the same: a spec with the run callback, options added by the caller afterwards (untyped). */
+export interface LegacyStoreAdminSpec<S extends ClosableStore> extends StoreAdminSpec<S> {
+  name: string;
+  description: string;
+  configHelp: string;
   run(store: S, args: string[], opts: Record<string, unknown>): Promise<number>;
 }
 
-export function storeAdminCommand<S extends { ready(msMax: number): Promise<boolean>; close(): Promise<void> }>(spec: StoreAdminSpec<S>): CommandUnknownOpts {
-  const cmd: CommandUnknownOpts = addStoreOptions(new Command(spec.name).description(spec.description).option('--config <file>', spec.configHelp));
-  cmd.action(async () => {
-    let store: S | undefined;
-    try {
-      const configFile = cmd.opts()['config'] as string | undefined;
-      if (configFile) applyConfigFile(cmd, configFile, { ignoreUnknown: spec.configIgnoresUnknown });
-      const settings = storeSettings(cmd.opts() as StoreOptionValues);
-      store = spec.open(settings, stderrLog(spec.label));
-      if (!(await store.ready(settings.timeoutMs + 2_000))) throw new DaemonError('STORE_UNAVAILABLE', `the ${settings.kind} store did not answer`);
-      process.exitCode = await spec.run(store, cmd.args, cmd.opts());
-    } catch (err) {
-      process.stderr.write(`${spec.label}: ${isDaemonError(err) ? `${err.code}: ${err.message}` : (err as Error).message}\n`);
-      process.exitCode = isDaemonError(err) && err.code === 'STORE_UNAVAILABLE' ? EXIT_STORE_UNAVAILABLE : EXIT_CONFIG;
-    } finally {
-      await store?.close();
-    }
-  });
+export function storeAdminCommand<S extends ClosableStore>(spec: LegacyStoreAdminSpec<S>): CommandUnknownOpts {
+  const cmd: CommandUnknownOpts = storeCommand(spec.name, spec.description, spec.configHelp);
+  cmd.action(() => runStoreAdmin(cmd as Command<[], StoreOptionValues & { config?: string }>, spec, (store, opts) => spec.run(store, cmd.args, opts)));
   return cmd;
 }
 

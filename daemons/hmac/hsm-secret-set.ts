@@ -12,7 +12,7 @@ import type { Pkcs11Token } from '../../lib/keys/pkcs11-token.js';
 import { describePkcs11Uri, parsePkcs11Uri, type Pkcs11Uri } from '../../lib/keys/pkcs11-uri.js';
 import { chooseVersions, derivedInfo } from './derived-secrets.js';
 import { hmacWithTransientKey, replacedError } from './memory-secrets.js';
-import { openSecretSet, type SecretSettings } from './open-secret-set.js';
+import type { SecretSettings } from './open-secret-set.js';
 import { KEY_BYTES, TAG_BYTES, UNVERSIONED, type SecretSet } from './secret-set.js';
 
 /** Input of the start-up test MAC; its tag is also compared with the all-zero key's tag. */
@@ -23,8 +23,7 @@ const FIRST_BLOCK = Buffer.of(1);
 type TokenMac = (data: Buffer) => Promise<Buffer>;
 
 /** The set the settings name: file modes as before, or a token-held secret when --secret is a pkcs11: URI. */
-export async function loadSecretSet(settings: SecretSettings, log: Logger): Promise<SecretSet> {
-  if (!settings.hsmUri) return openSecretSet(settings);
+export async function openHsmSecretSet(settings: SecretSettings & { hsmUri: string }, log: Logger): Promise<SecretSet> {
   switch (settings.mode) {
     case 'single':
       return openHsmSingle(settings.hsmUri, settings.readMsMax, log);

@@ -9,7 +9,7 @@ import { startTcpServer } from '../../lib/server/serve-tcp.js';
 import { addHmacOptions, hmacSettings, MAC_PORT, VERIFY_PORT, type HmacSettings } from './hmac-options.js';
 import { createHmacHttpService } from './http-api.js';
 import { createMacService } from './mac-service.js';
-import { loadSecretSet } from './hsm-secret-set.js';
+import { loadSecretSet } from './open-secret-set.js';
 import { TAG_BYTES } from './secret-set.js';
 import { openSecretHolder } from './secret-holder.js';
 import { createVerifyService } from './verify-service.js';

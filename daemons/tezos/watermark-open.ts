@@ -1,5 +1,6 @@
 // Opens the watermark store the shared store options chose (--store sqlite|redis): one exhaustive switch.
-import { connectStoreRedis, type StoreOpenOptions, type StoreSettings } from '../../lib/config/store-options.js';
+import type { StoreOpenOptions, StoreSettings } from '../../lib/config/store-options.js';
+import { connectStoreRedis } from '../../lib/store/redis-store-client.js';
 import { durabilityGate } from '../../lib/store/redis-durability.js';
 import type { WatermarkAdmin, WatermarkStore } from './watermark.js';
 import { createRedisWatermarks } from './watermark-redis.js';

@@ -2,7 +2,7 @@
 // show, revoke, reinstate, export (JSON) and import (restore an exported record).
 import fs from 'node:fs';
 import { DaemonError } from '../errors.js';
-import { openValidityStore } from '../config/store-options.js';
+import { openValidityStore } from '../store/open-validity-store.js';
 import { runStoreAdmin, storeCommand, type StoreAdminSpec } from './store-admin-command.js';
 import { parseCount } from '../config/numbers.js';
 import { decodeHex } from '../protocol/encoding.js';

@@ -5,7 +5,7 @@ import type { KeyObject } from 'node:crypto';
 import { Option } from '@commander-js/extra-typings';
 import { Redis } from 'ioredis';
 import { DaemonError } from '../errors.js';
-import { openValidityStore } from '../config/store-options.js';
+import { openValidityStore } from '../store/open-validity-store.js';
 import { keyMismatch, verifyAsync } from '../crypto/signature-algorithms.js';
 import { keyIdOf, loadPublicKeyFile } from '../keys/key-file.js';
 import { ECDSA_PROFILE, RSA_PROFILE, type SignatureProfile } from '../signature/profiles.js';

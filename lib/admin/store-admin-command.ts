@@ -22,7 +22,7 @@ export interface StoreAdminSpec<S extends ClosableStore> {
   /** Admin commands of the sign/verify stores read the daemon's own config file, ignoring its other options. */
   configIgnoresUnknown: boolean;
   /** `log` takes warnings the operator must see (e.g. --redis-allow-volatile); it writes to stderr. */
-  open(settings: StoreSettings, log: DurabilityLog): S;
+  open(settings: StoreSettings, log: DurabilityLog): S | Promise<S>;
 }
 
 /** A command with the store options and a --config file; the caller adds its arguments, options and action. */
@@ -48,7 +48,7 @@ export async function runStoreAdmin<S extends ClosableStore, Opts extends StoreO
     if (configFile) applyConfigFile(cmd, configFile, { ignoreUnknown: spec.configIgnoresUnknown });
     const opts = cmd.opts();
     const settings = storeSettings(opts);
-    store = spec.open(settings, stderrLog(spec.label));
+    store = await spec.open(settings, stderrLog(spec.label));
     if (!(await store.ready(settings.timeoutMs + 2_000))) throw new DaemonError('STORE_UNAVAILABLE', `the ${settings.kind} store did not answer`);
     process.exitCode = await run(store, opts);
   } catch (err) {

@@ -1,12 +1,9 @@
 // Command-line options that choose and reach the validity store, shared by the sign and verify
-// daemons and the admin commands, and the one exhaustive switch that opens the chosen store.
+// daemons and the admin commands, and their typed settings. Opening a store is lib/store/open-validity-store.ts.
 import { Command, Option, type OptionValues } from '@commander-js/extra-typings';
 import { DEFAULT_LIMITS } from '../limits.js';
-import { connectRedis, type RedisClient, type RedisConnectionOptions } from '../store/redis-connection.js';
-import { durabilityGate, type DurabilityLog } from '../store/redis-durability.js';
-import { createRedisValidityStore } from '../store/redis-validity-store.js';
-import { openSqliteValidityStore } from '../store/sqlite-validity-store.js';
-import type { ValidityAdmin, ValidityStore } from '../store/validity-store.js';
+import type { RedisConnectionOptions } from '../store/redis-connection.js';
+import type { DurabilityLog } from '../store/redis-durability.js';
 import { parseCount } from './numbers.js';
 
 export type StoreSettings =
@@ -84,39 +81,4 @@ export interface StoreOpenOptions {
   log: DurabilityLog;
   /** Daemons log reconnect errors; admin commands, which give up after one deadline, stay quiet. */
   logConnectionErrors: boolean;
-}
-
-/** One Redis client for one store, with the deadlines derived from --store-timeout-ms. */
-export function connectStoreRedis(
-  settings: Extract<StoreSettings, { kind: 'redis' }>,
-  opts: Pick<StoreOpenOptions, 'log' | 'logConnectionErrors'>,
-): RedisClient {
-  const onError = opts.logConnectionErrors ? (err: Error) => opts.log.warn({ err: err.message }, 'store connection error') : undefined;
-  return connectRedis({
-    ...settings,
-    commandTimeoutMs: settings.timeoutMs,
-    connectTimeoutMs: Math.max(settings.timeoutMs, 2_000),
-    ...(onError ? { onError } : {}),
-  });
-}
-
-export function openValidityStore(settings: StoreSettings, opts: StoreOpenOptions): ValidityStore & ValidityAdmin {
-  switch (settings.kind) {
-    case 'sqlite':
-      return openSqliteValidityStore({
-        stateDir: settings.stateDir,
-        busyTimeoutMs: settings.timeoutMs,
-        synchronous: opts.durable ? 'FULL' : 'NORMAL',
-        create: opts.create,
-      });
-    case 'redis': {
-      const client = connectStoreRedis(settings, opts);
-      return createRedisValidityStore(client, {
-        prefix: settings.prefix,
-        waitReplicas: settings.waitReplicas,
-        waitTimeoutMs: Math.max(settings.timeoutMs, 1_000),
-        durability: durabilityGate(client, settings, opts.log),
-      });
-    }
-  }
 }

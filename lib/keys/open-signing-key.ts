@@ -1,9 +1,9 @@
 // Chooses where a daemon's signing key lives from its --key value: a `pkcs11:` URI opens an HSM key,
-// anything else is a PEM file. One exhaustive switch, so a new backend cannot be half-wired.
+// anything else is a PEM file. One exhaustive switch, so a new backend cannot be half-wired; a
+// backend's code loads only when chosen.
 import type { Logger } from 'pino';
 import type { SignatureAlgorithm } from '../crypto/signature-algorithms.js';
 import { loadFileSigningKey, type SigningKey } from './signing-key.js';
-import { openPkcs11SigningKey } from './pkcs11-signing-key.js';
 import { isPkcs11Uri } from './pkcs11-uri.js';
 
 export type KeySource = { kind: 'pkcs11'; uri: string } | { kind: 'file'; path: string };
@@ -21,8 +21,11 @@ export function keySourceOf(ref: string): KeySource {
 export async function openSigningKey(ref: string, algorithm: SignatureAlgorithm, deps: OpenKeyDeps): Promise<SigningKey> {
   const source = keySourceOf(ref);
   switch (source.kind) {
-    case 'pkcs11':
+    case 'pkcs11': {
+      // Loaded only for an HSM key: the PKCS#11 module and its checks are not a file key's business.
+      const { openPkcs11SigningKey } = await import('./pkcs11-signing-key.js');
       return openPkcs11SigningKey(source.uri, algorithm, { callMsMax: deps.callMsMax, log: deps.log });
+    }
     case 'file':
       return loadFileSigningKey(source.path, algorithm);
     default:

@@ -4,7 +4,8 @@ import { Command } from '@commander-js/extra-typings';
 import { DEFAULT_LIMITS, PURGE_INTERVAL_MS, STORE_READY_MS_MAX } from '../limits.js';
 import type { Logger } from 'pino';
 import { addListenOptions, listenSettings, required, type ListenSettings } from '../config/daemon-options.js';
-import { addStoreOptions, openValidityStore, storeSettings, type StoreSettings } from '../config/store-options.js';
+import { addStoreOptions, storeSettings, type StoreSettings } from '../config/store-options.js';
+import { openValidityStore } from '../store/open-validity-store.js';
 import { parseCount } from '../config/numbers.js';
 import { openSigningKey } from '../keys/open-signing-key.js';
 import { runDaemonProcess } from '../server/daemon-process.js';
@@ -52,7 +53,7 @@ function signDaemonSettings(opts: SignOptionValues): SignDaemonSettings {
 async function startSignDaemon(profile: SignatureProfile, settings: SignDaemonSettings, log: Logger): Promise<() => Promise<void>> {
   const { listen } = settings;
   const key = await openSigningKey(settings.key, profile.algorithm, { callMsMax: listen.limits.backendCallMsMax, log });
-  const store = openValidityStore(settings.store, { durable: false, create: true, log, logConnectionErrors: true });
+  const store = await openValidityStore(settings.store, { durable: false, create: true, log, logConnectionErrors: true });
   const service = createSignService({ key, store, ttlSeconds: settings.ttlSeconds, chunkBytes: settings.chunkBytes, reply: listen.reply });
   if (!(await store.ready(STORE_READY_MS_MAX))) log.warn({ store: settings.store.kind }, 'store not reachable yet; answering STORE_UNAVAILABLE until it is');
   const server = await startTcpServer({ host: listen.host, port: listen.port, mode: listen.mode, limits: listen.limits, log, service });

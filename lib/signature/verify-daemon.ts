@@ -3,7 +3,8 @@
 import { Command } from '@commander-js/extra-typings';
 import type { Logger } from 'pino';
 import { addListenOptions, listenSettings, required, type ListenSettings } from '../config/daemon-options.js';
-import { addStoreOptions, openValidityStore, storeSettings, type StoreSettings } from '../config/store-options.js';
+import { addStoreOptions, storeSettings, type StoreSettings } from '../config/store-options.js';
+import { openValidityStore } from '../store/open-validity-store.js';
 import { loadKeyring } from '../keys/public-keyring.js';
 import { runDaemonProcess } from '../server/daemon-process.js';
 import { startTcpServer } from '../server/serve-tcp.js';
@@ -39,7 +40,7 @@ function verifyDaemonSettings(opts: VerifyOptionValues): VerifyDaemonSettings {
 async function startVerifyDaemon(profile: SignatureProfile, settings: VerifyDaemonSettings, log: Logger): Promise<() => Promise<void>> {
   const { listen } = settings;
   const keyring = loadKeyring(settings.keyring, profile.algorithm);
-  const store = openValidityStore(settings.store, { durable: false, create: true, log, logConnectionErrors: true });
+  const store = await openValidityStore(settings.store, { durable: false, create: true, log, logConnectionErrors: true });
   const service = createVerifyService({ algorithm: profile.algorithm, keyring, store, reply: listen.reply, verifiedReply: profile.verifiedReply });
   if (!(await store.ready(STORE_READY_MS_MAX))) log.warn({ store: settings.store.kind }, 'store not reachable yet; answering STORE_UNAVAILABLE until it is');
   const server = await startTcpServer({ host: listen.host, port: listen.port, mode: listen.mode, limits: listen.limits, log, service });

@@ -32,7 +32,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   lineBytesMax: 64 * 1024,
   chunkBytes: 2048,
   connectionsMax: 1024,
-  inFlightMax: 64,
+  inFlightMax: 16,
   idleTimeoutMs: 30_000,
   lineMsMax: 10_000,
   lingerMs: 0,

@@ -15,7 +15,18 @@ export const ERROR_CODES = {
   UNKNOWN_KEY: { retryable: false, fault: false, meaning: 'no key with that name or id is configured' },
   NOT_FOUND: { retryable: false, fault: false, meaning: 'HTTP: no such path' },
   METHOD_NOT_ALLOWED: { retryable: false, fault: false, meaning: 'HTTP: the path exists but not for this method' },
-  UNAUTHORIZED: { retryable: false, fault: false, meaning: 'the request lacks valid client authentication' },
+  UNAUTHORIZED: { retryable: false, fault: false, meaning: 'tezos: the request lacks a valid authorized_keys signature (octez client authentication)' },
+  UNAUTHENTICATED: {
+    retryable: false,
+    fault: false,
+    meaning: 'client channel: no or unregistered credential, registration ended, or the channel outlived max-session; open a new channel',
+  },
+  FORBIDDEN: {
+    retryable: false,
+    fault: false,
+    meaning: "client channel: the client's registration excludes this daemon, or it is blocked for abuse for a while",
+  },
+  RATE_LIMITED: { retryable: true, fault: false, meaning: 'client channel: over its rate; the text (HTTP: Retry-After) says when to retry' },
   NOT_ALLOWED: { retryable: false, fault: false, meaning: 'policy refuses this request for this key' },
   WATERMARK_REJECTED: { retryable: false, fault: false, meaning: 'signing would go at or below the stored watermark (double-sign protection)' },
   PAYLOAD_TOO_LARGE: { retryable: false, fault: false, meaning: 'the payload or body is larger than the configured maximum' },
@@ -43,8 +54,11 @@ export const EXIT_CONFIG = 78;
 export class DaemonError extends Error {
   readonly code: ErrorCode;
 
+  /** When the same request may succeed (RATE_LIMITED, a BUSY with a known wait): HTTP's Retry-After. */
+  readonly retryAfterMs: number | undefined;
+
   /** `message` must be safe to send to a client: no secrets, no payloads. */
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
     // Expected refusals (a malformed line, a policy no) come at flood rates and are logged without
     // a stack; capturing one would cost more than the rest of the request. Faults keep theirs.
     const stackTraceLimit = Error.stackTraceLimit;
@@ -52,6 +66,7 @@ export class DaemonError extends Error {
     super(message, options);
     Error.stackTraceLimit = stackTraceLimit;
     this.code = code;
+    this.retryAfterMs = options?.retryAfterMs;
     this.name = 'DaemonError';
   }
 }

@@ -223,3 +223,16 @@ export const NOTE_SIGNATURES_MAX = 100;
 export const LOG_PROOF_FILE_BYTES_MAX = 256 * 1024;
 /** Opening a log: the writer thread reconciles the checkpoint with the database and rewrites missing tiles. */
 export const LOG_OPEN_MS_MAX = 60_000;
+
+/** Client channels: TLS handshakes must finish within this long of the connection. */
+export const TLS_HANDSHAKE_MS_MAX = 10_000;
+/** Client channels: channels one identity may open a minute before it is blocked for a while. */
+export const CHANNEL_HANDSHAKES_PER_MINUTE_MAX = 600;
+/** Client channels: requests refused for rate a minute before the identity is blocked for a while. */
+export const CHANNEL_REFUSALS_PER_MINUTE_MAX = 600;
+/** Client channels: how long a block for abuse lasts. */
+export const CHANNEL_BLOCK_MS = 60_000;
+/** Client channels: identities whose rate and abuse counts are kept (oldest dropped first). */
+export const CHANNEL_IDENTITIES_MAX = 10_000;
+/** Client channels: how often open channels are checked against the registry, expiry and max-session. */
+export const CHANNEL_SWEEP_MS = 500;

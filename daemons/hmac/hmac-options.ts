@@ -5,7 +5,7 @@ import { DaemonError } from '../../lib/errors.js';
 import { DEFAULT_LIMITS } from '../../lib/limits.js';
 import { parseCount, parsePort } from '../../lib/config/numbers.js';
 import { isPkcs11Uri } from '../../lib/keys/pkcs11-uri.js';
-import type { SecretSettings } from './open-secret-set.js';
+import type { SecretSettings } from './secret-set.js';
 import { parseMode } from './secret-set.js';
 import { listenSettings, type ListenOptionValues, type ListenSettings } from '../../lib/config/daemon-options.js';
 

@@ -12,7 +12,7 @@ import type { Pkcs11Token } from '../../lib/keys/pkcs11-token.js';
 import { describePkcs11Uri, parsePkcs11Uri, type Pkcs11Uri } from '../../lib/keys/pkcs11-uri.js';
 import { chooseVersions, derivedInfo } from './derived-secrets.js';
 import { hmacWithTransientKey, replacedError } from './memory-secrets.js';
-import type { SecretSettings } from './open-secret-set.js';
+import type { SecretSettings } from './secret-set.js';
 import { KEY_BYTES, TAG_BYTES, UNVERSIONED, type SecretSet } from './secret-set.js';
 
 /** Input of the start-up test MAC; its tag is also compared with the all-zero key's tag. */

@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import { addListenOptions } from '../../lib/config/daemon-options.js';
 import { runDaemonProcess, type DaemonHandle } from '../../lib/server/daemon-process.js';
 import { startHttpServer } from '../../lib/server/serve-http.js';
-import { startTcpServer } from '../../lib/server/serve-tcp.js';
+import { startTcpServer, type RunningServer } from '../../lib/server/serve-tcp.js';
+import { channelReload, openChannelGuard } from '../../lib/channels/channel-guard.js';
 import { addHmacOptions, hmacSettings, MAC_PORT, VERIFY_PORT, type HmacSettings } from './hmac-options.js';
 import { createHmacHttpService } from './http-api.js';
 import { createMacService } from './mac-service.js';
@@ -25,6 +26,8 @@ export function command() {
 async function serve(settings: HmacSettings, log: Logger): Promise<DaemonHandle> {
   const { listen } = settings;
   const limits = { ...listen.limits, chunkBytes: settings.chunkBytes, httpBodyBytesMax: settings.httpBodyBytesMax };
+  const channel = openChannelGuard('hmac', listen.policy, log);
+  const lineServers: RunningServer[] = [];
   const secrets = await openSecretHolder(() => loadSecretSet(settings.secrets, log));
   const first = secrets.current();
   log.info({ mode: first.mode, ...first.summary }, 'secrets loaded');
@@ -44,7 +47,8 @@ async function serve(settings: HmacSettings, log: Logger): Promise<DaemonHandle>
     },
   ];
   for (const { protocol, port, limits, service } of servers) {
-    const server = await startTcpServer({ host: listen.host, port, mode: listen.mode, limits, log, service });
+    const server = await startTcpServer({ host: listen.host, port, mode: listen.mode, limits, log, service, channel, policy: listen.policy });
+    lineServers.push(server);
     stops.push(() => server.close());
     log.info({ protocol, host: listen.host, port: server.address.port, mode: first.mode }, 'listening');
   }
@@ -61,6 +65,7 @@ async function serve(settings: HmacSettings, log: Logger): Promise<DaemonHandle>
     async reload() {
       const set = await secrets.reload();
       log.info({ mode: set.mode, ...set.summary }, 'secrets reloaded');
+      await channelReload(channel, lineServers, log)?.();
     },
   };
 }

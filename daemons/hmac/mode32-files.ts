@@ -6,10 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DaemonError } from '../../lib/errors.js';
 import { hmacWithTransientKey, replacedError } from './memory-secrets.js';
-import { KEY_BYTES, TABLE_BYTES, TABLE_KEYS, UNVERSIONED, tableFileName, type SecretSet } from './secret-set.js';
-
-/** all: every one of the 65,536 files must exist (the operator's full set); present: serve the files that exist. */
-export type Mode32Files = 'all' | 'present';
+import { KEY_BYTES, TABLE_BYTES, TABLE_KEYS, UNVERSIONED, tableFileName, type Mode32Files, type SecretSet } from './secret-set.js';
 
 /**
  * Secret files open at once for key reads (each from its open to its close); more reads wait their

@@ -3,22 +3,8 @@
 import type { Logger } from 'pino';
 import { loadDerivedSecrets } from './derived-secrets.js';
 import { loadMode16Table, loadSingleSecret } from './memory-secrets.js';
-import { openMode32Files, type Mode32Files } from './mode32-files.js';
-import type { SecretMode, SecretSet } from './secret-set.js';
-
-export interface SecretSettings {
-  mode: SecretMode;
-  dir: string;
-  mode32Files: Mode32Files;
-  /** derived: the version new tags use (null: the highest master file present). */
-  keyVersion: number | null;
-  /** derived: retired versions still accepted by verify (null: every other master file present). */
-  acceptVersions: readonly number[] | null;
-  /** mode32: deadline for reading one key from disk; with hsmUri, deadline of one HSM call. */
-  readMsMax: number;
-  /** single/derived: a pkcs11: URI of the token-held secret (hsm-secret-set.ts) instead of files in `dir`. */
-  hsmUri?: string | null;
-}
+import { openMode32Files } from './mode32-files.js';
+import type { SecretSet, SecretSettings } from './secret-set.js';
 
 export function openSecretSet(settings: SecretSettings): SecretSet {
   switch (settings.mode) {

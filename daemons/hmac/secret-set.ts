@@ -59,3 +59,20 @@ export function keyIdFor(mode: SecretMode, index: number, version: number): stri
 export function tableFileName(file: number): string {
   return file.toString(16).padStart(4, '0');
 }
+
+/** all: every one of the 65,536 files must exist (the operator's full set); present: serve the files that exist. */
+export type Mode32Files = 'all' | 'present';
+
+export interface SecretSettings {
+  mode: SecretMode;
+  dir: string;
+  mode32Files: Mode32Files;
+  /** derived: the version new tags use (null: the highest master file present). */
+  keyVersion: number | null;
+  /** derived: retired versions still accepted by verify (null: every other master file present). */
+  acceptVersions: readonly number[] | null;
+  /** mode32: deadline for reading one key from disk; with hsmUri, deadline of one HSM call. */
+  readMsMax: number;
+  /** single/derived: a pkcs11: URI of the token-held secret (hsm-secret-set.ts) instead of files in `dir`. */
+  hsmUri?: string | null;
+}

@@ -151,6 +151,8 @@ async function serveWith(
       limits: listen.limits,
       log,
       service: createTezosLineService(core, listen.reply),
+      channel: null,
+      policy: listen.policy,
     });
     stops.push(() => line.close());
     log.info({ protocol: 'line', host: listen.host, port: line.address.port, ...common }, 'listening');

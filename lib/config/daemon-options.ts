@@ -9,6 +9,7 @@ import type { ConnectionMode } from '../server/serve-tcp.js';
 import type { ReplyMode } from '../protocol/reply-format.js';
 import { LOG_LEVELS } from '../log/logger.js';
 import { parseCount, parsePort } from './numbers.js';
+import { addChannelOptions, channelPolicy, type ChannelPolicy } from '../channels/channel-options.js';
 
 export interface ListenSettings {
   host: string;
@@ -17,12 +18,14 @@ export interface ListenSettings {
   reply: ReplyMode;
   limits: Limits;
   logLevel: string;
+  /** TLS client channels, or plaintext (loopback unless --insecure-plaintext). */
+  policy: ChannelPolicy;
 }
 
 export function addListenOptions<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>, defaultPort: number) {
-  return cmd
+  return addChannelOptions(cmd)
     .option('--config <file>', 'JSON file of options (camelCase long names); command-line options win')
-    .option('--host <address>', 'address to listen on; keep loopback unless a TLS proxy fronts it', '127.0.0.1')
+    .option('--host <address>', 'address to listen on; beyond loopback only with TLS (--tls-cert) or --insecure-plaintext', '127.0.0.1')
     .option('--port <port>', 'TCP port of the line protocol', parsePort('--port'), defaultPort)
     .option(
       '--keep-open',
@@ -69,6 +72,7 @@ export function listenSettings(opts: ListenOptionValues): ListenSettings {
     mode: opts.keepOpen ? 'keep-open' : 'one-shot',
     reply: opts.reply,
     logLevel: opts.logLevel,
+    policy: channelPolicy(opts),
     limits: {
       ...DEFAULT_LIMITS,
       lineBytesMax: opts.lineBytesMax,

@@ -1,42 +1,21 @@
-// The line-protocol server every daemon shares: bounded framing, a connection cap, idle and
-// line deadlines, one request at a time per socket (ordered replies, natural back-pressure), a
-// global in-flight cap shared fairly, and a drain on shutdown. Daemons supply `handle` and `formatError`.
+// The line-protocol server every daemon shares: the listener (plain TCP on loopback, or TLS 1.3
+// client channels), the connection cap, channel admission and the sweep of open channels, the
+// bound on input held across connections, fair turns, the in-flight gate and the drain on
+// shutdown. One connection's life is line-connection.ts; one request's is request-runner.ts.
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Logger } from 'pino';
-import { DaemonError, isFault, toDaemonError } from '../errors.js';
-import {
-  FRAMING_ERROR_DISCARD_MS,
-  FRESH_REQUESTS_MAX,
-  ONE_SHOT_QUIET_MS,
-  INPUT_HELD_BYTES_MAX,
-  REQUESTS_PER_TURN_MAX,
-  TURN_REQUESTS_MAX,
-  type Limits,
-} from '../limits.js';
-import { createLineReader } from '../protocol/line-reader.js';
+import { DaemonError } from '../errors.js';
+import { CHANNEL_SWEEP_MS, FRAMING_ERROR_DISCARD_MS, INPUT_HELD_BYTES_MAX, TLS_HANDSHAKE_MS_MAX, TURN_REQUESTS_MAX, type Limits } from '../limits.js';
+import type { ChannelGuard } from '../channels/channel-guard.js';
+import { checkPlaintextBind, type ChannelPolicy } from '../channels/channel-options.js';
 import { createGate } from './gate.js';
+import { openLineConnection, type ConnectionControl, type ConnectionMode } from './line-connection.js';
+import { createRequestRunner, type LineService } from './request-runner.js';
 import { createTurnBudget } from './turn-budget.js';
 
-/** Per-request context: handlers add fields for the one outcome log line. */
-export interface RequestContext {
-  readonly conn: number;
-  readonly req: number;
-  readonly fields: Record<string, unknown>;
-}
-
-/** What a daemon gives the server: a request handler and its wire form for errors. */
-export interface LineService {
-  handle(line: Buffer, ctx: RequestContext): Promise<string>;
-  formatError(err: DaemonError): string;
-}
-
-/**
- * one-shot: like the seed daemons, a connection closes as soon as its lines are answered and no
- * more bytes are waiting (or after lingerMs, when set), so `echo x | nc host port` exits at once; an
- * unterminated request that goes quiet is answered as it is. keep-open: the connection stays until
- * the client closes it or it is idle for idleTimeoutMs; every request needs its LF.
- */
-export type ConnectionMode = 'one-shot' | 'keep-open';
+export type { ConnectionMode } from './line-connection.js';
+export type { LineService, RequestContext } from './request-runner.js';
 
 export interface TcpServerOptions {
   host: string;
@@ -45,16 +24,23 @@ export interface TcpServerOptions {
   limits: Limits;
   log: Logger;
   service: LineService;
+  /** The daemon's client channels (TLS), or null for plaintext; shared by all its listeners. */
+  channel: ChannelGuard | null;
+  /** Whether plaintext may bind beyond loopback (--insecure-plaintext). */
+  policy: ChannelPolicy;
 }
 
 export interface RunningServer {
   readonly address: net.AddressInfo;
   /** Stops accepting, lets in-flight requests finish (bounded by drainMsMax), then closes. */
   close(): Promise<void>;
+  /** After the channel guard reloaded: the new certificate for new handshakes, and open channels checked now. */
+  channelsReloaded(): void;
 }
 
 export async function startTcpServer(opts: TcpServerOptions): Promise<RunningServer> {
-  const { limits, log, service } = opts;
+  const { limits, log, service, channel } = opts;
+  checkPlaintextBind(opts.host, opts.policy);
   const gate = createGate(limits.inFlightMax);
   const turn = createTurnBudget(TURN_REQUESTS_MAX);
   const connections = new Set<ConnectionControl>();
@@ -64,259 +50,69 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
   let nextConn = 0;
   // A flood of refused connections must not become a flood of log lines: one line per second at most.
   const refusals = createRefusalLog(log);
-
-  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) => {
-    const conn = ++nextConn;
-    if (draining || connections.size >= limits.connectionsMax) {
-      const err = draining
-        ? new DaemonError('SHUTTING_DOWN', 'daemon is shutting down')
-        : new DaemonError('BUSY', `too many connections (max ${limits.connectionsMax})`);
-      refusals.note(err.code);
-      socket.on('error', () => {});
-      socket.end(service.formatError(err) + '\n');
-      setTimeout(() => socket.destroy(), FRAMING_ERROR_DISCARD_MS).unref();
-      return;
-    }
-    handleConnection(socket, conn);
-  });
-
-  function handleConnection(socket: net.Socket, conn: number): void {
-    const reader = createLineReader(limits.lineBytesMax);
-    const connLog = log.child({ conn });
-    // busy = running || awaitingDrain || yielding: no new request starts while any holds.
-    let running = false;
-    let awaitingDrain = false;
-    let yielding = false;
-    let clientEnded = false;
-    let closed = false;
-    let stopping = false;
-    let nextReq = 0;
-    // Requests run back to back since this connection last yielded the event loop.
-    let burst = 0;
-    let corked = false;
-    let quietTimer: NodeJS.Timeout | undefined;
-    let lineTimer: NodeJS.Timeout | undefined;
-    let lineTimerFor = -1;
-    let idleClose: NodeJS.Timeout | NodeJS.Immediate | undefined;
-    let lastRequest = false;
-    // A line taken from the reader that waits for a place in a later turn.
-    let held: Buffer | null = null;
-    const busy = (): boolean => running || awaitingDrain || yielding;
-
-    socket.setNoDelay(true);
-    socket.setTimeout(limits.idleTimeoutMs);
-
-    // Bytes of this connection counted in heldBytes.
-    let counted = 0;
-    const control: ConnectionControl = {
-      close(graceful) {
-        stopping = true;
-        if (!graceful) socket.destroy();
-        else if (!busy()) pump();
-      },
-      held: () => counted,
-      shed() {
-        refuse(new DaemonError('BUSY', 'too much unanswered input queued across connections; send fewer lines at once'));
-      },
-    };
-    connections.add(control);
-
-    /** Brings heldBytes up to date with what this connection holds now. */
-    function account(): void {
-      const now = closed ? 0 : reader.pendingBytes + (held?.length ?? 0);
-      heldBytes += now - counted;
-      counted = now;
-    }
-
-    /** Ends our side once; whatever the client still sends is read and dropped, so closing does not
-     * turn into an RST that could destroy our last line before the client reads it. */
-    function finish(): void {
-      if (closed) return;
-      closed = true;
-      clearTimers();
-      // Lines not answered by now never will be: drop them (a shed flood frees its memory here).
-      reader.clear();
-      held = null;
-      account();
-      socket.resume();
-      socket.end();
-      // A client that never reads or closes must not pin the socket.
-      setTimeout(() => socket.destroy(), FRAMING_ERROR_DISCARD_MS).unref();
-    }
-
-    function refuse(err: DaemonError): void {
-      connLog.info({ req: ++nextReq, outcome: err.code }, 'request');
-      socket.write(service.formatError(err) + '\n');
-      finish();
-    }
-
-    socket.on('data', (chunk: Buffer) => {
-      if (closed || stopping) return;
-      // Nothing more is read until these bytes are consumed: memory per connection stays at one
-      // read plus one partial line, and a client that outpaces us waits in its own socket buffer.
-      socket.pause();
-      reader.push(chunk);
-      clearTimeout(quietTimer);
-      cancelIdleClose();
-      if (!busy()) pump();
-      account();
+  const deps = {
+    mode: opts.mode,
+    limits,
+    log,
+    service,
+    turn,
+    runRequest: createRequestRunner({ gate, service, channel }),
+    heldChanged(delta: number) {
+      heldBytes += delta;
       if (heldBytes > INPUT_HELD_BYTES_MAX) shedLargest();
-    });
-    socket.on('end', () => {
-      clientEnded = true;
-      cancelIdleClose();
-      if (!busy()) pump();
-    });
-    socket.on('drain', () => {
-      if (!awaitingDrain) return;
-      awaitingDrain = false;
-      if (lastRequest) finish();
-      else pump();
-    });
-    socket.on('timeout', () => {
-      // A request still running (a slow HSM) or waiting for its turn is not the client's idleness;
-      // a reply the client does not read is.
-      if (running || yielding || closed) return;
-      if (awaitingDrain) {
-        connLog.debug({ outcome: 'slow-reader' }, 'connection closed: replies not read');
-        socket.destroy();
-        return;
-      }
-      if (reader.pendingBytes > 0) return refuse(notTerminated(limits.idleTimeoutMs));
-      connLog.debug({ outcome: 'idle-timeout' }, 'connection idle');
-      finish();
-    });
-    socket.on('error', (err) => connLog.debug({ err: err.message }, 'socket error'));
-    socket.on('close', () => {
-      closed = true;
-      clearTimers();
-      account();
+    },
+    closed(control: ConnectionControl) {
       connections.delete(control);
-    });
+    },
+  };
 
-    /**
-     * Runs the lines that are complete, one at a time. A connection runs at most a quantum of
-     * requests per event-loop turn, and bulk requests (see start) also need a place in the turn's
-     * shared budget; otherwise the connection waits its turn, round robin.
-     */
-    function pump(): void {
-      while (!busy() && !closed) {
-        let line = held ?? reader.next();
-        held = null;
-        if (line === null && clientEnded) line = reader.takeRest();
-        if (reader.overflowed) return refuse(new DaemonError('LINE_TOO_LONG', `line longer than ${limits.lineBytesMax} bytes`));
-        if (line === null) return caughtUp();
-        // Fresh: one of a connection's first requests with nothing queued behind it (a one-shot
-        // client, a newcomer): it goes ahead. A flood or a pipeline has bytes waiting: bulk.
-        const fresh = nextReq < FRESH_REQUESTS_MAX && reader.pendingBytes === 0;
-        if (burst >= REQUESTS_PER_TURN_MAX || (!fresh && !turn.take())) {
-          held = line;
-          return yieldTurn();
-        }
-        start(line, fresh);
+  /** Refuses a connection with one error line; it is gone within FRAMING_ERROR_DISCARD_MS whatever the client does. */
+  const refuseConnection = (socket: net.Socket, err: DaemonError, outcome: string = err.code): void => {
+    refusals.note(outcome);
+    socket.on('error', () => {});
+    socket.end(service.formatError(err) + '\n');
+    setTimeout(() => socket.destroy(), FRAMING_ERROR_DISCARD_MS).unref();
+  };
+
+  const accept = (socket: net.Socket, admitted: (conn: number) => void): void => {
+    const conn = ++nextConn;
+    if (draining) return refuseConnection(socket, new DaemonError('SHUTTING_DOWN', 'daemon is shutting down'));
+    if (connections.size >= limits.connectionsMax)
+      return refuseConnection(socket, new DaemonError('BUSY', `too many connections (max ${limits.connectionsMax})`));
+    admitted(conn);
+  };
+
+  const server = channel
+    ? tls.createServer({ ...channel.tlsOptions(), allowHalfOpen: true, handshakeTimeout: TLS_HANDSHAKE_MS_MAX }, (socket) =>
+        accept(socket, (conn) => {
+          const admission = channel.admit(socket);
+          if ('refusal' in admission) {
+            // Counted in the once-a-second refusal line: a flood of refused channels is not a flood of log lines.
+            log.debug({ conn, outcome: admission.refusal.code, reason: admission.refusal.message }, 'channel refused');
+            return refuseConnection(socket, admission.refusal, `channel ${admission.refusal.code}`);
+          }
+          connections.add(openLineConnection(socket, conn, admission.client, deps));
+        }),
+      )
+    : net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) =>
+        accept(socket, (conn) => connections.add(openLineConnection(socket, conn, null, deps))),
+      );
+  // Handshakes in progress count against the cap too: a handshake flood cannot hold more sockets.
+  server.maxConnections = limits.connectionsMax;
+  if (channel) server.on('tlsClientError', (err: NodeJS.ErrnoException) => log.debug({ err: err.code ?? err.message }, 'tls handshake failed'));
+
+  /** Open channels whose client may no longer use them (removed, expired, past max-session) are closed. */
+  const sweep = (): void => {
+    if (!channel) return;
+    for (const c of connections) {
+      const refusal = c.client ? channel.recheck(c.client) : null;
+      if (refusal) {
+        log.info({ client: c.client?.name, outcome: refusal.code, reason: refusal.message }, 'channel closed');
+        c.revoke(refusal);
       }
     }
-
-    function start(line: Buffer, fresh: boolean): void {
-      running = true;
-      burst++;
-      clearTimeout(lineTimer);
-      lineTimer = undefined;
-      const req = ++nextReq;
-      void runRequest({ line, conn, req, log: connLog, fresh, abandoned: () => closed }).then(deliver);
-    }
-
-    function deliver(reply: string): void {
-      running = false;
-      if (closed) return;
-      // Replies finished in the same turn leave in one write (one syscall) for pipelining clients;
-      // the cork is lifted on the next turn, so a lone reply is not delayed.
-      if (!corked && reader.pendingBytes > 0) {
-        corked = true;
-        socket.cork();
-        setImmediate(() => {
-          corked = false;
-          socket.uncork();
-        });
-      }
-      // A reader slower than our replies: stop here (reading included) until its socket drains.
-      if (!socket.write(reply + '\n')) awaitingDrain = true;
-      else if (lastRequest) finish();
-      else pump();
-    }
-
-    function yieldTurn(): void {
-      account();
-      yielding = true;
-      turn.defer(() => {
-        yielding = false;
-        burst = 0;
-        pump();
-      });
-    }
-
-    /** Every complete line is answered: read again, and decide how this connection goes on. */
-    function caughtUp(): void {
-      account();
-      if (clientEnded || stopping) return finish();
-      socket.resume();
-      if (reader.pendingBytes > 0) {
-        // A line has begun: it must be complete within lineMsMax of its first byte, however slowly it trickles.
-        if (lineTimer === undefined || lineTimerFor !== reader.linesTaken) {
-          clearTimeout(lineTimer);
-          lineTimerFor = reader.linesTaken;
-          lineTimer = setTimeout(() => refuse(notTerminated(limits.lineMsMax)), limits.lineMsMax);
-        }
-        // One-shot clients (the seed's `send(b"tok"); recv()`) may never send the LF: once they go
-        // quiet, what they sent is the request, as the original's single recv() took it.
-        if (opts.mode === 'one-shot') quietTimer = setTimeout(takeQuietLine, ONE_SHOT_QUIET_MS);
-        return;
-      }
-      clearTimeout(lineTimer);
-      lineTimer = undefined;
-      if (opts.mode === 'one-shot' && nextReq > 0) armIdleClose();
-    }
-
-    function takeQuietLine(): void {
-      if (busy() || closed || reader.pendingBytes === 0) return;
-      const line = reader.takeRest();
-      if (reader.overflowed) return refuse(new DaemonError('LINE_TOO_LONG', `line longer than ${limits.lineBytesMax} bytes`));
-      if (line === null) return;
-      // A client that does not end its lines is not speaking the line protocol: like the seed's
-      // single recv(), this is its one request, and the connection closes after the reply. So a
-      // trickler gets one answer, not one per byte.
-      lastRequest = true;
-      // ...and it waits as bulk, behind requests that ended properly.
-      start(line, false);
-    }
-
-    /**
-     * One-shot: every line is answered and nothing is pending, so the connection closes, without
-     * a fixed wait. Bytes already on their way are read first: two event-loop turns let the
-     * socket be polled once more (a line arriving then is served, and the check runs again).
-     */
-    function armIdleClose(): void {
-      const check = (): void => {
-        idleClose = undefined;
-        if (!busy() && !closed && reader.pendingBytes === 0) finish();
-      };
-      if (limits.lingerMs > 0) idleClose = setTimeout(check, limits.lingerMs);
-      else idleClose = setImmediate(() => (idleClose = setImmediate(check)));
-    }
-
-    function cancelIdleClose(): void {
-      if (idleClose === undefined) return;
-      clearTimeout(idleClose as NodeJS.Timeout);
-      clearImmediate(idleClose as NodeJS.Immediate);
-      idleClose = undefined;
-    }
-
-    function clearTimers(): void {
-      clearTimeout(quietTimer);
-      clearTimeout(lineTimer);
-      cancelIdleClose();
-    }
-  }
+  };
+  const sweeper = channel ? setInterval(sweep, CHANNEL_SWEEP_MS).unref() : undefined;
 
   /**
    * Memory stays bounded however many connections flood at once: past INPUT_HELD_BYTES_MAX of
@@ -329,41 +125,6 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
     if (!largest || largest.held() === 0) return;
     refusals.note('BUSY');
     largest.shed();
-  }
-
-  async function runRequest(request: PendingRequest): Promise<string> {
-    const { line, conn, req, log: connLog } = request;
-    // The outcome line is this object: req first, then the handler's fields, then outcome and ms
-    // (built in place, not spread, because this runs on every request).
-    const fields: Record<string, unknown> = { req };
-    const ctx: RequestContext = { conn, req, fields };
-    const started = process.hrtime.bigint();
-    if (!gate.tryAcquire()) {
-      await gate.acquire(request.fresh);
-      // Its client left while it waited: doing the work now would only delay everyone else.
-      if (request.abandoned()) {
-        gate.release();
-        connLog.debug({ req, outcome: 'abandoned' }, 'request');
-        return '';
-      }
-    }
-    try {
-      const reply = await service.handle(line, ctx);
-      fields['outcome'] = 'ok';
-      fields['ms'] = msSince(started);
-      connLog.info(fields, 'request');
-      return reply;
-    } catch (thrown) {
-      const err = toDaemonError(thrown);
-      const level = err.code === 'INTERNAL' ? 'error' : isFault(err.code) ? 'warn' : 'info';
-      fields['outcome'] = err.code;
-      fields['ms'] = msSince(started);
-      if (level !== 'info') fields['err'] = thrown;
-      connLog[level](fields, 'request');
-      return service.formatError(err);
-    } finally {
-      gate.release();
-    }
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -380,6 +141,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
     address,
     async close() {
       draining = true;
+      clearInterval(sweeper);
       const closedServer = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const c of connections) c.close(true);
       const deadline = setTimeout(() => {
@@ -388,26 +150,12 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
       await closedServer;
       clearTimeout(deadline);
     },
+    channelsReloaded() {
+      if (!channel || !(server instanceof tls.Server)) return;
+      server.setSecureContext(channel.tlsOptions());
+      sweep();
+    },
   };
-}
-
-/** What the server as a whole can ask of one of its connections. */
-interface ConnectionControl {
-  close(graceful: boolean): void;
-  /** Input bytes it holds, read and not yet answered. */
-  held(): number;
-  /** Refuses it (ERR BUSY) and closes it, dropping what it holds. */
-  shed(): void;
-}
-
-/** A request line on its way through the gate, and how to tell its connection is gone. */
-interface PendingRequest {
-  line: Buffer;
-  conn: number;
-  req: number;
-  log: Logger;
-  fresh: boolean;
-  abandoned(): boolean;
 }
 
 /** Logs the first refusal at once, then at most one summary line (with a count) per interval. */
@@ -432,12 +180,4 @@ function createRefusalLog(log: Logger, intervalMs = 1_000): { note(outcome: stri
       pending++;
     },
   };
-}
-
-function notTerminated(ms: number): DaemonError {
-  return new DaemonError('BAD_REQUEST', `line not terminated within ${ms} ms`);
-}
-
-function msSince(started: bigint): number {
-  return Number((process.hrtime.bigint() - started) / 1000n) / 1000;
 }

@@ -8,7 +8,8 @@ import { addStoreOptions, storeSettings, type StoreSettings } from '../config/st
 import { openValidityStore } from '../store/open-validity-store.js';
 import { parseCount } from '../config/numbers.js';
 import { openSigningKey } from '../keys/open-signing-key.js';
-import { runDaemonProcess } from '../server/daemon-process.js';
+import { runDaemonProcess, type DaemonHandle } from '../server/daemon-process.js';
+import { channelReload, openChannelGuard } from '../channels/channel-guard.js';
 import { startTcpServer } from '../server/serve-tcp.js';
 import { createSignService } from './sign-service.js';
 import type { SignatureProfile } from './profiles.js';
@@ -50,13 +51,23 @@ function signDaemonSettings(opts: SignOptionValues): SignDaemonSettings {
   };
 }
 
-async function startSignDaemon(profile: SignatureProfile, settings: SignDaemonSettings, log: Logger): Promise<() => Promise<void>> {
+async function startSignDaemon(profile: SignatureProfile, settings: SignDaemonSettings, log: Logger): Promise<DaemonHandle> {
   const { listen } = settings;
+  const channel = openChannelGuard(`sign-${profile.family}`, listen.policy, log);
   const key = await openSigningKey(settings.key, profile.algorithm, { callMsMax: listen.limits.backendCallMsMax, log });
   const store = await openValidityStore(settings.store, { durable: false, create: true, log, logConnectionErrors: true });
   const service = createSignService({ key, store, ttlSeconds: settings.ttlSeconds, chunkBytes: settings.chunkBytes, reply: listen.reply });
   if (!(await store.ready(STORE_READY_MS_MAX))) log.warn({ store: settings.store.kind }, 'store not reachable yet; answering STORE_UNAVAILABLE until it is');
-  const server = await startTcpServer({ host: listen.host, port: listen.port, mode: listen.mode, limits: listen.limits, log, service });
+  const server = await startTcpServer({
+    host: listen.host,
+    port: listen.port,
+    mode: listen.mode,
+    limits: listen.limits,
+    log,
+    service,
+    channel,
+    policy: listen.policy,
+  });
   const purge = setInterval(() => {
     if ('purgeExpired' in store) {
       try {
@@ -67,10 +78,13 @@ async function startSignDaemon(profile: SignatureProfile, settings: SignDaemonSe
     }
   }, PURGE_INTERVAL_MS).unref();
   log.info({ host: listen.host, port: server.address.port, keyId: key.keyId, algorithm: key.algorithm, store: settings.store.kind }, 'listening');
-  return async () => {
-    clearInterval(purge);
-    await server.close();
-    await store.close();
-    await key.close?.();
+  return {
+    async stop() {
+      clearInterval(purge);
+      await server.close();
+      await store.close();
+      await key.close?.();
+    },
+    reload: channelReload(channel, [server], log),
   };
 }

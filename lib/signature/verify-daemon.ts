@@ -6,7 +6,8 @@ import { addListenOptions, listenSettings, required, type ListenSettings } from 
 import { addStoreOptions, storeSettings, type StoreSettings } from '../config/store-options.js';
 import { openValidityStore } from '../store/open-validity-store.js';
 import { loadKeyring } from '../keys/public-keyring.js';
-import { runDaemonProcess } from '../server/daemon-process.js';
+import { runDaemonProcess, type DaemonHandle } from '../server/daemon-process.js';
+import { channelReload, openChannelGuard } from '../channels/channel-guard.js';
 import { startTcpServer } from '../server/serve-tcp.js';
 import { STORE_READY_MS_MAX } from '../limits.js';
 import { createVerifyService } from './verify-service.js';
@@ -37,16 +38,29 @@ function verifyDaemonSettings(opts: VerifyOptionValues): VerifyDaemonSettings {
   return { listen: listenSettings(opts), store: storeSettings(opts), keyring: required(opts.keyring, '--keyring') };
 }
 
-async function startVerifyDaemon(profile: SignatureProfile, settings: VerifyDaemonSettings, log: Logger): Promise<() => Promise<void>> {
+async function startVerifyDaemon(profile: SignatureProfile, settings: VerifyDaemonSettings, log: Logger): Promise<DaemonHandle> {
   const { listen } = settings;
+  const channel = openChannelGuard(`verify-${profile.family}`, listen.policy, log);
   const keyring = loadKeyring(settings.keyring, profile.algorithm);
   const store = await openValidityStore(settings.store, { durable: false, create: true, log, logConnectionErrors: true });
   const service = createVerifyService({ algorithm: profile.algorithm, keyring, store, reply: listen.reply, verifiedReply: profile.verifiedReply });
   if (!(await store.ready(STORE_READY_MS_MAX))) log.warn({ store: settings.store.kind }, 'store not reachable yet; answering STORE_UNAVAILABLE until it is');
-  const server = await startTcpServer({ host: listen.host, port: listen.port, mode: listen.mode, limits: listen.limits, log, service });
+  const server = await startTcpServer({
+    host: listen.host,
+    port: listen.port,
+    mode: listen.mode,
+    limits: listen.limits,
+    log,
+    service,
+    channel,
+    policy: listen.policy,
+  });
   log.info({ host: listen.host, port: server.address.port, keyIds: keyring.keyIds, store: settings.store.kind }, 'listening');
-  return async () => {
-    await server.close();
-    await store.close();
+  return {
+    async stop() {
+      await server.close();
+      await store.close();
+    },
+    reload: channelReload(channel, [server], log),
   };
 }

@@ -1,0 +1,246 @@
+// Client channels (the psimbols design on TLS 1.3): who is at the other end of a TLS connection,
+// whether it may use this daemon now, and at what rate. A channel is a TLS session; it is admitted
+// once its handshake is done and checked again on every request and by a sweep, so a registry
+// reload, an expiry or a max-session takes effect on open channels too.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import type tls from 'node:tls';
+import { DaemonError } from '../errors.js';
+import { readSecretFile } from '../keys/key-file.js';
+import { certificatePin, loadClientRegistry, type ClientRegistry, type RegisteredClient } from './client-registry.js';
+import { createTokenBucket, type TokenBucket } from './token-bucket.js';
+import type { ChannelPolicy, ChannelSettings } from './channel-options.js';
+import { CHANNEL_BLOCK_MS, CHANNEL_HANDSHAKES_PER_MINUTE_MAX, CHANNEL_IDENTITIES_MAX, CHANNEL_REFUSALS_PER_MINUTE_MAX } from '../limits.js';
+
+/** A client admitted on one connection. */
+export interface ChannelClient {
+  /** The registry name, or `cert:<pin>` on an open service. Logged with every request. */
+  readonly name: string;
+  readonly openedMs: number;
+}
+
+export type Admission = { client: ChannelClient } | { refusal: DaemonError };
+
+export interface ChannelGuard {
+  /** Options for tls.createServer / https.createServer (and setSecureContext on reload). */
+  tlsOptions(): tls.TlsOptions;
+  /** After the handshake: who this is, and whether the channel may open. */
+  admit(socket: tls.TLSSocket): Admission;
+  /** Before each request: null to go on, or the refusal (the channel closes unless it is RATE_LIMITED). */
+  checkRequest(client: ChannelClient): DaemonError | null;
+  /** For the sweep of open channels: null while the channel may stay open. */
+  recheck(client: ChannelClient): DaemonError | null;
+  /** SIGHUP: re-reads the registry and the server certificate; on failure keeps the old ones and throws. */
+  reload(): void;
+}
+
+/** What the guard keeps per identity across connections (bounded: CHANNEL_IDENTITIES_MAX). */
+interface IdentityState {
+  bucket: TokenBucket | null;
+  handshakes: number[];
+  refusals: number[];
+  blockedUntilMs: number;
+}
+
+interface Admitted extends ChannelClient {
+  readonly registered: RegisteredClient | null;
+  readonly pin: string | null;
+}
+
+export function createChannelGuard(daemon: string, settings: ChannelSettings, log: { warn(fields: object, msg: string): void }): ChannelGuard {
+  let registry = loadRegistry(settings);
+  let credentials = loadCredentials(settings);
+  const identities = new Map<string, IdentityState>();
+  // Which PSK identity a handshake offered; it counts only if the handshake used it (see identify).
+  const offered = new WeakMap<tls.TLSSocket, string>();
+
+  const stateOf = (name: string, rate: number | null): IdentityState => {
+    let state = identities.get(name);
+    if (!state) {
+      // Oldest first out: an open service meets identities without end; a registry's are bounded anyway.
+      if (identities.size >= CHANNEL_IDENTITIES_MAX) identities.delete(identities.keys().next().value!);
+      state = { bucket: rate === null ? null : createTokenBucket(rate, Date.now()), handshakes: [], refusals: [], blockedUntilMs: 0 };
+      identities.set(name, state);
+    }
+    return state;
+  };
+
+  /** Counts an event in the last minute; past `max` the identity is blocked for CHANNEL_BLOCK_MS. */
+  const count = (name: string, state: IdentityState, events: number[], max: number, now: number, what: string): void => {
+    while (events.length > 0 && events[0]! <= now - 60_000) events.shift();
+    events.push(now);
+    if (events.length > max && state.blockedUntilMs <= now) {
+      state.blockedUntilMs = now + CHANNEL_BLOCK_MS;
+      log.warn({ client: name, what, perMinute: events.length, blockedMs: CHANNEL_BLOCK_MS }, 'client blocked for abuse');
+    }
+  };
+
+  const blocked = (name: string, state: IdentityState, now: number): DaemonError | null =>
+    state.blockedUntilMs > now
+      ? new DaemonError(
+          'FORBIDDEN',
+          `client ${name} is blocked for abuse until ${new Date(state.blockedUntilMs).toISOString()} (too many channels or refusals a minute)`,
+        )
+      : null;
+
+  /** The registration that still covers this client now, or why not. */
+  const standing = (client: Admitted, now: number): DaemonError | null => {
+    if (registry.kind === 'open') return null;
+    const current = registry.clients.get(client.name);
+    const same =
+      current && (client.pin === null ? current.credential.kind === 'psk' : current.credential.kind === 'cert' && current.credential.sha256 === client.pin);
+    if (!current || !same) return new DaemonError('UNAUTHENTICATED', `client ${client.name} is no longer registered; open a new channel`);
+    if (current.notAfterMs !== null && now >= current.notAfterMs) {
+      return new DaemonError('UNAUTHENTICATED', `client ${client.name}'s registration ended at ${new Date(current.notAfterMs).toISOString()}`);
+    }
+    if (current.daemons && !current.daemons.has(daemon)) return new DaemonError('FORBIDDEN', `client ${client.name} may not use ${daemon}`);
+    if (current.maxSessionMs !== null && now - client.openedMs >= current.maxSessionMs) {
+      return new DaemonError('UNAUTHENTICATED', `this channel is older than ${current.maxSessionMs / 1000} s (max-session); open a new one`);
+    }
+    return null;
+  };
+
+  /** The peer's identity: a PSK only if the handshake used it (resumption is off, so a reused session is the PSK), else a certificate pin. */
+  const identify = (socket: tls.TLSSocket): { psk: string } | { pin: string } | null => {
+    const psk = offered.get(socket);
+    if (psk !== undefined && socket.isSessionReused()) return { psk };
+    const cert = socket.getPeerX509Certificate();
+    return cert ? { pin: certificatePin(cert.fingerprint256) } : null;
+  };
+
+  const admitRegistered = (socket: tls.TLSSocket, now: number): Admission => {
+    const id = identify(socket);
+    if (!id) return { refusal: new DaemonError('UNAUTHENTICATED', 'no client certificate or pre-shared key; this daemon serves registered clients only') };
+    let registered: RegisteredClient | undefined;
+    let name: string;
+    let pin: string | null = null;
+    if (registry.kind === 'open') {
+      if ('psk' in id) return { refusal: new DaemonError('UNAUTHENTICATED', 'an open service knows clients by certificate, not by pre-shared key') };
+      pin = id.pin;
+      name = `cert:${pin}`;
+    } else if ('psk' in id) {
+      registered = registry.clients.get(id.psk);
+      name = id.psk;
+    } else {
+      pin = id.pin;
+      registered = registry.byCertSha256.get(pin);
+      if (!registered) return { refusal: new DaemonError('UNAUTHENTICATED', `certificate ${pin.slice(0, 16)}… is not registered`) };
+      name = registered.name;
+    }
+    const client: Admitted = { name, openedMs: now, registered: registered ?? null, pin };
+    const refusal = standing(client, now);
+    return refusal ? { refusal } : { client };
+  };
+
+  return {
+    tlsOptions() {
+      const withPsk = registry.kind === 'closed' && [...registry.clients.values()].some((c) => c.credential.kind === 'psk');
+      return {
+        minVersion: 'TLSv1.3',
+        maxVersion: 'TLSv1.3',
+        cert: credentials.cert,
+        key: credentials.key,
+        // Client certificates are asked for and pinned here, not checked against a CA.
+        requestCert: true,
+        rejectUnauthorized: false,
+        // No resumption: a resumed session would carry no PSK identity, and every channel must be
+        // checked against the registry as it is now.
+        secureOptions: crypto.constants.SSL_OP_NO_TICKET,
+        // OpenSSL takes an external PSK in TLS 1.3 only with a SHA-256 suite; with SHA-384 it would
+        // fall back to a certificate handshake and ignore a wrong key instead of failing it.
+        ...(withPsk ? { ciphers: 'TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256', pskCallback } : {}),
+      };
+    },
+    admit(socket) {
+      const now = Date.now();
+      const admission = admitRegistered(socket, now);
+      if ('refusal' in admission) return admission;
+      const client = admission.client as Admitted;
+      const state = stateOf(client.name, client.registered ? client.registered.ratePerSecond : registry.kind === 'open' ? registry.ratePerSecond : null);
+      count(client.name, state, state.handshakes, CHANNEL_HANDSHAKES_PER_MINUTE_MAX, now, 'channels');
+      const isBlocked = blocked(client.name, state, now);
+      if (isBlocked) return { refusal: isBlocked };
+      // Opening a channel costs two requests' worth: a reconnect loop is throttled before requests are.
+      const taken = state.bucket?.take(2, now) ?? { ok: true };
+      if (!taken.ok) return { refusal: rateLimited(client.name, taken.retryAfterMs) };
+      return admission;
+    },
+    checkRequest(channelClient) {
+      const client = channelClient as Admitted;
+      const now = Date.now();
+      const refusal = standing(client, now);
+      if (refusal) return refusal;
+      const state = stateOf(client.name, client.registered ? client.registered.ratePerSecond : registry.kind === 'open' ? registry.ratePerSecond : null);
+      const isBlocked = blocked(client.name, state, now);
+      if (isBlocked) return isBlocked;
+      const taken = state.bucket?.take(1, now) ?? { ok: true };
+      if (taken.ok) return null;
+      count(client.name, state, state.refusals, CHANNEL_REFUSALS_PER_MINUTE_MAX, now, 'refusals');
+      return rateLimited(client.name, taken.retryAfterMs);
+    },
+    recheck(client) {
+      return standing(client as Admitted, Date.now());
+    },
+    reload() {
+      // Both files are read before either replaces what is in use: a bad file changes nothing.
+      const nextRegistry = loadRegistry(settings);
+      const nextCredentials = loadCredentials(settings);
+      registry = nextRegistry;
+      credentials = nextCredentials;
+      // Rates may have changed: buckets start again from the new registry.
+      identities.clear();
+    },
+  };
+
+  function pskCallback(socket: tls.TLSSocket, identity: string): Buffer {
+    offered.set(socket, identity);
+    const client = registry.kind === 'closed' ? registry.clients.get(identity) : undefined;
+    // An unknown identity gets a random key: its binder fails exactly as a wrong key's does, so
+    // the handshake ends with the same alert and identities cannot be told from non-identities.
+    return client?.credential.kind === 'psk' ? client.credential.key : crypto.randomBytes(32);
+  }
+}
+
+/** The daemon's guard when its policy has TLS channels, null for plaintext. */
+export function openChannelGuard(daemon: string, policy: ChannelPolicy, log: { warn(fields: object, msg: string): void }): ChannelGuard | null {
+  return policy.channel ? createChannelGuard(daemon, policy.channel, log) : null;
+}
+
+/** What a daemon's SIGHUP does for its channels: reload the registry and certificate, then tell its servers. */
+export function channelReload(
+  channel: ChannelGuard | null,
+  servers: Array<{ channelsReloaded(): void }>,
+  log: { info(fields: object, msg: string): void },
+): (() => Promise<void>) | undefined {
+  if (!channel) return undefined;
+  return async () => {
+    channel.reload();
+    for (const server of servers) server.channelsReloaded();
+    log.info({}, 'client registry and TLS certificate reloaded');
+  };
+}
+
+function rateLimited(name: string, retryAfterMs: number): DaemonError {
+  return new DaemonError('RATE_LIMITED', `client ${name} is over its rate; retry in ${Math.max(1, Math.ceil(retryAfterMs))} ms`, { retryAfterMs });
+}
+
+function loadRegistry(settings: ChannelSettings): ClientRegistry {
+  return settings.clients === 'open' ? { kind: 'open', ratePerSecond: settings.openRatePerSecond } : loadClientRegistry(settings.clients);
+}
+
+function loadCredentials(settings: ChannelSettings): { cert: Buffer; key: Buffer } {
+  const key = readSecretFile(settings.keyFile, 'TLS private key');
+  let cert: Buffer;
+  try {
+    cert = fs.readFileSync(settings.certFile);
+  } catch (err) {
+    throw new DaemonError('KEY_LOAD_FAILED', `TLS certificate ${settings.certFile}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
+  }
+  try {
+    const x509 = new crypto.X509Certificate(cert);
+    if (!x509.checkPrivateKey(crypto.createPrivateKey(key))) throw new Error('the key does not match the certificate');
+  } catch (err) {
+    throw new DaemonError('KEY_LOAD_FAILED', `TLS certificate ${settings.certFile} and key ${settings.keyFile}: ${(err as Error).message}`, { cause: err });
+  }
+  return { cert, key };
+}

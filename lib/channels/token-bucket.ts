@@ -1,0 +1,23 @@
+// A token bucket per client: `rate` tokens a second, at most `rate` saved up (the burst). A request
+// takes one token; opening a channel takes two, so reconnecting in a loop is throttled first.
+
+export interface TokenBucket {
+  /** Takes `cost` tokens if there are that many; otherwise takes none and says when to retry. */
+  take(cost: number, nowMs: number): { ok: true } | { ok: false; retryAfterMs: number };
+}
+
+export function createTokenBucket(ratePerSecond: number, nowMs: number): TokenBucket {
+  let tokens = ratePerSecond;
+  let lastMs = nowMs;
+  return {
+    take(cost, now) {
+      tokens = Math.min(ratePerSecond, tokens + ((now - lastMs) * ratePerSecond) / 1000);
+      lastMs = now;
+      if (tokens >= cost) {
+        tokens -= cost;
+        return { ok: true };
+      }
+      return { ok: false, retryAfterMs: Math.ceil(((cost - tokens) * 1000) / ratePerSecond) };
+    },
+  };
+}

@@ -1,0 +1,88 @@
+// One request through the line server: a place in the in-flight gate (newcomers first), the client
+// channel's per-request check, the daemon's handler, and the one outcome log line.
+import type { Logger } from 'pino';
+import { DaemonError, isFault, toDaemonError } from '../errors.js';
+import type { ChannelClient, ChannelGuard } from '../channels/channel-guard.js';
+import type { Gate } from './gate.js';
+
+/** Per-request context: handlers add fields for the one outcome log line. */
+export interface RequestContext {
+  readonly conn: number;
+  readonly req: number;
+  readonly fields: Record<string, unknown>;
+}
+
+/** What a daemon gives the server: a request handler and its wire form for errors. */
+export interface LineService {
+  handle(line: Buffer, ctx: RequestContext): Promise<string>;
+  formatError(err: DaemonError): string;
+}
+
+/** A request line on its way, and how to tell its connection is gone. */
+export interface PendingRequest {
+  line: Buffer;
+  conn: number;
+  req: number;
+  log: Logger;
+  /** The channel's client (TLS), or null on a plaintext listener. */
+  client: ChannelClient | null;
+  /** Fresh requests wait ahead of bulk ones in the gate. */
+  fresh: boolean;
+  abandoned(): boolean;
+}
+
+/** The reply line, and whether the channel must close after it (its client may no longer use it). */
+export interface RequestOutcome {
+  reply: string;
+  closeAfter: boolean;
+}
+
+export function createRequestRunner(deps: {
+  gate: Gate;
+  service: LineService;
+  channel: ChannelGuard | null;
+}): (request: PendingRequest) => Promise<RequestOutcome> {
+  const { gate, service, channel } = deps;
+  return async function runRequest(request) {
+    const { line, conn, req, log } = request;
+    // The outcome line is this object: req (and client) first, then the handler's fields, then
+    // outcome and ms (built in place, not spread, because this runs on every request).
+    const fields: Record<string, unknown> = { req };
+    if (request.client) fields['client'] = request.client.name;
+    const ctx: RequestContext = { conn, req, fields };
+    const started = process.hrtime.bigint();
+    if (!gate.tryAcquire()) {
+      await gate.acquire(request.fresh);
+      // Its client left while it waited: doing the work now would only delay everyone else.
+      if (request.abandoned()) {
+        gate.release();
+        log.debug({ req, outcome: 'abandoned' }, 'request');
+        return { reply: '', closeAfter: true };
+      }
+    }
+    try {
+      const refusal = request.client && channel ? channel.checkRequest(request.client) : null;
+      if (refusal) throw refusal;
+      const reply = await service.handle(line, ctx);
+      fields['outcome'] = 'ok';
+      fields['ms'] = msSince(started);
+      log.info(fields, 'request');
+      return { reply, closeAfter: false };
+    } catch (thrown) {
+      const err = toDaemonError(thrown);
+      const level = err.code === 'INTERNAL' ? 'error' : isFault(err.code) ? 'warn' : 'info';
+      fields['outcome'] = err.code;
+      fields['ms'] = msSince(started);
+      if (level !== 'info') fields['err'] = thrown;
+      log[level](fields, 'request');
+      // A channel refused for who it is (not for its rate) is over: psimbols' "open a new channel".
+      return { reply: service.formatError(err), closeAfter: err.code === 'UNAUTHENTICATED' || err.code === 'FORBIDDEN' };
+    } finally {
+      gate.release();
+    }
+  };
+}
+
+function msSince(started: bigint): number {
+  return Number((process.hrtime.bigint() - started) / 1000n) / 1000;
+}

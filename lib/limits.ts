@@ -226,6 +226,8 @@ export const LOG_OPEN_MS_MAX = 60_000;
 
 /** Client channels: TLS handshakes must finish within this long of the connection. */
 export const TLS_HANDSHAKE_MS_MAX = 10_000;
+/** Client channels: sockets in their TLS handshake beyond the connection cap; more are reset. */
+export const TLS_HANDSHAKES_PENDING_MAX = 64;
 /** Client channels: channels one identity may open a minute before it is blocked for a while. */
 export const CHANNEL_HANDSHAKES_PER_MINUTE_MAX = 600;
 /** Client channels: requests refused for rate a minute before the identity is blocked for a while. */

@@ -6,7 +6,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { DaemonError } from '../errors.js';
-import { CHANNEL_SWEEP_MS, FRAMING_ERROR_DISCARD_MS, INPUT_HELD_BYTES_MAX, TLS_HANDSHAKE_MS_MAX, TURN_REQUESTS_MAX, type Limits } from '../limits.js';
+import { CHANNEL_SWEEP_MS, FRAMING_ERROR_DISCARD_MS, INPUT_HELD_BYTES_MAX, TLS_HANDSHAKE_MS_MAX, TLS_HANDSHAKES_PENDING_MAX, TURN_REQUESTS_MAX, type Limits } from '../limits.js';
 import type { ChannelGuard } from '../channels/channel-guard.js';
 import { checkPlaintextBind, type ChannelPolicy } from '../channels/channel-options.js';
 import { createGate } from './gate.js';
@@ -97,8 +97,9 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
     : net.createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) =>
         accept(socket, (conn) => connections.add(openLineConnection(socket, conn, null, deps))),
       );
-  // Handshakes in progress count against the cap too: a handshake flood cannot hold more sockets.
-  server.maxConnections = limits.connectionsMax;
+  // TLS: sockets still in their handshake are not connections yet; node:http-style, the server drops
+  // (resets) sockets beyond this, so a handshake flood cannot hold more. Plaintext answers ERR BUSY itself.
+  if (channel) server.maxConnections = limits.connectionsMax + TLS_HANDSHAKES_PENDING_MAX;
   if (channel) server.on('tlsClientError', (err: NodeJS.ErrnoException) => log.debug({ err: err.code ?? err.message }, 'tls handshake failed'));
 
   /** Open channels whose client may no longer use them (removed, expired, past max-session) are closed. */

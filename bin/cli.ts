@@ -87,6 +87,16 @@ const COMMANDS: CommandEntry[] = [
     load: async () => (await import('../lib/admin/seed-migration-command.js')).seedMigrationCommand(),
   },
   {
+    name: 'client',
+    summary: 'enroll client-channel clients: certificates, pre-shared keys, registry lines',
+    load: async () => (await import('../lib/admin/channel-commands.js')).clientCommand(),
+  },
+  {
+    name: 'tls',
+    summary: "make the daemons' TLS certificate (tls selfsigned)",
+    load: async () => (await import('../lib/admin/channel-commands.js')).tlsCommand(),
+  },
+  {
     name: 'log',
     summary: 'the transparency log: keys, checkpoints, entries, proofs, bundles, offline verification, audit',
     load: async () => (await import('../lib/admin/log-command.js')).logCommand(),

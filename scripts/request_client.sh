@@ -6,11 +6,33 @@
 #   request_client.sh sigs                            read a sign reply on stdin, print one hex signature per line
 # ECDSA: use sign-ecdsa / verify-ecdsa as the action (ports 9848 / 9849), or set SIGNERD_ALG=ecdsa.
 # Ports: SIGNERD_SIGN_PORT / SIGNERD_VERIFY_PORT override the defaults. Needs nc (netcat-openbsd).
+# TLS client channels (docs/channels.md): SIGNERD_TLS_CA=<the daemons' server.crt> turns TLS on (through
+# openssl s_client, checking the server against that certificate), with SIGNERD_TLS_CERT and
+# SIGNERD_TLS_KEY (a client certificate), or SIGNERD_TLS_PSK_FILE and SIGNERD_TLS_PSK_IDENTITY (a PSK).
 set -euo pipefail
 
 usage() {
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 1
+}
+
+# send <host> <port> [-N]: stdin to the daemon, its reply to stdout; nc, or openssl s_client for TLS.
+send() {
+  local host=$1 port=$2 half_close=${3:-}
+  if [ -z "${SIGNERD_TLS_CA:-}" ]; then
+    nc $half_close "$host" "$port"
+    return
+  fi
+  local args=(-quiet -tls1_3 -verify_return_error -CAfile "$SIGNERD_TLS_CA" -connect "$host:$port")
+  # The server's certificate must name the host asked for (its DNS name or IP address).
+  if [[ $host =~ ^[0-9.]+$|: ]]; then args+=(-verify_ip "$host"); else args+=(-verify_hostname "$host"); fi
+  if [ -n "${SIGNERD_TLS_PSK_FILE:-}" ]; then
+    args+=(-psk_identity "${SIGNERD_TLS_PSK_IDENTITY:?SIGNERD_TLS_PSK_IDENTITY names the PSK}" -psk "$(tr -d '[:space:]' <"$SIGNERD_TLS_PSK_FILE")")
+  elif [ -n "${SIGNERD_TLS_CERT:-}" ]; then
+    args+=(-cert "$SIGNERD_TLS_CERT" -key "${SIGNERD_TLS_KEY:?SIGNERD_TLS_KEY goes with SIGNERD_TLS_CERT}")
+  fi
+  # The daemon closes the channel once every line is answered; s_client then ends.
+  openssl s_client "${args[@]}" 2>/dev/null
 }
 
 # A long message is signed in 2048-byte chunks; the reply holds one (b'...', b'<hex>') per chunk.
@@ -36,15 +58,15 @@ case "$action" in
     [ $# -ge 3 ] || usage
     host=$2; shift 2
     # printf, not echo: a message starting with -n or -e is sent as written.
-    printf '%s\n' "$*" | nc "$host" "$sign_port"
+    printf '%s\n' "$*" | send "$host" "$sign_port"
     ;;
   verify)
     [ $# -ge 3 ] || usage
     host=$2; shift 2
     if [ "$1" = - ]; then mapfile -t sigs < <(signatures_of); else sigs=("$@"); fi
     [ "${#sigs[@]}" -gt 0 ] || { echo "no signatures given" >&2; exit 1; }
-    if [ "${#sigs[@]}" -eq 1 ]; then printf '%s\n' "${sigs[0]}" | nc "$host" "$verify_port"
-    else printf '%s\n' "${sigs[@]}" | nc -N "$host" "$verify_port"; fi
+    if [ "${#sigs[@]}" -eq 1 ]; then printf '%s\n' "${sigs[0]}" | send "$host" "$verify_port"
+    else printf '%s\n' "${sigs[@]}" | send "$host" "$verify_port" -N; fi
     ;;
   sigs) signatures_of ;;
   *) usage ;;

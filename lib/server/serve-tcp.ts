@@ -6,7 +6,15 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { DaemonError } from '../errors.js';
-import { CHANNEL_SWEEP_MS, FRAMING_ERROR_DISCARD_MS, INPUT_HELD_BYTES_MAX, TLS_HANDSHAKE_MS_MAX, TLS_HANDSHAKES_PENDING_MAX, TURN_REQUESTS_MAX, type Limits } from '../limits.js';
+import {
+  CHANNEL_SWEEP_MS,
+  FRAMING_ERROR_DISCARD_MS,
+  INPUT_HELD_BYTES_MAX,
+  TLS_HANDSHAKE_MS_MAX,
+  TLS_HANDSHAKES_PENDING_MAX,
+  TURN_REQUESTS_MAX,
+  type Limits,
+} from '../limits.js';
 import type { ChannelGuard } from '../channels/channel-guard.js';
 import { checkPlaintextBind, type ChannelPolicy } from '../channels/channel-options.js';
 import { createGate } from './gate.js';

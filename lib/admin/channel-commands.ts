@@ -114,7 +114,7 @@ function clientFingerprint() {
 
 export function clientCommand() {
   const client = new Command('client').description('enroll client-channel clients: a certificate or a pre-shared key, and the registry line for each');
-  for (const make of [clientNew, clientPsk, clientFingerprint]) client.addCommand(make() as CommandUnknownOpts);
+  for (const make of [clientNew, clientPsk, clientFingerprint]) client.addCommand(make());
   return client;
 }
 
@@ -144,5 +144,5 @@ export function tlsCommand() {
       );
     }),
   );
-  return new Command('tls').description("the daemons' own TLS certificate").addCommand(selfsigned as CommandUnknownOpts);
+  return new Command('tls').description("the daemons' own TLS certificate").addCommand(selfsigned);
 }

@@ -32,7 +32,16 @@ export function command() {
       const service = createFirmwareLineService({ signer, keyRoot, reply: listen.reply, objectBytesMax: listen.limits.lineBytesMax });
       let line: Awaited<ReturnType<typeof startTcpServer>>;
       try {
-        line = await startTcpServer({ host: listen.host, port: listen.port, mode: listen.mode, limits: listen.limits, log, service, channel: null, policy: listen.policy });
+        line = await startTcpServer({
+          host: listen.host,
+          port: listen.port,
+          mode: listen.mode,
+          limits: listen.limits,
+          log,
+          service,
+          channel: null,
+          policy: listen.policy,
+        });
       } catch (err) {
         await keyRoot.close();
         throw err;

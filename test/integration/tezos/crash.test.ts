@@ -6,8 +6,8 @@ import { needTools } from '../../helpers/tools.js';
 import { httpSign, seedKeys, startTezos, tempDir, TZ3, writeKeys, type TezosDaemon } from './fixtures.js';
 import { consensus, MAINNET_ID } from './payloads.js';
 import { request } from '../../helpers/line-client.js';
-import { payloadDigest } from '../../../daemons/tezos/watermark.js';
-import { openSqliteWatermarks } from '../../../daemons/tezos/watermark-sqlite.js';
+import { payloadDigest } from '../../../daemons/tezos/watermark/watermark-store.js';
+import { openSqliteWatermarks } from '../../../daemons/tezos/watermark/sqlite-watermark-store.js';
 
 const CLIENTS = 6;
 const LEVELS = 40;

@@ -9,7 +9,7 @@ import { needSoftHsm } from '../../helpers/softhsm.js';
 import { http, httpSign, startTezos, tempDir, TZ1, TZ2, TZ4, writeKeys } from './fixtures.js';
 import { hsmKeysConfig, tezosToken } from './hsm-fixtures.js';
 import { consensus } from './payloads.js';
-import { verifyTezosSignature } from '../../../daemons/tezos/tezos-key.js';
+import { verifyTezosSignature } from '../../../daemons/tezos/keys/tezos-key.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -7,7 +7,7 @@ import { http, httpSign, nc, seedKeys, startTezos, tempDir, TZ1, TZ4, writeKeys 
 import { blsAttestation, consensus, michelson } from './payloads.js';
 import { b58DecodeAndCheckPrefix, b58Encode, PrefixV2, verifySignature } from '@taquito/utils';
 import { bls12_381 } from '@noble/curves/bls12-381.js';
-import { verifyTezosSignature } from '../../../daemons/tezos/tezos-key.js';
+import { verifyTezosSignature } from '../../../daemons/tezos/keys/tezos-key.js';
 
 /** Taquito's proof-of-possession vector for TZ4 (tezos.md 5.1). */
 const TZ4_POP =

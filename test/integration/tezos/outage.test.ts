@@ -3,7 +3,7 @@
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import t from 'tap';
-import { WATERMARK_SQLITE_FILE } from '../../../daemons/tezos/watermark-sqlite.js';
+import { WATERMARK_SQLITE_FILE } from '../../../daemons/tezos/watermark/sqlite-watermark-store.js';
 import { request } from '../../helpers/line-client.js';
 import { startRedis } from '../../helpers/redis-server.js';
 import { needTools } from '../../helpers/tools.js';

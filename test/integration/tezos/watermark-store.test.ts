@@ -8,9 +8,9 @@ import { connectRedis } from '../../../lib/store/redis-connection.js';
 import { durabilityGate } from '../../../lib/store/redis-durability.js';
 import { startRedis } from '../../helpers/redis-server.js';
 import { needTools } from '../../helpers/tools.js';
-import type { Slot, WatermarkAdmin, WatermarkStore } from '../../../daemons/tezos/watermark.js';
-import { createRedisWatermarks } from '../../../daemons/tezos/watermark-redis.js';
-import { openSqliteWatermarks } from '../../../daemons/tezos/watermark-sqlite.js';
+import type { Slot, WatermarkAdmin, WatermarkStore } from '../../../daemons/tezos/watermark/watermark-store.js';
+import { createRedisWatermarks } from '../../../daemons/tezos/watermark/redis-watermark-store.js';
+import { openSqliteWatermarks } from '../../../daemons/tezos/watermark/sqlite-watermark-store.js';
 
 type Store = WatermarkStore & WatermarkAdmin;
 const slot: Slot = { chainId: 'NetXdQprcVkpaWU', pkh: 'tz1b9kV41KV9N3sp69ycLdSoZ2Ak8jXwtNPv', kind: 'attestation' };

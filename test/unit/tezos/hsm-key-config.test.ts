@@ -2,8 +2,8 @@
 // the expected URI and curve; tz4, secrets beside an HSM key, unnamed keys and PINs in URIs are refused.
 import t from 'tap';
 import { parsePkcs11Uri } from '../../../lib/keys/pkcs11-uri.js';
-import { hsmEntryOf } from '../../../daemons/tezos/hsm-key-config.js';
-import { loadTezosConfig } from '../../../daemons/tezos/policy.js';
+import { hsmEntryOf } from '../../../daemons/tezos/config/hsm-key-entry.js';
+import { loadTezosConfig } from '../../../daemons/tezos/policy/key-policy.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -2,7 +2,7 @@
 // host reserves in Redis is also reserved in the local SQLite file (fsynced) before signing, so a
 // Redis that loses marks (failover to a lagging replica, restart without persistence) can never
 // make this host sign a slot again, even after a daemon restart. Other hosts are not covered.
-import { decide, type ReserveOutcome, type WatermarkStore } from './watermark.js';
+import { decide, type ReserveOutcome, type WatermarkStore } from './watermark-store.js';
 
 export function withHostFloor(shared: WatermarkStore, local: WatermarkStore): WatermarkStore {
   return {

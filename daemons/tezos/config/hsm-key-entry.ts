@@ -1,13 +1,13 @@
 // keys.json entries for HSM keys: signerd's `pkcs11_uri` and the seed's `pkcs11_hsm` signer (label in
 // signer_args, module and slot from hsm_lib / hsm_slot), read at parse time and opened at start-up.
 import path from 'node:path';
-import { DaemonError } from '../../lib/errors.js';
-import type { HsmKeyOptions } from '../../lib/keys/pkcs11-signing-key.js';
-import { isPkcs11Uri, parsePkcs11Uri } from '../../lib/keys/pkcs11-uri.js';
-import type { TezosCurve } from './curve-signature.js';
-import { checkHsmCurve, openHsmTezosKey, type HsmTezosKey } from './hsm-tezos-key.js';
-import { curveOfPublicKeyHash, decodePublicKey, publicKeyHashOf } from './key-encoding.js';
-import { invalid } from './policy-parse.js';
+import { DaemonError } from '../../../lib/errors.js';
+import type { HsmKeyOptions } from '../../../lib/keys/pkcs11-signing-key.js';
+import { isPkcs11Uri, parsePkcs11Uri } from '../../../lib/keys/pkcs11-uri.js';
+import type { TezosCurve } from '../keys/curve-signature.js';
+import { checkHsmCurve, openHsmTezosKey, type HsmTezosKey } from '../keys/hsm-tezos-key.js';
+import { curveOfPublicKeyHash, decodePublicKey, publicKeyHashOf } from '../keys/key-encoding.js';
+import { invalid } from './policy-config.js';
 
 /** An HSM key as keys.json names it; the key itself is opened by `openHsmEntry`. */
 export interface HsmKeyEntry {

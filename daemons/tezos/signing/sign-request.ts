@@ -1,7 +1,7 @@
 // Decodes the bytes a baker or wallet asks to sign: magic byte → request kind, and for consensus
 // requests the chain id, level and round (block round from the fitness, attestations by content tag).
-import { DaemonError } from '../../lib/errors.js';
-import { b58checkEncode } from './base58check.js';
+import { DaemonError } from '../../../lib/errors.js';
+import { b58checkEncode } from '../keys/base58check.js';
 import { byteReader, type ByteReader } from './byte-reader.js';
 import { summarizeOperations, type BallotValue } from './operation-contents.js';
 

@@ -1,10 +1,10 @@
 // Turns a policy object from keys.json into a KeyPolicy: the seed's vocabulary (`baking`, `voting` with
 // `aye` = `yay`, `allow_all`) and signerd's (`allow`, `generic`, `chains`, `michelson`). Unknown names fail.
-import { DaemonError } from '../../lib/errors.js';
-import { b58checkDecode } from './base58check.js';
-import { UNPARSED_OPERATION_NAMES } from './operation-contents.js';
-import type { KeyPolicy } from './policy.js';
-import type { RequestKind } from './sign-request.js';
+import { DaemonError } from '../../../lib/errors.js';
+import { b58checkDecode } from '../keys/base58check.js';
+import { UNPARSED_OPERATION_NAMES } from '../signing/operation-contents.js';
+import type { KeyPolicy } from '../policy/key-policy.js';
+import type { RequestKind } from '../signing/sign-request.js';
 
 const CONSENSUS_KINDS: readonly RequestKind[] = ['block', 'preattestation', 'attestation'];
 /** Request kind names in `allow`, with the pre-Lima names bakers' configs still carry. */

@@ -2,8 +2,8 @@
 // file (mode 0600, never overwritten) and prints the pkh and public key for keys.json.
 import fs from 'node:fs';
 import { Command, Option } from '@commander-js/extra-typings';
-import { EXIT_CONFIG, isDaemonError } from '../../lib/errors.js';
-import { generateTezosKey, type TezosCurve } from './tezos-key.js';
+import { EXIT_CONFIG, isDaemonError } from '../../../lib/errors.js';
+import { generateTezosKey, type TezosCurve } from '../keys/tezos-key.js';
 
 const CURVES: readonly TezosCurve[] = ['ed25519', 'secp256k1', 'p256', 'bls12-381'];
 

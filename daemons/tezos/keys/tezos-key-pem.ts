@@ -2,7 +2,7 @@
 // keys, so `signerd hsm import --for tezos-tz1|tz2|tz3` can put an octez or seed key into a PKCS#11 token.
 // tz4 (BLS12-381) has no PKCS#8 form and no token mechanism: refused. Secret buffers are zeroed after use.
 import crypto, { type KeyObject } from 'node:crypto';
-import { DaemonError } from '../../lib/errors.js';
+import { DaemonError } from '../../../lib/errors.js';
 import { b58checkDecode, type PrefixName } from './base58check.js';
 import { rawSigner, type TezosCurve } from './curve-signature.js';
 import { tezosPublicKey } from './hsm-tezos-key.js';

@@ -1,11 +1,11 @@
 // The tezos line protocol (default port 9732) for nc, shell scripts and local services: one
 // request line, one reply line, over the same core path as the HTTP API. Grammar in docs/tezos.md.
-import { DaemonError } from '../../lib/errors.js';
-import { decodeHex, logSafe } from '../../lib/protocol/encoding.js';
-import { trimAsciiWhitespace } from '../../lib/protocol/line-reader.js';
-import { formatErrorLine, type ReplyMode } from '../../lib/protocol/reply-format.js';
-import type { LineService, RequestContext } from '../../lib/server/serve-tcp.js';
-import type { SignOptions, TezosService } from './sign-service.js';
+import { DaemonError } from '../../../lib/errors.js';
+import { decodeHex, logSafe } from '../../../lib/protocol/encoding.js';
+import { trimAsciiWhitespace } from '../../../lib/protocol/line-reader.js';
+import { formatErrorLine, type ReplyMode } from '../../../lib/protocol/reply-format.js';
+import type { LineService, RequestContext } from '../../../lib/server/serve-tcp.js';
+import type { SignOptions, TezosService } from '../signing/sign-service.js';
 
 type Reply = { text: string; json: unknown };
 

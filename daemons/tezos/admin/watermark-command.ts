@@ -2,11 +2,11 @@
 // without knowing the store's layout. Writes only ever raise a mark unless --force is given.
 import fs from 'node:fs';
 import { Command, Option, type CommandUnknownOpts } from '@commander-js/extra-typings';
-import { DaemonError } from '../../lib/errors.js';
-import { storeAdminCommand } from '../../lib/admin/store-admin-command.js';
-import { parseCount } from '../../lib/config/numbers.js';
-import { invalidEntryReason, MARKED_KINDS, type MarkEntry, type WatermarkAdmin, type WatermarkStore } from './watermark.js';
-import { openWatermarks } from './watermark-open.js';
+import { DaemonError } from '../../../lib/errors.js';
+import { storeAdminCommand } from '../../../lib/admin/store-admin-command.js';
+import { parseCount } from '../../../lib/config/numbers.js';
+import { invalidEntryReason, MARKED_KINDS, type MarkEntry, type WatermarkAdmin, type WatermarkStore } from '../watermark/watermark-store.js';
+import { openWatermarks } from '../watermark/open-watermark-store.js';
 
 type Store = WatermarkStore & WatermarkAdmin;
 

@@ -1,10 +1,10 @@
 // Per-key signing policy: which request kinds, generic operations (ballots by vote) and chains a key
 // may sign. Deny by default; every refusal is NOT_ALLOWED with a message naming what was refused.
-import { DaemonError } from '../../lib/errors.js';
-import type { RequestKind, SignRequest } from './sign-request.js';
-import type { TezosKey } from './tezos-key.js';
+import { DaemonError } from '../../../lib/errors.js';
+import type { RequestKind, SignRequest } from '../signing/sign-request.js';
+import type { TezosKey } from '../keys/tezos-key.js';
 
-export { loadTezosConfig } from './tezos-config.js';
+export { loadTezosConfig } from '../config/keys-config.js';
 
 export interface KeyPolicy {
   /** Request kinds this key signs; `authenticated` (0x04) is never among them. */

@@ -1,9 +1,9 @@
 // A Tezos key held in a PKCS#11 HSM (tz1 Ed25519, tz2 secp256k1, tz3 P-256): blake2b-256 of the
 // payload is signed by the token, shaped and checked exactly as file keys are, then b58-encoded.
 import type { KeyObject } from 'node:crypto';
-import { DaemonError } from '../../lib/errors.js';
-import { openPkcs11SigningKey, type HsmKeyOptions, type HsmSigningKey } from '../../lib/keys/pkcs11-signing-key.js';
-import type { HsmAlgorithm } from '../../lib/keys/pkcs11-mechanisms.js';
+import { DaemonError } from '../../../lib/errors.js';
+import { openPkcs11SigningKey, type HsmKeyOptions, type HsmSigningKey } from '../../../lib/keys/pkcs11-signing-key.js';
+import type { HsmAlgorithm } from '../../../lib/keys/pkcs11-mechanisms.js';
 import { blake2b256, type TezosCurve } from './curve-signature.js';
 import { encodePublicKey, encodeSignature, publicKeyHash } from './key-encoding.js';
 import type { TezosKey } from './tezos-key.js';

@@ -1,8 +1,8 @@
 // Octez signer authentication: the client signs 0x04 ‖ 0x01 ‖ binary pkh (21 bytes) ‖ data with one of
 // the authorized keys (plain Tezos signature, no watermark); any authorized key that verifies it is enough.
-import { DaemonError } from '../../lib/errors.js';
-import { publicKeyHashBytes } from './key-encoding.js';
-import { verifyTezosSignature } from './tezos-key.js';
+import { DaemonError } from '../../../lib/errors.js';
+import { publicKeyHashBytes } from '../keys/key-encoding.js';
+import { verifyTezosSignature } from '../keys/tezos-key.js';
 
 const AUTHENTICATED_MAGIC = 0x04;
 const SIGN_REQUEST_TAG = 0x01;

@@ -2,10 +2,10 @@
 // (atomic on the primary), optionally followed by WAIT so replicas hold the mark before we sign.
 // What this can and cannot promise after a failover is in docs/tezos.md.
 import { Cluster, type Redis } from 'ioredis';
-import { DaemonError } from '../../lib/errors.js';
-import { storeUnavailable, type RedisClient } from '../../lib/store/redis-connection.js';
-import { readyAndDurable, type DurabilityGate } from '../../lib/store/redis-durability.js';
-import { type Mark, type MarkEntry, type ReserveOutcome, type Slot, type WatermarkAdmin, type WatermarkStore } from './watermark.js';
+import { DaemonError } from '../../../lib/errors.js';
+import { storeUnavailable, type RedisClient } from '../../../lib/store/redis-connection.js';
+import { readyAndDurable, type DurabilityGate } from '../../../lib/store/redis-durability.js';
+import { type Mark, type MarkEntry, type ReserveOutcome, type Slot, type WatermarkAdmin, type WatermarkStore } from './watermark-store.js';
 
 export interface RedisWatermarkOptions {
   prefix: string;

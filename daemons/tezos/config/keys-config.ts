@@ -2,15 +2,15 @@
 // signerd's additions (per-key `policy`, `secret_key_file`, `authorized_keys`, HSM keys). Secrets never reach messages.
 import fs from 'node:fs';
 import path from 'node:path';
-import { DaemonError } from '../../lib/errors.js';
-import { readPassphraseFile, readSecretFile } from '../../lib/keys/key-file.js';
-import type { HsmKeyOptions } from '../../lib/keys/pkcs11-signing-key.js';
-import { HSM_TOP_FIELDS, hsmEntryOf, openHsmEntry, type HsmKeyEntry } from './hsm-key-config.js';
-import type { HsmTezosKey } from './hsm-tezos-key.js';
-import { decodePublicKey, publicKeyHashOf } from './key-encoding.js';
-import type { KeyPolicy, TezosKeyConfig } from './policy.js';
-import { asObject, invalid, parsePolicy, stringList } from './policy-parse.js';
-import { loadTezosKey } from './tezos-key.js';
+import { DaemonError } from '../../../lib/errors.js';
+import { readPassphraseFile, readSecretFile } from '../../../lib/keys/key-file.js';
+import type { HsmKeyOptions } from '../../../lib/keys/pkcs11-signing-key.js';
+import { HSM_TOP_FIELDS, hsmEntryOf, openHsmEntry, type HsmKeyEntry } from './hsm-key-entry.js';
+import type { HsmTezosKey } from '../keys/hsm-tezos-key.js';
+import { decodePublicKey, publicKeyHashOf } from '../keys/key-encoding.js';
+import type { KeyPolicy, TezosKeyConfig } from '../policy/key-policy.js';
+import { asObject, invalid, parsePolicy, stringList } from './policy-config.js';
+import { loadTezosKey } from '../keys/tezos-key.js';
 
 export interface TezosConfig {
   keys: Map<string, TezosKeyConfig>;

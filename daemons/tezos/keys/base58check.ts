@@ -1,6 +1,6 @@
 // Tezos base58check: base58(prefix ‖ payload ‖ sha256d checksum[0..4]) with the octez prefix table
 // (octez base58.ml). Decoding checks the checksum, the prefix and the payload length.
-import { base58CheckBody, base58Checksum, base58Encode } from '../../lib/protocol/base58.js';
+import { base58CheckBody, base58Checksum, base58Encode } from '../../../lib/protocol/base58.js';
 
 const PREFIXES = {
   tz1: { bytes: [0x06, 0xa1, 0x9f], length: 20 },

@@ -1,14 +1,14 @@
 // The one core path both front ends (octez HTTP API, line protocol) call: resolve the key, check
 // size, authentication, payload and policy, reserve the watermark durably, sign (the key verifies
 // its own signature), record the signature for identical retries, and only then return it.
-import { DaemonError } from '../../lib/errors.js';
-import { TEZOS_PENDING_POLL_MS } from '../../lib/limits.js';
-import { checkAuthentication } from './authentication.js';
-import { checkPolicy, type TezosKeyConfig } from './policy.js';
+import { DaemonError } from '../../../lib/errors.js';
+import { TEZOS_PENDING_POLL_MS } from '../../../lib/limits.js';
+import { checkAuthentication } from '../policy/authentication.js';
+import { checkPolicy, type TezosKeyConfig } from '../policy/key-policy.js';
 import { parseSignRequest, type SignRequest } from './sign-request.js';
-import { curveOfPublicKeyHash, publicKeyHashOf } from './key-encoding.js';
-import { verifyTezosSignature } from './tezos-key.js';
-import { MARKED_KINDS, payloadDigest, rejectionMessage, type Mark, type MarkedKind, type Slot, type WatermarkStore } from './watermark.js';
+import { curveOfPublicKeyHash, publicKeyHashOf } from '../keys/key-encoding.js';
+import { verifyTezosSignature } from '../keys/tezos-key.js';
+import { MARKED_KINDS, payloadDigest, rejectionMessage, type Mark, type MarkedKind, type Slot, type WatermarkStore } from '../watermark/watermark-store.js';
 
 export interface TezosServiceDeps {
   keys: ReadonlyMap<string, TezosKeyConfig>;

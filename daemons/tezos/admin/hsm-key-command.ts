@@ -1,14 +1,14 @@
 // `signerd tezos hsm-key`: prints the pkh and public key of a tz1/tz2/tz3 key held in a PKCS#11 token
 // (made with `signerd hsm generate|import --for tezos-tz1|tz2|tz3`), for its keys.json entry.
 import { Command } from '@commander-js/extra-typings';
-import { EXIT_CONFIG, isDaemonError } from '../../lib/errors.js';
-import { DEFAULT_LIMITS } from '../../lib/limits.js';
-import { pkcs11js } from '../../lib/keys/pkcs11-module.js';
-import { findKeyObject, readPublicKey, type ObjectRef } from '../../lib/keys/pkcs11-objects.js';
-import { openToken } from '../../lib/keys/pkcs11-signing-key.js';
-import { parsePkcs11Uri } from '../../lib/keys/pkcs11-uri.js';
-import { tezosPublicKey } from './hsm-tezos-key.js';
-import { encodePublicKey, publicKeyHash } from './key-encoding.js';
+import { EXIT_CONFIG, isDaemonError } from '../../../lib/errors.js';
+import { DEFAULT_LIMITS } from '../../../lib/limits.js';
+import { pkcs11js } from '../../../lib/keys/pkcs11-module.js';
+import { findKeyObject, readPublicKey, type ObjectRef } from '../../../lib/keys/pkcs11-objects.js';
+import { openToken } from '../../../lib/keys/pkcs11-signing-key.js';
+import { parsePkcs11Uri } from '../../../lib/keys/pkcs11-uri.js';
+import { tezosPublicKey } from '../keys/hsm-tezos-key.js';
+import { encodePublicKey, publicKeyHash } from '../keys/key-encoding.js';
 
 export function hsmKeyCommand(): Command {
   return new Command('hsm-key')

@@ -1,12 +1,12 @@
 // The Tezos key format for `signerd hsm generate|import --for tezos-tz1|tz2|tz3`: octez secret keys
 // (edsk/spsk/p2sk, encrypted with a passphrase file) read in memory, and pkh lines for the operator.
 import type { KeyObject } from 'node:crypto';
-import { DaemonError } from '../../lib/errors.js';
-import type { DaemonKeyFormat, ImportOptions } from '../../lib/admin/hsm-command.js';
-import type { TezosCurve } from './curve-signature.js';
-import { CURVE_NAMES } from './key-encoding.js';
-import { readPassphraseFile } from '../../lib/keys/key-file.js';
-import { formName, refuseBls, secretKeyText, tezosKeyNames, tezosPrivateKey, tezosSecretForm } from './tezos-key-pem.js';
+import { DaemonError } from '../../../lib/errors.js';
+import type { DaemonKeyFormat, ImportOptions } from '../../../lib/admin/hsm-command.js';
+import type { TezosCurve } from '../keys/curve-signature.js';
+import { CURVE_NAMES } from '../keys/key-encoding.js';
+import { readPassphraseFile } from '../../../lib/keys/key-file.js';
+import { formName, refuseBls, secretKeyText, tezosKeyNames, tezosPrivateKey, tezosSecretForm } from '../keys/tezos-key-pem.js';
 
 /** The Tezos curve each `--for tezos-*` key is on. */
 const TEZOS_CURVES: Readonly<Record<string, Exclude<TezosCurve, 'bls12-381'>>> = { 'tezos-tz1': 'ed25519', 'tezos-tz2': 'secp256k1', 'tezos-tz3': 'p256' };

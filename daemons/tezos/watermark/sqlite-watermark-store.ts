@@ -4,9 +4,9 @@
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
-import { DaemonError } from '../../lib/errors.js';
-import { refuseMissingStore } from '../../lib/store/sqlite-validity-store.js';
-import { decide, type Mark, type MarkEntry, type ReserveOutcome, type Slot, type WatermarkAdmin, type WatermarkStore } from './watermark.js';
+import { DaemonError } from '../../../lib/errors.js';
+import { refuseMissingStore } from '../../../lib/store/sqlite-validity-store.js';
+import { decide, type Mark, type MarkEntry, type ReserveOutcome, type Slot, type WatermarkAdmin, type WatermarkStore } from './watermark-store.js';
 
 export const WATERMARK_SQLITE_FILE = 'tezos-watermarks.sqlite';
 

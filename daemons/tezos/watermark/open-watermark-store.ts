@@ -1,9 +1,9 @@
 // Opens the watermark store the shared store options chose (--store sqlite|redis): one exhaustive switch.
-import { connectStoreRedis, type StoreOpenOptions, type StoreSettings } from '../../lib/config/store-options.js';
-import { durabilityGate } from '../../lib/store/redis-durability.js';
-import type { WatermarkAdmin, WatermarkStore } from './watermark.js';
-import { createRedisWatermarks } from './watermark-redis.js';
-import { openSqliteWatermarks } from './watermark-sqlite.js';
+import { connectStoreRedis, type StoreOpenOptions, type StoreSettings } from '../../../lib/config/store-options.js';
+import { durabilityGate } from '../../../lib/store/redis-durability.js';
+import type { WatermarkAdmin, WatermarkStore } from './watermark-store.js';
+import { createRedisWatermarks } from './redis-watermark-store.js';
+import { openSqliteWatermarks } from './sqlite-watermark-store.js';
 
 /** Watermarks are always durable writes; `durable` in the options is for the validity store only. */
 export function openWatermarks(settings: StoreSettings, opts: Omit<StoreOpenOptions, 'durable'>): WatermarkStore & WatermarkAdmin {

@@ -1,7 +1,7 @@
 // Decodes the contents of a 0x03 generic operation (octez operation_repr.ml) far enough to name each
 // operation for policy: manager operations, ballots, proposals, drain_delegate, failing_noop, and the
 // Signatory-style pseudo-operations (stake, unstake, ...). Anything not understood is refused.
-import { DaemonError } from '../../lib/errors.js';
+import { DaemonError } from '../../../lib/errors.js';
 import { byteReader, type ByteReader } from './byte-reader.js';
 
 export type BallotValue = 'yay' | 'nay' | 'pass';

@@ -1,10 +1,10 @@
 // The octez remote-signer HTTP API (default port 6732), exactly as octez bakers and
 // @taquito/remote-signer call it, over the shared core path. Errors are octez's JSON error trace.
-import { DaemonError } from '../../lib/errors.js';
-import { decodeHex } from '../../lib/protocol/encoding.js';
-import { HTTP_STATUS } from '../../lib/protocol/http-status.js';
-import type { HttpReply, HttpRequest, HttpService } from '../../lib/server/serve-http.js';
-import type { TezosService } from './sign-service.js';
+import { DaemonError } from '../../../lib/errors.js';
+import { decodeHex } from '../../../lib/protocol/encoding.js';
+import { HTTP_STATUS } from '../../../lib/protocol/http-status.js';
+import type { HttpReply, HttpRequest, HttpService } from '../../../lib/server/serve-http.js';
+import type { TezosService } from '../signing/sign-service.js';
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
 /** The machine-readable signerd error code of a refusal (docs/errors.md); octez clients and Taquito ignore it. */

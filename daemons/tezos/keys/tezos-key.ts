@@ -1,6 +1,6 @@
 // A Tezos signing key (tz1 Ed25519, tz2 secp256k1, tz3 P-256, tz4 BLS12-381) loaded from octez's
 // b58 secret forms; every signature is checked against the public key before it is handed out.
-import { DaemonError } from '../../lib/errors.js';
+import { DaemonError } from '../../../lib/errors.js';
 import { b58checkDecode, b58checkEncode } from './base58check.js';
 import { blsProvePossession, blsVerifyPossession, blsVerifyPossessionBy } from './bls-signature.js';
 import { randomSecret, rawSigner, rawVerify, type TezosCurve } from './curve-signature.js';

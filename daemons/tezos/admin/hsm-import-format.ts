@@ -4,17 +4,18 @@ import type { KeyObject } from 'node:crypto';
 import { DaemonError } from '../../../lib/errors.js';
 import type { DaemonKeyFormat, ImportOptions } from '../../../lib/admin/hsm-command.js';
 import type { TezosCurve } from '../keys/curve-signature.js';
+import type { HsmCurve } from '../keys/hsm-tezos-key.js';
 import { CURVE_NAMES } from '../keys/key-encoding.js';
 import { readPassphraseFile } from '../../../lib/keys/key-file.js';
 import { formName, refuseBls, secretKeyText, tezosKeyNames, tezosPrivateKey, tezosSecretForm } from '../keys/tezos-key-pem.js';
 
-/** The Tezos curve each `--for tezos-*` key is on. */
-const TEZOS_CURVES: Readonly<Record<string, Exclude<TezosCurve, 'bls12-381'>>> = { 'tezos-tz1': 'ed25519', 'tezos-tz2': 'secp256k1', 'tezos-tz3': 'p256' };
+/** The curve of each `--for tezos-*` key. */
+const CURVE_OF_FOR: Readonly<Record<string, HsmCurve>> = { 'tezos-tz1': 'ed25519', 'tezos-tz2': 'secp256k1', 'tezos-tz3': 'p256' };
 
 export const TEZOS_KEY_FORMAT: DaemonKeyFormat = {
-  daemons: Object.keys(TEZOS_CURVES),
+  daemons: Object.keys(CURVE_OF_FOR),
   readPrivateKey(material, opts) {
-    const key = tezosSecret(material, opts, TEZOS_CURVES[opts.for]!);
+    const key = tezosSecret(material, opts, CURVE_OF_FOR[opts.for]!);
     return { privateKey: key.privateKey, identity: key.pkh };
   },
   describe(publicKey: KeyObject, keyUri: string) {

@@ -2,29 +2,37 @@
 // file (mode 0600, never overwritten) and prints the pkh and public key for keys.json.
 import fs from 'node:fs';
 import { Command, Option } from '@commander-js/extra-typings';
-import { EXIT_CONFIG, isDaemonError } from '../../../lib/errors.js';
-import { generateTezosKey, type TezosCurve } from '../keys/tezos-key.js';
+import { TEZOS_CURVES, type TezosCurve } from '../keys/curve-signature.js';
+import { generateTezosKey } from '../keys/tezos-key.js';
+import { runAdminTask } from './admin-task.js';
 
-const CURVES: readonly TezosCurve[] = ['ed25519', 'secp256k1', 'p256', 'bls12-381'];
+interface KeygenSettings {
+  curve: TezosCurve;
+  /** The new secret key file. */
+  out: string;
+  json: boolean;
+}
 
-export function keygenCommand(): Command {
-  return new Command('keygen')
+export function keygenCommand() {
+  const cmd = new Command('keygen')
     .description('create a Tezos key: the secret key (edsk…/spsk…/p2sk…/BLsk…) goes to --out (0600); pkh and public key are printed')
-    .addOption(new Option('--curve <curve>', 'tz1 ed25519, tz2 secp256k1, tz3 p256, tz4 bls12-381').choices([...CURVES]).default('ed25519'))
+    .addOption(new Option('--curve <curve>', 'tz1 ed25519, tz2 secp256k1, tz3 p256, tz4 bls12-381').choices(TEZOS_CURVES).default('ed25519' as const))
     .requiredOption('--out <file>', 'new file for the secret key (refuses to overwrite)')
-    .option('--json', 'print one JSON object')
-    .action((opts: { curve: TezosCurve; out: string; json?: boolean }) => {
-      try {
-        const { secretKey, key } = generateTezosKey(opts.curve);
-        // 'wx' fails if the file exists; the mode applies at creation.
-        fs.writeFileSync(opts.out, secretKey + '\n', { mode: 0o600, flag: 'wx' });
-        const out = { pkh: key.pkh, public_key: key.publicKey, curve: key.curve, secret_key_file: opts.out };
-        process.stdout.write(
-          opts.json ? JSON.stringify(out) + '\n' : `pkh         ${out.pkh}\npublic key  ${out.public_key}\nsecret key  ${out.secret_key_file}\n`,
-        );
-      } catch (err) {
-        process.stderr.write(`signerd tezos keygen: ${isDaemonError(err) ? `${err.code}: ${err.message}` : (err as Error).message}\n`);
-        process.exitCode = EXIT_CONFIG;
-      }
-    });
+    .option('--json', 'print one JSON object');
+  cmd.action((opts) => runAdminTask('signerd tezos keygen', () => keygen(keygenSettings(opts))));
+  return cmd;
+}
+
+function keygenSettings(opts: ReturnType<ReturnType<typeof keygenCommand>['opts']>): KeygenSettings {
+  return { curve: opts.curve, out: opts.out, json: opts.json === true };
+}
+
+function keygen(settings: KeygenSettings): void {
+  const { secretKey, key } = generateTezosKey(settings.curve);
+  // 'wx' fails if the file exists; the mode applies at creation.
+  fs.writeFileSync(settings.out, secretKey + '\n', { mode: 0o600, flag: 'wx' });
+  const out = { pkh: key.pkh, public_key: key.publicKey, curve: key.curve, secret_key_file: settings.out };
+  process.stdout.write(
+    settings.json ? JSON.stringify(out) + '\n' : `pkh         ${out.pkh}\npublic key  ${out.public_key}\nsecret key  ${out.secret_key_file}\n`,
+  );
 }

@@ -5,7 +5,7 @@ import { decodeHex, logSafe } from '../../../lib/protocol/encoding.js';
 import { trimAsciiWhitespace } from '../../../lib/protocol/line-reader.js';
 import { formatErrorLine, type ReplyMode } from '../../../lib/protocol/reply-format.js';
 import type { LineService, RequestContext } from '../../../lib/server/serve-tcp.js';
-import type { SignOptions, TezosService } from '../signing/sign-service.js';
+import { parseSignatureVersion, type SignOptions, type TezosService } from '../signing/sign-service.js';
 
 type Reply = { text: string; json: unknown };
 
@@ -71,7 +71,8 @@ function signOptions(words: string[]): SignOptions {
     const eq = word.indexOf('=');
     const name = eq > 0 ? word.slice(0, eq) : word;
     const value = eq > 0 ? word.slice(eq + 1) : '';
-    if (name === 'version' && /^[0-3]$/.test(value)) opts.version = Number(value);
+    const version = name === 'version' ? parseSignatureVersion(value) : null;
+    if (version !== null) opts.version = version;
     else if (name === 'authentication' && /^[1-9A-HJ-NP-Za-km-z]{20,200}$/.test(value)) opts.authentication = value;
     else throw new DaemonError('BAD_REQUEST', `sign option "${logSafe(word, 30)}": expected version=<0-3> or authentication=<b58 signature>`);
   }

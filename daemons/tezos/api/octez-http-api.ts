@@ -4,7 +4,7 @@ import { DaemonError } from '../../../lib/errors.js';
 import { decodeHex } from '../../../lib/protocol/encoding.js';
 import { HTTP_STATUS } from '../../../lib/protocol/http-status.js';
 import type { HttpReply, HttpRequest, HttpService } from '../../../lib/server/serve-http.js';
-import type { TezosService } from '../signing/sign-service.js';
+import { parseSignatureVersion, type SignOptions, type TezosService } from '../signing/sign-service.js';
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
 /** The machine-readable signerd error code of a refusal (docs/errors.md); octez clients and Taquito ignore it. */
@@ -71,12 +71,13 @@ function signBody(req: HttpRequest): Buffer {
   return decodeHex(parsed, 'payload', Number.MAX_SAFE_INTEGER);
 }
 
-function signOptions(req: HttpRequest): { version?: number; authentication: string | null } {
-  const version = req.query.get('version');
+function signOptions(req: HttpRequest): SignOptions {
+  const versionText = req.query.get('version');
   const authentication = req.query.get('authentication');
-  if (version === null) return { authentication };
-  if (!/^[0-3]$/.test(version)) throw new DaemonError('BAD_REQUEST', 'version: expected 0, 1, 2 or 3');
-  return { version: Number(version), authentication };
+  if (versionText === null) return { authentication };
+  const version = parseSignatureVersion(versionText);
+  if (version === null) throw new DaemonError('BAD_REQUEST', 'version: expected 0, 1, 2 or 3');
+  return { version, authentication };
 }
 
 function onlyGet(req: HttpRequest): void {

@@ -7,7 +7,7 @@ import { isPkcs11Uri, parsePkcs11Uri } from '../../../lib/keys/pkcs11-uri.js';
 import type { TezosCurve } from '../keys/curve-signature.js';
 import { checkHsmCurve, openHsmTezosKey, type HsmTezosKey } from '../keys/hsm-tezos-key.js';
 import { curveOfPublicKeyHash, decodePublicKey, publicKeyHashOf } from '../keys/key-encoding.js';
-import { invalid } from './policy-config.js';
+import { invalid } from './json-values.js';
 
 /** An HSM key as keys.json names it; the key itself is opened by `openHsmEntry`. */
 export interface HsmKeyEntry {

@@ -8,9 +8,19 @@ import type { HsmKeyOptions } from '../../../lib/keys/pkcs11-signing-key.js';
 import { HSM_TOP_FIELDS, hsmEntryOf, openHsmEntry, type HsmKeyEntry } from './hsm-key-entry.js';
 import type { HsmTezosKey } from '../keys/hsm-tezos-key.js';
 import { decodePublicKey, publicKeyHashOf } from '../keys/key-encoding.js';
-import type { KeyPolicy, TezosKeyConfig } from '../policy/key-policy.js';
-import { asObject, invalid, parsePolicy, stringList } from './policy-config.js';
-import { loadTezosKey } from '../keys/tezos-key.js';
+import { loadTezosKey, type TezosKey } from '../keys/tezos-key.js';
+import type { KeyPolicy } from '../policy/key-policy.js';
+import { asObject, invalid, stringList } from './json-values.js';
+import { parsePolicy } from './policy-config.js';
+
+/** One served key: its signer, its policy, and who may ask it to sign. */
+export interface TezosKeyConfig {
+  pkh: string;
+  key: TezosKey;
+  policy: KeyPolicy;
+  /** Public keys (edpk…) of clients allowed to authenticate requests for this key; overrides the global list. */
+  authorized?: string[];
+}
 
 export interface TezosConfig {
   keys: Map<string, TezosKeyConfig>;

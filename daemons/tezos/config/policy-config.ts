@@ -1,44 +1,24 @@
 // Turns a policy object from keys.json into a KeyPolicy: the seed's vocabulary (`baking`, `voting` with
 // `aye` = `yay`, `allow_all`) and signerd's (`allow`, `generic`, `chains`, `michelson`). Unknown names fail.
-import { DaemonError } from '../../../lib/errors.js';
+// The names come from the decoders (request kinds, operation names, votes), so the two cannot disagree.
 import { b58checkDecode } from '../keys/base58check.js';
-import { UNPARSED_OPERATION_NAMES } from '../signing/operation-contents.js';
 import type { KeyPolicy } from '../policy/key-policy.js';
-import type { RequestKind } from '../signing/sign-request.js';
+import { BALLOT_VOTES, OPERATION_NAMES, UNPARSED_OPERATION_NAMES } from '../signing/operation-contents.js';
+import { CONSENSUS_KINDS, REQUEST_KINDS, type RequestKind } from '../signing/sign-request.js';
+import { asObject, invalid, stringList } from './json-values.js';
 
-const CONSENSUS_KINDS: readonly RequestKind[] = ['block', 'preattestation', 'attestation'];
-/** Request kind names in `allow`, with the pre-Lima names bakers' configs still carry. */
+/** Request kind names in `allow`: every kind but `authenticated`, and the pre-Lima names bakers' configs still carry. */
 const KIND_NAMES: Readonly<Record<string, RequestKind>> = {
-  block: 'block',
-  preattestation: 'preattestation',
-  attestation: 'attestation',
-  generic: 'generic',
-  michelson: 'michelson',
+  ...Object.fromEntries(REQUEST_KINDS.filter((kind) => kind !== 'authenticated').map((kind) => [kind, kind])),
   preendorsement: 'preattestation',
   endorsement: 'attestation',
 };
-const OPERATION_NAMES: ReadonlySet<string> = new Set([
-  'reveal',
-  'transaction',
-  'origination',
-  'delegation',
-  'register_global_constant',
-  'set_deposits_limit',
-  'update_consensus_key',
-  'update_companion_key',
-  'stake',
-  'unstake',
-  'finalize_unstake',
-  'set_delegate_parameters',
-  'ballot',
-  'ballot:yay',
-  'ballot:nay',
-  'ballot:pass',
-  'proposals',
-  'drain_delegate',
-  'failing_noop',
-]);
-const VOTES: Readonly<Record<string, string>> = { aye: 'yay', yay: 'yay', nay: 'nay', pass: 'pass' };
+/** Names in `generic`: each operation, and a ballot restricted to one vote. */
+const GENERIC_NAMES: ReadonlySet<string> = new Set(
+  OPERATION_NAMES.flatMap((name) => (name === 'ballot' ? [name, ...BALLOT_VOTES.map((vote) => `ballot:${vote}`)] : [name])),
+);
+/** Votes in `voting`: octez's, and the seed's `aye` for `yay`. */
+const VOTES: Readonly<Record<string, string>> = { aye: 'yay', ...Object.fromEntries(BALLOT_VOTES.map((vote) => [vote, vote])) };
 const POLICY_FIELDS = new Set(['baking', 'voting', 'allow_all', 'allow', 'generic', 'chains', 'allowed_chains', 'michelson']);
 
 /** The policy that allows nothing: what a key without any policy gets. */
@@ -73,7 +53,7 @@ export function parsePolicy(value: unknown, where: string, blsKey: boolean): Key
         `${where}.generic`,
         `"${name}" is never signed by this signer: its layout is not parsed, so it could hide other operations in a batch (docs/tezos.md)`,
       );
-    if (!OPERATION_NAMES.has(canonical)) throw invalid(`${where}.generic`, `"${name}" is not a known operation (${[...OPERATION_NAMES].join(', ')})`);
+    if (!GENERIC_NAMES.has(canonical)) throw invalid(`${where}.generic`, `"${name}" is not a known operation (${[...GENERIC_NAMES].join(', ')})`);
     operations.add(canonical);
   }
   if (operations.size > 0 || allowAll) kinds.add('generic');
@@ -86,25 +66,10 @@ export function parsePolicy(value: unknown, where: string, blsKey: boolean): Key
   return { kinds, operations, anyOperation: allowAll, chainIds, blsKey };
 }
 
-export function invalid(where: string, text: string): DaemonError {
-  return new DaemonError('CONFIG_INVALID', `${where}: ${text}`);
-}
-
-export function asObject(value: unknown, where: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid(where, 'expected an object');
-  return value as Record<string, unknown>;
-}
-
 /** The seed writes flags as 0/1 (Python truthiness); booleans work too. */
 function truthy(value: unknown, where: string): boolean {
   if (value === undefined || value === null) return false;
   if (typeof value === 'boolean') return value;
   if (value === 0 || value === 1) return value === 1;
   throw invalid(where, 'expected true/false or 0/1');
-}
-
-export function stringList(value: unknown, where: string): string[] {
-  if (value === undefined || value === null) return [];
-  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw invalid(where, 'expected a list of strings');
-  return value;
 }

@@ -1,6 +1,6 @@
 // Tezos base58check: base58(prefix ‖ payload ‖ sha256d checksum[0..4]) with the octez prefix table
 // (octez base58.ml). Decoding checks the checksum, the prefix and the payload length.
-import { base58CheckBody, base58Checksum, base58Encode } from '../../../lib/protocol/base58.js';
+import { base58CheckBody, base58CheckEncode } from '../../../lib/protocol/base58.js';
 
 const PREFIXES = {
   tz1: { bytes: [0x06, 0xa1, 0x9f], length: 20 },
@@ -36,8 +36,7 @@ export type PrefixName = keyof typeof PREFIXES;
 export function b58checkEncode(prefix: PrefixName, payload: Uint8Array): string {
   const p = PREFIXES[prefix];
   if (payload.length !== p.length) throw new Error(`${prefix} payload must be ${p.length} bytes, not ${payload.length}`);
-  const body = Buffer.concat([Buffer.from(p.bytes), payload]);
-  return base58Encode(Buffer.concat([body, base58Checksum(body)]));
+  return base58CheckEncode(Buffer.concat([Buffer.from(p.bytes), payload]));
 }
 
 /** The payload if `text` is valid base58check with this prefix and length, else null. */

@@ -6,7 +6,9 @@ import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { p256 } from '@noble/curves/nist.js';
 import { blsPublicKey, blsRandomSecret, blsSign, blsVerify } from './bls-signature.js';
 
-export type TezosCurve = 'ed25519' | 'secp256k1' | 'p256' | 'bls12-381';
+/** The four Tezos curves, in octez's tag order (tz1, tz2, tz3, tz4). */
+export const TEZOS_CURVES = ['ed25519', 'secp256k1', 'p256', 'bls12-381'] as const;
+export type TezosCurve = (typeof TEZOS_CURVES)[number];
 
 /** A loaded secret: signs and checks without handing the secret out again. */
 export interface RawSigner {

@@ -13,16 +13,23 @@ export interface HsmTezosKey extends TezosKey {
   close(): Promise<void>;
 }
 
-/** The HSM scheme for each curve an HSM can hold; tz4 (BLS12-381) has no PKCS#11 mechanism. */
-const HSM_ALGORITHMS: Readonly<Partial<Record<TezosCurve, HsmAlgorithm>>> = {
+/** The curves an HSM can hold: tz4 (BLS12-381) has no PKCS#11 mechanism. */
+export type HsmCurve = Exclude<TezosCurve, 'bls12-381'>;
+
+/** The HSM scheme for each curve an HSM can hold. */
+const HSM_ALGORITHMS: Readonly<Record<HsmCurve, HsmAlgorithm>> = {
   ed25519: 'ed25519',
   secp256k1: 'ecdsa-secp256k1-sha256',
   p256: 'ecdsa-p256-sha256',
 };
 
+export function isHsmCurve(curve: TezosCurve): curve is HsmCurve {
+  return curve !== 'bls12-381';
+}
+
 /** Refuses curves an HSM cannot hold, with a message fit for start-up (CONFIG_INVALID). */
-export function checkHsmCurve(curve: TezosCurve, where: string): void {
-  if (HSM_ALGORITHMS[curve] === undefined) {
+export function checkHsmCurve(curve: TezosCurve, where: string): asserts curve is HsmCurve {
+  if (!isHsmCurve(curve)) {
     throw new DaemonError(
       'CONFIG_INVALID',
       `${where}: tz4 (BLS12-381) keys cannot be held in a PKCS#11 HSM (no token mechanism); keep them in a secret key file`,
@@ -33,7 +40,7 @@ export function checkHsmCurve(curve: TezosCurve, where: string): void {
 /** Opens the token key named by `uri` for `curve`; the public key and pkh come from the token. */
 export async function openHsmTezosKey(uri: string, curve: TezosCurve, opts: HsmKeyOptions): Promise<HsmTezosKey> {
   checkHsmCurve(curve, 'pkcs11 key');
-  const hsm = await openPkcs11SigningKey(uri, HSM_ALGORITHMS[curve]!, opts);
+  const hsm = await openPkcs11SigningKey(uri, HSM_ALGORITHMS[curve], opts);
   try {
     const raw = tezosPublicKey(hsm.publicKey);
     if (raw.curve !== curve) throw new DaemonError('KEY_LOAD_FAILED', `the token's key is ${raw.curve}, not ${curve}`);
@@ -44,7 +51,7 @@ export async function openHsmTezosKey(uri: string, curve: TezosCurve, opts: HsmK
   }
 }
 
-function hsmTezosKey(curve: TezosCurve, hsm: HsmSigningKey, publicKey: Buffer): HsmTezosKey {
+function hsmTezosKey(curve: HsmCurve, hsm: HsmSigningKey, publicKey: Buffer): HsmTezosKey {
   const pkh = publicKeyHash(curve, publicKey);
   return {
     pkh,
@@ -65,9 +72,9 @@ function hsmTezosKey(curve: TezosCurve, hsm: HsmSigningKey, publicKey: Buffer): 
 }
 
 /** The curve and raw public key Tezos encodes: 32 bytes for Ed25519, the 33-byte compressed point for ECDSA. */
-export function tezosPublicKey(key: KeyObject): { curve: TezosCurve; bytes: Buffer } {
+export function tezosPublicKey(key: KeyObject): { curve: HsmCurve; bytes: Buffer } {
   const namedCurve = key.asymmetricKeyDetails?.namedCurve;
-  const curve: TezosCurve | null =
+  const curve: HsmCurve | null =
     key.asymmetricKeyType === 'ed25519'
       ? 'ed25519'
       : key.asymmetricKeyType !== 'ec'

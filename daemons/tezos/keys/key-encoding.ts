@@ -2,7 +2,7 @@
 // (octez base58.ml and signature encodings); pkh = blake2b-160 of the raw public key.
 import { blake2b } from '@noble/hashes/blake2.js';
 import { b58checkDecode, b58checkDecodeAny, b58checkEncode, type PrefixName } from './base58check.js';
-import type { TezosCurve } from './curve-signature.js';
+import { TEZOS_CURVES, type TezosCurve } from './curve-signature.js';
 
 interface CurveNames {
   pkh: PrefixName;
@@ -21,15 +21,13 @@ export const CURVE_NAMES: Readonly<Record<TezosCurve, CurveNames>> = {
   'bls12-381': { pkh: 'tz4', pk: 'BLpk', sk: 'BLsk', esk: 'BLesk', sig: 'BLsig', tag: 3 },
 };
 
-export const CURVES = Object.keys(CURVE_NAMES) as TezosCurve[];
-
 export interface DecodedPublicKey {
   curve: TezosCurve;
   bytes: Buffer;
 }
 
 export function decodePublicKey(text: string): DecodedPublicKey | null {
-  for (const curve of CURVES) {
+  for (const curve of TEZOS_CURVES) {
     const bytes = b58checkDecode(CURVE_NAMES[curve].pk, text);
     if (bytes !== null) return { curve, bytes };
   }
@@ -52,7 +50,7 @@ export function publicKeyHashOf(publicKeyText: string): string | null {
 
 /** The 21-byte binary key hash (tag byte ‖ 20-byte hash) used inside operations and auth requests. */
 export function publicKeyHashBytes(pkh: string): Buffer | null {
-  for (const curve of CURVES) {
+  for (const curve of TEZOS_CURVES) {
     const hash = b58checkDecode(CURVE_NAMES[curve].pkh, pkh);
     if (hash !== null) return Buffer.concat([Buffer.from([CURVE_NAMES[curve].tag]), hash]);
   }
@@ -60,7 +58,7 @@ export function publicKeyHashBytes(pkh: string): Buffer | null {
 }
 
 export function curveOfPublicKeyHash(pkh: string): TezosCurve | null {
-  return CURVES.find((c) => b58checkDecode(CURVE_NAMES[c].pkh, pkh) !== null) ?? null;
+  return TEZOS_CURVES.find((c) => b58checkDecode(CURVE_NAMES[c].pkh, pkh) !== null) ?? null;
 }
 
 export function encodeSignature(curve: TezosCurve, bytes: Buffer): string {

@@ -4,8 +4,8 @@
 import crypto, { type KeyObject } from 'node:crypto';
 import { DaemonError } from '../../../lib/errors.js';
 import { b58checkDecode, type PrefixName } from './base58check.js';
-import { rawSigner, type TezosCurve } from './curve-signature.js';
-import { tezosPublicKey } from './hsm-tezos-key.js';
+import { rawSigner, TEZOS_CURVES, type TezosCurve } from './curve-signature.js';
+import { isHsmCurve, tezosPublicKey, type HsmCurve } from './hsm-tezos-key.js';
 import { CURVE_NAMES, encodePublicKey, publicKeyHash } from './key-encoding.js';
 import { decryptSecretKey } from './secret-key-encryption.js';
 
@@ -18,7 +18,7 @@ export interface TezosSecretForm {
 }
 
 export interface TezosPrivateKey {
-  curve: Exclude<TezosCurve, 'bls12-381'>;
+  curve: HsmCurve;
   privateKey: KeyObject;
   /** edpk…/sppk…/p2pk… and tz1…/tz2…/tz3…, derived from the secret (and checked against the PKCS#8 key). */
   publicKey: string;
@@ -27,7 +27,7 @@ export interface TezosPrivateKey {
 
 const FORMS: readonly TezosSecretForm[] = [
   { curve: 'ed25519', prefix: 'edsk64', encrypted: false },
-  ...(Object.keys(CURVE_NAMES) as TezosCurve[]).flatMap((curve) => [
+  ...TEZOS_CURVES.flatMap((curve) => [
     { curve, prefix: CURVE_NAMES[curve].sk, encrypted: false },
     { curve, prefix: CURVE_NAMES[curve].esk, encrypted: true },
   ]),
@@ -35,7 +35,7 @@ const FORMS: readonly TezosSecretForm[] = [
 
 // PKCS#8 heads before the 32 secret bytes: Ed25519 (RFC 8410) and EC (RFC 5915 without the optional
 // public key, which OpenSSL derives from the scalar).
-const PKCS8_HEADS: Readonly<Record<Exclude<TezosCurve, 'bls12-381'>, Buffer>> = {
+const PKCS8_HEADS: Readonly<Record<HsmCurve, Buffer>> = {
   ed25519: Buffer.from('302e020100300506032b657004220420', 'hex'),
   p256: Buffer.from('3041020100301306072a8648ce3d020106082a8648ce3d030107042730250201010420', 'hex'),
   secp256k1: Buffer.from('303e020100301006072a8648ce3d020106052b8104000a042730250201010420', 'hex'),
@@ -61,8 +61,8 @@ export function tezosSecretForm(text: string): TezosSecretForm | null {
 }
 
 /** Refuses tz4 with the message an operator needs (CONFIG_INVALID). */
-export function refuseBls(curve: TezosCurve): asserts curve is Exclude<TezosCurve, 'bls12-381'> {
-  if (curve === 'bls12-381') {
+export function refuseBls(curve: TezosCurve): asserts curve is HsmCurve {
+  if (!isHsmCurve(curve)) {
     throw new DaemonError(
       'CONFIG_INVALID',
       'BLS keys cannot be held in a PKCS#11 HSM (tz4 has no token mechanism); keep it in a secret key file for signerd tezos',

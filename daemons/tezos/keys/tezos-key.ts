@@ -3,11 +3,9 @@
 import { DaemonError } from '../../../lib/errors.js';
 import { b58checkDecode, b58checkEncode } from './base58check.js';
 import { blsProvePossession, blsVerifyPossession, blsVerifyPossessionBy } from './bls-signature.js';
-import { randomSecret, rawSigner, rawVerify, type TezosCurve } from './curve-signature.js';
-import { CURVE_NAMES, CURVES, decodePublicKey, decodeSignature, encodePublicKey, encodeSignature, publicKeyHash } from './key-encoding.js';
+import { randomSecret, rawSigner, rawVerify, TEZOS_CURVES, type TezosCurve } from './curve-signature.js';
+import { CURVE_NAMES, decodePublicKey, decodeSignature, encodePublicKey, encodeSignature, publicKeyHash } from './key-encoding.js';
 import { decryptSecretKey } from './secret-key-encryption.js';
-
-export type { TezosCurve } from './curve-signature.js';
 
 export interface TezosKey {
   readonly pkh: string;
@@ -61,7 +59,7 @@ function decodeSecret(text: string, passphrase: Buffer | undefined): { curve: Te
   const ed64 = b58checkDecode('edsk64', text);
   // The 64-byte legacy form is seed ‖ public key; the seed alone determines the key (checked below).
   if (ed64 !== null) return checkedEd64(ed64);
-  for (const curve of CURVES) {
+  for (const curve of TEZOS_CURVES) {
     const plain = b58checkDecode(CURVE_NAMES[curve].sk, text);
     if (plain !== null) return { curve, bytes: plain };
     const encrypted = b58checkDecode(CURVE_NAMES[curve].esk, text);

@@ -2,9 +2,6 @@
 // may sign. Deny by default; every refusal is NOT_ALLOWED with a message naming what was refused.
 import { DaemonError } from '../../../lib/errors.js';
 import type { RequestKind, SignRequest } from '../signing/sign-request.js';
-import type { TezosKey } from '../keys/tezos-key.js';
-
-export { loadTezosConfig } from '../config/keys-config.js';
 
 export interface KeyPolicy {
   /** Request kinds this key signs; `authenticated` (0x04) is never among them. */
@@ -17,14 +14,6 @@ export interface KeyPolicy {
   readonly chainIds: ReadonlySet<string>;
   /** The key is tz4: only it may sign BLS-mode consensus tags (40, 41). */
   readonly blsKey: boolean;
-}
-
-export interface TezosKeyConfig {
-  pkh: string;
-  key: TezosKey;
-  policy: KeyPolicy;
-  /** Public keys (edpk…) of clients allowed to authenticate requests for this key; overrides the global list. */
-  authorized?: string[];
 }
 
 const BLS_MODE_TAGS = new Set([40, 41]);

@@ -1,7 +1,7 @@
 // A bounded cursor over request bytes: every read checks the remaining length, and every failure is a
 // BAD_REQUEST naming the field, so parsers never index past the end or accept a truncated payload.
 import { DaemonError } from '../../../lib/errors.js';
-import { ZARITH_BYTES_MAX } from '../../../lib/limits.js';
+import { ZARITH_BYTES_MAX } from '../tezos-limits.js';
 
 export interface ByteReader {
   readonly offset: number;

@@ -4,22 +4,11 @@
 import { DaemonError } from '../../../lib/errors.js';
 import { byteReader, type ByteReader } from './byte-reader.js';
 
-export type BallotValue = 'yay' | 'nay' | 'pass';
+export const BALLOT_VOTES = ['yay', 'nay', 'pass'] as const;
+export type BallotValue = (typeof BALLOT_VOTES)[number];
 
-export interface OperationSummary {
-  /** One name per content, in order. */
-  kinds: string[];
-  /** The vote of each ballot, in order. */
-  ballots: BallotValue[];
-}
-
-const BALLOTS: readonly BallotValue[] = ['yay', 'nay', 'pass'];
-const PUBLIC_KEY_BYTES: Readonly<Record<number, number>> = { 0: 32, 1: 33, 2: 33, 3: 48 };
-/** Transactions to oneself with these entrypoints are the staking pseudo-operations. */
-const PSEUDO_ENTRYPOINTS: Readonly<Record<number, string>> = { 6: 'stake', 7: 'unstake', 8: 'finalize_unstake', 9: 'set_delegate_parameters' };
-
-/** Operations that carry a manager header and may be batched. */
-const MANAGER_TAGS: Readonly<Record<number, string>> = {
+/** The tag of each manager operation (they carry a manager header and may be batched). */
+const MANAGER_TAGS = {
   107: 'reveal',
   108: 'transaction',
   109: 'origination',
@@ -28,7 +17,27 @@ const MANAGER_TAGS: Readonly<Record<number, string>> = {
   112: 'set_deposits_limit',
   114: 'update_consensus_key',
   115: 'update_companion_key',
-};
+} as const;
+type ManagerOperation = (typeof MANAGER_TAGS)[keyof typeof MANAGER_TAGS];
+/** Transactions to oneself with these entrypoint tags are Signatory's staking pseudo-operations. */
+const PSEUDO_ENTRYPOINTS = { 6: 'stake', 7: 'unstake', 8: 'finalize_unstake', 9: 'set_delegate_parameters' } as const;
+type PseudoOperation = (typeof PSEUDO_ENTRYPOINTS)[keyof typeof PSEUDO_ENTRYPOINTS];
+/** The non-manager operations this decoder reads. */
+type OtherOperation = 'ballot' | 'proposals' | 'drain_delegate' | 'failing_noop';
+export type OperationName = ManagerOperation | PseudoOperation | OtherOperation;
+
+const MANAGER_NAMES: readonly OperationName[] = [...Object.values(MANAGER_TAGS), ...Object.values(PSEUDO_ENTRYPOINTS)];
+/** Every name this decoder gives an operation, which is what a policy's `generic` list may name. */
+export const OPERATION_NAMES: readonly OperationName[] = [...MANAGER_NAMES, 'ballot', 'proposals', 'drain_delegate', 'failing_noop'];
+
+export interface OperationSummary {
+  /** One name per content, in order. */
+  kinds: OperationName[];
+  /** The vote of each ballot, in order. */
+  ballots: BallotValue[];
+}
+
+const PUBLIC_KEY_BYTES: Readonly<Record<number, number>> = { 0: 32, 1: 33, 2: 33, 3: 48 };
 /** Manager operations whose layout is not parsed, so they could hide other operations in a batch. */
 const UNPARSED_MANAGER_TAGS: Readonly<Record<number, string>> = {
   113: 'increase_paid_storage',
@@ -46,7 +55,7 @@ const UNPARSED_MANAGER_TAGS: Readonly<Record<number, string>> = {
   251: 'zk_rollup_publish',
   252: 'zk_rollup_update',
 };
-/** Their names, which a policy may not allow (policy-parse.ts says why). */
+/** Their names, which a policy may not allow (config/policy-config.ts says why). */
 export const UNPARSED_OPERATION_NAMES: ReadonlySet<string> = new Set(Object.values(UNPARSED_MANAGER_TAGS));
 /** Known tags we refuse to sign: anonymous operations, consensus content, the unparsed ones, and reserved tags. */
 const REFUSED_TAGS: Readonly<Record<number, string>> = {
@@ -84,13 +93,12 @@ export function summarizeOperations(body: Buffer): OperationSummary {
   return summary;
 }
 
-const MANAGER_NAMES = new Set([...Object.values(MANAGER_TAGS), ...Object.values(PSEUDO_ENTRYPOINTS)]);
-
 function isManagerKind(summary: OperationSummary, i: number): boolean {
-  return MANAGER_NAMES.has(summary.kinds[i] ?? '');
+  const kind = summary.kinds[i];
+  return kind !== undefined && MANAGER_NAMES.includes(kind);
 }
 
-function readContent(r: ByteReader, tag: number, summary: OperationSummary): string {
+function readContent(r: ByteReader, tag: number, summary: OperationSummary): OperationName {
   switch (tag) {
     case 5: // proposals
       r.bytes(21, 'proposals source');
@@ -101,7 +109,7 @@ function readContent(r: ByteReader, tag: number, summary: OperationSummary): str
       r.bytes(21, 'ballot source');
       r.i32('ballot period');
       r.bytes(32, 'ballot proposal');
-      const vote = BALLOTS[r.u8('ballot value')];
+      const vote = BALLOT_VOTES[r.u8('ballot value')];
       if (vote === undefined) throw new DaemonError('BAD_REQUEST', 'ballot value is not yay, nay or pass');
       summary.ballots.push(vote);
       return 'ballot';
@@ -117,8 +125,8 @@ function readContent(r: ByteReader, tag: number, summary: OperationSummary): str
   }
 }
 
-function readManager(r: ByteReader, tag: number): string {
-  const name = MANAGER_TAGS[tag];
+function readManager(r: ByteReader, tag: number): OperationName {
+  const name = (MANAGER_TAGS as Readonly<Record<number, ManagerOperation>>)[tag];
   if (name === undefined) {
     const known = REFUSED_TAGS[tag];
     throw new DaemonError(
@@ -162,7 +170,7 @@ function readPublicKey(r: ByteReader, name: string): void {
   r.bytes(length, `${name} public key`);
 }
 
-function readTransaction(r: ByteReader, source: Buffer): string {
+function readTransaction(r: ByteReader, source: Buffer): OperationName {
   r.zarith('transaction amount');
   const destination = r.bytes(22, 'transaction destination');
   if (!r.flag('transaction parameters presence')) return 'transaction';
@@ -176,5 +184,5 @@ function readTransaction(r: ByteReader, source: Buffer): string {
   }
   r.lengthPrefixed('transaction parameters');
   const toSelf = destination[0] === 0x00 && destination.subarray(1).equals(source);
-  return (toSelf && PSEUDO_ENTRYPOINTS[entrypoint]) || 'transaction';
+  return (toSelf && (PSEUDO_ENTRYPOINTS as Readonly<Record<number, PseudoOperation>>)[entrypoint]) || 'transaction';
 }

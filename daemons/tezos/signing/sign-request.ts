@@ -3,9 +3,18 @@
 import { DaemonError } from '../../../lib/errors.js';
 import { b58checkEncode } from '../keys/base58check.js';
 import { byteReader, type ByteReader } from './byte-reader.js';
-import { summarizeOperations, type BallotValue } from './operation-contents.js';
+import { summarizeOperations, type BallotValue, type OperationName } from './operation-contents.js';
 
-export type RequestKind = 'block' | 'preattestation' | 'attestation' | 'generic' | 'michelson' | 'authenticated';
+/** The kinds that carry a chain id, a level and a round: the ones a watermark guards. */
+export const CONSENSUS_KINDS = ['block', 'preattestation', 'attestation'] as const;
+export type ConsensusKind = (typeof CONSENSUS_KINDS)[number];
+/** Every kind a magic byte can name, in the order policies list them; `authenticated` (0x04) is never signed. */
+export const REQUEST_KINDS = [...CONSENSUS_KINDS, 'generic', 'michelson', 'authenticated'] as const;
+export type RequestKind = (typeof REQUEST_KINDS)[number];
+
+export function isConsensusKind(kind: RequestKind): kind is ConsensusKind {
+  return (CONSENSUS_KINDS as readonly RequestKind[]).includes(kind);
+}
 
 export interface SignRequest {
   magic: number;
@@ -15,7 +24,7 @@ export interface SignRequest {
   level: number | null;
   round: number | null;
   /** generic: the name of each operation (incl. `ballot` and pseudo-operations like `stake`); empty otherwise. */
-  operationKinds: string[];
+  operationKinds: OperationName[];
   /** generic: the vote of each ballot, in order; empty otherwise. */
   ballots: BallotValue[];
   /** preattestation / attestation: the content tag (20, 21, 23 with slot; 40, 41 BLS mode). */

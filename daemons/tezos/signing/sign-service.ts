@@ -2,13 +2,15 @@
 // size, authentication, payload and policy, reserve the watermark durably, sign (the key verifies
 // its own signature), record the signature for identical retries, and only then return it.
 import { DaemonError } from '../../../lib/errors.js';
-import { TEZOS_PENDING_POLL_MS } from '../../../lib/limits.js';
-import { checkAuthentication } from '../policy/authentication.js';
-import { checkPolicy, type TezosKeyConfig } from '../policy/key-policy.js';
-import { parseSignRequest, type SignRequest } from './sign-request.js';
+import type { TezosKeyConfig } from '../config/keys-config.js';
 import { curveOfPublicKeyHash, publicKeyHashOf } from '../keys/key-encoding.js';
 import { verifyTezosSignature } from '../keys/tezos-key.js';
-import { MARKED_KINDS, payloadDigest, rejectionMessage, type Mark, type MarkedKind, type Slot, type WatermarkStore } from '../watermark/watermark-store.js';
+import { checkAuthentication } from '../policy/authentication.js';
+import { checkPolicy } from '../policy/key-policy.js';
+import { TEZOS_PENDING_POLL_MS } from '../tezos-limits.js';
+import { payloadDigest, rejectionMessage } from '../watermark/watermark-rule.js';
+import type { RequestedMark, Slot, WatermarkStore } from '../watermark/watermark-store.js';
+import { isConsensusKind, parseSignRequest, type SignRequest } from './sign-request.js';
 
 export interface TezosServiceDeps {
   keys: ReadonlyMap<string, TezosKeyConfig>;
@@ -22,9 +24,17 @@ export interface TezosServiceDeps {
   pendingWaitMs: number;
 }
 
+/** What a sign request carries beside the payload: the HTTP query parameters, the line protocol's name=value words. */
 export interface SignOptions {
+  /** octez's signature version (0 to 3): for tz4 it picks the BLS scheme. */
   version?: number;
+  /** b58 signature by an authorized client key; null when not given. */
   authentication: string | null;
+}
+
+/** A signature version as both front ends take it (`version=`): 0, 1, 2 or 3; null for anything else. */
+export function parseSignatureVersion(text: string): number | null {
+  return /^[0-3]$/.test(text) ? Number(text) : null;
 }
 
 export interface TezosService {
@@ -83,23 +93,24 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
       throw new DaemonError('NOT_ALLOWED', 'refusing to sign an authentication request (magic byte 0x04) with a managed key');
     checkPolicy(entry.policy, request);
     const signOpts = opts.version === undefined ? {} : { version: opts.version };
-    if (!isMarked(request.kind)) {
+    if (!isConsensusKind(request.kind)) {
       fields['watermark'] = 'none';
       return entry.key.sign(payload, signOpts);
     }
-    return signMarked(entry, request, payload, signOpts, fields);
+    if (request.chainId === null || request.level === null) throw new DaemonError('BAD_REQUEST', `${request.kind} without chain id or level`);
+    const slot: Slot = { chainId: request.chainId, pkh: entry.pkh, kind: request.kind };
+    const mark: RequestedMark = { level: request.level, round: request.round ?? 0, digest: payloadDigest(payload) };
+    return signMarked(entry, slot, mark, payload, signOpts, fields);
   }
 
   async function signMarked(
     entry: TezosKeyConfig,
-    request: SignRequest,
+    slot: Slot,
+    mark: RequestedMark,
     payload: Buffer,
     signOpts: { version?: number },
     fields: Record<string, unknown>,
   ): Promise<string> {
-    if (request.chainId === null || request.level === null) throw new DaemonError('BAD_REQUEST', `${request.kind} without chain id or level`);
-    const slot: Slot = { chainId: request.chainId, pkh: entry.pkh, kind: request.kind as MarkedKind };
-    const mark = { level: request.level, round: request.round ?? 0, digest: payloadDigest(payload) };
     fields['chainId'] = slot.chainId;
     const outcome = await deps.marks.reserve(slot, mark);
     if (outcome.kind === 'rejected') throw new DaemonError('WATERMARK_REJECTED', rejectionMessage(slot, mark, outcome.stored));
@@ -128,7 +139,7 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
   }
 
   /** Another request (maybe another process) reserved these exact bytes and is signing: wait for its signature. */
-  async function awaitRecorded(slot: Slot, mark: Omit<Mark, 'signature'>): Promise<string> {
+  async function awaitRecorded(slot: Slot, mark: RequestedMark): Promise<string> {
     const deadline = Date.now() + deps.pendingWaitMs;
     for (;;) {
       const stored = await deps.marks.read(slot);
@@ -162,10 +173,6 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
       return overridePublicKey === null ? key.provePossession() : key.provePossession(overridePublicKey);
     },
   };
-}
-
-function isMarked(kind: SignRequest['kind']): kind is MarkedKind {
-  return (MARKED_KINDS as readonly string[]).includes(kind);
 }
 
 function clip(text: string): string {

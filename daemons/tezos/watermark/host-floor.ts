@@ -2,7 +2,8 @@
 // host reserves in Redis is also reserved in the local SQLite file (fsynced) before signing, so a
 // Redis that loses marks (failover to a lagging replica, restart without persistence) can never
 // make this host sign a slot again, even after a daemon restart. Other hosts are not covered.
-import { decide, type ReserveOutcome, type WatermarkStore } from './watermark-store.js';
+import { decide } from './watermark-rule.js';
+import type { ReserveOutcome, WatermarkStore } from './watermark-store.js';
 
 export function withHostFloor(shared: WatermarkStore, local: WatermarkStore): WatermarkStore {
   return {

@@ -1,8 +1,9 @@
 // An in-process floor in front of the shared store: the highest mark this process reserved per
 // slot. If the store forgets marks while we run (a Redis restart without persistence, a failover
 // to a replica that missed writes), we still never sign at or below what this process signed.
-import { TEZOS_FLOOR_SLOTS_MAX } from '../../../lib/limits.js';
-import { decide, type Mark, type ReserveOutcome, type Slot, type WatermarkStore } from './watermark-store.js';
+import { TEZOS_FLOOR_SLOTS_MAX } from '../tezos-limits.js';
+import { decide } from './watermark-rule.js';
+import type { Mark, ReserveOutcome, Slot, WatermarkStore } from './watermark-store.js';
 
 export function withMemoryFloor(store: WatermarkStore): WatermarkStore {
   const floor = new Map<string, Mark>();

@@ -5,7 +5,8 @@ import { Cluster, type Redis } from 'ioredis';
 import { DaemonError } from '../../../lib/errors.js';
 import { storeUnavailable, type RedisClient } from '../../../lib/store/redis-connection.js';
 import { readyAndDurable, type DurabilityGate } from '../../../lib/store/redis-durability.js';
-import { type Mark, type MarkEntry, type ReserveOutcome, type Slot, type WatermarkAdmin, type WatermarkStore } from './watermark-store.js';
+import { CONSENSUS_KINDS } from '../signing/sign-request.js';
+import type { Mark, MarkEntry, RequestedMark, ReserveOutcome, Slot, WatermarkBackend } from './watermark-store.js';
 
 export interface RedisWatermarkOptions {
   prefix: string;
@@ -16,7 +17,7 @@ export interface RedisWatermarkOptions {
   durability: DurabilityGate;
 }
 
-// KEYS[1] slot hash; ARGV level, round, digest. Same order and rule as decide() in watermark.ts.
+// KEYS[1] slot hash; ARGV level, round, digest. Same order and rule as decide() in watermark-rule.ts.
 const RESERVE_LUA = `
 local cur = redis.call('HMGET', KEYS[1], 'l', 'r', 'h', 's')
 local L = tonumber(ARGV[1])
@@ -41,7 +42,7 @@ if cur[1] == ARGV[1] and cur[2] == ARGV[2] and cur[3] == ARGV[3] and (cur[4] == 
 end
 return 0`;
 
-// Admin write: raise only, unless ARGV[6] is '1' (force).
+// Admin write: raise only (lowers() in watermark-rule.ts), unless ARGV[6] is '1' (force).
 const PUT_LUA = `
 local cur = redis.call('HMGET', KEYS[1], 'l', 'r')
 if ARGV[6] ~= '1' and cur[1] then
@@ -64,7 +65,7 @@ function slotKey(prefix: string, slot: Slot): string {
   return `${prefix}tezos:wm:{${slot.chainId}:${slot.pkh}}:${slot.kind}`;
 }
 
-export function createRedisWatermarks(client: RedisClient, opts: RedisWatermarkOptions): WatermarkStore & WatermarkAdmin {
+export function createRedisWatermarkStore(client: RedisClient, opts: RedisWatermarkOptions): WatermarkBackend {
   // WAIT acknowledges one connection's writes on one node; a Cluster client has no such connection.
   if (opts.waitReplicas > 0 && client instanceof Cluster) {
     throw new DaemonError('CONFIG_INVALID', '--redis-wait-replicas is not supported with --redis-cluster for the tezos watermark');
@@ -82,7 +83,7 @@ export function createRedisWatermarks(client: RedisClient, opts: RedisWatermarkO
     if (acked < opts.waitReplicas) throw new Error(`only ${acked} of ${opts.waitReplicas} replicas acknowledged the watermark`);
   }
 
-  async function reserve(slot: Slot, mark: Omit<Mark, 'signature'>): Promise<ReserveOutcome> {
+  async function reserve(slot: Slot, mark: RequestedMark): Promise<ReserveOutcome> {
     const reply = await scripts.tezosReserve(slotKey(opts.prefix, slot), String(mark.level), String(mark.round), mark.digest, String(Date.now()));
     if (reply[0] === 'reserved') {
       await waitForReplicas();
@@ -100,7 +101,7 @@ export function createRedisWatermarks(client: RedisClient, opts: RedisWatermarkO
   async function list(): Promise<MarkEntry[]> {
     const nodes: Redis[] = client instanceof Cluster ? client.nodes('master') : [client];
     const entries: MarkEntry[] = [];
-    const pattern = /tezos:wm:\{(Net[^:]+):([^}]+)\}:(block|preattestation|attestation)$/;
+    const pattern = new RegExp(`tezos:wm:\\{(Net[^:]+):([^}]+)\\}:(${CONSENSUS_KINDS.join('|')})$`);
     for (const node of nodes) {
       let cursor = '0';
       do {

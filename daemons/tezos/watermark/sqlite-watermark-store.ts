@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DaemonError } from '../../../lib/errors.js';
 import { refuseMissingStore } from '../../../lib/store/sqlite-validity-store.js';
-import { decide, type Mark, type MarkEntry, type ReserveOutcome, type Slot, type WatermarkAdmin, type WatermarkStore } from './watermark-store.js';
+import { decide, lowers } from './watermark-rule.js';
+import type { Mark, MarkEntry, RequestedMark, ReserveOutcome, Slot, WatermarkBackend } from './watermark-store.js';
 
 export const WATERMARK_SQLITE_FILE = 'tezos-watermarks.sqlite';
 
@@ -28,7 +29,7 @@ interface Row {
   signature: string | null;
 }
 
-export function openSqliteWatermarks(opts: SqliteWatermarkOptions): WatermarkStore & WatermarkAdmin {
+export function openSqliteWatermarkStore(opts: SqliteWatermarkOptions): WatermarkBackend {
   const db = openDatabase(opts);
   const select = db.prepare('SELECT * FROM watermarks WHERE chain_id = ? AND pkh = ? AND kind = ?');
   const upsert = db.prepare(
@@ -62,14 +63,14 @@ export function openSqliteWatermarks(opts: SqliteWatermarkOptions): WatermarkSto
       (err: unknown) => batch.forEach((p) => p.reject(err)),
     );
   }
-  function reserve(slot: Slot, mark: Omit<Mark, 'signature'>): Promise<ReserveOutcome> {
+  function reserve(slot: Slot, mark: RequestedMark): Promise<ReserveOutcome> {
     return new Promise((resolve, reject) => {
       if (pending.push({ slot, mark, resolve, reject }) === 1) setImmediate(flush);
     });
   }
   const putTx = db.transaction((entry: MarkEntry, force: boolean): boolean => {
     const stored = readRow(entry);
-    if (!force && stored !== null && (entry.level < stored.level || (entry.level === stored.level && entry.round < stored.round))) return false;
+    if (!force && lowers(entry, stored)) return false;
     upsert.run(entry.chainId, entry.pkh, entry.kind, entry.level, entry.round, entry.digest, entry.signature, Date.now());
     return true;
   });
@@ -127,7 +128,7 @@ function openDatabase(opts: SqliteWatermarkOptions): Database.Database {
 
 interface PendingReserve {
   slot: Slot;
-  mark: Omit<Mark, 'signature'>;
+  mark: RequestedMark;
   resolve(outcome: ReserveOutcome): void;
   reject(err: unknown): void;
 }

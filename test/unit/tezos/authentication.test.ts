@@ -3,7 +3,8 @@
 import t from 'tap';
 import { InMemorySigner } from '@taquito/signer';
 import { authenticationBytes, checkAuthentication } from '../../../daemons/tezos/policy/authentication.js';
-import { generateTezosKey, type TezosCurve } from '../../../daemons/tezos/keys/tezos-key.js';
+import type { TezosCurve } from '../../../daemons/tezos/keys/curve-signature.js';
+import { generateTezosKey } from '../../../daemons/tezos/keys/tezos-key.js';
 import { hex, loadTezosVectors, type PayloadVectors } from './tezos-vectors.js';
 
 const payloads = loadTezosVectors<PayloadVectors>('payloads.json');

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { parsePkcs11Uri } from '../../../lib/keys/pkcs11-uri.js';
 import { hsmEntryOf } from '../../../daemons/tezos/config/hsm-key-entry.js';
-import { loadTezosConfig } from '../../../daemons/tezos/policy/key-policy.js';
+import { loadTezosConfig } from '../../../daemons/tezos/config/keys-config.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

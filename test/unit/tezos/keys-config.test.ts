@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { loadTezosConfig } from '../../../daemons/tezos/policy/key-policy.js';
+import { loadTezosConfig } from '../../../daemons/tezos/config/keys-config.js';
 import { loadTezosVectors, type SignerVectors } from './tezos-vectors.js';
 import { failureOf as failure } from '../../helpers/error-codes.js';
 

@@ -7,7 +7,8 @@ import type { TezosCurve } from '../keys/curve-signature.js';
 import type { HsmCurve } from '../keys/hsm-tezos-key.js';
 import { CURVE_NAMES } from '../keys/key-encoding.js';
 import { readPassphraseFile } from '../../../lib/keys/key-file.js';
-import { formName, refuseBls, secretKeyText, tezosKeyNames, tezosPrivateKey, tezosSecretForm } from '../keys/tezos-key-pem.js';
+import { formName, secretKeyForm, secretKeyText } from '../keys/secret-key-text.js';
+import { refuseBls, tezosKeyNames, tezosPrivateKey } from '../keys/tezos-key-pem.js';
 
 /** The curve of each `--for tezos-*` key. */
 const CURVE_OF_FOR: Readonly<Record<string, HsmCurve>> = { 'tezos-tz1': 'ed25519', 'tezos-tz2': 'secp256k1', 'tezos-tz3': 'p256' };
@@ -30,7 +31,7 @@ export const TEZOS_KEY_FORMAT: DaemonKeyFormat = {
 /** An octez secret key file as a private key for `--for`: refuses tz4, another curve, a stray or missing passphrase. */
 function tezosSecret(material: Buffer, opts: ImportOptions, curve: TezosCurve): { privateKey: KeyObject; pkh: string } {
   const text = secretKeyText(material);
-  const form = tezosSecretForm(text);
+  const form = secretKeyForm(text);
   if (form === null)
     throw new DaemonError('KEY_LOAD_FAILED', `private key ${opts.from}: neither a PEM private key nor a Tezos secret key (edsk/spsk/p2sk, edesk/spesk/p2esk)`);
   refuseBls(form.curve);

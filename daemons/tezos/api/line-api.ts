@@ -5,7 +5,7 @@ import { decodeHex, logSafe } from '../../../lib/protocol/encoding.js';
 import { trimAsciiWhitespace } from '../../../lib/protocol/line-reader.js';
 import { formatErrorLine, type ReplyMode } from '../../../lib/protocol/reply-format.js';
 import type { LineService, RequestContext } from '../../../lib/server/serve-tcp.js';
-import { parseSignatureVersion, type SignOptions, type TezosService } from '../signing/sign-service.js';
+import { parseSignatureVersion, shownPkh, type SignOptions, type TezosService } from '../signing/sign-service.js';
 
 type Reply = { text: string; json: unknown };
 
@@ -35,7 +35,7 @@ async function dispatch(core: TezosService, verb: string, args: string[], ctx: R
     }
     case 'pubkey': {
       const pkh = exactlyOne(args, 'usage: pubkey <pkh>');
-      ctx.fields['pkh'] = logSafe(pkh, 40);
+      ctx.fields['pkh'] = shownPkh(pkh);
       const publicKey = core.publicKey(pkh);
       return { text: publicKey, json: { public_key: publicKey } };
     }
@@ -52,7 +52,7 @@ async function dispatch(core: TezosService, verb: string, args: string[], ctx: R
     case 'pop': {
       const [pkh, override, extra] = args;
       if (pkh === undefined || extra !== undefined) throw new DaemonError('BAD_REQUEST', 'usage: pop <pkh> [<BLpk override>]');
-      ctx.fields['pkh'] = logSafe(pkh, 40);
+      ctx.fields['pkh'] = shownPkh(pkh);
       const proof = await core.provePossession(pkh, override ?? null);
       return { text: proof, json: { bls_prove_possession: proof } };
     }

@@ -4,7 +4,7 @@ import { DaemonError } from '../../../lib/errors.js';
 import { decodeHex } from '../../../lib/protocol/encoding.js';
 import { HTTP_STATUS } from '../../../lib/protocol/http-status.js';
 import type { HttpReply, HttpRequest, HttpService } from '../../../lib/server/serve-http.js';
-import { parseSignatureVersion, type SignOptions, type TezosService } from '../signing/sign-service.js';
+import { parseSignatureVersion, shownPkh, type SignOptions, type TezosService } from '../signing/sign-service.js';
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
 /** The machine-readable signerd error code of a refusal (docs/errors.md); octez clients and Taquito ignore it. */
@@ -29,7 +29,7 @@ export function createTezosHttpService(core: TezosService): HttpService {
       const pop = POP_PATH.exec(req.path);
       if (pop) {
         onlyGet(req);
-        ctx.fields['pkh'] = pop[1]!.slice(0, 40);
+        ctx.fields['pkh'] = shownPkh(pop[1]!);
         return ok({ bls_prove_possession: await core.provePossession(pop[1]!, req.query.get('bls_pk')) });
       }
       if (AUTHORIZED_PATH.test(req.path)) {

@@ -8,6 +8,7 @@ import type { HsmKeyOptions } from '../../../lib/keys/pkcs11-signing-key.js';
 import { HSM_TOP_FIELDS, hsmEntryOf, openHsmEntry, type HsmKeyEntry } from './hsm-key-entry.js';
 import type { HsmTezosKey } from '../keys/hsm-tezos-key.js';
 import { decodePublicKey, publicKeyHashOf } from '../keys/key-encoding.js';
+import { SECRET_KEY_PREFIXES, secretKeyText } from '../keys/secret-key-text.js';
 import { loadTezosKey, type TezosKey } from '../keys/tezos-key.js';
 import type { KeyPolicy } from '../policy/key-policy.js';
 import { asObject, invalid, stringList } from './json-values.js';
@@ -30,9 +31,10 @@ export interface TezosConfig {
   authorizedKeys: string[];
 }
 
-const SECRET_TEXT = /^(edsk|spsk|p2sk|BLsk|edesk|spesk|p2esk|BLesk)/;
+/** Text that starts like a secret key (a key entry named by its secret, the seed's list form). */
+const SECRET_TEXT = new RegExp(`^(${SECRET_KEY_PREFIXES.join('|')})`);
 /** Anything in the file that looks like an inline b58 secret key. */
-const INLINE_SECRET = /(edsk|spsk|p2sk|BLsk|edesk|spesk|p2esk|BLesk)[1-9A-HJ-NP-Za-km-z]{40,}/;
+const INLINE_SECRET = new RegExp(`(${SECRET_KEY_PREFIXES.join('|')})[1-9A-HJ-NP-Za-km-z]{40,}`);
 /** Seed fields for its AWS and ratchet back ends: accepted and ignored (signerd has its own). */
 const IGNORED_FIELDS = new Set(['chain_ratchet', 'ratchet', 'aws_region', 'ddb_table']);
 const TOP_FIELDS = new Set(['keys', 'policy', 'authorized_keys', 'bind_addr', 'bind_port', ...HSM_TOP_FIELDS, ...IGNORED_FIELDS]);
@@ -252,11 +254,7 @@ function secretOf(keyText: string, entry: Record<string, unknown>, where: string
     if (typeof fileField !== 'string') throw invalid(`${where}.secret_key_file`, 'expected a path');
     const keyFile = path.resolve(path.dirname(ctx.file), fileField);
     const raw = readSecretFile(keyFile, 'Tezos secret key file');
-    const text = raw
-      .toString('utf8')
-      .trim()
-      .replace(/^unencrypted:/, '')
-      .replace(/^encrypted:/, '');
+    const text = secretKeyText(raw);
     raw.fill(0);
     return text;
   }

@@ -3,19 +3,10 @@
 // tz4 (BLS12-381) has no PKCS#8 form and no token mechanism: refused. Secret buffers are zeroed after use.
 import crypto, { type KeyObject } from 'node:crypto';
 import { DaemonError } from '../../../lib/errors.js';
-import { b58checkDecode, type PrefixName } from './base58check.js';
-import { rawSigner, TEZOS_CURVES, type TezosCurve } from './curve-signature.js';
+import { rawSigner, type TezosCurve } from './curve-signature.js';
 import { isHsmCurve, tezosPublicKey, type HsmCurve } from './hsm-tezos-key.js';
-import { CURVE_NAMES, encodePublicKey, publicKeyHash } from './key-encoding.js';
-import { decryptSecretKey } from './secret-key-encryption.js';
-
-/** What a secret key text is, told from its prefix alone (nothing secret in it). */
-export interface TezosSecretForm {
-  curve: TezosCurve;
-  /** edsk, edsk64 (the 64-byte edsk), spsk, p2sk, BLsk, edesk, spesk, p2esk, BLesk */
-  prefix: PrefixName;
-  encrypted: boolean;
-}
+import { encodePublicKey, publicKeyHash } from './key-encoding.js';
+import { secretKeyBytes, secretKeyForm } from './secret-key-text.js';
 
 export interface TezosPrivateKey {
   curve: HsmCurve;
@@ -25,14 +16,6 @@ export interface TezosPrivateKey {
   pkh: string;
 }
 
-const FORMS: readonly TezosSecretForm[] = [
-  { curve: 'ed25519', prefix: 'edsk64', encrypted: false },
-  ...TEZOS_CURVES.flatMap((curve) => [
-    { curve, prefix: CURVE_NAMES[curve].sk, encrypted: false },
-    { curve, prefix: CURVE_NAMES[curve].esk, encrypted: true },
-  ]),
-];
-
 // PKCS#8 heads before the 32 secret bytes: Ed25519 (RFC 8410) and EC (RFC 5915 without the optional
 // public key, which OpenSSL derives from the scalar).
 const PKCS8_HEADS: Readonly<Record<HsmCurve, Buffer>> = {
@@ -40,25 +23,6 @@ const PKCS8_HEADS: Readonly<Record<HsmCurve, Buffer>> = {
   p256: Buffer.from('3041020100301306072a8648ce3d020106082a8648ce3d030107042730250201010420', 'hex'),
   secp256k1: Buffer.from('303e020100301006072a8648ce3d020106052b8104000a042730250201010420', 'hex'),
 };
-
-/** The text of a secret key file: one b58 key, optionally octez's `unencrypted:` / `encrypted:` tag. */
-export function secretKeyText(file: Buffer): string {
-  return file
-    .toString('utf8')
-    .trim()
-    .replace(/^(unencrypted|encrypted):/, '');
-}
-
-/** The form of a Tezos secret key text, or null if it is not one (checksum and length checked). */
-export function tezosSecretForm(text: string): TezosSecretForm | null {
-  for (const form of FORMS) {
-    const bytes = b58checkDecode(form.prefix, text);
-    if (bytes === null) continue;
-    bytes.fill(0);
-    return form;
-  }
-  return null;
-}
 
 /** Refuses tz4 with the message an operator needs (CONFIG_INVALID). */
 export function refuseBls(curve: TezosCurve): asserts curve is HsmCurve {
@@ -70,39 +34,13 @@ export function refuseBls(curve: TezosCurve): asserts curve is HsmCurve {
   }
 }
 
-/** The 32 secret bytes (Ed25519 seed or ECDSA scalar) of a plain or encrypted Tezos secret key. */
-function secretBytes(text: string, form: TezosSecretForm, passphrase: Buffer | undefined): Buffer {
-  const decoded = b58checkDecode(form.prefix, text);
-  if (decoded === null) throw new DaemonError('KEY_LOAD_FAILED', 'not a Tezos secret key');
-  if (form.prefix === 'edsk64') {
-    // seed ‖ public key: the seed alone is the key; the public half is checked by the caller's pkh check.
-    const seed = Buffer.from(decoded.subarray(0, 32));
-    const claimed = Buffer.from(decoded.subarray(32));
-    decoded.fill(0);
-    if (!rawSigner('ed25519', seed).publicKey.equals(claimed)) {
-      seed.fill(0);
-      throw new DaemonError('KEY_LOAD_FAILED', 'the 64-byte edsk key holds a public key that does not match its seed');
-    }
-    return seed;
-  }
-  if (!form.encrypted) return decoded;
-  if (passphrase === undefined) throw new DaemonError('KEY_LOAD_FAILED', `an encrypted ${form.prefix} key needs --passphrase-file`);
-  const plain = decryptSecretKey(decoded, passphrase);
-  decoded.fill(0);
-  if (plain === null || plain.length !== 32) {
-    plain?.fill(0);
-    throw new DaemonError('KEY_LOAD_FAILED', `the ${form.prefix} key does not decrypt with this passphrase`);
-  }
-  return plain;
-}
-
 /** A Tezos secret key text as a node:crypto private key, with its Tezos public key and pkh. */
 export function tezosPrivateKey(text: string, passphrase?: Buffer): TezosPrivateKey {
-  const form = tezosSecretForm(text);
+  const form = secretKeyForm(text);
   if (form === null) throw new DaemonError('KEY_LOAD_FAILED', 'not a Tezos secret key (expected edsk/spsk/p2sk or an encrypted edesk/spesk/p2esk)');
   const curve = form.curve;
   refuseBls(curve);
-  const secret = secretBytes(text, form, passphrase);
+  const secret = secretKeyBytes(text, form, passphrase, '--passphrase-file');
   const der = Buffer.concat([PKCS8_HEADS[curve], secret]);
   try {
     let expected: Buffer;
@@ -132,9 +70,4 @@ export function tezosSecretPem(text: string, passphrase?: Buffer): string {
 export function tezosKeyNames(publicKey: KeyObject): { pkh: string; publicKey: string } {
   const { curve, bytes } = tezosPublicKey(publicKey);
   return { pkh: publicKeyHash(curve, bytes), publicKey: encodePublicKey(curve, bytes) };
-}
-
-/** How a secret key form is named to an operator (the 64-byte edsk is still an edsk). */
-export function formName(form: TezosSecretForm): string {
-  return form.prefix === 'edsk64' ? 'edsk' : form.prefix;
 }

@@ -1,11 +1,11 @@
 // A Tezos signing key (tz1 Ed25519, tz2 secp256k1, tz3 P-256, tz4 BLS12-381) loaded from octez's
 // b58 secret forms; every signature is checked against the public key before it is handed out.
 import { DaemonError } from '../../../lib/errors.js';
-import { b58checkDecode, b58checkEncode } from './base58check.js';
+import { b58checkEncode } from './base58check.js';
 import { blsProvePossession, blsVerifyPossession, blsVerifyPossessionBy } from './bls-signature.js';
-import { randomSecret, rawSigner, rawVerify, TEZOS_CURVES, type TezosCurve } from './curve-signature.js';
+import { randomSecret, rawSigner, rawVerify, type TezosCurve } from './curve-signature.js';
 import { CURVE_NAMES, decodePublicKey, decodeSignature, encodePublicKey, encodeSignature, publicKeyHash } from './key-encoding.js';
-import { decryptSecretKey } from './secret-key-encryption.js';
+import { secretKeyBytes, secretKeyForm } from './secret-key-text.js';
 
 export interface TezosKey {
   readonly pkh: string;
@@ -21,9 +21,11 @@ export interface TezosKey {
 /** Loads edsk/spsk/p2sk/BLsk (and 64-byte edsk) or, with a passphrase, edesk/spesk/p2esk/BLesk. */
 export function loadTezosKey(secret: string, passphrase?: Buffer): TezosKey {
   const text = secret.trim();
-  const { curve, bytes } = decodeSecret(text, passphrase);
+  const form = secretKeyForm(text);
+  if (form === null) throw new DaemonError('KEY_LOAD_FAILED', 'not a Tezos secret key (expected edsk/spsk/p2sk/BLsk or an encrypted form)');
+  const bytes = secretKeyBytes(text, form, passphrase, 'a passphrase file');
   try {
-    return keyFromSecret(curve, bytes);
+    return keyFromSecret(form.curve, bytes);
   } finally {
     bytes.fill(0);
   }
@@ -53,33 +55,6 @@ export function verifyProofOfPossession(publicKey: string, proof: string): boole
   if (pk === null || pk.curve !== 'bls12-381') return false;
   const sig = decodeSignature('bls12-381', proof);
   return sig !== null && blsVerifyPossession(pk.bytes, sig);
-}
-
-function decodeSecret(text: string, passphrase: Buffer | undefined): { curve: TezosCurve; bytes: Buffer } {
-  const ed64 = b58checkDecode('edsk64', text);
-  // The 64-byte legacy form is seed ‖ public key; the seed alone determines the key (checked below).
-  if (ed64 !== null) return checkedEd64(ed64);
-  for (const curve of TEZOS_CURVES) {
-    const plain = b58checkDecode(CURVE_NAMES[curve].sk, text);
-    if (plain !== null) return { curve, bytes: plain };
-    const encrypted = b58checkDecode(CURVE_NAMES[curve].esk, text);
-    if (encrypted === null) continue;
-    if (passphrase === undefined) throw new DaemonError('KEY_LOAD_FAILED', `an encrypted ${CURVE_NAMES[curve].esk} key needs a passphrase file`);
-    const bytes = decryptSecretKey(encrypted, passphrase);
-    if (bytes === null || bytes.length !== 32)
-      throw new DaemonError('KEY_LOAD_FAILED', `the ${CURVE_NAMES[curve].esk} key does not decrypt with this passphrase`);
-    return { curve, bytes };
-  }
-  throw new DaemonError('KEY_LOAD_FAILED', 'not a Tezos secret key (expected edsk/spsk/p2sk/BLsk or an encrypted form)');
-}
-
-function checkedEd64(bytes: Buffer): { curve: TezosCurve; bytes: Buffer } {
-  const seed = Buffer.from(bytes.subarray(0, 32));
-  const claimed = bytes.subarray(32);
-  const matches = rawSigner('ed25519', seed).publicKey.equals(claimed);
-  bytes.fill(0);
-  if (!matches) throw new DaemonError('KEY_LOAD_FAILED', 'the 64-byte edsk key holds a public key that does not match its seed');
-  return { curve: 'ed25519', bytes: seed };
 }
 
 function keyFromSecret(curve: TezosCurve, secret: Buffer): TezosKey {

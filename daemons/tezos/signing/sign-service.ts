@@ -2,6 +2,7 @@
 // size, authentication, payload and policy, reserve the watermark durably, sign (the key verifies
 // its own signature), record the signature for identical retries, and only then return it.
 import { DaemonError } from '../../../lib/errors.js';
+import { logSafe } from '../../../lib/protocol/encoding.js';
 import type { TezosKeyConfig } from '../config/keys-config.js';
 import { curveOfPublicKeyHash, publicKeyHashOf } from '../keys/key-encoding.js';
 import { verifyTezosSignature } from '../keys/tezos-key.js';
@@ -11,6 +12,11 @@ import { TEZOS_PENDING_POLL_MS } from '../tezos-limits.js';
 import { payloadDigest, rejectionMessage } from '../watermark/watermark-rule.js';
 import type { RequestedMark, Slot, WatermarkStore } from '../watermark/watermark-store.js';
 import { isConsensusKind, parseSignRequest, type SignRequest } from './sign-request.js';
+
+/** A key hash as messages and log lines show it: printable, and clipped (a real one is 36 characters). */
+export function shownPkh(pkh: string): string {
+  return logSafe(pkh, 40);
+}
 
 export interface TezosServiceDeps {
   keys: ReadonlyMap<string, TezosKeyConfig>;
@@ -58,8 +64,8 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
     const entry = deps.keys.get(pkh);
     if (entry) return entry;
     // octez answers a key hash that does not parse with 400 and a well-formed unknown one with 404.
-    if (curveOfPublicKeyHash(pkh) === null) throw new DaemonError('BAD_REQUEST', `${clip(pkh)} is not a tz1/tz2/tz3/tz4 key hash`);
-    throw new DaemonError('UNKNOWN_KEY', `no key ${clip(pkh)} is configured`);
+    if (curveOfPublicKeyHash(pkh) === null) throw new DaemonError('BAD_REQUEST', `${shownPkh(pkh)} is not a tz1/tz2/tz3/tz4 key hash`);
+    throw new DaemonError('UNKNOWN_KEY', `no key ${shownPkh(pkh)} is configured`);
   }
 
   function parse(payload: Buffer, fields: Record<string, unknown>): SignRequest {
@@ -73,7 +79,7 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
   }
 
   async function sign(pkh: string, payload: Buffer, opts: SignOptions, fields: Record<string, unknown>): Promise<string> {
-    fields['pkh'] = clip(pkh);
+    fields['pkh'] = shownPkh(pkh);
     const entry = keyOf(pkh);
     // Signature version 0 predates BLS: octez fails with these words and Signatory refuses too. Refused
     // before anything else, so that a request no signer would serve never reserves a watermark.
@@ -169,12 +175,8 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
     async provePossession(pkh, overridePublicKey) {
       if (!deps.allowProvePossession) throw new DaemonError('NOT_ALLOWED', 'Request to prove possession is not allowed. (needs --allow-to-prove-possession)');
       const key = keyOf(pkh).key;
-      if (!key.provePossession) throw new DaemonError('BAD_REQUEST', `${clip(pkh)} is not a BLS (tz4) key`);
+      if (!key.provePossession) throw new DaemonError('BAD_REQUEST', `${shownPkh(pkh)} is not a BLS (tz4) key`);
       return overridePublicKey === null ? key.provePossession() : key.provePossession(overridePublicKey);
     },
   };
-}
-
-function clip(text: string): string {
-  return text.length > 40 ? text.slice(0, 40) + '…' : text.replace(/[^\x20-\x7e]/g, '?');
 }

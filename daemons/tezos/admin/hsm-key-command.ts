@@ -1,13 +1,7 @@
 // `signerd tezos hsm-key`: prints the pkh and public key of a tz1/tz2/tz3 key held in a PKCS#11 token
 // (made with `signerd hsm generate|import --for tezos-tz1|tz2|tz3`), for its keys.json entry.
 import { Command } from '@commander-js/extra-typings';
-import { DEFAULT_LIMITS } from '../../../lib/limits.js';
-import { pkcs11js } from '../../../lib/keys/pkcs11-module.js';
-import { findKeyObject, readPublicKey, type ObjectRef } from '../../../lib/keys/pkcs11-objects.js';
-import { openToken } from '../../../lib/keys/pkcs11-signing-key.js';
 import { parsePkcs11Uri, type Pkcs11Uri } from '../../../lib/keys/pkcs11-uri.js';
-import { tezosPublicKey } from '../keys/hsm-tezos-key.js';
-import { encodePublicKey, publicKeyHash } from '../keys/key-encoding.js';
 import { runAdminTask } from './admin-task.js';
 
 interface HsmKeySettings {
@@ -31,17 +25,12 @@ function hsmKeySettings(opts: ReturnType<ReturnType<typeof hsmKeyCommand>['opts'
 }
 
 async function showHsmKey(settings: HsmKeySettings): Promise<void> {
-  const ref: ObjectRef = { object: settings.uri.object, id: settings.uri.id };
-  const token = openToken(settings.uri, { callMsMax: DEFAULT_LIMITS.backendCallMsMax, sessionsMax: 1 });
-  let publicKey;
-  try {
-    publicKey = token.withSessionSync((ctx) =>
-      readPublicKey(ctx, findKeyObject(ctx, ref, pkcs11js().CKO_PRIVATE_KEY, 'KEY_LOAD_FAILED'), ref, 'KEY_LOAD_FAILED'),
-    );
-  } finally {
-    await token.close();
-  }
-  const { curve, bytes } = tezosPublicKey(publicKey);
+  // Loaded when the command runs: the other tezos commands start without PKCS#11 and the curve libraries.
+  const [{ readHsmTezosPublicKey }, { encodePublicKey, publicKeyHash }] = await Promise.all([
+    import('../keys/hsm-tezos-key.js'),
+    import('../keys/key-encoding.js'),
+  ]);
+  const { curve, bytes } = await readHsmTezosPublicKey(settings.uri);
   const out = { pkh: publicKeyHash(curve, bytes), public_key: encodePublicKey(curve, bytes), curve };
   const entry = JSON.stringify({ [out.pkh]: { pkcs11_uri: settings.keyUri } });
   process.stdout.write(settings.json ? JSON.stringify(out) + '\n' : `pkh         ${out.pkh}\npublic key  ${out.public_key}\nkeys.json   ${entry}\n`);

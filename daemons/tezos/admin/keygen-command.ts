@@ -3,7 +3,6 @@
 import fs from 'node:fs';
 import { Command, Option } from '@commander-js/extra-typings';
 import { TEZOS_CURVES, type TezosCurve } from '../keys/curve-signature.js';
-import { generateTezosKey } from '../keys/tezos-key.js';
 import { runAdminTask } from './admin-task.js';
 
 interface KeygenSettings {
@@ -27,7 +26,9 @@ function keygenSettings(opts: ReturnType<ReturnType<typeof keygenCommand>['opts'
   return { curve: opts.curve, out: opts.out, json: opts.json === true };
 }
 
-function keygen(settings: KeygenSettings): void {
+async function keygen(settings: KeygenSettings): Promise<void> {
+  // Loaded when the command runs: the other tezos commands start without the curve libraries.
+  const { generateTezosKey } = await import('../keys/tezos-key.js');
   const { secretKey, key } = generateTezosKey(settings.curve);
   // 'wx' fails if the file exists; the mode applies at creation.
   fs.writeFileSync(settings.out, secretKey + '\n', { mode: 0o600, flag: 'wx' });

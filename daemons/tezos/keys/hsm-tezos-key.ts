@@ -2,8 +2,12 @@
 // payload is signed by the token, shaped and checked exactly as file keys are, then b58-encoded.
 import type { KeyObject } from 'node:crypto';
 import { DaemonError } from '../../../lib/errors.js';
-import { openPkcs11SigningKey, type HsmKeyOptions, type HsmSigningKey } from '../../../lib/keys/pkcs11-signing-key.js';
+import { DEFAULT_LIMITS } from '../../../lib/limits.js';
 import type { HsmAlgorithm } from '../../../lib/keys/pkcs11-mechanisms.js';
+import { pkcs11js } from '../../../lib/keys/pkcs11-module.js';
+import { findKeyObject, readPublicKey, type ObjectRef } from '../../../lib/keys/pkcs11-objects.js';
+import { openPkcs11SigningKey, openToken, type HsmKeyOptions, type HsmSigningKey } from '../../../lib/keys/pkcs11-signing-key.js';
+import type { Pkcs11Uri } from '../../../lib/keys/pkcs11-uri.js';
 import { blake2b256, type TezosCurve } from './curve-signature.js';
 import { encodePublicKey, encodeSignature, publicKeyHash } from './key-encoding.js';
 import type { TezosKey } from './tezos-key.js';
@@ -69,6 +73,21 @@ function hsmTezosKey(curve: HsmCurve, hsm: HsmSigningKey, publicKey: Buffer): Hs
     },
     close: () => hsm.close(),
   };
+}
+
+/** The curve and raw public key of the token key `uri` names, read without signing (`signerd tezos hsm-key`). */
+export async function readHsmTezosPublicKey(uri: Pkcs11Uri): Promise<{ curve: HsmCurve; bytes: Buffer }> {
+  const ref: ObjectRef = { object: uri.object, id: uri.id };
+  const token = openToken(uri, { callMsMax: DEFAULT_LIMITS.backendCallMsMax, sessionsMax: 1 });
+  let publicKey: KeyObject;
+  try {
+    publicKey = token.withSessionSync((ctx) =>
+      readPublicKey(ctx, findKeyObject(ctx, ref, pkcs11js().CKO_PRIVATE_KEY, 'KEY_LOAD_FAILED'), ref, 'KEY_LOAD_FAILED'),
+    );
+  } finally {
+    await token.close();
+  }
+  return tezosPublicKey(publicKey);
 }
 
 /** The curve and raw public key Tezos encodes: 32 bytes for Ed25519, the 33-byte compressed point for ECDSA. */

@@ -1,7 +1,6 @@
-// A durable per-host floor under the shared Redis store (`--redis-local-floor`): every mark this
-// host reserves in Redis is also reserved in the local SQLite file (fsynced) before signing, so a
-// Redis that loses marks (failover to a lagging replica, restart without persistence) can never
-// make this host sign a slot again, even after a daemon restart. Other hosts are not covered.
+// A durable per-host floor under Redis (`--redis-local-floor`): every mark this host reserves in Redis is
+// also reserved in the local SQLite file (fsynced) before signing, so a Redis that loses marks can never
+// make this host sign a slot again, even after a restart. Other hosts are not covered.
 import { decide } from './watermark-rule.js';
 import type { ReserveOutcome, WatermarkStore } from './watermark-store.js';
 

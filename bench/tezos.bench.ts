@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadTezosKey } from '../daemons/tezos/tezos-key.js';
+import { loadTezosKey } from '../daemons/tezos/keys/tezos-key.js';
 import { startDaemon } from '../test/helpers/daemon.js';
 import { startRedis, type TestRedis } from '../test/helpers/redis-server.js';
 import { whichTool } from '../test/helpers/tools.js';

@@ -72,7 +72,10 @@ const COMMANDS: CommandEntry[] = [
     name: 'hsm',
     summary: 'PKCS#11 tokens: list keys, generate or import a key for a daemon, print a public key',
     load: async () => {
-      const [{ hsmCommand }, { TEZOS_KEY_FORMAT }] = await Promise.all([import('../lib/admin/hsm-command.js'), import('../daemons/tezos/tezos-key-import.js')]);
+      const [{ hsmCommand }, { TEZOS_KEY_FORMAT }] = await Promise.all([
+        import('../lib/admin/hsm-command.js'),
+        import('../daemons/tezos/admin/hsm-import-format.js'),
+      ]);
       return hsmCommand([TEZOS_KEY_FORMAT]);
     },
   },

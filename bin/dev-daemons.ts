@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { generateKeyFiles } from '../lib/admin/keygen-command.js';
-import { generateTezosKey } from '../daemons/tezos/tezos-key.js';
+import { generateTezosKey } from '../daemons/tezos/keys/tezos-key.js';
 
 export interface DevDaemon {
   name: string;

@@ -78,18 +78,8 @@ export const PKCS11_REOPEN_INTERVAL_MS = 1_000;
 /** hmac derived mode: verify computes one tag per loaded key version, so their number is bounded. */
 export const HMAC_LOADED_VERSIONS_MAX = 8;
 
-/** tezos: default --payload-bytes-max; octez caps an operation at 32 KiB, consensus payloads are under 300 bytes. */
-export const TEZOS_PAYLOAD_BYTES_MAX = 32 * 1024;
-/** tezos: how long an identical request waits for a concurrent signer's signature before 409. */
-export const TEZOS_PENDING_WAIT_MS = 2_000;
-/** tezos: how often that waiting request looks for the signature. */
-export const TEZOS_PENDING_POLL_MS = 10;
-/** tezos: slots the in-process watermark floor remembers; beyond this the oldest are dropped. */
-export const TEZOS_FLOOR_SLOTS_MAX = 10_000;
-/** tezos: longest b58 text ever decoded (encrypted secret keys are 88, BLS signatures 142). */
+/** Longest base58 text ever decoded (Tezos encrypted secret keys are 88, BLS signatures 142; `signerd log bundle` takes these too). */
 export const BASE58_TEXT_CHARS_MAX = 200;
-/** tezos: longest Zarith number accepted (70 bits of value is already above any Tezos amount or counter). */
-export const ZARITH_BYTES_MAX = 10;
 
 /** Bounds of the firmware daemon's HTTP front end; the ones with options are --http-…-max. */
 export interface FirmwareHttpLimits {

@@ -9,7 +9,7 @@ import { startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
 import { REPO_ROOT } from '../../helpers/repo-root.js';
 import { generateKeyFiles } from '../../../lib/admin/keygen-command.js';
-import { generateTezosKey } from '../../../daemons/tezos/tezos-key.js';
+import { generateTezosKey } from '../../../daemons/tezos/keys/tezos-key.js';
 
 const dir = t.testdir();
 const example = (daemon: string): Record<string, unknown> =>

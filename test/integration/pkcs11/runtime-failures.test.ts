@@ -13,7 +13,7 @@ import { opensslVerifies, signaturesOf } from '../../helpers/signature-fixtures.
 import { http, httpSign, startTezos, TZ1, TZ2, writeKeys } from '../tezos/fixtures.js';
 import { HSM_KEYS, hsmKeysConfig, pemOf, tezosToken } from '../tezos/hsm-fixtures.js';
 import { consensus } from '../tezos/payloads.js';
-import { verifyTezosSignature } from '../../../daemons/tezos/tezos-key.js';
+import { verifyTezosSignature } from '../../../daemons/tezos/keys/tezos-key.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const GENPKEY = { rsa: ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048'], ecdsa: ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-384'] };

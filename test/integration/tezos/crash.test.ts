@@ -3,11 +3,11 @@
 import t, { type Test } from 'tap';
 import { startRedis } from '../../helpers/redis-server.js';
 import { needTools } from '../../helpers/tools.js';
-import { httpSign, seedKeys, startTezos, tempDir, TZ3, writeKeys, type TezosDaemon } from './fixtures.js';
+import { httpSign, httpSignWhenStoreUp, seedKeys, startTezos, tempDir, TZ3, writeKeys, type TezosDaemon } from './fixtures.js';
 import { consensus, MAINNET_ID } from './payloads.js';
 import { request } from '../../helpers/line-client.js';
-import { payloadDigest } from '../../../daemons/tezos/watermark.js';
-import { openSqliteWatermarks } from '../../../daemons/tezos/watermark-sqlite.js';
+import { payloadDigest } from '../../../daemons/tezos/watermark/watermark-rule.js';
+import { openSqliteWatermarkStore } from '../../../daemons/tezos/watermark/sqlite-watermark-store.js';
 
 const CLIENTS = 6;
 const LEVELS = 40;
@@ -100,7 +100,7 @@ t.test('killed between reserve and record: an identical retry gets 409, never a 
   const dir = tempDir(t);
   const payload = consensus('attestation', { level: 77, round: 2 });
   // The state a SIGKILL right after the durable reserve leaves behind: the mark, no signature.
-  const store = openSqliteWatermarks({ stateDir: `${dir}/state`, busyTimeoutMs: 1_000, create: true });
+  const store = openSqliteWatermarkStore({ stateDir: `${dir}/state`, busyTimeoutMs: 1_000, create: true });
   await store.reserve({ chainId: MAINNET_ID, pkh: TZ3.pkh, kind: 'attestation' }, { level: 77, round: 2, digest: payloadDigest(payload) });
   await store.close();
   const d = await startTezos(t, writeKeys(dir, seedKeys([TZ3])), ['--state-dir', `${dir}/state`, '--reply', 'json']);
@@ -114,9 +114,5 @@ t.test('killed between reserve and record: an identical retry gets 409, never a 
 });
 
 async function waitForStore(d: TezosDaemon): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const r = await httpSign(d.httpPort, TZ3.pkh, consensus('preattestation', { level: 0, round: 0, variant: `warm${i}` }));
-    if (r.status !== 503) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await httpSignWhenStoreUp(d.httpPort, TZ3.pkh, (i) => consensus('preattestation', { level: 0, round: 0, variant: `warm${i}` }));
 }

@@ -1,10 +1,14 @@
 // Shared set-up for the tezos integration tests: the known test keys from the reference notes
-// (Taquito's vectors), a keys.json writer, a daemon starter and a small HTTP client.
+// (Taquito's vectors), a keys.json writer, the daemon in this process or as its own process, a small
+// HTTP client and the one way to wait for a condition.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
+import { createLogger } from '../../../lib/log/logger.js';
+import { defaultedOn, serveOptions, serveSettings } from '../../../daemons/tezos/config/serve-options.js';
+import { startTezosDaemon } from '../../../daemons/tezos/tezos-daemon.js';
 import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
 
 export const TZ1 = {
@@ -55,6 +59,54 @@ export interface TezosDaemon {
   daemon: RunningDaemon;
   linePort: number;
   httpPort: number;
+}
+
+/**
+ * Runs `signerd tezos` in this process: the same options, settings and composition on free loopback
+ * ports, without the process around it (umask, signals, exit 78). For what the wire shows; signals,
+ * crashes, start-up and exit codes need `startTezos`. Stopped at teardown (and by `stop`).
+ */
+export async function serveTezos(t: Test, keysFile: string, args: string[]): Promise<ServedTezos> {
+  const cmd = serveOptions().exitOverride();
+  cmd.parse(['--keys', keysFile, '--port', '0', '--http-port', '0', '--keep-open', ...args], { from: 'user' });
+  const opts = cmd.opts();
+  const logs: Array<Record<string, unknown>> = [];
+  const log = createLogger('tezos', opts.logLevel, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const daemon = await startTezosDaemon(serveSettings(opts, defaultedOn(cmd)), log);
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => (stopped ??= daemon.stop());
+  t.teardown(stop);
+  return { linePort: daemon.linePort ?? 0, httpPort: daemon.httpPort ?? 0, logs, stop };
+}
+
+export interface ServedTezos {
+  linePort: number;
+  httpPort: number;
+  /** Every log line so far, parsed. */
+  logs: Array<Record<string, unknown>>;
+  /** A restart is `stop` and another serveTezos on the same state: what was only in memory is gone. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Calls `attempt` (with the attempt number) until `done` holds for its result or `msMax` has passed,
+ * `everyMs` apart; resolves with the last result, for the caller to assert on.
+ */
+export async function pollUntil<T>(attempt: (i: number) => Promise<T>, done: (result: T) => boolean, msMax = 10_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + msMax;
+  for (let i = 0; ; i++) {
+    const result = await attempt(i);
+    if (done(result) || Date.now() >= deadline) return result;
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+/** POST /keys/<pkh> until the watermark store answers (anything but 503): Redis connects asynchronously. */
+export function httpSignWhenStoreUp(port: number, pkh: string, payload: Buffer | ((i: number) => Buffer)): ReturnType<typeof httpSign> {
+  return pollUntil(
+    (i) => httpSign(port, pkh, typeof payload === 'function' ? payload(i) : payload),
+    (r) => r.status !== 503,
+  );
 }
 
 /** Starts `signerd tezos` with both listeners on free ports; stopped at teardown. */

@@ -6,12 +6,10 @@ import t from 'tap';
 import { startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
 import { needSoftHsm } from '../../helpers/softhsm.js';
-import { http, httpSign, startTezos, tempDir, TZ1, TZ2, TZ4, writeKeys } from './fixtures.js';
+import { http, httpSign, pollUntil, startTezos, tempDir, TZ1, TZ2, TZ4, writeKeys } from './fixtures.js';
 import { hsmKeysConfig, tezosToken } from './hsm-fixtures.js';
 import { consensus } from './payloads.js';
-import { verifyTezosSignature } from '../../../daemons/tezos/tezos-key.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { verifyTezosSignature } from '../../../daemons/tezos/keys/tezos-key.js';
 
 t.test('tezos with HSM keys: failure modes', needSoftHsm(), async (t) => {
   const token = await tezosToken(t, 'tezos-fail');
@@ -79,12 +77,13 @@ t.test('tezos with HSM keys: failure modes', needSoftHsm(), async (t) => {
     }
     // The token is reopened at most once a second; poll (bounded) with a fresh level each time,
     // since every attempt reserves its slot before the HSM is asked.
-    let back = { status: 0, signature: null as string | null };
     let level = 10;
-    for (let i = 0; i < 60 && back.status !== 200; i++) {
-      await sleep(250);
-      back = await httpSign(httpPort, TZ1.pkh, consensus('attestation', { level: ++level, round: 0 }));
-    }
+    const back = await pollUntil(
+      () => httpSign(httpPort, TZ1.pkh, consensus('attestation', { level: ++level, round: 0 })),
+      (r) => r.status === 200,
+      15_000,
+      250,
+    );
     t.equal(back.status, 200, 'signing resumed');
     t.ok(
       back.signature !== null && verifyTezosSignature(TZ1.pk, consensus('attestation', { level, round: 0 }), back.signature),

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Test } from 'tap';
-import { tezosSecretPem } from '../../../daemons/tezos/tezos-key-pem.js';
+import { tezosSecretPem } from '../../../daemons/tezos/keys/tezos-key-pem.js';
 import { runSignerd } from '../../helpers/daemon.js';
 import { createToken, type TestToken } from '../../helpers/softhsm.js';
 import { TZ1, TZ2, TZ3 } from './fixtures.js';

@@ -5,7 +5,7 @@ import { RemoteSigner } from '@taquito/remote-signer';
 import { InMemorySigner } from '@taquito/signer';
 import { verifySignature } from '@taquito/utils';
 import t from 'tap';
-import { decodeSignature } from '../../../daemons/tezos/key-encoding.js';
+import { decodeSignature } from '../../../daemons/tezos/keys/key-encoding.js';
 import { runSignerd } from '../../helpers/daemon.js';
 import { SOFTHSM_MODULE, needSoftHsm } from '../../helpers/softhsm.js';
 import { needTools } from '../../helpers/tools.js';

@@ -1,10 +1,11 @@
 // @taquito/remote-signer 21 (a real octez-API client, which verifies every returned signature
-// against the public key it fetches) against the running daemon, for tz1, tz2 and tz3.
+// against the public key it fetches) against the running daemon, for tz1, tz2 and tz3. The daemon is
+// served in the test process on real sockets: what is tested is the wire, not the process.
 import { RemoteSigner } from '@taquito/remote-signer';
 import { InMemorySigner } from '@taquito/signer';
 import t from 'tap';
 import { exchange } from '../../helpers/line-client.js';
-import { http, octezErrorMessages, seedKeys, startTezos, tempDir, TZ1, TZ2, TZ3, writeKeys } from './fixtures.js';
+import { http, octezErrorMessages, seedKeys, serveTezos, tempDir, TZ1, TZ2, TZ3, writeKeys } from './fixtures.js';
 import { ballot, block, consensus } from './payloads.js';
 
 const hexWithoutMagic = (payload: Buffer): string => payload.subarray(1).toString('hex');
@@ -13,7 +14,7 @@ const magic = (payload: Buffer): Uint8Array => new Uint8Array([payload[0]!]);
 t.test('taquito RemoteSigner against the daemon', async (t) => {
   const dir = tempDir(t);
   const keysFile = writeKeys(dir, seedKeys([TZ1, TZ2, TZ3], { baking: 1, voting: ['aye', 'pass'] }));
-  const { httpPort, linePort } = await startTezos(t, keysFile, ['--state-dir', `${dir}/state`]);
+  const { httpPort, linePort } = await serveTezos(t, keysFile, ['--state-dir', `${dir}/state`]);
   const root = `http://127.0.0.1:${httpPort}`;
 
   for (const key of [TZ1, TZ2, TZ3]) {

@@ -1,13 +1,14 @@
 // The line protocol with the real `nc` (netcat-openbsd), as an operator or shell script uses it:
 // one request line, one reply line; bad input gets one ERR line and the daemon keeps serving.
+// The daemon is served in the test process; nc is a real process on a real socket.
 import t from 'tap';
 import { needTools } from '../../helpers/tools.js';
 import { exchange } from '../../helpers/line-client.js';
-import { http, httpSign, nc, seedKeys, startTezos, tempDir, TZ1, TZ4, writeKeys } from './fixtures.js';
+import { http, httpSign, nc, seedKeys, serveTezos, tempDir, TZ1, TZ4, writeKeys } from './fixtures.js';
 import { blsAttestation, consensus, michelson } from './payloads.js';
 import { b58DecodeAndCheckPrefix, b58Encode, PrefixV2, verifySignature } from '@taquito/utils';
 import { bls12_381 } from '@noble/curves/bls12-381.js';
-import { verifyTezosSignature } from '../../../daemons/tezos/tezos-key.js';
+import { verifyTezosSignature } from '../../../daemons/tezos/keys/tezos-key.js';
 
 /** Taquito's proof-of-possession vector for TZ4 (tezos.md 5.1). */
 const TZ4_POP =
@@ -16,7 +17,7 @@ const TZ4_POP =
 t.test('line protocol through nc', needTools('nc'), async (t) => {
   const dir = tempDir(t);
   const keysFile = writeKeys(dir, seedKeys([TZ1, TZ4]));
-  const { linePort, httpPort, daemon } = await startTezos(t, keysFile, [
+  const { linePort, httpPort, logs } = await serveTezos(t, keysFile, [
     '--state-dir',
     `${dir}/state`,
     '--allow-list-known-keys',
@@ -87,7 +88,7 @@ t.test('line protocol through nc', needTools('nc'), async (t) => {
   const [still] = await nc(linePort, 'ping\n');
   t.equal(still, 'pong', 'the daemon keeps serving');
   t.ok(
-    daemon.logs.some((l) => l['msg'] === 'request' && typeof l['refusedPayloads'] === 'number'),
+    logs.some((l) => l['msg'] === 'request' && typeof l['refusedPayloads'] === 'number'),
     'refused unknown payloads are counted in the log',
   );
 });
@@ -95,7 +96,7 @@ t.test('line protocol through nc', needTools('nc'), async (t) => {
 t.test('tz4 over HTTP: version picks POP or AUG, /known_keys and bls_pk when enabled', async (t) => {
   const dir = tempDir(t);
   const keysFile = writeKeys(dir, seedKeys([TZ1, TZ4]));
-  const { httpPort } = await startTezos(t, keysFile, ['--state-dir', `${dir}/state`, '--allow-list-known-keys', '--allow-to-prove-possession']);
+  const { httpPort } = await serveTezos(t, keysFile, ['--state-dir', `${dir}/state`, '--allow-list-known-keys', '--allow-to-prove-possession']);
   const [pk] = b58DecodeAndCheckPrefix(TZ4.pk, [PrefixV2.BLS12_381PublicKey]);
   const sigBytes = (sig: string): Uint8Array => b58DecodeAndCheckPrefix(sig, [PrefixV2.BLS12_381Signature])[0];
   // Independent of the daemon's code: noble's BLS with the ciphersuites' domain tags, as octez signs.

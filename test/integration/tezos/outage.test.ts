@@ -3,11 +3,11 @@
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import t from 'tap';
-import { WATERMARK_SQLITE_FILE } from '../../../daemons/tezos/watermark-sqlite.js';
+import { WATERMARK_SQLITE_FILE } from '../../../daemons/tezos/watermark/sqlite-watermark-store.js';
 import { request } from '../../helpers/line-client.js';
 import { startRedis } from '../../helpers/redis-server.js';
 import { needTools } from '../../helpers/tools.js';
-import { http, httpSign, seedKeys, startTezos, tempDir, TZ1, writeKeys } from './fixtures.js';
+import { http, httpSign, pollUntil, seedKeys, startTezos, tempDir, TZ1, writeKeys } from './fixtures.js';
 import { consensus } from './payloads.js';
 
 t.test('redis outage: fail closed, then recover by itself', needTools('redis-server'), async (t) => {
@@ -25,11 +25,10 @@ t.test('redis outage: fail closed, then recover by itself', needTools('redis-ser
     '300',
   ]);
 
-  let first = { status: 0, signature: null as string | null };
-  for (let i = 0; i < 100 && first.status !== 200; i++) {
-    first = await httpSign(httpPort, TZ1.pkh, consensus('attestation', { level: 100, round: 0 }));
-    if (first.status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const first = await pollUntil(
+    () => httpSign(httpPort, TZ1.pkh, consensus('attestation', { level: 100, round: 0 })),
+    (r) => r.status === 200,
+  );
   t.equal(first.status, 200, 'signs while redis is up');
 
   await redis.stop();
@@ -42,11 +41,11 @@ t.test('redis outage: fail closed, then recover by itself', needTools('redis-ser
   t.equal((await http(httpPort, 'GET', `/keys/${TZ1.pkh}`)).status, 200, 'public keys still answer');
 
   await redis.start();
-  let back = { status: 0 };
-  for (let i = 0; i < 200 && back.status !== 200; i++) {
-    back = await httpSign(httpPort, TZ1.pkh, consensus('attestation', { level: 102, round: 0 }));
-    if (back.status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const back = await pollUntil(
+    () => httpSign(httpPort, TZ1.pkh, consensus('attestation', { level: 102, round: 0 })),
+    (r) => r.status === 200,
+    20_000,
+  );
   t.equal(back.status, 200, 'signs again after redis returns, without a daemon restart');
   // Refused by Redis (its AOF kept the marks) and by both of the daemon's floors.
   const replay = await httpSign(httpPort, TZ1.pkh, consensus('attestation', { level: 100, round: 0, variant: 'other' }));

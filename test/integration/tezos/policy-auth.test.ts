@@ -1,12 +1,13 @@
 // Policy refusals and octez-style authentication at the wire, on both front ends: per-key
 // request kinds, generic operation kinds (forged by @taquito/local-forging), ballots, chains,
-// Michelson data, unknown magic bytes and tags; authentication signed by @taquito/signer.
+// Michelson data, unknown magic bytes and tags; authentication signed by @taquito/signer. The daemon
+// is served in the test process on real sockets.
 import { LocalForger } from '@taquito/local-forging';
 import { InMemorySigner } from '@taquito/signer';
 import { b58DecodePublicKeyHash, b58Encode, PrefixV2 } from '@taquito/utils';
 import t from 'tap';
 import { request } from '../../helpers/line-client.js';
-import { CLIENT, http, httpSign, startTezos, tempDir, TZ1, TZ2, TZ3, writeKeys } from './fixtures.js';
+import { CLIENT, http, httpSign, serveTezos, tempDir, TZ1, TZ2, TZ3, writeKeys } from './fixtures.js';
 import { ballot, blsAttestation, consensus, GHOSTNET, michelson, MAINNET_ID } from './payloads.js';
 
 const branch = b58Encode(new Uint8Array(32).fill(7), PrefixV2.BlockHash);
@@ -37,7 +38,7 @@ t.test('policy and authentication at the wire', async (t) => {
       [TZ3.pkh]: { secret_key: TZ3.sk, policy: { baking: 1 } },
     },
   });
-  const { httpPort, linePort } = await startTezos(t, keysFile, ['--state-dir', `${dir}/state`]);
+  const { httpPort, linePort } = await serveTezos(t, keysFile, ['--state-dir', `${dir}/state`]);
   const status = async (pkh: string, payload: Buffer, query = ''): Promise<number> => (await httpSign(httpPort, pkh, payload, query)).status;
   const line = (pkh: string, payload: Buffer, extra = ''): Promise<string> => request(linePort, `sign ${pkh} ${payload.toString('hex')}${extra}`);
 

@@ -5,7 +5,7 @@ import t, { type Test } from 'tap';
 import { request } from '../../helpers/line-client.js';
 import { startRedis } from '../../helpers/redis-server.js';
 import { needTools } from '../../helpers/tools.js';
-import { httpSign, seedKeys, startTezos, tempDir, TZ1, TZ2, writeKeys, type TezosDaemon } from './fixtures.js';
+import { httpSign, httpSignWhenStoreUp, seedKeys, startTezos, tempDir, TZ1, TZ2, writeKeys, type TezosDaemon } from './fixtures.js';
 import { block, consensus } from './payloads.js';
 
 const LEVELS = 8;
@@ -82,11 +82,5 @@ t.test('two processes on one redis-server', needTools('redis-server'), async (t)
 });
 
 async function waitForStore(daemons: TezosDaemon[]): Promise<void> {
-  for (const d of daemons) {
-    for (let i = 0; i < 100; i++) {
-      const r = await httpSign(d.httpPort, TZ1.pkh, consensus('attestation', { level: 0, round: 0, variant: 'warm-up' }));
-      if (r.status !== 503) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  for (const d of daemons) await httpSignWhenStoreUp(d.httpPort, TZ1.pkh, consensus('attestation', { level: 0, round: 0, variant: 'warm-up' }));
 }

@@ -2,21 +2,18 @@
 // mark (FLUSHALL stands in for a failover to a replica that missed the writes) while the daemon is
 // down; after a restart the host's fsynced SQLite floor still refuses other bytes for the old slots
 // and replays the stored signature. `--no-redis-local-floor` turns it off, with a warning each start.
+// A restart is the daemon served again in the test process: its in-memory floor is gone, as after a
+// new process (SIGKILL mid-load and restart on these stores is crash.test.ts).
 import fs from 'node:fs';
 import t from 'tap';
 import { runSignerd } from '../../helpers/daemon.js';
 import { startRedis } from '../../helpers/redis-server.js';
 import { needTools } from '../../helpers/tools.js';
-import { httpSign, seedKeys, startTezos, tempDir, TZ2, writeKeys, type TezosDaemon } from './fixtures.js';
+import { httpSign, httpSignWhenStoreUp, seedKeys, serveTezos, tempDir, TZ2, writeKeys, type ServedTezos } from './fixtures.js';
 import { block } from './payloads.js';
 
-async function signWhenReady(d: TezosDaemon, payload: Buffer): Promise<Awaited<ReturnType<typeof httpSign>>> {
-  let r: Awaited<ReturnType<typeof httpSign>> = { status: 503, signature: null, body: null, code: null };
-  for (let i = 0; i < 100 && r.status === 503; i++) {
-    r = await httpSign(d.httpPort, TZ2.pkh, payload);
-    if (r.status === 503) await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return r;
+function signWhenReady(d: ServedTezos, payload: Buffer): ReturnType<typeof httpSign> {
+  return httpSignWhenStoreUp(d.httpPort, TZ2.pkh, payload);
 }
 
 t.test('redis loses its marks; the host floor does not', needTools('redis-server', 'redis-cli'), async (t) => {
@@ -26,13 +23,13 @@ t.test('redis loses its marks; the host floor does not', needTools('redis-server
   const keysFile = writeKeys(dir, seedKeys([TZ2]));
   const args = ['--store', 'redis', '--redis-url', redis.url, '--redis-local-floor', '--state-dir', `${dir}/state`];
 
-  const first = await startTezos(t, keysFile, args);
+  const first = await serveTezos(t, keysFile, args);
   const signed = await signWhenReady(first, block({ level: 500, round: 1 }));
   t.equal(signed.status, 200, 'block 500/1 signed');
-  await first.daemon.stop('SIGKILL');
+  await first.stop();
 
   t.equal(await redis.cli('FLUSHALL'), 'OK', 'redis forgets every mark');
-  const second = await startTezos(t, keysFile, args);
+  const second = await serveTezos(t, keysFile, args);
   t.equal((await signWhenReady(second, block({ level: 500, round: 1 }))).signature, signed.signature, 'identical bytes get the stored signature');
   t.equal(
     (await httpSign(second.httpPort, TZ2.pkh, block({ level: 500, round: 1, variant: 'other' }))).status,
@@ -52,16 +49,16 @@ t.test('by default (no floor option) the FLUSHALL + restart double sign is refus
   const keysFile = writeKeys(dir, seedKeys([TZ2]));
   const args = ['--store', 'redis', '--redis-url', redis.url, '--state-dir', `${dir}/state`];
 
-  const first = await startTezos(t, keysFile, args);
+  const first = await serveTezos(t, keysFile, args);
   t.equal((await signWhenReady(first, block({ level: 600, round: 2 }))).status, 200, 'block 600/2 signed');
   t.notOk(
-    first.daemon.logs.some((l) => l['level'] === 'warn' && /local-floor/.test(String(l['msg']))),
+    first.logs.some((l) => l['level'] === 'warn' && /local-floor/.test(String(l['msg']))),
     'no floor warning: the floor is on',
   );
-  await first.daemon.stop('SIGKILL');
+  await first.stop();
   t.equal(await redis.cli('FLUSHALL'), 'OK', 'redis loses its data');
 
-  const second = await startTezos(t, keysFile, args);
+  const second = await serveTezos(t, keysFile, args);
   const other = await signWhenReady(second, block({ level: 600, round: 2, variant: 'other' }));
   t.equal(other.status, 409, 'a different block at the signed level and round is refused after the restart');
   t.equal(other.code, 'WATERMARK_REJECTED');
@@ -73,14 +70,14 @@ t.test('--no-redis-local-floor: warned at every start, and Redis alone decides',
   const dir = tempDir(t);
   const keysFile = writeKeys(dir, seedKeys([TZ2]));
   const args = ['--store', 'redis', '--redis-url', redis.url, '--no-redis-local-floor', '--state-dir', `${dir}/state`];
-  const warned = (d: TezosDaemon): boolean => d.daemon.logs.some((l) => l['level'] === 'warn' && /--no-redis-local-floor/.test(String(l['msg'])));
+  const warned = (d: ServedTezos): boolean => d.logs.some((l) => l['level'] === 'warn' && /--no-redis-local-floor/.test(String(l['msg'])));
 
-  const first = await startTezos(t, keysFile, args);
+  const first = await serveTezos(t, keysFile, args);
   t.ok(warned(first), 'first start: warning');
   t.equal((await signWhenReady(first, block({ level: 700, round: 0 }))).status, 200);
-  await first.daemon.stop('SIGKILL');
+  await first.stop();
   await redis.cli('FLUSHALL');
-  const second = await startTezos(t, keysFile, args);
+  const second = await serveTezos(t, keysFile, args);
   t.ok(warned(second), 'second start: warning again');
   // What the warning says would happen: with the marks gone from Redis, nothing else remembers them.
   t.equal((await signWhenReady(second, block({ level: 700, round: 0, variant: 'other' }))).status, 200, 'the opt-out is real: Redis alone decides');

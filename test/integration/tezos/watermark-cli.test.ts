@@ -7,7 +7,7 @@ import t from 'tap';
 import { runSignerd } from '../../helpers/daemon.js';
 import { startRedis } from '../../helpers/redis-server.js';
 import { needTools } from '../../helpers/tools.js';
-import { httpSign, seedKeys, startTezos, tempDir, TZ1, writeKeys } from './fixtures.js';
+import { httpSign, httpSignWhenStoreUp, seedKeys, serveTezos, startTezos, tempDir, TZ1, writeKeys } from './fixtures.js';
 import { consensus, MAINNET_ID } from './payloads.js';
 
 t.test('watermark admin commands', needTools('redis-server'), async (t) => {
@@ -59,12 +59,9 @@ t.test('watermark admin commands', needTools('redis-server'), async (t) => {
     'redis: set refuses to lower',
   );
 
-  const moved = await startTezos(t, keysFile, [...onRedis, '--state-dir', path.join(dir, 'moved-state')]);
-  let replay = { status: 503, signature: null as string | null };
-  for (let i = 0; i < 100 && replay.status === 503; i++) {
-    replay = await httpSign(moved.httpPort, TZ1.pkh, consensus('attestation', { level: 101, round: 0 }));
-    if (replay.status === 503) await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  // The new host's daemon, served in this process (its process behaviour is checked above).
+  const moved = await serveTezos(t, keysFile, [...onRedis, '--state-dir', path.join(dir, 'moved-state')]);
+  const replay = await httpSignWhenStoreUp(moved.httpPort, TZ1.pkh, consensus('attestation', { level: 101, round: 0 }));
   t.equal(replay.signature, signed.signature, 'on the new host, identical bytes return the moved signature');
   t.equal(
     (await httpSign(moved.httpPort, TZ1.pkh, consensus('attestation', { level: 101, round: 0, variant: 'z' }))).status,

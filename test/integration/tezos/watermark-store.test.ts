@@ -8,11 +8,11 @@ import { connectRedis } from '../../../lib/store/redis-connection.js';
 import { durabilityGate } from '../../../lib/store/redis-durability.js';
 import { startRedis } from '../../helpers/redis-server.js';
 import { needTools } from '../../helpers/tools.js';
-import type { Slot, WatermarkAdmin, WatermarkStore } from '../../../daemons/tezos/watermark.js';
-import { createRedisWatermarks } from '../../../daemons/tezos/watermark-redis.js';
-import { openSqliteWatermarks } from '../../../daemons/tezos/watermark-sqlite.js';
+import type { Slot, WatermarkBackend } from '../../../daemons/tezos/watermark/watermark-store.js';
+import { createRedisWatermarkStore } from '../../../daemons/tezos/watermark/redis-watermark-store.js';
+import { openSqliteWatermarkStore } from '../../../daemons/tezos/watermark/sqlite-watermark-store.js';
 
-type Store = WatermarkStore & WatermarkAdmin;
+type Store = WatermarkBackend;
 const slot: Slot = { chainId: 'NetXdQprcVkpaWU', pkh: 'tz1b9kV41KV9N3sp69ycLdSoZ2Ak8jXwtNPv', kind: 'attestation' };
 const D1 = '11'.repeat(32);
 const D2 = '22'.repeat(32);
@@ -58,11 +58,11 @@ async function ruleTable(t: Test, store: Store): Promise<void> {
 t.test('sqlite watermark store', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-tezos-wm-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const store = openSqliteWatermarks({ stateDir: dir, busyTimeoutMs: 1_000, create: true });
+  const store = openSqliteWatermarkStore({ stateDir: dir, busyTimeoutMs: 1_000, create: true });
   t.teardown(() => store.close());
   await ruleTable(t, store);
   // A second handle on the same file (as a second daemon process would have) sees the marks.
-  const second = openSqliteWatermarks({ stateDir: dir, busyTimeoutMs: 1_000, create: true });
+  const second = openSqliteWatermarkStore({ stateDir: dir, busyTimeoutMs: 1_000, create: true });
   t.teardown(() => second.close());
   t.equal((await second.reserve(slot, { level: 3, round: 0, digest: D1 })).kind, 'rejected', 'the other handle sees the committed mark');
 });
@@ -71,7 +71,7 @@ t.test('redis watermark store', needTools('redis-server', 'redis-cli'), async (t
   const redis = await startRedis();
   t.teardown(() => redis.stop());
   const client = connectRedis({ url: redis.url, commandTimeoutMs: 500, connectTimeoutMs: 2_000 });
-  const store = createRedisWatermarks(client, {
+  const store = createRedisWatermarkStore(client, {
     prefix: 'test:',
     waitReplicas: 0,
     waitTimeoutMs: 500,
@@ -94,7 +94,7 @@ t.test('redis WAIT for replicas fails closed without replicas', needTools('redis
   const redis = await startRedis();
   t.teardown(() => redis.stop());
   const client = connectRedis({ url: redis.url, commandTimeoutMs: 1_000, connectTimeoutMs: 2_000 });
-  const store = createRedisWatermarks(client, {
+  const store = createRedisWatermarkStore(client, {
     prefix: 'w:',
     waitReplicas: 1,
     waitTimeoutMs: 100,

@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { runSignerd } from '../../helpers/daemon.js';
-import { base58Checksum, base58Encode } from '../../../lib/protocol/base58.js';
+import { base58CheckEncode } from '../../../lib/protocol/base58.js';
 import { openSequencer } from '../../../lib/transparency/sequencer-db.js';
 import { encodeLogEntry } from '../../../lib/transparency/log-entry.js';
 import { parseInclusionProof } from '../../../lib/transparency/proof-text.js';
@@ -17,8 +17,7 @@ import { appendRange, makeKey, openLog, signatureOf } from './fixtures.js';
 const EDSIG_PREFIX = Buffer.from([0x09, 0xf5, 0xcd, 0x86, 0x12]);
 
 function edsig(signature: Buffer): string {
-  const body = Buffer.concat([EDSIG_PREFIX, signature]);
-  return base58Encode(Buffer.concat([body, base58Checksum(body)]));
+  return base58CheckEncode(Buffer.concat([EDSIG_PREFIX, signature]));
 }
 
 t.test('signerd log', async (t) => {

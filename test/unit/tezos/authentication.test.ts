@@ -2,8 +2,9 @@
 // 0x04 0x01 ‖ pkh ‖ data with a client key; only signatures by an authorized key pass.
 import t from 'tap';
 import { InMemorySigner } from '@taquito/signer';
-import { authenticationBytes, checkAuthentication } from '../../../daemons/tezos/authentication.js';
-import { generateTezosKey, type TezosCurve } from '../../../daemons/tezos/tezos-key.js';
+import { authenticationBytes, checkAuthentication } from '../../../daemons/tezos/policy/authentication.js';
+import type { TezosCurve } from '../../../daemons/tezos/keys/curve-signature.js';
+import { generateTezosKey } from '../../../daemons/tezos/keys/tezos-key.js';
 import { hex, loadTezosVectors, type PayloadVectors } from './tezos-vectors.js';
 
 const payloads = loadTezosVectors<PayloadVectors>('payloads.json');

@@ -5,9 +5,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LocalForger } from '@taquito/local-forging';
 import { isDaemonError } from '../../../lib/errors.js';
-import { checkPolicy, type KeyPolicy } from '../../../daemons/tezos/policy.js';
-import { parsePolicy } from '../../../daemons/tezos/policy-parse.js';
-import { parseSignRequest, type SignRequest } from '../../../daemons/tezos/sign-request.js';
+import { checkPolicy, type KeyPolicy } from '../../../daemons/tezos/policy/key-policy.js';
+import { parsePolicy } from '../../../daemons/tezos/config/policy-config.js';
+import { parseSignRequest, type SignRequest } from '../../../daemons/tezos/signing/sign-request.js';
 import { REPO_ROOT } from '../../helpers/repo-root.js';
 import { hex, loadTezosVectors, type PayloadVectors } from './tezos-vectors.js';
 

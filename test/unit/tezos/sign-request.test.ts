@@ -5,9 +5,9 @@ import crypto from 'node:crypto';
 import t from 'tap';
 import { LocalForger } from '@taquito/local-forging';
 import { isDaemonError } from '../../../lib/errors.js';
-import { b58checkEncode } from '../../../daemons/tezos/base58check.js';
-import { parseSignRequest } from '../../../daemons/tezos/sign-request.js';
-import { verifyTezosSignature } from '../../../daemons/tezos/tezos-key.js';
+import { b58checkEncode } from '../../../daemons/tezos/keys/base58check.js';
+import { parseSignRequest } from '../../../daemons/tezos/signing/sign-request.js';
+import { verifyTezosSignature } from '../../../daemons/tezos/keys/tezos-key.js';
 import { hex, loadTezosVectors, type PayloadVectors } from './tezos-vectors.js';
 
 const payloads = loadTezosVectors<PayloadVectors>('payloads.json');

@@ -5,9 +5,10 @@ import t from 'tap';
 import { InMemorySigner } from '@taquito/signer';
 import { verifySignature } from '@taquito/utils';
 import { isDaemonError } from '../../../lib/errors.js';
-import { b58checkDecode, b58checkEncode } from '../../../daemons/tezos/base58check.js';
-import { encryptSecretKey } from '../../../daemons/tezos/secret-key-encryption.js';
-import { generateTezosKey, loadTezosKey, verifyProofOfPossession, verifyTezosSignature, type TezosCurve } from '../../../daemons/tezos/tezos-key.js';
+import { b58checkDecode, b58checkEncode } from '../../../daemons/tezos/keys/base58check.js';
+import { encryptSecretKey } from '../../../daemons/tezos/keys/secret-key-encryption.js';
+import type { TezosCurve } from '../../../daemons/tezos/keys/curve-signature.js';
+import { generateTezosKey, loadTezosKey, verifyProofOfPossession, verifyTezosSignature } from '../../../daemons/tezos/keys/tezos-key.js';
 import { hex, loadTezosVectors, type SignerVectors, type VerifyVectors } from './tezos-vectors.js';
 import { codeOf } from '../../helpers/error-codes.js';
 

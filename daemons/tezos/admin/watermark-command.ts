@@ -1,0 +1,170 @@
+// `signerd tezos watermark show|set|export|import`: inspect marks and move them between hosts
+// without knowing the store's layout. Writes only ever raise a mark unless --force is given.
+import fs from 'node:fs';
+import { Command, Option, type CommandUnknownOpts, type OptionValues } from '@commander-js/extra-typings';
+import { storeAdminCommand } from '../../../lib/admin/store-admin-command.js';
+import { parseCount } from '../../../lib/config/numbers.js';
+import { CONSENSUS_KINDS } from '../signing/sign-request.js';
+import { openWatermarkBackend } from '../watermark/open-watermark-store.js';
+import type { MarkEntry, WatermarkBackend } from '../watermark/watermark-store.js';
+import { checkedEntry, exportDocument, readExport } from './watermark-entries.js';
+
+/** Exit status of `set`/`import` when a mark would have been lowered (without --force). */
+const EXIT_NOT_RAISED = 1;
+
+export function watermarkCommand(): CommandUnknownOpts {
+  const cmd = new Command('watermark').description('inspect and move tezos high watermarks (show, set, export, import)');
+  const show = addShowOptions(
+    adminCommand('show', 'print stored marks: chain, pkh, kind, level/round, signed or not, payload digest', false, (store, _args, opts) =>
+      showMarks(store, showSettings(opts as ShowOptionValues)),
+    ),
+  );
+  const set = addSetOptions(
+    adminCommand('set', 'set one mark (e.g. a new host starts above what the old host signed); raises only, unless --force', true, (store, _args, opts) =>
+      setMark(store, setSettings(opts as SetOptionValues)),
+    ),
+  );
+  const exportCmd = addExportOptions(
+    adminCommand('export', 'write every mark as one JSON document (to move marks to another host or store)', false, (store, _args, opts) =>
+      exportMarks(store, exportSettings(opts as ExportOptionValues)),
+    ),
+  );
+  const importCmd = addImportOptions(
+    adminCommand('import', 'merge exported marks into this store: each slot keeps the higher mark, unless --force', true, (store, args, opts) =>
+      importMarks(store, importSettings(args, opts as ImportOptionValues)),
+    ),
+  );
+  for (const sub of [show, set, exportCmd, importCmd]) cmd.addCommand(sub);
+  return cmd;
+}
+
+/**
+ * The store options, --config and the exit codes come from storeAdminCommand; each subcommand adds its
+ * own options (typed by its add…Options) and reads them through its settings function.
+ * `create`: set and import may start a store (a new host); show and export refuse a directory without one.
+ */
+function adminCommand(
+  name: string,
+  description: string,
+  create: boolean,
+  run: (store: WatermarkBackend, args: string[], opts: Record<string, unknown>) => Promise<number>,
+): CommandUnknownOpts {
+  return storeAdminCommand<WatermarkBackend>({
+    name,
+    description,
+    label: `signerd tezos watermark ${name}`,
+    configHelp: 'JSON file of store options only (camelCase names: store, stateDir, redisUrl, ...)',
+    configIgnoresUnknown: false,
+    open: (settings, log) => openWatermarkBackend(settings, { create, log, logConnectionErrors: false }),
+    run,
+  });
+}
+
+function formatEntry(e: MarkEntry): string {
+  return `${e.chainId} ${e.pkh} ${e.kind.padEnd(14)} ${e.level}/${e.round} ${e.signature === null ? 'unsigned' : 'signed'} ${e.digest || '-'}`;
+}
+
+// show
+
+function addShowOptions<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>) {
+  return cmd.option('--pkh <pkh>', 'only this key').option('--chain <chainId>', 'only this chain').option('--json', 'one JSON object per line');
+}
+type ShowOptionValues = ReturnType<ReturnType<typeof addShowOptions<[], Record<never, never>>>['opts']>;
+
+interface ShowSettings {
+  pkh: string | null;
+  chainId: string | null;
+  json: boolean;
+}
+
+function showSettings(opts: ShowOptionValues): ShowSettings {
+  return { pkh: opts.pkh || null, chainId: opts.chain || null, json: opts.json === true };
+}
+
+async function showMarks(store: WatermarkBackend, settings: ShowSettings): Promise<number> {
+  const marks = (await store.list()).filter((e) => (!settings.pkh || e.pkh === settings.pkh) && (!settings.chainId || e.chainId === settings.chainId));
+  for (const e of marks) process.stdout.write((settings.json ? JSON.stringify(e) : formatEntry(e)) + '\n');
+  return 0;
+}
+
+// set
+
+function addSetOptions<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>) {
+  return cmd
+    .requiredOption('--chain <chainId>', 'chain id, e.g. NetXdQprcVkpaWU (mainnet)')
+    .requiredOption('--pkh <pkh>', 'the signing key (tz1…tz4)')
+    .addOption(new Option('--kind <kind>', 'request kind').choices(CONSENSUS_KINDS).makeOptionMandatory())
+    .requiredOption('--level <level>', 'block level', parseCount('--level'))
+    .option('--round <round>', 'round', parseCount('--round'), 0)
+    .option('--force', 'also lower a mark (dangerous: allows signing again at or below what was signed)');
+}
+type SetOptionValues = ReturnType<ReturnType<typeof addSetOptions<[], Record<never, never>>>['opts']>;
+
+interface SetSettings {
+  /** Checked: a valid chain id, key hash, kind, level and round. */
+  entry: MarkEntry;
+  force: boolean;
+}
+
+function setSettings(opts: SetOptionValues): SetSettings {
+  const entry = checkedEntry({ chainId: opts.chain, pkh: opts.pkh, kind: opts.kind, level: opts.level, round: opts.round, digest: '', signature: null }, 'set');
+  return { entry, force: opts.force === true };
+}
+
+async function setMark(store: WatermarkBackend, settings: SetSettings): Promise<number> {
+  const done = await store.put(settings.entry, settings.force);
+  process.stdout.write(done ? `set ${formatEntry(settings.entry)}\n` : 'not set: the stored mark is higher (use --force to lower it)\n');
+  return done ? 0 : EXIT_NOT_RAISED;
+}
+
+// export
+
+function addExportOptions<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>) {
+  return cmd.option('--out <file>', 'write to this new file instead of stdout');
+}
+type ExportOptionValues = ReturnType<ReturnType<typeof addExportOptions<[], Record<never, never>>>['opts']>;
+
+interface ExportSettings {
+  /** A new file (mode 0600, never overwritten); null: stdout. */
+  out: string | null;
+}
+
+function exportSettings(opts: ExportOptionValues): ExportSettings {
+  return { out: opts.out || null };
+}
+
+async function exportMarks(store: WatermarkBackend, settings: ExportSettings): Promise<number> {
+  const text = exportDocument(await store.list());
+  if (settings.out !== null) fs.writeFileSync(settings.out, text, { mode: 0o600, flag: 'wx' });
+  else process.stdout.write(text);
+  return 0;
+}
+
+// import
+
+function addImportOptions<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>) {
+  return cmd.argument('[file]', 'export file; - or none for stdin').option('--force', 'overwrite even higher stored marks');
+}
+type ImportOptionValues = ReturnType<ReturnType<typeof addImportOptions<[], Record<never, never>>>['opts']>;
+
+interface ImportSettings {
+  /** An export file, or - for stdin. */
+  file: string;
+  force: boolean;
+}
+
+function importSettings(args: string[], opts: ImportOptionValues): ImportSettings {
+  return { file: args[0] ?? '-', force: opts.force === true };
+}
+
+async function importMarks(store: WatermarkBackend, settings: ImportSettings): Promise<number> {
+  const entries = readExport(settings.file);
+  let raised = 0;
+  let kept = 0;
+  for (const entry of entries) {
+    if (await store.put(entry, settings.force)) raised++;
+    else kept++;
+  }
+  process.stdout.write(`imported ${raised}, kept ${kept} higher stored mark(s)\n`);
+  return 0;
+}

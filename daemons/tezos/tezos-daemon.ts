@@ -1,0 +1,92 @@
+// `signerd tezos serve` composed: keys.json → keys (HSM keys opened and checked) → watermark store →
+// the one core sign service → the line protocol and octez HTTP front ends. A failing step closes what
+// the earlier ones opened; `stop` closes everything in reverse.
+import type { Logger } from 'pino';
+import { STORE_READY_MS_MAX } from '../../lib/limits.js';
+import { startHttpServer } from '../../lib/server/serve-http.js';
+import { startTcpServer } from '../../lib/server/serve-tcp.js';
+import { createTezosLineService } from './api/line-api.js';
+import { createTezosHttpService } from './api/octez-http-api.js';
+import { openTezosConfig, type OpenTezosConfig } from './config/keys-config.js';
+import { HTTP_PORT, type TezosServeSettings } from './config/serve-options.js';
+import { createTezosService } from './signing/sign-service.js';
+import { TEZOS_PENDING_WAIT_MS } from './tezos-limits.js';
+import { openDaemonWatermarks } from './watermark/open-watermark-store.js';
+
+export interface TezosDaemon {
+  /** The bound ports (null for a front end that is off). */
+  linePort: number | null;
+  httpPort: number | null;
+  stop(): Promise<void>;
+}
+
+export async function startTezosDaemon(settings: TezosServeSettings, log: Logger): Promise<TezosDaemon> {
+  // HSM keys are opened here (login, test signature); every later start-up failure closes them.
+  const config = await openTezosConfig(settings.keysFile, settings.passphraseFile === null ? {} : { passphraseFile: settings.passphraseFile }, {
+    callMsMax: settings.listen.limits.backendCallMsMax,
+    log,
+  });
+  try {
+    return await serveWith(settings, config, log);
+  } catch (err) {
+    await config.close();
+    throw err;
+  }
+}
+
+async function serveWith(settings: TezosServeSettings, config: OpenTezosConfig, log: Logger): Promise<TezosDaemon> {
+  const { listen } = settings;
+  const marks = openDaemonWatermarks(settings.store, settings.hostFloorDir, log);
+  try {
+    // A baker's first request after a restart must not meet a store still connecting (bounded wait,
+    // as the sign daemons do); a Redis that can lose marks stops start-up here (exit 78).
+    if (!(await marks.ready(STORE_READY_MS_MAX))) log.warn({ store: settings.store.kind }, 'store not reachable yet; answering STORE_UNAVAILABLE until it is');
+  } catch (err) {
+    await marks.close();
+    throw err;
+  }
+  const core = createTezosService({
+    keys: config.keys,
+    authorizedKeys: config.authorizedKeys,
+    marks,
+    payloadBytesMax: settings.payloadBytesMax,
+    allowListKnownKeys: settings.allowListKnownKeys,
+    allowProvePossession: settings.allowProvePossession,
+    pendingWaitMs: TEZOS_PENDING_WAIT_MS,
+  });
+  const stops: Array<() => Promise<void>> = [];
+  const daemon: TezosDaemon = {
+    linePort: null,
+    httpPort: null,
+    stop: async () => {
+      await Promise.all(stops.map((stop) => stop()));
+      await marks.close();
+      await config.close();
+    },
+  };
+  const common = { keys: config.keys.size, store: settings.store.kind, authentication: config.authorizedKeys.length > 0 };
+  if (settings.line) {
+    const line = await startTcpServer({
+      host: listen.host,
+      port: listen.port,
+      mode: listen.mode,
+      limits: listen.limits,
+      log,
+      service: createTezosLineService(core, listen.reply),
+      channel: null,
+      policy: listen.policy,
+    });
+    stops.push(() => line.close());
+    daemon.linePort = line.address.port;
+    log.info({ protocol: 'line', host: listen.host, port: line.address.port, ...common }, 'listening');
+  }
+  if (settings.http) {
+    const host = settings.http.host ?? config.bindAddr ?? listen.host;
+    const port = settings.http.port ?? config.bindPort ?? HTTP_PORT;
+    const http = await startHttpServer({ host, port, limits: listen.limits, log, service: createTezosHttpService(core) });
+    stops.push(() => http.close());
+    daemon.httpPort = http.address.port;
+    log.info({ protocol: 'http', host, port: http.address.port, ...common }, 'listening');
+  }
+  return daemon;
+}

@@ -1,0 +1,12 @@
+// Bounds only the tezos daemon uses (shared bounds live in lib/limits.ts); units last in names.
+
+/** Default --payload-bytes-max; octez caps an operation at 32 KiB, consensus payloads are under 300 bytes. */
+export const TEZOS_PAYLOAD_BYTES_MAX = 32 * 1024;
+/** How long an identical request waits for a concurrent signer's signature before 409. */
+export const TEZOS_PENDING_WAIT_MS = 2_000;
+/** How often that waiting request looks for the signature. */
+export const TEZOS_PENDING_POLL_MS = 10;
+/** Slots the in-process watermark floor remembers; beyond this the oldest are dropped. */
+export const TEZOS_FLOOR_SLOTS_MAX = 10_000;
+/** Longest Zarith number accepted (70 bits of value is already above any Tezos amount or counter). */
+export const ZARITH_BYTES_MAX = 10;

@@ -1,0 +1,47 @@
+// Opens the watermark backend the store options chose: one exhaustive switch (a new backend is a file
+// in this folder and a case here), and the serving daemon's stack on it: under Redis the host floor
+// (on unless --no-redis-local-floor), and over every backend the in-process floor.
+import type { Logger } from 'pino';
+import type { StoreOpenOptions, StoreSettings } from '../../../lib/config/store-options.js';
+import { connectStoreRedis } from '../../../lib/store/redis-store-client.js';
+import { durabilityGate } from '../../../lib/store/redis-durability.js';
+import { withHostFloor } from './host-floor.js';
+import { withMemoryFloor } from './memory-floor.js';
+import { createRedisWatermarkStore } from './redis-watermark-store.js';
+import { openSqliteWatermarkStore } from './sqlite-watermark-store.js';
+import type { WatermarkBackend, WatermarkStore } from './watermark-store.js';
+
+/** Watermarks are always durable writes; `durable` in the options is for the validity store only. */
+export function openWatermarkBackend(settings: StoreSettings, opts: Omit<StoreOpenOptions, 'durable'>): WatermarkBackend {
+  // No default: a store kind without a case here is a compile error (the function would not return).
+  switch (settings.kind) {
+    case 'sqlite':
+      return openSqliteWatermarkStore({ stateDir: settings.stateDir, busyTimeoutMs: settings.timeoutMs, create: opts.create });
+    case 'redis': {
+      const client = connectStoreRedis(settings, opts);
+      return createRedisWatermarkStore(client, {
+        prefix: settings.prefix,
+        waitReplicas: settings.waitReplicas,
+        waitTimeoutMs: Math.max(settings.timeoutMs, 1_000),
+        durability: durabilityGate(client, settings, opts.log),
+      });
+    }
+  }
+}
+
+/** The marks of the serving daemon; `hostFloorDir` is the state directory of the host floor (Redis only), null for none. */
+export function openDaemonWatermarks(settings: StoreSettings, hostFloorDir: string | null, log: Logger): WatermarkStore {
+  const open = { create: true, log, logConnectionErrors: true };
+  if (settings.kind !== 'redis') return withMemoryFloor(openWatermarkBackend(settings, open));
+  // Opened first: a state directory that cannot hold the floor stops start-up before Redis is reached.
+  const local = hostFloorDir === null ? null : openSqliteWatermarkStore({ stateDir: hostFloorDir, busyTimeoutMs: settings.timeoutMs, create: true });
+  const shared = openWatermarkBackend(settings, open);
+  if (local === null) {
+    log.warn(
+      { redisLocalFloor: false },
+      '--no-redis-local-floor: marks live in Redis alone; if Redis loses them (restart without persistence, failover to a lagging replica) this host can sign a slot twice after a restart',
+    );
+    return withMemoryFloor(shared);
+  }
+  return withMemoryFloor(withHostFloor(shared, local));
+}

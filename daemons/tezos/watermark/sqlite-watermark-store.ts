@@ -1,0 +1,149 @@
+// The embedded watermark store: SQLite in the state directory, WAL with synchronous=FULL, reserves
+// in BEGIN IMMEDIATE transactions, so daemon processes sharing the file serialise on the write
+// lock and a committed mark survives SIGKILL and power loss before any signature leaves.
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DaemonError } from '../../../lib/errors.js';
+import { refuseMissingStore } from '../../../lib/store/sqlite-validity-store.js';
+import { decide, lowers } from './watermark-rule.js';
+import type { Mark, MarkEntry, RequestedMark, ReserveOutcome, Slot, WatermarkBackend } from './watermark-store.js';
+
+export const WATERMARK_SQLITE_FILE = 'tezos-watermarks.sqlite';
+
+export interface SqliteWatermarkOptions {
+  stateDir: string;
+  /** How long a writer waits for another process's lock before giving up (STORE_UNAVAILABLE). */
+  busyTimeoutMs: number;
+  /** False for commands that only read marks: a state directory without the file is refused, not filled. */
+  create: boolean;
+}
+
+interface Row {
+  chain_id: string;
+  pkh: string;
+  kind: string;
+  level: number;
+  round: number;
+  digest: string;
+  signature: string | null;
+}
+
+export function openSqliteWatermarkStore(opts: SqliteWatermarkOptions): WatermarkBackend {
+  const db = openDatabase(opts);
+  const select = db.prepare('SELECT * FROM watermarks WHERE chain_id = ? AND pkh = ? AND kind = ?');
+  const upsert = db.prepare(
+    `INSERT INTO watermarks (chain_id, pkh, kind, level, round, digest, signature, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT(chain_id, pkh, kind) DO UPDATE SET level = excluded.level, round = excluded.round, digest = excluded.digest,
+       signature = excluded.signature, updated_ms = excluded.updated_ms`,
+  );
+  const sign = db.prepare(
+    'UPDATE watermarks SET signature = ?, updated_ms = ? WHERE chain_id = ? AND pkh = ? AND kind = ? AND level = ? AND round = ? AND digest = ? AND signature IS NULL',
+  );
+  const all = db.prepare('SELECT * FROM watermarks ORDER BY chain_id, pkh, kind');
+
+  const readRow = (slot: Slot): Mark | null => toMark(select.get(slot.chainId, slot.pkh, slot.kind) as Row | undefined);
+  // The check and the write run under one IMMEDIATE transaction: the write lock is taken before
+  // the read, so two processes can never both see the old mark.
+  // Reserves that arrive together share one transaction and one fsync (group commit); each is
+  // decided in arrival order on the rows the earlier ones wrote, and none resolves before COMMIT.
+  const reserveTx = db.transaction((batch: PendingReserve[]): ReserveOutcome[] =>
+    batch.map(({ slot, mark }) => {
+      const outcome = decide(readRow(slot), mark);
+      if (outcome.kind === 'reserved') upsert.run(slot.chainId, slot.pkh, slot.kind, mark.level, mark.round, mark.digest, null, Date.now());
+      return outcome;
+    }),
+  );
+  let pending: PendingReserve[] = [];
+  function flush(): void {
+    const batch = pending;
+    pending = [];
+    guard('reserve', () => reserveTx.immediate(batch)).then(
+      (outcomes) => batch.forEach((p, i) => p.resolve(outcomes[i]!)),
+      (err: unknown) => batch.forEach((p) => p.reject(err)),
+    );
+  }
+  function reserve(slot: Slot, mark: RequestedMark): Promise<ReserveOutcome> {
+    return new Promise((resolve, reject) => {
+      if (pending.push({ slot, mark, resolve, reject }) === 1) setImmediate(flush);
+    });
+  }
+  const putTx = db.transaction((entry: MarkEntry, force: boolean): boolean => {
+    const stored = readRow(entry);
+    if (!force && lowers(entry, stored)) return false;
+    upsert.run(entry.chainId, entry.pkh, entry.kind, entry.level, entry.round, entry.digest, entry.signature, Date.now());
+    return true;
+  });
+
+  return {
+    reserve,
+    recordSignature: (slot, mark, signature) =>
+      guard('record', () => {
+        // The signature is kept for identical retries only; losing it to power loss makes a retry
+        // a 409, never a second signature. So this write skips the fsync; the next reserve's FULL
+        // commit flushes it with its own.
+        db.pragma('synchronous = NORMAL');
+        try {
+          sign.run(signature, Date.now(), slot.chainId, slot.pkh, slot.kind, mark.level, mark.round, mark.digest);
+        } finally {
+          db.pragma('synchronous = FULL');
+        }
+      }),
+    read: (slot) => guard('read', () => readRow(slot)),
+    list: () =>
+      guard('list', () => (all.all() as Row[]).map((row) => ({ chainId: row.chain_id, pkh: row.pkh, kind: row.kind as Slot['kind'], ...toMark(row)! }))),
+    put: (entry, force) => guard('write', () => putTx.immediate(entry, force)),
+    ready: async () => true,
+    close: async () => {
+      db.close();
+    },
+  };
+}
+
+function openDatabase(opts: SqliteWatermarkOptions): Database.Database {
+  const file = path.join(opts.stateDir, WATERMARK_SQLITE_FILE);
+  if (!opts.create) refuseMissingStore(file, 'watermark store', 'signerd tezos creates it on its first start');
+  try {
+    if (opts.create) fs.mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+    const db = new Database(file, { timeout: opts.busyTimeoutMs, fileMustExist: !opts.create });
+    db.pragma('journal_mode = WAL');
+    // FULL: a committed reserve is on disk (WAL fsync) before we sign; NORMAL could lose it on power loss.
+    db.pragma('synchronous = FULL');
+    db.exec(`CREATE TABLE IF NOT EXISTS watermarks (
+      chain_id   TEXT NOT NULL,
+      pkh        TEXT NOT NULL,
+      kind       TEXT NOT NULL,
+      level      INTEGER NOT NULL,
+      round      INTEGER NOT NULL,
+      digest     TEXT NOT NULL,
+      signature  TEXT,
+      updated_ms INTEGER NOT NULL,
+      PRIMARY KEY (chain_id, pkh, kind)
+    ) WITHOUT ROWID`);
+    return db;
+  } catch (err) {
+    throw new DaemonError('CONFIG_INVALID', `state directory ${opts.stateDir}: cannot open the watermark database (${(err as Error).message})`, { cause: err });
+  }
+}
+
+interface PendingReserve {
+  slot: Slot;
+  mark: RequestedMark;
+  resolve(outcome: ReserveOutcome): void;
+  reject(err: unknown): void;
+}
+
+function toMark(row: Row | undefined): Mark | null {
+  return row ? { level: row.level, round: row.round, digest: row.digest, signature: row.signature } : null;
+}
+
+/** better-sqlite3 is synchronous; a busy or broken database becomes STORE_UNAVAILABLE (fail closed). */
+function guard<T>(what: string, fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (err) {
+    return Promise.reject(
+      new DaemonError('STORE_UNAVAILABLE', `sqlite watermark ${what} failed (${(err as { code?: string }).code ?? 'error'})`, { cause: err }),
+    );
+  }
+}

@@ -3,7 +3,7 @@
 // global in-flight cap shared fairly, and a drain on shutdown. Daemons supply `handle` and `formatError`.
 import net from 'node:net';
 import type { Logger } from 'pino';
-import { DaemonError, isFault, toDaemonError } from '../errors.js';
+import { DaemonError, toDaemonError } from '../errors.js';
 import {
   FRAMING_ERROR_DISCARD_MS,
   FRESH_REQUESTS_MAX,
@@ -15,6 +15,7 @@ import {
 } from '../limits.js';
 import { createLineReader } from '../protocol/line-reader.js';
 import { createGate } from './gate.js';
+import { logRequest } from './request-log.js';
 import { createTurnBudget } from './turn-budget.js';
 
 /** Per-request context: handlers add fields for the one outcome log line. */
@@ -145,7 +146,8 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
     }
 
     function refuse(err: DaemonError): void {
-      connLog.info({ req: ++nextReq, outcome: err.code }, 'request');
+      // Refused at once, before any handler ran.
+      logRequest(connLog, { req: ++nextReq }, process.hrtime.bigint(), err.code, { code: err.code, thrown: err });
       socket.write(service.formatError(err) + '\n');
       finish();
     }
@@ -334,7 +336,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
   async function runRequest(request: PendingRequest): Promise<string> {
     const { line, conn, req, log: connLog } = request;
     // The outcome line is this object: req first, then the handler's fields, then outcome and ms
-    // (built in place, not spread, because this runs on every request).
+    // (lib/server/request-log.ts; built in place, not spread, because this runs on every request).
     const fields: Record<string, unknown> = { req };
     const ctx: RequestContext = { conn, req, fields };
     const started = process.hrtime.bigint();
@@ -349,17 +351,11 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
     }
     try {
       const reply = await service.handle(line, ctx);
-      fields['outcome'] = 'ok';
-      fields['ms'] = msSince(started);
-      connLog.info(fields, 'request');
+      logRequest(connLog, fields, started, 'ok');
       return reply;
     } catch (thrown) {
       const err = toDaemonError(thrown);
-      const level = err.code === 'INTERNAL' ? 'error' : isFault(err.code) ? 'warn' : 'info';
-      fields['outcome'] = err.code;
-      fields['ms'] = msSince(started);
-      if (level !== 'info') fields['err'] = thrown;
-      connLog[level](fields, 'request');
+      logRequest(connLog, fields, started, err.code, { code: err.code, thrown });
       return service.formatError(err);
     } finally {
       gate.release();
@@ -436,8 +432,4 @@ function createRefusalLog(log: Logger, intervalMs = 1_000): { note(outcome: stri
 
 function notTerminated(ms: number): DaemonError {
   return new DaemonError('BAD_REQUEST', `line not terminated within ${ms} ms`);
-}
-
-function msSince(started: bigint): number {
-  return Number((process.hrtime.bigint() - started) / 1000n) / 1000;
 }

@@ -92,8 +92,7 @@ function nodeKeyOptions(scheme: DigestScheme, key: KeyObject, use: 'sign' | 'ver
   if (facts.keyType === 'ec') return { key, dsaEncoding: 'ieee-p1363' };
   if (facts.pssSalt === undefined) return { key, padding: crypto.constants.RSA_PKCS1_PADDING };
   // The maximum salt when signing; when checking, exactly the length it must have.
-  const saltLength =
-    facts.pssSalt === 32 ? 32 : use === 'sign' ? crypto.constants.RSA_PSS_SALTLEN_MAX_SIGN : Math.ceil((rsaModulusBits(key) - 1) / 8) - 32 - 2;
+  const saltLength = facts.pssSalt === 32 ? 32 : use === 'sign' ? crypto.constants.RSA_PSS_SALTLEN_MAX_SIGN : Math.ceil((rsaModulusBits(key) - 1) / 8) - 32 - 2;
   return { key, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength, mgf1HashAlgorithm: 'sha256' } as crypto.SignKeyObjectInput;
 }
 

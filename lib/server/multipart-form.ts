@@ -69,14 +69,15 @@ async function readForm(
   const form: UploadedForm = { text: new Map(), files: new Map() };
   const seen = new Set<string>();
   const writes: Array<Promise<void>> = [];
-  let failure: DaemonError | null = null;
+  // The first refusal, from a handler, a file write or busboy itself; it ends the read.
+  const outcome: { failure: DaemonError | null } = { failure: null };
   let rejectFailed: (err: DaemonError) => void = () => undefined;
   const failed = new Promise<never>((_, reject) => (rejectFailed = reject));
   failed.catch(() => undefined);
   const fail = (err: unknown): void => {
-    if (failure) return;
-    failure = isDaemonError(err) ? err : bad(`malformed multipart body (${(err as Error).message})`);
-    rejectFailed(failure);
+    if (outcome.failure) return;
+    outcome.failure = isDaemonError(err) ? err : bad(`malformed multipart body (${(err as Error).message})`);
+    rejectFailed(outcome.failure);
   };
   const declared = (name: string | undefined): FormFieldSpec => {
     const field = name !== undefined && Object.hasOwn(spec, name) ? spec[name] : undefined;
@@ -91,7 +92,8 @@ async function readForm(
       const field = declared(name);
       if (field.kind !== 'text') throw bad(`form field ${name} must be a file upload`);
       if (info.mimeType !== 'text/plain') throw bad(`form field ${name} must be text`);
-      if (info.valueTruncated || Buffer.byteLength(value) > field.bytesMax) throw new DaemonError('PAYLOAD_TOO_LARGE', `form field ${name} larger than ${field.bytesMax} bytes`);
+      if (info.valueTruncated || Buffer.byteLength(value) > field.bytesMax)
+        throw new DaemonError('PAYLOAD_TOO_LARGE', `form field ${name} larger than ${field.bytesMax} bytes`);
       // busboy decodes UTF-8 leniently; a replacement character means the bytes were not UTF-8.
       if (value.includes('\uFFFD')) throw bad(`form field ${name} is not UTF-8 text`);
       form.text.set(name, value);
@@ -132,10 +134,10 @@ async function readForm(
       total += chunk.length;
       if (total > limits.bodyBytesMax) throw new DaemonError('PAYLOAD_TOO_LARGE', `body larger than ${limits.bodyBytesMax} bytes`);
       guard(chunk);
-      if (failure) throw failure;
+      if (outcome.failure) throw outcome.failure;
       if (!parser.write(chunk)) await Promise.race([new Promise((resolve) => parser.once('drain', resolve)), failed]);
     }
-    if (failure) throw failure;
+    if (outcome.failure) throw outcome.failure;
     parser.end();
     await Promise.race([finished, failed]);
     await Promise.race([Promise.all(writes), failed]);

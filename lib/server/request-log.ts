@@ -9,7 +9,13 @@ import { isFault, type ErrorCode } from '../errors.js';
  * `outcome` is 'ok', the error code, or what became of the reply ('client-gone'); `failure` is the
  * error the request ended with, if any.
  */
-export function logRequest(log: Logger, fields: Record<string, unknown>, started: bigint, outcome: string, failure?: { code: ErrorCode; thrown: unknown }): void {
+export function logRequest(
+  log: Logger,
+  fields: Record<string, unknown>,
+  started: bigint,
+  outcome: string,
+  failure?: { code: ErrorCode; thrown: unknown },
+): void {
   // Set in place, not spread: the line server calls this on every request.
   fields['outcome'] = outcome;
   fields['ms'] = msSince(started);
@@ -18,6 +24,6 @@ export function logRequest(log: Logger, fields: Record<string, unknown>, started
   log[level](fields, 'request');
 }
 
-export function msSince(started: bigint): number {
+function msSince(started: bigint): number {
   return Number((process.hrtime.bigint() - started) / 1000n) / 1000;
 }

@@ -30,7 +30,7 @@ import type { RequestContext } from './serve-tcp.js';
 import { createUploadQueue, type Admission, type QueueLimits } from './upload-queue.js';
 
 /** A request as a service sees it before its body is read. */
-export interface HttpRequestHead {
+interface HttpRequestHead {
   method: string;
   /** Decoded path without the query string. */
   path: string;
@@ -73,12 +73,12 @@ export interface HttpService {
 }
 
 /** The bounds the server enforces itself (lib/limits.ts Limits has them all). */
-export type HttpServerLimits = Pick<Limits, 'connectionsMax' | 'drainMsMax' | 'httpBodyBytesMax' | 'httpRequestMsMax'> & {
+type HttpServerLimits = Pick<Limits, 'connectionsMax' | 'drainMsMax' | 'httpBodyBytesMax' | 'httpRequestMsMax'> & {
   /** Time allowed for the request headers (default HTTP_HEADERS_MS_MAX; never more than httpRequestMsMax). */
   httpHeadersMsMax?: number;
 };
 
-export interface UploadLimits extends QueueLimits {
+interface UploadLimits extends QueueLimits {
   /** Largest upload (the whole multipart body). */
   bodyBytesMax: number;
   /** An upload must bring UPLOAD_PROGRESS_BYTES_MIN (or its end) in every window this long, or it is cut with 408. */
@@ -87,7 +87,7 @@ export interface UploadLimits extends QueueLimits {
   processingMsMax: number;
 }
 
-export interface UploadSettings {
+interface UploadSettings {
   /** Where the server makes its private directory for uploads (one sub-directory per request). */
   tempDir: string;
   limits: UploadLimits;
@@ -210,7 +210,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     })().catch((err: unknown) => log.error({ err }, 'internal error after the reply'));
   }
 
-  async function answer(req: http.IncomingMessage, res: http.ServerResponse, expectsContinue: boolean, ctx: RequestContext, job: UploadJob): Promise<HttpReply> {
+  async function answer(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    expectsContinue: boolean,
+    ctx: RequestContext,
+    job: UploadJob,
+  ): Promise<HttpReply> {
     if (draining) throw new DaemonError('SHUTTING_DOWN', 'daemon is shutting down');
     const head = requestHead(req);
     const route = service.upload?.(head) ?? null;
@@ -221,7 +227,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     if (!uploads) throw new DaemonError('INTERNAL', 'an upload route on a server started without upload settings');
     const { limits: bounds, queue, dir } = uploads;
     job.admission = queue.admit();
-    const form = multipartUpload(req.headers, route.fields, { bodyBytesMax: bounds.bodyBytesMax, headerBytesMax: MULTIPART_HEADER_BYTES_MAX, partsMax: MULTIPART_PARTS_MAX });
+    const form = multipartUpload(req.headers, route.fields, {
+      bodyBytesMax: bounds.bodyBytesMax,
+      headerBytesMax: MULTIPART_HEADER_BYTES_MAX,
+      partsMax: MULTIPART_PARTS_MAX,
+    });
     const declared = req.headers['content-length'] === undefined ? null : Number(req.headers['content-length']);
     if (declared !== null && declared > bounds.bodyBytesMax) throw new DaemonError('PAYLOAD_TOO_LARGE', `body larger than ${bounds.bodyBytesMax} bytes`);
     // The upload's room on disk is reserved before a byte of it is read (a chunked upload reserves the

@@ -12,7 +12,7 @@ export const MODULE_HASHES: readonly ModuleHash[] = DIGEST_NAMES;
 export const isModuleHash: (text: string) => text is ModuleHash = isDigestName;
 
 /** "~Module signature appended~\n" (include/linux/module_signature.h). */
-export const MODULE_SIG_MAGIC = Buffer.from('~Module signature appended~\n', 'latin1');
+const MODULE_SIG_MAGIC = Buffer.from('~Module signature appended~\n', 'latin1');
 /** PKEY_ID_PKCS7 in struct module_signature. */
 const PKEY_ID_PKCS7 = 2;
 

@@ -31,4 +31,3 @@ export async function signMenderDigest(signer: DigestSigner, sha256: Buffer): Pr
 function menderScheme(signer: DigestSigner): 'rsa-pkcs1-sha256' | 'ecdsa-sha256' {
   return signer.type === 'rsa' ? 'rsa-pkcs1-sha256' : 'ecdsa-sha256';
 }
-

@@ -74,4 +74,3 @@ function prepareTa(sigBytes: number, input: OpteeTaInput): PreparedTa {
   const digest = crypto.createHash('sha256').update(shdr).update(uuid).update(version).update(input.elf).digest();
   return { shdr, digest, tail: Buffer.concat([uuid, version, input.elf]) };
 }
-

@@ -20,7 +20,8 @@ export function checkedSigner(facts: KeyFacts, certificate: SigningCertificate |
     if (DIGEST_SCHEMES[scheme].keyType !== facts.type) throw new DaemonError('INTERNAL', `${scheme} asked of a ${facts.description} key`);
   };
   const released = (signature: Buffer, verified: boolean): Buffer => {
-    if (!verified || signature.length !== facts.sigBytes) throw new DaemonError('SIGNATURE_CHECK_FAILED', 'signature did not verify with the public key; withheld');
+    if (!verified || signature.length !== facts.sigBytes)
+      throw new DaemonError('SIGNATURE_CHECK_FAILED', 'signature did not verify with the public key; withheld');
     return signature;
   };
   return {

@@ -16,7 +16,10 @@ export function loadFileSigner(plan: SlotPlan): DigestSigner {
   const privateKey = loadPrivateKeyFile(plan.keyFile);
   const facts = describePublicKey(createPublicKey(privateKey));
   if (facts.type === 'other' || !fitsSlot(plan.slot, facts)) {
-    throw new DaemonError('KEY_LOAD_FAILED', `private key ${plan.keyFile}: a ${facts.description} key does not fit here (expected ${SLOTS[plan.slot].kinds.join(' or ')})`);
+    throw new DaemonError(
+      'KEY_LOAD_FAILED',
+      `private key ${plan.keyFile}: a ${facts.description} key does not fit here (expected ${SLOTS[plan.slot].kinds.join(' or ')})`,
+    );
   }
   const certificate = plan.certFile ? loadCertificate(plan.certFile) : null;
   if (certificate && !certificate.x509.checkPrivateKey(privateKey)) {

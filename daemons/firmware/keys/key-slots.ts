@@ -12,7 +12,7 @@ export const SIGN_TYPES = ['kmodsign', 'swupdate', 'mender', 'opteesign'] as con
 export type SignType = (typeof SIGN_TYPES)[number];
 
 /** rsa: any RSA key; ec: P-256, P-384 or P-521; ec-p256: P-256 only. */
-export type KeyKind = 'rsa' | 'ec' | 'ec-p256';
+type KeyKind = 'rsa' | 'ec' | 'ec-p256';
 
 interface SlotLayout {
   readonly signType: SignType;

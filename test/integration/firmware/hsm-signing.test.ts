@@ -234,7 +234,10 @@ t.test('firmware signing with HSM-held keys', skip ? { skip } : {}, async (t) =>
       if (saved === undefined) delete process.env['SOFTHSM2_CONF'];
       else process.env['SOFTHSM2_CONF'] = saved;
     });
-    t.ok((await signModule(root.signer(MACHINE, 'kmodsign'), 'sha256', dummy)).equals(readVector('module/dummy.ko.sha256.signed')), 'signModule equals sign-file');
+    t.ok(
+      (await signModule(root.signer(MACHINE, 'kmodsign'), 'sha256', dummy)).equals(readVector('module/dummy.ko.sha256.signed')),
+      'signModule equals sign-file',
+    );
     const ta = { uuid: UUID, version: 7, elf: readVector(`optee/${UUID}.stripped.elf`), algo: 'PKCS1' as const };
     t.ok((await signTa(root.signer(MACHINE, 'opteesign'), ta)).equals(readVector(`optee/${UUID}.pkcs1.v7.ta`)), 'signTa equals the vector');
     const d32 = crypto.randomBytes(32);

@@ -42,7 +42,10 @@ t.test('a signature that does not verify is withheld', async (t) => {
   const ec = broken(root.signer(DISTRO, 'mender'), keyFile(DISTRO, 'mender/private.key'), strangerEc);
   await t.rejects(signMenderDigest(ec, d32), FAILED);
   await t.rejects(signMenderManifest(ec, readVector('mender/manifest')), FAILED);
-  await t.rejects(signMenderDigest(broken(root.signer(RSA_MENDER_DISTRO, 'mender'), keyFile(RSA_MENDER_DISTRO, 'mender/private.key'), strangerRsa), d32), FAILED);
+  await t.rejects(
+    signMenderDigest(broken(root.signer(RSA_MENDER_DISTRO, 'mender'), keyFile(RSA_MENDER_DISTRO, 'mender/private.key'), strangerRsa), d32),
+    FAILED,
+  );
 
   const modulesPublic = root.signer(MACHINE, 'kmodsign').publicKey;
   const optee = broken(root.signer(MACHINE, 'opteesign'), keyFile(MACHINE, 'opteesign/optee-signing-key.pem'), modulesPublic);

@@ -2,7 +2,13 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import t from 'tap';
-import { isSignedModule, moduleSignatureTrailer, signModule, signModuleDigest, stripModuleSignatures } from '../../../daemons/firmware/formats/kernel-module.js';
+import {
+  isSignedModule,
+  moduleSignatureTrailer,
+  signModule,
+  signModuleDigest,
+  stripModuleSignatures,
+} from '../../../daemons/firmware/formats/kernel-module.js';
 import { codeOf } from '../../helpers/error-codes.js';
 import { MACHINE, openTestKeyRoot, readVector } from '../../integration/firmware/line-fixtures.js';
 

@@ -65,6 +65,20 @@ export const FRAMING_ERROR_DISCARD_MS = 2_000;
 export const HTTP_HEADERS_MS_MAX = 10_000;
 /** HTTP front ends: how long an idle keep-alive connection stays open. */
 export const HTTP_KEEP_ALIVE_MS = 5_000;
+/** HTTP front ends: how often request deadlines are checked, so how late a 408 can come. */
+export const HTTP_DEADLINE_CHECK_INTERVAL_MS = 1_000;
+/** HTTP front ends: a connection given its last reply is destroyed after this, whatever the client does. */
+export const HTTP_CLOSE_GRACE_MS = 1_000;
+/** HTTP front ends: Retry-After of a retryable error (a service may set its own, e.g. a spread-out one for BUSY). */
+export const HTTP_RETRY_AFTER_S = 1;
+/** HTTP uploads: how long the rest of a refused upload is read and dropped before the connection is cut. */
+export const REFUSED_UPLOAD_DISCARD_MS_MAX = 5_000;
+/** HTTP uploads: an upload slower than this per idle window is cut with 408. */
+export const UPLOAD_PROGRESS_BYTES_MIN = 64 * 1024;
+/** HTTP uploads: headers of one multipart part. */
+export const MULTIPART_HEADER_BYTES_MAX = 8 * 1024;
+/** HTTP uploads: parts in one multipart form. */
+export const MULTIPART_PARTS_MAX = 16;
 /** Expired SQLite validity rows are deleted this often; Redis expires its own keys. */
 export const PURGE_INTERVAL_MS = 60_000;
 /** Longest signature made or accepted: RSA-16384 is 2048 bytes; anything longer cannot be ours. */
@@ -80,97 +94,6 @@ export const HMAC_LOADED_VERSIONS_MAX = 8;
 
 /** Longest base58 text ever decoded (Tezos encrypted secret keys are 88, BLS signatures 142; `signerd log bundle` takes these too). */
 export const BASE58_TEXT_CHARS_MAX = 200;
-
-/** Bounds of the firmware daemon's HTTP front end; the ones with options are --http-…-max. */
-export interface FirmwareHttpLimits {
-  /** Largest request body (the whole multipart form). */
-  uploadBytesMax: number;
-  /** Largest inflated tarball (modules, OP-TEE) and largest Mender artifact behind artifact-uri. */
-  inflatedBytesMax: number;
-  /** Largest single module or TA image signed in memory. */
-  signedFileBytesMax: number;
-  /** Largest sw-description. */
-  swDescriptionBytesMax: number;
-  /** Entries per tarball. */
-  tarEntriesMax: number;
-  /** Time to receive a whole request, upload included (answered 408 by node:http). */
-  requestMsMax: number;
-  /**
-   * Time a connection may take to send its request headers, and the window in which an upload
-   * must bring FIRMWARE_UPLOAD_PROGRESS_BYTES_MIN (or its end); either miss is a 408 and a close.
-   */
-  idleMsMax: number;
-  /** Time to sign and build the reply once the upload is in. */
-  processingMsMax: number;
-  /** Requests signing at once. */
-  jobsMax: number;
-  /** Signing requests let in beyond jobsMax (uploading or waiting their turn); more get 503 BUSY. */
-  queueMax: number;
-  /** Upload bytes the requests let in may hold on disk together (each reserves its Content-Length). */
-  queueBytesMax: number;
-  /** Longest a request waits for upload room and a signing slot, in all; then 503 BUSY. */
-  queueMsMax: number;
-  /** Open connections. */
-  connectionsMax: number;
-  /** On SIGTERM, time allowed for requests in flight. */
-  drainMsMax: number;
-}
-
-export const DEFAULT_FIRMWARE_HTTP_LIMITS: Readonly<FirmwareHttpLimits> = Object.freeze({
-  uploadBytesMax: 600 * 1024 * 1024,
-  inflatedBytesMax: 2 * 1024 * 1024 * 1024,
-  signedFileBytesMax: 64 * 1024 * 1024,
-  swDescriptionBytesMax: 1024 * 1024,
-  tarEntriesMax: 100_000,
-  requestMsMax: 30 * 60_000,
-  idleMsMax: 30_000,
-  processingMsMax: 10 * 60_000,
-  jobsMax: 4,
-  // 100 builds posting at once (a CI farm rebuilding one kernel) fit, with room to spare.
-  queueMax: 128,
-  queueBytesMax: 4 * 1024 * 1024 * 1024,
-  // The classes' curl gives up after --max-time 1800; this leaves half of it for uploading and signing.
-  queueMsMax: 15 * 60_000,
-  // jobsMax + queueMax requests, plus room for /health, keep-alive clients and refusals; raised
-  // to jobsMax + queueMax + FIRMWARE_HTTP_SPARE_CONNECTIONS when those options ask for more.
-  connectionsMax: 256,
-  drainMsMax: 10_000,
-});
-
-/** firmware HTTP: connections kept beyond --http-jobs-max + --http-queue-max, so /health and refusals still get through. */
-export const FIRMWARE_HTTP_SPARE_CONNECTIONS = 64;
-/** firmware HTTP: an upload slower than this per idle window (--http-idle-ms-max) is cut with 408. */
-export const FIRMWARE_UPLOAD_PROGRESS_BYTES_MIN = 64 * 1024;
-/** firmware HTTP: how often node:http checks request deadlines, so how late a 408 can come. */
-export const FIRMWARE_HTTP_CHECK_INTERVAL_MS = 1_000;
-/** firmware HTTP: a connection given its last reply is destroyed after this, whatever the client does. */
-export const FIRMWARE_HTTP_CLOSE_GRACE_MS = 1_000;
-/** firmware HTTP: shortest Retry-After of a 503 BUSY; each refusal draws from MIN..MAX so refused builds do not return together. */
-export const FIRMWARE_BUSY_RETRY_AFTER_S_MIN = 5;
-/** firmware HTTP: longest Retry-After of a 503 BUSY (the classes' curl --retry 4 then gives up after at most 2 minutes). */
-export const FIRMWARE_BUSY_RETRY_AFTER_S_MAX = 30;
-/** firmware HTTP: how long the rest of a refused upload is read and dropped before the connection is cut. */
-export const REFUSED_UPLOAD_DISCARD_MS_MAX = 5_000;
-/** firmware HTTP: headers of one multipart part. */
-export const MULTIPART_HEADER_BYTES_MAX = 8 * 1024;
-/** firmware HTTP: parts in one multipart form. */
-export const MULTIPART_PARTS_MAX = 16;
-/** firmware HTTP: text before the first delimiter (allowed by RFC 2046; curl sends none). */
-export const MULTIPART_PREAMBLE_BYTES_MAX = 1024;
-/** firmware HTTP: a short text form field (machine, hashalg, algo, distro). */
-export const FORM_SHORT_FIELD_BYTES_MAX = 256;
-/** firmware HTTP: a URI form field (key-uri, artifact-uri). */
-export const FORM_URI_FIELD_BYTES_MAX = 4096;
-/** firmware: one tar extended (pax) header. */
-export const TAR_META_BYTES_MAX = 64 * 1024;
-/** firmware: entries in one Mender artifact. */
-export const MENDER_ENTRIES_MAX = 1024;
-/** firmware: a Mender artifact's manifest. */
-export const MENDER_MANIFEST_BYTES_MAX = 1024 * 1024;
-/** firmware: a small text file in an OP-TEE upload, read whole. */
-export const OPTEE_SMALL_FILE_BYTES_MAX = 256;
-/** firmware: an HSM reference file is one URI and perhaps comments; anything bigger is not one. */
-export const HSM_REFERENCE_BYTES_MAX = 4096;
 
 /** How long a process opening the validity store waits for another one that is migrating its schema. */
 export const SQLITE_MIGRATION_WAIT_MS_MAX = 10 * 60_000;

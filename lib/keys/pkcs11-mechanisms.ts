@@ -2,6 +2,7 @@
 // which CKM_* mechanism signs, and how the token's output is shaped into the daemons' wire encodings.
 import { createHash, type KeyObject } from 'node:crypto';
 import type { Mechanism } from 'pkcs11js';
+import { digestInfo, type DigestName } from '../crypto/digests.js';
 import { pkcs11js } from './pkcs11-module.js';
 import type { CurveName } from './pkcs11-curves.js';
 
@@ -15,8 +16,6 @@ export type HsmAlgorithm =
   | 'ecdsa-p384-sha384'
   | 'ecdsa-secp256k1-sha256'
   | 'ed25519';
-
-export type DigestName = 'sha256' | 'sha384' | 'sha512';
 
 /** CKM_EDDSA is PKCS#11 3.0; pkcs11js 2.1.7 does not export it. Without parameters it is pure Ed25519. */
 const CKM_EDDSA = 0x1057;
@@ -36,14 +35,6 @@ export interface HsmScheme {
   pssSaltBytes?(publicKey: KeyObject): number;
 }
 
-const DIGEST_INFO: Record<DigestName, Buffer> = {
-  sha256: Buffer.from('3031300d060960864801650304020105000420', 'hex'),
-  sha384: Buffer.from('3041300d060960864801650304020205000430', 'hex'),
-  sha512: Buffer.from('3051300d060960864801650304020305000440', 'hex'),
-};
-
-export const DIGEST_BYTES: Record<DigestName, number> = { sha256: 32, sha384: 48, sha512: 64 };
-
 const identity = (digest: Buffer): Buffer => digest;
 
 function pkcs1(digest: DigestName): HsmScheme {
@@ -51,7 +42,7 @@ function pkcs1(digest: DigestName): HsmScheme {
     key: { type: 'rsa' },
     digest,
     mechanism: () => ({ mechanism: pkcs11js().CKM_RSA_PKCS }),
-    tokenInput: (hash) => Buffer.concat([DIGEST_INFO[digest], hash]),
+    tokenInput: (hash) => digestInfo(digest, hash),
     lowS: false,
   };
 }

@@ -7,7 +7,8 @@ import { PKCS11_REOPEN_INTERVAL_MS, PKCS11_SESSIONS_MAX, SIGNATURE_BYTES_MAX } f
 import type { SigningKey } from './signing-key.js';
 import { keyIdOf } from './key-file.js';
 import { CURVES } from './pkcs11-curves.js';
-import { DIGEST_BYTES, HSM_SCHEMES, digestOf, normaliseLowS, type HsmAlgorithm, type HsmScheme } from './pkcs11-mechanisms.js';
+import { DIGESTS } from '../crypto/digests.js';
+import { HSM_SCHEMES, digestOf, normaliseLowS, type HsmAlgorithm, type HsmScheme } from './pkcs11-mechanisms.js';
 import { pkcs11js, type Pkcs11Handle } from './pkcs11-module.js';
 import { findKeyObject, readPublicKey, type ObjectRef } from './pkcs11-objects.js';
 import { readPin } from './pkcs11-pin.js';
@@ -99,8 +100,8 @@ function hsmSigningKey<A extends HsmAlgorithm>(
   }
   const signDigest = (digest: Buffer, message?: Buffer): Promise<Buffer> => {
     if (scheme.digest === null) return Promise.reject(new DaemonError('BAD_REQUEST', `${algorithm} signs whole messages, not digests`));
-    if (digest.length !== DIGEST_BYTES[scheme.digest])
-      return Promise.reject(new DaemonError('BAD_REQUEST', `digest must be ${DIGEST_BYTES[scheme.digest]} bytes for ${algorithm}`));
+    if (digest.length !== DIGESTS[scheme.digest].bytes)
+      return Promise.reject(new DaemonError('BAD_REQUEST', `digest must be ${DIGESTS[scheme.digest].bytes} bytes for ${algorithm}`));
     return signInput({ message, digest }, scheme.tokenInput(digest));
   };
   return {

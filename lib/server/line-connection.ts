@@ -9,6 +9,7 @@ import { createLineReader } from '../protocol/line-reader.js';
 import type { ChannelClient } from '../channels/channel-guard.js';
 import type { LineService, PendingRequest, RequestOutcome } from './request-runner.js';
 import type { TurnBudget } from './turn-budget.js';
+import { logRequest } from './request-log.js';
 
 /**
  * one-shot: like the seed daemons, a connection closes as soon as its lines are answered and no
@@ -116,7 +117,8 @@ export function openLineConnection(socket: net.Socket, conn: number, client: Cha
   }
 
   function refuse(err: DaemonError): void {
-    connLog.info({ req: ++nextReq, outcome: err.code }, 'request');
+    // Refused at once, before any handler ran.
+    logRequest(connLog, { req: ++nextReq }, process.hrtime.bigint(), err.code, { code: err.code, thrown: err });
     socket.write(service.formatError(err) + '\n');
     finish();
   }

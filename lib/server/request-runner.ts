@@ -1,9 +1,10 @@
 // One request through the line server: a place in the in-flight gate (newcomers first), the client
 // channel's per-request check, the daemon's handler, and the one outcome log line.
 import type { Logger } from 'pino';
-import { DaemonError, isFault, toDaemonError } from '../errors.js';
+import { DaemonError, toDaemonError } from '../errors.js';
 import type { ChannelClient, ChannelGuard } from '../channels/channel-guard.js';
 import type { Gate } from './gate.js';
+import { logRequest } from './request-log.js';
 
 /** Per-request context: handlers add fields for the one outcome log line. */
 export interface RequestContext {
@@ -46,7 +47,7 @@ export function createRequestRunner(deps: {
   return async function runRequest(request) {
     const { line, conn, req, log } = request;
     // The outcome line is this object: req (and client) first, then the handler's fields, then
-    // outcome and ms (built in place, not spread, because this runs on every request).
+    // outcome and ms (lib/server/request-log.ts; built in place, not spread, because this runs on every request).
     const fields: Record<string, unknown> = { req };
     if (request.client) fields['client'] = request.client.name;
     const ctx: RequestContext = { conn, req, fields };
@@ -64,25 +65,15 @@ export function createRequestRunner(deps: {
       const refusal = request.client && channel ? channel.checkRequest(request.client) : null;
       if (refusal) throw refusal;
       const reply = await service.handle(line, ctx);
-      fields['outcome'] = 'ok';
-      fields['ms'] = msSince(started);
-      log.info(fields, 'request');
+      logRequest(log, fields, started, 'ok');
       return { reply, closeAfter: false };
     } catch (thrown) {
       const err = toDaemonError(thrown);
-      const level = err.code === 'INTERNAL' ? 'error' : isFault(err.code) ? 'warn' : 'info';
-      fields['outcome'] = err.code;
-      fields['ms'] = msSince(started);
-      if (level !== 'info') fields['err'] = thrown;
-      log[level](fields, 'request');
+      logRequest(log, fields, started, err.code, { code: err.code, thrown });
       // A channel refused for who it is (not for its rate) is over: psimbols' "open a new channel".
       return { reply: service.formatError(err), closeAfter: err.code === 'UNAUTHENTICATED' || err.code === 'FORBIDDEN' };
     } finally {
       gate.release();
     }
   };
-}
-
-function msSince(started: bigint): number {
-  return Number((process.hrtime.bigint() - started) / 1000n) / 1000;
 }

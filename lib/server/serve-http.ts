@@ -1,101 +1,281 @@
-// The HTTP front end for daemons whose real clients speak HTTP (octez bakers, Yocto classes,
-// cryptoserver clients). node:http, no framework: bounded bodies, request deadlines, a
-// connection cap, drain on close. Routing and body shapes belong to the daemon's service.
+// The HTTP server of every daemon whose real clients speak HTTP (octez bakers, Yocto classes,
+// cryptoserver clients). node:http, no framework: request deadlines, a connection cap, drain on
+// close, one log record per request; bodies read whole with a bound, or, for a service's upload
+// routes, streamed to a private directory behind an admission queue. Routing and body shapes
+// belong to the daemon's service. The connection and request lifecycle is all in this file.
+import fs from 'node:fs/promises';
 import http from 'node:http';
 import type net from 'node:net';
+import path from 'node:path';
+import type { Duplex } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
-import { DaemonError, toDaemonError } from '../errors.js';
-import { HTTP_HEADERS_MS_MAX, HTTP_KEEP_ALIVE_MS, type Limits } from '../limits.js';
+import { DaemonError, isRetryable, toDaemonError, type ErrorCode } from '../errors.js';
+import {
+  HTTP_CLOSE_GRACE_MS,
+  HTTP_DEADLINE_CHECK_INTERVAL_MS,
+  HTTP_HEADERS_MS_MAX,
+  HTTP_KEEP_ALIVE_MS,
+  HTTP_RETRY_AFTER_S,
+  MULTIPART_HEADER_BYTES_MAX,
+  MULTIPART_PARTS_MAX,
+  REFUSED_UPLOAD_DISCARD_MS_MAX,
+  UPLOAD_PROGRESS_BYTES_MIN,
+  type Limits,
+} from '../limits.js';
+import { HTTP_STATUS } from '../protocol/http-status.js';
+import { multipartUpload, type FormFieldSpec, type UploadedForm } from './multipart-form.js';
+import { logRequest } from './request-log.js';
 import type { RequestContext } from './serve-tcp.js';
+import { createUploadQueue, type Admission, type QueueLimits } from './upload-queue.js';
 
-export interface HttpRequest {
+/** A request as a service sees it before its body is read. */
+interface HttpRequestHead {
   method: string;
   /** Decoded path without the query string. */
   path: string;
   query: URLSearchParams;
   headers: http.IncomingHttpHeaders;
+}
+
+export interface HttpRequest extends HttpRequestHead {
   body: Buffer;
 }
 
 export interface HttpReply {
   status: number;
   headers?: Record<string, string>;
-  body: Buffer | string;
+  body?: Buffer | string;
+  /** A file (in the upload's directory) streamed as the body instead. */
+  file?: string;
+}
+
+/** An upload route: the form it takes (each field bounded) and its work once the form is in and a job slot is free. */
+export interface UploadRoute {
+  fields: Record<string, FormFieldSpec>;
+  run(form: UploadedForm, ctx: UploadContext): Promise<HttpReply>;
+}
+
+export interface UploadContext extends RequestContext {
+  /** The request's private directory (the form's files are in it); removed once the reply is sent. */
+  readonly dir: string;
 }
 
 export interface HttpService {
+  /** A request whose body was read whole (at most httpBodyBytesMax). */
   handle(req: HttpRequest, ctx: RequestContext): Promise<HttpReply>;
   formatError(err: DaemonError): HttpReply;
+  /**
+   * Services that take uploads: the route for a request head, or null to read its body whole and
+   * call handle(). Called before any body byte is read; a throw refuses the request there.
+   */
+  upload?(head: HttpRequestHead): UploadRoute | null;
+}
+
+/** The bounds the server enforces itself (lib/limits.ts Limits has them all). */
+type HttpServerLimits = Pick<Limits, 'connectionsMax' | 'drainMsMax' | 'httpBodyBytesMax' | 'httpRequestMsMax'> & {
+  /** Time allowed for the request headers (default HTTP_HEADERS_MS_MAX; never more than httpRequestMsMax). */
+  httpHeadersMsMax?: number;
+};
+
+interface UploadLimits extends QueueLimits {
+  /** Largest upload (the whole multipart body). */
+  bodyBytesMax: number;
+  /** An upload must bring UPLOAD_PROGRESS_BYTES_MIN (or its end) in every window this long, or it is cut with 408. */
+  idleMsMax: number;
+  /** Time a route's work may take once the upload is in (then 504; its directory goes when the work ends). */
+  processingMsMax: number;
+}
+
+interface UploadSettings {
+  /** Where the server makes its private directory for uploads (one sub-directory per request). */
+  tempDir: string;
+  limits: UploadLimits;
 }
 
 export interface HttpServerOptions {
   host: string;
   port: number;
-  limits: Limits;
+  limits: HttpServerLimits;
   log: Logger;
   service: HttpService;
+  /** Needed when the service has upload routes. */
+  uploads?: UploadSettings;
 }
 
 export interface RunningHttpServer {
   readonly address: net.AddressInfo;
+  /** The private directory of uploads (empty between requests), or null without uploads. */
+  readonly uploadDir: string | null;
+  /** Stops accepting, refuses waiting uploads, lets requests in progress finish (bounded by drainMsMax), then closes. */
   close(): Promise<void>;
+}
+
+/** A connection's number and request counter, and when its current request began (for a request that never parses). */
+interface Connection {
+  readonly conn: number;
+  nextReq: number;
+  since: bigint;
+}
+
+/** One upload's resources: its place in the queue, its private directory, its work. */
+interface UploadJob {
+  admission: Admission | null;
+  dir: string | null;
+  work: Promise<HttpReply> | null;
 }
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
   const { limits, log, service } = opts;
-  let nextReq = 0;
+  const uploads = opts.uploads
+    ? { limits: opts.uploads.limits, queue: createUploadQueue(opts.uploads.limits), dir: await fs.mkdtemp(path.join(opts.uploads.tempDir, 'signerd-uploads-')) }
+    : null;
   let draining = false;
+  let nextConn = 0;
+  const connections = new WeakMap<net.Socket, Connection>();
+  const connectionOf = (socket: net.Socket): Connection => {
+    let connection = connections.get(socket);
+    if (!connection) connections.set(socket, (connection = { conn: ++nextConn, nextReq: 0, since: process.hrtime.bigint() }));
+    return connection;
+  };
 
-  const server = http.createServer(
-    { requestTimeout: limits.httpRequestMsMax, headersTimeout: Math.min(limits.httpRequestMsMax, HTTP_HEADERS_MS_MAX), keepAliveTimeout: HTTP_KEEP_ALIVE_MS },
-    (req, res) => {
-      const ctx: RequestContext = { conn: 0, req: ++nextReq, fields: {} };
-      const started = process.hrtime.bigint();
-      void (async () => {
-        let reply: HttpReply;
-        let outcome = 'ok';
-        try {
-          if (draining) throw new DaemonError('SHUTTING_DOWN', 'daemon is shutting down');
-          const body = await readBody(req, limits.httpBodyBytesMax);
-          const url = new URL(req.url ?? '/', 'http://localhost');
-          reply = await service.handle(
-            { method: req.method ?? 'GET', path: decodePath(url.pathname), query: url.searchParams, headers: req.headers, body },
-            ctx,
-          );
-        } catch (thrown) {
-          const err = toDaemonError(thrown);
-          outcome = err.code;
-          if (err.code === 'INTERNAL') log.error({ req: ctx.req, err: thrown }, 'internal error');
-          reply = service.formatError(err);
-        }
-        log.info(
-          {
-            req: ctx.req,
-            http: true,
-            method: req.method,
-            path: logPath(req.url),
-            status: reply.status,
-            ...ctx.fields,
-            outcome,
-            ms: Number((process.hrtime.bigint() - started) / 1000n) / 1000,
-          },
-          'request',
-        );
-        if (res.headersSent || res.destroyed) return;
-        const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : reply.body;
-        res.writeHead(reply.status, { 'content-length': String(body.length), ...reply.headers });
-        res.end(body);
-      })();
-    },
-  );
-  server.maxConnections = limits.connectionsMax;
-  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    // Node reports a request that ran past requestTimeout here too: that one is a 408, not a 400.
-    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    else socket.destroy();
-    log.debug({ err: err.message }, 'http client error');
+  // node:http answers a request not fully received within requestTimeout, or whose headers took
+  // longer than headersTimeout; it checks every connectionsCheckingInterval, so that interval
+  // bounds how late a deadline can bite.
+  const server = http.createServer({
+    requestTimeout: limits.httpRequestMsMax,
+    headersTimeout: Math.min(limits.httpRequestMsMax, limits.httpHeadersMsMax ?? HTTP_HEADERS_MS_MAX),
+    keepAliveTimeout: HTTP_KEEP_ALIVE_MS,
+    connectionsCheckingInterval: Math.min(HTTP_DEADLINE_CHECK_INTERVAL_MS, limits.httpRequestMsMax),
   });
+  server.maxConnections = limits.connectionsMax;
+  server.on('connection', connectionOf);
+  server.on('request', (req, res) => serve(req, res, false));
+  // Answered by us, so that a refused upload's `Expect: 100-continue` is never told to send.
+  server.on('checkContinue', (req, res) => serve(req, res, true));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const connection = connectionOf(socket as net.Socket);
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
+      // The client went away between requests: nothing to answer.
+      socket.destroy();
+      log.debug({ conn: connection.conn, err: err.message }, 'http client gone');
+      return;
+    }
+    // Registering this handler replaces node's own replies, so the request deadline's 408 is ours to send.
+    const code: ErrorCode = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST';
+    const status = HTTP_STATUS[code];
+    const retry = isRetryable(code) ? `retry-after: ${HTTP_RETRY_AFTER_S}\r\n` : '';
+    hangUp(socket, `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\n${retry}content-length: 0\r\n\r\n`);
+    const fields = { conn: connection.conn, req: ++connection.nextReq, status, reason: err.code ?? 'unparsable request' };
+    logRequest(log, fields, connection.since, code, { code, thrown: err });
+  });
+
+  /** One request, one log record once it is over (reply sent, upload directory removed). */
+  function serve(req: http.IncomingMessage, res: http.ServerResponse, expectsContinue: boolean): void {
+    const connection = connectionOf(req.socket);
+    const started = process.hrtime.bigint();
+    const fields: Record<string, unknown> = { conn: connection.conn, req: ++connection.nextReq, method: req.method, path: logPath(req.url) };
+    const ctx: RequestContext = { conn: connection.conn, req: fields['req'] as number, fields };
+    const job: UploadJob = { admission: null, dir: null, work: null };
+    void (async () => {
+      let reply: HttpReply;
+      let outcome = 'ok';
+      let failure: { code: ErrorCode; thrown: unknown } | undefined;
+      try {
+        reply = await answer(req, res, expectsContinue, ctx, job);
+      } catch (thrown) {
+        const err = toDaemonError(thrown);
+        outcome = err.code;
+        failure = { code: err.code, thrown };
+        reply = errorReply(err);
+      }
+      try {
+        // Only a file reply still needs the directory; other replies leave nothing behind before they
+        // go out, except a deadline's 504, which must not wait for the work it gave up on.
+        if (!reply.file && outcome !== 'BACKEND_TIMEOUT') await release(job);
+        await send(res, reply);
+      } catch {
+        if (outcome === 'ok') outcome = 'client-gone';
+      } finally {
+        if (!req.complete) discardRest(req);
+        await release(job);
+        if (job.admission) {
+          fields['waitedMs'] = job.admission.waitedMs();
+          job.admission.leave();
+        }
+      }
+      fields['status'] = res.headersSent ? res.statusCode : null;
+      connection.since = process.hrtime.bigint();
+      logRequest(log, fields, started, outcome, failure);
+    })().catch((err: unknown) => log.error({ err }, 'internal error after the reply'));
+  }
+
+  async function answer(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    expectsContinue: boolean,
+    ctx: RequestContext,
+    job: UploadJob,
+  ): Promise<HttpReply> {
+    if (draining) throw new DaemonError('SHUTTING_DOWN', 'daemon is shutting down');
+    const head = requestHead(req);
+    const route = service.upload?.(head) ?? null;
+    if (route === null) {
+      if (expectsContinue) res.writeContinue();
+      return service.handle({ ...head, body: await readBody(req, limits.httpBodyBytesMax) }, ctx);
+    }
+    if (!uploads) throw new DaemonError('INTERNAL', 'an upload route on a server started without upload settings');
+    const { limits: bounds, queue, dir } = uploads;
+    job.admission = queue.admit();
+    const form = multipartUpload(req.headers, route.fields, {
+      bodyBytesMax: bounds.bodyBytesMax,
+      headerBytesMax: MULTIPART_HEADER_BYTES_MAX,
+      partsMax: MULTIPART_PARTS_MAX,
+    });
+    const declared = req.headers['content-length'] === undefined ? null : Number(req.headers['content-length']);
+    if (declared !== null && declared > bounds.bodyBytesMax) throw new DaemonError('PAYLOAD_TOO_LARGE', `body larger than ${bounds.bodyBytesMax} bytes`);
+    // The upload's room on disk is reserved before a byte of it is read (a chunked upload reserves the
+    // most it may send); until then the body waits in the socket, costing no disk and little memory.
+    await whileConnected(res, job.admission.reserveBytes(declared ?? bounds.bodyBytesMax));
+    // Only now is curl's `Expect: 100-continue` answered, so a refused upload is never sent at all.
+    if (expectsContinue) res.writeContinue();
+    job.dir = await fs.mkdtemp(path.join(dir, 'req-'));
+    const stopWatching = watchProgress(req, bounds.idleMsMax, () =>
+      cut(req, res, new DaemonError('REQUEST_TIMEOUT', `upload slower than ${UPLOAD_PROGRESS_BYTES_MIN} bytes per ${bounds.idleMsMax} ms`)),
+    );
+    let uploaded: UploadedForm;
+    try {
+      uploaded = await form.read(req, job.dir);
+    } finally {
+      stopWatching();
+    }
+    await whileConnected(res, job.admission.startJob());
+    job.work = route.run(uploaded, { ...ctx, dir: job.dir });
+    return withDeadline(job.work, bounds.processingMsMax);
+  }
+
+  /** A service's error reply; every retryable code says when to come back (the service may have said so already). */
+  function errorReply(err: DaemonError): HttpReply {
+    const reply = service.formatError(err);
+    if (!isRetryable(err.code) || Object.keys(reply.headers ?? {}).some((name) => name.toLowerCase() === 'retry-after')) return reply;
+    return { ...reply, headers: { ...reply.headers, 'retry-after': String(HTTP_RETRY_AFTER_S) } };
+  }
+
+  /**
+   * Answers a request the server gives up on while its body is still arriving, then destroys the
+   * request with `err`: that closes the connection and ends the upload's reader, which fails with
+   * `err`. (Once its reply is out, node:http no longer ends an unread request when the connection closes.)
+   */
+  function cut(req: http.IncomingMessage, res: http.ServerResponse, err: DaemonError): void {
+    const giveUp = (): void => void req.destroy(err);
+    if (res.headersSent || res.destroyed) return giveUp();
+    const reply = errorReply(err);
+    const body = Buffer.from(reply.body ?? '');
+    res.writeHead(reply.status, { ...reply.headers, connection: 'close', 'content-length': String(body.length) });
+    res.end(body, giveUp);
+    // A client that does not take its reply does not keep the connection either.
+    setTimeout(giveUp, HTTP_CLOSE_GRACE_MS);
+  }
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -103,43 +283,145 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       server.off('error', reject);
       resolve();
     });
+  }).catch(async (err: unknown) => {
+    if (uploads) await fs.rm(uploads.dir, { recursive: true, force: true });
+    throw err;
   });
+  server.on('error', (err) => log.error({ err }, 'http server error'));
   return {
     address: server.address() as net.AddressInfo,
+    uploadDir: uploads?.dir ?? null,
     async close() {
       draining = true;
+      uploads?.queue.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const deadline = setTimeout(() => server.closeAllConnections(), limits.drainMsMax);
       await closed;
       clearTimeout(deadline);
+      if (uploads) await fs.rm(uploads.dir, { recursive: true, force: true });
     },
   };
 }
 
+function requestHead(req: http.IncomingMessage): HttpRequestHead {
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    throw new DaemonError('BAD_REQUEST', 'malformed request target');
+  }
+  return { method: req.method ?? 'GET', path: decodePath(url.pathname), query: url.searchParams, headers: req.headers };
+}
+
 /** Reads the whole body, refusing (413) as soon as it passes bytesMax rather than after. */
 function readBody(req: http.IncomingMessage, bytesMax: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > bytesMax) {
-    req.resume();
-    return Promise.reject(new DaemonError('PAYLOAD_TOO_LARGE', `body larger than ${bytesMax} bytes`));
-  }
+  if (Number(req.headers['content-length'] ?? 0) > bytesMax) return Promise.reject(new DaemonError('PAYLOAD_TOO_LARGE', `body larger than ${bytesMax} bytes`));
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size > bytesMax) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new DaemonError('PAYLOAD_TOO_LARGE', `body larger than ${bytesMax} bytes`));
-        return;
-      }
-      parts.push(chunk);
-    });
+      if (size <= bytesMax) return void parts.push(chunk);
+      req.off('data', onData);
+      reject(new DaemonError('PAYLOAD_TOO_LARGE', `body larger than ${bytesMax} bytes`));
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(parts)));
     req.on('error', (err) => reject(new DaemonError('BAD_REQUEST', `request body: ${err.message}`)));
   });
+}
+
+/**
+ * Waits for a turn in the queue, or fails as an aborted upload as soon as the client hangs up, so a
+ * client that gave up does not keep its place (the caller's leave() then withdraws the turn). A
+ * hang-up is seen at once unless the socket was paused with its body waiting; then when it is read.
+ */
+function whileConnected(res: http.ServerResponse, turn: Promise<void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const gone = () => reject(new DaemonError('BAD_REQUEST', 'upload aborted by the client'));
+    // Handled even after a hang-up: leave() will refuse the turn, and nobody else waits for it.
+    turn.then(
+      () => {
+        res.off('close', gone);
+        resolve();
+      },
+      (err: Error) => {
+        res.off('close', gone);
+        reject(err);
+      },
+    );
+    if (res.destroyed) gone();
+    else res.once('close', gone);
+  });
+}
+
+/**
+ * Calls `onStall` when an upload brings less than UPLOAD_PROGRESS_BYTES_MIN in a window of
+ * `windowMs` without ending: a trickling client would otherwise hold its connection and its place
+ * for the whole request deadline.
+ */
+function watchProgress(req: http.IncomingMessage, windowMs: number, onStall: () => void): () => void {
+  const socket = req.socket;
+  let mark = socket.bytesRead;
+  const timer = setInterval(() => {
+    if (req.complete) return;
+    if (socket.bytesRead - mark < UPLOAD_PROGRESS_BYTES_MIN) {
+      clearInterval(timer);
+      onStall();
+    }
+    mark = socket.bytesRead;
+  }, windowMs);
+  return () => clearInterval(timer);
+}
+
+/**
+ * Closes a connection for good once `last` is flushed (at most HTTP_CLOSE_GRACE_MS later if the
+ * client does not take it), whatever the client does with its own end: node:http lets sockets stay
+ * half-open, and end() alone would keep this one (and its place under the connection cap).
+ */
+function hangUp(socket: Duplex, last: string): void {
+  if (!socket.writable) return void socket.destroy();
+  const timer = setTimeout(() => socket.destroy(), HTTP_CLOSE_GRACE_MS);
+  socket.once('close', () => clearTimeout(timer));
+  socket.end(last, () => socket.destroy());
+}
+
+/** Frees an upload's directory; a job cut off by its deadline keeps it until its work settles. */
+async function release(job: UploadJob): Promise<void> {
+  if (job.work) await job.work.catch(() => undefined);
+  if (job.dir) await fs.rm(job.dir, { recursive: true, force: true });
+  job.dir = null;
+}
+
+/** Sends a reply; a file body is streamed. */
+async function send(res: http.ServerResponse, reply: HttpReply): Promise<void> {
+  if (res.headersSent || res.destroyed) return;
+  if (reply.file) {
+    const { size } = await fs.stat(reply.file);
+    res.writeHead(reply.status, { ...reply.headers, 'content-length': String(size) });
+    await pipeline((await fs.open(reply.file, 'r')).createReadStream(), res);
+    return;
+  }
+  const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : (reply.body ?? Buffer.alloc(0));
+  res.writeHead(reply.status, { ...reply.headers, 'content-length': String(body.length) });
+  await new Promise<void>((resolve) => res.end(body, () => resolve()));
+}
+
+/** Reads and drops what is left of a refused body for a short while, then hangs up. */
+function discardRest(req: http.IncomingMessage): void {
+  const timer = setTimeout(() => req.socket.destroy(), REFUSED_UPLOAD_DISCARD_MS_MAX);
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
+}
+
+function withDeadline<T>(work: Promise<T>, msMax: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DaemonError('BACKEND_TIMEOUT', `the work did not finish within ${msMax} ms`)), msMax);
+  });
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }
 
 /** A malformed %-escape is the client's error (400), not ours. */
@@ -152,6 +434,6 @@ function decodePath(pathname: string): string {
 }
 
 function logPath(url: string | undefined): string {
-  const path = (url ?? '').split('?')[0] ?? '';
-  return path.length > 120 ? path.slice(0, 120) + '…' : path;
+  const p = (url ?? '').split('?')[0] ?? '';
+  return p.length > 120 ? p.slice(0, 120) + '…' : p;
 }

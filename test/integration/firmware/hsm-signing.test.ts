@@ -8,7 +8,10 @@ import t from 'tap';
 import { request } from '../../helpers/line-client.js';
 import { createToken, needSoftHsm } from '../../helpers/softhsm.js';
 import { needTools } from '../../helpers/tools.js';
-import { createFirmwareSigner, loadKeyRoot, openKeyRoot } from '../../../daemons/firmware/firmware-signer.js';
+import { signModule } from '../../../daemons/firmware/formats/kernel-module.js';
+import { signMenderDigest } from '../../../daemons/firmware/formats/mender.js';
+import { signTa, signTaDigest } from '../../../daemons/firmware/formats/optee.js';
+import { openKeyRoot } from '../../../daemons/firmware/keys/key-root.js';
 import { buildSwu, EC_CMS_DISTRO, HSM_KEYS, importKeyRoot, startHsmFirmware, swupdateCheck } from './hsm-fixtures.js';
 import { DISTRO, MACHINE, okValue, readVector, RSA_MENDER_DISTRO, script, SIGN_FILE, tool } from './line-fixtures.js';
 
@@ -23,7 +26,7 @@ t.test('firmware signing with HSM-held keys', skip ? { skip } : {}, async (t) =>
   const { fileRoot, hsmRoot } = await importKeyRoot(dir, token);
   const daemon = await startHsmFirmware(hsmRoot, token);
   t.teardown(() => daemon.stop());
-  const fileSigner = createFirmwareSigner(loadKeyRoot(fileRoot));
+  const fileKeys = await openKeyRoot(fileRoot, { callMsMax: 5_000 });
   const dummy = readVector('module/dummy.ko');
   const description = readVector('swupdate/sw-description');
   const manifest = readVector('mender/manifest');
@@ -36,7 +39,7 @@ t.test('firmware signing with HSM-held keys', skip ? { skip } : {}, async (t) =>
   t.test('the same keys: KEYS and KEYINFO as from the PEM files, one log line per HSM key, no PIN', async (t) => {
     t.equal(
       await request(daemon.port, 'KEYS'),
-      `OK ${loadKeyRoot(fileRoot)
+      `OK ${fileKeys
         .entries()
         .map((e) => `${e.signType}:${e.selector}`)
         .join(' ')}`,
@@ -51,10 +54,10 @@ t.test('firmware signing with HSM-held keys', skip ? { skip } : {}, async (t) =>
       [EC_CMS_DISTRO, 'swupdate-cms'],
     ] as const;
     for (const [selector, slot] of slots) {
-      const i = fileSigner.keyInfo(selector, slot);
-      const expected = `OK type=${i.type} bits=${i.bits}${i.curve ? ` curve=${i.curve}` : ''} sig-bytes=${i.sigBytes} key-id=${i.keyId} cert=${i.certificateDer ? 'yes' : 'no'}`;
+      const i = fileKeys.signer(selector, slot);
+      const expected = `OK type=${i.type} bits=${i.bits}${i.curve ? ` curve=${i.curve}` : ''} sig-bytes=${i.sigBytes} key-id=${i.keyId} cert=${i.certificate ? 'yes' : 'no'}`;
       t.equal(await request(daemon.port, `KEYINFO ${selector} ${slot}`), expected, `${selector} ${slot}`);
-      t.equal(await request(daemon.port, `PUBKEY ${selector} ${slot}`), `OK ${i.publicKeyDer.toString('base64')}`);
+      t.equal(await request(daemon.port, `PUBKEY ${selector} ${slot}`), `OK ${i.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`);
     }
     t.equal(daemon.logs.filter((l) => l['msg'] === 'firmware key held in an HSM').length, HSM_KEYS.length + 1);
     t.notMatch(JSON.stringify(daemon.logs) + daemon.stderr(), token.pin, 'the PIN never reaches the logs');
@@ -231,20 +234,22 @@ t.test('firmware signing with HSM-held keys', skip ? { skip } : {}, async (t) =>
       if (saved === undefined) delete process.env['SOFTHSM2_CONF'];
       else process.env['SOFTHSM2_CONF'] = saved;
     });
-    const hsm = createFirmwareSigner(root);
-    t.ok((await hsm.signedModule(MACHINE, 'sha256', dummy)).equals(readVector('module/dummy.ko.sha256.signed')), 'signedModule equals sign-file');
+    t.ok(
+      (await signModule(root.signer(MACHINE, 'kmodsign'), 'sha256', dummy)).equals(readVector('module/dummy.ko.sha256.signed')),
+      'signModule equals sign-file',
+    );
     const ta = { uuid: UUID, version: 7, elf: readVector(`optee/${UUID}.stripped.elf`), algo: 'PKCS1' as const };
-    t.ok((await hsm.opteeTa(MACHINE, ta)).equals(readVector(`optee/${UUID}.pkcs1.v7.ta`)), 'opteeTa equals the vector');
+    t.ok((await signTa(root.signer(MACHINE, 'opteesign'), ta)).equals(readVector(`optee/${UUID}.pkcs1.v7.ta`)), 'signTa equals the vector');
     const d32 = crypto.randomBytes(32);
     t.equal(
-      await hsm.menderSignatureOfDigest(RSA_MENDER_DISTRO, d32),
-      await fileSigner.menderSignatureOfDigest(RSA_MENDER_DISTRO, d32),
+      await signMenderDigest(root.signer(RSA_MENDER_DISTRO, 'mender'), d32),
+      await signMenderDigest(fileKeys.signer(RSA_MENDER_DISTRO, 'mender'), d32),
       'Mender RSA digest flow: same as the file key',
     );
     t.ok(
-      (await hsm.opteeSignature(MACHINE, 'PKCS1', d32)).equals(await fileSigner.opteeSignature(MACHINE, 'PKCS1', d32)),
+      (await signTaDigest(root.signer(MACHINE, 'opteesign'), 'PKCS1', d32)).equals(await signTaDigest(fileKeys.signer(MACHINE, 'opteesign'), 'PKCS1', d32)),
       'OP-TEE PKCS#1: same as the file key',
     );
-    t.throws(() => root.optee(MACHINE), { code: 'INTERNAL' }, 'the in-memory lookup refuses an HSM-held key');
+    t.notOk('privateKey' in root.signer(MACHINE, 'opteesign'), 'an HSM-held key is reached only through its signer: no private key object anywhere');
   });
 });

@@ -5,7 +5,7 @@ import t from 'tap';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { DEFAULT_FIRMWARE_HTTP_LIMITS } from '../../../lib/limits.js';
+import { DEFAULT_FIRMWARE_HTTP_LIMITS } from '../../../daemons/firmware/firmware-limits.js';
 import { needTools } from '../../helpers/tools.js';
 import { MACHINE, curlPost, run, startFirmwareDaemon, type FirmwareHttp } from './http-fixtures.js';
 

@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openKeyRoot, type KeyRoot } from '../../../daemons/firmware/keys/key-root.js';
 import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -39,6 +40,11 @@ export function copyKeyRoot(dir: string): string {
     if (file.isFile()) fs.chmodSync(path.join(file.parentPath, file.name), /\.(x509|cert)$/.test(file.name) ? 0o644 : 0o600);
   }
   return root;
+}
+
+/** A copy of the committed key root under `dir`, opened in-process as the daemon opens it. */
+export function openTestKeyRoot(dir: string): Promise<KeyRoot> {
+  return openKeyRoot(copyKeyRoot(dir), { callMsMax: 5_000 });
 }
 
 export async function startFirmware(keyRoot: string, extra: string[] = []): Promise<RunningDaemon> {

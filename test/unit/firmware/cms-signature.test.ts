@@ -3,12 +3,11 @@
 import crypto from 'node:crypto';
 import forge from 'node-forge';
 import t from 'tap';
-import { signCmsDigest } from '../../../daemons/firmware/cms-signature.js';
-import { loadKeyRoot } from '../../../daemons/firmware/key-root.js';
-import { copyKeyRoot, DISTRO, readVector } from '../../integration/firmware/line-fixtures.js';
+import { signCmsDigest } from '../../../daemons/firmware/formats/cms.js';
+import { DISTRO, openTestKeyRoot, readVector } from '../../integration/firmware/line-fixtures.js';
 
 t.test('CMS over a digest', async (t) => {
-  const cms = loadKeyRoot(copyKeyRoot(t.testdir({}))).swupdate(DISTRO).cms!;
+  const cms = (await openTestKeyRoot(t.testdir({}))).signer(DISTRO, 'swupdate-cms');
   const content = readVector('swupdate/sw-description');
   const digest = crypto.createHash('sha256').update(content).digest();
   const der = await signCmsDigest(cms, digest, new Date(Date.UTC(2026, 10, 24, 7, 0, 0)));
@@ -25,6 +24,6 @@ t.test('CMS over a digest', async (t) => {
   const set = forge.asn1.create(forge.asn1.Class.UNIVERSAL, forge.asn1.Type.SET, true, attrs);
   const signedBytes = Buffer.from(forge.asn1.toDer(set).getBytes(), 'binary');
   const sig = Buffer.from(msg.rawCapture.signature, 'binary');
-  t.ok(crypto.verify('sha256', signedBytes, cms.key.publicKey, sig), 'signature over the attribute SET verifies');
+  t.ok(crypto.verify('sha256', signedBytes, cms.publicKey, sig), 'signature over the attribute SET verifies');
   await t.rejects(signCmsDigest(cms, Buffer.alloc(20)), { code: 'BAD_REQUEST' });
 });

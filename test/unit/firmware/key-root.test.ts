@@ -2,8 +2,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { loadKeyRoot, validateSelector } from '../../../daemons/firmware/key-root.js';
-import { copyKeyRoot, DISTRO, MACHINE } from '../../integration/firmware/line-fixtures.js';
+import { openKeyRoot, validateSelector } from '../../../daemons/firmware/keys/key-root.js';
+import { copyKeyRoot, DISTRO, MACHINE, openTestKeyRoot } from '../../integration/firmware/line-fixtures.js';
 import { codeOf } from '../../helpers/error-codes.js';
 
 t.test('validateSelector', async (t) => {
@@ -17,19 +17,19 @@ t.test('validateSelector', async (t) => {
   }
 });
 
-t.test('loadKeyRoot: lookups by signtype', async (t) => {
-  const root = loadKeyRoot(copyKeyRoot(t.testdir({})));
-  t.equal(root.modules(MACHINE).key.description, 'rsa-2048');
-  t.equal(root.mender(DISTRO).curve, 'prime256v1');
-  t.ok(root.swupdate(DISTRO).rsa);
-  t.ok(root.swupdate(DISTRO).cms);
-  t.equal(root.optee(MACHINE).sigBytes, 256);
+t.test('openKeyRoot: lookups by slot', async (t) => {
+  const root = await openTestKeyRoot(t.testdir({}));
+  t.equal(root.signer(MACHINE, 'kmodsign').description, 'rsa-2048');
+  t.equal(root.signer(DISTRO, 'mender').curve, 'prime256v1');
+  t.ok(root.signer(DISTRO, 'swupdate-rsa'));
+  t.ok(root.signer(DISTRO, 'swupdate-cms').certificate);
+  t.equal(root.signer(MACHINE, 'opteesign').sigBytes, 256);
   t.equal(
-    codeOf(() => root.optee(DISTRO)),
+    codeOf(() => root.signer(DISTRO, 'opteesign')),
     'UNKNOWN_KEY',
   );
   t.equal(
-    codeOf(() => root.mender('../poky')),
+    codeOf(() => root.signer('../poky', 'mender')),
     'BAD_REQUEST',
   );
   t.equal(root.entries().length, 5);
@@ -40,7 +40,7 @@ t.test('symlinked machine directories share keys; junk names are ignored', async
   fs.symlinkSync(path.join(dir, MACHINE), path.join(dir, 'qemuarm64'));
   fs.mkdirSync(path.join(dir, 'bad name'));
   fs.mkdirSync(path.join(dir, MACHINE, 'tegrasign'));
-  const root = loadKeyRoot(dir);
-  t.equal(root.optee('qemuarm64').keyId, root.optee(MACHINE).keyId);
+  const root = await openKeyRoot(dir, { callMsMax: 5_000 });
+  t.equal(root.signer('qemuarm64', 'opteesign').keyId, root.signer(MACHINE, 'opteesign').keyId);
   t.equal(root.entries().length, 7);
 });

@@ -2,18 +2,23 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import t from 'tap';
-import { loadKeyRoot } from '../../../daemons/firmware/key-root.js';
-import { isSignedModule, moduleSignatureTrailer, signModuleDigest, signModuleFile, stripModuleSignatures } from '../../../daemons/firmware/module-signature.js';
+import {
+  isSignedModule,
+  moduleSignatureTrailer,
+  signModule,
+  signModuleDigest,
+  stripModuleSignatures,
+} from '../../../daemons/firmware/formats/kernel-module.js';
 import { codeOf } from '../../helpers/error-codes.js';
-import { copyKeyRoot, MACHINE, readVector } from '../../integration/firmware/line-fixtures.js';
+import { MACHINE, openTestKeyRoot, readVector } from '../../integration/firmware/line-fixtures.js';
 
 t.test('module signatures are byte-identical to sign-file', async (t) => {
-  const keys = loadKeyRoot(copyKeyRoot(t.testdir({}))).modules(MACHINE);
+  const keys = (await openTestKeyRoot(t.testdir({}))).signer(MACHINE, 'kmodsign');
   const dummy = readVector('module/dummy.ko');
   for (const hash of ['sha256', 'sha512'] as const) {
-    const blob = signModuleDigest(keys, hash, crypto.createHash(hash).update(dummy).digest());
+    const blob = await signModuleDigest(keys, hash, crypto.createHash(hash).update(dummy).digest());
     t.ok(blob.equals(readVector(`module/dummy.ko.${hash}.p7s`)), `${hash} blob == sign-file -d`);
-    const signed = await signModuleFile(keys, hash, dummy);
+    const signed = await signModule(keys, hash, dummy);
     t.ok(signed.equals(readVector(`module/dummy.ko.${hash}.signed`)), `${hash} module == sign-file`);
     t.ok(isSignedModule(signed));
   }

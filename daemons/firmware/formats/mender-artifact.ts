@@ -1,0 +1,128 @@
+// Signs a Mender artifact file (format v2/v3, an uncompressed outer tar): checks its version and
+// manifest (and the manifest's hashes of the outer files it can see), signs the manifest bytes,
+// and writes version, manifest, manifest.sig, then every other entry unchanged.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import { DaemonError } from '../../../lib/errors.js';
+import { readEntryContent, readTarEntries, type TarEntry } from '../tar/tar-reader.js';
+import { copyEntryContent, tarHeader, tarPadding, TAR_END, writeChunk } from '../tar/tar-writer.js';
+import type { DigestSigner } from './digest-signer.js';
+import { signMenderManifest } from './mender.js';
+
+export interface ArtifactLimits {
+  entriesMax: number;
+  metaBytesMax: number;
+  manifestBytesMax: number;
+}
+
+const MANIFEST_LINE = /^([0-9a-f]{64}) {2}(\S+)$/;
+
+function invalid(message: string): DaemonError {
+  return new DaemonError('BAD_REQUEST', `invalid Mender artifact: ${message}`);
+}
+
+export async function signMenderArtifact(input: string, output: string, signer: DigestSigner, limits: ArtifactLimits): Promise<{ files: number }> {
+  const fh = await fsp.open(input, 'r');
+  try {
+    const entries: TarEntry[] = [];
+    for await (const entry of readTarEntries(fh, { entriesMax: limits.entriesMax, metaBytesMax: limits.metaBytesMax })) entries.push(entry);
+    const [version, manifest, ...rest] = entries;
+    if (version?.name !== 'version' || manifest?.name !== 'manifest') throw invalid("it must start with 'version' and 'manifest'");
+    for (const entry of entries) if (entry.type !== 'file') throw invalid(`${entry.name} is not a regular file`);
+    if (rest.some((e) => e.name === 'manifest.sig')) throw invalid('it is already signed');
+    if (version.size > 4096) throw invalid('version too large');
+    if (manifest.size > limits.manifestBytesMax) throw new DaemonError('PAYLOAD_TOO_LARGE', `manifest larger than ${limits.manifestBytesMax} bytes`);
+    checkVersion(await readEntryContent(fh, version));
+    const manifestBytes = await readEntryContent(fh, manifest);
+    const listed = parseManifest(manifestBytes);
+    if (!listed.has('version')) throw invalid("manifest does not list 'version'");
+    for (const entry of entries) {
+      const expected = listed.get(entry.name);
+      if (expected !== undefined && (await hashEntry(fh, entry)) !== expected) throw invalid(`${entry.name} does not match its manifest hash`);
+    }
+    const signature = Buffer.from(await signMenderManifest(signer, manifestBytes), 'latin1');
+    await writeSignedArtifact(fh, output, version, manifest, signature, rest);
+    return { files: listed.size };
+  } finally {
+    await fh.close();
+  }
+}
+
+function checkVersion(bytes: Buffer): void {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    throw invalid('version is not JSON');
+  }
+  const { format, version } = (parsed ?? {}) as { format?: unknown; version?: unknown };
+  if (format !== 'mender' || (version !== 2 && version !== 3)) throw invalid('only Mender artifact format versions 2 and 3 can be signed');
+}
+
+/** `<sha256 hex>  <path>` lines, each path once. */
+function parseManifest(bytes: Buffer): Map<string, string> {
+  const text = bytes.toString('utf8');
+  if (!text.endsWith('\n')) throw invalid('manifest does not end with a newline');
+  const listed = new Map<string, string>();
+  for (const line of text.slice(0, -1).split('\n')) {
+    const match = MANIFEST_LINE.exec(line);
+    if (!match) throw invalid('manifest line is not "<sha256>  <path>"');
+    if (listed.has(match[2]!)) throw invalid('manifest lists a path twice');
+    listed.set(match[2]!, match[1]!);
+  }
+  return listed;
+}
+
+async function hashEntry(fh: fsp.FileHandle, entry: TarEntry): Promise<string> {
+  const hash = crypto.createHash('sha256');
+  const chunk = Buffer.alloc(64 * 1024);
+  for (let done = 0; done < entry.size;) {
+    const { bytesRead } = await fh.read(chunk, 0, Math.min(chunk.length, entry.size - done), entry.dataOffset + done);
+    if (bytesRead === 0) throw invalid('truncated entry');
+    hash.update(chunk.subarray(0, bytesRead));
+    done += bytesRead;
+  }
+  return hash.digest('hex');
+}
+
+async function writeSignedArtifact(
+  fh: fsp.FileHandle,
+  output: string,
+  version: TarEntry,
+  manifest: TarEntry,
+  signature: Buffer,
+  rest: TarEntry[],
+): Promise<void> {
+  const out = fs.createWriteStream(output, { flags: 'wx', mode: 0o600 });
+  const failed = new Promise<never>((_, reject) => out.once('error', reject));
+  failed.catch(() => undefined);
+  try {
+    await Promise.race([failed, writeEntries(fh, out, version, manifest, signature, rest)]);
+    await Promise.race([failed, new Promise<void>((resolve) => out.end(() => resolve()))]);
+  } finally {
+    out.destroy();
+  }
+}
+
+async function writeEntries(
+  fh: fsp.FileHandle,
+  out: fs.WriteStream,
+  version: TarEntry,
+  manifest: TarEntry,
+  signature: Buffer,
+  rest: TarEntry[],
+): Promise<void> {
+  await copyVerbatim(fh, out, version);
+  await copyVerbatim(fh, out, manifest);
+  await writeChunk(out, tarHeader({ ...manifest, name: 'manifest.sig', size: signature.length }));
+  await writeChunk(out, signature);
+  await writeChunk(out, tarPadding(signature.length));
+  for (const entry of rest) await copyVerbatim(fh, out, entry);
+  await writeChunk(out, TAR_END);
+}
+
+async function copyVerbatim(fh: fsp.FileHandle, out: fs.WriteStream, entry: TarEntry): Promise<void> {
+  await writeChunk(out, tarHeader(entry));
+  await copyEntryContent(fh, entry, out);
+}

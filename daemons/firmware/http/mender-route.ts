@@ -1,0 +1,89 @@
+// POST /sign/mender: digsigserver's form (distro + artifact-uri=file://..., the artifact signed in
+// place, reply "Signing successful"), restricted to files under --mender-artifact-root, plus an
+// upload form (artifact=@x.mender) that answers with the signed artifact.
+import crypto from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DaemonError } from '../../../lib/errors.js';
+import type { HttpReply, UploadContext, UploadRoute } from '../../../lib/server/serve-http.js';
+import { MENDER_ENTRIES_MAX, MENDER_MANIFEST_BYTES_MAX, TAR_META_BYTES_MAX, type FirmwareHttpLimits } from '../firmware-limits.js';
+import type { DigestSigner } from '../formats/digest-signer.js';
+import { signMenderArtifact, type ArtifactLimits } from '../formats/mender-artifact.js';
+import type { KeyRoot } from '../keys/key-root.js';
+import { attachment, fileField, selectorField, SHORT_FIELD, URI_FIELD } from './form-fields.js';
+
+const ARTIFACT_LIMITS: ArtifactLimits = { entriesMax: MENDER_ENTRIES_MAX, metaBytesMax: TAR_META_BYTES_MAX, manifestBytesMax: MENDER_MANIFEST_BYTES_MAX };
+
+/** `artifactRoot`: --mender-artifact-root, resolved; artifact-uri requests are refused without one. */
+export function menderRoute(keyRoot: KeyRoot, limits: FirmwareHttpLimits, artifactRoot: string | null): UploadRoute {
+  return {
+    fields: { distro: SHORT_FIELD, 'artifact-uri': URI_FIELD, artifact: fileField(limits.uploadBytesMax) },
+    async run(form, ctx) {
+      const uri = form.text.get('artifact-uri');
+      const upload = form.files.get('artifact');
+      if (uri !== undefined && upload) throw new DaemonError('BAD_REQUEST', 'give artifact-uri or artifact, not both');
+      if (uri === undefined && !upload) throw new DaemonError('BAD_REQUEST', 'Artifact URI missing');
+      const distro = selectorField(form, 'distro');
+      ctx.fields['distro'] = distro;
+      const signer = keyRoot.signer(distro, 'mender');
+      if (upload) {
+        const out = path.join(ctx.dir, 'signed.mender');
+        const { files } = await signMenderArtifact(upload.path, out, signer, ARTIFACT_LIMITS);
+        ctx.fields['files'] = files;
+        return attachment(out, 'signed.mender');
+      }
+      const target = await resolveArtifactUri(uri!, artifactRoot, limits.inflatedBytesMax);
+      return signInPlace(target, signer, ctx);
+    },
+  };
+}
+
+async function signInPlace(target: { path: string; mode: number }, signer: DigestSigner, ctx: UploadContext): Promise<HttpReply> {
+  ctx.fields['artifact'] = path.basename(target.path).slice(0, 120);
+  // Written beside the target and renamed over it, so a failure never leaves a half-signed artifact.
+  const temp = path.join(path.dirname(target.path), `.${path.basename(target.path)}.signerd-${crypto.randomBytes(6).toString('hex')}`);
+  try {
+    const { files } = await signMenderArtifact(target.path, temp, signer, ARTIFACT_LIMITS);
+    await fs.chmod(temp, target.mode);
+    await fs.rename(temp, target.path);
+    ctx.fields['files'] = files;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new DaemonError('NOT_ALLOWED', "the daemon may not write in the artifact's directory");
+    throw err;
+  } finally {
+    await fs.rm(temp, { force: true });
+  }
+  return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'Signing successful' };
+}
+
+/** file:// URIs only, resolved (symlinks included) to a regular file inside the configured root. */
+async function resolveArtifactUri(uri: string, root: string | null, bytesMax: number): Promise<{ path: string; mode: number }> {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    throw new DaemonError('BAD_REQUEST', 'artifact-uri is not a URI');
+  }
+  if (url.protocol === 's3:')
+    throw new DaemonError(
+      'NOT_IMPLEMENTED',
+      'artifact-uri s3:// is not supported (it needs the aws CLI); use file:// under --mender-artifact-root or upload the artifact',
+    );
+  if (url.protocol !== 'file:' || (url.host !== '' && url.host !== 'localhost')) throw new DaemonError('BAD_REQUEST', 'artifact-uri must be a file:// URI');
+  if (!root) throw new DaemonError('NOT_IMPLEMENTED', 'artifact-uri needs the daemon started with --mender-artifact-root');
+  let real: string;
+  try {
+    real = await fs.realpath(fileURLToPath(url));
+  } catch {
+    throw new DaemonError('BAD_REQUEST', 'artifact-uri: no such file');
+  }
+  const rel = path.relative(root, real);
+  if (rel === '' || rel.split(path.sep)[0] === '..' || path.isAbsolute(rel))
+    throw new DaemonError('NOT_ALLOWED', 'artifact-uri is outside the configured artifact root');
+  const stat = await fs.stat(real);
+  if (!stat.isFile()) throw new DaemonError('BAD_REQUEST', 'artifact-uri is not a regular file');
+  if (stat.size > bytesMax) throw new DaemonError('PAYLOAD_TOO_LARGE', `artifact larger than ${bytesMax} bytes`);
+  return { path: real, mode: stat.mode & 0o7777 };
+}

@@ -1,0 +1,95 @@
+// Where each firmware key lives in a digsigserver key root and what may live there: one row per
+// slot (signtype directory, file names, the key types that fit, the schemes its formats sign with).
+// A format that needs a new kind of key adds a row here; nothing else in keys/ changes.
+import type { DigestScheme } from '../../../lib/crypto/digest-schemes.js';
+
+/** Which key a request names: swupdate has two (rsa-private.key, cms.cert + cms-private.key). */
+export const KEY_SLOTS = ['kmodsign', 'swupdate-rsa', 'swupdate-cms', 'mender', 'opteesign'] as const;
+export type KeySlot = (typeof KEY_SLOTS)[number];
+
+/** The signtype directories this daemon serves; other digsigserver signtypes (tegrasign, imxsign, ...) are ignored. */
+export const SIGN_TYPES = ['kmodsign', 'swupdate', 'mender', 'opteesign'] as const;
+export type SignType = (typeof SIGN_TYPES)[number];
+
+/** rsa: any RSA key; ec: P-256, P-384 or P-521; ec-p256: P-256 only. */
+type KeyKind = 'rsa' | 'ec' | 'ec-p256';
+
+interface SlotLayout {
+  readonly signType: SignType;
+  /** What the request calls the directory name. */
+  readonly selectorField: 'machine' | 'distro';
+  readonly keyFile: string;
+  /** The certificate beside the key (PKCS#7 / CMS signers); null for a bare key. */
+  readonly certFile: string | null;
+  readonly kinds: readonly KeyKind[];
+  /** The schemes this slot's formats sign with, by key type: what an HSM key opens (and proves) at start-up. */
+  readonly schemes: { readonly rsa: readonly DigestScheme[]; readonly ec: readonly DigestScheme[] };
+  /** UNKNOWN_KEY text when the signtype directory is there but this slot's key is not. */
+  readonly missing: string;
+}
+
+export const SLOTS: Readonly<Record<KeySlot, SlotLayout>> = {
+  kmodsign: {
+    signType: 'kmodsign',
+    selectorField: 'machine',
+    keyFile: 'kernel-signkey.priv',
+    certFile: 'kernel-signkey.x509',
+    kinds: ['rsa'],
+    schemes: { rsa: ['rsa-pkcs1-sha256', 'rsa-pkcs1-sha384', 'rsa-pkcs1-sha512'], ec: [] },
+    missing: 'no kmodsign key',
+  },
+  'swupdate-rsa': {
+    signType: 'swupdate',
+    selectorField: 'distro',
+    keyFile: 'rsa-private.key',
+    certFile: null,
+    kinds: ['rsa'],
+    schemes: { rsa: ['rsa-pkcs1-sha256', 'rsa-pss-sha256-max-salt'], ec: [] },
+    missing: 'no RSA key (rsa-private.key) for this distro',
+  },
+  'swupdate-cms': {
+    signType: 'swupdate',
+    selectorField: 'distro',
+    keyFile: 'cms-private.key',
+    certFile: 'cms.cert',
+    kinds: ['rsa', 'ec'],
+    schemes: { rsa: ['rsa-pkcs1-sha256'], ec: ['ecdsa-sha256'] },
+    missing: 'no CMS key (cms.cert + cms-private.key) for this distro',
+  },
+  mender: {
+    signType: 'mender',
+    selectorField: 'distro',
+    keyFile: 'private.key',
+    certFile: null,
+    kinds: ['rsa', 'ec-p256'],
+    schemes: { rsa: ['rsa-pkcs1-sha256'], ec: ['ecdsa-sha256'] },
+    missing: 'no mender key',
+  },
+  opteesign: {
+    signType: 'opteesign',
+    selectorField: 'machine',
+    keyFile: 'optee-signing-key.pem',
+    certFile: null,
+    kinds: ['rsa'],
+    schemes: { rsa: ['rsa-pkcs1-sha256', 'rsa-pss-sha256'], ec: [] },
+    missing: 'no opteesign key',
+  },
+};
+
+/** The slots a signtype directory holds, in table order. */
+export function slotsOf(signType: SignType): KeySlot[] {
+  return KEY_SLOTS.filter((slot) => SLOTS[slot].signType === signType);
+}
+
+/** One slot of one machine or distro, as found on disk: where its key (or `.pkcs11` reference) and certificate are. */
+export interface SlotPlan {
+  readonly slot: KeySlot;
+  readonly selector: string;
+  readonly keyFile: string;
+  readonly certFile: string | null;
+}
+
+/** Whether a key of this type, size and curve may serve the slot. */
+export function fitsSlot(slot: KeySlot, key: { type: 'rsa' | 'ec' | 'other'; curve?: string | null }): boolean {
+  return SLOTS[slot].kinds.some((kind) => (kind === 'rsa' ? key.type === 'rsa' : key.type === 'ec' && (kind === 'ec' || key.curve === 'prime256v1')));
+}

@@ -1,0 +1,159 @@
+// The one HTTP server (lib/server/serve-http.ts) in-process on a real loopback socket, with small
+// services: every answer with a retryable code carries Retry-After (the service's own value kept),
+// every request leaves one `request` record shaped like the line server's, and upload routes get a
+// streamed form in a private directory that is gone once the reply is sent.
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import t from 'tap';
+import { DaemonError } from '../../../lib/errors.js';
+import { HTTP_STATUS } from '../../../lib/protocol/http-status.js';
+import { startHttpServer, type HttpService } from '../../../lib/server/serve-http.js';
+import { memoryLog } from '../../helpers/memory-log.js';
+
+const LIMITS = { connectionsMax: 16, drainMsMax: 1_000, httpBodyBytesMax: 1024, httpRequestMsMax: 5_000 };
+
+interface Answer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** One request; on a connection of its own unless `agent` keeps connections alive. */
+function send(
+  port: number,
+  method: string,
+  path: string,
+  body?: Buffer,
+  headers: Record<string, string> = {},
+  agent: http.Agent | false = false,
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method, path, headers, agent }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts).toString() }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Polls `probe` until it gives a value (at most 5 s). */
+async function until<T>(probe: () => T | null): Promise<T> {
+  for (const end = Date.now() + 5_000; Date.now() < end; await new Promise((resolve) => setTimeout(resolve, 10))) {
+    const value = probe();
+    if (value !== null) return value;
+  }
+  throw new Error('condition not met within 5 s');
+}
+
+/** A service that fails with the code named by the path (`/fail/BUSY`), or echoes the body's length. */
+const errorsService: HttpService = {
+  async handle(req, ctx) {
+    ctx.fields['bytes'] = req.body.length;
+    const code = /^\/fail\/([A-Z_]+)$/.exec(req.path)?.[1];
+    if (code === 'OWN_RETRY') throw new DaemonError('BUSY', 'busy, with the service’s own Retry-After');
+    if (code) throw new DaemonError(code as 'BUSY', `failed with ${code}`);
+    return { status: 200, body: String(req.body.length) };
+  },
+  formatError(err) {
+    const headers: Record<string, string> = err.message.includes('own Retry-After') ? { 'Retry-After': '42' } : {};
+    return { status: HTTP_STATUS[err.code], headers, body: `${err.code}\n` };
+  },
+};
+
+t.test('Retry-After on every retryable code, and only there', async (t) => {
+  const { log } = memoryLog('test');
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: LIMITS, log, service: errorsService });
+  t.teardown(() => server.close());
+  const port = server.address.port;
+  for (const code of ['BUSY', 'SHUTTING_DOWN', 'STORE_UNAVAILABLE', 'LOG_UNAVAILABLE', 'BACKEND_UNAVAILABLE', 'BACKEND_TIMEOUT']) {
+    const r = await send(port, 'GET', `/fail/${code}`);
+    t.equal(r.status, HTTP_STATUS[code as 'BUSY'], code);
+    t.equal(r.headers['retry-after'], '1', `${code}: Retry-After`);
+  }
+  for (const code of ['BAD_REQUEST', 'UNKNOWN_KEY', 'NOT_ALLOWED', 'SIGNATURE_CHECK_FAILED', 'INTERNAL']) {
+    t.equal((await send(port, 'GET', `/fail/${code}`)).headers['retry-after'], undefined, `${code}: no Retry-After`);
+  }
+  t.equal((await send(port, 'GET', '/fail/OWN_RETRY')).headers['retry-after'], '42', "the service's own value is kept");
+  const quick = await startHttpServer({ host: '127.0.0.1', port: 0, limits: { ...LIMITS, httpRequestMsMax: 300 }, log, service: errorsService });
+  t.teardown(() => quick.close());
+  const slow = await new Promise<string>((resolve) => {
+    // A request whose headers never end: the server's own 408, which is retryable too.
+    const socket = net.connect(quick.address.port, '127.0.0.1', () => socket.write('GET / HTTP/1.1\r\nHost: x\r\n'));
+    let reply = '';
+    socket.on('data', (d: Buffer) => (reply += d.toString('latin1')));
+    socket.on('close', () => resolve(reply));
+    socket.on('error', () => undefined);
+  });
+  t.match(slow, /^HTTP\/1\.1 408 [^\r]*\r\n(?:[^\r]+\r\n)*retry-after: 1\r\n/i, '408 from the request deadline');
+});
+
+t.test('one request record per request, the line server’s shape plus method, path and status', async (t) => {
+  const { log, lines } = memoryLog('test');
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: LIMITS, log, service: errorsService });
+  t.teardown(() => server.close());
+  const port = server.address.port;
+  const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  t.teardown(() => keepAlive.destroy());
+  await send(port, 'POST', '/echo', Buffer.from('abc'), {}, keepAlive);
+  await send(port, 'GET', '/fail/STORE_UNAVAILABLE', undefined, {}, keepAlive);
+  await send(port, 'GET', '/fail/BAD_REQUEST');
+  const requests = await until(() => {
+    const found = lines.filter((l) => l['msg'] === 'request');
+    return found.length === 3 ? found : null;
+  });
+  t.match(requests[0], { level: 'info', conn: Number, req: 1, method: 'POST', path: '/echo', bytes: 3, status: 200, outcome: 'ok', ms: Number });
+  t.match(requests[1], { level: 'warn', req: 2, method: 'GET', path: '/fail/STORE_UNAVAILABLE', status: 503, outcome: 'STORE_UNAVAILABLE', err: Object });
+  t.equal(requests[1]!['conn'], requests[0]!['conn'], 'a kept-alive connection numbers its requests');
+  t.match(requests[2], { level: 'info', req: 1, status: 400, outcome: 'BAD_REQUEST' });
+  t.notOk('err' in requests[2]!, 'a refusal is logged without its error');
+  t.not(requests[2]!['conn'], requests[0]!['conn'], 'each connection has its number');
+});
+
+t.test('upload routes: a streamed form in a private directory, removed after the reply', async (t) => {
+  const { log, lines } = memoryLog('test');
+  const tempDir = t.testdir({});
+  let seen: { text: string | undefined; file: string; dir: string } | null = null;
+  const service: HttpService = {
+    ...errorsService,
+    upload: (head) =>
+      head.path === '/upload'
+        ? {
+            fields: { name: { kind: 'text', bytesMax: 16 }, data: { kind: 'file', bytesMax: 1 << 20, types: ['application/octet-stream'] } },
+            async run(form, ctx) {
+              const file = form.files.get('data')!.path;
+              seen = { text: form.text.get('name'), file: fs.readFileSync(file, 'latin1'), dir: ctx.dir };
+              ctx.fields['name'] = form.text.get('name');
+              return { status: 200, file };
+            },
+          }
+        : null,
+  };
+  const uploads = {
+    tempDir,
+    limits: { bodyBytesMax: 1 << 20, idleMsMax: 5_000, processingMsMax: 5_000, jobsMax: 1, queueMax: 1, queueBytesMax: 1 << 21, queueMsMax: 1_000 },
+  };
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: LIMITS, log, service, uploads });
+  t.teardown(() => server.close());
+  const content = 'x'.repeat(100_000);
+  const body = Buffer.from(
+    `--b\r\nContent-Disposition: form-data; name="name"\r\n\r\nhello\r\n` +
+      `--b\r\nContent-Disposition: form-data; name="data"; filename="d"\r\nContent-Type: application/octet-stream\r\n\r\n${content}\r\n--b--\r\n`,
+  );
+  const r = await send(server.address.port, 'POST', '/upload', body, { 'content-type': 'multipart/form-data; boundary=b' });
+  t.equal(r.status, 200);
+  t.equal(r.body, content, 'the file reply is the uploaded file');
+  t.equal(seen!.text, 'hello');
+  t.equal(seen!.file, content);
+  // The directory goes, and the record is written, just after the last byte of the reply.
+  const record = await until(() => lines.find((l) => l['msg'] === 'request') ?? null);
+  t.match(record, { method: 'POST', path: '/upload', name: 'hello', status: 200, outcome: 'ok', waitedMs: Number });
+  t.notOk(fs.existsSync(seen!.dir), "the request's directory is gone");
+  t.same(fs.readdirSync(server.uploadDir!), [], 'the private directory is empty');
+  const plain = await send(server.address.port, 'POST', '/echo', Buffer.from('four'));
+  t.equal(plain.body, '4', 'other paths are read whole and handled');
+  await server.close();
+  t.notOk(fs.existsSync(server.uploadDir!), 'the private directory goes at close');
+});

@@ -4,7 +4,9 @@
 import { Command } from '@commander-js/extra-typings';
 import type { Logger } from 'pino';
 import { addListenOptions } from '../../lib/config/daemon-options.js';
-import { runDaemonProcess } from '../../lib/server/daemon-process.js';
+import { channelReload, openChannelGuard, type ChannelGuard } from '../../lib/channels/channel-guard.js';
+import type { ChannelPolicy } from '../../lib/channels/channel-options.js';
+import { runDaemonProcess, type DaemonHandle } from '../../lib/server/daemon-process.js';
 import { startHttpServer, type RunningHttpServer } from '../../lib/server/serve-http.js';
 import { startTcpServer, type RunningServer } from '../../lib/server/serve-tcp.js';
 import { addFirmwareOptions, firmwareSettings, type FirmwareHttpSettings, type FirmwareSettings } from './firmware-settings.js';
@@ -24,8 +26,9 @@ export function command() {
   return cmd;
 }
 
-async function serve(settings: FirmwareSettings, log: Logger): Promise<() => Promise<void>> {
+async function serve(settings: FirmwareSettings, log: Logger): Promise<DaemonHandle> {
   const { listen } = settings;
+  const channel = openChannelGuard('firmware', listen.policy, log);
   // PEM keys are read here; `<key file>.pkcs11` references open their HSM keys (login, verified test signatures).
   const keyRoot = await openKeyRoot(settings.keyRoot, { callMsMax: listen.limits.backendCallMsMax, log });
   log.info({ keyRoot: settings.keyRoot, keys: keyRoot.entries().map((e) => `${e.signType}:${e.selector}`) }, 'key root loaded');
@@ -44,14 +47,14 @@ async function serve(settings: FirmwareSettings, log: Logger): Promise<() => Pro
       limits: listen.limits,
       log,
       service,
-      channel: null,
+      channel,
       policy: listen.policy,
     });
     servers.push(line);
     // The line listener is logged first: test/helpers/daemon.ts reads the ports in this order.
     log.info({ protocol: 'line', host: listen.host, port: line.address.port }, 'listening');
     if (settings.http) {
-      const http = await startFirmwareHttp(settings.http, keyRoot, log);
+      const http = await startFirmwareHttp(settings.http, keyRoot, log, { channel, policy: listen.policy });
       servers.push(http);
       log.info({ protocol: 'http', host: settings.http.host, port: http.address.port, tempDir: http.uploadDir }, 'listening');
     }
@@ -59,12 +62,19 @@ async function serve(settings: FirmwareSettings, log: Logger): Promise<() => Pro
     await stop();
     throw err;
   }
-  return stop;
+  const reload = channelReload(channel, servers, log);
+  return reload ? { stop, reload } : stop;
 }
 
-function startFirmwareHttp(settings: FirmwareHttpSettings, keyRoot: KeyRoot, log: Logger): Promise<RunningHttpServer> {
+function startFirmwareHttp(
+  settings: FirmwareHttpSettings,
+  keyRoot: KeyRoot,
+  log: Logger,
+  channels: { channel: ChannelGuard | null; policy: ChannelPolicy },
+): Promise<RunningHttpServer> {
   const { limits } = settings;
   return startHttpServer({
+    ...channels,
     host: settings.host,
     port: settings.port,
     log,

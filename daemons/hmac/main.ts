@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { addListenOptions } from '../../lib/config/daemon-options.js';
 import { runDaemonProcess, type DaemonHandle } from '../../lib/server/daemon-process.js';
 import { startHttpServer } from '../../lib/server/serve-http.js';
-import { startTcpServer, type RunningServer } from '../../lib/server/serve-tcp.js';
+import { startTcpServer } from '../../lib/server/serve-tcp.js';
 import { channelReload, openChannelGuard } from '../../lib/channels/channel-guard.js';
 import { addHmacOptions, hmacSettings, MAC_PORT, VERIFY_PORT, type HmacSettings } from './hmac-options.js';
 import { createHmacHttpService } from './http-api.js';
@@ -27,7 +27,7 @@ async function serve(settings: HmacSettings, log: Logger): Promise<DaemonHandle>
   const { listen } = settings;
   const limits = { ...listen.limits, chunkBytes: settings.chunkBytes, httpBodyBytesMax: settings.httpBodyBytesMax };
   const channel = openChannelGuard('hmac', listen.policy, log);
-  const lineServers: RunningServer[] = [];
+  const servers: Array<{ channelsReloaded(): void }> = [];
   const secrets = await openSecretHolder(() => loadSecretSet(settings.secrets, log));
   const first = secrets.current();
   log.info({ mode: first.mode, ...first.summary }, 'secrets loaded');
@@ -37,7 +37,7 @@ async function serve(settings: HmacSettings, log: Logger): Promise<DaemonHandle>
   // A verify line carries the data plus its tags, so it may be longer than the longest MAC line by
   // the tag field for that line: whatever the MAC listener tags, the verify listener can check.
   const verifyLimits = { ...limits, lineBytesMax: verifyLineBytesMax(limits.lineBytesMax, settings.chunkBytes) };
-  const servers = [
+  const lineListeners = [
     { protocol: 'mac', port: listen.port, limits, service: createMacService(lineDeps) },
     {
       protocol: 'verify',
@@ -46,14 +46,23 @@ async function serve(settings: HmacSettings, log: Logger): Promise<DaemonHandle>
       service: createVerifyService({ ...lineDeps, lineBytesMax: verifyLimits.lineBytesMax }),
     },
   ];
-  for (const { protocol, port, limits, service } of servers) {
+  for (const { protocol, port, limits, service } of lineListeners) {
     const server = await startTcpServer({ host: listen.host, port, mode: listen.mode, limits, log, service, channel, policy: listen.policy });
-    lineServers.push(server);
+    servers.push(server);
     stops.push(() => server.close());
     log.info({ protocol, host: listen.host, port: server.address.port, mode: first.mode }, 'listening');
   }
   if (settings.http) {
-    const http = await startHttpServer({ host: settings.http.host, port: settings.http.port, limits, log, service: createHmacHttpService(secrets) });
+    const http = await startHttpServer({
+      host: settings.http.host,
+      port: settings.http.port,
+      limits,
+      log,
+      service: createHmacHttpService(secrets),
+      channel,
+      policy: listen.policy,
+    });
+    servers.push(http);
     stops.push(() => http.close());
     log.info({ protocol: 'http', host: settings.http.host, port: http.address.port, mode: first.mode }, 'listening');
   }
@@ -65,7 +74,7 @@ async function serve(settings: HmacSettings, log: Logger): Promise<DaemonHandle>
     async reload() {
       const set = await secrets.reload();
       log.info({ mode: set.mode, ...set.summary }, 'secrets reloaded');
-      await channelReload(channel, lineServers, log)?.();
+      await channelReload(channel, servers, log)?.();
     },
   };
 }

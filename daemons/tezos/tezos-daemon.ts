@@ -3,6 +3,7 @@
 // the earlier ones opened; `stop` closes everything in reverse.
 import type { Logger } from 'pino';
 import { STORE_READY_MS_MAX } from '../../lib/limits.js';
+import { channelReload, openChannelGuard } from '../../lib/channels/channel-guard.js';
 import { startHttpServer } from '../../lib/server/serve-http.js';
 import { startTcpServer } from '../../lib/server/serve-tcp.js';
 import { createTezosLineService } from './api/line-api.js';
@@ -18,6 +19,8 @@ export interface TezosDaemon {
   linePort: number | null;
   httpPort: number | null;
   stop(): Promise<void>;
+  /** SIGHUP: re-reads the client registry and the TLS certificate (with client channels). */
+  reload?(): Promise<void>;
 }
 
 export async function startTezosDaemon(settings: TezosServeSettings, log: Logger): Promise<TezosDaemon> {
@@ -55,6 +58,8 @@ async function serveWith(settings: TezosServeSettings, config: OpenTezosConfig, 
     pendingWaitMs: TEZOS_PENDING_WAIT_MS,
   });
   const stops: Array<() => Promise<void>> = [];
+  const channel = openChannelGuard('tezos', listen.policy, log);
+  const servers: Array<{ channelsReloaded(): void }> = [];
   const daemon: TezosDaemon = {
     linePort: null,
     httpPort: null,
@@ -73,9 +78,10 @@ async function serveWith(settings: TezosServeSettings, config: OpenTezosConfig, 
       limits: listen.limits,
       log,
       service: createTezosLineService(core, listen.reply),
-      channel: null,
+      channel,
       policy: listen.policy,
     });
+    servers.push(line);
     stops.push(() => line.close());
     daemon.linePort = line.address.port;
     log.info({ protocol: 'line', host: listen.host, port: line.address.port, ...common }, 'listening');
@@ -83,10 +89,13 @@ async function serveWith(settings: TezosServeSettings, config: OpenTezosConfig, 
   if (settings.http) {
     const host = settings.http.host ?? config.bindAddr ?? listen.host;
     const port = settings.http.port ?? config.bindPort ?? HTTP_PORT;
-    const http = await startHttpServer({ host, port, limits: listen.limits, log, service: createTezosHttpService(core) });
+    const http = await startHttpServer({ host, port, limits: listen.limits, log, service: createTezosHttpService(core), channel, policy: listen.policy });
+    servers.push(http);
     stops.push(() => http.close());
     daemon.httpPort = http.address.port;
     log.info({ protocol: 'http', host, port: http.address.port, ...common }, 'listening');
   }
+  const reload = channelReload(channel, servers, log);
+  if (reload) daemon.reload = reload;
   return daemon;
 }

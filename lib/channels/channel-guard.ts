@@ -19,7 +19,7 @@ export interface ChannelClient {
   readonly openedMs: number;
 }
 
-export type Admission = { client: ChannelClient } | { refusal: DaemonError };
+type Admission = { client: ChannelClient } | { refusal: DaemonError };
 
 export interface ChannelGuard {
   /** Options for tls.createServer / https.createServer (and setSecureContext on reload). */
@@ -47,7 +47,7 @@ interface Admitted extends ChannelClient {
   readonly pin: string | null;
 }
 
-export function createChannelGuard(daemon: string, settings: ChannelSettings, log: { warn(fields: object, msg: string): void }): ChannelGuard {
+function createChannelGuard(daemon: string, settings: ChannelSettings, log: { warn(fields: object, msg: string): void }): ChannelGuard {
   let registry = loadRegistry(settings);
   let credentials = loadCredentials(settings);
   const identities = new Map<string, IdentityState>();

@@ -61,7 +61,7 @@ export function checkPlaintextBind(host: string, policy: ChannelPolicy): void {
   );
 }
 
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
   if (net.isIPv4(host)) return host.startsWith('127.');
   if (net.isIPv6(host)) return host === '::1' || /^::ffff:127\./i.test(host);

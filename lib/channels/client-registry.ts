@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { DaemonError } from '../errors.js';
 import { readSecretFile } from '../keys/key-file.js';
 
-export type ClientCredential = { kind: 'cert'; sha256: string } | { kind: 'psk'; key: Buffer };
+type ClientCredential = { kind: 'cert'; sha256: string } | { kind: 'psk'; key: Buffer };
 
 export interface RegisteredClient {
   name: string;

@@ -1,5 +1,6 @@
 // A token bucket per client: `rate` tokens a second, at most `rate` saved up (the burst). A request
-// takes one token; opening a channel takes two, so reconnecting in a loop is throttled first.
+// takes one token; opening a channel takes two (at most the burst, so rate=1/s can still connect),
+// so reconnecting in a loop is throttled first.
 
 export interface TokenBucket {
   /** Takes `cost` tokens if there are that many; otherwise takes none and says when to retry. */
@@ -10,7 +11,8 @@ export function createTokenBucket(ratePerSecond: number, nowMs: number): TokenBu
   let tokens = ratePerSecond;
   let lastMs = nowMs;
   return {
-    take(cost, now) {
+    take(asked, now) {
+      const cost = Math.min(asked, ratePerSecond);
       tokens = Math.min(ratePerSecond, tokens + ((now - lastMs) * ratePerSecond) / 1000);
       lastMs = now;
       if (tokens >= cost) {

@@ -1,17 +1,23 @@
 // The HTTP server of every daemon whose real clients speak HTTP (octez bakers, Yocto classes,
 // cryptoserver clients). node:http, no framework: request deadlines, a connection cap, drain on
 // close, one log record per request; bodies read whole with a bound, or, for a service's upload
-// routes, streamed to a private directory behind an admission queue. Routing and body shapes
-// belong to the daemon's service. The connection and request lifecycle is all in this file.
+// routes, streamed to a private directory behind an admission queue; plain HTTP on loopback or
+// HTTPS with client channels (lib/channels). Routing and body shapes belong to the daemon's
+// service. The connection and request lifecycle is all in this file.
 import fs from 'node:fs/promises';
 import http from 'node:http';
+import https from 'node:https';
 import type net from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import type tls from 'node:tls';
 import type { Logger } from 'pino';
+import type { ChannelClient, ChannelGuard } from '../channels/channel-guard.js';
+import { checkPlaintextBind, type ChannelPolicy } from '../channels/channel-options.js';
 import { DaemonError, isRetryable, toDaemonError, type ErrorCode } from '../errors.js';
 import {
+  CHANNEL_SWEEP_MS,
   HTTP_CLOSE_GRACE_MS,
   HTTP_DEADLINE_CHECK_INTERVAL_MS,
   HTTP_HEADERS_MS_MAX,
@@ -20,6 +26,8 @@ import {
   MULTIPART_HEADER_BYTES_MAX,
   MULTIPART_PARTS_MAX,
   REFUSED_UPLOAD_DISCARD_MS_MAX,
+  TLS_HANDSHAKE_MS_MAX,
+  TLS_HANDSHAKES_PENDING_MAX,
   UPLOAD_PROGRESS_BYTES_MIN,
   type Limits,
 } from '../limits.js';
@@ -101,6 +109,10 @@ export interface HttpServerOptions {
   service: HttpService;
   /** Needed when the service has upload routes. */
   uploads?: UploadSettings;
+  /** The daemon's client channels (HTTPS), or null for plain HTTP; shared by all its listeners. */
+  channel: ChannelGuard | null;
+  /** Whether plain HTTP may bind beyond loopback (--insecure-plaintext). */
+  policy: ChannelPolicy;
 }
 
 export interface RunningHttpServer {
@@ -109,6 +121,8 @@ export interface RunningHttpServer {
   readonly uploadDir: string | null;
   /** Stops accepting, refuses waiting uploads, lets requests in progress finish (bounded by drainMsMax), then closes. */
   close(): Promise<void>;
+  /** After the channel guard reloaded: the new certificate for new handshakes, and open channels checked now. */
+  channelsReloaded(): void;
 }
 
 /** A connection's number and request counter, and when its current request began (for a request that never parses). */
@@ -126,7 +140,8 @@ interface UploadJob {
 }
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
-  const { limits, log, service } = opts;
+  const { limits, log, service, channel } = opts;
+  checkPlaintextBind(opts.host, opts.policy);
   const uploads = opts.uploads
     ? { limits: opts.uploads.limits, queue: createUploadQueue(opts.uploads.limits), dir: await fs.mkdtemp(path.join(opts.uploads.tempDir, 'signerd-uploads-')) }
     : null;
@@ -142,14 +157,57 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   // node:http answers a request not fully received within requestTimeout, or whose headers took
   // longer than headersTimeout; it checks every connectionsCheckingInterval, so that interval
   // bounds how late a deadline can bite.
-  const server = http.createServer({
+  const httpOptions: http.ServerOptions = {
     requestTimeout: limits.httpRequestMsMax,
     headersTimeout: Math.min(limits.httpRequestMsMax, limits.httpHeadersMsMax ?? HTTP_HEADERS_MS_MAX),
     keepAliveTimeout: HTTP_KEEP_ALIVE_MS,
     connectionsCheckingInterval: Math.min(HTTP_DEADLINE_CHECK_INTERVAL_MS, limits.httpRequestMsMax),
-  });
-  server.maxConnections = limits.connectionsMax;
+  };
+  const server = channel
+    ? https.createServer({ ...channel.tlsOptions(), ...httpOptions, handshakeTimeout: TLS_HANDSHAKE_MS_MAX })
+    : http.createServer(httpOptions);
+  // TLS: sockets still in their handshake count too, so a handshake flood cannot hold more than this.
+  server.maxConnections = limits.connectionsMax + (channel ? TLS_HANDSHAKES_PENDING_MAX : 0);
   server.on('connection', connectionOf);
+  // Each TLS connection's channel, decided once its handshake is done; requests on it are then
+  // checked against the current registry (checkRequest), and open ones by the sweep.
+  const channels = new Map<tls.TLSSocket, { client: ChannelClient } | { refusal: DaemonError }>();
+  if (channel) {
+    server.on('secureConnection', (socket: tls.TLSSocket) => {
+      const admission = channel.admit(socket);
+      if ('refusal' in admission) log.debug({ outcome: admission.refusal.code, reason: admission.refusal.message }, 'channel refused');
+      channels.set(socket, admission);
+      socket.once('close', () => channels.delete(socket));
+    });
+    server.on('tlsClientError', (err: NodeJS.ErrnoException) => log.debug({ err: err.code ?? err.message }, 'tls handshake failed'));
+  }
+  /** Open channels whose client may no longer use them (removed, expired, past max-session) are closed. */
+  const sweep = (): void => {
+    if (!channel) return;
+    for (const [socket, admission] of channels) {
+      const refusal = 'client' in admission ? channel.recheck(admission.client) : null;
+      if (refusal && 'client' in admission) {
+        log.info({ client: admission.client.name, outcome: refusal.code, reason: refusal.message }, 'channel closed');
+        socket.destroy();
+      }
+    }
+  };
+  const sweeper = channel ? setInterval(sweep, CHANNEL_SWEEP_MS).unref() : undefined;
+
+  /** The channel's client for this request, or the refusal that ends the connection (or, for a rate, only the request). */
+  function channelCheck(req: http.IncomingMessage, res: http.ServerResponse, fields: Record<string, unknown>): void {
+    if (!channel) return;
+    const admission = channels.get(req.socket as tls.TLSSocket);
+    const refusal = !admission
+      ? new DaemonError('UNAUTHENTICATED', 'no client channel')
+      : 'refusal' in admission
+        ? admission.refusal
+        : ((fields['client'] = admission.client.name), channel.checkRequest(admission.client));
+    if (!refusal) return;
+    // A channel refused for who it is is over: psimbols' "open a new channel".
+    if (refusal.code !== 'RATE_LIMITED') res.shouldKeepAlive = false;
+    throw refusal;
+  }
   server.on('request', (req, res) => serve(req, res, false));
   // Answered by us, so that a refused upload's `Expect: 100-continue` is never told to send.
   server.on('checkContinue', (req, res) => serve(req, res, true));
@@ -218,6 +276,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     job: UploadJob,
   ): Promise<HttpReply> {
     if (draining) throw new DaemonError('SHUTTING_DOWN', 'daemon is shutting down');
+    channelCheck(req, res, ctx.fields);
     const head = requestHead(req);
     const route = service.upload?.(head) ?? null;
     if (route === null) {
@@ -258,7 +317,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   function errorReply(err: DaemonError): HttpReply {
     const reply = service.formatError(err);
     if (!isRetryable(err.code) || Object.keys(reply.headers ?? {}).some((name) => name.toLowerCase() === 'retry-after')) return reply;
-    return { ...reply, headers: { ...reply.headers, 'retry-after': String(HTTP_RETRY_AFTER_S) } };
+    const seconds = err.retryAfterMs === undefined ? HTTP_RETRY_AFTER_S : Math.max(1, Math.ceil(err.retryAfterMs / 1000));
+    return { ...reply, headers: { ...reply.headers, 'retry-after': String(seconds) } };
   }
 
   /**
@@ -293,6 +353,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     uploadDir: uploads?.dir ?? null,
     async close() {
       draining = true;
+      clearInterval(sweeper);
       uploads?.queue.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
@@ -300,6 +361,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       await closed;
       clearTimeout(deadline);
       if (uploads) await fs.rm(uploads.dir, { recursive: true, force: true });
+    },
+    channelsReloaded() {
+      if (!channel || !(server instanceof https.Server)) return;
+      server.setSecureContext(channel.tlsOptions());
+      sweep();
     },
   };
 }

@@ -11,6 +11,8 @@ import { HTTP_STATUS } from '../../../lib/protocol/http-status.js';
 import { startHttpServer, type HttpService } from '../../../lib/server/serve-http.js';
 import { memoryLog } from '../../helpers/memory-log.js';
 
+/** Plain HTTP on loopback, as a daemon without --tls-cert serves it. */
+const PLAINTEXT = { channel: null, policy: { channel: null, insecurePlaintext: false } };
 const LIMITS = { connectionsMax: 16, drainMsMax: 1_000, httpBodyBytesMax: 1024, httpRequestMsMax: 5_000 };
 
 interface Answer {
@@ -65,7 +67,7 @@ const errorsService: HttpService = {
 
 t.test('Retry-After on every retryable code, and only there', async (t) => {
   const { log } = memoryLog('test');
-  const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: LIMITS, log, service: errorsService });
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: LIMITS, log, service: errorsService, ...PLAINTEXT });
   t.teardown(() => server.close());
   const port = server.address.port;
   for (const code of ['BUSY', 'SHUTTING_DOWN', 'STORE_UNAVAILABLE', 'LOG_UNAVAILABLE', 'BACKEND_UNAVAILABLE', 'BACKEND_TIMEOUT']) {
@@ -77,7 +79,7 @@ t.test('Retry-After on every retryable code, and only there', async (t) => {
     t.equal((await send(port, 'GET', `/fail/${code}`)).headers['retry-after'], undefined, `${code}: no Retry-After`);
   }
   t.equal((await send(port, 'GET', '/fail/OWN_RETRY')).headers['retry-after'], '42', "the service's own value is kept");
-  const quick = await startHttpServer({ host: '127.0.0.1', port: 0, limits: { ...LIMITS, httpRequestMsMax: 300 }, log, service: errorsService });
+  const quick = await startHttpServer({ host: '127.0.0.1', port: 0, limits: { ...LIMITS, httpRequestMsMax: 300 }, log, service: errorsService, ...PLAINTEXT });
   t.teardown(() => quick.close());
   const slow = await new Promise<string>((resolve) => {
     // A request whose headers never end: the server's own 408, which is retryable too.
@@ -92,7 +94,7 @@ t.test('Retry-After on every retryable code, and only there', async (t) => {
 
 t.test('one request record per request, the line server’s shape plus method, path and status', async (t) => {
   const { log, lines } = memoryLog('test');
-  const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: LIMITS, log, service: errorsService });
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: LIMITS, log, service: errorsService, ...PLAINTEXT });
   t.teardown(() => server.close());
   const port = server.address.port;
   const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -135,7 +137,7 @@ t.test('upload routes: a streamed form in a private directory, removed after the
     tempDir,
     limits: { bodyBytesMax: 1 << 20, idleMsMax: 5_000, processingMsMax: 5_000, jobsMax: 1, queueMax: 1, queueBytesMax: 1 << 21, queueMsMax: 1_000 },
   };
-  const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: LIMITS, log, service, uploads });
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: LIMITS, log, service, uploads, ...PLAINTEXT });
   t.teardown(() => server.close());
   const content = 'x'.repeat(100_000);
   const body = Buffer.from(

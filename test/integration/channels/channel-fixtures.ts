@@ -1,0 +1,143 @@
+// Client-channel fixtures: a server certificate and clients enrolled with the signerd commands a
+// user runs (tls selfsigned, client new, client psk), a registry, and the outside TLS clients
+// (openssl s_client, socat, ncat, stunnel + nc, curl) run as processes with a deadline.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { runSignerd } from '../../helpers/daemon.js';
+import { freePort } from '../../helpers/ports.js';
+
+export interface ChannelFiles {
+  dir: string;
+  serverCert: string;
+  serverKey: string;
+  /** Registered certificate clients (name → files), an unregistered one, and PSK clients. */
+  certs: Record<string, { cert: string; key: string; line: string }>;
+  psks: Record<string, { hexFile: string; stunnelFile: string; line: string }>;
+}
+
+/** Enrolls with the real commands; every registry line is the one the command printed. */
+export async function enroll(dir: string, certClients: string[], pskClients: string[]): Promise<ChannelFiles> {
+  const server = await runSignerd(['tls', 'selfsigned', '--out', path.join(dir, 'server')]);
+  if (server.code !== 0) throw new Error(`tls selfsigned: ${server.stderr}`);
+  const files: ChannelFiles = { dir, serverCert: path.join(dir, 'server/server.crt'), serverKey: path.join(dir, 'server/server.key'), certs: {}, psks: {} };
+  for (const name of certClients) {
+    const made = await runSignerd(['client', 'new', name, '--out', path.join(dir, 'clients')]);
+    if (made.code !== 0) throw new Error(`client new: ${made.stderr}`);
+    files.certs[name] = { cert: path.join(dir, 'clients', `${name}.crt`), key: path.join(dir, 'clients', `${name}.key`), line: lastLine(made.stdout) };
+  }
+  for (const name of pskClients) {
+    const made = await runSignerd(['client', 'psk', name, '--out', path.join(dir, 'clients')]);
+    if (made.code !== 0) throw new Error(`client psk: ${made.stderr}`);
+    files.psks[name] = {
+      hexFile: path.join(dir, 'clients', `${name}.psk`),
+      stunnelFile: path.join(dir, 'clients', `${name}.psk.stunnel`),
+      line: lastLine(made.stdout),
+    };
+  }
+  return files;
+}
+
+export function writeRegistry(file: string, lines: string[]): void {
+  const tmp = `${file}.tmp`;
+  fs.writeFileSync(tmp, ['# test registry', ...lines, ''].join('\n'), { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}
+
+function lastLine(text: string): string {
+  return text.trimEnd().split('\n').at(-1)!;
+}
+
+export interface ToolRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a client with `input` on stdin; killed after timeoutMs (its output so far is kept). */
+export function runTool(cmd: string, args: string[], input: string, timeoutMs = 10_000, env?: NodeJS.ProcessEnv): Promise<ToolRun> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.on('error', () => {});
+    child.stdin.end(input);
+  });
+}
+
+/** openssl s_client as docs/channels.md shows it: TLS 1.3, the server checked against its certificate. */
+export function opensslArgs(files: ChannelFiles, port: number, who: { cert: string; key: string } | { pskHex: string; identity: string } | null): string[] {
+  const args = [
+    's_client',
+    '-quiet',
+    '-tls1_3',
+    '-verify_return_error',
+    '-CAfile',
+    files.serverCert,
+    '-verify_ip',
+    '127.0.0.1',
+    '-connect',
+    `127.0.0.1:${port}`,
+  ];
+  if (who && 'cert' in who) args.push('-cert', who.cert, '-key', who.key);
+  if (who && 'pskHex' in who) args.push('-psk_identity', who.identity, '-psk', who.pskHex);
+  return args;
+}
+
+export function openssl(files: ChannelFiles, port: number, input: string, who: Parameters<typeof opensslArgs>[2]): Promise<ToolRun> {
+  return runTool('openssl', opensslArgs(files, port, who), input);
+}
+
+export function pskHex(files: ChannelFiles, name: string): string {
+  return fs.readFileSync(files.psks[name]!.hexFile, 'utf8').trim();
+}
+
+/** stunnel 4 in client mode on a free local port, so a plain `nc` pipeline reaches the TLS daemon. */
+export async function startStunnel(files: ChannelFiles, port: number, client: string): Promise<{ port: number; stop(): void }> {
+  const local = await freePort();
+  const conf = path.join(files.dir, `stunnel-${local}.conf`);
+  const { cert, key } = files.certs[client]!;
+  fs.writeFileSync(
+    conf,
+    [
+      'foreground = yes',
+      'pid =',
+      '[signerd]',
+      'client = yes',
+      `accept = 127.0.0.1:${local}`,
+      `connect = 127.0.0.1:${port}`,
+      `cert = ${cert}`,
+      `key = ${key}`,
+      `CAfile = ${files.serverCert}`,
+      'verifyPeer = yes',
+      'sslVersionMin = TLSv1.3',
+      '',
+    ].join('\n'),
+  );
+  const proc = spawn('stunnel4', [conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  proc.stderr.on('data', (d: Buffer) => (log += d.toString()));
+  const deadline = Date.now() + 10_000;
+  while (!/Configuration successful|bound to/i.test(log)) {
+    if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`stunnel did not start: ${log}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { port: local, stop: () => proc.kill('SIGKILL') };
+}
+
+/** Polls `check` until it holds or msMax passes; resolves with whether it held. */
+export async function eventually(check: () => boolean | Promise<boolean>, msMax: number, everyMs = 25): Promise<boolean> {
+  const deadline = Date.now() + msMax;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

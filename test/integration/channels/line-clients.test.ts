@@ -1,0 +1,141 @@
+// Client channels on the line daemons, driven by the bash clients users have: openssl s_client
+// (certificate and PSK), socat, ncat, stunnel in front of nc, and scripts/request_client.sh; and the
+// refusals a closed service gives (UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED, a failed handshake).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import t, { type Test } from 'tap';
+import { startDaemon } from '../../helpers/daemon.js';
+import { REPO_ROOT } from '../../helpers/repo-root.js';
+import { makeKeys, opensslVerifies, signaturesOf, VALID } from '../../helpers/signature-fixtures.js';
+import { needTools } from '../../helpers/tools.js';
+import { enroll, openssl, pskHex, runTool, startStunnel, writeRegistry } from './channel-fixtures.js';
+
+const SIGNED = /^\(b'hello', b'[0-9a-f]{192}'\)$/;
+
+t.test('line daemons over TLS client channels', needTools('openssl', 'socat', 'ncat', 'stunnel4', 'nc'), async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-channels-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const files = await enroll(dir, ['alice', 'bob', 'carol', 'mallory', 'rita'], ['pat']);
+  const registry = path.join(dir, 'clients.txt');
+  writeRegistry(registry, [
+    files.certs['alice']!.line,
+    `${files.certs['bob']!.line} daemons=verify-ecdsa`,
+    `${files.certs['carol']!.line} not-after=2020-01-01T00:00:00Z`,
+    `${files.certs['rita']!.line} rate=2/s`,
+    files.psks['pat']!.line,
+  ]);
+  const keys = makeKeys(dir, 'ecdsa', 'channels');
+  const tlsArgs = ['--tls-cert', files.serverCert, '--tls-key', files.serverKey, '--clients', registry];
+  const common = ['--port', '0', '--state-dir', path.join(dir, 'state'), ...tlsArgs];
+  const signer = await startDaemon(['sign-ecdsa', '--key', keys.privateKeyFile, ...common]);
+  const verifier = await startDaemon(['verify-ecdsa', '--keyring', keys.publicKeyFile, ...common]);
+  t.teardown(async () => {
+    await signer.stop();
+    await verifier.stop();
+  });
+  const alice = files.certs['alice']!;
+  const signedBy = async (t: Test, tool: string, stdout: string): Promise<void> => {
+    const reply = stdout.trim();
+    t.match(reply, SIGNED, `${tool}: one signed reply`);
+    const [sig] = signaturesOf(reply);
+    t.ok(sig && opensslVerifies(dir, 'ecdsa', keys.publicKeyFile, Buffer.from('hello'), sig), `${tool}: openssl verifies the signature`);
+  };
+
+  await t.test('each bash client signs through its channel; the signature verifies through another', async (t) => {
+    const bySslClient = await openssl(files, signer.port, 'hello\n', alice);
+    await signedBy(t, 'openssl s_client (certificate)', bySslClient.stdout);
+    const sig = signaturesOf(bySslClient.stdout)[0]!;
+    t.equal((await openssl(files, verifier.port, `${sig}\n`, alice)).stdout.trim(), VALID.ecdsa, 'verify-ecdsa over TLS says valid');
+
+    const byPsk = await openssl(files, signer.port, 'hello\n', { pskHex: pskHex(files, 'pat'), identity: 'pat' });
+    await signedBy(t, 'openssl s_client (PSK)', byPsk.stdout);
+
+    const socat = await runTool('socat', ['-', `OPENSSL:localhost:${signer.port},cert=${alice.cert},key=${alice.key},cafile=${files.serverCert}`], 'hello\n');
+    await signedBy(t, 'socat', socat.stdout);
+
+    const ncat = await runTool(
+      'ncat',
+      ['--ssl', '--ssl-cert', alice.cert, '--ssl-key', alice.key, '--ssl-verify', '--ssl-trustfile', files.serverCert, 'localhost', String(signer.port)],
+      'hello\n',
+    );
+    await signedBy(t, 'ncat', ncat.stdout);
+
+    const stunnel = await startStunnel(files, signer.port, 'alice');
+    t.teardown(() => stunnel.stop());
+    await signedBy(t, 'nc through stunnel', (await runTool('nc', ['127.0.0.1', String(stunnel.port)], 'hello\n')).stdout);
+
+    const script = path.join(REPO_ROOT, 'scripts/request_client.sh');
+    const env = { SIGNERD_SIGN_PORT: String(signer.port), SIGNERD_TLS_CA: files.serverCert, SIGNERD_TLS_CERT: alice.cert, SIGNERD_TLS_KEY: alice.key };
+    await signedBy(t, 'request_client.sh', (await runTool(script, ['sign-ecdsa', '127.0.0.1', 'hello'], '', 10_000, env)).stdout);
+  });
+
+  await t.test('refusals: who you are decides, one line each, and the daemon keeps serving', async (t) => {
+    t.match((await openssl(files, signer.port, 'hello\n', null)).stdout, /^ERR UNAUTHENTICATED /, 'no certificate');
+    t.match((await openssl(files, signer.port, 'hello\n', files.certs['mallory']!)).stdout, /^ERR UNAUTHENTICATED /, 'an unregistered certificate');
+    t.match((await openssl(files, signer.port, 'hello\n', files.certs['carol']!)).stdout, /^ERR UNAUTHENTICATED /, 'a not-after in the past');
+    t.match((await openssl(files, signer.port, 'hello\n', files.certs['bob']!)).stdout, /^ERR FORBIDDEN /, 'daemons= excludes sign-ecdsa');
+    const sig = signaturesOf((await openssl(files, signer.port, 'hello\n', alice)).stdout)[0]!;
+    t.equal((await openssl(files, verifier.port, `${sig}\n`, files.certs['bob']!)).stdout.trim(), VALID.ecdsa, 'bob may use verify-ecdsa');
+
+    const wrong = await openssl(files, signer.port, 'hello\n', { pskHex: 'ab'.repeat(36), identity: 'pat' });
+    t.equal(wrong.stdout, '', 'a wrong PSK: no reply');
+    t.not(wrong.code, 0, 'a wrong PSK: the handshake fails');
+    const unknown = await openssl(files, signer.port, 'hello\n', { pskHex: 'ab'.repeat(36), identity: 'nobody' });
+    t.equal(unknown.stdout, '', 'an unknown PSK identity: no reply either');
+    await signedBy(t, 'after the refusals, a registered client', (await openssl(files, signer.port, 'hello\n', alice)).stdout);
+  });
+
+  await t.test('over its rate a client is told RATE_LIMITED and when to retry; others are not slowed', async (t) => {
+    const rita = files.certs['rita']!;
+    const replies = (await openssl(files, signer.port, 'hello\n'.repeat(6), rita)).stdout.trim().split('\n');
+    t.equal(replies.length, 6, 'one reply per line');
+    const limited = replies.filter((r) => r.startsWith('ERR RATE_LIMITED '));
+    t.ok(limited.length >= 3, `rate=2/s: most of 6 at once are refused (${limited.length})`);
+    t.match(limited[0], /retry in \d+ ms/, 'the refusal says when to retry');
+
+    // A handshake flood from one identity: each channel costs two tokens, so it is throttled at once.
+    const outcomes = await Promise.all(Array.from({ length: 20 }, () => firstLine(signer.port, rita, files.serverCert)));
+    t.ok(
+      outcomes.some((o) => /^ERR (RATE_LIMITED|FORBIDDEN) /.test(o)),
+      `a handshake flood is refused (${[...new Set(outcomes.map((o) => o.split(' ').slice(0, 2).join(' ')))].join(', ')})`,
+    );
+    await signedBy(t, 'another client during the flood', (await openssl(files, signer.port, 'hello\n', alice)).stdout);
+  });
+
+  await t.test('every request log line names its client; no credential is ever logged', async (t) => {
+    const requests = signer.logs.filter((l) => l['msg'] === 'request' && l['outcome'] === 'ok');
+    t.ok(requests.length > 0 && requests.every((l) => typeof l['client'] === 'string'), 'each request line has a client');
+    t.ok(
+      requests.some((l) => l['client'] === 'pat'),
+      'a PSK client is logged by its name',
+    );
+    const logs = JSON.stringify(signer.logs) + JSON.stringify(verifier.logs) + signer.stderr() + verifier.stderr();
+    const secrets = [pskHex(files, 'pat'), fs.readFileSync(files.psks['pat']!.stunnelFile, 'utf8').trim().split(':')[1]!, ...keyBodies(files.serverKey)];
+    for (const secret of secrets) t.notOk(logs.includes(secret), 'a secret is absent from the logs');
+  });
+});
+
+/** The first line a channel answers to one request, from a node TLS client (no process per handshake). */
+function firstLine(port: number, who: { cert: string; key: string }, ca: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, cert: fs.readFileSync(who.cert), key: fs.readFileSync(who.key), ca: fs.readFileSync(ca) }, () =>
+      socket.write('hello\n'),
+    );
+    let data = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (data += d));
+    socket.on('error', () => {});
+    socket.on('close', () => resolve(data.split('\n')[0] ?? ''));
+    socket.setTimeout(10_000, () => socket.destroy());
+  });
+}
+
+/** The base64 lines of a PEM private key: none of them may appear anywhere. */
+function keyBodies(file: string): string[] {
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 20 && !l.startsWith('-----'));
+}

@@ -1,0 +1,87 @@
+// The registry's life: SIGHUP takes a new registry at once (a removed client's open channel is
+// closed within a second), a bad file on reload keeps the old one, a bad file at start stops the
+// daemon with exit 78 naming the line, and plaintext beyond loopback is refused at start.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import t from 'tap';
+import { runSignerd, startDaemon } from '../../helpers/daemon.js';
+import { makeKeys } from '../../helpers/signature-fixtures.js';
+import { needTools } from '../../helpers/tools.js';
+import { enroll, eventually, openssl, opensslArgs, writeRegistry } from './channel-fixtures.js';
+
+const EX_CONFIG = 78;
+
+t.test('client registry: reload and start-up checks', needTools('openssl'), async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-registry-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const files = await enroll(dir, ['alice', 'bob'], ['pat']);
+  const registry = path.join(dir, 'clients.txt');
+  writeRegistry(registry, [files.certs['alice']!.line, files.certs['bob']!.line]);
+  const keys = makeKeys(dir, 'ecdsa', 'registry');
+  const tlsArgs = ['--tls-cert', files.serverCert, '--tls-key', files.serverKey, '--clients', registry];
+  const daemonArgs = ['sign-ecdsa', '--key', keys.privateKeyFile, '--port', '0', '--state-dir', path.join(dir, 'state'), ...tlsArgs];
+  const signer = await startDaemon(daemonArgs);
+  t.teardown(() => signer.stop());
+  const alice = files.certs['alice']!;
+  const reloaded = (from: number, msg: string) => eventually(() => signer.logs.slice(from).some((l) => l['msg'] === msg), 5_000);
+
+  await t.test('a bad registry on SIGHUP keeps the old one, and says why', async (t) => {
+    fs.writeFileSync(registry, `${files.certs['alice']!.line}\nthis line is not a client\n`, { mode: 0o600 });
+    const from = signer.logs.length;
+    signer.proc.kill('SIGHUP');
+    t.ok(await reloaded(from, 'reload failed; keeping the previous configuration'), 'the failure is logged');
+    t.match((await openssl(files, signer.port, 'hello\n', files.certs['bob']!)).stdout, /^\(b'hello'/, 'bob, in the old registry only, is still served');
+  });
+
+  await t.test('SIGHUP removing a client closes its open channel within a second', async (t) => {
+    writeRegistry(registry, [files.certs['alice']!.line, files.certs['bob']!.line]);
+    let from = signer.logs.length;
+    signer.proc.kill('SIGHUP');
+    t.ok(await reloaded(from, 'reloaded'), 'bob is back in the registry');
+    // Kept open: the channel stays until the client or the registry ends it.
+    const kept = await startDaemon([...daemonArgs, '--keep-open']);
+    t.teardown(() => kept.stop());
+    const bob = spawn('openssl', opensslArgs(files, kept.port, files.certs['bob']!), { stdio: ['pipe', 'pipe', 'ignore'] });
+    let out = '';
+    bob.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const closed = new Promise<number>((resolve) => bob.once('close', () => resolve(Date.now())));
+    bob.stdin.write('hello\n');
+    t.ok(await eventually(() => out.includes("(b'hello'"), 5_000), 'bob is served on a kept-open channel');
+
+    writeRegistry(registry, [alice.line]);
+    const sent = Date.now();
+    kept.proc.kill('SIGHUP');
+    from = signer.logs.length;
+    signer.proc.kill('SIGHUP');
+    const gone = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(Infinity), 3_000))]);
+    t.ok(gone - sent <= 1_000, `bob's channel is closed ${gone - sent} ms after SIGHUP`);
+    t.match(out, /ERR UNAUTHENTICATED /, 'and told why');
+    bob.kill();
+    t.ok(await reloaded(from, 'reloaded'), 'the other daemon reloaded too');
+    t.match((await openssl(files, signer.port, 'hello\n', files.certs['bob']!)).stdout, /^ERR UNAUTHENTICATED /, 'a new channel for bob is refused');
+    t.match((await openssl(files, signer.port, 'hello\n', alice)).stdout, /^\(b'hello'/, 'alice is served');
+  });
+
+  await t.test('start-up: exit 78 for a bad registry or plaintext beyond loopback', async (t) => {
+    const start = (extra: string[]) =>
+      runSignerd(['sign-ecdsa', '--key', keys.privateKeyFile, '--port', '0', '--state-dir', path.join(dir, 'state2'), ...extra]);
+    const bad = path.join(dir, 'bad.txt');
+    const check = async (lines: string[], mode: number, what: string, pattern: RegExp) => {
+      fs.writeFileSync(bad, lines.join('\n') + '\n', { mode });
+      fs.chmodSync(bad, mode);
+      const run = await start(['--tls-cert', files.serverCert, '--tls-key', files.serverKey, '--clients', bad]);
+      t.equal(run.code, EX_CONFIG, `${what}: exit 78`);
+      t.match(run.stderr, pattern, `${what}: says where`);
+    };
+    await check([alice.line, 'broken'], 0o600, 'a malformed line', /line 2/);
+    await check([alice.line, `${alice.line.split(' ')[0]} ${files.certs['bob']!.line.split(' ')[1]}`], 0o600, 'a duplicate name', /line 2/);
+    await check([`${alice.line} colour=blue`], 0o600, 'an unknown option', /line 1/);
+    await check([files.psks['pat']!.line], 0o644, 'a PSK registry others can read', /0600|mode|readable/);
+    const plain = await start(['--host', '0.0.0.0']);
+    t.equal(plain.code, EX_CONFIG, 'plaintext on 0.0.0.0: exit 78');
+    t.match(plain.stderr, /insecure-plaintext|TLS/, 'and it says how to do it right');
+    t.notOk(plain.stderr.includes(fs.readFileSync(files.psks['pat']!.hexFile, 'utf8').trim()), 'no secret in the message');
+  });
+});

@@ -2,6 +2,7 @@
 // keep-open connections, or with one connection per request as `echo x | nc` does, time each
 // request, and time the raw primitive in the same run.
 import net from 'node:net';
+import type tls from 'node:tls';
 
 export interface BenchRow {
   daemon: string;
@@ -23,6 +24,8 @@ export interface LoadOptions {
   line(conn: number, seq: number): string;
   /** Checks a reply; a bad reply aborts the run so a broken daemon never posts a good number. */
   check?(reply: string): boolean;
+  /** A TLS client channel instead of plain TCP: opens the connection (its first write waits for the handshake). */
+  tls?: () => tls.TLSSocket;
 }
 
 export interface LoadResult {
@@ -64,7 +67,7 @@ async function drive(opts: LoadOptions): Promise<{ latencies: number[]; seconds:
       { length: opts.connections },
       (_, conn) =>
         new Promise<void>((resolve, reject) => {
-          const socket = net.connect(opts.port, '127.0.0.1');
+          const socket = opts.tls ? opts.tls() : net.connect(opts.port, '127.0.0.1');
           let buffered = '';
           let seq = 0;
           let sentAt = 0n;
@@ -78,7 +81,7 @@ async function drive(opts: LoadOptions): Promise<{ latencies: number[]; seconds:
             socket.write(opts.line(conn, seq++) + '\n');
           };
           socket.setNoDelay(true);
-          socket.on('connect', send);
+          socket.on(opts.tls ? 'secureConnect' : 'connect', send);
           socket.on('data', (d) => {
             buffered += d.toString('latin1');
             let nl: number;
@@ -116,6 +119,8 @@ export interface OneShotOptions {
    * without -N (`echo x | nc host port`); true: it half-closes after the line (`nc -N`).
    */
   halfClose: boolean;
+  /** A TLS client channel per request instead of plain TCP (a full handshake each time). */
+  tls?: () => tls.TLSSocket;
 }
 
 /** One connection per request, timed from connect to the daemon's close (the whole `nc` exchange). */
@@ -136,10 +141,10 @@ async function runOneShot(opts: OneShotOptions): Promise<LoadResult> {
   const once = (client: number, seq: number): Promise<void> =>
     new Promise((resolve, reject) => {
       const sentAt = process.hrtime.bigint();
-      const socket = net.connect(opts.port, '127.0.0.1');
+      const socket = opts.tls ? opts.tls() : net.connect(opts.port, '127.0.0.1');
       let reply = '';
       socket.setNoDelay(true);
-      socket.on('connect', () => {
+      socket.on(opts.tls ? 'secureConnect' : 'connect', () => {
         const line = opts.line(client, seq) + '\n';
         if (opts.halfClose) socket.end(line);
         else socket.write(line);

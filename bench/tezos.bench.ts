@@ -13,7 +13,7 @@ import { loadLines, loadOneShot, ONE_SHOT_CLIENTS, primitiveRate, type BenchRow 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 4_000);
 /** One connection: the latency a baker sees; eight: the same under contention. */
 const CONNECTION_COUNTS = [1, 8];
-const TZ1 = { pkh: 'tz1b9kV41KV9N3sp69ycLdSoZ2Ak8jXwtNPv', sk: 'edsk4TjJWEszkHKono7XMnepVqwi37FrpbVt1KCsifJeAGimxheShG' };
+export const TZ1 = { pkh: 'tz1b9kV41KV9N3sp69ycLdSoZ2Ak8jXwtNPv', sk: 'edsk4TjJWEszkHKono7XMnepVqwi37FrpbVt1KCsifJeAGimxheShG' };
 
 function int32(n: number): Buffer {
   const b = Buffer.alloc(4);
@@ -22,7 +22,7 @@ function int32(n: number): Buffer {
 }
 
 /** Each connection signs for its own chain id, so connections never compete for a slot. */
-function attestation(conn: number, level: number): Buffer {
+export function attestation(conn: number, level: number): Buffer {
   return Buffer.concat([Buffer.from([0x13]), int32(conn + 1), Buffer.alloc(32, 7), Buffer.from([21, 0, 0]), int32(level), int32(0), Buffer.alloc(32, 9)]);
 }
 

@@ -82,7 +82,7 @@ async function drive(opts: LoadOptions): Promise<{ latencies: number[]; seconds:
           };
           socket.setNoDelay(true);
           socket.on(opts.tls ? 'secureConnect' : 'connect', send);
-          socket.on('data', (d) => {
+          socket.on('data', (d: Buffer) => {
             buffered += d.toString('latin1');
             let nl: number;
             while ((nl = buffered.indexOf('\n')) !== -1) {
@@ -149,7 +149,7 @@ async function runOneShot(opts: OneShotOptions): Promise<LoadResult> {
         if (opts.halfClose) socket.end(line);
         else socket.write(line);
       });
-      socket.on('data', (d) => (reply += d.toString('latin1')));
+      socket.on('data', (d: Buffer) => (reply += d.toString('latin1')));
       // The daemon closes first; like nc, end our side then.
       socket.on('end', () => socket.end());
       socket.on('close', () => {

@@ -64,6 +64,24 @@ t.test('client registry: reload and start-up checks', needTools('openssl'), asyn
     t.match((await openssl(files, signer.port, 'hello\n', alice)).stdout, /^\(b'hello'/, 'alice is served');
   });
 
+  await t.test('a channel older than max-session is closed and its client told why', async (t) => {
+    writeRegistry(registry, [`${alice.line} max-session=1`]);
+    const kept = await startDaemon([...daemonArgs, '--keep-open']);
+    t.teardown(() => kept.stop());
+    const client = spawn('openssl', opensslArgs(files, kept.port, alice), { stdio: ['pipe', 'pipe', 'ignore'] });
+    let out = '';
+    client.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const opened = Date.now();
+    const closed = new Promise<number>((resolve) => client.once('close', () => resolve(Date.now())));
+    client.stdin.write('hello\n');
+    t.ok(await eventually(() => out.includes("(b'hello'"), 5_000), 'served at first');
+    const gone = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(Infinity), 4_000))]);
+    t.ok(gone - opened >= 1_000 && gone - opened <= 2_000, `closed ${gone - opened} ms after it opened (max-session=1)`);
+    t.match(out, /ERR UNAUTHENTICATED .*max-session/, 'and told to open a new one');
+    client.kill();
+    writeRegistry(registry, [alice.line]);
+  });
+
   await t.test('start-up: exit 78 for a bad registry or plaintext beyond loopback', async (t) => {
     const start = (extra: string[]) =>
       runSignerd(['sign-ecdsa', '--key', keys.privateKeyFile, '--port', '0', '--state-dir', path.join(dir, 'state2'), ...extra]);

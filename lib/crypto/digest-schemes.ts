@@ -2,7 +2,7 @@
 // with the scheme's digest), and signing and checking them with keys held in memory: node:crypto on
 // libuv's thread pool for messages; raw RSA (rsa-prehashed.ts) or @noble/curves for bare digests.
 import crypto, { type KeyObject } from 'node:crypto';
-import { p256, p384, p521 } from '@noble/curves/nist.js';
+import { curveOf, prehashedCurve, prehashedVerifierOf } from './prehashed-ecdsa.js';
 import { DIGESTS, type DigestName } from './digests.js';
 import { signPkcs1Digest, signPssDigest, verifyPkcs1Digest, verifyPssDigest } from './rsa-prehashed.js';
 
@@ -30,16 +30,13 @@ export const DIGEST_SCHEMES: Readonly<Record<DigestScheme, SchemeFacts>> = {
   'ecdsa-sha256': { keyType: 'ec', digest: 'sha256' },
 };
 
-/** The curves an in-memory EC key may be on, by OpenSSL name. */
-const NOBLE_CURVES = { prime256v1: p256, secp384r1: p384, secp521r1: p521 } as const;
-
 /** Signs a digest on this thread (node:crypto cannot sign a bare digest asynchronously). The caller checks the digest's length. */
 export function signDigestWithKey(scheme: DigestScheme, privateKey: KeyObject, digest: Buffer): Buffer {
   const facts = DIGEST_SCHEMES[scheme];
   if (facts.keyType === 'rsa') {
     return facts.pssSalt === undefined ? signPkcs1Digest(privateKey, facts.digest, digest) : signPssDigest(privateKey, digest, facts.pssSalt);
   }
-  const curve = nobleCurve(privateKey);
+  const curve = prehashedCurve(curveOf(privateKey));
   const secret = Buffer.from(privateKey.export({ format: 'jwk' }).d ?? '', 'base64url');
   try {
     // RFC 6979 deterministic nonces; S as it comes (every verifier here accepts either half).
@@ -67,9 +64,7 @@ export function verifyDigestSignature(scheme: DigestScheme, publicKey: KeyObject
         ? verifyPkcs1Digest(publicKey, facts.digest, digest, signature)
         : verifyPssDigest(publicKey, digest, signature, facts.pssSalt);
     }
-    const jwk = publicKey.export({ format: 'jwk' });
-    const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x ?? '', 'base64url'), Buffer.from(jwk.y ?? '', 'base64url')]);
-    return digest.length === DIGESTS[facts.digest].bytes && nobleCurve(publicKey).verify(signature, digest, point, { prehash: false, lowS: false });
+    return digest.length === DIGESTS[facts.digest].bytes && prehashedVerifierOf(publicKey).verify(digest, signature, false);
   } catch {
     return false;
   }
@@ -98,10 +93,4 @@ function nodeKeyOptions(scheme: DigestScheme, key: KeyObject, use: 'sign' | 'ver
 
 function rsaModulusBits(key: KeyObject): number {
   return key.asymmetricKeyDetails?.modulusLength ?? 0;
-}
-
-function nobleCurve(key: KeyObject): (typeof NOBLE_CURVES)[keyof typeof NOBLE_CURVES] {
-  const name = key.asymmetricKeyDetails?.namedCurve ?? '';
-  if (!Object.hasOwn(NOBLE_CURVES, name)) throw new TypeError(`no ECDSA over a digest for curve ${name || key.asymmetricKeyType}`);
-  return NOBLE_CURVES[name as keyof typeof NOBLE_CURVES];
 }

@@ -2,11 +2,8 @@
 // released (a faulty token, a swapped object or a glitch yields SIGNATURE_CHECK_FAILED, never a bad signature).
 import crypto, { type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
-import { p256, p384 } from '@noble/curves/nist.js';
-import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { prehashedVerifierOf } from '../crypto/prehashed-ecdsa.js';
 import { HSM_SCHEMES, type HsmAlgorithm } from './pkcs11-mechanisms.js';
-
-const NOBLE = { p256, p384, secp256k1 } as const;
 
 /** The hash node:crypto applies for a whole-message check, per scheme. */
 const NODE_DIGEST: Record<HsmAlgorithm, string | null> = {
@@ -23,7 +20,7 @@ const NODE_DIGEST: Record<HsmAlgorithm, string | null> = {
 
 /**
  * With the whole message, node:crypto checks on the libuv thread pool (fast, off the event loop);
- * with only a digest (signDigest), noble or forge check the digest directly on this thread.
+ * with only a digest (signDigest), noble (with the key's cached tables) or forge check the digest on this thread.
  * `digest` is what was signed for prehashed schemes, or the whole message for EdDSA.
  */
 export async function checkHsmSignature(
@@ -62,12 +59,7 @@ function checkMessage(algorithm: HsmAlgorithm, publicKey: KeyObject, message: Bu
 function check(algorithm: HsmAlgorithm, publicKey: KeyObject, input: Buffer, signature: Buffer): boolean {
   const scheme = HSM_SCHEMES[algorithm];
   if (algorithm === 'ed25519') return crypto.verify(null, input, publicKey, signature);
-  if (scheme.key.type === 'ec') {
-    const curve = scheme.key.curve as keyof typeof NOBLE;
-    const jwk = publicKey.export({ format: 'jwk' });
-    const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
-    return NOBLE[curve].verify(signature, input, point, { prehash: false, lowS: scheme.lowS, format: 'compact' });
-  }
+  if (scheme.key.type === 'ec') return prehashedVerifierOf(publicKey).verify(input, signature, scheme.lowS);
   const saltLength = scheme.pssSaltBytes?.(publicKey);
   if (saltLength !== undefined) return checkPss(publicKey, input, signature, saltLength);
   // PKCS#1 v1.5: recover the encoded DigestInfo and compare it whole.

@@ -55,7 +55,6 @@ t.test('bad input gets its status; nothing is left behind', needTools('curl', 't
   await t.test('endpoints and methods', async (t) => {
     for (const [endpoint, names] of [
       ['/sign/tegra', /NVIDIA/],
-      ['/sign/tegra/uefi', /UEFI/],
       ['/sign/tegra/ueficapsule', /GenerateCapsule/],
       ['/sign/tegra/ekb', /EKB/],
       ['/sign/imx', /cst/],

@@ -11,6 +11,8 @@ export interface CmsOptions {
   signingTime?: Date;
   /** Add the SMIMECapabilities attribute `openssl cms -sign` writes without -nosmimecap (NVIDIA's UEFI signatures). */
   smimeCapabilities?: boolean;
+  /** Leave the signer certificate out (`-nocerts`): NXP's HAB signatures carry none; the CSF holds it. Default true. */
+  includeCertificate?: boolean;
 }
 
 export async function signCmsDigest(signer: DigestSigner, contentSha256: Buffer, options: CmsOptions = {}): Promise<Buffer> {
@@ -36,7 +38,8 @@ export async function signCmsDigest(signer: DigestSigner, contentSha256: Buffer,
     rsa ? seq(oid(OID.rsaEncryption), nul()) : seq(oid(OID.ecdsaWithSha256)),
     octets(rsa ? signature : ecdsaSigValue(signature)),
   );
-  const signedData = seq(int(1), set(seq(oid(DIGESTS.sha256.oid))), seq(oid(OID.data)), context(0, raw(certificate.der)), set(signerInfo));
+  const certificates = options.includeCertificate === false ? [] : [context(0, raw(certificate.der))];
+  const signedData = seq(int(1), set(seq(oid(DIGESTS.sha256.oid))), seq(oid(OID.data)), ...certificates, set(signerInfo));
   return toDer(seq(oid(OID.signedData), context(0, signedData)));
 }
 

@@ -67,8 +67,9 @@ const VENDOR_ROUTES: Record<string, string> = {
   '/sign/tegra/ekb': "EKB generation needs NVIDIA's L4T BSP tools, which signerd does not ship",
   // meta-tegra-signing-server's capsule class posts here (digsigserver: /sign/tegra/ueficapsule).
   '/sign/ueficapsule': "UEFI capsules need NVIDIA's GenerateCapsule.py from the L4T BSP, which signerd does not ship",
-  '/sign/imx': "i.MX HAB/AHAB signing needs NXP's Code Signing Tool (cst), which signerd does not drive",
-  '/sign/fitimage': 'FIT image signing needs U-Boot mkimage, which signerd does not drive',
+  '/sign/imx': "i.MX HAB4 signing over HTTP is not wired yet (its key layout differs from digsigserver's cst key tarball); AHAB containers need NXP's tools",
+  // No independent check exists here: Debian's u-boot-tools lacks fit_check_sign, and an in-process FIT signer has not been proven against mkimage -F -k -r.
+  '/sign/fitimage': 'FIT image signing is not supported: no verifier independent of signerd is available to prove it (u-boot-tools has no fit_check_sign)',
   '/sign/rk': "Rockchip signing needs Rockchip's rk_sign_tool, which signerd does not ship",
   '/sign/rkoptee-tee': "Rockchip OP-TEE signing needs Rockchip's tools, which signerd does not ship",
   '/sign/rkoptee-ta': "Rockchip OP-TEE TA signing needs Rockchip's tools, which signerd does not ship",

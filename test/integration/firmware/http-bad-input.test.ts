@@ -57,8 +57,8 @@ t.test('bad input gets its status; nothing is left behind', needTools('curl', 't
       ['/sign/tegra', /NVIDIA/],
       ['/sign/tegra/ueficapsule', /GenerateCapsule/],
       ['/sign/tegra/ekb', /EKB/],
-      ['/sign/imx', /cst/],
-      ['/sign/fitimage', /mkimage/],
+      ['/sign/imx', /HAB4/],
+      ['/sign/fitimage', /fit_check_sign/],
       ['/sign/rk', /Rockchip/],
     ] as const) {
       const r = curlStatus(['-X', 'POST', '-F', `machine=${MACHINE}`, `${http.url}${endpoint}`]);

@@ -1,5 +1,5 @@
 // Bench for the firmware daemon's digest flows over the line protocol (module PKCS#7, swupdate
-// RSA-PSS and CMS, Mender RSA and P-256, OP-TEE PSS) beside node:crypto's single-thread raw rates.
+// RSA-PSS and CMS, Mender RSA and P-256, OP-TEE PSS, UEFI Authenticode and CMS) beside node:crypto's single-thread raw rates.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -30,6 +30,8 @@ const FLOWS: Flow[] = [
   { operation: 'MENDER-DIGEST P-256 (noble)', line: (d) => `MENDER-DIGEST poky ${d}`, digestBytes: 32, primitive: 'ec' },
   { operation: 'MENDER P-256 manifest (242 B)', line: () => `MENDER poky ${MANIFEST_B64}`, digestBytes: 0, primitive: 'ec' },
   { operation: 'OPTEE PSS digest', line: (d) => `OPTEE qemux86-64 PSS ${d}`, digestBytes: 32, primitive: 'rsa' },
+  { operation: 'UEFI Authenticode digest → PKCS#7', line: (d) => `UEFI qemux86-64 ${d}`, digestBytes: 32, primitive: 'rsa' },
+  { operation: 'UEFI-CMS digest (NVIDIA .sig)', line: (d) => `UEFI-CMS qemux86-64 ${d}`, digestBytes: 32, primitive: 'rsa' },
 ];
 
 export async function bench(): Promise<BenchRow[]> {

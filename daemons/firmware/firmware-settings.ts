@@ -47,7 +47,12 @@ export function addFirmwareOptions<Args extends unknown[], Opts extends OptionVa
       parseCount('--http-inflated-bytes-max', 1),
       d.inflatedBytesMax,
     )
-    .option('--http-file-bytes-max <bytes>', 'largest single kernel module or TA image', parseCount('--http-file-bytes-max', 1), d.signedFileBytesMax)
+    .option(
+      '--http-file-bytes-max <bytes>',
+      'largest single kernel module, TA image or PE image (signed in memory)',
+      parseCount('--http-file-bytes-max', 1),
+      d.signedFileBytesMax,
+    )
     .option('--http-request-ms-max <ms>', 'time allowed to receive a whole HTTP request', parseCount('--http-request-ms-max', 1000), d.requestMsMax)
     .option(
       '--http-idle-ms-max <ms>',

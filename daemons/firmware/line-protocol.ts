@@ -6,6 +6,8 @@ import { formatErrorLine, type ReplyMode } from '../../lib/protocol/reply-format
 import type { LineService, RequestContext } from '../../lib/server/serve-tcp.js';
 import type { DigestSigner } from './formats/digest-signer.js';
 import { isModuleHash, MODULE_HASHES, signModuleDigest, type ModuleHash } from './formats/kernel-module.js';
+import { signAuthenticodeDigest } from './formats/authenticode.js';
+import { signCmsDigest } from './formats/cms.js';
 import { signMenderDigest, signMenderManifest } from './formats/mender.js';
 import { isOpteeAlgorithm, signTaDigest, type OpteeAlgorithm } from './formats/optee.js';
 import { isSwupdateMethod, signSwDescription, signSwDescriptionDigest, swupdateSlot, type SwupdateMethod } from './formats/swupdate.js';
@@ -88,6 +90,18 @@ const VERBS: Record<string, Verb> = {
       ctx.fields['algo'] = a;
       return (await signTaDigest(d.keyRoot.signer(machine!, 'opteesign'), a, decodeHex(hex!, 'digest', 32))).toString('base64');
     },
+  },
+  // The client hashes the PE image (Authenticode, file padded to 8 bytes) and attaches the PKCS#7 itself (sbattach --attach).
+  UEFI: {
+    args: ['machine', 'sha256-hex'],
+    run: async ([machine, hex], _c, d) =>
+      (await signAuthenticodeDigest(d.keyRoot.signer(machine!, 'uefisign'), decodeHex(hex!, 'digest', 32))).toString('base64'),
+  },
+  // NVIDIA's detached signature (L4TLauncher): CMS over the SHA-256 of the whole file, as `openssl cms -sign -binary`.
+  'UEFI-CMS': {
+    args: ['machine', 'sha256-hex'],
+    run: async ([machine, hex], _c, d) =>
+      (await signCmsDigest(d.keyRoot.signer(machine!, 'uefisign'), decodeHex(hex!, 'digest', 32), { smimeCapabilities: true })).toString('base64'),
   },
 };
 

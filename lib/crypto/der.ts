@@ -16,6 +16,7 @@ export const OID = {
   contentType: '1.2.840.113549.1.9.3',
   messageDigest: '1.2.840.113549.1.9.4',
   signingTime: '1.2.840.113549.1.9.5',
+  smimeCapabilities: '1.2.840.113549.1.9.15',
 } as const;
 
 export const oid = (dotted: string): Node => asn1.create(U, T.OID, false, asn1.oidToDer(dotted).getBytes());
@@ -32,6 +33,10 @@ export const nul = (): Node => asn1.create(U, T.NULL, false, '');
 export const seq = (...items: Node[]): Node => asn1.create(U, T.SEQUENCE, true, items);
 export const set = (...items: Node[]): Node => asn1.create(U, T.SET, true, items);
 export const octets = (data: Buffer): Node => asn1.create(U, T.OCTETSTRING, false, data.toString('binary'));
+/** A BIT STRING of whole bytes (no unused bits). */
+export const bitString = (data: Buffer): Node => asn1.create(U, T.BITSTRING, false, '\x00' + data.toString('binary'));
+/** [n] IMPLICIT over a primitive value: the tag replaces the value's own (Authenticode's SpcString). */
+export const contextPrimitive = (n: number, data: Buffer): Node => asn1.create(asn1.Class.CONTEXT_SPECIFIC, n, false, data.toString('binary'));
 export const utcTime = (date: Date): Node => asn1.create(U, T.UTCTIME, false, asn1.dateToUtcTime(date));
 /** [n] EXPLICIT or, for an IMPLICIT SET/SEQUENCE OF, [n] constructed holding the items directly. */
 export const context = (n: number, ...items: Node[]): Node => asn1.create(asn1.Class.CONTEXT_SPECIFIC, n, true, items);

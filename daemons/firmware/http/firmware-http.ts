@@ -12,6 +12,7 @@ import { menderRoute } from './mender-route.js';
 import { modulesRoute } from './modules-route.js';
 import { opteeRoute } from './optee-route.js';
 import { swupdateRoute } from './swupdate-route.js';
+import { uefiRoute } from './uefi-route.js';
 
 export interface FirmwareHttpDeps {
   keyRoot: KeyRoot;
@@ -29,6 +30,9 @@ export function createFirmwareHttpService(deps: FirmwareHttpDeps): HttpService {
     '/sign/swupdate': swupdateRoute(keyRoot, limits),
     '/sign/mender': menderRoute(keyRoot, limits, deps.menderArtifactRoot),
     '/sign/optee': opteeRoute(keyRoot, limits),
+    '/sign/tegra/uefi': uefiRoute(keyRoot, limits),
+    // Earlier revisions of meta-tegra-signing-server's UEFI class post here; also the generic (non-Tegra) form.
+    '/sign/uefi': uefiRoute(keyRoot, limits),
   };
   return {
     upload(head) {
@@ -59,14 +63,13 @@ export function createFirmwareHttpService(deps: FirmwareHttpDeps): HttpService {
 /** digsigserver endpoints that run vendor tools this daemon does not ship: 501 naming what is missing. */
 const VENDOR_ROUTES: Record<string, string> = {
   '/sign/tegra': 'NVIDIA L4T BSP signing tools (tegraflash.py, tegrasign_v3.py) are not supported by signerd',
-  '/sign/tegra/uefi': 'UEFI signing for Tegra (sbsign / openssl cms) is not supported by signerd yet',
   '/sign/tegra/ueficapsule': "UEFI capsules need NVIDIA's GenerateCapsule.py from the L4T BSP, which signerd does not ship",
   '/sign/tegra/ekb': "EKB generation needs NVIDIA's L4T BSP tools, which signerd does not ship",
-  // Earlier revisions of meta-tegra-signing-server's UEFI classes post here (digsigserver: /sign/tegra/...).
-  '/sign/uefi': 'UEFI signing for Tegra (sbsign / openssl cms) is not supported by signerd yet',
+  // meta-tegra-signing-server's capsule class posts here (digsigserver: /sign/tegra/ueficapsule).
   '/sign/ueficapsule': "UEFI capsules need NVIDIA's GenerateCapsule.py from the L4T BSP, which signerd does not ship",
-  '/sign/imx': "i.MX HAB/AHAB signing needs NXP's Code Signing Tool (cst), which signerd does not drive",
-  '/sign/fitimage': 'FIT image signing needs U-Boot mkimage, which signerd does not drive',
+  '/sign/imx': "i.MX HAB4 signing over HTTP is not wired yet (its key layout differs from digsigserver's cst key tarball); AHAB containers need NXP's tools",
+  // No independent check exists here: Debian's u-boot-tools lacks fit_check_sign, and an in-process FIT signer has not been proven against mkimage -F -k -r.
+  '/sign/fitimage': 'FIT image signing is not supported: no verifier independent of signerd is available to prove it (u-boot-tools has no fit_check_sign)',
   '/sign/rk': "Rockchip signing needs Rockchip's rk_sign_tool, which signerd does not ship",
   '/sign/rkoptee-tee': "Rockchip OP-TEE signing needs Rockchip's tools, which signerd does not ship",
   '/sign/rkoptee-ta': "Rockchip OP-TEE TA signing needs Rockchip's tools, which signerd does not ship",

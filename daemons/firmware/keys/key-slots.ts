@@ -4,11 +4,11 @@
 import type { DigestScheme } from '../../../lib/crypto/digest-schemes.js';
 
 /** Which key a request names: swupdate has two (rsa-private.key, cms.cert + cms-private.key). */
-export const KEY_SLOTS = ['kmodsign', 'swupdate-rsa', 'swupdate-cms', 'mender', 'opteesign'] as const;
+export const KEY_SLOTS = ['kmodsign', 'swupdate-rsa', 'swupdate-cms', 'mender', 'opteesign', 'uefisign'] as const;
 export type KeySlot = (typeof KEY_SLOTS)[number];
 
 /** The signtype directories this daemon serves; other digsigserver signtypes (tegrasign, imxsign, ...) are ignored. */
-export const SIGN_TYPES = ['kmodsign', 'swupdate', 'mender', 'opteesign'] as const;
+export const SIGN_TYPES = ['kmodsign', 'swupdate', 'mender', 'opteesign', 'uefisign'] as const;
 export type SignType = (typeof SIGN_TYPES)[number];
 
 /** rsa: any RSA key; ec: P-256, P-384 or P-521; ec-p256: P-256 only. */
@@ -73,6 +73,16 @@ export const SLOTS: Readonly<Record<KeySlot, SlotLayout>> = {
     kinds: ['rsa'],
     schemes: { rsa: ['rsa-pkcs1-sha256', 'rsa-pss-sha256'], ec: [] },
     missing: 'no opteesign key',
+  },
+  // UEFI db key: Authenticode (sbsign) and NVIDIA's detached CMS; UEFI firmware verifies RSA only.
+  uefisign: {
+    signType: 'uefisign',
+    selectorField: 'machine',
+    keyFile: 'db.key',
+    certFile: 'db.crt',
+    kinds: ['rsa'],
+    schemes: { rsa: ['rsa-pkcs1-sha256'], ec: [] },
+    missing: 'no uefisign key (db.key + db.crt)',
   },
 };
 

@@ -15,6 +15,7 @@ export const HSM_KEYS = [
   { file: 'poky/swupdate/cms-private.key', label: 'swu-cms-poky', for: 'firmware' },
   { file: 'poky/mender/private.key', label: 'mender-poky', for: 'mender' },
   { file: 'poky-rsa/mender/private.key', label: 'mender-poky-rsa', for: 'firmware' },
+  { file: 'qemux86-64/uefisign/db.key', label: 'uefi-qemux86-64', for: 'firmware' },
 ] as const;
 
 /** A distro whose swupdate CMS signer is ECDSA P-256 (made per run; the committed CMS key is RSA). */

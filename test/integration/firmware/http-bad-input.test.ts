@@ -55,11 +55,10 @@ t.test('bad input gets its status; nothing is left behind', needTools('curl', 't
   await t.test('endpoints and methods', async (t) => {
     for (const [endpoint, names] of [
       ['/sign/tegra', /NVIDIA/],
-      ['/sign/tegra/uefi', /UEFI/],
       ['/sign/tegra/ueficapsule', /GenerateCapsule/],
       ['/sign/tegra/ekb', /EKB/],
-      ['/sign/imx', /cst/],
-      ['/sign/fitimage', /mkimage/],
+      ['/sign/imx', /HAB4/],
+      ['/sign/fitimage', /fit_check_sign/],
       ['/sign/rk', /Rockchip/],
     ] as const) {
       const r = curlStatus(['-X', 'POST', '-F', `machine=${MACHINE}`, `${http.url}${endpoint}`]);

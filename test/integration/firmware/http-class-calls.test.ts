@@ -9,6 +9,7 @@ import { REPO_ROOT } from '../../helpers/repo-root.js';
 import { needTools } from '../../helpers/tools.js';
 import { DIGSIG_POST_ARGS } from './build-clients.js';
 import { DISTRO, MACHINE, run, startFirmwareDaemon, type FirmwareHttp } from './http-fixtures.js';
+import { PE_IMAGES } from './uefi-fixtures.js';
 
 const MODULE_MAGIC = Buffer.from('~Module signature appended~\n');
 
@@ -123,17 +124,36 @@ function tegraSign(bup: boolean): ClassCall['run'] {
   };
 }
 
-/** digsigserver-uefi-signing: tegra_uefi_{sbsign,split_sign,attach_sign} on one file. */
+/**
+ * digsigserver-uefi-signing: tegra_uefi_{sbsign,split_sign,attach_sign} on a real EFI application, then
+ * what consumes it: sbverify for the signed image, openssl cms -verify for the detached signature and for
+ * the one appended after the file padded to 2048 bytes.
+ */
 function uefiSign(endpoint: string, signingType: string, output: string): ClassCall['run'] {
   return (http, dir) => {
-    write(dir, { 'BOOTAA64.efi': Buffer.alloc(4096, 0x4d) });
+    const image = fs.readFileSync(PE_IMAGES[0]!);
+    write(dir, { 'BOOTAA64.efi': image });
     const post = digsigPost(
       http,
       endpoint,
       ['-F', `machine=${MACHINE}`, '-F', `signing_type=${signingType}`, '-F', 'artifact=@BOOTAA64.efi', '--output', output],
       dir,
     );
-    return { works: post.code === 0, status: post.status };
+    if (post.code !== 0) return { works: false, status: post.status };
+    const cert = http.keys.pub.uefiCert;
+    const cmsVerify = (sig: string, content: string) =>
+      ok(
+        'openssl',
+        ['cms', '-verify', '-binary', '-inform', 'DER', '-in', sig, '-content', content, '-CAfile', cert, '-purpose', 'any', '-out', '/dev/null'],
+        dir,
+      );
+    if (signingType === 'sbsign')
+      return { works: /Signature verification OK/.test(run('sbverify', ['--cert', cert, output], { cwd: dir }).stdout.toString()), status: post.status };
+    if (signingType === 'signature') return { works: cmsVerify(output, 'BOOTAA64.efi'), status: post.status };
+    const signed = fs.readFileSync(path.join(dir, output));
+    const padded = Math.ceil(image.length / 2048) * 2048;
+    write(dir, { 'attached.sig': signed.subarray(padded), 'unsigned.efi': image });
+    return { works: signed.subarray(0, image.length).equals(image) && cmsVerify('attached.sig', 'unsigned.efi'), status: post.status };
   };
 }
 
@@ -278,17 +298,21 @@ function documentedCalls(): Map<string, boolean> {
   return rows;
 }
 
-t.test('each public class call does against signerd what docs/firmware-http.md says', needTools('curl', 'tar', 'openssl', 'mender-artifact'), async (t) => {
-  const http = await startFirmwareDaemon(t);
-  const documented = documentedCalls();
-  t.same([...documented.keys()].sort(), CALLS.map((c) => key(c.klass, c.call, c.endpoint)).sort(), 'the doc lists exactly the calls tested here');
-  for (const [i, call] of CALLS.entries()) {
-    const name = key(call.klass, call.call, call.endpoint);
-    const dir = path.join(http.base, `call-${i}`);
-    fs.mkdirSync(dir);
-    const outcome = call.run(http, dir);
-    t.equal(outcome.works, documented.get(name), `${name}: ${outcome.works ? 'works' : `fails (${outcome.status})`}`);
-    // A call that does not work must fail the build task clearly: 501 naming what is missing, never a 404 or a hang.
-    if (!outcome.works) t.equal(outcome.status, 501, `${name}: 501 Not Implemented`);
-  }
-});
+t.test(
+  'each public class call does against signerd what docs/firmware-http.md says',
+  needTools('curl', 'tar', 'openssl', 'mender-artifact', 'sbverify'),
+  async (t) => {
+    const http = await startFirmwareDaemon(t);
+    const documented = documentedCalls();
+    t.same([...documented.keys()].sort(), CALLS.map((c) => key(c.klass, c.call, c.endpoint)).sort(), 'the doc lists exactly the calls tested here');
+    for (const [i, call] of CALLS.entries()) {
+      const name = key(call.klass, call.call, call.endpoint);
+      const dir = path.join(http.base, `call-${i}`);
+      fs.mkdirSync(dir);
+      const outcome = call.run(http, dir);
+      t.equal(outcome.works, documented.get(name), `${name}: ${outcome.works ? 'works' : `fails (${outcome.status})`}`);
+      // A call that does not work must fail the build task clearly: 501 naming what is missing, never a 404 or a hang.
+      if (!outcome.works) t.equal(outcome.status, 501, `${name}: 501 Not Implemented`);
+    }
+  },
+);

@@ -10,7 +10,7 @@ import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
 interface KeyRootFixture {
   keyRoot: string;
   /** PEM public keys and certificates for the verifying tools. */
-  pub: { kmodCert: string; swupdateRsa: string; cmsCert: string; menderRsa: string; menderEc: string; optee: string };
+  pub: { kmodCert: string; swupdateRsa: string; cmsCert: string; menderRsa: string; menderEc: string; optee: string; uefiCert: string };
   /** Private keys, only for building references with the real tools (sign-file). */
   priv: { kmod: string };
 }
@@ -49,6 +49,7 @@ function makeKeyRoot(base: string): KeyRootFixture {
       menderRsa: rebase(pub.menderRsa),
       menderEc: rebase(pub.menderEc),
       optee: rebase(pub.optee),
+      uefiCert: rebase(pub.uefiCert),
     },
     priv: { kmod: rebase(priv.kmod) },
   };
@@ -97,6 +98,8 @@ function generateKeyRoot(base: string): KeyRootFixture {
   openssl(['ecparam', '-genkey', '-name', 'prime256v1', '-noout', '-out', 'private.key'], menderEc);
   const optee = dir(MACHINE, 'opteesign');
   openssl(['genrsa', '-out', 'optee-signing-key.pem', '2048'], optee);
+  const uefi = dir(MACHINE, 'uefisign');
+  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'db.key', '-out', 'db.crt', '-days', '3650', '-subj', '/CN=Test UEFI db key'], uefi);
   const pub = {
     kmodCert: path.join(kmod, 'kernel-signkey.x509'),
     swupdateRsa: path.join(pubDir, 'swupdate-rsa.pub'),
@@ -104,6 +107,7 @@ function generateKeyRoot(base: string): KeyRootFixture {
     menderRsa: path.join(pubDir, 'mender-rsa.pub'),
     menderEc: path.join(pubDir, 'mender-ec.pub'),
     optee: path.join(pubDir, 'optee.pub'),
+    uefiCert: path.join(uefi, 'db.crt'),
   };
   openssl(['pkey', '-in', path.join(swu, 'rsa-private.key'), '-pubout', '-out', pub.swupdateRsa], base);
   openssl(['pkey', '-in', path.join(mender, 'private.key'), '-pubout', '-out', pub.menderRsa], base);
@@ -116,6 +120,7 @@ function generateKeyRoot(base: string): KeyRootFixture {
     path.join(mender, 'private.key'),
     path.join(menderEc, 'private.key'),
     path.join(optee, 'optee-signing-key.pem'),
+    path.join(uefi, 'db.key'),
   ]) {
     fs.chmodSync(key, 0o600);
   }

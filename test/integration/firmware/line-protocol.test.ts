@@ -15,7 +15,10 @@ t.test('info verbs and errors', needTools('openssl'), async (t) => {
   t.teardown(() => daemon.stop());
 
   t.test('KEYS, KEYINFO, PUBKEY, CERT', async (t) => {
-    t.equal(await request(daemon.port, 'KEYS'), `OK kmodsign:${MACHINE} swupdate:${DISTRO} mender:${DISTRO} mender:poky-rsa opteesign:${MACHINE}`);
+    t.equal(
+      await request(daemon.port, 'KEYS'),
+      `OK kmodsign:${MACHINE} swupdate:${DISTRO} mender:${DISTRO} mender:poky-rsa opteesign:${MACHINE} uefisign:${MACHINE}`,
+    );
     t.match(okValue(await request(daemon.port, `KEYINFO ${DISTRO} mender`)), /^type=ec bits=256 curve=prime256v1 sig-bytes=64 key-id=[0-9a-f]{16} cert=no$/);
     t.match(okValue(await request(daemon.port, `KEYINFO ${DISTRO} swupdate-cms`)), /^type=rsa bits=2048 sig-bytes=256 .* cert=yes$/);
     const certDer = Buffer.from(okValue(await request(daemon.port, `CERT ${MACHINE} kmodsign`)), 'base64');

@@ -10,7 +10,7 @@ t.test('CMS over a digest', async (t) => {
   const cms = (await openTestKeyRoot(t.testdir({}))).signer(DISTRO, 'swupdate-cms');
   const content = readVector('swupdate/sw-description');
   const digest = crypto.createHash('sha256').update(content).digest();
-  const der = await signCmsDigest(cms, digest, new Date(Date.UTC(2026, 10, 24, 7, 0, 0)));
+  const der = await signCmsDigest(cms, digest, { signingTime: new Date(Date.UTC(2026, 10, 24, 7, 0, 0)) });
   const msg = forge.pkcs7.messageFromAsn1(forge.asn1.fromDer(der.toString('binary'))) as unknown as {
     certificates: forge.pki.Certificate[];
     rawCapture: { authenticatedAttributes: forge.asn1.Asn1[]; signature: string };

@@ -29,7 +29,7 @@ export interface DaemonMetrics {
 /** Counters only some daemons use: name → help and label names (docs/metrics.md lists them all). */
 const DAEMON_COUNTERS = {
   signerd_tezos_refusals_total: { help: 'tezos sign requests refused, by kind (watermark, policy, authentication)', labels: ['kind'] },
-  signerd_hmac_tags_total: { help: 'HMAC tags computed (one per chunk)', labels: ['listener'] },
+  signerd_hmac_tags_total: { help: 'HMAC tags made by the MAC listener (one per chunk)', labels: [] },
   signerd_firmware_uploads_total: { help: 'firmware uploads answered, by format and outcome', labels: ['format', 'outcome'] },
   signerd_firmware_upload_bytes_total: { help: 'bytes of firmware uploads received', labels: ['format'] },
   signerd_backend_failures_total: { help: 'key backend failures seen by requests, by error code', labels: ['code'] },

@@ -12,7 +12,6 @@ import { HTTP_PORT, type TezosServeSettings } from './config/serve-options.js';
 import { createTezosService } from './signing/sign-service.js';
 import { TEZOS_PENDING_WAIT_MS } from './tezos-limits.js';
 import { openDaemonWatermarks } from './watermark/open-watermark-store.js';
-import os from 'node:os';
 import { startOperations, type Operations } from '../../lib/operations/operations.js';
 import { countingRefusals, tezosKeyPart, watermarkPart } from './tezos-readiness.js';
 
@@ -101,7 +100,7 @@ async function serveWith(settings: TezosServeSettings, config: OpenTezosConfig, 
     ops.keyInfo(key.pkh, key.curve, 'close' in key ? 'pkcs11' : 'file');
     ops.addPart(tezosKeyPart(key));
   }
-  ops.addPart(watermarkPart(marks, os.hostname().slice(0, 64)));
+  ops.addPart(watermarkPart(marks, settings.store.kind === 'sqlite' ? settings.store.stateDir : settings.hostFloorDir));
   ops.serving();
   return daemon;
 }

@@ -1,17 +1,19 @@
 // tezos' readiness parts and refusal count: every served key signs a probe payload that verifies
-// with its public key; the watermark store takes a durable reserve on a probe slot and reads it back;
-// refused sign requests are counted by kind (watermark, policy, authentication).
+// with its public key; the watermark store answers a read (through Redis' durability gate) and its
+// state directory takes a synced file; refused sign requests are counted by kind.
 import { DaemonError } from '../../lib/errors.js';
 import { KEY_PROBE_INTERVAL_MS, STORE_PROBE_INTERVAL_MS } from '../../lib/limits.js';
 import type { ReadinessPart } from '../../lib/operations/readiness.js';
+import { probeDirectory } from '../../lib/operations/probes.js';
+import { randomBytes } from 'node:crypto';
 import type { ListenerMetrics } from '../../lib/server/listener-metrics.js';
 import { verifyTezosSignature, type TezosKey } from './keys/tezos-key.js';
 import type { WatermarkStore } from './watermark/watermark-store.js';
 
 /** 0x05 (Michelson packed data) and text: no block, attestation or operation could ever read as it. */
 const PROBE_PAYLOAD = Buffer.concat([Buffer.from([0x05]), Buffer.from('signerd readiness probe')]);
-/** The probe's slot: a chain id no network has, so `watermark show` names it plainly. */
-const PROBE_SLOT = { chainId: 'signerd-readiness-probe', kind: 'block' as const };
+/** The slot the probe reads: a chain id no network has, never written. */
+const PROBE_SLOT = { chainId: 'signerd-readiness-probe', pkh: 'none', kind: 'block' as const };
 
 export function tezosKeyPart(key: TezosKey): ReadinessPart {
   return {
@@ -27,21 +29,18 @@ export function tezosKeyPart(key: TezosKey): ReadinessPart {
 }
 
 /**
- * A durable reserve at a level that grows with time (so daemons sharing a store each advance the one
- * probe slot, and a reserve refused because another host's probe went higher still proves the store
- * answered), then a read that must find a mark at least that high.
+ * The probe writes no mark: a probe slot would show in `watermark show` and travel with every export.
+ * Instead the store answers a read (Redis: only once its persistence check passed), and the directory
+ * whose SQLite file holds the marks (or the host floor under Redis) takes a new synced file.
  */
-export function watermarkPart(marks: WatermarkStore, hostId: string): ReadinessPart {
-  const slot = { ...PROBE_SLOT, pkh: hostId };
+export function watermarkPart(marks: WatermarkStore, stateDir: string | null): ReadinessPart {
+  const probeId = randomBytes(16).toString('hex');
   return {
     name: 'watermarks',
     intervalMs: STORE_PROBE_INTERVAL_MS,
     async probe() {
-      const level = Math.floor(Date.now() / 1000);
-      const mark = { level, round: Date.now() % 1000, digest: '' };
-      await marks.reserve(slot, mark);
-      const back = await marks.read(slot);
-      if (!back || back.level < level) throw new DaemonError('STORE_UNAVAILABLE', 'a watermark reserved on the probe slot did not read back');
+      if (stateDir !== null) await probeDirectory(stateDir, probeId);
+      await marks.read(PROBE_SLOT);
     },
   };
 }

@@ -56,7 +56,7 @@ export function validityStorePart(store: ValidityStore, opts: { write: boolean; 
 }
 
 /** Creates, syncs, reads back and removes a small file in `dir`. */
-async function probeDirectory(dir: string, probeId: string): Promise<void> {
+export async function probeDirectory(dir: string, probeId: string): Promise<void> {
   const file = path.join(dir, `.readiness-probe-${probeId}`);
   const nonce = randomBytes(16);
   try {

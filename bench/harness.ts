@@ -202,3 +202,8 @@ export function formatRows(rows: BenchRow[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   return [header, ...body].map((row) => row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')).join('\n');
 }
+
+/** BENCH_METRICS=1: daemons run with their metrics listener on (issue #13: within 5% of off). */
+export function metricsArgs(): string[] {
+  return process.env['BENCH_METRICS'] === '1' ? ['--metrics-port', '0'] : [];
+}

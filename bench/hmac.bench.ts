@@ -10,7 +10,7 @@ import path from 'node:path';
 import { murmur3x86_32 } from '../daemons/hmac/murmur3.js';
 import { SIGNERD } from '../test/helpers/daemon.js';
 import { freePort } from '../test/helpers/ports.js';
-import { loadOneShot, ONE_SHOT_CLIENTS, primitiveRate, type BenchRow } from './harness.js';
+import { loadOneShot, metricsArgs, ONE_SHOT_CLIENTS, primitiveRate, type BenchRow } from './harness.js';
 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 4_000);
 const CONNECTIONS = Number(process.env['BENCH_HMAC_CONNECTIONS'] ?? 8);
@@ -100,7 +100,7 @@ export async function loadPipelined(
 async function spawnHmac(args: string[], nofile?: number, keepOpen = true): Promise<{ mac: number; verify: number; proc: ChildProcess }> {
   const [mac, verify] = [await freePort(), await freePort()];
   const devNull = fs.openSync('/dev/null', 'w');
-  const argv = [SIGNERD, 'hmac', '--port', String(mac), '--verify-port', String(verify), ...(keepOpen ? ['--keep-open'] : []), ...args];
+  const argv = [SIGNERD, 'hmac', '--port', String(mac), '--verify-port', String(verify), ...(keepOpen ? ['--keep-open'] : []), ...metricsArgs(), ...args];
   const [command, commandArgs] =
     nofile === undefined ? [process.execPath, argv] : ['sh', ['-c', `ulimit -n ${nofile} && exec "$0" "$@"`, process.execPath, ...argv]];
   const proc = spawn(command, commandArgs, { stdio: ['ignore', devNull, 'inherit'] });

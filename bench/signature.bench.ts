@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { generateKeyFiles } from '../lib/admin/keygen-command.js';
 import { startDaemon } from '../test/helpers/daemon.js';
-import { loadBesidePrimitive, loadOneShot, ONE_SHOT_CLIENTS, primitiveRate, type BenchRow } from './harness.js';
+import { loadBesidePrimitive, loadOneShot, metricsArgs, ONE_SHOT_CLIENTS, primitiveRate, type BenchRow } from './harness.js';
 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 4_000);
 const CONNECTIONS = 16;
@@ -30,7 +30,7 @@ export async function bench(): Promise<BenchRow[]> {
     const rawSign = (): void => void crypto.sign(hash, message, opts);
     const rawVerify = (): void => void crypto.verify(hash, message, { ...opts, key: publicKey }, signature);
 
-    const common = ['--port', '0', '--keep-open', '--state-dir', path.join(dir, 'state')];
+    const common = ['--port', '0', '--keep-open', '--state-dir', path.join(dir, 'state'), ...metricsArgs()];
     const signer = await startDaemon([`sign-${family}`, '--key', keys.privateKeyFile, ...common], { dropLogsAfterStart: true });
     const signed: string[] = [];
     const sign = await loadBesidePrimitive(

@@ -151,3 +151,17 @@ export const CHANNEL_BLOCK_MS = 60_000;
 export const CHANNEL_IDENTITIES_MAX = 10_000;
 /** Client channels: how often open channels are checked against the registry, expiry and max-session. */
 export const CHANNEL_SWEEP_MS = 500;
+
+/** Readiness (lib/operations): how often a store is probed; /readyz turns 503 within about twice this of an outage. */
+export const STORE_PROBE_INTERVAL_MS = 1_000;
+/** Readiness: how often each key makes and checks a test signature (and at once after a backend fault). */
+export const KEY_PROBE_INTERVAL_MS = 10_000;
+/** Readiness: a probe that has not answered within this long counts as failed. */
+export const PROBE_MS_MAX = 1_500;
+/** A daemon that is not ready says why in its log this often. */
+export const UNREADY_LOG_INTERVAL_MS = 5_000;
+/** The metrics listener: time allowed for a whole scrape request, and its connection cap. */
+export const METRICS_REQUEST_MS_MAX = 5_000;
+export const METRICS_CONNECTIONS_MAX = 16;
+/** systemd-notify must answer within this long (it waits for systemd to take the message). */
+export const SYSTEMD_NOTIFY_MS_MAX = 5_000;

@@ -13,6 +13,8 @@ import { addFirmwareOptions, firmwareSettings, type FirmwareHttpSettings, type F
 import { createFirmwareHttpService } from './http/firmware-http.js';
 import { openKeyRoot, type KeyRoot } from './keys/key-root.js';
 import { createFirmwareLineService } from './line-protocol.js';
+import { startOperations, type Operations } from '../../lib/operations/operations.js';
+import { countingUploads, keyRootPart } from './firmware-operations.js';
 
 const FIRMWARE_LINE_PORT = 9998;
 /** Only GET /health is read whole; every signing request is an upload. */
@@ -29,11 +31,13 @@ export function command() {
 async function serve(settings: FirmwareSettings, log: Logger): Promise<DaemonHandle> {
   const { listen } = settings;
   const channel = openChannelGuard('firmware', listen.policy, log);
+  const ops = await startOperations('firmware', listen, log);
   // PEM keys are read here; `<key file>.pkcs11` references open their HSM keys (login, verified test signatures).
   const keyRoot = await openKeyRoot(settings.keyRoot, { callMsMax: listen.limits.backendCallMsMax, log });
   log.info({ keyRoot: settings.keyRoot, keys: keyRoot.entries().map((e) => `${e.signType}:${e.selector}`) }, 'key root loaded');
   const servers: Array<RunningServer | RunningHttpServer> = [];
   const stop = async (): Promise<void> => {
+    await ops.stop();
     await Promise.all(servers.map((server) => server.close()));
     await keyRoot.close();
   };
@@ -49,15 +53,18 @@ async function serve(settings: FirmwareSettings, log: Logger): Promise<DaemonHan
       service,
       channel,
       policy: listen.policy,
+      metrics: ops.listener('line'),
     });
     servers.push(line);
     // The line listener is logged first: test/helpers/daemon.ts reads the ports in this order.
     log.info({ protocol: 'line', host: listen.host, port: line.address.port }, 'listening');
     if (settings.http) {
-      const http = await startFirmwareHttp(settings.http, keyRoot, log, { channel, policy: listen.policy });
+      const http = await startFirmwareHttp(settings.http, keyRoot, ops, log, { channel, policy: listen.policy });
       servers.push(http);
       log.info({ protocol: 'http', host: settings.http.host, port: http.address.port, tempDir: http.uploadDir }, 'listening');
     }
+    ops.addPart(keyRootPart(settings.keyRoot));
+    ops.serving();
   } catch (err) {
     await stop();
     throw err;
@@ -69,6 +76,7 @@ async function serve(settings: FirmwareSettings, log: Logger): Promise<DaemonHan
 function startFirmwareHttp(
   settings: FirmwareHttpSettings,
   keyRoot: KeyRoot,
+  ops: Operations,
   log: Logger,
   channels: { channel: ChannelGuard | null; policy: ChannelPolicy },
 ): Promise<RunningHttpServer> {
@@ -78,7 +86,13 @@ function startFirmwareHttp(
     host: settings.host,
     port: settings.port,
     log,
-    service: createFirmwareHttpService({ keyRoot, limits, menderArtifactRoot: settings.menderArtifactRoot }),
+    service: countingUploads(createFirmwareHttpService({ keyRoot, limits, menderArtifactRoot: settings.menderArtifactRoot }), {
+      upload(format, outcome, bytes) {
+        ops.count('signerd_firmware_uploads_total', { format, outcome });
+        ops.count('signerd_firmware_upload_bytes_total', { format }, bytes);
+      },
+    }),
+    metrics: ops.listener('http'),
     limits: {
       connectionsMax: limits.connectionsMax,
       drainMsMax: limits.drainMsMax,

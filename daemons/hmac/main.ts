@@ -14,6 +14,8 @@ import { loadSecretSet } from './open-secret-set.js';
 import { TAG_BYTES } from './secret-set.js';
 import { openSecretHolder } from './secret-holder.js';
 import { createVerifyService } from './verify-service.js';
+import { startOperations } from '../../lib/operations/operations.js';
+import { countingTags, secretsPart } from './hmac-readiness.js';
 
 export function command() {
   const cmd = addHmacOptions(addListenOptions(new Command('hmac'), MAC_PORT)).description(
@@ -28,17 +30,23 @@ async function serve(settings: HmacSettings, log: Logger): Promise<DaemonHandle>
   const limits = { ...listen.limits, chunkBytes: settings.chunkBytes, httpBodyBytesMax: settings.httpBodyBytesMax };
   const channel = openChannelGuard('hmac', listen.policy, log);
   const servers: Array<{ channelsReloaded(): void }> = [];
+  const ops = await startOperations('hmac', listen, log);
   const secrets = await openSecretHolder(() => loadSecretSet(settings.secrets, log));
   const first = secrets.current();
   log.info({ mode: first.mode, ...first.summary }, 'secrets loaded');
 
-  const stops: Array<() => Promise<void>> = [];
+  const stops: Array<() => Promise<void>> = [() => ops.stop()];
   const lineDeps = { secrets, chunkBytes: settings.chunkBytes, reply: listen.reply };
   // A verify line carries the data plus its tags, so it may be longer than the longest MAC line by
   // the tag field for that line: whatever the MAC listener tags, the verify listener can check.
   const verifyLimits = { ...limits, lineBytesMax: verifyLineBytesMax(limits.lineBytesMax, settings.chunkBytes) };
   const lineListeners = [
-    { protocol: 'mac', port: listen.port, limits, service: createMacService(lineDeps) },
+    {
+      protocol: 'mac',
+      port: listen.port,
+      limits,
+      service: ops.port === null ? createMacService(lineDeps) : countingTags(createMacService(lineDeps), (n) => ops.count('signerd_hmac_tags_total', {}, n)),
+    },
     {
       protocol: 'verify',
       port: settings.verifyPort,
@@ -47,7 +55,8 @@ async function serve(settings: HmacSettings, log: Logger): Promise<DaemonHandle>
     },
   ];
   for (const { protocol, port, limits, service } of lineListeners) {
-    const server = await startTcpServer({ host: listen.host, port, mode: listen.mode, limits, log, service, channel, policy: listen.policy });
+    const metrics = ops.listener(protocol);
+    const server = await startTcpServer({ host: listen.host, port, mode: listen.mode, limits, log, service, channel, policy: listen.policy, metrics });
     servers.push(server);
     stops.push(() => server.close());
     log.info({ protocol, host: listen.host, port: server.address.port, mode: first.mode }, 'listening');
@@ -61,11 +70,14 @@ async function serve(settings: HmacSettings, log: Logger): Promise<DaemonHandle>
       service: createHmacHttpService(secrets),
       channel,
       policy: listen.policy,
+      metrics: ops.listener('http'),
     });
     servers.push(http);
     stops.push(() => http.close());
     log.info({ protocol: 'http', host: settings.http.host, port: http.address.port, mode: first.mode }, 'listening');
   }
+  ops.addPart(secretsPart(secrets));
+  ops.serving();
   return {
     async stop() {
       await Promise.all(stops.map((stop) => stop()));

@@ -13,6 +13,8 @@ import { HTTP_PORT, type TezosServeSettings } from './config/serve-options.js';
 import { createTezosService } from './signing/sign-service.js';
 import { TEZOS_PENDING_WAIT_MS } from './tezos-limits.js';
 import { openDaemonWatermarks } from './watermark/open-watermark-store.js';
+import { startOperations, type Operations } from '../../lib/operations/operations.js';
+import { countingRefusals, tezosKeyPart, watermarkPart } from './tezos-readiness.js';
 
 export interface TezosDaemon {
   /** The bound ports (null for a front end that is off). */
@@ -24,22 +26,24 @@ export interface TezosDaemon {
 }
 
 export async function startTezosDaemon(settings: TezosServeSettings, log: Logger): Promise<TezosDaemon> {
+  const ops = await startOperations('tezos', settings.listen, log);
   // HSM keys are opened here (login, test signature); every later start-up failure closes them.
   const config = await openTezosConfig(settings.keysFile, settings.passphraseFile === null ? {} : { passphraseFile: settings.passphraseFile }, {
     callMsMax: settings.listen.limits.backendCallMsMax,
     log,
   });
   try {
-    return await serveWith(settings, config, log);
+    return await serveWith(settings, config, ops, log);
   } catch (err) {
+    await ops.stop();
     await config.close();
     throw err;
   }
 }
 
-async function serveWith(settings: TezosServeSettings, config: OpenTezosConfig, log: Logger): Promise<TezosDaemon> {
+async function serveWith(settings: TezosServeSettings, config: OpenTezosConfig, ops: Operations, log: Logger): Promise<TezosDaemon> {
   const { listen } = settings;
-  const marks = openDaemonWatermarks(settings.store, settings.hostFloorDir, log);
+  const marks = ops.timedStore(openDaemonWatermarks(settings.store, settings.hostFloorDir, log), settings.store.kind, ['reserve', 'recordSignature', 'read']);
   try {
     // A baker's first request after a restart must not meet a store still connecting (bounded wait,
     // as the sign daemons do); a Redis that can lose marks stops start-up here (exit 78).
@@ -64,11 +68,13 @@ async function serveWith(settings: TezosServeSettings, config: OpenTezosConfig, 
     linePort: null,
     httpPort: null,
     stop: async () => {
+      await ops.stop();
       await Promise.all(stops.map((stop) => stop()));
       await marks.close();
       await config.close();
     },
   };
+  const countRefusals = (kind: string) => countingRefusals(ops.listener(kind), (refusal) => ops.count('signerd_tezos_refusals_total', { kind: refusal }));
   const common = { keys: config.keys.size, store: settings.store.kind, authentication: config.authorizedKeys.length > 0 };
   if (settings.line) {
     const line = await startTcpServer({
@@ -80,6 +86,7 @@ async function serveWith(settings: TezosServeSettings, config: OpenTezosConfig, 
       service: createTezosLineService(core, listen.reply),
       channel,
       policy: listen.policy,
+      metrics: countRefusals('line'),
     });
     servers.push(line);
     stops.push(() => line.close());
@@ -89,12 +96,28 @@ async function serveWith(settings: TezosServeSettings, config: OpenTezosConfig, 
   if (settings.http) {
     const host = settings.http.host ?? config.bindAddr ?? listen.host;
     const port = settings.http.port ?? config.bindPort ?? HTTP_PORT;
-    const http = await startHttpServer({ host, port, limits: listen.limits, log, service: createTezosHttpService(core), channel, policy: listen.policy });
+    const http = await startHttpServer({
+      host,
+      port,
+      limits: listen.limits,
+      log,
+      service: createTezosHttpService(core),
+      channel,
+      policy: listen.policy,
+      metrics: countRefusals('http'),
+    });
     servers.push(http);
     stops.push(() => http.close());
     daemon.httpPort = http.address.port;
     log.info({ protocol: 'http', host, port: http.address.port, ...common }, 'listening');
   }
+  for (const { key } of config.keys.values()) {
+    // Token-held keys are the ones with sessions to close.
+    ops.keyInfo(key.pkh, key.curve, 'close' in key ? 'pkcs11' : 'file');
+    ops.addPart(tezosKeyPart(key));
+  }
+  ops.addPart(watermarkPart(marks, settings.store.kind === 'sqlite' ? settings.store.stateDir : settings.hostFloorDir));
+  ops.serving();
   const reload = channelReload(channel, servers, log);
   if (reload) daemon.reload = reload;
   return daemon;

@@ -10,6 +10,7 @@ import type { ReplyMode } from '../protocol/reply-format.js';
 import { LOG_LEVELS } from '../log/logger.js';
 import { parseCount, parsePort } from './numbers.js';
 import { addChannelOptions, channelPolicy, type ChannelPolicy } from '../channels/channel-options.js';
+import { addOperationsOptions, operationsSettings, type OperationsSettings } from '../operations/operations-options.js';
 
 export interface ListenSettings {
   host: string;
@@ -20,10 +21,12 @@ export interface ListenSettings {
   logLevel: string;
   /** TLS client channels, or plaintext (loopback unless --insecure-plaintext). */
   policy: ChannelPolicy;
+  /** The /metrics, /healthz, /readyz listener, or null when off (lib/operations). */
+  operations: OperationsSettings | null;
 }
 
 export function addListenOptions<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>, defaultPort: number) {
-  return addChannelOptions(cmd)
+  return addOperationsOptions(addChannelOptions(cmd))
     .option('--config <file>', 'JSON file of options (camelCase long names); command-line options win')
     .option('--host <address>', 'address to listen on; beyond loopback only with TLS (--tls-cert) or --insecure-plaintext', '127.0.0.1')
     .option('--port <port>', 'TCP port of the line protocol', parsePort('--port'), defaultPort)
@@ -73,6 +76,7 @@ export function listenSettings(opts: ListenOptionValues): ListenSettings {
     reply: opts.reply,
     logLevel: opts.logLevel,
     policy: channelPolicy(opts),
+    operations: operationsSettings(opts),
     limits: {
       ...DEFAULT_LIMITS,
       lineBytesMax: opts.lineBytesMax,

@@ -9,7 +9,7 @@ import { createLineReader } from '../protocol/line-reader.js';
 import type { ChannelClient } from '../channels/channel-guard.js';
 import type { LineService, PendingRequest, RequestOutcome } from './request-runner.js';
 import type { TurnBudget } from './turn-budget.js';
-import { logRequest } from './request-log.js';
+import { logRequest, type RequestRecorder } from './request-log.js';
 
 /**
  * one-shot: like the seed daemons, a connection closes as soon as its lines are answered and no
@@ -31,6 +31,8 @@ export interface LineConnectionDeps {
   heldChanged(delta: number): void;
   /** The socket closed. */
   closed(control: ConnectionControl): void;
+  /** Counts refused lines with the listener's requests (lib/operations). */
+  recorder?: RequestRecorder | undefined;
 }
 
 /** What the server as a whole can ask of one of its connections. */
@@ -118,7 +120,7 @@ export function openLineConnection(socket: net.Socket, conn: number, client: Cha
 
   function refuse(err: DaemonError): void {
     // Refused at once, before any handler ran.
-    logRequest(connLog, { req: ++nextReq }, process.hrtime.bigint(), err.code, { code: err.code, thrown: err });
+    logRequest(connLog, { req: ++nextReq }, process.hrtime.bigint(), err.code, { code: err.code, thrown: err }, deps.recorder);
     socket.write(service.formatError(err) + '\n');
     finish();
   }

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { DaemonError, toDaemonError } from '../errors.js';
 import type { ChannelClient, ChannelGuard } from '../channels/channel-guard.js';
 import type { Gate } from './gate.js';
-import { logRequest } from './request-log.js';
+import { logRequest, type RequestRecorder } from './request-log.js';
 
 /** Per-request context: handlers add fields for the one outcome log line. */
 export interface RequestContext {
@@ -42,8 +42,9 @@ export function createRequestRunner(deps: {
   gate: Gate;
   service: LineService;
   channel: ChannelGuard | null;
+  recorder?: RequestRecorder | undefined;
 }): (request: PendingRequest) => Promise<RequestOutcome> {
-  const { gate, service, channel } = deps;
+  const { gate, service, channel, recorder } = deps;
   return async function runRequest(request) {
     const { line, conn, req, log } = request;
     // The outcome line is this object: req (and client) first, then the handler's fields, then
@@ -65,11 +66,11 @@ export function createRequestRunner(deps: {
       const refusal = request.client && channel ? channel.checkRequest(request.client) : null;
       if (refusal) throw refusal;
       const reply = await service.handle(line, ctx);
-      logRequest(log, fields, started, 'ok');
+      logRequest(log, fields, started, 'ok', undefined, recorder);
       return { reply, closeAfter: false };
     } catch (thrown) {
       const err = toDaemonError(thrown);
-      logRequest(log, fields, started, err.code, { code: err.code, thrown });
+      logRequest(log, fields, started, err.code, { code: err.code, thrown }, recorder);
       // A channel refused for who it is (not for its rate) is over: psimbols' "open a new channel".
       return { reply: service.formatError(err), closeAfter: err.code === 'UNAUTHENTICATED' || err.code === 'FORBIDDEN' };
     } finally {

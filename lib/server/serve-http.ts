@@ -36,6 +36,7 @@ import { multipartUpload, type FormFieldSpec, type UploadedForm } from './multip
 import { logRequest } from './request-log.js';
 import type { RequestContext } from './serve-tcp.js';
 import { createUploadQueue, type Admission, type QueueLimits } from './upload-queue.js';
+import type { ListenerMetrics } from './listener-metrics.js';
 
 /** A request as a service sees it before its body is read. */
 interface HttpRequestHead {
@@ -113,6 +114,8 @@ export interface HttpServerOptions {
   channel: ChannelGuard | null;
   /** Whether plain HTTP may bind beyond loopback (--insecure-plaintext). */
   policy: ChannelPolicy;
+  /** Request outcomes, refusals and load for the daemon's metrics and readiness (lib/operations). */
+  metrics?: ListenerMetrics | undefined;
 }
 
 export interface RunningHttpServer {
@@ -208,6 +211,17 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     if (refusal.code !== 'RATE_LIMITED') res.shouldKeepAlive = false;
     throw refusal;
   }
+  // Load for the metrics: open sockets and requests between their start and their log record.
+  let open = 0;
+  let inFlight = 0;
+  if (opts.metrics) {
+    server.on('connection', (socket: net.Socket) => {
+      open++;
+      socket.once('close', () => open--);
+    });
+    server.on('drop', () => opts.metrics?.refused('BUSY'));
+    opts.metrics.observe({ connections: () => open, inFlight: () => inFlight });
+  }
   server.on('request', (req, res) => serve(req, res, false));
   // Answered by us, so that a refused upload's `Expect: 100-continue` is never told to send.
   server.on('checkContinue', (req, res) => serve(req, res, true));
@@ -225,7 +239,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     const retry = isRetryable(code) ? `retry-after: ${HTTP_RETRY_AFTER_S}\r\n` : '';
     hangUp(socket, `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\n${retry}content-length: 0\r\n\r\n`);
     const fields = { conn: connection.conn, req: ++connection.nextReq, status, reason: err.code ?? 'unparsable request' };
-    logRequest(log, fields, connection.since, code, { code, thrown: err });
+    logRequest(log, fields, connection.since, code, { code, thrown: err }, opts.metrics);
   });
 
   /** One request, one log record once it is over (reply sent, upload directory removed). */
@@ -235,6 +249,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     const fields: Record<string, unknown> = { conn: connection.conn, req: ++connection.nextReq, method: req.method, path: logPath(req.url) };
     const ctx: RequestContext = { conn: connection.conn, req: fields['req'] as number, fields };
     const job: UploadJob = { admission: null, dir: null, work: null };
+    inFlight++;
     void (async () => {
       let reply: HttpReply;
       let outcome = 'ok';
@@ -264,7 +279,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       }
       fields['status'] = res.headersSent ? res.statusCode : null;
       connection.since = process.hrtime.bigint();
-      logRequest(log, fields, started, outcome, failure);
+      inFlight--;
+      logRequest(log, fields, started, outcome, failure, opts.metrics);
     })().catch((err: unknown) => log.error({ err }, 'internal error after the reply'));
   }
 

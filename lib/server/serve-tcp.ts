@@ -21,6 +21,7 @@ import { createGate } from './gate.js';
 import { openLineConnection, type ConnectionControl, type ConnectionMode } from './line-connection.js';
 import { createRequestRunner, type LineService } from './request-runner.js';
 import { createTurnBudget } from './turn-budget.js';
+import type { ListenerMetrics } from './listener-metrics.js';
 
 export type { ConnectionMode } from './line-connection.js';
 export type { LineService, RequestContext } from './request-runner.js';
@@ -36,6 +37,8 @@ export interface TcpServerOptions {
   channel: ChannelGuard | null;
   /** Whether plaintext may bind beyond loopback (--insecure-plaintext). */
   policy: ChannelPolicy;
+  /** Request outcomes, refusals and load for the daemon's metrics and readiness (lib/operations). */
+  metrics?: ListenerMetrics | undefined;
 }
 
 export interface RunningServer {
@@ -64,7 +67,8 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
     log,
     service,
     turn,
-    runRequest: createRequestRunner({ gate, service, channel }),
+    runRequest: createRequestRunner({ gate, service, channel, recorder: opts.metrics }),
+    recorder: opts.metrics,
     heldChanged(delta: number) {
       heldBytes += delta;
       if (heldBytes > INPUT_HELD_BYTES_MAX) shedLargest();
@@ -77,6 +81,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
   /** Refuses a connection with one error line; it is gone within FRAMING_ERROR_DISCARD_MS whatever the client does. */
   const refuseConnection = (socket: net.Socket, err: DaemonError, outcome: string = err.code): void => {
     refusals.note(outcome);
+    opts.metrics?.refused(outcome.startsWith('channel ') ? outcome.slice('channel '.length) : outcome);
     socket.on('error', () => {});
     socket.end(service.formatError(err) + '\n');
     setTimeout(() => socket.destroy(), FRAMING_ERROR_DISCARD_MS).unref();
@@ -108,7 +113,12 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
   // TLS: sockets still in their handshake are not connections yet; node:http-style, the server drops
   // (resets) sockets beyond this, so a handshake flood cannot hold more. Plaintext answers ERR BUSY itself.
   if (channel) server.maxConnections = limits.connectionsMax + TLS_HANDSHAKES_PENDING_MAX;
-  if (channel) server.on('tlsClientError', (err: NodeJS.ErrnoException) => log.debug({ err: err.code ?? err.message }, 'tls handshake failed'));
+  if (channel)
+    server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+      opts.metrics?.refused('tls-handshake');
+      log.debug({ err: err.code ?? err.message }, 'tls handshake failed');
+    });
+  opts.metrics?.observe({ connections: () => connections.size, inFlight: () => gate.inFlight });
 
   /** Open channels whose client may no longer use them (removed, expired, past max-session) are closed. */
   const sweep = (): void => {
@@ -133,6 +143,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
     for (const c of connections) if (!largest || c.held() > largest.held()) largest = c;
     if (!largest || largest.held() === 0) return;
     refusals.note('BUSY');
+    opts.metrics?.refused('BUSY');
     largest.shed();
   }
 

@@ -12,6 +12,9 @@ import { runDaemonProcess, type DaemonHandle } from '../server/daemon-process.js
 import { channelReload, openChannelGuard } from '../channels/channel-guard.js';
 import { startTcpServer } from '../server/serve-tcp.js';
 import { createSignService } from './sign-service.js';
+import { startOperations } from '../operations/operations.js';
+import { signingKeyPart, validityStorePart } from '../operations/probes.js';
+import { keySourceOf } from '../keys/open-signing-key.js';
 import type { SignatureProfile } from './profiles.js';
 
 /** Everything a sign daemon is configured with, validated once. */
@@ -54,8 +57,13 @@ function signDaemonSettings(opts: SignOptionValues): SignDaemonSettings {
 async function startSignDaemon(profile: SignatureProfile, settings: SignDaemonSettings, log: Logger): Promise<DaemonHandle> {
   const { listen } = settings;
   const channel = openChannelGuard(`sign-${profile.family}`, listen.policy, log);
+  const ops = await startOperations(`sign-${profile.family}`, listen, log);
   const key = await openSigningKey(settings.key, profile.algorithm, { callMsMax: listen.limits.backendCallMsMax, log });
-  const store = await openValidityStore(settings.store, { durable: false, create: true, log, logConnectionErrors: true });
+  ops.keyInfo(key.keyId, key.algorithm, keySourceOf(settings.key).kind);
+  const store = ops.timedStore(await openValidityStore(settings.store, { durable: false, create: true, log, logConnectionErrors: true }), settings.store.kind, [
+    'put',
+    'getLive',
+  ]);
   const service = createSignService({ key, store, ttlSeconds: settings.ttlSeconds, chunkBytes: settings.chunkBytes, reply: listen.reply });
   if (!(await store.ready(STORE_READY_MS_MAX))) log.warn({ store: settings.store.kind }, 'store not reachable yet; answering STORE_UNAVAILABLE until it is');
   const server = await startTcpServer({
@@ -67,7 +75,11 @@ async function startSignDaemon(profile: SignatureProfile, settings: SignDaemonSe
     service,
     channel,
     policy: listen.policy,
+    metrics: ops.listener('sign'),
   });
+  ops.addPart(signingKeyPart(key));
+  ops.addPart(validityStorePart(store, { write: true, stateDir: settings.store.kind === 'sqlite' ? settings.store.stateDir : null }));
+  ops.serving();
   const purge = setInterval(() => {
     if ('purgeExpired' in store) {
       try {
@@ -81,6 +93,7 @@ async function startSignDaemon(profile: SignatureProfile, settings: SignDaemonSe
   return {
     async stop() {
       clearInterval(purge);
+      await ops.stop();
       await server.close();
       await store.close();
       await key.close?.();

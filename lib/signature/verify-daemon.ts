@@ -11,6 +11,8 @@ import { channelReload, openChannelGuard } from '../channels/channel-guard.js';
 import { startTcpServer } from '../server/serve-tcp.js';
 import { STORE_READY_MS_MAX } from '../limits.js';
 import { createVerifyService } from './verify-service.js';
+import { startOperations } from '../operations/operations.js';
+import { validityStorePart } from '../operations/probes.js';
 import type { SignatureProfile } from './profiles.js';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -41,8 +43,12 @@ function verifyDaemonSettings(opts: VerifyOptionValues): VerifyDaemonSettings {
 async function startVerifyDaemon(profile: SignatureProfile, settings: VerifyDaemonSettings, log: Logger): Promise<DaemonHandle> {
   const { listen } = settings;
   const channel = openChannelGuard(`verify-${profile.family}`, listen.policy, log);
+  const ops = await startOperations(`verify-${profile.family}`, listen, log);
   const keyring = loadKeyring(settings.keyring, profile.algorithm);
-  const store = await openValidityStore(settings.store, { durable: false, create: true, log, logConnectionErrors: true });
+  for (const keyId of keyring.keyIds) ops.keyInfo(keyId, profile.algorithm, 'public-key-file');
+  const store = ops.timedStore(await openValidityStore(settings.store, { durable: false, create: true, log, logConnectionErrors: true }), settings.store.kind, [
+    'getLive',
+  ]);
   const service = createVerifyService({ algorithm: profile.algorithm, keyring, store, reply: listen.reply, verifiedReply: profile.verifiedReply });
   if (!(await store.ready(STORE_READY_MS_MAX))) log.warn({ store: settings.store.kind }, 'store not reachable yet; answering STORE_UNAVAILABLE until it is');
   const server = await startTcpServer({
@@ -54,10 +60,14 @@ async function startVerifyDaemon(profile: SignatureProfile, settings: VerifyDaem
     service,
     channel,
     policy: listen.policy,
+    metrics: ops.listener('verify'),
   });
+  ops.addPart(validityStorePart(store, { write: false, stateDir: settings.store.kind === 'sqlite' ? settings.store.stateDir : null }));
+  ops.serving();
   log.info({ host: listen.host, port: server.address.port, keyIds: keyring.keyIds, store: settings.store.kind }, 'listening');
   return {
     async stop() {
+      await ops.stop();
       await server.close();
       await store.close();
     },

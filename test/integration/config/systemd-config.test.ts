@@ -21,7 +21,7 @@ const writePrivate = (file: string, data: string | Buffer): void => {
 
 /** The example config with its /etc and /var paths moved under the test directory, on free ports. */
 function configFor(daemon: string, overrides: Record<string, unknown>): string {
-  const config: Record<string, unknown> = { ...example(daemon), port: 0, ...overrides };
+  const config: Record<string, unknown> = { ...example(daemon), port: 0, metricsPort: 0, ...overrides };
   const moved = (value: unknown): unknown => (typeof value === 'string' && /^\/(etc|var)\//.test(value) ? path.join(dir, value) : value);
   for (const [key, value] of Object.entries(config)) config[key] = Array.isArray(value) ? value.map(moved) : moved(value);
   const file = path.join(dir, `${daemon}.json`);

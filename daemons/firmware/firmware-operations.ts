@@ -1,0 +1,55 @@
+// firmware's readiness part and upload counts: the key root stays readable (its keys were proven by
+// verified test signatures when they were opened, and every signature is verified before it leaves),
+// and each upload is counted by format (the route's last path segment) with its outcome and bytes.
+import fs from 'node:fs/promises';
+import { DaemonError, toDaemonError } from '../../lib/errors.js';
+import { KEY_PROBE_INTERVAL_MS } from '../../lib/limits.js';
+import type { ReadinessPart } from '../../lib/operations/readiness.js';
+import type { HttpService } from '../../lib/server/serve-http.js';
+
+export function keyRootPart(root: string): ReadinessPart {
+  return {
+    name: 'key root',
+    intervalMs: KEY_PROBE_INTERVAL_MS,
+    reprobeOnFault: true,
+    async probe() {
+      try {
+        await fs.readdir(root);
+      } catch (err) {
+        throw new DaemonError('BACKEND_UNAVAILABLE', `key root ${root} is not readable (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+    },
+  };
+}
+
+interface UploadCounts {
+  upload(format: string, outcome: string, bytes: number): void;
+}
+
+/** The service, counting uploads; the format comes from a route that exists, so the label set is the route table. */
+export function countingUploads(service: HttpService, counts: UploadCounts): HttpService {
+  if (!service.upload) return service;
+  const upload = service.upload.bind(service);
+  return {
+    ...service,
+    upload(head) {
+      const route = upload(head);
+      if (route === null) return null;
+      const format = head.path.replace(/\/+$/, '').split('/').pop() ?? 'unknown';
+      const bytes = Number(head.headers['content-length'] ?? 0) || 0;
+      return {
+        fields: route.fields,
+        async run(form, ctx) {
+          try {
+            const reply = await route.run(form, ctx);
+            counts.upload(format, 'ok', bytes);
+            return reply;
+          } catch (err) {
+            counts.upload(format, toDaemonError(err).code, bytes);
+            throw err;
+          }
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,185 @@
+// The daemon's Prometheus metrics on prom-client (loaded only when --metrics-port is given): one
+// registry per process, families named by Prometheus' rules (signerd_ prefix, base units, _total,
+// _seconds), labels only from finite sets (daemon, listener kind, error codes, configured keys).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ERROR_CODES, isFault, type ErrorCode } from '../errors.js';
+import type { ListenerLoad, ListenerMetrics } from '../server/listener-metrics.js';
+import type { Readiness } from './readiness.js';
+
+/** Request durations: from a fast ECDSA signature (sub-millisecond) to an HSM or firmware upload's tens of seconds. */
+const REQUEST_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const STORE_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+/** Outcomes a request can end with besides an error code (request-log.ts). */
+const OTHER_OUTCOMES = new Set(['ok', 'client-gone']);
+/** Refusal reasons that are a client failing to authenticate (channel refusals, TLS handshakes). */
+const AUTH_REASONS = new Set(['UNAUTHENTICATED', 'FORBIDDEN', 'tls-handshake']);
+
+export interface DaemonMetrics {
+  readonly registry: Registry;
+  /** A listener's recorder; `kind` is the daemon's name for it (sign, verify, mac, line, http). */
+  listener(kind: string, faultSeen: () => void): ListenerMetrics;
+  /** One store operation: its duration, and whether it failed. */
+  storeOperation(store: string, op: string, seconds: number, failed: boolean): void;
+  /** A configured key's public facts. */
+  keyInfo(keyId: string, algorithm: string, backend: string): void;
+  /** A daemon-specific counter, declared once in DAEMON_COUNTERS. */
+  count(name: DaemonCounter, labels: Record<string, string>, by?: number): void;
+}
+
+/** Counters only some daemons use: name → help and label names (docs/metrics.md lists them all). */
+const DAEMON_COUNTERS = {
+  signerd_tezos_refusals_total: { help: 'tezos sign requests refused, by kind (watermark, policy, authentication)', labels: ['kind'] },
+  signerd_hmac_tags_total: { help: 'HMAC tags made by the MAC listener (one per chunk)', labels: [] },
+  signerd_firmware_uploads_total: { help: 'firmware uploads answered, by format and outcome', labels: ['format', 'outcome'] },
+  signerd_firmware_upload_bytes_total: { help: 'bytes of firmware uploads received', labels: ['format'] },
+  signerd_backend_failures_total: { help: 'key backend failures seen by requests, by error code', labels: ['code'] },
+} as const;
+export type DaemonCounter = keyof typeof DAEMON_COUNTERS;
+
+export function createDaemonMetrics(daemon: string, version: string, readiness: Readiness): DaemonMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ daemon });
+  collectDefaultMetrics({ register: registry, prefix: 'signerd_' });
+  // prom-client names these gauges with _total, which Prometheus reserves for counters (promtool refuses them).
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'])
+    registry.removeSingleMetric(`signerd_${name}`);
+  const registers = [registry];
+
+  new Gauge({ name: 'signerd_build_info', help: 'signerd version and Node.js version (always 1)', labelNames: ['version', 'node_version'], registers })
+    .labels(version, process.versions.node)
+    .set(1);
+
+  const requests = new Counter({
+    name: 'signerd_requests_total',
+    help: 'requests answered, by listener kind and outcome (ok or the error code)',
+    labelNames: ['kind', 'outcome'],
+    registers,
+  });
+  const durations = new Histogram({
+    name: 'signerd_request_duration_seconds',
+    help: 'time from a request line or HTTP request to its answer, by listener kind and outcome',
+    labelNames: ['kind', 'outcome'],
+    buckets: REQUEST_BUCKETS_S,
+    registers,
+  });
+  const refused = new Counter({
+    name: 'signerd_connections_refused_total',
+    help: 'connections refused before any request, by reason',
+    labelNames: ['kind', 'reason'],
+    registers,
+  });
+  const authFailures = new Counter({
+    name: 'signerd_auth_failures_total',
+    help: 'client channel authentication failures, by reason',
+    labelNames: ['reason'],
+    registers,
+  });
+  const loads = new Map<string, ListenerLoad[]>();
+  const sumLoad = (read: (l: ListenerLoad) => number) =>
+    function (this: Gauge<'kind'>) {
+      this.reset();
+      for (const [kind, list] of loads) this.labels(kind).set(list.reduce((sum, l) => sum + read(l), 0));
+    };
+  new Gauge({
+    name: 'signerd_open_connections',
+    help: 'connections open now, by listener kind',
+    labelNames: ['kind'],
+    registers,
+    collect: sumLoad((l) => l.connections()),
+  });
+  new Gauge({
+    name: 'signerd_in_flight_requests',
+    help: 'requests being processed now, by listener kind',
+    labelNames: ['kind'],
+    registers,
+    collect: sumLoad((l) => l.inFlight()),
+  });
+
+  new Gauge({
+    name: 'signerd_ready',
+    help: '1 while the daemon can do its job (GET /readyz answers 200), else 0',
+    registers,
+    collect() {
+      this.set(readiness.report().ready ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'signerd_readiness',
+    help: 'readiness of each part (key, store, secrets, key root): 1 ready, 0 not',
+    labelNames: ['part'],
+    registers,
+    collect() {
+      this.reset();
+      for (const part of readiness.report().parts) this.labels(part.name).set(part.ready ? 1 : 0);
+    },
+  });
+
+  const storeDurations = new Histogram({
+    name: 'signerd_store_operation_duration_seconds',
+    help: 'validity or watermark store operations, by store kind and operation',
+    labelNames: ['store', 'op'],
+    buckets: STORE_BUCKETS_S,
+    registers,
+  });
+  const storeErrors = new Counter({
+    name: 'signerd_store_errors_total',
+    help: 'store operations that failed, by store kind and operation',
+    labelNames: ['store', 'op'],
+    registers,
+  });
+  const keys = new Gauge({
+    name: 'signerd_key_info',
+    help: 'configured keys: id, algorithm and backend (public facts; always 1)',
+    labelNames: ['key_id', 'algorithm', 'backend'],
+    registers,
+  });
+  const counters = Object.fromEntries(
+    Object.entries(DAEMON_COUNTERS).map(([name, spec]) => [name, new Counter({ name, help: spec.help, labelNames: spec.labels, registers })]),
+  ) as Record<DaemonCounter, Counter>;
+
+  return {
+    registry,
+    listener(kind, faultSeen) {
+      // Children bound once per outcome: the hot path is a map lookup, an add and an observe.
+      const bound = new Map<string, { count: Counter.Internal; time: Histogram.Internal<string> }>();
+      const boundFor = (outcome: string) => {
+        let b = bound.get(outcome);
+        if (!b) bound.set(outcome, (b = { count: requests.labels(kind, outcome), time: durations.labels(kind, outcome) }));
+        return b;
+      };
+      return {
+        record(outcome, seconds) {
+          // Outcomes come from closed lists; anything else would be a bug, and must not grow the label set.
+          const label = OTHER_OUTCOMES.has(outcome) || outcome in ERROR_CODES ? outcome : 'other';
+          const b = boundFor(label);
+          b.count.inc();
+          b.time.observe(seconds);
+          if (label === 'ok' || label === 'client-gone') return;
+          if (AUTH_REASONS.has(label)) authFailures.labels(label).inc();
+          if (label !== 'other' && isFault(label as ErrorCode)) {
+            if (label.startsWith('BACKEND_') || label === 'SIGNATURE_CHECK_FAILED') counters.signerd_backend_failures_total.labels(label).inc();
+            faultSeen();
+          }
+        },
+        refused(reason) {
+          const label = reason in ERROR_CODES || reason === 'tls-handshake' ? reason : 'other';
+          refused.labels(kind, label).inc();
+          if (AUTH_REASONS.has(label)) authFailures.labels(label).inc();
+        },
+        observe(load) {
+          loads.set(kind, [...(loads.get(kind) ?? []), load]);
+        },
+      };
+    },
+    storeOperation(store, op, seconds, failed) {
+      storeDurations.labels(store, op).observe(seconds);
+      if (failed) storeErrors.labels(store, op).inc();
+    },
+    keyInfo(keyId, algorithm, backend) {
+      keys.labels(keyId, algorithm, backend).set(1);
+    },
+    count(name, labels, by = 1) {
+      counters[name].inc(labels, by);
+    },
+  };
+}

@@ -1,0 +1,88 @@
+// The operations listener: GET /metrics (Prometheus text), /healthz (serving its listeners) and
+// /readyz (able to do its job; 503 with a JSON body naming each part that is not, and why).
+// Plain node:http with its own small bounds; loopback unless --insecure-plaintext.
+import http from 'node:http';
+import type net from 'node:net';
+import type { Logger } from 'pino';
+import { checkPlaintextBind, type ChannelPolicy } from '../channels/channel-options.js';
+import { METRICS_CONNECTIONS_MAX, METRICS_REQUEST_MS_MAX } from '../limits.js';
+import type { Readiness } from './readiness.js';
+import type { OperationsSettings } from './operations-options.js';
+
+export interface MetricsSource {
+  readonly contentType: string;
+  metrics(): Promise<string>;
+}
+
+export interface RunningOperationsServer {
+  readonly address: net.AddressInfo;
+  close(): Promise<void>;
+}
+
+export async function startOperationsServer(
+  settings: OperationsSettings,
+  policy: ChannelPolicy,
+  deps: { readiness: Readiness; metrics: MetricsSource; log: Logger },
+): Promise<RunningOperationsServer> {
+  checkPlaintextBind(settings.host, policy);
+  const server = http.createServer({ requestTimeout: METRICS_REQUEST_MS_MAX, headersTimeout: METRICS_REQUEST_MS_MAX }, (req, res) => {
+    void answer(req.method ?? 'GET', (req.url ?? '/').split('?')[0] ?? '/', deps).then(
+      ({ status, type, body }) => {
+        res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      },
+      (err: unknown) => {
+        deps.log.error({ err }, 'metrics listener failed a request');
+        res.writeHead(500).end();
+      },
+    );
+    // Bodies are never read: a scrape has none.
+    req.resume();
+  });
+  server.maxConnections = METRICS_CONNECTIONS_MAX;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: settings.host, port: settings.port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (err) => deps.log.error({ err }, 'metrics listener error'));
+  return {
+    address: server.address() as net.AddressInfo,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+interface Answer {
+  status: number;
+  type: string;
+  body: string;
+}
+
+const JSON_TYPE = 'application/json';
+
+async function answer(method: string, path: string, deps: { readiness: Readiness; metrics: MetricsSource }): Promise<Answer> {
+  if (method !== 'GET' && method !== 'HEAD') return { status: 405, type: JSON_TYPE, body: '{"error":"GET only"}\n' };
+  switch (path) {
+    case '/metrics':
+      return { status: 200, type: deps.metrics.contentType, body: await deps.metrics.metrics() };
+    case '/healthz': {
+      const { serving } = deps.readiness.report();
+      return { status: serving ? 200 : 503, type: JSON_TYPE, body: JSON.stringify({ serving }) + '\n' };
+    }
+    case '/readyz': {
+      const report = deps.readiness.report();
+      const notReady = Object.fromEntries(report.parts.filter((p) => !p.ready).map((p) => [p.name, p.reason]));
+      if (!report.serving) notReady['listeners'] = 'not serving yet (starting or draining)';
+      const body = { ready: report.ready, parts: Object.fromEntries(report.parts.map((p) => [p.name, p.ready])), ...(report.ready ? {} : { notReady }) };
+      return { status: report.ready ? 200 : 503, type: JSON_TYPE, body: JSON.stringify(body) + '\n' };
+    }
+    default:
+      return { status: 404, type: JSON_TYPE, body: '{"error":"try /metrics, /healthz or /readyz"}\n' };
+  }
+}

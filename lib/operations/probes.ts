@@ -1,0 +1,78 @@
+// Readiness probes shared by daemons: a signing key makes a signature that verifies with its public
+// key, and a validity store takes a write and reads it back (a SQLite state directory takes a synced file).
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { DaemonError } from '../errors.js';
+import { verifyAsync } from '../crypto/signature-algorithms.js';
+import { KEY_PROBE_INTERVAL_MS, STORE_PROBE_INTERVAL_MS } from '../limits.js';
+import type { SigningKey } from '../keys/signing-key.js';
+import type { ValidityStore } from '../store/validity-store.js';
+import type { ReadinessPart } from './readiness.js';
+
+/** What the probe signs: fixed and public, so a probe signature is worth nothing to anyone. */
+const PROBE_MESSAGE = Buffer.from('signerd readiness probe');
+/** A probe record lives this long (a Redis key expires by itself; SQLite's purge removes it). */
+const PROBE_RECORD_MS = 60_000;
+
+export function signingKeyPart(key: SigningKey): ReadinessPart {
+  return {
+    name: `key ${key.keyId}`,
+    intervalMs: KEY_PROBE_INTERVAL_MS,
+    reprobeOnFault: true,
+    async probe() {
+      const signature = await key.sign(PROBE_MESSAGE);
+      if (!(await verifyAsync(key.algorithm, key.publicKey, PROBE_MESSAGE, signature)))
+        throw new DaemonError('SIGNATURE_CHECK_FAILED', 'the key made a signature that does not verify with its public key');
+    },
+  };
+}
+
+/**
+ * Sign daemons: a record written and read back (the probe's own random key, so daemons sharing a
+ * store never meet each other's probes); verify daemons, which only read, a lookup. On SQLite, the
+ * state directory must also take a new synced file: the database's own files may still be open and
+ * writable when the directory no longer is, and then the next start (or a verify daemon's) fails.
+ */
+export function validityStorePart(store: ValidityStore, opts: { write: boolean; stateDir: string | null }): ReadinessPart {
+  const probeId = randomBytes(16).toString('hex');
+  return {
+    name: 'store',
+    intervalMs: STORE_PROBE_INTERVAL_MS,
+    async probe() {
+      if (opts.stateDir !== null) await probeDirectory(opts.stateDir, probeId);
+      if (!opts.write) {
+        await store.getLive(probeId);
+        return;
+      }
+      const nonce = randomBytes(16);
+      const signature = probeId + nonce.toString('hex');
+      const now = Date.now();
+      await store.put({ signature, message: nonce, keyId: 'readiness-probe', algorithm: 'none', createdMs: now, expiresMs: now + PROBE_RECORD_MS });
+      const back = await store.getLive(signature);
+      if (!back?.message.equals(nonce)) throw new DaemonError('STORE_UNAVAILABLE', 'a record written to the store did not read back');
+    },
+  };
+}
+
+/** Creates, syncs, reads back and removes a small file in `dir`. */
+export async function probeDirectory(dir: string, probeId: string): Promise<void> {
+  const file = path.join(dir, `.readiness-probe-${probeId}`);
+  const nonce = randomBytes(16);
+  try {
+    const handle = await fs.open(file, 'w', 0o600);
+    try {
+      await handle.writeFile(nonce);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    const back = await fs.readFile(file);
+    if (!back.equals(nonce)) throw new DaemonError('STORE_UNAVAILABLE', `state directory ${dir}: a file written did not read back`);
+  } catch (err) {
+    if (err instanceof DaemonError) throw err;
+    throw new DaemonError('STORE_UNAVAILABLE', `state directory ${dir}: cannot write and read a file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  } finally {
+    await fs.rm(file, { force: true }).catch(() => undefined);
+  }
+}

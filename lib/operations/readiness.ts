@@ -1,0 +1,142 @@
+// Readiness: "this daemon can do its job right now". Each daemon registers its parts (a key, a store,
+// a secret set) with a probe; probes run on their interval, at once after a backend fault, and each
+// within a deadline. The daemon is ready while it serves its listeners and every part's last probe passed.
+import type { Logger } from 'pino';
+import { DaemonError, toDaemonError } from '../errors.js';
+import { PROBE_MS_MAX, UNREADY_LOG_INTERVAL_MS } from '../limits.js';
+
+/** One thing the daemon needs to do its job, and how to prove it works now. */
+export interface ReadinessPart {
+  /** Bounded and public (a metric label and a /readyz field): "store", "key <keyId>", "secrets". */
+  readonly name: string;
+  readonly intervalMs: number;
+  /** Resolves when the part works now; throws (a DaemonError, whose safe message is the reason) when not. */
+  probe(): Promise<void>;
+  /** Probe again at once when a request ends with a backend fault (keys, HSM secrets). */
+  readonly reprobeOnFault?: boolean;
+}
+
+interface PartState {
+  name: string;
+  ready: boolean;
+  /** Why not (an error code and its safe message); null when ready. */
+  reason: string | null;
+}
+
+interface ReadinessReport {
+  ready: boolean;
+  serving: boolean;
+  parts: PartState[];
+}
+
+export interface Readiness {
+  add(part: ReadinessPart): void;
+  /** The listeners are up: /healthz turns 200 and probing begins. */
+  serving(): void;
+  /** A request ended with a backend fault: parts that may have broken are probed again now. */
+  faultSeen(): void;
+  report(): ReadinessReport;
+  /** Resolves the first time the daemon is ready (systemd's READY=1 waits for it). */
+  readonly firstReady: Promise<void>;
+  stop(): void;
+}
+
+interface Tracked {
+  part: ReadinessPart;
+  state: PartState;
+  running: boolean;
+  probed: boolean;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export function createReadiness(log: Logger): Readiness {
+  const tracked: Tracked[] = [];
+  let serving = false;
+  let stopped = false;
+  let wasReady = false;
+  let lastUnreadyLogMs = 0;
+  let announceReady!: () => void;
+  const firstReady = new Promise<void>((resolve) => (announceReady = resolve));
+
+  const report = (): ReadinessReport => {
+    const parts = tracked.map((t) => ({ ...t.state }));
+    return { ready: serving && parts.every((p) => p.ready), serving, parts };
+  };
+
+  /** Logs transitions at once, and an unready daemon's reasons every UNREADY_LOG_INTERVAL_MS. */
+  const settle = (): void => {
+    const now = report();
+    if (now.ready && !wasReady) {
+      wasReady = true;
+      log.info({ parts: now.parts.map((p) => p.name) }, 'ready');
+      announceReady();
+      // Not before every part had its first probe: a daemon starting is not a daemon failing.
+    } else if (!now.ready && tracked.every((t) => t.probed) && (wasReady || Date.now() - lastUnreadyLogMs >= UNREADY_LOG_INTERVAL_MS)) {
+      wasReady = false;
+      lastUnreadyLogMs = Date.now();
+      const notReady = Object.fromEntries(now.parts.filter((p) => !p.ready).map((p) => [p.name, p.reason]));
+      log.warn({ serving: now.serving, notReady }, 'not ready');
+    }
+  };
+
+  const run = (t: Tracked): void => {
+    if (stopped || t.running) return;
+    t.running = true;
+    clearTimeout(t.timer);
+    void withDeadline(t.part.probe(), PROBE_MS_MAX)
+      .then(
+        () => {
+          t.state.ready = true;
+          t.state.reason = null;
+        },
+        (err: unknown) => {
+          const e = toDaemonError(err);
+          t.state.ready = false;
+          t.state.reason = `${e.code}: ${e.message}`;
+        },
+      )
+      .finally(() => {
+        t.running = false;
+        t.probed = true;
+        if (stopped) return;
+        t.timer = setTimeout(() => run(t), t.part.intervalMs).unref();
+        if (serving) settle();
+      });
+  };
+
+  // While unready, say why on schedule even when no probe changes anything.
+  const nag = setInterval(() => {
+    if (serving && !wasReady) settle();
+  }, UNREADY_LOG_INTERVAL_MS).unref();
+
+  return {
+    add(part) {
+      const t: Tracked = { part, state: { name: part.name, ready: false, reason: 'not probed yet' }, running: false, probed: false, timer: undefined };
+      tracked.push(t);
+      run(t);
+    },
+    serving() {
+      serving = true;
+      settle();
+    },
+    faultSeen() {
+      for (const t of tracked) if (t.part.reprobeOnFault) run(t);
+    },
+    report,
+    firstReady,
+    stop() {
+      stopped = true;
+      serving = false;
+      clearInterval(nag);
+      for (const t of tracked) clearTimeout(t.timer);
+    },
+  };
+}
+
+function withDeadline(work: Promise<void>, msMax: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DaemonError('BACKEND_TIMEOUT', `no answer within ${msMax} ms`)), msMax);
+  });
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,44 @@
+// Reading a daemon's operations listener in tests: its port (from the "metrics listening" log line),
+// a GET of /metrics, /healthz or /readyz, a sample's value, promtool's verdict, and polling.
+import { execFile } from 'node:child_process';
+import type { RunningDaemon } from './daemon.js';
+
+export function metricsPortOf(daemon: RunningDaemon): number {
+  const line = daemon.logs.find((l) => l['msg'] === 'metrics listening');
+  if (typeof line?.['port'] !== 'number') throw new Error('the daemon logged no "metrics listening" line');
+  return line['port'];
+}
+
+export async function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(3_000) });
+  return { status: res.status, body: await res.text() };
+}
+
+/** The value of one sample: `name` with exactly these labels among its own (daemon is added by the daemon). */
+export function sample(text: string, name: string, labels: Record<string, string> = {}): number | null {
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const own = Object.fromEntries([...(m[3] ?? '').matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)].map((l) => [l[1], l[2]]));
+    if (Object.entries(labels).every(([k, v]) => own[k] === v)) return Number(m[4]);
+  }
+  return null;
+}
+
+/** promtool's complaints about an exposition (empty: none). */
+export function promtoolCheck(text: string): Promise<string> {
+  return new Promise((resolve) => {
+    const child = execFile('promtool', ['check', 'metrics'], (_err, stdout, stderr) => resolve((stdout + stderr).trim()));
+    child.stdin!.end(text);
+  });
+}
+
+/** Polls `check` every 50 ms until it is true; resolves with the milliseconds it took, or rejects after msMax. */
+export async function waitUntil(check: () => Promise<boolean>, msMax: number, what: string): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    if (await check().catch(() => false)) return Date.now() - started;
+    if (Date.now() - started > msMax) throw new Error(`${what}: not within ${msMax} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

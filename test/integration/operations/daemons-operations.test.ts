@@ -1,0 +1,88 @@
+// The operations listener of hmac, tezos and firmware: promtool accepts each /metrics, request
+// counters equal the requests per outcome, /readyz is 200 with the daemon's parts, tezos counts a
+// policy refusal, and no secret (HMAC secret, Tezos secret key) shows in /metrics or /readyz.
+import t, { type Test } from 'tap';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
+import { exchange, request } from '../../helpers/line-client.js';
+import { get, metricsPortOf, promtoolCheck, sample, waitUntil } from '../../helpers/operations.js';
+import { needTools } from '../../helpers/tools.js';
+import { singleDir } from '../../unit/hmac/secret-fixtures.js';
+import { copyKeyRoot } from '../firmware/line-fixtures.js';
+import { TZ1, httpSign, seedKeys, writeKeys } from '../tezos/fixtures.js';
+
+const dir = t.testdir();
+
+/** Starts, waits for /readyz 200, runs `drive`, then checks /metrics against the log and for secrets. */
+async function check(t: Test, name: string, daemon: RunningDaemon, drive: () => Promise<void>, secrets: string[]): Promise<string> {
+  t.teardown(() => daemon.stop());
+  const ops = metricsPortOf(daemon);
+  await waitUntil(async () => (await get(ops, '/readyz')).status === 200, 3_000, `${name} ready`);
+  await drive();
+  const metrics = (await get(ops, '/metrics')).body;
+  t.equal(await promtoolCheck(metrics), '', `${name}: promtool check metrics passes`);
+  const logged = new Map<string, number>();
+  for (const l of daemon.logs) if (l['msg'] === 'request') logged.set(String(l['outcome']), (logged.get(String(l['outcome'])) ?? 0) + 1);
+  t.ok(logged.size > 0, `${name}: requests were made`);
+  for (const [outcome, count] of logged) {
+    const counted = metrics
+      .split('\n')
+      .filter((line) => line.startsWith('signerd_requests_total{') && line.includes(`outcome="${outcome}"`))
+      .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+    t.equal(counted, count, `${name}: ${count} × ${outcome}`);
+  }
+  const readyz = (await get(ops, '/readyz')).body;
+  for (const secret of secrets) t.notOk(metrics.includes(secret) || readyz.includes(secret), `${name}: no secret in /metrics or /readyz`);
+  return metrics;
+}
+
+t.test('hmac, tezos and firmware', needTools('promtool'), async (t) => {
+  const secretDir = singleDir(path.join(dir, 'hmac'));
+  const hmac = await startDaemon(['hmac', '--secret-dir', secretDir, '--port', '0', '--verify-port', '0', '--metrics-port', '0'], { listeners: 2 });
+  const hmacMetrics = await check(
+    t,
+    'hmac',
+    hmac,
+    async () => {
+      await exchange(hmac.ports[0]!, ['0 hello', '0 world']);
+      await request(hmac.ports[1]!, 'not a verify line');
+    },
+    [fs.readFileSync(path.join(secretDir, 'secret')).toString('hex').slice(0, 16)],
+  );
+  t.match(JSON.parse((await get(metricsPortOf(hmac), '/readyz')).body), { ready: true, parts: { secrets: true } });
+  t.ok((sample(hmacMetrics, 'signerd_hmac_tags_total') ?? 0) >= 1, 'tags counted');
+
+  const keys = writeKeys(path.join(dir), seedKeys([TZ1]));
+  const tezos = await startDaemon(
+    ['tezos', '--keys', keys, '--state-dir', path.join(dir, 'tezos-state'), '--port', '0', '--http-port', '0', '--metrics-port', '0'],
+    { listeners: 2 },
+  );
+  const tezosMetrics = await check(
+    t,
+    'tezos',
+    tezos,
+    async () => {
+      // A transaction (0x03) under a baking-only policy: refused by the policy.
+      const refused = await httpSign(tezos.ports[1]!, TZ1.pkh, Buffer.from('03' + '00'.repeat(40), 'hex'));
+      t.equal(refused.code, 'NOT_ALLOWED');
+    },
+    [TZ1.sk],
+  );
+  t.equal(sample(tezosMetrics, 'signerd_tezos_refusals_total', { kind: 'policy' }), 1);
+  t.match(JSON.parse((await get(metricsPortOf(tezos), '/readyz')).body), { ready: true, parts: { [`key ${TZ1.pkh}`]: true, watermarks: true } });
+
+  const root = copyKeyRoot(path.join(dir, 'fw'));
+  const firmware = await startDaemon(['firmware', '--key-root', root, '--port', '0', '--no-http', '--metrics-port', '0']);
+  await check(
+    t,
+    'firmware',
+    firmware,
+    async () => {
+      await request(firmware.port, 'KEYS');
+      await request(firmware.port, 'NOPE');
+    },
+    [],
+  );
+  t.match(JSON.parse((await get(metricsPortOf(firmware), '/readyz')).body), { ready: true, parts: { 'key root': true } });
+});

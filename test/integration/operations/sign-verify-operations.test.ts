@@ -1,0 +1,156 @@
+// The operations listener of the sign and verify daemons, driven for real: promtool accepts /metrics,
+// counters and histogram counts equal the requests per outcome, /readyz follows the store (a SQLite
+// state directory made unwritable, a Redis killed and brought back) within 2 s, stays 200 under load,
+// and neither /metrics nor /readyz shows a payload or key material.
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
+import { exchange, request } from '../../helpers/line-client.js';
+import { get, metricsPortOf, promtoolCheck, sample, waitUntil } from '../../helpers/operations.js';
+import { startRedis } from '../../helpers/redis-server.js';
+import { makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
+import { needTools } from '../../helpers/tools.js';
+
+const dir = t.testdir();
+const PAYLOAD = 'payload-that-must-not-leak';
+
+/** Request records in the daemon's log, by outcome. */
+function outcomesLogged(daemon: RunningDaemon): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const l of daemon.logs) if (l['msg'] === 'request') counts.set(String(l['outcome']), (counts.get(String(l['outcome'])) ?? 0) + 1);
+  return counts;
+}
+
+const readyIs = (port: number, status: number) => async () => (await get(port, '/readyz')).status === status;
+
+/** Makes a directory unwritable even for root (immutable), or by mode for anyone else; returns the undo. */
+function makeUnwritable(target: string): () => void {
+  if (process.getuid?.() === 0) {
+    execFileSync('chattr', ['+i', target]);
+    return () => execFileSync('chattr', ['-i', target]);
+  }
+  fs.chmodSync(target, 0o500);
+  return () => fs.chmodSync(target, 0o700);
+}
+
+t.test('sign and verify on SQLite: metrics, readiness, the state directory made unwritable', needTools('promtool', 'chattr'), async (t) => {
+  const keys = makeKeys(dir, 'ecdsa', 'ops');
+  const state = path.join(dir, 'state');
+  const common = ['--state-dir', state, '--port', '0', '--metrics-port', '0'];
+  const sign = await startDaemon(['sign-ecdsa', '--key', keys.privateKeyFile, ...common]);
+  t.teardown(() => sign.stop());
+  const verify = await startDaemon(['verify-ecdsa', '--keyring', keys.publicKeyFile, ...common]);
+  t.teardown(() => verify.stop());
+  const signOps = metricsPortOf(sign);
+  const verifyOps = metricsPortOf(verify);
+  await waitUntil(readyIs(signOps, 200), 2_000, 'sign ready');
+  await waitUntil(readyIs(verifyOps, 200), 2_000, 'verify ready');
+  t.equal((await get(signOps, '/healthz')).status, 200);
+  t.equal((await get(signOps, '/nothing')).status, 404);
+
+  const signatures: string[] = [];
+  for (let i = 0; i < 5; i++) signatures.push(...signaturesOf(await request(sign.port, `${PAYLOAD} ${i}`)));
+  t.equal(signatures.length, 5);
+  await request(verify.port, signatures[0]!);
+  await request(verify.port, signatures[1]!);
+  await request(verify.port, 'zz-not-hex');
+  await request(verify.port, '');
+
+  for (const [daemon, port, kind] of [
+    [sign, signOps, 'sign'],
+    [verify, verifyOps, 'verify'],
+  ] as const) {
+    const metrics = (await get(port, '/metrics')).body;
+    t.equal(await promtoolCheck(metrics), '', `promtool check metrics passes for ${kind}`);
+    for (const [outcome, count] of outcomesLogged(daemon)) {
+      t.equal(sample(metrics, 'signerd_requests_total', { kind, outcome }), count, `${kind}: ${count} × ${outcome}`);
+      t.equal(sample(metrics, 'signerd_request_duration_seconds_count', { kind, outcome }), count, `${kind}: histogram count for ${outcome}`);
+    }
+    t.equal(sample(metrics, 'signerd_ready'), 1);
+    t.equal(sample(metrics, 'signerd_readiness', { part: 'store' }), 1);
+    t.ok(sample(metrics, 'signerd_build_info') === 1 && sample(metrics, 'signerd_process_cpu_seconds_total') !== null, 'build info and process metrics');
+    t.ok((sample(metrics, 'signerd_store_operation_duration_seconds_count', { store: 'sqlite', op: 'getLive' }) ?? 0) > 0, 'store operations timed');
+    const readyz = (await get(port, '/readyz')).body;
+    for (const text of [metrics, readyz]) {
+      t.notMatch(text, PAYLOAD, 'no payload');
+      t.notMatch(text, fs.readFileSync(keys.privateKeyFile, 'utf8').split('\n')[1]!.slice(0, 40), 'no key material');
+    }
+  }
+  const signMetrics = (await get(signOps, '/metrics')).body;
+  t.equal(sample(signMetrics, 'signerd_requests_total', { kind: 'sign', outcome: 'ok' }), 5);
+  t.match(signMetrics, /signerd_key_info\{key_id="[0-9a-f]+",algorithm="ecdsa-p384-sha384",backend="file",daemon="sign-ecdsa"\} 1/);
+
+  // Healthy under load: every /readyz poll while 400 requests run is 200.
+  const statuses: number[] = [];
+  let loading = true;
+  const poller = (async () => {
+    while (loading) {
+      statuses.push((await get(signOps, '/readyz')).status);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  await Promise.all(
+    Array.from({ length: 20 }, (_, c) =>
+      exchange(
+        sign.port,
+        Array.from({ length: 20 }, (_, i) => `load ${c} ${i}`),
+      ),
+    ),
+  );
+  loading = false;
+  await poller;
+  t.ok(statuses.length > 0 && statuses.every((s) => s === 200), `healthy under load (${statuses.length} polls, all 200)`);
+
+  const undo = makeUnwritable(state);
+  try {
+    const tookMs = await waitUntil(readyIs(signOps, 503), 2_000, 'sign unready');
+    t.pass(`sign 503 after ${tookMs} ms`);
+    const body = JSON.parse((await get(signOps, '/readyz')).body) as { ready: boolean; notReady: Record<string, string> };
+    t.equal(body.ready, false);
+    t.match(body.notReady['store'], /^STORE_UNAVAILABLE: state directory .* cannot write and read a file/);
+    t.equal(sample((await get(signOps, '/metrics')).body, 'signerd_readiness', { part: 'store' }), 0);
+    await waitUntil(readyIs(verifyOps, 503), 2_000, 'verify unready');
+    t.equal((await get(signOps, '/healthz')).status, 200, 'still serving its listeners');
+  } finally {
+    undo();
+  }
+  t.pass(`sign 200 again after ${await waitUntil(readyIs(signOps, 200), 2_000, 'sign ready again')} ms`);
+  await waitUntil(readyIs(verifyOps, 200), 2_000, 'verify ready again');
+  t.ok(
+    sign.logs.some((l) => l['msg'] === 'not ready' && JSON.stringify(l['notReady']).includes('STORE_UNAVAILABLE')),
+    'the log says why',
+  );
+});
+
+t.test('sign on Redis: killed → 503 within 2 s, back → 200 within 2 s', needTools('redis-server'), async (t) => {
+  const keys = makeKeys(dir, 'ecdsa', 'redis-ops');
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const sign = await startDaemon([
+    'sign-ecdsa',
+    '--key',
+    keys.privateKeyFile,
+    '--store',
+    'redis',
+    '--redis-url',
+    redis.url,
+    '--port',
+    '0',
+    '--metrics-port',
+    '0',
+  ]);
+  t.teardown(() => sign.stop());
+  const ops = metricsPortOf(sign);
+  await waitUntil(readyIs(ops, 200), 2_000, 'ready');
+  await redis.stop();
+  t.pass(`503 after ${await waitUntil(readyIs(ops, 503), 2_000, 'unready after the kill')} ms`);
+  const body = JSON.parse((await get(ops, '/readyz')).body) as { notReady: Record<string, string> };
+  t.match(body.notReady['store'], /^STORE_UNAVAILABLE|^BACKEND_TIMEOUT/);
+  await redis.start();
+  t.pass(`200 after ${await waitUntil(readyIs(ops, 200), 2_000, 'ready after the restart')} ms`);
+  const metrics = (await get(ops, '/metrics')).body;
+  t.equal(await promtoolCheck(metrics), '');
+  t.ok((sample(metrics, 'signerd_store_errors_total', { store: 'redis', op: 'put' }) ?? 0) > 0, 'store errors counted');
+});

@@ -7,6 +7,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import t, { type Test } from 'tap';
 import { startDaemon } from '../../helpers/daemon.js';
+import { get, metricsPortOf, sample } from '../../helpers/operations.js';
 import { REPO_ROOT } from '../../helpers/repo-root.js';
 import { makeKeys, opensslVerifies, signaturesOf, VALID } from '../../helpers/signature-fixtures.js';
 import { needTools } from '../../helpers/tools.js';
@@ -29,7 +30,7 @@ t.test('line daemons over TLS client channels', needTools('openssl', 'socat', 'n
   const keys = makeKeys(dir, 'ecdsa', 'channels');
   const tlsArgs = ['--tls-cert', files.serverCert, '--tls-key', files.serverKey, '--clients', registry];
   const common = ['--port', '0', '--state-dir', path.join(dir, 'state'), ...tlsArgs];
-  const signer = await startDaemon(['sign-ecdsa', '--key', keys.privateKeyFile, ...common]);
+  const signer = await startDaemon(['sign-ecdsa', '--key', keys.privateKeyFile, ...common, '--metrics-port', '0']);
   const verifier = await startDaemon(['verify-ecdsa', '--keyring', keys.publicKeyFile, ...common]);
   t.teardown(async () => {
     await signer.stop();
@@ -102,6 +103,14 @@ t.test('line daemons over TLS client channels', needTools('openssl', 'socat', 'n
       `a handshake flood is refused (${[...new Set(outcomes.map((o) => o.split(' ').slice(0, 2).join(' ')))].join(', ')})`,
     );
     await signedBy(t, 'another client during the flood', (await openssl(files, signer.port, 'hello\n', alice)).stdout);
+  });
+
+  await t.test('authentication failures are counted by reason; the metrics show no credential', async (t) => {
+    const { body } = await get(metricsPortOf(signer), '/metrics');
+    for (const reason of ['UNAUTHENTICATED', 'FORBIDDEN', 'tls-handshake']) {
+      t.ok((sample(body, 'signerd_auth_failures_total', { reason }) ?? 0) >= 1, `signerd_auth_failures_total{reason="${reason}"}`);
+    }
+    t.notOk(body.includes(pskHex(files, 'pat')) || body.includes('alice'), 'no key and no client name in the metrics');
   });
 
   await t.test('every request log line names its client; no credential is ever logged', async (t) => {

@@ -7,6 +7,7 @@ import { DaemonError } from '../errors.js';
 import { classifyPkcs11Error, ckrName, type Pkcs11Recovery } from './pkcs11-errors.js';
 import { acquireModule, pkcs11js, reinitializeModule, releaseModule, type Pkcs11Api, type Pkcs11Handle, type Pkcs11Module } from './pkcs11-module.js';
 import { findSlot, type TokenSelector } from './pkcs11-slots.js';
+import { addHsmPool } from './hsm-pool-stats.js';
 
 const LOGIN_REFUSED = 'HSM token refused the PIN after a reopen; fix the PIN file and restart';
 
@@ -48,6 +49,8 @@ export class Pkcs11Token {
   private lastReopenMs = 0;
   private readonly waiters: Array<() => void> = [];
   private readonly inFlight = new Set<Promise<unknown>>();
+  private reopens = 0;
+  private readonly unlistPool = addHsmPool(() => ({ open: this.idle.length + this.busy, inUse: this.busy, reopens: this.reopens }));
 
   /** Start-up: load, find the token, open a session and log in (synchronous). Throws start-up codes. */
   static open(opts: Pkcs11TokenOptions): Pkcs11Token {
@@ -56,6 +59,7 @@ export class Pkcs11Token {
     try {
       token.connect();
     } catch (err) {
+      token.unlistPool();
       releaseModule(module);
       throw startupError(err, opts);
     }
@@ -105,6 +109,7 @@ export class Pkcs11Token {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.unlistPool();
     for (const wake of this.waiters.splice(0)) wake();
     await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => setTimeout(r, this.opts.callMsMax).unref())]);
     for (const session of this.idle.splice(0)) closeQuietly(this.module.api, session);
@@ -196,6 +201,7 @@ export class Pkcs11Token {
       this.opts.log?.warn({ err: classified.error.message }, 'HSM token reopen failed; will retry');
       throw new DaemonError('BACKEND_UNAVAILABLE', `HSM token unavailable (${classified.error.message})`, { cause: err });
     }
+    this.reopens++;
     this.opts.log?.warn({ generation: this.generation }, 'HSM token reopened');
   }
 

@@ -3,6 +3,7 @@
 // _seconds), labels only from finite sets (daemon, listener kind, error codes, configured keys).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ERROR_CODES, isFault, type ErrorCode } from '../errors.js';
+import { hsmPoolTotals } from '../keys/hsm-pool-stats.js';
 import type { ListenerLoad, ListenerMetrics } from '../server/listener-metrics.js';
 import type { Readiness } from './readiness.js';
 
@@ -111,6 +112,27 @@ export function createDaemonMetrics(daemon: string, version: string, readiness: 
     collect() {
       this.reset();
       for (const part of readiness.report().parts) this.labels(part.name).set(part.ready ? 1 : 0);
+    },
+  });
+
+  // HSM session pools (every token this process opened); absent when no key is on a token.
+  const hsm = (read: (totals: ReturnType<typeof hsmPoolTotals>) => number) =>
+    function (this: Gauge) {
+      const totals = hsmPoolTotals();
+      if (totals.tokens === 0) this.reset();
+      else this.set(read(totals));
+    };
+  new Gauge({ name: 'signerd_hsm_sessions_open', help: 'HSM sessions open (idle in the pool and in use)', registers, collect: hsm((s) => s.open) });
+  new Gauge({ name: 'signerd_hsm_sessions_in_use', help: 'HSM sessions leased to a call now', registers, collect: hsm((s) => s.inUse) });
+  let reopensSeen = 0;
+  new Counter({
+    name: 'signerd_hsm_reopens_total',
+    help: 'HSM tokens reopened after losing their session, token or device',
+    registers,
+    collect() {
+      const { reopens } = hsmPoolTotals();
+      if (reopens > reopensSeen) this.inc(reopens - reopensSeen);
+      reopensSeen = Math.max(reopensSeen, reopens);
     },
   });
 

@@ -22,6 +22,9 @@ t.test('HSM key deleted → not ready, with the reason', needSoftHsm(), async (t
   const metrics = (await get(ops, '/metrics')).body;
   t.match(metrics, /signerd_key_info\{key_id="[0-9a-f]+",algorithm="ecdsa-p384-sha384",backend="pkcs11"/);
   t.notMatch(metrics + (await get(ops, '/readyz')).body, token.pinFile, 'no PIN source');
+  t.ok((sample(metrics, 'signerd_hsm_sessions_open') ?? 0) >= 1, 'the session pool is shown');
+  t.equal(sample(metrics, 'signerd_hsm_sessions_in_use'), 0, 'no session leased between requests');
+  t.equal(sample(metrics, 'signerd_hsm_reopens_total'), 0, 'no reopen yet');
 
   token.deleteKeyPair('ec');
   t.match(await request(sign.port, 'after the delete'), /^ERR BACKEND_UNAVAILABLE/);

@@ -53,6 +53,7 @@ async function serve(settings: FirmwareSettings, log: Logger): Promise<DaemonHan
       service,
       channel,
       policy: listen.policy,
+      requestLog: listen.requestLog ?? 'each',
       metrics: ops.listener('line'),
     });
     servers.push(line);

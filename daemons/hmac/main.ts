@@ -56,7 +56,19 @@ async function serve(settings: HmacSettings, log: Logger): Promise<DaemonHandle>
   ];
   for (const { protocol, port, limits, service } of lineListeners) {
     const metrics = ops.listener(protocol);
-    const server = await startTcpServer({ host: listen.host, port, mode: listen.mode, limits, log, service, channel, policy: listen.policy, metrics });
+    const server = await startTcpServer({
+      host: listen.host,
+      port,
+      mode: listen.mode,
+      limits,
+      log,
+      service,
+      channel,
+      policy: listen.policy,
+      metrics,
+      // Tags come by the tens of thousands a second: a record each would cost about half the throughput.
+      requestLog: listen.requestLog ?? 'summary',
+    });
     servers.push(server);
     stops.push(() => server.close());
     log.info({ protocol, host: listen.host, port: server.address.port, mode: first.mode }, 'listening');

@@ -86,6 +86,7 @@ async function serveWith(settings: TezosServeSettings, config: OpenTezosConfig, 
       service: createTezosLineService(core, listen.reply),
       channel,
       policy: listen.policy,
+      requestLog: listen.requestLog ?? 'each',
       metrics: countRefusals('line'),
     });
     servers.push(line);

@@ -6,6 +6,7 @@ import { Command, Option, type OptionValues } from '@commander-js/extra-typings'
 import { DaemonError } from '../errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../limits.js';
 import type { ConnectionMode } from '../server/serve-tcp.js';
+import type { RequestLogMode } from '../server/request-log.js';
 import type { ReplyMode } from '../protocol/reply-format.js';
 import { LOG_LEVELS } from '../log/logger.js';
 import { parseCount, parsePort } from './numbers.js';
@@ -23,6 +24,8 @@ export interface ListenSettings {
   policy: ChannelPolicy;
   /** The /metrics, /healthz, /readyz listener, or null when off (lib/operations). */
   operations: OperationsSettings | null;
+  /** --request-log, when given; each daemon has its own default (hmac: summary, the others: each). */
+  requestLog: RequestLogMode | undefined;
 }
 
 export function addListenOptions<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>, defaultPort: number) {
@@ -61,7 +64,13 @@ export function addListenOptions<Args extends unknown[], Opts extends OptionValu
       DEFAULT_LIMITS.lingerMs,
     )
     .option('--drain-ms-max <ms>', 'on SIGTERM, time allowed for in-flight requests before exit', parseCount('--drain-ms-max', 0), DEFAULT_LIMITS.drainMsMax)
-    .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).default('info'));
+    .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).default('info'))
+    .addOption(
+      new Option(
+        '--request-log <mode>',
+        'each: one log record per request; summary: successful requests as one record a second (count, mean and max ms, per client), every error and refusal still one record each (default: summary for hmac, each for the others)',
+      ).choices(['each', 'summary'] as const),
+    );
 }
 
 /** The option values addListenOptions declares. */
@@ -77,6 +86,7 @@ export function listenSettings(opts: ListenOptionValues): ListenSettings {
     logLevel: opts.logLevel,
     policy: channelPolicy(opts),
     operations: operationsSettings(opts),
+    requestLog: opts.requestLog,
     limits: {
       ...DEFAULT_LIMITS,
       lineBytesMax: opts.lineBytesMax,

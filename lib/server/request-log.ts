@@ -1,6 +1,8 @@
 // The one record every request leaves, from the line server and the HTTP server alike: msg
 // "request" with conn, req, the handler's fields, outcome (ok or the error code) and ms; HTTP adds
 // method, path and status. Refusals are logged at info, faults at warn (INTERNAL at error) with the error.
+// A listener in summary mode (--request-log summary, hmac's default) logs its successes as one
+// "requests" record a second (count, mean and max ms, per client) and every other outcome as above.
 import type { Logger } from 'pino';
 import { isFault, type ErrorCode } from '../errors.js';
 
@@ -23,12 +25,14 @@ export function logRequest(
   outcome: string,
   failure?: { code: ErrorCode; thrown: unknown },
   recorder?: RequestRecorder,
+  summary?: OutcomeSummary | null,
 ): void {
   // Set in place, not spread: the line server calls this on every request.
   const ms = msSince(started);
+  recorder?.record(outcome, ms / 1000);
+  if (summary && outcome === 'ok') return summary.add(ms, fields['client']);
   fields['outcome'] = outcome;
   fields['ms'] = ms;
-  recorder?.record(outcome, ms / 1000);
   const level = failure === undefined ? 'info' : failure.code === 'INTERNAL' ? 'error' : isFault(failure.code) ? 'warn' : 'info';
   if (level !== 'info') fields['err'] = failure!.thrown;
   log[level](fields, 'request');
@@ -36,4 +40,50 @@ export function logRequest(
 
 function msSince(started: bigint): number {
   return Number((process.hrtime.bigint() - started) / 1000n) / 1000;
+}
+
+export type RequestLogMode = 'each' | 'summary';
+
+/** Successful requests of one listener, logged together once a second. */
+export interface OutcomeSummary {
+  add(ms: number, client: unknown): void;
+  /** Logs what is pending and stops the timer (the listener closed). */
+  close(): void;
+}
+
+/** Distinct client names kept per summary line; more are counted under "(others)". */
+const SUMMARY_CLIENTS_MAX = 64;
+
+export function createOutcomeSummary(log: Logger, intervalMs = 1_000): OutcomeSummary {
+  let count = 0;
+  let totalMs = 0;
+  let maxMs = 0;
+  let clients: Map<string, number> | null = null;
+  const flush = (): void => {
+    if (count === 0) return;
+    const fields: Record<string, unknown> = { outcome: 'ok', requests: count, msMean: Math.round((totalMs / count) * 1000) / 1000, msMax: maxMs };
+    if (clients) fields['clients'] = Object.fromEntries(clients);
+    log.info(fields, 'requests');
+    count = 0;
+    totalMs = 0;
+    maxMs = 0;
+    clients = null;
+  };
+  const timer = setInterval(flush, intervalMs).unref();
+  return {
+    add(ms, client) {
+      count++;
+      totalMs += ms;
+      if (ms > maxMs) maxMs = ms;
+      if (typeof client === 'string') {
+        clients ??= new Map();
+        const name = clients.has(client) || clients.size < SUMMARY_CLIENTS_MAX ? client : '(others)';
+        clients.set(name, (clients.get(name) ?? 0) + 1);
+      }
+    },
+    close() {
+      clearInterval(timer);
+      flush();
+    },
+  };
 }

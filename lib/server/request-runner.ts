@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { DaemonError, toDaemonError } from '../errors.js';
 import type { ChannelClient, ChannelGuard } from '../channels/channel-guard.js';
 import type { Gate } from './gate.js';
-import { logRequest, type RequestRecorder } from './request-log.js';
+import { logRequest, type OutcomeSummary, type RequestRecorder } from './request-log.js';
 
 /** Per-request context: handlers add fields for the one outcome log line. */
 export interface RequestContext {
@@ -43,8 +43,10 @@ export function createRequestRunner(deps: {
   service: LineService;
   channel: ChannelGuard | null;
   recorder?: RequestRecorder | undefined;
+  /** Summary mode: successes are counted here instead of logged one by one. */
+  summary: OutcomeSummary | null;
 }): (request: PendingRequest) => Promise<RequestOutcome> {
-  const { gate, service, channel, recorder } = deps;
+  const { gate, service, channel, recorder, summary } = deps;
   return async function runRequest(request) {
     const { line, conn, req, log } = request;
     // The outcome line is this object: req (and client) first, then the handler's fields, then
@@ -66,7 +68,7 @@ export function createRequestRunner(deps: {
       const refusal = request.client && channel ? channel.checkRequest(request.client) : null;
       if (refusal) throw refusal;
       const reply = await service.handle(line, ctx);
-      logRequest(log, fields, started, 'ok', undefined, recorder);
+      logRequest(log, fields, started, 'ok', undefined, recorder, summary);
       return { reply, closeAfter: false };
     } catch (thrown) {
       const err = toDaemonError(thrown);

@@ -20,6 +20,7 @@ import { checkPlaintextBind, type ChannelPolicy } from '../channels/channel-opti
 import { createGate } from './gate.js';
 import { openLineConnection, type ConnectionControl, type ConnectionMode } from './line-connection.js';
 import { createRequestRunner, type LineService } from './request-runner.js';
+import { createOutcomeSummary, type RequestLogMode } from './request-log.js';
 import { createTurnBudget } from './turn-budget.js';
 import type { ListenerMetrics } from './listener-metrics.js';
 
@@ -39,6 +40,8 @@ export interface TcpServerOptions {
   policy: ChannelPolicy;
   /** Request outcomes, refusals and load for the daemon's metrics and readiness (lib/operations). */
   metrics?: ListenerMetrics | undefined;
+  /** each (default): one log record per request; summary: successes once a second, everything else each. */
+  requestLog?: RequestLogMode;
 }
 
 export interface RunningServer {
@@ -61,13 +64,14 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
   let nextConn = 0;
   // A flood of refused connections must not become a flood of log lines: one line per second at most.
   const refusals = createRefusalLog(log);
+  const summary = opts.requestLog === 'summary' ? createOutcomeSummary(log) : null;
   const deps = {
     mode: opts.mode,
     limits,
     log,
     service,
     turn,
-    runRequest: createRequestRunner({ gate, service, channel, recorder: opts.metrics }),
+    runRequest: createRequestRunner({ gate, service, channel, recorder: opts.metrics, summary }),
     recorder: opts.metrics,
     heldChanged(delta: number) {
       heldBytes += delta;
@@ -169,6 +173,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
       }, limits.drainMsMax);
       await closedServer;
       clearTimeout(deadline);
+      summary?.close();
     },
     channelsReloaded() {
       if (!channel || !(server instanceof tls.Server)) return;

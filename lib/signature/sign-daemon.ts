@@ -75,6 +75,7 @@ async function startSignDaemon(profile: SignatureProfile, settings: SignDaemonSe
     service,
     channel,
     policy: listen.policy,
+    requestLog: listen.requestLog ?? 'each',
     metrics: ops.listener('sign'),
   });
   ops.addPart(signingKeyPart(key));

@@ -23,7 +23,8 @@ interface SignEvent extends Common {
   /** SHA-256 of the exact bytes signed (for Tezos, the watermarked payload). */
   messageSha256: Buffer;
   signature: Buffer;
-  tezos?: { chainId?: string; requestKind: string; level: number; round: number };
+  /** Consensus requests carry chain, level and round; other requests (generic operations) only their kind. */
+  tezos?: { chainId?: string; requestKind: string; level?: number; round?: number };
   firmware?: { format: string; artifact: string };
 }
 
@@ -105,8 +106,8 @@ function fields(e: LogEvent): JsonField[] {
             canonicalObject([
               ['chainId', text(e.tezos.chainId, 'tezos.chainId', true)],
               ['requestKind', text(e.tezos.requestKind, 'tezos.requestKind')],
-              ['level', count(e.tezos.level, 'tezos.level')],
-              ['round', count(e.tezos.round, 'tezos.round')],
+              ['level', e.tezos.level === undefined ? undefined : count(e.tezos.level, 'tezos.level')],
+              ['round', e.tezos.round === undefined ? undefined : count(e.tezos.round, 'tezos.round')],
             ]),
         ],
         [

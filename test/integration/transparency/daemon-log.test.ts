@@ -1,0 +1,161 @@
+// Daemons with --transparency-log: what sign-ecdsa and tezos return is in the log, and `signerd log
+// bundle` + `signerd log verify` + the Go verifier accept it; a log that does not answer withholds
+// the signature (LOG_UNAVAILABLE) and service resumes by itself; admin commands record what they change.
+import t, { type Test } from 'tap';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { needGo } from '../../helpers/go-tools.js';
+import { runSignerd, startDaemon } from '../../helpers/daemon.js';
+import { request } from '../../helpers/line-client.js';
+import { makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
+import { decodeLogEntry } from '../../../lib/transparency/log-entry.js';
+import { openPublishedTree } from '../../../lib/transparency/tile-reader.js';
+import { readCheckpointFile } from '../../../lib/transparency/tile-publisher.js';
+import { SEQUENCER_FILE } from '../../../lib/transparency/sequencer-db.js';
+import { makeKey, runGo, until } from './fixtures.js';
+import { httpSign, TZ1, writeKeys, seedKeys, serveTezos } from '../tezos/fixtures.js';
+import { consensus, MAINNET_ID } from '../tezos/payloads.js';
+
+/** Every entry of the published log, decoded. */
+function entries(logDir: string): Array<Record<string, unknown>> {
+  const file = readCheckpointFile(logDir);
+  if (!file) return [];
+  const tree = openPublishedTree(logDir, file.checkpoint.size);
+  return Array.from({ length: file.checkpoint.size }, (_, i) => decodeLogEntry(tree.entry(i))!);
+}
+
+/** Bundles a signature from the log, then checks it offline with signerd and with the Go verifier. */
+async function checkBundle(t: Test, dir: string, logDir: string, vkey: string, signature: string): Promise<void> {
+  const file = path.join(dir, `${signature.slice(0, 16)}.tlog-proof`);
+  // The checkpoint follows within a second of the append (a bundle of a not yet checkpointed entry is exit 1).
+  let bundle = await runSignerd(['log', 'bundle', signature, '--transparency-log', logDir, '--out', file]);
+  for (let i = 0; bundle.code === 1 && i < 20; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    bundle = await runSignerd(['log', 'bundle', signature, '--transparency-log', logDir, '--out', file]);
+  }
+  t.equal(bundle.code, 0, `signerd log bundle ${signature.slice(0, 16)}…: ${bundle.stderr}`);
+  const verify = await runSignerd(['log', 'verify', file, '--log-key', vkey, '--signature', signature]);
+  t.equal(verify.code, 0, `signerd log verify: ${verify.stderr}`);
+  if (!needGo().skip) {
+    const go = runGo('bundle', vkey, file);
+    t.equal(go.code, 0, `the Go verifier accepts the bundle: ${go.out}`);
+  }
+}
+
+t.test('sign-ecdsa with the log: every signature returned is provably in it', async (t) => {
+  const dir = t.testdir();
+  const logDir = path.join(dir, 'log');
+  const { keyFile, vkey } = await makeKey(dir);
+  const keys = makeKeys(dir, 'ecdsa');
+  const daemon = await startDaemon([
+    'sign-ecdsa',
+    '--key',
+    keys.privateKeyFile,
+    '--port',
+    '0',
+    '--state-dir',
+    path.join(dir, 'state'),
+    '--transparency-log',
+    logDir,
+    '--transparency-log-key',
+    keyFile,
+  ]);
+  t.teardown(() => daemon.stop('SIGKILL'));
+
+  const messages = ['first', 'second', 'x'.repeat(3000)];
+  const replies = await Promise.all(messages.map((m) => request(daemon.port, m)));
+  const signatures = replies.flatMap(signaturesOf);
+  t.equal(signatures.length, 4, 'four signatures (the long line is two chunks)');
+
+  for (const signature of [signatures[0]!, signatures[3]!]) await checkBundle(t, dir, logDir, vkey, signature);
+
+  await until(() => entries(logDir).length >= 5, 5_000, 'a checkpoint over every entry');
+  const logged = entries(logDir);
+  const [loaded] = logged;
+  t.match(loaded, { kind: 'key-loaded', source: 'sign-ecdsa', backend: 'file', v: 1 }, 'the first entry names the key');
+  const publicKey = crypto.createPublicKey(fs.readFileSync(keys.publicKeyFile)).export({ type: 'spki', format: 'der' }).toString('base64');
+  t.equal(loaded!['publicKey'], publicKey, 'with its public key');
+  const signs = logged.filter((e) => e['kind'] === 'sign');
+  t.same(
+    signs.map((e) => e['signature']).sort(),
+    [...signatures].sort(),
+    'one sign entry per signature returned',
+  );
+  const first = signs.find((e) => e['signature'] === signatures[0]);
+  t.equal(first!['messageSha256'], crypto.createHash('sha256').update('first').digest('hex'), 'the SHA-256 of the signed bytes, not the bytes');
+  t.notOk(JSON.stringify(logged).includes('second'), 'no signed content in the log');
+  t.equal(
+    daemon.logs.filter((l) => l['msg'] === 'request' && typeof l['logIndex'] === 'number').length,
+    3,
+    'each request line names its entry',
+  );
+
+  t.test('a log that does not answer: LOG_UNAVAILABLE, nothing returned, and service resumes by itself', async (t) => {
+    // Another process holding the log's write lock longer than an append may wait.
+    const holder = new Database(path.join(logDir, SEQUENCER_FILE), { timeout: 1_000 });
+    t.teardown(() => holder.close());
+    holder.exec('BEGIN IMMEDIATE');
+    const before = entries(logDir).length;
+    const refused = await request(daemon.port, 'while the log is stuck');
+    t.match(refused, /^ERR LOG_UNAVAILABLE /, 'refused with LOG_UNAVAILABLE');
+    t.same(signaturesOf(refused), [], 'no signature in the reply');
+    holder.exec('ROLLBACK');
+    const after = await request(daemon.port, 'after');
+    t.equal(signaturesOf(after).length, 1, 'the next request is signed');
+    await checkBundle(t, dir, logDir, vkey, signaturesOf(after)[0]!);
+    t.ok(entries(logDir).length > before, 'and logged');
+  });
+
+  t.test('revoke and reinstate record what they change', async (t) => {
+    const common = ['--state-dir', path.join(dir, 'state'), '--transparency-log', logDir, '--transparency-log-key', keyFile];
+    const signature = signatures[1]!;
+    const revoke = await runSignerd(['revoke', signature, ...common]);
+    t.equal(revoke.code, 0, `revoke: ${revoke.stderr}`);
+    const reinstate = await runSignerd(['reinstate', signature, '--ttl', '60', ...common]);
+    t.equal(reinstate.code, 0, `reinstate: ${reinstate.stderr}`);
+    const again = await runSignerd(['reinstate', signature, ...common]);
+    t.equal(again.code, 1, 'a second reinstate finds nothing revoked');
+    const admin = entries(logDir).filter((e) => e['source'] === 'admin');
+    t.match(admin, [
+      { kind: 'revoke', signature },
+      { kind: 'reinstate', signature, expiresMs: Number },
+    ]);
+    t.equal(admin.length, 2, 'nothing logged for what did not change');
+    const bundle = await runSignerd(['log', 'bundle', signature, '--transparency-log', logDir]);
+    t.match(bundle.stderr + bundle.stdout, /revoke/, 'the bundle notes the later revoke');
+  });
+});
+
+t.test('tezos with the log: a preattestation and its replay', async (t) => {
+  const dir = t.testdir();
+  const logDir = path.join(dir, 'log');
+  const { keyFile, vkey } = await makeKey(dir);
+  const keysFile = writeKeys(dir, seedKeys([TZ1]));
+  const served = await serveTezos(t, keysFile, ['--state-dir', path.join(dir, 'state'), '--transparency-log', logDir, '--transparency-log-key', keyFile]);
+
+  const payload = consensus('preattestation', { level: 7, round: 1 });
+  const signed = await httpSign(served.httpPort, TZ1.pkh, payload);
+  t.equal(signed.status, 200, `signed: ${JSON.stringify(signed.body)}`);
+  const replay = await httpSign(served.httpPort, TZ1.pkh, payload);
+  t.equal(replay.signature, signed.signature, 'an identical retry gets the same signature');
+
+  await checkBundle(t, dir, logDir, vkey, signed.signature!);
+  await until(() => entries(logDir).length >= 3, 5_000, 'a checkpoint over every entry');
+  const logged = entries(logDir);
+  t.match(logged[0], { kind: 'key-loaded', source: 'tezos', keyId: TZ1.pkh, algorithm: 'ed25519', backend: 'file' }, 'the key, by its hash');
+  const signs = logged.filter((e) => e['kind'] === 'sign');
+  t.equal(signs.length, 2, 'the signature and its replay: each left the daemon, each is logged');
+  t.match(signs[0], {
+    source: 'tezos',
+    keyId: TZ1.pkh,
+    algorithm: 'ed25519',
+    messageSha256: crypto.createHash('sha256').update(payload).digest('hex'),
+    tezos: { requestKind: 'preattestation', chainId: MAINNET_ID, level: 7, round: 1 },
+  });
+  t.ok(
+    served.logs.some((l) => l['msg'] === 'request' && typeof l['logIndex'] === 'number'),
+    'the request line names its entry',
+  );
+});

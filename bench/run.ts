@@ -7,6 +7,7 @@ import { bench as tezosBench } from './tezos.bench.js';
 import { bench as hmacBench } from './hmac.bench.js';
 import { bench as firmwareBench } from './firmware.bench.js';
 import { bench as transparencyLogBench } from './transparency-log.bench.js';
+import { bench as transparencyDaemonsBench } from './transparency-daemons.bench.js';
 
 /** Each entry benchmarks one daemon family; explicit, so nothing is loaded by side effect. */
 const BENCHES: Array<[string, () => Promise<BenchRow[]>]> = [
@@ -16,6 +17,7 @@ const BENCHES: Array<[string, () => Promise<BenchRow[]>]> = [
   ['hmac', hmacBench],
   ['firmware digest flows', firmwareBench],
   ['transparency log', transparencyLogBench],
+  ['transparency log on/off in the daemons', transparencyDaemonsBench],
 ];
 
 const only = process.argv[2];

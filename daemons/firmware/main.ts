@@ -11,6 +11,9 @@ import { addFirmwareOptions, firmwareSettings, type FirmwareHttpSettings, type F
 import { createFirmwareHttpService } from './http/firmware-http.js';
 import { openKeyRoot, type KeyRoot } from './keys/key-root.js';
 import { createFirmwareLineService } from './line-protocol.js';
+import { openConfiguredTransparencyLog } from '../../lib/config/transparency-log-options.js';
+import type { TransparencyLog } from '../../lib/transparency/transparency-log.js';
+import { auditedKeyRoot, keyLoadedEvents } from './keys/audited-key-root.js';
 
 const FIRMWARE_LINE_PORT = 9998;
 /** Only GET /health is read whole; every signing request is an upload. */
@@ -27,14 +30,23 @@ export function command() {
 async function serve(settings: FirmwareSettings, log: Logger): Promise<() => Promise<void>> {
   const { listen } = settings;
   // PEM keys are read here; `<key file>.pkcs11` references open their HSM keys (login, verified test signatures).
-  const keyRoot = await openKeyRoot(settings.keyRoot, { callMsMax: listen.limits.backendCallMsMax, log });
-  log.info({ keyRoot: settings.keyRoot, keys: keyRoot.entries().map((e) => `${e.signType}:${e.selector}`) }, 'key root loaded');
+  const loadedRoot = await openKeyRoot(settings.keyRoot, { callMsMax: listen.limits.backendCallMsMax, log });
+  log.info({ keyRoot: settings.keyRoot, keys: loadedRoot.entries().map((e) => `${e.signType}:${e.selector}`) }, 'key root loaded');
   const servers: Array<RunningServer | RunningHttpServer> = [];
+  let transparencyLog: TransparencyLog | null = null;
   const stop = async (): Promise<void> => {
     await Promise.all(servers.map((server) => server.close()));
-    await keyRoot.close();
+    await transparencyLog?.close();
+    await loadedRoot.close();
   };
+  let keyRoot = loadedRoot;
   try {
+    if (settings.transparencyLog) {
+      const opened = await openConfiguredTransparencyLog(settings.transparencyLog, { callMsMax: listen.limits.backendCallMsMax, log });
+      transparencyLog = opened;
+      await Promise.all(keyLoadedEvents(loadedRoot).map((event) => opened.append(event)));
+      keyRoot = auditedKeyRoot(loadedRoot, opened);
+    }
     // Decoded objects are at most 3/4 of a line; the line limit is the real bound.
     const service = createFirmwareLineService({ keyRoot, reply: listen.reply, objectBytesMax: listen.limits.lineBytesMax });
     const line = await startTcpServer({

@@ -76,7 +76,12 @@ async function serveWith(settings: TezosServeSettings, config: OpenTezosConfig, 
       await config.close();
     },
   };
-  const common = { keys: config.keys.size, store: settings.store.kind, authentication: config.authorizedKeys.length > 0, transparencyLog: transparencyLog !== null };
+  const common = {
+    keys: config.keys.size,
+    store: settings.store.kind,
+    authentication: config.authorizedKeys.length > 0,
+    transparencyLog: transparencyLog !== null,
+  };
   if (settings.line) {
     const line = await startTcpServer({
       host: listen.host,

@@ -37,7 +37,7 @@ export async function withAdminLog<T>(opts: AdminLogOptionValues, run: (log: Adm
     return await run({
       async record(events) {
         // One commit for the lot: appends made together share it.
-        await Promise.all(events.map((event) => log.append({ ...event, source: 'admin' } as LogEvent)));
+        await Promise.all(events.map((event) => log.append({ ...event, source: 'admin' })));
       },
     });
   } finally {

@@ -95,7 +95,8 @@ export function recordCommands() {
         // whose entry failed is done but not logged; running it again logs it (exit 1: nothing left to revoke).
         const done = await store.revoke(signature);
         process.stdout.write(done ? 'revoked\n' : 'no live record for that signature\n');
-        if (log && (done || (await store.inspect(signature)).status === 'revoked')) await log.record([{ kind: 'revoke', signature: Buffer.from(signature, 'hex') }]);
+        if (log && (done || (await store.inspect(signature)).status === 'revoked'))
+          await log.record([{ kind: 'revoke', signature: Buffer.from(signature, 'hex') }]);
         return done ? 0 : EXIT_NO_RECORD;
       }),
     ),
@@ -116,7 +117,9 @@ export function recordCommands() {
             process.stdout.write('no revoked record for that signature\n');
             return EXIT_NO_RECORD;
           }
-          await log.record([{ kind: 'reinstate', signature: Buffer.from(signature, 'hex'), expiresMs: ttl === null ? record.expiresMs : Date.now() + ttl * 1000 }]);
+          await log.record([
+            { kind: 'reinstate', signature: Buffer.from(signature, 'hex'), expiresMs: ttl === null ? record.expiresMs : Date.now() + ttl * 1000 },
+          ]);
         }
         const done = await store.reinstate(signature, ttl);
         process.stdout.write(done ? 'reinstated\n' : 'no revoked record for that signature\n');

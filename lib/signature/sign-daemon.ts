@@ -70,7 +70,8 @@ async function startSignDaemon(profile: SignatureProfile, settings: SignDaemonSe
   const key = await openSigningKey(settings.key, profile.algorithm, { callMsMax: listen.limits.backendCallMsMax, log });
   let transparencyLog: TransparencyLog | null = null;
   try {
-    transparencyLog = settings.transparencyLog && (await openConfiguredTransparencyLog(settings.transparencyLog, { callMsMax: listen.limits.backendCallMsMax, log }));
+    transparencyLog =
+      settings.transparencyLog && (await openConfiguredTransparencyLog(settings.transparencyLog, { callMsMax: listen.limits.backendCallMsMax, log }));
     // The log says which key signed what follows: its public key, so an auditor needs nothing else.
     await transparencyLog?.append({
       kind: 'key-loaded',
@@ -115,7 +116,14 @@ async function startSignDaemon(profile: SignatureProfile, settings: SignDaemonSe
     }
   }, PURGE_INTERVAL_MS).unref();
   log.info(
-    { host: listen.host, port: server.address.port, keyId: key.keyId, algorithm: key.algorithm, store: settings.store.kind, transparencyLog: transparencyLog !== null },
+    {
+      host: listen.host,
+      port: server.address.port,
+      keyId: key.keyId,
+      algorithm: key.algorithm,
+      store: settings.store.kind,
+      transparencyLog: transparencyLog !== null,
+    },
     'listening',
   );
   return {

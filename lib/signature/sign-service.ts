@@ -12,7 +12,7 @@ import type { ValidityStore } from '../store/validity-store.js';
 import type { LogEvent } from '../transparency/log-entry.js';
 
 /** Where signatures are recorded for audit: the daemon's name and the log's append. */
-export interface SignatureAudit {
+interface SignatureAudit {
   source: string;
   log: { append(event: LogEvent): Promise<number> };
 }

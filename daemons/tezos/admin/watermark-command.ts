@@ -127,7 +127,13 @@ function markEvent(kind: 'watermark-set' | 'watermark-import', e: MarkEntry, for
  * after (a failed entry leaves the mark raised, exit 69). --force may lower a mark, which lets the key
  * sign again at a level it signed: logged first, so no mark is lowered without its entry.
  */
-async function putLogged(store: WatermarkBackend, entries: readonly MarkEntry[], force: boolean, kind: 'watermark-set' | 'watermark-import', log: AdminLog | null): Promise<boolean[]> {
+async function putLogged(
+  store: WatermarkBackend,
+  entries: readonly MarkEntry[],
+  force: boolean,
+  kind: 'watermark-set' | 'watermark-import',
+  log: AdminLog | null,
+): Promise<boolean[]> {
   if (force) await log?.record(entries.map((e) => markEvent(kind, e, true)));
   const moved: boolean[] = [];
   for (const entry of entries) moved.push(await store.put(entry, force));

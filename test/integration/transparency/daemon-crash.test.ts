@@ -115,7 +115,8 @@ t.test('SIGKILL of a sign daemon under load, again and again', async (t) => {
   for (let i = 0; i < checkpoints.length; i++) {
     for (let j = i + 1; j < checkpoints.length; j++) {
       const [a, b] = [checkpoints[i]!, checkpoints[j]!];
-      if (!verifyConsistency(a.size, b.size, a.root, b.root, consistencyProof(tree, a.size, b.size))) t.fail(`checkpoints ${a.size} and ${b.size} are not consistent`);
+      if (!verifyConsistency(a.size, b.size, a.root, b.root, consistencyProof(tree, a.size, b.size)))
+        t.fail(`checkpoints ${a.size} and ${b.size} are not consistent`);
       pairs++;
     }
   }

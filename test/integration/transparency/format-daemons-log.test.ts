@@ -1,0 +1,73 @@
+// tezos and firmware with --transparency-log: each signature they return is a sign entry with the
+// format's facts (kind, chain, level and round; key slot, artifact, digest), and its bundle verifies
+// offline with signerd and with the Go verifier.
+import t from 'tap';
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { request } from '../../helpers/line-client.js';
+import { checkBundle, makeKey, publishedEntries as entries, until } from './fixtures.js';
+import { httpSign, TZ1, writeKeys, seedKeys, serveTezos } from '../tezos/fixtures.js';
+import { consensus, MAINNET_ID } from '../tezos/payloads.js';
+import { copyKeyRoot, DISTRO, MACHINE, okValue, startFirmware } from '../firmware/line-fixtures.js';
+
+t.test('tezos with the log: a preattestation and its replay', async (t) => {
+  const dir = t.testdir();
+  const logDir = path.join(dir, 'log');
+  const { keyFile, vkey } = await makeKey(dir);
+  const keysFile = writeKeys(dir, seedKeys([TZ1]));
+  const served = await serveTezos(t, keysFile, ['--state-dir', path.join(dir, 'state'), '--transparency-log', logDir, '--transparency-log-key', keyFile]);
+
+  const payload = consensus('preattestation', { level: 7, round: 1 });
+  const signed = await httpSign(served.httpPort, TZ1.pkh, payload);
+  t.equal(signed.status, 200, `signed: ${JSON.stringify(signed.body)}`);
+  const replay = await httpSign(served.httpPort, TZ1.pkh, payload);
+  t.equal(replay.signature, signed.signature, 'an identical retry gets the same signature');
+
+  await checkBundle(t, dir, logDir, vkey, signed.signature!);
+  await until(() => entries(logDir).length >= 3, 5_000, 'a checkpoint over every entry');
+  const logged = entries(logDir);
+  t.match(logged[0], { kind: 'key-loaded', source: 'tezos', keyId: TZ1.pkh, algorithm: 'ed25519', backend: 'file' }, 'the key, by its hash');
+  const signs = logged.filter((e) => e['kind'] === 'sign');
+  t.equal(signs.length, 2, 'the signature and its replay: each left the daemon, each is logged');
+  t.match(signs[0], {
+    source: 'tezos',
+    keyId: TZ1.pkh,
+    algorithm: 'ed25519',
+    messageSha256: crypto.createHash('sha256').update(payload).digest('hex'),
+    tezos: { requestKind: 'preattestation', chainId: MAINNET_ID, level: 7, round: 1 },
+  });
+  t.ok(
+    served.logs.some((l) => l['msg'] === 'request' && typeof l['logIndex'] === 'number'),
+    'the request line names its entry',
+  );
+});
+
+t.test('firmware with the log: sw-description and a module digest', async (t) => {
+  const dir = t.testdir();
+  const logDir = path.join(dir, 'log');
+  const { keyFile, vkey } = await makeKey(dir);
+  const daemon = await startFirmware(copyKeyRoot(dir), ['--transparency-log', logDir, '--transparency-log-key', keyFile]);
+  t.teardown(() => daemon.stop('SIGKILL'));
+
+  const description = Buffer.from('software = { version = "1.0"; };\n');
+  const signature = Buffer.from(okValue(await request(daemon.port, `SWUPDATE ${DISTRO} RSA ${description.toString('base64')}`)), 'base64').toString('hex');
+  await checkBundle(t, dir, logDir, vkey, signature);
+  const moduleDigest = crypto.createHash('sha512').update('a kernel module').digest('hex');
+  okValue(await request(daemon.port, `MODULE ${MACHINE} sha512 ${moduleDigest}`));
+
+  await until(() => entries(logDir).filter((e) => e['kind'] === 'sign').length === 2, 5_000, 'a checkpoint over both signatures');
+  const logged = entries(logDir);
+  t.ok(
+    logged.filter((e) => e['kind'] === 'key-loaded').every((e) => e['source'] === 'firmware' && typeof e['publicKey'] === 'string'),
+    'a key-loaded entry per key of the root, with its public key',
+  );
+  const [swupdate, module] = logged.filter((e) => e['kind'] === 'sign');
+  t.match(swupdate, {
+    source: 'firmware',
+    signature,
+    messageSha256: crypto.createHash('sha256').update(description).digest('hex'),
+    firmware: { format: 'swupdate-rsa', artifact: 'sw-description' },
+  });
+  t.match(module, { source: 'firmware', firmware: { format: 'kmodsign', digest: `sha512:${moduleDigest}` } }, 'a digest flow logs the digest it was given');
+  t.notOk('messageSha256' in module!, 'and no SHA-256 it could not know');
+});

@@ -5,7 +5,8 @@ import t from 'tap';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { request } from '../../helpers/line-client.js';
-import { checkBundle, makeKey, publishedEntries as entries, until } from './fixtures.js';
+import { runSignerd } from '../../helpers/daemon.js';
+import { checkBundle, makeKey, publishedEntries, until } from './fixtures.js';
 import { httpSign, TZ1, writeKeys, seedKeys, serveTezos } from '../tezos/fixtures.js';
 import { consensus, MAINNET_ID } from '../tezos/payloads.js';
 import { copyKeyRoot, DISTRO, MACHINE, okValue, startFirmware } from '../firmware/line-fixtures.js';
@@ -24,8 +25,8 @@ t.test('tezos with the log: a preattestation and its replay', async (t) => {
   t.equal(replay.signature, signed.signature, 'an identical retry gets the same signature');
 
   await checkBundle(t, dir, logDir, vkey, signed.signature!);
-  await until(() => entries(logDir).length >= 3, 5_000, 'a checkpoint over every entry');
-  const logged = entries(logDir);
+  await until(() => publishedEntries(logDir).length >= 3, 5_000, 'a checkpoint over every entry');
+  const logged = publishedEntries(logDir);
   t.match(logged[0], { kind: 'key-loaded', source: 'tezos', keyId: TZ1.pkh, algorithm: 'ed25519', backend: 'file' }, 'the key, by its hash');
   const signs = logged.filter((e) => e['kind'] === 'sign');
   t.equal(signs.length, 2, 'the signature and its replay: each left the daemon, each is logged');
@@ -55,8 +56,8 @@ t.test('firmware with the log: sw-description and a module digest', async (t) =>
   const moduleDigest = crypto.createHash('sha512').update('a kernel module').digest('hex');
   okValue(await request(daemon.port, `MODULE ${MACHINE} sha512 ${moduleDigest}`));
 
-  await until(() => entries(logDir).filter((e) => e['kind'] === 'sign').length === 2, 5_000, 'a checkpoint over both signatures');
-  const logged = entries(logDir);
+  await until(() => publishedEntries(logDir).filter((e) => e['kind'] === 'sign').length === 2, 5_000, 'a checkpoint over both signatures');
+  const logged = publishedEntries(logDir);
   t.ok(
     logged.filter((e) => e['kind'] === 'key-loaded').every((e) => e['source'] === 'firmware' && typeof e['publicKey'] === 'string'),
     'a key-loaded entry per key of the root, with its public key',
@@ -70,4 +71,40 @@ t.test('firmware with the log: sw-description and a module digest', async (t) =>
   });
   t.match(module, { source: 'firmware', firmware: { format: 'kmodsign', digest: `sha512:${moduleDigest}` } }, 'a digest flow logs the digest it was given');
   t.notOk('messageSha256' in module!, 'and no SHA-256 it could not know');
+});
+
+t.test('tezos watermark set records every mark it moves, and a lowered one before it moves', async (t) => {
+  const dir = t.testdir();
+  const logDir = path.join(dir, 'log');
+  const { keyFile } = await makeKey(dir);
+  const set = (level: string, ...extra: string[]) =>
+    runSignerd([
+      'tezos',
+      'watermark',
+      'set',
+      '--state-dir',
+      path.join(dir, 'state'),
+      '--chain',
+      MAINNET_ID,
+      '--pkh',
+      TZ1.pkh,
+      '--kind',
+      'block',
+      '--level',
+      level,
+      '--transparency-log',
+      logDir,
+      '--transparency-log-key',
+      keyFile,
+      ...extra,
+    ]);
+  t.equal((await set('10')).code, 0, 'raised');
+  t.equal((await set('5')).code, 1, 'not lowered without --force');
+  t.equal((await set('4', '--force')).code, 0, 'lowered with --force');
+  // Each command closes its log with a checkpoint over its entries.
+  t.match(publishedEntries(logDir), [
+    { kind: 'watermark-set', source: 'admin', chainId: MAINNET_ID, pkh: TZ1.pkh, requestKind: 'block', level: 10, round: 0, forced: false },
+    { kind: 'watermark-set', source: 'admin', level: 4, forced: true },
+  ]);
+  t.equal(publishedEntries(logDir).length, 2, 'nothing for the mark that did not move');
 });

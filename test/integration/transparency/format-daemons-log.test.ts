@@ -4,6 +4,8 @@
 import t from 'tap';
 import crypto from 'node:crypto';
 import path from 'node:path';
+import Database from 'better-sqlite3';
+import { SEQUENCER_FILE } from '../../../lib/transparency/sequencer-db.js';
 import { request } from '../../helpers/line-client.js';
 import { runSignerd } from '../../helpers/daemon.js';
 import { checkBundle, makeKey, publishedEntries, until } from './fixtures.js';
@@ -41,6 +43,19 @@ t.test('tezos with the log: a preattestation and its replay', async (t) => {
     served.logs.some((l) => l['msg'] === 'request' && typeof l['logIndex'] === 'number'),
     'the request line names its entry',
   );
+
+  t.test('a log outage withholds the signature; the retry of the same bytes is served and logged', async (t) => {
+    const next = consensus('attestation', { level: 8, round: 0 });
+    const holder = new Database(path.join(logDir, SEQUENCER_FILE), { timeout: 1_000 });
+    t.teardown(() => holder.close());
+    holder.exec('BEGIN IMMEDIATE');
+    const refused = await httpSign(served.httpPort, TZ1.pkh, next);
+    t.same([refused.status, refused.code, refused.signature], [503, 'LOG_UNAVAILABLE', null], 'no signature while the log is stuck');
+    holder.exec('ROLLBACK');
+    const retry = await httpSign(served.httpPort, TZ1.pkh, next);
+    t.equal(retry.status, 200, 'the baker retries the same bytes: the slot was not lost');
+    await checkBundle(t, dir, logDir, vkey, retry.signature!);
+  });
 });
 
 t.test('firmware with the log: sw-description and a module digest', async (t) => {

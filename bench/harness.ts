@@ -58,6 +58,22 @@ export async function loadBesidePrimitive(opts: LoadOptions, primitive: () => vo
   return { ...summarize(latencies, seconds), primitivePerSecond: primitiveSum / slices };
 }
 
+/**
+ * Two loads (e.g. one daemon with an option off, another with it on) in alternating slices over the
+ * same seconds, so that the machine's drift falls on both alike; one result each.
+ */
+export async function loadAlternating(a: LoadOptions, b: LoadOptions, slices = 8): Promise<[LoadResult, LoadResult]> {
+  const runs = [a, b].map(() => ({ latencies: [] as number[], seconds: 0 }));
+  for (let i = 0; i < slices; i++) {
+    for (const [k, opts] of [a, b].entries()) {
+      const run = await drive({ ...opts, durationMs: opts.durationMs / slices });
+      for (const ms of run.latencies) runs[k]!.latencies.push(ms);
+      runs[k]!.seconds += run.seconds;
+    }
+  }
+  return [summarize(runs[0]!.latencies, runs[0]!.seconds), summarize(runs[1]!.latencies, runs[1]!.seconds)];
+}
+
 async function drive(opts: LoadOptions): Promise<{ latencies: number[]; seconds: number }> {
   const latencies: number[] = [];
   const deadline = Date.now() + opts.durationMs;

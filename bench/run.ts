@@ -8,6 +8,7 @@ import { bench as hmacBench } from './hmac.bench.js';
 import { bench as firmwareBench } from './firmware.bench.js';
 import { bench as transparencyLogBench } from './transparency-log.bench.js';
 import { bench as channelsBench } from './channels.bench.js';
+import { bench as transparencyDaemonsBench } from './transparency-daemons.bench.js';
 
 /** Each entry benchmarks one daemon family; explicit, so nothing is loaded by side effect. */
 const BENCHES: Array<[string, () => Promise<BenchRow[]>]> = [
@@ -18,6 +19,7 @@ const BENCHES: Array<[string, () => Promise<BenchRow[]>]> = [
   ['firmware digest flows', firmwareBench],
   ['transparency log', transparencyLogBench],
   ['client channels tls', channelsBench],
+  ['transparency log on/off in the daemons', transparencyDaemonsBench],
 ];
 
 const only = process.argv[2];

@@ -8,6 +8,12 @@ import { listenSettings, required, type ListenOptionValues, type ListenSettings 
 import { parseCount, parsePort } from '../../lib/config/numbers.js';
 import { DaemonError } from '../../lib/errors.js';
 import { DEFAULT_FIRMWARE_HTTP_LIMITS, FIRMWARE_HTTP_SPARE_CONNECTIONS, type FirmwareHttpLimits } from './firmware-limits.js';
+import {
+  addTransparencyLogDirOption,
+  addTransparencyLogKeyOptions,
+  transparencyLogSettings,
+  type TransparencyLogSettings,
+} from '../../lib/config/transparency-log-options.js';
 
 const FIRMWARE_HTTP_PORT = 9999;
 
@@ -18,6 +24,8 @@ export interface FirmwareSettings {
   keyRoot: string;
   /** null: --no-http. */
   http: FirmwareHttpSettings | null;
+  /** Every signature is appended here before it leaves; null: no log. */
+  transparencyLog: TransparencyLogSettings | null;
 }
 
 export interface FirmwareHttpSettings {
@@ -32,7 +40,7 @@ export interface FirmwareHttpSettings {
 
 export function addFirmwareOptions<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>) {
   const d = DEFAULT_FIRMWARE_HTTP_LIMITS;
-  return cmd
+  return addTransparencyLogKeyOptions(addTransparencyLogDirOption(cmd))
     .option(
       '--key-root <dir>',
       'digsigserver key layout: <dir>/<machine or distro>/<kmodsign|swupdate|mender|opteesign>/<key files>; private keys mode 0600, or <key file>.pkcs11 holding a pkcs11: URI (HSM)',
@@ -89,7 +97,7 @@ export type FirmwareOptionValues = ListenOptionValues & ReturnType<ReturnType<ty
 
 export function firmwareSettings(opts: FirmwareOptionValues): FirmwareSettings {
   const listen = listenSettings(opts);
-  return { listen, keyRoot: required(opts.keyRoot, '--key-root'), http: httpSettings(opts, listen) };
+  return { listen, keyRoot: required(opts.keyRoot, '--key-root'), http: httpSettings(opts, listen), transparencyLog: transparencyLogSettings(opts) };
 }
 
 function httpSettings(opts: FirmwareOptionValues, listen: ListenSettings): FirmwareHttpSettings | null {

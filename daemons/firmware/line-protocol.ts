@@ -61,7 +61,7 @@ const VERBS: Record<string, Verb> = {
       // Emptiness is the format's rule (the same for HTTP), not this verb's.
       const content = decodeBase64(b64!, 'sw-description', d.objectBytesMax);
       ctx.fields['bytes'] = content.length;
-      return (await signSwDescription(d.keyRoot.signer(distro!, swupdateSlot(m)), m, content)).toString('base64');
+      return (await signSwDescription(d.keyRoot.signer(distro!, swupdateSlot(m), 'sw-description'), m, content)).toString('base64');
     },
   },
   'SWUPDATE-DIGEST': {

@@ -15,6 +15,9 @@ import { openKeyRoot, type KeyRoot } from './keys/key-root.js';
 import { createFirmwareLineService } from './line-protocol.js';
 import { startOperations, type Operations } from '../../lib/operations/operations.js';
 import { countingUploads, keyRootPart } from './firmware-operations.js';
+import { openConfiguredTransparencyLog } from '../../lib/config/transparency-log-options.js';
+import type { TransparencyLog } from '../../lib/transparency/transparency-log.js';
+import { auditedKeyRoot, keyLoadedEvents } from './keys/audited-key-root.js';
 
 const FIRMWARE_LINE_PORT = 9998;
 /** Only GET /health is read whole; every signing request is an upload. */
@@ -33,15 +36,24 @@ async function serve(settings: FirmwareSettings, log: Logger): Promise<DaemonHan
   const channel = openChannelGuard('firmware', listen.policy, log);
   const ops = await startOperations('firmware', listen, log);
   // PEM keys are read here; `<key file>.pkcs11` references open their HSM keys (login, verified test signatures).
-  const keyRoot = await openKeyRoot(settings.keyRoot, { callMsMax: listen.limits.backendCallMsMax, log });
-  log.info({ keyRoot: settings.keyRoot, keys: keyRoot.entries().map((e) => `${e.signType}:${e.selector}`) }, 'key root loaded');
+  const loadedRoot = await openKeyRoot(settings.keyRoot, { callMsMax: listen.limits.backendCallMsMax, log });
+  log.info({ keyRoot: settings.keyRoot, keys: loadedRoot.entries().map((e) => `${e.signType}:${e.selector}`) }, 'key root loaded');
   const servers: Array<RunningServer | RunningHttpServer> = [];
+  let transparencyLog: TransparencyLog | null = null;
   const stop = async (): Promise<void> => {
     await ops.stop();
     await Promise.all(servers.map((server) => server.close()));
-    await keyRoot.close();
+    await transparencyLog?.close();
+    await loadedRoot.close();
   };
+  let keyRoot = loadedRoot;
   try {
+    if (settings.transparencyLog) {
+      const opened = await openConfiguredTransparencyLog(settings.transparencyLog, { callMsMax: listen.limits.backendCallMsMax, log });
+      transparencyLog = opened;
+      await Promise.all(keyLoadedEvents(loadedRoot).map((event) => opened.append(event)));
+      keyRoot = auditedKeyRoot(loadedRoot, opened);
+    }
     // Decoded objects are at most 3/4 of a line; the line limit is the real bound.
     const service = createFirmwareLineService({ keyRoot, reply: listen.reply, objectBytesMax: listen.limits.lineBytesMax });
     const line = await startTcpServer({

@@ -1,6 +1,6 @@
-// `signerd tezos serve` composed: keys.json → keys (HSM keys opened and checked) → watermark store →
-// the one core sign service → the line protocol and octez HTTP front ends. A failing step closes what
-// the earlier ones opened; `stop` closes everything in reverse.
+// `signerd tezos serve` composed: keys.json → keys (HSM keys opened and checked) → transparency log →
+// watermark store → the one core sign service → the line protocol and octez HTTP front ends. A failing
+// step closes what the earlier ones opened; `stop` closes everything in reverse.
 import type { Logger } from 'pino';
 import { STORE_READY_MS_MAX } from '../../lib/limits.js';
 import { channelReload, openChannelGuard } from '../../lib/channels/channel-guard.js';
@@ -15,6 +15,9 @@ import { TEZOS_PENDING_WAIT_MS } from './tezos-limits.js';
 import { openDaemonWatermarks } from './watermark/open-watermark-store.js';
 import { startOperations, type Operations } from '../../lib/operations/operations.js';
 import { countingRefusals, tezosKeyPart, watermarkPart } from './tezos-readiness.js';
+import { openConfiguredTransparencyLog } from '../../lib/config/transparency-log-options.js';
+import type { TransparencyLog } from '../../lib/transparency/transparency-log.js';
+import { tezosKeyLoadedEvents } from './signing/signature-log.js';
 
 export interface TezosDaemon {
   /** The bound ports (null for a front end that is off). */
@@ -32,16 +35,29 @@ export async function startTezosDaemon(settings: TezosServeSettings, log: Logger
     callMsMax: settings.listen.limits.backendCallMsMax,
     log,
   });
+  let transparencyLog: TransparencyLog | null = null;
   try {
-    return await serveWith(settings, config, ops, log);
+    if (settings.transparencyLog) {
+      transparencyLog = await openConfiguredTransparencyLog(settings.transparencyLog, { callMsMax: settings.listen.limits.backendCallMsMax, log });
+      const opened = transparencyLog;
+      await Promise.all(tezosKeyLoadedEvents(config.keys.values()).map((event) => opened.append(event)));
+    }
+    return await serveWith(settings, config, ops, transparencyLog, log);
   } catch (err) {
     await ops.stop();
+    await transparencyLog?.close();
     await config.close();
     throw err;
   }
 }
 
-async function serveWith(settings: TezosServeSettings, config: OpenTezosConfig, ops: Operations, log: Logger): Promise<TezosDaemon> {
+async function serveWith(
+  settings: TezosServeSettings,
+  config: OpenTezosConfig,
+  ops: Operations,
+  transparencyLog: TransparencyLog | null,
+  log: Logger,
+): Promise<TezosDaemon> {
   const { listen } = settings;
   const marks = ops.timedStore(openDaemonWatermarks(settings.store, settings.hostFloorDir, log), settings.store.kind, ['reserve', 'recordSignature', 'read']);
   try {
@@ -60,6 +76,7 @@ async function serveWith(settings: TezosServeSettings, config: OpenTezosConfig, 
     allowListKnownKeys: settings.allowListKnownKeys,
     allowProvePossession: settings.allowProvePossession,
     pendingWaitMs: TEZOS_PENDING_WAIT_MS,
+    transparencyLog,
   });
   const stops: Array<() => Promise<void>> = [];
   const channel = openChannelGuard('tezos', listen.policy, log);
@@ -70,12 +87,18 @@ async function serveWith(settings: TezosServeSettings, config: OpenTezosConfig, 
     stop: async () => {
       await ops.stop();
       await Promise.all(stops.map((stop) => stop()));
+      await transparencyLog?.close();
       await marks.close();
       await config.close();
     },
   };
   const countRefusals = (kind: string) => countingRefusals(ops.listener(kind), (refusal) => ops.count('signerd_tezos_refusals_total', { kind: refusal }));
-  const common = { keys: config.keys.size, store: settings.store.kind, authentication: config.authorizedKeys.length > 0 };
+  const common = {
+    keys: config.keys.size,
+    store: settings.store.kind,
+    authentication: config.authorizedKeys.length > 0,
+    transparencyLog: transparencyLog !== null,
+  };
   if (settings.line) {
     const line = await startTcpServer({
       host: listen.host,

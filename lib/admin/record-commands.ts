@@ -1,5 +1,6 @@
 // Operator commands over validity records, so nobody needs to know the store's layout:
-// show, revoke, reinstate, export (JSON) and import (restore an exported record).
+// show, revoke, reinstate, export (JSON) and import (restore an exported record). With a
+// transparency log, revoke, reinstate and import record what they changed (docs/transparency-log.md).
 import fs from 'node:fs';
 import { DaemonError } from '../errors.js';
 import { openValidityStore } from '../store/open-validity-store.js';
@@ -8,6 +9,7 @@ import { parseCount } from '../config/numbers.js';
 import { decodeHex } from '../protocol/encoding.js';
 import { pythonBytesRepr } from '../protocol/python-repr.js';
 import type { SignatureRecord, ValidityAdmin, ValidityStore } from '../store/validity-store.js';
+import { addAdminLogOptions, withAdminLog, type AdminLog } from './admin-transparency-log.js';
 
 type Admin = ValidityStore & ValidityAdmin;
 
@@ -56,6 +58,11 @@ function recordFromJson(value: unknown): SignatureRecord {
   };
 }
 
+/** A restored record is a signature made valid by hand: logged as reinstate, before it is written (fail closed). */
+async function logRestores(log: AdminLog | null, imported: readonly SignatureRecord[]): Promise<void> {
+  await log?.record(imported.map((r) => ({ kind: 'reinstate', signature: Buffer.from(r.signature, 'hex'), expiresMs: r.expiresMs })));
+}
+
 export function recordCommands() {
   const show = storeCommand('show', "print a signature's record and whether it is valid, revoked, expired or unknown", CONFIG_HELP)
     .argument('<signature>', 'hex signature')
@@ -77,27 +84,48 @@ export function recordCommands() {
     }),
   );
 
-  const revoke = storeCommand('revoke', 'revoke a signature now (verify answers not valid); the record is kept for reinstate', CONFIG_HELP).argument(
-    '<signature>',
-    'hex signature',
-  );
+  const revoke = addAdminLogOptions(
+    storeCommand('revoke', 'revoke a signature now (verify answers not valid); the record is kept for reinstate', CONFIG_HELP),
+  ).argument('<signature>', 'hex signature');
   revoke.action((sig) =>
-    runStoreAdmin(revoke, records('revoke', false), async (store) => {
-      const done = await store.revoke(signatureArg(sig));
-      process.stdout.write(done ? 'revoked\n' : 'no live record for that signature\n');
-      return done ? 0 : EXIT_NO_RECORD;
-    }),
+    runStoreAdmin(revoke, records('revoke', false), (store, opts) =>
+      withAdminLog(opts, async (log) => {
+        const signature = signatureArg(sig);
+        // Revoking is the safe direction: it happens first and never waits for the log. A revoke
+        // whose entry failed is done but not logged; running it again logs it (exit 1: nothing left to revoke).
+        const done = await store.revoke(signature);
+        process.stdout.write(done ? 'revoked\n' : 'no live record for that signature\n');
+        if (log && (done || (await store.inspect(signature)).status === 'revoked'))
+          await log.record([{ kind: 'revoke', signature: Buffer.from(signature, 'hex') }]);
+        return done ? 0 : EXIT_NO_RECORD;
+      }),
+    ),
   );
 
-  const reinstate = storeCommand('reinstate', 'make a revoked signature valid again', CONFIG_HELP)
+  const reinstate = addAdminLogOptions(storeCommand('reinstate', 'make a revoked signature valid again', CONFIG_HELP))
     .argument('<signature>', 'hex signature')
     .option('--ttl <seconds>', 'give the record a new expiry, counted from now', parseCount('--ttl', 1));
   reinstate.action((sig) =>
-    runStoreAdmin(reinstate, records('reinstate', false), async (store, opts) => {
-      const done = await store.reinstate(signatureArg(sig), opts.ttl ?? null);
-      process.stdout.write(done ? 'reinstated\n' : 'no revoked record for that signature\n');
-      return done ? 0 : EXIT_NO_RECORD;
-    }),
+    runStoreAdmin(reinstate, records('reinstate', false), (store, opts) =>
+      withAdminLog(opts, async (log) => {
+        const signature = signatureArg(sig);
+        const ttl = opts.ttl ?? null;
+        if (log) {
+          // Making a signature valid again is logged first: no reinstatement without its entry.
+          const { status, record } = await store.inspect(signature);
+          if (status !== 'revoked' || !record) {
+            process.stdout.write('no revoked record for that signature\n');
+            return EXIT_NO_RECORD;
+          }
+          await log.record([
+            { kind: 'reinstate', signature: Buffer.from(signature, 'hex'), expiresMs: ttl === null ? record.expiresMs : Date.now() + ttl * 1000 },
+          ]);
+        }
+        const done = await store.reinstate(signature, ttl);
+        process.stdout.write(done ? 'reinstated\n' : 'no revoked record for that signature\n');
+        return done ? 0 : EXIT_NO_RECORD;
+      }),
+    ),
   );
 
   const exportCmd = storeCommand('export', "print a signature's record as JSON (for backup, or to restore after a redis-cli DEL)", CONFIG_HELP).argument(
@@ -112,21 +140,23 @@ export function recordCommands() {
     }),
   );
 
-  const importCmd = storeCommand('import', 'write records exported earlier (JSON lines from a file or stdin) back as live records', CONFIG_HELP).argument(
-    '[file]',
-    'JSON lines file; - or none for stdin',
-  );
+  const importCmd = addAdminLogOptions(
+    storeCommand('import', 'write records exported earlier (JSON lines from a file or stdin) back as live records', CONFIG_HELP),
+  ).argument('[file]', 'JSON lines file; - or none for stdin');
   importCmd.action((file) =>
-    runStoreAdmin(importCmd, records('import', true), async (store) => {
-      const text = fs.readFileSync(file === undefined || file === '-' ? 0 : file, 'utf8');
-      let count = 0;
-      for (const line of text.split('\n').filter((l) => l.trim())) {
-        await store.restore(recordFromJson(JSON.parse(line)));
-        count++;
-      }
-      process.stdout.write(`imported ${count}\n`);
-      return 0;
-    }),
+    runStoreAdmin(importCmd, records('import', true), (store, opts) =>
+      withAdminLog(opts, async (log) => {
+        const text = fs.readFileSync(file === undefined || file === '-' ? 0 : file, 'utf8');
+        const imported = text
+          .split('\n')
+          .filter((l) => l.trim())
+          .map((line) => recordFromJson(JSON.parse(line)));
+        await logRestores(log, imported);
+        for (const record of imported) await store.restore(record);
+        process.stdout.write(`imported ${imported.length}\n`);
+        return 0;
+      }),
+    ),
   );
 
   return [show, revoke, reinstate, exportCmd, importCmd];

@@ -53,7 +53,8 @@ export async function runStoreAdmin<S extends ClosableStore, Opts extends StoreO
     process.exitCode = await run(store, opts);
   } catch (err) {
     process.stderr.write(`${spec.label}: ${isDaemonError(err) ? `${err.code}: ${err.message}` : (err as Error).message}\n`);
-    process.exitCode = isDaemonError(err) && err.code === 'STORE_UNAVAILABLE' ? EXIT_STORE_UNAVAILABLE : EXIT_CONFIG;
+    // The transparency log not answering is an outage too (the change may be done; see the command's message).
+    process.exitCode = isDaemonError(err) && (err.code === 'STORE_UNAVAILABLE' || err.code === 'LOG_UNAVAILABLE') ? EXIT_STORE_UNAVAILABLE : EXIT_CONFIG;
   } finally {
     await store?.close();
   }

@@ -11,6 +11,8 @@ export interface RequestContext {
   readonly conn: number;
   readonly req: number;
   readonly fields: Record<string, unknown>;
+  /** The channel's client name (TLS), for what a handler records about the request (transparency log). */
+  readonly client?: string | undefined;
 }
 
 /** What a daemon gives the server: a request handler and its wire form for errors. */
@@ -53,7 +55,7 @@ export function createRequestRunner(deps: {
     // outcome and ms (lib/server/request-log.ts; built in place, not spread, because this runs on every request).
     const fields: Record<string, unknown> = { req };
     if (request.client) fields['client'] = request.client.name;
-    const ctx: RequestContext = { conn, req, fields };
+    const ctx: RequestContext = { conn, req, fields, client: request.client?.name };
     const started = process.hrtime.bigint();
     if (!gate.tryAcquire()) {
       await gate.acquire(request.fresh);

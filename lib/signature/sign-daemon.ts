@@ -15,6 +15,15 @@ import { createSignService } from './sign-service.js';
 import { startOperations } from '../operations/operations.js';
 import { signingKeyPart, validityStorePart } from '../operations/probes.js';
 import { keySourceOf } from '../keys/open-signing-key.js';
+import {
+  addTransparencyLogDirOption,
+  addTransparencyLogKeyOptions,
+  openConfiguredTransparencyLog,
+  transparencyLogSettings,
+  type TransparencyLogSettings,
+} from '../config/transparency-log-options.js';
+import { isPkcs11Uri } from '../keys/pkcs11-uri.js';
+import type { TransparencyLog } from '../transparency/transparency-log.js';
 import type { SignatureProfile } from './profiles.js';
 
 /** Everything a sign daemon is configured with, validated once. */
@@ -26,11 +35,13 @@ export interface SignDaemonSettings {
   /** Records expire after this many seconds; null keeps them until revoked. */
   ttlSeconds: number | null;
   chunkBytes: number;
+  /** Every signature is appended here before it is returned; null: no log. */
+  transparencyLog: TransparencyLogSettings | null;
 }
 
 export function signDaemonCommand(profile: SignatureProfile) {
   const name = `sign-${profile.family}`;
-  const cmd = addStoreOptions(addListenOptions(new Command(name), profile.signPort))
+  const cmd = addTransparencyLogKeyOptions(addTransparencyLogDirOption(addStoreOptions(addListenOptions(new Command(name), profile.signPort))))
     .description(`${profile.description} signing daemon (line protocol, default port ${profile.signPort})`)
     .option(
       '--key <file or pkcs11: URI>',
@@ -51,20 +62,48 @@ function signDaemonSettings(opts: SignOptionValues): SignDaemonSettings {
     key: required(opts.key, '--key'),
     ttlSeconds: opts.ttl ?? null,
     chunkBytes: opts.chunkBytes,
+    transparencyLog: transparencyLogSettings(opts),
   };
 }
 
 async function startSignDaemon(profile: SignatureProfile, settings: SignDaemonSettings, log: Logger): Promise<DaemonHandle> {
   const { listen } = settings;
-  const channel = openChannelGuard(`sign-${profile.family}`, listen.policy, log);
-  const ops = await startOperations(`sign-${profile.family}`, listen, log);
+  const name = `sign-${profile.family}`;
+  const channel = openChannelGuard(name, listen.policy, log);
+  const ops = await startOperations(name, listen, log);
   const key = await openSigningKey(settings.key, profile.algorithm, { callMsMax: listen.limits.backendCallMsMax, log });
   ops.keyInfo(key.keyId, key.algorithm, keySourceOf(settings.key).kind);
+  let transparencyLog: TransparencyLog | null = null;
+  try {
+    transparencyLog =
+      settings.transparencyLog && (await openConfiguredTransparencyLog(settings.transparencyLog, { callMsMax: listen.limits.backendCallMsMax, log }));
+    // The log says which key signed what follows: its public key, so an auditor needs nothing else.
+    await transparencyLog?.append({
+      kind: 'key-loaded',
+      source: name,
+      keyId: key.keyId,
+      algorithm: key.algorithm,
+      backend: isPkcs11Uri(settings.key) ? 'pkcs11' : 'file',
+      publicKey: key.publicKey.export({ type: 'spki', format: 'der' }),
+    });
+  } catch (err) {
+    await transparencyLog?.close();
+    await key.close?.();
+    await ops.stop();
+    throw err;
+  }
   const store = ops.timedStore(await openValidityStore(settings.store, { durable: false, create: true, log, logConnectionErrors: true }), settings.store.kind, [
     'put',
     'getLive',
   ]);
-  const service = createSignService({ key, store, ttlSeconds: settings.ttlSeconds, chunkBytes: settings.chunkBytes, reply: listen.reply });
+  const service = createSignService({
+    key,
+    store,
+    ttlSeconds: settings.ttlSeconds,
+    chunkBytes: settings.chunkBytes,
+    reply: listen.reply,
+    transparencyLog: transparencyLog && { source: name, log: transparencyLog },
+  });
   if (!(await store.ready(STORE_READY_MS_MAX))) log.warn({ store: settings.store.kind }, 'store not reachable yet; answering STORE_UNAVAILABLE until it is');
   const server = await startTcpServer({
     host: listen.host,
@@ -90,12 +129,23 @@ async function startSignDaemon(profile: SignatureProfile, settings: SignDaemonSe
       }
     }
   }, PURGE_INTERVAL_MS).unref();
-  log.info({ host: listen.host, port: server.address.port, keyId: key.keyId, algorithm: key.algorithm, store: settings.store.kind }, 'listening');
+  log.info(
+    {
+      host: listen.host,
+      port: server.address.port,
+      keyId: key.keyId,
+      algorithm: key.algorithm,
+      store: settings.store.kind,
+      transparencyLog: transparencyLog !== null,
+    },
+    'listening',
+  );
   return {
     async stop() {
       clearInterval(purge);
       await ops.stop();
       await server.close();
+      await transparencyLog?.close();
       await store.close();
       await key.close?.();
     },

@@ -20,11 +20,16 @@ interface SignEvent extends Common {
   kind: 'sign';
   keyId: string;
   algorithm: string;
-  /** SHA-256 of the exact bytes signed (for Tezos, the watermarked payload). */
-  messageSha256: Buffer;
+  /**
+   * SHA-256 of the exact bytes signed (for Tezos, the watermarked payload). Absent only when the
+   * daemon never saw them: a firmware digest flow with another hash, which logs `firmware.digest`.
+   */
+  messageSha256?: Buffer;
   signature: Buffer;
-  tezos?: { chainId?: string; requestKind: string; level: number; round: number };
-  firmware?: { format: string; artifact: string };
+  /** Consensus requests carry chain, level and round; other requests (generic operations) only their kind. */
+  tezos?: { chainId?: string; requestKind: string; level?: number; round?: number };
+  /** The key slot (kmodsign, swupdate-rsa, ...), the artifact's name when the request names one, and for digest flows `<hash>:<hex>` as the client sent it. */
+  firmware?: { format: string; artifact?: string; digest?: string };
 }
 
 /** A signature's validity changed by hand: revoked, reinstated, or given an expiry by an admin. */
@@ -97,7 +102,10 @@ function fields(e: LogEvent): JsonField[] {
       return [
         ['keyId', text(e.keyId, 'keyId')],
         ['algorithm', text(e.algorithm, 'algorithm')],
-        ['messageSha256', bytes(e.messageSha256, 'messageSha256', { exact: 32 })],
+        [
+          'messageSha256',
+          e.messageSha256 === undefined && e.firmware?.digest !== undefined ? undefined : bytes(e.messageSha256, 'messageSha256', { exact: 32 }),
+        ],
         ['signature', bytes(e.signature, 'signature', {})],
         [
           'tezos',
@@ -105,8 +113,8 @@ function fields(e: LogEvent): JsonField[] {
             canonicalObject([
               ['chainId', text(e.tezos.chainId, 'tezos.chainId', true)],
               ['requestKind', text(e.tezos.requestKind, 'tezos.requestKind')],
-              ['level', count(e.tezos.level, 'tezos.level')],
-              ['round', count(e.tezos.round, 'tezos.round')],
+              ['level', e.tezos.level === undefined ? undefined : count(e.tezos.level, 'tezos.level')],
+              ['round', e.tezos.round === undefined ? undefined : count(e.tezos.round, 'tezos.round')],
             ]),
         ],
         [
@@ -114,7 +122,8 @@ function fields(e: LogEvent): JsonField[] {
           e.firmware &&
             canonicalObject([
               ['format', text(e.firmware.format, 'firmware.format')],
-              ['artifact', text(e.firmware.artifact, 'firmware.artifact')],
+              ['artifact', text(e.firmware.artifact, 'firmware.artifact', true)],
+              ['digest', text(e.firmware.digest, 'firmware.digest', true)],
             ]),
         ],
       ];

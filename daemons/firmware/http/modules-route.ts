@@ -21,7 +21,7 @@ export function modulesRoute(keyRoot: KeyRoot, limits: FirmwareHttpLimits): Uplo
       const upload = uploadedFile(form, 'artifact');
       Object.assign(ctx.fields, { machine, hashalg });
       // Before any unpacking: an unknown machine fails at once.
-      const signer = keyRoot.signer(machine, 'kmodsign');
+      keyRoot.signer(machine, 'kmodsign');
       const out = path.join(ctx.dir, 'signed-artifact.tar.gz');
       const counts = await repackTarball(upload, ctx.dir, out, repackLimits(limits), async (tar) => {
         let signed = 0;
@@ -31,7 +31,8 @@ export function modulesRoute(keyRoot: KeyRoot, limits: FirmwareHttpLimits): Uplo
           // sign-file's rule: names ending in .ko exactly (compressed .ko.xz / .ko.zst are left alone).
           if (entry.type === 'file' && entry.name.endsWith('.ko')) {
             const { unsigned, stripped } = stripModuleSignatures(await tar.content(entry));
-            await tar.replace(entry, await signModule(signer, hashalg, unsigned));
+            // The module's path names the signature in the transparency log.
+            await tar.replace(entry, await signModule(keyRoot.signer(machine, 'kmodsign', entry.name), hashalg, unsigned));
             signed++;
             if (stripped > 0) resigned++;
           } else {

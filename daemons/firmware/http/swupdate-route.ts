@@ -31,7 +31,7 @@ export function swupdateRoute(keyRoot: KeyRoot, limits: FirmwareHttpLimits): Upl
         throw new DaemonError('BAD_REQUEST', 'sw-description is not UTF-8 text');
       }
       Object.assign(ctx.fields, { distro, method, bytes: content.length });
-      const signature = await signSwDescription(keyRoot.signer(distro, swupdateSlot(method)), method, content);
+      const signature = await signSwDescription(keyRoot.signer(distro, swupdateSlot(method), 'sw-description'), method, content);
       const out = path.join(ctx.dir, 'sw-description.sig');
       await writeFile(out, signature, { flag: 'wx', mode: 0o600 });
       return attachment(out, 'sw-description.sig');

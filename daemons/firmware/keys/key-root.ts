@@ -11,10 +11,15 @@ import { KEY_SLOTS, SIGN_TYPES, SLOTS, slotsOf, type KeySlot, type SignType, typ
 import { HSM_REFERENCE_SUFFIX, openHsmSigner, type HsmKeyDeps } from './pkcs11-key.js';
 
 export interface KeyRoot {
-  /** One slot's key: BAD_REQUEST for a bad machine/distro name, UNKNOWN_KEY when the key root has no such key. */
-  signer(selector: string, slot: KeySlot): DigestSigner;
+  /**
+   * One slot's key: BAD_REQUEST for a bad machine/distro name, UNKNOWN_KEY when the key root has no
+   * such key. `artifact`: what the signatures are for, when the request names it (the transparency log records it).
+   */
+  signer(selector: string, slot: KeySlot, artifact?: string): DigestSigner;
   /** Every (selector, signtype) pair loaded, for the start-up log and KEYS requests. */
   entries(): Array<{ selector: string; signType: SignType }>;
+  /** Every key loaded, by slot, and where it is held (the transparency log's key-loaded entries). */
+  keys(): Array<{ selector: string; slot: KeySlot; backend: 'file' | 'pkcs11'; signer: DigestSigner }>;
   /** Releases HSM sessions (nothing for a root of files). */
   close(): Promise<void>;
 }
@@ -35,6 +40,7 @@ export function validateSelector(name: string, field: string): string {
 export async function openKeyRoot(root: string, deps: HsmKeyDeps): Promise<KeyRoot> {
   const loaded = new Map<KeySlot, Map<string, DigestSigner>>(KEY_SLOTS.map((slot) => [slot, new Map()]));
   const closers: Array<() => Promise<void>> = [];
+  const keys: ReturnType<KeyRoot['keys']> = [];
   const close = async (): Promise<void> => {
     await Promise.all(closers.splice(0).map((c) => c()));
   };
@@ -42,7 +48,8 @@ export async function openKeyRoot(root: string, deps: HsmKeyDeps): Promise<KeyRo
     for (const plan of planKeyRoot(root, deps.log)) {
       const reference = plan.keyFile + HSM_REFERENCE_SUFFIX;
       let signer: DigestSigner;
-      if (!fs.existsSync(reference)) signer = loadFileSigner(plan);
+      const backend = fs.existsSync(reference) ? 'pkcs11' : 'file';
+      if (backend === 'file') signer = loadFileSigner(plan);
       else {
         if (fs.existsSync(plan.keyFile))
           throw new DaemonError('CONFIG_INVALID', `${plan.keyFile}: both the key file and ${path.basename(reference)} exist; keep one`);
@@ -51,6 +58,7 @@ export async function openKeyRoot(root: string, deps: HsmKeyDeps): Promise<KeyRo
         signer = opened.signer;
       }
       loaded.get(plan.slot)!.set(plan.selector, signer);
+      keys.push({ selector: plan.selector, slot: plan.slot, backend, signer });
     }
   } catch (err) {
     await close();
@@ -67,6 +75,7 @@ export async function openKeyRoot(root: string, deps: HsmKeyDeps): Promise<KeyRo
       return signer;
     },
     entries: () => SIGN_TYPES.flatMap((signType) => [...selectorsOf(signType)].sort().map((selector) => ({ selector, signType }))),
+    keys: () => [...keys],
     close,
   };
 }

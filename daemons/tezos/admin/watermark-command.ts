@@ -1,5 +1,6 @@
 // `signerd tezos watermark show|set|export|import`: inspect marks and move them between hosts
-// without knowing the store's layout. Writes only ever raise a mark unless --force is given.
+// without knowing the store's layout. Writes only ever raise a mark unless --force is given; with a
+// transparency log, set and import record every mark they moved.
 import fs from 'node:fs';
 import { Command, Option, type CommandUnknownOpts, type OptionValues } from '@commander-js/extra-typings';
 import { storeAdminCommand } from '../../../lib/admin/store-admin-command.js';
@@ -8,6 +9,7 @@ import { CONSENSUS_KINDS } from '../signing/sign-request.js';
 import { openWatermarkBackend } from '../watermark/open-watermark-store.js';
 import type { MarkEntry, WatermarkBackend } from '../watermark/watermark-store.js';
 import { checkedEntry, exportDocument, readExport } from './watermark-entries.js';
+import { addAdminLogOptions, withAdminLog, type AdminEvent, type AdminLog, type AdminLogOptionValues } from '../../../lib/admin/admin-transparency-log.js';
 
 /** Exit status of `set`/`import` when a mark would have been lowered (without --force). */
 const EXIT_NOT_RAISED = 1;
@@ -19,9 +21,11 @@ export function watermarkCommand(): CommandUnknownOpts {
       showMarks(store, showSettings(opts as ShowOptionValues)),
     ),
   );
-  const set = addSetOptions(
-    adminCommand('set', 'set one mark (e.g. a new host starts above what the old host signed); raises only, unless --force', true, (store, _args, opts) =>
-      setMark(store, setSettings(opts as SetOptionValues)),
+  const set = addAdminLogOptions(
+    addSetOptions(
+      adminCommand('set', 'set one mark (e.g. a new host starts above what the old host signed); raises only, unless --force', true, (store, _args, opts) =>
+        withAdminLog(opts as AdminLogOptionValues, (log) => setMark(store, setSettings(opts as SetOptionValues), log)),
+      ),
     ),
   );
   const exportCmd = addExportOptions(
@@ -29,9 +33,11 @@ export function watermarkCommand(): CommandUnknownOpts {
       exportMarks(store, exportSettings(opts as ExportOptionValues)),
     ),
   );
-  const importCmd = addImportOptions(
-    adminCommand('import', 'merge exported marks into this store: each slot keeps the higher mark, unless --force', true, (store, args, opts) =>
-      importMarks(store, importSettings(args, opts as ImportOptionValues)),
+  const importCmd = addAdminLogOptions(
+    addImportOptions(
+      adminCommand('import', 'merge exported marks into this store: each slot keeps the higher mark, unless --force', true, (store, args, opts) =>
+        withAdminLog(opts as AdminLogOptionValues, (log) => importMarks(store, importSettings(args, opts as ImportOptionValues), log)),
+      ),
     ),
   );
   for (const sub of [show, set, exportCmd, importCmd]) cmd.addCommand(sub);
@@ -111,8 +117,32 @@ function setSettings(opts: SetOptionValues): SetSettings {
   return { entry, force: opts.force === true };
 }
 
-async function setMark(store: WatermarkBackend, settings: SetSettings): Promise<number> {
-  const done = await store.put(settings.entry, settings.force);
+/** The log entry of a moved mark. */
+function markEvent(kind: 'watermark-set' | 'watermark-import', e: MarkEntry, forced: boolean): AdminEvent {
+  return { kind, chainId: e.chainId, pkh: e.pkh, requestKind: e.kind, level: e.level, round: e.round, forced };
+}
+
+/**
+ * Writes marks and logs the ones that moved. Raising is the safe direction: written first, logged
+ * after (a failed entry leaves the mark raised, exit 69). --force may lower a mark, which lets the key
+ * sign again at a level it signed: logged first, so no mark is lowered without its entry.
+ */
+async function putLogged(
+  store: WatermarkBackend,
+  entries: readonly MarkEntry[],
+  force: boolean,
+  kind: 'watermark-set' | 'watermark-import',
+  log: AdminLog | null,
+): Promise<boolean[]> {
+  if (force) await log?.record(entries.map((e) => markEvent(kind, e, true)));
+  const moved: boolean[] = [];
+  for (const entry of entries) moved.push(await store.put(entry, force));
+  if (!force) await log?.record(entries.filter((_, i) => moved[i]).map((e) => markEvent(kind, e, false)));
+  return moved;
+}
+
+async function setMark(store: WatermarkBackend, settings: SetSettings, log: AdminLog | null): Promise<number> {
+  const [done] = await putLogged(store, [settings.entry], settings.force, 'watermark-set', log);
   process.stdout.write(done ? `set ${formatEntry(settings.entry)}\n` : 'not set: the stored mark is higher (use --force to lower it)\n');
   return done ? 0 : EXIT_NOT_RAISED;
 }
@@ -157,14 +187,9 @@ function importSettings(args: string[], opts: ImportOptionValues): ImportSetting
   return { file: args[0] ?? '-', force: opts.force === true };
 }
 
-async function importMarks(store: WatermarkBackend, settings: ImportSettings): Promise<number> {
-  const entries = readExport(settings.file);
-  let raised = 0;
-  let kept = 0;
-  for (const entry of entries) {
-    if (await store.put(entry, settings.force)) raised++;
-    else kept++;
-  }
-  process.stdout.write(`imported ${raised}, kept ${kept} higher stored mark(s)\n`);
+async function importMarks(store: WatermarkBackend, settings: ImportSettings, log: AdminLog | null): Promise<number> {
+  const moved = await putLogged(store, readExport(settings.file), settings.force, 'watermark-import', log);
+  const raised = moved.filter(Boolean).length;
+  process.stdout.write(`imported ${raised}, kept ${moved.length - raised} higher stored mark(s)\n`);
   return 0;
 }

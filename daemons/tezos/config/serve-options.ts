@@ -6,6 +6,12 @@ import { addListenOptions, listenSettings, required, type ListenSettings } from 
 import { addStoreOptions, storeSettings, type StoreSettings } from '../../../lib/config/store-options.js';
 import { parseCount, parsePort } from '../../../lib/config/numbers.js';
 import { TEZOS_PAYLOAD_BYTES_MAX } from '../tezos-limits.js';
+import {
+  addTransparencyLogDirOption,
+  addTransparencyLogKeyOptions,
+  transparencyLogSettings,
+  type TransparencyLogSettings,
+} from '../../../lib/config/transparency-log-options.js';
 
 const LINE_PORT = 9732;
 /** octez's default port of the remote signer's HTTP API. */
@@ -28,10 +34,12 @@ export interface TezosServeSettings {
   http: { host: string | null; port: number | null } | null;
   allowListKnownKeys: boolean;
   allowProvePossession: boolean;
+  /** Every signature returned is appended here first; null: no log. */
+  transparencyLog: TransparencyLogSettings | null;
 }
 
 export function serveOptions() {
-  const cmd = addStoreOptions(addListenOptions(new Command('serve'), LINE_PORT))
+  const cmd = addTransparencyLogKeyOptions(addTransparencyLogDirOption(addStoreOptions(addListenOptions(new Command('serve'), LINE_PORT))))
     .description(`serve the line protocol (default port ${LINE_PORT}) and the octez HTTP API (default port ${HTTP_PORT}); the default subcommand`)
     .option(
       '--keys <file>',
@@ -97,5 +105,6 @@ export function serveSettings(opts: ServeOptionValues, defaulted: Defaulted): Te
     http: opts.http ? { host: opts.httpHost ?? (defaulted('host') ? null : listen.host), port: opts.httpPort ?? null } : null,
     allowListKnownKeys: opts.allowListKnownKeys === true,
     allowProvePossession: opts.allowToProvePossession === true,
+    transparencyLog: transparencyLogSettings(opts),
   };
 }

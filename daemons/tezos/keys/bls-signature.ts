@@ -11,7 +11,7 @@ const DST_AUG_SIGNATURE = 'BLS_SIG_BLS12381G2_XMD:SHA-256_SSWU_RO_AUG_';
 const DST_PROOF_OF_POSSESSION = 'BLS_POP_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_';
 
 /** Octez signature versions 0 and 1 sign tz4 with AUG; 2, 3 and none sign with POP. */
-function usesAugScheme(version: number | undefined): boolean {
+export function usesAugScheme(version: number | undefined): boolean {
   return version === 0 || version === 1;
 }
 

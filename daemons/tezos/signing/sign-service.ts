@@ -12,6 +12,8 @@ import { TEZOS_PENDING_POLL_MS } from '../tezos-limits.js';
 import { payloadDigest, rejectionMessage } from '../watermark/watermark-rule.js';
 import type { RequestedMark, Slot, WatermarkStore } from '../watermark/watermark-store.js';
 import { isConsensusKind, parseSignRequest, type SignRequest } from './sign-request.js';
+import type { LogEvent } from '../../../lib/transparency/log-entry.js';
+import { tezosSignEvent } from './signature-log.js';
 
 /** A key hash as messages and log lines show it: printable, and clipped (a real one is 36 characters). */
 export function shownPkh(pkh: string): string {
@@ -28,6 +30,8 @@ export interface TezosServiceDeps {
   allowProvePossession: boolean;
   /** How long an identical request waits for a concurrent signer to record its signature. */
   pendingWaitMs: number;
+  /** Every signature returned is appended here first (durable before it leaves); null: no log. */
+  transparencyLog: { append(event: LogEvent): Promise<number> } | null;
 }
 
 /** What a sign request carries beside the payload: the HTTP query parameters, the line protocol's name=value words. */
@@ -99,14 +103,18 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
       throw new DaemonError('NOT_ALLOWED', 'refusing to sign an authentication request (magic byte 0x04) with a managed key');
     checkPolicy(entry.policy, request);
     const signOpts = opts.version === undefined ? {} : { version: opts.version };
+    const logged = async (signature: string): Promise<string> => {
+      if (deps.transparencyLog) fields['logIndex'] = await deps.transparencyLog.append(tezosSignEvent(entry, payload, signature, request, opts.version));
+      return signature;
+    };
     if (!isConsensusKind(request.kind)) {
       fields['watermark'] = 'none';
-      return entry.key.sign(payload, signOpts);
+      return logged(await entry.key.sign(payload, signOpts));
     }
     if (request.chainId === null || request.level === null) throw new DaemonError('BAD_REQUEST', `${request.kind} without chain id or level`);
     const slot: Slot = { chainId: request.chainId, pkh: entry.pkh, kind: request.kind };
     const mark: RequestedMark = { level: request.level, round: request.round ?? 0, digest: payloadDigest(payload) };
-    return signMarked(entry, slot, mark, payload, signOpts, fields);
+    return signMarked(entry, slot, mark, payload, signOpts, fields, logged);
   }
 
   async function signMarked(
@@ -116,6 +124,7 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
     payload: Buffer,
     signOpts: { version?: number },
     fields: Record<string, unknown>,
+    logged: (signature: string) => Promise<string>,
   ): Promise<string> {
     fields['chainId'] = slot.chainId;
     const outcome = await deps.marks.reserve(slot, mark);
@@ -130,7 +139,8 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
           `${slot.kind} level ${mark.level} and round ${mark.round} already signed these bytes with another signature version; not signing twice`,
         );
       }
-      return stored;
+      // A replay leaves the daemon too: logged (again, or for the first time after a log outage).
+      return logged(stored);
     }
     fields['watermark'] = 'advanced';
     // A failure from here on loses this slot, which is the safe direction.
@@ -141,7 +151,9 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
       // The mark is already durable, so returning is safe: a retry gets 409, never a second signature.
       fields['recordFailed'] = (err as Error).message;
     }
-    return signature;
+    // Logged after it is recorded: when the log is out, the baker's retry of the same bytes is a
+    // replay, which logs the stored signature before returning it, so the slot is not lost.
+    return logged(signature);
   }
 
   /** Another request (maybe another process) reserved these exact bytes and is signing: wait for its signature. */

@@ -1,12 +1,17 @@
 // Shared by the transparency log tests: a key made by `signerd log keygen`, a log filled through
-// the library, the Go verifier, and byte flips in files and in note signatures.
+// the library, the Go verifier, byte flips in files and in note signatures, and a daemon's log read back.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Test } from 'tap';
 import { runSignerd } from '../../helpers/daemon.js';
-import { goTool } from '../../helpers/go-tools.js';
+import { goTool, needGo } from '../../helpers/go-tools.js';
+import { decodeLogEntry } from '../../../lib/transparency/log-entry.js';
+import { signatureArg } from '../../../lib/admin/log-command.js';
+import { readCheckpointFile } from '../../../lib/transparency/tile-publisher.js';
+import { openPublishedTree } from '../../../lib/transparency/tile-reader.js';
 import { loadCheckpointSignerFile } from '../../../lib/transparency/checkpoint-signer.js';
 import { generateNoteKey } from '../../../lib/transparency/note-key.js';
 import { openTransparencyLog, type TransparencyLog } from '../../../lib/transparency/transparency-log.js';
@@ -138,5 +143,32 @@ export async function until(done: () => boolean, ms: number, what: string): Prom
   while (!done()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Every entry the published checkpoint covers, decoded. */
+export function publishedEntries(logDir: string): Array<Record<string, unknown>> {
+  const file = readCheckpointFile(logDir);
+  if (!file) return [];
+  const tree = openPublishedTree(logDir, file.checkpoint.size);
+  return Array.from({ length: file.checkpoint.size }, (_, i) => decodeLogEntry(tree.entry(i))!);
+}
+
+/**
+ * Waits for a checkpoint over the signature's entry (one follows within a second of the append),
+ * then bundles it with `signerd log bundle` and checks the bundle offline with `signerd log verify`
+ * and with the Go verifier.
+ */
+export async function checkBundle(t: Test, dir: string, logDir: string, vkey: string, signature: string): Promise<void> {
+  const hex = signatureArg(signature).toString('hex');
+  await until(() => publishedEntries(logDir).some((e) => e['kind'] === 'sign' && e['signature'] === hex), 5_000, 'a checkpoint over the entry');
+  const file = path.join(dir, `${signature.slice(0, 16)}.tlog-proof`);
+  const bundle = await runSignerd(['log', 'bundle', signature, '--transparency-log', logDir, '--out', file]);
+  t.equal(bundle.code, 0, `signerd log bundle ${signature.slice(0, 16)}…: ${bundle.stderr}`);
+  const verify = await runSignerd(['log', 'verify', file, '--log-key', vkey, '--signature', signature]);
+  t.equal(verify.code, 0, `signerd log verify: ${verify.stderr}`);
+  if (!needGo().skip) {
+    const go = runGo('bundle', vkey, file);
+    t.equal(go.code, 0, `the Go verifier accepts the bundle: ${go.out}`);
   }
 }

@@ -1,0 +1,39 @@
+// firmware with --transparency-log: each signature its keys make is a sign entry with the key slot,
+// the artifact's name and the SHA-256 of the bytes signed (or, for a digest flow with another hash,
+// the digest as sent), and its bundle verifies offline with signerd and the Go verifier.
+import t from 'tap';
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { request } from '../../helpers/line-client.js';
+import { checkBundle, makeKey, publishedEntries, until } from './fixtures.js';
+import { copyKeyRoot, DISTRO, MACHINE, okValue, startFirmware } from '../firmware/line-fixtures.js';
+
+t.test('firmware with the log: sw-description and a module digest', async (t) => {
+  const dir = t.testdir();
+  const logDir = path.join(dir, 'log');
+  const { keyFile, vkey } = await makeKey(dir);
+  const daemon = await startFirmware(copyKeyRoot(dir), ['--transparency-log', logDir, '--transparency-log-key', keyFile]);
+  t.teardown(() => daemon.stop('SIGKILL'));
+
+  const description = Buffer.from('software = { version = "1.0"; };\n');
+  const signature = Buffer.from(okValue(await request(daemon.port, `SWUPDATE ${DISTRO} RSA ${description.toString('base64')}`)), 'base64').toString('hex');
+  await checkBundle(t, dir, logDir, vkey, signature);
+  const moduleDigest = crypto.createHash('sha512').update('a kernel module').digest('hex');
+  okValue(await request(daemon.port, `MODULE ${MACHINE} sha512 ${moduleDigest}`));
+
+  await until(() => publishedEntries(logDir).filter((e) => e['kind'] === 'sign').length === 2, 5_000, 'a checkpoint over both signatures');
+  const logged = publishedEntries(logDir);
+  t.ok(
+    logged.filter((e) => e['kind'] === 'key-loaded').every((e) => e['source'] === 'firmware' && typeof e['publicKey'] === 'string'),
+    'a key-loaded entry per key of the root, with its public key',
+  );
+  const [swupdate, module] = logged.filter((e) => e['kind'] === 'sign');
+  t.match(swupdate, {
+    source: 'firmware',
+    signature,
+    messageSha256: crypto.createHash('sha256').update(description).digest('hex'),
+    firmware: { format: 'swupdate-rsa', artifact: 'sw-description' },
+  });
+  t.match(module, { source: 'firmware', firmware: { format: 'kmodsign', digest: `sha512:${moduleDigest}` } }, 'a digest flow logs the digest it was given');
+  t.notOk('messageSha256' in module!, 'and no SHA-256 it could not know');
+});

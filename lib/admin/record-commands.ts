@@ -84,7 +84,7 @@ export function recordCommands() {
   revoke.action((sig) =>
     runStoreAdmin(revoke, records('revoke', false), async (store) => {
       const done = await store.revoke(signatureArg(sig));
-      process.stdout.write(done ? 'revoked\n' : 'no live record for that signature\n');
+      process.stdout.write(done ? `revoked (durable: ${store.describeDurability()})\n` : 'no live record for that signature\n');
       return done ? 0 : EXIT_NO_RECORD;
     }),
   );
@@ -95,7 +95,7 @@ export function recordCommands() {
   reinstate.action((sig) =>
     runStoreAdmin(reinstate, records('reinstate', false), async (store, opts) => {
       const done = await store.reinstate(signatureArg(sig), opts.ttl ?? null);
-      process.stdout.write(done ? 'reinstated\n' : 'no revoked record for that signature\n');
+      process.stdout.write(done ? `reinstated (durable: ${store.describeDurability()})\n` : 'no revoked record for that signature\n');
       return done ? 0 : EXIT_NO_RECORD;
     }),
   );

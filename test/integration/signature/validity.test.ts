@@ -1,4 +1,4 @@
-// The validity model on both stores: a signature verifies only while its record is live.
+// The validity model on every store: a signature verifies only while its record is live.
 // Revocation, expiry, reinstatement and key rotation, all while the daemons keep running.
 import t from 'tap';
 import fs from 'node:fs';
@@ -7,6 +7,7 @@ import { runSignerd, startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
 import { startRedis, type TestRedis } from '../../helpers/redis-server.js';
 import { needTools } from '../../helpers/tools.js';
+import { needPostgres, startPostgres } from '../../helpers/postgres-server.js';
 import { INVALID, VALID, makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
 
 const dir = t.testdir();
@@ -15,6 +16,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 interface StoreCase {
   name: string;
   tools: string[];
+  needs?: () => { skip?: string };
   setup(): Promise<{ args: string[]; redis?: TestRedis; stop(): Promise<void> }>;
 }
 
@@ -28,10 +30,19 @@ const stores: StoreCase[] = [
       return { args: ['--store', 'redis', '--redis-url', redis.url, '--redis-prefix', 'test:'], redis, stop: () => redis.stop() };
     },
   },
+  {
+    name: 'postgres',
+    tools: [],
+    needs: needPostgres,
+    setup: async () => {
+      const server = await startPostgres();
+      return { args: ['--store', 'postgres', '--postgres-url', server.url(), '--postgres-sslmode', 'disable'], stop: () => server.stop() };
+    },
+  },
 ];
 
 for (const store of stores) {
-  t.test(`${store.name}: revoke, reinstate, expire, rotate`, needTools('openssl', ...store.tools), async (t) => {
+  t.test(`${store.name}: revoke, reinstate, expire, rotate`, { ...needTools('openssl', ...store.tools), ...store.needs?.() }, async (t) => {
     const env = await store.setup();
     const oldKey = makeKeys(dir, 'ecdsa', `old-${store.name}`);
     const newKey = makeKeys(dir, 'ecdsa', `new-${store.name}`);
@@ -81,6 +92,17 @@ for (const store of stores) {
       await env.redis.cli('PEXPIRE', `test:sig:{${sig}}`, '200');
       await sleep(400);
       t.equal(await request(verifier.port, sig), INVALID.ecdsa, 'redis-cli EXPIRE expires');
+    } else if (store.name === 'postgres') {
+      const inits = await Promise.all([1, 2].map(() => runSignerd(['store', 'init', ...env.args, '--postgres-schema', 'fresh'])));
+      t.same(
+        inits.map((r) => r.code),
+        [0, 0],
+        'store init twice at once: both succeed',
+      );
+      t.match(inits[0]!.stdout, /store ready/);
+      t.match((await admin('revoke', sig)).stdout, /^revoked \(durable: postgres commit flushed on the primary/, 'revoke says which commit made it durable');
+      t.equal((await runSignerd(['import', ...env.args], exported.stdout)).code, 0);
+      t.equal(await request(verifier.port, sig), VALID.ecdsa, 'importing an exported record makes it live');
     } else {
       const daemonConfig = path.join(dir, 'sign-ecdsa.json');
       fs.writeFileSync(daemonConfig, JSON.stringify({ key: oldKey.privateKeyFile, stateDir: path.join(dir, 'state'), ttl: 60 }));

@@ -31,7 +31,7 @@ const INT8_OID = 20;
 const textInt8 = (value: string): number => Number(value);
 const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown =>
-    oid === INT8_OID && format !== 'binary' ? textInt8 : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    oid === INT8_OID && format !== 'binary' ? textInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
 export function connectPostgres(opts: PostgresConnectionOptions): pg.Pool {

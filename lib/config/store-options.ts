@@ -3,6 +3,7 @@
 import { Command, Option, type OptionValues } from '@commander-js/extra-typings';
 import { DaemonError } from '../errors.js';
 import { DEFAULT_LIMITS } from '../limits.js';
+import type { EtcdConnectionOptions } from '../store/etcd-connection.js';
 import type { PostgresConnectionOptions } from '../store/postgres-connection.js';
 import type { RedisConnectionOptions } from '../store/redis-connection.js';
 import type { DurabilityLog } from '../store/redis-durability.js';
@@ -12,13 +13,17 @@ import { required } from './daemon-options.js';
 export type StoreSettings =
   | { kind: 'sqlite'; stateDir: string; timeoutMs: number }
   | ({ kind: 'redis'; prefix: string; waitReplicas: number; allowVolatile: boolean; timeoutMs: number } & RedisAddress)
-  | ({ kind: 'postgres'; schema: string; requireSyncStandby: boolean; timeoutMs: number } & PostgresAddress);
+  | ({ kind: 'postgres'; schema: string; requireSyncStandby: boolean; timeoutMs: number } & PostgresAddress)
+  | ({ kind: 'etcd'; prefix: string; timeoutMs: number } & EtcdAddress);
 
 /** Where Redis is and how to authenticate; the deadlines are derived from --store-timeout-ms. */
 type RedisAddress = Omit<RedisConnectionOptions, 'commandTimeoutMs' | 'connectTimeoutMs' | 'onError'>;
 
 /** Where Postgres is, how to authenticate and the pool size; the deadlines are derived from --store-timeout-ms. */
 type PostgresAddress = Omit<PostgresConnectionOptions, 'statementTimeoutMs' | 'connectTimeoutMs' | 'onError'>;
+
+/** Where the etcd members are and how to authenticate; the deadline is --store-timeout-ms. */
+type EtcdAddress = Omit<EtcdConnectionOptions, 'requestTimeoutMs'>;
 
 /** libpq's sslmode values pg can honour ('prefer' and 'allow' would silently fall back to plaintext). */
 const POSTGRES_SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const satisfies ReadonlyArray<PostgresConnectionOptions['sslMode']>;
@@ -38,8 +43,8 @@ const list = (value: string): string[] =>
 export function addStoreOptions<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>) {
   return cmd
     .addOption(
-      new Option('--store <kind>', 'store: embedded SQLite, Redis (standalone, Sentinel or Cluster) or PostgreSQL (docs/stores.md)')
-        .choices(['sqlite', 'redis', 'postgres'] as const)
+      new Option('--store <kind>', 'store: embedded SQLite, Redis (standalone, Sentinel or Cluster), PostgreSQL or etcd (docs/stores.md)')
+        .choices(['sqlite', 'redis', 'postgres', 'etcd'] as const)
         .default('sqlite' as const),
     )
     .option(
@@ -80,6 +85,13 @@ export function addStoreOptions<Args extends unknown[], Opts extends OptionValue
       '--require-sync-standby',
       'postgres: refuse to start unless commits wait for a synchronous standby (synchronous_standby_names set, synchronous_commit on/remote_*)',
     )
+    .option('--etcd-endpoints <list>', 'etcd: comma-separated member host:port list (https://host:port, or any --etcd-tls-* option, for TLS)', list)
+    .option('--etcd-prefix <prefix>', 'etcd: key namespace; records are <prefix>sig/<hex>', 'signerd/')
+    .option('--etcd-user <name>', 'etcd: user (with --etcd-password-file)')
+    .option('--etcd-password-file <file>', 'etcd: file holding the password (mode 0600)')
+    .option('--etcd-tls-ca <file>', 'etcd: CA certificate of the members')
+    .option('--etcd-tls-cert <file>', 'etcd: client certificate (with --etcd-tls-key)')
+    .option('--etcd-tls-key <file>', 'etcd: client private key (mode 0600)')
     .option('--store-timeout-ms <ms>', 'deadline of one store command', parseCount('--store-timeout-ms', 1), DEFAULT_LIMITS.storeCommandMsMax);
 }
 
@@ -90,6 +102,19 @@ export function storeSettings(opts: StoreOptionValues): StoreSettings {
   const timeoutMs = opts.storeTimeoutMs;
   if (opts.store === 'sqlite') return { kind: 'sqlite', stateDir: opts.stateDir, timeoutMs };
   if (opts.requireSyncStandby && opts.store !== 'postgres') throw new DaemonError('CONFIG_INVALID', '--require-sync-standby applies to --store postgres only');
+  if (opts.store === 'etcd') {
+    return {
+      kind: 'etcd',
+      endpoints: required(opts.etcdEndpoints, '--etcd-endpoints'),
+      prefix: opts.etcdPrefix,
+      user: opts.etcdUser,
+      passwordFile: opts.etcdPasswordFile,
+      tlsCaFile: opts.etcdTlsCa,
+      tlsCertFile: opts.etcdTlsCert,
+      tlsKeyFile: opts.etcdTlsKey,
+      timeoutMs,
+    };
+  }
   if (opts.store === 'postgres') {
     return {
       kind: 'postgres',

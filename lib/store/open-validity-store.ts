@@ -35,5 +35,9 @@ export async function openValidityStore(settings: StoreSettings, opts: StoreOpen
       ]);
       return createPostgresValidityStore(openPostgresStore(settings, opts));
     }
+    case 'etcd': {
+      const [{ openEtcdStore }, { createEtcdValidityStore }] = await Promise.all([import('./etcd-store-client.js'), import('./etcd-validity-store.js')]);
+      return createEtcdValidityStore(openEtcdStore(settings));
+    }
   }
 }

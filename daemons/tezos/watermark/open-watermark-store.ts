@@ -6,6 +6,8 @@ import type { StoreOpenOptions, StoreSettings } from '../../../lib/config/store-
 import { connectStoreRedis } from '../../../lib/store/redis-store-client.js';
 import { durabilityGate } from '../../../lib/store/redis-durability.js';
 import { openPostgresStore } from '../../../lib/store/postgres-store-client.js';
+import { openEtcdStore } from '../../../lib/store/etcd-store-client.js';
+import { createEtcdWatermarkStore } from './etcd-watermark-store.js';
 import { withHostFloor } from './host-floor.js';
 import { withMemoryFloor } from './memory-floor.js';
 import { createPostgresWatermarkStore } from './postgres-watermark-store.js';
@@ -30,6 +32,8 @@ export function openWatermarkBackend(settings: StoreSettings, opts: Omit<StoreOp
     }
     case 'postgres':
       return createPostgresWatermarkStore(openPostgresStore(settings, opts));
+    case 'etcd':
+      return createEtcdWatermarkStore(openEtcdStore(settings));
   }
 }
 

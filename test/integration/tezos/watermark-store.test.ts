@@ -1,5 +1,5 @@
 // Every watermark backend against the real thing (a SQLite file, a real redis-server, a real
-// PostgreSQL): the same rule table, signature recording, raise-only admin writes, and fail-closed on an outage.
+// PostgreSQL, a real 3-member etcd): the same rule table, signature recording, raise-only admin writes, and fail-closed on an outage.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +10,9 @@ import { startRedis } from '../../helpers/redis-server.js';
 import { needPostgres, startPostgres } from '../../helpers/postgres-server.js';
 import { openPostgresStore } from '../../../lib/store/postgres-store-client.js';
 import { createPostgresWatermarkStore } from '../../../daemons/tezos/watermark/postgres-watermark-store.js';
+import { startEtcd } from '../../helpers/etcd-cluster.js';
+import { openEtcdStore } from '../../../lib/store/etcd-store-client.js';
+import { createEtcdWatermarkStore } from '../../../daemons/tezos/watermark/etcd-watermark-store.js';
 import { needTools } from '../../helpers/tools.js';
 import type { Slot, WatermarkBackend } from '../../../daemons/tezos/watermark/watermark-store.js';
 import { createRedisWatermarkStore } from '../../../daemons/tezos/watermark/redis-watermark-store.js';
@@ -152,4 +155,38 @@ t.test('postgres watermark store', needPostgres(), async (t) => {
     if (outcome === null) await new Promise((r) => setTimeout(r, 100));
   }
   t.same(outcome, { kind: 'reserved' }, 'serves again after the restart, by itself');
+});
+
+t.test('etcd watermark store', needTools('etcd'), async (t) => {
+  const etcd = await startEtcd(3);
+  t.teardown(() => etcd.stop());
+  const settings = { kind: 'etcd' as const, endpoints: etcd.endpoints, prefix: 'wm-test/', timeoutMs: 1_000 };
+  const store = createEtcdWatermarkStore(openEtcdStore(settings));
+  t.teardown(() => store.close());
+  t.ok(await store.ready(5_000), 'connected');
+  await ruleTable(t, store);
+
+  // A second client (a second host) racing the first on one slot: exactly one Txn wins.
+  const second = createEtcdWatermarkStore(openEtcdStore({ ...settings, endpoints: [...etcd.endpoints].reverse() }));
+  t.teardown(() => second.close());
+  const race = await Promise.all(
+    Array.from({ length: 40 }, (_, i) => (i % 2 ? store : second).reserve(slot, { level: 50, round: 0, digest: (i % 5).toString(16).repeat(64) })),
+  );
+  t.equal(race.filter((o) => o.kind === 'reserved').length, 1, 'two clients, one slot: one reserve');
+  t.equal((await second.read(slot))?.level, 50, 'the other client reads the committed mark');
+
+  // The leader killed: requests may fail (never succeed twice), then resume on the new leader.
+  await etcd.members[await etcd.leader()]!.kill('SIGKILL');
+  let outcome: unknown = null;
+  for (let i = 0; i < 50 && outcome === null; i++) {
+    outcome = await store.reserve(slot, { level: 60, round: 0, digest: D1 }).catch((err: { code?: string }) => {
+      t.equal(err.code, 'STORE_UNAVAILABLE');
+      return null;
+    });
+    if (outcome === null) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.ok(outcome, 'serves again after the leader died, by itself');
+  // Quorum lost (two of three down): fail closed, never a reserve.
+  for (const m of etcd.members) await m.kill('SIGKILL');
+  await t.rejects(store.reserve(slot, { level: 70, round: 0, digest: D1 }), { code: 'STORE_UNAVAILABLE' }, 'no quorum: reserve fails closed');
 });

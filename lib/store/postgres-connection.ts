@@ -118,14 +118,19 @@ export async function durableWrite(pool: pg.Pool, query: pg.QueryConfig): Promis
     if (notice.code === '01000' || /synchronous replication/.test(notice.message ?? '')) warning = notice.message ?? 'warning';
   };
   client.on('notice', onNotice);
+  // A checked-out client's connection errors are ours to take (the pool listens only to idle ones);
+  // unheard, they would crash the process. The query in flight rejects on its own.
+  client.on('error', ignoreError);
   try {
     const result = await client.query(query);
     if (warning !== null) throw new Error(`the commit is not confirmed as durable: ${String(warning).slice(0, 120)}`);
     client.off('notice', onNotice);
+    client.off('error', ignoreError);
     client.release();
     return result;
   } catch (err) {
     client.off('notice', onNotice);
+    client.off('error', ignoreError);
     const pid = (client as unknown as { processID?: number }).processID;
     // Destroyed, never reused: a connection that timed out may still be waiting on the server.
     client.release(err as Error);
@@ -135,6 +140,8 @@ export async function durableWrite(pool: pg.Pool, query: pg.QueryConfig): Promis
     throw err;
   }
 }
+
+function ignoreError(): void {}
 
 /** What makes an acknowledged commit durable on this server, read in one round trip. */
 export interface CommitSettings {

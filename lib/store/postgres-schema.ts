@@ -53,6 +53,9 @@ export async function ensurePostgresSchema(pool: pg.Pool, schema: string, create
     );
   }
   const client = await pool.connect();
+  const ignoreError = (): void => {};
+  // Checked out, its connection errors are ours to take; the query in flight rejects on its own.
+  client.on('error', ignoreError);
   try {
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK_KEY]);
@@ -61,8 +64,10 @@ export async function ensurePostgresSchema(pool: pg.Pool, schema: string, create
     if (rows.length === 0) await client.query(`INSERT INTO ${schema}.schema_version (version) VALUES ($1)`, [SCHEMA_VERSION]);
     else refuseNewer(rows[0]!.version);
     await client.query('COMMIT');
+    client.off('error', ignoreError);
     client.release();
   } catch (err) {
+    client.off('error', ignoreError);
     client.release(err as Error);
     throw err;
   }

@@ -55,6 +55,13 @@ async function bursts(t: Test, daemons: TezosDaemon[], fault: Fault): Promise<{ 
 }
 
 /** Writes every daemon's log lines to files and runs the audit command over them. */
+/** The admin command reads the shared store the daemons wrote. */
+async function showMarks(t: Test, storeArgs: string[]): Promise<void> {
+  const shown = await runSignerd(['tezos', 'watermark', 'show', '--json', ...storeArgs]);
+  t.equal(shown.code, 0, 'tezos watermark show on the shared store');
+  t.match(JSON.parse(shown.stdout.trim().split('\n')[0]!), { pkh: TZ1.pkh, kind: 'attestation', level: LEVELS });
+}
+
 async function audit(t: Test, dir: string, daemons: TezosDaemon[]): Promise<void> {
   const files = daemons.map((d, i) => {
     const file = path.join(dir, `host-${i}.log`);
@@ -101,6 +108,7 @@ t.test('three hosts on a 3-member etcd: leader SIGKILL, daemon SIGSTOP and SIGKI
   });
   t.ok(signedLevels >= LEVELS - 3, `${signedLevels} of ${LEVELS} levels got their signature through the faults`);
   await audit(t, dir, all);
+  await showMarks(t, ['--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(',')]);
 });
 
 t.test('three hosts on PostgreSQL: the primary restarted mid-burst', needPostgres(), async (t) => {
@@ -129,4 +137,5 @@ t.test('three hosts on PostgreSQL: the primary restarted mid-burst', needPostgre
   });
   t.ok(signedLevels >= LEVELS - 2, `${signedLevels} of ${LEVELS} levels got their signature through the restart`);
   await audit(t, dir, daemons);
+  await showMarks(t, ['--store', 'postgres', '--postgres-url', server.url(), '--postgres-sslmode', 'disable']);
 });

@@ -9,6 +9,9 @@ import path from 'node:path';
 import { generateKeyFiles } from '../lib/admin/keygen-command.js';
 import { startDaemon } from '../test/helpers/daemon.js';
 import { loadBesidePrimitive, loadOneShot, metricsArgs, ONE_SHOT_CLIENTS, primitiveRate, type BenchRow } from './harness.js';
+import { sharedStores } from './shared-stores.js';
+import { startRedis } from '../test/helpers/redis-server.js';
+import { whichTool } from '../test/helpers/tools.js';
 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 4_000);
 const CONNECTIONS = 16;
@@ -65,8 +68,57 @@ export async function bench(): Promise<BenchRow[]> {
     await verifier.stop();
     rows.push({ daemon: `verify-${family}`, operation: 'verify', ...verify, primitive: `${family} verify (node:crypto, 1 thread)` });
     rows.push(...(await oneShotRows(family, keys, path.join(dir, 'state'), signed, rawSign, rawVerify)));
+    if (family === 'ecdsa') rows.push(...(await otherStoreRows(keys, rawSign, rawVerify)));
   }
   fs.rmSync(dir, { recursive: true, force: true });
+  return rows;
+}
+
+/** ECDSA sign and verify on the other stores (Redis, PostgreSQL, etcd), beside the SQLite rows above. */
+async function otherStoreRows(keys: { privateKeyFile: string; publicKeyFile: string }, rawSign: () => void, rawVerify: () => void): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const redis = whichTool('redis-server') ? await startRedis() : null;
+  const shared = await sharedStores();
+  const stores = [...(redis ? [{ name: 'redis AOF always', args: ['--store', 'redis', '--redis-url', redis.url] }] : []), ...shared.stores];
+  try {
+    for (const store of stores) {
+      const common = ['--port', '0', '--keep-open', ...store.args];
+      const signer = await startDaemon(['sign-ecdsa', '--key', keys.privateKeyFile, ...common], { dropLogsAfterStart: true });
+      const signed: string[] = [];
+      const sign = await loadBesidePrimitive(
+        {
+          port: signer.port,
+          connections: CONNECTIONS,
+          durationMs: DURATION_MS,
+          line: (conn, seq) => `message ${conn} ${seq}`,
+          check: (reply) => {
+            const sig = /b'([0-9a-f]+)'\)$/.exec(reply)?.[1];
+            if (sig && signed.length < 5000) signed.push(sig);
+            return sig !== undefined;
+          },
+        },
+        rawSign,
+      );
+      await signer.stop();
+      rows.push({ daemon: `sign-ecdsa (${store.name})`, operation: 'sign 30 B', ...sign, primitive: 'ecdsa sign (node:crypto, 1 thread)' });
+      const verifier = await startDaemon(['verify-ecdsa', '--keyring', keys.publicKeyFile, ...common], { dropLogsAfterStart: true });
+      const verify = await loadBesidePrimitive(
+        {
+          port: verifier.port,
+          connections: CONNECTIONS,
+          durationMs: DURATION_MS,
+          line: (conn, seq) => signed[(conn * 7919 + seq) % signed.length]!,
+          check: (reply) => reply === 'Valid entry found.',
+        },
+        rawVerify,
+      );
+      await verifier.stop();
+      rows.push({ daemon: `verify-ecdsa (${store.name})`, operation: 'verify', ...verify, primitive: 'ecdsa verify (node:crypto, 1 thread)' });
+    }
+  } finally {
+    await redis?.stop();
+    await shared.stop();
+  }
   return rows;
 }
 

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { loadTezosKey } from '../daemons/tezos/keys/tezos-key.js';
 import { startDaemon } from '../test/helpers/daemon.js';
 import { startRedis, type TestRedis } from '../test/helpers/redis-server.js';
+import { sharedStores } from './shared-stores.js';
 import { whichTool } from '../test/helpers/tools.js';
 import { loadLines, loadOneShot, ONE_SHOT_CLIENTS, primitiveRate, type BenchRow } from './harness.js';
 
@@ -78,6 +79,8 @@ export async function bench(): Promise<BenchRow[]> {
       },
     ]);
   }
+  const shared = await sharedStores();
+  for (const s of shared.stores) stores.push([s.name, async () => s.args]);
   try {
     for (const [store, args] of stores) {
       const daemon = await startDaemon(['tezos', '--keys', keysFile, '--no-http', '--port', '0', '--keep-open', ...(await args())], {
@@ -111,6 +114,7 @@ export async function bench(): Promise<BenchRow[]> {
     rows.push(...(await oneShotRows(keysFile, path.join(dir, 'state-one-shot'), raw)));
   } finally {
     await redis?.stop();
+    await shared.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   }
   return rows;

@@ -85,6 +85,11 @@ const COMMANDS: CommandEntry[] = [
     load: async () => (await import('../lib/admin/record-commands.js')).recordCommands().find((cmd) => cmd.name() === name)!,
   })),
   {
+    name: 'store',
+    summary: 'store init: create the PostgreSQL schema ahead of the daemons, or check that the store answers',
+    load: async () => (await import('../lib/admin/store-init-command.js')).storeInitCommand(),
+  },
+  {
     name: 'migrate-seed',
     summary: "import the Python signer-daemon's Redis records as live records, after verifying each",
     load: async () => (await import('../lib/admin/seed-migration-command.js')).seedMigrationCommand(),

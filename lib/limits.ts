@@ -95,6 +95,15 @@ export const HMAC_LOADED_VERSIONS_MAX = 8;
 /** Longest base58 text ever decoded (Tezos encrypted secret keys are 88, BLS signatures 142; `signerd log bundle` takes these too). */
 export const BASE58_TEXT_CHARS_MAX = 200;
 
+/** etcd (JSON gateway): the largest response body read; a range of watermarks is paged well below it. */
+export const ETCD_RESPONSE_BYTES_MAX = 4 * 1024 * 1024;
+/** etcd: keys read per page when listing (watermark export). */
+export const ETCD_RANGE_KEYS_MAX = 1000;
+/** etcd: sockets per process to the members (keep-alive; requests beyond wait for one). */
+export const ETCD_SOCKETS_MAX = 16;
+/** etcd: compare-and-set attempts of one request before it fails closed (STORE_UNAVAILABLE) under contention. */
+export const ETCD_CAS_ATTEMPTS_MAX = 8;
+
 /** How long a process opening the validity store waits for another one that is migrating its schema. */
 export const SQLITE_MIGRATION_WAIT_MS_MAX = 10 * 60_000;
 

@@ -10,3 +10,5 @@ export const TEZOS_PENDING_POLL_MS = 10;
 export const TEZOS_FLOOR_SLOTS_MAX = 10_000;
 /** Longest Zarith number accepted (70 bits of value is already above any Tezos amount or counter). */
 export const ZARITH_BYTES_MAX = 10;
+/** `signerd tezos watermark audit`: longest log line read; longer ones are counted and skipped. */
+export const TEZOS_AUDIT_LINE_BYTES_MAX = 64 * 1024;

@@ -94,7 +94,7 @@ export function recordCommands() {
         // Revoking is the safe direction: it happens first and never waits for the log. A revoke
         // whose entry failed is done but not logged; running it again logs it (exit 1: nothing left to revoke).
         const done = await store.revoke(signature);
-        process.stdout.write(done ? 'revoked\n' : 'no live record for that signature\n');
+        process.stdout.write(done ? `revoked (durable: ${store.describeDurability()})\n` : 'no live record for that signature\n');
         if (log && (done || (await store.inspect(signature)).status === 'revoked'))
           await log.record([{ kind: 'revoke', signature: Buffer.from(signature, 'hex') }]);
         return done ? 0 : EXIT_NO_RECORD;
@@ -122,7 +122,7 @@ export function recordCommands() {
           ]);
         }
         const done = await store.reinstate(signature, ttl);
-        process.stdout.write(done ? 'reinstated\n' : 'no revoked record for that signature\n');
+        process.stdout.write(done ? `reinstated (durable: ${store.describeDurability()})\n` : 'no revoked record for that signature\n');
         return done ? 0 : EXIT_NO_RECORD;
       }),
     ),

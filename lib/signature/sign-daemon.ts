@@ -122,11 +122,10 @@ async function startSignDaemon(profile: SignatureProfile, settings: SignDaemonSe
   ops.serving();
   const purge = setInterval(() => {
     if ('purgeExpired' in store) {
-      try {
-        (store as { purgeExpired(): number }).purgeExpired();
-      } catch (err) {
-        log.warn({ err: (err as Error).message }, 'purging expired records failed');
-      }
+      // SQLite purges synchronously, Postgres asynchronously; either failure is only logged.
+      void Promise.resolve()
+        .then(() => (store as { purgeExpired(): number | Promise<number> }).purgeExpired())
+        .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'purging expired records failed'));
     }
   }, PURGE_INTERVAL_MS).unref();
   log.info(

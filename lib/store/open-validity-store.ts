@@ -1,5 +1,5 @@
 // The one exhaustive switch that opens the chosen validity store. A backend's code is loaded only
-// when it is the one chosen: ioredis alone takes about 170 ms to load, which a daemon on SQLite
+// when it is the one chosen: ioredis alone takes about 170 ms to load (pg, the etcd client less), which a daemon on SQLite
 // (and every admin command run against it) should not pay.
 import type { StoreOpenOptions, StoreSettings } from '../config/store-options.js';
 import { openSqliteValidityStore } from './sqlite-validity-store.js';
@@ -27,6 +27,17 @@ export async function openValidityStore(settings: StoreSettings, opts: StoreOpen
         waitTimeoutMs: Math.max(settings.timeoutMs, 1_000),
         durability: durabilityGate(client, settings, opts.log),
       });
+    }
+    case 'postgres': {
+      const [{ openPostgresStore }, { createPostgresValidityStore }] = await Promise.all([
+        import('./postgres-store-client.js'),
+        import('./postgres-validity-store.js'),
+      ]);
+      return createPostgresValidityStore(openPostgresStore(settings, opts));
+    }
+    case 'etcd': {
+      const [{ openEtcdStore }, { createEtcdValidityStore }] = await Promise.all([import('./etcd-store-client.js'), import('./etcd-validity-store.js')]);
+      return createEtcdValidityStore(openEtcdStore(settings));
     }
   }
 }

@@ -96,6 +96,10 @@ export function createRedisValidityStore(client: RedisClient, opts: RedisStoreOp
     reinstate: (signature, ttlSeconds) =>
       guard('reinstate', () => move(revokedKey(opts.prefix, signature), liveKey(opts.prefix, signature), ttlSeconds === null ? '' : String(ttlSeconds * 1000))),
     restore: (record) => guard('restore', () => write(record)),
+    describeDurability: () =>
+      opts.waitReplicas > 0
+        ? `redis primary and ${opts.waitReplicas} replica(s) acknowledged (WAIT; replication is asynchronous, a failover can still lose it)`
+        : 'redis primary acknowledged (appendfsync checked at start; a failover to a replica can lose it)',
     close: async () => {
       client.disconnect();
     },

@@ -110,6 +110,10 @@ export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore
     reinstate: (signature, ttlSeconds) =>
       run('reinstate', () => reinstate.run(ttlSeconds === null ? null : Date.now() + ttlSeconds * 1000, key(signature)).changes === 1),
     restore: (r) => run('restore', () => void upsert.run(key(r.signature), r.message, r.keyId, r.algorithm, r.createdMs, r.expiresMs)),
+    describeDurability: () =>
+      opts.synchronous === 'FULL'
+        ? 'sqlite commit fsynced on this host (synchronous=FULL)'
+        : 'sqlite commit on this host (synchronous=NORMAL: a power loss can undo it)',
     purgeExpired: () => purge.run(Date.now()).changes,
     close: async () => {
       db.close();

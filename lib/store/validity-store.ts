@@ -1,5 +1,5 @@
 // The validity store seam: a signature verifies only while its record is here and live.
-// Implementations: sqlite-validity-store (embedded default) and redis-validity-store.
+// Implementations: sqlite-validity-store (embedded default), redis-validity-store, postgres-validity-store, etcd-validity-store.
 
 export interface SignatureRecord {
   /** Lowercase hex of the signature; the store's key. */
@@ -34,4 +34,6 @@ export interface ValidityAdmin {
   reinstate(signature: string, ttlSeconds: number | null): Promise<boolean>;
   /** Writes a record exported earlier (e.g. after a `redis-cli DEL`). */
   restore(record: SignatureRecord): Promise<void>;
+  /** What an acknowledged revoke or reinstate has survived (which commit), for the operator's report. */
+  describeDurability(): string;
 }

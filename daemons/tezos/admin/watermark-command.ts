@@ -8,6 +8,7 @@ import { parseCount } from '../../../lib/config/numbers.js';
 import { CONSENSUS_KINDS } from '../signing/sign-request.js';
 import { openWatermarkBackend } from '../watermark/open-watermark-store.js';
 import type { MarkEntry, WatermarkBackend } from '../watermark/watermark-store.js';
+import { watermarkAuditCommand } from './watermark-audit.js';
 import { checkedEntry, exportDocument, readExport } from './watermark-entries.js';
 import { addAdminLogOptions, withAdminLog, type AdminEvent, type AdminLog, type AdminLogOptionValues } from '../../../lib/admin/admin-transparency-log.js';
 
@@ -15,7 +16,7 @@ import { addAdminLogOptions, withAdminLog, type AdminEvent, type AdminLog, type 
 const EXIT_NOT_RAISED = 1;
 
 export function watermarkCommand(): CommandUnknownOpts {
-  const cmd = new Command('watermark').description('inspect and move tezos high watermarks (show, set, export, import)');
+  const cmd = new Command('watermark').description('inspect and move tezos high watermarks (show, set, export, import), audit the request logs');
   const show = addShowOptions(
     adminCommand('show', 'print stored marks: chain, pkh, kind, level/round, signed or not, payload digest', false, (store, _args, opts) =>
       showMarks(store, showSettings(opts as ShowOptionValues)),
@@ -41,6 +42,7 @@ export function watermarkCommand(): CommandUnknownOpts {
     ),
   );
   for (const sub of [show, set, exportCmd, importCmd]) cmd.addCommand(sub);
+  cmd.addCommand(watermarkAuditCommand());
   return cmd;
 }
 

@@ -1,6 +1,7 @@
 // The one core path both front ends (octez HTTP API, line protocol) call: resolve the key, check
 // size, authentication, payload and policy, reserve the watermark durably, sign (the key verifies
 // its own signature), record the signature for identical retries, and only then return it.
+import { createHash } from 'node:crypto';
 import { DaemonError } from '../../../lib/errors.js';
 import { logSafe } from '../../../lib/protocol/encoding.js';
 import type { TezosKeyConfig } from '../config/keys-config.js';
@@ -16,6 +17,15 @@ import type { LogEvent } from '../../../lib/transparency/log-entry.js';
 import { tezosSignEvent } from './signature-log.js';
 
 /** A key hash as messages and log lines show it: printable, and clipped (a real one is 36 characters). */
+/**
+ * A short hash of a signature for the request log: `signerd tezos watermark audit` compares them across
+ * processes (two different values for one slot would be a double signature). Signatures are public;
+ * the hash only keeps the line short.
+ */
+function signatureFingerprint(signature: string): string {
+  return createHash('sha256').update(signature).digest('hex').slice(0, 16);
+}
+
 export function shownPkh(pkh: string): string {
   return logSafe(pkh, 40);
 }
@@ -139,12 +149,14 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
           `${slot.kind} level ${mark.level} and round ${mark.round} already signed these bytes with another signature version; not signing twice`,
         );
       }
+      fields['signed'] = signatureFingerprint(stored);
       // A replay leaves the daemon too: logged (again, or for the first time after a log outage).
       return logged(stored);
     }
     fields['watermark'] = 'advanced';
     // A failure from here on loses this slot, which is the safe direction.
     const signature = await entry.key.sign(payload, signOpts);
+    fields['signed'] = signatureFingerprint(signature);
     try {
       await deps.marks.recordSignature(slot, mark, signature);
     } catch (err) {

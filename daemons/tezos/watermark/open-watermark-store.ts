@@ -5,8 +5,12 @@ import type { Logger } from 'pino';
 import type { StoreOpenOptions, StoreSettings } from '../../../lib/config/store-options.js';
 import { connectStoreRedis } from '../../../lib/store/redis-store-client.js';
 import { durabilityGate } from '../../../lib/store/redis-durability.js';
+import { openPostgresStore } from '../../../lib/store/postgres-store-client.js';
+import { openEtcdStore } from '../../../lib/store/etcd-store-client.js';
+import { createEtcdWatermarkStore } from './etcd-watermark-store.js';
 import { withHostFloor } from './host-floor.js';
 import { withMemoryFloor } from './memory-floor.js';
+import { createPostgresWatermarkStore } from './postgres-watermark-store.js';
 import { createRedisWatermarkStore } from './redis-watermark-store.js';
 import { openSqliteWatermarkStore } from './sqlite-watermark-store.js';
 import type { WatermarkBackend, WatermarkStore } from './watermark-store.js';
@@ -26,6 +30,10 @@ export function openWatermarkBackend(settings: StoreSettings, opts: Omit<StoreOp
         durability: durabilityGate(client, settings, opts.log),
       });
     }
+    case 'postgres':
+      return createPostgresWatermarkStore(openPostgresStore(settings, opts));
+    case 'etcd':
+      return createEtcdWatermarkStore(openEtcdStore(settings));
   }
 }
 

@@ -1,100 +1,17 @@
-// The validity model on both stores: a signature verifies only while its record is live.
-// Revocation, expiry, reinstatement and key rotation, all while the daemons keep running.
+// The validity model on the one-host and fast stores (SQLite, Redis), and a Redis outage.
+// PostgreSQL and etcd run the same model in validity-shared-stores.test.ts.
 import t from 'tap';
-import fs from 'node:fs';
-import path from 'node:path';
-import { runSignerd, startDaemon } from '../../helpers/daemon.js';
+import { startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
-import { startRedis, type TestRedis } from '../../helpers/redis-server.js';
+import { startRedis } from '../../helpers/redis-server.js';
 import { needTools } from '../../helpers/tools.js';
 import { INVALID, VALID, makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
+import { runValidityModel } from './validity-model.js';
 
 const dir = t.testdir();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-interface StoreCase {
-  name: string;
-  tools: string[];
-  setup(): Promise<{ args: string[]; redis?: TestRedis; stop(): Promise<void> }>;
-}
-
-const stores: StoreCase[] = [
-  { name: 'sqlite', tools: [], setup: async () => ({ args: ['--state-dir', path.join(dir, 'state')], stop: async () => {} }) },
-  {
-    name: 'redis',
-    tools: ['redis-server', 'redis-cli'],
-    setup: async () => {
-      const redis = await startRedis();
-      return { args: ['--store', 'redis', '--redis-url', redis.url, '--redis-prefix', 'test:'], redis, stop: () => redis.stop() };
-    },
-  },
-];
-
-for (const store of stores) {
-  t.test(`${store.name}: revoke, reinstate, expire, rotate`, needTools('openssl', ...store.tools), async (t) => {
-    const env = await store.setup();
-    const oldKey = makeKeys(dir, 'ecdsa', `old-${store.name}`);
-    const newKey = makeKeys(dir, 'ecdsa', `new-${store.name}`);
-    const base = ['--port', '0', ...env.args];
-    const oldSigner = await startDaemon(['sign-ecdsa', '--key', oldKey.privateKeyFile, ...base]);
-    const ttlSigner = await startDaemon(['sign-ecdsa', '--key', newKey.privateKeyFile, '--ttl', '1', ...base]);
-    const verifier = await startDaemon(['verify-ecdsa', '--keyring', oldKey.publicKeyFile, '--keyring', newKey.publicKeyFile, ...base]);
-    const newOnly = await startDaemon(['verify-ecdsa', '--keyring', newKey.publicKeyFile, ...base]);
-    t.teardown(async () => {
-      for (const d of [oldSigner, ttlSigner, verifier, newOnly]) await d.stop();
-      await env.stop();
-    });
-    const admin = (...args: string[]): ReturnType<typeof runSignerd> => runSignerd([...args, ...env.args]);
-
-    const sig = signaturesOf(await request(oldSigner.port, 'revocable'))[0]!;
-    t.equal(await request(verifier.port, sig), VALID.ecdsa);
-
-    const shown = await admin('show', sig, '--json');
-    t.equal(shown.code, 0);
-    t.match(JSON.parse(shown.stdout), {
-      status: 'valid',
-      record: { keyId: oldKey.keyId, algorithm: 'ecdsa-p384-sha384', message: Buffer.from('revocable').toString('base64') },
-    });
-
-    t.equal((await admin('revoke', sig)).code, 0);
-    t.equal(await request(verifier.port, sig), INVALID.ecdsa, 'revoked: not valid, no restart');
-    t.match(JSON.parse((await admin('show', sig, '--json')).stdout), { status: 'revoked' });
-    t.equal((await admin('revoke', sig)).code, 1, 'revoking twice says there was nothing live');
-
-    t.equal((await admin('reinstate', sig)).code, 0);
-    t.equal(await request(verifier.port, sig), VALID.ecdsa, 'reinstated: valid again');
-
-    t.equal(await request(newOnly.port, sig), INVALID.ecdsa, 'a verifier without the old public key does not accept it');
-    const fresh = signaturesOf(await request(ttlSigner.port, 'expiring'))[0]!;
-    t.equal(await request(verifier.port, fresh), VALID.ecdsa, 'rotation: new key valid beside the old one');
-    t.equal(await request(verifier.port, sig), VALID.ecdsa, 'rotation: old key still valid while in the keyring');
-    await sleep(1_300);
-    t.equal(await request(verifier.port, fresh), INVALID.ecdsa, 'expired after --ttl');
-
-    const exported = await admin('export', sig);
-    t.equal(exported.code, 0);
-    if (env.redis) {
-      t.equal(await env.redis.cli('DEL', `test:sig:{${sig}}`), '1', 'records are plain keys under the prefix');
-      t.equal(await request(verifier.port, sig), INVALID.ecdsa, 'redis-cli DEL revokes');
-      t.equal((await admin('import'), await runSignerd(['import', ...env.args], exported.stdout)).code, 0);
-      t.equal(await request(verifier.port, sig), VALID.ecdsa, 'restoring the record reinstates');
-      await env.redis.cli('PEXPIRE', `test:sig:{${sig}}`, '200');
-      await sleep(400);
-      t.equal(await request(verifier.port, sig), INVALID.ecdsa, 'redis-cli EXPIRE expires');
-    } else {
-      const daemonConfig = path.join(dir, 'sign-ecdsa.json');
-      fs.writeFileSync(daemonConfig, JSON.stringify({ key: oldKey.privateKeyFile, stateDir: path.join(dir, 'state'), ttl: 60 }));
-      t.match(
-        JSON.parse((await runSignerd(['show', sig, '--json', '--config', daemonConfig])).stdout),
-        { status: 'valid' },
-        "admin commands read the daemon's own config file",
-      );
-      t.equal((await admin('revoke', sig)).code, 0);
-      t.equal((await runSignerd(['import', ...env.args], exported.stdout)).code, 0);
-      t.equal(await request(verifier.port, sig), VALID.ecdsa, 'importing an exported record makes it live');
-    }
-  });
-}
+runValidityModel(['sqlite', 'redis']);
 
 t.test('redis stopped mid-run: errors, never a verdict, then recovery without restart', needTools('redis-server', 'redis-cli'), async (t) => {
   // A Redis without persistence, accepted explicitly: what it loses on a restart is lost for good.

@@ -1,5 +1,5 @@
-// Both watermark backends against the real thing (a SQLite file, a real redis-server): the same
-// rule table, signature recording, raise-only admin writes, and fail-closed on a Redis outage.
+// Every watermark backend against the real thing (a SQLite file, a real redis-server, a real
+// PostgreSQL, a real 3-member etcd): the same rule table, signature recording, raise-only admin writes, and fail-closed on an outage.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,6 +7,12 @@ import t, { type Test } from 'tap';
 import { connectRedis } from '../../../lib/store/redis-connection.js';
 import { durabilityGate } from '../../../lib/store/redis-durability.js';
 import { startRedis } from '../../helpers/redis-server.js';
+import { needPostgres, startPostgres } from '../../helpers/postgres-server.js';
+import { openPostgresStore } from '../../../lib/store/postgres-store-client.js';
+import { createPostgresWatermarkStore } from '../../../daemons/tezos/watermark/postgres-watermark-store.js';
+import { startEtcd } from '../../helpers/etcd-cluster.js';
+import { openEtcdStore } from '../../../lib/store/etcd-store-client.js';
+import { createEtcdWatermarkStore } from '../../../daemons/tezos/watermark/etcd-watermark-store.js';
 import { needTools } from '../../helpers/tools.js';
 import type { Slot, WatermarkBackend } from '../../../daemons/tezos/watermark/watermark-store.js';
 import { createRedisWatermarkStore } from '../../../daemons/tezos/watermark/redis-watermark-store.js';
@@ -104,4 +110,83 @@ t.test('redis WAIT for replicas fails closed without replicas', needTools('redis
   t.ok(await store.ready(5_000));
   await t.rejects(store.reserve(slot, { level: 1, round: 0, digest: D1 }), { code: 'STORE_UNAVAILABLE' }, 'no replica acknowledged: no signature may follow');
   t.equal((await store.reserve(slot, { level: 1, round: 0, digest: D1 })).kind, 'same', 'the mark stays reserved (that slot is given up, the safe direction)');
+});
+
+t.test('postgres watermark store', needPostgres(), async (t) => {
+  const server = await startPostgres();
+  t.teardown(() => server.stop());
+  const settings = {
+    kind: 'postgres' as const,
+    url: server.url(),
+    sslMode: 'disable' as const,
+    poolSize: 4,
+    schema: 'wm_test',
+    requireSyncStandby: false,
+    timeoutMs: 1_000,
+  };
+  const lookup = openPostgresStore(settings, { create: false, log, logConnectionErrors: false });
+  await t.rejects(lookup.ready(5_000), { code: 'CONFIG_INVALID' }, 'a lookup does not create a missing schema');
+  await lookup.close();
+  // Hosts starting together on an empty database: the schema is created once, nobody fails.
+  const starters = Array.from({ length: 4 }, () => openPostgresStore(settings, { create: true, log, logConnectionErrors: false }));
+  t.same(await Promise.all(starters.map((s) => s.ready(10_000))), [true, true, true, true], 'concurrent starts create the schema safely');
+  await Promise.all(starters.map((s) => s.close()));
+  const store = createPostgresWatermarkStore(openPostgresStore(settings, { create: true, log, logConnectionErrors: false }));
+  t.teardown(() => store.close());
+  t.ok(await store.ready(5_000), 'connected');
+  await ruleTable(t, store);
+  const rows = await server.sql('SELECT level, round FROM wm_test.watermarks WHERE kind = $$attestation$$');
+  t.same(rows.rows, [{ level: '3', round: '0' }], 'one plain row per slot, readable with psql');
+
+  // A second pool (as a second host would have) racing the first on one slot: exactly one wins.
+  const second = createPostgresWatermarkStore(openPostgresStore(settings, { create: true, log, logConnectionErrors: false }));
+  t.teardown(() => second.close());
+  const race = await Promise.all(
+    Array.from({ length: 40 }, (_, i) => (i % 2 ? store : second).reserve(slot, { level: 50, round: 0, digest: (i % 5).toString(16).repeat(64) })),
+  );
+  t.equal(race.filter((o) => o.kind === 'reserved').length, 1, 'two pools, one slot: one reserve');
+
+  await server.primary.stop();
+  await t.rejects(store.reserve(slot, { level: 60, round: 0, digest: D1 }), { code: 'STORE_UNAVAILABLE' }, 'outage: reserve fails closed');
+  await server.primary.start();
+  let outcome: unknown = null;
+  for (let i = 0; i < 50 && outcome === null; i++) {
+    outcome = await store.reserve(slot, { level: 60, round: 0, digest: D1 }).catch(() => null);
+    if (outcome === null) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.same(outcome, { kind: 'reserved' }, 'serves again after the restart, by itself');
+});
+
+t.test('etcd watermark store', needTools('etcd'), async (t) => {
+  const etcd = await startEtcd(3);
+  t.teardown(() => etcd.stop());
+  const settings = { kind: 'etcd' as const, endpoints: etcd.endpoints, prefix: 'wm-test/', timeoutMs: 1_000 };
+  const store = createEtcdWatermarkStore(openEtcdStore(settings));
+  t.teardown(() => store.close());
+  t.ok(await store.ready(5_000), 'connected');
+  await ruleTable(t, store);
+
+  // A second client (a second host) racing the first on one slot: exactly one Txn wins.
+  const second = createEtcdWatermarkStore(openEtcdStore({ ...settings, endpoints: [...etcd.endpoints].reverse() }));
+  t.teardown(() => second.close());
+  const race = await Promise.all(
+    Array.from({ length: 40 }, (_, i) => (i % 2 ? store : second).reserve(slot, { level: 50, round: 0, digest: (i % 5).toString(16).repeat(64) })),
+  );
+  t.equal(race.filter((o) => o.kind === 'reserved').length, 1, 'two clients, one slot: one reserve');
+  t.equal((await second.read(slot))?.level, 50, 'the other client reads the committed mark');
+
+  // The leader killed: requests may fail (never succeed twice), then resume on the new leader.
+  await etcd.members[await etcd.leader()]!.kill('SIGKILL');
+  let outcome: unknown = null;
+  for (let i = 0; i < 50 && outcome === null; i++) {
+    outcome = await store.reserve(slot, { level: 60, round: 0, digest: D1 }).catch((err: { code?: string }) => {
+      t.equal(err.code, 'STORE_UNAVAILABLE');
+      return null;
+    });
+    if (outcome === null) await new Promise((r) => setTimeout(r, 100));
+  }
+  t.ok(outcome, 'serves again after the leader died, by itself');
+  // Quorum lost (two of three down): fail closed, never a reserve.
+  for (const m of etcd.members) await m.kill('SIGKILL');
+  await t.rejects(store.reserve(slot, { level: 70, round: 0, digest: D1 }), { code: 'STORE_UNAVAILABLE' }, 'no quorum: reserve fails closed');
 });

@@ -1,0 +1,87 @@
+// The Postgres connection of one store (validity records or tezos watermarks): the pool with the
+// deadlines derived from --store-timeout-ms, the schema brought up (or checked) before first use,
+// and the start-up refusals (--require-sync-standby, a URL that reaches a standby).
+import type pg from 'pg';
+import type { StoreOpenOptions, StoreSettings } from '../config/store-options.js';
+import { DaemonError } from '../errors.js';
+import { commitSettings, connectPostgres, describeCommit, postgresUnavailable, syncStandbyProblem, type CommitSettings } from './postgres-connection.js';
+import { ensurePostgresSchema } from './postgres-schema.js';
+
+export type PostgresStoreSettings = Extract<StoreSettings, { kind: 'postgres' }>;
+
+export interface PostgresStoreClient {
+  readonly pool: pg.Pool;
+  readonly schema: string;
+  /** Resolves true once the schema is there and the server passed the checks; false after msMax; CONFIG_INVALID when refused. */
+  ready(msMax: number): Promise<boolean>;
+  /** Runs `fn` once the store is prepared; any failure is STORE_UNAVAILABLE. */
+  guard<T>(what: string, fn: () => Promise<T>): Promise<T>;
+  /** The durability of a commit on this server as last read (revoke/reinstate report it). */
+  describeDurability(): string;
+  close(): Promise<void>;
+}
+
+/** Between attempts to reach the server while ready() waits. */
+const READY_RETRY_MS = 200;
+
+export function openPostgresStore(
+  settings: PostgresStoreSettings,
+  opts: Pick<StoreOpenOptions, 'create' | 'log' | 'logConnectionErrors'>,
+): PostgresStoreClient {
+  const onError = opts.logConnectionErrors ? (err: Error) => opts.log.warn({ err: err.message }, 'store connection error') : undefined;
+  const pool = connectPostgres({
+    ...settings,
+    statementTimeoutMs: settings.timeoutMs,
+    connectTimeoutMs: Math.max(settings.timeoutMs, 2_000),
+    ...(onError ? { onError } : {}),
+  });
+  let commit: CommitSettings | null = null;
+  let inFlight: Promise<void> | null = null;
+
+  async function check(): Promise<void> {
+    await ensurePostgresSchema(pool, settings.schema, opts.create);
+    const found = await commitSettings(pool);
+    if (found.inRecovery)
+      throw new DaemonError('CONFIG_INVALID', 'the postgres URL reaches a standby (read-only, possibly behind); point --postgres-url at the primary');
+    const problem = settings.requireSyncStandby ? syncStandbyProblem(found) : null;
+    if (problem !== null) throw new DaemonError('CONFIG_INVALID', `--require-sync-standby: ${problem}; set synchronous_standby_names on the primary`);
+    commit = found;
+  }
+  function prepare(): Promise<void> {
+    if (commit !== null) return Promise.resolve();
+    inFlight ??= check().finally(() => {
+      inFlight = null;
+    });
+    return inFlight;
+  }
+
+  return {
+    pool,
+    schema: settings.schema,
+    async ready(msMax) {
+      const deadline = Date.now() + msMax;
+      for (;;) {
+        try {
+          await prepare();
+          return true;
+        } catch (err) {
+          if (err instanceof DaemonError) throw err;
+          if (Date.now() + READY_RETRY_MS >= deadline) return false;
+          await new Promise((resolve) => setTimeout(resolve, READY_RETRY_MS));
+        }
+      }
+    },
+    async guard(what, fn) {
+      try {
+        await prepare();
+        return await fn();
+      } catch (err) {
+        throw err instanceof DaemonError && err.code === 'CONFIG_INVALID'
+          ? new DaemonError('STORE_UNAVAILABLE', `postgres store refused: ${err.message}`, { cause: err })
+          : postgresUnavailable(what, err);
+      }
+    },
+    describeDurability: () => (commit === null ? 'postgres commit' : describeCommit(commit)),
+    close: () => pool.end(),
+  };
+}

@@ -1,0 +1,91 @@
+// The PostgreSQL validity store: one row per signature in <schema>.records (the SQLite layout),
+// shared by every sign and verify host. Reads go to the primary; revocations and reinstatements
+// resolve only once their commit is durable in the server's configured sense (durableWrite).
+import { durableWrite } from './postgres-connection.js';
+import type { PostgresStoreClient } from './postgres-store-client.js';
+import type { RecordStatus, SignatureRecord, ValidityAdmin, ValidityStore } from './validity-store.js';
+
+interface Row {
+  signature: Buffer;
+  message: Buffer;
+  key_id: string;
+  algorithm: string;
+  created_ms: number;
+  expires_ms: number | null;
+  revoked_ms: number | null;
+}
+
+/** A row is live at time $2 when it is neither revoked nor expired (statusOf says the same in JS). */
+const LIVE_AT = 'revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > $2)';
+
+export function createPostgresValidityStore(store: PostgresStoreClient): ValidityStore & ValidityAdmin & { purgeExpired(): Promise<number> } {
+  const { pool, schema } = store;
+  const table = `${schema}.records`;
+  const key = (signature: string): Buffer => Buffer.from(signature, 'hex');
+  // Named statements are prepared once per connection.
+  const q = {
+    insert: `INSERT INTO ${table} (signature, message, key_id, algorithm, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, $6)`,
+    selectLive: `SELECT message, key_id, algorithm, created_ms, expires_ms FROM ${table} WHERE signature = $1 AND ${LIVE_AT}`,
+    select: `SELECT * FROM ${table} WHERE signature = $1`,
+    revoke: `UPDATE ${table} SET revoked_ms = $3 WHERE signature = $1 AND ${LIVE_AT}`,
+    reinstate: `UPDATE ${table} SET revoked_ms = NULL, expires_ms = coalesce($2, expires_ms) WHERE signature = $1 AND revoked_ms IS NOT NULL`,
+    upsert: `INSERT INTO ${table} (signature, message, key_id, algorithm, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (signature) DO UPDATE SET message = excluded.message, key_id = excluded.key_id, algorithm = excluded.algorithm,
+         created_ms = excluded.created_ms, expires_ms = excluded.expires_ms, revoked_ms = NULL`,
+    purge: `DELETE FROM ${table} WHERE expires_ms IS NOT NULL AND expires_ms <= $1`,
+  };
+  const named = (name: keyof typeof q, values: unknown[]): { name: string; text: string; values: unknown[] } => ({
+    name: `signerd_${schema}_${name}`,
+    text: q[name],
+    values,
+  });
+  const recordValues = (r: SignatureRecord): unknown[] => [key(r.signature), r.message, r.keyId, r.algorithm, r.createdMs, r.expiresMs];
+
+  function statusOf(row: Row | undefined, now: number): RecordStatus {
+    if (!row) return 'unknown';
+    if (row.revoked_ms !== null) return 'revoked';
+    if (row.expires_ms !== null && row.expires_ms <= now) return 'expired';
+    return 'valid';
+  }
+
+  return {
+    ready: (msMax) => store.ready(msMax),
+    put: (r) => store.guard('write', async () => void (await pool.query(named('insert', recordValues(r))))),
+    getLive: (signature) =>
+      store.guard('read', async () => {
+        const { rows } = await pool.query<Omit<Row, 'signature' | 'revoked_ms'>>(named('selectLive', [key(signature), Date.now()]));
+        const live = rows[0];
+        return live
+          ? { signature, message: live.message, keyId: live.key_id, algorithm: live.algorithm, createdMs: live.created_ms, expiresMs: live.expires_ms }
+          : null;
+      }),
+    inspect: (signature) =>
+      store.guard('read', async () => {
+        const row = (await pool.query<Row>(named('select', [key(signature)]))).rows[0];
+        return { status: statusOf(row, Date.now()), record: row ? toRecord(row) : null };
+      }),
+    revoke: (signature) =>
+      store.guard('revoke', async () => (await durableWrite(pool, named('revoke', [key(signature), Date.now(), Date.now()]))).rowCount === 1),
+    reinstate: (signature, ttlSeconds) =>
+      store.guard(
+        'reinstate',
+        async () =>
+          (await durableWrite(pool, named('reinstate', [key(signature), ttlSeconds === null ? null : Date.now() + ttlSeconds * 1000]))).rowCount === 1,
+      ),
+    restore: (r) => store.guard('restore', async () => void (await durableWrite(pool, named('upsert', recordValues(r))))),
+    describeDurability: () => store.describeDurability(),
+    purgeExpired: () => store.guard('purge', async () => (await pool.query(named('purge', [Date.now()]))).rowCount ?? 0),
+    close: () => store.close(),
+  };
+}
+
+function toRecord(row: Row): SignatureRecord {
+  return {
+    signature: row.signature.toString('hex'),
+    message: row.message,
+    keyId: row.key_id,
+    algorithm: row.algorithm,
+    createdMs: row.created_ms,
+    expiresMs: row.expires_ms,
+  };
+}

@@ -1,0 +1,159 @@
+// A real PostgreSQL for tests: initdb and postgres under a temp dir on a free loopback port, and on
+// demand a streaming standby that the primary waits for (synchronous_standby_names). Run as the
+// `postgres` user when the tests run as root (initdb refuses root). Stopped with SIGQUIT (an
+// immediate shutdown, like a crash: WAL replay on the next start).
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { freePort } from './ports.js';
+
+interface TestPostgresNode {
+  readonly port: number;
+  readonly dataDir: string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+export interface TestPostgres {
+  readonly primary: TestPostgresNode;
+  /** Present with `syncStandby`: the primary's commits wait for it. */
+  readonly standby: TestPostgresNode | null;
+  /** postgres://signerd@127.0.0.1:<port>/<database> (trust authentication on loopback). */
+  url(database?: string): string;
+  /** Runs SQL on the primary as the superuser (database "postgres" unless given). */
+  sql(text: string, database?: string): Promise<pg.QueryResult>;
+  /** Creates a database and returns its URL: one per test keeps tests apart on one server. */
+  createDatabase(name: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const USER = 'signerd';
+
+/** The newest installed server's bin directory (Debian: /usr/lib/postgresql/<major>/bin). */
+function postgresBinDir(): string | null {
+  const root = '/usr/lib/postgresql';
+  if (!fs.existsSync(root)) return null;
+  const majors = fs
+    .readdirSync(root)
+    .filter((d) => fs.existsSync(path.join(root, d, 'bin', 'initdb')))
+    .sort((a, b) => Number(b) - Number(a));
+  return majors[0] ? path.join(root, majors[0], 'bin') : null;
+}
+
+/** uid/gid to run the server as: ourselves, or the Debian `postgres` user when we are root. */
+function serverIdentity(): { uid: number; gid: number } | null {
+  if (process.getuid?.() !== 0) return null;
+  const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+  return { uid, gid };
+}
+
+export async function startPostgres(opts: { syncStandby?: boolean } = {}): Promise<TestPostgres> {
+  const bin = postgresBinDir();
+  if (bin === null) throw new Error('no PostgreSQL server installed (/usr/lib/postgresql/*/bin)');
+  const identity = serverIdentity();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-pg-'));
+  if (identity) fs.chownSync(dir, identity.uid, identity.gid);
+  const run = (tool: string, args: string[]): void => {
+    execFileSync(path.join(bin, tool), args, { stdio: ['ignore', 'ignore', 'pipe'], ...(identity ?? {}) });
+  };
+  const primaryDir = path.join(dir, 'primary');
+  run('initdb', ['-D', primaryDir, '-U', USER, '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
+  const primaryPort = await freePort();
+  const standbyPort = opts.syncStandby ? await freePort() : 0;
+  const common = ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`, '-c', 'shared_buffers=16MB', '-c', 'max_connections=100'];
+  // In the configuration file rather than on the command line, so a test can change it with ALTER SYSTEM.
+  if (opts.syncStandby) fs.appendFileSync(path.join(primaryDir, 'postgresql.conf'), "synchronous_standby_names = 's1'\nwal_keep_size = 64MB\n");
+  const primary = serverNode(bin, primaryDir, primaryPort, common, identity);
+  await primary.start();
+  let standby: TestPostgresNode | null = null;
+  if (opts.syncStandby) {
+    const standbyDir = path.join(dir, 'standby');
+    run('pg_basebackup', ['-h', '127.0.0.1', '-p', String(primaryPort), '-U', USER, '-D', standbyDir, '-X', 'stream', '--no-sync']);
+    fs.appendFileSync(
+      path.join(standbyDir, 'postgresql.auto.conf'),
+      `primary_conninfo = 'host=127.0.0.1 port=${primaryPort} user=${USER} application_name=s1'\n`,
+    );
+    fs.writeFileSync(path.join(standbyDir, 'standby.signal'), '');
+    if (identity) for (const f of ['postgresql.auto.conf', 'standby.signal']) fs.chownSync(path.join(standbyDir, f), identity.uid, identity.gid);
+    standby = serverNode(bin, standbyDir, standbyPort, common, identity);
+    await standby.start();
+  }
+  const url = (database = 'postgres'): string => `postgres://${USER}@127.0.0.1:${primaryPort}/${database}`;
+  async function sql(text: string, database = 'postgres'): Promise<pg.QueryResult> {
+    const client = new pg.Client({ host: '127.0.0.1', port: primaryPort, user: USER, database, connectionTimeoutMillis: 5_000 });
+    await client.connect();
+    try {
+      return await client.query(text);
+    } finally {
+      await client.end();
+    }
+  }
+  return {
+    primary,
+    standby,
+    url,
+    sql,
+    async createDatabase(name) {
+      await sql(`CREATE DATABASE ${name}`);
+      return url(name);
+    },
+    async stop() {
+      await standby?.stop();
+      await primary.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function serverNode(bin: string, dataDir: string, port: number, args: string[], identity: { uid: number; gid: number } | null): TestPostgresNode {
+  let proc: ChildProcess | undefined;
+  return {
+    port,
+    dataDir,
+    async start() {
+      proc = spawn(path.join(bin, 'postgres'), ['-D', dataDir, '-p', String(port), ...args], { stdio: 'ignore', ...(identity ?? {}) });
+      await waitForConnect(port, 15_000);
+    },
+    async stop() {
+      const p = proc;
+      proc = undefined;
+      if (!p || p.exitCode !== null || p.signalCode !== null) return;
+      await new Promise<void>((resolve) => {
+        p.once('exit', () => resolve());
+        // SIGQUIT: immediate shutdown (children exit at once, WAL replayed at the next start).
+        p.kill('SIGQUIT');
+      });
+    },
+  };
+}
+
+async function waitForConnect(port: number, msMax: number): Promise<void> {
+  const deadline = Date.now() + msMax;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    const client = new pg.Client({ host: '127.0.0.1', port, user: USER, database: 'postgres', connectionTimeoutMillis: 1_000 });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      await client.end();
+      return;
+    } catch (err) {
+      last = err;
+      await client.end().catch(() => {});
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`postgres on ${port} did not accept connections: ${(last as Error)?.message}`);
+}
+
+/** tap options for a test that needs the PostgreSQL server (as needTools, for a tool that is not on PATH). */
+export function needPostgres(): { skip?: string } {
+  if (postgresBinDir() !== null) return {};
+  const reason = 'missing PostgreSQL server (postgresql; .ci/run installs it)';
+  if (process.env['CI'] === 'true') throw new Error(`CI: ${reason}`);
+  return { skip: reason };
+}

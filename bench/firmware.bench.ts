@@ -1,12 +1,14 @@
 // Bench for the firmware daemon's digest flows over the line protocol (module PKCS#7, swupdate
-// RSA-PSS and CMS, Mender RSA and P-256, OP-TEE PSS, UEFI Authenticode and CMS) beside node:crypto's single-thread raw rates.
+// RSA-PSS and CMS, Mender RSA and P-256, OP-TEE PSS, UEFI Authenticode and CMS), and i.MX HAB4 CSFs
+// over HTTP (/sign/imx, whole image uploaded), beside node:crypto's single-thread raw rates.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startDaemon } from '../test/helpers/daemon.js';
+import { csfText, makeHabPki } from '../test/integration/firmware/hab-fixtures.js';
 import { copyKeyRoot } from '../test/integration/firmware/line-fixtures.js';
-import { loadLines, loadOneShot, ONE_SHOT_CLIENTS, primitiveRate, type BenchRow } from './harness.js';
+import { loadHttpPosts, loadLines, loadOneShot, ONE_SHOT_CLIENTS, primitiveRate, type BenchRow } from './harness.js';
 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 3_000);
 const CONNECTIONS = 16;
@@ -37,7 +39,12 @@ const FLOWS: Flow[] = [
 export async function bench(): Promise<BenchRow[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-bench-fw-'));
   try {
-    return await run(copyKeyRoot(dir));
+    const keyRoot = copyKeyRoot(dir);
+    const pki = makeHabPki(path.join(dir, 'pki'));
+    fs.mkdirSync(path.join(keyRoot, IMX_MACHINE, 'imxsign'), { recursive: true });
+    for (const file of ['csf.key', 'csf.crt', 'img.key', 'img.crt', 'srk1.crt', 'srk2.crt', 'srk3.crt', 'srk4.crt'])
+      fs.copyFileSync(path.join(pki, file), path.join(keyRoot, IMX_MACHINE, 'imxsign', file));
+    return await run(keyRoot);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -70,7 +77,41 @@ async function run(keyRoot: string): Promise<BenchRow[]> {
     await daemon.stop();
   }
   rows.push(...(await oneShotRows(keyRoot, raw.rsa)));
+  rows.push(await imxRow(keyRoot, raw.rsa));
   return rows;
+}
+
+const IMX_MACHINE = 'imx8mm-evk';
+/** An i.MX 8M flash.bin is 1-2 MiB; its FIT Blocks cover most of it. */
+const IMX_IMAGE_BYTES = 1024 * 1024;
+const IMX_CLIENTS = 4;
+
+/** /sign/imx as builds post it: CSF text + 1 MiB image per request (2 RSA signatures each), 4 clients (--http-jobs-max). */
+async function imxRow(keyRoot: string, rawRsa: number): Promise<BenchRow> {
+  const daemon = await startDaemon(['firmware', '--key-root', keyRoot, '--port', '0', '--http-port', '0'], { listeners: 2, dropLogsAfterStart: true });
+  const image = new Blob([crypto.randomBytes(IMX_IMAGE_BYTES)], { type: 'application/octet-stream' });
+  const csf = new Blob([csfText('0x401fcdc0 0x0 0x2a600 "flash.bin", 0x40200000 0x2b000 0xd0000 "flash.bin"')], { type: 'text/plain' });
+  const form = (): FormData => {
+    const f = new FormData();
+    for (const [k, v] of Object.entries({ machine: IMX_MACHINE, soctype: 'mx8m', cstversion: '3.3.1' })) f.append(k, v);
+    f.append('csf', csf, 'csf_fit.txt');
+    f.append('artifact', image, 'flash.bin');
+    return f;
+  };
+  try {
+    const url = `http://127.0.0.1:${daemon.ports[1]}/sign/imx`;
+    await loadHttpPosts({ url, clients: 1, durationMs: 300, form });
+    const result = await loadHttpPosts({ url, clients: IMX_CLIENTS, durationMs: DURATION_MS, form });
+    return {
+      daemon: 'firmware',
+      operation: `/sign/imx HAB4 CSF (1 MiB image, 2 signatures), HTTP, ${IMX_CLIENTS} clients`,
+      ...result,
+      primitive: 'rsa-2048 pkcs1 sign (node:crypto, 1 thread)',
+      primitivePerSecond: rawRsa,
+    };
+  } finally {
+    await daemon.stop();
+  }
 }
 
 /** The client scripts' path: one digest per connection, the daemon in its default (one-shot) mode. */

@@ -184,6 +184,34 @@ async function runOneShot(opts: OneShotOptions): Promise<LoadResult> {
   return summarize(latencies, Number(process.hrtime.bigint() - started) / 1e9);
 }
 
+export interface HttpPostOptions {
+  url: string;
+  /** Clients posting at once, each one request after another (keep-alive). */
+  clients: number;
+  durationMs: number;
+  /** A fresh multipart form per request. */
+  form(client: number, seq: number): FormData;
+}
+
+/** Clients POSTing multipart forms in a loop (as builds post to the firmware HTTP API); any status but 200 aborts the run. */
+export async function loadHttpPosts(opts: HttpPostOptions): Promise<LoadResult> {
+  const latencies: number[] = [];
+  const deadline = Date.now() + opts.durationMs;
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: opts.clients }, async (_, client) => {
+      for (let seq = 0; Date.now() < deadline; seq++) {
+        const sentAt = process.hrtime.bigint();
+        const reply = await fetch(opts.url, { method: 'POST', body: opts.form(client, seq), signal: AbortSignal.timeout(60_000) });
+        const body = Buffer.from(await reply.arrayBuffer());
+        if (reply.status !== 200) throw new Error(`bad reply: ${reply.status} ${body.toString('utf8', 0, 120)}`);
+        latencies.push(Number(process.hrtime.bigint() - sentAt) / 1e6);
+      }
+    }),
+  );
+  return summarize(latencies, Number(process.hrtime.bigint() - started) / 1e9);
+}
+
 function summarize(latencies: number[], seconds: number): LoadResult {
   latencies.sort((a, b) => a - b);
   const pick = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;

@@ -75,5 +75,7 @@ export const MENDER_ENTRIES_MAX = 1024;
 export const MENDER_MANIFEST_BYTES_MAX = 1024 * 1024;
 /** A small text file in an OP-TEE upload, read whole. */
 export const OPTEE_SMALL_FILE_BYTES_MAX = 256;
+/** An i.MX CST text CSF (the `csf` field of /sign/imx); NXP's examples are about 1 KiB. */
+export const HAB_CSF_TEXT_BYTES_MAX = 16 * 1024;
 /** An HSM reference file is one URI and perhaps comments; anything bigger is not one. */
 export const HSM_REFERENCE_BYTES_MAX = 4096;

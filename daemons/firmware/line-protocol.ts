@@ -162,6 +162,6 @@ function keyInfoLine(key: DigestSigner, ctx: RequestContext): string {
 
 function certificateOf(deps: FirmwareLineDeps, selector: string, slot: KeySlot): string {
   const certificate = deps.keyRoot.signer(selector, slot).certificate;
-  if (!certificate) throw new DaemonError('BAD_REQUEST', `slot ${slot} has no certificate (only kmodsign and swupdate-cms do)`);
+  if (!certificate) throw new DaemonError('BAD_REQUEST', `slot ${slot} has no certificate (only kmodsign, swupdate-cms, uefisign and the imxsign slots do)`);
   return certificate.der.toString('base64');
 }

@@ -13,8 +13,8 @@ export type FormFieldSpec = { kind: 'text'; bytesMax: number } | { kind: 'file';
 
 export interface UploadedForm {
   text: Map<string, string>;
-  /** Each file field as `upload-<field>` in the request's directory. */
-  files: Map<string, { path: string; size: number }>;
+  /** Each file field as `upload-<field>` in the request's directory, with the file name the client gave (busboy keeps only its last path element). */
+  files: Map<string, { path: string; size: number; filename: string }>;
 }
 
 export interface MultipartLimits {
@@ -105,14 +105,15 @@ async function readForm(
     try {
       const field = declared(name);
       if (field.kind !== 'file') throw bad(`form field ${name} must be a plain value, not a file`);
-      if (info.filename === undefined) throw bad(`form field ${name} must be a file upload`);
+      const filename = info.filename;
+      if (filename === undefined) throw bad(`form field ${name} must be a file upload`);
       if (!field.types.includes(info.mimeType)) throw bad(`form field ${name} must have content type ${field.types.join(' or ')}`);
       const file = path.join(dir, `upload-${name}`);
       const counted = sizeBound(name, field.bytesMax);
       stream.once('limit', () => fail(new DaemonError('PAYLOAD_TOO_LARGE', `form field ${name} larger than ${field.bytesMax} bytes`)));
       writes.push(
         pipeline(stream, counted, fs.createWriteStream(file, { flags: 'wx', mode: 0o600 })).then(
-          () => void form.files.set(name, { path: file, size: counted.bytes }),
+          () => void form.files.set(name, { path: file, size: counted.bytes, filename }),
           fail,
         ),
       );

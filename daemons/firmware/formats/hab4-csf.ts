@@ -5,6 +5,7 @@
 import crypto from 'node:crypto';
 import { X509Certificate } from 'node:crypto';
 import { DaemonError } from '../../../lib/errors.js';
+import { HAB_CSF_TEXT_BYTES_MAX } from '../firmware-limits.js';
 import { signCmsDigest } from './cms.js';
 import { certificateOf, type DigestSigner } from './digest-signer.js';
 
@@ -20,7 +21,6 @@ const SRK_KEYS_MAX = 4;
 const BLOCKS_MAX = 64;
 /** The CSF region an i.MX 8M image reserves (CSF_SIZE in U-Boot's imx8m flash.bin layout). */
 const CSF_BYTES_MAX = 0x2000;
-const CSF_TEXT_BYTES_MAX = 16 * 1024;
 
 interface HabBlock {
   /** Load address of the block on the target. */
@@ -51,7 +51,7 @@ const bad = (why: string): DaemonError => new DaemonError('BAD_REQUEST', `CSF: $
 
 /** Reads CST's text CSF (sections in brackets, `Key = value` lines); anything outside what HAB4 signing needs is refused. */
 export function parseCsfText(text: string): HabCsfRequest {
-  if (text.length > CSF_TEXT_BYTES_MAX) throw bad(`longer than ${CSF_TEXT_BYTES_MAX} bytes`);
+  if (text.length > HAB_CSF_TEXT_BYTES_MAX) throw bad(`longer than ${HAB_CSF_TEXT_BYTES_MAX} bytes`);
   const sections: Array<{ name: string; values: Map<string, string> }> = [];
   // A trailing backslash continues a line (CST's Blocks lists).
   for (const rawLine of text.replace(/\\\r?\n/g, ' ').split(/\r?\n/)) {

@@ -17,6 +17,7 @@ export interface FirmwareAudit {
 export function auditedKeyRoot(root: KeyRoot, audit: FirmwareAudit): KeyRoot {
   return {
     signer: (selector, slot, artifact) => auditedSigner(root.signer(selector, slot), slot, artifact, audit),
+    habSrks: (machine) => root.habSrks(machine),
     entries: () => root.entries(),
     keys: () => root.keys(),
     close: () => root.close(),

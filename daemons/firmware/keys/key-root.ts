@@ -7,7 +7,8 @@ import type { Logger } from 'pino';
 import { DaemonError } from '../../../lib/errors.js';
 import type { DigestSigner } from '../formats/digest-signer.js';
 import { loadFileSigner } from './file-key.js';
-import { KEY_SLOTS, SIGN_TYPES, SLOTS, slotsOf, type KeySlot, type SignType, type SlotPlan } from './key-slots.js';
+import { loadHabSrks, type HabSrks } from './hab-srks.js';
+import { EITHER_KEY_SIGN_TYPES, KEY_SLOTS, SIGN_TYPES, SLOTS, slotsOf, type KeySlot, type SignType, type SlotPlan } from './key-slots.js';
 import { HSM_REFERENCE_SUFFIX, openHsmSigner, type HsmKeyDeps } from './pkcs11-key.js';
 
 export interface KeyRoot {
@@ -16,6 +17,8 @@ export interface KeyRoot {
    * such key. `artifact`: what the signatures are for, when the request names it (the transparency log records it).
    */
   signer(selector: string, slot: KeySlot, artifact?: string): DigestSigner;
+  /** A machine's i.MX SRK certificates (same errors as `signer`). */
+  habSrks(machine: string): HabSrks;
   /** Every (selector, signtype) pair loaded, for the start-up log and KEYS requests. */
   entries(): Array<{ selector: string; signType: SignType }>;
   /** Every key loaded, by slot, and where it is held (the transparency log's key-loaded entries). */
@@ -39,6 +42,7 @@ export function validateSelector(name: string, field: string): string {
  */
 export async function openKeyRoot(root: string, deps: HsmKeyDeps): Promise<KeyRoot> {
   const loaded = new Map<KeySlot, Map<string, DigestSigner>>(KEY_SLOTS.map((slot) => [slot, new Map()]));
+  const srks = new Map<string, HabSrks>();
   const closers: Array<() => Promise<void>> = [];
   const keys: ReturnType<KeyRoot['keys']> = [];
   const close = async (): Promise<void> => {
@@ -60,19 +64,28 @@ export async function openKeyRoot(root: string, deps: HsmKeyDeps): Promise<KeyRo
       loaded.get(plan.slot)!.set(plan.selector, signer);
       keys.push({ selector: plan.selector, slot: plan.slot, backend, signer });
     }
+    for (const [machine, csf] of loaded.get('imxsign-csf')!) {
+      const img = loaded.get('imxsign-img')!.get(machine)!;
+      srks.set(machine, loadHabSrks(path.join(root, machine, 'imxsign'), csf.certificate!, img.certificate!));
+    }
   } catch (err) {
     await close();
     throw err;
   }
   const selectorsOf = (signType: SignType): Set<string> => new Set(slotsOf(signType).flatMap((slot) => [...loaded.get(slot)!.keys()]));
+  const signerOf = (selector: string, slot: KeySlot): DigestSigner => {
+    const { signType, selectorField } = SLOTS[slot];
+    if (!selectorsOf(signType).has(validateSelector(selector, selectorField)))
+      throw new DaemonError('UNKNOWN_KEY', `no ${signType} key for ${selectorField} ${selector}`);
+    const signer = loaded.get(slot)!.get(selector);
+    if (!signer) throw new DaemonError('UNKNOWN_KEY', SLOTS[slot].missing);
+    return signer;
+  };
   return {
-    signer(selector, slot) {
-      const { signType, selectorField } = SLOTS[slot];
-      if (!selectorsOf(signType).has(validateSelector(selector, selectorField)))
-        throw new DaemonError('UNKNOWN_KEY', `no ${signType} key for ${selectorField} ${selector}`);
-      const signer = loaded.get(slot)!.get(selector);
-      if (!signer) throw new DaemonError('UNKNOWN_KEY', SLOTS[slot].missing);
-      return signer;
+    signer: signerOf,
+    habSrks(machine) {
+      signerOf(machine, 'imxsign-csf');
+      return srks.get(machine)!;
     },
     entries: () => SIGN_TYPES.flatMap((signType) => [...selectorsOf(signType)].sort().map((selector) => ({ selector, signType }))),
     keys: () => [...keys],
@@ -97,9 +110,9 @@ function planKeyRoot(root: string, log?: Logger): SlotPlan[] {
         const { keyFile, certFile } = SLOTS[slot];
         return { slot, selector, keyFile: path.join(dir, keyFile), certFile: certFile === null ? null : path.join(dir, certFile) };
       };
-      // A signtype of one key needs it; where there are several (swupdate), each key whose files
-      // are partly there must be whole, and at least one must be.
-      const found = slots.length === 1 ? slots : slots.filter((slot) => slotFiles(planOf(slot)).some((file) => fs.existsSync(file)));
+      // Every key of a signtype is required, but where its keys are alternatives (swupdate): there each
+      // key whose files are partly there must be whole, and at least one must be.
+      const found = EITHER_KEY_SIGN_TYPES.includes(signType) ? slots.filter((slot) => slotFiles(planOf(slot)).some((file) => fs.existsSync(file))) : slots;
       if (found.length === 0) {
         const wanted = slots.map((slot) => (SLOTS[slot].certFile ? `${SLOTS[slot].certFile} + ${SLOTS[slot].keyFile}` : SLOTS[slot].keyFile));
         throw new DaemonError('KEY_LOAD_FAILED', `${dir}: neither ${wanted.join(' nor ')}`);

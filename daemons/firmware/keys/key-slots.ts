@@ -4,12 +4,21 @@
 import type { DigestScheme } from '../../../lib/crypto/digest-schemes.js';
 
 /** Which key a request names: swupdate has two (rsa-private.key, cms.cert + cms-private.key). */
-export const KEY_SLOTS = ['kmodsign', 'swupdate-rsa', 'swupdate-cms', 'mender', 'opteesign', 'uefisign'] as const;
+export const KEY_SLOTS = ['kmodsign', 'swupdate-rsa', 'swupdate-cms', 'mender', 'opteesign', 'uefisign', 'imxsign-csf', 'imxsign-img'] as const;
 export type KeySlot = (typeof KEY_SLOTS)[number];
 
-/** The signtype directories this daemon serves; other digsigserver signtypes (tegrasign, imxsign, ...) are ignored. */
-export const SIGN_TYPES = ['kmodsign', 'swupdate', 'mender', 'opteesign', 'uefisign'] as const;
+/** The signtype directories this daemon serves; other digsigserver signtypes (tegrasign, rksign, ...) are ignored. */
+export const SIGN_TYPES = ['kmodsign', 'swupdate', 'mender', 'opteesign', 'uefisign', 'imxsign'] as const;
 export type SignType = (typeof SIGN_TYPES)[number];
+
+/**
+ * Signtypes whose keys are alternatives (swupdate: RSA or CMS; any one suffices). In every other
+ * signtype each slot is required: an i.MX CSF needs both its CSF and its IMG key.
+ */
+export const EITHER_KEY_SIGN_TYPES: readonly SignType[] = ['swupdate'];
+
+/** i.MX HAB4: the SRK certificates beside the CSF and IMG keys, srk1.crt first; the SRK table is built from them in that order. */
+export const HAB_SRK_FILES = ['srk1.crt', 'srk2.crt', 'srk3.crt', 'srk4.crt'] as const;
 
 /** rsa: any RSA key; ec: P-256, P-384 or P-521; ec-p256: P-256 only. */
 type KeyKind = 'rsa' | 'ec' | 'ec-p256';
@@ -83,6 +92,26 @@ export const SLOTS: Readonly<Record<KeySlot, SlotLayout>> = {
     kinds: ['rsa'],
     schemes: { rsa: ['rsa-pkcs1-sha256'], ec: [] },
     missing: 'no uefisign key (db.key + db.crt)',
+  },
+  // NXP HAB4 (i.MX 8M): the CSF key signs the CSF commands, the IMG key the image blocks; both
+  // certificates issued by one of the SRKs (srk1.crt..srk4.crt beside them). The boot ROM verifies RSA only.
+  'imxsign-csf': {
+    signType: 'imxsign',
+    selectorField: 'machine',
+    keyFile: 'csf.key',
+    certFile: 'csf.crt',
+    kinds: ['rsa'],
+    schemes: { rsa: ['rsa-pkcs1-sha256'], ec: [] },
+    missing: 'no i.MX CSF key (csf.key + csf.crt)',
+  },
+  'imxsign-img': {
+    signType: 'imxsign',
+    selectorField: 'machine',
+    keyFile: 'img.key',
+    certFile: 'img.crt',
+    kinds: ['rsa'],
+    schemes: { rsa: ['rsa-pkcs1-sha256'], ec: [] },
+    missing: 'no i.MX IMG key (img.key + img.crt)',
   },
 };
 

@@ -8,100 +8,18 @@ import path from 'node:path';
 import t from 'tap';
 import { buildHabCsf, parseCsfText, srkFuseHash, srkTable } from '../../../daemons/firmware/formats/hab4-csf.js';
 import { loadCertificate } from '../../../daemons/firmware/keys/certificate.js';
+import { openKeyRoot } from '../../../daemons/firmware/keys/key-root.js';
 import { fileSigner } from '../../../daemons/firmware/keys/file-key.js';
 import { describePublicKey } from '../../../daemons/firmware/keys/key-facts.js';
 import type { DigestSigner } from '../../../daemons/firmware/formats/digest-signer.js';
 import { codeOf } from '../../helpers/error-codes.js';
 import { needTools } from '../../helpers/tools.js';
+import { csfText, habSignatureVerifies, makeHabPki } from './hab-fixtures.js';
 import { tool } from './line-fixtures.js';
 
-const CSF_TEXT = (blocks: string, extra = '') => `[Header]
-    Version = 4.3
-    Hash Algorithm = sha256
-    Engine = CAAM
-    Engine Configuration = 0
-    Certificate Format = X509
-    Signature Format = CMS
-
-[Install SRK]
-    File = "../crts/SRK_1_2_3_4_table.bin"
-    Source index = 0
-
-[Install CSFK]
-    File = "../crts/CSF1_1_sha256_2048_65537_v3_usr_crt.pem"
-
-[Authenticate CSF]
-
-[Unlock]
-    Engine = CAAM
-    Features = MID
-${extra}
-[Install Key]
-    Verification index = 0
-    Target Index = 2
-    File = "../crts/IMG1_1_sha256_2048_65537_v3_usr_crt.pem"
-
-[Authenticate Data]
-    Verification index = 2
-    Blocks = ${blocks}
-`;
-
-function openssl(args: string[], cwd: string): void {
-  const r = tool('openssl', args, { cwd });
-  if (r.code !== 0) throw new Error(`openssl ${args[0]}: ${r.out}`);
-}
-
-/** An NXP-style PKI: four SRK CAs, CSF1 and IMG1 certificates issued by SRK1 (RSA-2048). */
-function makePki(dir: string): { csf: DigestSigner; img: DigestSigner; srks: crypto.X509Certificate[] } {
-  for (let i = 1; i <= 4; i++) {
-    openssl(
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        `srk${i}.key`,
-        '-out',
-        `srk${i}.crt`,
-        '-days',
-        '3650',
-        '-subj',
-        `/CN=SRK${i}`,
-        '-addext',
-        'basicConstraints=critical,CA:true',
-      ],
-      dir,
-    );
-    openssl(['x509', '-in', `srk${i}.crt`, '-outform', 'DER', '-out', `srk${i}.der`], dir);
-  }
-  fs.writeFileSync(path.join(dir, 'usr.cnf'), '[usr]\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n');
+/** The CSF and IMG keys of a HAB PKI directory as the key seam sees them, and its SRK certificates. */
+function loadPki(dir: string): { csf: DigestSigner; img: DigestSigner; srks: crypto.X509Certificate[] } {
   const signer = (name: string): DigestSigner => {
-    openssl(['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], dir);
-    openssl(
-      [
-        'x509',
-        '-req',
-        '-in',
-        `${name}.csr`,
-        '-CA',
-        'srk1.crt',
-        '-CAkey',
-        'srk1.key',
-        '-set_serial',
-        '7',
-        '-out',
-        `${name}.crt`,
-        '-days',
-        '3650',
-        '-extfile',
-        'usr.cnf',
-        '-extensions',
-        'usr',
-      ],
-      dir,
-    );
     const key = crypto.createPrivateKey(fs.readFileSync(path.join(dir, `${name}.key`)));
     const facts = describePublicKey(crypto.createPublicKey(key));
     if (facts.type === 'other') throw new Error('not a usable key');
@@ -113,7 +31,7 @@ function makePki(dir: string): { csf: DigestSigner; img: DigestSigner; srks: cry
 
 t.test('HAB4 CSF against srktool, csf_parser and openssl cms', needTools('srktool', 'csf_parser', 'openssl'), async (t) => {
   const dir = t.testdir({});
-  const pki = makePki(dir);
+  const pki = loadPki(makeHabPki(dir));
 
   const table = srkTable(pki.srks);
   const made = tool('srktool', ['-h', '4', '-t', 'table.bin', '-e', 'fuse.bin', '-d', 'sha256', '-c', 'srk1.der,srk2.der,srk3.der,srk4.der', '-f', '1'], {
@@ -124,7 +42,7 @@ t.test('HAB4 CSF against srktool, csf_parser and openssl cms', needTools('srktoo
   t.ok(srkFuseHash(table).equals(fs.readFileSync(path.join(dir, 'fuse.bin'))), 'SRK fuse hash equal to srktool -e');
 
   const image = crypto.randomBytes(200_000);
-  const request = parseCsfText(CSF_TEXT('0x7e0fc0 0x0 0x2a600 "flash.bin", \\\n             0x7e2000 0x2b000 0x1000 "flash.bin"'));
+  const request = parseCsfText(csfText('0x7e0fc0 0x0 0x2a600 "flash.bin", \\\n             0x7e2000 0x2b000 0x1000 "flash.bin"'));
   const csf = await buildHabCsf(request, image, { srkTable: table, csf: pki.csf, img: pki.img });
   fs.writeFileSync(path.join(dir, 'csf.bin'), csf);
   const parsed = tool('csf_parser', ['-c', 'csf.bin'], { cwd: dir });
@@ -142,31 +60,7 @@ t.test('HAB4 CSF against srktool, csf_parser and openssl cms', needTools('srktoo
   const flipped = Buffer.from(fs.readFileSync(path.join(dir, 'blocks.bin')));
   flipped.writeUInt8(flipped[1234]! ^ 1, 1234);
   fs.writeFileSync(path.join(dir, 'flipped.bin'), flipped);
-  const verify = (sig: string, content: string, cert: string) =>
-    tool(
-      'openssl',
-      [
-        'cms',
-        '-verify',
-        '-binary',
-        '-inform',
-        'DER',
-        '-in',
-        out(sig),
-        '-content',
-        content,
-        '-certfile',
-        cert,
-        '-CAfile',
-        'srk1.crt',
-        '-partial_chain',
-        '-purpose',
-        'any',
-        '-out',
-        '/dev/null',
-      ],
-      { cwd: dir },
-    ).code === 0;
+  const verify = (sig: string, content: string, cert: string) => habSignatureVerifies(out(sig), content, cert, 'srk1.crt', dir);
   const sigs = ['sig0.bin', 'sig1.bin'];
   t.ok(
     sigs.some((s) => verify(s, 'commands.bin', 'csf.crt')),
@@ -179,15 +73,15 @@ t.test('HAB4 CSF against srktool, csf_parser and openssl cms', needTools('srktoo
 
   t.test('CSF parameters out of range or unknown are refused', async (t) => {
     const bad: Record<string, string> = {
-      'version 3.0': CSF_TEXT('0x0 0x0 0x10 "flash.bin"').replace('Version = 4.3', 'Version = 3.0'),
-      sha1: CSF_TEXT('0x0 0x0 0x10 "flash.bin"').replace('Hash Algorithm = sha256', 'Hash Algorithm = sha1'),
-      'SRK index 4': CSF_TEXT('0x0 0x0 0x10 "flash.bin"').replace('Source index = 0', 'Source index = 4'),
-      'target index 9': CSF_TEXT('0x0 0x0 0x10 "flash.bin"').replace('Target Index = 2', 'Target Index = 9'),
-      'unknown feature': CSF_TEXT('0x0 0x0 0x10 "flash.bin"').replace('Features = MID', 'Features = XYZ'),
-      'address beyond 32 bits': CSF_TEXT('0x100000000 0x0 0x10 "flash.bin"'),
-      'two files': CSF_TEXT('0x0 0x0 0x10 "flash.bin", 0x0 0x0 0x10 "other.bin"'),
-      'zero length': CSF_TEXT('0x0 0x0 0x0 "flash.bin"'),
-      'extra section': CSF_TEXT('0x0 0x0 0x10 "flash.bin"', '[Install Secret Key]\n    Verification index = 0\n'),
+      'version 3.0': csfText('0x0 0x0 0x10 "flash.bin"').replace('Version = 4.3', 'Version = 3.0'),
+      sha1: csfText('0x0 0x0 0x10 "flash.bin"').replace('Hash Algorithm = sha256', 'Hash Algorithm = sha1'),
+      'SRK index 4': csfText('0x0 0x0 0x10 "flash.bin"').replace('Source index = 0', 'Source index = 4'),
+      'target index 9': csfText('0x0 0x0 0x10 "flash.bin"').replace('Target Index = 2', 'Target Index = 9'),
+      'unknown feature': csfText('0x0 0x0 0x10 "flash.bin"').replace('Features = MID', 'Features = XYZ'),
+      'address beyond 32 bits': csfText('0x100000000 0x0 0x10 "flash.bin"'),
+      'two files': csfText('0x0 0x0 0x10 "flash.bin", 0x0 0x0 0x10 "other.bin"'),
+      'zero length': csfText('0x0 0x0 0x0 "flash.bin"'),
+      'extra section': csfText('0x0 0x0 0x10 "flash.bin"', '[Install Secret Key]\n    Verification index = 0\n'),
       'no sections': 'Version = 4.3\n',
     };
     for (const [name, text] of Object.entries(bad))
@@ -196,7 +90,44 @@ t.test('HAB4 CSF against srktool, csf_parser and openssl cms', needTools('srktoo
         'BAD_REQUEST',
         name,
       );
-    const outside = parseCsfText(CSF_TEXT('0x0 0x30000 0x1000 "flash.bin"'));
+    const outside = parseCsfText(csfText('0x0 0x30000 0x1000 "flash.bin"'));
     await t.rejects(buildHabCsf(outside, image, { srkTable: table, csf: pki.csf, img: pki.img }), { code: 'BAD_REQUEST' }, 'a block outside the file');
   });
+});
+
+t.test('key root: <machine>/imxsign/ needs both keys and their issuing SRK', needTools('openssl'), async (t) => {
+  const base = t.testdir({});
+  const pki = makeHabPki(path.join(base, 'pki'));
+  const other = makeHabPki(path.join(base, 'other'));
+  const rootWith = (name: string, files: Record<string, string>): string => {
+    const dir = path.join(base, name, 'imx8mm-evk', 'imxsign');
+    fs.mkdirSync(dir, { recursive: true });
+    for (const [to, from] of Object.entries(files)) fs.copyFileSync(from, path.join(dir, to));
+    return path.join(base, name);
+  };
+  const keys = (from: string) => ({ 'csf.key': `${from}/csf.key`, 'csf.crt': `${from}/csf.crt`, 'img.key': `${from}/img.key`, 'img.crt': `${from}/img.crt` });
+  const srks = (from: string, n: number) => Object.fromEntries([1, 2, 3, 4].slice(0, n).map((i) => [`srk${i}.crt`, `${from}/srk${i}.crt`]));
+
+  const root = await openKeyRoot(rootWith('good', { ...keys(pki), ...srks(pki, 2) }), { callMsMax: 5_000 });
+  t.teardown(() => root.close());
+  t.equal(root.habSrks('imx8mm-evk').certificates.length, 2);
+  t.equal(root.habSrks('imx8mm-evk').issuerIndex, 0);
+  t.ok(root.signer('imx8mm-evk', 'imxsign-img').certificate);
+  t.same(root.entries(), [{ selector: 'imx8mm-evk', signType: 'imxsign' }]);
+
+  const refused: Record<string, Record<string, string>> = {
+    'IMG key missing': { 'csf.key': `${pki}/csf.key`, 'csf.crt': `${pki}/csf.crt`, ...srks(pki, 4) },
+    'no SRK certificates': keys(pki),
+    'a gap in the SRK table': { ...keys(pki), 'srk1.crt': `${pki}/srk1.crt`, 'srk3.crt': `${pki}/srk3.crt` },
+    'keys issued by no SRK of the table': { ...keys(other), ...srks(pki, 4) },
+    'CSF and IMG keys from different SRKs': {
+      ...keys(pki),
+      'img.key': `${other}/img.key`,
+      'img.crt': `${other}/img.crt`,
+      ...srks(pki, 4),
+      'srk2.crt': `${other}/srk1.crt`,
+    },
+  };
+  for (const [name, files] of Object.entries(refused))
+    await t.rejects(openKeyRoot(rootWith(name.replace(/\W+/g, '-'), files), { callMsMax: 5_000 }), { code: 'KEY_LOAD_FAILED' }, name);
 });

@@ -182,10 +182,15 @@ export interface FirmwareHttp {
   daemon: RunningDaemon;
 }
 
-/** Starts `signerd firmware` (line port 0, HTTP port 0) on a fresh key root; stopped at teardown. */
-export async function startFirmwareDaemon(t: { testdir(): string; teardown(fn: () => unknown): void }, extraArgs: string[] = []): Promise<FirmwareHttp> {
+/** Starts `signerd firmware` (line port 0, HTTP port 0) on a fresh key root (`addKeys` may add to it first); stopped at teardown. */
+export async function startFirmwareDaemon(
+  t: { testdir(): string; teardown(fn: () => unknown): void },
+  extraArgs: string[] = [],
+  addKeys?: (keyRoot: string) => void,
+): Promise<FirmwareHttp> {
   const base = t.testdir();
   const keys = makeKeyRoot(base);
+  addKeys?.(keys.keyRoot);
   const tempParent = path.join(base, 'tmp');
   const artifactRoot = path.join(base, 'artifacts');
   fs.mkdirSync(tempParent);

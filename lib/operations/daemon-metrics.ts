@@ -1,7 +1,7 @@
 // The daemon's Prometheus metrics on prom-client (loaded only when --metrics-port is given): one
 // registry per process, families named by Prometheus' rules (signerd_ prefix, base units, _total,
 // _seconds), labels only from finite sets (daemon, listener kind, error codes, configured keys).
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { ERROR_CODES, isFault, type ErrorCode } from '../errors.js';
 import { hsmPoolTotals } from '../keys/hsm-pool-stats.js';
 import type { ListenerLoad, ListenerMetrics } from '../server/listener-metrics.js';
@@ -50,19 +50,20 @@ export function createDaemonMetrics(daemon: string, version: string, readiness: 
     .labels(version, process.versions.node)
     .set(1);
 
-  const requests = new Counter({
-    name: 'signerd_requests_total',
-    help: 'requests answered, by listener kind and outcome (ok or the error code)',
-    labelNames: ['kind', 'outcome'],
-    registers,
-  });
-  const durations = new Histogram({
-    name: 'signerd_request_duration_seconds',
-    help: 'time from a request line or HTTP request to its answer, by listener kind and outcome',
-    labelNames: ['kind', 'outcome'],
-    buckets: REQUEST_BUCKETS_S,
-    registers,
-  });
+  // Request counts and durations are kept in plain numbers on the hot path and turned into their two
+  // families when scraped: prom-client's bound children hash their labels on every call (about
+  // 0.5 µs a request, 5% of a core at hmac's 100,000 requests a second).
+  const outcomes = new Map<string, Map<string, OutcomeCell>>();
+  registry.registerMetric(
+    familyOf('signerd_requests_total', 'requests answered, by listener kind and outcome (ok or the error code)', 'counter', () =>
+      [...cellsOf(outcomes)].map(([labels, cell]) => ({ labels, value: cell.count })),
+    ),
+  );
+  registry.registerMetric(
+    familyOf('signerd_request_duration_seconds', 'time from a request line or HTTP request to its answer, by listener kind and outcome', 'histogram', () =>
+      [...cellsOf(outcomes)].flatMap(([labels, cell]) => histogramValues('signerd_request_duration_seconds', labels, cell)),
+    ),
+  );
   const refused = new Counter({
     name: 'signerd_connections_refused_total',
     help: 'connections refused before any request, by reason',
@@ -155,27 +156,46 @@ export function createDaemonMetrics(daemon: string, version: string, readiness: 
     labelNames: ['key_id', 'algorithm', 'backend'],
     registers,
   });
+  // Daemon counters may be counted per request (hmac tags): plain numbers until a scrape adds them in.
+  const pending = new Map<DaemonCounter, Map<string, { labels: Record<string, string>; by: number }>>();
   const counters = Object.fromEntries(
-    Object.entries(DAEMON_COUNTERS).map(([name, spec]) => [name, new Counter({ name, help: spec.help, labelNames: spec.labels, registers })]),
+    Object.entries(DAEMON_COUNTERS).map(([name, spec]) => [
+      name,
+      new Counter({
+        name,
+        help: spec.help,
+        labelNames: spec.labels,
+        registers,
+        collect() {
+          const waiting = pending.get(name as DaemonCounter);
+          if (!waiting) return;
+          for (const entry of waiting.values()) if (entry.by > 0) this.inc(entry.labels, entry.by);
+          for (const entry of waiting.values()) entry.by = 0;
+        },
+      }),
+    ]),
   ) as Record<DaemonCounter, Counter>;
 
   return {
     registry,
     listener(kind, faultSeen) {
-      // Children bound once per outcome: the hot path is a map lookup, an add and an observe.
-      const bound = new Map<string, { count: Counter.Internal; time: Histogram.Internal<string> }>();
-      const boundFor = (outcome: string) => {
-        let b = bound.get(outcome);
-        if (!b) bound.set(outcome, (b = { count: requests.labels(kind, outcome), time: durations.labels(kind, outcome) }));
-        return b;
-      };
+      let cells = outcomes.get(kind);
+      if (!cells) outcomes.set(kind, (cells = new Map<string, OutcomeCell>()));
+      const byOutcome = cells;
       return {
         record(outcome, seconds) {
           // Outcomes come from closed lists; anything else would be a bug, and must not grow the label set.
           const label = OTHER_OUTCOMES.has(outcome) || outcome in ERROR_CODES ? outcome : 'other';
-          const b = boundFor(label);
-          b.count.inc();
-          b.time.observe(seconds);
+          let cell = byOutcome.get(label);
+          if (!cell) byOutcome.set(label, (cell = { count: 0, sum: 0, buckets: new Float64Array(REQUEST_BUCKETS_S.length) }));
+          cell.count++;
+          cell.sum += seconds;
+          for (let i = 0; i < REQUEST_BUCKETS_S.length; i++) {
+            if (seconds <= REQUEST_BUCKETS_S[i]!) {
+              cell.buckets[i]!++;
+              break;
+            }
+          }
           if (label === 'ok' || label === 'client-gone') return;
           if (AUTH_REASONS.has(label)) authFailures.labels(label).inc();
           if (label !== 'other' && isFault(label as ErrorCode)) {
@@ -201,7 +221,63 @@ export function createDaemonMetrics(daemon: string, version: string, readiness: 
       keys.labels(keyId, algorithm, backend).set(1);
     },
     count(name, labels, by = 1) {
-      counters[name].inc(labels, by);
+      let waiting = pending.get(name);
+      if (!waiting) pending.set(name, (waiting = new Map<string, { labels: Record<string, string>; by: number }>()));
+      const key = labelKey(labels);
+      const entry = waiting.get(key);
+      if (entry) entry.by += by;
+      else waiting.set(key, { labels, by });
     },
   };
+}
+
+/** One (listener kind, outcome): requests, their total seconds, and how many fell in each bucket (not cumulative). */
+interface OutcomeCell {
+  count: number;
+  sum: number;
+  buckets: Float64Array;
+}
+
+interface FamilyValue {
+  labels: Record<string, string | number>;
+  value: number;
+  metricName?: string;
+}
+
+function* cellsOf(outcomes: Map<string, Map<string, OutcomeCell>>): Generator<[Record<string, string>, OutcomeCell]> {
+  for (const [kind, cells] of outcomes) for (const [outcome, cell] of cells) yield [{ kind, outcome }, cell];
+}
+
+/** The exposition of one histogram series: cumulative buckets, +Inf, sum and count. */
+function histogramValues(name: string, labels: Record<string, string>, cell: OutcomeCell): FamilyValue[] {
+  const values: FamilyValue[] = [];
+  let cumulative = 0;
+  REQUEST_BUCKETS_S.forEach((le, i) => {
+    cumulative += cell.buckets[i]!;
+    values.push({ metricName: `${name}_bucket`, labels: { ...labels, le }, value: cumulative });
+  });
+  values.push({ metricName: `${name}_bucket`, labels: { ...labels, le: '+Inf' }, value: cell.count });
+  values.push({ metricName: `${name}_sum`, labels, value: cell.sum });
+  values.push({ metricName: `${name}_count`, labels, value: cell.count });
+  return values;
+}
+
+/** A metric family prom-client's registry prints like its own, from values computed at scrape time. */
+function familyOf(name: string, help: string, type: 'counter' | 'histogram', values: () => FamilyValue[]): Metric {
+  const family = {
+    name,
+    help,
+    type,
+    aggregator: 'sum',
+    get: () => Promise.resolve({ name, help, type, aggregator: 'sum', values: values() }),
+    reset: () => undefined,
+  };
+  return family as unknown as Metric;
+}
+
+/** A label set as a map key: label values come from finite sets, so the map stays small. */
+function labelKey(labels: Record<string, string>): string {
+  let key = '';
+  for (const name in labels) key += `${name}=${labels[name]}\u0000`;
+  return key;
 }

@@ -90,8 +90,9 @@ t.test('line daemons over TLS client channels', needTools('openssl', 'socat', 'n
 
   await t.test('over its rate a client is told RATE_LIMITED and when to retry; others are not slowed', async (t) => {
     const rita = files.certs['rita']!;
-    const replies = (await openssl(files, signer.port, 'hello\n'.repeat(6), rita)).stdout.trim().split('\n');
-    t.equal(replies.length, 6, 'one reply per line');
+    // One write, so the six lines arrive in one TLS record, before the one-shot daemon could close.
+    const replies = (await exchangeOverTls(signer.port, rita, files.serverCert, 'hello\n'.repeat(6))).trim().split('\n');
+    t.equal(replies.length, 6, `one reply per line: ${JSON.stringify(replies)}`);
     const limited = replies.filter((r) => r.startsWith('ERR RATE_LIMITED '));
     t.ok(limited.length >= 3, `rate=2/s: most of 6 at once are refused (${limited.length})`);
     t.match(limited[0], /retry in \d+ ms/, 'the refusal says when to retry');
@@ -126,19 +127,24 @@ t.test('line daemons over TLS client channels', needTools('openssl', 'socat', 'n
   });
 });
 
-/** The first line a channel answers to one request, from a node TLS client (no process per handshake). */
-function firstLine(port: number, who: { cert: string; key: string }, ca: string): Promise<string> {
+/** Everything a channel answers to `input` (written at once), from a node TLS client (no process per handshake). */
+function exchangeOverTls(port: number, who: { cert: string; key: string }, ca: string, input: string): Promise<string> {
   return new Promise((resolve) => {
     const socket = tls.connect({ host: '127.0.0.1', port, cert: fs.readFileSync(who.cert), key: fs.readFileSync(who.key), ca: fs.readFileSync(ca) }, () =>
-      socket.write('hello\n'),
+      socket.write(input),
     );
     let data = '';
     socket.setEncoding('utf8');
     socket.on('data', (d: string) => (data += d));
     socket.on('error', () => {});
-    socket.on('close', () => resolve(data.split('\n')[0] ?? ''));
+    socket.on('close', () => resolve(data));
     socket.setTimeout(10_000, () => socket.destroy());
   });
+}
+
+/** The first line a channel answers to one request. */
+async function firstLine(port: number, who: { cert: string; key: string }, ca: string): Promise<string> {
+  return (await exchangeOverTls(port, who, ca, 'hello\n')).split('\n')[0] ?? '';
 }
 
 /** The base64 lines of a PEM private key: none of them may appear anywhere. */

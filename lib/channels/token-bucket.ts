@@ -13,8 +13,10 @@ export function createTokenBucket(ratePerSecond: number, nowMs: number): TokenBu
   return {
     take(asked, now) {
       const cost = Math.min(asked, ratePerSecond);
-      tokens = Math.min(ratePerSecond, tokens + ((now - lastMs) * ratePerSecond) / 1000);
-      lastMs = now;
+      // A clock read before the bucket was made (or a step back) refills nothing rather than draining it.
+      const elapsedMs = Math.max(0, now - lastMs);
+      tokens = Math.min(ratePerSecond, tokens + (elapsedMs * ratePerSecond) / 1000);
+      lastMs = Math.max(lastMs, now);
       if (tokens >= cost) {
         tokens -= cost;
         return { ok: true };

@@ -90,7 +90,7 @@ t.test('line daemons over TLS client channels', needTools('openssl', 'socat', 'n
 
   await t.test('over its rate a client is told RATE_LIMITED and when to retry; others are not slowed', async (t) => {
     const rita = files.certs['rita']!;
-    // One write, so the six lines arrive in one TLS record, before the one-shot daemon could close.
+    // One write: the six lines arrive together, as from a client that pipelines them.
     const replies = (await exchangeOverTls(signer.port, rita, files.serverCert, 'hello\n'.repeat(6))).trim().split('\n');
     t.equal(replies.length, 6, `one reply per line: ${JSON.stringify(replies)}`);
     const limited = replies.filter((r) => r.startsWith('ERR RATE_LIMITED '));

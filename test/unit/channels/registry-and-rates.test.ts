@@ -55,6 +55,8 @@ t.test('token bucket', async (t) => {
   t.equal(refused.ok, false, 'the burst is the rate');
   t.equal(!refused.ok && refused.retryAfterMs, 500, 'and it says when a token is back');
   t.same(bucket.take(1, 500), { ok: true }, 'refilled continuously');
+  const early = createTokenBucket(2, 1_000);
+  t.same(early.take(2, 999), { ok: true }, 'a clock read a millisecond before the bucket was made drains nothing (a first channel was refused)');
   const slow = createTokenBucket(1, 0);
   t.same(slow.take(2, 0), { ok: true }, 'a channel costs at most the burst: rate=1/s can connect');
   t.equal(slow.take(1, 100).ok, false);

@@ -65,7 +65,7 @@ async function serve(settings: FirmwareSettings, log: Logger): Promise<DaemonHan
       service,
       channel,
       policy: listen.policy,
-      requestLog: listen.requestLog ?? 'each',
+      requestLog: listen.requestLog,
       metrics: ops.listener('line'),
     });
     servers.push(line);

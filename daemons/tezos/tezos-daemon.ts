@@ -109,7 +109,7 @@ async function serveWith(
       service: createTezosLineService(core, listen.reply),
       channel,
       policy: listen.policy,
-      requestLog: listen.requestLog ?? 'each',
+      requestLog: listen.requestLog,
       metrics: countRefusals('line'),
     });
     servers.push(line);

@@ -41,7 +41,7 @@ export interface TcpServerOptions {
   /** Request outcomes, refusals and load for the daemon's metrics and readiness (lib/operations). */
   metrics?: ListenerMetrics | undefined;
   /** each (default): one log record per request; summary: successes once a second, everything else each. */
-  requestLog?: RequestLogMode;
+  requestLog?: RequestLogMode | undefined;
 }
 
 export interface RunningServer {

@@ -114,7 +114,7 @@ async function startSignDaemon(profile: SignatureProfile, settings: SignDaemonSe
     service,
     channel,
     policy: listen.policy,
-    requestLog: listen.requestLog ?? 'each',
+    requestLog: listen.requestLog,
     metrics: ops.listener('sign'),
   });
   ops.addPart(signingKeyPart(key));

@@ -60,7 +60,7 @@ async function startVerifyDaemon(profile: SignatureProfile, settings: VerifyDaem
     service,
     channel,
     policy: listen.policy,
-    requestLog: listen.requestLog ?? 'each',
+    requestLog: listen.requestLog,
     metrics: ops.listener('verify'),
   });
   ops.addPart(validityStorePart(store, { write: false, stateDir: settings.store.kind === 'sqlite' ? settings.store.stateDir : null }));

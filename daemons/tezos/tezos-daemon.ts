@@ -59,7 +59,11 @@ async function serveWith(
   log: Logger,
 ): Promise<TezosDaemon> {
   const { listen } = settings;
-  const marks = ops.timedStore(openDaemonWatermarks(settings.store, settings.hostFloorDir, log), settings.store.kind, ['reserve', 'recordSignature', 'read']);
+  const marks = ops.timedStore(await openDaemonWatermarks(settings.store, settings.hostFloorDir, log), settings.store.kind, [
+    'reserve',
+    'recordSignature',
+    'read',
+  ]);
   try {
     // A baker's first request after a restart must not meet a store still connecting (bounded wait,
     // as the sign daemons do); a Redis that can lose marks stops start-up here (exit 78).
@@ -77,6 +81,7 @@ async function serveWith(
     allowProvePossession: settings.allowProvePossession,
     pendingWaitMs: TEZOS_PENDING_WAIT_MS,
     transparencyLog,
+    recordFailed: (fields) => log.warn(fields, 'signature not recorded beside its watermark; an identical retry will be refused'),
   });
   const stops: Array<() => Promise<void>> = [];
   const channel = openChannelGuard('tezos', listen.policy, log);
@@ -87,6 +92,7 @@ async function serveWith(
     stop: async () => {
       await ops.stop();
       await Promise.all(stops.map((stop) => stop()));
+      await core.settled();
       await transparencyLog?.close();
       await marks.close();
       await config.close();

@@ -3,7 +3,6 @@
 import type { Logger } from 'pino';
 import { DaemonError } from '../errors.js';
 import { keySourceOf } from '../keys/open-signing-key.js';
-import { openPkcs11SigningKey } from '../keys/pkcs11-signing-key.js';
 import { describePkcs11Uri, parsePkcs11Uri } from '../keys/pkcs11-uri.js';
 import { isValidKeyName, noteKeyId, rawPublicKey } from './note-key.js';
 import { loadCheckpointSignerFile, type CheckpointSigner } from './checkpoint-signer.js';
@@ -32,6 +31,8 @@ export async function openLogKey(ref: string, opts: LogKeyOptions): Promise<Chec
   if (name === undefined || !isValidKeyName(name)) {
     throw new DaemonError('CONFIG_INVALID', `an HSM log key needs the log's name (--transparency-log-origin), without spaces or '+'`);
   }
+  // Loaded only for an HSM key: the PKCS#11 module and its checks are not a key file's business.
+  const { openPkcs11SigningKey } = await import('../keys/pkcs11-signing-key.js');
   const key = await openPkcs11SigningKey(source.uri, 'ed25519', { callMsMax: opts.callMsMax, log: opts.log });
   const publicKey = rawPublicKey(key.publicKey);
   opts.log?.info({ key: describePkcs11Uri(parsePkcs11Uri(source.uri)), name }, 'log key opened');

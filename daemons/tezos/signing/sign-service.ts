@@ -1,6 +1,6 @@
 // The one core path both front ends (octez HTTP API, line protocol) call: resolve the key, check
 // size, authentication, payload and policy, reserve the watermark durably, sign (the key verifies
-// its own signature), record the signature for identical retries, and only then return it.
+// its own signature), and return it while the signature is recorded beside the mark for identical retries.
 import { createHash } from 'node:crypto';
 import { DaemonError } from '../../../lib/errors.js';
 import { logSafe } from '../../../lib/protocol/encoding.js';
@@ -42,6 +42,8 @@ export interface TezosServiceDeps {
   pendingWaitMs: number;
   /** Every signature returned is appended here first (durable before it leaves); null: no log. */
   transparencyLog: { append(event: LogEvent): Promise<number> } | null;
+  /** Where a signature that could not be recorded beside its mark is reported (the reply has left by then). */
+  recordFailed(fields: Record<string, unknown>): void;
 }
 
 /** What a sign request carries beside the payload: the HTTP query parameters, the line protocol's name=value words. */
@@ -65,6 +67,8 @@ export interface TezosService {
   /** The configured key hashes; `via: 'http'` is gated by --allow-list-known-keys as octez gates /known_keys. */
   knownKeys(via: 'http' | 'line'): string[];
   provePossession(pkh: string, overridePublicKey: string | null): Promise<string>;
+  /** Resolves once every signature being recorded is recorded (or failed): before the store closes. */
+  settled(): Promise<void>;
 }
 
 export function createTezosService(deps: TezosServiceDeps): TezosService {
@@ -157,15 +161,26 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
     // A failure from here on loses this slot, which is the safe direction.
     const signature = await entry.key.sign(payload, signOpts);
     fields['signed'] = signatureFingerprint(signature);
-    try {
-      await deps.marks.recordSignature(slot, mark, signature);
-    } catch (err) {
-      // The mark is already durable, so returning is safe: a retry gets 409, never a second signature.
-      fields['recordFailed'] = (err as Error).message;
-    }
-    // Logged after it is recorded: when the log is out, the baker's retry of the same bytes is a
-    // replay, which logs the stored signature before returning it, so the slot is not lost.
+    record(slot, mark, signature);
+    // The reply does not wait for the record: the mark that forbids a second signature is already
+    // durable, and the record only serves identical retries, which wait for it (awaitRecorded). A
+    // shared store's second quorum write would otherwise double a baker's latency. If the log is
+    // out, the baker's retry of the same bytes is a replay, which logs the stored signature before
+    // returning it, so the slot is not lost.
     return logged(signature);
+  }
+
+  const recording = new Set<Promise<void>>();
+
+  function record(slot: Slot, mark: RequestedMark, signature: string): void {
+    const done: Promise<void> = deps.marks
+      .recordSignature(slot, mark, signature)
+      .catch((err: unknown) => {
+        // The mark is durable, so the signature stands: an identical retry gets 409, never a second signature.
+        deps.recordFailed({ pkh: slot.pkh, chainId: slot.chainId, kind: slot.kind, level: mark.level, round: mark.round, err: (err as Error).message });
+      })
+      .finally(() => recording.delete(done));
+    recording.add(done);
   }
 
   /** Another request (maybe another process) reserved these exact bytes and is signing: wait for its signature. */
@@ -189,6 +204,9 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
 
   return {
     publicKey: (pkh) => keyOf(pkh).key.publicKey,
+    settled: async () => {
+      await Promise.all([...recording]);
+    },
     sign,
     authorizedKeys: () => (authorizedHashes.length > 0 ? authorizedHashes : null),
     knownKeys(via) {

@@ -1,27 +1,26 @@
 // Opens the watermark backend the store options chose: one exhaustive switch (a new backend is a file
 // in this folder and a case here), and the serving daemon's stack on it: under Redis the host floor
-// (on unless --no-redis-local-floor), and over every backend the in-process floor.
+// (on unless --no-redis-local-floor), and over every backend the in-process floor. A backend's code is
+// loaded only when chosen: ioredis and pg cost a few hundred ms of start-up a SQLite host should not pay.
 import type { Logger } from 'pino';
 import type { StoreOpenOptions, StoreSettings } from '../../../lib/config/store-options.js';
-import { connectStoreRedis } from '../../../lib/store/redis-store-client.js';
-import { durabilityGate } from '../../../lib/store/redis-durability.js';
-import { openPostgresStore } from '../../../lib/store/postgres-store-client.js';
-import { openEtcdStore } from '../../../lib/store/etcd-store-client.js';
-import { createEtcdWatermarkStore } from './etcd-watermark-store.js';
 import { withHostFloor } from './host-floor.js';
 import { withMemoryFloor } from './memory-floor.js';
-import { createPostgresWatermarkStore } from './postgres-watermark-store.js';
-import { createRedisWatermarkStore } from './redis-watermark-store.js';
 import { openSqliteWatermarkStore } from './sqlite-watermark-store.js';
 import type { WatermarkBackend, WatermarkStore } from './watermark-store.js';
 
 /** Watermarks are always durable writes; `durable` in the options is for the validity store only. */
-export function openWatermarkBackend(settings: StoreSettings, opts: Omit<StoreOpenOptions, 'durable'>): WatermarkBackend {
+export async function openWatermarkBackend(settings: StoreSettings, opts: Omit<StoreOpenOptions, 'durable'>): Promise<WatermarkBackend> {
   // No default: a store kind without a case here is a compile error (the function would not return).
   switch (settings.kind) {
     case 'sqlite':
       return openSqliteWatermarkStore({ stateDir: settings.stateDir, busyTimeoutMs: settings.timeoutMs, create: opts.create });
     case 'redis': {
+      const [{ connectStoreRedis }, { durabilityGate }, { createRedisWatermarkStore }] = await Promise.all([
+        import('../../../lib/store/redis-store-client.js'),
+        import('../../../lib/store/redis-durability.js'),
+        import('./redis-watermark-store.js'),
+      ]);
       const client = connectStoreRedis(settings, opts);
       return createRedisWatermarkStore(client, {
         prefix: settings.prefix,
@@ -30,20 +29,36 @@ export function openWatermarkBackend(settings: StoreSettings, opts: Omit<StoreOp
         durability: durabilityGate(client, settings, opts.log),
       });
     }
-    case 'postgres':
+    case 'postgres': {
+      const [{ openPostgresStore }, { createPostgresWatermarkStore }] = await Promise.all([
+        import('../../../lib/store/postgres-store-client.js'),
+        import('./postgres-watermark-store.js'),
+      ]);
       return createPostgresWatermarkStore(openPostgresStore(settings, opts));
-    case 'etcd':
+    }
+    case 'etcd': {
+      const [{ openEtcdStore }, { createEtcdWatermarkStore }] = await Promise.all([
+        import('../../../lib/store/etcd-store-client.js'),
+        import('./etcd-watermark-store.js'),
+      ]);
       return createEtcdWatermarkStore(openEtcdStore(settings));
+    }
   }
 }
 
 /** The marks of the serving daemon; `hostFloorDir` is the state directory of the host floor (Redis only), null for none. */
-export function openDaemonWatermarks(settings: StoreSettings, hostFloorDir: string | null, log: Logger): WatermarkStore {
+export async function openDaemonWatermarks(settings: StoreSettings, hostFloorDir: string | null, log: Logger): Promise<WatermarkStore> {
   const open = { create: true, log, logConnectionErrors: true };
-  if (settings.kind !== 'redis') return withMemoryFloor(openWatermarkBackend(settings, open));
+  if (settings.kind !== 'redis') return withMemoryFloor(await openWatermarkBackend(settings, open));
   // Opened first: a state directory that cannot hold the floor stops start-up before Redis is reached.
   const local = hostFloorDir === null ? null : openSqliteWatermarkStore({ stateDir: hostFloorDir, busyTimeoutMs: settings.timeoutMs, create: true });
-  const shared = openWatermarkBackend(settings, open);
+  let shared: WatermarkBackend;
+  try {
+    shared = await openWatermarkBackend(settings, open);
+  } catch (err) {
+    local?.close().catch(() => undefined);
+    throw err;
+  }
   if (local === null) {
     log.warn(
       { redisLocalFloor: false },

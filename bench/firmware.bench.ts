@@ -1,13 +1,16 @@
 // Bench for the firmware daemon's digest flows over the line protocol (module PKCS#7, swupdate
 // RSA-PSS and CMS, Mender RSA and P-256, OP-TEE PSS, UEFI Authenticode and CMS), and i.MX HAB4 CSFs
-// over HTTP (/sign/imx, whole image uploaded), beside node:crypto's single-thread raw rates.
+// over HTTP (/sign/imx, whole image uploaded), beside node:crypto's single-thread raw rates; and
+// /sign/modules as the Yocto class calls it (tar + curl per build) beside sign-file in a loop.
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startDaemon } from '../test/helpers/daemon.js';
 import { csfText, makeHabPki } from '../test/integration/firmware/hab-fixtures.js';
-import { copyKeyRoot } from '../test/integration/firmware/line-fixtures.js';
+import { copyKeyRoot, MACHINE, SIGN_FILE } from '../test/integration/firmware/line-fixtures.js';
+import { whichTool } from '../test/helpers/tools.js';
 import { loadHttpPosts, loadLines, loadOneShot, ONE_SHOT_CLIENTS, primitiveRate, type BenchRow } from './harness.js';
 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 3_000);
@@ -78,7 +81,70 @@ async function run(keyRoot: string): Promise<BenchRow[]> {
   }
   rows.push(...(await oneShotRows(keyRoot, raw.rsa)));
   rows.push(await imxRow(keyRoot, raw.rsa));
+  const modules = await modulesRow(keyRoot);
+  if (modules) rows.push(modules);
   return rows;
+}
+
+/** A typical out-of-tree or driver module's size. */
+const MODULE_BYTES = 200 * 1024;
+
+/** Runs `once` back to back for durationMs; the rate and latencies of the whole call (process start included). */
+function loopProcess(durationMs: number, once: () => void): { perSecond: number; p50Ms: number; p99Ms: number; count: number } {
+  const latencies: number[] = [];
+  const started = process.hrtime.bigint();
+  const deadline = Date.now() + durationMs;
+  while (Date.now() < deadline) {
+    const at = process.hrtime.bigint();
+    once();
+    latencies.push(Number(process.hrtime.bigint() - at) / 1e6);
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  latencies.sort((a, b) => a - b);
+  const pick = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  return { perSecond: latencies.length / seconds, p50Ms: pick(0.5), p99Ms: pick(0.99), count: latencies.length };
+}
+
+/**
+ * kernel-module-signing.bbclass's path for one ~200 KB module: tar it, curl the tarball to
+ * /sign/modules, get the signed tarball back (one curl process per build, as the class runs it);
+ * beside it, sign-file signing the same module in a loop with the same key, one process per module.
+ */
+async function modulesRow(keyRoot: string): Promise<BenchRow | null> {
+  if (!whichTool('curl') || !whichTool('tar') || !fs.existsSync(SIGN_FILE)) return null;
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-bench-modules-'));
+  const daemon = await startDaemon(['firmware', '--key-root', keyRoot, '--port', '0', '--http-port', '0'], { listeners: 2, dropLogsAfterStart: true });
+  try {
+    const moduleDir = path.join(work, 'lib/modules/6.1.0-bench/kernel');
+    fs.mkdirSync(moduleDir, { recursive: true });
+    const module = path.join(moduleDir, 'bench.ko');
+    fs.writeFileSync(module, crypto.randomBytes(MODULE_BYTES));
+    const tarball = path.join(work, 'modules.tar.gz');
+    if (spawnSync('tar', ['-C', work, '-c', '-z', '-f', tarball, 'lib/modules']).status !== 0) throw new Error('tar failed');
+    const url = `http://127.0.0.1:${daemon.ports[1]}/sign/modules`;
+    const post = (): void => {
+      const r = spawnSync('curl', ['--silent', '--fail', '-X', 'POST', '-F', `machine=${MACHINE}`, '-F', 'hashalg=sha512', '-F', `artifact=@${tarball}`, '--output', path.join(work, 'out.tar.gz'), url]);
+      if (r.status !== 0) throw new Error(`curl exited ${r.status}`);
+    };
+    const kmod = path.join(keyRoot, MACHINE, 'kmodsign');
+    const signFile = (): void => {
+      const r = spawnSync(SIGN_FILE, ['sha512', path.join(kmod, 'kernel-signkey.priv'), path.join(kmod, 'kernel-signkey.x509'), module, path.join(work, 'signed.ko')]);
+      if (r.status !== 0) throw new Error(`sign-file exited ${r.status}`);
+    };
+    post();
+    const raw = loopProcess(DURATION_MS, signFile);
+    const result = loopProcess(DURATION_MS, post);
+    return {
+      daemon: 'firmware',
+      operation: `/sign/modules, one ${MODULE_BYTES / 1024} KB module per request, curl per build (the class's call), 1 client`,
+      ...result,
+      primitive: 'sign-file sha512 in a loop, same module',
+      primitivePerSecond: raw.perSecond,
+    };
+  } finally {
+    await daemon.stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
 }
 
 const IMX_MACHINE = 'imx8mm-evk';

@@ -20,7 +20,8 @@ const SERVER_CERTIFICATE_CODES = new Set([
 ]);
 
 /** OpenSSL alerts a server sends when it refuses the client certificate (or its absence). */
-const CLIENT_CERTIFICATE_ALERT = /^ERR_SSL_.*ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|UNKNOWN_CA|CERTIFICATE_UNKNOWN|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE)$/;
+const CLIENT_CERTIFICATE_ALERT =
+  /^ERR_SSL_.*ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|UNKNOWN_CA|CERTIFICATE_UNKNOWN|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|UNSUPPORTED_CERTIFICATE)$/;
 
 /** A short, secret-free reason when `err` is a TLS failure of that kind; null for anything else. */
 export function tlsRefusal(err: unknown): string | null {

@@ -125,7 +125,10 @@ type ClientTls = { ca: Buffer; cert: Buffer; key: Buffer } | null;
 
 function runEtcdctl(endpoints: string, tls: TestCertificates | undefined, args: string[], input?: string): void {
   const tlsFlags = tls ? [`--cacert=${tls.ca}`, `--cert=${tls.clientNoCnCert}`, `--key=${tls.clientNoCnKey}`] : [];
-  execFileSync('etcdctl', [`--endpoints=${endpoints}`, ...tlsFlags, '--command-timeout=5s', ...args], { input: input ?? '', stdio: ['pipe', 'ignore', 'pipe'] });
+  execFileSync('etcdctl', [`--endpoints=${endpoints}`, ...tlsFlags, '--command-timeout=5s', ...args], {
+    input: input ?? '',
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
 }
 
 /** etcdctl, as an operator enables authentication: root (password root-<password>) first, then a role limited to the prefix. */

@@ -100,7 +100,16 @@ t.test('shared stores behind passwords and TLS', { ...needTools('openssl', 'etcd
 
   await t.test('postgres: scram-sha-256 password, verify-full TLS, client certificate', async (t) => {
     const passwordFile = secretFile('pg-password', PG_PASSWORD);
-    const tls = ['--postgres-sslmode', 'verify-full', '--postgres-tls-ca', certs.ca, '--postgres-tls-cert', certs.clientCert, '--postgres-tls-key', certs.clientKey];
+    const tls = [
+      '--postgres-sslmode',
+      'verify-full',
+      '--postgres-tls-ca',
+      certs.ca,
+      '--postgres-tls-cert',
+      certs.clientCert,
+      '--postgres-tls-key',
+      certs.clientKey,
+    ];
     const base = ['--store', 'postgres', '--postgres-url', pg.url(), '--store-timeout-ms', '1000'];
     const store = [...base, '--postgres-password-file', passwordFile, ...tls];
     await signAndVerify(t, store, 'pg-tls');
@@ -111,13 +120,34 @@ t.test('shared stores behind passwords and TLS', { ...needTools('openssl', 'etcd
       'every session is TLS with the client certificate',
     );
 
-    await refusedAtStart(t, [...base, '--postgres-password-file', secretFile('pg-wrong', WRONG_PASSWORD), ...tls], /password authentication failed/, 'pg-refused');
+    await refusedAtStart(
+      t,
+      [...base, '--postgres-password-file', secretFile('pg-wrong', WRONG_PASSWORD), ...tls],
+      /password authentication failed/,
+      'pg-refused',
+    );
 
-    const withCa = (ca: string): string[] => [...store.slice(0, -6), '--postgres-tls-ca', ca, '--postgres-tls-cert', certs.clientCert, '--postgres-tls-key', certs.clientKey];
+    const withCa = (ca: string): string[] => [
+      ...store.slice(0, -6),
+      '--postgres-tls-ca',
+      ca,
+      '--postgres-tls-cert',
+      certs.clientCert,
+      '--postgres-tls-key',
+      certs.clientKey,
+    ];
     const wrongCa = await openOutcome(withCa(certs.otherCa));
     t.equal(wrongCa.code, 'CONFIG_INVALID', 'a server certificate the given CA did not sign is refused');
     t.match(wrongCa.message, /certificate/);
-    const noClientCert = await openOutcome([...base, '--postgres-password-file', passwordFile, '--postgres-sslmode', 'verify-full', '--postgres-tls-ca', certs.ca]);
+    const noClientCert = await openOutcome([
+      ...base,
+      '--postgres-password-file',
+      passwordFile,
+      '--postgres-sslmode',
+      'verify-full',
+      '--postgres-tls-ca',
+      certs.ca,
+    ]);
     t.equal(noClientCert.code, 'CONFIG_INVALID', 'no client certificate: the server refuses, and so does the start');
     const plaintext = await openOutcome([...base, '--postgres-password-file', passwordFile, '--postgres-sslmode', 'disable']);
     t.equal(plaintext.code, 'CONFIG_INVALID', 'sslmode disable against a TLS-only server: refused by the server (pg_hba), a clear start failure');
@@ -141,9 +171,22 @@ t.test('shared stores behind passwords and TLS', { ...needTools('openssl', 'etcd
     t.ok(sig, 'signing goes on with a renewed token');
     t.equal(await request(verifier.port, sig ?? ''), VALID.ecdsa, 'verifying goes on with a renewed token');
 
-    await refusedAtStart(t, [...endpoints, ...tls, '--etcd-user', 'signerd', '--etcd-password-file', secretFile('etcd-wrong', WRONG_PASSWORD)], /authentication failed/, 'etcd-refused');
+    await refusedAtStart(
+      t,
+      [...endpoints, ...tls, '--etcd-user', 'signerd', '--etcd-password-file', secretFile('etcd-wrong', WRONG_PASSWORD)],
+      /authentication failed/,
+      'etcd-refused',
+    );
 
-    const wrongCa = await openOutcome([...endpoints, '--etcd-tls-ca', certs.otherCa, '--etcd-tls-cert', certs.clientNoCnCert, '--etcd-tls-key', certs.clientNoCnKey]);
+    const wrongCa = await openOutcome([
+      ...endpoints,
+      '--etcd-tls-ca',
+      certs.otherCa,
+      '--etcd-tls-cert',
+      certs.clientNoCnCert,
+      '--etcd-tls-key',
+      certs.clientNoCnKey,
+    ]);
     t.equal(wrongCa.code, 'CONFIG_INVALID', 'a member certificate the given CA did not sign is refused');
     t.match(wrongCa.message, /certificate/);
     const noClientCert = await openOutcome([...endpoints, '--etcd-tls-ca', certs.ca, '--etcd-user', 'signerd', '--etcd-password-file', passwordFile]);

@@ -1,9 +1,11 @@
-// A real PostgreSQL for tests: initdb and postgres under a temp dir on a free loopback port, and on
-// demand a streaming standby that the primary waits for (synchronous_standby_names), or TCP clients
-// held to TLS, a scram-sha-256 password and a client certificate. Run as the `postgres` user when
-// the tests run as root (initdb refuses root). Stopped with SIGQUIT (an immediate shutdown, like a
-// crash: WAL replay on the next start). The helper itself talks to the server over its Unix socket.
+// A real PostgreSQL for tests: postgres on a copy of one initdb'd directory under a temp dir, on a
+// free loopback port; on demand a streaming standby that the primary waits for
+// (synchronous_standby_names), or TCP clients held to TLS, a scram-sha-256 password and a client
+// certificate. Run as the `postgres` user when the tests run as root (initdb refuses root). Stopped
+// with SIGQUIT (an immediate shutdown, like a crash: WAL replay on the next start). The helper
+// itself talks to the server over its Unix socket.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,7 +75,7 @@ export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgr
     execFileSync(path.join(bin, tool), args, { stdio: ['ignore', 'ignore', 'pipe'], ...(identity ?? {}) });
   };
   const primaryDir = path.join(dir, 'primary');
-  run('initdb', ['-D', primaryDir, '-U', USER, '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
+  execFileSync('cp', ['-a', initializedDataDir(bin, identity), primaryDir]);
   const primaryPort = await freePort();
   const standbyPort = opts.syncStandby ? await freePort() : 0;
   const common = ['-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`, '-c', 'shared_buffers=16MB', '-c', 'max_connections=100'];
@@ -113,6 +115,34 @@ export async function startPostgres(opts: StartOptions = {}): Promise<TestPostgr
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+const INITDB_ARGS = ['-U', USER, '--auth=trust', '-E', 'UTF8', '--no-sync', '--no-instructions'];
+
+/**
+ * A pristine data directory made by initdb once per machine and server version, then copied for each
+ * server (a copy takes a fifth of initdb's second). Made under a private name and renamed into place,
+ * so test files starting together never see half of one; kept in the temp dir between runs.
+ */
+function initializedDataDir(bin: string, identity: { uid: number; gid: number } | null): string {
+  const version = createHash('sha256')
+    .update([bin, fs.statSync(path.join(bin, 'initdb')).mtimeMs, ...INITDB_ARGS].join('\n'))
+    .digest('hex')
+    .slice(0, 12);
+  const template = path.join(os.tmpdir(), `signerd-pg-template-${process.getuid?.() ?? 0}-${version}`);
+  if (fs.existsSync(path.join(template, 'PG_VERSION'))) return template;
+  const parent = fs.mkdtempSync(`${template}.making-`);
+  if (identity) fs.chownSync(parent, identity.uid, identity.gid);
+  const made = path.join(parent, 'data');
+  execFileSync(path.join(bin, 'initdb'), ['-D', made, ...INITDB_ARGS], { stdio: ['ignore', 'ignore', 'pipe'], ...(identity ?? {}) });
+  try {
+    fs.renameSync(made, template);
+  } catch (err) {
+    // Another test file made it first: theirs is as good as ours.
+    if (!['ENOTEMPTY', 'EEXIST'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+  }
+  fs.rmSync(parent, { recursive: true, force: true });
+  return template;
 }
 
 /** One statement as the superuser over the Unix socket in `socketDir`. */

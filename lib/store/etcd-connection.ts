@@ -1,13 +1,15 @@
 // A small etcd v3 client over the JSON gateway (POST /v3/kv/range, /v3/kv/put, /v3/kv/txn) on
 // node:http(s): every request has one deadline, nothing is retried behind our back (a write is sent
-// once; only a refused connection, which sent nothing, moves on to the next member), TLS and user
-// authentication are explicit. Reads are linearizable (etcd's default), writes are quorum commits.
+// once; only a refused connection or an expired auth token, which etcd rejects before applying
+// anything, is retried), TLS and user authentication are explicit. Reads are linearizable (etcd's
+// default), writes are quorum commits.
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { DaemonError } from '../errors.js';
 import { readSecretFile } from '../keys/key-file.js';
 import { ETCD_RESPONSE_BYTES_MAX, ETCD_SOCKETS_MAX } from '../limits.js';
+import { tlsRefusal } from './tls-refusal.js';
 
 export interface EtcdConnectionOptions {
   /** host:port or http(s)://host:port of each member. */
@@ -59,6 +61,23 @@ interface RawRange {
 
 const b64 = (b: Buffer): string => b.toString('base64');
 
+/** gRPC status codes etcd's gateway returns in its JSON errors (`code`). */
+const GRPC_INVALID_ARGUMENT = 3;
+const GRPC_PERMISSION_DENIED = 7;
+const GRPC_FAILED_PRECONDITION = 9;
+const GRPC_UNAUTHENTICATED = 16;
+
+/** A failed request as etcd answered it: the HTTP status and, from a JSON error, the gRPC code. */
+type EtcdAnswerError = Error & { httpStatus?: number; grpcCode?: number };
+
+function answerError(message: string, httpStatus: number | undefined, grpcCode: unknown): EtcdAnswerError {
+  return Object.assign(new Error(message), { httpStatus, ...(typeof grpcCode === 'number' ? { grpcCode } : {}) });
+}
+
+/** An expired or revoked token (simple tokens expire after --auth-token-ttl idle, 5 min by default). */
+const isInvalidToken = (err: unknown): boolean =>
+  (err as EtcdAnswerError).grpcCode === GRPC_UNAUTHENTICATED || /invalid auth token/.test((err as Error).message);
+
 function toKeyValue(raw: RawKeyValue): EtcdKeyValue {
   return { key: Buffer.from(raw.key ?? '', 'base64'), value: Buffer.from(raw.value ?? '', 'base64'), modRevision: Number(raw.mod_revision ?? 0) };
 }
@@ -83,6 +102,9 @@ export function connectEtcd(opts: EtcdConnectionOptions): EtcdClient {
   // The member the next request goes to; moves on after a failure, so a dead member costs one request.
   let current = 0;
   let token: string | null = null;
+  // One authentication at a time: etcd checks a password with bcrypt, so a burst of requests that
+  // all found no token must not each send one.
+  let authenticating: Promise<void> | null = null;
 
   function postOnce(member: URL, path: string, body: unknown, deadline: number): Promise<unknown> {
     const payload = Buffer.from(JSON.stringify(body));
@@ -110,15 +132,19 @@ export function connectEtcd(opts: EtcdConnectionOptions): EtcdClient {
             else chunks.push(chunk);
           });
           res.on('end', () => {
-            let parsed: { error?: string; message?: string } & Record<string, unknown>;
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: { error?: string; message?: string; code?: unknown } & Record<string, unknown>;
             try {
-              parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof parsed;
+              parsed = JSON.parse(text) as typeof parsed;
             } catch {
-              reject(new Error(`etcd answered HTTP ${res.statusCode} without JSON`));
+              // e.g. the gateway refusing a client certificate with a CN: its first line says why.
+              const said = (text.split('\n')[0] ?? '').replace(/[^\x20-\x7e]/g, '?').slice(0, 120);
+              reject(answerError(`etcd answered HTTP ${res.statusCode}${said ? `: ${said}` : ' without JSON'}`, res.statusCode, undefined));
               return;
             }
-            if (res.statusCode !== 200 || parsed.error !== undefined) reject(new Error(parsed.message ?? parsed.error ?? `HTTP ${res.statusCode}`));
-            else resolve(parsed);
+            if (res.statusCode !== 200 || parsed.error !== undefined) {
+              reject(answerError(parsed.message ?? parsed.error ?? `HTTP ${res.statusCode}`, res.statusCode, parsed.code));
+            } else resolve(parsed);
           });
           res.on('error', reject);
         },
@@ -131,28 +157,48 @@ export function connectEtcd(opts: EtcdConnectionOptions): EtcdClient {
     });
   }
 
-  /** A refused connection sent nothing, so the next member is tried; any other failure ends the request. */
+  /**
+   * A refused connection sent nothing, so the next member is tried; a token etcd no longer knows
+   * was refused before anything was applied, so the request is sent once more with a fresh one. Any
+   * other failure ends the request.
+   */
   async function post(path: string, body: unknown): Promise<unknown> {
     const deadline = Date.now() + opts.requestTimeoutMs;
+    let renewed = false;
     for (let tried = 0; ; tried++) {
       const member = members[current]!;
+      let sent: string | null = null;
       try {
         if (password !== undefined && token === null) await authenticate(member, deadline);
+        sent = token;
         return await postOnce(member, path, body, deadline);
       } catch (err) {
+        if (password !== undefined && sent !== null && isInvalidToken(err)) {
+          // Another request may have renewed it meanwhile; only the token that failed is dropped.
+          if (token === sent) token = null;
+          if (!renewed && Date.now() < deadline) {
+            renewed = true;
+            continue;
+          }
+          throw err;
+        }
         const code = (err as NodeJS.ErrnoException).code;
         current = (current + 1) % members.length;
-        if (/invalid auth token/.test((err as Error).message)) token = null;
         if (code === 'ECONNREFUSED' && tried + 1 < members.length && Date.now() < deadline) continue;
         throw err;
       }
     }
   }
 
-  async function authenticate(member: URL, deadline: number): Promise<void> {
-    const reply = (await postOnce(member, '/v3/auth/authenticate', { name: opts.user, password }, deadline)) as { token?: string };
-    if (!reply.token) throw new Error('etcd authentication gave no token');
-    token = reply.token;
+  function authenticate(member: URL, deadline: number): Promise<void> {
+    authenticating ??= (async () => {
+      const reply = (await postOnce(member, '/v3/auth/authenticate', { name: opts.user, password }, deadline)) as { token?: string };
+      if (!reply.token) throw new Error('etcd authentication gave no token');
+      token = reply.token;
+    })().finally(() => {
+      authenticating = null;
+    });
+    return authenticating;
   }
 
   return {
@@ -193,6 +239,23 @@ function parseEndpoint(entry: string, tls: boolean): URL {
   } catch {
     throw new DaemonError('CONFIG_INVALID', `etcd endpoint "${entry}": expected host:port`);
   }
+}
+
+/**
+ * A reason when etcd refused us for good: wrong user or password, no permission on the prefix,
+ * authentication configured here but not enabled there, a gateway refusal without JSON (an HTTP
+ * 4xx, e.g. a client certificate with a CN), or TLS that does not verify. Null for an outage.
+ */
+export function etcdRefusal(err: unknown): string | null {
+  const tls = tlsRefusal(err);
+  if (tls !== null) return tls;
+  const e = err as EtcdAnswerError;
+  const refused =
+    e?.grpcCode === GRPC_INVALID_ARGUMENT ||
+    e?.grpcCode === GRPC_PERMISSION_DENIED ||
+    e?.grpcCode === GRPC_FAILED_PRECONDITION ||
+    (e?.grpcCode === undefined && e?.httpStatus !== undefined && e.httpStatus >= 400 && e.httpStatus < 500);
+  return refused ? (e.message.split('\n')[0] ?? '').slice(0, 160) : null;
 }
 
 /** Any etcd failure becomes STORE_UNAVAILABLE with a short, secret-free reason. */

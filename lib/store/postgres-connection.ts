@@ -6,6 +6,7 @@ import pg from 'pg';
 import type { ConnectionOptions } from 'node:tls';
 import { DaemonError } from '../errors.js';
 import { readSecretFile } from '../keys/key-file.js';
+import { tlsRefusal } from './tls-refusal.js';
 
 export interface PostgresConnectionOptions {
   /** postgres://user@host:port/database; no password and no query parameters (they would override the options below). */
@@ -94,6 +95,21 @@ function sslOptions(opts: PostgresConnectionOptions): false | ConnectionOptions 
   if (opts.sslMode === 'require') return { ...client, rejectUnauthorized: false };
   if (opts.sslMode === 'verify-ca') return { ...client, rejectUnauthorized: true, checkServerIdentity: () => undefined };
   return { ...client, rejectUnauthorized: true };
+}
+
+/**
+ * A reason when the server refused us for good: credentials or pg_hba (SQLSTATE class 28), a
+ * database that does not exist (3D000), TLS the server does not offer, or a certificate that does
+ * not verify. Null for an outage. pg's messages name the user and database, never the password.
+ */
+export function postgresRefusal(err: unknown): string | null {
+  const tls = tlsRefusal(err);
+  if (tls !== null) return tls;
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const message = typeof e?.message === 'string' ? (e.message.split('\n')[0] ?? '').slice(0, 160) : '';
+  if (typeof e?.code === 'string' && (e.code.startsWith('28') || e.code === '3D000')) return `${e.code} ${message}`;
+  if (/does not support SSL/.test(message)) return `${message} (see --postgres-sslmode)`;
+  return null;
 }
 
 /** Any Postgres failure becomes STORE_UNAVAILABLE with a short reason (SQLSTATE and first line; no values). */

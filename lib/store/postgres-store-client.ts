@@ -4,7 +4,15 @@
 import type pg from 'pg';
 import type { StoreOpenOptions, StoreSettings } from '../config/store-options.js';
 import { DaemonError } from '../errors.js';
-import { commitSettings, connectPostgres, describeCommit, postgresUnavailable, syncStandbyProblem, type CommitSettings } from './postgres-connection.js';
+import {
+  commitSettings,
+  connectPostgres,
+  describeCommit,
+  postgresRefusal,
+  postgresUnavailable,
+  syncStandbyProblem,
+  type CommitSettings,
+} from './postgres-connection.js';
 import { ensurePostgresSchema } from './postgres-schema.js';
 
 export type PostgresStoreSettings = Extract<StoreSettings, { kind: 'postgres' }>;
@@ -12,7 +20,11 @@ export type PostgresStoreSettings = Extract<StoreSettings, { kind: 'postgres' }>
 export interface PostgresStoreClient {
   readonly pool: pg.Pool;
   readonly schema: string;
-  /** Resolves true once the schema is there and the server passed the checks; false after msMax; CONFIG_INVALID when refused. */
+  /**
+   * Resolves true once the schema is there and the server passed the checks; false after msMax (an
+   * outage: the daemon serves STORE_UNAVAILABLE until the server is back); CONFIG_INVALID when the
+   * server refused us for good (checks, credentials, TLS), which no waiting would mend.
+   */
   ready(msMax: number): Promise<boolean>;
   /** Runs `fn` once the store is prepared; any failure is STORE_UNAVAILABLE. */
   guard<T>(what: string, fn: () => Promise<T>): Promise<T>;
@@ -66,6 +78,8 @@ export function openPostgresStore(
           return true;
         } catch (err) {
           if (err instanceof DaemonError) throw err;
+          const refusal = postgresRefusal(err);
+          if (refusal !== null) throw new DaemonError('CONFIG_INVALID', `postgres refused the connection: ${refusal}`, { cause: err });
           if (Date.now() + READY_RETRY_MS >= deadline) return false;
           await new Promise((resolve) => setTimeout(resolve, READY_RETRY_MS));
         }

@@ -84,15 +84,27 @@ export function startDaemon(args: string[], opts: SpawnOptions = {}): Promise<Ru
   });
 }
 
-/** Runs signerd to completion (admin commands) and returns its exit code and output. */
-export function runSignerd(args: string[], input?: string, env?: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * Runs signerd to completion (admin commands, or a daemon expected to refuse to start) and returns
+ * its exit code and output; with `timeoutMs`, a process still running then is killed (code null).
+ */
+export function runSignerd(
+  args: string[],
+  input?: string,
+  env?: NodeJS.ProcessEnv,
+  timeoutMs?: number,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const proc = spawn(process.execPath, [SIGNERD, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
     proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    proc.on('exit', (code) => resolve({ code, stdout, stderr }));
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
     proc.stdin.end(input ?? '');
   });
 }

@@ -476,13 +476,16 @@ async function release(job: UploadJob): Promise<void> {
   job.dir = null;
 }
 
+const REPLY_FILE_CHUNK_BYTES = 256 * 1024;
+
 /** Sends a reply; a file body is streamed. */
 async function send(res: http.ServerResponse, reply: HttpReply): Promise<void> {
   if (res.headersSent || res.destroyed) return;
   if (reply.file) {
     const { size } = await fs.stat(reply.file);
     res.writeHead(reply.status, { ...reply.headers, 'content-length': String(size) });
-    await pipeline((await fs.open(reply.file, 'r')).createReadStream(), res);
+    // Large reads: each is one trip to the thread pool (Node's default is 64 KiB).
+    await pipeline((await fs.open(reply.file, 'r')).createReadStream({ highWaterMark: REPLY_FILE_CHUNK_BYTES }), res);
     return;
   }
   const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : (reply.body ?? Buffer.alloc(0));

@@ -41,10 +41,15 @@ export interface EtcdClient {
   range(key: Buffer, opts?: { rangeEnd?: Buffer; limit?: number }): Promise<{ kvs: EtcdKeyValue[]; more: boolean }>;
   put(key: Buffer, value: Buffer): Promise<void>;
   /**
-   * If `compare` holds, puts `value` at compare.key and resolves { succeeded, revision } where revision
-   * is the new mod_revision; otherwise reads the key in the same transaction and resolves { current }.
+   * If `compare` holds, puts `value` at `target` (default compare.key) and resolves { succeeded, revision }
+   * where revision is the new mod_revision; otherwise reads compare.key in the same transaction and
+   * resolves { current }.
    */
-  compareAndPut(compare: EtcdCompare, value: Buffer): Promise<{ succeeded: true; revision: number } | { succeeded: false; current: EtcdKeyValue | null }>;
+  compareAndPut(
+    compare: EtcdCompare,
+    value: Buffer,
+    target?: Buffer,
+  ): Promise<{ succeeded: true; revision: number } | { succeeded: false; current: EtcdKeyValue | null }>;
   close(): void;
 }
 
@@ -213,11 +218,11 @@ export function connectEtcd(opts: EtcdConnectionOptions): EtcdClient {
     async put(key, value) {
       await post('/v3/kv/put', { key: b64(key), value: b64(value) });
     },
-    async compareAndPut(compare, value) {
+    async compareAndPut(compare, value, target) {
       const key = b64(compare.key);
       const reply = (await post('/v3/kv/txn', {
         compare: [{ key, target: 'MOD', result: 'EQUAL', mod_revision: String(compare.modRevision) }],
-        success: [{ request_put: { key, value: b64(value) } }],
+        success: [{ request_put: { key: target ? b64(target) : key, value: b64(value) } }],
         failure: [{ request_range: { key } }],
       })) as { succeeded?: boolean; header?: { revision?: string }; responses?: Array<{ response_range?: RawRange }> };
       if (reply.succeeded === true) return { succeeded: true, revision: Number(reply.header?.revision ?? 0) };

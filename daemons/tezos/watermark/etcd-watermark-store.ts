@@ -1,8 +1,11 @@
-// The shared watermark store on etcd: one key per slot, <prefix>tezos/wm/<chain>/<pkh>/<kind>, its
-// value the mark as JSON. A reserve is one Txn: "if the key's mod_revision is still the one the
-// decision was made on, put the new mark; else read it", acknowledged only after a Raft quorum
-// committed it. The last revision seen per slot is kept only to guess the compare (one round trip
-// in the common case); the Txn decides, and a refusal is always decided on a value read from etcd.
+// The shared watermark store on etcd: per slot a mark key, <prefix>tezos/wm/<chain>/<pkh>/<kind>
+// (the mark as JSON), and beside it <mark key>/signature (the signature made for that mark). A
+// reserve is one Txn: "if the mark key's mod_revision is still the one the decision was made on,
+// put the new mark; else read it", acknowledged only after a Raft quorum committed it. The last
+// revision seen per slot is kept only to guess the compare (one round trip in the common case); the
+// Txn decides, and a refusal is always decided on a value read from etcd. The signature has its own
+// key so that recording it (after the reply has left) never moves the mark key's revision under the
+// next request's reserve.
 import { ETCD_CAS_ATTEMPTS_MAX, ETCD_RANGE_KEYS_MAX } from '../../../lib/limits.js';
 import { prefixEnd, type EtcdKeyValue } from '../../../lib/store/etcd-connection.js';
 import type { EtcdStoreClient } from '../../../lib/store/etcd-store-client.js';
@@ -19,6 +22,9 @@ interface Stored {
   t: number;
 }
 
+/** Suffix of the signature key beside a mark key. */
+const SIGNATURE_SUFFIX = '/signature';
+
 /** A slot's value as last seen: the mark (null: no key) and the key's mod_revision (0: no key). */
 interface Seen {
   mark: Mark | null;
@@ -30,11 +36,22 @@ function encode(mark: Mark): Buffer {
   return Buffer.from(JSON.stringify(value));
 }
 
-function seenOf(kv: EtcdKeyValue | null | undefined): Seen {
+/**
+ * A slot as read: its mark key and, when given, its signature key. A signature counts only if it was
+ * made for the very mark stored (same level, round and digest); one for an older mark is ignored.
+ */
+function seenOf(kv: EtcdKeyValue | null | undefined, signatureKv?: EtcdKeyValue): Seen {
   if (!kv) return { mark: null, modRevision: 0 };
   const v = JSON.parse(kv.value.toString('utf8')) as Stored;
-  return { mark: { level: v.l, round: v.r, digest: v.h, signature: v.s === '' ? null : v.s }, modRevision: kv.modRevision };
+  let signature = v.s === '' ? null : v.s;
+  if (signature === null && signatureKv) {
+    const sig = JSON.parse(signatureKv.value.toString('utf8')) as Stored;
+    if (sig.l === v.l && sig.r === v.r && sig.h === v.h && sig.s !== '') signature = sig.s;
+  }
+  return { mark: { level: v.l, round: v.r, digest: v.h, signature }, modRevision: kv.modRevision };
 }
+
+const isSignatureKey = (key: Buffer): boolean => key.toString('latin1').endsWith(SIGNATURE_SUFFIX);
 
 const sameMark = (a: RequestedMark, b: RequestedMark): boolean => a.level === b.level && a.round === b.round && a.digest === b.digest;
 
@@ -51,8 +68,15 @@ export function createEtcdWatermarkStore(store: EtcdStoreClient): WatermarkBacke
     if (lastSeen.size > TEZOS_FLOOR_SLOTS_MAX) lastSeen.delete(lastSeen.keys().next().value as string);
   }
 
+  const signatureKeyOf = (key: Buffer): Buffer => Buffer.concat([key, Buffer.from(SIGNATURE_SUFFIX)]);
+
+  /** The mark and its signature in one linearizable range: the mark key and <mark key>/signature. */
   async function readSeen(key: Buffer): Promise<Seen> {
-    const seen = seenOf((await client.range(key)).kvs[0]);
+    const { kvs } = await client.range(key, { rangeEnd: prefixEnd(key) });
+    const seen = seenOf(
+      kvs.find((kv) => kv.key.equals(key)),
+      kvs.find((kv) => isSignatureKey(kv.key)),
+    );
     remember(key, seen);
     return seen;
   }
@@ -98,11 +122,16 @@ export function createEtcdWatermarkStore(store: EtcdStoreClient): WatermarkBacke
     const key = keyOf(slot);
     let seen = lastSeen.get(key.toString('latin1')) ?? (await readSeen(key));
     for (let attempt = 0; attempt < ETCD_CAS_ATTEMPTS_MAX; attempt++) {
-      // Only onto the reserved mark, while it is current and unsigned.
+      // Only for the reserved mark, while it is current and unsigned: the Txn compares the mark
+      // key's revision and writes the signature key, leaving the mark key as it is.
       if (!seen.mark || !sameMark(seen.mark, mark) || seen.mark.signature !== null) return;
-      const written = await casPut(key, seen, { ...mark, signature });
-      if (written.done) return;
-      seen = written.fresh;
+      const outcome = await client.compareAndPut({ key, modRevision: seen.modRevision }, encode({ ...mark, signature }), signatureKeyOf(key));
+      if (outcome.succeeded) {
+        remember(key, { mark: { ...mark, signature }, modRevision: seen.modRevision });
+        return;
+      }
+      seen = seenOf(outcome.current);
+      remember(key, seen);
     }
   }
 
@@ -111,6 +140,8 @@ export function createEtcdWatermarkStore(store: EtcdStoreClient): WatermarkBacke
     for (let attempt = 0; attempt < ETCD_CAS_ATTEMPTS_MAX; attempt++) {
       const seen = await readSeen(key);
       if (!force && lowers(entry, seen.mark)) return false;
+      // The signature (if any) goes in the mark's own value: an admin write is one Txn, and a
+      // signature key left from an older mark no longer matches it.
       const written = await casPut(key, seen, { level: entry.level, round: entry.round, digest: entry.digest, signature: entry.signature });
       if (written.done) return true;
     }
@@ -123,9 +154,12 @@ export function createEtcdWatermarkStore(store: EtcdStoreClient): WatermarkBacke
     let from = Buffer.from(root);
     for (;;) {
       const page = await client.range(from, { rangeEnd: end, limit: ETCD_RANGE_KEYS_MAX });
-      for (const kv of page.kvs) {
+      // A signature key sorts right after its mark key; one cut off by the page end is read with its mark.
+      for (const [i, kv] of page.kvs.entries()) {
+        if (isSignatureKey(kv.key)) continue;
         const [chainId, pkh, kind] = kv.key.toString('utf8').slice(root.length).split('/');
-        const { mark } = seenOf(kv);
+        const next = page.kvs[i + 1];
+        const { mark } = next === undefined && page.more ? await readSeen(kv.key) : seenOf(kv, next && isSignatureKey(next.key) ? next : undefined);
         if (chainId && pkh && kind && mark) entries.push({ chainId, pkh, kind: kind as Slot['kind'], ...mark });
       }
       const last = page.kvs[page.kvs.length - 1];

@@ -34,44 +34,63 @@ export async function bench(): Promise<BenchRow[]> {
     const rawVerify = (): void => void crypto.verify(hash, message, { ...opts, key: publicKey }, signature);
 
     const common = ['--port', '0', '--keep-open', '--state-dir', path.join(dir, 'state'), ...metricsArgs()];
-    const signer = await startDaemon([`sign-${family}`, '--key', keys.privateKeyFile, ...common], { dropLogsAfterStart: true });
-    const signed: string[] = [];
-    const sign = await loadBesidePrimitive(
-      {
-        port: signer.port,
-        connections: CONNECTIONS,
-        durationMs: DURATION_MS,
-        line: (conn, seq) => `message ${conn} ${seq}`,
-        check: (reply) => {
-          const sig = /b'([0-9a-f]+)'\)$/.exec(reply)?.[1];
-          if (sig && signed.length < 5000) signed.push(sig);
-          return sig !== undefined;
-        },
-      },
-      rawSign,
-    );
-    await signer.stop();
-    rows.push({ daemon: `sign-${family}`, operation: 'sign 30 B', ...sign, primitive: `${family} sign (node:crypto, 1 thread)` });
-
-    const verifier = await startDaemon([`verify-${family}`, '--keyring', keys.publicKeyFile, ...common], { dropLogsAfterStart: true });
-    const valid = family === 'rsa' ? "('Validated as:', True)" : 'Valid entry found.';
-    const verify = await loadBesidePrimitive(
-      {
-        port: verifier.port,
-        connections: CONNECTIONS,
-        durationMs: DURATION_MS,
-        line: (conn, seq) => signed[(conn * 7919 + seq) % signed.length]!,
-        check: (reply) => reply === valid,
-      },
-      rawVerify,
-    );
-    await verifier.stop();
-    rows.push({ daemon: `verify-${family}`, operation: 'verify', ...verify, primitive: `${family} verify (node:crypto, 1 thread)` });
+    const { signed, rows: pair } = await signThenVerify(family, keys, common, family, { rawSign, rawVerify });
+    rows.push(...pair);
     rows.push(...(await oneShotRows(family, keys, path.join(dir, 'state'), signed, rawSign, rawVerify)));
     if (family === 'ecdsa') rows.push(...(await otherStoreRows(keys, rawSign, rawVerify)));
   }
   fs.rmSync(dir, { recursive: true, force: true });
   return rows;
+}
+
+/**
+ * sign-<family> under load beside the raw sign, then verify-<family> on the signatures it made
+ * beside the raw verify: the two rows, named `sign-<label>` and `verify-<label>`, and the signatures.
+ */
+async function signThenVerify(
+  family: 'rsa' | 'ecdsa',
+  keys: { privateKeyFile: string; publicKeyFile: string },
+  common: string[],
+  label: string,
+  raw: { rawSign: () => void; rawVerify: () => void },
+): Promise<{ signed: string[]; rows: BenchRow[] }> {
+  const signer = await startDaemon([`sign-${family}`, '--key', keys.privateKeyFile, ...common], { dropLogsAfterStart: true });
+  const signed: string[] = [];
+  const sign = await loadBesidePrimitive(
+    {
+      port: signer.port,
+      connections: CONNECTIONS,
+      durationMs: DURATION_MS,
+      line: (conn, seq) => `message ${conn} ${seq}`,
+      check: (reply) => {
+        const sig = /b'([0-9a-f]+)'\)$/.exec(reply)?.[1];
+        if (sig && signed.length < 5000) signed.push(sig);
+        return sig !== undefined;
+      },
+    },
+    raw.rawSign,
+  );
+  await signer.stop();
+  const verifier = await startDaemon([`verify-${family}`, '--keyring', keys.publicKeyFile, ...common], { dropLogsAfterStart: true });
+  const valid = family === 'rsa' ? "('Validated as:', True)" : 'Valid entry found.';
+  const verify = await loadBesidePrimitive(
+    {
+      port: verifier.port,
+      connections: CONNECTIONS,
+      durationMs: DURATION_MS,
+      line: (conn, seq) => signed[(conn * 7919 + seq) % signed.length]!,
+      check: (reply) => reply === valid,
+    },
+    raw.rawVerify,
+  );
+  await verifier.stop();
+  return {
+    signed,
+    rows: [
+      { daemon: `sign-${label}`, operation: 'sign 30 B', ...sign, primitive: `${family} sign (node:crypto, 1 thread)` },
+      { daemon: `verify-${label}`, operation: 'verify', ...verify, primitive: `${family} verify (node:crypto, 1 thread)` },
+    ],
+  };
 }
 
 /** ECDSA sign and verify on the other stores (Redis, PostgreSQL, etcd), beside the SQLite rows above. */
@@ -82,38 +101,11 @@ async function otherStoreRows(keys: { privateKeyFile: string; publicKeyFile: str
   const stores = [...(redis ? [{ name: 'redis AOF always', args: ['--store', 'redis', '--redis-url', redis.url] }] : []), ...shared.stores];
   try {
     for (const store of stores) {
-      const common = ['--port', '0', '--keep-open', ...store.args];
-      const signer = await startDaemon(['sign-ecdsa', '--key', keys.privateKeyFile, ...common], { dropLogsAfterStart: true });
-      const signed: string[] = [];
-      const sign = await loadBesidePrimitive(
-        {
-          port: signer.port,
-          connections: CONNECTIONS,
-          durationMs: DURATION_MS,
-          line: (conn, seq) => `message ${conn} ${seq}`,
-          check: (reply) => {
-            const sig = /b'([0-9a-f]+)'\)$/.exec(reply)?.[1];
-            if (sig && signed.length < 5000) signed.push(sig);
-            return sig !== undefined;
-          },
-        },
+      const { rows: pair } = await signThenVerify('ecdsa', keys, ['--port', '0', '--keep-open', ...store.args], `ecdsa (${store.name})`, {
         rawSign,
-      );
-      await signer.stop();
-      rows.push({ daemon: `sign-ecdsa (${store.name})`, operation: 'sign 30 B', ...sign, primitive: 'ecdsa sign (node:crypto, 1 thread)' });
-      const verifier = await startDaemon(['verify-ecdsa', '--keyring', keys.publicKeyFile, ...common], { dropLogsAfterStart: true });
-      const verify = await loadBesidePrimitive(
-        {
-          port: verifier.port,
-          connections: CONNECTIONS,
-          durationMs: DURATION_MS,
-          line: (conn, seq) => signed[(conn * 7919 + seq) % signed.length]!,
-          check: (reply) => reply === 'Valid entry found.',
-        },
         rawVerify,
-      );
-      await verifier.stop();
-      rows.push({ daemon: `verify-ecdsa (${store.name})`, operation: 'verify', ...verify, primitive: 'ecdsa verify (node:crypto, 1 thread)' });
+      });
+      rows.push(...pair);
     }
   } finally {
     await redis?.stop();

@@ -3,7 +3,7 @@
 // Composition root: settings → key root → line server → HTTP server. A map of the parts: README.md.
 import { Command } from '@commander-js/extra-typings';
 import type { Logger } from 'pino';
-import { addListenOptions } from '../../lib/config/daemon-options.js';
+import { addListenOptions, tcpListenOptions } from '../../lib/config/daemon-options.js';
 import { channelReload, openChannelGuard, type ChannelGuard } from '../../lib/channels/channel-guard.js';
 import type { ChannelPolicy } from '../../lib/channels/channel-options.js';
 import { runDaemonProcess, type DaemonHandle } from '../../lib/server/daemon-process.js';
@@ -57,15 +57,10 @@ async function serve(settings: FirmwareSettings, log: Logger): Promise<DaemonHan
     // Decoded objects are at most 3/4 of a line; the line limit is the real bound.
     const service = createFirmwareLineService({ keyRoot, reply: listen.reply, objectBytesMax: listen.limits.lineBytesMax });
     const line = await startTcpServer({
-      host: listen.host,
-      port: listen.port,
-      mode: listen.mode,
-      limits: listen.limits,
+      ...tcpListenOptions(listen),
       log,
       service,
       channel,
-      policy: listen.policy,
-      requestLog: listen.requestLog,
       metrics: ops.listener('line'),
     });
     servers.push(line);

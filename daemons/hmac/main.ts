@@ -2,7 +2,7 @@
 // MAC listener (9850), verify listener (9851), optional HTTP POST /hmac; SIGHUP reloads secrets.
 import { Command } from '@commander-js/extra-typings';
 import type { Logger } from 'pino';
-import { addListenOptions } from '../../lib/config/daemon-options.js';
+import { addListenOptions, tcpListenOptions } from '../../lib/config/daemon-options.js';
 import { runDaemonProcess, type DaemonHandle } from '../../lib/server/daemon-process.js';
 import { startHttpServer } from '../../lib/server/serve-http.js';
 import { startTcpServer } from '../../lib/server/serve-tcp.js';
@@ -57,14 +57,12 @@ async function serve(settings: HmacSettings, log: Logger): Promise<DaemonHandle>
   for (const { protocol, port, limits, service } of lineListeners) {
     const metrics = ops.listener(protocol);
     const server = await startTcpServer({
-      host: listen.host,
+      ...tcpListenOptions(listen),
       port,
-      mode: listen.mode,
       limits,
       log,
       service,
       channel,
-      policy: listen.policy,
       metrics,
       // Tags come by the tens of thousands a second: a record each would cost about half the throughput.
       requestLog: listen.requestLog ?? 'summary',

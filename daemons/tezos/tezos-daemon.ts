@@ -6,6 +6,7 @@ import { STORE_READY_MS_MAX } from '../../lib/limits.js';
 import { channelReload, openChannelGuard } from '../../lib/channels/channel-guard.js';
 import { startHttpServer } from '../../lib/server/serve-http.js';
 import { startTcpServer } from '../../lib/server/serve-tcp.js';
+import { tcpListenOptions } from '../../lib/config/daemon-options.js';
 import { createTezosLineService } from './api/line-api.js';
 import { createTezosHttpService } from './api/octez-http-api.js';
 import { openTezosConfig, type OpenTezosConfig } from './config/keys-config.js';
@@ -107,15 +108,10 @@ async function serveWith(
   };
   if (settings.line) {
     const line = await startTcpServer({
-      host: listen.host,
-      port: listen.port,
-      mode: listen.mode,
-      limits: listen.limits,
+      ...tcpListenOptions(listen),
       log,
       service: createTezosLineService(core, listen.reply),
       channel,
-      policy: listen.policy,
-      requestLog: listen.requestLog,
       metrics: countRefusals('line'),
     });
     servers.push(line);

@@ -61,7 +61,8 @@ export function checkPlaintextBind(host: string, policy: ChannelPolicy): void {
   );
 }
 
-function isLoopback(host: string): boolean {
+/** Whether a host name or address stays on this machine. */
+export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
   if (net.isIPv4(host)) return host.startsWith('127.');
   if (net.isIPv6(host)) return host === '::1' || /^::ffff:127\./i.test(host);

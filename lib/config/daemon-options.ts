@@ -5,7 +5,7 @@
 import { Command, Option, type OptionValues } from '@commander-js/extra-typings';
 import { DaemonError } from '../errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../limits.js';
-import type { ConnectionMode } from '../server/serve-tcp.js';
+import type { ConnectionMode, TcpServerOptions } from '../server/serve-tcp.js';
 import type { RequestLogMode } from '../server/request-log.js';
 import type { ReplyMode } from '../protocol/reply-format.js';
 import { LOG_LEVELS } from '../log/logger.js';
@@ -26,6 +26,11 @@ export interface ListenSettings {
   operations: OperationsSettings | null;
   /** --request-log, when given; each daemon has its own default (hmac: summary, the others: each). */
   requestLog: RequestLogMode | undefined;
+}
+
+/** What a line listener takes from the listen settings; the daemon adds its log, service, channel and metrics. */
+export function tcpListenOptions(listen: ListenSettings): Pick<TcpServerOptions, 'host' | 'port' | 'mode' | 'limits' | 'policy' | 'requestLog'> {
+  return { host: listen.host, port: listen.port, mode: listen.mode, limits: listen.limits, policy: listen.policy, requestLog: listen.requestLog };
 }
 
 export function addListenOptions<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>, defaultPort: number) {

@@ -15,9 +15,9 @@ import type tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { ChannelClient, ChannelGuard } from '../channels/channel-guard.js';
 import { checkPlaintextBind, type ChannelPolicy } from '../channels/channel-options.js';
+import { startChannelSweep } from '../channels/channel-sweep.js';
 import { DaemonError, isRetryable, toDaemonError, type ErrorCode } from '../errors.js';
 import {
-  CHANNEL_SWEEP_MS,
   HTTP_CLOSE_GRACE_MS,
   HTTP_DEADLINE_CHECK_INTERVAL_MS,
   HTTP_HEADERS_MS_MAX,
@@ -184,18 +184,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     });
     server.on('tlsClientError', (err: NodeJS.ErrnoException) => log.debug({ err: err.code ?? err.message }, 'tls handshake failed'));
   }
-  /** Open channels whose client may no longer use them (removed, expired, past max-session) are closed. */
-  const sweep = (): void => {
-    if (!channel) return;
-    for (const [socket, admission] of channels) {
-      const refusal = 'client' in admission ? channel.recheck(admission.client) : null;
-      if (refusal && 'client' in admission) {
-        log.info({ client: admission.client.name, outcome: refusal.code, reason: refusal.message }, 'channel closed');
-        socket.destroy();
-      }
-    }
-  };
-  const sweeper = channel ? setInterval(sweep, CHANNEL_SWEEP_MS).unref() : undefined;
+  const sweeper = startChannelSweep(
+    channel,
+    function* () {
+      for (const [socket, admission] of channels) if ('client' in admission) yield { client: admission.client, close: () => socket.destroy() };
+    },
+    log,
+  );
 
   /** The channel's client for this request, or the refusal that ends the connection (or, for a rate, only the request). */
   function channelCheck(req: http.IncomingMessage, res: http.ServerResponse, fields: Record<string, unknown>): void {
@@ -369,7 +364,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     uploadDir: uploads?.dir ?? null,
     async close() {
       draining = true;
-      clearInterval(sweeper);
+      sweeper.stop();
       uploads?.queue.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
@@ -381,7 +376,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     channelsReloaded() {
       if (!channel || !(server instanceof https.Server)) return;
       server.setSecureContext(channel.tlsOptions());
-      sweep();
+      sweeper.sweep();
     },
   };
 }

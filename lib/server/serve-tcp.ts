@@ -6,17 +6,10 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { DaemonError } from '../errors.js';
-import {
-  CHANNEL_SWEEP_MS,
-  FRAMING_ERROR_DISCARD_MS,
-  INPUT_HELD_BYTES_MAX,
-  TLS_HANDSHAKE_MS_MAX,
-  TLS_HANDSHAKES_PENDING_MAX,
-  TURN_REQUESTS_MAX,
-  type Limits,
-} from '../limits.js';
+import { FRAMING_ERROR_DISCARD_MS, INPUT_HELD_BYTES_MAX, TLS_HANDSHAKE_MS_MAX, TLS_HANDSHAKES_PENDING_MAX, TURN_REQUESTS_MAX, type Limits } from '../limits.js';
 import type { ChannelGuard } from '../channels/channel-guard.js';
 import { checkPlaintextBind, type ChannelPolicy } from '../channels/channel-options.js';
+import { startChannelSweep } from '../channels/channel-sweep.js';
 import { createGate } from './gate.js';
 import { openLineConnection, type ConnectionControl, type ConnectionMode } from './line-connection.js';
 import { createRequestRunner, type LineService } from './request-runner.js';
@@ -124,18 +117,13 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
     });
   opts.metrics?.observe({ connections: () => connections.size, inFlight: () => gate.inFlight });
 
-  /** Open channels whose client may no longer use them (removed, expired, past max-session) are closed. */
-  const sweep = (): void => {
-    if (!channel) return;
-    for (const c of connections) {
-      const refusal = c.client ? channel.recheck(c.client) : null;
-      if (refusal) {
-        log.info({ client: c.client?.name, outcome: refusal.code, reason: refusal.message }, 'channel closed');
-        c.revoke(refusal);
-      }
-    }
-  };
-  const sweeper = channel ? setInterval(sweep, CHANNEL_SWEEP_MS).unref() : undefined;
+  const channels = startChannelSweep(
+    channel,
+    function* () {
+      for (const c of connections) if (c.client) yield { client: c.client, close: (refusal: DaemonError) => c.revoke(refusal) };
+    },
+    log,
+  );
 
   /**
    * Memory stays bounded however many connections flood at once: past INPUT_HELD_BYTES_MAX of
@@ -165,7 +153,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
     address,
     async close() {
       draining = true;
-      clearInterval(sweeper);
+      channels.stop();
       const closedServer = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const c of connections) c.close(true);
       const deadline = setTimeout(() => {
@@ -178,7 +166,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
     channelsReloaded() {
       if (!channel || !(server instanceof tls.Server)) return;
       server.setSecureContext(channel.tlsOptions());
-      sweep();
+      channels.sweep();
     },
   };
 }

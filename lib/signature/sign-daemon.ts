@@ -3,7 +3,7 @@
 import { Command } from '@commander-js/extra-typings';
 import { DEFAULT_LIMITS, PURGE_INTERVAL_MS, STORE_READY_MS_MAX } from '../limits.js';
 import type { Logger } from 'pino';
-import { addListenOptions, listenSettings, required, type ListenSettings } from '../config/daemon-options.js';
+import { addListenOptions, listenSettings, required, tcpListenOptions, type ListenSettings } from '../config/daemon-options.js';
 import { addStoreOptions, storeSettings, type StoreSettings } from '../config/store-options.js';
 import { openValidityStore } from '../store/open-validity-store.js';
 import { parseCount } from '../config/numbers.js';
@@ -106,15 +106,10 @@ async function startSignDaemon(profile: SignatureProfile, settings: SignDaemonSe
   });
   if (!(await store.ready(STORE_READY_MS_MAX))) log.warn({ store: settings.store.kind }, 'store not reachable yet; answering STORE_UNAVAILABLE until it is');
   const server = await startTcpServer({
-    host: listen.host,
-    port: listen.port,
-    mode: listen.mode,
-    limits: listen.limits,
+    ...tcpListenOptions(listen),
     log,
     service,
     channel,
-    policy: listen.policy,
-    requestLog: listen.requestLog,
     metrics: ops.listener('sign'),
   });
   ops.addPart(signingKeyPart(key));

@@ -2,7 +2,7 @@
 // Verifiers hold public keys only.
 import { Command } from '@commander-js/extra-typings';
 import type { Logger } from 'pino';
-import { addListenOptions, listenSettings, required, type ListenSettings } from '../config/daemon-options.js';
+import { addListenOptions, listenSettings, required, tcpListenOptions, type ListenSettings } from '../config/daemon-options.js';
 import { addStoreOptions, storeSettings, type StoreSettings } from '../config/store-options.js';
 import { openValidityStore } from '../store/open-validity-store.js';
 import { loadKeyring } from '../keys/public-keyring.js';
@@ -52,15 +52,10 @@ async function startVerifyDaemon(profile: SignatureProfile, settings: VerifyDaem
   const service = createVerifyService({ algorithm: profile.algorithm, keyring, store, reply: listen.reply, verifiedReply: profile.verifiedReply });
   if (!(await store.ready(STORE_READY_MS_MAX))) log.warn({ store: settings.store.kind }, 'store not reachable yet; answering STORE_UNAVAILABLE until it is');
   const server = await startTcpServer({
-    host: listen.host,
-    port: listen.port,
-    mode: listen.mode,
-    limits: listen.limits,
+    ...tcpListenOptions(listen),
     log,
     service,
     channel,
-    policy: listen.policy,
-    requestLog: listen.requestLog,
     metrics: ops.listener('verify'),
   });
   ops.addPart(validityStorePart(store, { write: false, stateDir: settings.store.kind === 'sqlite' ? settings.store.stateDir : null }));

@@ -3,6 +3,7 @@
 // and the start-up refusals (--require-sync-standby, a URL that reaches a standby).
 import type pg from 'pg';
 import type { StoreOpenOptions, StoreSettings } from '../config/store-options.js';
+import { isLoopback } from '../channels/channel-options.js';
 import { DaemonError } from '../errors.js';
 import {
   commitSettings,
@@ -36,11 +37,34 @@ export interface PostgresStoreClient {
 /** Between attempts to reach the server while ready() waits. */
 const READY_RETRY_MS = 200;
 
+/**
+ * sslmode disable or require beyond loopback is allowed (a private link may make it safe) but said
+ * at every start: without verify-ca/verify-full the server is not authenticated, so whoever sits on
+ * the path could answer for it and read the password.
+ */
+function warnUnauthenticatedLink(settings: PostgresStoreSettings, log: StoreOpenOptions['log']): void {
+  if (settings.sslMode !== 'disable' && settings.sslMode !== 'require') return;
+  let host: string;
+  try {
+    host = new URL(settings.url).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return; // connectPostgres refuses it with the reason
+  }
+  if (isLoopback(host)) return;
+  log.warn(
+    { sslmode: settings.sslMode, host },
+    settings.sslMode === 'disable'
+      ? 'postgres store reached without TLS beyond loopback: records and the password cross the network in clear'
+      : 'postgres sslmode require: encrypted, but the server is not authenticated; use verify-full with --postgres-tls-ca',
+  );
+}
+
 export function openPostgresStore(
   settings: PostgresStoreSettings,
   opts: Pick<StoreOpenOptions, 'create' | 'log' | 'logConnectionErrors'>,
 ): PostgresStoreClient {
   const onError = opts.logConnectionErrors ? (err: Error) => opts.log.warn({ err: err.message }, 'store connection error') : undefined;
+  warnUnauthenticatedLink(settings, opts.log);
   const pool = connectPostgres({
     ...settings,
     statementTimeoutMs: settings.timeoutMs,

@@ -3,20 +3,11 @@
 // resolve only once their commit is durable in the server's configured sense (durableWrite).
 import { durableWrite } from './postgres-connection.js';
 import type { PostgresStoreClient } from './postgres-store-client.js';
-import type { RecordStatus, SignatureRecord, ValidityAdmin, ValidityStore } from './validity-store.js';
+import type { SignatureRecord, ValidityAdmin, ValidityStore } from './validity-store.js';
+import { liveAtClause, rowStatus, rowToRecord, type RecordRow } from './record-row.js';
 
-interface Row {
-  signature: Buffer;
-  message: Buffer;
-  key_id: string;
-  algorithm: string;
-  created_ms: number;
-  expires_ms: number | null;
-  revoked_ms: number | null;
-}
-
-/** A row is live at time $2 when it is neither revoked nor expired (statusOf says the same in JS). */
-const LIVE_AT = 'revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > $2)';
+/** A row is live at the time bound to $2. */
+const LIVE_AT = liveAtClause('$2');
 
 export function createPostgresValidityStore(store: PostgresStoreClient): ValidityStore & ValidityAdmin & { purgeExpired(): Promise<number> } {
   const { pool, schema } = store;
@@ -41,19 +32,12 @@ export function createPostgresValidityStore(store: PostgresStoreClient): Validit
   });
   const recordValues = (r: SignatureRecord): unknown[] => [key(r.signature), r.message, r.keyId, r.algorithm, r.createdMs, r.expiresMs];
 
-  function statusOf(row: Row | undefined, now: number): RecordStatus {
-    if (!row) return 'unknown';
-    if (row.revoked_ms !== null) return 'revoked';
-    if (row.expires_ms !== null && row.expires_ms <= now) return 'expired';
-    return 'valid';
-  }
-
   return {
     ready: (msMax) => store.ready(msMax),
     put: (r) => store.guard('write', async () => void (await pool.query(named('insert', recordValues(r))))),
     getLive: (signature) =>
       store.guard('read', async () => {
-        const { rows } = await pool.query<Omit<Row, 'signature' | 'revoked_ms'>>(named('selectLive', [key(signature), Date.now()]));
+        const { rows } = await pool.query<Omit<RecordRow, 'signature' | 'revoked_ms'>>(named('selectLive', [key(signature), Date.now()]));
         const live = rows[0];
         return live
           ? { signature, message: live.message, keyId: live.key_id, algorithm: live.algorithm, createdMs: live.created_ms, expiresMs: live.expires_ms }
@@ -61,8 +45,8 @@ export function createPostgresValidityStore(store: PostgresStoreClient): Validit
       }),
     inspect: (signature) =>
       store.guard('read', async () => {
-        const row = (await pool.query<Row>(named('select', [key(signature)]))).rows[0];
-        return { status: statusOf(row, Date.now()), record: row ? toRecord(row) : null };
+        const row = (await pool.query<RecordRow>(named('select', [key(signature)]))).rows[0];
+        return { status: rowStatus(row, Date.now()), record: row ? rowToRecord(row) : null };
       }),
     revoke: (signature) =>
       store.guard('revoke', async () => (await durableWrite(pool, named('revoke', [key(signature), Date.now(), Date.now()]))).rowCount === 1),
@@ -76,16 +60,5 @@ export function createPostgresValidityStore(store: PostgresStoreClient): Validit
     describeDurability: () => store.describeDurability(),
     purgeExpired: () => store.guard('purge', async () => (await pool.query(named('purge', [Date.now()]))).rowCount ?? 0),
     close: () => store.close(),
-  };
-}
-
-function toRecord(row: Row): SignatureRecord {
-  return {
-    signature: row.signature.toString('hex'),
-    message: row.message,
-    keyId: row.key_id,
-    algorithm: row.algorithm,
-    createdMs: row.created_ms,
-    expiresMs: row.expires_ms,
   };
 }

@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DaemonError } from '../errors.js';
 import { SQLITE_MIGRATION_WAIT_MS_MAX } from '../limits.js';
-import type { RecordStatus, SignatureRecord, ValidityAdmin, ValidityStore } from './validity-store.js';
+import type { ValidityAdmin, ValidityStore } from './validity-store.js';
+import { liveAtClause, rowStatus, rowToRecord, type RecordRow } from './record-row.js';
 
 export interface SqliteStoreOptions {
   stateDir: string;
@@ -33,18 +34,8 @@ export const SQLITE_FILE = 'validity.sqlite';
  */
 const SCHEMA_VERSION = 1;
 
-/** A row is live at time ? when it is neither revoked nor expired (statusOf says the same in JS). */
-const LIVE_AT = 'revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > ?)';
-
-interface Row {
-  signature: Buffer;
-  message: Buffer;
-  key_id: string;
-  algorithm: string;
-  created_ms: number;
-  expires_ms: number | null;
-  revoked_ms: number | null;
-}
+/** A row is live at the time bound to ?. */
+const LIVE_AT = liveAtClause('?');
 
 export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore & ValidityAdmin & { purgeExpired(): number } {
   let db: Database.Database;
@@ -86,13 +77,6 @@ export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore
     }
   }
 
-  function statusOf(row: Row | undefined, now: number): RecordStatus {
-    if (!row) return 'unknown';
-    if (row.revoked_ms !== null) return 'revoked';
-    if (row.expires_ms !== null && row.expires_ms <= now) return 'expired';
-    return 'valid';
-  }
-
   return {
     ready: async () => true,
     put: (r) => run('write', () => void insert.run(key(r.signature), r.message, r.keyId, r.algorithm, r.createdMs, r.expiresMs)),
@@ -103,8 +87,8 @@ export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore
       }),
     inspect: (signature) =>
       run('read', () => {
-        const row = select.get(key(signature)) as Row | undefined;
-        return { status: statusOf(row, Date.now()), record: row ? toRecord(row) : null };
+        const row = select.get(key(signature)) as RecordRow | undefined;
+        return { status: rowStatus(row, Date.now()), record: row ? rowToRecord(row) : null };
       }),
     revoke: (signature) => run('revoke', () => revoke.run(Date.now(), key(signature), Date.now()).changes === 1),
     reinstate: (signature, ttlSeconds) =>
@@ -125,17 +109,6 @@ export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore
 export function refuseMissingStore(file: string, what: string, createdBy: string): void {
   if (fs.existsSync(file)) return;
   throw new DaemonError('CONFIG_INVALID', `no ${what} at ${file} (${createdBy}); check --state-dir. Nothing was created`);
-}
-
-function toRecord(row: Row): SignatureRecord {
-  return {
-    signature: row.signature.toString('hex'),
-    message: row.message,
-    keyId: row.key_id,
-    algorithm: row.algorithm,
-    createdMs: row.created_ms,
-    expiresMs: row.expires_ms,
-  };
 }
 
 /**

@@ -6,17 +6,8 @@
 import { durableWrite } from '../../../lib/store/postgres-connection.js';
 import type { PostgresStoreClient } from '../../../lib/store/postgres-store-client.js';
 import { decide, lowers } from './watermark-rule.js';
-import type { Mark, MarkEntry, RequestedMark, ReserveOutcome, Slot, WatermarkBackend } from './watermark-store.js';
-
-interface Row {
-  chain_id: string;
-  pkh: string;
-  kind: string;
-  level: number;
-  round: number;
-  digest: string;
-  signature: string | null;
-}
+import { rowEntry, rowMark, type WatermarkRow } from './watermark-row.js';
+import type { Mark, RequestedMark, ReserveOutcome, Slot, WatermarkBackend } from './watermark-store.js';
 
 /**
  * A refusal re-reads the row; only an admin `--force` write lowering the slot in between can make the
@@ -51,8 +42,7 @@ export function createPostgresWatermarkStore(store: PostgresStoreClient): Waterm
   const slotValues = (slot: Slot): unknown[] => [slot.chainId, slot.pkh, slot.kind];
 
   async function read(slot: Slot): Promise<Mark | null> {
-    const row = (await pool.query<Row>(named('select', slotValues(slot)))).rows[0];
-    return row ? { level: row.level, round: row.round, digest: row.digest, signature: row.signature } : null;
+    return rowMark((await pool.query<WatermarkRow>(named('select', slotValues(slot)))).rows[0]);
   }
 
   async function reserve(slot: Slot, mark: RequestedMark): Promise<ReserveOutcome> {
@@ -75,18 +65,7 @@ export function createPostgresWatermarkStore(store: PostgresStoreClient): Waterm
         async () => void (await pool.query(named('record', [...slotValues(slot), mark.level, mark.round, mark.digest, signature, Date.now()]))),
       ),
     read: (slot) => store.guard('watermark read', () => read(slot)),
-    list: () =>
-      store.guard('watermark list', async () =>
-        (await pool.query<Row>(q.list)).rows.map((row): MarkEntry => ({
-          chainId: row.chain_id,
-          pkh: row.pkh,
-          kind: row.kind as Slot['kind'],
-          level: row.level,
-          round: row.round,
-          digest: row.digest,
-          signature: row.signature,
-        })),
-      ),
+    list: () => store.guard('watermark list', async () => (await pool.query<WatermarkRow>(q.list)).rows.map(rowEntry)),
     put: (entry, force) =>
       store.guard('watermark write', async () => {
         // lowers() is the rule; the WHERE applies the same order atomically against the current row.

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { DaemonError } from '../../../lib/errors.js';
 import { refuseMissingStore } from '../../../lib/store/sqlite-validity-store.js';
 import { decide, lowers } from './watermark-rule.js';
+import { rowEntry, rowMark, type WatermarkRow } from './watermark-row.js';
 import type { Mark, MarkEntry, RequestedMark, ReserveOutcome, Slot, WatermarkBackend } from './watermark-store.js';
 
 export const WATERMARK_SQLITE_FILE = 'tezos-watermarks.sqlite';
@@ -17,16 +18,6 @@ export interface SqliteWatermarkOptions {
   busyTimeoutMs: number;
   /** False for commands that only read marks: a state directory without the file is refused, not filled. */
   create: boolean;
-}
-
-interface Row {
-  chain_id: string;
-  pkh: string;
-  kind: string;
-  level: number;
-  round: number;
-  digest: string;
-  signature: string | null;
 }
 
 export function openSqliteWatermarkStore(opts: SqliteWatermarkOptions): WatermarkBackend {
@@ -42,7 +33,7 @@ export function openSqliteWatermarkStore(opts: SqliteWatermarkOptions): Watermar
   );
   const all = db.prepare('SELECT * FROM watermarks ORDER BY chain_id, pkh, kind');
 
-  const readRow = (slot: Slot): Mark | null => toMark(select.get(slot.chainId, slot.pkh, slot.kind) as Row | undefined);
+  const readRow = (slot: Slot): Mark | null => rowMark(select.get(slot.chainId, slot.pkh, slot.kind) as WatermarkRow | undefined);
   // The check and the write run under one IMMEDIATE transaction: the write lock is taken before
   // the read, so two processes can never both see the old mark.
   // Reserves that arrive together share one transaction and one fsync (group commit); each is
@@ -90,8 +81,7 @@ export function openSqliteWatermarkStore(opts: SqliteWatermarkOptions): Watermar
         }
       }),
     read: (slot) => guard('read', () => readRow(slot)),
-    list: () =>
-      guard('list', () => (all.all() as Row[]).map((row) => ({ chainId: row.chain_id, pkh: row.pkh, kind: row.kind as Slot['kind'], ...toMark(row)! }))),
+    list: () => guard('list', () => (all.all() as WatermarkRow[]).map(rowEntry)),
     put: (entry, force) => guard('write', () => putTx.immediate(entry, force)),
     ready: async () => true,
     close: async () => {
@@ -131,10 +121,6 @@ interface PendingReserve {
   mark: RequestedMark;
   resolve(outcome: ReserveOutcome): void;
   reject(err: unknown): void;
-}
-
-function toMark(row: Row | undefined): Mark | null {
-  return row ? { level: row.level, round: row.round, digest: row.digest, signature: row.signature } : null;
 }
 
 /** better-sqlite3 is synchronous; a busy or broken database becomes STORE_UNAVAILABLE (fail closed). */

@@ -6,6 +6,13 @@ export const TEZOS_PAYLOAD_BYTES_MAX = 32 * 1024;
 export const TEZOS_PENDING_WAIT_MS = 2_000;
 /** How often that waiting request looks for the signature. */
 export const TEZOS_PENDING_POLL_MS = 10;
+/**
+ * etcd: how long a signature's record waits before its quorum write. A baker that signs the next
+ * level within this time has made the record useless (a replay of the older level is refused
+ * anyway), so it is dropped instead of competing with the new reserve; an identical retry in the
+ * meantime waits for it (TEZOS_PENDING_WAIT_MS).
+ */
+export const TEZOS_ETCD_RECORD_DELAY_MS = 20;
 /** Slots the in-process watermark floor remembers; beyond this the oldest are dropped. */
 export const TEZOS_FLOOR_SLOTS_MAX = 10_000;
 /** Longest Zarith number accepted (70 bits of value is already above any Tezos amount or counter). */

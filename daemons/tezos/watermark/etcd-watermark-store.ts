@@ -9,7 +9,7 @@
 import { ETCD_CAS_ATTEMPTS_MAX, ETCD_RANGE_KEYS_MAX } from '../../../lib/limits.js';
 import { prefixEnd, type EtcdKeyValue } from '../../../lib/store/etcd-connection.js';
 import type { EtcdStoreClient } from '../../../lib/store/etcd-store-client.js';
-import { TEZOS_FLOOR_SLOTS_MAX } from '../tezos-limits.js';
+import { TEZOS_ETCD_RECORD_DELAY_MS, TEZOS_FLOOR_SLOTS_MAX } from '../tezos-limits.js';
 import { decide, lowers } from './watermark-rule.js';
 import type { Mark, MarkEntry, RequestedMark, ReserveOutcome, Slot, WatermarkBackend } from './watermark-store.js';
 
@@ -120,6 +120,10 @@ export function createEtcdWatermarkStore(store: EtcdStoreClient): WatermarkBacke
 
   async function recordSignature(slot: Slot, mark: RequestedMark, signature: string): Promise<void> {
     const key = keyOf(slot);
+    await new Promise((resolve) => setTimeout(resolve, TEZOS_ETCD_RECORD_DELAY_MS));
+    // Superseded meanwhile (this process reserved a higher mark): nothing could replay it.
+    const hint = lastSeen.get(key.toString('latin1'))?.mark;
+    if (hint && (hint.level > mark.level || (hint.level === mark.level && hint.round > mark.round))) return;
     let seen = lastSeen.get(key.toString('latin1')) ?? (await readSeen(key));
     for (let attempt = 0; attempt < ETCD_CAS_ATTEMPTS_MAX; attempt++) {
       // Only for the reserved mark, while it is current and unsigned: the Txn compares the mark

@@ -175,6 +175,23 @@ t.test('etcd watermark store', needTools('etcd'), async (t) => {
   t.equal(race.filter((o) => o.kind === 'reserved').length, 1, 'two clients, one slot: one reserve');
   t.equal((await second.read(slot))?.level, 50, 'the other client reads the committed mark');
 
+  // The signature lives under its own key beside the mark: another host reads both as one mark, and
+  // lists it once; a record superseded before it is written (the next level came first) is dropped.
+  t.same(await store.reserve(slot, { level: 60, round: 0, digest: D1 }), { kind: 'reserved' });
+  await store.recordSignature(slot, { level: 60, round: 0, digest: D1 }, 'sig60');
+  t.equal((await second.read(slot))?.signature, 'sig60', 'the other host reads the mark with its signature');
+  const listed = (await second.list()).filter((e) => e.kind === slot.kind && e.chainId === slot.chainId);
+  t.same(
+    listed.map((e) => [e.level, e.signature]),
+    [[60, 'sig60']],
+    'listed once, with its signature',
+  );
+  t.same(await store.reserve(slot, { level: 61, round: 0, digest: D1 }), { kind: 'reserved' });
+  const superseded = store.recordSignature(slot, { level: 61, round: 0, digest: D1 }, 'sig61');
+  t.same(await store.reserve(slot, { level: 62, round: 0, digest: D1 }), { kind: 'reserved' }, 'the next level reserved before the record is written');
+  await superseded;
+  t.same(await second.read(slot), { level: 62, round: 0, digest: D1, signature: null }, 'the superseded record was not written onto the newer mark');
+
   // The leader killed: requests may fail (never succeed twice), then resume on the new leader.
   await etcd.members[await etcd.leader()]!.kill('SIGKILL');
   let outcome: unknown = null;

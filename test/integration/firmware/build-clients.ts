@@ -17,17 +17,28 @@ export interface Posted {
   headers: string;
 }
 
+/** signing_server.bbclass's digsig_post up to its own arguments: the build's curl options, then `--silent --fail -X POST` and the form. */
+export function digsigPostArgs(curlArgs: string[], form: string[]): string[] {
+  return [...curlArgs, '--silent', '--fail', '-X', 'POST', ...form];
+}
+
+/** curl run without blocking (so that builds overlap) in `cwd`, killed after `timeoutMs`: its exit code and stdout. */
+function curlAsync(args: string[], cwd: string, timeoutMs: number): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    // A hung transfer must fail the test, not hold it until tap's own timeout.
+    const curl = spawn('curl', args, { cwd, stdio: ['ignore', 'pipe', 'ignore'], timeout: timeoutMs });
+    let out = '';
+    curl.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    curl.on('close', (code) => resolve({ code, out }));
+  });
+}
+
 const moduleForm = (tarball: string) => ['-F', `machine=${MACHINE}`, '-F', 'hashalg=sha512', '-F', `artifact=@${tarball}`];
 
 /** kernel-module-signing.bbclass's call, run asynchronously so that builds can post at the same time. */
-export function signModules(http: FirmwareHttp, tarball: string, output: string, curlArgs: string[] = DIGSIG_POST_ARGS): Promise<Posted> {
+export async function signModules(http: FirmwareHttp, tarball: string, output: string, curlArgs: string[] = DIGSIG_POST_ARGS): Promise<Posted> {
   const args = [
-    ...curlArgs,
-    '--silent',
-    '--fail',
-    '-X',
-    'POST',
-    ...moduleForm(tarball),
+    ...digsigPostArgs(curlArgs, moduleForm(tarball)),
     '--output',
     output,
     '-D',
@@ -36,17 +47,10 @@ export function signModules(http: FirmwareHttp, tarball: string, output: string,
     '%{http_code}',
     `${http.url}/sign/modules`,
   ];
-  return new Promise((resolve) => {
-    // A hung transfer must fail the test, not hold it until tap's own timeout.
-    const curl = spawn('curl', args, { cwd: http.base, stdio: ['ignore', 'pipe', 'ignore'], timeout: 60_000 });
-    let out = '';
-    curl.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    curl.on('close', (code) => {
-      const headersFile = path.join(http.base, `${output}.headers`);
-      const headers = fs.existsSync(headersFile) ? fs.readFileSync(headersFile, 'latin1') : '';
-      resolve({ code, status: Number(out.trim() || 0), headers });
-    });
-  });
+  const { code, out } = await curlAsync(args, http.base, 60_000);
+  const headersFile = path.join(http.base, `${output}.headers`);
+  const headers = fs.existsSync(headersFile) ? fs.readFileSync(headersFile, 'latin1') : '';
+  return { code, status: Number(out.trim() || 0), headers };
 }
 
 /**
@@ -55,17 +59,12 @@ export function signModules(http: FirmwareHttp, tarball: string, output: string,
  * build keeps process start-up (seconds for 100 on a loaded box) from spreading the builds out.
  * Resolves output name -> "<status> <curl exit code>".
  */
-export function signModulesAtOnce(http: FirmwareHttp, tarball: string, outputs: string[], curlArgs: string[]): Promise<Map<string, string>> {
+export async function signModulesAtOnce(http: FirmwareHttp, tarball: string, outputs: string[], curlArgs: string[]): Promise<Map<string, string>> {
   const args = ['--silent', '--parallel', '--parallel-immediate', '--parallel-max', String(outputs.length)];
   outputs.forEach((output, i) => {
     if (i > 0) args.push('--next');
     args.push(
-      ...curlArgs,
-      '--silent',
-      '--fail',
-      '-X',
-      'POST',
-      ...moduleForm(tarball),
+      ...digsigPostArgs(curlArgs, moduleForm(tarball)),
       '--output',
       output,
       '-w',
@@ -73,18 +72,12 @@ export function signModulesAtOnce(http: FirmwareHttp, tarball: string, outputs: 
       `${http.url}/sign/modules`,
     );
   });
-  return new Promise((resolve) => {
-    const curl = spawn('curl', args, { cwd: http.base, stdio: ['ignore', 'pipe', 'ignore'], timeout: 90_000 });
-    let out = '';
-    curl.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    curl.on('close', () => {
-      const lines = out
-        .split('\n')
-        .filter(Boolean)
-        .map((line) => line.split(' '));
-      resolve(new Map(lines.map(([name, ...rest]) => [name!, rest.join(' ')])));
-    });
-  });
+  const { out } = await curlAsync(args, http.base, 90_000);
+  const lines = out
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split(' '));
+  return new Map(lines.map(([name, ...rest]) => [name!, rest.join(' ')]));
 }
 
 /** A module tree as the class tars it (`lib/modules/...`): `modules` files of `bytes` random bytes. Returns its name under http.base. */

@@ -3,7 +3,7 @@
 // directory, a CST text CSF, and the openssl cms -verify call that checks a signature csf_parser extracted.
 import fs from 'node:fs';
 import path from 'node:path';
-import { tool } from './line-fixtures.js';
+import { cmsVerify, selfSignedCertArgs, tool } from './line-fixtures.js';
 
 function openssl(args: string[], cwd: string): void {
   const r = tool('openssl', args, { cwd });
@@ -17,26 +17,7 @@ function openssl(args: string[], cwd: string): void {
 export function makeHabPki(dir: string, issuer = 1): string {
   fs.mkdirSync(dir, { recursive: true });
   for (let i = 1; i <= 4; i++) {
-    openssl(
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        `srk${i}.key`,
-        '-out',
-        `srk${i}.crt`,
-        '-days',
-        '3650',
-        '-subj',
-        `/CN=SRK${i}`,
-        '-addext',
-        'basicConstraints=critical,CA:true',
-      ],
-      dir,
-    );
+    openssl(selfSignedCertArgs(`srk${i}.key`, `srk${i}.crt`, `/CN=SRK${i}`, 3650, ['-addext', 'basicConstraints=critical,CA:true']), dir);
     openssl(['x509', '-in', `srk${i}.crt`, '-outform', 'DER', '-out', `srk${i}.der`], dir);
   }
   fs.writeFileSync(path.join(dir, 'usr.cnf'), '[usr]\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n');
@@ -91,6 +72,5 @@ ${extra}
 
 /** openssl cms -verify of a detached HAB signature over `content`, with the signer's certificate and the SRK as trust anchor. */
 export function habSignatureVerifies(sig: string, content: string, cert: string, srk: string, cwd: string): boolean {
-  const args = ['cms', '-verify', '-binary', '-inform', 'DER', '-in', sig, '-content', content, '-certfile', cert, '-CAfile', srk];
-  return tool('openssl', [...args, '-partial_chain', '-purpose', 'any', '-out', '/dev/null'], { cwd }).code === 0;
+  return cmsVerify(sig, content, srk, { cwd, certfile: cert, partialChain: true }).code === 0;
 }

@@ -2,6 +2,7 @@
 // test keys (imported with `signerd hsm import`), and a key root naming them by `.pkcs11` references.
 import fs from 'node:fs';
 import path from 'node:path';
+import { openKeyRoot, type KeyRoot } from '../../../daemons/firmware/keys/key-root.js';
 import { runSignerd, startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
 import type { TestToken } from '../../helpers/softhsm.js';
 import { copyKeyRoot, tool } from './line-fixtures.js';
@@ -73,6 +74,19 @@ export async function importKeyRoot(dir: string, token: TestToken): Promise<HsmK
 export function startHsmFirmware(keyRoot: string, token: TestToken, extra: string[] = [], listeners = 1): Promise<RunningDaemon> {
   const http = listeners > 1 ? ['--http-port', '0'] : ['--no-http'];
   return startDaemon(['firmware', '--key-root', keyRoot, '--port', '0', ...http, ...extra], { env: token.env, listeners, timeoutMs: 30_000 });
+}
+
+/** `hsmRoot` opened in this process as the daemon opens it, under the token's SOFTHSM2_CONF until the test ends (then closed, the variable restored). */
+export async function openHsmKeyRoot(t: { teardown(fn: () => unknown): void }, hsmRoot: string, token: TestToken): Promise<KeyRoot> {
+  const saved = process.env['SOFTHSM2_CONF'];
+  process.env['SOFTHSM2_CONF'] = token.env.SOFTHSM2_CONF;
+  const root = await openKeyRoot(hsmRoot, { callMsMax: 10_000 });
+  t.teardown(async () => {
+    await root.close();
+    if (saved === undefined) delete process.env['SOFTHSM2_CONF'];
+    else process.env['SOFTHSM2_CONF'] = saved;
+  });
+  return root;
 }
 
 /** Start-up that must fail: the daemon's one stderr line (exit code included in the message). */

@@ -12,7 +12,7 @@ import { createToken, needSoftHsm } from '../../helpers/softhsm.js';
 import { needTools } from '../../helpers/tools.js';
 import { csfText, habSignatureVerifies, makeHabPki } from './hab-fixtures.js';
 import { curlPost, run } from './http-fixtures.js';
-import { startHsmFirmware } from './hsm-fixtures.js';
+import { openHsmKeyRoot, startHsmFirmware } from './hsm-fixtures.js';
 
 const MACHINE = 'imx8mm-evk';
 const skip = needSoftHsm().skip ?? needTools('openssl', 'curl', 'csf_parser').skip;
@@ -68,16 +68,9 @@ t.test('i.MX HAB4 with HSM-held CSF and IMG keys', skip ? { skip } : {}, async (
   });
 
   t.test('in process: the HSM keys give the file keys’ bytes', async (t) => {
-    const saved = process.env['SOFTHSM2_CONF'];
-    process.env['SOFTHSM2_CONF'] = token.env.SOFTHSM2_CONF;
-    const hsm = await openKeyRoot(hsmRoot, { callMsMax: 10_000 });
+    const hsm = await openHsmKeyRoot(t, hsmRoot, token);
     const files = await openKeyRoot(fileRoot, { callMsMax: 10_000 });
-    t.teardown(async () => {
-      await hsm.close();
-      await files.close();
-      if (saved === undefined) delete process.env['SOFTHSM2_CONF'];
-      else process.env['SOFTHSM2_CONF'] = saved;
-    });
+    t.teardown(() => files.close());
     const request = parseCsfText(csfText(blocks));
     const when = new Date(Date.UTC(2026, 11, 6, 12, 0, 0));
     const csfOf = (root: typeof hsm) =>

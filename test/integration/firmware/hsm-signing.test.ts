@@ -12,8 +12,21 @@ import { signModule } from '../../../daemons/firmware/formats/kernel-module.js';
 import { signMenderDigest } from '../../../daemons/firmware/formats/mender.js';
 import { signTa, signTaDigest } from '../../../daemons/firmware/formats/optee.js';
 import { openKeyRoot } from '../../../daemons/firmware/keys/key-root.js';
-import { buildSwu, EC_CMS_DISTRO, HSM_KEYS, importKeyRoot, startHsmFirmware, swupdateCheck } from './hsm-fixtures.js';
-import { DISTRO, MACHINE, okValue, readVector, RSA_MENDER_DISTRO, script, SIGN_FILE, tool } from './line-fixtures.js';
+import { buildSwu, EC_CMS_DISTRO, HSM_KEYS, importKeyRoot, openHsmKeyRoot, startHsmFirmware, swupdateCheck } from './hsm-fixtures.js';
+import {
+  cmsVerify,
+  DISTRO,
+  MACHINE,
+  moduleSigningKey,
+  okValue,
+  pssDigestVerify,
+  readVector,
+  RSA_MENDER_DISTRO,
+  script,
+  SIGN_FILE,
+  signFileDetached,
+  tool,
+} from './line-fixtures.js';
 
 const P256_HALF_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n >> 1n;
 const UUID = '8aaaf200-2450-11e4-abe2-0002a5d5c51b';
@@ -65,9 +78,8 @@ t.test('firmware signing with HSM-held keys', skip ? { skip } : {}, async (t) =>
   });
 
   t.test('kernel modules: blobs byte-identical to sign-file -d with the PEM key; openssl cms -verify accepts them', async (t) => {
-    const priv = path.join(fileRoot, MACHINE, 'kmodsign/kernel-signkey.priv');
-    const cert = path.join(fileRoot, MACHINE, 'kmodsign/kernel-signkey.x509');
-    fs.writeFileSync(path.join(dir, 'cert.pem'), tool('openssl', ['x509', '-inform', 'DER', '-in', cert]).stdout);
+    const key = moduleSigningKey(fileRoot, MACHINE);
+    fs.writeFileSync(path.join(dir, 'cert.pem'), tool('openssl', ['x509', '-inform', 'DER', '-in', key.cert]).stdout);
     for (const hash of ['sha256', 'sha384', 'sha512']) {
       const blob = Buffer.from(
         okValue(await request(daemon.port, `MODULE ${MACHINE} ${hash} ${crypto.createHash(hash).update(dummy).digest('hex')}`)),
@@ -75,33 +87,11 @@ t.test('firmware signing with HSM-held keys', skip ? { skip } : {}, async (t) =>
       );
       const ko = path.join(dir, `m-${hash}.ko`);
       fs.writeFileSync(ko, dummy);
-      const r = tool(SIGN_FILE, ['-d', hash, priv, cert, ko]);
+      const r = signFileDetached(hash, key, ko);
       t.equal(r.code, 0, r.out);
       t.ok(blob.equals(fs.readFileSync(`${ko}.p7s`)), `${hash}: identical to sign-file -d`);
       fs.writeFileSync(path.join(dir, `m-${hash}.p7`), blob);
-      const v = tool(
-        'openssl',
-        [
-          'cms',
-          '-verify',
-          '-binary',
-          '-inform',
-          'DER',
-          '-in',
-          `m-${hash}.p7`,
-          '-content',
-          ko,
-          '-certfile',
-          'cert.pem',
-          '-CAfile',
-          'cert.pem',
-          '-purpose',
-          'any',
-          '-out',
-          '/dev/null',
-        ],
-        { cwd: dir },
-      );
+      const v = cmsVerify(`m-${hash}.p7`, ko, 'cert.pem', { cwd: dir, certfile: 'cert.pem' });
       t.match(v.out, /Verification successful/, `${hash}: openssl cms -verify`);
     }
     const out = path.join(dir, 'script-dummy.ko');
@@ -134,27 +124,7 @@ t.test('firmware signing with HSM-held keys', skip ? { skip } : {}, async (t) =>
       const changed = Buffer.from(description.toString().replace('signerd test image', 'signerd test imagX'));
       t.notOk(swupdateCheck(buildSwu(dir, `bad-${distro}`, changed, sig), cert).accepted, `${distro}: a changed sw-description is refused`);
       fs.writeFileSync(path.join(dir, `cms-${distro}.sig`), sig);
-      const v = tool(
-        'openssl',
-        [
-          'cms',
-          '-verify',
-          '-binary',
-          '-inform',
-          'DER',
-          '-in',
-          `cms-${distro}.sig`,
-          '-content',
-          'sw-description',
-          '-CAfile',
-          cert,
-          '-purpose',
-          'any',
-          '-out',
-          '/dev/null',
-        ],
-        { cwd: dir },
-      );
+      const v = cmsVerify(`cms-${distro}.sig`, 'sw-description', cert, { cwd: dir });
       t.match(v.out, /Verification successful/, `${distro}: openssl cms -verify`);
     }
   });
@@ -197,43 +167,13 @@ t.test('firmware signing with HSM-held keys', skip ? { skip } : {}, async (t) =>
       Buffer.from(okValue(await request(daemon.port, `OPTEE ${MACHINE} PSS ${digest.toString('hex')}`)), 'base64'),
     );
     const pub = pubOf(path.join(fileRoot, MACHINE, 'opteesign/optee-signing-key.pem'));
-    const verify = (salt: string) =>
-      tool(
-        'openssl',
-        [
-          'pkeyutl',
-          '-verify',
-          '-pubin',
-          '-inkey',
-          pub,
-          '-pkeyopt',
-          'digest:sha256',
-          '-pkeyopt',
-          'rsa_padding_mode:pss',
-          '-pkeyopt',
-          `rsa_pss_saltlen:${salt}`,
-          '-pkeyopt',
-          'rsa_mgf1_md:sha256',
-          '-in',
-          'pss.dig',
-          '-sigfile',
-          'optee-pss.sig',
-        ],
-        { cwd: dir },
-      );
+    const verify = (salt: string) => pssDigestVerify(pub, 'pss.dig', 'optee-pss.sig', salt, dir);
     t.match(verify('32').out, /Signature Verified Successfully/, 'salt 32');
     t.notMatch(verify('222').out, /Signature Verified Successfully/, 'not the maximum salt');
   });
 
   t.test("in process: whole-module and whole-TA flows (the HTTP front end's) equal the file keys' output", async (t) => {
-    const saved = process.env['SOFTHSM2_CONF'];
-    process.env['SOFTHSM2_CONF'] = token.env.SOFTHSM2_CONF;
-    const root = await openKeyRoot(hsmRoot, { callMsMax: 10_000 });
-    t.teardown(async () => {
-      await root.close();
-      if (saved === undefined) delete process.env['SOFTHSM2_CONF'];
-      else process.env['SOFTHSM2_CONF'] = saved;
-    });
+    const root = await openHsmKeyRoot(t, hsmRoot, token);
     t.ok(
       (await signModule(root.signer(MACHINE, 'kmodsign'), 'sha256', dummy)).equals(readVector('module/dummy.ko.sha256.signed')),
       'signModule equals sign-file',

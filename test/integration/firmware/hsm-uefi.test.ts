@@ -8,7 +8,7 @@ import { signPeImage } from '../../../daemons/firmware/formats/authenticode.js';
 import { openKeyRoot } from '../../../daemons/firmware/keys/key-root.js';
 import { createToken, needSoftHsm } from '../../helpers/softhsm.js';
 import { needTools } from '../../helpers/tools.js';
-import { importKeyRoot, startHsmFirmware } from './hsm-fixtures.js';
+import { importKeyRoot, openHsmKeyRoot, startHsmFirmware } from './hsm-fixtures.js';
 import { MACHINE, script, tool } from './line-fixtures.js';
 import { PE_IMAGES, signingTimeOf } from './uefi-fixtures.js';
 
@@ -37,14 +37,7 @@ t.test('UEFI with an HSM-held db key', skip ? { skip } : {}, async (t) => {
   });
 
   t.test('in process: the whole-image flow equals the file key', async (t) => {
-    const saved = process.env['SOFTHSM2_CONF'];
-    process.env['SOFTHSM2_CONF'] = token.env.SOFTHSM2_CONF;
-    const root = await openKeyRoot(hsmRoot, { callMsMax: 10_000 });
-    t.teardown(async () => {
-      await root.close();
-      if (saved === undefined) delete process.env['SOFTHSM2_CONF'];
-      else process.env['SOFTHSM2_CONF'] = saved;
-    });
+    const root = await openHsmKeyRoot(t, hsmRoot, token);
     const when = new Date(Date.UTC(2026, 11, 6, 12, 0, 0));
     t.ok((await signPeImage(root.signer(MACHINE, 'uefisign'), image, when)).equals(await signPeImage(fileKeys.signer(MACHINE, 'uefisign'), image, when)));
   });

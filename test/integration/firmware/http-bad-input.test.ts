@@ -7,6 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { needTools } from '../../helpers/tools.js';
+import { stalledUpload } from './build-clients.js';
 import { MACHINE, curlPost, leftovers, run, startFirmwareDaemon } from './http-fixtures.js';
 
 function curlStatus(args: string[]): { status: number; body: string } {
@@ -17,7 +18,7 @@ function curlStatus(args: string[]): { status: number; body: string } {
 }
 
 /** Sends headers and the start of a body, then nothing; resolves with whatever comes back before the close. */
-function stalledUpload(port: number): Promise<string> {
+function stalledUploadReply(port: number): Promise<string> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
     let reply = '';
@@ -116,13 +117,8 @@ t.test('bad input gets its status; nothing is left behind', needTools('curl', 't
   });
 
   await t.test('a request over --http-jobs-max + --http-queue-max gets 503 while another is in progress', async (t) => {
-    const slow = net.connect(Number(new URL(http.url).port), '127.0.0.1');
-    await new Promise((resolve) => slow.once('connect', resolve));
-    slow.on('error', () => {});
     // Half an upload: the request holds the only job slot until it is finished or dropped.
-    slow.write(
-      `POST /sign/modules HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=XX\r\nContent-Length: 60000\r\n\r\n--XX\r\nContent-Disposition: form-data; name="machine"\r\n\r\n${MACHINE}\r\n`,
-    );
+    const slow = await stalledUpload(http, 60_000);
     let status = 0;
     for (let i = 0; i < 100 && status !== 503; i++) {
       status = modules('good.tar.gz');
@@ -140,7 +136,7 @@ t.test('bad input gets its status; nothing is left behind', needTools('curl', 't
   await t.test('an upload that stalls past --http-request-ms-max gets 408 and frees its slot', async (t) => {
     // The previous request's slot is released just after its reply, so a 503 here means "try again".
     let reply = '';
-    for (let i = 0; i < 50 && !reply.startsWith('HTTP/1.1 408'); i++) reply = await stalledUpload(Number(new URL(http.url).port));
+    for (let i = 0; i < 50 && !reply.startsWith('HTTP/1.1 408'); i++) reply = await stalledUploadReply(Number(new URL(http.url).port));
     t.match(reply, /^HTTP\/1\.1 408 /, 'node:http answers 408 Request Timeout');
     // The stalled request's slot is released just after its 408 goes out: allow for that race.
     let status = modules('good.tar.gz');

@@ -7,11 +7,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../../helpers/repo-root.js';
 import { needTools } from '../../helpers/tools.js';
-import { DIGSIG_POST_ARGS } from './build-clients.js';
+import { DIGSIG_POST_ARGS, digsigPostArgs } from './build-clients.js';
 import { DISTRO, MACHINE, run, startFirmwareDaemon, type FirmwareHttp } from './http-fixtures.js';
+import { cmsVerify } from './line-fixtures.js';
 import { PE_IMAGES } from './uefi-fixtures.js';
 
 const MODULE_MAGIC = Buffer.from('~Module signature appended~\n');
+/** The fields every NVIDIA Tegra class call sends first: the machine, the SoC and the L4T version. */
+const TEGRA_FORM = ['-F', `machine=${MACHINE}`, '-F', 'soctype=tegra234', '-F', 'bspversion=35.4.1'];
 
 interface Outcome {
   /** The call and the class's next step succeeded: the build task would pass. */
@@ -29,7 +32,7 @@ interface ClassCall {
 
 /** digsig_post <endpoint> <args...>, from `cwd`; resolves to curl's exit code and the HTTP status. */
 function digsigPost(http: FirmwareHttp, endpoint: string, args: string[], cwd: string): { code: number | null; status: number } {
-  const r = run('curl', [...DIGSIG_POST_ARGS, '--silent', '--fail', '-X', 'POST', ...args, '-w', '%{http_code}', `${http.url}/${endpoint}`], { cwd });
+  const r = run('curl', [...digsigPostArgs(DIGSIG_POST_ARGS, args), '-w', '%{http_code}', `${http.url}/${endpoint}`], { cwd });
   return { code: r.code, status: Number(r.stdout.toString().trim().slice(-3) || 0) };
 }
 
@@ -73,27 +76,7 @@ function swupdateSignTool(method: 'RSA' | 'CMS'): ClassCall['run'] {
     const verified =
       method === 'RSA'
         ? ok('openssl', ['dgst', '-sha256', '-verify', http.keys.pub.swupdateRsa, '-signature', 'sw-description.sig', 'sw-description'], dir)
-        : ok(
-            'openssl',
-            [
-              'cms',
-              '-verify',
-              '-binary',
-              '-inform',
-              'DER',
-              '-in',
-              'sw-description.sig',
-              '-content',
-              'sw-description',
-              '-CAfile',
-              http.keys.pub.cmsCert,
-              '-purpose',
-              'any',
-              '-out',
-              '/dev/null',
-            ],
-            dir,
-          );
+        : cmsVerify('sw-description.sig', 'sw-description', http.keys.pub.cmsCert, { cwd: dir }).code === 0;
     return { works: r.code === 0 && verified, status: Number(r.stdout.toString().trim().slice(-3)) };
   };
 }
@@ -103,23 +86,7 @@ function tegraSign(bup: boolean): ClassCall['run'] {
   return (http, dir) => {
     write(dir, { MANIFEST: `DTBFILE=x.dtb\nLNXFILE=boot.img\nBOARDID=3701\n${bup ? 'BUPGENSPECS=fab=000\n' : ''}`, 'boot.img': 'kernel', 'x.dtb': 'dtb' });
     run('tar', ['-c', '-h', '-z', '-f', 'tegrasign-in.tar.gz', 'MANIFEST', 'boot.img', 'x.dtb'], { cwd: dir });
-    const post = digsigPost(
-      http,
-      'sign/tegra',
-      [
-        '-F',
-        `machine=${MACHINE}`,
-        '-F',
-        'soctype=tegra234',
-        '-F',
-        'bspversion=35.4.1',
-        '-F',
-        'artifact=@tegrasign-in.tar.gz',
-        '--output',
-        'tegrasign-out.tar.gz',
-      ],
-      dir,
-    );
+    const post = digsigPost(http, 'sign/tegra', [...TEGRA_FORM, '-F', 'artifact=@tegrasign-in.tar.gz', '--output', 'tegrasign-out.tar.gz'], dir);
     return { works: post.code === 0 && ok('tar', ['-x', '-z', '-f', 'tegrasign-out.tar.gz'], dir), status: post.status };
   };
 }
@@ -141,19 +108,14 @@ function uefiSign(endpoint: string, signingType: string, output: string): ClassC
     );
     if (post.code !== 0) return { works: false, status: post.status };
     const cert = http.keys.pub.uefiCert;
-    const cmsVerify = (sig: string, content: string) =>
-      ok(
-        'openssl',
-        ['cms', '-verify', '-binary', '-inform', 'DER', '-in', sig, '-content', content, '-CAfile', cert, '-purpose', 'any', '-out', '/dev/null'],
-        dir,
-      );
+    const verifies = (sig: string, content: string) => cmsVerify(sig, content, cert, { cwd: dir }).code === 0;
     if (signingType === 'sbsign')
       return { works: /Signature verification OK/.test(run('sbverify', ['--cert', cert, output], { cwd: dir }).stdout.toString()), status: post.status };
-    if (signingType === 'signature') return { works: cmsVerify(output, 'BOOTAA64.efi'), status: post.status };
+    if (signingType === 'signature') return { works: verifies(output, 'BOOTAA64.efi'), status: post.status };
     const signed = fs.readFileSync(path.join(dir, output));
     const padded = Math.ceil(image.length / 2048) * 2048;
     write(dir, { 'attached.sig': signed.subarray(padded), 'unsigned.efi': image });
-    return { works: signed.subarray(0, image.length).equals(image) && cmsVerify('attached.sig', 'unsigned.efi'), status: post.status };
+    return { works: signed.subarray(0, image.length).equals(image) && verifies('attached.sig', 'unsigned.efi'), status: post.status };
   };
 }
 
@@ -164,20 +126,7 @@ function uefiCapsule(endpoint: string): ClassCall['run'] {
     const post = digsigPost(
       http,
       endpoint,
-      [
-        '-F',
-        `machine=${MACHINE}`,
-        '-F',
-        'soctype=tegra234',
-        '-F',
-        'bspversion=35.4.1',
-        '-F',
-        'guid=bf0d4599-20d4-414e-b2c5-3595b1cda402',
-        '-F',
-        'artifact=@x.bl_only.bup-payload',
-        '--output',
-        './tegra-bl.cap',
-      ],
+      [...TEGRA_FORM, '-F', 'guid=bf0d4599-20d4-414e-b2c5-3595b1cda402', '-F', 'artifact=@x.bl_only.bup-payload', '--output', './tegra-bl.cap'],
       dir,
     );
     return { works: post.code === 0, status: post.status };

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
+import { selfSignedCertArgs } from './line-fixtures.js';
 
 interface KeyRootFixture {
   keyRoot: string;
@@ -66,32 +67,12 @@ function generateKeyRoot(base: string): KeyRootFixture {
   fs.mkdirSync(pubDir, { recursive: true });
   const kmod = dir(MACHINE, 'kmodsign');
   openssl(
-    [
-      'req',
-      '-new',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'kernel-signkey.priv',
-      '-out',
-      'kernel-signkey.x509',
-      '-days',
-      '3650',
-      '-subj',
-      '/CN=Test module signing key/O=Test',
-      '-addext',
-      'extendedKeyUsage=codeSigning',
-    ],
+    selfSignedCertArgs('kernel-signkey.priv', 'kernel-signkey.x509', '/CN=Test module signing key/O=Test', 3650, ['-addext', 'extendedKeyUsage=codeSigning']),
     kmod,
   );
   const swu = dir(DISTRO, 'swupdate');
   openssl(['genrsa', '-out', 'rsa-private.key', '2048'], swu);
-  openssl(
-    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'cms-private.key', '-out', 'cms.cert', '-days', '3650', '-subj', '/O=SWUpdate/CN=target'],
-    swu,
-  );
+  openssl(selfSignedCertArgs('cms-private.key', 'cms.cert', '/O=SWUpdate/CN=target', 3650), swu);
   const mender = dir(DISTRO, 'mender');
   openssl(['genrsa', '-out', 'private.key', '2048'], mender);
   const menderEc = dir(EC_DISTRO, 'mender');
@@ -99,7 +80,7 @@ function generateKeyRoot(base: string): KeyRootFixture {
   const optee = dir(MACHINE, 'opteesign');
   openssl(['genrsa', '-out', 'optee-signing-key.pem', '2048'], optee);
   const uefi = dir(MACHINE, 'uefisign');
-  openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'db.key', '-out', 'db.crt', '-days', '3650', '-subj', '/CN=Test UEFI db key'], uefi);
+  openssl(selfSignedCertArgs('db.key', 'db.crt', '/CN=Test UEFI db key', 3650), uefi);
   const pub = {
     kmodCert: path.join(kmod, 'kernel-signkey.x509'),
     swupdateRsa: path.join(pubDir, 'swupdate-rsa.pub'),

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { needTools } from '../../helpers/tools.js';
 import { MACHINE, curlPost, leftovers, run, startFirmwareDaemon } from './http-fixtures.js';
+import { pssDigestVerify } from './line-fixtures.js';
 
 const UUID = '8aaaf200-2450-11e4-abe2-0002a5d5c51b';
 const ALGO = { PKCS1: 0x70004830, PSS: 0x70414930 };
@@ -86,25 +87,7 @@ t.test('/sign/optee', needTools('curl', 'tar', 'openssl'), async (t) => {
     t.ok(ta.subarray(20, 52).equals(digest), 'hash over shdr, uuid, version, image');
     fs.writeFileSync(path.join(work, 'pss.dig'), digest);
     fs.writeFileSync(path.join(work, 'pss.sig'), ta.subarray(52, 52 + 256));
-    const verify = run('openssl', [
-      'pkeyutl',
-      '-verify',
-      '-pubin',
-      '-inkey',
-      http.keys.pub.optee,
-      '-pkeyopt',
-      'digest:sha256',
-      '-pkeyopt',
-      'rsa_padding_mode:pss',
-      '-pkeyopt',
-      'rsa_pss_saltlen:32',
-      '-pkeyopt',
-      'rsa_mgf1_md:sha256',
-      '-in',
-      path.join(work, 'pss.dig'),
-      '-sigfile',
-      path.join(work, 'pss.sig'),
-    ]);
+    const verify = pssDigestVerify(http.keys.pub.optee, path.join(work, 'pss.dig'), path.join(work, 'pss.sig'), '32');
     t.match(verify.stdout.toString(), /Signature Verified Successfully/);
     t.ok(ta.subarray(52 + 256).equals(Buffer.concat([uuid, version, elf])));
   });

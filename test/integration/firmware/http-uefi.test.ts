@@ -7,6 +7,7 @@ import path from 'node:path';
 import t from 'tap';
 import { needTools } from '../../helpers/tools.js';
 import { MACHINE, curlPost, leftovers, run, startFirmwareDaemon } from './http-fixtures.js';
+import { cmsVerify } from './line-fixtures.js';
 import { PE_IMAGES } from './uefi-fixtures.js';
 
 const form = (signingType: string, file: string, machine = MACHINE) => [
@@ -43,12 +44,7 @@ t.test('/sign/tegra/uefi as digsigserver-uefi-signing.bbclass calls it', needToo
     fs.writeFileSync(file, original.subarray(0, 100_001));
     const post = curlPost(`${http.url}/sign/tegra/uefi`, form('signature', 'Image'), { cwd: work, output: 'Image.sig' });
     t.equal(post.status, 200, post.stderr);
-    const verify = (content: string) =>
-      run(
-        'openssl',
-        ['cms', '-verify', '-binary', '-inform', 'DER', '-in', 'Image.sig', '-content', content, '-CAfile', cert, '-purpose', 'any', '-out', '/dev/null'],
-        { cwd: work },
-      );
+    const verify = (content: string) => cmsVerify('Image.sig', content, cert, { cwd: work });
     t.equal(verify('Image').code, 0, 'openssl cms -verify accepts it');
     const flipped = fs.readFileSync(file);
     flipped.writeUInt8(flipped[5000]! ^ 1, 5000);
@@ -65,29 +61,7 @@ t.test('/sign/tegra/uefi as digsigserver-uefi-signing.bbclass calls it', needToo
     t.ok(signed.subarray(0, 5000).equals(content), 'the file first');
     t.ok(signed.subarray(5000, 6144).equals(Buffer.alloc(1144)), 'zeros up to 6144 (truncate --size=%2048)');
     fs.writeFileSync(path.join(work, 'attached.sig'), signed.subarray(6144));
-    const v = run(
-      'openssl',
-      [
-        'cms',
-        '-verify',
-        '-binary',
-        '-inform',
-        'DER',
-        '-in',
-        'attached.sig',
-        '-content',
-        'extlinux.conf',
-        '-CAfile',
-        cert,
-        '-purpose',
-        'any',
-        '-out',
-        '/dev/null',
-      ],
-      {
-        cwd: work,
-      },
-    );
+    const v = cmsVerify('attached.sig', 'extlinux.conf', cert, { cwd: work });
     t.equal(v.code, 0, `the CMS covers the unpadded file: ${v.stderr}`);
   });
 

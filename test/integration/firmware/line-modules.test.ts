@@ -6,7 +6,21 @@ import path from 'node:path';
 import t from 'tap';
 import { request } from '../../helpers/line-client.js';
 import { needTools } from '../../helpers/tools.js';
-import { copyKeyRoot, MACHINE, okValue, readVector, script, SIGN_FILE, startFirmware, tool } from './line-fixtures.js';
+import {
+  cmsVerify,
+  copyKeyRoot,
+  MACHINE,
+  moduleSigningKey,
+  okValue,
+  readVector,
+  script,
+  SIGN_FILE,
+  signFile,
+  signFileDetached,
+  splitModuleSignature,
+  startFirmware,
+  tool,
+} from './line-fixtures.js';
 
 // modinfo lives in /usr/sbin, which is not on every user's PATH.
 const MODINFO = fs.existsSync('/usr/sbin/modinfo') ? '/usr/sbin/modinfo' : 'modinfo';
@@ -17,8 +31,7 @@ t.test('kernel modules through the line protocol', tools, async (t) => {
   const keyRoot = copyKeyRoot(dir);
   const daemon = await startFirmware(keyRoot);
   t.teardown(() => daemon.stop());
-  const priv = path.join(keyRoot, MACHINE, 'kmodsign/kernel-signkey.priv');
-  const cert = path.join(keyRoot, MACHINE, 'kmodsign/kernel-signkey.x509');
+  const key = moduleSigningKey(keyRoot, MACHINE);
   const dummy = readVector('module/dummy.ko');
 
   t.test('digest flow: the blob equals sign-file -d, for each hash', async (t) => {
@@ -27,7 +40,7 @@ t.test('kernel modules through the line protocol', tools, async (t) => {
       const blob = Buffer.from(okValue(await request(daemon.port, `MODULE ${MACHINE} ${hash} ${digest}`)), 'base64');
       const ko = path.join(dir, `live-${hash}.ko`);
       fs.writeFileSync(ko, dummy);
-      const r = tool(SIGN_FILE, ['-d', hash, priv, cert, ko]);
+      const r = signFileDetached(hash, key, ko);
       t.equal(r.code, 0, `sign-file -d ${hash}: ${r.out}`);
       t.ok(blob.equals(fs.readFileSync(`${ko}.p7s`)), `${hash}: identical to sign-file -d`);
       if (hash !== 'sha384') t.ok(blob.equals(readVector(`module/dummy.ko.${hash}.p7s`)), `${hash}: identical to the committed vector`);
@@ -35,8 +48,8 @@ t.test('kernel modules through the line protocol', tools, async (t) => {
       const viaS = path.join(dir, `via-s-${hash}.ko`);
       const ref = path.join(dir, `ref-${hash}.ko`);
       fs.writeFileSync(path.join(dir, `blob-${hash}.p7s`), blob);
-      t.equal(tool(SIGN_FILE, ['-s', path.join(dir, `blob-${hash}.p7s`), hash, cert, ko, viaS]).code, 0);
-      t.equal(tool(SIGN_FILE, [hash, priv, cert, ko, ref]).code, 0);
+      t.equal(tool(SIGN_FILE, ['-s', path.join(dir, `blob-${hash}.p7s`), hash, key.cert, ko, viaS]).code, 0);
+      t.equal(signFile(hash, key, ko, ref).code, 0);
       t.ok(fs.readFileSync(viaS).equals(fs.readFileSync(ref)), `${hash}: sign-file -s with our blob == sign-file`);
     }
   });
@@ -54,7 +67,7 @@ t.test('kernel modules through the line protocol', tools, async (t) => {
       fs.writeFileSync(path.join(dir, name), content);
       const r = script('firmware-sign-module.sh', [MACHINE, 'sha512', ours], daemon.port);
       t.equal(r.code, 0, `script: ${r.out}`);
-      t.equal(tool(SIGN_FILE, ['sha512', priv, cert, path.join(dir, name), ref]).code, 0);
+      t.equal(signFile('sha512', key, path.join(dir, name), ref).code, 0);
       t.ok(fs.readFileSync(ours).equals(fs.readFileSync(ref)), `${name}: byte-identical to sign-file`);
     }
     t.ok(fs.readFileSync(path.join(dir, 'ours-dummy.ko')).equals(readVector('module/dummy.ko.sha512.signed')), 'identical to the committed vector');
@@ -70,45 +83,21 @@ t.test('kernel modules through the line protocol', tools, async (t) => {
   t.test('openssl cms -verify accepts the extracted blob; modinfo shows the signer', async (t) => {
     const signed = path.join(dir, 'ours-dummy.ko');
     const bytes = fs.readFileSync(signed);
-    const sigLen = bytes.readUInt32BE(bytes.length - 28 - 4);
-    const blobEnd = bytes.length - 40;
-    fs.writeFileSync(path.join(dir, 'sig.p7'), bytes.subarray(blobEnd - sigLen, blobEnd));
-    fs.writeFileSync(path.join(dir, 'content.bin'), bytes.subarray(0, blobEnd - sigLen));
-    fs.writeFileSync(path.join(dir, 'cert.pem'), tool('openssl', ['x509', '-inform', 'DER', '-in', cert]).stdout);
-    const verify = (content: string) =>
-      tool(
-        'openssl',
-        [
-          'cms',
-          '-verify',
-          '-binary',
-          '-inform',
-          'DER',
-          '-in',
-          'sig.p7',
-          '-content',
-          content,
-          '-certfile',
-          'cert.pem',
-          '-CAfile',
-          'cert.pem',
-          '-purpose',
-          'any',
-          '-out',
-          '/dev/null',
-        ],
-        { cwd: dir },
-      );
+    const { content, sig } = splitModuleSignature(bytes);
+    fs.writeFileSync(path.join(dir, 'sig.p7'), sig);
+    fs.writeFileSync(path.join(dir, 'content.bin'), content);
+    fs.writeFileSync(path.join(dir, 'cert.pem'), tool('openssl', ['x509', '-inform', 'DER', '-in', key.cert]).stdout);
+    const verify = (file: string) => cmsVerify('sig.p7', file, 'cert.pem', { cwd: dir, certfile: 'cert.pem' });
     const ok = verify('content.bin');
     t.equal(ok.code, 0, ok.out);
     t.match(ok.out, /Verification successful/);
-    fs.writeFileSync(path.join(dir, 'tampered.bin'), Buffer.concat([bytes.subarray(0, blobEnd - sigLen), Buffer.from([0])]));
+    fs.writeFileSync(path.join(dir, 'tampered.bin'), Buffer.concat([content, Buffer.from([0])]));
     t.not(verify('tampered.bin').code, 0, 'tampered content fails');
     const field = (f: string) => tool(MODINFO, ['-F', f, signed]).out.trim();
     t.equal(field('signer'), 'signerd test module signing key');
     t.equal(field('sig_id'), 'PKCS#7');
     t.equal(field('sig_hashalgo'), 'sha512');
-    const serial = tool('openssl', ['x509', '-inform', 'DER', '-in', cert, '-noout', '-serial']).out.trim().split('=')[1]!;
+    const serial = tool('openssl', ['x509', '-inform', 'DER', '-in', key.cert, '-noout', '-serial']).out.trim().split('=')[1]!;
     t.equal(field('sig_key').replace(/:/g, '').toUpperCase().replace(/^0+/, ''), serial.replace(/^0+/, ''), 'sig_key is the certificate serial');
   });
 

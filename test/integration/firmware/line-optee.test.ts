@@ -6,7 +6,7 @@ import path from 'node:path';
 import t from 'tap';
 import { request } from '../../helpers/line-client.js';
 import { needTools } from '../../helpers/tools.js';
-import { copyKeyRoot, MACHINE, okValue, readVector, script, startFirmware, tool, vector } from './line-fixtures.js';
+import { copyKeyRoot, MACHINE, okValue, pssDigestVerify, readVector, script, startFirmware, tool, vector } from './line-fixtures.js';
 
 const tools = needTools('openssl', 'nc');
 const UUID = '8aaaf200-2450-11e4-abe2-0002a5d5c51b';
@@ -72,30 +72,7 @@ t.test('OP-TEE through the line protocol', tools, async (t) => {
     fs.writeFileSync(path.join(dir, 'pss.dig'), digest);
     fs.writeFileSync(path.join(dir, 'pss.sig'), ta.subarray(52, 52 + 256));
     fs.writeFileSync(path.join(dir, 'optee.pub'), tool('openssl', ['pkey', '-in', key, '-pubout']).stdout);
-    const verify = (salt: string) =>
-      tool(
-        'openssl',
-        [
-          'pkeyutl',
-          '-verify',
-          '-pubin',
-          '-inkey',
-          'optee.pub',
-          '-pkeyopt',
-          'digest:sha256',
-          '-pkeyopt',
-          'rsa_padding_mode:pss',
-          '-pkeyopt',
-          `rsa_pss_saltlen:${salt}`,
-          '-pkeyopt',
-          'rsa_mgf1_md:sha256',
-          '-in',
-          'pss.dig',
-          '-sigfile',
-          'pss.sig',
-        ],
-        { cwd: dir },
-      );
+    const verify = (salt: string) => pssDigestVerify('optee.pub', 'pss.dig', 'pss.sig', salt, dir);
     t.match(verify('32').out, /Signature Verified Successfully/);
     t.notMatch(verify('222').out, /Signature Verified Successfully/, 'not a max-length salt (OP-TEE would refuse it)');
   });

@@ -23,6 +23,8 @@ export const DURABLE_ARGS = ['--appendonly', 'yes', '--appendfsync', 'always'];
 export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-redis-'));
+  // stop() is also a crash that start() recovers from, so the data stays until this process ends.
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   let proc: ChildProcess | undefined;
 
   async function start(): Promise<void> {

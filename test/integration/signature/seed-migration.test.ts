@@ -9,6 +9,8 @@ import { runSignerd, startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
 import { freePort } from '../../helpers/ports.js';
 import { startRedis, type TestRedis } from '../../helpers/redis-server.js';
+import { startEtcd } from '../../helpers/etcd-cluster.js';
+import { needPostgres, startPostgres } from '../../helpers/postgres-server.js';
 import { needTools } from '../../helpers/tools.js';
 import { INVALID, VALID, makeKeys, type Family } from '../../helpers/signature-fixtures.js';
 
@@ -64,21 +66,43 @@ async function fillLikeTheOriginal(redis: TestRedis, family: Family, privateKey:
 interface DestCase {
   family: Family;
   store: string;
+  /** What the destination needs beside the source's redis (tap skip options; CI fails instead). */
+  needs(): { skip?: string };
   /** Destination store options; the redis one shares the source's db 0, as an operator might. */
-  args(redis: TestRedis): string[];
+  args(redis: TestRedis, t: Test): Promise<string[]>;
 }
 
 const cases: DestCase[] = [
-  { family: 'rsa', store: 'sqlite', args: () => ['--state-dir', path.join(dir, 'state-rsa')] },
-  { family: 'ecdsa', store: 'redis', args: (redis) => ['--store', 'redis', '--redis-url', redis.url, '--redis-prefix', 'test:'] },
+  { family: 'rsa', store: 'sqlite', needs: () => ({}), args: async () => ['--state-dir', path.join(dir, 'state-rsa')] },
+  { family: 'ecdsa', store: 'redis', needs: () => ({}), args: async (redis) => ['--store', 'redis', '--redis-url', redis.url, '--redis-prefix', 'test:'] },
+  {
+    family: 'ecdsa',
+    store: 'postgres',
+    needs: needPostgres,
+    args: async (_redis, t) => {
+      const server = await startPostgres();
+      t.teardown(() => server.stop());
+      return ['--store', 'postgres', '--postgres-url', server.url(), '--postgres-sslmode', 'disable'];
+    },
+  },
+  {
+    family: 'ecdsa',
+    store: 'etcd',
+    needs: () => needTools('etcd'),
+    args: async (_redis, t) => {
+      const etcd = await startEtcd(1);
+      t.teardown(() => etcd.stop());
+      return ['--store', 'etcd', '--etcd-endpoints', etcd.endpoints.join(',')];
+    },
+  },
 ];
 
 for (const c of cases) {
-  t.test(`${c.family} → ${c.store}: migrated signatures verify, the rest do not`, needTools('redis-server', 'redis-cli'), async (t) => {
-    const { redis, keys, privateKey } = await seedSource(t, c.family, `seed-${c.family}`);
+  t.test(`${c.family} → ${c.store}: migrated signatures verify, the rest do not`, { ...needTools('redis-server', 'redis-cli'), ...c.needs() }, async (t) => {
+    const { redis, keys, privateKey } = await seedSource(t, c.family, `seed-${c.family}-${c.store}`);
     const signatureBytes = c.family === 'rsa' ? 256 : 96;
     const seeded = await fillLikeTheOriginal(redis, c.family, privateKey, signatureBytes);
-    const dest = c.args(redis);
+    const dest = await c.args(redis, t);
     const migrate = (...extra: string[]): ReturnType<typeof runSignerd> =>
       runSignerd(['migrate-seed', '--from-redis-url', `${redis.url}/0`, '--type', c.family, '--public-key', keys.publicKeyFile, ...dest, ...extra]);
 

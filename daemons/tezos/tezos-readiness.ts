@@ -1,10 +1,9 @@
 // tezos' readiness parts and refusal count: every served key signs a probe payload that verifies
 // with its public key; the watermark store answers a read (through Redis' durability gate) and its
 // state directory takes a synced file; refused sign requests are counted by kind.
-import { DaemonError } from '../../lib/errors.js';
-import { KEY_PROBE_INTERVAL_MS, STORE_PROBE_INTERVAL_MS } from '../../lib/limits.js';
+import { STORE_PROBE_INTERVAL_MS } from '../../lib/limits.js';
 import type { ReadinessPart } from '../../lib/operations/readiness.js';
-import { probeDirectory } from '../../lib/operations/probes.js';
+import { keyPart, probeDirectory } from '../../lib/operations/probes.js';
 import { randomBytes } from 'node:crypto';
 import type { ListenerMetrics } from '../../lib/server/listener-metrics.js';
 import { verifyTezosSignature, type TezosKey } from './keys/tezos-key.js';
@@ -16,16 +15,7 @@ const PROBE_PAYLOAD = Buffer.concat([Buffer.from([0x05]), Buffer.from('signerd r
 const PROBE_SLOT = { chainId: 'signerd-readiness-probe', pkh: 'none', kind: 'block' as const };
 
 export function tezosKeyPart(key: TezosKey): ReadinessPart {
-  return {
-    name: `key ${key.pkh}`,
-    intervalMs: KEY_PROBE_INTERVAL_MS,
-    reprobeOnFault: true,
-    async probe() {
-      const signature = await key.sign(PROBE_PAYLOAD);
-      if (!verifyTezosSignature(key.publicKey, PROBE_PAYLOAD, signature))
-        throw new DaemonError('SIGNATURE_CHECK_FAILED', 'the key made a signature that does not verify with its public key');
-    },
-  };
+  return keyPart(key.pkh, async () => verifyTezosSignature(key.publicKey, PROBE_PAYLOAD, await key.sign(PROBE_PAYLOAD)));
 }
 
 /**

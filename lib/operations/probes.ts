@@ -16,14 +16,17 @@ const PROBE_MESSAGE = Buffer.from('signerd readiness probe');
 const PROBE_RECORD_MS = 60_000;
 
 export function signingKeyPart(key: SigningKey): ReadinessPart {
+  return keyPart(key.keyId, async () => verifyAsync(key.algorithm, key.publicKey, PROBE_MESSAGE, await key.sign(PROBE_MESSAGE)));
+}
+
+/** A key's part, whatever the key: `signsAndVerifies` makes a probe signature and checks it with the public key. */
+export function keyPart(keyName: string, signsAndVerifies: () => Promise<boolean>): ReadinessPart {
   return {
-    name: `key ${key.keyId}`,
+    name: `key ${keyName}`,
     intervalMs: KEY_PROBE_INTERVAL_MS,
     reprobeOnFault: true,
     async probe() {
-      const signature = await key.sign(PROBE_MESSAGE);
-      if (!(await verifyAsync(key.algorithm, key.publicKey, PROBE_MESSAGE, signature)))
-        throw new DaemonError('SIGNATURE_CHECK_FAILED', 'the key made a signature that does not verify with its public key');
+      if (!(await signsAndVerifies())) throw new DaemonError('SIGNATURE_CHECK_FAILED', 'the key made a signature that does not verify with its public key');
     },
   };
 }

@@ -2,8 +2,8 @@
 // deadline from --store-timeout-ms, ready() that waits for a linearizable read to succeed (a
 // quorum is there), and the guard that turns every failure into STORE_UNAVAILABLE.
 import type { StoreSettings } from '../config/store-options.js';
-import { DaemonError } from '../errors.js';
 import { connectEtcd, etcdRefusal, etcdUnavailable, type EtcdClient } from './etcd-connection.js';
+import { waitUntilReady } from './store-ready.js';
 
 export interface EtcdStoreClient {
   readonly client: EtcdClient;
@@ -15,29 +15,13 @@ export interface EtcdStoreClient {
   close(): Promise<void>;
 }
 
-/** Between attempts to reach a quorum while ready() waits. */
-const READY_RETRY_MS = 200;
-
 export function openEtcdStore(settings: Extract<StoreSettings, { kind: 'etcd' }>): EtcdStoreClient {
   const client = connectEtcd({ ...settings, requestTimeoutMs: settings.timeoutMs });
   return {
     client,
     prefix: settings.prefix,
-    async ready(msMax) {
-      const deadline = Date.now() + msMax;
-      for (;;) {
-        try {
-          // A linearizable read goes through the leader: it succeeds only while a quorum is up.
-          await client.range(Buffer.from(`${settings.prefix}ready`));
-          return true;
-        } catch (err) {
-          const refusal = etcdRefusal(err);
-          if (refusal !== null) throw new DaemonError('CONFIG_INVALID', `etcd refused the connection: ${refusal}`, { cause: err });
-          if (Date.now() + READY_RETRY_MS >= deadline) return false;
-          await new Promise((resolve) => setTimeout(resolve, READY_RETRY_MS));
-        }
-      }
-    },
+    // A linearizable read goes through the leader: it succeeds only while a quorum is up.
+    ready: (msMax) => waitUntilReady('etcd', msMax, () => client.range(Buffer.from(`${settings.prefix}ready`)), etcdRefusal),
     async guard(what, fn) {
       try {
         return await fn();

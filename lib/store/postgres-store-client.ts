@@ -15,6 +15,7 @@ import {
   type CommitSettings,
 } from './postgres-connection.js';
 import { ensurePostgresSchema } from './postgres-schema.js';
+import { waitUntilReady } from './store-ready.js';
 
 export type PostgresStoreSettings = Extract<StoreSettings, { kind: 'postgres' }>;
 
@@ -33,9 +34,6 @@ export interface PostgresStoreClient {
   describeDurability(): string;
   close(): Promise<void>;
 }
-
-/** Between attempts to reach the server while ready() waits. */
-const READY_RETRY_MS = 200;
 
 /**
  * sslmode disable or require beyond loopback is allowed (a private link may make it safe) but said
@@ -94,21 +92,7 @@ export function openPostgresStore(
   return {
     pool,
     schema: settings.schema,
-    async ready(msMax) {
-      const deadline = Date.now() + msMax;
-      for (;;) {
-        try {
-          await prepare();
-          return true;
-        } catch (err) {
-          if (err instanceof DaemonError) throw err;
-          const refusal = postgresRefusal(err);
-          if (refusal !== null) throw new DaemonError('CONFIG_INVALID', `postgres refused the connection: ${refusal}`, { cause: err });
-          if (Date.now() + READY_RETRY_MS >= deadline) return false;
-          await new Promise((resolve) => setTimeout(resolve, READY_RETRY_MS));
-        }
-      }
-    },
+    ready: (msMax) => waitUntilReady('postgres', msMax, prepare, postgresRefusal),
     async guard(what, fn) {
       try {
         await prepare();

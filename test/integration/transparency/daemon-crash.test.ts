@@ -2,7 +2,6 @@
 // passes, every signature a client received is in it, every pair of checkpoints seen is consistent)
 // and several daemons appending at once (no entry lost or given twice).
 import t from 'tap';
-import fs from 'node:fs';
 import path from 'node:path';
 import { startDaemon, runSignerd, type RunningDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
@@ -10,11 +9,9 @@ import { makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
 import { auditLog } from '../../../lib/transparency/log-audit.js';
 import { decodeLogEntry } from '../../../lib/transparency/log-entry.js';
 import { parseVerifierKey } from '../../../lib/transparency/note-key.js';
-import { verifyCheckpoint, type Checkpoint } from '../../../lib/transparency/checkpoint.js';
+import { verifyCheckpoint } from '../../../lib/transparency/checkpoint.js';
 import { openPublishedTree } from '../../../lib/transparency/tile-reader.js';
-import { consistencyProof } from '../../../lib/transparency/merkle-tree.js';
-import { verifyConsistency } from '../../../lib/transparency/merkle-proof-check.js';
-import { makeKey, openLog, until } from './fixtures.js';
+import { checkPairwiseConsistent, makeKey, openLog, until, watchCheckpoints } from './fixtures.js';
 
 const ROUNDS = 3;
 const CLIENTS = 6;
@@ -63,15 +60,7 @@ t.test('SIGKILL of a sign daemon under load, again and again', async (t) => {
   const { keyFile: logKey, vkey } = await makeKey(dir);
   const keys = makeKeys(dir, 'ecdsa');
 
-  const seen = new Set<string>();
-  const watch = setInterval(() => {
-    try {
-      seen.add(fs.readFileSync(path.join(logDir, 'checkpoint'), 'utf8'));
-    } catch {
-      // Not there yet, or mid-rename.
-    }
-  }, 5);
-  t.teardown(() => clearInterval(watch));
+  const { seen, stop: stopWatching } = watchCheckpoints(t, logDir);
 
   const received: string[] = [];
   for (let round = 0; round < ROUNDS; round++) {
@@ -84,7 +73,7 @@ t.test('SIGKILL of a sign daemon under load, again and again', async (t) => {
     t.equal(await daemon.stop('SIGKILL'), null, `round ${round}: killed after ${received.length - before} signatures`);
     await client.stop();
   }
-  clearInterval(watch);
+  stopWatching();
 
   // Reopening reconciles and publishes a checkpoint over everything that was made durable.
   const checkpoint = await runSignerd(['log', 'checkpoint', '--transparency-log', logDir, '--transparency-log-key', logKey]);
@@ -104,22 +93,7 @@ t.test('SIGKILL of a sign daemon under load, again and again', async (t) => {
     `every one of the ${received.length} signatures received is in the log (${logged.size} sign entries)`,
   );
 
-  const checkpoints: Checkpoint[] = [...seen].map((note) => {
-    const verdict = verifyCheckpoint(note, key);
-    if (!verdict.ok) throw new Error(verdict.reason);
-    return verdict.checkpoint;
-  });
-  checkpoints.sort((a, b) => a.size - b.size);
-  const tree = openPublishedTree(logDir, final.checkpoint.size);
-  let pairs = 0;
-  for (let i = 0; i < checkpoints.length; i++) {
-    for (let j = i + 1; j < checkpoints.length; j++) {
-      const [a, b] = [checkpoints[i]!, checkpoints[j]!];
-      if (!verifyConsistency(a.size, b.size, a.root, b.root, consistencyProof(tree, a.size, b.size)))
-        t.fail(`checkpoints ${a.size} and ${b.size} are not consistent`);
-      pairs++;
-    }
-  }
+  const { checkpoints, pairs } = checkPairwiseConsistent(t, seen, key, openPublishedTree(logDir, final.checkpoint.size));
   t.ok(checkpoints.length >= ROUNDS, `${checkpoints.length} checkpoints seen, ${pairs} pairs consistent: the log never shrank or forked`);
 });
 

@@ -1,5 +1,6 @@
 // Shared by the transparency log tests: a key made by `signerd log keygen`, a log filled through
-// the library, the Go verifier, byte flips in files and in note signatures, and a daemon's log read back.
+// the library, the Go verifier, byte flips in files and in note signatures, a daemon's log read
+// back, and the checkpoints seen during a crash loop checked pairwise for consistency.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -15,6 +16,10 @@ import { openPublishedTree } from '../../../lib/transparency/tile-reader.js';
 import { loadCheckpointSignerFile } from '../../../lib/transparency/checkpoint-signer.js';
 import { generateNoteKey } from '../../../lib/transparency/note-key.js';
 import { openTransparencyLog, type TransparencyLog } from '../../../lib/transparency/transparency-log.js';
+import { verifyCheckpoint, type Checkpoint } from '../../../lib/transparency/checkpoint.js';
+import { consistencyProof, type NodeSource } from '../../../lib/transparency/merkle-tree.js';
+import { verifyConsistency } from '../../../lib/transparency/merkle-proof-check.js';
+import type { NoteVerifierKey } from '../../../lib/transparency/note-key.js';
 import type { LogEvent } from '../../../lib/transparency/log-entry.js';
 
 const ORIGIN = 'signerd.test/log';
@@ -171,4 +176,46 @@ export async function checkBundle(t: Test, dir: string, logDir: string, vkey: st
     const go = runGo('bundle', vkey, file);
     t.equal(go.code, 0, `the Go verifier accepts the bundle: ${go.out}`);
   }
+}
+
+/** Every checkpoint anyone could have fetched: the file, polled every 5 ms until stop() (or the test's end). */
+export function watchCheckpoints(t: Test, logDir: string): { seen: Set<string>; stop(): void } {
+  const seen = new Set<string>();
+  const watch = setInterval(() => {
+    try {
+      seen.add(fs.readFileSync(path.join(logDir, 'checkpoint'), 'utf8'));
+    } catch {
+      // Not there yet, or mid-rename.
+    }
+  }, 5);
+  t.teardown(() => clearInterval(watch));
+  return { seen, stop: () => clearInterval(watch) };
+}
+
+/**
+ * Verifies every note with `key` and a consistency proof (from `tree`) between every pair of them,
+ * failing `t` on each pair that is not consistent: the log never shrank or forked. Sizes ascending.
+ */
+export function checkPairwiseConsistent(
+  t: Test,
+  notes: Iterable<string>,
+  key: NoteVerifierKey,
+  tree: NodeSource,
+): { checkpoints: Checkpoint[]; pairs: number } {
+  const checkpoints: Checkpoint[] = [...notes].map((note) => {
+    const verdict = verifyCheckpoint(note, key);
+    if (!verdict.ok) throw new Error(verdict.reason);
+    return verdict.checkpoint;
+  });
+  checkpoints.sort((a, b) => a.size - b.size);
+  let pairs = 0;
+  for (let i = 0; i < checkpoints.length; i++) {
+    for (let j = i + 1; j < checkpoints.length; j++) {
+      const [a, b] = [checkpoints[i]!, checkpoints[j]!];
+      if (!verifyConsistency(a.size, b.size, a.root, b.root, consistencyProof(tree, a.size, b.size)))
+        t.fail(`checkpoints ${a.size} and ${b.size} are not consistent`);
+      pairs++;
+    }
+  }
+  return { checkpoints, pairs };
 }

@@ -8,12 +8,10 @@ import { needGo } from '../../helpers/go-tools.js';
 import { auditLog } from '../../../lib/transparency/log-audit.js';
 import { decodeLogEntry } from '../../../lib/transparency/log-entry.js';
 import { parseVerifierKey } from '../../../lib/transparency/note-key.js';
-import { verifyCheckpoint, type Checkpoint } from '../../../lib/transparency/checkpoint.js';
 import { openPublishedTree } from '../../../lib/transparency/tile-reader.js';
 import { consistencyProof, rootHash } from '../../../lib/transparency/merkle-tree.js';
-import { verifyConsistency } from '../../../lib/transparency/merkle-proof-check.js';
 import { formatConsistencyProof } from '../../../lib/transparency/proof-text.js';
-import { makeKey, openLog, runGo, spawnAppender, until, type Ack } from './fixtures.js';
+import { checkPairwiseConsistent, makeKey, openLog, runGo, spawnAppender, until, watchCheckpoints, type Ack } from './fixtures.js';
 
 const ROUNDS = 3;
 
@@ -24,15 +22,7 @@ t.test('SIGKILL under load, again and again', async (t) => {
   const key = parseVerifierKey(vkey);
 
   // Every checkpoint anyone could have fetched: the file, polled while the processes run.
-  const seen = new Set<string>();
-  const watch = setInterval(() => {
-    try {
-      seen.add(fs.readFileSync(path.join(logDir, 'checkpoint'), 'utf8'));
-    } catch {
-      // Not there yet, or mid-rename.
-    }
-  }, 5);
-  t.teardown(() => clearInterval(watch));
+  const { seen, stop: stopWatching } = watchCheckpoints(t, logDir);
 
   const acks: Ack[] = [];
   for (let round = 0; round < ROUNDS; round++) {
@@ -49,7 +39,7 @@ t.test('SIGKILL under load, again and again', async (t) => {
     t.same(await Promise.all(pair.map((a) => a.exited)), [null, null], `round ${round}: both killed`);
     for (const a of pair) acks.push(...a.acks);
   }
-  clearInterval(watch);
+  stopWatching();
 
   // Reopening reconciles and publishes a checkpoint over everything that was made durable.
   const log = await openLog(logDir, keyFile);
@@ -65,21 +55,7 @@ t.test('SIGKILL under load, again and again', async (t) => {
   t.same(missing, [], 'every acknowledged entry is in the log at its index');
   t.same(auditLog(logDir, key).problems, [], 'audit passes');
 
-  const checkpoints: Checkpoint[] = [...seen].map((note) => {
-    const verdict = verifyCheckpoint(note, key);
-    if (!verdict.ok) throw new Error(verdict.reason);
-    return verdict.checkpoint;
-  });
-  checkpoints.sort((a, b) => a.size - b.size);
-  let pairs = 0;
-  for (let i = 0; i < checkpoints.length; i++) {
-    for (let j = i; j < checkpoints.length; j++) {
-      const [a, b] = [checkpoints[i]!, checkpoints[j]!];
-      if (!verifyConsistency(a.size, b.size, a.root, b.root, consistencyProof(tree, a.size, b.size)))
-        t.fail(`checkpoints ${a.size} and ${b.size} are not consistent`);
-      pairs++;
-    }
-  }
+  const { checkpoints, pairs } = checkPairwiseConsistent(t, seen, key, tree);
   t.ok(checkpoints.length >= ROUNDS, `${checkpoints.length} checkpoints seen, ${pairs} pairs consistent`);
 
   t.test('the Go verifier agrees', needGo(), async (t) => {

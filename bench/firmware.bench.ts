@@ -11,7 +11,7 @@ import { startDaemon } from '../test/helpers/daemon.js';
 import { csfText, makeHabPki } from '../test/integration/firmware/hab-fixtures.js';
 import { copyKeyRoot, MACHINE, SIGN_FILE } from '../test/integration/firmware/line-fixtures.js';
 import { whichTool } from '../test/helpers/tools.js';
-import { loadHttpPosts, loadLines, loadOneShot, ONE_SHOT_CLIENTS, primitiveRate, type BenchRow } from './harness.js';
+import { loadHttpPosts, loadLines, loadOneShot, loadSync, ONE_SHOT_CLIENTS, primitiveRate, type BenchRow } from './harness.js';
 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 3_000);
 const CONNECTIONS = 16;
@@ -88,22 +88,7 @@ async function run(keyRoot: string): Promise<BenchRow[]> {
 /** A typical out-of-tree or driver module's size. */
 const MODULE_BYTES = 200 * 1024;
 
-/** Runs `once` back to back for durationMs; the rate and latencies of the whole call (process start included). */
-function loopProcess(durationMs: number, once: () => void): { perSecond: number; p50Ms: number; p99Ms: number; count: number } {
-  const latencies: number[] = [];
-  const started = process.hrtime.bigint();
-  const deadline = Date.now() + durationMs;
-  while (Date.now() < deadline) {
-    const at = process.hrtime.bigint();
-    once();
-    latencies.push(Number(process.hrtime.bigint() - at) / 1e6);
-  }
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  latencies.sort((a, b) => a - b);
-  const pick = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  return { perSecond: latencies.length / seconds, p50Ms: pick(0.5), p99Ms: pick(0.99), count: latencies.length };
-}
-
+/** Builds posting at once (BitBake runs several tasks side by side). */
 const MODULE_CLIENTS = 4;
 
 /**
@@ -154,9 +139,9 @@ async function modulesRows(keyRoot: string): Promise<BenchRow[]> {
       if (r.status !== 0) throw new Error(`sign-file exited ${r.status}`);
     };
     post();
-    const raw = loopProcess(DURATION_MS, signFile);
-    const curlOnly = loopProcess(1_000, () => void spawnSync('curl', ['--version']));
-    const result = loopProcess(DURATION_MS, post);
+    const raw = loadSync(DURATION_MS, signFile);
+    const curlOnly = loadSync(1_000, () => void spawnSync('curl', ['--version']));
+    const result = loadSync(DURATION_MS, post);
     const artifact = new Blob([fs.readFileSync(tarball)], { type: 'application/octet-stream' });
     const form = (): FormData => {
       const f = new FormData();

@@ -218,6 +218,19 @@ function summarize(latencies: number[], seconds: number): LoadResult {
   return { perSecond: latencies.length / seconds, p50Ms: pick(0.5), p99Ms: pick(0.99), count: latencies.length };
 }
 
+/** Runs a blocking `once` (e.g. a whole outside process) back to back for durationMs: rate and latencies. */
+export function loadSync(durationMs: number, once: () => void): LoadResult {
+  const latencies: number[] = [];
+  const started = process.hrtime.bigint();
+  const deadline = Date.now() + durationMs;
+  while (Date.now() < deadline) {
+    const at = process.hrtime.bigint();
+    once();
+    latencies.push(Number(process.hrtime.bigint() - at) / 1e6);
+  }
+  return summarize(latencies, Number(process.hrtime.bigint() - started) / 1e9);
+}
+
 /** Rate of a synchronous primitive on this thread, in operations per second. */
 export function primitiveRate(durationMs: number, op: () => void): number {
   for (let i = 0; i < 5; i++) op();

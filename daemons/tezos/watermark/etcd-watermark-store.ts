@@ -121,10 +121,10 @@ export function createEtcdWatermarkStore(store: EtcdStoreClient): WatermarkBacke
   async function recordSignature(slot: Slot, mark: RequestedMark, signature: string): Promise<void> {
     const key = keyOf(slot);
     await new Promise((resolve) => setTimeout(resolve, TEZOS_ETCD_RECORD_DELAY_MS));
+    const hint = lastSeen.get(key.toString('latin1'));
     // Superseded meanwhile (this process reserved a higher mark): nothing could replay it.
-    const hint = lastSeen.get(key.toString('latin1'))?.mark;
-    if (hint && (hint.level > mark.level || (hint.level === mark.level && hint.round > mark.round))) return;
-    let seen = lastSeen.get(key.toString('latin1')) ?? (await readSeen(key));
+    if (hint && lowers(mark, hint.mark)) return;
+    let seen = hint ?? (await readSeen(key));
     for (let attempt = 0; attempt < ETCD_CAS_ATTEMPTS_MAX; attempt++) {
       // Only for the reserved mark, while it is current and unsigned: the Txn compares the mark
       // key's revision and writes the signature key, leaving the mark key as it is.

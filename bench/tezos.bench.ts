@@ -49,11 +49,21 @@ function block(conn: number, level: number): Buffer {
   ]);
 }
 
-function measure(port: number, connections: number, next: (conn: number) => Buffer): ReturnType<typeof loadLines> {
+/** Payloads from `make`, each connection's level one higher than its last: every request is a new, higher slot. */
+export function levelled(make: (conn: number, level: number) => Buffer): (conn: number) => Buffer {
+  const levels = new Map<number, number>();
+  return (conn) => {
+    const level = (levels.get(conn) ?? 0) + 1;
+    levels.set(conn, level);
+    return make(conn, level);
+  };
+}
+
+function measure(port: number, connections: number, next: (conn: number) => Buffer, durationMs = DURATION_MS): ReturnType<typeof loadLines> {
   return loadLines({
     port,
     connections,
-    durationMs: DURATION_MS,
+    durationMs,
     line: (conn) => `sign ${TZ1.pkh} ${next(conn).toString('hex')}`,
     check: (reply) => reply.startsWith('edsig'),
   });
@@ -89,31 +99,21 @@ export async function bench(): Promise<BenchRow[]> {
       });
       // A discarded second of load first: stores connect asynchronously, and the first requests
       // pay for connections, JIT and each slot's first read; the rows time the steady state.
-      const warmLevels = new Map<number, number>();
-      await loadLines({
-        port: daemon.port,
-        connections: 1,
-        durationMs: WARM_UP_MS,
-        line: (conn) => {
-          const level = (warmLevels.get(conn) ?? 0) + 1;
-          warmLevels.set(conn, level);
-          // Chain ids above the measured connections': the warm-up never touches a measured slot.
-          return `sign ${TZ1.pkh} ${attestation(conn + 100, level).toString('hex')}`;
-        },
-        check: (reply) => reply.startsWith('edsig'),
-      });
+      // Chain ids above the measured connections': the warm-up never touches a measured slot.
+      await measure(
+        daemon.port,
+        1,
+        levelled((conn, level) => attestation(conn + 100, level)),
+        WARM_UP_MS,
+      );
       for (const [kind, make] of [
         ['attestation', attestation],
         ['block', block],
       ] as const) {
-        // Levels carry on across runs: every request is a new, higher slot.
-        const levels = new Map<number, number>();
+        // Levels carry on across the connection counts: every request is a new, higher slot.
+        const next = levelled(make);
         for (const connections of CONNECTION_COUNTS) {
-          const result = await measure(daemon.port, connections, (conn) => {
-            const level = (levels.get(conn) ?? 0) + 1;
-            levels.set(conn, level);
-            return make(conn, level);
-          });
+          const result = await measure(daemon.port, connections, next);
           rows.push({
             daemon: `tezos (${store})`,
             operation: `sign ${kind}, ${connections} conn`,

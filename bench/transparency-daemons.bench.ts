@@ -8,20 +8,9 @@ import { generateKeyFiles } from '../lib/admin/keygen-command.js';
 import { generateNoteKey } from '../lib/transparency/note-key.js';
 import { startDaemon, type RunningDaemon } from '../test/helpers/daemon.js';
 import { loadAlternating, type BenchRow, type LoadOptions, type LoadResult } from './harness.js';
+import { attestation, levelled, TZ1 } from './tezos.bench.js';
 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 4_000);
-const TZ1 = { pkh: 'tz1b9kV41KV9N3sp69ycLdSoZ2Ak8jXwtNPv', sk: 'edsk4TjJWEszkHKono7XMnepVqwi37FrpbVt1KCsifJeAGimxheShG' };
-
-function int32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeInt32BE(n);
-  return b;
-}
-
-/** Each connection attests on its own chain id, so connections never compete for a slot. */
-function attestation(conn: number, level: number): Buffer {
-  return Buffer.concat([Buffer.from([0x13]), int32(conn + 1), Buffer.alloc(32, 7), Buffer.from([21, 0, 0]), int32(level), int32(0), Buffer.alloc(32, 9)]);
-}
 
 /** The log-off and log-on rows of one measurement: on is shown against off (ratio, p99 added). */
 function rowsOf(daemon: string, operation: string, off: LoadResult, on: LoadResult): BenchRow[] {
@@ -89,16 +78,12 @@ export async function bench(): Promise<BenchRow[]> {
     ];
     const tezos = [await start(tezosArgs('tezos-off')), await start([...tezosArgs('tezos-on'), ...logged('log-tezos')])];
     // Levels carry on across runs, per daemon and connection: every request is a new, higher slot.
-    const levels = tezos.map(() => new Map<number, number>());
+    const payloads = tezos.map(() => levelled(attestation));
     const tezosLoad = (k: number, connections: number): LoadOptions => ({
       port: tezos[k]!.port,
       connections,
       durationMs: DURATION_MS,
-      line: (conn) => {
-        const level = (levels[k]!.get(conn) ?? 0) + 1;
-        levels[k]!.set(conn, level);
-        return `sign ${TZ1.pkh} ${attestation(conn, level).toString('hex')}`;
-      },
+      line: (conn) => `sign ${TZ1.pkh} ${payloads[k]!(conn).toString('hex')}`,
       check: (reply) => reply.startsWith('edsig'),
     });
     for (const connections of [1, 8]) {

@@ -75,6 +75,12 @@ export const HTTP_RETRY_AFTER_S = 1;
 export const REFUSED_UPLOAD_DISCARD_MS_MAX = 5_000;
 /** HTTP uploads: an upload slower than this per idle window is cut with 408. */
 export const UPLOAD_PROGRESS_BYTES_MIN = 64 * 1024;
+/**
+ * HTTP uploads: chunk of the file streams (and of zlib's work) behind uploads and file replies. Each
+ * chunk is one trip to the thread pool; with Node's defaults (16 KiB zlib, 64 KiB files) a 200 KB
+ * module's tarball took about 30 trips each way, most of a request's time. Held per request in flight.
+ */
+export const FILE_STREAM_CHUNK_BYTES = 256 * 1024;
 /** HTTP uploads: headers of one multipart part. */
 export const MULTIPART_HEADER_BYTES_MAX = 8 * 1024;
 /** HTTP uploads: parts in one multipart form. */

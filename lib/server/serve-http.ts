@@ -18,6 +18,7 @@ import { checkPlaintextBind, type ChannelPolicy } from '../channels/channel-opti
 import { startChannelSweep } from '../channels/channel-sweep.js';
 import { DaemonError, isRetryable, toDaemonError, type ErrorCode } from '../errors.js';
 import {
+  FILE_STREAM_CHUNK_BYTES,
   HTTP_CLOSE_GRACE_MS,
   HTTP_DEADLINE_CHECK_INTERVAL_MS,
   HTTP_HEADERS_MS_MAX,
@@ -471,16 +472,13 @@ async function release(job: UploadJob): Promise<void> {
   job.dir = null;
 }
 
-const REPLY_FILE_CHUNK_BYTES = 256 * 1024;
-
 /** Sends a reply; a file body is streamed. */
 async function send(res: http.ServerResponse, reply: HttpReply): Promise<void> {
   if (res.headersSent || res.destroyed) return;
   if (reply.file) {
     const { size } = await fs.stat(reply.file);
     res.writeHead(reply.status, { ...reply.headers, 'content-length': String(size) });
-    // Large reads: each is one trip to the thread pool (Node's default is 64 KiB).
-    await pipeline((await fs.open(reply.file, 'r')).createReadStream({ highWaterMark: REPLY_FILE_CHUNK_BYTES }), res);
+    await pipeline((await fs.open(reply.file, 'r')).createReadStream({ highWaterMark: FILE_STREAM_CHUNK_BYTES }), res);
     return;
   }
   const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : (reply.body ?? Buffer.alloc(0));

@@ -5,13 +5,7 @@ import { Transform, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { DaemonError } from '../../../lib/errors.js';
-
-/**
- * Chunk of the file streams and of zlib's work: each chunk is one trip to the thread pool, and with
- * Node's defaults (16 KiB zlib, 64 KiB files) a 200 KB module's tarball took about 30 hops each
- * way, most of a request's time. Per request in flight, so bounded by the HTTP job limit.
- */
-const STREAM_CHUNK_BYTES = 256 * 1024;
+import { FILE_STREAM_CHUNK_BYTES } from '../../../lib/limits.js';
 
 /** Inflates `src` into `dest`; PAYLOAD_TOO_LARGE past `bytesMax`, BAD_REQUEST if it is not gzip. */
 export async function gunzipToFile(src: string, dest: string, bytesMax: number): Promise<void> {
@@ -25,10 +19,10 @@ export async function gunzipToFile(src: string, dest: string, bytesMax: number):
   });
   try {
     await pipeline(
-      fs.createReadStream(src, { highWaterMark: STREAM_CHUNK_BYTES }),
-      zlib.createGunzip({ chunkSize: STREAM_CHUNK_BYTES }),
+      fs.createReadStream(src, { highWaterMark: FILE_STREAM_CHUNK_BYTES }),
+      zlib.createGunzip({ chunkSize: FILE_STREAM_CHUNK_BYTES }),
       bound,
-      fs.createWriteStream(dest, { flags: 'wx', mode: 0o600, highWaterMark: STREAM_CHUNK_BYTES }),
+      fs.createWriteStream(dest, { flags: 'wx', mode: 0o600, highWaterMark: FILE_STREAM_CHUNK_BYTES }),
     );
   } catch (err) {
     if (err instanceof DaemonError) throw err;
@@ -45,8 +39,8 @@ export interface GzipFileSink {
 
 /** A gzip stream whose output goes to `dest`; errors surface from `finish()` or the next write. */
 export function gzipFileSink(dest: string): GzipFileSink {
-  const gzip = zlib.createGzip({ level: 6, chunkSize: STREAM_CHUNK_BYTES });
-  const done = pipeline(gzip, fs.createWriteStream(dest, { flags: 'wx', mode: 0o600, highWaterMark: STREAM_CHUNK_BYTES }));
+  const gzip = zlib.createGzip({ level: 6, chunkSize: FILE_STREAM_CHUNK_BYTES });
+  const done = pipeline(gzip, fs.createWriteStream(dest, { flags: 'wx', mode: 0o600, highWaterMark: FILE_STREAM_CHUNK_BYTES }));
   // A failure before finish() is awaited must not become an unhandled rejection.
   done.catch(() => undefined);
   return {

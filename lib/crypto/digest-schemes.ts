@@ -2,7 +2,7 @@
 // with the scheme's digest), and signing and checking them with keys held in memory: node:crypto on
 // libuv's thread pool for messages; raw RSA (rsa-prehashed.ts) or @noble/curves for bare digests.
 import crypto, { type KeyObject } from 'node:crypto';
-import { curveOf, prehashedCurve, prehashedVerifierOf } from './prehashed-ecdsa.js';
+import { prehashedSignerOf, prehashedVerifierOf } from './prehashed-ecdsa.js';
 import { DIGESTS, type DigestName } from './digests.js';
 import { signPkcs1Digest, signPssDigest, verifyPkcs1Digest, verifyPssDigest } from './rsa-prehashed.js';
 
@@ -36,14 +36,8 @@ export function signDigestWithKey(scheme: DigestScheme, privateKey: KeyObject, d
   if (facts.keyType === 'rsa') {
     return facts.pssSalt === undefined ? signPkcs1Digest(privateKey, facts.digest, digest) : signPssDigest(privateKey, digest, facts.pssSalt);
   }
-  const curve = prehashedCurve(curveOf(privateKey));
-  const secret = Buffer.from(privateKey.export({ format: 'jwk' }).d ?? '', 'base64url');
-  try {
-    // RFC 6979 deterministic nonces; S as it comes (every verifier here accepts either half).
-    return Buffer.from(curve.sign(digest, secret, { prehash: false, lowS: false }));
-  } finally {
-    secret.fill(0);
-  }
+  // RFC 6979 deterministic nonces; S as it comes (every verifier here accepts either half).
+  return prehashedSignerOf(privateKey).sign(digest, false);
 }
 
 /** Signs a whole message (hashed with the scheme's digest) on libuv's thread pool. */

@@ -4,7 +4,7 @@ import crypto, { type KeyObject } from 'node:crypto';
 import { blake2b } from '@noble/hashes/blake2.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { p256 } from '@noble/curves/nist.js';
-import { prehashedCurve, prehashedVerifier } from '../../../lib/crypto/prehashed-ecdsa.js';
+import { prehashedSigner, prehashedVerifier } from '../../../lib/crypto/prehashed-ecdsa.js';
 import { blsPublicKey, blsRandomSecret, blsSign, blsVerify } from './bls-signature.js';
 
 /** The four Tezos curves, in octez's tag order (tz1, tz2, tz3, tz4). */
@@ -99,16 +99,16 @@ function ed25519Verify(publicKey: KeyObject, payload: Buffer, signature: Buffer)
 }
 
 function ecdsaSigner(curve: 'secp256k1' | 'p256', secret: Buffer): RawSigner {
-  const ecdsa = prehashedCurve(curve);
+  const ecdsa = curve === 'secp256k1' ? secp256k1 : p256;
   if (secret.length !== 32 || !ecdsa.utils.isValidSecretKey(secret)) throw new Error(`not a valid ${curve} secret scalar`);
-  const sk = Uint8Array.from(secret);
-  const publicKey = Buffer.from(ecdsa.getPublicKey(sk, true));
+  const publicKey = Buffer.from(ecdsa.getPublicKey(secret, true));
+  const signer = prehashedSigner(curve, secret);
   // The daemon checks every signature it makes with this key: its tables are worth keeping.
   const verifier = prehashedVerifier(curve, publicKey);
   return {
     publicKey,
     // The digest is the message: no SHA-256 prehash; RFC 6979 nonces; low-S as libsecp256k1 and Taquito do.
-    sign: (payload) => Buffer.from(ecdsa.sign(blake2b256(payload), sk, { prehash: false, lowS: true, extraEntropy: false, format: 'compact' })),
+    sign: (payload) => signer.sign(blake2b256(payload), true),
     // secp256k1 verifiers (libsecp256k1, Taquito 24) demand low-S; octez's P-256 (HACL) accepts either.
     verify: (payload, signature) => signature.length === 64 && verifier.verify(blake2b256(payload), signature, curve === 'secp256k1'),
   };

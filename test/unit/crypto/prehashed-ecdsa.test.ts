@@ -1,11 +1,12 @@
-// ECDSA over a bare digest (lib/crypto/prehashed-ecdsa.ts) against Wycheproof's P-256, secp256k1
-// and P-384 vectors (the digest computed here from each message), with and without the cached
-// tables, and against noble's own verify on random signatures, tampered ones and both S halves.
+// ECDSA over a bare digest (lib/crypto/prehashed-ecdsa.ts): checks against Wycheproof's P-256,
+// secp256k1 and P-384 vectors (the digest computed here from each message), with and without the
+// cached tables, and against noble's own verify on random, tampered and high-S signatures; signing
+// against RFC 6979's published signatures and noble's sign, byte for byte, on all four curves.
 import crypto from 'node:crypto';
-import { p256 } from '@noble/curves/nist.js';
+import { p256, p384, p521 } from '@noble/curves/nist.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import t from 'tap';
-import { prehashedCurve, prehashedVerifier, prehashedVerifierOf, type PrehashedCurve } from '../../../lib/crypto/prehashed-ecdsa.js';
+import { prehashedSigner, prehashedSignerOf, prehashedVerifier, prehashedVerifierOf, type PrehashedCurve } from '../../../lib/crypto/prehashed-ecdsa.js';
 import { loadVectors } from '../../helpers/vectors.js';
 
 interface WycheproofFile {
@@ -60,11 +61,10 @@ t.test("agrees with noble's verify on one key checked many times (the tables pat
   ] as const) {
     const secret = curve.utils.randomSecretKey();
     const verifier = prehashedVerifier(name, curve.getPublicKey(secret, true), 2);
-    const signer = prehashedCurve(name);
     let disagreements = 0;
     for (let i = 0; i < 16; i++) {
       const digest = crypto.randomBytes(32);
-      const sig = signer.sign(digest, secret, { prehash: false, lowS: false, format: 'compact' });
+      const sig = curve.sign(digest, secret, { prehash: false, lowS: false, format: 'compact' });
       const tampered = Uint8Array.from(sig);
       tampered[i % 64]! ^= 1 << (i % 8);
       const highS = curve.Signature.fromBytes(sig, 'compact');
@@ -91,4 +91,58 @@ t.test('malformed input is false, a bad key is refused at construction', async (
   t.equal(verifier.verify(Buffer.alloc(32), Buffer.alloc(63), false), false, 'a short signature');
   t.equal(verifier.verify(Buffer.alloc(32), Buffer.alloc(64), false), false, 'r = s = 0');
   t.throws(() => prehashedVerifier('p256', Buffer.from('04' + '00'.repeat(64), 'hex')), 'a point not on the curve');
+});
+
+t.test("RFC 6979's signatures, from a scalar and from a KeyObject", async (t) => {
+  const vectors = loadVectors<{ cases: Array<{ curve: PrehashedCurve; hash: string; message: string; privateKey: string; r: string; s: string }> }>(
+    'signature/rfc6979-ecdsa.json',
+  );
+  for (const c of vectors.cases) {
+    const digest = crypto.createHash(c.hash).update(c.message).digest();
+    const secret = Buffer.from(c.privateKey, 'hex');
+    const expected = (c.r + c.s).toLowerCase();
+    t.equal(prehashedSigner(c.curve, secret).sign(digest, false).toString('hex'), expected, `${c.curve} ${c.hash} "${c.message}"`);
+    const curve = { p256, p384, p521, secp256k1 }[c.curve];
+    const point = curve.getPublicKey(secret, false);
+    const size = (point.length - 1) / 2;
+    const keyObject = crypto.createPrivateKey({
+      key: {
+        kty: 'EC',
+        crv: { p256: 'P-256', p384: 'P-384', p521: 'P-521', secp256k1: 'secp256k1' }[c.curve],
+        d: secret.subarray(secret.length - size).toString('base64url'),
+        x: Buffer.from(point.subarray(1, 1 + size)).toString('base64url'),
+        y: Buffer.from(point.subarray(1 + size)).toString('base64url'),
+      },
+      format: 'jwk',
+    });
+    t.equal(prehashedSignerOf(keyObject).sign(digest, false).toString('hex'), expected, `${c.curve}: the same through a KeyObject`);
+  }
+});
+
+t.test('signs the bytes noble signs, on all four curves and both S halves, and each verifies', async (t) => {
+  for (const [name, curve] of [
+    ['p256', p256],
+    ['p384', p384],
+    ['p521', p521],
+    ['secp256k1', secp256k1],
+  ] as const) {
+    const secret = curve.utils.randomSecretKey();
+    const signer = prehashedSigner(name, secret);
+    const verifier = prehashedVerifier(name, curve.getPublicKey(secret, true), 4);
+    let differences = 0;
+    let refused = 0;
+    for (let i = 0; i < 24; i++) {
+      // Digests shorter, equal and longer than the order, as the schemes here pass them.
+      const digest = crypto.randomBytes([32, 48, 64][i % 3]!);
+      const lowS = i % 2 === 0;
+      const ours = signer.sign(digest, lowS);
+      const noble = curve.sign(digest, secret, { prehash: false, lowS, format: 'compact' });
+      if (!ours.equals(noble)) differences++;
+      if (!verifier.verify(digest, ours, lowS)) refused++;
+    }
+    t.equal(differences, 0, `${name}: 24 signatures equal noble's`);
+    t.equal(refused, 0, `${name}: each verifies`);
+  }
+  t.throws(() => prehashedSigner('p256', Buffer.alloc(32)), 'a zero scalar is refused');
+  t.throws(() => prehashedSigner('p256', Buffer.alloc(32, 0xff)), 'a scalar beyond the order is refused');
 });

@@ -2,7 +2,8 @@
 // with the scheme's digest), and signing and checking them with keys held in memory: node:crypto on
 // libuv's thread pool for messages; raw RSA (rsa-prehashed.ts) or @noble/curves for bare digests.
 import crypto, { type KeyObject } from 'node:crypto';
-import { prehashedSignerOf, prehashedVerifierOf } from './prehashed-ecdsa.js';
+import { checkPrehashed } from './prehashed-check-threads.js';
+import { prehashedSignerOf } from './prehashed-ecdsa.js';
 import { DIGESTS, type DigestName } from './digests.js';
 import { signPkcs1Digest, signPssDigest, verifyPkcs1Digest, verifyPssDigest } from './rsa-prehashed.js';
 
@@ -49,8 +50,8 @@ export function signMessageWithKey(scheme: DigestScheme, privateKey: KeyObject, 
   });
 }
 
-/** A wrong or malformed signature is an answer (false), never an exception. */
-export function verifyDigestSignature(scheme: DigestScheme, publicKey: KeyObject, digest: Buffer, signature: Buffer): boolean {
+/** A wrong or malformed signature is an answer (false), never an exception. ECDSA is checked on a worker thread. */
+export async function verifyDigestSignature(scheme: DigestScheme, publicKey: KeyObject, digest: Buffer, signature: Buffer): Promise<boolean> {
   const facts = DIGEST_SCHEMES[scheme];
   try {
     if (facts.keyType === 'rsa') {
@@ -58,7 +59,7 @@ export function verifyDigestSignature(scheme: DigestScheme, publicKey: KeyObject
         ? verifyPkcs1Digest(publicKey, facts.digest, digest, signature)
         : verifyPssDigest(publicKey, digest, signature, facts.pssSalt);
     }
-    return digest.length === DIGESTS[facts.digest].bytes && prehashedVerifierOf(publicKey).verify(digest, signature, false);
+    return digest.length === DIGESTS[facts.digest].bytes && (await checkPrehashed(publicKey, digest, signature, false));
   } catch {
     return false;
   }

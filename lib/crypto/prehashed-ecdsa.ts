@@ -174,16 +174,27 @@ export function prehashedSignerOf(privateKey: KeyObject): PrehashedSigner {
 export function prehashedVerifierOf(publicKey: KeyObject): PrehashedVerifier {
   let verifier = byKeyObject.get(publicKey);
   if (!verifier) {
-    const jwk = publicKey.export({ format: 'jwk' });
-    const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x ?? '', 'base64url'), Buffer.from(jwk.y ?? '', 'base64url')]);
-    verifier = prehashedVerifier(curveOf(publicKey), point);
+    verifier = prehashedVerifier(curveOf(publicKey), pointOf(publicKey));
     byKeyObject.set(publicKey, verifier);
   }
   return verifier;
 }
 
+const points = new WeakMap<KeyObject, Uint8Array>();
+
+/** The SEC 1 uncompressed point of an EC KeyObject (what a worker thread is sent instead of the key object). */
+export function pointOf(publicKey: KeyObject): Uint8Array {
+  let point = points.get(publicKey);
+  if (!point) {
+    const jwk = publicKey.export({ format: 'jwk' });
+    point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x ?? '', 'base64url'), Buffer.from(jwk.y ?? '', 'base64url')]);
+    points.set(publicKey, point);
+  }
+  return point;
+}
+
 /** The noble curve of an EC KeyObject; a curve without digest ECDSA here is a TypeError. */
-function curveOf(key: KeyObject): PrehashedCurve {
+export function curveOf(key: KeyObject): PrehashedCurve {
   const name = key.asymmetricKeyDetails?.namedCurve ?? '';
   const curve = OPENSSL_NAMES[name];
   if (!curve) throw new TypeError(`no ECDSA over a digest for curve ${name || key.asymmetricKeyType}`);

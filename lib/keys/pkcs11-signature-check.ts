@@ -2,7 +2,7 @@
 // released (a faulty token, a swapped object or a glitch yields SIGNATURE_CHECK_FAILED, never a bad signature).
 import crypto, { type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
-import { prehashedVerifierOf } from '../crypto/prehashed-ecdsa.js';
+import { checkPrehashed } from '../crypto/prehashed-check-threads.js';
 import { HSM_SCHEMES, type HsmAlgorithm } from './pkcs11-mechanisms.js';
 
 /** The hash node:crypto applies for a whole-message check, per scheme. */
@@ -20,7 +20,8 @@ const NODE_DIGEST: Record<HsmAlgorithm, string | null> = {
 
 /**
  * With the whole message, node:crypto checks on the libuv thread pool (fast, off the event loop);
- * with only a digest (signDigest), noble (with the key's cached tables) or forge check the digest on this thread.
+ * with only a digest (signDigest), ECDSA is checked on a worker thread (prehashed-check-threads.ts) and
+ * RSA by node:crypto or forge on this thread.
  * `digest` is what was signed for prehashed schemes, or the whole message for EdDSA.
  */
 export async function checkHsmSignature(
@@ -31,6 +32,8 @@ export async function checkHsmSignature(
 ): Promise<boolean> {
   if (input.message !== undefined) return checkMessage(algorithm, publicKey, input.message, signature);
   try {
+    if (HSM_SCHEMES[algorithm].key.type === 'ec' && algorithm !== 'ed25519')
+      return await checkPrehashed(publicKey, input.digest, signature, HSM_SCHEMES[algorithm].lowS);
     return check(algorithm, publicKey, input.digest, signature);
   } catch {
     return false;
@@ -59,7 +62,6 @@ function checkMessage(algorithm: HsmAlgorithm, publicKey: KeyObject, message: Bu
 function check(algorithm: HsmAlgorithm, publicKey: KeyObject, input: Buffer, signature: Buffer): boolean {
   const scheme = HSM_SCHEMES[algorithm];
   if (algorithm === 'ed25519') return crypto.verify(null, input, publicKey, signature);
-  if (scheme.key.type === 'ec') return prehashedVerifierOf(publicKey).verify(input, signature, scheme.lowS);
   const saltLength = scheme.pssSaltBytes?.(publicKey);
   if (saltLength !== undefined) return checkPss(publicKey, input, signature, saltLength);
   // PKCS#1 v1.5: recover the encoded DigestInfo and compare it whole.

@@ -32,7 +32,7 @@ export function checkedSigner(facts: KeyFacts, certificate: SigningCertificate |
       const { digest: hash } = DIGEST_SCHEMES[scheme];
       if (digest.length !== DIGESTS[hash].bytes) throw new DaemonError('BAD_REQUEST', `a ${hash} digest is ${DIGESTS[hash].bytes} bytes, got ${digest.length}`);
       const signature = await operation.signDigest(scheme, digest);
-      return released(signature, verifyDigestSignature(scheme, facts.publicKey, digest, signature));
+      return released(signature, await verifyDigestSignature(scheme, facts.publicKey, digest, signature));
     },
     async signMessage(scheme, message) {
       fits(scheme);

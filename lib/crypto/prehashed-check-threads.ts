@@ -17,9 +17,7 @@ let nextId = 1;
 let turn = 0;
 
 /** Threads to use: none on one core (the check runs on the event loop, as it would wait for it anyway). */
-function threadsWanted(): number {
-  return Math.max(0, os.availableParallelism() - 1);
-}
+const THREADS = Math.max(0, os.availableParallelism() - 1);
 
 /**
  * True only if `signature` (compact r‖s) verifies over `digest` with the EC `publicKey`. A worker
@@ -27,7 +25,7 @@ function threadsWanted(): number {
  * signatures); the next check starts a new one.
  */
 export function checkPrehashed(publicKey: KeyObject, digest: Uint8Array, signature: Uint8Array, lowS: boolean): Promise<boolean> {
-  if (threadsWanted() === 0) return Promise.resolve(prehashedVerifierOf(publicKey).verify(digest, signature, lowS));
+  if (THREADS === 0) return Promise.resolve(prehashedVerifierOf(publicKey).verify(digest, signature, lowS));
   const thread = pickThread();
   const id = nextId++;
   const request: CheckRequest = { id, curve: curveOf(publicKey), point: pointOf(publicKey), digest, signature, lowS };
@@ -46,7 +44,7 @@ export async function stopPrehashedChecks(): Promise<void> {
 
 /** The thread with the fewest checks in flight (ties in turn). */
 function pickThread(): Thread {
-  if (threads.length < threadsWanted()) threads.push(startThread());
+  if (threads.length < THREADS) threads.push(startThread());
   let best = threads[turn++ % threads.length]!;
   for (const thread of threads) if (thread.pending.size < best.pending.size) best = thread;
   return best;

@@ -42,9 +42,9 @@ export async function stopPrehashedChecks(): Promise<void> {
   await Promise.all(stopping);
 }
 
-/** The thread with the fewest checks in flight (ties in turn). */
+/** The thread with the fewest checks in flight (ties in turn); another starts only when every one is busy. */
 function pickThread(): Thread {
-  if (threads.length < THREADS) threads.push(startThread());
+  if (threads.length < THREADS && threads.every((thread) => thread.pending.size > 0)) threads.push(startThread());
   let best = threads[turn++ % threads.length]!;
   for (const thread of threads) if (thread.pending.size < best.pending.size) best = thread;
   return best;

@@ -4,12 +4,13 @@
 import type { KeyObject } from 'node:crypto';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { DaemonError } from '../errors.js';
 import { curveOf, pointOf, prehashedVerifierOf } from './prehashed-ecdsa.js';
 import type { CheckReply, CheckRequest } from './prehashed-check-messages.js';
 
 interface Thread {
   worker: Worker;
-  pending: Map<number, (ok: boolean) => void>;
+  pending: Map<number, { resolve(ok: boolean): void; reject(err: DaemonError): void }>;
 }
 
 const threads: Thread[] = [];
@@ -21,16 +22,17 @@ const THREADS = Math.max(0, os.availableParallelism() - 1);
 
 /**
  * True only if `signature` (compact r‖s) verifies over `digest` with the EC `publicKey`. A worker
- * that fails or stops answers false for every check it held (the caller withholds those
- * signatures); the next check starts a new one.
+ * that fails or stops rejects every check it held with INTERNAL (the caller withholds those
+ * signatures, and the error says the check, not the signature, failed); the next check starts a
+ * new worker.
  */
 export function checkPrehashed(publicKey: KeyObject, digest: Uint8Array, signature: Uint8Array, lowS: boolean): Promise<boolean> {
   if (THREADS === 0) return Promise.resolve(prehashedVerifierOf(publicKey).verify(digest, signature, lowS));
   const thread = pickThread();
   const id = nextId++;
   const request: CheckRequest = { id, curve: curveOf(publicKey), point: pointOf(publicKey), digest, signature, lowS };
-  return new Promise((resolve) => {
-    thread.pending.set(id, resolve);
+  return new Promise((resolve, reject) => {
+    thread.pending.set(id, { resolve, reject });
     if (thread.pending.size === 1) thread.worker.ref();
     thread.worker.postMessage(request);
   });
@@ -57,19 +59,20 @@ function startThread(): Thread {
   const thread: Thread = { worker, pending: new Map() };
   worker.unref();
   worker.on('message', (reply: CheckReply) => {
-    const resolve = thread.pending.get(reply.id);
-    if (!resolve) return;
+    const check = thread.pending.get(reply.id);
+    if (!check) return;
     thread.pending.delete(reply.id);
     if (thread.pending.size === 0) worker.unref();
-    resolve(reply.ok === true);
+    check.resolve(reply.ok === true);
   });
-  const failed = (): void => {
+  const failed = (why: string): void => {
     const index = threads.indexOf(thread);
     if (index !== -1) threads.splice(index, 1);
-    for (const resolve of thread.pending.values()) resolve(false);
+    const err = new DaemonError('INTERNAL', `the ECDSA check thread stopped (${why}); the signature was withheld`);
+    for (const check of thread.pending.values()) check.reject(err);
     thread.pending.clear();
   };
-  worker.on('error', failed);
-  worker.on('exit', failed);
+  worker.on('error', (err) => failed(err.message));
+  worker.on('exit', (code) => failed(`exit code ${code}`));
   return thread;
 }

@@ -3,6 +3,7 @@
 import crypto, { type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
 import { checkPrehashed } from '../crypto/prehashed-check-threads.js';
+import { DaemonError } from '../errors.js';
 import { HSM_SCHEMES, type HsmAlgorithm } from './pkcs11-mechanisms.js';
 
 /** The hash node:crypto applies for a whole-message check, per scheme. */
@@ -35,7 +36,9 @@ export async function checkHsmSignature(
     if (HSM_SCHEMES[algorithm].key.type === 'ec' && algorithm !== 'ed25519')
       return await checkPrehashed(publicKey, input.digest, signature, HSM_SCHEMES[algorithm].lowS);
     return check(algorithm, publicKey, input.digest, signature);
-  } catch {
+  } catch (err) {
+    // A check that could not run (its thread stopped) is not a bad signature: the error says so.
+    if (err instanceof DaemonError) throw err;
     return false;
   }
 }

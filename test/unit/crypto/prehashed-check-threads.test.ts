@@ -1,9 +1,10 @@
 // ECDSA digest checks on worker threads (lib/crypto/prehashed-check-threads.ts): the same answers as
-// the verifier on the event loop, many checks in flight at once, and a worker that stops answers
-// false (never a hang, never "valid" unchecked), after which the next check starts a new worker.
+// the verifier on the event loop, many checks in flight at once, and a worker that stops rejects
+// what it held with INTERNAL (never a hang, never "valid" unchecked); the next check starts a new worker.
 import crypto from 'node:crypto';
 import t from 'tap';
 import { checkPrehashed, stopPrehashedChecks } from '../../../lib/crypto/prehashed-check-threads.js';
+import type { DaemonError } from '../../../lib/errors.js';
 import { prehashedSignerOf, prehashedVerifierOf } from '../../../lib/crypto/prehashed-ecdsa.js';
 
 t.teardown(stopPrehashedChecks);
@@ -38,16 +39,21 @@ t.test('answers as the event-loop verifier does, with many checks in flight', as
   }
 });
 
-t.test('a stopped worker answers false for what it held; the next check starts a new one', async (t) => {
+t.test('a stopped worker rejects what it held with INTERNAL; the next check starts a new one', async (t) => {
   const { publicKey, cases } = signed('prime256v1', 32, 30);
   const untampered = cases.filter((_, i) => i % 3 !== 1);
-  const inFlight = untampered.map((c) => checkPrehashed(publicKey, c.digest, c.signature, false));
+  const inFlight = untampered.map((c) =>
+    checkPrehashed(publicKey, c.digest, c.signature, false).then(
+      (ok) => ({ ok, code: null }),
+      (err: DaemonError) => ({ ok: false, code: err.code }),
+    ),
+  );
   await stopPrehashedChecks();
   const answers = await Promise.all(inFlight);
-  t.equal(answers.length, untampered.length, 'every check in flight was answered');
+  t.equal(answers.length, untampered.length, 'every check in flight was settled');
   t.ok(
-    answers.every((ok) => typeof ok === 'boolean'),
-    `answered ${answers.filter((ok) => ok).length} true (checked before the stop), the rest false`,
+    answers.every((a) => a.ok === true || a.code === 'INTERNAL'),
+    `${answers.filter((a) => a.ok).length} verified before the stop, the rest refused with INTERNAL (never false for a good signature)`,
   );
   t.equal(await checkPrehashed(publicKey, untampered[0]!.digest, untampered[0]!.signature, false), true, 'a new worker checks');
   t.equal(await checkPrehashed(publicKey, cases[1]!.digest, cases[1]!.signature, false), false, 'and refuses a tampered one');

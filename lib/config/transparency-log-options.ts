@@ -6,9 +6,7 @@ import type { Command, OptionValues } from '@commander-js/extra-typings';
 import type { Logger } from 'pino';
 import { DaemonError } from '../errors.js';
 import { LOG_LOCK_WAIT_MS_MAX } from '../limits.js';
-import { openLogKey } from '../transparency/open-log-key.js';
-import { openSequencer, SEQUENCER_FILE } from '../transparency/sequencer-db.js';
-import { openTransparencyLog, type TransparencyLog } from '../transparency/transparency-log.js';
+import type { TransparencyLog } from '../transparency/transparency-log.js';
 import type { CheckpointSigner } from '../transparency/checkpoint-signer.js';
 
 export interface TransparencyLogSettings {
@@ -53,7 +51,8 @@ export function transparencyLogSettings(opts: TransparencyLogOptionValues): Tran
 }
 
 /** The name recorded in an existing log directory, or undefined. */
-function storedLogOrigin(dir: string): string | undefined {
+async function storedLogOrigin(dir: string): Promise<string | undefined> {
+  const { openSequencer, SEQUENCER_FILE } = await import('../transparency/sequencer-db.js');
   if (!fs.existsSync(path.join(dir, SEQUENCER_FILE))) return undefined;
   const seq = openSequencer(dir, { lockWaitMsMax: LOG_LOCK_WAIT_MS_MAX, readonly: true });
   try {
@@ -64,7 +63,9 @@ function storedLogOrigin(dir: string): string | undefined {
 }
 
 export async function openLogKeys(settings: TransparencyLogSettings, deps: { callMsMax: number; log?: Logger }): Promise<CheckpointSigner[]> {
-  const name = settings.origin ?? storedLogOrigin(settings.dir);
+  // The log's code loads only when a log is configured: most daemons run without one.
+  const { openLogKey } = await import('../transparency/open-log-key.js');
+  const name = settings.origin ?? (await storedLogOrigin(settings.dir));
   const signers: CheckpointSigner[] = [];
   try {
     for (const ref of settings.keys) signers.push(await openLogKey(ref, { ...(name === undefined ? {} : { name }), callMsMax: deps.callMsMax, log: deps.log }));
@@ -79,6 +80,7 @@ export async function openLogKeys(settings: TransparencyLogSettings, deps: { cal
 export async function openConfiguredTransparencyLog(settings: TransparencyLogSettings, deps: { callMsMax: number; log?: Logger }): Promise<TransparencyLog> {
   const signers = await openLogKeys(settings, deps);
   try {
+    const { openTransparencyLog } = await import('../transparency/transparency-log.js');
     const log = await openTransparencyLog({ dir: settings.dir, signers, log: deps.log });
     return {
       origin: log.origin,

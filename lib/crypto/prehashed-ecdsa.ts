@@ -6,12 +6,13 @@
 import crypto, { type KeyObject } from 'node:crypto';
 import { p256, p384, p521 } from '@noble/curves/nist.js';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
+import { DIGESTS, type DigestName } from './digests.js';
 
 const CURVES = { p256, p384, p521, secp256k1 } as const;
 export type PrehashedCurve = keyof typeof CURVES;
 
 /** OpenSSL's name of each curve (ECDH) and the hash of its RFC 6979 nonces (noble's choice, so signatures match noble's). */
-const OPENSSL_CURVE: Record<PrehashedCurve, { name: string; nonceHash: 'sha256' | 'sha384' | 'sha512' }> = {
+const OPENSSL_CURVE: Record<PrehashedCurve, { name: string; nonceHash: DigestName }> = {
   p256: { name: 'prime256v1', nonceHash: 'sha256' },
   p384: { name: 'secp384r1', nonceHash: 'sha384' },
   p521: { name: 'secp521r1', nonceHash: 'sha512' },
@@ -101,13 +102,13 @@ export function prehashedSigner(curve: PrehashedCurve, secret: Uint8Array): Preh
 }
 
 /** RFC 6979 §3.2 steps b–h: the candidate nonces' bytes T, in order (the caller rejects out-of-range ones). */
-function rfc6979Nonces(hash: string, x: Buffer, h1: Buffer, qBytes: number): { next(): Buffer } {
+function rfc6979Nonces(hash: DigestName, x: Buffer, h1: Buffer, qBytes: number): { next(): Buffer } {
   const hmac = (key: Buffer, ...parts: Buffer[]): Buffer => {
     const mac = crypto.createHmac(hash, key);
     for (const part of parts) mac.update(part);
     return mac.digest();
   };
-  let V: Buffer = Buffer.alloc(crypto.createHash(hash).digest().length, 1);
+  let V: Buffer = Buffer.alloc(DIGESTS[hash].bytes, 1);
   let K: Buffer = Buffer.alloc(V.length, 0);
   K = hmac(K, V, ZERO_BYTE, x, h1);
   V = hmac(K, V);

@@ -1,8 +1,7 @@
 // Signature schemes named by what they sign over (a digest the caller made, or a message it hashes
 // with the scheme's digest), and signing and checking them with keys held in memory: node:crypto on
-// libuv's thread pool for messages; raw RSA (rsa-prehashed.ts) or @noble/curves for bare digests.
+// libuv's thread pool for messages; raw RSA (rsa-prehashed.ts) or ECDSA (prehashed-ecdsa.ts) for bare digests.
 import crypto, { type KeyObject } from 'node:crypto';
-import { DaemonError } from '../errors.js';
 import { checkPrehashed } from './prehashed-check-threads.js';
 import { prehashedSignerOf } from './prehashed-ecdsa.js';
 import { DIGESTS, type DigestName } from './digests.js';
@@ -54,16 +53,12 @@ export function signMessageWithKey(scheme: DigestScheme, privateKey: KeyObject, 
 /** A wrong or malformed signature is an answer (false); a check that could not run rejects (INTERNAL). ECDSA is checked on a worker thread. */
 export async function verifyDigestSignature(scheme: DigestScheme, publicKey: KeyObject, digest: Buffer, signature: Buffer): Promise<boolean> {
   const facts = DIGEST_SCHEMES[scheme];
+  if (facts.keyType === 'ec') return digest.length === DIGESTS[facts.digest].bytes && (await checkPrehashed(publicKey, digest, signature, false));
   try {
-    if (facts.keyType === 'rsa') {
-      return facts.pssSalt === undefined
-        ? verifyPkcs1Digest(publicKey, facts.digest, digest, signature)
-        : verifyPssDigest(publicKey, digest, signature, facts.pssSalt);
-    }
-    return digest.length === DIGESTS[facts.digest].bytes && (await checkPrehashed(publicKey, digest, signature, false));
-  } catch (err) {
-    // A check that could not run (its thread stopped) is not a bad signature: the error says so.
-    if (err instanceof DaemonError) throw err;
+    return facts.pssSalt === undefined
+      ? verifyPkcs1Digest(publicKey, facts.digest, digest, signature)
+      : verifyPssDigest(publicKey, digest, signature, facts.pssSalt);
+  } catch {
     return false;
   }
 }

@@ -5,7 +5,7 @@ import type { KeyObject } from 'node:crypto';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { DaemonError } from '../errors.js';
-import { curveOf, pointOf, prehashedVerifierOf } from './prehashed-ecdsa.js';
+import { curveOf, pointOf, prehashedVerifierOf, type PrehashedCurve } from './prehashed-ecdsa.js';
 import type { CheckReply, CheckRequest } from './prehashed-check-messages.js';
 
 interface Thread {
@@ -21,16 +21,23 @@ let turn = 0;
 const THREADS = Math.max(0, os.availableParallelism() - 1);
 
 /**
- * True only if `signature` (compact r‖s) verifies over `digest` with the EC `publicKey`. A worker
- * that fails or stops rejects every check it held with INTERNAL (the caller withholds those
- * signatures, and the error says the check, not the signature, failed); the next check starts a
- * new worker.
+ * True only if `signature` (compact r‖s) verifies over `digest` with the EC `publicKey`; false for
+ * anything else, a key on a curve without digest ECDSA included. It rejects only when the check
+ * could not run: a worker that fails or stops rejects every check it held with INTERNAL (the caller
+ * withholds those signatures, and the error says the check, not the signature, failed); the next
+ * check starts a new worker.
  */
 export function checkPrehashed(publicKey: KeyObject, digest: Uint8Array, signature: Uint8Array, lowS: boolean): Promise<boolean> {
+  let curve: PrehashedCurve;
+  try {
+    curve = curveOf(publicKey);
+  } catch {
+    return Promise.resolve(false);
+  }
   if (THREADS === 0) return Promise.resolve(prehashedVerifierOf(publicKey).verify(digest, signature, lowS));
   const thread = pickThread();
   const id = nextId++;
-  const request: CheckRequest = { id, curve: curveOf(publicKey), point: pointOf(publicKey), digest, signature, lowS };
+  const request: CheckRequest = { id, curve, point: pointOf(publicKey), digest, signature, lowS };
   return new Promise((resolve, reject) => {
     thread.pending.set(id, { resolve, reject });
     if (thread.pending.size === 1) thread.worker.ref();

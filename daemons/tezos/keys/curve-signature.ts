@@ -99,10 +99,10 @@ function ed25519Verify(publicKey: KeyObject, payload: Buffer, signature: Buffer)
 }
 
 function ecdsaSigner(curve: 'secp256k1' | 'p256', secret: Buffer): RawSigner {
-  const ecdsa = curve === 'secp256k1' ? secp256k1 : p256;
-  if (secret.length !== 32 || !ecdsa.utils.isValidSecretKey(secret)) throw new Error(`not a valid ${curve} secret scalar`);
-  const publicKey = Buffer.from(ecdsa.getPublicKey(secret, true));
+  if (secret.length !== 32) throw new Error(`not a valid ${curve} secret scalar`);
+  // Refuses a scalar outside 1..n-1 before the public key is derived from it.
   const signer = prehashedSigner(curve, secret);
+  const publicKey = Buffer.from((curve === 'secp256k1' ? secp256k1 : p256).getPublicKey(secret, true));
   // The daemon checks every signature it makes with this key: its tables are worth keeping.
   const verifier = prehashedVerifier(curve, publicKey);
   return {

@@ -117,7 +117,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
     });
   opts.metrics?.observe({ connections: () => connections.size, inFlight: () => gate.inFlight });
 
-  const channels = startChannelSweep(
+  const sweeper = startChannelSweep(
     channel,
     function* () {
       for (const c of connections) if (c.client) yield { client: c.client, close: (refusal: DaemonError) => c.revoke(refusal) };
@@ -153,7 +153,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
     address,
     async close() {
       draining = true;
-      channels.stop();
+      sweeper.stop();
       const closedServer = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const c of connections) c.close(true);
       const deadline = setTimeout(() => {
@@ -166,7 +166,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
     channelsReloaded() {
       if (!channel || !(server instanceof tls.Server)) return;
       server.setSecureContext(channel.tlsOptions());
-      channels.sweep();
+      sweeper.sweep();
     },
   };
 }

@@ -9,6 +9,7 @@ import { consensus } from '../test/integration/tezos/payloads.js';
 import { pkcs11js } from '../lib/keys/pkcs11-module.js';
 import { PKCS11_SESSIONS_MAX } from '../lib/limits.js';
 import { loadPipelined } from './hmac.bench.js';
+import { levelled } from './tezos.bench.js';
 import { loadLines, type BenchRow } from './harness.js';
 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 4_000);
@@ -81,18 +82,16 @@ async function tezosRow(token: TestToken): Promise<BenchRow> {
     ['tezos', '--keys', keysFile, '--no-http', '--port', '0', '--keep-open', '--store', 'sqlite', '--state-dir', `${token.dir}/tezos-state`],
     { env: token.env, dropLogsAfterStart: true },
   );
-  const levels = new Map<number, number>();
+  const payload = levelled((conn, level) => {
+    const chain = Buffer.alloc(4);
+    chain.writeUInt32BE(conn + 1);
+    return consensus('attestation', { level, round: 0, chain });
+  });
   const result = await loadLines({
     port: daemon.port,
     connections: 8,
     durationMs: DURATION_MS,
-    line: (conn) => {
-      const level = (levels.get(conn) ?? 0) + 1;
-      levels.set(conn, level);
-      const chain = Buffer.alloc(4);
-      chain.writeUInt32BE(conn + 1);
-      return `sign ${pkh} ${consensus('attestation', { level, round: 0, chain }).toString('hex')}`;
-    },
+    line: (conn) => `sign ${pkh} ${payload(conn).toString('hex')}`,
     check: (reply) => reply.startsWith('p2sig'),
   });
   await daemon.stop();

@@ -3,6 +3,7 @@
 // that never read neither starve a normal client (served within 1 s) nor grow memory (RSS under
 // 200 MB), and nothing leaks listeners. Daemon logs are not parsed here: at flood rates the test
 // process would spend its time in JSON.parse and measure itself.
+// It lives in test/integration/bounds, which .taprc runs alone: its bounds are wall-clock ones.
 import t, { type Test } from 'tap';
 import path from 'node:path';
 import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';

@@ -2,6 +2,7 @@
 // no -N: it never half-closes) gets its reply and the close without a fixed wait; an unterminated
 // request that goes quiet is answered at once; 300 lines through `nc` and `nc -N` all get replies,
 // in order. Real netcat where the behaviour is netcat's; a socket client where time is measured.
+// It lives in test/integration/bounds, which .taprc runs alone: its bounds are wall-clock ones.
 import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
 import net from 'node:net';

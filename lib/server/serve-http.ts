@@ -23,6 +23,7 @@ import {
   HTTP_DEADLINE_CHECK_INTERVAL_MS,
   HTTP_HEADERS_MS_MAX,
   HTTP_KEEP_ALIVE_MS,
+  HTTP_REPLY_STALL_MS_MAX,
   HTTP_RETRY_AFTER_S,
   MULTIPART_HEADER_BYTES_MAX,
   MULTIPART_PARTS_MAX,
@@ -86,6 +87,8 @@ export interface HttpService {
 type HttpServerLimits = Pick<Limits, 'connectionsMax' | 'drainMsMax' | 'httpBodyBytesMax' | 'httpRequestMsMax'> & {
   /** Time allowed for the request headers (default HTTP_HEADERS_MS_MAX; never more than httpRequestMsMax). */
   httpHeadersMsMax?: number;
+  /** A reply with no progress this long is cut (default HTTP_REPLY_STALL_MS_MAX). */
+  httpReplyStallMsMax?: number;
 };
 
 interface UploadLimits extends QueueLimits {
@@ -262,7 +265,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         // Only a file reply still needs the directory; other replies leave nothing behind before they
         // go out, except a deadline's 504, which must not wait for the work it gave up on.
         if (!reply.file && outcome !== 'BACKEND_TIMEOUT') await release(job);
-        await send(res, reply);
+        await send(res, reply, limits.httpReplyStallMsMax ?? HTTP_REPLY_STALL_MS_MAX);
       } catch {
         if (outcome === 'ok') outcome = 'client-gone';
       } finally {
@@ -473,17 +476,37 @@ async function release(job: UploadJob): Promise<void> {
 }
 
 /** Sends a reply; a file body is streamed. */
-async function send(res: http.ServerResponse, reply: HttpReply): Promise<void> {
+/** Sends a reply; throws when the client went away (or stopped reading for stallMsMax) before all of it was sent. */
+async function send(res: http.ServerResponse, reply: HttpReply, stallMsMax: number): Promise<void> {
   if (res.headersSent || res.destroyed) return;
+  // A slow reader is fine; one that stops reading would hold the connection, a file and a buffer
+  // forever. The socket's own timer sees every write that completes, so only a stall trips it.
+  res.setTimeout(stallMsMax, () => res.destroy());
   if (reply.file) {
-    const { size } = await fs.stat(reply.file);
+    const handle = await fs.open(reply.file, 'r');
+    // The length of the file as opened: a file replaced between a stat and the open cannot mismatch it.
+    const { size } = await handle.stat();
     res.writeHead(reply.status, { ...reply.headers, 'content-length': String(size) });
-    await pipeline((await fs.open(reply.file, 'r')).createReadStream({ highWaterMark: FILE_STREAM_CHUNK_BYTES }), res);
+    const stream = handle.createReadStream({ highWaterMark: FILE_STREAM_CHUNK_BYTES });
+    let handed = 0;
+    stream.on('data', (chunk: string | Buffer) => (handed += chunk.length));
+    try {
+      await pipeline(stream, res);
+    } catch (err) {
+      // A client that has all content-length bytes may hang up before the file's end reaches the
+      // pipeline (curl does): the reply was delivered, not lost.
+      if (handed === size && (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+      throw err;
+    }
     return;
   }
   const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : (reply.body ?? Buffer.alloc(0));
   res.writeHead(reply.status, { ...reply.headers, 'content-length': String(body.length) });
-  await new Promise<void>((resolve) => res.end(body, () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    // 'finish' never comes for a reply whose connection went first; 'close' always does.
+    res.once('close', () => (res.writableFinished ? resolve() : reject(new Error('the connection closed before the reply was sent'))));
+    res.end(body);
+  });
 }
 
 /** Reads and drops what is left of a refused body for a short while, then hangs up. */

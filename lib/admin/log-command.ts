@@ -32,6 +32,7 @@ import { SEQUENCER_FILE } from '../transparency/sequencer-db.js';
 import { decodeLogEntry } from '../transparency/log-entry.js';
 import { parseCheckpointText, verifyCheckpoint, type Checkpoint } from '../transparency/checkpoint.js';
 import { parseSignedNote } from '../transparency/signed-note.js';
+import { logServe } from './log-serve-command.js';
 
 /** Exit status when the answer is "no" (not found, not verified, audit problems): scripts branch on it. */
 const EXIT_NO = 1;
@@ -336,8 +337,8 @@ function previousCheckpoint(file: string, key: NoteVerifierKey | null): Checkpoi
 
 export function logCommand() {
   const log = new Command('log').description(
-    'the transparency log of what signerd signed and revoked: keys, checkpoints, entries, proofs, bundles, offline verification and audit',
+    'the transparency log of what signerd signed and revoked: keys, checkpoints, entries, proofs, bundles, offline verification and audit, and an HTTP mirror source',
   );
-  for (const make of [keygen, vkey, checkpoint, entry, prove, consistency, bundle, verify, audit]) log.addCommand(make() as CommandUnknownOpts);
+  for (const make of [keygen, vkey, checkpoint, entry, prove, consistency, bundle, verify, audit, logServe]) log.addCommand(make() as CommandUnknownOpts);
   return log;
 }

@@ -1,6 +1,6 @@
-// Every daemon starts from nothing but `--config <daemon>.json`, as the systemd template runs it
-// (`signerd %i --config /etc/signerd/%i.json`), using the shipped example configs with paths
-// pointed at a temporary directory.
+// Every daemon starts from nothing but `--config <daemon>.json`, as the systemd units run it
+// (`signerd %i --config /etc/signerd/%i.json`; the log server `signerd log serve --config
+// /etc/signerd/log-serve.json`), using the shipped example configs with paths moved to a temp dir.
 import t from 'tap';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -64,4 +64,13 @@ t.test('hmac, tezos and firmware', async (t) => {
   const firmware = await startDaemon(['firmware', '--config', configFor('firmware', { httpPort: 0 })], { listeners: 2 });
   t.teardown(() => firmware.stop());
   t.equal(await request(firmware.port, 'PING'), 'OK PONG', 'firmware answers');
+});
+
+t.test('the log server', async (t) => {
+  fs.mkdirSync(path.join(dir, 'var/lib/signerd/log'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'var/lib/signerd/log/checkpoint'), 'a checkpoint\n');
+  const server = await startDaemon(['log', 'serve', '--config', configFor('log-serve', {})]);
+  t.teardown(() => server.stop());
+  const res = await fetch(`http://127.0.0.1:${server.port}/checkpoint`);
+  t.equal(await res.text(), 'a checkpoint\n', 'log serve answers');
 });

@@ -5,7 +5,7 @@
 // Usage (exit 0: verified, 1: rejected, 2: usage):
 //
 //	tlog-verify checkpoint  <vkey> <checkpoint file>
-//	tlog-verify tiles       <vkey> <log dir>
+//	tlog-verify tiles       <vkey> <log dir, or http:// URL of a log served by `signerd log serve`>
 //	tlog-verify inclusion   <vkey> <checkpoint file> <entry file> <proof file>
 //	tlog-verify consistency <vkey> <old checkpoint> <new checkpoint> <proof file>
 //	tlog-verify bundle      <vkey> <bundle file>
@@ -16,6 +16,8 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -82,14 +84,39 @@ func c2spPath(t tlog.Tile) string {
 	return strings.Replace(p, fmt.Sprintf("tile/%d/", tileHeight), "tile/", 1)
 }
 
-type dirTiles struct{ dir string }
+// logFiles reads a log's public files by their C2SP paths: from a directory, or over HTTP from a
+// base URL as a mirror or witness would.
+type logFiles struct{ location string }
 
-func (d dirTiles) Height() int { return tileHeight }
+func (l logFiles) read(rel string) ([]byte, error) {
+	if !strings.HasPrefix(l.location, "http://") {
+		return os.ReadFile(filepath.Join(l.location, rel))
+	}
+	resp, err := http.Get(strings.TrimSuffix(l.location, "/") + "/" + rel)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", rel, resp.Status)
+	}
+	return io.ReadAll(resp.Body)
+}
 
-func (d dirTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+func (l logFiles) must(rel string) []byte {
+	data, err := l.read(rel)
+	if err != nil {
+		fail("%v", err)
+	}
+	return data
+}
+
+func (l logFiles) Height() int { return tileHeight }
+
+func (l logFiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	for i, t := range tiles {
-		data, err := os.ReadFile(filepath.Join(d.dir, c2spPath(t)))
+		data, err := l.read(c2spPath(t))
 		if err != nil {
 			return nil, err
 		}
@@ -98,7 +125,7 @@ func (d dirTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	return out, nil
 }
 
-func (d dirTiles) SaveTiles(tiles []tlog.Tile, data [][]byte) {}
+func (l logFiles) SaveTiles(tiles []tlog.Tile, data [][]byte) {}
 
 // parseBundle splits an entry bundle: big-endian uint16 length-prefixed entries.
 func parseBundle(data []byte, want int) [][]byte {
@@ -120,9 +147,10 @@ func parseBundle(data []byte, want int) [][]byte {
 	return entries
 }
 
-func verifyTiles(vkey, dir string) {
-	tree := openCheckpoint(vkey, read(filepath.Join(dir, "checkpoint")))
-	reader := tlog.TileHashReader(tree, dirTiles{dir})
+func verifyTiles(vkey, location string) {
+	files := logFiles{location}
+	tree := openCheckpoint(vkey, files.must("checkpoint"))
+	reader := tlog.TileHashReader(tree, files)
 	indexes := make([]int64, tree.N)
 	for i := range indexes {
 		indexes[i] = tlog.StoredHashIndex(0, int64(i))
@@ -142,7 +170,7 @@ func verifyTiles(vkey, dir string) {
 			width = 1 << tileHeight
 		}
 		bundle := tlog.Tile{H: tileHeight, L: -1, N: start >> tileHeight, W: int(width)}
-		for j, entry := range parseBundle(read(filepath.Join(dir, c2spPath(bundle))), int(width)) {
+		for j, entry := range parseBundle(files.must(c2spPath(bundle)), int(width)) {
 			if tlog.RecordHash(entry) != leaves[start+int64(j)] {
 				fail("entry %d does not hash to its leaf in the tiles", start+int64(j))
 			}

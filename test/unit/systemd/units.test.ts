@@ -49,6 +49,30 @@ t.test('units verify and are hardened', needTools('systemd-analyze'), async (t) 
   }
 });
 
+t.test('the log server unit verifies, is hardened and only reads the state directory', needTools('systemd-analyze'), async (t) => {
+  const dir = t.testdir();
+  const unit = fs.readFileSync(path.join(systemdDir, 'signerd-log-serve.service'), 'utf8');
+  t.match(unit, /^ExecStart=\/usr\/bin\/signerd log serve --config \/etc\/signerd\/log-serve\.json$/m);
+  t.match(unit, /^ReadOnlyPaths=\/var\/lib\/signerd$/m);
+  for (const directive of [
+    'RestartPreventExitStatus=78',
+    'Type=notify',
+    'NoNewPrivileges=yes',
+    'ProtectSystem=strict',
+    'IPAddressAllow=localhost',
+    'User=signerd',
+  ]) {
+    t.ok(unit.includes(directive), directive);
+  }
+  fs.writeFileSync(path.join(dir, 'signerd-log-serve.service'), unit);
+  const problems = analyze(['verify', '--man=no', './signerd-log-serve.service'], dir)
+    .split('\n')
+    .filter((line) => line.trim() && !line.includes('/usr/bin/signerd is not executable'));
+  t.same(problems, [], 'systemd-analyze verify reports nothing but the uninstalled binary');
+  const exposure = /Overall exposure level for .*: ([0-9.]+)/.exec(analyze(['security', '--offline=yes', './signerd-log-serve.service'], dir));
+  t.ok(exposure && Number(exposure[1]) <= 2.0, `exposure ${exposure?.[1]} is at most 2.0`);
+});
+
 t.test('example drop-ins verify on the daemon they are for', needTools('systemd-analyze'), async (t) => {
   // An HSM-backed signer uses the example instead of key.conf, as the examples tell the operator.
   const uses: Array<[string, string, boolean]> = [

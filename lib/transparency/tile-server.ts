@@ -1,0 +1,49 @@
+// The log's public files over HTTP, read-only, for auditors and witnesses that mirror the log: the
+// checkpoint and the C2SP tlog-tiles paths (tile/<L>/<N>[.p/<W>], tile/entries/<N>[.p/<W>]), and
+// nothing else in the directory (the sequencer's database is not public). GET and HEAD only.
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { DaemonError } from '../errors.js';
+import { HTTP_STATUS } from '../protocol/http-status.js';
+import type { HttpService } from '../server/serve-http.js';
+import { CHECKPOINT_PATH } from './tile-layout.js';
+
+/**
+ * The spec's grammar, and only it: level 0..63 or `entries`, index in 3-digit groups with all but
+ * the last prefixed `x`, optional partial width 1..255. Nothing else maps to a file, so no request
+ * can name `..`, a hidden file or the database.
+ */
+const TILE_PATH = /^\/tile\/(?:entries|[0-9]|[1-5][0-9]|6[0-3])\/(?:x[0-9]{3}\/)*[0-9]{3}(\.p\/(?:[1-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5]))?$/;
+
+/** Full tiles never change (tlog-tiles: cacheable indefinitely); partials and the checkpoint move on. */
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+const CHANGING = 'no-cache';
+
+export function createTileHttpService(dir: string): HttpService {
+  const root = path.resolve(dir);
+
+  /** The file a request path names, with its caching, or NOT_FOUND. */
+  function fileOf(requestPath: string): { file: string; cache: string; type: string } {
+    if (requestPath === `/${CHECKPOINT_PATH}`) return { file: path.join(root, CHECKPOINT_PATH), cache: CHANGING, type: 'text/plain; charset=utf-8' };
+    const tile = TILE_PATH.exec(requestPath);
+    if (!tile) throw new DaemonError('NOT_FOUND', 'no such path: the log serves /checkpoint and /tile/… (C2SP tlog-tiles)');
+    return { file: path.join(root, requestPath.slice(1)), cache: tile[1] === undefined ? IMMUTABLE : CHANGING, type: 'application/octet-stream' };
+  }
+
+  return {
+    async handle(req, ctx) {
+      const { file, cache, type } = fileOf(req.path);
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw new DaemonError('METHOD_NOT_ALLOWED', 'the log is read-only: GET or HEAD');
+      // Regular files only: a symlink planted in the log directory is not followed out of it.
+      const stat = await fs.lstat(file).catch(() => null);
+      if (!stat?.isFile()) throw new DaemonError('NOT_FOUND', `${req.path}: not in the log (a partial tile goes once its tile is full)`);
+      ctx.fields['bytes'] = stat.size;
+      return { status: 200, headers: { 'content-type': type, 'cache-control': cache }, file };
+    },
+    formatError(err) {
+      const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' };
+      if (err.code === 'METHOD_NOT_ALLOWED') headers['allow'] = 'GET, HEAD';
+      return { status: HTTP_STATUS[err.code], headers, body: `ERR ${err.code} ${err.message.replace(/[\r\n]+/g, ' ')}\n` };
+    },
+  };
+}

@@ -1,0 +1,179 @@
+// `signerd log serve`: the log's checkpoint and tiles over HTTP, read-only, as a mirror or witness
+// fetches them. curl gets the very bytes on disk with the right caching; the Go verifier reads the
+// whole log over HTTP; a mirror made with curl passes `signerd log audit`; nothing else is served.
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { runSignerd, startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
+import { needGo } from '../../helpers/go-tools.js';
+import { needTools } from '../../helpers/tools.js';
+import { get, metricsPortOf, sample, waitUntil } from '../../helpers/operations.js';
+import { appendRange, makeKey, openLog, runGo } from './fixtures.js';
+
+interface Fetched {
+  status: number;
+  headers: string;
+  body: Buffer;
+}
+
+function curl(port: number, urlPath: string, ...extra: string[]): Fetched {
+  const out = execFileSync('curl', ['-sS', '--path-as-is', '-D', '-', ...extra, `http://127.0.0.1:${port}${urlPath}`], { timeout: 10_000 });
+  const split = out.indexOf('\r\n\r\n');
+  const headers = out.subarray(0, split).toString('latin1');
+  return { status: Number(/^HTTP\/1\.1 (\d+)/.exec(headers)?.[1]), headers: headers.toLowerCase(), body: out.subarray(split + 4) };
+}
+
+/** The public files of a log directory, as paths relative to it (the sequencer's database excluded). */
+function publicFiles(dir: string, rel = ''): string[] {
+  return fs.readdirSync(path.join(dir, rel), { withFileTypes: true }).flatMap((e) => {
+    const name = path.posix.join(rel, e.name);
+    if (e.isDirectory()) return publicFiles(dir, name);
+    return name === 'checkpoint' || name.startsWith('tile/') ? [name] : [];
+  });
+}
+
+t.test('signerd log serve', { ...needTools('curl'), ...needGo() }, async (t) => {
+  const dir = t.testdir();
+  const logDir = path.join(dir, 'log');
+  const { keyFile, vkey } = await makeKey(dir);
+  const log = await openLog(logDir, keyFile);
+  await appendRange(log, 0, 300); // one full level-0 tile and a partial one
+  await log.publish();
+  await log.close();
+  // A symlink out of the log where a tile could be: never followed.
+  fs.mkdirSync(path.join(logDir, 'tile/5'), { recursive: true });
+  fs.symlinkSync('/etc/passwd', path.join(logDir, 'tile/5/000'));
+
+  const server: RunningDaemon = await startDaemon(['log', 'serve', '--transparency-log', logDir, '--port', '0', '--metrics-port', '0']);
+  t.teardown(() => server.stop());
+  const port = server.port;
+
+  await t.test('the files on disk, byte for byte, with their caching', async (t) => {
+    const checkpoint = curl(port, '/checkpoint');
+    t.equal(checkpoint.status, 200);
+    t.same(checkpoint.body, fs.readFileSync(path.join(logDir, 'checkpoint')), 'the checkpoint');
+    t.match(checkpoint.headers, /cache-control: no-cache/, 'the checkpoint moves on: revalidated');
+    t.match(checkpoint.headers, /content-type: text\/plain/);
+    const full = curl(port, '/tile/0/000');
+    t.same(full.body, fs.readFileSync(path.join(logDir, 'tile/0/000')), 'a full tile');
+    t.equal(full.body.length, 256 * 32);
+    t.match(full.headers, /cache-control: public, max-age=31536000, immutable/, 'a full tile never changes');
+    const partial = curl(port, '/tile/0/001.p/44');
+    t.same(partial.body, fs.readFileSync(path.join(logDir, 'tile/0/001.p/44')), 'a partial tile');
+    t.match(partial.headers, /cache-control: no-cache/, 'a partial tile goes once its tile is full');
+    t.same(curl(port, '/tile/entries/000').body, fs.readFileSync(path.join(logDir, 'tile/entries/000')), 'an entry bundle');
+    const head = curl(port, '/checkpoint', '-I');
+    t.equal(head.status, 200, 'HEAD');
+    t.match(head.headers, new RegExp(`content-length: ${fs.statSync(path.join(logDir, 'checkpoint')).size}`));
+    t.notMatch(head.body.toString(), /signerd\.test\/log/, 'no body');
+  });
+
+  await t.test('the Go verifier reads and checks the whole log over HTTP', async (t) => {
+    const r = runGo('tiles', vkey, `http://127.0.0.1:${port}`);
+    t.equal(r.code, 0, r.out);
+    t.match(r.out, /^OK tiles: 300 entries/);
+  });
+
+  await t.test('a mirror fetched with curl passes signerd log audit', async (t) => {
+    const mirror = path.join(dir, 'mirror');
+    const files = publicFiles(logDir).filter((f) => !f.startsWith('tile/5/'));
+    for (const file of files) {
+      fs.mkdirSync(path.dirname(path.join(mirror, file)), { recursive: true });
+      execFileSync('curl', ['-sSf', '-o', path.join(mirror, file), `http://127.0.0.1:${port}/${file}`], { timeout: 10_000 });
+    }
+    const audit = await runSignerd(['log', 'audit', mirror, '--log-key', vkey]);
+    t.equal(audit.code, 0, audit.stderr);
+    t.match(audit.stdout, /entries\s+300/);
+    t.match(audit.stdout, /audit passed/);
+  });
+
+  await t.test('nothing else: no database, no traversal, no symlink, no writes', async (t) => {
+    for (const p of [
+      '/sequencer.sqlite',
+      '/tile/../sequencer.sqlite',
+      '/tile/0/../../sequencer.sqlite',
+      '/tile/0/000.p/0',
+      '/tile/0/000.p/256',
+      '/tile/64/000',
+      '/tile/0/1',
+      '/tile/0/x1/000',
+      '/tile/5/000',
+      '/',
+      '/tile/0/000/',
+    ]) {
+      const r = curl(port, p);
+      t.equal(r.status, 404, `${p}: 404`);
+      t.match(r.body.toString(), /^ERR NOT_FOUND /, `${p}: one error line`);
+    }
+    t.equal(curl(port, '/tile/0/002').status, 404, 'a tile the log does not have yet');
+    const post = curl(port, '/checkpoint', '-X', 'POST', '--data', 'x');
+    t.equal(post.status, 405, 'POST: 405');
+    t.match(post.headers, /allow: get, head/);
+    t.equal(curl(port, '/tile/0/000', '-X', 'DELETE').status, 405, 'DELETE: 405');
+    t.same(curl(port, '/tile/0/000').body, fs.readFileSync(path.join(logDir, 'tile/0/000')), 'the tile is still there');
+  });
+
+  await t.test('readiness and metrics, as every daemon has them', async (t) => {
+    const metricsPort = metricsPortOf(server);
+    t.equal((await get(metricsPort, '/readyz')).status, 200, '/readyz');
+    const metrics = (await get(metricsPort, '/metrics')).body;
+    t.ok((sample(metrics, 'signerd_requests_total', { kind: 'http', outcome: 'ok' }) ?? 0) > 10, 'served requests counted');
+    t.ok((sample(metrics, 'signerd_requests_total', { kind: 'http', outcome: 'NOT_FOUND' }) ?? 0) >= 11, 'refusals counted by code');
+  });
+
+  await t.test('one log record per request; SIGTERM stops it cleanly', async (t) => {
+    t.equal(await server.stop(), 0, 'exit 0 on SIGTERM');
+    await waitUntil(async () => server.logs.some((l) => l['msg'] === 'stopped'), 5_000, 'the stopped record');
+    const requests = server.logs.filter((l) => l['msg'] === 'request');
+    t.ok(requests.length >= 20, `${requests.length} request records`);
+    t.ok(
+      requests.some((l) => l['outcome'] === 'NOT_FOUND' && l['status'] === 404),
+      'refusals are recorded with their code',
+    );
+    t.notOk(
+      requests.some((l) => l['outcome'] === 'client-gone'),
+      'a file sent whole is ok even when curl hangs up before the file stream ends',
+    );
+    t.ok(requests.some((l) => l['outcome'] === 'ok' && l['path'] === '/tile/0/000' && l['status'] === 200));
+  });
+});
+
+t.test('a client that stops reading is cut after --reply-stall-ms-max; others are still served', { ...needTools('curl') }, async (t) => {
+  const dir = t.testdir();
+  // A 64 MiB entry bundle (sparse): far more than the kernel's socket buffers hold.
+  fs.mkdirSync(path.join(dir, 'tile/entries/x001'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'tile/entries/x001/000'), '');
+  fs.truncateSync(path.join(dir, 'tile/entries/x001/000'), 64 * 1024 * 1024);
+  fs.writeFileSync(path.join(dir, 'checkpoint'), 'a checkpoint\n');
+  const server = await startDaemon(['log', 'serve', '--transparency-log', dir, '--port', '0', '--reply-stall-ms-max', '500']);
+  t.teardown(() => server.stop());
+  const stalled = net.connect(server.port, '127.0.0.1');
+  stalled.on('error', () => {});
+  stalled.write('GET /tile/entries/x001/000 HTTP/1.1\r\nhost: x\r\n\r\n');
+  stalled.pause(); // reads nothing more
+  const record = await waitUntil(
+    async () => server.logs.some((l) => l['msg'] === 'request' && l['path'] === '/tile/entries/x001/000'),
+    10_000,
+    'the stalled reply is cut and recorded',
+  );
+  const cut = server.logs.find((l) => l['msg'] === 'request' && l['path'] === '/tile/entries/x001/000')!;
+  t.equal(cut['outcome'], 'client-gone', 'recorded as a client that went away');
+  t.ok((cut['ms'] as number) >= 500, `cut after ${String(cut['ms'])} ms without progress (found in ${record} ms)`);
+  t.equal(curl(server.port, '/checkpoint').body.toString(), 'a checkpoint\n', 'the next client is served');
+  stalled.destroy();
+});
+
+t.test('signerd log serve refuses a bad start with exit 78', async (t) => {
+  const dir = t.testdir();
+  const plaintext = await runSignerd(['log', 'serve', '--transparency-log', dir, '--host', '0.0.0.0', '--port', '0']);
+  t.equal(plaintext.code, 78, 'plaintext beyond loopback');
+  t.match(plaintext.stderr, /CONFIG_INVALID: refusing to listen on 0\.0\.0\.0 without TLS/);
+  const missing = await runSignerd(['log', 'serve', '--port', '0']);
+  t.equal(missing.code, 78, 'no log named');
+  t.match(missing.stderr, /--transparency-log is required/);
+  const notDir = await runSignerd(['log', 'serve', '--transparency-log', path.join(dir, 'nope'), '--port', '0']);
+  t.equal(notDir.code, 78, 'not a directory');
+  t.match(notDir.stderr, /not a directory/);
+});

@@ -33,6 +33,7 @@ import { decodeLogEntry } from '../transparency/log-entry.js';
 import { parseCheckpointText, verifyCheckpoint, type Checkpoint } from '../transparency/checkpoint.js';
 import { parseSignedNote } from '../transparency/signed-note.js';
 import { logServe } from './log-serve-command.js';
+import { fetchLog, mirroredCheckpoint, removeFetched, writeMirroredCheckpoint } from '../transparency/log-mirror.js';
 
 /** Exit status when the answer is "no" (not found, not verified, audit problems): scripts branch on it. */
 const EXIT_NO = 1;
@@ -323,6 +324,62 @@ function audit() {
   );
 }
 
+/** Time allowed for each GET of `signerd log mirror`. */
+const MIRROR_REQUEST_MS_MAX = 10_000;
+
+function mirror() {
+  const cmd = new Command('mirror')
+    .description(
+      "follow a log served over HTTP (signerd log serve, or any C2SP tlog-tiles server) into a local mirror: fetch only what is new, audit the whole mirror, and advance the mirror's checkpoint only if the audit passes",
+    )
+    .argument('<url>', "the log's base URL, e.g. http://127.0.0.1:9870/")
+    .requiredOption('--out <dir>', 'the mirror directory (made if missing); run again with the same directory to follow the log')
+    .option('--log-key <vkey>', "the log's verifier key (or a file holding it): the served checkpoint must verify")
+    .option('--request-ms-max <ms>', 'time allowed for each GET', parseCount('--request-ms-max', 1), MIRROR_REQUEST_MS_MAX);
+  return cmd.action((url, opts) =>
+    runLog(cmd, async () => {
+      const base = mirrorBase(url);
+      const key = opts.logKey === undefined ? null : verifierKeyArg(opts.logKey);
+      fs.mkdirSync(opts.out, { recursive: true, mode: 0o755 });
+      const before = mirroredCheckpoint(opts.out);
+      const fetched = await fetchLog(base, opts.out, key, opts.requestMsMax);
+      const problems = [...fetched.problems];
+      if (problems.length === 0) {
+        writeMirroredCheckpoint(opts.out, fetched.note);
+        const report = auditLog(opts.out, key, before?.checkpoint ?? null);
+        problems.push(...report.problems);
+      }
+      const cp = fetched.checkpoint;
+      process.stdout.write(`served     ${cp ? `${cp.origin} size ${cp.size} root ${cp.root.toString('base64')}` : 'no usable checkpoint'}\n`);
+      process.stdout.write(`files      ${fetched.created.length} fetched, ${fetched.kept} already mirrored\n`);
+      if (before) process.stdout.write(`previous   size ${before.checkpoint.size}\n`);
+      for (const problem of problems) process.stderr.write(`problem: ${problem}\n`);
+      if (problems.length > 0) {
+        // Back to exactly what the mirror held: its checkpoint and only the files that one covers.
+        removeFetched(opts.out, fetched.created);
+        writeMirroredCheckpoint(opts.out, before?.note ?? null);
+        process.stdout.write(`mirror FAILED: ${problems.length} problem(s); the mirror is unchanged\n`);
+        return EXIT_NO;
+      }
+      process.stdout.write('audit passed; the mirror is at the served checkpoint\n');
+      return 0;
+    }),
+  );
+}
+
+/** An http(s) base URL ending in '/', so tile paths resolve below it. */
+function mirrorBase(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text.endsWith('/') ? text : `${text}/`);
+  } catch {
+    throw new DaemonError('CONFIG_INVALID', `${text}: not a URL`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new DaemonError('CONFIG_INVALID', `${text}: http:// or https:// only`);
+  if (url.search || url.hash || url.username || url.password) throw new DaemonError('CONFIG_INVALID', `${text}: no query, fragment or credentials`);
+  return url;
+}
+
 function previousCheckpoint(file: string, key: NoteVerifierKey | null): Checkpoint {
   const note = readBounded(file, LOG_PROOF_FILE_BYTES_MAX).toString('utf8');
   if (key) {
@@ -337,8 +394,9 @@ function previousCheckpoint(file: string, key: NoteVerifierKey | null): Checkpoi
 
 export function logCommand() {
   const log = new Command('log').description(
-    'the transparency log of what signerd signed and revoked: keys, checkpoints, entries, proofs, bundles, offline verification and audit, and an HTTP mirror source',
+    'the transparency log of what signerd signed and revoked: keys, checkpoints, entries, proofs, bundles, offline verification and audit, serving and mirroring over HTTP',
   );
-  for (const make of [keygen, vkey, checkpoint, entry, prove, consistency, bundle, verify, audit, logServe]) log.addCommand(make() as CommandUnknownOpts);
+  for (const make of [keygen, vkey, checkpoint, entry, prove, consistency, bundle, verify, audit, mirror, logServe])
+    log.addCommand(make() as CommandUnknownOpts);
   return log;
 }

@@ -1,6 +1,7 @@
 // `signerd log serve`: the log's checkpoint and tiles over HTTP, read-only, as a mirror or witness
 // fetches them. curl gets the very bytes on disk with the right caching; the Go verifier reads the
-// whole log over HTTP; a mirror made with curl passes `signerd log audit`; nothing else is served.
+// whole log over HTTP; a mirror made with curl passes `signerd log audit`; nothing else is served;
+// `signerd log mirror` follows the log and refuses a fork.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,7 +11,7 @@ import { runSignerd, startDaemon, type RunningDaemon } from '../../helpers/daemo
 import { needGo } from '../../helpers/go-tools.js';
 import { needTools } from '../../helpers/tools.js';
 import { get, metricsPortOf, sample, waitUntil } from '../../helpers/operations.js';
-import { appendRange, makeKey, openLog, runGo } from './fixtures.js';
+import { appendRange, copyDir, makeKey, openLog, runGo, signatureOf } from './fixtures.js';
 
 interface Fetched {
   status: number;
@@ -113,6 +114,57 @@ t.test('signerd log serve', { ...needTools('curl'), ...needGo() }, async (t) => 
     t.match(post.headers, /allow: get, head/);
     t.equal(curl(port, '/tile/0/000', '-X', 'DELETE').status, 405, 'DELETE: 405');
     t.same(curl(port, '/tile/0/000').body, fs.readFileSync(path.join(logDir, 'tile/0/000')), 'the tile is still there');
+  });
+
+  await t.test('signerd log mirror follows the served log, and refuses a fork or a wrong key', async (t) => {
+    const mirror = path.join(dir, 'follower');
+    const url = `http://127.0.0.1:${port}`;
+    const first = await runSignerd(['log', 'mirror', url, '--out', mirror, '--log-key', vkey]);
+    t.equal(first.code, 0, first.stderr);
+    t.match(first.stdout, /size 300 /);
+    t.match(first.stdout, /files {6}\d+ fetched, 0 already mirrored/);
+    t.match(first.stdout, /audit passed/);
+    t.equal(runGo('tiles', vkey, mirror).code, 0, 'the Go verifier accepts the mirror');
+
+    // The log grows (and forks elsewhere: a copy at size 300 that goes on differently).
+    const forkDir = copyDir(logDir, path.join(dir, 'fork'));
+    const grown = await openLog(logDir, keyFile);
+    await appendRange(grown, 300, 600);
+    await grown.publish();
+    await grown.close();
+    const fork = await openLog(forkDir, keyFile);
+    await Promise.all(Array.from({ length: 350 }, (_, i) => fork.append({ kind: 'revoke', source: 'admin', signature: signatureOf('fork', i) })));
+    await fork.publish();
+    await fork.close();
+
+    const second = await runSignerd(['log', 'mirror', url, '--out', mirror, '--log-key', vkey]);
+    t.equal(second.code, 0, second.stderr);
+    t.match(second.stdout, /size 600 /);
+    t.match(second.stdout, /previous {3}size 300/);
+    t.match(second.stdout, /files {6}\d+ fetched, [1-9]\d* already mirrored/, 'full tiles are not fetched again');
+    const at600 = fs.readFileSync(path.join(mirror, 'checkpoint'));
+
+    const forkServer = await startDaemon(['log', 'serve', '--transparency-log', forkDir, '--port', '0']);
+    t.teardown(() => forkServer.stop());
+    const forked = await runSignerd(['log', 'mirror', `http://127.0.0.1:${forkServer.port}/`, '--out', mirror, '--log-key', vkey]);
+    t.equal(forked.code, 1, 'a fork: exit 1');
+    // Both trees have two full level-0 tiles, so both have level-1 tile 000.p/2, and they differ.
+    t.match(forked.stderr, /problem: tile\/1\/000\.p\/2: served differently from the mirror's copy \(the log forked\)/);
+    t.match(forked.stdout, /mirror FAILED: .*the mirror is unchanged/);
+    t.same(fs.readFileSync(path.join(mirror, 'checkpoint')), at600, 'the mirror keeps its checkpoint');
+    const audit = await runSignerd(['log', 'audit', mirror, '--log-key', vkey]);
+    t.equal(audit.code, 0, `the mirror still audits clean: ${audit.stderr}`);
+
+    const other = await makeKey(dir, 'other.test/log');
+    const wrongKey = await runSignerd(['log', 'mirror', url, '--out', mirror, '--log-key', other.vkey]);
+    t.equal(wrongKey.code, 1, 'a checkpoint that does not verify: exit 1');
+    t.match(wrongKey.stderr, /does not verify/);
+    t.same(fs.readFileSync(path.join(mirror, 'checkpoint')), at600);
+
+    const down = await runSignerd(['log', 'mirror', 'http://127.0.0.1:1/', '--out', mirror]);
+    t.equal(down.code, 69, 'nothing listening: exit 69, as for an unavailable log');
+    const notHttp = await runSignerd(['log', 'mirror', 'file:///etc', '--out', mirror]);
+    t.equal(notHttp.code, 78, 'not http(s): exit 78');
   });
 
   await t.test('readiness and metrics, as every daemon has them', async (t) => {

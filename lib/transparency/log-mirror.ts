@@ -1,0 +1,153 @@
+// Follows a log served over HTTP (`signerd log serve`, or any C2SP tlog-tiles server) into a local
+// mirror directory: fetches the checkpoint, then only the tiles and entry bundles it does not hold
+// yet (full ones never change), checks every file's shape, and leaves the audit to log-audit.ts.
+import fs from 'node:fs';
+import path from 'node:path';
+import { DaemonError } from '../errors.js';
+import { LOG_ENTRY_BYTES_MAX, NOTE_BYTES_MAX } from '../limits.js';
+import { parseCheckpointText, verifyCheckpoint, type Checkpoint } from './checkpoint.js';
+import { decodeEntryBundle } from './entry-bundle.js';
+import type { NoteVerifierKey } from './note-key.js';
+import { parseSignedNote } from './signed-note.js';
+import { CHECKPOINT_PATH, entryBundlePath, tilePath, tilesOfTree, TILE_WIDTH, type TileRef } from './tile-layout.js';
+
+const HASH_BYTES = 32;
+/** A full entry bundle at most: 256 entries of at most LOG_ENTRY_BYTES_MAX, each behind a 2-byte length. */
+const BUNDLE_BYTES_MAX = TILE_WIDTH * (2 + LOG_ENTRY_BYTES_MAX);
+
+export interface MirrorFetch {
+  /** The checkpoint note as served, and what it says (null when it is not one, or does not verify). */
+  note: string;
+  checkpoint: Checkpoint | null;
+  /** Files fetched into the mirror, by relative path: what to take out again if the audit fails. */
+  created: string[];
+  /** Full files already in the mirror (immutable, so not fetched again) and partials found unchanged. */
+  kept: number;
+  /** Why the served log cannot be mirrored: a bad checkpoint, a file of the wrong shape, a changed file. */
+  problems: string[];
+}
+
+/** One GET, bounded in time and size; 404 is null (a partial tile gone once full). */
+async function get(base: URL, relative: string, bytesMax: number, msMax: number): Promise<Buffer | null> {
+  const url = new URL(relative, base);
+  let res: Response;
+  try {
+    res = await fetch(url, { signal: AbortSignal.timeout(msMax), redirect: 'error' });
+  } catch (err) {
+    throw new DaemonError('BACKEND_UNAVAILABLE', `GET ${url.href}: ${(err as Error).message}`, { cause: err });
+  }
+  if (res.status === 404) {
+    await res.body?.cancel();
+    return null;
+  }
+  if (res.status !== 200) {
+    await res.body?.cancel();
+    throw new DaemonError('BACKEND_UNAVAILABLE', `GET ${url.href}: HTTP ${res.status}`);
+  }
+  const declared = Number(res.headers.get('content-length') ?? 0);
+  if (declared > bytesMax) {
+    await res.body?.cancel();
+    throw new DaemonError('BAD_REQUEST', `GET ${url.href}: ${declared} bytes, more than a ${relative} can hold`);
+  }
+  const body = Buffer.from(await res.arrayBuffer());
+  if (body.length > bytesMax) throw new DaemonError('BAD_REQUEST', `GET ${url.href}: more than ${bytesMax} bytes`);
+  return body;
+}
+
+/** Writes beside the target and renames, so a mirror never holds half a file. */
+function writeInPlace(dir: string, relative: string, data: Buffer | string): void {
+  const file = path.join(dir, relative);
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
+  const temp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(temp, data, { mode: 0o644 });
+  fs.renameSync(temp, file);
+}
+
+/** The first `width` entries of a bundle (a full bundle stands in for a partial that is gone), or null. */
+function bundlePrefix(bundle: Buffer, width: number): Buffer | null {
+  let at = 0;
+  for (let i = 0; i < width; i++) {
+    if (at + 2 > bundle.length) return null;
+    at += 2 + bundle.readUInt16BE(at);
+  }
+  return at <= bundle.length ? bundle.subarray(0, at) : null;
+}
+
+/** The tile at `width` (or, once it is gone, the first `width` hashes or entries of the full one). */
+async function fetchTile(base: URL, tile: TileRef, entries: boolean, msMax: number): Promise<Buffer | null> {
+  const at = (width: number): string => (entries ? entryBundlePath({ index: tile.index, width }) : tilePath({ ...tile, width }));
+  const bytesMax = entries ? BUNDLE_BYTES_MAX : TILE_WIDTH * HASH_BYTES;
+  const data = await get(base, at(tile.width), bytesMax, msMax);
+  if (data !== null || tile.width === TILE_WIDTH) return data;
+  const full = await get(base, at(TILE_WIDTH), bytesMax, msMax);
+  return full && (entries ? bundlePrefix(full, tile.width) : full.subarray(0, tile.width * HASH_BYTES));
+}
+
+/** The mirror's current checkpoint, or null for a new mirror. */
+export function mirroredCheckpoint(dir: string): { note: string; checkpoint: Checkpoint } | null {
+  const file = path.join(dir, CHECKPOINT_PATH);
+  if (!fs.existsSync(file)) return null;
+  const note = fs.readFileSync(file, 'utf8');
+  const checkpoint = parseCheckpointText(parseSignedNote(note)?.text ?? '');
+  if (!checkpoint) throw new DaemonError('CONFIG_INVALID', `${file}: not a checkpoint (not a mirror made by signerd log mirror?)`);
+  return { note, checkpoint };
+}
+
+/**
+ * Fetches the served checkpoint and every tile and bundle of its tree that the mirror lacks. Files
+ * already in the mirror are never overwritten: a partial served differently is a fork, reported. The
+ * checkpoint file itself is not written here: the caller writes it once the audit passed.
+ */
+export async function fetchLog(base: URL, dir: string, key: NoteVerifierKey | null, msMax: number): Promise<MirrorFetch> {
+  const served = await get(base, CHECKPOINT_PATH, NOTE_BYTES_MAX, msMax);
+  if (!served) throw new DaemonError('NOT_FOUND', `${new URL(CHECKPOINT_PATH, base).href}: no checkpoint served`);
+  const result: MirrorFetch = { note: served.toString('utf8'), checkpoint: null, created: [], kept: 0, problems: [] };
+  if (key) {
+    const verdict = verifyCheckpoint(result.note, key);
+    if (verdict.ok) result.checkpoint = verdict.checkpoint;
+    else result.problems.push(`the served checkpoint does not verify: ${verdict.reason}`);
+  } else {
+    result.checkpoint = parseCheckpointText(parseSignedNote(result.note)?.text ?? '');
+    if (!result.checkpoint) result.problems.push('the served checkpoint is not a checkpoint');
+  }
+  if (!result.checkpoint) return result;
+  const tiles = tilesOfTree(result.checkpoint.size);
+  const wanted = [...tiles.map((tile) => ({ tile, entries: false })), ...tiles.filter((t) => t.level === 0).map((tile) => ({ tile, entries: true }))];
+  for (const { tile, entries } of wanted) {
+    const relative = entries ? entryBundlePath(tile) : tilePath(tile);
+    const file = path.join(dir, relative);
+    const have = fs.existsSync(file);
+    if (have && tile.width === TILE_WIDTH) {
+      result.kept++;
+      continue;
+    }
+    const data = await fetchTile(base, tile, entries, msMax);
+    const shaped = data !== null && (entries ? decodeEntryBundle(data, tile.width) !== null : data.length === tile.width * HASH_BYTES);
+    if (!shaped) {
+      result.problems.push(`${relative}: ${data === null ? 'not served' : `not ${entries ? `a bundle of ${tile.width} entries` : `${tile.width} hashes`}`}`);
+      return result;
+    }
+    if (have) {
+      if (!fs.readFileSync(file).equals(data)) {
+        result.problems.push(`${relative}: served differently from the mirror's copy (the log forked)`);
+        return result;
+      }
+      result.kept++;
+      continue;
+    }
+    writeInPlace(dir, relative, data);
+    result.created.push(relative);
+  }
+  return result;
+}
+
+/** Takes out what a failed mirror run fetched, so the mirror is again exactly what its checkpoint covers. */
+export function removeFetched(dir: string, created: readonly string[]): void {
+  for (const relative of created) fs.rmSync(path.join(dir, relative), { force: true });
+}
+
+/** Puts a checkpoint note in place (after the audit), or takes the mirror back to the one it had. */
+export function writeMirroredCheckpoint(dir: string, note: string | null): void {
+  if (note === null) fs.rmSync(path.join(dir, CHECKPOINT_PATH), { force: true });
+  else writeInPlace(dir, CHECKPOINT_PATH, note);
+}

@@ -212,6 +212,33 @@ export async function loadHttpPosts(opts: HttpPostOptions): Promise<LoadResult> 
   return summarize(latencies, Number(process.hrtime.bigint() - started) / 1e9);
 }
 
+export interface HttpGetOptions {
+  /** The URL of request `seq` of client `client`. */
+  url(client: number, seq: number): string;
+  /** Clients fetching at once, each one request after another (keep-alive). */
+  clients: number;
+  durationMs: number;
+}
+
+/** Clients GETting in a loop (as a mirror follows a served log); any status but 200 aborts the run. */
+export async function loadHttpGets(opts: HttpGetOptions): Promise<LoadResult> {
+  const latencies: number[] = [];
+  const deadline = Date.now() + opts.durationMs;
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: opts.clients }, async (_, client) => {
+      for (let seq = 0; Date.now() < deadline; seq++) {
+        const sentAt = process.hrtime.bigint();
+        const reply = await fetch(opts.url(client, seq), { signal: AbortSignal.timeout(10_000) });
+        await reply.arrayBuffer();
+        if (reply.status !== 200) throw new Error(`bad reply: ${reply.status}`);
+        latencies.push(Number(process.hrtime.bigint() - sentAt) / 1e6);
+      }
+    }),
+  );
+  return summarize(latencies, Number(process.hrtime.bigint() - started) / 1e9);
+}
+
 function summarize(latencies: number[], seconds: number): LoadResult {
   latencies.sort((a, b) => a - b);
   const pick = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;

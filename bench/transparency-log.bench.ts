@@ -1,7 +1,8 @@
 // Bench for the transparency log's appender alone (the daemons do not log yet): appends per second
 // and the latency an append adds to a request (p50/p99: what a signature would wait for its entry
 // to be durable), at 1, 16 and 256 appends in flight, beside raw fdatasync in the same directory.
-// Group commit shows as appends per second far above fsyncs per second.
+// Group commit shows as appends per second far above fsyncs per second. Then `signerd log serve`:
+// full tiles over keep-alive HTTP GETs, as a mirror fetches them, beside reading the same files.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -9,7 +10,9 @@ import path from 'node:path';
 import { generateNoteKey } from '../lib/transparency/note-key.js';
 import { loadCheckpointSignerFile } from '../lib/transparency/checkpoint-signer.js';
 import { openTransparencyLog } from '../lib/transparency/transparency-log.js';
-import { primitiveRate, type BenchRow } from './harness.js';
+import { loadHttpGets, primitiveRate, type BenchRow } from './harness.js';
+import { startDaemon } from '../test/helpers/daemon.js';
+import { tilePath } from '../lib/transparency/tile-layout.js';
 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 4_000);
 const IN_FLIGHT = [1, 16, 256];
@@ -70,8 +73,46 @@ export async function bench(): Promise<BenchRow[]> {
         primitivePerSecond: fsyncRate(dir),
       });
     }
+    rows.push(...(await serveRows(dir, keyFile)));
     return rows;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const SERVED_TILES = 16;
+const SERVE_CLIENTS = [1, 8];
+
+/** `signerd log serve` handing out full level-0 tiles (8 KiB) to keep-alive clients, beside reading those files here. */
+async function serveRows(dir: string, keyFile: string): Promise<BenchRow[]> {
+  const logDir = path.join(dir, 'served');
+  const log = await openTransparencyLog({ dir: logDir, signers: [loadCheckpointSignerFile(keyFile)], checkpointIntervalMs: 60_000 });
+  const event = (i: number) => ({ kind: 'revoke' as const, source: 'bench', signature: crypto.createHash('sha256').update(`served ${i}`).digest() });
+  await Promise.all(Array.from({ length: SERVED_TILES * 256 }, (_, i) => log.append(event(i))));
+  await log.publish();
+  await log.close();
+  const tiles = Array.from({ length: SERVED_TILES }, (_, index) => tilePath({ level: 0, index, width: 256 }));
+  let next = 0;
+  const readRate = primitiveRate(1_000, () => void fs.readFileSync(path.join(logDir, tiles[next++ % tiles.length]!)));
+  const server = await startDaemon(['log', 'serve', '--transparency-log', logDir, '--port', '0'], { dropLogsAfterStart: true });
+  try {
+    const rows: BenchRow[] = [];
+    for (const clients of SERVE_CLIENTS) {
+      const load = await loadHttpGets({
+        url: (c, s) => `http://127.0.0.1:${server.port}/${tiles[(c * 7 + s) % tiles.length]!}`,
+        clients,
+        durationMs: DURATION_MS / 2,
+      });
+      rows.push({
+        daemon: 'log serve',
+        operation: `GET a full tile (8 KiB), keep-alive, ${clients} client${clients > 1 ? 's' : ''}`,
+        ...load,
+        primitive: 'read the tile file (fs, 1 thread)',
+        primitivePerSecond: readRate,
+      });
+    }
+    return rows;
+  } finally {
+    await server.stop();
   }
 }

@@ -344,23 +344,20 @@ function mirror() {
       const before = mirroredCheckpoint(opts.out);
       const fetched = await fetchLog(base, opts.out, key, opts.requestMsMax);
       const problems = [...fetched.problems];
-      if (problems.length === 0) {
-        writeMirroredCheckpoint(opts.out, fetched.note);
-        const report = auditLog(opts.out, key, before?.checkpoint ?? null);
-        problems.push(...report.problems);
-      }
+      // The mirror with the fetched files, audited against the fetched checkpoint before it is put in place.
+      if (problems.length === 0) problems.push(...auditLog(opts.out, key, before?.checkpoint ?? null, fetched.note).problems);
       const cp = fetched.checkpoint;
       process.stdout.write(`served     ${cp ? `${cp.origin} size ${cp.size} root ${cp.root.toString('base64')}` : 'no usable checkpoint'}\n`);
       process.stdout.write(`files      ${fetched.created.length} fetched, ${fetched.kept} already mirrored\n`);
       if (before) process.stdout.write(`previous   size ${before.checkpoint.size}\n`);
       for (const problem of problems) process.stderr.write(`problem: ${problem}\n`);
       if (problems.length > 0) {
-        // Back to exactly what the mirror held: its checkpoint and only the files that one covers.
+        // Back to exactly what the mirror held: only the files its checkpoint covers.
         removeFetched(opts.out, fetched.created);
-        writeMirroredCheckpoint(opts.out, before?.note ?? null);
         process.stdout.write(`mirror FAILED: ${problems.length} problem(s); the mirror is unchanged\n`);
         return EXIT_NO;
       }
+      writeMirroredCheckpoint(opts.out, fetched.note);
       process.stdout.write('audit passed; the mirror is at the served checkpoint\n');
       return 0;
     }),

@@ -487,7 +487,8 @@ async function send(res: http.ServerResponse, reply: HttpReply, stallMsMax: numb
     // The length of the file as opened: a file replaced between a stat and the open cannot mismatch it.
     const { size } = await handle.stat();
     res.writeHead(reply.status, { ...reply.headers, 'content-length': String(size) });
-    const stream = handle.createReadStream({ highWaterMark: FILE_STREAM_CHUNK_BYTES });
+    // No bigger a buffer than the file needs: a small file would otherwise cost a whole chunk.
+    const stream = handle.createReadStream({ highWaterMark: Math.max(1, Math.min(FILE_STREAM_CHUNK_BYTES, size)) });
     let handed = 0;
     stream.on('data', (chunk: string | Buffer) => (handed += chunk.length));
     try {

@@ -96,7 +96,8 @@ export function mirroredCheckpoint(dir: string): { note: string; checkpoint: Che
 /**
  * Fetches the served checkpoint and every tile and bundle of its tree that the mirror lacks. Files
  * already in the mirror are never overwritten: a partial served differently is a fork, reported. The
- * checkpoint file itself is not written here: the caller writes it once the audit passed.
+ * checkpoint file itself is not written here: the caller audits the mirror against the fetched note
+ * (auditLog's checkpointNote) and writes it only if that passes.
  */
 export async function fetchLog(base: URL, dir: string, key: NoteVerifierKey | null, msMax: number): Promise<MirrorFetch> {
   const served = await get(base, CHECKPOINT_PATH, NOTE_BYTES_MAX, msMax);
@@ -146,8 +147,7 @@ export function removeFetched(dir: string, created: readonly string[]): void {
   for (const relative of created) fs.rmSync(path.join(dir, relative), { force: true });
 }
 
-/** Puts a checkpoint note in place (after the audit), or takes the mirror back to the one it had. */
-export function writeMirroredCheckpoint(dir: string, note: string | null): void {
-  if (note === null) fs.rmSync(path.join(dir, CHECKPOINT_PATH), { force: true });
-  else writeInPlace(dir, CHECKPOINT_PATH, note);
+/** Puts the audited checkpoint in place: the mirror now covers it. */
+export function writeMirroredCheckpoint(dir: string, note: string): void {
+  writeInPlace(dir, CHECKPOINT_PATH, note);
 }

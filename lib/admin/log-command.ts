@@ -32,6 +32,7 @@ import { SEQUENCER_FILE } from '../transparency/sequencer-db.js';
 import { decodeLogEntry } from '../transparency/log-entry.js';
 import { parseCheckpointText, verifyCheckpoint, type Checkpoint } from '../transparency/checkpoint.js';
 import { parseSignedNote } from '../transparency/signed-note.js';
+import { readSecretFile } from '../keys/key-file.js';
 import { logServe } from './log-serve-command.js';
 import { fetchLog, mirroredCheckpoint, removeFetched, writeMirroredCheckpoint } from '../transparency/log-mirror.js';
 
@@ -326,6 +327,8 @@ function audit() {
 
 /** Time allowed for each GET of `signerd log mirror`. */
 const MIRROR_REQUEST_MS_MAX = 10_000;
+/** A certificate file (or a CA bundle) for `signerd log mirror --tls-*`. */
+const MIRROR_PEM_BYTES_MAX = 1024 * 1024;
 
 function mirror() {
   const cmd = new Command('mirror')
@@ -335,14 +338,25 @@ function mirror() {
     .argument('<url>', "the log's base URL, e.g. http://127.0.0.1:9870/")
     .requiredOption('--out <dir>', 'the mirror directory (made if missing); run again with the same directory to follow the log')
     .option('--log-key <vkey>', "the log's verifier key (or a file holding it): the served checkpoint must verify")
-    .option('--request-ms-max <ms>', 'time allowed for each GET', parseCount('--request-ms-max', 1), MIRROR_REQUEST_MS_MAX);
+    .option('--request-ms-max <ms>', 'time allowed for each GET', parseCount('--request-ms-max', 1), MIRROR_REQUEST_MS_MAX)
+    .option('--tls-ca <file>', "https: the certificate (or CA) to trust for the server instead of the system's, e.g. its `signerd tls selfsigned` certificate")
+    .option('--tls-cert <file>', 'https: a client certificate, for a log server with client channels (`signerd client new`)')
+    .option('--tls-key <file>', 'the key of --tls-cert (mode 0600)');
   return cmd.action((url, opts) =>
     runLog(cmd, async () => {
       const base = mirrorBase(url);
       const key = opts.logKey === undefined ? null : verifierKeyArg(opts.logKey);
       fs.mkdirSync(opts.out, { recursive: true, mode: 0o755 });
       const before = mirroredCheckpoint(opts.out);
-      const fetched = await fetchLog(base, opts.out, key, opts.requestMsMax);
+      if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new DaemonError('CONFIG_INVALID', '--tls-cert and --tls-key go together');
+      const tlsOptions = opts.tlsCa !== undefined || opts.tlsCert !== undefined;
+      if (tlsOptions && base.protocol !== 'https:') throw new DaemonError('CONFIG_INVALID', '--tls-ca, --tls-cert and --tls-key need an https:// URL');
+      const tls = {
+        ...(opts.tlsCa === undefined ? {} : { ca: readBounded(opts.tlsCa, MIRROR_PEM_BYTES_MAX) }),
+        ...(opts.tlsCert === undefined ? {} : { cert: readBounded(opts.tlsCert, MIRROR_PEM_BYTES_MAX) }),
+        ...(opts.tlsKey === undefined ? {} : { key: readSecretFile(opts.tlsKey, '--tls-key') }),
+      };
+      const fetched = await fetchLog({ base, msMax: opts.requestMsMax, tls }, opts.out, key);
       const problems = [...fetched.problems];
       // The mirror with the fetched files, audited against the fetched checkpoint before it is put in place.
       if (problems.length === 0) problems.push(...auditLog(opts.out, key, before?.checkpoint ?? null, fetched.note).problems);

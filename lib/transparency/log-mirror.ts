@@ -2,6 +2,8 @@
 // mirror directory: fetches the checkpoint, then only the tiles and entry bundles it does not hold
 // yet (full ones never change), checks every file's shape, and leaves the audit to log-audit.ts.
 import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import { DaemonError } from '../errors.js';
 import { LOG_ENTRY_BYTES_MAX, NOTE_BYTES_MAX } from '../limits.js';
@@ -27,31 +29,53 @@ export interface MirrorFetch {
   problems: string[];
 }
 
-/** One GET, bounded in time and size; 404 is null (a partial tile gone once full). */
-async function get(base: URL, relative: string, bytesMax: number, msMax: number): Promise<Buffer | null> {
-  const url = new URL(relative, base);
-  let res: Response;
-  try {
-    res = await fetch(url, { signal: AbortSignal.timeout(msMax), redirect: 'error' });
-  } catch (err) {
-    throw new DaemonError('BACKEND_UNAVAILABLE', `GET ${url.href}: ${(err as Error).message}`, { cause: err });
-  }
-  if (res.status === 404) {
-    await res.body?.cancel();
-    return null;
-  }
-  if (res.status !== 200) {
-    await res.body?.cancel();
-    throw new DaemonError('BACKEND_UNAVAILABLE', `GET ${url.href}: HTTP ${res.status}`);
-  }
-  const declared = Number(res.headers.get('content-length') ?? 0);
-  if (declared > bytesMax) {
-    await res.body?.cancel();
-    throw new DaemonError('BAD_REQUEST', `GET ${url.href}: ${declared} bytes, more than a ${relative} can hold`);
-  }
-  const body = Buffer.from(await res.arrayBuffer());
-  if (body.length > bytesMax) throw new DaemonError('BAD_REQUEST', `GET ${url.href}: more than ${bytesMax} bytes`);
-  return body;
+/** How the mirror reaches the server: TLS trust and, for a server with client channels, a client certificate. */
+export interface MirrorConnection {
+  base: URL;
+  msMax: number;
+  /** https only: the CA (or self-signed certificate) to trust instead of the system's, and a client certificate. */
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+}
+
+/** One keep-alive connection for the whole run: a mirror asks for its files one after another. */
+function agentFor(conn: MirrorConnection): http.Agent {
+  return conn.base.protocol === 'https:'
+    ? new https.Agent({ keepAlive: true, maxSockets: 1, ...conn.tls })
+    : new http.Agent({ keepAlive: true, maxSockets: 1 });
+}
+
+/**
+ * One GET, bounded in time (the whole exchange) and size; 404 is null (a partial tile gone once
+ * full). Transport failures and other statuses are BACKEND_UNAVAILABLE; a body over the bound is
+ * PAYLOAD_TOO_LARGE.
+ */
+function get(conn: MirrorConnection, agent: http.Agent, relative: string, bytesMax: number): Promise<Buffer | null> {
+  const url = new URL(relative, conn.base);
+  const unavailable = (why: string, cause?: unknown): DaemonError => new DaemonError('BACKEND_UNAVAILABLE', `GET ${url.href}: ${why}`, { cause });
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? https : http).get(url, { agent }, (res) => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        if (res.statusCode === 404) resolve(null);
+        else reject(unavailable(`HTTP ${res.statusCode}`));
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      res.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (bytes > bytesMax) {
+          req.destroy();
+          reject(new DaemonError('PAYLOAD_TOO_LARGE', `GET ${url.href}: more than ${bytesMax} bytes, more than a ${relative} can hold`));
+        } else chunks.push(chunk);
+      });
+      res.on('end', () => resolve(Buffer.concat(chunks)));
+      res.on('error', (err) => reject(unavailable(err.message, err)));
+    });
+    req.on('error', (err) => reject(unavailable(err.message, err)));
+    const timer = setTimeout(() => req.destroy(new Error(`no whole answer within ${conn.msMax} ms`)), conn.msMax);
+    req.on('close', () => clearTimeout(timer));
+  });
 }
 
 /** Writes beside the target and renames, so a mirror never holds half a file. */
@@ -74,12 +98,12 @@ function bundlePrefix(bundle: Buffer, width: number): Buffer | null {
 }
 
 /** The tile at `width` (or, once it is gone, the first `width` hashes or entries of the full one). */
-async function fetchTile(base: URL, tile: TileRef, entries: boolean, msMax: number): Promise<Buffer | null> {
+async function fetchTile(conn: MirrorConnection, agent: http.Agent, tile: TileRef, entries: boolean): Promise<Buffer | null> {
   const at = (width: number): string => (entries ? entryBundlePath({ index: tile.index, width }) : tilePath({ ...tile, width }));
   const bytesMax = entries ? BUNDLE_BYTES_MAX : TILE_WIDTH * HASH_BYTES;
-  const data = await get(base, at(tile.width), bytesMax, msMax);
+  const data = await get(conn, agent, at(tile.width), bytesMax);
   if (data !== null || tile.width === TILE_WIDTH) return data;
-  const full = await get(base, at(TILE_WIDTH), bytesMax, msMax);
+  const full = await get(conn, agent, at(TILE_WIDTH), bytesMax);
   return full && (entries ? bundlePrefix(full, tile.width) : full.subarray(0, tile.width * HASH_BYTES));
 }
 
@@ -99,10 +123,25 @@ export function mirroredCheckpoint(dir: string): { note: string; checkpoint: Che
  * checkpoint file itself is not written here: the caller audits the mirror against the fetched note
  * (auditLog's checkpointNote) and writes it only if that passes.
  */
-export async function fetchLog(base: URL, dir: string, key: NoteVerifierKey | null, msMax: number): Promise<MirrorFetch> {
-  const served = await get(base, CHECKPOINT_PATH, NOTE_BYTES_MAX, msMax);
-  if (!served) throw new DaemonError('NOT_FOUND', `${new URL(CHECKPOINT_PATH, base).href}: no checkpoint served`);
-  const result: MirrorFetch = { note: served.toString('utf8'), checkpoint: null, created: [], kept: 0, problems: [] };
+export async function fetchLog(conn: MirrorConnection, dir: string, key: NoteVerifierKey | null): Promise<MirrorFetch> {
+  const agent = agentFor(conn);
+  const result: MirrorFetch = { note: '', checkpoint: null, created: [], kept: 0, problems: [] };
+  try {
+    await fetchInto(conn, agent, dir, key, result);
+  } catch (err) {
+    // A body larger than its file can be is the server's fault, reported like a file of the wrong shape.
+    if (!(err instanceof DaemonError && err.code === 'PAYLOAD_TOO_LARGE')) throw err;
+    result.problems.push(err.message);
+  } finally {
+    agent.destroy();
+  }
+  return result;
+}
+
+async function fetchInto(conn: MirrorConnection, agent: http.Agent, dir: string, key: NoteVerifierKey | null, result: MirrorFetch): Promise<void> {
+  const served = await get(conn, agent, CHECKPOINT_PATH, NOTE_BYTES_MAX);
+  if (!served) throw new DaemonError('NOT_FOUND', `${new URL(CHECKPOINT_PATH, conn.base).href}: no checkpoint served`);
+  result.note = served.toString('utf8');
   if (key) {
     const verdict = verifyCheckpoint(result.note, key);
     if (verdict.ok) result.checkpoint = verdict.checkpoint;
@@ -111,7 +150,7 @@ export async function fetchLog(base: URL, dir: string, key: NoteVerifierKey | nu
     result.checkpoint = parseCheckpointText(parseSignedNote(result.note)?.text ?? '');
     if (!result.checkpoint) result.problems.push('the served checkpoint is not a checkpoint');
   }
-  if (!result.checkpoint) return result;
+  if (!result.checkpoint) return;
   const tiles = tilesOfTree(result.checkpoint.size);
   const wanted = [...tiles.map((tile) => ({ tile, entries: false })), ...tiles.filter((t) => t.level === 0).map((tile) => ({ tile, entries: true }))];
   for (const { tile, entries } of wanted) {
@@ -122,16 +161,16 @@ export async function fetchLog(base: URL, dir: string, key: NoteVerifierKey | nu
       result.kept++;
       continue;
     }
-    const data = await fetchTile(base, tile, entries, msMax);
+    const data = await fetchTile(conn, agent, tile, entries);
     const shaped = data !== null && (entries ? decodeEntryBundle(data, tile.width) !== null : data.length === tile.width * HASH_BYTES);
     if (!shaped) {
       result.problems.push(`${relative}: ${data === null ? 'not served' : `not ${entries ? `a bundle of ${tile.width} entries` : `${tile.width} hashes`}`}`);
-      return result;
+      return;
     }
     if (have) {
       if (!fs.readFileSync(file).equals(data)) {
         result.problems.push(`${relative}: served differently from the mirror's copy (the log forked)`);
-        return result;
+        return;
       }
       result.kept++;
       continue;
@@ -139,7 +178,6 @@ export async function fetchLog(base: URL, dir: string, key: NoteVerifierKey | nu
     writeInPlace(dir, relative, data);
     result.created.push(relative);
   }
-  return result;
 }
 
 /** Takes out what a failed mirror run fetched, so the mirror is again exactly what its checkpoint covers. */

@@ -11,6 +11,7 @@ import { runSignerd, startDaemon, type RunningDaemon } from '../../helpers/daemo
 import { needGo } from '../../helpers/go-tools.js';
 import { needTools } from '../../helpers/tools.js';
 import { get, metricsPortOf, sample, waitUntil } from '../../helpers/operations.js';
+import { enroll, writeRegistry } from '../channels/channel-fixtures.js';
 import { appendRange, copyDir, makeKey, openLog, runGo, signatureOf } from './fixtures.js';
 
 interface Fetched {
@@ -228,4 +229,59 @@ t.test('signerd log serve refuses a bad start with exit 78', async (t) => {
   const notDir = await runSignerd(['log', 'serve', '--transparency-log', path.join(dir, 'nope'), '--port', '0']);
   t.equal(notDir.code, 78, 'not a directory');
   t.match(notDir.stderr, /not a directory/);
+});
+
+t.test('over TLS client channels: log serve, and log mirror with a registered client certificate', async (t) => {
+  const dir = t.testdir();
+  const files = await enroll(path.join(dir, 'channels'), ['witness', 'stranger'], []);
+  const registry = path.join(dir, 'clients');
+  writeRegistry(registry, [files.certs['witness']!.line]);
+  const logDir = path.join(dir, 'log');
+  const { keyFile, vkey } = await makeKey(dir);
+  const log = await openLog(logDir, keyFile);
+  await appendRange(log, 0, 40);
+  await log.publish();
+  await log.close();
+  const server = await startDaemon([
+    'log',
+    'serve',
+    '--transparency-log',
+    logDir,
+    '--port',
+    '0',
+    '--tls-cert',
+    files.serverCert,
+    '--tls-key',
+    files.serverKey,
+    '--clients',
+    registry,
+  ]);
+  t.teardown(() => server.stop());
+  const url = `https://127.0.0.1:${server.port}/`;
+  const as = (who: string): string[] => ['--tls-cert', files.certs[who]!.cert, '--tls-key', files.certs[who]!.key];
+
+  const witness = await runSignerd(['log', 'mirror', url, '--out', path.join(dir, 'w'), '--log-key', vkey, '--tls-ca', files.serverCert, ...as('witness')]);
+  t.equal(witness.code, 0, `the registered client mirrors the log: ${witness.stderr}`);
+  t.match(witness.stdout, /size 40 .*\n.*audit passed/s);
+  const stranger = await runSignerd(['log', 'mirror', url, '--out', path.join(dir, 's'), '--log-key', vkey, '--tls-ca', files.serverCert, ...as('stranger')]);
+  t.equal(stranger.code, 69, 'an unregistered certificate is refused');
+  t.notOk(fs.existsSync(path.join(dir, 's', 'checkpoint')), 'and mirrors nothing');
+  const untrusted = await runSignerd(['log', 'mirror', url, '--out', path.join(dir, 'u'), '--log-key', vkey, ...as('witness')]);
+  t.equal(untrusted.code, 69, 'a server certificate the mirror does not trust is refused');
+  const plain = await runSignerd([
+    'log',
+    'mirror',
+    url,
+    '--out',
+    path.join(dir, 'p'),
+    '--tls-ca',
+    files.serverCert,
+    '--tls-cert',
+    files.certs['witness']!.cert,
+  ]);
+  t.equal(plain.code, 78, '--tls-cert without --tls-key');
+  fs.chmodSync(files.certs['witness']!.key, 0o644);
+  const open = await runSignerd(['log', 'mirror', url, '--out', path.join(dir, 'o'), '--tls-ca', files.serverCert, ...as('witness')]);
+  t.equal(open.code, 78, 'a client key readable by others is refused');
+  t.match(open.stderr, /KEY_FILE_INSECURE/);
 });

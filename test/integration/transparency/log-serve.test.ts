@@ -170,7 +170,9 @@ t.test('signerd log serve', { ...needTools('curl'), ...needGo() }, async (t) => 
 
   await t.test('readiness and metrics, as every daemon has them', async (t) => {
     const metricsPort = metricsPortOf(server);
-    t.equal((await get(metricsPort, '/readyz')).status, 200, '/readyz');
+    const ready = await get(metricsPort, '/readyz');
+    t.equal(ready.status, 200, '/readyz');
+    t.match(ready.body, /log directory/, 'readiness names the log directory it checks');
     const metrics = (await get(metricsPort, '/metrics')).body;
     t.ok((sample(metrics, 'signerd_requests_total', { kind: 'http', outcome: 'ok' }) ?? 0) > 10, 'served requests counted');
     t.ok((sample(metrics, 'signerd_requests_total', { kind: 'http', outcome: 'NOT_FOUND' }) ?? 0) >= 11, 'refusals counted by code');

@@ -194,22 +194,12 @@ export interface HttpPostOptions {
 }
 
 /** Clients POSTing multipart forms in a loop (as builds post to the firmware HTTP API); any status but 200 aborts the run. */
-export async function loadHttpPosts(opts: HttpPostOptions): Promise<LoadResult> {
-  const latencies: number[] = [];
-  const deadline = Date.now() + opts.durationMs;
-  const started = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: opts.clients }, async (_, client) => {
-      for (let seq = 0; Date.now() < deadline; seq++) {
-        const sentAt = process.hrtime.bigint();
-        const reply = await fetch(opts.url, { method: 'POST', body: opts.form(client, seq), signal: AbortSignal.timeout(60_000) });
-        const body = Buffer.from(await reply.arrayBuffer());
-        if (reply.status !== 200) throw new Error(`bad reply: ${reply.status} ${body.toString('utf8', 0, 120)}`);
-        latencies.push(Number(process.hrtime.bigint() - sentAt) / 1e6);
-      }
-    }),
-  );
-  return summarize(latencies, Number(process.hrtime.bigint() - started) / 1e9);
+export function loadHttpPosts(opts: HttpPostOptions): Promise<LoadResult> {
+  return loadHttp(opts, async (client, seq) => {
+    const reply = await fetch(opts.url, { method: 'POST', body: opts.form(client, seq), signal: AbortSignal.timeout(60_000) });
+    const body = Buffer.from(await reply.arrayBuffer());
+    if (reply.status !== 200) throw new Error(`bad reply: ${reply.status} ${body.toString('utf8', 0, 120)}`);
+  });
 }
 
 export interface HttpGetOptions {
@@ -221,7 +211,16 @@ export interface HttpGetOptions {
 }
 
 /** Clients GETting in a loop (as a mirror follows a served log); any status but 200 aborts the run. */
-export async function loadHttpGets(opts: HttpGetOptions): Promise<LoadResult> {
+export function loadHttpGets(opts: HttpGetOptions): Promise<LoadResult> {
+  return loadHttp(opts, async (client, seq) => {
+    const reply = await fetch(opts.url(client, seq), { signal: AbortSignal.timeout(10_000) });
+    await reply.arrayBuffer();
+    if (reply.status !== 200) throw new Error(`bad reply: ${reply.status}`);
+  });
+}
+
+/** `clients` loops of `request`, one request after another each, for durationMs: rate and latencies. */
+async function loadHttp(opts: { clients: number; durationMs: number }, request: (client: number, seq: number) => Promise<void>): Promise<LoadResult> {
   const latencies: number[] = [];
   const deadline = Date.now() + opts.durationMs;
   const started = process.hrtime.bigint();
@@ -229,9 +228,7 @@ export async function loadHttpGets(opts: HttpGetOptions): Promise<LoadResult> {
     Array.from({ length: opts.clients }, async (_, client) => {
       for (let seq = 0; Date.now() < deadline; seq++) {
         const sentAt = process.hrtime.bigint();
-        const reply = await fetch(opts.url(client, seq), { signal: AbortSignal.timeout(10_000) });
-        await reply.arrayBuffer();
-        if (reply.status !== 200) throw new Error(`bad reply: ${reply.status}`);
+        await request(client, seq);
         latencies.push(Number(process.hrtime.bigint() - sentAt) / 1e6);
       }
     }),

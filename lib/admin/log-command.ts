@@ -30,11 +30,10 @@ import { findEntriesBySignature } from '../transparency/entry-lookup.js';
 import { auditLog } from '../transparency/log-audit.js';
 import { SEQUENCER_FILE } from '../transparency/sequencer-db.js';
 import { decodeLogEntry } from '../transparency/log-entry.js';
-import { parseCheckpointText, verifyCheckpoint, type Checkpoint } from '../transparency/checkpoint.js';
-import { parseSignedNote } from '../transparency/signed-note.js';
+import { checkpointOfNote, verifyCheckpoint, type Checkpoint } from '../transparency/checkpoint.js';
 import { readSecretFile } from '../keys/key-file.js';
 import { logServe } from './log-serve-command.js';
-import { fetchLog, mirroredCheckpoint, removeFetched, writeMirroredCheckpoint } from '../transparency/log-mirror.js';
+import { fetchLog, removeFetched, writeMirroredCheckpoint } from '../transparency/log-mirror.js';
 
 /** Exit status when the answer is "no" (not found, not verified, audit problems): scripts branch on it. */
 const EXIT_NO = 1;
@@ -347,7 +346,7 @@ function mirror() {
       const base = mirrorBase(url);
       const key = opts.logKey === undefined ? null : verifierKeyArg(opts.logKey);
       fs.mkdirSync(opts.out, { recursive: true, mode: 0o755 });
-      const before = mirroredCheckpoint(opts.out);
+      const before = readCheckpointFile(opts.out);
       if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new DaemonError('CONFIG_INVALID', '--tls-cert and --tls-key go together');
       const tlsOptions = opts.tlsCa !== undefined || opts.tlsCert !== undefined;
       if (tlsOptions && base.protocol !== 'https:') throw new DaemonError('CONFIG_INVALID', '--tls-ca, --tls-cert and --tls-key need an https:// URL');
@@ -398,7 +397,7 @@ function previousCheckpoint(file: string, key: NoteVerifierKey | null): Checkpoi
     if (!verdict.ok) throw new DaemonError('BAD_REQUEST', `--previous ${file}: ${verdict.reason}`);
     return verdict.checkpoint;
   }
-  const cp = parseCheckpointText(parseSignedNote(note)?.text ?? '');
+  const cp = checkpointOfNote(note);
   if (!cp) throw new DaemonError('BAD_REQUEST', `--previous ${file}: not a checkpoint`);
   return cp;
 }

@@ -1,7 +1,7 @@
 // Checkpoints (https://c2sp.org/tlog-checkpoint): the note text `<origin>\n<tree size>\n<base64
 // root hash>\n`, signed as a note. The origin is the log's name and its key's name.
 import { HASH_BYTES } from './merkle-hash.js';
-import { verifyNote, type NoteVerdict } from './signed-note.js';
+import { parseSignedNote, verifyNote, type NoteVerdict } from './signed-note.js';
 import type { NoteVerifierKey } from './note-key.js';
 
 export interface Checkpoint {
@@ -25,6 +25,12 @@ export function parseCheckpointText(text: string): Checkpoint | null {
   if (!/^[A-Za-z0-9+/]{43}=$/.test(rootText)) return null;
   const root = Buffer.from(rootText, 'base64');
   return root.length === HASH_BYTES ? { origin, size, root } : null;
+}
+
+/** The checkpoint a signed note carries, its signatures not checked (verifyCheckpoint checks them); null when it is not one. */
+export function checkpointOfNote(note: string): Checkpoint | null {
+  const parsed = parseSignedNote(note);
+  return parsed && parseCheckpointText(parsed.text);
 }
 
 export type CheckpointVerdict = { ok: true; checkpoint: Checkpoint } | { ok: false; reason: string };

@@ -8,8 +8,7 @@ import { leafHash } from './merkle-hash.js';
 import { rootHash } from './merkle-tree.js';
 import { foldHashes, nodeFromTiles } from './tile-reader.js';
 import { decodeLogEntry } from './log-entry.js';
-import { parseCheckpointText, verifyCheckpoint, type Checkpoint } from './checkpoint.js';
-import { parseSignedNote } from './signed-note.js';
+import { checkpointOfNote, verifyCheckpoint, type Checkpoint } from './checkpoint.js';
 import { CHECKPOINT_PATH, TILE_WIDTH, entryBundlePath, hashesAtLevel, tilePath } from './tile-layout.js';
 import type { NoteVerifierKey } from './note-key.js';
 
@@ -59,9 +58,9 @@ export function auditLog(dir: string, key: NoteVerifierKey | null, previous: Che
     const verdict = verifyCheckpoint(note, key);
     report.signature = verdict.ok ? 'verified' : 'invalid';
     if (!verdict.ok) report.problems.push(`checkpoint: ${verdict.reason}`);
-    checkpoint = verdict.ok ? verdict.checkpoint : parseCheckpointText(parseSignedNote(note)?.text ?? '');
+    checkpoint = verdict.ok ? verdict.checkpoint : checkpointOfNote(note);
   } else {
-    checkpoint = parseCheckpointText(parseSignedNote(note)?.text ?? '');
+    checkpoint = checkpointOfNote(note);
   }
   if (!checkpoint) {
     report.problems.push('the checkpoint file is not a checkpoint');

@@ -7,10 +7,10 @@ import https from 'node:https';
 import path from 'node:path';
 import { DaemonError } from '../errors.js';
 import { LOG_ENTRY_BYTES_MAX, NOTE_BYTES_MAX } from '../limits.js';
-import { parseCheckpointText, verifyCheckpoint, type Checkpoint } from './checkpoint.js';
+import { checkpointOfNote, verifyCheckpoint, type Checkpoint } from './checkpoint.js';
+import { directorySync, writeFileAtomically, type DirectorySync } from './durable-file.js';
 import { decodeEntryBundle } from './entry-bundle.js';
 import type { NoteVerifierKey } from './note-key.js';
-import { parseSignedNote } from './signed-note.js';
 import { CHECKPOINT_PATH, entryBundlePath, tilePath, tilesOfTree, TILE_WIDTH, type TileRef } from './tile-layout.js';
 
 const HASH_BYTES = 32;
@@ -78,15 +78,6 @@ function get(conn: MirrorConnection, agent: http.Agent, relative: string, bytesM
   });
 }
 
-/** Writes beside the target and renames, so a mirror never holds half a file. */
-function writeInPlace(dir: string, relative: string, data: Buffer | string): void {
-  const file = path.join(dir, relative);
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o755 });
-  const temp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(temp, data, { mode: 0o644 });
-  fs.renameSync(temp, file);
-}
-
 /** The first `width` entries of a bundle (a full bundle stands in for a partial that is gone), or null. */
 function bundlePrefix(bundle: Buffer, width: number): Buffer | null {
   let at = 0;
@@ -107,16 +98,6 @@ async function fetchTile(conn: MirrorConnection, agent: http.Agent, tile: TileRe
   return full && (entries ? bundlePrefix(full, tile.width) : full.subarray(0, tile.width * HASH_BYTES));
 }
 
-/** The mirror's current checkpoint, or null for a new mirror. */
-export function mirroredCheckpoint(dir: string): { note: string; checkpoint: Checkpoint } | null {
-  const file = path.join(dir, CHECKPOINT_PATH);
-  if (!fs.existsSync(file)) return null;
-  const note = fs.readFileSync(file, 'utf8');
-  const checkpoint = parseCheckpointText(parseSignedNote(note)?.text ?? '');
-  if (!checkpoint) throw new DaemonError('CONFIG_INVALID', `${file}: not a checkpoint (not a mirror made by signerd log mirror?)`);
-  return { note, checkpoint };
-}
-
 /**
  * Fetches the served checkpoint and every tile and bundle of its tree that the mirror lacks. Files
  * already in the mirror are never overwritten: a partial served differently is a fork, reported. The
@@ -126,8 +107,11 @@ export function mirroredCheckpoint(dir: string): { note: string; checkpoint: Che
 export async function fetchLog(conn: MirrorConnection, dir: string, key: NoteVerifierKey | null): Promise<MirrorFetch> {
   const agent = agentFor(conn);
   const result: MirrorFetch = { note: '', checkpoint: null, created: [], kept: 0, problems: [] };
+  // Written as the log writes its own files: whole or not at all, and durable before the checkpoint names them.
+  const dirs = directorySync();
   try {
-    await fetchInto(conn, agent, dir, key, result);
+    await fetchInto(conn, agent, dir, key, result, dirs);
+    dirs.flush();
   } catch (err) {
     // A body larger than its file can be is the server's fault, reported like a file of the wrong shape.
     if (!(err instanceof DaemonError && err.code === 'PAYLOAD_TOO_LARGE')) throw err;
@@ -138,7 +122,14 @@ export async function fetchLog(conn: MirrorConnection, dir: string, key: NoteVer
   return result;
 }
 
-async function fetchInto(conn: MirrorConnection, agent: http.Agent, dir: string, key: NoteVerifierKey | null, result: MirrorFetch): Promise<void> {
+async function fetchInto(
+  conn: MirrorConnection,
+  agent: http.Agent,
+  dir: string,
+  key: NoteVerifierKey | null,
+  result: MirrorFetch,
+  dirs: DirectorySync,
+): Promise<void> {
   const served = await get(conn, agent, CHECKPOINT_PATH, NOTE_BYTES_MAX);
   if (!served) throw new DaemonError('NOT_FOUND', `${new URL(CHECKPOINT_PATH, conn.base).href}: no checkpoint served`);
   result.note = served.toString('utf8');
@@ -147,7 +138,7 @@ async function fetchInto(conn: MirrorConnection, agent: http.Agent, dir: string,
     if (verdict.ok) result.checkpoint = verdict.checkpoint;
     else result.problems.push(`the served checkpoint does not verify: ${verdict.reason}`);
   } else {
-    result.checkpoint = parseCheckpointText(parseSignedNote(result.note)?.text ?? '');
+    result.checkpoint = checkpointOfNote(result.note);
     if (!result.checkpoint) result.problems.push('the served checkpoint is not a checkpoint');
   }
   if (!result.checkpoint) return;
@@ -175,7 +166,7 @@ async function fetchInto(conn: MirrorConnection, agent: http.Agent, dir: string,
       result.kept++;
       continue;
     }
-    writeInPlace(dir, relative, data);
+    writeFileAtomically(file, data, dirs);
     result.created.push(relative);
   }
 }
@@ -187,5 +178,7 @@ export function removeFetched(dir: string, created: readonly string[]): void {
 
 /** Puts the audited checkpoint in place: the mirror now covers it. */
 export function writeMirroredCheckpoint(dir: string, note: string): void {
-  writeInPlace(dir, CHECKPOINT_PATH, note);
+  const dirs = directorySync();
+  writeFileAtomically(path.join(dir, CHECKPOINT_PATH), Buffer.from(note, 'utf8'), dirs);
+  dirs.flush();
 }

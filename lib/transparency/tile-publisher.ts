@@ -6,8 +6,7 @@ import path from 'node:path';
 import { DaemonError } from '../errors.js';
 import { encodeEntryBundle } from './entry-bundle.js';
 import { rootHash } from './merkle-tree.js';
-import { parseCheckpointText, type Checkpoint } from './checkpoint.js';
-import { parseSignedNote } from './signed-note.js';
+import { checkpointOfNote, type Checkpoint } from './checkpoint.js';
 import { directorySync, removeStaleTemporaries, writeFileAtomically, writeFileAtomicallyAsync, writeTemporary } from './durable-file.js';
 import { CHECKPOINT_PATH, TILE_HEIGHT, TILE_WIDTH, entryBundlePath, hashesAtLevel, tilePath, tilesAdded, type TileRef } from './tile-layout.js';
 import type { Sequencer } from './sequencer-db.js';
@@ -69,8 +68,7 @@ export function readCheckpointFile(dir: string): { note: string; checkpoint: Che
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
-  const parsed = parseSignedNote(note);
-  const checkpoint = parsed && parseCheckpointText(parsed.text);
+  const checkpoint = checkpointOfNote(note);
   if (!checkpoint) throw new DaemonError('CONFIG_INVALID', `${path.join(dir, CHECKPOINT_PATH)} is not a checkpoint`);
   return { note, checkpoint };
 }
@@ -150,7 +148,7 @@ export function reconcile(dir: string, seq: Sequencer): void {
   };
   const recordedCheckpoint = (): Checkpoint | null => {
     const record = seq.published();
-    return record && parseCheckpointText(parseSignedNote(record.note)?.text ?? '');
+    return record && checkpointOfNote(record.note);
   };
   const file = readCheckpointFile(dir);
   check('checkpoint file', file?.checkpoint);

@@ -475,8 +475,7 @@ async function release(job: UploadJob): Promise<void> {
   job.dir = null;
 }
 
-/** Sends a reply; a file body is streamed. */
-/** Sends a reply; throws when the client went away (or stopped reading for stallMsMax) before all of it was sent. */
+/** Sends a reply (a file body is streamed); throws when the client went away (or stopped reading for stallMsMax) before all of it was sent. */
 async function send(res: http.ServerResponse, reply: HttpReply, stallMsMax: number): Promise<void> {
   if (res.headersSent || res.destroyed) return;
   // A slow reader is fine; one that stops reading would hold the connection, a file and a buffer
@@ -484,9 +483,15 @@ async function send(res: http.ServerResponse, reply: HttpReply, stallMsMax: numb
   res.setTimeout(stallMsMax, () => res.destroy());
   if (reply.file) {
     const handle = await fs.open(reply.file, 'r');
-    // The length of the file as opened: a file replaced between a stat and the open cannot mismatch it.
-    const { size } = await handle.stat();
-    res.writeHead(reply.status, { ...reply.headers, 'content-length': String(size) });
+    let size: number;
+    try {
+      // The length of the file as opened: a file replaced between a stat and the open cannot mismatch it.
+      size = (await handle.stat()).size;
+      res.writeHead(reply.status, { ...reply.headers, 'content-length': String(size) });
+    } catch (err) {
+      await handle.close(); // the stream below, once made, closes it on every path
+      throw err;
+    }
     // No bigger a buffer than the file needs: a small file would otherwise cost a whole chunk.
     const stream = handle.createReadStream({ highWaterMark: Math.max(1, Math.min(FILE_STREAM_CHUNK_BYTES, size)) });
     let handed = 0;

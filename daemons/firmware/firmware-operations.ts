@@ -1,26 +1,9 @@
-// firmware's readiness part and upload counts: the key root stays readable (its keys were proven by
-// verified test signatures when they were opened, and every signature is verified before it leaves),
-// and each upload is counted by format (the route's last path segment) with its outcome and bytes.
-import fs from 'node:fs/promises';
-import { DaemonError, toDaemonError } from '../../lib/errors.js';
-import { KEY_PROBE_INTERVAL_MS } from '../../lib/limits.js';
-import type { ReadinessPart } from '../../lib/operations/readiness.js';
+// firmware's upload counts: each upload is counted by format (the route's last path segment) with its
+// outcome and bytes. (Its readiness part, the key root staying readable, is lib/operations/probes.ts'
+// readableDirectoryPart: the keys were proven by verified test signatures when they were opened, and
+// every signature is verified before it leaves.)
+import { toDaemonError } from '../../lib/errors.js';
 import type { HttpService } from '../../lib/server/serve-http.js';
-
-export function keyRootPart(root: string): ReadinessPart {
-  return {
-    name: 'key root',
-    intervalMs: KEY_PROBE_INTERVAL_MS,
-    reprobeOnFault: true,
-    async probe() {
-      try {
-        await fs.readdir(root);
-      } catch (err) {
-        throw new DaemonError('BACKEND_UNAVAILABLE', `key root ${root} is not readable (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-      }
-    },
-  };
-}
 
 interface UploadCounts {
   upload(format: string, outcome: string, bytes: number): void;

@@ -14,7 +14,8 @@ import { createFirmwareHttpService } from './http/firmware-http.js';
 import { openKeyRoot, type KeyRoot } from './keys/key-root.js';
 import { createFirmwareLineService } from './line-protocol.js';
 import { startOperations, type Operations } from '../../lib/operations/operations.js';
-import { countingUploads, keyRootPart } from './firmware-operations.js';
+import { countingUploads } from './firmware-operations.js';
+import { readableDirectoryPart } from '../../lib/operations/probes.js';
 import { openConfiguredTransparencyLog } from '../../lib/config/transparency-log-options.js';
 import type { TransparencyLog } from '../../lib/transparency/transparency-log.js';
 import { auditedKeyRoot, keyLoadedEvents } from './keys/audited-key-root.js';
@@ -71,7 +72,7 @@ async function serve(settings: FirmwareSettings, log: Logger): Promise<DaemonHan
       servers.push(http);
       log.info({ protocol: 'http', host: settings.http.host, port: http.address.port, tempDir: http.uploadDir }, 'listening');
     }
-    ops.addPart(keyRootPart(settings.keyRoot));
+    ops.addPart(readableDirectoryPart('key root', settings.keyRoot));
     ops.serving();
   } catch (err) {
     await stop();

@@ -3,6 +3,7 @@
 // statuses (404, 405, 413, 503) instead of 400 for everything.
 import { DaemonError } from '../../lib/errors.js';
 import { HTTP_STATUS } from '../../lib/protocol/http-status.js';
+import { formatErrorLine } from '../../lib/protocol/reply-format.js';
 import type { HttpService } from '../../lib/server/serve-http.js';
 import type { LiveSecrets } from './secret-holder.js';
 import { tagChunks } from './tags.js';
@@ -25,7 +26,7 @@ export function createHmacHttpService(secrets: LiveSecrets): HttpService {
     formatError(err) {
       const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
       if (err.code === 'METHOD_NOT_ALLOWED') headers['allow'] = 'POST';
-      return { status: HTTP_STATUS[err.code], headers, body: `ERR ${err.code} ${err.message.replace(/[\r\n]+/g, ' ')}\n` };
+      return { status: HTTP_STATUS[err.code], headers, body: `${formatErrorLine(err, 'seed')}\n` };
     },
   };
 }

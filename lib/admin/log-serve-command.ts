@@ -16,7 +16,8 @@ import { startOperations } from '../operations/operations.js';
 import { channelReload, openChannelGuard } from '../channels/channel-guard.js';
 import { runDaemonProcess, type DaemonHandle } from '../server/daemon-process.js';
 import { startHttpServer } from '../server/serve-http.js';
-import { createTileHttpService, logDirectoryPart } from '../transparency/tile-server.js';
+import { createTileHttpService } from '../transparency/tile-server.js';
+import { readableDirectoryPart } from '../operations/probes.js';
 
 /** Beside the daemons' ports (98xx line protocols); RFC 6962's number would collide with nothing but reads oddly. */
 const LOG_HTTP_PORT = 9870;
@@ -89,7 +90,7 @@ async function serveLog(settings: LogServeSettings, log: Logger): Promise<Daemon
     metrics: ops.listener('http'),
   });
   log.info({ protocol: 'http', host: settings.host, port: server.address.port, dir: settings.dir }, 'listening');
-  ops.addPart(logDirectoryPart(settings.dir));
+  ops.addPart(readableDirectoryPart('log directory', settings.dir));
   ops.serving();
   return {
     async stop() {

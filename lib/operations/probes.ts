@@ -1,5 +1,6 @@
 // Readiness probes shared by daemons: a signing key makes a signature that verifies with its public
-// key, and a validity store takes a write and reads it back (a SQLite state directory takes a synced file).
+// key, a validity store takes a write and reads it back (a SQLite state directory takes a synced file),
+// and a directory a daemon serves from stays readable.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -78,4 +79,20 @@ export async function probeDirectory(dir: string, probeId: string): Promise<void
   } finally {
     await fs.rm(file, { force: true }).catch(() => undefined);
   }
+}
+
+/** A directory the daemon reads on every request (firmware's key root, the log server's log) can still be listed. */
+export function readableDirectoryPart(name: string, dir: string): ReadinessPart {
+  return {
+    name,
+    intervalMs: KEY_PROBE_INTERVAL_MS,
+    reprobeOnFault: true,
+    async probe() {
+      try {
+        await fs.readdir(dir);
+      } catch (err) {
+        throw new DaemonError('BACKEND_UNAVAILABLE', `${name} ${dir} is not readable (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+    },
+  };
 }

@@ -4,9 +4,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DaemonError } from '../errors.js';
-import { KEY_PROBE_INTERVAL_MS } from '../limits.js';
-import type { ReadinessPart } from '../operations/readiness.js';
 import { HTTP_STATUS } from '../protocol/http-status.js';
+import { formatErrorLine } from '../protocol/reply-format.js';
 import type { HttpService } from '../server/serve-http.js';
 import { CHECKPOINT_PATH } from './tile-layout.js';
 
@@ -51,22 +50,7 @@ export function createTileHttpService(dir: string): HttpService {
     formatError(err) {
       const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' };
       if (err.code === 'METHOD_NOT_ALLOWED') headers['allow'] = 'GET, HEAD';
-      return { status: HTTP_STATUS[err.code], headers, body: `ERR ${err.code} ${err.message.replace(/[\r\n]+/g, ' ')}\n` };
-    },
-  };
-}
-
-/** Ready while the log directory can be read (an unmounted or removed directory makes /readyz say so). */
-export function logDirectoryPart(dir: string): ReadinessPart {
-  return {
-    name: 'log directory',
-    intervalMs: KEY_PROBE_INTERVAL_MS,
-    async probe() {
-      try {
-        await fs.readdir(dir);
-      } catch (err) {
-        throw new DaemonError('BACKEND_UNAVAILABLE', `log directory ${dir} is not readable (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-      }
+      return { status: HTTP_STATUS[err.code], headers, body: `${formatErrorLine(err, 'seed')}\n` };
     },
   };
 }

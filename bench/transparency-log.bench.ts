@@ -12,7 +12,7 @@ import { loadCheckpointSignerFile } from '../lib/transparency/checkpoint-signer.
 import { openTransparencyLog } from '../lib/transparency/transparency-log.js';
 import { loadHttpGets, primitiveRate, type BenchRow } from './harness.js';
 import { startDaemon } from '../test/helpers/daemon.js';
-import { tilePath } from '../lib/transparency/tile-layout.js';
+import { tilePath, TILE_WIDTH } from '../lib/transparency/tile-layout.js';
 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 4_000);
 const IN_FLIGHT = [1, 16, 256];
@@ -88,10 +88,10 @@ async function serveRows(dir: string, keyFile: string): Promise<BenchRow[]> {
   const logDir = path.join(dir, 'served');
   const log = await openTransparencyLog({ dir: logDir, signers: [loadCheckpointSignerFile(keyFile)], checkpointIntervalMs: 60_000 });
   const event = (i: number) => ({ kind: 'revoke' as const, source: 'bench', signature: crypto.createHash('sha256').update(`served ${i}`).digest() });
-  await Promise.all(Array.from({ length: SERVED_TILES * 256 }, (_, i) => log.append(event(i))));
+  await Promise.all(Array.from({ length: SERVED_TILES * TILE_WIDTH }, (_, i) => log.append(event(i))));
   await log.publish();
   await log.close();
-  const tiles = Array.from({ length: SERVED_TILES }, (_, index) => tilePath({ level: 0, index, width: 256 }));
+  const tiles = Array.from({ length: SERVED_TILES }, (_, index) => tilePath({ level: 0, index, width: TILE_WIDTH }));
   let next = 0;
   const readRate = primitiveRate(1_000, () => void fs.readFileSync(path.join(logDir, tiles[next++ % tiles.length]!)));
   const server = await startDaemon(['log', 'serve', '--transparency-log', logDir, '--port', '0'], { dropLogsAfterStart: true });

@@ -19,8 +19,10 @@ const OPENSSL_CURVE: Record<PrehashedCurve, { name: string; nonceHash: DigestNam
   secp256k1: { name: 'secp256k1', nonceHash: 'sha256' },
 };
 
-/** OpenSSL's curve names for the same curves (KeyObject.asymmetricKeyDetails.namedCurve). */
-const OPENSSL_NAMES: Record<string, PrehashedCurve> = { prime256v1: 'p256', secp384r1: 'p384', secp521r1: 'p521', secp256k1: 'secp256k1' };
+/** The same table the other way: a KeyObject's asymmetricKeyDetails.namedCurve to the noble curve. */
+const OPENSSL_NAMES: Record<string, PrehashedCurve> = Object.fromEntries(
+  Object.entries(OPENSSL_CURVE).map(([curve, { name }]) => [name, curve as PrehashedCurve]),
+);
 
 /** wNAF window of the cached tables: 2^(8-1) points per window; about 60 ms once per key on P-256. */
 const WINDOW_BITS = 8;

@@ -2,6 +2,12 @@
 // deciding its status is a compile error. Daemons with their own error body shapes reuse this.
 import type { ErrorCode } from '../errors.js';
 
+/**
+ * The header that carries the signerd error code on every HTTP error reply, whatever the body's
+ * shape (octez's error trace, digsigserver's plain text): clients and tests read the code here.
+ */
+export const ERROR_CODE_HEADER = 'x-signerd-error-code';
+
 export const HTTP_STATUS: Record<ErrorCode, number> = {
   BAD_REQUEST: 400,
   LINE_TOO_LONG: 413,

@@ -33,7 +33,7 @@ import {
   UPLOAD_PROGRESS_BYTES_MIN,
   type Limits,
 } from '../limits.js';
-import { HTTP_STATUS } from '../protocol/http-status.js';
+import { ERROR_CODE_HEADER, HTTP_STATUS } from '../protocol/http-status.js';
 import { multipartUpload, type FormFieldSpec, type UploadedForm } from './multipart-form.js';
 import { logRequest } from './request-log.js';
 import type { RequestContext } from './serve-tcp.js';
@@ -236,7 +236,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     const code: ErrorCode = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST';
     const status = HTTP_STATUS[code];
     const retry = isRetryable(code) ? `retry-after: ${HTTP_RETRY_AFTER_S}\r\n` : '';
-    hangUp(socket, `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\n${retry}content-length: 0\r\n\r\n`);
+    hangUp(
+      socket,
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\n${ERROR_CODE_HEADER}: ${code}\r\n${retry}content-length: 0\r\n\r\n`,
+    );
     const fields = { conn: connection.conn, req: ++connection.nextReq, status, reason: err.code ?? 'unparsable request' };
     logRequest(log, fields, connection.since, code, { code, thrown: err }, opts.metrics);
   });
@@ -328,12 +331,18 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     return withDeadline(job.work, bounds.processingMsMax);
   }
 
-  /** A service's error reply; every retryable code says when to come back (the service may have said so already). */
+  /**
+   * A service's error reply, with the error code in its header whatever the body's shape; every
+   * retryable code says when to come back (the service may have said so already).
+   */
   function errorReply(err: DaemonError): HttpReply {
     const reply = service.formatError(err);
-    if (!isRetryable(err.code) || Object.keys(reply.headers ?? {}).some((name) => name.toLowerCase() === 'retry-after')) return reply;
-    const seconds = err.retryAfterMs === undefined ? HTTP_RETRY_AFTER_S : Math.max(1, Math.ceil(err.retryAfterMs / 1000));
-    return { ...reply, headers: { ...reply.headers, 'retry-after': String(seconds) } };
+    const headers: Record<string, string> = { ...reply.headers, [ERROR_CODE_HEADER]: err.code };
+    if (isRetryable(err.code) && !Object.keys(headers).some((name) => name.toLowerCase() === 'retry-after')) {
+      const seconds = err.retryAfterMs === undefined ? HTTP_RETRY_AFTER_S : Math.max(1, Math.ceil(err.retryAfterMs / 1000));
+      headers['retry-after'] = String(seconds);
+    }
+    return { ...reply, headers };
   }
 
   /**

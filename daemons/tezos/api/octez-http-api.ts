@@ -7,8 +7,6 @@ import type { HttpReply, HttpRequest, HttpService } from '../../../lib/server/se
 import { parseSignatureVersion, shownPkh, type SignOptions, type TezosService } from '../signing/sign-service.js';
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
-/** The machine-readable signerd error code of a refusal (docs/errors.md); octez clients and Taquito ignore it. */
-const ERROR_CODE_HEADER = 'x-signerd-error-code';
 
 // Any path prefix in front of the octez paths is accepted (octez clients allow a base path).
 const KEYS_PATH = /^(?:\/.*)?\/keys\/([^/]+)\/?$/;
@@ -47,9 +45,10 @@ export function createTezosHttpService(core: TezosService): HttpService {
       // An octez error trace holding octez's generic `failure` error, exactly as octez-signer's own
       // failwith sends it. The octez client decodes an error only if kind, id and fields all match a
       // registered error (`failure` is registered `temporary`, with `msg` alone): any other kind or
-      // one more field and it prints "Unregistered error: {…}". Our code goes in a header instead.
+      // one more field and it prints "Unregistered error: {…}". Our code goes in a header instead (the
+      // shared server adds ERROR_CODE_HEADER to every error reply; octez clients and Taquito ignore it).
       const body = [{ kind: 'temporary', id: 'failure', msg: err.message }];
-      return { status: HTTP_STATUS[err.code], headers: { ...JSON_HEADERS, [ERROR_CODE_HEADER]: err.code }, body: JSON.stringify(body) };
+      return { status: HTTP_STATUS[err.code], headers: JSON_HEADERS, body: JSON.stringify(body) };
     },
   };
 }

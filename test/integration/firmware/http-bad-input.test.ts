@@ -10,11 +10,13 @@ import { needTools } from '../../helpers/tools.js';
 import { stalledUpload } from './build-clients.js';
 import { MACHINE, curlPost, leftovers, run, startFirmwareDaemon } from './http-fixtures.js';
 
-function curlStatus(args: string[]): { status: number; body: string } {
-  const r = run('curl', ['--silent', '-w', '\n%{http_code}', ...args]);
+/** The status, the body and the error code header (empty on success) of one curl call. */
+function curlStatus(args: string[]): { status: number; body: string; code: string } {
+  const r = run('curl', ['--silent', '-w', '\n%{http_code} %header{x-signerd-error-code}', ...args]);
   const text = r.stdout.toString();
   const nl = text.lastIndexOf('\n');
-  return { status: Number(text.slice(nl + 1)), body: text.slice(0, nl) };
+  const [status = '0', code = ''] = text.slice(nl + 1).split(' ');
+  return { status: Number(status), body: text.slice(0, nl), code };
 }
 
 /** Sends headers and the start of a body, then nothing; resolves with whatever comes back before the close. */
@@ -49,9 +51,12 @@ t.test('bad input gets its status; nothing is left behind', needTools('curl', 't
   fs.mkdirSync(path.join(work, 'tree/lib/modules/x'), { recursive: true });
   fs.writeFileSync(path.join(work, 'tree/lib/modules/x/a.ko'), Buffer.alloc(1000, 1));
   run('tar', ['-C', path.join(work, 'tree'), '-c', '-z', '-f', path.join(work, 'good.tar.gz'), 'lib/modules']);
-  const modules = (file: string, extra: string[] = []) =>
-    curlPost(`${http.url}/sign/modules`, ['-F', `machine=${MACHINE}`, '-F', `artifact=@${file}`, ...extra], { cwd: work }).status;
-  t.equal(modules('good.tar.gz'), 200, 'the good tarball signs');
+  /** `status code` of one upload, e.g. `400 BAD_REQUEST` (`200 ` when it signed). */
+  const modules = (file: string, extra: string[] = []) => {
+    const r = curlPost(`${http.url}/sign/modules`, ['-F', `machine=${MACHINE}`, '-F', `artifact=@${file}`, ...extra], { cwd: work });
+    return `${r.status} ${r.errorCode}`;
+  };
+  t.equal(modules('good.tar.gz'), '200 ', 'the good tarball signs');
 
   await t.test('endpoints and methods', async (t) => {
     for (const [endpoint, names] of [
@@ -63,12 +68,17 @@ t.test('bad input gets its status; nothing is left behind', needTools('curl', 't
     ] as const) {
       const r = curlStatus(['-X', 'POST', '-F', `machine=${MACHINE}`, `${http.url}${endpoint}`]);
       t.equal(r.status, 501, `${endpoint} is 501`);
+      t.equal(r.code, 'NOT_IMPLEMENTED', `${endpoint}'s code is in x-signerd-error-code`);
       t.match(r.body, names, `${endpoint} names what is missing`);
     }
-    t.same(curlStatus([`${http.url}/health`]), { status: 200, body: 'OK' });
-    t.equal(curlStatus(['-X', 'POST', `${http.url}/sign/nothing`]).status, 404);
-    t.equal(curlStatus([`${http.url}/sign/modules`]).status, 405, 'GET on a signing endpoint');
-    t.equal(curlStatus(['-X', 'POST', '-d', `machine=${MACHINE}`, `${http.url}/sign/modules`]).status, 400, 'urlencoded, not multipart');
+    t.same(curlStatus([`${http.url}/health`]), { status: 200, body: 'OK', code: '' });
+    t.match(curlStatus(['-X', 'POST', `${http.url}/sign/nothing`]), { status: 404, code: 'NOT_FOUND' });
+    t.match(curlStatus([`${http.url}/sign/modules`]), { status: 405, code: 'METHOD_NOT_ALLOWED' }, 'GET on a signing endpoint');
+    t.match(
+      curlStatus(['-X', 'POST', '-d', `machine=${MACHINE}`, `${http.url}/sign/modules`]),
+      { status: 400, code: 'BAD_REQUEST' },
+      'urlencoded, not multipart',
+    );
   });
 
   await t.test('corrupt and traversing tarballs', async (t) => {
@@ -80,7 +90,7 @@ t.test('bad input gets its status; nothing is left behind', needTools('curl', 't
     run('tar', ['-c', '-z', '-P', '-f', path.join(work, 'absolute.tar.gz'), path.join(work, 'outside.ko')]);
     run('tar', ['-c', '-z', '-P', '-f', path.join(work, 'device.tar.gz'), '/dev/null']);
     for (const file of ['random.tar.gz', 'truncated.tar.gz', 'gzipped-junk.tar.gz', 'dotdot.tar.gz', 'absolute.tar.gz', 'device.tar.gz']) {
-      t.equal(modules(file), 400, file);
+      t.equal(modules(file), '400 BAD_REQUEST', file);
     }
     t.ok(
       run('tar', ['-t', '-z', '-f', path.join(work, 'dotdot.tar.gz')])
@@ -101,36 +111,36 @@ t.test('bad input gets its status; nothing is left behind', needTools('curl', 't
       ['machine with a slash', ['-F', 'machine=a/b', '-F', 'artifact=@good.tar.gz']],
       ['hashalg md5', ['-F', `machine=${MACHINE}`, '-F', 'hashalg=md5', '-F', 'artifact=@good.tar.gz']],
     ];
-    for (const [name, args] of cases) t.equal(curlPost(`${http.url}/sign/modules`, args, { cwd: work }).status, 400, name);
+    for (const [name, args] of cases) t.match(curlPost(`${http.url}/sign/modules`, args, { cwd: work }), { status: 400, errorCode: 'BAD_REQUEST' }, name);
   });
 
   await t.test('oversize uploads and gzip bombs', async (t) => {
     fs.writeFileSync(path.join(work, 'big.bin'), Buffer.alloc(2 * 1024 * 1024, 7));
-    t.equal(modules('big.bin'), 413, 'Content-Length over the limit (curl sends Expect: 100-continue)');
-    t.equal(modules('big.bin', ['-H', 'Expect:']), 413, 'body streamed past the limit');
-    t.equal(modules('big.bin', ['-H', 'Transfer-Encoding: chunked']), 413, 'chunked body past the limit');
+    t.equal(modules('big.bin'), '413 PAYLOAD_TOO_LARGE', 'Content-Length over the limit (curl sends Expect: 100-continue)');
+    t.equal(modules('big.bin', ['-H', 'Expect:']), '413 PAYLOAD_TOO_LARGE', 'body streamed past the limit');
+    t.equal(modules('big.bin', ['-H', 'Transfer-Encoding: chunked']), '413 PAYLOAD_TOO_LARGE', 'chunked body past the limit');
     fs.mkdirSync(path.join(work, 'bomb/lib/modules'), { recursive: true });
     fs.writeFileSync(path.join(work, 'bomb/lib/modules/zeros.bin'), Buffer.alloc(8 * 1024 * 1024));
     run('tar', ['-C', path.join(work, 'bomb'), '-c', '-z', '-f', path.join(work, 'bomb.tar.gz'), 'lib/modules']);
     t.ok(fs.statSync(path.join(work, 'bomb.tar.gz')).size < 65536, 'the bomb itself is small');
-    t.equal(modules('bomb.tar.gz'), 413, 'inflates past --http-inflated-bytes-max');
+    t.equal(modules('bomb.tar.gz'), '413 PAYLOAD_TOO_LARGE', 'inflates past --http-inflated-bytes-max');
   });
 
   await t.test('a request over --http-jobs-max + --http-queue-max gets 503 while another is in progress', async (t) => {
     // Half an upload: the request holds the only job slot until it is finished or dropped.
     const slow = await stalledUpload(http, 60_000);
-    let status = 0;
-    for (let i = 0; i < 100 && status !== 503; i++) {
+    let status = '';
+    for (let i = 0; i < 100 && status !== '503 BUSY'; i++) {
       status = modules('good.tar.gz');
-      if (status !== 503) await new Promise((resolve) => setTimeout(resolve, 50));
+      if (status !== '503 BUSY') await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    t.equal(status, 503);
+    t.equal(status, '503 BUSY');
     slow.destroy();
-    for (let i = 0; i < 100 && status !== 200; i++) {
+    for (let i = 0; i < 100 && status !== '200 '; i++) {
       status = modules('good.tar.gz');
-      if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
+      if (status !== '200 ') await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    t.equal(status, 200, 'served again once the slot is free');
+    t.equal(status, '200 ', 'served again once the slot is free');
   });
 
   await t.test('an upload that stalls past --http-request-ms-max gets 408 and frees its slot', async (t) => {
@@ -138,13 +148,14 @@ t.test('bad input gets its status; nothing is left behind', needTools('curl', 't
     let reply = '';
     for (let i = 0; i < 50 && !reply.startsWith('HTTP/1.1 408'); i++) reply = await stalledUploadReply(Number(new URL(http.url).port));
     t.match(reply, /^HTTP\/1\.1 408 /, 'node:http answers 408 Request Timeout');
+    t.match(reply, /\r\nx-signerd-error-code: REQUEST_TIMEOUT\r\n/i, 'with its code');
     // The stalled request's slot is released just after its 408 goes out: allow for that race.
     let status = modules('good.tar.gz');
-    for (let i = 0; i < 100 && status === 503; i++) {
+    for (let i = 0; i < 100 && status === '503 BUSY'; i++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       status = modules('good.tar.gz');
     }
-    t.equal(status, 200, 'the slot is free again');
+    t.equal(status, '200 ', 'the slot is free again');
   });
 
   await t.test('the daemon still serves and left nothing behind', async (t) => {
@@ -166,7 +177,10 @@ t.test('signing past --http-processing-ms-max gets 504; the job still cleans up'
   fs.mkdirSync(tree, { recursive: true });
   for (let i = 0; i < 400; i++) fs.writeFileSync(path.join(tree, `m${i}.ko`), Buffer.alloc(2000, i & 0xff));
   run('tar', ['-C', path.join(http.base, 'many'), '-c', '-z', '-f', path.join(http.base, 'many.tar.gz'), 'lib/modules']);
-  t.equal(curlPost(`${http.url}/sign/modules`, ['-F', `machine=${MACHINE}`, '-F', 'artifact=@many.tar.gz'], { cwd: http.base }).status, 504);
+  t.match(curlPost(`${http.url}/sign/modules`, ['-F', `machine=${MACHINE}`, '-F', 'artifact=@many.tar.gz'], { cwd: http.base }), {
+    status: 504,
+    errorCode: 'BACKEND_TIMEOUT',
+  });
   t.same(await leftovers(http), [], 'the abandoned job removed its directory when it finished');
   t.equal(curlStatus([`${http.url}/health`]).status, 200);
 });

@@ -120,12 +120,12 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; env?: Nod
   return { code: r.status, stdout: r.stdout ?? Buffer.alloc(0), stderr: (r.stderr ?? Buffer.alloc(0)).toString() };
 }
 
-/** curl as the Yocto classes call it (`--silent --fail -X POST`), plus `-w %{http_code}` so tests see the status. */
+/** curl as the Yocto classes call it (`--silent --fail -X POST`), plus `-w` so tests see the status and the error code header. */
 export function curlPost(
   url: string,
   formArgs: string[],
   opts: { cwd?: string; output?: string; extra?: string[] } = {},
-): { code: number | null; status: number; stderr: string } {
+): { code: number | null; status: number; errorCode: string; stderr: string } {
   const args = [
     '--silent',
     '--show-error',
@@ -136,12 +136,13 @@ export function curlPost(
     '--output',
     opts.output ?? '/dev/null',
     '-w',
-    '%{http_code}',
+    '%{http_code} %header{x-signerd-error-code}',
     ...(opts.extra ?? []),
     url,
   ];
   const r = run('curl', args, opts.cwd ? { cwd: opts.cwd } : {});
-  return { code: r.code, status: Number(r.stdout.toString().trim() || 0), stderr: r.stderr };
+  const [status = '0', errorCode = ''] = r.stdout.toString().trim().split(' ');
+  return { code: r.code, status: Number(status), errorCode, stderr: r.stderr };
 }
 
 /** Every file and directory under `dir`, relative; used to prove a request left nothing behind. */

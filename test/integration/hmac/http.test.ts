@@ -69,6 +69,7 @@ t.test('statuses: 404, 405, 400, 413, 503', needTools('curl'), async (t) => {
   const get = curl(`${root}/hmac`);
   t.equal(get.status, 405);
   t.match(get.headers, /allow: POST/i);
+  t.match(get.headers, /\r\nx-signerd-error-code: METHOD_NOT_ALLOWED\r\n/i, 'the code is in its header too');
   t.equal(curl(`${root}/hmac`, '-X', 'PUT', '--data-binary', 'x').status, 405);
   t.equal(curl(`${root}/other`, '--data-binary', 'x').status, 404);
   t.equal(curl(`${root}/hmac/`, '--data-binary', 'x').status, 404);
@@ -80,6 +81,7 @@ t.test('statuses: 404, 405, 400, 413, 503', needTools('curl'), async (t) => {
   while (murmur3x86_32(Buffer.from(`m${other}`)) >>> 16 === 0xbd33) other++;
   const missing = curl(`${root}/hmac`, '--data-binary', `m${other}`);
   t.equal(missing.status, 503, 'a secret file that is not installed: 503 (the seed: 400)');
+  t.match(missing.headers, /\r\nx-signerd-error-code: BACKEND_UNAVAILABLE\r\n/i);
   t.match(Buffer.from(missing.bodyHex, 'hex').toString(), /^ERR BACKEND_UNAVAILABLE secret file [0-9a-f]{4} is not installed/);
   t.equal(curl(`${root}/hmac`, '--data-binary', 'hello world').status, 200, 'still serving');
 });

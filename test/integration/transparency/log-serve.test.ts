@@ -113,6 +113,7 @@ t.test('signerd log serve', { ...needTools('curl'), ...needGo() }, async (t) => 
     const post = curl(port, '/checkpoint', '-X', 'POST', '--data', 'x');
     t.equal(post.status, 405, 'POST: 405');
     t.match(post.headers, /allow: get, head/);
+    t.match(post.headers, /\r\nx-signerd-error-code: method_not_allowed\r\n/, 'the code in its header (this helper lowercases headers)');
     t.equal(curl(port, '/tile/0/000', '-X', 'DELETE').status, 405, 'DELETE: 405');
     t.same(curl(port, '/tile/0/000').body, fs.readFileSync(path.join(logDir, 'tile/0/000')), 'the tile is still there');
   });

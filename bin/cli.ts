@@ -2,12 +2,9 @@
 // The signerd command line: one entry per daemon and admin task, each loaded only when it is the one
 // invoked (a daemon's process holds that daemon's code, not all seven); nothing is composed here.
 // Started through bin/signerd.cts, which sizes the thread pool first.
-import fs from 'node:fs';
 import { Command, CommanderError, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import { EXIT_CONFIG, isDaemonError } from '../lib/errors.js';
-
-// The version an operator reports is the package's: read from the package.json next to dist/.
-const { version } = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+import { packageVersion } from '../lib/package-version.js';
 
 // `signerd show <sig> | head -1`: a reader that stops early is normal for a command-line tool, not
 // a crash with a stack trace. Daemons log through their own file descriptor writer, not this stream.
@@ -112,7 +109,7 @@ const COMMANDS: CommandEntry[] = [
 ];
 
 const program = new Command('signerd')
-  .version(version, '-V, --version')
+  .version(packageVersion(), '-V, --version')
   .description('Small line-protocol signing daemons and their admin commands. `signerd <command> --help` documents each.')
   .showHelpAfterError()
   .enablePositionalOptions();

@@ -2,7 +2,6 @@
 // "not ready" log lines need it), and with --metrics-port the metrics and the listener for
 // /metrics, /healthz, /readyz. prom-client is loaded only then; without it a listener's recorder
 // only watches for backend faults, so readiness probes the keys again at once.
-import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { ChannelPolicy } from '../channels/channel-options.js';
 import { ERROR_CODES, isFault, type ErrorCode } from '../errors.js';
@@ -11,6 +10,7 @@ import type { DaemonCounter, DaemonMetrics } from './daemon-metrics.js';
 import type { OperationsSettings } from './operations-options.js';
 import { createReadiness, type ReadinessPart } from './readiness.js';
 import { notifySystemdReady } from './systemd-notify.js';
+import { packageVersion } from '../package-version.js';
 
 export interface Operations {
   /** Registers a part the daemon needs (probed at once, then on its interval). */
@@ -90,12 +90,4 @@ function timed<T extends object>(store: T, methods: ReadonlyArray<keyof T & stri
     };
   }
   return wrapped;
-}
-
-function packageVersion(): string {
-  try {
-    return (JSON.parse(fs.readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
 }

@@ -8,6 +8,7 @@ import { HTTP_STATUS } from '../../../lib/protocol/http-status.js';
 import type { HttpReply, HttpService, UploadRoute } from '../../../lib/server/serve-http.js';
 import { FIRMWARE_BUSY_RETRY_AFTER_S_MAX, FIRMWARE_BUSY_RETRY_AFTER_S_MIN, type FirmwareHttpLimits } from '../firmware-limits.js';
 import type { KeyRoot } from '../keys/key-root.js';
+import { fitImageRoute } from './fitimage-route.js';
 import { imxRoute } from './imx-route.js';
 import { menderRoute } from './mender-route.js';
 import { modulesRoute } from './modules-route.js';
@@ -35,6 +36,7 @@ export function createFirmwareHttpService(deps: FirmwareHttpDeps): HttpService {
     // Earlier revisions of meta-tegra-signing-server's UEFI class post here; also the generic (non-Tegra) form.
     '/sign/uefi': uefiRoute(keyRoot, limits),
     '/sign/imx': imxRoute(keyRoot, limits),
+    '/sign/fitimage': fitImageRoute(keyRoot, limits),
   };
   return {
     upload(head) {
@@ -69,10 +71,6 @@ const VENDOR_ROUTES: Record<string, string> = {
   '/sign/tegra/ekb': "EKB generation needs NVIDIA's L4T BSP tools, which signerd does not ship",
   // meta-tegra-signing-server's capsule class posts here (digsigserver: /sign/tegra/ueficapsule).
   '/sign/ueficapsule': "UEFI capsules need NVIDIA's GenerateCapsule.py from the L4T BSP, which signerd does not ship",
-  // mkimage -F -k signs a FIT here (no dtc needed), so the proof is possible; the in-process signer (libfdt's
-  // property insertion, fdt_find_regions, the +1 KiB growth) has not been built and compared with it yet.
-  '/sign/fitimage':
-    'FIT image signing is not supported yet: signerd signs a format only once proven against the reference tool, and its FIT signer has not been proven byte-identical to mkimage -F -k -r',
   '/sign/rk': "Rockchip signing needs Rockchip's rk_sign_tool, which signerd does not ship",
   '/sign/rkoptee-tee': "Rockchip OP-TEE signing needs Rockchip's tools, which signerd does not ship",
   '/sign/rkoptee-ta': "Rockchip OP-TEE TA signing needs Rockchip's tools, which signerd does not ship",

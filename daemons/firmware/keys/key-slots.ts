@@ -4,11 +4,11 @@
 import type { DigestScheme } from '../../../lib/crypto/digest-schemes.js';
 
 /** Which key a request names: swupdate has two (rsa-private.key, cms.cert + cms-private.key). */
-export const KEY_SLOTS = ['kmodsign', 'swupdate-rsa', 'swupdate-cms', 'mender', 'opteesign', 'uefisign', 'imxsign-csf', 'imxsign-img'] as const;
+export const KEY_SLOTS = ['kmodsign', 'swupdate-rsa', 'swupdate-cms', 'mender', 'opteesign', 'uefisign', 'imxsign-csf', 'imxsign-img', 'fitimagesign'] as const;
 export type KeySlot = (typeof KEY_SLOTS)[number];
 
 /** The signtype directories this daemon serves; other digsigserver signtypes (tegrasign, rksign, ...) are ignored. */
-export const SIGN_TYPES = ['kmodsign', 'swupdate', 'mender', 'opteesign', 'uefisign', 'imxsign'] as const;
+export const SIGN_TYPES = ['kmodsign', 'swupdate', 'mender', 'opteesign', 'uefisign', 'imxsign', 'fitimagesign'] as const;
 export type SignType = (typeof SIGN_TYPES)[number];
 
 /**
@@ -112,6 +112,17 @@ export const SLOTS: Readonly<Record<KeySlot, SlotLayout>> = {
     kinds: ['rsa'],
     schemes: { rsa: ['rsa-pkcs1-sha256'], ec: [] },
     missing: 'no i.MX IMG key (img.key + img.crt)',
+  },
+  // U-Boot FIT images: the key every signature node names by key-name-hint (digsigserver's
+  // <keyname>.key, keyname `dev`). mkimage -F needs no certificate; U-Boot verifies RSA here.
+  fitimagesign: {
+    signType: 'fitimagesign',
+    selectorField: 'machine',
+    keyFile: 'dev.key',
+    certFile: null,
+    kinds: ['rsa'],
+    schemes: { rsa: ['rsa-pkcs1-sha256', 'rsa-pkcs1-sha384', 'rsa-pkcs1-sha512'], ec: [] },
+    missing: 'no fitimagesign key (dev.key)',
   },
 };
 

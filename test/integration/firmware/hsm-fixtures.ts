@@ -17,6 +17,7 @@ export const HSM_KEYS = [
   { file: 'poky/mender/private.key', label: 'mender-poky', for: 'mender' },
   { file: 'poky-rsa/mender/private.key', label: 'mender-poky-rsa', for: 'firmware' },
   { file: 'qemux86-64/uefisign/db.key', label: 'uefi-qemux86-64', for: 'firmware' },
+  { file: 'qemux86-64/fitimagesign/dev.key', label: 'fit-qemux86-64', for: 'firmware' },
 ] as const;
 
 /** A distro whose swupdate CMS signer is ECDSA P-256 (made per run; the committed CMS key is RSA). */

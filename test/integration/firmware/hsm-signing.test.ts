@@ -8,6 +8,7 @@ import t from 'tap';
 import { request } from '../../helpers/line-client.js';
 import { createToken, needSoftHsm } from '../../helpers/softhsm.js';
 import { needTools } from '../../helpers/tools.js';
+import { signFitImage } from '../../../daemons/firmware/formats/fit-image.js';
 import { signModule } from '../../../daemons/firmware/formats/kernel-module.js';
 import { signMenderDigest } from '../../../daemons/firmware/formats/mender.js';
 import { signTa, signTaDigest } from '../../../daemons/firmware/formats/optee.js';
@@ -189,6 +190,14 @@ t.test('firmware signing with HSM-held keys', skip ? { skip } : {}, async (t) =>
     t.ok(
       (await signTaDigest(root.signer(MACHINE, 'opteesign'), 'PKCS1', d32)).equals(await signTaDigest(fileKeys.signer(MACHINE, 'opteesign'), 'PKCS1', d32)),
       'OP-TEE PKCS#1: same as the file key',
+    );
+    const fit = readVector('fit/simple.itb');
+    const fitOptions = { algo: null, comment: null, timestamp: 1_764_979_200, signerName: 'signerd', signerVersion: 'test' };
+    t.ok(
+      (await signFitImage(fit, () => root.signer(MACHINE, 'fitimagesign'), fitOptions)).image.equals(
+        (await signFitImage(fit, () => fileKeys.signer(MACHINE, 'fitimagesign'), fitOptions)).image,
+      ),
+      'U-Boot FIT: same bytes as the file key',
     );
     t.notOk('privateKey' in root.signer(MACHINE, 'opteesign'), 'an HSM-held key is reached only through its signer: no private key object anywhere');
   });

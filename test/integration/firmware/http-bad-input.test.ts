@@ -63,7 +63,6 @@ t.test('bad input gets its status; nothing is left behind', needTools('curl', 't
       ['/sign/tegra', /NVIDIA/],
       ['/sign/tegra/ueficapsule', /GenerateCapsule/],
       ['/sign/tegra/ekb', /EKB/],
-      ['/sign/fitimage', /mkimage/],
       ['/sign/rk', /Rockchip/],
     ] as const) {
       const r = curlStatus(['-X', 'POST', '-F', `machine=${MACHINE}`, `${http.url}${endpoint}`]);

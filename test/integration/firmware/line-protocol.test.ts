@@ -17,7 +17,7 @@ t.test('info verbs and errors', needTools('openssl'), async (t) => {
   t.test('KEYS, KEYINFO, PUBKEY, CERT', async (t) => {
     t.equal(
       await request(daemon.port, 'KEYS'),
-      `OK kmodsign:${MACHINE} swupdate:${DISTRO} mender:${DISTRO} mender:poky-rsa opteesign:${MACHINE} uefisign:${MACHINE}`,
+      `OK kmodsign:${MACHINE} swupdate:${DISTRO} mender:${DISTRO} mender:poky-rsa opteesign:${MACHINE} uefisign:${MACHINE} fitimagesign:${MACHINE}`,
     );
     t.match(okValue(await request(daemon.port, `KEYINFO ${DISTRO} mender`)), /^type=ec bits=256 curve=prime256v1 sig-bytes=64 key-id=[0-9a-f]{16} cert=no$/);
     t.match(okValue(await request(daemon.port, `KEYINFO ${DISTRO} swupdate-cms`)), /^type=rsa bits=2048 sig-bytes=256 .* cert=yes$/);

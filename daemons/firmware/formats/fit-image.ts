@@ -1,0 +1,323 @@
+// U-Boot FIT image signing, as `mkimage -F -k <keydir> [-o algo] [-c comment]` re-signs a FIT built
+// by `mkimage -f`: every image's hash nodes computed, every image and configuration signature node
+// signed (a configuration over the device-tree regions U-Boot hashes again at boot), with mkimage's
+// bytes: the blob packed, then grown 1 KiB at a time until the new properties fit.
+import crypto from 'node:crypto';
+import zlib from 'node:zlib';
+import type { DigestScheme } from '../../../lib/crypto/digest-schemes.js';
+import { DaemonError } from '../../../lib/errors.js';
+import type { DigestSigner } from './digest-signer.js';
+import {
+  blocks,
+  FDT_BEGIN_NODE,
+  FDT_END,
+  FDT_END_NODE,
+  FDT_NOP,
+  FDT_PROP,
+  getProp,
+  getString,
+  getStringList,
+  nextTag,
+  nodeName,
+  nodePath,
+  packFdt,
+  pathOffset,
+  propertyName,
+  setProp,
+  setString,
+  stringsSize,
+  subnode,
+  subnodes,
+  withRoom,
+  type Fdt,
+  type NoSpace,
+} from './flattened-device-tree.js';
+
+export interface FitSigningOptions {
+  /** mkimage -o: the algorithm of every signature node (also written into each); null: each node's own `algo`. */
+  algo: string | null;
+  /** mkimage -c: a comment written into each signature node; null for none. */
+  comment: string | null;
+  /** The signatures' `timestamp`, seconds since the epoch (mkimage: SOURCE_DATE_EPOCH or now). */
+  timestamp: number;
+  /** `signer-name` and `signer-version` of each signature node (mkimage writes "mkimage" and its version). */
+  signerName: string;
+  signerVersion: string;
+}
+
+/** One signature node signed: its path, the key it names and the algorithm. */
+export interface FitSignature {
+  path: string;
+  keyName: string;
+  algo: string;
+}
+
+/** The key a signature node names (its `key-name-hint`); the caller refuses names it does not serve. */
+export type FitKeyLookup = (keyName: string, nodePath: string) => DigestSigner;
+
+/** mkimage stops growing the blob here (64 KiB of new properties). */
+const GROWTH_MAX = 64 * 1024;
+const GROWTH_STEP = 1024;
+/** What a configuration signature never covers: the images' data, which their hash nodes cover instead. */
+const EXCLUDED_PROPERTIES = ['data'];
+/** Without `sign-images`, a configuration signs its kernel and fdt, whichever it has. */
+const DEFAULT_SIGNED_IMAGES = ['kernel', 'fdt'];
+/** Image hash nodes mkimage computes, with how. crc32 is big-endian, as U-Boot stores it. */
+const HASHES: Record<string, (data: Buffer) => Buffer> = {
+  crc32: (data) => {
+    const out = Buffer.alloc(4);
+    out.writeUInt32BE(zlib.crc32(data));
+    return out;
+  },
+  md5: (data) => crypto.createHash('md5').update(data).digest(),
+  sha1: (data) => crypto.createHash('sha1').update(data).digest(),
+  sha256: (data) => crypto.createHash('sha256').update(data).digest(),
+  sha384: (data) => crypto.createHash('sha384').update(data).digest(),
+  sha512: (data) => crypto.createHash('sha512').update(data).digest(),
+};
+/** The hashes strong enough to carry a configuration signature over an image. */
+const STRONG_HASHES = new Set(['sha256', 'sha384', 'sha512']);
+const RSA_SCHEMES: Record<string, DigestScheme> = { sha256: 'rsa-pkcs1-sha256', sha384: 'rsa-pkcs1-sha384', sha512: 'rsa-pkcs1-sha512' };
+
+/**
+ * Signs every signature node of `fit` and returns the signed blob. Refused (BAD_REQUEST unless
+ * said): a blob that is not a version-17 device tree, no /images or /configurations, no signature
+ * node at all, a node without `key-name-hint`, an algorithm other than sha256/384/512 with
+ * rsa2048/3072/4096 (PSS padding, ECDSA and encrypted images: NOT_IMPLEMENTED), a key of another
+ * size, external data (NOT_IMPLEMENTED), a configuration that signs no image or an image without a
+ * SHA-2 hash node. Every signature verified before it is written (DigestSigner).
+ */
+export async function signFitImage(fit: Buffer, keyFor: FitKeyLookup, opts: FitSigningOptions): Promise<{ image: Buffer; signatures: FitSignature[] }> {
+  const packed = packFdt(fit);
+  // Each retry recomputes the same digests; a signature is made once per digest and key.
+  const made = new Map<string, Promise<Buffer>>();
+  const sign = (signer: DigestSigner, scheme: DigestScheme, digest: Buffer): Promise<Buffer> => {
+    const key = `${signer.keyId}:${scheme}:${digest.toString('hex')}`;
+    let signature = made.get(key);
+    if (!signature) {
+      signature = signer.sign(scheme, digest);
+      made.set(key, signature);
+    }
+    return signature;
+  };
+  for (let room = 0; room < GROWTH_MAX; room += GROWTH_STEP) {
+    const fdt = withRoom(packed, room);
+    const signatures = await signPass(fdt, keyFor, sign, opts);
+    if (signatures !== null) return { image: fdt.buf, signatures };
+  }
+  throw new DaemonError('BAD_REQUEST', `the signatures need more than ${GROWTH_MAX} bytes of new properties`);
+}
+
+type Sign = (signer: DigestSigner, scheme: DigestScheme, digest: Buffer) => Promise<Buffer>;
+
+/** mkimage's fit_add_verification_data over a blob of one size: the signatures made, or null when it ran out of room. */
+async function signPass(fdt: Fdt, keyFor: FitKeyLookup, sign: Sign, opts: FitSigningOptions): Promise<FitSignature[] | null> {
+  const images = pathOffset(fdt, '/images');
+  if (images === null) throw new DaemonError('BAD_REQUEST', 'not a FIT image: no /images node');
+  const signatures: FitSignature[] = [];
+  // Offsets after an edit move, so every node is found again by its position among its siblings.
+  for (let i = 0; i < subnodes(fdt, images).length; i++) {
+    const image = subnodes(fdt, pathOffset(fdt, '/images')!)[i]!;
+    const data = imageData(fdt, image);
+    for (let j = 0; j < subnodes(fdt, image).length; j++) {
+      const node = subnodes(fdt, image)[j]!;
+      const name = nodeName(fdt, node);
+      if (name.startsWith('hash')) {
+        const algo = getString(fdt, node, 'algo');
+        const hash = algo === null ? undefined : Object.hasOwn(HASHES, algo) ? HASHES[algo] : undefined;
+        if (!hash)
+          throw new DaemonError('BAD_REQUEST', `${nodePath(fdt, node)}: hash algo ${JSON.stringify(algo)} is not one of ${Object.keys(HASHES).join(', ')}`);
+        if (setProp(fdt, node, 'value', hash(data))) return null;
+      } else if (name.startsWith('signature')) {
+        const plan = signaturePlan(fdt, node, keyFor, opts);
+        const value = await sign(plan.signer, plan.scheme, crypto.createHash(plan.digest).update(data).digest());
+        if (writeSignature(fdt, node, value, null, opts)) return null;
+        signatures.push({ path: nodePath(fdt, node), keyName: plan.keyName, algo: plan.algo });
+      } else if (name === 'cipher') {
+        throw new DaemonError('NOT_IMPLEMENTED', `${nodePath(fdt, node)}: encrypted FIT images are not supported`);
+      }
+    }
+  }
+  const configurations = pathOffset(fdt, '/configurations');
+  if (configurations === null) throw new DaemonError('BAD_REQUEST', 'not a FIT image: no /configurations node');
+  for (let i = 0; i < subnodes(fdt, configurations).length; i++) {
+    const config = subnodes(fdt, pathOffset(fdt, '/configurations')!)[i]!;
+    for (let j = 0; j < subnodes(fdt, config).length; j++) {
+      const node = subnodes(fdt, config)[j]!;
+      if (!nodeName(fdt, node).startsWith('signature')) continue;
+      const plan = signaturePlan(fdt, node, keyFor, opts);
+      const hashedNodes = configurationNodes(fdt, config, node);
+      const hash = crypto.createHash(plan.digest);
+      for (const region of findRegions(fdt, hashedNodes)) hash.update(fdt.buf.subarray(region.offset, region.offset + region.size));
+      const value = await sign(plan.signer, plan.scheme, hash.digest());
+      if (writeSignature(fdt, node, value, hashedNodes, opts)) return null;
+      signatures.push({ path: nodePath(fdt, node), keyName: plan.keyName, algo: plan.algo });
+    }
+  }
+  if (signatures.length === 0)
+    throw new DaemonError('BAD_REQUEST', 'the FIT has no signature nodes: nothing to sign (add signature nodes with key-name-hint to the .its)');
+  return signatures;
+}
+
+/** An image's embedded `data`; external data (data-offset, data-position) is refused. */
+function imageData(fdt: Fdt, image: number): Buffer {
+  const data = getProp(fdt, image, 'data');
+  if (data !== null) return data;
+  if (getProp(fdt, image, 'data-offset') !== null || getProp(fdt, image, 'data-position') !== null) {
+    throw new DaemonError('NOT_IMPLEMENTED', `${nodePath(fdt, image)}: FIT images with external data (mkimage -E) are not supported`);
+  }
+  throw new DaemonError('BAD_REQUEST', `${nodePath(fdt, image)} has no data`);
+}
+
+interface SignaturePlan {
+  signer: DigestSigner;
+  scheme: DigestScheme;
+  digest: 'sha256' | 'sha384' | 'sha512';
+  keyName: string;
+  algo: string;
+}
+
+/** What a signature node asks for (fit_image_setup_sig), checked against the key it names. */
+function signaturePlan(fdt: Fdt, node: number, keyFor: FitKeyLookup, opts: FitSigningOptions): SignaturePlan {
+  const where = nodePath(fdt, node);
+  const algo = opts.algo ?? getString(fdt, node, 'algo');
+  if (algo === null) throw new DaemonError('BAD_REQUEST', `${where} has no algo`);
+  const keyName = getString(fdt, node, 'key-name-hint');
+  if (keyName === null) throw new DaemonError('BAD_REQUEST', `${where} has no key-name-hint`);
+  const padding = getString(fdt, node, 'padding');
+  if (padding !== null && padding !== 'pkcs-1.5') throw new DaemonError('NOT_IMPLEMENTED', `${where}: padding ${padding} is not supported (pkcs-1.5 is)`);
+  const match = /^(sha\d+),(rsa|ecdsa)(\d+)$/.exec(algo);
+  if (!match) throw new DaemonError('BAD_REQUEST', `${where}: algo ${JSON.stringify(algo)} is not <hash>,<crypto> (e.g. sha256,rsa2048)`);
+  const [, digest = '', crypto_ = '', bits = ''] = match;
+  if (crypto_ === 'ecdsa') throw new DaemonError('NOT_IMPLEMENTED', `${where}: ECDSA FIT signatures are not supported (rsa2048, rsa3072 and rsa4096 are)`);
+  const scheme = Object.hasOwn(RSA_SCHEMES, digest) ? RSA_SCHEMES[digest] : undefined;
+  if (!scheme || !['2048', '3072', '4096'].includes(bits)) {
+    throw new DaemonError('BAD_REQUEST', `${where}: algo ${algo} is not sha256, sha384 or sha512 with rsa2048, rsa3072 or rsa4096`);
+  }
+  const signer = keyFor(keyName, where);
+  if (signer.type !== 'rsa' || signer.bits !== Number(bits)) {
+    throw new DaemonError('BAD_REQUEST', `${where}: algo ${algo} needs an RSA-${bits} key; key ${keyName} is ${signer.description}`);
+  }
+  return { signer, scheme, digest: digest as SignaturePlan['digest'], keyName, algo };
+}
+
+/**
+ * The nodes a configuration signature covers (fit_config_get_hash_list): the root, the
+ * configuration, and each image it names in `sign-images` (default kernel and fdt, where present)
+ * with that image's hash nodes. Each image must have a SHA-2 hash node: the signature covers the
+ * image only through it.
+ */
+function configurationNodes(fdt: Fdt, config: number, signature: number): string[] {
+  const where = nodePath(fdt, signature);
+  const nodes = ['/', `/configurations/${nodeName(fdt, config)}`];
+  const listed = getStringList(fdt, signature, 'sign-images');
+  const imageNames = listed ?? DEFAULT_SIGNED_IMAGES;
+  const images = pathOffset(fdt, '/images')!;
+  let count = 0;
+  for (const property of imageNames) {
+    for (const uname of getStringList(fdt, config, property) ?? []) {
+      const image = subnode(fdt, images, uname);
+      if (image === null) {
+        if (listed === null) continue;
+        throw new DaemonError('BAD_REQUEST', `${where}: image ${uname} (${property}) is not in /images`);
+      }
+      nodes.push(nodePath(fdt, image));
+      const hashes = subnodes(fdt, image).filter((node) => nodeName(fdt, node).startsWith('hash'));
+      if (!hashes.some((node) => STRONG_HASHES.has(getString(fdt, node, 'algo') ?? ''))) {
+        throw new DaemonError('BAD_REQUEST', `${where}: image ${uname} has no sha256, sha384 or sha512 hash node, so the signature would not cover its data`);
+      }
+      for (const node of hashes) nodes.push(nodePath(fdt, node));
+      count++;
+    }
+  }
+  if (count === 0) throw new DaemonError('BAD_REQUEST', `${where} signs no image`);
+  return nodes;
+}
+
+/**
+ * fdt_find_regions with the string table: the byte ranges a configuration signature hashes. An
+ * included node brings its properties (but `data`) and its subnodes' begin and end tags; the
+ * FDT_END tag and the strings block close the list.
+ */
+function findRegions(fdt: Fdt, included: readonly string[]): Array<{ offset: number; size: number }> {
+  const { structAt, stringsSize: stringsBytes } = blocks(fdt);
+  const regions: Array<{ offset: number; size: number }> = [];
+  const stack: number[] = [];
+  const path: string[] = [];
+  let want = 0;
+  let start = -1;
+  let next = 0;
+  for (;;) {
+    const offset = next;
+    const step = nextTag(fdt, offset);
+    const tag = step.tag;
+    next = step.next;
+    let stopAt = next;
+    let include = false;
+    if (tag === FDT_PROP) {
+      include = want >= 2 && !EXCLUDED_PROPERTIES.includes(propertyName(fdt, offset));
+      stopAt = offset;
+    } else if (tag === FDT_NOP) {
+      include = want >= 2;
+      stopAt = offset;
+    } else if (tag === FDT_BEGIN_NODE) {
+      path.push(nodeName(fdt, offset));
+      const full = path.length === 1 ? '/' : `/${path.slice(1).join('/')}`;
+      stack.push(want);
+      if (want === 1) stopAt = offset;
+      if (included.includes(full)) want = 2;
+      else if (want > 0) want--;
+      else stopAt = offset;
+      include = want > 0;
+    } else if (tag === FDT_END_NODE) {
+      include = want > 0;
+      want = stack.pop() ?? 0;
+      path.pop();
+    } else if (tag === FDT_END) {
+      include = true;
+    }
+    if (include && start === -1) {
+      const last = regions[regions.length - 1];
+      if (last && offset === last.offset + last.size - structAt) {
+        regions.pop();
+        start = last.offset - structAt;
+      } else start = offset;
+    }
+    if (!include && start !== -1) {
+      regions.push({ offset: structAt + start, size: stopAt - start });
+      start = -1;
+    }
+    if (tag === FDT_END) break;
+  }
+  // The last region runs from its start through FDT_END and on over the whole strings block.
+  regions.push({ offset: structAt + start, size: next - start + stringsBytes });
+  return regions;
+}
+
+/** fit_image_write_sig: value, signer-name, signer-version, comment, timestamp, then a configuration's hashed nodes and strings, then -o's algo. */
+function writeSignature(fdt: Fdt, node: number, value: Buffer, hashedNodes: string[] | null, opts: FitSigningOptions): NoSpace | null {
+  const hashedStrings = stringsSize(fdt);
+  const timestamp = Buffer.alloc(4);
+  timestamp.writeUInt32BE(opts.timestamp >>> 0);
+  const steps: Array<() => NoSpace | null> = [
+    () => setProp(fdt, node, 'value', value),
+    () => setString(fdt, node, 'signer-name', opts.signerName),
+    () => setString(fdt, node, 'signer-version', opts.signerVersion),
+    ...(opts.comment === null ? [] : [() => setString(fdt, node, 'comment', opts.comment!)]),
+    () => setProp(fdt, node, 'timestamp', timestamp),
+  ];
+  if (hashedNodes !== null) {
+    const strings = Buffer.alloc(8);
+    strings.writeUInt32BE(hashedStrings, 4);
+    steps.push(
+      () => setProp(fdt, node, 'hashed-nodes', Buffer.from(hashedNodes.map((p) => `${p}\0`).join(''), 'latin1')),
+      () => setProp(fdt, node, 'hashed-strings', strings),
+    );
+  }
+  if (opts.algo !== null) steps.push(() => setString(fdt, node, 'algo', opts.algo!));
+  for (const step of steps) {
+    const failed = step();
+    if (failed) return failed;
+  }
+  return null;
+}

@@ -1,0 +1,352 @@
+// A flattened device tree (DTB, the container of a U-Boot FIT image) edited in place as libfdt edits
+// it: the same offsets, the same insertion points and the same memmove splices, so that a FIT signed
+// here has the bytes `mkimage -F` writes. Offsets are relative to the structure block, as libfdt's are.
+import { DaemonError } from '../../../lib/errors.js';
+
+const FDT_MAGIC = 0xd00dfeed;
+/** dtc's format; libfdt's writer converts anything older to it. Older blobs are refused here. */
+const FDT_VERSION = 17;
+const FDT_LAST_COMPATIBLE_VERSION = 16;
+const HEADER_BYTES = 40;
+const RESERVE_ENTRY_BYTES = 16;
+/** Deeper than any FIT; libfdt's region walk stops at 32 too. */
+const DEPTH_MAX = 32;
+
+export const FDT_BEGIN_NODE = 1;
+export const FDT_END_NODE = 2;
+export const FDT_PROP = 3;
+export const FDT_NOP = 4;
+export const FDT_END = 9;
+
+// Header fields (byte offsets).
+const TOTALSIZE = 4;
+const OFF_STRUCT = 8;
+const OFF_STRINGS = 12;
+const OFF_RSVMAP = 16;
+const VERSION = 20;
+const LAST_COMP_VERSION = 24;
+const SIZE_STRINGS = 32;
+const SIZE_STRUCT = 36;
+
+/** A tree being edited: the whole blob, its free space at the end (totalsize is buf.length). */
+export interface Fdt {
+  buf: Buffer;
+}
+
+/** libfdt's -FDT_ERR_NOSPACE: the edit needs a bigger blob (the caller retries with more room). */
+export interface NoSpace {
+  readonly noSpace: true;
+}
+const NO_SPACE: NoSpace = { noSpace: true };
+
+function invalid(text: string): DaemonError {
+  return new DaemonError('BAD_REQUEST', `not a valid FIT (device tree): ${text}`);
+}
+
+const field = (fdt: Fdt, at: number): number => fdt.buf.readUInt32BE(at);
+const setField = (fdt: Fdt, at: number, value: number): void => void fdt.buf.writeUInt32BE(value, at);
+const structBase = (fdt: Fdt): number => field(fdt, OFF_STRUCT);
+/** The end of the data (struct then strings, as in a packed blob): where free space starts. */
+const dataEnd = (fdt: Fdt): number => field(fdt, OFF_STRINGS) + field(fdt, SIZE_STRINGS);
+const align4 = (n: number): number => (n + 3) & ~3;
+
+/**
+ * fdt_open_into + fdt_pack, as mkimage applies them to a FIT before signing it: the header, the
+ * memory reservation map, the structure block and the strings, in that order with no gaps, and
+ * totalsize the end of the strings. The whole structure is checked on the way (every tag, name and
+ * string in bounds, nodes balanced, one root).
+ */
+export function packFdt(blob: Buffer): Buffer {
+  if (blob.length < HEADER_BYTES) throw invalid('shorter than its header');
+  const header = { buf: blob };
+  if (field(header, 0) !== FDT_MAGIC) throw invalid('no device tree magic');
+  const version = field(header, VERSION);
+  if (version !== FDT_VERSION) throw invalid(`version ${version}; only version ${FDT_VERSION} (what dtc and mkimage write) is taken`);
+  const total = field(header, TOTALSIZE);
+  if (total > blob.length || total < HEADER_BYTES) throw invalid(`totalsize ${total} does not fit the ${blob.length}-byte file`);
+  const block = (offAt: number, size: number, name: string): [number, number] => {
+    const off = field(header, offAt);
+    if (off < HEADER_BYTES || off + size > total) throw invalid(`${name} block outside the blob`);
+    return [off, size];
+  };
+  const [structOff, structSize] = block(OFF_STRUCT, field(header, SIZE_STRUCT), 'structure');
+  const [stringsOff, stringsSize] = block(OFF_STRINGS, field(header, SIZE_STRINGS), 'strings');
+  const rsvOff = field(header, OFF_RSVMAP);
+  if (rsvOff < HEADER_BYTES || rsvOff % 8 !== 0) throw invalid('memory reservation map misplaced');
+  let rsvSize = 0;
+  for (;;) {
+    if (rsvOff + rsvSize + RESERVE_ENTRY_BYTES > total) throw invalid('memory reservation map not terminated');
+    const entry = blob.subarray(rsvOff + rsvSize, rsvOff + rsvSize + RESERVE_ENTRY_BYTES);
+    rsvSize += RESERVE_ENTRY_BYTES;
+    if (entry.every((b) => b === 0)) break;
+  }
+  const rsvAt = HEADER_BYTES;
+  const structAt = rsvAt + rsvSize;
+  const stringsAt = structAt + structSize;
+  const packed = Buffer.alloc(stringsAt + stringsSize);
+  blob.copy(packed, 0, 0, HEADER_BYTES);
+  blob.copy(packed, rsvAt, rsvOff, rsvOff + rsvSize);
+  blob.copy(packed, structAt, structOff, structOff + structSize);
+  blob.copy(packed, stringsAt, stringsOff, stringsOff + stringsSize);
+  const fdt = { buf: packed };
+  setField(fdt, TOTALSIZE, packed.length);
+  setField(fdt, OFF_RSVMAP, rsvAt);
+  setField(fdt, OFF_STRUCT, structAt);
+  setField(fdt, OFF_STRINGS, stringsAt);
+  setField(fdt, LAST_COMP_VERSION, FDT_LAST_COMPATIBLE_VERSION);
+  checkStructure(fdt);
+  return packed;
+}
+
+/** A copy of a packed blob with `extra` zero bytes of free space (mkimage's ftruncate + fdt_open_into). */
+export function withRoom(packed: Buffer, extra: number): Fdt {
+  const buf = Buffer.alloc(packed.length + extra);
+  packed.copy(buf);
+  const fdt = { buf };
+  setField(fdt, TOTALSIZE, buf.length);
+  return fdt;
+}
+
+function checkStructure(fdt: Fdt): void {
+  let offset = 0;
+  let depth = -1;
+  let roots = 0;
+  for (;;) {
+    const { tag, next } = nextTag(fdt, offset);
+    if (tag === FDT_BEGIN_NODE) {
+      if (depth === -1 && ++roots > 1) throw invalid('more than one root node');
+      if (++depth >= DEPTH_MAX) throw invalid(`nodes nested deeper than ${DEPTH_MAX}`);
+    } else if (tag === FDT_END_NODE) {
+      if (--depth < -1) throw invalid('unbalanced end of node');
+    } else if (tag === FDT_PROP) {
+      if (depth < 0) throw invalid('a property outside the root node');
+      propertyName(fdt, offset);
+    } else if (tag === FDT_END) {
+      if (depth !== -1 || roots !== 1) throw invalid('structure ends inside a node');
+      if (next !== field(fdt, SIZE_STRUCT)) throw invalid('data after the end tag');
+      return;
+    }
+    offset = next;
+  }
+}
+
+/** fdt_next_tag: the tag at `offset` and the offset of the one after it; out-of-bounds content is BAD_REQUEST. */
+export function nextTag(fdt: Fdt, offset: number): { tag: number; next: number } {
+  const size = field(fdt, SIZE_STRUCT);
+  const base = structBase(fdt);
+  if (offset < 0 || offset % 4 !== 0 || offset + 4 > size) throw invalid('structure block ends without an end tag');
+  const tag = fdt.buf.readUInt32BE(base + offset);
+  let end = offset + 4;
+  if (tag === FDT_BEGIN_NODE) {
+    const nul = fdt.buf.indexOf(0, base + end);
+    if (nul < 0 || nul >= base + size) throw invalid('node name not terminated');
+    end = nul - base + 1;
+  } else if (tag === FDT_PROP) {
+    if (end + 8 > size) throw invalid('property header past the structure block');
+    end += 8 + fdt.buf.readUInt32BE(base + end);
+  } else if (tag !== FDT_END_NODE && tag !== FDT_NOP && tag !== FDT_END) {
+    throw invalid(`unknown tag ${tag}`);
+  }
+  if (end > size) throw invalid('structure block ends inside a tag');
+  return { tag, next: align4(end) };
+}
+
+/** The name of the node whose FDT_BEGIN_NODE is at `node`. */
+export function nodeName(fdt: Fdt, node: number): string {
+  const at = structBase(fdt) + node + 4;
+  return fdt.buf.toString('latin1', at, fdt.buf.indexOf(0, at));
+}
+
+/** fdt_next_node: the next FDT_BEGIN_NODE after `node`, tracking depth; null past the end or out of the start's depth. */
+function nextNode(fdt: Fdt, node: number, depth: { value: number }): number | null {
+  let offset = nextTag(fdt, node).next;
+  for (;;) {
+    const { tag, next } = nextTag(fdt, offset);
+    if (tag === FDT_BEGIN_NODE) {
+      depth.value++;
+      return offset;
+    }
+    if (tag === FDT_END_NODE && --depth.value < 0) return null;
+    if (tag === FDT_END) return null;
+    offset = next;
+  }
+}
+
+/** The offsets of a node's direct subnodes, in order (fdt_first_subnode / fdt_next_subnode). */
+export function subnodes(fdt: Fdt, parent: number): number[] {
+  const found: number[] = [];
+  const depth = { value: 0 };
+  let node = nextNode(fdt, parent, depth);
+  while (node !== null && depth.value >= 1) {
+    if (depth.value === 1) found.push(node);
+    node = nextNode(fdt, node, depth);
+  }
+  return found;
+}
+
+/** fdt_subnode_offset: by exact name, or by the name before a unit address (`kernel` finds `kernel@1`). */
+export function subnode(fdt: Fdt, parent: number, name: string): number | null {
+  for (const node of subnodes(fdt, parent)) {
+    const own = nodeName(fdt, node);
+    if (own === name || (!name.includes('@') && own.startsWith(`${name}@`))) return node;
+  }
+  return null;
+}
+
+/** fdt_path_offset for an absolute path without aliases ("/", "/images"). */
+export function pathOffset(fdt: Fdt, path: string): number | null {
+  let node: number | null = 0;
+  for (const part of path.split('/').filter((p) => p.length > 0)) {
+    if (node === null) return null;
+    node = subnode(fdt, node, part);
+  }
+  return node;
+}
+
+/** fdt_get_path: the node's full path ("/images/kernel-1"). */
+export function nodePath(fdt: Fdt, node: number): string {
+  const stack: string[] = [];
+  let offset = 0;
+  for (;;) {
+    const { tag, next } = nextTag(fdt, offset);
+    if (tag === FDT_BEGIN_NODE) {
+      stack.push(nodeName(fdt, offset));
+      if (offset === node) return `/${stack.slice(1).join('/')}`;
+    } else if (tag === FDT_END_NODE) stack.pop();
+    else if (tag === FDT_END) throw new DaemonError('INTERNAL', `no node at offset ${node}`);
+    offset = next;
+  }
+}
+
+/** The name of the property whose FDT_PROP tag is at `offset` (its string in the strings block). */
+export function propertyName(fdt: Fdt, offset: number): string {
+  const nameoff = fdt.buf.readUInt32BE(structBase(fdt) + offset + 8);
+  const stringsSize = field(fdt, SIZE_STRINGS);
+  const at = field(fdt, OFF_STRINGS) + nameoff;
+  const nul = fdt.buf.indexOf(0, at);
+  if (nameoff >= stringsSize || nul < 0 || nul >= field(fdt, OFF_STRINGS) + stringsSize) throw invalid('property name outside the strings block');
+  return fdt.buf.toString('latin1', at, nul);
+}
+
+/** The offsets of a node's properties: the FDT_PROP tags before its first subnode, NOPs skipped. */
+function properties(fdt: Fdt, node: number): number[] {
+  const found: number[] = [];
+  let offset = nextTag(fdt, node).next;
+  for (;;) {
+    const { tag, next } = nextTag(fdt, offset);
+    if (tag === FDT_PROP) found.push(offset);
+    else if (tag !== FDT_NOP) return found;
+    offset = next;
+  }
+}
+
+function findProperty(fdt: Fdt, node: number, name: string): number | null {
+  return properties(fdt, node).find((offset) => propertyName(fdt, offset) === name) ?? null;
+}
+
+/** fdt_getprop: a copy of the property's value, or null when the node has no such property. */
+export function getProp(fdt: Fdt, node: number, name: string): Buffer | null {
+  const offset = findProperty(fdt, node, name);
+  if (offset === null) return null;
+  const at = structBase(fdt) + offset + 12;
+  return Buffer.from(fdt.buf.subarray(at, at + fdt.buf.readUInt32BE(at - 8)));
+}
+
+/** A property read as one NUL-terminated string (FIT's `algo`, `key-name-hint`), or null. */
+export function getString(fdt: Fdt, node: number, name: string): string | null {
+  const value = getProp(fdt, node, name);
+  if (value === null || value.length === 0 || value[value.length - 1] !== 0) return null;
+  return value.toString('latin1', 0, value.length - 1);
+}
+
+/** A string-list property (fdt_stringlist_get for every index); null if absent, BAD_REQUEST if not terminated. */
+export function getStringList(fdt: Fdt, node: number, name: string): string[] | null {
+  const value = getProp(fdt, node, name);
+  if (value === null) return null;
+  if (value.length > 0 && value[value.length - 1] !== 0) throw invalid(`property ${name} is not a list of strings`);
+  return value.length === 0 ? [] : value.toString('latin1', 0, value.length - 1).split('\0');
+}
+
+/** The offset where FDT_BEGIN_NODE's name ends: libfdt inserts a new property there, before the others. */
+function firstPropertySlot(fdt: Fdt, node: number): number {
+  return nextTag(fdt, node).next;
+}
+
+/** fdt_splice_: moves what follows `at` (absolute) so that `oldLength` bytes there become `newLength`. */
+function splice(fdt: Fdt, at: number, oldLength: number, newLength: number): NoSpace | null {
+  const end = dataEnd(fdt);
+  if (end - oldLength + newLength > fdt.buf.length) return NO_SPACE;
+  fdt.buf.copyWithin(at + newLength, at + oldLength, end);
+  return null;
+}
+
+function spliceStruct(fdt: Fdt, offset: number, oldLength: number, newLength: number): NoSpace | null {
+  const failed = splice(fdt, structBase(fdt) + offset, oldLength, newLength);
+  if (failed) return failed;
+  const delta = newLength - oldLength;
+  setField(fdt, SIZE_STRUCT, field(fdt, SIZE_STRUCT) + delta);
+  setField(fdt, OFF_STRINGS, field(fdt, OFF_STRINGS) + delta);
+  return null;
+}
+
+/** fdt_find_add_string_: the offset of `name` in the strings block (any byte position matches), appended if absent. */
+function findOrAddString(fdt: Fdt, name: string): number | NoSpace {
+  const strings = fdt.buf.subarray(field(fdt, OFF_STRINGS), dataEnd(fdt));
+  const wanted = Buffer.from(`${name}\0`, 'latin1');
+  const found = strings.indexOf(wanted);
+  if (found >= 0) return found;
+  const failed = splice(fdt, dataEnd(fdt), 0, wanted.length);
+  if (failed) return failed;
+  wanted.copy(fdt.buf, dataEnd(fdt));
+  setField(fdt, SIZE_STRINGS, field(fdt, SIZE_STRINGS) + wanted.length);
+  return strings.length;
+}
+
+/**
+ * fdt_setprop: an existing property is resized in place; a new one goes first among the node's
+ * properties, its name appended to the strings if new. As in libfdt, the padding after a value that
+ * is not a multiple of 4 keeps whatever bytes the splice left there. The node's offset stays valid;
+ * offsets after it move.
+ */
+export function setProp(fdt: Fdt, node: number, name: string, value: Buffer): NoSpace | null {
+  const existing = findProperty(fdt, node, name);
+  const base = structBase(fdt);
+  if (existing !== null) {
+    const oldLength = fdt.buf.readUInt32BE(base + existing + 4);
+    const failed = spliceStruct(fdt, existing + 12, align4(oldLength), align4(value.length));
+    if (failed) return failed;
+    fdt.buf.writeUInt32BE(value.length, base + existing + 4);
+    value.copy(fdt.buf, base + existing + 12);
+    return null;
+  }
+  const stringsSizeBefore = field(fdt, SIZE_STRINGS);
+  const nameoff = findOrAddString(fdt, name);
+  if (typeof nameoff !== 'number') return nameoff;
+  const at = firstPropertySlot(fdt, node);
+  const failed = spliceStruct(fdt, at, 0, 12 + align4(value.length));
+  if (failed) {
+    setField(fdt, SIZE_STRINGS, stringsSizeBefore);
+    return failed;
+  }
+  const abs = structBase(fdt) + at;
+  fdt.buf.writeUInt32BE(FDT_PROP, abs);
+  fdt.buf.writeUInt32BE(value.length, abs + 4);
+  fdt.buf.writeUInt32BE(nameoff, abs + 8);
+  value.copy(fdt.buf, abs + 12);
+  return null;
+}
+
+/** fdt_setprop_string: the string and its NUL. */
+export function setString(fdt: Fdt, node: number, name: string, value: string): NoSpace | null {
+  return setProp(fdt, node, name, Buffer.from(`${value}\0`, 'latin1'));
+}
+
+/** The size of the strings block now (what a FIT configuration signature records as hashed-strings). */
+export function stringsSize(fdt: Fdt): number {
+  return field(fdt, SIZE_STRINGS);
+}
+
+/** The absolute offsets of the structure and strings blocks and the structure's size, for region hashing. */
+export function blocks(fdt: Fdt): { structAt: number; structSize: number; stringsAt: number; stringsSize: number } {
+  return { structAt: structBase(fdt), structSize: field(fdt, SIZE_STRUCT), stringsAt: field(fdt, OFF_STRINGS), stringsSize: field(fdt, SIZE_STRINGS) };
+}

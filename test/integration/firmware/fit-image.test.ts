@@ -1,0 +1,161 @@
+// U-Boot FIT signing in-process against the real mkimage: FITs built by `mkimage -f` from the .its
+// vectors (dtc compiles them), signed here and by `mkimage -F -k` with the same keys and timestamp,
+// are byte-identical (signer name and version set to mkimage's for the comparison); re-signing,
+// comments, -o and two key sizes included. fdtget reads the signatures back and openssl checks them;
+// FITs signerd refuses get their codes.
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { signFitImage, type FitSigningOptions } from '../../../daemons/firmware/formats/fit-image.js';
+import type { DigestSigner } from '../../../daemons/firmware/formats/digest-signer.js';
+import { fileSigner } from '../../../daemons/firmware/keys/file-key.js';
+import { describePublicKey, type KeyFacts } from '../../../daemons/firmware/keys/key-facts.js';
+import { DaemonError, isDaemonError } from '../../../lib/errors.js';
+import { needTools } from '../../helpers/tools.js';
+import { MACHINE, openTestKeyRoot, tool, vector } from './line-fixtures.js';
+
+const TIMESTAMP = 1_700_000_000;
+
+/** The error code a promise rejects with ('none' if it resolves). */
+async function codeOfAsync(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'none';
+  } catch (err) {
+    return isDaemonError(err) ? err.code : `not a DaemonError: ${String(err)}`;
+  }
+}
+
+t.test('FIT signing is byte-identical to mkimage -F -k', needTools('mkimage', 'dtc', 'fdtget', 'openssl'), async (t) => {
+  const dir = t.testdir({});
+  const root = await openTestKeyRoot(dir);
+  t.teardown(() => root.close());
+  const keys = path.join(dir, 'keys');
+  fs.mkdirSync(keys);
+  fs.copyFileSync(path.join(dir, 'keyroot', MACHINE, 'fitimagesign/dev.key'), path.join(keys, 'dev.key'));
+  fs.copyFileSync(vector('fit', 'big.key'), path.join(keys, 'big.key'));
+  for (const key of fs.readdirSync(keys)) fs.chmodSync(path.join(keys, key), 0o600);
+  const bigKey = createPrivateKey(fs.readFileSync(path.join(keys, 'big.key')));
+  const signers: Record<string, DigestSigner> = {
+    dev: root.signer(MACHINE, 'fitimagesign'),
+    big: fileSigner(bigKey, describePublicKey(createPublicKey(bigKey)) as KeyFacts, null),
+  };
+  const lookup = (name: string): DigestSigner => {
+    const signer = signers[name];
+    if (!signer) throw new DaemonError('UNKNOWN_KEY', `no test key ${name}`);
+    return signer;
+  };
+  const version = /mkimage version (\S+)/.exec(tool('mkimage', ['-V']).out)?.[1];
+  t.ok(version, 'mkimage reports its version');
+  const asMkimage = (extra: Partial<FitSigningOptions> = {}): FitSigningOptions => ({
+    algo: null,
+    comment: null,
+    timestamp: TIMESTAMP,
+    signerName: 'mkimage',
+    signerVersion: version!,
+    ...extra,
+  });
+  const env = { SOURCE_DATE_EPOCH: String(TIMESTAMP) };
+
+  // Payloads and the FITs built from the vectors' .its by mkimage -f (dtc inside).
+  for (const [name, bytes] of [
+    ['kernel.bin', 30_000],
+    ['board.dtb', 1_000],
+    ['board-b.dtb', 1_501],
+    ['ramdisk.bin', 777],
+  ] as const) {
+    fs.writeFileSync(path.join(dir, name), crypto.randomBytes(bytes));
+  }
+  const build = (its: string, out: string, extra: string[] = []): void => {
+    fs.writeFileSync(path.join(dir, `${out}.its`), its);
+    const r = tool('mkimage', [...extra, '-f', `${out}.its`, out], { cwd: dir, env });
+    if (r.code !== 0) throw new Error(`mkimage -f ${out}: ${r.out}`);
+  };
+  const simpleIts = fs.readFileSync(vector('fit', 'simple.its'), 'utf8');
+  build(simpleIts, 'simple.itb');
+  build(fs.readFileSync(vector('fit', 'multi.its'), 'utf8'), 'multi.itb');
+
+  /** mkimage -F -k on a copy of `input`; the signed copy's bytes. */
+  const mkimageSigned = (input: string, out: string, args: string[]): Buffer => {
+    fs.copyFileSync(path.join(dir, input), path.join(dir, out));
+    const r = tool('mkimage', ['-F', '-k', keys, ...args, out], { cwd: dir, env });
+    if (r.code !== 0) throw new Error(`mkimage -F ${out}: ${r.out}`);
+    return fs.readFileSync(path.join(dir, out));
+  };
+
+  const cases: Array<{ name: string; input: string; args: string[]; opts: Partial<FitSigningOptions> }> = [
+    { name: 'kernel and configuration, one key', input: 'simple.itb', args: [], opts: {} },
+    { name: 'with a comment (-c, odd length)', input: 'simple.itb', args: ['-c', 'release build 42'], opts: { comment: 'release build 42' } },
+    { name: 'algorithm forced (-o)', input: 'simple.itb', args: ['-o', 'sha512,rsa2048'], opts: { algo: 'sha512,rsa2048' } },
+    { name: 'two keys, crc32/md5/sha1/sha2 hash nodes, default and explicit sign-images', input: 'multi.itb', args: [], opts: {} },
+  ];
+  for (const c of cases) {
+    const reference = mkimageSigned(c.input, `${c.name.replace(/\W+/g, '-')}.ref`, c.args);
+    const ours = await signFitImage(fs.readFileSync(path.join(dir, c.input)), lookup, asMkimage(c.opts));
+    t.ok(ours.image.equals(reference), `${c.name}: byte-identical to mkimage -F (${reference.length} bytes)`);
+  }
+
+  await t.test('re-signing a signed FIT, with a longer and then a shorter comment', async (t) => {
+    const once = mkimageSigned('multi.itb', 'resign-1.itb', ['-c', 'first']);
+    const longer = mkimageSigned('resign-1.itb', 'resign-2.itb', ['-c', 'a much longer comment than the first']);
+    t.ok((await signFitImage(once, lookup, asMkimage({ comment: 'a much longer comment than the first' }))).image.equals(longer), 'longer: identical');
+    const shorter = mkimageSigned('resign-2.itb', 'resign-3.itb', ['-c', 'x']);
+    t.ok((await signFitImage(longer, lookup, asMkimage({ comment: 'x' }))).image.equals(shorter), 'shorter (stale bytes where libfdt leaves them): identical');
+  });
+
+  await t.test("the kernel's signature checks with openssl; a flipped kernel byte does not", async (t) => {
+    const signed = await signFitImage(fs.readFileSync(path.join(dir, 'simple.itb')), lookup, asMkimage());
+    fs.writeFileSync(path.join(dir, 'ours.itb'), signed.image);
+    t.same(
+      signed.signatures.map((s) => s.path),
+      ['/images/kernel-1/signature-1', '/configurations/conf-1/signature-1'],
+    );
+    const hex = tool('fdtget', ['-t', 'bx', 'ours.itb', '/images/kernel-1/signature-1', 'value'], { cwd: dir }).out.trim().split(/\s+/);
+    fs.writeFileSync(path.join(dir, 'kernel.sig'), Buffer.from(hex.map((b) => b.padStart(2, '0')).join(''), 'hex'));
+    tool('openssl', ['pkey', '-in', path.join(keys, 'dev.key'), '-pubout', '-out', 'dev.pub'], { cwd: dir });
+    const verify = (file: string) => tool('openssl', ['dgst', '-sha256', '-verify', 'dev.pub', '-signature', 'kernel.sig', file], { cwd: dir });
+    t.equal(verify('kernel.bin').code, 0, 'openssl dgst -verify: Verified OK');
+    const flipped = fs.readFileSync(path.join(dir, 'kernel.bin'));
+    flipped.writeUInt8(flipped[100]! ^ 1, 100);
+    fs.writeFileSync(path.join(dir, 'kernel.flipped'), flipped);
+    t.not(verify('kernel.flipped').code, 0, 'a flipped byte fails');
+    t.equal(tool('fdtget', ['-t', 's', 'ours.itb', '/configurations/conf-1/signature-1', 'hashed-nodes'], { cwd: dir }).code, 0);
+  });
+
+  await t.test('refused FITs get their codes', async (t) => {
+    const sign = (blob: Buffer): Promise<string> => codeOfAsync(signFitImage(blob, lookup, asMkimage()));
+    const variant = async (name: string, from: string, to: string, extra: string[] = []): Promise<string> => {
+      t.ok(simpleIts.includes(from), `${name}: the vector has what the variant replaces`);
+      build(simpleIts.replace(from, to), `${name}.itb`, extra);
+      return sign(fs.readFileSync(path.join(dir, `${name}.itb`)));
+    };
+    const simple = fs.readFileSync(path.join(dir, 'simple.itb'));
+    t.equal(await sign(crypto.randomBytes(2000)), 'BAD_REQUEST', 'not a device tree');
+    t.equal(await sign(simple.subarray(0, 1000)), 'BAD_REQUEST', 'a truncated FIT');
+    const badTag = Buffer.from(simple);
+    // The root's first property tag: after FDT_BEGIN_NODE and the root's empty, padded name.
+    badTag.writeUInt32BE(0x77, badTag.readUInt32BE(8) + 8);
+    t.equal(await sign(badTag), 'BAD_REQUEST', 'an unknown structure tag');
+    t.equal(await sign(Buffer.from(simple).fill(0xff, simple.readUInt32BE(12))), 'BAD_REQUEST', 'a strings block of junk');
+    const stripped = simpleIts.replace(/\t*signature-1 \{[^}]*\};\n/g, '');
+    build(stripped, 'nosig.itb');
+    t.equal(await sign(fs.readFileSync(path.join(dir, 'nosig.itb'))), 'BAD_REQUEST', 'no signature node at all');
+    t.equal(await variant('ecdsa', 'algo = "sha256,rsa2048";', 'algo = "sha256,ecdsa256";'), 'NOT_IMPLEMENTED', 'ECDSA');
+    t.equal(await variant('sha1', 'algo = "sha256,rsa2048";', 'algo = "sha1,rsa2048";'), 'BAD_REQUEST', 'sha1 signatures');
+    t.equal(await variant('wrong-size', 'algo = "sha256,rsa2048";', 'algo = "sha256,rsa4096";'), 'BAD_REQUEST', 'rsa4096 named, a 2048-bit key');
+    t.equal(await variant('pss', 'key-name-hint = "dev";', 'key-name-hint = "dev"; padding = "pss";'), 'NOT_IMPLEMENTED', 'PSS padding');
+    t.equal(await variant('no-hint', 'key-name-hint = "dev";', ''), 'BAD_REQUEST', 'a signature node without key-name-hint');
+    t.equal(await variant('unknown-key', 'key-name-hint = "dev";', 'key-name-hint = "nobody";'), 'UNKNOWN_KEY', "a key the caller's lookup does not have");
+    t.equal(await variant('external', 'default = "conf-1";', 'default = "conf-1";', ['-E']), 'NOT_IMPLEMENTED', 'external data (mkimage -E)');
+    const fdtHash = simpleIts.lastIndexOf('algo = "sha256";');
+    build(`${simpleIts.slice(0, fdtHash)}algo = "crc32";${simpleIts.slice(fdtHash + 'algo = "sha256";'.length)}`, 'weak-hash.itb');
+    t.equal(await sign(fs.readFileSync(path.join(dir, 'weak-hash.itb'))), 'BAD_REQUEST', 'a configuration over an image with only a crc32 hash');
+    t.equal(
+      await variant('missing-image', 'sign-images = "fdt", "kernel";', 'sign-images = "fdt", "kernel", "ramdisk";'),
+      'none',
+      'sign-images naming a property the configuration lacks is skipped, as mkimage does',
+    );
+  });
+});

@@ -1,6 +1,6 @@
 // Bench for the firmware daemon's digest flows over the line protocol (module PKCS#7, swupdate
 // RSA-PSS and CMS, Mender RSA and P-256, OP-TEE PSS, UEFI Authenticode and CMS), and i.MX HAB4 CSFs
-// over HTTP (/sign/imx, whole image uploaded), beside node:crypto's single-thread raw rates; and
+// and U-Boot FIT images over HTTP (/sign/imx, /sign/fitimage, whole image uploaded), beside node:crypto's single-thread raw rates; and
 // /sign/modules as the Yocto class calls it (tar + curl per build) beside sign-file in a loop.
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startDaemon } from '../test/helpers/daemon.js';
 import { csfText, makeHabPki } from '../test/integration/firmware/hab-fixtures.js';
-import { copyKeyRoot, MACHINE, SIGN_FILE } from '../test/integration/firmware/line-fixtures.js';
+import { copyKeyRoot, MACHINE, SIGN_FILE, vector } from '../test/integration/firmware/line-fixtures.js';
 import { whichTool } from '../test/helpers/tools.js';
 import { loadHttpPosts, loadLines, loadOneShot, loadSync, ONE_SHOT_CLIENTS, primitiveRate, type BenchRow } from './harness.js';
 
@@ -81,6 +81,7 @@ async function run(keyRoot: string): Promise<BenchRow[]> {
   }
   rows.push(...(await oneShotRows(keyRoot, raw.rsa)));
   rows.push(await imxRow(keyRoot, raw.rsa));
+  rows.push(...(await fitRow(keyRoot, raw.rsa)));
   rows.push(...(await modulesRows(keyRoot)));
   return rows;
 }
@@ -177,11 +178,10 @@ async function modulesRows(keyRoot: string): Promise<BenchRow[]> {
 const IMX_MACHINE = 'imx8mm-evk';
 /** An i.MX 8M flash.bin is 1-2 MiB; its FIT Blocks cover most of it. */
 const IMX_IMAGE_BYTES = 1024 * 1024;
-const IMX_CLIENTS = 4;
+const UPLOAD_CLIENTS = 4;
 
 /** /sign/imx as builds post it: CSF text + 1 MiB image per request (2 RSA signatures each), 4 clients (--http-jobs-max). */
-async function imxRow(keyRoot: string, rawRsa: number): Promise<BenchRow> {
-  const daemon = await startDaemon(['firmware', '--key-root', keyRoot, '--port', '0', '--http-port', '0'], { listeners: 2, dropLogsAfterStart: true });
+function imxRow(keyRoot: string, rawRsa: number): Promise<BenchRow> {
   const image = new Blob([crypto.randomBytes(IMX_IMAGE_BYTES)], { type: 'application/octet-stream' });
   const csf = new Blob([csfText('0x401fcdc0 0x0 0x2a600 "flash.bin", 0x40200000 0x2b000 0xd0000 "flash.bin"')], { type: 'text/plain' });
   const form = (): FormData => {
@@ -191,17 +191,44 @@ async function imxRow(keyRoot: string, rawRsa: number): Promise<BenchRow> {
     f.append('artifact', image, 'flash.bin');
     return f;
   };
+  return uploadRow(keyRoot, rawRsa, '/sign/imx', form, `/sign/imx HAB4 CSF (1 MiB image, 2 signatures), HTTP, ${UPLOAD_CLIENTS} clients`);
+}
+
+/** A FIT's kernel: a compressed arm64 Image is 8-30 MiB; 4 MiB keeps the upload from dominating the row. */
+const FIT_KERNEL_BYTES = 4 * 1024 * 1024;
+
+/** /sign/fitimage: a FIT mkimage -f built (4 MiB kernel, a device tree; kernel and configuration signed: 2 signatures). */
+async function fitRow(keyRoot: string, rawRsa: number): Promise<BenchRow[]> {
+  if (!whichTool('mkimage') || !whichTool('dtc')) return [];
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-bench-fit-'));
   try {
-    const url = `http://127.0.0.1:${daemon.ports[1]}/sign/imx`;
-    await loadHttpPosts({ url, clients: 1, durationMs: 300, form });
-    const result = await loadHttpPosts({ url, clients: IMX_CLIENTS, durationMs: DURATION_MS, form });
-    return {
-      daemon: 'firmware',
-      operation: `/sign/imx HAB4 CSF (1 MiB image, 2 signatures), HTTP, ${IMX_CLIENTS} clients`,
-      ...result,
-      primitive: 'rsa-2048 pkcs1 sign (node:crypto, 1 thread)',
-      primitivePerSecond: rawRsa,
+    fs.copyFileSync(vector('fit', 'simple.its'), path.join(work, 'fit.its'));
+    fs.writeFileSync(path.join(work, 'kernel.bin'), crypto.randomBytes(FIT_KERNEL_BYTES));
+    fs.writeFileSync(path.join(work, 'board.dtb'), crypto.randomBytes(64 * 1024));
+    if (spawnSync('mkimage', ['-f', 'fit.its', 'fitImage'], { cwd: work }).status !== 0) throw new Error('mkimage -f failed');
+    const fit = new Blob([fs.readFileSync(path.join(work, 'fitImage'))], { type: 'application/octet-stream' });
+    const form = (): FormData => {
+      const f = new FormData();
+      f.append('machine', MACHINE);
+      f.append('artifact', fit, 'fitImage');
+      return f;
     };
+    return [
+      await uploadRow(keyRoot, rawRsa, '/sign/fitimage', form, `/sign/fitimage U-Boot FIT (4 MiB kernel, 2 signatures), HTTP, ${UPLOAD_CLIENTS} clients`),
+    ];
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** One upload endpoint under load from UPLOAD_CLIENTS kept-alive clients (--http-jobs-max), after a short warm-up. */
+async function uploadRow(keyRoot: string, rawRsa: number, endpoint: string, form: () => FormData, operation: string): Promise<BenchRow> {
+  const daemon = await startDaemon(['firmware', '--key-root', keyRoot, '--port', '0', '--http-port', '0'], { listeners: 2, dropLogsAfterStart: true });
+  try {
+    const url = `http://127.0.0.1:${daemon.ports[1]}${endpoint}`;
+    await loadHttpPosts({ url, clients: 1, durationMs: 300, form });
+    const result = await loadHttpPosts({ url, clients: UPLOAD_CLIENTS, durationMs: DURATION_MS, form });
+    return { daemon: 'firmware', operation, ...result, primitive: 'rsa-2048 pkcs1 sign (node:crypto, 1 thread)', primitivePerSecond: rawRsa };
   } finally {
     await daemon.stop();
   }

@@ -1,7 +1,7 @@
 // U-Boot FIT image signing, as `mkimage -F -k <keydir> [-o algo] [-c comment]` re-signs a FIT built
 // by `mkimage -f`: every image's hash nodes computed, every image and configuration signature node
 // signed (a configuration over the device-tree regions U-Boot hashes again at boot), with mkimage's
-// bytes: the blob packed, then grown 1 KiB at a time until the new properties fit.
+// bytes: the blob packed, then grown by the first multiple of 1 KiB the new properties fit in.
 import crypto from 'node:crypto';
 import zlib from 'node:zlib';
 import type { DigestScheme } from '../../../lib/crypto/digest-schemes.js';
@@ -28,6 +28,7 @@ import {
   stringsSize,
   subnode,
   subnodes,
+  truncated,
   withRoom,
   type Fdt,
   type NoSpace,
@@ -89,36 +90,35 @@ const RSA_SCHEMES: Record<string, DigestScheme> = { sha256: 'rsa-pkcs1-sha256', 
  */
 export async function signFitImage(fit: Buffer, keyFor: FitKeyLookup, opts: FitSigningOptions): Promise<{ image: Buffer; signatures: FitSignature[] }> {
   const packed = packFdt(fit);
-  // Each retry recomputes the same digests; a signature is made once per digest and key.
-  const made = new Map<string, Promise<Buffer>>();
-  const sign = (signer: DigestSigner, scheme: DigestScheme, digest: Buffer): Promise<Buffer> => {
-    const key = `${signer.keyId}:${scheme}:${digest.toString('hex')}`;
-    let signature = made.get(key);
-    if (!signature) {
-      signature = signer.sign(scheme, digest);
-      made.set(key, signature);
-    }
-    return signature;
-  };
-  for (let room = 0; room < GROWTH_MAX; room += GROWTH_STEP) {
-    const fdt = withRoom(packed, room);
-    const signatures = await signPass(fdt, keyFor, sign, opts);
-    if (signatures !== null) return { image: fdt.buf, signatures };
-  }
-  throw new DaemonError('BAD_REQUEST', `the signatures need more than ${GROWTH_MAX} bytes of new properties`);
+  // mkimage tries room 0, 1 KiB, 2 KiB, ... until every edit fits. One pass in the largest blob gives
+  // the same bytes, cut to the first of those sizes that its edits never went past.
+  const fdt = withRoom(packed, GROWTH_MAX - GROWTH_STEP);
+  const signatures = await signPass(fdt, keyFor, opts);
+  if (signatures === null) throw new DaemonError('BAD_REQUEST', `the signatures need more than ${GROWTH_MAX - GROWTH_STEP} bytes of new properties`);
+  const room = Math.ceil(Math.max(0, fdt.highWater - packed.length) / GROWTH_STEP) * GROWTH_STEP;
+  return { image: truncated(fdt, packed.length + room), signatures };
 }
 
-type Sign = (signer: DigestSigner, scheme: DigestScheme, digest: Buffer) => Promise<Buffer>;
-
-/** mkimage's fit_add_verification_data over a blob of one size: the signatures made, or null when it ran out of room. */
-async function signPass(fdt: Fdt, keyFor: FitKeyLookup, sign: Sign, opts: FitSigningOptions): Promise<FitSignature[] | null> {
+/** mkimage's fit_add_verification_data: the signatures made, or null when the blob ran out of room. */
+async function signPass(fdt: Fdt, keyFor: FitKeyLookup, opts: FitSigningOptions): Promise<FitSignature[] | null> {
   const images = pathOffset(fdt, '/images');
   if (images === null) throw new DaemonError('BAD_REQUEST', 'not a FIT image: no /images node');
   const signatures: FitSignature[] = [];
   // Offsets after an edit move, so every node is found again by its position among its siblings.
   for (let i = 0; i < subnodes(fdt, images).length; i++) {
     const image = subnodes(fdt, pathOffset(fdt, '/images')!)[i]!;
+    // A view of the image's data. Only its subnodes are edited below, and a node's subnodes follow all
+    // of its properties, so the data does not move while they are; each digest of it is made once.
     const data = imageData(fdt, image);
+    const digests = new Map<string, Buffer>();
+    const digestOf = (algo: string, hash: (data: Buffer) => Buffer): Buffer => {
+      let digest = digests.get(algo);
+      if (!digest) {
+        digest = hash(data);
+        digests.set(algo, digest);
+      }
+      return digest;
+    };
     for (let j = 0; j < subnodes(fdt, image).length; j++) {
       const node = subnodes(fdt, image)[j]!;
       const name = nodeName(fdt, node);
@@ -127,10 +127,10 @@ async function signPass(fdt: Fdt, keyFor: FitKeyLookup, sign: Sign, opts: FitSig
         const hash = algo === null ? undefined : Object.hasOwn(HASHES, algo) ? HASHES[algo] : undefined;
         if (!hash)
           throw new DaemonError('BAD_REQUEST', `${nodePath(fdt, node)}: hash algo ${JSON.stringify(algo)} is not one of ${Object.keys(HASHES).join(', ')}`);
-        if (setProp(fdt, node, 'value', hash(data))) return null;
+        if (setProp(fdt, node, 'value', digestOf(algo!, hash))) return null;
       } else if (name.startsWith('signature')) {
         const plan = signaturePlan(fdt, node, keyFor, opts);
-        const value = await sign(plan.signer, plan.scheme, crypto.createHash(plan.digest).update(data).digest());
+        const value = await plan.signer.sign(plan.scheme, digestOf(plan.digest, HASHES[plan.digest]!));
         if (writeSignature(fdt, node, value, null, opts)) return null;
         signatures.push({ path: nodePath(fdt, node), keyName: plan.keyName, algo: plan.algo });
       } else if (name === 'cipher') {
@@ -149,7 +149,7 @@ async function signPass(fdt: Fdt, keyFor: FitKeyLookup, sign: Sign, opts: FitSig
       const hashedNodes = configurationNodes(fdt, config, node);
       const hash = crypto.createHash(plan.digest);
       for (const region of findRegions(fdt, hashedNodes)) hash.update(fdt.buf.subarray(region.offset, region.offset + region.size));
-      const value = await sign(plan.signer, plan.scheme, hash.digest());
+      const value = await plan.signer.sign(plan.scheme, hash.digest());
       if (writeSignature(fdt, node, value, hashedNodes, opts)) return null;
       signatures.push({ path: nodePath(fdt, node), keyName: plan.keyName, algo: plan.algo });
     }

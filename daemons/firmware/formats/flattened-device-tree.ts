@@ -31,6 +31,8 @@ const SIZE_STRUCT = 36;
 /** A tree being edited: the whole blob, its free space at the end (totalsize is buf.length). */
 export interface Fdt {
   buf: Buffer;
+  /** The furthest the data has reached (struct and strings): the smallest totalsize every edit so far fits in. */
+  highWater: number;
 }
 
 /** libfdt's -FDT_ERR_NOSPACE: the edit needs a bigger blob (the caller retries with more room). */
@@ -52,13 +54,14 @@ const align4 = (n: number): number => (n + 3) & ~3;
 
 /**
  * fdt_open_into + fdt_pack, as mkimage applies them to a FIT before signing it: the header, the
- * memory reservation map, the structure block and the strings, in that order with no gaps, and
- * totalsize the end of the strings. The whole structure is checked on the way (every tag, name and
- * string in bounds, nodes balanced, one root).
+ * memory reservation map, the structure block and the strings, in that order with no gaps (totalsize
+ * is set by `withRoom`). A blob already laid out so (dtc's and mkimage's) is returned as a view, not
+ * copied. The whole structure is checked on the way (every tag, name and string in bounds, nodes
+ * balanced, one root).
  */
 export function packFdt(blob: Buffer): Buffer {
   if (blob.length < HEADER_BYTES) throw invalid('shorter than its header');
-  const header = { buf: blob };
+  const header = { buf: blob, highWater: 0 };
   if (field(header, 0) !== FDT_MAGIC) throw invalid('no device tree magic');
   const version = field(header, VERSION);
   if (version !== FDT_VERSION) throw invalid(`version ${version}; only version ${FDT_VERSION} (what dtc and mkimage write) is taken`);
@@ -83,28 +86,47 @@ export function packFdt(blob: Buffer): Buffer {
   const rsvAt = HEADER_BYTES;
   const structAt = rsvAt + rsvSize;
   const stringsAt = structAt + structSize;
+  if (rsvOff === rsvAt && structOff === structAt && stringsOff === stringsAt) {
+    const view = blob.subarray(0, stringsAt + stringsSize);
+    checkStructure({ buf: view, highWater: view.length });
+    return view;
+  }
   const packed = Buffer.alloc(stringsAt + stringsSize);
   blob.copy(packed, 0, 0, HEADER_BYTES);
   blob.copy(packed, rsvAt, rsvOff, rsvOff + rsvSize);
   blob.copy(packed, structAt, structOff, structOff + structSize);
   blob.copy(packed, stringsAt, stringsOff, stringsOff + stringsSize);
-  const fdt = { buf: packed };
-  setField(fdt, TOTALSIZE, packed.length);
+  const fdt = { buf: packed, highWater: packed.length };
   setField(fdt, OFF_RSVMAP, rsvAt);
   setField(fdt, OFF_STRUCT, structAt);
   setField(fdt, OFF_STRINGS, stringsAt);
-  setField(fdt, LAST_COMP_VERSION, FDT_LAST_COMPATIBLE_VERSION);
   checkStructure(fdt);
   return packed;
 }
 
-/** A copy of a packed blob with `extra` zero bytes of free space (mkimage's ftruncate + fdt_open_into). */
+/**
+ * A copy of a packed blob with `extra` zero bytes of free space (mkimage's ftruncate + fdt_open_into:
+ * totalsize the new size, last compatible version 16).
+ */
 export function withRoom(packed: Buffer, extra: number): Fdt {
-  const buf = Buffer.alloc(packed.length + extra);
+  const buf = Buffer.allocUnsafe(packed.length + extra);
   packed.copy(buf);
-  const fdt = { buf };
+  buf.fill(0, packed.length);
+  const fdt = { buf, highWater: packed.length };
   setField(fdt, TOTALSIZE, buf.length);
+  setField(fdt, LAST_COMP_VERSION, FDT_LAST_COMPATIBLE_VERSION);
   return fdt;
+}
+
+/**
+ * The edited blob cut to `size` bytes, its totalsize set to it: what the same edits give in a blob
+ * of that size from the start, as long as `size` ≥ highWater (no edit moved a byte past it).
+ */
+export function truncated(fdt: Fdt, size: number): Buffer {
+  if (size < fdt.highWater || size > fdt.buf.length) throw new DaemonError('INTERNAL', `cannot cut the device tree to ${size} bytes`);
+  const buf = fdt.buf.subarray(0, size);
+  buf.writeUInt32BE(size, TOTALSIZE);
+  return buf;
 }
 
 function checkStructure(fdt: Fdt): void {
@@ -244,12 +266,15 @@ function findProperty(fdt: Fdt, node: number, name: string): number | null {
   return properties(fdt, node).find((offset) => propertyName(fdt, offset) === name) ?? null;
 }
 
-/** fdt_getprop: a copy of the property's value, or null when the node has no such property. */
+/**
+ * fdt_getprop: the property's value, or null when the node has no such property. A view into the
+ * blob, as libfdt's pointer is: read it before the next edit moves it.
+ */
 export function getProp(fdt: Fdt, node: number, name: string): Buffer | null {
   const offset = findProperty(fdt, node, name);
   if (offset === null) return null;
   const at = structBase(fdt) + offset + 12;
-  return Buffer.from(fdt.buf.subarray(at, at + fdt.buf.readUInt32BE(at - 8)));
+  return fdt.buf.subarray(at, at + fdt.buf.readUInt32BE(at - 8));
 }
 
 /** A property read as one NUL-terminated string (FIT's `algo`, `key-name-hint`), or null. */
@@ -275,8 +300,10 @@ function firstPropertySlot(fdt: Fdt, node: number): number {
 /** fdt_splice_: moves what follows `at` (absolute) so that `oldLength` bytes there become `newLength`. */
 function splice(fdt: Fdt, at: number, oldLength: number, newLength: number): NoSpace | null {
   const end = dataEnd(fdt);
-  if (end - oldLength + newLength > fdt.buf.length) return NO_SPACE;
+  const newEnd = end - oldLength + newLength;
+  if (newEnd > fdt.buf.length) return NO_SPACE;
   fdt.buf.copyWithin(at + newLength, at + oldLength, end);
+  fdt.highWater = Math.max(fdt.highWater, newEnd);
   return null;
 }
 

@@ -57,7 +57,7 @@ export function addFirmwareOptions<Args extends unknown[], Opts extends OptionVa
     )
     .option(
       '--http-file-bytes-max <bytes>',
-      'largest single kernel module, TA image or PE image (signed in memory)',
+      'largest single kernel module, TA, PE, i.MX or FIT image (signed in memory)',
       parseCount('--http-file-bytes-max', 1),
       d.signedFileBytesMax,
     )

@@ -22,14 +22,15 @@ function dtsWithoutSigner(file: string): string {
 }
 
 t.test('/sign/fitimage signs a FIT as mkimage -F -k does', needTools('curl', 'mkimage', 'dtc', 'fdtget'), async (t) => {
-  const http = await startFirmwareDaemon(t, [], (keyRoot) => {
+  // A FIT is signed in memory: --http-file-bytes-max bounds it (the 100 KB kernel's FIT fits, a 200 KB one does not).
+  const http = await startFirmwareDaemon(t, ['--http-file-bytes-max', '150000'], (keyRoot) => {
     const slot = path.join(keyRoot, MACHINE, 'fitimagesign');
     fs.cpSync(vector('keyroot', 'qemux86-64', 'fitimagesign'), slot, { recursive: true });
     fs.chmodSync(path.join(slot, 'dev.key'), 0o600);
   });
   const work = path.join(http.base, 'work');
   fs.mkdirSync(work);
-  fs.writeFileSync(path.join(work, 'kernel.bin'), crypto.randomBytes(200_000));
+  fs.writeFileSync(path.join(work, 'kernel.bin'), crypto.randomBytes(100_000));
   fs.writeFileSync(path.join(work, 'board.dtb'), crypto.randomBytes(3_000));
   fs.copyFileSync(vector('fit', 'simple.its'), path.join(work, 'fit.its'));
   t.equal(run('mkimage', ['-f', 'fit.its', 'fitImage'], { cwd: work }).code, 0, 'mkimage -f builds the unsigned FIT');
@@ -76,6 +77,12 @@ t.test('/sign/fitimage signs a FIT as mkimage -F -k does', needTools('curl', 'mk
     t.equal(post(...form('-F', 'comment=tab\there')), '400 BAD_REQUEST', 'a comment that is not one printable line');
     t.equal(post('-F', `machine=${MACHINE}`), '400 BAD_REQUEST', 'no artifact');
     t.equal(post(...form('-F', 'mark_required=1')), '200 ', 'mark_required (only meaningful with a dtb) is accepted');
+    fs.mkdirSync(path.join(work, 'big'));
+    fs.copyFileSync(path.join(work, 'fit.its'), path.join(work, 'big/fit.its'));
+    fs.copyFileSync(path.join(work, 'board.dtb'), path.join(work, 'big/board.dtb'));
+    fs.writeFileSync(path.join(work, 'big/kernel.bin'), crypto.randomBytes(200_000));
+    t.equal(run('mkimage', ['-f', 'fit.its', 'fitImage'], { cwd: path.join(work, 'big') }).code, 0);
+    t.equal(post('-F', `machine=${MACHINE}`, '-F', 'artifact=@big/fitImage'), '413 PAYLOAD_TOO_LARGE', 'a FIT over --http-file-bytes-max');
     t.same(await leftovers(http), []);
   });
 });

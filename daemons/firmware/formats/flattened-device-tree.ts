@@ -11,6 +11,18 @@ const HEADER_BYTES = 40;
 const RESERVE_ENTRY_BYTES = 16;
 /** Deeper than any FIT; libfdt's region walk stops at 32 too. */
 const DEPTH_MAX = 32;
+/**
+ * Far more than any FIT (a kernel, hundreds of device trees, their hash nodes), and small enough that
+ * walking the tree again after each edit stays cheap: a blob is a request's input, not trusted.
+ */
+const NODES_MAX = 4096;
+const PROPERTIES_MAX = 65536;
+/**
+ * Each insertion moves every byte after it, as libfdt does (a FIT with hundreds of device trees
+ * before a 30 MiB initramfs moves a few GiB, well under a second). This bounds what one upload can
+ * make the daemon move: about a second of memmove on the event loop.
+ */
+const MOVED_BYTES_MAX = 16 * 1024 ** 3;
 
 export const FDT_BEGIN_NODE = 1;
 export const FDT_END_NODE = 2;
@@ -33,6 +45,8 @@ export interface Fdt {
   buf: Buffer;
   /** The furthest the data has reached (struct and strings): the smallest totalsize every edit so far fits in. */
   highWater: number;
+  /** Bytes the edits have moved so far (bounded by MOVED_BYTES_MAX). */
+  moved?: number;
 }
 
 /** libfdt's -FDT_ERR_NOSPACE: the edit needs a bigger blob (the caller retries with more room). */
@@ -133,14 +147,18 @@ function checkStructure(fdt: Fdt): void {
   let offset = 0;
   let depth = -1;
   let roots = 0;
+  let nodes = 0;
+  let props = 0;
   for (;;) {
     const { tag, next } = nextTag(fdt, offset);
     if (tag === FDT_BEGIN_NODE) {
+      if (++nodes > NODES_MAX) throw invalid(`more than ${NODES_MAX} nodes`);
       if (depth === -1 && ++roots > 1) throw invalid('more than one root node');
       if (++depth >= DEPTH_MAX) throw invalid(`nodes nested deeper than ${DEPTH_MAX}`);
     } else if (tag === FDT_END_NODE) {
       if (--depth < -1) throw invalid('unbalanced end of node');
     } else if (tag === FDT_PROP) {
+      if (++props > PROPERTIES_MAX) throw invalid(`more than ${PROPERTIES_MAX} properties`);
       if (depth < 0) throw invalid('a property outside the root node');
       propertyName(fdt, offset);
     } else if (tag === FDT_END) {
@@ -302,7 +320,16 @@ function splice(fdt: Fdt, at: number, oldLength: number, newLength: number): NoS
   const end = dataEnd(fdt);
   const newEnd = end - oldLength + newLength;
   if (newEnd > fdt.buf.length) return NO_SPACE;
-  fdt.buf.copyWithin(at + newLength, at + oldLength, end);
+  if (oldLength !== newLength) {
+    fdt.moved = (fdt.moved ?? 0) + (end - at - oldLength);
+    if (fdt.moved > MOVED_BYTES_MAX) {
+      throw new DaemonError(
+        'BAD_REQUEST',
+        `not signed: its nodes would need more than ${MOVED_BYTES_MAX} bytes moved (too many hash or signature nodes after large images)`,
+      );
+    }
+    fdt.buf.copyWithin(at + newLength, at + oldLength, end);
+  }
   fdt.highWater = Math.max(fdt.highWater, newEnd);
   return null;
 }

@@ -152,6 +152,9 @@ t.test('FIT signing is byte-identical to mkimage -F -k', needTools('mkimage', 'd
     const fdtHash = simpleIts.lastIndexOf('algo = "sha256";');
     build(`${simpleIts.slice(0, fdtHash)}algo = "crc32";${simpleIts.slice(fdtHash + 'algo = "sha256";'.length)}`, 'weak-hash.itb');
     t.equal(await sign(fs.readFileSync(path.join(dir, 'weak-hash.itb'))), 'BAD_REQUEST', 'a configuration over an image with only a crc32 hash');
+    const crowded = simpleIts.replace('\timages {', `\textra {\n${Array.from({ length: 4100 }, (_, i) => `\t\tn${i} { };`).join('\n')}\n\t};\n\timages {`);
+    build(crowded, 'crowded.itb');
+    t.equal(await sign(fs.readFileSync(path.join(dir, 'crowded.itb'))), 'BAD_REQUEST', 'more than 4096 nodes (a blob is input, not trusted)');
     t.equal(
       await variant('missing-image', 'sign-images = "fdt", "kernel";', 'sign-images = "fdt", "kernel", "ramdisk";'),
       'none',

@@ -84,9 +84,10 @@ const RSA_SCHEMES: Record<string, DigestScheme> = { sha256: 'rsa-pkcs1-sha256', 
  * Signs every signature node of `fit` and returns the signed blob. Refused (BAD_REQUEST unless
  * said): a blob that is not a version-17 device tree, no /images or /configurations, no signature
  * node at all, a node without `key-name-hint`, an algorithm other than sha256/384/512 with
- * rsa2048/3072/4096 (PSS padding, ECDSA and encrypted images: NOT_IMPLEMENTED), a key of another
- * size, external data (NOT_IMPLEMENTED), a configuration that signs no image or an image without a
- * SHA-2 hash node. Every signature verified before it is written (DigestSigner).
+ * rsa2048/3072/4096 or sha256,ecdsa256 (PSS padding, other ECDSA curves and encrypted images:
+ * NOT_IMPLEMENTED), a key of another size or curve, external data (NOT_IMPLEMENTED), a configuration
+ * that signs no image or an image without a SHA-2 hash node. Every signature verified before it is
+ * written (DigestSigner).
  */
 export async function signFitImage(fit: Buffer, keyFor: FitKeyLookup, opts: FitSigningOptions): Promise<{ image: Buffer; signatures: FitSignature[] }> {
   const packed = packFdt(fit);
@@ -188,11 +189,19 @@ function signaturePlan(fdt: Fdt, node: number, keyFor: FitKeyLookup, opts: FitSi
   if (padding !== null && padding !== 'pkcs-1.5') throw new DaemonError('NOT_IMPLEMENTED', `${where}: padding ${padding} is not supported (pkcs-1.5 is)`);
   const match = /^(sha\d+),(rsa|ecdsa)(\d+)$/.exec(algo);
   if (!match) throw new DaemonError('BAD_REQUEST', `${where}: algo ${JSON.stringify(algo)} is not <hash>,<crypto> (e.g. sha256,rsa2048)`);
-  const [, digest = '', crypto_ = '', bits = ''] = match;
-  if (crypto_ === 'ecdsa') throw new DaemonError('NOT_IMPLEMENTED', `${where}: ECDSA FIT signatures are not supported (rsa2048, rsa3072 and rsa4096 are)`);
+  const [, digest = '', family = '', bits = ''] = match;
+  if (family === 'ecdsa') {
+    // U-Boot's ecdsa256: r‖s over the SHA-256 digest with a P-256 key. Its other curves need digest schemes the key seam has not.
+    if (algo !== 'sha256,ecdsa256')
+      throw new DaemonError('NOT_IMPLEMENTED', `${where}: algo ${algo}: of the ECDSA algorithms only sha256,ecdsa256 is supported`);
+    const signer = keyFor(keyName, where);
+    if (signer.curve !== 'prime256v1')
+      throw new DaemonError('BAD_REQUEST', `${where}: algo ${algo} needs a P-256 key; key ${keyName} is ${signer.description}`);
+    return { signer, scheme: 'ecdsa-sha256', digest: 'sha256', keyName, algo };
+  }
   const scheme = Object.hasOwn(RSA_SCHEMES, digest) ? RSA_SCHEMES[digest] : undefined;
   if (!scheme || !['2048', '3072', '4096'].includes(bits)) {
-    throw new DaemonError('BAD_REQUEST', `${where}: algo ${algo} is not sha256, sha384 or sha512 with rsa2048, rsa3072 or rsa4096`);
+    throw new DaemonError('BAD_REQUEST', `${where}: algo ${algo} is not sha256, sha384 or sha512 with rsa2048, rsa3072 or rsa4096, or sha256,ecdsa256`);
   }
   const signer = keyFor(keyName, where);
   if (signer.type !== 'rsa' || signer.bits !== Number(bits)) {

@@ -114,14 +114,14 @@ export const SLOTS: Readonly<Record<KeySlot, SlotLayout>> = {
     missing: 'no i.MX IMG key (img.key + img.crt)',
   },
   // U-Boot FIT images: the key every signature node names by key-name-hint (digsigserver's
-  // <keyname>.key, keyname `dev`). mkimage -F needs no certificate; U-Boot verifies RSA here.
+  // <keyname>.key, keyname `dev`). mkimage -F needs no certificate; U-Boot verifies RSA and P-256.
   fitimagesign: {
     signType: 'fitimagesign',
     selectorField: 'machine',
     keyFile: 'dev.key',
     certFile: null,
-    kinds: ['rsa'],
-    schemes: { rsa: ['rsa-pkcs1-sha256', 'rsa-pkcs1-sha384', 'rsa-pkcs1-sha512'], ec: [] },
+    kinds: ['rsa', 'ec-p256'],
+    schemes: { rsa: ['rsa-pkcs1-sha256', 'rsa-pkcs1-sha384', 'rsa-pkcs1-sha512'], ec: ['ecdsa-sha256'] },
     missing: 'no fitimagesign key (dev.key)',
   },
 };

@@ -72,7 +72,8 @@ t.test('/sign/fitimage signs a FIT as mkimage -F -k does', needTools('curl', 'mk
     t.equal(post(...form('-F', 'dtb=@board.dtb')), '501 NOT_IMPLEMENTED', 'writing the key into a dtb (-K)');
     t.equal(post(...form('-F', 'external_data_offset=0x1000')), '501 NOT_IMPLEMENTED', 'external data (-p)');
     t.equal(post(...form('-F', 'backend=pkcs11')), '501 NOT_IMPLEMENTED', 'client-side pkcs11 URIs');
-    t.equal(post(...form('-F', 'algo=sha256,ecdsa256')), '501 NOT_IMPLEMENTED', 'ECDSA');
+    t.equal(post(...form('-F', 'algo=sha384,ecdsa384')), '501 NOT_IMPLEMENTED', 'ECDSA P-384');
+    t.equal(post(...form('-F', 'algo=sha256,ecdsa256')), '400 BAD_REQUEST', 'ECDSA P-256 with the RSA key');
     t.equal(post(...form('-F', 'algo=sha1,rsa2048')), '400 BAD_REQUEST', 'sha1');
     t.equal(post(...form('-F', 'comment=tab\there')), '400 BAD_REQUEST', 'a comment that is not one printable line');
     t.equal(post('-F', `machine=${MACHINE}`), '400 BAD_REQUEST', 'no artifact');

@@ -7,6 +7,7 @@ import zlib from 'node:zlib';
 import type { DigestScheme } from '../../../lib/crypto/digest-schemes.js';
 import { DaemonError } from '../../../lib/errors.js';
 import type { DigestSigner } from './digest-signer.js';
+import { addFitKeyNode } from './fit-key-node.js';
 import {
   blocks,
   FDT_BEGIN_NODE,
@@ -18,6 +19,7 @@ import {
   getString,
   getStringList,
   nextTag,
+  openDeviceTree,
   nodeName,
   nodePath,
   packFdt,
@@ -44,6 +46,13 @@ export interface FitSigningOptions {
   /** `signer-name` and `signer-version` of each signature node (mkimage writes "mkimage" and its version). */
   signerName: string;
   signerVersion: string;
+  /**
+   * mkimage -K: a device tree (U-Boot's) to receive the public key of every signature made, as
+   * `/signature/key-<name>` nodes; null for none. RSA keys only.
+   */
+  keyDestination: Buffer | null;
+  /** mkimage -r: mark those keys `required` (for the image or the configuration they signed). */
+  requireKeys: boolean;
 }
 
 /** One signature node signed: its path, the key it names and the algorithm. */
@@ -89,19 +98,44 @@ const RSA_SCHEMES: Record<string, DigestScheme> = { sha256: 'rsa-pkcs1-sha256', 
  * that signs no image or an image without a SHA-2 hash node. Every signature verified before it is
  * written (DigestSigner).
  */
-export async function signFitImage(fit: Buffer, keyFor: FitKeyLookup, opts: FitSigningOptions): Promise<{ image: Buffer; signatures: FitSignature[] }> {
+export async function signFitImage(
+  fit: Buffer,
+  keyFor: FitKeyLookup,
+  opts: FitSigningOptions,
+): Promise<{ image: Buffer; signatures: FitSignature[]; keyDestination: Buffer | null }> {
   const packed = packFdt(fit);
-  // mkimage tries room 0, 1 KiB, 2 KiB, ... until every edit fits. One pass in the largest blob gives
-  // the same bytes, cut to the first of those sizes that its edits never went past.
+  // mkimage tries again with 1 KiB more room until every edit fits: the FIT is restored each time and
+  // grown by that step; the key destination is not restored and grows by each step in turn. One pass
+  // in blobs with all the room gives the same bytes, cut to the sizes of the first try that fits.
   const fdt = withRoom(packed, GROWTH_MAX - GROWTH_STEP);
-  const signatures = await signPass(fdt, keyFor, opts);
+  const destination = opts.keyDestination === null ? null : openDeviceTree(opts.keyDestination);
+  const keyFdt = destination === null ? null : withRoom(destination, keyDestinationSize(destination.length, GROWTH_MAX / GROWTH_STEP - 1) - destination.length);
+  const signatures = await signPass(fdt, keyFdt, keyFor, opts);
   if (signatures === null) throw new DaemonError('BAD_REQUEST', `the signatures need more than ${GROWTH_MAX - GROWTH_STEP} bytes of new properties`);
-  const room = Math.ceil(Math.max(0, fdt.highWater - packed.length) / GROWTH_STEP) * GROWTH_STEP;
-  return { image: truncated(fdt, packed.length + room), signatures };
+  let tries = Math.ceil(Math.max(0, fdt.highWater - packed.length) / GROWTH_STEP);
+  while (destination !== null && keyDestinationSize(destination.length, tries) < keyFdt!.highWater) tries++;
+  if (tries >= GROWTH_MAX / GROWTH_STEP) throw new DaemonError('BAD_REQUEST', 'the key destination needs more room than mkimage would give it');
+  return {
+    image: truncated(fdt, packed.length + tries * GROWTH_STEP),
+    signatures,
+    keyDestination: destination === null ? null : truncated(keyFdt!, keyDestinationSize(destination.length, tries)),
+  };
+}
+
+/** The key destination's size at mkimage's try `tries` (0-based): grown by 1 KiB, then 2 KiB, ... */
+function keyDestinationSize(initial: number, tries: number): number {
+  return initial + (GROWTH_STEP * tries * (tries + 1)) / 2;
 }
 
 /** mkimage's fit_add_verification_data: the signatures made, or null when the blob ran out of room. */
-async function signPass(fdt: Fdt, keyFor: FitKeyLookup, opts: FitSigningOptions): Promise<FitSignature[] | null> {
+async function signPass(fdt: Fdt, keyFdt: Fdt | null, keyFor: FitKeyLookup, opts: FitSigningOptions): Promise<FitSignature[] | null> {
+  // fit_image_process_sig / fit_config_process_sig: after a signature is written, its key goes to the key destination.
+  const addKey = (plan: SignaturePlan, kind: 'image' | 'conf'): NoSpace | null => {
+    if (keyFdt === null) return null;
+    if (plan.scheme === 'ecdsa-sha256')
+      throw new DaemonError('NOT_IMPLEMENTED', 'writing an ECDSA public key into a device tree (dtb, mkimage -K) is not supported');
+    return addFitKeyNode(keyFdt, { keyName: plan.keyName, algo: plan.algo, publicKey: plan.signer.publicKey, required: opts.requireKeys ? kind : null });
+  };
   const images = pathOffset(fdt, '/images');
   if (images === null) throw new DaemonError('BAD_REQUEST', 'not a FIT image: no /images node');
   const signatures: FitSignature[] = [];
@@ -132,7 +166,7 @@ async function signPass(fdt: Fdt, keyFor: FitKeyLookup, opts: FitSigningOptions)
       } else if (name.startsWith('signature')) {
         const plan = signaturePlan(fdt, node, keyFor, opts);
         const value = await plan.signer.sign(plan.scheme, digestOf(plan.digest, HASHES[plan.digest]!));
-        if (writeSignature(fdt, node, value, null, opts)) return null;
+        if (writeSignature(fdt, node, value, null, opts) || addKey(plan, 'image')) return null;
         signatures.push({ path: nodePath(fdt, node), keyName: plan.keyName, algo: plan.algo });
       } else if (name === 'cipher') {
         throw new DaemonError('NOT_IMPLEMENTED', `${nodePath(fdt, node)}: encrypted FIT images are not supported`);
@@ -151,7 +185,7 @@ async function signPass(fdt: Fdt, keyFor: FitKeyLookup, opts: FitSigningOptions)
       const hash = crypto.createHash(plan.digest);
       for (const region of findRegions(fdt, hashedNodes)) hash.update(fdt.buf.subarray(region.offset, region.offset + region.size));
       const value = await plan.signer.sign(plan.scheme, hash.digest());
-      if (writeSignature(fdt, node, value, hashedNodes, opts)) return null;
+      if (writeSignature(fdt, node, value, hashedNodes, opts) || addKey(plan, 'conf')) return null;
       signatures.push({ path: nodePath(fdt, node), keyName: plan.keyName, algo: plan.algo });
     }
   }

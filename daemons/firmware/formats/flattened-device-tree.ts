@@ -111,6 +111,8 @@ export function packFdt(blob: Buffer): Buffer {
   blob.copy(packed, structAt, structOff, structOff + structSize);
   blob.copy(packed, stringsAt, stringsOff, stringsOff + stringsSize);
   const fdt = { buf: packed, highWater: packed.length };
+  // fdt_open_into's reordering path rewrites the versions; its in-order path keeps them.
+  setField(fdt, LAST_COMP_VERSION, FDT_LAST_COMPATIBLE_VERSION);
   setField(fdt, OFF_RSVMAP, rsvAt);
   setField(fdt, OFF_STRUCT, structAt);
   setField(fdt, OFF_STRINGS, stringsAt);
@@ -118,18 +120,27 @@ export function packFdt(blob: Buffer): Buffer {
   return packed;
 }
 
-/**
- * A copy of a packed blob with `extra` zero bytes of free space (mkimage's ftruncate + fdt_open_into:
- * totalsize the new size, last compatible version 16).
- */
+/** A copy of a packed blob with `extra` zero bytes of free space (mkimage's ftruncate + fdt_open_into: totalsize the new size). */
 export function withRoom(packed: Buffer, extra: number): Fdt {
   const buf = Buffer.allocUnsafe(packed.length + extra);
   packed.copy(buf);
   buf.fill(0, packed.length);
-  const fdt = { buf, highWater: packed.length };
+  const fdt = { buf, highWater: 0 };
+  fdt.highWater = dataEnd(fdt);
   setField(fdt, TOTALSIZE, buf.length);
-  setField(fdt, LAST_COMP_VERSION, FDT_LAST_COMPATIBLE_VERSION);
   return fdt;
+}
+
+/**
+ * A device tree to add keys to, taken as it is (mkimage -K edits the file in place, free space and
+ * all): version 17, blocks in dtc's order, totalsize the file's length. Checked like a FIT.
+ */
+export function openDeviceTree(blob: Buffer): Buffer {
+  const packed = packFdt(blob);
+  if (blob.readUInt32BE(TOTALSIZE) !== blob.length || packed.buffer !== blob.buffer || packed.byteOffset !== blob.byteOffset) {
+    throw invalid('the device tree must be laid out as dtc writes it (header, reservations, structure, strings), totalsize its length');
+  }
+  return blob;
 }
 
 /**
@@ -388,6 +399,29 @@ export function setProp(fdt: Fdt, node: number, name: string, value: Buffer): No
   fdt.buf.writeUInt32BE(nameoff, abs + 8);
   value.copy(fdt.buf, abs + 12);
   return null;
+}
+
+/**
+ * fdt_add_subnode: a new empty node named `name`, placed first among the parent's subnodes (right
+ * after its properties); its offset, or NoSpace.
+ */
+export function addSubnode(fdt: Fdt, parent: number, name: string): number | NoSpace {
+  let offset = nextTag(fdt, parent).next;
+  for (;;) {
+    const { tag, next } = nextTag(fdt, offset);
+    if (tag !== FDT_PROP && tag !== FDT_NOP) break;
+    offset = next;
+  }
+  const nameBytes = Buffer.from(`${name}\0`, 'latin1');
+  const length = 4 + align4(nameBytes.length) + 4;
+  const failed = spliceStruct(fdt, offset, 0, length);
+  if (failed) return failed;
+  const at = structBase(fdt) + offset;
+  fdt.buf.writeUInt32BE(FDT_BEGIN_NODE, at);
+  fdt.buf.fill(0, at + 4, at + length - 4);
+  nameBytes.copy(fdt.buf, at + 4);
+  fdt.buf.writeUInt32BE(FDT_END_NODE, at + length - 4);
+  return offset;
 }
 
 /** fdt_setprop_string: the string and its NUL. */

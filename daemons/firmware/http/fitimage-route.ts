@@ -1,17 +1,25 @@
-// POST /sign/fitimage: digsigserver's U-Boot FIT form (machine, keyname, algo, comment, artifact) and
-// its reply `fitImage.signed`: the FIT with every hash and signature node filled in, the bytes
-// `mkimage -F -k <machine>/fitimagesign [-o algo] [-c comment]` writes, with signer-name signerd.
+// POST /sign/fitimage: digsigserver's U-Boot FIT form (machine, keyname, algo, comment, mark_required,
+// artifact, dtb) and its reply: `fitImage.signed`, the FIT with every hash and signature node filled
+// in as `mkimage -F -k <machine>/fitimagesign [-o algo] [-c comment]` writes it (signer-name signerd);
+// with a dtb, `signed-fitImage.tar.gz` holding that and the dtb with the public key (`-K dtb [-r]`).
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { DaemonError } from '../../../lib/errors.js';
 import { packageVersion } from '../../../lib/package-version.js';
 import type { UploadRoute } from '../../../lib/server/serve-http.js';
 import type { FirmwareHttpLimits } from '../firmware-limits.js';
 import { signFitImage } from '../formats/fit-image.js';
 import type { KeyRoot } from '../keys/key-root.js';
+import { tarHeader, tarPadding, TAR_END } from '../tar/tar-writer.js';
 import { attachment, fileField, selectorField, SHORT_FIELD } from './form-fields.js';
 
 const REPLY_NAME = 'fitImage.signed';
+const TARBALL_NAME = 'signed-fitImage.tar.gz';
+/** U-Boot's control device tree is tens of KiB. */
+const DTB_BYTES_MAX = 1024 * 1024;
+/** The dtb keeps its upload name in the tarball; it must be a plain file name. */
+const DTB_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 /** digsigserver's defaults: the i.MX machine directory, the `dev` key. */
 const DEFAULT_MACHINE = 'imx';
 const DEFAULT_KEY_NAME = 'dev';
@@ -31,7 +39,7 @@ export function fitImageRoute(keyRoot: KeyRoot, limits: FirmwareHttpLimits): Upl
       external_data_offset: SHORT_FIELD,
       backend: SHORT_FIELD,
       artifact: fileField(limits.uploadBytesMax),
-      dtb: fileField(limits.uploadBytesMax),
+      dtb: fileField(DTB_BYTES_MAX),
     },
     async run(form, ctx) {
       const machine = form.text.has('machine') ? selectorField(form, 'machine') : DEFAULT_MACHINE;
@@ -40,8 +48,6 @@ export function fitImageRoute(keyRoot: KeyRoot, limits: FirmwareHttpLimits): Upl
       if (backend === 'pkcs11')
         throw new DaemonError('NOT_IMPLEMENTED', 'backend=pkcs11: put the key in the HSM on the server (dev.key.pkcs11), as docs/pkcs11.md says');
       if (backend !== 'ssl') throw new DaemonError('BAD_REQUEST', 'backend must be ssl');
-      if (form.files.has('dtb'))
-        throw new DaemonError('NOT_IMPLEMENTED', 'writing the public key into a U-Boot device tree (dtb, mkimage -K) is not supported');
       if (form.text.get('external_data_offset')) throw new DaemonError('NOT_IMPLEMENTED', 'external data (external_data_offset, mkimage -p) is not supported');
       const algo = form.text.get('algo') || null;
       const comment = form.text.get('comment') ?? null;
@@ -53,7 +59,11 @@ export function fitImageRoute(keyRoot: KeyRoot, limits: FirmwareHttpLimits): Upl
       Object.assign(ctx.fields, { machine, keyName, bytes: artifact.size });
       // Before reading the upload: an unknown machine fails at once.
       const signer = keyRoot.signer(machine, 'fitimagesign', 'fitImage');
-      const { image, signatures } = await signFitImage(
+      const dtb = form.files.get('dtb');
+      if (dtb && (dtb.filename === REPLY_NAME || !DTB_NAME.test(dtb.filename))) {
+        throw new DaemonError('BAD_REQUEST', `the dtb's file name must match ${DTB_NAME.source} and differ from ${REPLY_NAME}`);
+      }
+      const { image, signatures, keyDestination } = await signFitImage(
         await readFile(artifact.path),
         (hint, node) => {
           if (hint !== keyName || !SERVED_KEY_NAMES.has(hint)) {
@@ -64,12 +74,44 @@ export function fitImageRoute(keyRoot: KeyRoot, limits: FirmwareHttpLimits): Upl
           }
           return signer;
         },
-        { algo, comment, timestamp: Math.floor(Date.now() / 1000), signerName: 'signerd', signerVersion: packageVersion() },
+        {
+          algo,
+          comment,
+          timestamp: Math.floor(Date.now() / 1000),
+          signerName: 'signerd',
+          signerVersion: packageVersion(),
+          keyDestination: dtb ? await readFile(dtb.path) : null,
+          // digsigserver passes -r whenever the field is sent.
+          requireKeys: form.text.has('mark_required'),
+        },
       );
       ctx.fields['signed'] = signatures.length;
+      if (dtb && keyDestination) {
+        const tar = path.join(ctx.dir, TARBALL_NAME);
+        await writeFile(
+          tar,
+          tarball([
+            [REPLY_NAME, image],
+            [dtb.filename, keyDestination],
+          ]),
+          { flag: 'wx', mode: 0o600 },
+        );
+        return attachment(tar, TARBALL_NAME);
+      }
       const out = path.join(ctx.dir, REPLY_NAME);
       await writeFile(out, image, { flag: 'wx', mode: 0o600 });
       return attachment(out, REPLY_NAME);
     },
   };
+}
+
+/** A gzipped tar of a few files held in memory (mode 0644, root-owned, the current time). */
+function tarball(files: Array<[string, Buffer]>): Buffer {
+  const mtime = Math.floor(Date.now() / 1000);
+  const parts = files.flatMap(([name, content]) => [
+    tarHeader({ name, type: 'file', mode: 0o644, uid: 0, gid: 0, uname: 'root', gname: 'root', mtime, linkname: '', size: content.length }),
+    content,
+    tarPadding(content.length),
+  ]);
+  return zlib.gzipSync(Buffer.concat([...parts, TAR_END]));
 }

@@ -55,6 +55,8 @@ t.test('FIT signing is byte-identical to mkimage -F -k', needTools('mkimage', 'd
     timestamp: TIMESTAMP,
     signerName: 'mkimage',
     signerVersion: version!,
+    keyDestination: null,
+    requireKeys: false,
     ...extra,
   });
   const env = { SOURCE_DATE_EPOCH: String(TIMESTAMP) };
@@ -96,6 +98,43 @@ t.test('FIT signing is byte-identical to mkimage -F -k', needTools('mkimage', 'd
     const ours = await signFitImage(fs.readFileSync(path.join(dir, c.input)), lookup, asMkimage(c.opts));
     t.ok(ours.image.equals(reference), `${c.name}: byte-identical to mkimage -F (${reference.length} bytes)`);
   }
+
+  await t.test("the public keys written into U-Boot's device tree (-K, -r) are byte-identical to mkimage's", async (t) => {
+    // mkimage reads the public key from <key>.crt for -K.
+    for (const name of ['dev', 'big']) {
+      const r = tool('openssl', ['req', '-batch', '-new', '-x509', '-key', `${name}.key`, '-out', `${name}.crt`, '-subj', `/CN=${name}`, '-days', '1'], {
+        cwd: keys,
+      });
+      t.equal(r.code, 0, r.out);
+    }
+    fs.writeFileSync(path.join(dir, 'u-boot.dts'), '/dts-v1/;\n/ {\n\tmodel = "signerd test board";\n\tcompatible = "signerd,test";\n\tchosen { };\n};\n');
+    t.equal(tool('dtc', ['-I', 'dts', '-O', 'dtb', '-o', 'u-boot.dtb', 'u-boot.dts'], { cwd: dir }).code, 0, 'dtc compiles the control device tree');
+    const controlDtb = fs.readFileSync(path.join(dir, 'u-boot.dtb'));
+    const withKeys = async (fit: string, dtb: Buffer, args: string[], requireKeys: boolean, label: string): Promise<Buffer> => {
+      fs.writeFileSync(path.join(dir, `${label}.dtb`), dtb);
+      const reference = mkimageSigned(fit, `${label}.itb`, ['-K', `${label}.dtb`, ...args]);
+      const ours = await signFitImage(fs.readFileSync(path.join(dir, fit)), lookup, asMkimage({ keyDestination: dtb, requireKeys }));
+      t.ok(ours.image.equals(reference), `${label}: the FIT is identical`);
+      const referenceDtb = fs.readFileSync(path.join(dir, `${label}.dtb`));
+      t.ok(ours.keyDestination?.equals(referenceDtb), `${label}: the device tree is identical (${referenceDtb.length} bytes)`);
+      return referenceDtb;
+    };
+    await withKeys('simple.itb', controlDtb, ['-r'], true, 'one key, required');
+    const twoKeys = await withKeys('multi.itb', controlDtb, [], false, 'two keys over several tries');
+    t.match(
+      tool('fdtget', ['-l', `two keys over several tries.dtb`, '/signature'], { cwd: dir }).out,
+      /key-dev[\s\S]*key-big|key-big[\s\S]*key-dev/,
+      'both key nodes',
+    );
+    await withKeys('multi.itb', twoKeys, ['-r'], true, 'keys already there, now required');
+    t.equal(
+      await codeOfAsync(
+        signFitImage(fs.readFileSync(path.join(dir, 'simple.itb')), lookup, asMkimage({ keyDestination: crypto.randomBytes(300), requireKeys: false })),
+      ),
+      'BAD_REQUEST',
+      'a key destination that is not a device tree',
+    );
+  });
 
   await t.test('re-signing a signed FIT, with a longer and then a shorter comment', async (t) => {
     const once = mkimageSigned('multi.itb', 'resign-1.itb', ['-c', 'first']);
@@ -167,6 +206,13 @@ t.test('FIT signing is byte-identical to mkimage -F -k', needTools('mkimage', 'd
       await codeOfAsync(signFitImage(fs.readFileSync(path.join(dir, 'ec.itb')), () => signers['dev']!, asMkimage())),
       'BAD_REQUEST',
       'ecdsa256 with an RSA key',
+    );
+    t.equal(
+      await codeOfAsync(
+        signFitImage(fs.readFileSync(path.join(dir, 'ec.itb')), lookup, asMkimage({ keyDestination: fs.readFileSync(path.join(dir, 'u-boot.dtb')) })),
+      ),
+      'NOT_IMPLEMENTED',
+      'an ECDSA key into a device tree (-K)',
     );
   });
 

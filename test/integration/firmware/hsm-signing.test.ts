@@ -192,7 +192,15 @@ t.test('firmware signing with HSM-held keys', skip ? { skip } : {}, async (t) =>
       'OP-TEE PKCS#1: same as the file key',
     );
     const fit = readVector('fit/simple.itb');
-    const fitOptions = { algo: null, comment: null, timestamp: 1_764_979_200, signerName: 'signerd', signerVersion: 'test' };
+    const fitOptions = {
+      algo: null,
+      comment: null,
+      timestamp: 1_764_979_200,
+      signerName: 'signerd',
+      signerVersion: 'test',
+      keyDestination: null,
+      requireKeys: false,
+    };
     t.ok(
       (await signFitImage(fit, () => root.signer(MACHINE, 'fitimagesign'), fitOptions)).image.equals(
         (await signFitImage(fit, () => fileKeys.signer(MACHINE, 'fitimagesign'), fitOptions)).image,

@@ -59,6 +59,43 @@ t.test('/sign/fitimage signs a FIT as mkimage -F -k does', needTools('curl', 'mk
     t.same(await leftovers(http), []);
   });
 
+  await t.test('with a dtb: a tarball of the FIT and the dtb holding the public key, as mkimage -K -r writes it', async (t) => {
+    fs.writeFileSync(path.join(work, 'u-boot.dts'), '/dts-v1/;\n/ {\n\tmodel = "signerd test board";\n\tchosen { };\n};\n');
+    t.equal(run('dtc', ['-I', 'dts', '-O', 'dtb', '-o', 'u-boot.dtb', 'u-boot.dts'], { cwd: work }).code, 0);
+    const post = curlPost(`${http.url}/sign/fitimage`, form('-F', 'dtb=@u-boot.dtb', '-F', 'mark_required=1'), { cwd: work, output: 'signed.tar.gz' });
+    t.equal(post.status, 200, post.stderr);
+    fs.mkdirSync(path.join(work, 'out'));
+    t.equal(run('tar', ['-x', '-z', '-f', '../signed.tar.gz'], { cwd: path.join(work, 'out') }).code, 0);
+    t.same(fs.readdirSync(path.join(work, 'out')).sort(), ['fitImage.signed', 'u-boot.dtb']);
+    t.equal(run('fdtget', ['-t', 's', 'out/u-boot.dtb', '/signature/key-dev', 'required'], { cwd: work }).stdout.toString().trim(), 'conf');
+    // mkimage -K needs the key's certificate; the key root has none (signerd reads the public key from the key).
+    const keyDir = path.join(work, 'mkimage-keys');
+    fs.mkdirSync(keyDir);
+    fs.copyFileSync(path.join(http.keys.keyRoot, MACHINE, 'fitimagesign/dev.key'), path.join(keyDir, 'dev.key'));
+    t.equal(
+      run('openssl', ['req', '-batch', '-new', '-x509', '-key', 'dev.key', '-out', 'dev.crt', '-subj', '/CN=dev', '-days', '1'], { cwd: keyDir }).code,
+      0,
+    );
+    fs.copyFileSync(path.join(work, 'fitImage'), path.join(work, 'fitImage.k'));
+    fs.copyFileSync(path.join(work, 'u-boot.dtb'), path.join(work, 'u-boot.k.dtb'));
+    const timestamp = run('fdtget', ['-t', 'u', 'out/fitImage.signed', '/configurations/conf-1/signature-1', 'timestamp'], { cwd: work })
+      .stdout.toString()
+      .trim();
+    const ref = run('mkimage', ['-F', '-k', keyDir, '-K', 'u-boot.k.dtb', '-r', 'fitImage.k'], { cwd: work, env: { SOURCE_DATE_EPOCH: timestamp } });
+    t.equal(ref.code, 0, ref.stderr);
+    t.ok(
+      fs.readFileSync(path.join(work, 'out/u-boot.dtb')).equals(fs.readFileSync(path.join(work, 'u-boot.k.dtb'))),
+      "the dtb is byte-identical to mkimage -K's",
+    );
+    t.equal(dtsWithoutSigner(path.join(work, 'out/fitImage.signed')), dtsWithoutSigner(path.join(work, 'fitImage.k')), 'and the FIT the same tree');
+    t.equal(
+      `${curlPost(`${http.url}/sign/fitimage`, form('-F', 'dtb=@u-boot.dtb;filename=fitImage.signed'), { cwd: work }).status}`,
+      '400',
+      'a dtb named like the FIT',
+    );
+    t.same(await leftovers(http), []);
+  });
+
   await t.test('refusals get their status and code', async (t) => {
     const post = (...args: string[]) => {
       const r = curlPost(`${http.url}/sign/fitimage`, args, { cwd: work });
@@ -69,7 +106,6 @@ t.test('/sign/fitimage signs a FIT as mkimage -F -k does', needTools('curl', 'mk
     t.equal(post(...form('-F', 'keyname=prod')), '404 UNKNOWN_KEY', 'a key name the machine does not have');
     t.equal(post('-F', 'artifact=@fitImage'), '404 UNKNOWN_KEY', "digsigserver's default machine (imx) is not in this key root");
     t.equal(post('-F', 'machine=../etc', '-F', 'artifact=@fitImage'), '400 BAD_REQUEST', 'machine is a name, never a path');
-    t.equal(post(...form('-F', 'dtb=@board.dtb')), '501 NOT_IMPLEMENTED', 'writing the key into a dtb (-K)');
     t.equal(post(...form('-F', 'external_data_offset=0x1000')), '501 NOT_IMPLEMENTED', 'external data (-p)');
     t.equal(post(...form('-F', 'backend=pkcs11')), '501 NOT_IMPLEMENTED', 'client-side pkcs11 URIs');
     t.equal(post(...form('-F', 'algo=sha384,ecdsa384')), '501 NOT_IMPLEMENTED', 'ECDSA P-384');

@@ -47,7 +47,7 @@ const COMMANDS: CommandEntry[] = [
   },
   {
     name: 'firmware',
-    summary: 'firmware signing daemon: kernel modules, swupdate, Mender, OP-TEE (line 9998, HTTP 9999)',
+    summary: 'firmware signing daemon: kernel modules, swupdate, Mender, OP-TEE, UEFI, i.MX HAB4, U-Boot FIT (line 9998, HTTP 9999)',
     load: async () => (await import('../daemons/firmware/main.js')).command(),
   },
   {

@@ -9,7 +9,6 @@ import { DaemonError } from '../../../lib/errors.js';
 import type { DigestSigner } from './digest-signer.js';
 import { addFitKeyNode } from './fit-key-node.js';
 import {
-  blocks,
   FDT_BEGIN_NODE,
   FDT_END,
   FDT_END_NODE,
@@ -28,12 +27,12 @@ import {
   setProp,
   setString,
   stringsSize,
+  structOffset,
   subnode,
   subnodes,
   truncated,
   withRoom,
   type Fdt,
-  type NoSpace,
 } from './flattened-device-tree.js';
 
 export interface FitSigningOptions {
@@ -111,10 +110,9 @@ export async function signFitImage(
   const destination = opts.keyDestination === null ? null : openDeviceTree(opts.keyDestination);
   const keyFdt = destination === null ? null : withRoom(destination, keyDestinationSize(destination.length, GROWTH_MAX / GROWTH_STEP - 1) - destination.length);
   const signatures = await signPass(fdt, keyFdt, keyFor, opts);
-  if (signatures === null) throw new DaemonError('BAD_REQUEST', `the signatures need more than ${GROWTH_MAX - GROWTH_STEP} bytes of new properties`);
+  // Both blobs hold the room of mkimage's last try, so the first try that fits is one of its tries.
   let tries = Math.ceil(Math.max(0, fdt.highWater - packed.length) / GROWTH_STEP);
   while (destination !== null && keyDestinationSize(destination.length, tries) < keyFdt!.highWater) tries++;
-  if (tries >= GROWTH_MAX / GROWTH_STEP) throw new DaemonError('BAD_REQUEST', 'the key destination needs more room than mkimage would give it');
   return {
     image: truncated(fdt, packed.length + tries * GROWTH_STEP),
     signatures,
@@ -127,21 +125,22 @@ function keyDestinationSize(initial: number, tries: number): number {
   return initial + (GROWTH_STEP * tries * (tries + 1)) / 2;
 }
 
-/** mkimage's fit_add_verification_data: the signatures made, or null when the blob ran out of room. */
-async function signPass(fdt: Fdt, keyFdt: Fdt | null, keyFor: FitKeyLookup, opts: FitSigningOptions): Promise<FitSignature[] | null> {
+/** mkimage's fit_add_verification_data: the signatures made. */
+async function signPass(fdt: Fdt, keyFdt: Fdt | null, keyFor: FitKeyLookup, opts: FitSigningOptions): Promise<FitSignature[]> {
   // fit_image_process_sig / fit_config_process_sig: after a signature is written, its key goes to the key destination.
-  const addKey = (plan: SignaturePlan, kind: 'image' | 'conf'): NoSpace | null => {
-    if (keyFdt === null) return null;
+  const addKey = (plan: SignaturePlan, kind: 'image' | 'conf'): void => {
+    if (keyFdt === null) return;
     if (plan.scheme === 'ecdsa-sha256')
       throw new DaemonError('NOT_IMPLEMENTED', 'writing an ECDSA public key into a device tree (dtb, mkimage -K) is not supported');
-    return addFitKeyNode(keyFdt, { keyName: plan.keyName, algo: plan.algo, publicKey: plan.signer.publicKey, required: opts.requireKeys ? kind : null });
+    addFitKeyNode(keyFdt, { keyName: plan.keyName, algo: plan.algo, publicKey: plan.signer.publicKey, required: opts.requireKeys ? kind : null });
   };
   const images = pathOffset(fdt, '/images');
   if (images === null) throw new DaemonError('BAD_REQUEST', 'not a FIT image: no /images node');
   const signatures: FitSignature[] = [];
-  // Offsets after an edit move, so every node is found again by its position among its siblings.
+  // Edits move the offsets of what follows them (a node's own offset stays), so each node is found
+  // again by its position among its siblings.
   for (let i = 0; i < subnodes(fdt, images).length; i++) {
-    const image = subnodes(fdt, pathOffset(fdt, '/images')!)[i]!;
+    const image = subnodes(fdt, images)[i]!;
     // A view of the image's data. Only its subnodes are edited below, and a node's subnodes follow all
     // of its properties, so the data does not move while they are; each digest of it is made once.
     const data = imageData(fdt, image);
@@ -162,11 +161,12 @@ async function signPass(fdt: Fdt, keyFdt: Fdt | null, keyFor: FitKeyLookup, opts
         const hash = algo === null ? undefined : Object.hasOwn(HASHES, algo) ? HASHES[algo] : undefined;
         if (!hash)
           throw new DaemonError('BAD_REQUEST', `${nodePath(fdt, node)}: hash algo ${JSON.stringify(algo)} is not one of ${Object.keys(HASHES).join(', ')}`);
-        if (setProp(fdt, node, 'value', digestOf(algo!, hash))) return null;
+        setProp(fdt, node, 'value', digestOf(algo!, hash));
       } else if (name.startsWith('signature')) {
         const plan = signaturePlan(fdt, node, keyFor, opts);
         const value = await plan.signer.sign(plan.scheme, digestOf(plan.digest, HASHES[plan.digest]!));
-        if (writeSignature(fdt, node, value, null, opts) || addKey(plan, 'image')) return null;
+        writeSignature(fdt, node, value, null, opts);
+        addKey(plan, 'image');
         signatures.push({ path: nodePath(fdt, node), keyName: plan.keyName, algo: plan.algo });
       } else if (name === 'cipher') {
         throw new DaemonError('NOT_IMPLEMENTED', `${nodePath(fdt, node)}: encrypted FIT images are not supported`);
@@ -176,7 +176,7 @@ async function signPass(fdt: Fdt, keyFdt: Fdt | null, keyFor: FitKeyLookup, opts
   const configurations = pathOffset(fdt, '/configurations');
   if (configurations === null) throw new DaemonError('BAD_REQUEST', 'not a FIT image: no /configurations node');
   for (let i = 0; i < subnodes(fdt, configurations).length; i++) {
-    const config = subnodes(fdt, pathOffset(fdt, '/configurations')!)[i]!;
+    const config = subnodes(fdt, configurations)[i]!;
     for (let j = 0; j < subnodes(fdt, config).length; j++) {
       const node = subnodes(fdt, config)[j]!;
       if (!nodeName(fdt, node).startsWith('signature')) continue;
@@ -185,7 +185,8 @@ async function signPass(fdt: Fdt, keyFdt: Fdt | null, keyFor: FitKeyLookup, opts
       const hash = crypto.createHash(plan.digest);
       for (const region of findRegions(fdt, hashedNodes)) hash.update(fdt.buf.subarray(region.offset, region.offset + region.size));
       const value = await plan.signer.sign(plan.scheme, hash.digest());
-      if (writeSignature(fdt, node, value, hashedNodes, opts) || addKey(plan, 'conf')) return null;
+      writeSignature(fdt, node, value, hashedNodes, opts);
+      addKey(plan, 'conf');
       signatures.push({ path: nodePath(fdt, node), keyName: plan.keyName, algo: plan.algo });
     }
   }
@@ -283,7 +284,8 @@ function configurationNodes(fdt: Fdt, config: number, signature: number): string
  * FDT_END tag and the strings block close the list.
  */
 function findRegions(fdt: Fdt, included: readonly string[]): Array<{ offset: number; size: number }> {
-  const { structAt, stringsSize: stringsBytes } = blocks(fdt);
+  const structAt = structOffset(fdt);
+  const stringsBytes = stringsSize(fdt);
   const regions: Array<{ offset: number; size: number }> = [];
   const stack: number[] = [];
   const path: string[] = [];
@@ -338,29 +340,22 @@ function findRegions(fdt: Fdt, included: readonly string[]): Array<{ offset: num
 }
 
 /** fit_image_write_sig: value, signer-name, signer-version, comment, timestamp, then a configuration's hashed nodes and strings, then -o's algo. */
-function writeSignature(fdt: Fdt, node: number, value: Buffer, hashedNodes: string[] | null, opts: FitSigningOptions): NoSpace | null {
+function writeSignature(fdt: Fdt, node: number, value: Buffer, hashedNodes: string[] | null, opts: FitSigningOptions): void {
+  // The strings block's size before this node's new names: what the configuration's regions hashed.
   const hashedStrings = stringsSize(fdt);
   const timestamp = Buffer.alloc(4);
   timestamp.writeUInt32BE(opts.timestamp >>> 0);
-  const steps: Array<() => NoSpace | null> = [
-    () => setProp(fdt, node, 'value', value),
-    () => setString(fdt, node, 'signer-name', opts.signerName),
-    () => setString(fdt, node, 'signer-version', opts.signerVersion),
-    ...(opts.comment === null ? [] : [() => setString(fdt, node, 'comment', opts.comment!)]),
-    () => setProp(fdt, node, 'timestamp', timestamp),
-  ];
+  setProp(fdt, node, 'value', value);
+  setString(fdt, node, 'signer-name', opts.signerName);
+  setString(fdt, node, 'signer-version', opts.signerVersion);
+  if (opts.comment !== null) setString(fdt, node, 'comment', opts.comment);
+  setProp(fdt, node, 'timestamp', timestamp);
   if (hashedNodes !== null) {
+    // The first word is a legacy offset U-Boot ignores: always 0.
     const strings = Buffer.alloc(8);
     strings.writeUInt32BE(hashedStrings, 4);
-    steps.push(
-      () => setProp(fdt, node, 'hashed-nodes', Buffer.from(hashedNodes.map((p) => `${p}\0`).join(''), 'latin1')),
-      () => setProp(fdt, node, 'hashed-strings', strings),
-    );
+    setProp(fdt, node, 'hashed-nodes', Buffer.from(hashedNodes.map((p) => `${p}\0`).join(''), 'latin1'));
+    setProp(fdt, node, 'hashed-strings', strings);
   }
-  if (opts.algo !== null) steps.push(() => setString(fdt, node, 'algo', opts.algo!));
-  for (const step of steps) {
-    const failed = step();
-    if (failed) return failed;
-  }
-  return null;
+  if (opts.algo !== null) setString(fdt, node, 'algo', opts.algo);
 }

@@ -3,7 +3,7 @@
 // constants U-Boot's RSA code needs (n0-inverse, r-squared), the exponent, the algorithm, `required`.
 import type { KeyObject } from 'node:crypto';
 import { DaemonError } from '../../../lib/errors.js';
-import { addSubnode, setProp, setString, subnode, type Fdt, type NoSpace } from './flattened-device-tree.js';
+import { addSubnode, setProp, setString, subnode, type Fdt } from './flattened-device-tree.js';
 
 export interface FitKeyNode {
   /** The signature node's key-name-hint: the node is `key-<keyName>`. */
@@ -18,42 +18,25 @@ export interface FitKeyNode {
 const TWO_32 = 1n << 32n;
 
 /** Adds (or rewrites) the key's node under /signature, creating /signature if needed. */
-export function addFitKeyNode(fdt: Fdt, key: FitKeyNode): NoSpace | null {
+export function addFitKeyNode(fdt: Fdt, key: FitKeyNode): void {
   const jwk = key.publicKey.export({ format: 'jwk' });
   if (key.publicKey.asymmetricKeyType !== 'rsa' || !jwk.n || !jwk.e) throw new DaemonError('INTERNAL', 'a FIT key node is written for RSA keys only');
   const n = bigIntOf(Buffer.from(jwk.n, 'base64url'));
   const e = bigIntOf(Buffer.from(jwk.e, 'base64url'));
   const bits = n.toString(2).length;
-  let parent = subnode(fdt, 0, 'signature');
-  if (parent === null) {
-    const added = addSubnode(fdt, 0, 'signature');
-    if (typeof added !== 'number') return added;
-    parent = added;
-  }
-  let found = subnode(fdt, parent, `key-${key.keyName}`);
-  if (found === null) {
-    const added = addSubnode(fdt, parent, `key-${key.keyName}`);
-    if (typeof added !== 'number') return added;
-    found = added;
-  }
-  const node = found;
-  const steps: Array<() => NoSpace | null> = [
-    () => setString(fdt, node, 'key-name-hint', key.keyName),
-    () => setProp(fdt, node, 'rsa,num-bits', u32(bits)),
-    // -1/n mod 2^32, for Montgomery multiplication.
-    () => setProp(fdt, node, 'rsa,n0-inverse', u32(Number((TWO_32 - modInverse(n % TWO_32, TWO_32)) % TWO_32))),
-    () => setProp(fdt, node, 'rsa,exponent', words(e, 64)),
-    () => setProp(fdt, node, 'rsa,modulus', words(n, bits)),
-    // R² mod n with R = 2^bits.
-    () => setProp(fdt, node, 'rsa,r-squared', words((1n << BigInt(2 * bits)) % n, bits)),
-    () => setString(fdt, node, 'algo', key.algo),
-    ...(key.required === null ? [] : [() => setString(fdt, node, 'required', key.required!)]),
-  ];
-  for (const step of steps) {
-    const failed = step();
-    if (failed) return failed;
-  }
-  return null;
+  const parent = subnode(fdt, 0, 'signature') ?? addSubnode(fdt, 0, 'signature');
+  const node = subnode(fdt, parent, `key-${key.keyName}`) ?? addSubnode(fdt, parent, `key-${key.keyName}`);
+  // In rsa_add_verify_data's order: each new property goes first, so the order is part of the bytes.
+  setString(fdt, node, 'key-name-hint', key.keyName);
+  setProp(fdt, node, 'rsa,num-bits', u32(bits));
+  // -1/n mod 2^32, for Montgomery multiplication.
+  setProp(fdt, node, 'rsa,n0-inverse', u32(Number((TWO_32 - modInverse(n % TWO_32, TWO_32)) % TWO_32)));
+  setProp(fdt, node, 'rsa,exponent', words(e, 64));
+  setProp(fdt, node, 'rsa,modulus', words(n, bits));
+  // R² mod n with R = 2^bits.
+  setProp(fdt, node, 'rsa,r-squared', words((1n << BigInt(2 * bits)) % n, bits));
+  setString(fdt, node, 'algo', key.algo);
+  if (key.required !== null) setString(fdt, node, 'required', key.required);
 }
 
 function bigIntOf(bytes: Buffer): bigint {

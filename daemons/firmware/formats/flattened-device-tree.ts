@@ -46,14 +46,8 @@ export interface Fdt {
   /** The furthest the data has reached (struct and strings): the smallest totalsize every edit so far fits in. */
   highWater: number;
   /** Bytes the edits have moved so far (bounded by MOVED_BYTES_MAX). */
-  moved?: number;
+  moved: number;
 }
-
-/** libfdt's -FDT_ERR_NOSPACE: the edit needs a bigger blob (the caller retries with more room). */
-export interface NoSpace {
-  readonly noSpace: true;
-}
-const NO_SPACE: NoSpace = { noSpace: true };
 
 function invalid(text: string): DaemonError {
   return new DaemonError('BAD_REQUEST', `not a valid FIT (device tree): ${text}`);
@@ -75,7 +69,7 @@ const align4 = (n: number): number => (n + 3) & ~3;
  */
 export function packFdt(blob: Buffer): Buffer {
   if (blob.length < HEADER_BYTES) throw invalid('shorter than its header');
-  const header = { buf: blob, highWater: 0 };
+  const header = { buf: blob, highWater: 0, moved: 0 };
   if (field(header, 0) !== FDT_MAGIC) throw invalid('no device tree magic');
   const version = field(header, VERSION);
   if (version !== FDT_VERSION) throw invalid(`version ${version}; only version ${FDT_VERSION} (what dtc and mkimage write) is taken`);
@@ -102,7 +96,7 @@ export function packFdt(blob: Buffer): Buffer {
   const stringsAt = structAt + structSize;
   if (rsvOff === rsvAt && structOff === structAt && stringsOff === stringsAt) {
     const view = blob.subarray(0, stringsAt + stringsSize);
-    checkStructure({ buf: view, highWater: view.length });
+    checkStructure({ buf: view, highWater: view.length, moved: 0 });
     return view;
   }
   const packed = Buffer.alloc(stringsAt + stringsSize);
@@ -110,7 +104,7 @@ export function packFdt(blob: Buffer): Buffer {
   blob.copy(packed, rsvAt, rsvOff, rsvOff + rsvSize);
   blob.copy(packed, structAt, structOff, structOff + structSize);
   blob.copy(packed, stringsAt, stringsOff, stringsOff + stringsSize);
-  const fdt = { buf: packed, highWater: packed.length };
+  const fdt = { buf: packed, highWater: packed.length, moved: 0 };
   // fdt_open_into's reordering path rewrites the versions; its in-order path keeps them.
   setField(fdt, LAST_COMP_VERSION, FDT_LAST_COMPATIBLE_VERSION);
   setField(fdt, OFF_RSVMAP, rsvAt);
@@ -125,7 +119,7 @@ export function withRoom(packed: Buffer, extra: number): Fdt {
   const buf = Buffer.allocUnsafe(packed.length + extra);
   packed.copy(buf);
   buf.fill(0, packed.length);
-  const fdt = { buf, highWater: 0 };
+  const fdt = { buf, highWater: 0, moved: 0 };
   fdt.highWater = dataEnd(fdt);
   setField(fdt, TOTALSIZE, buf.length);
   return fdt;
@@ -321,18 +315,22 @@ export function getStringList(fdt: Fdt, node: number, name: string): string[] | 
   return value.length === 0 ? [] : value.toString('latin1', 0, value.length - 1).split('\0');
 }
 
-/** The offset where FDT_BEGIN_NODE's name ends: libfdt inserts a new property there, before the others. */
-function firstPropertySlot(fdt: Fdt, node: number): number {
-  return nextTag(fdt, node).next;
-}
-
-/** fdt_splice_: moves what follows `at` (absolute) so that `oldLength` bytes there become `newLength`. */
-function splice(fdt: Fdt, at: number, oldLength: number, newLength: number): NoSpace | null {
+/**
+ * fdt_splice_: moves what follows `at` (absolute) so that `oldLength` bytes there become `newLength`.
+ * The blob holds all the room mkimage would ever give it (the caller cuts it to size afterwards), so
+ * running out of it is the request's fault, as mkimage giving up is.
+ */
+function splice(fdt: Fdt, at: number, oldLength: number, newLength: number): void {
   const end = dataEnd(fdt);
   const newEnd = end - oldLength + newLength;
-  if (newEnd > fdt.buf.length) return NO_SPACE;
+  if (newEnd > fdt.buf.length) {
+    throw new DaemonError(
+      'BAD_REQUEST',
+      `not signed: the new properties need a device tree of more than ${fdt.buf.length} bytes, more room than mkimage gives one`,
+    );
+  }
   if (oldLength !== newLength) {
-    fdt.moved = (fdt.moved ?? 0) + (end - at - oldLength);
+    fdt.moved += end - at - oldLength;
     if (fdt.moved > MOVED_BYTES_MAX) {
       throw new DaemonError(
         'BAD_REQUEST',
@@ -342,26 +340,22 @@ function splice(fdt: Fdt, at: number, oldLength: number, newLength: number): NoS
     fdt.buf.copyWithin(at + newLength, at + oldLength, end);
   }
   fdt.highWater = Math.max(fdt.highWater, newEnd);
-  return null;
 }
 
-function spliceStruct(fdt: Fdt, offset: number, oldLength: number, newLength: number): NoSpace | null {
-  const failed = splice(fdt, structBase(fdt) + offset, oldLength, newLength);
-  if (failed) return failed;
+function spliceStruct(fdt: Fdt, offset: number, oldLength: number, newLength: number): void {
+  splice(fdt, structBase(fdt) + offset, oldLength, newLength);
   const delta = newLength - oldLength;
   setField(fdt, SIZE_STRUCT, field(fdt, SIZE_STRUCT) + delta);
   setField(fdt, OFF_STRINGS, field(fdt, OFF_STRINGS) + delta);
-  return null;
 }
 
 /** fdt_find_add_string_: the offset of `name` in the strings block (any byte position matches), appended if absent. */
-function findOrAddString(fdt: Fdt, name: string): number | NoSpace {
+function findOrAddString(fdt: Fdt, name: string): number {
   const strings = fdt.buf.subarray(field(fdt, OFF_STRINGS), dataEnd(fdt));
   const wanted = Buffer.from(`${name}\0`, 'latin1');
   const found = strings.indexOf(wanted);
   if (found >= 0) return found;
-  const failed = splice(fdt, dataEnd(fdt), 0, wanted.length);
-  if (failed) return failed;
+  splice(fdt, dataEnd(fdt), 0, wanted.length);
   wanted.copy(fdt.buf, dataEnd(fdt));
   setField(fdt, SIZE_STRINGS, field(fdt, SIZE_STRINGS) + wanted.length);
   return strings.length;
@@ -373,39 +367,29 @@ function findOrAddString(fdt: Fdt, name: string): number | NoSpace {
  * is not a multiple of 4 keeps whatever bytes the splice left there. The node's offset stays valid;
  * offsets after it move.
  */
-export function setProp(fdt: Fdt, node: number, name: string, value: Buffer): NoSpace | null {
+export function setProp(fdt: Fdt, node: number, name: string, value: Buffer): void {
   const existing = findProperty(fdt, node, name);
   const base = structBase(fdt);
   if (existing !== null) {
     const oldLength = fdt.buf.readUInt32BE(base + existing + 4);
-    const failed = spliceStruct(fdt, existing + 12, align4(oldLength), align4(value.length));
-    if (failed) return failed;
+    spliceStruct(fdt, existing + 12, align4(oldLength), align4(value.length));
     fdt.buf.writeUInt32BE(value.length, base + existing + 4);
     value.copy(fdt.buf, base + existing + 12);
-    return null;
+    return;
   }
-  const stringsSizeBefore = field(fdt, SIZE_STRINGS);
   const nameoff = findOrAddString(fdt, name);
-  if (typeof nameoff !== 'number') return nameoff;
-  const at = firstPropertySlot(fdt, node);
-  const failed = spliceStruct(fdt, at, 0, 12 + align4(value.length));
-  if (failed) {
-    setField(fdt, SIZE_STRINGS, stringsSizeBefore);
-    return failed;
-  }
+  // Right after FDT_BEGIN_NODE and the node's name: libfdt inserts a new property before the others.
+  const at = nextTag(fdt, node).next;
+  spliceStruct(fdt, at, 0, 12 + align4(value.length));
   const abs = structBase(fdt) + at;
   fdt.buf.writeUInt32BE(FDT_PROP, abs);
   fdt.buf.writeUInt32BE(value.length, abs + 4);
   fdt.buf.writeUInt32BE(nameoff, abs + 8);
   value.copy(fdt.buf, abs + 12);
-  return null;
 }
 
-/**
- * fdt_add_subnode: a new empty node named `name`, placed first among the parent's subnodes (right
- * after its properties); its offset, or NoSpace.
- */
-export function addSubnode(fdt: Fdt, parent: number, name: string): number | NoSpace {
+/** fdt_add_subnode: a new empty node named `name`, placed first among the parent's subnodes (right after its properties); its offset. */
+export function addSubnode(fdt: Fdt, parent: number, name: string): number {
   let offset = nextTag(fdt, parent).next;
   for (;;) {
     const { tag, next } = nextTag(fdt, offset);
@@ -414,8 +398,7 @@ export function addSubnode(fdt: Fdt, parent: number, name: string): number | NoS
   }
   const nameBytes = Buffer.from(`${name}\0`, 'latin1');
   const length = 4 + align4(nameBytes.length) + 4;
-  const failed = spliceStruct(fdt, offset, 0, length);
-  if (failed) return failed;
+  spliceStruct(fdt, offset, 0, length);
   const at = structBase(fdt) + offset;
   fdt.buf.writeUInt32BE(FDT_BEGIN_NODE, at);
   fdt.buf.fill(0, at + 4, at + length - 4);
@@ -425,8 +408,8 @@ export function addSubnode(fdt: Fdt, parent: number, name: string): number | NoS
 }
 
 /** fdt_setprop_string: the string and its NUL. */
-export function setString(fdt: Fdt, node: number, name: string, value: string): NoSpace | null {
-  return setProp(fdt, node, name, Buffer.from(`${value}\0`, 'latin1'));
+export function setString(fdt: Fdt, node: number, name: string, value: string): void {
+  setProp(fdt, node, name, Buffer.from(`${value}\0`, 'latin1'));
 }
 
 /** The size of the strings block now (what a FIT configuration signature records as hashed-strings). */
@@ -434,7 +417,7 @@ export function stringsSize(fdt: Fdt): number {
   return field(fdt, SIZE_STRINGS);
 }
 
-/** The absolute offsets of the structure and strings blocks and the structure's size, for region hashing. */
-export function blocks(fdt: Fdt): { structAt: number; structSize: number; stringsAt: number; stringsSize: number } {
-  return { structAt: structBase(fdt), structSize: field(fdt, SIZE_STRUCT), stringsAt: field(fdt, OFF_STRINGS), stringsSize: field(fdt, SIZE_STRINGS) };
+/** The structure block's absolute offset (FIT region hashing works in absolute offsets). */
+export function structOffset(fdt: Fdt): number {
+  return structBase(fdt);
 }

@@ -60,14 +60,19 @@ const structBase = (fdt: Fdt): number => field(fdt, OFF_STRUCT);
 const dataEnd = (fdt: Fdt): number => field(fdt, OFF_STRINGS) + field(fdt, SIZE_STRINGS);
 const align4 = (n: number): number => (n + 3) & ~3;
 
-/**
- * fdt_open_into + fdt_pack, as mkimage applies them to a FIT before signing it: the header, the
- * memory reservation map, the structure block and the strings, in that order with no gaps (totalsize
- * is set by `withRoom`). A blob already laid out so (dtc's and mkimage's) is returned as a view, not
- * copied. The whole structure is checked on the way (every tag, name and string in bounds, nodes
- * balanced, one root).
- */
-export function packFdt(blob: Buffer): Buffer {
+/** Where a blob's blocks are, checked against its header and its length. */
+interface Layout {
+  rsvOff: number;
+  rsvSize: number;
+  structOff: number;
+  structSize: number;
+  stringsOff: number;
+  stringsSize: number;
+  /** Header, reservation map, structure and strings in that order with no gaps (what dtc and mkimage write). */
+  inOrder: boolean;
+}
+
+function layoutOf(blob: Buffer): Layout {
   if (blob.length < HEADER_BYTES) throw invalid('shorter than its header');
   const header = { buf: blob, highWater: 0, moved: 0 };
   if (field(header, 0) !== FDT_MAGIC) throw invalid('no device tree magic');
@@ -91,14 +96,27 @@ export function packFdt(blob: Buffer): Buffer {
     rsvSize += RESERVE_ENTRY_BYTES;
     if (entry.every((b) => b === 0)) break;
   }
-  const rsvAt = HEADER_BYTES;
-  const structAt = rsvAt + rsvSize;
-  const stringsAt = structAt + structSize;
-  if (rsvOff === rsvAt && structOff === structAt && stringsOff === stringsAt) {
-    const view = blob.subarray(0, stringsAt + stringsSize);
+  const inOrder = rsvOff === HEADER_BYTES && structOff === rsvOff + rsvSize && stringsOff === structOff + structSize;
+  return { rsvOff, rsvSize, structOff, structSize, stringsOff, stringsSize, inOrder };
+}
+
+/**
+ * fdt_open_into + fdt_pack, as mkimage applies them to a FIT before signing it: the header, the
+ * memory reservation map, the structure block and the strings, in that order with no gaps (totalsize
+ * is set by `withRoom`). A blob already laid out so (dtc's and mkimage's) is returned as a view, not
+ * copied. The whole structure is checked on the way (every tag, name and string in bounds, nodes
+ * balanced, one root).
+ */
+export function packFdt(blob: Buffer): Buffer {
+  const { rsvOff, rsvSize, structOff, structSize, stringsOff, stringsSize, inOrder } = layoutOf(blob);
+  if (inOrder) {
+    const view = blob.subarray(0, stringsOff + stringsSize);
     checkStructure({ buf: view, highWater: view.length, moved: 0 });
     return view;
   }
+  const rsvAt = HEADER_BYTES;
+  const structAt = rsvAt + rsvSize;
+  const stringsAt = structAt + structSize;
   const packed = Buffer.alloc(stringsAt + stringsSize);
   blob.copy(packed, 0, 0, HEADER_BYTES);
   blob.copy(packed, rsvAt, rsvOff, rsvOff + rsvSize);
@@ -130,10 +148,11 @@ export function withRoom(packed: Buffer, extra: number): Fdt {
  * all): version 17, blocks in dtc's order, totalsize the file's length. Checked like a FIT.
  */
 export function openDeviceTree(blob: Buffer): Buffer {
-  const packed = packFdt(blob);
-  if (blob.readUInt32BE(TOTALSIZE) !== blob.length || packed.buffer !== blob.buffer || packed.byteOffset !== blob.byteOffset) {
+  const layout = layoutOf(blob);
+  if (!layout.inOrder || blob.readUInt32BE(TOTALSIZE) !== blob.length) {
     throw invalid('the device tree must be laid out as dtc writes it (header, reservations, structure, strings), totalsize its length');
   }
+  checkStructure({ buf: blob, highWater: blob.length, moved: 0 });
   return blob;
 }
 

@@ -4,14 +4,13 @@
 // with a dtb, `signed-fitImage.tar.gz` holding that and the dtb with the public key (`-K dtb [-r]`).
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { DaemonError } from '../../../lib/errors.js';
 import { packageVersion } from '../../../lib/package-version.js';
 import type { UploadRoute } from '../../../lib/server/serve-http.js';
 import type { FirmwareHttpLimits } from '../firmware-limits.js';
 import { signFitImage } from '../formats/fit-image.js';
 import type { KeyRoot } from '../keys/key-root.js';
-import { tarHeader, tarPadding, TAR_END } from '../tar/tar-writer.js';
+import { gzippedTar } from '../tar/tar-writer.js';
 import { attachment, fileField, selectorField, SHORT_FIELD } from './form-fields.js';
 
 const REPLY_NAME = 'fitImage.signed';
@@ -23,8 +22,6 @@ const DTB_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 /** digsigserver's defaults: the i.MX machine directory, the `dev` key. */
 const DEFAULT_MACHINE = 'imx';
 const DEFAULT_KEY_NAME = 'dev';
-/** The only key name a machine's fitimagesign directory holds (keys/key-slots.ts). */
-const SERVED_KEY_NAMES = new Set([DEFAULT_KEY_NAME]);
 /** mkimage -c takes any text; a comment is one short line here. */
 const COMMENT = /^[\x20-\x7e]{0,255}$/;
 
@@ -66,7 +63,8 @@ export function fitImageRoute(keyRoot: KeyRoot, limits: FirmwareHttpLimits): Upl
       const { image, signatures, keyDestination } = await signFitImage(
         await readFile(artifact.path),
         (hint, node) => {
-          if (hint !== keyName || !SERVED_KEY_NAMES.has(hint)) {
+          // A machine's fitimagesign directory holds one key, dev.key (keys/key-slots.ts).
+          if (hint !== keyName || keyName !== DEFAULT_KEY_NAME) {
             throw new DaemonError(
               'UNKNOWN_KEY',
               `${node} names key ${hint}; this request signs with ${keyName}, and a machine's fitimagesign key is ${DEFAULT_KEY_NAME}`,
@@ -90,7 +88,7 @@ export function fitImageRoute(keyRoot: KeyRoot, limits: FirmwareHttpLimits): Upl
         const tar = path.join(ctx.dir, TARBALL_NAME);
         await writeFile(
           tar,
-          tarball([
+          gzippedTar([
             [REPLY_NAME, image],
             [dtb.filename, keyDestination],
           ]),
@@ -103,15 +101,4 @@ export function fitImageRoute(keyRoot: KeyRoot, limits: FirmwareHttpLimits): Upl
       return attachment(out, REPLY_NAME);
     },
   };
-}
-
-/** A gzipped tar of a few files held in memory (mode 0644, root-owned, the current time). */
-function tarball(files: Array<[string, Buffer]>): Buffer {
-  const mtime = Math.floor(Date.now() / 1000);
-  const parts = files.flatMap(([name, content]) => [
-    tarHeader({ name, type: 'file', mode: 0o644, uid: 0, gid: 0, uname: 'root', gname: 'root', mtime, linkname: '', size: content.length }),
-    content,
-    tarPadding(content.length),
-  ]);
-  return zlib.gzipSync(Buffer.concat([...parts, TAR_END]));
 }

@@ -1,6 +1,7 @@
 // Writes tar archives the way GNU tar does by default (GNU format, 'L'/'K' records for names
-// longer than 100 bytes), to any writable stream with back-pressure. Used to return signed trees.
+// longer than 100 bytes), to any writable stream with back-pressure, or whole in memory for a few small files.
 import { once } from 'node:events';
+import zlib from 'node:zlib';
 import type { FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { DaemonError } from '../../../lib/errors.js';
@@ -94,4 +95,15 @@ export async function copyEntryContent(fh: FileHandle, entry: TarEntry, out: Wri
     done += bytesRead;
   }
   await writeChunk(out, tarPadding(entry.size));
+}
+
+/** A gzipped archive of a few small files held in memory (mode 0644, root-owned, the current time). */
+export function gzippedTar(files: Array<[name: string, content: Buffer]>): Buffer {
+  const mtime = Math.floor(Date.now() / 1000);
+  const parts = files.flatMap(([name, content]) => [
+    tarHeader({ name, type: 'file', mode: 0o644, uid: 0, gid: 0, uname: 'root', gname: 'root', mtime, linkname: '', size: content.length }),
+    content,
+    tarPadding(content.length),
+  ]);
+  return zlib.gzipSync(Buffer.concat([...parts, TAR_END]));
 }

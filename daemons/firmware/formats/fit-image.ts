@@ -130,8 +130,6 @@ async function signPass(fdt: Fdt, keyFdt: Fdt | null, keyFor: FitKeyLookup, opts
   // fit_image_process_sig / fit_config_process_sig: after a signature is written, its key goes to the key destination.
   const addKey = (plan: SignaturePlan, kind: 'image' | 'conf'): void => {
     if (keyFdt === null) return;
-    if (plan.scheme === 'ecdsa-sha256')
-      throw new DaemonError('NOT_IMPLEMENTED', 'writing an ECDSA public key into a device tree (dtb, mkimage -K) is not supported');
     addFitKeyNode(keyFdt, { keyName: plan.keyName, algo: plan.algo, publicKey: plan.signer.publicKey, required: opts.requireKeys ? kind : null });
   };
   const images = pathOffset(fdt, '/images');
@@ -227,6 +225,9 @@ function signaturePlan(fdt: Fdt, node: number, keyFor: FitKeyLookup, opts: FitSi
   const [, digest = '', family = '', bits = ''] = match;
   if (family === 'ecdsa') {
     // U-Boot's ecdsa256: r‖s over the SHA-256 digest with a P-256 key. Its other curves need digest schemes the key seam has not.
+    if (opts.keyDestination !== null) {
+      throw new DaemonError('NOT_IMPLEMENTED', `${where}: writing an ECDSA public key into a device tree (dtb, mkimage -K) is not supported`);
+    }
     if (algo !== 'sha256,ecdsa256')
       throw new DaemonError('NOT_IMPLEMENTED', `${where}: algo ${algo}: of the ECDSA algorithms only sha256,ecdsa256 is supported`);
     const signer = keyFor(keyName, where);

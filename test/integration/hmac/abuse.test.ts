@@ -25,7 +25,7 @@ function sendOpen(port: number, data: Buffer): Promise<string> {
 
 t.test('bad input gets one ERR line and the daemon keeps serving', needTools('python3'), async (t) => {
   const dir = singleDir(path.join(base, 's'));
-  const daemon = await startHmac(['--secret-dir', dir, '--line-bytes-max', '4096', '--idle-timeout-ms', '500', '--connections-max', '3']);
+  const daemon = await startHmac(['--secret-dir', dir, '--line-bytes-max', '4096', '--idle-timeout-ms', '3000', '--connections-max', '3']);
   t.teardown(() => daemon.stop());
   const [mac, verify] = [daemon.ports[0]!, daemon.ports[1]!];
   const hello = referenceTags('single', dir, [Buffer.from('hello')])[0]!.tag;

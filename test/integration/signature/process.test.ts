@@ -142,6 +142,23 @@ t.test('verify-rsa sizes its thread pool to the cores less one; UV_THREADPOOL_SI
   );
 });
 
+/**
+ * What the daemon listening on `port` has not taken yet (Linux /proc/net/tcp): connections in its
+ * accept queue and unread bytes in its sockets (rx_queue of the sockets on its port), and bytes its
+ * clients sent that it has not acknowledged (tx_queue of the sockets connected to its port).
+ */
+function notYetTaken(port: number): number {
+  const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let total = 0;
+  for (const line of fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const [, local, remote, , queues] = line.trim().split(/\s+/);
+    const [tx = 0, rx = 0] = (queues ?? '').split(':').map((hex) => parseInt(hex, 16));
+    if (local?.endsWith(hexPort)) total += rx;
+    else if (remote?.endsWith(hexPort)) total += tx;
+  }
+  return total;
+}
+
 t.test('SIGTERM drains in-flight requests and exits 0', async (t) => {
   const keys = makeKeys(dir, 'rsa', 'drain', 4096);
   const signer = await startDaemon(['sign-rsa', '--key', keys.privateKeyFile, '--port', '0', '--state-dir', path.join(dir, 'state')]);
@@ -166,7 +183,11 @@ t.test('SIGTERM drains in-flight requests and exits 0', async (t) => {
         s.end('x'.repeat(20_000) + i + '\n');
       }),
   );
-  await new Promise((r) => setTimeout(r, 100));
+  // SIGTERM once the daemon has taken every line (accepted its connection and read it): a fixed
+  // 100 ms was not always enough on a loaded machine, and a line still unread at the signal is never run.
+  for (let i = 0; i < 500 && !(sockets.every((s) => s.writableFinished) && notYetTaken(signer.port) === 0); i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
   const code = await signer.stop('SIGTERM');
   t.equal(code, 0, 'exit 0');
   for (const reply of await Promise.all(replies)) t.match(reply, /^(\(b'x+\d?', b'[0-9a-f]+'\) ?){10}\n$/, 'accepted request completed, whole line');

@@ -121,7 +121,9 @@ t.test('--redis-wait-replicas satisfies the check', needTools('redis-server'), a
 
 t.test("the issue's scenario on an accepted Redis: revocations and signatures survive a redis-server kill", needTools('redis-server'), async (t) => {
   const redis = await startRedis();
-  const base = ['--port', '0', '--store', 'redis', '--redis-url', redis.url, '--store-timeout-ms', '300'];
+  // Every write waits for Redis's fsync (appendfsync always), which a loaded machine's disk can
+  // stretch past a short deadline; the kill is seen on the dropped connection, not by the deadline.
+  const base = ['--port', '0', '--store', 'redis', '--redis-url', redis.url, '--store-timeout-ms', '5000'];
   const signer = await startDaemon(['sign-ecdsa', '--key', keys.privateKeyFile, ...base]);
   const verifier = await startDaemon(['verify-ecdsa', '--keyring', keys.publicKeyFile, ...base]);
   t.teardown(async () => {

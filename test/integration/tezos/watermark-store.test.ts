@@ -76,7 +76,9 @@ t.test('sqlite watermark store', async (t) => {
 t.test('redis watermark store', needTools('redis-server', 'redis-cli'), async (t) => {
   const redis = await startRedis();
   t.teardown(() => redis.stop());
-  const client = connectRedis({ url: redis.url, commandTimeoutMs: 500, connectTimeoutMs: 2_000 });
+  // Every write waits for Redis's fsync (appendfsync always), which a loaded machine's disk can
+  // stretch past a short deadline; the outage below is seen on the dropped connection, not by it.
+  const client = connectRedis({ url: redis.url, commandTimeoutMs: 5_000, connectTimeoutMs: 2_000 });
   const store = createRedisWatermarkStore(client, {
     prefix: 'test:',
     waitReplicas: 0,

@@ -14,10 +14,18 @@ t.test('summary mode is the default: successes together, errors each', async (t)
   const from = daemon.logs.length;
   const replies = await exchange(daemon.ports[0]!, [...Array.from({ length: 20 }, (_, i) => `message ${i}`), 'x'.repeat(70_000)]);
   t.equal(replies.filter((r) => /^[0-9a-f]{64}/.test(r)).length, 20, 'twenty tags');
-  const summary = await waitForLog(daemon, 'requests', from, 3_000);
-  t.equal(summary['requests'], 20, 'one record counts the twenty');
-  t.equal(summary['outcome'], 'ok');
-  t.type(summary['msMax'], 'number');
+  // The summary goes out on a one-second timer, so on a loaded machine the twenty can straddle one
+  // tick: then two records count them, never twenty.
+  await waitForLog(daemon, 'requests', from, 3_000);
+  const summaries = (): Array<Record<string, unknown>> => daemon.logs.slice(from).filter((l) => l['msg'] === 'requests');
+  const counted = (): number => summaries().reduce((sum, l) => sum + Number(l['requests']), 0);
+  for (let i = 0; i < 150 && counted() < 20; i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal(counted(), 20, 'the summary records count the twenty');
+  t.ok(summaries().length <= 2, `in one record, or two across a tick (${summaries().length})`);
+  for (const summary of summaries()) {
+    t.equal(summary['outcome'], 'ok');
+    t.type(summary['msMax'], 'number');
+  }
   const each = daemon.logs.slice(from).filter((l) => l['msg'] === 'request');
   t.equal(each.length, 1, 'the one error is its own record');
   t.equal(each[0]?.['outcome'], 'LINE_TOO_LONG');

@@ -38,8 +38,23 @@ interface StartOptions {
   auth?: { user: string; password: string; prefix: string };
 }
 
+/**
+ * Members keep their data in memory (/dev/shm) where there is one. With elections in half a second, a
+ * WAL fsync stalled by a loaded disk (the whole suite runs beside it) can cost a member its
+ * leadership mid-test; what is tested is signerd against a quorum, not etcd's disk. A killed member
+ * still finds its data when restarted: tmpfs outlives the process.
+ */
+function dataRoot(): string {
+  try {
+    fs.accessSync('/dev/shm', fs.constants.W_OK);
+    return '/dev/shm';
+  } catch {
+    return os.tmpdir();
+  }
+}
+
 export async function startEtcd(size = 3, opts: StartOptions = {}): Promise<TestEtcd> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-etcd-'));
+  const dir = fs.mkdtempSync(path.join(dataRoot(), 'signerd-etcd-'));
   const ports = await Promise.all(Array.from({ length: size * 2 }, () => freePort()));
   const names = Array.from({ length: size }, (_, i) => `m${i}`);
   const peer = (i: number): string => `http://127.0.0.1:${ports[size + i]}`;

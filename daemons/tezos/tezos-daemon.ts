@@ -15,6 +15,7 @@ import { createTezosService } from './signing/sign-service.js';
 import { TEZOS_PENDING_WAIT_MS } from './tezos-limits.js';
 import { openDaemonWatermarks } from './watermark/open-watermark-store.js';
 import { startOperations, type Operations } from '../../lib/operations/operations.js';
+import { createProbeTrigger } from '../../lib/operations/readiness.js';
 import { countingRefusals, tezosKeyPart, watermarkPart } from './tezos-readiness.js';
 import { openConfiguredTransparencyLog } from '../../lib/config/transparency-log-options.js';
 import type { TransparencyLog } from '../../lib/transparency/transparency-log.js';
@@ -60,7 +61,9 @@ async function serveWith(
   log: Logger,
 ): Promise<TezosDaemon> {
   const { listen } = settings;
-  const marks = ops.timedStore(await openDaemonWatermarks(settings.store, settings.hostFloorDir, log), settings.store.kind, [
+  // A Redis connection lost or back is probed at once: /readyz follows it without waiting for the next probe.
+  const marksChanged = createProbeTrigger();
+  const marks = ops.timedStore(await openDaemonWatermarks(settings.store, settings.hostFloorDir, log, marksChanged.fire), settings.store.kind, [
     'reserve',
     'recordSignature',
     'read',
@@ -142,7 +145,7 @@ async function serveWith(
     ops.keyInfo(key.pkh, key.curve, 'close' in key ? 'pkcs11' : 'file');
     ops.addPart(tezosKeyPart(key));
   }
-  ops.addPart(watermarkPart(marks, settings.store.kind === 'sqlite' ? settings.store.stateDir : settings.hostFloorDir));
+  ops.addPart(watermarkPart(marks, settings.store.kind === 'sqlite' ? settings.store.stateDir : settings.hostFloorDir, marksChanged));
   ops.serving();
   const reload = channelReload(channel, servers, log);
   if (reload) daemon.reload = reload;

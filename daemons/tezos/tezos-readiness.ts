@@ -2,7 +2,7 @@
 // with its public key; the watermark store answers a read (through Redis' durability gate) and its
 // state directory takes a synced file; refused sign requests are counted by kind.
 import { STORE_PROBE_INTERVAL_MS } from '../../lib/limits.js';
-import type { ReadinessPart } from '../../lib/operations/readiness.js';
+import type { ProbeTrigger, ReadinessPart } from '../../lib/operations/readiness.js';
 import { keyPart, probeDirectory } from '../../lib/operations/probes.js';
 import { randomBytes } from 'node:crypto';
 import type { ListenerMetrics } from '../../lib/server/listener-metrics.js';
@@ -23,11 +23,12 @@ export function tezosKeyPart(key: TezosKey): ReadinessPart {
  * Instead the store answers a read (Redis: only once its persistence check passed), and the directory
  * whose SQLite file holds the marks (or the host floor under Redis) takes a new synced file.
  */
-export function watermarkPart(marks: WatermarkStore, stateDir: string | null): ReadinessPart {
+export function watermarkPart(marks: WatermarkStore, stateDir: string | null, changes?: ProbeTrigger): ReadinessPart {
   const probeId = randomBytes(16).toString('hex');
   return {
     name: 'watermarks',
     intervalMs: STORE_PROBE_INTERVAL_MS,
+    ...(changes ? { changes } : {}),
     async probe() {
       if (stateDir !== null) await probeDirectory(stateDir, probeId);
       await marks.read(PROBE_SLOT);

@@ -9,7 +9,7 @@ import { verifyAsync } from '../crypto/signature-algorithms.js';
 import { KEY_PROBE_INTERVAL_MS, STORE_PROBE_INTERVAL_MS } from '../limits.js';
 import type { SigningKey } from '../keys/signing-key.js';
 import type { ValidityStore } from '../store/validity-store.js';
-import type { ReadinessPart } from './readiness.js';
+import type { ProbeTrigger, ReadinessPart } from './readiness.js';
 
 /** What the probe signs: fixed and public, so a probe signature is worth nothing to anyone. */
 const PROBE_MESSAGE = Buffer.from('signerd readiness probe');
@@ -38,11 +38,12 @@ export function keyPart(keyName: string, signsAndVerifies: () => Promise<boolean
  * state directory must also take a new synced file: the database's own files may still be open and
  * writable when the directory no longer is, and then the next start (or a verify daemon's) fails.
  */
-export function validityStorePart(store: ValidityStore, opts: { write: boolean; stateDir: string | null }): ReadinessPart {
+export function validityStorePart(store: ValidityStore, opts: { write: boolean; stateDir: string | null; changes?: ProbeTrigger }): ReadinessPart {
   const probeId = randomBytes(16).toString('hex');
   return {
     name: 'store',
     intervalMs: STORE_PROBE_INTERVAL_MS,
+    ...(opts.changes ? { changes: opts.changes } : {}),
     async probe() {
       if (opts.stateDir !== null) await probeDirectory(opts.stateDir, probeId);
       if (!opts.write) {

@@ -14,6 +14,27 @@ export interface ReadinessPart {
   probe(): Promise<void>;
   /** Probe again at once when a request ends with a backend fault (keys, HSM secrets). */
   readonly reprobeOnFault?: boolean;
+  /** Where the part learns of changes between probes (a store's connection lost or back): probe at once. */
+  readonly changes?: ProbeTrigger;
+}
+
+/**
+ * A backend's "something changed, probe me now", for what it can tell without a probe (a Redis client
+ * sees its connection close or come back). Created before the backend, bound to its part when the
+ * part is added; fired before that, it does nothing (the first probe runs at once anyway).
+ */
+export interface ProbeTrigger {
+  /** A function property, not a method: it is handed to the backend on its own. */
+  readonly fire: () => void;
+  bind(probeNow: () => void): void;
+}
+
+export function createProbeTrigger(): ProbeTrigger {
+  let probeNow: (() => void) | null = null;
+  return {
+    fire: () => probeNow?.(),
+    bind: (fn) => (probeNow = fn),
+  };
 }
 
 interface PartState {
@@ -45,6 +66,8 @@ interface Tracked {
   part: ReadinessPart;
   state: PartState;
   running: boolean;
+  /** A change was signalled while a probe ran: probe again as soon as it ends. */
+  again: boolean;
   probed: boolean;
   timer: NodeJS.Timeout | undefined;
 }
@@ -79,9 +102,15 @@ export function createReadiness(log: Logger): Readiness {
     }
   };
 
-  const run = (t: Tracked): void => {
-    if (stopped || t.running) return;
+  /** `queue`: a probe already running does not count (it may have looked before the change). */
+  const run = (t: Tracked, queue = false): void => {
+    if (stopped) return;
+    if (t.running) {
+      if (queue) t.again = true;
+      return;
+    }
     t.running = true;
+    t.again = false;
     clearTimeout(t.timer);
     void withDeadline(t.part.probe(), PROBE_MS_MAX)
       .then(
@@ -99,7 +128,8 @@ export function createReadiness(log: Logger): Readiness {
         t.running = false;
         t.probed = true;
         if (stopped) return;
-        t.timer = setTimeout(() => run(t), t.part.intervalMs).unref();
+        // A change seen during the probe may postdate what the probe saw (the connection came back).
+        t.timer = setTimeout(() => run(t), t.again ? 0 : t.part.intervalMs).unref();
         if (serving) settle();
       });
   };
@@ -111,8 +141,16 @@ export function createReadiness(log: Logger): Readiness {
 
   return {
     add(part) {
-      const t: Tracked = { part, state: { name: part.name, ready: false, reason: 'not probed yet' }, running: false, probed: false, timer: undefined };
+      const t: Tracked = {
+        part,
+        state: { name: part.name, ready: false, reason: 'not probed yet' },
+        running: false,
+        again: false,
+        probed: false,
+        timer: undefined,
+      };
       tracked.push(t);
+      part.changes?.bind(() => run(t, true));
       run(t);
     },
     serving() {

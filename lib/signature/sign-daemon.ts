@@ -14,6 +14,7 @@ import { startTcpServer } from '../server/serve-tcp.js';
 import { createSignService } from './sign-service.js';
 import { startOperations } from '../operations/operations.js';
 import { signingKeyPart, validityStorePart } from '../operations/probes.js';
+import { createProbeTrigger } from '../operations/readiness.js';
 import { keySourceOf } from '../keys/open-signing-key.js';
 import {
   addTransparencyLogDirOption,
@@ -92,10 +93,13 @@ async function startSignDaemon(profile: SignatureProfile, settings: SignDaemonSe
     await ops.stop();
     throw err;
   }
-  const store = ops.timedStore(await openValidityStore(settings.store, { durable: false, create: true, log, logConnectionErrors: true }), settings.store.kind, [
-    'put',
-    'getLive',
-  ]);
+  // A Redis connection lost or back is probed at once: /readyz follows it without waiting for the next probe.
+  const storeChanged = createProbeTrigger();
+  const store = ops.timedStore(
+    await openValidityStore(settings.store, { durable: false, create: true, log, logConnectionErrors: true, onConnectionChange: storeChanged.fire }),
+    settings.store.kind,
+    ['put', 'getLive'],
+  );
   const service = createSignService({
     key,
     store,
@@ -113,7 +117,7 @@ async function startSignDaemon(profile: SignatureProfile, settings: SignDaemonSe
     metrics: ops.listener('sign'),
   });
   ops.addPart(signingKeyPart(key));
-  ops.addPart(validityStorePart(store, { write: true, stateDir: settings.store.kind === 'sqlite' ? settings.store.stateDir : null }));
+  ops.addPart(validityStorePart(store, { write: true, stateDir: settings.store.kind === 'sqlite' ? settings.store.stateDir : null, changes: storeChanged }));
   ops.serving();
   const purge = setInterval(() => {
     if ('purgeExpired' in store) {

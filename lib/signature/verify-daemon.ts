@@ -13,6 +13,7 @@ import { STORE_READY_MS_MAX } from '../limits.js';
 import { createVerifyService } from './verify-service.js';
 import { startOperations } from '../operations/operations.js';
 import { validityStorePart } from '../operations/probes.js';
+import { createProbeTrigger } from '../operations/readiness.js';
 import type { SignatureProfile } from './profiles.js';
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -46,9 +47,13 @@ async function startVerifyDaemon(profile: SignatureProfile, settings: VerifyDaem
   const ops = await startOperations(`verify-${profile.family}`, listen, log);
   const keyring = loadKeyring(settings.keyring, profile.algorithm);
   for (const keyId of keyring.keyIds) ops.keyInfo(keyId, profile.algorithm, 'public-key-file');
-  const store = ops.timedStore(await openValidityStore(settings.store, { durable: false, create: true, log, logConnectionErrors: true }), settings.store.kind, [
-    'getLive',
-  ]);
+  // A Redis connection lost or back is probed at once: /readyz follows it without waiting for the next probe.
+  const storeChanged = createProbeTrigger();
+  const store = ops.timedStore(
+    await openValidityStore(settings.store, { durable: false, create: true, log, logConnectionErrors: true, onConnectionChange: storeChanged.fire }),
+    settings.store.kind,
+    ['getLive'],
+  );
   const service = createVerifyService({ algorithm: profile.algorithm, keyring, store, reply: listen.reply, verifiedReply: profile.verifiedReply });
   if (!(await store.ready(STORE_READY_MS_MAX))) log.warn({ store: settings.store.kind }, 'store not reachable yet; answering STORE_UNAVAILABLE until it is');
   const server = await startTcpServer({
@@ -58,7 +63,7 @@ async function startVerifyDaemon(profile: SignatureProfile, settings: VerifyDaem
     channel,
     metrics: ops.listener('verify'),
   });
-  ops.addPart(validityStorePart(store, { write: false, stateDir: settings.store.kind === 'sqlite' ? settings.store.stateDir : null }));
+  ops.addPart(validityStorePart(store, { write: false, stateDir: settings.store.kind === 'sqlite' ? settings.store.stateDir : null, changes: storeChanged }));
   ops.serving();
   log.info({ host: listen.host, port: server.address.port, keyIds: keyring.keyIds, store: settings.store.kind }, 'listening');
   return {

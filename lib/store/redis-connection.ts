@@ -20,6 +20,8 @@ export interface RedisConnectionOptions {
   connectTimeoutMs: number;
   /** Connection errors arrive here (reconnects are automatic); without a listener ioredis prints to stderr. */
   onError?: (err: Error) => void;
+  /** The connection closed, or is ready again (after its ready check): readiness need not wait for its next probe. */
+  onConnectionChange?: () => void;
 }
 
 export type RedisClient = Redis | Cluster;
@@ -33,6 +35,10 @@ const retryStrategy = (times: number): number => Math.min(50 * 2 ** Math.min(tim
 export function connectRedis(opts: RedisConnectionOptions): RedisClient {
   const client = createClient(opts);
   client.on('error', opts.onError ?? (() => {}));
+  if (opts.onConnectionChange) {
+    client.on('close', opts.onConnectionChange);
+    client.on('ready', opts.onConnectionChange);
+  }
   return client;
 }
 

@@ -5,7 +5,7 @@ import { connectRedis, type RedisClient } from './redis-connection.js';
 
 export function connectStoreRedis(
   settings: Extract<StoreSettings, { kind: 'redis' }>,
-  opts: Pick<StoreOpenOptions, 'log' | 'logConnectionErrors'>,
+  opts: Pick<StoreOpenOptions, 'log' | 'logConnectionErrors' | 'onConnectionChange'>,
 ): RedisClient {
   const onError = opts.logConnectionErrors ? (err: Error) => opts.log.warn({ err: err.message }, 'store connection error') : undefined;
   return connectRedis({
@@ -13,5 +13,6 @@ export function connectStoreRedis(
     commandTimeoutMs: settings.timeoutMs,
     connectTimeoutMs: Math.max(settings.timeoutMs, 2_000),
     ...(onError ? { onError } : {}),
+    ...(opts.onConnectionChange ? { onConnectionChange: opts.onConnectionChange } : {}),
   });
 }

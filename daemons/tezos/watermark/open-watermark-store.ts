@@ -46,9 +46,17 @@ export async function openWatermarkBackend(settings: StoreSettings, opts: Omit<S
   }
 }
 
-/** The marks of the serving daemon; `hostFloorDir` is the state directory of the host floor (Redis only), null for none. */
-export async function openDaemonWatermarks(settings: StoreSettings, hostFloorDir: string | null, log: Logger): Promise<WatermarkStore> {
-  const open = { create: true, log, logConnectionErrors: true };
+/**
+ * The marks of the serving daemon; `hostFloorDir` is the state directory of the host floor (Redis only), null for none;
+ * `onConnectionChange` hears Redis's connection close or come back (readiness probes at once).
+ */
+export async function openDaemonWatermarks(
+  settings: StoreSettings,
+  hostFloorDir: string | null,
+  log: Logger,
+  onConnectionChange?: () => void,
+): Promise<WatermarkStore> {
+  const open = { create: true, log, logConnectionErrors: true, onConnectionChange };
   if (settings.kind !== 'redis') return withMemoryFloor(await openWatermarkBackend(settings, open));
   // Opened first: a state directory that cannot hold the floor stops start-up before Redis is reached.
   const local = hostFloorDir === null ? null : openSqliteWatermarkStore({ stateDir: hostFloorDir, busyTimeoutMs: settings.timeoutMs, create: true });

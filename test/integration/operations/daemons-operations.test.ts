@@ -1,6 +1,7 @@
 // The operations listener of hmac, tezos and firmware: promtool accepts each /metrics, request
 // counters equal the requests per outcome, /readyz is 200 with the daemon's parts, tezos counts a
-// policy refusal, and no secret (HMAC secret, Tezos secret key) shows in /metrics or /readyz.
+// policy refusal, and no secret (HMAC secret, Tezos secret key) shows in /metrics or /readyz; tezos
+// on Redis follows an outage in /readyz within 2 s each way.
 import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
 import { exchange, request } from '../../helpers/line-client.js';
 import { get, metricsPortOf, promtoolCheck, sample, waitUntil } from '../../helpers/operations.js';
 import { needTools } from '../../helpers/tools.js';
+import { startRedis } from '../../helpers/redis-server.js';
 import { singleDir } from '../../unit/hmac/secret-fixtures.js';
 import { copyKeyRoot } from '../firmware/line-fixtures.js';
 import { TZ1, httpSign, seedKeys, writeKeys } from '../tezos/fixtures.js';
@@ -85,4 +87,40 @@ t.test('hmac, tezos and firmware', needTools('promtool'), async (t) => {
     [],
   );
   t.match(JSON.parse((await get(metricsPortOf(firmware), '/readyz')).body), { ready: true, parts: { 'key root': true } });
+});
+
+t.test('tezos on Redis: killed → 503 within 2 s, back → 200 within 2 s', needTools('redis-server'), async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  fs.mkdirSync(path.join(dir, 'tezos-redis'), { recursive: true });
+  const keys = writeKeys(path.join(dir, 'tezos-redis'), seedKeys([TZ1]));
+  const tezos = await startDaemon(
+    [
+      'tezos',
+      '--keys',
+      keys,
+      '--store',
+      'redis',
+      '--redis-url',
+      redis.url,
+      '--state-dir',
+      path.join(dir, 'tezos-redis-state'),
+      '--port',
+      '0',
+      '--no-http',
+      '--metrics-port',
+      '0',
+    ],
+    { listeners: 1 },
+  );
+  t.teardown(() => tezos.stop());
+  const ops = metricsPortOf(tezos);
+  await waitUntil(async () => (await get(ops, '/readyz')).status === 200, 3_000, 'ready');
+  await redis.stop();
+  // The client sees its connection close and the watermarks are probed at once, not at the next interval.
+  t.pass(`503 after ${await waitUntil(async () => (await get(ops, '/readyz')).status === 503, 2_000, 'unready after the kill')} ms`);
+  const body = JSON.parse((await get(ops, '/readyz')).body) as { notReady: Record<string, string> };
+  t.match(body.notReady['watermarks'], /^STORE_UNAVAILABLE|^BACKEND_TIMEOUT/);
+  await redis.start();
+  t.pass(`200 after ${await waitUntil(async () => (await get(ops, '/readyz')).status === 200, 2_000, 'ready after the restart')} ms`);
 });

@@ -1,0 +1,82 @@
+// Readiness's probe trigger: a part whose backend signals a change (a Redis connection closed or
+// ready again) is probed at once instead of at its next interval, and a change signalled while a
+// probe runs gets a probe of its own after it.
+import pino from 'pino';
+import t from 'tap';
+import { DaemonError } from '../../../lib/errors.js';
+import { createProbeTrigger, createReadiness } from '../../../lib/operations/readiness.js';
+
+const HOUR_MS = 3_600_000;
+
+async function until(cond: () => boolean, msMax = 2_000): Promise<boolean> {
+  const deadline = Date.now() + msMax;
+  while (!cond()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  return true;
+}
+
+t.test('a signalled change is probed at once, not at the next interval', async (t) => {
+  const readiness = createReadiness(pino({ level: 'silent' }));
+  t.teardown(() => readiness.stop());
+  let up = true;
+  let probes = 0;
+  const changes = createProbeTrigger();
+  readiness.add({
+    name: 'store',
+    intervalMs: HOUR_MS,
+    changes,
+    async probe() {
+      probes++;
+      if (!up) throw new DaemonError('STORE_UNAVAILABLE', 'connection closed');
+    },
+  });
+  readiness.serving();
+  t.ok(await until(() => readiness.report().ready), 'ready after the first probe');
+
+  up = false;
+  changes.fire();
+  t.ok(await until(() => !readiness.report().ready), 'unready at once after the change');
+  t.match(readiness.report().parts[0]?.reason, /^STORE_UNAVAILABLE: connection closed/);
+
+  up = true;
+  changes.fire();
+  t.ok(await until(() => readiness.report().ready), 'ready again at once');
+  t.equal(probes, 3, 'one probe per change, none from the hour-long interval');
+});
+
+t.test('a change while a probe runs is probed again after it', async (t) => {
+  const readiness = createReadiness(pino({ level: 'silent' }));
+  t.teardown(() => readiness.stop());
+  let up = false;
+  let release: (() => void) | null = null;
+  let probes = 0;
+  const changes = createProbeTrigger();
+  readiness.add({
+    name: 'store',
+    intervalMs: HOUR_MS,
+    changes,
+    async probe() {
+      probes++;
+      const sawUp = up;
+      // The first probe is held until the test lets it go, so the change below lands during it.
+      if (probes === 1) await new Promise<void>((resolve) => (release = resolve));
+      if (!sawUp) throw new DaemonError('STORE_UNAVAILABLE', 'connection closed');
+    },
+  });
+  readiness.serving();
+  t.ok(await until(() => release !== null), 'first probe running');
+  up = true;
+  changes.fire();
+  release!();
+  // The first probe looked before the connection came back; without a second probe the part would
+  // stay unready for an hour.
+  t.ok(await until(() => readiness.report().ready), 'ready after the queued probe');
+  t.equal(probes, 2);
+});
+
+t.test('a trigger fired before its part is added does nothing', async (t) => {
+  const changes = createProbeTrigger();
+  t.doesNotThrow(() => changes.fire());
+});

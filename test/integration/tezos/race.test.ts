@@ -63,7 +63,9 @@ const keys = [TZ1, TZ2];
 t.test('two processes on one SQLite store', async (t) => {
   const dir = tempDir(t);
   const keysFile = writeKeys(dir, seedKeys(keys));
-  const args = ['--store', 'sqlite', '--state-dir', `${dir}/state`];
+  // The store deadline only has to outlast a loaded disk's fsync while the other process commits: a
+  // refusal for a slow disk (503) is not what is raced here.
+  const args = ['--store', 'sqlite', '--state-dir', `${dir}/state`, '--store-timeout-ms', '5000'];
   const daemons = await Promise.all([startTezos(t, keysFile, args), startTezos(t, keysFile, args)]);
   await race(t, daemons);
 });
@@ -74,7 +76,18 @@ t.test('two processes on one redis-server', needTools('redis-server'), async (t)
   const dir = tempDir(t);
   const keysFile = writeKeys(dir, seedKeys(keys));
   // Two hosts: each has its own state directory (its own local floor); only Redis is shared.
-  const args = (host: string): string[] => ['--store', 'redis', '--redis-url', redis.url, '--redis-prefix', 'race:', '--state-dir', `${dir}/${host}`];
+  const args = (host: string): string[] => [
+    '--store',
+    'redis',
+    '--redis-url',
+    redis.url,
+    '--redis-prefix',
+    'race:',
+    '--state-dir',
+    `${dir}/${host}`,
+    '--store-timeout-ms',
+    '5000',
+  ];
   const daemons = await Promise.all([startTezos(t, keysFile, args('a')), startTezos(t, keysFile, args('b'))]);
   // ioredis connects asynchronously; wait until a sign goes through before racing.
   await waitForStore(daemons);

@@ -75,7 +75,7 @@ t.test('a process that opens the store while another holds it for a migration wa
     const Database = require('better-sqlite3');
     const db = new Database(${JSON.stringify(path.join(dir, SQLITE_FILE))});
     db.exec('BEGIN IMMEDIATE');
-    process.stdout.write('locked\\n');
+    process.stdout.write(Date.now() + '\\n');
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
     db.exec('COMMIT');
   `,
@@ -83,12 +83,13 @@ t.test('a process that opens the store while another holds it for a migration wa
     { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] },
   );
   t.teardown(() => holder.kill());
-  await new Promise<void>((resolve) => holder.stdout.once('data', () => resolve()));
+  // The holder says when it took the lock: timed from there, not from when this process heard of it
+  // (a loaded machine can delay that by hundreds of ms), the open cannot return before the commit.
+  const lockedAt = await new Promise<number>((resolve) => holder.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
   // The store's own deadline is 100 ms here; the migration waits past it for the holder.
-  const started = Date.now();
   const store = openSqliteValidityStore({ stateDir: dir, busyTimeoutMs: 100, synchronous: 'FULL', create: true });
   t.teardown(() => store.close());
-  t.ok(Date.now() - started >= 1_000, `waited ${Date.now() - started} ms for the other process`);
+  t.ok(Date.now() - lockedAt >= 1_400, `opened ${Date.now() - lockedAt} ms after the other process took the lock (it holds it 1.5 s)`);
   t.equal((await store.getLive(live))?.message.toString(), 'waited for');
 });
 

@@ -154,6 +154,6 @@ export interface StoreOpenOptions {
   log: DurabilityLog;
   /** Daemons log reconnect errors; admin commands, which give up after one deadline, stay quiet. */
   logConnectionErrors: boolean;
-  /** Redis: called when the connection closes or is ready again, so readiness probes at once (daemons). */
+  /** Called when a store connection closes or is ready again (Redis) or an idle one fails (PostgreSQL), so readiness probes at once (daemons). */
   onConnectionChange?: (() => void) | undefined;
 }

@@ -59,9 +59,17 @@ function warnUnauthenticatedLink(settings: PostgresStoreSettings, log: StoreOpen
 
 export function openPostgresStore(
   settings: PostgresStoreSettings,
-  opts: Pick<StoreOpenOptions, 'create' | 'log' | 'logConnectionErrors'>,
+  opts: Pick<StoreOpenOptions, 'create' | 'log' | 'logConnectionErrors' | 'onConnectionChange'>,
 ): PostgresStoreClient {
-  const onError = opts.logConnectionErrors ? (err: Error) => opts.log.warn({ err: err.message }, 'store connection error') : undefined;
+  const { logConnectionErrors, onConnectionChange } = opts;
+  // An idle connection that fails (the server stopped or restarted) is a change readiness probes at once.
+  const onError =
+    logConnectionErrors || onConnectionChange
+      ? (err: Error) => {
+          if (logConnectionErrors) opts.log.warn({ err: err.message }, 'store connection error');
+          onConnectionChange?.();
+        }
+      : undefined;
   warnUnauthenticatedLink(settings, opts.log);
   const pool = connectPostgres({
     ...settings,

@@ -1,7 +1,7 @@
 // The operations listener of the sign and verify daemons, driven for real: promtool accepts /metrics,
 // counters and histogram counts equal the requests per outcome, /readyz follows the store (a SQLite
-// state directory made unwritable, a Redis killed and brought back) within 2 s, stays 200 under load,
-// and neither /metrics nor /readyz shows a payload or key material.
+// state directory made unwritable, a Redis killed and brought back, a PostgreSQL stopped and started)
+// within 2 s, stays 200 under load, and neither /metrics nor /readyz shows a payload or key material.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -9,6 +9,7 @@ import path from 'node:path';
 import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
 import { exchange, request } from '../../helpers/line-client.js';
 import { get, metricsPortOf, promtoolCheck, sample, waitUntil } from '../../helpers/operations.js';
+import { needPostgres, startPostgres } from '../../helpers/postgres-server.js';
 import { startRedis } from '../../helpers/redis-server.js';
 import { makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
 import { needTools } from '../../helpers/tools.js';
@@ -153,4 +154,34 @@ t.test('sign on Redis: killed → 503 within 2 s, back → 200 within 2 s', need
   const metrics = (await get(ops, '/metrics')).body;
   t.equal(await promtoolCheck(metrics), '');
   t.ok((sample(metrics, 'signerd_store_errors_total', { store: 'redis', op: 'put' }) ?? 0) > 0, 'store errors counted');
+});
+
+t.test('sign on PostgreSQL: stopped → 503 within 2 s, back → 200 within 2 s', needPostgres(), async (t) => {
+  const keys = makeKeys(dir, 'ecdsa', 'pg-ops');
+  const server = await startPostgres();
+  t.teardown(() => server.stop());
+  const sign = await startDaemon([
+    'sign-ecdsa',
+    '--key',
+    keys.privateKeyFile,
+    '--store',
+    'postgres',
+    '--postgres-url',
+    server.url(),
+    '--postgres-sslmode',
+    'disable',
+    '--port',
+    '0',
+    '--metrics-port',
+    '0',
+  ]);
+  t.teardown(() => sign.stop());
+  const ops = metricsPortOf(sign);
+  await waitUntil(readyIs(ops, 200), 5_000, 'ready');
+  await server.primary.stop();
+  t.pass(`503 after ${await waitUntil(readyIs(ops, 503), 2_000, 'unready after the stop')} ms`);
+  const body = JSON.parse((await get(ops, '/readyz')).body) as { notReady: Record<string, string> };
+  t.match(body.notReady['store'], /^STORE_UNAVAILABLE|^BACKEND_TIMEOUT/);
+  await server.primary.start();
+  t.pass(`200 after ${await waitUntil(readyIs(ops, 200), 2_000, 'ready after the restart')} ms`);
 });

@@ -1,7 +1,6 @@
-// Readiness: "this daemon can do its job right now". Each daemon registers its parts (a key, a store,
-// a secret set) with a probe; probes run on their interval, at once after a backend fault or when a
-// backend signals a change (a store's connection lost or back), each within a deadline. The daemon
-// is ready while it serves its listeners and every part's last probe passed.
+// Readiness: "this daemon can do its job right now": it serves its listeners and every part (a key, a
+// store, a secret set) passed its last probe. Probes run on an interval, at once after a backend fault
+// or a signalled change (a store's connection lost or back), each within a deadline.
 import type { Logger } from 'pino';
 import { DaemonError, toDaemonError } from '../errors.js';
 import { PROBE_MS_MAX, UNREADY_LOG_INTERVAL_MS } from '../limits.js';

@@ -142,6 +142,45 @@ t.test('verify-rsa sizes its thread pool to the cores less one; UV_THREADPOOL_SI
   );
 });
 
+t.test('a pool with a thread per core runs below the event loop (nice +10); verify-rsa keeps its priority', async (t) => {
+  const rsa = makeKeys(dir, 'rsa', 'nice-rsa');
+  const ecdsa = makeKeys(dir, 'ecdsa', 'nice-ecdsa');
+  /** The nice value of each of the daemon's threads once it serves (the main thread first). */
+  const niceOf = async (args: string[]): Promise<number[]> => {
+    // Through env(1) without NODE_OPTIONS, as systemd starts it (see the pool-size test above).
+    const child = spawn('env', ['-u', 'NODE_OPTIONS', '-u', 'UV_THREADPOOL_SIZE', process.execPath, SIGNERD, ...args, '--port', '0'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    t.teardown(() => child.kill('SIGKILL'));
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('"msg":"listening"')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`${args[0]} exited ${code}`)));
+    });
+    const nices = fs
+      .readdirSync(`/proc/${child.pid}/task`)
+      .sort((a, b) => Number(a) - Number(b))
+      .map((tid) => Number(fs.readFileSync(`/proc/${child.pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]));
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+    return nices;
+  };
+  const sign = await niceOf(['sign-ecdsa', '--key', ecdsa.privateKeyFile, '--state-dir', path.join(dir, 'nice-sign')]);
+  t.equal(sign[0], 0, 'the event loop keeps its priority');
+  // libuv's default pool has 4 threads: a thread for every core on up to 4 cores.
+  const lowered = os.availableParallelism() <= 4 ? 4 : 0;
+  t.equal(sign.filter((n) => n === 10).length, lowered, `sign-ecdsa: ${lowered} pool threads at nice 10 (${os.availableParallelism()} cores)`);
+  const verify = await niceOf(['verify-rsa', '--keyring', rsa.publicKeyFile, '--state-dir', path.join(dir, 'nice-verify')]);
+  t.same(
+    verify.filter((n) => n !== 0),
+    [],
+    'verify-rsa: its pool leaves a core to the loop, so no thread is lowered',
+  );
+});
+
 /**
  * What the daemon listening on `port` has not taken yet (Linux /proc/net/tcp): connections in its
  * accept queue and unread bytes in its sockets (rx_queue of the sockets on its port), and bytes its

@@ -46,7 +46,8 @@ function lowerPoolPriority(): void {
     fs.stat('/', () => {});
     const started = [...threads()].filter((tid) => !before.has(tid));
     if (started.length !== poolThreads) return;
-    for (const tid of started) os.setPriority(Number(tid), Math.min(19, os.getPriority() + POOL_NICE));
+    const nice = Math.min(19, os.getPriority() + POOL_NICE);
+    for (const tid of started) os.setPriority(Number(tid), nice);
   } catch {
     // Not fatal: the daemon only loses the event loop's head start.
   }

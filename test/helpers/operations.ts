@@ -1,6 +1,8 @@
 // Reading a daemon's operations listener in tests: its port (from the "metrics listening" log line),
-// a GET of /metrics, /healthz or /readyz, a sample's value, promtool's verdict, and polling.
+// a GET of /metrics, /healthz or /readyz, a sample's value, promtool's verdict, polling, and /readyz
+// through a store outage.
 import { execFile } from 'node:child_process';
+import type { Test } from 'tap';
 import type { RunningDaemon } from './daemon.js';
 
 export function metricsPortOf(daemon: RunningDaemon): number {
@@ -41,4 +43,24 @@ export async function waitUntil(check: () => Promise<boolean>, msMax: number, wh
     if (Date.now() - started > msMax) throw new Error(`${what}: not within ${msMax} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** What /readyz must follow: a store server stopped, then started again. */
+export interface Outage {
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+/**
+ * The issue's readiness bound (#13): with the daemon ready, `outage.stop()` turns /readyz 503 within
+ * 2 s, naming `part` as unavailable, and `outage.start()` turns it 200 again within 2 s.
+ */
+export async function readinessFollowsOutage(t: Test, port: number, part: string, outage: Outage): Promise<void> {
+  const readyIs = (status: number) => async () => (await get(port, '/readyz')).status === status;
+  await outage.stop();
+  t.pass(`503 after ${await waitUntil(readyIs(503), 2_000, 'unready during the outage')} ms`);
+  const body = JSON.parse((await get(port, '/readyz')).body) as { notReady: Record<string, string> };
+  t.match(body.notReady[part], /^STORE_UNAVAILABLE|^BACKEND_TIMEOUT/);
+  await outage.start();
+  t.pass(`200 after ${await waitUntil(readyIs(200), 2_000, 'ready after the outage')} ms`);
 }

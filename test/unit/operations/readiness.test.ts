@@ -2,9 +2,9 @@
 // ready again) is probed at once instead of at its next interval, and a change signalled while a
 // probe runs gets a probe of its own after it.
 import pino from 'pino';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { DaemonError } from '../../../lib/errors.js';
-import { createProbeTrigger, createReadiness } from '../../../lib/operations/readiness.js';
+import { createProbeTrigger, createReadiness, type ProbeTrigger, type Readiness } from '../../../lib/operations/readiness.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -17,10 +17,13 @@ async function until(cond: () => boolean, msMax = 2_000): Promise<boolean> {
   return true;
 }
 
-t.test('a signalled change is probed at once, not at the next interval', async (t) => {
+/**
+ * A serving daemon's readiness with one store part, probed hourly unless its trigger fires. `connected`
+ * says, for the n-th probe (from 1), whether the store was reachable when that probe looked.
+ */
+function storeReadiness(t: Test, connected: (probe: number) => Promise<boolean>): { readiness: Readiness; changes: ProbeTrigger; probes: () => number } {
   const readiness = createReadiness(pino({ level: 'silent' }));
   t.teardown(() => readiness.stop());
-  let up = true;
   let probes = 0;
   const changes = createProbeTrigger();
   readiness.add({
@@ -28,11 +31,16 @@ t.test('a signalled change is probed at once, not at the next interval', async (
     intervalMs: HOUR_MS,
     changes,
     async probe() {
-      probes++;
-      if (!up) throw new DaemonError('STORE_UNAVAILABLE', 'connection closed');
+      if (!(await connected(++probes))) throw new DaemonError('STORE_UNAVAILABLE', 'connection closed');
     },
   });
   readiness.serving();
+  return { readiness, changes, probes: () => probes };
+}
+
+t.test('a signalled change is probed at once, not at the next interval', async (t) => {
+  let up = true;
+  const { readiness, changes, probes } = storeReadiness(t, async () => up);
   t.ok(await until(() => readiness.report().ready), 'ready after the first probe');
 
   up = false;
@@ -43,29 +51,18 @@ t.test('a signalled change is probed at once, not at the next interval', async (
   up = true;
   changes.fire();
   t.ok(await until(() => readiness.report().ready), 'ready again at once');
-  t.equal(probes, 3, 'one probe per change, none from the hour-long interval');
+  t.equal(probes(), 3, 'one probe per change, none from the hour-long interval');
 });
 
 t.test('a change while a probe runs is probed again after it', async (t) => {
-  const readiness = createReadiness(pino({ level: 'silent' }));
-  t.teardown(() => readiness.stop());
   let up = false;
   let release: (() => void) | null = null;
-  let probes = 0;
-  const changes = createProbeTrigger();
-  readiness.add({
-    name: 'store',
-    intervalMs: HOUR_MS,
-    changes,
-    async probe() {
-      probes++;
-      const sawUp = up;
-      // The first probe is held until the test lets it go, so the change below lands during it.
-      if (probes === 1) await new Promise<void>((resolve) => (release = resolve));
-      if (!sawUp) throw new DaemonError('STORE_UNAVAILABLE', 'connection closed');
-    },
+  const { readiness, changes, probes } = storeReadiness(t, async (probe) => {
+    const sawUp = up;
+    // The first probe is held until the test lets it go, so the change below lands during it.
+    if (probe === 1) await new Promise<void>((resolve) => (release = resolve));
+    return sawUp;
   });
-  readiness.serving();
   t.ok(await until(() => release !== null), 'first probe running');
   up = true;
   changes.fire();
@@ -73,7 +70,7 @@ t.test('a change while a probe runs is probed again after it', async (t) => {
   // The first probe looked before the connection came back; without a second probe the part would
   // stay unready for an hour.
   t.ok(await until(() => readiness.report().ready), 'ready after the queued probe');
-  t.equal(probes, 2);
+  t.equal(probes(), 2);
 });
 
 t.test('a trigger fired before its part is added does nothing', async (t) => {

@@ -61,7 +61,7 @@ async function serveWith(
   log: Logger,
 ): Promise<TezosDaemon> {
   const { listen } = settings;
-  // A Redis connection lost or back is probed at once: /readyz follows it without waiting for the next probe.
+  // A store connection lost or back (Redis; a failed PostgreSQL one) is probed at once: /readyz need not wait for the next probe.
   const marksChanged = createProbeTrigger();
   const marks = ops.timedStore(await openDaemonWatermarks(settings.store, settings.hostFloorDir, log, marksChanged.fire), settings.store.kind, [
     'reserve',

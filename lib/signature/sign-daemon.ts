@@ -93,7 +93,7 @@ async function startSignDaemon(profile: SignatureProfile, settings: SignDaemonSe
     await ops.stop();
     throw err;
   }
-  // A Redis connection lost or back is probed at once: /readyz follows it without waiting for the next probe.
+  // A store connection lost or back (Redis; a failed PostgreSQL one) is probed at once: /readyz need not wait for the next probe.
   const storeChanged = createProbeTrigger();
   const store = ops.timedStore(
     await openValidityStore(settings.store, { durable: false, create: true, log, logConnectionErrors: true, onConnectionChange: storeChanged.fire }),

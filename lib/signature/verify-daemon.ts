@@ -47,7 +47,7 @@ async function startVerifyDaemon(profile: SignatureProfile, settings: VerifyDaem
   const ops = await startOperations(`verify-${profile.family}`, listen, log);
   const keyring = loadKeyring(settings.keyring, profile.algorithm);
   for (const keyId of keyring.keyIds) ops.keyInfo(keyId, profile.algorithm, 'public-key-file');
-  // A Redis connection lost or back is probed at once: /readyz follows it without waiting for the next probe.
+  // A store connection lost or back (Redis; a failed PostgreSQL one) is probed at once: /readyz need not wait for the next probe.
   const storeChanged = createProbeTrigger();
   const store = ops.timedStore(
     await openValidityStore(settings.store, { durable: false, create: true, log, logConnectionErrors: true, onConnectionChange: storeChanged.fire }),

@@ -48,7 +48,7 @@ export async function openWatermarkBackend(settings: StoreSettings, opts: Omit<S
 
 /**
  * The marks of the serving daemon; `hostFloorDir` is the state directory of the host floor (Redis only), null for none;
- * `onConnectionChange` hears Redis's connection close or come back (readiness probes at once).
+ * `onConnectionChange` hears the store's connection close or come back (readiness probes at once).
  */
 export async function openDaemonWatermarks(
   settings: StoreSettings,

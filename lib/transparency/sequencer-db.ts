@@ -50,6 +50,11 @@ export interface SequencerOptions {
   /** How long to wait for another process holding the write lock. */
   lockWaitMsMax: number;
   readonly?: boolean;
+  /**
+   * false: this connection's commits never checkpoint the WAL (a connection on a daemon's event loop,
+   * which must not spend a commit copying pages); the writer thread's commits and checkpoint records do.
+   */
+  autoCheckpoint?: boolean;
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -81,6 +86,7 @@ export function openSequencer(dir: string, opts: SequencerOptions): Sequencer {
     if (!opts.readonly) {
       locked(() => db.pragma('journal_mode = WAL'));
       db.pragma('synchronous = FULL');
+      if (opts.autoCheckpoint === false) db.pragma('wal_autocheckpoint = 0');
     }
     origin = locked(() => prepareSchema(db, opts));
   } catch (err) {

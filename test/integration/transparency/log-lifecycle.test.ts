@@ -1,7 +1,8 @@
 // Opening, failing and reopening a log through the library: a database that lost entries or
 // belongs to another tree is refused (appending would fork), the checkpoint file and its record
 // are brought level after a crash between them, missing tiles and stale temporary files are
-// repaired, and a lock held too long fails the append closed and recovers by itself.
+// repaired, a lock held too long fails the append closed and recovers by itself, and lone appends
+// (committed on the calling thread) stay durable, ordered and patient with a held lock.
 import t from 'tap';
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
@@ -128,6 +129,44 @@ t.test('a write lock held too long fails appends closed, and the log recovers by
   holder.exec('ROLLBACK');
   holder.close();
   t.same(await appendRange(log, 4, 6), [3, 4], 'appends resume once the lock is free; no index was used up');
+});
+
+t.test('lone appends (committed on the calling thread) are durable and in order, and wait for a held lock', async (t) => {
+  const dir = t.testdir();
+  const { keyFile } = await makeKey(dir);
+  const logDir = path.join(dir, 'log');
+  const log = await openTransparencyLog({
+    dir: logDir,
+    signers: [loadCheckpointSignerFile(keyFile)],
+    lockWaitMsMax: 3_000,
+    appendMsMax: 5_000,
+    checkpointIntervalMs: 60_000,
+  });
+  t.teardown(() => log.close());
+  const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
+  const lone: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    await pause();
+    lone.push(...(await appendRange(log, i, i + 1)));
+  }
+  t.same(lone, [0, 1, 2], 'one at a time, each in its own commit');
+  t.same(await appendRange(log, 3, 6), [3, 4, 5], 'a batch after them goes on from there');
+  const reader = new Database(path.join(logDir, SEQUENCER_FILE), { readonly: true });
+  t.equal(reader.prepare('SELECT count(*) FROM entries').pluck().get(), 6, 'every acknowledged entry is committed');
+  reader.close();
+
+  // Another process holds the write lock: a lone append is not refused at once (it goes to the
+  // writer thread, which waits for the lock) and commits once the lock is free.
+  const holder = new Database(path.join(logDir, SEQUENCER_FILE));
+  holder.exec('BEGIN IMMEDIATE');
+  await pause();
+  const waiting = appendRange(log, 6, 7);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  holder.exec('ROLLBACK');
+  holder.close();
+  t.same(await waiting, [6], 'committed after the lock was released');
+  await pause();
+  t.same(await appendRange(log, 7, 8), [7], 'and the next lone append is committed here again');
 });
 
 t.test('a publish asked for while another runs covers what became durable meanwhile', async (t) => {

@@ -2,7 +2,7 @@
 // counters and histogram counts equal the requests per outcome, /readyz follows the store (a SQLite
 // state directory made unwritable, a Redis killed and brought back, a PostgreSQL stopped and started)
 // within 2 s, stays 200 under load, and neither /metrics nor /readyz shows a payload or key material.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -125,26 +125,20 @@ t.test('sign and verify on SQLite: metrics, readiness, the state directory made 
   );
 });
 
-t.test('sign on Redis: killed → 503 within 2 s, back → 200 within 2 s', needTools('redis-server'), async (t) => {
-  const keys = makeKeys(dir, 'ecdsa', 'redis-ops');
-  const redis = await startRedis();
-  t.teardown(() => redis.stop());
-  const sign = await startDaemon([
-    'sign-ecdsa',
-    '--key',
-    keys.privateKeyFile,
-    '--store',
-    'redis',
-    '--redis-url',
-    redis.url,
-    '--port',
-    '0',
-    '--metrics-port',
-    '0',
-  ]);
+/** sign-ecdsa on a store given by `storeArgs`, with metrics; resolves with its operations port once /readyz is 200. */
+async function startReadySign(t: Test, name: string, storeArgs: string[], readyMsMax: number): Promise<number> {
+  const keys = makeKeys(dir, 'ecdsa', name);
+  const sign = await startDaemon(['sign-ecdsa', '--key', keys.privateKeyFile, ...storeArgs, '--port', '0', '--metrics-port', '0']);
   t.teardown(() => sign.stop());
   const ops = metricsPortOf(sign);
-  await waitUntil(readyIs(ops, 200), 2_000, 'ready');
+  await waitUntil(readyIs(ops, 200), readyMsMax, 'ready');
+  return ops;
+}
+
+t.test('sign on Redis: killed → 503 within 2 s, back → 200 within 2 s', needTools('redis-server'), async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const ops = await startReadySign(t, 'redis-ops', ['--store', 'redis', '--redis-url', redis.url], 2_000);
   await readinessFollowsOutage(t, ops, 'store', redis);
   const metrics = (await get(ops, '/metrics')).body;
   t.equal(await promtoolCheck(metrics), '');
@@ -152,26 +146,8 @@ t.test('sign on Redis: killed → 503 within 2 s, back → 200 within 2 s', need
 });
 
 t.test('sign on PostgreSQL: stopped → 503 within 2 s, back → 200 within 2 s', needPostgres(), async (t) => {
-  const keys = makeKeys(dir, 'ecdsa', 'pg-ops');
   const server = await startPostgres();
   t.teardown(() => server.stop());
-  const sign = await startDaemon([
-    'sign-ecdsa',
-    '--key',
-    keys.privateKeyFile,
-    '--store',
-    'postgres',
-    '--postgres-url',
-    server.url(),
-    '--postgres-sslmode',
-    'disable',
-    '--port',
-    '0',
-    '--metrics-port',
-    '0',
-  ]);
-  t.teardown(() => sign.stop());
-  const ops = metricsPortOf(sign);
-  await waitUntil(readyIs(ops, 200), 5_000, 'ready');
+  const ops = await startReadySign(t, 'pg-ops', ['--store', 'postgres', '--postgres-url', server.url(), '--postgres-sslmode', 'disable'], 5_000);
   await readinessFollowsOutage(t, ops, 'store', server.primary);
 });

@@ -40,8 +40,14 @@ export async function makeKey(dir: string, origin = ORIGIN): Promise<{ keyFile: 
   return { keyFile, vkey: verifierKey };
 }
 
-export function openLog(logDir: string, keyFile: string, checkpointIntervalMs = 60_000): Promise<TransparencyLog> {
-  return openTransparencyLog({ dir: logDir, signers: [loadCheckpointSignerFile(keyFile)], checkpointIntervalMs });
+/** Opens a log with one key file; `bounds` overrides the lock wait and append deadline (defaults otherwise). */
+export function openLog(
+  logDir: string,
+  keyFile: string,
+  checkpointIntervalMs = 60_000,
+  bounds: { lockWaitMsMax?: number; appendMsMax?: number } = {},
+): Promise<TransparencyLog> {
+  return openTransparencyLog({ dir: logDir, signers: [loadCheckpointSignerFile(keyFile)], checkpointIntervalMs, ...bounds });
 }
 
 /** The stand-in signature of event i: 32 bytes, unique per label. */

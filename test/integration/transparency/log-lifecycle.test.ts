@@ -10,8 +10,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { auditLog } from '../../../lib/transparency/log-audit.js';
 import { parseVerifierKey } from '../../../lib/transparency/note-key.js';
-import { loadCheckpointSignerFile } from '../../../lib/transparency/checkpoint-signer.js';
-import { openTransparencyLog } from '../../../lib/transparency/transparency-log.js';
 import { readCheckpointFile } from '../../../lib/transparency/tile-publisher.js';
 import { SEQUENCER_FILE } from '../../../lib/transparency/sequencer-db.js';
 import type { LogEvent } from '../../../lib/transparency/log-entry.js';
@@ -110,13 +108,7 @@ t.test('a write lock held too long fails appends closed, and the log recovers by
   const dir = t.testdir();
   const { keyFile } = await makeKey(dir);
   const logDir = path.join(dir, 'log');
-  const log = await openTransparencyLog({
-    dir: logDir,
-    signers: [loadCheckpointSignerFile(keyFile)],
-    lockWaitMsMax: 200,
-    appendMsMax: 2_000,
-    checkpointIntervalMs: 60_000,
-  });
+  const log = await openLog(logDir, keyFile, 60_000, { lockWaitMsMax: 200, appendMsMax: 2_000 });
   t.teardown(() => log.close());
   await appendRange(log, 0, 3);
 
@@ -135,13 +127,7 @@ t.test('lone appends (committed on the calling thread) are durable and in order,
   const dir = t.testdir();
   const { keyFile } = await makeKey(dir);
   const logDir = path.join(dir, 'log');
-  const log = await openTransparencyLog({
-    dir: logDir,
-    signers: [loadCheckpointSignerFile(keyFile)],
-    lockWaitMsMax: 3_000,
-    appendMsMax: 5_000,
-    checkpointIntervalMs: 60_000,
-  });
+  const log = await openLog(logDir, keyFile, 60_000, { lockWaitMsMax: 3_000, appendMsMax: 5_000 });
   t.teardown(() => log.close());
   const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
   const lone: number[] = [];

@@ -19,12 +19,15 @@ import { startChannelSweep } from '../channels/channel-sweep.js';
 import { DaemonError, isRetryable, toDaemonError, type ErrorCode } from '../errors.js';
 import {
   FILE_STREAM_CHUNK_BYTES,
+  FRAMING_ERROR_DISCARD_MS,
   HTTP_CLOSE_GRACE_MS,
   HTTP_DEADLINE_CHECK_INTERVAL_MS,
   HTTP_HEADERS_MS_MAX,
   HTTP_KEEP_ALIVE_MS,
+  HTTP_REFUSALS_PENDING_MAX,
   HTTP_REPLY_STALL_MS_MAX,
   HTTP_RETRY_AFTER_S,
+  INPUT_HELD_BYTES_MAX,
   MULTIPART_HEADER_BYTES_MAX,
   MULTIPART_PARTS_MAX,
   REFUSED_UPLOAD_DISCARD_MS_MAX,
@@ -34,7 +37,9 @@ import {
   type Limits,
 } from '../limits.js';
 import { ERROR_CODE_HEADER, HTTP_STATUS } from '../protocol/http-status.js';
+import { createBodyBudget, type BodyBudget } from './body-budget.js';
 import { multipartUpload, type FormFieldSpec, type UploadedForm } from './multipart-form.js';
+import { createRefusalLog } from './refusal-log.js';
 import { logRequest } from './request-log.js';
 import type { RequestContext } from './serve-tcp.js';
 import { createUploadQueue, type Admission, type QueueLimits } from './upload-queue.js';
@@ -89,6 +94,11 @@ type HttpServerLimits = Pick<Limits, 'connectionsMax' | 'drainMsMax' | 'httpBody
   httpHeadersMsMax?: number;
   /** A reply with no progress this long is cut (default HTTP_REPLY_STALL_MS_MAX). */
   httpReplyStallMsMax?: number;
+  /**
+   * Bytes of bodies being read, across connections, past which the request holding the most is
+   * refused with BUSY (default: INPUT_HELD_BYTES_MAX, or two whole bodies if that is more).
+   */
+  httpBodiesHeldBytesMax?: number;
 };
 
 interface UploadLimits extends QueueLimits {
@@ -137,6 +147,8 @@ interface Connection {
   readonly conn: number;
   nextReq: number;
   since: bigint;
+  /** A request was answered before its body was all in: what the parser says of the rest is not a request. */
+  bodyRefused: boolean;
 }
 
 /** One upload's resources: its place in the queue, its private directory, its work. */
@@ -157,7 +169,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const connections = new WeakMap<net.Socket, Connection>();
   const connectionOf = (socket: net.Socket): Connection => {
     let connection = connections.get(socket);
-    if (!connection) connections.set(socket, (connection = { conn: ++nextConn, nextReq: 0, since: process.hrtime.bigint() }));
+    if (!connection) connections.set(socket, (connection = { conn: ++nextConn, nextReq: 0, since: process.hrtime.bigint(), bodyRefused: false }));
     return connection;
   };
 
@@ -174,8 +186,32 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     ? https.createServer({ ...channel.tlsOptions(), ...httpOptions, handshakeTimeout: TLS_HANDSHAKE_MS_MAX })
     : http.createServer(httpOptions);
   // TLS: sockets still in their handshake count too, so a handshake flood cannot hold more than this.
-  server.maxConnections = limits.connectionsMax + (channel ? TLS_HANDSHAKES_PENDING_MAX : 0);
+  server.maxConnections = limits.connectionsMax + HTTP_REFUSALS_PENDING_MAX + (channel ? TLS_HANDSHAKES_PENDING_MAX : 0);
   server.on('connection', connectionOf);
+  // The cap: a connection past it is answered 503 BUSY on its first request and closed (like the line
+  // server's ERR BUSY), logged once a second at most; past HTTP_REFUSALS_PENDING_MAX more, or past
+  // the TLS handshakes allowed, node:http resets it. TLS connections count once their handshake is done.
+  const refusals = createRefusalLog(log);
+  const overCap = new WeakSet<net.Socket>();
+  let admitted = 0;
+  server.on(channel ? 'secureConnection' : 'connection', (socket: net.Socket) => {
+    if (admitted < limits.connectionsMax) {
+      admitted++;
+      socket.once('close', () => admitted--);
+      return;
+    }
+    overCap.add(socket);
+    refusals.note('BUSY');
+    opts.metrics?.refused('BUSY');
+    const timer = setTimeout(() => socket.destroy(), FRAMING_ERROR_DISCARD_MS);
+    socket.once('close', () => clearTimeout(timer));
+  });
+  server.on('drop', () => {
+    refusals.note('BUSY');
+    opts.metrics?.refused('BUSY');
+  });
+  // Bodies read whole: each connection may hold httpBodyBytesMax, but all of them together only this.
+  const bodies = createBodyBudget(limits.httpBodiesHeldBytesMax ?? Math.max(INPUT_HELD_BYTES_MAX, 2 * limits.httpBodyBytesMax));
   // Each TLS connection's channel, decided once its handshake is done; requests on it are then
   // checked against the current registry (checkRequest), and open ones by the sweep.
   const channels = new Map<tls.TLSSocket, { client: ChannelClient } | { refusal: DaemonError }>();
@@ -218,7 +254,6 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       open++;
       socket.once('close', () => open--);
     });
-    server.on('drop', () => opts.metrics?.refused('BUSY'));
     opts.metrics.observe({ connections: () => open, inFlight: () => inFlight });
   }
   server.on('request', (req, res) => serve(req, res, false));
@@ -226,10 +261,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   server.on('checkContinue', (req, res) => serve(req, res, true));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     const connection = connectionOf(socket as net.Socket);
-    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
-      // The client went away between requests: nothing to answer.
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || connection.bodyRefused) {
+      // The client went away between requests, or stopped sending a body already refused (and
+      // logged): nothing to answer.
       socket.destroy();
-      log.debug({ conn: connection.conn, err: err.message }, 'http client gone');
+      log.debug({ conn: connection.conn, err: err.code ?? err.message }, 'http client gone');
       return;
     }
     // Registering this handler replaces node's own replies, so the request deadline's 408 is ours to send.
@@ -247,6 +283,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   /** One request, one log record once it is over (reply sent, upload directory removed). */
   function serve(req: http.IncomingMessage, res: http.ServerResponse, expectsContinue: boolean): void {
     const connection = connectionOf(req.socket);
+    // A new request parsed: any body refused before it has ended.
+    connection.bodyRefused = false;
     const started = process.hrtime.bigint();
     const fields: Record<string, unknown> = { conn: connection.conn, req: ++connection.nextReq, method: req.method, path: logPath(req.url) };
     const ctx: RequestContext = { conn: connection.conn, req: fields['req'] as number, fields };
@@ -272,7 +310,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       } catch {
         if (outcome === 'ok') outcome = 'client-gone';
       } finally {
-        if (!req.complete) discardRest(req);
+        if (!req.complete) {
+          connection.bodyRefused = true;
+          discardRest(req);
+        }
         await release(job);
         if (job.admission) {
           fields['waitedMs'] = job.admission.waitedMs();
@@ -294,12 +335,17 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     job: UploadJob,
   ): Promise<HttpReply> {
     if (draining) throw new DaemonError('SHUTTING_DOWN', 'daemon is shutting down');
+    if (overCap.has(req.socket)) {
+      res.shouldKeepAlive = false;
+      throw new DaemonError('BUSY', `too many connections (max ${limits.connectionsMax})`);
+    }
     channelCheck(req, res, ctx.fields);
     const head = requestHead(req);
     const route = service.upload?.(head) ?? null;
     if (route === null) {
       if (expectsContinue) res.writeContinue();
-      return service.handle({ ...head, body: await readBody(req, limits.httpBodyBytesMax) }, ctx);
+      const body = await readBody(req, limits.httpBodyBytesMax, bodies, () => (res.shouldKeepAlive = false));
+      return service.handle({ ...head, body }, ctx);
     }
     if (!uploads) throw new DaemonError('INTERNAL', 'an upload route on a server started without upload settings');
     const { limits: bounds, queue, dir } = uploads;
@@ -404,21 +450,41 @@ function requestHead(req: http.IncomingMessage): HttpRequestHead {
   return { method: req.method ?? 'GET', path: decodePath(url.pathname), query: url.searchParams, headers: req.headers };
 }
 
-/** Reads the whole body, refusing (413) as soon as it passes bytesMax rather than after. */
-function readBody(req: http.IncomingMessage, bytesMax: number): Promise<Buffer> {
+/**
+ * Reads the whole body, refusing (413) as soon as it passes bytesMax rather than after, or (BUSY,
+ * then `shed` ends the connection) when the budget of all bodies being read sheds this one.
+ */
+function readBody(req: http.IncomingMessage, bytesMax: number, budget: BodyBudget, shed: () => void): Promise<Buffer> {
   if (Number(req.headers['content-length'] ?? 0) > bytesMax) return Promise.reject(new DaemonError('PAYLOAD_TOO_LARGE', `body larger than ${bytesMax} bytes`));
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;
+    const fail = (err: DaemonError): void => {
+      stop();
+      // The request lives on while the rest of its body is discarded: what was read goes now.
+      parts.length = 0;
+      reject(err);
+    };
+    const hold = budget.hold(() => {
+      shed();
+      fail(new DaemonError('BUSY', 'too many request bytes arriving at once across connections; retry'));
+    });
     const onData = (chunk: Buffer): void => {
       size += chunk.length;
-      if (size <= bytesMax) return void parts.push(chunk);
+      if (size > bytesMax) return fail(new DaemonError('PAYLOAD_TOO_LARGE', `body larger than ${bytesMax} bytes`));
+      parts.push(chunk);
+      hold.add(chunk.length);
+    };
+    const stop = (): void => {
       req.off('data', onData);
-      reject(new DaemonError('PAYLOAD_TOO_LARGE', `body larger than ${bytesMax} bytes`));
+      hold.release();
     };
     req.on('data', onData);
-    req.on('end', () => resolve(Buffer.concat(parts)));
-    req.on('error', (err) => reject(new DaemonError('BAD_REQUEST', `request body: ${err.message}`)));
+    req.on('end', () => {
+      stop();
+      resolve(Buffer.concat(parts));
+    });
+    req.on('error', (err) => fail(new DaemonError('BAD_REQUEST', `request body: ${err.message}`)));
   });
 }
 

@@ -14,6 +14,7 @@ import { createGate } from './gate.js';
 import { openLineConnection, type ConnectionControl, type ConnectionMode } from './line-connection.js';
 import { createRequestRunner, type LineService } from './request-runner.js';
 import { createOutcomeSummary, type RequestLogMode } from './request-log.js';
+import { createRefusalLog } from './refusal-log.js';
 import { createTurnBudget } from './turn-budget.js';
 import type { ListenerMetrics } from './listener-metrics.js';
 
@@ -167,30 +168,6 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
       if (!channel || !(server instanceof tls.Server)) return;
       server.setSecureContext(channel.tlsOptions());
       sweeper.sweep();
-    },
-  };
-}
-
-/** Logs the first refusal at once, then at most one summary line (with a count) per interval. */
-function createRefusalLog(log: Logger, intervalMs = 1_000): { note(outcome: string): void } {
-  let pending = 0;
-  let lastOutcome = '';
-  let timer: NodeJS.Timeout | undefined;
-  const flush = (): void => {
-    timer = undefined;
-    if (pending > 0) log.warn({ outcome: lastOutcome, refused: pending }, 'connections refused');
-    pending = 0;
-  };
-  return {
-    note(outcome) {
-      lastOutcome = outcome;
-      if (timer === undefined) {
-        log.warn({ outcome, refused: 1 }, 'connection refused');
-        timer = setTimeout(flush, intervalMs);
-        timer.unref();
-        return;
-      }
-      pending++;
     },
   };
 }

@@ -3,12 +3,14 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import { murmur3x86_32 } from '../../../daemons/hmac/murmur3.js';
+import { rssMb } from '../../helpers/abusive-clients.js';
 import { needTools } from '../../helpers/tools.js';
 import { mode32Dir, singleDir } from '../../unit/hmac/secret-fixtures.js';
-import { pythonHas, referenceTags, startHmac } from './hmac-fixtures.js';
+import { pythonHas, referenceTags, startHmac, waitForLog } from './hmac-fixtures.js';
 
 const base = t.testdir();
 
@@ -85,3 +87,58 @@ t.test('statuses: 404, 405, 400, 413, 503', needTools('curl'), async (t) => {
   t.match(Buffer.from(missing.bodyHex, 'hex').toString(), /^ERR BACKEND_UNAVAILABLE secret file [0-9a-f]{4} is not installed/);
   t.equal(curl(`${root}/hmac`, '--data-binary', 'hello world').status, 200, 'still serving');
 });
+
+t.test('many connections: past the cap 503 BUSY, and large bodies sent at once do not grow memory', needTools('curl'), async (t) => {
+  const dir = singleDir(path.join(base, 'crowd'));
+  const daemon = await startHmac(['--secret-dir', dir, '--connections-max', '300'], true);
+  t.teardown(() => daemon.stop());
+  const port = daemon.ports[2]!;
+  const root = `http://127.0.0.1:${port}`;
+  const open = (): Promise<net.Socket> =>
+    new Promise((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
+      socket.on('error', reject);
+    });
+
+  // 300 idle connections hold every place: one more gets its 503 (curl's view), not a reset.
+  const idle = await Promise.all(Array.from({ length: 300 }, open));
+  const refused = curl(`${root}/hmac`, '--data-binary', 'hello world');
+  t.equal(refused.status, 503, 'past the connection cap: 503');
+  t.match(refused.headers, /\r\nx-signerd-error-code: BUSY\r\n/i);
+  t.match(refused.headers, /\r\nretry-after: 1\r\n/i);
+  t.match(await waitForLog(daemon, 'connection refused', 0), { level: 'warn', outcome: 'BUSY' }, 'the refusal is logged');
+  idle.forEach((socket) => socket.destroy());
+
+  // 300 clients each send all but the last byte of a 1 MiB body and wait: 300 MiB offered, at most
+  // 16 MiB of it held; the bodies past that are refused (503 BUSY, connection closed).
+  const replies: string[] = [];
+  const crowd = await Promise.all(
+    Array.from({ length: 300 }, async (_, i) => {
+      const socket = await until(async () => open().catch(() => null));
+      socket.on('data', (d: Buffer) => (replies[i] = (replies[i] ?? '') + d.toString('latin1')));
+      socket.on('error', () => undefined);
+      socket.write('POST /hmac HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n');
+      socket.write(Buffer.alloc(1048575, 0x61));
+      return socket;
+    }),
+  );
+  t.teardown(() => crowd.forEach((socket) => socket.destroy()));
+  const busy = await until(() => {
+    const found = replies.filter((r) => r?.startsWith('HTTP/1.1 503'));
+    return found.length >= 280 ? found : null;
+  });
+  t.ok(busy.length >= 280, `${busy.length} bodies past the budget refused`);
+  t.match(busy[0], /\r\nx-signerd-error-code: BUSY\r\n/i);
+  const rss = rssMb(daemon.proc.pid!);
+  t.ok(rss < 200, `RSS ${rss.toFixed(0)} MB < 200 MB with 300 MiB of bodies offered`);
+  t.equal(curl(`${root}/hmac`, '--data-binary', 'hello world').status, 200, 'a normal request is served beside them');
+});
+
+/** Polls `probe` until it gives a value (at most 10 s). */
+async function until<T>(probe: () => T | null | Promise<T | null>): Promise<T> {
+  for (const end = Date.now() + 10_000; Date.now() < end; await new Promise((resolve) => setTimeout(resolve, 20))) {
+    const value = await probe();
+    if (value !== null) return value;
+  }
+  throw new Error('condition not met within 10 s');
+}

@@ -42,9 +42,9 @@ function send(
 }
 
 /** Polls `probe` until it gives a value (at most 5 s). */
-async function until<T>(probe: () => T | null): Promise<T> {
+async function until<T>(probe: () => T | null | Promise<T | null>): Promise<T> {
   for (const end = Date.now() + 5_000; Date.now() < end; await new Promise((resolve) => setTimeout(resolve, 10))) {
-    const value = probe();
+    const value = await probe();
     if (value !== null) return value;
   }
   throw new Error('condition not met within 5 s');
@@ -159,3 +159,98 @@ t.test('upload routes: a streamed form in a private directory, removed after the
   await server.close();
   t.notOk(fs.existsSync(server.uploadDir!), 'the private directory goes at close');
 });
+
+t.test('past the connection cap: 503 BUSY with Retry-After and one warning, then served again', async (t) => {
+  const { log, lines } = memoryLog('test');
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: { ...LIMITS, connectionsMax: 2 }, log, service: errorsService, ...PLAINTEXT });
+  t.teardown(() => server.close());
+  const port = server.address.port;
+  const idle = await Promise.all([0, 1].map(() => connected(port)));
+  const refused = await send(port, 'POST', '/echo', Buffer.from('abc'));
+  t.equal(refused.status, 503, 'one more connection is answered, not reset');
+  t.equal(refused.headers['x-signerd-error-code'], 'BUSY');
+  t.equal(refused.headers['retry-after'], '1');
+  t.equal(refused.headers['connection'], 'close', 'and closed');
+  t.equal(refused.body, 'BUSY\n', "in the service's own error shape");
+  t.match(await until(() => lines.find((l) => l['msg'] === 'connection refused') ?? null), { level: 'warn', outcome: 'BUSY', refused: 1 });
+  t.match(await until(() => lines.find((l) => l['msg'] === 'request' && l['outcome'] === 'BUSY') ?? null), { status: 503 });
+  for (const socket of idle) socket.destroy();
+  const again = await until(async () => {
+    const r = await send(port, 'POST', '/echo', Buffer.from('abc'));
+    return r.status === 200 ? r : null;
+  });
+  t.equal(again.body, '3', 'a freed place serves again');
+});
+
+t.test('bodies held across connections are bounded: the largest is refused with BUSY, small ones are served', async (t) => {
+  const { log, lines } = memoryLog('test');
+  // Each body may be 1,024 bytes, all bodies being read together at most 2,048.
+  const limits = { ...LIMITS, httpBodiesHeldBytesMax: 2048 };
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits, log, service: errorsService, ...PLAINTEXT });
+  t.teardown(() => server.close());
+  const port = server.address.port;
+  // Four clients each send 1,000 of the 1,024 bytes they declare, and wait.
+  const slow = await Promise.all(
+    [0, 1, 2, 3].map(async () => {
+      const socket = await connected(port);
+      let reply = '';
+      socket.on('data', (d: Buffer) => (reply += d.toString('latin1')));
+      socket.write(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1024\r\n\r\n${'x'.repeat(1000)}`);
+      return { socket, reply: () => reply };
+    }),
+  );
+  const answered = await until(() => {
+    const busy = slow.filter((s) => s.reply().startsWith('HTTP/1.1 503'));
+    return busy.length >= 2 ? busy : null;
+  });
+  t.ok(answered.length >= 2, 'the bodies past the budget are refused');
+  t.match(answered[0]!.reply(), /\r\nx-signerd-error-code: BUSY\r\n/i);
+  t.match(answered[0]!.reply(), /\r\nretry-after: 1\r\n/i, 'retryable');
+  t.match(answered[0]!.reply(), /\r\nconnection: close\r\n/i, 'and the connection ends');
+  const small = await send(port, 'POST', '/echo', Buffer.from('four'));
+  t.equal(small.body, '4', 'a small request beside them is read and served');
+  // The ones still held finish normally once their last bytes come.
+  for (const s of slow) if (!s.reply()) s.socket.write('y'.repeat(24));
+  const finished = await until(() => (slow.every((s) => s.reply().length > 0) ? slow : null));
+  t.ok(
+    finished.some((s) => /^HTTP\/1\.1 200 [^]*\r\n\r\n1024$/.test(s.reply())),
+    'a held body completed is served',
+  );
+  for (const s of slow) s.socket.destroy();
+  const records = lines.filter((l) => l['msg'] === 'request');
+  t.equal(records.filter((l) => l['outcome'] === 'BUSY').length, answered.length, 'one record per refused request');
+  t.notOk(
+    records.some((l) => l['outcome'] === 'BAD_REQUEST'),
+    'no record for the rest of a refused body',
+  );
+});
+
+t.test('an oversized body is refused once: the rest of it is not logged as a bad request', async (t) => {
+  const { log, lines } = memoryLog('test');
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: LIMITS, log, service: errorsService, ...PLAINTEXT });
+  t.teardown(() => server.close());
+  const socket = await connected(server.address.port);
+  let reply = '';
+  socket.on('data', (d: Buffer) => (reply += d.toString('latin1')));
+  const closed = new Promise((resolve) => socket.on('close', resolve));
+  socket.write(`POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n${'x'.repeat(2000)}`);
+  await until(() => (reply.startsWith('HTTP/1.1 413') ? reply : null));
+  // The client stops mid-body, as curl does once it has its 413.
+  socket.end();
+  await closed;
+  await until(() => lines.find((l) => l['msg'] === 'http client gone') ?? null);
+  const records = lines.filter((l) => l['msg'] === 'request');
+  t.same(
+    records.map((l) => l['outcome']),
+    ['PAYLOAD_TOO_LARGE'],
+    'one record, the refusal',
+  );
+});
+
+/** A plain TCP connection to the server, once it is connected. */
+function connected(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => resolve(socket));
+    socket.on('error', reject);
+  });
+}

@@ -65,13 +65,17 @@ async function serve(settings: FirmwareSettings, log: Logger): Promise<DaemonHan
       metrics: ops.listener('line'),
     });
     servers.push(line);
-    // The line listener is logged first: test/helpers/daemon.ts reads the ports in this order.
-    log.info({ protocol: 'line', host: listen.host, port: line.address.port }, 'listening');
+    // Both listeners are announced once both are bound (a refused or taken HTTP address must not
+    // follow a line listener already logged), the line listener first: test/helpers/daemon.ts reads
+    // the ports in this order.
+    const announcements = [() => log.info({ protocol: 'line', host: listen.host, port: line.address.port }, 'listening')];
     if (settings.http) {
       const http = await startFirmwareHttp(settings.http, keyRoot, ops, log, { channel, policy: listen.policy });
       servers.push(http);
-      log.info({ protocol: 'http', host: settings.http.host, port: http.address.port, tempDir: http.uploadDir }, 'listening');
+      const { host } = settings.http;
+      announcements.push(() => log.info({ protocol: 'http', host, port: http.address.port, tempDir: http.uploadDir }, 'listening'));
     }
+    for (const announce of announcements) announce();
     ops.addPart(readableDirectoryPart('key root', settings.keyRoot));
     ops.serving();
   } catch (err) {

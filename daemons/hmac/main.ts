@@ -54,6 +54,9 @@ async function serve(settings: HmacSettings, log: Logger): Promise<DaemonHandle>
       service: createVerifyService({ ...lineDeps, lineBytesMax: verifyLimits.lineBytesMax }),
     },
   ];
+  // Every listener is announced once all are bound: a refused or taken later address must not follow
+  // listeners already logged as listening.
+  const announcements: Array<() => void> = [];
   for (const { protocol, port, limits, service } of lineListeners) {
     const metrics = ops.listener(protocol);
     const server = await startTcpServer({
@@ -69,7 +72,7 @@ async function serve(settings: HmacSettings, log: Logger): Promise<DaemonHandle>
     });
     servers.push(server);
     stops.push(() => server.close());
-    log.info({ protocol, host: listen.host, port: server.address.port, mode: first.mode }, 'listening');
+    announcements.push(() => log.info({ protocol, host: listen.host, port: server.address.port, mode: first.mode }, 'listening'));
   }
   if (settings.http) {
     const http = await startHttpServer({
@@ -84,8 +87,10 @@ async function serve(settings: HmacSettings, log: Logger): Promise<DaemonHandle>
     });
     servers.push(http);
     stops.push(() => http.close());
-    log.info({ protocol: 'http', host: settings.http.host, port: http.address.port, mode: first.mode }, 'listening');
+    const { host } = settings.http;
+    announcements.push(() => log.info({ protocol: 'http', host, port: http.address.port, mode: first.mode }, 'listening'));
   }
+  for (const announce of announcements) announce();
   ops.addPart(secretsPart(secrets));
   ops.serving();
   return {

@@ -109,6 +109,9 @@ async function serveWith(
     authentication: config.authorizedKeys.length > 0,
     transparencyLog: transparencyLog !== null,
   };
+  // Each listener is announced once all of them are bound: a refused or taken second address must
+  // not follow a first one already logged as listening.
+  const announcements: Array<() => void> = [];
   if (settings.line) {
     const line = await startTcpServer({
       ...tcpListenOptions(listen),
@@ -120,7 +123,7 @@ async function serveWith(
     servers.push(line);
     stops.push(() => line.close());
     daemon.linePort = line.address.port;
-    log.info({ protocol: 'line', host: listen.host, port: line.address.port, ...common }, 'listening');
+    announcements.push(() => log.info({ protocol: 'line', host: listen.host, port: line.address.port, ...common }, 'listening'));
   }
   if (settings.http) {
     const host = settings.http.host ?? config.bindAddr ?? listen.host;
@@ -138,8 +141,9 @@ async function serveWith(
     servers.push(http);
     stops.push(() => http.close());
     daemon.httpPort = http.address.port;
-    log.info({ protocol: 'http', host, port: http.address.port, ...common }, 'listening');
+    announcements.push(() => log.info({ protocol: 'http', host, port: http.address.port, ...common }, 'listening'));
   }
+  for (const announce of announcements) announce();
   for (const { key } of config.keys.values()) {
     // Token-held keys are the ones with sessions to close.
     ops.keyInfo(key.pkh, key.curve, 'close' in key ? 'pkcs11' : 'file');

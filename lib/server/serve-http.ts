@@ -16,7 +16,7 @@ import type { Logger } from 'pino';
 import type { ChannelClient, ChannelGuard } from '../channels/channel-guard.js';
 import { checkPlaintextBind, type ChannelPolicy } from '../channels/channel-options.js';
 import { startChannelSweep } from '../channels/channel-sweep.js';
-import { DaemonError, isRetryable, toDaemonError, type ErrorCode } from '../errors.js';
+import { DaemonError, isDaemonError, isRetryable, toDaemonError, type ErrorCode } from '../errors.js';
 import {
   FILE_STREAM_CHUNK_BYTES,
   FRAMING_ERROR_DISCARD_MS,
@@ -147,6 +147,8 @@ interface Connection {
   readonly conn: number;
   nextReq: number;
   since: bigint;
+  /** The request being served, if any: a parser error or deadline meanwhile belongs to it. */
+  active: { req: http.IncomingMessage; res: http.ServerResponse } | null;
   /** A request was answered before its body was all in: what the parser says of the rest is not a request. */
   bodyRefused: boolean;
 }
@@ -166,10 +168,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     : null;
   let draining = false;
   let nextConn = 0;
+  // Requests between their head and their log record: the drain deadline answers those still coming in.
+  const serving = new Set<{ req: http.IncomingMessage; res: http.ServerResponse }>();
   const connections = new WeakMap<net.Socket, Connection>();
   const connectionOf = (socket: net.Socket): Connection => {
     let connection = connections.get(socket);
-    if (!connection) connections.set(socket, (connection = { conn: ++nextConn, nextReq: 0, since: process.hrtime.bigint(), bodyRefused: false }));
+    if (!connection) connections.set(socket, (connection = { conn: ++nextConn, nextReq: 0, since: process.hrtime.bigint(), active: null, bodyRefused: false }));
     return connection;
   };
 
@@ -261,9 +265,15 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   server.on('checkContinue', (req, res) => serve(req, res, true));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     const connection = connectionOf(socket as net.Socket);
-    if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || connection.bodyRefused) {
-      // The client went away between requests, or stopped sending a body already refused (and
-      // logged): nothing to answer.
+    if (connection.active && err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      // The request deadline passed while its body was still coming (a slow upload): the request
+      // being served answers 408 and logs it.
+      const { req, res } = connection.active;
+      return cut(req, res, new DaemonError('REQUEST_TIMEOUT', `the request did not arrive within ${limits.httpRequestMsMax} ms`));
+    }
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || connection.active || connection.bodyRefused || isDaemonError(err)) {
+      // The client went away between requests; or the rest of a request being served or already
+      // answered (and logged) broke off, or was cut by us: nothing more to answer.
       socket.destroy();
       log.debug({ conn: connection.conn, err: err.code ?? err.message }, 'http client gone');
       return;
@@ -285,6 +295,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     const connection = connectionOf(req.socket);
     // A new request parsed: any body refused before it has ended.
     connection.bodyRefused = false;
+    connection.active = { req, res };
+    serving.add(connection.active);
     const started = process.hrtime.bigint();
     const fields: Record<string, unknown> = { conn: connection.conn, req: ++connection.nextReq, method: req.method, path: logPath(req.url) };
     const ctx: RequestContext = { conn: connection.conn, req: fields['req'] as number, fields };
@@ -314,6 +326,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
           connection.bodyRefused = true;
           discardRest(req);
         }
+        if (connection.active) serving.delete(connection.active);
+        connection.active = null;
         await release(job);
         if (job.admission) {
           fields['waitedMs'] = job.admission.waitedMs();
@@ -427,7 +441,16 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       uploads?.queue.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const deadline = setTimeout(() => server.closeAllConnections(), limits.drainMsMax);
+      const deadline = setTimeout(() => {
+        // Uploads still arriving are told why they end, and logged so, before every socket goes.
+        const cutShort = new DaemonError('SHUTTING_DOWN', 'the daemon stopped before the request was in');
+        for (const { req, res } of serving) {
+          if (req.complete) continue;
+          cut(req, res, cutShort);
+          req.destroy(cutShort);
+        }
+        server.closeAllConnections();
+      }, limits.drainMsMax);
       await closed;
       clearTimeout(deadline);
       if (uploads) await fs.rm(uploads.dir, { recursive: true, force: true });
@@ -484,7 +507,8 @@ function readBody(req: http.IncomingMessage, bytesMax: number, budget: BodyBudge
       stop();
       resolve(Buffer.concat(parts));
     });
-    req.on('error', (err) => fail(new DaemonError('BAD_REQUEST', `request body: ${err.message}`)));
+    // A request the server cut (its deadline) fails with the server's own error, answered already.
+    req.on('error', (err) => fail(isDaemonError(err) ? err : new DaemonError('BAD_REQUEST', `request body: ${err.message}`)));
   });
 }
 

@@ -148,9 +148,12 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
       const stored = outcome.signature ?? (await awaitRecorded(slot, mark));
       // The stored signature is returned only if it is right for these bytes and this version.
       if (!verifyTezosSignature(entry.key.publicKey, payload, stored, signOpts)) {
+        // For tz4 the usual cause is a request for the other signature version; otherwise the stored
+        // signature is not this key's over these bytes (an imported or edited mark).
+        const why = entry.key.curve === 'bls12-381' ? 'with another signature version' : 'but the stored signature does not verify for them';
         throw new DaemonError(
           'WATERMARK_REJECTED',
-          `${slot.kind} level ${mark.level} and round ${mark.round} already signed these bytes with another signature version; not signing twice`,
+          `${slot.kind} level ${mark.level} and round ${mark.round} already signed these bytes ${why}; not signing twice`,
         );
       }
       fields['signed'] = signatureFingerprint(stored);

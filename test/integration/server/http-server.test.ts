@@ -254,3 +254,100 @@ function connected(port: number): Promise<net.Socket> {
     socket.on('error', reject);
   });
 }
+
+t.test('an upload cut short leaves one record, with the status it was given', async (t) => {
+  const { log, lines } = memoryLog('test');
+  const service: HttpService = {
+    ...errorsService,
+    upload: () => ({
+      fields: { data: { kind: 'file', bytesMax: 1 << 20, types: ['application/octet-stream'] } },
+      run: async () => ({ status: 200, body: 'signed' }),
+    }),
+  };
+  const uploads = {
+    tempDir: t.testdir({}),
+    limits: { bodyBytesMax: 1 << 20, idleMsMax: 300, processingMsMax: 5_000, jobsMax: 4, queueMax: 4, queueBytesMax: 1 << 23, queueMsMax: 1_000 },
+  };
+  const head = (length: number): string =>
+    `POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: ${length}\r\n\r\n` +
+    `--b\r\nContent-Disposition: form-data; name="data"; filename="d"\r\nContent-Type: application/octet-stream\r\n\r\n`;
+  /** Starts an upload that sends its head and `bytes` of its file, then what `then` does with the socket. */
+  const upload = async (port: number, bytes: number): Promise<{ socket: net.Socket; reply: () => string; closed: Promise<unknown> }> => {
+    const socket = await connected(port);
+    let reply = '';
+    socket.on('data', (d: Buffer) => (reply += d.toString('latin1')));
+    socket.on('error', () => undefined);
+    const closed = new Promise((resolve) => socket.on('close', resolve));
+    socket.write(head(1 << 19) + 'x'.repeat(bytes));
+    return { socket, reply: () => reply, closed };
+  };
+  const records = async (count: number): Promise<Array<Record<string, unknown>>> =>
+    until(() => {
+      const found = lines.filter((l) => l['msg'] === 'request');
+      return found.length >= count ? found : null;
+    });
+
+  await t.test('a trickle past the idle window: 408, one record', async (t) => {
+    lines.length = 0;
+    const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: LIMITS, log, service, uploads, ...PLAINTEXT });
+    t.teardown(() => server.close());
+    const u = await upload(server.address.port, 10);
+    await u.closed;
+    t.match(u.reply(), /^HTTP\/1\.1 408 /);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    t.same(
+      (await records(1)).map((l) => [l['outcome'], l['status']]),
+      [['REQUEST_TIMEOUT', 408]],
+    );
+  });
+
+  await t.test('the request deadline passes mid-upload: 408 from the request, one record', async (t) => {
+    lines.length = 0;
+    const limits = { ...LIMITS, httpRequestMsMax: 800 };
+    const slowUploads = { ...uploads, limits: { ...uploads.limits, idleMsMax: 5_000 } };
+    const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits, log, service, uploads: slowUploads, ...PLAINTEXT });
+    t.teardown(() => server.close());
+    const u = await upload(server.address.port, 100_000);
+    // Enough each window to keep the idle check quiet, never enough to finish.
+    const feed = setInterval(() => u.socket.write('x'.repeat(20_000)), 200);
+    await u.closed;
+    clearInterval(feed);
+    t.match(u.reply(), /^HTTP\/1\.1 408 [^]*x-signerd-error-code: REQUEST_TIMEOUT/i);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    t.same(
+      (await records(1)).map((l) => [l['outcome'], l['status']]),
+      [['REQUEST_TIMEOUT', 408]],
+    );
+  });
+
+  await t.test('the client hangs up mid-upload: one record', async (t) => {
+    lines.length = 0;
+    const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: LIMITS, log, service, uploads, ...PLAINTEXT });
+    t.teardown(() => server.close());
+    const u = await upload(server.address.port, 100_000);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    u.socket.end();
+    await u.closed;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    t.same(
+      (await records(1)).map((l) => l['outcome']),
+      ['BAD_REQUEST'],
+      'the aborted upload, and no second record for the broken-off rest',
+    );
+  });
+
+  await t.test('the drain deadline passes mid-upload: SHUTTING_DOWN, one record', async (t) => {
+    lines.length = 0;
+    const limits = { ...LIMITS, drainMsMax: 300 };
+    const slowUploads = { ...uploads, limits: { ...uploads.limits, idleMsMax: 5_000 } };
+    const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits, log, service, uploads: slowUploads, ...PLAINTEXT });
+    const u = await upload(server.address.port, 100_000);
+    await until(() => (server.uploadDir && fs.readdirSync(server.uploadDir).length > 0 ? true : null));
+    await server.close();
+    await u.closed;
+    t.same(
+      (await records(1)).map((l) => [l['outcome'], l['status']]),
+      [['SHUTTING_DOWN', 503]],
+    );
+  });
+});

@@ -26,7 +26,11 @@ t.test('keygen → keys.json with secret_key_file → daemon', async (t) => {
     made.map((m) => m.pkh.slice(0, 3)),
     ['tz1', 'tz2', 'tz3', 'tz4'],
   );
-  t.equal((await runSignerd(['tezos', 'keygen', '--out', made[0]!.file])).code, 78, 'keygen never overwrites a file');
+  const again = await runSignerd(['tezos', 'keygen', '--out', made[0]!.file]);
+  t.equal(again.code, 78, 'keygen never overwrites a file');
+  t.match(again.stderr, /^signerd tezos keygen: CONFIG_INVALID: .* exists; refusing to overwrite a key\n$/, 'and says so with a listed code');
+  const nowhere = await runSignerd(['tezos', 'keygen', '--out', path.join(dir, 'missing', 'k')]);
+  t.match(nowhere.stderr, /^signerd tezos keygen: CONFIG_INVALID: ENOENT/, 'an unwritable --out: CONFIG_INVALID');
 
   const keysFile = writeKeys(dir, { keys: Object.fromEntries(made.map((m) => [m.pkh, { secret_key_file: m.file }])), policy: { baking: 1 } });
   const d = await startDaemon(['tezos', '--keys', keysFile, '--port', '0', '--no-http', '--state-dir', path.join(dir, 'state')]);
@@ -78,4 +82,7 @@ t.test('start-up refusals exit 78', async (t) => {
   );
   const ok = writeKeys(dir, seedKeys([TZ1]), 'ok.json');
   t.equal((await runSignerd(['tezos', '--keys', ok, '--no-http', '--no-line'])).code, 78, 'nothing to serve: exit 78');
+  const open = await runSignerd(['tezos', '--keys', ok, '--port', '0', '--http-port', '0', '--http-host', '0.0.0.0', '--state-dir', path.join(dir, 'state')]);
+  t.equal(open.code, 78, 'plaintext HTTP beyond loopback: exit 78');
+  t.notMatch(open.stdout, /"listening"/, 'and no listener was announced before the refusal');
 });

@@ -3,7 +3,7 @@
 // invoked (a daemon's process holds that daemon's code, not all seven); nothing is composed here.
 // Started through bin/signerd.cts, which sizes the thread pool first.
 import { Command, CommanderError, type CommandUnknownOpts } from '@commander-js/extra-typings';
-import { EXIT_CONFIG, isDaemonError } from '../lib/errors.js';
+import { EXIT_CONFIG, failureLine } from '../lib/errors.js';
 import { packageVersion } from '../lib/package-version.js';
 
 // `signerd show <sig> | head -1`: a reader that stops early is normal for a command-line tool, not
@@ -114,6 +114,9 @@ const program = new Command('signerd')
   .showHelpAfterError()
   .enablePositionalOptions();
 
+// Who speaks on stderr: `signerd <command> [<subcommand>]` once the command is known.
+let label = 'signerd';
+
 for (const entry of COMMANDS) {
   // A stand-in that takes everything after its name and hands it to the real command once loaded.
   program
@@ -124,15 +127,20 @@ for (const entry of COMMANDS) {
     .allowExcessArguments()
     .action(async () => {
       const real = await entry.load();
+      const rest = process.argv.slice(process.argv.indexOf(entry.name, 2) + 1);
+      const sub = real.commands.find((c) => c.name() === rest[0]);
+      label = `signerd ${entry.name}${sub ? ` ${sub.name()}` : ''}`;
       const root = new Command('signerd').enablePositionalOptions().addCommand(real);
       overrideExits(root);
-      await root.parseAsync([entry.name, ...process.argv.slice(process.argv.indexOf(entry.name, 2) + 1)], { from: 'user' });
+      await root.parseAsync([entry.name, ...rest], { from: 'user' });
     });
 }
 
-// A usage error must not restart-loop under systemd: it exits 78 like any other bad configuration.
+// A usage error must not restart-loop under systemd: it exits 78 like any other bad configuration,
+// and says so in the one-line shape of every start-up refusal (docs/errors.md).
 function overrideExits(cmd: CommandUnknownOpts): void {
   cmd.exitOverride();
+  cmd.configureOutput({ outputError: (text, write) => write(`${label}: CONFIG_INVALID: ${text.replace(/^error: /, '')}`) });
   cmd.commands.forEach(overrideExits);
 }
 overrideExits(program);
@@ -140,6 +148,6 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : EXIT_CONFIG);
-  process.stderr.write(`signerd: ${isDaemonError(err) ? `${err.code}: ` : ''}${(err as Error).message}\n`);
+  process.stderr.write(failureLine(label, err));
   process.exit(EXIT_CONFIG);
 }

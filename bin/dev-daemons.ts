@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { generateKeyFiles } from '../lib/admin/keygen-command.js';
 import { generateTezosKey } from '../daemons/tezos/keys/tezos-key.js';
+import { makeDirectory } from '../lib/config/make-directory.js';
 
 export interface DevDaemon {
   name: string;
@@ -26,7 +27,7 @@ const store = (devDir: string): string[] => ['--state-dir', path.join(devDir, 's
 /** Writes a new private file (mode 0600) once; an existing one is kept, so restarts reuse keys. */
 function ensureFile(file: string, make: () => string | Buffer): void {
   if (fs.existsSync(file)) return;
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  makeDirectory(path.dirname(file), 0o700);
   fs.writeFileSync(file, make(), { mode: 0o600, flag: 'wx' });
 }
 

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEV_DAEMONS, type DevDaemon } from './dev-daemons.js';
+import { makeDirectory } from '../lib/config/make-directory.js';
 
 const SIGNERD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'signerd.cjs');
 const devDir = path.resolve(process.env['SIGNERD_DEV_DIR'] ?? '.dev-state');
@@ -48,7 +49,7 @@ function start(daemon: DevDaemon): Promise<Started> {
 }
 
 async function main(): Promise<void> {
-  fs.mkdirSync(logDir, { recursive: true, mode: 0o700 });
+  makeDirectory(logDir, 0o700);
   for (const daemon of DEV_DAEMONS) daemon.prepare(devDir);
   const results = await Promise.allSettled(DEV_DAEMONS.map(start));
   const started = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));

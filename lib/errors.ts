@@ -90,3 +90,21 @@ export function toDaemonError(err: unknown, fallback: ErrorCode = 'INTERNAL'): D
   if (err instanceof DaemonError) return err;
   return new DaemonError(fallback, fallback === 'INTERNAL' ? 'internal error' : String((err as Error)?.message ?? err), { cause: err });
 }
+
+/**
+ * What a command that failed says on stderr, `<CODE>: <text>`: its own DaemonError, a file or
+ * system call the operator's arguments led to (a path that cannot be made, read or written) as
+ * CONFIG_INVALID with the system's words, anything else as INTERNAL.
+ */
+export function commandFailure(err: unknown): DaemonError {
+  if (err instanceof DaemonError) return err;
+  const errno = err as NodeJS.ErrnoException | undefined;
+  if (typeof errno?.syscall === 'string') return new DaemonError('CONFIG_INVALID', errno.message, { cause: err });
+  return new DaemonError('INTERNAL', String((err as Error | undefined)?.message ?? err), { cause: err });
+}
+
+/** The one stderr line of a failed command: `<label>: <CODE>: <text>`. */
+export function failureLine(label: string, err: unknown): string {
+  const failure = commandFailure(err);
+  return `${label}: ${failure.code}: ${failure.message}\n`;
+}

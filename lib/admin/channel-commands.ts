@@ -7,9 +7,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
-import { DaemonError, EXIT_CONFIG, isDaemonError } from '../errors.js';
+import { DaemonError, EXIT_CONFIG, failureLine } from '../errors.js';
 import { parseCount } from '../config/numbers.js';
 import { selfSignedCertificate } from '../channels/self-signed-certificate.js';
+import { makeDirectory } from '../config/make-directory.js';
 
 /** Client names become file names and PSK identities: the registry's rule. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
@@ -22,7 +23,7 @@ async function run(cmd: CommandUnknownOpts, body: () => void): Promise<void> {
   try {
     body();
   } catch (err) {
-    process.stderr.write(`signerd ${cmd.parent?.name() ?? ''} ${cmd.name()}: ${isDaemonError(err) ? `${err.code}: ${err.message}` : (err as Error).message}\n`);
+    process.stderr.write(failureLine(`signerd ${cmd.parent?.name() ?? ''} ${cmd.name()}`, err));
     process.exitCode = EXIT_CONFIG;
   }
   return Promise.resolve();
@@ -57,7 +58,7 @@ function clientNew() {
     run(cmd, () => {
       const client = checkedName(name);
       const { certificatePem, privateKeyPem } = selfSignedCertificate({ commonName: client, role: { kind: 'client' }, days: opts.days });
-      fs.mkdirSync(opts.out, { recursive: true, mode: 0o700 });
+      makeDirectory(opts.out, 0o700);
       const keyFile = path.join(opts.out, `${client}.key`);
       const certFile = path.join(opts.out, `${client}.crt`);
       writeNew(keyFile, privateKeyPem, true);
@@ -83,7 +84,7 @@ function clientPsk() {
       // takes the same bytes in hex. 48 base64url characters carry 288 random bits.
       const secret = crypto.randomBytes((PSK_CHARS * 3) / 4).toString('base64url');
       const hex = Buffer.from(secret, 'ascii').toString('hex');
-      fs.mkdirSync(opts.out, { recursive: true, mode: 0o700 });
+      makeDirectory(opts.out, 0o700);
       const hexFile = path.join(opts.out, `${client}.psk`);
       const stunnelFile = path.join(opts.out, `${client}.psk.stunnel`);
       writeNew(hexFile, hex + '\n', true);
@@ -134,7 +135,7 @@ export function tlsCommand() {
         role: { kind: 'server', dnsNames, ipAddresses },
         days: opts.days,
       });
-      fs.mkdirSync(opts.out, { recursive: true, mode: 0o700 });
+      makeDirectory(opts.out, 0o700);
       const keyFile = path.join(opts.out, 'server.key');
       const certFile = path.join(opts.out, 'server.crt');
       writeNew(keyFile, privateKeyPem, true);

@@ -4,7 +4,7 @@
 import crypto, { type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import { Command, Option } from '@commander-js/extra-typings';
-import { DaemonError, EXIT_CONFIG, isDaemonError } from '../errors.js';
+import { DaemonError, EXIT_CONFIG, failureLine } from '../errors.js';
 import { DEFAULT_LIMITS } from '../limits.js';
 import { keyIdOf, readSecretFile } from '../keys/key-file.js';
 import { DAEMON_KEY_SPECS, generateKey, importPrivateKey, importSecret, type KeyName, type KeySpec } from '../keys/pkcs11-key-templates.js';
@@ -68,7 +68,7 @@ async function run(name: string, action: () => Promise<void>): Promise<void> {
   try {
     await action();
   } catch (err) {
-    process.stderr.write(`signerd hsm ${name}: ${isDaemonError(err) ? `${err.code}: ${err.message}` : (err as Error).message}\n`);
+    process.stderr.write(failureLine(`signerd hsm ${name}`, err));
     process.exitCode = EXIT_CONFIG;
   }
 }

@@ -4,9 +4,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
-import { DaemonError, EXIT_CONFIG, isDaemonError } from '../errors.js';
+import { DaemonError, EXIT_CONFIG, failureLine } from '../errors.js';
 import { keyIdOf } from '../keys/key-file.js';
 import { parseCount } from '../config/numbers.js';
+import { makeDirectory } from '../config/make-directory.js';
 
 export interface GeneratedKeyFiles {
   privateKeyFile: string;
@@ -19,7 +20,7 @@ export function generateKeyFiles(type: 'rsa' | 'ecdsa', outDir: string, name: st
     type === 'rsa'
       ? crypto.generateKeyPairSync('rsa', { modulusLength: rsaBits, publicExponent: 0x10001 })
       : crypto.generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
-  fs.mkdirSync(outDir, { recursive: true, mode: 0o700 });
+  makeDirectory(outDir, 0o700);
   const privateKeyFile = path.join(outDir, `${name}-key.pem`);
   const publicKeyFile = path.join(outDir, `${name}-pub.pem`);
   for (const file of [privateKeyFile, publicKeyFile]) {
@@ -44,7 +45,7 @@ export function keygenCommand(): Command {
         const made = generateKeyFiles(opts.type, opts.out, opts.name ?? opts.type, opts.bits);
         process.stdout.write(`private key ${made.privateKeyFile}\npublic key  ${made.publicKeyFile}\nkey id      ${made.keyId}\n`);
       } catch (err) {
-        process.stderr.write(`signerd keygen: ${isDaemonError(err) ? `${err.code}: ${err.message}` : (err as Error).message}\n`);
+        process.stderr.write(failureLine('signerd keygen', err));
         process.exitCode = EXIT_CONFIG;
       }
     });

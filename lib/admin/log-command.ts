@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
-import { DaemonError, EXIT_CONFIG, isDaemonError } from '../errors.js';
+import { commandFailure, DaemonError, EXIT_CONFIG, failureLine } from '../errors.js';
 import { DEFAULT_LIMITS, LOG_PROOF_FILE_BYTES_MAX, SIGNATURE_BYTES_MAX } from '../limits.js';
 import { applyConfigFile } from '../config/config-file.js';
 import { parseCount } from '../config/numbers.js';
@@ -34,6 +34,7 @@ import { checkpointOfNote, verifyCheckpoint, type Checkpoint } from '../transpar
 import { readSecretFile } from '../keys/key-file.js';
 import { logServe } from './log-serve-command.js';
 import { fetchLog, removeFetched, writeMirroredCheckpoint } from '../transparency/log-mirror.js';
+import { makeDirectory } from '../config/make-directory.js';
 
 /** Exit status when the answer is "no" (not found, not verified, audit problems): scripts branch on it. */
 const EXIT_NO = 1;
@@ -51,8 +52,8 @@ async function runLog(cmd: CommandUnknownOpts, run: () => Promise<number> | numb
     if (typeof configFile === 'string') applyConfigFile(cmd, configFile, { ignoreUnknown: true });
     process.exitCode = await run();
   } catch (err) {
-    process.stderr.write(`signerd log ${cmd.name()}: ${isDaemonError(err) ? `${err.code}: ${err.message}` : (err as Error).message}\n`);
-    const code = isDaemonError(err) ? err.code : 'INTERNAL';
+    process.stderr.write(failureLine(`signerd log ${cmd.name()}`, err));
+    const { code } = commandFailure(err);
     process.exitCode = code === 'NOT_FOUND' ? EXIT_NO : code === 'LOG_UNAVAILABLE' || code === 'BACKEND_UNAVAILABLE' ? EXIT_UNAVAILABLE : EXIT_CONFIG;
   }
 }
@@ -345,7 +346,7 @@ function mirror() {
     runLog(cmd, async () => {
       const base = mirrorBase(url);
       const key = opts.logKey === undefined ? null : verifierKeyArg(opts.logKey);
-      fs.mkdirSync(opts.out, { recursive: true, mode: 0o755 });
+      makeDirectory(opts.out, 0o755);
       const before = readCheckpointFile(opts.out);
       if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new DaemonError('CONFIG_INVALID', '--tls-cert and --tls-key go together');
       const tlsOptions = opts.tlsCa !== undefined || opts.tlsCert !== undefined;

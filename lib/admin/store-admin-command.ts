@@ -1,7 +1,7 @@
 // The shape every store admin command shares (validity records, tezos watermarks): store options
 // or a --config file, open the store and wait for it, run, one clear stderr line on failure, exit status.
 import { Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
-import { DaemonError, EXIT_CONFIG, isDaemonError } from '../errors.js';
+import { DaemonError, EXIT_CONFIG, failureLine, isDaemonError } from '../errors.js';
 import { applyConfigFile } from '../config/config-file.js';
 import { addStoreOptions, storeSettings, type StoreOptionValues, type StoreSettings } from '../config/store-options.js';
 import type { DurabilityLog } from '../store/redis-durability.js';
@@ -52,7 +52,7 @@ export async function runStoreAdmin<S extends ClosableStore, Opts extends StoreO
     if (!(await store.ready(settings.timeoutMs + 2_000))) throw new DaemonError('STORE_UNAVAILABLE', `the ${settings.kind} store did not answer`);
     process.exitCode = await run(store, opts);
   } catch (err) {
-    process.stderr.write(`${spec.label}: ${isDaemonError(err) ? `${err.code}: ${err.message}` : (err as Error).message}\n`);
+    process.stderr.write(failureLine(spec.label, err));
     // The transparency log not answering is an outage too (the change may be done; see the command's message).
     process.exitCode = isDaemonError(err) && (err.code === 'STORE_UNAVAILABLE' || err.code === 'LOG_UNAVAILABLE') ? EXIT_STORE_UNAVAILABLE : EXIT_CONFIG;
   } finally {

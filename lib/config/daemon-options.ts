@@ -64,7 +64,7 @@ export function addListenOptions<Args extends unknown[], Opts extends OptionValu
     )
     .option(
       '--linger-ms <ms>',
-      'without --keep-open: wait this long for another line after the last reply before closing (default 0: close as soon as every line is answered)',
+      'without --keep-open: wait this long for another line after the last reply before closing (0: close as soon as every line is answered)',
       parseCount('--linger-ms', 0),
       DEFAULT_LIMITS.lingerMs,
     )

@@ -39,8 +39,9 @@ function decode(signature: string, kv: EtcdKeyValue): { record: SignatureRecord;
 
 function statusOf(found: { record: SignatureRecord; revokedMs: number | null } | null, now: number): RecordStatus {
   if (!found) return 'unknown';
-  if (found.revokedMs !== null) return 'revoked';
+  // Expiry first: a revoked record past its expiry is over, as on Redis, where it is gone.
   if (found.record.expiresMs !== null && found.record.expiresMs <= now) return 'expired';
+  if (found.revokedMs !== null) return 'revoked';
   return 'valid';
 }
 

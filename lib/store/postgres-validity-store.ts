@@ -4,7 +4,7 @@
 import { durableWrite } from './postgres-connection.js';
 import type { PostgresStoreClient } from './postgres-store-client.js';
 import type { SignatureRecord, ValidityAdmin, ValidityStore } from './validity-store.js';
-import { liveAtClause, rowStatus, rowToRecord, type RecordRow } from './record-row.js';
+import { liveAtClause, rowStatus, rowToRecord, unexpiredAtClause, type RecordRow } from './record-row.js';
 
 /** A row is live at the time bound to $2. */
 const LIVE_AT = liveAtClause('$2');
@@ -19,7 +19,7 @@ export function createPostgresValidityStore(store: PostgresStoreClient): Validit
     selectLive: `SELECT message, key_id, algorithm, created_ms, expires_ms FROM ${table} WHERE signature = $1 AND ${LIVE_AT}`,
     select: `SELECT * FROM ${table} WHERE signature = $1`,
     revoke: `UPDATE ${table} SET revoked_ms = $3 WHERE signature = $1 AND ${LIVE_AT}`,
-    reinstate: `UPDATE ${table} SET revoked_ms = NULL, expires_ms = coalesce($2, expires_ms) WHERE signature = $1 AND revoked_ms IS NOT NULL`,
+    reinstate: `UPDATE ${table} SET revoked_ms = NULL, expires_ms = coalesce($2, expires_ms) WHERE signature = $1 AND revoked_ms IS NOT NULL AND ${unexpiredAtClause('$3')}`,
     upsert: `INSERT INTO ${table} (signature, message, key_id, algorithm, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (signature) DO UPDATE SET message = excluded.message, key_id = excluded.key_id, algorithm = excluded.algorithm,
          created_ms = excluded.created_ms, expires_ms = excluded.expires_ms, revoked_ms = NULL`,
@@ -54,7 +54,8 @@ export function createPostgresValidityStore(store: PostgresStoreClient): Validit
       store.guard(
         'reinstate',
         async () =>
-          (await durableWrite(pool, named('reinstate', [key(signature), ttlSeconds === null ? null : Date.now() + ttlSeconds * 1000]))).rowCount === 1,
+          (await durableWrite(pool, named('reinstate', [key(signature), ttlSeconds === null ? null : Date.now() + ttlSeconds * 1000, Date.now()]))).rowCount ===
+          1,
       ),
     restore: (r) => store.guard('restore', async () => void (await durableWrite(pool, named('upsert', recordValues(r))))),
     describeDurability: () => store.describeDurability(),

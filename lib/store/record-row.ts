@@ -14,14 +14,20 @@ export interface RecordRow {
 
 /** SQL: a row is live at the time bound to `now` (a placeholder: `?` or `$2`) when neither revoked nor expired. */
 export function liveAtClause(now: string): string {
-  return `revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > ${now})`;
+  return `revoked_ms IS NULL AND ${unexpiredAtClause(now)}`;
+}
+
+/** SQL: a row is not past its expiry at `now` (revoked or not): what reinstate may bring back. */
+export function unexpiredAtClause(now: string): string {
+  return `(expires_ms IS NULL OR expires_ms > ${now})`;
 }
 
 /** The same rule as liveAtClause, for a row already read. */
 export function rowStatus(row: RecordRow | undefined, now: number): RecordStatus {
   if (!row) return 'unknown';
-  if (row.revoked_ms !== null) return 'revoked';
+  // Expiry first: a revoked record past its expiry is over, as on Redis, where it is gone.
   if (row.expires_ms !== null && row.expires_ms <= now) return 'expired';
+  if (row.revoked_ms !== null) return 'revoked';
   return 'valid';
 }
 

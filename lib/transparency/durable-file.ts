@@ -4,6 +4,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { makeDirectory } from '../config/make-directory.js';
 
 const PUBLIC_FILE_MODE = 0o644;
 export const PUBLIC_DIR_MODE = 0o755;
@@ -29,7 +30,7 @@ export function directorySync(): DirectorySync {
   return {
     ensure(dir) {
       if (fs.existsSync(dir)) return;
-      const first = fs.mkdirSync(dir, { recursive: true, mode: PUBLIC_DIR_MODE });
+      const first = makeDirectory(dir, PUBLIC_DIR_MODE);
       if (first === undefined) return;
       for (let d = dir; ; d = path.dirname(d)) {
         fs.chmodSync(d, PUBLIC_DIR_MODE);

@@ -1,7 +1,6 @@
 // The appender the daemons call: `append(event)` resolves with the entry's index once the entry is
 // durable (group commit: entries that arrive while a commit is running share the next one, so one
 // fsync serves many requests), and a signed checkpoint follows within checkpointIntervalMs.
-import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { DaemonError, toDaemonError } from '../errors.js';
@@ -18,6 +17,7 @@ import { encodeLogEntry, type EncodedEntry, type LogEvent } from './log-entry.js
 import { signCheckpoint, verifierKeyOf, type CheckpointSigner } from './checkpoint-signer.js';
 import { packBatch, type HeadState, type SequencerCall, type SequencerReady, type SequencerReply, type SequencerWorkerData } from './sequencer-messages.js';
 import { openSequencer, type PublishedState, type Sequencer } from './sequencer-db.js';
+import { makeDirectory } from '../config/make-directory.js';
 
 export interface TransparencyLogOptions {
   /** The log directory: C2SP tiles and checkpoint, and the sequencer database. */
@@ -83,7 +83,7 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
   const appendMsMax = opts.appendMsMax ?? LOG_APPEND_MS_MAX;
   const intervalMs = opts.checkpointIntervalMs ?? LOG_CHECKPOINT_INTERVAL_MS;
   try {
-    fs.mkdirSync(opts.dir, { recursive: true, mode: PUBLIC_DIR_MODE });
+    makeDirectory(opts.dir, PUBLIC_DIR_MODE);
   } catch (err) {
     throw new DaemonError('CONFIG_INVALID', `transparency log directory ${opts.dir}: ${(err as NodeJS.ErrnoException).code ?? 'unusable'}`);
   }

@@ -2,13 +2,13 @@
 // in BEGIN IMMEDIATE transactions, so daemon processes sharing the file serialise on the write
 // lock and a committed mark survives SIGKILL and power loss before any signature leaves.
 import Database from 'better-sqlite3';
-import fs from 'node:fs';
 import path from 'node:path';
 import { DaemonError } from '../../../lib/errors.js';
 import { refuseMissingStore } from '../../../lib/store/sqlite-validity-store.js';
 import { decide, lowers } from './watermark-rule.js';
 import { rowEntry, rowMark, type WatermarkRow } from './watermark-row.js';
 import type { Mark, MarkEntry, RequestedMark, ReserveOutcome, Slot, WatermarkBackend } from './watermark-store.js';
+import { makeDirectory } from '../../../lib/config/make-directory.js';
 
 export const WATERMARK_SQLITE_FILE = 'tezos-watermarks.sqlite';
 
@@ -94,7 +94,7 @@ function openDatabase(opts: SqliteWatermarkOptions): Database.Database {
   const file = path.join(opts.stateDir, WATERMARK_SQLITE_FILE);
   if (!opts.create) refuseMissingStore(file, 'watermark store', 'signerd tezos creates it on its first start');
   try {
-    if (opts.create) fs.mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+    if (opts.create) makeDirectory(opts.stateDir, 0o700);
     const db = new Database(file, { timeout: opts.busyTimeoutMs, fileMustExist: !opts.create });
     db.pragma('journal_mode = WAL');
     // FULL: a committed reserve is on disk (WAL fsync) before we sign; NORMAL could lose it on power loss.

@@ -38,8 +38,19 @@ t.test('start-up failures exit 78 with one clear line', async (t) => {
   t.match(privateInKeyring.stderr, /holds a private key/);
 
   const badNumber = await runSignerd(['sign-ecdsa', '--key', keys.privateKeyFile, ...state, '--line-bytes-max', 'lots']);
-  t.not(badNumber.code, 0);
-  t.match(badNumber.stderr, /--line-bytes-max/);
+  t.equal(badNumber.code, 78);
+  t.match(badNumber.stderr, /^signerd sign-ecdsa: CONFIG_INVALID: --line-bytes-max/, "a bad value: the daemon's name and a listed code");
+  const unknownOption = await runSignerd(['sign-ecdsa', '--key', keys.privateKeyFile, ...state, '--bogus']);
+  t.equal(unknownOption.code, 78);
+  t.match(unknownOption.stderr, /^signerd sign-ecdsa: CONFIG_INVALID: unknown option '--bogus'/, 'an unknown option: the same shape');
+
+  // Node's recursive mkdir never returns on such a path (ENOENT for ever under /proc).
+  const noDir = await runSignerd(['sign-ecdsa', '--key', keys.privateKeyFile, '--port', '0', '--state-dir', '/proc/signerd-nowhere/state']);
+  t.equal(noDir.code, 78, 'a state directory that cannot be made: exit 78, at once');
+  t.match(noDir.stderr, /^signerd sign-ecdsa: CONFIG_INVALID: state directory \/proc\/signerd-nowhere\/state: .*ENOENT/);
+  const noOut = await runSignerd(['keygen', '--type', 'ecdsa', '--out', '/proc/signerd-nowhere/keys']);
+  t.equal(noOut.code, 78);
+  t.match(noOut.stderr, /^signerd keygen: CONFIG_INVALID: ENOENT/, 'an admin command: a listed code, not the bare errno');
 
   const configFile = path.join(dir, 'bad.json');
   fs.writeFileSync(configFile, JSON.stringify({ key: keys.privateKeyFile, typo: 1 }));

@@ -25,6 +25,12 @@ const SMALL_FILE_BYTES_MAX = 64 * 1024;
 export function createTileHttpService(dir: string): HttpService {
   const root = path.resolve(dir);
 
+  /** Whether the file, every link on its way resolved, is under the log directory (itself perhaps reached through a link). */
+  async function insideLog(file: string): Promise<boolean> {
+    const [realRoot, realFile] = await Promise.all([fs.realpath(root), fs.realpath(file)]).catch(() => [null, null]);
+    return realRoot !== null && realFile !== null && realFile.startsWith(realRoot + path.sep);
+  }
+
   /** The file a request path names, with its caching, or NOT_FOUND. */
   function fileOf(requestPath: string): { file: string; cache: string; type: string } {
     if (requestPath === `/${CHECKPOINT_PATH}`) return { file: path.join(root, CHECKPOINT_PATH), cache: CHANGING, type: 'text/plain; charset=utf-8' };
@@ -37,9 +43,11 @@ export function createTileHttpService(dir: string): HttpService {
     async handle(req, ctx) {
       const { file, cache, type } = fileOf(req.path);
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new DaemonError('METHOD_NOT_ALLOWED', 'the log is read-only: GET or HEAD');
-      // Regular files only: a symlink planted in the log directory is not followed out of it.
+      // Regular files inside the log only: a symlink planted in the log directory, as the file or as
+      // a folder on its path, is not followed out of it.
       const stat = await fs.lstat(file).catch(() => null);
-      if (!stat?.isFile()) throw new DaemonError('NOT_FOUND', `${req.path}: not in the log (a partial tile goes once its tile is full)`);
+      if (!stat?.isFile() || !(await insideLog(file)))
+        throw new DaemonError('NOT_FOUND', `${req.path}: not in the log (a partial tile goes once its tile is full)`);
       ctx.fields['bytes'] = stat.size;
       const headers = { 'content-type': type, 'cache-control': cache };
       // Tiles (8 KiB at most) and the checkpoint are read whole: a stream's machinery costs more than

@@ -47,6 +47,10 @@ t.test('signerd log serve', { ...needTools('curl'), ...needGo() }, async (t) => 
   // A symlink out of the log where a tile could be: never followed.
   fs.mkdirSync(path.join(logDir, 'tile/5'), { recursive: true });
   fs.symlinkSync('/etc/passwd', path.join(logDir, 'tile/5/000'));
+  // And a folder where a level's tiles could be, leading out to a file of the right name.
+  fs.mkdirSync(path.join(dir, 'outside/000.p'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'outside/000.p/1'), 'not the log\n');
+  fs.symlinkSync(path.join(dir, 'outside'), path.join(logDir, 'tile/4'));
 
   const server: RunningDaemon = await startDaemon(['log', 'serve', '--transparency-log', logDir, '--port', '0', '--metrics-port', '0']);
   t.teardown(() => server.stop());
@@ -80,7 +84,7 @@ t.test('signerd log serve', { ...needTools('curl'), ...needGo() }, async (t) => 
 
   await t.test('a mirror fetched with curl passes signerd log audit', async (t) => {
     const mirror = path.join(dir, 'mirror');
-    const files = publicFiles(logDir).filter((f) => !f.startsWith('tile/5/'));
+    const files = publicFiles(logDir).filter((f) => !f.startsWith('tile/5/') && f !== 'tile/4');
     for (const file of files) {
       fs.mkdirSync(path.dirname(path.join(mirror, file)), { recursive: true });
       execFileSync('curl', ['-sSf', '-o', path.join(mirror, file), `http://127.0.0.1:${port}/${file}`], { timeout: 10_000 });
@@ -102,6 +106,7 @@ t.test('signerd log serve', { ...needTools('curl'), ...needGo() }, async (t) => 
       '/tile/0/1',
       '/tile/0/x1/000',
       '/tile/5/000',
+      '/tile/4/000.p/1',
       '/',
       '/tile/0/000/',
     ]) {

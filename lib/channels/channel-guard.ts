@@ -148,7 +148,11 @@ function createChannelGuard(daemon: string, settings: ChannelSettings, log: { wa
         secureOptions: crypto.constants.SSL_OP_NO_TICKET,
         // OpenSSL takes an external PSK in TLS 1.3 only with a SHA-256 suite; with SHA-384 it would
         // fall back to a certificate handshake and ignore a wrong key instead of failing it.
-        ...(withPsk ? { ciphers: 'TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256', pskCallback } : {}),
+        ...(withPsk ? { ciphers: 'TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256' } : {}),
+        // The callback reads the registry in use, and a server takes it only when it is created
+        // (setSecureContext ignores it): it is there from the start, so a PSK client added by a
+        // reload is served without a restart.
+        ...(registry.kind === 'closed' ? { pskCallback } : {}),
       };
     },
     admit(socket) {

@@ -10,7 +10,7 @@ import t from 'tap';
 import { runSignerd, startDaemon } from '../../helpers/daemon.js';
 import { makeKeys } from '../../helpers/signature-fixtures.js';
 import { needTools } from '../../helpers/tools.js';
-import { enroll, eventually, openssl, opensslArgs, writeRegistry } from './channel-fixtures.js';
+import { enroll, eventually, openssl, opensslArgs, pskHex, writeRegistry } from './channel-fixtures.js';
 
 const EX_CONFIG = 78;
 
@@ -34,6 +34,17 @@ t.test('client registry: reload and start-up checks', needTools('openssl'), asyn
     signer.proc.kill('SIGHUP');
     t.ok(await reloaded(from, 'reload failed; keeping the previous configuration'), 'the failure is logged');
     t.match((await openssl(files, signer.port, 'hello\n', files.certs['bob']!)).stdout, /^\(b'hello'/, 'bob, in the old registry only, is still served');
+  });
+
+  await t.test('a PSK client added by SIGHUP to a certificate-only registry is served at once', async (t) => {
+    const pat = { identity: 'pat', pskHex: pskHex(files, 'pat') };
+    t.match((await openssl(files, signer.port, 'hello\n', pat)).stdout, /^ERR UNAUTHENTICATED /, 'pat is not registered yet');
+    writeRegistry(registry, [files.certs['alice']!.line, files.certs['bob']!.line, files.psks['pat']!.line]);
+    const from = signer.logs.length;
+    signer.proc.kill('SIGHUP');
+    t.ok(await reloaded(from, 'reloaded'), 'pat is in the registry');
+    t.match((await openssl(files, signer.port, 'hello\n', pat)).stdout, /^\(b'hello'/, 'pat is served over its PSK, without a restart');
+    t.match((await openssl(files, signer.port, 'hello\n', alice)).stdout, /^\(b'hello'/, 'certificate clients still are');
   });
 
   await t.test('SIGHUP removing a client closes its open channel within a second', async (t) => {

@@ -226,7 +226,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       channels.set(socket, admission);
       socket.once('close', () => channels.delete(socket));
     });
-    server.on('tlsClientError', (err: NodeJS.ErrnoException) => log.debug({ err: err.code ?? err.message }, 'tls handshake failed'));
+    server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+      opts.metrics?.refused('tls-handshake');
+      log.debug({ err: err.code ?? err.message }, 'tls handshake failed');
+    });
   }
   const sweeper = startChannelSweep(
     channel,
@@ -264,6 +267,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   // Answered by us, so that a refused upload's `Expect: 100-continue` is never told to send.
   server.on('checkContinue', (req, res) => serve(req, res, true));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // A failed TLS handshake (TLS 1.2, plaintext on the TLS port) is no request: tlsClientError counts it.
+    if (channel && err.code?.startsWith('ERR_SSL_')) return void socket.destroy();
     const connection = connectionOf(socket as net.Socket);
     if (connection.active && err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       // The request deadline passed while its body was still coming (a slow upload): the request

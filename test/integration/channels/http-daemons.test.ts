@@ -59,6 +59,11 @@ t.test('HTTP front ends over TLS client channels', needTools('openssl', 'curl'),
     t.equal(posted.status, 200, 'curl with a client certificate');
     t.equal(posted.body.length, 32, 'the 32 raw tag bytes');
     t.equal((await curl(files, url, null, ['--data-binary', 'x'])).status, 401, 'no certificate: 401');
+    t.equal((await curl(files, url, alice, ['--tls-max', '1.2', '--data-binary', 'x']).catch(() => ({ status: 0 }))).status, 0, 'TLS 1.2: no handshake');
+    t.notOk(
+      hmac.logs.some((l) => l['msg'] === 'request' && String(l['reason']).startsWith('ERR_SSL')),
+      'a failed handshake is not logged as a request (it counts as tls-handshake)',
+    );
     t.equal((await curl(files, url, files.certs['bob']!, ['--data-binary', 'x'])).status, 403, 'daemons= excludes hmac: 403');
     const rita = files.certs['rita']!;
     // One curl, one connection, several requests: the channel's rate applies per request.

@@ -120,7 +120,10 @@ export function openLineConnection(socket: net.Socket, conn: number, client: Cha
 
   function refuse(err: DaemonError): void {
     // Refused at once, before any handler ran.
-    logRequest(connLog, { req: ++nextReq }, process.hrtime.bigint(), err.code, { code: err.code, thrown: err }, deps.recorder);
+    const fields: Record<string, unknown> = { req: ++nextReq };
+    // A channel closed by the sweep (registration ended, max-session) is logged under its client, as its requests are.
+    if (client) fields['client'] = client.name;
+    logRequest(connLog, fields, process.hrtime.bigint(), err.code, { code: err.code, thrown: err }, deps.recorder);
     socket.write(service.formatError(err) + '\n');
     finish();
   }

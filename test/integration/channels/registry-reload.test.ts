@@ -70,6 +70,10 @@ t.test('client registry: reload and start-up checks', needTools('openssl'), asyn
     const gone = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(Infinity), 3_000))]);
     t.ok(gone - sent <= 1_000, `bob's channel is closed ${gone - sent} ms after SIGHUP`);
     t.match(out, /ERR UNAUTHENTICATED /, 'and told why');
+    t.ok(
+      await eventually(() => kept.logs.some((l) => l['msg'] === 'request' && l['outcome'] === 'UNAUTHENTICATED' && l['client'] === 'bob'), 5_000),
+      'the closing is logged under its client',
+    );
     bob.kill();
     t.ok(await reloaded(from, 'reloaded'), 'the other daemon reloaded too');
     t.match((await openssl(files, signer.port, 'hello\n', files.certs['bob']!)).stdout, /^ERR UNAUTHENTICATED /, 'a new channel for bob is refused');

@@ -1,0 +1,25 @@
+// The refusal log: the first refusal at once, then one line a second per outcome with its count, so a
+// burst of mixed refusals is neither a flood of lines nor counted under the wrong code.
+import t from 'tap';
+import { createRefusalLog } from '../../../lib/server/refusal-log.js';
+import { memoryLog } from '../../helpers/memory-log.js';
+
+t.test('one line at once, then one per outcome with its count', async (t) => {
+  const { log, lines } = memoryLog('test');
+  const refusals = createRefusalLog(log, 50);
+  for (const outcome of ['UNAUTHENTICATED', 'UNAUTHENTICATED', 'FORBIDDEN', 'UNAUTHENTICATED', 'FORBIDDEN']) refusals.note(outcome);
+  t.same(
+    lines.map((l) => [l['msg'], l['outcome'], l['refused']]),
+    [['connection refused', 'UNAUTHENTICATED', 1]],
+    'the first at once',
+  );
+  await new Promise((resolve) => setTimeout(resolve, 120));
+  t.same(
+    lines.slice(1).map((l) => [l['msg'], l['outcome'], l['refused']]),
+    [
+      ['connections refused', 'UNAUTHENTICATED', 2],
+      ['connections refused', 'FORBIDDEN', 2],
+    ],
+    'then each outcome with its own count',
+  );
+});

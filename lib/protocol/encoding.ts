@@ -4,6 +4,17 @@ import { DaemonError } from '../errors.js';
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
+/**
+ * The bytes of `text` if it is their one canonical padded base64 (RFC 4648 §3.5: unused bits zero),
+ * else null. For signed and hashed text (checkpoints, proofs): two spellings of the same bytes
+ * would let a byte of a verified file change with its verdict unchanged.
+ */
+export function canonicalBase64(text: string): Buffer | null {
+  if (!BASE64.test(text)) return null;
+  const bytes = Buffer.from(text, 'base64');
+  return bytes.toString('base64') === text ? bytes : null;
+}
+
 export function decodeHex(text: string, field: string, bytesMax: number): Buffer {
   const bytes = Buffer.from(text, 'hex');
   // Node's decoder stops at the first pair that is not hex and reads only the low byte of wider

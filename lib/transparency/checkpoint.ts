@@ -1,5 +1,6 @@
 // Checkpoints (https://c2sp.org/tlog-checkpoint): the note text `<origin>\n<tree size>\n<base64
 // root hash>\n`, signed as a note. The origin is the log's name and its key's name.
+import { canonicalBase64 } from '../protocol/encoding.js';
 import { HASH_BYTES } from './merkle-hash.js';
 import { parseSignedNote, verifyNote, type NoteVerdict } from './signed-note.js';
 import type { NoteVerifierKey } from './note-key.js';
@@ -22,9 +23,8 @@ export function parseCheckpointText(text: string): Checkpoint | null {
   if (origin.length === 0 || !/^(0|[1-9][0-9]*)$/.test(sizeText) || lines.slice(3, -1).some((l) => l.length === 0)) return null;
   const size = Number(sizeText);
   if (!Number.isSafeInteger(size)) return null;
-  if (!/^[A-Za-z0-9+/]{43}=$/.test(rootText)) return null;
-  const root = Buffer.from(rootText, 'base64');
-  return root.length === HASH_BYTES ? { origin, size, root } : null;
+  const root = canonicalBase64(rootText);
+  return root?.length === HASH_BYTES ? { origin, size, root } : null;
 }
 
 /** The checkpoint a signed note carries, its signatures not checked (verifyCheckpoint checks them); null when it is not one. */

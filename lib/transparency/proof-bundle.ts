@@ -1,7 +1,7 @@
 // The offline bundle of one entry: a C2SP tlog-proof (https://c2sp.org/tlog-proof) whose extra
 // data is the entry itself, then its index, its inclusion proof and the signed checkpoint. The
 // log's verifier key is all a verifier needs.
-import { decodeBase64 } from '../protocol/encoding.js';
+import { canonicalBase64 } from '../protocol/encoding.js';
 import { LOG_ENTRY_BYTES_MAX } from '../limits.js';
 import { leafHash } from './merkle-hash.js';
 import { verifyInclusion } from './merkle-proof-check.js';
@@ -28,12 +28,8 @@ export function parseProofBundle(text: string): ProofBundle | null {
   if (blank < 0) return null;
   const [header, extra, indexLine, ...hashLines] = text.slice(0, blank).split('\n') as [string, string?, string?, ...string[]];
   if (header !== TLOG_PROOF_HEADER || !extra?.startsWith('extra ') || !indexLine?.startsWith('index ')) return null;
-  let entry: Buffer;
-  try {
-    entry = decodeBase64(extra.slice(6), 'extra', LOG_ENTRY_BYTES_MAX);
-  } catch {
-    return null;
-  }
+  const entry = canonicalBase64(extra.slice(6));
+  if (entry === null || entry.length > LOG_ENTRY_BYTES_MAX) return null;
   const indexText = indexLine.slice(6);
   if (!/^(0|[1-9][0-9]*)$/.test(indexText) || !Number.isSafeInteger(Number(indexText))) return null;
   const proof = hashLines.map(parseHash);

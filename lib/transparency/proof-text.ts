@@ -1,5 +1,6 @@
 // The text forms `signerd log prove` and `signerd log consistency` print: a header line naming the
 // proof and its sizes, the root hash(es), then one base64 hash per line (RFC 6962 order).
+import { canonicalBase64 } from '../protocol/encoding.js';
 import { HASH_BYTES } from './merkle-hash.js';
 
 export interface InclusionProof {
@@ -30,9 +31,8 @@ export function formatConsistencyProof(p: ConsistencyProof): string {
 
 /** One base64 SHA-256 hash, or null. */
 export function parseHash(text: string): Buffer | null {
-  if (!/^[A-Za-z0-9+/]{43}=$/.test(text)) return null;
-  const hash = Buffer.from(text, 'base64');
-  return hash.length === HASH_BYTES ? hash : null;
+  const hash = canonicalBase64(text);
+  return hash?.length === HASH_BYTES ? hash : null;
 }
 
 function parseNumber(text: string | undefined): number | null {

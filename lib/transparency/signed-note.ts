@@ -3,6 +3,7 @@
 // signatures by unknown keys are ignored, a known key's signature must verify, and at least one must.
 import crypto from 'node:crypto';
 import { NOTE_BYTES_MAX, NOTE_SIGNATURES_MAX } from '../limits.js';
+import { canonicalBase64 } from '../protocol/encoding.js';
 import { isValidKeyName, publicKeyObject, type NoteVerifierKey } from './note-key.js';
 
 const SIGNATURE_PREFIX = '\u2014 ';
@@ -45,9 +46,8 @@ export function parseSignedNote(note: string): ParsedNote | null {
     if (space < 0) return null;
     const name = rest.slice(0, space);
     const b64 = rest.slice(space + 1);
-    if (!isValidKeyName(name) || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.length % 4 !== 0) return null;
-    const raw = Buffer.from(b64, 'base64');
-    if (raw.length < 5) return null;
+    const raw = isValidKeyName(name) ? canonicalBase64(b64) : null;
+    if (raw === null || raw.length < 5) return null;
     signatures.push({ name, keyId: raw.readUInt32BE(0), signature: raw.subarray(4) });
     if (signatures.length > NOTE_SIGNATURES_MAX) return null;
   }

@@ -15,7 +15,7 @@ import { openKeyRoot, type KeyRoot } from './keys/key-root.js';
 import { createFirmwareLineService } from './line-protocol.js';
 import { startOperations, type Operations } from '../../lib/operations/operations.js';
 import { countingUploads } from './firmware-operations.js';
-import { readableDirectoryPart } from '../../lib/operations/probes.js';
+import { readableDirectoryPart, transparencyLogPart } from '../../lib/operations/probes.js';
 import { openConfiguredTransparencyLog } from '../../lib/config/transparency-log-options.js';
 import type { TransparencyLog } from '../../lib/transparency/transparency-log.js';
 import { auditedKeyRoot, keyLoadedEvents } from './keys/audited-key-root.js';
@@ -77,6 +77,7 @@ async function serve(settings: FirmwareSettings, log: Logger): Promise<DaemonHan
     }
     for (const announce of announcements) announce();
     ops.addPart(readableDirectoryPart('key root', settings.keyRoot));
+    if (transparencyLog) ops.addPart(transparencyLogPart(transparencyLog));
     ops.serving();
   } catch (err) {
     await stop();

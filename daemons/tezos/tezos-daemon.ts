@@ -20,6 +20,7 @@ import { countingRefusals, tezosKeyPart, watermarkPart } from './tezos-readiness
 import { openConfiguredTransparencyLog } from '../../lib/config/transparency-log-options.js';
 import type { TransparencyLog } from '../../lib/transparency/transparency-log.js';
 import { tezosKeyLoadedEvents } from './signing/signature-log.js';
+import { transparencyLogPart } from '../../lib/operations/probes.js';
 
 export interface TezosDaemon {
   /** The bound ports (null for a front end that is off). */
@@ -149,6 +150,7 @@ async function serveWith(
     ops.keyInfo(key.pkh, key.curve, 'close' in key ? 'pkcs11' : 'file');
     ops.addPart(tezosKeyPart(key));
   }
+  if (transparencyLog) ops.addPart(transparencyLogPart(transparencyLog));
   ops.addPart(watermarkPart(marks, settings.store.kind === 'sqlite' ? settings.store.stateDir : settings.hostFloorDir, marksChanged));
   ops.serving();
   const reload = channelReload(channel, servers, log);

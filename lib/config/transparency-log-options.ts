@@ -87,6 +87,7 @@ export async function openConfiguredTransparencyLog(settings: TransparencyLogSet
       verifierKeys: log.verifierKeys,
       append: (event) => log.append(event),
       publish: () => log.publish(),
+      probe: () => log.probe(),
       close: async () => {
         try {
           await log.close();

@@ -116,7 +116,7 @@ export function createDaemonMetrics(daemon: string, version: string, readiness: 
     },
   });
 
-  // HSM session pools (every token this process opened); absent when no key is on a token.
+  // HSM session pools (every token this process opened); 0 when no key is on a token (an unlabelled gauge always has its sample).
   const hsm = (read: (totals: ReturnType<typeof hsmPoolTotals>) => number) =>
     function (this: Gauge) {
       const totals = hsmPoolTotals();

@@ -5,7 +5,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import { checkPlaintextBind, type ChannelPolicy } from '../channels/channel-options.js';
-import { METRICS_CONNECTIONS_MAX, METRICS_REQUEST_MS_MAX } from '../limits.js';
+import { HTTP_DEADLINE_CHECK_INTERVAL_MS, METRICS_CONNECTIONS_MAX, METRICS_REQUEST_MS_MAX } from '../limits.js';
 import type { Readiness } from './readiness.js';
 import type { OperationsSettings } from './operations-options.js';
 
@@ -25,7 +25,14 @@ export async function startOperationsServer(
   deps: { readiness: Readiness; metrics: MetricsSource; log: Logger },
 ): Promise<RunningOperationsServer> {
   checkPlaintextBind(settings.host, policy);
-  const server = http.createServer({ requestTimeout: METRICS_REQUEST_MS_MAX, headersTimeout: METRICS_REQUEST_MS_MAX }, (req, res) => {
+  // node:http checks these deadlines every connectionsCheckingInterval (30 s by default): at that
+  // pace 16 idle connections would hold the listener, and a prober, for half a minute.
+  const deadlines = {
+    requestTimeout: METRICS_REQUEST_MS_MAX,
+    headersTimeout: METRICS_REQUEST_MS_MAX,
+    connectionsCheckingInterval: HTTP_DEADLINE_CHECK_INTERVAL_MS,
+  };
+  const server = http.createServer(deadlines, (req, res) => {
     void answer(req.method ?? 'GET', (req.url ?? '/').split('?')[0] ?? '/', deps).then(
       ({ status, type, body }) => {
         res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });

@@ -83,6 +83,15 @@ export async function probeDirectory(dir: string, probeId: string): Promise<void
 }
 
 /** A directory the daemon reads on every request (firmware's key root, the log server's log) can still be listed. */
+/**
+ * Daemons that log what they sign: the log's writer takes the write lock within an append's bounds.
+ * While another process holds it, or the disk fails, every signature would be withheld
+ * (LOG_UNAVAILABLE): the daemon is not ready, and says so before a request finds out.
+ */
+export function transparencyLogPart(log: { probe(): Promise<void> }): ReadinessPart {
+  return { name: 'transparency log', intervalMs: STORE_PROBE_INTERVAL_MS, reprobeOnFault: true, probe: () => log.probe() };
+}
+
 export function readableDirectoryPart(name: string, dir: string): ReadinessPart {
   return {
     name,

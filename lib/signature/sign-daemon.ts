@@ -13,7 +13,7 @@ import { channelReload, openChannelGuard } from '../channels/channel-guard.js';
 import { startTcpServer } from '../server/serve-tcp.js';
 import { createSignService } from './sign-service.js';
 import { startOperations } from '../operations/operations.js';
-import { signingKeyPart, validityStorePart } from '../operations/probes.js';
+import { signingKeyPart, transparencyLogPart, validityStorePart } from '../operations/probes.js';
 import { createProbeTrigger } from '../operations/readiness.js';
 import { keySourceOf } from '../keys/open-signing-key.js';
 import {
@@ -118,6 +118,7 @@ async function startSignDaemon(profile: SignatureProfile, settings: SignDaemonSe
   });
   ops.addPart(signingKeyPart(key));
   ops.addPart(validityStorePart(store, { write: true, stateDir: settings.store.kind === 'sqlite' ? settings.store.stateDir : null, changes: storeChanged }));
+  if (transparencyLog) ops.addPart(transparencyLogPart(transparencyLog));
   ops.serving();
   const purge = setInterval(() => {
     if ('purgeExpired' in store) {

@@ -55,6 +55,10 @@ async function handle(seq: Sequencer, req: SequencerRequest): Promise<unknown> {
       }
       return seq.published();
     }
+    case 'probe':
+      // Readiness: the write lock, taken and given back within the same bounds an append has.
+      seq.withWriteLock(() => undefined);
+      return null;
     case 'close':
       // A publish whose caller gave up may still be writing; the database stays open for it.
       await Promise.allSettled([...publishes]);

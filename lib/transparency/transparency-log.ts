@@ -46,6 +46,8 @@ export interface TransparencyLog {
   append(event: LogEvent): Promise<number>;
   /** Signs and publishes a checkpoint covering every durable entry now; null while the log is empty. */
   publish(): Promise<PublishedState | null>;
+  /** Resolves when an append could be made durable now (the writer takes the write lock in time); LOG_UNAVAILABLE when not. */
+  probe(): Promise<void>;
   /** Commits what is pending, publishes a last checkpoint and stops the writer thread. */
   close(): Promise<void>;
 }
@@ -290,6 +292,12 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
       });
     },
     publish,
+    async probe() {
+      if (closed) throw new DaemonError('SHUTTING_DOWN', 'the transparency log is closed');
+      await call({ op: 'probe' }, appendMsMax).catch((err: unknown) => {
+        throw toDaemonError(err, 'LOG_UNAVAILABLE');
+      });
+    },
     async close() {
       if (closed) return;
       closed = true;

@@ -5,6 +5,8 @@
 import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
 import { exchange, request } from '../../helpers/line-client.js';
@@ -123,6 +125,33 @@ t.test('sign and verify on SQLite: metrics, readiness, the state directory made 
     sign.logs.some((l) => l['msg'] === 'not ready' && JSON.stringify(l['notReady']).includes('STORE_UNAVAILABLE')),
     'the log says why',
   );
+
+  // Sixteen idle connections fill the metrics listener; its 5 s request deadline frees them in time.
+  const idle = await Promise.all(
+    Array.from(
+      { length: 16 },
+      () =>
+        new Promise<net.Socket>((resolve, reject) => {
+          const socket = net.connect(signOps, '127.0.0.1', () => resolve(socket));
+          socket.on('error', reject);
+        }),
+    ),
+  );
+  t.teardown(() => idle.forEach((socket) => socket.destroy()));
+  // A prober's own new connection each time (fetch would reuse a kept-alive one, already in).
+  const probe = (): Promise<boolean> =>
+    new Promise((resolve) => {
+      const req = http.get({ host: '127.0.0.1', port: signOps, path: '/readyz', agent: false, timeout: 1_000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on('error', () => resolve(false));
+      req.on('timeout', () => req.destroy());
+    });
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.notOk(await probe(), 'the listener is full');
+  const freedMs = await waitUntil(probe, 8_000, 'the metrics listener free again');
+  t.ok(freedMs < 8_000, `the prober is answered again ${freedMs} ms after 16 idle connections took every place`);
 });
 
 /** sign-ecdsa on a store given by `storeArgs`, with metrics; resolves with its operations port once /readyz is 200. */

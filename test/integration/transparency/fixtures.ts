@@ -149,9 +149,9 @@ export function spawnAppender(logDir: string, keyFile: string, tag: string, coun
 }
 
 /** Polls until `done()` holds (every 10 ms), failing after `ms`. */
-export async function until(done: () => boolean, ms: number, what: string): Promise<void> {
+export async function until(done: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!done()) {
+  while (!(await done())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }

@@ -11,6 +11,7 @@ import { request } from '../../helpers/line-client.js';
 import { makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
 import { SEQUENCER_FILE } from '../../../lib/transparency/sequencer-db.js';
 import { checkBundle, makeKey, publishedEntries as entries, until } from './fixtures.js';
+import { get, metricsPortOf } from '../../helpers/operations.js';
 
 t.test('sign-ecdsa with the log: every signature returned is provably in it', async (t) => {
   const dir = t.testdir();
@@ -29,6 +30,8 @@ t.test('sign-ecdsa with the log: every signature returned is provably in it', as
     logDir,
     '--transparency-log-key',
     keyFile,
+    '--metrics-port',
+    '0',
   ]);
   t.teardown(() => daemon.stop('SIGKILL'));
 
@@ -62,7 +65,12 @@ t.test('sign-ecdsa with the log: every signature returned is provably in it', as
     const refused = await request(daemon.port, 'while the log is stuck');
     t.match(refused, /^ERR LOG_UNAVAILABLE /, 'refused with LOG_UNAVAILABLE');
     t.same(signaturesOf(refused), [], 'no signature in the reply');
+    const metrics = metricsPortOf(daemon);
+    await until(async () => (await get(metrics, '/readyz')).status === 503, 10_000, 'not ready while the log cannot append');
+    t.match(JSON.parse((await get(metrics, '/readyz')).body), { ready: false }, '/readyz: not ready while the log cannot append');
     holder.exec('ROLLBACK');
+    await until(async () => (await get(metrics, '/readyz')).status === 200, 10_000, 'ready again');
+    t.pass('and ready again by itself');
     const after = await request(daemon.port, 'after');
     t.equal(signaturesOf(after).length, 1, 'the next request is signed');
     await until(() => entries(logDir).some((e) => e['signature'] === signaturesOf(after)[0]), 5_000, 'its entry under a checkpoint');

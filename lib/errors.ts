@@ -91,15 +91,18 @@ export function toDaemonError(err: unknown, fallback: ErrorCode = 'INTERNAL'): D
   return new DaemonError(fallback, fallback === 'INTERNAL' ? 'internal error' : String((err as Error)?.message ?? err), { cause: err });
 }
 
+/** The errors of a path the operator named (not of a network or a failing disk). */
+const PATH_ERRORS = new Set(['ENOENT', 'ENOTDIR', 'EISDIR', 'EEXIST', 'EACCES', 'EPERM', 'EROFS', 'ELOOP', 'ENAMETOOLONG']);
+
 /**
- * What a command that failed says on stderr, `<CODE>: <text>`: its own DaemonError, a file or
- * system call the operator's arguments led to (a path that cannot be made, read or written) as
- * CONFIG_INVALID with the system's words, anything else as INTERNAL.
+ * What a command that failed says on stderr, `<CODE>: <text>`: its own DaemonError, a path the
+ * operator named that cannot be made, read or written as CONFIG_INVALID with the system's words,
+ * anything else as INTERNAL.
  */
 export function commandFailure(err: unknown): DaemonError {
   if (err instanceof DaemonError) return err;
   const errno = err as NodeJS.ErrnoException | undefined;
-  if (typeof errno?.syscall === 'string') return new DaemonError('CONFIG_INVALID', errno.message, { cause: err });
+  if (typeof errno?.syscall === 'string' && PATH_ERRORS.has(errno.code ?? '')) return new DaemonError('CONFIG_INVALID', errno.message, { cause: err });
   return new DaemonError('INTERNAL', String((err as Error | undefined)?.message ?? err), { cause: err });
 }
 

@@ -73,8 +73,10 @@ export const HTTP_CLOSE_GRACE_MS = 1_000;
 export const HTTP_REPLY_STALL_MS_MAX = 30_000;
 /** HTTP front ends: Retry-After of a retryable error (a service may set its own, e.g. a spread-out one for BUSY). */
 export const HTTP_RETRY_AFTER_S = 1;
-/** HTTP front ends: connections past the cap still answered 503 BUSY (each closed within FRAMING_ERROR_DISCARD_MS); more are reset. */
+/** HTTP front ends: connections past the cap still answered 503 BUSY (each closed within HTTP_REFUSED_CLOSE_MS); more are reset. */
 export const HTTP_REFUSALS_PENDING_MAX = 64;
+/** HTTP front ends: a connection past the cap is closed this long after it came, answered or not. */
+export const HTTP_REFUSED_CLOSE_MS = 2_000;
 /** HTTP uploads: how long the rest of a refused upload is read and dropped before the connection is cut. */
 export const REFUSED_UPLOAD_DISCARD_MS_MAX = 5_000;
 /** HTTP uploads: an upload slower than this per idle window is cut with 408. */

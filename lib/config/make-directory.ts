@@ -4,12 +4,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** Makes `dir` and its missing parents with `mode`; returns the first directory made, or undefined if none was missing. */
+/**
+ * Makes `dir` and its missing parents with `mode`; returns the first directory made (absolute), or
+ * undefined if none was missing. Something other than a directory in the way fails, as mkdir -p does.
+ */
 export function makeDirectory(dir: string, mode: number): string | undefined {
   const missing: string[] = [];
-  for (let at = path.resolve(dir); !fs.existsSync(at); at = path.dirname(at)) {
+  let at = path.resolve(dir);
+  for (; !fs.existsSync(at); at = path.dirname(at)) {
     missing.unshift(at);
     if (path.dirname(at) === at) break;
+  }
+  if (fs.existsSync(at) && !fs.statSync(at).isDirectory()) {
+    throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${at}'`), { code: 'ENOTDIR', syscall: 'mkdir', path: at });
   }
   for (const d of missing) {
     try {

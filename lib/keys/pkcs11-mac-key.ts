@@ -19,6 +19,8 @@ export interface HsmMacKey {
 }
 
 const TAG_BYTES = 32;
+/** MACed once per lookup of the secret: what tells the secret opened from another under its label. */
+const IDENTITY_MESSAGE = Buffer.from('signerd hmac secret identity');
 
 export async function openPkcs11MacKey(uriText: string, opts: HsmKeyOptions): Promise<HsmMacKey> {
   const uri = parsePkcs11Uri(uriText);
@@ -52,14 +54,29 @@ export function checkHmacKeyObject(token: Pkcs11Token, ref: ObjectRef, name: str
   });
 }
 
-/** HMAC-SHA256 in the token with one secret-key object; every tag is checked by the token (C_Verify) before release. */
+/**
+ * HMAC-SHA256 in the token with one secret-key object; every tag is checked by the token (C_Verify)
+ * before release. A secret has no public half to check against, so the object found after a reopen
+ * must give the MAC of a fixed message the first one gave: a different secret put under the same
+ * label (another token, a re-import) is never used, only taken by a reload (SIGHUP) or a restart.
+ */
 export function tokenHmac(token: Pkcs11Token, ref: ObjectRef): (data: Buffer) => Promise<Buffer> {
   let cached: { generation: number; handle: Pkcs11Handle } | null = null;
+  let identity: Buffer | null = null;
   // Object handles die with a reinitialisation; look the key up again under the new generation.
   const handleFor = (ctx: SessionContext): Pkcs11Handle => {
-    if (cached?.generation !== ctx.generation)
-      cached = { generation: ctx.generation, handle: findKeyObject(ctx, ref, pkcs11js().CKO_SECRET_KEY, 'BACKEND_UNAVAILABLE') };
-    return cached.handle;
+    if (cached?.generation === ctx.generation) return cached.handle;
+    const handle = findKeyObject(ctx, ref, pkcs11js().CKO_SECRET_KEY, 'BACKEND_UNAVAILABLE');
+    ctx.api.C_SignInit(ctx.session, { mechanism: pkcs11js().CKM_SHA256_HMAC }, handle);
+    const seen = Buffer.from(ctx.api.C_Sign(ctx.session, IDENTITY_MESSAGE, Buffer.alloc(TAG_BYTES)));
+    identity ??= seen;
+    if (!timingSafeEqual(seen, identity))
+      throw new DaemonError(
+        'BACKEND_UNAVAILABLE',
+        'a different secret is under that label since the token was reopened; not used (SIGHUP or restart to take it)',
+      );
+    cached = { generation: ctx.generation, handle };
+    return handle;
   };
   return (data) =>
     token.withSession('hmac', async (ctx) => {

@@ -50,6 +50,8 @@ export class Pkcs11Token {
   private readonly waiters: Array<() => void> = [];
   private readonly inFlight = new Set<Promise<unknown>>();
   private reopens = 0;
+  /** The serial number of the token opened at start: a reopen takes no other token, whatever its label. */
+  private serial: string | null = null;
   private readonly unlistPool = addHsmPool(() => ({ open: this.idle.length + this.busy, inUse: this.busy, reopens: this.reopens }));
 
   /** Start-up: load, find the token, open a session and log in (synchronous). Throws start-up codes. */
@@ -209,6 +211,12 @@ export class Pkcs11Token {
   private connect(): void {
     const api = this.module.api;
     const slot = findSlot(api, this.opts.selector);
+    const serial = api.C_GetTokenInfo(slot).serialNumber.trim();
+    // Another token under the same label (a stand-in, a re-initialised one) holds other keys or none:
+    // the token stays broken and is looked for again, until the one opened is back.
+    if (this.serial !== null && serial !== this.serial)
+      throw new DaemonError('BACKEND_UNAVAILABLE', `the token the URI finds now (serial ${serial}) is not the one opened (serial ${this.serial})`);
+    this.serial = serial;
     this.slot = slot;
     const session = this.openSession();
     try {

@@ -82,9 +82,8 @@ export async function probeDirectory(dir: string, probeId: string): Promise<void
   }
 }
 
-/** A directory the daemon reads on every request (firmware's key root, the log server's log) can still be listed. */
 /**
- * Daemons that log what they sign: the log's writer takes the write lock within an append's bounds.
+ * Daemons that log what they sign: the log's writer takes the write lock within 1 s.
  * While another process holds it, or the disk fails, every signature would be withheld
  * (LOG_UNAVAILABLE): the daemon is not ready, and says so before a request finds out.
  */
@@ -92,6 +91,7 @@ export function transparencyLogPart(log: { probe(): Promise<void> }): ReadinessP
   return { name: 'transparency log', intervalMs: STORE_PROBE_INTERVAL_MS, reprobeOnFault: true, probe: () => log.probe() };
 }
 
+/** A directory the daemon reads on every request (firmware's key root, the log server's log) can still be listed. */
 export function readableDirectoryPart(name: string, dir: string): ReadinessPart {
   return {
     name,

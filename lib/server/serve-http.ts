@@ -19,12 +19,12 @@ import { startChannelSweep } from '../channels/channel-sweep.js';
 import { DaemonError, isDaemonError, isRetryable, toDaemonError, type ErrorCode } from '../errors.js';
 import {
   FILE_STREAM_CHUNK_BYTES,
-  FRAMING_ERROR_DISCARD_MS,
   HTTP_CLOSE_GRACE_MS,
   HTTP_DEADLINE_CHECK_INTERVAL_MS,
   HTTP_HEADERS_MS_MAX,
   HTTP_KEEP_ALIVE_MS,
   HTTP_REFUSALS_PENDING_MAX,
+  HTTP_REFUSED_CLOSE_MS,
   HTTP_REPLY_STALL_MS_MAX,
   HTTP_RETRY_AFTER_S,
   INPUT_HELD_BYTES_MAX,
@@ -204,10 +204,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       socket.once('close', () => admitted--);
       return;
     }
+    // Counted in the metrics by its request's record (outcome BUSY), not also as a refused connection.
     overCap.add(socket);
     refusals.note('BUSY');
-    opts.metrics?.refused('BUSY');
-    const timer = setTimeout(() => socket.destroy(), FRAMING_ERROR_DISCARD_MS);
+    const timer = setTimeout(() => socket.destroy(), HTTP_REFUSED_CLOSE_MS);
     socket.once('close', () => clearTimeout(timer));
   });
   server.on('drop', () => {
@@ -221,6 +221,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const channels = new Map<tls.TLSSocket, { client: ChannelClient } | { refusal: DaemonError }>();
   if (channel) {
     server.on('secureConnection', (socket: tls.TLSSocket) => {
+      // Past the cap the answer is BUSY whoever it is: no handshake of the client's rate is spent on it.
+      if (overCap.has(socket)) return;
       const admission = channel.admit(socket);
       if ('refusal' in admission) log.debug({ outcome: admission.refusal.code, reason: admission.refusal.message }, 'channel refused');
       channels.set(socket, admission);
@@ -300,8 +302,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     const connection = connectionOf(req.socket);
     // A new request parsed: any body refused before it has ended.
     connection.bodyRefused = false;
-    connection.active = { req, res };
-    serving.add(connection.active);
+    // Pipelined requests overlap: each knows its own entry, and the connection's is the latest.
+    const entry = { req, res };
+    connection.active = entry;
+    serving.add(entry);
     const started = process.hrtime.bigint();
     const fields: Record<string, unknown> = { conn: connection.conn, req: ++connection.nextReq, method: req.method, path: logPath(req.url) };
     const ctx: RequestContext = { conn: connection.conn, req: fields['req'] as number, fields };
@@ -329,10 +333,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       } finally {
         if (!req.complete) {
           connection.bodyRefused = true;
-          discardRest(req);
+          discardRest(req, () => (connection.bodyRefused = false));
         }
-        if (connection.active) serving.delete(connection.active);
-        connection.active = null;
+        serving.delete(entry);
+        if (connection.active === entry) connection.active = null;
         await release(job);
         if (job.admission) {
           fields['waitedMs'] = job.admission.waitedMs();
@@ -449,12 +453,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       const deadline = setTimeout(() => {
         // Uploads still arriving are told why they end, and logged so, before every socket goes.
         const cutShort = new DaemonError('SHUTTING_DOWN', 'the daemon stopped before the request was in');
-        for (const { req, res } of serving) {
-          if (req.complete) continue;
-          cut(req, res, cutShort);
-          req.destroy(cutShort);
-        }
-        server.closeAllConnections();
+        for (const { req, res } of serving) if (!req.complete) cut(req, res, cutShort);
+        // Each cut request goes once its 503 is out; every other socket after the same grace.
+        setTimeout(() => server.closeAllConnections(), HTTP_CLOSE_GRACE_MS).unref();
       }, limits.drainMsMax);
       await closed;
       clearTimeout(deadline);
@@ -619,10 +620,13 @@ async function send(res: http.ServerResponse, reply: HttpReply, stallMsMax: numb
   });
 }
 
-/** Reads and drops what is left of a refused body for a short while, then hangs up. */
-function discardRest(req: http.IncomingMessage): void {
+/** Reads and drops what is left of a refused body for a short while, then hangs up; `ended` once it is all in. */
+function discardRest(req: http.IncomingMessage, ended: () => void): void {
   const timer = setTimeout(() => req.socket.destroy(), REFUSED_UPLOAD_DISCARD_MS_MAX);
-  req.once('end', () => clearTimeout(timer));
+  req.once('end', () => {
+    clearTimeout(timer);
+    ended();
+  });
   req.once('close', () => clearTimeout(timer));
   req.resume();
 }

@@ -32,7 +32,8 @@ export function directorySync(): DirectorySync {
       if (fs.existsSync(dir)) return;
       const first = makeDirectory(dir, PUBLIC_DIR_MODE);
       if (first === undefined) return;
-      for (let d = dir; ; d = path.dirname(d)) {
+      // makeDirectory names what it made by absolute path: walk up from the absolute form of dir.
+      for (let d = path.resolve(dir); ; d = path.dirname(d)) {
         fs.chmodSync(d, PUBLIC_DIR_MODE);
         dirs.add(d);
         if (d === first) break;

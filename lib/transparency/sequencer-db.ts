@@ -38,6 +38,8 @@ export interface Sequencer extends NodeSource {
   published(): PublishedState | null;
   /** Runs fn in a write transaction: no other process appends or publishes meanwhile. */
   withWriteLock<T>(fn: () => T): T;
+  /** Takes the write lock, waiting at most waitMs (throws SQLITE_BUSY after), and gives it back at once. */
+  tryWriteLock(waitMs: number): void;
   /** Records the published checkpoint; only inside withWriteLock. */
   setPublished(state: PublishedState): void;
   findBySignature(signature: Buffer): number[];
@@ -153,6 +155,7 @@ export function openSequencer(dir: string, opts: SequencerOptions): Sequencer {
     entries: (from, to) => selectEntries.all(from, to) as Buffer[],
     published: publishedState,
     withWriteLock: (fn) => locked(() => db.transaction(fn).immediate()),
+    tryWriteLock: (waitMs) => retryWhileBusy(Math.min(waitMs, opts.lockWaitMsMax), () => db.transaction(() => undefined).immediate()),
     setPublished: (state) => {
       upsertMeta!.run('published_size', String(state.size));
       upsertMeta!.run('published_note', state.note);

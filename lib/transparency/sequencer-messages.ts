@@ -61,7 +61,7 @@ export type SequencerRequest =
   | { id: number; op: 'append'; batch: PackedBatch }
   | { id: number; op: 'head' }
   | { id: number; op: 'publish'; size: number; note: string }
-  | { id: number; op: 'probe' }
+  | { id: number; op: 'probe'; lockWaitMs: number }
   | { id: number; op: 'close' };
 
 /** A request before the log gives it its id. */

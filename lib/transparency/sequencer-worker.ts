@@ -56,8 +56,8 @@ async function handle(seq: Sequencer, req: SequencerRequest): Promise<unknown> {
       return seq.published();
     }
     case 'probe':
-      // Readiness: the write lock, taken and given back within the same bounds an append has.
-      seq.withWriteLock(() => undefined);
+      // Readiness: the write lock, taken and given back within a readiness probe's own deadline.
+      seq.tryWriteLock(req.lockWaitMs);
       return null;
     case 'close':
       // A publish whose caller gave up may still be writing; the database stays open for it.

@@ -61,6 +61,9 @@ export interface TransparencyLog {
  */
 const LONE_APPEND_GAP_MS = 1;
 
+/** A readiness probe waits this long for the write lock: within the readiness deadline (PROBE_MS_MAX, 1.5 s). */
+const LOG_PROBE_LOCK_WAIT_MS = 1_000;
+
 interface Pending {
   entry: EncodedEntry;
   /** When the append came in: past its deadline it is refused rather than sent. */
@@ -168,6 +171,7 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
   let local: Sequencer | null = null;
   let closed = false;
   let idle: (() => void) | null = null;
+  let probing: Promise<void> | null = null;
 
   function flush(): void {
     if (inFlight || pending.length === 0) {
@@ -292,11 +296,19 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
       });
     },
     publish,
-    async probe() {
-      if (closed) throw new DaemonError('SHUTTING_DOWN', 'the transparency log is closed');
-      await call({ op: 'probe' }, appendMsMax).catch((err: unknown) => {
-        throw toDaemonError(err, 'LOG_UNAVAILABLE');
-      });
+    probe() {
+      if (closed) return Promise.reject(new DaemonError('SHUTTING_DOWN', 'the transparency log is closed'));
+      // One probe in the writer's queue at a time: while the lock is held, probes must not pile up
+      // ahead of appends.
+      probing ??= call({ op: 'probe', lockWaitMs: LOG_PROBE_LOCK_WAIT_MS })
+        .then(
+          () => undefined,
+          (err: unknown) => {
+            throw toDaemonError(err, 'LOG_UNAVAILABLE');
+          },
+        )
+        .finally(() => (probing = null));
+      return probing;
     },
     async close() {
       if (closed) return;

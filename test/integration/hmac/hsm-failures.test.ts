@@ -111,4 +111,34 @@ t.test('HSM-backed hmac failure modes', { ...needSoftHsm(), ...needTools('python
     }
     t.equal(reply, expected, 'the old set serves again once the token is back');
   });
+
+  t.test('a different secret put under the label is never used; SIGHUP takes it', async (t) => {
+    const dirA = singleDir(path.join(base, 'swap-a'));
+    const dirB = singleDir(path.join(base, 'swap-b'));
+    await importSecret(token, 'hmac-swap', path.join(dirA, 'secret'));
+    const tagOf = (secretDir: string): string => referenceTags('single', secretDir, [Buffer.from('hello world')])[0]!.tag;
+    const daemon = await startHsmHmac(token, ['--secret', token.uri('hmac-swap')]);
+    t.teardown(() => daemon.stop());
+    t.equal(await request(daemon.port, 'hello world'), tagOf(dirA), 'tags with the secret opened');
+    token.pkcs11Tool(['--delete-object', '--type', 'secrkey', '--label', 'hmac-swap']);
+    await importSecret(token, 'hmac-swap', path.join(dirB, 'secret'));
+    const replies: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      replies.push(await request(daemon.port, 'hello world'));
+      await sleep(300);
+    }
+    t.notOk(replies.includes(tagOf(dirB)), 'no tag made with the other secret');
+    t.ok(
+      replies.slice(1).every((r) => r.startsWith('ERR BACKEND_UNAVAILABLE ')),
+      `refused while it is there: ${JSON.stringify([...new Set(replies)])}`,
+    );
+    t.ok(
+      replies.some((r) => r.includes('different secret')),
+      'and says why',
+    );
+    const from = daemon.logs.length;
+    daemon.proc.kill('SIGHUP');
+    for (let i = 0; i < 100 && !daemon.logs.slice(from).some((l) => l['msg'] === 'reloaded'); i++) await sleep(50);
+    t.equal(await request(daemon.port, 'hello world'), tagOf(dirB), 'after SIGHUP, the new secret is the one');
+  });
 });

@@ -1,6 +1,7 @@
 // HSM failures at the wire: a wrong PIN, a missing object and token attributes that do not match stop
 // start-up with one clear line and exit 78; a token removed mid-run gives ERR BACKEND_UNAVAILABLE, and
 // signing resumes by itself when it returns; a PIN refused on that reopen is tried once, never again.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
@@ -109,6 +110,36 @@ t.test('HSM failure modes', needSoftHsm(), async (t) => {
       'the reopen is logged',
     );
   });
+  t.test('token swapped for one of the same label without the key, then put back: signing resumes', async (t) => {
+    const signer = await startDaemon(['sign-ecdsa', '--key', token.uri('ec'), '--state-dir', stateDir, '--port', '0', '--keep-open'], { env: token.env });
+    t.teardown(() => signer.stop());
+    t.equal(signaturesOf(await request(signer.port, 'before')).length, 1, 'signs');
+    const tokens = path.join(token.dir, 'tokens');
+    token.remove();
+    try {
+      fs.mkdirSync(tokens, { mode: 0o700 });
+      execFileSync('softhsm2-util', ['--init-token', '--free', '--label', token.label, '--so-pin', 'so-12345678', '--pin', token.pin], {
+        env: { ...process.env, ...token.env },
+        stdio: 'ignore',
+      });
+      let reply = '';
+      for (let i = 0; i < 20 && !reply.startsWith('ERR BACKEND_UNAVAILABLE'); i++) {
+        await sleep(250);
+        reply = await request(signer.port, 'swapped');
+      }
+      t.match(reply, /^ERR BACKEND_UNAVAILABLE /, 'the stand-in token has no such key: refused');
+    } finally {
+      fs.rmSync(tokens, { recursive: true, force: true });
+      token.restore();
+    }
+    let reply = '';
+    for (let i = 0; i < 60 && signaturesOf(reply).length === 0; i++) {
+      await sleep(250);
+      reply = await request(signer.port, 'after the swap');
+    }
+    t.equal(signaturesOf(reply).length, 1, `signing resumed with the real token back: ${reply.slice(0, 80)}`);
+  });
+
   t.test('PIN changed while running, then a reopen: refused once, no further logins, still answering', async (t) => {
     const pinToken = createToken('pin-test');
     t.teardown(() => pinToken.cleanup());

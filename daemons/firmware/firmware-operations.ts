@@ -3,7 +3,7 @@
 // readableDirectoryPart: the keys were proven by verified test signatures when they were opened, and
 // every signature is verified before it leaves.)
 import { toDaemonError } from '../../lib/errors.js';
-import type { HttpService } from '../../lib/server/serve-http.js';
+import type { HttpService } from '../../lib/server/http-service.js';
 
 interface UploadCounts {
   upload(format: string, outcome: string, bytes: number): void;

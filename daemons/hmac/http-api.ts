@@ -4,7 +4,7 @@
 import { DaemonError } from '../../lib/errors.js';
 import { HTTP_STATUS } from '../../lib/protocol/http-status.js';
 import { formatErrorLine } from '../../lib/protocol/reply-format.js';
-import type { HttpService } from '../../lib/server/serve-http.js';
+import type { HttpService } from '../../lib/server/http-service.js';
 import type { LiveSecrets } from './secret-holder.js';
 import { tagChunks } from './tags.js';
 

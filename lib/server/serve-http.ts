@@ -3,14 +3,13 @@
 // close, one log record per request; bodies read whole with a bound, or, for a service's upload
 // routes, streamed to a private directory behind an admission queue; plain HTTP on loopback or
 // HTTPS with client channels (lib/channels). Routing and body shapes belong to the daemon's
-// service. The connection and request lifecycle is all in this file.
+// service (http-service.ts); the connection and request lifecycle is in this file, its steps beside it.
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { ChannelClient, ChannelGuard } from '../channels/channel-guard.js';
@@ -18,7 +17,6 @@ import { checkPlaintextBind, type ChannelPolicy } from '../channels/channel-opti
 import { startChannelSweep } from '../channels/channel-sweep.js';
 import { DaemonError, isDaemonError, isRetryable, toDaemonError, type ErrorCode } from '../errors.js';
 import {
-  FILE_STREAM_CHUNK_BYTES,
   HTTP_CLOSE_GRACE_MS,
   HTTP_DEADLINE_CHECK_INTERVAL_MS,
   HTTP_HEADERS_MS_MAX,
@@ -30,63 +28,24 @@ import {
   INPUT_HELD_BYTES_MAX,
   MULTIPART_HEADER_BYTES_MAX,
   MULTIPART_PARTS_MAX,
-  REFUSED_UPLOAD_DISCARD_MS_MAX,
   TLS_HANDSHAKE_MS_MAX,
   TLS_HANDSHAKES_PENDING_MAX,
   UPLOAD_PROGRESS_BYTES_MIN,
   type Limits,
 } from '../limits.js';
 import { ERROR_CODE_HEADER, HTTP_STATUS } from '../protocol/http-status.js';
-import { createBodyBudget, type BodyBudget } from './body-budget.js';
-import { multipartUpload, type FormFieldSpec, type UploadedForm } from './multipart-form.js';
+import { createBodyBudget } from './body-budget.js';
+import { discardRest, readBody } from './http-body.js';
+import { hangUp, send } from './http-reply.js';
+import { logPath, requestHead } from './http-request-head.js';
+import type { HttpReply, HttpService } from './http-service.js';
+import { release, watchProgress, whileConnected, withDeadline, type UploadJob } from './http-upload-steps.js';
+import { multipartUpload, type UploadedForm } from './multipart-form.js';
 import { createRefusalLog } from './refusal-log.js';
 import { logRequest } from './request-log.js';
 import type { RequestContext } from './serve-tcp.js';
-import { createUploadQueue, type Admission, type QueueLimits } from './upload-queue.js';
+import { createUploadQueue, type QueueLimits } from './upload-queue.js';
 import type { ListenerMetrics } from './listener-metrics.js';
-
-/** A request as a service sees it before its body is read. */
-interface HttpRequestHead {
-  method: string;
-  /** Decoded path without the query string. */
-  path: string;
-  query: URLSearchParams;
-  headers: http.IncomingHttpHeaders;
-}
-
-export interface HttpRequest extends HttpRequestHead {
-  body: Buffer;
-}
-
-export interface HttpReply {
-  status: number;
-  headers?: Record<string, string>;
-  body?: Buffer | string;
-  /** A file (in the upload's directory) streamed as the body instead. */
-  file?: string;
-}
-
-/** An upload route: the form it takes (each field bounded) and its work once the form is in and a job slot is free. */
-export interface UploadRoute {
-  fields: Record<string, FormFieldSpec>;
-  run(form: UploadedForm, ctx: UploadContext): Promise<HttpReply>;
-}
-
-export interface UploadContext extends RequestContext {
-  /** The request's private directory (the form's files are in it); removed once the reply is sent. */
-  readonly dir: string;
-}
-
-export interface HttpService {
-  /** A request whose body was read whole (at most httpBodyBytesMax). */
-  handle(req: HttpRequest, ctx: RequestContext): Promise<HttpReply>;
-  formatError(err: DaemonError): HttpReply;
-  /**
-   * Services that take uploads: the route for a request head, or null to read its body whole and
-   * call handle(). Called before any body byte is read; a throw refuses the request there.
-   */
-  upload?(head: HttpRequestHead): UploadRoute | null;
-}
 
 /** The bounds the server enforces itself (lib/limits.ts Limits has them all). */
 type HttpServerLimits = Pick<Limits, 'connectionsMax' | 'drainMsMax' | 'httpBodyBytesMax' | 'httpRequestMsMax'> & {
@@ -151,13 +110,6 @@ interface Connection {
   active: { req: http.IncomingMessage; res: http.ServerResponse } | null;
   /** A request was answered before its body was all in: what the parser says of the rest is not a request. */
   bodyRefused: boolean;
-}
-
-/** One upload's resources: its place in the queue, its private directory, its work. */
-interface UploadJob {
-  admission: Admission | null;
-  dir: string | null;
-  work: Promise<HttpReply> | null;
 }
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
@@ -467,188 +419,4 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       sweeper.sweep();
     },
   };
-}
-
-function requestHead(req: http.IncomingMessage): HttpRequestHead {
-  let url: URL;
-  try {
-    url = new URL(req.url ?? '/', 'http://localhost');
-  } catch {
-    throw new DaemonError('BAD_REQUEST', 'malformed request target');
-  }
-  return { method: req.method ?? 'GET', path: decodePath(url.pathname), query: url.searchParams, headers: req.headers };
-}
-
-/**
- * Reads the whole body, refusing (413) as soon as it passes bytesMax rather than after, or (BUSY,
- * then `shed` ends the connection) when the budget of all bodies being read sheds this one.
- */
-function readBody(req: http.IncomingMessage, bytesMax: number, budget: BodyBudget, shed: () => void): Promise<Buffer> {
-  if (Number(req.headers['content-length'] ?? 0) > bytesMax) return Promise.reject(new DaemonError('PAYLOAD_TOO_LARGE', `body larger than ${bytesMax} bytes`));
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    const fail = (err: DaemonError): void => {
-      stop();
-      // The request lives on while the rest of its body is discarded: what was read goes now.
-      parts.length = 0;
-      reject(err);
-    };
-    const hold = budget.hold(() => {
-      shed();
-      fail(new DaemonError('BUSY', 'too many request bytes arriving at once across connections; retry'));
-    });
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > bytesMax) return fail(new DaemonError('PAYLOAD_TOO_LARGE', `body larger than ${bytesMax} bytes`));
-      parts.push(chunk);
-      hold.add(chunk.length);
-    };
-    const stop = (): void => {
-      req.off('data', onData);
-      hold.release();
-    };
-    req.on('data', onData);
-    req.on('end', () => {
-      stop();
-      resolve(Buffer.concat(parts));
-    });
-    // A request the server cut (its deadline) fails with the server's own error, answered already.
-    req.on('error', (err) => fail(isDaemonError(err) ? err : new DaemonError('BAD_REQUEST', `request body: ${err.message}`)));
-  });
-}
-
-/**
- * Waits for a turn in the queue, or fails as an aborted upload as soon as the client hangs up, so a
- * client that gave up does not keep its place (the caller's leave() then withdraws the turn). A
- * hang-up is seen at once unless the socket was paused with its body waiting; then when it is read.
- */
-function whileConnected(res: http.ServerResponse, turn: Promise<void>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const gone = () => reject(new DaemonError('BAD_REQUEST', 'upload aborted by the client'));
-    // Handled even after a hang-up: leave() will refuse the turn, and nobody else waits for it.
-    turn.then(
-      () => {
-        res.off('close', gone);
-        resolve();
-      },
-      (err: Error) => {
-        res.off('close', gone);
-        reject(err);
-      },
-    );
-    if (res.destroyed) gone();
-    else res.once('close', gone);
-  });
-}
-
-/**
- * Calls `onStall` when an upload brings less than UPLOAD_PROGRESS_BYTES_MIN in a window of
- * `windowMs` without ending: a trickling client would otherwise hold its connection and its place
- * for the whole request deadline.
- */
-function watchProgress(req: http.IncomingMessage, windowMs: number, onStall: () => void): () => void {
-  const socket = req.socket;
-  let mark = socket.bytesRead;
-  const timer = setInterval(() => {
-    if (req.complete) return;
-    if (socket.bytesRead - mark < UPLOAD_PROGRESS_BYTES_MIN) {
-      clearInterval(timer);
-      onStall();
-    }
-    mark = socket.bytesRead;
-  }, windowMs);
-  return () => clearInterval(timer);
-}
-
-/**
- * Closes a connection for good once `last` is flushed (at most HTTP_CLOSE_GRACE_MS later if the
- * client does not take it), whatever the client does with its own end: node:http lets sockets stay
- * half-open, and end() alone would keep this one (and its place under the connection cap).
- */
-function hangUp(socket: Duplex, last: string): void {
-  if (!socket.writable) return void socket.destroy();
-  const timer = setTimeout(() => socket.destroy(), HTTP_CLOSE_GRACE_MS);
-  socket.once('close', () => clearTimeout(timer));
-  socket.end(last, () => socket.destroy());
-}
-
-/** Frees an upload's directory; a job cut off by its deadline keeps it until its work settles. */
-async function release(job: UploadJob): Promise<void> {
-  if (job.work) await job.work.catch(() => undefined);
-  if (job.dir) await fs.rm(job.dir, { recursive: true, force: true });
-  job.dir = null;
-}
-
-/** Sends a reply (a file body is streamed); throws when the client went away (or stopped reading for stallMsMax) before all of it was sent. */
-async function send(res: http.ServerResponse, reply: HttpReply, stallMsMax: number): Promise<void> {
-  if (res.headersSent || res.destroyed) return;
-  // A slow reader is fine; one that stops reading would hold the connection, a file and a buffer
-  // forever. The socket's own timer sees every write that completes, so only a stall trips it.
-  res.setTimeout(stallMsMax, () => res.destroy());
-  if (reply.file) {
-    const handle = await fs.open(reply.file, 'r');
-    let size: number;
-    try {
-      // The length of the file as opened: a file replaced between a stat and the open cannot mismatch it.
-      size = (await handle.stat()).size;
-      res.writeHead(reply.status, { ...reply.headers, 'content-length': String(size) });
-    } catch (err) {
-      await handle.close(); // the stream below, once made, closes it on every path
-      throw err;
-    }
-    // No bigger a buffer than the file needs: a small file would otherwise cost a whole chunk.
-    const stream = handle.createReadStream({ highWaterMark: Math.max(1, Math.min(FILE_STREAM_CHUNK_BYTES, size)) });
-    let handed = 0;
-    stream.on('data', (chunk: string | Buffer) => (handed += chunk.length));
-    try {
-      await pipeline(stream, res);
-    } catch (err) {
-      // A client that has all content-length bytes may hang up before the file's end reaches the
-      // pipeline (curl does): the reply was delivered, not lost.
-      if (handed === size && (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
-      throw err;
-    }
-    return;
-  }
-  const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : (reply.body ?? Buffer.alloc(0));
-  res.writeHead(reply.status, { ...reply.headers, 'content-length': String(body.length) });
-  await new Promise<void>((resolve, reject) => {
-    // 'finish' never comes for a reply whose connection went first; 'close' always does.
-    res.once('close', () => (res.writableFinished ? resolve() : reject(new Error('the connection closed before the reply was sent'))));
-    res.end(body);
-  });
-}
-
-/** Reads and drops what is left of a refused body for a short while, then hangs up; `ended` once it is all in. */
-function discardRest(req: http.IncomingMessage, ended: () => void): void {
-  const timer = setTimeout(() => req.socket.destroy(), REFUSED_UPLOAD_DISCARD_MS_MAX);
-  req.once('end', () => {
-    clearTimeout(timer);
-    ended();
-  });
-  req.once('close', () => clearTimeout(timer));
-  req.resume();
-}
-
-function withDeadline<T>(work: Promise<T>, msMax: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DaemonError('BACKEND_TIMEOUT', `the work did not finish within ${msMax} ms`)), msMax);
-  });
-  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
-}
-
-/** A malformed %-escape is the client's error (400), not ours. */
-function decodePath(pathname: string): string {
-  try {
-    return decodeURIComponent(pathname);
-  } catch {
-    throw new DaemonError('BAD_REQUEST', 'malformed percent-escape in the path');
-  }
-}
-
-function logPath(url: string | undefined): string {
-  const p = (url ?? '').split('?')[0] ?? '';
-  return p.length > 120 ? p.slice(0, 120) + '…' : p;
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { DaemonError } from '../errors.js';
 import { HTTP_STATUS } from '../protocol/http-status.js';
 import { formatErrorLine } from '../protocol/reply-format.js';
-import type { HttpService } from '../server/serve-http.js';
+import type { HttpService } from '../server/http-service.js';
 import { CHECKPOINT_PATH } from './tile-layout.js';
 
 /**

@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import { DaemonError } from '../../../lib/errors.js';
 import { HTTP_STATUS } from '../../../lib/protocol/http-status.js';
-import type { HttpReply, HttpService, UploadRoute } from '../../../lib/server/serve-http.js';
+import type { HttpReply, HttpService, UploadRoute } from '../../../lib/server/http-service.js';
 import { FIRMWARE_BUSY_RETRY_AFTER_S_MAX, FIRMWARE_BUSY_RETRY_AFTER_S_MIN, type FirmwareHttpLimits } from '../firmware-limits.js';
 import type { KeyRoot } from '../keys/key-root.js';
 import { fitImageRoute } from './fitimage-route.js';

@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DaemonError } from '../../../lib/errors.js';
 import { packageVersion } from '../../../lib/package-version.js';
-import type { UploadRoute } from '../../../lib/server/serve-http.js';
+import type { UploadRoute } from '../../../lib/server/http-service.js';
 import type { FirmwareHttpLimits } from '../firmware-limits.js';
 import { signFitImage } from '../formats/fit-image.js';
 import type { KeyRoot } from '../keys/key-root.js';

@@ -2,7 +2,7 @@
 // machine/distro name and an uploaded file from a form, and the attachment reply digsigserver sends.
 import { DaemonError } from '../../../lib/errors.js';
 import type { FormFieldSpec, UploadedForm } from '../../../lib/server/multipart-form.js';
-import type { HttpReply } from '../../../lib/server/serve-http.js';
+import type { HttpReply } from '../../../lib/server/http-service.js';
 import { FORM_SHORT_FIELD_BYTES_MAX, FORM_URI_FIELD_BYTES_MAX } from '../firmware-limits.js';
 import { validateSelector } from '../keys/key-root.js';
 

@@ -4,7 +4,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DaemonError } from '../../../lib/errors.js';
-import type { UploadRoute } from '../../../lib/server/serve-http.js';
+import type { UploadRoute } from '../../../lib/server/http-service.js';
 import { HAB_CSF_TEXT_BYTES_MAX, type FirmwareHttpLimits } from '../firmware-limits.js';
 import { buildHabCsf, parseCsfText, srkTable, type HabCsfRequest } from '../formats/hab4-csf.js';
 import type { HabSrks } from '../keys/hab-srks.js';

@@ -6,7 +6,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DaemonError } from '../../../lib/errors.js';
-import type { HttpReply, UploadContext, UploadRoute } from '../../../lib/server/serve-http.js';
+import type { HttpReply, UploadContext, UploadRoute } from '../../../lib/server/http-service.js';
 import { MENDER_ENTRIES_MAX, MENDER_MANIFEST_BYTES_MAX, TAR_META_BYTES_MAX, type FirmwareHttpLimits } from '../firmware-limits.js';
 import type { DigestSigner } from '../formats/digest-signer.js';
 import { signMenderArtifact, type ArtifactLimits } from '../formats/mender-artifact.js';

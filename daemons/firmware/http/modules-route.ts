@@ -4,7 +4,7 @@
 // with './' so the Yocto class's `tar -x ./lib/modules` works.
 import path from 'node:path';
 import { DaemonError } from '../../../lib/errors.js';
-import type { UploadRoute } from '../../../lib/server/serve-http.js';
+import type { UploadRoute } from '../../../lib/server/http-service.js';
 import type { FirmwareHttpLimits } from '../firmware-limits.js';
 import { isModuleHash, signModule, stripModuleSignatures } from '../formats/kernel-module.js';
 import type { KeyRoot } from '../keys/key-root.js';

@@ -3,7 +3,7 @@
 // does. UUID from a `*.uuid` file or the image's base name; version from `*.ta-version` (default 0).
 import path from 'node:path';
 import { DaemonError } from '../../../lib/errors.js';
-import type { UploadRoute } from '../../../lib/server/serve-http.js';
+import type { UploadRoute } from '../../../lib/server/http-service.js';
 import { OPTEE_SMALL_FILE_BYTES_MAX, type FirmwareHttpLimits } from '../firmware-limits.js';
 import type { DigestSigner } from '../formats/digest-signer.js';
 import { signTa, type OpteeAlgorithm } from '../formats/optee.js';

@@ -4,7 +4,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DaemonError } from '../../../lib/errors.js';
-import type { UploadRoute } from '../../../lib/server/serve-http.js';
+import type { UploadRoute } from '../../../lib/server/http-service.js';
 import type { FirmwareHttpLimits } from '../firmware-limits.js';
 import { isSwupdateMethod, signSwDescription, swupdateSlot } from '../formats/swupdate.js';
 import type { KeyRoot } from '../keys/key-root.js';

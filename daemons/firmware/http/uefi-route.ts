@@ -8,7 +8,7 @@ import { appendFile, copyFile, readFile, truncate, writeFile } from 'node:fs/pro
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { DaemonError } from '../../../lib/errors.js';
-import type { UploadRoute } from '../../../lib/server/serve-http.js';
+import type { UploadRoute } from '../../../lib/server/http-service.js';
 import type { FirmwareHttpLimits } from '../firmware-limits.js';
 import { signAuthenticodeDigest, signPeImage } from '../formats/authenticode.js';
 import { signCmsDigest } from '../formats/cms.js';

@@ -3,7 +3,7 @@
 import { DaemonError } from '../../../lib/errors.js';
 import { decodeHex } from '../../../lib/protocol/encoding.js';
 import { HTTP_STATUS } from '../../../lib/protocol/http-status.js';
-import type { HttpReply, HttpRequest, HttpService } from '../../../lib/server/serve-http.js';
+import type { HttpReply, HttpRequest, HttpService } from '../../../lib/server/http-service.js';
 import { parseSignatureVersion, shownPkh, type SignOptions, type TezosService } from '../signing/sign-service.js';
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };

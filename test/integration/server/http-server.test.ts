@@ -8,7 +8,8 @@ import net from 'node:net';
 import t from 'tap';
 import { DaemonError } from '../../../lib/errors.js';
 import { HTTP_STATUS } from '../../../lib/protocol/http-status.js';
-import { startHttpServer, type HttpService } from '../../../lib/server/serve-http.js';
+import type { HttpService } from '../../../lib/server/http-service.js';
+import { startHttpServer } from '../../../lib/server/serve-http.js';
 import { memoryLog } from '../../helpers/memory-log.js';
 
 /** Plain HTTP on loopback, as a daemon without --tls-cert serves it. */

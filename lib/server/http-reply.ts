@@ -1,0 +1,60 @@
+// Replies leaving the HTTP server: a body or a file streamed, cut when the client stops reading, and
+// the last bytes of a connection the server hangs up on.
+import fs from 'node:fs/promises';
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { FILE_STREAM_CHUNK_BYTES, HTTP_CLOSE_GRACE_MS } from '../limits.js';
+import type { HttpReply } from './http-service.js';
+
+/** Sends a reply (a file body is streamed); throws when the client went away (or stopped reading for stallMsMax) before all of it was sent. */
+export async function send(res: http.ServerResponse, reply: HttpReply, stallMsMax: number): Promise<void> {
+  if (res.headersSent || res.destroyed) return;
+  // A slow reader is fine; one that stops reading would hold the connection, a file and a buffer
+  // forever. The socket's own timer sees every write that completes, so only a stall trips it.
+  res.setTimeout(stallMsMax, () => res.destroy());
+  if (reply.file) {
+    const handle = await fs.open(reply.file, 'r');
+    let size: number;
+    try {
+      // The length of the file as opened: a file replaced between a stat and the open cannot mismatch it.
+      size = (await handle.stat()).size;
+      res.writeHead(reply.status, { ...reply.headers, 'content-length': String(size) });
+    } catch (err) {
+      await handle.close(); // the stream below, once made, closes it on every path
+      throw err;
+    }
+    // No bigger a buffer than the file needs: a small file would otherwise cost a whole chunk.
+    const stream = handle.createReadStream({ highWaterMark: Math.max(1, Math.min(FILE_STREAM_CHUNK_BYTES, size)) });
+    let handed = 0;
+    stream.on('data', (chunk: string | Buffer) => (handed += chunk.length));
+    try {
+      await pipeline(stream, res);
+    } catch (err) {
+      // A client that has all content-length bytes may hang up before the file's end reaches the
+      // pipeline (curl does): the reply was delivered, not lost.
+      if (handed === size && (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+      throw err;
+    }
+    return;
+  }
+  const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : (reply.body ?? Buffer.alloc(0));
+  res.writeHead(reply.status, { ...reply.headers, 'content-length': String(body.length) });
+  await new Promise<void>((resolve, reject) => {
+    // 'finish' never comes for a reply whose connection went first; 'close' always does.
+    res.once('close', () => (res.writableFinished ? resolve() : reject(new Error('the connection closed before the reply was sent'))));
+    res.end(body);
+  });
+}
+
+/**
+ * Closes a connection for good once `last` is flushed (at most HTTP_CLOSE_GRACE_MS later if the
+ * client does not take it), whatever the client does with its own end: node:http lets sockets stay
+ * half-open, and end() alone would keep this one (and its place under the connection cap).
+ */
+export function hangUp(socket: Duplex, last: string): void {
+  if (!socket.writable) return void socket.destroy();
+  const timer = setTimeout(() => socket.destroy(), HTTP_CLOSE_GRACE_MS);
+  socket.once('close', () => clearTimeout(timer));
+  socket.end(last, () => socket.destroy());
+}

@@ -287,6 +287,11 @@ t.test('an upload cut short leaves one record, with the status it was given', as
       const found = lines.filter((l) => l['msg'] === 'request');
       return found.length >= count ? found : null;
     });
+  /** Outcome and status of every request record, once a late second record would have come too. */
+  const settledRecords = async (): Promise<unknown[][]> => {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    return (await records(1)).map((l) => [l['outcome'], l['status']]);
+  };
 
   await t.test('a trickle past the idle window: 408, one record', async (t) => {
     lines.length = 0;
@@ -295,11 +300,7 @@ t.test('an upload cut short leaves one record, with the status it was given', as
     const u = await upload(server.address.port, 10);
     await u.closed;
     t.match(u.reply(), /^HTTP\/1\.1 408 /);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    t.same(
-      (await records(1)).map((l) => [l['outcome'], l['status']]),
-      [['REQUEST_TIMEOUT', 408]],
-    );
+    t.same(await settledRecords(), [['REQUEST_TIMEOUT', 408]]);
   });
 
   await t.test('the request deadline passes mid-upload: 408 from the request, one record', async (t) => {
@@ -314,11 +315,7 @@ t.test('an upload cut short leaves one record, with the status it was given', as
     await u.closed;
     clearInterval(feed);
     t.match(u.reply(), /^HTTP\/1\.1 408 [^]*x-signerd-error-code: REQUEST_TIMEOUT/i);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    t.same(
-      (await records(1)).map((l) => [l['outcome'], l['status']]),
-      [['REQUEST_TIMEOUT', 408]],
-    );
+    t.same(await settledRecords(), [['REQUEST_TIMEOUT', 408]]);
   });
 
   await t.test('the client hangs up mid-upload: one record', async (t) => {
@@ -346,9 +343,6 @@ t.test('an upload cut short leaves one record, with the status it was given', as
     await until(() => (server.uploadDir && fs.readdirSync(server.uploadDir).length > 0 ? true : null));
     await server.close();
     await u.closed;
-    t.same(
-      (await records(1)).map((l) => [l['outcome'], l['status']]),
-      [['SHUTTING_DOWN', 503]],
-    );
+    t.same(await settledRecords(), [['SHUTTING_DOWN', 503]]);
   });
 });

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { generateKeyFiles } from '../lib/admin/keygen-command.js';
 import { generateTezosKey } from '../daemons/tezos/keys/tezos-key.js';
 import { makeDirectory } from '../lib/config/make-directory.js';
+import { writeNewFile } from '../lib/config/new-file.js';
 
 export interface DevDaemon {
   name: string;
@@ -28,7 +29,7 @@ const store = (devDir: string): string[] => ['--state-dir', path.join(devDir, 's
 function ensureFile(file: string, make: () => string | Buffer): void {
   if (fs.existsSync(file)) return;
   makeDirectory(path.dirname(file), 0o700);
-  fs.writeFileSync(file, make(), { mode: 0o600, flag: 'wx' });
+  writeNewFile(file, make(), 0o600);
 }
 
 /** A tz1 key with a baking policy; keys.json points at the secret key file. */

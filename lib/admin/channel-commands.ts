@@ -11,6 +11,7 @@ import { DaemonError, EXIT_CONFIG, failureLine } from '../errors.js';
 import { parseCount } from '../config/numbers.js';
 import { selfSignedCertificate } from '../channels/self-signed-certificate.js';
 import { makeDirectory } from '../config/make-directory.js';
+import { writeNewFile } from '../config/new-file.js';
 
 /** Client names become file names and PSK identities: the registry's rule. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
@@ -36,12 +37,7 @@ function checkedName(name: string): string {
 
 /** Writes a new file (never over an old one); secrets 0600, public material 0644. */
 function writeNew(file: string, content: string, secret: boolean): void {
-  try {
-    fs.writeFileSync(file, content, { mode: secret ? 0o600 : 0o644, flag: 'wx' });
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new DaemonError('CONFIG_INVALID', code === 'EEXIST' ? `${file} exists; refusing to overwrite it` : `${file}: ${code ?? 'cannot write'}`);
-  }
+  writeNewFile(file, content, secret ? 0o600 : 0o644);
 }
 
 function pinOf(certificatePem: string | Buffer): string {

@@ -2,7 +2,6 @@
 // for each daemon into it. The token and PIN come from a pkcs11: URI (pin-source=file:...), never argv.
 // `import --for tezos-*` also takes an octez secret key (edsk/spsk/p2sk, encrypted with --passphrase-file).
 import crypto, { type KeyObject } from 'node:crypto';
-import fs from 'node:fs';
 import { Command, Option } from '@commander-js/extra-typings';
 import { DaemonError, EXIT_CONFIG, failureLine } from '../errors.js';
 import { DEFAULT_LIMITS } from '../limits.js';
@@ -15,6 +14,7 @@ import { listObjects } from '../keys/pkcs11-listing.js';
 import { openToken } from '../keys/pkcs11-signing-key.js';
 import type { Pkcs11Token, SessionContext } from '../keys/pkcs11-token.js';
 import { describePkcs11Uri, parsePkcs11Uri, percentBytes, type Pkcs11Uri } from '../keys/pkcs11-uri.js';
+import { writeNewFile } from '../config/new-file.js';
 
 const URI_HELP = 'pkcs11:token=<label>;object=<label>?module-path=/path/module.so&pin-source=file:/path/pin';
 
@@ -202,8 +202,7 @@ function report(uri: Pkcs11Uri, name: KeyName, publicKey: KeyObject | null, publ
   process.stdout.write(`key id      ${keyIdOf(publicKey)}\n`);
   for (const line of format?.describe(publicKey, keyUri).lines ?? []) process.stdout.write(line + '\n');
   if (publicOut === undefined) return;
-  // 'wx': never overwrite; public halves are world-readable on purpose.
-  fs.writeFileSync(publicOut, publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644, flag: 'wx' });
-  fs.chmodSync(publicOut, 0o644);
+  // Public halves are world-readable on purpose.
+  writeNewFile(publicOut, publicKey.export({ type: 'spki', format: 'pem' }), 0o644);
   process.stdout.write(`public key  ${publicOut}\n`);
 }

@@ -8,6 +8,7 @@ import { DaemonError, EXIT_CONFIG, failureLine } from '../errors.js';
 import { keyIdOf } from '../keys/key-file.js';
 import { parseCount } from '../config/numbers.js';
 import { makeDirectory } from '../config/make-directory.js';
+import { writeNewFile } from '../config/new-file.js';
 
 export interface GeneratedKeyFiles {
   privateKeyFile: string;
@@ -26,10 +27,10 @@ export function generateKeyFiles(type: 'rsa' | 'ecdsa', outDir: string, name: st
   for (const file of [privateKeyFile, publicKeyFile]) {
     if (fs.existsSync(file)) throw new DaemonError('CONFIG_INVALID', `${file} exists; refusing to overwrite a key`);
   }
-  // 'wx' fails if the file appeared meanwhile; the mode applies at creation, never loosened later.
-  fs.writeFileSync(privateKeyFile, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
-  fs.writeFileSync(publicKeyFile, pair.publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644, flag: 'wx' });
-  fs.chmodSync(publicKeyFile, 0o644);
+  // Checked above so that neither half is written when one exists; writeNewFile still refuses a file
+  // that appeared meanwhile.
+  writeNewFile(privateKeyFile, pair.privateKey.export({ type: 'pkcs8', format: 'pem' }), 0o600);
+  writeNewFile(publicKeyFile, pair.publicKey.export({ type: 'spki', format: 'pem' }), 0o644);
   return { privateKeyFile, publicKeyFile, keyId: keyIdOf(pair.publicKey) };
 }
 

@@ -35,6 +35,7 @@ import { readSecretFile } from '../keys/key-file.js';
 import { logServe } from './log-serve-command.js';
 import { fetchLog, removeFetched, writeMirroredCheckpoint } from '../transparency/log-mirror.js';
 import { makeDirectory } from '../config/make-directory.js';
+import { writeNewFile } from '../config/new-file.js';
 
 /** Exit status when the answer is "no" (not found, not verified, audit problems): scripts branch on it. */
 const EXIT_NO = 1;
@@ -119,13 +120,7 @@ function keygen() {
   return cmd.action(({ origin, out }) =>
     runLog(cmd, () => {
       const { privateKeyText, verifierKey } = generateNoteKey(origin);
-      try {
-        // 'wx': never overwrite a key; the mode applies at creation.
-        fs.writeFileSync(out, privateKeyText + '\n', { mode: 0o600, flag: 'wx' });
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        throw new DaemonError('CONFIG_INVALID', code === 'EEXIST' ? `${out} exists; refusing to overwrite a key` : `${out}: ${code ?? 'cannot write'}`);
-      }
+      writeNewFile(out, privateKeyText + '\n', 0o600);
       process.stdout.write(
         `key file  ${out} (secret: back it up offline; never give it out)\norigin    ${origin}\nverifier key (give this to auditors; \`signerd log verify --log-key\` takes it):\n${verifierKey}\n`,
       );

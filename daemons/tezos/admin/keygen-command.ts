@@ -1,10 +1,9 @@
 // `signerd tezos keygen`: creates a tz1/tz2/tz3/tz4 key, writes its b58 secret key to a new
 // file (mode 0600, never overwritten) and prints the pkh and public key for keys.json.
-import fs from 'node:fs';
-import { DaemonError } from '../../../lib/errors.js';
 import { Command, Option } from '@commander-js/extra-typings';
 import { TEZOS_CURVES, type TezosCurve } from '../keys/curve-signature.js';
 import { runAdminTask } from './admin-task.js';
+import { writeNewFile } from '../../../lib/config/new-file.js';
 
 interface KeygenSettings {
   curve: TezosCurve;
@@ -31,13 +30,7 @@ async function keygen(settings: KeygenSettings): Promise<void> {
   // Loaded when the command runs: the other tezos commands start without the curve libraries.
   const { generateTezosKey } = await import('../keys/tezos-key.js');
   const { secretKey, key } = generateTezosKey(settings.curve);
-  // 'wx' fails if the file exists; the mode applies at creation.
-  try {
-    fs.writeFileSync(settings.out, secretKey + '\n', { mode: 0o600, flag: 'wx' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    throw new DaemonError('CONFIG_INVALID', `${settings.out} exists; refusing to overwrite a key`);
-  }
+  writeNewFile(settings.out, secretKey + '\n', 0o600);
   const out = { pkh: key.pkh, public_key: key.publicKey, curve: key.curve, secret_key_file: settings.out };
   process.stdout.write(
     settings.json ? JSON.stringify(out) + '\n' : `pkh         ${out.pkh}\npublic key  ${out.public_key}\nsecret key  ${out.secret_key_file}\n`,

@@ -1,7 +1,6 @@
 // `signerd tezos watermark show|set|export|import`: inspect marks and move them between hosts
 // without knowing the store's layout. Writes only ever raise a mark unless --force is given; with a
 // transparency log, set and import record every mark they moved.
-import fs from 'node:fs';
 import { Command, Option, type CommandUnknownOpts, type OptionValues } from '@commander-js/extra-typings';
 import { storeAdminCommand } from '../../../lib/admin/store-admin-command.js';
 import { parseCount } from '../../../lib/config/numbers.js';
@@ -11,6 +10,7 @@ import type { MarkEntry, WatermarkBackend } from '../watermark/watermark-store.j
 import { watermarkAuditCommand } from './watermark-audit.js';
 import { checkedEntry, exportDocument, readExport } from './watermark-entries.js';
 import { addAdminLogOptions, withAdminLog, type AdminEvent, type AdminLog, type AdminLogOptionValues } from '../../../lib/admin/admin-transparency-log.js';
+import { writeNewFile } from '../../../lib/config/new-file.js';
 
 /** Exit status of `set`/`import` when a mark would have been lowered (without --force). */
 const EXIT_NOT_RAISED = 1;
@@ -167,7 +167,7 @@ function exportSettings(opts: ExportOptionValues): ExportSettings {
 
 async function exportMarks(store: WatermarkBackend, settings: ExportSettings): Promise<number> {
   const text = exportDocument(await store.list());
-  if (settings.out !== null) fs.writeFileSync(settings.out, text, { mode: 0o600, flag: 'wx' });
+  if (settings.out !== null) writeNewFile(settings.out, text, 0o600);
   else process.stdout.write(text);
   return 0;
 }

@@ -28,7 +28,7 @@ t.test('keygen → keys.json with secret_key_file → daemon', async (t) => {
   );
   const again = await runSignerd(['tezos', 'keygen', '--out', made[0]!.file]);
   t.equal(again.code, 78, 'keygen never overwrites a file');
-  t.match(again.stderr, /^signerd tezos keygen: CONFIG_INVALID: .* exists; refusing to overwrite a key\n$/, 'and says so with a listed code');
+  t.match(again.stderr, /^signerd tezos keygen: CONFIG_INVALID: .* exists; refusing to overwrite it\n$/, 'and says so with a listed code');
   const nowhere = await runSignerd(['tezos', 'keygen', '--out', path.join(dir, 'missing', 'k')]);
   t.match(nowhere.stderr, /^signerd tezos keygen: CONFIG_INVALID: ENOENT/, 'an unwritable --out: CONFIG_INVALID');
 

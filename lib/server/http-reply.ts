@@ -1,11 +1,14 @@
-// Replies leaving the HTTP server: a body or a file streamed, cut when the client stops reading, and
-// the last bytes of a connection the server hangs up on.
+// Replies leaving the HTTP server: a body or a file streamed, cut when the client stops reading; error
+// replies with their code and retry hint; a request given up on mid-body; and the last bytes of a
+// connection the server hangs up on.
 import fs from 'node:fs/promises';
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { FILE_STREAM_CHUNK_BYTES, HTTP_CLOSE_GRACE_MS } from '../limits.js';
-import type { HttpReply } from './http-service.js';
+import { isRetryable, type DaemonError } from '../errors.js';
+import { FILE_STREAM_CHUNK_BYTES, HTTP_CLOSE_GRACE_MS, HTTP_RETRY_AFTER_S } from '../limits.js';
+import { ERROR_CODE_HEADER } from '../protocol/http-status.js';
+import type { HttpReply, HttpService } from './http-service.js';
 
 /** Sends a reply (a file body is streamed); throws when the client went away (or stopped reading for stallMsMax) before all of it was sent. */
 export async function send(res: http.ServerResponse, reply: HttpReply, stallMsMax: number): Promise<void> {
@@ -57,4 +60,34 @@ export function hangUp(socket: Duplex, last: string): void {
   const timer = setTimeout(() => socket.destroy(), HTTP_CLOSE_GRACE_MS);
   socket.once('close', () => clearTimeout(timer));
   socket.end(last, () => socket.destroy());
+}
+
+/**
+ * A service's error reply, with the error code in its header whatever the body's shape; every
+ * retryable code says when to come back (the service may have said so already).
+ */
+export function errorReply(service: Pick<HttpService, 'formatError'>, err: DaemonError): HttpReply {
+  const reply = service.formatError(err);
+  const headers: Record<string, string> = { ...reply.headers, [ERROR_CODE_HEADER]: err.code };
+  if (isRetryable(err.code) && !Object.keys(headers).some((name) => name.toLowerCase() === 'retry-after')) {
+    const seconds = err.retryAfterMs === undefined ? HTTP_RETRY_AFTER_S : Math.max(1, Math.ceil(err.retryAfterMs / 1000));
+    headers['retry-after'] = String(seconds);
+  }
+  return { ...reply, headers };
+}
+
+/**
+ * Answers a request the server gives up on while its body is still arriving, then destroys the
+ * request with `err`: that closes the connection and ends the upload's reader, which fails with
+ * `err`. (Once its reply is out, node:http no longer ends an unread request when the connection closes.)
+ */
+export function cutRequest(service: Pick<HttpService, 'formatError'>, req: http.IncomingMessage, res: http.ServerResponse, err: DaemonError): void {
+  const giveUp = (): void => void req.destroy(err);
+  if (res.headersSent || res.destroyed) return giveUp();
+  const reply = errorReply(service, err);
+  const body = Buffer.from(reply.body ?? '');
+  res.writeHead(reply.status, { ...reply.headers, connection: 'close', 'content-length': String(body.length) });
+  res.end(body, giveUp);
+  // A client that does not take its reply does not keep the connection either.
+  setTimeout(giveUp, HTTP_CLOSE_GRACE_MS);
 }

@@ -10,11 +10,9 @@ import https from 'node:https';
 import type net from 'node:net';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
-import type tls from 'node:tls';
 import type { Logger } from 'pino';
-import type { ChannelClient, ChannelGuard } from '../channels/channel-guard.js';
+import type { ChannelGuard } from '../channels/channel-guard.js';
 import { checkPlaintextBind, type ChannelPolicy } from '../channels/channel-options.js';
-import { startChannelSweep } from '../channels/channel-sweep.js';
 import { DaemonError, isDaemonError, isRetryable, toDaemonError, type ErrorCode } from '../errors.js';
 import {
   HTTP_CLOSE_GRACE_MS,
@@ -22,29 +20,26 @@ import {
   HTTP_HEADERS_MS_MAX,
   HTTP_KEEP_ALIVE_MS,
   HTTP_REFUSALS_PENDING_MAX,
-  HTTP_REFUSED_CLOSE_MS,
   HTTP_REPLY_STALL_MS_MAX,
   HTTP_RETRY_AFTER_S,
   INPUT_HELD_BYTES_MAX,
-  MULTIPART_HEADER_BYTES_MAX,
-  MULTIPART_PARTS_MAX,
   TLS_HANDSHAKE_MS_MAX,
   TLS_HANDSHAKES_PENDING_MAX,
-  UPLOAD_PROGRESS_BYTES_MIN,
   type Limits,
 } from '../limits.js';
 import { ERROR_CODE_HEADER, HTTP_STATUS } from '../protocol/http-status.js';
 import { createBodyBudget } from './body-budget.js';
 import { discardRest, readBody } from './http-body.js';
-import { hangUp, send } from './http-reply.js';
+import { cutRequest, errorReply, hangUp, send } from './http-reply.js';
 import { logPath, requestHead } from './http-request-head.js';
 import type { HttpReply, HttpService } from './http-service.js';
-import { release, watchProgress, whileConnected, withDeadline, type UploadJob } from './http-upload-steps.js';
-import { multipartUpload, type UploadedForm } from './multipart-form.js';
+import { receiveUpload, release, type UploadJob, type UploadLimits } from './http-upload-steps.js';
 import { createRefusalLog } from './refusal-log.js';
+import { capConnections } from './http-connection-cap.js';
+import { watchHttpChannels } from './http-channels.js';
 import { logRequest } from './request-log.js';
 import type { RequestContext } from './serve-tcp.js';
-import { createUploadQueue, type QueueLimits } from './upload-queue.js';
+import { createUploadQueue } from './upload-queue.js';
 import type { ListenerMetrics } from './listener-metrics.js';
 
 /** The bounds the server enforces itself (lib/limits.ts Limits has them all). */
@@ -59,15 +54,6 @@ type HttpServerLimits = Pick<Limits, 'connectionsMax' | 'drainMsMax' | 'httpBody
    */
   httpBodiesHeldBytesMax?: number;
 };
-
-interface UploadLimits extends QueueLimits {
-  /** Largest upload (the whole multipart body). */
-  bodyBytesMax: number;
-  /** An upload must bring UPLOAD_PROGRESS_BYTES_MIN (or its end) in every window this long, or it is cut with 408. */
-  idleMsMax: number;
-  /** Time a route's work may take once the upload is in (then 504; its directory goes when the work ends). */
-  processingMsMax: number;
-}
 
 interface UploadSettings {
   /** Where the server makes its private directory for uploads (one sub-directory per request). */
@@ -144,69 +130,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   // TLS: sockets still in their handshake count too, so a handshake flood cannot hold more than this.
   server.maxConnections = limits.connectionsMax + HTTP_REFUSALS_PENDING_MAX + (channel ? TLS_HANDSHAKES_PENDING_MAX : 0);
   server.on('connection', connectionOf);
-  // The cap: a connection past it is answered 503 BUSY on its first request and closed (like the line
-  // server's ERR BUSY), logged once a second at most; past HTTP_REFUSALS_PENDING_MAX more, or past
-  // the TLS handshakes allowed, node:http resets it. TLS connections count once their handshake is done.
-  const refusals = createRefusalLog(log);
-  const overCap = new WeakSet<net.Socket>();
-  let admitted = 0;
-  server.on(channel ? 'secureConnection' : 'connection', (socket: net.Socket) => {
-    if (admitted < limits.connectionsMax) {
-      admitted++;
-      socket.once('close', () => admitted--);
-      return;
-    }
-    // Counted in the metrics by its request's record (outcome BUSY), not also as a refused connection.
-    overCap.add(socket);
-    refusals.note('BUSY');
-    const timer = setTimeout(() => socket.destroy(), HTTP_REFUSED_CLOSE_MS);
-    socket.once('close', () => clearTimeout(timer));
-  });
-  server.on('drop', () => {
-    refusals.note('BUSY');
-    opts.metrics?.refused('BUSY');
-  });
+  // The cap first: the channels' admission asks it whether a connection came past it.
+  const cap = capConnections(server, { connectionsMax: limits.connectionsMax, tls: channel !== null, refusals: createRefusalLog(log), metrics: opts.metrics });
+  const channels = watchHttpChannels(server, channel, cap, log, opts.metrics);
   // Bodies read whole: each connection may hold httpBodyBytesMax, but all of them together only this.
   const bodies = createBodyBudget(limits.httpBodiesHeldBytesMax ?? Math.max(INPUT_HELD_BYTES_MAX, 2 * limits.httpBodyBytesMax));
-  // Each TLS connection's channel, decided once its handshake is done; requests on it are then
-  // checked against the current registry (checkRequest), and open ones by the sweep.
-  const channels = new Map<tls.TLSSocket, { client: ChannelClient } | { refusal: DaemonError }>();
-  if (channel) {
-    server.on('secureConnection', (socket: tls.TLSSocket) => {
-      // Past the cap the answer is BUSY whoever it is: no handshake of the client's rate is spent on it.
-      if (overCap.has(socket)) return;
-      const admission = channel.admit(socket);
-      if ('refusal' in admission) log.debug({ outcome: admission.refusal.code, reason: admission.refusal.message }, 'channel refused');
-      channels.set(socket, admission);
-      socket.once('close', () => channels.delete(socket));
-    });
-    server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
-      opts.metrics?.refused('tls-handshake');
-      log.debug({ err: err.code ?? err.message }, 'tls handshake failed');
-    });
-  }
-  const sweeper = startChannelSweep(
-    channel,
-    function* () {
-      for (const [socket, admission] of channels) if ('client' in admission) yield { client: admission.client, close: () => socket.destroy() };
-    },
-    log,
-  );
-
-  /** The channel's client for this request, or the refusal that ends the connection (or, for a rate, only the request). */
-  function channelCheck(req: http.IncomingMessage, res: http.ServerResponse, fields: Record<string, unknown>): void {
-    if (!channel) return;
-    const admission = channels.get(req.socket as tls.TLSSocket);
-    const refusal = !admission
-      ? new DaemonError('UNAUTHENTICATED', 'no client channel')
-      : 'refusal' in admission
-        ? admission.refusal
-        : ((fields['client'] = admission.client.name), channel.checkRequest(admission.client));
-    if (!refusal) return;
-    // A channel refused for who it is is over: psimbols' "open a new channel".
-    if (refusal.code !== 'RATE_LIMITED') res.shouldKeepAlive = false;
-    throw refusal;
-  }
   // Load for the metrics: open sockets and requests between their start and their log record.
   let open = 0;
   let inFlight = 0;
@@ -273,7 +201,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         const err = toDaemonError(thrown);
         outcome = err.code;
         failure = { code: err.code, thrown };
-        reply = errorReply(err);
+        reply = errorReply(service, err);
       }
       try {
         // Only a file reply still needs the directory; other replies leave nothing behind before they
@@ -310,11 +238,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     job: UploadJob,
   ): Promise<HttpReply> {
     if (draining) throw new DaemonError('SHUTTING_DOWN', 'daemon is shutting down');
-    if (overCap.has(req.socket)) {
+    if (cap.isOver(req.socket)) {
       res.shouldKeepAlive = false;
       throw new DaemonError('BUSY', `too many connections (max ${limits.connectionsMax})`);
     }
-    channelCheck(req, res, ctx.fields);
+    channels.check(req, res, ctx.fields);
     const head = requestHead(req);
     const route = service.upload?.(head) ?? null;
     if (route === null) {
@@ -323,64 +251,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       return service.handle({ ...head, body }, ctx);
     }
     if (!uploads) throw new DaemonError('INTERNAL', 'an upload route on a server started without upload settings');
-    const { limits: bounds, queue, dir } = uploads;
-    job.admission = queue.admit();
-    const form = multipartUpload(req.headers, route.fields, {
-      bodyBytesMax: bounds.bodyBytesMax,
-      headerBytesMax: MULTIPART_HEADER_BYTES_MAX,
-      partsMax: MULTIPART_PARTS_MAX,
-    });
-    const declared = req.headers['content-length'] === undefined ? null : Number(req.headers['content-length']);
-    if (declared !== null && declared > bounds.bodyBytesMax) throw new DaemonError('PAYLOAD_TOO_LARGE', `body larger than ${bounds.bodyBytesMax} bytes`);
-    // The upload's room on disk is reserved before a byte of it is read (a chunked upload reserves the
-    // most it may send); until then the body waits in the socket, costing no disk and little memory.
-    await whileConnected(res, job.admission.reserveBytes(declared ?? bounds.bodyBytesMax));
-    // Only now is curl's `Expect: 100-continue` answered, so a refused upload is never sent at all.
-    if (expectsContinue) res.writeContinue();
-    job.dir = await fs.mkdtemp(path.join(dir, 'req-'));
-    const stopWatching = watchProgress(req, bounds.idleMsMax, () =>
-      cut(req, res, new DaemonError('REQUEST_TIMEOUT', `upload slower than ${UPLOAD_PROGRESS_BYTES_MIN} bytes per ${bounds.idleMsMax} ms`)),
-    );
-    let uploaded: UploadedForm;
-    try {
-      uploaded = await form.read(req, job.dir);
-    } finally {
-      stopWatching();
-    }
-    await whileConnected(res, job.admission.startJob());
-    job.work = route.run(uploaded, { ...ctx, dir: job.dir });
-    return withDeadline(job.work, bounds.processingMsMax);
+    return receiveUpload(req, res, expectsContinue, { route, uploads, job, ctx, cut: (err) => cut(req, res, err) });
   }
 
-  /**
-   * A service's error reply, with the error code in its header whatever the body's shape; every
-   * retryable code says when to come back (the service may have said so already).
-   */
-  function errorReply(err: DaemonError): HttpReply {
-    const reply = service.formatError(err);
-    const headers: Record<string, string> = { ...reply.headers, [ERROR_CODE_HEADER]: err.code };
-    if (isRetryable(err.code) && !Object.keys(headers).some((name) => name.toLowerCase() === 'retry-after')) {
-      const seconds = err.retryAfterMs === undefined ? HTTP_RETRY_AFTER_S : Math.max(1, Math.ceil(err.retryAfterMs / 1000));
-      headers['retry-after'] = String(seconds);
-    }
-    return { ...reply, headers };
-  }
-
-  /**
-   * Answers a request the server gives up on while its body is still arriving, then destroys the
-   * request with `err`: that closes the connection and ends the upload's reader, which fails with
-   * `err`. (Once its reply is out, node:http no longer ends an unread request when the connection closes.)
-   */
-  function cut(req: http.IncomingMessage, res: http.ServerResponse, err: DaemonError): void {
-    const giveUp = (): void => void req.destroy(err);
-    if (res.headersSent || res.destroyed) return giveUp();
-    const reply = errorReply(err);
-    const body = Buffer.from(reply.body ?? '');
-    res.writeHead(reply.status, { ...reply.headers, connection: 'close', 'content-length': String(body.length) });
-    res.end(body, giveUp);
-    // A client that does not take its reply does not keep the connection either.
-    setTimeout(giveUp, HTTP_CLOSE_GRACE_MS);
-  }
+  const cut = (req: http.IncomingMessage, res: http.ServerResponse, err: DaemonError): void => cutRequest(service, req, res, err);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -398,7 +272,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     uploadDir: uploads?.dir ?? null,
     async close() {
       draining = true;
-      sweeper.stop();
+      channels.stop();
       uploads?.queue.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
@@ -416,7 +290,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     channelsReloaded() {
       if (!channel || !(server instanceof https.Server)) return;
       server.setSecureContext(channel.tlsOptions());
-      sweeper.sweep();
+      channels.sweep();
     },
   };
 }

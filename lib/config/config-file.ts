@@ -24,6 +24,11 @@ export function applyConfigFile(cmd: CommandUnknownOpts, file: string, opts: { i
     }
     const source = cmd.getOptionValueSource(name);
     if (source === 'cli' || source === 'env') continue;
+    // A flag (--keep-open, --no-http) takes a JSON boolean only: "false" as a string would otherwise
+    // read as set. An option that needs a value takes no boolean.
+    const takesValue = option.required || option.optional;
+    if (!takesValue && typeof value !== 'boolean') throw new DaemonError('CONFIG_INVALID', `config file ${file}: "${name}" must be true or false`);
+    if (option.required && typeof value === 'boolean') throw new DaemonError('CONFIG_INVALID', `config file ${file}: "${name}" takes a value, not ${value}`);
     const choices = option.argChoices;
     if (choices && !choices.includes(String(value))) {
       throw new DaemonError('CONFIG_INVALID', `config file ${file}: "${name}" must be one of ${choices.join(', ')}`);

@@ -1,0 +1,57 @@
+// applyConfigFile's checks on JSON values: flags take JSON booleans only (the string "false" once
+// switched keep-open on), value options take no boolean, values go through the option's own parser,
+// and the command line wins over the file.
+import fs from 'node:fs';
+import path from 'node:path';
+import t, { type Test } from 'tap';
+import { Command, Option } from '@commander-js/extra-typings';
+import { applyConfigFile } from '../../../lib/config/config-file.js';
+
+function command() {
+  return new Command('daemon')
+    .option('--keep-open', 'flag')
+    .option('--no-http', 'negated flag')
+    .option('--port <n>', 'a number', (v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n)) throw new Error('not an integer');
+      return n;
+    })
+    .addOption(new Option('--mode <m>', 'a choice').choices(['a', 'b']))
+    .exitOverride();
+}
+
+function withConfig(t: Test, config: unknown, argv: string[] = []) {
+  const dir = t.testdir();
+  const file = path.join(dir, 'config.json');
+  fs.writeFileSync(file, JSON.stringify(config));
+  const cmd = command();
+  cmd.parse(argv, { from: 'user' });
+  applyConfigFile(cmd, file);
+  return cmd.opts();
+}
+
+t.test('flags take JSON booleans', async (t) => {
+  t.same(withConfig(t, { keepOpen: true, http: false }), { keepOpen: true, http: false });
+  t.same(withConfig(t, { keepOpen: false }), { keepOpen: false, http: true });
+  for (const bad of ['false', 'true', 0, 1, null, ['x']]) {
+    t.throws(
+      () => withConfig(t, { keepOpen: bad }),
+      { code: 'CONFIG_INVALID', message: /"keepOpen" must be true or false/ },
+      `keepOpen: ${JSON.stringify(bad)}`,
+    );
+    t.throws(() => withConfig(t, { http: bad }), { code: 'CONFIG_INVALID', message: /"http" must be true or false/ }, `http: ${JSON.stringify(bad)}`);
+  }
+});
+
+t.test('value options take their value, never a boolean', async (t) => {
+  t.same(withConfig(t, { port: 9948, mode: 'b' }), { port: 9948, mode: 'b', http: true });
+  t.same(withConfig(t, { port: '9948' }), { port: 9948, http: true }, 'a string goes through the parser');
+  t.throws(() => withConfig(t, { port: true }), { code: 'CONFIG_INVALID', message: /"port" takes a value, not true/ });
+  t.throws(() => withConfig(t, { port: 1.5 }), /not an integer/);
+  t.throws(() => withConfig(t, { mode: 'c' }), { code: 'CONFIG_INVALID', message: /"mode" must be one of a, b/ });
+  t.throws(() => withConfig(t, { porT: 1 }), { code: 'CONFIG_INVALID', message: /unknown option "porT"/ });
+});
+
+t.test('the command line wins', async (t) => {
+  t.same(withConfig(t, { port: 1, keepOpen: false }, ['--port', '2', '--keep-open']), { port: 2, keepOpen: true, http: true });
+});

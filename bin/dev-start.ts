@@ -22,7 +22,10 @@ interface Started {
 function start(daemon: DevDaemon): Promise<Started> {
   const args = [SIGNERD, daemon.name, ...daemon.args(devDir)];
   const log = fs.createWriteStream(path.join(logDir, `${daemon.name}.log`), { flags: 'a', mode: 0o600 });
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // In their own process group: Ctrl-C reaches this process only, which stops each daemon with one
+  // SIGTERM. Had the terminal's SIGINT reached them too, that SIGTERM would be a second signal, and a
+  // second signal means "exit now" (lib/server/shutdown.ts): no drain, exit 1.
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const ports: number[] = [];
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
@@ -56,7 +59,9 @@ async function main(): Promise<void> {
   const failed = results.flatMap((r) => (r.status === 'rejected' ? [String((r.reason as Error).message)] : []));
 
   let stopping = false;
-  const stopAll = async (code: number): Promise<never> => {
+  const stopAll = async (code: number): Promise<void> => {
+    // npm passes its own SIGINT on as well: one stop, one SIGTERM per daemon.
+    if (stopping) return;
     stopping = true;
     await Promise.all(
       started.map(
@@ -90,6 +95,10 @@ async function main(): Promise<void> {
   }
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
+  // Whatever else ends this process (a crash), the daemons it started in their own groups go with it.
+  process.on('exit', () => {
+    for (const { child } of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  });
 }
 
 await main();

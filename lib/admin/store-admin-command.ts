@@ -21,6 +21,8 @@ export interface StoreAdminSpec<S extends ClosableStore> {
   label: string;
   /** Admin commands of the sign/verify stores read the daemon's own config file, ignoring its other options. */
   configIgnoresUnknown: boolean;
+  /** The daemon's options a config file may hold beside the store's (skipped; any other name is an error). */
+  configAlsoKnown?: () => string[];
   /** `log` takes warnings the operator must see (e.g. --redis-allow-volatile); it writes to stderr. */
   open(settings: StoreSettings, log: DurabilityLog): S | Promise<S>;
 }
@@ -45,7 +47,7 @@ export async function runStoreAdmin<S extends ClosableStore, Opts extends StoreO
   try {
     const configFile = cmd.opts().config;
     // eslint-disable-next-line @typescript-eslint/no-unsafe-argument -- the command's own arguments are not what a config file sets
-    if (configFile) applyConfigFile(cmd, configFile, { ignoreUnknown: spec.configIgnoresUnknown });
+    if (configFile) applyConfigFile(cmd, configFile, { ignoreUnknown: spec.configIgnoresUnknown, alsoKnown: spec.configAlsoKnown?.() ?? [] });
     const opts = cmd.opts();
     const settings = storeSettings(opts);
     store = await spec.open(settings, stderrLog(spec.label));

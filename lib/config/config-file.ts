@@ -4,8 +4,12 @@ import fs from 'node:fs';
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { DaemonError } from '../errors.js';
 
-/** `ignoreUnknown` lets admin commands read a daemon's config file for the options they share with it. */
-export function applyConfigFile(cmd: CommandUnknownOpts, file: string, opts: { ignoreUnknown?: boolean } = {}): void {
+/**
+ * Admin commands read a daemon's config file for the options they share with it: `alsoKnown` names
+ * the daemon's other options, skipped (a name known to neither is still an error); `ignoreUnknown`
+ * skips every other name.
+ */
+export function applyConfigFile(cmd: CommandUnknownOpts, file: string, opts: { ignoreUnknown?: boolean; alsoKnown?: Iterable<string> } = {}): void {
   let parsed: unknown;
   try {
     parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -16,10 +20,11 @@ export function applyConfigFile(cmd: CommandUnknownOpts, file: string, opts: { i
     throw new DaemonError('CONFIG_INVALID', `config file ${file}: expected a JSON object`);
   }
   const known = new Map(cmd.options.map((o) => [o.attributeName(), o]));
+  const skipped = new Set(opts.alsoKnown ?? []);
   for (const [name, value] of Object.entries(parsed)) {
     const option = known.get(name);
     if (!option || name === 'config') {
-      if (opts.ignoreUnknown && name !== 'config') continue;
+      if ((opts.ignoreUnknown || skipped.has(name)) && name !== 'config') continue;
       throw new DaemonError('CONFIG_INVALID', `config file ${file}: unknown option "${name}"`);
     }
     const source = cmd.getOptionValueSource(name);

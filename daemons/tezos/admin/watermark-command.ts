@@ -11,6 +11,7 @@ import { watermarkAuditCommand } from './watermark-audit.js';
 import { checkedEntry, exportDocument, readExport } from './watermark-entries.js';
 import { addAdminLogOptions, withAdminLog, type AdminEvent, type AdminLog, type AdminLogOptionValues } from '../../../lib/admin/admin-transparency-log.js';
 import { writeNewFile } from '../../../lib/config/new-file.js';
+import { serveOptions } from '../config/serve-options.js';
 
 /** Exit status of `set`/`import` when a mark would have been lowered (without --force). */
 const EXIT_NOT_RAISED = 1;
@@ -61,8 +62,10 @@ function adminCommand(
     name,
     description,
     label: `signerd tezos watermark ${name}`,
-    configHelp: 'JSON file of store options only (camelCase names: store, stateDir, redisUrl, ...)',
+    configHelp: "the daemon's JSON config file (its store options are used; its other options are skipped)",
     configIgnoresUnknown: false,
+    // The daemon's own file works as it is; a name that is no option of `tezos serve` is still a typo.
+    configAlsoKnown: () => serveOptions().options.map((o) => o.attributeName()),
     open: (settings, log) => openWatermarkBackend(settings, { create, log, logConnectionErrors: false }),
     run,
   });

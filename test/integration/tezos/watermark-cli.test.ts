@@ -28,6 +28,15 @@ t.test('watermark admin commands', needTools('redis-server'), async (t) => {
   );
   const shown = await runSignerd(['tezos', 'watermark', 'show', ...sqlite]);
   t.match(shown.stdout, new RegExp(`${MAINNET_ID} ${TZ1.pkh} attestation +100/0 unsigned`), 'show lists the mark');
+  // The daemon's own config file, as systemd/config/tezos.json has it: its other options are skipped, a typo is not.
+  const daemonConfig = { host: '127.0.0.1', keys: keysFile, stateDir: path.join(dir, 'state'), store: 'sqlite', metricsPort: 9466 };
+  fs.writeFileSync(path.join(dir, 'tezos.json'), JSON.stringify(daemonConfig));
+  fs.writeFileSync(path.join(dir, 'typo.json'), JSON.stringify({ ...daemonConfig, stateDri: 'x' }));
+  const viaConfig = await runSignerd(['tezos', 'watermark', 'show', '--config', path.join(dir, 'tezos.json')]);
+  t.equal(viaConfig.stdout, shown.stdout, "show takes the daemon's config file");
+  const typo = await runSignerd(['tezos', 'watermark', 'show', '--config', path.join(dir, 'typo.json')]);
+  t.equal(typo.code, 78);
+  t.match(typo.stderr, /unknown option "stateDri"/, 'a name that is no tezos option is still refused');
 
   const d = await startTezos(t, keysFile, sqlite);
   t.equal((await httpSign(d.httpPort, TZ1.pkh, consensus('attestation', { level: 100, round: 0 }))).status, 409, 'the daemon honours the set mark');

@@ -2,7 +2,7 @@
 // and parse PEM private keys of every common shape (PKCS#8, PKCS#1, SEC1) and public keys.
 import crypto, { type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
-import { DaemonError } from '../errors.js';
+import { DaemonError, isDaemonError } from '../errors.js';
 
 /** Reads a secret-bearing file, refusing loose permissions with an operator-readable message. */
 export function readSecretFile(path: string, what: string): Buffer {
@@ -35,7 +35,16 @@ export function readPassphraseFile(file: string): Buffer {
 }
 
 export function loadPrivateKeyFile(path: string): KeyObject {
-  const pem = readSecretFile(path, 'private key');
+  let pem: Buffer;
+  try {
+    pem = readSecretFile(path, 'private key');
+  } catch (err) {
+    // A public key given for the private one is world-readable by design: say what it is rather
+    // than ask for a chmod that leads only to the next error.
+    if (isDaemonError(err) && err.code === 'KEY_FILE_INSECURE' && holdsOnlyPublicMaterial(path)) throw notPrivate(path);
+    throw err;
+  }
+  if (holdsOnlyPublicMaterial(pem)) throw notPrivate(path);
   try {
     return crypto.createPrivateKey({ key: pem });
   } catch (err) {
@@ -44,6 +53,24 @@ export function loadPrivateKeyFile(path: string): KeyObject {
   } finally {
     pem.fill(0);
   }
+}
+
+/** Whether a file (or its bytes) is a PEM public key or certificate and holds no private key. */
+function holdsOnlyPublicMaterial(file: string | Buffer): boolean {
+  let text: string;
+  try {
+    text = (typeof file === 'string' ? fs.readFileSync(file) : file).toString('latin1');
+  } catch {
+    return false;
+  }
+  return /-----BEGIN (PUBLIC KEY|CERTIFICATE|EC PUBLIC KEY|RSA PUBLIC KEY)-----/.test(text) && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text);
+}
+
+function notPrivate(path: string): DaemonError {
+  return new DaemonError(
+    'KEY_LOAD_FAILED',
+    `private key ${path} holds a public key or certificate; give the private key (signerd keygen writes <name>-key.pem beside <name>-pub.pem)`,
+  );
 }
 
 /** Public keys only: a private key in a verifier's keyring is refused rather than silently used. */

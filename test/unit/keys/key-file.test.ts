@@ -78,3 +78,28 @@ t.test('refusals carry their codes', async (t) => {
     'KEY_LOAD_FAILED',
   );
 });
+
+t.test('a public key given as the private key is named as such, whatever its mode', async (t) => {
+  const dir = t.testdir();
+  const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
+  const file = path.join(dir, 'ecdsa-pub.pem');
+  fs.writeFileSync(file, ec.publicKey.export({ type: 'spki', format: 'pem' }));
+  for (const mode of [0o644, 0o600]) {
+    fs.chmodSync(file, mode);
+    t.throws(
+      () => loadFileSigningKey(file, 'ecdsa-p384-sha384'),
+      { code: 'KEY_LOAD_FAILED', message: /holds a public key or certificate; give the private key/ },
+      `mode ${mode.toString(8)}`,
+    );
+  }
+  // A loose file that holds a private key is still refused for its mode, not read.
+  const both = path.join(dir, 'both.pem');
+  fs.writeFileSync(both, `${String(ec.publicKey.export({ type: 'spki', format: 'pem' }))}${String(ec.privateKey.export({ type: 'pkcs8', format: 'pem' }))}`, {
+    mode: 0o644,
+  });
+  fs.chmodSync(both, 0o644);
+  t.equal(
+    codeOf(() => loadFileSigningKey(both, 'ecdsa-p384-sha384')),
+    'KEY_FILE_INSECURE',
+  );
+});

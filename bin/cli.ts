@@ -138,10 +138,17 @@ for (const entry of COMMANDS) {
 
 // A usage error must not restart-loop under systemd: it exits 78 like any other bad configuration,
 // and says so in the one-line shape of every start-up refusal (docs/errors.md).
+// The error names the command that found it, however deep (`signerd tezos watermark show`).
 function overrideExits(cmd: CommandUnknownOpts): void {
   cmd.exitOverride();
-  cmd.configureOutput({ outputError: (text, write) => write(`${label}: CONFIG_INVALID: ${text.replace(/^error: /, '')}`) });
+  cmd.configureOutput({ outputError: (text, write) => write(`${commandPath(cmd)}: CONFIG_INVALID: ${text.replace(/^error: /, '')}`) });
   cmd.commands.forEach(overrideExits);
+}
+
+function commandPath(cmd: CommandUnknownOpts): string {
+  const names: string[] = [];
+  for (let at: CommandUnknownOpts | null = cmd; at?.parent; at = at.parent) names.unshift(at.name());
+  return ['signerd', ...names].join(' ');
 }
 overrideExits(program);
 try {

@@ -37,6 +37,9 @@ t.test('watermark admin commands', needTools('redis-server'), async (t) => {
   const typo = await runSignerd(['tezos', 'watermark', 'show', '--config', path.join(dir, 'typo.json')]);
   t.equal(typo.code, 78);
   t.match(typo.stderr, /unknown option "stateDri"/, 'a name that is no tezos option is still refused');
+  const usage = await runSignerd(['tezos', 'watermark', 'show', '--bogus']);
+  t.equal(usage.code, 78);
+  t.equal(usage.stderr, "signerd tezos watermark show: CONFIG_INVALID: unknown option '--bogus'\n", 'a usage error names the command that found it');
 
   const d = await startTezos(t, keysFile, sqlite);
   t.equal((await httpSign(d.httpPort, TZ1.pkh, consensus('attestation', { level: 100, round: 0 }))).status, 409, 'the daemon honours the set mark');

@@ -98,7 +98,10 @@ export function createLineReader(lineBytesMax: number): LineReader {
       partBytes += unscannedBytes;
       unscannedBytes = 0;
       if (partBytes > lineBytesMax + 1) return overflow();
-      return finish(Buffer.alloc(0));
+      // As in next(): the +1 was room for a CR; without one, the line itself must fit.
+      const line = finish(Buffer.alloc(0));
+      if (line.length > lineBytesMax) return overflow();
+      return line;
     },
     get overflowed() {
       return overflowed;

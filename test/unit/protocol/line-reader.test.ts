@@ -81,3 +81,19 @@ t.test('a partial line spanning reads, then the rest: pendingBytes and linesTake
   t.equal(r.linesTaken, 2);
   t.equal(r.pendingBytes, 0);
 });
+
+t.test('an unterminated rest (EOF, a quiet one-shot client) is held to the same limit as a line', async (t) => {
+  const at = createLineReader(100);
+  at.push(Buffer.alloc(100, 0x61));
+  t.equal(at.next(), null);
+  t.equal(at.takeRest()?.length, 100, 'exactly the limit: taken');
+  const withCr = createLineReader(100);
+  withCr.push(Buffer.concat([Buffer.alloc(100, 0x61), Buffer.from('\r')]));
+  t.equal(withCr.next(), null);
+  t.equal(withCr.takeRest()?.length, 100, 'the limit and a CR: the CR goes');
+  const over = createLineReader(100);
+  over.push(Buffer.alloc(101, 0x61));
+  t.equal(over.next(), null);
+  t.equal(over.takeRest(), null, 'one byte over: refused');
+  t.ok(over.overflowed);
+});

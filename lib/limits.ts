@@ -73,6 +73,11 @@ export const HTTP_CLOSE_GRACE_MS = 1_000;
 export const HTTP_REPLY_STALL_MS_MAX = 30_000;
 /** HTTP front ends: Retry-After of a retryable error (a service may set its own, e.g. a spread-out one for BUSY). */
 export const HTTP_RETRY_AFTER_S = 1;
+/**
+ * HTTP front ends: requests a connection may have parsed and not yet answered (pipelined). They are
+ * served one at a time, in order; one more closes the connection. No real client pipelines.
+ */
+export const HTTP_PIPELINE_DEPTH_MAX = 16;
 /** HTTP front ends: connections past the cap still answered 503 BUSY (each closed within HTTP_REFUSED_CLOSE_MS); more are reset. */
 export const HTTP_REFUSALS_PENDING_MAX = 64;
 /** HTTP front ends: a connection past the cap is closed this long after it came, answered or not. */
@@ -189,5 +194,7 @@ export const UNREADY_LOG_INTERVAL_MS = 5_000;
 /** The metrics listener: time allowed for a whole scrape request, and its connection cap. */
 export const METRICS_REQUEST_MS_MAX = 5_000;
 export const METRICS_CONNECTIONS_MAX = 16;
+/** Metrics listener: requests a connection may have outstanding (pipelined); one more closes it. */
+export const METRICS_PIPELINE_DEPTH_MAX = 4;
 /** systemd-notify must answer within this long (it waits for systemd to take the message). */
 export const SYSTEMD_NOTIFY_MS_MAX = 5_000;

@@ -5,7 +5,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import { checkPlaintextBind, type ChannelPolicy } from '../channels/channel-options.js';
-import { HTTP_DEADLINE_CHECK_INTERVAL_MS, METRICS_CONNECTIONS_MAX, METRICS_REQUEST_MS_MAX } from '../limits.js';
+import { HTTP_DEADLINE_CHECK_INTERVAL_MS, METRICS_CONNECTIONS_MAX, METRICS_PIPELINE_DEPTH_MAX, METRICS_REQUEST_MS_MAX } from '../limits.js';
 import type { Readiness } from './readiness.js';
 import type { OperationsSettings } from './operations-options.js';
 
@@ -32,7 +32,21 @@ export async function startOperationsServer(
     headersTimeout: METRICS_REQUEST_MS_MAX,
     connectionsCheckingInterval: HTTP_DEADLINE_CHECK_INTERVAL_MS,
   };
+  // Requests each connection has outstanding: node:http parses every pipelined request in a read
+  // at once, and a client that sends many and reads none would grow them without end.
+  const outstanding = new WeakMap<net.Socket, number>();
   const server = http.createServer(deadlines, (req, res) => {
+    const socket = req.socket;
+    const depth = (outstanding.get(socket) ?? 0) + 1;
+    if (depth > METRICS_PIPELINE_DEPTH_MAX) return void socket.destroy();
+    outstanding.set(socket, depth);
+    // Every reply is written within the request deadline, or its connection goes: a client that
+    // stops reading (or reads a byte at a time) must not keep one of the few places for ever.
+    const deadline = setTimeout(() => socket.destroy(), METRICS_REQUEST_MS_MAX);
+    res.once('close', () => {
+      clearTimeout(deadline);
+      outstanding.set(socket, (outstanding.get(socket) ?? 1) - 1);
+    });
     void answer(req.method ?? 'GET', (req.url ?? '/').split('?')[0] ?? '/', deps).then(
       ({ status, type, body }) => {
         res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });

@@ -12,7 +12,9 @@ import type { HttpReply, HttpService } from './http-service.js';
 
 /** Sends a reply (a file body is streamed); throws when the client went away (or stopped reading for stallMsMax) before all of it was sent. */
 export async function send(res: http.ServerResponse, reply: HttpReply, stallMsMax: number): Promise<void> {
-  if (res.headersSent || res.destroyed) return;
+  if (res.headersSent) return;
+  const socket = res.req.socket;
+  if (res.destroyed || socket.destroyed) throw new Error('the connection closed before the reply was sent');
   // A slow reader is fine; one that stops reading would hold the connection, a file and a buffer
   // forever. The socket's own timer sees every write that completes, so only a stall trips it.
   res.setTimeout(stallMsMax, () => res.destroy());
@@ -31,21 +33,41 @@ export async function send(res: http.ServerResponse, reply: HttpReply, stallMsMa
     const stream = handle.createReadStream({ highWaterMark: Math.max(1, Math.min(FILE_STREAM_CHUNK_BYTES, size)) });
     let handed = 0;
     stream.on('data', (chunk: string | Buffer) => (handed += chunk.length));
+    // node:http may never end a reply it had not yet given the connection to when that died; the
+    // socket's close ends the copy then, and the file is closed.
+    const copied = pipeline(stream, res);
+    copied.catch(() => undefined);
+    let gone = (): void => undefined;
+    const socketClosed = new Promise<void>((resolve) => socket.once('close', (gone = resolve)));
     try {
-      await pipeline(stream, res);
+      if ((await Promise.race([copied.then(() => 'sent'), socketClosed.then(() => 'closed')])) === 'closed') {
+        stream.destroy();
+        // As below: all of the file handed over before the hang-up is a reply delivered.
+        if (handed !== size) throw new Error('the connection closed before the reply was sent');
+      }
     } catch (err) {
       // A client that has all content-length bytes may hang up before the file's end reaches the
       // pipeline (curl does): the reply was delivered, not lost.
       if (handed === size && (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
       throw err;
+    } finally {
+      socket.off('close', gone);
     }
     return;
   }
   const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : (reply.body ?? Buffer.alloc(0));
   res.writeHead(reply.status, { ...reply.headers, 'content-length': String(body.length) });
   await new Promise<void>((resolve, reject) => {
-    // 'finish' never comes for a reply whose connection went first; 'close' always does.
-    res.once('close', () => (res.writableFinished ? resolve() : reject(new Error('the connection closed before the reply was sent'))));
+    // 'finish' never comes for a reply whose connection went first; the reply's 'close' does, or, for
+    // one node:http had not yet given the connection to, the socket's.
+    const settle = (): void => {
+      res.off('close', settle);
+      socket.off('close', settle);
+      if (res.writableFinished) resolve();
+      else reject(new Error('the connection closed before the reply was sent'));
+    };
+    res.once('close', settle);
+    socket.once('close', settle);
     res.end(body);
   });
 }

@@ -19,6 +19,7 @@ import {
   HTTP_DEADLINE_CHECK_INTERVAL_MS,
   HTTP_HEADERS_MS_MAX,
   HTTP_KEEP_ALIVE_MS,
+  HTTP_PIPELINE_DEPTH_MAX,
   HTTP_REFUSALS_PENDING_MAX,
   HTTP_REPLY_STALL_MS_MAX,
   HTTP_RETRY_AFTER_S,
@@ -96,6 +97,15 @@ interface Connection {
   active: { req: http.IncomingMessage; res: http.ServerResponse } | null;
   /** A request was answered before its body was all in: what the parser says of the rest is not a request. */
   bodyRefused: boolean;
+  /**
+   * Requests parsed and waiting for the one being served (pipelined): node:http parses every request
+   * in a read at once, so without this a client that pipelines without reading would start thousands.
+   */
+  queued: Array<{ req: http.IncomingMessage; res: http.ServerResponse; expectsContinue: boolean; reqNo: number }>;
+  /** A request of this connection is being served, from its start to its log record. */
+  busy: boolean;
+  /** The connection was closed for pipelining too deep: what node:http still parses is dropped. */
+  cutOff: boolean;
 }
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
@@ -111,7 +121,20 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const connections = new WeakMap<net.Socket, Connection>();
   const connectionOf = (socket: net.Socket): Connection => {
     let connection = connections.get(socket);
-    if (!connection) connections.set(socket, (connection = { conn: ++nextConn, nextReq: 0, since: process.hrtime.bigint(), active: null, bodyRefused: false }));
+    if (!connection)
+      connections.set(
+        socket,
+        (connection = {
+          conn: ++nextConn,
+          nextReq: 0,
+          since: process.hrtime.bigint(),
+          active: null,
+          bodyRefused: false,
+          queued: [],
+          busy: false,
+          cutOff: false,
+        }),
+      );
     return connection;
   };
 
@@ -145,9 +168,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     });
     opts.metrics.observe({ connections: () => open, inFlight: () => inFlight });
   }
-  server.on('request', (req, res) => serve(req, res, false));
+  server.on('request', (req, res) => enqueue(req, res, false));
   // Answered by us, so that a refused upload's `Expect: 100-continue` is never told to send.
-  server.on('checkContinue', (req, res) => serve(req, res, true));
+  server.on('checkContinue', (req, res) => enqueue(req, res, true));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // A failed TLS handshake (TLS 1.2, plaintext on the TLS port) is no request: tlsClientError counts it.
     if (channel && err.code?.startsWith('ERR_SSL_')) return void socket.destroy();
@@ -177,17 +200,50 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     logRequest(log, fields, connection.since, code, { code, thrown: err }, opts.metrics);
   });
 
-  /** One request, one log record once it is over (reply sent, upload directory removed). */
-  function serve(req: http.IncomingMessage, res: http.ServerResponse, expectsContinue: boolean): void {
+  /**
+   * A connection's requests are served one at a time, in order (as their replies must go out). A
+   * request beyond HTTP_PIPELINE_DEPTH_MAX waiting closes the connection; one whose client left
+   * before its turn is logged as gone, never run.
+   */
+  function enqueue(req: http.IncomingMessage, res: http.ServerResponse, expectsContinue: boolean): void {
+    const connection = connectionOf(req.socket);
+    if (connection.cutOff) return void res.destroy();
+    // Numbered as they arrive, so the records say the order the client sent them in.
+    const reqNo = ++connection.nextReq;
+    if (connection.queued.length + 1 > HTTP_PIPELINE_DEPTH_MAX) {
+      connection.cutOff = true;
+      const err = new DaemonError('BUSY', `more than ${HTTP_PIPELINE_DEPTH_MAX} requests pipelined on one connection; connection closed`);
+      const fields = { conn: connection.conn, req: reqNo, method: req.method, path: logPath(req.url), status: null, reason: err.message };
+      logRequest(log, fields, process.hrtime.bigint(), err.code, { code: err.code, thrown: err }, opts.metrics);
+      req.socket.destroy();
+      return;
+    }
+    connection.queued.push({ req, res, expectsContinue, reqNo });
+    if (!connection.busy) serveNext(connection);
+  }
+
+  function serveNext(connection: Connection): void {
+    connection.busy = false;
+    for (let next = connection.queued.shift(); next; next = connection.queued.shift()) {
+      if (!next.req.socket.destroyed) {
+        connection.busy = true;
+        return serve(next.req, next.res, next.expectsContinue, next.reqNo, () => serveNext(connection));
+      }
+      const fields = { conn: connection.conn, req: next.reqNo, method: next.req.method, path: logPath(next.req.url), status: null };
+      logRequest(log, fields, process.hrtime.bigint(), 'client-gone', undefined, opts.metrics);
+    }
+  }
+
+  /** One request, one log record once it is over (reply sent, upload directory removed); then `done`. */
+  function serve(req: http.IncomingMessage, res: http.ServerResponse, expectsContinue: boolean, reqNo: number, done: () => void): void {
     const connection = connectionOf(req.socket);
     // A new request parsed: any body refused before it has ended.
     connection.bodyRefused = false;
-    // Pipelined requests overlap: each knows its own entry, and the connection's is the latest.
     const entry = { req, res };
     connection.active = entry;
     serving.add(entry);
     const started = process.hrtime.bigint();
-    const fields: Record<string, unknown> = { conn: connection.conn, req: ++connection.nextReq, method: req.method, path: logPath(req.url) };
+    const fields: Record<string, unknown> = { conn: connection.conn, req: reqNo, method: req.method, path: logPath(req.url) };
     const ctx: RequestContext = { conn: connection.conn, req: fields['req'] as number, fields };
     const job: UploadJob = { admission: null, dir: null, work: null };
     inFlight++;
@@ -227,7 +283,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       connection.since = process.hrtime.bigint();
       inFlight--;
       logRequest(log, fields, started, outcome, failure, opts.metrics);
-    })().catch((err: unknown) => log.error({ err }, 'internal error after the reply'));
+    })()
+      .catch((err: unknown) => log.error({ err }, 'internal error after the reply'))
+      .finally(done);
   }
 
   async function answer(

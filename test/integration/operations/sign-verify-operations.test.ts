@@ -152,6 +152,32 @@ t.test('sign and verify on SQLite: metrics, readiness, the state directory made 
   t.notOk(await probe(), 'the listener is full');
   const freedMs = await waitUntil(probe, 8_000, 'the metrics listener free again');
   t.ok(freedMs < 8_000, `the prober is answered again ${freedMs} ms after 16 idle connections took every place`);
+  idle.forEach((socket) => socket.destroy());
+
+  // Sixteen connections that pipeline scrapes and never read their replies: each is closed at its
+  // fifth outstanding request, and no reply they hold keeps a place past the request deadline.
+  const scrape = 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(200);
+  const greedy = await Promise.all(
+    Array.from(
+      { length: 16 },
+      () =>
+        new Promise<net.Socket>((resolve, reject) => {
+          const socket = net.connect(signOps, '127.0.0.1', () => {
+            socket.write(scrape);
+            socket.pause();
+            resolve(socket);
+          });
+          socket.on('error', () => undefined);
+          socket.once('error', reject);
+        }),
+    ),
+  );
+  t.teardown(() => greedy.forEach((socket) => socket.destroy()));
+  // At once, not after a deadline: the pipelining is refused, not waited out (before: about 6 s).
+  const servedMs = await waitUntil(probe, 8_000, 'the metrics listener serves beside pipelining non-readers');
+  t.ok(servedMs < 2_000, `the prober is answered ${servedMs} ms after 16 connections pipelined 200 scrapes each`);
+  const rssMb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${sign.proc.pid!}/status`, 'utf8'))![1]) / 1024;
+  t.ok(rssMb < 200, `the daemon's RSS stays bounded (${rssMb.toFixed(0)} MB)`);
 });
 
 /** sign-ecdsa on a store given by `storeArgs`, with metrics; resolves with its operations port once /readyz is 200. */

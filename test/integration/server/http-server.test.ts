@@ -5,10 +5,11 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { DaemonError } from '../../../lib/errors.js';
 import { HTTP_STATUS } from '../../../lib/protocol/http-status.js';
 import type { HttpService } from '../../../lib/server/http-service.js';
+import type { ListenerLoad } from '../../../lib/server/listener-metrics.js';
 import { startHttpServer } from '../../../lib/server/serve-http.js';
 import { memoryLog } from '../../helpers/memory-log.js';
 
@@ -345,4 +346,81 @@ t.test('an upload cut short leaves one record, with the status it was given', as
     await u.closed;
     t.same(await settledRecords(), [['SHUTTING_DOWN', 503]]);
   });
+});
+
+/** A server whose service takes `ms` per request, with its load readable as the metrics read it. */
+async function slowServer(t: Test, ms: number) {
+  const { log, lines } = memoryLog('test');
+  let started = 0;
+  let load: ListenerLoad | undefined;
+  const service: HttpService = {
+    async handle(req) {
+      started++;
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      return { status: 200, body: String(req.body.length) };
+    },
+    formatError: errorsService.formatError,
+  };
+  const metrics = { record: () => undefined, refused: () => undefined, observe: (l: ListenerLoad) => void (load = l) };
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: LIMITS, log, service, metrics, ...PLAINTEXT });
+  t.teardown(() => server.close());
+  return { port: server.address.port, lines, started: () => started, inFlight: () => load!.inFlight() };
+}
+
+t.test('pipelined requests are served one at a time; past 16 waiting, the connection is closed', async (t) => {
+  const s = await slowServer(t, 20);
+  const socket = net.connect(s.port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  socket.write('GET /x HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(200));
+  socket.pause();
+  t.teardown(() => socket.destroy());
+  const records = await until(() => {
+    const found = s.lines.filter((l) => l['msg'] === 'request');
+    return found.length === 18 && s.inFlight() === 0 ? found : null;
+  });
+  t.ok(s.started() <= 1, `the closed connection's waiting requests never ran (${s.started()} started)`);
+  t.equal(records.filter((r) => r['outcome'] === 'BUSY').length, 1, 'one record says why the connection was closed');
+  t.match(
+    records.find((r) => r['outcome'] === 'BUSY'),
+    { req: 18, reason: /more than 16 requests pipelined/ },
+  );
+  t.equal(records.filter((r) => r['outcome'] === 'client-gone').length, 17, 'the others: one record each, client gone');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  t.equal(s.lines.filter((l) => l['msg'] === 'request').length, 18, 'the 182 requests parsed after the close leave nothing');
+
+  // A client that pipelines within the bound is served in order.
+  const replies = await new Promise<string>((resolve) => {
+    let got = '';
+    const ok = net.connect(s.port, '127.0.0.1', () => ok.write('POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\na'.repeat(8)));
+    ok.on('data', (d: Buffer) => {
+      got += d.toString();
+      if ((got.match(/HTTP\/1\.1 200/g) ?? []).length === 8) {
+        ok.destroy();
+        resolve(got);
+      }
+    });
+  });
+  t.equal((replies.match(/HTTP\/1\.1 200/g) ?? []).length, 8, 'eight pipelined requests, eight replies');
+});
+
+t.test('pipelined requests whose client leaves are each logged once, and nothing stays in flight', async (t) => {
+  const s = await slowServer(t, 1);
+  for (let round = 0; round < 3; round++) {
+    const socket = net.connect(s.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.write('POST /hmac HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello'.repeat(2000));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+  }
+  const settled = await until(() => (s.inFlight() === 0 ? s.lines.filter((l) => l['msg'] === 'request') : null));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.equal(s.inFlight(), 0, 'no request is left in flight');
+  const byConnection = new Map<unknown, number[]>();
+  for (const r of settled) byConnection.set(r['conn'], [...(byConnection.get(r['conn']) ?? []), r['req'] as number]);
+  for (const [conn, reqs] of byConnection)
+    t.same(
+      reqs.sort((a, b) => a - b),
+      Array.from({ length: reqs.length }, (_, i) => i + 1),
+      `connection ${String(conn)}: one record per request`,
+    );
 });

@@ -112,7 +112,10 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
   // (resets) sockets beyond this, so a handshake flood cannot hold more. Plaintext answers ERR BUSY itself.
   if (channel) server.maxConnections = limits.connectionsMax + TLS_HANDSHAKES_PENDING_MAX;
   if (channel)
-    server.on('tlsClientError', (err: NodeJS.ErrnoException) => {
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+      // Its place is given back now: node:tls leaves a socket whose handshake failed or timed out
+      // open (half-open allowed), and each would keep one place under maxConnections for good.
+      socket.destroy();
       opts.metrics?.refused('tls-handshake');
       log.debug({ err: err.code ?? err.message }, 'tls handshake failed');
     });

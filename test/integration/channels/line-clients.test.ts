@@ -2,6 +2,7 @@
 // (certificate and PSK), socat, ncat, stunnel in front of nc, and scripts/request_client.sh; and the
 // refusals a closed service gives (UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED, a failed handshake).
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -11,7 +12,7 @@ import { get, metricsPortOf, sample } from '../../helpers/operations.js';
 import { REPO_ROOT } from '../../helpers/repo-root.js';
 import { makeKeys, opensslVerifies, signaturesOf, VALID } from '../../helpers/signature-fixtures.js';
 import { needTools } from '../../helpers/tools.js';
-import { enroll, openssl, pskHex, runTool, startStunnel, writeRegistry } from './channel-fixtures.js';
+import { enroll, eventually, openssl, pskHex, runTool, startStunnel, writeRegistry } from './channel-fixtures.js';
 
 const SIGNED = /^\(b'hello', b'[0-9a-f]{192}'\)$/;
 
@@ -154,3 +155,43 @@ function keyBodies(file: string): string[] {
     .split('\n')
     .filter((l) => l.length > 20 && !l.startsWith('-----'));
 }
+
+t.test('plain TCP connects that close before the handshake give their places back', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-channels-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const files = await enroll(dir, ['alice'], []);
+  const registry = path.join(dir, 'clients.txt');
+  writeRegistry(registry, [files.certs['alice']!.line]);
+  const keys = makeKeys(dir, 'ecdsa', 'scanned');
+  const tlsArgs = ['--tls-cert', files.serverCert, '--tls-key', files.serverKey, '--clients', registry];
+  // Two places and 64 handshakes pending: a port scan of 200 connects once held every one for good.
+  const signer = await startDaemon([
+    'sign-ecdsa',
+    '--key',
+    keys.privateKeyFile,
+    '--port',
+    '0',
+    '--state-dir',
+    path.join(dir, 'state'),
+    '--connections-max',
+    '2',
+    ...tlsArgs,
+  ]);
+  t.teardown(() => signer.stop());
+  for (let i = 0; i < 200; i++) {
+    await new Promise<void>((resolve) => {
+      const socket = net.connect(signer.port, '127.0.0.1', () => {
+        socket.destroy();
+        resolve();
+      });
+      socket.on('error', () => resolve());
+    });
+  }
+  const started = Date.now();
+  const served = await eventually(
+    async () => /^\(b'hello', b'[0-9a-f]{192}'\)$/.test(await firstLine(signer.port, files.certs['alice']!, files.serverCert)),
+    20_000,
+    500,
+  );
+  t.ok(served, `a registered client is served again (${Date.now() - started} ms; the handshake deadline is 10 s)`);
+});

@@ -82,10 +82,31 @@ function createClient(opts: RedisConnectionOptions): RedisClient {
     });
   }
   const url = opts.url ?? 'redis://127.0.0.1:6379';
-  if (/^rediss?:\/\/[^/]*:[^/@]*@/.test(url)) {
-    throw new DaemonError('CONFIG_INVALID', 'the redis URL must not carry a password (it would show in argv and logs); use --redis-password-file');
+  return new Redis(url, { ...base, ...(checkedRedisUrl(url).tls || tlsCa ? { tls: { ca: tlsCa } } : {}) });
+}
+
+/**
+ * A redis URL as signerd takes it: redis:// or rediss:// (any case), host, port and database only.
+ * ioredis would also take a password (in the user part or as ?password=), a URL without a scheme,
+ * and any client option as a query parameter; a password there shows in argv, and an option could
+ * undo the safety options set above. The URL is never echoed: it may hold the very secret refused.
+ */
+function checkedRedisUrl(url: string): { tls: boolean } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new DaemonError('CONFIG_INVALID', 'the redis URL must look like redis://host:port/db (or rediss://)');
   }
-  return new Redis(url, { ...base, ...(url.startsWith('rediss:') || tlsCa ? { tls: { ca: tlsCa } } : {}) });
+  const scheme = parsed.protocol.toLowerCase();
+  if (scheme !== 'redis:' && scheme !== 'rediss:') throw new DaemonError('CONFIG_INVALID', 'the redis URL must start redis:// or rediss://');
+  if (parsed.password !== '' || parsed.search !== '') {
+    throw new DaemonError(
+      'CONFIG_INVALID',
+      'the redis URL must not carry a password or options (a password would show in argv and logs); use --redis-password-file and the --redis-* options',
+    );
+  }
+  return { tls: scheme === 'rediss:' };
 }
 
 function parseHostPort(entry: string): { host: string; port: number } {

@@ -112,6 +112,12 @@ t.test('rediss:// with a CA file and a password file', needTools('redis-server',
   const inUrl = await runSignerd(['show', 'ab', '--store', 'redis', '--redis-url', `rediss://:secret@127.0.0.1:${port}`]);
   t.match(inUrl.stderr, /must not carry a password/);
   t.notMatch(inUrl.stderr, /secret/, 'and the password is not echoed');
+  // Every other way ioredis takes a password from a URL: another case, a query parameter, no scheme.
+  for (const url of [`REDISS://:secret@127.0.0.1:${port}`, `rediss://127.0.0.1:${port}/0?password=secret`, `//:secret@127.0.0.1:${port}`]) {
+    const refused = await runSignerd(['show', 'ab', '--store', 'redis', '--redis-url', url]);
+    t.equal(refused.code, 78, `${url.replace('secret', '…')}: refused`);
+    t.notMatch(refused.stderr, /secret/, 'and the password is not echoed');
+  }
 
   await roundTrip(t, 'tls', ['--redis-url', `rediss://127.0.0.1:${port}`, '--redis-tls-ca', path.join(tls, 'ca.pem'), '--redis-password-file', passwordFile]);
 });

@@ -75,7 +75,7 @@ export function parseClientRegistry(text: string, file: string): Extract<ClientR
 function parseLine(line: string, where: string): RegisteredClient {
   const [name, credential, ...options] = line.split(/\s+/);
   if (!name || !NAME.test(name)) throw new DaemonError('CONFIG_INVALID', `${where}: the client name must match ${NAME.source}`);
-  if (!credential) throw new DaemonError('CONFIG_INVALID', `${where}: "${name}" has no credential (cert-sha256:<64 hex> or psk:<64 to 128 hex>)`);
+  if (!credential) throw new DaemonError('CONFIG_INVALID', `${where}: ${shown(name)} has no credential (cert-sha256:<64 hex> or psk:<64 to 128 hex>)`);
   const client: RegisteredClient = {
     name,
     credential: parseCredential(credential, where),
@@ -94,6 +94,14 @@ function parseLine(line: string, where: string): RegisteredClient {
     applyOption(client, key, value, where);
   }
   return client;
+}
+
+/**
+ * A word of a registry line as an error may quote it: a PSK split by a space or wrapped onto the next
+ * line puts key material where a name or an option should be, and an error must never echo that.
+ */
+function shown(word: string): string {
+  return /^[0-9a-f]{16,}$/i.test(word) || word.length > 40 ? 'a word that looks like key material (not shown)' : `"${word}"`;
 }
 
 function parseCredential(text: string, where: string): ClientCredential {
@@ -133,7 +141,7 @@ function applyOption(client: RegisteredClient, key: string, value: string, where
       return;
     }
     default:
-      throw new DaemonError('CONFIG_INVALID', `${where}: unknown option "${key.slice(0, 40)}" (daemons=, not-after=, rate=, max-session=)`);
+      throw new DaemonError('CONFIG_INVALID', `${where}: unknown option ${shown(key)} (daemons=, not-after=, rate=, max-session=)`);
   }
 }
 

@@ -11,10 +11,13 @@ import { DaemonError } from '../errors.js';
  */
 export function applyConfigFile(cmd: CommandUnknownOpts, file: string, opts: { ignoreUnknown?: boolean; alsoKnown?: Iterable<string> } = {}): void {
   let parsed: unknown;
+  let text = '';
   try {
-    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+    text = fs.readFileSync(file, 'utf8');
+    parsed = JSON.parse(text);
   } catch (err) {
-    throw new DaemonError('CONFIG_INVALID', `config file ${file}: ${(err as Error).message}`, { cause: err });
+    const reason = err instanceof SyntaxError ? `not valid JSON (${jsonSyntaxError(err, text)})` : (err as Error).message;
+    throw new DaemonError('CONFIG_INVALID', `config file ${file}: ${reason}`, { cause: err });
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new DaemonError('CONFIG_INVALID', `config file ${file}: expected a JSON object`);
@@ -56,4 +59,17 @@ function configValue(parse: Parser | undefined, value: unknown): unknown {
   if (!Array.isArray(value)) return parse(text(value), undefined);
   if (parse.length >= 2) return value.reduce((previous: unknown, v: unknown) => parse(text(v), previous), undefined);
   return parse(value.map(String).join(','), undefined);
+}
+
+/**
+ * Where a JSON syntax error is, never the text around it: V8's message quotes the file near the
+ * error, and a config or keys file may hold a secret there.
+ */
+export function jsonSyntaxError(err: SyntaxError, text: string): string {
+  const position = /at position (\d+)/.exec(err.message)?.[1];
+  if (position !== undefined) {
+    const before = text.slice(0, Number(position)).split('\n');
+    return `at line ${before.length}, column ${before[before.length - 1]!.length + 1}`;
+  }
+  return /end of JSON input/.test(err.message) ? 'it ends too early' : 'an unexpected character';
 }

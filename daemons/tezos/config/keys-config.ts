@@ -13,6 +13,7 @@ import { loadTezosKey, type TezosKey } from '../keys/tezos-key.js';
 import type { KeyPolicy } from '../policy/key-policy.js';
 import { asObject, invalid, stringList } from './json-values.js';
 import { parsePolicy } from './policy-config.js';
+import { jsonSyntaxError } from '../../../lib/config/config-file.js';
 
 /** One served key: its signer, its policy, and who may ask it to sign. */
 export interface TezosKeyConfig {
@@ -115,7 +116,7 @@ function parseTezosConfig(file: string, opts: { passphraseFile?: string }): { co
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new DaemonError('CONFIG_INVALID', `keys file ${file}: not valid JSON (${(err as Error).message.replace(/ in JSON.*$/, '')})`);
+    throw new DaemonError('CONFIG_INVALID', `keys file ${file}: not valid JSON (${jsonSyntaxError(err as SyntaxError, text)})`);
   }
   const top = asObject(parsed, `keys file ${file}`);
   for (const field of Object.keys(top)) if (!TOP_FIELDS.has(field)) throw invalid(`${file}: ${field}`, 'unknown field');

@@ -43,6 +43,18 @@ t.test('registry lines', async (t) => {
     t.equal(failure.code, 'CONFIG_INVALID', what);
     t.match(failure.message, /line 2/, `${what}: names the line`);
   }
+  // A PSK split by a space, or wrapped onto the next line: its pieces are never quoted back.
+  const hex = '0123456789abcdef'.repeat(8);
+  for (const [text, what] of [
+    [`pat psk:${hex.slice(0, 64)} ${hex.slice(64)}`, 'split by a space'],
+    [`pat psk:${hex.slice(0, 64)}\n${hex.slice(64)}`, 'wrapped onto the next line'],
+  ] as const) {
+    const failure = failureOf(() => parseClientRegistry(text, 'clients.txt'));
+    t.equal(failure.code, 'CONFIG_INVALID', what);
+    t.notMatch(failure.message, hex.slice(64), `${what}: the rest of the key is not echoed`);
+    t.match(failure.message, /looks like key material \(not shown\)/);
+  }
+  t.match(failureOf(() => parseClientRegistry(`alice ${PIN} colour=blue`, 'f')).message, /unknown option "colour"/, 'an option-like word is still named');
   t.equal(failureOf(() => parseClientRegistry(`a ${PIN}\na ${PSK}\n`, 'f')).code, 'CONFIG_INVALID', 'a duplicate name');
   t.equal(failureOf(() => parseClientRegistry(`a ${PIN}\nb ${PIN}\n`, 'f')).code, 'CONFIG_INVALID', 'one certificate under two names');
 });

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { Command, Option } from '@commander-js/extra-typings';
-import { applyConfigFile } from '../../../lib/config/config-file.js';
+import { applyConfigFile, jsonSyntaxError } from '../../../lib/config/config-file.js';
 
 function command() {
   return new Command('daemon')
@@ -54,4 +54,27 @@ t.test('value options take their value, never a boolean', async (t) => {
 
 t.test('the command line wins', async (t) => {
   t.same(withConfig(t, { port: 1, keepOpen: false }, ['--port', '2', '--keep-open']), { port: 2, keepOpen: true, http: true });
+});
+
+t.test('a JSON syntax error says where, never what is around it', async (t) => {
+  const secret = 'edsk4Uy37kMoSecretSecretSecret';
+  for (const text of [`{"secret_key": ${secret}}`, `{"a": 1,\n "secret_key": "${secret}",}`, `{"secret_key": "${secret}"`]) {
+    let message = '';
+    try {
+      JSON.parse(text);
+    } catch (err) {
+      message = jsonSyntaxError(err as SyntaxError, text);
+    }
+    t.notMatch(message, /edsk|Secret/, `${JSON.stringify(message)}: no part of the text`);
+  }
+  const text = '{"a": 1,\n "b": 2,}';
+  let located = '';
+  try {
+    JSON.parse(text);
+  } catch (err) {
+    located = jsonSyntaxError(err as SyntaxError, text);
+  }
+  t.equal(located, 'at line 2, column 9');
+  const dir = t.testdir({ 'config.json': `{"port": ${secret}}` });
+  t.throws(() => applyConfigFile(command(), path.join(dir, 'config.json')), { code: 'CONFIG_INVALID', message: /not valid JSON \(an unexpected character\)$/ });
 });

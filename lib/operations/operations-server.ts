@@ -24,7 +24,8 @@ export async function startOperationsServer(
   policy: ChannelPolicy,
   deps: { readiness: Readiness; metrics: MetricsSource; log: Logger },
 ): Promise<RunningOperationsServer> {
-  checkPlaintextBind(settings.host, policy);
+  // Always plain HTTP, whatever the daemon's own listeners speak: TLS channels there do not cover it.
+  checkPlaintextBind(settings.host, { ...policy, channel: null });
   // node:http checks these deadlines every connectionsCheckingInterval (30 s by default): at that
   // pace 16 idle connections would hold the listener, and a prober, for half a minute.
   const deadlines = {

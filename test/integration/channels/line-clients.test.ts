@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import t, { type Test } from 'tap';
-import { startDaemon } from '../../helpers/daemon.js';
+import { runSignerd, startDaemon } from '../../helpers/daemon.js';
 import { get, metricsPortOf, sample } from '../../helpers/operations.js';
 import { REPO_ROOT } from '../../helpers/repo-root.js';
 import { makeKeys, opensslVerifies, signaturesOf, VALID } from '../../helpers/signature-fixtures.js';
@@ -187,6 +187,23 @@ t.test('plain TCP connects that close before the handshake give their places bac
       socket.on('error', () => resolve());
     });
   }
+  // The metrics listener is plain HTTP even beside TLS channels: beyond loopback only with --insecure-plaintext.
+  const metricsOut = await runSignerd([
+    'sign-ecdsa',
+    '--key',
+    keys.privateKeyFile,
+    '--port',
+    '0',
+    '--state-dir',
+    path.join(dir, 'state2'),
+    ...tlsArgs,
+    '--metrics-port',
+    '0',
+    '--metrics-host',
+    '0.0.0.0',
+  ]);
+  t.equal(metricsOut.code, 78, 'metrics on 0.0.0.0 beside TLS channels: refused');
+  t.match(metricsOut.stderr, /refusing to listen on 0\.0\.0\.0 without TLS/);
   const started = Date.now();
   const served = await eventually(
     async () => /^\(b'hello', b'[0-9a-f]{192}'\)$/.test(await firstLine(signer.port, files.certs['alice']!, files.serverCert)),

@@ -3,7 +3,7 @@
 // psimbols "closed service". `--clients open` is its open service: any certificate, known by its pin.
 import fs from 'node:fs';
 import { DaemonError } from '../errors.js';
-import { readSecretFile } from '../keys/key-file.js';
+import { readSecretFile, readTrustedFile } from '../keys/key-file.js';
 
 type ClientCredential = { kind: 'cert'; sha256: string } | { kind: 'psk'; key: Buffer };
 
@@ -48,8 +48,10 @@ export function loadClientRegistry(file: string): ClientRegistry {
   }
   const registry = parseClientRegistry(text, file);
   // A registry holding pre-shared keys is a secret file: refused when group or others can read it.
+  // Any registry says who may sign: refused when anyone else can change it.
   const holdsKeys = [...registry.clients.values()].some((c) => c.credential.kind === 'psk');
   if (holdsKeys) readSecretFile(file, 'client registry with psk: keys');
+  else readTrustedFile(file, 'client registry');
   return registry;
 }
 

@@ -6,21 +6,46 @@ import { DaemonError, isDaemonError } from '../errors.js';
 
 /** Reads a secret-bearing file, refusing loose permissions with an operator-readable message. */
 export function readSecretFile(path: string, what: string): Buffer {
-  let stat: fs.Stats;
+  return readCheckedFile(path, what, 0o077, 'readable by group or others (chmod 600');
+}
+
+/**
+ * Reads a file that grants access (a client registry): not a secret, but nobody else may be able to
+ * change it, or they could enroll themselves.
+ */
+export function readTrustedFile(path: string, what: string): Buffer {
+  return readCheckedFile(path, what, 0o022, 'writable by group or others (chmod go-w');
+}
+
+/**
+ * The checks and the read go through one descriptor, so the file checked is the file read (a swap
+ * in between cannot bring another). Opened non-blocking: a FIFO is refused, never waited on. The
+ * owner must be this process's user or root: another user could rewrite it at will.
+ */
+function readCheckedFile(path: string, what: string, forbiddenBits: number, fix: string): Buffer {
+  let fd: number;
   try {
-    stat = fs.statSync(path);
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   } catch (err) {
     throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
   }
-  if (!stat.isFile()) throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: not a regular file`);
-  if ((stat.mode & 0o077) !== 0) {
-    const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
-    throw new DaemonError('KEY_FILE_INSECURE', `${what} ${path} has mode ${mode}; it must not be readable by group or others (chmod 600 ${path})`);
-  }
   try {
-    return fs.readFileSync(path);
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: not a regular file`);
+    const uid = process.getuid?.() ?? 0;
+    if (stat.uid !== uid && stat.uid !== 0) {
+      throw new DaemonError('KEY_FILE_INSECURE', `${what} ${path} is owned by uid ${stat.uid}; it must be owned by this daemon's user (uid ${uid}) or root`);
+    }
+    if ((stat.mode & forbiddenBits) !== 0) {
+      const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
+      throw new DaemonError('KEY_FILE_INSECURE', `${what} ${path} has mode ${mode}; it must not be ${fix} ${path})`);
+    }
+    return fs.readFileSync(fd);
   } catch (err) {
+    if (err instanceof DaemonError) throw err;
     throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
+  } finally {
+    fs.closeSync(fd);
   }
 }
 

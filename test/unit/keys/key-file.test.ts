@@ -2,11 +2,13 @@
 // modes, wrong types and private keys in a verifier's keyring are refused with their codes.
 import t from 'tap';
 import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { keyIdOf } from '../../../lib/keys/key-file.js';
 import { loadFileSigningKey } from '../../../lib/keys/signing-key.js';
 import { loadKeyring } from '../../../lib/keys/public-keyring.js';
+import { loadClientRegistry } from '../../../lib/channels/client-registry.js';
 import { codeOf } from '../../helpers/error-codes.js';
 
 t.test('PKCS#8, PKCS#1 and SEC1 PEM load as the same signing key', async (t) => {
@@ -102,4 +104,29 @@ t.test('a public key given as the private key is named as such, whatever its mod
     codeOf(() => loadFileSigningKey(both, 'ecdsa-p384-sha384')),
     'KEY_FILE_INSECURE',
   );
+});
+
+t.test('owner and writers: a file another user owns, a group-writable registry, a FIFO', async (t) => {
+  const dir = t.testdir();
+  const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
+  const key = path.join(dir, 'key.pem');
+  fs.writeFileSync(key, ec.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  t.equal(loadFileSigningKey(key, 'ecdsa-p384-sha384').keyId, keyIdOf(ec.publicKey), 'our own 0600 file loads');
+  if (process.getuid?.() === 0) {
+    // Root may own a key and read any: the file of another user (who could rewrite it) is refused.
+    fs.chownSync(key, 65534, 65534);
+    t.throws(() => loadFileSigningKey(key, 'ecdsa-p384-sha384'), { code: 'KEY_FILE_INSECURE', message: /owned by uid 65534/ });
+    fs.chownSync(key, 0, 0);
+  }
+  const registry = path.join(dir, 'clients.txt');
+  fs.writeFileSync(registry, `alice cert-sha256:${'ab'.repeat(32)}\n`);
+  fs.chmodSync(registry, 0o644);
+  t.equal(loadClientRegistry(registry).kind, 'closed', 'a 0644 certificate registry is fine: it holds no secret');
+  fs.chmodSync(registry, 0o666);
+  t.throws(() => loadClientRegistry(registry), { code: 'KEY_FILE_INSECURE', message: /writable by group or others/ }, 'anyone could enroll themselves');
+  fs.chmodSync(registry, 0o620);
+  t.throws(() => loadClientRegistry(registry), { code: 'KEY_FILE_INSECURE' }, 'group-writable too');
+  const fifo = path.join(dir, 'fifo.pem');
+  execFileSync('mkfifo', ['-m', '600', fifo]);
+  t.throws(() => loadFileSigningKey(fifo, 'ecdsa-p384-sha384'), { code: 'KEY_LOAD_FAILED', message: /not a regular file/ }, 'a FIFO is refused at once');
 });

@@ -146,6 +146,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     headersTimeout: Math.min(limits.httpRequestMsMax, limits.httpHeadersMsMax ?? HTTP_HEADERS_MS_MAX),
     keepAliveTimeout: HTTP_KEEP_ALIVE_MS,
     connectionsCheckingInterval: Math.min(HTTP_DEADLINE_CHECK_INTERVAL_MS, limits.httpRequestMsMax),
+    // node:http would answer these itself (400, 417) with no error code and no record: ours does (answer()).
+    requireHostHeader: false,
   };
   const server = channel
     ? https.createServer({ ...channel.tlsOptions(), ...httpOptions, handshakeTimeout: TLS_HANDSHAKE_MS_MAX })
@@ -171,6 +173,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   server.on('request', (req, res) => enqueue(req, res, false));
   // Answered by us, so that a refused upload's `Expect: 100-continue` is never told to send.
   server.on('checkContinue', (req, res) => enqueue(req, res, true));
+  server.on('checkExpectation', (req, res) => enqueue(req, res, false));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // A failed TLS handshake (TLS 1.2, plaintext on the TLS port) is no request: tlsClientError counts it.
     if (channel && err.code?.startsWith('ERR_SSL_')) return void socket.destroy();
@@ -180,6 +183,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       // being served answers 408 and logs it.
       const { req, res } = connection.active;
       return cut(req, res, new DaemonError('REQUEST_TIMEOUT', `the request did not arrive within ${limits.httpRequestMsMax} ms`));
+    }
+    if (connection.active && err.code?.startsWith('HPE_')) {
+      // The body of the request being served does not parse (a bad chunk size): that request
+      // answers 400 and logs it, rather than a bare close.
+      const { req, res } = connection.active;
+      return cut(req, res, new DaemonError('BAD_REQUEST', `the request body does not parse (${err.code})`));
     }
     if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || connection.active || connection.bodyRefused || isDaemonError(err)) {
       // The client went away between requests; or the rest of a request being served or already
@@ -301,6 +310,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       throw new DaemonError('BUSY', `too many connections (max ${limits.connectionsMax})`);
     }
     channels.check(req, res, ctx.fields);
+    if (req.httpVersionMinor >= 1 && req.headers.host === undefined) throw new DaemonError('BAD_REQUEST', 'an HTTP/1.1 request needs a Host header');
+    const expect = req.headers.expect?.toLowerCase();
+    if (expect !== undefined && !(expectsContinue && expect === '100-continue')) {
+      res.shouldKeepAlive = false;
+      throw new DaemonError('BAD_REQUEST', 'the only expectation served is Expect: 100-continue');
+    }
     const head = requestHead(req);
     const route = service.upload?.(head) ?? null;
     if (route === null) {

@@ -424,3 +424,41 @@ t.test('pipelined requests whose client leaves are each logged once, and nothing
       `connection ${String(conn)}: one record per request`,
     );
 });
+
+/** Writes `raw` on a connection of its own and resolves with everything the server sent before it closed. */
+function rawExchange(port: number, raw: string): Promise<string> {
+  return new Promise((resolve) => {
+    let got = '';
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(raw));
+    socket.on('data', (d: Buffer) => (got += d.toString()));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(got));
+    socket.setTimeout(3_000, () => socket.destroy());
+  });
+}
+
+t.test('what node:http would answer itself, and a body that does not parse: 400 with the code header and one record', async (t) => {
+  const { log, lines } = memoryLog('test');
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: LIMITS, log, service: errorsService, ...PLAINTEXT });
+  t.teardown(() => server.close());
+  const port = server.address.port;
+  const cases: Array<[string, string]> = [
+    ['no Host header', 'GET /x HTTP/1.1\r\nConnection: close\r\n\r\n'],
+    ['an expectation other than 100-continue', 'POST /x HTTP/1.1\r\nHost: x\r\nExpect: 999-nope\r\nContent-Length: 5\r\n\r\nhello'],
+    ['a bad chunk size', 'POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\nabc\r\n0\r\n\r\n'],
+  ];
+  for (const [what, raw] of cases) {
+    const before = lines.filter((l) => l['msg'] === 'request').length;
+    const reply = await rawExchange(port, raw);
+    t.match(reply, /^HTTP\/1\.1 400 Bad Request\r\n/, `${what}: 400`);
+    t.match(reply, /\r\nx-signerd-error-code: BAD_REQUEST\r\n/i, `${what}: the code header`);
+    const records = await until(() => {
+      const found = lines.filter((l) => l['msg'] === 'request').slice(before);
+      return found.length > 0 ? found : null;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    t.equal(lines.filter((l) => l['msg'] === 'request').length - before, 1, `${what}: one record`);
+    t.match(records[0], { status: 400, outcome: 'BAD_REQUEST' });
+  }
+  t.equal((await rawExchange(port, 'GET /x HTTP/1.0\r\n\r\n')).split('\r\n')[0], 'HTTP/1.1 200 OK', 'HTTP/1.0 needs no Host');
+});

@@ -8,7 +8,8 @@
 # Ports: SIGNERD_SIGN_PORT / SIGNERD_VERIFY_PORT override the defaults. Needs nc (netcat-openbsd).
 # TLS client channels (docs/channels.md): SIGNERD_TLS_CA=<the daemons' server.crt> turns TLS on (through
 # openssl s_client, checking the server against that certificate), with SIGNERD_TLS_CERT and
-# SIGNERD_TLS_KEY (a client certificate), or SIGNERD_TLS_PSK_FILE and SIGNERD_TLS_PSK_IDENTITY (a PSK).
+# SIGNERD_TLS_KEY (a client certificate), or SIGNERD_TLS_PSK_FILE and SIGNERD_TLS_PSK_IDENTITY (a PSK,
+# through stunnel4: s_client would take the key on its command line, which every local user can read).
 set -euo pipefail
 
 usage() {
@@ -27,12 +28,33 @@ send() {
   # The server's certificate must name the host asked for (its DNS name or IP address).
   if [[ $host =~ ^[0-9.]+$|: ]]; then args+=(-verify_ip "$host"); else args+=(-verify_hostname "$host"); fi
   if [ -n "${SIGNERD_TLS_PSK_FILE:-}" ]; then
-    args+=(-psk_identity "${SIGNERD_TLS_PSK_IDENTITY:?SIGNERD_TLS_PSK_IDENTITY names the PSK}" -psk "$(tr -d '[:space:]' <"$SIGNERD_TLS_PSK_FILE")")
+    send_psk "$host" "$port"
+    return
   elif [ -n "${SIGNERD_TLS_CERT:-}" ]; then
     args+=(-cert "$SIGNERD_TLS_CERT" -key "${SIGNERD_TLS_KEY:?SIGNERD_TLS_KEY goes with SIGNERD_TLS_CERT}")
   fi
   # The daemon closes the channel once every line is answered; s_client then ends.
   openssl s_client "${args[@]}" 2>/dev/null
+}
+
+# send_psk <host> <port>: a PSK channel through stunnel4 in inetd mode (stdin/stdout), its settings and
+# the key handed over on file descriptors: the key is in no command line and no file but the one given.
+# signerd's PSKs are printable (signerd client psk), so the hex file decodes to stunnel's secret text.
+send_psk() {
+  local host=$1 port=$2 hex psk
+  command -v stunnel4 >/dev/null || { echo "request_client.sh: a PSK channel needs stunnel4" >&2; return 69; }
+  local identity=${SIGNERD_TLS_PSK_IDENTITY:?SIGNERD_TLS_PSK_IDENTITY names the PSK}
+  hex=$(tr -d '[:space:]' <"$SIGNERD_TLS_PSK_FILE")
+  printf -v psk '%b' "$(sed 's/../\\x&/g' <<<"$hex")"
+  stunnel4 -fd 3 3<<EOF 4< <(printf '%s:%s\n' "$identity" "$psk")
+client = yes
+connect = $host:$port
+PSKsecrets = /dev/fd/4
+PSKidentity = $identity
+sslVersionMin = TLSv1.3
+ciphersuites = TLS_AES_128_GCM_SHA256
+debug = 3
+EOF
 }
 
 # A long message is signed in 2048-byte chunks; the reply holds one (b'...', b'<hex>') per chunk.

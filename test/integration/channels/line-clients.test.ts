@@ -71,6 +71,31 @@ t.test('line daemons over TLS client channels', needTools('openssl', 'socat', 'n
     const script = path.join(REPO_ROOT, 'scripts/request_client.sh');
     const env = { SIGNERD_SIGN_PORT: String(signer.port), SIGNERD_TLS_CA: files.serverCert, SIGNERD_TLS_CERT: alice.cert, SIGNERD_TLS_KEY: alice.key };
     await signedBy(t, 'request_client.sh', (await runTool(script, ['sign-ecdsa', '127.0.0.1', 'hello'], '', 10_000, env)).stdout);
+    // A PSK goes through stunnel4 on file descriptors: the key is on no command line.
+    const pskEnv = {
+      SIGNERD_SIGN_PORT: String(signer.port),
+      SIGNERD_TLS_CA: files.serverCert,
+      SIGNERD_TLS_PSK_FILE: files.psks['pat']!.hexFile,
+      SIGNERD_TLS_PSK_IDENTITY: 'pat',
+    };
+    const seen: string[] = [];
+    const watcher = setInterval(() => {
+      for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+        try {
+          seen.push(fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1'));
+        } catch {
+          // Gone meanwhile.
+        }
+      }
+    }, 5);
+    const byScriptPsk = await runTool(script, ['sign-ecdsa', '127.0.0.1', 'hello'], '', 10_000, pskEnv);
+    clearInterval(watcher);
+    await signedBy(t, 'request_client.sh (PSK)', byScriptPsk.stdout);
+    t.ok(seen.length > 0, 'command lines were watched meanwhile');
+    t.notOk(
+      seen.some((line) => line.includes(pskHex(files, 'pat'))),
+      'the PSK appeared on no command line',
+    );
   });
 
   await t.test('refusals: who you are decides, one line each, and the daemon keeps serving', async (t) => {

@@ -124,6 +124,11 @@ export const ETCD_CAS_ATTEMPTS_MAX = 8;
 /** How long a process opening the validity store waits for another one that is migrating its schema. */
 export const SQLITE_MIGRATION_WAIT_MS_MAX = 10 * 60_000;
 
+/**
+ * Shutdown: requests still running when the drain deadline closed their connections (a store write,
+ * an HSM call) get this long to end before the backends they use are closed under them.
+ */
+export const IN_FLIGHT_SETTLE_MS_MAX = 2_000;
 /** After SIGTERM, the process exits by this time even if a drain or a backend close hangs (systemd's TimeoutStopSec is 20 s). */
 export const SHUTDOWN_MS_MAX = 15_000;
 

@@ -22,6 +22,7 @@ import {
   HTTP_PIPELINE_DEPTH_MAX,
   HTTP_REFUSALS_PENDING_MAX,
   HTTP_REPLY_STALL_MS_MAX,
+  IN_FLIGHT_SETTLE_MS_MAX,
   HTTP_RETRY_AFTER_S,
   INPUT_HELD_BYTES_MAX,
   TLS_HANDSHAKE_MS_MAX,
@@ -358,6 +359,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       }, limits.drainMsMax);
       await closed;
       clearTimeout(deadline);
+      // As the line server: requests cut by the deadline end before the daemon closes their backends.
+      for (const end = Date.now() + IN_FLIGHT_SETTLE_MS_MAX; inFlight > 0 && Date.now() < end;) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
       if (uploads) await fs.rm(uploads.dir, { recursive: true, force: true });
     },
     channelsReloaded() {

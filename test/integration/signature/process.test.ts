@@ -269,3 +269,28 @@ t.test('SIGTERM still exits 0 when stdout has no reader', async (t) => {
   proc.kill('SIGTERM');
   t.equal(await exited, 0);
 });
+
+t.test('SIGTERM past the drain deadline: requests still running end before the store closes', async (t) => {
+  const keys = makeKeys(dir, 'rsa', 'drain-cut');
+  const daemon = await startDaemon([
+    'sign-rsa',
+    '--key',
+    keys.privateKeyFile,
+    '--port',
+    '0',
+    '--state-dir',
+    path.join(dir, 'state-drain'),
+    '--keep-open',
+    '--drain-ms-max',
+    '200',
+  ]);
+  const socket = net.connect(daemon.port, '127.0.0.1', () => socket.write('tok\n'.repeat(3000)));
+  socket.on('error', () => undefined);
+  socket.resume();
+  t.teardown(() => socket.destroy());
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  t.equal(await daemon.stop('SIGTERM'), 0, 'exit 0');
+  const faults = daemon.logs.filter((l) => l['level'] === 'warn' || l['level'] === 'error');
+  t.same(faults, [], 'no request failed on a store closed under it (it was logged as a store outage)');
+  t.equal(daemon.logs[daemon.logs.length - 1]?.['msg'], 'stopped', 'every record comes before "stopped"');
+});

@@ -185,9 +185,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       const { req, res } = connection.active;
       return cut(req, res, new DaemonError('REQUEST_TIMEOUT', `the request did not arrive within ${limits.httpRequestMsMax} ms`));
     }
-    if (connection.active && err.code?.startsWith('HPE_')) {
+    if (connection.active && !connection.active.req.complete && err.code?.startsWith('HPE_')) {
       // The body of the request being served does not parse (a bad chunk size): that request
-      // answers 400 and logs it, rather than a bare close.
+      // answers 400 and logs it, rather than a bare close. (A request whose body is all in is not
+      // blamed for what follows it: that is the next request's bytes, handled below.)
       const { req, res } = connection.active;
       return cut(req, res, new DaemonError('BAD_REQUEST', `the request body does not parse (${err.code})`));
     }

@@ -179,22 +179,22 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     // A failed TLS handshake (TLS 1.2, plaintext on the TLS port) is no request: tlsClientError counts it.
     if (channel && err.code?.startsWith('ERR_SSL_')) return void socket.destroy();
     const connection = connectionOf(socket as net.Socket);
-    if (connection.active && err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-      // The request deadline passed while its body was still coming (a slow upload): the request
-      // being served answers 408 and logs it.
-      const { req, res } = connection.active;
-      return cut(req, res, new DaemonError('REQUEST_TIMEOUT', `the request did not arrive within ${limits.httpRequestMsMax} ms`));
+    const active = connection.active;
+    // The error belongs to the request whose bytes were being read: the one being served only while
+    // its body is still coming (a slow upload past the deadline, a bad chunk size); it answers 408
+    // or 400 and logs it. Once its body is all in, the bytes are a later (pipelined) request's.
+    if (active && !active.req.complete && (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code?.startsWith('HPE_'))) {
+      const cause =
+        err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? new DaemonError('REQUEST_TIMEOUT', `the request did not arrive within ${limits.httpRequestMsMax} ms`)
+          : new DaemonError('BAD_REQUEST', `the request body does not parse (${err.code})`);
+      return cut(active.req, active.res, cause);
     }
-    if (connection.active && !connection.active.req.complete && err.code?.startsWith('HPE_')) {
-      // The body of the request being served does not parse (a bad chunk size): that request
-      // answers 400 and logs it, rather than a bare close. (A request whose body is all in is not
-      // blamed for what follows it: that is the next request's bytes, handled below.)
-      const { req, res } = connection.active;
-      return cut(req, res, new DaemonError('BAD_REQUEST', `the request body does not parse (${err.code})`));
-    }
-    if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || connection.active || connection.bodyRefused || isDaemonError(err)) {
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || active || connection.queued.length > 0 || connection.bodyRefused || isDaemonError(err)) {
       // The client went away between requests; or the rest of a request being served or already
-      // answered (and logged) broke off, or was cut by us: nothing more to answer.
+      // answered (and logged) broke off, or was cut by us; or a pipelined request behind one being
+      // served broke (its reply could not go out of order): the connection ends, every request on
+      // it has its record (the waiting ones as client-gone).
       socket.destroy();
       log.debug({ conn: connection.conn, err: err.code ?? err.message }, 'http client gone');
       return;
@@ -313,7 +313,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     }
     channels.check(req, res, ctx.fields);
     if (req.httpVersionMinor >= 1 && req.headers.host === undefined) throw new DaemonError('BAD_REQUEST', 'an HTTP/1.1 request needs a Host header');
-    const expect = req.headers.expect?.toLowerCase();
+    // HTTP/1.0 has no expectations: a 1.0 client's Expect is ignored (RFC 9110 §10.1.1).
+    const expect = req.httpVersionMinor >= 1 ? req.headers.expect?.toLowerCase() : undefined;
     if (expect !== undefined && !(expectsContinue && expect === '100-continue')) {
       res.shouldKeepAlive = false;
       throw new DaemonError('BAD_REQUEST', 'the only expectation served is Expect: 100-continue');

@@ -65,7 +65,7 @@ function createClient(opts: RedisConnectionOptions): RedisClient {
       scaleReads: 'master',
       maxRedirections: 16,
       clusterRetryStrategy: retryStrategy,
-      redisOptions: { ...base, ...(tlsCa || opts.url?.startsWith('rediss:') ? { tls: { ca: tlsCa } } : {}) },
+      redisOptions: { ...base, ...(tlsCa || (opts.url !== undefined && checkedRedisUrl(opts.url).tls) ? { tls: { ca: tlsCa } } : {}) },
     };
     return new Cluster(opts.clusterNodes.map(parseHostPort), clusterOptions);
   }
@@ -100,10 +100,12 @@ function checkedRedisUrl(url: string): { tls: boolean } {
   }
   const scheme = parsed.protocol.toLowerCase();
   if (scheme !== 'redis:' && scheme !== 'rediss:') throw new DaemonError('CONFIG_INVALID', 'the redis URL must start redis:// or rediss://');
-  if (parsed.password !== '' || parsed.search !== '') {
+  // Any user part is refused, not only a password: ioredis decodes `redis://%3Asecret@host` (which
+  // WHATWG URL reads as a user name) into a password.
+  if (parsed.username !== '' || parsed.password !== '' || parsed.search !== '') {
     throw new DaemonError(
       'CONFIG_INVALID',
-      'the redis URL must not carry a password or options (a password would show in argv and logs); use --redis-password-file and the --redis-* options',
+      'the redis URL must not carry a user, a password or options (a password would show in argv and logs); use --redis-password-file and the --redis-* options',
     );
   }
   return { tls: scheme === 'rediss:' };

@@ -19,6 +19,9 @@ interface Started {
   ports: number[];
 }
 
+/** Every daemon spawned, started or still starting: a stop (even during start-up) reaches each. */
+const children: ChildProcess[] = [];
+
 function start(daemon: DevDaemon): Promise<Started> {
   const args = [SIGNERD, daemon.name, ...daemon.args(devDir)];
   const log = fs.createWriteStream(path.join(logDir, `${daemon.name}.log`), { flags: 'a', mode: 0o600 });
@@ -26,6 +29,7 @@ function start(daemon: DevDaemon): Promise<Started> {
   // SIGTERM. Had the terminal's SIGINT reached them too, that SIGTERM would be a second signal, and a
   // second signal means "exit now" (lib/server/shutdown.ts): no drain, exit 1.
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  children.push(child);
   const ports: number[] = [];
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
@@ -52,22 +56,16 @@ function start(daemon: DevDaemon): Promise<Started> {
 }
 
 async function main(): Promise<void> {
-  makeDirectory(logDir, 0o700);
-  for (const daemon of DEV_DAEMONS) daemon.prepare(devDir);
-  const results = await Promise.allSettled(DEV_DAEMONS.map(start));
-  const started = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-  const failed = results.flatMap((r) => (r.status === 'rejected' ? [String((r.reason as Error).message)] : []));
-
   let stopping = false;
   const stopAll = async (code: number): Promise<void> => {
     // npm passes its own SIGINT on as well: one stop, one SIGTERM per daemon.
     if (stopping) return;
     stopping = true;
     await Promise.all(
-      started.map(
-        ({ child }) =>
+      children.map(
+        (child) =>
           new Promise<void>((resolve) => {
-            if (child.exitCode !== null) return resolve();
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
             child.once('exit', () => resolve());
             child.kill('SIGTERM');
           }),
@@ -75,6 +73,20 @@ async function main(): Promise<void> {
     );
     process.exit(code);
   };
+  // Installed before the first spawn: a Ctrl-C during start-up stops the daemons already started.
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+  // Whatever else ends this process (a crash), the daemons it started in their own groups go with it.
+  process.on('exit', () => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  });
+
+  makeDirectory(logDir, 0o700);
+  for (const daemon of DEV_DAEMONS) daemon.prepare(devDir);
+  const results = await Promise.allSettled(DEV_DAEMONS.map(start));
+  const started = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = results.flatMap((r) => (r.status === 'rejected' ? [String((r.reason as Error).message)] : []));
+  if (stopping) return;
   if (failed.length > 0) {
     process.stderr.write(`could not start:\n  ${failed.join('\n  ')}\n`);
     await stopAll(1);
@@ -93,12 +105,6 @@ async function main(): Promise<void> {
       if (!stopping) process.stderr.write(`${daemon.name} exited (${code ?? signal}); see ${path.join(logDir, daemon.name + '.log')}\n`);
     });
   }
-  process.on('SIGINT', () => void stopAll(0));
-  process.on('SIGTERM', () => void stopAll(0));
-  // Whatever else ends this process (a crash), the daemons it started in their own groups go with it.
-  process.on('exit', () => {
-    for (const { child } of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-  });
 }
 
 await main();

@@ -1,9 +1,8 @@
 // The client registry (--clients <file>): who may open a channel to a daemon, with what credential,
 // and under which limits. One client per line: `<name> <credential> [option=value ...]`; the
 // psimbols "closed service". `--clients open` is its open service: any certificate, known by its pin.
-import fs from 'node:fs';
 import { DaemonError } from '../errors.js';
-import { readSecretFile, readTrustedFile } from '../keys/key-file.js';
+import { checkMode, readCheckedFile, SECRET_MODE_CHECK, TRUSTED_MODE_CHECK } from '../keys/key-file.js';
 
 type ClientCredential = { kind: 'cert'; sha256: string } | { kind: 'psk'; key: Buffer };
 
@@ -36,22 +35,12 @@ const REGISTRY_BYTES_MAX = 16 * 1024 * 1024;
 
 /** Reads and checks the registry; every problem is CONFIG_INVALID naming the file and line. */
 export function loadClientRegistry(file: string): ClientRegistry {
-  let text: string;
-  try {
-    const stat = fs.statSync(file);
-    if (!stat.isFile() || stat.size > REGISTRY_BYTES_MAX)
-      throw new DaemonError('CONFIG_INVALID', `client registry ${file}: not a regular file of at most ${REGISTRY_BYTES_MAX} bytes`);
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if (err instanceof DaemonError) throw err;
-    throw new DaemonError('CONFIG_INVALID', `client registry ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
-  }
-  const registry = parseClientRegistry(text, file);
-  // A registry holding pre-shared keys is a secret file: refused when group or others can read it.
-  // Any registry says who may sign: refused when anyone else can change it.
-  const holdsKeys = [...registry.clients.values()].some((c) => c.credential.kind === 'psk');
-  if (holdsKeys) readSecretFile(file, 'client registry with psk: keys');
-  else readTrustedFile(file, 'client registry');
+  // One read, checked as it is read: any registry says who may sign, so nobody else may change it;
+  // one holding pre-shared keys is a secret file too, checked on the same descriptor's mode.
+  const { data, mode } = readCheckedFile(file, 'client registry', TRUSTED_MODE_CHECK, REGISTRY_BYTES_MAX);
+  const registry = parseClientRegistry(data.toString('utf8'), file);
+  if ([...registry.clients.values()].some((c) => c.credential.kind === 'psk')) checkMode(file, 'client registry with psk: keys', mode, SECRET_MODE_CHECK);
+  data.fill(0);
   return registry;
 }
 

@@ -6,15 +6,25 @@ import { DaemonError, isDaemonError } from '../errors.js';
 
 /** Reads a secret-bearing file, refusing loose permissions with an operator-readable message. */
 export function readSecretFile(path: string, what: string): Buffer {
-  return readCheckedFile(path, what, 0o077, 'readable by group or others (chmod 600');
+  return readCheckedFile(path, what, SECRET_MODE_CHECK).data;
 }
 
-/**
- * Reads a file that grants access (a client registry): not a secret, but nobody else may be able to
- * change it, or they could enroll themselves.
- */
-export function readTrustedFile(path: string, what: string): Buffer {
-  return readCheckedFile(path, what, 0o022, 'writable by group or others (chmod go-w');
+/** A secret file may be read by its owner only. */
+export const SECRET_MODE_CHECK: ModeCheck = { forbiddenBits: 0o077, fix: 'readable by group or others (chmod 600' };
+/** A file that grants access (a client registry) may be changed by its owner only, or anyone could enroll. */
+export const TRUSTED_MODE_CHECK: ModeCheck = { forbiddenBits: 0o022, fix: 'writable by group or others (chmod go-w' };
+
+interface ModeCheck {
+  forbiddenBits: number;
+  /** How the refusal names the problem and its fix: "<what it must not be> (<command>". */
+  fix: string;
+}
+
+/** Refuses `mode` if it has a forbidden bit, naming the file and the fix. */
+export function checkMode(path: string, what: string, mode: number, check: ModeCheck): void {
+  if ((mode & check.forbiddenBits) === 0) return;
+  const shown = (mode & 0o777).toString(8).padStart(4, '0');
+  throw new DaemonError('KEY_FILE_INSECURE', `${what} ${path} has mode ${shown}; it must not be ${check.fix} ${path})`);
 }
 
 /**
@@ -22,7 +32,7 @@ export function readTrustedFile(path: string, what: string): Buffer {
  * in between cannot bring another). Opened non-blocking: a FIFO is refused, never waited on. The
  * owner must be this process's user or root: another user could rewrite it at will.
  */
-function readCheckedFile(path: string, what: string, forbiddenBits: number, fix: string): Buffer {
+export function readCheckedFile(path: string, what: string, check: ModeCheck, bytesMax = Infinity): { data: Buffer; mode: number } {
   let fd: number;
   try {
     fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
@@ -36,11 +46,9 @@ function readCheckedFile(path: string, what: string, forbiddenBits: number, fix:
     if (stat.uid !== uid && stat.uid !== 0) {
       throw new DaemonError('KEY_FILE_INSECURE', `${what} ${path} is owned by uid ${stat.uid}; it must be owned by this daemon's user (uid ${uid}) or root`);
     }
-    if ((stat.mode & forbiddenBits) !== 0) {
-      const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
-      throw new DaemonError('KEY_FILE_INSECURE', `${what} ${path} has mode ${mode}; it must not be ${fix} ${path})`);
-    }
-    return fs.readFileSync(fd);
+    checkMode(path, what, stat.mode, check);
+    if (stat.size > bytesMax) throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: larger than ${bytesMax} bytes`);
+    return { data: fs.readFileSync(fd), mode: stat.mode };
   } catch (err) {
     if (err instanceof DaemonError) throw err;
     throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });

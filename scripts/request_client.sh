@@ -37,16 +37,21 @@ send() {
   openssl s_client "${args[@]}" 2>/dev/null
 }
 
-# send_psk <host> <port>: a PSK channel through stunnel4 in inetd mode (stdin/stdout), its settings and
+# send_psk <host> <port>: a PSK channel through stunnel in inetd mode (stdin/stdout), its settings and
 # the key handed over on file descriptors: the key is in no command line and no file but the one given.
-# signerd's PSKs are printable (signerd client psk), so the hex file decodes to stunnel's secret text.
+# stunnel takes the key as text: the .psk.stunnel file `signerd client psk` writes beside the hex one,
+# or, without it, the hex decoded (signerd's PSKs are printable).
 send_psk() {
-  local host=$1 port=$2 hex psk
-  command -v stunnel4 >/dev/null || { echo "request_client.sh: a PSK channel needs stunnel4" >&2; return 69; }
+  local host=$1 port=$2 hex psk stunnel
+  stunnel=$(command -v stunnel4 || command -v stunnel) || { echo "request_client.sh: a PSK channel needs stunnel" >&2; return 69; }
   local identity=${SIGNERD_TLS_PSK_IDENTITY:?SIGNERD_TLS_PSK_IDENTITY names the PSK}
-  hex=$(tr -d '[:space:]' <"$SIGNERD_TLS_PSK_FILE")
-  printf -v psk '%b' "$(sed 's/../\\x&/g' <<<"$hex")"
-  stunnel4 -fd 3 3<<EOF 4< <(printf '%s:%s\n' "$identity" "$psk")
+  if [ -f "$SIGNERD_TLS_PSK_FILE.stunnel" ]; then
+    psk=$(cut -d: -f2- <"$SIGNERD_TLS_PSK_FILE.stunnel")
+  else
+    hex=$(tr -d '[:space:]' <"$SIGNERD_TLS_PSK_FILE")
+    printf -v psk '%b' "$(sed 's/../\\x&/g' <<<"$hex")"
+  fi
+  "$stunnel" -fd 3 3<<EOF 4< <(printf '%s:%s\n' "$identity" "$psk")
 client = yes
 connect = $host:$port
 PSKsecrets = /dev/fd/4

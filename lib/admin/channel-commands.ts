@@ -86,7 +86,7 @@ function clientPsk() {
       writeNew(hexFile, hex + '\n', true);
       writeNew(stunnelFile, `${client}:${secret}\n`, true);
       process.stdout.write(
-        `psk (hex, for openssl -psk)      ${hexFile}\npsk (for stunnel PSKsecrets)      ${stunnelFile}\nregistry line (secret: the --clients file must be mode 0600):\n${client} psk:${hex}\n`,
+        `psk (hex; request_client.sh)     ${hexFile}\npsk (for stunnel PSKsecrets)      ${stunnelFile}\nregistry line (secret: the --clients file must be mode 0600):\n${client} psk:${hex}\n`,
       );
     }),
   );

@@ -4,7 +4,8 @@
 import http from 'node:http';
 import type net from 'node:net';
 import type { Logger } from 'pino';
-import { checkPlaintextBind, type ChannelPolicy } from '../channels/channel-options.js';
+import { isLoopback, type ChannelPolicy } from '../channels/channel-options.js';
+import { DaemonError } from '../errors.js';
 import { HTTP_DEADLINE_CHECK_INTERVAL_MS, METRICS_CONNECTIONS_MAX, METRICS_PIPELINE_DEPTH_MAX, METRICS_REQUEST_MS_MAX } from '../limits.js';
 import type { Readiness } from './readiness.js';
 import type { OperationsSettings } from './operations-options.js';
@@ -25,7 +26,12 @@ export async function startOperationsServer(
   deps: { readiness: Readiness; metrics: MetricsSource; log: Logger },
 ): Promise<RunningOperationsServer> {
   // Always plain HTTP, whatever the daemon's own listeners speak: TLS channels there do not cover it.
-  checkPlaintextBind(settings.host, { ...policy, channel: null });
+  if (!policy.insecurePlaintext && !isLoopback(settings.host)) {
+    throw new DaemonError(
+      'CONFIG_INVALID',
+      `refusing to serve metrics and readiness on ${settings.host}: the operations listener is plain HTTP, whatever the daemon's TLS; keep it on loopback (behind a reverse proxy or a scraper on the host), or give --insecure-plaintext`,
+    );
+  }
   // node:http checks these deadlines every connectionsCheckingInterval (30 s by default): at that
   // pace 16 idle connections would hold the listener, and a prober, for half a minute.
   const deadlines = {

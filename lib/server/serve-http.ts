@@ -22,7 +22,6 @@ import {
   HTTP_PIPELINE_DEPTH_MAX,
   HTTP_REFUSALS_PENDING_MAX,
   HTTP_REPLY_STALL_MS_MAX,
-  IN_FLIGHT_SETTLE_MS_MAX,
   HTTP_RETRY_AFTER_S,
   INPUT_HELD_BYTES_MAX,
   TLS_HANDSHAKE_MS_MAX,
@@ -38,6 +37,7 @@ import type { HttpReply, HttpService } from './http-service.js';
 import { receiveUpload, release, type UploadJob, type UploadLimits } from './http-upload-steps.js';
 import { createRefusalLog } from './refusal-log.js';
 import { capConnections } from './http-connection-cap.js';
+import { settleInFlight } from './in-flight.js';
 import { watchHttpChannels } from './http-channels.js';
 import { logRequest } from './request-log.js';
 import type { RequestContext } from './serve-tcp.js';
@@ -361,10 +361,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       }, limits.drainMsMax);
       await closed;
       clearTimeout(deadline);
-      // As the line server: requests cut by the deadline end before the daemon closes their backends.
-      for (const end = Date.now() + IN_FLIGHT_SETTLE_MS_MAX; inFlight > 0 && Date.now() < end;) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      await settleInFlight(() => inFlight);
       if (uploads) await fs.rm(uploads.dir, { recursive: true, force: true });
     },
     channelsReloaded() {

@@ -6,19 +6,12 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { DaemonError } from '../errors.js';
-import {
-  FRAMING_ERROR_DISCARD_MS,
-  IN_FLIGHT_SETTLE_MS_MAX,
-  INPUT_HELD_BYTES_MAX,
-  TLS_HANDSHAKE_MS_MAX,
-  TLS_HANDSHAKES_PENDING_MAX,
-  TURN_REQUESTS_MAX,
-  type Limits,
-} from '../limits.js';
+import { FRAMING_ERROR_DISCARD_MS, INPUT_HELD_BYTES_MAX, TLS_HANDSHAKE_MS_MAX, TLS_HANDSHAKES_PENDING_MAX, TURN_REQUESTS_MAX, type Limits } from '../limits.js';
 import type { ChannelGuard } from '../channels/channel-guard.js';
 import { checkPlaintextBind, type ChannelPolicy } from '../channels/channel-options.js';
 import { startChannelSweep } from '../channels/channel-sweep.js';
 import { createGate } from './gate.js';
+import { settleInFlight } from './in-flight.js';
 import { openLineConnection, type ConnectionControl, type ConnectionMode } from './line-connection.js';
 import { createRequestRunner, type LineService } from './request-runner.js';
 import { createOutcomeSummary, type RequestLogMode } from './request-log.js';
@@ -173,11 +166,8 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
       }, limits.drainMsMax);
       await closedServer;
       clearTimeout(deadline);
-      // Requests cut by the deadline may still be running; the daemon closes their store and keys
-      // once this returns, and a request failing on a closed store would be logged as an outage.
-      for (const end = Date.now() + IN_FLIGHT_SETTLE_MS_MAX; gate.inFlight > 0 && Date.now() < end;) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      // A request failing on a store closed under it would be logged as an outage.
+      await settleInFlight(() => gate.inFlight);
       summary?.close();
     },
     channelsReloaded() {

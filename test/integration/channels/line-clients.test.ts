@@ -229,7 +229,7 @@ t.test('plain TCP connects that close before the handshake give their places bac
     '0.0.0.0',
   ]);
   t.equal(metricsOut.code, 78, 'metrics on 0.0.0.0 beside TLS channels: refused');
-  t.match(metricsOut.stderr, /refusing to listen on 0\.0\.0\.0 without TLS/);
+  t.match(metricsOut.stderr, /refusing to serve metrics and readiness on 0\.0\.0\.0: the operations listener is plain HTTP/);
   const started = Date.now();
   const served = await eventually(
     async () => /^\(b'hello', b'[0-9a-f]{192}'\)$/.test(await firstLine(signer.port, files.certs['alice']!, files.serverCert)),

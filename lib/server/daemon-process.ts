@@ -24,6 +24,12 @@ export async function runDaemonProcess<Opts extends ProcessOptionValues>(
 ): Promise<void> {
   // Files we create (databases, keys, exported records) are private to the service user.
   process.umask(0o077);
+  // Node's default for SIGHUP is to exit: one that comes while the daemon starts (before its reload
+  // handler is in place, even just after it logged "listening") must not kill it. It is kept and
+  // run once the daemon has started.
+  let reloadAsked = false;
+  const early = (): void => void (reloadAsked = true);
+  process.on('SIGHUP', early);
   let log: Logger | undefined;
   try {
     const configFile = cmd.opts().config;
@@ -36,6 +42,8 @@ export async function runDaemonProcess<Opts extends ProcessOptionValues>(
     const reload = typeof handle === 'function' || !handle.reload ? undefined : () => handle.reload!();
     onShutdownSignal(log, stop);
     onReloadSignal(log, reload);
+    process.off('SIGHUP', early);
+    if (reloadAsked) process.emit('SIGHUP', 'SIGHUP');
   } catch (thrown) {
     const err = startupError(thrown);
     log?.fatal({ outcome: err.code, err: err.message }, 'start-up failed');

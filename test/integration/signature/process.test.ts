@@ -294,3 +294,13 @@ t.test('SIGTERM past the drain deadline: requests still running end before the s
   t.same(faults, [], 'no request failed on a store closed under it (it was logged as a store outage)');
   t.equal(daemon.logs[daemon.logs.length - 1]?.['msg'], 'stopped', 'every record comes before "stopped"');
 });
+
+t.test('a SIGHUP as soon as the daemon listens never stops it (Node exits on SIGHUP by default)', async (t) => {
+  const keys = makeKeys(dir, 'ecdsa', 'early-hup');
+  for (let i = 0; i < 5; i++) {
+    const daemon = await startDaemon(['sign-ecdsa', '--key', keys.privateKeyFile, '--port', '0', '--state-dir', path.join(dir, `state-hup-${i}`)]);
+    daemon.proc.kill('SIGHUP');
+    t.match(await request(daemon.port, 'hello'), /^\(b'hello', b'[0-9a-f]+'\)$/, `start ${i + 1}: still serving`);
+    t.equal(await daemon.stop('SIGTERM'), 0, `start ${i + 1}: a clean exit`);
+  }
+});

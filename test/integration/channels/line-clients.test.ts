@@ -190,19 +190,9 @@ t.test('plain TCP connects that close before the handshake give their places bac
   writeRegistry(registry, [files.certs['alice']!.line]);
   const keys = makeKeys(dir, 'ecdsa', 'scanned');
   const tlsArgs = ['--tls-cert', files.serverCert, '--tls-key', files.serverKey, '--clients', registry];
+  const signArgs = (state: string): string[] => ['sign-ecdsa', '--key', keys.privateKeyFile, '--port', '0', '--state-dir', path.join(dir, state), ...tlsArgs];
   // Two places and 64 handshakes pending: a port scan of 200 connects once held every one for good.
-  const signer = await startDaemon([
-    'sign-ecdsa',
-    '--key',
-    keys.privateKeyFile,
-    '--port',
-    '0',
-    '--state-dir',
-    path.join(dir, 'state'),
-    '--connections-max',
-    '2',
-    ...tlsArgs,
-  ]);
+  const signer = await startDaemon([...signArgs('state'), '--connections-max', '2']);
   t.teardown(() => signer.stop());
   for (let i = 0; i < 200; i++) {
     await new Promise<void>((resolve) => {
@@ -214,20 +204,7 @@ t.test('plain TCP connects that close before the handshake give their places bac
     });
   }
   // The metrics listener is plain HTTP even beside TLS channels: beyond loopback only with --insecure-plaintext.
-  const metricsOut = await runSignerd([
-    'sign-ecdsa',
-    '--key',
-    keys.privateKeyFile,
-    '--port',
-    '0',
-    '--state-dir',
-    path.join(dir, 'state2'),
-    ...tlsArgs,
-    '--metrics-port',
-    '0',
-    '--metrics-host',
-    '0.0.0.0',
-  ]);
+  const metricsOut = await runSignerd([...signArgs('state2'), '--metrics-port', '0', '--metrics-host', '0.0.0.0']);
   t.equal(metricsOut.code, 78, 'metrics on 0.0.0.0 beside TLS channels: refused');
   t.match(metricsOut.stderr, /refusing to serve metrics and readiness on 0\.0\.0\.0: the operations listener is plain HTTP/);
   const started = Date.now();

@@ -69,10 +69,17 @@ async function launch(t: Test, name: string) {
 
 t.test('Ctrl-C drains every daemon once and exits 0', async (t) => {
   const stack = await launch(t, 'dev');
+  // Polls for the banner; every way out clears both timers, or the 60 s one would keep this file's
+  // process (and its place among tap's jobs) alive for a minute after the tests end.
   const ready = await new Promise<boolean>((resolve) => {
-    const timer = setInterval(() => stack.output().includes('Ctrl-C stops everything.') && (clearInterval(timer), resolve(true)), 50);
-    void stack.exited.then(() => (clearInterval(timer), resolve(false)));
-    setTimeout(() => (clearInterval(timer), resolve(false)), 60_000);
+    const settle = (started: boolean) => {
+      clearInterval(poll);
+      clearTimeout(deadline);
+      resolve(started);
+    };
+    const poll = setInterval(() => stack.output().includes('Ctrl-C stops everything.') && settle(true), 50);
+    const deadline = setTimeout(() => settle(false), 60_000);
+    void stack.exited.then(() => settle(false));
   });
   t.ok(ready, `the stack started: ${stack.output().slice(-400)}`);
   stack.ctrlC();

@@ -42,7 +42,12 @@ export const ERROR_CODES = {
   INTERNAL: { retryable: false, fault: true, meaning: 'an unexpected fault; details are in the log, never in the reply' },
   CONFIG_INVALID: { retryable: false, fault: false, meaning: 'start-up: the configuration is invalid (exit 78)' },
   KEY_LOAD_FAILED: { retryable: false, fault: false, meaning: 'start-up: a key or secret could not be read or parsed (exit 78)' },
-  KEY_FILE_INSECURE: { retryable: false, fault: false, meaning: 'start-up: a private key or secret file is readable by group or others (exit 78)' },
+  KEY_FILE_INSECURE: {
+    retryable: false,
+    fault: false,
+    meaning:
+      "start-up: a private key or secret file is readable by group or others, or a file that grants access or sets policy (client registry, --config, tezos keys file) is writable by them, or either is owned by another user than the daemon's or root (exit 78)",
+  },
   HSM_LOGIN_FAILED: { retryable: false, fault: false, meaning: 'start-up: the PKCS#11 token refused the login (exit 78)' },
 } as const satisfies Record<string, { retryable: boolean; fault: boolean; meaning: string }>;
 

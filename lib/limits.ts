@@ -137,6 +137,8 @@ export const LOG_BUFFER_BYTES_MAX = 16 * 1024 * 1024;
 /** How often dropped log lines are reported. */
 export const LOG_DROP_REPORT_MS = 1_000;
 
+/** A --config file or the tezos keys file: configuration, never data; a larger file is a mistake. */
+export const CONFIG_FILE_BYTES_MAX = 1024 * 1024;
 /** How long the exit waits for the log to flush; a dead stdout pipe never flushes. */
 export const LOG_FLUSH_MS_MAX = 500;
 

@@ -1,8 +1,8 @@
 // `--config <file.json>`: a JSON object whose keys are the daemon's long option names in camelCase.
 // Values given on the command line win; unknown keys are an error, so a typo cannot go unnoticed.
-import fs from 'node:fs';
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { DaemonError } from '../errors.js';
+import { readTrustedFile } from './trusted-file.js';
 
 /**
  * Admin commands read a daemon's config file for the options they share with it: `alsoKnown` names
@@ -10,14 +10,12 @@ import { DaemonError } from '../errors.js';
  * skips every other name.
  */
 export function applyConfigFile(cmd: CommandUnknownOpts, file: string, opts: { ignoreUnknown?: boolean; alsoKnown?: Iterable<string> } = {}): void {
+  const { text } = readTrustedFile(file, 'config file');
   let parsed: unknown;
-  let text = '';
   try {
-    text = fs.readFileSync(file, 'utf8');
     parsed = JSON.parse(text);
   } catch (err) {
-    const reason = err instanceof SyntaxError ? `not valid JSON (${jsonSyntaxError(err, text)})` : (err as Error).message;
-    throw new DaemonError('CONFIG_INVALID', `config file ${file}: ${reason}`, { cause: err });
+    throw new DaemonError('CONFIG_INVALID', `config file ${file}: not valid JSON (${jsonSyntaxError(err as SyntaxError, text)})`, { cause: err });
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new DaemonError('CONFIG_INVALID', `config file ${file}: expected a JSON object`);

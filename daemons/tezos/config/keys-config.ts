@@ -1,9 +1,9 @@
 // Reads keys.json: the seed's format (keys as dict or list, global `policy`, bind_addr/bind_port) and
 // signerd's additions (per-key `policy`, `secret_key_file`, `authorized_keys`, HSM keys). Secrets never reach messages.
-import fs from 'node:fs';
 import path from 'node:path';
 import { DaemonError } from '../../../lib/errors.js';
-import { readPassphraseFile, readSecretFile } from '../../../lib/keys/key-file.js';
+import { checkMode, readPassphraseFile, readSecretFile, SECRET_MODE_CHECK } from '../../../lib/keys/key-file.js';
+import { readTrustedFile } from '../../../lib/config/trusted-file.js';
 import type { HsmKeyOptions } from '../../../lib/keys/pkcs11-signing-key.js';
 import { HSM_TOP_FIELDS, hsmEntryOf, openHsmEntry, type HsmKeyEntry } from './hsm-key-entry.js';
 import type { HsmTezosKey } from '../keys/hsm-tezos-key.js';
@@ -111,7 +111,7 @@ export async function openTezosConfig(file: string, opts: { passphraseFile?: str
 }
 
 function parseTezosConfig(file: string, opts: { passphraseFile?: string }): { config: TezosConfig; entries: ParsedEntry[] } {
-  const text = readConfigText(file);
+  const { text, mode } = readTrustedFile(file, 'keys file');
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -120,8 +120,8 @@ function parseTezosConfig(file: string, opts: { passphraseFile?: string }): { co
   }
   const top = asObject(parsed, `keys file ${file}`);
   for (const field of Object.keys(top)) if (!TOP_FIELDS.has(field)) throw invalid(`${file}: ${field}`, 'unknown field');
-  // A file holding secret keys must be as private as a key file.
-  if (INLINE_SECRET.test(text) || /"(secret_key|private_key)"/.test(text)) readSecretFile(file, 'keys file');
+  // A file holding secret keys must be as private as a key file (checked on the mode it was read with).
+  if (INLINE_SECRET.test(text) || /"(secret_key|private_key)"/.test(text)) checkMode(file, 'keys file', mode, SECRET_MODE_CHECK);
   const passphrase = opts.passphraseFile ? readPassphraseFile(opts.passphraseFile) : undefined;
   try {
     const ctx: KeyContext = { file, top, passphrase, globalPolicy: top['policy'] };
@@ -130,14 +130,6 @@ function parseTezosConfig(file: string, opts: { passphraseFile?: string }): { co
     return { config, entries };
   } finally {
     passphrase?.fill(0);
-  }
-}
-
-function readConfigText(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new DaemonError('CONFIG_INVALID', `keys file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`);
   }
 }
 

@@ -78,3 +78,22 @@ t.test('a JSON syntax error says where, never what is around it', async (t) => {
   const dir = t.testdir({ 'config.json': `{"port": ${secret}}` });
   t.throws(() => applyConfigFile(command(), path.join(dir, 'config.json')), { code: 'CONFIG_INVALID', message: /not valid JSON \(an unexpected character\)$/ });
 });
+
+t.test('the config file may be changed by its owner only, and is bounded', async (t) => {
+  const dir = t.testdir({ 'config.json': '{"port": 1}', 'big.json': `{"port": 1, "x": "${'x'.repeat(1024 * 1024)}"}` });
+  const file = path.join(dir, 'config.json');
+  for (const mode of [0o666, 0o646, 0o620]) {
+    fs.chmodSync(file, mode);
+    t.throws(
+      () => applyConfigFile(command(), file),
+      { code: 'KEY_FILE_INSECURE', message: /config file .*config\.json has mode 0\d+; it must not be writable by group or others \(chmod go-w / },
+      `mode ${mode.toString(8)}`,
+    );
+  }
+  fs.chmodSync(file, 0o644);
+  const cmd = command();
+  applyConfigFile(cmd, file);
+  t.same(cmd.opts(), { port: 1, http: true }, 'readable by all is fine: it holds no secret');
+  t.throws(() => applyConfigFile(command(), path.join(dir, 'nope.json')), { code: 'CONFIG_INVALID', message: /config file .*nope\.json: ENOENT/ });
+  t.throws(() => applyConfigFile(command(), path.join(dir, 'big.json')), { code: 'CONFIG_INVALID', message: /larger than 1048576 bytes/ });
+});

@@ -97,6 +97,24 @@ t.test('secret-bearing files must be private', async (t) => {
   t.equal(failure(() => loadTezosConfig(enc, { passphraseFile: pass })).code, 'KEY_FILE_INSECURE', 'passphrase file 0644');
 });
 
+t.test('the keys file sets who may sign what: others may not change it, and it is read once', async (t) => {
+  const dir = tempDir(t);
+  write(dir, 'tz1.key', tz1.secretKey, 0o600);
+  for (const mode of [0o666, 0o646, 0o664]) {
+    const file = write(dir, `writable-${mode.toString(8)}.json`, { keys: { [tz1.pkh]: { secret_key_file: 'tz1.key' } } }, mode);
+    const err = failure(() => loadTezosConfig(file, {}));
+    t.equal(err.code, 'KEY_FILE_INSECURE', `mode ${mode.toString(8)}`);
+    t.match(err.message, /writable by group or others \(chmod go-w /);
+  }
+  t.equal(failure(() => loadTezosConfig(path.join(dir, 'missing.json'), {})).code, 'CONFIG_INVALID', 'a missing file is configuration');
+  t.match(failure(() => loadTezosConfig(dir, {})).message, /not a regular file/, 'a directory');
+  const big = write(dir, 'big.json', `{"keys": [], "pad": "${'x'.repeat(1024 * 1024)}"}`, 0o644);
+  t.match(
+    failure(() => loadTezosConfig(big, {})),
+    { code: 'CONFIG_INVALID', message: /larger than 1048576 bytes/ },
+  );
+});
+
 t.test('invalid configurations fail with CONFIG_INVALID and never echo a secret', async (t) => {
   const dir = tempDir(t);
   const cases: Array<[string, unknown, string, RegExp]> = [

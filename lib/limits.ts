@@ -129,8 +129,12 @@ export const SQLITE_MIGRATION_WAIT_MS_MAX = 10 * 60_000;
  * an HSM call) get this long to end before the backends they use are closed under them.
  */
 export const IN_FLIGHT_SETTLE_MS_MAX = 2_000;
-/** After SIGTERM, the process exits by this time even if a drain or a backend close hangs (systemd's TimeoutStopSec is 20 s). */
-export const SHUTDOWN_MS_MAX = 15_000;
+/**
+ * After SIGTERM the process exits by its drain deadline (--drain-ms-max), the in-flight settle above
+ * and this much more for the backends to close and the log to flush, even if one of them hangs. At
+ * the default drain that is 15 s, under the shipped unit's TimeoutStopSec=20.
+ */
+export const SHUTDOWN_CLOSE_MS_MAX = 3_000;
 
 /** Log bytes waiting for stdout; past this, lines are dropped and counted rather than held. */
 export const LOG_BUFFER_BYTES_MAX = 16 * 1024 * 1024;

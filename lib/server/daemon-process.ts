@@ -5,15 +5,16 @@ import type { Logger } from 'pino';
 import { EXIT_CONFIG, isDaemonError, DaemonError } from '../errors.js';
 import { applyConfigFile } from '../config/config-file.js';
 import { createLogger } from '../log/logger.js';
-import { exitAfterFlush, onReloadSignal, onShutdownSignal } from './shutdown.js';
+import { exitAfterFlush, onReloadSignal, onShutdownSignal, shutdownBackstopMs } from './shutdown.js';
 
 /** What a started daemon hands back: how to stop it, and optionally how to reload on SIGHUP. */
 export type DaemonHandle = (() => Promise<void>) | { stop(): Promise<void>; reload?(): Promise<void> };
 
-/** What every daemon command declares: a --config file and a log level (addListenOptions declares both). */
+/** What every daemon command declares: a --config file, a log level and a drain deadline (addListenOptions declares them). */
 interface ProcessOptionValues extends OptionValues {
   config?: string | undefined;
   logLevel: string;
+  drainMsMax: number;
 }
 
 export async function runDaemonProcess<Opts extends ProcessOptionValues>(
@@ -40,7 +41,7 @@ export async function runDaemonProcess<Opts extends ProcessOptionValues>(
     const handle = await start(opts, log);
     const stop = typeof handle === 'function' ? handle : () => handle.stop();
     const reload = typeof handle === 'function' || !handle.reload ? undefined : () => handle.reload!();
-    onShutdownSignal(log, stop);
+    onShutdownSignal(log, stop, shutdownBackstopMs(opts.drainMsMax));
     onReloadSignal(log, reload);
     process.off('SIGHUP', early);
     if (reloadAsked) process.emit('SIGHUP', 'SIGHUP');

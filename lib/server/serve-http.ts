@@ -116,6 +116,8 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     ? { limits: opts.uploads.limits, queue: createUploadQueue(opts.uploads.limits), dir: await fs.mkdtemp(path.join(opts.uploads.tempDir, 'signerd-uploads-')) }
     : null;
   let draining = false;
+  /** The drain deadline has closed every connection: requests still waiting their turn were stopped by us. */
+  let deadlinePassed = false;
   let nextConn = 0;
   // Requests between their head and their log record: the drain deadline answers those still coming in.
   const serving = new Set<{ req: http.IncomingMessage; res: http.ServerResponse }>();
@@ -241,7 +243,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         return serve(next.req, next.res, next.expectsContinue, next.reqNo, () => serveNext(connection));
       }
       const fields = { conn: connection.conn, req: next.reqNo, method: next.req.method, path: logPath(next.req.url), status: null };
-      logRequest(log, fields, process.hrtime.bigint(), 'client-gone', undefined, opts.metrics);
+      // Closed by the drain deadline rather than by the client: it never had its turn, and says why.
+      if (deadlinePassed) {
+        const err = new DaemonError('SHUTTING_DOWN', 'the daemon stopped before this pipelined request had its turn');
+        logRequest(log, { ...fields, reason: err.message }, process.hrtime.bigint(), err.code, { code: err.code, thrown: err }, opts.metrics);
+      } else logRequest(log, fields, process.hrtime.bigint(), 'client-gone', undefined, opts.metrics);
     }
   }
 
@@ -276,7 +282,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         if (!reply.file && outcome !== 'BACKEND_TIMEOUT') await release(job);
         await send(res, reply, limits.httpReplyStallMsMax ?? HTTP_REPLY_STALL_MS_MAX);
       } catch {
-        if (outcome === 'ok') outcome = 'client-gone';
+        // The reply could not go out: the client left, or the drain deadline closed its connection.
+        if (outcome === 'ok' && deadlinePassed) {
+          const err = new DaemonError('SHUTTING_DOWN', 'the daemon stopped before the reply went out');
+          outcome = err.code;
+          failure = { code: err.code, thrown: err };
+          fields['reason'] = err.message;
+        } else if (outcome === 'ok') outcome = 'client-gone';
       } finally {
         if (!req.complete) {
           connection.bodyRefused = true;
@@ -357,7 +369,10 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         const cutShort = new DaemonError('SHUTTING_DOWN', 'the daemon stopped before the request was in');
         for (const { req, res } of serving) if (!req.complete) cut(req, res, cutShort);
         // Each cut request goes once its 503 is out; every other socket after the same grace.
-        setTimeout(() => server.closeAllConnections(), HTTP_CLOSE_GRACE_MS).unref();
+        setTimeout(() => {
+          deadlinePassed = true;
+          server.closeAllConnections();
+        }, HTTP_CLOSE_GRACE_MS).unref();
       }, limits.drainMsMax);
       await closed;
       clearTimeout(deadline);

@@ -2,7 +2,7 @@
 // (each server bounds its own drain), close backends, flush the log, exit 0. A second signal
 // exits at once.
 import { pino, type Logger } from 'pino';
-import { LOG_FLUSH_MS_MAX, SHUTDOWN_MS_MAX } from '../limits.js';
+import { IN_FLIGHT_SETTLE_MS_MAX, LOG_FLUSH_MS_MAX, SHUTDOWN_CLOSE_MS_MAX } from '../limits.js';
 
 /**
  * Flushes the log and exits. The stream is destroyed before exiting because pino's exit hook would
@@ -28,7 +28,15 @@ export function exitAfterFlush(log: Logger, code: number): void {
   }
 }
 
-export function onShutdownSignal(log: Logger, stop: () => Promise<void>): void {
+/**
+ * How long a stop may take before the process exits anyway: past the daemon's own drain deadline, so
+ * a long --drain-ms-max is honoured rather than cut by a fixed backstop (which then exited 1).
+ */
+export function shutdownBackstopMs(drainMsMax: number): number {
+  return drainMsMax + IN_FLIGHT_SETTLE_MS_MAX + SHUTDOWN_CLOSE_MS_MAX;
+}
+
+export function onShutdownSignal(log: Logger, stop: () => Promise<void>, backstopMs: number): void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -41,7 +49,7 @@ export function onShutdownSignal(log: Logger, stop: () => Promise<void>): void {
     setTimeout(() => {
       log.error('shutdown did not finish in time; exiting');
       exitAfterFlush(log, 1);
-    }, SHUTDOWN_MS_MAX).unref();
+    }, backstopMs).unref();
     stop().then(
       () => {
         log.info('stopped');

@@ -367,6 +367,32 @@ async function slowServer(t: Test, ms: number) {
   return { port: server.address.port, lines, started: () => started, inFlight: () => load!.inFlight() };
 }
 
+t.test('at the drain deadline, the request running and those pipelined behind it are recorded as stopped by us', async (t) => {
+  const { log, lines } = memoryLog('test');
+  let started = 0;
+  const service: HttpService = {
+    async handle() {
+      started++;
+      // Past the deadline (100 ms) and the grace before every socket is closed (1 s).
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      return { status: 200, body: 'late' };
+    },
+    formatError: errorsService.formatError,
+  };
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: { ...LIMITS, drainMsMax: 100 }, log, service, ...PLAINTEXT });
+  const socket = net.connect(server.address.port, '127.0.0.1');
+  socket.on('error', () => undefined);
+  t.teardown(() => socket.destroy());
+  socket.write('GET /x HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(3));
+  await until(() => (started === 1 ? true : null));
+  await server.close();
+  const records = lines.filter((l) => l['msg'] === 'request');
+  t.equal(started, 1, 'the waiting requests never ran');
+  t.equal(records.length, 3, 'one record per request');
+  for (const record of records)
+    t.match(record, { outcome: 'SHUTTING_DOWN', reason: /the daemon stopped before/ }, `request ${String(record['req'])}: not "client-gone"`);
+});
+
 t.test('pipelined requests are served one at a time; past 16 waiting, the connection is closed', async (t) => {
   const s = await slowServer(t, 20);
   const socket = net.connect(s.port, '127.0.0.1');

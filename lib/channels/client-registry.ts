@@ -89,10 +89,11 @@ function parseLine(line: string, where: string): RegisteredClient {
 
 /**
  * A word of a registry line as an error may quote it: a PSK split by a space or wrapped onto the next
- * line puts key material where a name or an option should be, and an error must never echo that.
+ * line puts key material where a name or an option should be, and an error must never echo that,
+ * however short the piece (a key split every 8 characters leaves 8-character words).
  */
 function shown(word: string): string {
-  return /^[0-9a-f]{16,}$/i.test(word) || word.length > 40 ? 'a word that looks like key material (not shown)' : `"${word}"`;
+  return /^[0-9a-f]+$/i.test(word) || word.length > 40 ? 'a word that looks like key material (not shown)' : `"${word}"`;
 }
 
 function parseCredential(text: string, where: string): ClientCredential {

@@ -45,13 +45,15 @@ t.test('registry lines', async (t) => {
   }
   // A PSK split by a space, or wrapped onto the next line: its pieces are never quoted back.
   const hex = '0123456789abcdef'.repeat(8);
-  for (const [text, what] of [
-    [`pat psk:${hex.slice(0, 64)} ${hex.slice(64)}`, 'split by a space'],
-    [`pat psk:${hex.slice(0, 64)}\n${hex.slice(64)}`, 'wrapped onto the next line'],
+  for (const [text, what, piece] of [
+    [`pat psk:${hex.slice(0, 64)} ${hex.slice(64)}`, 'split by a space', hex.slice(64)],
+    [`pat psk:${hex.slice(0, 64)}\n${hex.slice(64)}`, 'wrapped onto the next line', hex.slice(64)],
+    [`pat psk:${hex.slice(0, 64)}\n${hex.slice(64, 72)}`, 'wrapped, 8 hex characters on the next line', hex.slice(64, 72)],
+    [`pat psk:${hex.slice(0, 64)} ${hex.slice(64, 68)}`, 'split, 4 hex characters left', hex.slice(64, 68)],
   ] as const) {
     const failure = failureOf(() => parseClientRegistry(text, 'clients.txt'));
     t.equal(failure.code, 'CONFIG_INVALID', what);
-    t.notMatch(failure.message, hex.slice(64), `${what}: the rest of the key is not echoed`);
+    t.notMatch(failure.message, piece, `${what}: the rest of the key is not echoed`);
     t.match(failure.message, /looks like key material \(not shown\)/);
   }
   t.match(failureOf(() => parseClientRegistry(`alice ${PIN} colour=blue`, 'f')).message, /unknown option "colour"/, 'an option-like word is still named');

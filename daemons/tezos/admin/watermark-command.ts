@@ -148,8 +148,18 @@ async function putLogged(
 
 async function setMark(store: WatermarkBackend, settings: SetSettings, log: AdminLog | null): Promise<number> {
   const [done] = await putLogged(store, [settings.entry], settings.force, 'watermark-set', log);
-  process.stdout.write(done ? `set ${formatEntry(settings.entry)}\n` : 'not set: the stored mark is higher (use --force to lower it)\n');
-  return done ? 0 : EXIT_NOT_RAISED;
+  if (done) {
+    process.stdout.write(`set ${formatEntry(settings.entry)}\n`);
+    return 0;
+  }
+  // Not raised: already there (the slot is as asked, and its digest and signature are kept), or higher.
+  const stored = await store.read(settings.entry);
+  if (stored !== null && stored.level === settings.entry.level && stored.round === settings.entry.round) {
+    process.stdout.write(`unchanged: the stored mark is already ${stored.level}/${stored.round} (--force replaces it, and its signature)\n`);
+    return 0;
+  }
+  process.stdout.write('not set: the stored mark is higher (use --force to lower it)\n');
+  return EXIT_NOT_RAISED;
 }
 
 // export
@@ -178,7 +188,7 @@ async function exportMarks(store: WatermarkBackend, settings: ExportSettings): P
 // import
 
 function addImportOptions<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>) {
-  return cmd.argument('[file]', 'export file; - or none for stdin').option('--force', 'overwrite even higher stored marks');
+  return cmd.argument('[file]', 'export file; - or none for stdin').option('--force', 'overwrite even equal or higher stored marks');
 }
 type ImportOptionValues = ReturnType<ReturnType<typeof addImportOptions<[], Record<never, never>>>['opts']>;
 
@@ -195,6 +205,6 @@ function importSettings(args: string[], opts: ImportOptionValues): ImportSetting
 async function importMarks(store: WatermarkBackend, settings: ImportSettings, log: AdminLog | null): Promise<number> {
   const moved = await putLogged(store, readExport(settings.file), settings.force, 'watermark-import', log);
   const raised = moved.filter(Boolean).length;
-  process.stdout.write(`imported ${raised}, kept ${moved.length - raised} higher stored mark(s)\n`);
+  process.stdout.write(`imported ${raised}, kept ${moved.length - raised} stored mark(s) as high or higher\n`);
   return 0;
 }

@@ -10,7 +10,7 @@ import { ETCD_CAS_ATTEMPTS_MAX, ETCD_RANGE_KEYS_MAX } from '../../../lib/limits.
 import { prefixEnd, type EtcdKeyValue } from '../../../lib/store/etcd-connection.js';
 import type { EtcdStoreClient } from '../../../lib/store/etcd-store-client.js';
 import { TEZOS_ETCD_RECORD_DELAY_MS, TEZOS_FLOOR_SLOTS_MAX } from '../tezos-limits.js';
-import { decide, lowers } from './watermark-rule.js';
+import { decide, lowers, raises } from './watermark-rule.js';
 import type { Mark, MarkEntry, RequestedMark, ReserveOutcome, Slot, WatermarkBackend } from './watermark-store.js';
 
 /** The stored value: level, round, digest, signature ('' while unsigned), time of the write. */
@@ -143,7 +143,7 @@ export function createEtcdWatermarkStore(store: EtcdStoreClient): WatermarkBacke
     const key = keyOf(entry);
     for (let attempt = 0; attempt < ETCD_CAS_ATTEMPTS_MAX; attempt++) {
       const seen = await readSeen(key);
-      if (!force && lowers(entry, seen.mark)) return false;
+      if (!force && !raises(entry, seen.mark)) return false;
       // The signature (if any) goes in the mark's own value: an admin write is one Txn, and a
       // signature key left from an older mark no longer matches it.
       const written = await casPut(key, seen, { level: entry.level, round: entry.round, digest: entry.digest, signature: entry.signature });

@@ -5,7 +5,7 @@
 // synchronous_commit says) before it resolves and before anything is signed.
 import { durableWrite } from '../../../lib/store/postgres-connection.js';
 import type { PostgresStoreClient } from '../../../lib/store/postgres-store-client.js';
-import { decide, lowers } from './watermark-rule.js';
+import { decide, raises } from './watermark-rule.js';
 import { rowEntry, rowMark, type WatermarkRow } from './watermark-row.js';
 import type { Mark, RequestedMark, ReserveOutcome, Slot, WatermarkBackend } from './watermark-store.js';
 
@@ -30,7 +30,7 @@ export function createPostgresWatermarkStore(store: PostgresStoreClient): Waterm
     put: `INSERT INTO ${table} AS w (chain_id, pkh, kind, level, round, digest, signature, updated_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
       ON CONFLICT (chain_id, pkh, kind) DO UPDATE SET level = excluded.level, round = excluded.round, digest = excluded.digest,
         signature = excluded.signature, updated_ms = excluded.updated_ms
-      WHERE $9 OR (w.level, w.round) <= (excluded.level, excluded.round)
+      WHERE $9 OR (w.level, w.round) < (excluded.level, excluded.round)
       RETURNING 1`,
     list: `SELECT * FROM ${table} ORDER BY chain_id, pkh, kind`,
   };
@@ -68,8 +68,8 @@ export function createPostgresWatermarkStore(store: PostgresStoreClient): Waterm
     list: () => store.guard('watermark list', async () => (await pool.query<WatermarkRow>(q.list)).rows.map(rowEntry)),
     put: (entry, force) =>
       store.guard('watermark write', async () => {
-        // lowers() is the rule; the WHERE applies the same order atomically against the current row.
-        if (!force && lowers(entry, await read(entry))) return false;
+        // raises() is the rule; the WHERE applies the same order atomically against the current row.
+        if (!force && !raises(entry, await read(entry))) return false;
         const done = await durableWrite(pool, named('put', [...slotValues(entry), entry.level, entry.round, entry.digest, entry.signature, Date.now(), force]));
         return done.rowCount === 1;
       }),

@@ -42,14 +42,14 @@ if cur[1] == ARGV[1] and cur[2] == ARGV[2] and cur[3] == ARGV[3] and (cur[4] == 
 end
 return 0`;
 
-// Admin write: raise only (lowers() in watermark-rule.ts), unless ARGV[6] is '1' (force).
+// Admin write: raise only (raises() in watermark-rule.ts), unless ARGV[6] is '1' (force).
 const PUT_LUA = `
 local cur = redis.call('HMGET', KEYS[1], 'l', 'r')
 if ARGV[6] ~= '1' and cur[1] then
   local l0 = tonumber(cur[1])
   local r0 = tonumber(cur[2])
   local L = tonumber(ARGV[1])
-  if L < l0 or (L == l0 and tonumber(ARGV[2]) < r0) then return 0 end
+  if L < l0 or (L == l0 and tonumber(ARGV[2]) <= r0) then return 0 end
 end
 redis.call('HSET', KEYS[1], 'l', ARGV[1], 'r', ARGV[2], 'h', ARGV[3], 's', ARGV[4], 't', ARGV[5])
 return 1`;

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import path from 'node:path';
 import { DaemonError } from '../../../lib/errors.js';
 import { refuseMissingStore } from '../../../lib/store/sqlite-validity-store.js';
-import { decide, lowers } from './watermark-rule.js';
+import { decide, raises } from './watermark-rule.js';
 import { rowEntry, rowMark, type WatermarkRow } from './watermark-row.js';
 import type { Mark, MarkEntry, RequestedMark, ReserveOutcome, Slot, WatermarkBackend } from './watermark-store.js';
 import { makeDirectory } from '../../../lib/config/make-directory.js';
@@ -61,7 +61,7 @@ export function openSqliteWatermarkStore(opts: SqliteWatermarkOptions): Watermar
   }
   const putTx = db.transaction((entry: MarkEntry, force: boolean): boolean => {
     const stored = readRow(entry);
-    if (!force && lowers(entry, stored)) return false;
+    if (!force && !raises(entry, stored)) return false;
     upsert.run(entry.chainId, entry.pkh, entry.kind, entry.level, entry.round, entry.digest, entry.signature, Date.now());
     return true;
   });

@@ -21,9 +21,18 @@ export function decide(stored: Mark | null, request: RequestedMark): ReserveOutc
   return { kind: 'rejected', stored };
 }
 
-/** Whether an admin write of `entry` would lower the stored mark (refused without --force). */
-export function lowers(entry: RequestedMark, stored: Mark | null): boolean {
-  return stored !== null && compareMarks(entry, stored) < 0;
+/** Whether `mark` is below the stored one (a superseded mark). */
+export function lowers(mark: RequestedMark, stored: Mark | null): boolean {
+  return stored !== null && compareMarks(mark, stored) < 0;
+}
+
+/**
+ * Whether an admin write of `entry` raises the slot, the only write made without --force. An equal
+ * (level, round) is not a raise: replacing it would drop the stored digest and signature, and the
+ * baker's identical retry would then get 409 instead of its signature.
+ */
+export function raises(entry: RequestedMark, stored: Mark | null): boolean {
+  return stored === null || compareMarks(entry, stored) > 0;
 }
 
 /**

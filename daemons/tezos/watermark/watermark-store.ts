@@ -49,7 +49,7 @@ export interface WatermarkStore {
 /** Admin abilities (show, set, export, import); kept apart from the hot path. */
 interface WatermarkAdmin {
   list(): Promise<MarkEntry[]>;
-  /** Writes a mark. Without `force` it only ever raises a slot; returns false when it would lower it. */
+  /** Writes a mark. Without `force` it only ever raises a slot; returns false when it would not (equal or lower). */
   put(entry: MarkEntry, force: boolean): Promise<boolean>;
 }
 

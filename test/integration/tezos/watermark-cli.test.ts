@@ -64,7 +64,28 @@ t.test('watermark admin commands', needTools('redis-server'), async (t) => {
   t.equal(imported.code, 0, imported.stderr);
   t.match(imported.stdout, /imported 1, kept 0/);
   const again = await runSignerd(['tezos', 'watermark', 'import', ...onRedis, exportFile]);
-  t.match(again.stdout, /imported 1, kept 0/, 're-import of equal marks is harmless');
+  t.match(again.stdout, /imported 0, kept 1 stored mark\(s\) as high or higher/, 're-import of equal marks is harmless: nothing is rewritten');
+  // Neither an equal set nor an import of other bytes at the same mark may drop the stored signature:
+  // the replay on the new host below must still get it.
+  const equalSet = await runSignerd([
+    'tezos',
+    'watermark',
+    'set',
+    ...onRedis,
+    '--chain',
+    MAINNET_ID,
+    '--pkh',
+    TZ1.pkh,
+    '--kind',
+    'attestation',
+    '--level',
+    '101',
+  ]);
+  t.equal(equalSet.code, 0, 'set at the stored mark: exit 0');
+  t.match(equalSet.stdout, /^unchanged: the stored mark is already 101\/0/);
+  const otherBytes = path.join(dir, 'other-bytes.json');
+  fs.writeFileSync(otherBytes, JSON.stringify({ ...doc, marks: doc.marks.map((m) => ({ ...m, digest: 'ab'.repeat(32), signature: null })) }));
+  t.match((await runSignerd(['tezos', 'watermark', 'import', ...onRedis, otherBytes])).stdout, /imported 0, kept 1/, 'other bytes at the same mark: kept');
   t.equal(
     (await runSignerd(['tezos', 'watermark', 'set', ...onRedis, '--chain', MAINNET_ID, '--pkh', TZ1.pkh, '--kind', 'attestation', '--level', '5'])).code,
     1,

@@ -48,6 +48,11 @@ async function ruleTable(t: Test, store: Store): Promise<void> {
   const other: Slot = { ...slot, kind: 'preattestation' };
   t.same(await store.reserve(other, { level: 5, round: 0, digest: D1 }), { kind: 'reserved' }, 'kinds have separate marks');
 
+  // An equal (level, round) is not a raise: the stored digest and signature stay, for identical retries.
+  t.equal(await store.put({ ...slot, level: 11, round: 0, digest: D2, signature: null }, false), false, 'admin put at an equal mark writes nothing');
+  await store.recordSignature(slot, { level: 11, round: 0, digest: D1 }, 'sig11');
+  t.equal(await store.put({ ...slot, level: 11, round: 0, digest: '', signature: null }, false), false, 'nor after its signature is recorded');
+  t.same(await store.reserve(slot, { level: 11, round: 0, digest: D1 }), { kind: 'same', signature: 'sig11' }, 'the identical retry still gets its signature');
   t.equal(await store.put({ ...slot, level: 3, round: 0, digest: '', signature: null }, false), false, 'admin put does not lower without force');
   t.equal(await store.put({ ...slot, level: 20, round: 0, digest: '', signature: null }, false), true, 'admin put raises');
   t.equal((await store.reserve(slot, { level: 20, round: 0, digest: D1 })).kind, 'rejected', 'a set mark without digest rejects its own level');

@@ -62,8 +62,11 @@ export class DaemonError extends Error {
   /** When the same request may succeed (RATE_LIMITED, a BUSY with a known wait): HTTP's Retry-After. */
   readonly retryAfterMs: number | undefined;
 
+  /** METHOD_NOT_ALLOWED: the methods the path takes, which every HTTP 405 must name (Allow, RFC 9110 §15.5.6). */
+  readonly allow: readonly string[] | undefined;
+
   /** `message` must be safe to send to a client: no secrets, no payloads. */
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterMs?: number; allow?: readonly string[] }) {
     // Expected refusals (a malformed line, a policy no) come at flood rates and are logged without
     // a stack; capturing one would cost more than the rest of the request. Faults keep theirs.
     const stackTraceLimit = Error.stackTraceLimit;
@@ -72,6 +75,7 @@ export class DaemonError extends Error {
     Error.stackTraceLimit = stackTraceLimit;
     this.code = code;
     this.retryAfterMs = options?.retryAfterMs;
+    this.allow = options?.allow;
     this.name = 'DaemonError';
   }
 }

@@ -14,7 +14,7 @@ export function createHmacHttpService(secrets: LiveSecrets): HttpService {
   return {
     async handle(req, ctx) {
       if (req.path !== HMAC_PATH) throw new DaemonError('NOT_FOUND', `no such path; POST the message to ${HMAC_PATH}`);
-      if (req.method !== 'POST') throw new DaemonError('METHOD_NOT_ALLOWED', `${HMAC_PATH} takes POST only`);
+      if (req.method !== 'POST') throw new DaemonError('METHOD_NOT_ALLOWED', `${HMAC_PATH} takes POST only`, { allow: ['POST'] });
       // The body is used exactly as received, as the seed did: no trimming and no chunking.
       if (req.body.length === 0) throw new DaemonError('BAD_REQUEST', 'empty body: POST the message to MAC');
       const set = secrets.current();
@@ -24,9 +24,7 @@ export function createHmacHttpService(secrets: LiveSecrets): HttpService {
       return { status: 200, headers: { 'content-type': 'application/octet-stream', 'x-key-id': tag!.keyId }, body: tag!.tag };
     },
     formatError(err) {
-      const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
-      if (err.code === 'METHOD_NOT_ALLOWED') headers['allow'] = 'POST';
-      return { status: HTTP_STATUS[err.code], headers, body: `${formatErrorLine(err, 'seed')}\n` };
+      return { status: HTTP_STATUS[err.code], headers: { 'content-type': 'text/plain; charset=utf-8' }, body: `${formatErrorLine(err, 'seed')}\n` };
     },
   };
 }

@@ -56,7 +56,8 @@ export async function startOperationsServer(
     });
     void answer(req.method ?? 'GET', (req.url ?? '/').split('?')[0] ?? '/', deps).then(
       ({ status, type, body }) => {
-        res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+        const headers = { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' };
+        res.writeHead(status, status === 405 ? { ...headers, allow: 'GET, HEAD' } : headers);
         res.end(req.method === 'HEAD' ? undefined : body);
       },
       (err: unknown) => {

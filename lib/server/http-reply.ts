@@ -86,7 +86,8 @@ export function hangUp(socket: Duplex, last: string): void {
 
 /**
  * A service's error reply, with the error code in its header whatever the body's shape; every
- * retryable code says when to come back (the service may have said so already).
+ * retryable code says when to come back (the service may have said so already), and a 405 says which
+ * methods the path takes.
  */
 export function errorReply(service: Pick<HttpService, 'formatError'>, err: DaemonError): HttpReply {
   const reply = service.formatError(err);
@@ -95,6 +96,7 @@ export function errorReply(service: Pick<HttpService, 'formatError'>, err: Daemo
     const seconds = err.retryAfterMs === undefined ? HTTP_RETRY_AFTER_S : Math.max(1, Math.ceil(err.retryAfterMs / 1000));
     headers['retry-after'] = String(seconds);
   }
+  if (err.allow !== undefined) headers['allow'] = err.allow.join(', ');
   return { ...reply, headers };
 }
 

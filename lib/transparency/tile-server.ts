@@ -41,8 +41,10 @@ export function createTileHttpService(dir: string): HttpService {
 
   return {
     async handle(req, ctx) {
+      // Every path is read-only, known or not: the method is refused before the path is looked up.
+      if (req.method !== 'GET' && req.method !== 'HEAD')
+        throw new DaemonError('METHOD_NOT_ALLOWED', 'the log is read-only: GET or HEAD', { allow: ['GET', 'HEAD'] });
       const { file, cache, type } = fileOf(req.path);
-      if (req.method !== 'GET' && req.method !== 'HEAD') throw new DaemonError('METHOD_NOT_ALLOWED', 'the log is read-only: GET or HEAD');
       // Regular files inside the log only: a symlink planted in the log directory, as the file or as
       // a folder on its path, is not followed out of it.
       const stat = await fs.lstat(file).catch(() => null);
@@ -56,8 +58,7 @@ export function createTileHttpService(dir: string): HttpService {
       return { status: 200, headers, file };
     },
     formatError(err) {
-      const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' };
-      if (err.code === 'METHOD_NOT_ALLOWED') headers['allow'] = 'GET, HEAD';
+      const headers = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' };
       return { status: HTTP_STATUS[err.code], headers, body: `${formatErrorLine(err, 'seed')}\n` };
     },
   };

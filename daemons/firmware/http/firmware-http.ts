@@ -42,13 +42,13 @@ export function createFirmwareHttpService(deps: FirmwareHttpDeps): HttpService {
     upload(head) {
       const path = head.path.replace(/\/+$/, '') || '/';
       if (path === '/health') {
-        if (head.method !== 'GET' && head.method !== 'HEAD') throw new DaemonError('METHOD_NOT_ALLOWED', 'use GET');
+        if (head.method !== 'GET' && head.method !== 'HEAD') throw new DaemonError('METHOD_NOT_ALLOWED', 'use GET', { allow: ['GET', 'HEAD'] });
         return null;
       }
       const route = Object.hasOwn(routes, path) ? routes[path] : undefined;
       const vendor = Object.hasOwn(VENDOR_ROUTES, path) ? VENDOR_ROUTES[path] : undefined;
       if (!route && !vendor) throw new DaemonError('NOT_FOUND', 'no such endpoint');
-      if (head.method !== 'POST') throw new DaemonError('METHOD_NOT_ALLOWED', 'use POST');
+      if (head.method !== 'POST') throw new DaemonError('METHOD_NOT_ALLOWED', 'use POST', { allow: ['POST'] });
       if (vendor) throw new DaemonError('NOT_IMPLEMENTED', vendor);
       return route!;
     },

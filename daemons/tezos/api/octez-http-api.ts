@@ -22,7 +22,7 @@ export function createTezosHttpService(core: TezosService): HttpService {
         const pkh = keys[1]!;
         if (req.method === 'GET') return ok({ public_key: core.publicKey(pkh) });
         if (req.method === 'POST') return ok({ signature: await core.sign(pkh, signBody(req), signOptions(req), ctx.fields) });
-        throw notAllowedMethod(req);
+        throw notAllowedMethod(req, ['GET', 'POST']);
       }
       const pop = POP_PATH.exec(req.path);
       if (pop) {
@@ -80,9 +80,9 @@ function signOptions(req: HttpRequest): SignOptions {
 }
 
 function onlyGet(req: HttpRequest): void {
-  if (req.method !== 'GET') throw notAllowedMethod(req);
+  if (req.method !== 'GET') throw notAllowedMethod(req, ['GET']);
 }
 
-function notAllowedMethod(req: HttpRequest): DaemonError {
-  return new DaemonError('METHOD_NOT_ALLOWED', `${req.method.slice(0, 10)} is not allowed on this path`);
+function notAllowedMethod(req: HttpRequest, allow: readonly string[]): DaemonError {
+  return new DaemonError('METHOD_NOT_ALLOWED', `${req.method.slice(0, 10)} is not allowed on this path`, { allow });
 }

@@ -11,12 +11,12 @@ import { stalledUpload } from './build-clients.js';
 import { MACHINE, curlPost, leftovers, run, startFirmwareDaemon } from './http-fixtures.js';
 
 /** The status, the body and the error code header (empty on success) of one curl call. */
-function curlStatus(args: string[]): { status: number; body: string; code: string } {
-  const r = run('curl', ['--silent', '-w', '\n%{http_code} %header{x-signerd-error-code}', ...args]);
+function curlStatus(args: string[]): { status: number; body: string; code: string; allow: string } {
+  const r = run('curl', ['--silent', '-w', '\n%{http_code} %header{x-signerd-error-code} %header{allow}', ...args]);
   const text = r.stdout.toString();
   const nl = text.lastIndexOf('\n');
-  const [status = '0', code = ''] = text.slice(nl + 1).split(' ');
-  return { status: Number(status), body: text.slice(0, nl), code };
+  const [status = '0', code = '', ...allow] = text.slice(nl + 1).split(' ');
+  return { status: Number(status), body: text.slice(0, nl), code, allow: allow.join(' ') };
 }
 
 /** Sends headers and the start of a body, then nothing; resolves with whatever comes back before the close. */
@@ -70,9 +70,10 @@ t.test('bad input gets its status; nothing is left behind', needTools('curl', 't
       t.equal(r.code, 'NOT_IMPLEMENTED', `${endpoint}'s code is in x-signerd-error-code`);
       t.match(r.body, names, `${endpoint} names what is missing`);
     }
-    t.same(curlStatus([`${http.url}/health`]), { status: 200, body: 'OK', code: '' });
+    t.same(curlStatus([`${http.url}/health`]), { status: 200, body: 'OK', code: '', allow: '' });
     t.match(curlStatus(['-X', 'POST', `${http.url}/sign/nothing`]), { status: 404, code: 'NOT_FOUND' });
-    t.match(curlStatus([`${http.url}/sign/modules`]), { status: 405, code: 'METHOD_NOT_ALLOWED' }, 'GET on a signing endpoint');
+    t.match(curlStatus([`${http.url}/sign/modules`]), { status: 405, code: 'METHOD_NOT_ALLOWED', allow: 'POST' }, 'GET on a signing endpoint');
+    t.match(curlStatus(['-X', 'POST', `${http.url}/health`]), { status: 405, code: 'METHOD_NOT_ALLOWED', allow: 'GET, HEAD' }, 'POST on /health');
     t.match(
       curlStatus(['-X', 'POST', '-d', `machine=${MACHINE}`, `${http.url}/sign/modules`]),
       { status: 400, code: 'BAD_REQUEST' },

@@ -81,6 +81,10 @@ t.test('sign and verify on SQLite: metrics, readiness, the state directory made 
       t.notMatch(text, fs.readFileSync(keys.privateKeyFile, 'utf8').split('\n')[1]!.slice(0, 40), 'no key material');
     }
   }
+  const posted = await fetch(`http://127.0.0.1:${signOps}/metrics`, { method: 'POST', body: 'x' });
+  t.equal(posted.status, 405, 'the metrics listener is read-only');
+  t.equal(posted.headers.get('allow'), 'GET, HEAD', 'and its 405 says what it takes');
+  await posted.arrayBuffer();
   const signMetrics = (await get(signOps, '/metrics')).body;
   t.equal(sample(signMetrics, 'signerd_requests_total', { kind: 'sign', outcome: 'ok' }), 5);
   t.match(signMetrics, /signerd_key_info\{key_id="[0-9a-f]+",algorithm="ecdsa-p384-sha384",backend="file",daemon="sign-ecdsa"\} 1/);

@@ -124,9 +124,11 @@ export interface HttpResult {
   body: unknown;
   /** The signerd error code of a refusal (header x-signerd-error-code), or null. */
   code: string | null;
+  /** A 405's Allow header, or null. */
+  allow: string | null;
 }
 
-export async function http(port: number, method: 'GET' | 'POST', urlPath: string, body?: unknown): Promise<HttpResult> {
+export async function http(port: number, method: 'GET' | 'POST' | 'DELETE', urlPath: string, body?: unknown): Promise<HttpResult> {
   const res = await fetch(`http://127.0.0.1:${port}${urlPath}`, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },
@@ -139,7 +141,7 @@ export async function http(port: number, method: 'GET' | 'POST', urlPath: string
   } catch {
     // keep the text
   }
-  return { status: res.status, body: parsed, code: res.headers.get('x-signerd-error-code') };
+  return { status: res.status, body: parsed, code: res.headers.get('x-signerd-error-code'), allow: res.headers.get('allow') };
 }
 
 /** POST /keys/<pkh> with the hex of `payload`; resolves with status and the signature or error. */

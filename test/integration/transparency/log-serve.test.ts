@@ -120,6 +120,9 @@ t.test('signerd log serve', { ...needTools('curl'), ...needGo() }, async (t) => 
     t.match(post.headers, /allow: get, head/);
     t.match(post.headers, /\r\nx-signerd-error-code: method_not_allowed\r\n/, 'the code in its header (this helper lowercases headers)');
     t.equal(curl(port, '/tile/0/000', '-X', 'DELETE').status, 405, 'DELETE: 405');
+    const elsewhere = curl(port, '/nothing/here', '-X', 'POST', '--data', 'x');
+    t.equal(elsewhere.status, 405, 'POST on a path the log does not have: 405 too (every path is read-only)');
+    t.match(elsewhere.headers, /allow: get, head/);
     t.same(curl(port, '/tile/0/000').body, fs.readFileSync(path.join(logDir, 'tile/0/000')), 'the tile is still there');
   });
 

@@ -3,6 +3,7 @@
 // transparency log, revoke, reinstate and import record what they changed (docs/transparency-log.md).
 import fs from 'node:fs';
 import { DaemonError } from '../errors.js';
+import { LOG_BATCH_ENTRIES_MAX } from '../limits.js';
 import { openValidityStore } from '../store/open-validity-store.js';
 import { runStoreAdmin, storeCommand, type StoreAdminSpec } from './store-admin-command.js';
 import { parseCount } from '../config/numbers.js';
@@ -17,6 +18,7 @@ type Admin = ValidityStore & ValidityAdmin;
 const EXIT_NO_RECORD = 1;
 
 function signatureArg(text: string): string {
+  if (text.length === 0) throw new DaemonError('BAD_REQUEST', 'the signature is empty');
   decodeHex(text, 'signature', 4096);
   return text.toLowerCase();
 }
@@ -43,19 +45,37 @@ export function recordToJson(r: SignatureRecord): object {
   };
 }
 
-function recordFromJson(value: unknown): SignatureRecord {
-  const v = value as Record<string, unknown>;
-  if (typeof v?.['signature'] !== 'string' || typeof v['message'] !== 'string' || typeof v['keyId'] !== 'string' || typeof v['algorithm'] !== 'string') {
-    throw new DaemonError('BAD_REQUEST', 'expected an exported record: {signature, message (base64), keyId, algorithm, createdMs, expiresMs}');
+/** One line of an export file, checked as strictly as export writes it; errors name the line, never its content. */
+function recordFromLine(line: string, lineNo: number): SignatureRecord {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    throw new DaemonError('BAD_REQUEST', `line ${lineNo}: not JSON`);
   }
-  return {
-    signature: signatureArg(v['signature']),
-    message: Buffer.from(v['message'], 'base64'),
-    keyId: v['keyId'],
-    algorithm: v['algorithm'],
-    createdMs: typeof v['createdMs'] === 'number' ? v['createdMs'] : Date.now(),
-    expiresMs: typeof v['expiresMs'] === 'number' ? v['expiresMs'] : null,
-  };
+  const v = value as Record<string, unknown>;
+  const bad = (what: string): DaemonError => new DaemonError('BAD_REQUEST', `line ${lineNo}: ${what}`);
+  if (typeof v?.['signature'] !== 'string' || typeof v['message'] !== 'string' || typeof v['keyId'] !== 'string' || typeof v['algorithm'] !== 'string') {
+    throw bad('expected an exported record: {signature, message (base64), keyId, algorithm, createdMs, expiresMs}');
+  }
+  const message = Buffer.from(v['message'], 'base64');
+  // Buffer's decoder skips what is not base64; export writes canonical base64, so anything else is damage.
+  if (message.toString('base64') !== v['message']) throw bad('message is not base64 as export writes it');
+  const createdMs = v['createdMs'] === undefined ? Date.now() : v['createdMs'];
+  if (!isEpochMs(createdMs)) throw bad('createdMs must be epoch milliseconds');
+  const expiresMs = v['expiresMs'] ?? null;
+  if (expiresMs !== null && !isEpochMs(expiresMs)) throw bad('expiresMs must be epoch milliseconds or null');
+  let signature: string;
+  try {
+    signature = signatureArg(v['signature']);
+  } catch (err) {
+    throw bad((err as Error).message);
+  }
+  return { signature, message, keyId: v['keyId'], algorithm: v['algorithm'], createdMs, expiresMs };
+}
+
+function isEpochMs(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
 /** A restored record is a signature made valid by hand: logged as reinstate, before it is written (fail closed). */
@@ -109,7 +129,8 @@ export function recordCommands() {
     runStoreAdmin(reinstate, records('reinstate', false), (store, opts) =>
       withAdminLog(opts, async (log) => {
         const signature = signatureArg(sig);
-        const ttl = opts.ttl ?? null;
+        // One expiry, computed once: the entry names exactly what the store keeps.
+        const expiresMs = opts.ttl === undefined ? null : Date.now() + opts.ttl * 1000;
         if (log) {
           // Making a signature valid again is logged first: no reinstatement without its entry.
           const { status, record } = await store.inspect(signature);
@@ -117,11 +138,9 @@ export function recordCommands() {
             process.stdout.write('no revoked record for that signature\n');
             return EXIT_NO_RECORD;
           }
-          await log.record([
-            { kind: 'reinstate', signature: Buffer.from(signature, 'hex'), expiresMs: ttl === null ? record.expiresMs : Date.now() + ttl * 1000 },
-          ]);
+          await log.record([{ kind: 'reinstate', signature: Buffer.from(signature, 'hex'), expiresMs: expiresMs ?? record.expiresMs }]);
         }
-        const done = await store.reinstate(signature, ttl);
+        const done = await store.reinstate(signature, expiresMs);
         process.stdout.write(done ? `reinstated (durable: ${store.describeDurability()})\n` : 'no revoked record for that signature\n');
         return done ? 0 : EXIT_NO_RECORD;
       }),
@@ -147,12 +166,16 @@ export function recordCommands() {
     runStoreAdmin(importCmd, records('import', true), (store, opts) =>
       withAdminLog(opts, async (log) => {
         const text = fs.readFileSync(file === undefined || file === '-' ? 0 : file, 'utf8');
-        const imported = text
-          .split('\n')
-          .filter((l) => l.trim())
-          .map((line) => recordFromJson(JSON.parse(line)));
-        await logRestores(log, imported);
-        for (const record of imported) await store.restore(record);
+        // Every line is checked before anything is written.
+        const imported: SignatureRecord[] = [];
+        text.split('\n').forEach((line, i) => line.trim() && imported.push(recordFromLine(line, i + 1)));
+        // Batch by batch, each logged before it is written: a failure leaves at most one batch logged
+        // but not restored, never thousands of entries for restores that did not happen.
+        for (let at = 0; at < imported.length; at += LOG_BATCH_ENTRIES_MAX) {
+          const batch = imported.slice(at, at + LOG_BATCH_ENTRIES_MAX);
+          await logRestores(log, batch);
+          for (const record of batch) await store.restore(record);
+        }
         process.stdout.write(`imported ${imported.length}\n`);
         return 0;
       }),

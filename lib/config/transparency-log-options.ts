@@ -78,7 +78,11 @@ export async function openLogKeys(settings: TransparencyLogSettings, deps: { cal
 
 /** Opens the keys, then the log; the returned close() also closes the keys. */
 export async function openConfiguredTransparencyLog(settings: TransparencyLogSettings, deps: { callMsMax: number; log?: Logger }): Promise<TransparencyLog> {
-  const signers = await openLogKeys(settings, deps);
+  return openLogWithKeys(settings, await openLogKeys(settings, deps), deps);
+}
+
+/** Opens the log with keys opened before (openLogKeys); the log closes them, and so does a failed open. */
+export async function openLogWithKeys(settings: TransparencyLogSettings, signers: CheckpointSigner[], deps: { log?: Logger }): Promise<TransparencyLog> {
   try {
     const { openTransparencyLog } = await import('../transparency/transparency-log.js');
     const log = await openTransparencyLog({ dir: settings.dir, signers, log: deps.log });

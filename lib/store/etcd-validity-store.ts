@@ -86,12 +86,12 @@ export function createEtcdValidityStore(store: EtcdStoreClient): ValidityStore &
           (found) => encode(found.record, Date.now()),
         ),
       ),
-    reinstate: (signature, ttlSeconds) =>
+    reinstate: (signature, expiresMs) =>
       store.guard('reinstate', () =>
         update(
           signature,
           (status) => status === 'revoked',
-          (found) => encode({ ...found.record, expiresMs: ttlSeconds === null ? found.record.expiresMs : Date.now() + ttlSeconds * 1000 }, null),
+          (found) => encode({ ...found.record, expiresMs: expiresMs ?? found.record.expiresMs }, null),
         ),
       ),
     restore: (r) => store.guard('restore', () => client.put(keyOf(r.signature), encode(r, null))),

@@ -50,11 +50,11 @@ export function createPostgresValidityStore(store: PostgresStoreClient): Validit
       }),
     revoke: (signature) =>
       store.guard('revoke', async () => (await durableWrite(pool, named('revoke', [key(signature), Date.now(), Date.now()]))).rowCount === 1),
-    reinstate: (signature, ttlSeconds) =>
+    reinstate: (signature, expiresMs) =>
       store.guard(
         'reinstate',
         async () =>
-          (await durableWrite(pool, named('reinstate', [key(signature), ttlSeconds === null ? null : Date.now() + ttlSeconds * 1000, Date.now()]))).rowCount ===
+          (await durableWrite(pool, named('reinstate', [key(signature), expiresMs, Date.now()]))).rowCount ===
           1,
       ),
     restore: (r) => store.guard('restore', async () => void (await durableWrite(pool, named('upsert', recordValues(r))))),

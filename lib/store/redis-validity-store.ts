@@ -17,7 +17,7 @@ export interface RedisStoreOptions {
 const MOVE_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('RENAME', KEYS[1], KEYS[2])
-  if ARGV[1] ~= '' then redis.call('PEXPIRE', KEYS[2], ARGV[1]) end
+  if ARGV[1] ~= '' then redis.call('PEXPIREAT', KEYS[2], ARGV[1]) end
   return 1
 end
 return 0`;
@@ -61,8 +61,9 @@ export function createRedisValidityStore(client: RedisClient, opts: RedisStoreOp
     if (!results || failed) throw failed?.[0] ?? new Error('transaction aborted');
   }
 
-  async function move(from: string, to: string, ttlMs: string): Promise<boolean> {
-    const moved = (await client.eval(MOVE_SCRIPT, 2, from, to, ttlMs)) === 1;
+  /** Renames `from` to `to`; `expiresAtMs` (epoch ms, or '' to keep the key's expiry) sets its expiry. */
+  async function move(from: string, to: string, expiresAtMs: string): Promise<boolean> {
+    const moved = (await client.eval(MOVE_SCRIPT, 2, from, to, expiresAtMs)) === 1;
     if (moved && opts.waitReplicas > 0 && 'wait' in client) {
       // A lost revocation fails open, so confirm replication before reporting success.
       const acked = await client.wait(opts.waitReplicas, opts.waitTimeoutMs);
@@ -93,8 +94,8 @@ export function createRedisValidityStore(client: RedisClient, opts: RedisStoreOp
         return { status: (revoked ? 'revoked' : 'unknown') as RecordStatus, record: revoked };
       }),
     revoke: (signature) => guard('revoke', () => move(liveKey(opts.prefix, signature), revokedKey(opts.prefix, signature), '')),
-    reinstate: (signature, ttlSeconds) =>
-      guard('reinstate', () => move(revokedKey(opts.prefix, signature), liveKey(opts.prefix, signature), ttlSeconds === null ? '' : String(ttlSeconds * 1000))),
+    reinstate: (signature, expiresMs) =>
+      guard('reinstate', () => move(revokedKey(opts.prefix, signature), liveKey(opts.prefix, signature), expiresMs === null ? '' : String(expiresMs))),
     restore: (record) => guard('restore', () => write(record)),
     describeDurability: () =>
       opts.waitReplicas > 0

@@ -94,8 +94,7 @@ export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore
         return { status: rowStatus(row, Date.now()), record: row ? rowToRecord(row) : null };
       }),
     revoke: (signature) => run('revoke', () => revoke.run(Date.now(), key(signature), Date.now()).changes === 1),
-    reinstate: (signature, ttlSeconds) =>
-      run('reinstate', () => reinstate.run(ttlSeconds === null ? null : Date.now() + ttlSeconds * 1000, key(signature), Date.now()).changes === 1),
+    reinstate: (signature, expiresMs) => run('reinstate', () => reinstate.run(expiresMs, key(signature), Date.now()).changes === 1),
     restore: (r) => run('restore', () => void upsert.run(key(r.signature), r.message, r.keyId, r.algorithm, r.createdMs, r.expiresMs)),
     describeDurability: () =>
       opts.synchronous === 'FULL'

@@ -30,8 +30,11 @@ export interface ValidityAdmin {
   inspect(signature: string): Promise<{ status: RecordStatus; record: SignatureRecord | null }>;
   /** Returns false when there was no live record to revoke. */
   revoke(signature: string): Promise<boolean>;
-  /** Returns false when there was no revoked record to bring back. ttlSeconds resets the expiry. */
-  reinstate(signature: string, ttlSeconds: number | null): Promise<boolean>;
+  /**
+   * Returns false when there was no revoked record to bring back. `expiresMs` (epoch ms) replaces the
+   * expiry; null keeps it. Absolute, so the caller's log entry names the very expiry stored.
+   */
+  reinstate(signature: string, expiresMs: number | null): Promise<boolean>;
   /** Writes a record exported earlier (e.g. after a `redis-cli DEL`). */
   restore(record: SignatureRecord): Promise<void>;
   /** What an acknowledged revoke or reinstate has survived (which commit), for the operator's report. */

@@ -94,5 +94,56 @@ t.test('sign-ecdsa with the log: every signature returned is provably in it', as
     t.equal(admin.length, 2, 'nothing logged for what did not change');
     const bundle = await runSignerd(['log', 'bundle', signature, '--transparency-log', logDir]);
     t.match(bundle.stderr + bundle.stdout, /revoke/, 'the bundle notes the later revoke');
+    const exported = JSON.parse((await runSignerd(['export', signature, '--state-dir', path.join(dir, 'state')])).stdout) as { expiresMs: number };
+    t.equal(admin[1]!['expiresMs'], exported.expiresMs, 'the reinstate entry names the very expiry the store keeps');
+  });
+
+  t.test('a revoke never waits for the log; a reinstate always does', async (t) => {
+    const common = ['--state-dir', path.join(dir, 'state'), '--transparency-log', logDir, '--transparency-log-key', keyFile];
+    const signature = signatures[2]!;
+    const holder = new Database(path.join(logDir, SEQUENCER_FILE), { timeout: 1_000 });
+    t.teardown(() => holder.close());
+    holder.exec('BEGIN IMMEDIATE');
+    const revoke = await runSignerd(['revoke', signature, ...common]);
+    t.equal(revoke.code, 69, 'the log cannot be written: exit 69');
+    t.match(revoke.stdout, /^revoked /, 'but the revoke is done');
+    t.match(revoke.stderr, /LOG_UNAVAILABLE/);
+    t.equal((await runSignerd(['show', signature, '--state-dir', path.join(dir, 'state')])).stdout.split('\n')[0], 'status     revoked', 'show: revoked');
+    const reinstate = await runSignerd(['reinstate', signature, ...common]);
+    t.equal(reinstate.code, 69, 'reinstate with the log stuck: exit 69');
+    t.equal((await runSignerd(['show', signature, '--state-dir', path.join(dir, 'state')])).stdout.split('\n')[0], 'status     revoked', 'and still revoked');
+    holder.exec('ROLLBACK');
+    const again = await runSignerd(['revoke', signature, ...common]);
+    t.equal(again.code, 1, 'revoking again: nothing left to revoke');
+    t.ok(
+      entries(logDir).some((e) => e['kind'] === 'revoke' && e['signature'] === signature),
+      'but its entry is logged now',
+    );
+  });
+
+  t.test('import: any number of records, logged and written batch by batch; a bad line writes nothing', async (t) => {
+    const common = ['--state-dir', path.join(dir, 'import-state'), '--transparency-log', logDir, '--transparency-log-key', keyFile];
+    const count = 8_500; // above the log's queue bound (8,192 appends waiting)
+    const hex = (i: number) => i.toString(16).padStart(8, '0');
+    const line = (i: number) => JSON.stringify({ signature: hex(i), message: '', keyId: 'k', algorithm: 'a' });
+    const lines = Array.from({ length: count }, (_, i) => line(i));
+    const before = entries(logDir).length;
+    for (const [bad, why] of [
+      ['{"signature": ', /line 2: not JSON/],
+      [JSON.stringify({ signature: 'ab', message: 'not base64!', keyId: 'k', algorithm: 'a' }), /line 2: message is not base64/],
+      [JSON.stringify({ signature: 'ab', message: '', keyId: 'k', algorithm: 'a', createdMs: 'yesterday' }), /line 2: createdMs must be epoch milliseconds/],
+      [JSON.stringify({ signature: 'ab', message: '', keyId: 'k', algorithm: 'a', expiresMs: -5 }), /line 2: expiresMs must be/],
+      [JSON.stringify({ signature: '', message: '', keyId: 'k', algorithm: 'a' }), /line 2: the signature is empty/],
+    ] as const) {
+      const refused = await runSignerd(['import', '-', ...common], `${line(0)}\n${bad}\n`);
+      t.equal(refused.code, 78, `${String(why)}: exit 78`);
+      t.match(refused.stderr, why);
+    }
+    const imported = await runSignerd(['import', '-', ...common], lines.join('\n') + '\n');
+    t.equal(imported.code, 0, `import: ${imported.stderr}`);
+    t.equal(imported.stdout, `imported ${count}\n`);
+    await until(() => entries(logDir).length >= before + count, 10_000, 'every restore under a checkpoint');
+    t.equal(entries(logDir).length - before, count, 'one reinstate entry per record, and none for the refused files');
+    t.equal((await runSignerd(['show', hex(count - 1), '--state-dir', path.join(dir, 'import-state')])).code, 0, 'the last record is live');
   });
 });

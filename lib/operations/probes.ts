@@ -43,6 +43,7 @@ export function validityStorePart(store: ValidityStore, opts: { write: boolean; 
   return {
     name: 'store',
     intervalMs: STORE_PROBE_INTERVAL_MS,
+    timeoutCode: 'STORE_UNAVAILABLE',
     ...(opts.changes ? { changes: opts.changes } : {}),
     async probe() {
       if (opts.stateDir !== null) await probeDirectory(opts.stateDir, probeId);
@@ -83,12 +84,13 @@ export async function probeDirectory(dir: string, probeId: string): Promise<void
 }
 
 /**
- * Daemons that log what they sign: the log's writer takes the write lock within 1 s.
- * While another process holds it, or the disk fails, every signature would be withheld
- * (LOG_UNAVAILABLE): the daemon is not ready, and says so before a request finds out.
+ * Daemons that log what they sign: the log's writer takes the write lock within 1 s, and the log's
+ * directory takes a new synced file. While another process holds the lock, or the disk is full or
+ * fails, every signature would be withheld (LOG_UNAVAILABLE): the daemon is not ready, and says so
+ * before a request finds out (a failed append probes again at once).
  */
 export function transparencyLogPart(log: { probe(): Promise<void> }): ReadinessPart {
-  return { name: 'transparency log', intervalMs: STORE_PROBE_INTERVAL_MS, reprobeOnFault: true, probe: () => log.probe() };
+  return { name: 'transparency log', intervalMs: STORE_PROBE_INTERVAL_MS, reprobeOnFault: true, timeoutCode: 'LOG_UNAVAILABLE', probe: () => log.probe() };
 }
 
 /** A directory the daemon reads on every request (firmware's key root, the log server's log) can still be listed. */

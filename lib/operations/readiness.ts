@@ -2,7 +2,7 @@
 // store, a secret set) passed its last probe. Probes run on an interval, at once after a backend fault
 // or a signalled change (a store's connection lost or back), each within a deadline.
 import type { Logger } from 'pino';
-import { DaemonError, toDaemonError } from '../errors.js';
+import { DaemonError, toDaemonError, type ErrorCode } from '../errors.js';
 import { PROBE_MS_MAX, UNREADY_LOG_INTERVAL_MS } from '../limits.js';
 
 /** One thing the daemon needs to do its job, and how to prove it works now. */
@@ -14,6 +14,8 @@ export interface ReadinessPart {
   probe(): Promise<void>;
   /** Probe again at once when a request ends with a backend fault (keys, HSM secrets). */
   readonly reprobeOnFault?: boolean;
+  /** The code of a probe that does not answer in time: the part's own (a store's, the log's); BACKEND_TIMEOUT by default (keys). */
+  readonly timeoutCode?: ErrorCode;
   /** Where the part learns of changes between probes (a store's connection lost or back): probe at once. */
   readonly changes?: ProbeTrigger;
 }
@@ -112,7 +114,7 @@ export function createReadiness(log: Logger): Readiness {
     t.running = true;
     t.again = false;
     clearTimeout(t.timer);
-    void withDeadline(t.part.probe(), PROBE_MS_MAX)
+    void withDeadline(t.part.probe(), PROBE_MS_MAX, t.part.timeoutCode ?? 'BACKEND_TIMEOUT')
       .then(
         () => {
           t.state.ready = true;
@@ -171,10 +173,10 @@ export function createReadiness(log: Logger): Readiness {
   };
 }
 
-function withDeadline(work: Promise<void>, msMax: number): Promise<void> {
+function withDeadline(work: Promise<void>, msMax: number, code: ErrorCode): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DaemonError('BACKEND_TIMEOUT', `no answer within ${msMax} ms`)), msMax);
+    timer = setTimeout(() => reject(new DaemonError(code, `no answer within ${msMax} ms`)), msMax);
   });
   return Promise.race([work, expired]).finally(() => clearTimeout(timer));
 }

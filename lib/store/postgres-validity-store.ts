@@ -51,12 +51,7 @@ export function createPostgresValidityStore(store: PostgresStoreClient): Validit
     revoke: (signature) =>
       store.guard('revoke', async () => (await durableWrite(pool, named('revoke', [key(signature), Date.now(), Date.now()]))).rowCount === 1),
     reinstate: (signature, expiresMs) =>
-      store.guard(
-        'reinstate',
-        async () =>
-          (await durableWrite(pool, named('reinstate', [key(signature), expiresMs, Date.now()]))).rowCount ===
-          1,
-      ),
+      store.guard('reinstate', async () => (await durableWrite(pool, named('reinstate', [key(signature), expiresMs, Date.now()]))).rowCount === 1),
     restore: (r) => store.guard('restore', async () => void (await durableWrite(pool, named('upsert', recordValues(r))))),
     describeDurability: () => store.describeDurability(),
     purgeExpired: () => store.guard('purge', async () => (await pool.query(named('purge', [Date.now()]))).rowCount ?? 0),

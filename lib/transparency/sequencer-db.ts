@@ -38,8 +38,12 @@ export interface Sequencer extends NodeSource {
   published(): PublishedState | null;
   /** Runs fn in a write transaction: no other process appends or publishes meanwhile. */
   withWriteLock<T>(fn: () => T): T;
-  /** Takes the write lock, waiting at most waitMs (throws SQLITE_BUSY after), and gives it back at once. */
-  tryWriteLock(waitMs: number): void;
+  /**
+   * Readiness: takes the write lock, waiting at most waitMs (throws SQLITE_BUSY after), and commits one
+   * small durable write under it (the time of this probe, in meta): a lock taken and given back
+   * writes nothing, and so passes where every append fails (a full disk, a log file that refuses writes).
+   */
+  probeWrite(waitMs: number): void;
   /** Records the published checkpoint; only inside withWriteLock. */
   setPublished(state: PublishedState): void;
   findBySignature(signature: Buffer): number[];
@@ -155,7 +159,8 @@ export function openSequencer(dir: string, opts: SequencerOptions): Sequencer {
     entries: (from, to) => selectEntries.all(from, to) as Buffer[],
     published: publishedState,
     withWriteLock: (fn) => locked(() => db.transaction(fn).immediate()),
-    tryWriteLock: (waitMs) => retryWhileBusy(Math.min(waitMs, opts.lockWaitMsMax), () => db.transaction(() => undefined).immediate()),
+    probeWrite: (waitMs) =>
+      retryWhileBusy(Math.min(waitMs, opts.lockWaitMsMax), () => db.transaction(() => upsertMeta!.run('readiness_probe_ms', String(Date.now()))).immediate()),
     setPublished: (state) => {
       upsertMeta!.run('published_size', String(state.size));
       upsertMeta!.run('published_note', state.note);

@@ -1,6 +1,9 @@
 // The log writer's thread: it owns the sequencer database, so that waiting for another process's
 // commit and for fsync never blocks a daemon's event loop. It handles one request at a time, in
 // the order they arrive; the daemon thread batches appends while a commit is in progress.
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isDaemonError, type ErrorCode } from '../errors.js';
 import { rootHash } from './merkle-tree.js';
@@ -26,6 +29,22 @@ function failure(err: unknown): { code: ErrorCode; message: string } {
 }
 
 const publishes = new Set<Promise<boolean>>();
+
+/** Writes, syncs and removes a small file in the log's directory (one name per process). */
+function probeDisk(dir: string): void {
+  const file = path.join(dir, `.readiness-probe-${process.pid}`);
+  try {
+    const fd = fs.openSync(file, 'w', 0o600);
+    try {
+      fs.writeSync(fd, randomBytes(64));
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } finally {
+    fs.rmSync(file, { force: true });
+  }
+}
 
 /** Requests run in arrival order; a publish awaits its file writes, and appends go on meanwhile. */
 async function handle(seq: Sequencer, req: SequencerRequest): Promise<unknown> {
@@ -56,8 +75,11 @@ async function handle(seq: Sequencer, req: SequencerRequest): Promise<unknown> {
       return seq.published();
     }
     case 'probe':
-      // Readiness: the write lock, taken and given back within a readiness probe's own deadline.
-      seq.tryWriteLock(req.lockWaitMs);
+      // Readiness, within a probe's own deadline: a durable write under the write lock, and a new
+      // synced file (tiles and checkpoints are new files), so a full or failing disk is seen before
+      // a request meets it.
+      seq.probeWrite(req.lockWaitMs);
+      probeDisk(data.dir);
       return null;
     case 'close':
       // A publish whose caller gave up may still be writing; the database stays open for it.

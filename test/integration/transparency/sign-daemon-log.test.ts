@@ -2,6 +2,7 @@
 // `signerd log verify` + the Go verifier accept it; a log that does not answer withholds the
 // signature (LOG_UNAVAILABLE) and service resumes by itself; revoke and reinstate record what they change.
 import t from 'tap';
+import { execFileSync, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -12,6 +13,7 @@ import { makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
 import { SEQUENCER_FILE } from '../../../lib/transparency/sequencer-db.js';
 import { checkBundle, makeKey, publishedEntries as entries, until } from './fixtures.js';
 import { get, metricsPortOf } from '../../helpers/operations.js';
+import { needTools } from '../../helpers/tools.js';
 
 t.test('sign-ecdsa with the log: every signature returned is provably in it', async (t) => {
   const dir = t.testdir();
@@ -75,6 +77,26 @@ t.test('sign-ecdsa with the log: every signature returned is provably in it', as
     t.equal(signaturesOf(after).length, 1, 'the next request is signed');
     await until(() => entries(logDir).some((e) => e['signature'] === signaturesOf(after)[0]), 5_000, 'its entry under a checkpoint');
     t.ok(entries(logDir).length > before, 'and logged');
+  });
+
+  t.test('a log whose files refuse writes (as on a full disk): not ready, LOG_UNAVAILABLE, back by itself', needTools('chattr'), async (t) => {
+    // The write-ahead log made immutable: every commit fails, while taking the lock alone still works
+    // (the readiness probe once did only that, and stayed ready while every signature was refused).
+    const wal = path.join(logDir, `${SEQUENCER_FILE}-wal`);
+    execFileSync('chattr', ['+i', wal]);
+    t.teardown(() => void spawnSync('chattr', ['-i', wal]));
+    const refused = await request(daemon.port, 'while the disk refuses');
+    t.match(refused, /^ERR LOG_UNAVAILABLE /, 'refused with LOG_UNAVAILABLE');
+    const metrics = metricsPortOf(daemon);
+    await until(async () => (await get(metrics, '/readyz')).status === 503, 10_000, 'not ready while the log cannot be written');
+    t.match(
+      JSON.parse((await get(metrics, '/readyz')).body),
+      { ready: false, notReady: { 'transparency log': /^LOG_UNAVAILABLE: / } },
+      '/readyz names the log',
+    );
+    execFileSync('chattr', ['-i', wal]);
+    await until(async () => (await get(metrics, '/readyz')).status === 200, 10_000, 'ready again');
+    t.equal(signaturesOf(await request(daemon.port, 'after the disk')).length, 1, 'and signing again, by itself');
   });
 
   t.test('revoke and reinstate record what they change', async (t) => {

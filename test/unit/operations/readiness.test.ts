@@ -1,6 +1,6 @@
 // Readiness's probe trigger: a part whose backend signals a change (a Redis connection closed or
 // ready again) is probed at once instead of at its next interval, and a change signalled while a
-// probe runs gets a probe of its own after it.
+// probe runs gets a probe of its own after it; a probe that does not answer is reported with its part's code.
 import pino from 'pino';
 import t, { type Test } from 'tap';
 import { DaemonError } from '../../../lib/errors.js';
@@ -76,4 +76,16 @@ t.test('a change while a probe runs is probed again after it', async (t) => {
 t.test('a trigger fired before its part is added does nothing', async (t) => {
   const changes = createProbeTrigger();
   t.doesNotThrow(() => changes.fire());
+});
+
+t.test("a probe that does not answer is reported with its part's own code", async (t) => {
+  const readiness = createReadiness(pino({ level: 'silent' }));
+  t.teardown(() => readiness.stop());
+  const never = (): Promise<void> => new Promise(() => undefined);
+  readiness.add({ name: 'store', intervalMs: HOUR_MS, timeoutCode: 'STORE_UNAVAILABLE', probe: never });
+  readiness.add({ name: 'key k', intervalMs: HOUR_MS, probe: never });
+  readiness.serving();
+  const reasons = (): Record<string, string | null> => Object.fromEntries(readiness.report().parts.map((p) => [p.name, p.reason]));
+  t.ok(await until(() => Object.values(reasons()).every((r) => r !== null && r !== 'not probed yet'), 5_000), 'both probes gave up');
+  t.match(reasons(), { store: /^STORE_UNAVAILABLE: no answer within/, 'key k': /^BACKEND_TIMEOUT: no answer within/ }, 'a store is not named a key backend');
 });

@@ -1,6 +1,7 @@
 // Derives the public C2SP layout from the sequencer: tiles and entry bundles for a tree size, and
 // the checkpoint file. Tiles are immutable by content (a path names level, index and width), so
-// writing one twice, from two processes, writes the same bytes; only the checkpoint moves.
+// writing one twice, from two processes, writes the same bytes; only the checkpoint moves. A file
+// already at a tile's path with other bytes (another log's, or altered) stops the publish.
 import fs from 'node:fs';
 import path from 'node:path';
 import { DaemonError } from '../errors.js';
@@ -16,8 +17,19 @@ function tileBytes(seq: Sequencer, tile: TileRef): Buffer {
   return Buffer.concat(seq.nodes(TILE_HEIGHT * tile.level, tile.index * TILE_WIDTH, tile.width));
 }
 
-/** The tile and bundle files the tree at `toSize` has and the tree at `fromSize` lacks, with their bytes. */
-function tileFiles(dir: string, seq: Sequencer, fromSize: number, toSize: number): { tiles: TileRef[]; files: Array<{ file: string; data: () => Buffer }> } {
+/**
+ * The tile and bundle files the tree at `toSize` has and the tree at `fromSize` lacks, with their
+ * bytes, less those already there. `compare`: a file already there must have these very bytes (for
+ * tiles no checkpoint names yet); otherwise being there is enough (tiles under a published
+ * checkpoint, which `log audit` checks: reading them all at every open would cost the whole log).
+ */
+function tileFiles(
+  dir: string,
+  seq: Sequencer,
+  fromSize: number,
+  toSize: number,
+  compare: boolean,
+): { tiles: TileRef[]; files: Array<{ file: string; data: () => Buffer }> } {
   const tiles = tilesAdded(fromSize, toSize);
   const files: Array<{ file: string; data: () => Buffer }> = [];
   for (const tile of tiles) {
@@ -27,14 +39,34 @@ function tileFiles(dir: string, seq: Sequencer, fromSize: number, toSize: number
       files.push({ file: path.join(dir, entryBundlePath(tile)), data: () => encodeEntryBundle(seq.entries(from, from + tile.width)) });
     }
   }
-  // A file already there is complete (renamed into place) and, by its path, has these very bytes.
-  return { tiles, files: files.filter((f) => !fs.existsSync(f.file)) };
+  return { tiles, files: files.filter((f) => (compare ? !alreadyWritten(f.file, f.data) : !fs.existsSync(f.file))) };
+}
+
+/**
+ * Whether `file` is already there with these very bytes (renamed into place by this process before a
+ * crash, or by another process sharing the log). A file with other bytes is refused, never kept or
+ * replaced: left, the new checkpoint would sign over another log's tiles; replaced, a tile someone
+ * may have mirrored would change. The log stops publishing until an operator looks.
+ */
+function alreadyWritten(file: string, data: () => Buffer): boolean {
+  let existing: Buffer;
+  try {
+    existing = fs.readFileSync(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  if (existing.equals(data())) return true;
+  throw new DaemonError(
+    'LOG_UNAVAILABLE',
+    `${file} is already there with other bytes than this log's: the directory holds another log's tiles, or they were changed (move them away; a new log needs an empty directory)`,
+  );
 }
 
 /** Writes the files of tileFiles and makes them durable (at open, before anything else runs). */
 function writeTiles(dir: string, seq: Sequencer, fromSize: number, toSize: number): TileRef[] {
   const dirs = directorySync();
-  const { tiles, files } = tileFiles(dir, seq, fromSize, toSize);
+  const { tiles, files } = tileFiles(dir, seq, fromSize, toSize, false);
   for (const f of files) writeFileAtomically(f.file, f.data(), dirs);
   dirs.flush();
   return tiles;
@@ -83,7 +115,7 @@ export async function publishCheckpoint(dir: string, seq: Sequencer, size: numbe
   const before = seq.published()?.size ?? 0;
   if (size <= before) return false;
   const dirs = directorySync();
-  const { tiles, files } = tileFiles(dir, seq, before, size);
+  const { tiles, files } = tileFiles(dir, seq, before, size, true);
   // Bytes are read from the database now, in this turn; the writes overlap.
   await Promise.all(files.map((f) => writeFileAtomicallyAsync(f.file, f.data(), dirs)));
   await dirs.flushAsync();

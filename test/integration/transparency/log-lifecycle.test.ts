@@ -1,5 +1,6 @@
 // Opening, failing and reopening a log through the library: a database that lost entries or
-// belongs to another tree is refused (appending would fork), the checkpoint file and its record
+// belongs to another tree is refused (appending would fork), another log's tiles left in the
+// directory are never signed over, the checkpoint file and its record
 // are brought level after a crash between them, missing tiles and stale temporary files are
 // repaired, a lock held too long fails the append closed and recovers by itself, and lone appends
 // (committed on the calling thread) stay durable, ordered and patient with a held lock.
@@ -47,6 +48,30 @@ t.test('a database that lost entries, or holds another tree, is refused', async 
   const logC = await openLog(b, keyFile);
   await logC.close();
   t.equal(await failure(openLog(b, otherKey)), 'CONFIG_INVALID', 'a key named for another log');
+});
+
+t.test("tiles already in the directory with other bytes are never published under this log's checkpoint", async (t) => {
+  const dir = t.testdir();
+  const { keyFile } = await makeKey(dir);
+  const logDir = path.join(dir, 'log');
+  const old = await openLog(logDir, keyFile);
+  await appendRange(old, 0, 300);
+  await old.close();
+  const oldTile = fs.readFileSync(path.join(logDir, 'tile/0/000'));
+  // A new log started in the same directory, its database and checkpoint gone but the tiles left.
+  fs.rmSync(path.join(logDir, SEQUENCER_FILE));
+  fs.rmSync(path.join(logDir, 'checkpoint'));
+  const { keyFile: newKey } = await makeKey(dir, 'new.test/log');
+  const fresh = await openLog(logDir, newKey);
+  t.teardown(() => fresh.close());
+  await appendRange(fresh, 1_000, 1_260);
+  const refused = await fresh.publish().then(
+    () => null,
+    (err: unknown) => err as { code?: string; message?: string },
+  );
+  t.match(refused, { code: 'LOG_UNAVAILABLE', message: /tile\/0\/000 is already there with other bytes than this log's/ }, 'the publish stops');
+  t.notOk(fs.existsSync(path.join(logDir, 'checkpoint')), 'no checkpoint signs over the other log');
+  t.same(fs.readFileSync(path.join(logDir, 'tile/0/000')), oldTile, 'and the old tile is left as it was');
 });
 
 t.test('the checkpoint file and its record are brought level after a crash between them', async (t) => {

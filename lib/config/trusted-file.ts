@@ -6,13 +6,14 @@ import { readCheckedFile, TRUSTED_MODE_CHECK } from '../keys/key-file.js';
 import { CONFIG_FILE_BYTES_MAX } from '../limits.js';
 
 /**
- * The file's text and mode, read through the one descriptor its owner and mode were checked on. A file
+ * The file's text and mode, read through the one descriptor its owner and mode were checked on (a
+ * pipe, as `--config <(…)` gives, is read to its end). A file
  * that cannot be read is CONFIG_INVALID (it is configuration, not a key); a file another user may
  * change is KEY_FILE_INSECURE, as for every file that grants access.
  */
 export function readTrustedFile(file: string, what: string): { text: string; mode: number } {
   try {
-    const { data, mode } = readCheckedFile(file, what, TRUSTED_MODE_CHECK, CONFIG_FILE_BYTES_MAX);
+    const { data, mode } = readCheckedFile(file, what, TRUSTED_MODE_CHECK, CONFIG_FILE_BYTES_MAX, { pipes: true });
     return { text: data.toString('utf8'), mode };
   } catch (err) {
     if (isDaemonError(err) && err.code === 'KEY_LOAD_FAILED') throw new DaemonError('CONFIG_INVALID', err.message, { cause: err });

@@ -29,31 +29,55 @@ export function checkMode(path: string, what: string, mode: number, check: ModeC
 
 /**
  * The checks and the read go through one descriptor, so the file checked is the file read (a swap
- * in between cannot bring another). Opened non-blocking: a FIFO is refused, never waited on. The
- * owner must be this process's user or root: another user could rewrite it at will.
+ * in between cannot bring another). Opened non-blocking: a FIFO is refused, never waited on, unless
+ * `pipes` (configuration, which a shell may hand over as `--config <(…)`: read to its end, bounded).
+ * The owner must be this process's user or root: another user could rewrite it at will.
  */
-export function readCheckedFile(path: string, what: string, check: ModeCheck, bytesMax = Infinity): { data: Buffer; mode: number } {
+export function readCheckedFile(
+  path: string,
+  what: string,
+  check: ModeCheck,
+  bytesMax = Infinity,
+  opts: { pipes?: boolean } = {},
+): { data: Buffer; mode: number } {
   let fd: number;
   try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    fd = fs.openSync(path, fs.constants.O_RDONLY | (opts.pipes ? 0 : fs.constants.O_NONBLOCK));
   } catch (err) {
     throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
   }
   try {
     const stat = fs.fstatSync(fd);
-    if (!stat.isFile()) throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: not a regular file`);
+    const pipe = opts.pipes === true && stat.isFIFO();
+    if (!stat.isFile() && !pipe) throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: not a regular file`);
     const uid = process.getuid?.() ?? 0;
     if (stat.uid !== uid && stat.uid !== 0) {
       throw new DaemonError('KEY_FILE_INSECURE', `${what} ${path} is owned by uid ${stat.uid}; it must be owned by this daemon's user (uid ${uid}) or root`);
     }
     checkMode(path, what, stat.mode, check);
     if (stat.size > bytesMax) throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: larger than ${bytesMax} bytes`);
-    return { data: fs.readFileSync(fd), mode: stat.mode };
+    const data = pipe ? readPipe(fd, bytesMax) : fs.readFileSync(fd);
+    if (data.length > bytesMax) throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: larger than ${bytesMax} bytes`);
+    return { data, mode: stat.mode };
   } catch (err) {
     if (err instanceof DaemonError) throw err;
     throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/** A pipe's bytes to its end, or the first bytesMax + 1 of them (the caller refuses more). */
+function readPipe(fd: number, bytesMax: number): Buffer {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const chunk = Buffer.alloc(64 * 1024);
+    const n = fs.readSync(fd, chunk, 0, chunk.length, null);
+    if (n === 0) return Buffer.concat(chunks, total);
+    chunks.push(chunk.subarray(0, n));
+    total += n;
+    if (total > bytesMax) return Buffer.concat(chunks, total);
   }
 }
 

@@ -1,7 +1,5 @@
 // The options that name a transparency log and its checkpoint key, shared by the daemons (once they
 // log) and `signerd log`, and the one place that turns them into an open TransparencyLog.
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Command, OptionValues } from '@commander-js/extra-typings';
 import type { Logger } from 'pino';
 import { DaemonError } from '../errors.js';
@@ -52,14 +50,8 @@ export function transparencyLogSettings(opts: TransparencyLogOptionValues): Tran
 
 /** The name recorded in an existing log directory, or undefined. */
 async function storedLogOrigin(dir: string): Promise<string | undefined> {
-  const { openSequencer, SEQUENCER_FILE } = await import('../transparency/sequencer-db.js');
-  if (!fs.existsSync(path.join(dir, SEQUENCER_FILE))) return undefined;
-  const seq = openSequencer(dir, { lockWaitMsMax: LOG_LOCK_WAIT_MS_MAX, readonly: true });
-  try {
-    return seq.origin;
-  } finally {
-    seq.close();
-  }
+  const { storedOrigin } = await import('../transparency/sequencer-db.js');
+  return storedOrigin(dir, LOG_LOCK_WAIT_MS_MAX);
 }
 
 export async function openLogKeys(settings: TransparencyLogSettings, deps: { callMsMax: number; log?: Logger }): Promise<CheckpointSigner[]> {

@@ -2,6 +2,7 @@
 // numbers entries and stores every complete subtree hash. Its write lock is the one lock the
 // processes sharing a log take; a committed append is durable. Tiles and checkpoints are derived.
 import Database from 'better-sqlite3';
+import fs from 'node:fs';
 import path from 'node:path';
 import { DaemonError } from '../errors.js';
 import { leafHash, nodeHash } from './merkle-hash.js';
@@ -170,12 +171,30 @@ export function openSequencer(dir: string, opts: SequencerOptions): Sequencer {
   };
 }
 
+/** The origin a database names; undefined before its tables are made. */
+function originIn(db: Database.Database): string | undefined {
+  const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
+  return hasMeta ? (db.prepare("SELECT value FROM meta WHERE key = 'origin'").pluck().get() as string | undefined) : undefined;
+}
+
+/**
+ * The name a log's database holds, or undefined when it has none yet: no file, or a file another
+ * process has just made and not yet given its tables (several daemons starting on one new log).
+ */
+export function storedOrigin(dir: string, lockWaitMsMax: number): string | undefined {
+  const file = path.join(dir, SEQUENCER_FILE);
+  if (!fs.existsSync(file)) return undefined;
+  const db = new Database(file, { timeout: 0, readonly: true, fileMustExist: true });
+  try {
+    return retryWhileBusy(lockWaitMsMax, () => originIn(db));
+  } finally {
+    db.close();
+  }
+}
+
 /** Creates the tables on first use (one process wins; the others find them) and checks the origin. */
 function prepareSchema(db: Database.Database, opts: SequencerOptions): string {
-  const stored = (): string | undefined => {
-    const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get();
-    return hasMeta ? (db.prepare("SELECT value FROM meta WHERE key = 'origin'").pluck().get() as string | undefined) : undefined;
-  };
+  const stored = (): string | undefined => originIn(db);
   const check = (found: string): string => {
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version !== SCHEMA_VERSION)

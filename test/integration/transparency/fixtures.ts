@@ -22,7 +22,7 @@ import { verifyConsistency } from '../../../lib/transparency/merkle-proof-check.
 import type { NoteVerifierKey } from '../../../lib/transparency/note-key.js';
 import type { LogEvent } from '../../../lib/transparency/log-entry.js';
 
-const ORIGIN = 'signerd.test/log';
+export const ORIGIN = 'signerd.test/log';
 
 /** `signerd log keygen`: the key file and the verifier key (its last line). */
 export async function keygenCommand(dir: string, origin = ORIGIN): Promise<{ keyFile: string; vkey: string }> {

@@ -12,9 +12,10 @@ import path from 'node:path';
 import { auditLog } from '../../../lib/transparency/log-audit.js';
 import { parseVerifierKey } from '../../../lib/transparency/note-key.js';
 import { readCheckpointFile } from '../../../lib/transparency/tile-publisher.js';
-import { SEQUENCER_FILE } from '../../../lib/transparency/sequencer-db.js';
+import { SEQUENCER_FILE, storedOrigin } from '../../../lib/transparency/sequencer-db.js';
+import { openConfiguredTransparencyLog, type TransparencyLogSettings } from '../../../lib/config/transparency-log-options.js';
 import type { LogEvent } from '../../../lib/transparency/log-entry.js';
-import { appendRange, makeKey, openLog } from './fixtures.js';
+import { appendRange, makeKey, openLog, ORIGIN } from './fixtures.js';
 
 async function failure(p: Promise<unknown>): Promise<string> {
   try {
@@ -48,6 +49,21 @@ t.test('a database that lost entries, or holds another tree, is refused', async 
   const logC = await openLog(b, keyFile);
   await logC.close();
   t.equal(await failure(openLog(b, otherKey)), 'CONFIG_INVALID', 'a key named for another log');
+});
+
+t.test('a database file another process has only just made (no tables yet) is a new log, not a refusal', async (t) => {
+  // Several daemons starting on one new log: one has created the file, the others look for its name.
+  const dir = t.testdir();
+  const { keyFile } = await makeKey(dir);
+  const logDir = path.join(dir, 'log');
+  fs.mkdirSync(logDir);
+  fs.writeFileSync(path.join(logDir, SEQUENCER_FILE), '');
+  t.equal(storedOrigin(logDir, 1_000), undefined, 'no name yet');
+  const settings: TransparencyLogSettings = { dir: logDir, keys: [keyFile] };
+  const log = await openConfiguredTransparencyLog(settings, { callMsMax: 5_000 });
+  t.equal(log.origin, ORIGIN, "opened under the key's name");
+  await log.close();
+  t.equal(storedOrigin(logDir, 1_000), ORIGIN, 'and the database holds it now');
 });
 
 t.test("tiles already in the directory with other bytes are never published under this log's checkpoint", async (t) => {

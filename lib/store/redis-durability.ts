@@ -18,7 +18,7 @@ export interface DurabilityLog {
 }
 
 export interface DurabilityGate {
-  /** True once the server this connection reached has passed (reset when the connection is re-established). */
+  /** True once the server this connection reached has passed, for PASSED_RECHECK_MS (reset when the connection is re-established). */
   readonly passed: boolean;
   /**
    * Resolves once the server passed; rejects with CONFIG_INVALID naming the setting when it can lose
@@ -35,12 +35,19 @@ export interface DurabilityGate {
  * log gets one line per period, and a server fixed with CONFIG SET is accepted without a restart.
  */
 const REFUSED_RECHECK_MS = 5_000;
+/**
+ * A server that passed is checked again after this long, on the next request: a `CONFIG SET
+ * appendfsync everysec` on a running server, or AOF writes failing on a full disk, would otherwise go
+ * unseen until the connection was re-established.
+ */
+const PASSED_RECHECK_MS = 5_000;
 
 const FIX =
   'set appendonly yes and appendfsync always (docs/signature-daemons.md), or pass --redis-wait-replicas <n> (replicas acknowledge every revocation and watermark) or --redis-allow-volatile';
 
 export function durabilityGate(client: RedisClient, policy: DurabilityPolicy, log: DurabilityLog): DurabilityGate {
   let passed = false;
+  let passedAtMs = 0;
   // A reconnect may reach another server (a Sentinel failover): it is checked again before use.
   let generation = 0;
   let inFlight: Promise<void> | null = null;
@@ -56,6 +63,7 @@ export function durabilityGate(client: RedisClient, policy: DurabilityPolicy, lo
     if (problems.length > 0 && policy.waitReplicas === 0 && !policy.allowVolatile) {
       const error = new DaemonError('CONFIG_INVALID', `redis may lose a write it acknowledged (a revocation, a watermark): ${problems.join('; ')}; ${FIX}`);
       refused = { error, atMs: Date.now() };
+      passed = false;
       throw error;
     }
     if (policy.allowVolatile) {
@@ -70,11 +78,14 @@ export function durabilityGate(client: RedisClient, policy: DurabilityPolicy, lo
       );
     }
     refused = null;
-    if (checked === generation) passed = true;
+    if (checked === generation) {
+      passed = true;
+      passedAtMs = Date.now();
+    }
   }
 
   function check(): Promise<void> {
-    if (passed) return Promise.resolve();
+    if (passed && Date.now() - passedAtMs < PASSED_RECHECK_MS) return Promise.resolve();
     if (refused && Date.now() - refused.atMs < REFUSED_RECHECK_MS) return Promise.reject(refused.error);
     inFlight ??= run().finally(() => {
       inFlight = null;
@@ -85,7 +96,7 @@ export function durabilityGate(client: RedisClient, policy: DurabilityPolicy, lo
   let logged: DaemonError | null = null;
   return {
     get passed() {
-      return passed;
+      return passed && Date.now() - passedAtMs < PASSED_RECHECK_MS;
     },
     check,
     async checkForRequest() {

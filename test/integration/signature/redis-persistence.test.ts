@@ -1,5 +1,6 @@
 // Redis persistence at start: the daemons and admin commands refuse (exit 78, naming the setting)
 // a Redis that can lose a write it acknowledged, unless --redis-wait-replicas or --redis-allow-volatile;
+// a server weakened while in use is refused within seconds and accepted again once fixed;
 // on the Redis they accept, revocations survive a redis-server SIGKILL and restart (issue #10, item 3).
 import t, { type Test } from 'tap';
 import { runSignerd, startDaemon } from '../../helpers/daemon.js';
@@ -66,6 +67,28 @@ t.test('appendfsync everysec: refused', needTools('redis-server'), async (t) => 
   const redis = await startRedis(['--appendfsync', 'everysec']);
   t.teardown(() => redis.stop());
   await refused(t, redis, /CONFIG_INVALID: .*appendfsync is everysec/, 'first');
+});
+
+t.test('a server weakened while in use is refused within seconds, and accepted again once fixed', needTools('redis-server', 'redis-cli'), async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const [[, signArgs]] = daemons(redis) as [[string, string[]]];
+  const d = await startDaemon(signArgs);
+  t.teardown(() => d.stop('SIGKILL'));
+  t.equal(signaturesOf(await request(d.port, 'before')).length, 1, 'signs on the accepted server');
+  await redis.cli('CONFIG', 'SET', 'appendfsync', 'everysec');
+  const poll = async (done: (reply: string) => boolean): Promise<string> => {
+    let reply = '';
+    for (const end = Date.now() + 15_000; Date.now() < end && !done((reply = await request(d.port, 'poll')));) await new Promise((r) => setTimeout(r, 200));
+    return reply;
+  };
+  t.match(await poll((r) => r.startsWith('ERR ')), /^ERR STORE_UNAVAILABLE /, 'appendfsync everysec at run time: refused (checked again every few seconds)');
+  t.ok(
+    d.logs.some((l) => /persistence check refused this server/.test(String(l['msg'])) && /appendfsync is everysec/.test(String(l['err']))),
+    'the log names the setting',
+  );
+  await redis.cli('CONFIG', 'SET', 'appendfsync', 'always');
+  t.equal(signaturesOf(await poll((r) => !r.startsWith('ERR '))).length, 1, 'fixed: signing again without a restart');
 });
 
 t.test('CONFIG disabled (as on managed Redis): said so, and refused (fail closed)', needTools('redis-server'), async (t) => {

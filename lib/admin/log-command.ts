@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
-import { commandFailure, DaemonError, EXIT_CONFIG, failureLine } from '../errors.js';
+import { commandFailure, DaemonError, EXIT_CONFIG, failureLine, isDaemonError } from '../errors.js';
 import { DEFAULT_LIMITS, LOG_PROOF_FILE_BYTES_MAX, SIGNATURE_BYTES_MAX } from '../limits.js';
 import { applyConfigFile } from '../config/config-file.js';
 import { parseCount } from '../config/numbers.js';
@@ -95,7 +95,17 @@ export function signatureArg(text: string): Buffer {
 
 /** --log-key: the verifier key itself, or a file whose first line is one. */
 function verifierKeyArg(value: string): NoteVerifierKey {
-  const text = /^[^\s+]+\+[0-9a-f]{8}\+/.test(value) ? value : readBounded(value, 4096).toString('utf8').split('\n')[0]!;
+  if (/^[^\s+]+\+[0-9a-f]{8}\+/.test(value)) return parseVerifierKey(value);
+  let text: string;
+  try {
+    text = readBounded(value, 4096).toString('utf8').split('\n')[0]!;
+  } catch (err) {
+    // A mistyped key is a usage error, not a missing log file.
+    if (isDaemonError(err) && err.code === 'NOT_FOUND') {
+      throw new DaemonError('CONFIG_INVALID', `--log-key: neither a verifier key (<name>+<8 hex>+<base64>) nor a readable file (${err.message})`);
+    }
+    throw err;
+  }
   return parseVerifierKey(text);
 }
 

@@ -88,14 +88,17 @@ t.test('signerd log', async (t) => {
   t.equal(publishNow.code, 0, publishNow.stderr);
   t.match(publishNow.stdout, /^signerd\.test\/log\n41\n/, 'checkpoint with the key first publishes what a crash left durable but unpublished');
 
-  const [verified, wrongKey, wrongSignature, fromKeyFile, forked, previous] = await Promise.all([
+  const [verified, wrongKey, wrongSignature, fromKeyFile, forked, previous, mistypedKey] = await Promise.all([
     runSignerd(['log', 'verify', bundleFile, '--log-key', vkey, '--signature', edsig(tezosSignature)]),
     runSignerd(['log', 'verify', bundleFile, '--log-key', other.vkey]),
     runSignerd(['log', 'verify', bundleFile, '--log-key', vkey, '--signature', signatureOf('sig', 2).toString('hex')]),
     runSignerd(['log', 'verify', '-', '--log-key', path.join(dir, 'vkey')], fs.readFileSync(bundleFile, 'utf8')),
     runSignerd(['log', 'audit', forkDir, '--log-key', vkey, '--previous', path.join(dir, 'early-checkpoint')]),
     runSignerd(['log', 'audit', logDir, '--log-key', vkey, '--previous', path.join(dir, 'early-checkpoint')]),
+    runSignerd(['log', 'audit', logDir, '--log-key', 'signerd.test/log+nothex+AAAA']),
   ]);
+  t.equal(mistypedKey.code, 78, 'a mistyped --log-key is a usage error (exit 78), not a missing file');
+  t.match(mistypedKey.stderr, /CONFIG_INVALID: --log-key: neither a verifier key .* nor a readable file/);
   t.equal(verified.code, 0, 'verify: the bundle of that signature, with the log key');
   t.match(verified.stdout, '"tezos":{"level":7,"requestKind":"block","round":0}');
   t.equal(wrongKey.code, 1, "verify with another log's key: exit 1");

@@ -103,7 +103,14 @@ t.test('three sign daemons appending to one log at once', async (t) => {
   const { keyFile: logKey, vkey } = await makeKey(dir);
   const keys = makeKeys(dir, 'ecdsa');
   // Each its own validity store; the log is the one thing they share.
-  const daemons = await Promise.all([0, 1, 2].map((i) => signDaemon(keys.privateKeyFile, logDir, logKey, path.join(dir, `state-${i}`))));
+  // Each is stopped at the end whatever happens, even when another failed to start (Promise.all rejects at once).
+  const daemons = await Promise.all(
+    [0, 1, 2].map(async (i) => {
+      const daemon = await signDaemon(keys.privateKeyFile, logDir, logKey, path.join(dir, `state-${i}`));
+      t.teardown(() => daemon.stop('SIGKILL'));
+      return daemon;
+    }),
+  );
   const received: string[] = [];
   const clients = daemons.map((d, i) => load(d.port, `daemon ${i}`, received));
   await until(() => received.length >= 300, 20_000, '300 signatures');

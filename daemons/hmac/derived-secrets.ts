@@ -48,6 +48,8 @@ function masterFileName(version: number): string {
 }
 
 const MASTER_NAME = /^master-v([1-9][0-9]{0,8})$/;
+/** The highest key version a master file can name (9 digits), well inside the u32 of the HKDF info. */
+export const KEY_VERSION_MAX = 999_999_999;
 
 /** Versions whose master file is in `dir`, ascending. */
 function presentVersions(dir: string): number[] {

@@ -8,6 +8,7 @@ import { isPkcs11Uri } from '../../lib/keys/pkcs11-uri.js';
 import type { SecretSettings } from './secret-set.js';
 import { parseMode } from './secret-set.js';
 import { listenSettings, type ListenOptionValues, type ListenSettings } from '../../lib/config/daemon-options.js';
+import { KEY_VERSION_MAX } from './derived-secrets.js';
 
 export const MAC_PORT = 9850;
 export const VERIFY_PORT = 9851;
@@ -24,7 +25,7 @@ export interface HmacSettings {
   chunkBytes: number;
 }
 
-const parseVersion = parseCount('--key-version', 1);
+const parseVersion = parseCount('--key-version', 1, KEY_VERSION_MAX);
 
 /** `1,3` or `none` (a --config file's array arrives joined by commas). */
 function parseVersionList(value: string): number[] {
@@ -33,7 +34,7 @@ function parseVersionList(value: string): number[] {
     .split(',')
     .map((v) => v.trim())
     .filter((v) => v.length > 0)
-    .map((v) => parseCount('--accept-versions', 1)(v));
+    .map((v) => parseCount('--accept-versions', 1, KEY_VERSION_MAX)(v));
 }
 
 export function addHmacOptions<Args extends unknown[], Opts extends OptionValues>(cmd: Command<Args, Opts>) {

@@ -16,7 +16,7 @@ export function secretsPart(secrets: LiveSecrets): ReadinessPart {
     async probe() {
       const set = secrets.current();
       for (const version of set.versions) {
-        const tag = await set.mac(PROBE_DATA, 0, version);
+        const tag = await set.mac(PROBE_DATA, set.probeIndex ?? 0, version);
         if (tag.length !== TAG_BYTES) throw new Error('a probe tag has the wrong length');
       }
     },

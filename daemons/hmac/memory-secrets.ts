@@ -8,7 +8,7 @@ import { KEY_BYTES, TABLE_BYTES, UNVERSIONED, type SecretSet } from './secret-se
 
 /** Reads a secret file of exactly `bytes` bytes; a 32-byte secret must also not be all zero bytes. */
 export function readSizedSecret(file: string, bytes: number, what: string): Buffer {
-  const data = readSecretFile(file, what);
+  const data = readSecretFile(file, what, bytes);
   if (data.length !== bytes) {
     const size = data.length;
     data.fill(0);

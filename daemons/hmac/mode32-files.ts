@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DaemonError } from '../../lib/errors.js';
+import { ownedByUs, ownerError } from '../../lib/keys/key-file.js';
 import { hmacWithTransientKey, replacedError } from './memory-secrets.js';
 import { KEY_BYTES, TABLE_BYTES, TABLE_KEYS, UNVERSIONED, tableFileName, type Mode32Files, type SecretSet } from './secret-set.js';
 
@@ -83,9 +84,12 @@ function checkTableFiles(dir: string, files: Map<number, string>): Array<Checked
   return checked;
 }
 
+/** Non-blocking, like every secret file: a FIFO in the directory is refused, never waited on (a reload would freeze every listener). */
+const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK;
+
 function openForCheck(file: string): number {
   try {
-    return fs.openSync(file, 'r');
+    return fs.openSync(file, OPEN_FLAGS);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
     const hint =
@@ -96,7 +100,7 @@ function openForCheck(file: string): number {
   }
 }
 
-/** Checks one open table file as readSecretFile would: regular, private, exactly 2 MiB. */
+/** Checks one open table file as readSecretFile would: regular, ours or root's, private, exactly 2 MiB. */
 function checkTableFile(file: string, fd: number): CheckedFile {
   const stat = fs.fstatSync(fd);
   const problem = tableFileProblem(stat);
@@ -105,12 +109,14 @@ function checkTableFile(file: string, fd: number): CheckedFile {
     throw new DaemonError('KEY_FILE_INSECURE', `mode32 secret file ${file} has mode ${mode}; it must not be readable by group or others (chmod 600 ${file})`);
   }
   if (problem === 'type') throw new DaemonError('KEY_LOAD_FAILED', `mode32 secret file ${file}: not a regular file`);
+  if (problem === 'owner') throw ownerError(file, 'mode32 secret file', stat.uid);
   if (problem === 'size') throw new DaemonError('KEY_LOAD_FAILED', `mode32 secret file ${file}: expected exactly ${TABLE_BYTES} bytes, found ${stat.size}`);
   return { path: file, dev: stat.dev, ino: stat.ino };
 }
 
-function tableFileProblem(stat: fs.Stats): 'type' | 'mode' | 'size' | null {
+function tableFileProblem(stat: fs.Stats): 'type' | 'owner' | 'mode' | 'size' | null {
   if (!stat.isFile()) return 'type';
+  if (!ownedByUs(stat)) return 'owner';
   if ((stat.mode & 0o077) !== 0) return 'mode';
   if (stat.size !== TABLE_BYTES) return 'size';
   return null;
@@ -123,6 +129,12 @@ function tableFileSet(dir: string, files: Array<CheckedFile | null>, count: numb
     mode: 'mode32',
     versions: [UNVERSIONED],
     summary: { secretDir: dir, files: count, mode32Files: require },
+    // With --mode32-files present, file 0000 may be the one not installed.
+    probeIndex:
+      Math.max(
+        0,
+        files.findIndex((f) => f !== null),
+      ) << 16,
     async mac(data, index) {
       if (disposed) throw replacedError();
       const file = index >>> 16;
@@ -198,7 +210,7 @@ function keyReader(readMsMax: number): KeyRead {
 /** open, fstat (still the checked file?), pread 32 bytes, close; `done` runs after the read, `closed` after the close. */
 function readOneKey(file: number, checked: CheckedFile, offset: number, closed: () => void, done: (err: DaemonError | null, key?: Buffer) => void): void {
   const name = tableFileName(file);
-  fs.open(checked.path, 'r', (err, fd) => {
+  fs.open(checked.path, OPEN_FLAGS, (err, fd) => {
     if (err) {
       closed();
       const hint = err.code === 'EMFILE' || err.code === 'ENFILE' ? '; the descriptor limit is too low (raise LimitNOFILE)' : '';

@@ -22,6 +22,8 @@ export interface SecretSet {
   readonly versions: readonly number[];
   /** Safe facts for the log (counts, versions, directory); never key material. */
   readonly summary: Record<string, unknown>;
+  /** An index whose key the set holds, for the readiness probe's tag (0 unless a set may lack it). */
+  readonly probeIndex?: number;
   /** HMAC-SHA256(key(index, version), data). Rejects with BACKEND_UNAVAILABLE if the key cannot be read. */
   mac(data: Buffer, index: number, version: number): Buffer | Promise<Buffer>;
   /** Zeroes held secrets and closes files once nothing uses them; the set is unusable afterwards. */

@@ -2,10 +2,11 @@
 // naming the option, not a NaN that silently disables a limit.
 import { DaemonError } from '../errors.js';
 
-export function parseCount(option: string, min = 0): (value: string | number) => number {
+export function parseCount(option: string, min = 0, max = Number.MAX_SAFE_INTEGER): (value: string | number) => number {
   return (value) => {
     const n = typeof value === 'number' ? value : /^\d+$/.test(value.trim()) ? Number(value) : NaN;
     if (!Number.isSafeInteger(n) || n < min) throw new DaemonError('CONFIG_INVALID', `${option}: expected a whole number >= ${min}, got "${value}"`);
+    if (n > max) throw new DaemonError('CONFIG_INVALID', `${option}: at most ${max}, got ${n}`);
     return n;
   };
 }

@@ -4,9 +4,13 @@ import crypto, { type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import { DaemonError, isDaemonError } from '../errors.js';
 
-/** Reads a secret-bearing file, refusing loose permissions with an operator-readable message. */
-export function readSecretFile(path: string, what: string): Buffer {
-  return readCheckedFile(path, what, SECRET_MODE_CHECK).data;
+/**
+ * Reads a secret-bearing file, refusing loose permissions with an operator-readable message. With
+ * `exactBytes`, a file of another size is refused before it is read (a 1 GiB file in place of a
+ * 32-byte secret is never loaded into memory).
+ */
+export function readSecretFile(path: string, what: string, exactBytes?: number): Buffer {
+  return readCheckedFile(path, what, SECRET_MODE_CHECK, Infinity, exactBytes === undefined ? {} : { exactBytes }).data;
 }
 
 /** A secret file may be read by its owner only. */
@@ -18,6 +22,18 @@ interface ModeCheck {
   forbiddenBits: number;
   /** How the refusal names the problem and its fix: "<what it must not be> (<command>". */
   fix: string;
+}
+
+/** The owner a private or trusted file may have: this process's user, or root. Another user could rewrite it at will. */
+export function ownedByUs(stat: { uid: number }): boolean {
+  return stat.uid === (process.getuid?.() ?? 0) || stat.uid === 0;
+}
+
+export function ownerError(path: string, what: string, uid: number): DaemonError {
+  return new DaemonError(
+    'KEY_FILE_INSECURE',
+    `${what} ${path} is owned by uid ${uid}; it must be owned by this daemon's user (uid ${process.getuid?.() ?? 0}) or root`,
+  );
 }
 
 /** Refuses `mode` if it has a forbidden bit, naming the file and the fix. */
@@ -38,7 +54,7 @@ export function readCheckedFile(
   what: string,
   check: ModeCheck,
   bytesMax = Infinity,
-  opts: { pipes?: boolean } = {},
+  opts: { pipes?: boolean; exactBytes?: number } = {},
 ): { data: Buffer; mode: number } {
   let fd: number;
   try {
@@ -50,12 +66,12 @@ export function readCheckedFile(
     const stat = fs.fstatSync(fd);
     const pipe = opts.pipes === true && stat.isFIFO();
     if (!stat.isFile() && !pipe) throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: not a regular file`);
-    const uid = process.getuid?.() ?? 0;
-    if (stat.uid !== uid && stat.uid !== 0) {
-      throw new DaemonError('KEY_FILE_INSECURE', `${what} ${path} is owned by uid ${stat.uid}; it must be owned by this daemon's user (uid ${uid}) or root`);
-    }
+    if (!ownedByUs(stat)) throw ownerError(path, what, stat.uid);
     checkMode(path, what, stat.mode, check);
     if (stat.size > bytesMax) throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: larger than ${bytesMax} bytes`);
+    if (opts.exactBytes !== undefined && stat.size !== opts.exactBytes) {
+      throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: expected exactly ${opts.exactBytes} bytes, found ${stat.size}`);
+    }
     const data = pipe ? readPipe(fd, bytesMax) : fs.readFileSync(fd);
     if (data.length > bytesMax) throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: larger than ${bytesMax} bytes`);
     return { data, mode: stat.mode };

@@ -38,6 +38,12 @@ t.test('start-up failures exit 78 with one clear line and no secret bytes', asyn
   ]);
   const derived = derivedDir(path.join(base, 'derived-1'), [1]);
   cases.push(['pinned version without its file', ['--mode', 'derived', '--secret-dir', derived, '--key-version', '2'], /KEY_LOAD_FAILED: .*master-v2: ENOENT/]);
+  // The HKDF info holds the version as a u32; a larger one once started and failed every request INTERNAL.
+  cases.push([
+    'a version beyond any master file name',
+    ['--mode', 'derived', '--secret-dir', derived, '--key-version', '5000000000'],
+    /CONFIG_INVALID: --key-version: at most 999999999, got 5000000000/,
+  ]);
   const config = path.join(base, 'typo.json');
   fs.writeFileSync(config, JSON.stringify({ secretDir: single, mdoe: 'single' }));
   cases.push(['config typo', ['--config', config], /CONFIG_INVALID: config file .*unknown option "mdoe"/]);

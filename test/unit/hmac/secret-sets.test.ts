@@ -1,5 +1,6 @@
 // Loading the secret modes: size, permission and name checks at load time (never per request),
 // the seed's key offsets, mode32's padded/unpadded names, and the atomic SIGHUP swap.
+import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -65,6 +66,36 @@ t.test('load-time refusals', async (t) => {
   writeSecret(path.join(m32short, 'bd33'), crypto.randomBytes(64));
   t.throws(() => openSecretSet(settings('mode32', m32short, { mode32Files: 'present' })), { code: 'KEY_LOAD_FAILED', message: /expected exactly 2097152/ });
   t.throws(() => openSecretSet(settings('derived', fresh())), { code: 'KEY_LOAD_FAILED' });
+});
+
+t.test("mode32 files: a FIFO is refused at once, another user's file is refused, the probe uses an installed file", async (t) => {
+  const withFifo = mode32Dir(fresh(), ['bd33']);
+  execFileSync('mkfifo', ['-m', '600', path.join(withFifo, '1234')]);
+  t.throws(
+    () => openSecretSet(settings('mode32', withFifo, { mode32Files: 'present' })),
+    { code: 'KEY_LOAD_FAILED', message: /1234: not a regular file/ },
+    'never waited on',
+  );
+  if (process.getuid?.() === 0) {
+    const foreign = mode32Dir(fresh(), ['bd33']);
+    fs.chownSync(path.join(foreign, 'bd33'), 65534, 65534);
+    t.throws(() => openSecretSet(settings('mode32', foreign, { mode32Files: 'present' })), { code: 'KEY_FILE_INSECURE', message: /owned by uid 65534/ });
+  }
+  const present = openSecretSet(settings('mode32', mode32Dir(fresh(), ['bd33']), { mode32Files: 'present' }));
+  t.teardown(() => present.dispose());
+  t.equal(present.probeIndex, 0xbd33 << 16, 'the readiness probe asks for a key of bd33, not of the missing 0000');
+  t.equal((await present.mac(Buffer.from('x'), present.probeIndex!, present.versions[0]!)).length, 32);
+});
+
+t.test('a secret file of the wrong size is refused before it is read', async (t) => {
+  const dir = fresh();
+  fs.mkdirSync(dir, { mode: 0o700 });
+  const file = path.join(dir, '0000');
+  fs.writeFileSync(file, '', { mode: 0o600 });
+  fs.truncateSync(file, 1024 * 1024 * 1024);
+  const before = process.memoryUsage().rss;
+  t.throws(() => openSecretSet(settings('mode16', dir)), { code: 'KEY_LOAD_FAILED', message: /expected exactly 2097152 bytes, found 1073741824/ });
+  t.ok(process.memoryUsage().rss - before < 256 * 1024 * 1024, 'a 1 GiB file is not loaded into memory to be refused');
 });
 
 t.test('mode32 names: padded and unpadded, conflicts, others ignored', async (t) => {

@@ -102,6 +102,10 @@ async function readForm(
     }
   });
   parser.on('file', (name, stream, info) => {
+    // A refused part's stream is left half read, and parser.destroy() below then destroys it with an
+    // error: with no listener that error would be uncaught and end the process. The refusal itself
+    // goes through fail(); a part being written reports through its pipeline.
+    stream.on('error', () => undefined);
     try {
       const field = declared(name);
       if (field.kind !== 'file') throw bad(`form field ${name} must be a plain value, not a file`);

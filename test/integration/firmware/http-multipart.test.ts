@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { needTools } from '../../helpers/tools.js';
-import { DISTRO, leftovers, run, startFirmwareDaemon } from './http-fixtures.js';
+import { curlPost, DISTRO, leftovers, run, startFirmwareDaemon } from './http-fixtures.js';
 
 interface Sent {
   status: number;
@@ -91,5 +91,21 @@ t.test('multipart edge cases', needTools('openssl'), async (t) => {
     ];
     for (const [name, type, body] of cases) t.equal((await post(url, type, body, 5)).status, 400, name);
     t.same(await leftovers(h), [], 'nothing left in the temp dir');
+  });
+
+  await t.test('a large file part refused by its headers is 400, and the daemon keeps serving', needTools('curl'), async (t) => {
+    // Refused while still streaming (its headers came in the first chunks): the half-read part was
+    // then destroyed with an error nobody listened for, which ended the daemon. Sent as the build
+    // classes send, with curl -F.
+    fs.writeFileSync(path.join(h.base, 'big.txt'), Buffer.alloc(200_000, 0x41));
+    const refused: Array<[string, string[]]> = [
+      ['a file of the wrong content type', ['-F', `distro=${DISTRO}`, '-F', 'sw-description=@big.txt;type=text/plain']],
+      ['an unknown field sent as a file', ['-F', `distro=${DISTRO}`, '-F', 'foo=@big.txt']],
+      ['a text field sent as a file', ['-F', 'distro=@big.txt', '-F', 'sw-description=@big.txt']],
+    ];
+    for (const [name, args] of refused) t.match(curlPost(url, args, { cwd: h.base }), { status: 400, errorCode: 'BAD_REQUEST' }, name);
+    t.equal(h.daemon.proc.exitCode, null, 'the daemon is still running');
+    const r = await post(url, 'multipart/form-data; boundary=B', form('B', [distro, swd(tricky)]));
+    t.equal(r.status, 200, 'and signs the next request');
   });
 });

@@ -63,6 +63,8 @@ async function serve(settings: FirmwareSettings, log: Logger): Promise<DaemonHan
       service,
       channel,
       metrics: ops.listener('line'),
+      // A request carries a whole object: one that stalls mid-line must not be signed as a prefix.
+      quietEndsLine: false,
     });
     servers.push(line);
     // Both listeners are announced once both are bound (a refused or taken HTTP address must not

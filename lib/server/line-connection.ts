@@ -22,6 +22,8 @@ export type ConnectionMode = 'one-shot' | 'keep-open';
 /** What a connection needs from its server. */
 export interface LineConnectionDeps {
   mode: ConnectionMode;
+  /** One-shot: an unterminated request that goes quiet is taken as it is (TcpServerOptions.quietEndsLine). */
+  quietEndsLine: boolean;
   limits: Limits;
   log: Logger;
   service: LineService;
@@ -247,7 +249,7 @@ export function openLineConnection(socket: net.Socket, conn: number, client: Cha
       }
       // One-shot clients (the seed's `send(b"tok"); recv()`) may never send the LF: once they go
       // quiet, what they sent is the request, as the original's single recv() took it.
-      if (mode === 'one-shot') quietTimer = setTimeout(takeQuietLine, ONE_SHOT_QUIET_MS);
+      if (mode === 'one-shot' && deps.quietEndsLine) quietTimer = setTimeout(takeQuietLine, ONE_SHOT_QUIET_MS);
       return;
     }
     clearTimeout(lineTimer);

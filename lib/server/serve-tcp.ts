@@ -37,6 +37,12 @@ export interface TcpServerOptions {
   metrics?: ListenerMetrics | undefined;
   /** each (default): one log record per request; summary: successes once a second, everything else each. */
   requestLog?: RequestLogMode | undefined;
+  /**
+   * One-shot: whether an unterminated request that goes quiet is taken as it is (true, the default:
+   * the seeds' single recv()). False where a request carries a whole object (firmware): a stall mid-line
+   * would otherwise sign a prefix, so such a line waits for its LF or the client's end of input.
+   */
+  quietEndsLine?: boolean | undefined;
 }
 
 export interface RunningServer {
@@ -62,6 +68,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
   const summary = opts.requestLog === 'summary' ? createOutcomeSummary(log) : null;
   const deps = {
     mode: opts.mode,
+    quietEndsLine: opts.quietEndsLine ?? true,
     limits,
     log,
     service,

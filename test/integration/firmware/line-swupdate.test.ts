@@ -1,7 +1,9 @@
 // swupdate sw-description signatures over the line protocol: RSA and RSA-PSS checked with
-// `openssl dgst -verify`, CMS accepted by the real Debian `swupdate -c` inside a cpio .swu.
+// `openssl dgst -verify`, CMS accepted by the real Debian `swupdate -c` inside a cpio .swu; a request
+// that stalls mid-line waits for its LF rather than being signed as a prefix.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import t from 'tap';
 import { request } from '../../helpers/line-client.js';
@@ -46,6 +48,26 @@ t.test('swupdate through the line protocol', tools, async (t) => {
     t.match(dgstVerify('rsa.sig', false).out, /Verified OK/);
     const digest = crypto.createHash('sha256').update(description).digest('hex');
     t.equal(okValue(await request(daemon.port, `SWUPDATE-DIGEST ${DISTRO} RSA ${digest}`)), sig.toString('base64'), 'digest flow gives the same signature');
+  });
+
+  t.test('a request that stalls mid-line is never signed as a prefix: it waits for its LF', async (t) => {
+    const line = Buffer.from(`SWUPDATE ${DISTRO} RSA ${description.toString('base64')}\n`);
+    const socket = net.connect(daemon.port, '127.0.0.1');
+    t.teardown(() => socket.destroy());
+    let reply = '';
+    socket.on('data', (d: Buffer) => (reply += d.toString()));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(line.subarray(0, 221));
+    // Past the one-shot rule's 20 ms of quiet, which the seed daemons keep (their single recv()).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    t.equal(reply, '', 'nothing answered for the first 221 bytes');
+    socket.write(line.subarray(221));
+    await new Promise((resolve) => socket.once('close', resolve));
+    t.equal(
+      Buffer.from(okValue(reply.trim()), 'base64').toString('hex'),
+      readVector('swupdate/sw-description.rsa.sig').toString('hex'),
+      'the whole file is signed',
+    );
   });
 
   t.test('RSA-PSS: verifies with openssl dgst -verify (PSS, auto salt), file and digest flows', async (t) => {

@@ -2,6 +2,7 @@
 // place, reply "Signing successful"), restricted to files under --mender-artifact-root, plus an
 // upload form (artifact=@x.mender) that answers with the signed artifact.
 import crypto from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,28 +35,47 @@ export function menderRoute(keyRoot: KeyRoot, limits: FirmwareHttpLimits, artifa
         return attachment(out, 'signed.mender');
       }
       const target = await resolveArtifactUri(uri!, artifactRoot, limits.inflatedBytesMax);
-      return signInPlace(target, signer, ctx);
+      return signInPlace(target, artifactRoot!, signer, ctx);
     },
   };
 }
 
-async function signInPlace(target: { path: string; mode: number }, signer: DigestSigner, ctx: UploadContext): Promise<HttpReply> {
-  ctx.fields['artifact'] = path.basename(target.path).slice(0, 120);
+async function signInPlace(target: { path: string; mode: number }, root: string, signer: DigestSigner, ctx: UploadContext): Promise<HttpReply> {
+  const name = path.basename(target.path);
+  ctx.fields['artifact'] = name.slice(0, 120);
+  // Everything from here goes through one open descriptor of the artifact's directory, never its path
+  // again: whoever may write under the root could otherwise swap a directory on the path for a link
+  // while the artifact is read, and have the signed file renamed over a file outside the root.
+  // /proc/self/fd/<fd>/<name> is resolved from the directory the descriptor holds.
+  const dir = await fs.open(path.dirname(target.path), fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW).catch(() => {
+    throw new DaemonError('NOT_ALLOWED', "the artifact's directory changed while it was checked");
+  });
+  const via = (file: string): string => `/proc/self/fd/${dir.fd}/${file}`;
   // Written beside the target and renamed over it, so a failure never leaves a half-signed artifact.
-  const temp = path.join(path.dirname(target.path), `.${path.basename(target.path)}.signerd-${crypto.randomBytes(6).toString('hex')}`);
+  const temp = `.${name}.signerd-${crypto.randomBytes(6).toString('hex')}`;
   try {
-    const { files } = await signMenderArtifact(target.path, temp, signer, ARTIFACT_LIMITS);
-    await fs.chmod(temp, target.mode);
-    await fs.rename(temp, target.path);
+    // The directory held is the one checked: still inside the root, wherever it is now.
+    if (!inside(root, await fs.realpath(`/proc/self/fd/${dir.fd}`)))
+      throw new DaemonError('NOT_ALLOWED', 'artifact-uri is outside the configured artifact root');
+    const { files } = await signMenderArtifact(via(name), via(temp), signer, ARTIFACT_LIMITS);
+    await fs.chmod(via(temp), target.mode);
+    await fs.rename(via(temp), via(name));
     ctx.fields['files'] = files;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new DaemonError('NOT_ALLOWED', "the daemon may not write in the artifact's directory");
     throw err;
   } finally {
-    await fs.rm(temp, { force: true });
+    await fs.rm(via(temp), { force: true });
+    await dir.close();
   }
   return { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' }, body: 'Signing successful' };
+}
+
+/** Whether `real` (resolved) is strictly inside `root` (resolved). */
+function inside(root: string, real: string): boolean {
+  const rel = path.relative(root, real);
+  return rel !== '' && rel.split(path.sep)[0] !== '..' && !path.isAbsolute(rel);
 }
 
 /** file:// URIs only, resolved (symlinks included) to a regular file inside the configured root. */
@@ -73,15 +93,16 @@ async function resolveArtifactUri(uri: string, root: string | null, bytesMax: nu
     );
   if (url.protocol !== 'file:' || (url.host !== '' && url.host !== 'localhost')) throw new DaemonError('BAD_REQUEST', 'artifact-uri must be a file:// URI');
   if (!root) throw new DaemonError('NOT_IMPLEMENTED', 'artifact-uri needs the daemon started with --mender-artifact-root');
+  const outside = new DaemonError('NOT_ALLOWED', 'artifact-uri is outside the configured artifact root');
+  const named = fileURLToPath(url);
   let real: string;
   try {
-    real = await fs.realpath(fileURLToPath(url));
+    real = await fs.realpath(named);
   } catch {
-    throw new DaemonError('BAD_REQUEST', 'artifact-uri: no such file');
+    // "No such file" only for a path under the root: elsewhere the answer would tell whether a file exists.
+    throw inside(root, path.resolve(named)) ? new DaemonError('BAD_REQUEST', 'artifact-uri: no such file') : outside;
   }
-  const rel = path.relative(root, real);
-  if (rel === '' || rel.split(path.sep)[0] === '..' || path.isAbsolute(rel))
-    throw new DaemonError('NOT_ALLOWED', 'artifact-uri is outside the configured artifact root');
+  if (!inside(root, real)) throw outside;
   const stat = await fs.stat(real);
   if (!stat.isFile()) throw new DaemonError('BAD_REQUEST', 'artifact-uri is not a regular file');
   if (stat.size > bytesMax) throw new DaemonError('PAYLOAD_TOO_LARGE', `artifact larger than ${bytesMax} bytes`);

@@ -66,6 +66,8 @@ t.test('/sign/mender', needTools('curl', 'tar', 'mender-artifact'), async (t) =>
       ['symlink out of the root', ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${http.artifactRoot}/escape.mender`], 403],
       ['a key file', ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${http.keys.keyRoot}/${DISTRO}/mender/private.key`], 403],
       ['no such file', ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${http.artifactRoot}/nope.mender`], 400],
+      // Outside the root, a missing file is refused like an existing one: the answer tells nothing.
+      ['no such file outside the root', ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${http.keys.keyRoot}/nope.key`], 403],
       ['s3', ['-F', `distro=${DISTRO}`, '-F', 'artifact-uri=s3://bucket/testdistro/x'], 501],
       ['http', ['-F', `distro=${DISTRO}`, '-F', 'artifact-uri=http://example.invalid/x'], 400],
       ['neither uri nor upload', ['-F', `distro=${DISTRO}`], 400],

@@ -154,12 +154,26 @@ function field(block: Buffer, start: number, length: number): string {
   return cString(block.subarray(start, start + length));
 }
 
+/**
+ * Names and owners are read as strict UTF-8: a lenient decode would turn other bytes into U+FFFD and the
+ * tree would come back with renamed members (and owner fields that no longer fit their header slot).
+ */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 function cString(buf: Buffer): string {
   const end = buf.indexOf(0);
-  return buf.toString('utf8', 0, end === -1 ? buf.length : end);
+  return utf8(buf.subarray(0, end === -1 ? buf.length : end));
 }
 
-/** pax records: "<len> <key>=<value>\n"; only path, linkpath and size matter here. */
+function utf8(bytes: Uint8Array): string {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    throw bad('a name or owner in a header is not UTF-8');
+  }
+}
+
+/** pax records: "<len> <key>=<value>\n"; only path, linkpath and size matter here, and sparse files are refused. */
 function parsePax(meta: Buffer): { path?: string; linkpath?: string; size?: number } {
   const out: { path?: string; linkpath?: string; size?: number } = {};
   let pos = 0;
@@ -168,11 +182,13 @@ function parsePax(meta: Buffer): { path?: string; linkpath?: string; size?: numb
     if (space === -1) throw bad('malformed pax record');
     const len = Number(meta.toString('latin1', pos, space));
     if (!Number.isSafeInteger(len) || len <= space - pos + 1 || pos + len > meta.length || meta[pos + len - 1] !== 0x0a) throw bad('malformed pax record');
-    const record = meta.toString('utf8', space + 1, pos + len - 1);
+    const record = utf8(meta.subarray(space + 1, pos + len - 1));
     const eq = record.indexOf('=');
     if (eq === -1) throw bad('malformed pax record');
     const key = record.slice(0, eq);
     const value = record.slice(eq + 1);
+    // A pax sparse member's data is a map and the pieces, not the file: taken as a file, the wrong bytes would be signed.
+    if (key.startsWith('GNU.sparse.')) throw bad('sparse files are not supported (pax GNU.sparse)');
     if (key === 'path') out.path = value;
     else if (key === 'linkpath') out.linkpath = value;
     else if (key === 'size') {

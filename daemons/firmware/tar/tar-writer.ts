@@ -47,8 +47,9 @@ function headerBlock(entry: TarHeaderFields, name: Buffer, link: Buffer, flag: s
   block.write(flag, 156, 'latin1');
   link.copy(block, 157);
   block.write('ustar  \0', 257, 'latin1');
-  block.write(entry.uname.slice(0, 31), 265, 'utf8');
-  block.write(entry.gname.slice(0, 31), 297, 'utf8');
+  // Bounded in bytes, not characters: 31 multi-byte characters would run over the fields after them.
+  block.write(entry.uname, 265, 31, 'utf8');
+  block.write(entry.gname, 297, 31, 'utf8');
   block.fill(0x20, 148, 156);
   let sum = 0;
   for (const byte of block) sum += byte;

@@ -34,7 +34,7 @@ function stalledUploadReply(port: number): Promise<string> {
   });
 }
 
-t.test('bad input gets its status; nothing is left behind', needTools('curl', 'tar'), async (t) => {
+t.test('bad input gets its status; nothing is left behind', needTools('curl', 'tar', 'python3'), async (t) => {
   const http = await startFirmwareDaemon(t, [
     '--http-upload-bytes-max',
     '65536',
@@ -89,7 +89,30 @@ t.test('bad input gets its status; nothing is left behind', needTools('curl', 't
     run('tar', ['-C', path.join(work, 'tree'), '-c', '-z', '-P', '-f', path.join(work, 'dotdot.tar.gz'), '../outside.ko']);
     run('tar', ['-c', '-z', '-P', '-f', path.join(work, 'absolute.tar.gz'), path.join(work, 'outside.ko')]);
     run('tar', ['-c', '-z', '-P', '-f', path.join(work, 'device.tar.gz'), '/dev/null']);
-    for (const file of ['random.tar.gz', 'truncated.tar.gz', 'gzipped-junk.tar.gz', 'dotdot.tar.gz', 'absolute.tar.gz', 'device.tar.gz']) {
+    // A pax sparse member (its data is a map and the pieces, not the file) and a name that is not UTF-8:
+    // once taken, the first signed the map and the second renamed the member.
+    fs.mkdirSync(path.join(work, 'sparse/lib/modules'), { recursive: true });
+    const sparse = path.join(work, 'sparse/lib/modules/sparse.ko');
+    fs.writeFileSync(sparse, '');
+    fs.truncateSync(sparse, 10 * 1024 * 1024);
+    fs.writeFileSync(sparse, 'hello', { flag: 'r+' });
+    run('tar', ['-C', path.join(work, 'sparse'), '--sparse', '--format=posix', '-c', '-z', '-f', path.join(work, 'pax-sparse.tar.gz'), 'lib/modules']);
+    const latin1 = run('python3', [
+      '-c',
+      'import io,tarfile,sys; t=tarfile.open(sys.argv[1],"w:gz",encoding="latin1",format=tarfile.GNU_FORMAT); i=tarfile.TarInfo("lib/modules/caf\xe9.ko"); i.size=1; t.addfile(i, io.BytesIO(b"x")); t.close()',
+      path.join(work, 'latin1-name.tar.gz'),
+    ]);
+    t.equal(latin1.code, 0, 'the latin-1 fixture is made');
+    for (const file of [
+      'random.tar.gz',
+      'truncated.tar.gz',
+      'gzipped-junk.tar.gz',
+      'dotdot.tar.gz',
+      'absolute.tar.gz',
+      'device.tar.gz',
+      'pax-sparse.tar.gz',
+      'latin1-name.tar.gz',
+    ]) {
       t.equal(modules(file), '400 BAD_REQUEST', file);
     }
     t.ok(

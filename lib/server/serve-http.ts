@@ -8,7 +8,6 @@ import fs from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
-import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ChannelGuard } from '../channels/channel-guard.js';
@@ -41,6 +40,7 @@ import { settleInFlight } from './in-flight.js';
 import { watchHttpChannels } from './http-channels.js';
 import { logRequest } from './request-log.js';
 import type { RequestContext } from './serve-tcp.js';
+import { makeUploadDirectory } from './upload-directory.js';
 import { createUploadQueue } from './upload-queue.js';
 import type { ListenerMetrics } from './listener-metrics.js';
 
@@ -113,7 +113,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const { limits, log, service, channel } = opts;
   checkPlaintextBind(opts.host, opts.policy);
   const uploads = opts.uploads
-    ? { limits: opts.uploads.limits, queue: createUploadQueue(opts.uploads.limits), dir: await fs.mkdtemp(path.join(opts.uploads.tempDir, 'signerd-uploads-')) }
+    ? { limits: opts.uploads.limits, queue: createUploadQueue(opts.uploads.limits), dir: await makeUploadDirectory(opts.uploads.tempDir, log) }
     : null;
   let draining = false;
   /** The drain deadline has closed every connection: requests still waiting their turn were stopped by us. */

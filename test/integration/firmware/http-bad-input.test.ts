@@ -3,6 +3,7 @@
 // Each gets its status; the daemon keeps serving and its temp dir stays empty.
 import t from 'tap';
 import fs from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -242,4 +243,28 @@ t.test('one file over --http-file-bytes-max gets 413 (/sign/modules, /sign/optee
     t.same(await leftovers(http), [], `${endpoint} ${name}: nothing left in the temp dir`);
   }
   t.equal(curlStatus([`${http.url}/health`]).status, 200, 'still serving');
+});
+
+t.test('a daemon killed mid-upload leaves its upload directory; the next start removes it', async (t) => {
+  // Outside the test's fixture directory, which each daemon's start makes afresh.
+  const shared = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-shared-tmp-'));
+  t.teardown(() => fs.rmSync(shared, { recursive: true, force: true }));
+  const first = await startFirmwareDaemon(t, ['--http-temp-dir', shared]);
+  const [firstDir] = fs.readdirSync(shared);
+  t.match(firstDir, new RegExp(`^signerd-uploads-${String(first.daemon.proc.pid)}-`), 'named by its process');
+  // A stand-in for an upload in progress when the process was killed.
+  fs.mkdirSync(path.join(shared, firstDir!, 'req-abcdef'));
+  fs.writeFileSync(path.join(shared, firstDir!, 'req-abcdef', 'upload-artifact'), 'half an upload');
+  await first.daemon.stop('SIGKILL');
+  // Another process's, still running (pid 1 always is): kept.
+  fs.mkdirSync(path.join(shared, 'signerd-uploads-1-abcdef'));
+  const second = await startFirmwareDaemon(t, ['--http-temp-dir', shared]);
+  const now = fs.readdirSync(shared).sort();
+  t.notOk(now.includes(firstDir!), "the killed daemon's directory is gone");
+  t.ok(now.includes('signerd-uploads-1-abcdef'), 'a running process keeps its own');
+  t.equal(now.length, 2, 'and the new daemon has one');
+  t.ok(
+    second.daemon.logs.some((l) => l['msg'] === 'removed the upload directory of a process that no longer runs' && l['dir'] === firstDir),
+    'the removal is logged',
+  );
 });

@@ -79,7 +79,11 @@ async function serve(settings: FirmwareSettings, log: Logger): Promise<DaemonHan
     }
     for (const announce of announcements) announce();
     ops.addPart(readableDirectoryPart('key root', settings.keyRoot));
-    if (transparencyLog) ops.addPart(transparencyLogPart(transparencyLog));
+    const logged = transparencyLog;
+    if (logged) {
+      ops.addPart(transparencyLogPart(logged));
+      ops.transparencyLog(() => logged.stats());
+    }
     ops.serving();
   } catch (err) {
     await stop();

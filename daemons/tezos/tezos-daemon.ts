@@ -150,7 +150,10 @@ async function serveWith(
     ops.keyInfo(key.pkh, key.curve, 'close' in key ? 'pkcs11' : 'file');
     ops.addPart(tezosKeyPart(key));
   }
-  if (transparencyLog) ops.addPart(transparencyLogPart(transparencyLog));
+  if (transparencyLog) {
+    ops.addPart(transparencyLogPart(transparencyLog));
+    ops.transparencyLog(() => transparencyLog.stats());
+  }
   ops.addPart(watermarkPart(marks, settings.store.kind === 'sqlite' ? settings.store.stateDir : settings.hostFloorDir, marksChanged));
   ops.serving();
   const reload = channelReload(channel, servers, log);

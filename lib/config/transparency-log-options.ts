@@ -84,6 +84,7 @@ export async function openLogWithKeys(settings: TransparencyLogSettings, signers
       append: (event) => log.append(event),
       publish: () => log.publish(),
       probe: () => log.probe(),
+      stats: () => log.stats(),
       close: async () => {
         try {
           await log.close();

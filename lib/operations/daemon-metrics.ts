@@ -6,6 +6,7 @@ import { ERROR_CODES, isFault, type ErrorCode } from '../errors.js';
 import { hsmPoolTotals } from '../keys/hsm-pool-stats.js';
 import type { ListenerLoad, ListenerMetrics } from '../server/listener-metrics.js';
 import type { Readiness } from './readiness.js';
+import type { LogStats } from '../transparency/transparency-log.js';
 
 /** Request durations: from a fast ECDSA signature (sub-millisecond) to an HSM or firmware upload's tens of seconds. */
 const REQUEST_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -25,6 +26,8 @@ export interface DaemonMetrics {
   keyInfo(keyId: string, algorithm: string, backend: string): void;
   /** A daemon-specific counter, declared once in DAEMON_COUNTERS. */
   count(name: DaemonCounter, labels: Record<string, string>, by?: number): void;
+  /** The daemon's transparency log (--transparency-log), read at each scrape. */
+  transparencyLog(stats: () => LogStats): void;
 }
 
 /** Counters only some daemons use: name → help and label names (docs/metrics.md lists them all). */
@@ -178,6 +181,35 @@ export function createDaemonMetrics(daemon: string, version: string, readiness: 
 
   return {
     registry,
+    transparencyLog(stats) {
+      new Gauge({
+        name: 'signerd_transparency_log_entries',
+        help: 'entries in the transparency log, as far as this daemon has seen (its own appends and the head at each publish)',
+        registers,
+        collect() {
+          this.set(stats().entries);
+        },
+      });
+      new Gauge({
+        name: 'signerd_transparency_log_checkpoint_entries',
+        help: 'tree size of the latest checkpoint this daemon published or found published; entries minus this is what no checkpoint covers yet',
+        registers,
+        collect() {
+          this.set(stats().checkpointEntries);
+        },
+      });
+      let failuresSeen = 0;
+      new Counter({
+        name: 'signerd_transparency_log_publish_failures_total',
+        help: 'checkpoint publishes that failed (each is retried a second later)',
+        registers,
+        collect() {
+          const { publishFailures } = stats();
+          if (publishFailures > failuresSeen) this.inc(publishFailures - failuresSeen);
+          failuresSeen = Math.max(failuresSeen, publishFailures);
+        },
+      });
+    },
     listener(kind, faultSeen) {
       let cells = outcomes.get(kind);
       if (!cells) outcomes.set(kind, (cells = new Map<string, OutcomeCell>()));

@@ -11,6 +11,7 @@ import type { OperationsSettings } from './operations-options.js';
 import { createReadiness, type ReadinessPart } from './readiness.js';
 import { notifySystemdReady } from './systemd-notify.js';
 import { packageVersion } from '../package-version.js';
+import type { LogStats } from '../transparency/transparency-log.js';
 
 export interface Operations {
   /** Registers a part the daemon needs (probed at once, then on its interval). */
@@ -23,6 +24,8 @@ export interface Operations {
   timedStore<T extends object>(store: T, kind: string, methods: ReadonlyArray<keyof T & string>): T;
   keyInfo(keyId: string, algorithm: string, backend: string): void;
   count(name: DaemonCounter, labels: Record<string, string>, by?: number): void;
+  /** The daemon's transparency log: its entries, checkpoint size and publish failures as metrics. */
+  transparencyLog(stats: () => LogStats): void;
   /** The metrics listener's port, or null when off. */
   readonly port: number | null;
   stop(): Promise<void>;
@@ -52,6 +55,7 @@ export async function startOperations(
     timedStore: (store, kind, methods) => (m ? timed(store, methods, (op, seconds, failed) => m.storeOperation(kind, op, seconds, failed)) : store),
     keyInfo: (keyId, algorithm, backend) => m?.keyInfo(keyId, algorithm, backend),
     count: (name, labels, by) => m?.count(name, labels, by),
+    transparencyLog: (stats) => m?.transparencyLog(stats),
     port: server?.address.port ?? null,
     async stop() {
       readiness.stop();

@@ -118,7 +118,10 @@ async function startSignDaemon(profile: SignatureProfile, settings: SignDaemonSe
   });
   ops.addPart(signingKeyPart(key));
   ops.addPart(validityStorePart(store, { write: true, stateDir: settings.store.kind === 'sqlite' ? settings.store.stateDir : null, changes: storeChanged }));
-  if (transparencyLog) ops.addPart(transparencyLogPart(transparencyLog));
+  if (transparencyLog) {
+    ops.addPart(transparencyLogPart(transparencyLog));
+    ops.transparencyLog(() => transparencyLog.stats());
+  }
   ops.serving();
   const purge = setInterval(() => {
     if ('purgeExpired' in store) {

@@ -50,6 +50,19 @@ export interface TransparencyLog {
   probe(): Promise<void>;
   /** Commits what is pending, publishes a last checkpoint and stops the writer thread. */
   close(): Promise<void>;
+  /** What this process has seen of the log, for its metrics. */
+  stats(): LogStats;
+}
+
+/**
+ * The log as one process sees it. `entries` grows with its own appends (and a publish's head);
+ * `checkpointEntries` is the tree size of the last checkpoint it published or found published: the
+ * difference is what no checkpoint covers yet, which only grows while publishing fails.
+ */
+export interface LogStats {
+  entries: number;
+  checkpointEntries: number;
+  publishFailures: number;
 }
 
 /**
@@ -193,6 +206,7 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
       .then(
         ({ first }) => {
           batch.forEach((p, i) => p.resolve(first + i));
+          stats.entries = Math.max(stats.entries, first + batch.length);
           schedulePublish();
         },
         (err: unknown) => {
@@ -223,6 +237,7 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
     }
     pending.shift();
     p.resolve(first);
+    stats.entries = Math.max(stats.entries, first + 1);
     schedulePublish();
     return true;
   }
@@ -244,6 +259,7 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
       publishTimer = null;
       publish().catch((err: unknown) => {
         const e = toDaemonError(err, 'LOG_UNAVAILABLE');
+        stats.publishFailures++;
         opts.log?.error({ code: e.code, err: e.message }, 'transparency log checkpoint failed; retrying');
         schedulePublish();
       });
@@ -254,14 +270,18 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
   // Publishes run one after another: one already running may have read the head before entries
   // that are durable now, so a new request waits for it and then looks again.
   let publishChain: Promise<unknown> = Promise.resolve();
+  const stats: LogStats = { entries: 0, checkpointEntries: 0, publishFailures: 0 };
 
   function publish(): Promise<PublishedState | null> {
     const run = async (): Promise<PublishedState | null> => {
       const head = await call<HeadState>({ op: 'head' });
+      stats.entries = Math.max(stats.entries, head.size);
+      stats.checkpointEntries = Math.max(stats.checkpointEntries, head.publishedSize);
       if (head.size === 0) return null;
       if (head.size <= head.publishedSize) return { size: head.publishedSize, note: head.publishedNote! };
       const note = await signCheckpoint({ origin, size: head.size, root: Buffer.from(head.root) }, signers);
       const published = await call<PublishedState>({ op: 'publish', size: head.size, note }, Math.max(appendMsMax, LOG_OPEN_MS_MAX));
+      stats.checkpointEntries = Math.max(stats.checkpointEntries, published.size);
       opts.log?.debug({ size: published.size }, 'transparency log checkpoint published');
       return published;
     };
@@ -296,6 +316,7 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
       });
     },
     publish,
+    stats: () => ({ ...stats }),
     probe() {
       if (closed) return Promise.reject(new DaemonError('SHUTTING_DOWN', 'the transparency log is closed'));
       // One probe in the writer's queue at a time: while the lock is held, probes must not pile up

@@ -12,7 +12,7 @@ import { request } from '../../helpers/line-client.js';
 import { makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
 import { SEQUENCER_FILE } from '../../../lib/transparency/sequencer-db.js';
 import { checkBundle, makeKey, publishedEntries as entries, until } from './fixtures.js';
-import { get, metricsPortOf } from '../../helpers/operations.js';
+import { get, metricsPortOf, promtoolCheck, sample } from '../../helpers/operations.js';
 import { needTools } from '../../helpers/tools.js';
 
 t.test('sign-ecdsa with the log: every signature returned is provably in it', async (t) => {
@@ -57,6 +57,11 @@ t.test('sign-ecdsa with the log: every signature returned is provably in it', as
   t.equal(first!['messageSha256'], crypto.createHash('sha256').update('first').digest('hex'), 'the SHA-256 of the signed bytes, not the bytes');
   t.notOk(JSON.stringify(logged).includes('second'), 'no signed content in the log');
   t.equal(daemon.logs.filter((l) => l['msg'] === 'request' && typeof l['logIndex'] === 'number').length, 3, 'each request line names its entry');
+  const metrics = (await get(metricsPortOf(daemon), '/metrics')).body;
+  t.equal(await promtoolCheck(metrics), '', 'promtool check metrics passes with the log metrics');
+  t.equal(sample(metrics, 'signerd_transparency_log_entries'), 5, 'metrics: the entries this daemon made (key-loaded and four signs)');
+  t.equal(sample(metrics, 'signerd_transparency_log_checkpoint_entries'), 5, 'and the checkpoint covering them');
+  t.equal(sample(metrics, 'signerd_transparency_log_publish_failures_total'), 0, 'no publish failed');
 
   t.test('a log that does not answer: LOG_UNAVAILABLE, nothing returned, and service resumes by itself', async (t) => {
     // Another process holding the log's write lock longer than an append may wait.

@@ -10,7 +10,8 @@ import { readTrustedFile } from './trusted-file.js';
  * skips every other name.
  */
 export function applyConfigFile(cmd: CommandUnknownOpts, file: string, opts: { ignoreUnknown?: boolean; alsoKnown?: Iterable<string> } = {}): void {
-  const { text } = readTrustedFile(file, 'config file');
+  // Read once, before any listener: a pipe (`--config <(…)`) may be waited on here.
+  const { text } = readTrustedFile(file, 'config file', { pipes: true });
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -6,14 +6,15 @@ import { readCheckedFile, TRUSTED_MODE_CHECK } from '../keys/key-file.js';
 import { CONFIG_FILE_BYTES_MAX } from '../limits.js';
 
 /**
- * The file's text and mode, read through the one descriptor its owner and mode were checked on (a
- * pipe, as `--config <(…)` gives, is read to its end). A file
+ * The file's text and mode, read through the one descriptor its owner and mode were checked on. A file
  * that cannot be read is CONFIG_INVALID (it is configuration, not a key); a file another user may
- * change is KEY_FILE_INSECURE, as for every file that grants access.
+ * change is KEY_FILE_INSECURE, as for every file that grants access. `pipes`: a pipe, as
+ * `--config <(…)` gives, is read to its end (start-up only: opening one waits for its writer, which a
+ * reload on the event loop must never do).
  */
-export function readTrustedFile(file: string, what: string): { text: string; mode: number } {
+export function readTrustedFile(file: string, what: string, opts: { pipes?: boolean } = {}): { text: string; mode: number } {
   try {
-    const { data, mode } = readCheckedFile(file, what, TRUSTED_MODE_CHECK, CONFIG_FILE_BYTES_MAX, { pipes: true });
+    const { data, mode } = readCheckedFile(file, what, TRUSTED_MODE_CHECK, CONFIG_FILE_BYTES_MAX, { pipes: opts.pipes === true });
     return { text: data.toString('utf8'), mode };
   } catch (err) {
     if (isDaemonError(err) && err.code === 'KEY_LOAD_FAILED') throw new DaemonError('CONFIG_INVALID', err.message, { cause: err });

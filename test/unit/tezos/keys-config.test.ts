@@ -1,5 +1,6 @@
 // keys.json loading: the seed's shapes (keys as dict or list, global policy, bind_addr/bind_port) and
 // signerd's (per-key policy, secret_key_file, authorized_keys); secret-file modes; secrets never echoed.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -108,6 +109,13 @@ t.test('the keys file sets who may sign what: others may not change it, and it i
   }
   t.equal(failure(() => loadTezosConfig(path.join(dir, 'missing.json'), {})).code, 'CONFIG_INVALID', 'a missing file is configuration');
   t.match(failure(() => loadTezosConfig(dir, {})).message, /not a regular file/, 'a directory');
+  // Re-read on SIGHUP, on the event loop: a FIFO is refused at once, never waited on.
+  execFileSync('mkfifo', ['-m', '600', path.join(dir, 'fifo.json')]);
+  t.match(
+    failure(() => loadTezosConfig(path.join(dir, 'fifo.json'), {})),
+    { code: 'CONFIG_INVALID', message: /not a regular file/ },
+    'a FIFO',
+  );
   const big = write(dir, 'big.json', `{"keys": [], "pad": "${'x'.repeat(1024 * 1024)}"}`, 0o644);
   t.match(
     failure(() => loadTezosConfig(big, {})),

@@ -162,13 +162,14 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
     return starting;
   }
 
-  async function call<T>(request: SequencerCall, deadlineMs = appendMsMax): Promise<T> {
+  /** `late`: the refusal when the deadline passes (an append's names its whole budget, not what was left of it). */
+  async function call<T>(request: SequencerCall, deadlineMs = appendMsMax, late = `the transparency log did not answer within ${deadlineMs} ms`): Promise<T> {
     const w = worker ?? (await startWorker());
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         calls.delete(id);
-        reject(new DaemonError('LOG_UNAVAILABLE', `the transparency log did not answer within ${deadlineMs} ms`));
+        reject(new DaemonError('LOG_UNAVAILABLE', late));
       }, deadlineMs);
       calls.set(id, { resolve: resolve, reject, timer });
       // An append's packed buffer is moved to the worker, not copied.
@@ -202,7 +203,11 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
     inFlight = true;
     const batch = pending.splice(0, LOG_BATCH_ENTRIES_MAX);
     // The oldest entry's deadline bounds the batch's: no append waits longer than appendMsMax.
-    call<{ first: number }>({ op: 'append', batch: packBatch(batch.map((p) => p.entry)) }, Math.max(1, appendMsMax - (now - batch[0]!.enqueuedMs)))
+    call<{ first: number }>(
+      { op: 'append', batch: packBatch(batch.map((p) => p.entry)) },
+      Math.max(1, appendMsMax - (now - batch[0]!.enqueuedMs)),
+      `the transparency log did not commit within ${appendMsMax} ms`,
+    )
       .then(
         ({ first }) => {
           batch.forEach((p, i) => p.resolve(first + i));

@@ -164,6 +164,22 @@ t.test('a write lock held too long fails appends closed, and the log recovers by
   t.same(await appendRange(log, 4, 6), [3, 4], 'appends resume once the lock is free; no index was used up');
 });
 
+t.test('an append the writer cannot commit in time is refused naming its whole budget', async (t) => {
+  const dir = t.testdir();
+  const { keyFile } = await makeKey(dir);
+  const logDir = path.join(dir, 'log');
+  // The writer may wait long for the lock; the append's own deadline is what ends it.
+  const log = await openLog(logDir, keyFile, 60_000, { lockWaitMsMax: 5_000, appendMsMax: 300 });
+  t.teardown(() => log.close());
+  await appendRange(log, 0, 1);
+  const holder = new Database(path.join(logDir, SEQUENCER_FILE));
+  holder.exec('BEGIN IMMEDIATE');
+  const refused = (await appendRange(log, 1, 2).catch((err: unknown) => err)) as { code?: string; message?: string };
+  holder.exec('ROLLBACK');
+  holder.close();
+  t.match(refused, { code: 'LOG_UNAVAILABLE', message: 'the transparency log did not commit within 300 ms' });
+});
+
 t.test('lone appends (committed on the calling thread) are durable and in order, and wait for a held lock', async (t) => {
   const dir = t.testdir();
   const { keyFile } = await makeKey(dir);

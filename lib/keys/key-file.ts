@@ -36,6 +36,23 @@ export function ownerError(path: string, what: string, uid: number): DaemonError
   );
 }
 
+/**
+ * A directory that holds keys may be changed by its owner only: another user who could rename in it
+ * could swap two machines' key directories (each file still ours), and the wrong key would sign.
+ * Followed if a symlink (operators share keys between machines that way): the directory itself counts.
+ */
+export function checkKeyDirectory(dir: string, what: string): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(dir);
+  } catch (err) {
+    // A directory the operator named that is not there is configuration, as elsewhere (docs/errors.md).
+    throw new DaemonError('CONFIG_INVALID', `${what} ${dir}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
+  }
+  if (!ownedByUs(stat)) throw ownerError(dir, what, stat.uid);
+  checkMode(dir, what, stat.mode, TRUSTED_MODE_CHECK);
+}
+
 /** Refuses `mode` if it has a forbidden bit, naming the file and the fix. */
 export function checkMode(path: string, what: string, mode: number, check: ModeCheck): void {
   if ((mode & check.forbiddenBits) === 0) return;

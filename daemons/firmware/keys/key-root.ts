@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { DaemonError } from '../../../lib/errors.js';
+import { checkKeyDirectory } from '../../../lib/keys/key-file.js';
 import type { DigestSigner } from '../formats/digest-signer.js';
 import { loadFileSigner } from './file-key.js';
 import { loadHabSrks, type HabSrks } from './hab-srks.js';
@@ -96,15 +97,18 @@ export async function openKeyRoot(root: string, deps: HsmKeyDeps): Promise<KeyRo
 /** Walks the key root: which slots each machine or distro directory fills, and where their files are. */
 function planKeyRoot(root: string, log?: Logger): SlotPlan[] {
   const plans: SlotPlan[] = [];
+  checkKeyDirectory(root, 'key root');
   for (const selector of listDirs(root)) {
     if (!SELECTOR.test(selector)) {
       log?.warn({ selector: selector.slice(0, 80) }, 'key root: directory name is not a valid machine/distro name; ignored');
       continue;
     }
+    checkKeyDirectory(path.join(root, selector), 'key directory');
     const present = new Set(listDirs(path.join(root, selector)));
     for (const signType of SIGN_TYPES) {
       if (!present.has(signType)) continue;
       const dir = path.join(root, selector, signType);
+      checkKeyDirectory(dir, 'key directory');
       const slots = slotsOf(signType);
       const planOf = (slot: KeySlot): SlotPlan => {
         const { keyFile, certFile } = SLOTS[slot];

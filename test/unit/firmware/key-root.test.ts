@@ -44,3 +44,21 @@ t.test('symlinked machine directories share keys; junk names are ignored', async
   t.equal(root.signer('qemuarm64', 'opteesign').keyId, root.signer(MACHINE, 'opteesign').keyId);
   t.equal(root.entries().length, 11);
 });
+
+t.test('a key directory writable by group or others is refused: it could have two machines swapped', async (t) => {
+  const dir = copyKeyRoot(t.testdir({}));
+  for (const loose of [dir, path.join(dir, MACHINE), path.join(dir, MACHINE, 'kmodsign')]) {
+    fs.chmodSync(loose, 0o777);
+    const failure = await openKeyRoot(dir, { callMsMax: 5_000 }).then(
+      () => null,
+      (err: unknown) => err as { code?: string; message?: string },
+    );
+    t.match(
+      failure,
+      { code: 'KEY_FILE_INSECURE', message: /has mode 0777; it must not be writable by group or others \(chmod go-w / },
+      path.relative(dir, loose) || 'the key root',
+    );
+    fs.chmodSync(loose, 0o755);
+  }
+  t.ok(await openKeyRoot(dir, { callMsMax: 5_000 }), 'readable by all (0755) is fine');
+});

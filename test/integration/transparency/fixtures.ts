@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import type { Test } from 'tap';
 import { runSignerd } from '../../helpers/daemon.js';
 import { goTool, needGo } from '../../helpers/go-tools.js';
@@ -16,6 +17,7 @@ import { openPublishedTree } from '../../../lib/transparency/tile-reader.js';
 import { loadCheckpointSignerFile } from '../../../lib/transparency/checkpoint-signer.js';
 import { generateNoteKey } from '../../../lib/transparency/note-key.js';
 import { openTransparencyLog, type TransparencyLog } from '../../../lib/transparency/transparency-log.js';
+import { SEQUENCER_FILE } from '../../../lib/transparency/sequencer-db.js';
 import { verifyCheckpoint, type Checkpoint } from '../../../lib/transparency/checkpoint.js';
 import { consistencyProof, type NodeSource } from '../../../lib/transparency/merkle-tree.js';
 import { verifyConsistency } from '../../../lib/transparency/merkle-proof-check.js';
@@ -224,4 +226,22 @@ export function checkPairwiseConsistent(
     }
   }
   return { checkpoints, pairs };
+}
+
+/**
+ * Another process's hold on the log's write lock (here: another connection), as a daemon stopped
+ * mid-commit holds it. `release` gives it back (also at teardown, if the test did not).
+ */
+export function holdWriteLock(t: Pick<Test, 'teardown'>, logDir: string): { release(): void } {
+  const holder = new Database(path.join(logDir, SEQUENCER_FILE), { timeout: 1_000 });
+  holder.exec('BEGIN IMMEDIATE');
+  let held = true;
+  const release = (): void => {
+    if (!held) return;
+    held = false;
+    holder.exec('ROLLBACK');
+    holder.close();
+  };
+  t.teardown(release);
+  return { release };
 }

@@ -15,7 +15,7 @@ import { readCheckpointFile } from '../../../lib/transparency/tile-publisher.js'
 import { SEQUENCER_FILE, storedOrigin } from '../../../lib/transparency/sequencer-db.js';
 import { openConfiguredTransparencyLog, type TransparencyLogSettings } from '../../../lib/config/transparency-log-options.js';
 import type { LogEvent } from '../../../lib/transparency/log-entry.js';
-import { appendRange, makeKey, openLog, ORIGIN } from './fixtures.js';
+import { appendRange, holdWriteLock, makeKey, openLog, ORIGIN } from './fixtures.js';
 
 async function failure(p: Promise<unknown>): Promise<string> {
   try {
@@ -153,14 +153,11 @@ t.test('a write lock held too long fails appends closed, and the log recovers by
   t.teardown(() => log.close());
   await appendRange(log, 0, 3);
 
-  // Another process (here: another connection) holding the write lock, e.g. a stopped daemon mid-commit.
-  const holder = new Database(path.join(logDir, SEQUENCER_FILE));
-  holder.exec('BEGIN IMMEDIATE');
+  const lock = holdWriteLock(t, logDir);
   const started = Date.now();
   t.equal(await failure(appendRange(log, 3, 4)), 'LOG_UNAVAILABLE', 'the append is refused, not acknowledged');
   t.ok(Date.now() - started < 1_500, `within the lock wait bound (${Date.now() - started} ms)`);
-  holder.exec('ROLLBACK');
-  holder.close();
+  lock.release();
   t.same(await appendRange(log, 4, 6), [3, 4], 'appends resume once the lock is free; no index was used up');
 });
 
@@ -172,11 +169,9 @@ t.test('an append the writer cannot commit in time is refused naming its whole b
   const log = await openLog(logDir, keyFile, 60_000, { lockWaitMsMax: 5_000, appendMsMax: 300 });
   t.teardown(() => log.close());
   await appendRange(log, 0, 1);
-  const holder = new Database(path.join(logDir, SEQUENCER_FILE));
-  holder.exec('BEGIN IMMEDIATE');
+  const lock = holdWriteLock(t, logDir);
   const refused = (await appendRange(log, 1, 2).catch((err: unknown) => err)) as { code?: string; message?: string };
-  holder.exec('ROLLBACK');
-  holder.close();
+  lock.release();
   t.match(refused, { code: 'LOG_UNAVAILABLE', message: 'the transparency log did not commit within 300 ms' });
 });
 
@@ -200,13 +195,11 @@ t.test('lone appends (committed on the calling thread) are durable and in order,
 
   // Another process holds the write lock: a lone append is not refused at once (it goes to the
   // writer thread, which waits for the lock) and commits once the lock is free.
-  const holder = new Database(path.join(logDir, SEQUENCER_FILE));
-  holder.exec('BEGIN IMMEDIATE');
+  const lock = holdWriteLock(t, logDir);
   await pause();
   const waiting = appendRange(log, 6, 7);
   await new Promise((resolve) => setTimeout(resolve, 200));
-  holder.exec('ROLLBACK');
-  holder.close();
+  lock.release();
   t.same(await waiting, [6], 'committed after the lock was released');
   await pause();
   t.same(await appendRange(log, 7, 8), [7], 'and the next lone append is committed here again');

@@ -6,12 +6,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { runSignerd, startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
 import { makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
 import { SEQUENCER_FILE } from '../../../lib/transparency/sequencer-db.js';
-import { checkBundle, makeKey, publishedEntries as entries, until } from './fixtures.js';
+import { checkBundle, holdWriteLock, makeKey, publishedEntries as entries, until } from './fixtures.js';
 import { get, metricsPortOf, promtoolCheck, sample } from '../../helpers/operations.js';
 import { needTools } from '../../helpers/tools.js';
 
@@ -65,9 +64,7 @@ t.test('sign-ecdsa with the log: every signature returned is provably in it', as
 
   t.test('a log that does not answer: LOG_UNAVAILABLE, nothing returned, and service resumes by itself', async (t) => {
     // Another process holding the log's write lock longer than an append may wait.
-    const holder = new Database(path.join(logDir, SEQUENCER_FILE), { timeout: 1_000 });
-    t.teardown(() => holder.close());
-    holder.exec('BEGIN IMMEDIATE');
+    const lock = holdWriteLock(t, logDir);
     const before = entries(logDir).length;
     const refused = await request(daemon.port, 'while the log is stuck');
     t.match(refused, /^ERR LOG_UNAVAILABLE /, 'refused with LOG_UNAVAILABLE');
@@ -75,7 +72,7 @@ t.test('sign-ecdsa with the log: every signature returned is provably in it', as
     const metrics = metricsPortOf(daemon);
     await until(async () => (await get(metrics, '/readyz')).status === 503, 10_000, 'not ready while the log cannot append');
     t.match(JSON.parse((await get(metrics, '/readyz')).body), { ready: false }, '/readyz: not ready while the log cannot append');
-    holder.exec('ROLLBACK');
+    lock.release();
     await until(async () => (await get(metrics, '/readyz')).status === 200, 10_000, 'ready again');
     t.pass('and ready again by itself');
     const after = await request(daemon.port, 'after');
@@ -128,9 +125,7 @@ t.test('sign-ecdsa with the log: every signature returned is provably in it', as
   t.test('a revoke never waits for the log; a reinstate always does', async (t) => {
     const common = ['--state-dir', path.join(dir, 'state'), '--transparency-log', logDir, '--transparency-log-key', keyFile];
     const signature = signatures[2]!;
-    const holder = new Database(path.join(logDir, SEQUENCER_FILE), { timeout: 1_000 });
-    t.teardown(() => holder.close());
-    holder.exec('BEGIN IMMEDIATE');
+    const lock = holdWriteLock(t, logDir);
     const revoke = await runSignerd(['revoke', signature, ...common]);
     t.equal(revoke.code, 69, 'the log cannot be written: exit 69');
     t.match(revoke.stdout, /^revoked /, 'but the revoke is done');
@@ -139,7 +134,7 @@ t.test('sign-ecdsa with the log: every signature returned is provably in it', as
     const reinstate = await runSignerd(['reinstate', signature, ...common]);
     t.equal(reinstate.code, 69, 'reinstate with the log stuck: exit 69');
     t.equal((await runSignerd(['show', signature, '--state-dir', path.join(dir, 'state')])).stdout.split('\n')[0], 'status     revoked', 'and still revoked');
-    holder.exec('ROLLBACK');
+    lock.release();
     const again = await runSignerd(['revoke', signature, ...common]);
     t.equal(again.code, 1, 'revoking again: nothing left to revoke');
     t.ok(

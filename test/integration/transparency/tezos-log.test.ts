@@ -4,10 +4,8 @@
 import t from 'tap';
 import crypto from 'node:crypto';
 import path from 'node:path';
-import Database from 'better-sqlite3';
-import { SEQUENCER_FILE } from '../../../lib/transparency/sequencer-db.js';
 import { runSignerd } from '../../helpers/daemon.js';
-import { checkBundle, makeKey, publishedEntries, until } from './fixtures.js';
+import { checkBundle, holdWriteLock, makeKey, publishedEntries, until } from './fixtures.js';
 import { httpSign, TZ1, writeKeys, seedKeys, serveTezos } from '../tezos/fixtures.js';
 import { consensus, MAINNET_ID } from '../tezos/payloads.js';
 
@@ -44,12 +42,10 @@ t.test('tezos with the log: a preattestation and its replay', async (t) => {
 
   t.test('a log outage withholds the signature; the retry of the same bytes is served and logged', async (t) => {
     const next = consensus('attestation', { level: 8, round: 0 });
-    const holder = new Database(path.join(logDir, SEQUENCER_FILE), { timeout: 1_000 });
-    t.teardown(() => holder.close());
-    holder.exec('BEGIN IMMEDIATE');
+    const lock = holdWriteLock(t, logDir);
     const refused = await httpSign(served.httpPort, TZ1.pkh, next);
     t.same([refused.status, refused.code, refused.signature], [503, 'LOG_UNAVAILABLE', null], 'no signature while the log is stuck');
-    holder.exec('ROLLBACK');
+    lock.release();
     const retry = await httpSign(served.httpPort, TZ1.pkh, next);
     t.equal(retry.status, 200, 'the baker retries the same bytes: the slot was not lost');
     await checkBundle(t, dir, logDir, vkey, retry.signature!);

@@ -4,6 +4,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { processRunning } from '../process-running.js';
 
 const PREFIX = 'signerd-uploads-';
 const LEFT_BEHIND = /^signerd-uploads-(\d+)-[A-Za-z0-9]{6}$/;
@@ -22,21 +23,11 @@ async function removeLeftBehind(tempDir: string, log: Logger): Promise<void> {
   const names = await fs.readdir(tempDir).catch(() => [] as string[]);
   for (const name of names) {
     const pid = LEFT_BEHIND.exec(name)?.[1];
-    if (pid === undefined || running(Number(pid))) continue;
+    if (pid === undefined || processRunning(Number(pid))) continue;
     const dir = path.join(tempDir, name);
     const stat = await fs.lstat(dir).catch(() => null);
     if (!stat?.isDirectory() || stat.uid !== (process.getuid?.() ?? 0)) continue;
     await fs.rm(dir, { recursive: true, force: true });
     log.info({ dir: name }, 'removed the upload directory of a process that no longer runs');
-  }
-}
-
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it runs, as another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

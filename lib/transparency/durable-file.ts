@@ -5,6 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeDirectory } from '../config/make-directory.js';
+import { processRunning } from '../process-running.js';
 
 const PUBLIC_FILE_MODE = 0o644;
 export const PUBLIC_DIR_MODE = 0o755;
@@ -81,17 +82,8 @@ export function removeStaleTemporaries(dir: string): void {
   }
   for (const name of names) {
     const pid = TEMPORARY.exec(name)?.[1];
-    if (pid === undefined || isAlive(Number(pid))) continue;
+    if (pid === undefined || processRunning(Number(pid))) continue;
     fs.rmSync(path.join(dir, name), { force: true });
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

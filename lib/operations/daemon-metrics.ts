@@ -128,17 +128,7 @@ export function createDaemonMetrics(daemon: string, version: string, readiness: 
     };
   new Gauge({ name: 'signerd_hsm_sessions_open', help: 'HSM sessions open (idle in the pool and in use)', registers, collect: hsm((s) => s.open) });
   new Gauge({ name: 'signerd_hsm_sessions_in_use', help: 'HSM sessions leased to a call now', registers, collect: hsm((s) => s.inUse) });
-  let reopensSeen = 0;
-  new Counter({
-    name: 'signerd_hsm_reopens_total',
-    help: 'HSM tokens reopened after losing their session, token or device',
-    registers,
-    collect() {
-      const { reopens } = hsmPoolTotals();
-      if (reopens > reopensSeen) this.inc(reopens - reopensSeen);
-      reopensSeen = Math.max(reopensSeen, reopens);
-    },
-  });
+  followingCounter('signerd_hsm_reopens_total', 'HSM tokens reopened after losing their session, token or device', registers, () => hsmPoolTotals().reopens);
 
   const storeDurations = new Histogram({
     name: 'signerd_store_operation_duration_seconds',
@@ -198,17 +188,12 @@ export function createDaemonMetrics(daemon: string, version: string, readiness: 
           this.set(stats().checkpointEntries);
         },
       });
-      let failuresSeen = 0;
-      new Counter({
-        name: 'signerd_transparency_log_publish_failures_total',
-        help: 'checkpoint publishes that failed (each is retried a second later)',
+      followingCounter(
+        'signerd_transparency_log_publish_failures_total',
+        'checkpoint publishes that failed (each is retried a second later)',
         registers,
-        collect() {
-          const { publishFailures } = stats();
-          if (publishFailures > failuresSeen) this.inc(publishFailures - failuresSeen);
-          failuresSeen = Math.max(failuresSeen, publishFailures);
-        },
-      });
+        () => stats().publishFailures,
+      );
     },
     listener(kind, faultSeen) {
       let cells = outcomes.get(kind);
@@ -312,4 +297,19 @@ function labelKey(labels: Record<string, string>): string {
   let key = '';
   for (const name in labels) key += `${name}=${labels[name]}\u0000`;
   return key;
+}
+
+/** A counter that follows a running total kept elsewhere (the HSM pool's, the log's): each scrape adds what it grew by. */
+function followingCounter(name: string, help: string, registers: Registry[], total: () => number): void {
+  let seen = 0;
+  new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      const now = total();
+      if (now > seen) this.inc(now - seen);
+      seen = Math.max(seen, now);
+    },
+  });
 }

@@ -181,7 +181,16 @@ t.test('mode32: reads beyond the open-file bound wait their turn; a missed deadl
     const offset = (index & 0xffff) * 32;
     return hmac(keys[names.indexOf(tableName(index))]!.subarray(offset, offset + 32), data);
   };
-  const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
+  // Only descriptors on the set's files: other tests in this process open and close their own.
+  const realDir = fs.realpathSync(dir);
+  const openFds = (): number =>
+    fs.readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(`${realDir}/`);
+      } catch {
+        return false; // closed since the listing
+      }
+    }).length;
   const idle = openFds();
 
   const set = openSecretSet(settings('mode32', dir, { mode32Files: 'present', readMsMax: 10_000 }));

@@ -11,6 +11,7 @@ import { murmur3x86_32 } from '../daemons/hmac/murmur3.js';
 import { SIGNERD } from '../test/helpers/daemon.js';
 import { freePort } from '../test/helpers/ports.js';
 import { loadOneShot, metricsArgs, ONE_SHOT_CLIENTS, primitiveRate, type BenchRow } from './harness.js';
+import { sleep } from '../test/helpers/polling.js';
 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 4_000);
 const CONNECTIONS = Number(process.env['BENCH_HMAC_CONNECTIONS'] ?? 8);
@@ -115,7 +116,7 @@ async function spawnHmac(args: string[], nofile?: number, keepOpen = true): Prom
       s.on('error', () => resolve(false));
     });
     if (up) return { mac, verify, proc };
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   proc.kill('SIGKILL');
   throw new Error('signerd hmac did not start');

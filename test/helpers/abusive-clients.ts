@@ -3,6 +3,7 @@
 // normal request while they run. Every socket is tracked so a test can end them all.
 import fs from 'node:fs';
 import net from 'node:net';
+import { sleep } from './polling.js';
 
 export interface ClientGang {
   readonly sockets: net.Socket[];
@@ -90,7 +91,7 @@ export async function floodersInWaves(port: number, count: number, bytes: number
   const gangs: ClientGang[] = [];
   for (let opened = 0; opened < count; opened += wave) {
     gangs.push(flooders(port, Math.min(wave, count - opened), bytes));
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
+    await sleep(everyMs);
   }
   return gangs;
 }

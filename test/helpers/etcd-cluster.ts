@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from './ports.js';
 import type { TestCertificates } from './test-ca.js';
+import { waitFor } from './polling.js';
 
 interface EtcdMember {
   readonly name: string;
@@ -99,7 +100,7 @@ export async function startEtcd(size = 3, opts: StartOptions = {}): Promise<Test
   const client: ClientTls = tls ? { ca: fs.readFileSync(tls.ca), cert: fs.readFileSync(tls.clientNoCnCert), key: fs.readFileSync(tls.clientNoCnKey) } : null;
   const post = (endpoint: string, urlPath: string, body: unknown): Promise<unknown> => postTo(endpoint, urlPath, body, client);
   for (const m of members) await m.start();
-  await waitFor(async () => (await Promise.all(members.map((m) => rangeOk(post, m.endpoint)))).every(Boolean), 15_000, 'etcd cluster did not form');
+  await waitFor(async () => (await Promise.all(members.map((m) => rangeOk(post, m.endpoint)))).every(Boolean), 15_000, 'the etcd cluster to form', 100);
   const allEndpoints = members.map((m) => (tls ? m.endpoint : `http://${m.endpoint}`)).join(',');
   const etcdctl = (args: string[], input?: string): void => runEtcdctl(allEndpoints, tls, args, input);
   if (opts.auth) enableAuth(etcdctl, opts.auth);
@@ -118,7 +119,8 @@ export async function startEtcd(size = 3, opts: StartOptions = {}): Promise<Test
         return found >= 0;
       },
       10_000,
-      'no etcd leader',
+      'an etcd leader',
+      100,
     );
     return found;
   }
@@ -178,13 +180,4 @@ function rangeOk(post: (endpoint: string, urlPath: string, body: unknown) => Pro
     () => true,
     () => false,
   );
-}
-
-async function waitFor(check: () => Promise<boolean>, msMax: number, what: string): Promise<void> {
-  const deadline = Date.now() + msMax;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(what);
 }

@@ -4,6 +4,7 @@
 import { execFile } from 'node:child_process';
 import type { Test } from 'tap';
 import type { RunningDaemon } from './daemon.js';
+import { waitFor } from './polling.js';
 
 export function metricsPortOf(daemon: RunningDaemon): number {
   const line = daemon.logs.find((l) => l['msg'] === 'metrics listening');
@@ -35,14 +36,11 @@ export function promtoolCheck(text: string): Promise<string> {
   });
 }
 
-/** Polls `check` every 50 ms until it is true; resolves with the milliseconds it took, or rejects after msMax. */
+/** Polls `check` every 50 ms (a rejection counts as false) until it is true; resolves with the milliseconds it took, or rejects after msMax. */
 export async function waitUntil(check: () => Promise<boolean>, msMax: number, what: string): Promise<number> {
   const started = Date.now();
-  for (;;) {
-    if (await check().catch(() => false)) return Date.now() - started;
-    if (Date.now() - started > msMax) throw new Error(`${what}: not within ${msMax} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await waitFor(() => check().catch(() => false), msMax, what, 50);
+  return Date.now() - started;
 }
 
 /** What /readyz must follow: a store server stopped, then started again. */

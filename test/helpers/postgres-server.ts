@@ -12,6 +12,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { freePort } from './ports.js';
 import type { TestCertificates } from './test-ca.js';
+import { until } from './polling.js';
 
 interface TestPostgresNode {
   readonly port: number;
@@ -207,23 +208,22 @@ function serverNode(
 }
 
 async function waitForConnect(socketDir: string, port: number, msMax: number): Promise<void> {
-  const deadline = Date.now() + msMax;
   let last: unknown;
-  while (Date.now() < deadline) {
+  const connects = async (): Promise<boolean> => {
     const client = new pg.Client({ host: socketDir, port, user: USER, database: 'postgres', connectionTimeoutMillis: 1_000 });
     client.on('error', () => {});
     try {
       await client.connect();
       await client.query('SELECT 1');
       await client.end();
-      return;
+      return true;
     } catch (err) {
       last = err;
       await client.end().catch(() => {});
-      await new Promise((r) => setTimeout(r, 100));
+      return false;
     }
-  }
-  throw new Error(`postgres on ${port} did not accept connections: ${(last as Error)?.message}`);
+  };
+  if (!(await until(connects, msMax, 100))) throw new Error(`postgres on ${port} did not accept connections: ${(last as Error)?.message}`);
 }
 
 /** tap options for a test that needs the PostgreSQL server (as needTools, for a tool that is not on PATH). */

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
 import { freePort } from './ports.js';
+import { waitFor } from './polling.js';
 
 export interface TestRedis {
   readonly port: number;
@@ -59,9 +60,8 @@ export async function startRedis(extraArgs: string[] = []): Promise<TestRedis> {
 }
 
 async function waitForPing(port: number, msMax: number): Promise<void> {
-  const deadline = Date.now() + msMax;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
+  const ping = (): Promise<boolean> =>
+    new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1');
       s.once('connect', () => s.write('PING\r\n'));
       s.once('data', (d) => {
@@ -70,8 +70,5 @@ async function waitForPing(port: number, msMax: number): Promise<void> {
       });
       s.once('error', () => resolve(false));
     });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`redis-server on ${port} did not answer PING`);
+  await waitFor(ping, msMax, `redis-server on ${port} to answer PING`, 50);
 }

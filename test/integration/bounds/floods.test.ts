@@ -10,6 +10,7 @@ import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
 import { acceptQueueLength, connected, flooders, floodersInWaves, rssMb, timedRequest, tricklers, type ClientGang } from '../../helpers/abusive-clients.js';
 import { makeKeys } from '../../helpers/signature-fixtures.js';
 import { singleDir } from '../../unit/hmac/secret-fixtures.js';
+import { sleep, until } from '../../helpers/polling.js';
 
 const dir = t.testdir();
 const RSS_MB_MAX = 200;
@@ -72,15 +73,6 @@ function noListenerLeak(t: Test, daemon: RunningDaemon): void {
   t.notMatch(daemon.stderr(), /MaxListenersExceededWarning/, 'no listener leak warning');
 }
 
-async function until(cond: () => boolean, msMax: number): Promise<boolean> {
-  const deadline = Date.now() + msMax;
-  while (!cond()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  return true;
-}
-
 for (const subject of subjects) {
   t.test(subject.name, async (t) => {
     const daemon = await subject.start(['--line-ms-max', '1000', '--connections-max', '1200']);
@@ -109,7 +101,7 @@ for (const subject of subjects) {
       gangs.push(g);
       await connected(g);
       for (let i = 0; i < 3; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        await sleep(300);
         await servedWhile(t, daemon, subject, `flood +${(i + 1) * 300} ms`);
       }
       t.ok(rssMb(pid) < RSS_MB_MAX, `RSS ${rssMb(pid).toFixed(0)} MB < ${RSS_MB_MAX} MB`);

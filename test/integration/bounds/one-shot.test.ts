@@ -10,6 +10,7 @@ import path from 'node:path';
 import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
 import { makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
 import { needTools } from '../../helpers/tools.js';
+import { sleep, waitFor } from '../../helpers/polling.js';
 
 const dir = t.testdir();
 const keys = makeKeys(dir, 'ecdsa', 'one-shot');
@@ -102,8 +103,8 @@ t.test('keep-open connections still take request after request', async (t) => {
   socket.on('data', (d) => (data += d));
   for (const word of ['one', 'two', 'three']) {
     socket.write(word + '\n');
-    while (!data.includes(`(b'${word}'`)) await new Promise((resolve) => setTimeout(resolve, 10));
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await waitFor(() => data.includes(`(b'${word}'`), 5_000, `the reply to ${word}`, 10);
+    await sleep(150);
   }
   t.notOk(socket.destroyed, 'still open after pauses between requests');
   t.equal(signaturesOf(data).length, 3);

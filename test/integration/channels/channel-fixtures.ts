@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { runSignerd } from '../../helpers/daemon.js';
 import { freePort } from '../../helpers/ports.js';
+import { until } from '../../helpers/polling.js';
 
 export interface ChannelFiles {
   dir: string;
@@ -124,20 +125,7 @@ export async function startStunnel(files: ChannelFiles, port: number, client: st
   const proc = spawn('stunnel4', [conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   proc.stderr.on('data', (d: Buffer) => (log += d.toString()));
-  const deadline = Date.now() + 10_000;
-  while (!/Configuration successful|bound to/i.test(log)) {
-    if (Date.now() > deadline || proc.exitCode !== null) throw new Error(`stunnel did not start: ${log}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const started = await until(() => proc.exitCode !== null || /Configuration successful|bound to/i.test(log), 10_000, 50);
+  if (!started || proc.exitCode !== null) throw new Error(`stunnel did not start: ${log}`);
   return { port: local, stop: () => proc.kill('SIGKILL') };
-}
-
-/** Polls `check` until it holds or msMax passes; resolves with whether it held. */
-export async function eventually(check: () => boolean | Promise<boolean>, msMax: number, everyMs = 25): Promise<boolean> {
-  const deadline = Date.now() + msMax;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
 }

@@ -12,7 +12,8 @@ import { get, metricsPortOf, sample } from '../../helpers/operations.js';
 import { REPO_ROOT } from '../../helpers/repo-root.js';
 import { makeKeys, opensslVerifies, signaturesOf, VALID } from '../../helpers/signature-fixtures.js';
 import { needTools } from '../../helpers/tools.js';
-import { enroll, eventually, openssl, pskHex, runTool, startStunnel, writeRegistry } from './channel-fixtures.js';
+import { enroll, openssl, pskHex, runTool, startStunnel, writeRegistry } from './channel-fixtures.js';
+import { until } from '../../helpers/polling.js';
 
 const SIGNED = /^\(b'hello', b'[0-9a-f]{192}'\)$/;
 
@@ -208,7 +209,7 @@ t.test('plain TCP connects that close before the handshake give their places bac
   t.equal(metricsOut.code, 78, 'metrics on 0.0.0.0 beside TLS channels: refused');
   t.match(metricsOut.stderr, /refusing to serve metrics and readiness on 0\.0\.0\.0: the operations listener is plain HTTP/);
   const started = Date.now();
-  const served = await eventually(
+  const served = await until(
     async () => /^\(b'hello', b'[0-9a-f]{192}'\)$/.test(await firstLine(signer.port, files.certs['alice']!, files.serverCert)),
     20_000,
     500,

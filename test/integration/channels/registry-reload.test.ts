@@ -10,7 +10,8 @@ import t from 'tap';
 import { runSignerd, startDaemon } from '../../helpers/daemon.js';
 import { makeKeys } from '../../helpers/signature-fixtures.js';
 import { needTools } from '../../helpers/tools.js';
-import { enroll, eventually, openssl, opensslArgs, pskHex, writeRegistry } from './channel-fixtures.js';
+import { enroll, openssl, opensslArgs, pskHex, writeRegistry } from './channel-fixtures.js';
+import { until } from '../../helpers/polling.js';
 
 const EX_CONFIG = 78;
 
@@ -26,7 +27,7 @@ t.test('client registry: reload and start-up checks', needTools('openssl'), asyn
   const signer = await startDaemon(daemonArgs);
   t.teardown(() => signer.stop());
   const alice = files.certs['alice']!;
-  const reloaded = (from: number, msg: string) => eventually(() => signer.logs.slice(from).some((l) => l['msg'] === msg), 5_000);
+  const reloaded = (from: number, msg: string) => until(() => signer.logs.slice(from).some((l) => l['msg'] === msg), 5_000);
 
   await t.test('a bad registry on SIGHUP keeps the old one, and says why', async (t) => {
     fs.writeFileSync(registry, `${files.certs['alice']!.line}\nthis line is not a client\n`, { mode: 0o600 });
@@ -60,7 +61,7 @@ t.test('client registry: reload and start-up checks', needTools('openssl'), asyn
     bob.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const closed = new Promise<number>((resolve) => bob.once('close', () => resolve(Date.now())));
     bob.stdin.write('hello\n');
-    t.ok(await eventually(() => out.includes("(b'hello'"), 5_000), 'bob is served on a kept-open channel');
+    t.ok(await until(() => out.includes("(b'hello'"), 5_000), 'bob is served on a kept-open channel');
 
     writeRegistry(registry, [alice.line]);
     const sent = Date.now();
@@ -71,7 +72,7 @@ t.test('client registry: reload and start-up checks', needTools('openssl'), asyn
     t.ok(gone - sent <= 1_000, `bob's channel is closed ${gone - sent} ms after SIGHUP`);
     t.match(out, /ERR UNAUTHENTICATED /, 'and told why');
     t.ok(
-      await eventually(() => kept.logs.some((l) => l['msg'] === 'request' && l['outcome'] === 'UNAUTHENTICATED' && l['client'] === 'bob'), 5_000),
+      await until(() => kept.logs.some((l) => l['msg'] === 'request' && l['outcome'] === 'UNAUTHENTICATED' && l['client'] === 'bob'), 5_000),
       'the closing is logged under its client',
     );
     bob.kill();
@@ -96,7 +97,7 @@ t.test('client registry: reload and start-up checks', needTools('openssl'), asyn
     client.on('error', () => {});
     const closed = new Promise<number>((resolve) => client.once('close', () => resolve(Date.now())));
     client.write('hello\n');
-    t.ok(await eventually(() => out.includes("(b'hello'"), 5_000), 'served at first');
+    t.ok(await until(() => out.includes("(b'hello'"), 5_000), 'served at first');
     const gone = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(Infinity), 4_000))]);
     t.ok(gone - opened >= 1_000 && gone - opened <= 2_000, `closed ${gone - opened} ms after it opened (max-session=1)`);
     t.match(out, /ERR UNAUTHENTICATED .*max-session/, 'and told to open a new one');

@@ -8,11 +8,11 @@ import t from 'tap';
 import { request } from '../../helpers/line-client.js';
 import { createToken, needSoftHsm } from '../../helpers/softhsm.js';
 import { needTools } from '../../helpers/tools.js';
+import { retryUntil } from '../../helpers/polling.js';
 import { curlPost } from './http-fixtures.js';
 import { importKeyRoot, startFailure, startHsmFirmware } from './hsm-fixtures.js';
 import { DISTRO, MACHINE, okValue, readVector, RSA_MENDER_DISTRO } from './line-fixtures.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const skip = needSoftHsm().skip ?? needTools('openssl', 'curl').skip;
 
 t.test('firmware daemon and HSM failures', skip ? { skip } : {}, async (t) => {
@@ -50,17 +50,19 @@ t.test('firmware daemon and HSM failures', skip ? { skip } : {}, async (t) => {
       token.restore();
     }
     // Each token connection reopens at most once a second; poll (bounded) rather than assume a timing.
-    let reply = '';
-    for (let i = 0; i < 80 && !reply.startsWith('OK '); i++) {
-      await sleep(250);
-      reply = await request(daemon.port, moduleLine);
-    }
+    const reply = await retryUntil(
+      () => request(daemon.port, moduleLine),
+      (r) => r.startsWith('OK '),
+      20_000,
+      250,
+    );
     t.equal(reply, `OK ${readVector('module/dummy.ko.sha512.p7s').toString('base64')}`, 'signing resumed: the blob equals sign-file again');
-    let status = 0;
-    for (let i = 0; i < 40 && status !== 200; i++) {
-      status = postSwupdate().status;
-      if (status !== 200) await sleep(250);
-    }
+    const status = await retryUntil(
+      async () => postSwupdate().status,
+      (s) => s === 200,
+      10_000,
+      250,
+    );
     t.equal(status, 200, 'HTTP signs again');
     t.equal(daemon.proc.exitCode, null, 'the same process kept serving');
     t.ok(

@@ -10,6 +10,7 @@ import zlib from 'node:zlib';
 import { needTools } from '../../helpers/tools.js';
 import { stalledUpload } from './build-clients.js';
 import { MACHINE, curlPost, leftovers, run, startFirmwareDaemon } from './http-fixtures.js';
+import { retryUntil } from '../../helpers/polling.js';
 
 /** The status, the body and the error code header (empty on success) of one curl call. */
 function curlStatus(args: string[]): { status: number; body: string; code: string; allow: string } {
@@ -153,32 +154,40 @@ t.test('bad input gets its status; nothing is left behind', needTools('curl', 't
   await t.test('a request over --http-jobs-max + --http-queue-max gets 503 while another is in progress', async (t) => {
     // Half an upload: the request holds the only job slot until it is finished or dropped.
     const slow = await stalledUpload(http, 60_000);
-    let status = '';
-    for (let i = 0; i < 100 && status !== '503 BUSY'; i++) {
-      status = modules('good.tar.gz');
-      if (status !== '503 BUSY') await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    t.equal(status, '503 BUSY');
+    const busy = await retryUntil(
+      async () => modules('good.tar.gz'),
+      (s) => s === '503 BUSY',
+      5_000,
+      50,
+    );
+    t.equal(busy, '503 BUSY');
     slow.destroy();
-    for (let i = 0; i < 100 && status !== '200 '; i++) {
-      status = modules('good.tar.gz');
-      if (status !== '200 ') await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    t.equal(status, '200 ', 'served again once the slot is free');
+    const served = await retryUntil(
+      async () => modules('good.tar.gz'),
+      (s) => s === '200 ',
+      5_000,
+      50,
+    );
+    t.equal(served, '200 ', 'served again once the slot is free');
   });
 
   await t.test('an upload that stalls past --http-request-ms-max gets 408 and frees its slot', async (t) => {
     // The previous request's slot is released just after its reply, so a 503 here means "try again".
-    let reply = '';
-    for (let i = 0; i < 50 && !reply.startsWith('HTTP/1.1 408'); i++) reply = await stalledUploadReply(Number(new URL(http.url).port));
+    const reply = await retryUntil(
+      () => stalledUploadReply(Number(new URL(http.url).port)),
+      (r) => r.startsWith('HTTP/1.1 408'),
+      60_000,
+      0,
+    );
     t.match(reply, /^HTTP\/1\.1 408 /, 'node:http answers 408 Request Timeout');
     t.match(reply, /\r\nx-signerd-error-code: REQUEST_TIMEOUT\r\n/i, 'with its code');
     // The stalled request's slot is released just after its 408 goes out: allow for that race.
-    let status = modules('good.tar.gz');
-    for (let i = 0; i < 100 && status === '503 BUSY'; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      status = modules('good.tar.gz');
-    }
+    const status = await retryUntil(
+      async () => modules('good.tar.gz'),
+      (s) => s !== '503 BUSY',
+      5_000,
+      50,
+    );
     t.equal(status, '200 ', 'the slot is free again');
   });
 

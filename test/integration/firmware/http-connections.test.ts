@@ -8,6 +8,7 @@ import path from 'node:path';
 import { DEFAULT_FIRMWARE_HTTP_LIMITS } from '../../../daemons/firmware/firmware-limits.js';
 import { needTools } from '../../helpers/tools.js';
 import { MACHINE, curlPost, run, startFirmwareDaemon, type FirmwareHttp } from './http-fixtures.js';
+import { until } from '../../helpers/polling.js';
 
 /** A client that never closes its side (allowHalfOpen): it only learns whether the daemon closed. */
 interface HeldClient {
@@ -42,15 +43,6 @@ function socketsOf(pid: number): number {
     }
   }
   return n;
-}
-
-async function until(cond: () => boolean, msMax: number, everyMs = 20): Promise<boolean> {
-  const end = Date.now() + msMax;
-  while (!cond()) {
-    if (Date.now() > end) return false;
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-  return true;
 }
 
 function health(http: FirmwareHttp): number {

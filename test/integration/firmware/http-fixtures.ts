@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
 import { selfSignedCertArgs } from './line-fixtures.js';
+import { until } from '../../helpers/polling.js';
 
 interface KeyRootFixture {
   keyRoot: string;
@@ -204,6 +205,6 @@ export async function startFirmwareDaemon(
  */
 export async function leftovers(http: FirmwareHttp): Promise<string[]> {
   const list = () => fs.readdirSync(http.tempParent).flatMap((d) => listTree(path.join(http.tempParent, d)).map((f) => `${d}/${f}`));
-  for (let i = 0; i < 100 && list().length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  await until(() => list().length === 0, 5_000, 50);
   return list();
 }

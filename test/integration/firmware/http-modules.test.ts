@@ -6,6 +6,7 @@ import path from 'node:path';
 import { needTools } from '../../helpers/tools.js';
 import { MACHINE, curlPost, leftovers, run, startFirmwareDaemon } from './http-fixtures.js';
 import { cmsVerify, moduleSigningKey, SIGN_FILE, selfSignedCertArgs, signFile, splitModuleSignature } from './line-fixtures.js';
+import { until } from '../../helpers/polling.js';
 
 const VERSION_DIR = 'lib/modules/6.1.0-test';
 const LONG_DIR = 'kernel/drivers/a/rather/long/directory/path/so/that/the/member/names/need/gnu/long/name/records/in/tar';
@@ -169,8 +170,7 @@ t.test('/sign/modules as kernel-module-signing.bbclass calls it', needTools('cur
     );
     // The log line is written after the reply; give it a moment to reach us.
     const logged = () => http.daemon.logs.some((l) => l['msg'] === 'request' && l['resigned'] === 3 && l['signed'] === 3);
-    for (let i = 0; i < 100 && !logged(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
-    t.ok(logged(), 'the request log counts the re-signed modules');
+    t.ok(await until(logged, 2_000), 'the request log counts the re-signed modules');
     t.same(await leftovers(http), []);
   });
 

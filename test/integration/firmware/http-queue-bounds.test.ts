@@ -7,6 +7,7 @@ import path from 'node:path';
 import { needTools } from '../../helpers/tools.js';
 import { DIGSIG_POST_ARGS, moduleTarball, signModules, signModulesAtOnce, stalledUpload } from './build-clients.js';
 import { leftovers, listTree, startFirmwareDaemon, type FirmwareHttp } from './http-fixtures.js';
+import { sleep, until } from '../../helpers/polling.js';
 
 /** Bytes of uploads the daemon holds in its private directory right now. */
 function uploadBytes(http: FirmwareHttp): number {
@@ -96,12 +97,12 @@ t.test('past --http-queue-max: 503 at once, Retry-After spread out; past --http-
     // A client that hangs up while it waits for room gives its place back at once, not after the wait bound.
     const quitter = await stalledUpload(http, 20_000);
     held.push(quitter);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await sleep(200);
     const quit = Date.now();
     const seen = http.daemon.logs.length;
     quitter.destroy();
     const aborted = () => http.daemon.logs.slice(seen).some((l) => l['msg'] === 'request' && l['path'] === '/sign/modules' && l['outcome'] === 'BAD_REQUEST');
-    while (!aborted() && Date.now() - quit < 3000) await new Promise((resolve) => setTimeout(resolve, 20));
+    await until(aborted, 3_000);
     t.ok(aborted() && Date.now() - quit < 900, `the request that waited for room ended when its client left (${Date.now() - quit} ms), before the wait bound`);
     held.forEach((s) => s.destroy());
     let ok = await signModules(http, tarball, 'after.tar.gz', noRetry);

@@ -7,6 +7,7 @@ import { runSignerd } from '../../helpers/daemon.js';
 import { exchange, request } from '../../helpers/line-client.js';
 import { needTools } from '../../helpers/tools.js';
 import { copyKeyRoot, DISTRO, MACHINE, okValue, readVector, script, startFirmware, tool, vector } from './line-fixtures.js';
+import { waitFor } from '../../helpers/polling.js';
 
 t.test('info verbs and errors', needTools('openssl'), async (t) => {
   const dir = t.testdir({});
@@ -68,11 +69,7 @@ t.test('info verbs and errors', needTools('openssl'), async (t) => {
     const manifest = Buffer.from(`${'ab'.repeat(32)}  version\n`).toString('base64');
     await request(daemon.port, `MENDER ${DISTRO} ${manifest}`);
     // pino writes asynchronously: the log line may arrive just after the reply.
-    let line: Record<string, unknown> | undefined;
-    for (let i = 0; i < 100 && !line; i++) {
-      line = daemon.logs.find((l) => l['verb'] === 'MENDER');
-      if (!line) await new Promise((r) => setTimeout(r, 50));
-    }
+    const line = await waitFor(() => daemon.logs.find((l) => l['verb'] === 'MENDER'), 5_000, 'the MENDER request record', 50);
     t.ok(line, 'logged');
     t.equal(line?.['selector'], DISTRO);
     t.equal(line?.['outcome'], 'ok');

@@ -10,6 +10,7 @@ import { request } from '../../helpers/line-client.js';
 import { needTools } from '../../helpers/tools.js';
 import { cmsVerify, copyKeyRoot, DISTRO, okValue, readVector, script, startFirmware, tool } from './line-fixtures.js';
 import { buildSwu, swupdateCheck } from './swupdate-fixtures.js';
+import { sleep } from '../../helpers/polling.js';
 
 const tools = needTools('openssl', 'nc', 'swupdate', 'cpio', 'flock');
 
@@ -59,7 +60,7 @@ t.test('swupdate through the line protocol', tools, async (t) => {
     await new Promise((resolve) => socket.once('connect', resolve));
     socket.write(line.subarray(0, 221));
     // Past the one-shot rule's 20 ms of quiet, which the seed daemons keep (their single recv()).
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     t.equal(reply, '', 'nothing answered for the first 221 bytes');
     socket.write(line.subarray(221));
     await new Promise((resolve) => socket.once('close', resolve));

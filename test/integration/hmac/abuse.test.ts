@@ -8,6 +8,7 @@ import { exchange, request } from '../../helpers/line-client.js';
 import { needTools } from '../../helpers/tools.js';
 import { singleDir } from '../../unit/hmac/secret-fixtures.js';
 import { randomMessage, referenceTags, startHmac } from './hmac-fixtures.js';
+import { retryUntil } from '../../helpers/polling.js';
 
 const base = t.testdir();
 
@@ -59,11 +60,12 @@ t.test('bad input gets one ERR line and the daemon keeps serving', needTools('py
   t.match(await request(mac, 'hello'), /^ERR BUSY /, 'connection cap');
   for (const s of held) s.destroy();
   // The server notices the closes asynchronously; retry briefly instead of assuming a timing.
-  let again = await request(mac, 'hello');
-  for (let i = 0; i < 50 && again.startsWith('ERR BUSY'); i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    again = await request(mac, 'hello');
-  }
+  const again = await retryUntil(
+    () => request(mac, 'hello'),
+    (r) => !r.startsWith('ERR BUSY'),
+    2_500,
+    50,
+  );
   t.equal(again, hello, 'serving again');
   t.equal(await request(verify, `${hello} hello`), 'Valid.');
 });

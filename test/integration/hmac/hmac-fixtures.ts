@@ -3,6 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
 import { sourceFile } from '../../unit/hmac/hmac-vectors.js';
+import { waitFor } from '../../helpers/polling.js';
 
 export interface ReferenceTag {
   tag: string;
@@ -31,14 +32,8 @@ export function startHmac(args: string[], http = false): Promise<RunningDaemon> 
 }
 
 /** Waits until the daemon logged a line with this message after `from` lines. */
-export async function waitForLog(daemon: RunningDaemon, msg: string, from: number, msMax = 5000): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + msMax;
-  for (;;) {
-    const hit = daemon.logs.slice(from).find((l) => l['msg'] === msg);
-    if (hit) return hit;
-    if (Date.now() > deadline) throw new Error(`no "${msg}" log line within ${msMax} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+export function waitForLog(daemon: RunningDaemon, msg: string, from: number, msMax = 5000): Promise<Record<string, unknown>> {
+  return waitFor(() => daemon.logs.slice(from).find((l) => l['msg'] === msg), msMax, `a "${msg}" log line`);
 }
 
 /** Random message bytes without LF and without leading/trailing ASCII whitespace (trimmed on the wire). */

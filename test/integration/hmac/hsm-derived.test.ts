@@ -9,7 +9,8 @@ import { createToken, needSoftHsm } from '../../helpers/softhsm.js';
 import { needTools } from '../../helpers/tools.js';
 import { derivedDir } from '../../unit/hmac/secret-fixtures.js';
 import { randomMessage, referenceTags, startHmac, waitForLog } from './hmac-fixtures.js';
-import { importSecret, opensslPrk, sleep, startFails, startHsmHmac } from './hsm-fixtures.js';
+import { importSecret, opensslPrk, startFails, startHsmHmac } from './hsm-fixtures.js';
+import { retryUntil } from '../../helpers/polling.js';
 
 const base = t.testdir();
 
@@ -69,11 +70,12 @@ t.test('derived mode with the PRKs in an HSM', { ...needSoftHsm(), ...needTools(
     } finally {
       token.restore();
     }
-    let verdict = '';
-    for (let i = 0; i < 60 && !verdict.includes('"valid":true'); i++) {
-      await sleep(250);
-      verdict = await request(verify, `${v1} hello world`);
-    }
+    const verdict = await retryUntil(
+      () => request(verify, `${v1} hello world`),
+      (v) => v.includes('"valid":true'),
+      15_000,
+      250,
+    );
     t.same(JSON.parse(verdict), { valid: true, mode: 'derived', keyVersion: 1 }, 'verify over all versions resumed');
     t.same(JSON.parse(await request(hsm.port, 'hello world')).tags, [expected], 'MAC resumed with the same tag');
     t.equal(hsm.proc.exitCode, null, 'no restart');

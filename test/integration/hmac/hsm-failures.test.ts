@@ -10,7 +10,8 @@ import { createToken, needSoftHsm } from '../../helpers/softhsm.js';
 import { needTools } from '../../helpers/tools.js';
 import { singleDir, writeSecret } from '../../unit/hmac/secret-fixtures.js';
 import { referenceTags } from './hmac-fixtures.js';
-import { curlPost, importSecret, sleep, startFails, startHsmHmac } from './hsm-fixtures.js';
+import { curlPost, importSecret, startFails, startHsmHmac } from './hsm-fixtures.js';
+import { retryUntil, sleep, until } from '../../helpers/polling.js';
 
 const base = t.testdir();
 
@@ -72,11 +73,12 @@ t.test('HSM-backed hmac failure modes', { ...needSoftHsm(), ...needTools('python
       token.restore();
     }
     // Reopens happen at most once a second: poll (bounded) rather than assume a timing.
-    let reply = '';
-    for (let i = 0; i < 60 && reply !== expected; i++) {
-      await sleep(250);
-      reply = await request(daemon.port, 'hello world');
-    }
+    const reply = await retryUntil(
+      () => request(daemon.port, 'hello world'),
+      (r) => r === expected,
+      15_000,
+      250,
+    );
     t.equal(reply, expected, 'MAC resumed with the same tag');
     t.equal(await request(daemon.ports[1]!, `${expected} hello world`), 'Valid.', 'verify resumed');
     t.equal(curlPost(url, bodyFile).bodyHex, expected, 'HTTP resumed');
@@ -96,7 +98,7 @@ t.test('HSM-backed hmac failure modes', { ...needSoftHsm(), ...needTools('python
     try {
       const from = daemon.logs.length;
       daemon.proc.kill('SIGHUP');
-      for (let i = 0; i < 100 && !daemon.logs.slice(from).some((l) => l['msg'] === 'reload failed; keeping the previous configuration'); i++) await sleep(50);
+      await until(() => daemon.logs.slice(from).some((l) => l['msg'] === 'reload failed; keeping the previous configuration'), 5_000, 50);
       t.ok(
         daemon.logs.slice(from).some((l) => l['msg'] === 'reload failed; keeping the previous configuration'),
         'reload failed is logged',
@@ -104,11 +106,12 @@ t.test('HSM-backed hmac failure modes', { ...needSoftHsm(), ...needTools('python
     } finally {
       token.restore();
     }
-    let reply = '';
-    for (let i = 0; i < 60 && reply !== expected; i++) {
-      reply = await request(daemon.port, 'x');
-      if (reply !== expected) await sleep(250);
-    }
+    const reply = await retryUntil(
+      () => request(daemon.port, 'x'),
+      (r) => r === expected,
+      15_000,
+      250,
+    );
     t.equal(reply, expected, 'the old set serves again once the token is back');
   });
 
@@ -138,7 +141,7 @@ t.test('HSM-backed hmac failure modes', { ...needSoftHsm(), ...needTools('python
     );
     const from = daemon.logs.length;
     daemon.proc.kill('SIGHUP');
-    for (let i = 0; i < 100 && !daemon.logs.slice(from).some((l) => l['msg'] === 'reloaded'); i++) await sleep(50);
+    await until(() => daemon.logs.slice(from).some((l) => l['msg'] === 'reloaded'), 5_000, 50);
     t.equal(await request(daemon.port, 'hello world'), tagOf(dirB), 'after SIGHUP, the new secret is the one');
   });
 });

@@ -47,5 +47,3 @@ export function curlPost(url: string, bodyFile: string): { status: number; bodyH
   const cut = out.lastIndexOf(0x0a);
   return { status: Number(out.subarray(cut + 1).toString()), bodyHex: out.subarray(0, cut).toString('hex') };
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -35,6 +35,7 @@ def compute(msg):
 for msg in (b"hello world", b"apples and pears"):
     print(compute(msg).hex())
 `;
+import { waitFor } from '../../helpers/polling.js';
 
 t.test('POST /hmac: the seed client and curl get the 32 raw tag bytes', needTools('curl', 'python3'), async (t) => {
   const dir = singleDir(path.join(base, 'single'));
@@ -135,10 +136,6 @@ t.test('many connections: past the cap 503 BUSY, and large bodies sent at once d
 });
 
 /** Polls `probe` until it gives a value (at most 10 s). */
-async function until<T>(probe: () => T | null | Promise<T | null>): Promise<T> {
-  for (const end = Date.now() + 10_000; Date.now() < end; await new Promise((resolve) => setTimeout(resolve, 20))) {
-    const value = await probe();
-    if (value !== null) return value;
-  }
-  throw new Error('condition not met within 10 s');
+function until<T>(probe: () => T | null | Promise<T | null>): Promise<T> {
+  return waitFor(probe, 10_000, 'the condition');
 }

@@ -12,6 +12,7 @@ import { MODE32_FILES_OPEN_MAX } from '../../../daemons/hmac/mode32-files.js';
 import { murmur3x86_32 } from '../../../daemons/hmac/murmur3.js';
 import { TABLE_BYTES } from '../../unit/hmac/secret-fixtures.js';
 import { randomMessage, referenceTags, startHmac, waitForLog } from './hmac-fixtures.js';
+import { waitFor } from '../../helpers/polling.js';
 
 /** The descriptor limit of systemd/signerd@.service, which mode32 must run under. */
 const TEMPLATE_NOFILE = 4096;
@@ -103,7 +104,7 @@ t.test('the full set serves under the template descriptor limit (4,096)', opts, 
     peak <= idle + 8 + MODE32_FILES_OPEN_MAX,
     `at most ${MODE32_FILES_OPEN_MAX} secret files open beside the connections (sampled peak ${peak}, idle ${idle})`,
   );
-  await waitFor(() => openFds(pid) <= idle, 'descriptors back to idle after the burst');
+  await waitFor(() => openFds(pid) <= idle, 5_000, 'descriptors back to idle after the burst', 10);
   const verdicts = await exchange(
     daemon.ports[1]!,
     messages.slice(0, 50).map((m, i) => line(Buffer.concat([Buffer.from(`${expected[i]} `), m]))),
@@ -147,8 +148,9 @@ t.test('too few file descriptors: exit 78 naming the limit', opts, async (t) => 
         return false; // ENXIO: signerd has not opened its config yet
       }
     },
-    'signerd reads its --config',
     15_000,
+    'signerd reads its --config',
+    10,
   );
   const lowered = openFds(proc.pid!) + MODE32_FILES_OPEN_MAX / 2;
   execFileSync('prlimit', ['--pid', String(proc.pid), `--nofile=${lowered}:${lowered}`]);
@@ -157,11 +159,3 @@ t.test('too few file descriptors: exit 78 naming the limit', opts, async (t) => 
   t.equal(await exited, 78);
   t.match(stderr, /KEY_LOAD_FAILED: mode32 secret file .*: EMFILE .*LimitNOFILE/);
 });
-
-async function waitFor(check: () => boolean, what: string, msMax = 5000): Promise<void> {
-  const deadline = Date.now() + msMax;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

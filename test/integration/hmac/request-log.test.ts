@@ -5,6 +5,7 @@ import t from 'tap';
 import { exchange } from '../../helpers/line-client.js';
 import { singleDir } from '../../unit/hmac/secret-fixtures.js';
 import { startHmac, waitForLog } from './hmac-fixtures.js';
+import { until } from '../../helpers/polling.js';
 
 const base = t.testdir();
 
@@ -19,7 +20,7 @@ t.test('summary mode is the default: successes together, errors each', async (t)
   await waitForLog(daemon, 'requests', from, 3_000);
   const summaries = (): Array<Record<string, unknown>> => daemon.logs.slice(from).filter((l) => l['msg'] === 'requests');
   const counted = (): number => summaries().reduce((sum, l) => sum + Number(l['requests']), 0);
-  for (let i = 0; i < 150 && counted() < 20; i++) await new Promise((r) => setTimeout(r, 20));
+  await until(() => counted() >= 20, 3_000);
   t.equal(counted(), 20, 'the summary records count the twenty');
   t.ok(summaries().length <= 2, `in one record, or two across a tick (${summaries().length})`);
   for (const summary of summaries()) {
@@ -38,6 +39,6 @@ t.test('--request-log each: one record per request', async (t) => {
   await exchange(daemon.ports[0]!, ['a', 'b', 'c']);
   // The records reach us after the replies, each when it is written: wait for the third, not a fixed time.
   const oks = (): number => daemon.logs.slice(from).filter((l) => l['msg'] === 'request' && l['outcome'] === 'ok').length;
-  for (let i = 0; i < 250 && oks() < 3; i++) await new Promise((r) => setTimeout(r, 20));
+  await until(() => oks() >= 3, 5_000);
   t.equal(oks(), 3);
 });

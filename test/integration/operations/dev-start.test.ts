@@ -9,6 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { REPO_ROOT } from '../../helpers/repo-root.js';
+import { until } from '../../helpers/polling.js';
 
 const dir = t.testdir();
 const DEV_PORTS = [9948, 9949, 9848, 9849, 9850, 9851, 8080, 9732, 6732, 9998, 9999];
@@ -97,12 +98,12 @@ t.test('Ctrl-C during start-up leaves no daemon running', async (t) => {
   const stack = await launch(t, 'dev-interrupted');
   // Once the first daemon has logged (so some are up and others still starting), before the banner.
   const logs = path.join(stack.devDir, 'logs');
-  for (const end = Date.now() + 30_000; Date.now() < end && daemonPids(stack.devDir).length === 0;) await new Promise((resolve) => setTimeout(resolve, 20));
+  await until(() => daemonPids(stack.devDir).length > 0, 30_000);
   t.ok(fs.existsSync(logs) && daemonPids(stack.devDir).length > 0, 'a daemon had started');
   stack.ctrlC();
   await stack.exited;
   const pids = daemonPids(stack.devDir);
-  for (const end = Date.now() + 5_000; Date.now() < end && pids.some(alive);) await new Promise((resolve) => setTimeout(resolve, 50));
+  await until(() => !pids.some(alive), 5_000, 50);
   t.same(pids.filter(alive), [], `none of the ${pids.length} daemons started is left running`);
   t.notMatch(stack.output(), /Ctrl-C stops everything/, 'and no banner for a stack that was stopped');
 });

@@ -15,6 +15,7 @@ import { needPostgres, startPostgres } from '../../helpers/postgres-server.js';
 import { startRedis } from '../../helpers/redis-server.js';
 import { makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
 import { needTools } from '../../helpers/tools.js';
+import { sleep } from '../../helpers/polling.js';
 
 const dir = t.testdir();
 const PAYLOAD = 'payload-that-must-not-leak';
@@ -95,7 +96,7 @@ t.test('sign and verify on SQLite: metrics, readiness, the state directory made 
   const poller = (async () => {
     while (loading) {
       statuses.push((await get(signOps, '/readyz')).status);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await sleep(20);
     }
   })();
   await Promise.all(
@@ -152,7 +153,7 @@ t.test('sign and verify on SQLite: metrics, readiness, the state directory made 
       req.on('error', () => resolve(false));
       req.on('timeout', () => req.destroy());
     });
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await sleep(300);
   t.notOk(await probe(), 'the listener is full');
   const freedMs = await waitUntil(probe, 8_000, 'the metrics listener free again');
   t.ok(freedMs < 8_000, `the prober is answered again ${freedMs} ms after 16 idle connections took every place`);

@@ -33,6 +33,7 @@ while True:
     sys.stdout.write(msg.decode() + '\\n')
     sys.stdout.flush()
 `;
+import { sleep } from '../../helpers/polling.js';
 
 /** A fake notify socket: every datagram it receives, as text. */
 async function fakeNotifySocket(name: string): Promise<{ socket: string; received: () => string; proc: ChildProcess }> {
@@ -65,7 +66,7 @@ t.test('READY=1 only once every part is ready', needTools('python3', 'systemd-no
     },
   });
   ops.serving();
-  await new Promise((resolve) => setTimeout(resolve, 300));
+  await sleep(300);
   t.equal(fake.received(), '', 'nothing sent while a part is not ready');
   up = true;
   await waitUntil(async () => fake.received().includes('READY=1'), 2_000, 'READY=1');

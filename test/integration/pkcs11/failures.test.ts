@@ -9,8 +9,7 @@ import { runSignerd, startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
 import { createToken, needSoftHsm } from '../../helpers/softhsm.js';
 import { opensslVerifies, signaturesOf } from '../../helpers/signature-fixtures.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { retryUntil, sleep } from '../../helpers/polling.js';
 
 t.test('HSM failure modes', needSoftHsm(), async (t) => {
   const token = createToken('fail-test');
@@ -96,11 +95,12 @@ t.test('HSM failure modes', needSoftHsm(), async (t) => {
       token.restore();
     }
     // The pool reopens at most once a second; poll (bounded) rather than assume a timing.
-    let reply = '';
-    for (let i = 0; i < 60 && signaturesOf(reply).length === 0; i++) {
-      await sleep(250);
-      reply = await request(signer.port, 'after');
-    }
+    const reply = await retryUntil(
+      () => request(signer.port, 'after'),
+      (r) => signaturesOf(r).length > 0,
+      15_000,
+      250,
+    );
     const [sig] = signaturesOf(reply);
     t.ok(sig, `signing resumed: ${reply.slice(0, 80)}`);
     t.ok(opensslVerifies(token.dir, 'ecdsa', publicKeyFile, Buffer.from('after'), sig ?? ''), 'the resumed signature verifies');
@@ -122,21 +122,23 @@ t.test('HSM failure modes', needSoftHsm(), async (t) => {
         env: { ...process.env, ...token.env },
         stdio: 'ignore',
       });
-      let reply = '';
-      for (let i = 0; i < 20 && !reply.startsWith('ERR BACKEND_UNAVAILABLE'); i++) {
-        await sleep(250);
-        reply = await request(signer.port, 'swapped');
-      }
+      const reply = await retryUntil(
+        () => request(signer.port, 'swapped'),
+        (r) => r.startsWith('ERR BACKEND_UNAVAILABLE'),
+        5_000,
+        250,
+      );
       t.match(reply, /^ERR BACKEND_UNAVAILABLE /, 'the stand-in token has no such key: refused');
     } finally {
       fs.rmSync(tokens, { recursive: true, force: true });
       token.restore();
     }
-    let reply = '';
-    for (let i = 0; i < 60 && signaturesOf(reply).length === 0; i++) {
-      await sleep(250);
-      reply = await request(signer.port, 'after the swap');
-    }
+    const reply = await retryUntil(
+      () => request(signer.port, 'after the swap'),
+      (r) => signaturesOf(r).length > 0,
+      15_000,
+      250,
+    );
     t.equal(signaturesOf(reply).length, 1, `signing resumed with the real token back: ${reply.slice(0, 80)}`);
   });
 
@@ -157,12 +159,16 @@ t.test('HSM failure modes', needSoftHsm(), async (t) => {
     t.match(await request(signer.port, 'away'), /^ERR BACKEND_UNAVAILABLE [^\n]+$/);
     pinToken.restore();
     const refused = /^ERR BACKEND_UNAVAILABLE HSM token refused the PIN after a reopen; fix the PIN file and restart$/;
-    let reply = '';
-    for (let i = 0; i < 40 && !refused.test(reply); i++) {
-      await sleep(250);
-      reply = await request(signer.port, `back ${i}`);
-      t.match(reply, /^ERR BACKEND_UNAVAILABLE [^\n]+$/, `one error line: ${reply}`);
-    }
+    const reply = await retryUntil(
+      async (i) => {
+        const answer = await request(signer.port, `back ${i}`);
+        t.match(answer, /^ERR BACKEND_UNAVAILABLE [^\n]+$/, `one error line: ${answer}`);
+        return answer;
+      },
+      (r) => refused.test(r),
+      10_000,
+      250,
+    );
     t.match(reply, refused, 'the refusal names the fix');
     await sleep(1_200); // past the reopen interval: a retrying pool would log in again now
     for (let i = 0; i < 3; i++) t.match(await request(signer.port, `later ${i}`), refused, `later ${i}: refused without a login`);

@@ -14,18 +14,23 @@ import { http, httpSign, startTezos, TZ1, TZ2, writeKeys } from '../tezos/fixtur
 import { HSM_KEYS, hsmKeysConfig, pemOf, tezosToken } from '../tezos/hsm-fixtures.js';
 import { consensus } from '../tezos/payloads.js';
 import { verifyTezosSignature } from '../../../daemons/tezos/keys/tezos-key.js';
+import { retryUntil, sleep } from '../../helpers/polling.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const GENPKEY = { rsa: ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048'], ecdsa: ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-384'] };
 const ONE_ERROR_LINE = /^ERR BACKEND_UNAVAILABLE [^\n]+$/;
 
 /** Asks until `done(reply)` (bounded: the pool reopens at most once a second); returns every reply. */
-async function until(ask: (i: number) => Promise<string>, done: (reply: string) => boolean): Promise<string[]> {
+async function askUntil(ask: (i: number) => Promise<string>, done: (reply: string) => boolean): Promise<string[]> {
   const replies: string[] = [];
-  for (let i = 0; i < 40 && !done(replies.at(-1) ?? ''); i++) {
-    if (i > 0) await sleep(250);
-    replies.push(await ask(i));
-  }
+  await retryUntil(
+    async (i) => {
+      replies.push(await ask(i));
+      return replies.at(-1)!;
+    },
+    done,
+    10_000,
+    250,
+  );
   return replies;
 }
 
@@ -54,7 +59,7 @@ t.test('key object deleted while sign-rsa and sign-ecdsa run', needSoftHsm(), as
 
       token.deleteKeyPair(family);
       const missing = new RegExp(`^ERR BACKEND_UNAVAILABLE no private key object=${family} on the token`);
-      const away = await until(
+      const away = await askUntil(
         (i) => request(signer.port, `gone ${i}`),
         (r) => missing.test(r),
       );
@@ -63,7 +68,7 @@ t.test('key object deleted while sign-rsa and sign-ecdsa run', needSoftHsm(), as
       for (let i = 0; i < 3; i++) t.match(await request(signer.port, `still gone ${i}`), missing, 'every request gets its answer');
 
       await importKey(token, family, `sign-${family}`, pemFile);
-      const back = await until(
+      const back = await askUntil(
         (i) => request(signer.port, `back ${i}`),
         (r) => signaturesOf(r).length === 1,
       );
@@ -90,7 +95,7 @@ t.test('tezos: one key deleted, the others keep signing; PIN refused once per to
     t.equal((await httpSign(httpPort, TZ1.pkh, attestation())).status, 200, 'tz1 signs');
     token.deleteKeyPair('baker-tz1');
     const missing = /^ERR BACKEND_UNAVAILABLE no private key object=baker-tz1 on the token/;
-    const away = await until(
+    const away = await askUntil(
       () => lineSign(TZ1.pkh),
       (r) => missing.test(r),
     );
@@ -108,13 +113,16 @@ t.test('tezos: one key deleted, the others keep signing; PIN refused once per to
     fs.writeFileSync(pemFile, pemOf(TZ1.sk), { mode: 0o600 });
     await importKey(token, 'baker-tz1', 'tezos-tz1', pemFile);
     fs.rmSync(pemFile);
-    let back = { status: 0, signature: null as string | null, body: null as unknown };
     let payload = attestation();
-    for (let i = 0; i < 40 && back.status !== 200; i++) {
-      if (i > 0) await sleep(250);
-      payload = attestation();
-      back = await httpSign(httpPort, TZ1.pkh, payload);
-    }
+    const back = await retryUntil(
+      () => {
+        payload = attestation();
+        return httpSign(httpPort, TZ1.pkh, payload);
+      },
+      (r) => r.status === 200,
+      10_000,
+      250,
+    );
     t.equal(back.status, 200, 'tz1 signs again without a restart');
     t.ok(back.signature !== null && verifyTezosSignature(TZ1.pk, payload, back.signature), 'with the same key');
     t.equal(daemon.proc.exitCode, null, 'the same process kept serving');
@@ -128,7 +136,7 @@ t.test('tezos: one key deleted, the others keep signing; PIN refused once per to
     token.restore();
     const refused = /^ERR BACKEND_UNAVAILABLE HSM token refused the PIN after a reopen; fix the PIN file and restart$/;
     for (const key of HSM_KEYS) {
-      const replies = await until(
+      const replies = await askUntil(
         () => lineSign(key.pkh),
         (r) => refused.test(r),
       );

@@ -12,6 +12,7 @@ import type { HttpService } from '../../../lib/server/http-service.js';
 import type { ListenerLoad } from '../../../lib/server/listener-metrics.js';
 import { startHttpServer } from '../../../lib/server/serve-http.js';
 import { memoryLog } from '../../helpers/memory-log.js';
+import { sleep, waitFor } from '../../helpers/polling.js';
 
 /** Plain HTTP on loopback, as a daemon without --tls-cert serves it. */
 const PLAINTEXT = { channel: null, policy: { channel: null, insecurePlaintext: false } };
@@ -44,12 +45,8 @@ function send(
 }
 
 /** Polls `probe` until it gives a value (at most 5 s). */
-async function until<T>(probe: () => T | null | Promise<T | null>): Promise<T> {
-  for (const end = Date.now() + 5_000; Date.now() < end; await new Promise((resolve) => setTimeout(resolve, 10))) {
-    const value = await probe();
-    if (value !== null) return value;
-  }
-  throw new Error('condition not met within 5 s');
+function until<T>(probe: () => T | null | Promise<T | null>): Promise<T> {
+  return waitFor(probe, 5_000, 'the condition', 10);
 }
 
 /** A service that fails with the code named by the path (`/fail/BUSY`), or echoes the body's length. */
@@ -290,7 +287,7 @@ t.test('an upload cut short leaves one record, with the status it was given', as
     });
   /** Outcome and status of every request record, once a late second record would have come too. */
   const settledRecords = async (): Promise<unknown[][]> => {
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
     return (await records(1)).map((l) => [l['outcome'], l['status']]);
   };
 
@@ -324,10 +321,10 @@ t.test('an upload cut short leaves one record, with the status it was given', as
     const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: LIMITS, log, service, uploads, ...PLAINTEXT });
     t.teardown(() => server.close());
     const u = await upload(server.address.port, 100_000);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     u.socket.end();
     await u.closed;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
     t.same(
       (await records(1)).map((l) => l['outcome']),
       ['BAD_REQUEST'],
@@ -356,7 +353,7 @@ async function slowServer(t: Test, ms: number) {
   const service: HttpService = {
     async handle(req) {
       started++;
-      await new Promise((resolve) => setTimeout(resolve, ms));
+      await sleep(ms);
       return { status: 200, body: String(req.body.length) };
     },
     formatError: errorsService.formatError,
@@ -374,7 +371,7 @@ t.test('at the drain deadline, the request running and those pipelined behind it
     async handle() {
       started++;
       // Past the deadline (100 ms) and the grace before every socket is closed (1 s).
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await sleep(1_500);
       return { status: 200, body: 'late' };
     },
     formatError: errorsService.formatError,
@@ -411,7 +408,7 @@ t.test('pipelined requests are served one at a time; past 16 waiting, the connec
     { req: 18, reason: /more than 16 requests pipelined/ },
   );
   t.equal(records.filter((r) => r['outcome'] === 'client-gone').length, 17, 'the others: one record each, client gone');
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await sleep(100);
   t.equal(s.lines.filter((l) => l['msg'] === 'request').length, 18, 'the 182 requests parsed after the close leave nothing');
 
   // A client that pipelines within the bound is served in order.
@@ -445,11 +442,11 @@ t.test('pipelined requests whose client leaves are each logged once, and nothing
     const socket = net.connect(s.port, '127.0.0.1');
     socket.on('error', () => undefined);
     socket.write('POST /hmac HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello'.repeat(2000));
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
     socket.destroy();
   }
   const settled = await until(() => (s.inFlight() === 0 ? s.lines.filter((l) => l['msg'] === 'request') : null));
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await sleep(200);
   t.equal(s.inFlight(), 0, 'no request is left in flight');
   const byConnection = new Map<unknown, number[]>();
   for (const r of settled) byConnection.set(r['conn'], [...(byConnection.get(r['conn']) ?? []), r['req'] as number]);
@@ -492,7 +489,7 @@ t.test('what node:http would answer itself, and a body that does not parse: 400 
       const found = lines.filter((l) => l['msg'] === 'request').slice(before);
       return found.length > 0 ? found : null;
     });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     t.equal(lines.filter((l) => l['msg'] === 'request').length - before, 1, `${what}: one record`);
     t.match(records[0], { status: 400, outcome: 'BAD_REQUEST' });
   }

@@ -9,6 +9,7 @@ import crypto from 'node:crypto';
 import { startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
 import { VALID, makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
+import { sleep } from '../../helpers/polling.js';
 
 const dir = t.testdir();
 
@@ -93,7 +94,7 @@ t.test('bad input never stops the daemon', async (t) => {
         ),
       );
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     t.match(await request(signer.port, 'one too many'), /^ERR BUSY /, `past the cap (flood opened in ${Date.now() - started} ms)`);
     const refusedLines = signer.logs.filter((l) => l['msg'] === 'connection refused' || l['msg'] === 'connections refused');
     t.ok(refusedLines.length < 10, `a flood of refusals is summarised, not logged one by one (${refusedLines.length} lines)`);
@@ -116,7 +117,7 @@ t.test('bad input never stops the daemon', async (t) => {
       );
       for (const s of sockets) s.destroy();
     }
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
     t.match(await request(signer.port, 'after 1250'), /^\(b'after 1250'/);
   });
 
@@ -128,7 +129,7 @@ t.test('bad input never stops the daemon', async (t) => {
       });
       s.on('error', () => {});
     }
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     const reply = await request(signer.port, 'after resets');
     const sig = signaturesOf(reply)[0]!;
     t.equal(await request(verifier.port, sig), VALID.ecdsa);

@@ -7,9 +7,9 @@ import { request } from '../../helpers/line-client.js';
 import { needPostgres, startPostgres } from '../../helpers/postgres-server.js';
 import { needTools } from '../../helpers/tools.js';
 import { INVALID, VALID, makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
+import { retryUntil, until } from '../../helpers/polling.js';
 
 const dir = t.testdir();
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const EXIT_STORE_UNAVAILABLE = 69;
 
 t.test('synchronous standby: revoke waits for it, refuses without it, resumes', { ...needTools('openssl'), ...needPostgres() }, async (t) => {
@@ -44,11 +44,12 @@ t.test('synchronous standby: revoke waits for it, refuses without it, resumes', 
   await server.standby!.start();
   // The cancelled commit stayed on the primary (Postgres commits locally first): bring the record
   // back, then a revoke succeeds again with the standby confirming it.
-  let reinstated = await runSignerd(['reinstate', sig, ...store]);
-  for (let i = 0; i < 50 && reinstated.code === EXIT_STORE_UNAVAILABLE; i++) {
-    await sleep(200);
-    reinstated = await runSignerd(['reinstate', sig, ...store]);
-  }
+  const reinstated = await retryUntil(
+    () => runSignerd(['reinstate', sig, ...store]),
+    (r) => r.code !== EXIT_STORE_UNAVAILABLE,
+    10_000,
+    200,
+  );
   t.not(reinstated.code, EXIT_STORE_UNAVAILABLE, 'standby back: writes are confirmed again');
   t.equal(await request(verifier.port, sig), VALID.ecdsa);
   t.equal((await runSignerd(['revoke', sig, ...store])).code, 0, 'revoke succeeds again');
@@ -58,24 +59,25 @@ t.test('synchronous standby: revoke waits for it, refuses without it, resumes', 
   await server.sql("ALTER SYSTEM SET synchronous_standby_names = ''");
   await server.sql('SELECT pg_reload_conf()');
   // The reload is asynchronous: wait until a new session sees it.
-  for (let i = 0; i < 50 && (await server.sql('SHOW synchronous_standby_names')).rows[0].synchronous_standby_names !== ''; i++) await sleep(50);
+  await until(async () => (await server.sql('SHOW synchronous_standby_names')).rows[0].synchronous_standby_names === '', 2_500, 50);
   const refused = await runSignerd(['verify-ecdsa', '--keyring', keys.publicKeyFile, '--port', '0', ...store]);
   t.equal(refused.code, 78, '--require-sync-standby: no synchronous standby, no start');
   t.match(refused.stderr, /synchronous_standby_names is empty/);
   await server.sql('ALTER SYSTEM RESET synchronous_standby_names');
   await server.sql('SELECT pg_reload_conf()');
-  for (let i = 0; i < 50 && (await server.sql('SHOW synchronous_standby_names')).rows[0].synchronous_standby_names !== 's1'; i++) await sleep(50);
+  await until(async () => (await server.sql('SHOW synchronous_standby_names')).rows[0].synchronous_standby_names === 's1', 2_500, 50);
 
   // The primary restarted: errors while it is away, never a verdict; then service resumes.
   await server.primary.stop();
   t.match(await request(verifier.port, sig), /^ERR STORE_UNAVAILABLE /, 'primary down: no verdict');
   t.match(await request(signer.port, 'during'), /^ERR STORE_UNAVAILABLE /, 'primary down: no signature');
   await server.primary.start();
-  let reply = '';
-  for (let i = 0; i < 50 && !reply.startsWith('(b'); i++) {
-    await sleep(100);
-    reply = await request(signer.port, 'after');
-  }
+  const reply = await retryUntil(
+    () => request(signer.port, 'after'),
+    (r) => r.startsWith('(b'),
+    5_000,
+    100,
+  );
   t.match(reply, /^\(b'after', b'[0-9a-f]+'\)$/, 'signing resumed by itself');
   t.equal(await request(verifier.port, sig), INVALID.ecdsa, 'the revocation survived the restart');
 });

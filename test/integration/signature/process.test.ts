@@ -11,6 +11,7 @@ import { runSignerd, SIGNERD, startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
 import { makeKeys } from '../../helpers/signature-fixtures.js';
 import { openSqliteValidityStore } from '../../../lib/store/sqlite-validity-store.js';
+import { sleep } from '../../helpers/polling.js';
 
 const dir = t.testdir();
 
@@ -236,7 +237,7 @@ t.test('SIGTERM drains in-flight requests and exits 0', async (t) => {
   // SIGTERM once the daemon has taken every line (accepted its connection and read it): a fixed
   // 100 ms was not always enough on a loaded machine, and a line still unread at the signal is never run.
   for (let i = 0; i < 500 && !(sockets.every((s) => s.writableFinished) && notYetTaken(signer.port) === 0); i++) {
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
   }
   const code = await signer.stop('SIGTERM');
   t.equal(code, 0, 'exit 0');
@@ -288,7 +289,7 @@ t.test('SIGTERM past the drain deadline: requests still running end before the s
   socket.on('error', () => undefined);
   socket.resume();
   t.teardown(() => socket.destroy());
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await sleep(500);
   t.equal(await daemon.stop('SIGTERM'), 0, 'exit 0');
   const faults = daemon.logs.filter((l) => l['level'] === 'warn' || l['level'] === 'error');
   t.same(faults, [], 'no request failed on a store closed under it (it was logged as a store outage)');

@@ -8,6 +8,7 @@ import { request } from '../../helpers/line-client.js';
 import { startRedis, type TestRedis } from '../../helpers/redis-server.js';
 import { needTools } from '../../helpers/tools.js';
 import { INVALID, VALID, makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
+import { retryUntil } from '../../helpers/polling.js';
 
 const dir = t.testdir();
 const keys = makeKeys(dir, 'ecdsa', 'persistence');
@@ -77,11 +78,7 @@ t.test('a server weakened while in use is refused within seconds, and accepted a
   t.teardown(() => d.stop('SIGKILL'));
   t.equal(signaturesOf(await request(d.port, 'before')).length, 1, 'signs on the accepted server');
   await redis.cli('CONFIG', 'SET', 'appendfsync', 'everysec');
-  const poll = async (done: (reply: string) => boolean): Promise<string> => {
-    let reply = '';
-    for (const end = Date.now() + 15_000; Date.now() < end && !done((reply = await request(d.port, 'poll')));) await new Promise((r) => setTimeout(r, 200));
-    return reply;
-  };
+  const poll = (done: (reply: string) => boolean): Promise<string> => retryUntil(() => request(d.port, 'poll'), done, 15_000, 200);
   t.match(await poll((r) => r.startsWith('ERR ')), /^ERR STORE_UNAVAILABLE /, 'appendfsync everysec at run time: refused (checked again every few seconds)');
   t.ok(
     d.logs.some((l) => /persistence check refused this server/.test(String(l['msg'])) && /appendfsync is everysec/.test(String(l['err']))),
@@ -163,12 +160,14 @@ t.test("the issue's scenario on an accepted Redis: revocations and signatures su
   await redis.start();
   const answers: string[] = [];
   for (const sig of signatures) {
-    let reply = '';
-    for (let i = 0; i < 50 && !/^(Valid|No match)/.test(reply); i++) {
-      reply = await request(verifier.port, sig);
-      if (!/^(Valid|No match)/.test(reply)) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    answers.push(reply);
+    answers.push(
+      await retryUntil(
+        () => request(verifier.port, sig),
+        (r) => /^(Valid|No match)/.test(r),
+        5_000,
+        100,
+      ),
+    );
   }
   t.same(answers, [INVALID.ecdsa, INVALID.ecdsa, VALID.ecdsa, VALID.ecdsa], 'after the kill: revoked stay revoked, returned signatures still verify');
 });

@@ -9,10 +9,10 @@ import { request } from '../../helpers/line-client.js';
 import { freePort } from '../../helpers/ports.js';
 import { DURABLE_ARGS } from '../../helpers/redis-server.js';
 import { needTools } from '../../helpers/tools.js';
+import { waitFor } from '../../helpers/polling.js';
 import { INVALID, VALID, makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
 
 const dir = t.testdir();
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Each server keeps its AOF (appendfsync always, as signerd requires) in a directory of its own. */
 function spawnRedis(t: Test, args: string[]): ChildProcess {
@@ -22,17 +22,16 @@ function spawnRedis(t: Test, args: string[]): ChildProcess {
   return proc;
 }
 
-async function until(what: string, check: () => boolean, msMax = 15_000): Promise<void> {
-  const deadline = Date.now() + msMax;
-  while (Date.now() < deadline) {
+/** Waits (15 s at most) until `check` holds; a redis-cli that cannot connect yet counts as not yet. */
+async function waitUntilUp(what: string, check: () => boolean): Promise<void> {
+  const holds = (): boolean => {
     try {
-      if (check()) return;
+      return check();
     } catch {
-      // not up yet
+      return false; // not up yet
     }
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}`);
+  };
+  await waitFor(holds, 15_000, what, 100);
 }
 
 const cli = (...args: string[]): string => execFileSync('redis-cli', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
@@ -100,7 +99,7 @@ t.test('rediss:// with a CA file and a password file', needTools('redis-server',
     '--requirepass',
     password,
   ]);
-  await until(
+  await waitUntilUp(
     'TLS redis',
     () => cli('--tls', '--cacert', path.join(tls, 'ca.pem'), '-p', String(port), '--pass', password, '--no-auth-warning', 'PING').trim() === 'PONG',
   );
@@ -131,13 +130,13 @@ t.test('rediss:// with a CA file and a password file', needTools('redis-server',
 t.test('Sentinel', needTools('redis-server', 'redis-cli'), async (t) => {
   const masterPort = await freePort();
   spawnRedis(t, ['--port', String(masterPort)]);
-  await until('master', () => cli('-p', String(masterPort), 'PING').trim() === 'PONG');
+  await waitUntilUp('master', () => cli('-p', String(masterPort), 'PING').trim() === 'PONG');
   const sentinelPort = await freePort();
   const conf = path.join(dir, 'sentinel.conf');
   fs.writeFileSync(conf, `port ${sentinelPort}\nbind 127.0.0.1\nsentinel monitor signerd-test 127.0.0.1 ${masterPort} 1\ndir ${dir}\n`);
   const sentinel = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' });
   t.teardown(() => void sentinel.kill('SIGKILL'));
-  await until('sentinel', () => cli('-p', String(sentinelPort), 'SENTINEL', 'get-master-addr-by-name', 'signerd-test').includes(String(masterPort)));
+  await waitUntilUp('sentinel', () => cli('-p', String(sentinelPort), 'SENTINEL', 'get-master-addr-by-name', 'signerd-test').includes(String(masterPort)));
   await roundTrip(t, 'sentinel', ['--redis-sentinels', `127.0.0.1:${sentinelPort}`, '--redis-sentinel-name', 'signerd-test']);
 });
 
@@ -146,8 +145,8 @@ t.test('Cluster', needTools('redis-server', 'redis-cli'), async (t) => {
   for (const port of ports) {
     spawnRedis(t, ['--port', String(port), '--cluster-enabled', 'yes', '--cluster-config-file', path.join(dir, `nodes-${port}.conf`)]);
   }
-  for (const port of ports) await until(`node ${port}`, () => cli('-p', String(port), 'PING').trim() === 'PONG');
+  for (const port of ports) await waitUntilUp(`node ${port}`, () => cli('-p', String(port), 'PING').trim() === 'PONG');
   execFileSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'], { stdio: 'ignore' });
-  await until('cluster ok', () => ports.every((p) => cli('-p', String(p), 'CLUSTER', 'INFO').includes('cluster_state:ok')));
+  await waitUntilUp('cluster ok', () => ports.every((p) => cli('-p', String(p), 'CLUSTER', 'INFO').includes('cluster_state:ok')));
   await roundTrip(t, 'cluster', ['--redis-cluster', ports.map((p) => `127.0.0.1:${p}`).join(',')]);
 });

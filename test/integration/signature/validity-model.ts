@@ -10,19 +10,12 @@ import { needTools } from '../../helpers/tools.js';
 import { needPostgres, startPostgres } from '../../helpers/postgres-server.js';
 import { startEtcd } from '../../helpers/etcd-cluster.js';
 import { INVALID, VALID, makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
+import { retryUntil } from '../../helpers/polling.js';
 
 const dir = t.testdir();
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /** Asks until the answer is `wanted` or msMax passed; the last answer. */
-async function pollUntil(ask: () => Promise<string>, wanted: string, msMax: number): Promise<string> {
-  const deadline = Date.now() + msMax;
-  let answer = await ask();
-  while (answer !== wanted && Date.now() < deadline) {
-    await sleep(50);
-    answer = await ask();
-  }
-  return answer;
+function pollUntil(ask: () => Promise<string>, wanted: string, msMax: number): Promise<string> {
+  return retryUntil(ask, (answer) => answer === wanted, msMax, 50);
 }
 
 interface StoreCase {

@@ -6,10 +6,10 @@ import { request } from '../../helpers/line-client.js';
 import { startRedis } from '../../helpers/redis-server.js';
 import { needTools } from '../../helpers/tools.js';
 import { INVALID, VALID, makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
+import { retryUntil } from '../../helpers/polling.js';
 import { runValidityModel } from './validity-model.js';
 
 const dir = t.testdir();
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 runValidityModel(['sqlite', 'redis']);
 
@@ -36,11 +36,12 @@ t.test('redis stopped mid-run: errors, never a verdict, then recovery without re
 
   // Redis comes back empty (no persistence): service resumes, and the old record is gone (fail closed).
   await redis.start();
-  let reply = '';
-  for (let i = 0; i < 50 && !reply.startsWith('(b'); i++) {
-    await sleep(100);
-    reply = await request(signer.port, 'after');
-  }
+  const reply = await retryUntil(
+    () => request(signer.port, 'after'),
+    (r) => r.startsWith('(b'),
+    5_000,
+    100,
+  );
   t.match(reply, /^\(b'after', b'[0-9a-f]+'\)$/, 'signing resumed by itself');
   t.equal(await request(verifier.port, signaturesOf(reply)[0]!), VALID.ecdsa, 'verify resumed by itself');
   t.equal(await request(verifier.port, sig), INVALID.ecdsa, 'a record lost with the store is not valid');

@@ -9,6 +9,7 @@ import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
 import { exchange, request } from '../../helpers/line-client.js';
 import { needTools } from '../../helpers/tools.js';
 import { INVALID, VALID, makeKeys, opensslVerifies, signaturesOf, type Family } from '../../helpers/signature-fixtures.js';
+import { sleep } from '../../helpers/polling.js';
 
 const dir = t.testdir();
 
@@ -127,7 +128,7 @@ t.test('JSON reply mode and keep-open connections', needTools('openssl'), async 
     t.ok(opensslVerifies(dir, 'ecdsa', keys.publicKeyFile, Buffer.from(message), reply.signatures[0]!));
     lines.push(reply.signatures[0]!);
     // Longer than the default linger: a keep-open connection must still be there.
-    await new Promise((r) => setTimeout(r, 300));
+    await sleep(300);
   }
   socket.write('\n\n');
   t.equal(JSON.parse(await next()).signatures.length, 1, 'an empty line signs the empty message, as the seed did');

@@ -10,6 +10,7 @@ import { createLogger } from '../../../lib/log/logger.js';
 import { defaultedOn, serveOptions, serveSettings } from '../../../daemons/tezos/config/serve-options.js';
 import { startTezosDaemon } from '../../../daemons/tezos/tezos-daemon.js';
 import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
+import { retryUntil } from '../../helpers/polling.js';
 
 export const TZ1 = {
   pkh: 'tz1b9kV41KV9N3sp69ycLdSoZ2Ak8jXwtNPv',
@@ -88,24 +89,13 @@ export interface ServedTezos {
   stop(): Promise<void>;
 }
 
-/**
- * Calls `attempt` (with the attempt number) until `done` holds for its result or `msMax` has passed,
- * `everyMs` apart; resolves with the last result, for the caller to assert on.
- */
-export async function pollUntil<T>(attempt: (i: number) => Promise<T>, done: (result: T) => boolean, msMax = 10_000, everyMs = 50): Promise<T> {
-  const deadline = Date.now() + msMax;
-  for (let i = 0; ; i++) {
-    const result = await attempt(i);
-    if (done(result) || Date.now() >= deadline) return result;
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
-
 /** POST /keys/<pkh> until the watermark store answers (anything but 503): Redis connects asynchronously. */
 export function httpSignWhenStoreUp(port: number, pkh: string, payload: Buffer | ((i: number) => Buffer)): ReturnType<typeof httpSign> {
-  return pollUntil(
+  return retryUntil(
     (i) => httpSign(port, pkh, typeof payload === 'function' ? payload(i) : payload),
     (r) => r.status !== 503,
+    10_000,
+    50,
   );
 }
 

@@ -6,7 +6,8 @@ import t from 'tap';
 import { startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
 import { needSoftHsm } from '../../helpers/softhsm.js';
-import { http, httpSign, pollUntil, startTezos, tempDir, TZ1, TZ2, TZ4, writeKeys } from './fixtures.js';
+import { http, httpSign, startTezos, tempDir, TZ1, TZ2, TZ4, writeKeys } from './fixtures.js';
+import { retryUntil } from '../../helpers/polling.js';
 import { hsmKeysConfig, tezosToken } from './hsm-fixtures.js';
 import { consensus } from './payloads.js';
 import { verifyTezosSignature } from '../../../daemons/tezos/keys/tezos-key.js';
@@ -78,7 +79,7 @@ t.test('tezos with HSM keys: failure modes', needSoftHsm(), async (t) => {
     // The token is reopened at most once a second; poll (bounded) with a fresh level each time,
     // since every attempt reserves its slot before the HSM is asked.
     let level = 10;
-    const back = await pollUntil(
+    const back = await retryUntil(
       () => httpSign(httpPort, TZ1.pkh, consensus('attestation', { level: ++level, round: 0 })),
       (r) => r.status === 200,
       15_000,

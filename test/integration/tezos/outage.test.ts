@@ -7,7 +7,8 @@ import { WATERMARK_SQLITE_FILE } from '../../../daemons/tezos/watermark/sqlite-w
 import { request } from '../../helpers/line-client.js';
 import { startRedis } from '../../helpers/redis-server.js';
 import { needTools } from '../../helpers/tools.js';
-import { http, httpSign, pollUntil, seedKeys, startTezos, tempDir, TZ1, writeKeys } from './fixtures.js';
+import { http, httpSign, seedKeys, startTezos, tempDir, TZ1, writeKeys } from './fixtures.js';
+import { retryUntil } from '../../helpers/polling.js';
 import { consensus } from './payloads.js';
 
 t.test('redis outage: fail closed, then recover by itself', needTools('redis-server'), async (t) => {
@@ -25,9 +26,11 @@ t.test('redis outage: fail closed, then recover by itself', needTools('redis-ser
     '300',
   ]);
 
-  const first = await pollUntil(
+  const first = await retryUntil(
     () => httpSign(httpPort, TZ1.pkh, consensus('attestation', { level: 100, round: 0 })),
     (r) => r.status === 200,
+    10_000,
+    50,
   );
   t.equal(first.status, 200, 'signs while redis is up');
 
@@ -41,10 +44,11 @@ t.test('redis outage: fail closed, then recover by itself', needTools('redis-ser
   t.equal((await http(httpPort, 'GET', `/keys/${TZ1.pkh}`)).status, 200, 'public keys still answer');
 
   await redis.start();
-  const back = await pollUntil(
+  const back = await retryUntil(
     () => httpSign(httpPort, TZ1.pkh, consensus('attestation', { level: 102, round: 0 })),
     (r) => r.status === 200,
     20_000,
+    50,
   );
   t.equal(back.status, 200, 'signs again after redis returns, without a daemon restart');
   // Refused by Redis (its AOF kept the marks) and by both of the daemon's floors.

@@ -10,13 +10,13 @@ import { runSignerd } from '../../helpers/daemon.js';
 import { startEtcd } from '../../helpers/etcd-cluster.js';
 import { needPostgres, startPostgres } from '../../helpers/postgres-server.js';
 import { needTools } from '../../helpers/tools.js';
+import { sleep } from '../../helpers/polling.js';
 import { httpSign, seedKeys, startTezos, tempDir, TZ1, writeKeys, type TezosDaemon } from './fixtures.js';
 import { consensus } from './payloads.js';
 
 const LEVELS = 10;
 const VARIANTS = 4;
 const COPIES = 30;
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 type Fault = (level: number, daemons: TezosDaemon[]) => Promise<void>;
 

@@ -17,6 +17,7 @@ import { needTools } from '../../helpers/tools.js';
 import type { Slot, WatermarkBackend } from '../../../daemons/tezos/watermark/watermark-store.js';
 import { createRedisWatermarkStore } from '../../../daemons/tezos/watermark/redis-watermark-store.js';
 import { openSqliteWatermarkStore } from '../../../daemons/tezos/watermark/sqlite-watermark-store.js';
+import { retryUntil } from '../../helpers/polling.js';
 
 type Store = WatermarkBackend;
 const slot: Slot = { chainId: 'NetXdQprcVkpaWU', pkh: 'tz1b9kV41KV9N3sp69ycLdSoZ2Ak8jXwtNPv', kind: 'attestation' };
@@ -156,11 +157,12 @@ t.test('postgres watermark store', needPostgres(), async (t) => {
   await server.primary.stop();
   await t.rejects(store.reserve(slot, { level: 60, round: 0, digest: D1 }), { code: 'STORE_UNAVAILABLE' }, 'outage: reserve fails closed');
   await server.primary.start();
-  let outcome: unknown = null;
-  for (let i = 0; i < 50 && outcome === null; i++) {
-    outcome = await store.reserve(slot, { level: 60, round: 0, digest: D1 }).catch(() => null);
-    if (outcome === null) await new Promise((r) => setTimeout(r, 100));
-  }
+  const outcome = await retryUntil(
+    () => store.reserve(slot, { level: 60, round: 0, digest: D1 }).catch(() => null),
+    (o) => o !== null,
+    5_000,
+    100,
+  );
   t.same(outcome, { kind: 'reserved' }, 'serves again after the restart, by itself');
 });
 
@@ -201,14 +203,16 @@ t.test('etcd watermark store', needTools('etcd'), async (t) => {
 
   // The leader killed: requests may fail (never succeed twice), then resume on the new leader.
   await etcd.members[await etcd.leader()]!.kill('SIGKILL');
-  let outcome: unknown = null;
-  for (let i = 0; i < 50 && outcome === null; i++) {
-    outcome = await store.reserve(slot, { level: 60, round: 0, digest: D1 }).catch((err: { code?: string }) => {
-      t.equal(err.code, 'STORE_UNAVAILABLE');
-      return null;
-    });
-    if (outcome === null) await new Promise((r) => setTimeout(r, 100));
-  }
+  const outcome = await retryUntil(
+    () =>
+      store.reserve(slot, { level: 60, round: 0, digest: D1 }).catch((err: { code?: string }) => {
+        t.equal(err.code, 'STORE_UNAVAILABLE');
+        return null;
+      }),
+    (o) => o !== null,
+    5_000,
+    100,
+  );
   t.ok(outcome, 'serves again after the leader died, by itself');
   // Quorum lost (two of three down): fail closed, never a reserve.
   for (const m of etcd.members) await m.kill('SIGKILL');

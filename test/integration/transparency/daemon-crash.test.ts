@@ -11,7 +11,8 @@ import { decodeLogEntry } from '../../../lib/transparency/log-entry.js';
 import { parseVerifierKey } from '../../../lib/transparency/note-key.js';
 import { verifyCheckpoint } from '../../../lib/transparency/checkpoint.js';
 import { openPublishedTree } from '../../../lib/transparency/tile-reader.js';
-import { checkPairwiseConsistent, makeKey, openLog, until, watchCheckpoints } from './fixtures.js';
+import { checkPairwiseConsistent, makeKey, openLog, watchCheckpoints } from './fixtures.js';
+import { sleep, waitFor } from '../../helpers/polling.js';
 
 const ROUNDS = 3;
 const CLIENTS = 6;
@@ -33,7 +34,7 @@ function load(port: number, tag: string, received: string[]): { stop(): Promise<
         received.push(...signaturesOf(await request(port, `${tag} client ${c} request ${i}`)));
       } catch {
         // The daemon was killed under this request: nothing was received.
-        await new Promise((r) => setTimeout(r, 5));
+        await sleep(5);
       }
     }
   });
@@ -69,7 +70,7 @@ t.test('SIGKILL of a sign daemon under load, again and again', async (t) => {
     const client = load(daemon.port, `round ${round}`, received);
     // Killed at a random point under load: mid-batch, mid-commit or mid-publish.
     const target = before + 20 + Math.floor(Math.random() * 100);
-    await until(() => received.length >= target, 20_000, `${target} signatures`);
+    await waitFor(() => received.length >= target, 20_000, `${target} signatures`);
     t.equal(await daemon.stop('SIGKILL'), null, `round ${round}: killed after ${received.length - before} signatures`);
     await client.stop();
   }
@@ -113,7 +114,7 @@ t.test('three sign daemons appending to one log at once', async (t) => {
   );
   const received: string[] = [];
   const clients = daemons.map((d, i) => load(d.port, `daemon ${i}`, received));
-  await until(() => received.length >= 300, 20_000, '300 signatures');
+  await waitFor(() => received.length >= 300, 20_000, '300 signatures');
   await Promise.all(clients.map((c) => c.stop()));
   // A clean stop commits what is pending and publishes a last checkpoint.
   t.same(await Promise.all(daemons.map((d) => d.stop())), [0, 0, 0], 'the daemons stop cleanly');

@@ -6,7 +6,8 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
-import { checkBundle, makeKey, publishedEntries, until } from './fixtures.js';
+import { checkBundle, makeKey, publishedEntries } from './fixtures.js';
+import { waitFor } from '../../helpers/polling.js';
 import { copyKeyRoot, DISTRO, MACHINE, okValue, readVector } from '../firmware/line-fixtures.js';
 
 t.test('firmware with the log: sw-description, a module digest and a FIT over HTTP', async (t) => {
@@ -32,7 +33,7 @@ t.test('firmware with the log: sw-description, a module digest and a FIT over HT
   t.equal(fit.status, 200, 'the FIT is signed');
   await fit.arrayBuffer();
 
-  await until(() => publishedEntries(logDir).filter((e) => e['kind'] === 'sign').length === 4, 5_000, 'a checkpoint over all four signatures');
+  await waitFor(() => publishedEntries(logDir).filter((e) => e['kind'] === 'sign').length === 4, 5_000, 'a checkpoint over all four signatures');
   const logged = publishedEntries(logDir);
   t.ok(
     logged.filter((e) => e['kind'] === 'key-loaded').every((e) => e['source'] === 'firmware' && typeof e['publicKey'] === 'string'),

@@ -23,6 +23,7 @@ import { consistencyProof, type NodeSource } from '../../../lib/transparency/mer
 import { verifyConsistency } from '../../../lib/transparency/merkle-proof-check.js';
 import type { NoteVerifierKey } from '../../../lib/transparency/note-key.js';
 import type { LogEvent } from '../../../lib/transparency/log-entry.js';
+import { waitFor } from '../../helpers/polling.js';
 
 export const ORIGIN = 'signerd.test/log';
 
@@ -150,15 +151,6 @@ export function spawnAppender(logDir: string, keyFile: string, tag: string, coun
   return { proc, acks, opened, exited, stderr: () => stderr };
 }
 
-/** Polls until `done()` holds (every 10 ms), failing after `ms`. */
-export async function until(done: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** Every entry the published checkpoint covers, decoded. */
 export function publishedEntries(logDir: string): Array<Record<string, unknown>> {
   const file = readCheckpointFile(logDir);
@@ -174,7 +166,7 @@ export function publishedEntries(logDir: string): Array<Record<string, unknown>>
  */
 export async function checkBundle(t: Test, dir: string, logDir: string, vkey: string, signature: string): Promise<void> {
   const hex = signatureArg(signature).toString('hex');
-  await until(() => publishedEntries(logDir).some((e) => e['kind'] === 'sign' && e['signature'] === hex), 5_000, 'a checkpoint over the entry');
+  await waitFor(() => publishedEntries(logDir).some((e) => e['kind'] === 'sign' && e['signature'] === hex), 5_000, 'a checkpoint over the entry');
   const file = path.join(dir, `${signature.slice(0, 16)}.tlog-proof`);
   const bundle = await runSignerd(['log', 'bundle', signature, '--transparency-log', logDir, '--out', file]);
   t.equal(bundle.code, 0, `signerd log bundle ${signature.slice(0, 16)}…: ${bundle.stderr}`);

@@ -16,6 +16,7 @@ import { SEQUENCER_FILE, storedOrigin } from '../../../lib/transparency/sequence
 import { openConfiguredTransparencyLog, type TransparencyLogSettings } from '../../../lib/config/transparency-log-options.js';
 import type { LogEvent } from '../../../lib/transparency/log-entry.js';
 import { appendRange, holdWriteLock, makeKey, openLog, ORIGIN } from './fixtures.js';
+import { sleep } from '../../helpers/polling.js';
 
 async function failure(p: Promise<unknown>): Promise<string> {
   try {
@@ -181,7 +182,7 @@ t.test('lone appends (committed on the calling thread) are durable and in order,
   const logDir = path.join(dir, 'log');
   const log = await openLog(logDir, keyFile, 60_000, { lockWaitMsMax: 3_000, appendMsMax: 5_000 });
   t.teardown(() => log.close());
-  const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
+  const pause = (): Promise<void> => sleep(5); // a gap, so that the next append is a lone one
   const lone: number[] = [];
   for (let i = 0; i < 3; i++) {
     await pause();
@@ -198,7 +199,7 @@ t.test('lone appends (committed on the calling thread) are durable and in order,
   const lock = holdWriteLock(t, logDir);
   await pause();
   const waiting = appendRange(log, 6, 7);
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  await sleep(200);
   lock.release();
   t.same(await waiting, [6], 'committed after the lock was released');
   await pause();

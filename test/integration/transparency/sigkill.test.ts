@@ -11,7 +11,8 @@ import { parseVerifierKey } from '../../../lib/transparency/note-key.js';
 import { openPublishedTree } from '../../../lib/transparency/tile-reader.js';
 import { consistencyProof, rootHash } from '../../../lib/transparency/merkle-tree.js';
 import { formatConsistencyProof } from '../../../lib/transparency/proof-text.js';
-import { checkPairwiseConsistent, makeKey, openLog, runGo, spawnAppender, until, watchCheckpoints, type Ack } from './fixtures.js';
+import { checkPairwiseConsistent, makeKey, openLog, runGo, spawnAppender, watchCheckpoints, type Ack } from './fixtures.js';
+import { waitFor } from '../../helpers/polling.js';
 
 const ROUNDS = 3;
 
@@ -31,10 +32,10 @@ t.test('SIGKILL under load, again and again', async (t) => {
     // Kill one at a random point under load, then the other a little later: mid-batch, mid-commit
     // or mid-publish, wherever they happen to be.
     const first = 30 + Math.floor(Math.random() * 120);
-    await until(() => pair[0]!.acks.length >= first, 30_000, `${first} acks`);
+    await waitFor(() => pair[0]!.acks.length >= first, 30_000, `${first} acks`);
     pair[0]!.proc.kill('SIGKILL');
     const later = pair[1]!.acks.length + 20 + Math.floor(Math.random() * 80);
-    await until(() => pair[1]!.acks.length >= later, 30_000, `${later} acks`);
+    await waitFor(() => pair[1]!.acks.length >= later, 30_000, `${later} acks`);
     pair[1]!.proc.kill('SIGKILL');
     t.same(await Promise.all(pair.map((a) => a.exited)), [null, null], `round ${round}: both killed`);
     for (const a of pair) acks.push(...a.acks);

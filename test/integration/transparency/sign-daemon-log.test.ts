@@ -10,7 +10,8 @@ import { runSignerd, startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
 import { makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
 import { SEQUENCER_FILE } from '../../../lib/transparency/sequencer-db.js';
-import { checkBundle, holdWriteLock, makeKey, publishedEntries as entries, until } from './fixtures.js';
+import { checkBundle, holdWriteLock, makeKey, publishedEntries as entries } from './fixtures.js';
+import { waitFor } from '../../helpers/polling.js';
 import { get, metricsPortOf, promtoolCheck, sample } from '../../helpers/operations.js';
 import { needTools } from '../../helpers/tools.js';
 
@@ -44,7 +45,7 @@ t.test('sign-ecdsa with the log: every signature returned is provably in it', as
   // The second chunk of the long line: what a client holds is one signature, not the request.
   await checkBundle(t, dir, logDir, vkey, signatures[3]!);
 
-  await until(() => entries(logDir).length >= 5, 5_000, 'a checkpoint over every entry');
+  await waitFor(() => entries(logDir).length >= 5, 5_000, 'a checkpoint over every entry');
   const logged = entries(logDir);
   const [loaded] = logged;
   t.match(loaded, { kind: 'key-loaded', source: 'sign-ecdsa', backend: 'file', v: 1 }, 'the first entry names the key');
@@ -70,14 +71,14 @@ t.test('sign-ecdsa with the log: every signature returned is provably in it', as
     t.match(refused, /^ERR LOG_UNAVAILABLE /, 'refused with LOG_UNAVAILABLE');
     t.same(signaturesOf(refused), [], 'no signature in the reply');
     const metrics = metricsPortOf(daemon);
-    await until(async () => (await get(metrics, '/readyz')).status === 503, 10_000, 'not ready while the log cannot append');
+    await waitFor(async () => (await get(metrics, '/readyz')).status === 503, 10_000, 'not ready while the log cannot append');
     t.match(JSON.parse((await get(metrics, '/readyz')).body), { ready: false }, '/readyz: not ready while the log cannot append');
     lock.release();
-    await until(async () => (await get(metrics, '/readyz')).status === 200, 10_000, 'ready again');
+    await waitFor(async () => (await get(metrics, '/readyz')).status === 200, 10_000, 'ready again');
     t.pass('and ready again by itself');
     const after = await request(daemon.port, 'after');
     t.equal(signaturesOf(after).length, 1, 'the next request is signed');
-    await until(() => entries(logDir).some((e) => e['signature'] === signaturesOf(after)[0]), 5_000, 'its entry under a checkpoint');
+    await waitFor(() => entries(logDir).some((e) => e['signature'] === signaturesOf(after)[0]), 5_000, 'its entry under a checkpoint');
     t.ok(entries(logDir).length > before, 'and logged');
   });
 
@@ -90,14 +91,14 @@ t.test('sign-ecdsa with the log: every signature returned is provably in it', as
     const refused = await request(daemon.port, 'while the disk refuses');
     t.match(refused, /^ERR LOG_UNAVAILABLE /, 'refused with LOG_UNAVAILABLE');
     const metrics = metricsPortOf(daemon);
-    await until(async () => (await get(metrics, '/readyz')).status === 503, 10_000, 'not ready while the log cannot be written');
+    await waitFor(async () => (await get(metrics, '/readyz')).status === 503, 10_000, 'not ready while the log cannot be written');
     t.match(
       JSON.parse((await get(metrics, '/readyz')).body),
       { ready: false, notReady: { 'transparency log': /^LOG_UNAVAILABLE: / } },
       '/readyz names the log',
     );
     execFileSync('chattr', ['-i', wal]);
-    await until(async () => (await get(metrics, '/readyz')).status === 200, 10_000, 'ready again');
+    await waitFor(async () => (await get(metrics, '/readyz')).status === 200, 10_000, 'ready again');
     t.equal(signaturesOf(await request(daemon.port, 'after the disk')).length, 1, 'and signing again, by itself');
   });
 
@@ -164,7 +165,7 @@ t.test('sign-ecdsa with the log: every signature returned is provably in it', as
     const imported = await runSignerd(['import', '-', ...common], lines.join('\n') + '\n');
     t.equal(imported.code, 0, `import: ${imported.stderr}`);
     t.equal(imported.stdout, `imported ${count}\n`);
-    await until(() => entries(logDir).length >= before + count, 10_000, 'every restore under a checkpoint');
+    await waitFor(() => entries(logDir).length >= before + count, 10_000, 'every restore under a checkpoint');
     t.equal(entries(logDir).length - before, count, 'one reinstate entry per record, and none for the refused files');
     t.equal((await runSignerd(['show', hex(count - 1), '--state-dir', path.join(dir, 'import-state')])).code, 0, 'the last record is live');
   });

@@ -5,7 +5,8 @@ import t from 'tap';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { runSignerd } from '../../helpers/daemon.js';
-import { checkBundle, holdWriteLock, makeKey, publishedEntries, until } from './fixtures.js';
+import { checkBundle, holdWriteLock, makeKey, publishedEntries } from './fixtures.js';
+import { waitFor } from '../../helpers/polling.js';
 import { httpSign, TZ1, writeKeys, seedKeys, serveTezos } from '../tezos/fixtures.js';
 import { consensus, MAINNET_ID } from '../tezos/payloads.js';
 
@@ -23,7 +24,7 @@ t.test('tezos with the log: a preattestation and its replay', async (t) => {
   t.equal(replay.signature, signed.signature, 'an identical retry gets the same signature');
 
   await checkBundle(t, dir, logDir, vkey, signed.signature!);
-  await until(() => publishedEntries(logDir).length >= 3, 5_000, 'a checkpoint over every entry');
+  await waitFor(() => publishedEntries(logDir).length >= 3, 5_000, 'a checkpoint over every entry');
   const logged = publishedEntries(logDir);
   t.match(logged[0], { kind: 'key-loaded', source: 'tezos', keyId: TZ1.pkh, algorithm: 'ed25519', backend: 'file' }, 'the key, by its hash');
   const signs = logged.filter((e) => e['kind'] === 'sign');

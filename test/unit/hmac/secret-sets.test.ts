@@ -12,6 +12,7 @@ import { murmur3x86_32 } from '../../../daemons/hmac/murmur3.js';
 import { createSecretHolder } from '../../../daemons/hmac/secret-holder.js';
 import { parseMode, tableFileName } from '../../../daemons/hmac/secret-set.js';
 import { derivedDir, mode16Dir, mode32Dir, singleDir, tableKey, writeSecret } from './secret-fixtures.js';
+import { until } from '../../helpers/polling.js';
 
 const base = t.testdir();
 let n = 0;
@@ -214,7 +215,7 @@ t.test('mode32: reads beyond the open-file bound wait their turn; a missed deadl
     outcomes.every((o, i) => (o.status === 'fulfilled' ? o.value.equals(expected(indexes[i]!)) : (o.reason as { code?: string }).code === 'BACKEND_TIMEOUT')),
     'every other outcome is the right tag',
   );
-  for (let waited = 0; openFds() > idle && waited < 5000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+  await until(() => openFds() <= idle, 5_000, 10);
   t.equal(openFds(), idle, 'late reads close their files when they return');
   // Every turn came back: a lone read gets its file at once (a few tries, for a loaded machine).
   let served: Buffer | null = null;

@@ -5,17 +5,12 @@ import pino from 'pino';
 import t, { type Test } from 'tap';
 import { DaemonError } from '../../../lib/errors.js';
 import { createProbeTrigger, createReadiness, type ProbeTrigger, type Readiness } from '../../../lib/operations/readiness.js';
+import { until } from '../../helpers/polling.js';
 
 const HOUR_MS = 3_600_000;
 
-async function until(cond: () => boolean, msMax = 2_000): Promise<boolean> {
-  const deadline = Date.now() + msMax;
-  while (!cond()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  return true;
-}
+/** Readiness changes within a few event-loop turns: polled every 5 ms, for 2 s unless told. */
+const soon = (cond: () => boolean, msMax = 2_000): Promise<boolean> => until(cond, msMax, 5);
 
 /**
  * A serving daemon's readiness with one store part, probed hourly unless its trigger fires. `connected`
@@ -41,16 +36,16 @@ function storeReadiness(t: Test, connected: (probe: number) => Promise<boolean>)
 t.test('a signalled change is probed at once, not at the next interval', async (t) => {
   let up = true;
   const { readiness, changes, probes } = storeReadiness(t, async () => up);
-  t.ok(await until(() => readiness.report().ready), 'ready after the first probe');
+  t.ok(await soon(() => readiness.report().ready), 'ready after the first probe');
 
   up = false;
   changes.fire();
-  t.ok(await until(() => !readiness.report().ready), 'unready at once after the change');
+  t.ok(await soon(() => !readiness.report().ready), 'unready at once after the change');
   t.match(readiness.report().parts[0]?.reason, /^STORE_UNAVAILABLE: connection closed/);
 
   up = true;
   changes.fire();
-  t.ok(await until(() => readiness.report().ready), 'ready again at once');
+  t.ok(await soon(() => readiness.report().ready), 'ready again at once');
   t.equal(probes(), 3, 'one probe per change, none from the hour-long interval');
 });
 
@@ -63,13 +58,13 @@ t.test('a change while a probe runs is probed again after it', async (t) => {
     if (probe === 1) await new Promise<void>((resolve) => (release = resolve));
     return sawUp;
   });
-  t.ok(await until(() => release !== null), 'first probe running');
+  t.ok(await soon(() => release !== null), 'first probe running');
   up = true;
   changes.fire();
   release!();
   // The first probe looked before the connection came back; without a second probe the part would
   // stay unready for an hour.
-  t.ok(await until(() => readiness.report().ready), 'ready after the queued probe');
+  t.ok(await soon(() => readiness.report().ready), 'ready after the queued probe');
   t.equal(probes(), 2);
 });
 
@@ -86,6 +81,6 @@ t.test("a probe that does not answer is reported with its part's own code", asyn
   readiness.add({ name: 'key k', intervalMs: HOUR_MS, probe: never });
   readiness.serving();
   const reasons = (): Record<string, string | null> => Object.fromEntries(readiness.report().parts.map((p) => [p.name, p.reason]));
-  t.ok(await until(() => Object.values(reasons()).every((r) => r !== null && r !== 'not probed yet'), 5_000), 'both probes gave up');
+  t.ok(await soon(() => Object.values(reasons()).every((r) => r !== null && r !== 'not probed yet'), 5_000), 'both probes gave up');
   t.match(reasons(), { store: /^STORE_UNAVAILABLE: no answer within/, 'key k': /^BACKEND_TIMEOUT: no answer within/ }, 'a store is not named a key backend');
 });

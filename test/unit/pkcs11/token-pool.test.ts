@@ -7,8 +7,7 @@ import { Pkcs11Token } from '../../../lib/keys/pkcs11-token.js';
 import { acquireModule, releaseModule } from '../../../lib/keys/pkcs11-module.js';
 import { listTokens } from '../../../lib/keys/pkcs11-slots.js';
 import { openPkcs11SigningKey } from '../../../lib/keys/pkcs11-signing-key.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { sleep, until } from '../../helpers/polling.js';
 
 t.test('session pool', needSoftHsm(), async (t) => {
   const token = createToken('pool-test');
@@ -38,8 +37,8 @@ t.test('session pool', needSoftHsm(), async (t) => {
       { code: 'BACKEND_TIMEOUT' },
       'the one session is still leased',
     );
-    while (!slowDone) await sleep(50);
-    await sleep(10);
+    await until(() => slowDone, 5_000, 50);
+    await sleep(10); // the lease is given back just after the call returns
     t.equal(await pool.withSession('third call', async () => 'ok'), 'ok', 'the session is back once the call returned');
   });
 

@@ -3,6 +3,7 @@
 import t from 'tap';
 import { createRefusalLog } from '../../../lib/server/refusal-log.js';
 import { memoryLog } from '../../helpers/memory-log.js';
+import { sleep } from '../../helpers/polling.js';
 
 t.test('one line at once, then one per outcome with its count', async (t) => {
   const { log, lines } = memoryLog('test');
@@ -13,7 +14,7 @@ t.test('one line at once, then one per outcome with its count', async (t) => {
     [['connection refused', 'UNAUTHENTICATED', 1]],
     'the first at once',
   );
-  await new Promise((resolve) => setTimeout(resolve, 120));
+  await sleep(120);
   t.same(
     lines.slice(1).map((l) => [l['msg'], l['outcome'], l['refused']]),
     [

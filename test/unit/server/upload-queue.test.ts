@@ -3,6 +3,7 @@
 import t from 'tap';
 import { createUploadQueue, type Admission } from '../../../lib/server/upload-queue.js';
 import { codeOf } from '../../helpers/error-codes.js';
+import { sleep } from '../../helpers/polling.js';
 
 /** Settles to 'ok' or the error code, without waiting for a pending promise. */
 function outcome(p: Promise<void>): { value: () => string | null } {
@@ -113,7 +114,7 @@ t.test('waiting for room and then for a slot share one budget', async (t) => {
   // Most of the budget goes on the room, so the wait for a slot below has little left (at most
   // 50 ms) against its 250 ms bound: the margin is for a loaded machine. This timer fires before
   // the room's 300 ms one however late both are, and the room is given at once when it does.
-  await new Promise((resolve) => setTimeout(resolve, 250));
+  await sleep(250);
   roomHolder.leave();
   await room;
   t.ok(b.waitedMs() >= 140, `waited ${b.waitedMs()} ms for room`);

@@ -3,7 +3,7 @@
 import { DaemonError } from '../../lib/errors.js';
 import { decodeBase64, decodeHex, logSafe } from '../../lib/protocol/encoding.js';
 import { formatErrorLine, type ReplyMode } from '../../lib/protocol/reply-format.js';
-import type { LineService, RequestContext } from '../../lib/server/serve-tcp.js';
+import type { LineService, RequestContext } from '../../lib/server/request-runner.js';
 import type { DigestSigner } from './formats/digest-signer.js';
 import { isModuleHash, MODULE_HASHES, signModuleDigest, type ModuleHash } from './formats/kernel-module.js';
 import { signAuthenticodeDigest } from './formats/authenticode.js';

@@ -2,7 +2,7 @@
 // serves (for token-held secrets, one HSM call per secret), and the listeners count the tags they made.
 import { KEY_PROBE_INTERVAL_MS } from '../../lib/limits.js';
 import type { ReadinessPart } from '../../lib/operations/readiness.js';
-import type { LineService } from '../../lib/server/serve-tcp.js';
+import type { LineService } from '../../lib/server/request-runner.js';
 import type { LiveSecrets } from './secret-holder.js';
 import { TAG_BYTES } from './secret-set.js';
 

@@ -3,7 +3,7 @@
 import { DaemonError } from '../../lib/errors.js';
 import { chunk, trimAsciiWhitespace } from '../../lib/protocol/line-reader.js';
 import { formatErrorLine, type ReplyMode } from '../../lib/protocol/reply-format.js';
-import type { LineService } from '../../lib/server/serve-tcp.js';
+import type { LineService } from '../../lib/server/request-runner.js';
 import type { LiveSecrets } from './secret-holder.js';
 import { UNVERSIONED } from './secret-set.js';
 import { tagChunks } from './tags.js';

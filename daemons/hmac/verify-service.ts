@@ -4,7 +4,7 @@ import { DaemonError } from '../../lib/errors.js';
 import { decodeHex } from '../../lib/protocol/encoding.js';
 import { chunk, trimAsciiWhitespace } from '../../lib/protocol/line-reader.js';
 import { formatErrorLine } from '../../lib/protocol/reply-format.js';
-import type { LineService } from '../../lib/server/serve-tcp.js';
+import type { LineService } from '../../lib/server/request-runner.js';
 import type { HmacLineDeps } from './mac-service.js';
 import { UNVERSIONED } from './secret-set.js';
 import { verifyChunks } from './tags.js';

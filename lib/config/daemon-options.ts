@@ -5,7 +5,8 @@
 import { Command, Option, type OptionValues } from '@commander-js/extra-typings';
 import { DaemonError } from '../errors.js';
 import { DEFAULT_LIMITS, type Limits } from '../limits.js';
-import type { ConnectionMode, TcpServerOptions } from '../server/serve-tcp.js';
+import type { ConnectionMode } from '../server/line-connection.js';
+import type { TcpServerOptions } from '../server/serve-tcp.js';
 import type { RequestLogMode } from '../server/request-log.js';
 import type { ReplyMode } from '../protocol/reply-format.js';
 import { LOG_LEVELS } from '../log/logger.js';

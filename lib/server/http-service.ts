@@ -2,7 +2,7 @@
 // upload route takes, and what a service must answer. Services own their routes and body shapes;
 // lib/server/serve-http.ts owns the connections and requests.
 import type { FormFieldSpec, UploadedForm } from './multipart-form.js';
-import type { RequestContext } from './serve-tcp.js';
+import type { RequestContext } from './request-runner.js';
 import type { DaemonError } from '../errors.js';
 import type http from 'node:http';
 

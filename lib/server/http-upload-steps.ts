@@ -8,7 +8,7 @@ import { DaemonError } from '../errors.js';
 import { MULTIPART_HEADER_BYTES_MAX, MULTIPART_PARTS_MAX, UPLOAD_PROGRESS_BYTES_MIN } from '../limits.js';
 import type { HttpReply, UploadRoute } from './http-service.js';
 import { multipartUpload, type UploadedForm } from './multipart-form.js';
-import type { RequestContext } from './serve-tcp.js';
+import type { RequestContext } from './request-runner.js';
 import type { Admission, QueueLimits, UploadQueue } from './upload-queue.js';
 
 export interface UploadLimits extends QueueLimits {

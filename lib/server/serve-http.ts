@@ -39,7 +39,7 @@ import { capConnections } from './http-connection-cap.js';
 import { settleInFlight } from './in-flight.js';
 import { watchHttpChannels } from './http-channels.js';
 import { logRequest } from './request-log.js';
-import type { RequestContext } from './serve-tcp.js';
+import type { RequestContext } from './request-runner.js';
 import { makeUploadDirectory } from './upload-directory.js';
 import { createUploadQueue } from './upload-queue.js';
 import type { ListenerMetrics } from './listener-metrics.js';

@@ -19,9 +19,6 @@ import { createRefusalLog } from './refusal-log.js';
 import { createTurnBudget } from './turn-budget.js';
 import type { ListenerMetrics } from './listener-metrics.js';
 
-export type { ConnectionMode } from './line-connection.js';
-export type { LineService, RequestContext } from './request-runner.js';
-
 export interface TcpServerOptions {
   host: string;
   port: number;

@@ -7,7 +7,7 @@ import type { SigningKey } from '../keys/signing-key.js';
 import { chunk, trimAsciiWhitespace } from '../protocol/line-reader.js';
 import { pythonBytesRepr } from '../protocol/python-repr.js';
 import { formatErrorLine, type ReplyMode } from '../protocol/reply-format.js';
-import type { LineService } from '../server/serve-tcp.js';
+import type { LineService } from '../server/request-runner.js';
 import type { ValidityStore } from '../store/validity-store.js';
 import type { LogEvent } from '../transparency/log-entry.js';
 

@@ -7,7 +7,7 @@ import type { Keyring } from '../keys/public-keyring.js';
 import { decodeHex } from '../protocol/encoding.js';
 import { trimAsciiWhitespace } from '../protocol/line-reader.js';
 import { formatErrorLine, type ReplyMode } from '../protocol/reply-format.js';
-import type { LineService } from '../server/serve-tcp.js';
+import type { LineService } from '../server/request-runner.js';
 import type { ValidityStore } from '../store/validity-store.js';
 import { SIGNATURE_BYTES_MAX } from '../limits.js';
 

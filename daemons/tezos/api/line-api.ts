@@ -4,7 +4,7 @@ import { DaemonError } from '../../../lib/errors.js';
 import { decodeHex, logSafe } from '../../../lib/protocol/encoding.js';
 import { trimAsciiWhitespace } from '../../../lib/protocol/line-reader.js';
 import { formatErrorLine, type ReplyMode } from '../../../lib/protocol/reply-format.js';
-import type { LineService, RequestContext } from '../../../lib/server/serve-tcp.js';
+import type { LineService, RequestContext } from '../../../lib/server/request-runner.js';
 import { parseSignatureVersion, shownPkh, type SignOptions, type TezosService } from '../signing/sign-service.js';
 
 type Reply = { text: string; json: unknown };

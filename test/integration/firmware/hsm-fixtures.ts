@@ -6,7 +6,6 @@ import { openKeyRoot, type KeyRoot } from '../../../daemons/firmware/keys/key-ro
 import { runSignerd, startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
 import type { TestToken } from '../../helpers/softhsm.js';
 import { copyKeyRoot, tool } from './line-fixtures.js';
-export { buildSwu, swupdateCheck } from './swupdate-fixtures.js';
 
 /** The committed key root's private keys: where each lives, its token label, and `hsm import --for`. */
 export const HSM_KEYS = [

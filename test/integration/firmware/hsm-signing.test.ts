@@ -13,7 +13,8 @@ import { signModule } from '../../../daemons/firmware/formats/kernel-module.js';
 import { signMenderDigest } from '../../../daemons/firmware/formats/mender.js';
 import { signTa, signTaDigest } from '../../../daemons/firmware/formats/optee.js';
 import { openKeyRoot } from '../../../daemons/firmware/keys/key-root.js';
-import { buildSwu, EC_CMS_DISTRO, HSM_KEYS, importKeyRoot, openHsmKeyRoot, startHsmFirmware, swupdateCheck } from './hsm-fixtures.js';
+import { EC_CMS_DISTRO, HSM_KEYS, importKeyRoot, openHsmKeyRoot, startHsmFirmware } from './hsm-fixtures.js';
+import { buildSwu, swupdateCheck } from './swupdate-fixtures.js';
 import {
   cmsVerify,
   DISTRO,

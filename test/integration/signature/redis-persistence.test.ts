@@ -8,7 +8,7 @@ import { request } from '../../helpers/line-client.js';
 import { startRedis, type TestRedis } from '../../helpers/redis-server.js';
 import { needTools } from '../../helpers/tools.js';
 import { INVALID, VALID, makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
-import { retryUntil } from '../../helpers/polling.js';
+import { retryUntil, until } from '../../helpers/polling.js';
 
 const dir = t.testdir();
 const keys = makeKeys(dir, 'ecdsa', 'persistence');
@@ -80,8 +80,12 @@ t.test('a server weakened while in use is refused within seconds, and accepted a
   await redis.cli('CONFIG', 'SET', 'appendfsync', 'everysec');
   const poll = (done: (reply: string) => boolean): Promise<string> => retryUntil(() => request(d.port, 'poll'), done, 15_000, 200);
   t.match(await poll((r) => r.startsWith('ERR ')), /^ERR STORE_UNAVAILABLE /, 'appendfsync everysec at run time: refused (checked again every few seconds)');
+  // The daemon's log line may reach us just after its reply.
   t.ok(
-    d.logs.some((l) => /persistence check refused this server/.test(String(l['msg'])) && /appendfsync is everysec/.test(String(l['err']))),
+    await until(
+      () => d.logs.some((l) => /persistence check refused this server/.test(String(l['msg'])) && /appendfsync is everysec/.test(String(l['err']))),
+      2_000,
+    ),
     'the log names the setting',
   );
   await redis.cli('CONFIG', 'SET', 'appendfsync', 'always');

@@ -148,7 +148,14 @@ export interface ImportOptions {
   publicOut?: string;
 }
 
-async function importAction(opts: ImportOptions, format: DaemonKeyFormat | undefined): Promise<void> {
+/**
+ * What `signerd hsm import` does, without printing: reads the key (or HMAC secret) file, writes it into
+ * the token under the URI's object= label, and returns the key's name and public half (null for a secret).
+ */
+export async function importIntoToken(
+  opts: ImportOptions,
+  format: DaemonKeyFormat | undefined,
+): Promise<{ uri: Pkcs11Uri; name: KeyName; publicKey: KeyObject | null }> {
   const uri = parsePkcs11Uri(opts.key);
   const spec = specFor(opts.for);
   const name = newKeyName(uri);
@@ -175,10 +182,15 @@ async function importAction(opts: ImportOptions, format: DaemonKeyFormat | undef
       const held = format.describe(publicKey, '').identity;
       if (held !== foreign.identity) throw new DaemonError('KEY_LOAD_FAILED', `the token's key ${name.label} is ${held}, not ${foreign.identity}; remove it`);
     }
-    report(uri, name, publicKey, opts.publicOut, format);
+    return { uri, name, publicKey };
   } finally {
     material.fill(0);
   }
+}
+
+async function importAction(opts: ImportOptions, format: DaemonKeyFormat | undefined): Promise<void> {
+  const { uri, name, publicKey } = await importIntoToken(opts, format);
+  report(uri, name, publicKey, opts.publicOut, format);
 }
 
 async function publicKeyAction(uriText: string): Promise<void> {

@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { importIntoToken } from '../../lib/admin/hsm-command.js';
 import { needTools } from './tools.js';
 
 const MODULE_CANDIDATES = [
@@ -85,4 +86,28 @@ export function createToken(label = 'signerd-test'): TestToken {
     },
     cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/** In-process imports take turns: each sets SOFTHSM2_CONF for the module's C_Initialize and puts it back. */
+let importTurn: Promise<unknown> = Promise.resolve();
+
+/**
+ * A test's set-up import (`signerd hsm import --key <uri> --for <daemon> --from <file>`) run in this
+ * process: the command's own import code, without a process per key. Tests of the command itself run
+ * it as a process. The token's SOFTHSM2_CONF is set for the call only.
+ */
+export function importIntoTestToken(token: TestToken, label: string, forDaemon: string, file: string): Promise<void> {
+  const run = async (): Promise<void> => {
+    const saved = process.env['SOFTHSM2_CONF'];
+    process.env['SOFTHSM2_CONF'] = token.env.SOFTHSM2_CONF;
+    try {
+      await importIntoToken({ key: token.uri(label), for: forDaemon, from: file }, undefined);
+    } finally {
+      if (saved === undefined) delete process.env['SOFTHSM2_CONF'];
+      else process.env['SOFTHSM2_CONF'] = saved;
+    }
+  };
+  const turn = importTurn.then(run, run);
+  importTurn = turn.catch(() => undefined);
+  return turn;
 }

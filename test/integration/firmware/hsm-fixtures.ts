@@ -1,10 +1,10 @@
 // Fixtures for the HSM-backed firmware tests: a throwaway SoftHSM2 token holding the committed
-// test keys (imported with `signerd hsm import`), and a key root naming them by `.pkcs11` references.
+// test keys (imported by `signerd hsm import`'s code, in this process), and a key root naming them by `.pkcs11` references.
 import fs from 'node:fs';
 import path from 'node:path';
 import { openKeyRoot, type KeyRoot } from '../../../daemons/firmware/keys/key-root.js';
 import { runSignerd, startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
-import type { TestToken } from '../../helpers/softhsm.js';
+import { importIntoTestToken, type TestToken } from '../../helpers/softhsm.js';
 import { copyKeyRoot, tool } from './line-fixtures.js';
 
 /** The committed key root's private keys: where each lives, its token label, and `hsm import --for`. */
@@ -35,8 +35,7 @@ export async function importKeyRoot(dir: string, token: TestToken): Promise<HsmK
   const fileRoot = copyKeyRoot(path.join(dir, 'files'));
   const hsmRoot = copyKeyRoot(path.join(dir, 'hsm'));
   for (const key of HSM_KEYS) {
-    const r = await runSignerd(['hsm', 'import', '--key', token.uri(key.label), '--for', key.for, '--from', path.join(fileRoot, key.file)], '', token.env);
-    if (r.code !== 0) throw new Error(`hsm import ${key.label}: ${r.stderr}`);
+    await importIntoTestToken(token, key.label, key.for, path.join(fileRoot, key.file));
     fs.rmSync(path.join(hsmRoot, key.file));
     fs.writeFileSync(path.join(hsmRoot, `${key.file}.pkcs11`), `# ${key.label}, imported by signerd hsm import\n${token.uri(key.label)}\n`);
   }
@@ -64,8 +63,7 @@ export async function importKeyRoot(dir: string, token: TestToken): Promise<HsmK
   if (made.code !== 0) throw new Error(`openssl req: ${made.out}`);
   fs.chmodSync(keyFile, 0o600);
   fs.copyFileSync(path.join(ecFiles, 'cms.cert'), path.join(ecHsm, 'cms.cert'));
-  const r = await runSignerd(['hsm', 'import', '--key', token.uri('swu-cms-poky-ec'), '--for', 'mender', '--from', keyFile], '', token.env);
-  if (r.code !== 0) throw new Error(`hsm import swu-cms-poky-ec: ${r.stderr}`);
+  await importIntoTestToken(token, 'swu-cms-poky-ec', 'mender', keyFile);
   fs.writeFileSync(path.join(ecHsm, 'cms-private.key.pkcs11'), `${token.uri('swu-cms-poky-ec')}\n`);
   return { fileRoot, hsmRoot };
 }

@@ -1,15 +1,14 @@
 // Shared pieces of the HSM-backed hmac tests: a throwaway SoftHSM2 token with secrets imported
-// through `signerd hsm import --for hmac`, and the daemon started against it.
+// by `signerd hsm import --for hmac`'s code (in this process), and the daemon started against it.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { runSignerd, startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
-import type { TestToken } from '../../helpers/softhsm.js';
+import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
+import { importIntoTestToken, type TestToken } from '../../helpers/softhsm.js';
 
 /** Imports the raw bytes of `file` (mode 0600) as a generic secret labelled `label`; throws with stderr on failure. */
-export async function importSecret(token: TestToken, label: string, file: string): Promise<void> {
-  const run = await runSignerd(['hsm', 'import', '--key', token.uri(label), '--for', 'hmac', '--from', file], '', token.env);
-  if (run.code !== 0) throw new Error(`hsm import ${label}: ${run.stderr}`);
+export function importSecret(token: TestToken, label: string, file: string): Promise<void> {
+  return importIntoTestToken(token, label, 'hmac', file);
 }
 
 /** `signerd hmac` on port 0 with the token's environment; ports: [mac, verify, http?]. */

@@ -6,9 +6,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { runSignerd, startDaemon } from '../../helpers/daemon.js';
+import { startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
-import { createToken, needSoftHsm, type TestToken } from '../../helpers/softhsm.js';
+import { createToken, importIntoTestToken, needSoftHsm } from '../../helpers/softhsm.js';
 import { opensslVerifies, signaturesOf } from '../../helpers/signature-fixtures.js';
 import { http, httpSign, startTezos, TZ1, TZ2, writeKeys } from '../tezos/fixtures.js';
 import { HSM_KEYS, hsmKeysConfig, pemOf, tezosToken } from '../tezos/hsm-fixtures.js';
@@ -34,11 +34,6 @@ async function askUntil(ask: (i: number) => Promise<string>, done: (reply: strin
   return replies;
 }
 
-async function importKey(token: TestToken, label: string, forDaemon: string, pemFile: string): Promise<void> {
-  const made = await runSignerd(['hsm', 'import', '--key', token.uri(label), '--for', forDaemon, '--from', pemFile], '', token.env);
-  if (made.code !== 0) throw new Error(`hsm import ${label}: ${made.stderr}`);
-}
-
 t.test('key object deleted while sign-rsa and sign-ecdsa run', needSoftHsm(), async (t) => {
   const token = createToken('delete-test');
   t.teardown(() => token.cleanup());
@@ -49,7 +44,7 @@ t.test('key object deleted while sign-rsa and sign-ecdsa run', needSoftHsm(), as
       execFileSync('openssl', ['genpkey', ...GENPKEY[family], '-out', pemFile], { stdio: 'pipe' });
       fs.chmodSync(pemFile, 0o600);
       execFileSync('openssl', ['pkey', '-in', pemFile, '-pubout', '-out', publicKeyFile]);
-      await importKey(token, family, `sign-${family}`, pemFile);
+      await importIntoTestToken(token, family, `sign-${family}`, pemFile);
       const signer = await startDaemon(
         [`sign-${family}`, '--key', token.uri(family), '--state-dir', path.join(token.dir, 'state'), '--port', '0', '--keep-open'],
         { env: token.env },
@@ -67,7 +62,7 @@ t.test('key object deleted while sign-rsa and sign-ecdsa run', needSoftHsm(), as
       t.match(away.at(-1), missing, 'the error names the missing object');
       for (let i = 0; i < 3; i++) t.match(await request(signer.port, `still gone ${i}`), missing, 'every request gets its answer');
 
-      await importKey(token, family, `sign-${family}`, pemFile);
+      await importIntoTestToken(token, family, `sign-${family}`, pemFile);
       const back = await askUntil(
         (i) => request(signer.port, `back ${i}`),
         (r) => signaturesOf(r).length === 1,
@@ -111,7 +106,7 @@ t.test('tezos: one key deleted, the others keep signing; PIN refused once per to
 
     const pemFile = path.join(token.dir, 'tz1.pem');
     fs.writeFileSync(pemFile, pemOf(TZ1.sk), { mode: 0o600 });
-    await importKey(token, 'baker-tz1', 'tezos-tz1', pemFile);
+    await importIntoTestToken(token, 'baker-tz1', 'tezos-tz1', pemFile);
     fs.rmSync(pemFile);
     let payload = attestation();
     const back = await retryUntil(

@@ -1,11 +1,10 @@
 // Set-up for the tezos HSM tests: a throwaway SoftHSM2 token holding the known tz1/tz2/tz3 test keys
-// (imported as PKCS#8 PEM with `signerd hsm import`, so their pkh is predictable) and a keys.json naming them by URI.
+// (imported as PKCS#8 PEM by `signerd hsm import`'s code, in this process, so their pkh is predictable) and a keys.json naming them by URI.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Test } from 'tap';
 import { tezosSecretPem } from '../../../daemons/tezos/keys/tezos-key-pem.js';
-import { runSignerd } from '../../helpers/daemon.js';
-import { createToken, type TestToken } from '../../helpers/softhsm.js';
+import { createToken, importIntoTestToken, type TestToken } from '../../helpers/softhsm.js';
 import { TZ1, TZ2, TZ3 } from './fixtures.js';
 
 export const HSM_KEYS = [
@@ -26,9 +25,8 @@ export async function tezosToken(t: Test, label: string): Promise<TestToken> {
   for (const key of HSM_KEYS) {
     const pemFile = path.join(token.dir, `${key.label}.pem`);
     fs.writeFileSync(pemFile, pemOf(key.sk), { mode: 0o600 });
-    const made = await runSignerd(['hsm', 'import', '--key', token.uri(key.label), '--for', key.for, '--from', pemFile], '', token.env);
+    await importIntoTestToken(token, key.label, key.for, pemFile);
     fs.rmSync(pemFile);
-    if (made.code !== 0) throw new Error(`hsm import ${key.label}: ${made.stderr}`);
   }
   return token;
 }

@@ -1,7 +1,8 @@
 // The operations listener of the sign and verify daemons, driven for real: promtool accepts /metrics,
 // counters and histogram counts equal the requests per outcome, /readyz follows the store (a SQLite
 // state directory made unwritable, a Redis killed and brought back, a PostgreSQL stopped and started)
-// within 2 s, stays 200 under load, and neither /metrics nor /readyz shows a payload or key material.
+// within 2 s (Redis, PostgreSQL: their connection events start a probe) or a probe interval and deadline
+// (the state directory), stays 200 under load, and neither /metrics nor /readyz shows a payload or key material.
 import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,6 +17,13 @@ import { startRedis } from '../../helpers/redis-server.js';
 import { makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
 import { needTools } from '../../helpers/tools.js';
 import { sleep } from '../../helpers/polling.js';
+import { PROBE_MS_MAX, STORE_PROBE_INTERVAL_MS } from '../../../lib/limits.js';
+
+/**
+ * How soon /readyz follows the state directory (docs/metrics.md): the next probe starts within
+ * STORE_PROBE_INTERVAL_MS and answers within PROBE_MS_MAX; plus half a second for a loaded machine.
+ */
+const FOLLOWS_MS = STORE_PROBE_INTERVAL_MS + PROBE_MS_MAX + 500;
 
 const dir = t.testdir();
 const PAYLOAD = 'payload-that-must-not-leak';
@@ -113,19 +121,19 @@ t.test('sign and verify on SQLite: metrics, readiness, the state directory made 
 
   const undo = makeUnwritable(state);
   try {
-    const tookMs = await waitUntil(readyIs(signOps, 503), 2_000, 'sign unready');
+    const tookMs = await waitUntil(readyIs(signOps, 503), FOLLOWS_MS, 'sign unready');
     t.pass(`sign 503 after ${tookMs} ms`);
     const body = JSON.parse((await get(signOps, '/readyz')).body) as { ready: boolean; notReady: Record<string, string> };
     t.equal(body.ready, false);
     t.match(body.notReady['store'], /^STORE_UNAVAILABLE: state directory .* cannot write and read a file/);
     t.equal(sample((await get(signOps, '/metrics')).body, 'signerd_readiness', { part: 'store' }), 0);
-    await waitUntil(readyIs(verifyOps, 503), 2_000, 'verify unready');
+    await waitUntil(readyIs(verifyOps, 503), FOLLOWS_MS, 'verify unready');
     t.equal((await get(signOps, '/healthz')).status, 200, 'still serving its listeners');
   } finally {
     undo();
   }
-  t.pass(`sign 200 again after ${await waitUntil(readyIs(signOps, 200), 2_000, 'sign ready again')} ms`);
-  await waitUntil(readyIs(verifyOps, 200), 2_000, 'verify ready again');
+  t.pass(`sign 200 again after ${await waitUntil(readyIs(signOps, 200), FOLLOWS_MS, 'sign ready again')} ms`);
+  await waitUntil(readyIs(verifyOps, 200), FOLLOWS_MS, 'verify ready again');
   t.ok(
     sign.logs.some((l) => l['msg'] === 'not ready' && JSON.stringify(l['notReady']).includes('STORE_UNAVAILABLE')),
     'the log says why',

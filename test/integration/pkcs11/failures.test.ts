@@ -9,7 +9,7 @@ import { runSignerd, startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
 import { createToken, needSoftHsm } from '../../helpers/softhsm.js';
 import { opensslVerifies, signaturesOf } from '../../helpers/signature-fixtures.js';
-import { retryUntil, sleep } from '../../helpers/polling.js';
+import { retryUntil, sleep, until } from '../../helpers/polling.js';
 
 t.test('HSM failure modes', needSoftHsm(), async (t) => {
   const token = createToken('fail-test');
@@ -106,7 +106,7 @@ t.test('HSM failure modes', needSoftHsm(), async (t) => {
     t.ok(opensslVerifies(token.dir, 'ecdsa', publicKeyFile, Buffer.from('after'), sig ?? ''), 'the resumed signature verifies');
     t.equal(signer.proc.exitCode, null, 'the same process kept serving');
     t.ok(
-      signer.logs.some((l) => l['msg'] === 'HSM token reopened'),
+      await until(() => signer.logs.some((l) => l['msg'] === 'HSM token reopened'), 2_000), // the log line may reach us after the reply
       'the reopen is logged',
     );
   });

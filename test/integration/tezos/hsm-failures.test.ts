@@ -7,7 +7,7 @@ import { startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
 import { needSoftHsm } from '../../helpers/softhsm.js';
 import { http, httpSign, startTezos, tempDir, TZ1, TZ2, TZ4, writeKeys } from './fixtures.js';
-import { retryUntil } from '../../helpers/polling.js';
+import { retryUntil, until } from '../../helpers/polling.js';
 import { hsmKeysConfig, tezosToken } from './hsm-fixtures.js';
 import { consensus } from './payloads.js';
 import { verifyTezosSignature } from '../../../daemons/tezos/keys/tezos-key.js';
@@ -96,7 +96,7 @@ t.test('tezos with HSM keys: failure modes', needSoftHsm(), async (t) => {
     t.equal(retry.status, 409, 'the slot reserved before the failed HSM call is never signed later');
     t.equal(daemon.proc.exitCode, null, 'the same process kept serving');
     t.ok(
-      daemon.logs.some((l) => l['msg'] === 'HSM token reopened'),
+      await until(() => daemon.logs.some((l) => l['msg'] === 'HSM token reopened'), 2_000), // the log line may reach us after the reply
       'the reopen is logged',
     );
   });

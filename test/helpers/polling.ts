@@ -1,38 +1,9 @@
 // Waiting in tests: poll a condition, or retry an attempt, until it holds or a deadline passes,
-// rather than sleeping a fixed time and hoping. One helper for each shape the tests need.
+// rather than sleeping a fixed time and hoping. One loop (retryUntil) serves every shape the tests need.
 
 /** A pause. For faults timed on purpose (a daemon stopped for 300 ms), not for waiting on a condition. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Polls `cond` every `everyMs` until it holds (true) or `msMax` passes (false), for `t.ok(await until(...))`. */
-export async function until(cond: () => boolean | Promise<boolean>, msMax: number, everyMs = 20): Promise<boolean> {
-  const deadline = Date.now() + msMax;
-  while (!(await cond())) {
-    if (Date.now() > deadline) return false;
-    await sleep(everyMs);
-  }
-  return true;
-}
-
-/**
- * Polls `probe` every `everyMs` until it gives a value (anything but null, undefined or false) and
- * returns it; once `msMax` has passed, throws naming `what`.
- */
-export async function waitFor<T>(
-  probe: () => T | null | undefined | false | Promise<T | null | undefined | false>,
-  msMax: number,
-  what: string,
-  everyMs = 20,
-): Promise<T> {
-  const deadline = Date.now() + msMax;
-  for (;;) {
-    const value = await probe();
-    if (value !== null && value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${msMax} ms waiting for ${what}`);
-    await sleep(everyMs);
-  }
 }
 
 /**
@@ -46,4 +17,31 @@ export async function retryUntil<T>(attempt: (i: number) => Promise<T>, done: (r
     if (done(result) || Date.now() >= deadline) return result;
     await sleep(everyMs);
   }
+}
+
+/** Polls `cond` every `everyMs` until it holds (true) or `msMax` passes (false), for `t.ok(await until(...))`. */
+export function until(cond: () => boolean | Promise<boolean>, msMax: number, everyMs = 20): Promise<boolean> {
+  return retryUntil(
+    async () => cond(),
+    (held) => held,
+    msMax,
+    everyMs,
+  );
+}
+
+const isValue = <T>(value: T | null | undefined | false): value is T => value !== null && value !== undefined && value !== false;
+
+/**
+ * Polls `probe` every `everyMs` until it gives a value (anything but null, undefined or false) and
+ * returns it; once `msMax` has passed, throws naming `what`.
+ */
+export async function waitFor<T>(
+  probe: () => T | null | undefined | false | Promise<T | null | undefined | false>,
+  msMax: number,
+  what: string,
+  everyMs = 20,
+): Promise<T> {
+  const value = await retryUntil(async () => probe(), isValue, msMax, everyMs);
+  if (!isValue(value)) throw new Error(`timed out after ${msMax} ms waiting for ${what}`);
+  return value;
 }

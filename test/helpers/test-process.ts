@@ -18,11 +18,11 @@ export function testFiles(): string[] {
     .sort();
 }
 
-/** The files one process runs, in test-root order. */
-export function filesOf(processName: string): string[] {
+/** The files one process runs, in test-root order (`files`: the listing, when the caller already has it). */
+export function filesOf(processName: string, files: readonly string[] = testFiles()): string[] {
   const entries = TEST_PROCESSES[processName];
   if (!entries) throw new Error(`no test process named ${processName} in test/suite/processes.ts`);
-  return testFiles().filter((file) => entries.some((entry) => entryNames(entry, file)));
+  return files.filter((file) => entries.some((entry) => entryNames(entry, file)));
 }
 
 /** Runs the process named by the calling suite file's name (`test/suite/<name>.test.ts`). */

@@ -8,11 +8,12 @@ import { filesOf, testFiles } from '../../helpers/test-process.js';
 import { entryNames, TEST_PROCESSES } from '../../suite/processes.js';
 
 const SUITE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../suite');
+const FILES = testFiles();
 
 t.test('every test file is in exactly one process, or in the serial bounds tap runs itself', async (t) => {
   const owners = new Map<string, string[]>();
-  for (const name of Object.keys(TEST_PROCESSES)) for (const file of filesOf(name)) owners.set(file, [...(owners.get(file) ?? []), name]);
-  for (const file of testFiles()) {
+  for (const name of Object.keys(TEST_PROCESSES)) for (const file of filesOf(name, FILES)) owners.set(file, [...(owners.get(file) ?? []), name]);
+  for (const file of FILES) {
     const names = owners.get(file) ?? [];
     if (file.startsWith('integration/bounds/')) t.same(names, [], `${file} runs alone, outside every process`);
     else t.equal(names.length, 1, `${file}: in ${names.length === 0 ? 'no process' : names.join(', ')}`);
@@ -23,7 +24,7 @@ t.test('every entry names a file, and every process has its suite file and no ot
   for (const [name, entries] of Object.entries(TEST_PROCESSES)) {
     for (const entry of entries)
       t.ok(
-        testFiles().some((file) => entryNames(entry, file)),
+        FILES.some((file) => entryNames(entry, file)),
         `${name}: ${entry} names a test file`,
       );
   }

@@ -8,6 +8,7 @@ import { SQLITE_MIGRATION_WAIT_MS_MAX } from '../limits.js';
 import type { ValidityAdmin, ValidityStore } from './validity-store.js';
 import { liveAtClause, rowStatus, rowToRecord, unexpiredAtClause, type RecordRow } from './record-row.js';
 import { makeDirectory } from '../config/make-directory.js';
+import { retryWhileBusy } from './sqlite-busy-retry.js';
 
 export interface SqliteStoreOptions {
   stateDir: string;
@@ -45,7 +46,8 @@ export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore
   try {
     if (opts.create) makeDirectory(opts.stateDir, 0o700);
     db = new Database(file, { timeout: opts.busyTimeoutMs, fileMustExist: !opts.create });
-    db.pragma('journal_mode = WAL');
+    // Fails at once, whatever the busy timeout, while another daemon is creating the same database.
+    retryWhileBusy(opts.busyTimeoutMs, () => db.pragma('journal_mode = WAL'));
     db.pragma(`synchronous = ${opts.synchronous}`);
     migrate(db, opts.busyTimeoutMs);
   } catch (err) {

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { DaemonError } from '../errors.js';
 import { leafHash, nodeHash } from './merkle-hash.js';
 import { rootHash, type NodeSource } from './merkle-tree.js';
+import { retryWhileBusy } from '../store/sqlite-busy-retry.js';
 
 export const SEQUENCER_FILE = 'sequencer.sqlite';
 const SCHEMA_VERSION = 1;
@@ -62,25 +63,6 @@ export interface SequencerOptions {
    * which must not spend a commit copying pages); the writer thread's commits and checkpoint records do.
    */
   autoCheckpoint?: boolean;
-}
-
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
-/** Runs fn, retrying while another process holds the lock, with sub-millisecond pauses. */
-function retryWhileBusy<T>(lockWaitMsMax: number, fn: () => T): T {
-  const deadline = Date.now() + lockWaitMsMax;
-  let pauseMs = 0.05;
-  for (;;) {
-    try {
-      return fn();
-    } catch (err) {
-      const code = (err as { code?: string }).code ?? '';
-      if (!code.startsWith('SQLITE_BUSY') || Date.now() >= deadline) throw err;
-      // Atomics.wait blocks only this thread (the log's worker, or a one-shot command).
-      Atomics.wait(sleeper, 0, 0, pauseMs);
-      pauseMs = Math.min(pauseMs * 2, 2);
-    }
-  }
 }
 
 export function openSequencer(dir: string, opts: SequencerOptions): Sequencer {

@@ -93,6 +93,34 @@ t.test('a process that opens the store while another holds it for a migration wa
   t.equal((await store.getLive(live))?.message.toString(), 'waited for');
 });
 
+t.test('two daemons creating one new store at once (npm start, systemd): the later one waits, not fails', async (t) => {
+  const dir = stateDir(t);
+  // Another process has just created the file and holds its write lock, still in rollback-journal
+  // mode: the switch to WAL fails at once with SQLITE_BUSY, whatever the busy timeout.
+  const holder = spawn(
+    process.execPath,
+    [
+      '-e',
+      `
+    const Database = require('better-sqlite3');
+    const db = new Database(${JSON.stringify(path.join(dir, SQLITE_FILE))}, { timeout: 0 });
+    db.exec('BEGIN IMMEDIATE');
+    db.exec('CREATE TABLE creating (x)');
+    process.stdout.write('held\\n');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+    db.exec('COMMIT');
+  `,
+    ],
+    { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  t.teardown(() => holder.kill());
+  await new Promise((resolve) => holder.stdout.once('data', resolve));
+  const store = openSqliteValidityStore({ stateDir: dir, ...OPTS });
+  t.teardown(() => store.close());
+  await store.put({ signature: 'ab', message: Buffer.from('created'), keyId: 'k', algorithm: 'a', createdMs: Date.now(), expiresMs: null });
+  t.equal((await store.getLive('ab'))?.message.toString(), 'created', 'opened once the other was done, and serves');
+});
+
 t.test('an RSA-4096 record fits its B-tree cell (no overflow pages)', async (t) => {
   const dir = stateDir(t);
   const store = openSqliteValidityStore({ stateDir: dir, ...OPTS });

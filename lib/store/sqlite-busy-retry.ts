@@ -1,6 +1,6 @@
 // Retrying a SQLite call while another connection holds the lock. Some calls fail at once with
 // SQLITE_BUSY whatever the connection's busy timeout: the switch to WAL journalling does, while another
-// process is creating the same database. Used by the validity store and the transparency log's sequencer.
+// process is creating the same database. Used by the validity and watermark stores and the transparency log's sequencer.
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 

@@ -9,6 +9,7 @@ import { decide, raises } from './watermark-rule.js';
 import { rowEntry, rowMark, type WatermarkRow } from './watermark-row.js';
 import type { Mark, MarkEntry, RequestedMark, ReserveOutcome, Slot, WatermarkBackend } from './watermark-store.js';
 import { makeDirectory } from '../../../lib/config/make-directory.js';
+import { retryWhileBusy } from '../../../lib/store/sqlite-busy-retry.js';
 
 export const WATERMARK_SQLITE_FILE = 'tezos-watermarks.sqlite';
 
@@ -96,7 +97,8 @@ function openDatabase(opts: SqliteWatermarkOptions): Database.Database {
   try {
     if (opts.create) makeDirectory(opts.stateDir, 0o700);
     const db = new Database(file, { timeout: opts.busyTimeoutMs, fileMustExist: !opts.create });
-    db.pragma('journal_mode = WAL');
+    // Fails at once, whatever the busy timeout, while another process is creating the same database.
+    retryWhileBusy(opts.busyTimeoutMs, () => db.pragma('journal_mode = WAL'));
     // FULL: a committed reserve is on disk (WAL fsync) before we sign; NORMAL could lose it on power loss.
     db.pragma('synchronous = FULL');
     db.exec(`CREATE TABLE IF NOT EXISTS watermarks (

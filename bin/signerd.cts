@@ -54,7 +54,10 @@ function lowerPoolPriority(): void {
 }
 lowerPoolPriority();
 
-import('./cli.js').catch((err: unknown) => {
+// The command line as one bundle (scripts/build.mjs): a specifier in a variable, since tsc checks
+// the sources, where the bundle does not exist.
+const bundledCli = '../bundle/cli.js';
+import(bundledCli).catch((err: unknown) => {
   process.stderr.write(`signerd: cannot load: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(70);
 });

@@ -2,6 +2,7 @@
 // safety-relevant parameter spelled out. Signing runs on libuv's thread pool (async form)
 // so one daemon process can use more than one core.
 import crypto, { type KeyObject } from 'node:crypto';
+import { rsaKeyTooSmall } from './rsa-key-size.js';
 
 export type SignatureAlgorithm = 'rsa-pss-sha256' | 'ecdsa-p384-sha384';
 
@@ -17,7 +18,7 @@ const SCHEMES: Record<SignatureAlgorithm, Scheme> = {
   'rsa-pss-sha256': {
     digest: 'sha256',
     options: (key) => ({ key, padding: crypto.constants.RSA_PKCS1_PSS_PADDING, saltLength: 32, mgf1HashAlgorithm: 'sha256' }) as crypto.SignKeyObjectInput,
-    keyMismatch: (key) => (key.asymmetricKeyType === 'rsa' ? null : `expected an RSA key, got ${key.asymmetricKeyType}`),
+    keyMismatch: (key) => (key.asymmetricKeyType === 'rsa' ? rsaKeyTooSmall(key) : `expected an RSA key, got ${key.asymmetricKeyType}`),
   },
   // ECDSA P-384 over SHA-384, raw r‖s (96 bytes) as the seed's pycryptodome 'binary' encoding.
   'ecdsa-p384-sha384': {

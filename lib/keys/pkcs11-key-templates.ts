@@ -4,6 +4,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import type { Template } from 'pkcs11js';
 import { DaemonError } from '../errors.js';
+import { rsaKeyTooSmall } from '../crypto/rsa-key-size.js';
 import { CURVES, wrapPoint, type CurveName } from './pkcs11-curves.js';
 import { CKM_EC_EDWARDS_KEY_PAIR_GEN } from './pkcs11-mechanisms.js';
 import { pkcs11js } from './pkcs11-module.js';
@@ -97,6 +98,8 @@ export function importPrivateKey(ctx: SessionContext, spec: KeySpec, pem: Buffer
   const publicKey = createPublicKey(privateKey);
   if (spec.kind === 'rsa') {
     if (jwk.kty !== 'RSA') throw new DaemonError('KEY_LOAD_FAILED', `expected an RSA key, got ${privateKey.asymmetricKeyType}`);
+    const tooSmall = rsaKeyTooSmall(publicKey);
+    if (tooSmall) throw new DaemonError('KEY_LOAD_FAILED', tooSmall);
     const material = [
       [P.CKA_MODULUS, jwk.n],
       [P.CKA_PUBLIC_EXPONENT, jwk.e],

@@ -8,6 +8,7 @@ import type { SigningKey } from './signing-key.js';
 import { keyIdOf } from './key-file.js';
 import { CURVES } from './pkcs11-curves.js';
 import { DIGESTS } from '../crypto/digests.js';
+import { rsaKeyTooSmall } from '../crypto/rsa-key-size.js';
 import { HSM_SCHEMES, digestOf, normaliseLowS, type HsmAlgorithm, type HsmScheme } from './pkcs11-mechanisms.js';
 import { pkcs11js, type Pkcs11Handle } from './pkcs11-module.js';
 import { findKeyObject, readPublicKey, type ObjectRef } from './pkcs11-objects.js';
@@ -117,7 +118,7 @@ function hsmSigningKey<A extends HsmAlgorithm>(
 /** Why the token's key cannot serve this scheme, or null. */
 function schemeMismatch(scheme: HsmScheme, publicKey: KeyObject): string | null {
   const type = publicKey.asymmetricKeyType;
-  if (scheme.key.type === 'rsa') return type === 'rsa' ? null : `expected an RSA key, got ${type}`;
+  if (scheme.key.type === 'rsa') return type === 'rsa' ? rsaKeyTooSmall(publicKey) : `expected an RSA key, got ${type}`;
   const curve = CURVES[scheme.key.curve];
   if (curve.edwards) return type === 'ed25519' ? null : `expected an Ed25519 key, got ${type}`;
   const expected = { p256: 'prime256v1', p384: 'secp384r1', secp256k1: 'secp256k1' }[scheme.key.curve as 'p256' | 'p384' | 'secp256k1'];

@@ -9,18 +9,14 @@ import type { DigestSigner } from '../formats/digest-signer.js';
 import { loadCertificate, type SigningCertificate } from './certificate.js';
 import { checkedSigner } from './checked-signer.js';
 import { describePublicKey, type KeyFacts } from './key-facts.js';
-import { fitsSlot, SLOTS, type SlotPlan } from './key-slots.js';
+import { slotMismatch, type SlotPlan } from './key-slots.js';
 
 /** Reads a slot's key file (and certificate); KEY_FILE_INSECURE, KEY_LOAD_FAILED when it is unsafe, unreadable or does not fit. */
 export function loadFileSigner(plan: SlotPlan): DigestSigner {
   const privateKey = loadPrivateKeyFile(plan.keyFile);
   const facts = describePublicKey(createPublicKey(privateKey));
-  if (facts.type === 'other' || !fitsSlot(plan.slot, facts)) {
-    throw new DaemonError(
-      'KEY_LOAD_FAILED',
-      `private key ${plan.keyFile}: a ${facts.description} key does not fit here (expected ${SLOTS[plan.slot].kinds.join(' or ')})`,
-    );
-  }
+  const mismatch = slotMismatch(plan.slot, facts);
+  if (mismatch !== null || facts.type === 'other') throw new DaemonError('KEY_LOAD_FAILED', `private key ${plan.keyFile}: ${mismatch}`);
   const certificate = plan.certFile ? loadCertificate(plan.certFile) : null;
   if (certificate && !certificate.x509.checkPrivateKey(privateKey)) {
     throw new DaemonError('KEY_LOAD_FAILED', `${plan.keyFile}: private key does not match certificate ${path.basename(plan.certFile!)}`);

@@ -2,6 +2,7 @@
 // slot (signtype directory, file names, the key types that fit, the schemes its formats sign with).
 // A format that needs a new kind of key adds a row here; nothing else in keys/ changes.
 import type { DigestScheme } from '../../../lib/crypto/digest-schemes.js';
+import { rsaBitsTooSmall } from '../../../lib/crypto/rsa-key-size.js';
 
 /** Which key a request names: swupdate has two (rsa-private.key, cms.cert + cms-private.key). */
 export const KEY_SLOTS = ['kmodsign', 'swupdate-rsa', 'swupdate-cms', 'mender', 'opteesign', 'uefisign', 'imxsign-csf', 'imxsign-img', 'fitimagesign'] as const;
@@ -20,7 +21,7 @@ export const EITHER_KEY_SIGN_TYPES: readonly SignType[] = ['swupdate'];
 /** i.MX HAB4: the SRK certificates beside the CSF and IMG keys, srk1.crt first; the SRK table is built from them in that order. */
 export const HAB_SRK_FILES = ['srk1.crt', 'srk2.crt', 'srk3.crt', 'srk4.crt'] as const;
 
-/** rsa: any RSA key; ec: P-256, P-384 or P-521; ec-p256: P-256 only. */
+/** rsa: an RSA key of 2048 bits or more; ec: P-256, P-384 or P-521; ec-p256: P-256 only. */
 type KeyKind = 'rsa' | 'ec' | 'ec-p256';
 
 interface SlotLayout {
@@ -140,6 +141,10 @@ export interface SlotPlan {
 }
 
 /** Whether a key of this type, size and curve may serve the slot. */
-export function fitsSlot(slot: KeySlot, key: { type: 'rsa' | 'ec' | 'other'; curve?: string | null }): boolean {
-  return SLOTS[slot].kinds.some((kind) => (kind === 'rsa' ? key.type === 'rsa' : key.type === 'ec' && (kind === 'ec' || key.curve === 'prime256v1')));
+/** Why a key cannot serve this slot (the wrong type or curve, or RSA under 2048 bits), or null. */
+export function slotMismatch(slot: KeySlot, key: { type: 'rsa' | 'ec' | 'other'; curve?: string | null; bits?: number; description: string }): string | null {
+  const kinds = SLOTS[slot].kinds;
+  const fits = kinds.some((kind) => (kind === 'rsa' ? key.type === 'rsa' : key.type === 'ec' && (kind === 'ec' || key.curve === 'prime256v1')));
+  if (!fits) return `a ${key.description} key does not fit here (expected ${kinds.join(' or ')})`;
+  return key.type === 'rsa' ? rsaBitsTooSmall(key.bits ?? 0) : null;
 }

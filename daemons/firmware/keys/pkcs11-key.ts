@@ -17,7 +17,7 @@ import type { DigestSigner } from '../formats/digest-signer.js';
 import { loadCertificate } from './certificate.js';
 import { checkedSigner } from './checked-signer.js';
 import { describePublicKey, type KeyFacts } from './key-facts.js';
-import { fitsSlot, SLOTS, type SlotPlan } from './key-slots.js';
+import { slotMismatch, SLOTS, type SlotPlan } from './key-slots.js';
 
 /** What the key root appends to a private key's file name to put an HSM reference in its place. */
 export const HSM_REFERENCE_SUFFIX = '.pkcs11';
@@ -55,8 +55,8 @@ export async function openHsmSigner(plan: SlotPlan, deps: HsmKeyDeps): Promise<O
   const described = describePkcs11Uri(parsePkcs11Uri(uriText));
   const publicKey = await readHsmPublicKey(uriText, deps);
   const facts = describePublicKey(publicKey);
-  if (facts.type === 'other' || !fitsSlot(plan.slot, facts))
-    throw new DaemonError('KEY_LOAD_FAILED', `${reference}: a ${facts.description} key does not fit here (expected ${SLOTS[plan.slot].kinds.join(' or ')})`);
+  const mismatch = slotMismatch(plan.slot, facts);
+  if (mismatch !== null || facts.type === 'other') throw new DaemonError('KEY_LOAD_FAILED', `${reference}: ${mismatch}`);
   if (facts.type === 'ec' && facts.curve !== 'prime256v1')
     throw new DaemonError('KEY_LOAD_FAILED', `${reference}: HSM-held EC keys must be P-256 (got ${facts.description}); keep this key in a file`);
   const certificate = plan.certFile ? loadCertificate(plan.certFile) : null;

@@ -1,5 +1,6 @@
 // The firmware line protocol itself: info verbs, one ERR line per bad request with the daemon still
 // serving, line limits, JSON replies, request logs without payloads, and start-up refusals (exit 78).
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
@@ -114,6 +115,14 @@ t.test('start-up refuses unsafe or broken key roots with exit 78', async (t) => 
   const r3 = await start(wrongType);
   t.equal(r3.code, 78);
   t.match(r3.stderr, /KEY_LOAD_FAILED.*does not fit/);
+
+  // OP-TEE's sign_encrypt.py would sign with any RSA key; a factorable one is refused here.
+  const weak = copyKeyRoot(t.testdir({}));
+  const weakKey = crypto.generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' });
+  fs.writeFileSync(path.join(weak, MACHINE, 'opteesign/optee-signing-key.pem'), weakKey, { mode: 0o600 });
+  const weakRun = await start(weak);
+  t.equal(weakRun.code, 78);
+  t.match(weakRun.stderr, /KEY_LOAD_FAILED: private key .*optee-signing-key\.pem: an RSA-1024 key is too small \(RSA keys need 2048 bits or more\)/);
 
   const r4 = await start(path.join(t.testdirName, 'missing'));
   t.equal(r4.code, 78);

@@ -2,6 +2,7 @@
 // start-up with one clear line and exit 78; a token removed mid-run gives ERR BACKEND_UNAVAILABLE, and
 // signing resumes by itself when it returns; a PIN refused on that reopen is tried once, never again.
 import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
@@ -18,8 +19,8 @@ t.test('HSM failure modes', needSoftHsm(), async (t) => {
   const publicKeyFile = path.join(token.dir, 'ec-pub.pem');
   const made = await runSignerd(['hsm', 'generate', '--key', token.uri('ec'), '--for', 'sign-ecdsa', '--public-out', publicKeyFile], '', token.env);
   t.equal(made.code, 0, made.stderr);
-  const startFails = async (uri: string): Promise<string> => {
-    const err = await startDaemon(['sign-ecdsa', '--key', uri, '--state-dir', stateDir, '--port', '0'], { env: token.env }).then(
+  const startFails = async (uri: string, daemon = 'sign-ecdsa'): Promise<string> => {
+    const err = await startDaemon([daemon, '--key', uri, '--state-dir', stateDir, '--port', '0'], { env: token.env }).then(
       async (d) => {
         await d.stop();
         return 'started';
@@ -58,6 +59,23 @@ t.test('HSM failure modes', needSoftHsm(), async (t) => {
     const message = await startFails(token.uri('no-such-key'));
     t.match(message, /exited 78/);
     t.match(message, /KEY_LOAD_FAILED: no private key object=no-such-key on the token/);
+  });
+
+  t.test('RSA under 2048 bits: not generated, not imported, and not signed with when a token holds one', async (t) => {
+    const generated = await runSignerd(['hsm', 'generate', '--key', token.uri('weak-generated'), '--for', 'sign-rsa', '--bits', '1024'], '', token.env);
+    t.equal(generated.code, 78);
+    t.match(generated.stderr, /^signerd hsm generate: CONFIG_INVALID: --bits applies to RSA keys only \(2048\.\.16384\)\n$/);
+    const weakFile = path.join(token.dir, 'rsa-1024.pem');
+    fs.writeFileSync(weakFile, crypto.generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    const imported = await runSignerd(['hsm', 'import', '--key', token.uri('weak-imported'), '--for', 'sign-rsa', '--from', weakFile], '', token.env);
+    t.equal(imported.code, 78);
+    t.match(imported.stderr, /KEY_LOAD_FAILED: an RSA-1024 key is too small \(RSA keys need 2048 bits or more\)/);
+    t.notMatch(token.pkcs11Tool(['--list-objects']), /weak-/, 'nothing was left on the token');
+    // Put there by another tool: the daemon still refuses it.
+    token.pkcs11Tool(['--keypairgen', '--key-type', 'rsa:1024', '--label', 'weak-foreign', '--id', 'a1']);
+    const message = await startFails(token.uri('weak-foreign'), 'sign-rsa');
+    t.match(message, /exited 78/);
+    t.match(message, /KEY_LOAD_FAILED: .*an RSA-1024 key is too small/);
   });
 
   t.test('missing token: exit 78 naming the tokens present', async (t) => {

@@ -34,6 +34,22 @@ t.test('start-up failures exit 78 with one clear line', async (t) => {
   t.equal(wrongType.code, 78);
   t.match(wrongType.stderr, /KEY_LOAD_FAILED: .*expected an RSA key/);
 
+  // RSA under 2048 bits can be factored: refused to sign with, and to verify against.
+  const weak = crypto.generateKeyPairSync('rsa', { modulusLength: 1024 });
+  const weakKey = path.join(dir, 'rsa-1024-key.pem');
+  const weakPub = path.join(dir, 'rsa-1024-pub.pem');
+  fs.writeFileSync(weakKey, weak.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  fs.writeFileSync(weakPub, weak.publicKey.export({ type: 'spki', format: 'pem' }));
+  const weakSign = await runSignerd(['sign-rsa', '--key', weakKey, ...state]);
+  t.equal(weakSign.code, 78);
+  t.match(
+    weakSign.stderr,
+    /^signerd sign-rsa: KEY_LOAD_FAILED: private key .*rsa-1024-key\.pem: an RSA-1024 key is too small \(RSA keys need 2048 bits or more\)\n$/,
+  );
+  const weakKeyring = await runSignerd(['verify-rsa', '--keyring', weakPub, ...state]);
+  t.equal(weakKeyring.code, 78);
+  t.match(weakKeyring.stderr, /an RSA-1024 key is too small/);
+
   const privateInKeyring = await runSignerd(['verify-ecdsa', '--keyring', keys.privateKeyFile, ...state]);
   t.equal(privateInKeyring.code, 78);
   t.match(privateInKeyring.stderr, /holds a private key/);

@@ -319,6 +319,7 @@ function audit() {
       process.stdout.write(
         `signature  ${report.signature}\nentries    ${report.entries}${report.foreignEntries ? ` (${report.foreignEntries} not signerd entries)` : ''}\nfiles      ${report.files} checked\n`,
       );
+      if (report.newerFiles > 0) process.stdout.write(`newer      ${report.newerFiles} files published after this checkpoint: checked where they overlap it\n`);
       if (previous)
         process.stdout.write(
           `previous   size ${previous.size}: ${report.problems.some((p) => p.startsWith('previous')) ? 'NOT consistent' : 'consistent (a prefix of this log)'}\n`,

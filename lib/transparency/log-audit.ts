@@ -1,6 +1,8 @@
 // `signerd log audit`: recomputes a published log from its entries alone. Every entry bundle is
 // hashed into level-0 tiles, every full tile into the level above, every tile file present (full
-// or partial) is compared, and the root at the checkpoint's size must be the checkpoint's.
+// or partial) is compared, and the root at the checkpoint's size must be the checkpoint's. A live
+// log publishes tiles before their checkpoint, so a copy may hold files newer than its checkpoint:
+// where they overlap its tree they must agree with it; beyond that they are counted, not judged.
 import fs from 'node:fs';
 import path from 'node:path';
 import { decodeEntryBundle } from './entry-bundle.js';
@@ -20,6 +22,11 @@ export interface AuditReport {
   files: number;
   /** Entries that are not signerd version-1 entries (reported, not fatal: the log proves bytes). */
   foreignEntries: number;
+  /**
+   * Wider versions of the last tiles and bundles, published after this checkpoint: their first
+   * hashes or entries were compared with this checkpoint's tree; the rest no checkpoint here covers.
+   */
+  newerFiles: number;
   problems: string[];
 }
 
@@ -31,22 +38,24 @@ function read(dir: string, relative: string): Buffer | null {
   }
 }
 
-/** Widths of the partial files present for a tile (or bundle) path. */
-function partialWidths(dir: string, fullPath: string): number[] {
+/** Widths of the files present for a tile (or bundle) path: its partials, and the full one if there. */
+function presentWidths(dir: string, fullPath: string): number[] {
+  let widths: number[];
   try {
-    return fs
+    widths = fs
       .readdirSync(path.join(dir, `${fullPath}.p`))
       .filter((n) => /^[1-9][0-9]*$/.test(n))
       .map(Number)
       .filter((w) => w < TILE_WIDTH);
   } catch {
-    return [];
+    widths = [];
   }
+  return fs.existsSync(path.join(dir, fullPath)) ? [...widths, TILE_WIDTH] : widths;
 }
 
 /** `previous`: a checkpoint seen earlier, whose tree must be a prefix of this one (same root at its size). */
 export function auditLog(dir: string, key: NoteVerifierKey | null, previous: Checkpoint | null = null, checkpointNote?: string): AuditReport {
-  const report: AuditReport = { checkpoint: null, signature: 'not checked', entries: 0, files: 0, foreignEntries: 0, problems: [] };
+  const report: AuditReport = { checkpoint: null, signature: 'not checked', entries: 0, files: 0, foreignEntries: 0, newerFiles: 0, problems: [] };
   // A mirror audits the checkpoint it fetched before putting it in place (lib/transparency/log-mirror.ts).
   const note = checkpointNote ?? read(dir, CHECKPOINT_PATH)?.toString('utf8');
   if (note === undefined) {
@@ -76,16 +85,26 @@ export function auditLog(dir: string, key: NoteVerifierKey | null, previous: Che
     if (!found) report.problems.push(`${relative}: missing`);
     else if (!found.equals(expected)) report.problems.push(`${relative}: differs from the recomputation`);
   };
-  /** The tile file at the checkpoint's width, and every older partial of it, against the hashes. */
+  /** A file wider than the checkpoint's: its first `bytes` must be the checkpoint's tree. */
+  const compareNewer = (relative: string, expected: Buffer, what: string): void => {
+    const found = read(dir, relative);
+    if (!found) return;
+    report.files++;
+    report.newerFiles++;
+    if (!found.subarray(0, expected.length).equals(expected)) report.problems.push(`${relative}: its first ${what} differ from the checkpoint's`);
+  };
+  /**
+   * The tile file at the checkpoint's width, every older partial of it, and any newer one, against the
+   * hashes. A log that grew since removes partials once a tile is full: then the wider file stands in
+   * (the spec's fallback for clients), so the checkpoint's own width may be absent.
+   */
   const compareTile = (level: number, index: number, hashes: Buffer[]): void => {
-    compare(tilePath({ level, index, width: hashes.length }), Buffer.concat(hashes));
-    for (const w of partialWidths(dir, tilePath({ level, index, width: TILE_WIDTH })).filter((w) => w !== hashes.length)) {
-      if (w > hashes.length) {
-        report.files++;
-        report.problems.push(`${tilePath({ level, index, width: w })}: beyond the checkpoint`);
-      } else {
-        compare(tilePath({ level, index, width: w }), Buffer.concat(hashes.slice(0, w)));
-      }
+    const expected = Buffer.concat(hashes);
+    const widths = presentWidths(dir, tilePath({ level, index, width: TILE_WIDTH }));
+    if (!widths.some((w) => w > hashes.length) || widths.includes(hashes.length)) compare(tilePath({ level, index, width: hashes.length }), expected);
+    for (const w of widths) {
+      if (w > hashes.length) compareNewer(tilePath({ level, index, width: w }), expected, `${hashes.length} hashes`);
+      else if (w < hashes.length) compare(tilePath({ level, index, width: w }), Buffer.concat(hashes.slice(0, w)));
     }
   };
 
@@ -97,23 +116,27 @@ export function auditLog(dir: string, key: NoteVerifierKey | null, previous: Che
   const levels: Buffer[][] = [[], []];
   for (let index = 0; index * TILE_WIDTH < size; index++) {
     const width = Math.min(TILE_WIDTH, size - index * TILE_WIDTH);
-    const bundlePath = entryBundlePath({ index, width });
+    const widths = presentWidths(dir, entryBundlePath({ index, width: TILE_WIDTH }));
+    // The bundle at the checkpoint's width, or (the log grew since, and dropped it) the next wider one.
+    const source = widths.includes(width) ? width : (widths.filter((w) => w > width).sort((a, b) => a - b)[0] ?? width);
+    const bundlePath = entryBundlePath({ index, width: source });
     const bundle = read(dir, bundlePath);
     report.files++;
-    const entries = bundle && decodeEntryBundle(bundle, width);
+    if (source > width) report.newerFiles++;
+    const entries = bundle && decodeEntryBundle(bundle, source)?.slice(0, width);
     if (!entries) {
-      report.problems.push(`${bundlePath}: ${bundle ? 'not a bundle of ' + width + ' entries' : 'missing'}`);
+      report.problems.push(`${bundlePath}: ${bundle ? 'not a bundle of ' + source + ' entries' : 'missing'}`);
       return report;
     }
     const hashes = entries.map((e) => leafHash(e));
     report.foreignEntries += entries.filter((e) => decodeLogEntry(e) === null).length;
-    // Older partial bundles must hold the same first entries.
-    for (const w of partialWidths(dir, entryBundlePath({ index, width: TILE_WIDTH })).filter((w) => w !== width)) {
-      const older = read(dir, entryBundlePath({ index, width: w }));
+    // Other widths of this bundle, older or newer, must hold the same first entries.
+    for (const w of widths.filter((w) => w !== source)) {
+      const other = read(dir, entryBundlePath({ index, width: w }));
       report.files++;
-      const olderEntries = older && decodeEntryBundle(older, w);
-      if (w > width) report.problems.push(`${entryBundlePath({ index, width: w })}: beyond the checkpoint`);
-      else if (!olderEntries || olderEntries.some((e, i) => !e.equals(entries[i]!)))
+      if (w > width) report.newerFiles++;
+      const otherEntries = other && decodeEntryBundle(other, w);
+      if (!otherEntries || entries.slice(0, Math.min(w, width)).some((e, i) => !e.equals(otherEntries[i]!)))
         report.problems.push(`${entryBundlePath({ index, width: w })}: differs from the entries`);
     }
     compareTile(0, index, hashes);

@@ -17,6 +17,7 @@ import { openConfiguredTransparencyLog, type TransparencyLogSettings } from '../
 import type { LogEvent } from '../../../lib/transparency/log-entry.js';
 import { appendRange, holdWriteLock, makeKey, openLog, ORIGIN } from './fixtures.js';
 import { sleep } from '../../helpers/polling.js';
+import { SIGNERD } from '../../helpers/daemon.js';
 
 async function failure(p: Promise<unknown>): Promise<string> {
   try {
@@ -144,6 +145,49 @@ t.test('missing tiles and stale temporary files are repaired at open', async (t)
     "a dead writer's temporary files are removed",
   );
   t.ok(fs.existsSync(live), "a live process's temporary file is left alone");
+});
+
+t.test('a copy of a growing log (its checkpoint first, then its tiles) audits clean; newer files must agree where they overlap', async (t) => {
+  const dir = t.testdir();
+  const { keyFile, vkey } = await makeKey(dir);
+  const logDir = path.join(dir, 'log');
+  const log = await openLog(logDir, keyFile);
+  await appendRange(log, 0, 300);
+  const old = (await log.publish())!;
+  // The log goes on while the copy is made: the last tile and bundle widen, and fill up.
+  await appendRange(log, 300, 520);
+  await log.publish();
+  await log.close();
+  const copy = path.join(dir, 'copy');
+  fs.mkdirSync(copy);
+  fs.writeFileSync(path.join(copy, 'checkpoint'), old.note);
+  fs.cpSync(path.join(logDir, 'tile'), path.join(copy, 'tile'), { recursive: true });
+
+  const key = parseVerifierKey(vkey);
+  const report = auditLog(copy, key);
+  t.same(report.problems, [], 'the audit of the older checkpoint passes');
+  t.equal(report.entries, 300);
+  t.ok(report.newerFiles >= 2, `files newer than the checkpoint are counted (${report.newerFiles}): the full tile and bundle 001`);
+
+  const audit = spawnSync(process.execPath, [SIGNERD, 'log', 'audit', copy, '--log-key', vkey], { encoding: 'utf8' });
+  t.equal(audit.status, 0, audit.stderr);
+  t.match(audit.stdout, /^newer {6}\d+ files published after this checkpoint: checked where they overlap it$/m);
+
+  const flip = (file: string, at: number): void => {
+    const bytes = fs.readFileSync(file);
+    bytes.writeUInt8(bytes.readUInt8(at) ^ 1, at);
+    fs.writeFileSync(file, bytes);
+  };
+  // A newer tile whose overlap with the checkpoint's tree differs: a fork, whatever comes after it.
+  flip(path.join(copy, 'tile/0/001'), 32 * 10);
+  t.same(auditLog(copy, key).problems, ["tile/0/001: its first 44 hashes differ from the checkpoint's"]);
+  flip(path.join(copy, 'tile/0/001'), 32 * 10);
+  // Past the overlap it is a later tree's business: this checkpoint does not cover it.
+  flip(path.join(copy, 'tile/0/001'), 32 * 200);
+  t.same(auditLog(copy, key).problems, [], 'a difference beyond the checkpoint is not judged by it');
+  // The full bundle stands in for the removed partial: its first 44 entries are the checkpoint's.
+  flip(path.join(copy, 'tile/entries/001'), 10);
+  t.match(auditLog(copy, key).problems.join('\n'), /the checkpoint's root hash at size 300 is not the root of the entries/);
 });
 
 t.test('a write lock held too long fails appends closed, and the log recovers by itself', async (t) => {

@@ -146,10 +146,25 @@ export function curlPost(
   return { code: r.code, status: Number(status), errorCode, stderr: r.stderr };
 }
 
-/** Every file and directory under `dir`, relative; used to prove a request left nothing behind. */
-export function listTree(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort();
+/**
+ * Every file and directory under `dir`, relative; used to prove a request left nothing behind. The
+ * daemon removes request directories while this walks (that is what callers wait for), so a
+ * directory that is gone by the time it is read is just gone, not an error.
+ */
+export function listTree(dir: string, prefix = ''): string[] {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  return entries
+    .flatMap((e) => {
+      const relative = prefix === '' ? e.name : `${prefix}/${e.name}`;
+      return e.isDirectory() ? [relative, ...listTree(path.join(dir, e.name), relative)] : [relative];
+    })
+    .sort();
 }
 
 export interface FirmwareHttp {

@@ -85,7 +85,7 @@ export function auditLog(dir: string, key: NoteVerifierKey | null, previous: Che
     if (!found) report.problems.push(`${relative}: missing`);
     else if (!found.equals(expected)) report.problems.push(`${relative}: differs from the recomputation`);
   };
-  /** A file wider than the checkpoint's: its first `bytes` must be the checkpoint's tree. */
+  /** A file wider than the checkpoint's: it must begin with the checkpoint's hashes (`expected`). */
   const compareNewer = (relative: string, expected: Buffer, what: string): void => {
     const found = read(dir, relative);
     if (!found) return;

@@ -140,7 +140,6 @@ export interface SlotPlan {
   readonly certFile: string | null;
 }
 
-/** Whether a key of this type, size and curve may serve the slot. */
 /** Why a key cannot serve this slot (the wrong type or curve, or RSA under 2048 bits), or null. */
 export function slotMismatch(slot: KeySlot, key: { type: 'rsa' | 'ec' | 'other'; curve?: string | null; bits?: number; description: string }): string | null {
   const kinds = SLOTS[slot].kinds;

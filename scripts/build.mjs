@@ -2,14 +2,18 @@
 // not here: esbuild emits each file as tsc would (isolatedModules), in a second instead of four.
 // The signerd executable then runs one bundle, not 200 files: every process starts faster.
 import { build } from 'esbuild';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import path from 'node:path';
 
 const SOURCE_DIRS = ['bin', 'lib', 'daemons', 'test', 'bench'];
 
-const sources = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', ...SOURCE_DIRS], { encoding: 'utf8' })
-  .split('\n')
-  .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts') && fs.existsSync(file));
+// From the file system, not git: a release tree without .git builds too.
+const sources = SOURCE_DIRS.flatMap((dir) =>
+  fs
+    .readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.ts') && !file.endsWith('.d.ts'))
+    .map((file) => path.join(dir, file)),
+);
 
 fs.rmSync('dist', { recursive: true, force: true });
 

@@ -6,7 +6,7 @@ import { formatErrorLine, type ReplyMode } from '../../lib/protocol/reply-format
 import type { LineService } from '../../lib/server/request-runner.js';
 import type { LiveSecrets } from './secret-holder.js';
 import { UNVERSIONED } from './secret-set.js';
-import { tagChunks } from './tags.js';
+import { tagChunks, type ChunkTag } from './tags.js';
 
 export interface HmacLineDeps {
   secrets: LiveSecrets;
@@ -16,7 +16,7 @@ export interface HmacLineDeps {
 
 export function createMacService(deps: HmacLineDeps): LineService {
   return {
-    async handle(line, ctx) {
+    handle(line, ctx) {
       const content = trimAsciiWhitespace(line);
       if (content.length === 0) throw new DaemonError('BAD_REQUEST', 'empty request: send the data to MAC, one message per line');
       const chunks = chunk(content, deps.chunkBytes);
@@ -26,16 +26,18 @@ export function createMacService(deps: HmacLineDeps): LineService {
       ctx.fields['bytes'] = content.length;
       ctx.fields['chunks'] = chunks.length;
       if (version !== UNVERSIONED) ctx.fields['keyVersion'] = version;
-      const tags = await tagChunks(set, chunks, version);
-      if (deps.reply === 'json') {
-        return JSON.stringify({
-          mode: set.mode,
-          ...(version !== UNVERSIONED ? { keyVersion: version } : {}),
-          tags: tags.map((t) => t.tag.toString('hex')),
-          keyIds: tags.map((t) => t.keyId),
-        });
-      }
-      return tags.map((t) => t.tag.toString('hex')).join(' ');
+      const reply = (tags: readonly ChunkTag[]): string =>
+        deps.reply === 'json'
+          ? JSON.stringify({
+              mode: set.mode,
+              ...(version !== UNVERSIONED ? { keyVersion: version } : {}),
+              tags: tags.map((t) => t.tag.toString('hex')),
+              keyIds: tags.map((t) => t.keyId),
+            })
+          : tags.map((t) => t.tag.toString('hex')).join(' ');
+      // Secrets in memory answer at once: the line server goes on to the next pipelined line without a promise turn.
+      const tags = tagChunks(set, chunks, version);
+      return tags instanceof Promise ? tags.then(reply) : reply(tags);
     },
     formatError: (err: DaemonError) => formatErrorLine(err, deps.reply),
   };

@@ -9,16 +9,24 @@ export interface ChunkTag {
   keyId: string;
 }
 
-/** One tag per chunk under `version` (the set's current version unless given). */
-export async function tagChunks(set: SecretSet, chunks: readonly Buffer[], version: number = set.versions[0]!): Promise<ChunkTag[]> {
-  const tags: ChunkTag[] = [];
-  // All chunk MACs start in this tick, so a SIGHUP swap cannot split one request across two sets.
-  const pending = chunks.map((data) => {
+/**
+ * One tag per chunk under `version` (the set's current version unless given): at once when the set
+ * holds its secrets in memory, a promise when a token or a file must be read.
+ */
+export function tagChunks(set: SecretSet, chunks: readonly Buffer[], version: number = set.versions[0]!): ChunkTag[] | Promise<ChunkTag[]> {
+  // All chunk MACs start in this call, so a SIGHUP swap cannot split one request across two sets.
+  const keyIds: string[] = [];
+  const tags: (Buffer | Promise<Buffer>)[] = [];
+  let waiting = false;
+  for (const data of chunks) {
     const index = murmur3x86_32(data);
-    return { keyId: keyIdFor(set.mode, index, version), tag: set.mac(data, index, version) };
-  });
-  for (const { keyId, tag } of pending) tags.push({ keyId, tag: await tag });
-  return tags;
+    keyIds.push(keyIdFor(set.mode, index, version));
+    const tag = set.mac(data, index, version);
+    if (tag instanceof Promise) waiting = true;
+    tags.push(tag);
+  }
+  const named = (done: readonly Buffer[]): ChunkTag[] => done.map((tag, i) => ({ tag, keyId: keyIds[i]! }));
+  return waiting ? Promise.all(tags.map((tag) => Promise.resolve(tag))).then(named) : named(tags as Buffer[]);
 }
 
 export type TagVerdict = { valid: true; version: number } | { valid: false; reason: 'wrong-length' | 'mismatch' };

@@ -7,7 +7,7 @@ import { DaemonError } from '../errors.js';
 import { FRAMING_ERROR_DISCARD_MS, FRESH_REQUESTS_MAX, ONE_SHOT_QUIET_MS, REQUESTS_PER_TURN_MAX, type Limits } from '../limits.js';
 import { createLineReader } from '../protocol/line-reader.js';
 import type { ChannelClient } from '../channels/channel-guard.js';
-import type { LineService, PendingRequest, RequestOutcome } from './request-runner.js';
+import type { LineService, RequestOutcome, RequestRunner } from './request-runner.js';
 import type { TurnBudget } from './turn-budget.js';
 import { logRequest, type RequestRecorder } from './request-log.js';
 
@@ -28,7 +28,7 @@ export interface LineConnectionDeps {
   log: Logger;
   service: LineService;
   turn: TurnBudget;
-  runRequest(request: PendingRequest): Promise<RequestOutcome>;
+  runRequest: RequestRunner;
   /** The connection now holds `delta` more (or fewer) bytes of unanswered input. */
   heldChanged(delta: number): void;
   /** The socket closed. */
@@ -196,18 +196,26 @@ export function openLineConnection(socket: net.Socket, conn: number, client: Cha
     }
   }
 
+  /** Runs one request; one answered at once is written before this returns, and pump() goes on to the next line. */
   function start(line: Buffer, fresh: boolean): void {
     running = true;
     burst++;
     clearTimeout(lineTimer);
     lineTimer = undefined;
     const req = ++nextReq;
-    void deps.runRequest({ line, conn, req, log: connLog, client, fresh, abandoned: () => closed }).then(deliver);
+    const outcome = deps.runRequest({ line, conn, req, log: connLog, client, fresh, abandoned: () => closed });
+    if (outcome instanceof Promise) void outcome.then(deliver);
+    else answer(outcome);
   }
 
-  function deliver({ reply, closeAfter }: RequestOutcome): void {
+  function deliver(outcome: RequestOutcome): void {
+    if (answer(outcome)) pump();
+  }
+
+  /** Writes the reply; whether the connection may start its next request now. */
+  function answer({ reply, closeAfter }: RequestOutcome): boolean {
     running = false;
-    if (closed) return;
+    if (closed) return false;
     if (closeAfter) lastRequest = true;
     // Replies finished in the same turn leave in one write (one syscall) for pipelining clients;
     // the cork is lifted on the next turn, so a lone reply is not delayed.
@@ -222,7 +230,8 @@ export function openLineConnection(socket: net.Socket, conn: number, client: Cha
     // A reader slower than our replies: stop here (reading included) until its socket drains.
     if (!socket.write(reply + '\n')) awaitingDrain = true;
     else if (lastRequest) finish();
-    else pump();
+    else return true;
+    return false;
   }
 
   function yieldTurn(): void {

@@ -105,6 +105,8 @@ export function runSignerd(
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A command that exits before reading its input (most do) closes the pipe: EPIPE then, not a failure.
+    proc.stdin.on('error', () => {});
     proc.stdin.end(input ?? '');
   });
 }

@@ -32,6 +32,7 @@ export function sample(text: string, name: string, labels: Record<string, string
 export function promtoolCheck(text: string): Promise<string> {
   return new Promise((resolve) => {
     const child = execFile('promtool', ['check', 'metrics'], (_err, stdout, stderr) => resolve((stdout + stderr).trim()));
+    child.stdin!.on('error', () => {}); // promtool's verdict is its output; an early exit closes the pipe (EPIPE)
     child.stdin!.end(text);
   });
 }

@@ -16,6 +16,8 @@ function client(args: string[], env: NodeJS.ProcessEnv, input = ''): Promise<{ c
     const child = execFile('bash', [script, ...args], { env: { ...process.env, ...env }, timeout: 20_000 }, (err, stdout) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout }),
     );
+    // A client that exits without reading its input (a usage error) closes the pipe first: EPIPE is its answer, not a failure.
+    child.stdin!.on('error', () => {});
     child.stdin!.end(input);
   });
 }

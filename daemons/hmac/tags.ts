@@ -33,15 +33,23 @@ export type TagVerdict = { valid: true; version: number } | { valid: false; reas
 
 /**
  * `given` holds one 32-byte tag per chunk, concatenated. Wrong length is invalid (the length is
- * public); otherwise every accepted version is tried, each compared with timingSafeEqual.
+ * public); otherwise every accepted version is tried, each compared with timingSafeEqual. At once
+ * when the set holds its secrets in memory, as tagChunks.
  */
-export async function verifyChunks(set: SecretSet, chunks: readonly Buffer[], given: Buffer): Promise<TagVerdict> {
+export function verifyChunks(set: SecretSet, chunks: readonly Buffer[], given: Buffer): TagVerdict | Promise<TagVerdict> {
   if (given.length !== chunks.length * TAG_BYTES) return { valid: false, reason: 'wrong-length' };
-  const expected = await Promise.all(set.versions.map(async (version) => Buffer.concat((await tagChunks(set, chunks, version)).map((t) => t.tag))));
-  let match: number | null = null;
-  // No early exit: every version is compared, so timing does not tell which version matched.
-  expected.forEach((tags, i) => {
-    if (crypto.timingSafeEqual(tags, given) && match === null) match = set.versions[i]!;
+  const joined = (tags: readonly ChunkTag[]): Buffer => Buffer.concat(tags.map((t) => t.tag));
+  const perVersion = set.versions.map((version) => {
+    const tags = tagChunks(set, chunks, version);
+    return tags instanceof Promise ? tags.then(joined) : joined(tags);
   });
-  return match === null ? { valid: false, reason: 'mismatch' } : { valid: true, version: match };
+  const verdict = (expected: readonly Buffer[]): TagVerdict => {
+    let match: number | null = null;
+    // No early exit: every version is compared, so timing does not tell which version matched.
+    expected.forEach((tags, i) => {
+      if (crypto.timingSafeEqual(tags, given) && match === null) match = set.versions[i]!;
+    });
+    return match === null ? { valid: false, reason: 'mismatch' } : { valid: true, version: match };
+  };
+  return perVersion.some((e) => e instanceof Promise) ? Promise.all(perVersion.map((e) => Promise.resolve(e))).then(verdict) : verdict(perVersion as Buffer[]);
 }

@@ -7,7 +7,7 @@ import { formatErrorLine } from '../../lib/protocol/reply-format.js';
 import type { LineService } from '../../lib/server/request-runner.js';
 import type { HmacLineDeps } from './mac-service.js';
 import { UNVERSIONED } from './secret-set.js';
-import { verifyChunks } from './tags.js';
+import { verifyChunks, type TagVerdict } from './tags.js';
 
 const VALID_REPLY = 'Valid.';
 const INVALID_REPLY = 'Invalid.';
@@ -21,7 +21,7 @@ export function splitVerifyLine(content: Buffer): { tagText: string; data: Buffe
 
 export function createVerifyService(deps: HmacLineDeps & { lineBytesMax: number }): LineService {
   return {
-    async handle(line, ctx) {
+    handle(line, ctx) {
       const { tagText, data } = splitVerifyLine(trimAsciiWhitespace(line));
       if (tagText.length === 0 || data.length === 0) throw new DaemonError('BAD_REQUEST', 'expected `<hex tag> <data>`');
       const given = decodeHex(tagText, 'tag', deps.lineBytesMax);
@@ -30,16 +30,20 @@ export function createVerifyService(deps: HmacLineDeps & { lineBytesMax: number 
       ctx.fields['mode'] = set.mode;
       ctx.fields['bytes'] = data.length;
       ctx.fields['chunks'] = chunks.length;
-      const verdict = await verifyChunks(set, chunks, given);
-      ctx.fields['valid'] = verdict.valid;
-      if (verdict.valid && verdict.version !== UNVERSIONED) ctx.fields['keyVersion'] = verdict.version;
-      if (!verdict.valid) ctx.fields['reason'] = verdict.reason;
-      if (deps.reply === 'json') {
-        return JSON.stringify(
-          verdict.valid ? { valid: true, mode: set.mode, ...(verdict.version !== UNVERSIONED ? { keyVersion: verdict.version } : {}) } : verdict,
-        );
-      }
-      return verdict.valid ? VALID_REPLY : INVALID_REPLY;
+      const reply = (verdict: TagVerdict): string => {
+        ctx.fields['valid'] = verdict.valid;
+        if (verdict.valid && verdict.version !== UNVERSIONED) ctx.fields['keyVersion'] = verdict.version;
+        if (!verdict.valid) ctx.fields['reason'] = verdict.reason;
+        if (deps.reply === 'json') {
+          return JSON.stringify(
+            verdict.valid ? { valid: true, mode: set.mode, ...(verdict.version !== UNVERSIONED ? { keyVersion: verdict.version } : {}) } : verdict,
+          );
+        }
+        return verdict.valid ? VALID_REPLY : INVALID_REPLY;
+      };
+      // Secrets in memory answer at once, as the MAC listener does.
+      const verdict = verifyChunks(set, chunks, given);
+      return verdict instanceof Promise ? verdict.then(reply) : reply(verdict);
     },
     formatError: (err: DaemonError) => formatErrorLine(err, deps.reply),
   };

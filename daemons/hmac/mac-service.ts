@@ -7,6 +7,7 @@ import type { LineService } from '../../lib/server/request-runner.js';
 import type { LiveSecrets } from './secret-holder.js';
 import { UNVERSIONED } from './secret-set.js';
 import { tagChunks, type ChunkTag } from './tags.js';
+import { thenNowOrLater } from './now-or-later.js';
 
 export interface HmacLineDeps {
   secrets: LiveSecrets;
@@ -36,8 +37,7 @@ export function createMacService(deps: HmacLineDeps): LineService {
             })
           : tags.map((t) => t.tag.toString('hex')).join(' ');
       // Secrets in memory answer at once: the line server goes on to the next pipelined line without a promise turn.
-      const tags = tagChunks(set, chunks, version);
-      return tags instanceof Promise ? tags.then(reply) : reply(tags);
+      return thenNowOrLater(tagChunks(set, chunks, version), reply);
     },
     formatError: (err: DaemonError) => formatErrorLine(err, deps.reply),
   };

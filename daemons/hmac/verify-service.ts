@@ -8,6 +8,7 @@ import type { LineService } from '../../lib/server/request-runner.js';
 import type { HmacLineDeps } from './mac-service.js';
 import { UNVERSIONED } from './secret-set.js';
 import { verifyChunks, type TagVerdict } from './tags.js';
+import { thenNowOrLater } from './now-or-later.js';
 
 const VALID_REPLY = 'Valid.';
 const INVALID_REPLY = 'Invalid.';
@@ -42,8 +43,7 @@ export function createVerifyService(deps: HmacLineDeps & { lineBytesMax: number 
         return verdict.valid ? VALID_REPLY : INVALID_REPLY;
       };
       // Secrets in memory answer at once, as the MAC listener does.
-      const verdict = verifyChunks(set, chunks, given);
-      return verdict instanceof Promise ? verdict.then(reply) : reply(verdict);
+      return thenNowOrLater(verifyChunks(set, chunks, given), reply);
     },
     formatError: (err: DaemonError) => formatErrorLine(err, deps.reply),
   };

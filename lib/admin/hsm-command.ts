@@ -112,9 +112,10 @@ function specFor(daemon: string, bits?: string): KeySpec {
   const spec = DAEMON_KEY_SPECS[daemon];
   if (!spec) throw new DaemonError('CONFIG_INVALID', `--for: unknown daemon ${daemon}`);
   if (bits === undefined) return spec;
-  if (spec.kind !== 'rsa' || !/^[0-9]{4,5}$/.test(bits) || Number(bits) < RSA_BITS_MIN || Number(bits) > 16384)
+  const count = /^[0-9]{4,5}$/.test(bits) ? Number(bits) : NaN;
+  if (spec.kind !== 'rsa' || !(count >= RSA_BITS_MIN && count <= 16384))
     throw new DaemonError('CONFIG_INVALID', `--bits applies to RSA keys only (${RSA_BITS_MIN}..16384)`);
-  return { kind: 'rsa', bits: Number(bits) };
+  return { kind: 'rsa', bits: count };
 }
 
 function newKeyName(uri: Pkcs11Uri): KeyName {

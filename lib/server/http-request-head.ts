@@ -7,7 +7,10 @@ import type { HttpRequestHead } from './http-service.js';
 export function requestHead(req: http.IncomingMessage): HttpRequestHead {
   let url: URL;
   try {
-    url = new URL(req.url ?? '/', 'http://localhost');
+    // An origin-form target is a path even when it starts with `//` (a base URL ending in `/`), which
+    // URL resolution would read as a host: it is appended to the base, not resolved against it.
+    const target = req.url ?? '/';
+    url = target.startsWith('/') ? new URL(`http://localhost${target}`) : new URL(target, 'http://localhost');
   } catch {
     throw new DaemonError('BAD_REQUEST', 'malformed request target');
   }

@@ -92,6 +92,7 @@ export interface RunningHttpServer {
 /** A connection's number and request counter, and when its current request began (for a request that never parses). */
 interface Connection {
   readonly conn: number;
+  readonly socket: net.Socket;
   nextReq: number;
   since: bigint;
   /** The request being served, if any: a parser error or deadline meanwhile belongs to it. */
@@ -107,6 +108,11 @@ interface Connection {
   busy: boolean;
   /** The connection was closed for pipelining too deep: what node:http still parses is dropped. */
   cutOff: boolean;
+  /**
+   * Bytes after the requests already parsed did not parse: once those are answered, in order, the
+   * connection gets this 400 and closes (node:http parses nothing more on it).
+   */
+  brokenAfter: NodeJS.ErrnoException | null;
 }
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
@@ -129,6 +135,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         socket,
         (connection = {
           conn: ++nextConn,
+          socket,
           nextReq: 0,
           since: process.hrtime.bigint(),
           active: null,
@@ -136,6 +143,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
           queued: [],
           busy: false,
           cutOff: false,
+          brokenAfter: null,
         }),
       );
     return connection;
@@ -192,18 +200,44 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
           : new DaemonError('BAD_REQUEST', `the request body does not parse (${err.code})`);
       return cut(active.req, active.res, cause);
     }
-    if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || active || connection.queued.length > 0 || connection.bodyRefused || isDaemonError(err)) {
+    const clientLeft = err.code === 'ECONNRESET' || err.code === 'EPIPE';
+    // Already waiting for its turn to be refused: node:http may parse the same bytes again.
+    if (connection.brokenAfter && !clientLeft) return;
+    if (!clientLeft && !connection.bodyRefused && !isDaemonError(err) && err.code?.startsWith('HPE_') && (active || connection.queued.length > 0)) {
+      // Bytes after complete requests (a pipelined request that is not HTTP, an HTTP/1.0 body with no
+      // Content-Length): the requests before them are still answered, in order, and then this 400.
+      connection.brokenAfter = err;
+      (socket as net.Socket).pause();
+      return;
+    }
+    if (clientLeft || active || connection.queued.length > 0 || connection.bodyRefused || isDaemonError(err)) {
       // The client went away between requests; or the rest of a request being served or already
-      // answered (and logged) broke off, or was cut by us; or a pipelined request behind one being
-      // served broke (its reply could not go out of order): the connection ends, every request on
-      // it has its record (the waiting ones as client-gone).
+      // answered (and logged) broke off, or was cut by us: the connection ends, every request on it
+      // has its record (the waiting ones as client-gone).
       socket.destroy();
       log.debug({ conn: connection.conn, err: err.code ?? err.message }, 'http client gone');
       return;
     }
-    // Registering this handler replaces node's own replies, so the request deadline's 408 is ours to send.
+    if (err.code === 'HPE_INVALID_EOF_STATE') {
+      // The client closed with a request half sent: it left; its request was never made.
+      socket.destroy();
+      const fields = {
+        conn: connection.conn,
+        req: ++connection.nextReq,
+        status: null,
+        reason: 'the client closed the connection part-way through its request',
+      };
+      logRequest(log, fields, connection.since, 'client-gone', undefined, opts.metrics);
+      return;
+    }
+    refuseUnparsed(connection, socket, err);
+  });
+
+  /** Registering clientError replaces node's own replies, so the 400, 408 or 431 of a request that never parsed is ours to send and log. */
+  function refuseUnparsed(connection: Connection, socket: Duplex, err: NodeJS.ErrnoException): void {
     const code: ErrorCode = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST';
-    const status = HTTP_STATUS[code];
+    // Headers past node:http's bound (16 KiB) have their own status, under the BAD_REQUEST code.
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : HTTP_STATUS[code];
     const retry = isRetryable(code) ? `retry-after: ${HTTP_RETRY_AFTER_S}\r\n` : '';
     hangUp(
       socket,
@@ -211,6 +245,17 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     );
     const fields = { conn: connection.conn, req: ++connection.nextReq, status, reason: err.code ?? 'unparsable request' };
     logRequest(log, fields, connection.since, code, { code, thrown: err }, opts.metrics);
+  }
+
+  // CONNECT is no request any daemon serves; node:http would close the socket without a word.
+  server.on('connect', (req: http.IncomingMessage, socket: Duplex) => {
+    const connection = connectionOf(socket as net.Socket);
+    const code: ErrorCode = 'METHOD_NOT_ALLOWED';
+    const status = HTTP_STATUS[code];
+    hangUp(socket, `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\n${ERROR_CODE_HEADER}: ${code}\r\ncontent-length: 0\r\n\r\n`);
+    const err = new DaemonError(code, 'CONNECT is not served');
+    const fields = { conn: connection.conn, req: ++connection.nextReq, method: req.method, path: logPath(req.url), status, reason: err.message };
+    logRequest(log, fields, process.hrtime.bigint(), code, { code, thrown: err }, opts.metrics);
   });
 
   /**
@@ -248,6 +293,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         const err = new DaemonError('SHUTTING_DOWN', 'the daemon stopped before this pipelined request had its turn');
         logRequest(log, { ...fields, reason: err.message }, process.hrtime.bigint(), err.code, { code: err.code, thrown: err }, opts.metrics);
       } else logRequest(log, fields, process.hrtime.bigint(), 'client-gone', undefined, opts.metrics);
+    }
+    const broken = connection.brokenAfter;
+    if (broken && !connection.socket.destroyed) {
+      connection.brokenAfter = null;
+      connection.cutOff = true;
+      connection.since = process.hrtime.bigint();
+      refuseUnparsed(connection, connection.socket, broken);
     }
   }
 
@@ -334,7 +386,14 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     const head = requestHead(req);
     const route = service.upload?.(head) ?? null;
     if (route === null) {
-      if (expectsContinue) res.writeContinue();
+      if (expectsContinue) {
+        // A body declared too large is refused before the client is told to send it.
+        if (Number(req.headers['content-length'] ?? 0) > limits.httpBodyBytesMax) {
+          res.shouldKeepAlive = false;
+          throw new DaemonError('PAYLOAD_TOO_LARGE', `body larger than ${limits.httpBodyBytesMax} bytes`);
+        }
+        res.writeContinue();
+      }
       const body = await readBody(req, limits.httpBodyBytesMax, bodies, () => (res.shouldKeepAlive = false));
       return service.handle({ ...head, body }, ctx);
     }

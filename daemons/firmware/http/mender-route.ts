@@ -54,9 +54,9 @@ async function signInPlace(target: { path: string; mode: number }, root: string,
   // Written beside the target and renamed over it, so a failure never leaves a half-signed artifact.
   const temp = `.${name}.signerd-${crypto.randomBytes(6).toString('hex')}`;
   try {
-    // The directory held is the one checked: still inside the root, wherever it is now.
-    if (!inside(root, await fs.realpath(`/proc/self/fd/${dir.fd}`)))
-      throw new DaemonError('NOT_ALLOWED', 'artifact-uri is outside the configured artifact root');
+    // The directory held is the one checked: still the root or inside it, wherever it is now.
+    const held = await fs.realpath(`/proc/self/fd/${dir.fd}`);
+    if (held !== path.resolve(root) && !inside(root, held)) throw new DaemonError('NOT_ALLOWED', 'artifact-uri is outside the configured artifact root');
     const { files } = await signMenderArtifact(via(name), via(temp), signer, ARTIFACT_LIMITS);
     await fs.chmod(via(temp), target.mode);
     await fs.rename(via(temp), via(name));

@@ -59,6 +59,15 @@ t.test('/sign/mender', needTools('curl', 'tar', 'mender-artifact'), async (t) =>
     );
   });
 
+  await t.test('artifact-uri=file:// directly in the artifact root (the root set at the deploy directory)', async (t) => {
+    const target = path.join(http.artifactRoot, 'top.mender');
+    fs.copyFileSync(unsigned, target);
+    const post = curlPost(`${http.url}/sign/mender`, ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${target}`]);
+    t.equal(post.status, 200, post.stderr);
+    t.ok(validate(target, http.keys.pub.menderRsa).ok, 'the artifact at the URI validates');
+    fs.rmSync(target);
+  });
+
   await t.test('artifact-uri outside the root, s3, or missing', async (t) => {
     fs.symlinkSync(unsigned, path.join(http.artifactRoot, 'escape.mender'));
     const cases: Array<[string, string[], number]> = [

@@ -506,3 +506,66 @@ t.test('a pipelined request that breaks is not blamed on the one being served; H
   const reply = await rawExchange(s.port, 'POST /a HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nab');
   t.match(reply, /^HTTP\/1\.1 200 OK\r\n/, 'HTTP/1.0 with Expect: 100-continue is served (the expectation is ignored)');
 });
+
+t.test('bytes that do not parse after complete requests: those are answered in order, then 400 with the code header', async (t) => {
+  const s = await slowServer(t, 100);
+  const reply = await rawExchange(s.port, 'POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\naGARBAGE\x01\r\n\r\n');
+  const statuses = [...reply.matchAll(/HTTP\/1\.1 (\d+) /g)].map((m) => Number(m[1]));
+  t.same(statuses, [200, 400], 'the request first, then the refusal of what followed it');
+  t.match(reply, /\r\nx-signerd-error-code: BAD_REQUEST\r\n/i, 'the refusal carries the code header');
+  const records = await until(() => {
+    const found = s.lines.filter((l) => l['msg'] === 'request');
+    return found.length >= 2 ? found : null;
+  });
+  t.match(records[0], { req: 1, status: 200, outcome: 'ok' });
+  t.match(records[1], { req: 2, status: 400, outcome: 'BAD_REQUEST' });
+  // An HTTP/1.0 POST with no Content-Length has no body: the (empty) request is answered, and the
+  // connection closes after it, as HTTP/1.0 does, with what the client meant as a body unread.
+  const old = await rawExchange(s.port, 'POST /a HTTP/1.0\r\n\r\nnot a request\r\n\r\n');
+  t.same(
+    [...old.matchAll(/HTTP\/1\.1 (\d+) /g)].map((m) => Number(m[1])),
+    [200],
+    'HTTP/1.0 body without Content-Length: the empty request is answered',
+  );
+});
+
+t.test('a client that leaves part-way through its request is gone, not a bad request; CONNECT gets 405', async (t) => {
+  const { log, lines } = memoryLog('test');
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: LIMITS, log, service: errorsService, ...PLAINTEXT });
+  t.teardown(() => server.close());
+  const port = server.address.port;
+  const socket = await connected(port);
+  socket.end('GET /x HT');
+  const gone = await until(() => lines.find((l) => l['msg'] === 'request') ?? null);
+  t.match(gone, { status: null, outcome: 'client-gone' });
+  const reply = await rawExchange(port, 'CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n');
+  t.match(reply, /^HTTP\/1\.1 405 Method Not Allowed\r\n/, 'CONNECT: 405');
+  t.match(reply, /\r\nx-signerd-error-code: METHOD_NOT_ALLOWED\r\n/i, 'with the code header');
+  const connect = await until(() => lines.find((l) => l['msg'] === 'request' && l['method'] === 'CONNECT') ?? null);
+  t.match(connect, { status: 405, outcome: 'METHOD_NOT_ALLOWED' });
+  const big = await rawExchange(port, `GET /${'x'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+  t.match(big, /^HTTP\/1\.1 431 /, 'headers past the bound: 431');
+  t.match(big, /\r\nx-signerd-error-code: BAD_REQUEST\r\n/i, 'with the code header');
+});
+
+t.test('Expect: 100-continue with a body declared too large: 413 at once, never 100 Continue', async (t) => {
+  const { log } = memoryLog('test');
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: LIMITS, log, service: errorsService, ...PLAINTEXT });
+  t.teardown(() => server.close());
+  const reply = await rawExchange(
+    server.address.port,
+    `POST /x HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: ${LIMITS.httpBodyBytesMax + 1}\r\n\r\n`,
+  );
+  t.match(reply, /^HTTP\/1\.1 413 /, '413 first');
+  t.notMatch(reply, /100 Continue/, 'no 100 Continue');
+  t.match(reply, /\r\nconnection: close\r\n/i, 'and the connection closes');
+});
+
+t.test('a path starting with // is a path, not a host', async (t) => {
+  const { log } = memoryLog('test');
+  const service: HttpService = { handle: async (req) => ({ status: 200, body: req.path }), formatError: errorsService.formatError };
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: LIMITS, log, service, ...PLAINTEXT });
+  t.teardown(() => server.close());
+  const reply = await rawExchange(server.address.port, 'GET //keys/x?y=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  t.match(reply, /\r\n\r\n\/\/keys\/x$/, 'the service sees //keys/x');
+});

@@ -53,6 +53,8 @@ export const STORE_READY_MS_MAX = 5_000;
 export const REQUESTS_PER_TURN_MAX = 16;
 /** Input read and not yet answered, across one server's connections; past it the largest holder is shed (ERR BUSY). */
 export const INPUT_HELD_BYTES_MAX = 16 * 1024 * 1024;
+/** A record's `--ttl` at most: 100 years, so every expiry stays a date that `show`, `export` and `import` handle. */
+export const TTL_SECONDS_MAX = 3_155_760_000;
 /** Bulk requests (from connections with more lines waiting) one server starts per event-loop turn. */
 export const TURN_REQUESTS_MAX = 64;
 /** A connection's first requests wait in the gate's fresh queue, ahead of connections that have had more. */

@@ -5,7 +5,7 @@ import crypto, { type KeyObject } from 'node:crypto';
 import { Command, Option } from '@commander-js/extra-typings';
 import { DaemonError, EXIT_CONFIG, failureLine } from '../errors.js';
 import { DEFAULT_LIMITS } from '../limits.js';
-import { RSA_BITS_MIN } from '../crypto/rsa-key-size.js';
+import { RSA_BITS_MIN, RSA_BITS_MAX } from '../crypto/rsa-key-size.js';
 import { keyIdOf, readSecretFile } from '../keys/key-file.js';
 import { DAEMON_KEY_SPECS, generateKey, importPrivateKey, importSecret, type KeyName, type KeySpec } from '../keys/pkcs11-key-templates.js';
 import { acquireModule, pkcs11js, releaseModule } from '../keys/pkcs11-module.js';
@@ -113,8 +113,8 @@ function specFor(daemon: string, bits?: string): KeySpec {
   if (!spec) throw new DaemonError('CONFIG_INVALID', `--for: unknown daemon ${daemon}`);
   if (bits === undefined) return spec;
   const count = /^[0-9]{4,5}$/.test(bits) ? Number(bits) : NaN;
-  if (spec.kind !== 'rsa' || !(count >= RSA_BITS_MIN && count <= 16384))
-    throw new DaemonError('CONFIG_INVALID', `--bits applies to RSA keys only (${RSA_BITS_MIN}..16384)`);
+  if (spec.kind !== 'rsa' || !(count >= RSA_BITS_MIN && count <= RSA_BITS_MAX))
+    throw new DaemonError('CONFIG_INVALID', `--bits applies to RSA keys only (${RSA_BITS_MIN}..${RSA_BITS_MAX})`);
   return { kind: 'rsa', bits: count };
 }
 

@@ -7,6 +7,7 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { DaemonError, EXIT_CONFIG, failureLine } from '../errors.js';
 import { keyIdOf } from '../keys/key-file.js';
 import { parseCount } from '../config/numbers.js';
+import { RSA_BITS_MAX, RSA_BITS_MIN } from '../crypto/rsa-key-size.js';
 import { makeDirectory } from '../config/make-directory.js';
 import { writeNewFile } from '../config/new-file.js';
 
@@ -40,7 +41,7 @@ export function keygenCommand(): Command {
     .addOption(new Option('--type <type>', 'key type').choices(['rsa', 'ecdsa']).makeOptionMandatory())
     .option('--out <dir>', 'directory to write into', '.')
     .option('--name <name>', 'file name stem (default: the type)')
-    .option('--bits <bits>', 'RSA modulus size', parseCount('--bits', 2048), 4096)
+    .option('--bits <bits>', 'RSA modulus size', parseCount('--bits', RSA_BITS_MIN, RSA_BITS_MAX), 4096)
     .action((opts: { type: 'rsa' | 'ecdsa'; out: string; name?: string; bits: number }) => {
       try {
         const made = generateKeyFiles(opts.type, opts.out, opts.name ?? opts.type, opts.bits);

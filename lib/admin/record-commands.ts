@@ -3,7 +3,7 @@
 // transparency log, revoke, reinstate and import record what they changed (docs/transparency-log.md).
 import fs from 'node:fs';
 import { DaemonError } from '../errors.js';
-import { LOG_BATCH_ENTRIES_MAX } from '../limits.js';
+import { LOG_BATCH_ENTRIES_MAX, TTL_SECONDS_MAX } from '../limits.js';
 import { openValidityStore } from '../store/open-validity-store.js';
 import { runStoreAdmin, storeCommand, type StoreAdminSpec } from './store-admin-command.js';
 import { parseCount } from '../config/numbers.js';
@@ -124,7 +124,7 @@ export function recordCommands() {
 
   const reinstate = addAdminLogOptions(storeCommand('reinstate', 'make a revoked signature valid again', CONFIG_HELP))
     .argument('<signature>', 'hex signature')
-    .option('--ttl <seconds>', 'give the record a new expiry, counted from now', parseCount('--ttl', 1));
+    .option('--ttl <seconds>', 'give the record a new expiry, counted from now', parseCount('--ttl', 1, TTL_SECONDS_MAX));
   reinstate.action((sig) =>
     runStoreAdmin(reinstate, records('reinstate', false), (store, opts) =>
       withAdminLog(opts, async (log) => {

@@ -4,6 +4,8 @@
 import type { KeyObject } from 'node:crypto';
 
 export const RSA_BITS_MIN = 2048;
+/** The largest modulus signerd generates: RSA-16384 already takes minutes to make and seconds to sign with. */
+export const RSA_BITS_MAX = 16384;
 
 /** Why an RSA modulus of this size is too small to use, or null when it is large enough. */
 export function rsaBitsTooSmall(bits: number): string | null {

@@ -14,7 +14,7 @@ export function readSecretFile(path: string, what: string, exactBytes?: number):
 }
 
 /** A secret file may be read by its owner only. */
-export const SECRET_MODE_CHECK: ModeCheck = { forbiddenBits: 0o077, fix: 'readable by group or others (chmod 600' };
+export const SECRET_MODE_CHECK: ModeCheck = { forbiddenBits: 0o077, fix: 'readable or writable by group or others (chmod 600' };
 /** A file that grants access (a client registry) may be changed by its owner only, or anyone could enroll. */
 export const TRUSTED_MODE_CHECK: ModeCheck = { forbiddenBits: 0o022, fix: 'writable by group or others (chmod go-w' };
 

@@ -39,12 +39,28 @@ const SCHEMA_VERSION = 1;
 /** A row is live at the time bound to ?. */
 const LIVE_AT = liveAtClause('?');
 
+/**
+ * The database holds every signed message: made 0600 whatever the umask (an admin command's is the
+ * shell's, often 0022). SQLite gives its -wal and -shm files the database file's mode.
+ */
+function createPrivateFile(file: string): void {
+  try {
+    fs.closeSync(fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600));
+  } catch (err) {
+    // Another process made it first (with its own 0600), or it was there already.
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
 export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore & ValidityAdmin & { purgeExpired(): number } {
   let db: Database.Database;
   const file = path.join(opts.stateDir, SQLITE_FILE);
   if (!opts.create) refuseMissingStore(file, 'validity store', 'the sign daemons create it on their first start');
   try {
-    if (opts.create) makeDirectory(opts.stateDir, 0o700);
+    if (opts.create) {
+      makeDirectory(opts.stateDir, 0o700);
+      createPrivateFile(file);
+    }
     db = new Database(file, { timeout: opts.busyTimeoutMs, fileMustExist: !opts.create });
     // Fails at once, whatever the busy timeout, while another daemon is creating the same database.
     retryWhileBusy(opts.busyTimeoutMs, () => db.pragma('journal_mode = WAL'));

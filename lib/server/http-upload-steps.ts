@@ -14,7 +14,7 @@ import type { Admission, QueueLimits, UploadQueue } from './upload-queue.js';
 export interface UploadLimits extends QueueLimits {
   /** Largest upload (the whole multipart body). */
   bodyBytesMax: number;
-  /** An upload must bring UPLOAD_PROGRESS_BYTES_MIN (or its end) in every window this long, or it is cut with 408. */
+  /** An upload must bring its pace (uploadPaceBytes: at least UPLOAD_PROGRESS_BYTES_MIN) or its end in every window this long, or it is cut with 408. */
   idleMsMax: number;
   /** Time a route's work may take once the upload is in (then 504; its directory goes when the work ends). */
   processingMsMax: number;
@@ -25,6 +25,18 @@ interface ServerUploads {
   limits: UploadLimits;
   queue: UploadQueue;
   dir: string;
+  /** The request deadline (the upload included): an upload must keep the pace that brings it in by then. */
+  requestMsMax: number;
+}
+
+/**
+ * Bytes an upload holding `reserved` bytes of room must bring in each window of `windowMs`: at least
+ * UPLOAD_PROGRESS_BYTES_MIN, and the steady pace that brings all of it in within the request deadline.
+ * An upload slower than that could not finish anyway, and would hold its room, which other uploads
+ * wait for, until the deadline: a trickle that declared 490 MiB held 490 MiB of room for 2 KiB/s.
+ */
+function uploadPaceBytes(reserved: number, windowMs: number, requestMsMax: number): number {
+  return Math.max(UPLOAD_PROGRESS_BYTES_MIN, Math.ceil((reserved * windowMs) / requestMsMax));
 }
 
 /** One upload's resources: its place in the queue, its private directory, its work. */
@@ -59,16 +71,16 @@ function whileConnected(res: http.ServerResponse, turn: Promise<void>): Promise<
 }
 
 /**
- * Calls `onStall` when an upload brings less than UPLOAD_PROGRESS_BYTES_MIN in a window of
- * `windowMs` without ending: a trickling client would otherwise hold its connection and its place
- * for the whole request deadline.
+ * Calls `onStall` when an upload brings less than `bytesMin` in a window of `windowMs` without
+ * ending: a trickling client would otherwise hold its connection, its place and its room for the
+ * whole request deadline.
  */
-function watchProgress(req: http.IncomingMessage, windowMs: number, onStall: () => void): () => void {
+function watchProgress(req: http.IncomingMessage, windowMs: number, bytesMin: number, onStall: () => void): () => void {
   const socket = req.socket;
   let mark = socket.bytesRead;
   const timer = setInterval(() => {
     if (req.complete) return;
-    if (socket.bytesRead - mark < UPLOAD_PROGRESS_BYTES_MIN) {
+    if (socket.bytesRead - mark < bytesMin) {
       clearInterval(timer);
       onStall();
     }
@@ -115,12 +127,14 @@ export async function receiveUpload(req: http.IncomingMessage, res: http.ServerR
   if (declared !== null && declared > bounds.bodyBytesMax) throw new DaemonError('PAYLOAD_TOO_LARGE', `body larger than ${bounds.bodyBytesMax} bytes`);
   // The upload's room on disk is reserved before a byte of it is read (a chunked upload reserves the
   // most it may send); until then the body waits in the socket, costing no disk and little memory.
-  await whileConnected(res, job.admission.reserveBytes(declared ?? bounds.bodyBytesMax));
+  const reserved = declared ?? bounds.bodyBytesMax;
+  await whileConnected(res, job.admission.reserveBytes(reserved));
   // Only now is curl's `Expect: 100-continue` answered, so a refused upload is never sent at all.
   if (expectsContinue) res.writeContinue();
   job.dir = await fs.mkdtemp(path.join(dir, 'req-'));
-  const stopWatching = watchProgress(req, bounds.idleMsMax, () =>
-    upload.cut(new DaemonError('REQUEST_TIMEOUT', `upload slower than ${UPLOAD_PROGRESS_BYTES_MIN} bytes per ${bounds.idleMsMax} ms`)),
+  const pace = uploadPaceBytes(reserved, bounds.idleMsMax, upload.uploads.requestMsMax);
+  const stopWatching = watchProgress(req, bounds.idleMsMax, pace, () =>
+    upload.cut(new DaemonError('REQUEST_TIMEOUT', `upload slower than ${pace} bytes per ${bounds.idleMsMax} ms`)),
   );
   let uploaded: UploadedForm;
   try {

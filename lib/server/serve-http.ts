@@ -119,7 +119,12 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const { limits, log, service, channel } = opts;
   checkPlaintextBind(opts.host, opts.policy);
   const uploads = opts.uploads
-    ? { limits: opts.uploads.limits, queue: createUploadQueue(opts.uploads.limits), dir: await makeUploadDirectory(opts.uploads.tempDir, log) }
+    ? {
+        limits: opts.uploads.limits,
+        queue: createUploadQueue(opts.uploads.limits),
+        dir: await makeUploadDirectory(opts.uploads.tempDir, log),
+        requestMsMax: limits.httpRequestMsMax,
+      }
     : null;
   let draining = false;
   /** The drain deadline has closed every connection: requests still waiting their turn were stopped by us. */

@@ -301,6 +301,26 @@ t.test('an upload cut short leaves one record, with the status it was given', as
     t.same(await settledRecords(), [['REQUEST_TIMEOUT', 408]]);
   });
 
+  await t.test('an upload holding much room must keep the pace that brings it in by the deadline', async (t) => {
+    lines.length = 0;
+    // 8 MiB declared, a 5 s request deadline, 300 ms windows: about 492 KiB a window, far above the
+    // 64 KiB floor, which this trickle (about 290 KiB a window) passes.
+    const big = { ...uploads, limits: { ...uploads.limits, bodyBytesMax: 1 << 23, queueBytesMax: 1 << 24 } };
+    const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: LIMITS, log, service, uploads: big, ...PLAINTEXT });
+    t.teardown(() => server.close());
+    const socket = await connected(server.address.port);
+    let reply = '';
+    socket.on('data', (d: Buffer) => (reply += d.toString('latin1')));
+    socket.on('error', () => undefined);
+    const closed = new Promise((resolve) => socket.on('close', resolve));
+    socket.write(head(1 << 23));
+    const trickle = setInterval(() => socket.writable && socket.write('x'.repeat(96 * 1024)), 100);
+    await closed;
+    clearInterval(trickle);
+    t.match(reply, /^HTTP\/1\.1 408 /, '408');
+    t.same(await settledRecords(), [['REQUEST_TIMEOUT', 408]]);
+  });
+
   await t.test('the request deadline passes mid-upload: 408 from the request, one record', async (t) => {
     lines.length = 0;
     const limits = { ...LIMITS, httpRequestMsMax: 800 };

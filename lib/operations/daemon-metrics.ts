@@ -30,14 +30,17 @@ export interface DaemonMetrics {
   transparencyLog(stats: () => LogStats): void;
 }
 
-/** Counters only some daemons use: name → help and label names (docs/metrics.md lists them all). */
+/**
+ * Counters only some daemons use: name → help, label names and the daemons that export it (every
+ * daemon when not named; docs/metrics.md lists them all). Another daemon's counter would only ever be 0.
+ */
 const DAEMON_COUNTERS = {
-  signerd_tezos_refusals_total: { help: 'tezos sign requests refused, by kind (watermark, policy, authentication)', labels: ['kind'] },
-  signerd_hmac_tags_total: { help: 'HMAC tags made by the MAC listener (one per chunk)', labels: [] },
-  signerd_firmware_uploads_total: { help: 'firmware uploads answered, by format and outcome', labels: ['format', 'outcome'] },
-  signerd_firmware_upload_bytes_total: { help: 'bytes of firmware uploads received', labels: ['format'] },
-  signerd_backend_failures_total: { help: 'key backend failures seen by requests, by error code', labels: ['code'] },
-} as const;
+  signerd_tezos_refusals_total: { help: 'tezos sign requests refused, by kind (watermark, policy, authentication)', labels: ['kind'], daemons: ['tezos'] },
+  signerd_hmac_tags_total: { help: 'HMAC tags made by the MAC listener (one per chunk)', labels: [], daemons: ['hmac'] },
+  signerd_firmware_uploads_total: { help: 'firmware uploads answered, by format and outcome', labels: ['format', 'outcome'], daemons: ['firmware'] },
+  signerd_firmware_upload_bytes_total: { help: 'bytes of firmware uploads received', labels: ['format'], daemons: ['firmware'] },
+  signerd_backend_failures_total: { help: 'key backend failures seen by requests, by error code', labels: ['code'], daemons: null },
+} as const satisfies Record<string, { help: string; labels: readonly string[]; daemons: readonly string[] | null }>;
 export type DaemonCounter = keyof typeof DAEMON_COUNTERS;
 
 export function createDaemonMetrics(daemon: string, version: string, readiness: Readiness): DaemonMetrics {
@@ -158,7 +161,7 @@ export function createDaemonMetrics(daemon: string, version: string, readiness: 
         name,
         help: spec.help,
         labelNames: spec.labels,
-        registers,
+        registers: spec.daemons === null || (spec.daemons as readonly string[]).includes(daemon) ? registers : [],
         collect() {
           const waiting = pending.get(name as DaemonCounter);
           if (!waiting) return;

@@ -2,6 +2,7 @@
 // /readyz (able to do its job; 503 with a JSON body naming each part that is not, and why).
 // Plain node:http with its own small bounds; loopback unless --insecure-plaintext.
 import http from 'node:http';
+import { ERROR_CODE_HEADER } from '../protocol/http-status.js';
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import { isLoopback, type ChannelPolicy } from '../channels/channel-options.js';
@@ -56,13 +57,16 @@ export async function startOperationsServer(
     });
     void answer(req.method ?? 'GET', (req.url ?? '/').split('?')[0] ?? '/', deps).then(
       ({ status, type, body }) => {
-        const headers = { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' };
-        res.writeHead(status, status === 405 ? { ...headers, allow: 'GET, HEAD' } : headers);
+        const headers: Record<string, string | number> = { 'content-type': type, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' };
+        // An error reply carries its code, as every listener's does; a 503 from /readyz or /healthz is an answer, not an error.
+        if (status === 405) Object.assign(headers, { allow: 'GET, HEAD', [ERROR_CODE_HEADER]: 'METHOD_NOT_ALLOWED' });
+        if (status === 404) headers[ERROR_CODE_HEADER] = 'NOT_FOUND';
+        res.writeHead(status, headers);
         res.end(req.method === 'HEAD' ? undefined : body);
       },
       (err: unknown) => {
         deps.log.error({ err }, 'metrics listener failed a request');
-        res.writeHead(500).end();
+        res.writeHead(500, { [ERROR_CODE_HEADER]: 'INTERNAL' }).end();
       },
     );
     // Bodies are never read: a scrape has none.

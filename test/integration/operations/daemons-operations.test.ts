@@ -72,6 +72,7 @@ t.test('hmac, tezos and firmware', needTools('promtool'), async (t) => {
     [TZ1.sk],
   );
   t.equal(sample(tezosMetrics, 'signerd_tezos_refusals_total', { kind: 'policy' }), 1);
+  t.notMatch(tezosMetrics, /signerd_hmac_tags_total|signerd_firmware_upload/, "no other daemon's counters");
   t.match(JSON.parse((await get(metricsPortOf(tezos), '/readyz')).body), { ready: true, parts: { [`key ${TZ1.pkh}`]: true, watermarks: true } });
 
   const root = copyKeyRoot(path.join(dir, 'fw'));

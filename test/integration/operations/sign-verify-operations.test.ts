@@ -93,6 +93,10 @@ t.test('sign and verify on SQLite: metrics, readiness, the state directory made 
   const posted = await fetch(`http://127.0.0.1:${signOps}/metrics`, { method: 'POST', body: 'x' });
   t.equal(posted.status, 405, 'the metrics listener is read-only');
   t.equal(posted.headers.get('allow'), 'GET, HEAD', 'and its 405 says what it takes');
+  t.equal(posted.headers.get('x-signerd-error-code'), 'METHOD_NOT_ALLOWED', 'and its code, as every error reply');
+  const nothing = await fetch(`http://127.0.0.1:${signOps}/nothing`);
+  t.equal(nothing.headers.get('x-signerd-error-code'), 'NOT_FOUND', 'a 404 carries its code');
+  await nothing.arrayBuffer();
   await posted.arrayBuffer();
   const signMetrics = (await get(signOps, '/metrics')).body;
   t.equal(sample(signMetrics, 'signerd_requests_total', { kind: 'sign', outcome: 'ok' }), 5);

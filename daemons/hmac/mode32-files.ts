@@ -106,7 +106,10 @@ function checkTableFile(file: string, fd: number): CheckedFile {
   const problem = tableFileProblem(stat);
   if (problem === 'mode') {
     const mode = (stat.mode & 0o777).toString(8).padStart(4, '0');
-    throw new DaemonError('KEY_FILE_INSECURE', `mode32 secret file ${file} has mode ${mode}; it must not be readable by group or others (chmod 600 ${file})`);
+    throw new DaemonError(
+      'KEY_FILE_INSECURE',
+      `mode32 secret file ${file} has mode ${mode}; it must not be readable or writable by group or others (chmod 600 ${file})`,
+    );
   }
   if (problem === 'type') throw new DaemonError('KEY_LOAD_FAILED', `mode32 secret file ${file}: not a regular file`);
   if (problem === 'owner') throw ownerError(file, 'mode32 secret file', stat.uid);

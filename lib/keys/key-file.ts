@@ -2,6 +2,7 @@
 // and parse PEM private keys of every common shape (PKCS#8, PKCS#1, SEC1) and public keys.
 import crypto, { type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { DaemonError, isDaemonError } from '../errors.js';
 
 /**
@@ -53,6 +54,30 @@ export function checkKeyDirectory(dir: string, what: string): void {
   checkMode(dir, what, stat.mode, TRUSTED_MODE_CHECK);
 }
 
+/**
+ * A secret's directory (as named, and where a symlink leads) must not let group or others rename in
+ * it, unless it is sticky like /tmp: whoever can rename there can put their own key in its place
+ * before the next start, every check on the file itself still passing.
+ */
+function checkSecretDirectory(file: string, what: string): void {
+  const dirs = new Set([path.dirname(path.resolve(file))]);
+  try {
+    dirs.add(path.dirname(fs.realpathSync(file)));
+  } catch {
+    // The file was opened a moment ago; a failure here is a race the open already won.
+  }
+  for (const dir of dirs) {
+    const mode = fs.statSync(dir).mode;
+    if ((mode & 0o022) !== 0 && (mode & 0o1000) === 0) {
+      const shown = (mode & 0o7777).toString(8).padStart(4, '0');
+      throw new DaemonError(
+        'KEY_FILE_INSECURE',
+        `${what} ${file} is in ${dir}, which has mode ${shown}; group or others could replace it there (chmod go-w ${dir})`,
+      );
+    }
+  }
+}
+
 /** Refuses `mode` if it has a forbidden bit, naming the file and the fix. */
 export function checkMode(path: string, what: string, mode: number, check: ModeCheck): void {
   if ((mode & check.forbiddenBits) === 0) return;
@@ -85,6 +110,7 @@ export function readCheckedFile(
     if (!stat.isFile() && !pipe) throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: not a regular file`);
     if (!ownedByUs(stat)) throw ownerError(path, what, stat.uid);
     checkMode(path, what, stat.mode, check);
+    if (check === SECRET_MODE_CHECK && !pipe) checkSecretDirectory(path, what);
     if (stat.size > bytesMax) throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: larger than ${bytesMax} bytes`);
     if (opts.exactBytes !== undefined && stat.size !== opts.exactBytes) {
       throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: expected exactly ${opts.exactBytes} bytes, found ${stat.size}`);

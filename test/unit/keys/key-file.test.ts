@@ -130,3 +130,21 @@ t.test('owner and writers: a file another user owns, a group-writable registry, 
   execFileSync('mkfifo', ['-m', '600', fifo]);
   t.throws(() => loadFileSigningKey(fifo, 'ecdsa-p384-sha384'), { code: 'KEY_LOAD_FAILED', message: /not a regular file/ }, 'a FIFO is refused at once');
 });
+
+t.test('a secret in a directory group or others may rename in is refused, unless the directory is sticky', async (t) => {
+  const dir = t.testdir({ open: {}, sticky: {} });
+  const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
+  for (const sub of ['open', 'sticky']) {
+    fs.writeFileSync(path.join(dir, sub, 'key.pem'), ec.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  }
+  fs.chmodSync(path.join(dir, 'open'), 0o777);
+  fs.chmodSync(path.join(dir, 'sticky'), 0o1777);
+  t.throws(() => loadFileSigningKey(path.join(dir, 'open', 'key.pem'), 'ecdsa-p384-sha384'), {
+    code: 'KEY_FILE_INSECURE',
+    message: /which has mode 0777; group or others could replace it there \(chmod go-w /,
+  });
+  t.equal(loadFileSigningKey(path.join(dir, 'sticky', 'key.pem'), 'ecdsa-p384-sha384').keyId, keyIdOf(ec.publicKey), 'a sticky directory (like /tmp) is fine');
+  // A link from a safe directory to a key in an open one: where the key lives counts too.
+  fs.symlinkSync(path.join(dir, 'open', 'key.pem'), path.join(dir, 'link.pem'));
+  t.throws(() => loadFileSigningKey(path.join(dir, 'link.pem'), 'ecdsa-p384-sha384'), { code: 'KEY_FILE_INSECURE' });
+});

@@ -120,6 +120,9 @@ async function serveWith(
       service: createTezosLineService(core, listen.reply),
       channel,
       metrics: countRefusals('line'),
+      // No seed client sends a tezos line without its LF; a manager batch cut at an operation
+      // boundary by a stall would be another valid operation, signed with no sign of the cut.
+      quietEndsLine: false,
     });
     servers.push(line);
     stops.push(() => line.close());

@@ -1,6 +1,7 @@
 // The line protocol with the real `nc` (netcat-openbsd), as an operator or shell script uses it:
 // one request line, one reply line; bad input gets one ERR line and the daemon keeps serving.
 // The daemon is served in the test process; nc is a real process on a real socket.
+import net from 'node:net';
 import t from 'tap';
 import { needTools } from '../../helpers/tools.js';
 import { exchange } from '../../helpers/line-client.js';
@@ -87,6 +88,25 @@ t.test('line protocol through nc', needTools('nc'), async (t) => {
   t.match(long[0], /^ERR LINE_TOO_LONG /, 'overlong line: ERR LINE_TOO_LONG');
   const [still] = await nc(linePort, 'ping\n');
   t.equal(still, 'pong', 'the daemon keeps serving');
+
+  // A line that stalls part-way is not taken as it is after 20 ms, as the seed daemons' lines are:
+  // the whole line is signed once its LF comes.
+  const stalled = consensus('attestation', { level: 8, round: 0 });
+  const whole = `sign ${TZ1.pkh} ${stalled.toString('hex')}\n`;
+  const replies2 = await new Promise<string>((resolve, reject) => {
+    const socket = net.connect(linePort, '127.0.0.1', () => {
+      socket.write(whole.slice(0, 60));
+      setTimeout(() => socket.write(whole.slice(60)), 200);
+    });
+    let got = '';
+    socket.on('data', (d: Buffer) => (got += d.toString()));
+    socket.on('close', () => resolve(got));
+    socket.on('error', reject);
+  });
+  t.equal(replies2.split('\n').filter(Boolean).length, 1, 'one reply');
+  t.ok(verifyTezosSignature(TZ1.pk, stalled, replies2.trim()), 'over the whole operation, not the part before the stall');
+  const [ended] = await nc(linePort, 'ping');
+  t.equal(ended, 'pong', 'a last line without LF still counts when the client half-closes');
   t.ok(
     logs.some((l) => l['msg'] === 'request' && typeof l['refusedPayloads'] === 'number'),
     'refused unknown payloads are counted in the log',

@@ -280,12 +280,18 @@ function verify() {
   const cmd = new Command('verify')
     .description("verify a bundle offline: the checkpoint's signature by --log-key and the entry's inclusion; prints the entry")
     .argument('<bundle>', 'bundle file (from signerd log bundle), or - for stdin')
-    .requiredOption('--log-key <vkey>', "the log's verifier key <name>+<hash>+<base64>, or a file holding it")
+    .requiredOption(
+      '--log-key <vkey>',
+      "the log's verifier key <name>+<hash>+<base64>, or a file holding it; repeat it during a key rotation (any one verifying is enough)",
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
     .option('--signature <sig>', 'also require the entry to be the sign entry of this signature (hex or base58check)');
   return cmd.action((bundleFile, opts) =>
     runLog(cmd, () => {
-      const key = verifierKeyArg(opts.logKey);
-      const verdict = verifyProofBundle(readBounded(bundleFile, LOG_PROOF_FILE_BYTES_MAX).toString('utf8'), key);
+      const text = readBounded(bundleFile, LOG_PROOF_FILE_BYTES_MAX).toString('utf8');
+      // The first verdict that verifies, or the last refusal: one key of a rotation is enough.
+      const verdicts = opts.logKey.map((k) => verifyProofBundle(text, verifierKeyArg(k)));
+      const verdict = verdicts.find((v) => v.ok) ?? verdicts.at(-1)!;
       if (!verdict.ok) {
         process.stderr.write(`signerd log verify: NOT VERIFIED: ${verdict.reason}\n`);
         return EXIT_NO;
@@ -325,7 +331,8 @@ function audit() {
           `previous   size ${previous.size}: ${report.problems.some((p) => p.startsWith('previous')) ? 'NOT consistent' : 'consistent (a prefix of this log)'}\n`,
         );
       for (const problem of report.problems) process.stderr.write(`problem: ${problem}\n`);
-      process.stdout.write(report.problems.length === 0 ? 'audit passed\n' : `audit FAILED: ${report.problems.length} problem(s)\n`);
+      const passed = key === null ? 'audit passed (tiles and checkpoint agree; its signature was not checked: give --log-key)\n' : 'audit passed\n';
+      process.stdout.write(report.problems.length === 0 ? passed : `audit FAILED: ${report.problems.length} problem(s)\n`);
       return report.problems.length === 0 ? 0 : EXIT_NO;
     }),
   );
@@ -343,7 +350,7 @@ function mirror() {
     )
     .argument('<url>', "the log's base URL, e.g. http://127.0.0.1:9870/")
     .requiredOption('--out <dir>', 'the mirror directory (made if missing); run again with the same directory to follow the log')
-    .option('--log-key <vkey>', "the log's verifier key (or a file holding it): the served checkpoint must verify")
+    .requiredOption('--log-key <vkey>', "the log's verifier key (or a file holding it): the served checkpoint must verify, or nothing is mirrored")
     .option('--request-ms-max <ms>', 'time allowed for each GET', parseCount('--request-ms-max', 1), MIRROR_REQUEST_MS_MAX)
     .option('--tls-ca <file>', "https: the certificate (or CA) to trust for the server instead of the system's, e.g. its `signerd tls selfsigned` certificate")
     .option('--tls-cert <file>', 'https: a client certificate, for a log server with client channels (`signerd client new`)')
@@ -351,7 +358,8 @@ function mirror() {
   return cmd.action((url, opts) =>
     runLog(cmd, async () => {
       const base = mirrorBase(url);
-      const key = opts.logKey === undefined ? null : verifierKeyArg(opts.logKey);
+      // Required: over plain http, anyone in the path could otherwise feed a self-consistent forged log.
+      const key = verifierKeyArg(opts.logKey);
       makeDirectory(opts.out, 0o755);
       const before = readCheckpointFile(opts.out);
       if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) throw new DaemonError('CONFIG_INVALID', '--tls-cert and --tls-key go together');

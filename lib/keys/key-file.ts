@@ -86,6 +86,14 @@ export function checkMode(path: string, what: string, mode: number, check: ModeC
 }
 
 /**
+ * A path as error messages show it: a key's or secret's contents pasted where its path goes (PEM,
+ * several lines, longer than any path) are never echoed to the terminal or the journal.
+ */
+function shownPath(path: string): string {
+  return path.includes('-----BEGIN') || /[\r\n]/.test(path) || path.length > 4096 ? '(not a path: it looks like key material; not shown)' : path;
+}
+
+/**
  * The checks and the read go through one descriptor, so the file checked is the file read (a swap
  * in between cannot bring another). Opened non-blocking: a FIFO is refused, never waited on, unless
  * `pipes` (configuration, which a shell may hand over as `--config <(…)`: read to its end, bounded).
@@ -102,7 +110,7 @@ export function readCheckedFile(
   try {
     fd = fs.openSync(path, fs.constants.O_RDONLY | (opts.pipes ? 0 : fs.constants.O_NONBLOCK));
   } catch (err) {
-    throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
+    throw new DaemonError('KEY_LOAD_FAILED', `${what} ${shownPath(path)}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
   }
   try {
     const stat = fs.fstatSync(fd);

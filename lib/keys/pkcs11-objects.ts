@@ -24,7 +24,12 @@ export function findObjects(ctx: SessionContext, template: Array<{ type: number;
   }
 }
 
-/** Exactly one object of `objectClass` named by ref, or `missing` (start-up: KEY_LOAD_FAILED). */
+/**
+ * Exactly one object of `objectClass` named by ref, or `missing` (start-up: KEY_LOAD_FAILED; a running
+ * daemon's lookup after a reopen: BACKEND_UNAVAILABLE). Two objects are a configuration mistake at
+ * start-up; while running, someone changed the token, and it is the backend that is unusable until
+ * they undo it (retryable, as the daemon resumes by itself then).
+ */
 export function findKeyObject(ctx: SessionContext, ref: ObjectRef, objectClass: number, missing: ErrorCode): Pkcs11Handle {
   const P = pkcs11js();
   if (ref.object === undefined && ref.id === undefined)
@@ -35,7 +40,8 @@ export function findKeyObject(ctx: SessionContext, ref: ObjectRef, objectClass: 
   const found = findObjects(ctx, template, 2);
   const what = `${className(objectClass)} ${describeRef(ref)}`;
   if (found.length === 0) throw new DaemonError(missing, `no ${what} on the token (signerd hsm list shows what it holds)`);
-  if (found.length > 1) throw new DaemonError('CONFIG_INVALID', `more than one ${what} on the token; add id= to the URI`);
+  if (found.length > 1)
+    throw new DaemonError(missing === 'BACKEND_UNAVAILABLE' ? missing : 'CONFIG_INVALID', `more than one ${what} on the token; add id= to the URI`);
   return found[0]!;
 }
 

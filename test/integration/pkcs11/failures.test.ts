@@ -127,6 +127,32 @@ t.test('HSM failure modes', needSoftHsm(), async (t) => {
       await until(() => signer.logs.some((l) => l['msg'] === 'HSM token reopened'), 2_000), // the log line may reach us after the reply
       'the reopen is logged',
     );
+
+    // A second key of the same label made meanwhile: at the next reopen the lookup finds two. That is
+    // the token's state, not the daemon's configuration: retryable BACKEND_UNAVAILABLE, never CONFIG_INVALID.
+    token.pkcs11Tool(['--keypairgen', '--key-type', 'EC:secp384r1', '--label', 'ec', '--id', '99']);
+    token.remove();
+    try {
+      t.match(await request(signer.port, 'away again'), /^ERR BACKEND_UNAVAILABLE /);
+    } finally {
+      token.restore();
+    }
+    const twice = await retryUntil(
+      () => request(signer.port, 'two keys'),
+      (r) => /more than one/.test(r),
+      15_000,
+      250,
+    );
+    t.match(twice, /^ERR BACKEND_UNAVAILABLE more than one private key object=ec on the token; add id= to the URI$/, 'retryable, naming the cause');
+    token.pkcs11Tool(['--delete-object', '--type', 'privkey', '--id', '99']);
+    token.pkcs11Tool(['--delete-object', '--type', 'pubkey', '--id', '99']);
+    const resumed = await retryUntil(
+      () => request(signer.port, 'one key again'),
+      (r) => signaturesOf(r).length > 0,
+      15_000,
+      250,
+    );
+    t.equal(signaturesOf(resumed).length, 1, 'signing resumes by itself once the extra key is gone');
   });
   t.test('token swapped for one of the same label without the key, then put back: signing resumes', async (t) => {
     const signer = await startDaemon(['sign-ecdsa', '--key', token.uri('ec'), '--state-dir', stateDir, '--port', '0', '--keep-open'], { env: token.env });

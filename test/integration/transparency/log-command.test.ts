@@ -88,7 +88,7 @@ t.test('signerd log', async (t) => {
   t.equal(publishNow.code, 0, publishNow.stderr);
   t.match(publishNow.stdout, /^signerd\.test\/log\n41\n/, 'checkpoint with the key first publishes what a crash left durable but unpublished');
 
-  const [verified, wrongKey, wrongSignature, fromKeyFile, forked, previous, mistypedKey] = await Promise.all([
+  const [verified, wrongKey, wrongSignature, fromKeyFile, forked, previous, mistypedKey, rotation, rotationSwapped, unkeyedAudit] = await Promise.all([
     runSignerd(['log', 'verify', bundleFile, '--log-key', vkey, '--signature', edsig(tezosSignature)]),
     runSignerd(['log', 'verify', bundleFile, '--log-key', other.vkey]),
     runSignerd(['log', 'verify', bundleFile, '--log-key', vkey, '--signature', signatureOf('sig', 2).toString('hex')]),
@@ -96,7 +96,14 @@ t.test('signerd log', async (t) => {
     runSignerd(['log', 'audit', forkDir, '--log-key', vkey, '--previous', path.join(dir, 'early-checkpoint')]),
     runSignerd(['log', 'audit', logDir, '--log-key', vkey, '--previous', path.join(dir, 'early-checkpoint')]),
     runSignerd(['log', 'audit', logDir, '--log-key', 'signerd.test/log+nothex+AAAA']),
+    runSignerd(['log', 'verify', bundleFile, '--log-key', vkey, '--log-key', other.vkey]),
+    runSignerd(['log', 'verify', bundleFile, '--log-key', other.vkey, '--log-key', vkey]),
+    runSignerd(['log', 'audit', logDir]),
   ]);
+  t.equal(rotation.code, 0, 'verify with two keys (a rotation): the one that signed is enough, first named');
+  t.equal(rotationSwapped.code, 0, 'or second');
+  t.equal(unkeyedAudit.code, 0, 'audit without --log-key checks the tiles');
+  t.match(unkeyedAudit.stdout, /audit passed \(tiles and checkpoint agree; its signature was not checked: give --log-key\)/, 'and says what it did not check');
   t.equal(mistypedKey.code, 78, 'a mistyped --log-key is a usage error (exit 78), not a missing file');
   t.match(mistypedKey.stderr, /CONFIG_INVALID: --log-key: neither a verifier key .* nor a readable file/);
   t.equal(verified.code, 0, 'verify: the bundle of that signature, with the log key');

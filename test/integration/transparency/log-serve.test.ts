@@ -171,9 +171,13 @@ t.test('signerd log serve', { ...needTools('curl'), ...needGo() }, async (t) => 
     t.match(wrongKey.stderr, /does not verify/);
     t.same(fs.readFileSync(path.join(mirror, 'checkpoint')), at600);
 
-    const down = await runSignerd(['log', 'mirror', 'http://127.0.0.1:1/', '--out', mirror]);
+    const unkeyed = await runSignerd(['log', 'mirror', url, '--out', path.join(dir, 'unkeyed')]);
+    t.equal(unkeyed.code, 78, 'no --log-key: refused, nothing mirrored (a forged log would otherwise pass)');
+    t.match(unkeyed.stderr, /--log-key/);
+    t.notOk(fs.existsSync(path.join(dir, 'unkeyed')), 'not even its directory');
+    const down = await runSignerd(['log', 'mirror', 'http://127.0.0.1:1/', '--out', mirror, '--log-key', vkey]);
     t.equal(down.code, 69, 'nothing listening: exit 69, as for an unavailable log');
-    const notHttp = await runSignerd(['log', 'mirror', 'file:///etc', '--out', mirror]);
+    const notHttp = await runSignerd(['log', 'mirror', 'file:///etc', '--out', mirror, '--log-key', vkey]);
     t.equal(notHttp.code, 78, 'not http(s): exit 78');
   });
 
@@ -285,6 +289,8 @@ t.test('over TLS client channels: log serve, and log mirror with a registered cl
     url,
     '--out',
     path.join(dir, 'p'),
+    '--log-key',
+    vkey,
     '--tls-ca',
     files.serverCert,
     '--tls-cert',
@@ -292,7 +298,7 @@ t.test('over TLS client channels: log serve, and log mirror with a registered cl
   ]);
   t.equal(plain.code, 78, '--tls-cert without --tls-key');
   fs.chmodSync(files.certs['witness']!.key, 0o644);
-  const open = await runSignerd(['log', 'mirror', url, '--out', path.join(dir, 'o'), '--tls-ca', files.serverCert, ...as('witness')]);
+  const open = await runSignerd(['log', 'mirror', url, '--out', path.join(dir, 'o'), '--log-key', vkey, '--tls-ca', files.serverCert, ...as('witness')]);
   t.equal(open.code, 78, 'a client key readable by others is refused');
   t.match(open.stderr, /KEY_FILE_INSECURE/);
 });

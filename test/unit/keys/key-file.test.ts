@@ -148,3 +148,16 @@ t.test('a secret in a directory group or others may rename in is refused, unless
   fs.symlinkSync(path.join(dir, 'open', 'key.pem'), path.join(dir, 'link.pem'));
   t.throws(() => loadFileSigningKey(path.join(dir, 'link.pem'), 'ecdsa-p384-sha384'), { code: 'KEY_FILE_INSECURE' });
 });
+
+t.test('key material pasted where its path goes is not echoed', async (t) => {
+  const pem = crypto.generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  let message = '';
+  try {
+    loadFileSigningKey(pem, 'ecdsa-p384-sha384');
+  } catch (err) {
+    t.equal((err as { code?: string }).code, 'KEY_LOAD_FAILED');
+    message = (err as Error).message;
+  }
+  t.notMatch(message, /BEGIN|MI[GH]/, 'no part of the key in the message');
+  t.match(message, /not a path: it looks like key material; not shown/);
+});

@@ -45,7 +45,18 @@ interface IdentityState {
 interface Admitted extends ChannelClient {
   readonly registered: RegisteredClient | null;
   readonly pin: string | null;
+  /** A PSK client: SHA-256 of the key its channel was opened with (a reload that changes the key ends the channel). */
+  readonly pskSha256: Buffer | null;
 }
+
+const sha256 = (key: Buffer): Buffer => crypto.createHash('sha256').update(key).digest();
+
+/**
+ * What opening a channel costs in tokens: two requests' worth, so a reconnect loop is throttled
+ * before requests are, but never the whole burst: a full bucket always serves the channel's first
+ * request (with rate=1/s or 2/s the open took every token, and a one-shot client never signed).
+ */
+const openCost = (ratePerSecond: number): number => Math.min(2, Math.max(0, ratePerSecond - 1));
 
 function createChannelGuard(daemon: string, settings: ChannelSettings, log: { warn(fields: object, msg: string): void }): ChannelGuard {
   let registry = loadRegistry(settings);
@@ -87,8 +98,13 @@ function createChannelGuard(daemon: string, settings: ChannelSettings, log: { wa
   const standing = (client: Admitted, now: number): DaemonError | null => {
     if (registry.kind === 'open') return null;
     const current = registry.clients.get(client.name);
+    // Same name, same credential: a certificate by its pin, a PSK by the key the channel was opened
+    // with, so a rotated (say, stolen) PSK ends the channels that still use the old one.
     const same =
-      current && (client.pin === null ? current.credential.kind === 'psk' : current.credential.kind === 'cert' && current.credential.sha256 === client.pin);
+      current &&
+      (client.pin === null
+        ? current.credential.kind === 'psk' && client.pskSha256 !== null && crypto.timingSafeEqual(sha256(current.credential.key), client.pskSha256)
+        : current.credential.kind === 'cert' && current.credential.sha256 === client.pin);
     if (!current || !same) return new DaemonError('UNAUTHENTICATED', `client ${client.name} is no longer registered; open a new channel`);
     if (current.notAfterMs !== null && now >= current.notAfterMs) {
       return new DaemonError('UNAUTHENTICATED', `client ${client.name}'s registration ended at ${new Date(current.notAfterMs).toISOString()}`);
@@ -127,7 +143,8 @@ function createChannelGuard(daemon: string, settings: ChannelSettings, log: { wa
       if (!registered) return { refusal: new DaemonError('UNAUTHENTICATED', `certificate ${pin.slice(0, 16)}… is not registered`) };
       name = registered.name;
     }
-    const client: Admitted = { name, openedMs: now, registered: registered ?? null, pin };
+    const pskSha256 = registered?.credential.kind === 'psk' ? sha256(registered.credential.key) : null;
+    const client: Admitted = { name, openedMs: now, registered: registered ?? null, pin, pskSha256 };
     const refusal = standing(client, now);
     return refusal ? { refusal } : { client };
   };
@@ -160,12 +177,12 @@ function createChannelGuard(daemon: string, settings: ChannelSettings, log: { wa
       const admission = admitRegistered(socket, now);
       if ('refusal' in admission) return admission;
       const client = admission.client as Admitted;
-      const state = stateOf(client.name, client.registered ? client.registered.ratePerSecond : registry.kind === 'open' ? registry.ratePerSecond : null);
+      const rate = client.registered ? client.registered.ratePerSecond : registry.kind === 'open' ? registry.ratePerSecond : null;
+      const state = stateOf(client.name, rate);
       count(client.name, state, state.handshakes, CHANNEL_HANDSHAKES_PER_MINUTE_MAX, now, 'channels');
       const isBlocked = blocked(client.name, state, now);
       if (isBlocked) return { refusal: isBlocked };
-      // Opening a channel costs two requests' worth: a reconnect loop is throttled before requests are.
-      const taken = state.bucket?.take(2, now) ?? { ok: true };
+      const taken = rate === null || openCost(rate) === 0 ? { ok: true as const } : (state.bucket?.take(openCost(rate), now) ?? { ok: true as const });
       if (!taken.ok) return { refusal: rateLimited(client.name, taken.retryAfterMs) };
       return admission;
     },

@@ -53,8 +53,13 @@ export function channelPolicy(opts: ChannelOptionValues): ChannelPolicy {
 }
 
 /** Refuses a plaintext listener on anything but loopback unless the operator said --insecure-plaintext. */
-export function checkPlaintextBind(host: string, policy: ChannelPolicy): void {
-  if (policy.channel !== null || policy.insecurePlaintext || isLoopback(host)) return;
+export function checkPlaintextBind(host: string, policy: ChannelPolicy, log: { warn(fields: object, msg: string): void }): void {
+  if (policy.channel !== null || isLoopback(host)) return;
+  if (policy.insecurePlaintext) {
+    // Allowed, and said at every start: the journal must show that this signer is exposed.
+    log.warn({ host }, 'listening in plaintext beyond loopback (--insecure-plaintext): anyone who can reach this address can use it');
+    return;
+  }
   throw new DaemonError(
     'CONFIG_INVALID',
     `refusing to listen on ${host} without TLS: anyone who can reach it could sign. Give --tls-cert, --tls-key and --clients (docs/channels.md), or --insecure-plaintext`,

@@ -1,6 +1,6 @@
 // A token bucket per client: `rate` tokens a second, at most `rate` saved up (the burst). A request
-// takes one token; opening a channel takes two (at most the burst, so rate=1/s can still connect),
-// so reconnecting in a loop is throttled first.
+// takes one token; opening a channel takes up to two, leaving a full bucket at least one for its first
+// request (channel-guard.ts), so reconnecting in a loop is throttled first.
 
 export interface TokenBucket {
   /** Takes `cost` tokens if there are that many; otherwise takes none and says when to retry. */

@@ -55,11 +55,12 @@ export function checkKeyDirectory(dir: string, what: string): void {
 }
 
 /**
- * A secret's directory (as named, and where a symlink leads) must not let group or others rename in
- * it, unless it is sticky like /tmp: whoever can rename there can put their own key in its place
- * before the next start, every check on the file itself still passing.
+ * A secret's or trusted file's directory (as named, and where a symlink leads) must not let group or
+ * others rename in it, unless it is sticky like /tmp: whoever can rename there can put another file
+ * in its place (their own key, an old registry that still lists a revoked client) before the next
+ * start or reload, every check on the file itself still passing.
  */
-function checkSecretDirectory(file: string, what: string): void {
+function checkFileDirectory(file: string, what: string): void {
   const dirs = new Set([path.dirname(path.resolve(file))]);
   try {
     dirs.add(path.dirname(fs.realpathSync(file)));
@@ -118,7 +119,7 @@ export function readCheckedFile(
     if (!stat.isFile() && !pipe) throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: not a regular file`);
     if (!ownedByUs(stat)) throw ownerError(path, what, stat.uid);
     checkMode(path, what, stat.mode, check);
-    if (check === SECRET_MODE_CHECK && !pipe) checkSecretDirectory(path, what);
+    if (!pipe) checkFileDirectory(path, what);
     if (stat.size > bytesMax) throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: larger than ${bytesMax} bytes`);
     if (opts.exactBytes !== undefined && stat.size !== opts.exactBytes) {
       throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: expected exactly ${opts.exactBytes} bytes, found ${stat.size}`);

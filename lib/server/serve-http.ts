@@ -117,7 +117,7 @@ interface Connection {
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<RunningHttpServer> {
   const { limits, log, service, channel } = opts;
-  checkPlaintextBind(opts.host, opts.policy);
+  checkPlaintextBind(opts.host, opts.policy, opts.log);
   const uploads = opts.uploads
     ? {
         limits: opts.uploads.limits,

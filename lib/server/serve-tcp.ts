@@ -52,7 +52,7 @@ export interface RunningServer {
 
 export async function startTcpServer(opts: TcpServerOptions): Promise<RunningServer> {
   const { limits, log, service, channel } = opts;
-  checkPlaintextBind(opts.host, opts.policy);
+  checkPlaintextBind(opts.host, opts.policy, opts.log);
   const gate = createGate(limits.inFlightMax);
   const turn = createTurnBudget(TURN_REQUESTS_MAX);
   const connections = new Set<ConnectionControl>();

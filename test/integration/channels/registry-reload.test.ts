@@ -81,6 +81,31 @@ t.test('client registry: reload and start-up checks', needTools('openssl'), asyn
     t.match((await openssl(files, signer.port, 'hello\n', alice)).stdout, /^\(b'hello'/, 'alice is served');
   });
 
+  await t.test('a PSK rotated by SIGHUP ends the open channels that still use the old key', async (t) => {
+    const pat = { identity: 'pat', pskHex: pskHex(files, 'pat') };
+    writeRegistry(registry, [alice.line, files.psks['pat']!.line]);
+    const kept = await startDaemon([...daemonArgs, '--keep-open']);
+    t.teardown(() => kept.stop());
+    const client = spawn('openssl', opensslArgs(files, kept.port, pat), { stdio: ['pipe', 'pipe', 'ignore'] });
+    let out = '';
+    client.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const closed = new Promise<number>((resolve) => client.once('close', () => resolve(Date.now())));
+    client.stdin.write('before\n');
+    t.ok(await until(() => out.includes("(b'before'"), 5_000), 'pat is served on a kept-open channel');
+
+    // Same name, a new key: what an operator does when a PSK may have leaked.
+    const newKey = 'cd'.repeat(32);
+    writeRegistry(registry, [alice.line, `pat psk:${newKey}`]);
+    const sent = Date.now();
+    kept.proc.kill('SIGHUP');
+    const gone = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(Infinity), 3_000))]);
+    t.ok(gone - sent <= 1_000, `the old key's channel is closed ${gone - sent} ms after SIGHUP`);
+    t.match(out, /ERR UNAUTHENTICATED /, 'and told why');
+    client.kill();
+    t.match((await openssl(files, kept.port, 'hello\n', { identity: 'pat', pskHex: newKey })).stdout, /^\(b'hello'/, 'the new key opens a channel');
+    t.equal((await openssl(files, kept.port, 'hello\n', pat)).stdout, '', 'the old one does not');
+  });
+
   await t.test('a channel older than max-session is closed and its client told why', async (t) => {
     writeRegistry(registry, [`${alice.line} max-session=1`]);
     const kept = await startDaemon([...daemonArgs, '--keep-open']);
@@ -124,5 +149,22 @@ t.test('client registry: reload and start-up checks', needTools('openssl'), asyn
     t.equal(plain.code, EX_CONFIG, 'plaintext on 0.0.0.0: exit 78');
     t.match(plain.stderr, /insecure-plaintext|TLS/, 'and it says how to do it right');
     t.notOk(plain.stderr.includes(fs.readFileSync(files.psks['pat']!.hexFile, 'utf8').trim()), 'no secret in the message');
+    const exposed = await startDaemon([
+      'sign-ecdsa',
+      '--key',
+      keys.privateKeyFile,
+      '--port',
+      '0',
+      '--state-dir',
+      path.join(dir, 'exposed'),
+      '--host',
+      '0.0.0.0',
+      '--insecure-plaintext',
+    ]);
+    t.teardown(() => exposed.stop());
+    t.ok(
+      exposed.logs.some((l) => l['level'] === 'warn' && l['host'] === '0.0.0.0' && /plaintext beyond loopback/.test(String(l['msg']))),
+      '--insecure-plaintext beyond loopback: a warning at every start',
+    );
   });
 });

@@ -131,7 +131,7 @@ t.test('owner and writers: a file another user owns, a group-writable registry, 
   t.throws(() => loadFileSigningKey(fifo, 'ecdsa-p384-sha384'), { code: 'KEY_LOAD_FAILED', message: /not a regular file/ }, 'a FIFO is refused at once');
 });
 
-t.test('a secret in a directory group or others may rename in is refused, unless the directory is sticky', async (t) => {
+t.test('a secret or a registry in a directory group or others may rename in is refused, unless the directory is sticky', async (t) => {
   const dir = t.testdir({ open: {}, sticky: {} });
   const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
   for (const sub of ['open', 'sticky']) {
@@ -147,6 +147,9 @@ t.test('a secret in a directory group or others may rename in is refused, unless
   // A link from a safe directory to a key in an open one: where the key lives counts too.
   fs.symlinkSync(path.join(dir, 'open', 'key.pem'), path.join(dir, 'link.pem'));
   t.throws(() => loadFileSigningKey(path.join(dir, 'link.pem'), 'ecdsa-p384-sha384'), { code: 'KEY_FILE_INSECURE' });
+  // A client registry there too: an old registry swapped in would bring back a revoked client.
+  fs.writeFileSync(path.join(dir, 'open', 'clients.txt'), `alice cert-sha256:${'ab'.repeat(32)}\n`, { mode: 0o644 });
+  t.throws(() => loadClientRegistry(path.join(dir, 'open', 'clients.txt')), { code: 'KEY_FILE_INSECURE', message: /group or others could replace it there/ });
 });
 
 t.test('key material pasted where its path goes is not echoed', async (t) => {

@@ -58,6 +58,9 @@ export function watchHttpChannels(
           ? admission.refusal
           : ((fields['client'] = admission.client.name), channel.checkRequest(admission.client));
       if (!refusal) return;
+      // The request's record says who was refused and why (a client's name or a certificate's pin
+      // prefix: never a credential).
+      fields['reason'] = refusal.message;
       // A channel refused for who it is is over: psimbols' "open a new channel".
       if (refusal.code !== 'RATE_LIMITED') res.shouldKeepAlive = false;
       throw refusal;

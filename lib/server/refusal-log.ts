@@ -3,27 +3,29 @@
 import type { Logger } from 'pino';
 
 export interface RefusalLog {
-  note(outcome: string): void;
+  /** `reason`: what to say of this refusal (a channel's: who it was); the first of a burst and the last of each count carry it. */
+  note(outcome: string, reason?: string): void;
 }
 
 export function createRefusalLog(log: Logger, intervalMs = 1_000): RefusalLog {
   // Counted by outcome: a burst of mixed refusals (UNAUTHENTICATED beside FORBIDDEN) is told apart.
-  const pending = new Map<string, number>();
+  const pending = new Map<string, { refused: number; reason: string | undefined }>();
   let timer: NodeJS.Timeout | undefined;
   const flush = (): void => {
     timer = undefined;
-    for (const [outcome, refused] of pending) log.warn({ outcome, refused }, 'connections refused');
+    for (const [outcome, { refused, reason }] of pending)
+      log.warn({ outcome, refused, ...(reason === undefined ? {} : { lastReason: reason }) }, 'connections refused');
     pending.clear();
   };
   return {
-    note(outcome) {
+    note(outcome, reason) {
       if (timer === undefined) {
-        log.warn({ outcome, refused: 1 }, 'connection refused');
+        log.warn({ outcome, refused: 1, ...(reason === undefined ? {} : { reason }) }, 'connection refused');
         timer = setTimeout(flush, intervalMs);
         timer.unref();
         return;
       }
-      pending.set(outcome, (pending.get(outcome) ?? 0) + 1);
+      pending.set(outcome, { refused: (pending.get(outcome)?.refused ?? 0) + 1, reason });
     },
   };
 }

@@ -83,7 +83,8 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
 
   /** Refuses a connection with one error line; it is gone within FRAMING_ERROR_DISCARD_MS whatever the client does. */
   const refuseConnection = (socket: net.Socket, err: DaemonError, outcome: string = err.code): void => {
-    refusals.note(outcome);
+    // A channel's refusal names who it was (a client's name, a certificate's pin prefix; never a credential).
+    refusals.note(outcome, outcome.startsWith('channel ') ? err.message : undefined);
     opts.metrics?.refused(outcome.startsWith('channel ') ? outcome.slice('channel '.length) : outcome);
     socket.on('error', () => {});
     socket.end(service.formatError(err) + '\n');

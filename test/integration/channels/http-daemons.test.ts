@@ -10,6 +10,7 @@ import { RemoteSigner } from '@taquito/remote-signer';
 import { verifySignature } from '@taquito/utils';
 import t from 'tap';
 import { startDaemon } from '../../helpers/daemon.js';
+import { until } from '../../helpers/polling.js';
 import { needTools } from '../../helpers/tools.js';
 import { singleDir } from '../../unit/hmac/secret-fixtures.js';
 import { copyKeyRoot } from '../firmware/line-fixtures.js';
@@ -65,6 +66,10 @@ t.test('HTTP front ends over TLS client channels', needTools('openssl', 'curl'),
       'a failed handshake is not logged as a request (it counts as tls-handshake)',
     );
     t.equal((await curl(files, url, files.certs['bob']!, ['--data-binary', 'x'])).status, 403, 'daemons= excludes hmac: 403');
+    t.ok(
+      await until(() => hmac.logs.some((l) => l['msg'] === 'request' && l['status'] === 403 && /client bob may not use hmac/.test(String(l['reason']))), 5_000),
+      "the 403's record says who was refused",
+    );
     const rita = files.certs['rita']!;
     // One curl, one connection, several requests: the channel's rate applies per request.
     const many = await curl(files, url, rita, [

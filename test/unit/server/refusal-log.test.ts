@@ -24,3 +24,14 @@ t.test('one line at once, then one per outcome with its count', async (t) => {
     'then each outcome with its own count',
   );
 });
+
+t.test("a channel's refusals say who was refused: the first at once, the last of each count", async (t) => {
+  const { log, lines } = memoryLog('test');
+  const refusals = createRefusalLog(log, 50);
+  refusals.note('channel FORBIDDEN', 'client alice may not use sign-ecdsa');
+  refusals.note('channel FORBIDDEN', 'client bob may not use sign-ecdsa');
+  refusals.note('channel FORBIDDEN', 'client carol may not use sign-ecdsa');
+  t.match(lines[0], { outcome: 'channel FORBIDDEN', refused: 1, reason: 'client alice may not use sign-ecdsa' });
+  await sleep(120);
+  t.match(lines[1], { outcome: 'channel FORBIDDEN', refused: 2, lastReason: 'client carol may not use sign-ecdsa' });
+});

@@ -5,6 +5,7 @@ import type http from 'node:http';
 import type tls from 'node:tls';
 import type { Logger } from 'pino';
 import type { ChannelClient, ChannelGuard } from '../channels/channel-guard.js';
+import { overShare } from '../channels/channel-share.js';
 import { startChannelSweep } from '../channels/channel-sweep.js';
 import { DaemonError } from '../errors.js';
 import type { ConnectionCap } from './http-connection-cap.js';
@@ -25,13 +26,19 @@ export function watchHttpChannels(
   cap: ConnectionCap,
   log: Logger,
   metrics: ListenerMetrics | undefined,
+  /** The listener's --connections-max: one client's channels hold at most half of it. */
+  connectionsMax: number,
 ): HttpChannels {
   const channels = new Map<tls.TLSSocket, { client: ChannelClient } | { refusal: DaemonError }>();
   if (channel) {
     server.on('secureConnection', (socket: tls.TLSSocket) => {
       // Past the cap the answer is BUSY whoever it is: no handshake of the client's rate is spent on it.
       if (cap.isOver(socket)) return;
-      const admission = channel.admit(socket);
+      const admitted = channel.admit(socket);
+      const name = 'client' in admitted ? admitted.client.name : null;
+      const open = name === null ? 0 : [...channels.values()].filter((a) => 'client' in a && a.client.name === name).length;
+      const share = name === null ? null : overShare(name, open, connectionsMax);
+      const admission = share ? { refusal: share } : admitted;
       if ('refusal' in admission) log.debug({ outcome: admission.refusal.code, reason: admission.refusal.message }, 'channel refused');
       channels.set(socket, admission);
       socket.once('close', () => channels.delete(socket));

@@ -173,7 +173,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   server.on('connection', connectionOf);
   // The cap first: the channels' admission asks it whether a connection came past it.
   const cap = capConnections(server, { connectionsMax: limits.connectionsMax, tls: channel !== null, refusals: createRefusalLog(log), metrics: opts.metrics });
-  const channels = watchHttpChannels(server, channel, cap, log, opts.metrics);
+  const channels = watchHttpChannels(server, channel, cap, log, opts.metrics, limits.connectionsMax);
   // Bodies read whole: each connection may hold httpBodyBytesMax, but all of them together only this.
   const bodies = createBodyBudget(limits.httpBodiesHeldBytesMax ?? Math.max(INPUT_HELD_BYTES_MAX, 2 * limits.httpBodyBytesMax));
   // Load for the metrics: open sockets and requests between their start and their log record.

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { DaemonError } from '../errors.js';
 import { FRAMING_ERROR_DISCARD_MS, INPUT_HELD_BYTES_MAX, TLS_HANDSHAKE_MS_MAX, TLS_HANDSHAKES_PENDING_MAX, TURN_REQUESTS_MAX, type Limits } from '../limits.js';
 import type { ChannelGuard } from '../channels/channel-guard.js';
+import { overShare } from '../channels/channel-share.js';
 import { checkPlaintextBind, type ChannelPolicy } from '../channels/channel-options.js';
 import { startChannelSweep } from '../channels/channel-sweep.js';
 import { createGate } from './gate.js';
@@ -102,7 +103,10 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
   const server = channel
     ? tls.createServer({ ...channel.tlsOptions(), allowHalfOpen: true, handshakeTimeout: TLS_HANDSHAKE_MS_MAX }, (socket) =>
         accept(socket, (conn) => {
-          const admission = channel.admit(socket);
+          const admitted = channel.admit(socket);
+          const name = 'client' in admitted ? admitted.client.name : null;
+          const share = name === null ? null : overShare(name, [...connections].filter((c) => c.client?.name === name).length, limits.connectionsMax);
+          const admission = share ? { refusal: share } : admitted;
           if ('refusal' in admission) {
             // Counted in the once-a-second refusal line: a flood of refused channels is not a flood of log lines.
             log.debug({ conn, outcome: admission.refusal.code, reason: admission.refusal.message }, 'channel refused');

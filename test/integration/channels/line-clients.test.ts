@@ -220,3 +220,52 @@ t.test('plain TCP connects that close before the handshake give their places bac
   );
   t.ok(served, `a registered client is served again (${Date.now() - started} ms; the handshake deadline is 10 s)`);
 });
+
+t.test("one client's channels hold at most half of --connections-max; other clients keep their places", async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-channels-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const files = await enroll(dir, ['alice', 'eve'], []);
+  const registry = path.join(dir, 'clients.txt');
+  writeRegistry(registry, [files.certs['alice']!.line, files.certs['eve']!.line]);
+  const keys = makeKeys(dir, 'ecdsa', 'share');
+  const signer = await startDaemon([
+    'sign-ecdsa',
+    '--key',
+    keys.privateKeyFile,
+    '--port',
+    '0',
+    '--state-dir',
+    path.join(dir, 'state'),
+    '--keep-open',
+    '--connections-max',
+    '4',
+    ...['--tls-cert', files.serverCert, '--tls-key', files.serverKey, '--clients', registry],
+  ]);
+  t.teardown(() => signer.stop());
+  const eve = files.certs['eve']!;
+  // Eve opens channels and sends nothing: two are hers to hold, a third is refused.
+  const held: tls.TLSSocket[] = [];
+  t.teardown(() => held.forEach((s) => s.destroy()));
+  for (let i = 0; i < 2; i++) {
+    held.push(
+      await new Promise<tls.TLSSocket>((resolve, reject) => {
+        const s = tls.connect(
+          { host: '127.0.0.1', port: signer.port, cert: fs.readFileSync(eve.cert), key: fs.readFileSync(eve.key), ca: fs.readFileSync(files.serverCert) },
+          () => resolve(s),
+        );
+        s.on('error', reject);
+      }),
+    );
+  }
+  await sleep(200);
+  t.match(
+    await firstLine(signer.port, eve, files.serverCert),
+    /^ERR BUSY client eve has 2 channels open \(at most 2, half of --connections-max\)/,
+    "eve's third channel: BUSY",
+  );
+  t.match(
+    await firstLine(signer.port, files.certs['alice']!, files.serverCert),
+    /^\(b'hello', b'[0-9a-f]{192}'\)$/,
+    'alice is served beside eve holding her share',
+  );
+});

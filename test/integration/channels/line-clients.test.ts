@@ -236,7 +236,6 @@ t.test("one client's channels hold at most half of --connections-max; other clie
     '0',
     '--state-dir',
     path.join(dir, 'state'),
-    '--keep-open',
     '--connections-max',
     '4',
     ...['--tls-cert', files.serverCert, '--tls-key', files.serverKey, '--clients', registry],
@@ -268,4 +267,6 @@ t.test("one client's channels hold at most half of --connections-max; other clie
     /^\(b'hello', b'[0-9a-f]{192}'\)$/,
     'alice is served beside eve holding her share',
   );
+  // Closed here, not in a teardown: the daemon's stop would otherwise wait out its drain for them.
+  held.forEach((s) => s.destroy());
 });

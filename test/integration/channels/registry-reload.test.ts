@@ -98,12 +98,16 @@ t.test('client registry: reload and start-up checks', needTools('openssl'), asyn
     writeRegistry(registry, [alice.line, `pat psk:${newKey}`]);
     const sent = Date.now();
     kept.proc.kill('SIGHUP');
+    const from = signer.logs.length;
+    signer.proc.kill('SIGHUP');
     const gone = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(Infinity), 3_000))]);
     t.ok(gone - sent <= 1_000, `the old key's channel is closed ${gone - sent} ms after SIGHUP`);
     t.match(out, /ERR UNAUTHENTICATED /, 'and told why');
     client.kill();
-    t.match((await openssl(files, kept.port, 'hello\n', { identity: 'pat', pskHex: newKey })).stdout, /^\(b'hello'/, 'the new key opens a channel');
-    t.equal((await openssl(files, kept.port, 'hello\n', pat)).stdout, '', 'the old one does not');
+    // New channels on the one-shot daemon, which took the same registry.
+    t.ok(await reloaded(from, 'reloaded'), 'the other daemon reloaded too');
+    t.match((await openssl(files, signer.port, 'hello\n', { identity: 'pat', pskHex: newKey })).stdout, /^\(b'hello'/, 'the new key opens a channel');
+    t.equal((await openssl(files, signer.port, 'hello\n', pat)).stdout, '', 'the old one does not');
   });
 
   await t.test('a channel older than max-session is closed and its client told why', async (t) => {

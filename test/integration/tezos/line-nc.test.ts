@@ -99,7 +99,14 @@ t.test('line protocol through nc', needTools('nc'), async (t) => {
       setTimeout(() => socket.write(whole.slice(60)), 200);
     });
     let got = '';
-    socket.on('data', (d: Buffer) => (got += d.toString()));
+    // The reply line is what is awaited (the daemon may keep the connection open).
+    socket.on('data', (d: Buffer) => {
+      got += d.toString();
+      if (got.includes('\n')) {
+        socket.destroy();
+        resolve(got);
+      }
+    });
     socket.on('close', () => resolve(got));
     socket.on('error', reject);
   });

@@ -36,6 +36,8 @@ export interface ChannelGuard {
 
 /** What the guard keeps per identity across connections (bounded: CHANNEL_IDENTITIES_MAX). */
 interface IdentityState {
+  /** The rate its bucket was made for (null: no limit). */
+  rate: number | null;
   bucket: TokenBucket | null;
   handshakes: number[];
   refusals: number[];
@@ -70,7 +72,7 @@ function createChannelGuard(daemon: string, settings: ChannelSettings, log: { wa
     if (!state) {
       // Oldest first out: an open service meets identities without end; a registry's are bounded anyway.
       if (identities.size >= CHANNEL_IDENTITIES_MAX) identities.delete(identities.keys().next().value!);
-      state = { bucket: rate === null ? null : createTokenBucket(rate, Date.now()), handshakes: [], refusals: [], blockedUntilMs: 0 };
+      state = { rate, bucket: rate === null ? null : createTokenBucket(rate, Date.now()), handshakes: [], refusals: [], blockedUntilMs: 0 };
       identities.set(name, state);
     }
     return state;
@@ -208,8 +210,15 @@ function createChannelGuard(daemon: string, settings: ChannelSettings, log: { wa
       const nextCredentials = loadCredentials(settings);
       registry = nextRegistry;
       credentials = nextCredentials;
-      // Rates may have changed: buckets start again from the new registry.
-      identities.clear();
+      // A client whose rate changed gets a bucket for the new one; everything else carries over, so
+      // a reload (any operator's, for any reason) neither refills a bucket nor lifts an abuse block.
+      const now = Date.now();
+      for (const [name, state] of identities) {
+        const rate = registry.kind === 'open' ? registry.ratePerSecond : (registry.clients.get(name)?.ratePerSecond ?? null);
+        if (rate === state.rate) continue;
+        state.rate = rate;
+        state.bucket = rate === null ? null : createTokenBucket(rate, now);
+      }
     },
   };
 

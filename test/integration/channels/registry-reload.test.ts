@@ -110,6 +110,34 @@ t.test('client registry: reload and start-up checks', needTools('openssl'), asyn
     t.equal((await openssl(files, signer.port, 'hello\n', pat)).stdout, '', 'the old one does not');
   });
 
+  await t.test('a SIGHUP neither lifts an abuse block nor refills a bucket', async (t) => {
+    const abuseRegistry = path.join(dir, 'clients-abuse.txt');
+    writeRegistry(abuseRegistry, [`${files.certs['bob']!.line} rate=1/s`, alice.line]);
+    const guarded = await startDaemon([
+      'sign-ecdsa',
+      '--key',
+      keys.privateKeyFile,
+      '--port',
+      '0',
+      '--state-dir',
+      path.join(dir, 'state-abuse'),
+      ...['--tls-cert', files.serverCert, '--tls-key', files.serverKey, '--clients', abuseRegistry],
+    ]);
+    t.teardown(() => guarded.stop());
+    // 700 lines at once from a rate=1/s client: past 600 refusals a minute it is blocked.
+    await openssl(files, guarded.port, 'x\n'.repeat(700), files.certs['bob']!);
+    t.ok(await until(() => guarded.logs.some((l) => l['msg'] === 'client blocked for abuse' && l['client'] === 'bob'), 5_000), 'bob is blocked');
+    const from = guarded.logs.length;
+    guarded.proc.kill('SIGHUP');
+    t.ok(await until(() => guarded.logs.slice(from).some((l) => l['msg'] === 'reloaded'), 5_000), 'reloaded');
+    t.match(
+      (await openssl(files, guarded.port, 'hello\n', files.certs['bob']!)).stdout,
+      /^ERR FORBIDDEN client bob is blocked for abuse/,
+      'still blocked after the reload',
+    );
+    t.match((await openssl(files, guarded.port, 'hello\n', alice)).stdout, /^\(b'hello'/, 'alice is served');
+  });
+
   await t.test('a channel older than max-session is closed and its client told why', async (t) => {
     writeRegistry(registry, [`${alice.line} max-session=1`]);
     const kept = await startDaemon([...daemonArgs, '--keep-open']);

@@ -93,7 +93,17 @@ function parseLine(line: string, where: string): RegisteredClient {
  * however short the piece (a key split every 8 characters leaves 8-character words).
  */
 function shown(word: string): string {
-  return /^[0-9a-f]+$/i.test(word) || word.length > 40 ? 'a word that looks like key material (not shown)' : `"${word}"`;
+  return /^[0-9a-f]+$/i.test(word) || word.length > 40 || looksRandom(word) ? 'a word that looks like key material (not shown)' : `"${word}"`;
+}
+
+/** Upper and lower case letters and digits in 12 characters or more: a piece of a key in text form (stunnel's PSK), not a name. */
+function looksRandom(word: string): boolean {
+  return word.length >= 12 && /[a-z]/.test(word) && /[A-Z]/.test(word) && /[0-9]/.test(word);
+}
+
+/** An unknown option is named only when it looks like one (a lowercase word): anything else may be a key's piece. */
+function shownOption(key: string): string {
+  return /^[a-z][a-z-]{0,30}$/.test(key) ? `"${key}"` : 'a word that looks like key material (not shown)';
 }
 
 function parseCredential(text: string, where: string): ClientCredential {
@@ -133,7 +143,7 @@ function applyOption(client: RegisteredClient, key: string, value: string, where
       return;
     }
     default:
-      throw new DaemonError('CONFIG_INVALID', `${where}: unknown option ${shown(key)} (daemons=, not-after=, rate=, max-session=)`);
+      throw new DaemonError('CONFIG_INVALID', `${where}: unknown option ${shownOption(key)} (daemons=, not-after=, rate=, max-session=)`);
   }
 }
 

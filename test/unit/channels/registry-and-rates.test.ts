@@ -57,6 +57,12 @@ t.test('registry lines', async (t) => {
     t.match(failure.message, /looks like key material \(not shown\)/);
   }
   t.match(failureOf(() => parseClientRegistry(`alice ${PIN} colour=blue`, 'f')).message, /unknown option "colour"/, 'an option-like word is still named');
+  // A piece of a PSK in text form (stunnel's identity:key files) on a registry line: never quoted.
+  for (const piece of ['IyrPzYxYnOFECE53VFIGSUbgnd1j', 'Iy/rPz+Yx=Yn']) {
+    const failure = failureOf(() => parseClientRegistry(`alice ${PIN} ${piece}`, 'f'));
+    t.equal(failure.code, 'CONFIG_INVALID');
+    t.notMatch(failure.message, piece.slice(0, 6), `${piece.slice(0, 4)}…: not echoed`);
+  }
   t.equal(failureOf(() => parseClientRegistry(`a ${PIN}\na ${PSK}\n`, 'f')).code, 'CONFIG_INVALID', 'a duplicate name');
   t.equal(failureOf(() => parseClientRegistry(`a ${PIN}\nb ${PIN}\n`, 'f')).code, 'CONFIG_INVALID', 'one certificate under two names');
 });

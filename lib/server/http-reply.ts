@@ -2,10 +2,10 @@
 // replies with their code and retry hint; a request given up on mid-body; and the last bytes of a
 // connection the server hangs up on.
 import fs from 'node:fs/promises';
-import type http from 'node:http';
+import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { isRetryable, type DaemonError } from '../errors.js';
+import { isRetryable, type DaemonError, type ErrorCode } from '../errors.js';
 import { FILE_STREAM_CHUNK_BYTES, HTTP_CLOSE_GRACE_MS, HTTP_RETRY_AFTER_S } from '../limits.js';
 import { ERROR_CODE_HEADER } from '../protocol/http-status.js';
 import type { HttpReply, HttpService } from './http-service.js';
@@ -77,11 +77,20 @@ export async function send(res: http.ServerResponse, reply: HttpReply, stallMsMa
  * client does not take it), whatever the client does with its own end: node:http lets sockets stay
  * half-open, and end() alone would keep this one (and its place under the connection cap).
  */
-export function hangUp(socket: Duplex, last: string): void {
+function hangUp(socket: Duplex, last: string): void {
   if (!socket.writable) return void socket.destroy();
   const timer = setTimeout(() => socket.destroy(), HTTP_CLOSE_GRACE_MS);
   socket.once('close', () => clearTimeout(timer));
   socket.end(last, () => socket.destroy());
+}
+
+/**
+ * The last reply of a connection whose request never parsed (or is not served at all, as CONNECT):
+ * the status with the error code in its header, Retry-After for a retryable code, no body; then hangUp.
+ */
+export function hangUpWith(socket: Duplex, status: number, code: ErrorCode): void {
+  const retry = isRetryable(code) ? `retry-after: ${HTTP_RETRY_AFTER_S}\r\n` : '';
+  hangUp(socket, `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\n${ERROR_CODE_HEADER}: ${code}\r\n${retry}content-length: 0\r\n\r\n`);
 }
 
 /**

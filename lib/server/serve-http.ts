@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ChannelGuard } from '../channels/channel-guard.js';
 import { checkPlaintextBind, type ChannelPolicy } from '../channels/channel-options.js';
-import { DaemonError, isDaemonError, isRetryable, toDaemonError, type ErrorCode } from '../errors.js';
+import { DaemonError, isDaemonError, toDaemonError, type ErrorCode } from '../errors.js';
 import {
   HTTP_CLOSE_GRACE_MS,
   HTTP_DEADLINE_CHECK_INTERVAL_MS,
@@ -21,16 +21,15 @@ import {
   HTTP_PIPELINE_DEPTH_MAX,
   HTTP_REFUSALS_PENDING_MAX,
   HTTP_REPLY_STALL_MS_MAX,
-  HTTP_RETRY_AFTER_S,
   INPUT_HELD_BYTES_MAX,
   TLS_HANDSHAKE_MS_MAX,
   TLS_HANDSHAKES_PENDING_MAX,
   type Limits,
 } from '../limits.js';
-import { ERROR_CODE_HEADER, HTTP_STATUS } from '../protocol/http-status.js';
+import { HTTP_STATUS } from '../protocol/http-status.js';
 import { createBodyBudget } from './body-budget.js';
 import { discardRest, readBody } from './http-body.js';
-import { cutRequest, errorReply, hangUp, send } from './http-reply.js';
+import { cutRequest, errorReply, hangUpWith, send } from './http-reply.js';
 import { logPath, requestHead } from './http-request-head.js';
 import type { HttpReply, HttpService } from './http-service.js';
 import { receiveUpload, release, type UploadJob, type UploadLimits } from './http-upload-steps.js';
@@ -243,11 +242,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     const code: ErrorCode = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'BAD_REQUEST';
     // Headers past node:http's bound (16 KiB) have their own status, under the BAD_REQUEST code.
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : HTTP_STATUS[code];
-    const retry = isRetryable(code) ? `retry-after: ${HTTP_RETRY_AFTER_S}\r\n` : '';
-    hangUp(
-      socket,
-      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\n${ERROR_CODE_HEADER}: ${code}\r\n${retry}content-length: 0\r\n\r\n`,
-    );
+    hangUpWith(socket, status, code);
     const fields = { conn: connection.conn, req: ++connection.nextReq, status, reason: err.code ?? 'unparsable request' };
     logRequest(log, fields, connection.since, code, { code, thrown: err }, opts.metrics);
   }
@@ -257,7 +252,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     const connection = connectionOf(socket as net.Socket);
     const code: ErrorCode = 'METHOD_NOT_ALLOWED';
     const status = HTTP_STATUS[code];
-    hangUp(socket, `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\n${ERROR_CODE_HEADER}: ${code}\r\ncontent-length: 0\r\n\r\n`);
+    hangUpWith(socket, status, code);
     const err = new DaemonError(code, 'CONNECT is not served');
     const fields = { conn: connection.conn, req: ++connection.nextReq, method: req.method, path: logPath(req.url), status, reason: err.message };
     logRequest(log, fields, process.hrtime.bigint(), code, { code, thrown: err }, opts.metrics);

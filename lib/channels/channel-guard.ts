@@ -45,7 +45,6 @@ interface IdentityState {
 }
 
 interface Admitted extends ChannelClient {
-  readonly registered: RegisteredClient | null;
   readonly pin: string | null;
   /** A PSK client: SHA-256 of the key its channel was opened with (a reload that changes the key ends the channel). */
   readonly pskSha256: Buffer | null;
@@ -77,6 +76,9 @@ function createChannelGuard(daemon: string, settings: ChannelSettings, log: { wa
     }
     return state;
   };
+
+  /** A client's rate in the registry in use (the open service's for every identity there); null: no limit. */
+  const rateOf = (name: string): number | null => (registry.kind === 'open' ? registry.ratePerSecond : (registry.clients.get(name)?.ratePerSecond ?? null));
 
   /** Counts an event in the last minute; past `max` the identity is blocked for CHANNEL_BLOCK_MS. */
   const count = (name: string, state: IdentityState, events: number[], max: number, now: number, what: string): void => {
@@ -146,7 +148,7 @@ function createChannelGuard(daemon: string, settings: ChannelSettings, log: { wa
       name = registered.name;
     }
     const pskSha256 = registered?.credential.kind === 'psk' ? sha256(registered.credential.key) : null;
-    const client: Admitted = { name, openedMs: now, registered: registered ?? null, pin, pskSha256 };
+    const client: Admitted = { name, openedMs: now, pin, pskSha256 };
     const refusal = standing(client, now);
     return refusal ? { refusal } : { client };
   };
@@ -179,12 +181,12 @@ function createChannelGuard(daemon: string, settings: ChannelSettings, log: { wa
       const admission = admitRegistered(socket, now);
       if ('refusal' in admission) return admission;
       const client = admission.client as Admitted;
-      const rate = client.registered ? client.registered.ratePerSecond : registry.kind === 'open' ? registry.ratePerSecond : null;
-      const state = stateOf(client.name, rate);
+      const state = stateOf(client.name, rateOf(client.name));
       count(client.name, state, state.handshakes, CHANNEL_HANDSHAKES_PER_MINUTE_MAX, now, 'channels');
       const isBlocked = blocked(client.name, state, now);
       if (isBlocked) return { refusal: isBlocked };
-      const taken = rate === null || openCost(rate) === 0 ? { ok: true as const } : (state.bucket?.take(openCost(rate), now) ?? { ok: true as const });
+      const cost = state.rate === null ? 0 : openCost(state.rate);
+      const taken = cost > 0 && state.bucket ? state.bucket.take(cost, now) : { ok: true as const };
       if (!taken.ok) return { refusal: rateLimited(client.name, taken.retryAfterMs) };
       return admission;
     },
@@ -193,7 +195,7 @@ function createChannelGuard(daemon: string, settings: ChannelSettings, log: { wa
       const now = Date.now();
       const refusal = standing(client, now);
       if (refusal) return refusal;
-      const state = stateOf(client.name, client.registered ? client.registered.ratePerSecond : registry.kind === 'open' ? registry.ratePerSecond : null);
+      const state = stateOf(client.name, rateOf(client.name));
       const isBlocked = blocked(client.name, state, now);
       if (isBlocked) return isBlocked;
       const taken = state.bucket?.take(1, now) ?? { ok: true };
@@ -214,7 +216,7 @@ function createChannelGuard(daemon: string, settings: ChannelSettings, log: { wa
       // a reload (any operator's, for any reason) neither refills a bucket nor lifts an abuse block.
       const now = Date.now();
       for (const [name, state] of identities) {
-        const rate = registry.kind === 'open' ? registry.ratePerSecond : (registry.clients.get(name)?.ratePerSecond ?? null);
+        const rate = rateOf(name);
         if (rate === state.rate) continue;
         state.rate = rate;
         state.bucket = rate === null ? null : createTokenBucket(rate, now);

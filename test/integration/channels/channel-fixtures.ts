@@ -39,6 +39,16 @@ export async function enroll(dir: string, certClients: string[], pskClients: str
   return files;
 }
 
+/** A daemon's options for client channels: the enrolled server certificate and key, and `registry`. */
+export function channelArgs(files: ChannelFiles, registry: string): string[] {
+  return ['--tls-cert', files.serverCert, '--tls-key', files.serverKey, '--clients', registry];
+}
+
+/** A sign-ecdsa daemon on a free port behind client channels, with a state directory of its own. */
+export function channelSignArgs(files: ChannelFiles, keyFile: string, stateDir: string, registry: string): string[] {
+  return ['sign-ecdsa', '--key', keyFile, '--port', '0', '--state-dir', stateDir, ...channelArgs(files, registry)];
+}
+
 export function writeRegistry(file: string, lines: string[]): void {
   const tmp = `${file}.tmp`;
   fs.writeFileSync(tmp, ['# test registry', ...lines, ''].join('\n'), { mode: 0o600 });

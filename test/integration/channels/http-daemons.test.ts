@@ -16,7 +16,7 @@ import { singleDir } from '../../unit/hmac/secret-fixtures.js';
 import { copyKeyRoot } from '../firmware/line-fixtures.js';
 import { seedKeys, TZ1, writeKeys } from '../tezos/fixtures.js';
 import { block as blockPayload } from '../tezos/payloads.js';
-import { enroll, openssl, writeRegistry, type ChannelFiles } from './channel-fixtures.js';
+import { channelArgs, enroll, openssl, writeRegistry, type ChannelFiles } from './channel-fixtures.js';
 
 interface Curled {
   status: number;
@@ -44,7 +44,7 @@ t.test('HTTP front ends over TLS client channels', needTools('openssl', 'curl'),
   const files = await enroll(dir, ['alice', 'bob', 'rita'], []);
   const registry = path.join(dir, 'clients.txt');
   writeRegistry(registry, [files.certs['alice']!.line, `${files.certs['bob']!.line} daemons=sign-ecdsa`, `${files.certs['rita']!.line} rate=1/s`]);
-  const tlsArgs = ['--tls-cert', files.serverCert, '--tls-key', files.serverKey, '--clients', registry];
+  const tlsArgs = channelArgs(files, registry);
   const alice = files.certs['alice']!;
 
   await t.test('hmac: POST /hmac with curl and its line listener with openssl', async (t) => {

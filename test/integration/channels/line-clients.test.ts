@@ -12,7 +12,7 @@ import { get, metricsPortOf, sample } from '../../helpers/operations.js';
 import { REPO_ROOT } from '../../helpers/repo-root.js';
 import { makeKeys, opensslVerifies, signaturesOf, VALID } from '../../helpers/signature-fixtures.js';
 import { needTools } from '../../helpers/tools.js';
-import { enroll, openssl, pskHex, runTool, startStunnel, writeRegistry } from './channel-fixtures.js';
+import { channelArgs, channelSignArgs, enroll, openssl, pskHex, runTool, startStunnel, writeRegistry } from './channel-fixtures.js';
 import { sleep, until } from '../../helpers/polling.js';
 
 const SIGNED = /^\(b'hello', b'[0-9a-f]{192}'\)$/;
@@ -30,8 +30,7 @@ t.test('line daemons over TLS client channels', needTools('openssl', 'socat', 'n
     files.psks['pat']!.line,
   ]);
   const keys = makeKeys(dir, 'ecdsa', 'channels');
-  const tlsArgs = ['--tls-cert', files.serverCert, '--tls-key', files.serverKey, '--clients', registry];
-  const common = ['--port', '0', '--state-dir', path.join(dir, 'state'), ...tlsArgs];
+  const common = ['--port', '0', '--state-dir', path.join(dir, 'state'), ...channelArgs(files, registry)];
   const signer = await startDaemon(['sign-ecdsa', '--key', keys.privateKeyFile, ...common, '--metrics-port', '0']);
   const verifier = await startDaemon(['verify-ecdsa', '--keyring', keys.publicKeyFile, ...common]);
   t.teardown(async () => {
@@ -194,8 +193,7 @@ t.test('plain TCP connects that close before the handshake give their places bac
   const registry = path.join(dir, 'clients.txt');
   writeRegistry(registry, [files.certs['alice']!.line]);
   const keys = makeKeys(dir, 'ecdsa', 'scanned');
-  const tlsArgs = ['--tls-cert', files.serverCert, '--tls-key', files.serverKey, '--clients', registry];
-  const signArgs = (state: string): string[] => ['sign-ecdsa', '--key', keys.privateKeyFile, '--port', '0', '--state-dir', path.join(dir, state), ...tlsArgs];
+  const signArgs = (state: string): string[] => channelSignArgs(files, keys.privateKeyFile, path.join(dir, state), registry);
   // Two places and 64 handshakes pending: a port scan of 200 connects once held every one for good.
   const signer = await startDaemon([...signArgs('state'), '--connections-max', '2']);
   t.teardown(() => signer.stop());
@@ -228,18 +226,7 @@ t.test("one client's channels hold at most half of --connections-max; other clie
   const registry = path.join(dir, 'clients.txt');
   writeRegistry(registry, [files.certs['alice']!.line, files.certs['eve']!.line]);
   const keys = makeKeys(dir, 'ecdsa', 'share');
-  const signer = await startDaemon([
-    'sign-ecdsa',
-    '--key',
-    keys.privateKeyFile,
-    '--port',
-    '0',
-    '--state-dir',
-    path.join(dir, 'state'),
-    '--connections-max',
-    '4',
-    ...['--tls-cert', files.serverCert, '--tls-key', files.serverKey, '--clients', registry],
-  ]);
+  const signer = await startDaemon([...channelSignArgs(files, keys.privateKeyFile, path.join(dir, 'state'), registry), '--connections-max', '4']);
   t.teardown(() => signer.stop());
   const eve = files.certs['eve']!;
   // Eve opens channels and sends nothing: two are hers to hold, a third is refused.

@@ -10,7 +10,7 @@ import t from 'tap';
 import { runSignerd, startDaemon } from '../../helpers/daemon.js';
 import { makeKeys } from '../../helpers/signature-fixtures.js';
 import { needTools } from '../../helpers/tools.js';
-import { enroll, openssl, opensslArgs, pskHex, writeRegistry } from './channel-fixtures.js';
+import { channelArgs, channelSignArgs, enroll, openssl, opensslArgs, pskHex, writeRegistry } from './channel-fixtures.js';
 import { until } from '../../helpers/polling.js';
 
 const EX_CONFIG = 78;
@@ -22,8 +22,7 @@ t.test('client registry: reload and start-up checks', needTools('openssl'), asyn
   const registry = path.join(dir, 'clients.txt');
   writeRegistry(registry, [files.certs['alice']!.line, files.certs['bob']!.line]);
   const keys = makeKeys(dir, 'ecdsa', 'registry');
-  const tlsArgs = ['--tls-cert', files.serverCert, '--tls-key', files.serverKey, '--clients', registry];
-  const daemonArgs = ['sign-ecdsa', '--key', keys.privateKeyFile, '--port', '0', '--state-dir', path.join(dir, 'state'), ...tlsArgs];
+  const daemonArgs = channelSignArgs(files, keys.privateKeyFile, path.join(dir, 'state'), registry);
   const signer = await startDaemon(daemonArgs);
   t.teardown(() => signer.stop());
   const alice = files.certs['alice']!;
@@ -113,16 +112,7 @@ t.test('client registry: reload and start-up checks', needTools('openssl'), asyn
   await t.test('a SIGHUP neither lifts an abuse block nor refills a bucket', async (t) => {
     const abuseRegistry = path.join(dir, 'clients-abuse.txt');
     writeRegistry(abuseRegistry, [`${files.certs['bob']!.line} rate=1/s`, alice.line]);
-    const guarded = await startDaemon([
-      'sign-ecdsa',
-      '--key',
-      keys.privateKeyFile,
-      '--port',
-      '0',
-      '--state-dir',
-      path.join(dir, 'state-abuse'),
-      ...['--tls-cert', files.serverCert, '--tls-key', files.serverKey, '--clients', abuseRegistry],
-    ]);
+    const guarded = await startDaemon(channelSignArgs(files, keys.privateKeyFile, path.join(dir, 'state-abuse'), abuseRegistry));
     t.teardown(() => guarded.stop());
     // 700 lines at once from a rate=1/s client: past 600 refusals a minute it is blocked.
     await openssl(files, guarded.port, 'x\n'.repeat(700), files.certs['bob']!);
@@ -169,7 +159,7 @@ t.test('client registry: reload and start-up checks', needTools('openssl'), asyn
     const check = async (lines: string[], mode: number, what: string, pattern: RegExp) => {
       fs.writeFileSync(bad, lines.join('\n') + '\n', { mode });
       fs.chmodSync(bad, mode);
-      const run = await start(['--tls-cert', files.serverCert, '--tls-key', files.serverKey, '--clients', bad]);
+      const run = await start(channelArgs(files, bad));
       t.equal(run.code, EX_CONFIG, `${what}: exit 78`);
       t.match(run.stderr, pattern, `${what}: says where`);
     };

@@ -4,7 +4,14 @@
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
-/** Runs fn, retrying while another connection holds the lock, with sub-millisecond pauses, until lockWaitMsMax. */
+const isBusy = (err: unknown): boolean => ((err as { code?: string }).code ?? '').startsWith('SQLITE_BUSY');
+const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
+
+/**
+ * Runs fn, retrying while another connection holds the lock, with sub-millisecond pauses, until
+ * lockWaitMsMax. It blocks its thread while it waits: for a daemon's start-up, the log's writer
+ * thread and one-shot commands; a daemon's requests use whileBusy.
+ */
 export function retryWhileBusy<T>(lockWaitMsMax: number, fn: () => T): T {
   const deadline = Date.now() + lockWaitMsMax;
   let pauseMs = 0.05;
@@ -12,11 +19,46 @@ export function retryWhileBusy<T>(lockWaitMsMax: number, fn: () => T): T {
     try {
       return fn();
     } catch (err) {
-      const code = (err as { code?: string }).code ?? '';
-      if (!code.startsWith('SQLITE_BUSY') || Date.now() >= deadline) throw err;
-      // Atomics.wait blocks only this thread: a daemon's start-up, the log's worker, or a one-shot command.
+      if (!isBusy(err) || Date.now() >= deadline) throw err;
       Atomics.wait(sleeper, 0, 0, pauseMs);
       pauseMs = Math.min(pauseMs * 2, 2);
     }
   }
+}
+
+/** The longest pause between two tries of whileBusy: how late a freed lock may be noticed. */
+const BUSY_PAUSE_MS_MAX = 8;
+
+/**
+ * Runs fn (on a connection whose own busy timeout is 0), and while another connection holds the
+ * lock tries again after a timer, until lockWaitMsMax: the event loop serves every other request
+ * meanwhile. SQLite's own busy handler would sleep on the daemon's one thread, so one process (or
+ * an operator's sqlite3 shell) holding the lock would stall every connection and key. fn must be
+ * safe to run again after SQLITE_BUSY: a statement or an IMMEDIATE transaction that found the lock
+ * taken has done nothing.
+ */
+export function whileBusy<T>(lockWaitMsMax: number, fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (err) {
+    if (!isBusy(err) || lockWaitMsMax <= 0) return Promise.reject(asError(err));
+  }
+  const deadline = Date.now() + lockWaitMsMax;
+  return new Promise<T>((resolve, reject) => {
+    let pauseMs = 1;
+    const again = (): void => {
+      try {
+        resolve(fn());
+      } catch (err) {
+        const left = deadline - Date.now();
+        if (!isBusy(err) || left <= 0) {
+          reject(asError(err));
+          return;
+        }
+        setTimeout(again, Math.min(pauseMs, left));
+        pauseMs = Math.min(pauseMs * 2, BUSY_PAUSE_MS_MAX);
+      }
+    };
+    setTimeout(again, pauseMs);
+  });
 }

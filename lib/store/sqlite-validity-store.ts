@@ -8,7 +8,7 @@ import { SQLITE_MIGRATION_WAIT_MS_MAX } from '../limits.js';
 import type { ValidityAdmin, ValidityStore } from './validity-store.js';
 import { liveAtClause, rowStatus, rowToRecord, unexpiredAtClause, type RecordRow } from './record-row.js';
 import { makeDirectory } from '../config/make-directory.js';
-import { retryWhileBusy } from './sqlite-busy-retry.js';
+import { retryWhileBusy, whileBusy } from './sqlite-busy-retry.js';
 
 export interface SqliteStoreOptions {
   stateDir: string;
@@ -52,7 +52,7 @@ function createPrivateFile(file: string): void {
   }
 }
 
-export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore & ValidityAdmin & { purgeExpired(): number } {
+export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore & ValidityAdmin & { purgeExpired(): Promise<number> } {
   let db: Database.Database;
   const file = path.join(opts.stateDir, SQLITE_FILE);
   if (!opts.create) refuseMissingStore(file, 'validity store', 'the sign daemons create it on their first start');
@@ -66,6 +66,8 @@ export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore
     retryWhileBusy(opts.busyTimeoutMs, () => db.pragma('journal_mode = WAL'));
     db.pragma(`synchronous = ${opts.synchronous}`);
     migrate(db, opts.busyTimeoutMs);
+    // From here on SQLite never sleeps on the daemon's thread: run() waits for a busy lock on a timer.
+    db.pragma('busy_timeout = 0');
   } catch (err) {
     throw new DaemonError('CONFIG_INVALID', `state directory ${opts.stateDir}: cannot open the validity database (${(err as Error).message})`, { cause: err });
   }
@@ -88,14 +90,12 @@ export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore
   // The store's API speaks lowercase hex (as Redis keys do); the table keys on the bytes.
   const key = (signature: string): Buffer => Buffer.from(signature, 'hex');
 
-  // better-sqlite3 is synchronous; every call is wrapped so a busy or broken database becomes
-  // STORE_UNAVAILABLE (fail closed), never an exception that escapes as INTERNAL.
+  // better-sqlite3 is synchronous; every call is wrapped so a lock held past busyTimeoutMs or a
+  // broken database becomes STORE_UNAVAILABLE (fail closed), never an exception that escapes as INTERNAL.
   function run<T>(what: string, fn: () => T): Promise<T> {
-    try {
-      return Promise.resolve(fn());
-    } catch (err) {
-      return Promise.reject(new DaemonError('STORE_UNAVAILABLE', `sqlite ${what} failed (${(err as { code?: string }).code ?? 'error'})`, { cause: err }));
-    }
+    return whileBusy(opts.busyTimeoutMs, fn).catch((err: unknown) => {
+      throw new DaemonError('STORE_UNAVAILABLE', `sqlite ${what} failed (${(err as { code?: string }).code ?? 'error'})`, { cause: err });
+    });
   }
 
   return {
@@ -118,7 +118,7 @@ export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore
       opts.synchronous === 'FULL'
         ? 'sqlite commit fsynced on this host (synchronous=FULL)'
         : 'sqlite commit on this host (synchronous=NORMAL: a power loss can undo it)',
-    purgeExpired: () => purge.run(Date.now()).changes,
+    purgeExpired: () => run('purge', () => purge.run(Date.now()).changes),
     close: async () => {
       db.close();
     },

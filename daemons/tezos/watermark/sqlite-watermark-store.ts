@@ -9,7 +9,7 @@ import { decide, raises } from './watermark-rule.js';
 import { rowEntry, rowMark, type WatermarkRow } from './watermark-row.js';
 import type { Mark, MarkEntry, RequestedMark, ReserveOutcome, Slot, WatermarkBackend } from './watermark-store.js';
 import { makeDirectory } from '../../../lib/config/make-directory.js';
-import { retryWhileBusy } from '../../../lib/store/sqlite-busy-retry.js';
+import { retryWhileBusy, whileBusy } from '../../../lib/store/sqlite-busy-retry.js';
 
 export const WATERMARK_SQLITE_FILE = 'tezos-watermarks.sqlite';
 
@@ -23,6 +23,11 @@ export interface SqliteWatermarkOptions {
 
 export function openSqliteWatermarkStore(opts: SqliteWatermarkOptions): WatermarkBackend {
   const db = openDatabase(opts);
+  /** better-sqlite3 is synchronous; a lock held past busyTimeoutMs or a broken database becomes STORE_UNAVAILABLE (fail closed). */
+  const guard = <T>(what: string, fn: () => T): Promise<T> =>
+    whileBusy(opts.busyTimeoutMs, fn).catch((err: unknown) => {
+      throw new DaemonError('STORE_UNAVAILABLE', `sqlite watermark ${what} failed (${(err as { code?: string }).code ?? 'error'})`, { cause: err });
+    });
   const select = db.prepare('SELECT * FROM watermarks WHERE chain_id = ? AND pkh = ? AND kind = ?');
   const upsert = db.prepare(
     `INSERT INTO watermarks (chain_id, pkh, kind, level, round, digest, signature, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -39,6 +44,7 @@ export function openSqliteWatermarkStore(opts: SqliteWatermarkOptions): Watermar
   // the read, so two processes can never both see the old mark.
   // Reserves that arrive together share one transaction and one fsync (group commit); each is
   // decided in arrival order on the rows the earlier ones wrote, and none resolves before COMMIT.
+  // One batch at a time: those that arrive while one waits for the lock or commits go in the next.
   const reserveTx = db.transaction((batch: PendingReserve[]): ReserveOutcome[] =>
     batch.map(({ slot, mark }) => {
       const outcome = decide(readRow(slot), mark);
@@ -47,17 +53,25 @@ export function openSqliteWatermarkStore(opts: SqliteWatermarkOptions): Watermar
     }),
   );
   let pending: PendingReserve[] = [];
+  let inFlight = false;
   function flush(): void {
+    if (inFlight || pending.length === 0) return;
+    inFlight = true;
     const batch = pending;
     pending = [];
-    guard('reserve', () => reserveTx.immediate(batch)).then(
-      (outcomes) => batch.forEach((p, i) => p.resolve(outcomes[i]!)),
-      (err: unknown) => batch.forEach((p) => p.reject(err)),
-    );
+    guard('reserve', () => reserveTx.immediate(batch))
+      .then(
+        (outcomes) => batch.forEach((p, i) => p.resolve(outcomes[i]!)),
+        (err: unknown) => batch.forEach((p) => p.reject(err)),
+      )
+      .finally(() => {
+        inFlight = false;
+        flush();
+      });
   }
   function reserve(slot: Slot, mark: RequestedMark): Promise<ReserveOutcome> {
     return new Promise((resolve, reject) => {
-      if (pending.push({ slot, mark, resolve, reject }) === 1) setImmediate(flush);
+      if (pending.push({ slot, mark, resolve, reject }) === 1 && !inFlight) setImmediate(flush);
     });
   }
   const putTx = db.transaction((entry: MarkEntry, force: boolean): boolean => {
@@ -112,6 +126,8 @@ function openDatabase(opts: SqliteWatermarkOptions): Database.Database {
       updated_ms INTEGER NOT NULL,
       PRIMARY KEY (chain_id, pkh, kind)
     ) WITHOUT ROWID`);
+    // From here on SQLite never sleeps on the daemon's thread: guard() waits for a busy lock on a timer.
+    db.pragma('busy_timeout = 0');
     return db;
   } catch (err) {
     throw new DaemonError('CONFIG_INVALID', `state directory ${opts.stateDir}: cannot open the watermark database (${(err as Error).message})`, { cause: err });
@@ -123,15 +139,4 @@ interface PendingReserve {
   mark: RequestedMark;
   resolve(outcome: ReserveOutcome): void;
   reject(err: unknown): void;
-}
-
-/** better-sqlite3 is synchronous; a busy or broken database becomes STORE_UNAVAILABLE (fail closed). */
-function guard<T>(what: string, fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (err) {
-    return Promise.reject(
-      new DaemonError('STORE_UNAVAILABLE', `sqlite watermark ${what} failed (${(err as { code?: string }).code ?? 'error'})`, { cause: err }),
-    );
-  }
 }

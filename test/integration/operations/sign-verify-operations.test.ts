@@ -4,6 +4,7 @@
 // within 2 s (Redis, PostgreSQL: their connection events start a probe) or a probe interval and deadline
 // (the state directory), stays 200 under load, and neither /metrics nor /readyz shows a payload or key material.
 import t, { type Test } from 'tap';
+import Database from 'better-sqlite3';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -18,6 +19,7 @@ import { makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
 import { needTools } from '../../helpers/tools.js';
 import { sleep } from '../../helpers/polling.js';
 import { PROBE_MS_MAX, STORE_PROBE_INTERVAL_MS } from '../../../lib/limits.js';
+import { SQLITE_FILE } from '../../../lib/store/sqlite-validity-store.js';
 
 /**
  * How soon /readyz follows the state directory (docs/metrics.md): the next probe starts within
@@ -46,6 +48,36 @@ function makeUnwritable(target: string): () => void {
   fs.chmodSync(target, 0o500);
   return () => fs.chmodSync(target, 0o700);
 }
+
+t.test('a SQLite lock another connection holds stalls only the requests that need it', async (t) => {
+  const keys = makeKeys(dir, 'ecdsa', 'lock');
+  const state = path.join(dir, 'lock-state');
+  const sign = await startDaemon([
+    'sign-ecdsa',
+    '--key',
+    keys.privateKeyFile,
+    '--state-dir',
+    state,
+    '--port',
+    '0',
+    '--metrics-port',
+    '0',
+    '--store-timeout-ms',
+    '5000',
+  ]);
+  t.teardown(() => sign.stop());
+  // The verify daemon, an admin command or an operator's sqlite3 shell in a write transaction.
+  const holder = new Database(path.join(state, SQLITE_FILE));
+  t.teardown(() => holder.close());
+  holder.exec('BEGIN IMMEDIATE');
+  let answered = false;
+  const signing = request(sign.port, 'waits-for-the-lock').finally(() => (answered = true));
+  await sleep(300); // the sign has reached the daemon and waits for the lock
+  t.equal((await get(metricsPortOf(sign), '/healthz')).status, 200, 'the daemon answers meanwhile');
+  t.notOk(answered, 'the sign is still waiting');
+  holder.exec('COMMIT');
+  t.equal(signaturesOf(await signing).length, 1, 'and signs once the lock is free, within its store deadline');
+});
 
 t.test('sign and verify on SQLite: metrics, readiness, the state directory made unwritable', needTools('promtool', 'chattr'), async (t) => {
   const keys = makeKeys(dir, 'ecdsa', 'ops');

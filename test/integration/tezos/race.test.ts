@@ -2,11 +2,15 @@
 // exactly one signature per slot, identical bytes get that same signature, the rest get 409.
 // Run on the embedded SQLite store and on a real redis-server.
 import t, { type Test } from 'tap';
+import Database from 'better-sqlite3';
+import path from 'node:path';
 import { request } from '../../helpers/line-client.js';
 import { startRedis } from '../../helpers/redis-server.js';
 import { needTools } from '../../helpers/tools.js';
-import { httpSign, httpSignWhenStoreUp, seedKeys, startTezos, tempDir, TZ1, TZ2, writeKeys, type TezosDaemon } from './fixtures.js';
+import { http, httpSign, httpSignWhenStoreUp, seedKeys, startTezos, tempDir, TZ1, TZ2, writeKeys, type TezosDaemon } from './fixtures.js';
 import { block, consensus } from './payloads.js';
+import { sleep } from '../../helpers/polling.js';
+import { WATERMARK_SQLITE_FILE } from '../../../daemons/tezos/watermark/sqlite-watermark-store.js';
 
 const LEVELS = 8;
 const VARIANTS = 5;
@@ -68,6 +72,25 @@ t.test('two processes on one SQLite store', async (t) => {
   const args = ['--store', 'sqlite', '--state-dir', `${dir}/state`, '--store-timeout-ms', '5000'];
   const daemons = await Promise.all([startTezos(t, keysFile, args), startTezos(t, keysFile, args)]);
   await race(t, daemons);
+});
+
+t.test('a lock another connection holds stalls only the requests that need it', async (t) => {
+  const dir = tempDir(t);
+  const keysFile = writeKeys(dir, seedKeys(keys));
+  const state = path.join(dir, 'state');
+  const d = await startTezos(t, keysFile, ['--store', 'sqlite', '--state-dir', state, '--store-timeout-ms', '5000']);
+  // Another process on the same state directory, or an operator's sqlite3 shell, in a write transaction.
+  const holder = new Database(path.join(state, WATERMARK_SQLITE_FILE));
+  t.teardown(() => holder.close());
+  holder.exec('BEGIN IMMEDIATE');
+  let answered = false;
+  const signing = request(d.linePort, `sign ${TZ1.pkh} ${consensus('attestation', { level: 7, round: 0 }).toString('hex')}`).finally(() => (answered = true));
+  await sleep(300); // the sign has reached the daemon and waits for the lock
+  const key = await http(d.httpPort, 'GET', `/keys/${TZ1.pkh}`);
+  t.equal(key.status, 200, 'another client is served while the sign waits for the lock');
+  t.notOk(answered, 'the sign is still waiting');
+  holder.exec('COMMIT');
+  t.match(await signing, /^edsig/, 'and signs once the lock is free, within its store deadline');
 });
 
 t.test('two processes on one redis-server', needTools('redis-server'), async (t) => {

@@ -11,6 +11,7 @@ import { decodeHex } from '../protocol/encoding.js';
 import { pythonBytesRepr } from '../protocol/python-repr.js';
 import type { SignatureRecord, ValidityAdmin, ValidityStore } from '../store/validity-store.js';
 import { addAdminLogOptions, withAdminLog, type AdminLog } from './admin-transparency-log.js';
+import { isSignatureAlgorithm } from '../crypto/signature-algorithms.js';
 
 type Admin = ValidityStore & ValidityAdmin;
 
@@ -34,7 +35,8 @@ function records(name: string, create: boolean): StoreAdminSpec<Admin> {
   };
 }
 
-export function recordToJson(r: SignatureRecord): object {
+/** `revoked`: written for a revoked record, so that importing the export never makes it live again. */
+export function recordToJson(r: SignatureRecord, revoked = false): object {
   return {
     signature: r.signature,
     message: r.message.toString('base64'),
@@ -42,11 +44,21 @@ export function recordToJson(r: SignatureRecord): object {
     algorithm: r.algorithm,
     createdMs: r.createdMs,
     expiresMs: r.expiresMs,
+    ...(revoked ? { revoked: true } : {}),
   };
 }
 
+/** A line of an export file: the record, and whether it was revoked when exported. */
+interface ExportedRecord {
+  record: SignatureRecord;
+  revoked: boolean;
+}
+
+/** What the sign daemons write as a record's key id: 16 hex digits of SHA-256 over the public key. */
+const KEY_ID = /^[0-9a-f]{16}$/;
+
 /** One line of an export file, checked as strictly as export writes it; errors name the line, never its content. */
-function recordFromLine(line: string, lineNo: number): SignatureRecord {
+function recordFromLine(line: string, lineNo: number): ExportedRecord {
   let value: unknown;
   try {
     value = JSON.parse(line);
@@ -71,7 +83,12 @@ function recordFromLine(line: string, lineNo: number): SignatureRecord {
   } catch (err) {
     throw bad((err as Error).message);
   }
-  return { signature, message, keyId: v['keyId'], algorithm: v['algorithm'], createdMs, expiresMs };
+  // A record no verifier could use would only turn a signature's verdict from valid into no match.
+  if (!isSignatureAlgorithm(v['algorithm'])) throw bad('algorithm must be rsa-pss-sha256 or ecdsa-p384-sha384');
+  if (!KEY_ID.test(v['keyId'])) throw bad('keyId must be 16 lowercase hex digits, as the sign daemons write it');
+  const revoked = v['revoked'] ?? false;
+  if (typeof revoked !== 'boolean') throw bad('revoked must be true or false');
+  return { record: { signature, message, keyId: v['keyId'], algorithm: v['algorithm'], createdMs, expiresMs }, revoked };
 }
 
 function isEpochMs(value: unknown): value is number {
@@ -153,30 +170,43 @@ export function recordCommands() {
   );
   exportCmd.action((sig) =>
     runStoreAdmin(exportCmd, records('export', false), async (store) => {
-      const { record } = await store.inspect(signatureArg(sig));
-      if (record) process.stdout.write(JSON.stringify(recordToJson(record)) + '\n');
+      const { status, record } = await store.inspect(signatureArg(sig));
+      if (record) process.stdout.write(JSON.stringify(recordToJson(record, status === 'revoked')) + '\n');
       return record ? 0 : EXIT_NO_RECORD;
     }),
   );
 
   const importCmd = addAdminLogOptions(
-    storeCommand('import', 'write records exported earlier (JSON lines from a file or stdin) back as live records', CONFIG_HELP),
+    storeCommand(
+      'import',
+      'write records exported earlier (JSON lines from a file or stdin) back as live records, where the store has none for the signature',
+      CONFIG_HELP,
+    ),
   ).argument('[file]', 'JSON lines file; - or none for stdin');
   importCmd.action((file) =>
     runStoreAdmin(importCmd, records('import', true), (store, opts) =>
       withAdminLog(opts, async (log) => {
         const text = fs.readFileSync(file === undefined || file === '-' ? 0 : file, 'utf8');
         // Every line is checked before anything is written.
-        const imported: SignatureRecord[] = [];
-        text.split('\n').forEach((line, i) => line.trim() && imported.push(recordFromLine(line, i + 1)));
+        const lines: ExportedRecord[] = [];
+        text.split('\n').forEach((line, i) => line.trim() && lines.push(recordFromLine(line, i + 1)));
+        // A record revoked when exported stays unwritten: a missing record verifies as a revoked one
+        // does (not valid), and writing it would make it live.
+        const candidates = lines.filter((l) => !l.revoked).map((l) => l.record);
+        let imported = 0;
         // Batch by batch, each logged before it is written: a failure leaves at most one batch logged
-        // but not restored, never thousands of entries for restores that did not happen.
-        for (let at = 0; at < imported.length; at += LOG_BATCH_ENTRIES_MAX) {
-          const batch = imported.slice(at, at + LOG_BATCH_ENTRIES_MAX);
-          await logRestores(log, batch);
-          for (const record of batch) await store.restore(record);
+        // but not restored, never thousands of entries for restores that did not happen. Signatures
+        // the store already has a record for (live, revoked, expired) are left alone and not logged:
+        // a backup restored late must not undo a revocation made since.
+        for (let at = 0; at < candidates.length; at += LOG_BATCH_ENTRIES_MAX) {
+          const batch = candidates.slice(at, at + LOG_BATCH_ENTRIES_MAX);
+          const statuses = await Promise.all(batch.map((r) => store.inspect(r.signature)));
+          const absent = batch.filter((_, i) => statuses[i]!.status === 'unknown');
+          await logRestores(log, absent);
+          for (const record of absent) if (await store.restore(record)) imported++;
         }
-        process.stdout.write(`imported ${imported.length}\n`);
+        const revoked = lines.length - candidates.length;
+        process.stdout.write(`imported ${imported}, already present ${candidates.length - imported}, revoked (not restored) ${revoked}\n`);
         return 0;
       }),
     ),

@@ -6,6 +6,8 @@ import { rsaKeyTooSmall } from './rsa-key-size.js';
 
 export type SignatureAlgorithm = 'rsa-pss-sha256' | 'ecdsa-p384-sha384';
 
+export const isSignatureAlgorithm = (name: string): name is SignatureAlgorithm => name === 'rsa-pss-sha256' || name === 'ecdsa-p384-sha384';
+
 interface Scheme {
   digest: 'sha256' | 'sha384';
   options(key: KeyObject): crypto.SignKeyObjectInput | crypto.VerifyKeyObjectInput;

@@ -94,7 +94,8 @@ export function createEtcdValidityStore(store: EtcdStoreClient): ValidityStore &
           (found) => encode({ ...found.record, expiresMs: expiresMs ?? found.record.expiresMs }, null),
         ),
       ),
-    restore: (r) => store.guard('restore', () => client.put(keyOf(r.signature), encode(r, null))),
+    // mod_revision 0: the key does not exist (etcd's create-if-absent).
+    restore: (r) => store.guard('restore', async () => (await client.compareAndPut({ key: keyOf(r.signature), modRevision: 0 }, encode(r, null))).succeeded),
     describeDurability: () => 'etcd quorum commit (a majority of members wrote it to their Raft log)',
     close: () => store.close(),
   };

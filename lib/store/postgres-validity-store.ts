@@ -20,9 +20,8 @@ export function createPostgresValidityStore(store: PostgresStoreClient): Validit
     select: `SELECT * FROM ${table} WHERE signature = $1`,
     revoke: `UPDATE ${table} SET revoked_ms = $3 WHERE signature = $1 AND ${LIVE_AT}`,
     reinstate: `UPDATE ${table} SET revoked_ms = NULL, expires_ms = coalesce($2, expires_ms) WHERE signature = $1 AND revoked_ms IS NOT NULL AND ${unexpiredAtClause('$3')}`,
-    upsert: `INSERT INTO ${table} (signature, message, key_id, algorithm, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (signature) DO UPDATE SET message = excluded.message, key_id = excluded.key_id, algorithm = excluded.algorithm,
-         created_ms = excluded.created_ms, expires_ms = excluded.expires_ms, revoked_ms = NULL`,
+    insertIfAbsent: `INSERT INTO ${table} (signature, message, key_id, algorithm, created_ms, expires_ms) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (signature) DO NOTHING`,
     purge: `DELETE FROM ${table} WHERE expires_ms IS NOT NULL AND expires_ms <= $1`,
   };
   const named = (name: keyof typeof q, values: unknown[]): { name: string; text: string; values: unknown[] } => ({
@@ -52,7 +51,7 @@ export function createPostgresValidityStore(store: PostgresStoreClient): Validit
       store.guard('revoke', async () => (await durableWrite(pool, named('revoke', [key(signature), Date.now(), Date.now()]))).rowCount === 1),
     reinstate: (signature, expiresMs) =>
       store.guard('reinstate', async () => (await durableWrite(pool, named('reinstate', [key(signature), expiresMs, Date.now()]))).rowCount === 1),
-    restore: (r) => store.guard('restore', async () => void (await durableWrite(pool, named('upsert', recordValues(r))))),
+    restore: (r) => store.guard('restore', async () => (await durableWrite(pool, named('insertIfAbsent', recordValues(r)))).rowCount === 1),
     describeDurability: () => store.describeDurability(),
     purgeExpired: () => store.guard('purge', async () => (await pool.query(named('purge', [Date.now()]))).rowCount ?? 0),
     close: () => store.close(),

@@ -22,6 +22,13 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 return 0`;
 
+/** Writes the live record unless the signature has one, live or revoked (both keys share a Cluster slot). */
+const RESTORE_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'm', ARGV[1], 'k', ARGV[2], 'a', ARGV[3], 'c', ARGV[4])
+if ARGV[5] ~= '' then redis.call('PEXPIREAT', KEYS[1], ARGV[5]) end
+return 1`;
+
 function liveKey(prefix: string, signature: string): string {
   return `${prefix}sig:{${signature}}`;
 }
@@ -96,7 +103,22 @@ export function createRedisValidityStore(client: RedisClient, opts: RedisStoreOp
     revoke: (signature) => guard('revoke', () => move(liveKey(opts.prefix, signature), revokedKey(opts.prefix, signature), '')),
     reinstate: (signature, expiresMs) =>
       guard('reinstate', () => move(revokedKey(opts.prefix, signature), liveKey(opts.prefix, signature), expiresMs === null ? '' : String(expiresMs))),
-    restore: (record) => guard('restore', () => write(record)),
+    restore: (r) =>
+      guard(
+        'restore',
+        async () =>
+          (await client.eval(
+            RESTORE_SCRIPT,
+            2,
+            liveKey(opts.prefix, r.signature),
+            revokedKey(opts.prefix, r.signature),
+            r.message,
+            r.keyId,
+            r.algorithm,
+            String(r.createdMs),
+            r.expiresMs === null ? '' : String(r.expiresMs),
+          )) === 1,
+      ),
     describeDurability: () =>
       opts.waitReplicas > 0
         ? `redis primary and ${opts.waitReplicas} replica(s) acknowledged (WAIT; replication is asynchronous, a failover can still lose it)`

@@ -81,10 +81,8 @@ export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore
   const reinstate = db.prepare(
     `UPDATE records SET revoked_ms = NULL, expires_ms = coalesce(?, expires_ms) WHERE signature = ? AND revoked_ms IS NOT NULL AND ${unexpiredAtClause('?')}`,
   );
-  const upsert = db.prepare(
-    `INSERT INTO records (signature, message, key_id, algorithm, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?)
-     ON CONFLICT(signature) DO UPDATE SET message = excluded.message, key_id = excluded.key_id, algorithm = excluded.algorithm,
-       created_ms = excluded.created_ms, expires_ms = excluded.expires_ms, revoked_ms = NULL`,
+  const insertIfAbsent = db.prepare(
+    'INSERT INTO records (signature, message, key_id, algorithm, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(signature) DO NOTHING',
   );
   const purge = db.prepare('DELETE FROM records WHERE expires_ms IS NOT NULL AND expires_ms <= ?');
   // The store's API speaks lowercase hex (as Redis keys do); the table keys on the bytes.
@@ -113,7 +111,7 @@ export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore
       }),
     revoke: (signature) => run('revoke', () => revoke.run(Date.now(), key(signature), Date.now()).changes === 1),
     reinstate: (signature, expiresMs) => run('reinstate', () => reinstate.run(expiresMs, key(signature), Date.now()).changes === 1),
-    restore: (r) => run('restore', () => void upsert.run(key(r.signature), r.message, r.keyId, r.algorithm, r.createdMs, r.expiresMs)),
+    restore: (r) => run('restore', () => insertIfAbsent.run(key(r.signature), r.message, r.keyId, r.algorithm, r.createdMs, r.expiresMs).changes === 1),
     describeDurability: () =>
       opts.synchronous === 'FULL'
         ? 'sqlite commit fsynced on this host (synchronous=FULL)'

@@ -35,8 +35,12 @@ export interface ValidityAdmin {
    * expiry; null keeps it. Absolute, so the caller's log entry names the very expiry stored.
    */
   reinstate(signature: string, expiresMs: number | null): Promise<boolean>;
-  /** Writes a record exported earlier (e.g. after a `redis-cli DEL`). */
-  restore(record: SignatureRecord): Promise<void>;
+  /**
+   * Writes a record exported earlier (e.g. after a `redis-cli DEL`, or onto a new host) when the
+   * store holds none for its signature, live, revoked or expired; false, and nothing written, when
+   * it does. One atomic step: a restore never undoes a revocation or replaces a live record.
+   */
+  restore(record: SignatureRecord): Promise<boolean>;
   /** What an acknowledged revoke or reinstate has survived (which commit), for the operator's report. */
   describeDurability(): string;
 }

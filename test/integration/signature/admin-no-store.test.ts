@@ -29,7 +29,7 @@ t.test('lookups refuse a state directory without a store and create nothing', as
   const record = JSON.stringify({
     signature: sig,
     message: Buffer.from('restored').toString('base64'),
-    keyId: 'k',
+    keyId: '0123456789abcdef',
     algorithm: 'ecdsa-p384-sha384',
     createdMs: 1,
     expiresMs: null,

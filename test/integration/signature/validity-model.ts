@@ -109,11 +109,24 @@ export function runValidityModel(names: Array<'sqlite' | 'redis' | 'postgres' | 
 
       const exported = await admin('export', sig);
       t.equal(exported.code, 0);
+      /** A backup taken before a revocation, imported after it: the revocation stands; reinstate is the way back. */
+      const importKeepsRevocation = async (): Promise<void> => {
+        const imported = await runSignerd(['import', ...env.args], exported.stdout);
+        t.equal(imported.code, 0);
+        t.equal(imported.stdout, 'imported 0, already present 1, revoked (not restored) 0\n', 'import leaves the revoked record alone');
+        t.equal(await request(verifier.port, sig), INVALID.ecdsa, 'a backup restored late does not undo a revocation');
+        const revokedExport = await admin('export', sig);
+        t.match(JSON.parse(revokedExport.stdout), { signature: sig, revoked: true }, 'the export of a revoked record says so');
+        t.equal((await admin('reinstate', sig)).code, 0);
+        t.equal(await request(verifier.port, sig), VALID.ecdsa, 'reinstate brings it back');
+      };
       if (env.redis) {
         t.equal(await env.redis.cli('DEL', `test:sig:{${sig}}`), '1', 'records are plain keys under the prefix');
         t.equal(await request(verifier.port, sig), INVALID.ecdsa, 'redis-cli DEL revokes');
         t.equal((await admin('import'), await runSignerd(['import', ...env.args], exported.stdout)).code, 0);
         t.equal(await request(verifier.port, sig), VALID.ecdsa, 'restoring the record reinstates');
+        t.equal((await admin('revoke', sig)).code, 0);
+        await importKeepsRevocation();
         await env.redis.cli('PEXPIRE', `test:sig:{${sig}}`, '200');
         t.equal(await pollUntil(() => request(verifier.port, sig), INVALID.ecdsa, 2_000), INVALID.ecdsa, 'redis-cli EXPIRE expires');
       } else if (store.name === 'postgres') {
@@ -125,12 +138,10 @@ export function runValidityModel(names: Array<'sqlite' | 'redis' | 'postgres' | 
         );
         t.match(inits[0]!.stdout, /store ready/);
         t.match((await admin('revoke', sig)).stdout, /^revoked \(durable: postgres commit flushed on the primary/, 'revoke says which commit made it durable');
-        t.equal((await runSignerd(['import', ...env.args], exported.stdout)).code, 0);
-        t.equal(await request(verifier.port, sig), VALID.ecdsa, 'importing an exported record makes it live');
+        await importKeepsRevocation();
       } else if (store.name === 'etcd') {
         t.match((await admin('revoke', sig)).stdout, /^revoked \(durable: etcd quorum commit/, 'revoke says which commit made it durable');
-        t.equal((await runSignerd(['import', ...env.args], exported.stdout)).code, 0);
-        t.equal(await request(verifier.port, sig), VALID.ecdsa, 'importing an exported record makes it live');
+        await importKeepsRevocation();
       } else {
         const daemonConfig = path.join(dir, 'sign-ecdsa.json');
         fs.writeFileSync(daemonConfig, JSON.stringify({ key: oldKey.privateKeyFile, stateDir: path.join(dir, 'state'), ttl: 60 }));
@@ -140,8 +151,7 @@ export function runValidityModel(names: Array<'sqlite' | 'redis' | 'postgres' | 
           "admin commands read the daemon's own config file",
         );
         t.equal((await admin('revoke', sig)).code, 0);
-        t.equal((await runSignerd(['import', ...env.args], exported.stdout)).code, 0);
-        t.equal(await request(verifier.port, sig), VALID.ecdsa, 'importing an exported record makes it live');
+        await importKeepsRevocation();
       }
     });
   }

@@ -150,15 +150,19 @@ t.test('sign-ecdsa with the log: every signature returned is provably in it', as
     const common = ['--state-dir', path.join(dir, 'import-state'), '--transparency-log', logDir, '--transparency-log-key', keyFile];
     const count = 8_500; // above the log's queue bound (8,192 appends waiting)
     const hex = (i: number) => i.toString(16).padStart(8, '0');
-    const line = (i: number) => JSON.stringify({ signature: hex(i), message: '', keyId: 'k', algorithm: 'a' });
+    const record = { message: '', keyId: '0123456789abcdef', algorithm: 'ecdsa-p384-sha384' };
+    const line = (i: number) => JSON.stringify({ signature: hex(i), ...record });
     const lines = Array.from({ length: count }, (_, i) => line(i));
     const before = entries(logDir).length;
     for (const [bad, why] of [
       ['{"signature": ', /line 2: not JSON/],
-      [JSON.stringify({ signature: 'ab', message: 'not base64!', keyId: 'k', algorithm: 'a' }), /line 2: message is not base64/],
-      [JSON.stringify({ signature: 'ab', message: '', keyId: 'k', algorithm: 'a', createdMs: 'yesterday' }), /line 2: createdMs must be epoch milliseconds/],
-      [JSON.stringify({ signature: 'ab', message: '', keyId: 'k', algorithm: 'a', expiresMs: -5 }), /line 2: expiresMs must be/],
-      [JSON.stringify({ signature: '', message: '', keyId: 'k', algorithm: 'a' }), /line 2: the signature is empty/],
+      [JSON.stringify({ signature: 'ab', ...record, message: 'not base64!' }), /line 2: message is not base64/],
+      [JSON.stringify({ signature: 'ab', ...record, createdMs: 'yesterday' }), /line 2: createdMs must be epoch milliseconds/],
+      [JSON.stringify({ signature: 'ab', ...record, expiresMs: -5 }), /line 2: expiresMs must be/],
+      [JSON.stringify({ signature: '', ...record }), /line 2: the signature is empty/],
+      [JSON.stringify({ signature: 'ab', ...record, algorithm: 'foo' }), /line 2: algorithm must be rsa-pss-sha256 or ecdsa-p384-sha384/],
+      [JSON.stringify({ signature: 'ab', ...record, keyId: 'zz' }), /line 2: keyId must be 16 lowercase hex digits/],
+      [JSON.stringify({ signature: 'ab', ...record, revoked: 'yes' }), /line 2: revoked must be true or false/],
     ] as const) {
       const refused = await runSignerd(['import', '-', ...common], `${line(0)}\n${bad}\n`);
       t.equal(refused.code, 78, `${String(why)}: exit 78`);
@@ -166,7 +170,7 @@ t.test('sign-ecdsa with the log: every signature returned is provably in it', as
     }
     const imported = await runSignerd(['import', '-', ...common], lines.join('\n') + '\n');
     t.equal(imported.code, 0, `import: ${imported.stderr}`);
-    t.equal(imported.stdout, `imported ${count}\n`);
+    t.equal(imported.stdout, `imported ${count}, already present 0, revoked (not restored) 0\n`);
     await waitFor(() => entries(logDir).length >= before + count, 10_000, 'every restore under a checkpoint');
     t.equal(entries(logDir).length - before, count, 'one reinstate entry per record, and none for the refused files');
     t.equal((await runSignerd(['show', hex(count - 1), '--state-dir', path.join(dir, 'import-state')])).code, 0, 'the last record is live');

@@ -178,7 +178,7 @@ const HEADER_END = Buffer.from('\r\n\r\n');
 /**
  * The part-header rules busboy does not keep: it silently skips a part without a form-data
  * Content-Disposition, reads `filename*` (which RFC 7578 §4.2 forbids senders to use) in place of
- * `filename`, and allows 16 KiB of headers per part. This watches the same delimiters busboy cuts
+ * `filename`, ignores a Content-Transfer-Encoding (§4.7), and allows 16 KiB of headers per part. This watches the same delimiters busboy cuts
  * at and refuses such parts, over-long part headers and too many parts, before busboy reads them.
  * It only ever refuses; what a part holds is busboy's to read.
  */
@@ -224,4 +224,11 @@ function checkPartHeaders(text: string): void {
     .map((line) => line.slice(line.indexOf(':') + 1).trim());
   if (dispositions.length !== 1 || !/^form-data\s*(;|$)/i.test(dispositions[0]!)) throw bad('multipart part without one Content-Disposition: form-data');
   if (/;\s*filename\*\s*=/i.test(dispositions[0]!)) throw bad('multipart part with a filename* parameter (RFC 7578 §4.2)');
+  // RFC 7578 §4.7: senders must not use a Content-Transfer-Encoding. Parts are read as sent, so a
+  // base64 or quoted-printable part would be signed in its encoded form; only identity names pass.
+  for (const line of text.split('\r\n')) {
+    const m = /^content-transfer-encoding\s*:(.*)$/i.exec(line);
+    if (m && !/^\s*(7bit|8bit|binary)\s*$/i.test(m[1]!))
+      throw bad('multipart part with a Content-Transfer-Encoding (RFC 7578 §4.7): send the bytes as they are');
+  }
 }

@@ -78,6 +78,19 @@ function inside(root: string, real: string): boolean {
   return rel !== '' && rel.split(path.sep)[0] !== '..' && !path.isAbsolute(rel);
 }
 
+/** The real path a missing file would have: its deepest existing ancestor's real path, then the rest of the name. */
+async function wouldResolveTo(named: string): Promise<string> {
+  const rest: string[] = [];
+  for (let at = path.resolve(named); ; at = path.dirname(at)) {
+    try {
+      return path.join(await fs.realpath(at), ...rest);
+    } catch {
+      if (path.dirname(at) === at) return path.resolve(named);
+      rest.unshift(path.basename(at));
+    }
+  }
+}
+
 /** file:// URIs only, resolved (symlinks included) to a regular file inside the configured root. */
 async function resolveArtifactUri(uri: string, root: string | null, bytesMax: number): Promise<{ path: string; mode: number }> {
   let url: URL;
@@ -94,13 +107,21 @@ async function resolveArtifactUri(uri: string, root: string | null, bytesMax: nu
   if (url.protocol !== 'file:' || (url.host !== '' && url.host !== 'localhost')) throw new DaemonError('BAD_REQUEST', 'artifact-uri must be a file:// URI');
   if (!root) throw new DaemonError('NOT_IMPLEMENTED', 'artifact-uri needs the daemon started with --mender-artifact-root');
   const outside = new DaemonError('NOT_ALLOWED', 'artifact-uri is outside the configured artifact root');
-  const named = fileURLToPath(url);
+  let named: string;
+  try {
+    named = fileURLToPath(url);
+  } catch {
+    // An encoded "/" or a malformed escape names no file.
+    throw new DaemonError('BAD_REQUEST', 'artifact-uri is not a file path');
+  }
   let real: string;
   try {
     real = await fs.realpath(named);
   } catch {
-    // "No such file" only for a path under the root: elsewhere the answer would tell whether a file exists.
-    throw inside(root, path.resolve(named)) ? new DaemonError('BAD_REQUEST', 'artifact-uri: no such file') : outside;
+    // "No such file" only for a path under the root: elsewhere the answer would tell whether a file
+    // exists. Where a missing name would be is judged through the symlinks that do exist, as an
+    // existing one is: a link under the root that leads out of it is outside.
+    throw inside(root, await wouldResolveTo(named)) ? new DaemonError('BAD_REQUEST', 'artifact-uri: no such file') : outside;
   }
   if (!inside(root, real)) throw outside;
   const stat = await fs.stat(real);

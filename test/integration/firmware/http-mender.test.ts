@@ -70,6 +70,7 @@ t.test('/sign/mender', needTools('curl', 'tar', 'mender-artifact'), async (t) =>
 
   await t.test('artifact-uri outside the root, s3, or missing', async (t) => {
     fs.symlinkSync(unsigned, path.join(http.artifactRoot, 'escape.mender'));
+    fs.symlinkSync(path.dirname(http.keys.keyRoot), path.join(http.artifactRoot, 'elsewhere'));
     const cases: Array<[string, string[], number]> = [
       ['.. out of the root', ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${http.artifactRoot}/../mender/unsigned.mender`], 403],
       ['symlink out of the root', ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${http.artifactRoot}/escape.mender`], 403],
@@ -77,6 +78,10 @@ t.test('/sign/mender', needTools('curl', 'tar', 'mender-artifact'), async (t) =>
       ['no such file', ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${http.artifactRoot}/nope.mender`], 400],
       // Outside the root, a missing file is refused like an existing one: the answer tells nothing.
       ['no such file outside the root', ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${http.keys.keyRoot}/nope.key`], 403],
+      // Through a directory link that leads out of the root, a missing file is outside too.
+      ['no such file behind a link out of the root', ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${http.artifactRoot}/elsewhere/nope.key`], 403],
+      ['an encoded slash', ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${http.artifactRoot}/sub%2Fx.mender`], 400],
+      ['a malformed escape', ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${http.artifactRoot}/%zz`], 400],
       ['s3', ['-F', `distro=${DISTRO}`, '-F', 'artifact-uri=s3://bucket/testdistro/x'], 501],
       ['http', ['-F', `distro=${DISTRO}`, '-F', 'artifact-uri=http://example.invalid/x'], 400],
       ['neither uri nor upload', ['-F', `distro=${DISTRO}`], 400],

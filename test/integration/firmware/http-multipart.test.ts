@@ -61,6 +61,17 @@ t.test('multipart edge cases', needTools('openssl'), async (t) => {
     t.ok(verify(tricky, r.body), 'signature over exactly the bytes sent');
   });
 
+  await t.test('Content-Transfer-Encoding: binary is the identity and passes', async (t) => {
+    const r = await post(
+      url,
+      'multipart/form-data; boundary=B',
+      form('B', [distro, { headers: [...swd('').headers, 'Content-Transfer-Encoding: binary'], data: tricky }]),
+      64,
+    );
+    t.equal(r.status, 200, r.body.toString('latin1').slice(0, 200));
+    t.ok(verify(tricky, r.body));
+  });
+
   await t.test('quoted boundary, preamble, 7-byte chunks', async (t) => {
     const r = await post(url, 'multipart/form-data; boundary="a b:c"', form('a b:c', [swd(tricky), distro], { preamble: 'this is a preamble\r\n' }), 7);
     t.equal(r.status, 200, r.body.toString('latin1').slice(0, 200));
@@ -77,6 +88,11 @@ t.test('multipart edge cases', needTools('openssl'), async (t) => {
         form('B', [distro, { headers: ['Content-Type: application/octet-stream'], data: 'x' }]),
       ],
       ['filename* parameter', 'multipart/form-data; boundary=B', form('B', [distro, swd(tricky, "; filename*=UTF-8''x")])],
+      [
+        'Content-Transfer-Encoding: base64 (it would be signed encoded)',
+        'multipart/form-data; boundary=B',
+        form('B', [distro, { headers: [...swd('').headers, 'Content-Transfer-Encoding: base64'], data: tricky.toString('base64') }]),
+      ],
       [
         'part headers too long',
         'multipart/form-data; boundary=B',

@@ -43,7 +43,7 @@ export function addFirmwareOptions<Args extends unknown[], Opts extends OptionVa
   return addTransparencyLogKeyOptions(addTransparencyLogDirOption(cmd))
     .option(
       '--key-root <dir>',
-      'digsigserver key layout: <dir>/<machine or distro>/<kmodsign|swupdate|mender|opteesign>/<key files>; private keys mode 0600, or <key file>.pkcs11 holding a pkcs11: URI (HSM)',
+      'digsigserver key layout: <dir>/<machine or distro>/<kmodsign|swupdate|mender|opteesign|uefisign|imxsign|fitimagesign>/<key files>; private keys mode 0600, or <key file>.pkcs11 holding a pkcs11: URI (HSM)',
     )
     .option('--http-port <port>', 'port of the digsigserver-compatible HTTP API', parsePort('--http-port'), FIRMWARE_HTTP_PORT)
     .option('--no-http', 'do not serve the HTTP API')

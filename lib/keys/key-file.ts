@@ -52,30 +52,40 @@ export function checkKeyDirectory(dir: string, what: string): void {
   }
   if (!ownedByUs(stat)) throw ownerError(dir, what, stat.uid);
   checkMode(dir, what, stat.mode, TRUSTED_MODE_CHECK);
+  // Above it, and above where a symlink leads: a directory others may rename in could swap it whole.
+  checkAncestors(path.dirname(path.resolve(dir)), dir, what);
+  checkAncestors(path.dirname(fs.realpathSync(dir)), dir, what);
 }
 
 /**
- * A secret's or trusted file's directory (as named, and where a symlink leads) must not let group or
- * others rename in it, unless it is sticky like /tmp: whoever can rename there can put another file
- * in its place (their own key, an old registry that still lists a revoked client) before the next
- * start or reload, every check on the file itself still passing.
+ * A secret's or trusted file's directory, and each directory above it up to `/` (as named, and where
+ * symlinks lead), must not let group or others rename in it, unless it is sticky like /tmp: whoever
+ * can rename there can put another file or directory in its place (their own key, an old registry
+ * that still lists a revoked client, another machine's key directory) before the next start or
+ * reload, every check on the file itself still passing. OpenSSH's StrictModes checks the same way.
  */
 function checkFileDirectory(file: string, what: string): void {
-  const dirs = new Set([path.dirname(path.resolve(file))]);
+  checkAncestors(path.dirname(path.resolve(file)), file, what);
   try {
-    dirs.add(path.dirname(fs.realpathSync(file)));
-  } catch {
+    checkAncestors(path.dirname(fs.realpathSync(file)), file, what);
+  } catch (err) {
+    if (err instanceof DaemonError) throw err;
     // The file was opened a moment ago; a failure here is a race the open already won.
   }
-  for (const dir of dirs) {
-    const mode = fs.statSync(dir).mode;
+}
+
+/** Refuses `subject` when `dir` or a directory above it lets group or others rename in it (not sticky). */
+function checkAncestors(dir: string, subject: string, what: string): void {
+  for (let at = dir; ; at = path.dirname(at)) {
+    const mode = fs.statSync(at).mode;
     if ((mode & 0o022) !== 0 && (mode & 0o1000) === 0) {
       const shown = (mode & 0o7777).toString(8).padStart(4, '0');
       throw new DaemonError(
         'KEY_FILE_INSECURE',
-        `${what} ${file} is in ${dir}, which has mode ${shown}; group or others could replace it there (chmod go-w ${dir})`,
+        `${what} ${subject} is under ${at}, which has mode ${shown}; group or others could replace what it holds (chmod go-w ${at})`,
       );
     }
+    if (path.dirname(at) === at) return;
   }
 }
 

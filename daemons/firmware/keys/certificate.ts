@@ -1,9 +1,10 @@
 // A key's certificate read once at start-up (PEM or DER, as sign-file accepts): its DER, and the
 // issuer Name and serial INTEGER copied verbatim, which PKCS#7/CMS issuerAndSerialNumber must repeat.
 import { X509Certificate } from 'node:crypto';
-import fs from 'node:fs';
 import forge from 'node-forge';
 import { DaemonError } from '../../../lib/errors.js';
+import { readCheckedFile, TRUSTED_MODE_CHECK } from '../../../lib/keys/key-file.js';
+import { CERTIFICATE_FILE_BYTES_MAX } from '../firmware-limits.js';
 
 export interface SigningCertificate {
   readonly der: Buffer;
@@ -14,13 +15,16 @@ export interface SigningCertificate {
   readonly serialDer: Buffer;
 }
 
+/**
+ * A trusted file, checked as a key's directory is (owner, not writable by group or others, nor the
+ * directories above it): the certificate goes into every signature, and HAB's SRK table into fuses.
+ */
+export function readCertificateFile(file: string, what = 'certificate'): Buffer {
+  return readCheckedFile(file, what, TRUSTED_MODE_CHECK, CERTIFICATE_FILE_BYTES_MAX).data;
+}
+
 export function loadCertificate(file: string): SigningCertificate {
-  let raw: Buffer;
-  try {
-    raw = fs.readFileSync(file);
-  } catch (err) {
-    throw new DaemonError('KEY_LOAD_FAILED', `certificate ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
-  }
+  const raw = readCertificateFile(file);
   try {
     const x509 = new X509Certificate(raw);
     const der = x509.raw;

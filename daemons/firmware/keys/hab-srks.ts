@@ -5,7 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DaemonError } from '../../../lib/errors.js';
-import type { SigningCertificate } from './certificate.js';
+import { readCertificateFile, type SigningCertificate } from './certificate.js';
 import { HAB_SRK_FILES } from './key-slots.js';
 
 export interface HabSrks {
@@ -21,8 +21,9 @@ export function loadHabSrks(dir: string, csf: SigningCertificate, img: SigningCe
   for (const name of HAB_SRK_FILES) {
     const file = path.join(dir, name);
     if (!fs.existsSync(file)) break;
+    const raw = readCertificateFile(file, 'SRK certificate');
     try {
-      certificates.push(new X509Certificate(fs.readFileSync(file)));
+      certificates.push(new X509Certificate(raw));
     } catch (err) {
       throw new DaemonError('KEY_LOAD_FAILED', `SRK certificate ${file}: not a readable PEM or DER X.509 certificate`, { cause: err });
     }

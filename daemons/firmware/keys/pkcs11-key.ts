@@ -1,12 +1,12 @@
 // A firmware key whose private half stays in a PKCS#11 HSM: the HSM backend of the key seam. Named
 // in the key root by a small `<key file>.pkcs11` reference, opened once at start-up with one verified
 // HSM handle per scheme its slot signs with; on the request path only asynchronous HSM calls.
-import fs from 'node:fs';
 import path from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { DigestScheme } from '../../../lib/crypto/digest-schemes.js';
 import { DaemonError } from '../../../lib/errors.js';
+import { readCheckedFile, TRUSTED_MODE_CHECK } from '../../../lib/keys/key-file.js';
 import type { HsmAlgorithm } from '../../../lib/keys/pkcs11-mechanisms.js';
 import { findKeyObject, readPublicKey, type ObjectRef } from '../../../lib/keys/pkcs11-objects.js';
 import { pkcs11js } from '../../../lib/keys/pkcs11-module.js';
@@ -96,16 +96,8 @@ function hsmSigner(facts: KeyFacts, certificate: DigestSigner['certificate'], ha
 
 /** Reads `<key file>.pkcs11`: one pkcs11: URI line; blank lines and `#` comments are allowed. */
 function readHsmReference(file: string): string {
-  let text: string;
-  try {
-    const stat = fs.statSync(file);
-    if (!stat.isFile() || stat.size > HSM_REFERENCE_BYTES_MAX)
-      throw new DaemonError('CONFIG_INVALID', `HSM reference ${file}: not a regular file of at most ${HSM_REFERENCE_BYTES_MAX} bytes`);
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    if (err instanceof DaemonError) throw err;
-    throw new DaemonError('KEY_LOAD_FAILED', `HSM reference ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
-  }
+  // Trusted as a key is: whoever could rewrite or swap it would choose the key that signs.
+  const text = readCheckedFile(file, 'HSM reference', TRUSTED_MODE_CHECK, HSM_REFERENCE_BYTES_MAX).data.toString('utf8');
   const lines = text
     .split(/\r?\n/)
     .map((line) => line.trim())

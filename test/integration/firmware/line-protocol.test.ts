@@ -96,6 +96,35 @@ t.test('the client scripts also work against a --keep-open daemon (nc -N half-cl
   t.ok(fs.readFileSync(out).equals(readVector('swupdate/sw-description.rsa.sig')));
 });
 
+t.test('start-up refuses key roots that others could swap or rewrite', async (t) => {
+  const start = (root: string) => runSignerd(['firmware', '--key-root', root, '--port', '0', '--no-http']);
+  const base = t.testdir({});
+  // Anyone who may rename in a directory above the key root, or above where a distro's link leads,
+  // could swap in their own keys; a certificate others may write goes into every signature.
+  const parent = path.join(base, 'open-parent');
+  const underOpenParent = copyKeyRoot(parent);
+  fs.chmodSync(parent, 0o777);
+  const linked = copyKeyRoot(path.join(base, 'linked'));
+  const shared = path.join(base, 'shared-open');
+  fs.mkdirSync(shared, { mode: 0o700 });
+  fs.renameSync(path.join(linked, DISTRO), path.join(shared, DISTRO));
+  fs.symlinkSync(path.join(shared, DISTRO), path.join(linked, DISTRO));
+  fs.chmodSync(shared, 0o777);
+  const writableCert = copyKeyRoot(path.join(base, 'cert'));
+  fs.chmodSync(path.join(writableCert, DISTRO, 'swupdate/cms.cert'), 0o664);
+  for (const [name, root, why] of [
+    ['a key root under a directory others may write in', underOpenParent, /KEY_FILE_INSECURE: key root .* is under .*open-parent, which has mode 0777/],
+    ["a distro's link into a directory others may write in", linked, /KEY_FILE_INSECURE: key directory .* is under .*shared-open, which has mode 0777/],
+    ['a certificate others may write', writableCert, /KEY_FILE_INSECURE: certificate .*cms\.cert has mode 0664/],
+  ] as const) {
+    const r = await start(root);
+    t.equal(r.code, 78, name);
+    t.match(r.stderr, why, name);
+  }
+  fs.chmodSync(parent, 0o700);
+  fs.chmodSync(shared, 0o700);
+});
+
 t.test('start-up refuses unsafe or broken key roots with exit 78', async (t) => {
   const start = (root: string) => runSignerd(['firmware', '--key-root', root, '--port', '0', '--no-http']);
   const insecure = copyKeyRoot(t.testdir({}));

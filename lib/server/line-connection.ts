@@ -247,7 +247,15 @@ export function openLineConnection(socket: net.Socket, conn: number, client: Cha
   /** Every complete line is answered: read again, and decide how this connection goes on. */
   function caughtUp(): void {
     account();
-    if (clientEnded || stopping) return finish();
+    if (clientEnded) return finish();
+    if (stopping) {
+      // Draining: every line read has its reply. A client that would write another one (kept open,
+      // or connected and not yet sent) reads why there is no answer instead of a bare close; a
+      // one-shot connection that had its reply closes as it would have anyway. Not a request, so
+      // not a request record.
+      if (mode !== 'one-shot' || nextReq === 0) socket.write(service.formatError(new DaemonError('SHUTTING_DOWN', 'daemon is shutting down')) + '\n');
+      return finish();
+    }
     socket.resume();
     if (reader.pendingBytes > 0) {
       // A line has begun: it must be complete within lineMsMax of its first byte, however slowly it trickles.

@@ -11,7 +11,7 @@ import { runSignerd, SIGNERD, startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
 import { makeKeys } from '../../helpers/signature-fixtures.js';
 import { openSqliteValidityStore } from '../../../lib/store/sqlite-validity-store.js';
-import { sleep } from '../../helpers/polling.js';
+import { sleep, waitFor } from '../../helpers/polling.js';
 
 const dir = t.testdir();
 
@@ -320,4 +320,28 @@ t.test('a SIGHUP as soon as the daemon listens never stops it (Node exits on SIG
     t.match(await request(daemon.port, 'hello'), /^\(b'hello', b'[0-9a-f]+'\)$/, `start ${i + 1}: still serving`);
     t.equal(await daemon.stop('SIGTERM'), 0, `start ${i + 1}: a clean exit`);
   }
+});
+
+t.test('SIGTERM: an idle kept-open connection, or one not yet sent on, reads ERR SHUTTING_DOWN before the close', async (t) => {
+  const keys = makeKeys(dir, 'ecdsa', 'drain-idle');
+  const signer = await startDaemon(['sign-ecdsa', '--key', keys.privateKeyFile, '--port', '0', '--keep-open', '--state-dir', path.join(dir, 'state')]);
+  const connect = (): Promise<{ socket: net.Socket; lines: () => string[]; closed: Promise<void> }> =>
+    new Promise((resolve) => {
+      let data = '';
+      const socket = net.connect(signer.port, '127.0.0.1', () => resolve({ socket, lines: () => data.split('\n').filter(Boolean), closed }));
+      socket.on('data', (d) => (data += d.toString()));
+      socket.on('error', () => undefined);
+      const closed = new Promise<void>((done) => socket.on('close', () => done()));
+    });
+  const kept = await connect();
+  kept.socket.write('first\n');
+  await waitFor(() => kept.lines().length === 1, 5_000, 'the first reply');
+  const fresh = await connect();
+  await waitFor(() => notYetTaken(signer.port) === 0, 5_000, 'both connections accepted');
+  const stopped = signer.stop('SIGTERM');
+  await Promise.all([kept.closed, fresh.closed]);
+  t.equal(await stopped, 0, 'exit 0');
+  t.match(kept.lines()[0], /^\(b'first', b'[0-9a-f]+'\)$/, 'the request before the signal was answered');
+  t.same(kept.lines().slice(1), ['ERR SHUTTING_DOWN daemon is shutting down'], 'then the kept-open connection is told why it closes');
+  t.same(fresh.lines(), ['ERR SHUTTING_DOWN daemon is shutting down'], 'and so is one that had not sent yet');
 });

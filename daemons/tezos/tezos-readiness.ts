@@ -1,5 +1,5 @@
 // tezos' readiness parts and refusal count: every served key signs a probe payload that verifies
-// with its public key; the watermark store answers a read (through Redis' durability gate) and its
+// with its public key; the watermark store answers a read and takes a write (through Redis' durability gate) and its
 // state directory takes a synced file; refused sign requests are counted by kind.
 import { STORE_PROBE_INTERVAL_MS } from '../../lib/limits.js';
 import type { ProbeTrigger, ReadinessPart } from '../../lib/operations/readiness.js';
@@ -20,8 +20,9 @@ export function tezosKeyPart(key: TezosKey): ReadinessPart {
 
 /**
  * The probe writes no mark: a probe slot would show in `watermark show` and travel with every export.
- * Instead the store answers a read (Redis: only once its persistence check passed), and the directory
- * whose SQLite file holds the marks (or the host floor under Redis) takes a new synced file.
+ * Instead the store answers a read (Redis: only once its persistence check passed), takes a write
+ * through the path a reserve takes (probeWrite: its lock, permissions and durability wait), and the
+ * directory whose SQLite file holds the marks (or the host floor under Redis) takes a new synced file.
  */
 export function watermarkPart(marks: WatermarkStore, stateDir: string | null, changes?: ProbeTrigger): ReadinessPart {
   const probeId = randomBytes(16).toString('hex');
@@ -32,6 +33,7 @@ export function watermarkPart(marks: WatermarkStore, stateDir: string | null, ch
     async probe() {
       if (stateDir !== null) await probeDirectory(stateDir, probeId);
       await marks.read(PROBE_SLOT);
+      await marks.probeWrite(probeId);
     },
   };
 }

@@ -13,7 +13,7 @@ import type { ProbeTrigger, ReadinessPart } from './readiness.js';
 
 /** What the probe signs: fixed and public, so a probe signature is worth nothing to anyone. */
 const PROBE_MESSAGE = Buffer.from('signerd readiness probe');
-/** A probe record lives this long (a Redis key expires by itself; SQLite's purge removes it). */
+/** A probe record lives this long (a Redis key expires by itself; SQLite's and PostgreSQL's purge remove it; etcd probes without one). */
 const PROBE_RECORD_MS = 60_000;
 
 export function signingKeyPart(key: SigningKey): ReadinessPart {
@@ -49,6 +49,10 @@ export function validityStorePart(store: ValidityStore, opts: { write: boolean; 
       if (opts.stateDir !== null) await probeDirectory(opts.stateDir, probeId);
       if (!opts.write) {
         await store.getLive(probeId);
+        return;
+      }
+      if (store.probeWrite) {
+        await store.probeWrite(probeId);
         return;
       }
       const nonce = randomBytes(16);

@@ -40,6 +40,8 @@ export interface EtcdClient {
   /** One key, or every key from `key` up to `rangeEnd` (exclusive), at most `limit`. */
   range(key: Buffer, opts?: { rangeEnd?: Buffer; limit?: number }): Promise<{ kvs: EtcdKeyValue[]; more: boolean }>;
   put(key: Buffer, value: Buffer): Promise<void>;
+  /** Deletes one key (nothing when it is not there). */
+  delete(key: Buffer): Promise<void>;
   /**
    * If `compare` holds, puts `value` at `target` (default compare.key) and resolves { succeeded, revision }
    * where revision is the new mod_revision; otherwise reads compare.key in the same transaction and
@@ -217,6 +219,9 @@ export function connectEtcd(opts: EtcdConnectionOptions): EtcdClient {
     },
     async put(key, value) {
       await post('/v3/kv/put', { key: b64(key), value: b64(value) });
+    },
+    async delete(key) {
+      await post('/v3/kv/deleterange', { key: b64(key) });
     },
     async compareAndPut(compare, value, target) {
       const key = b64(compare.key);

@@ -67,6 +67,7 @@ export function createEtcdValidityStore(store: EtcdStoreClient): ValidityStore &
 
   return {
     ready: (msMax) => store.ready(msMax),
+    probeWrite: (probeId) => store.probeWrite(probeId),
     put: (r) => store.guard('write', () => client.put(keyOf(r.signature), encode(r, null))),
     getLive: (signature) =>
       store.guard('read', async () => {

@@ -17,6 +17,13 @@ import {
 import { ensurePostgresSchema } from './postgres-schema.js';
 import { waitUntilReady } from './store-ready.js';
 
+/**
+ * How long the start-up checks (a primary, not a standby; --require-sync-standby) are trusted before
+ * the next request checks again: the URL may move to another server, and a primary's settings may
+ * change under a running daemon. As Redis's persistence check.
+ */
+const RECHECK_MS = 5_000;
+
 export type PostgresStoreSettings = Extract<StoreSettings, { kind: 'postgres' }>;
 
 export interface PostgresStoreClient {
@@ -78,19 +85,29 @@ export function openPostgresStore(
     ...(onError ? { onError } : {}),
   });
   let commit: CommitSettings | null = null;
+  let schemaReady = false;
+  let checkedAtMs = 0;
   let inFlight: Promise<void> | null = null;
 
   async function check(): Promise<void> {
-    await ensurePostgresSchema(pool, settings.schema, opts.create);
+    if (!schemaReady) await ensurePostgresSchema(pool, settings.schema, opts.create);
+    schemaReady = true;
     const found = await commitSettings(pool);
-    if (found.inRecovery)
-      throw new DaemonError('CONFIG_INVALID', 'the postgres URL reaches a standby (read-only, possibly behind); point --postgres-url at the primary');
-    const problem = settings.requireSyncStandby ? syncStandbyProblem(found) : null;
-    if (problem !== null) throw new DaemonError('CONFIG_INVALID', `--require-sync-standby: ${problem}; set synchronous_standby_names on the primary`);
+    try {
+      if (found.inRecovery)
+        throw new DaemonError('CONFIG_INVALID', 'the postgres URL reaches a standby (read-only, possibly behind); point --postgres-url at the primary');
+      const problem = settings.requireSyncStandby ? syncStandbyProblem(found) : null;
+      if (problem !== null) throw new DaemonError('CONFIG_INVALID', `--require-sync-standby: ${problem}; set synchronous_standby_names on the primary`);
+    } catch (err) {
+      // Every request fails (STORE_UNAVAILABLE) and checks again until the server passes.
+      commit = null;
+      throw err;
+    }
     commit = found;
+    checkedAtMs = Date.now();
   }
   function prepare(): Promise<void> {
-    if (commit !== null) return Promise.resolve();
+    if (commit !== null && Date.now() - checkedAtMs < RECHECK_MS) return Promise.resolve();
     inFlight ??= check().finally(() => {
       inFlight = null;
     });

@@ -12,14 +12,17 @@ export interface RecordRow {
   revoked_ms: number | null;
 }
 
-/** SQL: a row is live at the time bound to `now` (a placeholder: `?` or `$2`) when neither revoked nor expired. */
-export function liveAtClause(now: string): string {
-  return `revoked_ms IS NULL AND ${unexpiredAtClause(now)}`;
+/**
+ * SQL: a row is live at the time bound to `now` (a placeholder: `?` or `$2`) when neither revoked nor
+ * expired. `of`: the table's alias with its dot (`r.`), where the query names one.
+ */
+export function liveAtClause(now: string, of = ''): string {
+  return `${of}revoked_ms IS NULL AND ${unexpiredAtClause(now, of)}`;
 }
 
 /** SQL: a row is not past its expiry at `now` (revoked or not): what reinstate may bring back. */
-export function unexpiredAtClause(now: string): string {
-  return `(expires_ms IS NULL OR expires_ms > ${now})`;
+export function unexpiredAtClause(now: string, of = ''): string {
+  return `(${of}expires_ms IS NULL OR ${of}expires_ms > ${now})`;
 }
 
 /** The same rule as liveAtClause, for a row already read. */

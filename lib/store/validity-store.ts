@@ -22,6 +22,12 @@ export interface ValidityStore {
   put(record: SignatureRecord): Promise<void>;
   /** The record if it is live now (present, not revoked, not expired); null otherwise. */
   getLive(signature: string): Promise<SignatureRecord | null>;
+  /**
+   * A sign daemon's readiness write, where writing and reading back an expiring probe record would
+   * leave garbage (etcd keeps expired records; nothing purges them). Without it, the probe writes
+   * such a record (Redis expires it, SQLite and PostgreSQL purge it).
+   */
+  probeWrite?(probeId: string): Promise<void>;
   close(): Promise<void>;
 }
 

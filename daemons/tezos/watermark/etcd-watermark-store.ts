@@ -180,6 +180,7 @@ export function createEtcdWatermarkStore(store: EtcdStoreClient): WatermarkBacke
     list: () => store.guard('watermark list', list),
     put: (entry, force) => store.guard('watermark write', () => put(entry, force)),
     ready: (msMax) => store.ready(msMax),
+    probeWrite: (probeId) => store.probeWrite(probeId),
     close: () => store.close(),
   };
 }

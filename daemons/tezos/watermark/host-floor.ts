@@ -24,6 +24,10 @@ export function withHostFloor(shared: WatermarkStore, local: WatermarkStore): Wa
     },
     read: (slot) => shared.read(slot),
     ready: async (msMax) => (await local.ready(msMax)) && shared.ready(msMax),
+    probeWrite: async (probeId) => {
+      await local.probeWrite(probeId);
+      await shared.probeWrite(probeId);
+    },
     close: async () => {
       await shared.close();
       await local.close();

@@ -38,6 +38,7 @@ export function withMemoryFloor(store: WatermarkStore): WatermarkStore {
     },
     read: (slot) => store.read(slot),
     ready: (msMax) => store.ready(msMax),
+    probeWrite: (probeId) => store.probeWrite(probeId),
     close: () => store.close(),
   };
 }

@@ -62,7 +62,9 @@ export function createPostgresWatermarkStore(store: PostgresStoreClient): Waterm
     recordSignature: (slot, mark, signature) =>
       store.guard(
         'watermark record',
-        async () => void (await pool.query(named('record', [...slotValues(slot), mark.level, mark.round, mark.digest, signature, Date.now()]))),
+        // Bounded as a reserve is (durableWrite): a commit left waiting for a synchronous standby that
+        // is gone is cancelled, not left holding a connection slot on the server.
+        async () => void (await durableWrite(pool, named('record', [...slotValues(slot), mark.level, mark.round, mark.digest, signature, Date.now()]))),
       ),
     read: (slot) => store.guard('watermark read', () => read(slot)),
     list: () => store.guard('watermark list', async () => (await pool.query<WatermarkRow>(q.list)).rows.map(rowEntry)),
@@ -74,6 +76,9 @@ export function createPostgresWatermarkStore(store: PostgresStoreClient): Waterm
         return done.rowCount === 1;
       }),
     ready: (msMax) => store.ready(msMax),
+    // txid_current() gives the probe's transaction an id, so its commit is a real one: it waits for
+    // a synchronous standby as a reserve's does, and a standby (read-only) refuses it.
+    probeWrite: () => store.guard('watermark probe', async () => void (await durableWrite(pool, { text: 'SELECT txid_current()' }))),
     close: () => store.close(),
   };
 }

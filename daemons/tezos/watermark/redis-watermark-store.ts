@@ -60,6 +60,9 @@ type ScriptClient = RedisClient & {
   tezosPut(key: string, level: string, round: string, digest: string, signature: string, nowMs: string, force: string): Promise<number>;
 };
 
+/** A readiness probe's key expires this long after its write. */
+const PROBE_KEY_MS = 60_000;
+
 function slotKey(prefix: string, slot: Slot): string {
   // The hash tag keeps one key's three kinds in one Cluster slot.
   return `${prefix}tezos:wm:{${slot.chainId}:${slot.pkh}}:${slot.kind}`;
@@ -149,6 +152,12 @@ export function createRedisWatermarkStore(client: RedisClient, opts: RedisWaterm
         return done === 1;
       }),
     ready: (msMax) => readyAndDurable(client, opts.durability, msMax),
+    // A key beside the marks (same ACL key pattern), expiring by itself, and the replicas' WAIT a reserve waits for.
+    probeWrite: (probeId) =>
+      guard('probe', async () => {
+        await client.set(`${opts.prefix}tezos:probe:{${probeId}}`, '1', 'PX', PROBE_KEY_MS);
+        await waitForReplicas();
+      }),
     close: async () => {
       client.disconnect();
     },

@@ -99,6 +99,9 @@ export function openSqliteWatermarkStore(opts: SqliteWatermarkOptions): Watermar
     list: () => guard('list', () => (all.all() as WatermarkRow[]).map(rowEntry)),
     put: (entry, force) => guard('write', () => putTx.immediate(entry, force)),
     ready: async () => true,
+    // The write lock, taken and given back: nothing is written (the state directory's own probe
+    // covers the disk), and a lock another process holds past the deadline is not ready.
+    probeWrite: () => guard('probe', () => db.transaction(() => undefined).immediate()),
     close: async () => {
       db.close();
     },

@@ -43,6 +43,12 @@ export interface WatermarkStore {
   read(slot: Slot): Promise<Mark | null>;
   /** Resolves true once the store answers (Redis connects asynchronously), false after msMax. */
   ready(msMax: number): Promise<boolean>;
+  /**
+   * Readiness: a write through the path a reserve takes (its lock, its permissions, its durability
+   * wait: a synchronous standby, Redis replicas) that marks no slot and leaves nothing behind. A store
+   * that answers reads but takes no writes must not look ready while every sign request fails.
+   */
+  probeWrite(probeId: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -3,12 +3,14 @@
 // policy refusal, and no secret (HMAC secret, Tezos secret key) shows in /metrics or /readyz; tezos
 // on Redis follows an outage in /readyz within 2 s each way.
 import t, { type Test } from 'tap';
+import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
 import { exchange, request } from '../../helpers/line-client.js';
 import { get, metricsPortOf, promtoolCheck, readinessFollowsOutage, sample, waitUntil } from '../../helpers/operations.js';
 import { needTools } from '../../helpers/tools.js';
+import { waitFor } from '../../helpers/polling.js';
 import { startRedis } from '../../helpers/redis-server.js';
 import { singleDir } from '../../unit/hmac/secret-fixtures.js';
 import { copyKeyRoot } from '../firmware/line-fixtures.js';
@@ -119,4 +121,44 @@ t.test('tezos on Redis: killed → 503 within 2 s, back → 200 within 2 s', nee
   await waitUntil(async () => (await get(ops, '/readyz')).status === 200, 3_000, 'ready');
   // The client sees its connection close and the watermarks are probed at once, not at the next interval.
   await readinessFollowsOutage(t, ops, 'watermarks', redis);
+});
+
+t.test('tezos is not ready while its store takes reads but no writes', async (t) => {
+  const base = path.join(dir, 'tezos-writes');
+  fs.mkdirSync(base, { recursive: true });
+  const keys = writeKeys(base, seedKeys([TZ1]));
+  const state = path.join(base, 'state');
+  const common = ['--keys', keys, '--state-dir', state, '--port', '0', '--no-http', '--metrics-port', '0'];
+
+  await t.test('SQLite: another connection holds the write lock past --store-timeout-ms', async (t) => {
+    const tezos = await startDaemon(['tezos', ...common, '--store-timeout-ms', '300'], { listeners: 1 });
+    t.teardown(() => tezos.stop());
+    const ops = metricsPortOf(tezos);
+    await waitUntil(async () => (await get(ops, '/readyz')).status === 200, 3_000, 'ready');
+    const holder = new Database(path.join(state, 'tezos-watermarks.sqlite'));
+    t.teardown(() => holder.close());
+    await readinessFollowsOutage(t, ops, 'watermarks', {
+      stop: async () => void holder.exec('BEGIN IMMEDIATE'),
+      start: async () => void holder.exec('COMMIT'),
+    });
+  });
+
+  await t.test('Redis: --redis-wait-replicas 1 and no replica acknowledges', needTools('redis-server'), async (t) => {
+    const redis = await startRedis();
+    t.teardown(() => redis.stop());
+    const args = ['tezos', ...common, '--store', 'redis', '--redis-url', redis.url, '--redis-wait-replicas', '1', '--store-timeout-ms', '300'];
+    const tezos = await startDaemon(args, { listeners: 1 });
+    t.teardown(() => tezos.stop());
+    const ops = metricsPortOf(tezos);
+    const body = await waitFor(
+      async () => {
+        const r = await get(ops, '/readyz');
+        const body = JSON.parse(r.body) as { notReady?: Record<string, string> };
+        return r.status === 503 && /^STORE_UNAVAILABLE/.test(body.notReady?.['watermarks'] ?? '') ? body : null;
+      },
+      5_000,
+      'not ready',
+    );
+    t.match(body.notReady!['watermarks'], /^STORE_UNAVAILABLE: redis watermark probe failed/, 'the probe write waits for the replicas a reserve waits for');
+  });
 });

@@ -141,7 +141,7 @@ t.test('a secret or a registry in a directory group or others may rename in is r
   fs.chmodSync(path.join(dir, 'sticky'), 0o1777);
   t.throws(() => loadFileSigningKey(path.join(dir, 'open', 'key.pem'), 'ecdsa-p384-sha384'), {
     code: 'KEY_FILE_INSECURE',
-    message: /which has mode 0777; group or others could replace it there \(chmod go-w /,
+    message: /is under .*open, which has mode 0777; group or others could replace what it holds \(chmod go-w /,
   });
   t.equal(loadFileSigningKey(path.join(dir, 'sticky', 'key.pem'), 'ecdsa-p384-sha384').keyId, keyIdOf(ec.publicKey), 'a sticky directory (like /tmp) is fine');
   // A link from a safe directory to a key in an open one: where the key lives counts too.
@@ -149,7 +149,17 @@ t.test('a secret or a registry in a directory group or others may rename in is r
   t.throws(() => loadFileSigningKey(path.join(dir, 'link.pem'), 'ecdsa-p384-sha384'), { code: 'KEY_FILE_INSECURE' });
   // A client registry there too: an old registry swapped in would bring back a revoked client.
   fs.writeFileSync(path.join(dir, 'open', 'clients.txt'), `alice cert-sha256:${'ab'.repeat(32)}\n`, { mode: 0o644 });
-  t.throws(() => loadClientRegistry(path.join(dir, 'open', 'clients.txt')), { code: 'KEY_FILE_INSECURE', message: /group or others could replace it there/ });
+  t.throws(() => loadClientRegistry(path.join(dir, 'open', 'clients.txt')), {
+    code: 'KEY_FILE_INSECURE',
+    message: /group or others could replace what it holds/,
+  });
+  // A directory further up counts as the one holding the file: renaming a parent swaps all below it.
+  fs.mkdirSync(path.join(dir, 'open', 'deep'), { mode: 0o700 });
+  fs.writeFileSync(path.join(dir, 'open', 'deep', 'key.pem'), ec.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  t.throws(() => loadFileSigningKey(path.join(dir, 'open', 'deep', 'key.pem'), 'ecdsa-p384-sha384'), {
+    code: 'KEY_FILE_INSECURE',
+    message: /deep\/key\.pem is under .*\/open, which has mode 0777/,
+  });
 });
 
 t.test('key material pasted where its path goes is not echoed', async (t) => {

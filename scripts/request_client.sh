@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # request_client.sh: the seed's bash client, kept compatible, plus ECDSA and multi-chunk handling.
-#   request_client.sh sign   <host> <message...>      RSA-PSS sign (port 9948); prints the reply line
+#   request_client.sh sign   <host> <message>         RSA-PSS sign (port 9948); prints the reply line (quote a multi-word message)
 #   request_client.sh verify <host> <hex>...          RSA verify (port 9949); one verdict per signature
 #   request_client.sh verify <host> -                 verify every signature of a sign reply read on stdin
 #   request_client.sh sigs                            read a sign reply on stdin, print one hex signature per line
@@ -13,7 +13,7 @@
 set -euo pipefail
 
 usage() {
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 1
 }
 
@@ -83,9 +83,12 @@ else sign_port=${SIGNERD_SIGN_PORT:-9948}; verify_port=${SIGNERD_VERIFY_PORT:-99
 case "$action" in
   sign)
     [ $# -ge 3 ] || usage
-    host=$2; shift 2
+    # The seed's client sent "$3" alone and ignored the rest: joining the words would sign other
+    # bytes for the same command line, and dropping them silently would too. So: one argument.
+    [ $# -eq 3 ] || { echo "request_client.sh: give the message as one argument (quote it); the seed's client signed only the first word" >&2; exit 1; }
+    host=$2
     # printf, not echo: a message starting with -n or -e is sent as written.
-    printf '%s\n' "$*" | send "$host" "$sign_port"
+    printf '%s\n' "$3" | send "$host" "$sign_port"
     ;;
   verify)
     [ $# -ge 3 ] || usage

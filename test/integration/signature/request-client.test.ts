@@ -57,7 +57,10 @@ t.test('request_client.sh', needTools('bash', 'nc'), async (t) => {
     t.equal((await client(['verify-ecdsa', 'localhost', '-'], ecdsaEnv, reply)).out, `${VALID.ecdsa}\n`, 'and it verifies');
   }
 
-  t.match((await client(['sign', 'localhost', '-n', 'not', 'an', 'option'], rsaEnv)).out, /^\(b'-n not an option', /, 'a leading -n is sent as text');
+  t.match((await client(['sign', 'localhost', '-n not an option'], rsaEnv)).out, /^\(b'-n not an option', /, 'a leading -n is sent as text');
+  const words = await client(['sign', 'localhost', 'my', 'token'], rsaEnv);
+  t.equal(words.code, 1, 'several words unquoted: refused, as neither joining nor dropping them signs what the seed signed');
+  t.equal(words.out, '', 'and nothing is signed');
   const usage = await client(['frobnicate'], {});
   t.equal(usage.code, 1, 'unknown action: usage and exit 1, as the seed');
 });

@@ -55,6 +55,8 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** Exit status for start-up failures: sysexits EX_CONFIG, paired with systemd RestartPreventExitStatus=78. */
 export const EXIT_CONFIG = 78;
+/** sysexits EX_UNAVAILABLE: something outside is not there yet (a store, a port still held); a retry may succeed. */
+export const EXIT_UNAVAILABLE = 69;
 
 export class DaemonError extends Error {
   readonly code: ErrorCode;

@@ -44,6 +44,11 @@ export function keygenCommand(): Command {
     .option('--bits <bits>', 'RSA modulus size', parseCount('--bits', RSA_BITS_MIN, RSA_BITS_MAX), 4096)
     .action((opts: { type: 'rsa' | 'ecdsa'; out: string; name?: string; bits: number }) => {
       try {
+        if (opts.type === 'ecdsa' && cmd.getOptionValueSource('bits') === 'cli')
+          throw new DaemonError('CONFIG_INVALID', '--bits is for RSA keys; an ecdsa key is P-384, the curve sign-ecdsa uses');
+        // A stem, not a path: `--name ../x` would write outside --out.
+        if (opts.name !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$/.test(opts.name))
+          throw new DaemonError('CONFIG_INVALID', '--name is a file name stem: letters, digits, ".", "_" and "-", no "/" (the directory is --out)');
         const made = generateKeyFiles(opts.type, opts.out, opts.name ?? opts.type, opts.bits);
         process.stdout.write(`private key ${made.privateKeyFile}\npublic key  ${made.publicKeyFile}\nkey id      ${made.keyId}\n`);
       } catch (err) {

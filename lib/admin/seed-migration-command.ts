@@ -98,13 +98,21 @@ function migrationOf(opts: MigrationOptionValues): Migration {
  */
 function openSource(opts: MigrationOptionValues): Redis {
   const timeoutMs = opts.storeTimeoutMs;
-  const client = connectRedis({
-    url: opts.fromRedisUrl,
-    passwordFile: opts.fromRedisPasswordFile,
-    tlsCaFile: opts.fromRedisTlsCa,
-    commandTimeoutMs: timeoutMs,
-    connectTimeoutMs: Math.max(timeoutMs, 2_000),
-  });
+  let client: ReturnType<typeof connectRedis>;
+  try {
+    client = connectRedis({
+      url: opts.fromRedisUrl,
+      passwordFile: opts.fromRedisPasswordFile,
+      tlsCaFile: opts.fromRedisTlsCa,
+      commandTimeoutMs: timeoutMs,
+      connectTimeoutMs: Math.max(timeoutMs, 2_000),
+    });
+  } catch (err) {
+    // The URL checks name the daemons' options; the source has its own.
+    if (err instanceof DaemonError)
+      throw new DaemonError(err.code, err.message.replaceAll('--redis-', '--from-redis-').replace('the redis URL', '--from-redis-url'));
+    throw err;
+  }
   if (!(client instanceof Redis)) throw new DaemonError('CONFIG_INVALID', '--from-redis-url must name one Redis server');
   return client;
 }

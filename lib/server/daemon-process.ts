@@ -2,7 +2,7 @@
 // one clear line and exit 78 (EX_CONFIG, so systemd does not restart-loop), signals handled.
 import type { Command, OptionValues } from '@commander-js/extra-typings';
 import type { Logger } from 'pino';
-import { EXIT_CONFIG, isDaemonError, DaemonError } from '../errors.js';
+import { EXIT_CONFIG, EXIT_UNAVAILABLE, isDaemonError, DaemonError } from '../errors.js';
 import { applyConfigFile } from '../config/config-file.js';
 import { createLogger } from '../log/logger.js';
 import { exitAfterFlush, onReloadSignal, onShutdownSignal, shutdownBackstopMs } from './shutdown.js';
@@ -49,9 +49,18 @@ export async function runDaemonProcess<Opts extends ProcessOptionValues>(
     const err = startupError(thrown);
     log?.fatal({ outcome: err.code, err: err.message }, 'start-up failed');
     process.stderr.write(`signerd ${name}: ${err.code}: ${err.message}\n`);
-    if (log) exitAfterFlush(log, EXIT_CONFIG);
-    else process.exit(EXIT_CONFIG);
+    // A port still held (the previous instance not yet gone) or an address not yet up (the network
+    // is coming) may pass on the next try: not 78, which the units keep systemd from restarting.
+    const status = transientListenFailure(thrown) ? EXIT_UNAVAILABLE : EXIT_CONFIG;
+    if (log) exitAfterFlush(log, status);
+    else process.exit(status);
   }
+}
+
+function transientListenFailure(thrown: unknown): boolean {
+  const errno = (e: unknown): unknown => (e as NodeJS.ErrnoException | null)?.code;
+  const codes = [errno(thrown), errno((thrown as Error | null)?.cause)];
+  return codes.includes('EADDRINUSE') || codes.includes('EADDRNOTAVAIL');
 }
 
 function startupError(thrown: unknown): DaemonError {

@@ -116,6 +116,12 @@ t.test('the built CLI runs as installed: executable, --version, keygen', async (
   t.equal(rsa.code, 0, rsa.stderr);
   t.match(fs.readFileSync(path.join(out, 'rsa-pub.pem'), 'utf8'), /BEGIN PUBLIC KEY/);
   t.equal(crypto.createPublicKey(fs.readFileSync(path.join(out, 'rsa-pub.pem'))).asymmetricKeyDetails?.modulusLength, 4096, 'RSA-4096 by default');
+  const escaping = await runSignerd(['keygen', '--type', 'ecdsa', '--out', out, '--name', '../escaped']);
+  t.equal(escaping.code, 78, '--name is a stem, not a path out of --out');
+  t.notOk(fs.existsSync(path.join(dir, 'escaped-key.pem')), 'nothing written outside --out');
+  const ecBits = await runSignerd(['keygen', '--type', 'ecdsa', '--out', out, '--name', 'bits', '--bits', '4096']);
+  t.equal(ecBits.code, 78, '--bits with an ecdsa key is refused, not ignored');
+  t.match(ecBits.stderr, /--bits is for RSA keys/);
 });
 
 t.test('an admin command whose reader stops early exits 0, without a stack trace', async (t) => {
@@ -344,4 +350,13 @@ t.test('SIGTERM: an idle kept-open connection, or one not yet sent on, reads ERR
   t.match(kept.lines()[0], /^\(b'first', b'[0-9a-f]+'\)$/, 'the request before the signal was answered');
   t.same(kept.lines().slice(1), ['ERR SHUTTING_DOWN daemon is shutting down'], 'then the kept-open connection is told why it closes');
   t.same(fresh.lines(), ['ERR SHUTTING_DOWN daemon is shutting down'], 'and so is one that had not sent yet');
+});
+
+t.test('a port already in use exits 69 (systemd retries), not 78', async (t) => {
+  const keys = makeKeys(dir, 'ecdsa', 'port-in-use');
+  const first = await startDaemon(['sign-ecdsa', '--key', keys.privateKeyFile, '--port', '0', '--state-dir', path.join(dir, 'state')]);
+  t.teardown(() => first.stop());
+  const second = await runSignerd(['sign-ecdsa', '--key', keys.privateKeyFile, '--port', String(first.port), '--state-dir', path.join(dir, 'state')]);
+  t.equal(second.code, 69, 'EX_UNAVAILABLE: the port may be free on the next try (a previous instance still stopping)');
+  t.match(second.stderr, /cannot listen: EADDRINUSE/);
 });

@@ -185,6 +185,7 @@ t.test('a password-protected source: the password comes from a file', needTools(
   const inUrl = await runSignerd(['migrate-seed', '--from-redis-url', `redis://:seed-secret@127.0.0.1:${redis.port}`, ...base.slice(3)]);
   t.equal(inUrl.code, 78, 'a password in the URL is refused');
   t.notMatch(inUrl.stderr, /seed-secret/);
+  t.match(inUrl.stderr, /use --from-redis-password-file/, "the refusal names the source's own option");
 });
 
 t.test('wrong inputs: unreachable source exits 69, a key of the other type 78, one error line each', async (t) => {

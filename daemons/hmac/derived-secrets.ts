@@ -59,6 +59,15 @@ function presentVersions(dir: string): number[] {
   } catch (err) {
     throw new DaemonError('KEY_LOAD_FAILED', `secret directory ${dir}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
   }
+  // A file meant as a master that names no version (master-v02, master-v2026120700) would be passed
+  // over in silence, and the rotation it was put there for would not happen.
+  const misnamed = names.find((name) => name.startsWith('master-v') && !MASTER_NAME.test(name));
+  if (misnamed !== undefined) {
+    throw new DaemonError(
+      'KEY_LOAD_FAILED',
+      `secret directory ${dir}: ${misnamed} names no key version (master-v<1..${KEY_VERSION_MAX}>, without leading zeros); rename or remove it`,
+    );
+  }
   const versions = names.map((name) => MASTER_NAME.exec(name)?.[1]).filter((v): v is string => v !== undefined);
   return versions.map(Number).sort((a, b) => a - b);
 }

@@ -37,6 +37,13 @@ t.test('start-up failures exit 78 with one clear line and no secret bytes', asyn
     /CONFIG_INVALID: --key-version and --accept-versions apply to --mode derived only/,
   ]);
   const derived = derivedDir(path.join(base, 'derived-1'), [1]);
+  const misnamed = derivedDir(path.join(base, 'derived-misnamed'), [1]);
+  fs.copyFileSync(path.join(misnamed, 'master-v1'), path.join(misnamed, 'master-v02'));
+  cases.push([
+    'a master file that names no version (leading zero)',
+    ['--mode', 'derived', '--secret-dir', misnamed],
+    /KEY_LOAD_FAILED: secret directory .*master-v02 names no key version/,
+  ]);
   cases.push(['pinned version without its file', ['--mode', 'derived', '--secret-dir', derived, '--key-version', '2'], /KEY_LOAD_FAILED: .*master-v2: ENOENT/]);
   // The HKDF info holds the version as a u32; a larger one once started and failed every request INTERNAL.
   cases.push([

@@ -22,7 +22,16 @@ export function readExport(file: string): MarkEntry[] {
   const list = Array.isArray(parsed) ? parsed : (parsed as { marks?: unknown })?.marks;
   if (!Array.isArray(list)) throw new DaemonError('BAD_REQUEST', `${file}: expected {"format":"${EXPORT_FORMAT}","marks":[…]} or an array of marks`);
   // Every entry is checked before anything is written: an import is all or nothing on bad input.
-  return list.map((item, i) => checkedEntry(item, `${file}: marks[${i}]`));
+  const entries = list.map((item, i) => checkedEntry(item, `${file}: marks[${i}]`));
+  // One mark per slot: with --force the last would win, and two exports joined could lower a slot.
+  const seen = new Map<string, number>();
+  entries.forEach((e, i) => {
+    const slot = `${e.chainId} ${e.pkh} ${e.kind}`;
+    const first = seen.get(slot);
+    if (first !== undefined) throw new DaemonError('BAD_REQUEST', `${file}: marks[${first}] and marks[${i}] are both for ${slot}; keep one mark per slot`);
+    seen.set(slot, i);
+  });
+  return entries;
 }
 
 /** One entry as written: only the known fields, each valid (BAD_REQUEST naming `where` otherwise). */

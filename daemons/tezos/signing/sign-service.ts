@@ -16,7 +16,9 @@ import { isConsensusKind, parseSignRequest, type SignRequest } from './sign-requ
 import type { LogEvent } from '../../../lib/transparency/log-entry.js';
 import { tezosSignEvent } from './signature-log.js';
 
-/** A key hash as messages and log lines show it: printable, and clipped (a real one is 36 characters). */
+/** Preattestation and attestation tags that carry a slot (before Seoul's BLS mode, tags 40 and 41). */
+const SLOT_TAGS = new Set([20, 21, 23]);
+
 /**
  * A short hash of a signature for the request log: `signerd tezos watermark audit` compares them across
  * processes (two different values for one slot would be a double signature). Signatures are public;
@@ -26,6 +28,7 @@ function signatureFingerprint(signature: string): string {
   return createHash('sha256').update(signature).digest('hex').slice(0, 16);
 }
 
+/** A key hash as messages and log lines show it: printable, and clipped (a real one is 36 characters). */
 export function shownPkh(pkh: string): string {
   return logSafe(pkh, 40);
 }
@@ -116,6 +119,15 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
     if (request.kind === 'authenticated')
       throw new DaemonError('NOT_ALLOWED', 'refusing to sign an authentication request (magic byte 0x04) with a managed key');
     checkPolicy(entry.policy, request);
+    // tz4 and the consensus tags with a slot (20, 21, 23) go with signature version 1 (AUG, Rio and
+    // before); from Seoul on, tz4 signs tags 40/41 with POP. The other pairing no protocol accepts:
+    // refused before a watermark is reserved (tezos.md 2.6).
+    if (request.consensusTag !== null && SLOT_TAGS.has(request.consensusTag) && opts.version !== 1 && curveOfPublicKeyHash(entry.pkh) === 'bls12-381') {
+      throw new DaemonError(
+        'NOT_ALLOWED',
+        `consensus tag ${request.consensusTag} carries a slot: a tz4 key signs it only with version=1 (Rio and earlier); from Seoul on it signs tags 40 and 41`,
+      );
+    }
     const signOpts = opts.version === undefined ? {} : { version: opts.version };
     const logged = async (signature: string): Promise<string> => {
       if (deps.transparencyLog) fields['logIndex'] = await deps.transparencyLog.append(tezosSignEvent(entry, payload, signature, request, opts.version));

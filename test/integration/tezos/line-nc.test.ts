@@ -83,6 +83,11 @@ t.test('line protocol through nc', needTools('nc'), async (t) => {
   t.match(again, /^ERR WATERMARK_REJECTED /, 'the same bytes under another scheme version are not signed twice');
   const [v0] = await nc(linePort, `sign ${TZ4.pkh} ${blsAttestation({ level: 10, round: 0 }).toString('hex')} version=0\n`);
   t.match(v0, /^ERR BAD_REQUEST Failed to handle secret key in Signature version 0/, 'tz4 with version=0 is refused, as octez does');
+  const slotted = consensus('attestation', { level: 11, round: 0 }).toString('hex');
+  const [pop] = await nc(linePort, `sign ${TZ4.pkh} ${slotted}\n`);
+  t.match(pop, /^ERR NOT_ALLOWED consensus tag 21 carries a slot/, 'tz4, a tag with a slot, POP (Seoul on): refused, as the protocol would');
+  const [aug] = await nc(linePort, `sign ${TZ4.pkh} ${slotted} version=1\n`);
+  t.match(aug, /^BLsig/, 'with version=1 (AUG, Rio and before) it is signed');
 
   const long = await exchange(linePort, ['x'.repeat(200_000)]);
   t.match(long[0], /^ERR LINE_TOO_LONG /, 'overlong line: ERR LINE_TOO_LONG');

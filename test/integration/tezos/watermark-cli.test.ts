@@ -104,6 +104,11 @@ t.test('watermark admin commands', needTools('redis-server'), async (t) => {
 
   fs.writeFileSync(path.join(dir, 'bad.json'), JSON.stringify({ marks: [{ chainId: MAINNET_ID, pkh: TZ1.pkh, kind: 'block', level: -1, round: 0 }] }));
   t.equal((await runSignerd(['tezos', 'watermark', 'import', ...onRedis, path.join(dir, 'bad.json')])).code, 78, 'an invalid import is refused whole');
+  const mark = (level: number) => ({ chainId: MAINNET_ID, pkh: TZ1.pkh, kind: 'block', level, round: 0, digest: '', signature: null });
+  fs.writeFileSync(path.join(dir, 'twice.json'), JSON.stringify({ marks: [mark(500), mark(400)] }));
+  const twice = await runSignerd(['tezos', 'watermark', 'import', '--force', ...onRedis, path.join(dir, 'twice.json')]);
+  t.equal(twice.code, 78, 'two marks for one slot in one file: refused whole, even with --force (the last would win, lowering the slot)');
+  t.match(twice.stderr, /marks\[0\] and marks\[1\] are both for/);
 });
 
 t.test('show and export against a state directory with no watermark store: refused, path named, nothing created', async (t) => {

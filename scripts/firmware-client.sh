@@ -77,3 +77,18 @@ le16() {
 fw_check_selector() {
   [[ $1 =~ ^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$ ]] || { echo "${0##*/}: bad machine/distro name: $1" >&2; return 1; }
 }
+
+# fw_install <file> <dest>: puts <file> at <dest> in one rename. The result is made in a temporary
+# directory, often another file system (tmpfs), where `mv` would copy then unlink: an interruption
+# could leave <dest> truncated, and <dest> is often the input itself (a module signed in place). So
+# it is copied beside <dest> first; only the rename, atomic within one directory, replaces <dest>.
+fw_install() {
+  local dir tmp
+  dir=$(dirname -- "$2")
+  [ -d "$dir" ] || { echo "${0##*/}: $dir: no such directory" >&2; return 1; }
+  tmp=$(mktemp "$dir/.${2##*/}.XXXXXX") || return 1
+  if ! cp -p -- "$1" "$tmp" || ! mv -f -- "$tmp" "$2"; then
+    rm -f -- "$tmp"
+    return 1
+  fi
+}

@@ -130,6 +130,7 @@ while [ -z "$archive_end" ]; do
 done
 [ -n "$manifest_end" ] || refuse "no manifest"
 
+[ "$manifest_size" -gt 0 ] || refuse "the manifest is empty (it lists no file to sign)"
 manifest_b64=$(dd if="$in" iflag=skip_bytes,count_bytes skip="$manifest_data" count="$manifest_size" bs=65536 status=none | base64 -w0)
 [ "${#manifest_b64}" -eq $((4 * ((manifest_size + 2) / 3))) ] || refuse "could not read the manifest"
 sig=$(fw_request "MENDER $distro $manifest_b64")

@@ -32,4 +32,4 @@ cat "$work/shdr" "$work/uuid" "$work/version" "$elf" | openssl dgst -sha256 -bin
 fw_request "OPTEE $machine $algo $(hex_of "$work/digest")" | base64 -d > "$work/sig"
 [ "$(stat -c %s "$work/sig")" -eq "$sig_bytes" ] || { echo "${0##*/}: signature has the wrong length" >&2; exit 1; }
 cat "$work/shdr" "$work/digest" "$work/sig" "$work/uuid" "$work/version" "$elf" > "$work/out.ta"
-mv -f "$work/out.ta" "$out"
+fw_install "$work/out.ta" "$out"

@@ -13,6 +13,7 @@ out=${4:-$(dirname "$description")/sw-description.sig}
 fw_check_selector "$distro"
 case "$method" in RSA | RSA-PSS | CMS) ;; *) echo "${0##*/}: method must be RSA, RSA-PSS or CMS" >&2; exit 2 ;; esac
 [ -f "$description" ] || { echo "${0##*/}: $description: no such file" >&2; exit 1; }
+[ -s "$description" ] || { echo "${0##*/}: $description is empty (swupdate refuses an empty sw-description)" >&2; exit 1; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -22,4 +23,4 @@ else
   fw_request "SWUPDATE-DIGEST $distro $method $(openssl dgst -sha256 -binary "$description" | hex_of)" > "$work/b64"
 fi
 base64 -d "$work/b64" > "$work/sig"
-mv -f "$work/sig" "$out"
+fw_install "$work/sig" "$out"

@@ -30,4 +30,4 @@ digest=$(openssl asn1parse -inform DER -in "$work/data.p7" | sed -n 's/.* l=  *3
 fw_request "UEFI $machine $digest" | base64 -d > "$work/sig.p7"
 cp -p "$image" "$work/signed.efi"
 sbattach --attach "$work/sig.p7" "$work/signed.efi" > "$work/log" 2>&1 || { echo "${0##*/}: sbattach: $(tail -n 1 "$work/log")" >&2; exit 1; }
-mv -f "$work/signed.efi" "$dest"
+fw_install "$work/signed.efi" "$dest"

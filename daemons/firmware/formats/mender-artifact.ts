@@ -31,12 +31,15 @@ export async function signMenderArtifact(input: string, output: string, signer: 
     if (version?.name !== 'version' || manifest?.name !== 'manifest') throw invalid("it must start with 'version' and 'manifest'");
     for (const entry of entries) if (entry.type !== 'file') throw invalid(`${entry.name} is not a regular file`);
     if (rest.some((e) => e.name === 'manifest.sig')) throw invalid('it is already signed');
+    checkMembers(entries);
     if (version.size > 4096) throw invalid('version too large');
     if (manifest.size > limits.manifestBytesMax) throw new DaemonError('PAYLOAD_TOO_LARGE', `manifest larger than ${limits.manifestBytesMax} bytes`);
     checkVersion(await readEntryContent(fh, version));
     const manifestBytes = await readEntryContent(fh, manifest);
     const listed = parseManifest(manifestBytes);
     if (!listed.has('version')) throw invalid("manifest does not list 'version'");
+    // A header the manifest does not list would be outside what the signature covers.
+    for (const entry of rest) if (entry.name.startsWith('header') && !listed.has(entry.name)) throw invalid(`manifest does not list '${entry.name}'`);
     for (const entry of entries) {
       const expected = listed.get(entry.name);
       if (expected !== undefined && (await hashEntry(fh, entry)) !== expected) throw invalid(`${entry.name} does not match its manifest hash`);
@@ -60,7 +63,24 @@ function checkVersion(bytes: Buffer): void {
   if (format !== 'mender' || (version !== 2 && version !== 3)) throw invalid('only Mender artifact format versions 2 and 3 can be signed');
 }
 
-/** `<sha256 hex>  <path>` lines, each path once. */
+/** The outer members mender-artifact reads (and `scripts/firmware-sign-mender.sh` allows). */
+const MEMBER_NAME = /^(version|manifest|manifest-augment|header(-augment)?\.tar(\.gz|\.xz|\.zst)?|data\/[0-9]{4}\.tar(\.gz|\.xz|\.zst)?)$/;
+
+/**
+ * What `mender-artifact validate` would refuse after signing is refused before: other member names,
+ * a name twice, no header. A signed artifact that fails at deploy time passed the build for nothing.
+ */
+function checkMembers(entries: readonly TarEntry[]): void {
+  const seen = new Set<string>();
+  for (const entry of entries) {
+    if (!MEMBER_NAME.test(entry.name)) throw invalid(`unexpected member ${JSON.stringify(entry.name.slice(0, 100))} (not a Mender artifact member)`);
+    if (seen.has(entry.name)) throw invalid(`${entry.name} appears twice`);
+    seen.add(entry.name);
+  }
+  if (!entries.some((e) => /^header\.tar/.test(e.name))) throw invalid('it has no header.tar member');
+}
+
+/** `<sha256 hex>  <path>` lines, each path once, none leading out of the artifact. */
 function parseManifest(bytes: Buffer): Map<string, string> {
   const text = bytes.toString('utf8');
   if (!text.endsWith('\n')) throw invalid('manifest does not end with a newline');
@@ -69,6 +89,7 @@ function parseManifest(bytes: Buffer): Map<string, string> {
     const match = MANIFEST_LINE.exec(line);
     if (!match) throw invalid('manifest line is not "<sha256>  <path>"');
     if (listed.has(match[2]!)) throw invalid('manifest lists a path twice');
+    if (match[2]!.startsWith('/') || match[2]!.split('/').includes('..')) throw invalid('manifest lists a path outside the artifact');
     listed.set(match[2]!, match[1]!);
   }
   return listed;

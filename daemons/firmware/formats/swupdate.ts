@@ -42,7 +42,16 @@ export async function signSwDescriptionDigest(signer: DigestSigner, method: Swup
   return signer.sign(method === 'RSA' ? 'rsa-pkcs1-sha256' : 'rsa-pss-sha256-max-salt', sha256);
 }
 
-/** sw-description.sig from the sw-description bytes. */
-export function signSwDescription(signer: DigestSigner, method: SwupdateMethod, swDescription: Buffer): Promise<Buffer> {
+/**
+ * sw-description.sig from the sw-description bytes, which must be UTF-8 text (libconfig or JSON, as
+ * swupdate parses it): both front ends sign through here, so both refuse the same files. The digest
+ * form cannot tell.
+ */
+export async function signSwDescription(signer: DigestSigner, method: SwupdateMethod, swDescription: Buffer): Promise<Buffer> {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(swDescription);
+  } catch {
+    throw new DaemonError('BAD_REQUEST', 'sw-description is not UTF-8 text');
+  }
   return signSwDescriptionDigest(signer, method, crypto.createHash('sha256').update(swDescription).digest());
 }

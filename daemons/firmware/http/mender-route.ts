@@ -40,7 +40,12 @@ export function menderRoute(keyRoot: KeyRoot, limits: FirmwareHttpLimits, artifa
   };
 }
 
-async function signInPlace(target: { path: string; mode: number }, root: string, signer: DigestSigner, ctx: UploadContext): Promise<HttpReply> {
+async function signInPlace(
+  target: { path: string; mode: number; uid: number; gid: number },
+  root: string,
+  signer: DigestSigner,
+  ctx: UploadContext,
+): Promise<HttpReply> {
   const name = path.basename(target.path);
   ctx.fields['artifact'] = name.slice(0, 120);
   // Everything from here goes through one open descriptor of the artifact's directory, never its path
@@ -58,6 +63,12 @@ async function signInPlace(target: { path: string; mode: number }, root: string,
     const held = await fs.realpath(`/proc/self/fd/${dir.fd}`);
     if (held !== path.resolve(root) && !inside(root, held)) throw new DaemonError('NOT_ALLOWED', 'artifact-uri is outside the configured artifact root');
     const { files } = await signMenderArtifact(via(name), via(temp), signer, ARTIFACT_LIMITS);
+    // The build's file, not the daemon's: its owner is kept where the daemon may set it (root, or
+    // the same user), as digsigserver's copy-back kept it. Otherwise the file becomes the daemon's
+    // user's, with the artifact's mode (docs/firmware-http.md).
+    await fs.chown(via(temp), target.uid, target.gid).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPERM') throw err;
+    });
     await fs.chmod(via(temp), target.mode);
     await fs.rename(via(temp), via(name));
     ctx.fields['files'] = files;
@@ -92,7 +103,7 @@ async function wouldResolveTo(named: string): Promise<string> {
 }
 
 /** file:// URIs only, resolved (symlinks included) to a regular file inside the configured root. */
-async function resolveArtifactUri(uri: string, root: string | null, bytesMax: number): Promise<{ path: string; mode: number }> {
+async function resolveArtifactUri(uri: string, root: string | null, bytesMax: number): Promise<{ path: string; mode: number; uid: number; gid: number }> {
   let url: URL;
   try {
     url = new URL(uri);
@@ -127,5 +138,5 @@ async function resolveArtifactUri(uri: string, root: string | null, bytesMax: nu
   const stat = await fs.stat(real);
   if (!stat.isFile()) throw new DaemonError('BAD_REQUEST', 'artifact-uri is not a regular file');
   if (stat.size > bytesMax) throw new DaemonError('PAYLOAD_TOO_LARGE', `artifact larger than ${bytesMax} bytes`);
-  return { path: real, mode: stat.mode & 0o7777 };
+  return { path: real, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid };
 }

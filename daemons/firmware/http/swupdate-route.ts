@@ -25,11 +25,6 @@ export function swupdateRoute(keyRoot: KeyRoot, limits: FirmwareHttpLimits): Upl
       const method = form.text.get('method') || 'RSA';
       if (!isSwupdateMethod(method)) throw new DaemonError('BAD_REQUEST', 'method must be RSA, RSA-PSS or CMS');
       const content = await readFile(uploadedFile(form, 'sw-description'));
-      try {
-        new TextDecoder('utf-8', { fatal: true }).decode(content);
-      } catch {
-        throw new DaemonError('BAD_REQUEST', 'sw-description is not UTF-8 text');
-      }
       Object.assign(ctx.fields, { distro, method, bytes: content.length });
       const signature = await signSwDescription(keyRoot.signer(distro, swupdateSlot(method), 'sw-description'), method, content);
       const out = path.join(ctx.dir, 'sw-description.sig');

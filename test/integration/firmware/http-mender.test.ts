@@ -44,6 +44,9 @@ t.test('/sign/mender', needTools('curl', 'tar', 'mender-artifact'), async (t) =>
     fs.mkdirSync(path.dirname(target));
     fs.copyFileSync(unsigned, target);
     fs.chmodSync(target, 0o644);
+    // The build's user owns its artifact (here nobody's uid, where the test may set it: as root).
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) fs.chownSync(target, 65534, 65534);
     const post = curlPost(`${http.url}/sign/mender`, ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${target}`], {
       output: path.join(work, 'reply.txt'),
     });
@@ -51,6 +54,7 @@ t.test('/sign/mender', needTools('curl', 'tar', 'mender-artifact'), async (t) =>
     t.equal(fs.readFileSync(path.join(work, 'reply.txt'), 'utf8'), 'Signing successful');
     t.ok(validate(target, http.keys.pub.menderRsa).ok, 'the artifact at the URI validates');
     t.equal(fs.statSync(target).mode & 0o777, 0o644, 'its mode is kept');
+    if (asRoot) t.same([fs.statSync(target).uid, fs.statSync(target).gid], [65534, 65534], 'and its owner');
     t.same(fs.readdirSync(path.dirname(target)), ['image.mender'], 'no temporary file left beside it');
     t.equal(
       curlPost(`${http.url}/sign/mender`, ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${target}`]).status,
@@ -97,10 +101,50 @@ t.test('/sign/mender', needTools('curl', 'tar', 'mender-artifact'), async (t) =>
     const bad = path.join(work, 'bad');
     fs.mkdirSync(bad);
     t.equal(run('tar', ['-C', bad, '-xf', unsigned]).code, 0);
+    const version = fs.readFileSync(path.join(bad, 'version'));
     fs.writeFileSync(path.join(bad, 'version'), '{"format":"mender","version":3} ');
     run('tar', ['-C', bad, '-cf', path.join(work, 'mismatch.mender'), 'version', 'manifest', 'header.tar.gz', 'data/0000.tar.gz']);
+    fs.writeFileSync(path.join(bad, 'version'), version);
+    // Artifacts mender-artifact itself signs, and then refuses to validate: refused before signing.
+    const members = ['version', 'manifest', 'header.tar.gz', 'data/0000.tar.gz'];
+    fs.writeFileSync(path.join(bad, 'extra'), 'x');
+    run('tar', ['-C', bad, '-cf', path.join(work, 'extra.mender'), ...members, 'extra']);
+    run('tar', [
+      '--hard-dereference',
+      '-C',
+      bad,
+      '-cf',
+      path.join(work, 'twice.mender'),
+      'version',
+      'manifest',
+      'manifest',
+      'header.tar.gz',
+      'data/0000.tar.gz',
+    ]);
+    const manifest = fs.readFileSync(path.join(bad, 'manifest'), 'utf8');
+    fs.writeFileSync(
+      path.join(bad, 'manifest'),
+      manifest
+        .split('\n')
+        .filter((l) => !l.endsWith('header.tar.gz'))
+        .join('\n'),
+    );
+    run('tar', ['-C', bad, '-cf', path.join(work, 'unlisted-header.mender'), ...members]);
+    fs.writeFileSync(path.join(bad, 'manifest'), manifest);
     fs.writeFileSync(path.join(work, 'truncated.mender'), fs.readFileSync(unsigned).subarray(0, 3000));
     fs.writeFileSync(path.join(work, 'garbage.mender'), Buffer.alloc(4096, 0x41));
+    for (const [name, why] of [
+      ['extra.mender', /unexpected member "extra"/],
+      ['twice.mender', /manifest appears twice/],
+      ['unlisted-header.mender', /manifest does not list 'header.tar.gz'/],
+    ] as const) {
+      const body = path.join(work, `${name}.reply`);
+      const r = run('curl', ['--silent', '-o', body, '-w', '%{http_code}', '-F', `distro=${DISTRO}`, '-F', `artifact=@${name}`, `${http.url}/sign/mender`], {
+        cwd: work,
+      });
+      t.equal(r.stdout.toString(), '400', name);
+      t.match(fs.readFileSync(body, 'utf8'), why, name);
+    }
     for (const name of ['mismatch.mender', 'truncated.mender', 'garbage.mender']) {
       t.equal(curlPost(`${http.url}/sign/mender`, ['-F', `distro=${DISTRO}`, '-F', `artifact=@${name}`], { cwd: work }).status, 400, name);
     }

@@ -128,6 +128,11 @@ t.test('swupdate through the line protocol', tools, async (t) => {
   t.test('bad swupdate requests', async (t) => {
     t.match(await request(daemon.port, `SWUPDATE ${DISTRO} DSA ${description.toString('base64')}`), /^ERR BAD_REQUEST method must be/);
     t.match(await request(daemon.port, `SWUPDATE ${DISTRO} RSA not*base64`), /^ERR BAD_REQUEST sw-description is not base64/);
+    // The HTTP front end refuses it too: one rule, in the signing core both share.
+    t.match(
+      await request(daemon.port, `SWUPDATE ${DISTRO} CMS ${Buffer.from('software = {};\xff', 'latin1').toString('base64')}`),
+      /^ERR BAD_REQUEST sw-description is not UTF-8 text/,
+    );
     t.match(await request(daemon.port, `SWUPDATE ${DISTRO} RSA ====`), /^ERR BAD_REQUEST/);
     t.match(await request(daemon.port, `SWUPDATE-DIGEST ${DISTRO} CMS abcd`), /^ERR BAD_REQUEST .*32 bytes/);
     // An empty sw-description: the base64 of nothing cannot be sent, and its digest is refused as HTTP refuses the file.

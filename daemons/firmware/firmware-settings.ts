@@ -5,7 +5,7 @@ import { realpathSync } from 'node:fs';
 import os from 'node:os';
 import type { Command, OptionValues } from '@commander-js/extra-typings';
 import { listenSettings, required, type ListenOptionValues, type ListenSettings } from '../../lib/config/daemon-options.js';
-import { parseCount, parsePort } from '../../lib/config/numbers.js';
+import { parseCount, parseMilliseconds, parsePort } from '../../lib/config/numbers.js';
 import { DaemonError } from '../../lib/errors.js';
 import { DEFAULT_FIRMWARE_HTTP_LIMITS, FIRMWARE_HTTP_SPARE_CONNECTIONS, type FirmwareHttpLimits } from './firmware-limits.js';
 import {
@@ -61,14 +61,14 @@ export function addFirmwareOptions<Args extends unknown[], Opts extends OptionVa
       parseCount('--http-file-bytes-max', 1),
       d.signedFileBytesMax,
     )
-    .option('--http-request-ms-max <ms>', 'time allowed to receive a whole HTTP request', parseCount('--http-request-ms-max', 1000), d.requestMsMax)
+    .option('--http-request-ms-max <ms>', 'time allowed to receive a whole HTTP request', parseMilliseconds('--http-request-ms-max', 1000), d.requestMsMax)
     .option(
       '--http-idle-ms-max <ms>',
       'time allowed for the request headers, and for each 64 KiB of an upload; then 408 and a close',
-      parseCount('--http-idle-ms-max', 100),
+      parseMilliseconds('--http-idle-ms-max', 100),
       d.idleMsMax,
     )
-    .option('--http-processing-ms-max <ms>', 'time allowed to sign and pack one upload', parseCount('--http-processing-ms-max', 100), d.processingMsMax)
+    .option('--http-processing-ms-max <ms>', 'time allowed to sign and pack one upload', parseMilliseconds('--http-processing-ms-max', 100), d.processingMsMax)
     .option('--http-jobs-max <n>', 'HTTP signing requests processed at once; more wait their turn', parseCount('--http-jobs-max', 1), d.jobsMax)
     .option(
       '--http-queue-max <n>',
@@ -85,7 +85,7 @@ export function addFirmwareOptions<Args extends unknown[], Opts extends OptionVa
     .option(
       '--http-queue-ms-max <ms>',
       'longest a request waits for upload room and a signing slot; then 503',
-      parseCount('--http-queue-ms-max', 0),
+      parseMilliseconds('--http-queue-ms-max', 0),
       d.queueMsMax,
     )
     .option('--http-temp-dir <dir>', 'parent of the private directory for uploads (default: the system temp dir)')

@@ -3,7 +3,7 @@
 import { Command, Option, type OptionValues } from '@commander-js/extra-typings';
 import { DaemonError } from '../../lib/errors.js';
 import { DEFAULT_LIMITS } from '../../lib/limits.js';
-import { parseCount, parsePort } from '../../lib/config/numbers.js';
+import { parseCount, parseMilliseconds, parsePort } from '../../lib/config/numbers.js';
 import { isPkcs11Uri } from '../../lib/keys/pkcs11-uri.js';
 import type { SecretSettings } from './secret-set.js';
 import { parseMode } from './secret-set.js';
@@ -80,7 +80,7 @@ export function addHmacOptions<Args extends unknown[], Opts extends OptionValues
     .option(
       '--secret-read-ms-max <ms>',
       'mode32: deadline for reading one key from its file; --secret: deadline of one HSM call',
-      parseCount('--secret-read-ms-max', 1),
+      parseMilliseconds('--secret-read-ms-max', 1),
       DEFAULT_LIMITS.backendCallMsMax,
     );
 }

@@ -64,11 +64,13 @@ async function serveWith(
   const { listen } = settings;
   // A store connection lost or back (Redis; a failed PostgreSQL one) is probed at once: /readyz need not wait for the next probe.
   const marksChanged = createProbeTrigger();
-  const marks = ops.timedStore(await openDaemonWatermarks(settings.store, settings.hostFloorDir, log, marksChanged.fire), settings.store.kind, [
-    'reserve',
-    'recordSignature',
-    'read',
-  ]);
+  const marks = await openDaemonWatermarks(
+    settings.store,
+    settings.hostFloorDir,
+    log,
+    (store) => ops.timedStore(store, settings.store.kind, ['reserve', 'recordSignature', 'read']),
+    marksChanged.fire,
+  );
   try {
     // A baker's first request after a restart must not meet a store still connecting (bounded wait,
     // as the sign daemons do); a Redis that can lose marks stops start-up here (exit 78).

@@ -7,7 +7,7 @@ import { Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import { commandFailure, DaemonError, EXIT_CONFIG, failureLine, isDaemonError } from '../errors.js';
 import { DEFAULT_LIMITS, LOG_PROOF_FILE_BYTES_MAX, SIGNATURE_BYTES_MAX } from '../limits.js';
 import { applyConfigFile } from '../config/config-file.js';
-import { parseCount } from '../config/numbers.js';
+import { parseCount, parseMilliseconds } from '../config/numbers.js';
 import {
   addTransparencyLogDirOption,
   addTransparencyLogKeyOptions,
@@ -351,7 +351,7 @@ function mirror() {
     .argument('<url>', "the log's base URL, e.g. http://127.0.0.1:9870/")
     .requiredOption('--out <dir>', 'the mirror directory (made if missing); run again with the same directory to follow the log')
     .requiredOption('--log-key <vkey>', "the log's verifier key (or a file holding it): the served checkpoint must verify, or nothing is mirrored")
-    .option('--request-ms-max <ms>', 'time allowed for each GET', parseCount('--request-ms-max', 1), MIRROR_REQUEST_MS_MAX)
+    .option('--request-ms-max <ms>', 'time allowed for each GET', parseMilliseconds('--request-ms-max', 1), MIRROR_REQUEST_MS_MAX)
     .option('--tls-ca <file>', "https: the certificate (or CA) to trust for the server instead of the system's, e.g. its `signerd tls selfsigned` certificate")
     .option('--tls-cert <file>', 'https: a client certificate, for a log server with client channels (`signerd client new`)')
     .option('--tls-key <file>', 'the key of --tls-cert (mode 0600)');

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { DaemonError } from '../errors.js';
 import { DEFAULT_LIMITS, HTTP_REPLY_STALL_MS_MAX } from '../limits.js';
 import { LOG_LEVELS } from '../log/logger.js';
-import { parseCount, parsePort } from '../config/numbers.js';
+import { parseCount, parseMilliseconds, parsePort } from '../config/numbers.js';
 import { required } from '../config/daemon-options.js';
 import { addTransparencyLogDirOption } from '../config/transparency-log-options.js';
 import { addChannelOptions, channelPolicy, type ChannelPolicy } from '../channels/channel-options.js';
@@ -42,14 +42,19 @@ function serveCommand() {
     .option('--host <address>', 'address to listen on; beyond loopback only with TLS (--tls-cert) or --insecure-plaintext', '127.0.0.1')
     .option('--port <port>', 'HTTP port', parsePort('--port'), LOG_HTTP_PORT)
     .option('--connections-max <n>', 'open connections; more are closed at once', parseCount('--connections-max', 1), DEFAULT_LIMITS.connectionsMax)
-    .option('--request-ms-max <ms>', 'a request must arrive whole within this long', parseCount('--request-ms-max', 1), DEFAULT_LIMITS.httpRequestMsMax)
+    .option('--request-ms-max <ms>', 'a request must arrive whole within this long', parseMilliseconds('--request-ms-max', 1), DEFAULT_LIMITS.httpRequestMsMax)
     .option(
       '--reply-stall-ms-max <ms>',
       'a reply that makes no progress this long (its client stopped reading) is cut',
-      parseCount('--reply-stall-ms-max', 1),
+      parseMilliseconds('--reply-stall-ms-max', 1),
       HTTP_REPLY_STALL_MS_MAX,
     )
-    .option('--drain-ms-max <ms>', 'on SIGTERM, time allowed for replies in progress before exit', parseCount('--drain-ms-max', 0), DEFAULT_LIMITS.drainMsMax)
+    .option(
+      '--drain-ms-max <ms>',
+      'on SIGTERM, time allowed for replies in progress before exit',
+      parseMilliseconds('--drain-ms-max', 0),
+      DEFAULT_LIMITS.drainMsMax,
+    )
     .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).default('info'));
 }
 

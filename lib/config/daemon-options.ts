@@ -10,7 +10,7 @@ import type { TcpServerOptions } from '../server/serve-tcp.js';
 import type { RequestLogMode } from '../server/request-log.js';
 import type { ReplyMode } from '../protocol/reply-format.js';
 import { LOG_LEVELS } from '../log/logger.js';
-import { parseCount, parsePort } from './numbers.js';
+import { parseCount, parseMilliseconds, parsePort } from './numbers.js';
 import { addChannelOptions, channelPolicy, type ChannelPolicy } from '../channels/channel-options.js';
 import { addOperationsOptions, operationsSettings, type OperationsSettings } from '../operations/operations-options.js';
 
@@ -56,20 +56,25 @@ export function addListenOptions<Args extends unknown[], Opts extends OptionValu
     )
     .option('--connections-max <n>', 'open connections; one more gets ERR BUSY', parseCount('--connections-max', 1), DEFAULT_LIMITS.connectionsMax)
     .option('--in-flight-max <n>', 'requests processed at once across connections; others wait', parseCount('--in-flight-max', 1), DEFAULT_LIMITS.inFlightMax)
-    .option('--idle-timeout-ms <ms>', 'close a connection idle this long', parseCount('--idle-timeout-ms', 1), DEFAULT_LIMITS.idleTimeoutMs)
+    .option('--idle-timeout-ms <ms>', 'close a connection idle this long', parseMilliseconds('--idle-timeout-ms', 1), DEFAULT_LIMITS.idleTimeoutMs)
     .option(
       '--line-ms-max <ms>',
       'a request line must be complete this long after its first byte; later gets ERR BAD_REQUEST and a close',
-      parseCount('--line-ms-max', 1),
+      parseMilliseconds('--line-ms-max', 1),
       DEFAULT_LIMITS.lineMsMax,
     )
     .option(
       '--linger-ms <ms>',
       'without --keep-open: wait this long for another line after the last reply before closing (0: close as soon as every line is answered)',
-      parseCount('--linger-ms', 0),
+      parseMilliseconds('--linger-ms', 0),
       DEFAULT_LIMITS.lingerMs,
     )
-    .option('--drain-ms-max <ms>', 'on SIGTERM, time allowed for in-flight requests before exit', parseCount('--drain-ms-max', 0), DEFAULT_LIMITS.drainMsMax)
+    .option(
+      '--drain-ms-max <ms>',
+      'on SIGTERM, time allowed for in-flight requests before exit',
+      parseMilliseconds('--drain-ms-max', 0),
+      DEFAULT_LIMITS.drainMsMax,
+    )
     .addOption(new Option('--log-level <level>', 'pino log level').choices(LOG_LEVELS).default('info'))
     .addOption(
       new Option(

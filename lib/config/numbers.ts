@@ -11,6 +11,17 @@ export function parseCount(option: string, min = 0, max = Number.MAX_SAFE_INTEGE
   };
 }
 
+/**
+ * The longest a duration option may be: a Node timer's limit (2^31 - 1 ms, about 24.8 days). A longer
+ * one would fire after 1 ms, with a TimeoutOverflowWarning, and turn a deadline into none at all.
+ */
+const DURATION_MS_MAX = 2_147_483_647;
+
+/** A `--…-ms` option: whole milliseconds from `min` to DURATION_MS_MAX. */
+export function parseMilliseconds(option: string, min = 0): (value: string | number) => number {
+  return parseCount(option, min, DURATION_MS_MAX);
+}
+
 export function parsePort(option: string): (value: string | number) => number {
   const count = parseCount(option, 0);
   return (value) => {

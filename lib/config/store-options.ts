@@ -7,7 +7,7 @@ import type { EtcdConnectionOptions } from '../store/etcd-connection.js';
 import type { PostgresConnectionOptions } from '../store/postgres-connection.js';
 import type { RedisConnectionOptions } from '../store/redis-connection.js';
 import type { DurabilityLog } from '../store/redis-durability.js';
-import { parseCount } from './numbers.js';
+import { parseCount, parseMilliseconds } from './numbers.js';
 import { required } from './daemon-options.js';
 
 export type StoreSettings =
@@ -92,7 +92,7 @@ export function addStoreOptions<Args extends unknown[], Opts extends OptionValue
     .option('--etcd-tls-ca <file>', 'etcd: CA certificate of the members')
     .option('--etcd-tls-cert <file>', 'etcd: client certificate (with --etcd-tls-key)')
     .option('--etcd-tls-key <file>', 'etcd: client private key (mode 0600)')
-    .option('--store-timeout-ms <ms>', 'deadline of one store command', parseCount('--store-timeout-ms', 1), DEFAULT_LIMITS.storeCommandMsMax);
+    .option('--store-timeout-ms <ms>', 'deadline of one store command', parseMilliseconds('--store-timeout-ms', 1), DEFAULT_LIMITS.storeCommandMsMax);
 }
 
 /** The option values addStoreOptions declares. */

@@ -241,6 +241,9 @@ export function connectEtcd(opts: EtcdConnectionOptions): EtcdClient {
 }
 
 function parseEndpoint(entry: string, tls: boolean): URL {
+  // `http://user:password@host:port` would put a password in argv (and its user part was ignored); refused, never echoed.
+  if (entry.includes('@'))
+    throw new DaemonError('CONFIG_INVALID', 'an etcd endpoint is host:port only (no user or password); use --etcd-user and --etcd-password-file');
   const text = /^https?:\/\//.test(entry) ? entry : `${tls ? 'https' : 'http'}://${entry}`;
   try {
     const url = new URL(text);

@@ -112,6 +112,8 @@ function checkedRedisUrl(url: string): { tls: boolean } {
 }
 
 function parseHostPort(entry: string): { host: string; port: number } {
+  // `user:password@host:port` would put a password in argv; it is refused, and never echoed.
+  if (entry.includes('@')) throw new DaemonError('CONFIG_INVALID', 'a redis node is host:port only (no user or password); use --redis-password-file');
   const match = /^(.+):(\d+)$/.exec(entry.trim());
   if (!match) throw new DaemonError('CONFIG_INVALID', `redis node "${entry}": expected host:port`);
   return { host: match[1]!.replace(/^\[|\]$/g, ''), port: Number(match[2]) };

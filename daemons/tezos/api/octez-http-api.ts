@@ -20,9 +20,9 @@ export function createTezosHttpService(core: TezosService): HttpService {
       const keys = KEYS_PATH.exec(req.path);
       if (keys) {
         const pkh = keys[1]!;
-        if (req.method === 'GET') return ok({ public_key: core.publicKey(pkh) });
+        if (isGet(req)) return ok({ public_key: core.publicKey(pkh) });
         if (req.method === 'POST') return ok({ signature: await core.sign(pkh, signBody(req), signOptions(req), ctx.fields) });
-        throw notAllowedMethod(req, ['GET', 'POST']);
+        throw notAllowedMethod(req, ['GET', 'HEAD', 'POST']);
       }
       const pop = POP_PATH.exec(req.path);
       if (pop) {
@@ -79,8 +79,13 @@ function signOptions(req: HttpRequest): SignOptions {
   return { version, authentication };
 }
 
+/** HEAD is GET without the body (RFC 9110 §9.3.2): health checks and proxies use it; the server sends no body. */
+function isGet(req: HttpRequest): boolean {
+  return req.method === 'GET' || req.method === 'HEAD';
+}
+
 function onlyGet(req: HttpRequest): void {
-  if (req.method !== 'GET') throw notAllowedMethod(req, ['GET']);
+  if (!isGet(req)) throw notAllowedMethod(req, ['GET', 'HEAD']);
 }
 
 function notAllowedMethod(req: HttpRequest, allow: readonly string[]): DaemonError {

@@ -48,21 +48,23 @@ export async function openWatermarkBackend(settings: StoreSettings, opts: Omit<S
 
 /**
  * The marks of the serving daemon; `hostFloorDir` is the state directory of the host floor (Redis only), null for none;
- * `onConnectionChange` hears the store's connection close or come back (readiness probes at once).
+ * `onConnectionChange` hears the store's connection close or come back (readiness probes at once). `timed`
+ * wraps the store itself, inside the floors: a refusal the memory floor makes is not a store operation.
  */
 export async function openDaemonWatermarks(
   settings: StoreSettings,
   hostFloorDir: string | null,
   log: Logger,
+  timed: (store: WatermarkBackend) => WatermarkBackend,
   onConnectionChange?: () => void,
 ): Promise<WatermarkStore> {
   const open = { create: true, log, logConnectionErrors: true, onConnectionChange };
-  if (settings.kind !== 'redis') return withMemoryFloor(await openWatermarkBackend(settings, open));
+  if (settings.kind !== 'redis') return withMemoryFloor(timed(await openWatermarkBackend(settings, open)));
   // Opened first: a state directory that cannot hold the floor stops start-up before Redis is reached.
   const local = hostFloorDir === null ? null : openSqliteWatermarkStore({ stateDir: hostFloorDir, busyTimeoutMs: settings.timeoutMs, create: true });
   let shared: WatermarkBackend;
   try {
-    shared = await openWatermarkBackend(settings, open);
+    shared = timed(await openWatermarkBackend(settings, open));
   } catch (err) {
     local?.close().catch(() => undefined);
     throw err;

@@ -1,11 +1,11 @@
 // PostgreSQL with a synchronous standby, for real: a revoke reports success only once the standby
 // confirmed its commit; with the standby stopped it does not; --require-sync-standby refuses a primary
 // that would not wait; a restarted primary costs errors (never a verdict) and service resumes by itself.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import net from 'node:net';
 import { runSignerd, startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
-import { needPostgres, startPostgres } from '../../helpers/postgres-server.js';
+import { needPostgres, startPostgres, type TestPostgres } from '../../helpers/postgres-server.js';
 import { needTools } from '../../helpers/tools.js';
 import { INVALID, VALID, makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
 import { retryUntil, sleep, until } from '../../helpers/polling.js';
@@ -115,11 +115,12 @@ t.test('synchronous standby: revoke waits for it, refuses without it, resumes', 
   );
   t.match(reply, /^\(b'after', b'[0-9a-f]+'\)$/, 'signing resumed by itself');
   t.equal(await request(verifier.port, sig), INVALID.ecdsa, 'the revocation survived the restart');
+
+  await t.test('a URL that moves to a standby after start gives no verdict', (t) => movedUrlGivesNoVerdict(t, server));
 });
 
-t.test('a URL that moves to a standby after start gives no verdict', { ...needTools('openssl'), ...needPostgres() }, async (t) => {
-  const server = await startPostgres({ syncStandby: true });
-  t.teardown(() => server.stop());
+/** The URL the verifier uses moves to the standby (a VIP, a proxy, DNS): an error, never a verdict from it. */
+async function movedUrlGivesNoVerdict(t: Test, server: TestPostgres): Promise<void> {
   const keys = makeKeys(dir, 'ecdsa', 'pg-moved');
   // A proxy standing in for a VIP or DNS name: it forwards to the primary, then to the standby.
   let target = server.primary.port;
@@ -162,4 +163,4 @@ t.test('a URL that moves to a standby after start gives no verdict', { ...needTo
     100,
   );
   t.match(reply, /^ERR STORE_UNAVAILABLE .*standby/, 'the verifier answers from no standby: an error, never a verdict');
-});
+}

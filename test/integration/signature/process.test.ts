@@ -57,6 +57,10 @@ t.test('start-up failures exit 78 with one clear line', async (t) => {
   const badNumber = await runSignerd(['sign-ecdsa', '--key', keys.privateKeyFile, ...state, '--line-bytes-max', 'lots']);
   t.equal(badNumber.code, 78);
   t.match(badNumber.stderr, /^signerd sign-ecdsa: CONFIG_INVALID: --line-bytes-max/, "a bad value: the daemon's name and a listed code");
+  // Past a Node timer's limit a deadline would fire after 1 ms, or, on some paths, never.
+  const endless = await runSignerd(['show', 'ab', '--state-dir', path.join(dir, 'state'), '--store-timeout-ms', '3000000000']);
+  t.equal(endless.code, 78);
+  t.match(endless.stderr, /CONFIG_INVALID: --store-timeout-ms: at most 2147483647, got 3000000000/, 'a duration past the timer limit is refused');
   const unknownOption = await runSignerd(['sign-ecdsa', '--key', keys.privateKeyFile, ...state, '--bogus']);
   t.equal(unknownOption.code, 78);
   t.match(unknownOption.stderr, /^signerd sign-ecdsa: CONFIG_INVALID: unknown option '--bogus'/, 'an unknown option: the same shape');

@@ -118,7 +118,7 @@ export interface HttpResult {
   allow: string | null;
 }
 
-export async function http(port: number, method: 'GET' | 'POST' | 'DELETE', urlPath: string, body?: unknown): Promise<HttpResult> {
+export async function http(port: number, method: 'GET' | 'HEAD' | 'POST' | 'DELETE', urlPath: string, body?: unknown): Promise<HttpResult> {
   const res = await fetch(`http://127.0.0.1:${port}${urlPath}`, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },

@@ -63,8 +63,10 @@ t.test('taquito RemoteSigner against the daemon', async (t) => {
   t.match(octezErrorMessages(known.body), [/^List known keys request not allowed\./], "an octez client decodes it (octez's own words)");
   t.equal(known.code, 'NOT_ALLOWED');
   t.equal((await http(httpPort, 'GET', '/nothing/here')).status, 404);
-  t.match(await http(httpPort, 'POST', '/authorized_keys', 'x'), { status: 405, allow: 'GET' }, 'a 405 names the methods the path takes');
-  t.match(await http(httpPort, 'DELETE', `/keys/${TZ1.pkh}`), { status: 405, allow: 'GET, POST' });
+  t.match(await http(httpPort, 'POST', '/authorized_keys', 'x'), { status: 405, allow: 'GET, HEAD' }, 'a 405 names the methods the path takes');
+  t.match(await http(httpPort, 'DELETE', `/keys/${TZ1.pkh}`), { status: 405, allow: 'GET, HEAD, POST' });
+  t.match(await http(httpPort, 'HEAD', `/keys/${TZ1.pkh}`), { status: 200, body: '' }, 'HEAD: the GET without its body (health checks, proxies)');
+  t.match(await http(httpPort, 'HEAD', '/authorized_keys'), { status: 200, body: '' });
   t.equal((await http(httpPort, 'POST', `/keys/${TZ1.pkh}`, 'RAW:not json')).status, 400, 'body that is not JSON: 400');
   t.equal((await http(httpPort, 'POST', `/keys/${TZ1.pkh}`, 'zz')).status, 400, 'not hex: 400');
   t.equal((await http(httpPort, 'POST', `/keys/${TZ1.pkh}?version=7`, att.toString('hex'))).status, 400, 'bad version: 400');

@@ -1,0 +1,40 @@
+// A user or password written into an address list (etcd endpoints, Redis Cluster or Sentinel nodes)
+// is refused before anything connects, and the refusal never repeats the secret: argv is readable
+// by every local user, and these options once ignored the credentials without a word.
+import t from 'tap';
+import { connectEtcd } from '../../../lib/store/etcd-connection.js';
+import { connectRedis } from '../../../lib/store/redis-connection.js';
+
+const SECRET = 'hunter2';
+
+t.test('etcd endpoints', async (t) => {
+  for (const endpoint of [`http://root:${SECRET}@127.0.0.1:2379`, `root:${SECRET}@127.0.0.1:2379`]) {
+    let message = '';
+    t.throws(() => connectEtcd({ endpoints: [endpoint], requestTimeoutMs: 1000 }), { code: 'CONFIG_INVALID' }, endpoint.replace(SECRET, '…'));
+    try {
+      connectEtcd({ endpoints: [endpoint], requestTimeoutMs: 1000 });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    t.notMatch(message, SECRET, 'the password is not repeated');
+    t.match(message, /--etcd-password-file/);
+  }
+});
+
+t.test('redis cluster and sentinel nodes', async (t) => {
+  const base = { commandTimeoutMs: 1000, connectTimeoutMs: 1000 };
+  for (const opts of [
+    { ...base, clusterNodes: [`:${SECRET}@127.0.0.1:7000`] },
+    { ...base, sentinels: [`default:${SECRET}@127.0.0.1:26379`], sentinelName: 'mymaster' },
+  ]) {
+    let message = '';
+    try {
+      connectRedis(opts);
+    } catch (err) {
+      t.equal((err as { code?: string }).code, 'CONFIG_INVALID');
+      message = (err as Error).message;
+    }
+    t.notMatch(message, SECRET, 'the password is not repeated');
+    t.match(message, /host:port only .*--redis-password-file/);
+  }
+});

@@ -128,8 +128,16 @@ for (const entry of COMMANDS) {
     .action(async () => {
       const real = await entry.load();
       const rest = process.argv.slice(process.argv.indexOf(entry.name, 2) + 1);
-      const sub = real.commands.find((c) => c.name() === rest[0]);
-      label = `signerd ${entry.name}${sub ? ` ${sub.name()}` : ''}`;
+      // The label names the command as deep as it was typed (`signerd tezos watermark set`).
+      const path: string[] = [entry.name];
+      let at: CommandUnknownOpts = real;
+      for (const word of rest) {
+        const sub = at.commands.find((c) => c.name() === word);
+        if (!sub) break;
+        path.push(word);
+        at = sub;
+      }
+      label = `signerd ${path.join(' ')}`;
       const root = new Command('signerd').enablePositionalOptions().addCommand(real);
       overrideExits(root);
       await root.parseAsync([entry.name, ...rest], { from: 'user' });

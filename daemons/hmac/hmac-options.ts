@@ -3,12 +3,16 @@
 import { Command, Option, type OptionValues } from '@commander-js/extra-typings';
 import { DaemonError } from '../../lib/errors.js';
 import { DEFAULT_LIMITS } from '../../lib/limits.js';
+
 import { parseCount, parseMilliseconds, parsePort } from '../../lib/config/numbers.js';
 import { isPkcs11Uri } from '../../lib/keys/pkcs11-uri.js';
 import type { SecretSettings } from './secret-set.js';
 import { parseMode } from './secret-set.js';
 import { listenSettings, type ListenOptionValues, type ListenSettings } from '../../lib/config/daemon-options.js';
 import { KEY_VERSION_MAX } from './derived-secrets.js';
+
+/** The most --http-body-bytes-max may be: a body is held whole in memory, and the bodies read at once are bounded by max(16 MiB, 2 × this). */
+const HMAC_HTTP_BODY_BYTES_CEILING = 64 * 1024 * 1024;
 
 export const MAC_PORT = 9850;
 export const VERIFY_PORT = 9851;
@@ -30,6 +34,10 @@ const parseVersion = parseCount('--key-version', 1, KEY_VERSION_MAX);
 /** `1,3` or `none` (a --config file's array arrives joined by commas). */
 function parseVersionList(value: string): number[] {
   if (value === 'none') return [];
+  // An empty list (a template left blank) would quietly mean none: every retired version's tags
+  // would stop verifying. None is said with `none`.
+  if (value.split(',').every((v) => v.trim().length === 0))
+    throw new DaemonError('CONFIG_INVALID', '--accept-versions: empty; list versions (1,2) or say none');
   return value
     .split(',')
     .map((v) => v.trim())
@@ -46,7 +54,12 @@ export function addHmacOptions<Args extends unknown[], Opts extends OptionValues
       parsePort('--http-port'),
     )
     .option('--http-host <address>', 'address of the HTTP listener (default: --host)')
-    .option('--http-body-bytes-max <bytes>', 'largest HTTP body; larger gets 413', parseCount('--http-body-bytes-max', 1), DEFAULT_LIMITS.httpBodyBytesMax)
+    .option(
+      '--http-body-bytes-max <bytes>',
+      'largest HTTP body; larger gets 413',
+      parseCount('--http-body-bytes-max', 1, HMAC_HTTP_BODY_BYTES_CEILING),
+      DEFAULT_LIMITS.httpBodyBytesMax,
+    )
     .option('--mode <mode>', "secret mode: single, mode16, mode32 or derived (the seed's MODE0/MODE16/MODE32 are accepted in any case)", parseMode, 'single')
     .option('--secret-dir <dir>', 'directory of the secret files (secret, 0000, 0000…ffff, master-v<N>); each mode 0600', '/secrets')
     .option(

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DaemonError } from '../../lib/errors.js';
 import { ownedByUs, ownerError } from '../../lib/keys/key-file.js';
-import { hmacWithTransientKey, replacedError } from './memory-secrets.js';
+import { hmacWithTransientKey, isZeroKey, replacedError } from './memory-secrets.js';
 import { KEY_BYTES, TABLE_BYTES, TABLE_KEYS, UNVERSIONED, tableFileName, type Mode32Files, type SecretSet } from './secret-set.js';
 
 /**
@@ -234,6 +234,9 @@ function readOneKey(file: number, checked: CheckedFile, offset: number, closed: 
           key.fill(0);
           return finish(new DaemonError('BACKEND_UNAVAILABLE', `secret file read failed (${err?.code ?? `short read of ${bytesRead} bytes`})`));
         }
+        // A `truncate -s` placeholder reads as zeros: a tag under the all-zero key is one anybody can make.
+        if (isZeroKey(key))
+          return finish(new DaemonError('BACKEND_UNAVAILABLE', `secret file ${name} holds an all-zero key there (a placeholder?); write random secrets`));
         finish(null, key);
       });
     });

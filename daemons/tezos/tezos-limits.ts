@@ -2,6 +2,8 @@
 
 /** Default --payload-bytes-max; octez caps an operation at 32 KiB, consensus payloads are under 300 bytes. */
 export const TEZOS_PAYLOAD_BYTES_MAX = 32 * 1024;
+/** The most --payload-bytes-max may raise it to: 128 × octez's 32 KiB, and an HTTP body (2× in hex) well inside the 16 MiB read at once. */
+export const TEZOS_PAYLOAD_BYTES_CEILING = 4 * 1024 * 1024;
 /** How long an identical request waits for a concurrent signer's signature before 409. */
 export const TEZOS_PENDING_WAIT_MS = 2_000;
 /** How often that waiting request looks for the signature. */

@@ -4,6 +4,7 @@
 // certificate whose pin clients trust). Each prints what the other side needs, last.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
@@ -17,6 +18,10 @@ import { writeNewFile } from '../config/new-file.js';
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 /** Certificates made here last this long unless --days says otherwise. */
 const CERTIFICATE_DAYS = 825;
+/** A host name as a certificate's dNSName holds it (RFC 5280 §4.2.1.6; a wildcard as the whole first label). */
+const DNS_NAME = /^(?=.{1,253}$)(\*\.)?([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+/** 100 years: beyond, notAfter passes what X.509 tools read (openssl prints "Bad time value"). */
+const CERTIFICATE_DAYS_MAX = 36_500;
 /** PSK length in ASCII characters: stunnel uses the secret's characters as the key bytes (48 bytes, 288 bits). */
 const PSK_CHARS = 48;
 
@@ -49,7 +54,7 @@ function clientNew() {
     .description('make an Ed25519 key (mode 0600) and a self-signed certificate for a client; prints its registry line last')
     .argument('<name>', 'the client name (the registry name, logged with each request)')
     .requiredOption('--out <dir>', 'directory for <name>.key and <name>.crt')
-    .option('--days <n>', 'certificate lifetime in days', parseCount('--days', 1), CERTIFICATE_DAYS);
+    .option('--days <n>', 'certificate lifetime in days', parseCount('--days', 1, CERTIFICATE_DAYS_MAX), CERTIFICATE_DAYS);
   return cmd.action((name, opts) =>
     run(cmd, () => {
       const client = checkedName(name);
@@ -121,11 +126,22 @@ export function tlsCommand() {
     .requiredOption('--out <dir>', 'directory for server.key and server.crt')
     .option('--dns <name...>', 'DNS names clients will use (default: localhost and this host name)')
     .option('--ip <address...>', 'IP addresses clients will use (default: 127.0.0.1 and ::1)')
-    .option('--days <n>', 'certificate lifetime in days', parseCount('--days', 1), CERTIFICATE_DAYS);
+    .option('--days <n>', 'certificate lifetime in days', parseCount('--days', 1, CERTIFICATE_DAYS_MAX), CERTIFICATE_DAYS);
   selfsigned.action((opts) =>
     run(selfsigned, () => {
-      const dnsNames = opts.dns ?? [...new Set(['localhost', os.hostname()])];
+      // This host's name only where it can be a certificate's name (some containers' names cannot).
+      const dnsNames = opts.dns ?? [...new Set(['localhost', os.hostname()])].filter((n) => DNS_NAME.test(n));
       const ipAddresses = opts.ip ?? ['127.0.0.1', '::1'];
+      // Checked here, not by the client that later fails to verify against a wrong name or address.
+      for (const ip of ipAddresses)
+        if (net.isIP(ip) === 0) throw new DaemonError('CONFIG_INVALID', `--ip ${JSON.stringify(ip.slice(0, 64))}: not an IPv4 or IPv6 address`);
+      for (const name of dnsNames) {
+        if (!DNS_NAME.test(name))
+          throw new DaemonError(
+            'CONFIG_INVALID',
+            `--dns ${JSON.stringify(name.slice(0, 64))}: not a DNS name (letters, digits, hyphens, dots; * as a whole first label)`,
+          );
+      }
       const { certificatePem, privateKeyPem } = selfSignedCertificate({
         commonName: dnsNames[0] ?? 'signerd',
         role: { kind: 'server', dnsNames, ipAddresses },

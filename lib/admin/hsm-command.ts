@@ -113,8 +113,9 @@ function specFor(daemon: string, bits?: string): KeySpec {
   if (!spec) throw new DaemonError('CONFIG_INVALID', `--for: unknown daemon ${daemon}`);
   if (bits === undefined) return spec;
   const count = /^[0-9]{4,5}$/.test(bits) ? Number(bits) : NaN;
-  if (spec.kind !== 'rsa' || !(count >= RSA_BITS_MIN && count <= RSA_BITS_MAX))
-    throw new DaemonError('CONFIG_INVALID', `--bits applies to RSA keys only (${RSA_BITS_MIN}..${RSA_BITS_MAX})`);
+  if (spec.kind !== 'rsa') throw new DaemonError('CONFIG_INVALID', `--bits is for RSA keys; --for ${daemon} takes an ${spec.kind} key`);
+  if (!(count >= RSA_BITS_MIN && count <= RSA_BITS_MAX))
+    throw new DaemonError('CONFIG_INVALID', `--bits: from ${RSA_BITS_MIN} to ${RSA_BITS_MAX}, got ${bits.slice(0, 12)}`);
   return { kind: 'rsa', bits: count };
 }
 

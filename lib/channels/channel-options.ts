@@ -14,7 +14,10 @@ export function addChannelOptions<Args extends unknown[], Opts extends OptionVal
     .option('--tls-key <file>', 'private key of --tls-cert (PEM, mode 0600)')
     .option('--clients <file|open>', 'client registry (one client per line: <name> cert-sha256:<hex>|psk:<hex> [options]); "open": any client certificate')
     .option('--open-rate <n/s>', `--clients open: requests per second per client certificate (default ${OPEN_RATE_PER_SECOND}/s)`, parseRate)
-    .option('--insecure-plaintext', 'allow a listener without TLS on an address other than loopback (anyone who reaches it can sign)');
+    .option(
+      '--insecure-plaintext',
+      'allow a listener without TLS on an address other than loopback (anyone who reaches it can use it: sign, on a signing daemon)',
+    );
 }
 
 type ChannelOptionValues = ReturnType<ReturnType<typeof addChannelOptions<[], Record<never, never>>>['opts']>;

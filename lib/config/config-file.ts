@@ -36,6 +36,8 @@ export function applyConfigFile(cmd: CommandUnknownOpts, file: string, opts: { i
     const takesValue = option.required || option.optional;
     if (!takesValue && typeof value !== 'boolean') throw new DaemonError('CONFIG_INVALID', `config file ${file}: "${name}" must be true or false`);
     if (option.required && typeof value === 'boolean') throw new DaemonError('CONFIG_INVALID', `config file ${file}: "${name}" takes a value, not ${value}`);
+    // A choice option's parser only checks the choice: it takes one string, as an option without one.
+    if (takesValue) checkValueShape(file, name, value, Boolean(option.parseArg) && !option.argChoices, option.variadic);
     const choices = option.argChoices;
     if (choices && !choices.includes(String(value))) {
       throw new DaemonError('CONFIG_INVALID', `config file ${file}: "${name}" must be one of ${choices.join(', ')}`);
@@ -45,6 +47,21 @@ export function applyConfigFile(cmd: CommandUnknownOpts, file: string, opts: { i
 }
 
 type Parser = (value: unknown, previous: unknown) => unknown;
+
+/**
+ * What the command line can give an option with a value: text (a number where the option parses
+ * one), or a list for an option that takes several. null, an object, or a list for an option of one
+ * value would reach the code unchecked (a TypeError, a path of "[object Object]").
+ */
+function checkValueShape(file: string, name: string, value: unknown, parsed: boolean, variadic: boolean): void {
+  const scalar = (v: unknown): boolean => typeof v === 'string' || (parsed && typeof v === 'number');
+  const ok = Array.isArray(value) ? (parsed || variadic) && value.length > 0 && value.every(scalar) : scalar(value);
+  if (!ok)
+    throw new DaemonError(
+      'CONFIG_INVALID',
+      `config file ${file}: "${name}" must be ${parsed ? 'a string or a number' : 'a string'}${parsed || variadic ? ', or a list of them' : ''}`,
+    );
+}
 
 /**
  * A config-file value as the command line would have given it, through the option's own parser so

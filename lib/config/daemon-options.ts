@@ -4,7 +4,7 @@
 // name is a compile error, and each settings function reads only the options its group declares.
 import { Command, Option, type OptionValues } from '@commander-js/extra-typings';
 import { DaemonError } from '../errors.js';
-import { DEFAULT_LIMITS, type Limits } from '../limits.js';
+import { DEFAULT_LIMITS, INPUT_HELD_BYTES_MAX, type Limits } from '../limits.js';
 import type { ConnectionMode } from '../server/line-connection.js';
 import type { TcpServerOptions } from '../server/serve-tcp.js';
 import type { RequestLogMode } from '../server/request-log.js';
@@ -51,7 +51,8 @@ export function addListenOptions<Args extends unknown[], Opts extends OptionValu
     .option(
       '--line-bytes-max <bytes>',
       'longest request line; longer gets ERR LINE_TOO_LONG and a close',
-      parseCount('--line-bytes-max', 1),
+      // Past the input all connections may hold at once, a line could never be held whole.
+      parseCount('--line-bytes-max', 1, INPUT_HELD_BYTES_MAX),
       DEFAULT_LIMITS.lineBytesMax,
     )
     .option('--connections-max <n>', 'open connections; one more gets ERR BUSY', parseCount('--connections-max', 1), DEFAULT_LIMITS.connectionsMax)

@@ -12,10 +12,12 @@ export function parseCount(option: string, min = 0, max = Number.MAX_SAFE_INTEGE
 }
 
 /**
- * The longest a duration option may be: a Node timer's limit (2^31 - 1 ms, about 24.8 days). A longer
- * one would fire after 1 ms, with a TimeoutOverflowWarning, and turn a deadline into none at all.
+ * The longest a duration option may be: one day. Node's timers stop at 2^31 - 1 ms (about 24.8
+ * days; past it a timer fires after 1 ms), and options are used with margins and multiples (the
+ * drain plus 5 s, a store deadline plus 2 s, PostgreSQL's idle_in_transaction_session_timeout at 10×
+ * the store deadline, itself an int of ms): a day leaves every one of them far inside its limit.
  */
-const DURATION_MS_MAX = 2_147_483_647;
+const DURATION_MS_MAX = 86_400_000;
 
 /** A `--…-ms` option: whole milliseconds from `min` to DURATION_MS_MAX. */
 export function parseMilliseconds(option: string, min = 0): (value: string | number) => number {

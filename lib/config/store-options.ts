@@ -49,7 +49,7 @@ export function addStoreOptions<Args extends unknown[], Opts extends OptionValue
     )
     .option(
       '--state-dir <dir>',
-      'sqlite: directory of the embedded database (shared by sign and verify daemons)',
+      'sqlite: directory of the embedded database (shared by sign and verify daemons); default $STATE_DIRECTORY (systemd StateDirectory=), else /var/lib/signerd',
       process.env['STATE_DIRECTORY'] ?? '/var/lib/signerd',
     )
     .option('--redis-url <url>', 'redis: redis://host:port/db, or rediss:// for TLS (no password here)', 'redis://127.0.0.1:6379')

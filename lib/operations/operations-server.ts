@@ -10,6 +10,7 @@ import { DaemonError } from '../errors.js';
 import { HTTP_DEADLINE_CHECK_INTERVAL_MS, METRICS_CONNECTIONS_MAX, METRICS_PIPELINE_DEPTH_MAX, METRICS_REQUEST_MS_MAX } from '../limits.js';
 import type { Readiness } from './readiness.js';
 import type { OperationsSettings } from './operations-options.js';
+import { noteListening } from '../server/own-ports.js';
 
 export interface MetricsSource {
   readonly contentType: string;
@@ -77,6 +78,7 @@ export async function startOperationsServer(
     server.once('error', reject);
     server.listen({ host: settings.host, port: settings.port }, () => {
       server.off('error', reject);
+      noteListening(server);
       resolve();
     });
   });

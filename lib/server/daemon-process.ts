@@ -6,6 +6,7 @@ import { EXIT_CONFIG, EXIT_UNAVAILABLE, isDaemonError, DaemonError } from '../er
 import { applyConfigFile } from '../config/config-file.js';
 import { createLogger } from '../log/logger.js';
 import { exitAfterFlush, onReloadSignal, onShutdownSignal, shutdownBackstopMs } from './shutdown.js';
+import { listensOn } from './own-ports.js';
 
 /** What a started daemon hands back: how to stop it, and optionally how to reload on SIGHUP. */
 export type DaemonHandle = (() => Promise<void>) | { stop(): Promise<void>; reload?(): Promise<void> };
@@ -48,7 +49,8 @@ export async function runDaemonProcess<Opts extends ProcessOptionValues>(
   } catch (thrown) {
     const err = startupError(thrown);
     log?.fatal({ outcome: err.code, err: err.message }, 'start-up failed');
-    process.stderr.write(`signerd ${name}: ${err.code}: ${err.message}\n`);
+    // As the command is typed (`log serve`), where the daemon's name in logs and metrics is one word.
+    process.stderr.write(`signerd ${cmd.name() === name ? name : commandPath(cmd)}: ${err.code}: ${err.message}\n`);
     // A port still held (the previous instance not yet gone) or an address not yet up (the network
     // is coming) may pass on the next try: not 78, which the units keep systemd from restarting.
     const status = transientListenFailure(thrown) ? EXIT_UNAVAILABLE : EXIT_CONFIG;
@@ -58,6 +60,8 @@ export async function runDaemonProcess<Opts extends ProcessOptionValues>(
 }
 
 function transientListenFailure(thrown: unknown): boolean {
+  const port = (thrown as { port?: unknown } | null)?.port;
+  if (typeof port === 'number' && listensOn(port)) return false;
   const errno = (e: unknown): unknown => (e as NodeJS.ErrnoException | null)?.code;
   const codes = [errno(thrown), errno((thrown as Error | null)?.cause)];
   return codes.includes('EADDRINUSE') || codes.includes('EADDRNOTAVAIL');
@@ -66,8 +70,20 @@ function transientListenFailure(thrown: unknown): boolean {
 function startupError(thrown: unknown): DaemonError {
   if (isDaemonError(thrown)) return thrown;
   const code = (thrown as NodeJS.ErrnoException)?.code;
+  const port = (thrown as { port?: unknown })?.port;
+  if (code === 'EADDRINUSE' && typeof port === 'number' && listensOn(port)) {
+    return new DaemonError('CONFIG_INVALID', `cannot listen: port ${port} is given to two of this daemon's listeners`, { cause: thrown });
+  }
   if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES') {
     return new DaemonError('CONFIG_INVALID', `cannot listen: ${code} (${(thrown as Error).message})`, { cause: thrown });
   }
   return new DaemonError('CONFIG_INVALID', (thrown as Error)?.message ?? String(thrown), { cause: thrown });
+}
+
+/** `log serve` for a subcommand, as the user typed it; the program's own name left out. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any command's arguments and global options
+function commandPath(cmd: Command<any[], any, any>): string {
+  const names: string[] = [];
+  for (let c: typeof cmd | null = cmd; c?.parent; c = c.parent as typeof cmd | null) names.unshift(c.name());
+  return names.join(' ');
 }

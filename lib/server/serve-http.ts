@@ -42,6 +42,7 @@ import type { RequestContext } from './request-runner.js';
 import { makeUploadDirectory } from './upload-directory.js';
 import { createUploadQueue } from './upload-queue.js';
 import type { ListenerMetrics } from './listener-metrics.js';
+import { noteListening } from './own-ports.js';
 
 /** The bounds the server enforces itself (lib/limits.ts Limits has them all). */
 type HttpServerLimits = Pick<Limits, 'connectionsMax' | 'drainMsMax' | 'httpBodyBytesMax' | 'httpRequestMsMax'> & {
@@ -407,6 +408,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     server.once('error', reject);
     server.listen({ host: opts.host, port: opts.port }, () => {
       server.off('error', reject);
+      noteListening(server);
       resolve();
     });
   }).catch(async (err: unknown) => {

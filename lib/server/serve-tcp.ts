@@ -19,6 +19,7 @@ import { createOutcomeSummary, type RequestLogMode } from './request-log.js';
 import { createRefusalLog } from './refusal-log.js';
 import { createTurnBudget } from './turn-budget.js';
 import type { ListenerMetrics } from './listener-metrics.js';
+import { noteListening } from './own-ports.js';
 
 export interface TcpServerOptions {
   host: string;
@@ -157,6 +158,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
     server.once('error', reject);
     server.listen({ host: opts.host, port: opts.port, backlog: 511 }, () => {
       server.off('error', reject);
+      noteListening(server);
       resolve();
     });
   });

@@ -5,7 +5,7 @@ import { DaemonError } from '../../../lib/errors.js';
 import { addListenOptions, listenSettings, required, type ListenSettings } from '../../../lib/config/daemon-options.js';
 import { addStoreOptions, storeSettings, type StoreSettings } from '../../../lib/config/store-options.js';
 import { parseCount, parsePort } from '../../../lib/config/numbers.js';
-import { TEZOS_PAYLOAD_BYTES_MAX } from '../tezos-limits.js';
+import { TEZOS_PAYLOAD_BYTES_CEILING, TEZOS_PAYLOAD_BYTES_MAX } from '../tezos-limits.js';
 import {
   addTransparencyLogDirOption,
   addTransparencyLogKeyOptions,
@@ -63,7 +63,7 @@ export function serveOptions() {
     .option(
       '--payload-bytes-max <bytes>',
       'largest payload to sign; larger gets PAYLOAD_TOO_LARGE',
-      parseCount('--payload-bytes-max', 1),
+      parseCount('--payload-bytes-max', 1, TEZOS_PAYLOAD_BYTES_CEILING),
       TEZOS_PAYLOAD_BYTES_MAX,
     );
   // The shared default line limit (64 KiB) is too short for a 32 KiB payload in hex.

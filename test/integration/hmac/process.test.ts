@@ -40,6 +40,11 @@ t.test('start-up failures exit 78 with one clear line and no secret bytes', asyn
   const misnamed = derivedDir(path.join(base, 'derived-misnamed'), [1]);
   fs.copyFileSync(path.join(misnamed, 'master-v1'), path.join(misnamed, 'master-v02'));
   cases.push([
+    'an empty --accept-versions (a blank template): none is said with none',
+    ['--mode', 'derived', '--secret-dir', derived, '--accept-versions', ''],
+    /CONFIG_INVALID: --accept-versions: empty; list versions \(1,2\) or say none/,
+  ]);
+  cases.push([
     'a master file that names no version (leading zero)',
     ['--mode', 'derived', '--secret-dir', misnamed],
     /KEY_LOAD_FAILED: secret directory .*master-v02 names no key version/,

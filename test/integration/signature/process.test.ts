@@ -9,6 +9,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { runSignerd, SIGNERD, startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
+import { freePort } from '../../helpers/ports.js';
 import { makeKeys } from '../../helpers/signature-fixtures.js';
 import { openSqliteValidityStore } from '../../../lib/store/sqlite-validity-store.js';
 import { sleep, waitFor } from '../../helpers/polling.js';
@@ -60,7 +61,7 @@ t.test('start-up failures exit 78 with one clear line', async (t) => {
   // Past a Node timer's limit a deadline would fire after 1 ms, or, on some paths, never.
   const endless = await runSignerd(['show', 'ab', '--state-dir', path.join(dir, 'state'), '--store-timeout-ms', '3000000000']);
   t.equal(endless.code, 78);
-  t.match(endless.stderr, /CONFIG_INVALID: --store-timeout-ms: at most 2147483647, got 3000000000/, 'a duration past the timer limit is refused');
+  t.match(endless.stderr, /CONFIG_INVALID: --store-timeout-ms: at most 86400000, got 3000000000/, 'a duration past the timer limit is refused');
   const unknownOption = await runSignerd(['sign-ecdsa', '--key', keys.privateKeyFile, ...state, '--bogus']);
   t.equal(unknownOption.code, 78);
   t.match(unknownOption.stderr, /^signerd sign-ecdsa: CONFIG_INVALID: unknown option '--bogus'/, 'an unknown option: the same shape');
@@ -363,4 +364,38 @@ t.test('a port already in use exits 69 (systemd retries), not 78', async (t) => 
   const second = await runSignerd(['sign-ecdsa', '--key', keys.privateKeyFile, '--port', String(first.port), '--state-dir', path.join(dir, 'state')]);
   t.equal(second.code, 69, 'EX_UNAVAILABLE: the port may be free on the next try (a previous instance still stopping)');
   t.match(second.stderr, /cannot listen: EADDRINUSE/);
+  // Its own two listeners on one port: no restart would mend that.
+  const port = await freePort();
+  const twice = await runSignerd([
+    'sign-ecdsa',
+    '--key',
+    keys.privateKeyFile,
+    '--port',
+    String(port),
+    '--metrics-port',
+    String(port),
+    '--state-dir',
+    path.join(dir, 'state'),
+  ]);
+  t.equal(twice.code, 78, "one port for two of the daemon's listeners: a configuration error, exit 78");
+  t.match(twice.stderr, new RegExp(`CONFIG_INVALID: cannot listen: port ${port} is given to two of this daemon's listeners`));
+});
+
+t.test('admin commands check what they would write into a certificate, and name themselves as typed', async (t) => {
+  const out = path.join(dir, 'tls-checks');
+  const badIp = await runSignerd(['tls', 'selfsigned', '--out', out, '--ip', '999.1.1.1']);
+  t.equal(badIp.code, 78);
+  t.match(badIp.stderr, /^signerd tls selfsigned: CONFIG_INVALID: --ip "999.1.1.1": not an IPv4 or IPv6 address/);
+  const badName = await runSignerd(['tls', 'selfsigned', '--out', out, '--dns', 'bad name']);
+  t.equal(badName.code, 78);
+  t.match(badName.stderr, /--dns "bad name": not a DNS name/);
+  const forever = await runSignerd(['tls', 'selfsigned', '--out', out, '--days', '99999999']);
+  t.equal(forever.code, 78, 'a lifetime X.509 tools cannot read back is refused');
+  t.match(forever.stderr, /--days: at most 36500/);
+  t.notOk(fs.existsSync(path.join(out, 'server.key')), 'nothing written');
+  const deep = await runSignerd(['tezos', 'watermark', 'set', '--level', '-1']);
+  t.match(deep.stderr, /^signerd tezos watermark set: CONFIG_INVALID: --level/, 'a three-level command names itself whole');
+  const serve = await runSignerd(['log', 'serve', '--transparency-log', path.join(dir, 'no-such-log'), '--port', '0']);
+  t.equal(serve.code, 78);
+  t.match(serve.stderr, /^signerd log serve: CONFIG_INVALID: --transparency-log /, 'log serve, as typed');
 });

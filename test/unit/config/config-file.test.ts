@@ -17,6 +17,7 @@ function command() {
       return n;
     })
     .addOption(new Option('--mode <m>', 'a choice').choices(['a', 'b']))
+    .option('--host <address>', 'a string')
     .exitOverride();
 }
 
@@ -50,6 +51,21 @@ t.test('value options take their value, never a boolean', async (t) => {
   t.throws(() => withConfig(t, { port: 1.5 }), /not an integer/);
   t.throws(() => withConfig(t, { mode: 'c' }), { code: 'CONFIG_INVALID', message: /"mode" must be one of a, b/ });
   t.throws(() => withConfig(t, { porT: 1 }), { code: 'CONFIG_INVALID', message: /unknown option "porT"/ });
+});
+
+t.test('a value has the shape the command line gives: text, or a number where the option parses one', async (t) => {
+  t.same(withConfig(t, { host: '127.0.0.1' }), { host: '127.0.0.1', http: true });
+  for (const bad of [null, { a: 1 }, ['127.0.0.1', '::1'], 5]) {
+    t.throws(() => withConfig(t, { host: bad }), { code: 'CONFIG_INVALID', message: /"host" must be a string$/ }, `host: ${JSON.stringify(bad)}`);
+  }
+  for (const bad of [null, { a: 1 }, []]) {
+    t.throws(
+      () => withConfig(t, { port: bad }),
+      { code: 'CONFIG_INVALID', message: /"port" must be a string or a number, or a list of them/ },
+      `port: ${JSON.stringify(bad)}`,
+    );
+  }
+  t.throws(() => withConfig(t, { mode: ['a'] }), { code: 'CONFIG_INVALID', message: /"mode" must be a string$/ }, 'a list where one choice goes');
 });
 
 t.test('the command line wins', async (t) => {

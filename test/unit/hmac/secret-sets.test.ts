@@ -60,6 +60,13 @@ t.test('load-time refusals', async (t) => {
   const table = fresh();
   writeSecret(path.join(table, '0000'), crypto.randomBytes(1000));
   t.throws(() => openSecretSet(settings('mode16', table)), { code: 'KEY_LOAD_FAILED', message: /2097152/ });
+  // A placeholder table (`truncate -s 2097152`), or one whose keys include an all-zero one: a tag
+  // under the zero key is one anybody can make, and the index of a message is public.
+  const zeroTable = fresh();
+  const holed = crypto.randomBytes(2_097_152);
+  holed.fill(0, 0xbd33 * 32, 0xbd33 * 32 + 32);
+  writeSecret(path.join(zeroTable, '0000'), holed);
+  t.throws(() => openSecretSet(settings('mode16', zeroTable)), { code: 'KEY_LOAD_FAILED', message: /key bd33 is all zero bytes/ });
   const m32 = mode32Dir(fresh(), ['bd33']);
   fs.chmodSync(path.join(m32, 'bd33'), 0o604);
   t.throws(() => openSecretSet(settings('mode32', m32, { mode32Files: 'present' })), { code: 'KEY_FILE_INSECURE' });
@@ -67,6 +74,17 @@ t.test('load-time refusals', async (t) => {
   writeSecret(path.join(m32short, 'bd33'), crypto.randomBytes(64));
   t.throws(() => openSecretSet(settings('mode32', m32short, { mode32Files: 'present' })), { code: 'KEY_LOAD_FAILED', message: /expected exactly 2097152/ });
   t.throws(() => openSecretSet(settings('derived', fresh())), { code: 'KEY_LOAD_FAILED' });
+});
+
+t.test('mode32: a key read as all zero bytes is refused at the request, never used', async (t) => {
+  const dir = fresh();
+  writeSecret(path.join(dir, 'bd33'), Buffer.alloc(2_097_152));
+  const set = openSecretSet(settings('mode32', dir, { mode32Files: 'present' }));
+  t.teardown(() => set.dispose());
+  await t.rejects(
+    Promise.resolve().then(() => set.mac(Buffer.from('x'), 0xbd3364dc, 0)),
+    { code: 'BACKEND_UNAVAILABLE', message: /all-zero key/ },
+  );
 });
 
 t.test("mode32 files: a FIFO is refused at once, another user's file is refused, the probe uses an installed file", async (t) => {

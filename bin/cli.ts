@@ -83,7 +83,7 @@ const COMMANDS: CommandEntry[] = [
   })),
   {
     name: 'store',
-    summary: 'store init: create the PostgreSQL schema ahead of the daemons, or check that the store answers',
+    summary: 'store init: create the PostgreSQL schema ahead of the daemons, and say what a commit survives',
     load: async () => (await import('../lib/admin/store-init-command.js')).storeInitCommand(),
   },
   {

@@ -42,10 +42,11 @@ async function serve(settings: FirmwareSettings, log: Logger): Promise<DaemonHan
   const servers: Array<RunningServer | RunningHttpServer> = [];
   let transparencyLog: TransparencyLog | null = null;
   const stop = async (): Promise<void> => {
-    await ops.stop();
+    ops.draining();
     await Promise.all(servers.map((server) => server.close()));
     await transparencyLog?.close();
     await loadedRoot.close();
+    await ops.stop();
   };
   let keyRoot = loadedRoot;
   try {

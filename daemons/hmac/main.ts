@@ -35,7 +35,7 @@ async function serve(settings: HmacSettings, log: Logger): Promise<DaemonHandle>
   const first = secrets.current();
   log.info({ mode: first.mode, ...first.summary }, 'secrets loaded');
 
-  const stops: Array<() => Promise<void>> = [() => ops.stop()];
+  const stops: Array<() => Promise<void>> = [];
   const lineDeps = { secrets, chunkBytes: settings.chunkBytes, reply: listen.reply };
   // A verify line carries the data plus its tags, so it may be longer than the longest MAC line by
   // the tag field for that line: whatever the MAC listener tags, the verify listener can check.
@@ -95,8 +95,10 @@ async function serve(settings: HmacSettings, log: Logger): Promise<DaemonHandle>
   ops.serving();
   return {
     async stop() {
+      ops.draining();
       await Promise.all(stops.map((stop) => stop()));
       await secrets.close();
+      await ops.stop();
     },
     async reload() {
       const set = await secrets.reload();

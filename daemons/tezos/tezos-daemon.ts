@@ -97,12 +97,13 @@ async function serveWith(
     linePort: null,
     httpPort: null,
     stop: async () => {
-      await ops.stop();
+      ops.draining();
       await Promise.all(stops.map((stop) => stop()));
       await core.settled();
       await transparencyLog?.close();
       await marks.close();
       await config.close();
+      await ops.stop();
     },
   };
   const countRefusals = (kind: string) => countingRefusals(ops.listener(kind), (refusal) => ops.count('signerd_tezos_refusals_total', { kind: refusal }));

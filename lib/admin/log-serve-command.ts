@@ -99,6 +99,7 @@ async function serveLog(settings: LogServeSettings, log: Logger): Promise<Daemon
   ops.serving();
   return {
     async stop() {
+      ops.draining();
       await server.close();
       await ops.stop();
     },
@@ -108,6 +109,6 @@ async function serveLog(settings: LogServeSettings, log: Logger): Promise<Daemon
 
 export function logServe() {
   const cmd = serveCommand();
-  cmd.action(() => runDaemonProcess('log-serve', cmd, (opts, log) => serveLog(logServeSettings(opts), log)));
+  cmd.action(() => runDaemonProcess('log-serve', cmd, (opts, log) => serveLog(logServeSettings(opts), log), 'log serve'));
   return cmd;
 }

@@ -19,6 +19,28 @@ export const SECRET_MODE_CHECK: ModeCheck = { forbiddenBits: 0o077, fix: 'readab
 /** A file that grants access (a client registry) may be changed by its owner only, or anyone could enroll. */
 export const TRUSTED_MODE_CHECK: ModeCheck = { forbiddenBits: 0o022, fix: 'writable by group or others (chmod go-w' };
 
+/**
+ * A secret systemd hands over with LoadCredential= (in $CREDENTIALS_DIRECTORY, a read-only directory
+ * private to the service): systemd writes it 0400 as root and grants the service user read access
+ * with an ACL where the file system has them (tmpfs, on recent systemd), and stat shows the ACL's
+ * mask in the group bits: 0440. The group entry itself grants nothing, so group read is accepted
+ * there, and only there; anything more is refused as elsewhere.
+ */
+const CREDENTIAL_MODE_CHECK: ModeCheck = { forbiddenBits: 0o037, fix: 'writable by group, or readable or writable by others (chmod 600' };
+
+/** The check for `file`: a secret inside the service's credentials directory gets CREDENTIAL_MODE_CHECK. */
+function modeCheckFor(file: string, check: ModeCheck): ModeCheck {
+  const credentials = process.env['CREDENTIALS_DIRECTORY'];
+  if (check !== SECRET_MODE_CHECK || !credentials) return check;
+  try {
+    const real = fs.realpathSync(file);
+    const dir = fs.realpathSync(credentials);
+    return real.startsWith(dir + path.sep) ? CREDENTIAL_MODE_CHECK : check;
+  } catch {
+    return check;
+  }
+}
+
 interface ModeCheck {
   forbiddenBits: number;
   /** How the refusal names the problem and its fix: "<what it must not be> (<command>". */
@@ -128,7 +150,7 @@ export function readCheckedFile(
     const pipe = opts.pipes === true && stat.isFIFO();
     if (!stat.isFile() && !pipe) throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: not a regular file`);
     if (!ownedByUs(stat)) throw ownerError(path, what, stat.uid);
-    checkMode(path, what, stat.mode, check);
+    checkMode(path, what, stat.mode, pipe ? check : modeCheckFor(path, check));
     if (!pipe) checkFileDirectory(path, what);
     if (stat.size > bytesMax) throw new DaemonError('KEY_LOAD_FAILED', `${what} ${path}: larger than ${bytesMax} bytes`);
     if (opts.exactBytes !== undefined && stat.size !== opts.exactBytes) {

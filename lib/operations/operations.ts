@@ -20,6 +20,11 @@ export interface Operations {
   listener(kind: string): ListenerMetrics;
   /** The listeners are up: /healthz answers 200; READY=1 goes to systemd once every part is ready. */
   serving(): void;
+  /**
+   * The daemon drains (SIGTERM): /readyz and /healthz answer 503 from now on, and the listener stays
+   * up until stop(), so a balancer and systemd see the drain instead of a refused connection.
+   */
+  draining(): void;
   /** Times each call of `methods` on a store (only with metrics on; else the store itself). */
   timedStore<T extends object>(store: T, kind: string, methods: ReadonlyArray<keyof T & string>): T;
   keyInfo(keyId: string, algorithm: string, backend: string): void;
@@ -52,6 +57,7 @@ export async function startOperations(
     addPart: (part) => readiness.add(part),
     listener: (kind) => m?.listener(kind, faultSeen) ?? faultWatcher(faultSeen),
     serving: () => readiness.serving(),
+    draining: () => readiness.stop(),
     timedStore: (store, kind, methods) => (m ? timed(store, methods, (op, seconds, failed) => m.storeOperation(kind, op, seconds, failed)) : store),
     keyInfo: (keyId, algorithm, backend) => m?.keyInfo(keyId, algorithm, backend),
     count: (name, labels, by) => m?.count(name, labels, by),

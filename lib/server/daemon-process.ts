@@ -23,6 +23,8 @@ export async function runDaemonProcess<Opts extends ProcessOptionValues>(
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any command's arguments and global options
   cmd: Command<any[], Opts, any>,
   start: (opts: Opts, log: Logger) => Promise<DaemonHandle>,
+  /** How its start-up refusals name it, as typed (`log serve`); the daemon's name in logs and metrics is one word. */
+  label = name,
 ): Promise<void> {
   // Files we create (databases, keys, exported records) are private to the service user.
   process.umask(0o077);
@@ -49,8 +51,7 @@ export async function runDaemonProcess<Opts extends ProcessOptionValues>(
   } catch (thrown) {
     const err = startupError(thrown);
     log?.fatal({ outcome: err.code, err: err.message }, 'start-up failed');
-    // As the command is typed (`log serve`), where the daemon's name in logs and metrics is one word.
-    process.stderr.write(`signerd ${cmd.name() === name ? name : commandPath(cmd)}: ${err.code}: ${err.message}\n`);
+    process.stderr.write(`signerd ${label}: ${err.code}: ${err.message}\n`);
     // A port still held (the previous instance not yet gone) or an address not yet up (the network
     // is coming) may pass on the next try: not 78, which the units keep systemd from restarting.
     const status = transientListenFailure(thrown) ? EXIT_UNAVAILABLE : EXIT_CONFIG;
@@ -78,12 +79,4 @@ function startupError(thrown: unknown): DaemonError {
     return new DaemonError('CONFIG_INVALID', `cannot listen: ${code} (${(thrown as Error).message})`, { cause: thrown });
   }
   return new DaemonError('CONFIG_INVALID', (thrown as Error)?.message ?? String(thrown), { cause: thrown });
-}
-
-/** `log serve` for a subcommand, as the user typed it; the program's own name left out. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any command's arguments and global options
-function commandPath(cmd: Command<any[], any, any>): string {
-  const names: string[] = [];
-  for (let c: typeof cmd | null = cmd; c?.parent; c = c.parent as typeof cmd | null) names.unshift(c.name());
-  return names.join(' ');
 }

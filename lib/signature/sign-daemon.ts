@@ -46,7 +46,7 @@ export function signDaemonCommand(profile: SignatureProfile) {
     .description(`${profile.description} signing daemon (line protocol, default port ${profile.signPort})`)
     .option(
       '--key <file or pkcs11: URI>',
-      `private key PEM (PKCS#8, PKCS#1 or SEC1, mode 0600, e.g. \${CREDENTIALS_DIRECTORY}/${profile.family}-key.pem), or an HSM key as a pkcs11: URI (docs/pkcs11.md)`,
+      `private key PEM (PKCS#8, PKCS#1 or SEC1, mode 0600, e.g. \${CREDENTIALS_DIRECTORY}/signing-key.pem under systemd's LoadCredential=), or an HSM key as a pkcs11: URI (docs/pkcs11.md)`,
     )
     .option('--ttl <seconds>', 'validity records expire after this many seconds (default: never)', parseCount('--ttl', 1, TTL_SECONDS_MAX))
     .option('--chunk-bytes <bytes>', 'content longer than this is signed in chunks of this size', parseCount('--chunk-bytes', 1), DEFAULT_LIMITS.chunkBytes);
@@ -145,11 +145,12 @@ async function startSignDaemon(profile: SignatureProfile, settings: SignDaemonSe
   return {
     async stop() {
       clearInterval(purge);
-      await ops.stop();
+      ops.draining();
       await server.close();
       await transparencyLog?.close();
       await store.close();
       await key.close?.();
+      await ops.stop();
     },
     reload: channelReload(channel, [server], log),
   };

@@ -68,9 +68,10 @@ async function startVerifyDaemon(profile: SignatureProfile, settings: VerifyDaem
   log.info({ host: listen.host, port: server.address.port, keyIds: keyring.keyIds, store: settings.store.kind }, 'listening');
   return {
     async stop() {
-      await ops.stop();
+      ops.draining();
       await server.close();
       await store.close();
+      await ops.stop();
     },
     reload: channelReload(channel, [server], log),
   };

@@ -6,7 +6,9 @@ import type { Logger } from 'pino';
 import type { StoreOpenOptions, StoreSettings } from '../../../lib/config/store-options.js';
 import { withHostFloor } from './host-floor.js';
 import { withMemoryFloor } from './memory-floor.js';
-import { openSqliteWatermarkStore } from './sqlite-watermark-store.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { openSqliteWatermarkStore, WATERMARK_SQLITE_FILE } from './sqlite-watermark-store.js';
 import type { WatermarkBackend, WatermarkStore } from './watermark-store.js';
 
 /** Watermarks are always durable writes; `durable` in the options is for the validity store only. */
@@ -59,6 +61,20 @@ export async function openDaemonWatermarks(
   onConnectionChange?: () => void,
 ): Promise<WatermarkStore> {
   const open = { create: true, log, logConnectionErrors: true, onConnectionChange };
+  if (settings.kind === 'sqlite') {
+    const file = path.join(settings.stateDir, WATERMARK_SQLITE_FILE);
+    const isNew = !fs.existsSync(file);
+    const store = withMemoryFloor(timed(await openWatermarkBackend(settings, open)));
+    // A new store knows of no earlier signature: right on a first start, a double-signing hazard
+    // after a mistyped --state-dir or a moved state directory. Said loudly, once, when it happens.
+    if (isNew) {
+      log.warn(
+        { file },
+        'created a new, empty watermark store: this host has no record of earlier signatures. If these keys signed before, stop now and import their marks (tezos watermark import) or raise them (tezos watermark set)',
+      );
+    }
+    return store;
+  }
   if (settings.kind !== 'redis') return withMemoryFloor(timed(await openWatermarkBackend(settings, open)));
   // Opened first: a state directory that cannot hold the floor stops start-up before Redis is reached.
   const local = hostFloorDir === null ? null : openSqliteWatermarkStore({ stateDir: hostFloorDir, busyTimeoutMs: settings.timeoutMs, create: true });

@@ -99,9 +99,14 @@ export function openSqliteWatermarkStore(opts: SqliteWatermarkOptions): Watermar
     list: () => guard('list', () => (all.all() as WatermarkRow[]).map(rowEntry)),
     put: (entry, force) => guard('write', () => putTx.immediate(entry, force)),
     ready: async () => true,
-    // The write lock, taken and given back: nothing is written (the state directory's own probe
-    // covers the disk), and a lock another process holds past the deadline is not ready.
-    probeWrite: () => guard('probe', () => db.transaction(() => undefined).immediate()),
+    // A real, synced write beside the marks (a table of its own, which no export or list reads): an
+    // empty transaction would pass on a file this process may not write (SQLITE_READONLY), where
+    // every reserve fails. A lock another process holds past the deadline is not ready either.
+    probeWrite: () =>
+      guard('probe', () => {
+        db.exec('CREATE TABLE IF NOT EXISTS readiness_probe (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL)');
+        db.prepare('INSERT INTO readiness_probe (id, at_ms) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET at_ms = excluded.at_ms').run(Date.now());
+      }),
     close: async () => {
       db.close();
     },

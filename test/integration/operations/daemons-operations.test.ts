@@ -4,6 +4,7 @@
 // on Redis follows an outage in /readyz within 2 s each way.
 import t, { type Test } from 'tap';
 import Database from 'better-sqlite3';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
@@ -141,6 +142,19 @@ t.test('tezos is not ready while its store takes reads but no writes', async (t)
       stop: async () => void holder.exec('BEGIN IMMEDIATE'),
       start: async () => void holder.exec('COMMIT'),
     });
+  });
+
+  await t.test('SQLite: the store file takes no writes (made read-only under the daemon)', needTools('chattr'), async (t) => {
+    const tezos = await startDaemon(['tezos', ...common, '--store-timeout-ms', '300'], { listeners: 1 });
+    t.teardown(() => tezos.stop());
+    const ops = metricsPortOf(tezos);
+    await waitUntil(async () => (await get(ops, '/readyz')).status === 200, 3_000, 'ready');
+    // Writes go to the WAL file: immutable even for root (chattr), or read-only by mode for anyone else.
+    const wal = path.join(state, 'tezos-watermarks.sqlite-wal');
+    const asRoot = process.getuid?.() === 0;
+    const set = (readOnly: boolean) => (asRoot ? execFileSync('chattr', [readOnly ? '+i' : '-i', wal]) : fs.chmodSync(wal, readOnly ? 0o400 : 0o600));
+    t.teardown(() => set(false));
+    await readinessFollowsOutage(t, ops, 'watermarks', { stop: async () => void set(true), start: async () => void set(false) });
   });
 
   await t.test('Redis: --redis-wait-replicas 1 and no replica acknowledges', needTools('redis-server'), async (t) => {

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { runSignerd, SIGNERD, startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
 import { freePort } from '../../helpers/ports.js';
+import { get, metricsPortOf } from '../../helpers/operations.js';
 import { makeKeys } from '../../helpers/signature-fixtures.js';
 import { openSqliteValidityStore } from '../../../lib/store/sqlite-validity-store.js';
 import { sleep, waitFor } from '../../helpers/polling.js';
@@ -239,7 +240,8 @@ function notYetTaken(port: number): number {
 
 t.test('SIGTERM drains in-flight requests and exits 0', async (t) => {
   const keys = makeKeys(dir, 'rsa', 'drain', 4096);
-  const signer = await startDaemon(['sign-rsa', '--key', keys.privateKeyFile, '--port', '0', '--state-dir', path.join(dir, 'state')]);
+  const signer = await startDaemon(['sign-rsa', '--key', keys.privateKeyFile, '--port', '0', '--state-dir', path.join(dir, 'state'), '--metrics-port', '0']);
+  const ops = metricsPortOf(signer);
   // Connections are accepted and their lines received before SIGTERM; each line is 10 RSA-4096
   // chunks, so they are still being signed when the signal arrives.
   const sockets = await Promise.all(
@@ -266,7 +268,19 @@ t.test('SIGTERM drains in-flight requests and exits 0', async (t) => {
   for (let i = 0; i < 500 && !(sockets.every((s) => s.writableFinished) && notYetTaken(signer.port) === 0); i++) {
     await sleep(10);
   }
-  const code = await signer.stop('SIGTERM');
+  const stopping = signer.stop('SIGTERM');
+  // While it drains, the operations listener answers 503: a balancer sees the drain, not a refused connection.
+  let seen: number | string = 'nothing';
+  for (let i = 0; i < 200 && seen !== 503; i++) {
+    seen = await get(ops, '/readyz').then(
+      (r) => r.status,
+      () => 'refused',
+    );
+    if (seen === 'refused') break;
+    await sleep(10);
+  }
+  t.equal(seen, 503, '/readyz during the drain: 503, not a refused connection');
+  const code = await stopping;
   t.equal(code, 0, 'exit 0');
   for (const reply of await Promise.all(replies)) t.match(reply, /^(\(b'x+\d?', b'[0-9a-f]+'\) ?){10}\n$/, 'accepted request completed, whole line');
   t.ok(

@@ -6,7 +6,7 @@ import path from 'node:path';
 import t from 'tap';
 import { runSignerd, startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
-import { seedKeys, tempDir, TZ1, writeKeys } from './fixtures.js';
+import { seedKeys, serveTezos, tempDir, TZ1, writeKeys } from './fixtures.js';
 
 t.test('keygen → keys.json with secret_key_file → daemon', async (t) => {
   const dir = tempDir(t);
@@ -85,4 +85,17 @@ t.test('start-up refusals exit 78', async (t) => {
   const open = await runSignerd(['tezos', '--keys', ok, '--port', '0', '--http-port', '0', '--http-host', '0.0.0.0', '--state-dir', path.join(dir, 'state')]);
   t.equal(open.code, 78, 'plaintext HTTP beyond loopback: exit 78');
   t.notMatch(open.stdout, /"listening"/, 'and no listener was announced before the refusal');
+});
+
+t.test('a new, empty watermark store is said at warn, once: the start that has no record of earlier signatures', async (t) => {
+  const dir = tempDir(t);
+  const keysFile = writeKeys(dir, seedKeys([TZ1]));
+  const args = ['--state-dir', path.join(dir, 'state')];
+  const warned = (logs: Array<Record<string, unknown>>) =>
+    logs.some((l) => l['level'] === 'warn' && /created a new, empty watermark store/.test(String(l['msg'])));
+  const first = await serveTezos(t, keysFile, args);
+  t.ok(warned(first.logs), 'the first start on a state directory says so');
+  await first.stop();
+  const again = await serveTezos(t, keysFile, args);
+  t.notOk(warned(again.logs), 'a restart on the same store does not');
 });

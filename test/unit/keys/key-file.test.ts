@@ -174,3 +174,25 @@ t.test('key material pasted where its path goes is not echoed', async (t) => {
   t.notMatch(message, /BEGIN|MI[GH]/, 'no part of the key in the message');
   t.match(message, /not a path: it looks like key material; not shown/);
 });
+
+t.test("a secret in systemd's credentials directory may show group read (the ACL's mask), and only there", async (t) => {
+  const dir = t.testdir({ credentials: {}, elsewhere: {} });
+  const ec = crypto.generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
+  const pem = ec.privateKey.export({ type: 'pkcs8', format: 'pem' });
+  for (const sub of ['credentials', 'elsewhere']) fs.writeFileSync(path.join(dir, sub, 'signing-key.pem'), pem, { mode: 0o440 });
+  const saved = process.env['CREDENTIALS_DIRECTORY'];
+  process.env['CREDENTIALS_DIRECTORY'] = path.join(dir, 'credentials');
+  t.teardown(() => {
+    if (saved === undefined) delete process.env['CREDENTIALS_DIRECTORY'];
+    else process.env['CREDENTIALS_DIRECTORY'] = saved;
+  });
+  // systemd writes a credential 0400 and adds a read ACL for the service user: stat shows 0440.
+  t.equal(loadFileSigningKey(path.join(dir, 'credentials', 'signing-key.pem'), 'ecdsa-p384-sha384').keyId, keyIdOf(ec.publicKey), 'accepted there');
+  t.throws(() => loadFileSigningKey(path.join(dir, 'elsewhere', 'signing-key.pem'), 'ecdsa-p384-sha384'), { code: 'KEY_FILE_INSECURE' }, 'refused elsewhere');
+  fs.chmodSync(path.join(dir, 'credentials', 'signing-key.pem'), 0o444);
+  t.throws(
+    () => loadFileSigningKey(path.join(dir, 'credentials', 'signing-key.pem'), 'ecdsa-p384-sha384'),
+    { code: 'KEY_FILE_INSECURE' },
+    'readable by others: refused there too',
+  );
+});

@@ -92,8 +92,14 @@ t.test('PIN sources: file, file: URI, systemd credential; loose modes refused', 
   t.equal(readPin('credential:pin'), '123456');
   t.throws(() => pinFilePath('credential:../etc/shadow'), { code: 'CONFIG_INVALID' });
   t.throws(() => pinFilePath('relative/pin'), { code: 'CONFIG_INVALID' });
+  // In the credentials directory group read is systemd's ACL mask (systemd/README.md): accepted there.
   fs.chmodSync(file, 0o640);
-  t.throws(() => readPin(file), { code: 'KEY_FILE_INSECURE' });
+  t.equal(readPin(file), '123456', 'group read inside $CREDENTIALS_DIRECTORY: the ACL mask of a credential');
+  fs.chmodSync(file, 0o644);
+  t.throws(() => readPin(file), { code: 'KEY_FILE_INSECURE' }, 'readable by others: refused there too');
+  delete process.env['CREDENTIALS_DIRECTORY'];
+  fs.chmodSync(file, 0o640);
+  t.throws(() => readPin(file), { code: 'KEY_FILE_INSECURE' }, 'group read anywhere else: refused');
 });
 
 t.test('CKR table: loss reopens, PIN errors are login failures, unknown fails closed', async (t) => {

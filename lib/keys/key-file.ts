@@ -96,6 +96,16 @@ function checkFileDirectory(file: string, what: string): void {
   }
 }
 
+/**
+ * A state directory (validity records, watermarks) under the same rule as a key's: whoever may
+ * rename in it, or above it, could put an older database in its place (a revocation undone,
+ * watermarks lowered) before the next start. Called once it exists.
+ */
+export function checkStateDirectory(dir: string): void {
+  checkAncestors(path.resolve(dir), dir, 'state directory');
+  checkAncestors(fs.realpathSync(dir), dir, 'state directory');
+}
+
 /** Refuses `subject` when `dir` or a directory above it lets group or others rename in it (not sticky). */
 function checkAncestors(dir: string, subject: string, what: string): void {
   for (let at = dir; ; at = path.dirname(at)) {

@@ -9,6 +9,7 @@ import type { ValidityAdmin, ValidityStore } from './validity-store.js';
 import { liveAtClause, rowStatus, rowToRecord, unexpiredAtClause, type RecordRow } from './record-row.js';
 import { makeDirectory } from '../config/make-directory.js';
 import { retryWhileBusy, whileBusy } from './sqlite-busy-retry.js';
+import { checkStateDirectory } from '../keys/key-file.js';
 
 export interface SqliteStoreOptions {
   stateDir: string;
@@ -57,10 +58,9 @@ export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore
   const file = path.join(opts.stateDir, SQLITE_FILE);
   if (!opts.create) refuseMissingStore(file, 'validity store', 'the sign daemons create it on their first start');
   try {
-    if (opts.create) {
-      makeDirectory(opts.stateDir, 0o700);
-      createPrivateFile(file);
-    }
+    if (opts.create) makeDirectory(opts.stateDir, 0o700);
+    checkStateDirectory(opts.stateDir);
+    if (opts.create) createPrivateFile(file);
     db = new Database(file, { timeout: opts.busyTimeoutMs, fileMustExist: !opts.create });
     // Fails at once, whatever the busy timeout, while another daemon is creating the same database.
     retryWhileBusy(opts.busyTimeoutMs, () => db.pragma('journal_mode = WAL'));
@@ -69,6 +69,7 @@ export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore
     // From here on SQLite never sleeps on the daemon's thread: run() waits for a busy lock on a timer.
     db.pragma('busy_timeout = 0');
   } catch (err) {
+    if (err instanceof DaemonError && err.code === 'KEY_FILE_INSECURE') throw err;
     throw new DaemonError('CONFIG_INVALID', `state directory ${opts.stateDir}: cannot open the validity database (${(err as Error).message})`, { cause: err });
   }
 

@@ -10,6 +10,7 @@ import { rowEntry, rowMark, type WatermarkRow } from './watermark-row.js';
 import type { Mark, MarkEntry, RequestedMark, ReserveOutcome, Slot, WatermarkBackend } from './watermark-store.js';
 import { makeDirectory } from '../../../lib/config/make-directory.js';
 import { retryWhileBusy, whileBusy } from '../../../lib/store/sqlite-busy-retry.js';
+import { checkStateDirectory } from '../../../lib/keys/key-file.js';
 
 export const WATERMARK_SQLITE_FILE = 'tezos-watermarks.sqlite';
 
@@ -118,6 +119,7 @@ function openDatabase(opts: SqliteWatermarkOptions): Database.Database {
   if (!opts.create) refuseMissingStore(file, 'watermark store', 'signerd tezos creates it on its first start');
   try {
     if (opts.create) makeDirectory(opts.stateDir, 0o700);
+    checkStateDirectory(opts.stateDir);
     const db = new Database(file, { timeout: opts.busyTimeoutMs, fileMustExist: !opts.create });
     // Fails at once, whatever the busy timeout, while another process is creating the same database.
     retryWhileBusy(opts.busyTimeoutMs, () => db.pragma('journal_mode = WAL'));
@@ -138,6 +140,7 @@ function openDatabase(opts: SqliteWatermarkOptions): Database.Database {
     db.pragma('busy_timeout = 0');
     return db;
   } catch (err) {
+    if (err instanceof DaemonError && err.code === 'KEY_FILE_INSECURE') throw err;
     throw new DaemonError('CONFIG_INVALID', `state directory ${opts.stateDir}: cannot open the watermark database (${(err as Error).message})`, { cause: err });
   }
 }

@@ -67,6 +67,18 @@ t.test('start-up failures exit 78 with one clear line', async (t) => {
   t.equal(unknownOption.code, 78);
   t.match(unknownOption.stderr, /^signerd sign-ecdsa: CONFIG_INVALID: unknown option '--bogus'/, 'an unknown option: the same shape');
 
+  // A state directory others may rename in, or under one: an older database could be swapped in.
+  const openParent = path.join(dir, 'open-parent');
+  fs.mkdirSync(openParent, { mode: 0o700 });
+  fs.chmodSync(openParent, 0o777);
+  const openState = await runSignerd(['sign-ecdsa', '--key', keys.privateKeyFile, '--port', '0', '--state-dir', path.join(openParent, 'state')]);
+  fs.chmodSync(openParent, 0o700);
+  t.equal(openState.code, 78);
+  t.match(
+    openState.stderr,
+    /KEY_FILE_INSECURE: state directory .* is under .*open-parent, which has mode 0777/,
+    'a state directory under a directory others may write in',
+  );
   // Node's recursive mkdir never returns on such a path (ENOENT for ever under /proc).
   const noDir = await runSignerd(['sign-ecdsa', '--key', keys.privateKeyFile, '--port', '0', '--state-dir', '/proc/signerd-nowhere/state']);
   t.equal(noDir.code, 78, 'a state directory that cannot be made: exit 78, at once');

@@ -180,7 +180,22 @@ export async function bench(): Promise<BenchRow[]> {
       'tezos',
       'attestation sign (SQLite watermark)',
       (extra, run) =>
-        startDaemon(['tezos', '--keys', keysFile, '--no-http', '--port', '0', '--keep-open', '--state-dir', path.join(dir, `tezos-${run}`), ...extra], quiet),
+        startDaemon(
+          [
+            'tezos',
+            '--keys',
+            keysFile,
+            '--no-http',
+            '--port',
+            '0',
+            '--keep-open',
+            '--init-watermarks',
+            '--state-dir',
+            path.join(dir, `tezos-${run}`),
+            ...extra,
+          ],
+          quiet,
+        ),
       (port, channel) =>
         lines(
           port,

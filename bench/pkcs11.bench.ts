@@ -79,7 +79,20 @@ async function tezosRow(token: TestToken): Promise<BenchRow> {
   const keysFile = `${token.dir}/keys.json`;
   fs.writeFileSync(keysFile, JSON.stringify({ keys: { [pkh]: { pkcs11_uri: token.uri('tz3') } }, policy: { baking: 1 } }), { mode: 0o600 });
   const daemon = await startDaemon(
-    ['tezos', '--keys', keysFile, '--no-http', '--port', '0', '--keep-open', '--store', 'sqlite', '--state-dir', `${token.dir}/tezos-state`],
+    [
+      'tezos',
+      '--keys',
+      keysFile,
+      '--no-http',
+      '--port',
+      '0',
+      '--keep-open',
+      '--init-watermarks',
+      '--store',
+      'sqlite',
+      '--state-dir',
+      `${token.dir}/tezos-state`,
+    ],
     { env: token.env, dropLogsAfterStart: true },
   );
   const payload = levelled((conn, level) => {

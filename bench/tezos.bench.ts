@@ -94,7 +94,7 @@ export async function bench(): Promise<BenchRow[]> {
   for (const s of shared.stores) stores.push([s.name, async () => s.args]);
   try {
     for (const [store, args] of stores) {
-      const daemon = await startDaemon(['tezos', '--keys', keysFile, '--no-http', '--port', '0', '--keep-open', ...(await args())], {
+      const daemon = await startDaemon(['tezos', '--keys', keysFile, '--no-http', '--port', '0', '--keep-open', '--init-watermarks', ...(await args())], {
         dropLogsAfterStart: true,
       });
       // A discarded second of load first: stores connect asynchronously, and the first requests
@@ -136,9 +136,12 @@ export async function bench(): Promise<BenchRow[]> {
 
 /** One signature per connection on the line protocol, the daemon in its default (one-shot) mode. */
 async function oneShotRows(keysFile: string, stateDir: string, raw: number): Promise<BenchRow[]> {
-  const daemon = await startDaemon(['tezos', '--keys', keysFile, '--no-http', '--port', '0', '--store', 'sqlite', '--state-dir', stateDir], {
-    dropLogsAfterStart: true,
-  });
+  const daemon = await startDaemon(
+    ['tezos', '--keys', keysFile, '--no-http', '--port', '0', '--init-watermarks', '--store', 'sqlite', '--state-dir', stateDir],
+    {
+      dropLogsAfterStart: true,
+    },
+  );
   const rows: BenchRow[] = [];
   let level = 0;
   try {

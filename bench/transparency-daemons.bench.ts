@@ -49,6 +49,7 @@ export async function bench(): Promise<BenchRow[]> {
       '--port',
       '0',
       '--keep-open',
+      '--init-watermarks',
       '--state-dir',
       path.join(dir, state),
     ];

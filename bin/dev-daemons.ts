@@ -107,7 +107,8 @@ export const DEV_DAEMONS: DevDaemon[] = [
     listeners: 2,
     portLabels: ['line', 'http'],
     prepare: ensureTezos,
-    args: (d) => ['--keys', path.join(d, 'tezos', 'keys.json'), ...store(d)],
+    // Development: the store is made on the first start (a real first start says so the same way).
+    args: (d) => ['--keys', path.join(d, 'tezos', 'keys.json'), '--init-watermarks', ...store(d)],
     examples: (d) => [
       `echo "pubkey ${tezosPkh(d)}" | nc 127.0.0.1 9732`,
       `curl -s http://127.0.0.1:6732/keys/${tezosPkh(d)}          # octez remote-signer API`,

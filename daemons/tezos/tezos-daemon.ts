@@ -67,6 +67,7 @@ async function serveWith(
   const marks = await openDaemonWatermarks(
     settings.store,
     settings.hostFloorDir,
+    settings.initWatermarks,
     log,
     (store) => ops.timedStore(store, settings.store.kind, ['reserve', 'recordSignature', 'read']),
     marksChanged.fire,

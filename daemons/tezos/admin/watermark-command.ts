@@ -17,7 +17,17 @@ import { serveOptions } from '../config/serve-options.js';
 const EXIT_NOT_RAISED = 1;
 
 export function watermarkCommand(): CommandUnknownOpts {
-  const cmd = new Command('watermark').description('inspect and move tezos high watermarks (show, set, export, import), audit the request logs');
+  const cmd = new Command('watermark').description('inspect and move tezos high watermarks (init, show, set, export, import), audit the request logs');
+  const init = adminCommand(
+    'init',
+    'create an empty watermark store (a first start on this host; the daemon refuses a --state-dir without one unless given --init-watermarks)',
+    true,
+    async (store) => {
+      const marks = (await store.list()).length;
+      process.stdout.write(marks === 0 ? 'watermark store ready (empty)\n' : `watermark store ready (it holds ${marks} mark(s))\n`);
+      return 0;
+    },
+  );
   const show = addShowOptions(
     adminCommand('show', 'print stored marks: chain, pkh, kind, level/round, signed or not, payload digest', false, (store, _args, opts) =>
       showMarks(store, showSettings(opts as ShowOptionValues)),
@@ -42,7 +52,7 @@ export function watermarkCommand(): CommandUnknownOpts {
       ),
     ),
   );
-  for (const sub of [show, set, exportCmd, importCmd]) cmd.addCommand(sub);
+  for (const sub of [init, show, set, exportCmd, importCmd]) cmd.addCommand(sub);
   cmd.addCommand(watermarkAuditCommand());
   return cmd;
 }

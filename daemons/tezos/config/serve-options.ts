@@ -26,6 +26,8 @@ export interface TezosServeSettings {
   store: StoreSettings;
   /** Redis only: the state directory of the host floor; null without one (SQLite, or --no-redis-local-floor). */
   hostFloorDir: string | null;
+  /** SQLite: a --state-dir without a watermark store may be given one (a first start); otherwise it is refused. */
+  initWatermarks: boolean;
   keysFile: string;
   passphraseFile: string | null;
   payloadBytesMax: number;
@@ -59,6 +61,10 @@ export function serveOptions() {
     .option(
       '--no-redis-local-floor',
       'redis: trust Redis alone with the marks (a Redis that loses them lets this host double-sign after a restart); warned at every start',
+    )
+    .option(
+      '--init-watermarks',
+      'sqlite: create the watermark store if --state-dir has none (a first start); without it such a --state-dir is refused, since the daemon would start with no record of what its keys signed (a mistyped or moved --state-dir)',
     )
     .option(
       '--payload-bytes-max <bytes>',
@@ -97,6 +103,7 @@ export function serveSettings(opts: ServeOptionValues, defaulted: Defaulted): Te
     listen,
     store,
     hostFloorDir: store.kind === 'redis' && opts.redisLocalFloor !== false ? opts.stateDir : null,
+    initWatermarks: opts.initWatermarks === true,
     keysFile,
     passphraseFile: opts.passphraseFile ?? null,
     payloadBytesMax,

@@ -3,6 +3,7 @@
 // (on unless --no-redis-local-floor), and over every backend the in-process floor. A backend's code is
 // loaded only when chosen: ioredis and pg cost a few hundred ms of start-up a SQLite host should not pay.
 import type { Logger } from 'pino';
+import { DaemonError } from '../../../lib/errors.js';
 import type { StoreOpenOptions, StoreSettings } from '../../../lib/config/store-options.js';
 import { withHostFloor } from './host-floor.js';
 import { withMemoryFloor } from './memory-floor.js';
@@ -56,6 +57,7 @@ export async function openWatermarkBackend(settings: StoreSettings, opts: Omit<S
 export async function openDaemonWatermarks(
   settings: StoreSettings,
   hostFloorDir: string | null,
+  initWatermarks: boolean,
   log: Logger,
   timed: (store: WatermarkBackend) => WatermarkBackend,
   onConnectionChange?: () => void,
@@ -64,9 +66,16 @@ export async function openDaemonWatermarks(
   if (settings.kind === 'sqlite') {
     const file = path.join(settings.stateDir, WATERMARK_SQLITE_FILE);
     const isNew = !fs.existsSync(file);
-    const store = withMemoryFloor(timed(await openWatermarkBackend(settings, open)));
     // A new store knows of no earlier signature: right on a first start, a double-signing hazard
-    // after a mistyped --state-dir or a moved state directory. Said loudly, once, when it happens.
+    // after a mistyped --state-dir or a moved state directory. So it is made only when asked for,
+    // and said loudly, once, when it is.
+    if (isNew && !initWatermarks) {
+      throw new DaemonError(
+        'CONFIG_INVALID',
+        `no watermark store at ${file}: started there, this signer would have no record of what its keys signed. Check --state-dir; on a first start pass --init-watermarks (or run tezos watermark init, or import the marks of the host the keys come from)`,
+      );
+    }
+    const store = withMemoryFloor(timed(await openWatermarkBackend(settings, open)));
     if (isNew) {
       log.warn(
         { file },

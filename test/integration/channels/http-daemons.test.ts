@@ -97,7 +97,7 @@ t.test('HTTP front ends over TLS client channels', needTools('openssl', 'curl'),
   await t.test("tezos: the octez API over HTTPS for curl and Taquito's RemoteSigner with a client certificate", async (t) => {
     const keysFile = writeKeys(dir, seedKeys([TZ1]));
     const tezos = await startDaemon(
-      ['tezos', '--keys', keysFile, '--port', '0', '--http-port', '0', '--state-dir', path.join(dir, 'tezos-state'), ...tlsArgs],
+      ['tezos', '--keys', keysFile, '--port', '0', '--http-port', '0', '--state-dir', path.join(dir, 'tezos-state'), '--init-watermarks', ...tlsArgs],
       {
         listeners: 2,
       },

@@ -55,7 +55,7 @@ t.test('hmac, tezos and firmware', async (t) => {
   const { secretKey, key } = generateTezosKey('ed25519');
   writePrivate(path.join(dir, 'etc/signerd/tezos/baker.key'), secretKey + '\n');
   writePrivate(path.join(dir, 'etc/signerd/tezos/keys.json'), JSON.stringify({ keys: { [key.pkh]: { secret_key_file: 'baker.key', policy: { baking: 1 } } } }));
-  const tezos = await startDaemon(['tezos', '--config', configFor('tezos', { httpPort: 0 })], { listeners: 2 });
+  const tezos = await startDaemon(['tezos', '--config', configFor('tezos', { httpPort: 0 }), '--init-watermarks'], { listeners: 2 });
   t.teardown(() => tezos.stop());
   t.equal(await request(tezos.port, `pubkey ${key.pkh}`), key.publicKey, 'tezos answers');
 

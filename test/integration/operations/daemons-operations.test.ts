@@ -60,7 +60,7 @@ t.test('hmac, tezos and firmware', needTools('promtool'), async (t) => {
 
   const keys = writeKeys(path.join(dir), seedKeys([TZ1]));
   const tezos = await startDaemon(
-    ['tezos', '--keys', keys, '--state-dir', path.join(dir, 'tezos-state'), '--port', '0', '--http-port', '0', '--metrics-port', '0'],
+    ['tezos', '--keys', keys, '--state-dir', path.join(dir, 'tezos-state'), '--init-watermarks', '--port', '0', '--http-port', '0', '--metrics-port', '0'],
     { listeners: 2 },
   );
   const tezosMetrics = await check(
@@ -129,7 +129,7 @@ t.test('tezos is not ready while its store takes reads but no writes', async (t)
   fs.mkdirSync(base, { recursive: true });
   const keys = writeKeys(base, seedKeys([TZ1]));
   const state = path.join(base, 'state');
-  const common = ['--keys', keys, '--state-dir', state, '--port', '0', '--no-http', '--metrics-port', '0'];
+  const common = ['--keys', keys, '--state-dir', state, '--init-watermarks', '--port', '0', '--no-http', '--metrics-port', '0'];
 
   await t.test('SQLite: another connection holds the write lock past --store-timeout-ms', async (t) => {
     const tezos = await startDaemon(['tezos', ...common, '--store-timeout-ms', '300'], { listeners: 1 });

@@ -69,7 +69,7 @@ export interface TezosDaemon {
  */
 export async function serveTezos(t: Test, keysFile: string, args: string[]): Promise<ServedTezos> {
   const cmd = serveOptions().exitOverride();
-  cmd.parse(['--keys', keysFile, '--port', '0', '--http-port', '0', '--keep-open', ...args], { from: 'user' });
+  cmd.parse(['--keys', keysFile, '--port', '0', '--http-port', '0', '--keep-open', '--init-watermarks', ...args], { from: 'user' });
   const opts = cmd.opts();
   const logs: Array<Record<string, unknown>> = [];
   const log = createLogger('tezos', opts.logLevel, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
@@ -101,7 +101,7 @@ export function httpSignWhenStoreUp(port: number, pkh: string, payload: Buffer |
 
 /** Starts `signerd tezos` with both listeners on free ports; stopped at teardown. */
 export async function startTezos(t: Test, keysFile: string, args: string[], env?: NodeJS.ProcessEnv): Promise<TezosDaemon> {
-  const daemon = await startDaemon(['tezos', '--keys', keysFile, '--port', '0', '--http-port', '0', '--keep-open', ...args], {
+  const daemon = await startDaemon(['tezos', '--keys', keysFile, '--port', '0', '--http-port', '0', '--keep-open', '--init-watermarks', ...args], {
     listeners: 2,
     ...(env ? { env } : {}),
   });

@@ -19,7 +19,10 @@ t.test('tezos with HSM keys: failure modes', needSoftHsm(), async (t) => {
   /** Starts the daemon with `config`; resolves with the error message it exited with. */
   const startFails = async (config: unknown, name: string): Promise<string> => {
     const keysFile = writeKeys(dir, config, name);
-    return startDaemon(['tezos', '--keys', keysFile, '--state-dir', `${dir}/state`, '--port', '0', '--http-port', '0'], { listeners: 2, env: token.env }).then(
+    return startDaemon(['tezos', '--keys', keysFile, '--state-dir', `${dir}/state`, '--init-watermarks', '--port', '0', '--http-port', '0'], {
+      listeners: 2,
+      env: token.env,
+    }).then(
       async (d) => {
         await d.stop();
         return 'started';

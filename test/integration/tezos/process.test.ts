@@ -33,7 +33,7 @@ t.test('keygen → keys.json with secret_key_file → daemon', async (t) => {
   t.match(nowhere.stderr, /^signerd tezos keygen: CONFIG_INVALID: ENOENT/, 'an unwritable --out: CONFIG_INVALID');
 
   const keysFile = writeKeys(dir, { keys: Object.fromEntries(made.map((m) => [m.pkh, { secret_key_file: m.file }])), policy: { baking: 1 } });
-  const d = await startDaemon(['tezos', '--keys', keysFile, '--port', '0', '--no-http', '--state-dir', path.join(dir, 'state')]);
+  const d = await startDaemon(['tezos', '--keys', keysFile, '--port', '0', '--no-http', '--state-dir', path.join(dir, 'state'), '--init-watermarks']);
   t.teardown(() => d.stop('SIGKILL'));
   for (const m of made) t.equal(await request(d.port, `pubkey ${m.pkh}`), m.public_key, `${m.pkh.slice(0, 3)} served from its key file`);
   t.equal(await d.stop('SIGTERM'), 0, 'SIGTERM: clean exit');
@@ -50,9 +50,12 @@ t.test('encrypted key with a passphrase file; seed bind_port', async (t) => {
     bind_addr: '127.0.0.1',
     bind_port: 0,
   });
-  const d = await startDaemon(['tezos', '--keys', keysFile, '--passphrase-file', passFile, '--port', '0', '--state-dir', path.join(dir, 'state')], {
-    listeners: 2,
-  });
+  const d = await startDaemon(
+    ['tezos', '--keys', keysFile, '--passphrase-file', passFile, '--port', '0', '--state-dir', path.join(dir, 'state'), '--init-watermarks'],
+    {
+      listeners: 2,
+    },
+  );
   t.teardown(() => d.stop('SIGKILL'));
   const res = await fetch(`http://127.0.0.1:${d.ports[1]}/keys/tz3hFR7NZtjT2QtzgMQnWb4xMuD6yt2YzXUt`);
   t.same(
@@ -98,4 +101,20 @@ t.test('a new, empty watermark store is said at warn, once: the start that has n
   await first.stop();
   const again = await serveTezos(t, keysFile, args);
   t.notOk(warned(again.logs), 'a restart on the same store does not');
+});
+
+t.test('a --state-dir without a watermark store is refused unless the start says it is the first', async (t) => {
+  const dir = tempDir(t);
+  const keysFile = writeKeys(dir, seedKeys([TZ1]));
+  const state = path.join(dir, 'state-typo');
+  const refused = await runSignerd(['tezos', '--keys', keysFile, '--port', '0', '--no-http', '--state-dir', state]);
+  t.equal(refused.code, 78, 'exit 78: started there, the signer would have no record of what its keys signed');
+  t.match(refused.stderr, /CONFIG_INVALID: no watermark store at .*state-typo\/tezos-watermarks\.sqlite: .*--init-watermarks/);
+  t.notOk(fs.existsSync(path.join(state, 'tezos-watermarks.sqlite')), 'nothing made');
+  const init = await runSignerd(['tezos', 'watermark', 'init', '--state-dir', state]);
+  t.equal(init.code, 0, init.stderr);
+  t.equal(init.stdout, 'watermark store ready (empty)\n');
+  const d = await startDaemon(['tezos', '--keys', keysFile, '--port', '0', '--no-http', '--state-dir', state]);
+  t.teardown(() => d.stop());
+  t.equal(await request(d.port, `pubkey ${TZ1.pkh}`), TZ1.pk, 'then the daemon starts on it, no flag needed');
 });

@@ -121,7 +121,9 @@ function parseHostPort(entry: string): { host: string; port: number } {
 
 /** Any Redis failure becomes STORE_UNAVAILABLE with a short, secret-free reason. */
 export function storeUnavailable(what: string, err: unknown): DaemonError {
-  const reason = (err as Error)?.message?.split('\n')[0]?.slice(0, 120) ?? 'error';
+  const message = (err as Error)?.message?.split('\n')[0] ?? 'error';
+  // ioredis's words for "no connection" (the offline queue is off, on purpose) name its internals.
+  const reason = /Stream isn't writeable|Connection is closed/.test(message) ? 'not connected' : message.slice(0, 120);
   return new DaemonError('STORE_UNAVAILABLE', `redis ${what} failed (${reason})`, { cause: err });
 }
 

@@ -1,9 +1,9 @@
-// A user or password written into an address list (etcd endpoints, Redis Cluster or Sentinel nodes)
-// is refused before anything connects, and the refusal never repeats the secret: argv is readable
-// by every local user, and these options once ignored the credentials without a word.
+// Store connection words: a user or password written into an address list (etcd endpoints, Redis
+// Cluster or Sentinel nodes) is refused before anything connects and never repeated (argv is readable
+// by every local user); a Redis outage is said as "not connected", not in ioredis's internal words.
 import t from 'tap';
 import { connectEtcd } from '../../../lib/store/etcd-connection.js';
-import { connectRedis } from '../../../lib/store/redis-connection.js';
+import { connectRedis, storeUnavailable } from '../../../lib/store/redis-connection.js';
 
 const SECRET = 'hunter2';
 
@@ -37,4 +37,13 @@ t.test('redis cluster and sentinel nodes', async (t) => {
     t.notMatch(message, SECRET, 'the password is not repeated');
     t.match(message, /host:port only .*--redis-password-file/);
   }
+});
+
+t.test("a Redis outage is said in the operator's words, not ioredis's", async (t) => {
+  for (const message of ["Stream isn't writeable and enableOfflineQueue options is false", 'Connection is closed.']) {
+    const err = storeUnavailable('write', new Error(message));
+    t.equal(err.code, 'STORE_UNAVAILABLE');
+    t.equal(err.message, 'redis write failed (not connected)', message);
+  }
+  t.equal(storeUnavailable('read', new Error('Command timed out')).message, 'redis read failed (Command timed out)', 'other reasons kept');
 });

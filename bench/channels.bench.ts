@@ -11,7 +11,7 @@ import { selfSignedCertificate } from '../lib/channels/self-signed-certificate.j
 import { startDaemon, type RunningDaemon } from '../test/helpers/daemon.js';
 import { singleDir } from '../test/unit/hmac/secret-fixtures.js';
 import { loadLines, loadOneShot, type BenchRow, type LoadResult } from './harness.js';
-import { attestation, TZ1 } from './tezos.bench.js';
+import { attestation, tezosLineArgs, TZ1 } from './tezos.bench.js';
 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 4_000);
 const CONNECTIONS = 16;
@@ -179,23 +179,7 @@ export async function bench(): Promise<BenchRow[]> {
       c,
       'tezos',
       'attestation sign (SQLite watermark)',
-      (extra, run) =>
-        startDaemon(
-          [
-            'tezos',
-            '--keys',
-            keysFile,
-            '--no-http',
-            '--port',
-            '0',
-            '--keep-open',
-            '--init-watermarks',
-            '--state-dir',
-            path.join(dir, `tezos-${run}`),
-            ...extra,
-          ],
-          quiet,
-        ),
+      (extra, run) => startDaemon(tezosLineArgs(keysFile, '--state-dir', path.join(dir, `tezos-${run}`), ...extra), quiet),
       (port, channel) =>
         lines(
           port,

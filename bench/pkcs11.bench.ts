@@ -9,7 +9,7 @@ import { consensus } from '../test/integration/tezos/payloads.js';
 import { pkcs11js } from '../lib/keys/pkcs11-module.js';
 import { PKCS11_SESSIONS_MAX } from '../lib/limits.js';
 import { loadPipelined } from './hmac.bench.js';
-import { levelled } from './tezos.bench.js';
+import { levelled, tezosLineArgs } from './tezos.bench.js';
 import { loadLines, type BenchRow } from './harness.js';
 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 4_000);
@@ -78,23 +78,10 @@ async function tezosRow(token: TestToken): Promise<BenchRow> {
   const { pkh } = JSON.parse(shown.stdout) as { pkh: string };
   const keysFile = `${token.dir}/keys.json`;
   fs.writeFileSync(keysFile, JSON.stringify({ keys: { [pkh]: { pkcs11_uri: token.uri('tz3') } }, policy: { baking: 1 } }), { mode: 0o600 });
-  const daemon = await startDaemon(
-    [
-      'tezos',
-      '--keys',
-      keysFile,
-      '--no-http',
-      '--port',
-      '0',
-      '--keep-open',
-      '--init-watermarks',
-      '--store',
-      'sqlite',
-      '--state-dir',
-      `${token.dir}/tezos-state`,
-    ],
-    { env: token.env, dropLogsAfterStart: true },
-  );
+  const daemon = await startDaemon(tezosLineArgs(keysFile, '--store', 'sqlite', '--state-dir', `${token.dir}/tezos-state`), {
+    env: token.env,
+    dropLogsAfterStart: true,
+  });
   const payload = levelled((conn, level) => {
     const chain = Buffer.alloc(4);
     chain.writeUInt32BE(conn + 1);

@@ -23,6 +23,11 @@ function int32(n: number): Buffer {
   return b;
 }
 
+/** A tezos daemon on the line protocol alone, kept-open, on a free port, its store made on this first start. */
+export function tezosLineArgs(keysFile: string, ...extra: string[]): string[] {
+  return ['tezos', '--keys', keysFile, '--no-http', '--port', '0', '--keep-open', '--init-watermarks', ...extra];
+}
+
 /** Each connection signs for its own chain id, so connections never compete for a slot. */
 export function attestation(conn: number, level: number): Buffer {
   return Buffer.concat([Buffer.from([0x13]), int32(conn + 1), Buffer.alloc(32, 7), Buffer.from([21, 0, 0]), int32(level), int32(0), Buffer.alloc(32, 9)]);
@@ -94,7 +99,7 @@ export async function bench(): Promise<BenchRow[]> {
   for (const s of shared.stores) stores.push([s.name, async () => s.args]);
   try {
     for (const [store, args] of stores) {
-      const daemon = await startDaemon(['tezos', '--keys', keysFile, '--no-http', '--port', '0', '--keep-open', '--init-watermarks', ...(await args())], {
+      const daemon = await startDaemon(tezosLineArgs(keysFile, ...(await args())), {
         dropLogsAfterStart: true,
       });
       // A discarded second of load first: stores connect asynchronously, and the first requests

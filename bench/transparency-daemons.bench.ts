@@ -8,7 +8,7 @@ import { generateKeyFiles } from '../lib/admin/keygen-command.js';
 import { generateNoteKey } from '../lib/transparency/note-key.js';
 import { startDaemon, type RunningDaemon } from '../test/helpers/daemon.js';
 import { loadAlternating, type BenchRow, type LoadOptions, type LoadResult } from './harness.js';
-import { attestation, levelled, TZ1 } from './tezos.bench.js';
+import { attestation, levelled, tezosLineArgs, TZ1 } from './tezos.bench.js';
 
 const DURATION_MS = Number(process.env['BENCH_MS'] ?? 4_000);
 
@@ -49,7 +49,6 @@ export async function bench(): Promise<BenchRow[]> {
       '--port',
       '0',
       '--keep-open',
-      '--init-watermarks',
       '--state-dir',
       path.join(dir, state),
     ];
@@ -66,17 +65,7 @@ export async function bench(): Promise<BenchRow[]> {
 
     const keysFile = path.join(dir, 'keys.json');
     fs.writeFileSync(keysFile, JSON.stringify({ keys: { [TZ1.pkh]: { secret_key: TZ1.sk } }, policy: { baking: 1 } }), { mode: 0o600 });
-    const tezosArgs = (state: string): string[] => [
-      'tezos',
-      '--keys',
-      keysFile,
-      '--no-http',
-      '--port',
-      '0',
-      '--keep-open',
-      '--state-dir',
-      path.join(dir, state),
-    ];
+    const tezosArgs = (state: string): string[] => tezosLineArgs(keysFile, '--state-dir', path.join(dir, state));
     const tezos = [await start(tezosArgs('tezos-off')), await start([...tezosArgs('tezos-on'), ...logged('log-tezos')])];
     // Levels carry on across runs, per daemon and connection: every request is a new, higher slot.
     const payloads = tezos.map(() => levelled(attestation));

@@ -75,8 +75,7 @@ export function checkKeyDirectory(dir: string, what: string): void {
   if (!ownedByUs(stat)) throw ownerError(dir, what, stat.uid);
   checkMode(dir, what, stat.mode, TRUSTED_MODE_CHECK);
   // Above it, and above where a symlink leads: a directory others may rename in could swap it whole.
-  checkAncestors(path.dirname(path.resolve(dir)), dir, what);
-  checkAncestors(path.dirname(fs.realpathSync(dir)), dir, what);
+  checkAncestors(dir, what, path.dirname(path.resolve(dir)), path.dirname(fs.realpathSync(dir)));
 }
 
 /**
@@ -87,13 +86,13 @@ export function checkKeyDirectory(dir: string, what: string): void {
  * reload, every check on the file itself still passing. OpenSSH's StrictModes checks the same way.
  */
 function checkFileDirectory(file: string, what: string): void {
-  checkAncestors(path.dirname(path.resolve(file)), file, what);
+  let real: string | null = null;
   try {
-    checkAncestors(path.dirname(fs.realpathSync(file)), file, what);
-  } catch (err) {
-    if (err instanceof DaemonError) throw err;
+    real = path.dirname(fs.realpathSync(file));
+  } catch {
     // The file was opened a moment ago; a failure here is a race the open already won.
   }
+  checkAncestors(file, what, path.dirname(path.resolve(file)), ...(real === null ? [] : [real]));
 }
 
 /**
@@ -102,22 +101,29 @@ function checkFileDirectory(file: string, what: string): void {
  * watermarks lowered) before the next start. Called once it exists.
  */
 export function checkStateDirectory(dir: string): void {
-  checkAncestors(path.resolve(dir), dir, 'state directory');
-  checkAncestors(fs.realpathSync(dir), dir, 'state directory');
+  checkAncestors(dir, 'state directory', path.resolve(dir), fs.realpathSync(dir));
 }
 
-/** Refuses `subject` when `dir` or a directory above it lets group or others rename in it (not sticky). */
-function checkAncestors(dir: string, subject: string, what: string): void {
-  for (let at = dir; ; at = path.dirname(at)) {
-    const mode = fs.statSync(at).mode;
-    if ((mode & 0o022) !== 0 && (mode & 0o1000) === 0) {
-      const shown = (mode & 0o7777).toString(8).padStart(4, '0');
-      throw new DaemonError(
-        'KEY_FILE_INSECURE',
-        `${what} ${subject} is under ${at}, which has mode ${shown}; group or others could replace what it holds (chmod go-w ${at})`,
-      );
+/**
+ * Refuses `subject` when one of `starts` (the place as named, and where symlinks lead) or a
+ * directory above it lets group or others rename in it (not sticky). Each directory is looked at
+ * once: the two chains are usually one.
+ */
+function checkAncestors(subject: string, what: string, ...starts: string[]): void {
+  const seen = new Set<string>();
+  for (const start of starts) {
+    for (let at = start; !seen.has(at); at = path.dirname(at)) {
+      seen.add(at);
+      const mode = fs.statSync(at).mode;
+      if ((mode & 0o022) !== 0 && (mode & 0o1000) === 0) {
+        const shown = (mode & 0o7777).toString(8).padStart(4, '0');
+        throw new DaemonError(
+          'KEY_FILE_INSECURE',
+          `${what} ${subject} is under ${at}, which has mode ${shown}; group or others could replace what it holds (chmod go-w ${at})`,
+        );
+      }
+      if (path.dirname(at) === at) break;
     }
-    if (path.dirname(at) === at) return;
   }
 }
 

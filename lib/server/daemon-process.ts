@@ -49,31 +49,40 @@ export async function runDaemonProcess<Opts extends ProcessOptionValues>(
     process.off('SIGHUP', early);
     if (reloadAsked) process.emit('SIGHUP', 'SIGHUP');
   } catch (thrown) {
-    const err = startupError(thrown);
+    const { err, status } = startupFailure(thrown);
     log?.fatal({ outcome: err.code, err: err.message }, 'start-up failed');
     process.stderr.write(`signerd ${label}: ${err.code}: ${err.message}\n`);
-    // A port still held (the previous instance not yet gone) or an address not yet up (the network
-    // is coming) may pass on the next try: not 78, which the units keep systemd from restarting.
-    const status = transientListenFailure(thrown) ? EXIT_UNAVAILABLE : EXIT_CONFIG;
     if (log) exitAfterFlush(log, status);
     else process.exit(status);
   }
 }
 
-function transientListenFailure(thrown: unknown): boolean {
-  const port = (thrown as { port?: unknown } | null)?.port;
-  if (typeof port === 'number' && listensOn(port)) return false;
-  const errno = (e: unknown): unknown => (e as NodeJS.ErrnoException | null)?.code;
-  const codes = [errno(thrown), errno((thrown as Error | null)?.cause)];
-  return codes.includes('EADDRINUSE') || codes.includes('EADDRNOTAVAIL');
+/**
+ * What a start-up failure is, and the exit status that says so. A port another process still holds
+ * (the previous instance not yet gone) or an address not yet up (the network is coming) may pass on
+ * the next try: exit 69, not 78, which the units keep systemd from restarting. A port given to two of
+ * this daemon's own listeners never will.
+ */
+function startupFailure(thrown: unknown): { err: DaemonError; status: number } {
+  // The listen error itself, or the one a DaemonError was made from.
+  const errno = (isDaemonError(thrown) ? thrown.cause : thrown) as NodeJS.ErrnoException | null | undefined;
+  const transient = (errno?.code === 'EADDRINUSE' || errno?.code === 'EADDRNOTAVAIL') && !ownPortTaken(errno);
+  return { err: startupError(thrown), status: transient ? EXIT_UNAVAILABLE : EXIT_CONFIG };
+}
+
+/** EADDRINUSE on a port this process listens on already: two of its listeners were given one port. */
+function ownPortTaken(err: NodeJS.ErrnoException | null | undefined): boolean {
+  const port = (err as { port?: unknown } | null | undefined)?.port;
+  return err?.code === 'EADDRINUSE' && typeof port === 'number' && listensOn(port);
 }
 
 function startupError(thrown: unknown): DaemonError {
   if (isDaemonError(thrown)) return thrown;
   const code = (thrown as NodeJS.ErrnoException)?.code;
-  const port = (thrown as { port?: unknown })?.port;
-  if (code === 'EADDRINUSE' && typeof port === 'number' && listensOn(port)) {
-    return new DaemonError('CONFIG_INVALID', `cannot listen: port ${port} is given to two of this daemon's listeners`, { cause: thrown });
+  if (ownPortTaken(thrown as NodeJS.ErrnoException)) {
+    return new DaemonError('CONFIG_INVALID', `cannot listen: port ${(thrown as { port: number }).port} is given to two of this daemon's listeners`, {
+      cause: thrown,
+    });
   }
   if (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL' || code === 'EACCES') {
     return new DaemonError('CONFIG_INVALID', `cannot listen: ${code} (${(thrown as Error).message})`, { cause: thrown });

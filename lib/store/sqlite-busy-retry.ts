@@ -1,6 +1,7 @@
 // Retrying a SQLite call while another connection holds the lock. Some calls fail at once with
 // SQLITE_BUSY whatever the connection's busy timeout: the switch to WAL journalling does, while another
 // process is creating the same database. Used by the validity and watermark stores and the transparency log's sequencer.
+import { DaemonError } from '../errors.js';
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
@@ -37,7 +38,7 @@ const BUSY_PAUSE_MS_MAX = 8;
  * safe to run again after SQLITE_BUSY: a statement or an IMMEDIATE transaction that found the lock
  * taken has done nothing.
  */
-export function whileBusy<T>(lockWaitMsMax: number, fn: () => T): Promise<T> {
+function whileBusy<T>(lockWaitMsMax: number, fn: () => T): Promise<T> {
   try {
     return Promise.resolve(fn());
   } catch (err) {
@@ -61,4 +62,16 @@ export function whileBusy<T>(lockWaitMsMax: number, fn: () => T): Promise<T> {
     };
     setTimeout(again, pauseMs);
   });
+}
+
+/**
+ * The call wrapper of a SQLite store on a daemon's thread: whileBusy, and whatever still fails (a
+ * lock held past lockWaitMsMax, a broken database) becomes STORE_UNAVAILABLE naming `label` and the
+ * SQLite code (fail closed), never an exception that escapes as INTERNAL.
+ */
+export function sqliteStoreCall(label: string, lockWaitMsMax: number): <T>(what: string, fn: () => T) => Promise<T> {
+  return (what, fn) =>
+    whileBusy(lockWaitMsMax, fn).catch((err: unknown) => {
+      throw new DaemonError('STORE_UNAVAILABLE', `${label} ${what} failed (${(err as { code?: string }).code ?? 'error'})`, { cause: err });
+    });
 }

@@ -8,7 +8,7 @@ import { SQLITE_MIGRATION_WAIT_MS_MAX } from '../limits.js';
 import type { ValidityAdmin, ValidityStore } from './validity-store.js';
 import { liveAtClause, rowStatus, rowToRecord, unexpiredAtClause, type RecordRow } from './record-row.js';
 import { makeDirectory } from '../config/make-directory.js';
-import { retryWhileBusy, whileBusy } from './sqlite-busy-retry.js';
+import { retryWhileBusy, sqliteStoreCall } from './sqlite-busy-retry.js';
 import { checkStateDirectory } from '../keys/key-file.js';
 
 export interface SqliteStoreOptions {
@@ -89,13 +89,8 @@ export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore
   // The store's API speaks lowercase hex (as Redis keys do); the table keys on the bytes.
   const key = (signature: string): Buffer => Buffer.from(signature, 'hex');
 
-  // better-sqlite3 is synchronous; every call is wrapped so a lock held past busyTimeoutMs or a
-  // broken database becomes STORE_UNAVAILABLE (fail closed), never an exception that escapes as INTERNAL.
-  function run<T>(what: string, fn: () => T): Promise<T> {
-    return whileBusy(opts.busyTimeoutMs, fn).catch((err: unknown) => {
-      throw new DaemonError('STORE_UNAVAILABLE', `sqlite ${what} failed (${(err as { code?: string }).code ?? 'error'})`, { cause: err });
-    });
-  }
+  // better-sqlite3 is synchronous: every call goes through one wrapper (a busy lock waited for on a timer, fail closed).
+  const run = sqliteStoreCall('sqlite', opts.busyTimeoutMs);
 
   return {
     ready: async () => true,

@@ -9,7 +9,7 @@ import { decide, raises } from './watermark-rule.js';
 import { rowEntry, rowMark, type WatermarkRow } from './watermark-row.js';
 import type { Mark, MarkEntry, RequestedMark, ReserveOutcome, Slot, WatermarkBackend } from './watermark-store.js';
 import { makeDirectory } from '../../../lib/config/make-directory.js';
-import { retryWhileBusy, whileBusy } from '../../../lib/store/sqlite-busy-retry.js';
+import { retryWhileBusy, sqliteStoreCall } from '../../../lib/store/sqlite-busy-retry.js';
 import { checkStateDirectory } from '../../../lib/keys/key-file.js';
 
 export const WATERMARK_SQLITE_FILE = 'tezos-watermarks.sqlite';
@@ -24,11 +24,8 @@ export interface SqliteWatermarkOptions {
 
 export function openSqliteWatermarkStore(opts: SqliteWatermarkOptions): WatermarkBackend {
   const db = openDatabase(opts);
-  /** better-sqlite3 is synchronous; a lock held past busyTimeoutMs or a broken database becomes STORE_UNAVAILABLE (fail closed). */
-  const guard = <T>(what: string, fn: () => T): Promise<T> =>
-    whileBusy(opts.busyTimeoutMs, fn).catch((err: unknown) => {
-      throw new DaemonError('STORE_UNAVAILABLE', `sqlite watermark ${what} failed (${(err as { code?: string }).code ?? 'error'})`, { cause: err });
-    });
+  // better-sqlite3 is synchronous: every call goes through one wrapper (a busy lock waited for on a timer, fail closed).
+  const guard = sqliteStoreCall('sqlite watermark', opts.busyTimeoutMs);
   const select = db.prepare('SELECT * FROM watermarks WHERE chain_id = ? AND pkh = ? AND kind = ?');
   const upsert = db.prepare(
     `INSERT INTO watermarks (chain_id, pkh, kind, level, round, digest, signature, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -55,6 +52,7 @@ export function openSqliteWatermarkStore(opts: SqliteWatermarkOptions): Watermar
   );
   let pending: PendingReserve[] = [];
   let inFlight = false;
+  let probeStamp: Database.Statement | null = null;
   function flush(): void {
     if (inFlight || pending.length === 0) return;
     inFlight = true;
@@ -105,8 +103,12 @@ export function openSqliteWatermarkStore(opts: SqliteWatermarkOptions): Watermar
     // every reserve fails. A lock another process holds past the deadline is not ready either.
     probeWrite: () =>
       guard('probe', () => {
-        db.exec('CREATE TABLE IF NOT EXISTS readiness_probe (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL)');
-        db.prepare('INSERT INTO readiness_probe (id, at_ms) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET at_ms = excluded.at_ms').run(Date.now());
+        // Made by the first probe, and prepared once (admin commands, which may only read, never probe).
+        if (probeStamp === null) {
+          db.exec('CREATE TABLE IF NOT EXISTS readiness_probe (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL)');
+          probeStamp = db.prepare('INSERT INTO readiness_probe (id, at_ms) VALUES (1, ?) ON CONFLICT(id) DO UPDATE SET at_ms = excluded.at_ms');
+        }
+        probeStamp.run(Date.now());
       }),
     close: async () => {
       db.close();

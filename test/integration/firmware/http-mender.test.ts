@@ -39,6 +39,41 @@ t.test('/sign/mender', needTools('curl', 'tar', 'mender-artifact'), async (t) =>
     });
   }
 
+  await t.test('an augmented artifact (header-augment, listed by the unsigned manifest-augment)', async (t) => {
+    fs.writeFileSync(path.join(work, 'payload'), Buffer.alloc(1000, 0x11));
+    fs.writeFileSync(path.join(work, 'augment'), Buffer.alloc(500, 0x22));
+    const made = run(
+      'mender-artifact',
+      [
+        'write',
+        'module-image',
+        '-n',
+        'aug-1',
+        '-t',
+        'qemux86-64',
+        '-T',
+        'mod',
+        '-f',
+        'payload',
+        '--augment-file',
+        'augment',
+        '--augment-type',
+        'mod2',
+        '-o',
+        'augmented.mender',
+      ],
+      { cwd: work },
+    );
+    t.equal(made.code, 0, made.stderr);
+    const post = curlPost(`${http.url}/sign/mender`, ['-F', `distro=${DISTRO}`, '-F', 'artifact=@augmented.mender'], {
+      cwd: work,
+      output: 'augmented-signed.mender',
+    });
+    t.equal(post.status, 200, post.stderr);
+    const good = validate(path.join(work, 'augmented-signed.mender'), http.keys.pub.menderRsa);
+    t.ok(good.ok, `mender-artifact validate -k accepts it: ${good.out}`);
+  });
+
   await t.test('artifact-uri=file:// under the artifact root is signed in place', async (t) => {
     const target = path.join(http.artifactRoot, 'deploy', 'image.mender');
     fs.mkdirSync(path.dirname(target));

@@ -147,10 +147,20 @@ for (const entry of COMMANDS) {
 // A usage error must not restart-loop under systemd: it exits 78 like any other bad configuration,
 // and says so in the one-line shape of every start-up refusal (docs/errors.md).
 // The error names the command that found it, however deep (`signerd tezos watermark show`).
+// A command of subcommands run without one prints its help on stderr, then that line.
 function overrideExits(cmd: CommandUnknownOpts): void {
-  cmd.exitOverride();
+  cmd.exitOverride((err) => {
+    if (err.code === 'commander.help' && err.exitCode !== 0) process.stderr.write(`${commandPath(cmd)}: CONFIG_INVALID: ${missingCommand(cmd)}\n`);
+    throw err;
+  });
   cmd.configureOutput({ outputError: (text, write) => write(`${commandPath(cmd)}: CONFIG_INVALID: ${text.replace(/^error: /, '')}`) });
   cmd.commands.forEach(overrideExits);
+}
+
+function missingCommand(cmd: CommandUnknownOpts): string {
+  if (!cmd.parent) return 'no command given (signerd --help lists them)';
+  const names = cmd.commands.map((sub) => sub.name()).filter((name) => name !== 'help');
+  return `no subcommand given (${names.join(', ')})`;
 }
 
 function commandPath(cmd: CommandUnknownOpts): string {

@@ -54,10 +54,26 @@ function lowerPoolPriority(): void {
 }
 lowerPoolPriority();
 
+/** The commands that run as daemons (systemctl reload sends them SIGHUP). */
+const DAEMONS = new Set(['sign-rsa', 'verify-rsa', 'sign-ecdsa', 'verify-ecdsa', 'firmware', 'hmac', 'tezos', 'log serve']);
+const [command = '', subcommand = ''] = process.argv.slice(2);
+
+/**
+ * Node's default for SIGHUP is to exit. The daemon takes SIGHUP over once its code has loaded (about
+ * 150 ms); one that comes before has nothing to reload, since no configuration or key has been read
+ * yet, and must not end a signer that systemd is starting.
+ */
+const whileLoading = (): void => {};
+if (DAEMONS.has(command) || DAEMONS.has(`${command} ${subcommand}`)) process.on('SIGHUP', whileLoading);
+
 // The command line as one bundle (scripts/build.mjs): a specifier in a variable, since tsc checks
-// the sources, where the bundle does not exist.
+// the sources, where the bundle does not exist. The import settles once the command has run (a
+// daemon: once it has started and handles SIGHUP itself).
 const bundledCli = '../bundle/cli.js';
-import(bundledCli).catch((err: unknown) => {
-  process.stderr.write(`signerd: cannot load: ${(err as Error).stack ?? String(err)}\n`);
-  process.exit(70);
-});
+import(bundledCli).then(
+  () => process.off('SIGHUP', whileLoading),
+  (err: unknown) => {
+    process.stderr.write(`signerd: cannot load: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(70);
+  },
+);

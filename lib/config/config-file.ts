@@ -21,6 +21,10 @@ export function applyConfigFile(cmd: CommandUnknownOpts, file: string, opts: { i
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new DaemonError('CONFIG_INVALID', `config file ${file}: expected a JSON object`);
   }
+  // JSON.parse keeps the last of two equal keys: an edit appended below an old value would win or
+  // lose by its place in the file, unseen.
+  const twice = repeatedTopLevelKey(text);
+  if (twice !== undefined) throw new DaemonError('CONFIG_INVALID', `config file ${file}: "${twice}" is given twice`);
   const known = new Map(cmd.options.map((o) => [o.attributeName(), o]));
   const skipped = new Set(opts.alsoKnown ?? []);
   for (const [name, value] of Object.entries(parsed)) {
@@ -47,6 +51,32 @@ export function applyConfigFile(cmd: CommandUnknownOpts, file: string, opts: { i
 }
 
 type Parser = (value: unknown, previous: unknown) => unknown;
+
+/** The first key the top-level object of a valid JSON text has twice, if any. */
+function repeatedTopLevelKey(text: string): string | undefined {
+  const seen = new Set<string>();
+  let depth = 0;
+  for (let at = 0; at < text.length; at++) {
+    const c = text[at];
+    if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') depth--;
+    else if (c === '"') {
+      let end = at + 1;
+      while (text[end] !== '"') end += text[end] === '\\' ? 2 : 1;
+      const literal = text.slice(at, end + 1);
+      at = end;
+      // A string in the top-level object followed by a colon is one of its keys.
+      let next = end + 1;
+      while (next < text.length && ' \t\r\n'.includes(text[next]!)) next++;
+      if (depth === 1 && text[next] === ':') {
+        const key = JSON.parse(literal) as string;
+        if (seen.has(key)) return key;
+        seen.add(key);
+      }
+    }
+  }
+  return undefined;
+}
 
 /**
  * What the command line can give an option with a value: text (a number where the option parses

@@ -66,6 +66,17 @@ t.test('start-up failures exit 78 with one clear line', async (t) => {
   const unknownOption = await runSignerd(['sign-ecdsa', '--key', keys.privateKeyFile, ...state, '--bogus']);
   t.equal(unknownOption.code, 78);
   t.match(unknownOption.stderr, /^signerd sign-ecdsa: CONFIG_INVALID: unknown option '--bogus'/, 'an unknown option: the same shape');
+  // A command of subcommands without one: its help, then the one line that says what is missing.
+  for (const [args, line] of [
+    [[], 'signerd: CONFIG_INVALID: no command given (signerd --help lists them)'],
+    [['hsm'], 'signerd hsm: CONFIG_INVALID: no subcommand given (list, generate, import, public-key)'],
+    [['tezos', 'watermark'], 'signerd tezos watermark: CONFIG_INVALID: no subcommand given (init, show, set, export, import, audit)'],
+  ] as const) {
+    const missing = await runSignerd([...args]);
+    t.equal(missing.code, 78, `signerd ${args.join(' ')}: exit 78`);
+    t.match(missing.stderr, /^Usage: /, 'the help first');
+    t.equal(missing.stderr.trimEnd().split('\n').pop(), line, 'then one line in the shape of every refusal');
+  }
 
   // A state directory others may rename in, or under one: an older database could be swapped in.
   const openParent = path.join(dir, 'open-parent');
@@ -357,6 +368,48 @@ t.test('a SIGHUP as soon as the daemon listens never stops it (Node exits on SIG
     t.match(await request(daemon.port, 'hello'), /^\(b'hello', b'[0-9a-f]+'\)$/, `start ${i + 1}: still serving`);
     t.equal(await daemon.stop('SIGTERM'), 0, `start ${i + 1}: a clean exit`);
   }
+});
+
+t.test('a SIGHUP while the daemon loads its code never stops it either', async (t) => {
+  const keys = makeKeys(dir, 'ecdsa', 'loading-hup');
+  // SIGHUP is caught (bit 0 of SigCgt) from the first lines of dist/bin/signerd.cjs on; from then a
+  // reload signal every 10 ms until the daemon listens lands in every phase of its start.
+  const caughtHup = (pid: number): boolean => {
+    try {
+      const mask = /^SigCgt:\s*([0-9a-f]+)$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '0';
+      return (BigInt(`0x${mask}`) & 1n) === 1n;
+    } catch {
+      return false;
+    }
+  };
+  const proc = spawn(
+    process.execPath,
+    [SIGNERD, 'sign-ecdsa', '--key', keys.privateKeyFile, '--port', '0', '--state-dir', path.join(dir, 'state-loading-hup')],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  let out = '';
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await waitFor(() => caughtHup(proc.pid!) || proc.exitCode !== null, 10_000, 'SIGHUP caught');
+  let signals = 0;
+  const port = (): number | undefined =>
+    out
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l['msg'] === 'listening')?.['port'] as number | undefined;
+  while (port() === undefined && proc.exitCode === null && proc.signalCode === null) {
+    proc.kill('SIGHUP');
+    signals++;
+    await sleep(10);
+  }
+  t.equal(proc.signalCode, null, `not ended by any of ${signals} SIGHUPs`);
+  t.ok(signals > 1, 'signals came while it loaded');
+  t.match(await request(port()!, 'hello'), /^\(b'hello', b'[0-9a-f]+'\)$/, 'it serves');
+  proc.kill('SIGTERM');
+  t.equal(await exited, 0, 'a clean exit');
 });
 
 t.test('SIGTERM: an idle kept-open connection, or one not yet sent on, reads ERR SHUTTING_DOWN before the close', async (t) => {

@@ -68,6 +68,20 @@ t.test('a value has the shape the command line gives: text, or a number where th
   t.throws(() => withConfig(t, { mode: ['a'] }), { code: 'CONFIG_INVALID', message: /"mode" must be a string$/ }, 'a list where one choice goes');
 });
 
+t.test('a key given twice is refused, not decided by its place in the file', async (t) => {
+  const dir = t.testdir({
+    'twice.json': '{"port": 1, "host": "127.0.0.1",\n "port" : 2}',
+    'escaped.json': '{"port": 1, "p\\u006frt": 2}',
+    'nested.json': '{"host": "{\\"port\\": 1", "port": 2}',
+  });
+  for (const name of ['twice.json', 'escaped.json']) {
+    t.throws(() => applyConfigFile(command(), path.join(dir, name)), { code: 'CONFIG_INVALID', message: /"port" is given twice$/ }, name);
+  }
+  const cmd = command();
+  applyConfigFile(cmd, path.join(dir, 'nested.json'));
+  t.same(cmd.opts(), { host: '{"port": 1', port: 2, http: true }, 'a key-like string inside a value is a value');
+});
+
 t.test('the command line wins', async (t) => {
   t.same(withConfig(t, { port: 1, keepOpen: false }, ['--port', '2', '--keep-open']), { port: 2, keepOpen: true, http: true });
 });

@@ -84,10 +84,10 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
   };
 
   /** Refuses a connection with one error line; it is gone within FRAMING_ERROR_DISCARD_MS whatever the client does. */
-  const refuseConnection = (socket: net.Socket, err: DaemonError, outcome: string = err.code): void => {
+  const refuseConnection = (socket: net.Socket, err: DaemonError, channelRefusal = false): void => {
     // A channel's refusal names who it was (a client's name, a certificate's pin prefix; never a credential).
-    refusals.note(outcome, outcome.startsWith('channel ') ? err.message : undefined);
-    opts.metrics?.refused(outcome.startsWith('channel ') ? outcome.slice('channel '.length) : outcome);
+    refusals.note(err.code, channelRefusal ? err.message : undefined);
+    opts.metrics?.refused(err.code);
     socket.on('error', () => {});
     socket.end(service.formatError(err) + '\n');
     setTimeout(() => socket.destroy(), FRAMING_ERROR_DISCARD_MS).unref();
@@ -111,7 +111,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
           if ('refusal' in admission) {
             // Counted in the once-a-second refusal line: a flood of refused channels is not a flood of log lines.
             log.debug({ conn, outcome: admission.refusal.code, reason: admission.refusal.message }, 'channel refused');
-            return refuseConnection(socket, admission.refusal, `channel ${admission.refusal.code}`);
+            return refuseConnection(socket, admission.refusal, true);
           }
           connections.add(openLineConnection(socket, conn, admission.client, deps));
         }),

@@ -106,6 +106,13 @@ t.test('line daemons over TLS client channels', needTools('openssl', 'socat', 'n
     t.match((await openssl(files, signer.port, 'hello\n', files.certs['bob']!)).stdout, /^ERR FORBIDDEN /, 'daemons= excludes sign-ecdsa');
     const sig = signaturesOf((await openssl(files, signer.port, 'hello\n', alice)).stdout)[0]!;
     t.equal((await openssl(files, verifier.port, `${sig}\n`, files.certs['bob']!)).stdout.trim(), VALID.ecdsa, 'bob may use verify-ecdsa');
+    const refusals = signer.logs.filter((l) => /^connections? refused$/.test(String(l['msg'])));
+    t.ok(refusals.length > 0, 'the refusals are logged');
+    t.same(
+      refusals.filter((l) => !['UNAUTHENTICATED', 'FORBIDDEN'].includes(String(l['outcome'])) || l['channel'] !== true),
+      [],
+      'each with the code the client read (a listed one) and channel: true',
+    );
 
     const wrong = await openssl(files, signer.port, 'hello\n', { pskHex: 'ab'.repeat(36), identity: 'pat' });
     t.equal(wrong.stdout, '', 'a wrong PSK: no reply');

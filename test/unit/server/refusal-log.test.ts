@@ -28,10 +28,20 @@ t.test('one line at once, then one per outcome with its count', async (t) => {
 t.test("a channel's refusals say who was refused: the first at once, the last of each count", async (t) => {
   const { log, lines } = memoryLog('test');
   const refusals = createRefusalLog(log, 50);
-  refusals.note('channel FORBIDDEN', 'client alice may not use sign-ecdsa');
-  refusals.note('channel FORBIDDEN', 'client bob may not use sign-ecdsa');
-  refusals.note('channel FORBIDDEN', 'client carol may not use sign-ecdsa');
-  t.match(lines[0], { outcome: 'channel FORBIDDEN', refused: 1, reason: 'client alice may not use sign-ecdsa' });
+  refusals.note('FORBIDDEN', 'client alice may not use sign-ecdsa');
+  refusals.note('FORBIDDEN', 'client bob may not use sign-ecdsa');
+  refusals.note('BUSY');
+  refusals.note('FORBIDDEN', 'client carol may not use sign-ecdsa');
+  refusals.note('BUSY', 'client dave has its share of connections');
+  t.match(lines[0], { outcome: 'FORBIDDEN', channel: true, refused: 1, reason: 'client alice may not use sign-ecdsa' });
   await sleep(120);
-  t.match(lines[1], { outcome: 'channel FORBIDDEN', refused: 2, lastReason: 'client carol may not use sign-ecdsa' });
+  t.same(
+    lines.slice(1).map((l) => [l['outcome'], l['channel'], l['refused'], l['lastReason']]),
+    [
+      ['FORBIDDEN', true, 2, 'client carol may not use sign-ecdsa'],
+      ['BUSY', undefined, 1, undefined],
+      ['BUSY', true, 1, 'client dave has its share of connections'],
+    ],
+    'the outcome is a listed code; a channel refusal is counted apart, with who it was',
+  );
 });

@@ -168,6 +168,11 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   const server = channel
     ? https.createServer({ ...channel.tlsOptions(), ...httpOptions, handshakeTimeout: TLS_HANDSHAKE_MS_MAX })
     : http.createServer(httpOptions);
+  // A client that half-closes once its request is sent (`printf … | nc -N`, a shell's usual way) is
+  // still answered: node:http's default aborts every request on the connection at the client's FIN.
+  // The connection then ends once the last reply is out.
+  // (A property of node:http's Server since Node 0.x that @types/node does not declare.)
+  (server as unknown as { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
   // TLS: sockets still in their handshake count too, so a handshake flood cannot hold more than this.
   server.maxConnections = limits.connectionsMax + HTTP_REFUSALS_PENDING_MAX + (channel ? TLS_HANDSHAKES_PENDING_MAX : 0);
   server.on('connection', connectionOf);

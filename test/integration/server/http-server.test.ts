@@ -2,6 +2,7 @@
 // services: every answer with a retryable code carries Retry-After (the service's own value kept),
 // every request leaves one `request` record shaped like the line server's, and upload routes get a
 // streamed form in a private directory that is gone once the reply is sent.
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -13,6 +14,7 @@ import type { ListenerLoad } from '../../../lib/server/listener-metrics.js';
 import { startHttpServer } from '../../../lib/server/serve-http.js';
 import { memoryLog } from '../../helpers/memory-log.js';
 import { sleep, waitFor } from '../../helpers/polling.js';
+import { needTools } from '../../helpers/tools.js';
 
 /** Plain HTTP on loopback, as a daemon without --tls-cert serves it. */
 const PLAINTEXT = { channel: null, policy: { channel: null, insecurePlaintext: false } };
@@ -546,6 +548,37 @@ t.test('bytes that do not parse after complete requests: those are answered in o
     [...old.matchAll(/HTTP\/1\.1 (\d+) /g)].map((m) => Number(m[1])),
     [200],
     'HTTP/1.0 body without Content-Length: the empty request is answered',
+  );
+});
+
+t.test('a client that half-closes after its requests (printf … | nc -N) is answered, in order, then the connection ends', needTools('nc'), async (t) => {
+  const { log, lines } = memoryLog('test');
+  // Slow enough that the client's FIN comes while the first request is being served.
+  const slow: HttpService = {
+    async handle(req, ctx) {
+      ctx.fields['bytes'] = 0;
+      await sleep(50);
+      return { status: 200, body: `${req.path}\n` };
+    },
+    formatError: errorsService.formatError,
+  };
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: LIMITS, log, service: slow, ...PLAINTEXT });
+  t.teardown(() => server.close());
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = execFile('nc', ['-N', '127.0.0.1', String(server.address.port)], { timeout: 10_000 }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    child.stdin!.end('GET /first HTTP/1.1\r\nHost: x\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n');
+  });
+  t.same(
+    out.split(/\r?\n/).filter((l) => l.startsWith('HTTP/1.1') || l.startsWith('/')),
+    ['HTTP/1.1 200 OK', '/first', 'HTTP/1.1 200 OK', '/second'],
+    'both answered, and nc ended: the daemon closed the connection after the last reply',
+  );
+  t.same(
+    lines.filter((l) => l['msg'] === 'request').map((l) => [l['path'], l['outcome']]),
+    [
+      ['/first', 'ok'],
+      ['/second', 'ok'],
+    ],
   );
 });
 

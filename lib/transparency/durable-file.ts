@@ -5,6 +5,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { makeDirectory } from '../config/make-directory.js';
+import { DaemonError } from '../errors.js';
 import { processRunning } from '../process-running.js';
 
 const PUBLIC_FILE_MODE = 0o644;
@@ -21,7 +22,11 @@ export interface DirectorySync {
   flushAsync(): Promise<void>;
 }
 
-export function directorySync(): DirectorySync {
+/**
+ * `root`: the directory the writes go under (the log's); it is never made again once gone, since the
+ * log that was there went with it (the sequencer then refuses appends).
+ */
+export function directorySync(root?: string): DirectorySync {
   const dirs = new Set<string>();
   const take = (): string[] => {
     const list = [...dirs];
@@ -31,6 +36,7 @@ export function directorySync(): DirectorySync {
   return {
     ensure(dir) {
       if (fs.existsSync(dir)) return;
+      if (root !== undefined && !fs.existsSync(root)) throw new DaemonError('LOG_UNAVAILABLE', `the log directory ${root} is gone; it is not made again`);
       const first = makeDirectory(dir, PUBLIC_DIR_MODE);
       if (first === undefined) return;
       // makeDirectory names what it made by absolute path: walk up from the absolute form of dir.

@@ -70,6 +70,19 @@ export function openSequencer(dir: string, opts: SequencerOptions): Sequencer {
   // timeout 0: SQLite's own busy handler sleeps in steps of 1 to 100 ms; retryWhileBusy waits finer.
   const db = new Database(file, { timeout: 0, readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
   const locked = <T>(fn: () => T): T => retryWhileBusy(opts.lockWaitMsMax, fn);
+  // The file this connection writes must stay the log's: a log directory removed (a clean-up job, a
+  // mistaken rm) or replaced under a running daemon would take every later commit into an unlinked
+  // file, lost at the next restart, while a new database at the same path started another tree that
+  // the same key signs (a fork). Checked after every commit and before every publish.
+  const opened = fs.statSync(file);
+  const inPlace = (): void => {
+    const now = fs.statSync(file, { throwIfNoEntry: false });
+    if (now?.ino === opened.ino && now.dev === opened.dev) return;
+    throw new DaemonError(
+      'LOG_UNAVAILABLE',
+      `${file} was ${now ? 'replaced' : 'removed'} while this process had it open: nothing more is logged in it; put the log directory back and restart (docs/transparency-log.md)`,
+    );
+  };
   let origin: string;
   try {
     if (!opts.readonly) {
@@ -138,12 +151,27 @@ export function openSequencer(dir: string, opts: SequencerOptions): Sequencer {
       return hashes;
     },
     size: () => selectSize.get() as number,
-    append: (entries) => locked(() => appendTx.immediate(entries)),
+    append: (entries) => {
+      const result = locked(() => appendTx.immediate(entries));
+      // Durable in the log's own file, or not at all: the caller withholds what it logged.
+      inPlace();
+      return result;
+    },
     entries: (from, to) => selectEntries.all(from, to) as Buffer[],
     published: publishedState,
-    withWriteLock: (fn) => locked(() => db.transaction(fn).immediate()),
-    probeWrite: (waitMs) =>
-      retryWhileBusy(Math.min(waitMs, opts.lockWaitMsMax), () => db.transaction(() => upsertMeta!.run('readiness_probe_ms', String(Date.now()))).immediate()),
+    withWriteLock: (fn) =>
+      locked(() =>
+        db
+          .transaction(() => {
+            inPlace();
+            return fn();
+          })
+          .immediate(),
+      ),
+    probeWrite: (waitMs) => {
+      retryWhileBusy(Math.min(waitMs, opts.lockWaitMsMax), () => db.transaction(() => upsertMeta!.run('readiness_probe_ms', String(Date.now()))).immediate());
+      inPlace();
+    },
     setPublished: (state) => {
       upsertMeta!.run('published_size', String(state.size));
       upsertMeta!.run('published_note', state.note);

@@ -65,7 +65,7 @@ function alreadyWritten(file: string, data: () => Buffer): boolean {
 
 /** Writes the files of tileFiles and makes them durable (at open, before anything else runs). */
 function writeTiles(dir: string, seq: Sequencer, fromSize: number, toSize: number): TileRef[] {
-  const dirs = directorySync();
+  const dirs = directorySync(dir);
   const { tiles, files } = tileFiles(dir, seq, fromSize, toSize, false);
   for (const f of files) writeFileAtomically(f.file, f.data(), dirs);
   dirs.flush();
@@ -73,7 +73,7 @@ function writeTiles(dir: string, seq: Sequencer, fromSize: number, toSize: numbe
 }
 
 function writeCheckpointFile(dir: string, note: string): void {
-  const dirs = directorySync();
+  const dirs = directorySync(dir);
   writeFileAtomically(path.join(dir, CHECKPOINT_PATH), Buffer.from(note, 'utf8'), dirs);
   dirs.flush();
 }
@@ -114,7 +114,7 @@ export function readCheckpointFile(dir: string): { note: string; checkpoint: Che
 export async function publishCheckpoint(dir: string, seq: Sequencer, size: number, note: string): Promise<boolean> {
   const before = seq.published()?.size ?? 0;
   if (size <= before) return false;
-  const dirs = directorySync();
+  const dirs = directorySync(dir);
   const { tiles, files } = tileFiles(dir, seq, before, size, true);
   // Bytes are read from the database now, in this turn; the writes overlap.
   await Promise.all(files.map((f) => writeFileAtomicallyAsync(f.file, f.data(), dirs)));

@@ -11,7 +11,7 @@ import { request } from '../../helpers/line-client.js';
 import { makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
 import { SEQUENCER_FILE } from '../../../lib/transparency/sequencer-db.js';
 import { checkBundle, holdWriteLock, makeKey, publishedEntries as entries } from './fixtures.js';
-import { until, waitFor } from '../../helpers/polling.js';
+import { sleep, until, waitFor } from '../../helpers/polling.js';
 import { get, metricsPortOf, promtoolCheck, sample } from '../../helpers/operations.js';
 import { needTools } from '../../helpers/tools.js';
 
@@ -175,4 +175,56 @@ t.test('sign-ecdsa with the log: every signature returned is provably in it', as
     t.equal(entries(logDir).length - before, count, 'one reinstate entry per record, and none for the refused files');
     t.equal((await runSignerd(['show', hex(count - 1), '--state-dir', path.join(dir, 'import-state')])).code, 0, 'the last record is live');
   });
+});
+
+t.test('a log directory moved or removed under a running daemon: LOG_UNAVAILABLE, never a signature into a lost file or a fork', async (t) => {
+  const dir = t.testdir();
+  const logDir = path.join(dir, 'log');
+  const { keyFile, vkey } = await makeKey(dir);
+  const keys = makeKeys(dir, 'ecdsa');
+  const logArgs = ['--transparency-log', logDir, '--transparency-log-key', keyFile];
+  const daemon = await startDaemon([
+    'sign-ecdsa',
+    '--key',
+    keys.privateKeyFile,
+    '--port',
+    '0',
+    '--state-dir',
+    path.join(dir, 'state'),
+    ...logArgs,
+    '--metrics-port',
+    '0',
+  ]);
+  t.teardown(() => daemon.stop('SIGKILL'));
+  const metrics = metricsPortOf(daemon);
+  const [kept] = signaturesOf(await request(daemon.port, 'before'));
+  await waitFor(() => entries(logDir).some((e) => e['signature'] === kept), 5_000, 'the first signature under a checkpoint');
+
+  // Moved away and back (a rename keeps the files): refused meanwhile, then signing again by itself.
+  fs.renameSync(logDir, `${logDir}.away`);
+  t.match(
+    await request(daemon.port, 'while away'),
+    /^ERR LOG_UNAVAILABLE .*sequencer\.sqlite was removed while this process had it open/,
+    'moved away: refused',
+  );
+  await waitFor(async () => (await get(metrics, '/readyz')).status === 503, 10_000, 'not ready while the log is away');
+  await sleep(1_500); // a publish's turn: it must not make the directory again
+  t.notOk(fs.existsSync(logDir), 'the log directory is not made again');
+  fs.renameSync(`${logDir}.away`, logDir);
+  await waitFor(async () => (await get(metrics, '/readyz')).status === 200, 10_000, 'ready again once it is back');
+  const [back] = signaturesOf(await request(daemon.port, 'back'));
+  t.ok(back, 'signing again');
+  await waitFor(() => entries(logDir).some((e) => e['signature'] === back), 5_000, 'under a checkpoint');
+
+  // Removed, and a new log started at the same path (an admin command): the daemon's tree is not
+  // published over it, and nothing is signed into the unlinked file.
+  fs.rmSync(logDir, { recursive: true });
+  const revoke = await runSignerd(['revoke', kept!, '--state-dir', path.join(dir, 'state'), ...logArgs]);
+  t.equal(revoke.code, 0, `the admin command starts a new log: ${revoke.stderr}`);
+  const fresh = fs.readFileSync(path.join(logDir, 'checkpoint'), 'utf8');
+  t.match(await request(daemon.port, 'after the new log'), /^ERR LOG_UNAVAILABLE .*sequencer\.sqlite was replaced/, 'refused');
+  await sleep(1_500);
+  t.equal(fs.readFileSync(path.join(logDir, 'checkpoint'), 'utf8'), fresh, 'the new log keeps its own checkpoint (no fork signed over it)');
+  const audit = await runSignerd(['log', 'audit', logDir, '--log-key', vkey]);
+  t.equal(audit.code, 0, `the new log audits clean: ${audit.stderr}`);
 });

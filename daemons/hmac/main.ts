@@ -101,9 +101,21 @@ async function serve(settings: HmacSettings, log: Logger): Promise<DaemonHandle>
       await ops.stop();
     },
     async reload() {
-      const set = await secrets.reload();
-      log.info({ mode: set.mode, ...set.summary }, 'secrets reloaded');
-      await channelReload(channel, servers, log)?.();
+      // Each part on its own: a secret file refused must not keep a removed client's channels open
+      // (nor a registry refused keep the old secrets); what failed is named, the rest is reloaded.
+      const [clients, secretSet] = await Promise.allSettled([
+        Promise.resolve().then(() => channelReload(channel, servers, log)?.()),
+        secrets.reload().then((set) => log.info({ mode: set.mode, ...set.summary }, 'secrets reloaded')),
+      ]);
+      const failed = [
+        ...(clients.status === 'rejected'
+          ? [`client registry: ${(clients.reason as Error).message} (secrets: ${secretSet.status === 'fulfilled' ? 'reloaded' : 'kept'})`]
+          : []),
+        ...(secretSet.status === 'rejected'
+          ? [`secrets: ${(secretSet.reason as Error).message}${channel ? ` (client registry: ${clients.status === 'fulfilled' ? 'reloaded' : 'kept'})` : ''}`]
+          : []),
+      ];
+      if (failed.length > 0) throw new Error(failed.join('; '));
     },
   };
 }

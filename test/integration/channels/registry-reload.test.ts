@@ -11,7 +11,8 @@ import { runSignerd, startDaemon } from '../../helpers/daemon.js';
 import { makeKeys } from '../../helpers/signature-fixtures.js';
 import { needTools } from '../../helpers/tools.js';
 import { channelArgs, channelSignArgs, enroll, openssl, opensslArgs, pskHex, writeRegistry } from './channel-fixtures.js';
-import { until } from '../../helpers/polling.js';
+import { until, waitFor } from '../../helpers/polling.js';
+import { singleDir } from '../../unit/hmac/secret-fixtures.js';
 
 const EX_CONFIG = 78;
 
@@ -150,6 +151,27 @@ t.test('client registry: reload and start-up checks', needTools('openssl'), asyn
     t.match(out, /ERR UNAUTHENTICATED .*max-session/, 'and told to open a new one');
     client.destroy();
     writeRegistry(registry, [alice.line]);
+  });
+
+  await t.test('hmac: a secret file refused on SIGHUP does not keep a removed client served', async (t) => {
+    writeRegistry(registry, [alice.line, files.certs['bob']!.line]);
+    const secretDir = singleDir(path.join(dir, 'hmac-secrets'));
+    const hmac = await startDaemon(['hmac', '--secret-dir', secretDir, '--port', '0', '--verify-port', '0', ...channelArgs(files, registry)], { listeners: 2 });
+    t.teardown(() => hmac.stop());
+    t.match((await openssl(files, hmac.port, 'x\n', files.certs['bob']!)).stdout, /^[0-9a-f]{64}\n/, 'bob is served');
+    fs.chmodSync(path.join(secretDir, 'secret'), 0o644);
+    writeRegistry(registry, [alice.line]);
+    const from = hmac.logs.length;
+    hmac.proc.kill('SIGHUP');
+    const failed = await waitFor(
+      () => hmac.logs.slice(from).find((l) => l['msg'] === 'reload failed; keeping the previous configuration') ?? null,
+      5_000,
+      'the reload failure',
+    );
+    t.match(failed, { err: /^secrets: .*mode 0644.* \(client registry: reloaded\)$/ }, 'the secrets are kept, and the log says the registry was reloaded');
+    t.match((await openssl(files, hmac.port, 'x\n', files.certs['bob']!)).stdout, /^ERR UNAUTHENTICATED /, 'bob, removed, is refused');
+    t.match((await openssl(files, hmac.port, 'x\n', alice)).stdout, /^[0-9a-f]{64}\n/, 'alice is served with the old secret');
+    fs.chmodSync(path.join(secretDir, 'secret'), 0o600);
   });
 
   await t.test('start-up: exit 78 for a bad registry or plaintext beyond loopback', async (t) => {

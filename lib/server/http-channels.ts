@@ -59,6 +59,7 @@ export function watchHttpChannels(
     check(req, res, fields) {
       if (!channel) return;
       const admission = channels.get(req.socket as tls.TLSSocket);
+      const refusedAtOpen = !admission || 'refusal' in admission;
       const refusal = !admission
         ? new DaemonError('UNAUTHENTICATED', 'no client channel')
         : 'refusal' in admission
@@ -68,8 +69,11 @@ export function watchHttpChannels(
       // The request's record says who was refused and why (a client's name or a certificate's pin
       // prefix: never a credential).
       fields['reason'] = refusal.message;
-      // A channel refused for who it is is over: psimbols' "open a new channel".
-      if (refusal.code !== 'RATE_LIMITED') res.shouldKeepAlive = false;
+      // A channel refused at its opening is over, whatever the reason (psimbols' "open a new
+      // channel"): a channel refused for its rate would otherwise answer every later request on the
+      // connection with that same refusal, however long the client waited. A request over the rate
+      // on an admitted channel keeps it: the client retries after Retry-After on the same one.
+      if (refusedAtOpen || refusal.code !== 'RATE_LIMITED') res.shouldKeepAlive = false;
       throw refusal;
     },
     sweep: () => sweeper.sweep(),

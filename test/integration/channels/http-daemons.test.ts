@@ -41,9 +41,14 @@ function curl(files: ChannelFiles, url: string, who: { cert: string; key: string
 t.test('HTTP front ends over TLS client channels', needTools('openssl', 'curl'), async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-https-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const files = await enroll(dir, ['alice', 'bob', 'rita'], []);
+  const files = await enroll(dir, ['alice', 'bob', 'rita', 'rhea'], []);
   const registry = path.join(dir, 'clients.txt');
-  writeRegistry(registry, [files.certs['alice']!.line, `${files.certs['bob']!.line} daemons=sign-ecdsa`, `${files.certs['rita']!.line} rate=1/s`]);
+  writeRegistry(registry, [
+    files.certs['alice']!.line,
+    `${files.certs['bob']!.line} daemons=sign-ecdsa`,
+    `${files.certs['rita']!.line} rate=1/s`,
+    `${files.certs['rhea']!.line} rate=3/s`,
+  ]);
   const tlsArgs = channelArgs(files, registry);
   const alice = files.certs['alice']!;
 
@@ -88,6 +93,15 @@ t.test('HTTP front ends over TLS client channels', needTools('openssl', 'curl'),
     ]);
     t.match(many.headers, /^HTTP\/1\.1 429 /m, 'over its rate: 429');
     t.match(many.headers, /^retry-after: \d+/im, 'with Retry-After');
+    // At 3/s a channel's opening costs 2: one opened on an empty bucket is refused at once, and is
+    // over (a keep-alive client would otherwise read that same 429 on every later request).
+    const rhea = files.certs['rhea']!;
+    const again = ['--next', '--cacert', files.serverCert, '--cert', rhea.cert, '--key', rhea.key, '--data-binary', 'x', url];
+    await curl(files, url, rhea, ['--data-binary', 'x', ...again, ...again]);
+    const refusedAtOpen = await curl(files, url, rhea, ['--data-binary', 'x', ...again]);
+    t.match(refusedAtOpen.headers, /^HTTP\/1\.1 429 /m, 'a channel opened over the rate: 429');
+    t.match(refusedAtOpen.headers, /^connection: close/im, 'and the connection closes: the next request opens a new channel');
+    t.equal(refusedAtOpen.headers.match(/^HTTP\/1\.1 /gm)?.length, 2, 'curl sent its second request on a new connection');
     const line = await openssl(files, hmac.ports[0]!, 'hello world\n', alice);
     t.match(line.stdout, /^[0-9a-f]{64}/, 'the MAC line listener answers a tag over TLS');
     const log = hmac.logs.find((l) => l['msg'] === 'request' && l['path'] === '/hmac' && l['outcome'] === 'ok');

@@ -46,6 +46,8 @@ interface IdentityState {
 
 interface Admitted extends ChannelClient {
   readonly pin: string | null;
+  /** A certificate client: when its certificate stops being valid (the channel ends then). */
+  readonly certNotAfterMs: number | null;
   /** A PSK client: SHA-256 of the key its channel was opened with (a reload that changes the key ends the channel). */
   readonly pskSha256: Buffer | null;
 }
@@ -114,6 +116,9 @@ function createChannelGuard(daemon: string, settings: ChannelSettings, log: { wa
       return new DaemonError('UNAUTHENTICATED', `client ${client.name}'s registration ended at ${new Date(current.notAfterMs).toISOString()}`);
     }
     if (current.daemons && !current.daemons.has(daemon)) return new DaemonError('FORBIDDEN', `client ${client.name} may not use ${daemon}`);
+    if (client.certNotAfterMs !== null && now >= client.certNotAfterMs) {
+      return new DaemonError('UNAUTHENTICATED', `client ${client.name}'s certificate expired at ${new Date(client.certNotAfterMs).toISOString()}; renew it`);
+    }
     if (current.maxSessionMs !== null && now - client.openedMs >= current.maxSessionMs) {
       return new DaemonError('UNAUTHENTICATED', `this channel is older than ${current.maxSessionMs / 1000} s (max-session); open a new one`);
     }
@@ -121,11 +126,11 @@ function createChannelGuard(daemon: string, settings: ChannelSettings, log: { wa
   };
 
   /** The peer's identity: a PSK only if the handshake used it (resumption is off, so a reused session is the PSK), else a certificate pin. */
-  const identify = (socket: tls.TLSSocket): { psk: string } | { pin: string } | null => {
+  const identify = (socket: tls.TLSSocket): { psk: string } | { pin: string; cert: crypto.X509Certificate } | null => {
     const psk = offered.get(socket);
     if (psk !== undefined && socket.isSessionReused()) return { psk };
     const cert = socket.getPeerX509Certificate();
-    return cert ? { pin: certificatePin(cert.fingerprint256) } : null;
+    return cert ? { pin: certificatePin(cert.fingerprint256), cert } : null;
   };
 
   const admitRegistered = (socket: tls.TLSSocket, now: number): Admission => {
@@ -134,6 +139,12 @@ function createChannelGuard(daemon: string, settings: ChannelSettings, log: { wa
     let registered: RegisteredClient | undefined;
     let name: string;
     let pin: string | null = null;
+    let certNotAfterMs: number | null = null;
+    if ('cert' in id) {
+      const checked = certificateStanding(id.cert, id.pin, now);
+      if ('refusal' in checked) return checked;
+      certNotAfterMs = checked.notAfterMs;
+    }
     if (registry.kind === 'open') {
       if ('psk' in id) return { refusal: new DaemonError('UNAUTHENTICATED', 'an open service knows clients by certificate, not by pre-shared key') };
       pin = id.pin;
@@ -148,7 +159,7 @@ function createChannelGuard(daemon: string, settings: ChannelSettings, log: { wa
       name = registered.name;
     }
     const pskSha256 = registered?.credential.kind === 'psk' ? sha256(registered.credential.key) : null;
-    const client: Admitted = { name, openedMs: now, pin, pskSha256 };
+    const client: Admitted = { name, openedMs: now, pin, certNotAfterMs, pskSha256 };
     const refusal = standing(client, now);
     return refusal ? { refusal } : { client };
   };
@@ -250,6 +261,29 @@ export function channelReload(
     for (const server of servers) server.channelsReloaded();
     log.info({}, 'client registry and TLS certificate reloaded');
   };
+}
+
+/** Extended key usages a client certificate may name: TLS client authentication, or any. */
+const CLIENT_AUTH_USAGES = new Set(['1.3.6.1.5.5.7.3.2', '2.5.29.37.0']);
+/** A certificate made on a host whose clock runs a little ahead is not refused for that. */
+const NOT_BEFORE_SKEW_MS = 5 * 60_000;
+
+/**
+ * A pinned certificate is still a certificate: outside its validity period, or made for another use
+ * (a server's), it opens no channel, so `client new --days` bounds a client's life as it says.
+ */
+function certificateStanding(cert: crypto.X509Certificate, pin: string, now: number): { notAfterMs: number } | { refusal: DaemonError } {
+  const which = `certificate ${pin.slice(0, 16)}…`;
+  const notBefore = Date.parse(cert.validFrom);
+  const notAfter = Date.parse(cert.validTo);
+  if (!(now + NOT_BEFORE_SKEW_MS >= notBefore))
+    return { refusal: new DaemonError('UNAUTHENTICATED', `${which} is not valid before ${new Date(notBefore).toISOString()}`) };
+  if (!(now < notAfter)) return { refusal: new DaemonError('UNAUTHENTICATED', `${which} expired at ${new Date(notAfter).toISOString()}; renew it`) };
+  const usages = cert.keyUsage as string[] | undefined;
+  if (usages && !usages.some((usage) => CLIENT_AUTH_USAGES.has(usage))) {
+    return { refusal: new DaemonError('UNAUTHENTICATED', `${which} is not for TLS client authentication (its extended key usage)`) };
+  }
+  return { notAfterMs: notAfter };
 }
 
 function rateLimited(name: string, retryAfterMs: number): DaemonError {

@@ -2,7 +2,9 @@
 // user runs (tls selfsigned, client new, client psk), a registry, and the outside TLS clients
 // (openssl s_client, socat, ncat, stunnel + nc, curl) run as processes with a deadline.
 import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import forge from 'node-forge';
 import path from 'node:path';
 import { runSignerd } from '../../helpers/daemon.js';
 import { freePort } from '../../helpers/ports.js';
@@ -138,4 +140,32 @@ export async function startStunnel(files: ChannelFiles, port: number, client: st
   const started = await until(() => proc.exitCode !== null || /Configuration successful|bound to/i.test(log), 10_000, 50);
   if (!started || proc.exitCode !== null) throw new Error(`stunnel did not start: ${log}`);
   return { port: local, stop: () => proc.kill('SIGKILL') };
+}
+
+/**
+ * A client certificate with the validity and extended key usage given (what `client new` never
+ * makes: expired, not yet valid, a server's), RSA and self-signed with node-forge; registered by pin.
+ */
+export function oddClientCertificate(
+  dir: string,
+  name: string,
+  opts: { notBefore: Date; notAfter: Date; usage: 'clientAuth' | 'serverAuth' },
+): { cert: string; key: string; line: string } {
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const keyPem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  cert.serialNumber = '01';
+  cert.validity.notBefore = opts.notBefore;
+  cert.validity.notAfter = opts.notAfter;
+  cert.setSubject([{ name: 'commonName', value: name }]);
+  cert.setIssuer([{ name: 'commonName', value: name }]);
+  cert.setExtensions([{ name: 'extKeyUsage', [opts.usage]: true }]);
+  cert.sign(forge.pki.privateKeyFromPem(keyPem), forge.md.sha256.create());
+  const certPem = forge.pki.certificateToPem(cert);
+  const files = { cert: path.join(dir, `${name}.crt`), key: path.join(dir, `${name}.key`) };
+  fs.writeFileSync(files.cert, certPem);
+  fs.writeFileSync(files.key, keyPem, { mode: 0o600 });
+  const pin = crypto.createHash('sha256').update(new crypto.X509Certificate(certPem).raw).digest('hex');
+  return { ...files, line: `${name} cert-sha256:${pin}` };
 }

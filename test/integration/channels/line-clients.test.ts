@@ -12,7 +12,7 @@ import { get, metricsPortOf, sample } from '../../helpers/operations.js';
 import { REPO_ROOT } from '../../helpers/repo-root.js';
 import { makeKeys, opensslVerifies, signaturesOf, VALID } from '../../helpers/signature-fixtures.js';
 import { needTools } from '../../helpers/tools.js';
-import { channelArgs, channelSignArgs, enroll, openssl, pskHex, runTool, startStunnel, writeRegistry } from './channel-fixtures.js';
+import { channelArgs, channelSignArgs, enroll, oddClientCertificate, openssl, pskHex, runTool, startStunnel, writeRegistry } from './channel-fixtures.js';
 import { sleep, until } from '../../helpers/polling.js';
 
 const SIGNED = /^\(b'hello', b'[0-9a-f]{192}'\)$/;
@@ -21,6 +21,13 @@ t.test('line daemons over TLS client channels', needTools('openssl', 'socat', 'n
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-channels-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const files = await enroll(dir, ['alice', 'bob', 'carol', 'mallory', 'rita'], ['pat']);
+  // Registered, yet no certificate for a channel: expired, not yet valid, a server's.
+  const day = 86_400_000;
+  const odd = {
+    expired: oddClientCertificate(dir, 'olga', { notBefore: new Date(Date.now() - 10 * day), notAfter: new Date(Date.now() - day), usage: 'clientAuth' }),
+    early: oddClientCertificate(dir, 'nina', { notBefore: new Date(Date.now() + day), notAfter: new Date(Date.now() + 10 * day), usage: 'clientAuth' }),
+    server: oddClientCertificate(dir, 'sven', { notBefore: new Date(Date.now() - day), notAfter: new Date(Date.now() + day), usage: 'serverAuth' }),
+  };
   const registry = path.join(dir, 'clients.txt');
   writeRegistry(registry, [
     files.certs['alice']!.line,
@@ -28,6 +35,7 @@ t.test('line daemons over TLS client channels', needTools('openssl', 'socat', 'n
     `${files.certs['carol']!.line} not-after=2020-01-01T00:00:00Z`,
     `${files.certs['rita']!.line} rate=2/s`,
     files.psks['pat']!.line,
+    ...Object.values(odd).map((c) => c.line),
   ]);
   const keys = makeKeys(dir, 'ecdsa', 'channels');
   const common = ['--port', '0', '--state-dir', path.join(dir, 'state'), ...channelArgs(files, registry)];
@@ -104,6 +112,21 @@ t.test('line daemons over TLS client channels', needTools('openssl', 'socat', 'n
     t.match((await openssl(files, signer.port, 'hello\n', files.certs['mallory']!)).stdout, /^ERR UNAUTHENTICATED /, 'an unregistered certificate');
     t.match((await openssl(files, signer.port, 'hello\n', files.certs['carol']!)).stdout, /^ERR UNAUTHENTICATED /, 'a not-after in the past');
     t.match((await openssl(files, signer.port, 'hello\n', files.certs['bob']!)).stdout, /^ERR FORBIDDEN /, 'daemons= excludes sign-ecdsa');
+    t.match(
+      (await openssl(files, signer.port, 'hello\n', odd.expired)).stdout,
+      /^ERR UNAUTHENTICATED certificate [0-9a-f]{16}… expired at /,
+      'an expired certificate',
+    );
+    t.match(
+      (await openssl(files, signer.port, 'hello\n', odd.early)).stdout,
+      /^ERR UNAUTHENTICATED certificate [0-9a-f]{16}… is not valid before /,
+      'one not yet valid',
+    );
+    t.match(
+      (await openssl(files, signer.port, 'hello\n', odd.server)).stdout,
+      /^ERR UNAUTHENTICATED .* not for TLS client authentication/,
+      "a server's certificate",
+    );
     const sig = signaturesOf((await openssl(files, signer.port, 'hello\n', alice)).stdout)[0]!;
     t.equal((await openssl(files, verifier.port, `${sig}\n`, files.certs['bob']!)).stdout.trim(), VALID.ecdsa, 'bob may use verify-ecdsa');
     const refusals = signer.logs.filter((l) => /^connections? refused$/.test(String(l['msg'])));

@@ -34,6 +34,7 @@ import { logPath, requestHead } from './http-request-head.js';
 import type { HttpReply, HttpService } from './http-service.js';
 import { receiveUpload, release, type UploadJob, type UploadLimits } from './http-upload-steps.js';
 import { createRefusalLog } from './refusal-log.js';
+import { boundHandshakes } from './handshake-bound.js';
 import { capConnections } from './http-connection-cap.js';
 import { settleInFlight } from './in-flight.js';
 import { watchHttpChannels } from './http-channels.js';
@@ -177,7 +178,15 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   server.maxConnections = limits.connectionsMax + HTTP_REFUSALS_PENDING_MAX + (channel ? TLS_HANDSHAKES_PENDING_MAX : 0);
   server.on('connection', connectionOf);
   // The cap first: the channels' admission asks it whether a connection came past it.
-  const cap = capConnections(server, { connectionsMax: limits.connectionsMax, tls: channel !== null, refusals: createRefusalLog(log), metrics: opts.metrics });
+  const refusals = createRefusalLog(log);
+  const cap = capConnections(server, { connectionsMax: limits.connectionsMax, tls: channel !== null, refusals, metrics: opts.metrics });
+  // Handshakes in progress have places of their own, and the oldest gives way to a newcomer: idle
+  // sockets cannot keep registered clients from their handshakes.
+  if (channel)
+    boundHandshakes(server as https.Server, TLS_HANDSHAKES_PENDING_MAX, () => {
+      refusals.note('BUSY');
+      opts.metrics?.refused('BUSY');
+    });
   const channels = watchHttpChannels(server, channel, cap, log, opts.metrics, limits.connectionsMax);
   // Bodies read whole: each connection may hold httpBodyBytesMax, but all of them together only this.
   const bodies = createBodyBudget(limits.httpBodiesHeldBytesMax ?? Math.max(INPUT_HELD_BYTES_MAX, 2 * limits.httpBodyBytesMax));

@@ -18,6 +18,7 @@ import { createRequestRunner, type LineService } from './request-runner.js';
 import { createOutcomeSummary, type RequestLogMode } from './request-log.js';
 import { createRefusalLog } from './refusal-log.js';
 import { createTurnBudget } from './turn-budget.js';
+import { boundHandshakes } from './handshake-bound.js';
 import type { ListenerMetrics } from './listener-metrics.js';
 import { noteListening } from './own-ports.js';
 
@@ -122,6 +123,17 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
   // TLS: sockets still in their handshake are not connections yet; node:http-style, the server drops
   // (resets) sockets beyond this, so a handshake flood cannot hold more. Plaintext answers ERR BUSY itself.
   if (channel) server.maxConnections = limits.connectionsMax + TLS_HANDSHAKES_PENDING_MAX;
+  // Handshakes in progress have places of their own, and the oldest gives way to a newcomer: idle
+  // sockets cannot keep registered clients from their handshakes.
+  if (channel) {
+    const refusedBusy = (): void => {
+      refusals.note('BUSY');
+      opts.metrics?.refused('BUSY');
+    };
+    boundHandshakes(server as tls.Server, TLS_HANDSHAKES_PENDING_MAX, refusedBusy);
+    // Past maxConnections node:net resets a socket unheard: logged and counted all the same.
+    server.on('drop', refusedBusy);
+  }
   if (channel)
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
       // Its place is given back now: node:tls leaves a socket whose handshake failed or timed out

@@ -249,6 +249,33 @@ t.test('plain TCP connects that close before the handshake give their places bac
   t.ok(served, `a registered client is served again (${Date.now() - started} ms; the handshake deadline is 10 s)`);
 });
 
+t.test('idle sockets that never start a handshake cannot keep a registered client out', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-channels-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const files = await enroll(dir, ['alice'], []);
+  const registry = path.join(dir, 'clients.txt');
+  writeRegistry(registry, [files.certs['alice']!.line]);
+  const keys = makeKeys(dir, 'ecdsa', 'idle-flood');
+  // Four places and 64 handshakes: 300 silent sockets, held, once took every place until the handshake deadline.
+  const signer = await startDaemon([...channelSignArgs(files, keys.privateKeyFile, path.join(dir, 'state'), registry), '--connections-max', '4']);
+  t.teardown(() => signer.stop());
+  const idle: net.Socket[] = [];
+  t.teardown(() => idle.forEach((s) => s.destroy()));
+  for (let i = 0; i < 300; i++) {
+    await new Promise<void>((resolve) => {
+      const socket = net.connect(signer.port, '127.0.0.1', () => resolve());
+      socket.on('error', () => resolve());
+      idle.push(socket);
+    });
+  }
+  t.match(await firstLine(signer.port, files.certs['alice']!, files.serverCert), /^\(b'hello', b'[0-9a-f]{192}'\)$/, 'alice is served while they are held');
+  t.ok(
+    await until(() => signer.logs.some((l) => /^connections? refused$/.test(String(l['msg'])) && l['outcome'] === 'BUSY'), 5_000),
+    'the pushed-out handshakes are logged (BUSY, once a second)',
+  );
+  idle.forEach((s) => s.destroy());
+});
+
 t.test("one client's channels hold at most half of --connections-max; other clients keep their places", async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-channels-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -3,6 +3,7 @@
 // or partial) is compared, and the root at the checkpoint's size must be the checkpoint's. A live
 // log publishes tiles before their checkpoint, so a copy may hold files newer than its checkpoint:
 // where they overlap its tree they must agree with it; beyond that they are counted, not judged.
+// Only a full tile (or bundle) may stand in for a partial the checkpoint names (C2SP tlog-tiles).
 import fs from 'node:fs';
 import path from 'node:path';
 import { decodeEntryBundle } from './entry-bundle.js';
@@ -95,13 +96,20 @@ export function auditLog(dir: string, key: NoteVerifierKey | null, previous: Che
   };
   /**
    * The tile file at the checkpoint's width, every older partial of it, and any newer one, against the
-   * hashes. A log that grew since removes partials once a tile is full: then the wider file stands in
-   * (the spec's fallback for clients), so the checkpoint's own width may be absent.
+   * hashes. A log that grew since removes partials once a tile is full: then the full tile stands in
+   * (the spec's fallback for clients), so the checkpoint's own width may be absent. A wider partial
+   * never stands in: a live log removes partials only once the full tile exists, and clients (Go's
+   * TileHashReader, `log mirror`) fall back to the full tile alone, so they could not read this tree.
    */
   const compareTile = (level: number, index: number, hashes: Buffer[]): void => {
     const expected = Buffer.concat(hashes);
     const widths = presentWidths(dir, tilePath({ level, index, width: TILE_WIDTH }));
-    if (!widths.some((w) => w > hashes.length) || widths.includes(hashes.length)) compare(tilePath({ level, index, width: hashes.length }), expected);
+    const own = tilePath({ level, index, width: hashes.length });
+    if (widths.includes(hashes.length) || !widths.some((w) => w > hashes.length)) compare(own, expected);
+    else if (!widths.includes(TILE_WIDTH)) {
+      report.files++;
+      report.problems.push(`${own}: missing (a wider partial does not stand in for it; only the full tile does)`);
+    }
     for (const w of widths) {
       if (w > hashes.length) compareNewer(tilePath({ level, index, width: w }), expected, `${hashes.length} hashes`);
       else if (w < hashes.length) compare(tilePath({ level, index, width: w }), Buffer.concat(hashes.slice(0, w)));
@@ -117,8 +125,16 @@ export function auditLog(dir: string, key: NoteVerifierKey | null, previous: Che
   for (let index = 0; index * TILE_WIDTH < size; index++) {
     const width = Math.min(TILE_WIDTH, size - index * TILE_WIDTH);
     const widths = presentWidths(dir, entryBundlePath({ index, width: TILE_WIDTH }));
-    // The bundle at the checkpoint's width, or (the log grew since, and dropped it) the next wider one.
-    const source = widths.includes(width) ? width : (widths.filter((w) => w > width).sort((a, b) => a - b)[0] ?? width);
+    // The bundle at the checkpoint's width, or (the log grew since, filled the tile and dropped the
+    // partial) the full one: clients fall back to nothing else, so without either the log is unreadable.
+    const standIn = widths.includes(width) ? width : widths.includes(TILE_WIDTH) ? TILE_WIDTH : null;
+    const wider = widths.filter((w) => w > width).sort((a, b) => a - b)[0];
+    if (standIn === null && wider !== undefined) {
+      report.files++;
+      report.problems.push(`${entryBundlePath({ index, width })}: missing (a wider partial does not stand in for it; only the full bundle does)`);
+    }
+    // Read on from the wider partial, so that the rest of the log is still judged.
+    const source = standIn ?? wider ?? width;
     const bundlePath = entryBundlePath({ index, width: source });
     const bundle = read(dir, bundlePath);
     report.files++;

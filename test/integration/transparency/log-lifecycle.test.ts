@@ -190,6 +190,39 @@ t.test('a copy of a growing log (its checkpoint first, then its tiles) audits cl
   t.match(auditLog(copy, key).problems.join('\n'), /the checkpoint's root hash at size 300 is not the root of the entries/);
 });
 
+t.test('a checkpoint-size partial gone with only a wider partial in its place fails the audit: only a full tile stands in', async (t) => {
+  const dir = t.testdir();
+  const { keyFile, vkey } = await makeKey(dir);
+  const logDir = path.join(dir, 'log');
+  const log = await openLog(logDir, keyFile);
+  await appendRange(log, 0, 11);
+  await log.publish();
+  const copy = path.join(dir, 'copy');
+  fs.mkdirSync(copy);
+  fs.copyFileSync(path.join(logDir, 'checkpoint'), path.join(copy, 'checkpoint'));
+  fs.cpSync(path.join(logDir, 'tile'), path.join(copy, 'tile'), { recursive: true });
+  await appendRange(log, 11, 21);
+  await log.publish();
+  await log.close();
+  for (const partial of ['tile/0/000.p/21', 'tile/entries/000.p/21']) fs.copyFileSync(path.join(logDir, partial), path.join(copy, partial));
+
+  const key = parseVerifierKey(vkey);
+  t.same(auditLog(copy, key).problems, [], 'with both partials, the copy of size 11 audits clean');
+  // A state no live log is ever in (partials go only once the full tile exists): Go's TileHashReader
+  // and `signerd log mirror` ask for 000.p/11, then the full 000, and cannot read this tree.
+  fs.rmSync(path.join(copy, 'tile/0/000.p/11'));
+  fs.rmSync(path.join(copy, 'tile/entries/000.p/11'));
+  t.same(auditLog(copy, key).problems, [
+    'tile/entries/000.p/11: missing (a wider partial does not stand in for it; only the full bundle does)',
+    'tile/0/000.p/11: missing (a wider partial does not stand in for it; only the full tile does)',
+  ]);
+  const audit = spawnSync(process.execPath, [SIGNERD, 'log', 'audit', copy, '--log-key', vkey], { encoding: 'utf8' });
+  t.equal(audit.status, 1, 'signerd log audit says no');
+  t.match(audit.stderr, /^problem: tile\/0\/000\.p\/11: missing/m, 'naming the missing tile');
+  t.match(audit.stderr, /^problem: tile\/entries\/000\.p\/11: missing/m, 'and the missing bundle');
+  t.match(audit.stdout, /audit FAILED: 2 problem\(s\)/);
+});
+
 t.test('a write lock held too long fails appends closed, and the log recovers by itself', async (t) => {
   const dir = t.testdir();
   const { keyFile } = await makeKey(dir);

@@ -28,8 +28,11 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 const CERT = /^cert-sha256:([0-9a-fA-F]{64})$/;
 const PSK = /^psk:((?:[0-9a-fA-F]{2}){32,64})$/;
 const RATE = /^([1-9][0-9]{0,6})\/s$/;
-/** Daemon names a `daemons=` list may hold (each listener knows which daemon it serves). */
-export const DAEMON_NAMES = ['sign-rsa', 'verify-rsa', 'sign-ecdsa', 'verify-ecdsa', 'hmac', 'tezos', 'firmware'] as const;
+/**
+ * Daemon names a `daemons=` list may hold (each listener knows which daemon it serves). `log-serve`
+ * (`signerd log serve`) is one too, so a mirror or witness can be let read the log and sign nothing.
+ */
+export const DAEMON_NAMES = ['sign-rsa', 'verify-rsa', 'sign-ecdsa', 'verify-ecdsa', 'hmac', 'tezos', 'firmware', 'log-serve'] as const;
 /** Largest registry file read; a file of 100,000 clients is about 10 MiB. */
 const REGISTRY_BYTES_MAX = 16 * 1024 * 1024;
 

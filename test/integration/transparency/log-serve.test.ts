@@ -1,7 +1,7 @@
 // `signerd log serve`: the log's checkpoint and tiles over HTTP, read-only, as a mirror or witness
 // fetches them. curl gets the very bytes on disk with the right caching; the Go verifier reads the
 // whole log over HTTP; a mirror made with curl passes `signerd log audit`; nothing else is served;
-// `signerd log mirror` follows the log and refuses a fork.
+// `signerd log mirror` follows the log and refuses a fork; a daemons=log-serve client reads, never signs.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,7 +11,8 @@ import { runSignerd, startDaemon, type RunningDaemon } from '../../helpers/daemo
 import { needGo } from '../../helpers/go-tools.js';
 import { needTools } from '../../helpers/tools.js';
 import { get, metricsPortOf, sample, waitUntil } from '../../helpers/operations.js';
-import { enroll, writeRegistry } from '../channels/channel-fixtures.js';
+import { channelSignArgs, enroll, openssl, writeRegistry } from '../channels/channel-fixtures.js';
+import { makeKeys } from '../../helpers/signature-fixtures.js';
 import { appendRange, copyDir, makeKey, openLog, runGo, signatureOf } from './fixtures.js';
 
 interface Fetched {
@@ -246,11 +247,12 @@ t.test('signerd log serve refuses a bad start with exit 78', async (t) => {
   t.match(notDir.stderr, /not a directory/);
 });
 
-t.test('over TLS client channels: log serve, and log mirror with a registered client certificate', async (t) => {
+t.test('over TLS client channels: log serve, and log mirror with a registered client certificate', needTools('curl', 'openssl'), async (t) => {
   const dir = t.testdir();
   const files = await enroll(path.join(dir, 'channels'), ['witness', 'stranger'], []);
   const registry = path.join(dir, 'clients');
-  writeRegistry(registry, [files.certs['witness']!.line]);
+  // daemons=log-serve: the witness may read the log and use no signing daemon (the same registry).
+  writeRegistry(registry, [`${files.certs['witness']!.line} daemons=log-serve`]);
   const logDir = path.join(dir, 'log');
   const { keyFile, vkey } = await makeKey(dir);
   const log = await openLog(logDir, keyFile);
@@ -278,6 +280,34 @@ t.test('over TLS client channels: log serve, and log mirror with a registered cl
   const witness = await runSignerd(['log', 'mirror', url, '--out', path.join(dir, 'w'), '--log-key', vkey, '--tls-ca', files.serverCert, ...as('witness')]);
   t.equal(witness.code, 0, `the registered client mirrors the log: ${witness.stderr}`);
   t.match(witness.stdout, /size 40 .*\n.*audit passed/s);
+  const checkpoint = execFileSync(
+    'curl',
+    [
+      '-sS',
+      '--max-time',
+      '10',
+      '--cacert',
+      files.serverCert,
+      '--cert',
+      files.certs['witness']!.cert,
+      '--key',
+      files.certs['witness']!.key,
+      '-w',
+      '\n%{http_code}',
+      `${url}checkpoint`,
+    ],
+    { encoding: 'utf8', timeout: 15_000 },
+  );
+  t.equal(checkpoint.split('\n').pop(), '200', 'daemons=log-serve: curl GETs /checkpoint over TLS');
+  t.equal(checkpoint.slice(0, checkpoint.lastIndexOf('\n')), fs.readFileSync(path.join(logDir, 'checkpoint'), 'utf8'), 'the checkpoint on disk');
+  const keys = makeKeys(dir, 'ecdsa', 'channels');
+  const signer = await startDaemon(channelSignArgs(files, keys.privateKeyFile, path.join(dir, 'state'), registry));
+  t.teardown(() => signer.stop());
+  t.match(
+    (await openssl(files, signer.port, 'hello\n', files.certs['witness']!)).stdout,
+    /^ERR FORBIDDEN client witness may not use sign-ecdsa/,
+    'and is FORBIDDEN on sign-ecdsa',
+  );
   const stranger = await runSignerd(['log', 'mirror', url, '--out', path.join(dir, 's'), '--log-key', vkey, '--tls-ca', files.serverCert, ...as('stranger')]);
   t.equal(stranger.code, 69, 'an unregistered certificate is refused');
   t.notOk(fs.existsSync(path.join(dir, 's', 'checkpoint')), 'and mirrors nothing');

@@ -27,6 +27,13 @@ t.test('registry lines', async (t) => {
   );
   t.equal(registry.clients.get('pat')!.credential.kind, 'psk');
   t.ok(DAEMON_NAMES.includes('tezos'), 'daemons= names every daemon');
+  // `signerd log serve` guards its channels as log-serve: a mirror may be allowed it alone.
+  t.same([...parseClientRegistry(`mirror ${PIN} daemons=log-serve`, 'clients.txt').clients.get('mirror')!.daemons!], ['log-serve'], 'daemons=log-serve');
+  t.match(
+    failureOf(() => parseClientRegistry(`alice ${PIN} daemons=printer`, 'clients.txt')).message,
+    /daemons= takes a list of .*firmware, log-serve/,
+    'the refusal lists log-serve',
+  );
 
   const bad: Array<[string, string]> = [
     ['alice', 'no credential'],

@@ -41,8 +41,10 @@ send() {
 # the key handed over on file descriptors: the key is in no command line and no file but the one given.
 # stunnel takes the key as text: the .psk.stunnel file `signerd client psk` writes beside the hex one,
 # or, without it, the hex decoded (signerd's PSKs are printable).
+# stunnel exits 0 whatever became of the connection, so its log (kept, not shown) decides: the
+# daemon answered only if bytes reached our side; otherwise one line says why, and the exit is 1.
 send_psk() {
-  local host=$1 port=$2 hex psk stunnel
+  local host=$1 port=$2 hex psk stunnel log status=0 why
   stunnel=$(command -v stunnel4 || command -v stunnel) || { echo "request_client.sh: a PSK channel needs stunnel" >&2; return 69; }
   local identity=${SIGNERD_TLS_PSK_IDENTITY:?SIGNERD_TLS_PSK_IDENTITY names the PSK}
   if [ -f "$SIGNERD_TLS_PSK_FILE.stunnel" ]; then
@@ -51,15 +53,26 @@ send_psk() {
     hex=$(tr -d '[:space:]' <"$SIGNERD_TLS_PSK_FILE")
     printf -v psk '%b' "$(sed 's/../\\x&/g' <<<"$hex")"
   fi
-  "$stunnel" -fd 3 3<<EOF 4< <(printf '%s:%s\n' "$identity" "$psk")
-client = yes
+  local conf="client = yes
 connect = $host:$port
 PSKsecrets = /dev/fd/4
 PSKidentity = $identity
 sslVersionMin = TLSv1.3
 ciphersuites = TLS_AES_128_GCM_SHA256
-debug = 3
-EOF
+debug = 5
+output = /dev/stderr
+syslog = no"
+  # The reply goes straight to our stdout (fd 5); stunnel's log is captured.
+  { log=$("$stunnel" -fd 3 3<<<"$conf" 4< <(printf '%s:%s\n' "$identity" "$psk") 2>&1 >&5) || status=$?; } 5>&1
+  if [ "$status" -ne 0 ]; then
+    # stunnel itself failed (its settings, the PSK file): its own lines say why.
+    printf '%s\n' "$log" >&2
+    return "$status"
+  fi
+  [[ $log =~ sent\ to\ TLS,\ [1-9][0-9]*\ byte\(s\)\ sent\ to\ socket ]] && return 0
+  why=$(grep -m1 -E 'LOG[0-3]\[[0-9]+\]: ' <<<"$log" | sed -E 's/^.*LOG[0-3]\[[0-9]+\]: //; s/^s_connect: connect [^ ]+: /connect: /; s/^SSL_connect: .*:/TLS handshake failed (a wrong PSK or identity?): /' || true)
+  echo "request_client.sh: no reply over the PSK channel to $host:$port: ${why:-the channel closed without one}" >&2
+  return 1
 }
 
 # A long message is signed in 2048-byte chunks; the reply holds one (b'...', b'<hex>') per chunk.

@@ -14,6 +14,7 @@ import { makeKeys, opensslVerifies, signaturesOf, VALID } from '../../helpers/si
 import { needTools } from '../../helpers/tools.js';
 import { channelArgs, channelSignArgs, enroll, oddClientCertificate, openssl, pskHex, runTool, startStunnel, writeRegistry } from './channel-fixtures.js';
 import { sleep, until } from '../../helpers/polling.js';
+import { freePort } from '../../helpers/ports.js';
 
 const SIGNED = /^\(b'hello', b'[0-9a-f]{192}'\)$/;
 
@@ -99,6 +100,27 @@ t.test('line daemons over TLS client channels', needTools('openssl', 'socat', 'n
     const byScriptPsk = await runTool(script, ['sign-ecdsa', '127.0.0.1', 'hello'], '', 10_000, pskEnv);
     clearInterval(watcher);
     await signedBy(t, 'request_client.sh (PSK)', byScriptPsk.stdout);
+    t.same([byScriptPsk.code, byScriptPsk.stderr, byScriptPsk.stdout.split('\n').length], [0, '', 2], 'request_client.sh (PSK): exit 0, the reply line alone');
+    // A failed PSK channel (stunnel exits 0 whatever happens): exit 1, as over a certificate, and one line saying why.
+    const wrongPsk = path.join(dir, 'wrong.psk');
+    fs.writeFileSync(wrongPsk, Buffer.from('not-the-key-of-pat-at-all-012345').toString('hex') + '\n', { mode: 0o600 });
+    const byWrongPsk = await runTool(script, ['sign-ecdsa', '127.0.0.1', 'hello'], '', 10_000, { ...pskEnv, SIGNERD_TLS_PSK_FILE: wrongPsk });
+    t.equal(byWrongPsk.code, 1, 'request_client.sh with a wrong PSK: exit 1');
+    t.equal(byWrongPsk.stdout, '', 'no reply');
+    t.match(
+      byWrongPsk.stderr,
+      /^request_client\.sh: no reply over the PSK channel to 127\.0\.0\.1:\d+: TLS handshake failed [^\n]*\n$/,
+      'one line: the handshake failed',
+    );
+    const closed = await freePort();
+    const byNothing = await runTool(script, ['sign-ecdsa', '127.0.0.1', 'hello'], '', 10_000, { ...pskEnv, SIGNERD_SIGN_PORT: String(closed) });
+    t.equal(byNothing.code, 1, 'request_client.sh (PSK) with nothing listening: exit 1');
+    t.equal(byNothing.stdout, '', 'no reply');
+    t.match(
+      byNothing.stderr,
+      new RegExp(`^request_client\\.sh: no reply over the PSK channel to 127\\.0\\.0\\.1:${closed}: connect: Connection refused[^\n]*\n$`),
+      'one line: refused',
+    );
     t.ok(seen.length > 0, 'command lines were watched meanwhile');
     const pskText = Buffer.from(pskHex(files, 'pat'), 'hex').toString('latin1');
     t.notOk(

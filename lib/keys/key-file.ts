@@ -79,6 +79,27 @@ export function checkKeyDirectory(dir: string, what: string): void {
 }
 
 /**
+ * A file the daemon loads by its path rather than reads (a PKCS#11 module: native code that runs in
+ * the daemon and is handed the PIN in C_Login), under the trusted-file rule: where symlinks lead, a
+ * regular file owned by this daemon's user or root and not writable by group or others, in
+ * directories they cannot rename in. Whoever could change it could run code as the daemon and read
+ * the PIN; a distribution's module (root, 0644, under /usr/lib) passes.
+ */
+export function checkLoadedFile(file: string, what: string): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch (err) {
+    throw new DaemonError('KEY_LOAD_FAILED', `${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
+  }
+  // Not a key to refuse for its mode but nothing loadable at all (and a FIFO would block dlopen).
+  if (!stat.isFile()) throw new DaemonError('KEY_LOAD_FAILED', `${what} ${file}: not a regular file`);
+  if (!ownedByUs(stat)) throw ownerError(file, what, stat.uid);
+  checkMode(file, what, stat.mode, TRUSTED_MODE_CHECK);
+  checkFileDirectory(file, what);
+}
+
+/**
  * A secret's or trusted file's directory, and each directory above it up to `/` (as named, and where
  * symlinks lead), must not let group or others rename in it, unless it is sticky like /tmp: whoever
  * can rename there can put another file or directory in its place (their own key, an old registry

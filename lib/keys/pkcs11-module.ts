@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import type * as Pkcs11Types from 'pkcs11js';
 import { DaemonError } from '../errors.js';
+import { checkLoadedFile } from './key-file.js';
 import { ckrName } from './pkcs11-errors.js';
 
 export type Pkcs11Api = Pkcs11Types.PKCS11;
@@ -37,13 +38,16 @@ interface Entry extends Pkcs11Module {
 
 const loaded = new Map<string, Entry>();
 
-/** Loads and initialises the module (synchronous: start-up only). Pair with releaseModule(). */
+/** Checks, loads and initialises the module (synchronous: start-up only). Pair with releaseModule(). */
 export function acquireModule(modulePath: string): Pkcs11Module {
   const existing = loaded.get(modulePath);
   if (existing) {
     existing.users++;
     return existing;
   }
+  // The module runs inside this process and receives the PIN: only its owner or root may change it
+  // (KEY_FILE_INSECURE otherwise, as for the PIN file itself). Checked before dlopen runs its code.
+  checkLoadedFile(modulePath, 'PKCS#11 module');
   const api = new (pkcs11js().PKCS11)();
   try {
     api.load(modulePath);

@@ -1,6 +1,7 @@
-// HSM failures at the wire: a wrong PIN, a missing object and token attributes that do not match stop
-// start-up with one clear line and exit 78; a token removed mid-run gives ERR BACKEND_UNAVAILABLE, and
-// signing resumes by itself when it returns; a PIN refused on that reopen is tried once, never again.
+// HSM failures at the wire: a wrong PIN, a missing object, a module others may write and token
+// attributes that do not match stop start-up with one clear line and exit 78; a token removed mid-run
+// gives ERR BACKEND_UNAVAILABLE, and signing resumes by itself when it returns; a PIN refused on that
+// reopen is tried once, never again.
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -8,7 +9,7 @@ import path from 'node:path';
 import t from 'tap';
 import { runSignerd, startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
-import { createToken, needSoftHsm } from '../../helpers/softhsm.js';
+import { createToken, needSoftHsm, SOFTHSM_MODULE } from '../../helpers/softhsm.js';
 import { opensslVerifies, signaturesOf } from '../../helpers/signature-fixtures.js';
 import { retryUntil, sleep, until } from '../../helpers/polling.js';
 
@@ -47,6 +48,26 @@ t.test('HSM failure modes', needSoftHsm(), async (t) => {
     const message = await startFails(token.uri('ec').replace(token.pinFile, loose));
     t.match(message, /exited 78/);
     t.match(message, /KEY_FILE_INSECURE/);
+  });
+
+  t.test('a module others may write: exit 78 with KEY_FILE_INSECURE, daemons and admin commands alike', async (t) => {
+    const loose = path.join(token.dir, 'loose-module.so');
+    fs.copyFileSync(SOFTHSM_MODULE, loose);
+    fs.chmodSync(loose, 0o666);
+    const uri = token.uri('ec').replace(SOFTHSM_MODULE, loose);
+    const refused = /KEY_FILE_INSECURE: PKCS#11 module \S+loose-module\.so has mode 0666; it must not be writable by group or others/;
+    const message = await startFails(uri);
+    t.match(message, /exited 78/);
+    t.match(message, refused);
+    t.notMatch(message, token.pin);
+    for (const args of [
+      ['hsm', 'list', '--token', token.tokenUri().replace(SOFTHSM_MODULE, loose)],
+      ['tezos', 'hsm-key', '--key', uri],
+    ]) {
+      const ran = await runSignerd(args, '', token.env);
+      t.equal(ran.code, 78, args.slice(0, 2).join(' '));
+      t.match(ran.stderr, refused);
+    }
   });
 
   t.test('a PIN in the URI is refused', async (t) => {

@@ -1,5 +1,9 @@
 // Which token a URI names, on a real SoftHSM2 module: token attributes (manufacturer, model), slot
-// attributes and library attributes (C_GetInfo) are matched without their blank padding, never ignored.
+// attributes and library attributes (C_GetInfo) are matched without their blank padding, never ignored;
+// and which module file may be loaded at all (the trusted-file rule: it runs inside and gets the PIN).
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import t from 'tap';
 import { createToken, needSoftHsm, SOFTHSM_MODULE } from '../../helpers/softhsm.js';
 import { codeOf, failureOf } from '../../helpers/error-codes.js';
@@ -63,4 +67,54 @@ t.test('token and library attributes select the token', needSoftHsm(), async (t)
     'CONFIG_INVALID',
     'model alone does not name the token',
   );
+});
+
+t.test('the module file: loaded only if no one but its owner (us or root) could have changed it', needSoftHsm(), async (t) => {
+  const token = createToken('module-test');
+  const savedConf = process.env['SOFTHSM2_CONF'];
+  process.env['SOFTHSM2_CONF'] = token.env.SOFTHSM2_CONF;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-module-'));
+  t.teardown(() => {
+    if (savedConf === undefined) delete process.env['SOFTHSM2_CONF'];
+    else process.env['SOFTHSM2_CONF'] = savedConf;
+    token.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  fs.chmodSync(dir, 0o755);
+  const copy = path.join(dir, 'libsofthsm2.so');
+  fs.copyFileSync(SOFTHSM_MODULE, copy);
+  fs.chmodSync(copy, 0o644);
+  const loads = (file: string): string => {
+    const { code, message } = failureOf(() => releaseModule(acquireModule(file)));
+    return code === 'none' ? 'loaded' : `${code}: ${message}`;
+  };
+  t.equal(loads(SOFTHSM_MODULE), 'loaded', "the distribution's module (root, 0644, reached through a symlink under /usr/lib)");
+  t.equal(loads(copy), 'loaded', 'our own 0644 copy in our own 0755 directory');
+
+  fs.chmodSync(copy, 0o666);
+  t.match(loads(copy), /^KEY_FILE_INSECURE: PKCS#11 module \S+libsofthsm2\.so has mode 0666; it must not be writable by group or others \(chmod go-w /);
+  fs.chmodSync(copy, 0o620);
+  t.match(loads(copy), /^KEY_FILE_INSECURE: .* has mode 0620/, 'group-writable too');
+  fs.chmodSync(copy, 0o644);
+
+  // Another user could put their own module in place of ours in a directory they may rename in.
+  fs.chmodSync(dir, 0o777);
+  t.match(loads(copy), /^KEY_FILE_INSECURE: PKCS#11 module \S+ is under \S+signerd-module-\w+, which has mode 0777; /);
+  // A symlink from a safe place does not launder it: the directories where it leads count too.
+  const safe = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-module-link-'));
+  t.teardown(() => fs.rmSync(safe, { recursive: true, force: true }));
+  fs.chmodSync(safe, 0o755);
+  fs.symlinkSync(copy, path.join(safe, 'module.so'));
+  t.match(loads(path.join(safe, 'module.so')), /^KEY_FILE_INSECURE: .* is under \S+signerd-module-\w+, which has mode 0777; /, 'through a symlink');
+  fs.chmodSync(dir, 0o755);
+  t.equal(loads(path.join(safe, 'module.so')), 'loaded', 'the same link once the directory is ours alone');
+
+  if (process.getuid?.() === 0) {
+    // Root may load any file: one another user owns (and so could rewrite) is refused.
+    fs.chownSync(copy, 65534, 65534);
+    t.match(loads(copy), /^KEY_FILE_INSECURE: PKCS#11 module \S+ is owned by uid 65534; /);
+    fs.chownSync(copy, 0, 0);
+  }
+  t.match(loads(path.join(dir, 'missing.so')), /^KEY_LOAD_FAILED: PKCS#11 module \S+missing\.so: ENOENT$/);
+  t.match(loads(dir), /^KEY_LOAD_FAILED: PKCS#11 module \S+: not a regular file$/);
 });

@@ -41,7 +41,7 @@ export function findKeyObject(ctx: SessionContext, ref: ObjectRef, objectClass: 
   const what = `${className(objectClass)} ${describeRef(ref)}`;
   if (found.length === 0) throw new DaemonError(missing, `no ${what} on the token (signerd hsm list shows what it holds)`);
   if (found.length > 1)
-    throw new DaemonError(missing === 'BACKEND_UNAVAILABLE' ? missing : 'CONFIG_INVALID', `more than one ${what} on the token; add id= to the URI`);
+    throw new DaemonError(missing === 'BACKEND_UNAVAILABLE' ? missing : 'CONFIG_INVALID', `more than one ${what} on the token; ${duplicateHint(ref)}`);
   return found[0]!;
 }
 
@@ -71,6 +71,13 @@ export function readPublicKey(ctx: SessionContext, privateKey: Pkcs11Handle, ref
 
 export function readUlong(value: Buffer): number {
   return value.length >= 8 ? Number(value.readBigUInt64LE(0)) : value.readUInt32LE(0);
+}
+
+/** What tells two objects apart: the attribute the URI does not give yet, or, with both given, nothing a URI can say. */
+function duplicateHint(ref: ObjectRef): string {
+  if (ref.id === undefined) return 'add id= to the URI';
+  if (ref.object === undefined) return 'add object= to the URI';
+  return 'the token holds duplicates (same label and id); remove one (signerd hsm list shows them)';
 }
 
 function describeRef(ref: ObjectRef): string {

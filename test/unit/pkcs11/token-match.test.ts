@@ -1,6 +1,7 @@
 // Which token a URI names, on a real SoftHSM2 module: token attributes (manufacturer, model), slot
 // attributes and library attributes (C_GetInfo) are matched without their blank padding, never ignored;
-// and which module file may be loaded at all (the trusted-file rule: it runs inside and gets the PIN).
+// which module file may be loaded at all (the trusted-file rule: it runs inside and gets the PIN); and
+// two key objects under one name, refused with the hint that tells them apart.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +10,7 @@ import { createToken, needSoftHsm, SOFTHSM_MODULE } from '../../helpers/softhsm.
 import { codeOf, failureOf } from '../../helpers/error-codes.js';
 import { acquireModule, releaseModule } from '../../../lib/keys/pkcs11-module.js';
 import { findSlot, listTokens, type TokenSelector } from '../../../lib/keys/pkcs11-slots.js';
+import { openPkcs11SigningKey } from '../../../lib/keys/pkcs11-signing-key.js';
 
 t.test('token and library attributes select the token', needSoftHsm(), async (t) => {
   const token = createToken('match-test');
@@ -117,4 +119,46 @@ t.test('the module file: loaded only if no one but its owner (us or root) could 
   }
   t.match(loads(path.join(dir, 'missing.so')), /^KEY_LOAD_FAILED: PKCS#11 module \S+missing\.so: ENOENT$/);
   t.match(loads(dir), /^KEY_LOAD_FAILED: PKCS#11 module \S+: not a regular file$/);
+});
+
+t.test('two private keys under one name: CONFIG_INVALID at start-up, with a hint the URI can follow', needSoftHsm(), async (t) => {
+  const token = createToken('duplicate-test');
+  const savedConf = process.env['SOFTHSM2_CONF'];
+  process.env['SOFTHSM2_CONF'] = token.env.SOFTHSM2_CONF;
+  t.teardown(() => {
+    if (savedConf === undefined) delete process.env['SOFTHSM2_CONF'];
+    else process.env['SOFTHSM2_CONF'] = savedConf;
+    token.cleanup();
+  });
+  const keypair = (label: string, id: string): string => token.pkcs11Tool(['--keypairgen', '--key-type', 'EC:secp384r1', '--label', label, '--id', id]);
+  keypair('shared-label', '01');
+  keypair('shared-label', '02');
+  keypair('one', '0a');
+  keypair('other', '0a');
+  keypair('twin', '0b');
+  keypair('twin', '0b');
+  const withAttrs = (attrs: string): string => token.tokenUri().replace('?', `;${attrs}?`);
+  const failure = async (uri: string): Promise<string> =>
+    openPkcs11SigningKey(uri, 'ecdsa-p384-sha384', { callMsMax: 5_000 }).then(
+      async (key) => {
+        await key.close();
+        return 'opened';
+      },
+      (err: { code?: string; message: string }) => `${err.code}: ${err.message}`,
+    );
+  t.match(
+    await failure(withAttrs('object=shared-label')),
+    /^CONFIG_INVALID: .*more than one private key object=shared-label on the token; add id= to the URI$/,
+  );
+  t.match(
+    await failure(withAttrs('id=%0a')),
+    /^CONFIG_INVALID: .*more than one private key id=0a on the token; add object= to the URI$/,
+    'id= given: object= tells them apart',
+  );
+  t.match(
+    await failure(withAttrs('object=twin;id=%0b')),
+    /^CONFIG_INVALID: .*more than one private key object=twin id=0b on the token; the token holds duplicates \(same label and id\); remove one/,
+    'both given: nothing a URI can add',
+  );
+  t.equal(await failure(withAttrs('object=one;id=%0a')), 'opened', 'object= and id= together name one');
 });

@@ -54,7 +54,14 @@ export function acquireModule(modulePath: string): Pkcs11Module {
   } catch (err) {
     throw new DaemonError('KEY_LOAD_FAILED', `PKCS#11 module ${modulePath} could not be loaded (${(err as Error).message})`, { cause: err });
   }
-  initialize(api, modulePath);
+  try {
+    initialize(api);
+  } catch (err) {
+    // At start-up the operator reads this on stderr: name the module. A reopen's failure goes to
+    // clients, and is logged with the path by the token instead.
+    const e = err as DaemonError;
+    throw new DaemonError(e.code, `PKCS#11 module ${modulePath}: ${e.message}`, { cause: err });
+  }
   const entry: Entry = { path: modulePath, api, generation: 1, inFlight: 0, users: 1, refusedLogins: new Set() };
   loaded.set(modulePath, entry);
   return entry;
@@ -74,7 +81,7 @@ export function reinitializeModule(module: Pkcs11Module, seenGeneration: number)
     // Already finalized or broken: C_Initialize below decides.
   }
   entry.generation++;
-  initialize(entry.api, entry.path);
+  initialize(entry.api);
 }
 
 export function releaseModule(module: Pkcs11Module): void {
@@ -93,15 +100,14 @@ export function releaseModule(module: Pkcs11Module): void {
   }
 }
 
-function initialize(api: Pkcs11Api, modulePath: string): void {
+/** C_Initialize; its failure names no path: a reopen's message reaches clients (replies, /readyz). */
+function initialize(api: Pkcs11Api): void {
   const P = pkcs11js();
   try {
     // Async calls run on libuv worker threads at once, so the module must lock with OS primitives.
     api.C_Initialize({ flags: P.CKF_OS_LOCKING_OK });
   } catch (err) {
     if (ckrName(err) === 'CKR_CRYPTOKI_ALREADY_INITIALIZED') return;
-    throw new DaemonError('BACKEND_UNAVAILABLE', `PKCS#11 module ${modulePath}: C_Initialize failed (${ckrName(err) ?? (err as Error).message})`, {
-      cause: err,
-    });
+    throw new DaemonError('BACKEND_UNAVAILABLE', `C_Initialize failed (${ckrName(err) ?? (err as Error).message})`, { cause: err });
   }
 }

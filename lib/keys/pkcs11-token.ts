@@ -200,7 +200,8 @@ export class Pkcs11Token {
         this.opts.log?.error({ ckr: ckrName(err), err: classified.error.message }, 'HSM token refused the PIN on reopen; not retrying');
         throw new DaemonError('BACKEND_UNAVAILABLE', LOGIN_REFUSED, { cause: err });
       }
-      this.opts.log?.warn({ err: classified.error.message }, 'HSM token reopen failed; will retry');
+      // The module path is for the operator: the reply below, and /readyz, leave it out.
+      this.opts.log?.warn({ module: this.module.path, err: classified.error.message }, 'HSM token reopen failed; will retry');
       throw new DaemonError('BACKEND_UNAVAILABLE', `HSM token unavailable (${classified.error.message})`, { cause: err });
     }
     this.reopens++;

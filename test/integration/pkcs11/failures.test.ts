@@ -129,7 +129,28 @@ t.test('HSM failure modes', needSoftHsm(), async (t) => {
         const reply = await request(signer.port, `while away ${i}`);
         t.match(reply, /^ERR BACKEND_UNAVAILABLE /, `away ${i}: ${reply}`);
         t.equal(signaturesOf(reply).length, 0, 'no signature while the token is gone');
+        // The module path is the operator's (in the log), not the client's: replies name no file.
+        t.notMatch(reply, /module|libsofthsm|\.so\b/, `away ${i}: no module path`);
       }
+      // Past the reopen interval: this request reinitialises the module itself, and C_Initialize
+      // fails while the token directory is gone. The reply says so without the module's path; the
+      // log names it for the operator.
+      // (Polled: a readiness probe may take the reopen first; then the next one is a second later.)
+      const reopenFailed = await retryUntil(
+        async (i) => {
+          const reply = await request(signer.port, `while away, reopening ${i}`);
+          t.notMatch(reply, /module|libsofthsm|\.so\b/, `no module path in the reply: ${reply}`);
+          return reply;
+        },
+        (r) => /C_Initialize/.test(r),
+        5_000,
+        250,
+      );
+      t.match(reopenFailed, /^ERR BACKEND_UNAVAILABLE HSM token unavailable \(C_Initialize failed \(CKR_[A-Z_]+\)\)$/);
+      t.ok(
+        await until(() => signer.logs.some((l) => l['msg'] === 'HSM token reopen failed; will retry' && l['module'] === SOFTHSM_MODULE), 2_000),
+        'the log names the module',
+      );
     } finally {
       token.restore();
     }

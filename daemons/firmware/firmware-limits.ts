@@ -79,5 +79,10 @@ export const OPTEE_SMALL_FILE_BYTES_MAX = 256;
 export const HAB_CSF_TEXT_BYTES_MAX = 16 * 1024;
 /** An HSM reference file is one URI and perhaps comments; anything bigger is not one. */
 export const HSM_REFERENCE_BYTES_MAX = 4096;
+/**
+ * Readiness probe signatures of HSM-held keys in flight at once, over the whole key root: a root of
+ * hundreds of machines must not take hundreds of HSM sessions every 10 s (requests keep theirs).
+ */
+export const HSM_KEY_PROBES_MAX = 2;
 /** A key's or SRK's certificate file (PEM or DER); certificate chains of real CAs are a few KiB. */
 export const CERTIFICATE_FILE_BYTES_MAX = 64 * 1024;

@@ -1,7 +1,6 @@
 // firmware's upload counts: each upload is counted by format (the route's last path segment) with its
-// outcome and bytes. (Its readiness part, the key root staying readable, is lib/operations/probes.ts'
-// readableDirectoryPart: the keys were proven by verified test signatures when they were opened, and
-// every signature is verified before it leaves.)
+// outcome and bytes. (Its readiness parts: the key root staying readable, lib/operations/probes.ts'
+// readableDirectoryPart, and each HSM-held key signing, firmware-readiness.ts.)
 import { toDaemonError } from '../../lib/errors.js';
 import type { HttpService } from '../../lib/server/http-service.js';
 

@@ -19,6 +19,7 @@ import { readableDirectoryPart, transparencyLogPart } from '../../lib/operations
 import { openConfiguredTransparencyLog } from '../../lib/config/transparency-log-options.js';
 import type { TransparencyLog } from '../../lib/transparency/transparency-log.js';
 import { auditedKeyRoot, keyLoadedEvents } from './keys/audited-key-root.js';
+import { hsmKeyParts } from './firmware-readiness.js';
 
 const FIRMWARE_LINE_PORT = 9998;
 /** Only GET /health is read whole; every signing request is an upload. */
@@ -80,6 +81,8 @@ async function serve(settings: FirmwareSettings, log: Logger): Promise<DaemonHan
     }
     for (const announce of announcements) announce();
     ops.addPart(readableDirectoryPart('key root', settings.keyRoot));
+    // The loaded root, not the audited one: probe signatures are not firmware signatures to log.
+    for (const part of hsmKeyParts(loadedRoot)) ops.addPart(part);
     const logged = transparencyLog;
     if (logged) {
       ops.addPart(transparencyLogPart(logged));

@@ -12,7 +12,7 @@ import type { ValidityStore } from '../store/validity-store.js';
 import type { ProbeTrigger, ReadinessPart } from './readiness.js';
 
 /** What the probe signs: fixed and public, so a probe signature is worth nothing to anyone. */
-const PROBE_MESSAGE = Buffer.from('signerd readiness probe');
+export const PROBE_MESSAGE = Buffer.from('signerd readiness probe');
 /** A probe record lives this long (a Redis key expires by itself; SQLite's and PostgreSQL's purge remove it; etcd probes without one). */
 const PROBE_RECORD_MS = 60_000;
 

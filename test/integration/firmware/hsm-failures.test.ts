@@ -1,6 +1,6 @@
 // HSM trouble for the firmware daemon: a token removed mid-run gives ERR BACKEND_UNAVAILABLE (HTTP 503)
-// while the daemon keeps serving, and signing resumes by itself when it returns; bad `.pkcs11`
-// references stop start-up with one clear line and exit 78.
+// and /readyz 503 naming each HSM key while the daemon keeps serving, and readiness and signing come
+// back by themselves when it returns; bad `.pkcs11` references stop start-up with one clear line and exit 78.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { request } from '../../helpers/line-client.js';
 import { createToken, needSoftHsm } from '../../helpers/softhsm.js';
 import { needTools } from '../../helpers/tools.js';
 import { retryUntil, until } from '../../helpers/polling.js';
+import { get, metricsPortOf, sample, waitUntil } from '../../helpers/operations.js';
 import { curlPost } from './http-fixtures.js';
 import { importKeyRoot, startFailure, startHsmFirmware } from './hsm-fixtures.js';
 import { DISTRO, MACHINE, okValue, readVector, RSA_MENDER_DISTRO } from './line-fixtures.js';
@@ -23,9 +24,19 @@ t.test('firmware daemon and HSM failures', skip ? { skip } : {}, async (t) => {
   const dummy = readVector('module/dummy.ko');
   const moduleLine = `MODULE ${MACHINE} sha512 ${crypto.createHash('sha512').update(dummy).digest('hex')}`;
 
-  t.test('token removed mid-run: ERR lines and HTTP 503, the daemon keeps serving; then signing resumes without restart', async (t) => {
-    const daemon = await startHsmFirmware(hsmRoot, token, [], 2);
+  t.test('token removed mid-run: ERR lines, HTTP and /readyz 503, the daemon keeps serving; then ready and signing again unrestarted', async (t) => {
+    const daemon = await startHsmFirmware(hsmRoot, token, ['--metrics-port', '0'], 2);
     t.teardown(() => daemon.stop());
+    const ops = metricsPortOf(daemon);
+    const readyz = async () => {
+      const r = await get(ops, '/readyz');
+      return { status: r.status, ...(JSON.parse(r.body) as { parts: Record<string, boolean>; notReady?: Record<string, string> }) };
+    };
+    await waitUntil(async () => (await readyz()).status === 200, 5_000, 'ready');
+    const kmodKey = `key ${/key-id=([0-9a-f]+)/.exec(await request(daemon.port, `KEYINFO ${MACHINE} kmodsign`))![1]}`;
+    const keyParts = Object.keys((await readyz()).parts).filter((p) => /^key [0-9a-f]+$/.test(p));
+    t.ok(keyParts.includes(kmodKey), `the kmodsign key is a part (${kmodKey})`);
+    t.equal(keyParts.length, 9, 'one part per HSM key of the root (8 imported keys and the EC CMS key)');
     const httpUrl = `http://127.0.0.1:${daemon.ports[1]}`;
     fs.writeFileSync(path.join(dir, 'sw-description'), readVector('swupdate/sw-description'));
     const postSwupdate = () =>
@@ -46,9 +57,21 @@ t.test('firmware daemon and HSM failures', skip ? { skip } : {}, async (t) => {
       t.equal(postSwupdate().status, 503, 'HTTP answers 503 while the token is away');
       t.equal(await request(daemon.port, 'PING'), 'OK PONG', 'the daemon keeps serving');
       t.match(await request(daemon.port, `KEYINFO ${MACHINE} kmodsign`), /^OK type=rsa bits=2048 /, 'key facts need no HSM call');
+      // The failed requests have every key probed again at once.
+      t.pass(`/readyz 503 ${await waitUntil(async () => (await readyz()).status === 503, 3_000, 'not ready while the token is away')} ms after`);
+      const notReady = (await readyz()).notReady ?? {};
+      t.match(notReady[kmodKey], /^(BACKEND_UNAVAILABLE|BACKEND_TIMEOUT): /, `the kmodsign key is named: ${notReady[kmodKey]}`);
+      t.same(Object.keys(notReady).sort(), [...keyParts].sort(), 'every HSM key, and nothing else, is not ready');
+      const metrics = (await get(ops, '/metrics')).body;
+      t.equal(sample(metrics, 'signerd_ready'), 0, 'signerd_ready 0');
+      t.equal(sample(metrics, 'signerd_readiness', { part: kmodKey }), 0);
     } finally {
       token.restore();
     }
+    // No request meanwhile: the next scheduled probe (every 10 s) reopens the token.
+    t.pass(
+      `/readyz 200 again ${await waitUntil(async () => (await readyz()).status === 200, 15_000, 'ready once the token is back')} ms after the token returned`,
+    );
     // Each token connection reopens at most once a second; poll (bounded) rather than assume a timing.
     const reply = await retryUntil(
       () => request(daemon.port, moduleLine),

@@ -84,5 +84,7 @@ export const HSM_REFERENCE_BYTES_MAX = 4096;
  * hundreds of machines must not take hundreds of HSM sessions every 10 s (requests keep theirs).
  */
 export const HSM_KEY_PROBES_MAX = 2;
+/** signerd_key_info series of one key root (one per distinct key): a root may hold thousands of machines, a scrape should not. */
+export const KEY_INFO_SERIES_MAX = 64;
 /** A key's or SRK's certificate file (PEM or DER); certificate chains of real CAs are a few KiB. */
 export const CERTIFICATE_FILE_BYTES_MAX = 64 * 1024;

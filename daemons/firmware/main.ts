@@ -14,7 +14,8 @@ import { createFirmwareHttpService } from './http/firmware-http.js';
 import { openKeyRoot, type KeyRoot } from './keys/key-root.js';
 import { createFirmwareLineService } from './line-protocol.js';
 import { startOperations, type Operations } from '../../lib/operations/operations.js';
-import { countingUploads } from './firmware-operations.js';
+import { countingUploads, keyInfoSeries } from './firmware-operations.js';
+import { KEY_INFO_SERIES_MAX } from './firmware-limits.js';
 import { readableDirectoryPart, transparencyLogPart } from '../../lib/operations/probes.js';
 import { openConfiguredTransparencyLog } from '../../lib/config/transparency-log-options.js';
 import type { TransparencyLog } from '../../lib/transparency/transparency-log.js';
@@ -83,6 +84,10 @@ async function serve(settings: FirmwareSettings, log: Logger): Promise<DaemonHan
     ops.addPart(readableDirectoryPart('key root', settings.keyRoot));
     // The loaded root, not the audited one: probe signatures are not firmware signatures to log.
     for (const part of hsmKeyParts(loadedRoot)) ops.addPart(part);
+    const keyInfo = keyInfoSeries(loadedRoot, KEY_INFO_SERIES_MAX);
+    for (const { keyId, algorithm, backend } of keyInfo.series) ops.keyInfo(keyId, algorithm, backend);
+    if (ops.port !== null && keyInfo.total > keyInfo.series.length)
+      log.warn({ shown: keyInfo.series.length, keys: keyInfo.total }, 'signerd_key_info lists the first keys of the key root only');
     const logged = transparencyLog;
     if (logged) {
       ops.addPart(transparencyLogPart(logged));

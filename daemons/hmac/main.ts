@@ -34,6 +34,8 @@ async function serve(settings: HmacSettings, log: Logger): Promise<DaemonHandle>
   const secrets = await openSecretHolder(() => loadSecretSet(settings.secrets, log));
   const first = secrets.current();
   log.info({ mode: first.mode, ...first.summary }, 'secrets loaded');
+  // One series whatever the mode: key versions come and go with SIGHUP, and nothing of a secret is public.
+  ops.keyInfo(first.mode, 'hmac-sha256', settings.secrets.hsmUri ? 'pkcs11' : 'file');
 
   const stops: Array<() => Promise<void>> = [];
   const lineDeps = { secrets, chunkBytes: settings.chunkBytes, reply: listen.reply };

@@ -37,6 +37,8 @@ t.test('firmware daemon and HSM failures', skip ? { skip } : {}, async (t) => {
     const keyParts = Object.keys((await readyz()).parts).filter((p) => /^key [0-9a-f]+$/.test(p));
     t.ok(keyParts.includes(kmodKey), `the kmodsign key is a part (${kmodKey})`);
     t.equal(keyParts.length, 9, 'one part per HSM key of the root (8 imported keys and the EC CMS key)');
+    const kmodInfo = { key_id: kmodKey.slice('key '.length), algorithm: 'rsa-2048', backend: 'pkcs11' };
+    t.equal(sample((await get(ops, '/metrics')).body, 'signerd_key_info', kmodInfo), 1, 'signerd_key_info: the kmodsign key, held in the HSM');
     const httpUrl = `http://127.0.0.1:${daemon.ports[1]}`;
     fs.writeFileSync(path.join(dir, 'sw-description'), readVector('swupdate/sw-description'));
     const postSwupdate = () =>

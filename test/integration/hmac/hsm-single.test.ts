@@ -1,9 +1,11 @@
 // `signerd hmac --secret pkcs11:...` (single mode, secret in a SoftHSM2 token): the same tags as the
-// file-based daemon and Python's hmac for the same bytes, verify, HTTP POST /hmac with curl, SIGHUP.
+// file-based daemon and Python's hmac for the same bytes, verify, HTTP POST /hmac with curl, SIGHUP;
+// signerd_key_info names the mode and the pkcs11 backend, nothing of the secret.
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { request } from '../../helpers/line-client.js';
+import { get, metricsPortOf, sample } from '../../helpers/operations.js';
 import { createToken, needSoftHsm } from '../../helpers/softhsm.js';
 import { needTools } from '../../helpers/tools.js';
 import { singleDir, writeSecret } from '../../unit/hmac/secret-fixtures.js';
@@ -19,7 +21,7 @@ t.test('single mode with the secret in an HSM', { ...needSoftHsm(), ...needTools
   const secretFile = path.join(dir, 'secret');
   await importSecret(token, 'hmac-secret', secretFile);
 
-  const hsm = await startHsmHmac(token, ['--secret', token.uri('hmac-secret')], true);
+  const hsm = await startHsmHmac(token, ['--secret', token.uri('hmac-secret'), '--metrics-port', '0'], true);
   const file = await startHmac(['--secret-dir', dir]);
   t.teardown(async () => {
     await hsm.stop();
@@ -29,6 +31,9 @@ t.test('single mode with the secret in an HSM', { ...needSoftHsm(), ...needTools
     hsm.logs.find((l) => l['msg'] === 'secrets loaded'),
     { mode: 'single', backend: 'pkcs11', hsmKey: 'pkcs11:token=hmac-single;object=hmac-secret' },
   );
+  const metrics = (await get(metricsPortOf(hsm), '/metrics')).body;
+  t.equal(sample(metrics, 'signerd_key_info', { key_id: 'single', algorithm: 'hmac-sha256', backend: 'pkcs11' }), 1, 'signerd_key_info: mode and backend');
+  for (const hidden of ['hmac-secret', token.pinFile, token.pin]) t.notOk(metrics.includes(hidden), `${hidden} is not in /metrics`);
 
   const long = randomMessage(5000, 7); // three chunks of the line protocol
   const messages = [Buffer.from('hello world'), randomMessage(100, 1), long];

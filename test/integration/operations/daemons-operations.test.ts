@@ -1,6 +1,6 @@
 // The operations listener of hmac, tezos and firmware: promtool accepts each /metrics, request
-// counters equal the requests per outcome, /readyz is 200 with the daemon's parts, tezos counts a
-// policy refusal, and no secret (HMAC secret, Tezos secret key) shows in /metrics or /readyz; tezos
+// counters equal the requests per outcome, /readyz is 200 with the daemon's parts, hmac and firmware
+// show their keys in signerd_key_info, tezos counts a policy refusal, and no secret (HMAC secret, Tezos secret key) shows in /metrics or /readyz; tezos
 // on Redis follows an outage in /readyz within 2 s each way.
 import t, { type Test } from 'tap';
 import Database from 'better-sqlite3';
@@ -14,7 +14,8 @@ import { needTools } from '../../helpers/tools.js';
 import { waitFor } from '../../helpers/polling.js';
 import { startRedis } from '../../helpers/redis-server.js';
 import { singleDir } from '../../unit/hmac/secret-fixtures.js';
-import { copyKeyRoot } from '../firmware/line-fixtures.js';
+import { copyKeyRoot, MACHINE } from '../firmware/line-fixtures.js';
+import { openKeyRoot } from '../../../daemons/firmware/keys/key-root.js';
 import { TZ1, httpSign, seedKeys, writeKeys } from '../tezos/fixtures.js';
 
 const dir = t.testdir();
@@ -57,6 +58,8 @@ t.test('hmac, tezos and firmware', needTools('promtool'), async (t) => {
   );
   t.match(JSON.parse((await get(metricsPortOf(hmac), '/readyz')).body), { ready: true, parts: { secrets: true } });
   t.ok((sample(hmacMetrics, 'signerd_hmac_tags_total') ?? 0) >= 1, 'tags counted');
+  t.equal(sample(hmacMetrics, 'signerd_key_info', { key_id: 'single', algorithm: 'hmac-sha256', backend: 'file' }), 1, 'hmac: the mode and backend');
+  t.equal(keyInfoLines(hmacMetrics).length, 1, 'hmac: one key_info series');
 
   const keys = writeKeys(path.join(dir), seedKeys([TZ1]));
   const tezos = await startDaemon(
@@ -80,7 +83,7 @@ t.test('hmac, tezos and firmware', needTools('promtool'), async (t) => {
 
   const root = copyKeyRoot(path.join(dir, 'fw'));
   const firmware = await startDaemon(['firmware', '--key-root', root, '--port', '0', '--no-http', '--metrics-port', '0']);
-  await check(
+  const firmwareMetrics = await check(
     t,
     'firmware',
     firmware,
@@ -91,7 +94,22 @@ t.test('hmac, tezos and firmware', needTools('promtool'), async (t) => {
     [],
   );
   t.match(JSON.parse((await get(metricsPortOf(firmware), '/readyz')).body), { ready: true, parts: { 'key root': true } });
+  const opened = await openKeyRoot(root, { callMsMax: 5_000 });
+  const expected = new Set(opened.keys().map((k) => `${k.signer.keyId} ${k.signer.description} file`));
+  await opened.close();
+  const shown = keyInfoLines(firmwareMetrics).map((l) => `${l.key_id} ${l.algorithm} ${l.backend}`);
+  t.same(shown.sort(), [...expected].sort(), `firmware: one key_info series per distinct key of the root (${expected.size})`);
+  const kmod = /key-id=([0-9a-f]+)/.exec(await request(firmware.port, `KEYINFO ${MACHINE} kmodsign`))![1]!;
+  t.equal(sample(firmwareMetrics, 'signerd_key_info', { key_id: kmod, algorithm: 'rsa-2048', backend: 'file' }), 1, 'the key id KEYINFO shows');
 });
+
+/** The labels of each signerd_key_info sample. */
+function keyInfoLines(metrics: string): Array<Record<string, string>> {
+  return metrics
+    .split('\n')
+    .filter((line) => line.startsWith('signerd_key_info{'))
+    .map((line) => Object.fromEntries([...line.matchAll(/([a-z_]+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!])));
+}
 
 t.test('tezos on Redis: killed → 503 within 2 s, back → 200 within 2 s', needTools('redis-server'), async (t) => {
   const redis = await startRedis();

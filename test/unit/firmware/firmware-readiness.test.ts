@@ -1,10 +1,12 @@
 // firmware's HSM key parts: one per distinct HSM-held key (none for keys in files), each proven by a
-// probe signature, with at most HSM_KEY_PROBES_MAX probe signatures in flight however many keys probe at once.
+// probe signature, with at most HSM_KEY_PROBES_MAX probe signatures in flight however many keys probe
+// at once; and its signerd_key_info series: one per distinct key, capped.
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { HSM_KEY_PROBES_MAX } from '../../../daemons/firmware/firmware-limits.js';
 import { hsmKeyParts, type ProbedKeys } from '../../../daemons/firmware/firmware-readiness.js';
+import { keyInfoSeries } from '../../../daemons/firmware/firmware-operations.js';
 import { openKeyRoot } from '../../../daemons/firmware/keys/key-root.js';
 import { DaemonError } from '../../../lib/errors.js';
 import { copyKeyRoot, MACHINE } from '../../integration/firmware/line-fixtures.js';
@@ -68,4 +70,21 @@ t.test('a probe whose signature fails fails its part with the backend code', asy
   });
   t.equal(parts.length, 1);
   await t.rejects(parts[0]!.probe(), { code: 'BACKEND_UNAVAILABLE' });
+});
+
+t.test('key info: one series per distinct key, machines sharing keys add none, at most max', async (t) => {
+  const dir = copyKeyRoot(t.testdir({}));
+  for (let i = 0; i < 20; i++) fs.symlinkSync(path.join(dir, MACHINE), path.join(dir, `machine-${i}`));
+  const root = await openKeyRoot(dir, { callMsMax: 5_000 });
+  t.teardown(() => root.close());
+  const distinct = new Set(root.keys().map((k) => k.signer.keyId));
+  const all = keyInfoSeries(root, 1_000);
+  t.equal(all.total, distinct.size, `${root.keys().length} keys, ${distinct.size} distinct`);
+  t.same(all.series.map((s) => s.keyId).sort(), [...distinct].sort());
+  t.ok(
+    all.series.every((s) => s.backend === 'file' && /^(rsa-\d+|ec-\w+)$/.test(s.algorithm)),
+    'id, description (as KEYINFO), backend',
+  );
+  const capped = keyInfoSeries(root, 2);
+  t.same(capped, { series: all.series.slice(0, 2), total: distinct.size }, 'capped: the first keys in machine/distro order, and the count');
 });

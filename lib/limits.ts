@@ -86,6 +86,17 @@ export const HTTP_REFUSALS_PENDING_MAX = 64;
 export const HTTP_REFUSED_CLOSE_MS = 2_000;
 /** HTTP uploads: how long the rest of a refused upload is read and dropped before the connection is cut. */
 export const REFUSED_UPLOAD_DISCARD_MS_MAX = 5_000;
+
+/**
+ * HTTP bodies: how many pieces (chunks of a chunked body, reads of the socket) a body may come in. Each
+ * costs a turn of the parser and an object however small it is, so a body sent a byte at a time took
+ * hundreds of times its size in memory and seconds of the event loop. At least 1,024 pieces, and
+ * 512 bytes a piece on average beyond that: far more than a client's chunks or a slow link's TCP
+ * segments (about 1,400 bytes each) ever make.
+ */
+export function bodyPiecesMax(bodyBytesMax: number): number {
+  return Math.max(1_024, Math.ceil(bodyBytesMax / 512));
+}
 /** HTTP uploads: an upload slower than this per idle window is cut with 408. */
 export const UPLOAD_PROGRESS_BYTES_MIN = 64 * 1024;
 /**

@@ -8,6 +8,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import { DaemonError, isDaemonError } from '../errors.js';
+import { bodyPiecesMax } from '../limits.js';
 
 export type FormFieldSpec = { kind: 'text'; bytesMax: number } | { kind: 'file'; bytesMax: number; types: readonly string[] };
 
@@ -131,13 +132,18 @@ async function readForm(
   const finished = new Promise<void>((resolve) => parser.once('finish', resolve));
 
   const guard = partHeaderGuard(boundary, limits);
+  const piecesMax = bodyPiecesMax(limits.bodyBytesMax);
   let total = 0;
+  let pieces = 0;
   let done = false;
   try {
     // destroyOnReturn false: on a refusal the request must stay open so the reply can still be sent.
     for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       total += chunk.length;
       if (total > limits.bodyBytesMax) throw new DaemonError('PAYLOAD_TOO_LARGE', `body larger than ${limits.bodyBytesMax} bytes`);
+      // Each piece is a parser turn and, in a file, a write of its own: a body sent a byte at a time
+      // took hundreds of times its size in memory.
+      if (++pieces > piecesMax) throw bad(`body sent in more than ${piecesMax} pieces (chunks of a few bytes); send it in larger ones`);
       guard(chunk);
       if (outcome.failure) throw outcome.failure;
       if (!parser.write(chunk)) await Promise.race([new Promise((resolve) => parser.once('drain', resolve)), failed]);

@@ -492,6 +492,21 @@ function rawExchange(port: number, raw: string): Promise<string> {
   });
 }
 
+t.test('a body sent a byte at a time is refused past its pieces; one in larger chunks is read whole', async (t) => {
+  const { log, lines } = memoryLog('test');
+  const limits = { ...LIMITS, httpBodyBytesMax: 1024 * 1024 }; // 2,048 pieces at most
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits, log, service: errorsService, ...PLAINTEXT });
+  t.teardown(() => server.close());
+  const chunked = (pieces: string[]): string =>
+    `POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${pieces.map((p) => `${p.length.toString(16)}\r\n${p}\r\n`).join('')}0\r\n\r\n`;
+  const tiny = await rawExchange(server.address.port, chunked(Array.from({ length: 3_000 }, () => 'a')));
+  t.match(tiny, /^HTTP\/1\.1 400 /, '3,000 one-byte chunks: 400');
+  t.match(tiny, /\r\nx-signerd-error-code: BAD_REQUEST\r\n/i, 'with the code header');
+  t.match(await until(() => lines.find((l) => l['msg'] === 'request' && l['outcome'] === 'BAD_REQUEST') ?? null), { status: 400 }, 'one record');
+  const whole = await rawExchange(server.address.port, chunked(Array.from({ length: 100 }, () => 'b'.repeat(5_000))));
+  t.match(whole, /\r\n\r\n500000$/, '100 chunks of 5,000 bytes: read whole (500,000 bytes, copied into one growing buffer)');
+});
+
 t.test('what node:http would answer itself, and a body that does not parse: 400 with the code header and one record', async (t) => {
   const { log, lines } = memoryLog('test');
   const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: LIMITS, log, service: errorsService, ...PLAINTEXT });

@@ -73,7 +73,33 @@ export async function startOperationsServer(
     // Bodies are never read: a scrape has none.
     req.resume();
   });
-  server.maxConnections = METRICS_CONNECTIONS_MAX;
+  // Past the cap a newcomer takes the place of the oldest connection with no request being answered
+  // (idle, or its request not yet whole): held sockets cannot keep a prober out, as they did when
+  // node:net reset every connection past the cap. Only when every place is answering is the newcomer
+  // turned away. A hard bound stays for a flood faster than the evictions.
+  const open = new Set<net.Socket>();
+  server.on('connection', (socket: net.Socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+    if (open.size <= METRICS_CONNECTIONS_MAX) return;
+    const idle = [...open].find((s) => (outstanding.get(s) ?? 0) === 0 && s !== socket);
+    (idle ?? socket).destroy();
+  });
+  server.maxConnections = 4 * METRICS_CONNECTIONS_MAX;
+  // A request that never parsed (too slow, malformed, headers past the bound) is answered with its
+  // code, as every other listener answers it; node:http's own reply carries none.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
+    const [status, reason, code] =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Request Timeout', 'REQUEST_TIMEOUT']
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'Request Header Fields Too Large', 'BAD_REQUEST']
+          : [400, 'Bad Request', 'BAD_REQUEST'];
+    if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\n${ERROR_CODE_HEADER}: ${code}\r\nconnection: close\r\n\r\n`);
+    // Gone once the reply is out, or after a second whatever the client does.
+    setTimeout(() => socket.destroy(), 1_000).unref();
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: settings.host, port: settings.port }, () => {

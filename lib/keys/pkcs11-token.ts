@@ -150,6 +150,10 @@ export class Pkcs11Token {
       return this.lease(this.openSession());
     } catch (err) {
       const classified = classifyPkcs11Error(err, 'open session');
+      // The token holds no more sessions (CKR_SESSION_COUNT: a limit of its own below sessionsMax,
+      // or other processes' sessions): wait for one of ours to come back, as past sessionsMax,
+      // rather than refuse at once. With none of ours open there is nothing to wait for.
+      if (classified.error.code === 'BUSY' && this.busy > 0) return null;
       if (classified.recovery === 'reopen') this.markBroken();
       throw classified.error;
     }

@@ -42,6 +42,51 @@ t.test('session pool', needSoftHsm(), async (t) => {
     t.equal(await pool.withSession('third call', async () => 'ok'), 'ok', 'the session is back once the call returned');
   });
 
+  t.test('a token that holds fewer sessions than the pool (CKR_SESSION_COUNT): calls wait for one, none is refused', async (t) => {
+    const pool = Pkcs11Token.open({
+      modulePath: SOFTHSM_MODULE,
+      selector: { token: token.label },
+      pin: token.pin,
+      sessionsMax: 8,
+      callMsMax: 5_000,
+      reopenIntervalMs: 0,
+    });
+    t.teardown(() => pool.close());
+    // The real token, with the module's C_OpenSession answering CKR_SESSION_COUNT past two open
+    // sessions, as a token with a session limit (or other processes' sessions) does.
+    const module = acquireModule(SOFTHSM_MODULE);
+    const api = module.api as unknown as Record<string, (...args: unknown[]) => unknown>;
+    const open = api['C_OpenSession']!.bind(module.api);
+    let opened = 1; // the pool's first session, opened with the token
+    api['C_OpenSession'] = (...args: unknown[]) => {
+      if (opened >= 2) throw Object.assign(new Error('CKR_SESSION_COUNT:177'), { name: 'Pkcs11Error' });
+      opened++;
+      return open(...args);
+    };
+    t.teardown(() => {
+      api['C_OpenSession'] = open;
+      releaseModule(module);
+    });
+    let atOnce = 0;
+    let most = 0;
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) =>
+        pool.withSession(`call ${i}`, async () => {
+          most = Math.max(most, ++atOnce);
+          await sleep(30);
+          atOnce--;
+          return i;
+        }),
+      ),
+    );
+    t.same(
+      results.map((r) => r.status),
+      Array(8).fill('fulfilled'),
+      'every call was served (before: ERR BUSY at once for each past the second)',
+    );
+    t.equal(most, 2, 'two at a time, on the two sessions the token holds');
+  });
+
   t.test('session loss: one BACKEND_UNAVAILABLE, then the key signs again without reopening by hand', async (t) => {
     const key = await openPkcs11SigningKey(token.uri('ec'), 'ecdsa-p384-sha384', { callMsMax: 10_000, reopenIntervalMs: 0 });
     t.teardown(() => key.close());

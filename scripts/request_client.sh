@@ -33,8 +33,18 @@ send() {
   elif [ -n "${SIGNERD_TLS_CERT:-}" ]; then
     args+=(-cert "$SIGNERD_TLS_CERT" -key "${SIGNERD_TLS_KEY:?SIGNERD_TLS_KEY goes with SIGNERD_TLS_CERT}")
   fi
-  # The daemon closes the channel once every line is answered; s_client then ends.
-  openssl s_client "${args[@]}" 2>/dev/null
+  # The daemon closes the channel once every line is answered; s_client then ends. Its messages
+  # are kept, not shown: if the daemon said nothing (no connection, a failed handshake), one line
+  # says why, as for a PSK channel.
+  local err out rc=0
+  err=$(mktemp) || return 1
+  out=$(openssl s_client "${args[@]}" 2>"$err") || rc=$?
+  [ -z "$out" ] || printf '%s\n' "$out"
+  if [ -z "$out" ] && [ "$rc" -ne 0 ]; then
+    echo "request_client.sh: no reply over TLS from $host:$port: $(grep -m1 -iE 'errno|error|unable|alert' "$err" | cut -c1-200)" >&2
+  fi
+  rm -f "$err"
+  return "$rc"
 }
 
 # send_psk <host> <port>: a PSK channel through stunnel in inetd mode (stdin/stdout), its settings and

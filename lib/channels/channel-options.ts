@@ -65,7 +65,7 @@ export function checkPlaintextBind(host: string, policy: ChannelPolicy, log: { w
   }
   throw new DaemonError(
     'CONFIG_INVALID',
-    `refusing to listen on ${host} without TLS: anyone who can reach it could sign. Give --tls-cert, --tls-key and --clients (docs/channels.md), or --insecure-plaintext`,
+    `refusing to listen on ${host} without TLS: anyone who can reach it could use this daemon. Give --tls-cert, --tls-key and --clients (docs/channels.md), or --insecure-plaintext`,
   );
 }
 

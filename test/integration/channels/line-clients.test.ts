@@ -121,6 +121,20 @@ t.test('line daemons over TLS client channels', needTools('openssl', 'socat', 'n
       new RegExp(`^request_client\\.sh: no reply over the PSK channel to 127\\.0\\.0\\.1:${closed}: connect: Connection refused[^\n]*\n$`),
       'one line: refused',
     );
+    const byNothingCert = await runTool(script, ['sign-ecdsa', '127.0.0.1', 'hello'], '', 10_000, { ...env, SIGNERD_SIGN_PORT: String(closed) });
+    t.same([byNothingCert.code, byNothingCert.stdout], [1, ''], 'request_client.sh (certificate) with nothing listening: exit 1, no reply');
+    t.match(
+      byNothingCert.stderr,
+      new RegExp(`^request_client\\.sh: no reply over TLS from 127\\.0\\.0\\.1:${closed}: [^\n]*Connection refused[^\n]*\n$`),
+      'and one line',
+    );
+    const refusedCert = await runTool(script, ['sign-ecdsa', '127.0.0.1', 'hello'], '', 10_000, {
+      ...env,
+      SIGNERD_TLS_CERT: files.certs['mallory']!.cert,
+      SIGNERD_TLS_KEY: files.certs['mallory']!.key,
+    });
+    t.match(refusedCert.stdout, /^ERR UNAUTHENTICATED /, "a refusal is the daemon's own line");
+    t.equal(refusedCert.stderr, '', 'with nothing added');
     t.ok(seen.length > 0, 'command lines were watched meanwhile');
     const pskText = Buffer.from(pskHex(files, 'pat'), 'hex').toString('latin1');
     t.notOk(

@@ -72,6 +72,8 @@ function whileBusy<T>(lockWaitMsMax: number, fn: () => T): Promise<T> {
 export function sqliteStoreCall(label: string, lockWaitMsMax: number): <T>(what: string, fn: () => T) => Promise<T> {
   return (what, fn) =>
     whileBusy(lockWaitMsMax, fn).catch((err: unknown) => {
+      // The store's own refusal says more than an SQLite code would.
+      if (err instanceof DaemonError) throw err;
       throw new DaemonError('STORE_UNAVAILABLE', `${label} ${what} failed (${(err as { code?: string }).code ?? 'error'})`, { cause: err });
     });
 }

@@ -8,6 +8,7 @@ import { DaemonError } from '../errors.js';
 import { leafHash, nodeHash } from './merkle-hash.js';
 import { rootHash, type NodeSource } from './merkle-tree.js';
 import { retryWhileBusy } from '../store/sqlite-busy-retry.js';
+import { sqliteFileIdentity } from '../store/sqlite-file-identity.js';
 
 export const SEQUENCER_FILE = 'sequencer.sqlite';
 const SCHEMA_VERSION = 1;
@@ -74,13 +75,13 @@ export function openSequencer(dir: string, opts: SequencerOptions): Sequencer {
   // mistaken rm) or replaced under a running daemon would take every later commit into an unlinked
   // file, lost at the next restart, while a new database at the same path started another tree that
   // the same key signs (a fork). Checked after every commit and before every publish.
-  const opened = fs.statSync(file);
+  const identity = sqliteFileIdentity(file);
   const inPlace = (): void => {
-    const now = fs.statSync(file, { throwIfNoEntry: false });
-    if (now?.ino === opened.ino && now.dev === opened.dev) return;
+    const moved = identity(true);
+    if (moved === null) return;
     throw new DaemonError(
       'LOG_UNAVAILABLE',
-      `${file} was ${now ? 'replaced' : 'removed'} while this process had it open: nothing more is logged in it; put the log directory back and restart (docs/transparency-log.md)`,
+      `${moved} while this process had it open: nothing more is logged in it; put the log directory back and restart (docs/transparency-log.md)`,
     );
   };
   let origin: string;

@@ -10,6 +10,7 @@ import { rowEntry, rowMark, type WatermarkRow } from './watermark-row.js';
 import type { Mark, MarkEntry, RequestedMark, ReserveOutcome, Slot, WatermarkBackend } from './watermark-store.js';
 import { makeDirectory } from '../../../lib/config/make-directory.js';
 import { retryWhileBusy, sqliteStoreCall } from '../../../lib/store/sqlite-busy-retry.js';
+import { sqliteFileIdentity } from '../../../lib/store/sqlite-file-identity.js';
 import { checkStateDirectory } from '../../../lib/keys/key-file.js';
 
 export const WATERMARK_SQLITE_FILE = 'tezos-watermarks.sqlite';
@@ -25,7 +26,23 @@ export interface SqliteWatermarkOptions {
 export function openSqliteWatermarkStore(opts: SqliteWatermarkOptions): WatermarkBackend {
   const db = openDatabase(opts);
   // better-sqlite3 is synchronous: every call goes through one wrapper (a busy lock waited for on a timer, fail closed).
-  const guard = sqliteStoreCall('sqlite watermark', opts.busyTimeoutMs);
+  const call = sqliteStoreCall('sqlite watermark', opts.busyTimeoutMs);
+  // A reserve counts only if it landed in the store at --state-dir: a directory removed or replaced
+  // under the daemon (or its -wal deleted) would take marks into unlinked files, and after a restart
+  // the same slot could be signed again. Every call checks the files after it ran.
+  const identity = sqliteFileIdentity(path.join(opts.stateDir, WATERMARK_SQLITE_FILE));
+  const guard = <T>(what: string, fn: () => T): Promise<T> =>
+    call(what, () => {
+      const result = fn();
+      const moved = identity(true);
+      if (moved !== null) {
+        throw new DaemonError(
+          'STORE_UNAVAILABLE',
+          `sqlite watermark ${what}: ${moved} while this process had it open; nothing is signed until it is back (put the state directory back, or restart; docs/tezos.md)`,
+        );
+      }
+      return result;
+    });
   const select = db.prepare('SELECT * FROM watermarks WHERE chain_id = ? AND pkh = ? AND kind = ?');
   const upsert = db.prepare(
     `INSERT INTO watermarks (chain_id, pkh, kind, level, round, digest, signature, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)

@@ -478,3 +478,45 @@ t.test('admin commands check what they would write into a certificate, and name 
   t.equal(serve.code, 78);
   t.match(serve.stderr, /^signerd log serve: CONFIG_INVALID: --transparency-log /, 'log serve, as typed');
 });
+
+t.test('a state directory replaced or moved under sign and verify daemons: never a signature without its record, never a stale verdict', async (t) => {
+  const keys = makeKeys(dir, 'ecdsa', 'moved-state');
+  const state = path.join(dir, 'moved-state');
+  const signer = await startDaemon(['sign-ecdsa', '--key', keys.privateKeyFile, '--port', '0', '--state-dir', state, '--metrics-port', '0']);
+  t.teardown(() => signer.stop());
+  const verifier = await startDaemon(['verify-ecdsa', '--keyring', keys.publicKeyFile, '--port', '0', '--state-dir', state]);
+  t.teardown(() => verifier.stop());
+  const signed = (await request(signer.port, 'kept')).match(/b'([0-9a-f]+)'\)$/)?.[1];
+  t.ok(signed, 'signs');
+  t.equal(await request(verifier.port, signed!), 'Valid entry found.', 'verifies');
+
+  // Moved away and back: refused meanwhile (sign and verify), then serving again by themselves.
+  fs.renameSync(state, `${state}.away`);
+  t.match(
+    await request(signer.port, 'while away'),
+    /^ERR STORE_UNAVAILABLE sqlite write: .*validity\.sqlite was removed while this process had it open/,
+    'sign: refused',
+  );
+  t.match(await request(verifier.port, signed!), /^ERR STORE_UNAVAILABLE /, 'verify: no verdict');
+  await waitFor(async () => (await get(metricsPortOf(signer), '/readyz')).status === 503, 10_000, 'not ready while the store is away');
+  fs.renameSync(`${state}.away`, state);
+  t.match(await request(signer.port, 'back'), /^\(b'back', b'[0-9a-f]+'\)$/, 'sign: back');
+  t.equal(await request(verifier.port, signed!), 'Valid entry found.', 'verify: back');
+
+  // Replaced by a copy, then revoked there (a restore, then an operator's revoke): the verifier must
+  // not answer from the unlinked original, where the record is still live.
+  fs.cpSync(state, `${state}.copy`, { recursive: true });
+  fs.rmSync(state, { recursive: true });
+  fs.renameSync(`${state}.copy`, state);
+  const revoke = await runSignerd(['revoke', signed!, '--state-dir', state]);
+  t.equal(revoke.code, 0, `revoked in the store now at --state-dir: ${revoke.stderr}`);
+  t.match(await request(verifier.port, signed!), /^ERR STORE_UNAVAILABLE .*validity\.sqlite was replaced/, 'verify: refused, never "Valid"');
+  t.match(await request(signer.port, 'after the copy'), /^ERR STORE_UNAVAILABLE /, 'sign: refused');
+
+  // Its write-ahead log deleted: a record written now would be lost at the next restart.
+  const fresh = await startDaemon(['sign-ecdsa', '--key', keys.privateKeyFile, '--port', '0', '--state-dir', state]);
+  t.teardown(() => fresh.stop());
+  t.match(await request(fresh.port, 'fresh'), /^\(b'fresh'/, 'a new daemon on the store signs');
+  fs.rmSync(path.join(state, 'validity.sqlite-wal'));
+  t.match(await request(fresh.port, 'no log'), /^ERR STORE_UNAVAILABLE .*validity\.sqlite-wal was removed/, 'its -wal deleted: refused');
+});

@@ -1,6 +1,7 @@
 // Store outages: signing is refused (HTTP 503, ERR STORE_UNAVAILABLE) while a real redis-server
 // is down or the SQLite file is locked, public keys still answer, and signing resumes by itself.
 import Database from 'better-sqlite3';
+import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { WATERMARK_SQLITE_FILE } from '../../../daemons/tezos/watermark/sqlite-watermark-store.js';
@@ -72,4 +73,38 @@ t.test('sqlite lock held by another process: fail closed, then recover', async (
   db.exec('COMMIT');
   db.close();
   t.equal((await httpSign(httpPort, TZ1.pkh, consensus('attestation', { level: 2, round: 0 }))).status, 200, 'serves again once the lock is released');
+});
+
+t.test('a state directory replaced, moved away or its log deleted under the daemon: nothing signed into lost files', async (t) => {
+  const dir = tempDir(t);
+  const state = path.join(dir, 'state');
+  const { linePort } = await startTezos(t, writeKeys(dir, seedKeys([TZ1])), ['--state-dir', state]);
+  const sign = (level: number, round = 0): Promise<string> =>
+    request(linePort, `sign ${TZ1.pkh} ${consensus('attestation', { level, round }).toString('hex')}`);
+  t.match(await sign(100), /^edsig/, 'signs');
+  // Replaced by a copy (a restore, an rsync): the daemon's connection would write to the unlinked original.
+  fs.cpSync(state, `${state}.copy`, { recursive: true });
+  fs.rmSync(state, { recursive: true });
+  fs.renameSync(`${state}.copy`, state);
+  t.match(
+    await sign(101),
+    /^ERR STORE_UNAVAILABLE sqlite watermark reserve: .*tezos-watermarks\.sqlite was replaced while this process had it open/,
+    'replaced: refused',
+  );
+  t.match(await sign(102), /^ERR STORE_UNAVAILABLE /, 'and stays refused');
+});
+
+t.test('a state directory moved away and back: refused meanwhile, then signing again by itself', async (t) => {
+  const dir = tempDir(t);
+  const state = path.join(dir, 'state');
+  const { linePort } = await startTezos(t, writeKeys(dir, seedKeys([TZ1])), ['--state-dir', state]);
+  const sign = (level: number): Promise<string> => request(linePort, `sign ${TZ1.pkh} ${consensus('attestation', { level, round: 0 }).toString('hex')}`);
+  t.match(await sign(100), /^edsig/, 'signs');
+  fs.renameSync(state, `${state}.away`);
+  t.match(await sign(101), /^ERR STORE_UNAVAILABLE .*was removed while this process had it open/, 'moved away: refused');
+  fs.renameSync(`${state}.away`, state);
+  t.match(await sign(102), /^edsig/, 'back: signing again');
+  // Its write-ahead log deleted (a "clean-up"): marks would go to an unlinked log.
+  fs.rmSync(path.join(state, `${WATERMARK_SQLITE_FILE}-wal`));
+  t.match(await sign(103), /^ERR STORE_UNAVAILABLE .*-wal was removed while this process had it open/, 'its -wal deleted: refused');
 });

@@ -74,9 +74,9 @@ function recordFromLine(line: string, lineNo: number): ExportedRecord {
   // Buffer's decoder skips what is not base64; export writes canonical base64, so anything else is damage.
   if (message.toString('base64') !== v['message']) throw bad('message is not base64 as export writes it');
   const createdMs = v['createdMs'] === undefined ? Date.now() : v['createdMs'];
-  if (!isEpochMs(createdMs)) throw bad('createdMs must be epoch milliseconds');
+  if (!isEpochMs(createdMs)) throw bad('createdMs must be epoch milliseconds (a date show can print)');
   const expiresMs = v['expiresMs'] ?? null;
-  if (expiresMs !== null && !isEpochMs(expiresMs)) throw bad('expiresMs must be epoch milliseconds or null');
+  if (expiresMs !== null && !isEpochMs(expiresMs)) throw bad('expiresMs must be epoch milliseconds (a date show can print) or null');
   let signature: string;
   try {
     signature = signatureArg(v['signature']);
@@ -91,8 +91,11 @@ function recordFromLine(line: string, lineNo: number): ExportedRecord {
   return { record: { signature, message, keyId: v['keyId'], algorithm: v['algorithm'], createdMs, expiresMs }, revoked };
 }
 
+/** The latest instant a JavaScript Date holds (ECMA-262 §21.4.1.1): `show` and `export` print every time as one. */
+const DATE_MS_MAX = 8.64e15;
+
 function isEpochMs(value: unknown): value is number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 && value <= DATE_MS_MAX;
 }
 
 /** A restored record is a signature made valid by hand: logged as reinstate, before it is written (fail closed). */

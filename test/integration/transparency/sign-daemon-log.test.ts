@@ -159,6 +159,9 @@ t.test('sign-ecdsa with the log: every signature returned is provably in it', as
       [JSON.stringify({ signature: 'ab', ...record, message: 'not base64!' }), /line 2: message is not base64/],
       [JSON.stringify({ signature: 'ab', ...record, createdMs: 'yesterday' }), /line 2: createdMs must be epoch milliseconds/],
       [JSON.stringify({ signature: 'ab', ...record, expiresMs: -5 }), /line 2: expiresMs must be/],
+      // Past the last date JavaScript holds: show and export could not print it.
+      [JSON.stringify({ signature: 'ab', ...record, expiresMs: 9007199254740991 }), /line 2: expiresMs must be epoch milliseconds \(a date show can print\)/],
+      [JSON.stringify({ signature: 'ab', ...record, createdMs: 8640000000000001 }), /line 2: createdMs must be epoch milliseconds \(a date show can print\)/],
       [JSON.stringify({ signature: '', ...record }), /line 2: the signature is empty/],
       [JSON.stringify({ signature: 'ab', ...record, algorithm: 'foo' }), /line 2: algorithm must be rsa-pss-sha256 or ecdsa-p384-sha384/],
       [JSON.stringify({ signature: 'ab', ...record, keyId: 'zz' }), /line 2: keyId must be 16 lowercase hex digits/],

@@ -17,6 +17,11 @@ export const TEZOS_PENDING_POLL_MS = 10;
 export const TEZOS_ETCD_RECORD_DELAY_MS = 20;
 /** Slots the in-process watermark floor remembers; beyond this the oldest are dropped. */
 export const TEZOS_FLOOR_SLOTS_MAX = 10_000;
+/**
+ * Longest DAL attestation bitset, a Zarith natural with one bit per DAL slot: 64 bytes hold 448 bits,
+ * far above any protocol's number of DAL slots (mainnet has 32).
+ */
+export const DAL_BITSET_BYTES_MAX = 64;
 /** Longest Zarith number accepted (70 bits of value is already above any Tezos amount or counter). */
 export const ZARITH_BYTES_MAX = 10;
 /** `signerd tezos watermark audit`: longest log line read; longer ones are counted and skipped. */

@@ -3,6 +3,7 @@
 import { DaemonError } from '../../../lib/errors.js';
 import { b58checkEncode } from '../keys/base58check.js';
 import { byteReader, type ByteReader } from './byte-reader.js';
+import { DAL_BITSET_BYTES_MAX } from '../tezos-limits.js';
 import { summarizeOperations, type BallotValue, type OperationName } from './operation-contents.js';
 
 /** The kinds that carry a chain id, a level and a round: the ones a watermark guards. */
@@ -93,7 +94,10 @@ function parseBlock(bytes: Buffer): SignRequest {
   r.bytes(32 + 32 + 4 + 8, 'block protocol data');
   if (r.flag('block seed nonce hash presence')) r.bytes(32, 'block seed nonce hash');
   r.u8('block per-block votes');
-  // Later protocols may append protocol data; level and round are already read from fixed places.
+  // Nothing follows the votes in any Tenderbake protocol's header. Bytes after them are not a block a
+  // node would take, and signed they would still take the slot from the real block: refused, as a
+  // consensus operation of the wrong length is. A protocol that adds fields needs a signerd that knows them.
+  r.end('block per-block votes');
   checkedLevel(level, round, 'block');
   return { ...base(0x11, 'block'), chainId, level, round };
 }
@@ -141,10 +145,18 @@ function parseConsensus(bytes: Buffer, magic: 0x12 | 0x13): SignRequest {
   return { ...base(magic, kind), chainId, level, round, consensusTag: tag };
 }
 
-/** The DAL attestation bitset is a Zarith natural that must end exactly at the end of the bytes. */
+/**
+ * The DAL attestation bitset: a Zarith natural (7 bits a byte) that must end exactly at the end of
+ * the bytes, of at most DAL_BITSET_BYTES_MAX bytes (one bit per DAL slot), in canonical form: a
+ * last byte of zero after others (a number with a trailing zero group) is refused by octez's decoder.
+ */
 function readDalBitset(r: ByteReader): void {
-  while (r.remaining() > 0) {
-    if ((r.u8('DAL attestation bitset') & 0x80) === 0) return;
+  for (let read = 1; r.remaining() > 0; read++) {
+    const byte = r.u8('DAL attestation bitset');
+    if (read > DAL_BITSET_BYTES_MAX) throw new DaemonError('BAD_REQUEST', `DAL attestation bitset longer than ${DAL_BITSET_BYTES_MAX} bytes`);
+    if ((byte & 0x80) !== 0) continue;
+    if (byte === 0 && read > 1) throw new DaemonError('BAD_REQUEST', 'DAL attestation bitset is not in canonical form (a trailing zero byte)');
+    return;
   }
   throw new DaemonError('BAD_REQUEST', 'DAL attestation bitset is missing or truncated');
 }

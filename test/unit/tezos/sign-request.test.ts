@@ -112,12 +112,17 @@ t.test('malformed consensus and block payloads are BAD_REQUEST', async (t) => {
   t.equal(refusal(consensus(0x13, 41, 5, 0)), 'BAD_REQUEST', 'BLS tag with a slot (80 bytes)');
   t.equal(refusal(consensus(0x13, 23, 5, 0)), 'BAD_REQUEST', 'DAL tag without its bitset');
   t.equal(refusal(consensus(0x13, 23, 5, 0, { tail: '80' })), 'BAD_REQUEST', 'DAL bitset truncated');
+  t.equal(refusal(consensus(0x13, 23, 5, 0, { tail: '8000' })), 'BAD_REQUEST', 'DAL bitset with a trailing zero byte (not canonical)');
+  t.equal(refusal(consensus(0x13, 23, 5, 0, { tail: '80'.repeat(64) + '01' })), 'BAD_REQUEST', 'DAL bitset of 65 bytes');
+  t.equal(refusal(consensus(0x13, 23, 5, 0, { tail: 'ff'.repeat(63) + '7f' })), undefined, 'DAL bitset of 64 bytes (448 slots) signs');
+  t.equal(refusal(consensus(0x13, 23, 5, 0, { tail: '00' })), undefined, 'DAL bitset zero (one byte) signs');
   t.equal(refusal(consensus(0x13, 21, -1, 0)), 'BAD_REQUEST', 'negative level');
   t.equal(refusal(consensus(0x13, 21, 5, -2)), 'BAD_REQUEST', 'negative round');
   t.equal(refusal(hex('12' + GHOSTNET)), 'BAD_REQUEST', 'no branch');
   const block = hex(payloads.accepted[0]!.hex);
   t.equal(refusal(block.subarray(0, 100)), 'BAD_REQUEST', 'block cut in the fitness');
   t.equal(refusal(block.subarray(0, block.length - 1)), 'BAD_REQUEST', 'block without its votes byte');
+  t.equal(refusal(Buffer.concat([block, Buffer.alloc(1000)])), 'BAD_REQUEST', 'block with bytes after its votes byte');
   const wrongLevel = Buffer.from(block);
   wrongLevel[8] = (wrongLevel[8] ?? 0) ^ 1;
   t.equal(refusal(wrongLevel), 'BAD_REQUEST', 'header level differs from fitness level');

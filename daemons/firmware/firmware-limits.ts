@@ -75,6 +75,12 @@ export const MENDER_ENTRIES_MAX = 1024;
 export const MENDER_MANIFEST_BYTES_MAX = 1024 * 1024;
 /** A small text file in an OP-TEE upload, read whole. */
 export const OPTEE_SMALL_FILE_BYTES_MAX = 256;
+/**
+ * Bytes the Blocks of an i.MX CSF may cover together, as a multiple of the uploaded file's length:
+ * real Blocks (SPL, FIT header, U-Boot, ATF, DTBs) are disjoint; overlapping ones must not make the
+ * daemon hash gigabytes.
+ */
+export const HAB_BLOCKS_COVER_FACTOR_MAX = 2;
 /** An i.MX CST text CSF (the `csf` field of /sign/imx); NXP's examples are about 1 KiB. */
 export const HAB_CSF_TEXT_BYTES_MAX = 16 * 1024;
 /** An HSM reference file is one URI and perhaps comments; anything bigger is not one. */

@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import { X509Certificate } from 'node:crypto';
 import { DaemonError } from '../../../lib/errors.js';
-import { HAB_CSF_TEXT_BYTES_MAX } from '../firmware-limits.js';
+import { HAB_BLOCKS_COVER_FACTOR_MAX, HAB_CSF_TEXT_BYTES_MAX } from '../firmware-limits.js';
 import { signCmsDigest } from './cms.js';
 import { certificateOf, type DigestSigner } from './digest-signer.js';
 
@@ -185,12 +185,22 @@ export interface HabKeys {
  * aligned). The CSF signature covers header and commands, the image signature the blocks in order.
  */
 export async function buildHabCsf(request: HabCsfRequest, image: Buffer, keys: HabKeys, signingTime: Date = new Date()): Promise<Buffer> {
-  for (const block of request.blocks)
+  let covered = 0;
+  for (const block of request.blocks) {
     if (block.offset + block.length > image.length) throw bad(`block at offset ${block.offset} (+${block.length}) is outside the ${image.length}-byte file`);
+    covered += block.length;
+  }
+  // Blocks may overlap, so 64 of them could each name the whole file: without a bound a 64 MiB
+  // upload would have the daemon hash 4 GiB in one request.
+  if (covered > image.length * HAB_BLOCKS_COVER_FACTOR_MAX)
+    throw bad(`the Blocks cover ${covered} bytes, more than ${HAB_BLOCKS_COVER_FACTOR_MAX} times the ${image.length}-byte file`);
   const csfCert = wrap(TAG.crt, request.version, certificateOf(keys.csf, 'a HAB CSF key').der);
   const imgCert = wrap(TAG.crt, request.version, certificateOf(keys.img, 'a HAB IMG key').der);
-  const blockBytes = Buffer.concat(request.blocks.map((b) => image.subarray(b.offset, b.offset + b.length)));
-  const imgSig = wrap(TAG.sig, request.version, await habCms(keys.img, blockBytes, signingTime));
+  // The signed attributes carry only the digest, so the Blocks are hashed in place, one after the
+  // other, never copied into one buffer (that copy grew with every overlapping Block).
+  const blocksHash = crypto.createHash('sha256');
+  for (const b of request.blocks) blocksHash.update(image.subarray(b.offset, b.offset + b.length));
+  const imgSig = wrap(TAG.sig, request.version, await habCms(keys.img, blocksHash.digest(), signingTime));
 
   const unlockBytes = request.unlock === null ? 0 : 8;
   const commandsEnd = 4 + 12 + 12 + 12 + unlockBytes + 12 + 12 + 8 * request.blocks.length;
@@ -212,7 +222,7 @@ export async function buildHabCsf(request: HabCsfRequest, image: Buffer, keys: H
     installKey(0, PCL.x509, 0, 0, request.imgKeySlot, imgCertAt),
     authenticateData(request.imgKeySlot, request.engine, request.engineConfig, imgSigAt, request.blocks),
   ]);
-  const csfSig = wrap(TAG.sig, request.version, await habCms(keys.csf, commands, signingTime));
+  const csfSig = wrap(TAG.sig, request.version, await habCms(keys.csf, crypto.createHash('sha256').update(commands).digest(), signingTime));
   const out = Buffer.alloc(align4(csfSigAt + csfSig.length));
   commands.copy(out, 0);
   keys.srkTable.copy(out, srkAt);
@@ -224,10 +234,13 @@ export async function buildHabCsf(request: HabCsfRequest, image: Buffer, keys: H
   return out;
 }
 
-/** Detached CMS as CST writes it: SHA-256, contentType/signingTime/messageDigest, no certificates, no S/MIME capabilities. */
-function habCms(signer: DigestSigner, content: Buffer, signingTime: Date): Promise<Buffer> {
+/**
+ * Detached CMS as CST writes it over content whose SHA-256 is `digest`: contentType/signingTime/
+ * messageDigest, no certificates, no S/MIME capabilities.
+ */
+function habCms(signer: DigestSigner, digest: Buffer, signingTime: Date): Promise<Buffer> {
   if (signer.type !== 'rsa') throw new DaemonError('INTERNAL', 'HAB4 keys are RSA');
-  return signCmsDigest(signer, crypto.createHash('sha256').update(content).digest(), { signingTime, includeCertificate: false });
+  return signCmsDigest(signer, digest, { signingTime, includeCertificate: false });
 }
 
 function header(tag: number, length: number, param: number): Buffer {

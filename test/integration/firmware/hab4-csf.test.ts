@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import { signCmsDigest } from '../../../daemons/firmware/formats/cms.js';
 import { buildHabCsf, parseCsfText, srkFuseHash, srkTable } from '../../../daemons/firmware/formats/hab4-csf.js';
 import { loadCertificate } from '../../../daemons/firmware/keys/certificate.js';
 import { openKeyRoot } from '../../../daemons/firmware/keys/key-root.js';
@@ -93,6 +94,32 @@ t.test('HAB4 CSF against srktool, csf_parser and openssl cms', needTools('srktoo
     const outside = parseCsfText(csfText('0x0 0x30000 0x1000 "flash.bin"'));
     await t.rejects(buildHabCsf(outside, image, { srkTable: table, csf: pki.csf, img: pki.img }), { code: 'BAD_REQUEST' }, 'a block outside the file');
   });
+});
+
+t.test('Blocks may cover at most twice the file: 64 Blocks over the whole image are refused', needTools('openssl'), async (t) => {
+  // The audit's amplification: each Block names the whole image, so the image signature covered 64
+  // copies of it (1.14 GB RSS for 16 MiB, a RangeError at 64 MiB). Now refused before any hashing.
+  const pki = loadPki(makeHabPki(t.testdir({})));
+  const keys = { srkTable: srkTable(pki.srks), csf: pki.csf, img: pki.img };
+  const image = crypto.randomBytes(1024 * 1024);
+  const whole = `0x40000000 0x0 ${image.length} "flash.bin"`;
+  const amplified = parseCsfText(csfText(Array(64).fill(whole).join(', ')));
+  await t.rejects(buildHabCsf(amplified, image, keys), { code: 'BAD_REQUEST', message: /cover 67108864 bytes, more than 2 times the 1048576-byte file/ });
+  const twice = parseCsfText(csfText(`${whole}, ${whole}, 0x0 0x0 0x1 "flash.bin"`));
+  await t.rejects(buildHabCsf(twice, image, keys), { code: 'BAD_REQUEST' }, 'one byte past twice');
+  // Overlapping Blocks up to the bound still sign, over the Blocks in order.
+  const overlapping = parseCsfText(csfText(`${whole}, 0x40000000 0x0 0x1000 "flash.bin"`));
+  const time = new Date('2026-01-02T03:04:05Z');
+  const csf = await buildHabCsf(overlapping, image, keys, time);
+  const imgSig = await signCmsDigest(
+    pki.img,
+    crypto
+      .createHash('sha256')
+      .update(Buffer.concat([image, image.subarray(0, 0x1000)]))
+      .digest(),
+    { signingTime: time, includeCertificate: false },
+  );
+  t.ok(csf.includes(imgSig), 'the image signature is the CMS over the concatenated Blocks, byte for byte');
 });
 
 t.test('key root: <machine>/imxsign/ needs both keys and their issuing SRK', needTools('openssl'), async (t) => {

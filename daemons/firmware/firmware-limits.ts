@@ -69,6 +69,11 @@ export const FORM_SHORT_FIELD_BYTES_MAX = 256;
 export const FORM_URI_FIELD_BYTES_MAX = 4096;
 /** One tar extended (pax) header. */
 export const TAR_META_BYTES_MAX = 64 * 1024;
+/**
+ * Names and link targets of an OP-TEE upload or a Mender artifact, all entries together: those
+ * routes hold every entry at once (a TA upload is a handful of files, an artifact a few members).
+ */
+export const TAR_KEPT_NAMES_BYTES_MAX = 8 * 1024 * 1024;
 /** Entries in one Mender artifact. */
 export const MENDER_ENTRIES_MAX = 1024;
 /** A Mender artifact's manifest. */

@@ -5,14 +5,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { DaemonError } from '../../../lib/errors.js';
-import { readEntryContent, readTarEntries, type TarEntry } from '../tar/tar-reader.js';
+import { readEntryContent, readTarEntries, type TarEntry, type TarReadLimits } from '../tar/tar-reader.js';
 import { copyEntryContent, tarHeader, tarPadding, TAR_END, writeChunk } from '../tar/tar-writer.js';
 import type { DigestSigner } from './digest-signer.js';
 import { signMenderManifest } from './mender.js';
 
-export interface ArtifactLimits {
-  entriesMax: number;
-  metaBytesMax: number;
+export interface ArtifactLimits extends TarReadLimits {
   manifestBytesMax: number;
 }
 
@@ -26,7 +24,7 @@ export async function signMenderArtifact(input: string, output: string, signer: 
   const fh = await fsp.open(input, 'r');
   try {
     const entries: TarEntry[] = [];
-    for await (const entry of readTarEntries(fh, { entriesMax: limits.entriesMax, metaBytesMax: limits.metaBytesMax })) entries.push(entry);
+    for await (const entry of readTarEntries(fh, limits)) entries.push(entry);
     const [version, manifest, ...rest] = entries;
     if (version?.name !== 'version' || manifest?.name !== 'manifest') throw invalid("it must start with 'version' and 'manifest'");
     for (const entry of entries) if (entry.type !== 'file') throw invalid(`${entry.name} is not a regular file`);

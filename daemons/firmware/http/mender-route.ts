@@ -8,13 +8,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DaemonError } from '../../../lib/errors.js';
 import type { HttpReply, UploadContext, UploadRoute } from '../../../lib/server/http-service.js';
-import { MENDER_ENTRIES_MAX, MENDER_MANIFEST_BYTES_MAX, TAR_META_BYTES_MAX, type FirmwareHttpLimits } from '../firmware-limits.js';
+import { MENDER_ENTRIES_MAX, MENDER_MANIFEST_BYTES_MAX, TAR_KEPT_NAMES_BYTES_MAX, TAR_META_BYTES_MAX, type FirmwareHttpLimits } from '../firmware-limits.js';
 import type { DigestSigner } from '../formats/digest-signer.js';
 import { signMenderArtifact, type ArtifactLimits } from '../formats/mender-artifact.js';
 import type { KeyRoot } from '../keys/key-root.js';
 import { attachment, fileField, selectorField, SHORT_FIELD, URI_FIELD } from './form-fields.js';
 
-const ARTIFACT_LIMITS: ArtifactLimits = { entriesMax: MENDER_ENTRIES_MAX, metaBytesMax: TAR_META_BYTES_MAX, manifestBytesMax: MENDER_MANIFEST_BYTES_MAX };
+const ARTIFACT_LIMITS: ArtifactLimits = {
+  entriesMax: MENDER_ENTRIES_MAX,
+  metaBytesMax: TAR_META_BYTES_MAX,
+  namesBytesMax: TAR_KEPT_NAMES_BYTES_MAX,
+  manifestBytesMax: MENDER_MANIFEST_BYTES_MAX,
+};
 
 /** `artifactRoot`: --mender-artifact-root, resolved; artifact-uri requests are refused without one. */
 export function menderRoute(keyRoot: KeyRoot, limits: FirmwareHttpLimits, artifactRoot: string | null): UploadRoute {

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { DaemonError } from '../../../lib/errors.js';
 import type { UploadRoute } from '../../../lib/server/http-service.js';
-import { OPTEE_SMALL_FILE_BYTES_MAX, type FirmwareHttpLimits } from '../firmware-limits.js';
+import { OPTEE_SMALL_FILE_BYTES_MAX, TAR_KEPT_NAMES_BYTES_MAX, type FirmwareHttpLimits } from '../firmware-limits.js';
 import type { DigestSigner } from '../formats/digest-signer.js';
 import { signTa, type OpteeAlgorithm } from '../formats/optee.js';
 import type { KeyRoot } from '../keys/key-root.js';
@@ -27,7 +27,11 @@ export function opteeRoute(keyRoot: KeyRoot, limits: FirmwareHttpLimits): Upload
       // Before any unpacking: an unknown machine fails at once.
       const signer = keyRoot.signer(machine, 'opteesign');
       const out = path.join(ctx.dir, 'signed-artifact.tar.gz');
-      ctx.fields['signed'] = await signTaTree(upload, ctx.dir, out, signer, algo, repackLimits(limits));
+      ctx.fields['signed'] = await signTaTree(upload, ctx.dir, out, signer, algo, {
+        ...repackLimits(limits),
+        // Every entry is held until the TA directories are known; pax names of 64 KiB each would fill memory.
+        namesBytesMax: TAR_KEPT_NAMES_BYTES_MAX,
+      });
       return attachment(out, 'signed-artifact.tar.gz');
     },
   };

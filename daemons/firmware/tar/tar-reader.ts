@@ -27,6 +27,11 @@ export interface TarReadLimits {
   entriesMax: number;
   /** Largest pax or GNU long-name record. */
   metaBytesMax: number;
+  /**
+   * Bytes of names and link targets of all entries together, for callers that hold every entry at
+   * once: each may be a whole pax or long-name record, so entriesMax alone would let names fill memory.
+   */
+  namesBytesMax?: number;
 }
 
 const BLOCK = 512;
@@ -41,6 +46,7 @@ export async function* readTarEntries(fh: FileHandle, limits: TarReadLimits): As
   const fileSize = (await fh.stat()).size;
   let offset = 0;
   let count = 0;
+  let namesBytes = 0;
   let pending: { path?: string; linkpath?: string; size?: number } = {};
   for (;;) {
     const block = await readExact(fh, offset, BLOCK, fileSize);
@@ -66,7 +72,11 @@ export async function* readTarEntries(fh: FileHandle, limits: TarReadLimits): As
     const type = TYPES[typeflag];
     if (!type) throw bad(`unsupported entry type '${printable(typeflag)}'`);
     if (++count > limits.entriesMax) throw bad(`more than ${limits.entriesMax} entries`);
-    yield headerEntry(block, type, size, dataOffset, pending);
+    const entry = headerEntry(block, type, size, dataOffset, pending);
+    namesBytes += Buffer.byteLength(entry.name) + Buffer.byteLength(entry.linkname);
+    if (limits.namesBytesMax !== undefined && namesBytes > limits.namesBytesMax)
+      throw new DaemonError('PAYLOAD_TOO_LARGE', `tar entry names and link targets longer than ${limits.namesBytesMax} bytes in all`);
+    yield entry;
     pending = {};
   }
 }

@@ -5,6 +5,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { tarHeader } from '../../../daemons/firmware/tar/tar-writer.js';
 import { startDaemon, type RunningDaemon } from '../../helpers/daemon.js';
 import { selfSignedCertArgs } from './line-fixtures.js';
 import { until } from '../../helpers/polling.js';
@@ -222,4 +223,24 @@ export async function leftovers(http: FirmwareHttp): Promise<string[]> {
   const list = () => fs.readdirSync(http.tempParent).flatMap((d) => listTree(path.join(http.tempParent, d)).map((f) => `${d}/${f}`));
   await until(() => list().length === 0, 5_000, 50);
   return list();
+}
+
+/**
+ * An uncompressed tar of `leading` (small files, in order) then `count` directories whose names are
+ * `nameBytes` long (GNU 'L' records): the audit's pax-names upload, which routes holding every
+ * entry kept in memory whole (16,000 names of 64 KiB took an OP-TEE daemon past 1 GB).
+ */
+export function longNamesTar(count: number, nameBytes: number, leading: Record<string, string> = {}): Buffer {
+  const base = { mode: 0o644, uid: 0, gid: 0, uname: 'root', gname: 'root', mtime: 0, linkname: '' };
+  const parts: Buffer[] = [];
+  for (const [name, content] of Object.entries(leading)) {
+    const bytes = Buffer.from(content);
+    parts.push(tarHeader({ ...base, name, type: 'file', size: bytes.length }), bytes, Buffer.alloc((512 - (bytes.length % 512)) % 512));
+  }
+  for (let i = 0; i < count; i++) {
+    const name = `${String(i).padStart(6, '0')}${'a'.repeat(nameBytes - 6)}`;
+    parts.push(tarHeader({ ...base, name, type: 'directory', mode: 0o755, size: 0 }));
+  }
+  parts.push(Buffer.alloc(1024));
+  return Buffer.concat(parts);
 }

@@ -4,7 +4,7 @@ import t from 'tap';
 import fs from 'node:fs';
 import path from 'node:path';
 import { needTools } from '../../helpers/tools.js';
-import { DISTRO, EC_DISTRO, curlPost, leftovers, run, startFirmwareDaemon } from './http-fixtures.js';
+import { DISTRO, EC_DISTRO, curlPost, leftovers, longNamesTar, run, startFirmwareDaemon } from './http-fixtures.js';
 
 function validate(artifact: string, pub: string): { ok: boolean; out: string } {
   const r = run('mender-artifact', ['validate', artifact, '-k', pub]);
@@ -183,6 +183,18 @@ t.test('/sign/mender', needTools('curl', 'tar', 'mender-artifact'), async (t) =>
     for (const name of ['mismatch.mender', 'truncated.mender', 'garbage.mender']) {
       t.equal(curlPost(`${http.url}/sign/mender`, ['-F', `distro=${DISTRO}`, '-F', `artifact=@${name}`], { cwd: work }).status, 400, name);
     }
+    t.same(await leftovers(http), [], 'nothing left in the temp dir');
+  });
+
+  await t.test('entry names past 8 MiB in all are refused (every member is held while the manifest is checked)', async (t) => {
+    // 200 members named by 60,000-byte long-name records (within the 1,024 entries): 12 MB of names.
+    const leading = { version: '{"format":"mender","version":3}', manifest: '' };
+    fs.writeFileSync(path.join(work, 'long-names.mender'), longNamesTar(200, 60_000, leading));
+    const post = curlPost(`${http.url}/sign/mender`, ['-F', `distro=${DISTRO}`, '-F', 'artifact=@long-names.mender'], { cwd: work });
+    t.match(post, { status: 413, errorCode: 'PAYLOAD_TOO_LARGE' });
+    fs.writeFileSync(path.join(work, 'some-long-names.mender'), longNamesTar(100, 60_000, leading));
+    const within = curlPost(`${http.url}/sign/mender`, ['-F', `distro=${DISTRO}`, '-F', 'artifact=@some-long-names.mender'], { cwd: work });
+    t.match(within, { status: 400, errorCode: 'BAD_REQUEST' }, 'within the budget: refused for what the members are, not their names');
     t.same(await leftovers(http), [], 'nothing left in the temp dir');
   });
 });

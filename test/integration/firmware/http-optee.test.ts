@@ -6,7 +6,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { needTools } from '../../helpers/tools.js';
-import { MACHINE, curlPost, leftovers, run, startFirmwareDaemon } from './http-fixtures.js';
+import zlib from 'node:zlib';
+import { MACHINE, curlPost, leftovers, longNamesTar, run, startFirmwareDaemon } from './http-fixtures.js';
 import { pssDigestVerify } from './line-fixtures.js';
 
 const UUID = '8aaaf200-2450-11e4-abe2-0002a5d5c51b';
@@ -114,6 +115,18 @@ t.test('/sign/optee', needTools('curl', 'tar', 'openssl'), async (t) => {
       'unknown algo',
     );
     t.equal(curlPost(`${http.url}/sign/optee`, ['-F', 'machine=nomachine', '-F', 'artifact=@ta-in.tar.gz'], { cwd: work }).status, 404, 'unknown machine');
+    t.same(await leftovers(http), [], 'nothing left in the temp dir');
+  });
+
+  await t.test('entry names past 8 MiB in all are refused (every entry is held until the TA directories are known)', async (t) => {
+    // 200 names of 60,000 bytes: 12 MB of names; the audit's 16,000 of 64 KiB took RSS past 1 GB.
+    fs.writeFileSync(path.join(work, 'long-names.tar.gz'), zlib.gzipSync(longNamesTar(200, 60_000)));
+    const post = curlPost(`${http.url}/sign/optee`, ['-F', `machine=${MACHINE}`, '-F', 'artifact=@long-names.tar.gz'], { cwd: work });
+    t.match(post, { status: 413, errorCode: 'PAYLOAD_TOO_LARGE' });
+    // Long names within the budget still pass the reader (and then fail only for holding no TA).
+    fs.writeFileSync(path.join(work, 'some-long-names.tar.gz'), zlib.gzipSync(longNamesTar(100, 60_000)));
+    const within = curlPost(`${http.url}/sign/optee`, ['-F', `machine=${MACHINE}`, '-F', 'artifact=@some-long-names.tar.gz'], { cwd: work });
+    t.match(within, { status: 400, errorCode: 'BAD_REQUEST' }, 'no *.stripped.elf, not a size refusal');
     t.same(await leftovers(http), [], 'nothing left in the temp dir');
   });
 });

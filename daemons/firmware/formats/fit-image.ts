@@ -28,7 +28,7 @@ import {
   setString,
   stringsSize,
   structOffset,
-  subnode,
+  structSize,
   subnodes,
   truncated,
   withRoom,
@@ -134,14 +134,13 @@ async function signPass(fdt: Fdt, keyFdt: Fdt | null, keyFor: FitKeyLookup, opts
   };
   const images = pathOffset(fdt, '/images');
   if (images === null) throw new DaemonError('BAD_REQUEST', 'not a FIT image: no /images node');
+  const imagesPath = nodePath(fdt, images);
   const signatures: FitSignature[] = [];
-  // Edits move the offsets of what follows them (a node's own offset stays), so each node is found
-  // again by its position among its siblings.
-  for (let i = 0; i < subnodes(fdt, images).length; i++) {
-    const image = subnodes(fdt, images)[i]!;
+  await eachSubnode(fdt, images, async (image) => {
+    const imagePath = `${imagesPath}/${nodeName(fdt, image)}`;
     // A view of the image's data. Only its subnodes are edited below, and a node's subnodes follow all
     // of its properties, so the data does not move while they are; each digest of it is made once.
-    const data = imageData(fdt, image);
+    const data = imageData(fdt, image, imagePath);
     const digests = new Map<string, Buffer>();
     const digestOf = (algo: string, hash: (data: Buffer) => Buffer): Buffer => {
       let digest = digests.get(algo);
@@ -151,56 +150,73 @@ async function signPass(fdt: Fdt, keyFdt: Fdt | null, keyFor: FitKeyLookup, opts
       }
       return digest;
     };
-    for (let j = 0; j < subnodes(fdt, image).length; j++) {
-      const node = subnodes(fdt, image)[j]!;
+    await eachSubnode(fdt, image, async (node) => {
       const name = nodeName(fdt, node);
+      const where = `${imagePath}/${name}`;
       if (name.startsWith('hash')) {
         const algo = getString(fdt, node, 'algo');
         const hash = algo === null ? undefined : Object.hasOwn(HASHES, algo) ? HASHES[algo] : undefined;
-        if (!hash)
-          throw new DaemonError('BAD_REQUEST', `${nodePath(fdt, node)}: hash algo ${JSON.stringify(algo)} is not one of ${Object.keys(HASHES).join(', ')}`);
+        if (!hash) throw new DaemonError('BAD_REQUEST', `${where}: hash algo ${JSON.stringify(algo)} is not one of ${Object.keys(HASHES).join(', ')}`);
         setProp(fdt, node, 'value', digestOf(algo!, hash));
       } else if (name.startsWith('signature')) {
-        const plan = signaturePlan(fdt, node, keyFor, opts);
+        const plan = signaturePlan(fdt, node, where, keyFor, opts);
         const value = await plan.signer.sign(plan.scheme, digestOf(plan.digest, HASHES[plan.digest]!));
         writeSignature(fdt, node, value, null, opts);
         addKey(plan, 'image');
-        signatures.push({ path: nodePath(fdt, node), keyName: plan.keyName, algo: plan.algo });
+        signatures.push({ path: where, keyName: plan.keyName, algo: plan.algo });
       } else if (name === 'cipher') {
-        throw new DaemonError('NOT_IMPLEMENTED', `${nodePath(fdt, node)}: encrypted FIT images are not supported`);
+        throw new DaemonError('NOT_IMPLEMENTED', `${where}: encrypted FIT images are not supported`);
       }
-    }
-  }
+    });
+  });
   const configurations = pathOffset(fdt, '/configurations');
   if (configurations === null) throw new DaemonError('BAD_REQUEST', 'not a FIT image: no /configurations node');
-  for (let i = 0; i < subnodes(fdt, configurations).length; i++) {
-    const config = subnodes(fdt, configurations)[i]!;
-    for (let j = 0; j < subnodes(fdt, config).length; j++) {
-      const node = subnodes(fdt, config)[j]!;
-      if (!nodeName(fdt, node).startsWith('signature')) continue;
-      const plan = signaturePlan(fdt, node, keyFor, opts);
-      const hashedNodes = configurationNodes(fdt, config, node);
+  const configurationsPath = nodePath(fdt, configurations);
+  await eachSubnode(fdt, configurations, async (config) => {
+    const configPath = `${configurationsPath}/${nodeName(fdt, config)}`;
+    await eachSubnode(fdt, config, async (node) => {
+      const name = nodeName(fdt, node);
+      if (!name.startsWith('signature')) return;
+      const where = `${configPath}/${name}`;
+      const plan = signaturePlan(fdt, node, where, keyFor, opts);
+      const hashedNodes = configurationNodes(fdt, config, node, where);
       const hash = crypto.createHash(plan.digest);
       for (const region of findRegions(fdt, hashedNodes)) hash.update(fdt.buf.subarray(region.offset, region.offset + region.size));
       const value = await plan.signer.sign(plan.scheme, hash.digest());
       writeSignature(fdt, node, value, hashedNodes, opts);
       addKey(plan, 'conf');
-      signatures.push({ path: nodePath(fdt, node), keyName: plan.keyName, algo: plan.algo });
-    }
-  }
+      signatures.push({ path: where, keyName: plan.keyName, algo: plan.algo });
+    });
+  });
   if (signatures.length === 0)
     throw new DaemonError('BAD_REQUEST', 'the FIT has no signature nodes: nothing to sign (add signature nodes with key-name-hint to the .its)');
   return signatures;
 }
 
+/**
+ * Calls `visit` on each direct subnode of `parent` in order, the subnodes found by one walk. `visit` may
+ * edit only inside the node it is given (and other blobs): that keeps the node's own offset and moves
+ * the siblings after it by the change in the structure's size. Finding the subnodes again after each
+ * edit walked the whole parent once per child, which a parent padded with NOP tags made unbounded.
+ */
+async function eachSubnode(fdt: Fdt, parent: number, visit: (node: number) => Promise<void>): Promise<void> {
+  const nodes = subnodes(fdt, parent);
+  let shift = 0;
+  for (const node of nodes) {
+    const before = structSize(fdt);
+    await visit(node + shift);
+    shift += structSize(fdt) - before;
+  }
+}
+
 /** An image's embedded `data`; external data (data-offset, data-position) is refused. */
-function imageData(fdt: Fdt, image: number): Buffer {
+function imageData(fdt: Fdt, image: number, where: string): Buffer {
   const data = getProp(fdt, image, 'data');
   if (data !== null) return data;
   if (getProp(fdt, image, 'data-offset') !== null || getProp(fdt, image, 'data-position') !== null) {
-    throw new DaemonError('NOT_IMPLEMENTED', `${nodePath(fdt, image)}: FIT images with external data (mkimage -E) are not supported`);
+    throw new DaemonError('NOT_IMPLEMENTED', `${where}: FIT images with external data (mkimage -E) are not supported`);
   }
-  throw new DaemonError('BAD_REQUEST', `${nodePath(fdt, image)} has no data`);
+  throw new DaemonError('BAD_REQUEST', `${where} has no data`);
 }
 
 interface SignaturePlan {
@@ -212,8 +228,7 @@ interface SignaturePlan {
 }
 
 /** What a signature node asks for (fit_image_setup_sig), checked against the key it names. */
-function signaturePlan(fdt: Fdt, node: number, keyFor: FitKeyLookup, opts: FitSigningOptions): SignaturePlan {
-  const where = nodePath(fdt, node);
+function signaturePlan(fdt: Fdt, node: number, where: string, keyFor: FitKeyLookup, opts: FitSigningOptions): SignaturePlan {
   const algo = opts.algo ?? getString(fdt, node, 'algo');
   if (algo === null) throw new DaemonError('BAD_REQUEST', `${where} has no algo`);
   const keyName = getString(fdt, node, 'key-name-hint');
@@ -252,26 +267,50 @@ function signaturePlan(fdt: Fdt, node: number, keyFor: FitKeyLookup, opts: FitSi
  * with that image's hash nodes. Each image must have a SHA-2 hash node: the signature covers the
  * image only through it.
  */
-function configurationNodes(fdt: Fdt, config: number, signature: number): string[] {
-  const where = nodePath(fdt, signature);
+function configurationNodes(fdt: Fdt, config: number, signature: number, where: string): string[] {
   const nodes = ['/', `/configurations/${nodeName(fdt, config)}`];
   const listed = getStringList(fdt, signature, 'sign-images');
   const imageNames = listed ?? DEFAULT_SIGNED_IMAGES;
   const images = pathOffset(fdt, '/images')!;
+  const imagesPath = nodePath(fdt, images);
+  // /images walked once: fdt_subnode_offset's matches (the first node of that exact name, or for a
+  // name without a unit address the first whose name before '@' is it), and each image's nodes once.
+  const byName = new Map<string, number>();
+  const byBase = new Map<string, number>();
+  for (const image of subnodes(fdt, images)) {
+    const name = nodeName(fdt, image);
+    if (!byName.has(name)) byName.set(name, image);
+    const base = name.split('@')[0]!;
+    if (!byBase.has(base)) byBase.set(base, image);
+  }
+  const imageNodes = new Map<number, string[]>();
+  // hashed-nodes must fit the room mkimage gives the blob; a list naming one image millions of times does not.
+  let listBytes = 0;
   let count = 0;
   for (const property of imageNames) {
     for (const uname of getStringList(fdt, config, property) ?? []) {
-      const image = subnode(fdt, images, uname);
+      const image = (uname.includes('@') ? byName : byBase).get(uname) ?? null;
       if (image === null) {
         if (listed === null) continue;
         throw new DaemonError('BAD_REQUEST', `${where}: image ${uname} (${property}) is not in /images`);
       }
-      nodes.push(nodePath(fdt, image));
-      const hashes = subnodes(fdt, image).filter((node) => nodeName(fdt, node).startsWith('hash'));
-      if (!hashes.some((node) => STRONG_HASHES.has(getString(fdt, node, 'algo') ?? ''))) {
-        throw new DaemonError('BAD_REQUEST', `${where}: image ${uname} has no sha256, sha384 or sha512 hash node, so the signature would not cover its data`);
+      let covered = imageNodes.get(image);
+      if (covered === undefined) {
+        const imagePath = `${imagesPath}/${nodeName(fdt, image)}`;
+        const hashes = subnodes(fdt, image).filter((node) => nodeName(fdt, node).startsWith('hash'));
+        if (!hashes.some((node) => STRONG_HASHES.has(getString(fdt, node, 'algo') ?? ''))) {
+          throw new DaemonError('BAD_REQUEST', `${where}: image ${uname} has no sha256, sha384 or sha512 hash node, so the signature would not cover its data`);
+        }
+        covered = [imagePath, ...hashes.map((node) => `${imagePath}/${nodeName(fdt, node)}`)];
+        imageNodes.set(image, covered);
       }
-      for (const node of hashes) nodes.push(nodePath(fdt, node));
+      for (const path of covered) {
+        listBytes += path.length + 1;
+        if (listBytes > GROWTH_MAX) {
+          throw new DaemonError('BAD_REQUEST', `${where}: its hashed-nodes would be more than ${GROWTH_MAX} bytes, more room than mkimage gives a FIT`);
+        }
+        nodes.push(path);
+      }
       count++;
     }
   }
@@ -284,7 +323,8 @@ function configurationNodes(fdt: Fdt, config: number, signature: number): string
  * included node brings its properties (but `data`) and its subnodes' begin and end tags; the
  * FDT_END tag and the strings block close the list.
  */
-function findRegions(fdt: Fdt, included: readonly string[]): Array<{ offset: number; size: number }> {
+function findRegions(fdt: Fdt, hashedNodes: readonly string[]): Array<{ offset: number; size: number }> {
+  const included = new Set(hashedNodes);
   const structAt = structOffset(fdt);
   const stringsBytes = stringsSize(fdt);
   const regions: Array<{ offset: number; size: number }> = [];
@@ -311,7 +351,7 @@ function findRegions(fdt: Fdt, included: readonly string[]): Array<{ offset: num
       const full = path.length === 1 ? '/' : `/${path.slice(1).join('/')}`;
       stack.push(want);
       if (want === 1) stopAt = offset;
-      if (included.includes(full)) want = 2;
+      if (included.has(full)) want = 2;
       else if (want > 0) want--;
       else stopAt = offset;
       include = want > 0;

@@ -18,6 +18,18 @@ const DEPTH_MAX = 32;
 const NODES_MAX = 4096;
 const PROPERTIES_MAX = 65536;
 /**
+ * FDT_NOP tags (what fdt_nop_property and fdt_nop_node leave; dtc and mkimage write none) cost a walk
+ * as much as properties do, so they are bounded as properties are: without a bound, a few MiB of NOPs
+ * made every walk of the tree as long as the upload allowed.
+ */
+const NOPS_MAX = 65536;
+/**
+ * Tags read while one blob is signed, all walks together. Signing walks the tree again for each
+ * configuration signature (its regions, as mkimage does), so the work is signatures × tags; this bounds
+ * it to well under a second on the event loop, far above what a FIT of hundreds of device trees takes.
+ */
+const TAG_READS_MAX = 16 * 1024 * 1024;
+/**
  * Each insertion moves every byte after it, as libfdt does (a FIT with hundreds of device trees
  * before a 30 MiB initramfs moves a few GiB, well under a second). This bounds what one upload can
  * make the daemon move: about a second of memmove on the event loop.
@@ -47,6 +59,8 @@ export interface Fdt {
   highWater: number;
   /** Bytes the edits have moved so far (bounded by MOVED_BYTES_MAX). */
   moved: number;
+  /** Tags read so far, by every walk (bounded by TAG_READS_MAX). */
+  tagReads: number;
 }
 
 function invalid(text: string): DaemonError {
@@ -74,7 +88,7 @@ interface Layout {
 
 function layoutOf(blob: Buffer): Layout {
   if (blob.length < HEADER_BYTES) throw invalid('shorter than its header');
-  const header = { buf: blob, highWater: 0, moved: 0 };
+  const header = { buf: blob, highWater: 0, moved: 0, tagReads: 0 };
   if (field(header, 0) !== FDT_MAGIC) throw invalid('no device tree magic');
   const version = field(header, VERSION);
   if (version !== FDT_VERSION) throw invalid(`version ${version}; only version ${FDT_VERSION} (what dtc and mkimage write) is taken`);
@@ -111,7 +125,7 @@ export function packFdt(blob: Buffer): Buffer {
   const { rsvOff, rsvSize, structOff, structSize, stringsOff, stringsSize, inOrder } = layoutOf(blob);
   if (inOrder) {
     const view = blob.subarray(0, stringsOff + stringsSize);
-    checkStructure({ buf: view, highWater: view.length, moved: 0 });
+    checkStructure({ buf: view, highWater: view.length, moved: 0, tagReads: 0 });
     return view;
   }
   const rsvAt = HEADER_BYTES;
@@ -122,7 +136,7 @@ export function packFdt(blob: Buffer): Buffer {
   blob.copy(packed, rsvAt, rsvOff, rsvOff + rsvSize);
   blob.copy(packed, structAt, structOff, structOff + structSize);
   blob.copy(packed, stringsAt, stringsOff, stringsOff + stringsSize);
-  const fdt = { buf: packed, highWater: packed.length, moved: 0 };
+  const fdt = { buf: packed, highWater: packed.length, moved: 0, tagReads: 0 };
   // fdt_open_into's reordering path rewrites the versions; its in-order path keeps them.
   setField(fdt, LAST_COMP_VERSION, FDT_LAST_COMPATIBLE_VERSION);
   setField(fdt, OFF_RSVMAP, rsvAt);
@@ -137,7 +151,7 @@ export function withRoom(packed: Buffer, extra: number): Fdt {
   const buf = Buffer.allocUnsafe(packed.length + extra);
   packed.copy(buf);
   buf.fill(0, packed.length);
-  const fdt = { buf, highWater: 0, moved: 0 };
+  const fdt = { buf, highWater: 0, moved: 0, tagReads: 0 };
   fdt.highWater = dataEnd(fdt);
   setField(fdt, TOTALSIZE, buf.length);
   return fdt;
@@ -152,7 +166,7 @@ export function openDeviceTree(blob: Buffer): Buffer {
   if (!layout.inOrder || blob.readUInt32BE(TOTALSIZE) !== blob.length) {
     throw invalid('the device tree must be laid out as dtc writes it (header, reservations, structure, strings), totalsize its length');
   }
-  checkStructure({ buf: blob, highWater: blob.length, moved: 0 });
+  checkStructure({ buf: blob, highWater: blob.length, moved: 0, tagReads: 0 });
   return blob;
 }
 
@@ -173,6 +187,7 @@ function checkStructure(fdt: Fdt): void {
   let roots = 0;
   let nodes = 0;
   let props = 0;
+  let nops = 0;
   for (;;) {
     const { tag, next } = nextTag(fdt, offset);
     if (tag === FDT_BEGIN_NODE) {
@@ -185,6 +200,8 @@ function checkStructure(fdt: Fdt): void {
       if (++props > PROPERTIES_MAX) throw invalid(`more than ${PROPERTIES_MAX} properties`);
       if (depth < 0) throw invalid('a property outside the root node');
       propertyName(fdt, offset);
+    } else if (tag === FDT_NOP) {
+      if (++nops > NOPS_MAX) throw invalid(`more than ${NOPS_MAX} NOP tags`);
     } else if (tag === FDT_END) {
       if (depth !== -1 || roots !== 1) throw invalid('structure ends inside a node');
       if (next !== field(fdt, SIZE_STRUCT)) throw invalid('data after the end tag');
@@ -199,6 +216,12 @@ export function nextTag(fdt: Fdt, offset: number): { tag: number; next: number }
   const size = field(fdt, SIZE_STRUCT);
   const base = structBase(fdt);
   if (offset < 0 || offset % 4 !== 0 || offset + 4 > size) throw invalid('structure block ends without an end tag');
+  if (++fdt.tagReads > TAG_READS_MAX) {
+    throw new DaemonError(
+      'BAD_REQUEST',
+      `not signed: its structure would be walked over more than ${TAG_READS_MAX} tags (too many signature nodes in too large a tree)`,
+    );
+  }
   const tag = fdt.buf.readUInt32BE(base + offset);
   let end = offset + 4;
   if (tag === FDT_BEGIN_NODE) {
@@ -250,9 +273,15 @@ export function subnodes(fdt: Fdt, parent: number): number[] {
 
 /** fdt_subnode_offset: by exact name, or by the name before a unit address (`kernel` finds `kernel@1`). */
 export function subnode(fdt: Fdt, parent: number, name: string): number | null {
-  for (const node of subnodes(fdt, parent)) {
-    const own = nodeName(fdt, node);
-    if (own === name || (!name.includes('@') && own.startsWith(`${name}@`))) return node;
+  // Stops at the match, as libfdt does, rather than walking the rest of the parent.
+  const depth = { value: 0 };
+  let node = nextNode(fdt, parent, depth);
+  while (node !== null && depth.value >= 1) {
+    if (depth.value === 1) {
+      const own = nodeName(fdt, node);
+      if (own === name || (!name.includes('@') && own.startsWith(`${name}@`))) return node;
+    }
+    node = nextNode(fdt, node, depth);
   }
   return null;
 }
@@ -429,6 +458,11 @@ export function addSubnode(fdt: Fdt, parent: number, name: string): number {
 /** fdt_setprop_string: the string and its NUL. */
 export function setString(fdt: Fdt, node: number, name: string, value: string): void {
   setProp(fdt, node, name, Buffer.from(`${value}\0`, 'latin1'));
+}
+
+/** The size of the structure block now: an edit inside a node moves what follows the node by its change. */
+export function structSize(fdt: Fdt): number {
+  return field(fdt, SIZE_STRUCT);
 }
 
 /** The size of the strings block now (what a FIT configuration signature records as hashed-strings). */

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { signFitImage, type FitSigningOptions } from '../../../daemons/firmware/formats/fit-image.js';
+import { getProp, pathOffset } from '../../../daemons/firmware/formats/flattened-device-tree.js';
 import type { DigestSigner } from '../../../daemons/firmware/formats/digest-signer.js';
 import { fileSigner } from '../../../daemons/firmware/keys/file-key.js';
 import { describePublicKey, type KeyFacts } from '../../../daemons/firmware/keys/key-facts.js';
@@ -253,4 +254,101 @@ t.test('FIT signing is byte-identical to mkimage -F -k', needTools('mkimage', 'd
       'sign-images naming a property the configuration lacks is skipped, as mkimage does',
     );
   });
+});
+
+/**
+ * A FIT built here, as an attacker would: `images` images (each a few bytes of data and a sha256 hash
+ * node), `nops` FDT_NOP tags at the end of /images, and `configs` configurations, each signing img0
+ * with an ECDSA P-256 signature node.
+ */
+function hostileFit({ images, nops, configs }: { images: number; nops: number; configs: number }): Buffer {
+  const word = (n: number): Buffer => Buffer.from([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
+  const pad = (b: Buffer): Buffer => Buffer.concat([b, Buffer.alloc((4 - (b.length % 4)) % 4)]);
+  const names: string[] = [];
+  const nameoff = (name: string): number => {
+    if (!names.includes(name)) names.push(name);
+    return names.slice(0, names.indexOf(name)).reduce((n, s) => n + s.length + 1, 0);
+  };
+  const parts: Buffer[] = [];
+  const begin = (name: string): number => parts.push(word(1), pad(Buffer.from(`${name}\0`)));
+  const end = (): number => parts.push(word(2));
+  const prop = (name: string, value: Buffer): number => parts.push(word(3), word(value.length), word(nameoff(name)), pad(value));
+  const str = (value: string): Buffer => Buffer.from(`${value}\0`);
+  begin('');
+  begin('images');
+  for (let i = 0; i < images; i++) {
+    begin(`img${i}`);
+    prop('data', Buffer.from(`image ${i}`));
+    begin('hash-1');
+    prop('algo', str('sha256'));
+    end();
+    end();
+  }
+  parts.push(Buffer.alloc(4 * nops));
+  for (let i = 0; i < nops; i++) parts[parts.length - 1]!.writeUInt32BE(4, 4 * i);
+  end();
+  begin('configurations');
+  for (let i = 0; i < configs; i++) {
+    begin(`conf-${i}`);
+    prop('kernel', str('img0'));
+    begin('signature-1');
+    prop('algo', str('sha256,ecdsa256'));
+    prop('key-name-hint', str('dev'));
+    end();
+    end();
+  }
+  end();
+  end();
+  parts.push(word(9));
+  const structure = Buffer.concat(parts);
+  const strings = Buffer.from(names.map((n) => `${n}\0`).join(''));
+  const header = Buffer.concat(
+    [0xd00dfeed, 56 + structure.length + strings.length, 56, 56 + structure.length, 40, 17, 16, 0, strings.length, structure.length].map(word),
+  );
+  return Buffer.concat([header, Buffer.alloc(16), structure, strings]);
+}
+
+t.test('FDT_NOP tags and repeated walks are bounded: the work is linear in the blob', async (t) => {
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const signer = fileSigner(privateKey, describePublicKey(publicKey) as KeyFacts, null);
+  const opts: FitSigningOptions = {
+    algo: null,
+    comment: null,
+    timestamp: TIMESTAMP,
+    signerName: 'signerd',
+    signerVersion: 'test',
+    keyDestination: null,
+    requireKeys: false,
+  };
+  const refusal = async (fit: Buffer): Promise<string> => {
+    try {
+      await signFitImage(fit, () => signer, opts);
+      return 'none';
+    } catch (err) {
+      return isDaemonError(err) ? `${err.code}: ${err.message}` : `not a DaemonError: ${String(err)}`;
+    }
+  };
+  // The auditor's FIT, scaled down: each image used to walk every NOP of /images again, twice.
+  t.equal(
+    await refusal(hostileFit({ images: 50, nops: 65_537, configs: 1 })),
+    'BAD_REQUEST: not a valid FIT (device tree): more than 65536 NOP tags',
+    'more NOP tags than the bound are refused before any walk',
+  );
+  // 1,000 images behind 65,536 NOPs: /images is walked once for its images, not once per image (that
+  // was about 200 million tags, past the tag bound); every hash lands in its own image after the edits
+  // before it moved it.
+  const signed = await signFitImage(hostileFit({ images: 1000, nops: 65_536, configs: 1 }), () => signer, opts);
+  t.same(signed.signatures, [{ path: '/configurations/conf-0/signature-1', keyName: 'dev', algo: 'sha256,ecdsa256' }], 'the configuration is signed');
+  const out = { buf: signed.image, highWater: signed.image.length, moved: 0, tagReads: 0 };
+  for (const i of [0, 1, 500, 999]) {
+    const hash = getProp(out, pathOffset(out, `/images/img${i}/hash-1`)!, 'value');
+    t.same(hash, crypto.createHash('sha256').update(`image ${i}`).digest(), `img${i}'s hash value is its own`);
+  }
+  // Each configuration signature walks the tree for its regions (as mkimage does): hundreds of them over
+  // a tree padded to the bounds are refused once the walks pass the bound, not after minutes.
+  t.equal(
+    await refusal(hostileFit({ images: 1, nops: 65_536, configs: 300 })),
+    'BAD_REQUEST: not signed: its structure would be walked over more than 16777216 tags (too many signature nodes in too large a tree)',
+    'signature nodes × tags is bounded',
+  );
 });

@@ -55,17 +55,34 @@ export function parsePe(image: Buffer): PeLayout {
   const certTableBytes = image.readUInt32LE(securityDirAt + 4);
   if (certTableBytes !== 0 && (certAt + certTableBytes !== image.length || certAt < sizeOfHeaders))
     throw bad('certificate table is not at the end of the file');
-  const sections: Array<[number, number]> = [];
+  const found: Array<{ pointer: number; size: number; index: number }> = [];
   for (let i = 0; i < sectionCount; i++) {
     const at = sectionTable + i * 40;
     const size = image.readUInt32LE(at + 16);
     const pointer = image.readUInt32LE(at + 20);
     if (size === 0) continue;
     if (pointer < sizeOfHeaders || pointer + size > image.length - certTableBytes) throw bad(`section ${i} outside the file`);
-    sections.push([pointer, size]);
+    found.push({ pointer, size, index: i });
   }
-  sections.sort((a, b) => a[0] - b[0]);
+  found.sort((a, b) => a.pointer - b.pointer);
+  // The hash covers each section's raw data once: sections sharing bytes (96 of them over the same
+  // 64 MiB once took seconds) are refused, as linkers, objcopy and ukify never write them.
+  for (let k = 1; k < found.length; k++) {
+    const [before, after] = [found[k - 1]!, found[k]!];
+    if (after.pointer < before.pointer + before.size) {
+      const name = (s: { index: number }): string => `${s.index} (${sectionName(image, sectionTable + s.index * 40)})`;
+      throw bad(`sections ${name(before)} and ${name(after)} overlap in the file`);
+    }
+  }
+  const sections = found.map(({ pointer, size }): [number, number] => [pointer, size]);
   return { checksumAt: opt + 64, securityDirAt, sizeOfHeaders, sections, certTableBytes };
+}
+
+/** A section header's Name: up to 8 bytes, NUL-padded, shown printable. */
+function sectionName(image: Buffer, header: number): string {
+  const raw = image.subarray(header, header + 8);
+  const end = raw.indexOf(0);
+  return JSON.stringify(raw.toString('latin1', 0, end < 0 ? 8 : end).replace(/[^\x20-\x7e]/g, '?'));
 }
 
 /**

@@ -81,6 +81,20 @@ t.test('UEFI formats against sbsign, osslsigncode and openssl', needTools('sbsig
       );
       await t.rejects(signPeImage(signer, bad), { code: 'BAD_REQUEST' }, name);
     }
+    // Section headers: 40 bytes each after the optional header; SizeOfRawData at +16, PointerToRawData at +20.
+    const sectionAt = (i: number): number => pe + 24 + image.readUInt16LE(pe + 20) + i * 40;
+    const overlapping = Buffer.from(image);
+    overlapping.writeUInt32LE(image.readUInt32LE(sectionAt(0) + 20), sectionAt(2) + 20);
+    t.throws(
+      () => parsePe(overlapping),
+      { code: 'BAD_REQUEST', message: 'not a usable PE/COFF image: sections 0 (".text") and 2 (".data") overlap in the file' },
+      'two sections over the same bytes (hashed twice)',
+    );
+    await t.rejects(signPeImage(signer, overlapping), { code: 'BAD_REQUEST' }, 'two sections over the same bytes, signed');
+    const emptyInside = Buffer.from(image);
+    emptyInside.writeUInt32LE(0, sectionAt(2) + 16);
+    emptyInside.writeUInt32LE(image.readUInt32LE(sectionAt(0) + 20), sectionAt(2) + 20);
+    t.doesNotThrow(() => parsePe(emptyInside), 'a section without raw data may point anywhere');
     const signed = await signPeImage(signer, image);
     await t.rejects(signPeImage(signer, signed), { code: 'BAD_REQUEST' }, 'already signed');
     await t.rejects(signAuthenticodeDigest(signer, Buffer.alloc(31)), { code: 'BAD_REQUEST' }, 'digest of the wrong length');

@@ -40,7 +40,10 @@ export const CLIENT = {
 
 export function tempDir(t: Test, name = 'signerd-tezos-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), name));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // Teardowns run in the order they were registered, so a daemon started after this may still be
+  // running while the directory goes: its readiness probe can make a file between rm's listing and
+  // its rmdir (ENOTEMPTY). rmSync tries again for that.
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 }));
   return dir;
 }
 

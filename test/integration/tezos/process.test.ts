@@ -101,6 +101,7 @@ t.test('a new, empty watermark store is said at warn, once: the start that has n
   await first.stop();
   const again = await serveTezos(t, keysFile, args);
   t.notOk(warned(again.logs), 'a restart on the same store does not');
+  await again.stop();
 });
 
 t.test('a --state-dir without a watermark store is refused unless the start says it is the first', async (t) => {

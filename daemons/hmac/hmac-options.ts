@@ -2,7 +2,7 @@
 // HTTP listeners) and their translation into typed settings; shared listen options come from lib.
 import { Command, Option, type OptionValues } from '@commander-js/extra-typings';
 import { DaemonError } from '../../lib/errors.js';
-import { DEFAULT_LIMITS } from '../../lib/limits.js';
+import { DEFAULT_LIMITS, INPUT_HELD_BYTES_MAX } from '../../lib/limits.js';
 
 import { parseCount, parseMilliseconds, parsePort } from '../../lib/config/numbers.js';
 import { isPkcs11Uri } from '../../lib/keys/pkcs11-uri.js';
@@ -87,7 +87,7 @@ export function addHmacOptions<Args extends unknown[], Opts extends OptionValues
     .option(
       '--chunk-bytes <bytes>',
       'line protocol: data longer than this gets one tag per chunk of this size',
-      parseCount('--chunk-bytes', 1),
+      parseCount('--chunk-bytes', 1, INPUT_HELD_BYTES_MAX),
       DEFAULT_LIMITS.chunkBytes,
     )
     .option(

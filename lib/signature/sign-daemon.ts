@@ -1,7 +1,7 @@
 // Composition of a sign daemon (sign-rsa, sign-ecdsa): options → key → store → line server.
 // The daemons' main.ts files pick a profile; everything they share is composed here once.
 import { Command } from '@commander-js/extra-typings';
-import { DEFAULT_LIMITS, PURGE_INTERVAL_MS, STORE_READY_MS_MAX, TTL_SECONDS_MAX } from '../limits.js';
+import { DEFAULT_LIMITS, INPUT_HELD_BYTES_MAX, PURGE_INTERVAL_MS, STORE_READY_MS_MAX, TTL_SECONDS_MAX } from '../limits.js';
 import type { Logger } from 'pino';
 import { addListenOptions, listenSettings, required, tcpListenOptions, type ListenSettings } from '../config/daemon-options.js';
 import { addStoreOptions, storeSettings, type StoreSettings } from '../config/store-options.js';
@@ -49,7 +49,12 @@ export function signDaemonCommand(profile: SignatureProfile) {
       `private key PEM (PKCS#8, PKCS#1 or SEC1, mode 0600, e.g. \${CREDENTIALS_DIRECTORY}/signing-key.pem under systemd's LoadCredential=), or an HSM key as a pkcs11: URI (docs/pkcs11.md)`,
     )
     .option('--ttl <seconds>', 'validity records expire after this many seconds (default: never)', parseCount('--ttl', 1, TTL_SECONDS_MAX))
-    .option('--chunk-bytes <bytes>', 'content longer than this is signed in chunks of this size', parseCount('--chunk-bytes', 1), DEFAULT_LIMITS.chunkBytes);
+    .option(
+      '--chunk-bytes <bytes>',
+      'content longer than this is signed in chunks of this size',
+      parseCount('--chunk-bytes', 1, INPUT_HELD_BYTES_MAX),
+      DEFAULT_LIMITS.chunkBytes,
+    );
   cmd.action(() => runDaemonProcess(name, cmd, async (opts, log) => startSignDaemon(profile, signDaemonSettings(opts), log)));
   return cmd;
 }

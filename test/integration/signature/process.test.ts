@@ -63,6 +63,9 @@ t.test('start-up failures exit 78 with one clear line', async (t) => {
   const endless = await runSignerd(['show', 'ab', '--state-dir', path.join(dir, 'state'), '--store-timeout-ms', '3000000000']);
   t.equal(endless.code, 78);
   t.match(endless.stderr, /CONFIG_INVALID: --store-timeout-ms: at most 86400000, got 3000000000/, 'a duration past the timer limit is refused');
+  const hugeChunks = await runSignerd(['sign-ecdsa', '--key', keys.privateKeyFile, ...state, '--chunk-bytes', '99999999999']);
+  t.equal(hugeChunks.code, 78);
+  t.match(hugeChunks.stderr, /CONFIG_INVALID: --chunk-bytes: at most 16777216, got 99999999999/, 'a chunk size past the input bound is refused');
   const unknownOption = await runSignerd(['sign-ecdsa', '--key', keys.privateKeyFile, ...state, '--bogus']);
   t.equal(unknownOption.code, 78);
   t.match(unknownOption.stderr, /^signerd sign-ecdsa: CONFIG_INVALID: unknown option '--bogus'/, 'an unknown option: the same shape');

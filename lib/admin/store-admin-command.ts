@@ -3,7 +3,7 @@
 import { Command, type CommandUnknownOpts } from '@commander-js/extra-typings';
 import { DaemonError, EXIT_CONFIG, failureLine, isDaemonError } from '../errors.js';
 import { applyConfigFile } from '../config/config-file.js';
-import { addStoreOptions, storeSettings, type StoreOptionValues, type StoreSettings } from '../config/store-options.js';
+import { addStoreOptions, checkStoreOptionsApply, storeSettings, type StoreOptionValues, type StoreSettings } from '../config/store-options.js';
 import type { DurabilityLog } from '../store/redis-durability.js';
 
 /** Exit status when the store did not answer (sysexits EX_UNAVAILABLE): scripts can retry on it. */
@@ -48,6 +48,8 @@ export async function runStoreAdmin<S extends ClosableStore, Opts extends StoreO
     const configFile = cmd.opts().config;
     // eslint-disable-next-line @typescript-eslint/no-unsafe-argument -- the command's own arguments are not what a config file sets
     if (configFile) applyConfigFile(cmd, configFile, { ignoreUnknown: spec.configIgnoresUnknown, alsoKnown: spec.configAlsoKnown?.() ?? [] });
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-argument -- any command's store options, read by name
+    checkStoreOptionsApply(cmd);
     const opts = cmd.opts();
     const settings = storeSettings(opts);
     store = await spec.open(settings, stderrLog(spec.label));

@@ -1,6 +1,6 @@
 // Command-line options that choose and reach the validity store, shared by the sign and verify
 // daemons and the admin commands, and their typed settings. Opening a store is lib/store/open-validity-store.ts.
-import { Command, Option, type OptionValues } from '@commander-js/extra-typings';
+import { Command, Option, type CommandUnknownOpts, type OptionValues } from '@commander-js/extra-typings';
 import { DaemonError } from '../errors.js';
 import { DEFAULT_LIMITS } from '../limits.js';
 import type { EtcdConnectionOptions } from '../store/etcd-connection.js';
@@ -93,6 +93,31 @@ export function addStoreOptions<Args extends unknown[], Opts extends OptionValue
     .option('--etcd-tls-cert <file>', 'etcd: client certificate (with --etcd-tls-key)')
     .option('--etcd-tls-key <file>', 'etcd: client private key (mode 0600)')
     .option('--store-timeout-ms <ms>', 'deadline of one store command', parseMilliseconds('--store-timeout-ms', 1), DEFAULT_LIMITS.storeCommandMsMax);
+}
+
+/** The stores whose options carry their name as a prefix (--redis-url, --postgres-url, --etcd-endpoints). */
+const STORE_OPTION_PREFIXES = ['redis', 'postgres', 'etcd'] as const;
+
+/**
+ * Options of a store other than the one in use, given on the command line or in the config file, are
+ * refused rather than ignored: `--redis-url` without `--store redis` would run the daemon on its own
+ * SQLite file (the default), and revocations made in the shared store would not reach it.
+ */
+export function checkStoreOptionsApply(cmd: CommandUnknownOpts): void {
+  const store: unknown = cmd.getOptionValue('store');
+  if (typeof store !== 'string') return;
+  for (const option of cmd.options) {
+    const name = option.attributeName();
+    const source = cmd.getOptionValueSource(name);
+    if (source !== 'cli' && source !== 'config') continue;
+    const family = STORE_OPTION_PREFIXES.find((prefix) => name.startsWith(prefix) && /[A-Z]/.test(name.charAt(prefix.length)));
+    if (family === undefined || family === store) continue;
+    const given = cmd.getOptionValueSource('store') === 'default' ? `${store} (the default)` : store;
+    throw new DaemonError(
+      'CONFIG_INVALID',
+      `${option.long ?? name} applies to --store ${family}, but the store is ${given}: give --store ${family}, or drop ${option.long ?? name}`,
+    );
+  }
 }
 
 /** The option values addStoreOptions declares. */

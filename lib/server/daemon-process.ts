@@ -4,6 +4,7 @@ import type { Command, OptionValues } from '@commander-js/extra-typings';
 import type { Logger } from 'pino';
 import { EXIT_CONFIG, EXIT_UNAVAILABLE, isDaemonError, DaemonError } from '../errors.js';
 import { applyConfigFile } from '../config/config-file.js';
+import { checkStoreOptionsApply } from '../config/store-options.js';
 import { createLogger } from '../log/logger.js';
 import { exitAfterFlush, onReloadSignal, onShutdownSignal, shutdownBackstopMs } from './shutdown.js';
 import { listensOn } from './own-ports.js';
@@ -39,6 +40,8 @@ export async function runDaemonProcess<Opts extends ProcessOptionValues>(
     const configFile = cmd.opts().config;
     // eslint-disable-next-line @typescript-eslint/no-unsafe-argument -- the command's own arguments are not what a config file sets
     if (configFile) applyConfigFile(cmd, configFile);
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-argument -- any command's store options, read by name
+    checkStoreOptionsApply(cmd);
     const opts = cmd.opts();
     log = createLogger(name, opts.logLevel);
     const handle = await start(opts, log);

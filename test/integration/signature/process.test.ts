@@ -66,6 +66,19 @@ t.test('start-up failures exit 78 with one clear line', async (t) => {
   const hugeChunks = await runSignerd(['sign-ecdsa', '--key', keys.privateKeyFile, ...state, '--chunk-bytes', '99999999999']);
   t.equal(hugeChunks.code, 78);
   t.match(hugeChunks.stderr, /CONFIG_INVALID: --chunk-bytes: at most 16777216, got 99999999999/, 'a chunk size past the input bound is refused');
+  // Another store's options without --store: the daemon would run on its own SQLite file, and
+  // revocations made in the shared store would never reach it.
+  const redisWithoutStore = await runSignerd(['sign-ecdsa', '--key', keys.privateKeyFile, ...state, '--redis-url', 'redis://10.0.0.5:6379']);
+  t.equal(redisWithoutStore.code, 78, '--redis-url without --store redis: exit 78');
+  t.match(
+    redisWithoutStore.stderr,
+    /^signerd sign-ecdsa: CONFIG_INVALID: --redis-url applies to --store redis, but the store is sqlite \(the default\): give --store redis, or drop --redis-url/,
+  );
+  const pgConfig = path.join(dir, 'pg-config.json');
+  fs.writeFileSync(pgConfig, JSON.stringify({ store: 'etcd', etcdEndpoints: '127.0.0.1:1', postgresUrl: 'postgres://signerd@db/signerd' }));
+  const pgInEtcd = await runSignerd(['show', 'ab', '--config', pgConfig]);
+  t.equal(pgInEtcd.code, 78, 'an admin command too, from a config file');
+  t.match(pgInEtcd.stderr, /CONFIG_INVALID: --postgres-url applies to --store postgres, but the store is etcd: give --store postgres/);
   const unknownOption = await runSignerd(['sign-ecdsa', '--key', keys.privateKeyFile, ...state, '--bogus']);
   t.equal(unknownOption.code, 78);
   t.match(unknownOption.stderr, /^signerd sign-ecdsa: CONFIG_INVALID: unknown option '--bogus'/, 'an unknown option: the same shape');

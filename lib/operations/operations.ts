@@ -65,6 +65,7 @@ export async function startOperations(
     port: server?.address.port ?? null,
     async stop() {
       readiness.stop();
+      await readiness.settled();
       await server?.close();
     },
   };

@@ -61,7 +61,10 @@ export interface Readiness {
   report(): ReadinessReport;
   /** Resolves the first time the daemon is ready (systemd's READY=1 waits for it). */
   readonly firstReady: Promise<void>;
+  /** No more probes; one already running finishes on its own (settled() waits for it). */
   stop(): void;
+  /** Resolves once no probe is running (each is bounded by its deadline). */
+  settled(): Promise<void>;
 }
 
 interface Tracked {
@@ -104,6 +107,8 @@ export function createReadiness(log: Logger): Readiness {
     }
   };
 
+  // Probes under way: a daemon's stop waits for them, so none touches a store or directory after it.
+  const running = new Set<Promise<void>>();
   /** `queue`: a probe already running does not count (it may have looked before the change). */
   const run = (t: Tracked, queue = false): void => {
     if (stopped) return;
@@ -114,7 +119,7 @@ export function createReadiness(log: Logger): Readiness {
     t.running = true;
     t.again = false;
     clearTimeout(t.timer);
-    void withDeadline(t.part.probe(), PROBE_MS_MAX, t.part.timeoutCode ?? 'BACKEND_TIMEOUT')
+    const probing = withDeadline(t.part.probe(), PROBE_MS_MAX, t.part.timeoutCode ?? 'BACKEND_TIMEOUT')
       .then(
         () => {
           t.state.ready = true;
@@ -134,6 +139,8 @@ export function createReadiness(log: Logger): Readiness {
         t.timer = setTimeout(() => run(t), t.again ? 0 : t.part.intervalMs).unref();
         if (serving) settle();
       });
+    running.add(probing);
+    void probing.finally(() => running.delete(probing));
   };
 
   // While unready, say why on schedule even when no probe changes anything.
@@ -170,6 +177,7 @@ export function createReadiness(log: Logger): Readiness {
       clearInterval(nag);
       for (const t of tracked) clearTimeout(t.timer);
     },
+    settled: async () => void (await Promise.allSettled([...running])),
   };
 }
 

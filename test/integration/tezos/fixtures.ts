@@ -43,7 +43,7 @@ export function tempDir(t: Test, name = 'signerd-tezos-'): string {
   // Teardowns run in the order they were registered, so a daemon started after this may still be
   // running while the directory goes: its readiness probe can make a file between rm's listing and
   // its rmdir (ENOTEMPTY). rmSync tries again for that.
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 }));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
   return dir;
 }
 

@@ -84,3 +84,24 @@ t.test("a probe that does not answer is reported with its part's own code", asyn
   t.ok(await soon(() => Object.values(reasons()).every((r) => r !== null && r !== 'not probed yet'), 5_000), 'both probes gave up');
   t.match(reasons(), { store: /^STORE_UNAVAILABLE: no answer within/, 'key k': /^BACKEND_TIMEOUT: no answer within/ }, 'a store is not named a key backend');
 });
+
+t.test("stop: no probe starts after it, and settled() waits for the one under way (it may touch the daemon's files)", async (t) => {
+  const readiness = createReadiness(pino({ level: 'silent' }));
+  let started = 0;
+  let finished = 0;
+  readiness.add({
+    name: 'slow',
+    intervalMs: 10,
+    probe: async () => {
+      started++;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      finished++;
+    },
+  });
+  readiness.serving();
+  readiness.stop();
+  await readiness.settled();
+  t.equal(finished, started, 'the probe under way had finished');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.equal(started, 1, 'and none started after the stop');
+});

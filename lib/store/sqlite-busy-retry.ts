@@ -65,13 +65,30 @@ function whileBusy<T>(lockWaitMsMax: number, fn: () => T): Promise<T> {
 }
 
 /**
+ * What a store's call checks after it ran (lib/store/sqlite-file-identity.ts): what of its files
+ * moved since they were opened, or null; and what the refusal tells the operator to do.
+ */
+export interface StoreFiles {
+  moved(what: string): string | null;
+  advice: string;
+}
+
+/**
  * The call wrapper of a SQLite store on a daemon's thread: whileBusy, and whatever still fails (a
  * lock held past lockWaitMsMax, a broken database) becomes STORE_UNAVAILABLE naming `label` and the
  * SQLite code (fail closed), never an exception that escapes as INTERNAL.
  */
-export function sqliteStoreCall(label: string, lockWaitMsMax: number): <T>(what: string, fn: () => T) => Promise<T> {
+export function sqliteStoreCall(label: string, lockWaitMsMax: number, files?: StoreFiles): <T>(what: string, fn: () => T) => Promise<T> {
+  const checked =
+    <T>(what: string, fn: () => T) =>
+    (): T => {
+      const result = fn();
+      const moved = files?.moved(what) ?? null;
+      if (moved !== null) throw new DaemonError('STORE_UNAVAILABLE', `${label} ${what}: ${moved} while this process had it open; ${files!.advice}`);
+      return result;
+    };
   return (what, fn) =>
-    whileBusy(lockWaitMsMax, fn).catch((err: unknown) => {
+    whileBusy(lockWaitMsMax, checked(what, fn)).catch((err: unknown) => {
       // The store's own refusal says more than an SQLite code would.
       if (err instanceof DaemonError) throw err;
       throw new DaemonError('STORE_UNAVAILABLE', `${label} ${what} failed (${(err as { code?: string }).code ?? 'error'})`, { cause: err });

@@ -91,22 +91,13 @@ export function openSqliteValidityStore(opts: SqliteStoreOptions): ValidityStore
   const key = (signature: string): Buffer => Buffer.from(signature, 'hex');
 
   // better-sqlite3 is synchronous: every call goes through one wrapper (a busy lock waited for on a timer, fail closed).
-  const call = sqliteStoreCall('sqlite', opts.busyTimeoutMs);
   // Every answer comes from the store at --state-dir, and every write lands there, or the call fails:
   // a read checks the database file after it ran (one stat), a write its log as well.
   const identity = sqliteFileIdentity(file);
-  const run = <T>(what: string, fn: () => T): Promise<T> =>
-    call(what, () => {
-      const result = fn();
-      const moved = identity(what !== 'read');
-      if (moved !== null) {
-        throw new DaemonError(
-          'STORE_UNAVAILABLE',
-          `sqlite ${what}: ${moved} while this process had it open; nothing is read from or written to it any more (put the state directory back, or restart; docs/stores.md)`,
-        );
-      }
-      return result;
-    });
+  const run = sqliteStoreCall('sqlite', opts.busyTimeoutMs, {
+    moved: (what) => identity(what !== 'read'),
+    advice: 'nothing is read from or written to it any more (put the state directory back, or restart; docs/stores.md)',
+  });
 
   return {
     ready: async () => true,

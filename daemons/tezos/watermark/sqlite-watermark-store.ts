@@ -26,23 +26,14 @@ export interface SqliteWatermarkOptions {
 export function openSqliteWatermarkStore(opts: SqliteWatermarkOptions): WatermarkBackend {
   const db = openDatabase(opts);
   // better-sqlite3 is synchronous: every call goes through one wrapper (a busy lock waited for on a timer, fail closed).
-  const call = sqliteStoreCall('sqlite watermark', opts.busyTimeoutMs);
   // A reserve counts only if it landed in the store at --state-dir: a directory removed or replaced
   // under the daemon (or its -wal deleted) would take marks into unlinked files, and after a restart
   // the same slot could be signed again. Every call checks the files after it ran.
   const identity = sqliteFileIdentity(path.join(opts.stateDir, WATERMARK_SQLITE_FILE));
-  const guard = <T>(what: string, fn: () => T): Promise<T> =>
-    call(what, () => {
-      const result = fn();
-      const moved = identity(true);
-      if (moved !== null) {
-        throw new DaemonError(
-          'STORE_UNAVAILABLE',
-          `sqlite watermark ${what}: ${moved} while this process had it open; nothing is signed until it is back (put the state directory back, or restart; docs/tezos.md)`,
-        );
-      }
-      return result;
-    });
+  const guard = sqliteStoreCall('sqlite watermark', opts.busyTimeoutMs, {
+    moved: () => identity(true),
+    advice: 'nothing is signed until it is back (put the state directory back, or restart; docs/tezos.md)',
+  });
   const select = db.prepare('SELECT * FROM watermarks WHERE chain_id = ? AND pkh = ? AND kind = ?');
   const upsert = db.prepare(
     `INSERT INTO watermarks (chain_id, pkh, kind, level, round, digest, signature, updated_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)

@@ -2,6 +2,7 @@
 // SQLITE_BUSY whatever the connection's busy timeout: the switch to WAL journalling does, while another
 // process is creating the same database. Used by the validity and watermark stores and the transparency log's sequencer.
 import { DaemonError } from '../errors.js';
+import type { FileMoved } from './sqlite-file-identity.js';
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
@@ -69,7 +70,7 @@ function whileBusy<T>(lockWaitMsMax: number, fn: () => T): Promise<T> {
  * moved since they were opened, or null; and what the refusal tells the operator to do.
  */
 export interface StoreFiles {
-  moved(what: string): string | null;
+  moved(what: string): FileMoved | null;
   advice: string;
 }
 
@@ -84,7 +85,9 @@ export function sqliteStoreCall(label: string, lockWaitMsMax: number, files?: St
     (): T => {
       const result = fn();
       const moved = files?.moved(what) ?? null;
-      if (moved !== null) throw new DaemonError('STORE_UNAVAILABLE', `${label} ${what}: ${moved} while this process had it open; ${files!.advice}`);
+      if (moved !== null) {
+        throw new DaemonError('STORE_UNAVAILABLE', `${label} ${what}: ${moved.change} while this process had it open; ${files!.advice}: ${moved.file}`);
+      }
       return result;
     };
   return (what, fn) =>

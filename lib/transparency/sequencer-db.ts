@@ -81,7 +81,7 @@ export function openSequencer(dir: string, opts: SequencerOptions): Sequencer {
     if (moved === null) return;
     throw new DaemonError(
       'LOG_UNAVAILABLE',
-      `${moved} while this process had it open: nothing more is logged in it; put the log directory back and restart (docs/transparency-log.md)`,
+      `${moved.change} while this process had it open: nothing more is logged in it; put the log directory back and restart (docs/transparency-log.md): ${moved.file}`,
     );
   };
   let origin: string;

@@ -19,6 +19,9 @@ export function createLogger(daemon: string, level: string, destination?: pino.D
       // Exact paths only: wildcard redaction runs on every request line and costs real throughput.
       redact: { paths: ['pin', 'password', 'secret', 'passphrase', 'err.pin', 'err.password', 'err.secret'], censor: '[redacted]' },
       formatters: { level: (label) => ({ level: label }) },
+      // An error is serialised as pino does; a record already reduced to plain fields (a fault's
+      // repeat, lib/server/request-log.ts) is kept as it is, not given an empty stack.
+      serializers: { err: (value: unknown) => (value instanceof Error ? pino.stdSerializers.err(value) : value) },
     },
     stream,
   );

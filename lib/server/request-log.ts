@@ -1,6 +1,7 @@
 // The one record every request leaves, from the line server and the HTTP server alike: msg
 // "request" with conn, req, the handler's fields, outcome (ok or the error code) and ms; HTTP adds
-// method, path and status. Refusals are logged at info, faults at warn (INTERNAL at error) with the error.
+// method, path and status. Refusals are logged at info, faults at warn (INTERNAL at error) with the error
+// (a fault code's stack once a minute).
 // A listener in summary mode (--request-log summary, hmac's default) logs its successes as one
 // "requests" record a second (count, mean and max ms, per client) and every other outcome as above.
 import type { Logger } from 'pino';
@@ -34,8 +35,34 @@ export function logRequest(
   fields['outcome'] = outcome;
   fields['ms'] = ms;
   const level = failure === undefined ? 'info' : failure.code === 'INTERNAL' ? 'error' : isFault(failure.code) ? 'warn' : 'info';
-  if (level !== 'info') fields['err'] = failure!.thrown;
+  if (level !== 'info') fields['err'] = level === 'error' || stackDue(failure!.code) ? failure!.thrown : withoutStack(failure!.thrown);
   log[level](fields, 'request');
+}
+
+/** How often a fault code's stack is logged in full; its other records keep the message and its causes. */
+const FAULT_STACK_INTERVAL_MS = 60_000;
+
+const stackLoggedMs = new Map<ErrorCode, number>();
+
+/**
+ * During an outage every request fails with the same fault (a store away: thousands a second), and
+ * a stack of twenty lines each time would flood journald and push other records out of the bounded
+ * stdout buffer. The first of each code a minute keeps its stack; INTERNAL (a bug) always does.
+ */
+function stackDue(code: ErrorCode): boolean {
+  const now = Date.now();
+  const last = stackLoggedMs.get(code);
+  if (last !== undefined && now - last < FAULT_STACK_INTERVAL_MS) return false;
+  stackLoggedMs.set(code, now);
+  return true;
+}
+
+/** The error as pino would log it (type, message with its causes, code), less the stacks. */
+function withoutStack(thrown: unknown): unknown {
+  if (!(thrown instanceof Error)) return thrown;
+  let message = thrown.message;
+  for (let cause = thrown.cause; cause instanceof Error; cause = cause.cause) message += `: ${cause.message}`;
+  return { type: thrown.constructor.name, message, code: (thrown as { code?: unknown }).code };
 }
 
 function msSince(started: bigint): number {

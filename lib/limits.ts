@@ -63,6 +63,12 @@ export const FRESH_REQUESTS_MAX = 4;
 export const ONE_SHOT_QUIET_MS = 20;
 /** After a fatal framing error we read and discard for this long so the client sees our reply. */
 export const FRAMING_ERROR_DISCARD_MS = 2_000;
+/**
+ * A plaintext line listener at its connection cap closes the connection quiet longest (no request
+ * under way, no byte for at least this long) to admit a newcomer: loopback clients have no identity
+ * to share places by, and idle sockets must not keep every other client at ERR BUSY.
+ */
+export const CONNECTION_QUIET_EVICT_MS = 1_000;
 /** HTTP front ends: time allowed to receive the request headers (capped by httpRequestMsMax). */
 export const HTTP_HEADERS_MS_MAX = 10_000;
 /** HTTP front ends: how long an idle keep-alive connection stays open. */

@@ -48,6 +48,10 @@ export interface ConnectionControl {
   shed(): void;
   /** Its client may no longer use the channel: one error line when possible, and the close. */
   revoke(err: DaemonError): void;
+  /** Since when (Date.now()) it has had no request under way and no byte from its client; null while it has. */
+  quietSinceMs(): number | null;
+  /** Closes it at once, for a newcomer: it has nothing under way, so nothing is lost but its place. */
+  evict(): void;
 }
 
 export function openLineConnection(socket: net.Socket, conn: number, client: ChannelClient | null, deps: LineConnectionDeps): ConnectionControl {
@@ -79,6 +83,8 @@ export function openLineConnection(socket: net.Socket, conn: number, client: Cha
 
   // Bytes of this connection counted in heldBytes.
   let counted = 0;
+  // The last byte read or reply written: what a full listener looks at to make room (quietSinceMs).
+  let activeMs = Date.now();
   const control: ConnectionControl = {
     client,
     close(graceful) {
@@ -94,6 +100,13 @@ export function openLineConnection(socket: net.Socket, conn: number, client: Cha
       // The sweep found the channel's client may no longer use it: say why if nothing is under way, then close.
       if (busy()) socket.destroy();
       else refuse(err);
+    },
+    quietSinceMs: () => (busy() || closed ? null : activeMs),
+    evict() {
+      connLog.debug({ outcome: 'evicted' }, 'quiet connection closed for a newcomer (connection cap)');
+      closed = true;
+      clearTimers();
+      socket.destroy();
     },
   };
 
@@ -135,6 +148,7 @@ export function openLineConnection(socket: net.Socket, conn: number, client: Cha
     // Nothing more is read until these bytes are consumed: memory per connection stays at one
     // read plus one partial line, and a client that outpaces us waits in its own socket buffer.
     socket.pause();
+    activeMs = Date.now();
     reader.push(chunk);
     clearTimeout(quietTimer);
     cancelIdleClose();
@@ -227,6 +241,7 @@ export function openLineConnection(socket: net.Socket, conn: number, client: Cha
         socket.uncork();
       });
     }
+    activeMs = Date.now();
     // A reader slower than our replies: stop here (reading included) until its socket drains.
     if (!socket.write(reply + '\n')) awaitingDrain = true;
     else if (lastRequest) finish();

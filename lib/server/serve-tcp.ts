@@ -6,7 +6,15 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { DaemonError } from '../errors.js';
-import { FRAMING_ERROR_DISCARD_MS, INPUT_HELD_BYTES_MAX, TLS_HANDSHAKE_MS_MAX, TLS_HANDSHAKES_PENDING_MAX, TURN_REQUESTS_MAX, type Limits } from '../limits.js';
+import {
+  CONNECTION_QUIET_EVICT_MS,
+  FRAMING_ERROR_DISCARD_MS,
+  INPUT_HELD_BYTES_MAX,
+  TLS_HANDSHAKE_MS_MAX,
+  TLS_HANDSHAKES_PENDING_MAX,
+  TURN_REQUESTS_MAX,
+  type Limits,
+} from '../limits.js';
 import type { ChannelGuard } from '../channels/channel-guard.js';
 import { overShare } from '../channels/channel-share.js';
 import { checkPlaintextBind, type ChannelPolicy } from '../channels/channel-options.js';
@@ -97,9 +105,30 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
   const accept = (socket: net.Socket, admitted: (conn: number) => void): void => {
     const conn = ++nextConn;
     if (draining) return refuseConnection(socket, new DaemonError('SHUTTING_DOWN', 'daemon is shutting down'));
-    if (connections.size >= limits.connectionsMax)
+    if (connections.size >= limits.connectionsMax && !(channel === null && evictQuietest()))
       return refuseConnection(socket, new DaemonError('BUSY', `too many connections (max ${limits.connectionsMax})`));
     admitted(conn);
+  };
+
+  /**
+   * Plaintext at the cap: the connection quiet longest, for at least CONNECTION_QUIET_EVICT_MS, gives
+   * its place to the newcomer (channels share places by client instead, channel-share.ts).
+   */
+  const evictQuietest = (): boolean => {
+    let quietest: ConnectionControl | undefined;
+    // Strictly earlier than the best so far: of connections quiet since the same millisecond, the first opened.
+    let since = Date.now() - CONNECTION_QUIET_EVICT_MS + 1;
+    for (const c of connections) {
+      const quiet = c.quietSinceMs();
+      if (quiet !== null && quiet < since) {
+        quietest = c;
+        since = quiet;
+      }
+    }
+    if (!quietest) return false;
+    connections.delete(quietest);
+    quietest.evict();
+    return true;
   };
 
   const server = channel

@@ -81,14 +81,18 @@ export interface OutcomeSummary {
 /** Distinct client names kept per summary line; more are counted under "(others)". */
 const SUMMARY_CLIENTS_MAX = 64;
 
-export function createOutcomeSummary(log: Logger, intervalMs = 1_000): OutcomeSummary {
+/**
+ * `port()`: the listener's port, known once it listens; it tells a daemon's listeners apart (hmac's
+ * MAC and verify listeners each log their own summary).
+ */
+export function createOutcomeSummary(log: Logger, port: () => number | undefined, intervalMs = 1_000): OutcomeSummary {
   let count = 0;
   let totalMs = 0;
   let maxMs = 0;
   let clients: Map<string, number> | null = null;
   const flush = (): void => {
     if (count === 0) return;
-    const fields: Record<string, unknown> = { outcome: 'ok', requests: count, msMean: Math.round((totalMs / count) * 1000) / 1000, msMax: maxMs };
+    const fields: Record<string, unknown> = { port: port(), outcome: 'ok', requests: count, msMean: Math.round((totalMs / count) * 1000) / 1000, msMax: maxMs };
     if (clients) fields['clients'] = Object.fromEntries(clients);
     log.info(fields, 'requests');
     count = 0;

@@ -73,7 +73,7 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
   let nextConn = 0;
   // A flood of refused connections must not become a flood of log lines: one line per second at most.
   const refusals = createRefusalLog(log);
-  const summary = opts.requestLog === 'summary' ? createOutcomeSummary(log) : null;
+  const summary = opts.requestLog === 'summary' ? createOutcomeSummary(log, () => (server.address() as net.AddressInfo | null)?.port) : null;
   const deps = {
     mode: opts.mode,
     quietEndsLine: opts.quietEndsLine ?? true,

@@ -25,6 +25,7 @@ t.test('summary mode is the default: successes together, errors each', async (t)
   t.ok(summaries().length <= 2, `in one record, or two across a tick (${summaries().length})`);
   for (const summary of summaries()) {
     t.equal(summary['outcome'], 'ok');
+    t.equal(summary['port'], daemon.ports[0], 'names its listener');
     t.type(summary['msMax'], 'number');
   }
   const each = daemon.logs.slice(from).filter((l) => l['msg'] === 'request');

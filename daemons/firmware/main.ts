@@ -37,7 +37,7 @@ export function command() {
 async function serve(settings: FirmwareSettings, log: Logger): Promise<DaemonHandle> {
   const { listen } = settings;
   const channel = openChannelGuard('firmware', listen.policy, log);
-  const ops = await startOperations('firmware', listen, log);
+  const ops = await startOperations('firmware', listen, log, channel);
   // PEM keys are read here; `<key file>.pkcs11` references open their HSM keys (login, verified test signatures).
   const loadedRoot = await openKeyRoot(settings.keyRoot, { callMsMax: listen.limits.backendCallMsMax, log });
   log.info({ keyRoot: settings.keyRoot, keys: loadedRoot.entries().map((e) => `${e.signType}:${e.selector}`) }, 'key root loaded');

@@ -30,7 +30,7 @@ async function serve(settings: HmacSettings, log: Logger): Promise<DaemonHandle>
   const limits = { ...listen.limits, chunkBytes: settings.chunkBytes, httpBodyBytesMax: settings.httpBodyBytesMax };
   const channel = openChannelGuard('hmac', listen.policy, log);
   const servers: Array<{ channelsReloaded(): void }> = [];
-  const ops = await startOperations('hmac', listen, log);
+  const ops = await startOperations('hmac', listen, log, channel);
   const secrets = await openSecretHolder(() => loadSecretSet(settings.secrets, log));
   const first = secrets.current();
   log.info({ mode: first.mode, ...first.summary }, 'secrets loaded');

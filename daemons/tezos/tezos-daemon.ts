@@ -3,7 +3,7 @@
 // step closes what the earlier ones opened; `stop` closes everything in reverse.
 import type { Logger } from 'pino';
 import { STORE_READY_MS_MAX } from '../../lib/limits.js';
-import { channelReload, openChannelGuard } from '../../lib/channels/channel-guard.js';
+import { channelReload, openChannelGuard, type ChannelGuard } from '../../lib/channels/channel-guard.js';
 import { startHttpServer } from '../../lib/server/serve-http.js';
 import { startTcpServer } from '../../lib/server/serve-tcp.js';
 import { tcpListenOptions } from '../../lib/config/daemon-options.js';
@@ -32,7 +32,8 @@ export interface TezosDaemon {
 }
 
 export async function startTezosDaemon(settings: TezosServeSettings, log: Logger): Promise<TezosDaemon> {
-  const ops = await startOperations('tezos', settings.listen, log);
+  const channel = openChannelGuard('tezos', settings.listen.policy, log);
+  const ops = await startOperations('tezos', settings.listen, log, channel);
   // HSM keys are opened here (login, test signature); every later start-up failure closes them.
   const config = await openTezosConfig(settings.keysFile, settings.passphraseFile === null ? {} : { passphraseFile: settings.passphraseFile }, {
     callMsMax: settings.listen.limits.backendCallMsMax,
@@ -45,7 +46,7 @@ export async function startTezosDaemon(settings: TezosServeSettings, log: Logger
       const opened = transparencyLog;
       await Promise.all(tezosKeyLoadedEvents(config.keys.values()).map((event) => opened.append(event)));
     }
-    return await serveWith(settings, config, ops, transparencyLog, log);
+    return await serveWith(settings, config, { ops, channel, transparencyLog }, log);
   } catch (err) {
     await ops.stop();
     await transparencyLog?.close();
@@ -57,8 +58,7 @@ export async function startTezosDaemon(settings: TezosServeSettings, log: Logger
 async function serveWith(
   settings: TezosServeSettings,
   config: OpenTezosConfig,
-  ops: Operations,
-  transparencyLog: TransparencyLog | null,
+  { ops, channel, transparencyLog }: { ops: Operations; channel: ChannelGuard | null; transparencyLog: TransparencyLog | null },
   log: Logger,
 ): Promise<TezosDaemon> {
   const { listen } = settings;
@@ -92,7 +92,6 @@ async function serveWith(
     recordFailed: (fields) => log.warn(fields, 'signature not recorded beside its watermark; an identical retry will be refused'),
   });
   const stops: Array<() => Promise<void>> = [];
-  const channel = openChannelGuard('tezos', listen.policy, log);
   const servers: Array<{ channelsReloaded(): void }> = [];
   const daemon: TezosDaemon = {
     linePort: null,

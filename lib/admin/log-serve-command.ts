@@ -83,7 +83,7 @@ function logServeSettings(opts: LogServeOptionValues): LogServeSettings {
 
 async function serveLog(settings: LogServeSettings, log: Logger): Promise<DaemonHandle> {
   const channel = openChannelGuard('log-serve', settings.policy, log);
-  const ops = await startOperations('log-serve', settings, log);
+  const ops = await startOperations('log-serve', settings, log, channel);
   const server = await startHttpServer({
     host: settings.host,
     port: settings.port,

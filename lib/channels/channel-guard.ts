@@ -32,6 +32,8 @@ export interface ChannelGuard {
   recheck(client: ChannelClient): DaemonError | null;
   /** SIGHUP: re-reads the registry and the server certificate; on failure keeps the old ones and throws. */
   reload(): void;
+  /** When the daemons' certificate in use stops being valid (ms since the epoch): a metric to alert on. */
+  certificateNotAfterMs(): number;
 }
 
 /** What the guard keeps per identity across connections (bounded: CHANNEL_IDENTITIES_MAX). */
@@ -64,6 +66,7 @@ const openCost = (ratePerSecond: number): number => Math.min(2, Math.max(0, rate
 function createChannelGuard(daemon: string, settings: ChannelSettings, log: { warn(fields: object, msg: string): void }): ChannelGuard {
   let registry = loadRegistry(settings);
   let credentials = loadCredentials(settings);
+  warnIfExpiring(credentials, settings.certFile, Date.now(), log);
   const identities = new Map<string, IdentityState>();
   // Which PSK identity a handshake offered; it counts only if the handshake used it (see identify).
   const offered = new WeakMap<tls.TLSSocket, string>();
@@ -217,12 +220,14 @@ function createChannelGuard(daemon: string, settings: ChannelSettings, log: { wa
     recheck(client) {
       return standing(client as Admitted, Date.now());
     },
+    certificateNotAfterMs: () => credentials.notAfterMs,
     reload() {
       // Both files are read before either replaces what is in use: a bad file changes nothing.
       const nextRegistry = loadRegistry(settings);
       const nextCredentials = loadCredentials(settings);
       registry = nextRegistry;
       credentials = nextCredentials;
+      warnIfExpiring(credentials, settings.certFile, Date.now(), log);
       // A client whose rate changed gets a bucket for the new one; everything else carries over, so
       // a reload (any operator's, for any reason) neither refills a bucket nor lifts an abuse block.
       const now = Date.now();
@@ -294,7 +299,22 @@ function loadRegistry(settings: ChannelSettings): ClientRegistry {
   return settings.clients === 'open' ? { kind: 'open', ratePerSecond: settings.openRatePerSecond } : loadClientRegistry(settings.clients);
 }
 
-function loadCredentials(settings: ChannelSettings): { cert: Buffer; key: Buffer } {
+/** Warned of at start and on each reload: clients refuse an expired certificate, so every channel would fail. */
+const CERTIFICATE_WARN_MS = 30 * 86_400_000;
+
+function warnIfExpiring(credentials: { notAfterMs: number }, certFile: string, now: number, log: { warn(fields: object, msg: string): void }): void {
+  const left = credentials.notAfterMs - now;
+  if (left >= CERTIFICATE_WARN_MS) return;
+  const notAfter = new Date(credentials.notAfterMs).toISOString();
+  log.warn(
+    { certFile, notAfter, daysLeft: Math.floor(left / 86_400_000) },
+    left > 0
+      ? 'TLS certificate expires soon: clients will refuse it then; renew it and SIGHUP'
+      : 'TLS certificate has expired: clients refuse it; renew it and SIGHUP',
+  );
+}
+
+function loadCredentials(settings: ChannelSettings): { cert: Buffer; key: Buffer; notAfterMs: number } {
   const key = readSecretFile(settings.keyFile, 'TLS private key');
   let cert: Buffer;
   try {
@@ -302,11 +322,13 @@ function loadCredentials(settings: ChannelSettings): { cert: Buffer; key: Buffer
   } catch (err) {
     throw new DaemonError('KEY_LOAD_FAILED', `TLS certificate ${settings.certFile}: ${(err as NodeJS.ErrnoException).code ?? 'unreadable'}`, { cause: err });
   }
+  let notAfterMs: number;
   try {
     const x509 = new crypto.X509Certificate(cert);
     if (!x509.checkPrivateKey(crypto.createPrivateKey(key))) throw new Error('the key does not match the certificate');
+    notAfterMs = Date.parse(x509.validTo);
   } catch (err) {
     throw new DaemonError('KEY_LOAD_FAILED', `TLS certificate ${settings.certFile} and key ${settings.keyFile}: ${(err as Error).message}`, { cause: err });
   }
-  return { cert, key };
+  return { cert, key, notAfterMs };
 }

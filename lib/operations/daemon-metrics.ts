@@ -28,6 +28,8 @@ export interface DaemonMetrics {
   count(name: DaemonCounter, labels: Record<string, string>, by?: number): void;
   /** The daemon's transparency log (--transparency-log), read at each scrape. */
   transparencyLog(stats: () => LogStats): void;
+  /** The client channels' certificate in use (TLS): when it expires, read at each scrape. */
+  tlsCertificate(notAfterMs: () => number): void;
 }
 
 /**
@@ -197,6 +199,16 @@ export function createDaemonMetrics(daemon: string, version: string, readiness: 
         registers,
         () => stats().publishFailures,
       );
+    },
+    tlsCertificate(notAfterMs) {
+      new Gauge({
+        name: 'signerd_tls_certificate_expiry_timestamp_seconds',
+        help: "when the client channels' TLS certificate in use expires (Unix time); clients refuse it from then on",
+        registers,
+        collect() {
+          this.set(notAfterMs() / 1000);
+        },
+      });
     },
     listener(kind, faultSeen) {
       let cells = outcomes.get(kind);

@@ -40,6 +40,7 @@ export async function startOperations(
   daemon: string,
   listen: { operations: OperationsSettings | null; policy: ChannelPolicy },
   log: Logger,
+  channel: { certificateNotAfterMs(): number } | null,
 ): Promise<Operations> {
   const readiness = createReadiness(log);
   void readiness.firstReady.then(() => notifySystemdReady(log));
@@ -53,6 +54,7 @@ export async function startOperations(
     log.info({ protocol: 'metrics', host: listen.operations.host, port: server.address.port }, 'metrics listening');
   }
   const m = metrics;
+  if (channel) m?.tlsCertificate(() => channel.certificateNotAfterMs());
   return {
     addPart: (part) => readiness.add(part),
     listener: (kind) => m?.listener(kind, faultSeen) ?? faultWatcher(faultSeen),

@@ -76,7 +76,7 @@ async function startSignDaemon(profile: SignatureProfile, settings: SignDaemonSe
   const { listen } = settings;
   const name = `sign-${profile.family}`;
   const channel = openChannelGuard(name, listen.policy, log);
-  const ops = await startOperations(name, listen, log);
+  const ops = await startOperations(name, listen, log, channel);
   const key = await openSigningKey(settings.key, profile.algorithm, { callMsMax: listen.limits.backendCallMsMax, log });
   ops.keyInfo(key.keyId, key.algorithm, keySourceOf(settings.key).kind);
   let transparencyLog: TransparencyLog | null = null;

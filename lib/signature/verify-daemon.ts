@@ -44,7 +44,7 @@ function verifyDaemonSettings(opts: VerifyOptionValues): VerifyDaemonSettings {
 async function startVerifyDaemon(profile: SignatureProfile, settings: VerifyDaemonSettings, log: Logger): Promise<DaemonHandle> {
   const { listen } = settings;
   const channel = openChannelGuard(`verify-${profile.family}`, listen.policy, log);
-  const ops = await startOperations(`verify-${profile.family}`, listen, log);
+  const ops = await startOperations(`verify-${profile.family}`, listen, log, channel);
   const keyring = loadKeyring(settings.keyring, profile.algorithm);
   for (const keyId of keyring.keyIds) ops.keyInfo(keyId, profile.algorithm, 'public-key-file');
   // A store connection lost or back (Redis; a failed PostgreSQL one) is probed at once: /readyz need not wait for the next probe.

@@ -1,6 +1,7 @@
 // Client channels on the line daemons, driven by the bash clients users have: openssl s_client
 // (certificate and PSK), socat, ncat, stunnel in front of nc, and scripts/request_client.sh; and the
 // refusals a closed service gives (UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED, a failed handshake).
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -209,6 +210,8 @@ t.test('line daemons over TLS client channels', needTools('openssl', 'socat', 'n
       t.ok((sample(body, 'signerd_auth_failures_total', { reason }) ?? 0) >= 1, `signerd_auth_failures_total{reason="${reason}"}`);
     }
     t.notOk(body.includes(pskHex(files, 'pat')) || body.includes('alice'), 'no key and no client name in the metrics');
+    const notAfter = Date.parse(new crypto.X509Certificate(fs.readFileSync(files.serverCert)).validTo) / 1000;
+    t.equal(sample(body, 'signerd_tls_certificate_expiry_timestamp_seconds', {}), notAfter, "the server certificate's expiry, to alert on");
   });
 
   await t.test('every request log line names its client; no credential is ever logged', async (t) => {
@@ -349,4 +352,20 @@ t.test("one client's channels hold at most half of --connections-max; other clie
   );
   // Closed here, not in a teardown: the daemon's stop would otherwise wait out its drain for them.
   held.forEach((s) => s.destroy());
+});
+
+t.test('a server certificate close to its expiry is warned of at start', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'signerd-channels-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const made = await runSignerd(['tls', 'selfsigned', '--out', path.join(dir, 'server'), '--days', '10']);
+  t.equal(made.code, 0, made.stderr);
+  const keys = makeKeys(dir, 'ecdsa', 'expiring');
+  const registry = path.join(dir, 'clients.txt');
+  writeRegistry(registry, []);
+  const files = { dir, serverCert: path.join(dir, 'server/server.crt'), serverKey: path.join(dir, 'server/server.key'), certs: {}, psks: {} };
+  const signer = await startDaemon(channelSignArgs(files, keys.privateKeyFile, path.join(dir, 'state'), registry));
+  t.teardown(() => signer.stop());
+  const warned = signer.logs.find((l) => /^TLS certificate expires soon/.test(String(l['msg'])));
+  t.equal(warned?.['level'], 'warn');
+  t.ok(warned?.['daysLeft'] === 9 || warned?.['daysLeft'] === 10, `days left: ${String(warned?.['daysLeft'])}`);
 });

@@ -55,7 +55,7 @@ t.test('READY=1 only once every part is ready', needTools('python3', 'systemd-no
   const saved = process.env['NOTIFY_SOCKET'];
   process.env['NOTIFY_SOCKET'] = fake.socket;
   t.teardown(() => (saved === undefined ? delete process.env['NOTIFY_SOCKET'] : (process.env['NOTIFY_SOCKET'] = saved)));
-  const ops = await startOperations('test', { operations: null, policy: { channel: null, insecurePlaintext: false } }, log);
+  const ops = await startOperations('test', { operations: null, policy: { channel: null, insecurePlaintext: false } }, log, null);
   t.teardown(() => ops.stop());
   let up = false;
   ops.addPart({

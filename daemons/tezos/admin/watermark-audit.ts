@@ -45,7 +45,9 @@ export function watermarkAudit(): { add(line: string): void; result(): AuditRepo
       report.unreadable++;
       return;
     }
-    const { msg, chainId, pkh, kind, level, round, outcome, watermark, signed } = r;
+    const { msg, chainId, pkh, kind, round, outcome, watermark, signed } = r;
+    // Logs before signerd 0.1's blockLevel gave the block level as `level`, over pino's (the last key wins).
+    const level = r['blockLevel'] ?? r['level'];
     if (msg !== 'request' || typeof chainId !== 'string' || typeof pkh !== 'string' || typeof kind !== 'string' || typeof level !== 'number') {
       report.skipped++;
       return;

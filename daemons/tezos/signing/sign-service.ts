@@ -114,7 +114,8 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
     const authorized = entry.authorized ?? deps.authorizedKeys;
     if (authorized.length > 0) checkAuthentication([...authorized], pkh, payload, opts.authentication);
     const request = parse(payload, fields);
-    Object.assign(fields, { kind: request.kind, ...(request.level !== null ? { level: request.level, round: request.round } : {}) });
+    // blockLevel, not level: pino's own `level` (info, warn) is in the same record, and a JSON reader keeps the last.
+    Object.assign(fields, { kind: request.kind, ...(request.level !== null ? { blockLevel: request.level, round: request.round } : {}) });
     // 0x04 is the authentication envelope: a managed key must never sign one, whatever the policy says.
     if (request.kind === 'authenticated')
       throw new DaemonError('NOT_ALLOWED', 'refusing to sign an authentication request (magic byte 0x04) with a managed key');
@@ -192,7 +193,7 @@ export function createTezosService(deps: TezosServiceDeps): TezosService {
       .recordSignature(slot, mark, signature)
       .catch((err: unknown) => {
         // The mark is durable, so the signature stands: an identical retry gets 409, never a second signature.
-        deps.recordFailed({ pkh: slot.pkh, chainId: slot.chainId, kind: slot.kind, level: mark.level, round: mark.round, err: (err as Error).message });
+        deps.recordFailed({ pkh: slot.pkh, chainId: slot.chainId, kind: slot.kind, blockLevel: mark.level, round: mark.round, err: (err as Error).message });
       })
       .finally(() => recording.delete(done));
     recording.add(done);

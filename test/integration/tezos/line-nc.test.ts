@@ -123,6 +123,8 @@ t.test('line protocol through nc', needTools('nc'), async (t) => {
     logs.some((l) => l['msg'] === 'request' && typeof l['refusedPayloads'] === 'number'),
     'refused unknown payloads are counted in the log',
   );
+  const signed = logs.find((l) => l['msg'] === 'request' && l['kind'] === 'attestation' && l['blockLevel'] === 8);
+  t.equal(signed?.['level'], 'info', "the record's level stays the log level; the block's is blockLevel");
 });
 
 t.test('tz4 over HTTP: version picks POP or AUG, /known_keys and bls_pk when enabled', async (t) => {

@@ -5,7 +5,6 @@ import crypto from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DaemonError } from '../../../lib/errors.js';
 import type { HttpReply, UploadContext, UploadRoute } from '../../../lib/server/http-service.js';
 import { MENDER_ENTRIES_MAX, MENDER_MANIFEST_BYTES_MAX, TAR_KEPT_NAMES_BYTES_MAX, TAR_META_BYTES_MAX, type FirmwareHttpLimits } from '../firmware-limits.js';
@@ -107,29 +106,28 @@ async function wouldResolveTo(named: string): Promise<string> {
   }
 }
 
-/** file:// URIs only, resolved (symlinks included) to a regular file inside the configured root. */
+/**
+ * file:// URIs only, resolved (symlinks included) to a regular file inside the configured root. The
+ * path is taken as written, as digsigserver takes `urlparse(uri).path`: the build classes send
+ * `file://${IMGDEPLOYDIR}/<name>.mender` unencoded, so a `%` in a name is a `%`, never an escape.
+ */
 async function resolveArtifactUri(uri: string, root: string | null, bytesMax: number): Promise<{ path: string; mode: number; uid: number; gid: number }> {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    throw new DaemonError('BAD_REQUEST', 'artifact-uri is not a URI');
-  }
-  if (url.protocol === 's3:')
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase();
+  if (scheme === undefined) throw new DaemonError('BAD_REQUEST', 'artifact-uri is not a URI');
+  if (scheme === 's3')
     throw new DaemonError(
       'NOT_IMPLEMENTED',
       'artifact-uri s3:// is not supported (it needs the aws CLI); use file:// under --mender-artifact-root or upload the artifact',
     );
-  if (url.protocol !== 'file:' || (url.host !== '' && url.host !== 'localhost')) throw new DaemonError('BAD_REQUEST', 'artifact-uri must be a file:// URI');
+  const file = /^file:\/\/([^/?#]*)(\/[^?#]*)$/i.exec(uri);
+  if (scheme !== 'file' || (file !== null && file[1] !== '' && file[1]!.toLowerCase() !== 'localhost'))
+    throw new DaemonError('BAD_REQUEST', 'artifact-uri must be a file:// URI');
+  // digsigserver would drop a query or fragment and look for the rest: a name with ? or # is refused outright.
+  if (file === null || file[2]!.includes('\0'))
+    throw new DaemonError('BAD_REQUEST', 'artifact-uri is not a file path (file://<absolute path>, without ? or #)');
   if (!root) throw new DaemonError('NOT_IMPLEMENTED', 'artifact-uri needs the daemon started with --mender-artifact-root');
   const outside = new DaemonError('NOT_ALLOWED', 'artifact-uri is outside the configured artifact root');
-  let named: string;
-  try {
-    named = fileURLToPath(url);
-  } catch {
-    // An encoded "/" or a malformed escape names no file.
-    throw new DaemonError('BAD_REQUEST', 'artifact-uri is not a file path');
-  }
+  const named = path.resolve(file[2]!);
   let real: string;
   try {
     real = await fs.realpath(named);

@@ -107,6 +107,22 @@ t.test('/sign/mender', needTools('curl', 'tar', 'mender-artifact'), async (t) =>
     fs.rmSync(target);
   });
 
+  await t.test('artifact-uri: the path as written, as digsigserver reads it (a % is a %, never an escape)', async (t) => {
+    for (const name of ['img-100%.mender', 'a%20b.mender', 'with space ü.mender']) {
+      const target = path.join(http.artifactRoot, name);
+      fs.copyFileSync(unsigned, target);
+      const post = curlPost(`${http.url}/sign/mender`, ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${target}`]);
+      t.equal(post.status, 200, `${name}: ${post.stderr}`);
+      t.ok(validate(target, http.keys.pub.menderRsa).ok, `${name}: signed in place`);
+      fs.rmSync(target);
+    }
+    t.equal(
+      curlPost(`${http.url}/sign/mender`, ['-F', `distro=${DISTRO}`, '-F', `artifact-uri=file://${http.artifactRoot}/x.mender?y`]).status,
+      400,
+      'a query is refused, not dropped',
+    );
+  });
+
   await t.test('artifact-uri outside the root, s3, or missing', async (t) => {
     fs.symlinkSync(unsigned, path.join(http.artifactRoot, 'escape.mender'));
     fs.symlinkSync(path.dirname(http.keys.keyRoot), path.join(http.artifactRoot, 'elsewhere'));

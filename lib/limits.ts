@@ -77,6 +77,8 @@ export const HTTP_KEEP_ALIVE_MS = 5_000;
 export const HTTP_DEADLINE_CHECK_INTERVAL_MS = 1_000;
 /** HTTP front ends: a connection given its last reply is destroyed after this, whatever the client does. */
 export const HTTP_CLOSE_GRACE_MS = 1_000;
+/** Line listeners: a connection whose request the drain deadline cut is destroyed this long after its ERR line. */
+export const DRAIN_CUT_CLOSE_MS = 1_000;
 /** HTTP front ends: a reply that makes no progress this long (its client stopped reading) is cut, with its connection. */
 export const HTTP_REPLY_STALL_MS_MAX = 30_000;
 /** HTTP front ends: Retry-After of a retryable error (a service may set its own, e.g. a spread-out one for BUSY). */

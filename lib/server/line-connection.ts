@@ -4,7 +4,7 @@
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import { DaemonError } from '../errors.js';
-import { FRAMING_ERROR_DISCARD_MS, FRESH_REQUESTS_MAX, ONE_SHOT_QUIET_MS, REQUESTS_PER_TURN_MAX, type Limits } from '../limits.js';
+import { DRAIN_CUT_CLOSE_MS, FRAMING_ERROR_DISCARD_MS, FRESH_REQUESTS_MAX, ONE_SHOT_QUIET_MS, REQUESTS_PER_TURN_MAX, type Limits } from '../limits.js';
 import { createLineReader } from '../protocol/line-reader.js';
 import type { ChannelClient } from '../channels/channel-guard.js';
 import type { LineService, RequestOutcome, RequestRunner } from './request-runner.js';
@@ -74,6 +74,9 @@ export function openLineConnection(socket: net.Socket, conn: number, client: Cha
   let lineTimerFor = -1;
   let idleClose: NodeJS.Timeout | NodeJS.Immediate | undefined;
   let lastRequest = false;
+  // The running request: when it began, and whether the drain deadline cut it (cutRunning).
+  let runningSince = 0n;
+  let cut = false;
   // A line taken from the reader that waits for a place in a later turn.
   let held: Buffer | null = null;
   const busy = (): boolean => running || awaitingDrain || yielding;
@@ -89,8 +92,10 @@ export function openLineConnection(socket: net.Socket, conn: number, client: Cha
     client,
     close(graceful) {
       stopping = true;
-      if (!graceful) socket.destroy();
-      else if (!busy()) pump();
+      if (graceful) {
+        if (!busy()) pump();
+      } else if (running && !closed) cutRunning();
+      else socket.destroy();
     },
     held: () => counted,
     shed() {
@@ -131,6 +136,23 @@ export function openLineConnection(socket: net.Socket, conn: number, client: Cha
     socket.end();
     // A client that never reads or closes must not pin the socket.
     setTimeout(() => socket.destroy(), FRAMING_ERROR_DISCARD_MS).unref();
+  }
+
+  /**
+   * The drain deadline came with a request still running (a slow store or HSM): its client reads why
+   * there is no answer, and the record says the daemon stopped it, not what the handler meets later
+   * (a store closed under it would read as an outage). The connection ends as a refused one does.
+   */
+  function cutRunning(): void {
+    cut = true;
+    const err = new DaemonError('SHUTTING_DOWN', 'the daemon stopped before this request was answered (drain deadline)');
+    const fields: Record<string, unknown> = { req: nextReq };
+    if (client) fields['client'] = client.name;
+    logRequest(connLog, fields, runningSince, err.code, { code: err.code, thrown: err }, deps.recorder);
+    socket.write(service.formatError(err) + '\n');
+    finish();
+    // Sooner than a refusal's discard: the process exits within its bound after the deadline.
+    setTimeout(() => socket.destroy(), DRAIN_CUT_CLOSE_MS).unref();
   }
 
   function refuse(err: DaemonError): void {
@@ -213,11 +235,12 @@ export function openLineConnection(socket: net.Socket, conn: number, client: Cha
   /** Runs one request; one answered at once is written before this returns, and pump() goes on to the next line. */
   function start(line: Buffer, fresh: boolean): void {
     running = true;
+    runningSince = process.hrtime.bigint();
     burst++;
     clearTimeout(lineTimer);
     lineTimer = undefined;
     const req = ++nextReq;
-    const outcome = deps.runRequest({ line, conn, req, log: connLog, client, fresh, abandoned: () => closed });
+    const outcome = deps.runRequest({ line, conn, req, log: connLog, client, fresh, abandoned: () => closed, cut: () => cut });
     if (outcome instanceof Promise) void outcome.then(deliver);
     else answer(outcome);
   }

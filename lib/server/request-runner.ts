@@ -37,6 +37,11 @@ export interface PendingRequest {
   /** Fresh requests wait ahead of bulk ones in the gate. */
   fresh: boolean;
   abandoned(): boolean;
+  /**
+   * Whether its connection already answered and logged it: cut at the drain deadline (SHUTTING_DOWN).
+   * What the handler ends with later (often a store the daemon closed under it) is not its outcome.
+   */
+  cut(): boolean;
 }
 
 /** The reply line, and whether the channel must close after it (its client may no longer use it). */
@@ -71,12 +76,14 @@ export function createRequestRunner(deps: {
     const ctx: RequestContext = { conn, req, fields, client: request.client?.name };
     const succeeded = (reply: string): RequestOutcome => {
       gate.release();
+      if (request.cut()) return afterCut(request, 'ok');
       logRequest(log, fields, started, 'ok', undefined, recorder, summary);
       return { reply, closeAfter: false };
     };
     const failed = (thrown: unknown): RequestOutcome => {
       gate.release();
       const err = toDaemonError(thrown);
+      if (request.cut()) return afterCut(request, err.code);
       logRequest(log, fields, started, err.code, { code: err.code, thrown }, recorder);
       // A channel refused for who it is (not for its rate) is over: psimbols' "open a new channel".
       return { reply: service.formatError(err), closeAfter: err.code === 'UNAUTHENTICATED' || err.code === 'FORBIDDEN' };
@@ -101,6 +108,12 @@ export function createRequestRunner(deps: {
       return { reply: '', closeAfter: true };
     }
     return runHolding(request, started);
+  }
+
+  /** A request its connection cut and logged at the drain deadline: how it ended after all, at debug. */
+  function afterCut(request: PendingRequest, ended: string): RequestOutcome {
+    request.log.debug({ req: request.req, ended }, 'request cut at the drain deadline ended');
+    return { reply: '', closeAfter: true };
   }
 
   return function runRequest(request) {

@@ -7,6 +7,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import Database from 'better-sqlite3';
 import { runSignerd, SIGNERD, startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
 import { freePort } from '../../helpers/ports.js';
@@ -374,6 +375,46 @@ t.test('SIGTERM past the drain deadline: requests still running end before the s
   const faults = daemon.logs.filter((l) => l['level'] === 'warn' || l['level'] === 'error');
   t.same(faults, [], 'no request failed on a store closed under it (it was logged as a store outage)');
   t.equal(daemon.logs[daemon.logs.length - 1]?.['msg'], 'stopped', 'every record comes before "stopped"');
+});
+
+t.test('a request still waiting on the store at the drain deadline: ERR SHUTTING_DOWN and that outcome, not a store outage', async (t) => {
+  const keys = makeKeys(dir, 'ecdsa', 'drain-deadline');
+  const state = path.join(dir, 'state-drain-deadline');
+  const daemon = await startDaemon([
+    'sign-ecdsa',
+    '--key',
+    keys.privateKeyFile,
+    '--port',
+    '0',
+    '--state-dir',
+    state,
+    '--store-timeout-ms',
+    '20000',
+    '--drain-ms-max',
+    '500',
+  ]);
+  t.equal((await request(daemon.port, 'first')).startsWith("(b'first'"), true, 'the store is made');
+  // Another process holds the write lock: the request waits for it (up to --store-timeout-ms).
+  const holder = new Database(path.join(state, 'validity.sqlite'), { timeout: 0 });
+  holder.exec('BEGIN IMMEDIATE');
+  t.teardown(() => holder.close());
+  const reply = request(daemon.port, 'waits');
+  await sleep(300);
+  const stopped = daemon.stop('SIGTERM');
+  t.match(await reply, /^ERR SHUTTING_DOWN the daemon stopped before this request was answered/, 'its client reads why');
+  holder.exec('ROLLBACK');
+  t.equal(await stopped, 0, 'exit 0');
+  const records = daemon.logs.filter((l) => l['msg'] === 'request');
+  t.same(
+    records.map((l) => l['outcome']),
+    ['ok', 'SHUTTING_DOWN'],
+    'one record each; the cut one is SHUTTING_DOWN, not STORE_UNAVAILABLE',
+  );
+  t.same(
+    daemon.logs.filter((l) => l['level'] === 'warn' || l['level'] === 'error'),
+    [],
+    'no fault logged',
+  );
 });
 
 t.test('a SIGHUP as soon as the daemon listens never stops it (Node exits on SIGHUP by default)', async (t) => {

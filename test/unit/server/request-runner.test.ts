@@ -8,7 +8,16 @@ import { createGate } from '../../../lib/server/gate.js';
 import { createRequestRunner, type LineService, type PendingRequest } from '../../../lib/server/request-runner.js';
 
 const log = pino({ level: 'silent' });
-const request = (line: string): PendingRequest => ({ line: Buffer.from(line), conn: 1, req: 1, log, client: null, fresh: true, abandoned: () => false });
+const request = (line: string): PendingRequest => ({
+  line: Buffer.from(line),
+  conn: 1,
+  req: 1,
+  log,
+  client: null,
+  fresh: true,
+  abandoned: () => false,
+  cut: () => false,
+});
 const service: LineService = {
   handle(line) {
     const text = line.toString();

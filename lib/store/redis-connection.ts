@@ -65,7 +65,7 @@ function createClient(opts: RedisConnectionOptions): RedisClient {
       scaleReads: 'master',
       maxRedirections: 16,
       clusterRetryStrategy: retryStrategy,
-      redisOptions: { ...base, ...(tlsCa || (opts.url !== undefined && checkedRedisUrl(opts.url).tls) ? { tls: { ca: tlsCa } } : {}) },
+      redisOptions: { ...base, ...(tlsCa || (opts.url !== undefined && parseRedisUrl(opts.url).tls) ? { tls: { ca: tlsCa } } : {}) },
     };
     return new Cluster(opts.clusterNodes.map(parseHostPort), clusterOptions);
   }
@@ -81,34 +81,33 @@ function createClient(opts: RedisConnectionOptions): RedisClient {
       ...(tlsCa ? { tls: { ca: tlsCa }, enableTLSForSentinelMode: true } : {}),
     });
   }
-  const url = opts.url ?? 'redis://127.0.0.1:6379';
-  return new Redis(url, { ...base, ...(checkedRedisUrl(url).tls || tlsCa ? { tls: { ca: tlsCa } } : {}) });
+  // ioredis is given the parts, never the URL string: its own parser (Node's legacy url.parse) reads
+  // some strings differently from ours, and took a password from one ours had passed.
+  const { tls, host, port, db } = parseRedisUrl(opts.url ?? 'redis://127.0.0.1:6379');
+  return new Redis({ ...base, host, port, db, ...(tls || tlsCa ? { tls: { ca: tlsCa } } : {}) });
 }
 
 /**
- * A redis URL as signerd takes it: redis:// or rediss:// (any case), host, port and database only.
- * ioredis would also take a password (in the user part or as ?password=), a URL without a scheme,
- * and any client option as a query parameter; a password there shows in argv, and an option could
- * undo the safety options set above. The URL is never echoed: it may hold the very secret refused.
+ * A redis URL as signerd takes it: redis:// or rediss:// (any case), a host, a port and a database,
+ * nothing else. ioredis would also take a password (in the user part or as ?password=), a URL without
+ * a scheme, `redis:\\…` or `redis:/…` (read by its parser as a login or a socket path), and any client
+ * option as a query parameter; a password there shows in argv, and an option could undo the safety
+ * options set above. The URL is never echoed: it may hold the very secret refused.
  */
-function checkedRedisUrl(url: string): { tls: boolean } {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new DaemonError('CONFIG_INVALID', 'the redis URL must look like redis://host:port/db (or rediss://)');
+export function parseRedisUrl(url: string): { tls: boolean; host: string; port: number; db: number } {
+  const m = /^(rediss?):\/\/(\[[0-9a-f:.]+\]|[a-z0-9._-]+)(?::(\d{1,5}))?(?:\/(\d{0,5}))?$/i.exec(url);
+  if (!m) {
+    // What is wrong is said without repeating the URL.
+    const why = /^rediss?:\/\//i.test(url)
+      ? /[@?]/.test(url)
+        ? 'must not carry a user, a password or options (a password would show in argv and logs); use --redis-password-file and the --redis-* options'
+        : 'must be redis://host:port/db (a host name or address, a port, a database number; nothing else)'
+      : 'must start redis:// or rediss://';
+    throw new DaemonError('CONFIG_INVALID', `the redis URL ${why}`);
   }
-  const scheme = parsed.protocol.toLowerCase();
-  if (scheme !== 'redis:' && scheme !== 'rediss:') throw new DaemonError('CONFIG_INVALID', 'the redis URL must start redis:// or rediss://');
-  // Any user part is refused, not only a password: ioredis decodes `redis://%3Asecret@host` (which
-  // WHATWG URL reads as a user name) into a password.
-  if (parsed.username !== '' || parsed.password !== '' || parsed.search !== '') {
-    throw new DaemonError(
-      'CONFIG_INVALID',
-      'the redis URL must not carry a user, a password or options (a password would show in argv and logs); use --redis-password-file and the --redis-* options',
-    );
-  }
-  return { tls: scheme === 'rediss:' };
+  const port = m[3] === undefined ? 6379 : Number(m[3]);
+  if (port < 1 || port > 65535) throw new DaemonError('CONFIG_INVALID', 'the redis URL names a port outside 1-65535');
+  return { tls: m[1]!.toLowerCase() === 'rediss', host: m[2]!.replace(/^\[|\]$/g, ''), port, db: m[4] ? Number(m[4]) : 0 };
 }
 
 function parseHostPort(entry: string): { host: string; port: number } {

@@ -1,6 +1,7 @@
 // A durable per-host floor under Redis (`--redis-local-floor`): every mark this host reserves in Redis is
 // also reserved in the local SQLite file (fsynced) before signing, so a Redis that loses marks can never
 // make this host sign a slot again, even after a restart. Other hosts are not covered.
+import { floorAnswer } from './floor-answer.js';
 import { decide } from './watermark-rule.js';
 import type { ReserveOutcome, WatermarkStore } from './watermark-store.js';
 
@@ -11,9 +12,10 @@ export function withHostFloor(shared: WatermarkStore, local: WatermarkStore): Wa
       const before = decide(floor, mark);
       if (before.kind === 'rejected') return before;
       const outcome = await shared.reserve(slot, mark);
+      // Redis took, or holds unsigned, bytes this host already holds a mark for: Redis lost it. Answer from the floor.
+      const fromFloor = await floorAnswer(shared, slot, mark, before, outcome);
+      if (fromFloor) return fromFloor;
       if (outcome.kind !== 'reserved') return outcome;
-      // Redis accepted bytes this host already holds a mark for: Redis lost it. Answer from the floor.
-      if (before.kind === 'same') return before;
       // The local reserve is the compare-and-set that decides for this host; only then may we sign.
       const hostOutcome = await local.reserve(slot, mark);
       return hostOutcome.kind === 'reserved' ? outcome : hostOutcome;

@@ -2,6 +2,7 @@
 // slot. If the store forgets marks while we run (a Redis restart without persistence, a failover
 // to a replica that missed writes), we still never sign at or below what this process signed.
 import { TEZOS_FLOOR_SLOTS_MAX } from '../tezos-limits.js';
+import { floorAnswer } from './floor-answer.js';
 import { decide } from './watermark-rule.js';
 import type { Mark, ReserveOutcome, Slot, WatermarkStore } from './watermark-store.js';
 
@@ -22,12 +23,11 @@ export function withMemoryFloor(store: WatermarkStore): WatermarkStore {
       const localOutcome = decide(local, mark);
       if (localOutcome.kind === 'rejected') return localOutcome;
       const outcome = await store.reserve(slot, mark);
-      if (outcome.kind === 'reserved') {
-        // The store accepted bytes this process already holds a mark for: it lost the mark.
-        // Answer from memory rather than signing the same slot a second time.
-        if (localOutcome.kind === 'same') return localOutcome;
-        remember(key, { ...mark, signature: null });
-      }
+      // The store took, or holds unsigned, bytes this process already holds a mark for: it lost the
+      // mark. Answer from memory rather than signing the same slot a second time.
+      const fromFloor = await floorAnswer(store, slot, mark, localOutcome, outcome);
+      if (fromFloor) return fromFloor;
+      if (outcome.kind === 'reserved') remember(key, { ...mark, signature: null });
       return outcome;
     },
     async recordSignature(slot, mark, signature) {

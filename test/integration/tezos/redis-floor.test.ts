@@ -3,7 +3,8 @@
 // down; after a restart the host's fsynced SQLite floor still refuses other bytes for the old slots
 // and replays the stored signature. `--no-redis-local-floor` turns it off, with a warning each start.
 // A restart is the daemon served again in the test process: its in-memory floor is gone, as after a
-// new process (SIGKILL mid-load and restart on these stores is crash.test.ts).
+// new process (SIGKILL mid-load and restart on these stores is crash.test.ts). A live daemon whose
+// Redis loses its marks answers identical retries from its floors, every time.
 import fs from 'node:fs';
 import t from 'tap';
 import { runSignerd } from '../../helpers/daemon.js';
@@ -31,6 +32,11 @@ t.test('redis loses its marks; the host floor does not', needTools('redis-server
   t.equal(await redis.cli('FLUSHALL'), 'OK', 'redis forgets every mark');
   const second = await serveTezos(t, keysFile, args);
   t.equal((await signWhenReady(second, block({ level: 500, round: 1 }))).signature, signed.signature, 'identical bytes get the stored signature');
+  // The first retry reserved 500/1 in Redis again, unsigned: the floor's signature is written back, so
+  // every later identical retry (a baker retries) gets it too, not a 409 after waiting for a record.
+  t.equal((await httpSign(second.httpPort, TZ2.pkh, block({ level: 500, round: 1 }))).signature, signed.signature, 'and again');
+  t.match(await redis.cli('KEYS', '*'), /./, 'redis holds the mark again');
+  t.equal((await httpSign(second.httpPort, TZ2.pkh, block({ level: 500, round: 1 }))).signature, signed.signature, 'and a third time');
   t.equal(
     (await httpSign(second.httpPort, TZ2.pkh, block({ level: 500, round: 1, variant: 'other' }))).status,
     409,
@@ -40,6 +46,22 @@ t.test('redis loses its marks; the host floor does not', needTools('redis-server
   t.equal((await httpSign(second.httpPort, TZ2.pkh, block({ level: 501, round: 0 }))).status, 200, 'higher levels are signed');
   const floor = await runSignerd(['tezos', 'watermark', 'show', '--state-dir', `${dir}/state`]);
   t.match(floor.stdout, new RegExp(`${TZ2.pkh} block +501/0 signed`), 'the host floor is an ordinary SQLite watermark file (show, export, import work on it)');
+});
+
+t.test('redis loses its marks under a running daemon: every identical retry gets the signature', needTools('redis-server', 'redis-cli'), async (t) => {
+  const redis = await startRedis();
+  t.teardown(() => redis.stop());
+  const dir = tempDir(t);
+  const keysFile = writeKeys(dir, seedKeys([TZ2]));
+  const daemon = await serveTezos(t, keysFile, ['--store', 'redis', '--redis-url', redis.url, '--state-dir', `${dir}/state`]);
+  const signed = await signWhenReady(daemon, block({ level: 700, round: 0 }));
+  t.equal(signed.status, 200);
+  t.equal(await redis.cli('FLUSHALL'), 'OK');
+  for (let i = 1; i <= 3; i++) {
+    const again = await httpSign(daemon.httpPort, TZ2.pkh, block({ level: 700, round: 0 }));
+    t.equal(again.signature, signed.signature, `identical retry ${i}: the stored signature`);
+  }
+  t.equal((await httpSign(daemon.httpPort, TZ2.pkh, block({ level: 700, round: 0, variant: 'other' }))).status, 409, 'other bytes: refused');
 });
 
 t.test('by default (no floor option) the FLUSHALL + restart double sign is refused', needTools('redis-server', 'redis-cli'), async (t) => {

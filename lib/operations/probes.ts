@@ -65,9 +65,19 @@ export function validityStorePart(store: ValidityStore, opts: { write: boolean; 
   };
 }
 
+const PROBE_FILE_PREFIX = '.readiness-probe-';
+/** A probe file this old is no live probe's (each lasts its deadline, 1.5 s): a process killed mid-probe left it. */
+const PROBE_FILE_STALE_MS = 60_000;
+/** Directories already swept of such files by this process (once each, at its first probe). */
+const swept = new Set<string>();
+
 /** Creates, syncs, reads back and removes a small file in `dir`. */
 export async function probeDirectory(dir: string, probeId: string): Promise<void> {
-  const file = path.join(dir, `.readiness-probe-${probeId}`);
+  if (!swept.has(dir)) {
+    swept.add(dir);
+    await removeStaleProbeFiles(dir);
+  }
+  const file = path.join(dir, `${PROBE_FILE_PREFIX}${probeId}`);
   const nonce = randomBytes(16);
   try {
     const handle = await fs.open(file, 'w', 0o600);
@@ -84,6 +94,21 @@ export async function probeDirectory(dir: string, probeId: string): Promise<void
     throw new DaemonError('STORE_UNAVAILABLE', `state directory ${dir}: cannot write and read a file (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   } finally {
     await fs.rm(file, { force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * A SIGKILL between a probe's write and its removal leaves the file, and no later process (with its
+ * own random id) would remove it: each crash would add one. Other daemons' live probes are younger.
+ */
+async function removeStaleProbeFiles(dir: string): Promise<void> {
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  const now = Date.now();
+  for (const name of names) {
+    if (!name.startsWith(PROBE_FILE_PREFIX)) continue;
+    const file = path.join(dir, name);
+    const stat = await fs.lstat(file).catch(() => null);
+    if (stat?.isFile() && now - stat.mtimeMs > PROBE_FILE_STALE_MS) await fs.rm(file, { force: true }).catch(() => undefined);
   }
 }
 

@@ -43,8 +43,8 @@ t.test('bad input never stops the daemon', async (t) => {
     '1000',
     '--idle-timeout-ms',
     // Long enough that the first idle connections are still open when the 2,000th has connected on
-    // a loaded CI machine (2 s was not, once; a later run took 1.7 s to open them): the cap is only
-    // tested while all 1,000 are held.
+    // a loaded CI machine (2 s was not, once; a later run took 1.7 s to open them) and a second more
+    // has passed: the cap is only tested while all 1,000 are held.
     '8000',
     ...state,
   ]);
@@ -71,7 +71,7 @@ t.test('bad input never stops the daemon', async (t) => {
     t.match(await request(signer.port, 'still-serving'), /^\(b'still-serving'/);
   });
 
-  await t.test('thousands of idle connections: past the cap ERR BUSY; idle ones are closed; service continues', async (t) => {
+  await t.test('thousands of idle connections: past the cap the quietest gives way; idle ones are closed; service continues', async (t) => {
     const idle: net.Socket[] = [];
     // Each socket's close is awaited from its creation: refused ones close at once, idle ones later.
     const closings: Array<Promise<unknown>> = [];
@@ -94,8 +94,13 @@ t.test('bad input never stops the daemon', async (t) => {
         ),
       );
     }
-    await sleep(200);
-    t.match(await request(signer.port, 'one too many'), /^ERR BUSY /, `past the cap (flood opened in ${Date.now() - started} ms)`);
+    // Connections quiet for a second give their places to newcomers (during the flood too, once its
+    // first ones are that old); ERR BUSY for every place held by fresh or busy connections is
+    // bounds/quiet-eviction.test.ts.
+    await sleep(1_200);
+    const held = idle.filter((s) => !s.destroyed && s.readyState === 'open').length;
+    t.ok(held >= 990, `the cap is held by idle connections (${held} open; flood opened in ${Date.now() - started} ms)`);
+    t.match(await request(signer.port, 'one too many'), /^\(b'one too many'/, 'past the cap, a newcomer takes the place of the quietest');
     const refusedLines = signer.logs.filter((l) => l['msg'] === 'connection refused' || l['msg'] === 'connections refused');
     t.ok(refusedLines.length < 10, `a flood of refusals is summarised, not logged one by one (${refusedLines.length} lines)`);
     await Promise.all(closings);

@@ -48,6 +48,8 @@ export interface ConnectionControl {
   shed(): void;
   /** Its client may no longer use the channel: one error line when possible, and the close. */
   revoke(err: DaemonError): void;
+  /** Whether it is ending already (its last line written; the socket waits for the client's close). */
+  ending(): boolean;
   /** Since when (Date.now()) it has had no request under way and no byte from its client; null while it has. */
   quietSinceMs(): number | null;
   /** Closes it at once, for a newcomer: it has nothing under way, so nothing is lost but its place. */
@@ -101,6 +103,7 @@ export function openLineConnection(socket: net.Socket, conn: number, client: Cha
     shed() {
       refuse(new DaemonError('BUSY', 'too much unanswered input queued across connections; send fewer lines at once'));
     },
+    ending: () => closed,
     revoke(err) {
       // The sweep found the channel's client may no longer use it: say why if nothing is under way, then close.
       if (busy()) socket.destroy();

@@ -176,7 +176,8 @@ export async function startTcpServer(opts: TcpServerOptions): Promise<RunningSer
   const sweeper = startChannelSweep(
     channel,
     function* () {
-      for (const c of connections) if (c.client) yield { client: c.client, close: (refusal: DaemonError) => c.revoke(refusal) };
+      // A channel already ending (told why, waiting for its client's close) is not told and logged again.
+      for (const c of connections) if (c.client && !c.ending()) yield { client: c.client, close: (refusal: DaemonError) => c.revoke(refusal) };
     },
     log,
   );

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import net from 'node:net';
 import tls from 'node:tls';
 import t from 'tap';
 import { runSignerd, startDaemon } from '../../helpers/daemon.js';
@@ -79,6 +80,42 @@ t.test('client registry: reload and start-up checks', needTools('openssl'), asyn
     t.ok(await reloaded(from, 'reloaded'), 'the other daemon reloaded too');
     t.match((await openssl(files, signer.port, 'hello\n', files.certs['bob']!)).stdout, /^ERR UNAUTHENTICATED /, 'a new channel for bob is refused');
     t.match((await openssl(files, signer.port, 'hello\n', alice)).stdout, /^\(b'hello'/, 'alice is served');
+  });
+
+  await t.test('a removed client that keeps sending is told and logged once, not at every sweep', async (t) => {
+    writeRegistry(registry, [alice.line, files.certs['bob']!.line]);
+    const kept = await startDaemon([...channelSignArgs(files, keys.privateKeyFile, path.join(dir, 'state-sending'), registry), '--keep-open']);
+    t.teardown(() => kept.stop());
+    const bob = files.certs['bob']!;
+    // Half-open allowed: the daemon's FIN does not end our side (node would answer it with its own).
+    const raw = net.connect({ host: '127.0.0.1', port: kept.port, allowHalfOpen: true });
+    const socket = tls.connect({
+      socket: raw,
+      host: '127.0.0.1',
+      ca: fs.readFileSync(files.serverCert),
+      cert: fs.readFileSync(bob.cert),
+      key: fs.readFileSync(bob.key),
+      minVersion: 'TLSv1.3',
+    });
+    let out = '';
+    socket.on('data', (d: Buffer) => (out += d.toString()));
+    socket.on('error', () => undefined);
+    // The client writes a line every 50 ms and never closes: the daemon's end waits up to 2 s for it.
+    const writer = setInterval(() => socket.writable && socket.write('hello\n'), 50);
+    t.teardown(() => {
+      clearInterval(writer);
+      socket.destroy();
+    });
+    t.ok(await until(() => out.includes("(b'hello'"), 5_000), 'bob is served');
+    writeRegistry(registry, [alice.line]);
+    kept.proc.kill('SIGHUP');
+    t.ok(await until(() => out.includes('ERR UNAUTHENTICATED'), 3_000), 'bob is told why');
+    // Four sweeps (every 500 ms) pass while the socket still waits for bob's close.
+    await new Promise((resolve) => setTimeout(resolve, 2_200));
+    const bobs = (msg: string): number => kept.logs.filter((l) => l['msg'] === msg && l['client'] === 'bob' && l['outcome'] === 'UNAUTHENTICATED').length;
+    t.equal(bobs('request'), 1, 'one request record');
+    t.equal(bobs('channel closed'), 1, "one 'channel closed' record");
+    t.equal(out.match(/ERR UNAUTHENTICATED/g)?.length, 1, 'one ERR line');
   });
 
   await t.test('a PSK rotated by SIGHUP ends the open channels that still use the old key', async (t) => {

@@ -70,4 +70,10 @@ export type SequencerCall = SequencerRequest extends infer R ? (R extends Sequen
 export type SequencerReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; code: ErrorCode; message: string };
 
 /** The worker's first message: open and reconciled, or why not. */
-export type SequencerReady = { ready: true; size: number } | { ready: false; code: ErrorCode; message: string };
+/** The database file the writer thread opened and reconciled with the published checkpoint (device and inode). */
+export interface ReconciledFile {
+  dev: number;
+  ino: number;
+}
+
+export type SequencerReady = { ready: true; size: number; file: ReconciledFile } | { ready: false; code: ErrorCode; message: string };

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { isDaemonError, type ErrorCode } from '../errors.js';
 import { rootHash } from './merkle-tree.js';
-import { openSequencer, type AppendResult, type Sequencer } from './sequencer-db.js';
+import { openSequencer, SEQUENCER_FILE, type AppendResult, type Sequencer } from './sequencer-db.js';
 import { publishCheckpoint, reconcile } from './tile-publisher.js';
 import {
   unpackBatch,
@@ -95,7 +95,9 @@ let seq: Sequencer;
 try {
   seq = openSequencer(data.dir, { origin: data.origin, lockWaitMsMax: data.lockWaitMsMax });
   reconcile(data.dir, seq);
-  port.postMessage({ ready: true, size: seq.size() } satisfies SequencerReady);
+  // Which file was reconciled: the daemon thread's own connection for lone appends must use no other.
+  const { dev, ino } = fs.statSync(path.join(data.dir, SEQUENCER_FILE));
+  port.postMessage({ ready: true, size: seq.size(), file: { dev, ino } } satisfies SequencerReady);
 } catch (err) {
   port.postMessage({ ready: false, ...failure(err) } satisfies SequencerReady);
   process.exit(0);

@@ -1,6 +1,8 @@
 // The appender the daemons call: `append(event)` resolves with the entry's index once the entry is
 // durable (group commit: entries that arrive while a commit is running share the next one, so one
 // fsync serves many requests), and a signed checkpoint follows within checkpointIntervalMs.
+import fs from 'node:fs';
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { DaemonError, toDaemonError } from '../errors.js';
@@ -15,8 +17,16 @@ import {
 import { PUBLIC_DIR_MODE } from './durable-file.js';
 import { encodeLogEntry, type EncodedEntry, type LogEvent } from './log-entry.js';
 import { signCheckpoint, verifierKeyOf, type CheckpointSigner } from './checkpoint-signer.js';
-import { packBatch, type HeadState, type SequencerCall, type SequencerReady, type SequencerReply, type SequencerWorkerData } from './sequencer-messages.js';
-import { openSequencer, type PublishedState, type Sequencer } from './sequencer-db.js';
+import {
+  packBatch,
+  type HeadState,
+  type ReconciledFile,
+  type SequencerCall,
+  type SequencerReady,
+  type SequencerReply,
+  type SequencerWorkerData,
+} from './sequencer-messages.js';
+import { openSequencer, SEQUENCER_FILE, type PublishedState, type Sequencer } from './sequencer-db.js';
 import { makeDirectory } from '../config/make-directory.js';
 
 export interface TransparencyLogOptions {
@@ -136,6 +146,7 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
           reject(new DaemonError(ready.code, ready.message));
           return;
         }
+        reconciled = ready.file;
         w.on('message', (reply: SequencerReply) => {
           const call = calls.get(reply.id);
           if (!call) return; // timed out meanwhile
@@ -183,6 +194,8 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
   let lastArrival = -Infinity;
   // This thread's own connection, for lone appends; opened on the first one.
   let local: Sequencer | null = null;
+  // The database file the writer thread reconciled with the published checkpoint (sequencer-worker.ts).
+  let reconciled: ReconciledFile | null = null;
   let closed = false;
   let idle: (() => void) | null = null;
   let probing: Promise<void> | null = null;
@@ -234,7 +247,8 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
   function appendHere(p: Pending): boolean {
     let first: number;
     try {
-      local ??= openSequencer(opts.dir, { origin, lockWaitMsMax: 0, autoCheckpoint: false });
+      local ??= openReconciled();
+      if (local === null) return false;
       ({ first } = local.append([p.entry]));
     } catch (err) {
       if (!((err as { code?: string }).code ?? '').startsWith('SQLITE_BUSY')) closeLocal();
@@ -245,6 +259,20 @@ export async function openTransparencyLog(opts: TransparencyLogOptions): Promise
     stats.entries = Math.max(stats.entries, first + 1);
     schedulePublish();
     return true;
+  }
+
+  /**
+   * This thread's connection, on the file the writer thread reconciled, or null. A database restored
+   * from a backup or replaced under the daemon was never checked against the published checkpoint:
+   * appending to it would give published indexes to other entries (a fork), and the writer thread,
+   * which refuses it, reports why. Checked after the open: the connection holds what it opened.
+   */
+  function openReconciled(): Sequencer | null {
+    const opened = openSequencer(opts.dir, { origin, lockWaitMsMax: 0, autoCheckpoint: false });
+    const now = fs.statSync(path.join(opts.dir, SEQUENCER_FILE), { throwIfNoEntry: false });
+    if (reconciled !== null && now !== undefined && now.dev === reconciled.dev && now.ino === reconciled.ino) return opened;
+    opened.close();
+    return null;
   }
 
   function closeLocal(): void {

@@ -6,6 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { runSignerd, startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
 import { makeKeys, signaturesOf } from '../../helpers/signature-fixtures.js';
@@ -226,8 +227,48 @@ t.test('a log directory moved or removed under a running daemon: LOG_UNAVAILABLE
   t.equal(revoke.code, 0, `the admin command starts a new log: ${revoke.stderr}`);
   const fresh = fs.readFileSync(path.join(logDir, 'checkpoint'), 'utf8');
   t.match(await request(daemon.port, 'after the new log'), /^ERR LOG_UNAVAILABLE .*sequencer\.sqlite was replaced/, 'refused');
+  // Lone appends go through this thread's own connection, which is opened anew after a failure: it
+  // must not open the new log, which the writer thread never reconciled with the daemon's checkpoint.
+  for (const again of ['again', 'and again']) t.match(await request(daemon.port, again), /^ERR LOG_UNAVAILABLE /, `${again}: refused`);
   await sleep(1_500);
   t.equal(fs.readFileSync(path.join(logDir, 'checkpoint'), 'utf8'), fresh, 'the new log keeps its own checkpoint (no fork signed over it)');
   const audit = await runSignerd(['log', 'audit', logDir, '--log-key', vkey]);
   t.equal(audit.code, 0, `the new log audits clean: ${audit.stderr}`);
+});
+
+t.test('a log database restored from an older backup under a running daemon: no signature forks the published tree', async (t) => {
+  const dir = t.testdir();
+  const logDir = path.join(dir, 'log');
+  const { keyFile } = await makeKey(dir);
+  const keys = makeKeys(dir, 'ecdsa');
+  const daemon = await startDaemon([
+    'sign-ecdsa',
+    '--key',
+    keys.privateKeyFile,
+    '--port',
+    '0',
+    '--state-dir',
+    path.join(dir, 'state'),
+    '--transparency-log',
+    logDir,
+    '--transparency-log-key',
+    keyFile,
+  ]);
+  t.teardown(() => daemon.stop('SIGKILL'));
+  const checkpointSize = (): number => {
+    const file = path.join(logDir, 'checkpoint');
+    return fs.existsSync(file) ? Number(fs.readFileSync(file, 'utf8').split('\n')[1]) : 0;
+  };
+  for (const m of ['a1', 'a2']) signaturesOf(await request(daemon.port, m));
+  await waitFor(() => checkpointSize() >= 3, 5_000, 'a checkpoint over the first entries');
+  const backup = path.join(dir, 'backup.sqlite');
+  await new Database(path.join(logDir, 'sequencer.sqlite'), { readonly: true }).backup(backup);
+  for (const m of ['a3', 'a4', 'a5']) signaturesOf(await request(daemon.port, m));
+  await waitFor(() => checkpointSize() >= 6, 5_000, 'a checkpoint over the later ones');
+  // The backup put back in place, as an operator's restore would.
+  fs.copyFileSync(backup, path.join(logDir, 'restored'));
+  fs.renameSync(path.join(logDir, 'restored'), path.join(logDir, 'sequencer.sqlite'));
+  for (const f of ['sequencer.sqlite-wal', 'sequencer.sqlite-shm']) fs.rmSync(path.join(logDir, f), { force: true });
+  for (const m of ['b1', 'b2', 'b3'])
+    t.match(await request(daemon.port, m), /^ERR LOG_UNAVAILABLE /, `${m}: refused, never given an index the checkpoint already gave`);
 });

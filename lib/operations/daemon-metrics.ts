@@ -8,8 +8,13 @@ import type { ListenerLoad, ListenerMetrics } from '../server/listener-metrics.j
 import type { Readiness } from './readiness.js';
 import type { LogStats } from '../transparency/transparency-log.js';
 
-/** Request durations: from a fast ECDSA signature (sub-millisecond) to an HSM or firmware upload's tens of seconds. */
-const REQUEST_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/**
+ * Request durations: from an HMAC tag (tens of microseconds) through an RSA-4096 signature or an HSM
+ * call (tens of milliseconds) to a firmware upload (seconds to the 30-minute upload deadline).
+ */
+const REQUEST_BUCKETS_S = [
+  0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900,
+];
 const STORE_BUCKETS_S = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 /** Outcomes a request can end with besides an error code (request-log.ts). */
 const OTHER_OUTCOMES = new Set(['ok', 'client-gone']);

@@ -14,15 +14,35 @@ export interface ArtifactLimits extends TarReadLimits {
   manifestBytesMax: number;
 }
 
+/**
+ * Whose the signed file is: 'private' (the daemon's, mode 0600: a reply in the request's directory), or
+ * 'as-input' (an artifact signed in place: the input's owner where the daemon may set it, as
+ * digsigserver's copy-back kept it, and the input's mode; otherwise the daemon's user's, with that mode).
+ */
+export type OutputOwner = 'private' | 'as-input';
+
 const MANIFEST_LINE = /^([0-9a-f]{64}) {2}(\S+)$/;
 
 function invalid(message: string): DaemonError {
   return new DaemonError('BAD_REQUEST', `invalid Mender artifact: ${message}`);
 }
 
-export async function signMenderArtifact(input: string, output: string, signer: DigestSigner, limits: ArtifactLimits): Promise<{ files: number }> {
-  const fh = await fsp.open(input, 'r');
+/**
+ * `input` is opened without following a final symlink and `output` is created (never an existing
+ * name), both once: their owner and mode are read and set through the open descriptors, never by
+ * name again, since whoever may write in the directory could swap a name for a link meanwhile.
+ */
+export async function signMenderArtifact(
+  input: string,
+  output: string,
+  signer: DigestSigner,
+  limits: ArtifactLimits,
+  owner: OutputOwner,
+): Promise<{ files: number }> {
+  const fh = await fsp.open(input, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   try {
+    const inputStat = await fh.stat();
+    if (!inputStat.isFile()) throw invalid('it is not a regular file');
     const entries: TarEntry[] = [];
     for await (const entry of readTarEntries(fh, limits)) entries.push(entry);
     const [version, manifest, ...rest] = entries;
@@ -44,7 +64,7 @@ export async function signMenderArtifact(input: string, output: string, signer: 
       if (expected !== undefined && (await hashEntry(fh, entry)) !== expected) throw invalid(`${entry.name} does not match its manifest hash`);
     }
     const signature = Buffer.from(await signMenderManifest(signer, manifestBytes), 'latin1');
-    await writeSignedArtifact(fh, output, version, manifest, signature, rest);
+    await writeSignedArtifact(fh, output, owner === 'as-input' ? inputStat : null, version, manifest, signature, rest);
     return { files: listed.size };
   } finally {
     await fh.close();
@@ -106,22 +126,33 @@ async function hashEntry(fh: fsp.FileHandle, entry: TarEntry): Promise<string> {
   return hash.digest('hex');
 }
 
+/** `like`: the owner and mode the output takes (set on its descriptor once written), or null to keep it the daemon's, 0600. */
 async function writeSignedArtifact(
   fh: fsp.FileHandle,
   output: string,
+  like: fs.Stats | null,
   version: TarEntry,
   manifest: TarEntry,
   signature: Buffer,
   rest: TarEntry[],
 ): Promise<void> {
-  const out = fs.createWriteStream(output, { flags: 'wx', mode: 0o600 });
+  const handle = await fsp.open(output, 'wx', 0o600);
+  const out = handle.createWriteStream({ autoClose: false });
   const failed = new Promise<never>((_, reject) => out.once('error', reject));
   failed.catch(() => undefined);
   try {
     await Promise.race([failed, writeEntries(fh, out, version, manifest, signature, rest)]);
     await Promise.race([failed, new Promise<void>((resolve) => out.end(() => resolve()))]);
+    if (like) {
+      // fchown, then fchmod (a chown clears set-id bits). EPERM: a daemon that is not root keeps the file its own.
+      await handle.chown(like.uid, like.gid).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EPERM') throw err;
+      });
+      await handle.chmod(like.mode & 0o7777);
+    }
   } finally {
     out.destroy();
+    await handle.close();
   }
 }
 

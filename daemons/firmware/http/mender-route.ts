@@ -34,7 +34,7 @@ export function menderRoute(keyRoot: KeyRoot, limits: FirmwareHttpLimits, artifa
       const signer = keyRoot.signer(distro, 'mender');
       if (upload) {
         const out = path.join(ctx.dir, 'signed.mender');
-        const { files } = await signMenderArtifact(upload.path, out, signer, ARTIFACT_LIMITS);
+        const { files } = await signMenderArtifact(upload.path, out, signer, ARTIFACT_LIMITS, 'private');
         ctx.fields['files'] = files;
         return attachment(out, 'signed.mender');
       }
@@ -44,19 +44,14 @@ export function menderRoute(keyRoot: KeyRoot, limits: FirmwareHttpLimits, artifa
   };
 }
 
-async function signInPlace(
-  target: { path: string; mode: number; uid: number; gid: number },
-  root: string,
-  signer: DigestSigner,
-  ctx: UploadContext,
-): Promise<HttpReply> {
-  const name = path.basename(target.path);
+async function signInPlace(target: string, root: string, signer: DigestSigner, ctx: UploadContext): Promise<HttpReply> {
+  const name = path.basename(target);
   ctx.fields['artifact'] = name.slice(0, 120);
   // Everything from here goes through one open descriptor of the artifact's directory, never its path
   // again: whoever may write under the root could otherwise swap a directory on the path for a link
   // while the artifact is read, and have the signed file renamed over a file outside the root.
   // /proc/self/fd/<fd>/<name> is resolved from the directory the descriptor holds.
-  const dir = await fs.open(path.dirname(target.path), fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW).catch(() => {
+  const dir = await fs.open(path.dirname(target), fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW).catch(() => {
     throw new DaemonError('NOT_ALLOWED', "the artifact's directory changed while it was checked");
   });
   const via = (file: string): string => `/proc/self/fd/${dir.fd}/${file}`;
@@ -66,19 +61,17 @@ async function signInPlace(
     // The directory held is the one checked: still the root or inside it, wherever it is now.
     const held = await fs.realpath(`/proc/self/fd/${dir.fd}`);
     if (held !== path.resolve(root) && !inside(root, held)) throw new DaemonError('NOT_ALLOWED', 'artifact-uri is outside the configured artifact root');
-    const { files } = await signMenderArtifact(via(name), via(temp), signer, ARTIFACT_LIMITS);
-    // The build's file, not the daemon's: its owner is kept where the daemon may set it (root, or
-    // the same user), as digsigserver's copy-back kept it. Otherwise the file becomes the daemon's
-    // user's, with the artifact's mode (docs/firmware-http.md).
-    await fs.chown(via(temp), target.uid, target.gid).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EPERM') throw err;
-    });
-    await fs.chmod(via(temp), target.mode);
+    // The build's file, not the daemon's: the signed copy takes the artifact's owner and mode
+    // (docs/firmware-http.md), read from the artifact as opened and set on the copy's descriptor
+    // before it is closed. By name they would follow a link renamed over the temporary file meanwhile.
+    const { files } = await signMenderArtifact(via(name), via(temp), signer, ARTIFACT_LIMITS, 'as-input');
     await fs.rename(via(temp), via(name));
     ctx.fields['files'] = files;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw new DaemonError('NOT_ALLOWED', "the daemon may not write in the artifact's directory");
+    // O_NOFOLLOW: the checked name was replaced by a link since.
+    if (code === 'ELOOP') throw new DaemonError('NOT_ALLOWED', 'the artifact changed while it was checked');
     throw err;
   } finally {
     await fs.rm(via(temp), { force: true });
@@ -111,7 +104,7 @@ async function wouldResolveTo(named: string): Promise<string> {
  * path is taken as written, as digsigserver takes `urlparse(uri).path`: the build classes send
  * `file://${IMGDEPLOYDIR}/<name>.mender` unencoded, so a `%` in a name is a `%`, never an escape.
  */
-async function resolveArtifactUri(uri: string, root: string | null, bytesMax: number): Promise<{ path: string; mode: number; uid: number; gid: number }> {
+async function resolveArtifactUri(uri: string, root: string | null, bytesMax: number): Promise<string> {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase();
   if (scheme === undefined) throw new DaemonError('BAD_REQUEST', 'artifact-uri is not a URI');
   if (scheme === 's3')
@@ -141,5 +134,5 @@ async function resolveArtifactUri(uri: string, root: string | null, bytesMax: nu
   const stat = await fs.stat(real);
   if (!stat.isFile()) throw new DaemonError('BAD_REQUEST', 'artifact-uri is not a regular file');
   if (stat.size > bytesMax) throw new DaemonError('PAYLOAD_TOO_LARGE', `artifact larger than ${bytesMax} bytes`);
-  return { path: real, mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid };
+  return real;
 }

@@ -46,7 +46,7 @@ export const ERROR_CODES = {
     retryable: false,
     fault: false,
     meaning:
-      "start-up: a private key or secret file is readable or writable by group or others, a file that grants access or sets policy (client registry, --config, tezos keys file) or a firmware key directory, certificate, HSM reference or PKCS#11 module is writable by them, any of these (or a SQLite state directory) sits under a directory they may write in (not sticky: the one holding it or any above it, as named and where symlinks lead), or any of them is owned by another user than the daemon's or root (exit 78)",
+      "start-up: a private key or secret file is readable or writable by group or others, a file that grants access or sets policy (client registry, --config, tezos keys file) or a firmware key directory, certificate, HSM reference or PKCS#11 module is writable by them, any of these (or a SQLite state directory, or the firmware --http-temp-dir: itself too, unless sticky) sits under a directory they may write in (not sticky: the one holding it or any above it, as named and where symlinks lead), or any of them is owned by another user than the daemon's or root (exit 78)",
   },
   HSM_LOGIN_FAILED: { retryable: false, fault: false, meaning: 'start-up: the PKCS#11 token refused the login (exit 78)' },
 } as const satisfies Record<string, { retryable: boolean; fault: boolean; meaning: string }>;

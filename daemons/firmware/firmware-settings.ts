@@ -7,6 +7,7 @@ import type { Command, OptionValues } from '@commander-js/extra-typings';
 import { listenSettings, required, type ListenOptionValues, type ListenSettings } from '../../lib/config/daemon-options.js';
 import { parseCount, parseMilliseconds, parsePort } from '../../lib/config/numbers.js';
 import { DaemonError } from '../../lib/errors.js';
+import { checkTempDirectory } from '../../lib/keys/key-file.js';
 import { DEFAULT_FIRMWARE_HTTP_LIMITS, FIRMWARE_HTTP_SPARE_CONNECTIONS, type FirmwareHttpLimits } from './firmware-limits.js';
 import {
   addTransparencyLogDirOption,
@@ -130,10 +131,17 @@ function httpSettings(opts: FirmwareOptionValues, listen: ListenSettings): Firmw
   return {
     host: opts.httpHost,
     port: opts.httpPort,
-    tempDir: realDir(opts.httpTempDir || os.tmpdir(), '--http-temp-dir'),
+    tempDir: tempDir(opts.httpTempDir || os.tmpdir()),
     menderArtifactRoot: artifactRoot === null ? null : realDir(artifactRoot, '--mender-artifact-root'),
     limits,
   };
+}
+
+/** --http-temp-dir, real, where only this daemon's user or root may rename (or sticky, as /tmp): see checkTempDirectory. */
+function tempDir(dir: string): string {
+  const real = realDir(dir, '--http-temp-dir');
+  checkTempDirectory(dir, '--http-temp-dir');
+  return real;
 }
 
 /** A directory option as a real path (symlinks resolved), so later containment checks compare like with like. */

@@ -126,6 +126,26 @@ export function checkStateDirectory(dir: string): void {
 }
 
 /**
+ * A directory the daemon makes its private directories in (--http-temp-dir), under the same rule,
+ * itself included: owned by this daemon's user or root, and not letting group or others rename in
+ * it (or above it, as named and where symlinks lead) unless sticky like /tmp. Whoever may rename
+ * there could move the daemon's upload directory away and put their own, with links in it, in its place.
+ */
+export function checkTempDirectory(dir: string, what: string): void {
+  const real = fs.realpathSync(dir);
+  const stat = fs.statSync(real);
+  if (!ownedByUs(stat)) throw ownerError(dir, what, stat.uid);
+  if ((stat.mode & 0o022) !== 0 && (stat.mode & 0o1000) === 0) {
+    const shown = (stat.mode & 0o7777).toString(8).padStart(4, '0');
+    throw new DaemonError(
+      'KEY_FILE_INSECURE',
+      `${what} ${dir} has mode ${shown}; group or others could replace what the daemon makes in it (chmod go-w, or chmod +t as /tmp, ${real})`,
+    );
+  }
+  checkAncestors(dir, what, path.dirname(path.resolve(dir)), path.dirname(real));
+}
+
+/**
  * Refuses `subject` when one of `starts` (the place as named, and where symlinks lead) or a
  * directory above it lets group or others rename in it (not sticky). Each directory is looked at
  * once: the two chains are usually one.

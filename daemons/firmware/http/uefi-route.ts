@@ -4,7 +4,7 @@
 // with that CMS appended; detached (signerd's addition): the Authenticode PKCS#7 alone.
 import crypto from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { appendFile, copyFile, readFile, truncate, writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { DaemonError } from '../../../lib/errors.js';
@@ -51,13 +51,33 @@ export function uefiRoute(keyRoot: KeyRoot, limits: FirmwareHttpLimits): UploadR
       if (signingType === 'signature') {
         await writeFile(out, cms, { flag: 'wx', mode: 0o600 });
       } else {
-        await copyFile(artifact.path, out, 0);
-        await truncate(out, Math.ceil(artifact.size / TEGRA_ATTACH_ALIGN_BYTES) * TEGRA_ATTACH_ALIGN_BYTES);
-        await appendFile(out, cms);
+        await writeAttached(artifact.path, out, cms);
       }
       return attachment(out, REPLY_NAME);
     },
   };
+}
+
+/**
+ * attach_signature's reply: the file, zeros up to the next 2048 bytes, the CMS. Created (never an
+ * existing name) and written through one descriptor, as every reply is: nothing follows a link
+ * that might be put in the request's directory.
+ */
+async function writeAttached(file: string, out: string, cms: Buffer): Promise<void> {
+  const handle = await open(out, 'wx', 0o600);
+  try {
+    let size = 0;
+    for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+      // writeFile on a handle: from where the last write ended, all of it (write() may stop short).
+      await handle.writeFile(chunk);
+      size += chunk.length;
+    }
+    const padded = Math.ceil(size / TEGRA_ATTACH_ALIGN_BYTES) * TEGRA_ATTACH_ALIGN_BYTES;
+    await handle.truncate(padded);
+    await handle.write(cms, 0, cms.length, padded);
+  } finally {
+    await handle.close();
+  }
 }
 
 async function signDetached(signer: DigestSigner, image: Buffer): Promise<Buffer> {

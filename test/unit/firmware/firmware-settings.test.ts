@@ -1,5 +1,7 @@
 // The firmware options as the daemon reads them: defaults, the queue's byte budget checked
 // against the largest upload, and a connection cap that never bites before the queue does.
+import fs from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
 import { Command } from '@commander-js/extra-typings';
 import { addListenOptions } from '../../../lib/config/daemon-options.js';
@@ -62,4 +64,42 @@ t.test('the key root is required; directories are checked at start-up', async (t
     'a missing --mender-artifact-root',
   );
   t.equal(settings(['--no-http', '--mender-artifact-root', '/nonexistent/artifacts']).http, null, 'not checked when HTTP is off');
+});
+
+t.test('--http-temp-dir: nobody else may rename in it (or above it) unless it is sticky', async (t) => {
+  const base = fs.realpathSync(t.testdir({ open: {}, sticky: {}, mine: {}, wide: { inner: {} }, links: {} }));
+  const at = (...p: string[]): string => path.join(base, ...p);
+  fs.chmodSync(at('open'), 0o777);
+  fs.chmodSync(at('sticky'), 0o1777);
+  fs.chmodSync(at('mine'), 0o700);
+  fs.chmodSync(at('wide'), 0o775);
+  fs.chmodSync(at('links'), 0o777);
+  fs.symlinkSync(at('mine'), at('links', 'tmp'));
+  const tempDir = (dir: string): string | undefined => settings(['--http-temp-dir', dir]).http?.tempDir;
+  t.equal(
+    codeOf(() => tempDir(at('open'))),
+    'KEY_FILE_INSECURE',
+    'mode 0777: others could move the upload directory away',
+  );
+  t.equal(
+    codeOf(() => tempDir(at('wide', 'inner'))),
+    'KEY_FILE_INSECURE',
+    'under a group-writable directory',
+  );
+  t.equal(
+    codeOf(() => tempDir(at('links', 'tmp'))),
+    'KEY_FILE_INSECURE',
+    'a link to it in a directory others may write in',
+  );
+  t.equal(tempDir(at('sticky')), at('sticky'), 'mode 1777 (as /tmp) is accepted');
+  t.equal(tempDir(at('mine')), at('mine'), 'mode 0700 is accepted');
+  if (fs.statSync('/tmp').mode & 0o1000) t.equal(tempDir('/tmp'), '/tmp', '/tmp itself');
+  if (process.getuid?.() === 0) {
+    fs.chownSync(at('mine'), 65534, 65534);
+    t.equal(
+      codeOf(() => tempDir(at('mine'))),
+      'KEY_FILE_INSECURE',
+      "another user's (not root's) directory",
+    );
+  }
 });

@@ -248,7 +248,7 @@ function bundle() {
     "write the offline bundle of a signature's sign entry: the entry, its inclusion proof and the checkpoint (c2sp.org/tlog-proof)",
   )
     .argument('<signature>', 'the signature, hex or Tezos base58check')
-    .option('--out <file>', 'write the bundle here instead of stdout');
+    .option('--out <file>', 'write the bundle to this new file (an existing one is refused) instead of stdout');
   return cmd.action((signatureText) =>
     runLog(cmd, () => {
       const opts = cmd.opts();
@@ -266,7 +266,8 @@ function bundle() {
         throw new DaemonError('NOT_FOUND', "the tiles do not lead to the checkpoint's root; run signerd log audit");
       }
       const text = formatProofBundle({ entry: signed.entry, index: signed.index, proof, checkpointNote: note });
-      if (opts.out) fs.writeFileSync(opts.out, text, { mode: 0o644 });
+      // A new file, as every admin command's output: never over an existing one, nor through a link.
+      if (opts.out) writeNewFile(opts.out, text, 0o644);
       else process.stdout.write(text);
       for (const other of found.published.filter((f) => f !== signed)) {
         process.stderr.write(`note: entry ${other.index} (${String(other.decoded?.['kind'])}) also names this signature\n`);

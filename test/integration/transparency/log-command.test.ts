@@ -88,18 +88,29 @@ t.test('signerd log', async (t) => {
   t.equal(publishNow.code, 0, publishNow.stderr);
   t.match(publishNow.stdout, /^signerd\.test\/log\n41\n/, 'checkpoint with the key first publishes what a crash left durable but unpublished');
 
-  const [verified, wrongKey, wrongSignature, fromKeyFile, forked, previous, mistypedKey, rotation, rotationSwapped, unkeyedAudit] = await Promise.all([
-    runSignerd(['log', 'verify', bundleFile, '--log-key', vkey, '--signature', edsig(tezosSignature)]),
-    runSignerd(['log', 'verify', bundleFile, '--log-key', other.vkey]),
-    runSignerd(['log', 'verify', bundleFile, '--log-key', vkey, '--signature', signatureOf('sig', 2).toString('hex')]),
-    runSignerd(['log', 'verify', '-', '--log-key', path.join(dir, 'vkey')], fs.readFileSync(bundleFile, 'utf8')),
-    runSignerd(['log', 'audit', forkDir, '--log-key', vkey, '--previous', path.join(dir, 'early-checkpoint')]),
-    runSignerd(['log', 'audit', logDir, '--log-key', vkey, '--previous', path.join(dir, 'early-checkpoint')]),
-    runSignerd(['log', 'audit', logDir, '--log-key', 'signerd.test/log+nothex+AAAA']),
-    runSignerd(['log', 'verify', bundleFile, '--log-key', vkey, '--log-key', other.vkey]),
-    runSignerd(['log', 'verify', bundleFile, '--log-key', other.vkey, '--log-key', vkey]),
-    runSignerd(['log', 'audit', logDir]),
-  ]);
+  const bundled = fs.readFileSync(bundleFile, 'utf8');
+  fs.writeFileSync(path.join(dir, 'victim'), 'not a bundle');
+  fs.symlinkSync(path.join(dir, 'victim'), path.join(dir, 'linked.tlog-proof'));
+  const [againOut, linkedOut, verified, wrongKey, wrongSignature, fromKeyFile, forked, previous, mistypedKey, rotation, rotationSwapped, unkeyedAudit] =
+    await Promise.all([
+      runSignerd(['log', 'bundle', edsig(tezosSignature), '--transparency-log', logDir, '--out', bundleFile]),
+      runSignerd(['log', 'bundle', edsig(tezosSignature), '--transparency-log', logDir, '--out', path.join(dir, 'linked.tlog-proof')]),
+      runSignerd(['log', 'verify', bundleFile, '--log-key', vkey, '--signature', edsig(tezosSignature)]),
+      runSignerd(['log', 'verify', bundleFile, '--log-key', other.vkey]),
+      runSignerd(['log', 'verify', bundleFile, '--log-key', vkey, '--signature', signatureOf('sig', 2).toString('hex')]),
+      runSignerd(['log', 'verify', '-', '--log-key', path.join(dir, 'vkey')], fs.readFileSync(bundleFile, 'utf8')),
+      runSignerd(['log', 'audit', forkDir, '--log-key', vkey, '--previous', path.join(dir, 'early-checkpoint')]),
+      runSignerd(['log', 'audit', logDir, '--log-key', vkey, '--previous', path.join(dir, 'early-checkpoint')]),
+      runSignerd(['log', 'audit', logDir, '--log-key', 'signerd.test/log+nothex+AAAA']),
+      runSignerd(['log', 'verify', bundleFile, '--log-key', vkey, '--log-key', other.vkey]),
+      runSignerd(['log', 'verify', bundleFile, '--log-key', other.vkey, '--log-key', vkey]),
+      runSignerd(['log', 'audit', logDir]),
+    ]);
+  t.equal(againOut.code, 78, 'bundle --out never overwrites a file');
+  t.match(againOut.stderr, `CONFIG_INVALID: ${bundleFile} exists; refusing to overwrite it`);
+  t.equal(fs.readFileSync(bundleFile, 'utf8'), bundled, 'which is left as it was');
+  t.equal(linkedOut.code, 78, 'nor writes through a link');
+  t.equal(fs.readFileSync(path.join(dir, 'victim'), 'utf8'), 'not a bundle', "the link's target is left as it was");
   t.equal(rotation.code, 0, 'verify with two keys (a rotation): the one that signed is enough, first named');
   t.equal(rotationSwapped.code, 0, 'or second');
   t.equal(unkeyedAudit.code, 0, 'audit without --log-key checks the tiles');

@@ -7,7 +7,7 @@ import { isPkcs11Uri, parsePkcs11Uri } from '../../../lib/keys/pkcs11-uri.js';
 import type { TezosCurve } from '../keys/curve-signature.js';
 import { checkHsmCurve, openHsmTezosKey, type HsmTezosKey } from '../keys/hsm-tezos-key.js';
 import { curveOfPublicKeyHash, decodePublicKey, publicKeyHashOf } from '../keys/key-encoding.js';
-import { invalid } from './json-values.js';
+import { invalid, shown } from './json-values.js';
 
 /** An HSM key as keys.json names it; the key itself is opened by `openHsmEntry`. */
 export interface HsmKeyEntry {
@@ -87,8 +87,8 @@ function claimedPkh(claims: string[], where: string): string {
   let pkh: string | null = null;
   for (const claim of claims) {
     const hash = curveOfPublicKeyHash(claim) !== null ? claim : decodePublicKey(claim) !== null ? publicKeyHashOf(claim) : null;
-    if (hash === null) throw invalid(where, `"${claim.slice(0, 60)}" is not a key hash or public key`);
-    if (pkh !== null && hash !== pkh) throw invalid(where, `${claim.slice(0, 60)} and ${pkh} name different keys`);
+    if (hash === null) throw invalid(where, `"${shown(claim)}" is not a key hash or public key`);
+    if (pkh !== null && hash !== pkh) throw invalid(where, `${shown(claim)} and ${pkh} name different keys`);
     pkh = hash;
   }
   if (pkh === null) throw invalid(where, 'an HSM key must be named by its tz1/tz2/tz3 key hash or public key (entry name, pkh or public_key)');

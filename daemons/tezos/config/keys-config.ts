@@ -8,10 +8,10 @@ import type { HsmKeyOptions } from '../../../lib/keys/pkcs11-signing-key.js';
 import { HSM_TOP_FIELDS, hsmEntryOf, openHsmEntry, type HsmKeyEntry } from './hsm-key-entry.js';
 import type { HsmTezosKey } from '../keys/hsm-tezos-key.js';
 import { decodePublicKey, publicKeyHashOf } from '../keys/key-encoding.js';
-import { SECRET_KEY_PREFIXES, secretKeyText } from '../keys/secret-key-text.js';
+import { SECRET_KEY_PREFIXES, secretKeyText, withoutOctezTag } from '../keys/secret-key-text.js';
 import { loadTezosKey, type TezosKey } from '../keys/tezos-key.js';
 import type { KeyPolicy } from '../policy/key-policy.js';
-import { asObject, invalid, stringList } from './json-values.js';
+import { asObject, invalid, shown, stringList } from './json-values.js';
 import { parsePolicy } from './policy-config.js';
 import { jsonSyntaxError } from '../../../lib/config/config-file.js';
 
@@ -119,7 +119,7 @@ function parseTezosConfig(file: string, opts: { passphraseFile?: string }): { co
     throw new DaemonError('CONFIG_INVALID', `keys file ${file}: not valid JSON (${jsonSyntaxError(err as SyntaxError, text)})`);
   }
   const top = asObject(parsed, `keys file ${file}`);
-  for (const field of Object.keys(top)) if (!TOP_FIELDS.has(field)) throw invalid(`${file}: ${field}`, 'unknown field');
+  for (const field of Object.keys(top)) if (!TOP_FIELDS.has(field)) throw invalid(`${file}: ${shown(field)}`, 'unknown field');
   // A file holding secret keys must be as private as a key file (checked on the mode it was read with).
   if (INLINE_SECRET.test(text) || /"(secret_key|private_key)"/.test(text)) checkMode(file, 'keys file', mode, SECRET_MODE_CHECK);
   const passphrase = opts.passphraseFile ? readPassphraseFile(opts.passphraseFile) : undefined;
@@ -152,10 +152,10 @@ function bindSettings(top: Record<string, unknown>, file: string): { bindAddr?: 
 
 function publicKeys(value: unknown, where: string): string[] {
   const list = stringList(value, where);
-  for (const pk of list) {
+  list.forEach((pk, i) => {
     if (decodePublicKey(pk) === null)
-      throw invalid(where, `"${pk.slice(0, 60)}" is not a public key (edpk…/sppk…/p2pk…/BLpk…; key hashes cannot verify signatures)`);
-  }
+      throw invalid(`${where}[${i}]`, `"${shown(pk)}" is not a public key (edpk…/sppk…/p2pk…/BLpk…; key hashes cannot verify signatures)`);
+  });
   return list;
 }
 
@@ -164,11 +164,14 @@ function loadKeys(value: unknown, ctx: KeyContext): ParsedEntry[] {
   if (Array.isArray(value)) {
     value.forEach((item, i) => {
       if (typeof item !== 'string') throw invalid(`${ctx.file}: keys[${i}]`, 'expected "key[:signer[:args]]"');
-      entries.push([item, {}, `keys[${i}]`]);
+      entries.push([withoutOctezTag(item), {}, `keys[${i}]`]);
     });
   } else {
+    // Named by key hash or public key (and signer, HSM label), an entry is labelled so; named by anything
+    // else (a secret key) by its place.
     Object.entries(asObject(value ?? {}, `${ctx.file}: keys`)).forEach(([name, entry], i) => {
-      entries.push([name, asObject(entry ?? {}, `${ctx.file}: keys[${i}]`), SECRET_TEXT.test(name) ? `keys[${i}]` : `keys.${name}`]);
+      const label = name.split(':').every((part) => shown(part) === part) ? `keys.${name}` : `keys[${i}]`;
+      entries.push([withoutOctezTag(name), asObject(entry ?? {}, `${ctx.file}: keys[${i}]`), label]);
     });
   }
   const parsed: ParsedEntry[] = [];
@@ -191,10 +194,10 @@ function loadEntry(name: string, entry: Record<string, unknown>, where: string, 
   if (signer !== 'local')
     throw invalid(
       where,
-      `signer "${JSON.stringify(signer).slice(0, 20)}" is not supported; give a local secret key (secret_key or secret_key_file) or an HSM key (pkcs11_uri)`,
+      `signer ${typeof signer === 'string' ? `"${shown(signer)}"` : 'that is not a string'} is not supported; give a local secret key (secret_key or secret_key_file) or an HSM key (pkcs11_uri)`,
     );
   if (uriField !== undefined) throw invalid(`${where}.pkcs11_uri`, 'an HSM key needs signer "pkcs11_hsm" or no signer, not "local"');
-  for (const field of Object.keys(entry)) if (!ENTRY_FIELDS.has(field)) throw invalid(`${where}.${field}`, 'unknown field');
+  for (const field of Object.keys(entry)) if (!ENTRY_FIELDS.has(field)) throw invalid(`${where}.${shown(field)}`, 'unknown field');
   const secret = secretOf(keyText, entry, where, ctx);
   if (secret === null) throw invalid(where, 'no secret key (secret_key, private_key or secret_key_file)');
   let key;
@@ -206,8 +209,7 @@ function loadEntry(name: string, entry: Record<string, unknown>, where: string, 
   }
   const claimed = [keyText, entry['public_key'], entry['pkh']].filter((v): v is string => typeof v === 'string' && v !== '' && !SECRET_TEXT.test(v));
   for (const c of claimed) {
-    if (c !== key.pkh && c !== key.publicKey && publicKeyHashOf(c) !== key.pkh)
-      throw invalid(where, `${c.slice(0, 60)} does not match the secret key (${key.pkh})`);
+    if (c !== key.pkh && c !== key.publicKey && publicKeyHashOf(c) !== key.pkh) throw invalid(where, `${shown(c)} does not match the secret key (${key.pkh})`);
   }
   const policyValue = entry['policy'] !== undefined ? entry['policy'] : ctx.globalPolicy;
   const policy: KeyPolicy = parsePolicy(policyValue, `${where}.policy`, key.curve === 'bls12-381');
@@ -218,7 +220,7 @@ function loadEntry(name: string, entry: Record<string, unknown>, where: string, 
 
 /** An HSM key: named by pkh or public key, never with a secret beside it; opened later. */
 function loadHsmEntry(keyText: string, nameArgs: string[], entry: Record<string, unknown>, where: string, ctx: KeyContext): ParsedEntry {
-  for (const field of Object.keys(entry)) if (!ENTRY_FIELDS.has(field)) throw invalid(`${where}.${field}`, 'unknown field');
+  for (const field of Object.keys(entry)) if (!ENTRY_FIELDS.has(field)) throw invalid(`${where}.${shown(field)}`, 'unknown field');
   for (const field of ['secret_key', 'private_key', 'secret_key_file']) {
     if (entry[field] !== undefined) throw invalid(`${where}.${field}`, 'an HSM key has no secret key in keys.json');
   }
@@ -240,7 +242,7 @@ function secretOf(keyText: string, entry: Record<string, unknown>, where: string
     const v = entry[field];
     if (v === undefined) continue;
     if (typeof v !== 'string') throw invalid(`${where}.${field}`, 'expected a b58 secret key');
-    return v;
+    return withoutOctezTag(v);
   }
   const fileField = entry['secret_key_file'];
   if (fileField !== undefined) {

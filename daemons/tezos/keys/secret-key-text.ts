@@ -29,10 +29,12 @@ export const SECRET_KEY_PREFIXES: readonly string[] = TEZOS_CURVES.flatMap((curv
 
 /** The text of a secret key file: one b58 key, optionally octez's `unencrypted:` / `encrypted:` tag. */
 export function secretKeyText(file: Buffer): string {
-  return file
-    .toString('utf8')
-    .trim()
-    .replace(/^(unencrypted|encrypted):/, '');
+  return withoutOctezTag(file.toString('utf8').trim());
+}
+
+/** A key without the `unencrypted:` / `encrypted:` tag octez writes before it in its secret_keys file. */
+export function withoutOctezTag(text: string): string {
+  return text.replace(/^(unencrypted|encrypted):/, '');
 }
 
 /** The form of a secret key text, or null if it is not one (checksum and length checked). */

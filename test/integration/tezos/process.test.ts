@@ -6,7 +6,7 @@ import path from 'node:path';
 import t from 'tap';
 import { runSignerd, startDaemon } from '../../helpers/daemon.js';
 import { request } from '../../helpers/line-client.js';
-import { seedKeys, serveTezos, tempDir, TZ1, writeKeys } from './fixtures.js';
+import { seedKeys, serveTezos, tempDir, TZ1, TZ2, writeKeys } from './fixtures.js';
 
 t.test('keygen → keys.json with secret_key_file → daemon', async (t) => {
   const dir = tempDir(t);
@@ -88,6 +88,42 @@ t.test('start-up refusals exit 78', async (t) => {
   const open = await runSignerd(['tezos', '--keys', ok, '--port', '0', '--http-port', '0', '--http-host', '0.0.0.0', '--state-dir', path.join(dir, 'state')]);
   t.equal(open.code, 78, 'plaintext HTTP beyond loopback: exit 78');
   t.notMatch(open.stdout, /"listening"/, 'and no listener was announced before the refusal');
+});
+
+/** Whether any 6 characters of a secret key past its 4-character prefix show in the text. */
+function quotesSecret(text: string, secret: string): boolean {
+  for (let i = 4; i + 6 <= secret.length; i++) if (text.includes(secret.slice(i, i + 6))) return true;
+  return false;
+}
+
+t.test("octez's unencrypted: form is a secret key; no refusal quotes a secret (secrets probe)", async (t) => {
+  const dir = tempDir(t);
+  const run = (keys: string, more: string[] = []) =>
+    runSignerd(['tezos', 'serve', '--keys', keys, '--state-dir', path.join(dir, 'state'), '--port', '0', '--http-port', '0', ...more]);
+  // The probe's repro: no watermark store yet, so a refusal after the key loaded.
+  const tagged = writeKeys(dir, { keys: { [`unencrypted:${TZ1.sk}`]: {} } }, 'tagged.json');
+  const first = await run(tagged);
+  t.equal(first.code, 78);
+  t.match(first.stderr, /CONFIG_INVALID: no watermark store/, 'the key loaded; the start stopped at the watermark store');
+  t.notOk(quotesSecret(first.stdout + first.stderr, TZ1.sk), 'neither stderr nor the log holds the key');
+  const d = await startDaemon(['tezos', '--keys', tagged, '--port', '0', '--no-http', '--state-dir', path.join(dir, 'state'), '--init-watermarks']);
+  t.teardown(() => d.stop('SIGKILL'));
+  t.equal(await request(d.port, `pubkey ${TZ1.pkh}`), TZ1.pk, 'served');
+  t.equal(await d.stop('SIGTERM'), 0);
+  const refusals: Array<[string, unknown]> = [
+    ['a secret in authorized_keys', { keys: { [TZ1.pkh]: { secret_key: TZ1.sk } }, authorized_keys: [TZ2.sk] }],
+    ['a secret after a key hash', { keys: { [`${TZ1.pkh}:unencrypted:${TZ2.sk}`]: {} } }],
+    ['a secret as a signer', { keys: { [TZ1.pkh]: { secret_key: TZ1.sk, signer: TZ2.sk } } }],
+    ['a secret as a field name', { keys: { [TZ1.pkh]: { secret_key: TZ1.sk, [TZ2.sk]: 1 } } }],
+    ['a secret as a public key', { keys: { [TZ1.pkh]: { secret_key: TZ1.sk, public_key: `unencrypted:${TZ2.sk}` } } }],
+    ['a mistyped tagged secret', { keys: [`unencrypted:${TZ2.sk.slice(0, -1)}x`] }],
+  ];
+  for (const [label, config] of refusals) {
+    const out = await run(writeKeys(dir, config, 'refused.json'));
+    t.equal(out.code, 78, `${label}: exit 78`);
+    t.match(out.stderr, /CONFIG_INVALID|KEY_LOAD_FAILED/, `${label}: ${out.stderr.trim()}`);
+    t.notOk(quotesSecret(out.stdout + out.stderr, TZ1.sk) || quotesSecret(out.stdout + out.stderr, TZ2.sk), `${label}: no secret in stderr or the log`);
+  }
 });
 
 t.test('a new, empty watermark store is said at warn, once: the start that has no record of earlier signatures', async (t) => {

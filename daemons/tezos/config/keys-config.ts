@@ -36,6 +36,8 @@ export interface TezosConfig {
 const SECRET_TEXT = new RegExp(`^(${SECRET_KEY_PREFIXES.join('|')})`);
 /** Anything in the file that looks like an inline b58 secret key. */
 const INLINE_SECRET = new RegExp(`(${SECRET_KEY_PREFIXES.join('|')})[1-9A-HJ-NP-Za-km-z]{40,}`);
+/** Fields that hold a secret key whatever their value looks like. */
+const SECRET_FIELDS = new Set(['secret_key', 'private_key']);
 /** Seed fields for its AWS and ratchet back ends: accepted and ignored (signerd has its own). */
 const IGNORED_FIELDS = new Set(['chain_ratchet', 'ratchet', 'aws_region', 'ddb_table']);
 const TOP_FIELDS = new Set(['keys', 'policy', 'authorized_keys', 'bind_addr', 'bind_port', ...HSM_TOP_FIELDS, ...IGNORED_FIELDS]);
@@ -118,10 +120,10 @@ function parseTezosConfig(file: string, opts: { passphraseFile?: string }): { co
   } catch (err) {
     throw new DaemonError('CONFIG_INVALID', `keys file ${file}: not valid JSON (${jsonSyntaxError(err as SyntaxError, text)})`);
   }
+  // A file holding secret keys must be as private as a key file (checked on the mode it was read with).
+  if (holdsSecret(parsed)) checkMode(file, 'keys file', mode, SECRET_MODE_CHECK);
   const top = asObject(parsed, `keys file ${file}`);
   for (const field of Object.keys(top)) if (!TOP_FIELDS.has(field)) throw invalid(`${file}: ${shown(field)}`, 'unknown field');
-  // A file holding secret keys must be as private as a key file (checked on the mode it was read with).
-  if (INLINE_SECRET.test(text) || /"(secret_key|private_key)"/.test(text)) checkMode(file, 'keys file', mode, SECRET_MODE_CHECK);
   const passphrase = opts.passphraseFile ? readPassphraseFile(opts.passphraseFile) : undefined;
   try {
     const ctx: KeyContext = { file, top, passphrase, globalPolicy: top['policy'] };
@@ -131,6 +133,29 @@ function parseTezosConfig(file: string, opts: { passphraseFile?: string }): { co
   } finally {
     passphrase?.fill(0);
   }
+}
+
+/**
+ * Whether parsed keys.json holds a secret key anywhere: a `secret_key` / `private_key` field, or a
+ * name or string holding an inline b58 secret. Decided on the parsed values, not the file's text, so
+ * a JSON escape (`"\u0065dsk…"`) hides nothing; walked without recursion, as nesting is unbounded.
+ */
+function holdsSecret(parsed: unknown): boolean {
+  const pending: unknown[] = [parsed];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value === 'string') {
+      if (INLINE_SECRET.test(value)) return true;
+    } else if (Array.isArray(value)) {
+      for (const item of value) pending.push(item);
+    } else if (typeof value === 'object' && value !== null) {
+      for (const [name, inner] of Object.entries(value)) {
+        if (SECRET_FIELDS.has(name) || INLINE_SECRET.test(name)) return true;
+        pending.push(inner);
+      }
+    }
+  }
+  return false;
 }
 
 function bindSettings(top: Record<string, unknown>, file: string): { bindAddr?: string; bindPort?: number } {

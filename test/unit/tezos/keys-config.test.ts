@@ -108,6 +108,19 @@ t.test('secret-bearing files must be private', async (t) => {
   t.equal(failure(() => loadTezosConfig(viaFile, {})).code, 'KEY_FILE_INSECURE', 'key file 0640');
   fs.chmodSync(path.join(dir, 'loose.key'), 0o600);
   t.equal(loadTezosConfig(viaFile, {}).keys.size, 1, 'a keys.json without secrets may be 0644');
+  // Decided on the parsed content (secrets probe): a JSON escape in the text hides nothing.
+  const escapes: Array<[string, string]> = [
+    ['an escaped secret value', `{"keys": {"${tz1.pkh}": {"secret_key_file": "x", "public_key": "\\u0065${tz1.secretKey.slice(1)}"}}}`],
+    ['an escaped secret_key field', `{"keys": {"${tz1.pkh}": {"secret\\u005fkey": "\\u0065${tz1.secretKey.slice(1)}"}}}`],
+    ['an escaped list item', `{"keys": ["\\u0065${tz1.secretKey.slice(1)}"]}`],
+    ['an escaped entry name', `{"keys": {"\\u0065${tz1.secretKey.slice(1)}": {}}}`],
+  ];
+  for (const [label, text] of escapes) {
+    t.notOk(text.includes(tz1.secretKey.slice(0, 8)), `${label}: the text does not hold the secret as written`);
+    t.equal(failure(() => loadTezosConfig(write(dir, 'escaped.json', text, 0o644), {})).code, 'KEY_FILE_INSECURE', label);
+  }
+  const deep = write(dir, 'deep.json', `{"keys": [], "pad": ${'['.repeat(200000)}${']'.repeat(200000)}}`, 0o644);
+  t.equal(failure(() => loadTezosConfig(deep, {})).code, 'CONFIG_INVALID', 'deep nesting: an unknown field, not a stack overflow');
   const pass = write(dir, 'pass', 'x', 0o644);
   const enc = write(dir, 'enc.json', { keys: [tz3Encrypted.secretKey] });
   t.equal(failure(() => loadTezosConfig(enc, { passphraseFile: pass })).code, 'KEY_FILE_INSECURE', 'passphrase file 0644');

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DaemonError } from '../../lib/errors.js';
-import { ownedByUs, ownerError } from '../../lib/keys/key-file.js';
+import { checkSecretDirectory, ownedByUs, ownerError } from '../../lib/keys/key-file.js';
 import { hmacWithTransientKey, isZeroKey, replacedError } from './memory-secrets.js';
 import { KEY_BYTES, TABLE_BYTES, TABLE_KEYS, UNVERSIONED, tableFileName, type Mode32Files, type SecretSet } from './secret-set.js';
 
@@ -45,6 +45,8 @@ export function openMode32Files(dir: string, require: Mode32Files, readMsMax: nu
   // Requests open files under the directory as resolved now: pointing a symlinked --secret-dir at
   // a new set changes nothing until SIGHUP checks and loads that set.
   const { resolved, names } = readSecretDir(dir);
+  // As single and derived secrets: whoever may rename in the directory, or above it, could swap the tables.
+  checkSecretDirectory(dir, resolved, 'mode32 secret directory');
   const files = scanTableNames(names);
   if (files.size === 0) throw new DaemonError('KEY_LOAD_FAILED', `mode32: no secret files (0000 … ffff) in ${dir}`);
   if (require === 'all' && files.size < TABLE_KEYS) {

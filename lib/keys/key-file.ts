@@ -117,6 +117,15 @@ function checkFileDirectory(file: string, what: string): void {
 }
 
 /**
+ * A directory whose secret files are opened one by one rather than through readCheckedFile (mode32's
+ * 65,536 tables) under the rule each such read meets: it and every directory above it, as named
+ * (`dir`) and where symlinks lead (`resolved`, the path the files are then opened under).
+ */
+export function checkSecretDirectory(dir: string, resolved: string, what: string): void {
+  checkAncestors(dir, what, path.resolve(dir), resolved);
+}
+
+/**
  * A state directory (validity records, watermarks) under the same rule as a key's: whoever may
  * rename in it, or above it, could put an older database in its place (a revocation undone,
  * watermarks lowered) before the next start. Called once it exists.

@@ -30,6 +30,17 @@ t.test('start-up failures exit 78 with one clear line and no secret bytes', asyn
     /KEY_LOAD_FAILED: mode16 secret table .* expected exactly 2097152 bytes, found 2048/,
   ]);
   const m32 = mode32Dir(path.join(base, 'm32'), ['0000', 'ffff']);
+  // Every mode refuses a secret directory others may rename in (secrets probe: mode32 took it).
+  const open32 = mode32Dir(path.join(base, 'open32'), ['0000']);
+  fs.chmodSync(open32, 0o777);
+  cases.push([
+    'mode32 in a 0777 directory',
+    ['--mode', 'mode32', '--mode32-files', 'present', '--secret-dir', open32],
+    /KEY_FILE_INSECURE: mode32 secret directory .*open32 is under .*open32, which has mode 0777; .*chmod go-w/,
+  ]);
+  const openSingle = singleDir(path.join(base, 'open-single'));
+  fs.chmodSync(openSingle, 0o777);
+  cases.push(['single in a 0777 directory', ['--secret-dir', openSingle], /KEY_FILE_INSECURE: secret .* is under .*open-single, which has mode 0777/]);
   cases.push(['mode32 without all files', ['--mode', 'mode32', '--secret-dir', m32], /KEY_LOAD_FAILED: mode32: 65534 of 65536 secret files are missing/]);
   cases.push([
     'key version in a seed mode',
@@ -61,7 +72,8 @@ t.test('start-up failures exit 78 with one clear line and no secret bytes', asyn
   cases.push(['config typo', ['--config', config], /CONFIG_INVALID: config file .*unknown option "mdoe"/]);
   const secretHex = fs.readFileSync(path.join(single, 'secret')).toString('hex');
   for (const [name, args, stderr] of cases) {
-    const run = await runSignerd(['hmac', ...ports, ...args]);
+    // Bounded: a case wrongly accepted would serve until killed.
+    const run = await runSignerd(['hmac', ...ports, ...args], undefined, undefined, 30_000);
     t.equal(run.code, 78, `${name}: exit 78`);
     t.match(run.stderr, stderr, name);
     t.notOk((run.stdout + run.stderr).includes(secretHex), `${name}: no secret bytes in the output`);

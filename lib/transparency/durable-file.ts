@@ -1,6 +1,7 @@
 // Writing the log's public files so that a crash leaves either the old file or the whole new one:
 // a temporary file beside the target, fsync, rename, then fsync of every directory that changed.
 // Files are 0644 and directories 0755 whatever the umask: access is governed by the log directory.
+// Below the log directory every directory must be a real one: no write or removal goes through a link.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,7 +25,8 @@ export interface DirectorySync {
 
 /**
  * `root`: the directory the writes go under (the log's); it is never made again once gone, since the
- * log that was there went with it (the sequencer then refuses appends).
+ * log that was there went with it (the sequencer then refuses appends), and a symbolic link below it
+ * on the way to a write is refused (refuseLinksBelow).
  */
 export function directorySync(root?: string): DirectorySync {
   const dirs = new Set<string>();
@@ -35,9 +37,12 @@ export function directorySync(root?: string): DirectorySync {
   };
   return {
     ensure(dir) {
+      if (root !== undefined) refuseLinksBelow(root, dir);
       if (fs.existsSync(dir)) return;
       if (root !== undefined && !fs.existsSync(root)) throw new DaemonError('LOG_UNAVAILABLE', `the log directory ${root} is gone; it is not made again`);
       const first = makeDirectory(dir, PUBLIC_DIR_MODE);
+      // mkdir takes a link made meanwhile for the directory it would have made: look again before chmod.
+      if (root !== undefined) refuseLinksBelow(root, dir);
       if (first === undefined) return;
       // makeDirectory names what it made by absolute path: walk up from the absolute form of dir.
       for (let d = path.resolve(dir); ; d = path.dirname(d)) {
@@ -71,6 +76,36 @@ export function directorySync(root?: string): DirectorySync {
       );
     },
   };
+}
+
+/**
+ * Refuses a symbolic link at any directory from below `root` down to `dir` (lstat, not stat). The log
+ * directory belongs to the service user, and an admin command run as root (revoke with
+ * --transparency-log) writing through `tile/entries/000.p` → elsewhere would make root-owned files,
+ * or remove them, where that user chose. `root` itself may be a link: the operator named it. A missing
+ * directory ends the walk: it is made as a real one.
+ */
+export function refuseLinksBelow(root: string, dir: string): void {
+  const top = path.resolve(root);
+  const relative = path.relative(top, path.resolve(dir));
+  if (relative === '' || relative.startsWith('..') || path.isAbsolute(relative)) return;
+  let at = top;
+  for (const part of relative.split(path.sep)) {
+    at = path.join(at, part);
+    let stat: fs.Stats;
+    try {
+      stat = fs.lstatSync(at);
+    } catch {
+      return;
+    }
+    if (stat.isSymbolicLink()) {
+      throw new DaemonError(
+        'LOG_UNAVAILABLE',
+        `${at} is a symbolic link; the transparency log writes only into real directories under ${root} (remove the link)`,
+      );
+    }
+    if (!stat.isDirectory()) return;
+  }
 }
 
 const TEMPORARY = /\.tmp-(\d+)-[0-9a-f]{8}$/;

@@ -108,7 +108,7 @@ export async function fetchLog(conn: MirrorConnection, dir: string, key: NoteVer
   const agent = agentFor(conn);
   const result: MirrorFetch = { note: '', checkpoint: null, created: [], kept: 0, problems: [] };
   // Written as the log writes its own files: whole or not at all, and durable before the checkpoint names them.
-  const dirs = directorySync();
+  const dirs = directorySync(dir);
   try {
     await fetchInto(conn, agent, dir, key, result, dirs);
     dirs.flush();
@@ -178,7 +178,7 @@ export function removeFetched(dir: string, created: readonly string[]): void {
 
 /** Puts the audited checkpoint in place: the mirror now covers it. */
 export function writeMirroredCheckpoint(dir: string, note: string): void {
-  const dirs = directorySync();
+  const dirs = directorySync(dir);
   writeFileAtomically(path.join(dir, CHECKPOINT_PATH), Buffer.from(note, 'utf8'), dirs);
   dirs.flush();
 }

@@ -8,7 +8,7 @@ import { DaemonError } from '../errors.js';
 import { encodeEntryBundle } from './entry-bundle.js';
 import { rootHash } from './merkle-tree.js';
 import { checkpointOfNote, type Checkpoint } from './checkpoint.js';
-import { directorySync, removeStaleTemporaries, writeFileAtomically, writeFileAtomicallyAsync, writeTemporary } from './durable-file.js';
+import { directorySync, refuseLinksBelow, removeStaleTemporaries, writeFileAtomically, writeFileAtomicallyAsync, writeTemporary } from './durable-file.js';
 import { CHECKPOINT_PATH, TILE_HEIGHT, TILE_WIDTH, entryBundlePath, hashesAtLevel, tilePath, tilesAdded, type TileRef } from './tile-layout.js';
 import type { Sequencer } from './sequencer-db.js';
 
@@ -87,7 +87,10 @@ function removeCoveredPartials(dir: string, tiles: readonly TileRef[]): void {
     if (tile.width !== TILE_WIDTH) continue;
     const full = { ...tile, width: TILE_WIDTH };
     for (const p of tile.level === 0 ? [tilePath(full), entryBundlePath(full)] : [tilePath(full)]) {
-      fs.rmSync(path.join(dir, `${p}.p`), { recursive: true, force: true });
+      const partial = path.join(dir, `${p}.p`);
+      // A link on the way would lead the removal elsewhere (the `.p` itself, if a link, is unlinked).
+      refuseLinksBelow(dir, path.dirname(partial));
+      fs.rmSync(partial, { recursive: true, force: true });
     }
   }
 }
@@ -140,14 +143,18 @@ export async function publishCheckpoint(dir: string, seq: Sequencer, size: numbe
 
 /** Writers only ever write at the right edge of the tree and the checkpoint: look for leftovers there. */
 function removeEdgeTemporaries(dir: string, size: number): void {
-  removeStaleTemporaries(dir);
+  const sweep = (d: string): void => {
+    refuseLinksBelow(dir, d);
+    removeStaleTemporaries(d);
+  };
+  sweep(dir);
   for (let level = 0; level === 0 || hashesAtLevel(size, level) > 0; level++) {
     const index = Math.floor(hashesAtLevel(size, level) / TILE_WIDTH);
     for (const i of index > 0 ? [index - 1, index] : [index]) {
       const full = { level, index: i, width: TILE_WIDTH };
       for (const p of level === 0 ? [tilePath(full), entryBundlePath(full)] : [tilePath(full)]) {
-        removeStaleTemporaries(path.dirname(path.join(dir, p)));
-        removeStaleTemporaries(path.join(dir, `${p}.p`));
+        sweep(path.dirname(path.join(dir, p)));
+        sweep(path.join(dir, `${p}.p`));
       }
     }
   }

@@ -147,6 +147,56 @@ t.test('missing tiles and stale temporary files are repaired at open', async (t)
   t.ok(fs.existsSync(live), "a live process's temporary file is left alone");
 });
 
+t.test('a symbolic link in the tile tree is refused, never written or removed through (secrets probe)', async (t) => {
+  // The log directory is the service user's; an admin command run as root writing through a link it
+  // placed (tile/entries/000.p → elsewhere) would make root-owned files where that user chose.
+  const dir = t.testdir();
+  const { keyFile } = await makeKey(dir);
+  const logDir = path.join(dir, 'log');
+  const log = await openLog(logDir, keyFile);
+  await appendRange(log, 0, 3);
+  await log.publish();
+  const partial = path.join(logDir, 'tile/entries/000.p');
+  const elsewhere = path.join(dir, 'elsewhere');
+  const swap = (): void => {
+    fs.rmSync(elsewhere, { recursive: true, force: true });
+    fs.cpSync(partial, elsewhere, { recursive: true });
+    fs.rmSync(partial, { recursive: true });
+    fs.symlinkSync(elsewhere, partial);
+  };
+  // Placed while the log is open: the next publish writes there.
+  swap();
+  await appendRange(log, 3, 4);
+  const refused = await log.publish().then(
+    () => null,
+    (err: unknown) => err as { code?: string; message?: string },
+  );
+  t.match(refused, { code: 'LOG_UNAVAILABLE', message: /tile\/entries\/000\.p is a symbolic link/ }, 'the publish is refused, naming the link');
+  t.same(fs.readdirSync(elsewhere), ['3'], 'nothing was written where the link leads');
+  await log.close().catch(() => undefined);
+  // Placed while it was closed: opening (which repairs tiles and sweeps temporaries there) refuses.
+  fs.rmSync(partial);
+  fs.cpSync(elsewhere, partial, { recursive: true });
+  swap();
+  const reopened = await openLog(logDir, keyFile).then(
+    (l) => l.close().then(() => null),
+    (err: unknown) => err as { code?: string; message?: string },
+  );
+  t.match(reopened, { code: 'LOG_UNAVAILABLE', message: /tile\/entries\/000\.p is a symbolic link/ }, 'the open is refused');
+  t.same(fs.readdirSync(elsewhere), ['3'], 'and nothing was written there either');
+  // A link higher up (tile/entries itself) is refused the same way.
+  fs.rmSync(partial);
+  fs.cpSync(elsewhere, partial, { recursive: true });
+  const entries = path.join(logDir, 'tile/entries');
+  fs.renameSync(entries, path.join(dir, 'entries-elsewhere'));
+  fs.symlinkSync(path.join(dir, 'entries-elsewhere'), entries);
+  const higher = await openLog(logDir, keyFile).then(
+    (l) => l.close().then(() => null),
+    (err: unknown) => err as { code?: string; message?: string },
+  );
+  t.match(higher, { code: 'LOG_UNAVAILABLE', message: /tile\/entries is a symbolic link/ }, 'a linked tile/entries too');
+});
+
 t.test('a copy of a growing log (its checkpoint first, then its tiles) audits clean; newer files must agree where they overlap', async (t) => {
   const dir = t.testdir();
   const { keyFile, vkey } = await makeKey(dir);

@@ -2,6 +2,7 @@
 // key, a validity store takes a write and reads it back (a SQLite state directory takes a synced file),
 // and a directory a daemon serves from stays readable.
 import { randomBytes } from 'node:crypto';
+import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DaemonError } from '../errors.js';
@@ -80,7 +81,8 @@ export async function probeDirectory(dir: string, probeId: string): Promise<void
   const file = path.join(dir, `${PROBE_FILE_PREFIX}${probeId}`);
   const nonce = randomBytes(16);
   try {
-    const handle = await fs.open(file, 'w', 0o600);
+    // Never through a link someone put at the name.
+    const handle = await fs.open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, 0o600);
     try {
       await handle.writeFile(nonce);
       await handle.sync();

@@ -34,7 +34,8 @@ const publishes = new Set<Promise<boolean>>();
 function probeDisk(dir: string): void {
   const file = path.join(dir, `.readiness-probe-${process.pid}`);
   try {
-    const fd = fs.openSync(file, 'w', 0o600);
+    // Never through a link someone put at the name (an admin command may run as root here).
+    const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW, 0o600);
     try {
       fs.writeSync(fd, randomBytes(64));
       fs.fsyncSync(fd);

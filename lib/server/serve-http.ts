@@ -90,6 +90,18 @@ export interface RunningHttpServer {
   channelsReloaded(): void;
 }
 
+/** A request between its head and its one log record. */
+interface InProgress {
+  readonly req: http.IncomingMessage;
+  readonly res: http.ServerResponse;
+  /** Its outcome once its reply went out (or could not), while its work and directory are let go. */
+  decided: { outcome: string; failure: RequestFailure | undefined } | null;
+  /** Logs its record and counts it, unless it has one already (the drain deadline may log it first). */
+  record(outcome: string, failure: RequestFailure | undefined, reason?: string): void;
+}
+
+type RequestFailure = { code: ErrorCode; thrown: unknown };
+
 /** A connection's number and request counter, and when its current request began (for a request that never parses). */
 interface Connection {
   readonly conn: number;
@@ -131,8 +143,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
   /** The drain deadline has closed every connection: requests still waiting their turn were stopped by us. */
   let deadlinePassed = false;
   let nextConn = 0;
-  // Requests between their head and their log record: the drain deadline answers those still coming in.
-  const serving = new Set<{ req: http.IncomingMessage; res: http.ServerResponse }>();
+  // Requests between their head and their log record: the drain deadline answers and logs those
+  // still in progress, since the work they wait for may outlast the daemon.
+  const serving = new Set<InProgress>();
   const connections = new WeakMap<net.Socket, Connection>();
   const connectionOf = (socket: net.Socket): Connection => {
     let connection = connections.get(socket);
@@ -323,18 +336,32 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     const connection = connectionOf(req.socket);
     // A new request parsed: any body refused before it has ended.
     connection.bodyRefused = false;
-    const entry = { req, res };
-    connection.active = entry;
-    serving.add(entry);
     const started = process.hrtime.bigint();
     const fields: Record<string, unknown> = { conn: connection.conn, req: reqNo, method: req.method, path: logPath(req.url) };
     const ctx: RequestContext = { conn: connection.conn, req: fields['req'] as number, fields };
     const job: UploadJob = { admission: null, dir: null, work: null };
+    let logged = false;
+    const entry: InProgress = {
+      req,
+      res,
+      decided: null,
+      record(outcome, failure, reason) {
+        if (logged) return;
+        logged = true;
+        if (reason !== undefined) fields['reason'] = reason;
+        serving.delete(entry);
+        if (job.admission) fields['waitedMs'] = job.admission.waitedMs();
+        fields['status'] = res.headersSent ? res.statusCode : null;
+        logRequest(log, fields, started, outcome, failure, opts.metrics);
+      },
+    };
+    connection.active = entry;
+    serving.add(entry);
     inFlight++;
     void (async () => {
       let reply: HttpReply;
       let outcome = 'ok';
-      let failure: { code: ErrorCode; thrown: unknown } | undefined;
+      let failure: RequestFailure | undefined;
       try {
         reply = await answer(req, res, expectsContinue, ctx, job);
       } catch (thrown) {
@@ -361,18 +388,16 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
           connection.bodyRefused = true;
           discardRest(req, () => (connection.bodyRefused = false));
         }
-        serving.delete(entry);
+        entry.decided = { outcome, failure };
         if (connection.active === entry) connection.active = null;
         await release(job);
-        if (job.admission) {
-          fields['waitedMs'] = job.admission.waitedMs();
-          job.admission.leave();
-        }
+        // Logged at the drain deadline already: how its work ended after all is not its outcome.
+        if (logged) log.debug({ conn: connection.conn, req: reqNo, ended: outcome }, 'request logged at the drain deadline ended');
+        else entry.record(outcome, failure);
+        job.admission?.leave();
       }
-      fields['status'] = res.headersSent ? res.statusCode : null;
       connection.since = process.hrtime.bigint();
       inFlight--;
-      logRequest(log, fields, started, outcome, failure, opts.metrics);
     })()
       .catch((err: unknown) => log.error({ err }, 'internal error after the reply'))
       .finally(done);
@@ -440,12 +465,27 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const deadline = setTimeout(() => {
-        // Uploads still arriving are told why they end, and logged so, before every socket goes.
+        // Requests still arriving or being worked on are told why they end, and logged so now: the
+        // work they wait for (signing a large upload) may go on past the daemon's exit, and its end
+        // would come too late for their record.
         const cutShort = new DaemonError('SHUTTING_DOWN', 'the daemon stopped before the request was in');
-        for (const { req, res } of serving) if (!req.complete) cut(req, res, cutShort);
+        const stopped = new DaemonError('SHUTTING_DOWN', 'the daemon stopped before this request was answered (drain deadline)');
+        for (const entry of serving) {
+          if (entry.res.headersSent || entry.decided) continue;
+          const err = entry.req.complete ? stopped : cutShort;
+          cut(entry.req, entry.res, err);
+          entry.record(err.code, { code: err.code, thrown: err }, err.message);
+        }
         // Each cut request goes once its 503 is out; every other socket after the same grace.
         setTimeout(() => {
           deadlinePassed = true;
+          // Replies still going out are cut with their connections; replies out whose directory is
+          // still being let go have their outcome. Each is logged now, before the daemon exits.
+          const cutReply = new DaemonError('SHUTTING_DOWN', 'the daemon stopped before the reply went out');
+          for (const entry of serving) {
+            if (entry.decided) entry.record(entry.decided.outcome, entry.decided.failure);
+            else entry.record(cutReply.code, { code: cutReply.code, thrown: cutReply }, cutReply.message);
+          }
           server.closeAllConnections();
         }, HTTP_CLOSE_GRACE_MS).unref();
       }, limits.drainMsMax);

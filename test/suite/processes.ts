@@ -60,6 +60,7 @@ export const TEST_PROCESSES: Record<string, readonly string[]> = {
   'firmware-http-limits': [
     'integration/firmware/http-bad-input',
     'integration/firmware/http-connections',
+    'integration/firmware/http-drain',
     'integration/firmware/http-multipart',
     'integration/firmware/http-queue',
     'integration/firmware/http-queue-bounds',

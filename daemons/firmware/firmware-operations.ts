@@ -2,7 +2,6 @@
 // outcome and bytes, and the key root's keys are signerd_key_info series, bounded. (Its readiness
 // parts: the key root staying readable, lib/operations/probes.ts' readableDirectoryPart, and each
 // HSM-held key signing, firmware-readiness.ts.)
-import { toDaemonError } from '../../lib/errors.js';
 import type { HttpService } from '../../lib/server/http-service.js';
 import { KEY_SLOTS, type KeySlot } from './keys/key-slots.js';
 
@@ -49,17 +48,13 @@ export function countingUploads(service: HttpService, counts: UploadCounts): Htt
       if (route === null) return null;
       const format = head.path.replace(/\/+$/, '').split('/').pop() ?? 'unknown';
       const bytes = Number(head.headers['content-length'] ?? 0) || 0;
+      // Counted with the outcome the client was given (the request record's), refusals before the
+      // work and a deadline's 504 included: not with how the work itself ended.
       return {
-        fields: route.fields,
-        async run(form, ctx) {
-          try {
-            const reply = await route.run(form, ctx);
-            counts.upload(format, 'ok', bytes);
-            return reply;
-          } catch (err) {
-            counts.upload(format, toDaemonError(err).code, bytes);
-            throw err;
-          }
+        ...route,
+        answered(outcome) {
+          route.answered?.(outcome);
+          counts.upload(format, outcome, bytes);
         },
       };
     },

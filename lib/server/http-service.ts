@@ -31,6 +31,11 @@ export interface HttpReply {
 export interface UploadRoute {
   fields: Record<string, FormFieldSpec>;
   run(form: UploadedForm, ctx: UploadContext): Promise<HttpReply>;
+  /**
+   * Told once how the request ended, with the outcome its record has (also a refusal before run(): a
+   * full queue, a malformed or oversized form; or the deadline's 504 while run() goes on).
+   */
+  answered?(outcome: string): void;
 }
 
 export interface UploadContext extends RequestContext {

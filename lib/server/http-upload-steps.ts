@@ -39,8 +39,9 @@ function uploadPaceBytes(reserved: number, windowMs: number, requestMsMax: numbe
   return Math.max(UPLOAD_PROGRESS_BYTES_MIN, Math.ceil((reserved * windowMs) / requestMsMax));
 }
 
-/** One upload's resources: its place in the queue, its private directory, its work. */
+/** One upload's resources: its route, its place in the queue, its private directory, its work. */
 export interface UploadJob {
+  route: UploadRoute | null;
   admission: Admission | null;
   dir: string | null;
   work: Promise<HttpReply> | null;
@@ -116,6 +117,7 @@ interface UploadRequest {
 /** Admits, reserves, receives and runs one upload; its resources are in `job` for the caller to free. */
 export async function receiveUpload(req: http.IncomingMessage, res: http.ServerResponse, expectsContinue: boolean, upload: UploadRequest): Promise<HttpReply> {
   const { route, job, ctx } = upload;
+  job.route = route;
   const { limits: bounds, queue, dir } = upload.uploads;
   job.admission = queue.admit();
   const form = multipartUpload(req.headers, route.fields, {

@@ -339,7 +339,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
     const started = process.hrtime.bigint();
     const fields: Record<string, unknown> = { conn: connection.conn, req: reqNo, method: req.method, path: logPath(req.url) };
     const ctx: RequestContext = { conn: connection.conn, req: fields['req'] as number, fields };
-    const job: UploadJob = { admission: null, dir: null, work: null };
+    const job: UploadJob = { route: null, admission: null, dir: null, work: null };
     let logged = false;
     const entry: InProgress = {
       req,
@@ -353,6 +353,7 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         if (job.admission) fields['waitedMs'] = job.admission.waitedMs();
         fields['status'] = res.headersSent ? res.statusCode : null;
         logRequest(log, fields, started, outcome, failure, opts.metrics);
+        job.route?.answered?.(outcome);
       },
     };
     connection.active = entry;

@@ -64,6 +64,7 @@ export const TEST_PROCESSES: Record<string, readonly string[]> = {
     'integration/firmware/http-multipart',
     'integration/firmware/http-queue',
     'integration/firmware/http-queue-bounds',
+    'integration/firmware/http-upload-counts',
   ],
   'firmware-line': ['integration/firmware/line-*', 'integration/firmware/fit-image', 'integration/firmware/hab4-csf', 'integration/firmware/uefi-formats'],
   'firmware-hsm': ['integration/firmware/hsm-*'],

@@ -391,9 +391,13 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<RunningH
         }
         entry.decided = { outcome, failure };
         if (connection.active === entry) connection.active = null;
+        const cutAtDeadline = logged;
+        // A deadline's 504 is over for its client once sent: its record, and its duration, do not
+        // wait for the work it gave up on (its directory and its job slot do).
+        if (outcome === 'BACKEND_TIMEOUT') entry.record(outcome, failure);
         await release(job);
         // Logged at the drain deadline already: how its work ended after all is not its outcome.
-        if (logged) log.debug({ conn: connection.conn, req: reqNo, ended: outcome }, 'request logged at the drain deadline ended');
+        if (cutAtDeadline) log.debug({ conn: connection.conn, req: reqNo, ended: outcome }, 'request logged at the drain deadline ended');
         else entry.record(outcome, failure);
         job.admission?.leave();
       }

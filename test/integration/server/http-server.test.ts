@@ -161,6 +161,38 @@ t.test('upload routes: a streamed form in a private directory, removed after the
   t.notOk(fs.existsSync(server.uploadDir!), 'the private directory goes at close');
 });
 
+t.test('a 504 past the processing deadline is logged as it is sent, not when the work it gave up on ends', async (t) => {
+  const { log, lines } = memoryLog('test');
+  let workEnded = false;
+  const service: HttpService = {
+    ...errorsService,
+    upload: () => ({
+      fields: { data: { kind: 'file', bytesMax: 1 << 20, types: ['application/octet-stream'] } },
+      async run() {
+        await sleep(1_500);
+        workEnded = true;
+        return { status: 200, body: 'late' };
+      },
+    }),
+  };
+  const uploads = {
+    tempDir: t.testdir({}),
+    limits: { bodyBytesMax: 1 << 20, idleMsMax: 5_000, processingMsMax: 100, jobsMax: 1, queueMax: 1, queueBytesMax: 1 << 21, queueMsMax: 1_000 },
+  };
+  const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: LIMITS, log, service, uploads, ...PLAINTEXT });
+  t.teardown(() => server.close());
+  const body = Buffer.from(`--b\r\nContent-Disposition: form-data; name="data"; filename="d"\r\nContent-Type: application/octet-stream\r\n\r\nx\r\n--b--\r\n`);
+  const r = await send(server.address.port, 'POST', '/upload', body, { 'content-type': 'multipart/form-data; boundary=b' });
+  t.equal(r.status, 504);
+  const record = await until(() => lines.find((l) => l['msg'] === 'request') ?? null);
+  t.notOk(workEnded, 'logged before the abandoned work ended');
+  t.match(record, { status: 504, outcome: 'BACKEND_TIMEOUT' });
+  t.ok(Number(record['ms']) < 1_000, `its duration is the client's (${String(record['ms'])} ms), not the work's`);
+  await until(() => (workEnded ? true : null));
+  await sleep(50);
+  t.equal(lines.filter((l) => l['msg'] === 'request').length, 1, 'one record');
+});
+
 t.test('past the connection cap: 503 BUSY with Retry-After and one warning, then served again', async (t) => {
   const { log, lines } = memoryLog('test');
   const server = await startHttpServer({ host: '127.0.0.1', port: 0, limits: { ...LIMITS, connectionsMax: 2 }, log, service: errorsService, ...PLAINTEXT });

@@ -1,7 +1,7 @@
 // sign-ecdsa with --transparency-log: what it returns is in the log, and `signerd log bundle` +
 // `signerd log verify` + the Go verifier accept it; a log that does not answer withholds the
 // signature (LOG_UNAVAILABLE) and service resumes by itself; revoke and reinstate record what they change.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -16,11 +16,12 @@ import { sleep, until, waitFor } from '../../helpers/polling.js';
 import { get, metricsPortOf, promtoolCheck, sample } from '../../helpers/operations.js';
 import { needTools } from '../../helpers/tools.js';
 
-t.test('sign-ecdsa with the log: every signature returned is provably in it', async (t) => {
-  const dir = t.testdir();
+/** A sign-ecdsa daemon on a new log in `dir` (its state in dir/state, metrics on a free port), killed at teardown. */
+async function startLoggedSigner(t: Test, dir: string) {
   const logDir = path.join(dir, 'log');
   const { keyFile, vkey } = await makeKey(dir);
   const keys = makeKeys(dir, 'ecdsa');
+  const logArgs = ['--transparency-log', logDir, '--transparency-log-key', keyFile];
   const daemon = await startDaemon([
     'sign-ecdsa',
     '--key',
@@ -29,14 +30,17 @@ t.test('sign-ecdsa with the log: every signature returned is provably in it', as
     '0',
     '--state-dir',
     path.join(dir, 'state'),
-    '--transparency-log',
-    logDir,
-    '--transparency-log-key',
-    keyFile,
+    ...logArgs,
     '--metrics-port',
     '0',
   ]);
   t.teardown(() => daemon.stop('SIGKILL'));
+  return { daemon, logDir, keyFile, vkey, keys, logArgs };
+}
+
+t.test('sign-ecdsa with the log: every signature returned is provably in it', async (t) => {
+  const dir = t.testdir();
+  const { daemon, logDir, keyFile, vkey, keys } = await startLoggedSigner(t, dir);
 
   const messages = ['first', 'second', 'x'.repeat(3000)];
   const replies = await Promise.all(messages.map((m) => request(daemon.port, m)));
@@ -183,23 +187,7 @@ t.test('sign-ecdsa with the log: every signature returned is provably in it', as
 
 t.test('a log directory moved or removed under a running daemon: LOG_UNAVAILABLE, never a signature into a lost file or a fork', async (t) => {
   const dir = t.testdir();
-  const logDir = path.join(dir, 'log');
-  const { keyFile, vkey } = await makeKey(dir);
-  const keys = makeKeys(dir, 'ecdsa');
-  const logArgs = ['--transparency-log', logDir, '--transparency-log-key', keyFile];
-  const daemon = await startDaemon([
-    'sign-ecdsa',
-    '--key',
-    keys.privateKeyFile,
-    '--port',
-    '0',
-    '--state-dir',
-    path.join(dir, 'state'),
-    ...logArgs,
-    '--metrics-port',
-    '0',
-  ]);
-  t.teardown(() => daemon.stop('SIGKILL'));
+  const { daemon, logDir, vkey, logArgs } = await startLoggedSigner(t, dir);
   const metrics = metricsPortOf(daemon);
   const [kept] = signaturesOf(await request(daemon.port, 'before'));
   await waitFor(() => entries(logDir).some((e) => e['signature'] === kept), 5_000, 'the first signature under a checkpoint');
@@ -238,23 +226,7 @@ t.test('a log directory moved or removed under a running daemon: LOG_UNAVAILABLE
 
 t.test('a log database restored from an older backup under a running daemon: no signature forks the published tree', async (t) => {
   const dir = t.testdir();
-  const logDir = path.join(dir, 'log');
-  const { keyFile } = await makeKey(dir);
-  const keys = makeKeys(dir, 'ecdsa');
-  const daemon = await startDaemon([
-    'sign-ecdsa',
-    '--key',
-    keys.privateKeyFile,
-    '--port',
-    '0',
-    '--state-dir',
-    path.join(dir, 'state'),
-    '--transparency-log',
-    logDir,
-    '--transparency-log-key',
-    keyFile,
-  ]);
-  t.teardown(() => daemon.stop('SIGKILL'));
+  const { daemon, logDir } = await startLoggedSigner(t, dir);
   const checkpointSize = (): number => {
     const file = path.join(logDir, 'checkpoint');
     return fs.existsSync(file) ? Number(fs.readFileSync(file, 'utf8').split('\n')[1]) : 0;

@@ -31,6 +31,12 @@ export function createTileHttpService(dir: string): HttpService {
     return realRoot !== null && realFile !== null && realFile.startsWith(realRoot + path.sep);
   }
 
+  const isCheckpointThere = (): Promise<boolean> =>
+    fs.lstat(path.join(root, CHECKPOINT_PATH)).then(
+      (stat) => stat.isFile(),
+      () => false,
+    );
+
   /** The file a request path names, with its caching, or NOT_FOUND. */
   function fileOf(requestPath: string): { file: string; cache: string; type: string } {
     if (requestPath === `/${CHECKPOINT_PATH}`) return { file: path.join(root, CHECKPOINT_PATH), cache: CHANGING, type: 'text/plain; charset=utf-8' };
@@ -47,7 +53,14 @@ export function createTileHttpService(dir: string): HttpService {
       const { file, cache, type } = fileOf(req.path);
       // Regular files inside the log only: a symlink planted in the log directory, as the file or as
       // a folder on its path, is not followed out of it.
-      const stat = await fs.lstat(file).catch(() => null);
+      const stat = await fs.lstat(file).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
+        throw new DaemonError('LOG_UNAVAILABLE', `${req.path}: the log cannot be read (${err.code ?? 'error'})`);
+      });
+      // A file missing from a log that is there is a tile it does not have (yet); a log without its
+      // checkpoint (its directory moved or removed) is an outage, which a mirror should retry.
+      if (stat === null && !(await isCheckpointThere()))
+        throw new DaemonError('LOG_UNAVAILABLE', 'the log has no checkpoint: its directory was moved or removed, or nothing is published yet');
       if (!stat?.isFile() || !(await insideLog(file)))
         throw new DaemonError('NOT_FOUND', `${req.path}: not in the log (a partial tile goes once its tile is full)`);
       ctx.fields['bytes'] = stat.size;

@@ -192,6 +192,17 @@ t.test('signerd log serve', { ...needTools('curl'), ...needGo() }, async (t) => 
     t.ok((sample(metrics, 'signerd_requests_total', { kind: 'http', outcome: 'NOT_FOUND' }) ?? 0) >= 11, 'refusals counted by code');
   });
 
+  await t.test('a log directory moved away: 503 LOG_UNAVAILABLE (an outage a mirror retries), not 404', async (t) => {
+    fs.renameSync(logDir, `${logDir}.away`);
+    for (const p of ['/checkpoint', '/tile/0/000']) {
+      const r = curl(port, p);
+      t.equal(r.status, 503, `${p}: 503`);
+      t.match(r.headers, /x-signerd-error-code: log_unavailable/);
+    }
+    fs.renameSync(`${logDir}.away`, logDir);
+    t.equal(curl(port, '/checkpoint').status, 200, 'back: served again');
+  });
+
   await t.test('one log record per request; SIGTERM stops it cleanly', async (t) => {
     t.equal(await server.stop(), 0, 'exit 0 on SIGTERM');
     await waitUntil(async () => server.logs.some((l) => l['msg'] === 'stopped'), 5_000, 'the stopped record');

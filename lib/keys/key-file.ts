@@ -144,14 +144,8 @@ export function checkTempDirectory(dir: string, what: string): void {
   const real = fs.realpathSync(dir);
   const stat = fs.statSync(real);
   if (!ownedByUs(stat)) throw ownerError(dir, what, stat.uid);
-  if ((stat.mode & 0o022) !== 0 && (stat.mode & 0o1000) === 0) {
-    const shown = (stat.mode & 0o7777).toString(8).padStart(4, '0');
-    throw new DaemonError(
-      'KEY_FILE_INSECURE',
-      `${what} ${dir} has mode ${shown}; group or others could replace what the daemon makes in it (chmod go-w, or chmod +t as /tmp, ${real})`,
-    );
-  }
-  checkAncestors(dir, what, path.dirname(path.resolve(dir)), path.dirname(real));
+  // From the directory itself up, as named and where links lead: the same walk as a state directory's.
+  checkAncestors(dir, what, path.resolve(dir), real);
 }
 
 /**

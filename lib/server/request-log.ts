@@ -4,7 +4,7 @@
 // (a fault code's stack once a minute).
 // A listener in summary mode (--request-log summary, hmac's default) logs its successes as one
 // "requests" record a second (count, mean and max ms, per client) and every other outcome as above.
-import type { Logger } from 'pino';
+import { stdSerializers, type Logger } from 'pino';
 import { isFault, type ErrorCode } from '../errors.js';
 
 /** Where a listener's request outcomes are counted (lib/operations: metrics and readiness); optional. */
@@ -57,12 +57,11 @@ function stackDue(code: ErrorCode): boolean {
   return true;
 }
 
-/** The error as pino would log it (type, message with its causes, code), less the stacks. */
+/** The error as pino's own serializer logs it (type, message with its causes, code), less the stack. */
 function withoutStack(thrown: unknown): unknown {
   if (!(thrown instanceof Error)) return thrown;
-  let message = thrown.message;
-  for (let cause = thrown.cause; cause instanceof Error; cause = cause.cause) message += `: ${cause.message}`;
-  return { type: thrown.constructor.name, message, code: (thrown as { code?: unknown }).code };
+  const { stack: _stack, ...rest } = stdSerializers.err(thrown);
+  return rest;
 }
 
 function msSince(started: bigint): number {

@@ -148,22 +148,22 @@ export function openLineConnection(socket: net.Socket, conn: number, client: Cha
    */
   function cutRunning(): void {
     cut = true;
-    const err = new DaemonError('SHUTTING_DOWN', 'the daemon stopped before this request was answered (drain deadline)');
-    const fields: Record<string, unknown> = { req: nextReq };
-    if (client) fields['client'] = client.name;
-    logRequest(connLog, fields, runningSince, err.code, { code: err.code, thrown: err }, deps.recorder);
-    socket.write(service.formatError(err) + '\n');
-    finish();
+    endWith(new DaemonError('SHUTTING_DOWN', 'the daemon stopped before this request was answered (drain deadline)'), nextReq, runningSince);
     // Sooner than a refusal's discard: the process exits within its bound after the deadline.
     setTimeout(() => socket.destroy(), DRAIN_CUT_CLOSE_MS).unref();
   }
 
   function refuse(err: DaemonError): void {
     // Refused at once, before any handler ran.
-    const fields: Record<string, unknown> = { req: ++nextReq };
+    endWith(err, ++nextReq, process.hrtime.bigint());
+  }
+
+  /** Request `req`'s record with `err` as its outcome, its ERR line, and the connection's end. */
+  function endWith(err: DaemonError, req: number, started: bigint): void {
+    const fields: Record<string, unknown> = { req };
     // A channel closed by the sweep (registration ended, max-session) is logged under its client, as its requests are.
     if (client) fields['client'] = client.name;
-    logRequest(connLog, fields, process.hrtime.bigint(), err.code, { code: err.code, thrown: err }, deps.recorder);
+    logRequest(connLog, fields, started, err.code, { code: err.code, thrown: err }, deps.recorder);
     socket.write(service.formatError(err) + '\n');
     finish();
   }
